@@ -1,0 +1,184 @@
+"""The headless ``dmtl-studio`` commands; the same core pipeline as the window.
+
+Progress goes to stderr; results (and, with ``--json``, a JSON summary as the last line) go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from dmtl_studio import __version__
+
+COMMANDS = ("import", "train", "predict")
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def update(self, done: int, total: int, extra: str = "") -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        width = 30
+        filled = int(width * done / max(1, total))
+        line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {extra}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:150].ljust(150))
+            if done >= total:
+                sys.stderr.write("\n")
+        elif done >= total or now - getattr(self, "_last_line", 0.0) > 2.0:
+            self._last_line = now
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dmtl-studio",
+        description="Turn a folder of images into a trained classifier. No command opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"DMTL Studio {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("import", help="import a folder of images (sub-folders are classes) into a project")
+    p.add_argument("project_dir", type=Path)
+    p.add_argument("images_dir", type=Path)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    p = sub.add_parser("train", help="train a classifier on a project's labelled images")
+    p.add_argument("project_dir", type=Path)
+    p.add_argument("--transfer", choices=("frozen", "full"), default="frozen")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=None, help="head learning rate (default 1e-3 frozen, 3e-4 full)")
+    p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    p = sub.add_parser("predict", help="predict every image of a folder with a trained run")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("images_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    return parser
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.importer import import_folder
+    from dmtl_studio.core.store import ProjectStore
+
+    bar = _Progress("import")
+    with ProjectStore.create(args.project_dir) as store:
+        summary = import_folder(
+            store, args.images_dir, val_fraction=args.val_fraction, seed=args.seed,
+            progress=lambda done, total, name: bar.update(done, total),
+        )
+        counts = store.class_counts()
+    print(
+        f"scanned {summary.scanned} file(s): {summary.labelled} labelled, {summary.unlabelled} unlabelled, "
+        f"{len(summary.problems)} problem(s)"
+    )
+    for name, c in counts.items():
+        print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    for path, reason in summary.problems:
+        print(f"  problem: {path}: {reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({
+            "scanned": summary.scanned, "added": summary.added, "labelled": summary.labelled,
+            "unlabelled": summary.unlabelled, "classes": list(summary.classes),
+            "problems": [{"path": p, "reason": r} for p, r in summary.problems],
+        }))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.events import EpochResult, StepProgress
+    from dmtl_studio.core.training import train
+
+    lr = args.lr if args.lr is not None else (1e-3 if args.transfer == "frozen" else 3e-4)
+    config = TrainConfig(
+        transfer=args.transfer, epochs=args.epochs, batch_size=args.batch_size, learning_rate=lr,
+        input_size=args.input_size, device=args.device, seed=args.seed, num_workers=args.workers,
+    )
+    bar = _Progress("train")
+
+    def on_event(event: object) -> None:
+        if isinstance(event, StepProgress):
+            bar.label = f"epoch {event.epoch}/{event.epochs}"
+            bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} img/s")
+        elif isinstance(event, EpochResult):
+            val = (
+                f" val_loss {event.val_loss:.4f} val_acc {event.val_accuracy:.3f}"
+                if event.val_accuracy is not None else ""
+            )
+            print(
+                f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} "
+                f"acc {event.train_accuracy:.3f}{val}",
+                file=sys.stderr, flush=True,
+            )
+
+    summary = train(args.project_dir, config, on_event=on_event)
+    print(f"run {summary.status}: {summary.run_dir}")
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.predict import predict_folder
+
+    bar = _Progress("predict")
+    summary = predict_folder(
+        args.run_dir, args.images_dir, args.out, device=args.device, progress=lambda d, t: bar.update(d, t)
+    )
+    print(f"predicted {len(summary.predictions)} image(s) -> {args.out}")
+    if summary.problems:
+        print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
+        for path, reason in summary.problems:
+            print(f"  {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _open_gui(argv: list[str]) -> int:
+    from dmtl_studio.app import run_app
+
+    return run_app(argv)
+
+
+def main(argv: list[str]) -> int:
+    """Run the command line; return the exit status."""
+    logging.basicConfig(level=os.environ.get("DMTL_STUDIO_LOG", "WARNING"), format="%(levelname)s %(message)s")
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        return _open_gui(argv)
+    args = _parser().parse_args(argv)
+    from dmtl_studio.core.checkpoint import CheckpointError
+    from dmtl_studio.core.config import ConfigError
+    from dmtl_studio.core.store import ProjectError
+    from dmtl_studio.core.training import TrainingError
+
+    handlers = {"import": _cmd_import, "train": _cmd_train, "predict": _cmd_predict}
+    try:
+        return handlers[args.command](args)
+    except (ProjectError, TrainingError, CheckpointError, ConfigError) as exc:
+        print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

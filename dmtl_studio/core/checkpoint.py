@@ -1,0 +1,158 @@
+"""Trained-model files: ``model.safetensors`` plus a ``model.json`` sidecar, both written atomically.
+
+The sidecar carries what is needed to use the weights elsewhere: classes, the model spec, preprocessing, the
+training configuration, the augmentation and library versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from dmtl_studio import __version__
+from dmtl_studio.core.backbones import Classifier, ModelSpec, Preprocessing, build_classifier
+
+WEIGHTS_NAME = "model.safetensors"
+SIDECAR_NAME = "model.json"
+SIDECAR_FORMAT = 1
+
+
+class CheckpointError(Exception):
+    """A model folder that cannot be used; the message says why."""
+
+
+def library_versions() -> dict[str, str]:
+    import cv2
+    import numpy
+    import timm
+    import torchvision
+
+    return {
+        "dmtl_studio": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "timm": timm.__version__,
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+    }
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_checkpoint(
+    folder: Path,
+    model: Classifier,
+    *,
+    spec: ModelSpec,
+    preprocessing: Preprocessing,
+    classes: list[str],
+    config: dict,
+    augmentation: list[dict] | dict,
+    metrics: dict,
+) -> None:
+    """Save weights and sidecar into ``folder``. Non-finite weights are refused, never written."""
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"refusing to save non-finite weights ({len(bad)} tensors, first: {bad[0]})")
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = folder / WEIGHTS_NAME
+    handle, temp = tempfile.mkstemp(prefix=f".{WEIGHTS_NAME}.", dir=folder)
+    os.close(handle)
+    try:
+        save_file(tensors, temp, metadata={"format": "dmtl-studio", "sidecar": SIDECAR_NAME})
+        with open(temp, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temp, weights)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "classes": list(classes),
+        "model": spec.to_dict(),
+        "preprocessing": preprocessing.to_dict(),
+        "config": config,
+        "augmentation": augmentation,
+        "metrics": metrics,
+        "versions": library_versions(),
+        "weights_sha256": _sha256(weights),
+    }
+    atomic_write_bytes(folder / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
+
+
+@dataclass
+class LoadedModel:
+    model: Classifier
+    spec: ModelSpec
+    preprocessing: Preprocessing
+    classes: list[str]
+    sidecar: dict
+
+
+def read_sidecar(folder: str | os.PathLike[str]) -> dict:
+    path = Path(folder) / SIDECAR_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{folder} holds no trained model ({SIDECAR_NAME} is missing)")
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc}") from exc
+    if int(sidecar.get("format", 0)) > SIDECAR_FORMAT:
+        raise CheckpointError(f"{path} was written by a newer DMTL Studio; update to use it")
+    return sidecar
+
+
+def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild a trained classifier from a run folder (no pretrained weights are needed for that)."""
+    folder = Path(folder)
+    sidecar = read_sidecar(folder)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{folder} has a sidecar but no {WEIGHTS_NAME}")
+    expected = sidecar.get("weights_sha256")
+    if expected and _sha256(weights) != expected:
+        raise CheckpointError(f"{weights} does not match its sidecar (damaged or replaced)")
+    spec = ModelSpec.from_dict(sidecar["model"])
+    model = build_classifier(spec, pretrained=False)
+    try:
+        model.load_state_dict(load_file(str(weights)), strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{weights} does not fit its model spec: {exc}") from exc
+    model.to(device).eval()
+    return LoadedModel(
+        model=model,
+        spec=spec,
+        preprocessing=Preprocessing.from_dict(sidecar["preprocessing"]),
+        classes=list(sidecar["classes"]),
+        sidecar=sidecar,
+    )

@@ -1,0 +1,68 @@
+"""Training configuration: plain frozen data, free of torch so the UI can build and show it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+TRANSFER_MODES = ("frozen", "full")
+DEVICES = ("auto", "cpu", "cuda")
+
+#: The augmentation every run uses until recipes exist: it is shown read-only in the recipe area.
+FIXED_AUGMENTATION = (
+    ("Horizontal flip", "probability 0.5"),
+    ("Rotate", "uniform in [-15°, +15°], probability 0.5, edges reflected"),
+)
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What a training run does.
+
+    ``transfer`` is ``"frozen"`` (feature extraction: the pretrained backbone is fixed and only the new head
+    learns) or ``"full"`` (every parameter is fine-tuned, the backbone at ``learning_rate *
+    backbone_lr_factor``).
+    """
+
+    backbone: str = "efficientnet_lite0"
+    transfer: str = "frozen"
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    backbone_lr_factor: float = 0.1
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    input_size: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.transfer not in TRANSFER_MODES:
+            raise ConfigError(f"transfer must be one of {', '.join(TRANSFER_MODES)}, not {self.transfer!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if self.epochs < 1:
+            raise ConfigError("epochs must be at least 1")
+        if self.batch_size < 1:
+            raise ConfigError("batch size must be at least 1")
+        if not self.learning_rate > 0:
+            raise ConfigError("learning rate must be positive")
+        if self.input_size is not None and not 32 <= self.input_size <= 1024:
+            raise ConfigError("input size must be between 32 and 1024 pixels")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ConfigError("warm-up fraction must be in [0, 1)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_changes(self, **changes: object) -> TrainConfig:
+        return replace(self, **changes)

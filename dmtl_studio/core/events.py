@@ -1,0 +1,53 @@
+"""What a training run reports while it works: immutable plain data, safe to hand across threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # 1-based within the epoch
+    steps: int
+    loss: float
+    learning_rate: float
+    images_per_second: float
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int  # 1-based
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    confusion: np.ndarray | None = field(default=None, compare=False)
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    run_dir: str
+    status: str  # "completed" or "stopped"
+    epochs_completed: int
+    classes: tuple[str, ...]
+    device: str
+    metrics: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "run_dir": self.run_dir,
+            "status": self.status,
+            "epochs_completed": self.epochs_completed,
+            "classes": list(self.classes),
+            "device": self.device,
+            "metrics": self.metrics,
+        }

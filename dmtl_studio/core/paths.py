@@ -1,0 +1,35 @@
+"""Where the application keeps its own files (never inside the user's image folders)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_DIR_NAME = "DMTL Studio"
+
+
+def app_data_dir() -> Path:
+    """The per-user data folder; ``DMTL_STUDIO_HOME`` overrides it (tests, portable installs)."""
+    override = os.environ.get("DMTL_STUDIO_HOME")
+    if override:
+        base = Path(override)
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / APP_DIR_NAME
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support" / APP_DIR_NAME
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "dmtl-studio"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def demo_project_dir() -> Path:
+    return app_data_dir() / "demo-project"
+
+
+def force_offline() -> None:
+    """Tell every model hub library to stay offline: the product never downloads at run time."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[name] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -1,0 +1,106 @@
+"""Prediction with a trained run over a folder of images, written as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.checkpoint import LoadedModel, atomic_write_bytes, load_checkpoint
+from dmtl_studio.core.data import resize_square, to_tensor
+from dmtl_studio.core.imaging import ImageProblem, iter_image_files, load_rgb
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    label: str
+    confidence: float
+    probabilities: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PredictSummary:
+    classes: tuple[str, ...]
+    predictions: tuple[Prediction, ...]
+    problems: tuple[tuple[str, str], ...]
+
+
+@torch.no_grad()
+def predict_paths(
+    loaded: LoadedModel,
+    paths: list[str],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> PredictSummary:
+    """Class probabilities for each readable file; unreadable ones are listed with their reason."""
+    device = next(loaded.model.parameters()).device
+    size = loaded.preprocessing.input_size
+    predictions: list[Prediction] = []
+    problems: list[tuple[str, str]] = []
+    batch_paths: list[str] = []
+    batch_tensors: list[torch.Tensor] = []
+
+    def flush() -> None:
+        if not batch_tensors:
+            return
+        probs = loaded.model(torch.stack(batch_tensors).to(device)).softmax(1).cpu().numpy()
+        for path, row in zip(batch_paths, probs, strict=True):
+            best = int(np.argmax(row))
+            predictions.append(
+                Prediction(path, loaded.classes[best], float(row[best]), tuple(float(p) for p in row))
+            )
+        batch_paths.clear()
+        batch_tensors.clear()
+
+    for done, path in enumerate(paths, start=1):
+        check(should_stop)
+        try:
+            image = resize_square(load_rgb(path), size, loaded.preprocessing.interpolation)
+        except ImageProblem as exc:
+            problems.append((path, str(exc)))
+        else:
+            batch_paths.append(path)
+            batch_tensors.append(to_tensor(image, loaded.preprocessing))
+            if len(batch_tensors) >= batch_size:
+                flush()
+        if progress is not None:
+            progress(done, len(paths))
+    flush()
+    return PredictSummary(tuple(loaded.classes), tuple(predictions), tuple(problems))
+
+
+def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
+    """One row per image: path, predicted label, confidence, then one probability column per class."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "predicted_label", "confidence", *[f"p_{name}" for name in summary.classes]])
+    for p in summary.predictions:
+        writer.writerow([p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities]])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, buffer.getvalue().encode("utf-8", "surrogateescape"))
+
+
+def predict_folder(
+    run_dir: str | os.PathLike[str],
+    images_dir: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    *,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> PredictSummary:
+    loaded = load_checkpoint(run_dir, device=device)
+    paths = [str(p) for p in iter_image_files(images_dir)]
+    summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
+    write_predictions_csv(summary, Path(out_csv))
+    return summary

@@ -1,0 +1,400 @@
+"""The project store: one SQLite database (WAL) plus a ``runs/`` folder, in one project folder.
+
+Images are referenced in place and never modified. Every change is one transaction. Paths are stored as
+bytes (``os.fsencode``) so that any file name a file system allows, even one that is not valid UTF-8, is
+kept losslessly.
+
+A connection belongs to the thread that opened it: a worker thread opens its own :class:`ProjectStore`
+on the same folder (cheap), which WAL lets run beside the GUI's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DATABASE_NAME = "project.dmtl.sqlite"
+RUNS_DIR = "runs"
+SCHEMA_VERSION = 1
+SPLITS = ("train", "val", "test")
+
+
+class ProjectError(Exception):
+    """A project that cannot be opened or changed; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    path: str
+    sha256: str | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    problem: str | None
+    label: str | None
+    split: str | None
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    created_at: float
+    status: str
+    run_dir: str
+    config: dict
+    final_metrics: dict
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+
+
+def _schema_v1(conn: sqlite3.Connection) -> None:
+    # Statement by statement: executescript() would commit the migration's transaction half-way.
+    _run_statements(
+        conn,
+        """
+        CREATE TABLE classes (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            color TEXT,
+            position INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            path BLOB NOT NULL UNIQUE,
+            sha256 TEXT,
+            size_bytes INTEGER,
+            width INTEGER,
+            height INTEGER,
+            problem TEXT,
+            class_id INTEGER REFERENCES classes(id) ON DELETE SET NULL,
+            split TEXT CHECK (split IN ('train', 'val', 'test')),
+            added_at REAL NOT NULL
+        );
+        CREATE INDEX images_class ON images(class_id);
+        CREATE INDEX images_sha ON images(sha256);
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            run_dir TEXT NOT NULL,
+            config_json TEXT NOT NULL,
+            final_metrics_json TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE epoch_metrics (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            train_loss REAL NOT NULL,
+            train_accuracy REAL NOT NULL,
+            val_loss REAL,
+            val_accuracy REAL,
+            learning_rate REAL NOT NULL,
+            PRIMARY KEY (run_id, epoch)
+        );
+        """
+    )
+
+
+def _run_statements(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+#: ``MIGRATIONS[n]`` brings a database from version ``n`` to ``n + 1``. Pure functions of the connection.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _schema_v1}
+
+
+def is_project(folder: str | os.PathLike[str]) -> bool:
+    return (Path(folder) / DATABASE_NAME).is_file()
+
+
+class ProjectStore:
+    """One open project. Create with :meth:`create` or :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, folder: Path, conn: sqlite3.Connection) -> None:
+        self.folder = folder
+        self._conn = conn
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def create(cls, folder: str | os.PathLike[str]) -> ProjectStore:
+        """Create a project in ``folder`` (made if missing), or open the one already there."""
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        return cls._connect(path, create=True)
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str]) -> ProjectStore:
+        """Open an existing project; a missing, corrupt or newer-version database is refused, never changed."""
+        path = Path(folder)
+        if not is_project(path):
+            raise ProjectError(f"{path} is not a DMTL Studio project (no {DATABASE_NAME} in it)")
+        return cls._connect(path, create=False)
+
+    @classmethod
+    def _connect(cls, path: Path, create: bool) -> ProjectStore:
+        db_path = path / DATABASE_NAME
+        existed = db_path.exists()
+        if existed:
+            _check_sqlite_header(db_path)
+        try:
+            conn = sqlite3.connect(db_path, isolation_level=None, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise ProjectError(f"cannot open the project database {db_path}: {exc}") from exc
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ProjectError(
+                    f"this project was written by a newer DMTL Studio (format {version}; this version reads up "
+                    f"to {SCHEMA_VERSION}). It was left untouched: open it with the newer version."
+                )
+            if existed and version == 0 and _has_tables(conn):
+                raise ProjectError(f"{db_path} is an SQLite file but not a DMTL Studio project; left untouched")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            _migrate(conn, version)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ProjectError(f"the project database {db_path} is damaged ({exc}); it was left untouched") from exc
+        except BaseException:
+            conn.close()
+            raise
+        (path / RUNS_DIR).mkdir(exist_ok=True)
+        return cls(path, conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.folder / RUNS_DIR
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change: committed on success, rolled back on any exception."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------------ classes
+    def class_names(self) -> list[str]:
+        return [row[0] for row in self._conn.execute("SELECT name FROM classes ORDER BY position, id")]
+
+    def add_class(self, name: str) -> int:
+        name = name.strip()
+        if not name:
+            raise ProjectError("a class needs a name")
+        with self.transaction() as conn:
+            return _ensure_class(conn, name)
+
+    # ------------------------------------------------------------------ images
+    def add_images(self, rows: Iterable[tuple[str, str | None, object, str | None]]) -> int:
+        """Add images in one transaction.
+
+        ``rows`` holds ``(path, class_name or None, ImageInfo or None, problem or None)``. Paths already in
+        the project keep their labels (a re-import never loses a label). Returns the number of new images.
+        """
+        added = 0
+        now = time.time()
+        with self.transaction() as conn:
+            for path, class_name, info, problem in rows:
+                class_id = _ensure_class(conn, class_name) if class_name else None
+                key = os.fsencode(path)
+                existing = conn.execute("SELECT id, class_id FROM images WHERE path = ?", (key,)).fetchone()
+                values = (
+                    getattr(info, "sha256", None),
+                    getattr(info, "size_bytes", None),
+                    getattr(info, "width", None),
+                    getattr(info, "height", None),
+                    problem,
+                )
+                if existing:
+                    conn.execute(
+                        "UPDATE images SET sha256=?, size_bytes=?, width=?, height=?, problem=?,"
+                        " class_id=COALESCE(class_id, ?) WHERE id=?",
+                        (*values, class_id, existing[0]),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO images(path, sha256, size_bytes, width, height, problem, class_id, added_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, *values, class_id, now),
+                    )
+                    added += 1
+        return added
+
+    def images(self, usable_only: bool = False) -> list[ImageRecord]:
+        query = (
+            "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split"
+            " FROM images LEFT JOIN classes ON classes.id = images.class_id"
+        )
+        if usable_only:
+            query += " WHERE problem IS NULL"
+        query += " ORDER BY images.id"
+        return [
+            ImageRecord(row[0], os.fsdecode(row[1]), *row[2:]) for row in self._conn.execute(query).fetchall()
+        ]
+
+    def image_count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    def problems(self) -> list[tuple[str, str]]:
+        rows = self._conn.execute("SELECT path, problem FROM images WHERE problem IS NOT NULL ORDER BY path")
+        return [(os.fsdecode(path), problem) for path, problem in rows]
+
+    def set_label(self, image_ids: Sequence[int], class_name: str | None) -> None:
+        """Give images a class (``None`` removes the label), in one transaction."""
+        with self.transaction() as conn:
+            class_id = _ensure_class(conn, class_name) if class_name else None
+            conn.executemany("UPDATE images SET class_id = ? WHERE id = ?", [(class_id, i) for i in image_ids])
+
+    def set_splits(self, assignment: dict[int, str]) -> None:
+        for split in set(assignment.values()):
+            if split not in SPLITS:
+                raise ProjectError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        with self.transaction() as conn:
+            conn.executemany("UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in assignment.items()])
+
+    def class_counts(self) -> dict[str, dict[str, int]]:
+        """``{class: {"total": n, "train": n, "val": n, "test": n}}`` over usable images, with every class."""
+        counts = {name: {"total": 0, "train": 0, "val": 0, "test": 0} for name in self.class_names()}
+        rows = self._conn.execute(
+            "SELECT classes.name, images.split, COUNT(*) FROM images JOIN classes ON classes.id = images.class_id"
+            " WHERE images.problem IS NULL GROUP BY classes.name, images.split"
+        )
+        for name, split, count in rows:
+            counts[name]["total"] += count
+            if split:
+                counts[name][split] += count
+        return counts
+
+    def unlabelled_count(self) -> int:
+        return self._conn.execute(
+            "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"
+        ).fetchone()[0]
+
+    # ------------------------------------------------------------------ runs
+    def create_run(self, name: str, run_dir: Path, config: dict) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs(name, created_at, status, run_dir, config_json) VALUES (?, ?, 'running', ?, ?)",
+                (name, time.time(), str(run_dir), json.dumps(config, sort_keys=True)),
+            )
+            return int(cursor.lastrowid)
+
+    def record_epoch(self, run_id: int, metrics: EpochMetrics) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO epoch_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    metrics.epoch,
+                    metrics.train_loss,
+                    metrics.train_accuracy,
+                    metrics.val_loss,
+                    metrics.val_accuracy,
+                    metrics.learning_rate,
+                ),
+            )
+
+    def finish_run(self, run_id: int, status: str, final_metrics: dict) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, final_metrics_json = ? WHERE id = ?",
+                (status, json.dumps(final_metrics, sort_keys=True), run_id),
+            )
+
+    def runs(self) -> list[RunRecord]:
+        rows = self._conn.execute(
+            "SELECT id, name, created_at, status, run_dir, config_json, final_metrics_json FROM runs ORDER BY id"
+        )
+        return [RunRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6])) for r in rows]
+
+    def epoch_metrics(self, run_id: int) -> list[EpochMetrics]:
+        rows = self._conn.execute(
+            "SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, learning_rate"
+            " FROM epoch_metrics WHERE run_id = ? ORDER BY epoch",
+            (run_id,),
+        )
+        return [EpochMetrics(*row) for row in rows]
+
+    def integrity_check(self) -> str:
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _ensure_class(conn: sqlite3.Connection, name: str) -> int:
+    row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+    if row:
+        return int(row[0])
+    position = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM classes").fetchone()[0]
+    return int(conn.execute("INSERT INTO classes(name, position) VALUES (?, ?)", (name, position)).lastrowid)
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+
+
+def _check_sqlite_header(db_path: Path) -> None:
+    with open(db_path, "rb") as handle:
+        header = handle.read(16)
+    if header and header != b"SQLite format 3\x00":
+        raise ProjectError(f"{db_path} is not a project database (damaged or another kind of file); left untouched")
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version == 0:
+            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](conn)
+            version += 1
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
