@@ -66,7 +66,12 @@ def _open_checked(path: str | os.PathLike[str]) -> Image.Image:
     if size == 0:
         raise ImageProblem("empty file (0 bytes)")
     try:
-        image = Image.open(path)
+        with warnings.catch_warnings():
+            # The size is checked below against our own limit, from the header alone.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise ImageProblem(f"image too large: {exc}; refused before decoding to protect memory") from exc
     except UnidentifiedImageError as exc:
         raise ImageProblem("not an image file, or a format that is not supported") from exc
     except OSError as exc:

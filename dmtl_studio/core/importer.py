@@ -143,7 +143,7 @@ def assign_splits(
         n_val = round(n * val_fraction)
         if n >= 2 and val_fraction > 0 and n_val == 0:
             n_val = 1
-        if n - n_val - n_test < 1:
+        if n - n_val - n_test < 1 or (n < 2 and val_fraction + test_fraction > 0):
             warnings.append(
                 f"class '{class_name}' has only {n} distinct image(s): too few to split; all go to training"
             )

@@ -1,0 +1,170 @@
+"""Composition root: the QApplication, the main window, the workers, and every signal connection."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication
+
+from dmtl_studio import __version__
+from dmtl_studio.core.demo import create_demo_project
+from dmtl_studio.core.paths import demo_project_dir, force_offline
+from dmtl_studio.core.store import ProjectError, ProjectStore
+from dmtl_studio.ui.main_window import MainWindow
+from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
+
+log = logging.getLogger(__name__)
+
+
+class StudioController(QObject):
+    """Owns the open project and the worker threads; connects the window's requests to them."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.project_dir: Path | None = None
+        self.training_thread: TrainingThread | None = None
+        self.import_thread: ImportThread | None = None
+        self.thumbnails = ThumbnailService(parent=self)
+        browser = window.browser
+        browser.thumbnails_wanted.connect(self.thumbnails.request)
+        self.thumbnails.ready.connect(browser.model.set_thumbnail)
+        self.thumbnails.failed.connect(browser.model.set_thumbnail_failed)
+        window.new_project_requested.connect(self.new_project)
+        window.open_project_requested.connect(self.open_project)
+        window.import_requested.connect(self.import_images)
+        window.training.start_requested.connect(self.start_training)
+        window.training.stop_requested.connect(self.stop_training)
+        window.close_requested.connect(self.shutdown)
+        window.training.set_can_start(False, "Open a project with labelled images, then press Start training.")
+
+    # ----------------------------------------------------------------- project
+    def new_project(self, folder: str) -> None:
+        try:
+            ProjectStore.create(folder).close()
+        except (ProjectError, OSError) as exc:
+            self.window.show_error("Cannot create the project", str(exc))
+            return
+        self.open_project(folder)
+
+    def open_project(self, folder: str) -> bool:
+        try:
+            with ProjectStore.open(folder) as store:
+                self.project_dir = Path(folder)
+                self._show(store)
+        except ProjectError as exc:
+            self.window.show_error("Cannot open the project", str(exc))
+            return False
+        self.window.import_action.setEnabled(True)
+        self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}")
+        return True
+
+    def refresh(self) -> None:
+        if self.project_dir is not None:
+            with ProjectStore.open(self.project_dir) as store:
+                self._show(store)
+
+    def _show(self, store: ProjectStore) -> None:
+        counts = store.class_counts()
+        self.window.browser.show_project(
+            store.folder.name, store.images(), counts, store.unlabelled_count(), store.problems()
+        )
+        trainable = [name for name, c in counts.items() if c["train"] > 0]
+        if len(trainable) >= 2:
+            train = sum(c["train"] for c in counts.values())
+            val = sum(c["val"] for c in counts.values())
+            self.window.training.set_can_start(
+                True, f"Ready: {train} training and {val} validation images in {len(trainable)} classes. "
+                "Press Start training."
+            )
+        else:
+            self.window.training.set_can_start(
+                False, "Training needs labelled training images of at least 2 classes: import or label some."
+            )
+
+    # ----------------------------------------------------------------- import
+    def import_images(self, folder: str) -> None:
+        if self.project_dir is None or (self.import_thread and self.import_thread.isRunning()):
+            return
+        thread = ImportThread(self.project_dir, Path(folder), self)
+        bar = self.window.import_progress
+        bar.setRange(0, 0)
+        bar.show()
+        thread.progress.connect(lambda done, total, name: (bar.setRange(0, total), bar.setValue(done)))
+        thread.done.connect(self._import_done)
+        thread.failed.connect(lambda message: self.window.show_error("Import failed", message))
+        thread.finished.connect(bar.hide)
+        self.import_thread = thread
+        thread.start()
+
+    def _import_done(self, summary: object) -> None:
+        self.window.statusBar().showMessage(
+            f"Imported {summary.added} new image(s); {len(summary.problems)} problem file(s)", 10000
+        )
+        self.refresh()
+
+    # ----------------------------------------------------------------- training
+    def start_training(self) -> None:
+        if self.project_dir is None or (self.training_thread and self.training_thread.isRunning()):
+            return
+        config = self.window.model_panel.config()
+        thread = TrainingThread(self.project_dir, config, self)
+        panel = self.window.training
+        thread.progress.connect(panel.on_progress)
+        thread.epoch_finished.connect(panel.on_epoch)
+        thread.run_finished.connect(panel.on_finished)
+        thread.failed.connect(panel.on_failed)
+        self.training_thread = thread
+        panel.run_started(f"{config.transfer} transfer of {config.backbone}, {config.epochs} epoch(s)")
+        thread.start()
+
+    def stop_training(self) -> None:
+        if self.training_thread is not None:
+            self.training_thread.requestInterruption()
+
+    def shutdown(self) -> None:
+        """Stop and join every thread (called when the window closes)."""
+        for thread in (self.training_thread, self.import_thread):
+            if thread is not None and thread.isRunning():
+                thread.requestInterruption()
+                thread.wait()
+        self.thumbnails.shutdown()
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="dmtl-studio", description="Open the DMTL Studio window.")
+    parser.add_argument("project_dir", nargs="?", type=Path, help="a project folder to open")
+    parser.add_argument("--demo", action="store_true", help="open the demo project (created on first use)")
+    parser.add_argument("--version", action="version", version=f"DMTL Studio {__version__}")
+    return parser.parse_args(argv)
+
+
+def build_window(project_dir: Path | None = None) -> tuple[MainWindow, StudioController]:
+    window = MainWindow()
+    controller = StudioController(window)
+    if project_dir is not None:
+        controller.open_project(str(project_dir))
+    return window, controller
+
+
+def run_app(argv: list[str]) -> int:
+    args = _arguments(argv)
+    force_offline()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("DMTL Studio")
+    app.setOrganizationName("DMTL Studio")
+    project = args.project_dir
+    if args.demo and project is None:
+        project = demo_project_dir()
+        if create_demo_project(project) is not None:
+            log.info("created the demo project in %s", project)
+    if project is not None and not project.exists():
+        print(f"dmtl-studio: {project} does not exist", file=sys.stderr)
+        return 2
+    window, _controller = build_window(project)
+    window.show()
+    return app.exec()

@@ -1,0 +1,101 @@
+"""The main window: lays out the four areas as docks, and the menus. No logic of its own."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QWidget
+
+from dmtl_studio import __version__
+from dmtl_studio.ui.dataset_browser import DatasetBrowser
+from dmtl_studio.ui.model_panel import ModelPanel
+from dmtl_studio.ui.recipe_panel import RecipePanel
+from dmtl_studio.ui.training_panel import TrainingPanel
+
+
+class MainWindow(QMainWindow):
+    new_project_requested = Signal(str)
+    open_project_requested = Signal(str)
+    import_requested = Signal(str)
+    close_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("DMTL Studio")
+        self.resize(1500, 940)
+        self.browser = DatasetBrowser()
+        self.recipe = RecipePanel()
+        self.model_panel = ModelPanel()
+        self.training = TrainingPanel()
+        self.setCentralWidget(self.browser)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self._dock("Backbone and head", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Augmentation recipe", self.recipe, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.import_progress = QProgressBar()
+        self.import_progress.setMaximumWidth(260)
+        self.import_progress.hide()
+        self.statusBar().addPermanentWidget(self.import_progress)
+        self._build_menus()
+        self._allow_close = False
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_action = QAction("&New project…", self, shortcut=QKeySequence.StandardKey.New)
+        self.open_action = QAction("&Open project…", self, shortcut=QKeySequence.StandardKey.Open)
+        self.import_action = QAction("&Import image folder…", self, shortcut="Ctrl+I")
+        self.import_action.setEnabled(False)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        self.new_action.triggered.connect(self._ask_new)
+        self.open_action.triggered.connect(self._ask_open)
+        self.import_action.triggered.connect(self._ask_import)
+        quit_action.triggered.connect(self.close)
+        for action in (self.new_action, self.open_action, self.import_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About DMTL Studio", self)
+        about.triggered.connect(
+            lambda: QMessageBox.about(
+                self, "About DMTL Studio",
+                f"DMTL Studio {__version__}<br>Data-augmented transfer learning for image classification, "
+                "offline.",
+            )
+        )
+        help_menu.addAction(about)
+
+    def _ask_new(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project")
+        if folder:
+            self.new_project_requested.emit(folder)
+
+    def _ask_open(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
+        if folder:
+            self.open_project_requested.emit(folder)
+
+    def _ask_import(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import images (sub-folders are classes)")
+        if folder:
+            self.import_requested.emit(folder)
+
+    def show_error(self, title: str, message: str) -> None:
+        QMessageBox.warning(self, title, message)
+
+    def allow_close(self) -> None:
+        self._allow_close = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # The composition root stops and joins the workers first, then closes for real.
+        if not self._allow_close:
+            self.close_requested.emit()
+        super().closeEvent(event)

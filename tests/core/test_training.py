@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dmtl_studio.core.backbones import load_bundled_imagenet_model
+from dmtl_studio.core.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, load_checkpoint
+from dmtl_studio.core.config import ConfigError, TrainConfig
+from dmtl_studio.core.events import EpochResult, StepProgress
+from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.training import TrainingError, train
+from tests.conftest import TEST_INPUT_SIZE
+
+
+def _config(**changes: object) -> TrainConfig:
+    base = TrainConfig(epochs=2, batch_size=16, learning_rate=3e-3, input_size=TEST_INPUT_SIZE, device="cpu")
+    return base.with_changes(**changes)
+
+
+def test_frozen_training_learns_and_changes_only_the_head(project: Path) -> None:
+    events: list[object] = []
+    summary = train(project, _config(epochs=3), on_event=events.append)
+    assert summary.status == "completed" and summary.epochs_completed == 3
+    epochs = [e for e in events if isinstance(e, EpochResult)]
+    steps = [e for e in events if isinstance(e, StepProgress)]
+    assert len(epochs) == 3 and len(steps) == 3 * steps[0].steps
+    assert epochs[-1].val_accuracy > 0.6  # chance is 1/3
+    assert epochs[-1].confusion.sum() == 18  # 6 validation images per class
+
+    saved = load_file(str(Path(summary.run_dir) / WEIGHTS_NAME))
+    pretrained = load_bundled_imagenet_model().state_dict()
+    backbone = {k[len("backbone."):]: v for k, v in saved.items() if k.startswith("backbone.")}
+    assert backbone and all(torch.equal(backbone[k], pretrained[k]) for k in backbone)
+    with ProjectStore.open(project) as store:
+        run = store.runs()[-1]
+        assert run.status == "completed"
+        assert [m.epoch for m in store.epoch_metrics(run.id)] == [1, 2, 3]
+
+
+def test_checkpoint_sidecar_describes_the_model(project: Path) -> None:
+    summary = train(project, _config(epochs=1))
+    sidecar = json.loads((Path(summary.run_dir) / SIDECAR_NAME).read_text())
+    assert sidecar["classes"] == ["circle", "square", "triangle"]
+    assert sidecar["model"]["backbone"] == "efficientnet_lite0"
+    assert sidecar["preprocessing"]["input_size"] == TEST_INPUT_SIZE
+    assert sidecar["versions"]["torch"] == torch.__version__
+    assert sidecar["config"]["transfer"] == "frozen"
+    loaded = load_checkpoint(summary.run_dir)
+    assert loaded.classes == sidecar["classes"]
+    assert not list(Path(summary.run_dir).glob(".*"))  # no temporary files left behind
+
+
+def test_full_fine_tuning_changes_the_backbone(project: Path) -> None:
+    summary = train(project, _config(epochs=1, transfer="full", learning_rate=3e-4))
+    saved = load_file(str(Path(summary.run_dir) / WEIGHTS_NAME))
+    pretrained = load_bundled_imagenet_model().state_dict()
+    changed = [k for k in pretrained if not k.startswith("classifier") and not torch.equal(
+        saved["backbone." + k], pretrained[k])]
+    assert len(changed) > 100
+
+
+def test_stop_request_ends_the_run_cleanly(project: Path) -> None:
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    summary = train(project, _config(epochs=5), should_stop=should_stop)
+    assert summary.status == "stopped" and summary.epochs_completed == 0
+    with ProjectStore.open(project) as store:
+        assert store.runs()[-1].status == "stopped"
+
+
+def test_a_project_without_two_labelled_classes_is_refused(tmp_path: Path) -> None:
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.add_images([("/nowhere/a.png", "only", None, None)])
+    with pytest.raises(TrainingError, match="at least 2 classes"):
+        train(tmp_path / "p", _config())
+
+
+def test_bad_settings_name_the_setting() -> None:
+    with pytest.raises(ConfigError, match="transfer"):
+        TrainConfig(transfer="sideways")
+    with pytest.raises(ConfigError, match="epochs"):
+        TrainConfig(epochs=0)

@@ -1,0 +1,59 @@
+"""The whole headless path as a user runs it: import, train, predict, through the real command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from dmtl_studio.core.demo import CLASSES, write_shapes_folder
+from tests.conftest import TEST_INPUT_SIZE
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, timeout=900, check=False
+    )
+
+
+def test_import_train_predict_from_the_command_line(tmp_path: Path, shapes_dir: Path) -> None:
+    project = tmp_path / "project"
+    imported = _cli("import", str(project), str(shapes_dir), "--json")
+    assert imported.returncode == 0, imported.stderr
+    report = json.loads(imported.stdout.strip().splitlines()[-1])
+    assert report["labelled"] == 72 and len(report["problems"]) == 3
+    assert "empty" in imported.stderr and "notes.png" in imported.stderr
+
+    trained = _cli("train", str(project), "--epochs", "2", "--batch-size", "16", "--lr", "3e-3",
+                   "--input-size", str(TEST_INPUT_SIZE), "--device", "cpu", "--json")
+    assert trained.returncode == 0, trained.stderr
+    summary = json.loads(trained.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 2
+    assert "epoch 2/2" in trained.stderr  # progress goes to stderr
+    run_dir = Path(summary["run_dir"])
+
+    held_out = write_shapes_folder(tmp_path / "held_out", per_class=15, seed=12345, size=96)
+    (held_out / "circle" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    out = tmp_path / "preds.csv"
+    predicted = _cli("predict", str(run_dir), str(held_out), "--out", str(out))
+    assert predicted.returncode == 0, predicted.stderr
+    assert "broken.png" in predicted.stderr
+
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["path", "predicted_label", "confidence", *[f"p_{c}" for c in CLASSES]]
+    assert len(rows) == 45
+    correct = sum(Path(row["path"]).parent.name == row["predicted_label"] for row in rows)
+    assert correct / len(rows) > 0.6, f"accuracy {correct / len(rows):.2f} is too close to chance (0.33)"
+    for row in rows:
+        total = sum(float(row[f"p_{c}"]) for c in CLASSES)
+        assert abs(total - 1.0) < 1e-3
+
+
+def test_clear_errors_for_bad_input(tmp_path: Path) -> None:
+    result = _cli("train", str(tmp_path / "missing"))
+    assert result.returncode == 2 and "not a DMTL Studio project" in result.stderr
+    result = _cli("predict", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 2 and "no trained model" in result.stderr

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.store import ProjectStore
+from tests.conftest import TEST_INPUT_SIZE
+
+
+def _fast(window) -> None:  # noqa: ANN001
+    window.model_panel.epochs.setValue(30)
+    window.model_panel.batch_size.setValue(8)
+
+
+def test_start_shows_live_curves_and_stop_ends_the_thread(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.ui import model_panel
+
+    original = model_panel.ModelPanel.config
+    monkeypatch.setattr(
+        model_panel.ModelPanel, "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    _fast(window)
+    panel = window.training
+    assert panel.start_button.isEnabled()
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    thread = controller.training_thread
+    assert thread is not None
+    qtbot.waitUntil(lambda: panel.train_loss.n >= 2, timeout=120_000)
+    assert panel.stop_button.isEnabled() and not panel.start_button.isEnabled()
+    with qtbot.waitSignal(thread.finished, timeout=30_000):
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    assert not thread.isRunning()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=5_000)
+    assert "Stopped" in panel.status.text()
+    with ProjectStore.open(project) as store:
+        assert store.runs()[-1].status == "stopped"
+    controller.shutdown()
+
+
+def test_closing_the_window_during_training_joins_the_thread(qtbot, project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    _fast(window)
+    controller.start_training()
+    thread = controller.training_thread
+    qtbot.waitUntil(lambda: window.training.progress.maximum() > 0, timeout=120_000)
+    window.close()
+    assert not thread.isRunning()
+
+
+def test_browser_shows_images_counts_and_problems(qtbot, qtmodeltester, project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    assert browser.model.rowCount() == 81  # 72 labelled + 6 unlabelled + 3 problems
+    qtbot.waitUntil(lambda: browser.model.thumbnail_count() > 0, timeout=10_000)
+    assert browser.counts.item(0, 0).text() == "circle" and browser.counts.item(0, 1).text() == "24"
+    assert "Problem files (3)" in browser.problems.text() and "empty" in browser.problems.text()
+    qtmodeltester.check(browser.model)
+    controller.shutdown()
+
+
+def test_a_project_that_cannot_train_says_why(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    with ProjectStore.create(tmp_path / "p"):
+        pass
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    assert not window.training.start_button.isEnabled()
+    assert "at least 2 classes" in window.training.start_button.toolTip()
+    controller.shutdown()
