@@ -40,7 +40,9 @@ class StudioController(QObject):
         window.training.start_requested.connect(self.start_training)
         window.training.stop_requested.connect(self.stop_training)
         window.close_requested.connect(self.shutdown)
-        window.training.set_can_start(False, "Open a project with labelled images, then press Start training.")
+        window.training.set_can_start(
+            False, "Open a project with labelled images, then press Start training."
+        )
 
     # ----------------------------------------------------------------- project
     def new_project(self, folder: str) -> None:
@@ -78,8 +80,9 @@ class StudioController(QObject):
             train = sum(c["train"] for c in counts.values())
             val = sum(c["val"] for c in counts.values())
             self.window.training.set_can_start(
-                True, f"Ready: {train} training and {val} validation images in {len(trainable)} classes. "
-                "Press Start training."
+                True,
+                f"Ready: {train} training and {val} validation images in {len(trainable)} classes. "
+                "Press Start training.",
             )
         else:
             self.window.training.set_can_start(

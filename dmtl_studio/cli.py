@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--transfer", choices=("frozen", "full"), default="frozen")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="head learning rate (default 1e-3 frozen, 3e-4 full)")
+    p.add_argument(
+        "--lr", type=float, default=None, help="head learning rate (default 1e-3 frozen, 3e-4 full)"
+    )
     p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -86,7 +88,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
         summary = import_folder(
-            store, args.images_dir, val_fraction=args.val_fraction, seed=args.seed,
+            store,
+            args.images_dir,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
             progress=lambda done, total, name: bar.update(done, total),
         )
         counts = store.class_counts()
@@ -99,11 +104,18 @@ def _cmd_import(args: argparse.Namespace) -> int:
     for path, reason in summary.problems:
         print(f"  problem: {path}: {reason}", file=sys.stderr)
     if args.json:
-        print(json.dumps({
-            "scanned": summary.scanned, "added": summary.added, "labelled": summary.labelled,
-            "unlabelled": summary.unlabelled, "classes": list(summary.classes),
-            "problems": [{"path": p, "reason": r} for p, r in summary.problems],
-        }))
+        print(
+            json.dumps(
+                {
+                    "scanned": summary.scanned,
+                    "added": summary.added,
+                    "labelled": summary.labelled,
+                    "unlabelled": summary.unlabelled,
+                    "classes": list(summary.classes),
+                    "problems": [{"path": p, "reason": r} for p, r in summary.problems],
+                }
+            )
+        )
     return 0
 
 
@@ -114,8 +126,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     lr = args.lr if args.lr is not None else (1e-3 if args.transfer == "frozen" else 3e-4)
     config = TrainConfig(
-        transfer=args.transfer, epochs=args.epochs, batch_size=args.batch_size, learning_rate=lr,
-        input_size=args.input_size, device=args.device, seed=args.seed, num_workers=args.workers,
+        transfer=args.transfer,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=lr,
+        input_size=args.input_size,
+        device=args.device,
+        seed=args.seed,
+        num_workers=args.workers,
     )
     bar = _Progress("train")
 
@@ -126,12 +144,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         elif isinstance(event, EpochResult):
             val = (
                 f" val_loss {event.val_loss:.4f} val_acc {event.val_accuracy:.3f}"
-                if event.val_accuracy is not None else ""
+                if event.val_accuracy is not None
+                else ""
             )
             print(
                 f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} "
                 f"acc {event.train_accuracy:.3f}{val}",
-                file=sys.stderr, flush=True,
+                file=sys.stderr,
+                flush=True,
             )
 
     summary = train(args.project_dir, config, on_event=on_event)
@@ -164,7 +184,9 @@ def _open_gui(argv: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Run the command line; return the exit status."""
-    logging.basicConfig(level=os.environ.get("DMTL_STUDIO_LOG", "WARNING"), format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("DMTL_STUDIO_LOG", "WARNING"), format="%(levelname)s %(message)s"
+    )
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
     args = _parser().parse_args(argv)

@@ -35,7 +35,9 @@ def add_bad_files(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3 classes x 24 generated pictures, 6 unlabelled ones, and three bad files."""
-    folder = write_shapes_folder(tmp_path_factory.mktemp("shapes") / "images", 24, unlabelled=6, seed=1, size=96)
+    folder = write_shapes_folder(
+        tmp_path_factory.mktemp("shapes") / "images", 24, unlabelled=6, seed=1, size=96
+    )
     add_bad_files(folder)
     return folder
 

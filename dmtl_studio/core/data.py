@@ -41,7 +41,10 @@ def fixed_light_augmentation(image: np.ndarray, rng: np.random.Generator) -> np.
         height, width = image.shape[:2]
         matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
         image = cv2.warpAffine(
-            np.ascontiguousarray(image), matrix, (width, height), flags=cv2.INTER_LINEAR,
+            np.ascontiguousarray(image),
+            matrix,
+            (width, height),
+            flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REFLECT_101,
         )
     return np.ascontiguousarray(image)
@@ -79,7 +82,9 @@ class ImageDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         size = preprocessing.input_size
-        self._cache: dict[int, np.ndarray] | None = {} if len(paths) * size * size * 3 <= CACHE_BYTES else None
+        self._cache: dict[int, np.ndarray] | None = (
+            {} if len(paths) * size * size * 3 <= CACHE_BYTES else None
+        )
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -111,7 +111,7 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
             learning_rate REAL NOT NULL,
             PRIMARY KEY (run_id, epoch)
         );
-        """
+        """,
     )
 
 
@@ -170,14 +170,18 @@ class ProjectStore:
                     f"to {SCHEMA_VERSION}). It was left untouched: open it with the newer version."
                 )
             if existed and version == 0 and _has_tables(conn):
-                raise ProjectError(f"{db_path} is an SQLite file but not a DMTL Studio project; left untouched")
+                raise ProjectError(
+                    f"{db_path} is an SQLite file but not a DMTL Studio project; left untouched"
+                )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             _migrate(conn, version)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise ProjectError(f"the project database {db_path} is damaged ({exc}); it was left untouched") from exc
+            raise ProjectError(
+                f"the project database {db_path} is damaged ({exc}); it was left untouched"
+            ) from exc
         except BaseException:
             conn.close()
             raise
@@ -287,14 +291,18 @@ class ProjectStore:
         """Give images a class (``None`` removes the label), in one transaction."""
         with self.transaction() as conn:
             class_id = _ensure_class(conn, class_name) if class_name else None
-            conn.executemany("UPDATE images SET class_id = ? WHERE id = ?", [(class_id, i) for i in image_ids])
+            conn.executemany(
+                "UPDATE images SET class_id = ? WHERE id = ?", [(class_id, i) for i in image_ids]
+            )
 
     def set_splits(self, assignment: dict[int, str]) -> None:
         for split in set(assignment.values()):
             if split not in SPLITS:
                 raise ProjectError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         with self.transaction() as conn:
-            conn.executemany("UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in assignment.items()])
+            conn.executemany(
+                "UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in assignment.items()]
+            )
 
     def class_counts(self) -> dict[str, dict[str, int]]:
         """``{class: {"total": n, "train": n, "val": n, "test": n}}`` over usable images, with every class."""
@@ -379,7 +387,9 @@ def _check_sqlite_header(db_path: Path) -> None:
     with open(db_path, "rb") as handle:
         header = handle.read(16)
     if header and header != b"SQLite format 3\x00":
-        raise ProjectError(f"{db_path} is not a project database (damaged or another kind of file); left untouched")
+        raise ProjectError(
+            f"{db_path} is not a project database (damaged or another kind of file); left untouched"
+        )
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -393,7 +403,9 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             MIGRATIONS[version](conn)
             version += 1
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
     except BaseException:
         conn.execute("ROLLBACK")
         raise

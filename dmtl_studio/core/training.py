@@ -185,13 +185,21 @@ def train(
         model = build_classifier(spec, pretrained=True)
         preprocessing = preprocessing_for(model.backbone, config.input_size)
         train_set = ImageDataset(
-            [p for p, _ in split.train], [t for _, t in split.train], preprocessing, augment=True, seed=config.seed
+            [p for p, _ in split.train],
+            [t for _, t in split.train],
+            preprocessing,
+            augment=True,
+            seed=config.seed,
         )
         val_set = ImageDataset([p for p, _ in split.val], [t for _, t in split.val], preprocessing)
         generator = torch.Generator().manual_seed(config.seed)
         train_loader = DataLoader(
-            train_set, batch_size=config.batch_size, shuffle=True, generator=generator,
-            num_workers=config.num_workers, drop_last=len(train_set) > config.batch_size,
+            train_set,
+            batch_size=config.batch_size,
+            shuffle=True,
+            generator=generator,
+            num_workers=config.num_workers,
+            drop_last=len(train_set) > config.batch_size,
         )
         val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, num_workers=config.num_workers)
 
@@ -240,8 +248,12 @@ def train(
                     elapsed = time.perf_counter() - started
                     emit(
                         StepProgress(
-                            epoch=epoch, epochs=config.epochs, step=step, steps=steps_per_epoch,
-                            loss=float(loss.item()), learning_rate=scheduler.get_last_lr()[-1],
+                            epoch=epoch,
+                            epochs=config.epochs,
+                            step=step,
+                            steps=steps_per_epoch,
+                            loss=float(loss.item()),
+                            learning_rate=scheduler.get_last_lr()[-1],
                             images_per_second=seen / elapsed if elapsed > 0 else 0.0,
                         )
                     )
@@ -259,21 +271,36 @@ def train(
                 )
                 epochs_done = epoch
                 last_metrics = {
-                    "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                    "val_loss": val_loss, "val_accuracy": val_accuracy,
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "train_accuracy": train_accuracy,
+                    "val_loss": val_loss,
+                    "val_accuracy": val_accuracy,
                 }
                 score = val_accuracy if val_accuracy is not None else train_accuracy
                 if score > best_score:
                     best_score, best_metrics = score, dict(last_metrics)
                     save_checkpoint(
-                        run_dir, model, spec=spec, preprocessing=preprocessing, classes=list(split.classes),
-                        config=run_config, augmentation=augmentation, metrics=best_metrics,
+                        run_dir,
+                        model,
+                        spec=spec,
+                        preprocessing=preprocessing,
+                        classes=list(split.classes),
+                        config=run_config,
+                        augmentation=augmentation,
+                        metrics=best_metrics,
                     )
                 emit(
                     EpochResult(
-                        epoch=epoch, epochs=config.epochs, train_loss=train_loss, train_accuracy=train_accuracy,
-                        val_loss=val_loss, val_accuracy=val_accuracy, learning_rate=learning_rate,
-                        confusion=confusion, classes=split.classes,
+                        epoch=epoch,
+                        epochs=config.epochs,
+                        train_loss=train_loss,
+                        train_accuracy=train_accuracy,
+                        val_loss=val_loss,
+                        val_accuracy=val_accuracy,
+                        learning_rate=learning_rate,
+                        confusion=confusion,
+                        classes=split.classes,
                     )
                 )
         except Cancelled:
@@ -285,6 +312,11 @@ def train(
         store.finish_run(run_id, status, final)
     log.info("run %s %s after %d epoch(s)", run_name, status, epochs_done)
     return RunSummary(
-        run_id=run_id, run_dir=str(run_dir), status=status, epochs_completed=epochs_done,
-        classes=split.classes, device=str(device), metrics=final,
+        run_id=run_id,
+        run_dir=str(run_dir),
+        status=status,
+        epochs_completed=epochs_done,
+        classes=split.classes,
+        device=str(device),
+        metrics=final,
     )

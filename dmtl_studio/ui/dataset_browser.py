@@ -223,9 +223,7 @@ class DatasetBrowser(QWidget):
         self.counts.setItem(len(counts), 2, QTableWidgetItem(""))
         self.counts.setItem(len(counts), 3, QTableWidgetItem(""))
         if problems:
-            shown = "<br>".join(
-                f"• {os.path.basename(path)}: {reason}" for path, reason in problems[:20]
-            )
+            shown = "<br>".join(f"• {os.path.basename(path)}: {reason}" for path, reason in problems[:20])
             more = f"<br>… and {len(problems) - 20} more" if len(problems) > 20 else ""
             self.problems.setText(f"<b>Problem files ({len(problems)})</b> — not used:<br>{shown}{more}")
         else:

@@ -43,7 +43,10 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -66,7 +69,8 @@ class MainWindow(QMainWindow):
         about = QAction("&About DMTL Studio", self)
         about.triggered.connect(
             lambda: QMessageBox.about(
-                self, "About DMTL Studio",
+                self,
+                "About DMTL Studio",
                 f"DMTL Studio {__version__}<br>Data-augmented transfer learning for image classification, "
                 "offline.",
             )

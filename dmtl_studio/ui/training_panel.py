@@ -67,18 +67,35 @@ class TrainingPanel(QWidget):
         self.loss_plot = _plot("Loss", "cross-entropy")
         self.accuracy_plot = _plot("Accuracy", "fraction correct")
         self.accuracy_plot.setYRange(0, 1)
-        self.train_loss = _Series(self.loss_plot.plot(name="train (per step)", pen=pg.mkPen("#2e86de", width=1.5)))
+        self.train_loss = _Series(
+            self.loss_plot.plot(name="train (per step)", pen=pg.mkPen("#2e86de", width=1.5))
+        )
         self.val_loss = _Series(
-            self.loss_plot.plot(name="validation", pen=pg.mkPen("#e67e22", width=2), symbol="o", symbolSize=6,
-                                symbolBrush="#e67e22")
+            self.loss_plot.plot(
+                name="validation",
+                pen=pg.mkPen("#e67e22", width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush="#e67e22",
+            )
         )
         self.train_accuracy = _Series(
-            self.accuracy_plot.plot(name="train", pen=pg.mkPen("#2e86de", width=2), symbol="o", symbolSize=6,
-                                    symbolBrush="#2e86de")
+            self.accuracy_plot.plot(
+                name="train",
+                pen=pg.mkPen("#2e86de", width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush="#2e86de",
+            )
         )
         self.val_accuracy = _Series(
-            self.accuracy_plot.plot(name="validation", pen=pg.mkPen("#e67e22", width=2), symbol="o",
-                                    symbolSize=6, symbolBrush="#e67e22")
+            self.accuracy_plot.plot(
+                name="validation",
+                pen=pg.mkPen("#e67e22", width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush="#e67e22",
+            )
         )
 
         buttons = QHBoxLayout()
@@ -144,8 +161,9 @@ class TrainingPanel(QWidget):
         verb = "Finished" if summary.status == "completed" else "Stopped"
         self.status.setText(
             f"{verb} after {summary.epochs_completed} epoch(s) on {summary.device}{detail}. "
-            f"Model saved in {summary.run_dir}" if summary.epochs_completed else f"{verb} before the first epoch "
-            "ended; nothing was saved."
+            f"Model saved in {summary.run_dir}"
+            if summary.epochs_completed
+            else f"{verb} before the first epoch ended; nothing was saved."
         )
         self.progress.setFormat(verb.lower())
 

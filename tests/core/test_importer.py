@@ -52,8 +52,14 @@ def test_identical_images_always_share_a_split(tmp_path: Path, shapes_dir: Path)
 
 def test_tiny_class_warns_and_trains_on_everything(tmp_path: Path) -> None:
     with ProjectStore.create(tmp_path / "p") as store:
-        store.add_images([("/x/one.png", "rare", None, None), ("/x/a.png", "common", None, None),
-                          ("/x/b.png", "common", None, None), ("/x/c.png", "common", None, None)])
+        store.add_images(
+            [
+                ("/x/one.png", "rare", None, None),
+                ("/x/a.png", "common", None, None),
+                ("/x/b.png", "common", None, None),
+                ("/x/c.png", "common", None, None),
+            ]
+        )
         summary = assign_splits(store, val_fraction=0.3)
         assert any("rare" in w for w in summary.warnings)
         assert summary.counts["rare"]["train"] == 1

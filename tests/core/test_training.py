@@ -33,7 +33,7 @@ def test_frozen_training_learns_and_changes_only_the_head(project: Path) -> None
 
     saved = load_file(str(Path(summary.run_dir) / WEIGHTS_NAME))
     pretrained = load_bundled_imagenet_model().state_dict()
-    backbone = {k[len("backbone."):]: v for k, v in saved.items() if k.startswith("backbone.")}
+    backbone = {k[len("backbone.") :]: v for k, v in saved.items() if k.startswith("backbone.")}
     assert backbone and all(torch.equal(backbone[k], pretrained[k]) for k in backbone)
     with ProjectStore.open(project) as store:
         run = store.runs()[-1]
@@ -58,8 +58,11 @@ def test_full_fine_tuning_changes_the_backbone(project: Path) -> None:
     summary = train(project, _config(epochs=1, transfer="full", learning_rate=3e-4))
     saved = load_file(str(Path(summary.run_dir) / WEIGHTS_NAME))
     pretrained = load_bundled_imagenet_model().state_dict()
-    changed = [k for k in pretrained if not k.startswith("classifier") and not torch.equal(
-        saved["backbone." + k], pretrained[k])]
+    changed = [
+        k
+        for k in pretrained
+        if not k.startswith("classifier") and not torch.equal(saved["backbone." + k], pretrained[k])
+    ]
     assert len(changed) > 100
 
 

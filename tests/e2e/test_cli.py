@@ -26,8 +26,21 @@ def test_import_train_predict_from_the_command_line(tmp_path: Path, shapes_dir: 
     assert report["labelled"] == 72 and len(report["problems"]) == 3
     assert "empty" in imported.stderr and "notes.png" in imported.stderr
 
-    trained = _cli("train", str(project), "--epochs", "2", "--batch-size", "16", "--lr", "3e-3",
-                   "--input-size", str(TEST_INPUT_SIZE), "--device", "cpu", "--json")
+    trained = _cli(
+        "train",
+        str(project),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--lr",
+        "3e-3",
+        "--input-size",
+        str(TEST_INPUT_SIZE),
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert trained.returncode == 0, trained.stderr
     summary = json.loads(trained.stdout.strip().splitlines()[-1])
     assert summary["status"] == "completed" and summary["epochs_completed"] == 2

@@ -19,7 +19,8 @@ def test_start_shows_live_curves_and_stop_ends_the_thread(qtbot, project: Path, 
 
     original = model_panel.ModelPanel.config
     monkeypatch.setattr(
-        model_panel.ModelPanel, "config",
+        model_panel.ModelPanel,
+        "config",
         lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
     )
     window, controller = build_window(project)
