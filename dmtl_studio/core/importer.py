@@ -42,9 +42,9 @@ def import_folder(
     store: ProjectStore,
     images_dir: str | os.PathLike[str],
     *,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.0,
-    seed: int = 0,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] = never_stop,
     batch_size: int = 200,
@@ -104,26 +104,36 @@ def import_folder(
 def assign_splits(
     store: ProjectStore,
     *,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.0,
-    seed: int = 0,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
     reassign: bool = False,
 ) -> SplitSummary:
-    """Give labelled images without a split a stratified train/val/test split.
+    """Give labelled images without a split a stratified train/validation/test split.
 
-    Images with identical content always land in the same split (no leakage). Existing assignments are kept
-    unless ``reassign`` is true. The seed is stored in the project so the split can be reproduced.
+    Each class is topped up towards the target fractions, counting the images it already has in each split,
+    so labelling images one by one keeps the proportions. Images with identical content always land in the
+    same split (no leakage). Existing assignments are kept unless ``reassign`` is true. Fractions and seed
+    default to the project's stored ones and are stored, so every later assignment follows them.
     """
+    val_fraction = float(store.get_meta("val_fraction", "0.2")) if val_fraction is None else val_fraction
+    test_fraction = float(store.get_meta("test_fraction", "0.0")) if test_fraction is None else test_fraction
+    seed = int(store.get_meta("split_seed", "0")) if seed is None else seed
     if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
         raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
     images = [im for im in store.images(usable_only=True) if im.label is not None]
     # Content already placed decides where its duplicates go.
     placed: dict[str, str] = {}
+    existing: dict[str, dict[str, set[str]]] = defaultdict(
+        lambda: {s: set() for s in ("train", "val", "test")}
+    )
     if not reassign:
         for im in images:
-            if im.split and im.sha256:
-                placed.setdefault(im.sha256, im.split)
-    groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+            if im.split:
+                key = im.sha256 or f"id:{im.id}"
+                placed.setdefault(key, im.split)
+                existing[im.label][im.split].add(key)
+    new_groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     assignment: dict[int, str] = {}
     for im in images:
         if im.split and not reassign:
@@ -132,29 +142,36 @@ def assign_splits(
         if key in placed:
             assignment[im.id] = placed[key]
             continue
-        groups[im.label][key].append(im.id)
+        new_groups[im.label][key].append(im.id)
     rng = random.Random(seed)
     warnings: list[str] = []
-    for class_name in sorted(groups):
-        keys = sorted(groups[class_name])
+    for class_name in sorted(set(new_groups) | set(existing)):
+        keys = sorted(new_groups.get(class_name, {}))
         rng.shuffle(keys)
-        n = len(keys)
-        n_test = round(n * test_fraction)
-        n_val = round(n * val_fraction)
-        if n >= 2 and val_fraction > 0 and n_val == 0:
-            n_val = 1
-        if n - n_val - n_test < 1 or (n < 2 and val_fraction + test_fraction > 0):
-            warnings.append(
-                f"class '{class_name}' has only {n} distinct image(s): too few to split; all go to training"
-            )
-            n_val = n_test = 0
+        have = {split: len(groups) for split, groups in existing[class_name].items()}
+        total = sum(have.values()) + len(keys)
+        if total < 2 and val_fraction + test_fraction > 0:
+            warnings.append(f"class '{class_name}' has only {total} distinct image(s): too few to split")
+        want_test = round(total * test_fraction)
+        want_val = round(total * val_fraction)
+        if total >= 2 and val_fraction > 0 and want_val == 0:
+            want_val = 1
+        if total - want_val - want_test < 1:  # training comes first: at least one image
+            want_val = want_test = 0
+        need_test = min(len(keys), max(0, want_test - have["test"]))
+        need_val = min(len(keys) - need_test, max(0, want_val - have["val"]))
         for position, key in enumerate(keys):
-            split = "test" if position < n_test else "val" if position < n_test + n_val else "train"
-            for image_id in groups[class_name][key]:
+            split = "test" if position < need_test else "val" if position < need_test + need_val else "train"
+            for image_id in new_groups[class_name][key]:
                 assignment[image_id] = split
     if assignment:
         store.set_splits(assignment)
-    store.set_meta("split_seed", str(seed))
+    for key, value in (
+        ("split_seed", seed),
+        ("val_fraction", val_fraction),
+        ("test_fraction", test_fraction),
+    ):
+        store.set_meta(key, str(value))
     return SplitSummary(counts=store.class_counts(), warnings=tuple(warnings))
 
 

@@ -226,11 +226,75 @@ class ProjectStore:
         return [row[0] for row in self._conn.execute("SELECT name FROM classes ORDER BY position, id")]
 
     def add_class(self, name: str) -> int:
-        name = name.strip()
-        if not name:
-            raise ProjectError("a class needs a name")
+        name = _clean_class_name(name)
         with self.transaction() as conn:
             return _ensure_class(conn, name)
+
+    def class_colors(self) -> dict[str, str]:
+        """``{class: "#rrggbb"}``; classes without a chosen colour get one from a fixed palette."""
+        rows = self._conn.execute(
+            "SELECT name, color, position FROM classes ORDER BY position, id"
+        ).fetchall()
+        return {name: color or PALETTE[i % len(PALETTE)] for i, (name, color, _) in enumerate(rows)}
+
+    def set_class_color(self, name: str, color: str) -> None:
+        with self.transaction() as conn:
+            if conn.execute("UPDATE classes SET color = ? WHERE name = ?", (color, name)).rowcount == 0:
+                raise ProjectError(f"there is no class '{name}'")
+
+    def rename_class(self, old: str, new: str) -> None:
+        new = _clean_class_name(new)
+        with self.transaction() as conn:
+            if new != old and conn.execute("SELECT 1 FROM classes WHERE name = ?", (new,)).fetchone():
+                raise ProjectError(f"a class named '{new}' already exists: merge the two classes instead")
+            if conn.execute("UPDATE classes SET name = ? WHERE name = ?", (new, old)).rowcount == 0:
+                raise ProjectError(f"there is no class '{old}'")
+
+    def merge_classes(self, sources: Sequence[str], target: str) -> int:
+        """Move every image of ``sources`` into ``target`` (created if needed) and delete ``sources``.
+
+        Returns the number of images moved.
+        """
+        target = _clean_class_name(target)
+        with self.transaction() as conn:
+            target_id = _ensure_class(conn, target)
+            moved = 0
+            for name in sources:
+                if name == target:
+                    continue
+                row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    raise ProjectError(f"there is no class '{name}'")
+                moved += conn.execute(
+                    "UPDATE images SET class_id = ? WHERE class_id = ?", (target_id, row[0])
+                ).rowcount
+                conn.execute("DELETE FROM classes WHERE id = ?", (row[0],))
+            return moved
+
+    def delete_class(self, name: str) -> int:
+        """Delete a class; its images become unlabelled (never deleted). Returns how many were unlabelled."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise ProjectError(f"there is no class '{name}'")
+            count = conn.execute("UPDATE images SET class_id = NULL WHERE class_id = ?", (row[0],)).rowcount
+            conn.execute("DELETE FROM classes WHERE id = ?", (row[0],))
+            return count
+
+    def backup(self, destination: str | os.PathLike[str]) -> Path:
+        """Copy the database to ``destination`` with SQLite's online backup API (consistent while in use)."""
+        target = Path(destination)
+        if target.exists():
+            raise ProjectError(f"{target} already exists; choose a new file name for the backup")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.partial")
+        copy = sqlite3.connect(temp)
+        try:
+            self._conn.backup(copy)
+        finally:
+            copy.close()
+        os.replace(temp, target)
+        return target
 
     # ------------------------------------------------------------------ images
     def add_images(self, rows: Iterable[tuple[str, str | None, object, str | None]]) -> int:
@@ -268,17 +332,46 @@ class ProjectStore:
                     added += 1
         return added
 
-    def images(self, usable_only: bool = False) -> list[ImageRecord]:
+    def labels_of(self, image_ids: Sequence[int]) -> dict[int, str | None]:
+        result: dict[int, str | None] = {}
+        for start in range(0, len(image_ids), 500):
+            chunk = list(image_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT images.id, classes.name FROM images LEFT JOIN classes ON classes.id = images.class_id"
+                f" WHERE images.id IN ({marks})",
+                chunk,
+            )
+            result.update(dict(rows.fetchall()))
+        return result
+
+    def set_labels(self, labels: dict[int, str | None]) -> None:
+        """Give each image its own class (``None`` unlabels), all in one transaction."""
+        with self.transaction() as conn:
+            ids = {name: _ensure_class(conn, name) for name in set(labels.values()) if name}
+            conn.executemany(
+                "UPDATE images SET class_id = ? WHERE id = ?",
+                [(ids[name] if name else None, image_id) for image_id, name in labels.items()],
+            )
+
+    def images_by_id(self, image_ids: Sequence[int]) -> list[ImageRecord]:
+        records: list[ImageRecord] = []
+        for start in range(0, len(image_ids), 500):
+            chunk = list(image_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            records += self._select(f" WHERE images.id IN ({marks})", chunk)
+        return records
+
+    def _select(self, where: str = "", parameters: Sequence[object] = ()) -> list[ImageRecord]:
         query = (
             "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split"
-            " FROM images LEFT JOIN classes ON classes.id = images.class_id"
+            " FROM images LEFT JOIN classes ON classes.id = images.class_id" + where + " ORDER BY images.id"
         )
-        if usable_only:
-            query += " WHERE problem IS NULL"
-        query += " ORDER BY images.id"
-        return [
-            ImageRecord(row[0], os.fsdecode(row[1]), *row[2:]) for row in self._conn.execute(query).fetchall()
-        ]
+        rows = self._conn.execute(query, list(parameters)).fetchall()
+        return [ImageRecord(row[0], os.fsdecode(row[1]), *row[2:]) for row in rows]
+
+    def images(self, usable_only: bool = False) -> list[ImageRecord]:
+        return self._select(" WHERE problem IS NULL" if usable_only else "")
 
     def image_count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
@@ -303,6 +396,14 @@ class ProjectStore:
             conn.executemany(
                 "UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in assignment.items()]
             )
+
+    def split_counts(self) -> dict[str, int]:
+        """Usable labelled images per split (``"none"`` for those without one)."""
+        rows = self._conn.execute(
+            "SELECT COALESCE(split, 'none'), COUNT(*) FROM images"
+            " WHERE problem IS NULL AND class_id IS NOT NULL GROUP BY 1"
+        )
+        return dict(rows.fetchall())
 
     def class_counts(self) -> dict[str, dict[str, int]]:
         """``{class: {"total": n, "train": n, "val": n, "test": n}}`` over usable images, with every class."""
@@ -369,6 +470,32 @@ class ProjectStore:
 
     def integrity_check(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+#: Distinct colours for classes (colour-blind friendly first), reused in order.
+PALETTE = (
+    "#0072b2",
+    "#e69f00",
+    "#009e73",
+    "#cc79a7",
+    "#56b4e9",
+    "#d55e00",
+    "#f0e442",
+    "#7f7f7f",
+    "#8c564b",
+    "#17becf",
+    "#bcbd22",
+    "#9467bd",
+)
+
+
+def _clean_class_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ProjectError("a class needs a name")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise ProjectError(f"'{name}' cannot be a class name (it is used as a folder name on export)")
+    return name
 
 
 def _ensure_class(conn: sqlite3.Connection, name: str) -> int:
