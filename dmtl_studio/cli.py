@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dmtl_studio import __version__
 
-COMMANDS = ("import", "train", "predict")
+COMMANDS = ("import", "train", "predict", "labels", "backup")
 
 
 class _Progress:
@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
+    p.add_argument("action", choices=("export-csv", "import-csv", "export-folders"))
+    p.add_argument("project_dir", type=Path)
+    p.add_argument("path", type=Path, help="the CSV file, or the (new, empty) folder to export into")
+
+    p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
+    p.add_argument("project_dir", type=Path)
+    p.add_argument("destination", type=Path, help="a new file name for the copy")
 
     p = sub.add_parser("predict", help="predict every image of a folder with a trained run")
     p.add_argument("run_dir", type=Path)
@@ -176,6 +185,31 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_labels(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
+    from dmtl_studio.core.store import ProjectStore
+
+    with ProjectStore.open(args.project_dir) as store:
+        if args.action == "export-csv":
+            print(f"wrote {export_csv(store, args.path)} label(s) to {args.path}")
+        elif args.action == "export-folders":
+            print(f"copied {export_imagefolder(store, args.path)} labelled image(s) into {args.path}")
+        else:
+            summary = import_csv(store, args.path)
+            print(f"labelled {summary.labelled} image(s); {summary.added} new image(s) added")
+            for path, reason in summary.problems:
+                print(f"  problem: {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.store import ProjectStore
+
+    with ProjectStore.open(args.project_dir) as store:
+        print(f"backed up to {store.backup(args.destination)}")
+    return 0
+
+
 def _open_gui(argv: list[str]) -> int:
     from dmtl_studio.app import run_app
 
@@ -195,7 +229,13 @@ def main(argv: list[str]) -> int:
     from dmtl_studio.core.store import ProjectError
     from dmtl_studio.core.training import TrainingError
 
-    handlers = {"import": _cmd_import, "train": _cmd_train, "predict": _cmd_predict}
+    handlers = {
+        "import": _cmd_import,
+        "train": _cmd_train,
+        "predict": _cmd_predict,
+        "labels": _cmd_labels,
+        "backup": _cmd_backup,
+    }
     try:
         return handlers[args.command](args)
     except (ProjectError, TrainingError, CheckpointError, ConfigError) as exc:

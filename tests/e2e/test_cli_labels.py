@@ -1,0 +1,53 @@
+"""Label export/import, backup, and prediction over a folder full of odd files, from the command line."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.training import train
+from tests.conftest import TEST_INPUT_SIZE
+from tests.core.test_bad_file_corpus import build_corpus
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, check=False)
+
+
+def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:
+    assert _cli("labels", "export-csv", str(project), str(tmp_path / "labels.csv")).returncode == 0
+    result = _cli("labels", "import-csv", str(tmp_path / "fresh"), str(tmp_path / "labels.csv"))
+    assert result.returncode == 2 and "not a DMTL Studio project" in result.stderr  # nothing is created silently
+    assert _cli("import", str(tmp_path / "fresh"), str(tmp_path / "empty_dir_missing")).returncode == 2
+    (tmp_path / "fresh").mkdir(exist_ok=True)
+    from dmtl_studio.core.store import ProjectStore
+
+    ProjectStore.create(tmp_path / "fresh").close()
+    result = _cli("labels", "import-csv", str(tmp_path / "fresh"), str(tmp_path / "labels.csv"))
+    assert result.returncode == 0 and "labelled 72 image(s)" in result.stdout
+    with open(tmp_path / "labels.csv") as handle:
+        assert len(list(csv.reader(handle))) == 73
+
+    result = _cli("backup", str(project), str(tmp_path / "copy.sqlite"))
+    assert result.returncode == 0, result.stderr
+    conn = sqlite3.connect(tmp_path / "copy.sqlite")
+    assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 81
+    conn.close()
+
+
+def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, project: Path) -> None:
+    summary = train(project, TrainConfig(epochs=1, input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16))
+    usable, problems = build_corpus(tmp_path / "share")
+    out = tmp_path / "preds.csv"
+    result = _cli("predict", summary.run_dir, str(tmp_path / "share"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    with open(out, encoding="utf-8", errors="surrogateescape") as handle:
+        predicted = {os.path.basename(row["path"]) for row in csv.DictReader(handle)}
+    assert predicted == usable
+    for name in problems:
+        assert name in result.stderr
