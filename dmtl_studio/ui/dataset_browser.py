@@ -1,40 +1,64 @@
-"""Dataset browser: a lazily filled thumbnail grid with labels, class counts and the problem files."""
+"""Dataset browser: a lazily filled thumbnail grid, labelling by keyboard with undo, filters, splits, problems.
+
+Keys in the grid: 1–9 give the selected images the class shown beside that number, 0 (or Backspace) removes
+their label, Space / Shift+Space move to the next / previous image, arrows move, Ctrl+Z / Ctrl+Shift+Z undo and
+redo. Labelling one image moves on to the next unlabelled one.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import OrderedDict
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QColor, QImage, QKeyEvent, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
-    QHeaderView,
+    QColorDialog,
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QListView,
+    QMenu,
+    QMessageBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from dmtl_studio.core.store import ImageRecord
+from dmtl_studio.core.importer import assign_splits
+from dmtl_studio.core.labels import LabelEditor
+from dmtl_studio.core.store import ImageRecord, ProjectError, ProjectStore
+from dmtl_studio.ui.classes_panel import ClassesPanel
+from dmtl_studio.ui.image_viewer import ImageViewer
 
 FETCH_CHUNK = 500
 ICON_SIZE = 112
-PIXMAP_CACHE_SIZE = 2000  # thumbnails kept in memory; the rest are decoded again when scrolled back to
+PIXMAP_CACHE_SIZE = 2000  # thumbnails kept in memory; the rest are read again from the disk cache
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
 Index = QModelIndex | QPersistentModelIndex
 
 
 class ImageListModel(QAbstractListModel):
-    """The project's images, shown in chunks as the view scrolls (``canFetchMore``/``fetchMore``).
+    """The images of the current filter, shown in chunks as the view scrolls (``canFetchMore``/``fetchMore``).
 
     Thumbnails are not decoded here: missing ones are collected and asked for through
     :attr:`thumbnails_wanted`, and arrive through :meth:`set_thumbnail`.
     """
 
-    thumbnails_wanted = Signal(list)  # [(image id, path)]
+    thumbnails_wanted = Signal(list)  # [(image id, path, sha256)]
     ImageIdRole = Qt.ItemDataRole.UserRole + 1
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -45,10 +69,12 @@ class ImageListModel(QAbstractListModel):
         self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
         self._asked: set[int] = set()
         self._failed: dict[int, str] = {}
-        self._pending: list[tuple[int, str]] = []
+        self._pending: list[tuple[int, str, str | None]] = []
+        self.colors: dict[str, str] = {}
+        self.detailed = False  # one line per file with its problem, for the Problems view
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
-        self._flush.setInterval(15)
+        self._flush.setInterval(10)
         self._flush.timeout.connect(self._request_pending)
         # Every item shows a pixmap of the same size from the start, so the grid never re-lays itself out.
         self._placeholder = QPixmap(ICON_SIZE, ICON_SIZE)
@@ -61,12 +87,35 @@ class ImageListModel(QAbstractListModel):
         self._records = list(records)
         self._row_of = {record.id: row for row, record in enumerate(self._records)}
         self._shown = min(FETCH_CHUNK, len(self._records))
-        self._asked.clear()
+        self._asked = set(self._pixmaps)
         self._pending.clear()
         self.endResetModel()
 
+    def update_records(self, records: list[ImageRecord]) -> None:
+        """Replace changed records in place (their rows stay where they are)."""
+        for record in records:
+            row = self._row_of.get(record.id)
+            if row is not None:
+                self._records[row] = record
+                if row < self._shown:
+                    index = self.index(row)
+                    self.dataChanged.emit(index, index)
+
     def record(self, row: int) -> ImageRecord:
         return self._records[row]
+
+    def records(self) -> list[ImageRecord]:
+        return list(self._records)
+
+    def total(self) -> int:
+        return len(self._records)
+
+    def row_of(self, image_id: int) -> int | None:
+        return self._row_of.get(image_id)
+
+    def ensure_fetched(self, row: int) -> None:
+        while row >= self._shown and self.canFetchMore(QModelIndex()):
+            self.fetchMore(QModelIndex())
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
         return 0 if parent.isValid() else self._shown
@@ -88,37 +137,43 @@ class ImageListModel(QAbstractListModel):
         if not index.isValid() or index.row() >= self._shown:
             return None
         record = self._records[index.row()]
+        problem = record.problem or self._failed.get(record.id)
         if role == Qt.ItemDataRole.DisplayRole:
-            if record.problem:
+            if self.detailed:
+                return f"{os.path.basename(record.path)} — {problem or record.label or 'unlabelled'}"
+            if problem:
                 return "problem"
             return record.label or "unlabelled"
         if role == Qt.ItemDataRole.ToolTipRole:
-            reason = f"\n{record.problem}" if record.problem else ""
-            split = f" · {record.split}" if record.split else ""
+            split = f" · {SPLIT_NAMES.get(record.split or '', 'no split')}" if record.label else ""
+            reason = f"\n{problem}" if problem else ""
             return f"{record.path}\n{record.label or 'unlabelled'}{split}{reason}"
         if role == Qt.ItemDataRole.DecorationRole:
+            if self.detailed:
+                return None
             pixmap = self._pixmaps.get(record.id)
             if pixmap is not None:
                 self._pixmaps.move_to_end(record.id)
                 return pixmap
-            if record.problem is not None or record.id in self._failed:
+            if problem:
                 return self._broken
             if record.id not in self._asked:
                 self._asked.add(record.id)
-                self._pending.append((record.id, record.path))
+                self._pending.append((record.id, record.path, record.sha256))
                 self._flush.start()
             return self._placeholder
         if role == Qt.ItemDataRole.ForegroundRole:
-            if record.problem or record.id in self._failed:
+            if problem:
                 return QColor("#c0392b")
-            return None if record.label else QColor("#7f8c8d")
+            if record.label:
+                return QColor(self.colors.get(record.label, "#222222"))
+            return QColor("#7f8c8d")
         if role == self.ImageIdRole:
             return record.id
         return None
 
     def _request_pending(self) -> None:
         if self._pending:
-            # The newest request wins: the most recently painted items are asked for last, and so run first.
             batch, self._pending = self._pending, []
             self.thumbnails_wanted.emit(batch)
 
@@ -128,34 +183,81 @@ class ImageListModel(QAbstractListModel):
         while len(self._pixmaps) > PIXMAP_CACHE_SIZE:
             evicted, _ = self._pixmaps.popitem(last=False)
             self._asked.discard(evicted)
-        row = self._row_of.get(image_id)
-        if row is not None and row < self._shown:
-            index = self.index(row)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+        self._changed(image_id, [Qt.ItemDataRole.DecorationRole])
 
     def set_thumbnail_failed(self, image_id: int, reason: str) -> None:
         self._failed[image_id] = reason
+        self._changed(image_id, [])
+
+    def _changed(self, image_id: int, roles: list[Qt.ItemDataRole]) -> None:
         row = self._row_of.get(image_id)
         if row is not None and row < self._shown:
             index = self.index(row)
-            self.dataChanged.emit(index, index)
+            self.dataChanged.emit(index, index, roles)
 
     def thumbnail_count(self) -> int:
         return len(self._pixmaps)
 
 
+class ThumbnailView(QListView):
+    """The grid; number keys and Space are turned into signals, everything else is Qt's own."""
+
+    digit_pressed = Signal(int)
+    step_requested = Signal(int)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if modifiers == Qt.KeyboardModifier.NoModifier and Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
+            self.digit_pressed.emit(key - Qt.Key.Key_0)
+        elif modifiers == Qt.KeyboardModifier.NoModifier and key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
+            self.digit_pressed.emit(0)
+        elif key == Qt.Key.Key_Space:
+            self.step_requested.emit(-1 if modifiers & Qt.KeyboardModifier.ShiftModifier else 1)
+        else:
+            super().keyPressEvent(event)
+
+
+FILTERS_FIXED = [("All images", "all"), ("Unlabelled", "unlabelled"), ("Problem files", "problems")]
+
+
 class DatasetBrowser(QWidget):
-    """Thumbnails with their labels, per-class counts per split, and the files that could not be read."""
+    """Thumbnails, the classes panel, filters and search, the large view of the current image.
+
+    Label changes go through a :class:`~dmtl_studio.core.labels.LabelEditor` on the project store opened in
+    the GUI thread (each action is one committed transaction, so nothing acknowledged is ever lost).
+    """
 
     thumbnails_wanted = Signal(list)
+    view_image_wanted = Signal(int, str)
+    project_changed = Signal()  # labels, classes or splits changed
+    status_message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.store: ProjectStore | None = None
+        self.editor: LabelEditor | None = None
+        self._all: dict[int, ImageRecord] = {}
+        self._split_warnings: list[str] = []
+
         self.summary = QLabel("No project open. Use File ▸ Open project… or File ▸ New project…")
         self.summary.setWordWrap(True)
+        self.filter = QComboBox()
+        self.filter.setMinimumContentsLength(18)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search file names…")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(150)
+        self._search_timer.timeout.connect(self.apply_filter)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.filter.currentIndexChanged.connect(self.apply_filter)
+        self.count_label = QLabel()
+
         self.model = ImageListModel(self)
         self.model.thumbnails_wanted.connect(self.thumbnails_wanted)
-        self.view = QListView()
+        self.view = ThumbnailView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
@@ -167,64 +269,380 @@ class DatasetBrowser(QWidget):
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.view.setModel(self.model)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.digit_pressed.connect(self._digit)
+        self.view.step_requested.connect(self._step)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
 
-        self.counts = QTableWidget(0, 4)
-        self.counts.setHorizontalHeaderLabels(["Class", "Total", "Train", "Validation"])
-        self.counts.verticalHeader().setVisible(False)
-        self.counts.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        header = self.counts.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.problems = QLabel()
-        self.problems.setWordWrap(True)
-        self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.classes = ClassesPanel()
+        self.classes.add_requested.connect(self._add_class)
+        self.classes.rename_requested.connect(self._rename_class)
+        self.classes.merge_requested.connect(self._merge_classes)
+        self.classes.delete_requested.connect(self._delete_class)
+        self.classes.color_requested.connect(self._color_class)
+        self.classes.class_activated.connect(self._filter_class)
+        self.viewer = ImageViewer()
 
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(QLabel("<b>Classes</b>"))
-        side_layout.addWidget(self.counts, 1)
-        side_layout.addWidget(self.problems)
+        self.undo_action = QAction("&Undo label", self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = QAction("&Redo label", self)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        for action in (self.undo_action, self.redo_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setEnabled(False)
+            self.addAction(action)
+        self.undo_action.triggered.connect(self.undo)
+        self.redo_action.triggered.connect(self.redo)
 
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Show"))
+        bar.addWidget(self.filter)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.count_label)
+        grid = QWidget()
+        grid_layout = QVBoxLayout(grid)
+        grid_layout.setContentsMargins(0, 0, 0, 0)
+        grid_layout.addLayout(bar)
+        grid_layout.addWidget(self.view, 1)
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.classes)
+        side.addWidget(self.viewer)
+        side.setStretchFactor(0, 2)
+        side.setStretchFactor(1, 3)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.view)
+        splitter.addWidget(grid)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
+        self._rebuild_filters([])
 
-    def show_project(
-        self,
-        name: str,
-        records: list[ImageRecord],
-        counts: dict[str, dict[str, int]],
-        unlabelled: int,
-        problems: list[tuple[str, str]],
-    ) -> None:
-        self.model.set_records(records)
+    # ----------------------------------------------------------------- project
+    def attach(self, store: ProjectStore | None) -> None:
+        """Show ``store``'s images (``None`` shows nothing). The browser does not close the store."""
+        self.store = store
+        self.editor = LabelEditor(store) if store is not None else None
+        self._update_undo_actions()
+        self.reload()
+
+    def reload(self) -> None:
+        """Read everything again from the store (after an import, or a class change)."""
+        if self.store is None:
+            self._all = {}
+            self.model.set_records([])
+            return
+        self._all = {record.id: record for record in self.store.images()}
+        self._refresh_classes()
+        self.apply_filter()
+
+    def _refresh_classes(self) -> None:
+        assert self.store is not None
+        counts = self.store.class_counts()
+        colors = self.store.class_colors()
+        self.model.colors = colors
+        problems = sum(1 for record in self._all.values() if record.problem)
+        unlabelled = self.store.unlabelled_count()
+        warnings = [
+            f"Class '{name}' has only {c['total']} image(s): too few to keep a validation image."
+            for name, c in counts.items()
+            if 0 < c["total"] < 2
+        ]
+        self.classes.show_classes(counts, colors, unlabelled, problems, warnings + self._split_warnings)
         labelled = sum(c["total"] for c in counts.values())
         self.summary.setText(
-            f"<b>{name}</b> — {len(records)} image(s): {labelled} labelled in {len(counts)} class(es), "
-            f"{unlabelled} unlabelled, {len(problems)} problem file(s)"
+            f"<b>{self.store.folder.name}</b> — {len(self._all)} image(s): {labelled} labelled in "
+            f"{len(counts)} class(es), {unlabelled} unlabelled, {problems} problem file(s)"
         )
-        self.counts.setRowCount(len(counts) + 1)
-        for row, (class_name, c) in enumerate(counts.items()):
-            for column, value in enumerate([class_name, c["total"], c["train"], c["val"]]):
-                item = QTableWidgetItem(str(value))
-                if column:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.counts.setItem(row, column, item)
-        unlabelled_item = QTableWidgetItem("(unlabelled)")
-        unlabelled_item.setForeground(QColor("#7f8c8d"))
-        self.counts.setItem(len(counts), 0, unlabelled_item)
-        self.counts.setItem(len(counts), 1, QTableWidgetItem(str(unlabelled)))
-        self.counts.setItem(len(counts), 2, QTableWidgetItem(""))
-        self.counts.setItem(len(counts), 3, QTableWidgetItem(""))
-        if problems:
-            shown = "<br>".join(f"• {os.path.basename(path)}: {reason}" for path, reason in problems[:20])
-            more = f"<br>… and {len(problems) - 20} more" if len(problems) > 20 else ""
-            self.problems.setText(f"<b>Problem files ({len(problems)})</b> — not used:<br>{shown}{more}")
+        self._rebuild_filters(list(counts))
+
+    def _rebuild_filters(self, class_names: list[str]) -> None:
+        current = self.filter.currentData()
+        self.filter.blockSignals(True)
+        self.filter.clear()
+        for text, key in FILTERS_FIXED:
+            self.filter.addItem(text, key)
+        for split, name in SPLIT_NAMES.items():
+            self.filter.addItem(f"Split: {name}", f"split:{split}")
+        for name in class_names:
+            self.filter.addItem(f"Class: {name}", f"class:{name}")
+        position = self.filter.findData(current) if current else 0
+        self.filter.setCurrentIndex(max(0, position))
+        self.filter.blockSignals(False)
+
+    # ----------------------------------------------------------------- filtering
+    def matches(self, record: ImageRecord, key: str, text: str) -> bool:
+        if text and text not in os.path.basename(record.path).lower():
+            return False
+        if key == "all":
+            return True
+        if key == "problems":
+            return record.problem is not None
+        if record.problem is not None:
+            return False
+        if key == "unlabelled":
+            return record.label is None
+        if key.startswith("class:"):
+            return record.label == key[len("class:") :]
+        if key.startswith("split:"):
+            return record.label is not None and record.split == key[len("split:") :]
+        return True
+
+    def apply_filter(self) -> None:
+        key = self.filter.currentData() or "all"
+        text = self.search.text().strip().lower()
+        records = [record for record in self._all.values() if self.matches(record, key, text)]
+        problems_view = key == "problems"
+        self.model.detailed = problems_view
+        self.view.setViewMode(QListView.ViewMode.ListMode if problems_view else QListView.ViewMode.IconMode)
+        if problems_view:
+            self.view.setGridSize(QSize())
         else:
-            self.problems.setText("<b>Problem files</b>: none")
+            self.view.setGridSize(QSize(128, 152))
+            self.view.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.model.set_records(records)
+        self.count_label.setText(f"{len(records)} shown")
+        if records:
+            self.view.setCurrentIndex(self.model.index(0))
+
+    def set_filter(self, key: str) -> None:
+        position = self.filter.findData(key)
+        if position >= 0:
+            self.filter.setCurrentIndex(position)
+
+    def _filter_class(self, name: str) -> None:
+        self.set_filter(f"class:{name}")
+
+    # ----------------------------------------------------------------- labelling
+    def selected_ids(self) -> list[int]:
+        rows = sorted(index.row() for index in self.view.selectionModel().selectedIndexes())
+        if not rows and self.view.currentIndex().isValid():
+            rows = [self.view.currentIndex().row()]
+        return [self.model.record(row).id for row in rows if self.model.record(row).problem is None]
+
+    def _digit(self, digit: int) -> None:
+        names = self.classes.class_names()
+        if digit == 0:
+            self.label_selected(None)
+        elif digit <= len(names):
+            self.label_selected(names[digit - 1])
+        else:
+            self.status_message.emit(f"No class has the key {digit}: add a class first")
+
+    def label_selected(self, class_name: str | None) -> None:
+        """Label the selected images (or the current one); with a single image, move to the next unlabelled."""
+        if self.editor is None:
+            return
+        ids = self.selected_ids()
+        if not ids:
+            return
+        try:
+            action = self.editor.assign(ids, class_name)
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Cannot label", str(exc))
+            return
+        if action is not None:
+            self._apply(action.after)
+            self.status_message.emit(action.description)
+        if len(ids) == 1:
+            self._advance_to_unlabelled()
+
+    def undo(self) -> None:
+        if self.editor is not None and (action := self.editor.undo()) is not None:
+            self._apply(action.before)
+            self._select_ids(list(action.before))
+            self.status_message.emit(f"Undone: {action.description}")
+
+    def redo(self) -> None:
+        if self.editor is not None and (action := self.editor.redo()) is not None:
+            self._apply(action.after)
+            self._select_ids(list(action.after))
+            self.status_message.emit(f"Redone: {action.description}")
+
+    def _apply(self, labels: dict[int, str | None]) -> None:
+        """Show new labels at once; the counts follow (a class may have been created)."""
+        assert self.store is not None
+        changed = []
+        for image_id, label in labels.items():
+            if image_id in self._all:
+                self._all[image_id] = dataclasses.replace(self._all[image_id], label=label)
+                changed.append(self._all[image_id])
+        if any(label and self._all[i].split is None for i, label in labels.items() if i in self._all):
+            # Newly labelled images join a split at once, keeping each class's proportions.
+            self._split_warnings = list(assign_splits(self.store).warnings)
+            changed = self.store.images_by_id([record.id for record in changed])
+            self._all.update({record.id: record for record in changed})
+        self.model.update_records(changed)
+        self._refresh_classes()
+        self._update_undo_actions()
+        self._show_current()
+        self.project_changed.emit()
+
+    def _update_undo_actions(self) -> None:
+        self.undo_action.setEnabled(self.editor is not None and self.editor.can_undo())
+        self.redo_action.setEnabled(self.editor is not None and self.editor.can_redo())
+
+    def _advance_to_unlabelled(self) -> None:
+        current = self.view.currentIndex().row()
+        records = self.model.records()
+        for row in list(range(current + 1, len(records))) + list(range(0, max(0, current))):
+            if records[row].label is None and records[row].problem is None:
+                self._select_row(row)
+                return
+
+    def _step(self, delta: int) -> None:
+        row = self.view.currentIndex().row() + delta
+        if 0 <= row < self.model.total():
+            self._select_row(row)
+
+    def _select_row(self, row: int) -> None:
+        self.model.ensure_fetched(row)
+        index = self.model.index(row)
+        self.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(index)
+
+    def _select_ids(self, image_ids: list[int]) -> None:
+        rows = [r for r in (self.model.row_of(i) for i in image_ids) if r is not None]
+        if not rows:
+            return
+        self._select_row(rows[0])
+        for row in rows[1:]:
+            self.model.ensure_fetched(row)
+            self.view.selectionModel().select(self.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+
+    # ----------------------------------------------------------------- current image
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            record = self.model.record(current.row())
+            self.viewer.show_pending(record.id, self._caption(record))
+            if record.problem is None:
+                self.view_image_wanted.emit(record.id, record.path)
+            else:
+                self.viewer.show_problem(record.id, record.problem)
+
+    def _show_current(self) -> None:
+        current = self.view.currentIndex()
+        if current.isValid():
+            self.viewer.set_caption(self._caption(self.model.record(current.row())))
+
+    def _caption(self, record: ImageRecord) -> str:
+        split = f" · {SPLIT_NAMES.get(record.split or '', 'no split')}" if record.label else ""
+        size = f" · {record.width}×{record.height}" if record.width else ""
+        color = self.model.colors.get(record.label or "", "#7f8c8d")
+        label = record.label or "unlabelled"
+        return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}"
+
+    # ----------------------------------------------------------------- splits
+    def _context_menu(self, position) -> None:  # noqa: ANN001 - Qt passes a QPoint
+        if not self.selected_ids():
+            return
+        menu = QMenu(self)
+        for key, name in self._class_key_names():
+            menu.addAction(f"Label as {name}\t{key}", lambda n=name: self.label_selected(n))
+        menu.addAction("Remove label\t0", lambda: self.label_selected(None))
+        menu.addSeparator()
+        moves = menu.addMenu("Move to split")
+        for split, name in SPLIT_NAMES.items():
+            moves.addAction(name.capitalize(), lambda s=split: self.move_selected_to_split(s))
+        menu.exec(self.view.viewport().mapToGlobal(position))
+
+    def _class_key_names(self) -> list[tuple[int, str]]:
+        return [(i + 1, name) for i, name in enumerate(self.classes.class_names()[:9])]
+
+    def move_selected_to_split(self, split: str) -> None:
+        if self.store is None:
+            return
+        ids = [i for i in self.selected_ids() if self._all[i].label is not None]
+        if not ids:
+            self.status_message.emit("Only labelled images have a split")
+            return
+        sha = {self._all[i].sha256 for i in ids if self._all[i].sha256}
+        # Identical content must stay in one split, so its copies move too.
+        ids = sorted(set(ids) | {r.id for r in self._all.values() if r.sha256 in sha and r.label is not None})
+        self.store.set_splits(dict.fromkeys(ids, split))
+        for image_id in ids:
+            self._all[image_id] = dataclasses.replace(self._all[image_id], split=split)
+        self.model.update_records([self._all[i] for i in ids])
+        self._refresh_classes()
+        self._show_current()
+        self.status_message.emit(f"Moved {len(ids)} image(s) to the {SPLIT_NAMES[split]} split")
+        self.project_changed.emit()
+
+    def reassign_splits(self, val_fraction: float, test_fraction: float, seed: int) -> None:
+        if self.store is None:
+            return
+        summary = assign_splits(
+            self.store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, reassign=True
+        )
+        self._split_warnings = list(summary.warnings)
+        self.reload()
+        self.project_changed.emit()
+
+    # ----------------------------------------------------------------- classes
+    def _counts(self) -> dict[str, dict[str, int]]:
+        assert self.store is not None
+        return self.store.class_counts()
+
+    def _class_change(self, change, done: str) -> None:  # noqa: ANN001 - a callable
+        try:
+            change()
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Classes", str(exc))
+            return
+        if self.editor is not None:
+            self.editor.clear_history()  # the history names classes that may no longer exist
+        self._update_undo_actions()
+        self.reload()
+        self.status_message.emit(done)
+        self.project_changed.emit()
+
+    def _add_class(self) -> None:
+        if self.store is None:
+            return
+        name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
+        if ok and name.strip():
+            self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
+
+    def _rename_class(self, old: str) -> None:
+        name, ok = QInputDialog.getText(self, "Rename class", f"New name for '{old}':", text=old)
+        if ok and name.strip() and name.strip() != old:
+            self._class_change(
+                lambda: self.store.rename_class(old, name), f"Renamed '{old}' to '{name.strip()}'"
+            )
+
+    def _merge_classes(self, names: list[str]) -> None:
+        if len(names) < 2:
+            return
+        counts = self._counts()
+        target, ok = QInputDialog.getItem(
+            self, "Merge classes", "Merge the selected classes into:", names, 0, False
+        )
+        if not ok:
+            return
+        moved = sum(counts[n]["total"] for n in names if n != target)
+        others = ", ".join(f"'{n}'" for n in names if n != target)
+        answer = QMessageBox.question(
+            self, "Merge classes", f"Move {moved} image(s) from {others} into '{target}' and remove {others}?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._class_change(lambda: self.store.merge_classes(names, target), f"Merged into '{target}'")
+
+    def _delete_class(self, name: str) -> None:
+        count = self._counts().get(name, {}).get("total", 0)
+        answer = QMessageBox.question(
+            self,
+            "Delete class",
+            f"Delete the class '{name}'? Its {count} image(s) become unlabelled; no file is deleted.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._class_change(lambda: self.store.delete_class(name), f"Deleted class '{name}'")
+
+    def _color_class(self, name: str) -> None:
+        assert self.store is not None
+        color = QColorDialog.getColor(QColor(self.store.class_colors().get(name, "#888888")), self, name)
+        if color.isValid():
+            self._class_change(
+                lambda: self.store.set_class_color(name, color.name()), f"New colour for '{name}'"
+            )

@@ -1,12 +1,20 @@
-"""Thumbnails decoded on a thread pool, newest request first."""
+"""Thumbnails (from the project's disk cache) and full-size views, decoded on a thread pool.
+
+The newest request runs first: what the user scrolled to last is what they are looking at.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from dmtl_studio.core.imaging import ImageProblem, thumbnail
+from dmtl_studio.core.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.thumbcache import ThumbnailCache
+
+VIEW_MAX_SIDE = 4096  # the large view never holds more pixels than a 4K screen can use
 
 
 def array_to_qimage(array: np.ndarray) -> QImage:
@@ -16,46 +24,95 @@ def array_to_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
-class _ThumbnailSignals(QObject):
+class _Signals(QObject):
     ready = Signal(int, QImage)
     failed = Signal(int, str)
+    view_ready = Signal(int, QImage)
+    view_failed = Signal(int, str)
 
 
 class _ThumbnailJob(QRunnable):
-    def __init__(self, image_id: int, path: str, size: int, signals: _ThumbnailSignals) -> None:
+    def __init__(
+        self, image_id: int, path: str, sha256: str | None, cache: ThumbnailCache, signals: _Signals
+    ):
         super().__init__()
-        self.image_id, self.path, self.size, self.signals = image_id, path, size, signals
+        self.image_id, self.path, self.sha256, self.cache, self.signals = (
+            image_id,
+            path,
+            sha256,
+            cache,
+            signals,
+        )
 
     def run(self) -> None:
         try:
-            image = array_to_qimage(thumbnail(self.path, self.size))
+            image = array_to_qimage(self.cache.get(self.path, self.sha256))
         except ImageProblem as exc:
             self.signals.failed.emit(self.image_id, str(exc))
         else:
             self.signals.ready.emit(self.image_id, image)
 
 
+class _ViewJob(QRunnable):
+    def __init__(self, image_id: int, path: str, signals: _Signals) -> None:
+        super().__init__()
+        self.image_id, self.path, self.signals = image_id, path, signals
+
+    def run(self) -> None:
+        try:
+            array = load_rgb(self.path)
+        except ImageProblem as exc:
+            self.signals.view_failed.emit(self.image_id, str(exc))
+            return
+        image = array_to_qimage(array)
+        if max(image.width(), image.height()) > VIEW_MAX_SIDE:
+            image = image.scaled(
+                VIEW_MAX_SIDE,
+                VIEW_MAX_SIDE,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        self.signals.view_ready.emit(self.image_id, image)
+
+
 class ThumbnailService(QObject):
-    """Decodes thumbnails on a thread pool; the newest request runs first."""
+    """Decodes thumbnails and views on a thread pool; the newest request runs first."""
 
     ready = Signal(int, QImage)
     failed = Signal(int, str)
+    view_ready = Signal(int, QImage)
+    view_failed = Signal(int, str)
 
     def __init__(self, size: int = 128, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.size = size
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(1, min(4, QThread.idealThreadCount())))
-        self._signals = _ThumbnailSignals(self)
+        self._signals = _Signals(self)
         self._signals.ready.connect(self.ready)
         self._signals.failed.connect(self.failed)
+        self._signals.view_ready.connect(self.view_ready)
+        self._signals.view_failed.connect(self.view_failed)
         self._priority = 0
+        self._cache: ThumbnailCache | None = None
 
-    def request(self, items: list[tuple[int, str]]) -> None:
-        """Queue ``(image id, path)`` pairs ahead of everything asked for before."""
+    def set_project(self, project_dir: Path) -> None:
+        """Thumbnails are cached inside this project from now on; queued work for the old one is dropped."""
+        self.pool.clear()
+        self._cache = ThumbnailCache(project_dir, self.size)
+
+    def request(self, items: list[tuple[int, str, str | None]]) -> None:
+        """Queue ``(image id, path, sha256)`` triples ahead of everything asked for before."""
+        if self._cache is None:
+            return
         self._priority += 1
-        for image_id, path in items:
-            self.pool.start(_ThumbnailJob(image_id, path, self.size, self._signals), self._priority)
+        for image_id, path, sha256 in items:
+            self.pool.start(_ThumbnailJob(image_id, path, sha256, self._cache, self._signals), self._priority)
+
+    def request_view(self, image_id: int, path: str) -> None:
+        """Decode one image for the large view, before any queued thumbnail."""
+        self._priority += 1
+        self.pool.start(_ViewJob(image_id, path, self._signals), self._priority + 1_000_000)
 
     def shutdown(self) -> None:
         self.pool.clear()

@@ -55,19 +55,6 @@ def test_closing_the_window_during_training_joins_the_thread(qtbot, project: Pat
     assert not thread.isRunning()
 
 
-def test_browser_shows_images_counts_and_problems(qtbot, qtmodeltester, project: Path) -> None:  # noqa: ANN001
-    window, controller = build_window(project)
-    qtbot.addWidget(window)
-    window.show()
-    browser = window.browser
-    assert browser.model.rowCount() == 81  # 72 labelled + 6 unlabelled + 3 problems
-    qtbot.waitUntil(lambda: browser.model.thumbnail_count() > 0, timeout=10_000)
-    assert browser.counts.item(0, 0).text() == "circle" and browser.counts.item(0, 1).text() == "24"
-    assert "Problem files (3)" in browser.problems.text() and "empty" in browser.problems.text()
-    qtmodeltester.check(browser.model)
-    controller.shutdown()
-
-
 def test_a_project_that_cannot_train_says_why(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     with ProjectStore.create(tmp_path / "p"):
         pass

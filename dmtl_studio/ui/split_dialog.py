@@ -1,0 +1,54 @@
+"""Dialog to reassign the train/validation/test split with chosen fractions and seed."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+
+class SplitDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reassign splits")
+        self.val = QDoubleSpinBox()
+        self.test = QDoubleSpinBox()
+        for box, value in ((self.val, 0.2), (self.test, 0.1)):
+            box.setRange(0.0, 0.8)
+            box.setSingleStep(0.05)
+            box.setValue(value)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        note = QLabel(
+            "Every labelled image gets a new split, stratified by class. Identical images always share a split."
+        )
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #c0392b;")
+        form = QFormLayout(self)
+        form.addRow(note)
+        form.addRow("Validation fraction", self.val)
+        form.addRow("Test fraction", self.test)
+        form.addRow("Seed", self.seed)
+        form.addRow(self.error)
+        form.addRow(buttons)
+
+    def values(self) -> tuple[float, float, int]:
+        return self.val.value(), self.test.value(), self.seed.value()
+
+    def _accept(self) -> None:
+        if self.val.value() + self.test.value() >= 0.95:
+            self.error.setText("Leave at least 5 % of the images for training.")
+            return
+        self.accept()

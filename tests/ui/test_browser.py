@@ -1,0 +1,127 @@
+"""The browser as a labeller uses it: keyboard, undo/redo, filters, search, splits, problem files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.store import ProjectStore
+
+
+@pytest.fixture
+def browser_window(qtbot, project: Path):  # noqa: ANN001, ANN201
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    yield window, window.browser
+    controller.shutdown()
+
+
+def _labels(project: Path) -> dict[str, str | None]:
+    with ProjectStore.open(project) as store:
+        return {Path(im.path).name: im.label for im in store.images()}
+
+
+def test_grid_counts_and_disk_cached_thumbnails(qtbot, qtmodeltester, browser_window, project: Path) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    assert browser.model.rowCount() == 81  # 72 labelled + 6 unlabelled + 3 problem files
+    table = browser.classes.table
+    assert [table.item(r, 1).text() for r in range(3)] == ["circle", "square", "triangle"]
+    assert table.item(0, 0).text() == "1" and table.item(0, 2).text() == "24"
+    qtbot.waitUntil(lambda: browser.model.thumbnail_count() >= 5, timeout=15_000)
+    assert len(list((project / ".thumbnails").rglob("*.jpg"))) >= 5
+    qtmodeltester.check(browser.model)
+
+
+def test_problem_view_lists_each_bad_file_with_its_reason(browser_window) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    browser.set_filter("problems")
+    rows = [browser.model.data(browser.model.index(r)) for r in range(browser.model.rowCount())]
+    assert len(rows) == 3
+    text = " | ".join(rows)
+    assert "empty.jpg — empty file" in text and "notes.png — not an image" in text and "truncated.png" in text
+
+
+def test_number_keys_label_and_advance_then_undo_redo(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    browser.set_filter("unlabelled")
+    assert browser.model.rowCount() == 6
+    first = browser.model.record(0)
+    second = browser.model.record(1)
+    browser.view.setFocus()
+    qtbot.keyClick(browser.view, Qt.Key.Key_2)  # key 2 is the second class: square
+    assert _labels(project)[Path(first.path).name] == "square"
+    assert browser.view.currentIndex().row() == 1  # moved on to the next unlabelled image
+
+    qtbot.keyClick(browser.view, Qt.Key.Key_3)
+    assert _labels(project)[Path(second.path).name] == "triangle"
+
+    qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _labels(project)[Path(second.path).name] is None
+    qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _labels(project)[Path(first.path).name] is None
+    qtbot.keyClick(
+        browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert _labels(project)[Path(first.path).name] == "square"
+    assert browser.classes.table.item(1, 2).text() == "25"  # counts follow every action
+
+
+def test_multi_select_assign_and_unlabel_with_zero(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    browser.set_filter("unlabelled")
+    selection = browser.view.selectionModel()
+    names = []
+    for row in (0, 2, 4):
+        selection.select(browser.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+        names.append(Path(browser.model.record(row).path).name)
+    qtbot.keyClick(browser.view, Qt.Key.Key_1)
+    labels = _labels(project)
+    assert all(labels[name] == "circle" for name in names)
+    with ProjectStore.open(project) as store:  # newly labelled images join a split at once
+        assert all(im.split for im in store.images(usable_only=True) if im.label)
+    qtbot.keyClick(browser.view, Qt.Key.Key_0)
+    labels = _labels(project)
+    assert all(labels[name] is None for name in names)
+
+
+def test_space_moves_and_search_filters_by_name(qtbot, browser_window) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    qtbot.keyClick(browser.view, Qt.Key.Key_Space)
+    assert browser.view.currentIndex().row() == 1
+    qtbot.keyClick(browser.view, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)
+    assert browser.view.currentIndex().row() == 0
+    browser.search.setText("triangle_01")
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 10, timeout=3_000)  # triangle_010 … triangle_019
+    browser.set_filter("class:square")
+    assert browser.model.rowCount() == 0  # the search still applies
+    browser.search.clear()
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 24, timeout=3_000)
+
+
+def test_moving_images_between_splits(browser_window, project: Path) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    browser.set_filter("split:val")
+    before = browser.model.rowCount()
+    browser.view.selectionModel().select(browser.model.index(0), QItemSelectionModel.SelectionFlag.Select)
+    browser.move_selected_to_split("test")
+    with ProjectStore.open(project) as store:
+        assert store.split_counts()["test"] == 1 and store.split_counts()["val"] == before - 1
+
+
+def test_deleting_a_class_asks_and_keeps_the_images(qtbot, browser_window, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *args, **kw: asked.append(args[2]) or QMessageBox.StandardButton.Yes
+    )
+    browser._delete_class("square")
+    assert asked and "24 image(s) become unlabelled" in asked[0]
+    assert browser.classes.class_names() == ["circle", "triangle"]
+    labels = _labels(project)
+    assert sum(1 for name in labels if name.startswith("square_")) == 24  # no image was removed
+    assert all(labels[name] is None for name in labels if name.startswith("square_"))
