@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from dmtl_studio import __version__
@@ -170,4 +171,44 @@ def run_app(argv: list[str]) -> int:
         return 2
     window, _controller = build_window(project)
     window.show()
+    if os.environ.get("DMTL_STUDIO_EXIT_WHEN_SHOWN") == "1":
+        # Start-up timing (packaging/smoke_test.sh): close once the event loop has shown the window.
+        QTimer.singleShot(0, lambda: (print("window shown", flush=True), window.close()))
     return app.exec()
+
+
+def check_qt_platform() -> str:
+    """The self-test's Qt check: the native platform plugin is present, and a widget shows on a platform.
+
+    With no display on Linux (and no ``QT_QPA_PLATFORM`` chosen) the offscreen platform is used, so the
+    check also runs on a build server; the native plugin must still be in the installation.
+    """
+    import PySide6
+    from PySide6.QtCore import QLibraryInfo
+    from PySide6.QtGui import QImageReader
+    from PySide6.QtWidgets import QLabel
+
+    folder = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    plugins = sorted(path.stem.removeprefix("lib").removeprefix("q") for path in folder.glob("*q*"))
+    native = {"win32": ("windows",), "darwin": ("cocoa",)}.get(sys.platform, ("xcb", "wayland"))
+    if not any(name in plugins for name in native):
+        raise RuntimeError(f"no {' or '.join(native)} platform plugin in {folder} (found: {plugins})")
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    app = QApplication.instance() or QApplication(
+        [sys.argv[0], *(["-platform", "offscreen"] if headless else [])]
+    )
+    label = QLabel("DMTL Studio self-test")
+    label.show()
+    app.processEvents()
+    shown = label.isVisible()
+    label.close()
+    label.deleteLater()
+    if not shown:
+        raise RuntimeError(f"a widget did not show on the '{app.platformName()}' platform")
+    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
+    return (
+        f"PySide6 {PySide6.__version__}, platform '{app.platformName()}' "
+        f"(plugins: {', '.join(plugins)}), image formats: {', '.join(sorted(formats & {'png', 'jpeg', 'bmp'}))}"
+    )

@@ -1,0 +1,78 @@
+"""``dmtl-studio --self-test`` from source, and the entry point's survival without standard streams.
+
+The same self-test runs inside the frozen bundle in ``packaging/smoke_test.sh``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.selftest import CheckResult, SelfTestFailure, run_checks
+
+CHECKS = (
+    "torch/torchvision",
+    "bundled weights",
+    "training",
+    "safetensors",
+    "project database",
+    "Qt platform",
+)
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DMTL_STUDIO_HOME": str(tmp_path / "home")}
+
+
+def test_self_test_passes_from_source(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", "--self-test", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_env(tmp_path),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for name in CHECKS:
+        assert any(line.strip().startswith(f"ok   {name}") for line in lines), (name, done.stdout)
+    assert "2 spawned DataLoader workers" in done.stdout
+    assert "device: cpu" in done.stdout
+    assert lines[-1].startswith("self-test passed: 6 checks")
+
+
+def test_a_failing_check_is_reported_and_the_others_still_run() -> None:
+    def broken() -> str:
+        raise SelfTestFailure("expected 2 workers")
+
+    seen: list[CheckResult] = []
+    results = run_checks([("first", broken), ("second", lambda: "fine")], seen.append)
+    assert [r.ok for r in results] == [False, True]
+    assert results[0].detail == "SelfTestFailure: expected 2 workers"
+    assert seen == results
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closes file descriptors before exec (POSIX)")
+def test_the_command_line_survives_closed_stdout_and_stderr(tmp_path: Path, shapes_dir: Path) -> None:
+    """What a windowed build sees: sys.stdout and sys.stderr are None; the progress bar must not crash."""
+    project = tmp_path / "project"
+
+    def close_standard_streams() -> None:
+        os.close(1)
+        os.close(2)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", "import", str(project), str(shapes_dir)],
+        stdin=subprocess.DEVNULL,
+        preexec_fn=close_standard_streams,  # noqa: PLW1509 - runs in the child only, nothing else shared
+        timeout=300,
+        env=_env(tmp_path),
+        check=False,
+    )
+    assert done.returncode == 0
+    assert (project / "project.dmtl.sqlite").is_file()
