@@ -72,6 +72,7 @@ class WeightsStatus:
     state: str  # "bundled", "imported", "torch cache", "hugging face cache" or "missing"
     path: str  # the file found, or "" when missing
     needed: str  # what file would be needed (shown when missing)
+    backbone: str = "NAME"
 
     @property
     def available(self) -> bool:
@@ -88,7 +89,7 @@ class WeightsStatus:
             return f"ImageNet weights found in the local {self.state}: {self.path}"
         return (
             f"No weights on this computer. Needs the file {self.needed}; nothing is downloaded. Import it with "
-            "'dmtl-studio weights import FILE --arch NAME'."
+            f"'dmtl-studio weights import FILE --arch {self.backbone}'."
         )
 
 
@@ -369,14 +370,14 @@ def weights_status(name: str) -> WeightsStatus:
         cached = _torch_hub_checkpoints() / file_name
         if info is not None and info.weights_file and cached.is_file():
             return WeightsStatus("torch cache", str(cached), "")
-        return WeightsStatus("missing", "", f"{file_name} (torchvision ImageNet weights)")
+        return WeightsStatus("missing", "", f"{file_name} (torchvision ImageNet weights)", name)
     hf_hub_id = info.hf_hub_id if info is not None and info.hf_hub_id else f"timm/{arch}"
     cached_hf = hf_cache_file(hf_hub_id)
     if cached_hf is not None:
         return WeightsStatus("hugging face cache", str(cached_hf), "")
     if info is not None and info.package:
-        return WeightsStatus("missing", "", f"{info.package_file} from the package {info.package}")
-    return WeightsStatus("missing", "", f"model.safetensors of the Hugging Face repository {hf_hub_id}")
+        return WeightsStatus("missing", "", f"{info.package_file} from the package {info.package}", name)
+    return WeightsStatus("missing", "", f"model.safetensors of the Hugging Face repository {hf_hub_id}", name)
 
 
 @dataclass(frozen=True)

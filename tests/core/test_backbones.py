@@ -64,3 +64,11 @@ def test_shape_and_count_mismatches_fail_loudly() -> None:
         map_state_dict_by_order(OrderedDict(x=torch.zeros(2, 3)), target)
     mapped = map_state_dict_by_order(OrderedDict(x=torch.ones(2, 3), y=torch.ones(4)), target)
     assert list(mapped) == ["a", "b"] and mapped["a"].sum() == 6
+
+
+@pytest.mark.parametrize("arch", ["efficientnet_lite1", "efficientnet_lite2"])
+def test_larger_bundled_lites_recognise_a_real_photo(arch: str) -> None:
+    model = load_bundled_imagenet_model(arch)
+    cat = _top5(model, sample_images.chelsea())
+    assert cat[0] in CAT_CLASSES and len(CAT_CLASSES & set(cat[:3])) >= 2
+    assert preprocessing_for(model).input_size == {"efficientnet_lite1": 240, "efficientnet_lite2": 260}[arch]
