@@ -310,11 +310,13 @@ class DatasetBrowser(QWidget):
         side.addWidget(self.viewer)
         side.setStretchFactor(0, 2)
         side.setStretchFactor(1, 3)
+        side.setSizes([400, 600])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(grid)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([640, 360])  # relative: the grid gets most of the width from the start
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
