@@ -12,11 +12,13 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from dmtl_studio import __version__
+from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
 from dmtl_studio.core.demo import create_demo_project
 from dmtl_studio.core.paths import demo_project_dir, force_offline
 from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
+from dmtl_studio.workers.preview import PreviewService
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class StudioController(QObject):
         window.training.set_can_start(
             False, "Open a project with labelled images, then press Start training."
         )
+        self._connect_recipe_editor()
 
     # ----------------------------------------------------------------- project
     def new_project(self, folder: str) -> None:
@@ -116,6 +119,7 @@ class StudioController(QObject):
         if self.project_dir is None or (self.training_thread and self.training_thread.isRunning()):
             return
         config = self.window.model_panel.config()
+        config = config.with_changes(recipe=self.window.recipe.recipe().to_dict())
         thread = TrainingThread(self.project_dir, config, self)
         panel = self.window.training
         thread.progress.connect(panel.on_progress)
@@ -129,6 +133,47 @@ class StudioController(QObject):
     def stop_training(self) -> None:
         if self.training_thread is not None:
             self.training_thread.requestInterruption()
+
+    # ----------------------------------------------------------------- augmentation recipe
+    def _connect_recipe_editor(self) -> None:
+        """Previews on a thread pool, the browser's selected images, and the recipe stored in the project."""
+        editor, browser = self.window.recipe, self.window.browser
+        self.previews = PreviewService(parent=self)
+        editor.preview_requested.connect(self.previews.request)
+        self.previews.ready.connect(editor.show_preview)
+        self.previews.failed.connect(editor.show_preview_failed)
+        self.window.close_requested.connect(self.previews.shutdown)
+        shown: dict[str, Path | None] = {"project": None}
+
+        def selected_images() -> None:
+            model = browser.model
+            rows = sorted({index.row() for index in browser.view.selectionModel().selectedIndexes()})
+            if not rows:  # nothing selected: the project's first images show what the recipe does
+                rows = list(range(min(model.rowCount(), 40)))
+            records = [model.record(row) for row in rows]
+            editor.set_images([(r.path, r.label or "unlabelled") for r in records if r.problem is None][:8])
+
+        def project_shown() -> None:
+            if self.project_dir is not None and self.project_dir != shown["project"]:
+                shown["project"] = self.project_dir
+                with ProjectStore.open(self.project_dir) as store:
+                    text = store.get_meta("recipe")
+                recipe = preset(DEFAULT_PRESET)
+                try:
+                    recipe = Recipe.from_json(text) if text else recipe
+                except RecipeError as exc:
+                    editor.show_message(f"The project's stored recipe was not used — {exc}")
+                editor.set_recipe(recipe)
+            selected_images()
+
+        def store_recipe(recipe: Recipe) -> None:
+            if self.project_dir is not None:
+                with ProjectStore.open(self.project_dir) as store:
+                    store.set_meta("recipe", recipe.to_json())
+
+        browser.model.modelReset.connect(project_shown)
+        browser.view.selectionModel().selectionChanged.connect(selected_images)
+        editor.recipe_changed.connect(store_recipe)
 
     def shutdown(self) -> None:
         """Stop and join every thread (called when the window closes)."""

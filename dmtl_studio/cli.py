@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dmtl_studio import __version__
 
-COMMANDS = ("import", "train", "predict", "labels", "backup")
+COMMANDS = ("import", "train", "predict", "labels", "backup", "bench")
 
 
 class _Progress:
@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    p.add_argument("--recipe", type=Path, default=None, help="augmentation recipe (.json)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
@@ -81,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
     p.add_argument("project_dir", type=Path)
     p.add_argument("destination", type=Path, help="a new file name for the copy")
+
+    p = sub.add_parser("bench", help="speed of the augmentation engine vs torchvision")
+    p.add_argument("what", choices=("augment",))
+    p.add_argument("--seconds", type=float, default=0.5, help="time per operation and engine")
+    p.add_argument("--loader", action="store_true", help="also measure DataLoader scaling with workers")
 
     p = sub.add_parser("predict", help="predict every image of a folder with a trained run")
     p.add_argument("run_dir", type=Path)
@@ -129,7 +135,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.config import ConfigError, TrainConfig
     from dmtl_studio.core.events import EpochResult, StepProgress
     from dmtl_studio.core.training import train
 
@@ -144,6 +150,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_workers=args.workers,
     )
+    if args.recipe is not None:
+        from dmtl_studio.core.augment import RecipeError, load_recipe
+
+        try:
+            config = config.with_changes(recipe=load_recipe(args.recipe).to_dict())
+        except RecipeError as exc:
+            raise ConfigError(str(exc)) from None
     bar = _Progress("train")
 
     def on_event(event: object) -> None:
@@ -167,6 +180,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"run {summary.status}: {summary.run_dir}")
     if args.json:
         print(json.dumps(summary.to_dict()))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.augment_benchmark import format_loader, format_report, loader_scaling, run_benchmark
+
+    if args.loader:
+        print(format_loader(loader_scaling()), end="\n\n", flush=True)
+    print(format_report(run_benchmark(seconds=args.seconds, recipe_seconds=4 * args.seconds)))
     return 0
 
 
@@ -233,6 +255,7 @@ def main(argv: list[str]) -> int:
         "import": _cmd_import,
         "train": _cmd_train,
         "predict": _cmd_predict,
+        "bench": _cmd_bench,
         "labels": _cmd_labels,
         "backup": _cmd_backup,
     }

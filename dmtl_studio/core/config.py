@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from dmtl_studio.core.augment.registry import RecipeError
+
 TRANSFER_MODES = ("frozen", "full")
 DEVICES = ("auto", "cpu", "cuda")
-
-#: The augmentation every run uses until recipes exist: it is shown read-only in the recipe area.
-FIXED_AUGMENTATION = (
-    ("Horizontal flip", "probability 0.5"),
-    ("Rotate", "uniform in [-15°, +15°], probability 0.5, edges reflected"),
-)
 
 
 class ConfigError(ValueError):
@@ -24,7 +20,8 @@ class TrainConfig:
 
     ``transfer`` is ``"frozen"`` (feature extraction: the pretrained backbone is fixed and only the new head
     learns) or ``"full"`` (every parameter is fine-tuned, the backbone at ``learning_rate *
-    backbone_lr_factor``).
+    backbone_lr_factor``). ``recipe`` is the augmentation recipe as a dict (see
+    :class:`dmtl_studio.core.augment.Recipe`); ``None`` means the ``light`` preset.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -39,6 +36,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     num_workers: int = 0
+    recipe: dict | None = None
 
     def __post_init__(self) -> None:
         if self.transfer not in TRANSFER_MODES:
@@ -55,6 +53,13 @@ class TrainConfig:
             raise ConfigError("input size must be between 32 and 1024 pixels")
         if not 0 <= self.warmup_fraction < 1:
             raise ConfigError("warm-up fraction must be in [0, 1)")
+        if self.recipe is not None:
+            from dmtl_studio.core.augment.recipe import Recipe
+
+            try:
+                Recipe.from_dict(self.recipe)
+            except RecipeError as exc:
+                raise ConfigError(f"augmentation recipe: {exc}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -4,50 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, image_seed, preset, resize_square
 from dmtl_studio.core.backbones import Preprocessing
 from dmtl_studio.core.imaging import ImageProblem, load_rgb
 
-_INTERPOLATION = {
-    "bicubic": cv2.INTER_CUBIC,
-    "bilinear": cv2.INTER_LINEAR,
-    "nearest": cv2.INTER_NEAREST,
-    "area": cv2.INTER_AREA,
-}
-
 #: Decoded, resized images are kept in memory up to this many bytes per dataset (avoids decoding each epoch).
 CACHE_BYTES = 1 << 30
-
-
-def resize_square(image: np.ndarray, size: int, interpolation: str) -> np.ndarray:
-    """Resize the whole image to ``size x size`` (nothing is cropped away: objects at the edges stay)."""
-    if image.shape[0] == size and image.shape[1] == size:
-        return image
-    shrinking = image.shape[0] > size and image.shape[1] > size
-    flag = cv2.INTER_AREA if shrinking else _INTERPOLATION.get(interpolation, cv2.INTER_LINEAR)
-    return cv2.resize(image, (size, size), interpolation=flag)
-
-
-def fixed_light_augmentation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Horizontal flip (p=0.5) and a rotation in [-15°, 15°] (p=0.5) with reflected edges."""
-    if rng.random() < 0.5:
-        image = image[:, ::-1]
-    if rng.random() < 0.5:
-        angle = float(rng.uniform(-15.0, 15.0))
-        height, width = image.shape[:2]
-        matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
-        image = cv2.warpAffine(
-            np.ascontiguousarray(image),
-            matrix,
-            (width, height),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT_101,
-        )
-    return np.ascontiguousarray(image)
 
 
 def to_tensor(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:
@@ -61,8 +27,10 @@ def to_tensor(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:
 class ImageDataset(Dataset):
     """Images with integer targets (``-1`` for unlabelled), resized once and optionally augmented.
 
-    Each item is ``(tensor, target, index)``. Augmentation randomness comes from a generator seeded by
-    ``(seed, epoch, index)``, so a run is reproducible whatever the number of loader workers.
+    Each item is ``(tensor, target, index)``. With ``augment``, the per-image steps of ``recipe`` (default:
+    the light preset) are applied, by the same code as the editor's preview; mixing steps act on batches in the
+    training loop. Randomness comes from a generator seeded by ``(seed, epoch, index)``, so a run is
+    reproducible whatever the number of loader workers.
     """
 
     def __init__(
@@ -72,6 +40,7 @@ class ImageDataset(Dataset):
         preprocessing: Preprocessing,
         augment: bool = False,
         seed: int = 0,
+        recipe: Recipe | None = None,
     ) -> None:
         if len(paths) != len(targets):
             raise ValueError("paths and targets differ in length")
@@ -79,6 +48,8 @@ class ImageDataset(Dataset):
         self.targets = list(targets)
         self.preprocessing = preprocessing
         self.augment = augment
+        self.recipe = recipe if recipe is not None else preset(DEFAULT_PRESET)
+        self._compiled = self.recipe.compile()
         self.seed = seed
         self.epoch = 0
         size = preprocessing.input_size
@@ -105,9 +76,8 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         image = self.resized(index)
         if self.augment:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
-            image = fixed_light_augmentation(image, rng)
+            image = self._compiled.augment(image, image_seed(self.seed, self.epoch, index))
         return to_tensor(image, self.preprocessing), self.targets[index], index
 
 
-__all__ = ["ImageDataset", "ImageProblem", "fixed_light_augmentation", "resize_square", "to_tensor"]
+__all__ = ["ImageDataset", "ImageProblem", "resize_square", "to_tensor"]

@@ -20,12 +20,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from dmtl_studio.core.augment import resolve_recipe
 from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, preprocessing_for
 from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import save_checkpoint
-from dmtl_studio.core.config import FIXED_AUGMENTATION, TrainConfig
+from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.data import ImageDataset
 from dmtl_studio.core.events import EpochResult, RunSummary, StepProgress
+from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,8 @@ def train(
     """
     emit = on_event or (lambda event: None)
     seed_everything(config.seed)
+    recipe = resolve_recipe(config.recipe)
+    compiled = recipe.compile()
     device = select_device(config.device)
     with ProjectStore.open(project_dir) as store:
         split = labelled_split(store)
@@ -190,6 +194,7 @@ def train(
             preprocessing,
             augment=True,
             seed=config.seed,
+            recipe=recipe,
         )
         val_set = ImageDataset([p for p, _ in split.val], [t for _, t in split.val], preprocessing)
         generator = torch.Generator().manual_seed(config.seed)
@@ -213,9 +218,15 @@ def train(
         criterion = nn.CrossEntropyLoss()
 
         run_name, run_dir = _new_run_dir(store)
-        run_config = {**config.to_dict(), "device_used": str(device), "classes": list(split.classes)}
+        # The run records the recipe it really used (the default preset spelled out when none was given).
+        augmentation = recipe.to_dict()
+        run_config = {
+            **config.to_dict(),
+            "recipe": augmentation,
+            "device_used": str(device),
+            "classes": list(split.classes),
+        }
         run_id = store.create_run(run_name, run_dir, run_config)
-        augmentation = [{"operation": name, "parameters": text} for name, text in FIXED_AUGMENTATION]
         best_score = -math.inf
         best_metrics: dict = {}
         last_metrics: dict = {}
@@ -230,8 +241,14 @@ def train(
                 for step, (images, targets, _) in enumerate(train_loader, start=1):
                     check(should_stop)
                     images, targets = images.to(device), targets.to(device)
+                    # Batch mixing draws from its own generator per (seed, epoch, step): reproducible runs.
+                    mix_rng = np.random.default_rng((config.seed, epoch, step, 1))
+                    images, soft_targets = mix_batch(images, targets, len(split.classes), compiled, mix_rng)
                     logits = forward(model, images, config)
-                    loss = criterion(logits, targets)
+                    if soft_targets is None:
+                        loss = criterion(logits, targets)
+                    else:
+                        loss = soft_cross_entropy(logits, soft_targets)
                     if not torch.isfinite(loss):
                         raise TrainingError(
                             f"the loss became {loss.item()} at epoch {epoch}, step {step}; the run was stopped "
@@ -243,7 +260,9 @@ def train(
                     scheduler.step()
                     batch = len(targets)
                     loss_sum += float(loss.item()) * batch
-                    correct += int((logits.argmax(1) == targets).sum().item())
+                    # On a mixed batch, a prediction counts as right when it names the larger label weight.
+                    truth = targets if soft_targets is None else soft_targets.argmax(1)
+                    correct += int((logits.argmax(1) == truth).sum().item())
                     seen += batch
                     elapsed = time.perf_counter() - started
                     emit(

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 from dmtl_studio import __version__
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.model_panel import ModelPanel
-from dmtl_studio.ui.recipe_panel import RecipePanel
+from dmtl_studio.ui.recipe_editor import RecipeEditor
 from dmtl_studio.ui.training_panel import TrainingPanel
 
 
@@ -24,13 +24,18 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("DMTL Studio")
         self.resize(1500, 940)
         self.browser = DatasetBrowser()
-        self.recipe = RecipePanel()
+        self.recipe = RecipeEditor()
         self.model_panel = ModelPanel()
         self.training = TrainingPanel()
         self.setCentralWidget(self.browser)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
-        self._dock("Backbone and head", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Augmentation recipe", self.recipe, Qt.DockWidgetArea.RightDockWidgetArea)
+        backbone_dock = self._dock(
+            "Backbone and head", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        recipe_dock = self._dock("Augmentation recipe", self.recipe, Qt.DockWidgetArea.RightDockWidgetArea)
+        # The recipe editor's live preview needs the column's full height: the two areas share it as tabs.
+        self.tabifyDockWidget(backbone_dock, recipe_dock)
+        backbone_dock.raise_()
         self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.import_progress = QProgressBar()
         self.import_progress.setMaximumWidth(260)

@@ -1,0 +1,102 @@
+"""Ready-made recipes: a starting point for the editor and the default for training."""
+
+from __future__ import annotations
+
+from dmtl_studio.core.augment.recipe import Recipe, Step
+
+#: The recipe used when a run names none (the same light augmentation the first version always applied).
+DEFAULT_PRESET = "light"
+
+
+def _presets() -> dict[str, Recipe]:
+    return {
+        "none": Recipe((), "none"),
+        "light": Recipe(
+            (
+                Step.of("hflip", 0.5),
+                Step.of("rotate", 0.5, degrees=15.0),
+                Step.of("brightness", 0.3, strength=0.1),
+            ),
+            "light",
+        ),
+        "medium": Recipe(
+            (
+                Step.of("hflip", 0.5),
+                Step.of("random_resized_crop", 0.5, min_area=0.6),
+                Step.of("rotate", 0.5, degrees=20.0),
+                Step.of("brightness", 0.5, strength=0.2),
+                Step.of("contrast", 0.5, strength=0.2),
+                Step.of("saturation", 0.5, strength=0.2),
+                Step.of("hue", 0.2, shift=0.03),
+                Step.of("gaussian_blur", 0.2, sigma=1.0),
+                Step.of("random_erasing", 0.25, max_area=0.15),
+            ),
+            "medium",
+        ),
+        "heavy": Recipe(
+            (
+                Step.of("hflip", 0.5),
+                Step.of("random_resized_crop", 0.8, min_area=0.35),
+                Step.of("rotate", 0.6, degrees=30.0),
+                Step.of("shear", 0.3, degrees=10.0),
+                Step.of("perspective", 0.3, distortion=0.2),
+                Step.of("brightness", 0.6, strength=0.3),
+                Step.of("contrast", 0.6, strength=0.3),
+                Step.of("saturation", 0.6, strength=0.4),
+                Step.of("hue", 0.3, shift=0.05),
+                Step.of("gamma", 0.3, amount=0.3),
+                Step.of("gaussian_blur", 0.3, sigma=1.5),
+                Step.of("gaussian_noise", 0.3, sigma=10.0),
+                Step.of("grayscale", 0.1),
+                Step.of("random_erasing", 0.4, max_area=0.25),
+                Step.of("mixup", 0.3, alpha=0.2),
+                Step.of("cutmix", 0.3, alpha=1.0),
+            ),
+            "heavy",
+        ),
+        # Cells and tissue have no up, down, left or right: any rotation and both flips are safe.
+        "microscopy": Recipe(
+            (
+                Step.of("hflip", 0.5),
+                Step.of("vflip", 0.5),
+                Step.of("rotate90", 0.75),
+                Step.of("rotate", 0.5, degrees=180.0, border="reflect"),
+                Step.of("brightness", 0.5, strength=0.15),
+                Step.of("contrast", 0.5, strength=0.15),
+                Step.of("hue", 0.3, shift=0.02),
+                Step.of("gaussian_blur", 0.2, sigma=1.0),
+                Step.of("gaussian_noise", 0.2, sigma=6.0),
+            ),
+            "microscopy",
+        ),
+        # Text has a reading direction: no flips, small tilts only, paper-white edges, scanner-like noise.
+        "documents": Recipe(
+            (
+                Step.of("rotate", 0.5, degrees=3.0, border="replicate"),
+                Step.of("perspective", 0.3, distortion=0.08, border="replicate"),
+                Step.of("scale", 0.4, amount=0.1, border="replicate"),
+                Step.of("brightness", 0.5, strength=0.2),
+                Step.of("contrast", 0.5, strength=0.3),
+                Step.of("gaussian_blur", 0.3, sigma=0.8),
+                Step.of("gaussian_noise", 0.3, sigma=8.0),
+                Step.of("grayscale", 0.3),
+            ),
+            "documents",
+        ),
+    }
+
+
+PRESETS: dict[str, Recipe] = _presets()
+
+
+def preset(name: str) -> Recipe:
+    """The preset called ``name`` (see :data:`PRESETS`)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"no preset {name!r}; presets are {', '.join(PRESETS)}") from None
+
+
+def resolve_recipe(data: dict | None) -> Recipe:
+    """The recipe a training configuration names: its dict, or the default preset when ``None``."""
+    return preset(DEFAULT_PRESET) if data is None else Recipe.from_dict(data)

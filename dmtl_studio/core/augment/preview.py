@@ -1,0 +1,126 @@
+"""What the recipe editor shows: augmented versions of one image, and mixed pairs with their label weights.
+
+Uses exactly the training path (:meth:`CompiledRecipe.augment` and :meth:`CompiledRecipe.draw_mix`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dmtl_studio.core.augment.recipe import Recipe, mix_pair
+
+#: Images are previewed at the size the default backbone trains at.
+PREVIEW_SIZE = 224
+
+
+@dataclass(frozen=True)
+class PreviewTile:
+    """One augmented sample and the label weights it carries, e.g. ``(("cat", 0.7), ("dog", 0.3))``."""
+
+    image: np.ndarray
+    weights: tuple[tuple[str, float], ...]
+    mixed: bool = False
+
+    @property
+    def caption(self) -> str:
+        if not self.mixed:
+            return self.weights[0][0] if self.weights else ""
+        return " + ".join(f"{weight:.2f} {label}" for label, weight in self.weights)
+
+
+def preview_tiles(
+    recipe: Recipe,
+    image: np.ndarray,
+    label: str,
+    partners: Sequence[tuple[np.ndarray, str]] = (),
+    count: int = 12,
+    seed: int = 0,
+) -> list[PreviewTile]:
+    """``count`` augmented versions of ``image`` as training makes them, mixed with ``partners`` when drawn.
+
+    Parameters
+    ----------
+    recipe
+        The recipe to show.
+    image, label
+        The image (uint8 RGB, already at training size) and its class name (or ``"unlabelled"``).
+    partners
+        Other selected images with their labels: the second sample of mixing steps. With none, the image
+        is mixed with another augmented version of itself.
+    count
+        How many tiles.
+    seed
+        Tile ``k`` uses the generator seeded ``(seed, k)``: the same seed gives the same tiles.
+    """
+    compiled = recipe.compile()
+    tiles = []
+    height, width = image.shape[:2]
+    for k in range(count):
+        rng = np.random.default_rng((seed, k))
+        augmented = compiled.augment(image, rng)
+        sample = compiled.draw_mix(rng, height, width)
+        if sample is None:
+            tiles.append(PreviewTile(augmented, ((label, 1.0),)))
+            continue
+        other, other_label = partners[k % len(partners)] if partners else (image, label)
+        second = compiled.augment(other, rng)
+        mixed = mix_pair(augmented, second, sample)
+        weights: dict[str, float] = {}
+        for name, weight in ((label, sample.lam), (other_label, 1.0 - sample.lam)):
+            weights[name] = weights.get(name, 0.0) + weight
+        tiles.append(PreviewTile(mixed, tuple(weights.items()), mixed=True))
+    return tiles
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """What the editor wants to see: a recipe on one of the selected images (others are mixing partners)."""
+
+    request_id: int
+    recipe: Recipe
+    items: tuple[tuple[str, str], ...]  # (path, label) of the selected images
+    current: int = 0
+    seed: int = 0
+    count: int = 12
+    size: int = PREVIEW_SIZE
+    asked_at: float = 0.0  # time.perf_counter() when the user changed something
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """The original image (at training size) and its augmented tiles, for one request."""
+
+    request_id: int
+    original: np.ndarray
+    label: str
+    tiles: tuple[PreviewTile, ...]
+    asked_at: float = 0.0
+    compute_ms: float = 0.0
+
+
+def render_preview(request: PreviewRequest, load: Callable[[str, int], np.ndarray]) -> PreviewResult:
+    """Compute a preview; ``load(path, size)`` returns the image resized as training resizes it.
+
+    Raises whatever ``load`` raises for an unreadable image (:class:`dmtl_studio.core.imaging.ImageProblem`).
+    """
+    started = time.perf_counter()
+    path, label = request.items[request.current]
+    image = load(path, request.size)
+    partners = [
+        (load(other_path, request.size), other_label)
+        for i, (other_path, other_label) in enumerate(request.items[:8])
+        if i != request.current
+    ]
+    tiles = preview_tiles(request.recipe, image, label, partners, request.count, request.seed)
+    return PreviewResult(
+        request.request_id,
+        image,
+        label,
+        tuple(tiles),
+        request.asked_at,
+        (time.perf_counter() - started) * 1000.0,
+    )

@@ -1,0 +1,333 @@
+"""Recipes: ordered, switchable augmentation steps; JSON files with a schema version; the one apply path.
+
+:func:`CompiledRecipe.augment` is what both the editor's preview and the training loader call, so what is
+previewed is what is trained on. Mixing steps (mixup, cutmix) act on pairs of samples: the training loop mixes
+batches, the preview mixes pairs of selected images, both drawing their weights with the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dmtl_studio.core.augment import ops as _ops  # noqa: F401 - registers the built-in operations
+from dmtl_studio.core.augment.ops import border_flag
+from dmtl_studio.core.augment.registry import (
+    BatchMixer,
+    GeometricTransform,
+    MixSample,
+    ParamValue,
+    PixelTransform,
+    RecipeError,
+    get_operation,
+)
+
+SCHEMA_VERSION = 1
+_STEP_KEYS = {"operation", "enabled", "probability", "params"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation of a recipe, with its probability and parameter values (sorted ``(name, value)``)."""
+
+    operation: str
+    probability: float = 0.5
+    params: tuple[tuple[str, ParamValue], ...] = ()
+    enabled: bool = True
+
+    @classmethod
+    def of(
+        cls, operation: str, probability: float | None = None, enabled: bool = True, **params: ParamValue
+    ) -> Step:
+        """A step of ``operation`` with its default parameters, overridden by ``params``."""
+        op = get_operation(operation)
+        values = {**op.defaults(), **params}
+        p = op.default_probability if probability is None else probability
+        return cls(operation, float(p), tuple(sorted(values.items())), enabled)
+
+    @property
+    def values(self) -> dict[str, ParamValue]:
+        return dict(self.params)
+
+    def with_param(self, name: str, value: ParamValue) -> Step:
+        return replace(self, params=tuple(sorted({**self.values, name: value}.items())))
+
+    def to_dict(self) -> dict:
+        return {
+            "operation": self.operation,
+            "enabled": self.enabled,
+            "probability": self.probability,
+            "params": self.values,
+        }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An ordered list of steps; disabled steps are kept (and saved) but do nothing."""
+
+    steps: tuple[Step, ...] = ()
+    name: str = "custom"
+
+    # ------------------------------------------------------------------ editing (each returns a new recipe)
+    def with_step(self, index: int, step: Step) -> Recipe:
+        steps = list(self.steps)
+        steps[index] = step
+        return replace(self, steps=tuple(steps))
+
+    def added(self, step: Step) -> Recipe:
+        return replace(self, steps=(*self.steps, step))
+
+    def removed(self, index: int) -> Recipe:
+        return replace(self, steps=self.steps[:index] + self.steps[index + 1 :])
+
+    def moved(self, source: int, target: int) -> Recipe:
+        """The step at ``source`` moved so that it ends up at index ``target``."""
+        steps = list(self.steps)
+        step = steps.pop(source)
+        steps.insert(target, step)
+        return replace(self, steps=tuple(steps))
+
+    def renamed(self, name: str) -> Recipe:
+        return replace(self, name=name)
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "steps": [step.to_dict() for step in self.steps],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Recipe:
+        """Check and read a recipe dict; any problem raises :class:`RecipeError` naming the step and field.
+
+        Everything is checked before anything is returned, so a bad file is never half-loaded.
+        """
+        if not isinstance(data, Mapping):
+            raise RecipeError(f"a recipe must be a JSON object, not {type(data).__name__}")
+        data = migrate(data)
+        steps_data = data.get("steps")
+        if not isinstance(steps_data, list):
+            raise RecipeError("the recipe has no 'steps' list")
+        name = data.get("name", "custom")
+        if not isinstance(name, str):
+            raise RecipeError(f"the recipe's 'name' must be text, not {name!r}")
+        return cls(tuple(_read_step(i, raw) for i, raw in enumerate(steps_data, start=1)), name)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecipeError(
+                f"not a valid JSON file: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from exc
+        return cls.from_dict(data)
+
+    def compile(self) -> CompiledRecipe:
+        """The enabled steps with their transforms built, ready to apply many times."""
+        image_steps: list[tuple[float, GeometricTransform | PixelTransform]] = []
+        mixers: list[tuple[float, BatchMixer]] = []
+        for step in self.steps:
+            if not step.enabled:
+                continue
+            transform = get_operation(step.operation).build(step.values)
+            if isinstance(transform, BatchMixer):
+                mixers.append((step.probability, transform))
+            else:
+                image_steps.append((step.probability, transform))
+        return CompiledRecipe(tuple(image_steps), tuple(mixers))
+
+
+def migrate(data: Mapping) -> dict:
+    """Bring a recipe dict of any known schema version to :data:`SCHEMA_VERSION` (pure; no I/O).
+
+    There is only version 1 so far; each later version adds a ``_from_vN`` function here.
+    """
+    version = data.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise RecipeError(f"the recipe has no valid 'schema_version' (found {version!r})")
+    if version > SCHEMA_VERSION:
+        raise RecipeError(
+            f"this recipe was written by a newer DMTL Studio (schema_version {version}; this version reads up to "
+            f"{SCHEMA_VERSION}). Open it with the newer version."
+        )
+    if version < 1:
+        raise RecipeError(f"schema_version {version} is not a recipe format this program knows")
+    return dict(data)
+
+
+def _read_step(number: int, raw: object) -> Step:
+    if not isinstance(raw, Mapping):
+        raise RecipeError(f"step {number} must be a JSON object, not {raw!r}")
+    name = raw.get("operation")
+    if not isinstance(name, str):
+        raise RecipeError(f"step {number}: field 'operation' is missing or not text")
+    try:
+        op = get_operation(name)
+    except RecipeError:
+        raise RecipeError(f"step {number}: unknown operation {name!r}") from None
+    where = f"step {number} ({name})"
+    unknown = set(raw) - _STEP_KEYS
+    if unknown:
+        raise RecipeError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RecipeError(f"{where}: field 'enabled' must be true or false, not {enabled!r}")
+    probability = raw.get("probability", op.default_probability)
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+        raise RecipeError(f"{where}: field 'probability' must be a number, not {probability!r}")
+    if not 0.0 <= probability <= 1.0:
+        raise RecipeError(
+            f"{where}: field 'probability' = {probability:g} is outside the allowed range [0, 1]"
+        )
+    params = raw.get("params", {})
+    if not isinstance(params, Mapping):
+        raise RecipeError(f"{where}: field 'params' must be an object of parameter values")
+    names = {spec.name for spec in op.params}
+    for key in params:
+        if key not in names:
+            allowed = ", ".join(sorted(names)) or "none"
+            raise RecipeError(f"{where}: unknown parameter '{key}' (allowed: {allowed})")
+    values = {spec.name: spec.check(params.get(spec.name, spec.default), where) for spec in op.params}
+    return Step(name, float(probability), tuple(sorted(values.items())), enabled)
+
+
+def load_recipe(path: str | os.PathLike[str]) -> Recipe:
+    """Read a recipe file; a bad file raises :class:`RecipeError` whose message starts with its name."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read {Path(path).name}: {exc}") from exc
+    try:
+        return Recipe.from_json(text)
+    except RecipeError as exc:
+        raise RecipeError(f"{Path(path).name}: {exc}") from None
+
+
+def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
+    """Write a recipe file atomically (temporary file, then rename)."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.write_text(recipe.to_json() + "\n", encoding="utf-8")
+    os.replace(temp, target)
+
+
+# ---------------------------------------------------------------------------------------------- applying
+# Right-angle moves of the pixel grid, done exactly (and fast) by OpenCV instead of interpolated.
+_GRID_MOVES = {
+    (1, 0, 0, 1): lambda image: image,
+    (-1, 0, 0, 1): lambda image: cv2.flip(image, 1),
+    (1, 0, 0, -1): lambda image: cv2.flip(image, 0),
+    (-1, 0, 0, -1): lambda image: cv2.flip(image, -1),
+    (0, 1, -1, 0): lambda image: cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE),
+    (0, -1, 1, 0): lambda image: cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE),
+    (0, 1, 1, 0): cv2.transpose,
+    (0, -1, -1, 0): lambda image: cv2.flip(cv2.transpose(image), -1),
+}
+
+
+def _grid_move(matrix: np.ndarray, image: np.ndarray) -> np.ndarray | None:
+    """The image moved by ``matrix`` if it only flips or turns it by right angles (exact), else ``None``."""
+    # Plain floats: numpy's allclose costs more than the flip itself on small images.
+    (a, b, tx), (c, d, ty), (g, h, k) = matrix.tolist()
+    if g != 0.0 or h != 0.0 or k != 1.0:
+        return None
+    key = (round(a), round(b), round(c), round(d))
+    move = _GRID_MOVES.get(key)
+    if move is None or max(abs(a - key[0]), abs(b - key[1]), abs(c - key[2]), abs(d - key[3])) > 1e-9:
+        return None
+    height, width = image.shape[:2]
+    if b != 0.0 and height != width:
+        return None  # a quarter turn of a non-square image does not fit its own canvas
+    # The translation that maps the grid onto itself: the smallest corner lands on 0.
+    need_x = -min(0.0, a * (width - 1)) - min(0.0, b * (height - 1))
+    need_y = -min(0.0, c * (width - 1)) - min(0.0, d * (height - 1))
+    if abs(tx - need_x) > 1e-6 or abs(ty - need_y) > 1e-6:
+        return None
+    return move(image)
+
+
+def warp(image: np.ndarray, matrix: np.ndarray, border: str) -> np.ndarray:
+    """Apply a source-to-destination homography, keeping the image size (bilinear)."""
+    exact = _grid_move(matrix, image)
+    if exact is not None:
+        return exact
+    height, width = image.shape[:2]
+    flags = cv2.INTER_LINEAR
+    g, h, k = matrix[2].tolist()
+    if g == 0.0 and h == 0.0 and k == 1.0:
+        return cv2.warpAffine(image, matrix[:2], (width, height), flags=flags, borderMode=border_flag(border))
+    return cv2.warpPerspective(image, matrix, (width, height), flags=flags, borderMode=border_flag(border))
+
+
+@dataclass(frozen=True)
+class CompiledRecipe:
+    """A recipe's enabled steps with their transforms, applied to uint8 RGB images."""
+
+    image_steps: tuple[tuple[float, GeometricTransform | PixelTransform], ...]
+    mixers: tuple[tuple[float, BatchMixer], ...]
+
+    def augment(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The image as the model sees it in training, for this draw of ``rng``.
+
+        Each step draws one number to decide whether it fires (``probability``), whatever the outcome, so
+        every draw is reproducible from the seed. Consecutive geometric steps are combined into one warp.
+        """
+        height, width = image.shape[:2]
+        pending: np.ndarray | None = None
+        border = "reflect"
+        for probability, transform in self.image_steps:
+            fires = rng.random() < probability
+            if not fires:
+                continue
+            if isinstance(transform, GeometricTransform):
+                matrix = transform.homography(rng, height, width)
+                if pending is not None and transform.border != border:
+                    image, pending = warp(image, pending, border), None
+                border = transform.border
+                pending = matrix if pending is None else matrix @ pending
+            else:
+                if pending is not None:
+                    image, pending = warp(image, pending, border), None
+                image = transform(image, rng)
+        if pending is not None:
+            image = warp(image, pending, border)
+        return np.ascontiguousarray(image)
+
+    def draw_mix(self, rng: np.random.Generator, height: int, width: int) -> MixSample | None:
+        """At most one mixing draw for a batch (or a preview pair): the first mixer that fires, in order.
+
+        Every mixer draws whether it fires, so the draws do not depend on which one did.
+        """
+        chosen: MixSample | None = None
+        for probability, mixer in self.mixers:
+            fires = rng.random() < probability
+            if fires and chosen is None:
+                chosen = mixer.sample(rng, height, width)
+        return chosen
+
+
+def mix_pair(first: np.ndarray, second: np.ndarray, sample: MixSample) -> np.ndarray:
+    """``first`` mixed with ``second`` as drawn: blended (``lam``) or with ``box`` pasted from ``second``."""
+    if sample.box is None:
+        return cv2.addWeighted(first, sample.lam, second, 1.0 - sample.lam, 0.0)
+    top, bottom, left, right = sample.box
+    out = first.copy()
+    out[top:bottom, left:right] = second[top:bottom, left:right]
+    return out
+
+
+def image_seed(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator for one image of one epoch: reproducible whatever the number of loader workers."""
+    return np.random.default_rng((seed, epoch, index))

@@ -1,0 +1,566 @@
+"""The augmentation recipe editor: steps to add, remove, reorder and switch; a form from each operation's
+parameter spec; and a live preview of what training will make of the selected images.
+
+The editor computes nothing itself: it emits :attr:`RecipeEditor.preview_requested` (debounced) and shows the
+:class:`PreviewResult` it is given back. Only the newest request's result is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dmtl_studio.core.augment import (
+    PRESETS,
+    Recipe,
+    RecipeError,
+    Step,
+    get_operation,
+    load_recipe,
+    operations,
+    preset,
+    save_recipe,
+)
+from dmtl_studio.core.augment.preview import PreviewRequest, PreviewResult
+from dmtl_studio.core.augment.registry import ParamSpec
+
+log = logging.getLogger(__name__)
+
+TILE_SIZE = 84
+ORIGINAL_SIZE = 2 * TILE_SIZE
+TILE_COUNT = 12
+TILE_COLUMNS = 4
+DEBOUNCE_MS = 30
+SLIDER_STEPS = 1000
+StepRole = Qt.ItemDataRole.UserRole + 1
+FAMILY_TITLES = {
+    "geometry": "Geometry",
+    "pixel": "Pixels",
+    "erasing": "Erasing",
+    "mixing": "Mixing (batches)",
+}
+
+
+def array_to_pixmap(array: np.ndarray, size: int) -> QPixmap:
+    """An RGB uint8 array as a pixmap scaled to ``size`` pixels wide."""
+    array = np.ascontiguousarray(array)
+    height, width = array.shape[:2]
+    image = QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+
+
+def describe(step: Step) -> str:
+    """One line for the step list, e.g. ``Rotate — p 0.50 · Max angle 15°``."""
+    op = get_operation(step.operation)
+    parts = []
+    for spec in op.params:
+        value = step.values[spec.name]
+        text = f"{value:g}" if spec.kind == "float" else str(value)
+        parts.append(f"{spec.label.lower()} {text}{spec.unit if spec.unit in ('°', 'px') else ''}")
+    details = f" · {', '.join(parts)}" if parts else ""
+    return f"{op.label} — p {step.probability:.2f}{details}"
+
+
+class _FloatControl(QWidget):
+    """A slider beside a spin box, both showing one float parameter."""
+
+    changed = Signal(float)
+
+    def __init__(self, minimum: float, maximum: float, step: float, decimals: int, value: float) -> None:
+        super().__init__()
+        self.minimum, self.maximum = minimum, maximum
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(minimum, maximum)
+        self.spin.setSingleStep(step)
+        self.spin.setDecimals(decimals)
+        self.spin.setKeyboardTracking(False)
+        self.spin.setFixedWidth(78)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.spin)
+        self.set_value(value)
+        self.slider.valueChanged.connect(self._from_slider)
+        self.spin.valueChanged.connect(self._from_spin)
+
+    def set_value(self, value: float) -> None:
+        blocked = self.slider.blockSignals(True), self.spin.blockSignals(True)
+        self.spin.setValue(value)
+        span = self.maximum - self.minimum
+        self.slider.setValue(round((value - self.minimum) / span * SLIDER_STEPS) if span else 0)
+        self.slider.blockSignals(blocked[0])
+        self.spin.blockSignals(blocked[1])
+
+    def _from_slider(self, position: int) -> None:
+        value = self.minimum + (self.maximum - self.minimum) * position / SLIDER_STEPS
+        self.spin.blockSignals(True)
+        self.spin.setValue(value)
+        self.spin.blockSignals(False)
+        self.changed.emit(self.spin.value())  # rounded to the spin box's decimals, as it is stored
+
+    def _from_spin(self, value: float) -> None:
+        self.set_value(value)
+        self.changed.emit(value)
+
+
+def _decimals(step: float) -> int:
+    return max(0, min(4, -int(np.floor(np.log10(step))))) if step < 1 else 1
+
+
+class _Tile(QWidget):
+    """One preview picture with its caption (the label, or the mixed labels with their weights)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.picture = QLabel()
+        self.picture.setFixedSize(size, size)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setStyleSheet("background: #e4e7eb;")
+        self.caption = QLabel()
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setStyleSheet("font-size: 10px; color: #333;")
+        self.caption.setFixedWidth(size)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+
+    def show_image(self, array: np.ndarray, caption: str, tooltip: str = "") -> None:
+        self.picture.setPixmap(array_to_pixmap(array, self.picture.width()))
+        metrics = self.caption.fontMetrics()
+        self.caption.setText(metrics.elidedText(caption, Qt.TextElideMode.ElideRight, self.picture.width()))
+        self.setToolTip(tooltip or caption)
+
+
+class RecipeEditor(QWidget):
+    """Edits a :class:`Recipe` and previews it on the selected images."""
+
+    recipe_changed = Signal(object)  # Recipe, after each edit (debounced): the project stores it
+    preview_requested = Signal(object)  # PreviewRequest
+    preview_shown = Signal(object)  # PreviewResult, once it is on screen
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._items: tuple[tuple[str, str], ...] = ()
+        self._seed = 0
+        self._request_id = 0
+        self._changed_at = 0.0
+        self._recipe_dirty = False
+        self._building = False
+        self.last_latency_ms: float | None = None
+
+        # -------------------------------------------------------------- recipe toolbar
+        self.presets = QComboBox()
+        self.presets.addItem("Load preset…", None)
+        for name in PRESETS:
+            self.presets.addItem(name, name)
+        self.presets.setToolTip("Replace the recipe with a ready-made one")
+        self.import_button = QPushButton("Import…")
+        self.export_button = QPushButton("Export…")
+        self.import_button.setToolTip("Read a recipe file (.json)")
+        self.export_button.setToolTip("Save this recipe as a file, to reuse it in other projects")
+        bar = QHBoxLayout()
+        bar.addWidget(self.presets, 1)
+        bar.addWidget(self.import_button)
+        bar.addWidget(self.export_button)
+
+        # -------------------------------------------------------------- steps
+        self.steps = QListWidget()
+        self.steps.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.steps.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.steps.setToolTip("Drag to reorder; untick to switch a step off. Steps run from top to bottom.")
+        self.steps.setMinimumSize(200, 150)
+        self.add_choice = QComboBox()
+        for family in FAMILY_TITLES:
+            for op in operations():
+                if op.family == family:
+                    self.add_choice.addItem(f"{FAMILY_TITLES[family]}: {op.label}", op.name)
+        self.add_button = QPushButton("Add")
+        self.remove_button = QPushButton("Remove")
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.add_choice, 1)
+        add_row.addWidget(self.add_button)
+        add_row.addWidget(self.remove_button)
+
+        self.step_help = QLabel("Select a step to change it.")
+        self.step_help.setWordWrap(True)
+        self.step_help.setStyleSheet("color: #555;")
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        settings_host = QWidget()
+        settings_host.setMinimumWidth(230)
+        settings = QVBoxLayout(settings_host)
+        settings.setContentsMargins(0, 0, 0, 0)
+        settings.addWidget(self.step_help)
+        settings.addWidget(self.form_host)
+        settings.addStretch(1)
+
+        steps_column = QVBoxLayout()
+        steps_column.addWidget(self.steps, 1)
+        steps_column.addLayout(add_row)
+        top = QHBoxLayout()
+        top.addLayout(steps_column, 5)
+        top.addWidget(settings_host, 4)
+
+        # -------------------------------------------------------------- preview
+        self.image_choice = QComboBox()
+        self.image_choice.setToolTip(
+            "The selected image shown; the other selected images are mixing partners"
+        )
+        self.reseed_button = QPushButton("Re-seed")
+        self.reseed_button.setToolTip("Draw 12 new random versions")
+        self.preview_status = QLabel("Select images in the browser to preview the recipe on them.")
+        self.preview_status.setStyleSheet("color: #555;")
+        self.preview_status.setWordWrap(True)
+        preview_bar = QHBoxLayout()
+        preview_bar.addWidget(QLabel("<b>Preview</b>"))
+        preview_bar.addWidget(self.image_choice, 1)
+        preview_bar.addWidget(self.reseed_button)
+        self.original = _Tile(ORIGINAL_SIZE)
+        self.tiles = [_Tile(TILE_SIZE) for _ in range(TILE_COUNT)]
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        original_box = QVBoxLayout()
+        original_box.addWidget(QLabel("Original"))
+        original_box.addWidget(self.original)
+        original_box.addStretch(1)
+        grid.addLayout(original_box, 0, 0, 3, 1)
+        for k, tile in enumerate(self.tiles):
+            grid.addWidget(tile, k // TILE_COLUMNS, 1 + k % TILE_COLUMNS)
+        grid_host = QWidget()
+        grid_host.setLayout(grid)
+        grid_host.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #c0392b;")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.message)
+        layout.addLayout(top, 1)
+        layout.addLayout(preview_bar)
+        layout.addWidget(grid_host, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.preview_status)
+        # In a short dock the editor scrolls instead of squeezing the preview tiles.
+        scroll = QScrollArea()
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Room for the whole preview grid, so that the dock is laid out around it rather than squeezing it.
+        hint = body.sizeHint()
+        scroll.setMinimumSize(
+            hint.width() + 2 * scroll.verticalScrollBar().sizeHint().width(), min(hint.height(), 640)
+        )
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._flush)
+
+        self.presets.activated.connect(self._preset_chosen)
+        self.import_button.clicked.connect(self._ask_import)
+        self.export_button.clicked.connect(self._ask_export)
+        self.add_button.clicked.connect(lambda: self.add_step(self.add_choice.currentData()))
+        self.remove_button.clicked.connect(lambda: self.remove_step(self.steps.currentRow()))
+        self.steps.currentRowChanged.connect(self._show_step_form)
+        self.steps.itemChanged.connect(self._item_changed)
+        self.steps.model().rowsMoved.connect(self._rows_moved)
+        self.reseed_button.clicked.connect(self.reseed)
+        self.image_choice.currentIndexChanged.connect(lambda _: self._schedule(recipe_edited=False))
+
+        self.set_recipe(preset("light"))
+
+    # ------------------------------------------------------------------ the recipe
+    def recipe(self) -> Recipe:
+        """The recipe as shown, steps in list order."""
+        steps = tuple(self.steps.item(row).data(StepRole) for row in range(self.steps.count()))
+        return Recipe(steps, self._name)
+
+    def set_recipe(self, recipe: Recipe) -> None:
+        """Show ``recipe`` (replacing the current one) and preview it; does not count as an edit."""
+        self._name = recipe.name
+        self._building = True
+        self.steps.clear()
+        for step in recipe.steps:
+            self.steps.addItem(self._new_item(step))
+        self._building = False
+        self.steps.setCurrentRow(0 if recipe.steps else -1)
+        self._show_step_form(self.steps.currentRow())
+        self._schedule(recipe_edited=False)
+
+    def _new_item(self, step: Step) -> QListWidgetItem:
+        item = QListWidgetItem(describe(step))
+        item.setData(StepRole, step)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
+        item.setCheckState(Qt.CheckState.Checked if step.enabled else Qt.CheckState.Unchecked)
+        item.setToolTip(get_operation(step.operation).help)
+        return item
+
+    def _replace_step(self, row: int, step: Step) -> None:
+        item = self.steps.item(row)
+        self._building = True
+        item.setData(StepRole, step)
+        item.setText(describe(step))
+        self._building = False
+        self._schedule()
+
+    def add_step(self, operation: str) -> None:
+        """Append a step of ``operation`` with its default settings and select it."""
+        self.steps.addItem(self._new_item(Step.of(operation)))
+        self.steps.setCurrentRow(self.steps.count() - 1)
+        self._name = "custom"
+        self._schedule()
+
+    def remove_step(self, row: int) -> None:
+        if 0 <= row < self.steps.count():
+            self.steps.takeItem(row)
+            self._name = "custom"
+            self._show_step_form(self.steps.currentRow())
+            self._schedule()
+
+    def set_step_enabled(self, row: int, enabled: bool) -> None:
+        self.steps.item(row).setCheckState(Qt.CheckState.Checked if enabled else Qt.CheckState.Unchecked)
+
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        if self._building:
+            return
+        step: Step = item.data(StepRole)
+        enabled = item.checkState() == Qt.CheckState.Checked
+        if step.enabled != enabled:
+            self._building = True
+            item.setData(StepRole, replace(step, enabled=enabled))
+            self._building = False
+            self._schedule()
+
+    def _rows_moved(self, *args: object) -> None:
+        # Dragging reorders the list's items and the recipe is read from them; the form's controls know their
+        # step by row, so they are rebuilt for the moved rows.
+        self._name = "custom"
+        self._show_step_form(self.steps.currentRow())
+        self._schedule()
+
+    def _preset_chosen(self, index: int) -> None:
+        name = self.presets.itemData(index)
+        self.presets.setCurrentIndex(0)
+        if name:
+            self.set_recipe(preset(name))
+            self._recipe_dirty = True
+            self._debounce.start()
+
+    # ------------------------------------------------------------------ files
+    def import_file(self, path: str | Path) -> bool:
+        """Load a recipe file; a bad file changes nothing and its problem is shown. Returns success."""
+        try:
+            recipe = load_recipe(path)
+        except RecipeError as exc:
+            self.show_message(f"Recipe not loaded — {exc}")
+            return False
+        self.show_message("")
+        self.set_recipe(recipe)
+        self._recipe_dirty = True
+        self._debounce.start()
+        return True
+
+    def export_file(self, path: str | Path) -> None:
+        try:
+            save_recipe(self.recipe(), path)
+        except OSError as exc:
+            self.show_message(f"Recipe not saved — {exc}")
+        else:
+            self.show_message("")
+
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a recipe", "", "Recipes (*.json);;All files (*)")
+        if path:
+            self.import_file(path)
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the recipe", f"{self._name}.recipe.json", "Recipes (*.json)"
+        )
+        if path:
+            self.export_file(path)
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ the step form
+    def _show_step_form(self, row: int) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.remove_button.setEnabled(row >= 0)
+        if row < 0 or row >= self.steps.count():
+            self.step_help.setText(
+                "Select a step to change it." if self.steps.count() else "No steps: add one."
+            )
+            return
+        step: Step = self.steps.item(row).data(StepRole)
+        op = get_operation(step.operation)
+        self.step_help.setText(f"<b>{op.label}</b><br>{op.help}")
+        probability = _FloatControl(0.0, 1.0, 0.05, 2, step.probability)
+        probability.setToolTip("How often the step is applied (0: never, 1: always)")
+        probability.changed.connect(lambda value, r=row: self._set_probability(r, value))
+        self.form.addRow("Probability", probability)
+        for spec in op.params:
+            self.form.addRow(self._label_for(spec), self._control_for(row, spec, step.values[spec.name]))
+
+    @staticmethod
+    def _label_for(spec: ParamSpec) -> QLabel:
+        label = QLabel(f"{spec.label}{f' ({spec.unit})' if spec.unit else ''}")
+        label.setToolTip(spec.help)
+        return label
+
+    def _control_for(self, row: int, spec: ParamSpec, value: object) -> QWidget:
+        def apply(new: object) -> None:
+            self._set_param(row, spec.name, new)
+
+        if spec.kind == "float":
+            control = _FloatControl(spec.minimum, spec.maximum, spec.step, _decimals(spec.step), float(value))
+            control.changed.connect(apply)
+        elif spec.kind == "int":
+            control = QSpinBox()
+            control.setRange(int(spec.minimum), int(spec.maximum))
+            control.setValue(int(value))
+            control.valueChanged.connect(apply)
+        elif spec.kind == "bool":
+            control = QCheckBox()
+            control.setChecked(bool(value))
+            control.toggled.connect(apply)
+        else:
+            control = QComboBox()
+            control.addItems(list(spec.choices))
+            control.setCurrentText(str(value))
+            control.currentTextChanged.connect(apply)
+        control.setToolTip(spec.help)
+        control.setObjectName(f"param_{spec.name}")
+        return control
+
+    def _set_probability(self, row: int, value: float) -> None:
+        self._changed_at = time.perf_counter()
+        self._replace_step(row, replace(self.steps.item(row).data(StepRole), probability=float(value)))
+
+    def _set_param(self, row: int, name: str, value: object) -> None:
+        self._changed_at = time.perf_counter()
+        self._replace_step(row, self.steps.item(row).data(StepRole).with_param(name, value))
+
+    # ------------------------------------------------------------------ preview
+    def set_images(self, items: list[tuple[str, str]]) -> None:
+        """The selected images as ``(path, label)``; the first is previewed, the others are mixing partners."""
+        items = tuple(items)[:20]
+        if items == self._items:
+            return
+        current = self.image_choice.currentData()
+        self._items = items
+        self.image_choice.blockSignals(True)
+        self.image_choice.clear()
+        for path, label in items:
+            self.image_choice.addItem(f"{Path(path).name} ({label})", path)
+        paths = [path for path, _ in items]
+        self.image_choice.setCurrentIndex(paths.index(current) if current in paths else 0)
+        self.image_choice.blockSignals(False)
+        self._schedule(recipe_edited=False)
+
+    def reseed(self) -> None:
+        self._seed += 1
+        self._schedule(recipe_edited=False)
+
+    def _schedule(self, recipe_edited: bool = True) -> None:
+        if self._building:
+            return
+        if recipe_edited:
+            self._recipe_dirty = True
+        if not self._changed_at:
+            self._changed_at = time.perf_counter()
+        self._debounce.start()
+
+    def _flush(self) -> None:
+        recipe = self.recipe()
+        if self._recipe_dirty:
+            self._recipe_dirty = False
+            self.recipe_changed.emit(recipe)
+        if not self._items:
+            self._changed_at = 0.0
+            return
+        self._request_id += 1
+        request = PreviewRequest(
+            request_id=self._request_id,
+            recipe=recipe,
+            items=self._items,
+            current=max(0, self.image_choice.currentIndex()),
+            seed=self._seed,
+            count=TILE_COUNT,
+            asked_at=self._changed_at,
+        )
+        self._changed_at = 0.0
+        self.preview_requested.emit(request)
+
+    def show_preview(self, result: object) -> None:
+        """Show a :class:`PreviewResult`; results of requests older than the newest one are ignored."""
+        assert isinstance(result, PreviewResult)
+        if result.request_id != self._request_id:
+            return
+        self.original.show_image(result.original, result.label)
+        for tile, sample in zip(self.tiles, result.tiles, strict=False):
+            tile.show_image(sample.image, sample.caption)
+        if result.asked_at:
+            self.last_latency_ms = (time.perf_counter() - result.asked_at) * 1000.0
+        mixed = sum(tile.mixed for tile in result.tiles)
+        mixing = f"; {mixed} mixed pair(s), labels weighted as shown" if mixed else ""
+        latency = f", shown {self.last_latency_ms:.0f} ms after the change" if self.last_latency_ms else ""
+        self.preview_status.setText(
+            f"{len(result.tiles)} training samples (seed {self._seed}) computed in {result.compute_ms:.0f} ms"
+            f"{latency}{mixing}."
+        )
+        self.preview_shown.emit(result)
+
+    def show_preview_failed(self, request_id: int, message: str) -> None:
+        if request_id == self._request_id:
+            self.preview_status.setText(f"No preview: {message}")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(TILE_SIZE * (TILE_COLUMNS + 2) + 60, 760)
+
+    def latest_request_id(self) -> int:
+        return self._request_id

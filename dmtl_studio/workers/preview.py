@@ -1,0 +1,93 @@
+"""Augmentation previews on a thread pool: the newest request wins, older ones are dropped.
+
+A thin adapter over :func:`dmtl_studio.core.augment.preview.render_preview`; decoded images are kept in a
+small cache so that moving a slider only re-runs the recipe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from dmtl_studio.core.augment import resize_square
+from dmtl_studio.core.augment.preview import PreviewRequest, render_preview
+from dmtl_studio.core.imaging import load_rgb
+
+log = logging.getLogger(__name__)
+
+CACHE_IMAGES = 32
+
+
+class _PreviewSignals(QObject):
+    ready = Signal(object)  # PreviewResult
+    failed = Signal(int, str)
+
+
+class _PreviewJob(QRunnable):
+    def __init__(self, service: PreviewService, request: PreviewRequest) -> None:
+        super().__init__()
+        self.service, self.request = service, request
+
+    def run(self) -> None:
+        if not self.service.is_latest(self.request.request_id):
+            return  # a newer request came in while this one waited
+        try:
+            result = render_preview(self.request, self.service.load)
+        except Exception as exc:  # an unreadable image or a bad recipe reaches the editor as a message
+            log.debug("preview failed", exc_info=True)
+            self.service.signals.failed.emit(self.request.request_id, str(exc) or type(exc).__name__)
+            return
+        if self.service.is_latest(self.request.request_id):
+            self.service.signals.ready.emit(result)
+
+
+class PreviewService(QObject):
+    """Runs preview requests one at a time on its own pool; only the newest request's result is emitted."""
+
+    ready = Signal(object)  # PreviewResult
+    failed = Signal(int, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        # One thread: previews are short, and a second thread would only compute results that are dropped.
+        self.pool.setMaxThreadCount(1)
+        self.signals = _PreviewSignals(self)
+        self.signals.ready.connect(self.ready)
+        self.signals.failed.connect(self.failed)
+        self._latest = -1
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+
+    def is_latest(self, request_id: int) -> bool:
+        return request_id == self._latest
+
+    def request(self, request: object) -> None:
+        """Queue a :class:`PreviewRequest`, dropping any request still waiting."""
+        assert isinstance(request, PreviewRequest)
+        self._latest = request.request_id
+        self.pool.clear()
+        self.pool.start(_PreviewJob(self, request))
+
+    def load(self, path: str, size: int) -> np.ndarray:
+        """The image at ``path`` resized to ``size`` as training resizes it (cached)."""
+        key = (path, size)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        image = resize_square(load_rgb(path), size, "bilinear")
+        with self._lock:
+            self._cache[key] = image
+            while len(self._cache) > CACHE_IMAGES:
+                self._cache.popitem(last=False)
+        return image
+
+    def shutdown(self) -> None:
+        self._latest = -1
+        self.pool.clear()
+        self.pool.waitForDone()

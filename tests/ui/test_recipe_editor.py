@@ -1,0 +1,223 @@
+"""The recipe editor: editing steps, files, and the live preview through the real preview worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex
+from PySide6.QtWidgets import QComboBox
+
+from dmtl_studio.core.augment import Recipe, Step, preset
+from dmtl_studio.core.augment.preview import PreviewRequest
+from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.ui.recipe_editor import RecipeEditor, _FloatControl
+from dmtl_studio.workers.preview import PreviewService
+
+
+@pytest.fixture
+def editor(qtbot) -> Iterator[tuple[RecipeEditor, PreviewService]]:  # noqa: ANN001
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    service = PreviewService()
+    editor.preview_requested.connect(service.request)
+    service.ready.connect(editor.show_preview)
+    service.failed.connect(editor.show_preview_failed)
+    yield editor, service
+    service.shutdown()
+
+
+def _images(shapes_dir: Path) -> list[tuple[str, str]]:
+    return [(str(next((shapes_dir / name).glob("*.png"))), name) for name in ("circle", "square", "triangle")]
+
+
+def _operations(editor: RecipeEditor) -> list[str]:
+    return [step.operation for step in editor.recipe().steps]
+
+
+def _control(editor: RecipeEditor, name: str) -> _FloatControl:
+    control = editor.form_host.findChild(_FloatControl, f"param_{name}")
+    assert control is not None, f"no control for {name}"
+    return control
+
+
+def test_preview_shows_original_and_twelve_samples(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        widget.set_images(_images(shapes_dir))
+    result = shown.args[0]
+    assert result.original.shape == (224, 224, 3) and len(result.tiles) == 12
+    assert widget.original.picture.pixmap() is not None and not widget.original.picture.pixmap().isNull()
+    assert all(not tile.picture.pixmap().isNull() for tile in widget.tiles)
+    assert widget.tiles[0].caption.text() == "circle"
+    assert "12 training samples" in widget.preview_status.text()
+
+
+def test_slider_change_updates_the_grid(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.set_recipe(Recipe((Step.of("rotate", 1.0, degrees=5.0),)))
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
+        widget.set_images(_images(shapes_dir))
+    latencies = []
+    for position in (200, 400, 600, 800, 1000):
+        before = widget.tiles[0].picture.pixmap().toImage()
+        with qtbot.waitSignal(widget.preview_shown, timeout=5_000) as shown:
+            _control(widget, "degrees").slider.setValue(position)
+        assert shown.args[0].tiles  # a new grid, drawn with the new angle
+        assert widget.tiles[0].picture.pixmap().toImage() != before
+        latencies.append(widget.last_latency_ms)
+    assert widget.recipe().steps[0].values["degrees"] == pytest.approx(180.0)
+    # Each change was measured from the slider move to the grid on screen (the figure is in the status line;
+    # the 100 ms budget is checked by the benchmark, not by a timed test).
+    assert all(latency is not None and latency > 0 for latency in latencies)
+    assert "ms after the change" in widget.preview_status.text()
+
+
+def test_newest_request_wins(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, service = editor
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
+        widget.set_images(_images(shapes_dir))
+    ready: list[int] = []
+    service.ready.connect(lambda result: ready.append(result.request_id))
+    widget.steps.setCurrentRow(1)  # rotate, in the light preset
+    for position in range(100, 1000, 100):  # faster than the debounce: one request in the end
+        _control(widget, "degrees").slider.setValue(position)
+    with qtbot.waitSignal(widget.preview_shown, timeout=5_000) as shown:
+        pass
+    assert shown.args[0].request_id == widget.latest_request_id()
+    # Requests sent straight to the service, one after another: only the last one's result comes back.
+    first = widget.latest_request_id()
+    requests = [PreviewRequest(first + i, widget.recipe(), tuple(_images(shapes_dir))) for i in range(1, 6)]
+    ready.clear()
+    for request in requests:
+        service.request(request)
+    qtbot.waitUntil(lambda: requests[-1].request_id in ready, timeout=5_000)
+    qtbot.wait(100)
+    assert ready[-1] == requests[-1].request_id and len(ready) < len(requests)
+
+
+def test_add_remove_reorder_enable(qtbot, editor) -> None:  # noqa: ANN001
+    widget, _ = editor
+    assert _operations(widget) == ["hflip", "rotate", "brightness"]
+    changes: list[Recipe] = []
+    widget.recipe_changed.connect(changes.append)
+    widget.add_step("perspective")
+    assert _operations(widget)[-1] == "perspective" and widget.steps.currentRow() == 3
+    assert widget.form.rowCount() == 3  # probability, distortion, edges
+    # A drag reorders the list model's rows: the same move, made on the model.
+    assert widget.steps.model().moveRows(QModelIndex(), 3, 1, QModelIndex(), 0)
+    assert _operations(widget) == ["perspective", "hflip", "rotate", "brightness"]
+    widget.set_step_enabled(1, False)
+    assert widget.recipe().steps[1].enabled is False
+    widget.remove_step(3)
+    assert _operations(widget) == ["perspective", "hflip", "rotate"]
+    qtbot.waitUntil(lambda: bool(changes), timeout=2_000)
+    assert changes[-1] == widget.recipe() and changes[-1].steps[1].enabled is False
+
+
+def test_choice_and_probability_controls_edit_the_step(qtbot, editor) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.steps.setCurrentRow(1)  # rotate
+    edges = widget.form_host.findChild(QComboBox, "param_border")
+    edges.setCurrentText("constant")
+    probability = widget.form.itemAt(0, widget.form.ItemRole.FieldRole).widget()
+    probability.spin.setValue(0.8)
+    step = widget.recipe().steps[1]
+    assert step.values["border"] == "constant" and step.probability == pytest.approx(0.8)
+    assert "p 0.80" in widget.steps.item(1).text()
+
+
+def test_presets_files_and_bad_files(qtbot, editor, tmp_path: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    index = widget.presets.findData("microscopy")
+    widget.presets.activated.emit(index)
+    assert widget.recipe() == preset("microscopy")
+    widget.export_file(tmp_path / "mine.json")
+    assert Recipe.from_dict(json.loads((tmp_path / "mine.json").read_text())) == preset("microscopy")
+
+    bad = preset("medium").to_dict()
+    bad["steps"][2]["params"]["degrees"] = 999
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    assert not widget.import_file(tmp_path / "bad.json")
+    assert widget.message.isVisibleTo(widget)
+    assert "step 3 (rotate): field 'degrees' = 999" in widget.message.text()
+    assert widget.recipe() == preset("microscopy")  # nothing half-loaded
+
+    newer = {"schema_version": 7, "steps": []}
+    (tmp_path / "newer.json").write_text(json.dumps(newer))
+    assert not widget.import_file(tmp_path / "newer.json")
+    assert "newer DMTL Studio" in widget.message.text()
+
+    assert widget.import_file(tmp_path / "mine.json")
+    assert not widget.message.isVisibleTo(widget) and widget.recipe() == preset("microscopy")
+
+
+def test_mixing_preview_shows_blended_pairs_with_label_weights(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.set_recipe(Recipe((Step.of("mixup", 1.0, alpha=1.0),)))
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        widget.set_images(_images(shapes_dir))
+    tiles = shown.args[0].tiles
+    assert all(tile.mixed for tile in tiles)
+    caption = widget.tiles[0].toolTip()
+    assert "circle" in caption and ("square" in caption or "triangle" in caption) and "+" in caption
+    assert "mixed pair" in widget.preview_status.text()
+
+
+def test_reseed_draws_new_samples(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.set_recipe(preset("heavy"))
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as first:
+        widget.set_images(_images(shapes_dir))
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as second:
+        widget.reseed_button.click()
+    a, b = first.args[0].tiles, second.args[0].tiles
+    assert any((x.image != y.image).any() for x, y in zip(a, b, strict=True))
+
+
+def test_app_stores_the_recipe_in_the_project_and_trains_with_it(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio import app
+
+    window, controller = app.build_window(project)
+    qtbot.addWidget(window)
+    editor = window.recipe
+    qtbot.waitUntil(lambda: editor.original.picture.pixmap() is not None, timeout=10_000)
+    editor.add_step("vflip")
+
+    def stored() -> str:
+        with ProjectStore.open(project) as store:
+            return store.get_meta("recipe") or ""
+
+    qtbot.waitUntil(lambda: "vflip" in stored(), timeout=5_000)
+
+    captured = {}
+
+    class FakeThread:
+        def __init__(self, project_dir, config, parent) -> None:  # noqa: ANN001
+            captured["config"] = config
+            for name in ("progress", "epoch_finished", "run_finished", "failed"):
+                setattr(self, name, _Connectable())
+
+        def isRunning(self) -> bool:  # noqa: N802
+            return False
+
+        def start(self) -> None:
+            pass
+
+    class _Connectable:
+        def connect(self, slot: object) -> None:
+            pass
+
+    monkeypatch.setattr(app, "TrainingThread", FakeThread)
+    controller.start_training()
+    assert Recipe.from_dict(captured["config"].recipe) == editor.recipe()
+    controller.training_thread = None
+    controller.shutdown()
+
+    # Opened again, the project shows the recipe it stored.
+    window2, controller2 = app.build_window(project)
+    qtbot.addWidget(window2)
+    assert [s.operation for s in window2.recipe.recipe().steps][-1] == "vflip"
+    controller2.shutdown()
