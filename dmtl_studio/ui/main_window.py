@@ -10,6 +10,7 @@ from dmtl_studio import __version__
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.model_panel import ModelPanel
 from dmtl_studio.ui.recipe_editor import RecipeEditor
+from dmtl_studio.ui.split_dialog import SplitDialog
 from dmtl_studio.ui.training_panel import TrainingPanel
 
 
@@ -18,6 +19,11 @@ class MainWindow(QMainWindow):
     open_project_requested = Signal(str)
     import_requested = Signal(str)
     close_requested = Signal()
+    export_csv_requested = Signal(str)
+    export_folder_requested = Signal(str)
+    import_csv_requested = Signal(str)
+    backup_requested = Signal(str)
+    reassign_splits_requested = Signal(float, float, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +76,21 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(self.browser.undo_action)
+        edit_menu.addAction(self.browser.redo_action)
+        labels_menu = self.menuBar().addMenu("&Labels")
+        self.project_actions = [
+            labels_menu.addAction("Export labels as CSV…", self._ask_export_csv),
+            labels_menu.addAction("Export labelled images as folders…", self._ask_export_folder),
+            labels_menu.addAction("Import labels from CSV…", self._ask_import_csv),
+            labels_menu.addSeparator(),
+            labels_menu.addAction("Reassign splits…", self._ask_splits),
+            labels_menu.addSeparator(),
+            labels_menu.addAction("Back up project database…", self._ask_backup),
+        ]
+        self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [self.import_action]
+        self.set_project_open(False)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About DMTL Studio", self)
         about.triggered.connect(
@@ -96,6 +117,37 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Import images (sub-folders are classes)")
         if folder:
             self.import_requested.emit(folder)
+
+    def set_project_open(self, is_open: bool) -> None:
+        for action in self.project_actions:
+            action.setEnabled(is_open)
+
+    def _ask_export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV files (*.csv)")
+        if path:
+            self.export_csv_requested.emit(path)
+
+    def _ask_export_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Export into an empty folder (one sub-folder per class)"
+        )
+        if folder:
+            self.export_folder_requested.emit(folder)
+
+    def _ask_import_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import labels (path,label)", "", "CSV files (*.csv)")
+        if path:
+            self.import_csv_requested.emit(path)
+
+    def _ask_backup(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Back up the project database", "backup.dmtl.sqlite")
+        if path:
+            self.backup_requested.emit(path)
+
+    def _ask_splits(self) -> None:
+        dialog = SplitDialog(self)
+        if dialog.exec():
+            self.reassign_splits_requested.emit(*dialog.values())
 
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.warning(self, title, message)

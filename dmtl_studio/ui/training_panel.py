@@ -1,13 +1,39 @@
-"""Training area: Start/Stop, progress, and live loss and accuracy curves (pyqtgraph)."""
+"""Training area: Start / Pause / Stop, progress with speed and ETA, live curves (loss, accuracy, learning
+rate), the confusion matrix and per-class scores of the last epoch, and the project's run history with overlays.
+
+Curves are created once and updated with ``setData`` from growing numpy buffers (pyqtgraph's fast path).
+"""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dmtl_studio.core.events import EpochResult, RunSummary, StepProgress
+from dmtl_studio.core.metrics import per_class_metrics
+from dmtl_studio.core.store import EpochMetrics, RunRecord
+
+TRAIN_COLOR = "#2e86de"
+VAL_COLOR = "#e67e22"
+OVERLAY_COLORS = ("#7f8c8d", "#8e44ad")
 
 
 class _Series:
@@ -27,15 +53,25 @@ class _Series:
         self.n += 1
         self.curve.setData(self.x[: self.n], self.y[: self.n])
 
+    def set(self, x: list[float], y: list[float]) -> None:
+        self.n = 0
+        for a, b in zip(x, y, strict=True):
+            if self.n == len(self.x):
+                self.x = np.resize(self.x, 2 * self.n)
+                self.y = np.resize(self.y, 2 * self.n)
+            self.x[self.n], self.y[self.n] = a, b
+            self.n += 1
+        self.curve.setData(self.x[: self.n], self.y[: self.n])
+
     def clear(self) -> None:
         self.n = 0
         self.curve.setData([], [])
 
 
-def _plot(title: str, y_label: str) -> pg.PlotWidget:
+def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     plot = pg.PlotWidget(background="w")
     plot.setTitle(title, color="#222", size="10pt")
-    plot.setLabel("bottom", "epoch")
+    plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.addLegend(offset=(-10, 10))
@@ -44,18 +80,43 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     return plot
 
 
+def _curve(plot: pg.PlotWidget, name: str, color: str, symbols: bool, dashed: bool = False) -> _Series:
+    style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+    pen = pg.mkPen(color, width=2 if symbols else 1.5, style=style)
+    if symbols:
+        return _Series(plot.plot(name=name, pen=pen, symbol="o", symbolSize=6, symbolBrush=color))
+    return _Series(plot.plot(name=name, pen=pen))
+
+
+def _number(value: float | int, digits: int = 3) -> QTableWidgetItem:
+    item = QTableWidgetItem(f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class TrainingPanel(QWidget):
-    """Emits :attr:`start_requested` / :attr:`stop_requested`; is told about the run through its slots."""
+    """Emits requests (start, pause, stop); is told about the run through its ``on_*`` slots."""
 
     start_requested = Signal()
     stop_requested = Signal()
+    pause_requested = Signal(bool)  # True: pause, False: resume
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.start_button = QPushButton("Start training")
+        self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
+        self.pause_button.setEnabled(False)
         self.stop_button.setEnabled(False)
         self.start_button.clicked.connect(self.start_requested)
+        self.pause_button.clicked.connect(self._pause_clicked)
         self.stop_button.clicked.connect(self._stop_clicked)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -63,52 +124,90 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("idle")
         self.status = QLabel("Open a project with labelled images, then press Start training.")
         self.status.setWordWrap(True)
+        self.paused = False
+        self._started_at = 0.0
+        self._paused_seconds = 0.0
+        self._paused_at = 0.0
 
         self.loss_plot = _plot("Loss", "cross-entropy")
         self.accuracy_plot = _plot("Accuracy", "fraction correct")
         self.accuracy_plot.setYRange(0, 1)
-        self.train_loss = _Series(
-            self.loss_plot.plot(name="train (per step)", pen=pg.mkPen("#2e86de", width=1.5))
-        )
-        self.val_loss = _Series(
-            self.loss_plot.plot(
-                name="validation",
-                pen=pg.mkPen("#e67e22", width=2),
-                symbol="o",
-                symbolSize=6,
-                symbolBrush="#e67e22",
+        self.lr_plot = _plot("Learning rate", "head LR")
+        self.train_loss = _curve(self.loss_plot, "train (per step)", TRAIN_COLOR, symbols=False)
+        self.val_loss = _curve(self.loss_plot, "validation", VAL_COLOR, symbols=True)
+        self.train_accuracy = _curve(self.accuracy_plot, "train", TRAIN_COLOR, symbols=True)
+        self.val_accuracy = _curve(self.accuracy_plot, "validation", VAL_COLOR, symbols=True)
+        self.learning_rate = _curve(self.lr_plot, "per step", "#16a085", symbols=False)
+        self.overlays: list[tuple[_Series, _Series]] = [
+            (
+                _curve(self.loss_plot, f"run {i + 1} (validation)", color, symbols=False, dashed=True),
+                _curve(self.accuracy_plot, f"run {i + 1} (validation)", color, symbols=False, dashed=True),
             )
+            for i, color in enumerate(OVERLAY_COLORS)
+        ]
+        for loss, accuracy in self.overlays:
+            for series in (loss, accuracy):
+                series.curve.hide()
+
+        self.confusion = QTableWidget(0, 0)
+        self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.confusion.setToolTip(
+            "Rows: true class · columns: predicted class · last epoch, validation images"
         )
-        self.train_accuracy = _Series(
-            self.accuracy_plot.plot(
-                name="train",
-                pen=pg.mkPen("#2e86de", width=2),
-                symbol="o",
-                symbolSize=6,
-                symbolBrush="#2e86de",
-            )
+        self.per_class = QTableWidget(0, 5)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
+        self.per_class.verticalHeader().setVisible(False)
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.confusion_note = QLabel(
+            "The confusion matrix appears after the first epoch with validation images."
         )
-        self.val_accuracy = _Series(
-            self.accuracy_plot.plot(
-                name="validation",
-                pen=pg.mkPen("#e67e22", width=2),
-                symbol="o",
-                symbolSize=6,
-                symbolBrush="#e67e22",
-            )
+        self.confusion_note.setWordWrap(True)
+
+        self.history = QTableWidget(0, 7)
+        self.history.setHorizontalHeaderLabels(
+            ["Run", "Status", "Backbone", "Strategy", "Epochs", "Best val. acc.", "Augmentation"]
         )
+        self.history.verticalHeader().setVisible(False)
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.history.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.history.horizontalHeader().setStretchLastSection(True)
+        self.history.itemSelectionChanged.connect(self._overlay_selected)
+        self.history_note = QLabel("Select up to two runs to overlay their validation curves on the plots.")
+        self._history: list[RunRecord] = []
+        self._history_metrics: dict[int, list[EpochMetrics]] = {}
 
         buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
         buttons.addWidget(self.progress, 1)
-        plots = QHBoxLayout()
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.accuracy_plot)
+        curves = QWidget()
+        curves_layout = QHBoxLayout(curves)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
+            curves_layout.addWidget(plot)
+        matrix = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.confusion_note)
+        left_layout.addWidget(self.confusion, 1)
+        matrix.addWidget(left)
+        matrix.addWidget(self.per_class)
+        history = QWidget()
+        history_layout = QVBoxLayout(history)
+        history_layout.setContentsMargins(0, 0, 0, 0)
+        history_layout.addWidget(self.history_note)
+        history_layout.addWidget(self.history, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(curves, "Curves")
+        self.tabs.addTab(matrix, "Confusion matrix")
+        self.tabs.addTab(history, "Run history")
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        layout.addLayout(plots, 1)
+        layout.addWidget(self.tabs, 1)
 
     # ----------------------------------------------------------------- state
     def set_can_start(self, can_start: bool, message: str) -> None:
@@ -120,16 +219,41 @@ class TrainingPanel(QWidget):
             self.status.setText(message)
 
     def run_started(self, description: str) -> None:
-        for series in (self.train_loss, self.val_loss, self.train_accuracy, self.val_accuracy):
+        for series in (
+            self.train_loss,
+            self.val_loss,
+            self.train_accuracy,
+            self.val_accuracy,
+            self.learning_rate,
+        ):
             series.clear()
+        self.confusion.setRowCount(0)
+        self.per_class.setRowCount(0)
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+        self.pause_button.setEnabled(True)
+        self.pause_button.setText("Pause")
+        self.paused = False
+        self._started_at = time.monotonic()
+        self._paused_seconds = 0.0
         self.progress.setRange(0, 0)  # busy until the first step reports
         self.progress.setFormat("preparing…")
         self.status.setText(f"Preparing: {description}")
 
+    def _pause_clicked(self) -> None:
+        self.paused = not self.paused
+        self.pause_button.setText("Resume" if self.paused else "Pause")
+        if self.paused:
+            self._paused_at = time.monotonic()
+            self.status.setText("Paused after the current batch. Resume goes on exactly where it stopped.")
+        else:
+            self._paused_seconds += time.monotonic() - self._paused_at
+            self.status.setText("Resuming…")
+        self.pause_requested.emit(self.paused)
+
     def _stop_clicked(self) -> None:
         self.stop_button.setEnabled(False)
+        self.pause_button.setEnabled(False)
         self.status.setText("Stopping after the current batch…")
         self.stop_requested.emit()
 
@@ -139,12 +263,19 @@ class TrainingPanel(QWidget):
         done = (event.epoch - 1) * event.steps + event.step
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.progress.setFormat(f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps}")
-        self.status.setText(
-            f"Training — loss {event.loss:.3f}, learning rate {event.learning_rate:.2e}, "
-            f"{event.images_per_second:.0f} images/s"
+        elapsed = time.monotonic() - self._started_at - self._paused_seconds
+        eta = elapsed * (total - done) / done if done else 0.0
+        self.progress.setFormat(
+            f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · ETA {format_duration(eta)}"
         )
-        self.train_loss.append(event.epoch - 1 + event.step / event.steps, event.loss)
+        if not self.paused:
+            self.status.setText(
+                f"Training — loss {event.loss:.3f}, learning rate {event.learning_rate:.2e}, "
+                f"{event.images_per_second:.0f} images/s, elapsed {format_duration(elapsed)}"
+            )
+        x = event.epoch - 1 + event.step / event.steps
+        self.train_loss.append(x, event.loss)
+        self.learning_rate.append(x, event.learning_rate)
 
     def on_epoch(self, event: EpochResult) -> None:
         self.train_accuracy.append(event.epoch, event.train_accuracy)
@@ -152,6 +283,40 @@ class TrainingPanel(QWidget):
             self.val_loss.append(event.epoch, event.val_loss)
         if event.val_accuracy is not None:
             self.val_accuracy.append(event.epoch, event.val_accuracy)
+        if event.confusion is not None and event.classes:
+            self.show_confusion(np.asarray(event.confusion), list(event.classes), f"epoch {event.epoch}")
+
+    def show_confusion(self, confusion: np.ndarray, classes: list[str], when: str) -> None:
+        """A heat map (cell colour: share of the true class's images) and precision/recall/F1 per class."""
+        n = len(classes)
+        self.confusion.setRowCount(n)
+        self.confusion.setColumnCount(n)
+        self.confusion.setHorizontalHeaderLabels([f"→ {c}" for c in classes])
+        self.confusion.setVerticalHeaderLabels(classes)
+        row_sums = confusion.sum(axis=1, keepdims=True).clip(min=1)
+        shares = confusion / row_sums
+        for i in range(n):
+            for j in range(n):
+                item = _number(int(confusion[i, j]))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                strength = float(shares[i, j])
+                base = (46, 134, 222) if i == j else (192, 57, 43)
+                color = QColor(*(int(255 - (255 - c) * strength) for c in base))
+                item.setBackground(QBrush(color))
+                item.setForeground(QBrush(QColor("white" if strength > 0.55 else "#222")))
+                self.confusion.setItem(i, j, item)
+        metrics = per_class_metrics(confusion)
+        self.per_class.setRowCount(n)
+        for i, name in enumerate(classes):
+            self.per_class.setItem(i, 0, QTableWidgetItem(name))
+            self.per_class.setItem(i, 1, _number(float(metrics.precision[i])))
+            self.per_class.setItem(i, 2, _number(float(metrics.recall[i])))
+            self.per_class.setItem(i, 3, _number(float(metrics.f1[i])))
+            self.per_class.setItem(i, 4, _number(int(metrics.support[i])))
+        self.confusion_note.setText(
+            f"Validation images, {when}: accuracy {metrics.accuracy:.1%}, balanced accuracy "
+            f"{metrics.balanced_accuracy:.1%}. Rows are the true class, columns the prediction."
+        )
 
     def on_finished(self, summary: RunSummary) -> None:
         self._idle()
@@ -159,12 +324,13 @@ class TrainingPanel(QWidget):
         accuracy = best.get("val_accuracy")
         detail = f", best validation accuracy {accuracy:.1%}" if accuracy is not None else ""
         verb = "Finished" if summary.status == "completed" else "Stopped"
-        self.status.setText(
-            f"{verb} after {summary.epochs_completed} epoch(s) on {summary.device}{detail}. "
-            f"Model saved in {summary.run_dir}"
-            if summary.epochs_completed
-            else f"{verb} before the first epoch ended; nothing was saved."
-        )
+        if summary.epochs_completed:
+            self.status.setText(
+                f"{verb} after {summary.epochs_completed} epoch(s) on {summary.device}{detail}. "
+                f"Model saved in {summary.run_dir}"
+            )
+        else:
+            self.status.setText(f"{verb} before the first epoch ended; nothing was saved.")
         self.progress.setFormat(verb.lower())
 
     def on_failed(self, message: str) -> None:
@@ -175,10 +341,60 @@ class TrainingPanel(QWidget):
     def _idle(self) -> None:
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
+        self.pause_button.setEnabled(False)
+        self.pause_button.setText("Pause")
+        self.paused = False
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
 
     def point_count(self) -> int:
-        """How many points the curves hold (for tests and status)."""
+        """How many points the live curves hold (for tests and status)."""
         return sum(s.n for s in (self.train_loss, self.val_loss, self.train_accuracy, self.val_accuracy))
+
+    # ----------------------------------------------------------------- history
+    def show_history(self, runs: list[RunRecord], metrics: dict[int, list[EpochMetrics]]) -> None:
+        """The project's runs, newest first; selecting rows overlays their validation curves."""
+        self._history = list(reversed(runs))
+        self._history_metrics = metrics
+        self.history.setRowCount(len(self._history))
+        for row, run in enumerate(self._history):
+            config = run.config
+            best = (run.final_metrics.get("best") or {}).get("val_accuracy")
+            recipe = config.get("recipe") or {}
+            recipe_name = recipe.get("name", "default") if isinstance(recipe, dict) else "default"
+            values = [
+                run.name,
+                run.status,
+                config.get("backbone", "?"),
+                config.get("transfer", "?"),
+                str(len(metrics.get(run.id, []))),
+                f"{best:.1%}" if best is not None else "—",
+                recipe_name,
+            ]
+            for column, value in enumerate(values):
+                self.history.setItem(row, column, QTableWidgetItem(value))
+
+    def _overlay_selected(self) -> None:
+        rows = sorted({index.row() for index in self.history.selectedIndexes()})[: len(self.overlays)]
+        for slot, (loss, accuracy) in enumerate(self.overlays):
+            if slot < len(rows):
+                run = self._history[rows[slot]]
+                epochs = [m for m in self._history_metrics.get(run.id, []) if m.val_loss is not None]
+                loss.set([m.epoch for m in epochs], [m.val_loss for m in epochs])
+                accuracy.set([m.epoch for m in epochs], [m.val_accuracy for m in epochs])
+                for series in (loss, accuracy):
+                    series.curve.opts["name"] = run.name
+                    series.curve.show()
+            else:
+                for series in (loss, accuracy):
+                    series.clear()
+                    series.curve.hide()
+        self.history_note.setText(
+            "Overlaid (dashed): " + ", ".join(self._history[r].name for r in rows)
+            if rows
+            else "Select up to two runs to overlay their validation curves on the plots."
+        )
+
+    def overlaid_runs(self) -> int:
+        return sum(1 for loss, _ in self.overlays if loss.n)

@@ -28,7 +28,18 @@ class TrainingThread(QThread):
         self.project_dir = Path(project_dir)
         self.config = config
         self._last_progress = 0.0
+        self._paused = False
         LIVE_THREADS.add(self)
+
+    def set_paused(self, paused: bool) -> None:
+        """Hold the run at the next batch boundary (or let it go on); Stop still works while paused."""
+        self._paused = paused
+
+    def _should_stop(self) -> bool:
+        # Polled by the engine between batches: pausing is simply not returning until resumed or stopped.
+        while self._paused and not self.isInterruptionRequested():
+            time.sleep(0.05)
+        return self.isInterruptionRequested()
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, StepProgress):
@@ -44,7 +55,7 @@ class TrainingThread(QThread):
         from dmtl_studio.core.training import train
 
         try:
-            summary = train(self.project_dir, self.config, self._on_event, self.isInterruptionRequested)
+            summary = train(self.project_dir, self.config, self._on_event, self._should_stop)
         except Exception as exc:  # every failure reaches the window as a message
             log.exception("training failed")
             self.failed.emit(str(exc) or type(exc).__name__)

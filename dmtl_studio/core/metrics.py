@@ -1,0 +1,41 @@
+"""Classification metrics from a confusion matrix (rows: true class, columns: predicted). numpy only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+    accuracy: float
+    balanced_accuracy: float
+
+
+def per_class_metrics(confusion: np.ndarray) -> ClassMetrics:
+    """Precision, recall, F1 and support per class; a class never predicted (or absent) scores 0, not NaN."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    true_positive = np.diag(confusion)
+    predicted = confusion.sum(axis=0)
+    support = confusion.sum(axis=1)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
+    denominator = precision + recall
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0
+    )
+    total = confusion.sum()
+    present = support > 0
+    return ClassMetrics(
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        support=support.astype(np.int64),
+        accuracy=float(true_positive.sum() / total) if total else 0.0,
+        balanced_accuracy=float(recall[present].mean()) if present.any() else 0.0,
+    )
