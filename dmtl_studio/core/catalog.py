@@ -370,7 +370,7 @@ def weights_status(name: str) -> WeightsStatus:
         cached = _torch_hub_checkpoints() / file_name
         if info is not None and info.weights_file and cached.is_file():
             return WeightsStatus("torch cache", str(cached), "")
-        return WeightsStatus("missing", "", f"{file_name} (torchvision ImageNet weights)", name)
+        return WeightsStatus("missing", "", f"{file_name} (torchvision's ImageNet weights)", name)
     hf_hub_id = info.hf_hub_id if info is not None and info.hf_hub_id else f"timm/{arch}"
     cached_hf = hf_cache_file(hf_hub_id)
     if cached_hf is not None:

@@ -1,48 +1,143 @@
-"""Backbone-and-head area: the backbone, the transfer strategy and the main training settings."""
+"""Backbone-and-head area: a searchable backbone catalog, the transfer strategy, the head and learning rates.
+
+The catalog comes from :mod:`dmtl_studio.core.catalog` as plain data (no torch here). A backbone whose weights
+are not on this computer is shown disabled, with the file it needs. The learning-rate finder is requested with
+:attr:`ModelPanel.lr_finder_requested`; the application runs it on a worker and hands the result back to
+:meth:`ModelPanel.show_lr_finder_result`.
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
     QRadioButton,
+    QScrollArea,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from dmtl_studio.core.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
 from dmtl_studio.core.config import TrainConfig
 
 TRANSFER_HELP = {
-    "frozen": "Feature extraction: the pretrained backbone stays fixed; only the new head learns. Fast, and "
-    "safest with few images.",
-    "full": "Fine-tuning: every layer adapts to your images, the backbone at a tenth of the head's learning "
-    "rate. Slower; better with many images.",
+    "frozen": "Feature extraction: the pretrained backbone stays fixed and only the new head learns. Features "
+    "are computed once (a few augmented views per image) and cached, so epochs take seconds. Safest with few "
+    "images.",
+    "partial": "Parameter transfer: the last stages of the backbone adapt to your images too, the earlier ones "
+    "keep their ImageNet weights and statistics. A good middle ground.",
+    "full": "Fine-tuning: every layer adapts, the backbone at a fraction of the head's learning rate. Slowest; "
+    "best with many images.",
 }
-DEFAULT_LR = {"frozen": 3e-3, "full": 3e-4}
+DEFAULT_LR = {"frozen": 3e-3, "partial": 1e-3, "full": 3e-4}
+STRATEGY_LABELS = {
+    "frozen": "Frozen — feature extraction (cached)",
+    "partial": "Partial — fine-tune the last stages",
+    "full": "Full — fine-tune everything",
+}
+NAME_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _muted(label: QLabel) -> QLabel:
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555;")
+    return label
 
 
 class ModelPanel(QWidget):
     """Builds the :class:`TrainConfig` the next run will use."""
 
+    lr_finder_requested = Signal(object)  # TrainConfig
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.backbone = QComboBox()
-        self.backbone.addItem("EfficientNet-Lite0 — ImageNet weights (bundled)", "efficientnet_lite0")
-        self.backbone.setToolTip("4.7 M parameters, 224 px input. More backbones are not available yet.")
-        self.frozen = QRadioButton("Frozen backbone (feature extraction)")
-        self.full = QRadioButton("Fine-tune everything (full)")
-        self.frozen.setChecked(True)
+        self._rows: dict[str, CatalogRow] = {}
+
+        # ---- backbone
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search backbones (name, library, size…)")
+        self.search.setClearButtonEnabled(True)
+        self.backbones = QListWidget()
+        self.backbones.setMinimumHeight(150)
+        self.backbones.setAlternatingRowColors(True)
+        self.backbones.setWordWrap(True)
+        self.backbones.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setMinimumHeight(90)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        backbone_box = QGroupBox("Backbone")
+        box = QVBoxLayout(backbone_box)
+        box.addWidget(self.search)
+        box.addWidget(self.backbones, 1)
+        box.addWidget(self.details)
+
+        # ---- strategy
+        self.strategy_buttons = {mode: QRadioButton(text) for mode, text in STRATEGY_LABELS.items()}
         self.strategy = QButtonGroup(self)
-        self.strategy.addButton(self.frozen)
-        self.strategy.addButton(self.full)
-        self.help = QLabel(TRANSFER_HELP["frozen"])
-        self.help.setWordWrap(True)
-        self.help.setStyleSheet("color: #555;")
-        self.head = QLabel("New linear head (dropout 0.2), one output per class")
+        for button in self.strategy_buttons.values():
+            self.strategy.addButton(button)
+        self.strategy_buttons["frozen"].setChecked(True)
+        # Kept as attributes under their historical names for callers and tests.
+        self.frozen, self.partial, self.full = (
+            self.strategy_buttons[m] for m in ("frozen", "partial", "full")
+        )
+        self.stages = QSlider(Qt.Orientation.Horizontal)
+        self.stages.setRange(1, 8)
+        self.stages.setValue(2)
+        self.stages.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.stages.setTickInterval(1)
+        self.stages.setPageStep(1)
+        self.stages_label = QLabel()
+        self.stages_label.setMinimumWidth(150)
+        self.help = _muted(QLabel(TRANSFER_HELP["frozen"]))
+        strategy_box = QGroupBox("Transfer strategy")
+        box = QVBoxLayout(strategy_box)
+        for button in self.strategy_buttons.values():
+            box.addWidget(button)
+        stage_row = QHBoxLayout()
+        stage_row.addWidget(self.stages, 1)
+        stage_row.addWidget(self.stages_label)
+        box.addLayout(stage_row)
+        box.addWidget(self.help)
+
+        # ---- head
+        self.head_kind = QComboBox()
+        self.head_kind.addItem("Linear", "linear")
+        self.head_kind.addItem("MLP (one hidden layer)", "mlp")
+        self.hidden = QSpinBox()
+        self.hidden.setRange(8, 4096)
+        self.hidden.setSingleStep(64)
+        self.hidden.setValue(256)
+        self.dropout = QDoubleSpinBox()
+        self.dropout.setRange(0.0, 0.9)
+        self.dropout.setSingleStep(0.05)
+        self.dropout.setValue(0.2)
+        head_box = QGroupBox("New head")
+        form = QFormLayout(head_box)
+        form.addRow("Type", self.head_kind)
+        form.addRow("Hidden units", self.hidden)
+        form.addRow("Dropout", self.dropout)
+        form.addRow(_muted(QLabel("One output per class of the project.")))
+
+        # ---- learning
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(10)
@@ -50,39 +145,219 @@ class ModelPanel(QWidget):
         self.batch_size.setRange(1, 1024)
         self.batch_size.setValue(16)
         self.learning_rate = QDoubleSpinBox()
-        self.learning_rate.setDecimals(5)
-        self.learning_rate.setRange(1e-5, 1.0)
+        self.learning_rate.setDecimals(6)
+        self.learning_rate.setRange(1e-6, 1.0)
         self.learning_rate.setSingleStep(1e-4)
         self.learning_rate.setValue(DEFAULT_LR["frozen"])
-        self.frozen.toggled.connect(self._strategy_changed)
-
-        form = QFormLayout()
-        form.addRow("Backbone", self.backbone)
-        form.addRow("Head", self.head)
+        self.backbone_factor = QDoubleSpinBox()
+        self.backbone_factor.setDecimals(3)
+        self.backbone_factor.setRange(0.001, 1.0)
+        self.backbone_factor.setSingleStep(0.05)
+        self.backbone_factor.setValue(0.1)
+        self.backbone_lr_label = _muted(QLabel())
+        learning_box = QGroupBox("Learning")
+        form = QFormLayout(learning_box)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
-        form.addRow("Learning rate", self.learning_rate)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("<b>Transfer strategy</b>"))
-        layout.addWidget(self.frozen)
-        layout.addWidget(self.full)
-        layout.addWidget(self.help)
-        layout.addLayout(form)
+        form.addRow("Head learning rate", self.learning_rate)
+        form.addRow("Backbone LR factor", self.backbone_factor)
+        form.addRow(self.backbone_lr_label)
+
+        # ---- learning-rate finder
+        self.find_lr = QPushButton("Find learning rate")
+        self.find_lr.setToolTip("Trains briefly while raising the learning rate, and plots the loss")
+        self.use_lr = QPushButton("Use suggestion")
+        self.use_lr.setEnabled(False)
+        self.lr_status = _muted(QLabel("Plots loss against learning rate on this project's images."))
+        self.lr_plot = pg.PlotWidget()
+        self.lr_plot.setBackground("w")
+        self.lr_plot.setLogMode(x=True, y=False)
+        self.lr_plot.setLabel("bottom", "learning rate")
+        self.lr_plot.setLabel("left", "loss")
+        self.lr_plot.setMinimumHeight(140)
+        self.lr_plot.setMaximumHeight(180)
+        self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#1f77b4", width=2))
+        self.lr_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", style=Qt.PenStyle.DashLine))
+        self.lr_marker.hide()
+        self.lr_plot.addItem(self.lr_marker)
+        self._suggestion: float | None = None
+        finder_box = QGroupBox("Learning-rate finder")
+        box = QVBoxLayout(finder_box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.find_lr)
+        buttons.addWidget(self.use_lr)
+        buttons.addStretch(1)
+        box.addLayout(buttons)
+        box.addWidget(self.lr_plot)
+        box.addWidget(self.lr_status)
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        for group in (backbone_box, strategy_box, head_box, learning_box, finder_box):
+            layout.addWidget(group)
         layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
+        self.search.textChanged.connect(self._filter)
+        self.backbones.currentItemChanged.connect(self._backbone_changed)
+        self.strategy.buttonToggled.connect(self._strategy_changed)
+        self.stages.valueChanged.connect(self._update_stage_label)
+        self.head_kind.currentIndexChanged.connect(self._head_changed)
+        self.learning_rate.valueChanged.connect(self._update_backbone_lr)
+        self.backbone_factor.valueChanged.connect(self._update_backbone_lr)
+        self.find_lr.clicked.connect(lambda: self.lr_finder_requested.emit(self.config()))
+        self.use_lr.clicked.connect(self._use_suggestion)
+        self.reload_backbones()
+        self._strategy_changed()
+        self._head_changed()
+
+    # ------------------------------------------------------------------ backbone list
+    def reload_backbones(self, rows: list[CatalogRow] | None = None) -> None:
+        """(Re)fill the list from the catalog, keeping the selection when it is still usable."""
+        current = self.backbone_name() if self.backbones.count() else DEFAULT_BACKBONE
+        rows = list_backbones() if rows is None else rows
+        self._rows = {row.info.name: row for row in rows}
+        self.backbones.blockSignals(True)
+        self.backbones.clear()
+        for row in rows:
+            info, status = row.info, row.status
+            if status.available:
+                text = f"{info.title}   {info.parameters_text} · {info.input_size} px · {status.state}"
+            else:
+                text = f"{info.title}   {info.parameters_text} · unavailable\n    needs {status.needed}"
+            item = QListWidgetItem(text)
+            item.setData(NAME_ROLE, info.name)
+            item.setToolTip(f"{info.name}\n{status.reason}")
+            if not status.available:
+                item.setFlags(item.flags() & ~(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable))
+            self.backbones.addItem(item)
+        self.backbones.blockSignals(False)
+        if not self.select_backbone(current):
+            self.select_backbone(DEFAULT_BACKBONE)
+        self._filter(self.search.text())
+
+    def select_backbone(self, name: str) -> bool:
+        """Select ``name`` if it is listed and usable; returns whether it was."""
+        for index in range(self.backbones.count()):
+            item = self.backbones.item(index)
+            if item.data(NAME_ROLE) == name and item.flags() & Qt.ItemFlag.ItemIsEnabled:
+                self.backbones.setCurrentItem(item)
+                return True
+        return False
+
+    def backbone_name(self) -> str:
+        item = self.backbones.currentItem()
+        return str(item.data(NAME_ROLE)) if item is not None else DEFAULT_BACKBONE
+
+    def _filter(self, text: str) -> None:
+        words = text.lower().split()
+        for index in range(self.backbones.count()):
+            item = self.backbones.item(index)
+            row = self._rows[item.data(NAME_ROLE)]
+            haystack = " ".join(
+                (row.info.name, row.info.title, row.info.source, row.info.description, row.status.state)
+            ).lower()
+            item.setHidden(not all(word in haystack for word in words))
+
+    def _backbone_changed(self, *_: object) -> None:
+        row = self._rows.get(self.backbone_name())
+        if row is None:
+            self.details.setText("")
+            return
+        info, status = row.info, row.status
+        mean = ", ".join(f"{v:.3f}" for v in info.mean)
+        std = ", ".join(f"{v:.3f}" for v in info.std)
+        self.details.setText(
+            f"<b>{info.title}</b> <span style='color:#777'>({info.name})</span><br>"
+            f"{info.description}<br>"
+            f"<b>Parameters</b> {info.parameters:,} &nbsp; <b>Features</b> {info.features} &nbsp; "
+            f"<b>Stages</b> {info.stages}<br>"
+            f"<b>Input</b> {info.input_size} px, {info.interpolation} &nbsp; "
+            f"<b>Normalisation</b> mean ({mean}), std ({std})<br>"
+            f"<b>Licence</b> {info.licence}<br>"
+            f"<b>Weights</b> {status.state}: {status.reason}"
+        )
+        self.stages.setMaximum(max(1, info.stages))
+        self._update_stage_label()
+
+    # ------------------------------------------------------------------ strategy and head
     def transfer(self) -> str:
-        return "frozen" if self.frozen.isChecked() else "full"
+        for mode, button in self.strategy_buttons.items():
+            if button.isChecked():
+                return mode
+        return "frozen"
 
-    def _strategy_changed(self) -> None:
+    def _strategy_changed(self, *_: object) -> None:
         mode = self.transfer()
         self.help.setText(TRANSFER_HELP[mode])
+        self.stages.setEnabled(mode == "partial")
+        self.stages_label.setEnabled(mode == "partial")
+        self.backbone_factor.setEnabled(mode != "frozen")
         self.learning_rate.setValue(DEFAULT_LR[mode])
+        self._update_stage_label()
+        self._update_backbone_lr()
 
+    def _update_stage_label(self, *_: object) -> None:
+        self.stages_label.setText(f"last {self.stages.value()} of {self.stages.maximum()} stages")
+
+    def _head_changed(self, *_: object) -> None:
+        mlp = self.head_kind.currentData() == "mlp"
+        self.hidden.setEnabled(mlp)
+        self.hidden.setToolTip("" if mlp else "Only an MLP head has hidden units")
+
+    def _update_backbone_lr(self, *_: object) -> None:
+        if self.transfer() == "frozen":
+            self.backbone_lr_label.setText("Backbone learning rate: none (the backbone is frozen).")
+        else:
+            rate = self.learning_rate.value() * self.backbone_factor.value()
+            self.backbone_lr_label.setText(f"Backbone learning rate: {rate:.2g} (head × factor).")
+
+    # ------------------------------------------------------------------ learning-rate finder
+    def set_lr_finder_running(self, running: bool, message: str = "") -> None:
+        self.find_lr.setEnabled(not running)
+        if message:
+            self.lr_status.setText(message)
+
+    def show_lr_finder_progress(self, done: int, total: int) -> None:
+        self.lr_status.setText(f"Trying learning rates… {done}/{total}")
+
+    def show_lr_finder_result(self, result: object) -> None:
+        """Plot loss against learning rate; ``result`` has ``learning_rates``, ``losses`` and ``suggestion``."""
+        rates = np.asarray(result.learning_rates, dtype=float)
+        losses = np.asarray(result.losses, dtype=float)
+        self.lr_curve.setData(rates, losses)
+        self._suggestion = float(result.suggestion)
+        self.lr_marker.setValue(math.log10(self._suggestion))
+        self.lr_marker.show()
+        self.use_lr.setEnabled(True)
+        self.set_lr_finder_running(
+            False, f"Suggested head learning rate: {self._suggestion:.2g} (steepest fall of the loss)."
+        )
+
+    def show_lr_finder_error(self, message: str) -> None:
+        self.set_lr_finder_running(False, message)
+
+    def _use_suggestion(self) -> None:
+        if self._suggestion is not None:
+            self.learning_rate.setValue(self._suggestion)
+
+    # ------------------------------------------------------------------ result
     def config(self) -> TrainConfig:
         return TrainConfig(
-            backbone=self.backbone.currentData(),
+            backbone=self.backbone_name(),
             transfer=self.transfer(),
+            unfreeze_stages=self.stages.value(),
+            head=str(self.head_kind.currentData()),
+            hidden_size=self.hidden.value(),
+            dropout=round(self.dropout.value(), 3),
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(),
+            backbone_lr_factor=self.backbone_factor.value(),
         )

@@ -1,0 +1,136 @@
+"""The backbone selector: catalog list with search and disabled entries, strategy, head, LR finder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import Qt
+
+from dmtl_studio.core import weight_store
+from dmtl_studio.core.catalog import CATALOG
+from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.ui.model_panel import NAME_ROLE, ModelPanel
+from tests.conftest import TEST_INPUT_SIZE
+
+
+def _items(panel: ModelPanel) -> dict[str, object]:
+    return {
+        panel.backbones.item(i).data(NAME_ROLE): panel.backbones.item(i)
+        for i in range(panel.backbones.count())
+    }
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModelPanel:  # noqa: ANN001
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    widget = ModelPanel()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_every_catalog_backbone_is_listed_and_unavailable_ones_are_disabled(panel: ModelPanel) -> None:
+    items = _items(panel)
+    assert set(items) == {info.name for info in CATALOG}
+    assert panel.backbone_name() == "efficientnet_lite0"
+    lite2 = items["efficientnet_lite2"]
+    assert lite2.flags() & Qt.ItemFlag.ItemIsEnabled
+    resnet = items["torchvision/resnet18"]
+    assert not resnet.flags() & Qt.ItemFlag.ItemIsEnabled
+    assert "resnet18-f37072fd.pth" in resnet.text() and "nothing is downloaded" in resnet.toolTip()
+    assert not panel.select_backbone("torchvision/resnet18")
+    assert panel.backbone_name() == "efficientnet_lite0"
+
+
+def test_details_show_size_input_normalisation_licence_and_weights(panel: ModelPanel) -> None:
+    assert panel.select_backbone("efficientnet_lite1")
+    text = panel.details.text()
+    for part in ("EfficientNet-Lite1", "4,135,680", "240 px", "0.485", "Apache-2.0", "bundled"):
+        assert part in text, part
+
+
+def test_search_filters_the_list(panel: ModelPanel) -> None:
+    panel.search.setText("resnet")
+    visible = {name for name, item in _items(panel).items() if not item.isHidden()}
+    assert visible == {"torchvision/resnet18", "torchvision/resnet50", "timm/resnet50"}
+    panel.search.setText("lite bundled")
+    visible = {name for name, item in _items(panel).items() if not item.isHidden()}
+    assert visible == {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"}
+    panel.search.clear()
+    assert not any(item.isHidden() for item in _items(panel).values())
+
+
+def test_strategy_head_and_rates_make_the_config(panel: ModelPanel) -> None:
+    assert not panel.stages.isEnabled() and not panel.backbone_factor.isEnabled()
+    panel.partial.setChecked(True)
+    assert panel.stages.isEnabled() and panel.backbone_factor.isEnabled()
+    assert panel.stages.maximum() == 8 and "of 8 stages" in panel.stages_label.text()
+    panel.stages.setValue(3)
+    panel.head_kind.setCurrentIndex(panel.head_kind.findData("mlp"))
+    assert panel.hidden.isEnabled()
+    panel.hidden.setValue(128)
+    panel.backbone_factor.setValue(0.25)
+    panel.learning_rate.setValue(0.002)
+    assert "0.0005" in panel.backbone_lr_label.text()
+    assert panel.select_backbone("efficientnet_lite2")
+    config = panel.config()
+    assert isinstance(config, TrainConfig)
+    assert (config.backbone, config.transfer, config.unfreeze_stages) == ("efficientnet_lite2", "partial", 3)
+    assert (config.head, config.hidden_size, config.backbone_lr_factor) == ("mlp", 128, 0.25)
+    assert config.learning_rate == pytest.approx(0.002)
+    panel.full.setChecked(True)
+    assert panel.config().transfer == "full" and not panel.stages.isEnabled()
+
+
+def test_imported_weights_enable_a_backbone(panel: ModelPanel) -> None:
+    stored = weight_store.store_dir() / "resnet18-test.safetensors"
+    stored.write_bytes(b"placeholder")
+    weight_store.add_to_index(
+        weight_store.StoredWeights(
+            "torchvision/resnet18", stored.name, "0" * 64, "r18.pth", "1" * 64, "now", 1
+        )
+    )
+    panel.reload_backbones()
+    assert panel.select_backbone("torchvision/resnet18")
+    assert "imported" in panel.details.text()
+    assert panel.stages.maximum() == 5
+
+
+def test_lr_finder_is_requested_by_signal_and_its_result_plotted(qtbot, panel: ModelPanel) -> None:  # noqa: ANN001
+    with qtbot.waitSignal(panel.lr_finder_requested, timeout=2000) as blocker:
+        qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
+    assert isinstance(blocker.args[0], TrainConfig)
+    result = SimpleNamespace(
+        learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), losses=(1.1, 1.0, 0.6, 0.5, 3.0), suggestion=1e-3
+    )
+    panel.show_lr_finder_result(result)
+    xs, ys = panel.lr_curve.getData()
+    assert len(xs) == 5 and list(ys) == [1.1, 1.0, 0.6, 0.5, 3.0]
+    assert "0.001" in panel.lr_status.text()
+    qtbot.mouseClick(panel.use_lr, Qt.MouseButton.LeftButton)
+    assert panel.learning_rate.value() == pytest.approx(1e-3)
+
+
+def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.app import build_window
+    from dmtl_studio.ui import model_panel
+
+    original = model_panel.ModelPanel.config
+    monkeypatch.setattr(
+        model_panel.ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.model_panel
+    qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
+    thread = controller.lr_finder_thread
+    assert thread is not None and not panel.find_lr.isEnabled()
+    with qtbot.waitSignal(thread.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: panel.use_lr.isEnabled(), timeout=5_000)
+    assert panel.find_lr.isEnabled() and "Suggested" in panel.lr_status.text()
+    controller.shutdown()
