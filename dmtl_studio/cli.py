@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dmtl_studio import __version__
 
-COMMANDS = ("import", "train", "predict", "labels", "backup", "bench")
+COMMANDS = ("import", "train", "predict", "labels", "backup", "weights", "bench")
 
 
 class _Progress:
@@ -61,7 +61,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a classifier on a project's labelled images")
     p.add_argument("project_dir", type=Path)
-    p.add_argument("--transfer", choices=("frozen", "full"), default="frozen")
+    p.add_argument(
+        "--transfer",
+        choices=("frozen", "partial", "full"),
+        default="frozen",
+        help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
+        "full: every layer",
+    )
+    p.add_argument("--backbone", default="efficientnet_lite0", help="a name from 'dmtl-studio weights list'")
+    p.add_argument("--unfreeze-stages", type=int, default=2, help="stages fine-tuned by --transfer partial")
+    p.add_argument("--head", choices=("linear", "mlp"), default="linear")
+    p.add_argument("--hidden", type=int, default=256, help="hidden units of an mlp head")
+    p.add_argument("--dropout", type=float, default=0.2, help="dropout of the head")
+    p.add_argument("--backbone-lr-factor", type=float, default=0.1, help="backbone LR = head LR x factor")
+    p.add_argument("--feature-views", type=int, default=4, help="augmented views cached per image (frozen)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument(
@@ -82,6 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
     p.add_argument("project_dir", type=Path)
     p.add_argument("destination", type=Path, help="a new file name for the copy")
+
+    p = sub.add_parser("weights", help="list backbones and their offline weights, or import a weights file")
+    weights = p.add_subparsers(dest="weights_command", required=True)
+    weights.add_parser("list", help="every backbone with its size and where its weights come from")
+    w = weights.add_parser(
+        "import", help="check a .safetensors/.pth file against an architecture and keep it"
+    )
+    w.add_argument("file", type=Path)
+    w.add_argument("--arch", required=True, help="backbone name, e.g. torchvision/resnet18 or timm/resnet50")
 
     p = sub.add_parser("bench", help="speed of the augmentation engine vs torchvision")
     p.add_argument("what", choices=("augment",))
@@ -141,7 +163,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     lr = args.lr if args.lr is not None else (1e-3 if args.transfer == "frozen" else 3e-4)
     config = TrainConfig(
+        backbone=args.backbone,
         transfer=args.transfer,
+        unfreeze_stages=args.unfreeze_stages,
+        head=args.head,
+        hidden_size=args.hidden,
+        dropout=args.dropout,
+        backbone_lr_factor=args.backbone_lr_factor,
+        feature_views=args.feature_views,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=lr,
@@ -180,6 +209,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"run {summary.status}: {summary.run_dir}")
     if args.json:
         print(json.dumps(summary.to_dict()))
+    return 0
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from dmtl_studio.core import catalog
+
+    if args.weights_command == "import":
+        from dmtl_studio.core.weights import import_weights
+
+        entry, check = import_weights(args.file, args.arch)
+        print(f"imported {args.file.name} for {args.arch}: {check.describe()}")
+        print(f"  stored as {entry.path()} (sha256 {entry.sha256}; original sha256 {entry.source_sha256})")
+        return 0
+    print(f"{'backbone':34} {'params':>8} {'input':>5} {'stages':>6}  weights")
+    for row in catalog.list_backbones():
+        info, status = row.info, row.status
+        print(
+            f"{info.name:34} {info.parameters_text:>8} {info.input_size:>5} {info.stages:>6}  {status.state}"
+        )
+        print(f"    {status.path if status.available else status.reason}")
     return 0
 
 
@@ -246,6 +295,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
     args = _parser().parse_args(argv)
+    from dmtl_studio.core.backbones import WeightsError
+    from dmtl_studio.core.catalog import UnknownBackbone
     from dmtl_studio.core.checkpoint import CheckpointError
     from dmtl_studio.core.config import ConfigError
     from dmtl_studio.core.store import ProjectError
@@ -254,6 +305,7 @@ def main(argv: list[str]) -> int:
     handlers = {
         "import": _cmd_import,
         "train": _cmd_train,
+        "weights": _cmd_weights,
         "predict": _cmd_predict,
         "bench": _cmd_bench,
         "labels": _cmd_labels,
@@ -261,8 +313,11 @@ def main(argv: list[str]) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (ProjectError, TrainingError, CheckpointError, ConfigError) as exc:
+    except (ProjectError, TrainingError, CheckpointError, ConfigError, WeightsError) as exc:
         print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except UnknownBackbone as exc:
+        print(f"dmtl-studio {args.command}: unknown backbone {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

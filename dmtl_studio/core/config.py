@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from dmtl_studio.core.augment.registry import RecipeError
 
-TRANSFER_MODES = ("frozen", "full")
+TRANSFER_MODES = ("frozen", "partial", "full")
+HEADS = ("linear", "mlp")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -19,9 +20,11 @@ class TrainConfig:
     """What a training run does.
 
     ``transfer`` is ``"frozen"`` (feature extraction: the pretrained backbone is fixed and only the new head
-    learns) or ``"full"`` (every parameter is fine-tuned, the backbone at ``learning_rate *
-    backbone_lr_factor``). ``recipe`` is the augmentation recipe as a dict (see
-    :class:`dmtl_studio.core.augment.Recipe`); ``None`` means the ``light`` preset.
+    learns, on features computed once and cached, ``feature_views`` augmented views per image), ``"partial"``
+    (the last ``unfreeze_stages`` stages of the backbone are fine-tuned too) or ``"full"`` (every parameter is
+    fine-tuned). A fine-tuned backbone learns at ``learning_rate * backbone_lr_factor``. The new head is
+    ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. ``recipe`` is the augmentation
+    recipe as a dict (see :class:`dmtl_studio.core.augment.Recipe`); ``None`` means the ``light`` preset.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -37,6 +40,11 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     recipe: dict | None = None
+    unfreeze_stages: int = 2
+    head: str = "linear"
+    hidden_size: int = 256
+    dropout: float = 0.2
+    feature_views: int = 4
 
     def __post_init__(self) -> None:
         if self.transfer not in TRANSFER_MODES:
@@ -53,6 +61,18 @@ class TrainConfig:
             raise ConfigError("input size must be between 32 and 1024 pixels")
         if not 0 <= self.warmup_fraction < 1:
             raise ConfigError("warm-up fraction must be in [0, 1)")
+        if self.unfreeze_stages < 1:
+            raise ConfigError("unfreeze stages must be at least 1")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be one of {', '.join(HEADS)}, not {self.head!r}")
+        if not 1 <= self.hidden_size <= 16384:
+            raise ConfigError("hidden size must be between 1 and 16384")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError("dropout must be in [0, 1)")
+        if not 1 <= self.feature_views <= 64:
+            raise ConfigError("feature views must be between 1 and 64")
+        if not self.backbone_lr_factor > 0:
+            raise ConfigError("backbone learning-rate factor must be positive")
         if self.recipe is not None:
             from dmtl_studio.core.augment.recipe import Recipe
 

@@ -27,8 +27,10 @@ from dmtl_studio.core.checkpoint import save_checkpoint
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.data import ImageDataset
 from dmtl_studio.core.events import EpochResult, RunSummary, StepProgress
+from dmtl_studio.core.feature_cache import FeatureCache, mix_features
 from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
+from dmtl_studio.core.transfer import configure_transfer, forward, set_train_mode
 
 log = logging.getLogger(__name__)
 
@@ -97,36 +99,6 @@ def warmup_cosine(total_steps: int, warmup_fraction: float) -> Callable[[int], f
     return factor
 
 
-def configure_transfer(model: Classifier, config: TrainConfig) -> list[dict]:
-    """Freeze or unfreeze the backbone and return the optimizer's parameter groups."""
-    head = list(model.head.parameters())
-    if config.transfer == "frozen":
-        for parameter in model.backbone.parameters():
-            parameter.requires_grad_(False)
-        return [{"params": head, "lr": config.learning_rate}]
-    for parameter in model.backbone.parameters():
-        parameter.requires_grad_(True)
-    return [
-        {"params": list(model.backbone.parameters()), "lr": config.learning_rate * config.backbone_lr_factor},
-        {"params": head, "lr": config.learning_rate},
-    ]
-
-
-def set_train_mode(model: Classifier, config: TrainConfig) -> None:
-    model.train()
-    if config.transfer == "frozen":
-        # A frozen backbone also keeps its BatchNorm statistics and has no dropout noise.
-        model.backbone.eval()
-
-
-def forward(model: Classifier, images: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    if config.transfer == "frozen":
-        with torch.no_grad():
-            features = model.features(images)
-        return model.head(features)
-    return model(images)
-
-
 @torch.no_grad()
 def evaluate(
     model: Classifier, loader: DataLoader, device: torch.device, num_classes: int, should_stop: ShouldStop
@@ -185,7 +157,13 @@ def train(
     device = select_device(config.device)
     with ProjectStore.open(project_dir) as store:
         split = labelled_split(store)
-        spec = ModelSpec(backbone=config.backbone, num_classes=len(split.classes))
+        spec = ModelSpec(
+            backbone=config.backbone,
+            num_classes=len(split.classes),
+            head=config.head,
+            dropout=config.dropout,
+            hidden=config.hidden_size,
+        )
         model = build_classifier(spec, pretrained=True)
         preprocessing = preprocessing_for(model.backbone, config.input_size)
         train_set = ImageDataset(
@@ -210,6 +188,23 @@ def train(
 
         model.to(device)
         groups = configure_transfer(model, config)
+        # A frozen backbone gives each image the same features every epoch: compute them once (lazily, so a
+        # stop request during the computation ends the run cleanly) and train the head on the cache.
+        cache = None
+        if config.transfer == "frozen":
+            cache = FeatureCache(
+                model.backbone,
+                train_set,
+                val_set,
+                device,
+                config.feature_views,
+                config.batch_size * 2,
+                config.num_workers,
+                should_stop,
+            )
+            train_loader = cache.train_loader(config.batch_size, config.seed)
+            val_loader = cache.val_loader(config.batch_size * 2)
+        scored = model.head if cache is not None else model  # what evaluation runs on
         optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
         steps_per_epoch = len(train_loader)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -235,7 +230,7 @@ def train(
         try:
             for epoch in range(1, config.epochs + 1):
                 train_set.set_epoch(epoch)
-                set_train_mode(model, config)
+                set_train_mode(model)
                 loss_sum, correct, seen = 0.0, 0, 0
                 started = time.perf_counter()
                 for step, (images, targets, _) in enumerate(train_loader, start=1):
@@ -243,8 +238,16 @@ def train(
                     images, targets = images.to(device), targets.to(device)
                     # Batch mixing draws from its own generator per (seed, epoch, step): reproducible runs.
                     mix_rng = np.random.default_rng((config.seed, epoch, step, 1))
-                    images, soft_targets = mix_batch(images, targets, len(split.classes), compiled, mix_rng)
-                    logits = forward(model, images, config)
+                    if cache is not None:
+                        images, soft_targets = mix_features(
+                            images, targets, len(split.classes), compiled, mix_rng, preprocessing.input_size
+                        )
+                        logits = model.head(images)
+                    else:
+                        images, soft_targets = mix_batch(
+                            images, targets, len(split.classes), compiled, mix_rng
+                        )
+                        logits = forward(model, images, config)
                     if soft_targets is None:
                         loss = criterion(logits, targets)
                     else:
@@ -281,7 +284,7 @@ def train(
                 confusion = None
                 if len(val_set):
                     val_loss, val_accuracy, confusion = evaluate(
-                        model, val_loader, device, len(split.classes), should_stop
+                        scored, val_loader, device, len(split.classes), should_stop
                     )
                 learning_rate = scheduler.get_last_lr()[-1]
                 store.record_epoch(
