@@ -47,14 +47,15 @@ def mix_batch(
     if sample is None:
         return images, None
     one_hot = functional.one_hot(targets, num_classes).to(images.dtype)
-    partner_images, partner_labels = images.roll(1, 0), one_hot.roll(1, 0)
     if sample.box is None:
-        mixed = images * sample.lam + partner_images * (1.0 - sample.lam)
+        # lerp(partner, own, lam) = lam * own + (1 - lam) * partner, in one pass over the rolled copy.
+        mixed = torch.lerp(images.roll(1, 0), images, sample.lam)
     else:
         top, bottom, left, right = sample.box
         mixed = images.clone()
-        mixed[..., top:bottom, left:right] = partner_images[..., top:bottom, left:right]
-    soft = one_hot * sample.lam + partner_labels * (1.0 - sample.lam)
+        # Only the pasted box of the neighbours is needed, not a rolled copy of the whole batch.
+        mixed[..., top:bottom, left:right] = images[..., top:bottom, left:right].roll(1, 0)
+    soft = torch.lerp(one_hot.roll(1, 0), one_hot, sample.lam)
     return mixed, soft
 
 

@@ -356,7 +356,7 @@ def test_batch_mixing_uses_the_same_draws_with_soft_labels() -> None:
     torch = pytest.importorskip("torch")
     from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
 
-    recipe = Recipe((Step.of("cutmix", 0.5), Step.of("mixup", 1.0))).compile()
+    recipe = Recipe((Step.of("cutmix", 0.5), Step.of("mixup", 1.0, alpha=1.0))).compile()
     images = torch.rand(4, 3, 16, 16)
     targets = torch.tensor([0, 1, 2, 1])
     mixed, soft = mix_batch(images, targets, 3, recipe, np.random.default_rng(4))
@@ -365,8 +365,16 @@ def test_batch_mixing_uses_the_same_draws_with_soft_labels() -> None:
     partner = images.roll(1, 0)
     if sample.box is None:
         assert torch.allclose(mixed, images * sample.lam + partner * (1 - sample.lam))
-    assert math.isclose(float(soft[0, 0]), sample.lam, rel_tol=1e-6)  # own label keeps lam
-    assert math.isclose(float(soft[0, 1]), 1 - sample.lam, rel_tol=1e-6)  # neighbour's label (index 3: 1)
+    assert 0.05 < sample.lam < 0.95  # a draw that really mixes
+    assert math.isclose(float(soft[0, 0]), sample.lam, abs_tol=1e-6)  # own label keeps lam
+    assert math.isclose(float(soft[0, 1]), 1 - sample.lam, abs_tol=1e-6)  # neighbour's label (index 3: 1)
+    cut = Recipe((Step.of("cutmix", 1.0, alpha=1.0),)).compile()
+    mixed, soft = mix_batch(images, targets, 3, cut, np.random.default_rng(5))
+    sample = cut.draw_mix(np.random.default_rng(5), 16, 16)
+    top, bottom, left, right = sample.box
+    expected = images.clone()
+    expected[..., top:bottom, left:right] = partner[..., top:bottom, left:right]
+    assert torch.equal(mixed, expected) and math.isclose(float(soft[1, 1]), sample.lam, abs_tol=1e-6)
     logits = torch.randn(4, 3)
     one_hot = torch.nn.functional.one_hot(targets, 3).float()
     assert torch.allclose(

@@ -194,20 +194,23 @@ def test_app_stores_the_recipe_in_the_project_and_trains_with_it(qtbot, project:
 
     captured = {}
 
+    class _Signal:
+        def connect(self, slot: object) -> None:
+            pass
+
     class FakeThread:
+        """Records the configuration it is given; every signal the window connects to is a no-op."""
+
         def __init__(self, project_dir, config, parent) -> None:  # noqa: ANN001
             captured["config"] = config
-            for name in ("progress", "epoch_finished", "run_finished", "failed"):
-                setattr(self, name, _Connectable())
+
+        def __getattr__(self, name: str) -> _Signal:
+            return _Signal()
 
         def isRunning(self) -> bool:  # noqa: N802
             return False
 
         def start(self) -> None:
-            pass
-
-    class _Connectable:
-        def connect(self, slot: object) -> None:
             pass
 
     monkeypatch.setattr(app, "TrainingThread", FakeThread)

@@ -1,9 +1,10 @@
 """The built-in augmentation operations, on uint8 RGB images with OpenCV and numpy.
 
 Every random draw comes from the ``numpy.random.Generator`` passed in, so a seed fixes the result. Pixel
-operations that are a function of the value alone (brightness, contrast, gamma, hue) are applied as a
-256-entry lookup table (``cv2.LUT``), which is far cheaper than arithmetic on every pixel. No operation changes
-its input array: cached images are shared between epochs.
+operations stay in uint8: linear ones (brightness, contrast) are one saturating multiply-add
+(``cv2.convertScaleAbs``, ``cv2.addWeighted``), other maps of the value alone (gamma, hue) a 256-entry lookup table (``cv2.LUT``);
+no float copy of the image is made. No operation changes its input array: cached images are shared between
+epochs.
 """
 
 from __future__ import annotations
@@ -54,11 +55,10 @@ def _about_center(
     linear: np.ndarray, height: int, width: int, tx: float = 0.0, ty: float = 0.0
 ) -> np.ndarray:
     """A 3x3 matrix applying ``linear`` about the image centre, then shifting by ``(tx, ty)`` pixels."""
+    # Plain floats and one array: this runs per image and step, where numpy's small-array calls add up.
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-    matrix = np.eye(3)
-    matrix[:2, :2] = linear
-    matrix[:2, 2] = np.array([cx + tx, cy + ty]) - linear @ np.array([cx, cy])
-    return matrix
+    (a, b), (c, d) = linear.tolist()
+    return np.array([[a, b, cx + tx - a * cx - b * cy], [c, d, cy + ty - c * cx - d * cy], [0.0, 0.0, 1.0]])
 
 
 def _lut(values: np.ndarray) -> np.ndarray:
@@ -156,10 +156,11 @@ class _RandomResizedCrop(GeometricTransform):
         area = rng.uniform(self.min_area, 1.0) * height * width
         log_ratio = math.log(self.max_aspect)
         ratio = math.exp(rng.uniform(-log_ratio, log_ratio))
-        crop_w = min(float(width), math.sqrt(area * ratio))
-        crop_h = min(float(height), math.sqrt(area / ratio))
-        x0 = rng.uniform(0.0, width - crop_w)
-        y0 = rng.uniform(0.0, height - crop_h)
+        # Whole-pixel boxes (as torchvision's): the crop is then a plain resize of a slice, see recipe.warp.
+        crop_w = min(width, max(1, int(round(math.sqrt(area * ratio)))))
+        crop_h = min(height, max(1, int(round(math.sqrt(area / ratio)))))
+        x0 = int(rng.integers(0, width - crop_w + 1))
+        y0 = int(rng.integers(0, height - crop_h + 1))
         sx, sy = width / crop_w, height / crop_h
         # Pixel centres: the crop's edges map onto the output's edges.
         return np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5], [0.0, 0.0, 1.0]])
@@ -177,7 +178,7 @@ class _Brightness(PixelTransform):
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         factor = rng.uniform(1.0 - self.strength, 1.0 + self.strength)
-        return cv2.LUT(image, _lut(_IDENTITY_LUT * factor))
+        return cv2.convertScaleAbs(image, alpha=factor)  # factor > 0: never negative, saturates at 255
 
 
 class _Contrast(PixelTransform):
@@ -187,7 +188,8 @@ class _Contrast(PixelTransform):
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         factor = rng.uniform(1.0 - self.strength, 1.0 + self.strength)
         mean = _gray_mean(image)  # around the mean grey level, as PIL and torchvision do
-        return cv2.LUT(image, _lut(mean + (_IDENTITY_LUT - mean) * factor))
+        # factor * v + (1 - factor) * mean, saturated to 0..255 (it goes below 0 when factor > 1).
+        return cv2.addWeighted(image, factor, image, 0.0, (1.0 - factor) * mean)
 
 
 class _Saturation(PixelTransform):

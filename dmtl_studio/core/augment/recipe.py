@@ -258,12 +258,35 @@ def _grid_move(matrix: np.ndarray, image: np.ndarray) -> np.ndarray | None:
     return move(image)
 
 
+def _whole_pixel_crop(matrix: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """``(top, bottom, left, right)`` if ``matrix`` stretches a whole-pixel box inside the image to full size.
+
+    Such a warp (a random resized crop alone) is a resize of a slice, which OpenCV does several times faster
+    than the general warp, with the same pixel-centre convention.
+    """
+    (a, b, tx), (c, d, ty), (g, h, k) = matrix.tolist()
+    if b != 0.0 or c != 0.0 or g != 0.0 or h != 0.0 or k != 1.0 or a < 1.0 or d < 1.0:
+        return None
+    left, top = 0.5 - (tx + 0.5) / a, 0.5 - (ty + 0.5) / d
+    right, bottom = left + width / a, top + height / d
+    box = [round(v) for v in (top, bottom, left, right)]
+    if max(abs(v - r) for v, r in zip((top, bottom, left, right), box, strict=True)) > 1e-6:
+        return None
+    if box[0] < 0 or box[2] < 0 or box[1] > height or box[3] > width or box[0] >= box[1] or box[2] >= box[3]:
+        return None
+    return box[0], box[1], box[2], box[3]
+
+
 def warp(image: np.ndarray, matrix: np.ndarray, border: str) -> np.ndarray:
     """Apply a source-to-destination homography, keeping the image size (bilinear)."""
     exact = _grid_move(matrix, image)
     if exact is not None:
         return exact
     height, width = image.shape[:2]
+    crop = _whole_pixel_crop(matrix, height, width)
+    if crop is not None:
+        top, bottom, left, right = crop
+        return cv2.resize(image[top:bottom, left:right], (width, height), interpolation=cv2.INTER_LINEAR)
     flags = cv2.INTER_LINEAR
     g, h, k = matrix[2].tolist()
     if g == 0.0 and h == 0.0 and k == 1.0:
