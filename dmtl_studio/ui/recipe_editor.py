@@ -150,6 +150,9 @@ class _Tile(QWidget):
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setStyleSheet("font-size: 10px; color: #333;")
         self.caption.setFixedWidth(size)
+        # Two lines: a mixed sample names both labels with their weights, one per line.
+        self.caption.setFixedHeight(2 * self.caption.fontMetrics().height() + 2)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
@@ -159,7 +162,11 @@ class _Tile(QWidget):
     def show_image(self, array: np.ndarray, caption: str, tooltip: str = "") -> None:
         self.picture.setPixmap(array_to_pixmap(array, self.picture.width()))
         metrics = self.caption.fontMetrics()
-        self.caption.setText(metrics.elidedText(caption, Qt.TextElideMode.ElideRight, self.picture.width()))
+        lines = [
+            metrics.elidedText(line, Qt.TextElideMode.ElideRight, self.picture.width())
+            for line in caption.split(" + ")
+        ]
+        self.caption.setText("\n".join(lines))
         self.setToolTip(tooltip or caption)
 
 
@@ -243,7 +250,6 @@ class RecipeEditor(QWidget):
         self.reseed_button.setToolTip("Draw 12 new random versions")
         self.preview_status = QLabel("Select images in the browser to preview the recipe on them.")
         self.preview_status.setStyleSheet("color: #555;")
-        self.preview_status.setWordWrap(True)
         preview_bar = QHBoxLayout()
         preview_bar.addWidget(QLabel("<b>Preview</b>"))
         preview_bar.addWidget(self.image_choice, 1)
@@ -547,12 +553,15 @@ class RecipeEditor(QWidget):
         if result.asked_at:
             self.last_latency_ms = (time.perf_counter() - result.asked_at) * 1000.0
         mixed = sum(tile.mixed for tile in result.tiles)
-        mixing = f"; {mixed} mixed pair(s), labels weighted as shown" if mixed else ""
-        latency = f", shown {self.last_latency_ms:.0f} ms after the change" if self.last_latency_ms else ""
-        self.preview_status.setText(
-            f"{len(result.tiles)} training samples (seed {self._seed}) computed in {result.compute_ms:.0f} ms"
-            f"{latency}{mixing}."
+        latency = (
+            f", on screen {self.last_latency_ms:.0f} ms after the change" if self.last_latency_ms else ""
         )
+        lines = [
+            f"{len(result.tiles)} training samples (seed {self._seed}): {result.compute_ms:.0f} ms{latency}"
+        ]
+        if mixed:
+            lines.append(f"{mixed} mixed pair(s): each caption gives the label weights")
+        self.preview_status.setText("\n".join(lines))
         self.preview_shown.emit(result)
 
     def show_preview_failed(self, request_id: int, message: str) -> None:

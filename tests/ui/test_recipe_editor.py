@@ -164,6 +164,7 @@ def test_mixing_preview_shows_blended_pairs_with_label_weights(qtbot, editor, sh
     caption = widget.tiles[0].toolTip()
     assert "circle" in caption and ("square" in caption or "triangle" in caption) and "+" in caption
     assert "mixed pair" in widget.preview_status.text()
+    assert len(widget.tiles[0].caption.text().splitlines()) == 2  # one line per label, with its weight
 
 
 def test_reseed_draws_new_samples(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
