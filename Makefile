@@ -26,3 +26,23 @@ test: $(STAMP) lint
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# The offline installer (docs/packaging.md): the frozen app in dist/dmtl-studio/ and, on Linux, the tarball.
+# package-smoke tests the frozen app (offscreen, no network); it rebuilds the bundle when a source is newer.
+.PHONY: package package-smoke
+PACKAGE_STAMP := $(VENV)/.installed-package
+BUNDLE := dist/dmtl-studio/dmtl-studio
+BUNDLE_SOURCES := pyproject.toml $(shell find dmtl_studio packaging -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+$(PACKAGE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,package]'
+	@touch $(PACKAGE_STAMP)
+
+package: $(PACKAGE_STAMP)
+	PYTHON=$(PY) bash packaging/build.sh
+
+$(BUNDLE): $(PACKAGE_STAMP) $(BUNDLE_SOURCES)
+	PYTHON=$(PY) bash packaging/build.sh --no-tarball
+
+package-smoke: $(BUNDLE)
+	bash packaging/smoke_test.sh dist/dmtl-studio

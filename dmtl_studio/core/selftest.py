@@ -123,12 +123,15 @@ def check_torch() -> str:
 
 
 def check_bundled_weights() -> str:
-    from dmtl_studio.core.backbones import BUNDLED, DEFAULT_BACKBONE
+    from dmtl_studio.core.backbones import BUNDLED
 
-    path = BUNDLED[DEFAULT_BACKBONE].path()
-    if not path.is_file():
-        raise SelfTestFailure(f"the pretrained weights of {DEFAULT_BACKBONE} are missing: {path}")
-    return f"{DEFAULT_BACKBONE}: {path.name}, {path.stat().st_size / 2**20:.1f} MiB"
+    found = []
+    for arch, weights in sorted(BUNDLED.items()):
+        path = weights.path()
+        if not path.is_file():
+            raise SelfTestFailure(f"the pretrained weights of {arch} are missing: {path}")
+        found.append(f"{arch} ({path.stat().st_size / 2**20:.1f} MiB)")
+    return ", ".join(found)
 
 
 def check_training(device: torch.device) -> str:

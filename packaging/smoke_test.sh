@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Smoke test of the frozen application (what `make package-smoke` runs): offscreen, and with no network at all
+# when the system allows an unprivileged network namespace (unshare -rn).
+#
+#   1. --version, then --self-test: torch, bundled weights, spawned DataLoader workers, safetensors, project
+#      database, Qt platform plugins
+#   2. start to the main window and quit, SMOKE_STARTS times; the first start uses --demo, which generates the
+#      demo project with the bundled generator. The median is the start-up figure of docs/performance.md
+#   3. import the demo pictures twice: once with stdout and stderr closed (what a windowed build sees), once
+#      normally
+#   4. train 1 epoch at 128 px on the CPU with 2 DataLoader workers, predict every picture, check the CSV
+#   5. (Linux installer) install.sh into a temporary HOME, run the installed command, uninstall.sh
+#
+# usage: packaging/smoke_test.sh [BUNDLE_DIR]        (default: dist/dmtl-studio)
+# env:   SMOKE_STARTS=5   SMOKE_INSTALL=1 (0 skips step 5)   SMOKE_KEEP=1 (keep the work folder)
+set -euo pipefail
+
+bundle=$(cd "${1:-dist/dmtl-studio}" && pwd)
+exe="$bundle/dmtl-studio"
+starts=${SMOKE_STARTS:-5}
+[ -x "$exe" ] || { echo "smoke test: no executable $exe; build it with 'make package'" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dmtl-smoke.XXXXXX")
+cleanup() {
+    if [ "${SMOKE_KEEP:-0}" = 1 ]; then echo "work folder kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+log="$work/log.txt"
+
+# The bundle must need nothing from the build environment.
+unset PYTHONPATH PYTHONHOME VIRTUAL_ENV
+export QT_QPA_PLATFORM=offscreen
+export DMTL_STUDIO_HOME="$work/app-home"
+cd "$work"
+
+isolate=()
+if unshare -rn true 2>/dev/null; then
+    isolate=(unshare -rn)
+    network="none (network namespace)"
+else
+    network="not isolated (unshare -rn is not permitted here)"
+fi
+
+fail() {
+    echo "smoke test FAILED: $*" >&2
+    echo "--- last lines of $log:" >&2
+    tail -n 40 "$log" >&2 || true
+    exit 1
+}
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+frozen() { "${isolate[@]}" "$exe" "$@"; }
+
+echo "smoke test of $bundle ($(du -sh "$bundle" | cut -f1)); network: $network"
+total_start=$(now)
+
+# 1. version and self-test ----------------------------------------------------------------------------------
+frozen --version >>"$log" 2>&1 || fail "--version"
+t=$(now)
+frozen --self-test >"$work/self-test.txt" 2>>"$log" || { cat "$work/self-test.txt" >>"$log"; fail "--self-test"; }
+self_test_s=$(since "$t")
+cat "$work/self-test.txt"
+grep -q "frozen bundle" "$work/self-test.txt" || fail "the self-test did not run from the bundle"
+grep -q "^self-test passed" "$work/self-test.txt" || fail "--self-test did not report success"
+
+# 2. start to the window ------------------------------------------------------------------------------------
+times=()
+for i in $(seq 1 "$starts"); do
+    args=()
+    [ "$i" = 1 ] && args=(--demo)
+    t=$(now)
+    out=$(DMTL_STUDIO_EXIT_WHEN_SHOWN=1 frozen "${args[@]}" 2>>"$log") || fail "start $i to the window"
+    times+=("$(since "$t")")
+    [[ "$out" == *"window shown"* ]] || fail "start $i: the window was not shown"
+done
+images="$DMTL_STUDIO_HOME/demo-project/images"
+[ -d "$images/circle" ] || fail "--demo did not generate the demo pictures in $images"
+demo_start_s=${times[0]}
+start_median_s=$(printf '%s\n' "${times[@]:1}" | sort -n | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "n/a"; exit }
+    print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+echo "start to the window: first (with --demo, generating the demo project) ${demo_start_s} s;" \
+    "then ${times[*]:1} s (median ${start_median_s} s)"
+
+# 3. import --------------------------------------------------------------------------------------------------
+frozen import "$work/closed-streams" "$images" </dev/null >&- 2>&- || fail "import with stdout and stderr closed"
+[ -f "$work/closed-streams/project.dmtl.sqlite" ] || fail "import with closed streams wrote no project"
+t=$(now)
+frozen import "$work/project" "$images" --json >"$work/import.txt" 2>>"$log" || fail "import"
+import_s=$(since "$t")
+picture_count=$(find "$images" -name '*.png' | wc -l)
+grep -q "\"scanned\": $picture_count," "$work/import.txt" || fail "import did not scan $picture_count pictures"
+head -n 4 "$work/import.txt"
+
+# 4. train and predict ---------------------------------------------------------------------------------------
+t=$(now)
+frozen train "$work/project" --epochs 1 --input-size 128 --device cpu --workers 2 --json \
+    >"$work/train.txt" 2>>"$log" || fail "train"
+train_s=$(since "$t")
+summary=$(tail -n 1 "$work/train.txt")
+[[ "$summary" == *'"status": "completed"'* ]] || fail "training did not complete: $summary"
+run_dir=$(printf '%s' "$summary" | sed -n 's/.*"run_dir": "\([^"]*\)".*/\1/p')
+[ -f "$run_dir/model.safetensors" ] && [ -f "$run_dir/model.json" ] || fail "no checkpoint in '$run_dir'"
+echo "trained: $(head -n 1 "$work/train.txt")"
+
+t=$(now)
+frozen predict "$run_dir" "$images" --out "$work/predictions.csv" >>"$log" 2>&1 || fail "predict"
+predict_s=$(since "$t")
+header=$(head -n 1 "$work/predictions.csv" | tr -d '\r')
+[ "$header" = "path,predicted_label,confidence,p_circle,p_square,p_triangle" ] || fail "CSV header: $header"
+rows=$(($(wc -l <"$work/predictions.csv") - 1))
+[ "$rows" = "$picture_count" ] || fail "$rows predictions for $picture_count pictures"
+awk -F, 'NR > 1 && ($2 !~ /^(circle|square|triangle)$/ || $3 < 0 || $3 > 1) { bad++ } END { exit bad > 0 }' \
+    "$work/predictions.csv" || fail "a prediction has an unknown class or a confidence outside [0, 1]"
+accuracy=$(awk -F, 'NR > 1 { n = split($1, p, "/"); if (p[n - 1] ~ /^(circle|square|triangle)$/) {
+    total++; if (p[n - 1] == $2) right++ } } END { printf "%.2f", right / total }' "$work/predictions.csv")
+echo "predicted $rows pictures; accuracy on the labelled ones after 1 epoch: $accuracy"
+
+# 5. installer -------------------------------------------------------------------------------------------------
+install_s="skipped"
+if [ "${SMOKE_INSTALL:-1}" = 1 ] && [ -x "$bundle/install.sh" ]; then
+    t=$(now)
+    home="$work/home"
+    mkdir -p "$home"
+    HOME="$home" XDG_DATA_HOME="" "$bundle/install.sh" >>"$log" 2>&1 || fail "install.sh"
+    installed="$home/.local/opt/dmtl-studio"
+    desktop="$home/.local/share/applications/dmtl-studio.desktop"
+    [ -x "$installed/dmtl-studio" ] || fail "install.sh did not install $installed/dmtl-studio"
+    [ -f "$home/.local/share/icons/hicolor/256x256/apps/dmtl-studio.png" ] || fail "install.sh: no icon"
+    grep -q "^Exec=$installed/dmtl-studio %f$" "$desktop" || fail "install.sh: bad Exec line in $desktop"
+    if command -v desktop-file-validate >/dev/null 2>&1; then
+        desktop-file-validate "$desktop" >>"$log" 2>&1 || fail "desktop-file-validate $desktop"
+    fi
+    version_out=$("${isolate[@]}" "$home/.local/bin/dmtl-studio" --version 2>>"$log") || fail "installed command"
+    [[ "$version_out" == "DMTL Studio "* ]] || fail "installed command printed '$version_out'"
+    HOME="$home" XDG_DATA_HOME="" "$installed/uninstall.sh" >>"$log" 2>&1 || fail "uninstall.sh"
+    for path in "$installed" "$desktop" "$home/.local/bin/dmtl-studio"; do
+        [ ! -e "$path" ] && [ ! -L "$path" ] || fail "uninstall.sh left $path"
+    done
+    install_s=$(since "$t")
+    echo "install.sh, installed command, uninstall.sh: ok (${install_s} s)"
+fi
+
+echo "smoke test passed in $(since "$total_start") s: self-test ${self_test_s} s, start to window median" \
+    "${start_median_s} s (first, with --demo: ${demo_start_s} s), import ${import_s} s, train ${train_s} s," \
+    "predict ${predict_s} s, install+uninstall ${install_s} s"
