@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,19 +31,25 @@ from dmtl_studio.core.events import EpochResult, RunSummary, StepProgress
 from dmtl_studio.core.metrics import per_class_metrics
 from dmtl_studio.core.store import EpochMetrics, RunRecord
 
+REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"
 VAL_COLOR = "#e67e22"
 OVERLAY_COLORS = ("#7f8c8d", "#8e44ad")
 
 
 class _Series:
-    """A growing (x, y) series in preallocated numpy buffers, drawn by one curve updated with setData."""
+    """A growing (x, y) series in preallocated numpy buffers, drawn by one curve updated with setData.
+
+    Appending only records the point; :meth:`draw` (called by the panel's redraw timer) hands new points to
+    the curve, so a burst of steps costs one repaint instead of one per step.
+    """
 
     def __init__(self, curve: pg.PlotDataItem) -> None:
         self.curve = curve
         self.x = np.empty(1024)
         self.y = np.empty(1024)
         self.n = 0
+        self.drawn = 0
 
     def append(self, x: float, y: float) -> None:
         if self.n == len(self.x):
@@ -51,7 +57,11 @@ class _Series:
             self.y = np.resize(self.y, 2 * self.n)
         self.x[self.n], self.y[self.n] = x, y
         self.n += 1
-        self.curve.setData(self.x[: self.n], self.y[: self.n])
+
+    def draw(self) -> None:
+        if self.drawn != self.n:
+            self.curve.setData(self.x[: self.n], self.y[: self.n])
+            self.drawn = self.n
 
     def set(self, x: list[float], y: list[float]) -> None:
         self.n = 0
@@ -61,10 +71,11 @@ class _Series:
                 self.y = np.resize(self.y, 2 * self.n)
             self.x[self.n], self.y[self.n] = a, b
             self.n += 1
-        self.curve.setData(self.x[: self.n], self.y[: self.n])
+        self.draw()
 
     def clear(self) -> None:
         self.n = 0
+        self.drawn = 0
         self.curve.setData([], [])
 
 
@@ -148,6 +159,12 @@ class TrainingPanel(QWidget):
         for loss, accuracy in self.overlays:
             for series in (loss, accuracy):
                 series.curve.hide()
+        self.live = (self.train_loss, self.val_loss, self.train_accuracy, self.val_accuracy, self.learning_rate)
+        # Curves are redrawn a few times a second at most: painting is Python work on the GUI thread, and it
+        # competes with the training thread for the interpreter.
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(REDRAW_MS)
+        self.redraw_timer.timeout.connect(self.redraw)
 
         self.confusion = QTableWidget(0, 0)
         self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -239,6 +256,11 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 0)  # busy until the first step reports
         self.progress.setFormat("preparing…")
         self.status.setText(f"Preparing: {description}")
+        self.redraw_timer.start()
+
+    def redraw(self) -> None:
+        for series in self.live:
+            series.draw()
 
     def _pause_clicked(self) -> None:
         self.paused = not self.paused
@@ -339,6 +361,8 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("failed")
 
     def _idle(self) -> None:
+        self.redraw_timer.stop()
+        self.redraw()
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self.pause_button.setEnabled(False)
