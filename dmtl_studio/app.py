@@ -14,10 +14,12 @@ from PySide6.QtWidgets import QApplication
 from dmtl_studio import __version__
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
 from dmtl_studio.core.demo import create_demo_project
+from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.paths import demo_project_dir, force_offline
 from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
+from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
 
 log = logging.getLogger(__name__)
@@ -37,16 +39,20 @@ class StudioController(QObject):
         browser.thumbnails_wanted.connect(self.thumbnails.request)
         self.thumbnails.ready.connect(browser.model.set_thumbnail)
         self.thumbnails.failed.connect(browser.model.set_thumbnail_failed)
+        self.store: ProjectStore | None = None
+        self._connect_label_tools()
         window.new_project_requested.connect(self.new_project)
         window.open_project_requested.connect(self.open_project)
         window.import_requested.connect(self.import_images)
         window.training.start_requested.connect(self.start_training)
         window.training.stop_requested.connect(self.stop_training)
+        window.training.pause_requested.connect(self.pause_training)
         window.close_requested.connect(self.shutdown)
         window.training.set_can_start(
             False, "Open a project with labelled images, then press Start training."
         )
         self._connect_recipe_editor()
+        self._connect_model_panel()
 
     # ----------------------------------------------------------------- project
     def new_project(self, folder: str) -> None:
@@ -59,26 +65,32 @@ class StudioController(QObject):
 
     def open_project(self, folder: str) -> bool:
         try:
-            with ProjectStore.open(folder) as store:
-                self.project_dir = Path(folder)
-                self._show(store)
+            store = ProjectStore.open(folder)
         except ProjectError as exc:
             self.window.show_error("Cannot open the project", str(exc))
             return False
-        self.window.import_action.setEnabled(True)
+        if self.store is not None:
+            self.store.close()
+        # The GUI thread's own connection; worker threads open theirs (SQLite connections stay in one thread).
+        self.store = store
+        self.project_dir = Path(folder)
+        self.thumbnails.set_project(self.project_dir)
+        self.window.browser.attach(store)
+        self._refresh_history()
+        self.window.set_project_open(True)
         self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}")
+        self._update_readiness()
         return True
 
     def refresh(self) -> None:
-        if self.project_dir is not None:
-            with ProjectStore.open(self.project_dir) as store:
-                self._show(store)
+        if self.store is not None:
+            self.window.browser.reload()
+            self._update_readiness()
 
-    def _show(self, store: ProjectStore) -> None:
-        counts = store.class_counts()
-        self.window.browser.show_project(
-            store.folder.name, store.images(), counts, store.unlabelled_count(), store.problems()
-        )
+    def _update_readiness(self) -> None:
+        if self.store is None:
+            return
+        counts = self.store.class_counts()
         trainable = [name for name, c in counts.items() if c["train"] > 0]
         if len(trainable) >= 2:
             train = sum(c["train"] for c in counts.values())
@@ -92,6 +104,50 @@ class StudioController(QObject):
             self.window.training.set_can_start(
                 False, "Training needs labelled training images of at least 2 classes: import or label some."
             )
+
+    def _connect_label_tools(self) -> None:
+        """The browser's viewer and the label menu actions (export, import, backup, splits)."""
+        window, browser = self.window, self.window.browser
+        browser.view_image_wanted.connect(self.thumbnails.request_view)
+        self.thumbnails.view_ready.connect(browser.viewer.set_image)
+        self.thumbnails.view_failed.connect(browser.viewer.show_problem)
+        browser.status_message.connect(lambda text: window.statusBar().showMessage(text, 5000))
+        browser.project_changed.connect(self._update_readiness)
+        window.export_csv_requested.connect(
+            lambda path: self._label_tool(export_csv, path, "Wrote {} label(s)")
+        )
+        window.export_folder_requested.connect(
+            lambda path: self._label_tool(export_imagefolder, path, "Copied {} labelled image(s)")
+        )
+        window.import_csv_requested.connect(self._import_labels_csv)
+        window.backup_requested.connect(
+            lambda path: self._label_tool(lambda s, p: s.backup(p), path, "Backup: {}")
+        )
+        window.reassign_splits_requested.connect(browser.reassign_splits)
+
+    def _label_tool(self, action, path: str, done: str) -> None:  # noqa: ANN001 - a core function
+        if self.store is None:
+            return
+        try:
+            result = action(self.store, path)
+        except (ProjectError, OSError) as exc:
+            self.window.show_error("DMTL Studio", str(exc))
+            return
+        self.window.statusBar().showMessage(done.format(result), 10000)
+
+    def _import_labels_csv(self, path: str) -> None:
+        if self.store is None:
+            return
+        try:
+            summary = import_csv(self.store, path)
+        except (ProjectError, OSError) as exc:
+            self.window.show_error("Cannot import labels", str(exc))
+            return
+        self.refresh()
+        self.window.statusBar().showMessage(
+            f"Labelled {summary.labelled} image(s), added {summary.added}, {len(summary.problems)} problem(s)",
+            10000,
+        )
 
     # ----------------------------------------------------------------- import
     def import_images(self, folder: str) -> None:
@@ -126,6 +182,7 @@ class StudioController(QObject):
         thread.epoch_finished.connect(panel.on_epoch)
         thread.run_finished.connect(panel.on_finished)
         thread.failed.connect(panel.on_failed)
+        thread.finished.connect(self._refresh_history)
         self.training_thread = thread
         panel.run_started(f"{config.transfer} transfer of {config.backbone}, {config.epochs} epoch(s)")
         thread.start()
@@ -133,6 +190,17 @@ class StudioController(QObject):
     def stop_training(self) -> None:
         if self.training_thread is not None:
             self.training_thread.requestInterruption()
+
+    def pause_training(self, paused: bool) -> None:
+        if self.training_thread is not None:
+            self.training_thread.set_paused(paused)
+
+    def _refresh_history(self) -> None:
+        """The run history table, read from the project (after opening it and after each run)."""
+        if self.store is None:
+            return
+        runs = self.store.runs()
+        self.window.training.show_history(runs, {run.id: self.store.epoch_metrics(run.id) for run in runs})
 
     # ----------------------------------------------------------------- augmentation recipe
     def _connect_recipe_editor(self) -> None:
@@ -175,6 +243,35 @@ class StudioController(QObject):
         browser.view.selectionModel().selectionChanged.connect(selected_images)
         editor.recipe_changed.connect(store_recipe)
 
+    # ----------------------------------------------------------------- backbone and head
+    def _connect_model_panel(self) -> None:
+        """The selector's learning-rate finder runs on a worker thread; closing the window stops it."""
+        self.lr_finder_thread: LRFinderThread | None = None
+        self.window.model_panel.lr_finder_requested.connect(self.find_learning_rate)
+        self.window.close_requested.connect(self.stop_lr_finder)
+
+    def find_learning_rate(self, config: object) -> None:
+        panel = self.window.model_panel
+        if self.lr_finder_thread is not None and self.lr_finder_thread.isRunning():
+            return
+        if self.project_dir is None:
+            panel.show_lr_finder_error("Open a project with labelled images first.")
+            return
+        config = config.with_changes(recipe=self.window.recipe.recipe().to_dict())
+        thread = LRFinderThread(self.project_dir, config, self)
+        thread.progress.connect(panel.show_lr_finder_progress)
+        thread.result_ready.connect(panel.show_lr_finder_result)
+        thread.failed.connect(panel.show_lr_finder_error)
+        self.lr_finder_thread = thread
+        panel.set_lr_finder_running(True, f"Preparing {config.backbone} ({config.transfer})…")
+        thread.start()
+
+    def stop_lr_finder(self) -> None:
+        thread = self.lr_finder_thread
+        if thread is not None and thread.isRunning():
+            thread.requestInterruption()
+            thread.wait()
+
     def shutdown(self) -> None:
         """Stop and join every thread (called when the window closes)."""
         for thread in (self.training_thread, self.import_thread):
@@ -182,6 +279,9 @@ class StudioController(QObject):
                 thread.requestInterruption()
                 thread.wait()
         self.thumbnails.shutdown()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:

@@ -63,3 +63,36 @@ def test_a_project_that_cannot_train_says_why(qtbot, tmp_path: Path) -> None:  #
     assert not window.training.start_button.isEnabled()
     assert "at least 2 classes" in window.training.start_button.toolTip()
     controller.shutdown()
+
+
+def test_pause_holds_the_run_and_resume_goes_on(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.ui import model_panel
+
+    original = model_panel.ModelPanel.config
+    monkeypatch.setattr(
+        model_panel.ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu", epochs=3),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.training
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.train_loss.n >= 1, timeout=120_000)
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.pause_button.text() == "Resume"
+    qtbot.wait(300)  # let the batch in flight finish
+    held = panel.train_loss.n
+    qtbot.wait(1500)
+    assert panel.train_loss.n == held  # nothing moves while paused
+    assert controller.training_thread.isRunning()
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(controller.training_thread.finished, timeout=180_000):
+        pass
+    assert "Finished after 3 epoch(s)" in panel.status.text()
+    assert panel.confusion.rowCount() == 3 and panel.per_class.rowCount() == 3
+    assert panel.learning_rate.n == panel.train_loss.n
+    assert panel.history.rowCount() == 1  # the run history was refreshed
+    panel.history.selectRow(0)
+    assert panel.overlaid_runs() == 1
+    controller.shutdown()
