@@ -114,6 +114,7 @@ class _FloatControl(QWidget):
         self.spin.valueChanged.connect(self._from_spin)
 
     def set_value(self, value: float) -> None:
+        """Show ``value`` on both controls without emitting :attr:`changed`."""
         blocked = self.slider.blockSignals(True), self.spin.blockSignals(True)
         self.spin.setValue(value)
         span = self.maximum - self.minimum
@@ -160,6 +161,7 @@ class _Tile(QWidget):
         layout.addWidget(self.caption)
 
     def show_image(self, array: np.ndarray, caption: str, tooltip: str = "") -> None:
+        """Show an RGB array with its caption (a ``" + "`` between labels starts a new line)."""
         self.picture.setPixmap(array_to_pixmap(array, self.picture.width()))
         metrics = self.caption.fontMetrics()
         lines = [
@@ -359,6 +361,7 @@ class RecipeEditor(QWidget):
         self._schedule()
 
     def remove_step(self, row: int) -> None:
+        """Remove the step shown at ``row`` (nothing happens for a row that does not exist)."""
         if 0 <= row < self.steps.count():
             self.steps.takeItem(row)
             self._name = "custom"
@@ -366,6 +369,7 @@ class RecipeEditor(QWidget):
             self._schedule()
 
     def set_step_enabled(self, row: int, enabled: bool) -> None:
+        """Tick or untick the step at ``row``, as its check box does."""
         self.steps.item(row).setCheckState(Qt.CheckState.Checked if enabled else Qt.CheckState.Unchecked)
 
     def _item_changed(self, item: QListWidgetItem) -> None:
@@ -409,6 +413,7 @@ class RecipeEditor(QWidget):
         return True
 
     def export_file(self, path: str | Path) -> None:
+        """Write the recipe to a file; a failure is shown in the editor."""
         try:
             save_recipe(self.recipe(), path)
         except OSError as exc:
@@ -429,6 +434,7 @@ class RecipeEditor(QWidget):
             self.export_file(path)
 
     def show_message(self, text: str) -> None:
+        """Show a problem above the steps (an empty text hides it)."""
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
@@ -509,6 +515,7 @@ class RecipeEditor(QWidget):
         self._schedule(recipe_edited=False)
 
     def reseed(self) -> None:
+        """Draw new random samples for the preview (the recipe does not change)."""
         self._seed += 1
         self._schedule(recipe_edited=False)
 
@@ -565,6 +572,7 @@ class RecipeEditor(QWidget):
         self.preview_shown.emit(result)
 
     def show_preview_failed(self, request_id: int, message: str) -> None:
+        """Say why the newest preview could not be made (e.g. an unreadable image)."""
         if request_id == self._request_id:
             self.preview_status.setText(f"No preview: {message}")
 
@@ -572,4 +580,5 @@ class RecipeEditor(QWidget):
         return QSize(TILE_SIZE * (TILE_COLUMNS + 2) + 60, 760)
 
     def latest_request_id(self) -> int:
+        """The id of the newest preview request sent; only its result is shown."""
         return self._request_id

@@ -64,6 +64,7 @@ class PreviewService(QObject):
         self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
     def is_latest(self, request_id: int) -> bool:
+        """Whether ``request_id`` is still the newest request (read from the pool's thread too)."""
         return request_id == self._latest
 
     def request(self, request: object) -> None:
@@ -80,7 +81,8 @@ class PreviewService(QObject):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        image = resize_square(load_rgb(path), size, "bilinear")
+        # Bicubic, as the bundled backbones resize their inputs (shrinking uses area averaging either way).
+        image = resize_square(load_rgb(path), size, "bicubic")
         with self._lock:
             self._cache[key] = image
             while len(self._cache) > CACHE_IMAGES:
@@ -88,6 +90,7 @@ class PreviewService(QObject):
         return image
 
     def shutdown(self) -> None:
+        """Drop waiting requests and wait for the running one (called when the window closes)."""
         self._latest = -1
         self.pool.clear()
         self.pool.waitForDone()

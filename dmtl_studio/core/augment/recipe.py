@@ -53,12 +53,15 @@ class Step:
 
     @property
     def values(self) -> dict[str, ParamValue]:
+        """The parameter values by name."""
         return dict(self.params)
 
     def with_param(self, name: str, value: ParamValue) -> Step:
+        """This step with one parameter changed (not checked: :meth:`Recipe.from_dict` checks)."""
         return replace(self, params=tuple(sorted({**self.values, name: value}.items())))
 
     def to_dict(self) -> dict:
+        """The step as stored in a recipe file."""
         return {
             "operation": self.operation,
             "enabled": self.enabled,
@@ -76,14 +79,17 @@ class Recipe:
 
     # ------------------------------------------------------------------ editing (each returns a new recipe)
     def with_step(self, index: int, step: Step) -> Recipe:
+        """This recipe with the step at ``index`` replaced."""
         steps = list(self.steps)
         steps[index] = step
         return replace(self, steps=tuple(steps))
 
     def added(self, step: Step) -> Recipe:
+        """This recipe with ``step`` appended."""
         return replace(self, steps=(*self.steps, step))
 
     def removed(self, index: int) -> Recipe:
+        """This recipe without the step at ``index``."""
         return replace(self, steps=self.steps[:index] + self.steps[index + 1 :])
 
     def moved(self, source: int, target: int) -> Recipe:
@@ -94,10 +100,12 @@ class Recipe:
         return replace(self, steps=tuple(steps))
 
     def renamed(self, name: str) -> Recipe:
+        """This recipe under another name."""
         return replace(self, name=name)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict:
+        """The recipe as a JSON-ready dict, with ``schema_version``."""
         return {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
@@ -105,6 +113,7 @@ class Recipe:
         }
 
     def to_json(self) -> str:
+        """The recipe file's text."""
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
@@ -126,6 +135,7 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text: str) -> Recipe:
+        """Read a recipe file's text; see :meth:`from_dict`."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
