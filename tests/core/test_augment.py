@@ -115,6 +115,29 @@ def test_same_seed_same_result_other_seed_other_result(name: str) -> None:
         assert any(not np.array_equal(first, other) for other in others)
 
 
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("rotate", {"degrees": 0.0}),
+        ("translate", {"fraction": 0.0}),
+        ("scale", {"amount": 0.0}),
+        ("shear", {"degrees": 0.0}),
+        ("perspective", {"distortion": 0.0}),
+        ("random_resized_crop", {"min_area": 1.0, "max_aspect": 1.0}),
+        ("brightness", {"strength": 0.0}),
+        ("contrast", {"strength": 0.0}),
+        ("saturation", {"strength": 0.0}),
+        ("gamma", {"amount": 0.0}),
+        ("gaussian_noise", {"sigma": 0.0}),
+        ("sharpen", {"amount": 0.0}),
+    ],
+)
+def test_a_zero_range_leaves_the_image_unchanged(name: str, params: dict) -> None:
+    image = _picture()
+    for seed in range(3):
+        assert np.array_equal(_apply(name, image, seed, **params), image), name
+
+
 def test_probability_is_respected_over_many_draws() -> None:
     image = _picture()
     fired = sum(
