@@ -35,8 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     _replace_missing_streams()
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--self-test"]:
-        from dmtl_studio.core.selftest import main as self_test
-
+        try:
+            from dmtl_studio.core.selftest import main as self_test
+        except Exception as exc:  # PyTorch itself cannot load (a missing library): say so, not a traceback
+            print(f"self-test FAILED: PyTorch cannot be loaded: {type(exc).__name__}: {exc}", flush=True)
+            return 1
         return self_test(args[1:], extra_checks=[("Qt platform", _qt_platform_check)])
     from dmtl_studio.cli import main as cli_main
 

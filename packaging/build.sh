@@ -5,6 +5,7 @@
 #   packaging/build.sh               bundle + tarball
 #   packaging/build.sh --no-tarball  bundle only (what the smoke test needs)
 #
+# DMTL_STUDIO_CPU_ONLY=1 builds the CPU variant (see packaging/dmtl-studio.spec), tarball suffix -cpu.
 # PYTHON selects the interpreter of the environment to freeze (default .venv/bin/python); it needs the
 # `package` extra: pip install -e '.[package]'.
 set -euo pipefail
@@ -38,7 +39,9 @@ files=$(find "$bundle" -type f | wc -l)
 echo "bundle: $bundle, $size in $files files, frozen in $((built - started)) s"
 
 if [ "$tarball" = 1 ]; then
-    archive="dist/dmtl-studio-$version-linux-$(uname -m).tar.gz"
+    variant=""
+    [ "${DMTL_STUDIO_CPU_ONLY:-0}" = 1 ] && variant="-cpu"
+    archive="dist/dmtl-studio-$version-linux-$(uname -m)$variant.tar.gz"
     # gzip -1: every Linux can unpack it; higher levels take several times longer for a few percent
     # (figures in docs/performance.md). pigz is used when present.
     compressor="gzip -1"
