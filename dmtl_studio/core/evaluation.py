@@ -1,0 +1,171 @@
+"""What a trained run gets right and wrong on held-out images: plain numpy data, free of torch and Qt.
+
+The images come from the project's test split. A project imported with the defaults has no test split; then
+the validation split is used instead, and :attr:`EvaluationResult.note` says so, because the validation images
+chose the best epoch and so give an optimistic figure. The model itself runs in
+:mod:`dmtl_studio.core.inference`; this module holds the result so the window can show it without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dmtl_studio.core.metrics import ClassMetrics, per_class_metrics
+from dmtl_studio.core.store import ImageRecord, ProjectStore
+
+#: Below this top-class probability an image counts as "low confidence" in the browser filter.
+LOW_CONFIDENCE = 0.6
+
+FALLBACK_NOTE = (
+    "This project has no test images, so the validation split was used instead. The validation images chose "
+    "the best epoch, so these figures are optimistic; move some images to the test split (Labels ▸ Reassign "
+    "splits…) for an unbiased estimate."
+)
+
+
+@dataclass(frozen=True)
+class EvaluationImages:
+    """The labelled images a run is evaluated on, with the split they came from."""
+
+    split: str  # "test" or "val"
+    records: tuple[ImageRecord, ...]
+    note: str  # empty when the test split was used
+    skipped: int  # labelled images of a class the run does not know
+
+
+def evaluation_images(store: ProjectStore, classes: list[str] | tuple[str, ...]) -> EvaluationImages:
+    """Usable labelled images of the test split, or of the validation split when the test split is empty.
+
+    Images labelled with a class the run was not trained on cannot be scored and are counted in ``skipped``.
+    """
+    known = set(classes)
+    labelled = [im for im in store.images(usable_only=True) if im.label is not None]
+    for split, note in (("test", ""), ("val", FALLBACK_NOTE)):
+        chosen = [im for im in labelled if im.split == split]
+        if chosen:
+            usable = tuple(im for im in chosen if im.label in known)
+            return EvaluationImages(split, usable, note, len(chosen) - len(usable))
+    return EvaluationImages(
+        "none",
+        (),
+        "This project has no test or validation images: assign splits (Labels ▸ Reassign splits…) first.",
+        0,
+    )
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Predictions of one run on one split, and the metrics derived from them.
+
+    Arrays are row-aligned: ``image_ids[k]`` has true class ``targets[k]`` and class probabilities
+    ``probabilities[k]``. The confusion matrix has true classes as rows and predictions as columns.
+    """
+
+    run_dir: str
+    run_name: str
+    split: str
+    note: str
+    classes: tuple[str, ...]
+    image_ids: np.ndarray
+    paths: tuple[str, ...]
+    targets: np.ndarray
+    probabilities: np.ndarray
+    skipped: int = 0
+    unreadable: tuple[tuple[str, str], ...] = ()
+    confusion: np.ndarray = field(init=False, compare=False)
+    metrics: ClassMetrics = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.classes)
+        confusion = np.zeros((n, n), dtype=np.int64)
+        if len(self.targets):
+            np.add.at(confusion, (self.targets, self.predicted), 1)
+        object.__setattr__(self, "confusion", confusion)
+        object.__setattr__(self, "metrics", per_class_metrics(confusion))
+
+    @property
+    def predicted(self) -> np.ndarray:
+        if not len(self.probabilities):
+            return np.zeros(0, dtype=np.int64)
+        return self.probabilities.argmax(1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        if not len(self.probabilities):
+            return np.zeros(0)
+        return self.probabilities.max(1)
+
+    @property
+    def split_title(self) -> str:
+        return {"test": "test split", "val": "validation split (no test images)"}.get(self.split, self.split)
+
+    def misclassified_ids(self) -> list[int]:
+        """Wrongly predicted images, the most confidently wrong first."""
+        wrong = np.flatnonzero(self.predicted != self.targets)
+        order = wrong[np.argsort(-self.confidence[wrong], kind="stable")]
+        return [int(self.image_ids[k]) for k in order]
+
+    def low_confidence_ids(self, threshold: float = LOW_CONFIDENCE) -> list[int]:
+        """Images whose top-class probability is below ``threshold``, the least confident first."""
+        low = np.flatnonzero(self.confidence < threshold)
+        order = low[np.argsort(self.confidence[low], kind="stable")]
+        return [int(self.image_ids[k]) for k in order]
+
+    def cell_ids(self, true_index: int, predicted_index: int) -> list[int]:
+        """The images counted in one confusion-matrix cell."""
+        hits = np.flatnonzero((self.targets == true_index) & (self.predicted == predicted_index))
+        return [int(self.image_ids[k]) for k in hits]
+
+    def per_image(self) -> dict[int, tuple[str, str, float]]:
+        """``{image id: (true class, predicted class, confidence)}`` for the browser."""
+        predicted, confidence = self.predicted, self.confidence
+        return {
+            int(image_id): (self.classes[int(t)], self.classes[int(p)], float(c))
+            for image_id, t, p, c in zip(self.image_ids, self.targets, predicted, confidence, strict=True)
+        }
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (``dmtl-studio evaluate --json``, the report)."""
+        m = self.metrics
+        return {
+            "run_dir": self.run_dir,
+            "split": self.split,
+            "note": self.note,
+            "images": len(self.image_ids),
+            "skipped": self.skipped,
+            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+            "accuracy": m.accuracy,
+            "balanced_accuracy": m.balanced_accuracy,
+            "classes": list(self.classes),
+            "confusion": self.confusion.tolist(),
+            "per_class": {
+                name: {
+                    "precision": float(m.precision[i]),
+                    "recall": float(m.recall[i]),
+                    "f1": float(m.f1[i]),
+                    "support": int(m.support[i]),
+                }
+                for i, name in enumerate(self.classes)
+            },
+        }
+
+    def describe(self) -> str:
+        """A few lines of plain text (the CLI's output)."""
+        m = self.metrics
+        lines = [
+            f"run {self.run_name}: {len(self.image_ids)} image(s) of the {self.split_title}",
+            f"accuracy {m.accuracy:.3f}, balanced accuracy {m.balanced_accuracy:.3f}",
+        ]
+        if self.note:
+            lines.insert(0, f"note: {self.note}")
+        width = max([len(c) for c in self.classes] + [5])
+        lines.append(f"{'class':{width}}  precision  recall     f1  images")
+        for i, name in enumerate(self.classes):
+            lines.append(
+                f"{name:{width}}  {m.precision[i]:9.3f}  {m.recall[i]:6.3f}  {m.f1[i]:5.3f}  {int(m.support[i]):6d}"
+            )
+        if self.skipped:
+            lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
+        return "\n".join(lines)

@@ -1,0 +1,308 @@
+"""Using a trained run outside DMTL Studio: ONNX, TorchScript, or safetensors with a JSON sidecar.
+
+Every export goes with a JSON sidecar (classes, preprocessing, model spec, training configuration, augmentation
+recipe, library versions) so that ``dmtl-studio predict`` — or any other program — can prepare images the way
+training did and name the classes. The model takes normalised float images ``(batch, 3, size, size)`` and
+returns logits ``(batch, classes)``; apply softmax for probabilities.
+
+- ``onnx``: ``PATH`` (e.g. ``model.onnx``) with a dynamic batch dimension, checked after writing with
+  onnxruntime against PyTorch on a batch size different from the one traced; sidecar ``PATH.stem.dmtl.json``.
+- ``torchscript``: ``PATH`` (e.g. ``model.pt``), traced and checked the same way; same sidecar naming.
+- ``safetensors``: a folder ``PATH`` holding ``model.safetensors`` and ``model.json``, loadable like a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dmtl_studio.core.backbones import Preprocessing
+from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.checkpoint import (
+    SIDECAR_NAME,
+    WEIGHTS_NAME,
+    CheckpointError,
+    atomic_write_bytes,
+    load_checkpoint,
+    read_sidecar,
+)
+from dmtl_studio.core.data import resize_square, to_tensor
+from dmtl_studio.core.imaging import ImageProblem, iter_image_files, load_rgb
+from dmtl_studio.core.predict import Prediction, PredictSummary, write_predictions_csv
+
+FORMATS = ("onnx", "torchscript", "safetensors")
+EXPORT_SIDECAR_FORMAT = 1
+SIDECAR_SUFFIX = ".dmtl.json"
+#: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
+TOLERANCE = 1e-3
+ONNX_OPSET = 17
+
+
+class ExportError(Exception):
+    """An export that failed or did not match PyTorch; the message says what happened."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    format: str
+    path: Path
+    sidecar: Path
+    seconds: float
+    max_abs_difference: float | None  # against PyTorch on the check batch; None for safetensors
+    check_batch: int
+
+
+def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
+    """``model.onnx`` -> ``model.dmtl.json`` (the sidecar of an exported single-file model)."""
+    path = Path(model_path)
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) -> dict:
+    return {
+        "format": EXPORT_SIDECAR_FORMAT,
+        "kind": "dmtl-studio-export",
+        "export_format": fmt,
+        "file": file_name,
+        "input": {"name": "images", "layout": "NCHW", "dtype": "float32", "batch": "dynamic"},
+        "output": {"name": "logits", "apply": "softmax over classes for probabilities"},
+        "classes": run_sidecar["classes"],
+        "preprocessing": run_sidecar["preprocessing"],
+        "model": run_sidecar["model"],
+        "recipe": run_sidecar.get("augmentation"),
+        "config": run_sidecar.get("config", {}),
+        "metrics": run_sidecar.get("metrics", {}),
+        "versions": run_sidecar.get("versions", {}),
+        "check": check,
+    }
+
+
+def export_run(
+    run_dir: str | os.PathLike[str],
+    fmt: str,
+    out: str | os.PathLike[str],
+    *,
+    check_batch: int = 3,
+    seed: int = 0,
+) -> ExportResult:
+    """Export the run in ``run_dir`` as ``fmt`` to ``out``, and check the result against PyTorch."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
+    loaded = load_checkpoint(run_dir, device="cpu")
+    model = loaded.model.eval()
+    size = loaded.preprocessing.input_size
+    out = Path(out)
+    started = time.perf_counter()
+    if fmt == "safetensors":
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ExportError(f"{out} exists and is not an empty folder; choose a new folder")
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(run_dir) / WEIGHTS_NAME, out / WEIGHTS_NAME)
+        sidecar = dict(loaded.sidecar)
+        sidecar["export"] = {"from_run": Path(run_dir).name, "exported_at": time.time()}
+        atomic_write_bytes(out / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
+        load_checkpoint(out)  # the folder must load exactly as the run did (weights hash checked)
+        return ExportResult(fmt, out, out / SIDECAR_NAME, time.perf_counter() - started, None, 0)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(1, 3, size, size)
+    temp = out.with_name(f".{out.name}.partial")
+    try:
+        # The exporters warn about their own deprecations; the files they write are what is checked below.
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            if fmt == "onnx":
+                torch.onnx.export(
+                    model,
+                    (example,),
+                    str(temp),
+                    dynamo=False,
+                    input_names=["images"],
+                    output_names=["logits"],
+                    dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                    opset_version=ONNX_OPSET,
+                )
+            else:
+                traced = torch.jit.trace(model, example, check_trace=False)
+                traced.save(str(temp))
+        os.replace(temp, out)
+    except Exception as exc:
+        temp.unlink(missing_ok=True)
+        raise ExportError(f"the {fmt} export failed: {exc}") from exc
+    seconds = time.perf_counter() - started
+    generator = torch.Generator().manual_seed(seed)
+    batch = torch.randn(check_batch, 3, size, size, generator=generator)
+    with torch.no_grad():
+        expected = model(batch).numpy()
+    got = load_exported(out, sidecar=_export_sidecar(loaded.sidecar, fmt, out.name, {})).logits(batch.numpy())
+    difference = float(np.abs(got - expected).max())
+    if not difference <= TOLERANCE:
+        raise ExportError(
+            f"the {fmt} model differs from PyTorch by {difference:.2e} (tolerance {TOLERANCE:.0e}); not kept"
+        )
+    check_info = {
+        "against": "pytorch",
+        "batch_size": check_batch,
+        "traced_batch_size": 1,
+        "max_abs_difference": difference,
+        "tolerance": TOLERANCE,
+    }
+    if fmt == "onnx":
+        check_info["runtime"] = "onnxruntime " + _onnxruntime().__version__
+        check_info["opset"] = ONNX_OPSET
+    side = sidecar_path(out)
+    atomic_write_bytes(
+        side, json.dumps(_export_sidecar(loaded.sidecar, fmt, out.name, check_info), indent=2).encode()
+    )
+    return ExportResult(fmt, out, side, seconds, difference, check_batch)
+
+
+def _onnxruntime():  # noqa: ANN202 - the module
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - a dependency of the application
+        raise ExportError("onnxruntime is not installed; it is needed to use .onnx models") from exc
+    return onnxruntime
+
+
+# --------------------------------------------------------------------------------------------- predictors
+class Predictor:
+    """Logits from a run folder, an exported safetensors folder, an ONNX file or a TorchScript file."""
+
+    def __init__(
+        self,
+        kind: str,
+        classes: Sequence[str],
+        preprocessing: Preprocessing,
+        run: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        self.kind = kind
+        self.classes = list(classes)
+        self.preprocessing = preprocessing
+        self._run = run
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Logits for normalised float32 images ``(batch, 3, size, size)``."""
+        return np.asarray(self._run(np.ascontiguousarray(images, dtype=np.float32)), dtype=np.float64)
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        logits = self.logits(images)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> Predictor:
+    """A :class:`Predictor` for a run folder, a safetensors export folder, or an ``.onnx`` / TorchScript file.
+
+    Single-file models are described by their ``*.dmtl.json`` sidecar next to them.
+    """
+    path = Path(path)
+    if path.is_dir():
+        loaded = load_checkpoint(path, device="cpu")
+
+        def run_torch(batch: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return loaded.model(torch.from_numpy(batch)).numpy()
+
+        return Predictor("run", loaded.classes, loaded.preprocessing, run_torch)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is neither a run folder nor an exported model file")
+    if sidecar is None:
+        side = sidecar_path(path)
+        if not side.is_file():
+            raise CheckpointError(
+                f"{path} has no sidecar {side.name} beside it (it names the classes and the preprocessing)"
+            )
+        try:
+            sidecar = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{side} cannot be read: {exc}") from exc
+        if int(sidecar.get("format", 0)) > EXPORT_SIDECAR_FORMAT:
+            raise CheckpointError(f"{side} was written by a newer DMTL Studio; update to use it")
+    classes = sidecar["classes"]
+    preprocessing = Preprocessing.from_dict(sidecar["preprocessing"])
+    kind = sidecar.get("export_format") or ("onnx" if path.suffix.lower() == ".onnx" else "torchscript")
+    if kind == "onnx":
+        ort = _onnxruntime()
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        input_name = session.get_inputs()[0].name
+        return Predictor(
+            kind, classes, preprocessing, lambda batch: session.run(None, {input_name: batch})[0]
+        )
+    if kind == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = torch.jit.load(str(path), map_location="cpu").eval()
+
+        def run_script(batch: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return module(torch.from_numpy(batch)).numpy()
+
+        return Predictor(kind, classes, preprocessing, run_script)
+    raise CheckpointError(f"{path}: unknown exported format {kind!r}")
+
+
+def is_run_folder(path: str | os.PathLike[str]) -> bool:
+    try:
+        read_sidecar(path)
+    except CheckpointError:
+        return False
+    return True
+
+
+def predict_with(
+    model_path: str | os.PathLike[str],
+    images_dir: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> PredictSummary:
+    """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV."""
+    predictor = load_exported(model_path)
+    pre = predictor.preprocessing
+    paths = [str(p) for p in iter_image_files(images_dir)]
+    predictions: list[Prediction] = []
+    problems: list[tuple[str, str]] = []
+    batch_paths: list[str] = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        probs = predictor.probabilities(np.stack(batch))
+        for path, row in zip(batch_paths, probs, strict=True):
+            best = int(np.argmax(row))
+            predictions.append(
+                Prediction(path, predictor.classes[best], float(row[best]), tuple(float(p) for p in row))
+            )
+        batch_paths.clear()
+        batch.clear()
+
+    for done, path in enumerate(paths, start=1):
+        check(should_stop)
+        try:
+            image = resize_square(load_rgb(path), pre.input_size, pre.interpolation)
+        except ImageProblem as exc:
+            problems.append((path, str(exc)))
+        else:
+            batch_paths.append(path)
+            batch.append(to_tensor(image, pre).numpy())
+            if len(batch) >= batch_size:
+                flush()
+        if progress is not None:
+            progress(done, len(paths))
+    flush()
+    summary = PredictSummary(tuple(predictor.classes), tuple(predictions), tuple(problems))
+    write_predictions_csv(summary, Path(out_csv))
+    return summary
