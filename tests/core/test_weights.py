@@ -168,3 +168,42 @@ def test_cli_imports_and_lists_weights(
     torch.save({"x": _Payload(tmp_path / "marker")}, evil)
     assert cli.main(["weights", "import", str(evil), "--arch", "torchvision/resnet18"]) == 2
     assert "refused" in capsys.readouterr().err and not (tmp_path / "marker").exists()
+
+
+def test_any_timm_architecture_by_name_can_be_imported_and_listed(tmp_path: Path) -> None:
+    import timm
+
+    torch.manual_seed(5)
+    state = timm.create_model("resnet10t", pretrained=False).state_dict()
+    path = tmp_path / "resnet10t.safetensors"
+    save_file(state, str(path))
+    import_weights(path, "timm/resnet10t")
+    rows = {row.info.name: row for row in catalog.list_backbones()}
+    row = rows["timm/resnet10t"]
+    assert row.status.state == "imported" and row.info.parameters > 1_000_000 and row.info.stages >= 4
+    model = build_classifier(ModelSpec("timm/resnet10t", 2), pretrained=True)
+    loaded = model.backbone.state_dict()
+    assert all(torch.equal(loaded[k], state[k]) for k in loaded)
+
+
+def test_a_torchvision_classifier_checkpoint_round_trips(tmp_path: Path) -> None:
+    from dmtl_studio.core.backbones import preprocessing_for
+    from dmtl_studio.core.checkpoint import load_checkpoint, save_checkpoint
+
+    spec = ModelSpec("torchvision/resnet18", 3, head="mlp", hidden=16)
+    model = build_classifier(spec, pretrained=False)
+    pre = preprocessing_for(model.backbone, 96)
+    save_checkpoint(
+        tmp_path / "run",
+        model,
+        spec=spec,
+        preprocessing=pre,
+        classes=["a", "b", "c"],
+        config={},
+        augmentation={},
+        metrics={},
+    )
+    loaded = load_checkpoint(tmp_path / "run")
+    assert loaded.spec == spec
+    original = model.state_dict()
+    assert all(torch.equal(v, original[k]) for k, v in loaded.model.state_dict().items())
