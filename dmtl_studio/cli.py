@@ -15,7 +15,18 @@ from pathlib import Path
 
 from dmtl_studio import __version__
 
-COMMANDS = ("import", "train", "predict", "labels", "backup", "weights", "bench")
+COMMANDS = (
+    "import",
+    "train",
+    "predict",
+    "labels",
+    "backup",
+    "weights",
+    "bench",
+    "evaluate",
+    "export",
+    "report",
+)
 
 
 class _Progress:
@@ -110,11 +121,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=0.5, help="time per operation and engine")
     p.add_argument("--loader", action="store_true", help="also measure DataLoader scaling with workers")
 
-    p = sub.add_parser("predict", help="predict every image of a folder with a trained run")
-    p.add_argument("run_dir", type=Path)
+    p = sub.add_parser(
+        "predict", help="predict every image of a folder with a run folder or an exported model"
+    )
+    p.add_argument(
+        "run_dir", type=Path, help="a run folder, an exported .onnx/.pt file or safetensors folder"
+    )
     p.add_argument("images_dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+
+    p = sub.add_parser("evaluate", help="a run's metrics on the test split (validation split if none)")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--project", type=Path, default=None, help="the project (default: the run's own)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    p = sub.add_parser("export", help="export a run as ONNX, TorchScript or safetensors + JSON")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--format", choices=("onnx", "torchscript", "safetensors"), required=True)
+    p.add_argument("--out", type=Path, required=True, help="file (.onnx, .pt) or new folder (safetensors)")
+
+    p = sub.add_parser("report", help="write a run's self-contained HTML report")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="HTML file (default RUN_DIR/report.html)")
     return parser
 
 
@@ -242,17 +271,67 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.export import is_run_folder, predict_with
     from dmtl_studio.core.predict import predict_folder
 
     bar = _Progress("predict")
-    summary = predict_folder(
-        args.run_dir, args.images_dir, args.out, device=args.device, progress=lambda d, t: bar.update(d, t)
-    )
+    if is_run_folder(args.run_dir) or not args.run_dir.exists():
+        summary = predict_folder(
+            args.run_dir,
+            args.images_dir,
+            args.out,
+            device=args.device,
+            progress=lambda d, t: bar.update(d, t),
+        )
+    else:  # an exported model: .onnx (onnxruntime), TorchScript, with its sidecar
+        summary = predict_with(
+            args.run_dir, args.images_dir, args.out, progress=lambda d, t: bar.update(d, t)
+        )
     print(f"predicted {len(summary.predictions)} image(s) -> {args.out}")
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:
             print(f"  {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.inference import evaluate_run, project_of_run
+    from dmtl_studio.core.store import ProjectError
+
+    project = args.project or project_of_run(args.run_dir)
+    if project is None:
+        raise ProjectError(f"{args.run_dir} is not inside a project; name the project with --project")
+    bar = _Progress("evaluate")
+    result = evaluate_run(project, args.run_dir, progress=lambda d, t: bar.update(d, t))
+    print(result.describe())
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.export import export_run
+
+    result = export_run(args.run_dir, args.format, args.out)
+    print(
+        f"exported {args.format} to {result.path} in {result.seconds:.1f} s (sidecar {result.sidecar.name})"
+    )
+    if result.max_abs_difference is not None:
+        print(
+            f"checked against PyTorch on a batch of {result.check_batch}: "
+            f"max abs difference {result.max_abs_difference:.2e}"
+        )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.report import write_report
+
+    path, result = write_report(args.run_dir, args.out)
+    if result is not None and result.note:
+        print(f"note: {result.note}")
+    print(f"wrote {path}")
     return 0
 
 
@@ -299,6 +378,7 @@ def main(argv: list[str]) -> int:
     from dmtl_studio.core.catalog import UnknownBackbone
     from dmtl_studio.core.checkpoint import CheckpointError
     from dmtl_studio.core.config import ConfigError
+    from dmtl_studio.core.export import ExportError
     from dmtl_studio.core.store import ProjectError
     from dmtl_studio.core.training import TrainingError
 
@@ -310,10 +390,13 @@ def main(argv: list[str]) -> int:
         "bench": _cmd_bench,
         "labels": _cmd_labels,
         "backup": _cmd_backup,
+        "evaluate": _cmd_evaluate,
+        "export": _cmd_export,
+        "report": _cmd_report,
     }
     try:
         return handlers[args.command](args)
-    except (ProjectError, TrainingError, CheckpointError, ConfigError, WeightsError) as exc:
+    except (ProjectError, TrainingError, CheckpointError, ConfigError, WeightsError, ExportError) as exc:
         print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
         return 2
     except UnknownBackbone as exc:

@@ -1,0 +1,50 @@
+"""evaluate, export, report and predict with an exported model, through the real command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from dmtl_studio.core.demo import write_shapes_folder
+from tests.core.trained_run import trained_project
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_evaluate_export_predict_report(tmp_path_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    _project, run_dir = trained_project(tmp_path_factory)
+    evaluated = _cli("evaluate", str(run_dir), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    summary = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert summary["split"] == "val" and "no test images" in evaluated.stdout
+    assert summary["images"] == 9 and 0 <= summary["balanced_accuracy"] <= 1
+
+    onnx = tmp_path / "out" / "model.onnx"
+    exported = _cli("export", str(run_dir), "--format", "onnx", "--out", str(onnx))
+    assert exported.returncode == 0, exported.stderr
+    assert onnx.is_file() and (tmp_path / "out" / "model.dmtl.json").is_file()
+    assert "max abs difference" in exported.stdout
+
+    images = write_shapes_folder(tmp_path / "images", 2, seed=3, size=64)
+    predicted = _cli("predict", str(onnx), str(images), "--out", str(tmp_path / "p.csv"))
+    assert predicted.returncode == 0, predicted.stderr
+    with (tmp_path / "p.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == 6
+
+    report = _cli("report", str(run_dir), "--out", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    assert "validation split" in report.stdout and (tmp_path / "r.html").stat().st_size > 2000
+
+    missing = _cli("predict", str(tmp_path / "model.onnx"), str(images), "--out", str(tmp_path / "x.csv"))
+    assert missing.returncode == 2
+    lonely = tmp_path / "lonely.onnx"
+    lonely.write_bytes(onnx.read_bytes())
+    no_sidecar = _cli("predict", str(lonely), str(images), "--out", str(tmp_path / "x.csv"))
+    assert no_sidecar.returncode == 2 and "sidecar" in no_sidecar.stderr
