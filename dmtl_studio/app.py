@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from dmtl_studio import __version__
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
+from dmtl_studio.core.config import ConfigError, TrainConfig
 from dmtl_studio.core.demo import create_demo_project
 from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.paths import demo_project_dir, force_offline
@@ -47,6 +48,7 @@ class StudioController(QObject):
         window.training.start_requested.connect(self.start_training)
         window.training.stop_requested.connect(self.stop_training)
         window.training.pause_requested.connect(self.pause_training)
+        window.training.resume_run_requested.connect(self.resume_training)
         window.close_requested.connect(self.shutdown)
         window.training.set_can_start(
             False, "Open a project with labelled images, then press Start training."
@@ -172,16 +174,33 @@ class StudioController(QObject):
 
     # ----------------------------------------------------------------- training
     def start_training(self) -> None:
+        config = self.window.model_panel.config()
+        self._run_training(config.with_changes(recipe=self.window.recipe.recipe().to_dict()))
+
+    def resume_training(self, run_dir: str) -> None:
+        """Continue a stopped run with its own configuration (not the panel's current settings)."""
+        if self.store is None:
+            return
+        run = next((r for r in self.store.runs() if r.run_dir == run_dir), None)
+        if run is None:
+            return
+        try:
+            config = TrainConfig.from_dict(run.config)
+        except ConfigError as exc:
+            self.window.show_error("Cannot continue the run", str(exc))
+            return
+        self._run_training(config, resume_from=run_dir)
+
+    def _run_training(self, config: TrainConfig, resume_from: str | None = None) -> None:
         if self.project_dir is None or (self.training_thread and self.training_thread.isRunning()):
             return
-        config = self.window.model_panel.config()
-        config = config.with_changes(recipe=self.window.recipe.recipe().to_dict())
-        thread = TrainingThread(self.project_dir, config, self)
+        thread = TrainingThread(self.project_dir, config, self, resume_from=resume_from)
         panel = self.window.training
         thread.progress.connect(panel.on_progress)
         thread.epoch_finished.connect(panel.on_epoch)
         thread.run_finished.connect(panel.on_finished)
         thread.failed.connect(panel.on_failed)
+        thread.notice.connect(panel.on_notice)
         thread.finished.connect(self._refresh_history)
         self.training_thread = thread
         panel.run_started(f"{config.transfer} transfer of {config.backbone}, {config.epochs} epoch(s)")

@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=0.2, help="dropout of the head")
     p.add_argument("--backbone-lr-factor", type=float, default=0.1, help="backbone LR = head LR x factor")
     p.add_argument("--feature-views", type=int, default=4, help="augmented views cached per image (frozen)")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=None, help="default 5, or the resumed run's own")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument(
         "--lr", type=float, default=None, help="head learning rate (default 1e-3 frozen, 3e-4 full)"
@@ -96,6 +96,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--recipe", type=Path, default=None, help="augmentation recipe (.json)")
+    p.add_argument(
+        "--imbalance",
+        choices=("none", "weighted_loss", "balanced_sampler"),
+        default="none",
+        help="handle unequal class sizes by weighting the loss or by sampling classes evenly",
+    )
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
+    p.add_argument(
+        "--early-stopping",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="stop after this many epochs without a better validation loss (0: never)",
+    )
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--no-channels-last", action="store_true", help="keep the default memory layout on CUDA")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue a stopped run with its own settings (--epochs may raise its length)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
@@ -187,7 +211,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dmtl_studio.core.config import ConfigError, TrainConfig
-    from dmtl_studio.core.events import EpochResult, StepProgress
+    from dmtl_studio.core.events import EpochResult, RunNotice, StepProgress
     from dmtl_studio.core.training import train
 
     lr = args.lr if args.lr is not None else (1e-3 if args.transfer == "frozen" else 3e-4)
@@ -200,15 +224,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         backbone_lr_factor=args.backbone_lr_factor,
         feature_views=args.feature_views,
-        epochs=args.epochs,
+        epochs=args.epochs if args.epochs is not None else 5,
         batch_size=args.batch_size,
         learning_rate=lr,
         input_size=args.input_size,
         device=args.device,
         seed=args.seed,
         num_workers=args.workers,
+        imbalance=args.imbalance,
+        label_smoothing=args.label_smoothing,
+        schedule=args.schedule,
+        early_stopping_patience=args.early_stopping,
+        amp=not args.no_amp,
+        channels_last=not args.no_channels_last,
     )
-    if args.recipe is not None:
+    if args.resume is not None:
+        config = _resumed_config(args)
+    elif args.recipe is not None:
         from dmtl_studio.core.augment import RecipeError, load_recipe
 
         try:
@@ -234,11 +266,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    summary = train(args.project_dir, config, on_event=on_event)
+        elif isinstance(event, RunNotice):
+            print(f"note: {event.message}", file=sys.stderr, flush=True)
+
+    summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
     print(f"run {summary.status}: {summary.run_dir}")
     if args.json:
         print(json.dumps(summary.to_dict()))
     return 0
+
+
+def _resumed_config(args: argparse.Namespace) -> object:
+    """A stopped run's own configuration; only --epochs (and the device) may change when continuing it."""
+    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.training import TrainingError
+
+    with ProjectStore.open(args.project_dir) as store:
+        run = next((r for r in store.runs() if Path(r.run_dir) == args.resume.absolute()), None)
+    if run is None:
+        raise TrainingError(f"{args.resume} is not a run of {args.project_dir}")
+    config = TrainConfig.from_dict(run.config)
+    changes: dict = {"device": args.device}
+    if args.epochs is not None:
+        changes["epochs"] = args.epochs
+    return config.with_changes(**changes)
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ from dmtl_studio.core.augment.registry import RecipeError
 TRANSFER_MODES = ("frozen", "partial", "full")
 HEADS = ("linear", "mlp")
 DEVICES = ("auto", "cpu", "cuda")
+IMBALANCE = ("none", "weighted_loss", "balanced_sampler")
+SCHEDULES = ("cosine", "onecycle")
 
 
 class ConfigError(ValueError):
@@ -25,6 +27,11 @@ class TrainConfig:
     fine-tuned). A fine-tuned backbone learns at ``learning_rate * backbone_lr_factor``. The new head is
     ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. ``recipe`` is the augmentation
     recipe as a dict (see :class:`dmtl_studio.core.augment.Recipe`); ``None`` means the ``light`` preset.
+
+    ``imbalance`` weights the loss by inverse class frequency (``"weighted_loss"``) or samples classes evenly
+    (``"balanced_sampler"``). ``schedule`` is warm-up + cosine or one-cycle. ``early_stopping_patience`` ends a
+    run after that many epochs without a better validation loss (0: never). ``amp`` (bfloat16 where the GPU
+    supports it, else float16 with a gradient scaler) and ``channels_last`` apply on CUDA only.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -45,6 +52,12 @@ class TrainConfig:
     hidden_size: int = 256
     dropout: float = 0.2
     feature_views: int = 4
+    imbalance: str = "none"
+    label_smoothing: float = 0.0
+    schedule: str = "cosine"
+    early_stopping_patience: int = 0
+    amp: bool = True
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         if self.transfer not in TRANSFER_MODES:
@@ -73,6 +86,14 @@ class TrainConfig:
             raise ConfigError("feature views must be between 1 and 64")
         if not self.backbone_lr_factor > 0:
             raise ConfigError("backbone learning-rate factor must be positive")
+        if self.imbalance not in IMBALANCE:
+            raise ConfigError(f"imbalance must be one of {', '.join(IMBALANCE)}, not {self.imbalance!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError("label smoothing must be in [0, 1)")
+        if self.early_stopping_patience < 0:
+            raise ConfigError("early-stopping patience must be 0 (off) or more epochs")
         if self.recipe is not None:
             from dmtl_studio.core.augment.recipe import Recipe
 

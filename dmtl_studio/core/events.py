@@ -51,3 +51,10 @@ class RunSummary:
             "device": self.device,
             "metrics": self.metrics,
         }
+
+
+@dataclass(frozen=True)
+class RunNotice:
+    """Something the user should know about the run that is not an error (fallbacks, early stop, …)."""
+
+    message: str

@@ -43,7 +43,11 @@ def extract_features(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled features and targets of every item of ``dataset``, in order, with the backbone in eval mode."""
     backbone.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    # Its own generator: starting a loader must not draw from the global RNG that dropout uses, or a resumed
+    # run (which extracts after restoring that RNG) would differ from an uninterrupted one.
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=torch.Generator()
+    )
     features, targets = [], []
     for images, batch_targets, _ in loader:
         check(should_stop)

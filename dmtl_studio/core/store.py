@@ -454,6 +454,10 @@ class ProjectStore:
                 (status, json.dumps(final_metrics, sort_keys=True), run_id),
             )
 
+    def set_run_status(self, run_id: int, status: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
+
     def runs(self) -> list[RunRecord]:
         rows = self._conn.execute(
             "SELECT id, name, created_at, status, run_dir, config_json, final_metrics_json FROM runs ORDER BY id"

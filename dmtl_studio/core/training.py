@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -17,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from dmtl_studio.core.augment import resolve_recipe
 from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, preprocessing_for
 from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
-from dmtl_studio.core.checkpoint import save_checkpoint
+from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.data import ImageDataset
-from dmtl_studio.core.events import EpochResult, RunSummary, StepProgress
+from dmtl_studio.core.events import EpochResult, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache, mix_features
 from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
@@ -67,17 +69,43 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     return LabelledSplit(classes, train, val)
 
 
-def select_device(requested: str) -> torch.device:
+def probe_device(requested: str) -> tuple[torch.device, str | None]:
+    """The device to train on, checked with a tiny kernel; a GPU that fails the check gives the CPU.
+
+    Returns the device and, when the choice differs from what was asked, a sentence saying why.
+    """
     if requested == "cpu":
-        return torch.device("cpu")
+        return torch.device("cpu"), None
+    candidates = []
     if torch.cuda.is_available():
-        return torch.device("cuda")
-    if requested == "cuda":
-        raise TrainingError("a CUDA GPU was requested but none is available; choose 'auto' or 'cpu'")
+        candidates.append(torch.device("cuda"))
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    if requested == "auto" and mps is not None and mps.is_available():
+        candidates.append(torch.device("mps"))
+    if not candidates:
+        if requested == "cuda":
+            raise TrainingError("a CUDA GPU was requested but none is available; choose 'auto' or 'cpu'")
+        return torch.device("cpu"), None
+    problems = []
+    for device in candidates:
+        try:
+            x = torch.arange(64 * 64, dtype=torch.float32, device=device).reshape(64, 64) / 4096
+            value = float((x @ x).sum().item())
+            if not math.isclose(value, float((x.cpu() @ x.cpu()).sum()), rel_tol=1e-3):
+                raise RuntimeError("it computed a wrong result")
+            return device, None
+        except Exception as exc:  # a driver fault must not end the run: the CPU can still train
+            problems.append(f"{device.type}: {exc}")
+    if requested == "cuda":
+        raise TrainingError(f"the GPU failed a simple check ({'; '.join(problems)})")
+    return torch.device("cpu"), f"the GPU failed a simple check ({'; '.join(problems)}); training on the CPU"
+
+
+def select_device(requested: str) -> torch.device:
+    device, notice = probe_device(requested)
+    if notice:
+        log.warning(notice)
+    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -97,6 +125,31 @@ def warmup_cosine(total_steps: int, warmup_fraction: float) -> Callable[[int], f
         return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def schedule_factor(schedule: str, progress: float, warmup_fraction: float) -> float:
+    """Learning-rate factor at ``progress`` (0..1 of the whole run).
+
+    A function of progress rather than of a step count, so a run whose batch size changes (after running out
+    of GPU memory) or that resumes keeps the same schedule.
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    if schedule == "onecycle":
+        peak = 0.3
+        if progress < peak:  # from 1/25 of the peak up to the peak, then down to almost nothing
+            return 0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * progress / peak))
+        return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * (progress - peak) / (1 - peak)))
+    if warmup_fraction > 0 and progress < warmup_fraction:
+        return max(progress / warmup_fraction, 1e-3)
+    rest = (progress - warmup_fraction) / max(1e-9, 1 - warmup_fraction)
+    return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * rest))
+
+
+def class_weights(targets: list[int], num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, normalised so a balanced set gets 1 for every class."""
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=num_classes).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (num_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 @torch.no_grad()
@@ -131,168 +184,352 @@ def _new_run_dir(store: ProjectStore) -> tuple[str, Path]:
     return name, path
 
 
-def train(
-    project_dir: str | Path,
-    config: TrainConfig,
-    on_event: EventCallback | None = None,
-    should_stop: ShouldStop = never_stop,
-) -> RunSummary:
-    """Train a classifier on a project's labelled images and store the run in the project.
+RESUME_STATE = "resume_state.pt"
+LAST_DIR = "last"
 
-    Parameters
-    ----------
-    project_dir
-        The project folder; the engine opens its own connection (safe in any thread).
-    config
-        What to train and how.
-    on_event
-        Receives :class:`StepProgress` after each batch and :class:`EpochResult` after each epoch.
-    should_stop
-        Polled at each batch boundary; when true the run stops cleanly with status ``"stopped"``.
-    """
-    emit = on_event or (lambda event: None)
-    seed_everything(config.seed)
-    recipe = resolve_recipe(config.recipe)
-    compiled = recipe.compile()
-    device = select_device(config.device)
-    with ProjectStore.open(project_dir) as store:
-        split = labelled_split(store)
-        spec = ModelSpec(
+
+def _rng_state() -> dict:
+    numpy_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
+        "torch": torch.get_rng_state(),
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+
+
+def _save_state(path: Path, state: dict) -> None:
+    temp = path.with_name(f".{path.name}.partial")
+    torch.save(state, temp)
+    with open(temp, "rb+") as stream:
+        os.fsync(stream.fileno())
+    os.replace(temp, path)
+
+
+class TrainingRun:
+    """One run: data, model, optimiser and the loop. Built by :func:`train`; not reused between runs."""
+
+    def __init__(
+        self,
+        store: ProjectStore,
+        config: TrainConfig,
+        emit: EventCallback,
+        should_stop: ShouldStop,
+        resume_from: Path | None,
+    ) -> None:
+        self.store, self.config, self.emit, self.should_stop = store, config, emit, should_stop
+        seed_everything(config.seed)
+        self.recipe = resolve_recipe(config.recipe)
+        self.compiled = self.recipe.compile()
+        self.device, notice = probe_device(config.device)
+        if notice:
+            emit(RunNotice(notice))
+        self.split = labelled_split(store)
+        self.num_classes = len(self.split.classes)
+        self.spec = ModelSpec(
             backbone=config.backbone,
-            num_classes=len(split.classes),
+            num_classes=self.num_classes,
             head=config.head,
             dropout=config.dropout,
             hidden=config.hidden_size,
         )
-        model = build_classifier(spec, pretrained=True)
-        preprocessing = preprocessing_for(model.backbone, config.input_size)
-        train_set = ImageDataset(
-            [p for p, _ in split.train],
-            [t for _, t in split.train],
-            preprocessing,
+        self.model = build_classifier(self.spec, pretrained=True)
+        self.preprocessing = preprocessing_for(self.model.backbone, config.input_size)
+        cuda = self.device.type == "cuda"
+        self.channels_last = cuda and config.channels_last
+        self.amp_dtype: torch.dtype | None = None
+        if cuda and config.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.train_targets = [t for _, t in self.split.train]
+        self.train_set = ImageDataset(
+            [p for p, _ in self.split.train],
+            self.train_targets,
+            self.preprocessing,
             augment=True,
             seed=config.seed,
-            recipe=recipe,
+            recipe=self.recipe,
         )
-        val_set = ImageDataset([p for p, _ in split.val], [t for _, t in split.val], preprocessing)
-        generator = torch.Generator().manual_seed(config.seed)
-        train_loader = DataLoader(
-            train_set,
-            batch_size=config.batch_size,
-            shuffle=True,
-            generator=generator,
-            num_workers=config.num_workers,
-            drop_last=len(train_set) > config.batch_size,
+        self.val_set = ImageDataset(
+            [p for p, _ in self.split.val], [t for _, t in self.split.val], self.preprocessing
         )
-        val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, num_workers=config.num_workers)
-
-        model.to(device)
-        groups = configure_transfer(model, config)
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.groups = configure_transfer(self.model, config)
+        for group in self.groups:
+            group["base_lr"] = group["lr"]
         # A frozen backbone gives each image the same features every epoch: compute them once (lazily, so a
         # stop request during the computation ends the run cleanly) and train the head on the cache.
-        cache = None
+        self.cache: FeatureCache | None = None
         if config.transfer == "frozen":
-            cache = FeatureCache(
-                model.backbone,
-                train_set,
-                val_set,
-                device,
+            self.cache = FeatureCache(
+                self.model.backbone,
+                self.train_set,
+                self.val_set,
+                self.device,
                 config.feature_views,
                 config.batch_size * 2,
                 config.num_workers,
                 should_stop,
             )
-            train_loader = cache.train_loader(config.batch_size, config.seed)
-            val_loader = cache.val_loader(config.batch_size * 2)
-        scored = model.head if cache is not None else model  # what evaluation runs on
-        optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-        steps_per_epoch = len(train_loader)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, warmup_cosine(steps_per_epoch * config.epochs, config.warmup_fraction)
-        )
-        criterion = nn.CrossEntropyLoss()
+        self.scored = self.model.head if self.cache is not None else self.model  # what evaluation runs on
+        self.optimizer = torch.optim.AdamW(self.groups, weight_decay=config.weight_decay)
+        weights = None
+        sampler_wanted = config.imbalance == "balanced_sampler"
+        if config.imbalance == "weighted_loss" or (sampler_wanted and self.cache is not None):
+            weights = class_weights(self.train_targets, self.num_classes).to(self.device)
+            if sampler_wanted:
+                emit(RunNotice("with a frozen backbone, class imbalance is handled by a weighted loss"))
+        self.use_sampler = sampler_wanted and self.cache is None
+        self.criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+        self.batch_size = config.batch_size
+        self.generator = torch.Generator()
+        self._build_loaders()
 
-        run_name, run_dir = _new_run_dir(store)
-        # The run records the recipe it really used (the default preset spelled out when none was given).
-        augmentation = recipe.to_dict()
-        run_config = {
+        self.augmentation = self.recipe.to_dict()
+        self.run_config = {
             **config.to_dict(),
-            "recipe": augmentation,
-            "device_used": str(device),
-            "classes": list(split.classes),
+            "recipe": self.augmentation,
+            "device_used": str(self.device),
+            "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
+            "classes": list(self.split.classes),
         }
-        run_id = store.create_run(run_name, run_dir, run_config)
-        best_score = -math.inf
-        best_metrics: dict = {}
-        last_metrics: dict = {}
-        epochs_done = 0
-        status = "completed"
-        try:
-            for epoch in range(1, config.epochs + 1):
-                train_set.set_epoch(epoch)
-                set_train_mode(model)
-                loss_sum, correct, seen = 0.0, 0, 0
-                started = time.perf_counter()
-                for step, (images, targets, _) in enumerate(train_loader, start=1):
-                    check(should_stop)
-                    images, targets = images.to(device), targets.to(device)
-                    # Batch mixing draws from its own generator per (seed, epoch, step): reproducible runs.
-                    mix_rng = np.random.default_rng((config.seed, epoch, step, 1))
-                    if cache is not None:
-                        images, soft_targets = mix_features(
-                            images, targets, len(split.classes), compiled, mix_rng, preprocessing.input_size
-                        )
-                        logits = model.head(images)
-                    else:
-                        images, soft_targets = mix_batch(
-                            images, targets, len(split.classes), compiled, mix_rng
-                        )
-                        logits = forward(model, images, config)
-                    if soft_targets is None:
-                        loss = criterion(logits, targets)
-                    else:
-                        loss = soft_cross_entropy(logits, soft_targets)
-                    if not torch.isfinite(loss):
-                        raise TrainingError(
-                            f"the loss became {loss.item()} at epoch {epoch}, step {step}; the run was stopped "
-                            "and no non-finite weights were saved. Try a lower learning rate."
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    scheduler.step()
-                    batch = len(targets)
-                    loss_sum += float(loss.item()) * batch
-                    # On a mixed batch, a prediction counts as right when it names the larger label weight.
-                    truth = targets if soft_targets is None else soft_targets.argmax(1)
-                    correct += int((logits.argmax(1) == truth).sum().item())
-                    seen += batch
-                    elapsed = time.perf_counter() - started
-                    emit(
-                        StepProgress(
-                            epoch=epoch,
-                            epochs=config.epochs,
-                            step=step,
-                            steps=steps_per_epoch,
-                            loss=float(loss.item()),
-                            learning_rate=scheduler.get_last_lr()[-1],
-                            images_per_second=seen / elapsed if elapsed > 0 else 0.0,
-                        )
+        self.first_epoch = 1
+        self.best_score = -math.inf
+        self.best_val_loss = math.inf
+        self.stale_epochs = 0
+        self.best_metrics: dict = {}
+        self.last_metrics: dict = {}
+        if resume_from is None:
+            self.run_name, self.run_dir = _new_run_dir(store)
+            self.run_id = store.create_run(self.run_name, self.run_dir, self.run_config)
+        else:
+            self._resume(Path(resume_from))
+
+    # ------------------------------------------------------------------ pieces
+    def _build_loaders(self) -> None:
+        config = self.config
+        if self.cache is not None:
+            self.train_loader = self.cache.train_loader(self.batch_size, config.seed)
+            self.val_loader = self.cache.val_loader(self.batch_size * 2)
+            return
+        sampler = None
+        if self.use_sampler:
+            per_sample = class_weights(self.train_targets, self.num_classes)[torch.tensor(self.train_targets)]
+            sampler = WeightedRandomSampler(
+                per_sample.double(), len(self.train_targets), generator=self.generator
+            )
+        workers = config.num_workers
+        extra: dict = {}
+        if workers > 0:
+            # Spawned workers are safe beside Qt's threads and work in the frozen application too.
+            extra = {"multiprocessing_context": "spawn", "persistent_workers": True}
+        self.train_loader = DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            generator=self.generator,
+            num_workers=workers,
+            drop_last=len(self.train_set) > self.batch_size,
+            **extra,
+        )
+        self.val_loader = DataLoader(
+            self.val_set, batch_size=self.batch_size * 2, num_workers=workers, **extra
+        )
+
+    def _resume(self, run_dir: Path) -> None:
+        state_path = run_dir / RESUME_STATE
+        if not state_path.is_file():
+            raise TrainingError(f"{run_dir} cannot be resumed: it has no saved training state")
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state["classes"] != list(self.split.classes):
+            raise TrainingError(
+                "the project's classes changed since this run was saved "
+                f"({', '.join(state['classes'])} -> {', '.join(self.split.classes)}); start a new run instead"
+            )
+        self.model.load_state_dict(load_file(str(run_dir / LAST_DIR / WEIGHTS_NAME)), strict=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        for group, base in zip(self.optimizer.param_groups, state["base_lrs"], strict=True):
+            group["base_lr"] = base
+        self.scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        self.batch_size = int(state["batch_size"])
+        self._build_loaders()
+        self.first_epoch = int(state["epoch"]) + 1
+        self.best_score = float(state["best_score"])
+        self.best_val_loss = float(state["best_val_loss"])
+        self.stale_epochs = int(state["stale_epochs"])
+        self.best_metrics = dict(state["best_metrics"])
+        self.last_metrics = dict(state["last_metrics"])
+        self.run_dir = run_dir
+        matches = [run for run in self.store.runs() if Path(run.run_dir) == run_dir]
+        if not matches:
+            raise TrainingError(f"{run_dir} is not a run of this project")
+        self.run_id, self.run_name = matches[-1].id, matches[-1].name
+        self.store.set_run_status(self.run_id, "running")
+        self.emit(RunNotice(f"resumed run {self.run_name} after epoch {self.first_epoch - 1}"))
+
+    def _save(self, folder: Path, metrics: dict) -> None:
+        save_checkpoint(
+            folder,
+            self.model,
+            spec=self.spec,
+            preprocessing=self.preprocessing,
+            classes=list(self.split.classes),
+            config=self.run_config,
+            augmentation=self.augmentation,
+            metrics=metrics,
+        )
+
+    def _save_state(self, epoch: int) -> None:
+        _save_state(
+            self.run_dir / RESUME_STATE,
+            {
+                "epoch": epoch,
+                "classes": list(self.split.classes),
+                "optimizer": self.optimizer.state_dict(),
+                "base_lrs": [group["base_lr"] for group in self.optimizer.param_groups],
+                "scaler": self.scaler.state_dict(),
+                "rng": _rng_state(),
+                "batch_size": self.batch_size,
+                "best_score": self.best_score,
+                "best_val_loss": self.best_val_loss,
+                "stale_epochs": self.stale_epochs,
+                "best_metrics": self.best_metrics,
+                "last_metrics": self.last_metrics,
+            },
+        )
+
+    def _set_learning_rate(self, progress: float) -> float:
+        factor = schedule_factor(self.config.schedule, progress, self.config.warmup_fraction)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * factor
+        return self.optimizer.param_groups[-1]["lr"]
+
+    def _forward_loss(
+        self, images: torch.Tensor, targets: torch.Tensor, epoch: int, step: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Loss, logits and the class each sample counts as (the larger weight of a mixed label)."""
+        # Batch mixing draws from its own generator per (seed, epoch, step): reproducible runs.
+        mix_rng = np.random.default_rng((self.config.seed, epoch, step, 1))
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
+            if self.cache is not None:
+                images, soft = mix_features(
+                    images, targets, self.num_classes, self.compiled, mix_rng, self.preprocessing.input_size
+                )
+                logits = self.model.head(images)
+            else:
+                if self.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                images, soft = mix_batch(images, targets, self.num_classes, self.compiled, mix_rng)
+                logits = forward(self.model, images, self.config)
+            logits = logits.float()
+            loss = self.criterion(logits, targets) if soft is None else soft_cross_entropy(logits, soft)
+        return loss, logits, targets if soft is None else soft.argmax(1)
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float]:
+        config = self.config
+        while True:
+            try:
+                return self._train_epoch_once(epoch)
+            except torch.OutOfMemoryError:
+                self.optimizer.zero_grad(set_to_none=True)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if self.batch_size == 1:
+                    raise TrainingError(
+                        "the GPU ran out of memory even with a batch of 1 image; choose a smaller backbone or "
+                        "input size, or train on the CPU"
+                    ) from None
+                self.batch_size = max(1, self.batch_size // 2)
+                self._build_loaders()
+                self.emit(
+                    RunNotice(
+                        f"out of GPU memory: the batch size is now {self.batch_size}; epoch {epoch} restarts"
                     )
-                train_loss, train_accuracy = loss_sum / max(1, seen), correct / max(1, seen)
+                )
+                log.warning(
+                    "out of memory; batch size halved to %d (configured %d)",
+                    self.batch_size,
+                    config.batch_size,
+                )
+
+    def _train_epoch_once(self, epoch: int) -> tuple[float, float]:
+        config = self.config
+        self.train_set.set_epoch(epoch)
+        self.generator.manual_seed(config.seed * 1_000_003 + epoch)  # shuffling depends on the epoch alone
+        if self.cache is not None:
+            self.train_loader.epoch = epoch - 1  # the cache loader numbers its epochs itself
+        set_train_mode(self.model)
+        loss_sum, correct, seen = 0.0, 0, 0
+        started = time.perf_counter()
+        steps = len(self.train_loader)
+        for step, (images, targets, _) in enumerate(self.train_loader, start=1):
+            check(self.should_stop)
+            learning_rate = self._set_learning_rate((epoch - 1 + (step - 1) / steps) / config.epochs)
+            images = images.to(self.device, non_blocking=True)
+            targets = targets.to(self.device, non_blocking=True)
+            loss, logits, truth = self._forward_loss(images, targets, epoch, step)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"the loss became {loss.item()} at epoch {epoch}, step {step}; the run was stopped "
+                    "and no non-finite weights were saved. Try a lower learning rate."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            batch = len(targets)
+            loss_value = float(loss.item())
+            loss_sum += loss_value * batch
+            correct += int((logits.argmax(1) == truth).sum().item())
+            seen += batch
+            elapsed = time.perf_counter() - started
+            self.emit(
+                StepProgress(
+                    epoch=epoch,
+                    epochs=config.epochs,
+                    step=step,
+                    steps=steps,
+                    loss=loss_value,
+                    learning_rate=learning_rate,
+                    images_per_second=seen / elapsed if elapsed > 0 else 0.0,
+                )
+            )
+        return loss_sum / max(1, seen), correct / max(1, seen)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> RunSummary:
+        config = self.config
+        status = "completed"
+        epochs_done = self.first_epoch - 1
+        try:
+            for epoch in range(self.first_epoch, config.epochs + 1):
+                train_loss, train_accuracy = self._train_epoch(epoch)
                 val_loss = val_accuracy = None
                 confusion = None
-                if len(val_set):
+                if len(self.val_set):
                     val_loss, val_accuracy, confusion = evaluate(
-                        scored, val_loader, device, len(split.classes), should_stop
+                        self.scored, self.val_loader, self.device, self.num_classes, self.should_stop
                     )
-                learning_rate = scheduler.get_last_lr()[-1]
-                store.record_epoch(
-                    run_id,
+                learning_rate = self.optimizer.param_groups[-1]["lr"]
+                self.store.record_epoch(
+                    self.run_id,
                     EpochMetrics(epoch, train_loss, train_accuracy, val_loss, val_accuracy, learning_rate),
                 )
                 epochs_done = epoch
-                last_metrics = {
+                self.last_metrics = {
                     "epoch": epoch,
                     "train_loss": train_loss,
                     "train_accuracy": train_accuracy,
@@ -300,19 +537,17 @@ def train(
                     "val_accuracy": val_accuracy,
                 }
                 score = val_accuracy if val_accuracy is not None else train_accuracy
-                if score > best_score:
-                    best_score, best_metrics = score, dict(last_metrics)
-                    save_checkpoint(
-                        run_dir,
-                        model,
-                        spec=spec,
-                        preprocessing=preprocessing,
-                        classes=list(split.classes),
-                        config=run_config,
-                        augmentation=augmentation,
-                        metrics=best_metrics,
-                    )
-                emit(
+                if score > self.best_score:
+                    self.best_score, self.best_metrics = score, dict(self.last_metrics)
+                    self._save(self.run_dir, self.best_metrics)
+                if val_loss is not None and val_loss < self.best_val_loss - 1e-6:
+                    self.best_val_loss, self.stale_epochs = val_loss, 0
+                else:
+                    self.stale_epochs += 1
+                # Every epoch: the latest weights and the whole training state, so Stop or a crash can resume.
+                self._save(self.run_dir / LAST_DIR, self.last_metrics)
+                self._save_state(epoch)
+                self.emit(
                     EpochResult(
                         epoch=epoch,
                         epochs=config.epochs,
@@ -322,23 +557,66 @@ def train(
                         val_accuracy=val_accuracy,
                         learning_rate=learning_rate,
                         confusion=confusion,
-                        classes=split.classes,
+                        classes=self.split.classes,
                     )
                 )
+                patience = config.early_stopping_patience
+                if (
+                    patience
+                    and val_loss is not None
+                    and self.stale_epochs >= patience
+                    and epoch < config.epochs
+                ):
+                    self.emit(
+                        RunNotice(
+                            f"stopped early after epoch {epoch}: no better validation loss for {patience} epochs"
+                        )
+                    )
+                    break
         except Cancelled:
             status = "stopped"
         except BaseException:
-            store.finish_run(run_id, "failed", last_metrics)
+            self.store.finish_run(self.run_id, "failed", self.last_metrics)
             raise
-        final = {"best": best_metrics, "last": last_metrics}
-        store.finish_run(run_id, status, final)
-    log.info("run %s %s after %d epoch(s)", run_name, status, epochs_done)
-    return RunSummary(
-        run_id=run_id,
-        run_dir=str(run_dir),
-        status=status,
-        epochs_completed=epochs_done,
-        classes=split.classes,
-        device=str(device),
-        metrics=final,
-    )
+        final = {"best": self.best_metrics, "last": self.last_metrics}
+        self.store.finish_run(self.run_id, status, final)
+        log.info("run %s %s after %d epoch(s)", self.run_name, status, epochs_done)
+        return RunSummary(
+            run_id=self.run_id,
+            run_dir=str(self.run_dir),
+            status=status,
+            epochs_completed=epochs_done,
+            classes=self.split.classes,
+            device=str(self.device),
+            metrics=final,
+        )
+
+
+def train(
+    project_dir: str | Path,
+    config: TrainConfig,
+    on_event: EventCallback | None = None,
+    should_stop: ShouldStop = never_stop,
+    resume_from: str | Path | None = None,
+) -> RunSummary:
+    """Train a classifier on a project's labelled images and store the run in the project.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder; the engine opens its own connection (safe in any thread).
+    config
+        What to train and how. When resuming, pass the run's own configuration (``epochs`` may be raised).
+    on_event
+        Receives :class:`StepProgress` after each batch, :class:`EpochResult` after each epoch and
+        :class:`RunNotice` for fallbacks (device, memory) and early stopping.
+    should_stop
+        Polled at each batch boundary; when true the run stops cleanly with status ``"stopped"``.
+    resume_from
+        A run folder of this project to continue after its last completed epoch: model, optimiser, scaler,
+        random state and epoch are restored, so the result is the same as an uninterrupted run.
+    """
+    emit = on_event or (lambda event: None)
+    with ProjectStore.open(project_dir) as store:
+        run = TrainingRun(store, config, emit, should_stop, Path(resume_from) if resume_from else None)
+        return run.run()

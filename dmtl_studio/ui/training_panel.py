@@ -118,6 +118,7 @@ class TrainingPanel(QWidget):
     start_requested = Signal()
     stop_requested = Signal()
     pause_requested = Signal(bool)  # True: pause, False: resume
+    resume_run_requested = Signal(str)  # a stopped run's folder, to continue after its last epoch
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,7 +160,13 @@ class TrainingPanel(QWidget):
         for loss, accuracy in self.overlays:
             for series in (loss, accuracy):
                 series.curve.hide()
-        self.live = (self.train_loss, self.val_loss, self.train_accuracy, self.val_accuracy, self.learning_rate)
+        self.live = (
+            self.train_loss,
+            self.val_loss,
+            self.train_accuracy,
+            self.val_accuracy,
+            self.learning_rate,
+        )
         # Curves are redrawn a few times a second at most: painting is Python work on the GUI thread, and it
         # competes with the training thread for the interpreter.
         self.redraw_timer = QTimer(self)
@@ -192,6 +199,14 @@ class TrainingPanel(QWidget):
         self.history.horizontalHeader().setStretchLastSection(True)
         self.history.itemSelectionChanged.connect(self._overlay_selected)
         self.history_note = QLabel("Select up to two runs to overlay their validation curves on the plots.")
+        self.resume_button = QPushButton("Continue selected run")
+        self.resume_button.setToolTip("Goes on after the last completed epoch of a stopped or failed run")
+        self.resume_button.setEnabled(False)
+        self.resume_button.clicked.connect(self._resume_clicked)
+        self.notices = QLabel()
+        self.notices.setWordWrap(True)
+        self.notices.setStyleSheet("color: #a04000;")
+        self.notices.hide()
         self._history: list[RunRecord] = []
         self._history_metrics: dict[int, list[EpochMetrics]] = {}
 
@@ -215,7 +230,10 @@ class TrainingPanel(QWidget):
         history = QWidget()
         history_layout = QVBoxLayout(history)
         history_layout.setContentsMargins(0, 0, 0, 0)
-        history_layout.addWidget(self.history_note)
+        history_top = QHBoxLayout()
+        history_top.addWidget(self.history_note, 1)
+        history_top.addWidget(self.resume_button)
+        history_layout.addLayout(history_top)
         history_layout.addWidget(self.history, 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(curves, "Curves")
@@ -224,6 +242,7 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
+        layout.addWidget(self.notices)
         layout.addWidget(self.tabs, 1)
 
     # ----------------------------------------------------------------- state
@@ -247,8 +266,11 @@ class TrainingPanel(QWidget):
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
         self.start_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.pause_button.setEnabled(True)
+        self.notices.clear()
+        self.notices.hide()
         self.pause_button.setText("Pause")
         self.paused = False
         self._started_at = time.monotonic()
@@ -355,6 +377,11 @@ class TrainingPanel(QWidget):
             self.status.setText(f"{verb} before the first epoch ended; nothing was saved.")
         self.progress.setFormat(verb.lower())
 
+    def on_notice(self, message: str) -> None:
+        lines = [line for line in self.notices.text().split("<br>") if line] + [f"Note: {message}"]
+        self.notices.setText("<br>".join(lines[-3:]))
+        self.notices.show()
+
     def on_failed(self, message: str) -> None:
         self._idle()
         self.status.setText(f"Training failed: {message}")
@@ -414,11 +441,18 @@ class TrainingPanel(QWidget):
                 for series in (loss, accuracy):
                     series.clear()
                     series.curve.hide()
+        resumable = len(rows) == 1 and self._history[rows[0]].status in ("stopped", "failed")
+        self.resume_button.setEnabled(resumable and not self.stop_button.isEnabled())
         self.history_note.setText(
             "Overlaid (dashed): " + ", ".join(self._history[r].name for r in rows)
             if rows
             else "Select up to two runs to overlay their validation curves on the plots."
         )
+
+    def _resume_clicked(self) -> None:
+        rows = sorted({index.row() for index in self.history.selectedIndexes()})
+        if len(rows) == 1:
+            self.resume_run_requested.emit(self._history[rows[0]].run_dir)
 
     def overlaid_runs(self) -> int:
         return sum(1 for loss, _ in self.overlays if loss.n)

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.events import StepProgress
+from dmtl_studio.core.events import RunNotice, StepProgress
 from dmtl_studio.workers.registry import LIVE_THREADS, PROGRESS_INTERVAL_S
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,20 @@ class TrainingThread(QThread):
     progress = Signal(object)  # StepProgress, throttled
     epoch_finished = Signal(object)  # EpochResult
     run_finished = Signal(object)  # RunSummary
+    notice = Signal(str)  # fallbacks, early stop, resumed
     failed = Signal(str)
 
-    def __init__(self, project_dir: Path, config: TrainConfig, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        project_dir: Path,
+        config: TrainConfig,
+        parent: QObject | None = None,
+        resume_from: str | None = None,
+    ) -> None:
         super().__init__(parent)
         self.project_dir = Path(project_dir)
         self.config = config
+        self.resume_from = resume_from
         self._last_progress = 0.0
         self._paused = False
         LIVE_THREADS.add(self)
@@ -48,6 +56,8 @@ class TrainingThread(QThread):
                 return
             self._last_progress = now
             self.progress.emit(event)
+        elif isinstance(event, RunNotice):
+            self.notice.emit(event.message)
         else:
             self.epoch_finished.emit(event)
 
@@ -55,7 +65,9 @@ class TrainingThread(QThread):
         from dmtl_studio.core.training import train
 
         try:
-            summary = train(self.project_dir, self.config, self._on_event, self._should_stop)
+            summary = train(
+                self.project_dir, self.config, self._on_event, self._should_stop, resume_from=self.resume_from
+            )
         except Exception as exc:  # every failure reaches the window as a message
             log.exception("training failed")
             self.failed.emit(str(exc) or type(exc).__name__)

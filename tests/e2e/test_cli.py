@@ -70,3 +70,26 @@ def test_clear_errors_for_bad_input(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a DMTL Studio project" in result.stderr
     result = _cli("predict", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 2 and "no trained model" in result.stderr
+
+
+def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
+    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.training import train
+
+    config = TrainConfig(epochs=2, input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16)
+    from dmtl_studio.core.events import EpochResult
+
+    epochs: list[object] = []
+    stopped = train(
+        project,
+        config,
+        on_event=lambda e: epochs.append(e) if isinstance(e, EpochResult) else None,
+        should_stop=lambda: len(epochs) >= 1,
+    )
+    assert stopped.status == "stopped" and stopped.epochs_completed == 1
+    resumed = _cli("train", str(project), "--resume", stopped.run_dir, "--device", "cpu", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 2
+    assert summary["run_dir"] == stopped.run_dir
+    assert "resumed run" in resumed.stderr
