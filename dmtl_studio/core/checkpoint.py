@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from dmtl_studio import __version__
 from dmtl_studio.core.backbones import Classifier, ModelSpec, Preprocessing, build_classifier
+from dmtl_studio.core.fileio import atomic_write_bytes  # noqa: F401 - also imported from here by others
 
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
@@ -44,20 +45,6 @@ def library_versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "opencv": cv2.__version__,
     }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _sha256(path: Path) -> str:
