@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QThread, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
 from dmtl_studio import __version__
@@ -20,6 +22,7 @@ from dmtl_studio.core.paths import demo_project_dir, force_offline
 from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
+from dmtl_studio.workers.evaluation import EvaluationThread, GradCamThread, ReportThread, SuggestionThread
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
 
@@ -55,6 +58,7 @@ class StudioController(QObject):
         )
         self._connect_recipe_editor()
         self._connect_model_panel()
+        self._connect_evaluation()
 
     # ----------------------------------------------------------------- project
     def new_project(self, folder: str) -> None:
@@ -291,8 +295,125 @@ class StudioController(QObject):
             thread.requestInterruption()
             thread.wait()
 
+    # ----------------------------------------------------------------- evaluation, Grad-CAM, suggestions, report
+    def _connect_evaluation(self) -> None:
+        """The evaluation view's requests and the viewer's Grad-CAM toggle, each kind on its own thread.
+
+        Results go to the view, the browser (filters, suggestions) and the viewer (overlay). A newer Grad-CAM
+        request replaces one still waiting; the others ignore a click while their kind is running.
+        """
+        view, browser, viewer = self.window.evaluation, self.window.browser, self.window.browser.viewer
+        # Threads without a Qt parent, owned here: a finished one is deleted when the next of its kind replaces it.
+        self.model_tasks: dict[str, QThread] = {}
+        self._waiting_cam: tuple[int, str] | None = None
+
+        def start(kind: str, thread: QThread, busy: str | None = None) -> None:
+            self.model_tasks[kind] = thread
+            if busy is not None:
+                view.set_busy(True, busy)
+                thread.progress.connect(view.show_progress)
+                thread.failed.connect(
+                    lambda message: view.show_message(f"{busy.rstrip('…')} failed: {message}")
+                )
+            thread.start()
+
+        def running(kind: str) -> bool:
+            thread = self.model_tasks.get(kind)
+            return thread is not None and thread.isRunning()
+
+        def show_runs() -> None:
+            if self.store is None:
+                return
+            # Runs are looked for in this project's runs folder first: the project may have been moved.
+            runs = [
+                dataclasses.replace(r, run_dir=str(self.store.runs_dir / Path(r.run_dir).name))
+                for r in self.store.runs()
+            ]
+            view.set_runs([r for r in runs if (Path(r.run_dir) / "model.json").is_file()])
+
+        def evaluate(run_dir: str) -> None:
+            if self.project_dir is None or running("evaluate"):
+                return
+            thread = EvaluationThread(self.project_dir, run_dir)
+            thread.result_ready.connect(view.show_result)
+            thread.result_ready.connect(browser.set_evaluation)
+            start("evaluate", thread, f"Evaluating {Path(run_dir).name}…")
+
+        def suggest(run_dir: str, method: str) -> None:
+            if self.project_dir is None or running("suggest"):
+                return
+            thread = SuggestionThread(self.project_dir, run_dir, method)
+            thread.result_ready.connect(browser.set_suggestions)
+            thread.result_ready.connect(
+                lambda found: view.show_message(
+                    f"{len(found.suggestions)} unlabelled image(s) have a suggested class from {found.run_name}. "
+                    "The browser shows them most uncertain first: Enter accepts a suggestion, a number key "
+                    "corrects it."
+                )
+            )
+            start("suggest", thread, f"Suggesting labels with {Path(run_dir).name}…")
+
+        def report(run_dir: str) -> None:
+            if self.project_dir is None or running("report"):
+                return
+            result = view.result if view.result is not None and view.result.run_dir == run_dir else None
+            thread = ReportThread(self.project_dir, run_dir, result)
+            thread.result_ready.connect(lambda path: view.show_message(f"Report written to {path}"))
+            thread.result_ready.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+            start("report", thread, f"Writing the report of {Path(run_dir).name}…")
+
+        def explain(image_id: int, path: str) -> None:
+            run_dir = view.selected_run()
+            if run_dir is None:
+                viewer.show_overlay_message(
+                    "Grad-CAM needs a trained run: train one, then choose it under Evaluation."
+                )
+                return
+            if running("gradcam"):
+                self._waiting_cam = (image_id, path)  # the newest request wins
+                return
+            thread = GradCamThread(run_dir, image_id, path)
+            thread.result_ready.connect(show_cam)
+            thread.failed.connect(viewer.show_overlay_message)
+            thread.finished.connect(next_cam)
+            start("gradcam", thread)
+
+        def show_cam(payload: tuple[int, object]) -> None:
+            image_id, cam = payload
+            confidence = cam.probabilities[cam.class_index]
+            viewer.set_overlay(
+                image_id,
+                cam.heatmap,
+                f"Grad-CAM of '{cam.class_name}' ({confidence:.0%}) by run {Path(view.selected_run() or '').name}: "
+                "red is where the evidence for this class came from.",
+            )
+
+        def next_cam() -> None:
+            if self._waiting_cam is not None and not self.window.isHidden():
+                waiting, self._waiting_cam = self._waiting_cam, None
+                viewer.explain_requested.emit(*waiting)  # through the signal: no cycle between the closures
+
+        view.evaluate_requested.connect(evaluate)
+        view.suggest_requested.connect(suggest)
+        view.report_requested.connect(report)
+        view.runs_wanted.connect(show_runs)
+        view.cell_activated.connect(browser.show_confusion_cell)
+        view.filter_requested.connect(browser.show_evaluation_filter)
+        viewer.explain_requested.connect(explain)
+        browser.model.modelReset.connect(show_runs)
+
+    def stop_model_tasks(self) -> None:
+        """Stop and join the evaluation, suggestion, Grad-CAM and report threads."""
+        self._waiting_cam = None
+        for thread in self.model_tasks.values():
+            if thread.isRunning():
+                thread.requestInterruption()
+                thread.wait()
+        self.model_tasks.clear()  # the threads have no Qt parent: dropping them deletes them
+
     def shutdown(self) -> None:
         """Stop and join every thread (called when the window closes)."""
+        self.stop_model_tasks()
         for thread in (self.training_thread, self.import_thread):
             if thread is not None and thread.isRunning():
                 thread.requestInterruption()

@@ -1,8 +1,12 @@
 """Dataset browser: a lazily filled thumbnail grid, labelling by keyboard with undo, filters, splits, problems.
 
 Keys in the grid: 1–9 give the selected images the class shown beside that number, 0 (or Backspace) removes
-their label, Space / Shift+Space move to the next / previous image, arrows move, Ctrl+Z / Ctrl+Shift+Z undo and
-redo. Labelling one image moves on to the next unlabelled one.
+their label, Enter accepts the model's suggested class, Space / Shift+Space move to the next / previous image,
+arrows move, Ctrl+Z / Ctrl+Shift+Z undo and redo. Labelling one image moves on to the next unlabelled one.
+
+After an evaluation the filter offers the misclassified and the low-confidence images and the images of one
+confusion-matrix cell; after label suggestions, an "uncertain first" queue of the unlabelled images. Each
+thumbnail then shows the model's class and confidence under its label.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.importer import assign_splits
 from dmtl_studio.core.labels import LabelEditor
 from dmtl_studio.core.store import ImageRecord, ProjectError, ProjectStore
+from dmtl_studio.core.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
 
@@ -71,6 +76,9 @@ class ImageListModel(QAbstractListModel):
         self._failed: dict[int, str] = {}
         self._pending: list[tuple[int, str, str | None]] = []
         self.colors: dict[str, str] = {}
+        # A second line under the label: the model's suggestion or evaluation verdict, prepared in advance so
+        # that data() stays a dictionary lookup.
+        self.notes: dict[int, str] = {}
         self.detailed = False  # one line per file with its problem, for the Problems view
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
@@ -143,6 +151,9 @@ class ImageListModel(QAbstractListModel):
                 return f"{os.path.basename(record.path)} — {problem or record.label or 'unlabelled'}"
             if problem:
                 return "problem"
+            note = self.notes.get(record.id)
+            if note:
+                return f"{record.label or 'unlabelled'}\n{note}"
             return record.label or "unlabelled"
         if role == Qt.ItemDataRole.ToolTipRole:
             split = f" · {SPLIT_NAMES.get(record.split or '', 'no split')}" if record.label else ""
@@ -204,6 +215,7 @@ class ThumbnailView(QListView):
 
     digit_pressed = Signal(int)
     step_requested = Signal(int)
+    accept_pressed = Signal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -212,6 +224,8 @@ class ThumbnailView(QListView):
             self.digit_pressed.emit(key - Qt.Key.Key_0)
         elif modifiers == Qt.KeyboardModifier.NoModifier and key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
             self.digit_pressed.emit(0)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and modifiers == Qt.KeyboardModifier.NoModifier:
+            self.accept_pressed.emit()
         elif key == Qt.Key.Key_Space:
             self.step_requested.emit(-1 if modifiers & Qt.KeyboardModifier.ShiftModifier else 1)
         else:
@@ -219,6 +233,8 @@ class ThumbnailView(QListView):
 
 
 FILTERS_FIXED = [("All images", "all"), ("Unlabelled", "unlabelled"), ("Problem files", "problems")]
+#: Filters whose images come in an order of their own (the model's), fed by an evaluation or suggestions.
+QUEUE_KEY = "queue"
 
 
 class DatasetBrowser(QWidget):
@@ -239,6 +255,9 @@ class DatasetBrowser(QWidget):
         self.editor: LabelEditor | None = None
         self._all: dict[int, ImageRecord] = {}
         self._split_warnings: list[str] = []
+        self._ordered: dict[str, tuple[str, list[int]]] = {}  # filter key -> (title, image ids in order)
+        self.suggestions: dict[int, Suggestion] = {}
+        self.evaluation: object | None = None
 
         self.summary = QLabel("No project open. Use File ▸ Open project… or File ▸ New project…")
         self.summary.setWordWrap(True)
@@ -273,6 +292,7 @@ class DatasetBrowser(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.digit_pressed.connect(self._digit)
         self.view.step_requested.connect(self._step)
+        self.view.accept_pressed.connect(self.accept_suggestion)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
 
         self.classes = ClassesPanel()
@@ -326,6 +346,10 @@ class DatasetBrowser(QWidget):
     def attach(self, store: ProjectStore | None) -> None:
         """Show ``store``'s images (``None`` shows nothing). The browser does not close the store."""
         self.store = store
+        self._ordered.clear()
+        self.suggestions = {}
+        self.evaluation = None
+        self.model.notes = {}
         self.editor = LabelEditor(store) if store is not None else None
         self._update_undo_actions()
         self.reload()
@@ -370,6 +394,8 @@ class DatasetBrowser(QWidget):
             self.filter.addItem(f"Split: {name}", f"split:{split}")
         for name in class_names:
             self.filter.addItem(f"Class: {name}", f"class:{name}")
+        for key, (title, ids) in self._ordered.items():
+            self.filter.addItem(f"{title} ({len(ids)})", key)
         position = self.filter.findData(current) if current else 0
         self.filter.setCurrentIndex(max(0, position))
         self.filter.blockSignals(False)
@@ -395,7 +421,13 @@ class DatasetBrowser(QWidget):
     def apply_filter(self) -> None:
         key = self.filter.currentData() or "all"
         text = self.search.text().strip().lower()
-        records = [record for record in self._all.values() if self.matches(record, key, text)]
+        if key in self._ordered:  # the model's order: most confidently wrong, least confident, most uncertain
+            ids = self._ordered[key][1]
+            records = [
+                self._all[i] for i in ids if i in self._all and self.matches(self._all[i], "all", text)
+            ]
+        else:
+            records = [record for record in self._all.values() if self.matches(record, key, text)]
         problems_view = key == "problems"
         self.model.detailed = problems_view
         self.view.setViewMode(QListView.ViewMode.ListMode if problems_view else QListView.ViewMode.IconMode)
@@ -450,6 +482,93 @@ class DatasetBrowser(QWidget):
             self.status_message.emit(action.description)
         if len(ids) == 1:
             self._advance_to_unlabelled()
+
+    def accept_suggestion(self) -> None:
+        """Record the model's suggested class for the selected (or current) images as their human label."""
+        if self.editor is None:
+            return
+        ids = self.selected_ids()
+        wanted = [self.suggestions[i] for i in ids if i in self.suggestions and self._all[i].label is None]
+        if not wanted:
+            if not self.suggestions:
+                self.status_message.emit("No suggestions yet: press Suggest labels in the Evaluation area")
+            else:
+                self.status_message.emit("No suggestion to accept here (already labelled, or not suggested)")
+            return
+        try:
+            actions = accept_suggestions(self.editor, wanted)
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Cannot label", str(exc))
+            return
+        for action in actions:
+            self._apply(action.after)
+        if actions:
+            self.status_message.emit("Accepted: " + "; ".join(a.description for a in actions))
+        if len(ids) == 1:
+            self._advance_to_unlabelled()
+
+    # ----------------------------------------------------------------- the model's view of the images
+    def set_evaluation(self, result: object) -> None:
+        """Offer the misclassified and low-confidence images of an ``EvaluationResult`` as filters."""
+        self.evaluation = result
+        for key in [k for k in self._ordered if k.startswith(("eval:", "cell:"))]:
+            del self._ordered[key]
+        split = "test" if result.split == "test" else "validation"
+        self._ordered["eval:misclassified"] = (f"Misclassified ({split})", result.misclassified_ids())
+        self._ordered["eval:low-confidence"] = (f"Low confidence ({split})", result.low_confidence_ids())
+        for image_id, (_true, predicted, confidence) in result.per_image().items():
+            record = self._all.get(image_id)
+            mark = "✓" if record is not None and record.label == predicted else "✗"
+            self.model.notes[image_id] = f"{mark} {predicted} {confidence:.0%}"
+        self._rebuild_filters(self.classes.class_names())
+        self._notes_changed()
+
+    def _notes_changed(self) -> None:
+        rows = self.model.rowCount()
+        if rows:
+            self.model.dataChanged.emit(
+                self.model.index(0), self.model.index(rows - 1), [Qt.ItemDataRole.DisplayRole]
+            )
+        self._show_current()
+
+    def show_evaluation_filter(self, which: str) -> None:
+        """``which`` is ``"misclassified"`` or ``"low-confidence"``."""
+        self.set_filter(f"eval:{which}")
+
+    def show_confusion_cell(self, true_index: int, predicted_index: int) -> None:
+        """Show the images of one cell of the last evaluation's confusion matrix."""
+        result = self.evaluation
+        if result is None:
+            return
+        key = "cell:current"
+        title = f"True {result.classes[true_index]} → predicted {result.classes[predicted_index]}"
+        self._ordered[key] = (title, result.cell_ids(true_index, predicted_index))
+        self._rebuild_filters(self.classes.class_names())
+        if self.filter.currentData() == key:
+            self.apply_filter()
+        else:
+            self.set_filter(key)
+
+    def set_suggestions(self, suggestions: object) -> None:
+        """Show a ``SuggestionSet`` on the thumbnails and open its "uncertain first" queue."""
+        self.suggestions = suggestions.by_id()
+        for s in suggestions.suggestions:
+            self.model.notes[s.image_id] = f"→ {s.label} {s.confidence:.0%}"
+        title = f"Suggestions: uncertain first ({suggestions.method})"
+        self._ordered[QUEUE_KEY] = (title, suggestions.queue())
+        self._rebuild_filters(self.classes.class_names())
+        self._notes_changed()
+        if self.filter.currentData() == QUEUE_KEY:
+            self.apply_filter()
+        else:
+            self.set_filter(QUEUE_KEY)
+        self.status_message.emit(
+            f"{len(self.suggestions)} suggestion(s), most uncertain first: Enter accepts, a number corrects"
+        )
+
+    def current_record(self) -> ImageRecord | None:
+        current = self.view.currentIndex()
+        return self.model.record(current.row()) if current.isValid() else None
 
     def undo(self) -> None:
         if self.editor is not None and (action := self.editor.undo()) is not None:
@@ -518,7 +637,9 @@ class DatasetBrowser(QWidget):
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
             record = self.model.record(current.row())
-            self.viewer.show_pending(record.id, self._caption(record))
+            self.viewer.show_pending(
+                record.id, self._caption(record), record.path if not record.problem else None
+            )
             if record.problem is None:
                 self.view_image_wanted.emit(record.id, record.path)
             else:
@@ -534,7 +655,9 @@ class DatasetBrowser(QWidget):
         size = f" · {record.width}×{record.height}" if record.width else ""
         color = self.model.colors.get(record.label or "", "#7f8c8d")
         label = record.label or "unlabelled"
-        return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}"
+        note = self.model.notes.get(record.id)
+        model = f"<br><span style='color:#555'>model: {note}</span>" if note else ""
+        return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}"
 
     # ----------------------------------------------------------------- splits
     def _context_menu(self, position) -> None:  # noqa: ANN001 - Qt passes a QPoint

@@ -1,10 +1,41 @@
-"""A large view of one image with zoom (wheel, +/-) and pan (drag); 'fit' shows the whole image."""
+"""A large view of one image with zoom (wheel, +/-) and pan (drag); 'fit' shows the whole image.
+
+The Grad-CAM button (or the G key) lays the trained model's heat map over the image: where the evidence for the
+predicted class came from. The map itself is computed elsewhere; the viewer asks for it with
+:attr:`ImageViewer.explain_requested` and shows what :meth:`ImageViewer.set_overlay` gives it.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QLabel, QVBoxLayout, QWidget
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+#: Colour ramp of the heat map (low to high): transparent blue, cyan, yellow, red.
+_RAMP = np.array([[0, 0, 255], [0, 200, 255], [255, 230, 0], [255, 0, 0]], dtype=np.float32)
+
+
+def heatmap_to_qimage(heatmap: np.ndarray) -> QImage:
+    """A [0, 1] heat map as a colour image whose opacity grows with the heat (cold parts stay see-through)."""
+    heat = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
+    position = heat * (len(_RAMP) - 1)
+    low = np.floor(position).astype(np.int64).clip(0, len(_RAMP) - 2)
+    fraction = (position - low)[..., None]
+    rgb = _RAMP[low] * (1 - fraction) + _RAMP[low + 1] * fraction
+    alpha = (40 + 180 * heat) * (heat > 0.05)
+    rgba = np.ascontiguousarray(np.dstack([rgb, alpha]).astype(np.uint8))
+    height, width = heat.shape
+    return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
 
 
 class ZoomView(QGraphicsView):
@@ -14,6 +45,9 @@ class ZoomView(QGraphicsView):
         self.item = QGraphicsPixmapItem()
         self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self.item)
+        self.overlay = QGraphicsPixmapItem(self.item)  # a child: it pans and zooms with the image
+        self.overlay.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.overlay.setVisible(False)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -23,10 +57,27 @@ class ZoomView(QGraphicsView):
     def set_image(self, image: QImage) -> None:
         self.item.setPixmap(QPixmap.fromImage(image))
         self.scene().setSceneRect(self.item.boundingRect())
+        self.clear_overlay()
         self.fit()
+
+    def set_overlay(self, image: QImage) -> None:
+        """Stretch ``image`` over the whole picture (the model saw the picture stretched to a square)."""
+        picture = self.item.pixmap()
+        if picture.isNull() or image.isNull():
+            return
+        self.overlay.setPixmap(QPixmap.fromImage(image))
+        self.overlay.setTransform(
+            QTransform.fromScale(picture.width() / image.width(), picture.height() / image.height())
+        )
+        self.overlay.setVisible(True)
+
+    def clear_overlay(self) -> None:
+        self.overlay.setPixmap(QPixmap())
+        self.overlay.setVisible(False)
 
     def clear(self) -> None:
         self.item.setPixmap(QPixmap())
+        self.clear_overlay()
 
     def fit(self) -> None:
         self.fitted = True
@@ -62,7 +113,9 @@ class ZoomView(QGraphicsView):
 
 
 class ImageViewer(QWidget):
-    """The current image, large, with its name, label and split."""
+    """The current image, large, with its name, label and split, and an optional Grad-CAM overlay."""
+
+    explain_requested = Signal(int, str)  # image id, path
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,15 +123,39 @@ class ImageViewer(QWidget):
         self.caption.setWordWrap(True)
         self.view = ZoomView()
         self.view.setToolTip("Wheel or +/- to zoom, drag to pan, F to fit")
+        self.explain_button = QPushButton("Grad-CAM")
+        self.explain_button.setCheckable(True)
+        self.explain_button.setShortcut("G")
+        self.explain_button.setToolTip(
+            "Overlay where the chosen run found the evidence for its prediction (G). "
+            "Choose the run in the Evaluation area."
+        )
+        self.explain_button.toggled.connect(self._explain_toggled)
+        self.overlay_note = QLabel()
+        self.overlay_note.setWordWrap(True)
+        self.overlay_note.setStyleSheet("color:#555")
         self.image_id: int | None = None
+        self.path: str | None = None
+        top = QHBoxLayout()
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.explain_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.caption)
+        layout.addLayout(top)
+        layout.addWidget(self.overlay_note)
         layout.addWidget(self.view, 1)
+        self.overlay_note.hide()
 
-    def show_pending(self, image_id: int, caption: str) -> None:
+    @property
+    def explaining(self) -> bool:
+        return self.explain_button.isChecked()
+
+    def show_pending(self, image_id: int, caption: str, path: str | None = None) -> None:
         self.image_id = image_id
+        self.path = path
         self.caption.setText(caption)
+        self.view.clear_overlay()
+        self._ask_for_overlay()
 
     def set_caption(self, caption: str) -> None:
         self.caption.setText(caption)
@@ -86,8 +163,47 @@ class ImageViewer(QWidget):
     def set_image(self, image_id: int, image: QImage) -> None:
         if image_id == self.image_id:
             self.view.set_image(image)
+            if self._pending_overlay is not None and self._pending_overlay[0] == image_id:
+                self.view.set_overlay(self._pending_overlay[1])
+
+    _pending_overlay: tuple[int, QImage] | None = None
 
     def show_problem(self, image_id: int, reason: str) -> None:
         if image_id == self.image_id:
             self.view.clear()
             self.caption.setText(f"{self.caption.text()}<br><span style='color:#c0392b'>{reason}</span>")
+
+    # ----------------------------------------------------------------- Grad-CAM
+    def _explain_toggled(self, on: bool) -> None:
+        if on:
+            self._ask_for_overlay()
+        else:
+            self._pending_overlay = None
+            self.view.clear_overlay()
+            self.overlay_note.hide()
+
+    def _ask_for_overlay(self) -> None:
+        self._pending_overlay = None
+        if self.explaining and self.image_id is not None and self.path:
+            self.overlay_note.setText("Computing the Grad-CAM map…")
+            self.overlay_note.show()
+            self.explain_requested.emit(self.image_id, self.path)
+
+    def set_overlay(self, image_id: int, heatmap: np.ndarray, text: str) -> None:
+        """Show a [0, 1] heat map over the image ``image_id`` (ignored if another image is shown now)."""
+        if image_id != self.image_id or not self.explaining:
+            return
+        image = heatmap_to_qimage(heatmap)
+        self._pending_overlay = (image_id, image)  # the picture itself may still be decoding
+        self.view.set_overlay(image)
+        self.overlay_note.setText(text)
+        self.overlay_note.show()
+
+    def show_overlay_message(self, text: str) -> None:
+        """Why there is no overlay (no run chosen, a transformer backbone, an error)."""
+        self.view.clear_overlay()
+        self.overlay_note.setText(text)
+        self.overlay_note.show()
+
+    def overlay_shown(self) -> bool:
+        return self.view.overlay.isVisible() and not self.view.overlay.pixmap().isNull()

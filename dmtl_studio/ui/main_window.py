@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from dmtl_studio import __version__
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
+from dmtl_studio.ui.evaluation_view import EvaluationView
 from dmtl_studio.ui.model_panel import ModelPanel
 from dmtl_studio.ui.recipe_editor import RecipeEditor
 from dmtl_studio.ui.split_dialog import SplitDialog
@@ -33,6 +34,7 @@ class MainWindow(QMainWindow):
         self.recipe = RecipeEditor()
         self.model_panel = ModelPanel()
         self.training = TrainingPanel()
+        self.evaluation = EvaluationView()
         self.setCentralWidget(self.browser)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         backbone_dock = self._dock(
@@ -42,7 +44,12 @@ class MainWindow(QMainWindow):
         # The recipe editor's live preview needs the column's full height: the two areas share it as tabs.
         self.tabifyDockWidget(backbone_dock, recipe_dock)
         backbone_dock.raise_()
-        self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.evaluation_dock = self._dock(
+            "Evaluation", self.evaluation, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(training_dock, self.evaluation_dock)
+        training_dock.raise_()
         self.import_progress = QProgressBar()
         self.import_progress.setMaximumWidth(260)
         self.import_progress.hide()

@@ -1,0 +1,235 @@
+"""Evaluation view: a run's metrics on the test split (or, said plainly, the validation split), its confusion
+matrix as a heat map whose cells open their images in the browser, per-class scores, label suggestions for the
+unlabelled images and the run's HTML report. It only emits requests; the composition root runs the work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dmtl_studio.core.evaluation import LOW_CONFIDENCE
+from dmtl_studio.core.store import RunRecord
+
+NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
+
+
+def _number(value: float | int) -> QTableWidgetItem:
+    item = QTableWidgetItem(f"{value:.3f}" if isinstance(value, float) else str(value))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class RunChoice(QComboBox):
+    """The run chooser; asks for a fresh list of runs each time it opens."""
+
+    about_to_show = Signal()
+
+    def showPopup(self) -> None:
+        self.about_to_show.emit()
+        super().showPopup()
+
+
+class EvaluationView(QWidget):
+    runs_wanted = Signal()  # the project's runs may have changed: call set_runs
+    evaluate_requested = Signal(str)  # run folder
+    suggest_requested = Signal(str, str)  # run folder, uncertainty method
+    report_requested = Signal(str)  # run folder
+    cell_activated = Signal(int, int)  # true class index, predicted class index
+    filter_requested = Signal(str)  # "misclassified" or "low-confidence"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: object | None = None
+        self.run_choice = RunChoice()
+        self.run_choice.about_to_show.connect(self.runs_wanted)
+        self.run_choice.setMinimumContentsLength(28)
+        self.run_choice.setToolTip("The trained run to evaluate, explain and suggest labels with")
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setToolTip("Predict the test images (the validation images if there are none)")
+        self.suggest_button = QPushButton("Suggest labels")
+        self.suggest_button.setToolTip(
+            "Predict every unlabelled image; the browser shows the suggestions and an 'uncertain first' queue"
+        )
+        self.method = QComboBox()
+        self.method.addItem("entropy", "entropy")
+        self.method.addItem("margin", "margin")
+        self.method.setToolTip("How uncertainty is measured for the 'uncertain first' order")
+        self.report_button = QPushButton("Open report")
+        self.report_button.setToolTip("Write the run's self-contained HTML report and open it")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(200)
+        self.progress.hide()
+        self.evaluate_button.clicked.connect(lambda: self._emit_for_run(self.evaluate_requested))
+        self.report_button.clicked.connect(lambda: self._emit_for_run(self.report_requested))
+        self.suggest_button.clicked.connect(self._suggest)
+
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(NOTE_STYLE)
+        self.note.hide()
+        self.summary = QLabel("Choose a run and press Evaluate.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+
+        self.confusion = QTableWidget(0, 0)
+        self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.confusion.setToolTip("Rows: true class · columns: predicted class · click a cell to see its images")
+        self.confusion.cellClicked.connect(self.cell_activated)
+        self.per_class = QTableWidget(0, 5)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
+        self.per_class.verticalHeader().setVisible(False)
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.misclassified_button = QPushButton("Show misclassified")
+        self.low_confidence_button = QPushButton(f"Show low confidence (< {LOW_CONFIDENCE:.0%})")
+        self.misclassified_button.clicked.connect(lambda: self.filter_requested.emit("misclassified"))
+        self.low_confidence_button.clicked.connect(lambda: self.filter_requested.emit("low-confidence"))
+        for button in (self.misclassified_button, self.low_confidence_button):
+            button.setEnabled(False)
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Run"))
+        bar.addWidget(self.run_choice, 1)
+        for widget in (self.evaluate_button, self.suggest_button, self.method, self.report_button):
+            bar.addWidget(widget)
+        bar.addWidget(self.progress)
+        matrix = QWidget()
+        matrix_layout = QVBoxLayout(matrix)
+        matrix_layout.setContentsMargins(0, 0, 0, 0)
+        matrix_layout.addWidget(self.confusion, 1)
+        shows = QHBoxLayout()
+        shows.addWidget(self.misclassified_button)
+        shows.addWidget(self.low_confidence_button)
+        shows.addStretch(1)
+        matrix_layout.addLayout(shows)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(matrix)
+        split.addWidget(self.per_class)
+        split.setSizes([500, 400])
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.note)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+        self.set_runs([])
+
+    def showEvent(self, event) -> None:  # noqa: ANN001 - Qt override
+        super().showEvent(event)
+        self.runs_wanted.emit()
+
+    # ----------------------------------------------------------------- runs
+    def set_runs(self, runs: list[RunRecord]) -> None:
+        """The project's runs with a saved model, newest first (the current choice is kept if still there)."""
+        current = self.selected_run()
+        self.run_choice.clear()
+        for run in reversed(runs):
+            best = (run.final_metrics or {}).get("best", {}) or {}
+            accuracy = best.get("val_accuracy")
+            score = f", val. acc. {accuracy:.1%}" if isinstance(accuracy, float) else ""
+            backbone = run.config.get("backbone", "?")
+            self.run_choice.addItem(f"{run.name} — {backbone}, {run.status}{score}", run.run_dir)
+        if current:
+            position = self.run_choice.findData(current)
+            if position >= 0:
+                self.run_choice.setCurrentIndex(position)
+        has_runs = self.run_choice.count() > 0
+        for button in (self.evaluate_button, self.suggest_button, self.report_button):
+            button.setEnabled(has_runs)
+        if not has_runs:
+            self.summary.setText("No trained run yet: train a model, then evaluate it here.")
+
+    def selected_run(self) -> str | None:
+        data = self.run_choice.currentData()
+        return str(data) if data else None
+
+    def _emit_for_run(self, signal: Signal) -> None:  # type: ignore[type-arg]
+        run = self.selected_run()
+        if run:
+            signal.emit(run)
+
+    def _suggest(self) -> None:
+        run = self.selected_run()
+        if run:
+            self.suggest_requested.emit(run, self.method.currentData())
+
+    # ----------------------------------------------------------------- state
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        self.progress.setVisible(busy)
+        self.progress.setRange(0, 0)
+        for button in (self.evaluate_button, self.suggest_button, self.report_button):
+            button.setEnabled(not busy and self.run_choice.count() > 0)
+        if text:
+            self.summary.setText(text)
+
+    def show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def show_message(self, text: str) -> None:
+        self.set_busy(False)
+        self.summary.setText(text)
+
+    # ----------------------------------------------------------------- result
+    def show_result(self, result: object) -> None:
+        """Show an ``EvaluationResult``: note, summary, heat map and per-class table."""
+        self.set_busy(False)
+        self.result = result
+        classes = list(result.classes)
+        matrix = np.asarray(result.confusion)
+        metrics = result.metrics
+        self.note.setText(result.note)
+        self.note.setVisible(bool(result.note))
+        extra = []
+        if result.skipped:
+            extra.append(f"{result.skipped} image(s) of classes unknown to the run left out")
+        if result.unreadable:
+            extra.append(f"{len(result.unreadable)} unreadable image(s)")
+        self.summary.setText(
+            f"<b>{result.run_name}</b> on {len(result.image_ids)} image(s) of the <b>{result.split_title}</b>: "
+            f"accuracy <b>{metrics.accuracy:.1%}</b>, balanced accuracy <b>{metrics.balanced_accuracy:.1%}</b>, "
+            f"{len(result.misclassified_ids())} misclassified. Rows are the true class, columns the prediction; "
+            "click a cell to see its images." + (" " + "; ".join(extra) + "." if extra else "")
+        )
+        n = len(classes)
+        self.confusion.clear()
+        self.confusion.setRowCount(n)
+        self.confusion.setColumnCount(n)
+        self.confusion.setHorizontalHeaderLabels([f"→ {c}" for c in classes])
+        self.confusion.setVerticalHeaderLabels(classes)
+        shares = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
+        for i in range(n):
+            for j in range(n):
+                item = _number(int(matrix[i, j]))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                strength = float(shares[i, j])
+                base = (46, 134, 222) if i == j else (192, 57, 43)
+                item.setBackground(QBrush(QColor(*(int(255 - (255 - c) * strength) for c in base))))
+                item.setForeground(QBrush(QColor("white" if strength > 0.55 else "#222")))
+                item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {int(matrix[i, j])} image(s)")
+                self.confusion.setItem(i, j, item)
+        self.per_class.setRowCount(n)
+        for i, name in enumerate(classes):
+            self.per_class.setItem(i, 0, QTableWidgetItem(name))
+            self.per_class.setItem(i, 1, _number(float(metrics.precision[i])))
+            self.per_class.setItem(i, 2, _number(float(metrics.recall[i])))
+            self.per_class.setItem(i, 3, _number(float(metrics.f1[i])))
+            self.per_class.setItem(i, 4, _number(int(metrics.support[i])))
+        for button in (self.misclassified_button, self.low_confidence_button):
+            button.setEnabled(True)

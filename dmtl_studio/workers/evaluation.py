@@ -1,0 +1,145 @@
+"""Threads for the evaluation view, label suggestions, Grad-CAM and run reports: thin adapters over core.
+
+Each thread calls one core function and emits its plain-data result (numpy arrays, floats, tuples — never
+tensors), or a ``failed`` message. Stop is ``requestInterruption()``, polled by core as ``should_stop``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from dmtl_studio.workers.registry import LIVE_THREADS, PROGRESS_INTERVAL_S
+
+log = logging.getLogger(__name__)
+
+_MODEL_LOCK = threading.Lock()
+_MODEL_CACHE: dict[str, object] = {}  # the last run loaded for Grad-CAM: run folder -> LoadedModel
+
+
+class _CoreThread(QThread):
+    """Runs :meth:`work` off the GUI thread; its return value goes to ``result_ready``."""
+
+    progress = Signal(int, int)  # done, total (throttled)
+    result_ready = Signal(object)
+    failed = Signal(str)
+    what = "the task"
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._last_progress = 0.0
+        LIVE_THREADS.add(self)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self.progress.emit(done, total)
+
+    def work(self) -> object:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        from dmtl_studio.core.cancel import Cancelled
+
+        try:
+            result = self.work()
+        except Cancelled:
+            self.failed.emit(f"{self.what.capitalize()} was stopped.")
+        except Exception as exc:  # every failure reaches the window as a message
+            log.exception("%s failed", self.what)
+            self.failed.emit(str(exc) or type(exc).__name__)
+        else:
+            self.result_ready.emit(result)
+
+
+class EvaluationThread(_CoreThread):
+    """:func:`dmtl_studio.core.inference.evaluate_run`; emits an ``EvaluationResult``."""
+
+    what = "the evaluation"
+
+    def __init__(self, project_dir: Path, run_dir: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project_dir, self.run_dir = Path(project_dir), run_dir
+
+    def work(self) -> object:
+        from dmtl_studio.core.inference import evaluate_run
+
+        return evaluate_run(
+            self.project_dir,
+            self.run_dir,
+            progress=self._on_progress,
+            should_stop=self.isInterruptionRequested,
+        )
+
+
+class SuggestionThread(_CoreThread):
+    """:func:`dmtl_studio.core.inference.suggest_labels`; emits a ``SuggestionSet``."""
+
+    what = "the label suggestion"
+
+    def __init__(self, project_dir: Path, run_dir: str, method: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project_dir, self.run_dir, self.method = Path(project_dir), run_dir, method
+
+    def work(self) -> object:
+        from dmtl_studio.core.inference import suggest_labels
+
+        return suggest_labels(
+            self.project_dir,
+            self.run_dir,
+            method=self.method,
+            progress=self._on_progress,
+            should_stop=self.isInterruptionRequested,
+        )
+
+
+class GradCamThread(_CoreThread):
+    """:func:`dmtl_studio.core.gradcam.explain_image` for one image; emits ``(image id, CamResult)``.
+
+    The run's model stays loaded between requests (reloading it would cost more than the map itself).
+    """
+
+    what = "the Grad-CAM map"
+
+    def __init__(self, run_dir: str, image_id: int, path: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run_dir, self.image_id, self.path = run_dir, image_id, path
+
+    def work(self) -> object:
+        from dmtl_studio.core.checkpoint import load_checkpoint
+        from dmtl_studio.core.gradcam import explain_image
+
+        with _MODEL_LOCK:
+            loaded = _MODEL_CACHE.get(self.run_dir)
+            if loaded is None:
+                _MODEL_CACHE.clear()
+                loaded = _MODEL_CACHE[self.run_dir] = load_checkpoint(self.run_dir)
+            return (self.image_id, explain_image(loaded, self.path))
+
+
+class ReportThread(_CoreThread):
+    """:func:`dmtl_studio.core.report.write_report`; emits the report's path as a string."""
+
+    what = "the report"
+
+    def __init__(
+        self, project_dir: Path, run_dir: str, result: object | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.project_dir, self.run_dir, self.result = Path(project_dir), run_dir, result
+
+    def work(self) -> object:
+        from dmtl_studio.core.report import write_report
+
+        path, _ = write_report(
+            self.run_dir,
+            project_dir=self.project_dir,
+            result=self.result,
+            should_stop=self.isInterruptionRequested,
+        )
+        return str(path)

@@ -1,0 +1,106 @@
+"""The evaluation view, confusion-matrix cells and filters in the browser, suggestions with Enter, Grad-CAM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDesktopServices
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.store import ProjectStore
+from tests.core.trained_run import copy_project
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture
+def studio(qtbot, tmp_path_factory):  # noqa: ANN001, ANN201
+    project, run_dir = copy_project(tmp_path_factory)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    window.evaluation_dock.raise_()
+    view = window.evaluation
+    qtbot.waitUntil(lambda: view.run_choice.count() == 1, timeout=5_000)
+    yield window, controller, project, run_dir
+    controller.shutdown()
+
+
+def _labels(project: Path) -> dict[int, str | None]:
+    with ProjectStore.open(project) as store:
+        return {im.id: im.label for im in store.images()}
+
+
+def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN001
+    window, _controller, _project, run_dir = studio
+    view, browser = window.evaluation, window.browser
+    assert Path(view.selected_run()).name == run_dir.name
+    qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.result is not None, timeout=TIMEOUT)
+    result = view.result
+    assert view.note.isVisibleTo(window) and "validation split was used" in view.note.text()
+    assert "validation split" in view.summary.text() and "balanced accuracy" in view.summary.text()
+    n = len(result.classes)
+    cells = [[int(view.confusion.item(i, j).text()) for j in range(n)] for i in range(n)]
+    assert cells == result.confusion.tolist() and sum(map(sum, cells)) == 9
+    assert view.per_class.item(0, 0).text() == result.classes[0]
+
+    view.confusion.cellClicked.emit(0, 0)  # as a click on the cell does
+    shown = [browser.model.record(r).id for r in range(browser.model.rowCount())]
+    assert shown == result.cell_ids(0, 0) and shown
+    assert "True circle → predicted circle" in browser.filter.currentText()
+    assert "✓" in browser.model.data(browser.model.index(0))
+
+    qtbot.mouseClick(view.misclassified_button, Qt.MouseButton.LeftButton)
+    shown = [browser.model.record(r).id for r in range(browser.model.rowCount())]
+    assert shown == result.misclassified_ids()
+    qtbot.mouseClick(view.low_confidence_button, Qt.MouseButton.LeftButton)
+    assert [browser.model.record(r).id for r in range(browser.model.rowCount())] == result.low_confidence_ids()
+    browser.set_filter("all")
+    assert browser.model.rowCount() == len(browser._all)  # the ordinary filters still work
+
+
+def test_suggestions_queue_enter_accepts_and_a_number_corrects(qtbot, studio) -> None:  # noqa: ANN001
+    window, _controller, project, _run = studio
+    view, browser = window.evaluation, window.browser
+    qtbot.mouseClick(view.suggest_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(browser.suggestions), timeout=TIMEOUT)
+    assert browser.filter.currentData() == "queue" and browser.model.rowCount() == 6
+    queue = [browser.model.record(r).id for r in range(6)]
+    scores = [browser.suggestions[i].uncertainty for i in queue]
+    assert scores == sorted(scores, reverse=True)  # uncertain first
+    first = browser.suggestions[queue[0]]
+    text = browser.model.data(browser.model.index(0))
+    assert text.startswith("unlabelled\n→ " + first.label) and text.endswith("%")
+
+    browser.view.setFocus()
+    assert browser.view.currentIndex().row() == 0
+    qtbot.keyClick(browser.view, Qt.Key.Key_Return)
+    assert _labels(project)[queue[0]] == first.label  # stored as a human label
+    assert browser.view.currentIndex().row() == 1  # on to the next image of the queue
+    digit = 1 if browser.suggestions[queue[1]].label != "circle" else 2
+    qtbot.keyClick(browser.view, Qt.Key.Key_0 + digit)
+    assert _labels(project)[queue[1]] == browser.classes.class_names()[digit - 1]  # corrected by a number
+    qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _labels(project)[queue[0]] is None  # accepting is undoable like any label
+
+
+def test_grad_cam_overlay_and_report(qtbot, studio, monkeypatch) -> None:  # noqa: ANN001
+    window, _controller, _project, run_dir = studio
+    browser, viewer, view = window.browser, window.browser.viewer, window.evaluation
+    browser.set_filter("class:square")
+    qtbot.waitUntil(lambda: not viewer.view.item.pixmap().isNull(), timeout=15_000)
+    viewer.explain_button.setChecked(True)
+    qtbot.waitUntil(viewer.overlay_shown, timeout=TIMEOUT)
+    assert "Grad-CAM of" in viewer.overlay_note.text()
+    viewer.explain_button.setChecked(False)
+    assert not viewer.overlay_shown()
+
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    qtbot.mouseClick(view.report_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(opened), timeout=TIMEOUT)
+    assert Path(opened[0]) == run_dir / "report.html" and Path(opened[0]).is_file()
