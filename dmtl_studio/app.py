@@ -20,6 +20,7 @@ from dmtl_studio.core.demo import create_demo_project
 from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.paths import demo_project_dir, force_offline
 from dmtl_studio.core.store import ProjectError, ProjectStore
+from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
 from dmtl_studio.workers.evaluation import EvaluationThread, GradCamThread, ReportThread, SuggestionThread
@@ -38,7 +39,8 @@ class StudioController(QObject):
         self.project_dir: Path | None = None
         self.training_thread: TrainingThread | None = None
         self.import_thread: ImportThread | None = None
-        self.thumbnails = ThumbnailService(parent=self)
+        # Thumbnails are made at the grid's icon size: a larger pixmap would cover the caption below it.
+        self.thumbnails = ThumbnailService(size=ICON_SIZE, parent=self)
         browser = window.browser
         browser.thumbnails_wanted.connect(self.thumbnails.request)
         self.thumbnails.ready.connect(browser.model.set_thumbnail)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QScrollArea,
+    QWidget,
+)
 
 from dmtl_studio import __version__
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
@@ -40,7 +48,12 @@ class MainWindow(QMainWindow):
         backbone_dock = self._dock(
             "Backbone and head", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
-        recipe_dock = self._dock("Augmentation recipe", self.recipe, Qt.DockWidgetArea.RightDockWidgetArea)
+        # In a scroll area: the editor's preview grid must not dictate the width of the whole settings column.
+        recipe_scroll = QScrollArea()
+        recipe_scroll.setWidget(self.recipe)
+        recipe_scroll.setWidgetResizable(True)
+        recipe_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        recipe_dock = self._dock("Augmentation recipe", recipe_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         # The recipe editor's live preview needs the column's full height: the two areas share it as tabs.
         self.tabifyDockWidget(backbone_dock, recipe_dock)
         backbone_dock.raise_()
@@ -50,12 +63,27 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(training_dock, self.evaluation_dock)
         training_dock.raise_()
+        self._side_dock, self._bottom_dock = backbone_dock, training_dock
+        self._sized = False
         self.import_progress = QProgressBar()
         self.import_progress.setMaximumWidth(260)
         self.import_progress.hide()
         self.statusBar().addPermanentWidget(self.import_progress)
         self._build_menus()
         self._allow_close = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:
+            # Docks take their sizes only once the window is laid out (the next turn of the event loop).
+            self._sized = True
+            QTimer.singleShot(0, self._size_docks)
+
+    def _size_docks(self) -> None:
+        """The thumbnail grid gets most of the width; the training plots a usable height."""
+        width, height = self.width(), self.height()
+        self.resizeDocks([self._side_dock], [max(420, width // 3)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self._bottom_dock], [max(300, int(height * 0.4))], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

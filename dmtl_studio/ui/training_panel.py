@@ -91,7 +91,7 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     return plot
 
 
-def _curve(plot: pg.PlotWidget, name: str, color: str, symbols: bool, dashed: bool = False) -> _Series:
+def _curve(plot: pg.PlotWidget, name: str | None, color: str, symbols: bool, dashed: bool = False) -> _Series:
     style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
     pen = pg.mkPen(color, width=2 if symbols else 1.5, style=style)
     if symbols:
@@ -150,12 +150,13 @@ class TrainingPanel(QWidget):
         self.train_accuracy = _curve(self.accuracy_plot, "train", TRAIN_COLOR, symbols=True)
         self.val_accuracy = _curve(self.accuracy_plot, "validation", VAL_COLOR, symbols=True)
         self.learning_rate = _curve(self.lr_plot, "per step", "#16a085", symbols=False)
+        # Overlays join the legends only while they show a run (under that run's name).
         self.overlays: list[tuple[_Series, _Series]] = [
             (
-                _curve(self.loss_plot, f"run {i + 1} (validation)", color, symbols=False, dashed=True),
-                _curve(self.accuracy_plot, f"run {i + 1} (validation)", color, symbols=False, dashed=True),
+                _curve(self.loss_plot, None, color, symbols=False, dashed=True),
+                _curve(self.accuracy_plot, None, color, symbols=False, dashed=True),
             )
-            for i, color in enumerate(OVERLAY_COLORS)
+            for color in OVERLAY_COLORS
         ]
         for loss, accuracy in self.overlays:
             for series in (loss, accuracy):
@@ -434,11 +435,14 @@ class TrainingPanel(QWidget):
                 epochs = [m for m in self._history_metrics.get(run.id, []) if m.val_loss is not None]
                 loss.set([m.epoch for m in epochs], [m.val_loss for m in epochs])
                 accuracy.set([m.epoch for m in epochs], [m.val_accuracy for m in epochs])
-                for series in (loss, accuracy):
-                    series.curve.opts["name"] = run.name
+                for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
+                    legend = plot.getPlotItem().legend
+                    legend.removeItem(series.curve)
+                    legend.addItem(series.curve, f"{run.name} (validation)")
                     series.curve.show()
             else:
-                for series in (loss, accuracy):
+                for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
+                    plot.getPlotItem().legend.removeItem(series.curve)
                     series.clear()
                     series.curve.hide()
         resumable = len(rows) == 1 and self._history[rows[0]].status in ("stopped", "failed")
