@@ -32,6 +32,13 @@ class TrainConfig:
     (``"balanced_sampler"``). ``schedule`` is warm-up + cosine or one-cycle. ``early_stopping_patience`` ends a
     run after that many epochs without a better validation loss (0: never). ``amp`` (bfloat16 where the GPU
     supports it, else float16 with a gradient scaler) and ``channels_last`` apply on CUDA only.
+
+    The DMTL objective adds ``consistency_weight`` (lambda; 0 is plain supervised training) times the KL
+    divergence between the prediction on an image's clean view, held fixed and sharpened by
+    ``consistency_temperature``, and the prediction on its augmented view, over the samples whose clean
+    prediction is at least ``consistency_threshold`` confident; lambda ramps up over the first
+    ``consistency_rampup`` fraction of the run. With ``use_unlabelled`` the project's unlabelled images join the
+    consistency term (never the supervised loss), ``unlabelled_ratio`` unlabelled images per labelled one.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -58,6 +65,12 @@ class TrainConfig:
     early_stopping_patience: int = 0
     amp: bool = True
     channels_last: bool = True
+    consistency_weight: float = 0.0
+    consistency_temperature: float = 1.0
+    consistency_threshold: float = 0.0
+    consistency_rampup: float = 0.3
+    use_unlabelled: bool = False
+    unlabelled_ratio: int = 3
 
     def __post_init__(self) -> None:
         if self.transfer not in TRANSFER_MODES:
@@ -94,6 +107,16 @@ class TrainConfig:
             raise ConfigError("label smoothing must be in [0, 1)")
         if self.early_stopping_patience < 0:
             raise ConfigError("early-stopping patience must be 0 (off) or more epochs")
+        if not 0 <= self.consistency_weight <= 100:
+            raise ConfigError("consistency weight (lambda) must be between 0 (off) and 100")
+        if not 0.05 <= self.consistency_temperature <= 10:
+            raise ConfigError("consistency temperature must be between 0.05 and 10 (1: no sharpening)")
+        if not 0 <= self.consistency_threshold < 1:
+            raise ConfigError("consistency confidence threshold must be in [0, 1)")
+        if not 0 <= self.consistency_rampup <= 1:
+            raise ConfigError("consistency ramp-up must be a fraction of the run in [0, 1]")
+        if not 1 <= self.unlabelled_ratio <= 16:
+            raise ConfigError("unlabelled:labelled batch ratio must be between 1 and 16")
         if self.recipe is not None:
             from dmtl_studio.core.augment.recipe import Recipe
 

@@ -79,5 +79,22 @@ class ImageDataset(Dataset):
             image = self._compiled.augment(image, image_seed(self.seed, self.epoch, index))
         return to_tensor(image, self.preprocessing), self.targets[index], index
 
+    def clean_item(self, index: int) -> tuple[torch.Tensor, int, int]:
+        """The item without augmentation: the clean view that the consistency term takes as its target."""
+        return to_tensor(self.resized(index), self.preprocessing), self.targets[index], index
 
-__all__ = ["ImageDataset", "ImageProblem", "resize_square", "to_tensor"]
+
+class CleanViews(Dataset):
+    """The clean (un-augmented) views of an :class:`ImageDataset`, as ``(tensor, target, index)`` items."""
+
+    def __init__(self, dataset: ImageDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        return self.dataset.clean_item(index)
+
+
+__all__ = ["CleanViews", "ImageDataset", "ImageProblem", "resize_square", "to_tensor"]

@@ -16,6 +16,8 @@ class StepProgress:
     loss: float
     learning_rate: float
     images_per_second: float
+    #: ``loss`` is the supervised loss; with the DMTL objective on, the (unweighted) consistency term too.
+    consistency_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class EpochResult:
     learning_rate: float
     confusion: np.ndarray | None = field(default=None, compare=False)
     classes: tuple[str, ...] = ()
+    #: ``train_loss`` is the supervised loss; with the DMTL objective on, the mean consistency term and the
+    #: fraction of samples confident enough to count in it.
+    consistency_loss: float | None = None
+    consistency_mask: float | None = None
 
 
 @dataclass(frozen=True)

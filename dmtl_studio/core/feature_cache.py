@@ -8,6 +8,10 @@ every validation image once. Each epoch then feeds the head one randomly chosen 
 Batch mixing (mixup, cutmix) cannot paste pixels into a feature vector; on cached features a mixing draw blends
 the two feature vectors and their labels by the drawn weight (for cutmix, the visible fraction), which is mixup
 in feature space.
+
+For the DMTL consistency term the cache also keeps one clean (un-augmented) view per training image, and the
+clean view plus ``views`` augmented views of each unlabelled image; the consistency term then compares the head's
+predictions on a clean and an augmented feature vector of the same image, at the cost of the head alone.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class CachedFeatures:
 
     features: torch.Tensor
     targets: torch.Tensor
+    clean: torch.Tensor | None = None  # (N, F): the clean view of each image, when asked for
 
     @property
     def views(self) -> int:
@@ -117,6 +122,11 @@ class FeatureCache:
         and draws a different augmentation for each ``set_epoch`` value.
     views
         Augmented views cached per training image (1 when the training set does not augment).
+    clean_views
+        Also cache each training image's clean view (:meth:`train_clean`), for the consistency term.
+    unlabelled_set
+        Unlabelled images (an augmenting :class:`~dmtl_studio.core.data.ImageDataset`), cached as a clean view
+        plus ``views`` augmented views each (:meth:`unlabelled`); they never reach the training batches.
     """
 
     def __init__(
@@ -129,8 +139,12 @@ class FeatureCache:
         batch_size: int = 64,
         num_workers: int = 0,
         should_stop: ShouldStop = never_stop,
+        clean_views: bool = False,
+        unlabelled_set: Dataset | None = None,
     ) -> None:
         self.backbone = backbone
+        self.clean_views, self.unlabelled_set = clean_views, unlabelled_set
+        self._unlabelled: CachedFeatures | None = None
         self.train_set, self.val_set = train_set, val_set
         self.device = device
         self.views = max(1, int(views)) if getattr(train_set, "augment", False) else 1
@@ -157,7 +171,12 @@ class FeatureCache:
                     set_epoch(VIEW_EPOCH_BASE + view)
                 features, targets = self._extract(self.train_set)
                 stacks.append(features)
-            self._train = CachedFeatures(torch.stack(stacks), targets)
+            clean = None
+            if self.clean_views:
+                from dmtl_studio.core.data import CleanViews
+
+                clean, _ = self._extract(CleanViews(self.train_set))
+            self._train = CachedFeatures(torch.stack(stacks), targets, clean)
             self.seconds += time.perf_counter() - started
             log.info(
                 "cached %d x %d training feature vectors in %.1f s",
@@ -166,6 +185,31 @@ class FeatureCache:
                 self.seconds,
             )
         return self._train
+
+    def train_clean(self) -> torch.Tensor:
+        """``(N, F)`` clean-view features of the training images (needs ``clean_views``)."""
+        clean = self.train().clean
+        if clean is None:
+            raise RuntimeError("this cache was built without clean views")
+        return clean
+
+    def unlabelled(self) -> CachedFeatures:
+        """Augmented views ``(views, M, F)`` and clean views ``(M, F)`` of the unlabelled images."""
+        if self._unlabelled is None:
+            if self.unlabelled_set is None:
+                raise RuntimeError("this cache was built without unlabelled images")
+            from dmtl_studio.core.data import CleanViews
+
+            started = time.perf_counter()
+            stacks, targets = [], None
+            for view in range(self.views):
+                self.unlabelled_set.set_epoch(VIEW_EPOCH_BASE + view)
+                features, targets = self._extract(self.unlabelled_set)
+                stacks.append(features)
+            clean, _ = self._extract(CleanViews(self.unlabelled_set))
+            self._unlabelled = CachedFeatures(torch.stack(stacks), targets, clean)
+            self.seconds += time.perf_counter() - started
+        return self._unlabelled
 
     def val(self) -> CachedFeatures:
         if self._val is None:

@@ -12,7 +12,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, 
 from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
 from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.consistency import consistency_loss, rampup_factor
 from dmtl_studio.core.data import ImageDataset
 from dmtl_studio.core.events import EpochResult, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache, mix_features
@@ -67,6 +68,11 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     if missing:
         raise TrainingError(f"no training images for class(es): {', '.join(missing)}")
     return LabelledSplit(classes, train, val)
+
+
+def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
+    """The usable images of a project that have no label: material for the consistency term only."""
+    return tuple(im.path for im in store.images(usable_only=True) if im.label is None)
 
 
 def probe_device(requested: str) -> tuple[torch.device, str | None]:
@@ -173,8 +179,8 @@ def evaluate(
     return total_loss / max(1, count), accuracy, confusion
 
 
-def _new_run_dir(store: ProjectStore) -> tuple[str, Path]:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+def _new_run_dir(store: ProjectStore, prefix: str = "") -> tuple[str, Path]:
+    stamp = prefix + time.strftime("%Y%m%d-%H%M%S")
     name, suffix = stamp, 1
     while (store.runs_dir / name).exists():
         suffix += 1
@@ -223,6 +229,8 @@ class TrainingRun:
         emit: EventCallback,
         should_stop: ShouldStop,
         resume_from: Path | None,
+        split: LabelledSplit | None = None,
+        run_prefix: str = "",
     ) -> None:
         self.store, self.config, self.emit, self.should_stop = store, config, emit, should_stop
         seed_everything(config.seed)
@@ -231,7 +239,7 @@ class TrainingRun:
         self.device, notice = probe_device(config.device)
         if notice:
             emit(RunNotice(notice))
-        self.split = labelled_split(store)
+        self.split = split if split is not None else labelled_split(store)
         self.num_classes = len(self.split.classes)
         self.spec = ModelSpec(
             backbone=config.backbone,
@@ -260,6 +268,25 @@ class TrainingRun:
         self.val_set = ImageDataset(
             [p for p, _ in self.split.val], [t for _, t in self.split.val], self.preprocessing
         )
+        # The DMTL objective. Unlabelled images live in their own dataset, read only by the consistency term:
+        # they cannot reach the supervised loss, whose batches come from the labelled loader alone.
+        self.dmtl = config.consistency_weight > 0
+        self.unlabelled_set: ImageDataset | None = None
+        if self.dmtl and config.use_unlabelled:
+            paths = unlabelled_paths(store)
+            if paths:
+                self.unlabelled_set = ImageDataset(
+                    paths,
+                    [-1] * len(paths),
+                    self.preprocessing,
+                    augment=True,
+                    seed=config.seed + 1,
+                    recipe=self.recipe,
+                )
+            else:
+                emit(
+                    RunNotice("the project has no unlabelled images; consistency uses the labelled ones only")
+                )
         self.model.to(self.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -279,6 +306,8 @@ class TrainingRun:
                 config.batch_size * 2,
                 config.num_workers,
                 should_stop,
+                clean_views=self.dmtl,
+                unlabelled_set=self.unlabelled_set,
             )
         self.scored = self.model.head if self.cache is not None else self.model  # what evaluation runs on
         self.optimizer = torch.optim.AdamW(self.groups, weight_decay=config.weight_decay)
@@ -309,7 +338,7 @@ class TrainingRun:
         self.best_metrics: dict = {}
         self.last_metrics: dict = {}
         if resume_from is None:
-            self.run_name, self.run_dir = _new_run_dir(store)
+            self.run_name, self.run_dir = _new_run_dir(store, run_prefix)
             self.run_id = store.create_run(self.run_name, self.run_dir, self.run_config)
         else:
             self._resume(Path(resume_from))
@@ -438,6 +467,79 @@ class TrainingRun:
             loss = self.criterion(logits, targets) if soft is None else soft_cross_entropy(logits, soft)
         return loss, logits, targets if soft is None else soft.argmax(1)
 
+    def _unlabelled_batches(self, epoch: int) -> Iterator[torch.Tensor]:
+        """Endless index batches over the unlabelled images, ``unlabelled_ratio`` per labelled image.
+
+        Drawn from a generator seeded by the epoch alone, so a resumed run sees the same batches.
+        """
+        assert self.unlabelled_set is not None
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_033 + epoch + 17)
+        count = len(self.unlabelled_set)
+        size = min(count, self.batch_size * self.config.unlabelled_ratio)
+        pending = torch.empty(0, dtype=torch.long)
+        while True:
+            while len(pending) < size:
+                pending = torch.cat([pending, torch.randperm(count, generator=generator)])
+            batch, pending = pending[:size], pending[size:]
+            if self.cache is not None:
+                # One of the cached augmented views per image, from the same generator.
+                yield torch.stack([batch, torch.randint(self.cache.views, (size,), generator=generator)])
+            else:
+                yield batch
+
+    def _consistency(
+        self,
+        images: torch.Tensor,
+        logits: torch.Tensor,
+        index: torch.Tensor,
+        unlabelled: Iterator[torch.Tensor] | None,
+        progress: float,
+    ) -> tuple[torch.Tensor, float]:
+        """The consistency term of a batch: labelled images, plus an unlabelled batch when enabled.
+
+        Mixing (mixup, cutmix) applies to the supervised part only: the consistency term compares the clean
+        view with the un-mixed augmented view, whose prediction is the supervised one when the recipe mixes
+        nothing (no second forward pass then).
+        """
+        config = self.config
+        index = index.cpu()
+        if self.cache is not None:
+            clean = [self.cache.train_clean()[index.to(self.cache.train_clean().device)]]
+            augmented = [images]
+            if unlabelled is not None:
+                picked, views = next(unlabelled)
+                data = self.cache.unlabelled()
+                picked, views = picked.to(data.features.device), views.to(data.features.device)
+                clean.append(data.clean[picked])
+                augmented.append(data.features[views, picked])
+        else:
+            clean = [torch.stack([self.train_set.clean_item(int(i))[0] for i in index])]
+            augmented = [images]
+            if unlabelled is not None:
+                picked = next(unlabelled).tolist()
+                clean.append(torch.stack([self.unlabelled_set.clean_item(i)[0] for i in picked]))
+                augmented.append(torch.stack([self.unlabelled_set[i][0] for i in picked]))
+        reuse = not self.compiled.mixers  # the supervised logits are those of the un-mixed augmented views
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
+            with torch.no_grad():
+                clean_logits = torch.cat([self._logits(x) for x in clean]).float()
+            parts = [logits] if reuse else [self._logits(images)]
+            parts += [self._logits(x) for x in augmented[1:]]
+            augmented_logits = torch.cat(parts).float()
+        return consistency_loss(
+            clean_logits, augmented_logits, config.consistency_temperature, config.consistency_threshold
+        )
+
+    def _logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        inputs = inputs.to(self.device, non_blocking=True)
+        if self.cache is not None:
+            return self.model.head(inputs)
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return forward(self.model, inputs, self.config)
+
     def _train_epoch(self, epoch: int) -> tuple[float, float]:
         config = self.config
         while True:
@@ -468,6 +570,8 @@ class TrainingRun:
     def _train_epoch_once(self, epoch: int) -> tuple[float, float]:
         config = self.config
         self.train_set.set_epoch(epoch)
+        if self.unlabelled_set is not None and self.cache is None:
+            self.unlabelled_set.set_epoch(epoch)
         self.generator.manual_seed(config.seed * 1_000_003 + epoch)  # shuffling depends on the epoch alone
         if self.cache is not None:
             self.train_loader.epoch = epoch - 1  # the cache loader numbers its epochs itself
@@ -475,12 +579,26 @@ class TrainingRun:
         loss_sum, correct, seen = 0.0, 0, 0
         started = time.perf_counter()
         steps = len(self.train_loader)
-        for step, (images, targets, _) in enumerate(self.train_loader, start=1):
+        consistency_sum = kept_sum = 0.0
+        unlabelled = (
+            self._unlabelled_batches(epoch) if self.dmtl and self.unlabelled_set is not None else None
+        )
+        for step, (images, targets, index) in enumerate(self.train_loader, start=1):
             check(self.should_stop)
-            learning_rate = self._set_learning_rate((epoch - 1 + (step - 1) / steps) / config.epochs)
+            progress = (epoch - 1 + (step - 1) / steps) / config.epochs
+            learning_rate = self._set_learning_rate(progress)
             images = images.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
             loss, logits, truth = self._forward_loss(images, targets, epoch, step)
+            supervised = loss
+            consistency_value = None
+            if self.dmtl:
+                consistency, kept = self._consistency(images, logits, index, unlabelled, progress)
+                weight = config.consistency_weight * rampup_factor(progress, config.consistency_rampup)
+                loss = supervised + weight * consistency
+                consistency_value = float(consistency.item())
+                consistency_sum += consistency_value * len(targets)
+                kept_sum += kept * len(targets)
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"the loss became {loss.item()} at epoch {epoch}, step {step}; the run was stopped "
@@ -491,7 +609,7 @@ class TrainingRun:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             batch = len(targets)
-            loss_value = float(loss.item())
+            loss_value = float(supervised.item())
             loss_sum += loss_value * batch
             correct += int((logits.argmax(1) == truth).sum().item())
             seen += batch
@@ -505,8 +623,11 @@ class TrainingRun:
                     loss=loss_value,
                     learning_rate=learning_rate,
                     images_per_second=seen / elapsed if elapsed > 0 else 0.0,
+                    consistency_loss=consistency_value,
                 )
             )
+        if self.dmtl:
+            self.consistency_epoch = (consistency_sum / max(1, seen), kept_sum / max(1, seen))
         return loss_sum / max(1, seen), correct / max(1, seen)
 
     # ------------------------------------------------------------------ the loop
@@ -536,6 +657,11 @@ class TrainingRun:
                     "val_loss": val_loss,
                     "val_accuracy": val_accuracy,
                 }
+                consistency = mask = None
+                if self.dmtl:
+                    consistency, mask = self.consistency_epoch
+                    self.last_metrics["consistency_loss"] = consistency
+                    self.last_metrics["consistency_mask"] = mask
                 score = val_accuracy if val_accuracy is not None else train_accuracy
                 if score > self.best_score:
                     self.best_score, self.best_metrics = score, dict(self.last_metrics)
@@ -558,6 +684,8 @@ class TrainingRun:
                         learning_rate=learning_rate,
                         confusion=confusion,
                         classes=self.split.classes,
+                        consistency_loss=consistency,
+                        consistency_mask=mask,
                     )
                 )
                 patience = config.early_stopping_patience
@@ -598,6 +726,8 @@ def train(
     on_event: EventCallback | None = None,
     should_stop: ShouldStop = never_stop,
     resume_from: str | Path | None = None,
+    split: LabelledSplit | None = None,
+    run_prefix: str = "",
 ) -> RunSummary:
     """Train a classifier on a project's labelled images and store the run in the project.
 
@@ -615,8 +745,14 @@ def train(
     resume_from
         A run folder of this project to continue after its last completed epoch: model, optimiser, scaler,
         random state and epoch are restored, so the result is the same as an uninterrupted run.
+    split
+        Train and validate on these images instead of the project's own split (cross-validation folds).
+    run_prefix
+        Put before the run's name (``"cv-"`` marks cross-validation runs in the history).
     """
     emit = on_event or (lambda event: None)
     with ProjectStore.open(project_dir) as store:
-        run = TrainingRun(store, config, emit, should_stop, Path(resume_from) if resume_from else None)
+        run = TrainingRun(
+            store, config, emit, should_stop, Path(resume_from) if resume_from else None, split, run_prefix
+        )
         return run.run()
