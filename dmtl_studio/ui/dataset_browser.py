@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -76,9 +78,11 @@ class ImageListModel(QAbstractListModel):
         self._failed: dict[int, str] = {}
         self._pending: list[tuple[int, str, str | None]] = []
         self.colors: dict[str, str] = {}
-        # A second line under the label: the model's suggestion or evaluation verdict, prepared in advance so
-        # that data() stays a dictionary lookup.
-        self.notes: dict[int, str] = {}
+        # The model's word on an image, prepared in advance so that data() stays a dictionary lookup: a
+        # suggestion ("→ square 84%") replaces "unlabelled"; an evaluation verdict ("✓ 97%", "✗ square") follows
+        # the label.
+        self.suggested: dict[int, str] = {}
+        self.verdicts: dict[int, str] = {}
         self.detailed = False  # one line per file with its problem, for the Problems view
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
@@ -151,10 +155,10 @@ class ImageListModel(QAbstractListModel):
                 return f"{os.path.basename(record.path)} — {problem or record.label or 'unlabelled'}"
             if problem:
                 return "problem"
-            note = self.notes.get(record.id)
-            if note:
-                return f"{record.label or 'unlabelled'}\n{note}"
-            return record.label or "unlabelled"
+            if record.label is None:
+                return self.suggested.get(record.id, "unlabelled")
+            verdict = self.verdicts.get(record.id)
+            return f"{record.label} {verdict}" if verdict else record.label
         if role == Qt.ItemDataRole.ToolTipRole:
             split = f" · {SPLIT_NAMES.get(record.split or '', 'no split')}" if record.label else ""
             reason = f"\n{problem}" if problem else ""
@@ -210,6 +214,21 @@ class ImageListModel(QAbstractListModel):
         return len(self._pixmaps)
 
 
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Every grid item is a thumbnail with one line of text under it (Qt's own estimate drew the text over the
+    thumbnail's bottom edge). Only the size is ours; painting is Qt's."""
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.item_size = QSize(ICON_SIZE + 10, ICON_SIZE + 34)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        if self.view.viewMode() == QListView.ViewMode.IconMode:
+            return self.item_size
+        return super().sizeHint(option, index)
+
+
 class ThumbnailView(QListView):
     """The grid; number keys and Space are turned into signals, everything else is Qt's own."""
 
@@ -258,6 +277,7 @@ class DatasetBrowser(QWidget):
         self._ordered: dict[str, tuple[str, list[int]]] = {}  # filter key -> (title, image ids in order)
         self.suggestions: dict[int, Suggestion] = {}
         self.evaluation: object | None = None
+        self.notes: dict[int, str] = {}  # the model's word on an image, for the viewer's caption
 
         self.summary = QLabel("No project open. Use File ▸ Open project… or File ▸ New project…")
         self.summary.setWordWrap(True)
@@ -283,11 +303,13 @@ class DatasetBrowser(QWidget):
         self.view.setUniformItemSizes(True)
         self.view.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
         self.view.setGridSize(QSize(128, 152))
+        self.view.setWordWrap(True)  # lays the text out under the thumbnail instead of over its bottom edge
         self.view.setSpacing(4)
         self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.view.setModel(self.model)
+        self.view.setItemDelegate(ThumbnailDelegate(self.view))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.digit_pressed.connect(self._digit)
@@ -349,7 +371,7 @@ class DatasetBrowser(QWidget):
         self._ordered.clear()
         self.suggestions = {}
         self.evaluation = None
-        self.model.notes = {}
+        self.model.suggested, self.model.verdicts, self.notes = {}, {}, {}
         self.editor = LabelEditor(store) if store is not None else None
         self._update_undo_actions()
         self.reload()
@@ -518,8 +540,9 @@ class DatasetBrowser(QWidget):
         self._ordered["eval:low-confidence"] = (f"Low confidence ({split})", result.low_confidence_ids())
         for image_id, (_true, predicted, confidence) in result.per_image().items():
             record = self._all.get(image_id)
-            mark = "✓" if record is not None and record.label == predicted else "✗"
-            self.model.notes[image_id] = f"{mark} {predicted} {confidence:.0%}"
+            right = record is not None and record.label == predicted
+            self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
+            self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
         self._rebuild_filters(self.classes.class_names())
         self._notes_changed()
 
@@ -541,7 +564,7 @@ class DatasetBrowser(QWidget):
         if result is None:
             return
         key = "cell:current"
-        title = f"True {result.classes[true_index]} → predicted {result.classes[predicted_index]}"
+        title = f"Cell: {result.classes[true_index]} → {result.classes[predicted_index]}"
         self._ordered[key] = (title, result.cell_ids(true_index, predicted_index))
         self._rebuild_filters(self.classes.class_names())
         if self.filter.currentData() == key:
@@ -553,8 +576,9 @@ class DatasetBrowser(QWidget):
         """Show a ``SuggestionSet`` on the thumbnails and open its "uncertain first" queue."""
         self.suggestions = suggestions.by_id()
         for s in suggestions.suggestions:
-            self.model.notes[s.image_id] = f"→ {s.label} {s.confidence:.0%}"
-        title = f"Suggestions: uncertain first ({suggestions.method})"
+            self.model.suggested[s.image_id] = f"→ {s.label} {s.confidence:.0%}"
+            self.notes[s.image_id] = f"suggests {s.label} {s.confidence:.0%}"
+        title = f"Uncertain first · {suggestions.method}"
         self._ordered[QUEUE_KEY] = (title, suggestions.queue())
         self._rebuild_filters(self.classes.class_names())
         self._notes_changed()
@@ -655,7 +679,7 @@ class DatasetBrowser(QWidget):
         size = f" · {record.width}×{record.height}" if record.width else ""
         color = self.model.colors.get(record.label or "", "#7f8c8d")
         label = record.label or "unlabelled"
-        note = self.model.notes.get(record.id)
+        note = self.notes.get(record.id)
         model = f"<br><span style='color:#555'>model: {note}</span>" if note else ""
         return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}"
 

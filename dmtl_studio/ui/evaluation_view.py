@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.evaluation import LOW_CONFIDENCE
 from dmtl_studio.core.store import RunRecord
 
+NO_RUN = "No trained run yet"
 NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
 
 
@@ -90,7 +91,9 @@ class EvaluationView(QWidget):
         self.confusion = QTableWidget(0, 0)
         self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.confusion.setToolTip("Rows: true class · columns: predicted class · click a cell to see its images")
+        self.confusion.setToolTip(
+            "Rows: true class · columns: predicted class · click a cell to see its images"
+        )
         self.confusion.cellClicked.connect(self.cell_activated)
         self.per_class = QTableWidget(0, 5)
         self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
@@ -153,7 +156,9 @@ class EvaluationView(QWidget):
         for button in (self.evaluate_button, self.suggest_button, self.report_button):
             button.setEnabled(has_runs)
         if not has_runs:
-            self.summary.setText("No trained run yet: train a model, then evaluate it here.")
+            self.summary.setText(NO_RUN + ": train a model, then evaluate it here.")
+        elif self.summary.text().startswith(NO_RUN):
+            self.summary.setText("Choose a run and press Evaluate.")
 
     def selected_run(self) -> str | None:
         data = self.run_choice.currentData()

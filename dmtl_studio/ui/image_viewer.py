@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-#: Colour ramp of the heat map (low to high): transparent blue, cyan, yellow, red.
+#: Colour ramp of the heat map (low to high): blue, cyan, yellow, red; low values are nearly transparent.
 _RAMP = np.array([[0, 0, 255], [0, 200, 255], [255, 230, 0], [255, 0, 0]], dtype=np.float32)
 
 
@@ -32,7 +32,7 @@ def heatmap_to_qimage(heatmap: np.ndarray) -> QImage:
     low = np.floor(position).astype(np.int64).clip(0, len(_RAMP) - 2)
     fraction = (position - low)[..., None]
     rgb = _RAMP[low] * (1 - fraction) + _RAMP[low + 1] * fraction
-    alpha = (40 + 180 * heat) * (heat > 0.05)
+    alpha = 200 * heat**0.8  # smooth: no hard edge where the map fades out
     rgba = np.ascontiguousarray(np.dstack([rgb, alpha]).astype(np.uint8))
     height, width = heat.shape
     return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()

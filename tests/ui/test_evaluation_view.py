@@ -50,7 +50,7 @@ def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN0
     view.confusion.cellClicked.emit(0, 0)  # as a click on the cell does
     shown = [browser.model.record(r).id for r in range(browser.model.rowCount())]
     assert shown == result.cell_ids(0, 0) and shown
-    assert "True circle → predicted circle" in browser.filter.currentText()
+    assert "Cell: circle → circle" in browser.filter.currentText()
     assert "✓" in browser.model.data(browser.model.index(0))
 
     qtbot.mouseClick(view.misclassified_button, Qt.MouseButton.LeftButton)
@@ -73,7 +73,7 @@ def test_suggestions_queue_enter_accepts_and_a_number_corrects(qtbot, studio) ->
     assert scores == sorted(scores, reverse=True)  # uncertain first
     first = browser.suggestions[queue[0]]
     text = browser.model.data(browser.model.index(0))
-    assert text.startswith("unlabelled\n→ " + first.label) and text.endswith("%")
+    assert text.startswith("→ " + first.label) and text.endswith("%")
 
     browser.view.setFocus()
     assert browser.view.currentIndex().row() == 0
