@@ -140,6 +140,7 @@ echo "predicted $rows pictures; accuracy on the labelled ones after 1 epoch: $ac
 
 # 5. installer -------------------------------------------------------------------------------------------------
 install_s="skipped"
+install_unit=""
 if [ "${SMOKE_INSTALL:-1}" = 1 ] && [ -x "$bundle/install.sh" ]; then
     t=$(now)
     home="$work/home"
@@ -160,9 +161,10 @@ if [ "${SMOKE_INSTALL:-1}" = 1 ] && [ -x "$bundle/install.sh" ]; then
         [ ! -e "$path" ] && [ ! -L "$path" ] || fail "uninstall.sh left $path"
     done
     install_s=$(since "$t")
+    install_unit=" s"
     echo "install.sh, installed command, uninstall.sh: ok (${install_s} s)"
 fi
 
 echo "smoke test passed in $(since "$total_start") s: self-test ${self_test_s} s, start to window cold" \
     "${cold_start_s} s / warm median ${start_median_s} s (with --demo ${demo_start_s} s), import ${import_s} s," \
-    "train ${train_s} s, predict ${predict_s} s, install+uninstall ${install_s} s"
+    "train ${train_s} s, predict ${predict_s} s, install+uninstall ${install_s}${install_unit}"
