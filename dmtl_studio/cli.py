@@ -114,6 +114,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--no-channels-last", action="store_true", help="keep the default memory layout on CUDA")
     p.add_argument(
+        "--consistency",
+        type=float,
+        default=0.0,
+        metavar="LAMBDA",
+        help="DMTL: weight of the consistency between clean and augmented views (0: supervised only)",
+    )
+    p.add_argument(
+        "--unlabelled", action="store_true", help="DMTL: unlabelled images join the consistency term"
+    )
+    p.add_argument("--unlabelled-ratio", type=int, default=3, help="unlabelled images per labelled one")
+    p.add_argument("--consistency-temperature", type=float, default=1.0, help="target sharpening (<1)")
+    p.add_argument("--consistency-threshold", type=float, default=0.0, help="target confidence needed")
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        metavar="K",
+        help="k-fold cross-validation over the labelled images: mean ± std accuracy (runs named cv-…)",
+    )
+    p.add_argument(
         "--resume",
         type=Path,
         default=None,
@@ -237,6 +257,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         early_stopping_patience=args.early_stopping,
         amp=not args.no_amp,
         channels_last=not args.no_channels_last,
+        consistency_weight=args.consistency,
+        use_unlabelled=args.unlabelled,
+        unlabelled_ratio=args.unlabelled_ratio,
+        consistency_temperature=args.consistency_temperature,
+        consistency_threshold=args.consistency_threshold,
     )
     if args.resume is not None:
         config = _resumed_config(args)
@@ -269,10 +294,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
         elif isinstance(event, RunNotice):
             print(f"note: {event.message}", file=sys.stderr, flush=True)
 
+    if args.folds:
+        return _cross_validate(args, config, on_event)
     summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
     print(f"run {summary.status}: {summary.run_dir}")
     if args.json:
         print(json.dumps(summary.to_dict()))
+    return 0
+
+
+def _cross_validate(args: argparse.Namespace, config: object, on_event: object) -> int:
+    from dmtl_studio.core.crossval import FoldResult, cross_validate
+
+    def report(event: object) -> None:
+        if isinstance(event, FoldResult):
+            print(
+                f"fold {event.fold}/{event.folds}: accuracy {event.accuracy:.3f} "
+                f"({event.train_images} train, {event.test_images} held out)",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            on_event(event)
+
+    result = cross_validate(args.project_dir, config, args.folds, on_event=report)
+    print("fold  train  held-out  accuracy")
+    for fold in result.folds:
+        print(f"{fold.fold:4d}  {fold.train_images:5d}  {fold.test_images:8d}  {fold.accuracy:8.3f}")
+    print(f"{args.folds}-fold accuracy: {result.mean:.3f} ± {result.std:.3f}")
+    if args.json:
+        print(json.dumps(result.to_dict()))
     return 0
 
 
