@@ -32,10 +32,11 @@ from dmtl_studio.core.store import ProjectStore
 from dmtl_studio.core.training import train
 from dmtl_studio.core.transfer import configure_transfer, trainable_summary
 
+#: The same head learning rate for all three; a fine-tuned backbone learns at a tenth of it.
 STRATEGIES = (
-    ("frozen", {"transfer": "frozen", "learning_rate": 3e-3}),
-    ("partial (last 2 stages)", {"transfer": "partial", "unfreeze_stages": 2, "learning_rate": 1e-3}),
-    ("full", {"transfer": "full", "learning_rate": 3e-4}),
+    ("frozen", {"transfer": "frozen"}),
+    ("partial (last 2 stages)", {"transfer": "partial", "unfreeze_stages": 2}),
+    ("full", {"transfer": "full"}),
 )
 
 
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128, help="input size in pixels")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=3e-3, help="head learning rate (backbone: a tenth of it)")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as temp:
@@ -82,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         n_val = sum(c["val"] for c in counts.values())
         for label, changes in STRATEGIES:
             config = TrainConfig(
-                epochs=args.epochs, batch_size=args.batch_size, input_size=args.size, device="cpu", **changes
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                input_size=args.size,
+                device="cpu",
+                learning_rate=args.lr,
+                backbone_lr_factor=0.1,
+                **changes,
             )
             model = build_classifier(ModelSpec(config.backbone, len(counts)), pretrained=False)
             configure_transfer(model, config)
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"data: {args.dataset}, {len(counts)} classes, {n_train} training / {n_val} validation images "
         f"({summary.scanned} files), {args.size} px, {args.epochs} epochs, batch {args.batch_size}, "
+        f"head LR {args.lr:g} (backbone x0.1), "
         "EfficientNet-Lite0 (bundled ImageNet weights), default augmentation"
     )
     print()

@@ -88,9 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-views", type=int, default=4, help="augmented views cached per image (frozen)")
     p.add_argument("--epochs", type=int, default=None, help="default 5, or the resumed run's own")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument(
-        "--lr", type=float, default=None, help="head learning rate (default 1e-3 frozen, 3e-4 full)"
-    )
+    p.add_argument("--lr", type=float, default=None, help="head learning rate (default 1e-3)")
     p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -234,7 +232,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dmtl_studio.core.events import EpochResult, RunNotice, StepProgress
     from dmtl_studio.core.training import train
 
-    lr = args.lr if args.lr is not None else (1e-3 if args.transfer == "frozen" else 3e-4)
+    lr = args.lr if args.lr is not None else 1e-3  # a fine-tuned backbone learns at lr x --backbone-lr-factor
     config = TrainConfig(
         backbone=args.backbone,
         transfer=args.transfer,

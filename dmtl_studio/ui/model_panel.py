@@ -4,6 +4,10 @@ The catalog comes from :mod:`dmtl_studio.core.catalog` as plain data (no torch h
 are not on this computer is shown disabled, with the file it needs. The learning-rate finder is requested with
 :attr:`ModelPanel.lr_finder_requested`; the application runs it on a worker and hands the result back to
 :meth:`ModelPanel.show_lr_finder_result`.
+
+The DMTL box sets the consistency weight lambda and whether the project's unlabelled images join the consistency
+term; the cross-validation box asks (:attr:`ModelPanel.crossval_requested`) for a k-fold evaluation of the
+current settings, whose progress and mean ± std come back through ``show_crossval_*``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -24,6 +29,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -45,13 +51,16 @@ TRANSFER_HELP = {
     "full": "Fine-tuning: every layer adapts, the backbone at a fraction of the head's learning rate. Slowest; "
     "best with many images.",
 }
-DEFAULT_LR = {"frozen": 3e-3, "partial": 1e-3, "full": 3e-4}
+#: The head's rate; a fine-tuned backbone learns at ``rate x factor`` (docs/transfer.md compares them).
+DEFAULT_LR = {"frozen": 3e-3, "partial": 3e-3, "full": 3e-3}
 STRATEGY_LABELS = {
     "frozen": "Frozen — feature extraction (cached)",
     "partial": "Partial — fine-tune the last stages",
     "full": "Full — fine-tune everything",
 }
 NAME_ROLE = Qt.ItemDataRole.UserRole
+#: Consistency weight the window starts with (see docs/dmtl.md for the evidence behind it).
+DEFAULT_CONSISTENCY = TrainConfig.consistency_weight
 
 
 def _muted(label: QLabel) -> QLabel:
@@ -64,6 +73,8 @@ class ModelPanel(QWidget):
     """Builds the :class:`TrainConfig` the next run will use."""
 
     lr_finder_requested = Signal(object)  # TrainConfig
+    crossval_requested = Signal(object, int)  # TrainConfig, number of folds
+    crossval_cancel_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,6 +174,67 @@ class ModelPanel(QWidget):
         form.addRow("Backbone LR factor", self.backbone_factor)
         form.addRow(self.backbone_lr_label)
 
+        # ---- the DMTL objective
+        self.consistency_weight = QDoubleSpinBox()
+        self.consistency_weight.setDecimals(2)
+        self.consistency_weight.setRange(0.0, 10.0)
+        self.consistency_weight.setSingleStep(0.25)
+        self.consistency_weight.setValue(DEFAULT_CONSISTENCY)
+        self.consistency_weight.setToolTip(
+            "Weight of the consistency term: the model is asked to predict the same for an image and its "
+            "augmented version. 0 trains on the labels alone."
+        )
+        self.use_unlabelled = QCheckBox()
+        self.use_unlabelled.setToolTip(
+            "Unlabelled images teach the model through the consistency term only; they never count as labelled."
+        )
+        self.unlabelled_ratio = QSpinBox()
+        self.unlabelled_ratio.setRange(1, 16)
+        self.unlabelled_ratio.setValue(3)
+        self.unlabelled_ratio.setSuffix(" : 1")
+        self.unlabelled_ratio.setToolTip("Unlabelled images per labelled image in each batch")
+        self.set_unlabelled_count(0)
+        dmtl_box = QGroupBox("DMTL objective")
+        form = QFormLayout(dmtl_box)
+        form.addRow("Consistency weight λ", self.consistency_weight)
+        form.addRow(self.use_unlabelled)
+        form.addRow("Unlabelled : labelled", self.unlabelled_ratio)
+        form.addRow(
+            _muted(
+                QLabel("Supervised loss on augmented images + λ × consistency between clean and augmented.")
+            )
+        )
+
+        # ---- cross-validation
+        self.folds = QSpinBox()
+        self.folds.setRange(2, 10)
+        self.folds.setValue(5)
+        self.crossval_button = QPushButton("Cross-validate")
+        self.crossval_button.setToolTip(
+            "Trains the current settings once per fold, each time holding out a different part of the labelled "
+            "images, and reports the mean ± std accuracy"
+        )
+        self.crossval_cancel = QPushButton("Cancel")
+        self.crossval_cancel.setEnabled(False)
+        self.crossval_progress = QProgressBar()
+        self.crossval_progress.setRange(0, 1)
+        self.crossval_progress.setValue(0)
+        self.crossval_progress.setFormat("idle")
+        self.crossval_status = _muted(
+            QLabel("With few images, k folds give a fairer comparison than one split.")
+        )
+        self.crossval_status.setWordWrap(True)
+        crossval_box = QGroupBox("Cross-validation")
+        form = QFormLayout(crossval_box)
+        form.addRow("Cross-validation folds", self.folds)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.crossval_button)
+        buttons.addWidget(self.crossval_cancel)
+        buttons.addStretch(1)
+        form.addRow(buttons)
+        form.addRow(self.crossval_progress)
+        form.addRow(self.crossval_status)
+
         # ---- learning-rate finder
         self.find_lr = QPushButton("Find learning rate")
         self.find_lr.setToolTip("Trains briefly while raising the learning rate, and plots the loss")
@@ -193,7 +265,7 @@ class ModelPanel(QWidget):
 
         content = QWidget()
         layout = QVBoxLayout(content)
-        for group in (backbone_box, strategy_box, head_box, learning_box, finder_box):
+        for group in (backbone_box, strategy_box, head_box, learning_box, dmtl_box, crossval_box, finder_box):
             layout.addWidget(group)
         layout.addStretch(1)
         scroll = QScrollArea()
@@ -213,6 +285,13 @@ class ModelPanel(QWidget):
         self.backbone_factor.valueChanged.connect(self._update_backbone_lr)
         self.find_lr.clicked.connect(lambda: self.lr_finder_requested.emit(self.config()))
         self.use_lr.clicked.connect(self._use_suggestion)
+        self.consistency_weight.valueChanged.connect(self._consistency_changed)
+        self.use_unlabelled.toggled.connect(self._consistency_changed)
+        self.crossval_button.clicked.connect(
+            lambda: self.crossval_requested.emit(self.config(), self.folds.value())
+        )
+        self.crossval_cancel.clicked.connect(self._cancel_crossval)
+        self._consistency_changed()
         self.reload_backbones()
         self._strategy_changed()
         self._head_changed()
@@ -347,6 +426,54 @@ class ModelPanel(QWidget):
         if self._suggestion is not None:
             self.learning_rate.setValue(self._suggestion)
 
+    # ------------------------------------------------------------------ DMTL and cross-validation
+    def set_unlabelled_count(self, count: int) -> None:
+        """Show how many usable unlabelled images the project has (the ones a run would learn from)."""
+        self._unlabelled_count = count
+        self.use_unlabelled.setText(f"Learn from unlabelled images ({count} available)")
+        self._consistency_changed()
+
+    def _consistency_changed(self, *_: object) -> None:
+        on = self.consistency_weight.value() > 0
+        self.use_unlabelled.setEnabled(on and self._unlabelled_count > 0)
+        self.unlabelled_ratio.setEnabled(on and self.use_unlabelled.isChecked())
+
+    def set_crossval_running(self, running: bool, message: str = "") -> None:
+        self.crossval_button.setEnabled(not running)
+        self.crossval_cancel.setEnabled(running)
+        if running:
+            self.crossval_progress.setRange(0, 0)
+            self.crossval_progress.setFormat("preparing…")
+        if message:
+            self.crossval_status.setText(message)
+
+    def show_crossval_progress(self, done: int, total: int, text: str) -> None:
+        self.crossval_progress.setRange(0, max(1, total))
+        self.crossval_progress.setValue(done)
+        self.crossval_progress.setFormat(text)
+
+    def show_crossval_result(self, result: dict) -> None:
+        folds = ", ".join(f"{100 * f['accuracy']:.1f}" for f in result["per_fold"])
+        self.set_crossval_running(False)
+        self.crossval_progress.setRange(0, 1)
+        self.crossval_progress.setValue(1)
+        self.crossval_progress.setFormat("done")
+        self.crossval_status.setText(
+            f"{result['folds']}-fold accuracy: {100 * result['mean_accuracy']:.1f} ± "
+            f"{100 * result['std_accuracy']:.1f} % (folds: {folds})"
+        )
+
+    def show_crossval_error(self, message: str) -> None:
+        self.set_crossval_running(False, message)
+        self.crossval_progress.setRange(0, 1)
+        self.crossval_progress.setValue(0)
+        self.crossval_progress.setFormat("idle")
+
+    def _cancel_crossval(self) -> None:
+        self.crossval_cancel.setEnabled(False)
+        self.crossval_status.setText("Cancelling after the current batch…")
+        self.crossval_cancel_requested.emit()
+
     # ------------------------------------------------------------------ result
     def config(self) -> TrainConfig:
         return TrainConfig(
@@ -360,4 +487,7 @@ class ModelPanel(QWidget):
             batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(),
             backbone_lr_factor=self.backbone_factor.value(),
+            consistency_weight=round(self.consistency_weight.value(), 3),
+            use_unlabelled=self.use_unlabelled.isEnabled() and self.use_unlabelled.isChecked(),
+            unlabelled_ratio=self.unlabelled_ratio.value(),
         )
