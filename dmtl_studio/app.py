@@ -23,6 +23,7 @@ from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
+from dmtl_studio.workers.crossval import CrossValidationThread
 from dmtl_studio.workers.evaluation import EvaluationThread, GradCamThread, ReportThread, SuggestionThread
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
@@ -98,6 +99,7 @@ class StudioController(QObject):
     def _update_readiness(self) -> None:
         if self.store is None:
             return
+        self.window.model_panel.set_unlabelled_count(self.store.unlabelled_count())
         counts = self.store.class_counts()
         trainable = [name for name, c in counts.items() if c["train"] > 0]
         if len(trainable) >= 2:
@@ -274,6 +276,9 @@ class StudioController(QObject):
         self.lr_finder_thread: LRFinderThread | None = None
         self.window.model_panel.lr_finder_requested.connect(self.find_learning_rate)
         self.window.close_requested.connect(self.stop_lr_finder)
+        self.crossval_thread: CrossValidationThread | None = None
+        self.window.model_panel.crossval_requested.connect(self.cross_validate)
+        self.window.model_panel.crossval_cancel_requested.connect(lambda: self.stop_crossval(wait=False))
 
     def find_learning_rate(self, config: object) -> None:
         panel = self.window.model_panel
@@ -290,6 +295,32 @@ class StudioController(QObject):
         self.lr_finder_thread = thread
         panel.set_lr_finder_running(True, f"Preparing {config.backbone} ({config.transfer})…")
         thread.start()
+
+    def cross_validate(self, config: object, folds: int) -> None:
+        """k-fold evaluation of the selector's settings on a worker; its fold runs join the history as cv-…."""
+        panel = self.window.model_panel
+        if self.crossval_thread is not None and self.crossval_thread.isRunning():
+            return
+        if self.project_dir is None:
+            panel.show_crossval_error("Open a project with labelled images first.")
+            return
+        config = config.with_changes(recipe=self.window.recipe.recipe().to_dict())
+        thread = CrossValidationThread(self.project_dir, config, folds, self)
+        thread.progress.connect(panel.show_crossval_progress)
+        thread.result_ready.connect(panel.show_crossval_result)
+        thread.failed.connect(panel.show_crossval_error)
+        thread.finished.connect(self._refresh_history)
+        self.crossval_thread = thread
+        panel.set_crossval_running(True, f"Training {folds} folds of {config.backbone} ({config.transfer})…")
+        thread.start()
+
+    def stop_crossval(self, wait: bool = True) -> None:
+        """Cancel at the next batch boundary; the Cancel button does not block the window waiting for it."""
+        thread = self.crossval_thread
+        if thread is not None and thread.isRunning():
+            thread.requestInterruption()
+            if wait:
+                thread.wait()
 
     def stop_lr_finder(self) -> None:
         thread = self.lr_finder_thread
@@ -415,6 +446,7 @@ class StudioController(QObject):
 
     def shutdown(self) -> None:
         """Stop and join every thread (called when the window closes)."""
+        self.stop_crossval()
         self.stop_model_tasks()
         for thread in (self.training_thread, self.import_thread):
             if thread is not None and thread.isRunning():

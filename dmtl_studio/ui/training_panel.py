@@ -33,6 +33,7 @@ from dmtl_studio.core.store import EpochMetrics, RunRecord
 
 REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"
+CONSISTENCY_COLOR = "#8e44ad"
 VAL_COLOR = "#e67e22"
 OVERLAY_COLORS = ("#7f8c8d", "#8e44ad")
 
@@ -150,6 +151,9 @@ class TrainingPanel(QWidget):
         self.train_accuracy = _curve(self.accuracy_plot, "train", TRAIN_COLOR, symbols=True)
         self.val_accuracy = _curve(self.accuracy_plot, "validation", VAL_COLOR, symbols=True)
         self.learning_rate = _curve(self.lr_plot, "per step", "#16a085", symbols=False)
+        # The DMTL consistency term, per step; it joins the legend only in runs that have it.
+        self.consistency_loss = _curve(self.loss_plot, None, CONSISTENCY_COLOR, symbols=False)
+        self._consistency_in_legend = False
         # Overlays join the legends only while they show a run (under that run's name).
         self.overlays: list[tuple[_Series, _Series]] = [
             (
@@ -167,6 +171,7 @@ class TrainingPanel(QWidget):
             self.train_accuracy,
             self.val_accuracy,
             self.learning_rate,
+            self.consistency_loss,
         )
         # Curves are redrawn a few times a second at most: painting is Python work on the GUI thread, and it
         # competes with the training thread for the interpreter.
@@ -262,8 +267,12 @@ class TrainingPanel(QWidget):
             self.train_accuracy,
             self.val_accuracy,
             self.learning_rate,
+            self.consistency_loss,
         ):
             series.clear()
+        if self._consistency_in_legend:
+            self.loss_plot.getPlotItem().legend.removeItem(self.consistency_loss.curve)
+            self._consistency_in_legend = False
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
         self.start_button.setEnabled(False)
@@ -321,6 +330,13 @@ class TrainingPanel(QWidget):
         x = event.epoch - 1 + event.step / event.steps
         self.train_loss.append(x, event.loss)
         self.learning_rate.append(x, event.learning_rate)
+        if event.consistency_loss is not None:
+            if not self._consistency_in_legend:
+                self.loss_plot.getPlotItem().legend.addItem(
+                    self.consistency_loss.curve, "consistency (per step)"
+                )
+                self._consistency_in_legend = True
+            self.consistency_loss.append(x, event.consistency_loss)
 
     def on_epoch(self, event: EpochResult) -> None:
         self.train_accuracy.append(event.epoch, event.train_accuracy)

@@ -1,0 +1,98 @@
+"""DMTL controls: consistency weight, unlabelled images with their count, cross-validation with cancel, and the
+consistency curve in the training view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.events import StepProgress
+from dmtl_studio.ui.model_panel import ModelPanel
+from dmtl_studio.ui.training_panel import TrainingPanel
+
+
+@pytest.fixture
+def panel(qtbot) -> ModelPanel:  # noqa: ANN001
+    widget = ModelPanel()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_consistency_weight_and_unlabelled_images_make_the_config(panel: ModelPanel) -> None:
+    panel.set_unlabelled_count(42)
+    assert panel.use_unlabelled.text() == "Learn from unlabelled images (42 available)"
+    panel.consistency_weight.setValue(0.0)
+    assert not panel.use_unlabelled.isEnabled()  # nothing to learn from them without the consistency term
+    panel.use_unlabelled.setChecked(True)
+    assert panel.config().consistency_weight == 0 and panel.config().use_unlabelled is False
+    panel.consistency_weight.setValue(1.5)
+    assert panel.use_unlabelled.isEnabled() and panel.unlabelled_ratio.isEnabled()
+    panel.unlabelled_ratio.setValue(5)
+    config = panel.config()
+    assert (config.consistency_weight, config.use_unlabelled, config.unlabelled_ratio) == (1.5, True, 5)
+    panel.set_unlabelled_count(0)
+    assert not panel.use_unlabelled.isEnabled() and panel.config().use_unlabelled is False
+
+
+def test_cross_validation_is_requested_with_the_fold_count_and_its_result_shown(
+    qtbot, panel: ModelPanel
+) -> None:  # noqa: ANN001
+    panel.folds.setValue(3)
+    with qtbot.waitSignal(panel.crossval_requested, timeout=2000) as blocker:
+        qtbot.mouseClick(panel.crossval_button, Qt.MouseButton.LeftButton)
+    assert isinstance(blocker.args[0], TrainConfig) and blocker.args[1] == 3
+    panel.set_crossval_running(True, "Training 3 folds…")
+    assert not panel.crossval_button.isEnabled() and panel.crossval_cancel.isEnabled()
+    with qtbot.waitSignal(panel.crossval_cancel_requested, timeout=2000):
+        qtbot.mouseClick(panel.crossval_cancel, Qt.MouseButton.LeftButton)
+    panel.show_crossval_result(
+        {
+            "folds": 3,
+            "mean_accuracy": 0.9,
+            "std_accuracy": 0.05,
+            "per_fold": [{"accuracy": a} for a in (0.85, 0.9, 0.95)],
+        }
+    )
+    assert "3-fold accuracy: 90.0 ± 5.0 %" in panel.crossval_status.text()
+    assert panel.crossval_button.isEnabled() and not panel.crossval_cancel.isEnabled()
+
+
+def test_the_training_view_plots_the_consistency_loss_apart_from_the_supervised_loss(qtbot) -> None:  # noqa: ANN001
+    view = TrainingPanel()
+    qtbot.addWidget(view)
+    legend = view.loss_plot.getPlotItem().legend
+    names = lambda: [label.text for _, label in legend.items]  # noqa: E731
+    view.run_started("test")
+    view.on_progress(StepProgress(1, 1, 1, 2, 0.9, 1e-3, 10.0))
+    view.redraw()
+    assert "consistency (per step)" not in names()  # a plain run has no consistency curve
+    view.on_progress(StepProgress(1, 1, 2, 2, 0.8, 1e-3, 10.0, consistency_loss=0.25))
+    view.redraw()
+    assert "consistency (per step)" in names()
+    assert list(view.consistency_loss.curve.getData()[1]) == [0.25]
+    assert list(view.train_loss.curve.getData()[1]) == [0.9, 0.8]
+    view.run_started("again")
+    assert "consistency (per step)" not in names()
+
+
+def test_the_window_shows_the_unlabelled_count_and_cancels_cross_validation(qtbot, project: Path) -> None:  # noqa: ANN001
+    from dmtl_studio.app import build_window
+
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.model_panel
+    assert "(6 available)" in panel.use_unlabelled.text()
+    panel.folds.setValue(2)
+    panel.epochs.setValue(1)
+    qtbot.mouseClick(panel.crossval_button, Qt.MouseButton.LeftButton)
+    thread = controller.crossval_thread
+    assert thread is not None and panel.crossval_cancel.isEnabled()
+    qtbot.mouseClick(panel.crossval_cancel, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(thread.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: "cancelled" in panel.crossval_status.text(), timeout=5_000)
+    assert panel.crossval_button.isEnabled()
+    controller.shutdown()
