@@ -202,7 +202,7 @@ def test_app_stores_the_recipe_in_the_project_and_trains_with_it(qtbot, project:
     class FakeThread:
         """Records the configuration it is given; every signal the window connects to is a no-op."""
 
-        def __init__(self, project_dir, config, parent) -> None:  # noqa: ANN001
+        def __init__(self, project_dir, config, parent, resume_from=None) -> None:  # noqa: ANN001
             captured["config"] = config
 
         def __getattr__(self, name: str) -> _Signal:
