@@ -6,7 +6,8 @@ training did and name the classes. The model takes normalised float images ``(ba
 returns logits ``(batch, classes)``; apply softmax for probabilities.
 
 - ``onnx``: ``PATH`` (e.g. ``model.onnx``) with a dynamic batch dimension, checked after writing with
-  onnxruntime against PyTorch on a batch size different from the one traced; sidecar ``PATH.stem.dmtl.json``.
+  onnxruntime against PyTorch on a batch size different from the one traced; sidecar ``PATH.json``
+  (``model.onnx.json``).
 - ``torchscript``: ``PATH`` (e.g. ``model.pt``), traced and checked the same way; same sidecar naming.
 - ``safetensors``: a folder ``PATH`` holding ``model.safetensors`` and ``model.json``, loadable like a run.
 """
@@ -41,7 +42,7 @@ from dmtl_studio.core.predict import Prediction, PredictSummary, write_predictio
 
 FORMATS = ("onnx", "torchscript", "safetensors")
 EXPORT_SIDECAR_FORMAT = 1
-SIDECAR_SUFFIX = ".dmtl.json"
+SIDECAR_SUFFIX = ".json"
 #: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
 TOLERANCE = 1e-3
 ONNX_OPSET = 17
@@ -62,9 +63,9 @@ class ExportResult:
 
 
 def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
-    """``model.onnx`` -> ``model.dmtl.json`` (the sidecar of an exported single-file model)."""
+    """``model.onnx`` -> ``model.onnx.json`` (the sidecar of an exported single-file model)."""
     path = Path(model_path)
-    return path.with_name(path.stem + SIDECAR_SUFFIX)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
 def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) -> dict:
@@ -163,6 +164,7 @@ def export_run(
     atomic_write_bytes(
         side, json.dumps(_export_sidecar(loaded.sidecar, fmt, out.name, check_info), indent=2).encode()
     )
+    os.chmod(side, 0o644)  # the temporary file was private; the exported model is meant to be shared
     return ExportResult(fmt, out, side, seconds, difference, check_batch)
 
 
@@ -203,7 +205,7 @@ class Predictor:
 def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> Predictor:
     """A :class:`Predictor` for a run folder, a safetensors export folder, or an ``.onnx`` / TorchScript file.
 
-    Single-file models are described by their ``*.dmtl.json`` sidecar next to them.
+    Single-file models are described by their sidecar next to them (``model.onnx`` -> ``model.onnx.json``).
     """
     path = Path(path)
     if path.is_dir():

@@ -29,7 +29,7 @@ def test_evaluate_export_predict_report(tmp_path_factory, tmp_path: Path) -> Non
     onnx = tmp_path / "out" / "model.onnx"
     exported = _cli("export", str(run_dir), "--format", "onnx", "--out", str(onnx))
     assert exported.returncode == 0, exported.stderr
-    assert onnx.is_file() and (tmp_path / "out" / "model.dmtl.json").is_file()
+    assert onnx.is_file() and (tmp_path / "out" / "model.onnx.json").is_file()
     assert "max abs difference" in exported.stdout
 
     images = write_shapes_folder(tmp_path / "images", 2, seed=3, size=64)

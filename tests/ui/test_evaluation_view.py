@@ -34,7 +34,7 @@ def _labels(project: Path) -> dict[int, str | None]:
 
 
 def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN001
-    window, _controller, _project, run_dir = studio
+    window, _controller, project, run_dir = studio
     view, browser = window.evaluation, window.browser
     assert Path(view.selected_run()).name == run_dir.name
     qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
@@ -52,6 +52,10 @@ def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN0
     assert shown == result.cell_ids(0, 0) and shown
     assert "Cell: circle → circle" in browser.filter.currentText()
     assert "✓" in browser.model.data(browser.model.index(0))
+
+    browser.view.setFocus()
+    qtbot.keyClick(browser.view, Qt.Key.Key_2)  # relabel from the cell: one key, stored for the next run
+    assert _labels(project)[shown[0]] == "square"
 
     qtbot.mouseClick(view.misclassified_button, Qt.MouseButton.LeftButton)
     shown = [browser.model.record(r).id for r in range(browser.model.rowCount())]
