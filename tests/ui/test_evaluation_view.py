@@ -38,7 +38,8 @@ def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN0
     view, browser = window.evaluation, window.browser
     assert Path(view.selected_run()).name == run_dir.name
     qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.result is not None, timeout=TIMEOUT)
+    # The view and the browser each get the result through their own queued call: wait for both.
+    qtbot.waitUntil(lambda: view.result is not None and browser.evaluation is not None, timeout=TIMEOUT)
     result = view.result
     assert view.note.isVisibleTo(window) and "validation split was used" in view.note.text()
     assert "validation split" in view.summary.text() and "balanced accuracy" in view.summary.text()
