@@ -167,7 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--size", type=int, default=32, help="input size of the backbone")
+    parser.add_argument("--size", type=int, default=64, help="input size of the backbone")
     parser.add_argument("--datasets", default="digits,shapes")
     parser.add_argument("--labels", default="5,20,all")
     parser.add_argument("--out", type=Path, default=Path("docs/dmtl-bench.json"))
