@@ -47,7 +47,7 @@ def main() -> None:
     panel = window.model_panel
     original = type(panel).config
     type(panel).config = lambda self: original(self).with_changes(  # type: ignore[method-assign]
-        transfer=args.transfer, epochs=50, input_size=args.input_size, device="cpu"
+        transfer=args.transfer, epochs=1000, input_size=args.input_size, device="cpu"
     )
 
     lags: list[float] = []
@@ -65,7 +65,13 @@ def main() -> None:
     controller.start_training()
     thread = controller.training_thread
     steps = [0]
-    thread.progress.connect(lambda event: steps.__setitem__(0, steps[0] + 1))
+    speed = [0.0]
+
+    def on_progress(event: object) -> None:
+        steps[0] += 1
+        speed[0] = event.images_per_second  # type: ignore[attr-defined]
+
+    thread.progress.connect(on_progress)
     # Probe only once batches flow (model building and the first decode are not what the user waits on).
     start = time.monotonic()
     while steps[0] == 0 and time.monotonic() - start < 300:
@@ -93,10 +99,17 @@ def main() -> None:
     print(f"### Responsiveness while training ({args.transfer}, {args.input_size} px, CPU; {machine})\n")
     print("| measure | value |\n| --- | --- |")
     print(f"| probe ticks ({PROBE_MS} ms timer) over {args.seconds:.0f} s | {len(values)} |")
-    print(f"| event-loop lag p50 / p99 / max | {np.percentile(values, 50):.1f} / "
-          f"{np.percentile(values, 99):.1f} / {values.max():.1f} ms |")
+    print(
+        f"| event-loop lag p50 / p99 / max | {np.percentile(values, 50):.1f} / "
+        f"{np.percentile(values, 99):.1f} / {values.max():.1f} ms |"
+    )
     print(f"| progress signals received | {progress_signals} |")
     print(f"| Stop pressed -> thread ended | {stop_latency * 1000:.0f} ms |")
+    batch = thread.config.batch_size
+    if speed[0] > 0:
+        print(
+            f"| one training step (batch {batch} / {speed[0]:.1f} images/s) | {batch / speed[0] * 1000:.0f} ms |"
+        )
 
 
 if __name__ == "__main__":

@@ -174,10 +174,18 @@ class TrainingPanel(QWidget):
             self.consistency_loss,
         )
         # Curves are redrawn a few times a second at most: painting is Python work on the GUI thread, and it
-        # competes with the training thread for the interpreter.
+        # competes with the training thread for the interpreter. Each tick of the timer draws one part (a plot
+        # or the confusion table) in turn, so no single pass of the event loop paints them all.
+        self._parts = (
+            (self.train_loss, self.val_loss, self.consistency_loss),
+            (self.train_accuracy, self.val_accuracy),
+            (self.learning_rate,),
+        )
+        self._next_part = 0
+        self._pending_confusion: tuple[np.ndarray, list[str], str] | None = None
         self.redraw_timer = QTimer(self)
-        self.redraw_timer.setInterval(REDRAW_MS)
-        self.redraw_timer.timeout.connect(self.redraw)
+        self.redraw_timer.setInterval(REDRAW_MS // (len(self._parts) + 1))
+        self.redraw_timer.timeout.connect(self._redraw_next)
 
         self.confusion = QTableWidget(0, 0)
         self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -291,8 +299,30 @@ class TrainingPanel(QWidget):
         self.redraw_timer.start()
 
     def redraw(self) -> None:
+        """Draw everything that changed (at the end of a run, or on demand)."""
         for series in self.live:
             series.draw()
+        self._draw_confusion()
+
+    def _redraw_next(self) -> None:
+        """One part per tick: the next plot with new points, or the confusion table."""
+        parts = len(self._parts) + 1
+        for _ in range(parts):
+            part, self._next_part = self._next_part, (self._next_part + 1) % parts
+            if part == len(self._parts):
+                if self._draw_confusion():
+                    return
+            elif any(series.drawn != series.n for series in self._parts[part]):
+                for series in self._parts[part]:
+                    series.draw()
+                return
+
+    def _draw_confusion(self) -> bool:
+        if self._pending_confusion is None:
+            return False
+        pending, self._pending_confusion = self._pending_confusion, None
+        self.show_confusion(*pending)
+        return True
 
     def _pause_clicked(self) -> None:
         self.paused = not self.paused
@@ -345,7 +375,9 @@ class TrainingPanel(QWidget):
         if event.val_accuracy is not None:
             self.val_accuracy.append(event.epoch, event.val_accuracy)
         if event.confusion is not None and event.classes:
-            self.show_confusion(np.asarray(event.confusion), list(event.classes), f"epoch {event.epoch}")
+            # Shown by the redraw timer: fast epochs (a frozen backbone) rebuild the table a few times a second
+            # at most, not once per epoch.
+            self._pending_confusion = (np.asarray(event.confusion), list(event.classes), f"epoch {event.epoch}")
 
     def show_confusion(self, confusion: np.ndarray, classes: list[str], when: str) -> None:
         """A heat map (cell colour: share of the true class's images) and precision/recall/F1 per class."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from pathlib import Path
@@ -64,6 +65,10 @@ class TrainingThread(QThread):
     def run(self) -> None:
         from dmtl_studio.core.training import train
 
+        # The deep-learning libraries just imported are hundreds of thousands of long-lived objects; a full
+        # garbage collection walking them holds the interpreter for up to ~0.25 s, which the window feels as
+        # a freeze. Frozen objects are skipped by the collector (they live as long as the process anyway).
+        gc.freeze()
         try:
             summary = train(
                 self.project_dir, self.config, self._on_event, self._should_stop, resume_from=self.resume_from

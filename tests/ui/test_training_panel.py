@@ -1,0 +1,67 @@
+"""The training view's drawing: batched, one part per timer tick, and nothing lost at the end of a run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dmtl_studio.core.events import EpochResult, StepProgress
+from dmtl_studio.ui.training_panel import TrainingPanel
+
+
+def _feed(panel: TrainingPanel, epochs: int, steps: int) -> None:
+    for epoch in range(1, epochs + 1):
+        for step in range(1, steps + 1):
+            panel.on_progress(StepProgress(epoch, epochs, step, steps, 1.0 / (epoch + step), 1e-3, 50.0))
+        panel.on_epoch(
+            EpochResult(
+                epoch,
+                epochs,
+                0.5,
+                0.6 + epoch / 100,
+                0.4,
+                0.7,
+                1e-3,
+                confusion=np.array([[5, epoch], [1, 7]]),
+                classes=("a", "b"),
+            )
+        )
+
+
+def test_points_wait_for_the_timer_and_each_tick_draws_one_part(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("test run")
+    panel.redraw_timer.stop()  # ticks are driven by hand below
+    _feed(panel, epochs=3, steps=4)
+    # Nothing is painted per event: the curves hold the points, the table waits.
+    assert panel.train_loss.curve.getData()[0] is None or len(panel.train_loss.curve.getData()[0]) == 0
+    assert panel.confusion.rowCount() == 0
+    panel._redraw_next()
+    assert panel.train_loss.drawn == 12 and panel.val_loss.drawn == 3  # the loss plot, all of it
+    assert (
+        panel.train_accuracy.drawn == 0 and panel.learning_rate.drawn == 0 and panel.confusion.rowCount() == 0
+    )
+    panel._redraw_next()
+    assert panel.train_accuracy.drawn == 3 and panel.learning_rate.drawn == 0
+    panel._redraw_next()
+    assert panel.learning_rate.drawn == 12 and panel.confusion.rowCount() == 0
+    panel._redraw_next()
+    # Only the latest epoch's confusion matrix is shown, however many epochs ended between two ticks.
+    assert panel.confusion.rowCount() == 2 and panel.confusion.item(0, 1).text() == "3"
+    # With nothing new, a tick skips to whatever changed next.
+    _feed(panel, epochs=1, steps=1)
+    panel._redraw_next()
+    assert panel.train_loss.drawn == panel.train_loss.n == 13
+
+
+def test_the_end_of_a_run_draws_everything_pending(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("test run")
+    panel.redraw_timer.stop()
+    _feed(panel, epochs=2, steps=3)
+    panel.on_failed("disk full")
+    assert all(series.drawn == series.n for series in panel.live)
+    assert len(panel.train_loss.curve.getData()[0]) == 6
+    assert panel.confusion.rowCount() == 2 and panel.confusion.item(0, 1).text() == "2"
+    assert not panel.redraw_timer.isActive()
