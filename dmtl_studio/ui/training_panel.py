@@ -486,7 +486,7 @@ class TrainingPanel(QWidget):
                 for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
                     legend = plot.getPlotItem().legend
                     legend.removeItem(series.curve)
-                    legend.addItem(series.curve, f"{run.name} (validation)")
+                    legend.addItem(series.curve, f"{run.name} · {run.config.get('transfer', '?')} (validation)")
                     series.curve.show()
             else:
                 for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
