@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from dmtl_studio.core.backbones import Preprocessing
-from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.cancel import ShouldStop, never_stop
 from dmtl_studio.core.checkpoint import (
     SIDECAR_NAME,
     WEIGHTS_NAME,
@@ -36,9 +36,8 @@ from dmtl_studio.core.checkpoint import (
     load_checkpoint,
     read_sidecar,
 )
-from dmtl_studio.core.data import resize_square, to_tensor
-from dmtl_studio.core.imaging import ImageProblem, iter_image_files, load_rgb
-from dmtl_studio.core.predict import Prediction, PredictSummary, write_predictions_csv
+from dmtl_studio.core.imaging import iter_image_files
+from dmtl_studio.core.predict import PredictSummary, predict_files, write_predictions_csv
 
 FORMATS = ("onnx", "torchscript", "safetensors")
 EXPORT_SIDECAR_FORMAT = 1
@@ -272,39 +271,15 @@ def predict_with(
 ) -> PredictSummary:
     """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV."""
     predictor = load_exported(model_path)
-    pre = predictor.preprocessing
     paths = [str(p) for p in iter_image_files(images_dir)]
-    predictions: list[Prediction] = []
-    problems: list[tuple[str, str]] = []
-    batch_paths: list[str] = []
-    batch: list[np.ndarray] = []
-
-    def flush() -> None:
-        if not batch:
-            return
-        probs = predictor.probabilities(np.stack(batch))
-        for path, row in zip(batch_paths, probs, strict=True):
-            best = int(np.argmax(row))
-            predictions.append(
-                Prediction(path, predictor.classes[best], float(row[best]), tuple(float(p) for p in row))
-            )
-        batch_paths.clear()
-        batch.clear()
-
-    for done, path in enumerate(paths, start=1):
-        check(should_stop)
-        try:
-            image = resize_square(load_rgb(path), pre.input_size, pre.interpolation)
-        except ImageProblem as exc:
-            problems.append((path, str(exc)))
-        else:
-            batch_paths.append(path)
-            batch.append(to_tensor(image, pre).numpy())
-            if len(batch) >= batch_size:
-                flush()
-        if progress is not None:
-            progress(done, len(paths))
-    flush()
-    summary = PredictSummary(tuple(predictor.classes), tuple(predictions), tuple(problems))
+    summary = predict_files(
+        paths,
+        predictor.classes,
+        predictor.preprocessing,
+        predictor.probabilities,
+        batch_size=batch_size,
+        progress=progress,
+        should_stop=should_stop,
+    )
     write_predictions_csv(summary, Path(out_csv))
     return summary

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dmtl_studio.core.backbones import Preprocessing
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import LoadedModel, atomic_write_bytes, load_checkpoint
 from dmtl_studio.core.data import resize_square, to_tensor
@@ -33,7 +34,52 @@ class PredictSummary:
     problems: tuple[tuple[str, str], ...]
 
 
-@torch.no_grad()
+def predict_files(
+    paths: list[str],
+    classes: list[str] | tuple[str, ...],
+    preprocessing: Preprocessing,
+    probabilities: Callable[[np.ndarray], np.ndarray],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> PredictSummary:
+    """Class probabilities for each readable file, in batches; unreadable ones are listed with their reason.
+
+    ``probabilities`` maps a preprocessed batch (N, 3, H, W, float32) to an (N, classes) array: a trained run in
+    PyTorch or any exported model runs through the same loop.
+    """
+    predictions: list[Prediction] = []
+    problems: list[tuple[str, str]] = []
+    batch_paths: list[str] = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        for path, row in zip(batch_paths, probabilities(np.stack(batch)), strict=True):
+            best = int(np.argmax(row))
+            predictions.append(Prediction(path, classes[best], float(row[best]), tuple(float(p) for p in row)))
+        batch_paths.clear()
+        batch.clear()
+
+    for done, path in enumerate(paths, start=1):
+        check(should_stop)
+        try:
+            image = resize_square(load_rgb(path), preprocessing.input_size, preprocessing.interpolation)
+        except ImageProblem as exc:
+            problems.append((path, str(exc)))
+        else:
+            batch_paths.append(path)
+            batch.append(to_tensor(image, preprocessing).numpy())
+            if len(batch) >= batch_size:
+                flush()
+        if progress is not None:
+            progress(done, len(paths))
+    flush()
+    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems))
+
+
 def predict_paths(
     loaded: LoadedModel,
     paths: list[str],
@@ -42,41 +88,22 @@ def predict_paths(
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
 ) -> PredictSummary:
-    """Class probabilities for each readable file; unreadable ones are listed with their reason."""
+    """:func:`predict_files` with a trained run's model (on its device)."""
     device = next(loaded.model.parameters()).device
-    size = loaded.preprocessing.input_size
-    predictions: list[Prediction] = []
-    problems: list[tuple[str, str]] = []
-    batch_paths: list[str] = []
-    batch_tensors: list[torch.Tensor] = []
 
-    def flush() -> None:
-        if not batch_tensors:
-            return
-        probs = loaded.model(torch.stack(batch_tensors).to(device)).softmax(1).cpu().numpy()
-        for path, row in zip(batch_paths, probs, strict=True):
-            best = int(np.argmax(row))
-            predictions.append(
-                Prediction(path, loaded.classes[best], float(row[best]), tuple(float(p) for p in row))
-            )
-        batch_paths.clear()
-        batch_tensors.clear()
+    @torch.no_grad()
+    def probabilities(batch: np.ndarray) -> np.ndarray:
+        return loaded.model(torch.from_numpy(batch).to(device)).softmax(1).cpu().numpy()
 
-    for done, path in enumerate(paths, start=1):
-        check(should_stop)
-        try:
-            image = resize_square(load_rgb(path), size, loaded.preprocessing.interpolation)
-        except ImageProblem as exc:
-            problems.append((path, str(exc)))
-        else:
-            batch_paths.append(path)
-            batch_tensors.append(to_tensor(image, loaded.preprocessing))
-            if len(batch_tensors) >= batch_size:
-                flush()
-        if progress is not None:
-            progress(done, len(paths))
-    flush()
-    return PredictSummary(tuple(loaded.classes), tuple(predictions), tuple(problems))
+    return predict_files(
+        paths,
+        loaded.classes,
+        loaded.preprocessing,
+        probabilities,
+        batch_size=batch_size,
+        progress=progress,
+        should_stop=should_stop,
+    )
 
 
 def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
