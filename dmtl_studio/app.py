@@ -27,6 +27,7 @@ from dmtl_studio.workers.crossval import CrossValidationThread
 from dmtl_studio.workers.evaluation import EvaluationThread, GradCamThread, ReportThread, SuggestionThread
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
+from dmtl_studio.workers.weights import WeightsImportThread
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,19 @@ class StudioController(QObject):
         self.crossval_thread: CrossValidationThread | None = None
         self.window.model_panel.crossval_requested.connect(self.cross_validate)
         self.window.model_panel.crossval_cancel_requested.connect(lambda: self.stop_crossval(wait=False))
+        self.weights_thread: WeightsImportThread | None = None
+        self.window.model_panel.weights_import_requested.connect(self.import_weights)
+
+    def import_weights(self, path: str, backbone: str) -> None:
+        """Check and store a weights file on a worker; the selector then lists the backbone as available."""
+        panel = self.window.model_panel
+        if self.weights_thread is not None and self.weights_thread.isRunning():
+            return
+        thread = WeightsImportThread(Path(path), backbone, self)
+        thread.imported.connect(panel.show_weights_imported)
+        thread.failed.connect(panel.show_weights_failed)
+        self.weights_thread = thread
+        thread.start()
 
     def find_learning_rate(self, config: object) -> None:
         panel = self.window.model_panel
@@ -448,7 +462,7 @@ class StudioController(QObject):
         """Stop and join every thread (called when the window closes)."""
         self.stop_crossval()
         self.stop_model_tasks()
-        for thread in (self.training_thread, self.import_thread):
+        for thread in (self.training_thread, self.import_thread, self.weights_thread):
             if thread is not None and thread.isRunning():
                 thread.requestInterruption()
                 thread.wait()

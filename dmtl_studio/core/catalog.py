@@ -89,7 +89,7 @@ class WeightsStatus:
             return f"ImageNet weights found in the local {self.state}: {self.path}"
         return (
             f"No weights on this computer. Needs the file {self.needed}; nothing is downloaded. Import it with "
-            f"'dmtl-studio weights import FILE --arch {self.backbone}'."
+            f"Import weights file… in the backbone panel, or 'dmtl-studio weights import FILE --arch {self.backbone}'."
         )
 
 

@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -41,6 +43,9 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
 from dmtl_studio.core.config import TrainConfig
+
+#: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
+WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
 
 TRANSFER_HELP = {
     "frozen": "Feature extraction: the pretrained backbone stays fixed and only the new head learns. Features "
@@ -77,6 +82,7 @@ class ModelPanel(QWidget):
     lr_finder_requested = Signal(object)  # TrainConfig
     crossval_requested = Signal(object, int)  # TrainConfig, number of folds
     crossval_cancel_requested = Signal()
+    weights_import_requested = Signal(str, str)  # file path, backbone name
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,6 +107,19 @@ class ModelPanel(QWidget):
         box.addWidget(self.search)
         box.addWidget(self.backbones, 1)
         box.addWidget(self.details)
+        self.import_weights_button = QPushButton("Import weights file…")
+        self.import_weights_button.setToolTip(
+            "Use a pretrained weights file you have (.safetensors, or .pth/.pt read safely, never as code) for a "
+            "backbone listed as unavailable, or for any timm/NAME or torchvision/NAME architecture."
+        )
+        self.weights_note = _muted(QLabel())
+        self.weights_note.hide()
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.import_weights_button)
+        weights_row.addStretch(1)
+        box.addLayout(weights_row)
+        box.addWidget(self.weights_note)
+        self.import_weights_button.clicked.connect(self._ask_import_weights)
 
         # ---- strategy
         self.strategy_buttons = {mode: QRadioButton(text) for mode, text in STRATEGY_LABELS.items()}
@@ -366,6 +385,60 @@ class ModelPanel(QWidget):
         )
         self.stages.setMaximum(max(1, info.stages))
         self._update_stage_label()
+
+    # ------------------------------------------------------------------ weights import
+    def guess_backbone(self, file_name: str) -> str:
+        """The listed backbone a weights file is most likely for: the one whose needed file has this name,
+        else the highlighted one, else the first that has no weights yet."""
+        for name, row in self._rows.items():
+            if not row.status.available and row.status.needed and file_name in row.status.needed:
+                return name
+        item = self.backbones.currentItem()
+        highlighted = self.backbones.item(self.backbones.currentRow()) if item is None else item
+        if highlighted is not None and not self._rows[highlighted.data(NAME_ROLE)].status.available:
+            return str(highlighted.data(NAME_ROLE))
+        missing = [name for name, row in self._rows.items() if not row.status.available]
+        return missing[0] if missing else self.backbone_name()
+
+    def _ask_import_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a weights file", "", WEIGHTS_FILTER)
+        if not path:
+            return
+        file_name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        names = list(self._rows)
+        guess = self.guess_backbone(file_name)
+        backbone, ok = QInputDialog.getItem(
+            self,
+            "Import a weights file",
+            f"Which backbone are the weights in {file_name} for?\n"
+            "(a listed name, or timm/NAME or torchvision/NAME for any other architecture)",
+            names,
+            names.index(guess) if guess in names else 0,
+            True,
+        )
+        if ok and backbone.strip():
+            self.request_weights_import(path, backbone.strip())
+
+    def request_weights_import(self, path: str, backbone: str) -> None:
+        self.import_weights_button.setEnabled(False)
+        self.show_weights_note(f"Checking {path.replace(chr(92), '/').rsplit('/', 1)[-1]} against {backbone}…")
+        self.weights_import_requested.emit(path, backbone)
+
+    def show_weights_note(self, text: str, error: bool = False) -> None:
+        self.weights_note.setStyleSheet("color: #b03a2e;" if error else "color: #555;")
+        self.weights_note.setText(text)
+        self.weights_note.show()
+
+    def show_weights_imported(self, backbone: str, message: str) -> None:
+        """Reload the catalog (the backbone is now available) and select it."""
+        self.import_weights_button.setEnabled(True)
+        self.reload_backbones()
+        self.select_backbone(backbone)
+        self.show_weights_note(message)
+
+    def show_weights_failed(self, message: str) -> None:
+        self.import_weights_button.setEnabled(True)
+        self.show_weights_note(f"Not imported: {message}", error=True)
 
     # ------------------------------------------------------------------ strategy and head
     def transfer(self) -> str:

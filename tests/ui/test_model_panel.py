@@ -134,3 +134,47 @@ def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeyp
     qtbot.waitUntil(lambda: panel.use_lr.isEnabled(), timeout=5_000)
     assert panel.find_lr.isEnabled() and "Suggested" in panel.lr_status.text()
     controller.shutdown()
+
+
+def test_the_window_imports_a_weights_file_on_a_worker(qtbot, project: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import torch
+    import torchvision
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from dmtl_studio.app import build_window
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    weights = tmp_path / "resnet18-f37072fd.pth"  # the file name the catalog says resnet18 needs
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.model_panel
+    assert not _items(panel)["torchvision/resnet18"].flags() & Qt.ItemFlag.ItemIsEnabled
+    assert panel.guess_backbone(weights.name) == "torchvision/resnet18"
+
+    asked: list[tuple[list[str], int]] = []
+
+    def choose(_parent, _title, _label, names, current, _editable):  # noqa: ANN001, ANN202
+        asked.append((names, current))
+        return names[current], True
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(weights), ""))
+    monkeypatch.setattr(QInputDialog, "getItem", choose)
+    qtbot.mouseClick(panel.import_weights_button, Qt.MouseButton.LeftButton)
+    assert asked and asked[0][0][asked[0][1]] == "torchvision/resnet18"  # the guess is offered first
+    thread = controller.weights_thread
+    assert thread is not None and not panel.import_weights_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.import_weights_button.isEnabled(), timeout=120_000)
+    assert thread.wait(10_000)
+    assert "Imported resnet18-f37072fd.pth" in panel.weights_note.text()
+    assert panel.backbone_name() == "torchvision/resnet18" and "imported" in panel.details.text()
+
+    # The same file for another architecture is refused with the reason, and that backbone stays unavailable.
+    panel.request_weights_import(str(weights), "torchvision/resnet50")
+    qtbot.waitUntil(lambda: panel.import_weights_button.isEnabled(), timeout=120_000)
+    assert controller.weights_thread is not thread and controller.weights_thread.wait(10_000)
+    note = panel.weights_note.text()
+    assert note.startswith("Not imported") and "nothing was loaded" in note
+    assert not _items(panel)["torchvision/resnet50"].flags() & Qt.ItemFlag.ItemIsEnabled
+    controller.shutdown()
