@@ -495,7 +495,19 @@ class RecipeEditor(QWidget):
 
     def _set_param(self, row: int, name: str, value: object) -> None:
         self._changed_at = time.perf_counter()
-        self._replace_step(row, self.steps.item(row).data(StepRole).with_param(name, value))
+        step: Step = self.steps.item(row).data(StepRole).with_param(name, value)
+        # A range given as two values stays a range: moving one end past the other takes the other along.
+        for low, high in get_operation(step.operation).ordered:
+            partner = high if name == low else low if name == high else None
+            if partner is None:
+                continue
+            values = step.values
+            if values[low] > values[high]:
+                step = step.with_param(partner, value)
+                control = self.findChild(_FloatControl, f"param_{partner}")
+                if control is not None:
+                    control.set_value(float(value))
+        self._replace_step(row, step)
 
     # ------------------------------------------------------------------ preview
     def set_images(self, items: list[tuple[str, str]]) -> None:

@@ -311,6 +311,10 @@ def _bad(steps: list, **top: object) -> dict:
         (_bad([{"operation": "hflip", "probability": 1.5}]), "step 1 (hflip): field 'probability' = 1.5"),
         (_bad([{"operation": "hflip", "enabled": "yes"}]), "step 1 (hflip): field 'enabled'"),
         (_bad([{"operation": "hflip", "colour": 1}]), "unknown field(s) colour"),
+        (
+            _bad([{"operation": "random_erasing", "params": {"min_area": 0.4, "max_area": 0.1}}]),
+            "step 1 (random_erasing): 'min_area' = 0.4 is larger than 'max_area' = 0.1",
+        ),
         (_bad([["hflip"]]), "step 1 must be a JSON object"),
         ({"schema_version": 99, "steps": []}, "newer DMTL Studio (schema_version 99"),
         ({"steps": []}, "no valid 'schema_version'"),

@@ -225,3 +225,19 @@ def test_app_stores_the_recipe_in_the_project_and_trains_with_it(qtbot, project:
     qtbot.addWidget(window2)
     assert [s.operation for s in window2.recipe.recipe().steps][-1] == "vflip"
     controller2.shutdown()
+
+
+def test_a_range_given_as_two_values_stays_ordered(qtbot, editor) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.add_step("random_erasing")
+    low, high = _control(widget, "min_area"), _control(widget, "max_area")
+    high.spin.setValue(0.3)
+    low.spin.setValue(0.5)  # past the maximum: the maximum follows
+    values = widget.recipe().steps[-1].values
+    assert values["min_area"] == pytest.approx(0.5) and values["max_area"] == pytest.approx(0.5)
+    assert high.spin.value() == pytest.approx(0.5)
+    high.spin.setValue(0.1)  # below the minimum: the minimum follows
+    values = widget.recipe().steps[-1].values
+    assert values["min_area"] == pytest.approx(0.1) and values["max_area"] == pytest.approx(0.1)
+    assert low.spin.value() == pytest.approx(0.1)
+    Recipe.from_dict(widget.recipe().to_dict())  # what the editor holds always reads back

@@ -23,6 +23,7 @@ from dmtl_studio.core.augment.registry import (
     ParamSpec,
     ParamValue,
     PixelTransform,
+    RecipeError,
     register,
 )
 
@@ -312,7 +313,11 @@ def erase_box(
 class _RandomErasing(PixelTransform):
     def __init__(self, params: Mapping[str, ParamValue]) -> None:
         self.min_area = float(params["min_area"])
-        self.max_area = max(self.min_area, float(params["max_area"]))
+        self.max_area = float(params["max_area"])
+        if self.min_area > self.max_area:
+            raise RecipeError(
+                f"random erasing: min_area {self.min_area:g} is larger than max_area {self.max_area:g}"
+            )
         self.fill = str(params["fill"])
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -727,6 +732,7 @@ register(
         ),
         0.3,
         "Hide a random rectangle, so the model looks at the whole object.",
+        ordered=(("min_area", "max_area"),),
     )
 )
 register(

@@ -210,6 +210,12 @@ def _read_step(number: int, raw: object) -> Step:
             allowed = ", ".join(sorted(names)) or "none"
             raise RecipeError(f"{where}: unknown parameter '{key}' (allowed: {allowed})")
     values = {spec.name: spec.check(params.get(spec.name, spec.default), where) for spec in op.params}
+    for low, high in op.ordered:
+        if values[low] > values[high]:
+            raise RecipeError(
+                f"{where}: '{low}' = {values[low]:g} is larger than '{high}' = {values[high]:g}; "
+                "the first must not exceed the second"
+            )
     return Step(name, float(probability), tuple(sorted(values.items())), enabled)
 
 

@@ -135,6 +135,8 @@ class Operation:
     params: tuple[ParamSpec, ...] = ()
     default_probability: float = 0.5
     help: str = ""
+    #: ``(low, high)`` parameter pairs that must satisfy ``low <= high`` (a range given as two values).
+    ordered: tuple[tuple[str, str], ...] = ()
     _index: dict[str, ParamSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
