@@ -206,6 +206,7 @@ class StudioController(QObject):
         thread = TrainingThread(self.project_dir, config, self, resume_from=resume_from)
         panel = self.window.training
         thread.progress.connect(panel.on_progress)
+        thread.preparing.connect(panel.on_preparing)
         thread.epoch_finished.connect(panel.on_epoch)
         thread.run_finished.connect(panel.on_finished)
         thread.failed.connect(panel.on_failed)

@@ -229,7 +229,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dmtl_studio.core.config import ConfigError, TrainConfig
-    from dmtl_studio.core.events import EpochResult, RunNotice, StepProgress
+    from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, StepProgress
     from dmtl_studio.core.training import train
 
     lr = args.lr if args.lr is not None else 1e-3  # a fine-tuned backbone learns at lr x --backbone-lr-factor
@@ -289,6 +289,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
+        elif isinstance(event, PreparationProgress):
+            bar.label = "features"
+            bar.update(event.done, event.total, f"images through the frozen backbone, {event.seconds:.0f} s")
         elif isinstance(event, RunNotice):
             print(f"note: {event.message}", file=sys.stderr, flush=True)
 

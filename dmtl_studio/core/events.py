@@ -60,6 +60,15 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class PreparationProgress:
+    """Work before the first step: with a frozen backbone, computing every image's features once."""
+
+    done: int  # images passed through the backbone so far (each view counts)
+    total: int
+    seconds: float  # since this preparation began
+
+
+@dataclass(frozen=True)
 class RunNotice:
     """Something the user should know about the run that is not an error (fallbacks, early stop, …)."""
 

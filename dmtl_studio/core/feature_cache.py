@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +44,12 @@ def extract_features(
     batch_size: int = 64,
     num_workers: int = 0,
     should_stop: ShouldStop = never_stop,
+    on_batch: Callable[[int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pooled features and targets of every item of ``dataset``, in order, with the backbone in eval mode."""
+    """Pooled features and targets of every item of ``dataset``, in order, with the backbone in eval mode.
+
+    ``on_batch`` is called with the size of each batch once its features are computed.
+    """
     backbone.eval()
     # Its own generator: starting a loader must not draw from the global RNG that dropout uses, or a resumed
     # run (which extracts after restoring that RNG) would differ from an uninterrupted one.
@@ -57,6 +61,8 @@ def extract_features(
         check(should_stop)
         features.append(backbone(images.to(device)).float())
         targets.append(torch.as_tensor(batch_targets).to(device))
+        if on_batch is not None:
+            on_batch(len(images))
     if not features:
         return torch.empty(0, device=device), torch.empty(0, dtype=torch.long, device=device)
     return torch.cat(features), torch.cat(targets)
@@ -141,6 +147,7 @@ class FeatureCache:
         should_stop: ShouldStop = never_stop,
         clean_views: bool = False,
         unlabelled_set: Dataset | None = None,
+        on_progress: Callable[[int, int, float], None] | None = None,
     ) -> None:
         self.backbone = backbone
         self.clean_views, self.unlabelled_set = clean_views, unlabelled_set
@@ -154,10 +161,29 @@ class FeatureCache:
         self._train: CachedFeatures | None = None
         self._val: CachedFeatures | None = None
         self.seconds = 0.0  # time spent computing features
+        # Progress over everything the cache will compute: (images done, images planned, seconds so far).
+        self.on_progress = on_progress
+        unlabelled = len(unlabelled_set) if unlabelled_set is not None else 0
+        self.planned = (
+            self.views * self.train_count
+            + (self.train_count if clean_views else 0)
+            + (self.views + 1) * unlabelled
+            + self.val_count
+        )
+        self.done = 0
+        self._fill_started: float | None = None
 
     def _extract(self, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._fill_started is None:
+            self._fill_started = time.perf_counter()
+
+        def counted(images: int) -> None:
+            self.done += images
+            if self.on_progress is not None:
+                self.on_progress(self.done, self.planned, time.perf_counter() - self._fill_started)
+
         return extract_features(
-            self.backbone, dataset, self.device, self.batch_size, self.num_workers, self.should_stop
+            self.backbone, dataset, self.device, self.batch_size, self.num_workers, self.should_stop, counted
         )
 
     def train(self) -> CachedFeatures:

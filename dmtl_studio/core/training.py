@@ -29,7 +29,7 @@ from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.consistency import consistency_loss, rampup_factor
 from dmtl_studio.core.data import ImageDataset
-from dmtl_studio.core.events import EpochResult, RunNotice, RunSummary, StepProgress
+from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache, mix_features
 from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
@@ -308,6 +308,7 @@ class TrainingRun:
                 should_stop,
                 clean_views=self.dmtl,
                 unlabelled_set=self.unlabelled_set,
+                on_progress=lambda done, total, seconds: emit(PreparationProgress(done, total, seconds)),
             )
         self.scored = self.model.head if self.cache is not None else self.model  # what evaluation runs on
         self.optimizer = torch.optim.AdamW(self.groups, weight_decay=config.weight_decay)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.events import EpochResult, RunSummary, StepProgress
+from dmtl_studio.core.events import EpochResult, PreparationProgress, RunSummary, StepProgress
 from dmtl_studio.core.metrics import per_class_metrics
 from dmtl_studio.core.store import EpochMetrics, RunRecord
 
@@ -368,6 +368,18 @@ class TrainingPanel(QWidget):
                 self._consistency_in_legend = True
             self.consistency_loss.append(x, event.consistency_loss)
 
+    def on_preparing(self, event: PreparationProgress) -> None:
+        """The frozen backbone's one pass over the images, before (and between) the first steps."""
+        self.progress.setRange(0, max(1, event.total))
+        self.progress.setValue(event.done)
+        left = event.seconds * (event.total - event.done) / event.done if event.done else 0.0
+        self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {format_duration(left)}")
+        if not self.paused:
+            self.status.setText(
+                f"Computing features once with the frozen backbone ({event.done:,} of {event.total:,} image "
+                f"views, {format_duration(event.seconds)}); the head then trains in seconds per epoch."
+            )
+
     def on_epoch(self, event: EpochResult) -> None:
         self.train_accuracy.append(event.epoch, event.train_accuracy)
         if event.val_loss is not None:
@@ -377,7 +389,11 @@ class TrainingPanel(QWidget):
         if event.confusion is not None and event.classes:
             # Shown by the redraw timer: fast epochs (a frozen backbone) rebuild the table a few times a second
             # at most, not once per epoch.
-            self._pending_confusion = (np.asarray(event.confusion), list(event.classes), f"epoch {event.epoch}")
+            self._pending_confusion = (
+                np.asarray(event.confusion),
+                list(event.classes),
+                f"epoch {event.epoch}",
+            )
 
     def show_confusion(self, confusion: np.ndarray, classes: list[str], when: str) -> None:
         """A heat map (cell colour: share of the true class's images) and precision/recall/F1 per class."""
@@ -486,7 +502,9 @@ class TrainingPanel(QWidget):
                 for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
                     legend = plot.getPlotItem().legend
                     legend.removeItem(series.curve)
-                    legend.addItem(series.curve, f"{run.name} · {run.config.get('transfer', '?')} (validation)")
+                    legend.addItem(
+                        series.curve, f"{run.name} · {run.config.get('transfer', '?')} (validation)"
+                    )
                     series.curve.show()
             else:
                 for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.events import RunNotice, StepProgress
+from dmtl_studio.core.events import PreparationProgress, RunNotice, StepProgress
 from dmtl_studio.workers.registry import LIVE_THREADS, PROGRESS_INTERVAL_S
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ class TrainingThread(QThread):
     """Runs :func:`dmtl_studio.core.training.train` off the GUI thread."""
 
     progress = Signal(object)  # StepProgress, throttled
+    preparing = Signal(object)  # PreparationProgress (feature cache), throttled
     epoch_finished = Signal(object)  # EpochResult
     run_finished = Signal(object)  # RunSummary
     notice = Signal(str)  # fallbacks, early stop, resumed
@@ -57,6 +58,12 @@ class TrainingThread(QThread):
                 return
             self._last_progress = now
             self.progress.emit(event)
+        elif isinstance(event, PreparationProgress):
+            now = time.monotonic()
+            if event.done < event.total and now - self._last_progress < PROGRESS_INTERVAL_S:
+                return
+            self._last_progress = now
+            self.preparing.emit(event)
         elif isinstance(event, RunNotice):
             self.notice.emit(event.message)
         else:

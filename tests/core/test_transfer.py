@@ -12,7 +12,7 @@ from torch import nn
 from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, load_bundled_imagenet_model
 from dmtl_studio.core.checkpoint import WEIGHTS_NAME, load_checkpoint
 from dmtl_studio.core.config import ConfigError, TrainConfig
-from dmtl_studio.core.events import EpochResult, StepProgress
+from dmtl_studio.core.events import EpochResult, PreparationProgress, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache
 from dmtl_studio.core.lr_finder import find_learning_rate
 from dmtl_studio.core.training import train
@@ -149,6 +149,9 @@ class _Images(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         return torch.full((3, 4, 4), float(index * 1000 + self.epoch % 1000)), index % 2, index
 
+    def clean_item(self, index: int) -> tuple[torch.Tensor, int, int]:
+        return torch.full((3, 4, 4), float(index * 1000)), index % 2, index
+
 
 def test_the_feature_cache_runs_the_backbone_once_per_view() -> None:
     backbone = _CountingBackbone()
@@ -166,6 +169,43 @@ def test_the_feature_cache_runs_the_backbone_once_per_view() -> None:
     list(cache.val_loader(8))
     assert backbone.calls == 3 * 2 + 1  # three views of 10 images in batches of 5, validation once
     assert len(seen_views) == 3  # each epoch draws among the cached augmented views
+
+
+def test_the_feature_cache_reports_its_progress_over_everything_it_will_compute() -> None:
+    reports: list[tuple[int, int, float]] = []
+    cache = FeatureCache(
+        _CountingBackbone(),
+        _Images(10),
+        _Images(4),
+        torch.device("cpu"),
+        views=3,
+        batch_size=5,
+        clean_views=True,
+        unlabelled_set=_Images(6),
+        on_progress=lambda done, total, seconds: reports.append((done, total, seconds)),
+    )
+    planned = 3 * 10 + 10 + (3 + 1) * 6 + 4  # augmented views, clean views, unlabelled views + clean, validation
+    assert cache.planned == planned
+    cache.train()
+    assert reports[-1][0] == 40 and all(total == planned for _, total, _ in reports)
+    cache.unlabelled()
+    cache.val()
+    done = [d for d, _, _ in reports]
+    assert done == sorted(done) and done[-1] == planned
+    assert all(b >= a for (_, _, a), (_, _, b) in zip(reports, reports[1:], strict=False))
+
+
+def test_a_frozen_run_reports_the_feature_pass_before_its_first_step(project: Path) -> None:
+    events: list[object] = []
+    train(project, _config(transfer="frozen", feature_views=2), on_event=events.append)
+    kinds = [type(e).__name__ for e in events]
+    first_step = kinds.index("StepProgress")
+    preparation = [e for e in events if isinstance(e, PreparationProgress)]
+    assert preparation and kinds.index("PreparationProgress") < first_step
+    assert preparation[-1].done == preparation[-1].total
+    events.clear()
+    full = train(project, _config(transfer="full"), on_event=events.append)
+    assert full.status == "completed" and not any(isinstance(e, PreparationProgress) for e in events)
 
 
 def _config(**changes: object) -> TrainConfig:

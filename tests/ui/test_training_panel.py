@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dmtl_studio.core.events import EpochResult, StepProgress
+from dmtl_studio.core.events import EpochResult, PreparationProgress, StepProgress
 from dmtl_studio.ui.training_panel import TrainingPanel
 
 
@@ -65,3 +65,18 @@ def test_the_end_of_a_run_draws_everything_pending(qtbot) -> None:  # noqa: ANN0
     assert len(panel.train_loss.curve.getData()[0]) == 6
     assert panel.confusion.rowCount() == 2 and panel.confusion.item(0, 1).text() == "2"
     assert not panel.redraw_timer.isActive()
+
+
+def test_the_feature_pass_shows_its_own_progress_then_steps_take_over(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("frozen run")
+    assert panel.progress.maximum() == 0  # busy: nothing is known yet
+    panel.on_preparing(PreparationProgress(done=250, total=1000, seconds=30.0))
+    assert (panel.progress.value(), panel.progress.maximum()) == (250, 1000)
+    assert panel.progress.format() == "features 250/1,000 · ETA 1:30"
+    assert "Computing features once" in panel.status.text()
+    panel.on_progress(StepProgress(1, 5, 1, 4, 0.9, 1e-3, 500.0))
+    assert (panel.progress.value(), panel.progress.maximum()) == (1, 20)
+    assert panel.progress.format().startswith("epoch 1/5 · step 1/4")
+    panel.on_failed("stopped for the test")
