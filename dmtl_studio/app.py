@@ -305,6 +305,7 @@ class StudioController(QObject):
         config = config.with_changes(recipe=self.window.recipe.recipe().to_dict())
         thread = LRFinderThread(self.project_dir, config, self)
         thread.progress.connect(panel.show_lr_finder_progress)
+        thread.curve.connect(panel.show_lr_finder_curve)
         thread.result_ready.connect(panel.show_lr_finder_result)
         thread.failed.connect(panel.show_lr_finder_error)
         self.lr_finder_thread = thread

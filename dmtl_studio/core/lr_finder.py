@@ -62,10 +62,12 @@ def range_test(
     should_stop: ShouldStop = never_stop,
     smoothing: float = 0.9,
     divergence: float = 4.0,
+    on_point: Callable[[float, float], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Call ``step(lr)`` (one training step, returning its loss) for exponentially growing rates.
 
-    Stops early once the smoothed loss exceeds ``divergence`` times its best value.
+    Stops early once the smoothed loss exceeds ``divergence`` times its best value. ``on_point`` receives each
+    (rate, smoothed loss) as it is measured, so the curve can be drawn while the test runs.
     """
     ratio = (end_lr / start_lr) ** (1.0 / max(1, steps - 1))
     rates, smoothed = [], []
@@ -81,6 +83,8 @@ def range_test(
         rates.append(lr)
         smoothed.append(value)
         best = min(best, value)
+        if on_point is not None:
+            on_point(lr, value)
         if on_progress is not None:
             on_progress(index + 1, steps)
         if index > 5 and value > divergence * best:
@@ -96,6 +100,7 @@ def find_learning_rate(
     steps: int = 80,
     on_progress: Progress | None = None,
     should_stop: ShouldStop = never_stop,
+    on_point: Callable[[float, float], None] | None = None,
 ) -> LRFinderResult:
     """Run a learning-rate range test for ``config`` on a project's training images.
 
@@ -164,7 +169,7 @@ def find_learning_rate(
         optimizer.step()
         return float(loss.item())
 
-    rates, losses = range_test(step, start_lr, end_lr, steps, on_progress, should_stop)
+    rates, losses = range_test(step, start_lr, end_lr, steps, on_progress, should_stop, on_point=on_point)
     if len(rates) == 0:
         raise ValueError("the loss was not finite even at the smallest learning rate")
     return LRFinderResult(

@@ -475,11 +475,20 @@ class ModelPanel(QWidget):
     # ------------------------------------------------------------------ learning-rate finder
     def set_lr_finder_running(self, running: bool, message: str = "") -> None:
         self.find_lr.setEnabled(not running)
+        if running:  # a new test: the previous curve and suggestion no longer apply
+            self.lr_curve.setData([], [])
+            self.lr_marker.hide()
+            self.use_lr.setEnabled(False)
+            self._suggestion = None
         if message:
             self.lr_status.setText(message)
 
     def show_lr_finder_progress(self, done: int, total: int) -> None:
         self.lr_status.setText(f"Trying learning rates… {done}/{total}")
+
+    def show_lr_finder_curve(self, rates: tuple[float, ...], losses: tuple[float, ...]) -> None:
+        """The loss against the rate as measured so far (the test is still running)."""
+        self.lr_curve.setData(np.asarray(rates, dtype=float), np.asarray(losses, dtype=float))
 
     def show_lr_finder_result(self, result: object) -> None:
         """Plot loss against learning rate; ``result`` has ``learning_rates``, ``losses`` and ``suggestion``."""

@@ -18,6 +18,7 @@ class LRFinderThread(QThread):
     """Runs a learning-rate range test off the GUI thread; Stop is ``requestInterruption()``."""
 
     progress = Signal(int, int)  # steps done, steps planned (throttled)
+    curve = Signal(object, object)  # the rates and smoothed losses measured so far (tuples), with progress
     result_ready = Signal(object)  # LRFinderResult: tuples of floats and the suggestion
     failed = Signal(str)
 
@@ -26,13 +27,20 @@ class LRFinderThread(QThread):
         self.project_dir = Path(project_dir)
         self.config = config
         self._last_progress = 0.0
+        self._rates: list[float] = []
+        self._losses: list[float] = []
         LIVE_THREADS.add(self)
+
+    def _on_point(self, rate: float, loss: float) -> None:
+        self._rates.append(rate)
+        self._losses.append(loss)
 
     def _on_progress(self, done: int, total: int) -> None:
         now = time.monotonic()
         if done == total or now - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = now
             self.progress.emit(done, total)
+            self.curve.emit(tuple(self._rates), tuple(self._losses))
 
     def run(self) -> None:
         from dmtl_studio.core.cancel import Cancelled
@@ -44,6 +52,7 @@ class LRFinderThread(QThread):
                 self.config,
                 on_progress=self._on_progress,
                 should_stop=self.isInterruptionRequested,
+                on_point=self._on_point,
             )
         except Cancelled:
             self.failed.emit("The learning-rate search was stopped.")

@@ -239,6 +239,7 @@ def test_partial_training_run_changes_only_the_last_stages(project: Path) -> Non
 
 def test_lr_finder_suggests_a_rate_inside_the_range(project: Path) -> None:
     progress: list[tuple[int, int]] = []
+    points: list[tuple[float, float]] = []
     result = find_learning_rate(
         project,
         _config(),
@@ -246,8 +247,11 @@ def test_lr_finder_suggests_a_rate_inside_the_range(project: Path) -> None:
         end_lr=10.0,
         steps=40,
         on_progress=lambda d, t: progress.append((d, t)),
+        on_point=lambda rate, loss: points.append((rate, loss)),
     )
     assert 1e-5 <= result.suggestion <= 10.0
     assert len(result.learning_rates) == len(result.losses) == len(progress) >= 10
+    # The points streamed while it ran are the curve it returns, in order.
+    assert points == list(zip(result.learning_rates, result.losses, strict=True))
     assert list(result.learning_rates) == sorted(result.learning_rates)
     assert min(result.losses) < result.losses[0]  # the loss did fall somewhere in the range

@@ -129,10 +129,15 @@ def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeyp
     qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
     thread = controller.lr_finder_thread
     assert thread is not None and not panel.find_lr.isEnabled()
+    assert panel.lr_curve.getData()[0] is None or len(panel.lr_curve.getData()[0]) == 0  # cleared for the new test
+    streamed: list[int] = []
+    thread.curve.connect(lambda rates, losses: streamed.append(len(rates)))
     with qtbot.waitSignal(thread.finished, timeout=120_000):
         pass
     qtbot.waitUntil(lambda: panel.use_lr.isEnabled(), timeout=5_000)
     assert panel.find_lr.isEnabled() and "Suggested" in panel.lr_status.text()
+    # The curve was drawn while the test ran (growing), then the whole result.
+    assert streamed and streamed == sorted(streamed) and streamed[-1] <= len(panel.lr_curve.getData()[0])
     controller.shutdown()
 
 
