@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, image_seed, preset, resize_square
 from dmtl_studio.core.backbones import Preprocessing
-from dmtl_studio.core.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.imaging import FileProblem, ImageProblem, load_rgb
 
 #: Decoded, resized images are kept in memory up to this many bytes per dataset (avoids decoding each epoch).
 CACHE_BYTES = 1 << 30
@@ -66,9 +66,11 @@ class ImageDataset(Dataset):
     def resized(self, index: int) -> np.ndarray:
         if self._cache is not None and index in self._cache:
             return self._cache[index]
-        image = resize_square(
-            load_rgb(self.paths[index]), self.preprocessing.input_size, self.preprocessing.interpolation
-        )
+        path = self.paths[index]
+        try:
+            image = resize_square(load_rgb(path), self.preprocessing.input_size, self.preprocessing.interpolation)
+        except ImageProblem as exc:
+            raise FileProblem(f"{path}: {exc}", path, str(exc)) from None
         if self._cache is not None:
             self._cache[index] = image
         return image

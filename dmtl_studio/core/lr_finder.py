@@ -26,7 +26,7 @@ from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.data import ImageDataset
 from dmtl_studio.core.feature_cache import FeatureCache
 from dmtl_studio.core.store import ProjectStore
-from dmtl_studio.core.training import labelled_split, seed_everything, select_device
+from dmtl_studio.core.training import labelled_split, leave_out_missing_files, seed_everything, select_device
 from dmtl_studio.core.transfer import configure_transfer, forward, set_train_mode
 
 Progress = Callable[[int, int], None]
@@ -109,6 +109,7 @@ def find_learning_rate(
     seed_everything(config.seed)
     device = select_device(config.device)
     with ProjectStore.open(project_dir) as store:
+        leave_out_missing_files(store)
         split = labelled_split(store)
     spec = ModelSpec(
         config.backbone,

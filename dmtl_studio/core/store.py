@@ -332,6 +332,18 @@ class ProjectStore:
                     added += 1
         return added
 
+    def mark_problems(self, problems: Iterable[tuple[str, str]]) -> int:
+        """Record ``(path, reason)`` for images that can no longer be used (moved, deleted, changed), in one
+        transaction. Labels and splits stay: re-importing the folder after the file is back makes it usable again.
+        Returns how many images were marked."""
+        marked = 0
+        with self.transaction() as conn:
+            for path, reason in problems:
+                marked += conn.execute(
+                    "UPDATE images SET problem=? WHERE path=?", (reason, os.fsencode(path))
+                ).rowcount
+        return marked
+
     def labels_of(self, image_ids: Sequence[int]) -> dict[int, str | None]:
         result: dict[int, str | None] = {}
         for start in range(0, len(image_ids), 500):

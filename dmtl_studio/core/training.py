@@ -31,6 +31,7 @@ from dmtl_studio.core.consistency import consistency_loss, rampup_factor
 from dmtl_studio.core.data import ImageDataset
 from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache, mix_features
+from dmtl_studio.core.imaging import FileProblem
 from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
 from dmtl_studio.core.transfer import configure_transfer, forward, set_train_mode
@@ -68,6 +69,30 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     if missing:
         raise TrainingError(f"no training images for class(es): {', '.join(missing)}")
     return LabelledSplit(classes, train, val)
+
+
+MISSING_REASON = "missing on disk (moved or deleted after the import); re-import its folder once it is back"
+
+
+def leave_out_missing_files(store: ProjectStore) -> list[str]:
+    """Mark the project's usable images that are no longer on disk as problem files; returns their paths.
+
+    Folders get reorganised: a file that has gone must not end every later run with an error. Its label stays,
+    and re-importing the folder where it now lives makes it usable again.
+    """
+    missing = [im.path for im in store.images(usable_only=True) if not os.path.isfile(im.path)]
+    if missing:
+        store.mark_problems((path, MISSING_REASON) for path in missing)
+        log.warning("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])
+    return missing
+
+
+def missing_files_notice(missing: list[str]) -> str:
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return (
+        f"{len(missing)} image(s) are no longer on disk and were left out ({missing[0]}{more}); they are listed "
+        "among the problem files. If they were moved, import their new folder."
+    )
 
 
 def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
@@ -239,6 +264,16 @@ class TrainingRun:
         self.device, notice = probe_device(config.device)
         if notice:
             emit(RunNotice(notice))
+        missing = leave_out_missing_files(store)
+        if missing:
+            emit(RunNotice(missing_files_notice(missing)))
+            if split is not None:  # folds chosen before: drop the gone files from them too
+                gone = set(missing)
+                split = LabelledSplit(
+                    split.classes,
+                    tuple(item for item in split.train if item[0] not in gone),
+                    tuple(item for item in split.val if item[0] not in gone),
+                )
         self.split = split if split is not None else labelled_split(store)
         self.num_classes = len(self.split.classes)
         self.spec = ModelSpec(
@@ -753,7 +788,16 @@ def train(
     """
     emit = on_event or (lambda event: None)
     with ProjectStore.open(project_dir) as store:
-        run = TrainingRun(
-            store, config, emit, should_stop, Path(resume_from) if resume_from else None, split, run_prefix
-        )
-        return run.run()
+        try:
+            run = TrainingRun(
+                store, config, emit, should_stop, Path(resume_from) if resume_from else None, split, run_prefix
+            )
+            return run.run()
+        except FileProblem as exc:
+            # A file changed on disk since the import: say which, keep it out of the next run, lose nothing else.
+            if exc.path:
+                store.mark_problems([(exc.path, f"cannot be read any more: {exc.reason}")])
+            raise TrainingError(
+                f"{exc} — the file changed on disk after the import. It is now listed among the problem files "
+                "and left out of the next run; start the run again."
+            ) from None

@@ -165,3 +165,50 @@ def test_schedules_warm_up_then_decay() -> None:
     onecycle = [schedule_factor("onecycle", p / 100, 0.1) for p in range(101)]
     assert onecycle[0] == pytest.approx(0.04) and np.argmax(onecycle) == 30 and onecycle[-1] < 1e-3
     assert all(math.isfinite(v) and v > 0 for v in cosine + onecycle)
+
+
+
+@pytest.fixture
+def own_project(tmp_path: Path) -> Path:
+    """A project over its own copy of the pictures: these tests delete and overwrite image files."""
+    from dmtl_studio.core.demo import write_shapes_folder
+    from dmtl_studio.core.importer import import_folder
+
+    images = write_shapes_folder(tmp_path / "images", 8, unlabelled=0, seed=2, size=64)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, images, val_fraction=0.25, seed=0)
+    return project
+
+
+def test_images_gone_from_disk_are_left_out_with_a_notice_and_keep_their_labels(own_project: Path) -> None:
+    project = own_project
+    with ProjectStore.open(project) as store:
+        train_images = [im for im in store.images(usable_only=True) if im.label and im.split == "train"]
+    gone = train_images[:2]
+    for image in gone:
+        Path(image.path).unlink()
+    events: list[object] = []
+    summary = train(project, _config(epochs=1), on_event=events.append)
+    assert summary.status == "completed"
+    notices = [e.message for e in events if isinstance(e, RunNotice)]
+    assert any("2 image(s) are no longer on disk" in m and gone[0].path in m for m in notices)
+    with ProjectStore.open(project) as store:
+        problems = dict(store.problems())
+        assert all("missing on disk" in problems[im.path] for im in gone)
+        labels = {im.path: im.label for im in store.images()}
+        assert all(labels[im.path] == im.label for im in gone)  # the labels stay
+
+
+def test_a_file_that_changed_on_disk_ends_the_run_naming_it_and_is_left_out_next_time(own_project: Path) -> None:
+    project = own_project
+    with ProjectStore.open(project) as store:
+        victim = next(im for im in store.images(usable_only=True) if im.label and im.split == "train")
+    Path(victim.path).write_text("this is no longer an image")
+    with pytest.raises(TrainingError) as info:
+        train(project, _config(epochs=1))
+    message = str(info.value)
+    assert victim.path in message and "start the run again" in message
+    with ProjectStore.open(project) as store:
+        assert victim.path in dict(store.problems())
+    assert train(project, _config(epochs=1)).status == "completed"  # the next run goes on without it
