@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from dmtl_studio import __version__
 from dmtl_studio.core.backbones import Classifier, ModelSpec, Preprocessing, build_classifier
-from dmtl_studio.core.fileio import atomic_write_bytes  # noqa: F401 - also imported from here by others
+from dmtl_studio.core.fileio import atomic_write_bytes, make_shareable  # noqa: F401 - also imported from here by others
 
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
@@ -77,6 +77,7 @@ def save_checkpoint(
     os.close(handle)
     try:
         save_file(tensors, temp, metadata={"format": "dmtl-studio", "sidecar": SIDECAR_NAME})
+        make_shareable(temp)
         with open(temp, "rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(temp, weights)

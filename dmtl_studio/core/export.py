@@ -36,6 +36,7 @@ from dmtl_studio.core.checkpoint import (
     load_checkpoint,
     read_sidecar,
 )
+from dmtl_studio.core.fileio import make_shareable
 from dmtl_studio.core.imaging import iter_image_files
 from dmtl_studio.core.predict import PredictSummary, predict_files, write_predictions_csv
 
@@ -163,7 +164,7 @@ def export_run(
     atomic_write_bytes(
         side, json.dumps(_export_sidecar(loaded.sidecar, fmt, out.name, check_info), indent=2).encode()
     )
-    os.chmod(side, 0o644)  # the temporary file was private; the exported model is meant to be shared
+    make_shareable(side)  # the temporary file was private; the exported model is meant to be shared
     return ExportResult(fmt, out, side, seconds, difference, check_batch)
 
 

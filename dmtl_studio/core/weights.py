@@ -31,6 +31,7 @@ from dmtl_studio.core.backbones import (
     create_imagenet_model,
     describe_architecture,
 )
+from dmtl_studio.core.fileio import make_shareable
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ def import_weights(
     os.close(handle)
     try:
         save_file(keep, temp, metadata={"format": "dmtl-studio-weights", "backbone": backbone})
+        make_shareable(temp)
         digest = sha256_of(temp)
         target = folder / _stored_name(backbone, digest)
         os.replace(temp, target)

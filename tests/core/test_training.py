@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,17 @@ def test_checkpoint_sidecar_describes_the_model(project: Path) -> None:
     loaded = load_checkpoint(summary.run_dir)
     assert loaded.classes == sidecar["classes"]
     assert not list(Path(summary.run_dir).glob(".*"))  # no temporary files left behind
+
+
+def test_saved_models_can_be_read_by_colleagues(project: Path) -> None:
+    old_mask = os.umask(0o022)
+    try:
+        summary = train(project, _config(epochs=1))
+    finally:
+        os.umask(old_mask)
+    for name in (SIDECAR_NAME, "model.safetensors"):
+        mode = (Path(summary.run_dir) / name).stat().st_mode & 0o777
+        assert mode == 0o644, f"{name} has mode {mode:o}"  # as any new file under umask 022, not owner-only
 
 
 def test_full_fine_tuning_changes_the_backbone(project: Path) -> None:
