@@ -376,27 +376,31 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from dmtl_studio.core.export import is_run_folder, predict_with
-    from dmtl_studio.core.predict import predict_folder
+    from dmtl_studio.core.predict import NoImagesError, predict_folder
 
     bar = _Progress("predict")
-    if is_run_folder(args.run_dir) or not args.run_dir.exists():
-        summary = predict_folder(
-            args.run_dir,
-            args.images_dir,
-            args.out,
-            device=args.device,
-            progress=lambda d, t: bar.update(d, t),
-        )
-    else:  # an exported model: .onnx (onnxruntime), TorchScript, with its sidecar
-        summary = predict_with(
-            args.run_dir, args.images_dir, args.out, progress=lambda d, t: bar.update(d, t)
-        )
+    try:
+        if is_run_folder(args.run_dir) or not args.run_dir.exists():
+            summary = predict_folder(
+                args.run_dir,
+                args.images_dir,
+                args.out,
+                device=args.device,
+                progress=lambda d, t: bar.update(d, t),
+            )
+        else:  # an exported model: .onnx (onnxruntime), TorchScript, with its sidecar
+            summary = predict_with(
+                args.run_dir, args.images_dir, args.out, progress=lambda d, t: bar.update(d, t)
+            )
+    except NoImagesError as exc:
+        print(f"dmtl-studio: {exc}", file=sys.stderr)
+        return 2
     print(f"predicted {len(summary.predictions)} image(s) -> {args.out}")
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:
             print(f"  {path}: {reason}", file=sys.stderr)
-    return 0
+    return 0 if summary.predictions else 1
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

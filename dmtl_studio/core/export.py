@@ -37,8 +37,7 @@ from dmtl_studio.core.checkpoint import (
     read_sidecar,
 )
 from dmtl_studio.core.fileio import make_shareable
-from dmtl_studio.core.imaging import iter_image_files
-from dmtl_studio.core.predict import PredictSummary, predict_files, write_predictions_csv
+from dmtl_studio.core.predict import PredictSummary, predict_files, prediction_inputs, write_predictions_csv
 
 FORMATS = ("onnx", "torchscript", "safetensors")
 EXPORT_SIDECAR_FORMAT = 1
@@ -271,8 +270,8 @@ def predict_with(
     should_stop: ShouldStop = never_stop,
 ) -> PredictSummary:
     """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV."""
+    paths = prediction_inputs(images_dir)
     predictor = load_exported(model_path)
-    paths = [str(p) for p in iter_image_files(images_dir)]
     summary = predict_files(
         paths,
         predictor.classes,

@@ -34,6 +34,23 @@ class PredictSummary:
     problems: tuple[tuple[str, str], ...]
 
 
+class NoImagesError(ValueError):
+    """What was given to predict on is not there, or holds no image files."""
+
+
+def prediction_inputs(target: str | os.PathLike[str]) -> list[str]:
+    """The files to predict: every image file below a folder, or the one file given."""
+    path = Path(target)
+    if path.is_file():
+        return [str(path)]
+    if not path.is_dir():
+        raise NoImagesError(f"{path} does not exist (give a folder of images or one image file)")
+    paths = [str(p) for p in iter_image_files(path)]
+    if not paths:
+        raise NoImagesError(f"{path} holds no image files (looked in its sub-folders too)")
+    return paths
+
+
 def predict_files(
     paths: list[str],
     classes: list[str] | tuple[str, ...],
@@ -126,8 +143,8 @@ def predict_folder(
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
 ) -> PredictSummary:
+    paths = prediction_inputs(images_dir)
     loaded = load_checkpoint(run_dir, device=device)
-    paths = [str(p) for p in iter_image_files(images_dir)]
     summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
     write_predictions_csv(summary, Path(out_csv))
     return summary

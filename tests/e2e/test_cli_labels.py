@@ -51,3 +51,12 @@ def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, pr
     assert predicted == usable
     for name in problems:
         assert name in result.stderr
+    # One image file works like a folder of one; a folder that is not there, or holds no image, is an error.
+    one = next(p for p in sorted((tmp_path / "share").rglob("*.png")) if p.name in usable)
+    result = _cli("predict", summary.run_dir, str(one), "--out", str(tmp_path / "one.csv"))
+    assert result.returncode == 0 and "predicted 1 image(s)" in result.stdout, result.stderr
+    result = _cli("predict", summary.run_dir, str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 2 and "does not exist" in result.stderr and not (tmp_path / "x.csv").exists()
+    (tmp_path / "empty").mkdir()
+    result = _cli("predict", summary.run_dir, str(tmp_path / "empty"), "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 2 and "holds no image files" in result.stderr
