@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from dmtl_studio import __version__
+from dmtl_studio.core.config import RECOMMENDED
 
 COMMANDS = (
     "import",
@@ -86,9 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=0.2, help="dropout of the head")
     p.add_argument("--backbone-lr-factor", type=float, default=0.1, help="backbone LR = head LR x factor")
     p.add_argument("--feature-views", type=int, default=4, help="augmented views cached per image (frozen)")
-    p.add_argument("--epochs", type=int, default=None, help="default 5, or the resumed run's own")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="head learning rate (default 1e-3)")
+    p.add_argument(
+        "--epochs", type=int, default=None, help=f"default {RECOMMENDED['epochs']}, or the resumed run's own"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=RECOMMENDED["batch_size"], help="images per training step"
+    )
+    p.add_argument(
+        "--lr", type=float, default=None, help=f"head learning rate (default {RECOMMENDED['learning_rate']:g})"
+    )
     p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -114,9 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--consistency",
         type=float,
-        default=0.0,
+        default=RECOMMENDED["consistency_weight"],
         metavar="LAMBDA",
-        help="DMTL: weight of the consistency between clean and augmented views (0: supervised only)",
+        help="DMTL: weight of the consistency between clean and augmented views (default %(default)g, as in "
+        "the window; 0: supervised only)",
     )
     p.add_argument(
         "--unlabelled", action="store_true", help="DMTL: unlabelled images join the consistency term"
@@ -232,7 +240,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, StepProgress
     from dmtl_studio.core.training import train
 
-    lr = args.lr if args.lr is not None else 1e-3  # a fine-tuned backbone learns at lr x --backbone-lr-factor
+    # A fine-tuned backbone learns at lr x --backbone-lr-factor.
+    lr = args.lr if args.lr is not None else RECOMMENDED["learning_rate"]
     config = TrainConfig(
         backbone=args.backbone,
         transfer=args.transfer,
@@ -242,7 +251,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         backbone_lr_factor=args.backbone_lr_factor,
         feature_views=args.feature_views,
-        epochs=args.epochs if args.epochs is not None else 5,
+        epochs=args.epochs if args.epochs is not None else RECOMMENDED["epochs"],
         batch_size=args.batch_size,
         learning_rate=lr,
         input_size=args.input_size,

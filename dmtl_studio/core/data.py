@@ -16,6 +16,15 @@ from dmtl_studio.core.imaging import FileProblem, ImageProblem, load_rgb
 CACHE_BYTES = 1 << 30
 
 
+def drop_last_batch(count: int, batch_size: int) -> bool:
+    """Whether a training loader drops its last, partial batch: only when it would hold a single image.
+
+    BatchNorm cannot train on one image; any larger remainder is used, because with the few images a lab often
+    has, dropping it would leave up to a whole batch of them out of every epoch.
+    """
+    return count > batch_size and count % batch_size == 1
+
+
 def to_tensor(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:
     """uint8 HWC RGB -> normalised float CHW tensor."""
     array = image.astype(np.float32) * (1.0 / 255.0)
@@ -99,4 +108,4 @@ class CleanViews(Dataset):
         return self.dataset.clean_item(index)
 
 
-__all__ = ["CleanViews", "ImageDataset", "ImageProblem", "resize_square", "to_tensor"]
+__all__ = ["CleanViews", "ImageDataset", "ImageProblem", "drop_last_batch", "resize_square", "to_tensor"]

@@ -86,6 +86,25 @@ def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) ->
     }
 
 
+#: The file endings of the single-file formats; the first is what a name without one gets.
+FILE_SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".torchscript")}
+
+
+def export_file_path(out: Path, fmt: str) -> Path:
+    """Where a single-file export goes: into ``out`` when it is a folder (``model.onnx``, ``model.pt``), with
+    the format's ending added to a name that has none; an ending of another format is refused."""
+    suffixes = FILE_SUFFIXES[fmt]
+    if out.is_dir():
+        return out / f"model{suffixes[0]}"
+    if not out.suffix:
+        return out.with_name(out.name + suffixes[0])
+    if out.suffix.lower() not in suffixes:
+        raise ExportError(
+            f"{out.name} ends in {out.suffix} but the format is {fmt}; name the file *{suffixes[0]}"
+        )
+    return out
+
+
 def export_run(
     run_dir: str | os.PathLike[str],
     fmt: str,
@@ -113,6 +132,7 @@ def export_run(
         load_checkpoint(out)  # the folder must load exactly as the run did (weights hash checked)
         return ExportResult(fmt, out, out / SIDECAR_NAME, time.perf_counter() - started, None, 0)
 
+    out = export_file_path(out, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(1, 3, size, size)
     temp = out.with_name(f".{out.name}.partial")
@@ -270,8 +290,8 @@ def predict_with(
     should_stop: ShouldStop = never_stop,
 ) -> PredictSummary:
     """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV."""
-    paths = prediction_inputs(images_dir)
     predictor = load_exported(model_path)
+    paths = prediction_inputs(images_dir)
     summary = predict_files(
         paths,
         predictor.classes,

@@ -29,6 +29,7 @@ from torch.nn import functional
 from torch.utils.data import DataLoader, Dataset
 
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.data import drop_last_batch
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ class _Batches:
 
     def __len__(self) -> int:
         count = self.cache.train_count if self.training else self.cache.val_count
-        if self.training and count > self.batch_size:
-            return count // self.batch_size  # drop_last, as the image loader does
+        if self.training and drop_last_batch(count, self.batch_size):
+            return count // self.batch_size  # as the image loader does
         return math.ceil(count / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:

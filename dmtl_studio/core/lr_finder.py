@@ -23,7 +23,7 @@ from dmtl_studio.core.augment import resolve_recipe
 from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.data import ImageDataset
+from dmtl_studio.core.data import ImageDataset, drop_last_batch
 from dmtl_studio.core.feature_cache import FeatureCache
 from dmtl_studio.core.store import ProjectStore
 from dmtl_studio.core.training import labelled_split, leave_out_missing_files, seed_everything, select_device
@@ -152,7 +152,7 @@ def find_learning_rate(
             shuffle=True,
             generator=torch.Generator().manual_seed(config.seed),
             num_workers=config.num_workers,
-            drop_last=len(train_set) > config.batch_size,
+            drop_last=drop_last_batch(len(train_set), config.batch_size),
         )
         batches = itertools.chain.from_iterable(itertools.repeat(loader))
         run = None

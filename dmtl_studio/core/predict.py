@@ -143,8 +143,8 @@ def predict_folder(
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
 ) -> PredictSummary:
-    paths = prediction_inputs(images_dir)
     loaded = load_checkpoint(run_dir, device=device)
+    paths = prediction_inputs(images_dir)
     summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
     write_predictions_csv(summary, Path(out_csv))
     return summary

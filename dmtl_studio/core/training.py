@@ -28,7 +28,7 @@ from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.consistency import consistency_loss, rampup_factor
-from dmtl_studio.core.data import ImageDataset
+from dmtl_studio.core.data import ImageDataset, drop_last_batch
 from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache, mix_features
 from dmtl_studio.core.imaging import FileProblem
@@ -404,7 +404,7 @@ class TrainingRun:
             sampler=sampler,
             generator=self.generator,
             num_workers=workers,
-            drop_last=len(self.train_set) > self.batch_size,
+            drop_last=drop_last_batch(len(self.train_set), self.batch_size),
             **extra,
         )
         self.val_loader = DataLoader(

@@ -752,7 +752,15 @@ class DatasetBrowser(QWidget):
             return
         name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
         if ok and name.strip():
-            self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
+            self.add_class(name)
+
+    def add_class(self, name: str) -> None:
+        """Add a class, or say that it exists already (names compare without surrounding spaces)."""
+        existing = {c.casefold(): c for c in self.store.class_names()}
+        if name.strip().casefold() in existing:
+            self.status_message.emit(f"There is a class '{existing[name.strip().casefold()]}' already; nothing added")
+            return
+        self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
 
     def _rename_class(self, old: str) -> None:
         name, ok = QInputDialog.getText(self, "Rename class", f"New name for '{old}':", text=old)

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.config import RECOMMENDED, TrainConfig
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
 WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -57,17 +57,15 @@ TRANSFER_HELP = {
     "best with many images.",
 }
 #: The head's rate; a fine-tuned backbone learns at ``rate x factor`` (docs/transfer.md compares them).
-DEFAULT_LR = {"frozen": 3e-3, "partial": 3e-3, "full": 3e-3}
+DEFAULT_LR = dict.fromkeys(("frozen", "partial", "full"), RECOMMENDED["learning_rate"])
 STRATEGY_LABELS = {
     "frozen": "Frozen — feature extraction (cached)",
     "partial": "Partial — fine-tune the last stages",
     "full": "Full — fine-tune everything",
 }
 NAME_ROLE = Qt.ItemDataRole.UserRole
-#: Consistency weight the window starts with: in docs/dmtl.md, lambda = 1 on labelled images never lowered
-#: accuracy with all labels present (+1 point on both datasets) and was within noise with few labels. The engine's
-#: own default stays 0, so configurations saved before the DMTL objective existed mean what they meant.
-DEFAULT_CONSISTENCY = 1.0
+#: Consistency weight the window starts with: the command line's too (see ``RECOMMENDED``).
+DEFAULT_CONSISTENCY = RECOMMENDED["consistency_weight"]
 
 
 def _muted(label: QLabel) -> QLabel:
@@ -172,10 +170,10 @@ class ModelPanel(QWidget):
         # ---- learning
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
-        self.epochs.setValue(10)
+        self.epochs.setValue(RECOMMENDED["epochs"])
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 1024)
-        self.batch_size.setValue(16)
+        self.batch_size.setValue(RECOMMENDED["batch_size"])
         self.learning_rate = QDoubleSpinBox()
         self.learning_rate.setDecimals(6)
         self.learning_rate.setRange(1e-6, 1.0)

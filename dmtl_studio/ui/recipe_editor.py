@@ -239,9 +239,12 @@ class RecipeEditor(QWidget):
         steps_column = QVBoxLayout()
         steps_column.addWidget(self.steps, 1)
         steps_column.addLayout(add_row)
-        top = QHBoxLayout()
-        top.addLayout(steps_column, 5)
-        top.addWidget(settings_host, 4)
+        # Stacked, not side by side: the editor lives in a side column about a third of the window wide.
+        top = QVBoxLayout()
+        top.addLayout(steps_column)
+        top.addWidget(settings_host)
+        self.steps.setMinimumHeight(80)
+        self.steps.setMaximumHeight(150)  # about eight steps; the preview below gets the rest of the height
 
         # -------------------------------------------------------------- preview
         self.image_choice = QComboBox()
@@ -264,9 +267,15 @@ class RecipeEditor(QWidget):
         original_box.addWidget(QLabel("Original"))
         original_box.addWidget(self.original)
         original_box.addStretch(1)
-        grid.addLayout(original_box, 0, 0, 3, 1)
+        # The original takes a 2 x 2 block at the top left; the samples fill the rest, four tiles a row, so the
+        # whole grid is four tiles wide and fits the side column without scrolling sideways.
+        grid.addLayout(original_box, 0, 0, 2, 2)
+        beside = 2 * (TILE_COLUMNS - 2)
         for k, tile in enumerate(self.tiles):
-            grid.addWidget(tile, k // TILE_COLUMNS, 1 + k % TILE_COLUMNS)
+            if k < beside:
+                grid.addWidget(tile, k // (TILE_COLUMNS - 2), 2 + k % (TILE_COLUMNS - 2))
+            else:
+                grid.addWidget(tile, 2 + (k - beside) // TILE_COLUMNS, (k - beside) % TILE_COLUMNS)
         grid_host = QWidget()
         grid_host.setLayout(grid)
         grid_host.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -282,10 +291,11 @@ class RecipeEditor(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.message)
-        layout.addLayout(top, 1)
+        layout.addLayout(top)
         layout.addLayout(preview_bar)
         layout.addWidget(grid_host, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.preview_status)
+        layout.addStretch(1)
         # In a short dock the editor scrolls instead of squeezing the preview tiles.
         scroll = QScrollArea()
         scroll.setWidget(body)
@@ -589,7 +599,7 @@ class RecipeEditor(QWidget):
             self.preview_status.setText(f"No preview: {message}")
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        return QSize(TILE_SIZE * (TILE_COLUMNS + 2) + 60, 760)
+        return QSize(TILE_SIZE * TILE_COLUMNS + 80, 760)
 
     def latest_request_id(self) -> int:
         """The id of the newest preview request sent; only its result is shown."""

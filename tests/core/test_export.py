@@ -88,3 +88,17 @@ def test_export_refuses_bad_requests(run: Path, tmp_path: Path) -> None:
     (tmp_path / "full" / "x").write_text("x")
     with pytest.raises(ExportError, match="not an empty folder"):
         export_run(run, "safetensors", tmp_path / "full")
+
+
+def test_single_file_exports_go_where_a_person_expects(run: Path, tmp_path: Path) -> None:
+    from dmtl_studio.core.export import export_file_path
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    assert export_file_path(folder, "onnx") == folder / "model.onnx"  # into an existing folder
+    assert export_file_path(folder, "torchscript") == folder / "model.pt"
+    assert export_file_path(tmp_path / "cells", "onnx") == tmp_path / "cells.onnx"  # the ending is added
+    assert export_file_path(tmp_path / "cells.PTH", "torchscript") == tmp_path / "cells.PTH"
+    with pytest.raises(ExportError, match=r"m.onnx ends in .onnx but the format is torchscript; name the file \*.pt"):
+        export_run(run, "torchscript", tmp_path / "m.onnx")
+    assert not list(tmp_path.glob("m.onnx*"))

@@ -157,7 +157,7 @@ def test_the_feature_cache_runs_the_backbone_once_per_view() -> None:
     backbone = _CountingBackbone()
     cache = FeatureCache(backbone, _Images(10), _Images(4), torch.device("cpu"), views=3, batch_size=5)
     loader = cache.train_loader(batch_size=4, seed=0)
-    assert len(loader) == 2  # 10 images, batches of 4, last partial batch dropped
+    assert len(loader) == 3  # 10 images in batches of 4: the last batch of 2 is used too
     seen_views = set()
     for _ in range(5):
         for features, targets, index in loader:

@@ -125,3 +125,16 @@ def test_deleting_a_class_asks_and_keeps_the_images(qtbot, browser_window, proje
     labels = _labels(project)
     assert sum(1 for name in labels if name.startswith("square_")) == 24  # no image was removed
     assert all(labels[name] is None for name in labels if name.startswith("square_"))
+
+
+def test_adding_a_class_that_exists_says_so_and_adds_nothing(browser_window) -> None:  # noqa: ANN001
+    window, _controller = browser_window
+    browser = window.browser
+    messages: list[str] = []
+    browser.status_message.connect(messages.append)
+    before = browser.store.class_names()
+    browser.add_class(" Circle ")
+    assert browser.store.class_names() == before
+    assert messages[-1] == "There is a class 'circle' already; nothing added"
+    browser.add_class("mitotic")
+    assert browser.store.class_names() == [*before, "mitotic"] and messages[-1] == "Added class 'mitotic'"
