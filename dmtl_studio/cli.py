@@ -22,6 +22,7 @@ COMMANDS = (
     "predict",
     "labels",
     "backup",
+    "splits",
     "weights",
     "bench",
     "evaluate",
@@ -67,9 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a folder of images (sub-folders are classes) into a project")
     p.add_argument("project_dir", type=Path)
     p.add_argument("images_dir", type=Path)
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.2, help="share of each class for validation")
+    p.add_argument(
+        "--test-fraction", type=float, default=0.0, help="share of each class kept for the final evaluation"
+    )
+    p.add_argument("--seed", type=int, default=0, help="the split's random seed")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    p = sub.add_parser(
+        "splits", help="assign every labelled image a new stratified train/validation/test split"
+    )
+    p.add_argument("project_dir", type=Path)
+    p.add_argument("--val-fraction", type=float, default=0.2, help="share of each class for validation")
+    p.add_argument("--test-fraction", type=float, default=0.15, help="share of each class for the test split")
+    p.add_argument("--seed", type=int, default=0, help="the split's random seed")
 
     p = sub.add_parser("train", help="train a classifier on a project's labelled images")
     p.add_argument("project_dir", type=Path)
@@ -207,6 +219,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             store,
             args.images_dir,
             val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
             seed=args.seed,
             progress=lambda done, total, name: bar.update(done, total),
         )
@@ -469,6 +482,21 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_splits(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.importer import assign_splits
+    from dmtl_studio.core.store import ProjectStore
+
+    with ProjectStore.open(args.project_dir) as store:
+        summary = assign_splits(
+            store, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed, reassign=True
+        )
+        for name, c in store.class_counts().items():
+            print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    for warning in summary.warnings:
+        print(f"note: {warning}", file=sys.stderr)
+    return 0
+
+
 def _cmd_backup(args: argparse.Namespace) -> int:
     from dmtl_studio.core.store import ProjectStore
 
@@ -507,6 +535,7 @@ def main(argv: list[str]) -> int:
         "bench": _cmd_bench,
         "labels": _cmd_labels,
         "backup": _cmd_backup,
+        "splits": _cmd_splits,
         "evaluate": _cmd_evaluate,
         "export": _cmd_export,
         "report": _cmd_report,

@@ -21,7 +21,7 @@ LOW_CONFIDENCE = 0.6
 FALLBACK_NOTE = (
     "This project has no test images, so the validation split was used instead. The validation images chose "
     "the best epoch, so these figures are optimistic; move some images to the test split (Labels ▸ Reassign "
-    "splits…) for an unbiased estimate."
+    "splits… in the window, or dmtl-studio splits PROJECT --test-fraction 0.15) for an unbiased estimate."
 )
 
 

@@ -149,7 +149,10 @@ class ProjectStore:
         """Open an existing project; a missing, corrupt or newer-version database is refused, never changed."""
         path = Path(folder)
         if not is_project(path):
-            raise ProjectError(f"{path} is not a DMTL Studio project (no {DATABASE_NAME} in it)")
+            raise ProjectError(
+                f"{path} is not a DMTL Studio project (no {DATABASE_NAME} in it). To start one from a folder of "
+                "images: File ▸ New project…, then File ▸ Import image folder… (or dmtl-studio import PROJECT IMAGES)"
+            )
         return cls._connect(path, create=False)
 
     @classmethod

@@ -60,3 +60,16 @@ def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, pr
     (tmp_path / "empty").mkdir()
     result = _cli("predict", summary.run_dir, str(tmp_path / "empty"), "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 2 and "holds no image files" in result.stderr
+
+
+def test_splits_gives_every_class_a_test_share(project: Path) -> None:
+    from dmtl_studio.core.store import ProjectStore
+
+    result = _cli("splits", str(project), "--val-fraction", "0.2", "--test-fraction", "0.25", "--seed", "4")
+    assert result.returncode == 0, result.stderr
+    with ProjectStore.open(project) as store:
+        counts = store.class_counts()
+    assert all(c["test"] == round(c["total"] * 0.25) and c["val"] > 0 for c in counts.values())
+    assert all(f"test {c['test']}" in result.stdout for c in counts.values())
+    result = _cli("splits", str(project), "--val-fraction", "0.6", "--test-fraction", "0.5")
+    assert result.returncode == 2 and "sum to less than 1" in result.stderr
