@@ -104,6 +104,8 @@ def accept_suggestions(editor: LabelEditor, suggestions: Iterable[Suggestion]) -
     """Record suggested classes as human labels, one undoable action per class.
 
     Images that were labelled meanwhile keep their label: a suggestion never overwrites a person's decision.
+    Accepted images go to the training split: a label a model proposed would flatter that model (and its
+    successors) if it were used to score them.
     """
     wanted = list(suggestions)
     current = editor.store.labels_of([s.image_id for s in wanted])
@@ -111,6 +113,13 @@ def accept_suggestions(editor: LabelEditor, suggestions: Iterable[Suggestion]) -
     for suggestion in wanted:
         if current.get(suggestion.image_id) is None:
             by_class.setdefault(suggestion.label, []).append(suggestion.image_id)
+    unassigned = {
+        record.id
+        for record in editor.store.images_by_id([i for ids in by_class.values() for i in ids])
+        if record.split is None
+    }
+    if unassigned:
+        editor.store.set_splits(dict.fromkeys(unassigned, "train"))
     actions = []
     for label, ids in by_class.items():
         action = editor.assign(ids, label)

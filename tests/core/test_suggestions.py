@@ -60,6 +60,8 @@ def test_suggestions_for_unlabelled_images_and_accepting_them(tmp_path_factory) 
         labels = store.labels_of([first.image_id, second.image_id])
         assert labels[first.image_id] == first.label  # stored as a label like any other
         assert labels[second.image_id] == "circle"  # a suggestion never overwrites a person's label
+        # A model-proposed label trains later models; it never scores them.
+        assert store.images_by_id([first.image_id])[0].split == "train"
         assert len(actions) == 1 and editor.can_undo()
         editor.undo()
         assert store.labels_of([first.image_id])[first.image_id] is None
