@@ -24,7 +24,14 @@ from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
 from dmtl_studio.workers.crossval import CrossValidationThread
-from dmtl_studio.workers.evaluation import EvaluationThread, GradCamThread, ReportThread, SuggestionThread
+from dmtl_studio.workers.evaluation import (
+    EvaluationThread,
+    ExportThread,
+    GradCamThread,
+    PredictThread,
+    ReportThread,
+    SuggestionThread,
+)
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
 from dmtl_studio.workers.weights import WeightsImportThread
@@ -411,6 +418,37 @@ class StudioController(QObject):
             thread.result_ready.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
             start("report", thread, f"Writing the report of {Path(run_dir).name}…")
 
+        def export(run_dir: str, fmt: str, out: str) -> None:
+            if running("export"):
+                return
+            thread = ExportThread(run_dir, fmt, out)
+
+            def done(result: object) -> None:
+                checked = (
+                    f"; outputs match PyTorch within {result.max_abs_difference:.1e}"
+                    if result.max_abs_difference is not None
+                    else ""
+                )
+                view.show_message(
+                    f"Exported {Path(run_dir).name} as {result.format} to {result.path} (description in "
+                    f"{result.sidecar.name}{checked})."
+                )
+
+            thread.result_ready.connect(done)
+            start("export", thread, f"Exporting {Path(run_dir).name} as {fmt}…")
+
+        def predict(run_dir: str, images: str, out: str) -> None:
+            if running("predict"):
+                return
+            thread = PredictThread(run_dir, images, out)
+
+            def done(summary: object) -> None:
+                unread = f"; {len(summary.problems)} file(s) could not be read" if summary.problems else ""
+                view.show_message(f"Predicted {len(summary.predictions)} image(s) into {out}{unread}.")
+
+            thread.result_ready.connect(done)
+            start("predict", thread, f"Predicting the images of {images} with {Path(run_dir).name}…")
+
         def explain(image_id: int, path: str) -> None:
             run_dir = view.selected_run()
             if run_dir is None:
@@ -445,6 +483,8 @@ class StudioController(QObject):
         view.evaluate_requested.connect(evaluate)
         view.suggest_requested.connect(suggest)
         view.report_requested.connect(report)
+        view.export_requested.connect(export)
+        view.predict_requested.connect(predict)
         view.runs_wanted.connect(show_runs)
         view.cell_activated.connect(browser.show_confusion_cell)
         view.filter_requested.connect(browser.show_evaluation_filter)

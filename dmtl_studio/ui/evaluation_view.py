@@ -5,12 +5,15 @@ unlabelled images and the run's HTML report. It only emits requests; the composi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -51,6 +54,8 @@ class EvaluationView(QWidget):
     evaluate_requested = Signal(str)  # run folder
     suggest_requested = Signal(str, str)  # run folder, uncertainty method
     report_requested = Signal(str)  # run folder
+    export_requested = Signal(str, str, str)  # run folder, format, destination
+    predict_requested = Signal(str, str, str)  # run folder, images (folder or file), CSV to write
     cell_activated = Signal(int, int)  # true class index, predicted class index
     filter_requested = Signal(str)  # "misclassified" or "low-confidence"
 
@@ -73,6 +78,15 @@ class EvaluationView(QWidget):
         self.method.setToolTip("How uncertainty is measured for the 'uncertain first' order")
         self.report_button = QPushButton("Open report")
         self.report_button.setToolTip("Write the run's self-contained HTML report and open it")
+        self.export_button = QPushButton("Export model…")
+        self.export_button.setToolTip(
+            "Save the run's model to use elsewhere: ONNX, TorchScript, or safetensors with its JSON description "
+            "(checked against PyTorch)"
+        )
+        self.predict_button = QPushButton("Predict folder…")
+        self.predict_button.setToolTip("Predict every image of a folder with this run and write a CSV file")
+        self.export_button.clicked.connect(self._ask_export)
+        self.predict_button.clicked.connect(self._ask_predict)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()
@@ -110,7 +124,14 @@ class EvaluationView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Run"))
         bar.addWidget(self.run_choice, 1)
-        for widget in (self.evaluate_button, self.suggest_button, self.method, self.report_button):
+        for widget in (
+            self.evaluate_button,
+            self.suggest_button,
+            self.method,
+            self.report_button,
+            self.export_button,
+            self.predict_button,
+        ):
             bar.addWidget(widget)
         bar.addWidget(self.progress)
         matrix = QWidget()
@@ -169,6 +190,46 @@ class EvaluationView(QWidget):
         if run:
             signal.emit(run)
 
+    def _run_buttons(self) -> tuple[QPushButton, ...]:
+        return (
+            self.evaluate_button,
+            self.suggest_button,
+            self.report_button,
+            self.export_button,
+            self.predict_button,
+        )
+
+    def _ask_export(self) -> None:
+        run = self.selected_run()
+        if not run:
+            return
+        formats = {
+            "ONNX (*.onnx)": "onnx",
+            "TorchScript (*.pt)": "torchscript",
+            "safetensors + JSON, a folder (*)": "safetensors",
+        }
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export the model", str(Path(run).name), ";;".join(formats)
+        )
+        if path:
+            self.request_export(run, formats.get(chosen, "onnx"), path)
+
+    def request_export(self, run: str, fmt: str, path: str) -> None:
+        self.export_requested.emit(run, fmt, path)
+
+    def _ask_predict(self) -> None:
+        run = self.selected_run()
+        if not run:
+            return
+        images = QFileDialog.getExistingDirectory(self, "Folder of images to predict")
+        if not images:
+            return
+        out, _ = QFileDialog.getSaveFileName(
+            self, "Write the predictions to", str(Path(images) / "predictions.csv"), "CSV files (*.csv)"
+        )
+        if out:
+            self.predict_requested.emit(run, images, out)
+
     def _suggest(self) -> None:
         run = self.selected_run()
         if run:
@@ -178,7 +239,7 @@ class EvaluationView(QWidget):
     def set_busy(self, busy: bool, text: str = "") -> None:
         self.progress.setVisible(busy)
         self.progress.setRange(0, 0)
-        for button in (self.evaluate_button, self.suggest_button, self.report_button):
+        for button in self._run_buttons():
             button.setEnabled(not busy and self.run_choice.count() > 0)
         if text:
             self.summary.setText(text)

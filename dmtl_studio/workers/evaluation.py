@@ -143,3 +143,39 @@ class ReportThread(_CoreThread):
             should_stop=self.isInterruptionRequested,
         )
         return str(path)
+
+
+class ExportThread(_CoreThread):
+    """:func:`dmtl_studio.core.export.export_run`; emits the :class:`ExportResult`."""
+
+    what = "the export"
+
+    def __init__(self, run_dir: str, fmt: str, out: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run_dir, self.fmt, self.out = run_dir, fmt, out
+
+    def work(self) -> object:
+        from dmtl_studio.core.export import export_run
+
+        return export_run(self.run_dir, self.fmt, self.out)
+
+
+class PredictThread(_CoreThread):
+    """:func:`dmtl_studio.core.predict.predict_folder` into a CSV file; emits the :class:`PredictSummary`."""
+
+    what = "the prediction"
+
+    def __init__(self, run_dir: str, images: str, out_csv: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run_dir, self.images, self.out_csv = run_dir, images, out_csv
+
+    def work(self) -> object:
+        from dmtl_studio.core.predict import predict_folder
+
+        return predict_folder(
+            self.run_dir,
+            self.images,
+            self.out_csv,
+            progress=self._on_progress,
+            should_stop=self.isInterruptionRequested,
+        )

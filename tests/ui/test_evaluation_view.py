@@ -109,3 +109,31 @@ def test_grad_cam_overlay_and_report(qtbot, studio, monkeypatch) -> None:  # noq
     qtbot.mouseClick(view.report_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(opened), timeout=TIMEOUT)
     assert Path(opened[0]) == run_dir / "report.html" and Path(opened[0]).is_file()
+
+
+
+def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import csv
+
+    from PySide6.QtWidgets import QFileDialog
+
+    window, _controller, project, run_dir = studio
+    view = window.evaluation
+    target = tmp_path / "cells.onnx"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "ONNX (*.onnx)"))
+    qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.summary.text().startswith("Exported"), timeout=TIMEOUT)
+    assert target.is_file() and Path(str(target) + ".json").is_file()
+    assert "outputs match PyTorch" in view.summary.text() and view.export_button.isEnabled()
+
+    with ProjectStore.open(project) as store:
+        images = Path(next(im.path for im in store.images(usable_only=True) if im.label)).parent
+    out = tmp_path / "predictions.csv"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(images))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "CSV files (*.csv)"))
+    qtbot.mouseClick(view.predict_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=TIMEOUT)
+    with open(out, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and len(rows) == len(list(images.glob("*.png")))
+    assert f"Predicted {len(rows)} image(s) into {out}" in view.summary.text()
