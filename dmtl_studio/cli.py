@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (weights of the new head, order, augmentation)")
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--recipe", type=Path, default=None, help="augmentation recipe (.json)")
     p.add_argument(

@@ -376,8 +376,9 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {format_duration(left)}")
         if not self.paused:
             self.status.setText(
-                f"Computing features once with the frozen backbone ({event.done:,} of {event.total:,} image "
-                f"views, {format_duration(event.seconds)}); the head then trains in seconds per epoch."
+                f"Computing features once with the frozen backbone: {event.done:,} of {event.total:,} image "
+                f"views (a few augmented views of each training image), {format_duration(event.seconds)}; "
+                "the head then trains in seconds per epoch."
             )
 
     def on_epoch(self, event: EpochResult) -> None:
