@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ BACKGROUND_RGB = (255, 255, 255)
 
 # Truncated files must fail, not silently decode with grey bottoms.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 class ImageProblem(Exception):
@@ -209,5 +213,13 @@ def iter_image_files(root: str | os.PathLike[str]) -> list[Path]:
                     found.append(Path(entry.path))
             except OSError:
                 continue
-    found.sort()
+    found.sort(key=natural_key)
     return found
+
+
+def natural_key(path: Path | str) -> tuple[tuple[str | int, ...], ...]:
+    """Sort key that orders numbers by value, as people number their files: img_2 before img_10."""
+    return tuple(
+        tuple(int(piece) if i % 2 else piece.casefold() for i, piece in enumerate(_DIGITS.split(part)))
+        for part in Path(path).parts
+    )

@@ -79,3 +79,14 @@ def test_scan_skips_hidden_and_survives_symlink_loops(tmp_path: Path) -> None:
     assert names == ["dangling.png", "x.PNG"]
     with pytest.raises(ImageProblem):
         load_rgb(tmp_path / "dangling.png")
+
+
+def test_files_come_in_the_order_people_number_them(tmp_path: Path) -> None:
+    for name in ("cell_10.png", "cell_2.png", "Cell_1.png", "cell_2b.png"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "plate10").mkdir()
+    (tmp_path / "plate9").mkdir()
+    (tmp_path / "plate10" / "a.png").write_bytes(b"")
+    (tmp_path / "plate9" / "a.png").write_bytes(b"")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_image_files(tmp_path)]
+    assert found == ["Cell_1.png", "cell_2.png", "cell_2b.png", "cell_10.png", "plate9/a.png", "plate10/a.png"]
