@@ -279,4 +279,8 @@ def load_pretrained_imagenet_model(backbone: str) -> nn.Module:
         return load_checked(backbone, read_state_dict(entry.path()), entry.source_name)
     if status.state in ("torch cache", "hugging face cache"):
         return load_checked(backbone, read_state_dict(status.path), status.path)
-    raise WeightsError(f"no pretrained weights for {backbone} on this computer. {status.reason}")
+    listed = {info.name for info in catalog.CATALOG}
+    hint = ""
+    if backbone not in listed and f"torchvision/{backbone}" in listed:
+        hint = f" (a bare name is timm's model; the catalog lists torchvision/{backbone})"
+    raise WeightsError(f"{backbone}{hint}: {status.reason}")

@@ -207,3 +207,13 @@ def test_a_torchvision_classifier_checkpoint_round_trips(tmp_path: Path) -> None
     assert loaded.spec == spec
     original = model.state_dict()
     assert all(torch.equal(v, original[k]) for k, v in loaded.model.state_dict().items())
+
+
+def test_missing_weights_are_named_once_with_the_file_needed(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(WeightsError) as info:
+        load_pretrained_imagenet_model("resnet18")
+    message = str(info.value)
+    assert message.startswith("resnet18 (a bare name is timm's model; the catalog lists torchvision/resnet18): ")
+    assert message.count("No weights on this computer") == 1 and "nothing is downloaded" in message
