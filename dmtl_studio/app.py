@@ -219,6 +219,8 @@ class StudioController(QObject):
         thread.failed.connect(panel.on_failed)
         thread.notice.connect(panel.on_notice)
         thread.finished.connect(self._refresh_history)
+        problems_before = len(self.store.problems()) if self.store is not None else 0
+        thread.finished.connect(lambda: self._refresh_browser_if_problems_changed(problems_before))
         self.training_thread = thread
         panel.run_started(f"{config.transfer} transfer of {config.backbone}, {config.epochs} epoch(s)")
         thread.start()
@@ -230,6 +232,11 @@ class StudioController(QObject):
     def pause_training(self, paused: bool) -> None:
         if self.training_thread is not None:
             self.training_thread.set_paused(paused)
+
+    def _refresh_browser_if_problems_changed(self, before: int) -> None:
+        """A run marks images that left the disk as problem files: the browser shows them as such at once."""
+        if self.store is not None and len(self.store.problems()) != before:
+            self.window.browser.reload()
 
     def _refresh_history(self) -> None:
         """The run history table, read from the project (after opening it and after each run)."""

@@ -96,3 +96,32 @@ def test_pause_holds_the_run_and_resume_goes_on(qtbot, project: Path, monkeypatc
     panel.history.selectRow(0)
     assert panel.overlaid_runs() == 1
     controller.shutdown()
+
+
+def test_images_gone_from_disk_show_as_problems_after_a_run(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.core.demo import write_shapes_folder
+    from dmtl_studio.core.importer import import_folder
+    from dmtl_studio.ui import model_panel
+
+    images = write_shapes_folder(tmp_path / "images", 6, seed=5, size=64)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, images, val_fraction=0.25, seed=0)
+        gone = next(im for im in store.images() if im.label and im.split == "train")
+    original = model_panel.ModelPanel.config
+    monkeypatch.setattr(
+        model_panel.ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=64, device="cpu", epochs=1),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    Path(gone.path).unlink()  # moved away while the project was open
+    assert window.browser._all[gone.id].problem is None
+    controller.start_training()
+    qtbot.waitUntil(lambda: window.training.start_button.isEnabled() and not controller.training_thread.isRunning(),
+                    timeout=120_000)
+    qtbot.waitUntil(lambda: window.browser._all[gone.id].problem is not None, timeout=5_000)
+    assert "missing on disk" in window.browser._all[gone.id].problem
+    assert "no longer on disk" in window.training.notices.text()
+    controller.shutdown()
