@@ -162,9 +162,14 @@ class StudioController(QObject):
             self.window.show_error("Cannot import labels", str(exc))
             return
         self.refresh()
+        extra = ""
+        if summary.new_classes:
+            extra += f"; new class(es): {', '.join(summary.new_classes)}"
+        if summary.not_found:
+            extra += f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
         self.window.statusBar().showMessage(
-            f"Labelled {summary.labelled} image(s), added {summary.added}, {len(summary.problems)} problem(s)",
-            10000,
+            f"Labelled {summary.labelled} image(s), added {summary.added}, {len(summary.problems)} problem(s){extra}",
+            15000,
         )
 
     # ----------------------------------------------------------------- import

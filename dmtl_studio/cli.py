@@ -477,8 +477,14 @@ def _cmd_labels(args: argparse.Namespace) -> int:
         else:
             summary = import_csv(store, args.path)
             print(f"labelled {summary.labelled} image(s); {summary.added} new image(s) added")
+            if summary.new_classes:
+                print(f"new class(es) created: {', '.join(summary.new_classes)}")
             for path, reason in summary.problems:
                 print(f"  problem: {path}: {reason}", file=sys.stderr)
+            if summary.not_found:
+                print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
+                for path in summary.not_found:
+                    print(f"  {path}", file=sys.stderr)
     return 0
 
 

@@ -21,6 +21,10 @@ class LabelImportSummary:
     labelled: int
     added: int
     problems: tuple[tuple[str, str], ...]
+    #: Rows whose file does not exist: not added to the project, only reported.
+    not_found: tuple[str, ...] = ()
+    #: Labels of the file that were not classes of the project yet (they are now).
+    new_classes: tuple[str, ...] = ()
 
 
 def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
@@ -44,7 +48,8 @@ def import_csv(
     should_stop: Callable[[], bool] = never_stop,
 ) -> LabelImportSummary:
     """Apply ``path,label`` rows: relative paths are read from the CSV's folder; images not yet in the project
-    are added (and checked). An empty label unlabels. All labels are applied in one transaction."""
+    are added (and checked), rows whose file does not exist are skipped and reported. An empty label unlabels;
+    a label that is not a class yet becomes one (reported). All labels are applied in one transaction."""
     csv_path = Path(csv_path)
     try:
         text = csv_path.read_bytes().decode("utf-8-sig", "surrogateescape")
@@ -67,10 +72,14 @@ def import_csv(
         wanted[path] = row[1].strip() or None
     new_rows = []
     problems: list[tuple[str, str]] = []
+    not_found: list[str] = []
     for path in wanted:
         if should_stop():
             break
         if path in known:
+            continue
+        if not os.path.exists(path):
+            not_found.append(path)  # a typo or a moved file must not become a permanent row of the project
             continue
         try:
             info, problem = inspect_image(path), None
@@ -83,9 +92,15 @@ def import_csv(
     labels = {
         ids[path]: label for path, label in wanted.items() if path in ids and path not in dict(problems)
     }
+    existing_classes = set(store.class_names())
+    new_classes = tuple(sorted({label for label in labels.values() if label and label not in existing_classes}))
     store.set_labels(labels)
     return LabelImportSummary(
-        labelled=sum(1 for v in labels.values() if v), added=added, problems=tuple(problems)
+        labelled=sum(1 for v in labels.values() if v),
+        added=added,
+        problems=tuple(problems),
+        not_found=tuple(not_found),
+        new_classes=new_classes,
     )
 
 

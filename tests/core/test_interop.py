@@ -30,7 +30,15 @@ def test_csv_with_relative_paths_and_bad_rows(tmp_path: Path, shapes_dir: Path) 
     (tmp_path / "labels.csv").write_text("path,label\nmissing.png,x\n")
     with ProjectStore.create(tmp_path / "p") as store:
         summary = import_csv(store, tmp_path / "labels.csv")
-        assert summary.labelled == 0 and "cannot be read" in summary.problems[0][1]
+        # A row whose file is not there is reported, and leaves no trace in the project.
+        assert summary.labelled == 0 and summary.added == 0 and not summary.problems
+        assert summary.not_found == (str((tmp_path / "missing.png").absolute()),)
+        assert store.image_count() == 0 and store.class_names() == []
+    real = next((shapes_dir / "circle").glob("*.png"))
+    (tmp_path / "new.csv").write_text(f"path,label\n{real},mitotic\n")
+    with ProjectStore.create(tmp_path / "r") as store:
+        summary = import_csv(store, tmp_path / "new.csv")
+        assert summary.labelled == 1 and summary.new_classes == ("mitotic",)
     (tmp_path / "bad.csv").write_text("file;class\n")
     with ProjectStore.create(tmp_path / "q") as store, pytest.raises(ProjectError, match="header"):
         import_csv(store, tmp_path / "bad.csv")
