@@ -210,9 +210,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.imaging import iter_image_files
     from dmtl_studio.core.importer import import_folder
     from dmtl_studio.core.store import ProjectStore
 
+    if not args.images_dir.is_dir():
+        print(f"dmtl-studio import: {args.images_dir} is not a folder", file=sys.stderr)
+        return 2
+    if not iter_image_files(args.images_dir):
+        print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included)", file=sys.stderr)
+        return 2
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
         summary = import_folder(
@@ -225,8 +232,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         )
         counts = store.class_counts()
     print(
-        f"scanned {summary.scanned} file(s): {summary.labelled} labelled, {summary.unlabelled} unlabelled, "
-        f"{len(summary.problems)} problem(s)"
+        f"scanned {summary.scanned} file(s): {summary.added} new to the project; {summary.labelled} labelled, "
+        f"{summary.unlabelled} unlabelled, {len(summary.problems)} problem(s)"
     )
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")

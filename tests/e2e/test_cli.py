@@ -70,6 +70,12 @@ def test_clear_errors_for_bad_input(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a DMTL Studio project" in result.stderr
     result = _cli("predict", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 2 and "no trained model" in result.stderr
+    (tmp_path / "empty").mkdir()
+    result = _cli("import", str(tmp_path / "project"), str(tmp_path / "empty"))
+    assert result.returncode == 2 and "holds no image files" in result.stderr
+    assert not (tmp_path / "project").exists()  # no empty project left behind
+    result = _cli("import", str(tmp_path / "project"), str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and "is not a folder" in result.stderr
 
 
 def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
