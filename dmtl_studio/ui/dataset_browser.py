@@ -237,6 +237,11 @@ class ThumbnailView(QListView):
     accept_pressed = Signal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.handle_label_key(event):
+            super().keyPressEvent(event)
+
+    def handle_label_key(self, event: QKeyEvent) -> bool:
+        """Turn a labelling key (digits, Backspace/Delete, Enter, Space) into its signal; ``False`` for others."""
         key = event.key()
         modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         if modifiers == Qt.KeyboardModifier.NoModifier and Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
@@ -248,7 +253,8 @@ class ThumbnailView(QListView):
         elif key == Qt.Key.Key_Space:
             self.step_requested.emit(-1 if modifiers & Qt.KeyboardModifier.ShiftModifier else 1)
         else:
-            super().keyPressEvent(event)
+            return False
+        return True
 
 
 FILTERS_FIXED = [("All images", "all"), ("Unlabelled", "unlabelled"), ("Problem files", "problems")]
@@ -365,6 +371,13 @@ class DatasetBrowser(QWidget):
         self._rebuild_filters([])
 
     # ----------------------------------------------------------------- project
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Labelling keys pressed while the large view has the focus label the images as in the grid."""
+        if self.view.handle_label_key(event):
+            event.accept()
+        else:
+            super().keyPressEvent(event)
     def attach(self, store: ProjectStore | None) -> None:
         """Show ``store``'s images (``None`` shows nothing). The browser does not close the store."""
         self.store = store

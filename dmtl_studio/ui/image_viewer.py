@@ -103,6 +103,10 @@ class ZoomView(QGraphicsView):
             self.zoom(0.8)
         elif event.key() == Qt.Key.Key_F:
             self.fit()
+        elif event.text() and (event.text().isdigit() or event.text() in " \r\n\b\x7f"):
+            event.ignore()  # labelling keys: the browser around this view handles them
+        elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
+            event.ignore()
         else:
             super().keyPressEvent(event)
 

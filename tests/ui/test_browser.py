@@ -138,3 +138,16 @@ def test_adding_a_class_that_exists_says_so_and_adds_nothing(browser_window) -> 
     assert messages[-1] == "There is a class 'circle' already; nothing added"
     browser.add_class("mitotic")
     assert browser.store.class_names() == [*before, "mitotic"] and messages[-1] == "Added class 'mitotic'"
+
+
+def test_number_keys_also_label_while_the_large_view_has_the_focus(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    browser.set_filter("unlabelled")
+    first = browser.model.record(0)
+    browser.view.setCurrentIndex(browser.model.index(0, 0))
+    browser.viewer.view.setFocus()  # e.g. after zooming the large view with the mouse
+    qtbot.keyClick(browser.viewer.view, Qt.Key.Key_1)
+    assert _labels(project)[Path(first.path).name] == "circle"
+    qtbot.keyClick(browser.viewer.view, Qt.Key.Key_Plus)  # the view's own keys still zoom
+    # Clicking the classes table leaves the keyboard where it was.
+    assert browser.classes.table.focusPolicy() == Qt.FocusPolicy.NoFocus
