@@ -51,19 +51,21 @@ class TrainingThread(QThread):
             time.sleep(0.05)
         return self.isInterruptionRequested()
 
+    def _due(self, last: bool) -> bool:
+        """Whether a progress event goes out now: at most ~20 a second, and always the last of a stretch."""
+        now = time.monotonic()
+        if not last and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return False
+        self._last_progress = now
+        return True
+
     def _on_event(self, event: object) -> None:
         if isinstance(event, StepProgress):
-            now = time.monotonic()
-            if event.step < event.steps and now - self._last_progress < PROGRESS_INTERVAL_S:
-                return
-            self._last_progress = now
-            self.progress.emit(event)
+            if self._due(event.step >= event.steps):
+                self.progress.emit(event)
         elif isinstance(event, PreparationProgress):
-            now = time.monotonic()
-            if event.done < event.total and now - self._last_progress < PROGRESS_INTERVAL_S:
-                return
-            self._last_progress = now
-            self.preparing.emit(event)
+            if self._due(event.done >= event.total):
+                self.preparing.emit(event)
         elif isinstance(event, RunNotice):
             self.notice.emit(event.message)
         else:
