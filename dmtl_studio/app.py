@@ -309,7 +309,7 @@ class StudioController(QObject):
         if self.weights_thread is not None and self.weights_thread.isRunning():
             return
         thread = WeightsImportThread(Path(path), backbone, self)
-        thread.imported.connect(panel.show_weights_imported)
+        thread.result_ready.connect(lambda imported: panel.show_weights_imported(*imported))
         thread.failed.connect(panel.show_weights_failed)
         self.weights_thread = thread
         thread.start()

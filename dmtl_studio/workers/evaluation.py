@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject
 
-from dmtl_studio.workers.registry import LIVE_THREADS, PROGRESS_INTERVAL_S
+from dmtl_studio.workers.registry import CoreThread
 
 log = logging.getLogger(__name__)
 
@@ -21,43 +20,7 @@ _MODEL_LOCK = threading.Lock()
 _MODEL_CACHE: dict[str, object] = {}  # the last run loaded for Grad-CAM: run folder -> LoadedModel
 
 
-class _CoreThread(QThread):
-    """Runs :meth:`work` off the GUI thread; its return value goes to ``result_ready``."""
-
-    progress = Signal(int, int)  # done, total (throttled)
-    result_ready = Signal(object)
-    failed = Signal(str)
-    what = "the task"
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._last_progress = 0.0
-        LIVE_THREADS.add(self)
-
-    def _on_progress(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - self._last_progress >= PROGRESS_INTERVAL_S:
-            self._last_progress = now
-            self.progress.emit(done, total)
-
-    def work(self) -> object:
-        raise NotImplementedError
-
-    def run(self) -> None:
-        from dmtl_studio.core.cancel import Cancelled
-
-        try:
-            result = self.work()
-        except Cancelled:
-            self.failed.emit(f"{self.what.capitalize()} was stopped.")
-        except Exception as exc:  # every failure reaches the window as a message
-            log.exception("%s failed", self.what)
-            self.failed.emit(str(exc) or type(exc).__name__)
-        else:
-            self.result_ready.emit(result)
-
-
-class EvaluationThread(_CoreThread):
+class EvaluationThread(CoreThread):
     """:func:`dmtl_studio.core.inference.evaluate_run`; emits an ``EvaluationResult``."""
 
     what = "the evaluation"
@@ -77,7 +40,7 @@ class EvaluationThread(_CoreThread):
         )
 
 
-class SuggestionThread(_CoreThread):
+class SuggestionThread(CoreThread):
     """:func:`dmtl_studio.core.inference.suggest_labels`; emits a ``SuggestionSet``."""
 
     what = "the label suggestion"
@@ -98,7 +61,7 @@ class SuggestionThread(_CoreThread):
         )
 
 
-class GradCamThread(_CoreThread):
+class GradCamThread(CoreThread):
     """:func:`dmtl_studio.core.gradcam.explain_image` for one image; emits ``(image id, CamResult)``.
 
     The run's model stays loaded between requests (reloading it would cost more than the map itself).
@@ -122,7 +85,7 @@ class GradCamThread(_CoreThread):
             return (self.image_id, explain_image(loaded, self.path))
 
 
-class ReportThread(_CoreThread):
+class ReportThread(CoreThread):
     """:func:`dmtl_studio.core.report.write_report`; emits the report's path as a string."""
 
     what = "the report"
@@ -145,7 +108,7 @@ class ReportThread(_CoreThread):
         return str(path)
 
 
-class ExportThread(_CoreThread):
+class ExportThread(CoreThread):
     """:func:`dmtl_studio.core.export.export_run`; emits the :class:`ExportResult`."""
 
     what = "the export"
@@ -160,7 +123,7 @@ class ExportThread(_CoreThread):
         return export_run(self.run_dir, self.fmt, self.out)
 
 
-class PredictThread(_CoreThread):
+class PredictThread(CoreThread):
     """:func:`dmtl_studio.core.predict.predict_folder` into a CSV file; emits the :class:`PredictSummary`."""
 
     what = "the prediction"

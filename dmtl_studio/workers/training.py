@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.events import PreparationProgress, RunNotice, StepProgress
-from dmtl_studio.workers.registry import LIVE_THREADS, PROGRESS_INTERVAL_S
+from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class TrainingThread(QThread):
         self.project_dir = Path(project_dir)
         self.config = config
         self.resume_from = resume_from
-        self._last_progress = 0.0
+        self._progress_due = ProgressThrottle().due
         self._paused = False
         LIVE_THREADS.add(self)
 
@@ -51,20 +51,12 @@ class TrainingThread(QThread):
             time.sleep(0.05)
         return self.isInterruptionRequested()
 
-    def _due(self, last: bool) -> bool:
-        """Whether a progress event goes out now: at most ~20 a second, and always the last of a stretch."""
-        now = time.monotonic()
-        if not last and now - self._last_progress < PROGRESS_INTERVAL_S:
-            return False
-        self._last_progress = now
-        return True
-
     def _on_event(self, event: object) -> None:
         if isinstance(event, StepProgress):
-            if self._due(event.step >= event.steps):
+            if self._progress_due(event.step >= event.steps):
                 self.progress.emit(event)
         elif isinstance(event, PreparationProgress):
-            if self._due(event.done >= event.total):
+            if self._progress_due(event.done >= event.total):
                 self.preparing.emit(event)
         elif isinstance(event, RunNotice):
             self.notice.emit(event.message)
@@ -100,13 +92,11 @@ class ImportThread(QThread):
         super().__init__(parent)
         self.project_dir = Path(project_dir)
         self.images_dir = Path(images_dir)
-        self._last_progress = 0.0
+        self._progress_due = ProgressThrottle().due
         LIVE_THREADS.add(self)
 
     def _on_progress(self, done: int, total: int, name: str) -> None:
-        now = time.monotonic()
-        if done == total or now - self._last_progress >= PROGRESS_INTERVAL_S:
-            self._last_progress = now
+        if self._progress_due(done == total):
             self.progress.emit(done, total, name)
 
     def run(self) -> None:
