@@ -209,6 +209,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
+    for name, c in counts.items():
+        print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from dmtl_studio.core.imaging import iter_image_files
     from dmtl_studio.core.importer import import_folder
@@ -235,8 +240,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         f"scanned {summary.scanned} file(s): {summary.added} new to the project; {summary.labelled} labelled, "
         f"{summary.unlabelled} unlabelled, {len(summary.problems)} problem(s)"
     )
-    for name, c in counts.items():
-        print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    _print_class_counts(counts)
     for path, reason in summary.problems:
         print(f"  problem: {path}: {reason}", file=sys.stderr)
     if args.json:
@@ -503,8 +507,7 @@ def _cmd_splits(args: argparse.Namespace) -> int:
         summary = assign_splits(
             store, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed, reassign=True
         )
-        for name, c in store.class_counts().items():
-            print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+        _print_class_counts(store.class_counts())
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
     return 0

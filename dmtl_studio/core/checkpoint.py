@@ -6,7 +6,6 @@ training configuration, the augmentation and library versions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -19,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from dmtl_studio import __version__
 from dmtl_studio.core.backbones import Classifier, ModelSpec, Preprocessing, build_classifier
-from dmtl_studio.core.fileio import atomic_write_bytes, make_shareable  # noqa: F401 - also imported from here by others
+from dmtl_studio.core.fileio import atomic_write_bytes, file_sha256, make_shareable  # noqa: F401 - also imported from here by others
 
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
@@ -45,14 +44,6 @@ def library_versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "opencv": cv2.__version__,
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(
@@ -93,7 +84,7 @@ def save_checkpoint(
         "augmentation": augmentation,
         "metrics": metrics,
         "versions": library_versions(),
-        "weights_sha256": _sha256(weights),
+        "weights_sha256": file_sha256(weights),
     }
     atomic_write_bytes(folder / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
 
@@ -128,7 +119,7 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
     if not weights.is_file():
         raise CheckpointError(f"{folder} has a sidecar but no {WEIGHTS_NAME}")
     expected = sidecar.get("weights_sha256")
-    if expected and _sha256(weights) != expected:
+    if expected and file_sha256(weights) != expected:
         raise CheckpointError(f"{weights} does not match its sidecar (damaged or replaced)")
     spec = ModelSpec.from_dict(sidecar["model"])
     model = build_classifier(spec, pretrained=False)

@@ -6,7 +6,6 @@ Every reader of pixels in the product (browser thumbnails, training, prediction)
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from dmtl_studio.core.fileio import file_sha256
 
 #: File name extensions (lower case) that are looked at when scanning a folder.
 IMAGE_EXTENSIONS = frozenset(
@@ -60,14 +61,6 @@ def is_image_name(path: str | os.PathLike[str]) -> bool:
     """True when the file name has an image extension (case-insensitive) and is not hidden."""
     name = os.path.basename(os.fspath(path))
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _open_checked(path: str | os.PathLike[str]) -> Image.Image:

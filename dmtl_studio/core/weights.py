@@ -8,7 +8,6 @@ that does not fit is rejected as a whole, never half-loaded.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
@@ -31,19 +30,11 @@ from dmtl_studio.core.backbones import (
     create_imagenet_model,
     describe_architecture,
 )
-from dmtl_studio.core.fileio import make_shareable
+from dmtl_studio.core.fileio import file_sha256, make_shareable
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _unwrap(loaded: object, path: Path) -> OrderedDict[str, torch.Tensor]:
@@ -221,7 +212,7 @@ def import_weights(
         ) from exc
     if path.suffix.lower() not in SUFFIXES:
         raise WeightsError(f"{path.name}: weights files end in {', '.join(SUFFIXES)}")
-    source_digest = sha256_of(path)
+    source_digest = file_sha256(path)
     state = read_state_dict(path)
     model = create_imagenet_model(backbone)
     check = check_state_dict(backbone, state, model)
@@ -237,7 +228,7 @@ def import_weights(
     try:
         save_file(keep, temp, metadata={"format": "dmtl-studio-weights", "backbone": backbone})
         make_shareable(temp)
-        digest = sha256_of(temp)
+        digest = file_sha256(temp)
         target = folder / _stored_name(backbone, digest)
         os.replace(temp, target)
     except BaseException:
@@ -272,7 +263,7 @@ def load_pretrained_imagenet_model(backbone: str) -> nn.Module:
     if status.state == "imported":
         entry = weight_store.latest_for(backbone)
         assert entry is not None
-        if sha256_of(entry.path()) != entry.sha256:
+        if file_sha256(entry.path()) != entry.sha256:
             raise WeightsError(
                 f"the imported weights {entry.path()} were changed or damaged; import them again"
             )

@@ -165,14 +165,6 @@ class TrainingPanel(QWidget):
         for loss, accuracy in self.overlays:
             for series in (loss, accuracy):
                 series.curve.hide()
-        self.live = (
-            self.train_loss,
-            self.val_loss,
-            self.train_accuracy,
-            self.val_accuracy,
-            self.learning_rate,
-            self.consistency_loss,
-        )
         # Curves are redrawn a few times a second at most: painting is Python work on the GUI thread, and it
         # competes with the training thread for the interpreter. Each tick of the timer draws one part (a plot
         # or the confusion table) in turn, so no single pass of the event loop paints them all.
@@ -181,6 +173,7 @@ class TrainingPanel(QWidget):
             (self.train_accuracy, self.val_accuracy),
             (self.learning_rate,),
         )
+        self.live = tuple(series for part in self._parts for series in part)  # every curve a run draws
         self._next_part = 0
         self._pending_confusion: tuple[np.ndarray, list[str], str] | None = None
         self.redraw_timer = QTimer(self)
@@ -269,14 +262,7 @@ class TrainingPanel(QWidget):
             self.status.setText(message)
 
     def run_started(self, description: str) -> None:
-        for series in (
-            self.train_loss,
-            self.val_loss,
-            self.train_accuracy,
-            self.val_accuracy,
-            self.learning_rate,
-            self.consistency_loss,
-        ):
+        for series in self.live:
             series.clear()
         if self._consistency_in_legend:
             self.loss_plot.getPlotItem().legend.removeItem(self.consistency_loss.curve)

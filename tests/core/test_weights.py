@@ -15,12 +15,12 @@ from safetensors.torch import save_file
 from dmtl_studio import cli
 from dmtl_studio.core import catalog, weight_store
 from dmtl_studio.core.backbones import ModelSpec, WeightsError, build_classifier
+from dmtl_studio.core.fileio import file_sha256
 from dmtl_studio.core.weights import (
     check_state_dict,
     import_weights,
     load_pretrained_imagenet_model,
     read_state_dict,
-    sha256_of,
 )
 
 
@@ -54,8 +54,8 @@ def test_imported_weights_load_exactly(tmp_path: Path, resnet18_state: dict, suf
     assert catalog.weights_status("torchvision/resnet18").state == "missing"
     entry, check = import_weights(path, "torchvision/resnet18")
     assert check.ok and check.matched == len(resnet18_state)
-    assert entry.source_sha256 == sha256_of(path)
-    assert entry.sha256 == sha256_of(entry.path())
+    assert entry.source_sha256 == file_sha256(path)
+    assert entry.sha256 == file_sha256(entry.path())
     index = json.loads((weight_store.store_dir() / weight_store.INDEX_NAME).read_text())
     assert index["weights"][0]["sha256"] == entry.sha256
     status = catalog.weights_status("torchvision/resnet18")
