@@ -6,19 +6,19 @@ training configuration, the augmentation and library versions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from dmtl_studio import __version__
 from dmtl_studio.core.backbones import Classifier, ModelSpec, Preprocessing, build_classifier
-from dmtl_studio.core.fileio import atomic_write_bytes, file_sha256, make_shareable  # noqa: F401 - also imported from here by others
+from dmtl_studio.core.fileio import atomic_write_bytes, file_sha256  # noqa: F401 - also imported from here by others
 
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
@@ -63,18 +63,9 @@ def save_checkpoint(
     if bad:
         raise CheckpointError(f"refusing to save non-finite weights ({len(bad)} tensors, first: {bad[0]})")
     folder.mkdir(parents=True, exist_ok=True)
-    weights = folder / WEIGHTS_NAME
-    handle, temp = tempfile.mkstemp(prefix=f".{WEIGHTS_NAME}.", dir=folder)
-    os.close(handle)
-    try:
-        save_file(tensors, temp, metadata={"format": "dmtl-studio", "sidecar": SIDECAR_NAME})
-        make_shareable(temp)
-        with open(temp, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temp, weights)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    # Serialised in memory: one atomic write (temporary file, fsync, rename), and the hash without reading back.
+    data = save(tensors, metadata={"format": "dmtl-studio", "sidecar": SIDECAR_NAME})
+    atomic_write_bytes(folder / WEIGHTS_NAME, data)
     sidecar = {
         "format": SIDECAR_FORMAT,
         "classes": list(classes),
@@ -84,7 +75,7 @@ def save_checkpoint(
         "augmentation": augmentation,
         "metrics": metrics,
         "versions": library_versions(),
-        "weights_sha256": file_sha256(weights),
+        "weights_sha256": hashlib.sha256(data).hexdigest(),
     }
     atomic_write_bytes(folder / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
 

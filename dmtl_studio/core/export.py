@@ -36,7 +36,6 @@ from dmtl_studio.core.checkpoint import (
     load_checkpoint,
     read_sidecar,
 )
-from dmtl_studio.core.fileio import make_shareable
 from dmtl_studio.core.predict import PredictSummary, predict_files, prediction_inputs, write_predictions_csv
 
 FORMATS = ("onnx", "torchscript", "safetensors")
@@ -183,7 +182,6 @@ def export_run(
     atomic_write_bytes(
         side, json.dumps(_export_sidecar(loaded.sidecar, fmt, out.name, check_info), indent=2).encode()
     )
-    make_shareable(side)  # the temporary file was private; the exported model is meant to be shared
     return ExportResult(fmt, out, side, seconds, difference, check_batch)
 
 

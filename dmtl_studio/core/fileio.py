@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def new_temp_file(folder: str | os.PathLike[str], prefix: str, suffix: str = "") -> tuple[int, str]:
+    """Create a new, empty temporary file in ``folder``; returns ``(descriptor, path)``.
 
-
-def make_shareable(path: str | os.PathLike[str]) -> None:
-    """Give a file written through a private temporary file the permissions of a normally created one.
-
-    ``tempfile.mkstemp`` creates files readable by their owner only; models, reports and exports live in
-    folders that colleagues open, so they get ``0o666`` less the user's umask, as any other new file.
+    Unlike ``tempfile.mkstemp`` (owner-only files), it gets the permissions of any new file (0o666 less the
+    user's umask, applied by the system), which the final file keeps after the rename: models, reports and
+    exports live in folders that colleagues open.
     """
-    if os.name == "posix":
-        os.chmod(path, 0o666 & ~_current_umask())
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        path = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {folder}")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    handle, temp = new_temp_file(path.parent, prefix=f".{path.name}.")
     try:
-        make_shareable(temp)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()

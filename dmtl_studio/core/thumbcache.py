@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from dmtl_studio.core.fileio import new_temp_file
 from dmtl_studio.core.imaging import thumbnail
 
 CACHE_DIR = ".thumbnails"
@@ -45,7 +45,7 @@ class ThumbnailCache:
             return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=".", dir=target.parent)
+            handle, temp = new_temp_file(target.parent, prefix=".")
             with os.fdopen(handle, "wb") as stream:
                 stream.write(encoded.tobytes())
             os.replace(temp, target)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dmtl_studio.core.fileio import new_temp_file
 from dmtl_studio.core.paths import app_data_dir
 
 INDEX_NAME = "index.json"
@@ -96,7 +96,7 @@ def add_to_index(entry: StoredWeights) -> None:
     entries.append(entry)
     payload = {"schema_version": INDEX_SCHEMA, "weights": [e.to_dict() for e in entries]}
     folder = store_dir()
-    handle, temp = tempfile.mkstemp(prefix=f".{INDEX_NAME}.", dir=folder)
+    handle, temp = new_temp_file(folder, prefix=f".{INDEX_NAME}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(payload, stream, indent=2, sort_keys=True)

@@ -8,10 +8,10 @@ that does not fit is rejected as a whole, never half-loaded.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
-import tempfile
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from dmtl_studio.core import catalog, weight_store
@@ -30,7 +30,7 @@ from dmtl_studio.core.backbones import (
     create_imagenet_model,
     describe_architecture,
 )
-from dmtl_studio.core.fileio import file_sha256, make_shareable
+from dmtl_studio.core.fileio import atomic_write_bytes, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -222,18 +222,10 @@ def import_weights(
     keep = {
         k: v.detach().contiguous() for k, v in state.items() if k in expected and v.shape == expected[k].shape
     }
-    folder = weight_store.store_dir()
-    handle, temp = tempfile.mkstemp(prefix=".import.", suffix=".safetensors", dir=folder)
-    os.close(handle)
-    try:
-        save_file(keep, temp, metadata={"format": "dmtl-studio-weights", "backbone": backbone})
-        make_shareable(temp)
-        digest = file_sha256(temp)
-        target = folder / _stored_name(backbone, digest)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    data = save(keep, metadata={"format": "dmtl-studio-weights", "backbone": backbone})
+    digest = hashlib.sha256(data).hexdigest()
+    target = weight_store.store_dir() / _stored_name(backbone, digest)
+    atomic_write_bytes(target, data)
     info = {} if backbone in {i.name for i in catalog.CATALOG} else describe_architecture(backbone)
     entry = weight_store.StoredWeights(
         backbone=backbone,
