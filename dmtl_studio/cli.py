@@ -222,7 +222,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if not args.images_dir.is_dir():
         print(f"dmtl-studio import: {args.images_dir} is not a folder", file=sys.stderr)
         return 2
-    if not iter_image_files(args.images_dir):
+    files = iter_image_files(args.images_dir)
+    if not files:
         print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included)", file=sys.stderr)
         return 2
     bar = _Progress("import")
@@ -234,6 +235,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             test_fraction=args.test_fraction,
             seed=args.seed,
             progress=lambda done, total, name: bar.update(done, total),
+            files=files,
         )
         counts = store.class_counts()
     print(

@@ -48,8 +48,11 @@ def import_folder(
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] = never_stop,
     batch_size: int = 200,
+    files: list[Path] | None = None,
 ) -> ImportSummary:
     """Scan ``images_dir`` recursively and add every image file to ``store``.
+
+    ``files`` is that scan when the caller has made it already (:func:`iter_image_files` of ``images_dir``).
 
     Work is committed in batches of ``batch_size`` files, so a cancelled import keeps what it has read.
     New labelled images then get a stratified split (see :func:`assign_splits`).
@@ -57,7 +60,7 @@ def import_folder(
     root = Path(images_dir)
     if not root.is_dir():
         raise ProjectError(f"{root} is not a folder")
-    files = iter_image_files(root)
+    files = iter_image_files(root) if files is None else files
     total = len(files)
     added = labelled = 0
     problems: list[tuple[str, str]] = []
