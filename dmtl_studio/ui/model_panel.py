@@ -13,6 +13,7 @@ current settings, whose progress and mean ± std come back through ``show_crossv
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -391,8 +392,7 @@ class ModelPanel(QWidget):
         for name, row in self._rows.items():
             if not row.status.available and row.status.needed and file_name in row.status.needed:
                 return name
-        item = self.backbones.currentItem()
-        highlighted = self.backbones.item(self.backbones.currentRow()) if item is None else item
+        highlighted = self.backbones.currentItem()
         if highlighted is not None and not self._rows[highlighted.data(NAME_ROLE)].status.available:
             return str(highlighted.data(NAME_ROLE))
         missing = [name for name, row in self._rows.items() if not row.status.available]
@@ -402,7 +402,7 @@ class ModelPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Import a weights file", "", WEIGHTS_FILTER)
         if not path:
             return
-        file_name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        file_name = Path(path).name
         names = list(self._rows)
         guess = self.guess_backbone(file_name)
         backbone, ok = QInputDialog.getItem(
@@ -419,7 +419,7 @@ class ModelPanel(QWidget):
 
     def request_weights_import(self, path: str, backbone: str) -> None:
         self.import_weights_button.setEnabled(False)
-        self.show_weights_note(f"Checking {path.replace(chr(92), '/').rsplit('/', 1)[-1]} against {backbone}…")
+        self.show_weights_note(f"Checking {Path(path).name} against {backbone}…")
         self.weights_import_requested.emit(path, backbone)
 
     def show_weights_note(self, text: str, error: bool = False) -> None:
