@@ -358,10 +358,10 @@ class DatasetBrowser(QWidget):
         side.addWidget(self.classes)
         side.addWidget(self.viewer)
         side.setChildrenCollapsible(False)
-        # The keys are in the strip above: the class table only needs room for its counts, the view the rest.
-        side.setStretchFactor(0, 1)
+        # The keys are in the strip above: on a short screen the class table may shrink to two rows of counts.
+        side.setStretchFactor(0, 2)
         side.setStretchFactor(1, 3)
-        side.setSizes([300, 700])
+        side.setSizes([400, 600])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("browser")
         splitter.addWidget(grid)

@@ -7,6 +7,7 @@ types and asks before a project is made in a folder that already holds files.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -84,7 +85,7 @@ class NewProjectDialog(QDialog):
                 if check.existing_entries
                 else "" if check.folder.exists() else " The folder will be made."
             )
-            self.target.setText(f"The project goes in <b>{check.folder}</b>.{extra}")
+            self.target.setText(f"The project goes in <b>{html.escape(str(check.folder))}</b>.{extra}")
         else:
             self.target.clear()
         # An empty name is the starting state, not a mistake yet: the disabled button says enough then.
