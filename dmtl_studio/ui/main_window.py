@@ -189,6 +189,9 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         for action in (self.new_action, self.open_action, self.import_action):
             file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction("Open the &demo project", self.demo_requested)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -241,6 +244,18 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(self.browser if is_open else self.start_page)
         for dock in self.docks:
             dock.setVisible(is_open)
+
+    def _fill_recent_menu(self) -> None:
+        """The recent projects, newest first; one that is gone is listed, disabled, as gone."""
+        self.recent_menu.clear()
+        projects = recent_projects()
+        for path in projects:
+            gone = self.start_page.is_gone(path)
+            action = self.recent_menu.addAction(f"{path} (gone)" if gone else path)
+            action.setEnabled(not gone)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_project_requested.emit(p))
+        if not projects:
+            self.recent_menu.addAction("No recent project").setEnabled(False)
 
     def refresh_recent(self) -> None:
         self.start_page.show_recent(recent_projects())

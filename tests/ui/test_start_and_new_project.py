@@ -114,3 +114,16 @@ def test_new_project_makes_its_folder_from_the_form(qtbot, tmp_path: Path) -> No
     assert window.pages.currentWidget() is window.browser
     assert recent_projects() == [str(location / "leaf spots")]
     controller.shutdown()
+
+
+def test_the_file_menu_reopens_recent_projects(qtbot, project: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    remember_project(project)
+    remember_project(tmp_path / "moved-away")
+    window, controller = build_window()
+    qtbot.addWidget(window)
+    window.recent_menu.aboutToShow.emit()
+    actions = window.recent_menu.actions()
+    assert [a.isEnabled() for a in actions] == [False, True] and "(gone)" in actions[0].text()
+    actions[1].trigger()
+    assert controller.project_dir == project and window.pages.currentWidget() is window.browser
+    controller.shutdown()

@@ -145,6 +145,12 @@ def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path) -> None:
     editor = window.recipe
     for tile in (editor.original, *editor.tiles[:4]):
         assert _fully_visible(tile, window), tile.geometry()
+    window.evaluation_dock.raise_()
+    qtbot.wait(100)
+    view = window.evaluation
+    for button in (view.evaluate_button, view.suggest_button, view.report_button, view.export_button,
+                   view.predict_button):
+        assert _fully_visible(button, window), button.text()
     controller.shutdown()
 
 
