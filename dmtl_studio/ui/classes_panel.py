@@ -52,11 +52,15 @@ class ClassKeyStrip(QWidget):
         self.title.setToolTip("Press a class's number key to label the selected images; 0 removes the label")
         self.flow.addWidget(self.title)
         self.chips: list[QToolButton] = []
+        self.hint = QLabel("0 unlabels · Space next · Ctrl+Z undo")
+        self.hint.setStyleSheet("color: #555;")
+        self.flow.addWidget(self.hint)
 
     def show_classes(self, names: list[str], colors: dict[str, str]) -> None:
         for chip in self.chips:
             self.flow.removeWidget(chip)
             chip.deleteLater()
+        self.flow.removeWidget(self.hint)
         self.chips = []
         for row, name in enumerate(names):
             key = class_key(row)
@@ -73,6 +77,7 @@ class ClassKeyStrip(QWidget):
             chip.clicked.connect(lambda _checked=False, n=name: self.class_clicked.emit(n))
             self.flow.addWidget(chip)
             self.chips.append(chip)
+        self.flow.addWidget(self.hint)  # the other keys, after the classes
         self.updateGeometry()
 
 
@@ -107,8 +112,6 @@ class ClassesPanel(QWidget):
             + 2 * self.table.frameWidth()
         )
         self.key_strip = ClassKeyStrip()
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #a04000;")
@@ -137,7 +140,6 @@ class ClassesPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.summary)
         layout.addWidget(self.warnings)
         self._names: list[str] = []
         self._update_buttons()
@@ -146,10 +148,12 @@ class ClassesPanel(QWidget):
         self,
         counts: dict[str, dict[str, int]],
         colors: dict[str, str],
-        unlabelled: int,
-        problems: int,
         warnings: list[str],
     ) -> None:
+        """Show the classes in order (row k has the key k+1) with their counts, in the table and the key strip.
+
+        The unlabelled and problem counts are in the browser's summary line above.
+        """
         self._names = list(counts)
         self.table.setRowCount(len(counts))
         for row, (name, c) in enumerate(counts.items()):
@@ -162,9 +166,6 @@ class ClassesPanel(QWidget):
                 elif column != 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
-        self.summary.setText(
-            f"{unlabelled} unlabelled · {problems} problem file(s) · 0 unlabels · Space next · Ctrl+Z undo"
-        )
         self.warnings.setText("<br>".join(warnings))
         self.warnings.setVisible(bool(warnings))
         self.key_strip.show_classes(self._names, colors)

@@ -359,9 +359,9 @@ class DatasetBrowser(QWidget):
         side.addWidget(self.viewer)
         side.setChildrenCollapsible(False)
         # The keys are in the strip above: on a short screen the class table may shrink to two rows of counts.
-        side.setStretchFactor(0, 2)
-        side.setStretchFactor(1, 3)
-        side.setSizes([400, 600])
+        side.setStretchFactor(0, 1)
+        side.setStretchFactor(1, 2)
+        side.setSizes([340, 660])
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("browser")
         splitter.addWidget(grid)
@@ -419,7 +419,7 @@ class DatasetBrowser(QWidget):
             for name, c in counts.items()
             if 0 < c["total"] < 2
         ]
-        self.classes.show_classes(counts, colors, unlabelled, problems, warnings + self._split_warnings)
+        self.classes.show_classes(counts, colors, warnings + self._split_warnings)
         labelled = sum(c["total"] for c in counts.values())
         self.summary.setText(
             f"<b>{self.store.folder.name}</b> — {len(self._all)} image(s): {labelled} labelled in "
