@@ -22,6 +22,7 @@ from dmtl_studio.core.paths import demo_project_dir, force_offline
 from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
+from dmtl_studio.ui.settings import remember_project
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
 from dmtl_studio.workers.crossval import CrossValidationThread
 from dmtl_studio.workers.evaluation import (
@@ -58,6 +59,7 @@ class StudioController(QObject):
         self._connect_label_tools()
         window.new_project_requested.connect(self.new_project)
         window.open_project_requested.connect(self.open_project)
+        window.demo_requested.connect(self.open_demo)
         window.import_requested.connect(self.import_images)
         window.training.start_requested.connect(self.start_training)
         window.training.stop_requested.connect(self.stop_training)
@@ -73,12 +75,28 @@ class StudioController(QObject):
 
     # ----------------------------------------------------------------- project
     def new_project(self, folder: str) -> None:
+        """Make the project folder (the New project form has checked it) and open the new project."""
         try:
             ProjectStore.create(folder).close()
         except (ProjectError, OSError) as exc:
-            self.window.show_error("Cannot create the project", str(exc))
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.window.show_error("Cannot create the project", f"No project was made in {folder}: {reason}")
             return
-        self.open_project(folder)
+        if self.open_project(folder):
+            self.window.statusBar().showMessage(
+                "New project made. Next: File ▸ Import image folder… (one sub-folder per class).", 15000
+            )
+
+    def open_demo(self) -> None:
+        """Open the demo project, made on first use in the application's data folder."""
+        folder = demo_project_dir()
+        try:
+            if create_demo_project(folder) is not None:
+                log.info("created the demo project in %s", folder)
+        except (ProjectError, OSError) as exc:
+            self.window.show_error("Cannot make the demo project", f"{folder}: {exc}")
+            return
+        self.open_project(str(folder))
 
     def open_project(self, folder: str) -> bool:
         try:
@@ -96,6 +114,8 @@ class StudioController(QObject):
         self._refresh_history()
         self.window.set_project_open(True)
         self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}")
+        remember_project(folder)
+        self.window.refresh_recent()
         self._update_readiness()
         return True
 
@@ -557,7 +577,10 @@ def run_app(argv: list[str]) -> int:
         print(f"dmtl-studio: {project} does not exist", file=sys.stderr)
         return 2
     window, _controller = build_window(project)
-    window.show()
+    if window.layout_restored:
+        window.show()
+    else:
+        window.showMaximized()  # a first start fills the screen's available area, frame included
     if os.environ.get("DMTL_STUDIO_EXIT_WHEN_SHOWN") == "1":
         # Start-up timing (packaging/smoke_test.sh): close once the event loop has shown the window.
         QTimer.singleShot(0, lambda: (print("window shown", flush=True), window.close()))

@@ -1,19 +1,26 @@
-"""Classes panel: the number key of each class, its colour, counts per split, and class management."""
+"""Classes panel: the number key of each class, its colour, counts per split, and class management.
+
+The keys themselves are also shown in a :class:`ClassKeyStrip`, a compact flow of "1 cat  2 dog …" chips that
+the browser keeps above the grid: the keys are the main way of labelling, so every class and its key stays in
+sight however short the window is.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
+
+from dmtl_studio.ui.flow_layout import FlowLayout
 
 COLUMNS = ["Key", "Class", "Total", "Train", "Val", "Test"]
 
@@ -22,6 +29,56 @@ def swatch(color: str, size: int = 12) -> QPixmap:
     pixmap = QPixmap(size, size)
     pixmap.fill(QColor(color))
     return pixmap
+
+
+def class_key(row: int) -> str:
+    """The number key of the class in ``row`` (0-based): 1–9 for the first nine, none for the others."""
+    return str(row + 1) if row < 9 else ""
+
+
+class ClassKeyStrip(QWidget):
+    """Every class as a chip "key ■ name", wrapped over as many lines as the width needs.
+
+    Clicking a chip labels the selected images like its key does (the only quick way for a tenth class and
+    beyond, which have no number key). The chips never take the keyboard focus from the grid.
+    """
+
+    class_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.flow = FlowLayout(self, spacing=4)
+        self.title = QLabel("<b>Keys</b>")
+        self.title.setToolTip("Press a class's number key to label the selected images; 0 removes the label")
+        self.flow.addWidget(self.title)
+        self.chips: list[QToolButton] = []
+        self.hint = QLabel("0 unlabels · Space next · Ctrl+Z undo")
+        self.hint.setStyleSheet("color: #555;")
+        self.flow.addWidget(self.hint)
+
+    def show_classes(self, names: list[str], colors: dict[str, str]) -> None:
+        for chip in self.chips:
+            self.flow.removeWidget(chip)
+            chip.deleteLater()
+        self.flow.removeWidget(self.hint)
+        self.chips = []
+        for row, name in enumerate(names):
+            key = class_key(row)
+            chip = QToolButton(self)
+            chip.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            chip.setIcon(QIcon(swatch(colors.get(name, "#888888"))))
+            chip.setText(f"{key}  {name}" if key else name)
+            chip.setToolTip(
+                f"Key {key}: label the selected images '{name}' (or click here)"
+                if key
+                else f"'{name}' has no number key (only 1–9 have one): click here to label the selected images"
+            )
+            chip.clicked.connect(lambda _checked=False, n=name: self.class_clicked.emit(n))
+            self.flow.addWidget(chip)
+            self.chips.append(chip)
+        self.flow.addWidget(self.hint)  # the other keys, after the classes
+        self.updateGeometry()
 
 
 class ClassesPanel(QWidget):
@@ -48,16 +105,22 @@ class ClassesPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.cellDoubleClicked.connect(lambda row, _c: self._activate(row))
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
+        # Two rows at least; the key strip (placed by the browser above the grid) shows every class's key.
+        self.table.setMinimumHeight(
+            self.table.horizontalHeader().sizeHint().height()
+            + 2 * self.table.verticalHeader().defaultSectionSize()
+            + 2 * self.table.frameWidth()
+        )
+        self.key_strip = ClassKeyStrip()
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #a04000;")
-        self.add_button = QPushButton("Add…")
-        self.rename_button = QPushButton("Rename…")
-        self.merge_button = QPushButton("Merge…")
-        self.delete_button = QPushButton("Delete…")
-        self.color_button = QPushButton("Colour…")
+        # Tool buttons, as wide as their text: the row fits the side column of a 1280 px wide window.
+        self.add_button = QToolButton(text="Add…")
+        self.rename_button = QToolButton(text="Rename…")
+        self.merge_button = QToolButton(text="Merge…")
+        self.delete_button = QToolButton(text="Delete…")
+        self.color_button = QToolButton(text="Colour…")
         self.add_button.clicked.connect(self.add_requested)
         self.rename_button.clicked.connect(lambda: self._with_one(self.rename_requested))
         self.delete_button.clicked.connect(lambda: self._with_one(self.delete_requested))
@@ -72,12 +135,11 @@ class ClassesPanel(QWidget):
             self.color_button,
         ):
             buttons.addWidget(button)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("<b>Classes</b> — press the key to label the selected images"))
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.summary)
         layout.addWidget(self.warnings)
         self._names: list[str] = []
         self._update_buttons()
@@ -86,14 +148,16 @@ class ClassesPanel(QWidget):
         self,
         counts: dict[str, dict[str, int]],
         colors: dict[str, str],
-        unlabelled: int,
-        problems: int,
         warnings: list[str],
     ) -> None:
+        """Show the classes in order (row k has the key k+1) with their counts, in the table and the key strip.
+
+        The unlabelled and problem counts are in the browser's summary line above.
+        """
         self._names = list(counts)
         self.table.setRowCount(len(counts))
         for row, (name, c) in enumerate(counts.items()):
-            key = str(row + 1) if row < 9 else ""
+            key = class_key(row)
             values = [key, name, c["total"], c["train"], c["val"], c["test"]]
             for column, value in enumerate(values):
                 item = QTableWidgetItem(str(value))
@@ -102,12 +166,9 @@ class ClassesPanel(QWidget):
                 elif column != 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
-        self.summary.setText(
-            f"{unlabelled} unlabelled · {problems} problem file(s) · keys 1–9 label, 0 unlabels, "
-            "Space next, Ctrl+Z undo"
-        )
         self.warnings.setText("<br>".join(warnings))
         self.warnings.setVisible(bool(warnings))
+        self.key_strip.show_classes(self._names, colors)
         self._update_buttons()
 
     def class_names(self) -> list[str]:

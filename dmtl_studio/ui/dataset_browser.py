@@ -354,19 +354,27 @@ class DatasetBrowser(QWidget):
         grid_layout.addLayout(bar)
         grid_layout.addWidget(self.view, 1)
         side = QSplitter(Qt.Orientation.Vertical)
+        side.setObjectName("browser-side")
         side.addWidget(self.classes)
         side.addWidget(self.viewer)
-        side.setStretchFactor(0, 2)
-        side.setStretchFactor(1, 3)
-        side.setSizes([400, 600])
+        side.setChildrenCollapsible(False)
+        # The keys are in the strip above: on a short screen the class table may shrink to two rows of counts.
+        side.setStretchFactor(0, 1)
+        side.setStretchFactor(1, 2)
+        side.setSizes([340, 660])
         splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("browser")
         splitter.addWidget(grid)
         splitter.addWidget(side)
+        splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([640, 360])  # relative: the grid gets most of the width from the start
+        self.splitters = [splitter, side]  # their sizes are part of the window layout the window remembers
+        self.classes.key_strip.class_clicked.connect(self.label_selected)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        layout.addWidget(self.classes.key_strip)
         layout.addWidget(splitter, 1)
         self._rebuild_filters([])
 
@@ -411,7 +419,7 @@ class DatasetBrowser(QWidget):
             for name, c in counts.items()
             if 0 < c["total"] < 2
         ]
-        self.classes.show_classes(counts, colors, unlabelled, problems, warnings + self._split_warnings)
+        self.classes.show_classes(counts, colors, warnings + self._split_warnings)
         labelled = sum(c["total"] for c in counts.values())
         self.summary.setText(
             f"<b>{self.store.folder.name}</b> — {len(self._all)} image(s): {labelled} labelled in "

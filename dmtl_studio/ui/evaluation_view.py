@@ -121,19 +121,18 @@ class EvaluationView(QWidget):
         for button in (self.misclassified_button, self.low_confidence_button):
             button.setEnabled(False)
 
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Run"))
-        bar.addWidget(self.run_choice, 1)
-        for widget in (
-            self.evaluate_button,
-            self.suggest_button,
-            self.method,
-            self.report_button,
-            self.export_button,
-            self.predict_button,
-        ):
-            bar.addWidget(widget)
-        bar.addWidget(self.progress)
+        # Two rows: in one the buttons alone were 900 px wide, more than a 1280 px screen leaves this view.
+        bar = QVBoxLayout()
+        run_row, tools_row = QHBoxLayout(), QHBoxLayout()
+        run_row.addWidget(QLabel("Run"))
+        run_row.addWidget(self.run_choice, 1)
+        run_row.addWidget(self.evaluate_button)
+        run_row.addWidget(self.progress)
+        for widget in (self.suggest_button, self.method, self.report_button, self.export_button, self.predict_button):
+            tools_row.addWidget(widget)
+        tools_row.addStretch(1)
+        bar.addLayout(run_row)
+        bar.addLayout(tools_row)
         matrix = QWidget()
         matrix_layout = QVBoxLayout(matrix)
         matrix_layout.setContentsMargins(0, 0, 0, 0)

@@ -1,8 +1,14 @@
-"""The main window: lays out the four areas as docks, and the menus. No logic of its own."""
+"""The main window: lays out the four areas as docks, and the menus. No logic of its own.
+
+While no project is open the window shows the start page instead of the (then empty) panels. The window opens
+at the screen's available size and remembers its layout (geometry, docks, splitters) in the settings file.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from pathlib import Path
+
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -11,6 +17,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QScrollArea,
+    QStackedWidget,
     QWidget,
 )
 
@@ -18,14 +25,21 @@ from dmtl_studio import __version__
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.evaluation_view import EvaluationView
 from dmtl_studio.ui.model_panel import ModelPanel
+from dmtl_studio.ui.new_project_dialog import NewProjectDialog
 from dmtl_studio.ui.recipe_editor import RecipeEditor
+from dmtl_studio.ui.settings import forget_project, recent_projects, studio_settings
 from dmtl_studio.ui.split_dialog import SplitDialog
+from dmtl_studio.ui.start_page import StartPage
 from dmtl_studio.ui.training_panel import TrainingPanel
+
+#: Bumped when the docks change, so that a layout saved by an older version is not applied to a newer one.
+LAYOUT_VERSION = 2
 
 
 class MainWindow(QMainWindow):
     new_project_requested = Signal(str)
     open_project_requested = Signal(str)
+    demo_requested = Signal()
     import_requested = Signal(str)
     close_requested = Signal()
     export_csv_requested = Signal(str)
@@ -37,14 +51,26 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("DMTL Studio")
-        self.resize(1500, 940)
         self.browser = DatasetBrowser()
         self.recipe = RecipeEditor()
         self.model_panel = ModelPanel()
         self.training = TrainingPanel()
         self.evaluation = EvaluationView()
-        self.setCentralWidget(self.browser)
+        self.start_page = StartPage()
+        self.start_page.new_requested.connect(self._ask_new)
+        self.start_page.open_requested.connect(self._ask_open)
+        self.start_page.demo_requested.connect(self.demo_requested)
+        self.start_page.recent_chosen.connect(self.open_project_requested)
+        self.start_page.forget_requested.connect(lambda path: (forget_project(path), self.refresh_recent()))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.start_page)
+        self.pages.addWidget(self.browser)
+        self.setCentralWidget(self.pages)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        # The settings column runs the full height (the recipe preview needs it on a short screen); the
+        # training plots take the width left of it.
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         backbone_dock = self._dock(
             "Backbone and head", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
@@ -53,6 +79,11 @@ class MainWindow(QMainWindow):
         recipe_scroll.setWidget(self.recipe)
         recipe_scroll.setWidgetResizable(True)
         recipe_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # As wide as the editor needs (no sideways scrolling on a small screen); the height scrolls.
+        recipe_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        recipe_scroll.setMinimumWidth(
+            self.recipe.minimumSizeHint().width() + recipe_scroll.verticalScrollBar().sizeHint().width()
+        )
         recipe_dock = self._dock("Augmentation recipe", recipe_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         # The recipe editor's live preview needs the column's full height: the two areas share it as tabs.
         self.tabifyDockWidget(backbone_dock, recipe_dock)
@@ -64,6 +95,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(training_dock, self.evaluation_dock)
         training_dock.raise_()
         self._side_dock, self._bottom_dock = backbone_dock, training_dock
+        self.docks = [backbone_dock, recipe_dock, training_dock, self.evaluation_dock]
         self._sized = False
         self.import_progress = QProgressBar()
         self.import_progress.setMaximumWidth(260)
@@ -71,6 +103,54 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.import_progress)
         self._build_menus()
         self._allow_close = False
+        self.layout_restored = self.restore_layout()
+        self.set_project_open(False)  # the restored state may show docks: the start page comes first
+        self.fit_to_screen()
+        self.refresh_recent()
+
+    # ----------------------------------------------------------------- size and layout
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """Fit the window into ``available`` (the screen's available geometry when ``None``).
+
+        A first start takes the whole available area; a remembered geometry is kept when it fits, and is
+        shrunk and moved onto the screen when it does not (a layout saved on a larger screen).
+        """
+        if available is None:
+            screen = self.screen()
+            if screen is None:
+                return
+            available = screen.availableGeometry()
+        if not self.layout_restored:
+            self.setGeometry(available)
+            return
+        geometry = self.geometry()
+        size = geometry.size().boundedTo(available.size())
+        left = min(max(geometry.x(), available.left()), available.right() + 1 - size.width())
+        top = min(max(geometry.y(), available.top()), available.bottom() + 1 - size.height())
+        self.setGeometry(QRect(left, top, size.width(), size.height()))
+
+    def restore_layout(self) -> bool:
+        """Apply the geometry, docks and splitter sizes saved by :meth:`save_layout`; ``True`` if there were some."""
+        settings = studio_settings()
+        geometry = settings.value("window/geometry")
+        state = settings.value("window/state")
+        restored = bool(geometry) and self.restoreGeometry(geometry)
+        if state and self.restoreState(state, LAYOUT_VERSION):
+            self._sized = True  # the remembered dock sizes, not the defaults
+        for splitter in self.browser.splitters:
+            sizes = settings.value(f"splitters/{splitter.objectName()}")
+            if sizes:
+                splitter.restoreState(sizes)
+        return restored
+
+    def save_layout(self) -> None:
+        """Remember the window's geometry, its docks and the browser's splitter sizes for the next start."""
+        settings = studio_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        for splitter in self.browser.splitters:
+            settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
+        settings.sync()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -82,8 +162,8 @@ class MainWindow(QMainWindow):
     def _size_docks(self) -> None:
         """The thumbnail grid gets most of the width; the training plots a usable height."""
         width, height = self.width(), self.height()
-        self.resizeDocks([self._side_dock], [max(420, width // 3)], Qt.Orientation.Horizontal)
-        self.resizeDocks([self._bottom_dock], [max(300, int(height * 0.4))], Qt.Orientation.Vertical)
+        self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.36))], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -109,6 +189,9 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         for action in (self.new_action, self.open_action, self.import_action):
             file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction("Open the &demo project", self.demo_requested)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -139,9 +222,10 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def _ask_new(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project")
-        if folder:
-            self.new_project_requested.emit(folder)
+        recent = recent_projects()
+        dialog = NewProjectDialog(self, Path(recent[0]).parent if recent else Path.home())
+        if dialog.exec() and dialog.folder() is not None:
+            self.new_project_requested.emit(str(dialog.folder()))
 
     def _ask_open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
@@ -154,8 +238,27 @@ class MainWindow(QMainWindow):
             self.import_requested.emit(folder)
 
     def set_project_open(self, is_open: bool) -> None:
+        """With a project: the browser and the docks; without one: the start page alone."""
         for action in self.project_actions:
             action.setEnabled(is_open)
+        self.pages.setCurrentWidget(self.browser if is_open else self.start_page)
+        for dock in self.docks:
+            dock.setVisible(is_open)
+
+    def _fill_recent_menu(self) -> None:
+        """The recent projects, newest first; one that is gone is listed, disabled, as gone."""
+        self.recent_menu.clear()
+        projects = recent_projects()
+        for path in projects:
+            gone = self.start_page.is_gone(path)
+            action = self.recent_menu.addAction(f"{path} (gone)" if gone else path)
+            action.setEnabled(not gone)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_project_requested.emit(p))
+        if not projects:
+            self.recent_menu.addAction("No recent project").setEnabled(False)
+
+    def refresh_recent(self) -> None:
+        self.start_page.show_recent(recent_projects())
 
     def _ask_export_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV files (*.csv)")
@@ -191,6 +294,7 @@ class MainWindow(QMainWindow):
         self._allow_close = True
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
         # The composition root stops and joins the workers first, then closes for real.
         if not self._allow_close:
             self.close_requested.emit()

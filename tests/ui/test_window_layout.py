@@ -1,0 +1,180 @@
+"""The window on a laptop screen: it fits, remembers its layout, and keeps every class key in sight."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtWidgets import QAbstractButton, QDockWidget, QLabel, QTabBar, QTableWidget, QWidget
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.importer import import_folder
+from dmtl_studio.core.paths import app_data_dir
+from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.ui.settings import studio_settings
+
+LAPTOP = QRect(0, 0, 1280, 720)
+LARGE = QRect(0, 0, 1600, 1000)
+CLASS_COUNT = 12
+
+
+@pytest.fixture(scope="module")
+def _twelve_class_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("twelve")
+    rng = np.random.default_rng(0)
+    for k in range(CLASS_COUNT):
+        folder = root / "images" / f"species-{k + 1:02d}"
+        folder.mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    with ProjectStore.create(root / "project") as store:
+        import_folder(store, root / "images", val_fraction=0.5, seed=0)
+    return root / "project"
+
+
+@pytest.fixture
+def twelve_classes(tmp_path: Path, _twelve_class_template: Path) -> Path:
+    target = tmp_path / "project"
+    shutil.copytree(_twelve_class_template, target)
+    return target
+
+
+def _show_at(qtbot, window: QWidget, area: QRect) -> None:  # noqa: ANN001
+    window.setGeometry(area)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(200)  # the docks take their default sizes one turn of the event loop after showing
+
+
+def _recipe_dock(window: QWidget) -> QDockWidget:
+    return next(d for d in window.findChildren(QDockWidget) if d.objectName() == "Augmentation recipe")
+
+
+def _front_tabs(window: QWidget) -> set[str]:
+    return {bar.tabText(bar.currentIndex()) for bar in window.findChildren(QTabBar) if bar.isVisible()}
+
+
+def _fully_visible(widget: QWidget, window: QWidget) -> bool:
+    """Shown, not clipped by a scroll area or a splitter, and inside the window."""
+    if not widget.isVisibleTo(window) or widget.width() <= 0 or widget.height() <= 0:
+        return False
+    region = widget.visibleRegion().boundingRect()
+    top_left = widget.mapTo(window, widget.rect().topLeft())
+    inside = window.rect().contains(QRect(top_left, widget.size()))
+    return inside and region.size() == widget.size()
+
+
+def _visible_key_texts(window: QWidget) -> set[str]:
+    """Every "key name" pair the user can read now: table rows in view, buttons and labels fully shown."""
+    texts: set[str] = set()
+    for table in window.findChildren(QTableWidget):
+        if not table.isVisibleTo(window) or table.columnCount() < 2:
+            continue
+        viewport = table.viewport().rect()
+        for row in range(table.rowCount()):
+            rect = table.visualRect(table.model().index(row, 1))
+            if viewport.contains(rect) and table.item(row, 0) and table.item(row, 1):
+                texts.add(" ".join(f"{table.item(row, 0).text()} {table.item(row, 1).text()}".split()))
+    for widget in [*window.findChildren(QAbstractButton), *window.findChildren(QLabel)]:
+        if _fully_visible(widget, window):
+            texts.add(" ".join(widget.text().split()))
+    return texts
+
+
+def test_the_window_fits_the_screen_and_remembers_its_layout(qtbot, project: Path) -> None:  # noqa: ANN001
+    settings_file = Path(studio_settings().fileName())
+    assert settings_file.parent == app_data_dir()  # the test's own settings, never the user's
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.fit_to_screen(LAPTOP)  # a first start: the whole available area, never more
+    assert LAPTOP.contains(window.geometry()), window.geometry()
+    assert window.geometry() == LAPTOP
+    _show_at(qtbot, window, LAPTOP)
+    _recipe_dock(window).raise_()
+    window.resize(1100, 650)
+    qtbot.wait(100)
+    splitter = window.browser.splitters[1]  # the class table above the large view: heights survive the screen
+    splitter.setSizes([260, 200])
+    sizes, saved = splitter.sizes(), window.geometry()
+    assert saved.size().toTuple() != LAPTOP.size().toTuple()
+    window.close()
+    controller.shutdown()
+
+    again, controller = build_window(project)
+    qtbot.addWidget(again)
+    assert again.layout_restored
+    again.fit_to_screen(LAPTOP)
+    # Qt keeps a restored window on the (800 px wide offscreen) screen it opens on: the height tells.
+    assert again.height() == saved.height() and again.height() != LAPTOP.height()
+    again.show()
+    qtbot.waitExposed(again)
+    qtbot.wait(100)
+    assert again.browser.splitters[1].sizes() == sizes
+    assert "Augmentation recipe" in _front_tabs(again)  # the dock tab that was in front still is
+    # A layout remembered on a larger screen is shrunk onto a smaller one.
+    again.setGeometry(QRect(200, 100, 1500, 940))
+    again.fit_to_screen(LAPTOP)
+    assert LAPTOP.contains(again.geometry()), again.geometry()
+    controller.shutdown()
+
+
+def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(twelve_classes)
+    qtbot.addWidget(window)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= LAPTOP.width() and hint.height() <= LAPTOP.height(), hint
+    _show_at(qtbot, window, LAPTOP)
+    assert window.size().toTuple() == (1280, 720)
+    browser = window.browser
+    assert browser.view.height() >= 200 and browser.view.width() >= 300  # the grid
+    assert browser.viewer.height() >= 150  # the large view of the current image
+    table = browser.classes.table
+    rows_in_view = sum(
+        table.viewport().rect().contains(table.visualRect(table.model().index(row, 0)))
+        for row in range(table.rowCount())
+    )
+    assert rows_in_view >= 2
+    assert window.training.height() >= 180
+    _recipe_dock(window).raise_()
+    qtbot.wait(100)
+    # The preview's original and the first augmented samples are on screen, not scrolled or squeezed away.
+    editor = window.recipe
+    for tile in (editor.original, *editor.tiles[:4]):
+        assert _fully_visible(tile, window), tile.geometry()
+    window.evaluation_dock.raise_()
+    qtbot.wait(100)
+    view = window.evaluation
+    for button in (view.evaluate_button, view.suggest_button, view.report_button, view.export_button,
+                   view.predict_button):
+        assert _fully_visible(button, window), button.text()
+    controller.shutdown()
+
+
+@pytest.mark.parametrize("area", [LAPTOP, LARGE], ids=["1280x720", "1600x1000"])
+def test_every_class_key_is_in_sight_with_twelve_classes(qtbot, twelve_classes: Path, area: QRect) -> None:  # noqa: ANN001
+    window, controller = build_window(twelve_classes)
+    qtbot.addWidget(window)
+    _show_at(qtbot, window, area)
+    names = window.browser.classes.class_names()
+    assert len(names) == CLASS_COUNT
+    shown = _visible_key_texts(window)
+    for row, name in enumerate(names):
+        wanted = f"{row + 1} {name}" if row < 9 else name  # only 1-9 have a number key
+        assert wanted in shown, f"{wanted!r} is not in sight"
+    controller.shutdown()
+
+
+def test_a_class_chip_labels_the_selected_images(qtbot, twelve_classes: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(twelve_classes)
+    qtbot.addWidget(window)
+    browser = window.browser
+    browser.view.setCurrentIndex(browser.model.index(0))
+    chip = browser.classes.key_strip.chips[11]  # the twelfth class has no number key
+    qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)
+    record = browser.model.record(0)
+    assert browser._all[record.id].label == browser.classes.class_names()[11]
+    controller.shutdown()

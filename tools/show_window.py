@@ -1,0 +1,45 @@
+"""Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
+
+Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N]
+Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtWidgets import QApplication, QDockWidget
+
+from dmtl_studio.app import build_window
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("project", nargs="?", type=Path)
+    parser.add_argument("--front", help="the title of the dock tab to bring to the front")
+    parser.add_argument("--select", type=int, default=0, help="select the first N images of the grid")
+    args = parser.parse_args()
+    app = QApplication([sys.argv[0]])
+    window, _controller = build_window(args.project)
+    window.showMaximized() if not window.layout_restored else window.show()
+
+    def arrange() -> None:
+        if args.front:
+            next(d for d in window.findChildren(QDockWidget) if d.windowTitle() == args.front).raise_()
+        view = window.browser.view
+        for row in range(min(args.select, window.browser.model.rowCount())):
+            view.selectionModel().select(
+                window.browser.model.index(row), QItemSelectionModel.SelectionFlag.Select
+            )
+        if args.select:
+            view.setCurrentIndex(window.browser.model.index(0))
+
+    QTimer.singleShot(500, arrange)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
