@@ -523,6 +523,27 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The product's errors that end a command with a plain message and exit status 2, as (module, class).
+_USER_ERRORS = (
+    ("dmtl_studio.core.store", "ProjectError"),
+    ("dmtl_studio.core.training", "TrainingError"),
+    ("dmtl_studio.core.checkpoint", "CheckpointError"),
+    ("dmtl_studio.core.config", "ConfigError"),
+    ("dmtl_studio.core.backbones", "WeightsError"),
+    ("dmtl_studio.core.export", "ExportError"),
+)
+_UNKNOWN_BACKBONE = (("dmtl_studio.core.catalog", "UnknownBackbone"),)
+
+
+def _loaded_error_types(names: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
+    """The error classes among ``names`` whose modules are loaded.
+
+    A module that was never imported cannot have raised its error, so the check imports nothing: a command
+    that does not train or predict never loads PyTorch just to name the errors it might catch.
+    """
+    return tuple(getattr(sys.modules[module], name) for module, name in names if module in sys.modules)
+
+
 def _open_gui(argv: list[str]) -> int:
     from dmtl_studio.app import run_app
 
@@ -537,14 +558,6 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
     args = _parser().parse_args(argv)
-    from dmtl_studio.core.backbones import WeightsError
-    from dmtl_studio.core.catalog import UnknownBackbone
-    from dmtl_studio.core.checkpoint import CheckpointError
-    from dmtl_studio.core.config import ConfigError
-    from dmtl_studio.core.export import ExportError
-    from dmtl_studio.core.store import ProjectError
-    from dmtl_studio.core.training import TrainingError
-
     handlers = {
         "import": _cmd_import,
         "train": _cmd_train,
@@ -560,12 +573,14 @@ def main(argv: list[str]) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (ProjectError, TrainingError, CheckpointError, ConfigError, WeightsError, ExportError) as exc:
-        print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except UnknownBackbone as exc:
-        print(f"dmtl-studio {args.command}: unknown backbone {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        if isinstance(exc, _loaded_error_types(_UNKNOWN_BACKBONE)):
+            print(f"dmtl-studio {args.command}: unknown backbone {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, _loaded_error_types(_USER_ERRORS)):
+            print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
