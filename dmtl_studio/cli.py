@@ -215,16 +215,17 @@ def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.imaging import iter_image_files
+    from dmtl_studio.core.imaging import scan_folder
     from dmtl_studio.core.importer import import_folder
     from dmtl_studio.core.store import ProjectStore
 
     if not args.images_dir.is_dir():
         print(f"dmtl-studio import: {args.images_dir} is not a folder", file=sys.stderr)
         return 2
-    files = iter_image_files(args.images_dir)
-    if not files:
-        print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included)", file=sys.stderr)
+    scan = scan_folder(args.images_dir)
+    if not scan.files:
+        skipped = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
+        print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included){skipped}", file=sys.stderr)
         return 2
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
@@ -235,14 +236,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
             test_fraction=args.test_fraction,
             seed=args.seed,
             progress=lambda done, total, name: bar.update(done, total),
-            files=files,
+            scan=scan,
         )
         counts = store.class_counts()
-    print(
-        f"scanned {summary.scanned} file(s): {summary.added} new to the project; {summary.labelled} labelled, "
-        f"{summary.unlabelled} unlabelled, {len(summary.problems)} problem(s)"
-    )
+    print(summary.describe())
     _print_class_counts(counts)
+    for path, note in summary.notes:
+        print(f"  note: {path}: {note}")
+    for path in scan.skipped[:5]:
+        print(f"  skipped (not an image): {path}")
+    if len(scan.skipped) > 5:
+        print(f"  ... and {len(scan.skipped) - 5} more non-image file(s)")
     for path, reason in summary.problems:
         print(f"  problem: {path}: {reason}", file=sys.stderr)
     if args.json:
@@ -255,6 +259,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     "unlabelled": summary.unlabelled,
                     "classes": list(summary.classes),
                     "problems": [{"path": p, "reason": r} for p, r in summary.problems],
+                    "notes": [{"path": p, "note": n} for p, n in summary.notes],
+                    "skipped": summary.skipped,
+                    "split_folders": dict(summary.split_folders),
                 }
             )
         )
