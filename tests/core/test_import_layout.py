@@ -123,3 +123,23 @@ def test_cli_import_reports_notes_skips_and_split_folders(tmp_path: Path) -> Non
     )
     assert refused.returncode == 2 and "mixes split folders" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_project_of_the_previous_format_opens_and_keeps_its_images(tmp_path: Path) -> None:
+    import sqlite3
+
+    from dmtl_studio.core.store import DATABASE_NAME, _schema_v1
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / DATABASE_NAME, isolation_level=None)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    _schema_v1(conn)
+    conn.execute("INSERT INTO images(path, sha256, added_at) VALUES (?, 'abc', 0)", (b"/x/old.png",))
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    tifffile.imwrite(tmp_path / "deep.tif", np.tile(np.arange(-8, 8, dtype=np.int16), (4, 1)))
+    with ProjectStore.open(folder) as store:
+        assert [(r.path, r.note) for r in store.images()] == [("/x/old.png", None)]
+        import_folder(store, tmp_path, val_fraction=0.0)
+        assert "rescaled" in dict(store.notes())[str(tmp_path / "deep.tif")]
