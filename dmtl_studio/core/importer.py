@@ -71,6 +71,15 @@ class ImportSummary:
         return "; ".join(parts)
 
 
+def _parts_below(root: Path, path: Path) -> tuple[str, ...]:
+    """``path.relative_to(root).parts``, by string slicing when it can (an import calls this per file)."""
+    prefix = os.path.join(str(root), "")
+    text = str(path)
+    if text.startswith(prefix):
+        return tuple(text[len(prefix) :].split(os.sep))
+    return path.relative_to(root).parts
+
+
 def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
     """``{top folder: split}`` when the top folders of ``root`` name splits with classes below, else ``{}``.
 
@@ -82,7 +91,7 @@ def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
     """
     tops: dict[str, bool] = {}  # top folder -> holds a sub-folder with images
     for path in files:
-        parts = path.relative_to(root).parts
+        parts = _parts_below(root, path)
         if len(parts) > 1:
             tops[parts[0]] = tops.get(parts[0], False) or len(parts) > 2
     splits = {name: SPLIT_FOLDER_NAMES[name.casefold()] for name in tops if name.casefold() in SPLIT_FOLDER_NAMES}
@@ -155,8 +164,7 @@ def import_folder(
         if should_stop():
             cancelled = True
             break
-        relative = path.relative_to(root)
-        parts = relative.parts
+        parts = _parts_below(root, path)
         split = splits_by_folder.get(parts[0]) if len(parts) > 1 else None
         if split is not None:
             parts = parts[1:]  # split/class/...: the class is one level down
@@ -178,7 +186,7 @@ def import_folder(
             added += store.add_images(pending)
             pending.clear()
         if progress is not None:
-            progress(index + 1, total, str(relative))
+            progress(index + 1, total, os.path.join(*parts))
     if pending:
         added += store.add_images(pending)
     for name in sorted(classes):

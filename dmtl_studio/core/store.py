@@ -315,9 +315,12 @@ class ProjectStore:
         """
         added = 0
         now = time.time()
+        class_ids: dict[str, int] = {}  # one look-up per class, not per image
         with self.transaction() as conn:
             for path, class_name, info, problem in rows:
-                class_id = _ensure_class(conn, class_name) if class_name else None
+                if class_name and class_name not in class_ids:
+                    class_ids[class_name] = _ensure_class(conn, class_name)
+                class_id = class_ids[class_name] if class_name else None
                 key = os.fsencode(path)
                 existing = conn.execute("SELECT id, class_id FROM images WHERE path = ?", (key,)).fetchone()
                 values = (

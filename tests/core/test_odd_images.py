@@ -200,3 +200,29 @@ def test_every_file_of_several_frames_says_which_is_used(tmp_path: Path) -> None
     frames[0].save(single)
     assert decode_image(single).note is None
     assert inspect_image(tmp_path / "anim.gif").note == decode_image(tmp_path / "anim.gif").note
+
+
+def test_import_inspection_of_jpegs_agrees_with_decoding(tmp_path: Path) -> None:
+    import io
+
+    from dmtl_studio.core.imaging import ImageProblem
+
+    pixels = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
+    for orientation in (1, 6, 8, 3):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="JPEG", exif=exif, quality=90)
+        path = tmp_path / f"o{orientation}.jpg"
+        path.write_bytes(buffer.getvalue())
+        info, shown = inspect_image(path), decode_image(path).rgb
+        assert (info.height, info.width) == shown.shape[:2] and info.note is None
+    Image.fromarray(pixels).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    assert (inspect_image(tmp_path / "cmyk.jpg").width, decode_image(tmp_path / "cmyk.jpg").rgb.shape[1]) == (
+        80,
+        80,
+    )
+    data = (tmp_path / "o1.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(ImageProblem, match="truncated|damaged"):
+        inspect_image(tmp_path / "cut.jpg")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ sys.exit(status)
 """
 
 
-def _loaded(*args: str) -> list[str]:
+def _loaded(*args: str, env: dict[str, str] | None = None) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", _WRAPPER, *args],
         input=json.dumps(HEAVY),
@@ -35,6 +36,7 @@ def _loaded(*args: str) -> list[str]:
         text=True,
         timeout=300,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stderr.splitlines() if line.startswith("LOADED "))
@@ -94,3 +96,13 @@ def test_commands_that_do_not_train_load_no_torch(
         )
     args = [part.format(project=project, root=root) for part in command]
     assert _loaded(*args) == []
+
+
+def test_the_window_with_a_project_loads_no_torch(light_project: tuple[Path, Path]) -> None:
+    root, images = light_project
+    project = root / "window-project"
+    subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", "import", str(project), str(images)], check=True, timeout=300
+    )
+    shown = {"DMTL_STUDIO_EXIT_WHEN_SHOWN": "1", "QT_QPA_PLATFORM": "offscreen"}
+    assert _loaded(str(project), env=shown) == []
