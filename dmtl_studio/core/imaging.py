@@ -171,17 +171,26 @@ class DecodedImage:
 def _numbers_to_uint8(values: np.ndarray, notes: list[str], what: str = "pixel values") -> np.ndarray:
     """Scale an array of any numeric type to uint8, never collapsing it to a constant.
 
-    8-bit, 1-bit and 16-bit unsigned data keep their type's range (as every viewer shows them); floats in
-    [0, 1] keep that range; anything else (signed or 32/64-bit integers, floats outside [0, 1]) is stretched
-    from its finite minimum to its finite maximum, with a note. Non-finite values saturate: NaN and -inf to
-    0, +inf to 255, with a note.
+    8-bit and 1-bit data are kept; 16-bit unsigned data keep their type's range, or, when their maximum fits in
+    12 bits or fewer (as 8-, 10- and 12-bit cameras write 16-bit files), the range of those bits (with a
+    note); integers of other types whose values lie in 0..255 are kept; floats in [0, 1] keep that
+    range; anything else (negative or larger integers, floats outside [0, 1]) is stretched from its finite
+    minimum to its finite maximum, with a note. Non-finite values saturate: NaN and -inf to 0, +inf to 255,
+    with a note.
     """
     if values.dtype == np.uint8:
         return values
     if values.dtype == np.bool_:
         return values.astype(np.uint8) * np.uint8(255)
     if values.dtype == np.uint16 or values.dtype == np.dtype(">u2"):
-        return ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        bits = max(8, int(values.max()).bit_length())
+        bits = (
+            bits if bits <= 12 else 16
+        )  # a dark 16-bit photo is not brightened; 8-12-bit data would be near black
+        if bits < 16:
+            notes.append(f"16-bit {what} reach only {bits} bits: scaled as {bits}-bit data")
+        top = (1 << bits) - 1
+        return ((values.astype(np.uint32) * 255 + top // 2) // top).astype(np.uint8)
     if values.dtype.kind not in "iuf":
         raise ImageProblem(f"pixels of type {values.dtype} cannot be shown")
     data = values.astype(np.float64)
@@ -194,6 +203,8 @@ def _numbers_to_uint8(values: np.ndarray, notes: list[str], what: str = "pixel v
     type_name = values.dtype.name
     if values.dtype.kind == "f" and low >= 0.0 and high <= 1.0:
         start, span = 0.0, 1.0
+    elif values.dtype.kind in "iu" and low >= 0 and high <= 255:
+        start, span = 0.0, 255.0
     else:
         start, span = low, high - low
         if span > 0:
@@ -244,6 +255,8 @@ def _pillow_frame_to_rgb8(image: Image.Image, notes: list[str]) -> np.ndarray:
         return _compose(values, alpha, notes)
     # Alpha channels, palette alpha (PNG tRNS / GIF transparency index) and colour keys (RGB, L, 1 tRNS)
     # all become alpha through Pillow's RGBA conversion.
+    if mode == "La":  # premultiplied grey: Pillow converts it only to LA
+        image, mode = image.convert("LA"), "LA"
     if mode in _ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*BACKGROUND_RGB, 255))

@@ -226,3 +226,58 @@ def test_import_inspection_of_jpegs_agrees_with_decoding(tmp_path: Path) -> None
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(ImageProblem, match="truncated|damaged"):
         inspect_image(tmp_path / "cut.jpg")
+
+
+def test_sixteen_bit_files_of_fewer_bits_are_scaled_by_the_bits_they_use(tmp_path: Path) -> None:
+    for bits in (8, 10, 12, 14, 16):
+        path = tmp_path / f"b{bits}.png"
+        Image.fromarray(_ramp(0, (1 << bits) - 1, "uint16")).save(path)
+        decoded = decode_image(path)
+        if bits == 14:  # above 12 bits the 16-bit range is kept: a quarter of it, dim but every level distinct
+            assert decoded.rgb.max() == 64 and len(np.unique(decoded.rgb)) >= 60
+        else:
+            _assert_ramp_kept(decoded.rgb)
+        assert (f"only {bits} bits" in (decoded.note or "")) == (bits <= 12), decoded.note
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "1",
+        "L",
+        "P",
+        "RGB",
+        "RGBA",
+        "RGBX",
+        "RGBa",
+        "CMYK",
+        "YCbCr",
+        "HSV",
+        "I",
+        "F",
+        "LA",
+        "La",
+        "PA",
+        "I;16",
+    ],
+)
+def test_every_pillow_mode_decodes_with_its_contrast(mode: str) -> None:
+    from dmtl_studio.core.imaging import _pillow_frame_to_rgb8
+
+    grey = _ramp(0, 255, "uint8")
+    image = Image.fromarray(np.dstack([grey] * 3))
+    converted = {
+        "La": lambda: image.convert("LA").convert("La"),
+        "RGBa": lambda: image.convert("RGBA").convert("RGBa"),
+        "PA": lambda: image.convert("P").convert("PA"),
+        "I;16": lambda: Image.fromarray(_ramp(0, 65535, "uint16")),
+    }.get(mode, lambda: image.convert(mode))()
+    notes: list[str] = []
+    rgb = _pillow_frame_to_rgb8(converted, notes)
+    assert rgb.shape == (SIDE, SIDE, 3) and rgb.dtype == np.uint8
+    columns = rgb[SIDE // 2].astype(int).mean(axis=1)
+    assert columns[-4:].mean() - columns[:4].mean() >= 200, (mode, columns)
+    if mode == "F":  # floats beyond [0, 1] are stretched, and it is said
+        assert len(notes) == 1 and "rescaled" in notes[0], notes
+    else:
+        assert notes == [], (mode, notes)
