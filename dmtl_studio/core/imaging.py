@@ -340,13 +340,6 @@ def _decode_tifffile(path: str | os.PathLike[str], notes: list[str]) -> np.ndarr
         with tifffile.TiffFile(path) as tif:
             pages = tif.pages
             count = len(pages)
-            for page in pages[:1]:
-                height, width = int(page.imagelength), int(page.imagewidth)
-                if height * width > MAX_PIXELS:
-                    raise ImageProblem(
-                        f"image too large ({width}x{height} = {width * height:,} pixels; limit {MAX_PIXELS:,}): "
-                        "refused before decoding to protect memory"
-                    )
             rgb = _choose_frame(
                 count, lambda index, page_notes: _tiff_page_to_rgb8(pages[index], page_notes), "pages", notes
             )
@@ -360,6 +353,12 @@ def _decode_tifffile(path: str | os.PathLike[str], notes: list[str]) -> np.ndarr
 def _tiff_page_to_rgb8(page: object, notes: list[str]) -> np.ndarray:
     import tifffile
 
+    height, width = int(page.imagelength), int(page.imagewidth)
+    if height * width > MAX_PIXELS:
+        raise ImageProblem(
+            f"image too large ({width}x{height} = {width * height:,} pixels; limit {MAX_PIXELS:,}): "
+            "refused before decoding to protect memory"
+        )
     values = page.asarray()
     axes = page.axes
     if axes.startswith("S") and values.ndim == 3:
