@@ -183,10 +183,9 @@ def _numbers_to_uint8(values: np.ndarray, notes: list[str], what: str = "pixel v
     if values.dtype == np.bool_:
         return values.astype(np.uint8) * np.uint8(255)
     if values.dtype == np.uint16 or values.dtype == np.dtype(">u2"):
+        # 8-12-bit data would be near black on the 16-bit scale; a dark 16-bit photo is not brightened.
         bits = max(8, int(values.max()).bit_length())
-        bits = (
-            bits if bits <= 12 else 16
-        )  # a dark 16-bit photo is not brightened; 8-12-bit data would be near black
+        bits = bits if bits <= 12 else 16
         if bits < 16:
             notes.append(f"16-bit {what} reach only {bits} bits: scaled as {bits}-bit data")
         top = (1 << bits) - 1
@@ -322,10 +321,13 @@ def _tiff_tag(image: Image.Image, tag: int, default: int) -> int:
 
 
 def _pillow_misreads(image: Image.Image) -> bool:
-    """True for TIFFs whose numbers Pillow would change: signed or float samples in an 8-bit mode, and
-    unsigned 32-bit samples read as signed (values above 2**31 would wrap)."""
+    """True for TIFFs Pillow would change: signed or float samples in an 8-bit mode, unsigned 32-bit
+    samples read as signed (values above 2**31 would wrap), and an Orientation tag other than upright
+    (Pillow 13 scrambles the rows of such a file)."""
     if image.format != "TIFF":
         return False
+    if _tiff_tag(image, 274, 1) != 1:
+        return True
     sample_format = _tiff_tag(image, 339, 1)
     if sample_format in (2, 3) and image.mode not in _DEEP_MODES:
         return True
@@ -391,7 +393,8 @@ def _tiff_page_to_rgb8(page: object, notes: list[str]) -> np.ndarray:
     if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
         values = _invert(values)
     rgb = _compose(values, alpha, notes)
-    transpose = _ORIENTATION.get(int(getattr(page, "orientation", 1) or 1))
+    orientation = page.tags.get(274)  # TIFF Orientation, as EXIF's
+    transpose = _ORIENTATION.get(int(orientation.value) if orientation is not None else 1)
     return np.asarray(Image.fromarray(rgb).transpose(transpose)) if transpose is not None else rgb
 
 

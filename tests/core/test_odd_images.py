@@ -233,7 +233,9 @@ def test_sixteen_bit_files_of_fewer_bits_are_scaled_by_the_bits_they_use(tmp_pat
         path = tmp_path / f"b{bits}.png"
         Image.fromarray(_ramp(0, (1 << bits) - 1, "uint16")).save(path)
         decoded = decode_image(path)
-        if bits == 14:  # above 12 bits the 16-bit range is kept: a quarter of it, dim but every level distinct
+        if (
+            bits == 14
+        ):  # above 12 bits the 16-bit range is kept: a quarter of it, dim but every level distinct
             assert decoded.rgb.max() == 64 and len(np.unique(decoded.rgb)) >= 60
         else:
             _assert_ramp_kept(decoded.rgb)
@@ -281,3 +283,13 @@ def test_every_pillow_mode_decodes_with_its_contrast(mode: str) -> None:
         assert len(notes) == 1 and "rescaled" in notes[0], notes
     else:
         assert notes == [], (mode, notes)
+
+
+def test_tiff_orientation_is_applied_whichever_library_decodes(tmp_path: Path) -> None:
+    wide = np.zeros((20, 40), np.float64)
+    wide[:, :20] = 1.0  # left half white
+    for name, data in {"float64.tif": wide, "uint8.tif": (wide * 255).astype(np.uint8)}.items():
+        tifffile.imwrite(tmp_path / name, data, extratags=[(274, "H", 1, 6, True)])  # rotate 90° clockwise
+        shown = decode_image(tmp_path / name).rgb
+        assert shown.shape[:2] == (40, 20), name
+        assert shown[:20].mean() > 200 and shown[20:].mean() < 50, name  # the white half is on top
