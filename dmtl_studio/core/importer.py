@@ -62,7 +62,7 @@ class ImportSummary:
             f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
         ]
         if self.notes:
-            parts.append(f"{len(self.notes)} image(s) with a note (rescaled values or one page of several)")
+            parts.append(f"{len(self.notes)} image(s) with a note on how they were read (values rescaled, page chosen)")
         if self.skipped:
             parts.append(f"skipped {self.skipped} non-image file(s)")
         if self.split_folders:
