@@ -208,9 +208,7 @@ class StudioController(QObject):
         thread.start()
 
     def _import_done(self, summary: object) -> None:
-        self.window.statusBar().showMessage(
-            f"Imported {summary.added} new image(s); {len(summary.problems)} problem file(s)", 10000
-        )
+        self.window.statusBar().showMessage(f"Import: {summary.describe()}", 20000)
         self.refresh()
 
     # ----------------------------------------------------------------- training

@@ -215,16 +215,17 @@ def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.imaging import iter_image_files
+    from dmtl_studio.core.imaging import scan_folder
     from dmtl_studio.core.importer import import_folder
     from dmtl_studio.core.store import ProjectStore
 
     if not args.images_dir.is_dir():
         print(f"dmtl-studio import: {args.images_dir} is not a folder", file=sys.stderr)
         return 2
-    files = iter_image_files(args.images_dir)
-    if not files:
-        print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included)", file=sys.stderr)
+    scan = scan_folder(args.images_dir)
+    if not scan.files:
+        skipped = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
+        print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included){skipped}", file=sys.stderr)
         return 2
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
@@ -235,14 +236,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
             test_fraction=args.test_fraction,
             seed=args.seed,
             progress=lambda done, total, name: bar.update(done, total),
-            files=files,
+            scan=scan,
         )
         counts = store.class_counts()
-    print(
-        f"scanned {summary.scanned} file(s): {summary.added} new to the project; {summary.labelled} labelled, "
-        f"{summary.unlabelled} unlabelled, {len(summary.problems)} problem(s)"
-    )
+    print(summary.describe())
     _print_class_counts(counts)
+    for path, note in summary.notes:
+        print(f"  note: {path}: {note}")
+    for path in scan.skipped[:5]:
+        print(f"  skipped (not an image): {path}")
+    if len(scan.skipped) > 5:
+        print(f"  ... and {len(scan.skipped) - 5} more non-image file(s)")
     for path, reason in summary.problems:
         print(f"  problem: {path}: {reason}", file=sys.stderr)
     if args.json:
@@ -255,6 +259,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     "unlabelled": summary.unlabelled,
                     "classes": list(summary.classes),
                     "problems": [{"path": p, "reason": r} for p, r in summary.problems],
+                    "notes": [{"path": p, "note": n} for p, n in summary.notes],
+                    "skipped": summary.skipped,
+                    "split_folders": dict(summary.split_folders),
                 }
             )
         )
@@ -523,6 +530,27 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The product's errors that end a command with a plain message and exit status 2, as (module, class).
+_USER_ERRORS = (
+    ("dmtl_studio.core.store", "ProjectError"),
+    ("dmtl_studio.core.training", "TrainingError"),
+    ("dmtl_studio.core.checkpoint", "CheckpointError"),
+    ("dmtl_studio.core.config", "ConfigError"),
+    ("dmtl_studio.core.backbones", "WeightsError"),
+    ("dmtl_studio.core.export", "ExportError"),
+)
+_UNKNOWN_BACKBONE = (("dmtl_studio.core.catalog", "UnknownBackbone"),)
+
+
+def _loaded_error_types(names: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
+    """The error classes among ``names`` whose modules are loaded.
+
+    A module that was never imported cannot have raised its error, so the check imports nothing: a command
+    that does not train or predict never loads PyTorch just to name the errors it might catch.
+    """
+    return tuple(getattr(sys.modules[module], name) for module, name in names if module in sys.modules)
+
+
 def _open_gui(argv: list[str]) -> int:
     from dmtl_studio.app import run_app
 
@@ -537,14 +565,6 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
     args = _parser().parse_args(argv)
-    from dmtl_studio.core.backbones import WeightsError
-    from dmtl_studio.core.catalog import UnknownBackbone
-    from dmtl_studio.core.checkpoint import CheckpointError
-    from dmtl_studio.core.config import ConfigError
-    from dmtl_studio.core.export import ExportError
-    from dmtl_studio.core.store import ProjectError
-    from dmtl_studio.core.training import TrainingError
-
     handlers = {
         "import": _cmd_import,
         "train": _cmd_train,
@@ -560,12 +580,14 @@ def main(argv: list[str]) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (ProjectError, TrainingError, CheckpointError, ConfigError, WeightsError, ExportError) as exc:
-        print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except UnknownBackbone as exc:
-        print(f"dmtl-studio {args.command}: unknown backbone {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        if isinstance(exc, _loaded_error_types(_UNKNOWN_BACKBONE)):
+            print(f"dmtl-studio {args.command}: unknown backbone {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, _loaded_error_types(_USER_ERRORS)):
+            print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from dmtl_studio.core.augment.registry import RecipeError
-
 TRANSFER_MODES = ("frozen", "partial", "full")
 HEADS = ("linear", "mlp")
 DEVICES = ("auto", "cpu", "cuda")
@@ -125,7 +123,9 @@ class TrainConfig:
         if not 1 <= self.unlabelled_ratio <= 16:
             raise ConfigError("unlabelled:labelled batch ratio must be between 1 and 16")
         if self.recipe is not None:
+            # Here, not at the top: the recipe engine loads OpenCV, which commands that never train do not need.
             from dmtl_studio.core.augment.recipe import Recipe
+            from dmtl_studio.core.augment.registry import RecipeError
 
             try:
                 Recipe.from_dict(self.recipe)

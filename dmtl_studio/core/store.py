@@ -21,7 +21,7 @@ from pathlib import Path
 
 DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SPLITS = ("train", "val", "test")
 
 
@@ -40,6 +40,8 @@ class ImageRecord:
     problem: str | None
     label: str | None
     split: str | None
+    #: What had to be done to show the file (rescaled values, the page used of several), or None.
+    note: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -121,8 +123,13 @@ def _run_statements(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    # A note on a usable image: what decoding had to do (rescaled values, which page of several is used).
+    conn.execute("ALTER TABLE images ADD COLUMN note TEXT")
+
+
 #: ``MIGRATIONS[n]`` brings a database from version ``n`` to ``n + 1``. Pure functions of the connection.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _schema_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _schema_v1, 1: _schema_v2}
 
 
 def is_project(folder: str | os.PathLike[str]) -> bool:
@@ -308,9 +315,12 @@ class ProjectStore:
         """
         added = 0
         now = time.time()
+        class_ids: dict[str, int] = {}  # one look-up per class, not per image
         with self.transaction() as conn:
             for path, class_name, info, problem in rows:
-                class_id = _ensure_class(conn, class_name) if class_name else None
+                if class_name and class_name not in class_ids:
+                    class_ids[class_name] = _ensure_class(conn, class_name)
+                class_id = class_ids[class_name] if class_name else None
                 key = os.fsencode(path)
                 existing = conn.execute("SELECT id, class_id FROM images WHERE path = ?", (key,)).fetchone()
                 values = (
@@ -319,17 +329,18 @@ class ProjectStore:
                     getattr(info, "width", None),
                     getattr(info, "height", None),
                     problem,
+                    getattr(info, "note", None),
                 )
                 if existing:
                     conn.execute(
-                        "UPDATE images SET sha256=?, size_bytes=?, width=?, height=?, problem=?,"
+                        "UPDATE images SET sha256=?, size_bytes=?, width=?, height=?, problem=?, note=?,"
                         " class_id=COALESCE(class_id, ?) WHERE id=?",
                         (*values, class_id, existing[0]),
                     )
                 else:
                     conn.execute(
-                        "INSERT INTO images(path, sha256, size_bytes, width, height, problem, class_id, added_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO images(path, sha256, size_bytes, width, height, problem, note, class_id,"
+                        " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (key, *values, class_id, now),
                     )
                     added += 1
@@ -379,7 +390,7 @@ class ProjectStore:
 
     def _select(self, where: str = "", parameters: Sequence[object] = ()) -> list[ImageRecord]:
         query = (
-            "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split"
+            "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split, note"
             " FROM images LEFT JOIN classes ON classes.id = images.class_id" + where + " ORDER BY images.id"
         )
         rows = self._conn.execute(query, list(parameters)).fetchall()
@@ -390,6 +401,13 @@ class ProjectStore:
 
     def image_count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    def notes(self) -> list[tuple[str, str]]:
+        """``(path, note)`` of every usable image whose decoding needed a note, by path."""
+        rows = self._conn.execute(
+            "SELECT path, note FROM images WHERE note IS NOT NULL AND problem IS NULL ORDER BY path"
+        )
+        return [(os.fsdecode(path), note) for path, note in rows]
 
     def problems(self) -> list[tuple[str, str]]:
         rows = self._conn.execute("SELECT path, problem FROM images WHERE problem IS NOT NULL ORDER BY path")

@@ -12,6 +12,7 @@ thumbnail then shows the model's class and confidence under its label.
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
 from collections import OrderedDict
 
@@ -162,7 +163,8 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             split = f" · {SPLIT_NAMES.get(record.split or '', 'no split')}" if record.label else ""
             reason = f"\n{problem}" if problem else ""
-            return f"{record.path}\n{record.label or 'unlabelled'}{split}{reason}"
+            note = f"\nnote: {record.note}" if record.note and not problem else ""
+            return f"{record.path}\n{record.label or 'unlabelled'}{split}{reason}{note}"
         if role == Qt.ItemDataRole.DecorationRole:
             if self.detailed:
                 return None
@@ -702,7 +704,8 @@ class DatasetBrowser(QWidget):
         label = record.label or "unlabelled"
         note = self.notes.get(record.id)
         model = f"<br><span style='color:#555'>model: {note}</span>" if note else ""
-        return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}"
+        decoded = f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
+        return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"
 
     # ----------------------------------------------------------------- splits
     def _context_menu(self, position) -> None:  # noqa: ANN001 - Qt passes a QPoint
