@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QTimer, QUrl
+from PySide6.QtCore import QObject, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
@@ -42,8 +42,13 @@ log = logging.getLogger(__name__)
 class StudioController(QObject):
     """Owns the open project and the worker threads; connects the window's requests to them."""
 
+    #: The project's runs changed (opened, a run started, ended, was continued or removed). Every view that
+    #: lists runs listens to this one signal, so none shows a stale list.
+    runs_changed = Signal()
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
+        self.runs_changed.connect(self._refresh_history)
         self.window = window
         self.project_dir: Path | None = None
         self.training_thread: TrainingThread | None = None
@@ -93,7 +98,7 @@ class StudioController(QObject):
         self.project_dir = Path(folder)
         self.thumbnails.set_project(self.project_dir)
         self.window.browser.attach(store)
-        self._refresh_history()
+        self.runs_changed.emit()
         self.window.set_project_open(True)
         self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}")
         self._update_readiness()
@@ -223,10 +228,14 @@ class StudioController(QObject):
         thread.run_finished.connect(panel.on_finished)
         thread.failed.connect(panel.on_failed)
         thread.notice.connect(panel.on_notice)
-        thread.finished.connect(self._refresh_history)
+        # Its run row exists once the first progress arrives; it ends (completed, stopped, failed) at finished.
+        thread.preparing.connect(self._run_row_appeared)
+        thread.progress.connect(self._run_row_appeared)
+        thread.finished.connect(self.runs_changed)
         problems_before = len(self.store.problems()) if self.store is not None else 0
         thread.finished.connect(lambda: self._refresh_browser_if_problems_changed(problems_before))
         self.training_thread = thread
+        self._run_row_shown = False
         panel.run_started(f"{config.transfer} transfer of {config.backbone}, {config.epochs} epoch(s)")
         thread.start()
 
@@ -242,6 +251,11 @@ class StudioController(QObject):
         """A run marks images that left the disk as problem files: the browser shows them as such at once."""
         if self.store is not None and len(self.store.problems()) != before:
             self.window.browser.reload()
+
+    def _run_row_appeared(self, *_: object) -> None:
+        if not self._run_row_shown:
+            self._run_row_shown = True
+            self.runs_changed.emit()
 
     def _refresh_history(self) -> None:
         """The run history table, read from the project (after opening it and after each run)."""
@@ -344,7 +358,7 @@ class StudioController(QObject):
         thread.progress.connect(panel.show_crossval_progress)
         thread.result_ready.connect(panel.show_crossval_result)
         thread.failed.connect(panel.show_crossval_error)
-        thread.finished.connect(self._refresh_history)
+        thread.finished.connect(self.runs_changed)
         self.crossval_thread = thread
         panel.set_crossval_running(True, f"Training {folds} folds of {config.backbone} ({config.transfer})…")
         thread.start()
@@ -498,6 +512,7 @@ class StudioController(QObject):
         view.export_requested.connect(export)
         view.predict_requested.connect(predict)
         view.runs_wanted.connect(show_runs)
+        self.runs_changed.connect(show_runs)
         view.cell_activated.connect(browser.show_confusion_cell)
         view.filter_requested.connect(browser.show_evaluation_filter)
         viewer.explain_requested.connect(explain)

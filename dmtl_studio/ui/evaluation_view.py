@@ -174,8 +174,10 @@ class EvaluationView(QWidget):
             if position >= 0:
                 self.run_choice.setCurrentIndex(position)
         has_runs = self.run_choice.count() > 0
-        for button in (self.evaluate_button, self.suggest_button, self.report_button):
-            button.setEnabled(has_runs)
+        busy = not self.progress.isHidden()
+        for button in self._run_buttons():  # every action that needs a run, Export and Predict included
+            button.setEnabled(has_runs and not busy)
+            button.setStatusTip("" if has_runs else "Needs a trained run: train one first.")
         if not has_runs:
             self.summary.setText(NO_RUN + ": train a model, then evaluate it here.")
         elif self.summary.text().startswith(NO_RUN):
