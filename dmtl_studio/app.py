@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
@@ -22,6 +22,7 @@ from dmtl_studio.core.paths import demo_project_dir, force_offline
 from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
+from dmtl_studio.ui.training_panel import QUIT_AFTER_RUN, QUIT_CANCEL
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
 from dmtl_studio.workers.crossval import CrossValidationThread
 from dmtl_studio.workers.evaluation import (
@@ -69,6 +70,12 @@ class StudioController(QObject):
         window.training.pause_requested.connect(self.pause_training)
         window.training.resume_run_requested.connect(self.resume_training)
         window.close_requested.connect(self.shutdown)
+        # Closing asks first while a run trains, and waits for stopping threads with the event loop running.
+        window.installEventFilter(self)
+        self._close_wait = QTimer(self)
+        self._close_wait.setInterval(50)
+        self._close_wait.timeout.connect(self._close_when_stopped)
+        self._quit_after_run = False
         window.training.set_can_start(
             False, "Open a project with labelled images, then press Start training."
         )
@@ -526,6 +533,59 @@ class StudioController(QObject):
                 thread.requestInterruption()
                 thread.wait()
         self.model_tasks.clear()  # the threads have no Qt parent: dropping them deletes them
+
+    # ----------------------------------------------------------------- closing
+    def _threads(self) -> list[QThread]:
+        """Every worker thread this controller started that may still run."""
+        threads = [
+            self.training_thread,
+            self.import_thread,
+            self.weights_thread,
+            self.crossval_thread,
+            self.lr_finder_thread,
+            *self.model_tasks.values(),
+        ]
+        return [thread for thread in threads if thread is not None and thread.isRunning()]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.window and event.type() == QEvent.Type.Close and not self._may_close():
+            event.ignore()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _may_close(self) -> bool:
+        """Whether the window may close now; if not, what closing asked for is under way (or was cancelled).
+
+        A running training asks first (stop and keep the last epoch, keep training and quit when it ends, or
+        cancel). Threads that must stop are asked to, and the window closes once they have, the event loop
+        running meanwhile: the window never freezes waiting for a batch to end.
+        """
+        training = self.training_thread
+        if training is not None and training.isRunning() and not self._close_wait.isActive():
+            choice = self.window.training.ask_quit_while_training()
+            if choice == QUIT_CANCEL:
+                return False
+            if choice == QUIT_AFTER_RUN:
+                if not self._quit_after_run:
+                    self._quit_after_run = True
+                    training.finished.connect(self.window.close)
+                self.window.statusBar().showMessage("The window closes when the run ends.")
+                return False
+            self.window.training.stop_button.click()  # the panel shows what stopping keeps
+        running = self._threads()
+        if not running:
+            return True
+        self._waiting_cam = None
+        for thread in running:
+            thread.requestInterruption()
+        self.window.statusBar().showMessage("Stopping the running work; the window closes when it has stopped…")
+        self._close_wait.start()
+        return False
+
+    def _close_when_stopped(self) -> None:
+        if not self._threads():
+            self._close_wait.stop()
+            self.window.close()
 
     def shutdown(self) -> None:
         """Stop and join every thread (called when the window closes)."""
