@@ -49,6 +49,7 @@ from dmtl_studio.core.store import ImageRecord, ProjectError, ProjectStore
 from dmtl_studio.core.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
+from dmtl_studio.ui.shortcuts import bind_shortcuts
 
 FETCH_CHUNK = 500
 ICON_SIZE = 112
@@ -333,9 +334,10 @@ class DatasetBrowser(QWidget):
         self.viewer = ImageViewer()
 
         self.undo_action = QAction("&Undo label", self)
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        bind_shortcuts(self.undo_action, "Ctrl+Z", QKeySequence.StandardKey.Undo)
         self.redo_action = QAction("&Redo label", self)
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # Each sequence once: Linux's standard Redo is Ctrl+Shift+Z itself, and a repeat is ambiguous to Qt.
+        bind_shortcuts(self.redo_action, "Ctrl+Shift+Z", "Ctrl+Y", QKeySequence.StandardKey.Redo)
         for action in (self.undo_action, self.redo_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.setEnabled(False)
