@@ -317,6 +317,7 @@ class StudioController(QObject):
         """The selector's learning-rate finder runs on a worker thread; closing the window stops it."""
         self.lr_finder_thread: LRFinderThread | None = None
         self.window.model_panel.lr_finder_requested.connect(self.find_learning_rate)
+        self.window.model_panel.lr_finder_cancel_requested.connect(lambda: self.stop_lr_finder(wait=False))
         self.window.close_requested.connect(self.stop_lr_finder)
         self.crossval_thread: CrossValidationThread | None = None
         self.window.model_panel.crossval_requested.connect(self.cross_validate)
@@ -345,6 +346,7 @@ class StudioController(QObject):
         config = config.with_changes(recipe=self.window.recipe.recipe().to_dict())
         thread = LRFinderThread(self.project_dir, config, self)
         thread.progress.connect(panel.show_lr_finder_progress)
+        thread.preparing.connect(panel.show_lr_finder_preparing)
         thread.curve.connect(panel.show_lr_finder_curve)
         thread.result_ready.connect(panel.show_lr_finder_result)
         thread.failed.connect(panel.show_lr_finder_error)
@@ -378,11 +380,13 @@ class StudioController(QObject):
             if wait:
                 thread.wait()
 
-    def stop_lr_finder(self) -> None:
+    def stop_lr_finder(self, wait: bool = True) -> None:
+        """Cancel at the next batch boundary; the Cancel button does not block the window waiting for it."""
         thread = self.lr_finder_thread
         if thread is not None and thread.isRunning():
             thread.requestInterruption()
-            thread.wait()
+            if wait:
+                thread.wait()
 
     # ----------------------------------------------------------------- evaluation, Grad-CAM, suggestions, report
     def _connect_evaluation(self) -> None:
