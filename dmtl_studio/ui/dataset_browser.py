@@ -635,10 +635,29 @@ class DatasetBrowser(QWidget):
             changed = self.store.images_by_id([record.id for record in changed])
             self._all.update({record.id: record for record in changed})
         self.model.update_records(changed)
+        self._refresh_model_notes(labels)
         self._refresh_classes()
         self._update_undo_actions()
         self._show_current()
         self.project_changed.emit()
+
+    def _refresh_model_notes(self, labels: dict[int, str | None]) -> None:
+        """Relabelled images: the evaluation's verdict is judged against the new label, a spent suggestion is
+        dropped, and the large view's Grad-CAM overlay (made for the old verdict) is made again or cleared."""
+        per_image = self.evaluation.per_image() if self.evaluation is not None else {}
+        for image_id, label in labels.items():
+            self.notes.pop(image_id, None)
+            self.model.verdicts.pop(image_id, None)
+            if image_id in per_image and label is not None:
+                _true, predicted, confidence = per_image[image_id]
+                right = label == predicted
+                self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
+                self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
+            elif label is None and image_id in self.suggestions:
+                suggestion = self.suggestions[image_id]
+                self.notes[image_id] = f"suggests {suggestion.label} {suggestion.confidence:.0%}"
+        if self.viewer.image_id in labels:
+            self.viewer.refresh_overlay()
 
     def _update_undo_actions(self) -> None:
         self.undo_action.setEnabled(self.editor is not None and self.editor.can_undo())
