@@ -87,7 +87,14 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.addLegend(offset=(-10, 10))
+    for axis in ("bottom", "left"):
+        # "epoch (x0.001)" or "head LR (x1e-06)" read as units of the data: the ticks carry their own scale.
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+    # The legend sits in a row of its own under the plot, never over a curve.
+    legend = pg.LegendItem(offset=None, colCount=3, labelTextColor="#222", labelTextSize="8pt")
+    item = plot.getPlotItem()
+    item.layout.addItem(legend, 4, 1)
+    item.legend = legend  # curves given a name join it
     plot.setClipToView(True)
     plot.setDownsampling(mode="peak")
     return plot
