@@ -28,15 +28,19 @@ COLORS = ("#2e86de", "#e67e22", "#27ae60", "#8e44ad")
 EXAMPLES = 12  # misclassified images shown as thumbnails
 THUMBNAIL_PX = 112
 
-_STYLE = """
+_STYLE = (
+    """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:right}
 th{background:#f4f6f8}td.l,th.l{text-align:left}.note{background:#fff4e0;border-left:4px solid #e67e22;padding:.6em 1em}
 .muted{color:#777}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}.charts{display:flex;gap:1em;flex-wrap:wrap}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}.examples{display:flex;gap:.8em;flex-wrap:wrap}
-figure{margin:0;width:""" + str(THUMBNAIL_PX) + """px;font-size:.8em}figure img{display:block;border:1px solid #ccc}
+figure{margin:0;width:"""
+    + str(THUMBNAIL_PX)
+    + """px;font-size:.8em}figure img{display:block;border:1px solid #ccc}
 """
+)
 
 
 def _e(value: object) -> str:

@@ -65,6 +65,12 @@ STRATEGY_LABELS = {
     "full": "Full — fine-tune everything",
 }
 NAME_ROLE = Qt.ItemDataRole.UserRole
+#: What λ does, in plain words (the spin box and its label share it).
+LAMBDA_HELP = (
+    "λ (lambda), the consistency weight: how much the model is also asked to give the same answer for an "
+    "image and for a changed copy of it (rotated, recoloured…). This needs no labels, so unlabelled images "
+    "can help. 0 learns from the labels alone; 1 counts both equally; higher trusts consistency more."
+)
 #: Consistency weight the window starts with: the command line's too (see ``RECOMMENDED``).
 DEFAULT_CONSISTENCY = RECOMMENDED["consistency_weight"]
 
@@ -201,10 +207,7 @@ class ModelPanel(QWidget):
         self.consistency_weight.setRange(0.0, 10.0)
         self.consistency_weight.setSingleStep(0.25)
         self.consistency_weight.setValue(DEFAULT_CONSISTENCY)
-        self.consistency_weight.setToolTip(
-            "Weight of the consistency term: the model is asked to predict the same for an image and its "
-            "augmented version. 0 trains on the labels alone."
-        )
+        self.consistency_weight.setToolTip(LAMBDA_HELP)
         self.use_unlabelled = QCheckBox()
         self.use_unlabelled.setToolTip(
             "Unlabelled images teach the model through the consistency term only; they never count as labelled."
@@ -217,7 +220,9 @@ class ModelPanel(QWidget):
         self.set_unlabelled_count(0)
         dmtl_box = QGroupBox("DMTL objective")
         form = QFormLayout(dmtl_box)
-        form.addRow("Consistency weight λ", self.consistency_weight)
+        lambda_label = QLabel("Consistency weight λ")
+        lambda_label.setToolTip(LAMBDA_HELP)
+        form.addRow(lambda_label, self.consistency_weight)
         form.addRow(self.use_unlabelled)
         form.addRow("Unlabelled : labelled", self.unlabelled_ratio)
         form.addRow(

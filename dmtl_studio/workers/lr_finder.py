@@ -17,7 +17,9 @@ class LRFinderThread(CoreThread):
     """
 
     curve = Signal(object, object)  # the rates and smoothed losses measured so far (tuples), with progress
-    preparing = Signal(int, int, float)  # the feature pass before the first step: views done, planned, seconds
+    preparing = Signal(
+        int, int, float
+    )  # the feature pass before the first step: views done, planned, seconds
     what = "the learning-rate search"
 
     def __init__(self, project_dir: Path, config: TrainConfig, parent: QObject | None = None) -> None:

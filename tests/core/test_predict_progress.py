@@ -29,7 +29,12 @@ def test_progress_counts_predicted_files_not_files_read(tmp_path: Path) -> None:
 
     preprocessing = Preprocessing(16, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear", 1.0)
     summary = predict_files(
-        paths, ["a", "b"], preprocessing, probabilities, batch_size=4, progress=lambda d, t: reported.append((d, t))
+        paths,
+        ["a", "b"],
+        preprocessing,
+        probabilities,
+        batch_size=4,
+        progress=lambda d, t: reported.append((d, t)),
     )
     assert len(summary.predictions) == 5 and len(summary.problems) == 1
     assert reported[-1] == (6, 6)

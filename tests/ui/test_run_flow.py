@@ -160,8 +160,38 @@ def test_stop_says_what_it_keeps_before_it_does(qtbot) -> None:  # noqa: ANN001
     panel.on_progress(StepProgress(1, 5, 1, 4, 0.9, 1e-3, 500.0))
     assert "keeps no model" in panel.stop_note.text()
     panel.on_epoch(EpochResult(2, 5, 0.7, 0.6, 0.8, 0.5, 1e-3))
-    assert "epoch 2 of 5" in panel.stop_note.text() and "current epoch's progress is lost" in panel.stop_note.text()
+    assert (
+        "epoch 2 of 5" in panel.stop_note.text()
+        and "current epoch's progress is lost" in panel.stop_note.text()
+    )
     assert panel.stop_button.toolTip() == panel.stop_note.text()
     panel.stop_button.click()
     assert "epoch 2 of 5" in panel.status.text()
     panel.on_failed("stopped for the test")
+
+
+def test_terms_have_plain_language_tooltips(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+    from dmtl_studio.ui.model_panel import ModelPanel
+
+    panel, view = ModelPanel(), EvaluationView()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(view)
+    lambda_label = next(
+        label for label in panel.findChildren(QLabel) if label.text() == "Consistency weight λ"
+    )
+    for tip in (lambda_label.toolTip(), panel.consistency_weight.toolTip()):
+        assert "same answer" in tip and "unlabelled" in tip
+    for row, words in ((0, "spread out"), (1, "two best guesses")):
+        assert words in view.method.itemData(row, Qt.ItemDataRole.ToolTipRole)
+    assert "entropy:" in view.method.toolTip()
+    tip = view.export_button.toolTip()
+    for words in (
+        "ONNX: runs in other programs",
+        "TorchScript: runs with PyTorch",
+        "safetensors: the weights alone",
+    ):
+        assert words in tip
