@@ -191,8 +191,16 @@ class EvaluationView(QWidget):
 
     # ----------------------------------------------------------------- runs
     def set_runs(self, runs: list[RunRecord]) -> None:
-        """The project's runs with a saved model, newest first (the current choice is kept if still there)."""
+        """The project's runs with a saved model, newest first.
+
+        A run that was not listed before (one just finished) becomes the choice; otherwise the current choice is
+        kept if still there.
+        """
         current = self.selected_run()
+        listed = {self.run_choice.itemData(i) for i in range(self.run_choice.count())}
+        arrived = [run.run_dir for run in runs if run.run_dir not in listed]
+        if listed and arrived:
+            current = arrived[-1]  # the newest new run
         self.run_choice.clear()
         for run in reversed(runs):
             best = (run.final_metrics or {}).get("best", {}) or {}

@@ -195,3 +195,20 @@ def test_terms_have_plain_language_tooltips(qtbot) -> None:  # noqa: ANN001
         "safetensors: the weights alone",
     ):
         assert words in tip
+
+
+def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.store import RunRecord
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+
+    def run(number: int) -> RunRecord:
+        return RunRecord(number, f"run-{number}", float(number), "completed", f"/runs/run-{number}", {}, {})
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.set_runs([run(1), run(2)])
+    view.run_choice.setCurrentIndex(1)  # the user looks at the older run
+    view.set_runs([run(1), run(2)])
+    assert view.selected_run() == "/runs/run-1"  # a refresh keeps the user's choice
+    view.set_runs([run(1), run(2), run(3)])  # a run just finished
+    assert view.selected_run() == "/runs/run-3"
