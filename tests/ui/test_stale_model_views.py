@@ -33,9 +33,11 @@ def test_relabelling_updates_the_verdict_and_drops_the_grad_cam_overlay(qtbot, p
     browser.set_evaluation(result)
     browser.set_filter("eval:misclassified")
     assert browser.model.rowCount() == 2
-    browser.view.setCurrentIndex(browser.model.index(0))
-    browser.view.selectionModel().select(browser.model.index(1), QItemSelectionModel.SelectionFlag.Select)
+    selection = browser.view.selectionModel()
+    selection.setCurrentIndex(browser.model.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    selection.select(browser.model.index(1), QItemSelectionModel.SelectionFlag.Select)
     current = browser.model.record(0).id
+    assert sorted(browser.selected_ids()) == sorted(r.id for r in circles)
     assert viewer.image_id == current and "✗ square" in viewer.caption.text()
     assert browser.model.data(browser.model.index(0)) == "circle ✗ square"
     qtbot.waitUntil(lambda: not viewer.view.item.pixmap().isNull(), timeout=10_000)  # the picture is decoded
