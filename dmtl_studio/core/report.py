@@ -159,7 +159,10 @@ def format_value(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        return "; ".join(f"{key} {format_value(item)}" for key, item in value.items()) or "—"
+        return (
+            "; ".join(f"{str(key).replace('_', ' ')} {format_value(item)}" for key, item in value.items())
+            or "—"
+        )
     if isinstance(value, (list, tuple)):
         return ", ".join(format_value(item) for item in value) or "—"
     return str(value)
