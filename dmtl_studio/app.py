@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QTimer, QUrl
+from PySide6.QtCore import QEvent, QObject, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
@@ -23,6 +23,7 @@ from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.ui.settings import remember_project
+from dmtl_studio.ui.training_panel import QUIT_AFTER_RUN, QUIT_CANCEL
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
 from dmtl_studio.workers.crossval import CrossValidationThread
 from dmtl_studio.workers.evaluation import (
@@ -43,8 +44,13 @@ log = logging.getLogger(__name__)
 class StudioController(QObject):
     """Owns the open project and the worker threads; connects the window's requests to them."""
 
+    #: The project's runs changed (opened, a run started, ended, was continued or removed). Every view that
+    #: lists runs listens to this one signal, so none shows a stale list.
+    runs_changed = Signal()
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
+        self.runs_changed.connect(self._refresh_history)
         self.window = window
         self.project_dir: Path | None = None
         self.training_thread: TrainingThread | None = None
@@ -66,6 +72,12 @@ class StudioController(QObject):
         window.training.pause_requested.connect(self.pause_training)
         window.training.resume_run_requested.connect(self.resume_training)
         window.close_requested.connect(self.shutdown)
+        # Closing asks first while a run trains, and waits for stopping threads with the event loop running.
+        window.installEventFilter(self)
+        self._close_wait = QTimer(self)
+        self._close_wait.setInterval(50)
+        self._close_wait.timeout.connect(self._close_when_stopped)
+        self._quit_after_run = False
         window.training.set_can_start(
             False, "Open a project with labelled images, then press Start training."
         )
@@ -111,7 +123,7 @@ class StudioController(QObject):
         self.project_dir = Path(folder)
         self.thumbnails.set_project(self.project_dir)
         self.window.browser.attach(store)
-        self._refresh_history()
+        self.runs_changed.emit()
         self.window.set_project_open(True)
         self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}")
         remember_project(folder)
@@ -241,10 +253,14 @@ class StudioController(QObject):
         thread.run_finished.connect(panel.on_finished)
         thread.failed.connect(panel.on_failed)
         thread.notice.connect(panel.on_notice)
-        thread.finished.connect(self._refresh_history)
+        # Its run row exists once the first progress arrives; it ends (completed, stopped, failed) at finished.
+        thread.preparing.connect(self._run_row_appeared)
+        thread.progress.connect(self._run_row_appeared)
+        thread.finished.connect(self.runs_changed)
         problems_before = len(self.store.problems()) if self.store is not None else 0
         thread.finished.connect(lambda: self._refresh_browser_if_problems_changed(problems_before))
         self.training_thread = thread
+        self._run_row_shown = False
         panel.run_started(f"{config.transfer} transfer of {config.backbone}, {config.epochs} epoch(s)")
         thread.start()
 
@@ -260,6 +276,11 @@ class StudioController(QObject):
         """A run marks images that left the disk as problem files: the browser shows them as such at once."""
         if self.store is not None and len(self.store.problems()) != before:
             self.window.browser.reload()
+
+    def _run_row_appeared(self, *_: object) -> None:
+        if not self._run_row_shown:
+            self._run_row_shown = True
+            self.runs_changed.emit()
 
     def _refresh_history(self) -> None:
         """The run history table, read from the project (after opening it and after each run)."""
@@ -314,6 +335,7 @@ class StudioController(QObject):
         """The selector's learning-rate finder runs on a worker thread; closing the window stops it."""
         self.lr_finder_thread: LRFinderThread | None = None
         self.window.model_panel.lr_finder_requested.connect(self.find_learning_rate)
+        self.window.model_panel.lr_finder_cancel_requested.connect(lambda: self.stop_lr_finder(wait=False))
         self.window.close_requested.connect(self.stop_lr_finder)
         self.crossval_thread: CrossValidationThread | None = None
         self.window.model_panel.crossval_requested.connect(self.cross_validate)
@@ -342,6 +364,7 @@ class StudioController(QObject):
         config = config.with_changes(recipe=self.window.recipe.recipe().to_dict())
         thread = LRFinderThread(self.project_dir, config, self)
         thread.progress.connect(panel.show_lr_finder_progress)
+        thread.preparing.connect(panel.show_lr_finder_preparing)
         thread.curve.connect(panel.show_lr_finder_curve)
         thread.result_ready.connect(panel.show_lr_finder_result)
         thread.failed.connect(panel.show_lr_finder_error)
@@ -362,7 +385,7 @@ class StudioController(QObject):
         thread.progress.connect(panel.show_crossval_progress)
         thread.result_ready.connect(panel.show_crossval_result)
         thread.failed.connect(panel.show_crossval_error)
-        thread.finished.connect(self._refresh_history)
+        thread.finished.connect(self.runs_changed)
         self.crossval_thread = thread
         panel.set_crossval_running(True, f"Training {folds} folds of {config.backbone} ({config.transfer})…")
         thread.start()
@@ -375,11 +398,13 @@ class StudioController(QObject):
             if wait:
                 thread.wait()
 
-    def stop_lr_finder(self) -> None:
+    def stop_lr_finder(self, wait: bool = True) -> None:
+        """Cancel at the next batch boundary; the Cancel button does not block the window waiting for it."""
         thread = self.lr_finder_thread
         if thread is not None and thread.isRunning():
             thread.requestInterruption()
-            thread.wait()
+            if wait:
+                thread.wait()
 
     # ----------------------------------------------------------------- evaluation, Grad-CAM, suggestions, report
     def _connect_evaluation(self) -> None:
@@ -516,6 +541,7 @@ class StudioController(QObject):
         view.export_requested.connect(export)
         view.predict_requested.connect(predict)
         view.runs_wanted.connect(show_runs)
+        self.runs_changed.connect(show_runs)
         view.cell_activated.connect(browser.show_confusion_cell)
         view.filter_requested.connect(browser.show_evaluation_filter)
         viewer.explain_requested.connect(explain)
@@ -529,6 +555,59 @@ class StudioController(QObject):
                 thread.requestInterruption()
                 thread.wait()
         self.model_tasks.clear()  # the threads have no Qt parent: dropping them deletes them
+
+    # ----------------------------------------------------------------- closing
+    def _threads(self) -> list[QThread]:
+        """Every worker thread this controller started that may still run."""
+        threads = [
+            self.training_thread,
+            self.import_thread,
+            self.weights_thread,
+            self.crossval_thread,
+            self.lr_finder_thread,
+            *self.model_tasks.values(),
+        ]
+        return [thread for thread in threads if thread is not None and thread.isRunning()]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.window and event.type() == QEvent.Type.Close and not self._may_close():
+            event.ignore()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _may_close(self) -> bool:
+        """Whether the window may close now; if not, what closing asked for is under way (or was cancelled).
+
+        A running training asks first (stop and keep the last epoch, keep training and quit when it ends, or
+        cancel). Threads that must stop are asked to, and the window closes once they have, the event loop
+        running meanwhile: the window never freezes waiting for a batch to end.
+        """
+        training = self.training_thread
+        if training is not None and training.isRunning() and not self._close_wait.isActive():
+            choice = self.window.training.ask_quit_while_training()
+            if choice == QUIT_CANCEL:
+                return False
+            if choice == QUIT_AFTER_RUN:
+                if not self._quit_after_run:
+                    self._quit_after_run = True
+                    training.finished.connect(self.window.close)
+                self.window.statusBar().showMessage("The window closes when the run ends.")
+                return False
+            self.window.training.stop_button.click()  # the panel shows what stopping keeps
+        running = self._threads()
+        if not running:
+            return True
+        self._waiting_cam = None
+        for thread in running:
+            thread.requestInterruption()
+        self.window.statusBar().showMessage("Stopping the running work; the window closes when it has stopped…")
+        self._close_wait.start()
+        return False
+
+    def _close_when_stopped(self) -> None:
+        if not self._threads():
+            self._close_wait.stop()
+            self.window.close()
 
     def shutdown(self) -> None:
         """Stop and join every thread (called when the window closes)."""

@@ -30,6 +30,8 @@ from dmtl_studio.core.training import labelled_split, leave_out_missing_files, s
 from dmtl_studio.core.transfer import configure_transfer, forward, set_train_mode
 
 Progress = Callable[[int, int], None]
+#: The frozen backbone's feature pass before the first step: (views done, views planned, seconds so far).
+PreparationCallback = Callable[[int, int, float], None]
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,30 @@ def find_learning_rate(
     on_progress: Progress | None = None,
     should_stop: ShouldStop = never_stop,
     on_point: Callable[[float, float], None] | None = None,
+    on_preparing: PreparationCallback | None = None,
 ) -> LRFinderResult:
     """Run a learning-rate range test for ``config`` on a project's training images.
 
     The backbone's rate follows the head's times ``config.backbone_lr_factor``, as in training.
+
+    Parameters
+    ----------
+    on_progress
+        Called with (steps done, steps planned) after each step of the test.
+    should_stop
+        Polled between batches of the feature pass and between steps; when true, :class:`Cancelled` is raised.
+    on_point
+        Called with each (rate, smoothed loss) as it is measured.
+    on_preparing
+        With a frozen backbone, called during the feature pass before the first step with (image views done,
+        views planned, seconds so far): that pass is most of the test's time.
+
+    Raises
+    ------
+    Cancelled
+        ``should_stop`` became true.
+    ValueError
+        The loss was not finite even at the smallest rate.
     """
     seed_everything(config.seed)
     device = select_device(config.device)
@@ -142,6 +164,7 @@ def find_learning_rate(
             config.batch_size * 2,
             config.num_workers,
             should_stop,
+            on_progress=on_preparing,
         )
         batches = itertools.cycle(list(cache.train_loader(config.batch_size, config.seed)))
         run = model.head

@@ -64,7 +64,8 @@ def predict_files(
     """Class probabilities for each readable file, in batches; unreadable ones are listed with their reason.
 
     ``probabilities`` maps a preprocessed batch (N, 3, H, W, float32) to an (N, classes) array: a trained run in
-    PyTorch or any exported model runs through the same loop.
+    PyTorch or any exported model runs through the same loop. ``progress(done, total)`` counts files finished
+    (predicted or found unreadable), never files merely read: the last batch's model pass is part of the work.
     """
     predictions: list[Prediction] = []
     problems: list[tuple[str, str]] = []
@@ -80,20 +81,25 @@ def predict_files(
         batch_paths.clear()
         batch.clear()
 
-    for done, path in enumerate(paths, start=1):
+    def report() -> None:
+        if progress is not None:
+            progress(len(predictions) + len(problems), len(paths))
+
+    for path in paths:
         check(should_stop)
         try:
             image = resize_square(load_rgb(path), preprocessing.input_size, preprocessing.interpolation)
         except ImageProblem as exc:
             problems.append((path, str(exc)))
+            report()
         else:
             batch_paths.append(path)
             batch.append(to_tensor(image, preprocessing).numpy())
             if len(batch) >= batch_size:
                 flush()
-        if progress is not None:
-            progress(done, len(paths))
+                report()
     flush()
+    report()
     return PredictSummary(tuple(classes), tuple(predictions), tuple(problems))
 
 

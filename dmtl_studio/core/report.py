@@ -1,33 +1,46 @@
-"""One self-contained HTML report per run: curves, confusion matrix, per-class scores, configuration, recipe,
-environment and dataset summary. Charts are inline SVG; nothing is loaded from files or the network.
+"""One self-contained HTML report per run: curves, confusion matrix, per-class scores, example misclassified
+images, configuration, recipe, environment and dataset summary. Charts are inline SVG and example images inline
+JPEG thumbnails; nothing is loaded from files or the network. Numbers are rounded for reading; the reference
+sections (model, configuration, recipe, environment) are collapsed.
 """
 
 from __future__ import annotations
 
+import base64
 import html
-import json
 import os
 import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
+
 from dmtl_studio.core.cancel import ShouldStop, never_stop
 from dmtl_studio.core.checkpoint import atomic_write_bytes, load_checkpoint
 from dmtl_studio.core.evaluation import EvaluationResult
+from dmtl_studio.core.imaging import ImageProblem, load_rgb
 from dmtl_studio.core.inference import evaluate_run, project_of_run
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
 
 REPORT_NAME = "report.html"
 COLORS = ("#2e86de", "#e67e22", "#27ae60", "#8e44ad")
+EXAMPLES = 12  # misclassified images shown as thumbnails
+THUMBNAIL_PX = 112
 
-_STYLE = """
+_STYLE = (
+    """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:right}
 th{background:#f4f6f8}td.l,th.l{text-align:left}.note{background:#fff4e0;border-left:4px solid #e67e22;padding:.6em 1em}
 .muted{color:#777}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}.charts{display:flex;gap:1em;flex-wrap:wrap}
+details{margin:.6em 0}summary{cursor:pointer;font-weight:600}.examples{display:flex;gap:.8em;flex-wrap:wrap}
+figure{margin:0;width:"""
+    + str(THUMBNAIL_PX)
+    + """px;font-size:.8em}figure img{display:block;border:1px solid #ccc}
 """
+)
 
 
 def _e(value: object) -> str:
@@ -133,14 +146,106 @@ def _per_class_html(result: EvaluationResult) -> str:
     return "".join(rows)
 
 
+def format_value(value: object) -> str:
+    """A value as a person reads it: floats to 4 significant digits, lists and mappings as plain text.
+
+    ``0.51234567890123`` -> ``0.5123``; ``3e-06`` -> ``3e-06``; ``[0.485, 0.456]`` -> ``0.485, 0.456``;
+    ``{"a": 1}`` -> ``a 1``; ``None`` -> ``—``; booleans -> ``yes`` / ``no``.
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return (
+            "; ".join(f"{str(key).replace('_', ' ')} {format_value(item)}" for key, item in value.items())
+            or "—"
+        )
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(item) for item in value) or "—"
+    return str(value)
+
+
 def _dict_table(data: dict) -> str:
     rows = ["<table>"]
     for key in sorted(data):
-        value = data[key]
-        text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-        rows.append(f"<tr><th class='l'>{_e(key)}</th><td class='l'>{_e(text)}</td></tr>")
+        rows.append(
+            f"<tr><th class='l'>{_e(key.replace('_', ' '))}</th><td class='l'>{_e(format_value(data[key]))}</td></tr>"
+        )
     rows.append("</table>")
     return "".join(rows)
+
+
+def _collapsed(title: str, body: str) -> str:
+    """A reference section, closed until clicked (the headline figures stay in view)."""
+    return f"<details><summary>{_e(title)}</summary>{body}</details>"
+
+
+def _recipe_html(recipe: object) -> str:
+    """The augmentation recipe as a table of its steps, not as its file's JSON."""
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list):
+        return f"<p>{_e(format_value(recipe))}</p>"
+    rows = [
+        f"<p>Recipe <b>{_e(recipe.get('name', 'custom'))}</b>, {len(recipe['steps'])} step(s), in order:</p>",
+        "<table><tr><th class='l'>step</th><th>probability</th><th class='l'>settings</th></tr>",
+    ]
+    for step in recipe["steps"]:
+        if not isinstance(step, dict):
+            continue
+        off = "" if step.get("enabled", True) else " <span class='muted'>(off)</span>"
+        rows.append(
+            f"<tr><td class='l'>{_e(str(step.get('operation', '?')).replace('_', ' '))}{off}</td>"
+            f"<td>{_e(format_value(step.get('probability')))}</td>"
+            f"<td class='l'>{_e(format_value(step.get('params') or {}))}</td></tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _thumbnail_uri(path: str) -> str | None:
+    """A small JPEG of the image as a data URI (``None`` if it cannot be read)."""
+    try:
+        image = load_rgb(path)
+    except (ImageProblem, OSError):
+        return None
+    height, width = image.shape[:2]
+    scale = THUMBNAIL_PX / max(height, width)
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def misclassified_examples_html(result: EvaluationResult, limit: int = EXAMPLES) -> str:
+    """Up to ``limit`` misclassified images as embedded thumbnails, the most confident mistakes first."""
+    wrong = [k for k in range(len(result.image_ids)) if result.predicted[k] != result.targets[k]]
+    if not wrong:
+        return "<p class='muted'>No image was misclassified.</p>"
+    wrong.sort(key=lambda k: -float(result.confidence[k]))
+    figures = []
+    for k in wrong[:limit]:
+        true, predicted = result.classes[int(result.targets[k])], result.classes[int(result.predicted[k])]
+        caption = f"{_e(true)} → <b>{_e(predicted)}</b> {float(result.confidence[k]):.0%}"
+        uri = _thumbnail_uri(result.paths[k])
+        picture = (
+            f"<img src='{uri}' alt='{_e(Path(result.paths[k]).name)}'>"
+            if uri
+            else "<p class='muted'>(unreadable)</p>"
+        )
+        figures.append(
+            f"<figure>{picture}<figcaption>{caption}<br><span class='muted'>{_e(Path(result.paths[k]).name)}"
+            "</span></figcaption></figure>"
+        )
+    shown = f"the {len(figures)} most confident of {len(wrong)}" if len(wrong) > len(figures) else "all"
+    return (
+        f"<p class='muted'>Misclassified images ({shown}): true class → prediction and its confidence.</p>"
+        f"<div class='examples'>{''.join(figures)}</div>"
+    )
 
 
 def _curves_html(metrics: list[EpochMetrics]) -> str:
@@ -203,6 +308,7 @@ def build_report(
             parts.append(f"<p class='muted'>{len(result.unreadable)} image(s) could not be read.</p>")
         parts.append("<h3>Confusion matrix</h3>" + confusion_table_html(result))
         parts.append("<h3>Per class</h3>" + _per_class_html(result))
+        parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result))
     parts.append("<h2>Training curves</h2>" + _curves_html(epochs))
     best = sidecar.get("metrics", {})
     if best:
@@ -224,13 +330,14 @@ def build_report(
         parts.append("".join(rows))
     else:
         parts.append("<p class='muted'>The run's project could not be found.</p>")
-    parts.append("<h2>Model</h2>" + _dict_table(spec))
-    parts.append("<h3>Preprocessing</h3>" + _dict_table(sidecar.get("preprocessing", {})))
-    parts.append("<h2>Configuration</h2>" + _dict_table(config))
-    parts.append("<h2>Augmentation recipe</h2><pre>" + _e(json.dumps(recipe, indent=2)) + "</pre>")
+    parts.append("<h2>Reference</h2><p class='muted'>How the run was made; click a heading to open it.</p>")
+    parts.append(_collapsed("Model", _dict_table(spec)))
+    parts.append(_collapsed("Preprocessing", _dict_table(sidecar.get("preprocessing", {}))))
+    parts.append(_collapsed("Configuration", _dict_table(config)))
+    parts.append(_collapsed("Augmentation recipe", _recipe_html(recipe)))
     environment = dict(sidecar.get("versions", {}))
     environment["report platform"] = platform.platform()
-    parts.append("<h2>Environment</h2>" + _dict_table(environment))
+    parts.append(_collapsed("Environment", _dict_table(environment)))
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -50,6 +50,7 @@ from dmtl_studio.core.store import ImageRecord, ProjectError, ProjectStore
 from dmtl_studio.core.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
+from dmtl_studio.ui.shortcuts import bind_shortcuts
 
 FETCH_CHUNK = 500
 ICON_SIZE = 112
@@ -335,9 +336,10 @@ class DatasetBrowser(QWidget):
         self.viewer = ImageViewer()
 
         self.undo_action = QAction("&Undo label", self)
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        bind_shortcuts(self.undo_action, "Ctrl+Z", QKeySequence.StandardKey.Undo)
         self.redo_action = QAction("&Redo label", self)
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # Each sequence once: Linux's standard Redo is Ctrl+Shift+Z itself, and a repeat is ambiguous to Qt.
+        bind_shortcuts(self.redo_action, "Ctrl+Shift+Z", "Ctrl+Y", QKeySequence.StandardKey.Redo)
         for action in (self.undo_action, self.redo_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.setEnabled(False)
@@ -643,10 +645,29 @@ class DatasetBrowser(QWidget):
             changed = self.store.images_by_id([record.id for record in changed])
             self._all.update({record.id: record for record in changed})
         self.model.update_records(changed)
+        self._refresh_model_notes(labels)
         self._refresh_classes()
         self._update_undo_actions()
         self._show_current()
         self.project_changed.emit()
+
+    def _refresh_model_notes(self, labels: dict[int, str | None]) -> None:
+        """Relabelled images: the evaluation's verdict is judged against the new label, a spent suggestion is
+        dropped, and the large view's Grad-CAM overlay (made for the old verdict) is made again or cleared."""
+        per_image = self.evaluation.per_image() if self.evaluation is not None else {}
+        for image_id, label in labels.items():
+            self.notes.pop(image_id, None)
+            self.model.verdicts.pop(image_id, None)
+            if image_id in per_image and label is not None:
+                _true, predicted, confidence = per_image[image_id]
+                right = label == predicted
+                self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
+                self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
+            elif label is None and image_id in self.suggestions:
+                suggestion = self.suggestions[image_id]
+                self.notes[image_id] = f"suggests {suggestion.label} {suggestion.confidence:.0%}"
+        if self.viewer.image_id in labels:
+            self.viewer.refresh_overlay()
 
     def _update_undo_actions(self) -> None:
         self.undo_action.setEnabled(self.editor is not None and self.editor.can_undo())

@@ -30,6 +30,32 @@ from dmtl_studio.core.evaluation import LOW_CONFIDENCE
 from dmtl_studio.core.store import RunRecord
 
 NO_RUN = "No trained run yet"
+#: The uncertainty measures, in plain words.
+UNCERTAINTY_HELP = {
+    "entropy": "how spread out the model's answer is over all classes (high when it cannot decide among many)",
+    "margin": "how close its two best guesses are (high when it hesitates between two classes)",
+}
+#: Export formats: name -> (format id, file pattern, short purpose, what it is for in plain words).
+EXPORT_FORMATS = {
+    "ONNX": (
+        "onnx",
+        "*.onnx",
+        "any program",
+        "runs in other programs and languages (ONNX Runtime, C#, Java…); the most portable",
+    ),
+    "TorchScript": (
+        "torchscript",
+        "*.pt",
+        "PyTorch",
+        "runs with PyTorch (Python or C++) without DMTL Studio",
+    ),
+    "safetensors": (
+        "safetensors",
+        "*",
+        "weights only, a folder",
+        "the weights alone, in a file that cannot hide code, to load into the same network",
+    ),
+}
 NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
 
 
@@ -73,15 +99,20 @@ class EvaluationView(QWidget):
             "Predict every unlabelled image; the browser shows the suggestions and an 'uncertain first' queue"
         )
         self.method = QComboBox()
-        self.method.addItem("entropy", "entropy")
-        self.method.addItem("margin", "margin")
-        self.method.setToolTip("How uncertainty is measured for the 'uncertain first' order")
+        for name, help_text in UNCERTAINTY_HELP.items():
+            self.method.addItem(name, name)
+            self.method.setItemData(self.method.count() - 1, help_text, Qt.ItemDataRole.ToolTipRole)
+        self.method.setToolTip(
+            "How 'unsure' the model is about an image, for the 'uncertain first' order:\n"
+            + "\n".join(f"• {name}: {text}" for name, text in UNCERTAINTY_HELP.items())
+        )
         self.report_button = QPushButton("Open report")
         self.report_button.setToolTip("Write the run's self-contained HTML report and open it")
         self.export_button = QPushButton("Export model…")
         self.export_button.setToolTip(
-            "Save the run's model to use elsewhere: ONNX, TorchScript, or safetensors with its JSON description "
-            "(checked against PyTorch)"
+            "Save the run's model to use outside DMTL Studio, with a JSON file describing its classes and how "
+            "to prepare images (checked against the original):\n"
+            + "\n".join(f"• {name}: {text}" for name, (*_, text) in EXPORT_FORMATS.items())
         )
         self.predict_button = QPushButton("Predict folder…")
         self.predict_button.setToolTip("Predict every image of a folder with this run and write a CSV file")
@@ -159,8 +190,16 @@ class EvaluationView(QWidget):
 
     # ----------------------------------------------------------------- runs
     def set_runs(self, runs: list[RunRecord]) -> None:
-        """The project's runs with a saved model, newest first (the current choice is kept if still there)."""
+        """The project's runs with a saved model, newest first.
+
+        A run that was not listed before (one just finished) becomes the choice; otherwise the current choice is
+        kept if still there.
+        """
         current = self.selected_run()
+        listed = {self.run_choice.itemData(i) for i in range(self.run_choice.count())}
+        arrived = [run.run_dir for run in runs if run.run_dir not in listed]
+        if listed and arrived:
+            current = arrived[-1]  # the newest new run
         self.run_choice.clear()
         for run in reversed(runs):
             best = (run.final_metrics or {}).get("best", {}) or {}
@@ -173,8 +212,10 @@ class EvaluationView(QWidget):
             if position >= 0:
                 self.run_choice.setCurrentIndex(position)
         has_runs = self.run_choice.count() > 0
-        for button in (self.evaluate_button, self.suggest_button, self.report_button):
-            button.setEnabled(has_runs)
+        busy = not self.progress.isHidden()
+        for button in self._run_buttons():  # every action that needs a run, Export and Predict included
+            button.setEnabled(has_runs and not busy)
+            button.setStatusTip("" if has_runs else "Needs a trained run: train one first.")
         if not has_runs:
             self.summary.setText(NO_RUN + ": train a model, then evaluate it here.")
         elif self.summary.text().startswith(NO_RUN):
@@ -203,9 +244,8 @@ class EvaluationView(QWidget):
         if not run:
             return
         formats = {
-            "ONNX (*.onnx)": "onnx",
-            "TorchScript (*.pt)": "torchscript",
-            "safetensors + JSON, a folder (*)": "safetensors",
+            f"{name}, {purpose} ({pattern})": fmt
+            for name, (fmt, pattern, purpose, _text) in EXPORT_FORMATS.items()
         }
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export the model", str(Path(run).name), ";;".join(formats)

@@ -186,6 +186,12 @@ class ImageViewer(QWidget):
             self.view.clear_overlay()
             self.overlay_note.hide()
 
+    def refresh_overlay(self) -> None:
+        """The image's label changed: the overlay made for its old verdict goes (and is made again if on)."""
+        self.view.clear_overlay()
+        self.overlay_note.hide()
+        self._ask_for_overlay()
+
     def _ask_for_overlay(self) -> None:
         self._pending_overlay = None
         if self.explaining and self.image_id is not None and self.path:

@@ -28,6 +28,7 @@ from dmtl_studio.ui.model_panel import ModelPanel
 from dmtl_studio.ui.new_project_dialog import NewProjectDialog
 from dmtl_studio.ui.recipe_editor import RecipeEditor
 from dmtl_studio.ui.settings import forget_project, recent_projects, studio_settings
+from dmtl_studio.ui.shortcuts import bind_shortcuts
 from dmtl_studio.ui.split_dialog import SplitDialog
 from dmtl_studio.ui.start_page import StartPage
 from dmtl_studio.ui.training_panel import TrainingPanel
@@ -178,11 +179,16 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.new_action = QAction("&New project…", self, shortcut=QKeySequence.StandardKey.New)
-        self.open_action = QAction("&Open project…", self, shortcut=QKeySequence.StandardKey.Open)
-        self.import_action = QAction("&Import image folder…", self, shortcut="Ctrl+I")
+        self.new_action = QAction("&New project…", self)
+        self.open_action = QAction("&Open project…", self)
+        self.import_action = QAction("&Import image folder…", self)
         self.import_action.setEnabled(False)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action = QAction("&Quit", self)
+        # The documented keys on every platform (a standard key alone is empty on some: Quit on Windows).
+        bind_shortcuts(self.new_action, "Ctrl+N", QKeySequence.StandardKey.New)
+        bind_shortcuts(self.open_action, "Ctrl+O", QKeySequence.StandardKey.Open)
+        bind_shortcuts(self.import_action, "Ctrl+I")
+        bind_shortcuts(quit_action, "Ctrl+Q", QKeySequence.StandardKey.Quit)
         self.new_action.triggered.connect(self._ask_new)
         self.open_action.triggered.connect(self._ask_open)
         self.import_action.triggered.connect(self._ask_import)

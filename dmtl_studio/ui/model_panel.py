@@ -65,6 +65,12 @@ STRATEGY_LABELS = {
     "full": "Full — fine-tune everything",
 }
 NAME_ROLE = Qt.ItemDataRole.UserRole
+#: What λ does, in plain words (the spin box and its label share it).
+LAMBDA_HELP = (
+    "λ (lambda), the consistency weight: how much the model is also asked to give the same answer for an "
+    "image and for a changed copy of it (rotated, recoloured…). This needs no labels, so unlabelled images "
+    "can help. 0 learns from the labels alone; 1 counts both equally; higher trusts consistency more."
+)
 #: Consistency weight the window starts with: the command line's too (see ``RECOMMENDED``).
 DEFAULT_CONSISTENCY = RECOMMENDED["consistency_weight"]
 
@@ -79,6 +85,7 @@ class ModelPanel(QWidget):
     """Builds the :class:`TrainConfig` the next run will use."""
 
     lr_finder_requested = Signal(object)  # TrainConfig
+    lr_finder_cancel_requested = Signal()
     crossval_requested = Signal(object, int)  # TrainConfig, number of folds
     crossval_cancel_requested = Signal()
     weights_import_requested = Signal(str, str)  # file path, backbone name
@@ -200,10 +207,7 @@ class ModelPanel(QWidget):
         self.consistency_weight.setRange(0.0, 10.0)
         self.consistency_weight.setSingleStep(0.25)
         self.consistency_weight.setValue(DEFAULT_CONSISTENCY)
-        self.consistency_weight.setToolTip(
-            "Weight of the consistency term: the model is asked to predict the same for an image and its "
-            "augmented version. 0 trains on the labels alone."
-        )
+        self.consistency_weight.setToolTip(LAMBDA_HELP)
         self.use_unlabelled = QCheckBox()
         self.use_unlabelled.setToolTip(
             "Unlabelled images teach the model through the consistency term only; they never count as labelled."
@@ -216,7 +220,9 @@ class ModelPanel(QWidget):
         self.set_unlabelled_count(0)
         dmtl_box = QGroupBox("DMTL objective")
         form = QFormLayout(dmtl_box)
-        form.addRow("Consistency weight λ", self.consistency_weight)
+        lambda_label = QLabel("Consistency weight λ")
+        lambda_label.setToolTip(LAMBDA_HELP)
+        form.addRow(lambda_label, self.consistency_weight)
         form.addRow(self.use_unlabelled)
         form.addRow("Unlabelled : labelled", self.unlabelled_ratio)
         form.addRow(
@@ -260,6 +266,13 @@ class ModelPanel(QWidget):
         self.find_lr.setToolTip("Trains briefly while raising the learning rate, and plots the loss")
         self.use_lr = QPushButton("Use suggestion")
         self.use_lr.setEnabled(False)
+        self.lr_cancel = QPushButton("Cancel")
+        self.lr_cancel.setEnabled(False)
+        self.lr_cancel.setToolTip("Stop the search after the current batch; nothing is changed")
+        self.lr_progress = QProgressBar()
+        self.lr_progress.setRange(0, 1)
+        self.lr_progress.setValue(0)
+        self.lr_progress.setFormat("idle")
         self.lr_status = _muted(QLabel("Plots loss against learning rate on this project's images."))
         self.lr_plot = pg.PlotWidget()
         self.lr_plot.setBackground("w")
@@ -273,13 +286,17 @@ class ModelPanel(QWidget):
         self.lr_marker.hide()
         self.lr_plot.addItem(self.lr_marker)
         self._suggestion: float | None = None
+        self._suggestion_transfer: str | None = None
+        self._shown_mode: str | None = None  # the strategy the learning rate was last set for
         finder_box = QGroupBox("Learning-rate finder")
         box = QVBoxLayout(finder_box)
         buttons = QHBoxLayout()
         buttons.addWidget(self.find_lr)
         buttons.addWidget(self.use_lr)
+        buttons.addWidget(self.lr_cancel)
         buttons.addStretch(1)
         box.addLayout(buttons)
+        box.addWidget(self.lr_progress)
         box.addWidget(self.lr_plot)
         box.addWidget(self.lr_status)
 
@@ -305,6 +322,7 @@ class ModelPanel(QWidget):
         self.backbone_factor.valueChanged.connect(self._update_backbone_lr)
         self.find_lr.clicked.connect(lambda: self.lr_finder_requested.emit(self.config()))
         self.use_lr.clicked.connect(self._use_suggestion)
+        self.lr_cancel.clicked.connect(self._cancel_lr_finder)
         self.consistency_weight.valueChanged.connect(self._consistency_changed)
         self.use_unlabelled.toggled.connect(self._consistency_changed)
         self.crossval_button.clicked.connect(
@@ -447,11 +465,25 @@ class ModelPanel(QWidget):
 
     def _strategy_changed(self, *_: object) -> None:
         mode = self.transfer()
+        previous = self._shown_mode
+        self._shown_mode = mode
         self.help.setText(TRANSFER_HELP[mode])
         self.stages.setEnabled(mode == "partial")
         self.stages_label.setEnabled(mode == "partial")
         self.backbone_factor.setEnabled(mode != "frozen")
-        self.learning_rate.setValue(DEFAULT_LR[mode])
+        # A rate the user chose (or took from the finder) stays: only an untouched default follows the mode.
+        if previous is None or math.isclose(self.learning_rate.value(), DEFAULT_LR[previous]):
+            self.learning_rate.setValue(DEFAULT_LR[mode])
+        if self._suggestion is not None and previous is not None and mode != previous:
+            found = self._suggestion_transfer or previous
+            self.lr_status.setText(
+                f"Suggested head learning rate: {self._suggestion:.2g}, found for {found} transfer"
+                + (
+                    f"; the learning rate was kept. Find again to measure it for {mode} transfer."
+                    if found != mode
+                    else "."
+                )
+            )
         self._update_stage_label()
         self._update_backbone_lr()
 
@@ -473,16 +505,43 @@ class ModelPanel(QWidget):
     # ------------------------------------------------------------------ learning-rate finder
     def set_lr_finder_running(self, running: bool, message: str = "") -> None:
         self.find_lr.setEnabled(not running)
+        self.lr_cancel.setEnabled(running)
         if running:  # a new test: the previous curve and suggestion no longer apply
             self.lr_curve.setData([], [])
             self.lr_marker.hide()
             self.use_lr.setEnabled(False)
             self._suggestion = None
+            self.lr_progress.setRange(0, 0)
+            self.lr_progress.setFormat("preparing…")
+        else:
+            self.lr_progress.setRange(0, 1)
+            self.lr_progress.setValue(1 if self._suggestion is not None else 0)
+            self.lr_progress.setFormat("done" if self._suggestion is not None else "idle")
         if message:
             self.lr_status.setText(message)
 
+    def show_lr_finder_preparing(self, done: int, total: int, seconds: float) -> None:
+        """The frozen backbone's feature pass before the first step (most of the search's time)."""
+        self.lr_progress.setRange(0, max(1, total))
+        self.lr_progress.setValue(done)
+        left = seconds * (total - done) / done if done else None
+        eta = f" · ETA {int(left) // 60}:{int(left) % 60:02d}" if left is not None else ""
+        self.lr_progress.setFormat(f"features {done:,}/{total:,}{eta}")
+        self.lr_status.setText(
+            f"Computing features once with the frozen backbone: {done:,} of {total:,} image views; the learning "
+            "rates are tried after that, in seconds."
+        )
+
     def show_lr_finder_progress(self, done: int, total: int) -> None:
-        self.lr_status.setText(f"Trying learning rates… {done}/{total}")
+        self.lr_progress.setRange(0, max(1, total))
+        self.lr_progress.setValue(done)
+        self.lr_progress.setFormat(f"step {done}/{total}")
+        self.lr_status.setText(f"Trying learning rates… {done} of at most {total}")
+
+    def _cancel_lr_finder(self) -> None:
+        self.lr_cancel.setEnabled(False)
+        self.lr_status.setText("Cancelling after the current batch…")
+        self.lr_finder_cancel_requested.emit()
 
     def show_lr_finder_curve(self, rates: tuple[float, ...], losses: tuple[float, ...]) -> None:
         """The loss against the rate as measured so far (the test is still running)."""
@@ -494,6 +553,7 @@ class ModelPanel(QWidget):
         losses = np.asarray(result.losses, dtype=float)
         self.lr_curve.setData(rates, losses)
         self._suggestion = float(result.suggestion)
+        self._suggestion_transfer = getattr(result, "transfer", None) or self.transfer()
         self.lr_marker.setValue(math.log10(self._suggestion))
         self.lr_marker.show()
         self.use_lr.setEnabled(True)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -400,10 +401,29 @@ class RecipeEditor(QWidget):
         self._show_step_form(self.steps.currentRow())
         self._schedule()
 
+    def is_custom(self) -> bool:
+        """Whether the recipe shown is the user's own work (no preset has these steps): replacing it loses it."""
+        steps = self.recipe().steps
+        return all(preset(name).steps != steps for name in PRESETS)
+
+    def confirm_replace(self, what: str) -> bool:
+        """Ask before ``what`` replaces the user's own recipe; a preset's copy is replaced without asking."""
+        if not self.is_custom():
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Replace the recipe?",
+            f"The current recipe ({self.steps.count()} steps) is your own edit. Replace it with {what}?\n"
+            "Export it first (Export…) to keep a copy.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def _preset_chosen(self, index: int) -> None:
         name = self.presets.itemData(index)
         self.presets.setCurrentIndex(0)
-        if name:
+        if name and self.confirm_replace(f"the preset '{name}'"):
             self.set_recipe(preset(name))
             self._recipe_dirty = True
             self._debounce.start()
@@ -433,7 +453,7 @@ class RecipeEditor(QWidget):
 
     def _ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a recipe", "", "Recipes (*.json);;All files (*)")
-        if path:
+        if path and self.confirm_replace(f"the recipe in {Path(path).name}"):
             self.import_file(path)
 
     def _ask_export(self) -> None:
@@ -576,7 +596,15 @@ class RecipeEditor(QWidget):
         assert isinstance(result, PreviewResult)
         if result.request_id != self._request_id:
             return
-        self.original.show_image(result.original, result.label)
+        # The whole picture as it is (nothing cropped or stretched); the samples show it as training sees it.
+        whole = result.whole if result.whole is not None else result.original
+        height, width = whole.shape[:2]
+        self.original.show_image(
+            whole,
+            result.label,
+            f"The whole image ({width}×{height} shown); training sees it resized to "
+            f"{result.original.shape[1]}×{result.original.shape[0]}, as in the samples.",
+        )
         for tile, sample in zip(self.tiles, result.tiles, strict=False):
             tile.show_image(sample.image, sample.caption)
         if result.asked_at:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -86,7 +87,14 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.addLegend(offset=(-10, 10))
+    for axis in ("bottom", "left"):
+        # "epoch (x0.001)" or "head LR (x1e-06)" read as units of the data: the ticks carry their own scale.
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+    # The legend sits in a row of its own under the plot, never over a curve.
+    legend = pg.LegendItem(offset=None, colCount=3, labelTextColor="#222", labelTextSize="8pt")
+    item = plot.getPlotItem()
+    item.layout.addItem(legend, 4, 1)
+    item.legend = legend  # curves given a name join it
     plot.setClipToView(True)
     plot.setDownsampling(mode="peak")
     return plot
@@ -104,6 +112,34 @@ def _number(value: float | int, digits: int = 3) -> QTableWidgetItem:
     item = QTableWidgetItem(f"{value:.{digits}f}" if isinstance(value, float) else str(value))
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
+
+
+#: What the window's close question answers: stop the run and quit, quit once the run ends, or stay open.
+QUIT_STOP, QUIT_AFTER_RUN, QUIT_CANCEL = "stop", "after-run", "cancel"
+
+
+def stop_cost(epochs_done: int, epochs: int, phase: str) -> str:
+    """What pressing Stop now keeps and loses, in the words the Stop button and the close question use.
+
+    Parameters
+    ----------
+    epochs_done
+        Epochs the run has completed (its last saved epoch; 0 before the first one ends).
+    epochs
+        Epochs the run was asked for (0 when not known yet).
+    phase
+        ``"preparing"`` (building the model), ``"features"`` (the frozen backbone's feature pass) or
+        ``"training"`` (steps of an epoch).
+    """
+    if epochs_done > 0:
+        of = f" of {epochs}" if epochs else ""
+        return (
+            f"Stop keeps the run at epoch {epochs_done}{of} (and its best model); "
+            "the current epoch's progress is lost. Continue picks it up from there."
+        )
+    if phase == "features":
+        return "No epoch has finished yet: Stop keeps only the features computed so far, no model."
+    return "No epoch has finished yet: Stop keeps no model from this run."
 
 
 def format_duration(seconds: float) -> str:
@@ -138,9 +174,20 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Open a project with labelled images, then press Start training.")
         self.status.setWordWrap(True)
         self.paused = False
+        self.clock = time.monotonic  # seconds; the ETA and elapsed times are read from it
         self._started_at = 0.0
         self._paused_seconds = 0.0
         self._paused_at = 0.0
+        # The run as far as Stop is concerned: epochs completed, epochs asked for, and the current phase.
+        self.epochs_done = 0
+        self.epochs_planned = 0
+        self.phase = "preparing"
+        # The step phase's own clock: its ETA comes from its own rate, never from the feature pass before it.
+        self._steps_origin: tuple[float, int, float] | None = None  # (time, steps done, paused seconds)
+        self.stop_note = QLabel()
+        self.stop_note.setWordWrap(True)
+        self.stop_note.setStyleSheet("color: #555;")
+        self.stop_note.hide()
 
         self.loss_plot = _plot("Loss", "cross-entropy")
         self.accuracy_plot = _plot("Accuracy", "fraction correct")
@@ -249,6 +296,7 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
+        layout.addWidget(self.stop_note)
         layout.addWidget(self.notices)
         layout.addWidget(self.tabs, 1)
 
@@ -277,8 +325,11 @@ class TrainingPanel(QWidget):
         self.notices.hide()
         self.pause_button.setText("Pause")
         self.paused = False
-        self._started_at = time.monotonic()
+        self._started_at = self.clock()
         self._paused_seconds = 0.0
+        self.epochs_done, self.epochs_planned, self.phase = 0, 0, "preparing"
+        self._steps_origin = None
+        self._show_stop_cost()
         self.progress.setRange(0, 0)  # busy until the first step reports
         self.progress.setFormat("preparing…")
         self.status.setText(f"Preparing: {description}")
@@ -314,18 +365,53 @@ class TrainingPanel(QWidget):
         self.paused = not self.paused
         self.pause_button.setText("Resume" if self.paused else "Pause")
         if self.paused:
-            self._paused_at = time.monotonic()
+            self._paused_at = self.clock()
             self.status.setText("Paused after the current batch. Resume goes on exactly where it stopped.")
         else:
-            self._paused_seconds += time.monotonic() - self._paused_at
+            self._paused_seconds += self.clock() - self._paused_at
             self.status.setText("Resuming…")
         self.pause_requested.emit(self.paused)
 
     def _stop_clicked(self) -> None:
         self.stop_button.setEnabled(False)
         self.pause_button.setEnabled(False)
-        self.status.setText("Stopping after the current batch…")
+        self.status.setText(f"Stopping after the current batch… {self.stop_cost()}")
+        self.stop_note.hide()
         self.stop_requested.emit()
+
+    def stop_cost(self) -> str:
+        """What Stop would keep and lose right now (see :func:`stop_cost`)."""
+        return stop_cost(self.epochs_done, self.epochs_planned, self.phase)
+
+    def _show_stop_cost(self) -> None:
+        text = self.stop_cost()
+        self.stop_button.setToolTip(text)
+        self.stop_note.setText(text)
+        self.stop_note.show()
+
+    def ask_quit_while_training(self) -> str:
+        """Ask what closing the window does to the running run: one of QUIT_STOP, QUIT_AFTER_RUN, QUIT_CANCEL."""
+        box = QMessageBox(self.window())
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("A run is training")
+        box.setText("A run is still training. Quit anyway?")
+        box.setInformativeText(
+            f"{self.stop_cost()}\n\nKeep training: the run goes on and the window closes by itself when it "
+            "ends. Cancel: nothing changes."
+        )
+        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        box.deleteLater()
+        if clicked is stop:
+            return QUIT_STOP
+        if clicked is keep:
+            return QUIT_AFTER_RUN
+        return QUIT_CANCEL
 
     # ----------------------------------------------------------------- slots
     def on_progress(self, event: StepProgress) -> None:
@@ -333,10 +419,16 @@ class TrainingPanel(QWidget):
         done = (event.epoch - 1) * event.steps + event.step
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        elapsed = time.monotonic() - self._started_at - self._paused_seconds
-        eta = elapsed * (total - done) / done if done else 0.0
+        now = self.clock()
+        elapsed = now - self._started_at - self._paused_seconds
+        if self.phase != "training":
+            self.phase = "training"
+            self.epochs_planned = event.epochs
+            self._show_stop_cost()
+        eta = self._steps_eta(now, done, total)
         self.progress.setFormat(
-            f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · ETA {format_duration(eta)}"
+            f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · "
+            f"ETA {format_duration(eta) if eta is not None else '…'}"
         )
         if not self.paused:
             self.status.setText(
@@ -354,8 +446,24 @@ class TrainingPanel(QWidget):
                 self._consistency_in_legend = True
             self.consistency_loss.append(x, event.consistency_loss)
 
+    def _steps_eta(self, now: float, done: int, total: int) -> float | None:
+        """Seconds left at the step phase's own rate (steps since its first report, over the time since)."""
+        if self._steps_origin is None or done < self._steps_origin[1]:
+            # The first step report (or a new stretch after a feature pass between epochs): the clock starts.
+            self._steps_origin = (now, done, self._paused_seconds)
+        started, first, paused = self._steps_origin
+        seconds = now - started - (self._paused_seconds - paused)
+        steps = done - first
+        if steps <= 0 or seconds <= 0:
+            return None  # not measured yet
+        return seconds / steps * (total - done)
+
     def on_preparing(self, event: PreparationProgress) -> None:
         """The frozen backbone's one pass over the images, before (and between) the first steps."""
+        if self.phase != "features":
+            self.phase = "features"
+            self._steps_origin = None  # the steps after this pass measure their own rate again
+            self._show_stop_cost()
         self.progress.setRange(0, max(1, event.total))
         self.progress.setValue(event.done)
         left = event.seconds * (event.total - event.done) / event.done if event.done else 0.0
@@ -368,6 +476,8 @@ class TrainingPanel(QWidget):
             )
 
     def on_epoch(self, event: EpochResult) -> None:
+        self.epochs_done, self.epochs_planned = event.epoch, event.epochs
+        self._show_stop_cost()
         self.train_accuracy.append(event.epoch, event.train_accuracy)
         if event.val_loss is not None:
             self.val_loss.append(event.epoch, event.val_loss)
@@ -440,6 +550,8 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("failed")
 
     def _idle(self) -> None:
+        self.stop_note.hide()
+        self.stop_button.setToolTip("")
         self.redraw_timer.stop()
         self.redraw()
         self.start_button.setEnabled(True)

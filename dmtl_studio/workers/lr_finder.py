@@ -17,6 +17,9 @@ class LRFinderThread(CoreThread):
     """
 
     curve = Signal(object, object)  # the rates and smoothed losses measured so far (tuples), with progress
+    preparing = Signal(
+        int, int, float
+    )  # the feature pass before the first step: views done, planned, seconds
     what = "the learning-rate search"
 
     def __init__(self, project_dir: Path, config: TrainConfig, parent: QObject | None = None) -> None:
@@ -35,6 +38,10 @@ class LRFinderThread(CoreThread):
             self.progress.emit(done, total)
             self.curve.emit(tuple(self._rates), tuple(self._losses))
 
+    def _on_preparing(self, done: int, total: int, seconds: float) -> None:
+        if self._progress_due(done >= total):
+            self.preparing.emit(done, total, seconds)
+
     def work(self) -> object:
         from dmtl_studio.core.lr_finder import find_learning_rate
 
@@ -44,4 +51,5 @@ class LRFinderThread(CoreThread):
             on_progress=self._on_progress,
             should_stop=self.isInterruptionRequested,
             on_point=self._on_point,
+            on_preparing=self._on_preparing,
         )

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from dmtl_studio.core.augment import resize_square
 from dmtl_studio.core.augment.preview import PreviewRequest, render_preview
+from dmtl_studio.core.augment.resize import fit_within
 from dmtl_studio.core.imaging import load_rgb
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ class _PreviewJob(QRunnable):
         if not self.service.is_latest(self.request.request_id):
             return  # a newer request came in while this one waited
         try:
-            result = render_preview(self.request, self.service.load)
+            result = render_preview(self.request, self.service.load, self.service.load_whole)
         except Exception as exc:  # an unreadable image or a bad recipe reaches the editor as a message
             log.debug("preview failed", exc_info=True)
             self.service.signals.failed.emit(self.request.request_id, str(exc) or type(exc).__name__)
@@ -61,7 +63,7 @@ class PreviewService(QObject):
         self.signals.failed.connect(self.failed)
         self._latest = -1
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
 
     def is_latest(self, request_id: int) -> bool:
         """Whether ``request_id`` is still the newest request (read from the pool's thread too)."""
@@ -76,13 +78,19 @@ class PreviewService(QObject):
 
     def load(self, path: str, size: int) -> np.ndarray:
         """The image at ``path`` resized to ``size`` as training resizes it (cached)."""
-        key = (path, size)
+        # Bicubic, as the bundled backbones resize their inputs (shrinking uses area averaging either way).
+        return self._cached((path, size, "square"), lambda: resize_square(load_rgb(path), size, "bicubic"))
+
+    def load_whole(self, path: str, size: int) -> np.ndarray:
+        """The whole image at ``path``, aspect ratio kept, at most ``size`` pixels (cached)."""
+        return self._cached((path, size, "whole"), lambda: fit_within(load_rgb(path), size))
+
+    def _cached(self, key: tuple[str, int, str], make: Callable[[], np.ndarray]) -> np.ndarray:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        # Bicubic, as the bundled backbones resize their inputs (shrinking uses area averaging either way).
-        image = resize_square(load_rgb(path), size, "bicubic")
+        image = make()
         with self._lock:
             self._cache[key] = image
             while len(self._cache) > CACHE_IMAGES:

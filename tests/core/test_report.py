@@ -39,3 +39,39 @@ def test_default_location_is_the_run_folder(tmp_path_factory) -> None:  # noqa: 
 
 def test_empty_chart_says_so() -> None:
     assert "no data" in line_chart_svg("Loss", [], "x")
+
+
+def test_report_reads_as_prose_with_example_mistakes(tmp_path_factory) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from dmtl_studio.core.checkpoint import load_checkpoint
+    from dmtl_studio.core.evaluation import EvaluationResult
+    from dmtl_studio.core.report import build_report
+    from dmtl_studio.core.store import ProjectStore
+
+    project, run_dir = trained_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        images = [im for im in store.images() if im.label in ("circle", "square")][:4]
+        epochs = store.epoch_metrics(store.runs()[0].id)
+    sidecar = load_checkpoint(run_dir).sidecar
+    # Two of four images called the other class: the report must show those two as pictures.
+    result = EvaluationResult(
+        run_dir=str(run_dir),
+        run_name=run_dir.name,
+        split="val",
+        note="",
+        classes=("circle", "square"),
+        image_ids=np.array([im.id for im in images]),
+        paths=tuple(im.path for im in images),
+        targets=np.array([0 if im.label == "circle" else 1 for im in images]),
+        probabilities=np.array([[0.123456789012345, 0.876543210987655], [0.9, 0.1], [0.3, 0.7], [0.6, 0.4]]),
+    )
+    text = build_report(run_dir, result, epochs, None, sidecar, "completed")
+    wrong = len(result.misclassified_ids())
+    assert wrong >= 1
+    assert text.count("<img src='data:image/jpeg;base64,") == wrong  # embedded, nothing outside the file
+    assert not re.search(r"\d\.\d{7,}", text)  # no 16-digit numbers anywhere
+    assert '{"' not in text and "[{" not in text  # no raw JSON (configuration, recipe, metrics)
+    for section in ("Configuration", "Augmentation recipe", "Environment", "Model"):
+        assert f"<details><summary>{section}</summary>" in text, section
+    assert "<th class='l'>learning rate</th>" in text

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from dmtl_studio.app import build_window
 from dmtl_studio.core.store import ProjectStore
 from tests.conftest import TEST_INPUT_SIZE
+from tests.ui.test_run_flow import _answer_close_question
 
 
 def _fast(window) -> None:  # noqa: ANN001
@@ -51,7 +52,10 @@ def test_closing_the_window_during_training_joins_the_thread(qtbot, project: Pat
     controller.start_training()
     thread = controller.training_thread
     qtbot.waitUntil(lambda: window.training.progress.maximum() > 0, timeout=120_000)
+    _answer_close_question("Stop and quit", asked := [])
     window.close()
+    assert asked  # closing during a run asks first
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     assert not thread.isRunning()
 
 

@@ -183,3 +183,55 @@ def test_the_window_imports_a_weights_file_on_a_worker(qtbot, project: Path, tmp
     assert note.startswith("Not imported") and "nothing was loaded" in note
     assert not _items(panel)["torchvision/resnet50"].flags() & Qt.ItemFlag.ItemIsEnabled
     controller.shutdown()
+
+
+def test_a_learning_rate_suggestion_stays_when_the_strategy_changes(qtbot, panel: ModelPanel) -> None:  # noqa: ANN001
+    result = SimpleNamespace(
+        learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1),
+        losses=(1.1, 1.0, 0.6, 0.5, 3.0),
+        suggestion=5e-4,
+        transfer="frozen",
+    )
+    panel.show_lr_finder_result(result)
+    qtbot.mouseClick(panel.use_lr, Qt.MouseButton.LeftButton)
+    assert panel.learning_rate.value() == pytest.approx(5e-4)
+    panel.partial.setChecked(True)
+    assert panel.learning_rate.value() == pytest.approx(5e-4)  # not silently replaced
+    assert "found for frozen transfer" in panel.lr_status.text() and "partial" in panel.lr_status.text()
+    panel.learning_rate.setValue(2e-4)  # the user's own rate stays too
+    panel.full.setChecked(True)
+    assert panel.learning_rate.value() == pytest.approx(2e-4)
+
+
+def test_the_lr_finder_shows_the_feature_pass_and_can_be_cancelled(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.app import build_window
+    from dmtl_studio.ui import model_panel
+
+    original = model_panel.ModelPanel.config
+    monkeypatch.setattr(
+        model_panel.ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.model_panel
+    assert panel.frozen.isChecked() and not panel.lr_cancel.isEnabled()
+    qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
+    thread = controller.lr_finder_thread
+    assert panel.lr_cancel.isEnabled()
+    shown: list[str] = []
+
+    def cancel_once(*_: object) -> None:
+        if not shown:
+            shown.append(panel.lr_progress.format() + " | " + panel.lr_status.text())
+            qtbot.mouseClick(panel.lr_cancel, Qt.MouseButton.LeftButton)
+
+    thread.preparing.connect(cancel_once)
+    with qtbot.waitSignal(thread.finished, timeout=120_000):
+        pass
+    assert shown and shown[0].startswith("features ") and "Computing features" in shown[0]
+    qtbot.waitUntil(lambda: panel.find_lr.isEnabled(), timeout=5_000)
+    assert "stopped" in panel.lr_status.text() and not panel.use_lr.isEnabled()
+    assert not panel.lr_cancel.isEnabled()
+    controller.shutdown()

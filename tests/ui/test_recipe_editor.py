@@ -241,3 +241,54 @@ def test_a_range_given_as_two_values_stays_ordered(qtbot, editor) -> None:  # no
     assert values["min_area"] == pytest.approx(0.1) and values["max_area"] == pytest.approx(0.1)
     assert low.spin.value() == pytest.approx(0.1)
     Recipe.from_dict(widget.recipe().to_dict())  # what the editor holds always reads back
+
+
+def test_the_original_is_the_whole_image_not_a_square(qtbot, editor, tmp_path: Path) -> None:  # noqa: ANN001
+    import cv2
+    import numpy as np
+
+    widget, _ = editor
+    wide = np.zeros((100, 300, 3), np.uint8)
+    wide[:, :20] = (0, 0, 255)  # a red band at the left edge (BGR), which a centre crop would cut away
+    wide[:, 20:] = (255, 0, 0)
+    cv2.imwrite(str(tmp_path / "wide.png"), wide)
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
+        widget.set_images([(str(tmp_path / "wide.png"), "band")])
+    picture = widget.original.picture.pixmap().toImage()
+    assert picture.width() == pytest.approx(3 * picture.height(), abs=2)  # its own shape, not stretched
+    left = picture.pixelColor(1, picture.height() // 2)
+    assert left.red() > 200 and left.blue() < 60  # the edge is there: nothing cropped
+    assert "whole image" in widget.original.toolTip()
+
+
+def _answer_question(button: object, asked: list[str]) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, press)
+            return
+        asked.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(50, press)
+
+
+def test_a_preset_asks_before_replacing_an_edited_recipe(qtbot, editor) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QMessageBox
+
+    widget, _ = editor
+    asked: list[str] = []
+    widget.presets.activated.emit(widget.presets.findData("medium"))  # over a preset: no question
+    assert not asked and widget.recipe() == preset("medium")
+    widget.add_step("rotate")  # now it is the user's own recipe
+    edited = widget.recipe()
+    _answer_question(QMessageBox.StandardButton.No, asked)
+    widget.presets.activated.emit(widget.presets.findData("light"))
+    assert asked and "your own edit" in asked[0]
+    assert widget.recipe() == edited  # kept
+    _answer_question(QMessageBox.StandardButton.Yes, asked)
+    widget.presets.activated.emit(widget.presets.findData("light"))
+    assert len(asked) == 2 and widget.recipe() == preset("light")

@@ -80,3 +80,22 @@ def test_the_feature_pass_shows_its_own_progress_then_steps_take_over(qtbot) -> 
     assert (panel.progress.value(), panel.progress.maximum()) == (1, 20)
     assert panel.progress.format().startswith("epoch 1/5 · step 1/4")
     panel.on_failed("stopped for the test")
+
+
+def test_axes_show_plain_numbers_and_legends_stay_off_the_curves(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1200, 420)
+    panel.show()
+    panel.run_started("a long run")
+    # The first steps of a long run: x is a thousandth of an epoch, the rate a few millionths.
+    panel.on_progress(StepProgress(1, 1, 1, 1000, 0.9, 2e-6, 100.0))
+    panel.on_progress(StepProgress(1, 1, 3, 1000, 0.8, 3e-6, 100.0))
+    panel.redraw()
+    qtbot.wait(100)
+    for plot in (panel.loss_plot, panel.accuracy_plot, panel.lr_plot):
+        for axis in ("bottom", "left"):
+            assert "(x" not in plot.getAxis(axis).labelString(), plot.getAxis(axis).labelString()
+        legend, view = plot.getPlotItem().legend, plot.getPlotItem().getViewBox()
+        assert not legend.sceneBoundingRect().intersects(view.sceneBoundingRect())
+    panel.on_failed("stopped for the test")

@@ -92,7 +92,10 @@ class PreviewRequest:
 
 @dataclass(frozen=True)
 class PreviewResult:
-    """The original image (at training size) and its augmented tiles, for one request."""
+    """The original image (at training size) and its augmented tiles, for one request.
+
+    ``whole`` is the original as it is (aspect ratio kept, nothing cropped or stretched), for showing it.
+    """
 
     request_id: int
     original: np.ndarray
@@ -100,10 +103,16 @@ class PreviewResult:
     tiles: tuple[PreviewTile, ...]
     asked_at: float = 0.0
     compute_ms: float = 0.0
+    whole: np.ndarray | None = None
 
 
-def render_preview(request: PreviewRequest, load: Callable[[str, int], np.ndarray]) -> PreviewResult:
-    """Compute a preview; ``load(path, size)`` returns the image resized as training resizes it.
+def render_preview(
+    request: PreviewRequest,
+    load: Callable[[str, int], np.ndarray],
+    load_whole: Callable[[str, int], np.ndarray] | None = None,
+) -> PreviewResult:
+    """Compute a preview; ``load(path, size)`` returns the image resized as training resizes it, and
+    ``load_whole(path, size)`` (optional) the whole image with its aspect ratio, at most ``size`` pixels.
 
     Raises whatever ``load`` raises for an unreadable image (:class:`dmtl_studio.core.imaging.ImageProblem`).
     """
@@ -123,4 +132,5 @@ def render_preview(request: PreviewRequest, load: Callable[[str, int], np.ndarra
         tuple(tiles),
         request.asked_at,
         (time.perf_counter() - started) * 1000.0,
+        load_whole(path, request.size) if load_whole is not None else None,
     )

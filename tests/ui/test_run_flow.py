@@ -1,0 +1,214 @@
+"""Run lifecycle as the window shows it: run lists follow the project, closing during training asks, Stop says
+what it costs, and the ETA comes from the phase it describes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.demo import write_shapes_folder
+from dmtl_studio.core.importer import import_folder
+from dmtl_studio.core.store import ProjectStore
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """3 classes x 6 small pictures; the window trains them at 32 px on the CPU."""
+    from dmtl_studio.ui import model_panel
+
+    images = write_shapes_folder(tmp_path / "images", 6, seed=5, size=48)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, images, val_fraction=0.25, seed=0)
+    original = model_panel.ModelPanel.config
+    monkeypatch.setattr(
+        model_panel.ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=32, device="cpu", feature_views=1),
+    )
+    return project
+
+
+def test_a_finished_run_reaches_every_run_list_without_a_click(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(tiny_project)
+    qtbot.addWidget(window)
+    window.show()
+    window.evaluation_dock.raise_()
+    view = window.evaluation
+    qtbot.waitUntil(lambda: not view.evaluate_button.isEnabled(), timeout=5_000)
+    assert view.run_choice.count() == 0 and window.training.history.rowCount() == 0
+    window.model_panel.epochs.setValue(1)
+    controller.start_training()
+    thread = controller.training_thread
+    qtbot.waitUntil(lambda: not thread.isRunning(), timeout=TIMEOUT)
+    # No click on the chooser: the finished run is listed and can be evaluated at once.
+    qtbot.waitUntil(lambda: view.run_choice.count() == 1, timeout=5_000)
+    assert view.evaluate_button.isEnabled() and view.export_button.isEnabled()
+    assert window.training.history.rowCount() == 1
+    controller.shutdown()
+
+
+def test_export_and_predict_need_a_run(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    for button in (view.export_button, view.predict_button, view.evaluate_button, view.report_button):
+        assert not button.isEnabled(), button.text()
+
+
+def _answer_close_question(button_text: str, asked: list[str]) -> None:
+    """Press ``button_text`` in the question the window shows next (as the user would)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            QTimer.singleShot(50, press)
+            return
+        asked.append(box.text() + "\n" + box.informativeText())
+        next(b for b in box.buttons() if b.text() == button_text).click()
+
+    QTimer.singleShot(50, press)
+
+
+def test_closing_during_training_asks_and_stays_responsive(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
+    import time
+
+    window, controller = build_window(tiny_project)
+    qtbot.addWidget(window)
+    window.show()
+    window.model_panel.epochs.setValue(200)
+    controller.start_training()
+    thread = controller.training_thread
+    qtbot.waitUntil(lambda: window.training.epochs_done >= 1, timeout=TIMEOUT)
+
+    asked: list[str] = []
+    _answer_close_question("Cancel", asked)
+    window.close()
+    assert len(asked) == 1 and "still training" in asked[0]
+    assert "keeps the run at epoch" in asked[0]  # what stopping would cost, said before it happens
+    assert window.isVisible() and thread.isRunning()  # Cancel: nothing changed
+
+    _answer_close_question("Stop and quit", asked)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 1.0  # no waiting for the batch inside the close
+    assert len(asked) == 2
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    assert not thread.isRunning()
+    with ProjectStore.open(tiny_project) as store:
+        run = store.runs()[-1]
+        assert run.status == "stopped" and len(store.epoch_metrics(run.id)) >= 1
+
+
+def test_keep_training_closes_the_window_when_the_run_ends(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(tiny_project)
+    qtbot.addWidget(window)
+    window.show()
+    window.model_panel.epochs.setValue(2)
+    controller.start_training()
+    thread = controller.training_thread
+    qtbot.waitUntil(lambda: window.training.progress.maximum() > 0, timeout=TIMEOUT)
+    asked: list[str] = []
+    _answer_close_question("Keep training", asked)
+    window.close()
+    assert asked and window.isVisible()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)
+    assert not thread.isRunning()
+    with ProjectStore.open(tiny_project) as store:
+        assert store.runs()[-1].status == "completed"
+
+
+def test_the_step_eta_comes_from_the_steps_own_rate(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.events import PreparationProgress, StepProgress
+    from dmtl_studio.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    now = [0.0]
+    panel.clock = lambda: now[0]
+    panel.run_started("frozen run")
+    for done in (100, 500, 1000):  # a 5-minute feature pass
+        now[0] = done * 0.3
+        panel.on_preparing(PreparationProgress(done=done, total=1000, seconds=now[0]))
+    assert panel.progress.format() == "features 1,000/1,000 · ETA 0:00"
+    now[0] = 301.0
+    panel.on_progress(StepProgress(1, 10, 1, 10, 0.9, 1e-3, 500.0))
+    assert panel.progress.format().endswith("ETA …")  # no step rate measured yet
+    now[0] = 311.0  # ten more steps in ten seconds: 89 steps are left, at one a second
+    panel.on_progress(StepProgress(2, 10, 1, 10, 0.8, 1e-3, 500.0))
+    assert panel.progress.format() == "epoch 2/10 · step 1/10 · ETA 1:29"
+    panel.on_failed("stopped for the test")
+
+
+def test_stop_says_what_it_keeps_before_it_does(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.events import EpochResult, PreparationProgress, StepProgress
+    from dmtl_studio.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("frozen run")
+    assert "No epoch has finished yet" in panel.stop_note.text()
+    panel.on_preparing(PreparationProgress(done=10, total=100, seconds=2.0))
+    assert "only the features computed so far" in panel.stop_button.toolTip()
+    panel.on_progress(StepProgress(1, 5, 1, 4, 0.9, 1e-3, 500.0))
+    assert "keeps no model" in panel.stop_note.text()
+    panel.on_epoch(EpochResult(2, 5, 0.7, 0.6, 0.8, 0.5, 1e-3))
+    assert (
+        "epoch 2 of 5" in panel.stop_note.text()
+        and "current epoch's progress is lost" in panel.stop_note.text()
+    )
+    assert panel.stop_button.toolTip() == panel.stop_note.text()
+    panel.stop_button.click()
+    assert "epoch 2 of 5" in panel.status.text()
+    panel.on_failed("stopped for the test")
+
+
+def test_terms_have_plain_language_tooltips(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+    from dmtl_studio.ui.model_panel import ModelPanel
+
+    panel, view = ModelPanel(), EvaluationView()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(view)
+    lambda_label = next(
+        label for label in panel.findChildren(QLabel) if label.text() == "Consistency weight λ"
+    )
+    for tip in (lambda_label.toolTip(), panel.consistency_weight.toolTip()):
+        assert "same answer" in tip and "unlabelled" in tip
+    for row, words in ((0, "spread out"), (1, "two best guesses")):
+        assert words in view.method.itemData(row, Qt.ItemDataRole.ToolTipRole)
+    assert "entropy:" in view.method.toolTip()
+    tip = view.export_button.toolTip()
+    for words in (
+        "ONNX: runs in other programs",
+        "TorchScript: runs with PyTorch",
+        "safetensors: the weights alone",
+    ):
+        assert words in tip
+
+
+def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.store import RunRecord
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+
+    def run(number: int) -> RunRecord:
+        return RunRecord(number, f"run-{number}", float(number), "completed", f"/runs/run-{number}", {}, {})
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.set_runs([run(1), run(2)])
+    view.run_choice.setCurrentIndex(1)  # the user looks at the older run
+    view.set_runs([run(1), run(2)])
+    assert view.selected_run() == "/runs/run-1"  # a refresh keeps the user's choice
+    view.set_runs([run(1), run(2), run(3)])  # a run just finished
+    assert view.selected_run() == "/runs/run-3"
