@@ -492,13 +492,23 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             print(f"labelled {summary.labelled} image(s); {summary.added} new image(s) added")
             if summary.new_classes:
                 print(f"new class(es) created: {', '.join(summary.new_classes)}")
-            for path, reason in summary.problems:
-                print(f"  problem: {path}: {reason}", file=sys.stderr)
+            if summary.duplicates:
+                print(f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)")
+            if summary.problems:
+                print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
+                _print_some([f"{path}: {reason}" for path, reason in summary.problems])
             if summary.not_found:
                 print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
-                for path in summary.not_found:
-                    print(f"  {path}", file=sys.stderr)
+                _print_some(list(summary.not_found))
     return 0
+
+
+def _print_some(lines: list[str], limit: int = 20) -> None:
+    """The first ``limit`` lines on stderr, then how many more there were."""
+    for line in lines[:limit]:
+        print(f"  {line}", file=sys.stderr)
+    if len(lines) > limit:
+        print(f"  … and {len(lines) - limit} more", file=sys.stderr)
 
 
 def _cmd_splits(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from dmtl_studio.core.cancel import never_stop
 from dmtl_studio.core.imaging import ImageProblem, inspect_image, iter_image_files
 from dmtl_studio.core.store import ProjectError, ProjectStore
+from dmtl_studio.core.validation import class_name_problem
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -74,6 +75,8 @@ def import_folder(
         relative = path.relative_to(root)
         class_name = relative.parts[0] if len(relative.parts) > 1 else None
         try:
+            if class_name is not None and (why := class_name_problem(class_name.strip())) is not None:
+                raise ImageProblem(f"its folder cannot be a class: {why}")
             info, problem = inspect_image(path), None
         except ImageProblem as exc:
             info, problem = None, str(exc)

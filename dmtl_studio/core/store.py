@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmtl_studio.core.validation import clean_class_name
+
 DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"
 SCHEMA_VERSION = 1
@@ -509,15 +511,19 @@ PALETTE = (
 
 
 def _clean_class_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise ProjectError("a class needs a name")
-    if "/" in name or "\\" in name or name in (".", ".."):
-        raise ProjectError(f"'{name}' cannot be a class name (it is used as a folder name on export)")
-    return name
+    try:
+        return clean_class_name(name)
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from None
 
 
 def _ensure_class(conn: sqlite3.Connection, name: str) -> int:
+    """The id of class ``name``, created if needed. Every door that creates a class comes through here, so a
+    name that could not be a folder name (see :func:`clean_class_name`) never enters a project."""
+    row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+    if row:
+        return int(row[0])
+    name = _clean_class_name(name)
     row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
     if row:
         return int(row[0])
