@@ -188,9 +188,13 @@ class StudioController(QObject):
         thread.start()
 
     def _import_done(self, summary: object) -> None:
-        self.window.statusBar().showMessage(
-            f"Imported {summary.added} new image(s); {len(summary.problems)} problem file(s)", 10000
-        )
+        text = f"Imported {summary.added} new image(s); {len(summary.problems)} problem file(s)"
+        if summary.split is not None:
+            text += f"; {summary.split.describe()}"
+            self.window.browser.set_split_warnings(summary.split.warnings)
+        if summary.conflicts:
+            text += f"; {len(summary.conflicts)} picture(s) carry two labels (filter 'Conflicting labels')"
+        self.window.statusBar().showMessage(text, 20000)
         self.refresh()
 
     # ----------------------------------------------------------------- training

@@ -57,6 +57,28 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _split_options(p: argparse.ArgumentParser) -> None:
+    """--val-fraction, --test-fraction, --seed: the project's own values when it has some, else the defaults."""
+    from dmtl_studio.core.splits import DEFAULT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
+
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help=f"share of each class for validation (default: the project's, else {DEFAULT_VAL_FRACTION:g})",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=None,
+        help="share of each class kept for the final evaluation (default: the project's, else "
+        f"{DEFAULT_TEST_FRACTION:g})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help=f"the split's random seed (default: the project's, else {DEFAULT_SEED})"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmtl-studio",
@@ -68,20 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a folder of images (sub-folders are classes) into a project")
     p.add_argument("project_dir", type=Path)
     p.add_argument("images_dir", type=Path)
-    p.add_argument("--val-fraction", type=float, default=0.2, help="share of each class for validation")
-    p.add_argument(
-        "--test-fraction", type=float, default=0.0, help="share of each class kept for the final evaluation"
-    )
-    p.add_argument("--seed", type=int, default=0, help="the split's random seed")
+    _split_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser(
         "splits", help="assign every labelled image a new stratified train/validation/test split"
     )
     p.add_argument("project_dir", type=Path)
-    p.add_argument("--val-fraction", type=float, default=0.2, help="share of each class for validation")
-    p.add_argument("--test-fraction", type=float, default=0.15, help="share of each class for the test split")
-    p.add_argument("--seed", type=int, default=0, help="the split's random seed")
+    _split_options(p)
 
     p = sub.add_parser("train", help="train a classifier on a project's labelled images")
     p.add_argument("project_dir", type=Path)
@@ -243,9 +259,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
         f"{summary.unlabelled} unlabelled, {len(summary.problems)} problem(s)"
     )
     _print_class_counts(counts)
+    for line in summary.describe_split():
+        print(line)
     for path, reason in summary.problems:
         print(f"  problem: {path}: {reason}", file=sys.stderr)
     if args.json:
+        split = summary.split
         print(
             json.dumps(
                 {
@@ -255,6 +274,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     "unlabelled": summary.unlabelled,
                     "classes": list(summary.classes),
                     "problems": [{"path": p, "reason": r} for p, r in summary.problems],
+                    "split": split.totals() if split else None,
+                    "val_fraction": split.settings.val_fraction if split else None,
+                    "test_fraction": split.settings.test_fraction if split else None,
+                    "split_warnings": list(split.warnings) if split else [],
+                    "label_conflicts": [
+                        {"labels": list(c.labels), "paths": list(c.paths)} for c in summary.conflicts
+                    ],
                 }
             )
         )
@@ -512,7 +538,7 @@ def _print_some(lines: list[str], limit: int = 20) -> None:
 
 
 def _cmd_splits(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.importer import assign_splits
+    from dmtl_studio.core.splits import assign_splits, label_conflicts
     from dmtl_studio.core.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
@@ -520,8 +546,13 @@ def _cmd_splits(args: argparse.Namespace) -> int:
             store, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed, reassign=True
         )
         _print_class_counts(store.class_counts())
+        conflicts = label_conflicts(store)
+    print(summary.describe())
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
+    if conflicts:
+        print(f"{len(conflicts)} picture(s) carry two or more labels (they share one split):", file=sys.stderr)
+        _print_some([c.describe() for c in conflicts])
     return 0
 
 
