@@ -165,6 +165,10 @@ class StudioController(QObject):
         extra = ""
         if summary.new_classes:
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
+        if summary.duplicates:
+            extra += f"; {summary.duplicates} row(s) repeated a file named before"
+        if summary.problems:
+            extra += f" (first problem: {summary.problems[0][0]}: {summary.problems[0][1]})"
         if summary.not_found:
             extra += f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
         self.window.statusBar().showMessage(

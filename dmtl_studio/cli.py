@@ -80,6 +80,8 @@ def _split_options(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from dmtl_studio.core.csvfile import MAX_FIELD_CHARS, MAX_ROWS
+
     parser = argparse.ArgumentParser(
         prog="dmtl-studio",
         description="Turn a folder of images into a trained classifier. No command opens the window.",
@@ -179,7 +181,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
     p.add_argument("action", choices=("export-csv", "import-csv", "export-folders"))
     p.add_argument("project_dir", type=Path)
-    p.add_argument("path", type=Path, help="the CSV file, or the (new, empty) folder to export into")
+    p.add_argument(
+        "path",
+        type=Path,
+        help=f"the CSV file (import: at most {MAX_ROWS:,} rows, fields up to {MAX_FIELD_CHARS:,} characters; "
+        "cells that would run as spreadsheet formulas are written with a leading '), or the (new, empty) folder "
+        "to export into",
+    )
 
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
     p.add_argument("project_dir", type=Path)
