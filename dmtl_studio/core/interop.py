@@ -147,8 +147,16 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise ProjectError(f"{out} is not empty; choose a new folder for the export")
+    folders: dict[str, str] = {}
+    for name in store.class_names():
+        other = folders.setdefault(name.casefold(), name)
+        if other != name:  # one folder on case-insensitive file systems (Windows, macOS): labels would mix
+            raise ProjectError(
+                f"classes '{other}' and '{name}' differ only in case, so they would share one folder; rename one "
+                "first. Nothing was written"
+            )
     plan: list[tuple[Path, Path]] = []
-    used: set[Path] = set()
+    used: set[str] = set()
     for image in store.images(usable_only=True):
         if image.label is None:
             continue
@@ -158,13 +166,13 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
             if why is not None:
                 raise ValueError(why)
             target = path_inside(out, image.label, source.name)
-            if target in used:
+            if str(target).casefold() in used:
                 target = path_inside(out, image.label, f"{image.id}_{source.name}")
         except ValueError as exc:
             raise ProjectError(
                 f"class '{image.label}' cannot be exported as a folder ({exc}); rename it first. Nothing was written"
             ) from None
-        used.add(target)
+        used.add(str(target).casefold())
         plan.append((source, target))
     for source, target in plan:
         target.parent.mkdir(parents=True, exist_ok=True)

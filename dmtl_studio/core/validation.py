@@ -17,6 +17,11 @@ import stat
 import unicodedata
 from pathlib import Path
 
+#: Names Windows gives to devices in every folder (with any extension): no folder can have them.
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
+
 #: Longest class name, in characters (it becomes a folder name; 255 bytes is the common file-name limit).
 MAX_CLASS_NAME = 100
 
@@ -33,6 +38,8 @@ def class_name_problem(name: str) -> str | None:
         return f"'{name}' cannot be a class name: it reads as a drive on Windows"
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         return f"{name!r} cannot be a class name: it holds control characters"
+    if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
+        return f"'{name}' cannot be a class name: Windows reserves it for a device"
     return None
 
 
@@ -43,7 +50,7 @@ def clean_class_name(name: str) -> str:
     ------
     ValueError
         Empty after stripping, longer than :data:`MAX_CLASS_NAME`, a path separator, ``.`` or ``..``, a drive
-        prefix, or control characters (NUL included). The message says which.
+        prefix, control characters (NUL included), or a Windows device name. The message says which.
     """
     name = name.strip()
     problem = class_name_problem(name)

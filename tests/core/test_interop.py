@@ -72,7 +72,9 @@ def test_label_csv_door_refuses_path_like_class_names(tmp_path: Path, shapes_dir
         assert len(summary.problems) == len(bad)
 
 
-@pytest.mark.parametrize("name", ["..", "../../x", "/abs", "a/b", ".", "x\x00y", "bell\x07", "", "  ", "n" * 101])
+@pytest.mark.parametrize(
+    "name", ["..", "../../x", "/abs", "a/b", ".", "x\x00y", "bell\x07", "", "  ", "n" * 101, "C:x", "con", "LPT1.txt"]
+)
 def test_every_store_door_refuses_path_like_class_names(tmp_path: Path, name: str) -> None:
     with ProjectStore.create(tmp_path / "p") as store:
         store.add_images([("/x/a.png", "ok", None, None)])
@@ -127,6 +129,16 @@ def test_export_folders_writes_nothing_outside_its_folder(tmp_path: Path) -> Non
     with ProjectStore.open(project) as store, pytest.raises(ProjectError, match="Nothing was written"):
         export_imagefolder(store, tmp_path / "out" / "tree")
     assert [p for p in sorted(tmp_path.rglob("*")) if p not in before and "project" not in p.parts] == []
+
+
+def test_export_folders_refuses_classes_that_differ_only_in_case(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"one")
+    (tmp_path / "b.png").write_bytes(b"two")
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.add_images([(str(tmp_path / "a.png"), "Cat", None, None), (str(tmp_path / "b.png"), "cat", None, None)])
+        with pytest.raises(ProjectError, match="differ only in case"):
+            export_imagefolder(store, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_folder_import_reports_a_folder_name_that_cannot_be_a_class(tmp_path: Path, shapes_dir: Path) -> None:
