@@ -80,19 +80,17 @@ class LabelConflict:
 
 def label_conflicts(store: ProjectStore) -> list[LabelConflict]:
     """Usable images whose identical content (sha256) carries two or more labels, by first path."""
-    groups: dict[str, list] = defaultdict(list)
-    for image in store.images(usable_only=True):
-        if image.label is not None and image.sha256:
-            groups[image.sha256].append(image)
+    groups: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for sha, image_id, path, label in store.label_conflict_rows():
+        groups[sha].append((image_id, path, label))
     conflicts = [
         LabelConflict(
             sha,
-            tuple(sorted({im.label for im in images})),
-            tuple(im.path for im in images),
-            tuple(im.id for im in images),
+            tuple(sorted({label for _, _, label in members})),
+            tuple(path for _, path, _ in members),
+            tuple(image_id for image_id, _, _ in members),
         )
-        for sha, images in groups.items()
-        if len({im.label for im in images}) > 1
+        for sha, members in groups.items()
     ]
     return sorted(conflicts, key=lambda c: c.paths[0])
 

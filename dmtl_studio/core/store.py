@@ -435,6 +435,18 @@ class ProjectStore:
                 counts[name][split] += count
         return counts
 
+    def label_conflict_rows(self) -> list[tuple[str, int, str, str]]:
+        """``(sha256, image id, path, label)`` of usable labelled images whose identical content (same sha256)
+        carries more than one label, by image id. One query, so the browser can ask after every label action."""
+        rows = self._conn.execute(
+            "SELECT images.sha256, images.id, images.path, classes.name FROM images"
+            " JOIN classes ON classes.id = images.class_id WHERE images.problem IS NULL AND images.sha256 IN"
+            " (SELECT sha256 FROM images WHERE problem IS NULL AND class_id IS NOT NULL AND sha256 IS NOT NULL"
+            "  GROUP BY sha256 HAVING COUNT(DISTINCT class_id) > 1)"
+            " ORDER BY images.id"
+        )
+        return [(sha, image_id, os.fsdecode(path), label) for sha, image_id, path, label in rows]
+
     def unlabelled_count(self) -> int:
         return self._conn.execute(
             "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"

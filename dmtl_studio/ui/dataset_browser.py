@@ -419,7 +419,7 @@ class DatasetBrowser(QWidget):
         warnings = [
             f"Class '{name}' has only {c['total']} image(s): too few to keep a validation image."
             for name, c in counts.items()
-            if 0 < c["total"] < 2
+            if 0 < c["total"] < 2 and not any(f"class '{name}'" in w for w in self._split_warnings)
         ]
         conflicts = label_conflicts(self.store)
         self._conflicting = {image_id for conflict in conflicts for image_id in conflict.image_ids}
