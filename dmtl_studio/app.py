@@ -197,6 +197,10 @@ class StudioController(QObject):
         extra = ""
         if summary.new_classes:
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
+        if summary.duplicates:
+            extra += f"; {summary.duplicates} row(s) repeated a file named before"
+        if summary.problems:
+            extra += f" (first problem: {summary.problems[0][0]}: {summary.problems[0][1]})"
         if summary.not_found:
             extra += f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
         self.window.statusBar().showMessage(
@@ -220,7 +224,13 @@ class StudioController(QObject):
         thread.start()
 
     def _import_done(self, summary: object) -> None:
-        self.window.statusBar().showMessage(f"Import: {summary.describe()}", 20000)
+        text = f"Import: {summary.describe()}"
+        if summary.split is not None:
+            text += f"; {summary.split.describe()}"
+            self.window.browser.set_split_warnings(summary.split.warnings)
+        if summary.conflicts:
+            text += f"; {len(summary.conflicts)} picture(s) carry two labels (filter 'Conflicting labels')"
+        self.window.statusBar().showMessage(text, 20000)
         self.refresh()
 
     # ----------------------------------------------------------------- training

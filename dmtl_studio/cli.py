@@ -57,7 +57,31 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _split_options(p: argparse.ArgumentParser) -> None:
+    """--val-fraction, --test-fraction, --seed: the project's own values when it has some, else the defaults."""
+    from dmtl_studio.core.splits import DEFAULT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
+
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help=f"share of each class for validation (default: the project's, else {DEFAULT_VAL_FRACTION:g})",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=None,
+        help="share of each class kept for the final evaluation (default: the project's, else "
+        f"{DEFAULT_TEST_FRACTION:g})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help=f"the split's random seed (default: the project's, else {DEFAULT_SEED})"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
+    from dmtl_studio.core.csvfile import MAX_FIELD_CHARS, MAX_ROWS
+
     parser = argparse.ArgumentParser(
         prog="dmtl-studio",
         description="Turn a folder of images into a trained classifier. No command opens the window.",
@@ -68,20 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a folder of images (sub-folders are classes) into a project")
     p.add_argument("project_dir", type=Path)
     p.add_argument("images_dir", type=Path)
-    p.add_argument("--val-fraction", type=float, default=0.2, help="share of each class for validation")
-    p.add_argument(
-        "--test-fraction", type=float, default=0.0, help="share of each class kept for the final evaluation"
-    )
-    p.add_argument("--seed", type=int, default=0, help="the split's random seed")
+    _split_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser(
         "splits", help="assign every labelled image a new stratified train/validation/test split"
     )
     p.add_argument("project_dir", type=Path)
-    p.add_argument("--val-fraction", type=float, default=0.2, help="share of each class for validation")
-    p.add_argument("--test-fraction", type=float, default=0.15, help="share of each class for the test split")
-    p.add_argument("--seed", type=int, default=0, help="the split's random seed")
+    _split_options(p)
 
     p = sub.add_parser("train", help="train a classifier on a project's labelled images")
     p.add_argument("project_dir", type=Path)
@@ -163,7 +181,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
     p.add_argument("action", choices=("export-csv", "import-csv", "export-folders"))
     p.add_argument("project_dir", type=Path)
-    p.add_argument("path", type=Path, help="the CSV file, or the (new, empty) folder to export into")
+    p.add_argument(
+        "path",
+        type=Path,
+        help=f"the CSV file (import: at most {MAX_ROWS:,} rows, fields up to {MAX_FIELD_CHARS:,} characters; "
+        "cells that would run as spreadsheet formulas are written with a leading '), or the (new, empty) folder "
+        "to export into",
+    )
 
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
     p.add_argument("project_dir", type=Path)
@@ -241,6 +265,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         counts = store.class_counts()
     print(summary.describe())
     _print_class_counts(counts)
+    for line in summary.describe_split():
+        print(line)
     for path, note in summary.notes:
         print(f"  note: {path}: {note}")
     for path in scan.skipped[:5]:
@@ -250,6 +276,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     for path, reason in summary.problems:
         print(f"  problem: {path}: {reason}", file=sys.stderr)
     if args.json:
+        split = summary.split
         print(
             json.dumps(
                 {
@@ -262,6 +289,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     "notes": [{"path": p, "note": n} for p, n in summary.notes],
                     "skipped": summary.skipped,
                     "split_folders": dict(summary.split_folders),
+                    "split": split.totals() if split else None,
+                    "val_fraction": split.settings.val_fraction if split else None,
+                    "test_fraction": split.settings.test_fraction if split else None,
+                    "split_warnings": list(split.warnings) if split else [],
+                    "label_conflicts": [
+                        {"labels": list(c.labels), "paths": list(c.paths)} for c in summary.conflicts
+                    ],
                 }
             )
         )
@@ -499,17 +533,27 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             print(f"labelled {summary.labelled} image(s); {summary.added} new image(s) added")
             if summary.new_classes:
                 print(f"new class(es) created: {', '.join(summary.new_classes)}")
-            for path, reason in summary.problems:
-                print(f"  problem: {path}: {reason}", file=sys.stderr)
+            if summary.duplicates:
+                print(f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)")
+            if summary.problems:
+                print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
+                _print_some([f"{path}: {reason}" for path, reason in summary.problems])
             if summary.not_found:
                 print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
-                for path in summary.not_found:
-                    print(f"  {path}", file=sys.stderr)
+                _print_some(list(summary.not_found))
     return 0
 
 
+def _print_some(lines: list[str], limit: int = 20) -> None:
+    """The first ``limit`` lines on stderr, then how many more there were."""
+    for line in lines[:limit]:
+        print(f"  {line}", file=sys.stderr)
+    if len(lines) > limit:
+        print(f"  … and {len(lines) - limit} more", file=sys.stderr)
+
+
 def _cmd_splits(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.importer import assign_splits
+    from dmtl_studio.core.splits import assign_splits, label_conflicts
     from dmtl_studio.core.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
@@ -517,8 +561,13 @@ def _cmd_splits(args: argparse.Namespace) -> int:
             store, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed, reassign=True
         )
         _print_class_counts(store.class_counts())
+        conflicts = label_conflicts(store)
+    print(summary.describe())
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
+    if conflicts:
+        print(f"{len(conflicts)} picture(s) carry two or more labels (they share one split):", file=sys.stderr)
+        _print_some([c.describe() for c in conflicts])
     return 0
 
 

@@ -46,7 +46,7 @@ def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _imported_template(tmp_path_factory: pytest.TempPathFactory, shapes_dir: Path) -> Path:
     project = tmp_path_factory.mktemp("template") / "project"
     with ProjectStore.create(project) as store:
-        import_folder(store, shapes_dir, val_fraction=0.25, seed=0)
+        import_folder(store, shapes_dir, val_fraction=0.25, test_fraction=0.0, seed=0)
     return project
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmtl_studio.core.metrics import ClassMetrics, per_class_metrics
+from dmtl_studio.core.metrics import NOTHING_SCORED, ClassMetrics, format_score, per_class_metrics
 from dmtl_studio.core.store import ImageRecord, ProjectStore
 
 #: Below this top-class probability an image counts as "low confidence" in the browser filter.
@@ -99,7 +99,11 @@ class EvaluationResult:
 
     @property
     def split_title(self) -> str:
-        return {"test": "test split", "val": "validation split (no test images)"}.get(self.split, self.split)
+        return {
+            "test": "test split",
+            "val": "validation split (no test images)",
+            "none": "project (no test or validation images)",
+        }.get(self.split, self.split)
 
     def misclassified_ids(self) -> list[int]:
         """Wrongly predicted images, the most confidently wrong first."""
@@ -126,8 +130,13 @@ class EvaluationResult:
             for image_id, t, p, c in zip(self.image_ids, self.targets, predicted, confidence, strict=True)
         }
 
+    @property
+    def scored(self) -> bool:
+        """Whether any image was scored; without one there is no accuracy (``None``), not 0."""
+        return len(self.image_ids) > 0
+
     def to_dict(self) -> dict:
-        """A JSON-ready summary (``dmtl-studio evaluate --json``, the report)."""
+        """A JSON-ready summary (``dmtl-studio evaluate --json``, the report). Metrics of nothing are ``null``."""
         m = self.metrics
         return {
             "run_dir": self.run_dir,
@@ -142,9 +151,9 @@ class EvaluationResult:
             "confusion": self.confusion.tolist(),
             "per_class": {
                 name: {
-                    "precision": float(m.precision[i]),
-                    "recall": float(m.recall[i]),
-                    "f1": float(m.f1[i]),
+                    "precision": float(m.precision[i]) if self.scored else None,
+                    "recall": float(m.recall[i]) if self.scored else None,
+                    "f1": float(m.f1[i]) if self.scored else None,
                     "support": int(m.support[i]),
                 }
                 for i, name in enumerate(self.classes)
@@ -154,12 +163,19 @@ class EvaluationResult:
     def describe(self) -> str:
         """A few lines of plain text (the CLI's output)."""
         m = self.metrics
-        lines = [
-            f"run {self.run_name}: {len(self.image_ids)} image(s) of the {self.split_title}",
-            f"accuracy {m.accuracy:.3f}, balanced accuracy {m.balanced_accuracy:.3f}",
-        ]
+        lines = [f"run {self.run_name}: {len(self.image_ids)} image(s) of the {self.split_title}"]
         if self.note:
             lines.insert(0, f"note: {self.note}")
+        if not self.scored:
+            lines.append(f"{NOTHING_SCORED}: no accuracy to report")
+            if self.unreadable:
+                lines.append(f"{len(self.unreadable)} image(s) could not be read")
+            if self.skipped:
+                lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
+            return "\n".join(lines)
+        lines.append(
+            f"accuracy {format_score(m.accuracy)}, balanced accuracy {format_score(m.balanced_accuracy)}"
+        )
         width = max([len(c) for c in self.classes] + [5])
         lines.append(f"{'class':{width}}  precision  recall     f1  images")
         for i, name in enumerate(self.classes):

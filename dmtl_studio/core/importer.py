@@ -1,4 +1,4 @@
-"""Import of image folders into a project, and stratified train/validation/test splits.
+"""Import of image folders into a project (their splits: :mod:`dmtl_studio.core.splits`).
 
 A folder whose sub-folders are classes gives labelled images (the first folder level below the root names the
 class, deeper folders belong to it); loose files at the root are unlabelled. When the top folders are named
@@ -11,15 +11,15 @@ counted as skipped.
 from __future__ import annotations
 
 import os
-import random
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dmtl_studio.core.cancel import never_stop
 from dmtl_studio.core.imaging import FolderScan, ImageProblem, inspect_image, scan_folder
+from dmtl_studio.core.splits import LabelConflict, SplitSummary, assign_splits, label_conflicts
 from dmtl_studio.core.store import ProjectError, ProjectStore
+from dmtl_studio.core.validation import class_name_problem
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -55,6 +55,11 @@ class ImportSummary:
     skipped: int = 0
     split_folders: tuple[tuple[str, str], ...] = ()
 
+    #: The split the labelled images got (counts, the fractions used, classes too small to split).
+    split: SplitSummary | None = None
+    #: Pictures (identical content) that carry two or more labels; each should get one.
+    conflicts: tuple[LabelConflict, ...] = ()
+
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
         parts = [
@@ -69,6 +74,18 @@ class ImportSummary:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used}); classes from the folders below them")
         return "; ".join(parts)
+
+    def describe_split(self) -> list[str]:
+        """Lines for the import's summary: the split, then every warning and label conflict."""
+        if self.split is None:
+            return []
+        lines = [self.split.describe(), *(f"note: {w}" for w in self.split.warnings)]
+        if self.conflicts:
+            lines.append(f"{len(self.conflicts)} picture(s) carry two or more labels (identical files):")
+            lines += [f"  {conflict.describe()}" for conflict in self.conflicts[:20]]
+            if len(self.conflicts) > 20:
+                lines.append(f"  … and {len(self.conflicts) - 20} more (the browser's filter 'Conflicting labels')")
+        return lines
 
 
 def _parts_below(root: Path, path: Path) -> tuple[str, ...]:
@@ -113,12 +130,6 @@ def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
             "(train/cat/..., valid/cat/...), or rename the folders if they are classes"
         )
     return splits
-
-
-@dataclass(frozen=True)
-class SplitSummary:
-    counts: dict[str, dict[str, int]]
-    warnings: tuple[str, ...]
 
 
 def import_folder(
@@ -170,6 +181,8 @@ def import_folder(
             parts = parts[1:]  # split/class/...: the class is one level down
         class_name = parts[0] if len(parts) > 1 else None
         try:
+            if class_name is not None and (why := class_name_problem(class_name.strip())) is not None:
+                raise ImageProblem(f"its folder cannot be a class: {why}")
             info, problem = inspect_image(path), None
         except ImageProblem as exc:
             info, problem = None, str(exc)
@@ -195,7 +208,7 @@ def import_folder(
         store.set_splits(
             {record.id: folder_splits[record.path] for record in store.images() if record.path in folder_splits}
         )
-    assign_splits(store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    split = assign_splits(store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     usable = total - len(problems)
     return ImportSummary(
         scanned=total,
@@ -208,81 +221,9 @@ def import_folder(
         notes=tuple(notes),
         skipped=len(scan.skipped),
         split_folders=tuple(sorted(splits_by_folder.items())),
+        split=split,
+        conflicts=tuple(label_conflicts(store)),
     )
-
-
-def assign_splits(
-    store: ProjectStore,
-    *,
-    val_fraction: float | None = None,
-    test_fraction: float | None = None,
-    seed: int | None = None,
-    reassign: bool = False,
-) -> SplitSummary:
-    """Give labelled images without a split a stratified train/validation/test split.
-
-    Each class is topped up towards the target fractions, counting the images it already has in each split,
-    so labelling images one by one keeps the proportions. Images with identical content always land in the
-    same split (no leakage). Existing assignments are kept unless ``reassign`` is true. Fractions and seed
-    default to the project's stored ones and are stored, so every later assignment follows them.
-    """
-    val_fraction = float(store.get_meta("val_fraction", "0.2")) if val_fraction is None else val_fraction
-    test_fraction = float(store.get_meta("test_fraction", "0.0")) if test_fraction is None else test_fraction
-    seed = int(store.get_meta("split_seed", "0")) if seed is None else seed
-    if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
-        raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
-    images = [im for im in store.images(usable_only=True) if im.label is not None]
-    # Content already placed decides where its duplicates go.
-    placed: dict[str, str] = {}
-    existing: dict[str, dict[str, set[str]]] = defaultdict(
-        lambda: {s: set() for s in ("train", "val", "test")}
-    )
-    if not reassign:
-        for im in images:
-            if im.split:
-                key = im.sha256 or f"id:{im.id}"
-                placed.setdefault(key, im.split)
-                existing[im.label][im.split].add(key)
-    new_groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    assignment: dict[int, str] = {}
-    for im in images:
-        if im.split and not reassign:
-            continue
-        key = im.sha256 or f"id:{im.id}"
-        if key in placed:
-            assignment[im.id] = placed[key]
-            continue
-        new_groups[im.label][key].append(im.id)
-    rng = random.Random(seed)
-    warnings: list[str] = []
-    for class_name in sorted(set(new_groups) | set(existing)):
-        keys = sorted(new_groups.get(class_name, {}))
-        rng.shuffle(keys)
-        have = {split: len(groups) for split, groups in existing[class_name].items()}
-        total = sum(have.values()) + len(keys)
-        if total < 2 and val_fraction + test_fraction > 0:
-            warnings.append(f"class '{class_name}' has only {total} distinct image(s): too few to split")
-        want_test = round(total * test_fraction)
-        want_val = round(total * val_fraction)
-        if total >= 2 and val_fraction > 0 and want_val == 0:
-            want_val = 1
-        if total - want_val - want_test < 1:  # training comes first: at least one image
-            want_val = want_test = 0
-        need_test = min(len(keys), max(0, want_test - have["test"]))
-        need_val = min(len(keys) - need_test, max(0, want_val - have["val"]))
-        for position, key in enumerate(keys):
-            split = "test" if position < need_test else "val" if position < need_test + need_val else "train"
-            for image_id in new_groups[class_name][key]:
-                assignment[image_id] = split
-    if assignment:
-        store.set_splits(assignment)
-    for key, value in (
-        ("split_seed", seed),
-        ("val_fraction", val_fraction),
-        ("test_fraction", test_fraction),
-    ):
-        store.set_meta(key, str(value))
-    return SplitSummary(counts=store.class_counts(), warnings=tuple(warnings))
 
 
 __all__ = ["SPLIT_FOLDER_NAMES", "ImportSummary", "SplitSummary", "assign_splits", "import_folder", "split_layout"]

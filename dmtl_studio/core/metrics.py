@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: What is shown instead of a number when there was nothing to score.
+NOTHING_SCORED = "no images to score"
+
 
 @dataclass(frozen=True)
 class ClassMetrics:
@@ -13,12 +16,27 @@ class ClassMetrics:
     recall: np.ndarray
     f1: np.ndarray
     support: np.ndarray
-    accuracy: float
-    balanced_accuracy: float
+    #: ``None`` when nothing was scored (an empty confusion matrix): no number, rather than a false 0.
+    accuracy: float | None
+    #: ``None`` when no class has a scored image.
+    balanced_accuracy: float | None
+
+    @property
+    def scored(self) -> int:
+        """How many images the metrics count."""
+        return int(self.support.sum())
+
+
+def format_score(value: float | None, spec: str = ".3f") -> str:
+    """``value`` formatted with ``spec``, or :data:`NOTHING_SCORED` for ``None``."""
+    return NOTHING_SCORED if value is None else format(value, spec)
 
 
 def per_class_metrics(confusion: np.ndarray) -> ClassMetrics:
-    """Precision, recall, F1 and support per class; a class never predicted (or absent) scores 0, not NaN."""
+    """Precision, recall, F1 and support per class; a class never predicted (or absent) scores 0, not NaN.
+
+    An empty matrix (nothing scored) has no accuracy: ``accuracy`` and ``balanced_accuracy`` are ``None``.
+    """
     confusion = np.asarray(confusion, dtype=np.float64)
     true_positive = np.diag(confusion)
     predicted = confusion.sum(axis=0)
@@ -36,6 +54,6 @@ def per_class_metrics(confusion: np.ndarray) -> ClassMetrics:
         recall=recall,
         f1=f1,
         support=support.astype(np.int64),
-        accuracy=float(true_positive.sum() / total) if total else 0.0,
-        balanced_accuracy=float(recall[present].mean()) if present.any() else 0.0,
+        accuracy=float(true_positive.sum() / total) if total else None,
+        balanced_accuracy=float(recall[present].mean()) if present.any() else None,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +12,8 @@ import torch
 
 from dmtl_studio.core.backbones import Preprocessing
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.checkpoint import LoadedModel, atomic_write_bytes, load_checkpoint
+from dmtl_studio.core.checkpoint import LoadedModel, load_checkpoint
+from dmtl_studio.core.csvfile import write_csv
 from dmtl_studio.core.data import resize_square, to_tensor
 from dmtl_studio.core.imaging import ImageProblem, iter_image_files, load_rgb
 
@@ -130,14 +129,15 @@ def predict_paths(
 
 
 def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
-    """One row per image: path, predicted label, confidence, then one probability column per class."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["path", "predicted_label", "confidence", *[f"p_{name}" for name in summary.classes]])
-    for p in summary.predictions:
-        writer.writerow([p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities]])
+    """One row per image: path, predicted label, confidence, then one probability column per class
+    (formula-safe, like every CSV file the product writes: :func:`~dmtl_studio.core.csvfile.write_csv`)."""
+    header = ["path", "predicted_label", "confidence", *[f"p_{name}" for name in summary.classes]]
+    rows = (
+        [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities]]
+        for p in summary.predictions
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buffer.getvalue().encode("utf-8", "surrogateescape"))
+    write_csv(out, header, rows)
 
 
 def predict_folder(

@@ -21,6 +21,7 @@ from dmtl_studio.core.checkpoint import atomic_write_bytes, load_checkpoint
 from dmtl_studio.core.evaluation import EvaluationResult
 from dmtl_studio.core.imaging import ImageProblem, load_rgb
 from dmtl_studio.core.inference import evaluate_run, project_of_run
+from dmtl_studio.core.metrics import NOTHING_SCORED
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
 
 REPORT_NAME = "report.html"
@@ -296,19 +297,23 @@ def build_report(
         m = result.metrics
         if result.note:
             parts.append(f"<p class='note'>{_e(result.note)}</p>")
-        parts.append(
-            f"<p>{len(result.image_ids)} image(s) of the <b>{_e(result.split_title)}</b>: accuracy "
-            f"<b>{m.accuracy:.1%}</b>, balanced accuracy <b>{m.balanced_accuracy:.1%}</b>.</p>"
-        )
+        if result.scored:
+            parts.append(
+                f"<p>{len(result.image_ids)} image(s) of the <b>{_e(result.split_title)}</b>: accuracy "
+                f"<b>{m.accuracy:.1%}</b>, balanced accuracy <b>{m.balanced_accuracy:.1%}</b>.</p>"
+            )
+        else:
+            parts.append(f"<p><b>{NOTHING_SCORED.capitalize()}</b> in the {_e(result.split_title)}: no accuracy.</p>")
         if result.skipped:
             parts.append(
                 f"<p class='muted'>{result.skipped} image(s) of classes unknown to the run left out.</p>"
             )
         if result.unreadable:
             parts.append(f"<p class='muted'>{len(result.unreadable)} image(s) could not be read.</p>")
-        parts.append("<h3>Confusion matrix</h3>" + confusion_table_html(result))
-        parts.append("<h3>Per class</h3>" + _per_class_html(result))
-        parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result))
+        if result.scored:
+            parts.append("<h3>Confusion matrix</h3>" + confusion_table_html(result))
+            parts.append("<h3>Per class</h3>" + _per_class_html(result))
+            parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result))
     parts.append("<h2>Training curves</h2>" + _curves_html(epochs))
     best = sidecar.get("metrics", {})
     if best:

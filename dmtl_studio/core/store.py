@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmtl_studio.core.validation import clean_class_name
+
 DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"
 SCHEMA_VERSION = 2
@@ -451,6 +453,18 @@ class ProjectStore:
                 counts[name][split] += count
         return counts
 
+    def label_conflict_rows(self) -> list[tuple[str, int, str, str]]:
+        """``(sha256, image id, path, label)`` of usable labelled images whose identical content (same sha256)
+        carries more than one label, by image id. One query, so the browser can ask after every label action."""
+        rows = self._conn.execute(
+            "SELECT images.sha256, images.id, images.path, classes.name FROM images"
+            " JOIN classes ON classes.id = images.class_id WHERE images.problem IS NULL AND images.sha256 IN"
+            " (SELECT sha256 FROM images WHERE problem IS NULL AND class_id IS NOT NULL AND sha256 IS NOT NULL"
+            "  GROUP BY sha256 HAVING COUNT(DISTINCT class_id) > 1)"
+            " ORDER BY images.id"
+        )
+        return [(sha, image_id, os.fsdecode(path), label) for sha, image_id, path, label in rows]
+
     def unlabelled_count(self) -> int:
         return self._conn.execute(
             "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"
@@ -527,15 +541,19 @@ PALETTE = (
 
 
 def _clean_class_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise ProjectError("a class needs a name")
-    if "/" in name or "\\" in name or name in (".", ".."):
-        raise ProjectError(f"'{name}' cannot be a class name (it is used as a folder name on export)")
-    return name
+    try:
+        return clean_class_name(name)
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from None
 
 
 def _ensure_class(conn: sqlite3.Connection, name: str) -> int:
+    """The id of class ``name``, created if needed. Every door that creates a class comes through here, so a
+    name that could not be a folder name (see :func:`clean_class_name`) never enters a project."""
+    row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+    if row:
+        return int(row[0])
+    name = _clean_class_name(name)
     row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
     if row:
         return int(row[0])

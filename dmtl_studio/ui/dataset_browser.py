@@ -44,8 +44,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.importer import assign_splits
 from dmtl_studio.core.labels import LabelEditor
+from dmtl_studio.core.splits import assign_splits, label_conflicts, move_to_split
 from dmtl_studio.core.store import ImageRecord, ProjectError, ProjectStore
 from dmtl_studio.core.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
@@ -260,7 +260,12 @@ class ThumbnailView(QListView):
         return True
 
 
-FILTERS_FIXED = [("All images", "all"), ("Unlabelled", "unlabelled"), ("Problem files", "problems")]
+FILTERS_FIXED = [
+    ("All images", "all"),
+    ("Unlabelled", "unlabelled"),
+    ("Problem files", "problems"),
+    ("Conflicting labels", "conflicts"),
+]
 #: Filters whose images come in an order of their own (the model's), fed by an evaluation or suggestions.
 QUEUE_KEY = "queue"
 
@@ -283,6 +288,7 @@ class DatasetBrowser(QWidget):
         self.editor: LabelEditor | None = None
         self._all: dict[int, ImageRecord] = {}
         self._split_warnings: list[str] = []
+        self._conflicting: set[int] = set()  # images whose identical content carries another label too
         self._ordered: dict[str, tuple[str, list[int]]] = {}  # filter key -> (title, image ids in order)
         self.suggestions: dict[int, Suggestion] = {}
         self.evaluation: object | None = None
@@ -401,6 +407,10 @@ class DatasetBrowser(QWidget):
         self._update_undo_actions()
         self.reload()
 
+    def set_split_warnings(self, warnings: tuple[str, ...] | list[str]) -> None:
+        """Show the warnings of the latest split assignment (an import's) in the classes panel."""
+        self._split_warnings = list(warnings)
+
     def reload(self) -> None:
         """Read everything again from the store (after an import, or a class change)."""
         if self.store is None:
@@ -421,8 +431,15 @@ class DatasetBrowser(QWidget):
         warnings = [
             f"Class '{name}' has only {c['total']} image(s): too few to keep a validation image."
             for name, c in counts.items()
-            if 0 < c["total"] < 2
+            if 0 < c["total"] < 2 and not any(f"class '{name}'" in w for w in self._split_warnings)
         ]
+        conflicts = label_conflicts(self.store)
+        self._conflicting = {image_id for conflict in conflicts for image_id in conflict.image_ids}
+        if conflicts:
+            warnings.append(
+                f"{len(conflicts)} picture(s) carry two or more labels (identical files): see the filter "
+                "'Conflicting labels'."
+            )
         self.classes.show_classes(counts, colors, warnings + self._split_warnings)
         labelled = sum(c["total"] for c in counts.values())
         self.summary.setText(
@@ -436,7 +453,7 @@ class DatasetBrowser(QWidget):
         self.filter.blockSignals(True)
         self.filter.clear()
         for text, key in FILTERS_FIXED:
-            self.filter.addItem(text, key)
+            self.filter.addItem(f"{text} ({len(self._conflicting)})" if key == "conflicts" else text, key)
         for split, name in SPLIT_NAMES.items():
             self.filter.addItem(f"Split: {name}", f"split:{split}")
         for name in class_names:
@@ -459,6 +476,8 @@ class DatasetBrowser(QWidget):
             return False
         if key == "unlabelled":
             return record.label is None
+        if key == "conflicts":
+            return record.id in self._conflicting
         if key.startswith("class:"):
             return record.label == key[len("class:") :]
         if key.startswith("split:"):
@@ -752,10 +771,7 @@ class DatasetBrowser(QWidget):
         if not ids:
             self.status_message.emit("Only labelled images have a split")
             return
-        sha = {self._all[i].sha256 for i in ids if self._all[i].sha256}
-        # Identical content must stay in one split, so its copies move too.
-        ids = sorted(set(ids) | {r.id for r in self._all.values() if r.sha256 in sha and r.label is not None})
-        self.store.set_splits(dict.fromkeys(ids, split))
+        ids = move_to_split(self.store, ids, split)  # identical content stays in one split: its copies move too
         for image_id in ids:
             self._all[image_id] = dataclasses.replace(self._all[image_id], split=split)
         self.model.update_records([self._all[i] for i in ids])

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.evaluation import LOW_CONFIDENCE
+from dmtl_studio.core.metrics import NOTHING_SCORED
 from dmtl_studio.core.store import RunRecord
 
 NO_RUN = "No trained run yet"
@@ -292,6 +293,19 @@ class EvaluationView(QWidget):
         self.summary.setText(text)
 
     # ----------------------------------------------------------------- result
+    def _show_nothing_scored(self, result: object, extra: list[str]) -> None:
+        """An evaluation of no image: say so, with no number and no tables."""
+        self.summary.setText(
+            f"<b>{result.run_name}</b>: {NOTHING_SCORED} in the <b>{result.split_title}</b>, so no accuracy."
+            + (" " + "; ".join(extra) + "." if extra else "")
+        )
+        self.confusion.clear()
+        self.confusion.setRowCount(0)
+        self.confusion.setColumnCount(0)
+        self.per_class.setRowCount(0)
+        for button in (self.misclassified_button, self.low_confidence_button):
+            button.setEnabled(False)
+
     def show_result(self, result: object) -> None:
         """Show an ``EvaluationResult``: note, summary, heat map and per-class table."""
         self.set_busy(False)
@@ -306,6 +320,9 @@ class EvaluationView(QWidget):
             extra.append(f"{result.skipped} image(s) of classes unknown to the run left out")
         if result.unreadable:
             extra.append(f"{len(result.unreadable)} unreadable image(s)")
+        if not result.scored:
+            self._show_nothing_scored(result, extra)
+            return
         self.summary.setText(
             f"<b>{result.run_name}</b> on {len(result.image_ids)} image(s) of the <b>{result.split_title}</b>: "
             f"accuracy <b>{metrics.accuracy:.1%}</b>, balanced accuracy <b>{metrics.balanced_accuracy:.1%}</b>, "

@@ -12,19 +12,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dmtl_studio.core.splits import SplitSettings
+
 
 class SplitDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, settings: SplitSettings | None = None) -> None:
         super().__init__(parent)
+        settings = settings or SplitSettings()  # the same defaults as an import
         self.setWindowTitle("Reassign splits")
         self.val = QDoubleSpinBox()
         self.test = QDoubleSpinBox()
-        for box, value in ((self.val, 0.2), (self.test, 0.1)):
+        for box, value in ((self.val, settings.val_fraction), (self.test, settings.test_fraction)):
             box.setRange(0.0, 0.8)
             box.setSingleStep(0.05)
             box.setValue(value)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(settings.seed)
         note = QLabel(
             "Every labelled image gets a new split, stratified by class. Identical images always share a split."
         )

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.events import EpochResult, PreparationProgress, RunSummary, StepProgress
-from dmtl_studio.core.metrics import per_class_metrics
+from dmtl_studio.core.metrics import format_score, per_class_metrics
 from dmtl_studio.core.store import EpochMetrics, RunRecord
 
 REDRAW_MS = 200
@@ -520,8 +520,8 @@ class TrainingPanel(QWidget):
             self.per_class.setItem(i, 3, _number(float(metrics.f1[i])))
             self.per_class.setItem(i, 4, _number(int(metrics.support[i])))
         self.confusion_note.setText(
-            f"Validation images, {when}: accuracy {metrics.accuracy:.1%}, balanced accuracy "
-            f"{metrics.balanced_accuracy:.1%}. Rows are the true class, columns the prediction."
+            f"Validation images, {when}: accuracy {format_score(metrics.accuracy, '.1%')}, balanced accuracy "
+            f"{format_score(metrics.balanced_accuracy, '.1%')}. Rows are the true class, columns the prediction."
         )
 
     def on_finished(self, summary: RunSummary) -> None:

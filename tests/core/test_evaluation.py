@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -42,10 +44,32 @@ def test_metrics_and_id_lists_follow_the_predictions() -> None:
     assert "balanced accuracy 0.667" in result.describe()
 
 
-def test_an_empty_split_gives_empty_but_valid_metrics() -> None:
+def test_an_empty_split_reports_no_number() -> None:
     result = _result([], np.zeros((0, 3)).tolist())
-    assert result.confusion.sum() == 0 and result.metrics.accuracy == 0.0
+    assert result.confusion.sum() == 0 and not result.scored
+    assert result.metrics.accuracy is None and result.metrics.balanced_accuracy is None
+    summary = result.to_dict()
+    assert summary["accuracy"] is None and summary["balanced_accuracy"] is None
+    assert all(c["precision"] is None and c["support"] == 0 for c in summary["per_class"].values())
+    assert "no images to score" in result.describe() and "0.000" not in result.describe()
     assert result.misclassified_ids() == [] and result.low_confidence_ids() == []
+
+
+def test_evaluating_a_project_without_held_out_images_says_so(tmp_path_factory, tmp_path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio import cli
+    from dmtl_studio.core.report import write_report
+
+    project, run_dir = copy_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:  # as with one image per class: everything trains
+        store.set_splits({im.id: "train" for im in store.images() if im.label})
+    result = evaluate_run(project, run_dir)
+    assert result.split == "none" and not result.scored and result.to_dict()["accuracy"] is None
+    assert cli.main(["evaluate", str(run_dir), "--project", str(project), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "no images to score" in out and "accuracy 0" not in out
+    assert json.loads(out.strip().splitlines()[-1])["accuracy"] is None
+    text = write_report(run_dir, tmp_path / "r.html", result=result)[0].read_text(encoding="utf-8")
+    assert "No images to score" in text and "0.0%" not in text
 
 
 def test_without_test_images_the_validation_split_is_used_and_said(tmp_path_factory) -> None:  # noqa: ANN001

@@ -9,7 +9,7 @@ from dmtl_studio.core.store import ProjectStore
 
 def test_import_labels_by_subfolder_and_records_problems(tmp_path: Path, shapes_dir: Path) -> None:
     with ProjectStore.create(tmp_path / "p") as store:
-        summary = import_folder(store, shapes_dir, val_fraction=0.25, seed=0)
+        summary = import_folder(store, shapes_dir, val_fraction=0.25, test_fraction=0.0, seed=0)
         assert summary.classes == ("circle", "square", "triangle")
         assert summary.labelled == 72 and summary.unlabelled == 6
         reasons = {Path(path).name: reason for path, reason in store.problems()}

@@ -24,7 +24,7 @@ def trained_project(factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         images = write_shapes_folder(root / "images", 12, unlabelled=6, seed=7, size=64)
         project = root / "project"
         with ProjectStore.create(project) as store:
-            import_folder(store, images, val_fraction=0.25, seed=0)
+            import_folder(store, images, val_fraction=0.25, test_fraction=0.0, seed=0)
         config = TrainConfig(
             epochs=3, batch_size=12, learning_rate=3e-3, input_size=INPUT_SIZE, device="cpu", feature_views=1
         )

@@ -73,3 +73,28 @@ def test_splits_gives_every_class_a_test_share(project: Path) -> None:
     assert all(f"test {c['test']}" in result.stdout for c in counts.values())
     result = _cli("splits", str(project), "--val-fraction", "0.6", "--test-fraction", "0.5")
     assert result.returncode == 2 and "sum to less than 1" in result.stderr
+
+
+def test_cli_label_doors_refuse_traversal_and_write_nothing_outside(tmp_path: Path, project: Path) -> None:
+    from dmtl_studio.core.store import ProjectStore
+
+    with ProjectStore.open(project) as store:
+        paths = [im.path for im in store.images(usable_only=True)][:4]
+    names = ["..", "../../x", str(tmp_path / "abs"), "fine"]
+    with open(tmp_path / "evil.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["path", "label"], *zip(paths, names, strict=True), ["/etc/passwd", "x"]])
+    before = set(tmp_path.rglob("*"))
+    result = _cli("labels", "import-csv", str(project), str(tmp_path / "evil.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "4 row(s) not applied" in result.stderr and "cannot be a class name" in result.stderr
+    with ProjectStore.open(project) as store:
+        assert not {"..", "../../x", str(tmp_path / "abs")} & set(store.class_names())
+        assert "/etc/passwd" not in {im.path for im in store.images()}
+    result = _cli("labels", "export-folders", str(project), str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    written = {p for p in set(tmp_path.rglob("*")) - before if project not in p.parents}
+    assert written and all(p == tmp_path / "out" or tmp_path / "out" in p.parents for p in written)
+    # A field over the csv module's own limit is a plain message, not a traceback.
+    (tmp_path / "huge.csv").write_text("path,label\n" + "a" * 140_000 + ",x\n")
+    result = _cli("labels", "import-csv", str(project), str(tmp_path / "huge.csv"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "4,096 characters" in result.stderr

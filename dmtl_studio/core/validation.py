@@ -1,0 +1,103 @@
+"""The one check of names and paths that come from outside: class names, image paths and written files.
+
+Every door that brings a class name into a project (the window, the CLI, label CSV files, folder imports,
+rename and merge) goes through :func:`clean_class_name`, because a class name becomes a folder name when labels
+are exported as class folders. Every image path a label file names goes through :func:`resolve_image_file`.
+Every file written under a chosen folder is checked with :func:`path_inside`.
+
+Image paths may lie anywhere the user can read, not only under the folders imported so far: images are
+referenced in place, and a label file made elsewhere legitimately lists them where they are. What is refused is
+what cannot be an image file: a folder, a device or pipe, something missing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import unicodedata
+from pathlib import Path
+
+#: Names Windows gives to devices in every folder (with any extension): no folder can have them.
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
+
+#: Longest class name, in characters (it becomes a folder name; 255 bytes is the common file-name limit).
+MAX_CLASS_NAME = 100
+
+
+def class_name_problem(name: str) -> str | None:
+    """Why ``name`` (already stripped) cannot be a class name, or ``None`` when it can."""
+    if not name:
+        return "a class needs a name"
+    if len(name) > MAX_CLASS_NAME:
+        return f"a class name may have at most {MAX_CLASS_NAME} characters ({len(name)} given)"
+    if "/" in name or "\\" in name or name in (".", ".."):
+        return f"'{name}' cannot be a class name: it is used as a folder name on export (no / or \\, not . or ..)"
+    if len(name) >= 2 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
+        return f"'{name}' cannot be a class name: it reads as a drive on Windows"
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
+        return f"{name!r} cannot be a class name: it holds control characters"
+    if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
+        return f"'{name}' cannot be a class name: Windows reserves it for a device"
+    return None
+
+
+def clean_class_name(name: str) -> str:
+    """``name`` without surrounding spaces, checked to be usable as a class (and folder) name.
+
+    Raises
+    ------
+    ValueError
+        Empty after stripping, longer than :data:`MAX_CLASS_NAME`, a path separator, ``.`` or ``..``, a drive
+        prefix, control characters (NUL included), or a Windows device name. The message says which.
+    """
+    name = name.strip()
+    problem = class_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+def resolve_image_file(path: str, base: Path) -> Path:
+    """The real, absolute path of an image file named in a label file (relative paths start at ``base``).
+
+    ``.``/``..`` parts and symbolic links are resolved, so every spelling of one file gives one path.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is there.
+    ValueError
+        It is not a regular file (a folder, a device, a pipe), or the name holds a NUL.
+    """
+    if "\x00" in path:
+        raise ValueError("the path holds a NUL character")
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = base / candidate
+    resolved = Path(os.path.realpath(candidate))
+    try:
+        mode = resolved.stat().st_mode
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError("not a file" if stat.S_ISDIR(mode) else "not a regular file (a device or a pipe)")
+    return resolved
+
+
+def path_inside(folder: str | os.PathLike[str], *parts: str) -> Path:
+    """``folder/parts…`` after checking that it lies inside ``folder`` once both are resolved.
+
+    Raises
+    ------
+    ValueError
+        The joined path would leave ``folder`` (``..``, an absolute part, a link pointing out).
+    """
+    root = Path(os.path.realpath(folder))
+    target = Path(os.path.realpath(root.joinpath(*parts)))
+    if target == root or root not in target.parents:
+        raise ValueError(f"{Path(folder).joinpath(*parts)} would be written outside {folder}; nothing written")
+    return target

@@ -1,0 +1,85 @@
+"""The window's side of label safety: conflicting labels, class names, split defaults, evaluations of nothing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QMessageBox
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.demo import write_shapes_folder
+from dmtl_studio.core.evaluation import EvaluationResult
+from dmtl_studio.core.imaging import inspect_image
+from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.ui.split_dialog import SplitDialog
+
+
+def test_conflicting_labels_have_a_filter_and_a_notice(qtbot, project: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    with ProjectStore.open(project) as store:
+        original = next(im for im in store.images() if im.label == "circle")
+        copy = tmp_path / "same_picture.png"
+        shutil.copy(original.path, copy)
+        store.add_images([(str(copy), "square", inspect_image(copy), None)])
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    browser.set_filter("conflicts")
+    shown = {browser.model.record(row).path for row in range(browser.model.rowCount())}
+    assert shown == {original.path, str(copy)}
+    assert browser.filter.currentText() == "Conflicting labels (2)"  # images
+    assert "carry two or more labels" in browser.classes.warnings.text()
+    controller.shutdown()
+
+
+def test_the_window_refuses_class_names_that_are_not_folder_names(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kw: warned.append(args[2]))
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    before = window.browser.store.class_names()
+    for name in ("..", "../up", "bell\x07", "x" * 101):
+        window.browser.add_class(name)
+    assert window.browser.store.class_names() == before and len(warned) == 4
+    controller.shutdown()
+
+
+def test_window_import_applies_and_shows_the_default_split(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from dmtl_studio.core.splits import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
+
+    images = write_shapes_folder(tmp_path / "images", 10, unlabelled=0, seed=3, size=32)
+    project = tmp_path / "project"
+    ProjectStore.create(project).close()
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    controller.import_images(str(images))
+    qtbot.waitUntil(lambda: "Imported" in window.statusBar().currentMessage(), timeout=60_000)
+    controller.import_thread.wait(10_000)
+    assert "test 10%" in window.statusBar().currentMessage()
+    with ProjectStore.open(project) as store:
+        assert all(c["test"] == round(10 * DEFAULT_TEST_FRACTION) for c in store.class_counts().values())
+    dialog = SplitDialog(window)  # Reassign splits offers the same default
+    assert dialog.values()[:2] == (DEFAULT_VAL_FRACTION, DEFAULT_TEST_FRACTION)
+    controller.shutdown()
+
+
+def test_evaluation_view_of_nothing_shows_no_number(qtbot, project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    empty = EvaluationResult(
+        run_dir="r",
+        run_name="r",
+        split="none",
+        note="This project has no test or validation images.",
+        classes=("circle", "square"),
+        image_ids=np.zeros(0, dtype=np.int64),
+        paths=(),
+        targets=np.zeros(0, dtype=np.int64),
+        probabilities=np.zeros((0, 2)),
+    )
+    window.evaluation.show_result(empty)
+    text = window.evaluation.summary.text()
+    assert "no images to score" in text and "%" not in text
+    assert not window.evaluation.misclassified_button.isEnabled()
+    controller.shutdown()
