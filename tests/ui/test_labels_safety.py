@@ -54,7 +54,7 @@ def test_window_import_applies_and_shows_the_default_split(qtbot, tmp_path: Path
     window, controller = build_window(project)
     qtbot.addWidget(window)
     controller.import_images(str(images))
-    qtbot.waitUntil(lambda: "Imported" in window.statusBar().currentMessage(), timeout=60_000)
+    qtbot.waitUntil(lambda: "Import: " in window.statusBar().currentMessage(), timeout=60_000)
     controller.import_thread.wait(10_000)
     assert "test 10%" in window.statusBar().currentMessage()
     with ProjectStore.open(project) as store:
