@@ -81,6 +81,7 @@ class StudioController(QObject):
         self.open_project(folder)
 
     def open_project(self, folder: str) -> bool:
+        folder = str(Path(folder).expanduser().resolve())  # stored paths are absolute: resolved here, once
         try:
             store = ProjectStore.open(folder)
         except ProjectError as exc:

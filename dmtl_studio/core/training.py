@@ -436,10 +436,10 @@ class TrainingRun:
         self.best_metrics = dict(state["best_metrics"])
         self.last_metrics = dict(state["last_metrics"])
         self.run_dir = run_dir
-        matches = [run for run in self.store.runs() if Path(run.run_dir) == run_dir]
-        if not matches:
+        record = self.store.run_at(run_dir)
+        if record is None:
             raise TrainingError(f"{run_dir} is not a run of this project")
-        self.run_id, self.run_name = matches[-1].id, matches[-1].name
+        self.run_id, self.run_name = record.id, record.name
         self.store.set_run_status(self.run_id, "running")
         self.emit(RunNotice(f"resumed run {self.run_name} after epoch {self.first_epoch - 1}"))
 
