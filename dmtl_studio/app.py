@@ -196,7 +196,9 @@ class StudioController(QObject):
 
     # ----------------------------------------------------------------- training
     def start_training(self) -> None:
-        config = self.window.model_panel.config()
+        config = self.window.model_panel.checked_config()
+        if config is None:
+            return
         self._run_training(config.with_changes(recipe=self.window.recipe.recipe().to_dict()))
 
     def resume_training(self, run_dir: str) -> None:

@@ -26,7 +26,7 @@ from dmtl_studio.core.augment import resolve_recipe
 from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, preprocessing_for
 from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.config import MIN_TRAINING_BATCH, TrainConfig
 from dmtl_studio.core.consistency import consistency_loss, rampup_factor
 from dmtl_studio.core.data import ImageDataset, drop_last_batch
 from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, RunSummary, StepProgress
@@ -309,7 +309,7 @@ class TrainingRun:
         self.unlabelled_set: ImageDataset | None = None
         if self.dmtl and config.use_unlabelled:
             paths = unlabelled_paths(store)
-            if paths:
+            if len(paths) >= MIN_TRAINING_BATCH:
                 self.unlabelled_set = ImageDataset(
                     paths,
                     [-1] * len(paths),
@@ -317,6 +317,13 @@ class TrainingRun:
                     augment=True,
                     seed=config.seed + 1,
                     recipe=self.recipe,
+                )
+            elif paths:  # one image cannot make an unlabelled batch: BatchNorm does not train on a batch of one
+                emit(
+                    RunNotice(
+                        "the project has only 1 unlabelled image, too few for an unlabelled batch (at least "
+                        f"{MIN_TRAINING_BATCH}); consistency uses the labelled images only"
+                    )
                 )
             else:
                 emit(
@@ -511,7 +518,7 @@ class TrainingRun:
         assert self.unlabelled_set is not None
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_033 + epoch + 17)
         count = len(self.unlabelled_set)
-        size = min(count, self.batch_size * self.config.unlabelled_ratio)
+        size = min(count, max(MIN_TRAINING_BATCH, self.batch_size * self.config.unlabelled_ratio))
         pending = torch.empty(0, dtype=torch.long)
         while True:
             while len(pending) < size:
@@ -585,12 +592,14 @@ class TrainingRun:
                 self.optimizer.zero_grad(set_to_none=True)
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
-                if self.batch_size == 1:
+                # Never below what the modules in training mode take (BatchNorm needs 2 images).
+                smallest = 1 if self.cache is not None else MIN_TRAINING_BATCH
+                if self.batch_size <= smallest:
                     raise TrainingError(
-                        "the GPU ran out of memory even with a batch of 1 image; choose a smaller backbone or "
-                        "input size, or train on the CPU"
+                        f"the GPU ran out of memory even with a batch of {self.batch_size} image(s); choose a "
+                        "smaller backbone or input size, or train on the CPU"
                     ) from None
-                self.batch_size = max(1, self.batch_size // 2)
+                self.batch_size = max(smallest, self.batch_size // 2)
                 self._build_loaders()
                 self.emit(
                     RunNotice(
