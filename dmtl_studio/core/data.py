@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, image_seed, preset, resize_square
 from dmtl_studio.core.backbones import Preprocessing
@@ -39,7 +39,9 @@ class ImageDataset(Dataset):
     Each item is ``(tensor, target, index)``. With ``augment``, the per-image steps of ``recipe`` (default:
     the light preset) are applied, by the same code as the editor's preview; mixing steps act on batches in the
     training loop. Randomness comes from a generator seeded by ``(seed, epoch, index)``, so a run is
-    reproducible whatever the number of loader workers.
+    reproducible whatever the number of loader workers: an item may be asked for by ``(epoch, index)`` (see
+    :class:`EpochIndices`), because a worker process holds its own copy of the dataset, and a persistent one
+    never sees a later :meth:`set_epoch` of the main process's copy.
     """
 
     def __init__(
@@ -84,15 +86,35 @@ class ImageDataset(Dataset):
             self._cache[index] = image
         return image
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+        """``(tensor CHW float32, target, index)`` of item ``key``: an index, or ``(epoch, index)``."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         image = self.resized(index)
         if self.augment:
-            image = self._compiled.augment(image, image_seed(self.seed, self.epoch, index))
+            image = self._compiled.augment(image, image_seed(self.seed, epoch, index))
         return to_tensor(image, self.preprocessing), self.targets[index], index
 
     def clean_item(self, index: int) -> tuple[torch.Tensor, int, int]:
         """The item without augmentation: the clean view that the consistency term takes as its target."""
         return to_tensor(self.resized(index), self.preprocessing), self.targets[index], index
+
+
+class EpochIndices(Sampler):
+    """The indices of ``sampler`` as ``(epoch, index)`` keys, the epoch read from ``dataset`` as each pass starts.
+
+    The epoch travels with every index to whichever worker reads the item, so each image's augmentation depends on
+    (run seed, epoch, index) alone: the same with 0 workers or many, persistent or not.
+    """
+
+    def __init__(self, dataset: ImageDataset, sampler: Sampler[int]) -> None:
+        self.dataset, self.sampler = dataset, sampler
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.dataset.epoch
+        return ((epoch, int(index)) for index in self.sampler)
 
 
 class CleanViews(Dataset):
@@ -108,4 +130,4 @@ class CleanViews(Dataset):
         return self.dataset.clean_item(index)
 
 
-__all__ = ["CleanViews", "ImageDataset", "ImageProblem", "drop_last_batch", "resize_square", "to_tensor"]
+__all__ = ["CleanViews", "EpochIndices", "ImageDataset", "ImageProblem", "drop_last_batch", "resize_square", "to_tensor"]

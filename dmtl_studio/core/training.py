@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch import nn
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
 from dmtl_studio.core.augment import resolve_recipe
 from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, preprocessing_for
@@ -28,7 +28,7 @@ from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
 from dmtl_studio.core.config import MIN_TRAINING_BATCH, TrainConfig
 from dmtl_studio.core.consistency import consistency_loss, rampup_factor
-from dmtl_studio.core.data import ImageDataset, drop_last_batch
+from dmtl_studio.core.data import EpochIndices, ImageDataset, drop_last_batch
 from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache, mix_features
 from dmtl_studio.core.imaging import FileProblem
@@ -393,12 +393,16 @@ class TrainingRun:
             self.train_loader = self.cache.train_loader(self.batch_size, config.seed)
             self.val_loader = self.cache.val_loader(self.batch_size * 2)
             return
-        sampler = None
+        # The order comes from the run's generator (reseeded each epoch) through the sampler alone; the loader
+        # gets a generator of its own for the seed it draws each time it starts (not each epoch with persistent
+        # workers), so that draw can shift neither the order nor the global RNG that dropout uses.
         if self.use_sampler:
             per_sample = class_weights(self.train_targets, self.num_classes)[torch.tensor(self.train_targets)]
-            sampler = WeightedRandomSampler(
+            order: Sampler[int] = WeightedRandomSampler(
                 per_sample.double(), len(self.train_targets), generator=self.generator
             )
+        else:
+            order = RandomSampler(self.train_set, generator=self.generator)
         workers = config.num_workers
         extra: dict = {}
         if workers > 0:
@@ -407,9 +411,8 @@ class TrainingRun:
         self.train_loader = DataLoader(
             self.train_set,
             batch_size=self.batch_size,
-            shuffle=sampler is None,
-            sampler=sampler,
-            generator=self.generator,
+            sampler=EpochIndices(self.train_set, order),  # the epoch travels with each index to the workers
+            generator=torch.Generator().manual_seed(config.seed),
             num_workers=workers,
             drop_last=drop_last_batch(len(self.train_set), self.batch_size),
             **extra,
