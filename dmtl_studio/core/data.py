@@ -11,6 +11,7 @@ from torch.utils.data import Dataset, Sampler
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, image_seed, preset, resize_square
 from dmtl_studio.core.backbones import Preprocessing
 from dmtl_studio.core.imaging import FileProblem, ImageProblem, load_rgb
+from dmtl_studio.core.preprocess import fit_to_input, normalise
 
 #: Decoded, resized images are kept in memory up to this many bytes per dataset (avoids decoding each epoch).
 CACHE_BYTES = 1 << 30
@@ -26,11 +27,8 @@ def drop_last_batch(count: int, batch_size: int) -> bool:
 
 
 def to_tensor(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:
-    """uint8 HWC RGB -> normalised float CHW tensor."""
-    array = image.astype(np.float32) * (1.0 / 255.0)
-    array -= np.asarray(preprocessing.mean, dtype=np.float32)
-    array /= np.asarray(preprocessing.std, dtype=np.float32)
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    """uint8 HWC RGB -> normalised float CHW tensor (:func:`dmtl_studio.core.preprocess.normalise`)."""
+    return torch.from_numpy(normalise(image, preprocessing))
 
 
 class ImageDataset(Dataset):
@@ -79,7 +77,7 @@ class ImageDataset(Dataset):
             return self._cache[index]
         path = self.paths[index]
         try:
-            image = resize_square(load_rgb(path), self.preprocessing.input_size, self.preprocessing.interpolation)
+            image = fit_to_input(load_rgb(path), self.preprocessing)
         except ImageProblem as exc:
             raise FileProblem(f"{path}: {exc}", path, str(exc)) from None
         if self._cache is not None:

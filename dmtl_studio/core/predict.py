@@ -15,8 +15,8 @@ import torch
 from dmtl_studio.core.backbones import Preprocessing
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import LoadedModel, atomic_write_bytes, load_checkpoint
-from dmtl_studio.core.data import resize_square, to_tensor
-from dmtl_studio.core.imaging import ImageProblem, iter_image_files, load_rgb
+from dmtl_studio.core.imaging import ImageProblem, iter_image_files
+from dmtl_studio.core.preprocess import prepare_file
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,12 @@ def predict_files(
     for done, path in enumerate(paths, start=1):
         check(should_stop)
         try:
-            image = resize_square(load_rgb(path), preprocessing.input_size, preprocessing.interpolation)
+            inputs = prepare_file(path, preprocessing)  # exactly as training saw its images
         except ImageProblem as exc:
             problems.append((path, str(exc)))
         else:
             batch_paths.append(path)
-            batch.append(to_tensor(image, preprocessing).numpy())
+            batch.append(inputs)
             if len(batch) >= batch_size:
                 flush()
         if progress is not None:
