@@ -58,12 +58,10 @@ class _Progress:
 
 
 def _path(text: str) -> Path:
-    """A path from the command line, made absolute and resolved where it comes in.
+    """A path from the command line, made absolute where it comes in (see :func:`absolute_path`)."""
+    from dmtl_studio.core.paths import absolute_path
 
-    Everything the product stores (run folders, image paths) is then absolute, so a run started from one
-    working folder can be found, resumed or evaluated from any other.
-    """
-    return Path(text).expanduser().resolve()
+    return absolute_path(text)
 
 
 def _parser() -> argparse.ArgumentParser:

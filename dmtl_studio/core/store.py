@@ -482,7 +482,7 @@ class ProjectStore:
     def run_at(self, run_dir: str | os.PathLike[str]) -> RunRecord | None:
         """The newest run of this project stored in ``run_dir`` (any spelling of the folder), or ``None``.
 
-        Runs are stored with resolved paths; a run recorded with a relative one (by an older version) is
+        Runs are stored with absolute paths; a run recorded with a relative one (by an older version) is
         matched by its name inside this project's runs folder.
         """
         wanted = Path(run_dir).expanduser().resolve()
