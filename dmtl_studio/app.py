@@ -18,7 +18,7 @@ from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
 from dmtl_studio.core.config import ConfigError, TrainConfig
 from dmtl_studio.core.demo import create_demo_project
 from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
-from dmtl_studio.core.paths import demo_project_dir, force_offline
+from dmtl_studio.core.paths import absolute_path, demo_project_dir, force_offline
 from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
@@ -111,6 +111,7 @@ class StudioController(QObject):
         self.open_project(str(folder))
 
     def open_project(self, folder: str) -> bool:
+        folder = str(absolute_path(folder))  # stored paths are absolute: made so here, once
         try:
             store = ProjectStore.open(folder)
         except ProjectError as exc:
@@ -235,7 +236,9 @@ class StudioController(QObject):
 
     # ----------------------------------------------------------------- training
     def start_training(self) -> None:
-        config = self.window.model_panel.config()
+        config = self.window.model_panel.checked_config()
+        if config is None:
+            return
         self._run_training(config.with_changes(recipe=self.window.recipe.recipe().to_dict()))
 
     def resume_training(self, run_dir: str) -> None:

@@ -79,6 +79,13 @@ def _split_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _path(text: str) -> Path:
+    """A path from the command line, made absolute where it comes in (see :func:`absolute_path`)."""
+    from dmtl_studio.core.paths import absolute_path
+
+    return absolute_path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     from dmtl_studio.core.csvfile import MAX_FIELD_CHARS, MAX_ROWS
 
@@ -90,19 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("import", help="import a folder of images (sub-folders are classes) into a project")
-    p.add_argument("project_dir", type=Path)
-    p.add_argument("images_dir", type=Path)
+    p.add_argument("project_dir", type=_path)
+    p.add_argument("images_dir", type=_path)
     _split_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser(
         "splits", help="assign every labelled image a new stratified train/validation/test split"
     )
-    p.add_argument("project_dir", type=Path)
+    p.add_argument("project_dir", type=_path)
     _split_options(p)
 
     p = sub.add_parser("train", help="train a classifier on a project's labelled images")
-    p.add_argument("project_dir", type=Path)
+    p.add_argument("project_dir", type=_path)
     p.add_argument(
         "--transfer",
         choices=("frozen", "partial", "full"),
@@ -130,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0, help="random seed (weights of the new head, order, augmentation)")
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--recipe", type=Path, default=None, help="augmentation recipe (.json)")
+    p.add_argument("--recipe", type=_path, default=None, help="augmentation recipe (.json)")
     p.add_argument(
         "--imbalance",
         choices=("none", "weighted_loss", "balanced_sampler"),
@@ -171,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--resume",
-        type=Path,
+        type=_path,
         default=None,
         metavar="RUN_DIR",
         help="continue a stopped run with its own settings (--epochs may raise its length)",
@@ -180,18 +187,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
     p.add_argument("action", choices=("export-csv", "import-csv", "export-folders"))
-    p.add_argument("project_dir", type=Path)
+    p.add_argument("project_dir", type=_path)
     p.add_argument(
         "path",
-        type=Path,
+        type=_path,
         help=f"the CSV file (import: at most {MAX_ROWS:,} rows, fields up to {MAX_FIELD_CHARS:,} characters; "
         "cells that would run as spreadsheet formulas are written with a leading '), or the (new, empty) folder "
         "to export into",
     )
 
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
-    p.add_argument("project_dir", type=Path)
-    p.add_argument("destination", type=Path, help="a new file name for the copy")
+    p.add_argument("project_dir", type=_path)
+    p.add_argument("destination", type=_path, help="a new file name for the copy")
 
     p = sub.add_parser("weights", help="list backbones and their offline weights, or import a weights file")
     weights = p.add_subparsers(dest="weights_command", required=True)
@@ -199,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     w = weights.add_parser(
         "import", help="check a .safetensors/.pth file against an architecture and keep it"
     )
-    w.add_argument("file", type=Path)
+    w.add_argument("file", type=_path)
     w.add_argument("--arch", required=True, help="backbone name, e.g. torchvision/resnet18 or timm/resnet50")
 
     p = sub.add_parser("bench", help="speed of the augmentation engine vs torchvision")
@@ -211,25 +218,25 @@ def _parser() -> argparse.ArgumentParser:
         "predict", help="predict every image of a folder with a run folder or an exported model"
     )
     p.add_argument(
-        "run_dir", type=Path, help="a run folder, an exported .onnx/.pt file or safetensors folder"
+        "run_dir", type=_path, help="a run folder, an exported .onnx/.pt file or safetensors folder"
     )
-    p.add_argument("images_dir", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    p.add_argument("images_dir", type=_path)
+    p.add_argument("--out", type=_path, required=True, help="CSV file to write")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
 
     p = sub.add_parser("evaluate", help="a run's metrics on the test split (validation split if none)")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("--project", type=Path, default=None, help="the project (default: the run's own)")
+    p.add_argument("run_dir", type=_path)
+    p.add_argument("--project", type=_path, default=None, help="the project (default: the run's own)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser("export", help="export a run as ONNX, TorchScript or safetensors + JSON")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=_path)
     p.add_argument("--format", choices=("onnx", "torchscript", "safetensors"), required=True)
-    p.add_argument("--out", type=Path, required=True, help="file (.onnx, .pt) or new folder (safetensors)")
+    p.add_argument("--out", type=_path, required=True, help="file (.onnx, .pt) or new folder (safetensors)")
 
     p = sub.add_parser("report", help="write a run's self-contained HTML report")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("--out", type=Path, default=None, help="HTML file (default RUN_DIR/report.html)")
+    p.add_argument("run_dir", type=_path)
+    p.add_argument("--out", type=_path, default=None, help="HTML file (default RUN_DIR/report.html)")
     return parser
 
 
@@ -411,7 +418,7 @@ def _resumed_config(args: argparse.Namespace) -> object:
     from dmtl_studio.core.training import TrainingError
 
     with ProjectStore.open(args.project_dir) as store:
-        run = next((r for r in store.runs() if Path(r.run_dir) == args.resume.absolute()), None)
+        run = store.run_at(args.resume)
     if run is None:
         raise TrainingError(f"{args.resume} is not a run of {args.project_dir}")
     config = TrainConfig.from_dict(run.config)

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save
 from dmtl_studio import __version__
 from dmtl_studio.core.backbones import Classifier, ModelSpec, Preprocessing, build_classifier
 from dmtl_studio.core.fileio import atomic_write_bytes, file_sha256  # noqa: F401 - also imported from here by others
+from dmtl_studio.core.preprocess import describe_preprocessing
 
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
@@ -70,7 +71,7 @@ def save_checkpoint(
         "format": SIDECAR_FORMAT,
         "classes": list(classes),
         "model": spec.to_dict(),
-        "preprocessing": preprocessing.to_dict(),
+        "preprocessing": describe_preprocessing(preprocessing),
         "config": config,
         "augmentation": augmentation,
         "metrics": metrics,

@@ -15,6 +15,16 @@ class ConfigError(ValueError):
     """A setting that cannot be used; the message names it."""
 
 
+#: The smallest training batch a backbone in training mode takes: BatchNorm cannot normalise a single image
+#: (one value per channel once the image has shrunk to 1 x 1), and its statistics from one image are noise.
+MIN_TRAINING_BATCH = 2
+
+BATCH_OF_ONE = (
+    "batch size 1 cannot fine-tune a backbone: its BatchNorm layers need at least 2 images in every training "
+    "batch. Choose a batch size of 2 or more, or the frozen transfer (only the new head learns)"
+)
+
+
 #: What a new run starts with in the window and on the command line alike. The dataclass's own defaults stay as
 #: they were, so a stored configuration that lacks a key means what it meant when it was written. The head rate
 #: is the one docs/transfer.md found best for every strategy; lambda = 1 on labelled images never lowered
@@ -86,6 +96,8 @@ class TrainConfig:
             raise ConfigError("epochs must be at least 1")
         if self.batch_size < 1:
             raise ConfigError("batch size must be at least 1")
+        if self.transfer != "frozen" and self.batch_size < MIN_TRAINING_BATCH:
+            raise ConfigError(BATCH_OF_ONE)
         if not self.learning_rate > 0:
             raise ConfigError("learning rate must be positive")
         if self.input_size is not None and not 32 <= self.input_size <= 1024:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, image_seed, preset, resize_square
 from dmtl_studio.core.backbones import Preprocessing
 from dmtl_studio.core.imaging import FileProblem, ImageProblem, load_rgb
+from dmtl_studio.core.preprocess import fit_to_input, normalise
 
 #: Decoded, resized images are kept in memory up to this many bytes per dataset (avoids decoding each epoch).
 CACHE_BYTES = 1 << 30
@@ -26,11 +27,8 @@ def drop_last_batch(count: int, batch_size: int) -> bool:
 
 
 def to_tensor(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:
-    """uint8 HWC RGB -> normalised float CHW tensor."""
-    array = image.astype(np.float32) * (1.0 / 255.0)
-    array -= np.asarray(preprocessing.mean, dtype=np.float32)
-    array /= np.asarray(preprocessing.std, dtype=np.float32)
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    """uint8 HWC RGB -> normalised float CHW tensor (:func:`dmtl_studio.core.preprocess.normalise`)."""
+    return torch.from_numpy(normalise(image, preprocessing))
 
 
 class ImageDataset(Dataset):
@@ -39,7 +37,9 @@ class ImageDataset(Dataset):
     Each item is ``(tensor, target, index)``. With ``augment``, the per-image steps of ``recipe`` (default:
     the light preset) are applied, by the same code as the editor's preview; mixing steps act on batches in the
     training loop. Randomness comes from a generator seeded by ``(seed, epoch, index)``, so a run is
-    reproducible whatever the number of loader workers.
+    reproducible whatever the number of loader workers: an item may be asked for by ``(epoch, index)`` (see
+    :class:`EpochIndices`), because a worker process holds its own copy of the dataset, and a persistent one
+    never sees a later :meth:`set_epoch` of the main process's copy.
     """
 
     def __init__(
@@ -77,22 +77,42 @@ class ImageDataset(Dataset):
             return self._cache[index]
         path = self.paths[index]
         try:
-            image = resize_square(load_rgb(path), self.preprocessing.input_size, self.preprocessing.interpolation)
+            image = fit_to_input(load_rgb(path), self.preprocessing)
         except ImageProblem as exc:
             raise FileProblem(f"{path}: {exc}", path, str(exc)) from None
         if self._cache is not None:
             self._cache[index] = image
         return image
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+        """``(tensor CHW float32, target, index)`` of item ``key``: an index, or ``(epoch, index)``."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         image = self.resized(index)
         if self.augment:
-            image = self._compiled.augment(image, image_seed(self.seed, self.epoch, index))
+            image = self._compiled.augment(image, image_seed(self.seed, epoch, index))
         return to_tensor(image, self.preprocessing), self.targets[index], index
 
     def clean_item(self, index: int) -> tuple[torch.Tensor, int, int]:
         """The item without augmentation: the clean view that the consistency term takes as its target."""
         return to_tensor(self.resized(index), self.preprocessing), self.targets[index], index
+
+
+class EpochIndices(Sampler):
+    """The indices of ``sampler`` as ``(epoch, index)`` keys, the epoch read from ``dataset`` as each pass starts.
+
+    The epoch travels with every index to whichever worker reads the item, so each image's augmentation depends on
+    (run seed, epoch, index) alone: the same with 0 workers or many, persistent or not.
+    """
+
+    def __init__(self, dataset: ImageDataset, sampler: Sampler[int]) -> None:
+        self.dataset, self.sampler = dataset, sampler
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.dataset.epoch
+        return ((epoch, int(index)) for index in self.sampler)
 
 
 class CleanViews(Dataset):
@@ -108,4 +128,4 @@ class CleanViews(Dataset):
         return self.dataset.clean_item(index)
 
 
-__all__ = ["CleanViews", "ImageDataset", "ImageProblem", "drop_last_batch", "resize_square", "to_tensor"]
+__all__ = ["CleanViews", "EpochIndices", "ImageDataset", "ImageProblem", "drop_last_batch", "resize_square", "to_tensor"]

@@ -2,7 +2,8 @@
 
 Every export goes with a JSON sidecar (classes, preprocessing, model spec, training configuration, augmentation
 recipe, library versions) so that ``dmtl-studio predict`` — or any other program — can prepare images the way
-training did and name the classes. The model takes normalised float images ``(batch, 3, size, size)`` and
+training did and name the classes; its ``preprocessing`` is the exact description of
+:mod:`dmtl_studio.core.preprocess`, the steps the product itself follows. The model takes normalised float images ``(batch, 3, size, size)`` and
 returns logits ``(batch, classes)``; apply softmax for probabilities.
 
 - ``onnx``: ``PATH`` (e.g. ``model.onnx``) with a dynamic batch dimension, checked after writing with
@@ -37,6 +38,7 @@ from dmtl_studio.core.checkpoint import (
     read_sidecar,
 )
 from dmtl_studio.core.predict import PredictSummary, predict_files, prediction_inputs, write_predictions_csv
+from dmtl_studio.core.preprocess import describe_preprocessing
 
 FORMATS = ("onnx", "torchscript", "safetensors")
 EXPORT_SIDECAR_FORMAT = 1
@@ -75,7 +77,8 @@ def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) ->
         "input": {"name": "images", "layout": "NCHW", "dtype": "float32", "batch": "dynamic"},
         "output": {"name": "logits", "apply": "softmax over classes for probabilities"},
         "classes": run_sidecar["classes"],
-        "preprocessing": run_sidecar["preprocessing"],
+        # Written from the one definition the product follows (not copied), so old runs are described right too.
+        "preprocessing": describe_preprocessing(Preprocessing.from_dict(run_sidecar["preprocessing"])),
         "model": run_sidecar["model"],
         "recipe": run_sidecar.get("augmentation"),
         "config": run_sidecar.get("config", {}),

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dmtl_studio.core.checkpoint import LoadedModel, load_checkpoint
-from dmtl_studio.core.data import resize_square, to_tensor
+from dmtl_studio.core.data import to_tensor
 from dmtl_studio.core.imaging import load_rgb
+from dmtl_studio.core.preprocess import fit_to_input
 
 
 class GradCamUnavailable(Exception):
@@ -131,7 +132,7 @@ def explain_image(
     loaded = source if isinstance(source, LoadedModel) else load_checkpoint(source)
     size = loaded.preprocessing.input_size
     name, layer = find_target_layer(loaded.model, size)
-    image = resize_square(load_rgb(path), size, loaded.preprocessing.interpolation)
+    image = fit_to_input(load_rgb(path), loaded.preprocessing)
     device = next(loaded.model.parameters()).device
     tensor = to_tensor(image, loaded.preprocessing)[None].to(device)
     heatmap, target, probabilities = grad_cam(loaded.model, tensor, class_index, layer)

@@ -24,6 +24,15 @@ def app_data_dir() -> Path:
     return base
 
 
+def absolute_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute against the current folder, ``~`` expanded and ``..`` removed (links kept as typed).
+
+    Every door (the command line's arguments, the window's open) passes user paths through here once, so what
+    the product stores is absolute and a run found from one working folder is found from any other.
+    """
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
 def demo_project_dir() -> Path:
     return app_data_dir() / "demo-project"
 

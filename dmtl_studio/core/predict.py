@@ -14,8 +14,8 @@ from dmtl_studio.core.backbones import Preprocessing
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.csvfile import write_csv
-from dmtl_studio.core.data import resize_square, to_tensor
-from dmtl_studio.core.imaging import ImageProblem, iter_image_files, load_rgb
+from dmtl_studio.core.imaging import ImageProblem, iter_image_files
+from dmtl_studio.core.preprocess import prepare_file
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,13 @@ def predict_files(
     for path in paths:
         check(should_stop)
         try:
-            image = resize_square(load_rgb(path), preprocessing.input_size, preprocessing.interpolation)
+            inputs = prepare_file(path, preprocessing)  # exactly as training saw its images
         except ImageProblem as exc:
             problems.append((path, str(exc)))
             report()
         else:
             batch_paths.append(path)
-            batch.append(to_tensor(image, preprocessing).numpy())
+            batch.append(inputs)
             if len(batch) >= batch_size:
                 flush()
                 report()

@@ -511,6 +511,23 @@ class ProjectStore:
         )
         return [RunRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6])) for r in rows]
 
+    def run_at(self, run_dir: str | os.PathLike[str]) -> RunRecord | None:
+        """The newest run of this project stored in ``run_dir`` (any spelling of the folder), or ``None``.
+
+        Runs are stored with absolute paths; a run recorded with a relative one (by an older version) is
+        matched by its name inside this project's runs folder.
+        """
+        wanted = Path(run_dir).expanduser().resolve()
+        runs_dir = self.runs_dir.resolve()
+        for run in reversed(self.runs()):
+            stored = Path(run.run_dir)
+            if stored.is_absolute():
+                if stored.resolve() == wanted:
+                    return run
+            elif wanted == runs_dir / stored.name:
+                return run
+        return None
+
     def epoch_metrics(self, run_id: int) -> list[EpochMetrics]:
         rows = self._conn.execute(
             "SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, learning_rate"

@@ -20,15 +20,15 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch import nn
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
 from dmtl_studio.core.augment import resolve_recipe
 from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, preprocessing_for
 from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
 from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.config import MIN_TRAINING_BATCH, TrainConfig
 from dmtl_studio.core.consistency import consistency_loss, rampup_factor
-from dmtl_studio.core.data import ImageDataset, drop_last_batch
+from dmtl_studio.core.data import EpochIndices, ImageDataset, drop_last_batch
 from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.feature_cache import FeatureCache, mix_features
 from dmtl_studio.core.imaging import FileProblem
@@ -309,7 +309,7 @@ class TrainingRun:
         self.unlabelled_set: ImageDataset | None = None
         if self.dmtl and config.use_unlabelled:
             paths = unlabelled_paths(store)
-            if paths:
+            if len(paths) >= MIN_TRAINING_BATCH:
                 self.unlabelled_set = ImageDataset(
                     paths,
                     [-1] * len(paths),
@@ -317,6 +317,13 @@ class TrainingRun:
                     augment=True,
                     seed=config.seed + 1,
                     recipe=self.recipe,
+                )
+            elif paths:  # one image cannot make an unlabelled batch: BatchNorm does not train on a batch of one
+                emit(
+                    RunNotice(
+                        "the project has only 1 unlabelled image, too few for an unlabelled batch (at least "
+                        f"{MIN_TRAINING_BATCH}); consistency uses the labelled images only"
+                    )
                 )
             else:
                 emit(
@@ -386,12 +393,16 @@ class TrainingRun:
             self.train_loader = self.cache.train_loader(self.batch_size, config.seed)
             self.val_loader = self.cache.val_loader(self.batch_size * 2)
             return
-        sampler = None
+        # The order comes from the run's generator (reseeded each epoch) through the sampler alone; the loader
+        # gets a generator of its own for the seed it draws each time it starts (not each epoch with persistent
+        # workers), so that draw can shift neither the order nor the global RNG that dropout uses.
         if self.use_sampler:
             per_sample = class_weights(self.train_targets, self.num_classes)[torch.tensor(self.train_targets)]
-            sampler = WeightedRandomSampler(
+            order: Sampler[int] = WeightedRandomSampler(
                 per_sample.double(), len(self.train_targets), generator=self.generator
             )
+        else:
+            order = RandomSampler(self.train_set, generator=self.generator)
         workers = config.num_workers
         extra: dict = {}
         if workers > 0:
@@ -400,9 +411,8 @@ class TrainingRun:
         self.train_loader = DataLoader(
             self.train_set,
             batch_size=self.batch_size,
-            shuffle=sampler is None,
-            sampler=sampler,
-            generator=self.generator,
+            sampler=EpochIndices(self.train_set, order),  # the epoch travels with each index to the workers
+            generator=torch.Generator().manual_seed(config.seed),
             num_workers=workers,
             drop_last=drop_last_batch(len(self.train_set), self.batch_size),
             **extra,
@@ -436,10 +446,10 @@ class TrainingRun:
         self.best_metrics = dict(state["best_metrics"])
         self.last_metrics = dict(state["last_metrics"])
         self.run_dir = run_dir
-        matches = [run for run in self.store.runs() if Path(run.run_dir) == run_dir]
-        if not matches:
+        record = self.store.run_at(run_dir)
+        if record is None:
             raise TrainingError(f"{run_dir} is not a run of this project")
-        self.run_id, self.run_name = matches[-1].id, matches[-1].name
+        self.run_id, self.run_name = record.id, record.name
         self.store.set_run_status(self.run_id, "running")
         self.emit(RunNotice(f"resumed run {self.run_name} after epoch {self.first_epoch - 1}"))
 
@@ -511,7 +521,7 @@ class TrainingRun:
         assert self.unlabelled_set is not None
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_033 + epoch + 17)
         count = len(self.unlabelled_set)
-        size = min(count, self.batch_size * self.config.unlabelled_ratio)
+        size = min(count, max(MIN_TRAINING_BATCH, self.batch_size * self.config.unlabelled_ratio))
         pending = torch.empty(0, dtype=torch.long)
         while True:
             while len(pending) < size:
@@ -585,12 +595,14 @@ class TrainingRun:
                 self.optimizer.zero_grad(set_to_none=True)
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
-                if self.batch_size == 1:
+                # Never below what the modules in training mode take (BatchNorm needs 2 images).
+                smallest = 1 if self.cache is not None else MIN_TRAINING_BATCH
+                if self.batch_size <= smallest:
                     raise TrainingError(
-                        "the GPU ran out of memory even with a batch of 1 image; choose a smaller backbone or "
-                        "input size, or train on the CPU"
+                        f"the GPU ran out of memory even with a batch of {self.batch_size} image(s); choose a "
+                        "smaller backbone or input size, or train on the CPU"
                     ) from None
-                self.batch_size = max(1, self.batch_size // 2)
+                self.batch_size = max(smallest, self.batch_size // 2)
                 self._build_loaders()
                 self.emit(
                     RunNotice(

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -43,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
-from dmtl_studio.core.config import RECOMMENDED, TrainConfig
+from dmtl_studio.core.config import RECOMMENDED, ConfigError, TrainConfig
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
 WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -320,14 +321,12 @@ class ModelPanel(QWidget):
         self.head_kind.currentIndexChanged.connect(self._head_changed)
         self.learning_rate.valueChanged.connect(self._update_backbone_lr)
         self.backbone_factor.valueChanged.connect(self._update_backbone_lr)
-        self.find_lr.clicked.connect(lambda: self.lr_finder_requested.emit(self.config()))
+        self.find_lr.clicked.connect(self._request_lr_finder)
         self.use_lr.clicked.connect(self._use_suggestion)
         self.lr_cancel.clicked.connect(self._cancel_lr_finder)
         self.consistency_weight.valueChanged.connect(self._consistency_changed)
         self.use_unlabelled.toggled.connect(self._consistency_changed)
-        self.crossval_button.clicked.connect(
-            lambda: self.crossval_requested.emit(self.config(), self.folds.value())
-        )
+        self.crossval_button.clicked.connect(self._request_crossval)
         self.crossval_cancel.clicked.connect(self._cancel_crossval)
         self._consistency_changed()
         self.reload_backbones()
@@ -616,7 +615,28 @@ class ModelPanel(QWidget):
         self.crossval_status.setText("Cancelling after the current batch…")
         self.crossval_cancel_requested.emit()
 
+    def _request_lr_finder(self) -> None:
+        config = self.checked_config()
+        if config is not None:
+            self.lr_finder_requested.emit(config)
+
+    def _request_crossval(self) -> None:
+        config = self.checked_config()
+        if config is not None:
+            self.crossval_requested.emit(config, self.folds.value())
+
     # ------------------------------------------------------------------ result
+    def checked_config(self) -> TrainConfig | None:
+        """The settings as a configuration, or ``None`` after telling the user why they cannot be used.
+
+        Core's validation decides (the command line prints the same sentence).
+        """
+        try:
+            return self.config()
+        except ConfigError as exc:
+            QMessageBox.warning(self, "These settings cannot train", str(exc))
+            return None
+
     def config(self) -> TrainConfig:
         return TrainConfig(
             backbone=self.backbone_name(),

@@ -129,3 +129,23 @@ def test_images_gone_from_disk_show_as_problems_after_a_run(qtbot, tmp_path: Pat
     assert "missing on disk" in window.browser._all[gone.id].problem
     assert "no longer on disk" in window.training.notices.text()
     controller.shutdown()
+
+
+def test_settings_that_cannot_train_are_refused_with_the_core_reason(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QMessageBox
+
+    from dmtl_studio.core.config import BATCH_OF_ONE
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a, **k: shown.append(text))
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.model_panel
+    panel.full.setChecked(True)
+    panel.batch_size.setValue(1)
+    qtbot.mouseClick(window.training.start_button, Qt.MouseButton.LeftButton)
+    assert controller.training_thread is None  # nothing started
+    qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.crossval_button, Qt.MouseButton.LeftButton)
+    assert shown == [BATCH_OF_ONE] * 3  # the command line prints the same sentence
+    controller.shutdown()

@@ -5,20 +5,41 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_INTERPOLATION = {
+#: OpenCV flags of the interpolations a backbone's configuration may name; any other name means bilinear.
+INTERPOLATION_FLAGS = {
     "bicubic": cv2.INTER_CUBIC,
     "bilinear": cv2.INTER_LINEAR,
     "nearest": cv2.INTER_NEAREST,
     "area": cv2.INTER_AREA,
 }
 
+#: The interpolation used when an image is larger than the target in both dimensions (averaging, no aliasing).
+SHRINK_INTERPOLATION = "area"
+
+
+def base_interpolation(interpolation: str) -> str:
+    """The interpolation used unless the image shrinks in both dimensions: ``interpolation`` if known, else
+    bilinear."""
+    return interpolation if interpolation in INTERPOLATION_FLAGS else "bilinear"
+
+
+def interpolation_name(height: int, width: int, size: int, interpolation: str = "bilinear") -> str:
+    """The interpolation :func:`resize_square` uses for an ``height x width`` image resized to ``size``."""
+    if height > size and width > size:
+        return SHRINK_INTERPOLATION
+    return base_interpolation(interpolation)
+
 
 def resize_square(image: np.ndarray, size: int, interpolation: str = "bilinear") -> np.ndarray:
-    """Resize the whole image to ``size x size`` (nothing is cropped away: objects at the edges stay)."""
-    if image.shape[0] == size and image.shape[1] == size:
+    """Resize the whole image to ``size x size`` (nothing is cropped away: objects at the edges stay).
+
+    The aspect ratio is not kept. ``cv2.resize`` with area interpolation when the image is larger than ``size``
+    in both dimensions, else with ``interpolation``; uint8 in, uint8 out.
+    """
+    height, width = image.shape[:2]
+    if height == size and width == size:
         return image
-    shrinking = image.shape[0] > size and image.shape[1] > size
-    flag = cv2.INTER_AREA if shrinking else _INTERPOLATION.get(interpolation, cv2.INTER_LINEAR)
+    flag = INTERPOLATION_FLAGS[interpolation_name(height, width, size, interpolation)]
     return cv2.resize(image, (size, size), interpolation=flag)
 
 

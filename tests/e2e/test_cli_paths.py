@@ -1,0 +1,70 @@
+"""Paths typed on the command line are resolved once, where they come in, and stored resolved."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])  # this source tree, wherever the command runs
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def test_a_run_started_with_a_relative_path_resumes_from_another_folder(
+    tmp_path: Path, project: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.move(str(project), work / "proj")
+    first = _cli(
+        work, "train", "proj", "--epochs", "1", "--input-size", "32", "--feature-views", "1",
+        "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    run_dir = Path(json.loads(first.stdout.strip().splitlines()[-1])["run_dir"])
+    assert run_dir.is_absolute() and run_dir.is_dir()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    relative_run = Path("..") / "work" / "proj" / "runs" / run_dir.name
+    resumed = _cli(
+        elsewhere, "train", str(Path("..") / "work" / "proj"), "--resume", str(relative_run), "--epochs", "2",
+        "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 2
+    assert Path(summary["run_dir"]) == run_dir
+    assert "resumed run" in resumed.stderr
+
+
+def test_a_run_recorded_with_a_relative_folder_is_found_by_any_spelling(
+    tmp_path: Path, project: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    from dmtl_studio.core.store import ProjectStore
+
+    monkeypatch.chdir(project.parent)
+    with ProjectStore.open(project) as store:
+        (store.runs_dir / "old").mkdir()
+        # What an older version wrote when the project was opened by a relative path.
+        run_id = store.create_run("old", Path(project.name) / "runs" / "old", {})
+        monkeypatch.chdir(tmp_path)
+        for spelling in (project / "runs" / "old", Path("project") / "runs" / ".." / "runs" / "old"):
+            found = store.run_at(spelling)
+            assert found is not None and found.id == run_id
+        assert store.run_at(tmp_path / "runs" / "old") is None
