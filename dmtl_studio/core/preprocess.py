@@ -82,7 +82,8 @@ def describe_preprocessing(preprocessing: Preprocessing) -> dict:
         "crop_pct": 1.0,
         "decode": {
             "library": "Pillow",
-            "frame": "the first frame or page that is not one colour throughout, else the first (frame 0)",
+            "frame": 0,
+            "frame_rule": "of a file of several frames or pages, the first that is not one colour throughout",
             "exif_orientation": "applied (PIL.ImageOps.exif_transpose)",
             "transparency": {
                 "applies_to": "alpha channels, palette alpha, GIF transparency indices and tRNS colour keys",
