@@ -1,0 +1,314 @@
+"""Duplicate and near-duplicate images, grouped, with the leaks and label conflicts they cause.
+
+Two images are put in one group when
+
+- their content is identical (the sha256 the project stored at import), or
+- their perceptual hashes (pHash: the signs of the 8 x 8 lowest frequencies of the 2-D DCT of a 32 x 32
+  grey-level copy, against their median) differ in at most :data:`HASH_DISTANCE` of 64 bits, which survives
+  resizing and re-encoding. A crop changes the field of view, so each image also has the hashes of its central
+  :data:`CROPS` fractions, and the distance of two images is the smallest between the whole of one and the whole
+  or a central crop of the other; or
+- when frozen features are given: their cosine similarity is at least :data:`MIN_COSINE` and their hashes differ in
+  at most :data:`LOOSE_HASH_DISTANCE` bits (the features confirm what the hash alone would not).
+
+Groups are the connected components of those pairs (union-find). A group warns when it spans more than one split
+(a copy in validation or test is scored on what training saw) or holds two different labels.
+:func:`keep_group_in_one_split` moves a group into one split through the project's split API.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.store import SPLITS, ProjectError, ProjectStore
+
+#: Largest perceptual-hash distance (bits of 64) of a near-duplicate pair found by the hash alone.
+HASH_DISTANCE = 8
+#: With features: smallest cosine similarity, and largest hash distance, of a pair the features confirm.
+MIN_COSINE = 0.9
+LOOSE_HASH_DISTANCE = 16
+#: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
+CROPS = (0.94, 0.88)
+_HASH_SIDE = 32
+_LOW = 8
+
+
+def _dct_matrix(size: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix ``(size, size)``."""
+    k = np.arange(size)[:, None]
+    n = np.arange(size)[None, :]
+    matrix = np.cos(np.pi * (2 * n + 1) * k / (2 * size)) * np.sqrt(2.0 / size)
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+_DCT = _dct_matrix(_HASH_SIDE)
+
+
+def perceptual_hash(image: np.ndarray) -> int:
+    """64-bit pHash of an ``(H, W, 3)`` or ``(H, W)`` uint8 image (see the module docstring)."""
+    grey = Image.fromarray(image).convert("L").resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.LANCZOS)
+    pixels = np.asarray(grey, dtype=np.float64)
+    low = (_DCT @ pixels @ _DCT.T)[:_LOW, :_LOW].reshape(-1)
+    bits = low > np.median(low[1:])  # the DC term would dominate the median
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+def image_hashes_of(image: np.ndarray) -> np.ndarray:
+    """``(1 + len(CROPS),)`` uint64: the pHash of the whole image, then of each central crop."""
+    height, width = image.shape[:2]
+    hashes = [perceptual_hash(image)]
+    for fraction in CROPS:
+        dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
+        hashes.append(perceptual_hash(image[dy : height - dy, dx : width - dx]))
+    return np.array(hashes, dtype=np.uint64)
+
+
+def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """``(N, M)`` number of differing bits between ``uint64`` hashes ``(N,)`` and ``(M,)``.
+
+    For multi-scale hashes ``(N, S)`` and ``(M, S)`` (:func:`image_hashes_of`): the smallest distance between
+    the whole of one image (column 0) and any column of the other, either way round.
+    """
+    if hashes.ndim == 1:
+        return np.bitwise_count(hashes[:, None] ^ others[None, :]).astype(np.int64)
+    whole = np.bitwise_count(hashes[:, None, :1] ^ others[None, :, :]).min(axis=2)
+    other_whole = np.bitwise_count(hashes[:, None, :] ^ others[None, :, :1]).min(axis=2)
+    return np.minimum(whole, other_whole).astype(np.int64)
+
+
+def near_duplicate_pairs(
+    hashes: np.ndarray,
+    features: np.ndarray | None = None,
+    max_distance: int = HASH_DISTANCE,
+    min_cosine: float = MIN_COSINE,
+    loose_distance: int = LOOSE_HASH_DISTANCE,
+    block: int = 1024,
+) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, that are near-duplicates by the rules of the module docstring.
+
+    Parameters
+    ----------
+    hashes
+        ``(N,)`` uint64 perceptual hashes, or ``(N, S)`` multi-scale ones (:func:`image_hashes_of`).
+    features
+        ``(N, F)`` feature vectors, or ``None`` to use the hashes alone.
+    block
+        Rows compared at once (memory is ``block x N``).
+    """
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    unit = None
+    if features is not None and len(features):
+        unit = np.asarray(features, dtype=np.float32)
+        unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    pairs: list[tuple[int, int]] = []
+    count = len(hashes)
+    for start in range(0, count, block):
+        rows = slice(start, min(count, start + block))
+        distance = hamming_distances(hashes[rows], hashes)
+        close = distance <= max_distance
+        if unit is not None:
+            cosine = unit[rows] @ unit.T
+            close |= (cosine >= min_cosine) & (distance <= loose_distance)
+        for i, j in zip(*np.nonzero(close), strict=True):
+            i = int(i) + start
+            if i < j:
+                pairs.append((i, int(j)))
+    return pairs
+
+
+def connected_groups(count: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """Groups (sorted index lists, two or more members) of the graph of ``count`` nodes and ``pairs`` edges."""
+    parent = list(range(count))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        a, b = root(i), root(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    members: dict[int, list[int]] = {}
+    for i in range(count):
+        members.setdefault(root(i), []).append(i)
+    return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    image_id: int
+    path: str
+    label: str | None
+    split: str | None
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Images that are copies of each other; ``kind`` is ``"exact"`` when all share one content hash."""
+
+    kind: str
+    members: tuple[GroupMember, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(sorted({m.split or "none" for m in self.members}, key=_split_order))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(sorted({m.label for m in self.members if m.label is not None}))
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "warnings": list(self.warnings),
+            "members": [
+                {"image_id": m.image_id, "path": m.path, "label": m.label, "split": m.split}
+                for m in self.members
+            ],
+        }
+
+
+def _split_order(split: str) -> int:
+    return SPLITS.index(split) if split in SPLITS else len(SPLITS)
+
+
+def group_warnings(members: Sequence[GroupMember]) -> tuple[str, ...]:
+    """What is wrong with a group: it spans splits (a leak), or holds two different labels."""
+    warnings = []
+    splits = Counter(m.split or "none" for m in members)
+    if len(splits) > 1:
+        listed = ", ".join(f"{s} ({splits[s]})" for s in sorted(splits, key=_split_order))
+        warnings.append(f"spans splits: {listed}")
+    labels = sorted({m.label for m in members if m.label is not None})
+    if len(labels) > 1:
+        warnings.append(f"different labels: {', '.join(labels)}")
+    return tuple(warnings)
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    """The groups found (those with warnings first), how many images were compared and which could not be read."""
+
+    groups: tuple[DuplicateGroup, ...]
+    images: int
+    unreadable: tuple[str, ...]
+    used_features: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "images": self.images,
+            "used_features": self.used_features,
+            "groups": [g.to_dict() for g in self.groups],
+            "unreadable": list(self.unreadable),
+        }
+
+
+def image_hashes(
+    paths: Sequence[str],
+    should_stop: ShouldStop = never_stop,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, list[int]]:
+    """Hashes of the files that decode: ``(uint64 (M, S) from image_hashes_of, indices of those files in paths)``."""
+    hashes, readable = [], []
+    for index, path in enumerate(paths):
+        check(should_stop)
+        try:
+            hashes.append(image_hashes_of(load_rgb(path)))
+            readable.append(index)
+        except (ImageProblem, OSError):
+            pass
+        if on_progress is not None:
+            on_progress(index + 1, len(paths))
+    if not hashes:
+        return np.zeros((0, 1 + len(CROPS)), dtype=np.uint64), readable
+    return np.stack(hashes), readable
+
+
+def find_duplicates(
+    project_dir: str | Path,
+    use_features: bool = False,
+    config: TrainConfig | None = None,
+    should_stop: ShouldStop = never_stop,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> DuplicateReport:
+    """Exact and near-duplicate groups among a project's usable images (labelled or not).
+
+    Parameters
+    ----------
+    use_features
+        Also compare frozen features (backbone of ``config``) as the module docstring says; costs a feature pass.
+    on_progress
+        Called with ``(images hashed, images)``.
+
+    Raises
+    ------
+    dmtl_studio.core.cancel.Cancelled
+        When ``should_stop`` asks to stop.
+    """
+    with ProjectStore.open(project_dir) as store:
+        images = store.images(usable_only=True)
+        hashes, readable = image_hashes([im.path for im in images], should_stop, on_progress)
+        features = None
+        if use_features and readable:
+            from dmtl_studio.core.quality.features import frozen_features
+
+            features = frozen_features(store, [images[i].path for i in readable], config, should_stop)
+    kept = [images[i] for i in readable]
+    pairs = near_duplicate_pairs(hashes, features)
+    by_content: dict[str, int] = {}
+    for position, im in enumerate(kept):  # identical content is always one group, whatever its hash says
+        if im.sha256:
+            first = by_content.setdefault(im.sha256, position)
+            if first != position:
+                pairs.append((first, position))
+    groups = []
+    for indices in connected_groups(len(kept), pairs):
+        members = tuple(GroupMember(kept[i].id, kept[i].path, kept[i].label, kept[i].split) for i in indices)
+        contents = {kept[i].sha256 or kept[i].path for i in indices}
+        groups.append(
+            DuplicateGroup("exact" if len(contents) == 1 else "near", members, group_warnings(members))
+        )
+    groups.sort(key=lambda g: (not g.warnings, g.members[0].path))
+    unreadable = tuple(images[i].path for i in sorted(set(range(len(images))) - set(readable)))
+    return DuplicateReport(tuple(groups), len(images), unreadable, features is not None)
+
+
+def keep_group_in_one_split(store: ProjectStore, image_ids: Sequence[int], split: str | None = None) -> str:
+    """Put every image of a group in one split; returns that split.
+
+    Parameters
+    ----------
+    store
+        The open project.
+    image_ids
+        The group's images.
+    split
+        The split to use; default: the one holding most of the group (ties: train, then val, then test), so a
+        copy that leaked into validation or test joins its training twin.
+
+    Raises
+    ------
+    ProjectError
+        For an unknown split or image.
+    """
+    records = store.images_by_id(list(image_ids))
+    if len(records) != len(set(image_ids)):
+        raise ProjectError("some images of the group are no longer in the project")
+    if split is None:
+        counts = Counter(r.split for r in records if r.split in SPLITS)
+        split = min(SPLITS, key=lambda s: (-counts.get(s, 0), _split_order(s)))
+    store.set_splits({r.id: split for r in records})
+    return split
