@@ -7,9 +7,12 @@ Two images are put in one group when
   grey-level copy, against their median) differ in at most :data:`HASH_DISTANCE` of 64 bits, which survives
   resizing and re-encoding. A crop changes the field of view, so each image also has the hashes of its central
   :data:`CROPS` fractions, and the distance of two images is the smallest between the whole of one and the whole
-  or a central crop of the other; or
+  or a central crop of the other; and their 8 x 8 grey thumbnails (whole against whole or central crop, as
+  for the hashes) differ by at most :data:`THUMBNAIL_DIFFERENCE` grey levels on average, because the hash of a
+  nearly flat picture is mostly noise and ignores brightness (two plain walls of different greys must not match); or
 - when frozen features are given: their cosine similarity is at least :data:`MIN_COSINE` and their hashes differ in
-  at most :data:`LOOSE_HASH_DISTANCE` bits (the features confirm what the hash alone would not).
+  at most :data:`LOOSE_HASH_DISTANCE` bits (the features confirm what the hash alone would not), thumbnails
+  agreeing as above.
 
 Groups are the connected components of those pairs (union-find). A group warns when it spans more than one split
 (a copy in validation or test is scored on what training saw) or holds two different labels.
@@ -36,6 +39,8 @@ HASH_DISTANCE = 8
 #: With features: smallest cosine similarity, and largest hash distance, of a pair the features confirm.
 MIN_COSINE = 0.9
 LOOSE_HASH_DISTANCE = 16
+#: Largest mean absolute difference (grey levels of 255) of the 8 x 8 thumbnails of a near-duplicate pair.
+THUMBNAIL_DIFFERENCE = 8.0
 #: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
 CROPS = (0.94, 0.88)
 _HASH_SIDE = 32
@@ -73,6 +78,24 @@ def image_hashes_of(image: np.ndarray) -> np.ndarray:
     return np.array(hashes, dtype=np.uint64)
 
 
+def thumbnails_of(image: np.ndarray) -> np.ndarray:
+    """``(1 + len(CROPS), 64)`` float32: 8 x 8 grey thumbnails of the whole image, then of each central crop."""
+    height, width = image.shape[:2]
+    out = []
+    for fraction in (1.0, *CROPS):
+        dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
+        part = Image.fromarray(image[dy : height - dy, dx : width - dx]).convert("L")
+        out.append(np.asarray(part.resize((8, 8), Image.Resampling.BOX), dtype=np.float32).reshape(-1))
+    return np.stack(out)
+
+
+def thumbnail_difference(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute grey difference of two :func:`thumbnails_of` results, whole against whole or central crop."""
+    whole_first = np.abs(second - first[0]).mean(axis=1).min()
+    whole_second = np.abs(first - second[0]).mean(axis=1).min()
+    return float(min(whole_first, whole_second))
+
+
 def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """``(N, M)`` number of differing bits between ``uint64`` hashes ``(N,)`` and ``(M,)``.
 
@@ -89,6 +112,7 @@ def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
 def near_duplicate_pairs(
     hashes: np.ndarray,
     features: np.ndarray | None = None,
+    thumbnails: np.ndarray | None = None,
     max_distance: int = HASH_DISTANCE,
     min_cosine: float = MIN_COSINE,
     loose_distance: int = LOOSE_HASH_DISTANCE,
@@ -102,6 +126,8 @@ def near_duplicate_pairs(
         ``(N,)`` uint64 perceptual hashes, or ``(N, S)`` multi-scale ones (:func:`image_hashes_of`).
     features
         ``(N, F)`` feature vectors, or ``None`` to use the hashes alone.
+    thumbnails
+        ``(N, S, 64)`` from :func:`thumbnails_of`, or ``None`` not to compare them.
     block
         Rows compared at once (memory is ``block x N``).
     """
@@ -120,9 +146,15 @@ def near_duplicate_pairs(
             cosine = unit[rows] @ unit.T
             close |= (cosine >= min_cosine) & (distance <= loose_distance)
         for i, j in zip(*np.nonzero(close), strict=True):
-            i = int(i) + start
-            if i < j:
-                pairs.append((i, int(j)))
+            i, j = int(i) + start, int(j)
+            if i >= j:
+                continue
+            if (
+                thumbnails is not None
+                and thumbnail_difference(thumbnails[i], thumbnails[j]) > THUMBNAIL_DIFFERENCE
+            ):
+                continue
+            pairs.append((i, j))
     return pairs
 
 
@@ -220,21 +252,30 @@ def image_hashes(
     paths: Sequence[str],
     should_stop: ShouldStop = never_stop,
     on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, list[int]]:
-    """Hashes of the files that decode: ``(uint64 (M, S) from image_hashes_of, indices of those files in paths)``."""
-    hashes, readable = [], []
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Hashes and thumbnails of the files that decode.
+
+    Returns
+    -------
+    tuple
+        ``(hashes (M, S) uint64, thumbnails (M, S, 64) float32, indices of those M files in paths)``.
+    """
+    hashes, thumbnails, readable = [], [], []
     for index, path in enumerate(paths):
         check(should_stop)
         try:
-            hashes.append(image_hashes_of(load_rgb(path)))
+            image = load_rgb(path)
+            hashes.append(image_hashes_of(image))
+            thumbnails.append(thumbnails_of(image))
             readable.append(index)
         except (ImageProblem, OSError):
             pass
         if on_progress is not None:
             on_progress(index + 1, len(paths))
     if not hashes:
-        return np.zeros((0, 1 + len(CROPS)), dtype=np.uint64), readable
-    return np.stack(hashes), readable
+        scales = 1 + len(CROPS)
+        return np.zeros((0, scales), dtype=np.uint64), np.zeros((0, scales, 64), dtype=np.float32), readable
+    return np.stack(hashes), np.stack(thumbnails), readable
 
 
 def find_duplicates(
@@ -260,14 +301,14 @@ def find_duplicates(
     """
     with ProjectStore.open(project_dir) as store:
         images = store.images(usable_only=True)
-        hashes, readable = image_hashes([im.path for im in images], should_stop, on_progress)
+        hashes, thumbnails, readable = image_hashes([im.path for im in images], should_stop, on_progress)
         features = None
         if use_features and readable:
             from dmtl_studio.core.quality.features import frozen_features
 
             features = frozen_features(store, [images[i].path for i in readable], config, should_stop)
     kept = [images[i] for i in readable]
-    pairs = near_duplicate_pairs(hashes, features)
+    pairs = near_duplicate_pairs(hashes, features, thumbnails)
     by_content: dict[str, int] = {}
     for position, im in enumerate(kept):  # identical content is always one group, whatever its hash says
         if im.sha256:

@@ -20,6 +20,7 @@ from dmtl_studio.core.quality.duplicates import (
     keep_group_in_one_split,
     near_duplicate_pairs,
     perceptual_hash,
+    thumbnails_of,
 )
 from dmtl_studio.core.store import ProjectStore
 
@@ -135,3 +136,19 @@ def test_project_groups_warn_about_split_leaks_and_label_conflicts(duplicates_pr
     after = find_duplicates(duplicates_project)
     leaks = [g for g in after.groups if any(w.startswith("spans splits") for w in g.warnings)]
     assert leaks == []
+
+
+def test_plain_patches_of_different_brightness_are_not_grouped() -> None:
+    # Two real, nearly flat non-face patches of LFW whose hashes are 2 bits apart: the hash of a flat picture is
+    # noise, so the thumbnails (one white, one grey) must keep them apart.
+    patches = skdata.lfw_subset()[[162, 185]]
+    images = [np.stack([(p * 255).astype(np.uint8)] * 3, axis=-1) for p in patches]
+    hashes = np.stack([image_hashes_of(im) for im in images])
+    assert hamming_distances(hashes[:1], hashes[1:])[0, 0] <= HASH_DISTANCE
+    thumbnails = np.stack([thumbnails_of(im) for im in images])
+    assert near_duplicate_pairs(hashes) == [(0, 1)]
+    assert near_duplicate_pairs(hashes, thumbnails=thumbnails) == []
+    # A re-encoded copy of the grey one still matches it.
+    copy = _variants(images[1])[1]
+    both = np.stack([hashes[1], image_hashes_of(copy)])
+    assert near_duplicate_pairs(both, thumbnails=np.stack([thumbnails[1], thumbnails_of(copy)])) == [(0, 1)]
