@@ -36,6 +36,7 @@ from dmtl_studio.workers.evaluation import (
 )
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
+from dmtl_studio.workers.quality import LabelErrorsThread
 from dmtl_studio.workers.weights import WeightsImportThread
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,9 @@ class StudioController(QObject):
         if summary.new_classes:
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
         if summary.not_found:
-            extra += f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
+            extra += (
+                f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
+            )
         self.window.statusBar().showMessage(
             f"Labelled {summary.labelled} image(s), added {summary.added}, {len(summary.problems)} problem(s){extra}",
             15000,
@@ -535,6 +538,22 @@ class StudioController(QObject):
                 waiting, self._waiting_cam = self._waiting_cam, None
                 viewer.explain_requested.emit(*waiting)  # through the signal: no cycle between the closures
 
+        def label_errors() -> None:
+            if self.project_dir is None or running("label-errors"):
+                return
+            # The backbone and input size the next run would use: the features the user trains on.
+            thread = LabelErrorsThread(self.project_dir, self.window.model_panel.config())
+            thread.result_ready.connect(browser.set_label_errors)
+            thread.result_ready.connect(
+                lambda found: view.show_message(
+                    f"{len(found.suspects)} of {found.images} labelled image(s) may carry a wrong label. The "
+                    "browser shows them most suspect first: Enter takes the suggested class, a number key "
+                    "picks another."
+                )
+            )
+            start("label-errors", thread, "Looking for label errors (a feature pass, then k-fold)…")
+
+        self.window.label_errors_requested.connect(label_errors)
         view.evaluate_requested.connect(evaluate)
         view.suggest_requested.connect(suggest)
         view.report_requested.connect(report)
@@ -600,7 +619,9 @@ class StudioController(QObject):
         self._waiting_cam = None
         for thread in running:
             thread.requestInterruption()
-        self.window.statusBar().showMessage("Stopping the running work; the window closes when it has stopped…")
+        self.window.statusBar().showMessage(
+            "Stopping the running work; the window closes when it has stopped…"
+        )
         self._close_wait.start()
         return False
 

@@ -6,7 +6,9 @@ arrows move, Ctrl+Z / Ctrl+Shift+Z undo and redo. Labelling one image moves on t
 
 After an evaluation the filter offers the misclassified and the low-confidence images and the images of one
 confusion-matrix cell; after label suggestions, an "uncertain first" queue of the unlabelled images. Each
-thumbnail then shows the model's class and confidence under its label.
+thumbnail then shows the model's class and confidence under its label. After Labels ▸ Find suspected label
+errors, the *Suspected label errors* filter lists the labelled images whose label looks wrong, most suspect
+first, each with the class it looks like and its score; Enter gives it that class.
 """
 
 from __future__ import annotations
@@ -263,6 +265,7 @@ class ThumbnailView(QListView):
 FILTERS_FIXED = [("All images", "all"), ("Unlabelled", "unlabelled"), ("Problem files", "problems")]
 #: Filters whose images come in an order of their own (the model's), fed by an evaluation or suggestions.
 QUEUE_KEY = "queue"
+LABEL_ERRORS_KEY = "quality:label-errors"
 
 
 class DatasetBrowser(QWidget):
@@ -285,6 +288,7 @@ class DatasetBrowser(QWidget):
         self._split_warnings: list[str] = []
         self._ordered: dict[str, tuple[str, list[int]]] = {}  # filter key -> (title, image ids in order)
         self.suggestions: dict[int, Suggestion] = {}
+        self.relabel: dict[int, tuple[str, str]] = {}  # suspected label errors: id -> (given, suggested)
         self.evaluation: object | None = None
         self.notes: dict[int, str] = {}  # the model's word on an image, for the viewer's caption
 
@@ -390,11 +394,13 @@ class DatasetBrowser(QWidget):
             event.accept()
         else:
             super().keyPressEvent(event)
+
     def attach(self, store: ProjectStore | None) -> None:
         """Show ``store``'s images (``None`` shows nothing). The browser does not close the store."""
         self.store = store
         self._ordered.clear()
         self.suggestions = {}
+        self.relabel = {}
         self.evaluation = None
         self.model.suggested, self.model.verdicts, self.notes = {}, {}, {}
         self.editor = LabelEditor(store) if store is not None else None
@@ -535,6 +541,9 @@ class DatasetBrowser(QWidget):
         if self.editor is None:
             return
         ids = self.selected_ids()
+        if any(i in self.relabel for i in ids):
+            self._accept_relabel(ids)
+            return
         wanted = [self.suggestions[i] for i in ids if i in self.suggestions and self._all[i].label is None]
         if not wanted:
             if not self.suggestions:
@@ -554,7 +563,50 @@ class DatasetBrowser(QWidget):
         if len(ids) == 1:
             self._advance_to_unlabelled()
 
+    def _accept_relabel(self, ids: list[int]) -> None:
+        """Give suspected label errors their suggested class (those still carrying the doubted label)."""
+        by_class: dict[str, list[int]] = {}
+        for i in ids:
+            given, suggested = self.relabel.get(i, (None, None))
+            if suggested is not None and self._all[i].label == given:
+                by_class.setdefault(suggested, []).append(i)
+        descriptions = []
+        for class_name, chosen in by_class.items():
+            try:
+                action = self.editor.assign(chosen, class_name)
+            except ProjectError as exc:
+                QMessageBox.warning(self, "Cannot label", str(exc))
+                return
+            if action is not None:
+                self._apply(action.after)
+                descriptions.append(action.description)
+            for i in chosen:
+                self.model.verdicts.pop(i, None)
+                self.notes[i] = f"relabelled {class_name} (was {self.relabel.pop(i)[0]})"
+        self.status_message.emit("; ".join(descriptions) if descriptions else "Already relabelled")
+        self._notes_changed()
+        if len(ids) == 1:
+            self._step(1)
+
     # ----------------------------------------------------------------- the model's view of the images
+    def set_label_errors(self, report: object) -> None:
+        """Offer a ``LabelErrorReport`` as the *Suspected label errors* filter, most suspect first."""
+        self.relabel = {s.image_id: (s.given, s.suggested) for s in report.suspects}
+        for s in report.suspects:
+            self.model.verdicts[s.image_id] = f"→ {s.suggested} {s.score:.2f}"
+            self.notes[s.image_id] = f"labelled {s.given}, looks like {s.suggested} (score {s.score:.2f})"
+        self._ordered[LABEL_ERRORS_KEY] = ("Suspected label errors", [s.image_id for s in report.suspects])
+        self._rebuild_filters(self.classes.class_names())
+        self._notes_changed()
+        if self.filter.currentData() == LABEL_ERRORS_KEY:
+            self.apply_filter()
+        else:
+            self.set_filter(LABEL_ERRORS_KEY)
+        self.status_message.emit(
+            f"{len(report.suspects)} suspected label error(s), most suspect first: Enter takes the suggested "
+            "class, a number key picks another"
+        )
+
     def set_evaluation(self, result: object) -> None:
         """Offer the misclassified and low-confidence images of an ``EvaluationResult`` as filters."""
         self.evaluation = result
@@ -725,7 +777,9 @@ class DatasetBrowser(QWidget):
         label = record.label or "unlabelled"
         note = self.notes.get(record.id)
         model = f"<br><span style='color:#555'>model: {note}</span>" if note else ""
-        decoded = f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
+        decoded = (
+            f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
+        )
         return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"
 
     # ----------------------------------------------------------------- splits
@@ -803,7 +857,9 @@ class DatasetBrowser(QWidget):
         """Add a class, or say that it exists already (names compare without surrounding spaces)."""
         existing = {c.casefold(): c for c in self.store.class_names()}
         if name.strip().casefold() in existing:
-            self.status_message.emit(f"There is a class '{existing[name.strip().casefold()]}' already; nothing added")
+            self.status_message.emit(
+                f"There is a class '{existing[name.strip().casefold()]}' already; nothing added"
+            )
             return
         self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
 
