@@ -159,18 +159,27 @@ def out_of_fold_probabilities(
     QualityError
         With fewer than 2 classes, or a class with fewer than ``k`` items.
     """
+    import torch
+
     labels = np.asarray(labels, dtype=np.int64)
     check_enough_labels(labels, num_classes, k)
     folds = stratified_folds(labels, k, seed, groups)
     probabilities = np.zeros((len(labels), num_classes), dtype=np.float64)
-    for fold in range(k):
-        check(should_stop)
-        held = folds == fold
-        if not held.any():
-            continue
-        probabilities[held] = fit_predict_softmax(
-            features[~held], labels[~held], features[held], num_classes, l2
-        )
+    # The fits are small (hundreds of rows): one intra-op thread is several times faster than many, whose
+    # hand-offs cost more than the arithmetic (and far more on a busy machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for fold in range(k):
+            check(should_stop)
+            held = folds == fold
+            if not held.any():
+                continue
+            probabilities[held] = fit_predict_softmax(
+                features[~held], labels[~held], features[held], num_classes, l2
+            )
+    finally:
+        torch.set_num_threads(threads)
     return probabilities
 
 
