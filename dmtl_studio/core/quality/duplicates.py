@@ -116,7 +116,7 @@ def near_duplicate_pairs(
     max_distance: int = HASH_DISTANCE,
     min_cosine: float = MIN_COSINE,
     loose_distance: int = LOOSE_HASH_DISTANCE,
-    block: int = 1024,
+    block: int | None = None,
 ) -> list[tuple[int, int]]:
     """Index pairs ``(i, j)``, ``i < j``, that are near-duplicates by the rules of the module docstring.
 
@@ -129,7 +129,7 @@ def near_duplicate_pairs(
     thumbnails
         ``(N, S, 64)`` from :func:`thumbnails_of`, or ``None`` not to compare them.
     block
-        Rows compared at once (memory is ``block x N``).
+        Rows compared at once (memory is about ``block x N x S`` 8-byte words); default: 4 million words.
     """
     hashes = np.asarray(hashes, dtype=np.uint64)
     unit = None
@@ -138,6 +138,9 @@ def near_duplicate_pairs(
         unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
     pairs: list[tuple[int, int]] = []
     count = len(hashes)
+    if block is None:
+        scales = hashes.shape[1] if hashes.ndim == 2 else 1
+        block = max(1, 4_000_000 // max(1, count * scales))
     for start in range(0, count, block):
         rows = slice(start, min(count, start + block))
         distance = hamming_distances(hashes[rows], hashes)
