@@ -551,6 +551,7 @@ class StudioController(QObject):
                     "picks another."
                 )
             )
+            thread.failed.connect(browser.status_message)  # e.g. too few labels per class: said where one looks
             start("label-errors", thread, "Looking for label errors (a feature pass, then k-fold)…")
 
         self.window.label_errors_requested.connect(label_errors)

@@ -70,3 +70,20 @@ def test_suspected_label_errors_filter_and_enter_relabels(qtbot, flipped_project
         assert _labels(project)[Path(first.path).name] == given  # one undo step
     finally:
         controller.shutdown()
+
+
+def test_too_few_labels_per_class_is_said_in_the_status_bar(qtbot, project: Path) -> None:  # noqa: ANN001
+    with ProjectStore.open(project) as store:
+        circles = [im.id for im in store.images(usable_only=True) if im.label == "circle"]
+        store.set_label(circles[3:], None)  # 3 circles left: fewer than the 5 folds
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.label_errors_requested.emit()
+        qtbot.waitUntil(
+            lambda: "too few in: circle (3)" in window.statusBar().currentMessage(), timeout=30_000
+        )
+        assert window.browser.filter.findData(LABEL_ERRORS_KEY) == -1
+    finally:
+        controller.shutdown()

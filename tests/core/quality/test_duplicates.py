@@ -152,3 +152,14 @@ def test_plain_patches_of_different_brightness_are_not_grouped() -> None:
     copy = _variants(images[1])[1]
     both = np.stack([hashes[1], image_hashes_of(copy)])
     assert near_duplicate_pairs(both, thumbnails=np.stack([thumbnails[1], thumbnails_of(copy)])) == [(0, 1)]
+
+
+def test_features_join_the_same_groups_on_a_project(duplicates_project: Path) -> None:
+    from dmtl_studio.core.config import TrainConfig
+
+    report = find_duplicates(
+        duplicates_project, use_features=True, config=TrainConfig(input_size=64, device="cpu")
+    )
+    assert report.used_features
+    groups = sorted(tuple(sorted(Path(m.path).name for m in g.members)) for g in report.groups)
+    assert groups == [("camera-small.jpg", "camera.png"), ("coffee-copy.png", "coffee.png")]
