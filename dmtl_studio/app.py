@@ -36,7 +36,7 @@ from dmtl_studio.workers.evaluation import (
 )
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
-from dmtl_studio.workers.quality import LabelErrorsThread
+from dmtl_studio.workers.quality import DuplicatesThread, LabelErrorsThread
 from dmtl_studio.workers.weights import WeightsImportThread
 
 log = logging.getLogger(__name__)
@@ -551,10 +551,28 @@ class StudioController(QObject):
                     "picks another."
                 )
             )
-            thread.failed.connect(browser.status_message)  # e.g. too few labels per class: said where one looks
+            thread.failed.connect(
+                browser.status_message
+            )  # e.g. too few labels per class: said where one looks
             start("label-errors", thread, "Looking for label errors (a feature pass, then k-fold)…")
 
+        def duplicates() -> None:
+            if self.project_dir is None or running("duplicates"):
+                return
+            thread = DuplicatesThread(self.project_dir)
+            thread.result_ready.connect(browser.set_duplicates)
+            thread.failed.connect(browser.status_message)
+            thread.result_ready.connect(
+                lambda found: view.show_message(
+                    f"{len(found.groups)} group(s) of duplicates among {found.images} image(s), "
+                    f"{sum(1 for g in found.groups if g.warnings)} with a warning. The browser lists them group by "
+                    "group: Enter keeps the current image's group in one split."
+                )
+            )
+            start("duplicates", thread, "Looking for duplicates…")
+
         self.window.label_errors_requested.connect(label_errors)
+        self.window.duplicates_requested.connect(duplicates)
         view.evaluate_requested.connect(evaluate)
         view.suggest_requested.connect(suggest)
         view.report_requested.connect(report)

@@ -27,3 +27,20 @@ class LabelErrorsThread(CoreThread):
             should_stop=self.isInterruptionRequested,
             on_progress=lambda done, total, seconds: self._on_progress(done, total),
         )
+
+
+class DuplicatesThread(CoreThread):
+    """:func:`dmtl_studio.core.quality.duplicates.find_duplicates`; emits a ``DuplicateReport``."""
+
+    what = "the search for duplicates"
+
+    def __init__(self, project_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project_dir = Path(project_dir)
+
+    def work(self) -> object:
+        from dmtl_studio.core.quality.duplicates import find_duplicates
+
+        return find_duplicates(
+            self.project_dir, should_stop=self.isInterruptionRequested, on_progress=self._on_progress
+        )

@@ -21,7 +21,6 @@ Groups are the connected components of those pairs (union-find). A group warns w
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,13 @@ from PIL import Image
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.imaging import ImageProblem, load_rgb
-from dmtl_studio.core.store import SPLITS, ProjectError, ProjectStore
+from dmtl_studio.core.quality.groups import (  # noqa: F401  (keep_group_in_one_split: part of this API)
+    DuplicateGroup,
+    GroupMember,
+    group_warnings,
+    keep_group_in_one_split,
+)
+from dmtl_studio.core.store import ProjectStore
 
 #: Largest perceptual-hash distance (bits of 64) of a near-duplicate pair found by the hash alone.
 HASH_DISTANCE = 8
@@ -182,58 +187,6 @@ def connected_groups(count: int, pairs: Sequence[tuple[int, int]]) -> list[list[
 
 
 @dataclass(frozen=True)
-class GroupMember:
-    image_id: int
-    path: str
-    label: str | None
-    split: str | None
-
-
-@dataclass(frozen=True)
-class DuplicateGroup:
-    """Images that are copies of each other; ``kind`` is ``"exact"`` when all share one content hash."""
-
-    kind: str
-    members: tuple[GroupMember, ...]
-    warnings: tuple[str, ...]
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        return tuple(sorted({m.split or "none" for m in self.members}, key=_split_order))
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(sorted({m.label for m in self.members if m.label is not None}))
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "warnings": list(self.warnings),
-            "members": [
-                {"image_id": m.image_id, "path": m.path, "label": m.label, "split": m.split}
-                for m in self.members
-            ],
-        }
-
-
-def _split_order(split: str) -> int:
-    return SPLITS.index(split) if split in SPLITS else len(SPLITS)
-
-
-def group_warnings(members: Sequence[GroupMember]) -> tuple[str, ...]:
-    """What is wrong with a group: it spans splits (a leak), or holds two different labels."""
-    warnings = []
-    splits = Counter(m.split or "none" for m in members)
-    if len(splits) > 1:
-        listed = ", ".join(f"{s} ({splits[s]})" for s in sorted(splits, key=_split_order))
-        warnings.append(f"spans splits: {listed}")
-    labels = sorted({m.label for m in members if m.label is not None})
-    if len(labels) > 1:
-        warnings.append(f"different labels: {', '.join(labels)}")
-    return tuple(warnings)
-
-
-@dataclass(frozen=True)
 class DuplicateReport:
     """The groups found (those with warnings first), how many images were compared and which could not be read."""
 
@@ -328,31 +281,3 @@ def find_duplicates(
     groups.sort(key=lambda g: (not g.warnings, g.members[0].path))
     unreadable = tuple(images[i].path for i in sorted(set(range(len(images))) - set(readable)))
     return DuplicateReport(tuple(groups), len(images), unreadable, features is not None)
-
-
-def keep_group_in_one_split(store: ProjectStore, image_ids: Sequence[int], split: str | None = None) -> str:
-    """Put every image of a group in one split; returns that split.
-
-    Parameters
-    ----------
-    store
-        The open project.
-    image_ids
-        The group's images.
-    split
-        The split to use; default: the one holding most of the group (ties: train, then val, then test), so a
-        copy that leaked into validation or test joins its training twin.
-
-    Raises
-    ------
-    ProjectError
-        For an unknown split or image.
-    """
-    records = store.images_by_id(list(image_ids))
-    if len(records) != len(set(image_ids)):
-        raise ProjectError("some images of the group are no longer in the project")
-    if split is None:
-        counts = Counter(r.split for r in records if r.split in SPLITS)
-        split = min(SPLITS, key=lambda s: (-counts.get(s, 0), _split_order(s)))
-    store.set_splits({r.id: split for r in records})
-    return split

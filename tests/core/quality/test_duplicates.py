@@ -98,8 +98,7 @@ def test_union_find_joins_chains_and_drops_singletons() -> None:
     assert connected_groups(3, []) == []
 
 
-@pytest.fixture
-def duplicates_project(tmp_path: Path) -> Path:
+def make_duplicates_project(tmp_path: Path) -> Path:
     """Two classes of real pictures with an exact copy under the other label and a resized copy in test."""
     folder = tmp_path / "images"
     for label in ("a", "b"):
@@ -116,6 +115,11 @@ def duplicates_project(tmp_path: Path) -> Path:
         store.set_splits({i: "train" for i in ids.values()})
         store.set_splits({ids["camera-small.jpg"]: "test"})
     return project
+
+
+@pytest.fixture
+def duplicates_project(tmp_path: Path) -> Path:
+    return make_duplicates_project(tmp_path)
 
 
 def test_project_groups_warn_about_split_leaks_and_label_conflicts(duplicates_project: Path) -> None:
