@@ -199,9 +199,7 @@ class StudioController(QObject):
         if summary.new_classes:
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
         if summary.not_found:
-            extra += (
-                f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
-            )
+            extra += f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
         self.window.statusBar().showMessage(
             f"Labelled {summary.labelled} image(s), added {summary.added}, {len(summary.problems)} problem(s){extra}",
             15000,
@@ -551,9 +549,8 @@ class StudioController(QObject):
                     "picks another."
                 )
             )
-            thread.failed.connect(
-                browser.status_message
-            )  # e.g. too few labels per class: said where one looks
+            # A check that cannot run (e.g. too few labels per class) says so where one looks.
+            thread.failed.connect(browser.status_message)
             start("label-errors", thread, "Looking for label errors (a feature pass, then k-fold)…")
 
         def duplicates() -> None:
@@ -638,9 +635,7 @@ class StudioController(QObject):
         self._waiting_cam = None
         for thread in running:
             thread.requestInterruption()
-        self.window.statusBar().showMessage(
-            "Stopping the running work; the window closes when it has stopped…"
-        )
+        self.window.statusBar().showMessage("Stopping the running work; the window closes when it has stopped…")
         self._close_wait.start()
         return False
 

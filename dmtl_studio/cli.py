@@ -108,16 +108,11 @@ def _parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=RECOMMENDED["batch_size"], help="images per training step"
     )
     p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help=f"head learning rate (default {RECOMMENDED['learning_rate']:g})",
+        "--lr", type=float, default=None, help=f"head learning rate (default {RECOMMENDED['learning_rate']:g})"
     )
     p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument(
-        "--seed", type=int, default=0, help="random seed (weights of the new head, order, augmentation)"
-    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (weights of the new head, order, augmentation)")
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--recipe", type=Path, default=None, help="augmentation recipe (.json)")
     p.add_argument(
@@ -273,10 +268,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     scan = scan_folder(args.images_dir)
     if not scan.files:
         skipped = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
-        print(
-            f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included){skipped}",
-            file=sys.stderr,
-        )
+        print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included){skipped}", file=sys.stderr)
         return 2
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
@@ -622,11 +614,7 @@ def _cmd_splits(args: argparse.Namespace) -> int:
 
     with ProjectStore.open(args.project_dir) as store:
         summary = assign_splits(
-            store,
-            val_fraction=args.val_fraction,
-            test_fraction=args.test_fraction,
-            seed=args.seed,
-            reassign=True,
+            store, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed, reassign=True
         )
         _print_class_counts(store.class_counts())
     for warning in summary.warnings:

@@ -77,9 +77,7 @@ class ImageDataset(Dataset):
             return self._cache[index]
         path = self.paths[index]
         try:
-            image = resize_square(
-                load_rgb(path), self.preprocessing.input_size, self.preprocessing.interpolation
-            )
+            image = resize_square(load_rgb(path), self.preprocessing.input_size, self.preprocessing.interpolation)
         except ImageProblem as exc:
             raise FileProblem(f"{path}: {exc}", path, str(exc)) from None
         if self._cache is not None:

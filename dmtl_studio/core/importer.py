@@ -62,9 +62,7 @@ class ImportSummary:
             f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
         ]
         if self.notes:
-            parts.append(
-                f"{len(self.notes)} image(s) with a note on how they were read (values rescaled, page chosen)"
-            )
+            parts.append(f"{len(self.notes)} image(s) with a note on how they were read (values rescaled, page chosen)")
         if self.skipped:
             parts.append(f"skipped {self.skipped} non-image file(s)")
         if self.split_folders:
@@ -96,9 +94,7 @@ def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
         parts = _parts_below(root, path)
         if len(parts) > 1:
             tops[parts[0]] = tops.get(parts[0], False) or len(parts) > 2
-    splits = {
-        name: SPLIT_FOLDER_NAMES[name.casefold()] for name in tops if name.casefold() in SPLIT_FOLDER_NAMES
-    }
+    splits = {name: SPLIT_FOLDER_NAMES[name.casefold()] for name in tops if name.casefold() in SPLIT_FOLDER_NAMES}
     if not splits:
         return {}
     others = sorted(name for name in tops if name not in splits)
@@ -197,11 +193,7 @@ def import_folder(
         store.add_class(name)
     if folder_splits:
         store.set_splits(
-            {
-                record.id: folder_splits[record.path]
-                for record in store.images()
-                if record.path in folder_splits
-            }
+            {record.id: folder_splits[record.path] for record in store.images() if record.path in folder_splits}
         )
     assign_splits(store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     usable = total - len(problems)
@@ -293,11 +285,4 @@ def assign_splits(
     return SplitSummary(counts=store.class_counts(), warnings=tuple(warnings))
 
 
-__all__ = [
-    "SPLIT_FOLDER_NAMES",
-    "ImportSummary",
-    "SplitSummary",
-    "assign_splits",
-    "import_folder",
-    "split_layout",
-]
+__all__ = ["SPLIT_FOLDER_NAMES", "ImportSummary", "SplitSummary", "assign_splits", "import_folder", "split_layout"]

@@ -93,9 +93,7 @@ def import_csv(
         ids[path]: label for path, label in wanted.items() if path in ids and path not in dict(problems)
     }
     existing_classes = set(store.class_names())
-    new_classes = tuple(
-        sorted({label for label in labels.values() if label and label not in existing_classes})
-    )
+    new_classes = tuple(sorted({label for label in labels.values() if label and label not in existing_classes}))
     store.set_labels(labels)
     return LabelImportSummary(
         labelled=sum(1 for v in labels.values() if v),

@@ -77,9 +77,7 @@ def predict_files(
             return
         for path, row in zip(batch_paths, probabilities(np.stack(batch)), strict=True):
             best = int(np.argmax(row))
-            predictions.append(
-                Prediction(path, classes[best], float(row[best]), tuple(float(p) for p in row))
-            )
+            predictions.append(Prediction(path, classes[best], float(row[best]), tuple(float(p) for p in row)))
         batch_paths.clear()
         batch.clear()
 

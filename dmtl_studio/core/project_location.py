@@ -69,9 +69,7 @@ def check_new_project_folder(location: str | os.PathLike[str], name: str) -> New
     for parent in (base, *base.parents):
         if parent.exists():
             if not parent.is_dir():
-                return NewProjectFolder(
-                    folder, f"{parent} is a file, not a folder: choose another location.", 0
-                )
+                return NewProjectFolder(folder, f"{parent} is a file, not a folder: choose another location.", 0)
             break
     if folder.exists() and not folder.is_dir():
         return NewProjectFolder(folder, f"{folder} is a file: choose another name.", 0)

@@ -790,13 +790,7 @@ def train(
     with ProjectStore.open(project_dir) as store:
         try:
             run = TrainingRun(
-                store,
-                config,
-                emit,
-                should_stop,
-                Path(resume_from) if resume_from else None,
-                split,
-                run_prefix,
+                store, config, emit, should_stop, Path(resume_from) if resume_from else None, split, run_prefix
             )
             return run.run()
         except FileProblem as exc:

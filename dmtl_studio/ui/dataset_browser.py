@@ -398,7 +398,6 @@ class DatasetBrowser(QWidget):
             event.accept()
         else:
             super().keyPressEvent(event)
-
     def attach(self, store: ProjectStore | None) -> None:
         """Show ``store``'s images (``None`` shows nothing). The browser does not close the store."""
         self.store = store
@@ -842,9 +841,7 @@ class DatasetBrowser(QWidget):
         label = record.label or "unlabelled"
         note = self.notes.get(record.id)
         model = f"<br><span style='color:#555'>model: {note}</span>" if note else ""
-        decoded = (
-            f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
-        )
+        decoded = f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
         return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"
 
     # ----------------------------------------------------------------- splits
@@ -925,9 +922,7 @@ class DatasetBrowser(QWidget):
         """Add a class, or say that it exists already (names compare without surrounding spaces)."""
         existing = {c.casefold(): c for c in self.store.class_names()}
         if name.strip().casefold() in existing:
-            self.status_message.emit(
-                f"There is a class '{existing[name.strip().casefold()]}' already; nothing added"
-            )
+            self.status_message.emit(f"There is a class '{existing[name.strip().casefold()]}' already; nothing added")
             return
         self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
 

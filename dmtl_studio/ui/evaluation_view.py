@@ -159,13 +159,7 @@ class EvaluationView(QWidget):
         run_row.addWidget(self.run_choice, 1)
         run_row.addWidget(self.evaluate_button)
         run_row.addWidget(self.progress)
-        for widget in (
-            self.suggest_button,
-            self.method,
-            self.report_button,
-            self.export_button,
-            self.predict_button,
-        ):
+        for widget in (self.suggest_button, self.method, self.report_button, self.export_button, self.predict_button):
             tools_row.addWidget(widget)
         tools_row.addStretch(1)
         bar.addLayout(run_row)

@@ -83,9 +83,7 @@ class NewProjectDialog(QDialog):
             extra = (
                 f" It already holds {check.existing_entries} file(s) or folder(s): you will be asked first."
                 if check.existing_entries
-                else ""
-                if check.folder.exists()
-                else " The folder will be made."
+                else "" if check.folder.exists() else " The folder will be made."
             )
             self.target.setText(f"The project goes in <b>{html.escape(str(check.folder))}</b>.{extra}")
         else:
@@ -94,9 +92,7 @@ class NewProjectDialog(QDialog):
         self.problem.setText(check.problem if check.problem and self.name.text() else "")
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "The folder the new project goes in", self.location.text()
-        )
+        folder = QFileDialog.getExistingDirectory(self, "The folder the new project goes in", self.location.text())
         if folder:
             self.location.setText(folder)
 

@@ -25,17 +25,9 @@ from dmtl_studio.core.store import is_project
 STEPS = [
     ("Import", "File ▸ Import image folder…", "One sub-folder per class; loose images come in unlabelled."),
     ("Label", "the image grid", "Select images and press a class's number key (0 unlabels, Space next)."),
-    (
-        "Recipe",
-        "Augmentation recipe tab",
-        "Choose the variations training sees; preview them on your images.",
-    ),
+    ("Recipe", "Augmentation recipe tab", "Choose the variations training sees; preview them on your images."),
     ("Train", "Backbone and head tab, then Training", "Pick a backbone, press Start training, watch curves."),
-    (
-        "Evaluate",
-        "Evaluation tab",
-        "Accuracy, confusion matrix, Grad-CAM; export the model, predict a folder.",
-    ),
+    ("Evaluate", "Evaluation tab", "Accuracy, confusion matrix, Grad-CAM; export the model, predict a folder."),
 ]
 
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -157,9 +149,7 @@ class StartPage(QWidget):
                 item.setFont(font)
             self.recent.addItem(item)
         if not projects:
-            placeholder = QListWidgetItem(
-                "No project opened yet: make a new one, or open the demo to look around."
-            )
+            placeholder = QListWidgetItem("No project opened yet: make a new one, or open the demo to look around.")
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
             self.recent.addItem(placeholder)
         self.recent_note.clear()
@@ -173,9 +163,7 @@ class StartPage(QWidget):
         if not path:
             return
         if self.is_gone(path):
-            self.recent_note.setText(
-                f"{path} is no longer a project (moved or deleted). Remove it from the list."
-            )
+            self.recent_note.setText(f"{path} is no longer a project (moved or deleted). Remove it from the list.")
             return
         self.recent_chosen.emit(path)
 

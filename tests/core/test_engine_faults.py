@@ -167,6 +167,7 @@ def test_schedules_warm_up_then_decay() -> None:
     assert all(math.isfinite(v) and v > 0 for v in cosine + onecycle)
 
 
+
 @pytest.fixture
 def own_project(tmp_path: Path) -> Path:
     """A project over its own copy of the pictures: these tests delete and overwrite image files."""
@@ -199,9 +200,7 @@ def test_images_gone_from_disk_are_left_out_with_a_notice_and_keep_their_labels(
         assert all(labels[im.path] == im.label for im in gone)  # the labels stay
 
 
-def test_a_file_that_changed_on_disk_ends_the_run_naming_it_and_is_left_out_next_time(
-    own_project: Path,
-) -> None:
+def test_a_file_that_changed_on_disk_ends_the_run_naming_it_and_is_left_out_next_time(own_project: Path) -> None:
     project = own_project
     with ProjectStore.open(project) as store:
         victim = next(im for im in store.images(usable_only=True) if im.label and im.split == "train")

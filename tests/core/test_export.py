@@ -99,8 +99,6 @@ def test_single_file_exports_go_where_a_person_expects(run: Path, tmp_path: Path
     assert export_file_path(folder, "torchscript") == folder / "model.pt"
     assert export_file_path(tmp_path / "cells", "onnx") == tmp_path / "cells.onnx"  # the ending is added
     assert export_file_path(tmp_path / "cells.PTH", "torchscript") == tmp_path / "cells.PTH"
-    with pytest.raises(
-        ExportError, match=r"m.onnx ends in .onnx but the format is torchscript; name the file \*.pt"
-    ):
+    with pytest.raises(ExportError, match=r"m.onnx ends in .onnx but the format is torchscript; name the file \*.pt"):
         export_run(run, "torchscript", tmp_path / "m.onnx")
     assert not list(tmp_path.glob("m.onnx*"))

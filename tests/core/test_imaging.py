@@ -89,11 +89,4 @@ def test_files_come_in_the_order_people_number_them(tmp_path: Path) -> None:
     (tmp_path / "plate10" / "a.png").write_bytes(b"")
     (tmp_path / "plate9" / "a.png").write_bytes(b"")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_image_files(tmp_path)]
-    assert found == [
-        "Cell_1.png",
-        "cell_2.png",
-        "cell_2b.png",
-        "cell_10.png",
-        "plate9/a.png",
-        "plate10/a.png",
-    ]
+    assert found == ["Cell_1.png", "cell_2.png", "cell_2b.png", "cell_10.png", "plate9/a.png", "plate10/a.png"]

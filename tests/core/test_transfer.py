@@ -184,9 +184,7 @@ def test_the_feature_cache_reports_its_progress_over_everything_it_will_compute(
         unlabelled_set=_Images(6),
         on_progress=lambda done, total, seconds: reports.append((done, total, seconds)),
     )
-    planned = (
-        3 * 10 + 10 + (3 + 1) * 6 + 4
-    )  # augmented views, clean views, unlabelled views + clean, validation
+    planned = 3 * 10 + 10 + (3 + 1) * 6 + 4  # augmented views, clean views, unlabelled views + clean, validation
     assert cache.planned == planned
     cache.train()
     assert reports[-1][0] == 40 and all(total == planned for _, total, _ in reports)

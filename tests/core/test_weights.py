@@ -215,7 +215,5 @@ def test_missing_weights_are_named_once_with_the_file_needed(tmp_path: Path, mon
     with pytest.raises(WeightsError) as info:
         load_pretrained_imagenet_model("resnet18")
     message = str(info.value)
-    assert message.startswith(
-        "resnet18 (a bare name is timm's model; the catalog lists torchvision/resnet18): "
-    )
+    assert message.startswith("resnet18 (a bare name is timm's model; the catalog lists torchvision/resnet18): ")
     assert message.count("No weights on this computer") == 1 and "nothing is downloaded" in message

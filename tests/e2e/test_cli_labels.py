@@ -16,17 +16,13 @@ from tests.core.test_bad_file_corpus import build_corpus
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, check=False
-    )
+    return subprocess.run([sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, check=False)
 
 
 def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:
     assert _cli("labels", "export-csv", str(project), str(tmp_path / "labels.csv")).returncode == 0
     result = _cli("labels", "import-csv", str(tmp_path / "fresh"), str(tmp_path / "labels.csv"))
-    assert (
-        result.returncode == 2 and "not a DMTL Studio project" in result.stderr
-    )  # nothing is created silently
+    assert result.returncode == 2 and "not a DMTL Studio project" in result.stderr  # nothing is created silently
     assert _cli("import", str(tmp_path / "fresh"), str(tmp_path / "empty_dir_missing")).returncode == 2
     (tmp_path / "fresh").mkdir(exist_ok=True)
     from dmtl_studio.core.store import ProjectStore
@@ -59,9 +55,7 @@ def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, pr
     one = next(p for p in sorted((tmp_path / "share").rglob("*.png")) if p.name in usable)
     result = _cli("predict", summary.run_dir, str(one), "--out", str(tmp_path / "one.csv"))
     assert result.returncode == 0 and "predicted 1 image(s)" in result.stdout, result.stderr
-    result = _cli(
-        "predict", summary.run_dir, str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "x.csv")
-    )
+    result = _cli("predict", summary.run_dir, str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 2 and "does not exist" in result.stderr and not (tmp_path / "x.csv").exists()
     (tmp_path / "empty").mkdir()
     result = _cli("predict", summary.run_dir, str(tmp_path / "empty"), "--out", str(tmp_path / "x.csv"))

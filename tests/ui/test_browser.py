@@ -113,9 +113,7 @@ def test_moving_images_between_splits(browser_window, project: Path) -> None:  #
         assert store.split_counts()["test"] == 1 and store.split_counts()["val"] == before - 1
 
 
-def test_deleting_a_class_asks_and_keeps_the_images(
-    qtbot, browser_window, project: Path, monkeypatch
-) -> None:  # noqa: ANN001
+def test_deleting_a_class_asks_and_keeps_the_images(qtbot, browser_window, project: Path, monkeypatch) -> None:  # noqa: ANN001
     _window, browser = browser_window
     asked = []
     monkeypatch.setattr(
@@ -142,9 +140,7 @@ def test_adding_a_class_that_exists_says_so_and_adds_nothing(browser_window) -> 
     assert browser.store.class_names() == [*before, "mitotic"] and messages[-1] == "Added class 'mitotic'"
 
 
-def test_number_keys_also_label_while_the_large_view_has_the_focus(
-    qtbot, browser_window, project: Path
-) -> None:  # noqa: ANN001
+def test_number_keys_also_label_while_the_large_view_has_the_focus(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
     _window, browser = browser_window
     browser.set_filter("unlabelled")
     first = browser.model.record(0)

@@ -123,10 +123,8 @@ def test_images_gone_from_disk_show_as_problems_after_a_run(qtbot, tmp_path: Pat
     Path(gone.path).unlink()  # moved away while the project was open
     assert window.browser._all[gone.id].problem is None
     controller.start_training()
-    qtbot.waitUntil(
-        lambda: window.training.start_button.isEnabled() and not controller.training_thread.isRunning(),
-        timeout=120_000,
-    )
+    qtbot.waitUntil(lambda: window.training.start_button.isEnabled() and not controller.training_thread.isRunning(),
+                    timeout=120_000)
     qtbot.waitUntil(lambda: window.browser._all[gone.id].problem is not None, timeout=5_000)
     assert "missing on disk" in window.browser._all[gone.id].problem
     assert "no longer on disk" in window.training.notices.text()

@@ -129,9 +129,7 @@ def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeyp
     qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
     thread = controller.lr_finder_thread
     assert thread is not None and not panel.find_lr.isEnabled()
-    assert (
-        panel.lr_curve.getData()[0] is None or len(panel.lr_curve.getData()[0]) == 0
-    )  # cleared for the new test
+    assert panel.lr_curve.getData()[0] is None or len(panel.lr_curve.getData()[0]) == 0  # cleared for the new test
     streamed: list[int] = []
     thread.curve.connect(lambda rates, losses: streamed.append(len(rates)))
     with qtbot.waitSignal(thread.finished, timeout=120_000):
@@ -143,9 +141,7 @@ def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeyp
     controller.shutdown()
 
 
-def test_the_window_imports_a_weights_file_on_a_worker(
-    qtbot, project: Path, tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
+def test_the_window_imports_a_weights_file_on_a_worker(qtbot, project: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     import torch
     import torchvision
     from PySide6.QtWidgets import QFileDialog, QInputDialog

@@ -148,13 +148,8 @@ def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path) -> None:
     window.evaluation_dock.raise_()
     qtbot.wait(100)
     view = window.evaluation
-    for button in (
-        view.evaluate_button,
-        view.suggest_button,
-        view.report_button,
-        view.export_button,
-        view.predict_button,
-    ):
+    for button in (view.evaluate_button, view.suggest_button, view.report_button, view.export_button,
+                   view.predict_button):
         assert _fully_visible(button, window), button.text()
     controller.shutdown()
 

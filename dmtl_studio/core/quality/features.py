@@ -43,8 +43,7 @@ def frozen_features(
     numpy.ndarray
         ``(N, F)`` float32, one row per path.
     """
-    import torch  # noqa: F401  (the feature pass needs it; the module stays cheap to import)
-
+    # Imported here: this module stays cheap to import (no PyTorch) for callers that never compute features.
     from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for
     from dmtl_studio.core.data import ImageDataset
     from dmtl_studio.core.feature_cache import FeatureCache
