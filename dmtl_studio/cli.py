@@ -215,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("project_dir", type=Path)
     p.add_argument("--folds", type=int, default=5, metavar="K", help="folds of the out-of-fold probabilities")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds")
     _feature_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
@@ -243,13 +244,14 @@ def _feature_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="efficientnet_lite0", help="a name from 'dmtl-studio weights list'")
     p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0, help="seed of the folds")
 
 
 def _quality_config(args: argparse.Namespace) -> object:
     from dmtl_studio.core.config import TrainConfig
 
-    return TrainConfig(backbone=args.backbone, input_size=args.input_size, device=args.device, seed=args.seed)
+    return TrainConfig(
+        backbone=args.backbone, input_size=args.input_size, device=args.device, seed=getattr(args, "seed", 0)
+    )
 
 
 def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
