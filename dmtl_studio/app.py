@@ -36,6 +36,7 @@ from dmtl_studio.workers.evaluation import (
 )
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
+from dmtl_studio.workers.quality import DuplicatesThread, LabelErrorsThread
 from dmtl_studio.workers.weights import WeightsImportThread
 
 log = logging.getLogger(__name__)
@@ -548,6 +549,40 @@ class StudioController(QObject):
                 waiting, self._waiting_cam = self._waiting_cam, None
                 viewer.explain_requested.emit(*waiting)  # through the signal: no cycle between the closures
 
+        def label_errors() -> None:
+            if self.project_dir is None or running("label-errors"):
+                return
+            # The backbone and input size the next run would use: the features the user trains on.
+            thread = LabelErrorsThread(self.project_dir, self.window.model_panel.config())
+            thread.result_ready.connect(browser.set_label_errors)
+            thread.result_ready.connect(
+                lambda found: view.show_message(
+                    f"{len(found.suspects)} of {found.images} labelled image(s) may carry a wrong label. The "
+                    "browser shows them most suspect first: Enter takes the suggested class, a number key "
+                    "picks another."
+                )
+            )
+            # A check that cannot run (e.g. too few labels per class) says so where one looks.
+            thread.failed.connect(browser.status_message)
+            start("label-errors", thread, "Looking for label errors (a feature pass, then k-fold)…")
+
+        def duplicates() -> None:
+            if self.project_dir is None or running("duplicates"):
+                return
+            thread = DuplicatesThread(self.project_dir)
+            thread.result_ready.connect(browser.set_duplicates)
+            thread.failed.connect(browser.status_message)
+            thread.result_ready.connect(
+                lambda found: view.show_message(
+                    f"{len(found.groups)} group(s) of duplicates among {found.images} image(s), "
+                    f"{sum(1 for g in found.groups if g.warnings)} with a warning. The browser lists them group by "
+                    "group: Enter keeps the current image's group in one split."
+                )
+            )
+            start("duplicates", thread, "Looking for duplicates…")
+
+        self.window.label_errors_requested.connect(label_errors)
+        self.window.duplicates_requested.connect(duplicates)
         view.evaluate_requested.connect(evaluate)
         view.suggest_requested.connect(suggest)
         view.report_requested.connect(report)

@@ -28,6 +28,8 @@ COMMANDS = (
     "evaluate",
     "export",
     "report",
+    "label-errors",
+    "duplicates",
 )
 
 
@@ -237,7 +239,50 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write a run's self-contained HTML report")
     p.add_argument("run_dir", type=_path)
     p.add_argument("--out", type=_path, default=None, help="HTML file (default RUN_DIR/report.html)")
+
+    p = sub.add_parser(
+        "label-errors",
+        help="rank the labelled images whose label is most likely wrong (confident learning, k-fold)",
+    )
+    p.add_argument("project_dir", type=_path)
+    p.add_argument("--folds", type=int, default=5, metavar="K", help="folds of the out-of-fold probabilities")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds")
+    _feature_options(p)
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    p = sub.add_parser(
+        "duplicates",
+        help="groups of identical and near-identical images, with split leaks and label conflicts",
+    )
+    p.add_argument("project_dir", type=_path)
+    p.add_argument(
+        "--features",
+        action="store_true",
+        help="also compare frozen features (finds more crops; a feature pass)",
+    )
+    p.add_argument(
+        "--keep-in-one-split",
+        action="store_true",
+        help="move each group that spans splits into the split holding most of it (train on a tie)",
+    )
+    _feature_options(p)
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     return parser
+
+
+def _feature_options(p: argparse.ArgumentParser) -> None:
+    """Options naming the frozen backbone whose features a data-quality check reads."""
+    p.add_argument("--backbone", default="efficientnet_lite0", help="a name from 'dmtl-studio weights list'")
+    p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+
+def _quality_config(args: argparse.Namespace) -> object:
+    from dmtl_studio.core.config import TrainConfig
+
+    return TrainConfig(
+        backbone=args.backbone, input_size=args.input_size, device=args.device, seed=getattr(args, "seed", 0)
+    )
 
 
 def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
@@ -526,6 +571,63 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_label_errors(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.quality.label_errors import find_label_errors
+
+    bar = _Progress("features")
+    report = find_label_errors(
+        args.project_dir,
+        folds=args.folds,
+        config=_quality_config(args),
+        on_progress=lambda done, total, seconds: bar.update(done, total),
+    )
+    print(
+        f"{len(report.suspects)} suspected label error(s) among {report.images} labelled image(s) "
+        f"({report.folds} folds; score = 1 - probability of the given label)"
+    )
+    if report.suspects:
+        print("score\tgiven\tsuggested\tpath")
+    for suspect in report.suspects:
+        print(f"{suspect.score:.3f}\t{suspect.given}\t{suspect.suggested}\t{suspect.path}")
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    return 0
+
+
+def _cmd_duplicates(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.quality.duplicates import find_duplicates, keep_group_in_one_split
+    from dmtl_studio.core.store import ProjectStore
+
+    bar = _Progress("hash")
+    report = find_duplicates(
+        args.project_dir,
+        use_features=args.features,
+        config=_quality_config(args),
+        on_progress=lambda done, total: bar.update(done, total),
+    )
+    warned = sum(1 for group in report.groups if group.warnings)
+    print(
+        f"{len(report.groups)} group(s) of duplicates among {report.images} image(s), {warned} with warnings"
+    )
+    moved = []
+    for number, group in enumerate(report.groups, start=1):
+        print(f"group {number} ({group.kind}, {len(group.members)} images)")
+        for warning in group.warnings:
+            print(f"  warning: {warning}")
+        for member in group.members:
+            print(f"  {member.split or 'none'}\t{member.label or '(unlabelled)'}\t{member.path}")
+        if args.keep_in_one_split and len(group.splits) > 1:
+            with ProjectStore.open(args.project_dir) as store:
+                split = keep_group_in_one_split(store, [m.image_id for m in group.members])
+            moved.append({"group": number, "split": split})
+            print(f"  kept in one split: {split}")
+    for path in report.unreadable:
+        print(f"  not compared (cannot be read): {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**report.to_dict(), "kept_in_one_split": moved}))
+    return 0
+
+
 def _cmd_labels(args: argparse.Namespace) -> int:
     from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
     from dmtl_studio.core.store import ProjectStore
@@ -594,6 +696,7 @@ _USER_ERRORS = (
     ("dmtl_studio.core.config", "ConfigError"),
     ("dmtl_studio.core.backbones", "WeightsError"),
     ("dmtl_studio.core.export", "ExportError"),
+    ("dmtl_studio.core.quality.label_errors", "QualityError"),
 )
 _UNKNOWN_BACKBONE = (("dmtl_studio.core.catalog", "UnknownBackbone"),)
 
@@ -633,6 +736,8 @@ def main(argv: list[str]) -> int:
         "evaluate": _cmd_evaluate,
         "export": _cmd_export,
         "report": _cmd_report,
+        "label-errors": _cmd_label_errors,
+        "duplicates": _cmd_duplicates,
     }
     try:
         return handlers[args.command](args)

@@ -6,7 +6,11 @@ arrows move, Ctrl+Z / Ctrl+Shift+Z undo and redo. Labelling one image moves on t
 
 After an evaluation the filter offers the misclassified and the low-confidence images and the images of one
 confusion-matrix cell; after label suggestions, an "uncertain first" queue of the unlabelled images. Each
-thumbnail then shows the model's class and confidence under its label.
+thumbnail then shows the model's class and confidence under its label. After Labels ▸ Find suspected label
+errors, the *Suspected label errors* filter lists the labelled images whose label looks wrong, most suspect
+first, each with the class it looks like and its score; Enter gives it that class. After Labels ▸ Find
+duplicates and leaks, the *Duplicates* filter lists the groups of copies (those spanning splits or holding two
+labels first); Enter keeps the current image's group in one split.
 """
 
 from __future__ import annotations
@@ -268,6 +272,8 @@ FILTERS_FIXED = [
 ]
 #: Filters whose images come in an order of their own (the model's), fed by an evaluation or suggestions.
 QUEUE_KEY = "queue"
+LABEL_ERRORS_KEY = "quality:label-errors"
+DUPLICATES_KEY = "quality:duplicates"
 
 
 class DatasetBrowser(QWidget):
@@ -291,6 +297,8 @@ class DatasetBrowser(QWidget):
         self._conflicting: set[int] = set()  # images whose identical content carries another label too
         self._ordered: dict[str, tuple[str, list[int]]] = {}  # filter key -> (title, image ids in order)
         self.suggestions: dict[int, Suggestion] = {}
+        self.relabel: dict[int, tuple[str, str]] = {}  # suspected label errors: id -> (given, suggested)
+        self.duplicate_group: dict[int, list[int]] = {}  # image id -> the ids of its duplicate group
         self.evaluation: object | None = None
         self.notes: dict[int, str] = {}  # the model's word on an image, for the viewer's caption
 
@@ -401,6 +409,8 @@ class DatasetBrowser(QWidget):
         self.store = store
         self._ordered.clear()
         self.suggestions = {}
+        self.relabel = {}
+        self.duplicate_group = {}
         self.evaluation = None
         self.model.suggested, self.model.verdicts, self.notes = {}, {}, {}
         self.editor = LabelEditor(store) if store is not None else None
@@ -554,6 +564,12 @@ class DatasetBrowser(QWidget):
         if self.editor is None:
             return
         ids = self.selected_ids()
+        if any(i in self.relabel for i in ids):
+            self._accept_relabel(ids)
+            return
+        if self.filter.currentData() == DUPLICATES_KEY and any(i in self.duplicate_group for i in ids):
+            self.keep_duplicate_group_in_one_split()
+            return
         wanted = [self.suggestions[i] for i in ids if i in self.suggestions and self._all[i].label is None]
         if not wanted:
             if not self.suggestions:
@@ -573,7 +589,107 @@ class DatasetBrowser(QWidget):
         if len(ids) == 1:
             self._advance_to_unlabelled()
 
+    def _accept_relabel(self, ids: list[int]) -> None:
+        """Give suspected label errors their suggested class (those still carrying the doubted label)."""
+        by_class: dict[str, list[int]] = {}
+        for i in ids:
+            given, suggested = self.relabel.get(i, (None, None))
+            if suggested is not None and self._all[i].label == given:
+                by_class.setdefault(suggested, []).append(i)
+        descriptions = []
+        for class_name, chosen in by_class.items():
+            try:
+                action = self.editor.assign(chosen, class_name)
+            except ProjectError as exc:
+                QMessageBox.warning(self, "Cannot label", str(exc))
+                return
+            if action is not None:
+                self._apply(action.after)
+                descriptions.append(action.description)
+            for i in chosen:
+                self.model.verdicts.pop(i, None)
+                self.notes[i] = f"relabelled {class_name} (was {self.relabel.pop(i)[0]})"
+        self.status_message.emit("; ".join(descriptions) if descriptions else "Already relabelled")
+        self._notes_changed()
+        if len(ids) == 1:
+            self._step(1)
+
+    def set_duplicates(self, report: object) -> None:
+        """Offer a ``DuplicateReport`` as the *Duplicates* filter: group by group, those with warnings first."""
+        self.duplicate_group = {}
+        order = []
+        for number, group in enumerate(report.groups, start=1):
+            ids = [m.image_id for m in group.members]
+            order += ids
+            flags = " ".join(
+                "leak" if w.startswith("spans") else "labels" if w.startswith("different") else ""
+                for w in group.warnings
+            )
+            for image_id in ids:
+                self.duplicate_group[image_id] = ids
+                self.model.verdicts[image_id] = f"dup {number} {flags}".rstrip()
+                warnings = "; ".join(group.warnings) or "same split, same label"
+                self.notes[image_id] = (
+                    f"duplicate group {number} ({group.kind}, {len(ids)} images): {warnings}"
+                )
+        warned = sum(1 for g in report.groups if g.warnings)
+        self._ordered[DUPLICATES_KEY] = (f"Duplicates: {len(report.groups)} groups, {warned} warned", order)
+        self._rebuild_filters(self.classes.class_names())
+        self._notes_changed()
+        if self.filter.currentData() == DUPLICATES_KEY:
+            self.apply_filter()
+        else:
+            self.set_filter(DUPLICATES_KEY)
+        self.status_message.emit(
+            f"{len(report.groups)} duplicate group(s), {warned} with a warning: Enter keeps a group in one split"
+        )
+
+    def keep_duplicate_group_in_one_split(self) -> None:
+        """Put the current image's duplicate group in one split (the one holding most of it; train on a tie)."""
+        from dmtl_studio.core.quality.groups import group_warnings, keep_group_in_one_split
+
+        record = self.current_record()
+        if self.store is None or record is None or record.id not in self.duplicate_group:
+            self.status_message.emit("This image is in no duplicate group")
+            return
+        ids = self.duplicate_group[record.id]
+        try:
+            split = keep_group_in_one_split(self.store, ids)
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Cannot move the group", str(exc))
+            return
+        for image_id in ids:
+            self._all[image_id] = dataclasses.replace(self._all[image_id], split=split)
+        self.model.update_records([self._all[i] for i in ids if i in self._all])
+        members = [self._all[i] for i in ids if i in self._all]
+        left = "; ".join(group_warnings(members)) or "same split, same label"
+        for image_id in ids:
+            self.model.verdicts[image_id] = self.model.verdicts.get(image_id, "").replace(" leak", "")
+            self.notes[image_id] = self.notes.get(image_id, "").split(":")[0] + f": {left}"
+        self._refresh_classes()
+        self._notes_changed()
+        self.status_message.emit(f"Kept {len(ids)} duplicate image(s) in the {SPLIT_NAMES[split]} split")
+        self.project_changed.emit()
+
     # ----------------------------------------------------------------- the model's view of the images
+    def set_label_errors(self, report: object) -> None:
+        """Offer a ``LabelErrorReport`` as the *Suspected label errors* filter, most suspect first."""
+        self.relabel = {s.image_id: (s.given, s.suggested) for s in report.suspects}
+        for s in report.suspects:
+            self.model.verdicts[s.image_id] = f"→ {s.suggested} {s.score:.2f}"
+            self.notes[s.image_id] = f"labelled {s.given}, looks like {s.suggested} (score {s.score:.2f})"
+        self._ordered[LABEL_ERRORS_KEY] = ("Suspected label errors", [s.image_id for s in report.suspects])
+        self._rebuild_filters(self.classes.class_names())
+        self._notes_changed()
+        if self.filter.currentData() == LABEL_ERRORS_KEY:
+            self.apply_filter()
+        else:
+            self.set_filter(LABEL_ERRORS_KEY)
+        self.status_message.emit(
+            f"{len(report.suspects)} suspected label error(s), most suspect first: Enter takes the suggested "
+            "class, a number key picks another"
+        )
+
     def set_evaluation(self, result: object) -> None:
         """Offer the misclassified and low-confidence images of an ``EvaluationResult`` as filters."""
         self.evaluation = result
@@ -759,6 +875,9 @@ class DatasetBrowser(QWidget):
         moves = menu.addMenu("Move to split")
         for split, name in SPLIT_NAMES.items():
             moves.addAction(name.capitalize(), lambda s=split: self.move_selected_to_split(s))
+        record = self.current_record()
+        if record is not None and record.id in self.duplicate_group:
+            menu.addAction("Keep this duplicate group in one split", self.keep_duplicate_group_in_one_split)
         menu.exec(self.view.viewport().mapToGlobal(position))
 
     def _class_key_names(self) -> list[tuple[int, str]]:

@@ -48,6 +48,8 @@ class MainWindow(QMainWindow):
     import_csv_requested = Signal(str)
     backup_requested = Signal(str)
     reassign_splits_requested = Signal(float, float, int)
+    label_errors_requested = Signal()
+    duplicates_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -210,6 +212,8 @@ class MainWindow(QMainWindow):
             labels_menu.addAction("Import labels from CSV…", self._ask_import_csv),
             labels_menu.addSeparator(),
             labels_menu.addAction("Reassign splits…", self._ask_splits),
+            labels_menu.addAction("Find suspected label errors", self.label_errors_requested),
+            labels_menu.addAction("Find duplicates and leaks", self.duplicates_requested),
             labels_menu.addSeparator(),
             labels_menu.addAction("Back up project database…", self._ask_backup),
         ]

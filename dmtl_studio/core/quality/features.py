@@ -1,0 +1,72 @@
+"""Frozen-backbone feature vectors of a project's images, for the data-quality checks.
+
+The checks read the same pooled features a frozen training run trains its head on: the backbone and
+preprocessing come from the training configuration and the vectors from the product's feature cache
+(:class:`~dmtl_studio.core.feature_cache.FeatureCache`, clean views), so nothing here is a second feature pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from dmtl_studio.core.cancel import ShouldStop, never_stop
+from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.store import ProjectStore
+
+
+def frozen_features(
+    store: ProjectStore,
+    paths: Sequence[str],
+    config: TrainConfig | None = None,
+    should_stop: ShouldStop = never_stop,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> np.ndarray:
+    """Clean-view features of ``paths`` under the frozen backbone of ``config``.
+
+    Parameters
+    ----------
+    store
+        The open project the images belong to.
+    paths
+        Image files (usable images of the project), in the order wanted.
+    config
+        Backbone, input size, device, batch size and loader workers (default: the training defaults).
+    should_stop
+        Checked between batches; a stop raises :class:`~dmtl_studio.core.cancel.Cancelled`.
+    on_progress
+        Called with ``(images done, images planned, seconds)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, F)`` float32, one row per path.
+    """
+    # Imported here: this module stays cheap to import (no PyTorch) for callers that never compute features.
+    from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for
+    from dmtl_studio.core.data import ImageDataset
+    from dmtl_studio.core.feature_cache import FeatureCache
+    from dmtl_studio.core.training import select_device
+
+    config = config or TrainConfig()
+    if not paths:
+        return np.zeros((0, 0), dtype=np.float32)
+    device = select_device(config.device)
+    model = build_classifier(ModelSpec(backbone=config.backbone, num_classes=2), pretrained=True)
+    model.to(device)
+    preprocessing = preprocessing_for(model.backbone, config.input_size)
+    dataset = ImageDataset(list(paths), [0] * len(paths), preprocessing)
+    # The one place the checks meet the feature cache: the clean (validation-style) view of every image.
+    cache = FeatureCache(
+        model.backbone,
+        dataset,
+        dataset,
+        device,
+        1,
+        config.batch_size * 2,
+        config.num_workers,
+        should_stop,
+        on_progress=on_progress,
+    )
+    return cache.val().features[0].detach().to("cpu").numpy().astype(np.float32)

@@ -1,0 +1,92 @@
+"""Groups of duplicate images: their members, what is wrong with a group, and keeping a group in one split.
+
+Plain data and store writes only (no decoding, no model), so the window can use it directly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dmtl_studio.core.store import SPLITS, ProjectError, ProjectStore
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    image_id: int
+    path: str
+    label: str | None
+    split: str | None
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Images that are copies of each other; ``kind`` is ``"exact"`` when all share one content hash."""
+
+    kind: str
+    members: tuple[GroupMember, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(sorted({m.split or "none" for m in self.members}, key=_split_order))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(sorted({m.label for m in self.members if m.label is not None}))
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "warnings": list(self.warnings),
+            "members": [
+                {"image_id": m.image_id, "path": m.path, "label": m.label, "split": m.split}
+                for m in self.members
+            ],
+        }
+
+
+def _split_order(split: str) -> int:
+    return SPLITS.index(split) if split in SPLITS else len(SPLITS)
+
+
+def group_warnings(members: Sequence[GroupMember]) -> tuple[str, ...]:
+    """What is wrong with a group: it spans splits (a leak), or holds two different labels."""
+    warnings = []
+    splits = Counter(m.split or "none" for m in members)
+    if len(splits) > 1:
+        listed = ", ".join(f"{s} ({splits[s]})" for s in sorted(splits, key=_split_order))
+        warnings.append(f"spans splits: {listed}")
+    labels = sorted({m.label for m in members if m.label is not None})
+    if len(labels) > 1:
+        warnings.append(f"different labels: {', '.join(labels)}")
+    return tuple(warnings)
+
+
+def keep_group_in_one_split(store: ProjectStore, image_ids: Sequence[int], split: str | None = None) -> str:
+    """Put every image of a group in one split; returns that split.
+
+    Parameters
+    ----------
+    store
+        The open project.
+    image_ids
+        The group's images.
+    split
+        The split to use; default: the one holding most of the group (ties: train, then val, then test), so a
+        copy that leaked into validation or test joins its training twin.
+
+    Raises
+    ------
+    ProjectError
+        For an unknown split or image.
+    """
+    records = store.images_by_id(list(image_ids))
+    if len(records) != len(set(image_ids)):
+        raise ProjectError("some images of the group are no longer in the project")
+    if split is None:
+        counts = Counter(r.split for r in records if r.split in SPLITS)
+        split = min(SPLITS, key=lambda s: (-counts.get(s, 0), _split_order(s)))
+    store.set_splits({r.id: split for r in records})
+    return split

@@ -1,0 +1,366 @@
+"""Likely label errors: out-of-fold probabilities and confident learning.
+
+Every labelled image gets a predicted class distribution from a model that never saw it: the labelled images are
+split into ``k`` stratified, seeded folds (images with identical content share a fold) and a multinomial logistic
+regression is fitted on the frozen features of the other folds (full-batch L-BFGS, seconds for hundreds of
+images). Confident learning (Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in Dataset
+Labels", JAIR 70, 2021) then decides which given labels to doubt:
+
+- the threshold of class ``j`` is the mean self-confidence of the images labelled ``j``:
+  ``t_j = mean(p_j(x) for x labelled j)``;
+- an image labelled ``i`` is counted in the confident joint ``C[i][j]`` where ``j`` is, among the classes whose
+  probability reaches their threshold (``p_j(x) >= t_j``), the one with the largest probability; an image for
+  which no class reaches its threshold is not counted;
+- the images in the off-diagonal cells (``j != i``) are the label issues, ``j`` their suggested class.
+
+Issues are ranked by self-confidence (the probability of the given label), lowest first; the score shown is
+``1 - self-confidence``, so the most suspect image has the highest score.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.store import ProjectStore
+
+DEFAULT_FOLDS = 5
+
+
+class QualityError(Exception):
+    """A data-quality check cannot run on this project (the message says why, for a person)."""
+
+
+# ---------------------------------------------------------------------------------------------- folds
+def stratified_folds(
+    labels: Sequence[int], k: int, seed: int = 0, groups: Sequence[str] | None = None
+) -> np.ndarray:
+    """The fold (``0..k-1``) of each item: stratified by label, seeded, items of one group in one fold.
+
+    Parameters
+    ----------
+    labels
+        ``(N,)`` class index of each item.
+    k
+        Number of folds (at least 2).
+    seed
+        Seed of the shuffle within each class.
+    groups
+        ``(N,)`` group key per item (e.g. the content hash); items sharing a key share a fold.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` int fold numbers.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    keys = list(groups) if groups is not None else [str(i) for i in range(len(labels))]
+    members: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        members.setdefault(key, []).append(index)
+    by_class: dict[int, list[list[int]]] = {}
+    for key in sorted(members):  # a group goes with its first member's class
+        group = members[key]
+        by_class.setdefault(int(labels[group[0]]), []).append(group)
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(len(labels), dtype=np.int64)
+    offset = 0
+    for label in sorted(by_class):  # deal round-robin, continuing where the last class ended
+        for position in rng.permutation(len(by_class[label])):
+            fold[by_class[label][position]] = offset % k
+            offset += 1
+    return fold
+
+
+# ---------------------------------------------------------------------------------------------- model
+def fit_predict_softmax(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    num_classes: int,
+    l2: float = 10.0,
+    max_iter: int = 100,
+) -> np.ndarray:
+    """Multinomial logistic regression (L2-penalised, full-batch L-BFGS) fitted on one set, applied to another.
+
+    The features are standardised with the training set's mean and deviation. The objective is
+    ``sum(cross_entropy) + l2 / 2 * ||W||^2`` (bias not penalised), as scikit-learn's ``C = 1 / l2``;
+    the default (``C = 0.1``) keeps a noisy label from being fitted, so it shows as doubtful out of fold.
+
+    Parameters
+    ----------
+    train_x, test_x
+        ``(N, F)`` and ``(M, F)`` features.
+    train_y
+        ``(N,)`` class indices in ``0..num_classes-1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(M, num_classes)`` predicted probabilities (rows sum to 1).
+    """
+    import torch
+    from torch.nn import functional
+
+    x = torch.as_tensor(np.asarray(train_x, dtype=np.float64))
+    t = torch.as_tensor(np.asarray(test_x, dtype=np.float64))
+    mean, std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    x, t = (x - mean) / std, (t - mean) / std
+    y = torch.as_tensor(np.asarray(train_y, dtype=np.int64))
+    weight = torch.zeros(x.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=1e-7, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = functional.cross_entropy(x @ weight + bias, y, reduction="sum") + 0.5 * l2 * (weight**2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        return torch.softmax(t @ weight + bias, dim=1).numpy()
+
+
+def out_of_fold_probabilities(
+    features: np.ndarray,
+    labels: Sequence[int],
+    num_classes: int,
+    k: int = DEFAULT_FOLDS,
+    seed: int = 0,
+    groups: Sequence[str] | None = None,
+    l2: float = 10.0,
+    should_stop: ShouldStop = never_stop,
+) -> np.ndarray:
+    """Each item's class probabilities from a model fitted on the other folds (see the module docstring).
+
+    Parameters
+    ----------
+    features
+        ``(N, F)`` feature vectors.
+    labels
+        ``(N,)`` given class indices.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, num_classes)`` out-of-fold probabilities.
+
+    Raises
+    ------
+    QualityError
+        With fewer than 2 classes, or a class with fewer than ``k`` items.
+    """
+    import torch
+
+    labels = np.asarray(labels, dtype=np.int64)
+    check_enough_labels(labels, num_classes, k)
+    folds = stratified_folds(labels, k, seed, groups)
+    probabilities = np.zeros((len(labels), num_classes), dtype=np.float64)
+    # The fits are small (hundreds of rows): one intra-op thread is several times faster than many, whose
+    # hand-offs cost more than the arithmetic (and far more on a busy machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for fold in range(k):
+            check(should_stop)
+            held = folds == fold
+            if not held.any():
+                continue
+            probabilities[held] = fit_predict_softmax(
+                features[~held], labels[~held], features[held], num_classes, l2
+            )
+    finally:
+        torch.set_num_threads(threads)
+    return probabilities
+
+
+def check_enough_labels(
+    labels: np.ndarray, num_classes: int, k: int, names: Sequence[str] | None = None
+) -> None:
+    """Raise :class:`QualityError` unless there are 2+ classes and at least ``k`` items of each."""
+    if k < 2:
+        raise QualityError("label errors need at least 2 folds")
+    counts = np.bincount(labels, minlength=num_classes)
+    if num_classes < 2 or (counts > 0).sum() < 2:
+        raise QualityError("label errors need labelled images of at least 2 classes")
+    small = [(names[j] if names else str(j), int(c)) for j, c in enumerate(counts) if c < k]
+    if small:
+        listed = ", ".join(f"{name} ({count})" for name, count in small)
+        raise QualityError(
+            f"{k} folds need at least {k} labelled images per class; too few in: {listed}. "
+            "Label more images of these classes or use fewer folds (--folds)."
+        )
+
+
+# ---------------------------------------------------------------------------------------------- confident learning
+@dataclass(frozen=True)
+class ConfidentLearning:
+    """The result of confident learning on ``N`` items of ``C`` classes.
+
+    ``thresholds``: ``(C,)`` per-class thresholds ``t_j``; ``joint``: ``(C, C)`` confident joint (rows: given
+    label, columns: confidently predicted class); ``suggested``: ``(N,)`` that class per item (``-1`` when no
+    class reaches its threshold); ``self_confidence``: ``(N,)`` probability of the given label; ``issues``:
+    indices of the off-diagonal items, most suspect first; ``ranking``: every index, the issues first (in that
+    order) and then the other items by self-confidence, lowest first.
+    """
+
+    thresholds: np.ndarray
+    joint: np.ndarray
+    suggested: np.ndarray
+    self_confidence: np.ndarray
+    issues: np.ndarray
+    ranking: np.ndarray
+
+
+def confident_learning(labels: Sequence[int], probabilities: np.ndarray) -> ConfidentLearning:
+    """Confident learning's thresholds, confident joint and label issues (see the module docstring).
+
+    Parameters
+    ----------
+    labels
+        ``(N,)`` given class indices.
+    probabilities
+        ``(N, C)`` out-of-fold predicted probabilities.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    count, classes = probabilities.shape
+    rows = np.arange(count)
+    self_confidence = probabilities[rows, labels]
+    thresholds = np.array(
+        [self_confidence[labels == j].mean() if (labels == j).any() else 1.0 for j in range(classes)]
+    )
+    # A tiny tolerance so that an item exactly at the threshold (e.g. one item in its class) counts.
+    reaches = probabilities >= thresholds[None, :] - 1e-12
+    counted = reaches.any(axis=1)
+    suggested = np.where(counted, np.where(reaches, probabilities, -np.inf).argmax(axis=1), -1)
+    joint = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(joint, (labels[counted], suggested[counted]), 1)
+    is_issue = counted & (suggested != labels)
+    issues = np.flatnonzero(is_issue)
+    issues = issues[np.argsort(self_confidence[issues], kind="stable")]
+    others = np.flatnonzero(~is_issue)
+    others = others[np.argsort(self_confidence[others], kind="stable")]
+    return ConfidentLearning(
+        thresholds, joint, suggested, self_confidence, issues, np.concatenate([issues, others])
+    )
+
+
+# ---------------------------------------------------------------------------------------------- projects
+@dataclass(frozen=True)
+class SuspectedLabel:
+    """One image whose given label is doubted; ``score`` is ``1 - self-confidence`` (higher: more suspect)."""
+
+    image_id: int
+    path: str
+    given: str
+    suggested: str
+    score: float
+    split: str | None
+
+    def to_dict(self) -> dict:
+        return {
+            "image_id": self.image_id,
+            "path": self.path,
+            "given": self.given,
+            "suggested": self.suggested,
+            "score": round(self.score, 6),
+            "split": self.split,
+        }
+
+
+@dataclass(frozen=True)
+class LabelErrorReport:
+    """The suspects of a project (most suspect first) and what the check looked at."""
+
+    suspects: tuple[SuspectedLabel, ...]
+    classes: tuple[str, ...]
+    images: int
+    folds: int
+    thresholds: dict[str, float] = field(default_factory=dict)
+    feature_seconds: float = 0.0
+    check_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "images": self.images,
+            "folds": self.folds,
+            "classes": list(self.classes),
+            "thresholds": {name: round(value, 6) for name, value in self.thresholds.items()},
+            "suspects": [s.to_dict() for s in self.suspects],
+            "feature_seconds": round(self.feature_seconds, 3),
+            "check_seconds": round(self.check_seconds, 3),
+        }
+
+
+def find_label_errors(
+    project_dir: str | Path,
+    folds: int = DEFAULT_FOLDS,
+    config: TrainConfig | None = None,
+    should_stop: ShouldStop = never_stop,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> LabelErrorReport:
+    """Rank a project's labelled images by how likely their label is wrong.
+
+    Uses every usable labelled image of every split. The frozen features come from
+    :func:`~dmtl_studio.core.quality.features.frozen_features` (backbone and input size of ``config``).
+
+    Raises
+    ------
+    QualityError
+        When a class has fewer than ``folds`` labelled images, or fewer than 2 classes are labelled.
+    dmtl_studio.core.cancel.Cancelled
+        When ``should_stop`` asks to stop.
+    """
+    from dmtl_studio.core.quality.features import frozen_features
+
+    config = config or TrainConfig()
+    with ProjectStore.open(project_dir) as store:
+        images = [im for im in store.images(usable_only=True) if im.label is not None]
+        classes = tuple(name for name in store.class_names() if any(im.label == name for im in images))
+        index = {name: i for i, name in enumerate(classes)}
+        labels = np.array([index[im.label] for im in images], dtype=np.int64)
+        check_enough_labels(labels, len(classes), folds, classes)
+        started = time.perf_counter()
+        features = frozen_features(store, [im.path for im in images], config, should_stop, on_progress)
+    feature_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    probabilities = out_of_fold_probabilities(
+        features,
+        labels,
+        len(classes),
+        folds,
+        config.seed,
+        [im.sha256 or im.path for im in images],
+        should_stop=should_stop,
+    )
+    result = confident_learning(labels, probabilities)
+    suspects = tuple(
+        SuspectedLabel(
+            images[i].id,
+            images[i].path,
+            images[i].label,
+            classes[int(result.suggested[i])],
+            float(1.0 - result.self_confidence[i]),
+            images[i].split,
+        )
+        for i in result.issues
+    )
+    return LabelErrorReport(
+        suspects,
+        classes,
+        len(images),
+        folds,
+        {name: float(result.thresholds[i]) for i, name in enumerate(classes)},
+        feature_seconds,
+        time.perf_counter() - started,
+    )

@@ -1,0 +1,46 @@
+"""Thread for the data-quality checks: a thin adapter over :mod:`dmtl_studio.core.quality`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from dmtl_studio.workers.registry import CoreThread
+
+
+class LabelErrorsThread(CoreThread):
+    """:func:`dmtl_studio.core.quality.label_errors.find_label_errors`; emits a ``LabelErrorReport``."""
+
+    what = "the search for label errors"
+
+    def __init__(self, project_dir: Path, config: object, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project_dir, self.config = Path(project_dir), config
+
+    def work(self) -> object:
+        from dmtl_studio.core.quality.label_errors import find_label_errors
+
+        return find_label_errors(
+            self.project_dir,
+            config=self.config,
+            should_stop=self.isInterruptionRequested,
+            on_progress=lambda done, total, seconds: self._on_progress(done, total),
+        )
+
+
+class DuplicatesThread(CoreThread):
+    """:func:`dmtl_studio.core.quality.duplicates.find_duplicates`; emits a ``DuplicateReport``."""
+
+    what = "the search for duplicates"
+
+    def __init__(self, project_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project_dir = Path(project_dir)
+
+    def work(self) -> object:
+        from dmtl_studio.core.quality.duplicates import find_duplicates
+
+        return find_duplicates(
+            self.project_dir, should_stop=self.isInterruptionRequested, on_progress=self._on_progress
+        )

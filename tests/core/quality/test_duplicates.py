@@ -1,0 +1,169 @@
+"""Exact and near-duplicate groups: hashing survives copies, groups warn about leaks and label conflicts."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skdata
+
+from dmtl_studio.core.importer import import_folder
+from dmtl_studio.core.quality.duplicates import (
+    HASH_DISTANCE,
+    connected_groups,
+    find_duplicates,
+    hamming_distances,
+    image_hashes_of,
+    keep_group_in_one_split,
+    near_duplicate_pairs,
+    perceptual_hash,
+    thumbnails_of,
+)
+from dmtl_studio.core.store import ProjectStore
+
+REAL = (
+    "astronaut",
+    "camera",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "coins",
+    "moon",
+    "page",
+    "horse",
+    "immunohistochemistry",
+)
+
+
+def _real(name: str, side: int = 96) -> np.ndarray:
+    image = np.asarray(getattr(skdata, name)())
+    if image.dtype != np.uint8:
+        image = (image.astype(np.float64) * 255 / max(1, image.max())).astype(np.uint8)
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    return np.asarray(Image.fromarray(image[..., :3]).resize((side, side), Image.Resampling.BILINEAR))
+
+
+def _variants(image: np.ndarray) -> list[np.ndarray]:
+    h, w = image.shape[:2]
+    pil = Image.fromarray(image)
+    resized = np.asarray(pil.resize((w * 2 // 3, h * 2 // 3), Image.Resampling.BICUBIC))
+    buffer = io.BytesIO()
+    pil.save(buffer, "JPEG", quality=60)
+    jpeg = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    dy, dx = h * 4 // 100, w * 4 // 100  # 4 % off each side
+    cropped = image[dy : h - dy, dx : w - dx]
+    return [resized, jpeg, cropped]
+
+
+def test_perceptual_hash_survives_resize_reencode_and_crop_but_tells_pictures_apart() -> None:
+    originals = [_real(name) for name in REAL]
+    hashes = np.stack([image_hashes_of(im) for im in originals])
+    for image, reference in zip(originals, hashes, strict=True):
+        copies = np.stack([image_hashes_of(v) for v in _variants(image)])
+        assert hamming_distances(copies, reference[None]).max() <= HASH_DISTANCE
+        assert hamming_distances(reference[None], copies).max() <= HASH_DISTANCE
+    between = hamming_distances(hashes, hashes)[np.triu_indices(len(hashes), 1)]
+    assert between.min() > HASH_DISTANCE
+    assert near_duplicate_pairs(hashes) == []
+
+
+def test_a_whole_hash_alone_is_far_from_a_crop_of_it() -> None:
+    # Without the crop hashes, a 4 % crop moves the hash well beyond the threshold for some pictures.
+    image = _real("page")
+    h, w = image.shape[:2]
+    cropped = image[h * 4 // 100 : h - h * 4 // 100, w * 4 // 100 : w - w * 4 // 100]
+    single = hamming_distances(
+        np.array([perceptual_hash(cropped)], dtype=np.uint64),
+        np.array([perceptual_hash(image)], dtype=np.uint64),
+    )
+    multi = hamming_distances(image_hashes_of(cropped)[None], image_hashes_of(image)[None])
+    assert multi[0, 0] <= HASH_DISTANCE < single[0, 0]
+
+
+def test_features_confirm_a_looser_hash_match_only_when_similar() -> None:
+    hashes = np.array([0, 0xFFF, 0xFFFF_FFFF], dtype=np.uint64)  # distances 12 and 32 from the first
+    same = np.array([[1.0, 0.0], [0.99, 0.05], [1.0, 0.0]])
+    assert near_duplicate_pairs(hashes) == []
+    assert near_duplicate_pairs(hashes, same) == [(0, 1)]  # 12 bits apart, cosine 0.99: joined
+    apart = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    assert near_duplicate_pairs(hashes, apart) == []
+
+
+def test_union_find_joins_chains_and_drops_singletons() -> None:
+    assert connected_groups(6, [(0, 3), (3, 5), (1, 2)]) == [[0, 3, 5], [1, 2]]
+    assert connected_groups(3, []) == []
+
+
+def make_duplicates_project(tmp_path: Path) -> Path:
+    """Two classes of real pictures with an exact copy under the other label and a resized copy in test."""
+    folder = tmp_path / "images"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+    names = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins"]
+    for i, name in enumerate(names):
+        Image.fromarray(_real(name, 64)).save(folder / ("a" if i % 2 else "b") / f"{name}.png")
+    (folder / "a" / "coffee-copy.png").write_bytes((folder / "b" / "coffee.png").read_bytes())
+    Image.fromarray(_real("camera", 48)).save(folder / "a" / "camera-small.jpg", quality=80)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, folder, val_fraction=0.0, seed=0)
+        ids = {Path(im.path).name: im.id for im in store.images()}
+        store.set_splits({i: "train" for i in ids.values()})
+        store.set_splits({ids["camera-small.jpg"]: "test"})
+    return project
+
+
+@pytest.fixture
+def duplicates_project(tmp_path: Path) -> Path:
+    return make_duplicates_project(tmp_path)
+
+
+def test_project_groups_warn_about_split_leaks_and_label_conflicts(duplicates_project: Path) -> None:
+    report = find_duplicates(duplicates_project)
+    assert report.images == 8 and not report.unreadable
+    groups = {tuple(sorted(Path(m.path).name for m in g.members)): g for g in report.groups}
+    assert set(groups) == {("coffee-copy.png", "coffee.png"), ("camera-small.jpg", "camera.png")}
+    exact = groups[("coffee-copy.png", "coffee.png")]
+    assert exact.kind == "exact"
+    assert exact.warnings == ("different labels: a, b",)
+    near = groups[("camera-small.jpg", "camera.png")]
+    assert near.kind == "near"
+    assert near.warnings == ("spans splits: train (1), test (1)",)
+
+    with ProjectStore.open(duplicates_project) as store:
+        assert keep_group_in_one_split(store, [m.image_id for m in near.members]) == "train"
+        assert {r.split for r in store.images_by_id([m.image_id for m in near.members])} == {"train"}
+    after = find_duplicates(duplicates_project)
+    leaks = [g for g in after.groups if any(w.startswith("spans splits") for w in g.warnings)]
+    assert leaks == []
+
+
+def test_plain_patches_of_different_brightness_are_not_grouped() -> None:
+    # Two real, nearly flat non-face patches of LFW whose hashes are 2 bits apart: the hash of a flat picture is
+    # noise, so the thumbnails (one white, one grey) must keep them apart.
+    patches = skdata.lfw_subset()[[162, 185]]
+    images = [np.stack([(p * 255).astype(np.uint8)] * 3, axis=-1) for p in patches]
+    hashes = np.stack([image_hashes_of(im) for im in images])
+    assert hamming_distances(hashes[:1], hashes[1:])[0, 0] <= HASH_DISTANCE
+    thumbnails = np.stack([thumbnails_of(im) for im in images])
+    assert near_duplicate_pairs(hashes) == [(0, 1)]
+    assert near_duplicate_pairs(hashes, thumbnails=thumbnails) == []
+    # A re-encoded copy of the grey one still matches it.
+    copy = _variants(images[1])[1]
+    both = np.stack([hashes[1], image_hashes_of(copy)])
+    assert near_duplicate_pairs(both, thumbnails=np.stack([thumbnails[1], thumbnails_of(copy)])) == [(0, 1)]
+
+
+def test_features_join_the_same_groups_on_a_project(duplicates_project: Path) -> None:
+    from dmtl_studio.core.config import TrainConfig
+
+    report = find_duplicates(
+        duplicates_project, use_features=True, config=TrainConfig(input_size=64, device="cpu")
+    )
+    assert report.used_features
+    groups = sorted(tuple(sorted(Path(m.path).name for m in g.members)) for g in report.groups)
+    assert groups == [("camera-small.jpg", "camera.png"), ("coffee-copy.png", "coffee.png")]

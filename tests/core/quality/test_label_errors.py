@@ -1,0 +1,106 @@
+"""Confident learning on out-of-fold probabilities: the paper's definitions, and injected label noise found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dmtl_studio.core.quality.label_errors import (
+    QualityError,
+    confident_learning,
+    out_of_fold_probabilities,
+    stratified_folds,
+)
+
+
+def test_thresholds_joint_and_issues_follow_the_paper_definition() -> None:
+    # Class thresholds t_j are the mean self-confidence of the items labelled j.
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array(
+        [
+            [0.9, 0.1],  # labelled 0, confidently 0
+            [0.7, 0.3],  # labelled 0, confidently 0
+            [0.2, 0.8],  # labelled 0 but confidently 1 -> issue, suggested 1
+            [0.1, 0.9],  # labelled 1, confidently 1
+            [0.4, 0.6],  # labelled 1: p1 = 0.6 < t1 and p0 = 0.4 < t0 -> not counted at all
+            [0.3, 0.7],  # labelled 1, p1 = 0.7 < t1 = 0.733.., p0 = 0.3 < t0 -> not counted
+        ]
+    )
+    result = confident_learning(labels, p)
+    t0 = (0.9 + 0.7 + 0.2) / 3
+    t1 = (0.9 + 0.6 + 0.7) / 3
+    np.testing.assert_allclose(result.thresholds, [t0, t1])
+    # C[i][j]: items labelled i whose above-threshold class with the largest probability is j.
+    expected = np.zeros((2, 2), dtype=int)
+    for label, row in zip(labels, p, strict=True):
+        above = [j for j in range(2) if row[j] >= result.thresholds[j]]
+        if above:
+            expected[label, max(above, key=lambda j: row[j])] += 1
+    np.testing.assert_array_equal(result.joint, expected)
+    assert result.joint.tolist() == [[2, 1], [0, 1]]
+    assert result.issues.tolist() == [2]
+    assert result.suggested[2] == 1
+    assert result.suggested[4] == -1 and result.suggested[5] == -1
+    assert result.ranking[0] == 2 and sorted(result.ranking.tolist()) == list(range(6))
+
+
+def test_issues_are_ranked_by_self_confidence() -> None:
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    p = np.array(
+        [[0.95, 0.05], [0.9, 0.1], [0.3, 0.7], [0.05, 0.95], [0.1, 0.9], [0.05, 0.95], [0.9, 0.1], [0.2, 0.8]]
+    )
+    result = confident_learning(labels, p)
+    # t0 = 0.55, t1 = 0.6875: items 2, 3 (labelled 0) and 6 (labelled 1) are confidently the other class.
+    assert result.issues.tolist() == [3, 6, 2]  # self-confidence 0.05, 0.1, 0.3
+    assert result.suggested[[2, 3, 6]].tolist() == [1, 1, 0]
+
+
+def _noisy_blobs(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """3 separable gaussian blobs in 16-D feature space, 40 items each; 10 % of the labels flipped."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (3, 16)) * 4
+    truth = np.repeat(np.arange(3), 40)
+    features = centres[truth] + rng.normal(0, 1, (len(truth), 16))
+    given = truth.copy()
+    flipped = rng.choice(len(truth), len(truth) // 10, replace=False)
+    given[flipped] = (truth[flipped] + rng.integers(1, 3, len(flipped))) % 3
+    return features.astype(np.float32), given, truth, flipped
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_injected_label_noise_is_found(seed: int) -> None:
+    features, given, truth, flipped = _noisy_blobs(seed)
+    probabilities = out_of_fold_probabilities(features, given, 3, k=5, seed=seed)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-9)
+    result = confident_learning(given, probabilities)
+    flagged = set(result.issues.tolist())
+    found = len(flagged & set(flipped.tolist()))
+    false = len(flagged - set(flipped.tolist()))
+    assert found >= 0.9 * len(flipped), (found, len(flipped))
+    assert false <= 0.03 * (len(given) - len(flipped)), false
+    # The suggested class of a found flip is its true class.
+    caught = sorted(flagged & set(flipped.tolist()))
+    assert (result.suggested[caught] == truth[caught]).mean() >= 0.9
+    # The top of the ranking is made of flipped items.
+    top = set(result.ranking[: len(flipped)].tolist())
+    assert len(top & set(flipped.tolist())) >= 0.8 * len(flipped)
+
+
+def test_folds_are_stratified_seeded_and_keep_groups_together() -> None:
+    labels = np.repeat([0, 1, 2], [7, 5, 9])
+    groups = [f"g{i}" for i in range(len(labels))]
+    groups[1] = groups[0]  # two items with identical content
+    folds = stratified_folds(labels, 5, seed=3, groups=groups)
+    assert folds[0] == folds[1]
+    for label in range(3):
+        assert set(folds[labels == label].tolist()) == set(range(5))  # every fold holds every class
+    assert np.array_equal(folds, stratified_folds(labels, 5, seed=3, groups=groups))
+    assert not np.array_equal(folds, stratified_folds(labels, 5, seed=4, groups=groups))
+
+
+def test_too_few_labels_per_class_for_the_folds_is_a_plain_error() -> None:
+    labels = np.array([0] * 6 + [1] * 3)
+    with pytest.raises(QualityError, match=r"5 folds need at least 5 labelled images per class.*1 \(3\)"):
+        out_of_fold_probabilities(np.zeros((9, 2)), labels, 2, k=5)
+    with pytest.raises(QualityError, match="at least 2 classes"):
+        out_of_fold_probabilities(np.zeros((9, 2)), np.zeros(9, dtype=int), 1, k=3)

@@ -1,0 +1,40 @@
+"""Labels ▸ Find duplicates and leaks: the browser's Duplicates filter, and Enter keeps a group in one split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.ui.dataset_browser import DUPLICATES_KEY
+from tests.core.quality.test_duplicates import make_duplicates_project
+
+
+def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    project = make_duplicates_project(tmp_path)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    try:
+        window.duplicates_requested.emit()  # the Labels menu's action
+        qtbot.waitUntil(lambda: browser.filter.currentData() == DUPLICATES_KEY, timeout=60_000)
+        assert browser.filter.currentText().startswith("Duplicates: 2 groups, 2 warned")
+        shown = {Path(browser.model.record(r).path).name: r for r in range(browser.model.rowCount())}
+        assert set(shown) == {"camera.png", "camera-small.jpg", "coffee.png", "coffee-copy.png"}
+        row = shown["camera-small.jpg"]
+        text = browser.model.data(browser.model.index(row))
+        assert "leak" in text  # the thumbnail says the group spans splits
+
+        browser.view.setFocus()
+        browser._select_row(row)
+        qtbot.keyClick(browser.view, Qt.Key.Key_Return)
+        with ProjectStore.open(project) as store:
+            splits = {Path(im.path).name: im.split for im in store.images()}
+        assert splits["camera-small.jpg"] == splits["camera.png"] == "train"
+        assert "leak" not in browser.model.data(browser.model.index(row))
+        assert "in the training split" in window.statusBar().currentMessage()
+    finally:
+        controller.shutdown()

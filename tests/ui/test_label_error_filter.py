@@ -1,0 +1,89 @@
+"""Labels ▸ Find suspected label errors: the browser's filter, most suspect first, and Enter relabels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.ui.dataset_browser import LABEL_ERRORS_KEY
+from dmtl_studio.ui.model_panel import ModelPanel
+from tests.conftest import TEST_INPUT_SIZE
+
+
+@pytest.fixture
+def flipped_project(project: Path) -> tuple[Path, dict[str, str]]:
+    """The shapes project with one image of each class given a wrong label; returns name -> true class."""
+    truth = {}
+    with ProjectStore.open(project) as store:
+        images = [im for im in store.images(usable_only=True) if im.label is not None]
+        classes = sorted({im.label for im in images})
+        for position, label in enumerate(classes):
+            victim = next(im for im in images if im.label == label)
+            store.set_label([victim.id], classes[(position + 1) % len(classes)])
+            truth[Path(victim.path).name] = label
+    return project, truth
+
+
+def _labels(project: Path) -> dict[str, str | None]:
+    with ProjectStore.open(project) as store:
+        return {Path(im.path).name: im.label for im in store.images()}
+
+
+def test_suspected_label_errors_filter_and_enter_relabels(qtbot, flipped_project, monkeypatch) -> None:  # noqa: ANN001
+    project, truth = flipped_project
+    original = ModelPanel.config
+    monkeypatch.setattr(
+        ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    try:
+        window.label_errors_requested.emit()  # the Labels menu's action
+        qtbot.waitUntil(lambda: browser.filter.currentData() == LABEL_ERRORS_KEY, timeout=180_000)
+        assert browser.filter.currentText().startswith("Suspected label errors")
+        shown = [browser.model.record(r) for r in range(browser.model.rowCount())]
+        assert shown and all(r.label is not None for r in shown)
+        top = [Path(r.path).name for r in shown[: len(truth) + 1]]
+        caught = [name for name in truth if name in top]
+        assert len(caught) >= 2, (truth, top)
+        first = shown[0]
+        given, suggested = browser.relabel[first.id]
+        text = browser.model.data(browser.model.index(0))
+        assert text.startswith(f"{given} → {suggested} ")  # the thumbnail names the class it looks like
+
+        browser.view.setFocus()
+        browser._select_row(0)
+        qtbot.keyClick(browser.view, Qt.Key.Key_Return)
+        assert _labels(project)[Path(first.path).name] == suggested
+        if Path(first.path).name in truth:
+            assert suggested == truth[Path(first.path).name]
+        assert browser.view.currentIndex().row() == 1  # on to the next suspect
+        qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert _labels(project)[Path(first.path).name] == given  # one undo step
+    finally:
+        controller.shutdown()
+
+
+def test_too_few_labels_per_class_is_said_in_the_status_bar(qtbot, project: Path) -> None:  # noqa: ANN001
+    with ProjectStore.open(project) as store:
+        circles = [im.id for im in store.images(usable_only=True) if im.label == "circle"]
+        store.set_label(circles[3:], None)  # 3 circles left: fewer than the 5 folds
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.label_errors_requested.emit()
+        qtbot.waitUntil(
+            lambda: "too few in: circle (3)" in window.statusBar().currentMessage(), timeout=30_000
+        )
+        assert window.browser.filter.findData(LABEL_ERRORS_KEY) == -1
+    finally:
+        controller.shutdown()
