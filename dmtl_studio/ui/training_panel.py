@@ -207,7 +207,9 @@ class TrainingPanel(QWidget):
         self.history.itemSelectionChanged.connect(self._overlay_selected)
         self.history_note = QLabel("Select up to two runs to overlay their validation curves on the plots.")
         self.resume_button = QPushButton("Continue selected run")
-        self.resume_button.setToolTip("Goes on after the last completed epoch of a stopped or failed run")
+        self.resume_button.setToolTip(
+            "Goes on after the last completed epoch of a stopped, failed or interrupted run"
+        )
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(self._resume_clicked)
         self.notices = QLabel()
@@ -334,7 +336,7 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         elapsed = time.monotonic() - self._started_at - self._paused_seconds
-        eta = elapsed * (total - done) / done if done else 0.0
+        eta = event.eta_seconds or 0.0  # from the training steps' own rate, not the feature pass before them
         self.progress.setFormat(
             f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · ETA {format_duration(eta)}"
         )
@@ -358,13 +360,14 @@ class TrainingPanel(QWidget):
         """The frozen backbone's one pass over the images, before (and between) the first steps."""
         self.progress.setRange(0, max(1, event.total))
         self.progress.setValue(event.done)
-        left = event.seconds * (event.total - event.done) / event.done if event.done else 0.0
+        left = event.eta_seconds or 0.0
         self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {format_duration(left)}")
         if not self.paused:
             self.status.setText(
                 f"Computing features once with the frozen backbone: {event.done:,} of {event.total:,} image "
                 f"views (a few augmented views of each training image), {format_duration(event.seconds)}; "
                 "the head then trains in seconds per epoch."
+                + (f" Reused {event.reused:,} cached views." if event.reused else "")
             )
 
     def on_epoch(self, event: EpochResult) -> None:
@@ -426,7 +429,8 @@ class TrainingPanel(QWidget):
                 f"Model saved in {summary.run_dir}"
             )
         else:
-            self.status.setText(f"{verb} before the first epoch ended; nothing was saved.")
+            kept = "; the features computed so far are cached for the next run" if summary.removed else ""
+            self.status.setText(f"{verb} before the first epoch ended{kept}.")
         self.progress.setFormat(verb.lower())
 
     def on_notice(self, message: str) -> None:
@@ -498,7 +502,7 @@ class TrainingPanel(QWidget):
                     plot.getPlotItem().legend.removeItem(series.curve)
                     series.clear()
                     series.curve.hide()
-        resumable = len(rows) == 1 and self._history[rows[0]].status in ("stopped", "failed")
+        resumable = len(rows) == 1 and self._history[rows[0]].resumable  # stopped, failed or interrupted
         self.resume_button.setEnabled(resumable and not self.stop_button.isEnabled())
         self.history_note.setText(
             "Overlaid (dashed): " + ", ".join(self._history[r].name for r in rows)
