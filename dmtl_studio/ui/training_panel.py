@@ -336,9 +336,10 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         elapsed = time.monotonic() - self._started_at - self._paused_seconds
-        eta = event.eta_seconds or 0.0  # from the training steps' own rate, not the feature pass before them
+        # From the training steps' own rate (the core's), not the feature pass before them.
+        eta = format_duration(event.eta_seconds) if event.eta_seconds is not None else "…"
         self.progress.setFormat(
-            f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · ETA {format_duration(eta)}"
+            f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · ETA {eta}"
         )
         if not self.paused:
             self.status.setText(
@@ -360,8 +361,11 @@ class TrainingPanel(QWidget):
         """The frozen backbone's one pass over the images, before (and between) the first steps."""
         self.progress.setRange(0, max(1, event.total))
         self.progress.setValue(event.done)
-        left = event.eta_seconds or 0.0
-        self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {format_duration(left)}")
+        left_seconds = event.eta_seconds  # the core's, from the views computed (not read from the cache)
+        if left_seconds is None and event.done and not event.reused:
+            left_seconds = event.seconds * (event.total - event.done) / event.done
+        left = format_duration(left_seconds) if left_seconds is not None else "…"
+        self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {left}")
         if not self.paused:
             self.status.setText(
                 f"Computing features once with the frozen backbone: {event.done:,} of {event.total:,} image "
