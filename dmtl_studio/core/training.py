@@ -419,9 +419,16 @@ class TrainingRun:
         self._training_started: float | None = None  # ETA: the training phase's own clock
         self._steps_timed = 0
         if resume_from is None:
-            self.run_name, self.run_dir = _new_run_dir(store, run_prefix)
-            # The lock first: a "running" row is never without the process that answers for it.
-            run_lock.write_lock(self.run_dir)
+            try:
+                self.run_name, self.run_dir = _new_run_dir(store, run_prefix)
+                # The lock first: a "running" row is never without the process that answers for it.
+                run_lock.write_lock(self.run_dir)
+            except OSError as exc:
+                if getattr(self, "run_dir", None) is not None:
+                    shutil.rmtree(self.run_dir, ignore_errors=True)
+                raise TrainingError(
+                    f"cannot create a run folder in {store.runs_dir}: {exc.strerror or exc}; nothing was changed"
+                ) from None
             self.run_id = store.create_run(self.run_name, self.run_dir, self.run_config)
         else:
             self._resume(Path(resume_from))
@@ -525,7 +532,12 @@ class TrainingRun:
             self.best_files = self._files(self.best_metrics or self.last_metrics)
         # Epochs recorded after the saved one (a kill before their checkpoint was committed) are trained again.
         self.store.forget_epochs_after(self.run_id, self.saved_epoch)
-        run_lock.write_lock(run_dir)
+        try:
+            run_lock.write_lock(run_dir)
+        except OSError as exc:
+            raise TrainingError(
+                f"cannot write in {run_dir}: {exc.strerror or exc}; the run was left as it was"
+            ) from None
         self.store.set_run_status(self.run_id, "running")
         self.emit(RunNotice(f"resumed run {self.run_name} after epoch {self.first_epoch - 1}"))
 
