@@ -300,6 +300,7 @@ class StudioController(QObject):
         """The run history table, read from the project (after opening it and after each run)."""
         if self.store is None:
             return
+        self.store.mark_interrupted_runs()  # runs whose process died since the project was opened
         runs = self.store.runs()
         self.window.training.show_history(runs, {run.id: self.store.epoch_metrics(run.id) for run in runs})
 

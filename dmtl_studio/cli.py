@@ -419,14 +419,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         elif isinstance(event, PreparationProgress):
             bar.label = "features"
-            bar.update(event.done, event.total, f"images through the frozen backbone, {event.seconds:.0f} s")
+            reused = f", {event.reused} reused from the cache" if event.reused else ""
+            bar.update(
+                event.done, event.total, f"images through the frozen backbone{reused}, {event.seconds:.0f} s"
+            )
         elif isinstance(event, RunNotice):
             print(f"note: {event.message}", file=sys.stderr, flush=True)
 
     if args.folds:
         return _cross_validate(args, config, on_event)
     summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
-    print(f"run {summary.status}: {summary.run_dir}")
+    if summary.removed:  # stopped before its first epoch: no empty run is kept
+        print(f"run {summary.status} before its first epoch ended; only the computed features were kept")
+    else:
+        print(f"run {summary.status}: {summary.run_dir}")
     if args.json:
         print(json.dumps(summary.to_dict()))
     return 0

@@ -47,6 +47,44 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def checkpoint_files(
+    model: Classifier,
+    *,
+    spec: ModelSpec,
+    preprocessing: Preprocessing,
+    classes: list[str],
+    config: dict,
+    augmentation: list[dict] | dict,
+    metrics: dict,
+) -> dict[str, bytes]:
+    """Weights and sidecar serialised in memory: ``{WEIGHTS_NAME: bytes, SIDECAR_NAME: bytes}``.
+
+    Nothing touches the disk here, so a full disk can only fail the plain file write that follows.
+
+    Raises
+    ------
+    CheckpointError
+        When a weight is not finite (such weights are never written).
+    """
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"refusing to save non-finite weights ({len(bad)} tensors, first: {bad[0]})")
+    data = save(tensors, metadata={"format": "dmtl-studio", "sidecar": SIDECAR_NAME})
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "classes": list(classes),
+        "model": spec.to_dict(),
+        "preprocessing": describe_preprocessing(preprocessing),
+        "config": config,
+        "augmentation": augmentation,
+        "metrics": metrics,
+        "versions": library_versions(),
+        "weights_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    return {WEIGHTS_NAME: data, SIDECAR_NAME: json.dumps(sidecar, indent=2, sort_keys=True).encode()}
+
+
 def save_checkpoint(
     folder: Path,
     model: Classifier,
@@ -59,26 +97,19 @@ def save_checkpoint(
     metrics: dict,
 ) -> None:
     """Save weights and sidecar into ``folder``. Non-finite weights are refused, never written."""
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
-    bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
-    if bad:
-        raise CheckpointError(f"refusing to save non-finite weights ({len(bad)} tensors, first: {bad[0]})")
+    files = checkpoint_files(
+        model,
+        spec=spec,
+        preprocessing=preprocessing,
+        classes=classes,
+        config=config,
+        augmentation=augmentation,
+        metrics=metrics,
+    )
     folder.mkdir(parents=True, exist_ok=True)
-    # Serialised in memory: one atomic write (temporary file, fsync, rename), and the hash without reading back.
-    data = save(tensors, metadata={"format": "dmtl-studio", "sidecar": SIDECAR_NAME})
-    atomic_write_bytes(folder / WEIGHTS_NAME, data)
-    sidecar = {
-        "format": SIDECAR_FORMAT,
-        "classes": list(classes),
-        "model": spec.to_dict(),
-        "preprocessing": describe_preprocessing(preprocessing),
-        "config": config,
-        "augmentation": augmentation,
-        "metrics": metrics,
-        "versions": library_versions(),
-        "weights_sha256": hashlib.sha256(data).hexdigest(),
-    }
-    atomic_write_bytes(folder / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
+    # Serialised in memory: one atomic write each (temporary file, fsync, rename), weights before the sidecar.
+    atomic_write_bytes(folder / WEIGHTS_NAME, files[WEIGHTS_NAME])
+    atomic_write_bytes(folder / SIDECAR_NAME, files[SIDECAR_NAME])
 
 
 @dataclass

@@ -18,6 +18,12 @@ class StepProgress:
     images_per_second: float
     #: ``loss`` is the supervised loss; with the DMTL objective on, the (unweighted) consistency term too.
     consistency_loss: float | None = None
+    #: Seconds left in the training phase, from the training steps' own rate (feature pass and pauses excluded);
+    #: ``None`` until a rate is known.
+    eta_seconds: float | None = None
+    #: Epochs saved so far: what Stop keeps now (the current epoch's steps are lost).
+    epochs_completed: int = 0
+    phase: str = "training"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class RunSummary:
     classes: tuple[str, ...]
     device: str
     metrics: dict
+    #: True when the run ended before any epoch was saved and was therefore removed from the history (its
+    #: computed features stay in the project's feature cache).
+    removed: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +65,7 @@ class RunSummary:
             "classes": list(self.classes),
             "device": self.device,
             "metrics": self.metrics,
+            "removed": self.removed,
         }
 
 
@@ -66,6 +76,13 @@ class PreparationProgress:
     done: int  # images passed through the backbone so far (each view counts)
     total: int
     seconds: float  # since this preparation began
+    #: Of ``done``, the views read from the project's feature cache instead of being computed.
+    reused: int = 0
+    #: Seconds left in the feature pass, from the rate of the views computed (not read) so far.
+    eta_seconds: float | None = None
+    #: Epochs saved so far (a continued run's earlier ones); what Stop keeps now, besides the cached features.
+    epochs_completed: int = 0
+    phase: str = "features"
 
 
 @dataclass(frozen=True)
@@ -73,3 +90,16 @@ class RunNotice:
     """Something the user should know about the run that is not an error (fallbacks, early stop, …)."""
 
     message: str
+
+
+def stop_cost(event: StepProgress | PreparationProgress) -> str:
+    """What pressing Stop now keeps and loses, in plain words (for a tooltip or a status line)."""
+    if isinstance(event, PreparationProgress):
+        kept = f"{event.done:,} feature views stay cached for the next run"
+        if event.epochs_completed:
+            return f"Stop keeps epoch {event.epochs_completed}; {kept}."
+        return f"Stop saves no epoch yet; {kept}."
+    lost = f"the {event.step} step(s) of epoch {event.epoch} are lost"
+    if event.epochs_completed:
+        return f"Stop keeps epoch {event.epochs_completed} (continue it later); {lost}."
+    return f"Stop before the first epoch ends keeps no model; {lost}."

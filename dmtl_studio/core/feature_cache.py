@@ -12,15 +12,31 @@ in feature space.
 For the DMTL consistency term the cache also keeps one clean (un-augmented) view per training image, and the
 clean view plus ``views`` augmented views of each unlabelled image; the consistency term then compares the head's
 predictions on a clean and an augmented feature vector of the same image, at the cost of the head alone.
+
+With a :class:`FeatureStore` the vectors also live on disk, in the project (``PROJECT/cache/features``), shared by
+every run, continuation, cross-validation fold and learning-rate test. A vector is a pure function of the image's
+content hash, the backbone and a hash of its weights, the preprocessing (input size, normalisation), the device
+kind and, for an augmented view, the recipe and the view number: the augmentation of view ``v`` of an image is
+drawn from a generator seeded by (content hash, ``v``), not by the image's position in a run. Each vector is
+written as soon as its batch is computed (a pass stopped half-way keeps its work), carries a checksum (a damaged
+entry is computed again, never trusted), and the folder is kept under a size limit by removing the entries used
+least recently.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import math
+import os
+import struct
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,10 +62,12 @@ def extract_features(
     num_workers: int = 0,
     should_stop: ShouldStop = never_stop,
     on_batch: Callable[[int], None] | None = None,
+    on_features: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled features and targets of every item of ``dataset``, in order, with the backbone in eval mode.
 
-    ``on_batch`` is called with the size of each batch once its features are computed.
+    ``on_batch`` is called with the size of each batch once its features are computed; ``on_features`` with
+    the batch's features ``(B, F)`` and the items' own indices ``(B,)`` (before ``on_batch``).
     """
     backbone.eval()
     # Its own generator: starting a loader must not draw from the global RNG that dropout uses, or a resumed
@@ -58,10 +76,12 @@ def extract_features(
         dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=torch.Generator()
     )
     features, targets = [], []
-    for images, batch_targets, _ in loader:
+    for images, batch_targets, indices in loader:
         check(should_stop)
         features.append(backbone(images.to(device)).float())
         targets.append(torch.as_tensor(batch_targets).to(device))
+        if on_features is not None:
+            on_features(features[-1], torch.as_tensor(indices))
         if on_batch is not None:
             on_batch(len(images))
     if not features:
@@ -83,6 +103,170 @@ class CachedFeatures:
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
+
+
+FEATURES_DIR = os.path.join("cache", "features")
+#: Disk used by a project's feature cache at most (MiB); ``DMTL_STUDIO_FEATURE_CACHE_MB`` changes it.
+DEFAULT_LIMIT_MB = 2048
+_MAGIC = b"DMF1"
+_HEADER = struct.Struct("<4sII")  # magic, feature count, crc32 of the float32 payload
+
+
+def weights_hash(module: nn.Module) -> str:
+    """sha256 over a module's parameters and buffers (names, dtypes, shapes and bytes), in name order."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        value = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}|{value.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(value.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _short_hash(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+class FeatureStore:
+    """A project's feature vectors on disk (see the module docstring).
+
+    Parameters
+    ----------
+    root
+        ``PROJECT/cache/features``.
+    space
+        Names everything the vectors depend on besides the image and the view (backbone, weights, preprocessing,
+        device kind); made by :meth:`for_backbone`.
+    hash_of
+        The content hash (sha256 hex) of an image path.
+    limit_bytes
+        Size the whole cache folder is kept under.
+    """
+
+    def __init__(
+        self, root: Path, space: str, hash_of: Callable[[str], str], limit_bytes: int | None = None
+    ) -> None:
+        self.root, self.space, self.hash_of = Path(root), space, hash_of
+        if limit_bytes is None:
+            limit_bytes = int(os.environ.get("DMTL_STUDIO_FEATURE_CACHE_MB", DEFAULT_LIMIT_MB)) << 20
+        self.limit_bytes = limit_bytes
+        self.written = 0  # vectors written by this object (for pruning and tests)
+
+    @classmethod
+    def for_backbone(
+        cls,
+        project_dir: str | os.PathLike[str],
+        backbone_name: str,
+        backbone: nn.Module,
+        preprocessing: object,
+        device: torch.device,
+        channels_last: bool,
+        hash_of: Callable[[str], str],
+    ) -> FeatureStore:
+        """The store for one frozen backbone in one project (its weights are hashed here)."""
+        space = _short_hash(
+            {
+                "format": 1,
+                "backbone": backbone_name,
+                "weights": weights_hash(backbone),
+                "preprocessing": preprocessing.to_dict(),
+                "device": device.type,
+                "channels_last": channels_last,
+            }
+        )
+        return cls(Path(project_dir) / FEATURES_DIR, space, hash_of)
+
+    def path(self, image_hash: str, variant: str) -> Path:
+        return self.root / self.space / image_hash[:2] / f"{image_hash}.{variant}.f32"
+
+    def read(self, image_hash: str, variant: str) -> np.ndarray | None:
+        """The stored vector ``(F,)`` float32, or ``None`` when absent or damaged (a damaged one is removed)."""
+        path = self.path(image_hash, variant)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            magic, count, crc = _HEADER.unpack_from(data)
+            payload = data[_HEADER.size :]
+            if magic != _MAGIC or len(payload) != 4 * count or count == 0 or zlib.crc32(payload) != crc:
+                raise ValueError("damaged")
+        except (ValueError, struct.error):
+            log.warning("damaged feature cache entry %s is computed again", path)
+            path.unlink(missing_ok=True)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: pruned last
+        return np.frombuffer(payload, dtype="<f4")
+
+    def write(self, image_hash: str, variant: str, vector: np.ndarray) -> None:
+        """Store a vector (temporary file, then rename; no fsync: a torn entry fails its checksum)."""
+        payload = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+        path = self.path(image_hash, variant)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_bytes(_HEADER.pack(_MAGIC, len(payload) // 4, zlib.crc32(payload)) + payload)
+            os.replace(temp, path)
+            self.written += 1
+        except OSError as exc:  # a cache that cannot be written only costs time later
+            temp.unlink(missing_ok=True)
+            log.warning("feature cache entry %s not written: %s", path, exc)
+
+    def prune(self) -> int:
+        """Remove the least recently used entries until the cache is under its limit; returns how many."""
+        entries = []
+        total = 0
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                path = os.path.join(folder, name)
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                entries.append((info.st_mtime, info.st_size, path))
+                total += info.st_size
+        removed = 0
+        if total <= self.limit_bytes:
+            return 0
+        target = self.limit_bytes * 0.9
+        for _, size, path in sorted(entries):
+            if total <= target:
+                break
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            total -= size
+            removed += 1
+        log.info("feature cache over its limit: %d entries removed", removed)
+        return removed
+
+
+def view_generator(image_hash: str, view: int) -> np.random.Generator:
+    """The augmentation draw of cached view ``view`` of an image: a function of its content alone."""
+    return np.random.default_rng((int(image_hash[:16], 16), VIEW_EPOCH_BASE + view))
+
+
+class _ContentViews(Dataset):
+    """Items ``indices`` of an image dataset, clean (``view=None``) or as cached view ``view``."""
+
+    def __init__(
+        self, dataset: Dataset, indices: Sequence[int], hashes: Sequence[str], view: int | None
+    ) -> None:
+        self.dataset, self.indices, self.hashes, self.view = dataset, list(indices), hashes, view
+        self.compiled = dataset.recipe.compile() if view is not None else None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int) -> tuple[torch.Tensor, int, int]:
+        from dmtl_studio.core.data import to_tensor
+
+        index = self.indices[position]
+        image = self.dataset.resized(index)
+        if self.compiled is not None:
+            image = self.compiled.augment(image, view_generator(self.hashes[index], self.view))
+        return to_tensor(image, self.dataset.preprocessing), self.dataset.targets[index], index
 
 
 class _Batches:
@@ -134,6 +318,9 @@ class FeatureCache:
     unlabelled_set
         Unlabelled images (an augmenting :class:`~dmtl_studio.core.data.ImageDataset`), cached as a clean view
         plus ``views`` augmented views each (:meth:`unlabelled`); they never reach the training batches.
+    store
+        Keep and reuse the vectors on disk (the datasets must then be
+        :class:`~dmtl_studio.core.data.ImageDataset`); ``reused`` and ``computed`` count the views of each kind.
     """
 
     def __init__(
@@ -149,8 +336,13 @@ class FeatureCache:
         clean_views: bool = False,
         unlabelled_set: Dataset | None = None,
         on_progress: Callable[[int, int, float], None] | None = None,
+        store: FeatureStore | None = None,
     ) -> None:
         self.backbone = backbone
+        self.store = store
+        self.reused = self.computed = 0
+        self._pruned = False
+        self.compute_seconds = 0.0
         self.clean_views, self.unlabelled_set = clean_views, unlabelled_set
         self._unlabelled: CachedFeatures | None = None
         self.train_set, self.val_set = train_set, val_set
@@ -174,18 +366,78 @@ class FeatureCache:
         self.done = 0
         self._fill_started: float | None = None
 
-    def _extract(self, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.planned, time.perf_counter() - self._fill_started)
+
+    def _extract(
+        self, dataset: Dataset, on_features: Callable[[torch.Tensor, torch.Tensor], None] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self._fill_started is None:
             self._fill_started = time.perf_counter()
 
         def counted(images: int) -> None:
             self.done += images
-            if self.on_progress is not None:
-                self.on_progress(self.done, self.planned, time.perf_counter() - self._fill_started)
+            self.computed += images
+            self._report()
 
-        return extract_features(
-            self.backbone, dataset, self.device, self.batch_size, self.num_workers, self.should_stop, counted
-        )
+        started = time.perf_counter()
+        try:
+            return extract_features(
+                self.backbone,
+                dataset,
+                self.device,
+                self.batch_size,
+                self.num_workers,
+                self.should_stop,
+                counted,
+                on_features,
+            )
+        finally:
+            self.compute_seconds += time.perf_counter() - started
+
+    def eta_seconds(self) -> float | None:
+        """Time the rest of the feature pass will take, at the rate of the views computed so far."""
+        if not self.computed or self.compute_seconds <= 0:
+            return None
+        return (self.planned - self.done) * self.compute_seconds / self.computed
+
+    def _views(self, dataset: Dataset, view: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like :meth:`_extract` with a :class:`FeatureStore`: stored vectors are read, only the others computed.
+
+        ``view`` is the cached view number of an augmenting dataset, or ``None`` for the clean view.
+        """
+        assert self.store is not None
+        if self._fill_started is None:
+            self._fill_started = time.perf_counter()
+        store = self.store
+        hashes = [store.hash_of(path) for path in dataset.paths]
+        augmented = view is not None and getattr(dataset, "augment", False)
+        variant = f"{_short_hash(dataset.recipe.to_dict())}-v{view}" if augmented else "clean"
+        vectors: list[np.ndarray | None] = [store.read(h, variant) for h in hashes]
+        missing = [i for i, vector in enumerate(vectors) if vector is None]
+        hits = len(vectors) - len(missing)
+        self.reused += hits
+        self.done += hits
+        if hits:
+            self._report()
+        if missing:
+
+            def keep(features: torch.Tensor, indices: torch.Tensor) -> None:
+                # Written per batch: a pass stopped half-way keeps what it computed.
+                rows = features.detach().to("cpu").numpy()
+                for row, index in zip(rows, indices.tolist(), strict=True):
+                    store.write(hashes[index], variant, row)
+                    vectors[index] = row.copy()
+
+            self._extract(_ContentViews(dataset, missing, hashes, view if augmented else None), keep)
+            if not self._pruned:  # once per run: it walks the whole cache folder
+                self._pruned = True
+                store.prune()
+        targets = torch.as_tensor(list(dataset.targets), dtype=torch.long, device=self.device)
+        if not vectors:
+            return torch.empty(0, device=self.device), targets
+        return torch.from_numpy(np.stack(vectors)).to(self.device), targets
 
     def train(self) -> CachedFeatures:
         if self._train is None:
@@ -193,13 +445,19 @@ class FeatureCache:
             stacks, targets = [], None
             set_epoch = getattr(self.train_set, "set_epoch", None)
             for view in range(self.views):
+                if self.store is not None:
+                    features, targets = self._views(self.train_set, view)
+                    stacks.append(features)
+                    continue
                 if set_epoch is not None:
                     # Each view is a different augmentation draw, numbered far beyond any real epoch.
                     set_epoch(VIEW_EPOCH_BASE + view)
                 features, targets = self._extract(self.train_set)
                 stacks.append(features)
             clean = None
-            if self.clean_views:
+            if self.clean_views and self.store is not None:
+                clean, _ = self._views(self.train_set, None)
+            elif self.clean_views:
                 from dmtl_studio.core.data import CleanViews
 
                 clean, _ = self._extract(CleanViews(self.train_set))
@@ -230,10 +488,16 @@ class FeatureCache:
             started = time.perf_counter()
             stacks, targets = [], None
             for view in range(self.views):
-                self.unlabelled_set.set_epoch(VIEW_EPOCH_BASE + view)
-                features, targets = self._extract(self.unlabelled_set)
+                if self.store is not None:
+                    features, targets = self._views(self.unlabelled_set, view)
+                else:
+                    self.unlabelled_set.set_epoch(VIEW_EPOCH_BASE + view)
+                    features, targets = self._extract(self.unlabelled_set)
                 stacks.append(features)
-            clean, _ = self._extract(CleanViews(self.unlabelled_set))
+            if self.store is not None:
+                clean, _ = self._views(self.unlabelled_set, None)
+            else:
+                clean, _ = self._extract(CleanViews(self.unlabelled_set))
             self._unlabelled = CachedFeatures(torch.stack(stacks), targets, clean)
             self.seconds += time.perf_counter() - started
         return self._unlabelled
@@ -241,7 +505,10 @@ class FeatureCache:
     def val(self) -> CachedFeatures:
         if self._val is None:
             started = time.perf_counter()
-            features, targets = self._extract(self.val_set)
+            if self.store is not None:
+                features, targets = self._views(self.val_set, None)
+            else:
+                features, targets = self._extract(self.val_set)
             self._val = CachedFeatures(features.unsqueeze(0), targets)
             self.seconds += time.perf_counter() - started
         return self._val

@@ -24,9 +24,15 @@ from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessin
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.data import ImageDataset, drop_last_batch
-from dmtl_studio.core.feature_cache import FeatureCache
+from dmtl_studio.core.feature_cache import FeatureCache, FeatureStore
 from dmtl_studio.core.store import ProjectStore
-from dmtl_studio.core.training import labelled_split, leave_out_missing_files, seed_everything, select_device
+from dmtl_studio.core.training import (
+    content_hashes,
+    labelled_split,
+    leave_out_missing_files,
+    seed_everything,
+    select_device,
+)
 from dmtl_studio.core.transfer import configure_transfer, forward, set_train_mode
 
 Progress = Callable[[int, int], None]
@@ -133,6 +139,7 @@ def find_learning_rate(
     with ProjectStore.open(project_dir) as store:
         leave_out_missing_files(store)
         split = labelled_split(store)
+        hash_of = content_hashes(store)
     spec = ModelSpec(
         config.backbone,
         len(split.classes),
@@ -165,6 +172,10 @@ def find_learning_rate(
             config.num_workers,
             should_stop,
             on_progress=on_preparing,
+            # The project's feature cache: views computed here serve the run that follows, and back.
+            store=FeatureStore.for_backbone(
+                project_dir, config.backbone, model.backbone, preprocessing, device, False, hash_of
+            ),
         )
         batches = itertools.cycle(list(cache.train_loader(config.batch_size, config.seed)))
         run = model.head

@@ -59,6 +59,12 @@ class RunRecord:
     run_dir: str
     config: dict
     final_metrics: dict
+    #: Whether the run folder holds a saved epoch to continue from (Continue is offered for such runs).
+    resumable: bool = False
+
+
+#: Statuses of a run that has ended without completing; one with a saved epoch can be continued.
+CONTINUABLE = ("stopped", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,9 @@ class ProjectStore:
                 f"{path} is not a DMTL Studio project (no {DATABASE_NAME} in it). To start one from a folder of "
                 "images: File ▸ New project…, then File ▸ Import image folder… (or dmtl-studio import PROJECT IMAGES)"
             )
-        return cls._connect(path, create=False)
+        store = cls._connect(path, create=False)
+        store.mark_interrupted_runs()
+        return store
 
     @classmethod
     def _connect(cls, path: Path, create: bool) -> ProjectStore:
@@ -505,11 +513,63 @@ class ProjectStore:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
 
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run's row and its epochs (its folder is the caller's)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM epoch_metrics WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def forget_epochs_after(self, run_id: int, epoch: int) -> None:
+        """Drop a run's epoch rows after ``epoch`` (recorded before a kill, never saved; trained again)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
+
+    def mark_interrupted_runs(self) -> list[str]:
+        """Runs still "running" whose process is gone (a crash, a kill, a power cut) become "interrupted".
+
+        A live process that holds a run's lock is left alone, as is a lock held on another computer. An
+        interrupted run that never saved an epoch's checkpoint is removed with its folder, as a stopped one is.
+        Returns the names of the runs marked or removed. A read-only project is left as it is.
+        """
+        from dmtl_studio.core.run_lock import has_checkpoint, run_is_orphaned
+
+        changed = []
+        try:
+            rows = self._conn.execute(
+                "SELECT id, name, run_dir FROM runs WHERE status = 'running'"
+            ).fetchall()
+            for run_id, name, run_dir in rows:
+                if not run_is_orphaned(run_dir):
+                    continue
+                if has_checkpoint(run_dir):
+                    self.set_run_status(run_id, "interrupted")
+                else:
+                    self.delete_run(run_id)
+                    _remove_run_folder(self.runs_dir, Path(run_dir))
+                changed.append(name)
+        except sqlite3.OperationalError:  # read-only media or a busy database: listing still works
+            return changed
+        return changed
+
     def runs(self) -> list[RunRecord]:
+        from dmtl_studio.core.run_lock import has_checkpoint
+
         rows = self._conn.execute(
             "SELECT id, name, created_at, status, run_dir, config_json, final_metrics_json FROM runs ORDER BY id"
         )
-        return [RunRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6])) for r in rows]
+        return [
+            RunRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                json.loads(r[5]),
+                json.loads(r[6]),
+                resumable=r[3] in CONTINUABLE and has_checkpoint(r[4]),
+            )
+            for r in rows
+        ]
 
     def run_at(self, run_dir: str | os.PathLike[str]) -> RunRecord | None:
         """The newest run of this project stored in ``run_dir`` (any spelling of the folder), or ``None``.
@@ -562,6 +622,18 @@ def _clean_class_name(name: str) -> str:
         return clean_class_name(name)
     except ValueError as exc:
         raise ProjectError(str(exc)) from None
+
+
+def _remove_run_folder(runs_dir: Path, run_dir: Path) -> None:
+    """Delete an empty run's folder, only when it lies inside the project's runs folder."""
+    import shutil
+
+    try:
+        inside = run_dir.resolve().parent == runs_dir.resolve()
+    except OSError:
+        return
+    if inside and run_dir.is_dir():
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _ensure_class(conn: sqlite3.Connection, name: str) -> int:

@@ -7,10 +7,12 @@ checkpoint written so far.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,15 +24,17 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
+from dmtl_studio.core import run_lock, run_state
 from dmtl_studio.core.augment import resolve_recipe
 from dmtl_studio.core.backbones import Classifier, ModelSpec, build_classifier, preprocessing_for
 from dmtl_studio.core.cancel import Cancelled, ShouldStop, check, never_stop
-from dmtl_studio.core.checkpoint import WEIGHTS_NAME, save_checkpoint
+from dmtl_studio.core.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, CheckpointError, checkpoint_files
 from dmtl_studio.core.config import MIN_TRAINING_BATCH, TrainConfig
 from dmtl_studio.core.consistency import consistency_loss, rampup_factor
 from dmtl_studio.core.data import EpochIndices, ImageDataset, drop_last_batch
 from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, RunSummary, StepProgress
-from dmtl_studio.core.feature_cache import FeatureCache, mix_features
+from dmtl_studio.core.feature_cache import FeatureCache, FeatureStore, mix_features
+from dmtl_studio.core.fileio import file_sha256
 from dmtl_studio.core.imaging import FileProblem
 from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
@@ -215,8 +219,7 @@ def _new_run_dir(store: ProjectStore, prefix: str = "") -> tuple[str, Path]:
     return name, path
 
 
-RESUME_STATE = "resume_state.pt"
-LAST_DIR = "last"
+LEGACY_LAST_DIR = "last"  # where runs saved by older versions keep their latest weights
 
 
 def _rng_state() -> dict:
@@ -236,12 +239,39 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def _save_state(path: Path, state: dict) -> None:
-    temp = path.with_name(f".{path.name}.partial")
-    torch.save(state, temp)
-    with open(temp, "rb+") as stream:
-        os.fsync(stream.fileno())
-    os.replace(temp, path)
+def _serialise(state: dict) -> bytes:
+    """The training state as bytes (written by the caller; never streamed to disk by torch's own writer)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def content_hashes(store: ProjectStore) -> Callable[[str], str]:
+    """``hash_of(path)``: an image's content hash from the project (computed from the file if it has none)."""
+    known = {im.path: im.sha256 for im in store.images() if im.sha256}
+
+    def hash_of(path: str) -> str:
+        if path not in known:
+            known[path] = file_sha256(path)
+        return known[path]
+
+    return hash_of
+
+
+def feature_store(
+    store: ProjectStore, config: TrainConfig, model: Classifier, preprocessing: object, device: torch.device
+) -> FeatureStore:
+    """The project's on-disk feature cache for a frozen backbone (shared by runs, folds and the LR finder)."""
+    channels_last = device.type == "cuda" and config.channels_last
+    return FeatureStore.for_backbone(
+        store.folder,
+        config.backbone,
+        model.backbone,
+        preprocessing,
+        device,
+        channels_last,
+        content_hashes(store),
+    )
 
 
 class TrainingRun:
@@ -257,7 +287,17 @@ class TrainingRun:
         split: LabelledSplit | None = None,
         run_prefix: str = "",
     ) -> None:
-        self.store, self.config, self.emit, self.should_stop = store, config, emit, should_stop
+        self.store, self.config, self.emit = store, config, emit
+        self._stop_wait = 0.0  # seconds spent inside should_stop (a paused run waits there)
+
+        def timed_should_stop() -> bool:
+            started = time.perf_counter()
+            try:
+                return should_stop()
+            finally:
+                self._stop_wait += time.perf_counter() - started
+
+        self.should_stop = timed_should_stop
         seed_everything(config.seed)
         self.recipe = resolve_recipe(config.recipe)
         self.compiled = self.recipe.compile()
@@ -347,10 +387,11 @@ class TrainingRun:
                 config.feature_views,
                 config.batch_size * 2,
                 config.num_workers,
-                should_stop,
+                self.should_stop,
                 clean_views=self.dmtl,
                 unlabelled_set=self.unlabelled_set,
-                on_progress=lambda done, total, seconds: emit(PreparationProgress(done, total, seconds)),
+                on_progress=self._preparation_progress,
+                store=feature_store(store, config, self.model, self.preprocessing, self.device),
             )
         self.scored = self.model.head if self.cache is not None else self.model  # what evaluation runs on
         self.optimizer = torch.optim.AdamW(self.groups, weight_decay=config.weight_decay)
@@ -380,11 +421,37 @@ class TrainingRun:
         self.stale_epochs = 0
         self.best_metrics: dict = {}
         self.last_metrics: dict = {}
+        self.best_files: dict[str, bytes] = {}
+        self.saved_epoch = 0  # the newest epoch whose checkpoint unit is on disk
+        self._training_started: float | None = None  # ETA: the training phase's own clock
+        self._steps_timed = 0
         if resume_from is None:
-            self.run_name, self.run_dir = _new_run_dir(store, run_prefix)
+            try:
+                self.run_name, self.run_dir = _new_run_dir(store, run_prefix)
+                # The lock first: a "running" row is never without the process that answers for it.
+                run_lock.write_lock(self.run_dir)
+            except OSError as exc:
+                if getattr(self, "run_dir", None) is not None:
+                    shutil.rmtree(self.run_dir, ignore_errors=True)
+                raise TrainingError(
+                    f"cannot create a run folder in {store.runs_dir}: {exc.strerror or exc}; nothing was changed"
+                ) from None
             self.run_id = store.create_run(self.run_name, self.run_dir, self.run_config)
         else:
             self._resume(Path(resume_from))
+
+    def _preparation_progress(self, done: int, total: int, seconds: float) -> None:
+        cache = self.cache
+        self.emit(
+            PreparationProgress(
+                done,
+                total,
+                seconds,
+                reused=cache.reused if cache is not None else 0,
+                eta_seconds=cache.eta_seconds() if cache is not None else None,
+                epochs_completed=self.saved_epoch,
+            )
+        )
 
     # ------------------------------------------------------------------ pieces
     def _build_loaders(self) -> None:
@@ -422,16 +489,40 @@ class TrainingRun:
         )
 
     def _resume(self, run_dir: Path) -> None:
-        state_path = run_dir / RESUME_STATE
-        if not state_path.is_file():
+        record = self.store.run_at(run_dir)
+        if record is None:
+            raise TrainingError(f"{run_dir} is not a run of this project")
+        self.run_id, self.run_name = record.id, record.name
+        try:
+            unit = run_state.latest_checkpoint(run_dir)
+        except CheckpointError as exc:
+            raise TrainingError(str(exc)) from None
+        if unit is not None:
+            state_bytes = (unit.folder / run_state.STATE_NAME).read_bytes()
+            last_weights = unit.folder / run_state.LAST_WEIGHTS
+            self.best_files = {
+                WEIGHTS_NAME: (unit.folder / run_state.BEST_WEIGHTS).read_bytes(),
+                SIDECAR_NAME: (unit.folder / run_state.BEST_SIDECAR).read_bytes(),
+            }
+            for note in unit.notes:
+                self.emit(RunNotice(note))
+        elif (run_dir / run_lock.LEGACY_STATE).is_file():  # saved by an older version, file by file
+            state_bytes = (run_dir / run_lock.LEGACY_STATE).read_bytes()
+            last_weights = run_dir / LEGACY_LAST_DIR / WEIGHTS_NAME
+            if (run_dir / WEIGHTS_NAME).is_file() and (run_dir / SIDECAR_NAME).is_file():
+                self.best_files = {
+                    WEIGHTS_NAME: (run_dir / WEIGHTS_NAME).read_bytes(),
+                    SIDECAR_NAME: (run_dir / SIDECAR_NAME).read_bytes(),
+                }
+        else:
             raise TrainingError(f"{run_dir} cannot be resumed: it has no saved training state")
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(state_bytes), map_location="cpu", weights_only=True)
         if state["classes"] != list(self.split.classes):
             raise TrainingError(
                 "the project's classes changed since this run was saved "
                 f"({', '.join(state['classes'])} -> {', '.join(self.split.classes)}); start a new run instead"
             )
-        self.model.load_state_dict(load_file(str(run_dir / LAST_DIR / WEIGHTS_NAME)), strict=True)
+        self.model.load_state_dict(load_file(str(last_weights)), strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
         for group, base in zip(self.optimizer.param_groups, state["base_lrs"], strict=True):
             group["base_lr"] = base
@@ -440,22 +531,28 @@ class TrainingRun:
         self.batch_size = int(state["batch_size"])
         self._build_loaders()
         self.first_epoch = int(state["epoch"]) + 1
+        self.saved_epoch = int(state["epoch"])
         self.best_score = float(state["best_score"])
         self.best_val_loss = float(state["best_val_loss"])
         self.stale_epochs = int(state["stale_epochs"])
         self.best_metrics = dict(state["best_metrics"])
         self.last_metrics = dict(state["last_metrics"])
         self.run_dir = run_dir
-        record = self.store.run_at(run_dir)
-        if record is None:
-            raise TrainingError(f"{run_dir} is not a run of this project")
-        self.run_id, self.run_name = record.id, record.name
+        if not self.best_files:  # a legacy run without a best model: the latest weights are the best known
+            self.best_files = self._files(self.best_metrics or self.last_metrics)
+        # Epochs recorded after the saved one (a kill before their checkpoint was committed) are trained again.
+        self.store.forget_epochs_after(self.run_id, self.saved_epoch)
+        try:
+            run_lock.write_lock(run_dir)
+        except OSError as exc:
+            raise TrainingError(
+                f"cannot write in {run_dir}: {exc.strerror or exc}; the run was left as it was"
+            ) from None
         self.store.set_run_status(self.run_id, "running")
         self.emit(RunNotice(f"resumed run {self.run_name} after epoch {self.first_epoch - 1}"))
 
-    def _save(self, folder: Path, metrics: dict) -> None:
-        save_checkpoint(
-            folder,
+    def _files(self, metrics: dict) -> dict[str, bytes]:
+        return checkpoint_files(
             self.model,
             spec=self.spec,
             preprocessing=self.preprocessing,
@@ -465,9 +562,12 @@ class TrainingRun:
             metrics=metrics,
         )
 
-    def _save_state(self, epoch: int) -> None:
-        _save_state(
-            self.run_dir / RESUME_STATE,
+    def _save_epoch(self, epoch: int, improved: bool) -> None:
+        """The epoch's checkpoint as one unit: latest and best model, and the whole training state."""
+        last = self._files(self.last_metrics)
+        if improved or not self.best_files:
+            self.best_files = last if improved else self._files(self.best_metrics)
+        state = _serialise(
             {
                 "epoch": epoch,
                 "classes": list(self.split.classes),
@@ -481,8 +581,20 @@ class TrainingRun:
                 "stale_epochs": self.stale_epochs,
                 "best_metrics": self.best_metrics,
                 "last_metrics": self.last_metrics,
+            }
+        )
+        run_state.save_epoch(
+            self.run_dir,
+            epoch,
+            {
+                run_state.LAST_WEIGHTS: last[WEIGHTS_NAME],
+                run_state.LAST_SIDECAR: last[SIDECAR_NAME],
+                run_state.BEST_WEIGHTS: self.best_files[WEIGHTS_NAME],
+                run_state.BEST_SIDECAR: self.best_files[SIDECAR_NAME],
+                run_state.STATE_NAME: state,
             },
         )
+        self.saved_epoch = epoch
 
     def _set_learning_rate(self, progress: float) -> float:
         factor = schedule_factor(self.config.schedule, progress, self.config.warmup_fraction)
@@ -632,6 +744,9 @@ class TrainingRun:
             self._unlabelled_batches(epoch) if self.dmtl and self.unlabelled_set is not None else None
         )
         for step, (images, targets, index) in enumerate(self.train_loader, start=1):
+            if self._training_started is None:  # after the feature pass (computed as the loader starts)
+                self._training_started = time.perf_counter()
+                self._excluded_at_start = self._excluded_seconds()
             check(self.should_stop)
             progress = (epoch - 1 + (step - 1) / steps) / config.epochs
             learning_rate = self._set_learning_rate(progress)
@@ -662,6 +777,7 @@ class TrainingRun:
             correct += int((logits.argmax(1) == truth).sum().item())
             seen += batch
             elapsed = time.perf_counter() - started
+            self._steps_timed += 1
             self.emit(
                 StepProgress(
                     epoch=epoch,
@@ -672,11 +788,37 @@ class TrainingRun:
                     learning_rate=learning_rate,
                     images_per_second=seen / elapsed if elapsed > 0 else 0.0,
                     consistency_loss=consistency_value,
+                    eta_seconds=self._training_eta(config.epochs * steps - ((epoch - 1) * steps + step)),
+                    epochs_completed=self.saved_epoch,
                 )
             )
         if self.dmtl:
             self.consistency_epoch = (consistency_sum / max(1, seen), kept_sum / max(1, seen))
         return loss_sum / max(1, seen), correct / max(1, seen)
+
+    def _excluded_seconds(self) -> float:
+        """Time that is not training: feature computation and waiting while paused."""
+        return self._stop_wait + (self.cache.seconds if self.cache is not None else 0.0)
+
+    def _training_eta(self, steps_left: int) -> float | None:
+        """Seconds for ``steps_left`` more steps at this run's own training rate (validation included)."""
+        if self._training_started is None or not self._steps_timed:
+            return None
+        spent = time.perf_counter() - self._training_started
+        spent -= self._excluded_seconds() - self._excluded_at_start
+        return max(0.0, spent) / self._steps_timed * steps_left
+
+    def _discard_if_empty(self) -> bool:
+        """Remove a run that ended before saving any epoch: no empty rows or folders in the history.
+
+        The features it computed stay in the project's feature cache, so the next run starts from them.
+        """
+        if self.saved_epoch or run_lock.has_checkpoint(self.run_dir):
+            return False
+        self.store.delete_run(self.run_id)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        log.info("run %s ended before its first epoch was saved and was removed", self.run_name)
+        return True
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> RunSummary:
@@ -711,16 +853,16 @@ class TrainingRun:
                     self.last_metrics["consistency_loss"] = consistency
                     self.last_metrics["consistency_mask"] = mask
                 score = val_accuracy if val_accuracy is not None else train_accuracy
-                if score > self.best_score:
+                improved = score > self.best_score
+                if improved:
                     self.best_score, self.best_metrics = score, dict(self.last_metrics)
-                    self._save(self.run_dir, self.best_metrics)
                 if val_loss is not None and val_loss < self.best_val_loss - 1e-6:
                     self.best_val_loss, self.stale_epochs = val_loss, 0
                 else:
                     self.stale_epochs += 1
-                # Every epoch: the latest weights and the whole training state, so Stop or a crash can resume.
-                self._save(self.run_dir / LAST_DIR, self.last_metrics)
-                self._save_state(epoch)
+                # Every epoch, as one unit: the latest and best weights and the whole training state, so Stop
+                # or a crash at any moment resumes from one consistent epoch.
+                self._save_epoch(epoch, improved)
                 self.emit(
                     EpochResult(
                         epoch=epoch,
@@ -752,12 +894,18 @@ class TrainingRun:
         except Cancelled:
             status = "stopped"
         except BaseException:
-            self.store.finish_run(self.run_id, "failed", self.last_metrics)
+            if not self._discard_if_empty():
+                self.store.finish_run(self.run_id, "failed", self.last_metrics)
+                run_lock.remove_lock(self.run_dir)
             raise
         final = {"best": self.best_metrics, "last": self.last_metrics}
-        self.store.finish_run(self.run_id, status, final)
+        removed = self._discard_if_empty()
+        if not removed:
+            self.store.finish_run(self.run_id, status, final)
+            run_lock.remove_lock(self.run_dir)
         log.info("run %s %s after %d epoch(s)", self.run_name, status, epochs_done)
         return RunSummary(
+            removed=removed,
             run_id=self.run_id,
             run_dir=str(self.run_dir),
             status=status,
@@ -802,7 +950,13 @@ def train(
     with ProjectStore.open(project_dir) as store:
         try:
             run = TrainingRun(
-                store, config, emit, should_stop, Path(resume_from) if resume_from else None, split, run_prefix
+                store,
+                config,
+                emit,
+                should_stop,
+                Path(resume_from) if resume_from else None,
+                split,
+                run_prefix,
             )
             return run.run()
         except FileProblem as exc:

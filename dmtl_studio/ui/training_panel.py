@@ -254,7 +254,9 @@ class TrainingPanel(QWidget):
         self.history.itemSelectionChanged.connect(self._overlay_selected)
         self.history_note = QLabel("Select up to two runs to overlay their validation curves on the plots.")
         self.resume_button = QPushButton("Continue selected run")
-        self.resume_button.setToolTip("Goes on after the last completed epoch of a stopped or failed run")
+        self.resume_button.setToolTip(
+            "Goes on after the last completed epoch of a stopped, failed or interrupted run"
+        )
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(self._resume_clicked)
         self.notices = QLabel()
@@ -425,7 +427,8 @@ class TrainingPanel(QWidget):
             self.phase = "training"
             self.epochs_planned = event.epochs
             self._show_stop_cost()
-        eta = self._steps_eta(now, done, total)
+        # The core's estimate, from the training steps' own rate; else the steps measured here.
+        eta = event.eta_seconds if event.eta_seconds is not None else self._steps_eta(now, done, total)
         self.progress.setFormat(
             f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · "
             f"ETA {format_duration(eta) if eta is not None else '…'}"
@@ -466,13 +469,17 @@ class TrainingPanel(QWidget):
             self._show_stop_cost()
         self.progress.setRange(0, max(1, event.total))
         self.progress.setValue(event.done)
-        left = event.seconds * (event.total - event.done) / event.done if event.done else 0.0
-        self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {format_duration(left)}")
+        left_seconds = event.eta_seconds  # the core's, from the views computed (not read from the cache)
+        if left_seconds is None and event.done and not event.reused:
+            left_seconds = event.seconds * (event.total - event.done) / event.done
+        left = format_duration(left_seconds) if left_seconds is not None else "…"
+        self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {left}")
         if not self.paused:
             self.status.setText(
                 f"Computing features once with the frozen backbone: {event.done:,} of {event.total:,} image "
                 f"views (a few augmented views of each training image), {format_duration(event.seconds)}; "
                 "the head then trains in seconds per epoch."
+                + (f" Reused {event.reused:,} cached views." if event.reused else "")
             )
 
     def on_epoch(self, event: EpochResult) -> None:
@@ -536,7 +543,8 @@ class TrainingPanel(QWidget):
                 f"Model saved in {summary.run_dir}"
             )
         else:
-            self.status.setText(f"{verb} before the first epoch ended; nothing was saved.")
+            kept = "; the features computed so far are cached for the next run" if summary.removed else ""
+            self.status.setText(f"{verb} before the first epoch ended{kept}.")
         self.progress.setFormat(verb.lower())
 
     def on_notice(self, message: str) -> None:
@@ -610,7 +618,7 @@ class TrainingPanel(QWidget):
                     plot.getPlotItem().legend.removeItem(series.curve)
                     series.clear()
                     series.curve.hide()
-        resumable = len(rows) == 1 and self._history[rows[0]].status in ("stopped", "failed")
+        resumable = len(rows) == 1 and self._history[rows[0]].resumable  # stopped, failed or interrupted
         self.resume_button.setEnabled(resumable and not self.stop_button.isEnabled())
         self.history_note.setText(
             "Overlaid (dashed): " + ", ".join(self._history[r].name for r in rows)

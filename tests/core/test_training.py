@@ -87,8 +87,11 @@ def test_stop_request_ends_the_run_cleanly(project: Path) -> None:
 
     summary = train(project, _config(epochs=5), should_stop=should_stop)
     assert summary.status == "stopped" and summary.epochs_completed == 0
+    # Nothing was finished: no "0 epochs" row and no empty folder stay behind.
+    assert summary.removed and not Path(summary.run_dir).exists()
     with ProjectStore.open(project) as store:
-        assert store.runs()[-1].status == "stopped"
+        assert store.runs() == []
+        assert list(store.runs_dir.iterdir()) == []
 
 
 def test_a_project_without_two_labelled_classes_is_refused(tmp_path: Path) -> None:

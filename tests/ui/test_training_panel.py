@@ -99,3 +99,36 @@ def test_axes_show_plain_numbers_and_legends_stay_off_the_curves(qtbot) -> None:
         legend, view = plot.getPlotItem().legend, plot.getPlotItem().getViewBox()
         assert not legend.sceneBoundingRect().intersects(view.sceneBoundingRect())
     panel.on_failed("stopped for the test")
+
+
+def test_continue_is_offered_for_an_interrupted_run_with_a_saved_epoch(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.store import RunRecord
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    config = {"backbone": "efficientnet_lite0", "transfer": "frozen"}
+    runs = [
+        RunRecord(1, "crashed", 0.0, "interrupted", "/p/runs/crashed", config, {}, resumable=True),
+        RunRecord(2, "done", 1.0, "completed", "/p/runs/done", config, {}, resumable=False),
+    ]
+    panel.show_history(runs, {})
+    requested: list[str] = []
+    panel.resume_run_requested.connect(requested.append)
+    panel.history.selectRow(1)  # newest first: "crashed" is the second row
+    assert panel.history.item(1, 1).text() == "interrupted"
+    assert panel.resume_button.isEnabled()
+    panel.resume_button.click()
+    assert requested == ["/p/runs/crashed"]
+    panel.history.selectRow(0)
+    assert not panel.resume_button.isEnabled()
+
+
+def test_the_eta_comes_from_the_phase_it_describes(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("test run")
+    panel._started_at -= 600  # ten minutes went into the feature pass before the first step
+    panel.on_preparing(PreparationProgress(50, 100, 600.0, reused=40, eta_seconds=90.0))
+    assert "ETA 1:30" in panel.progress.format() and "Reused 40 cached views" in panel.status.text()
+    panel.on_progress(StepProgress(1, 2, 1, 10, 0.5, 1e-3, 100.0, eta_seconds=19.0))
+    assert "ETA 0:19" in panel.progress.format()
