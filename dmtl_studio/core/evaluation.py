@@ -74,6 +74,8 @@ class EvaluationResult:
     probabilities: np.ndarray
     skipped: int = 0
     unreadable: tuple[tuple[str, str], ...] = ()
+    #: Images whose frozen-backbone features came from the project's feature cache (no backbone pass).
+    reused_features: int = 0
     confusion: np.ndarray = field(init=False, compare=False)
     metrics: ClassMetrics = field(init=False, compare=False)
 
@@ -145,6 +147,7 @@ class EvaluationResult:
             "images": len(self.image_ids),
             "skipped": self.skipped,
             "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+            "reused_features": self.reused_features,
             "accuracy": m.accuracy,
             "balanced_accuracy": m.balanced_accuracy,
             "classes": list(self.classes),
@@ -184,4 +187,6 @@ class EvaluationResult:
             )
         if self.skipped:
             lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
+        if self.reused_features:
+            lines.append(f"reused {self.reused_features} cached feature vector(s) of the frozen backbone")
         return "\n".join(lines)

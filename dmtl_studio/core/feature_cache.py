@@ -46,6 +46,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from dmtl_studio.core.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.data import drop_last_batch
+from dmtl_studio.core.preprocess import describe_preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,9 @@ class FeatureStore:
                 "format": 1,
                 "backbone": backbone_name,
                 "weights": weights_hash(backbone),
-                "preprocessing": preprocessing.to_dict(),
+                # What the inputs really are (crop_pct, unused, differs between a backbone's config and a run's
+                # sidecar): the description every sidecar carries.
+                "preprocessing": describe_preprocessing(preprocessing),
                 "device": device.type,
                 "channels_last": channels_last,
             }

@@ -320,6 +320,8 @@ class EvaluationView(QWidget):
             extra.append(f"{result.skipped} image(s) of classes unknown to the run left out")
         if result.unreadable:
             extra.append(f"{len(result.unreadable)} unreadable image(s)")
+        if result.reused_features:
+            extra.append(f"reused {result.reused_features} cached feature vector(s)")
         if not result.scored:
             self._show_nothing_scored(result, extra)
             return

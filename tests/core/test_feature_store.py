@@ -178,3 +178,35 @@ def test_step_eta_comes_from_training_steps_not_the_feature_pass_or_a_pause(
     assert max(e.eta_seconds for e in steps) < 10.0 < clock["now"] / 100
     assert steps[-1].eta_seconds == 0.0
     assert [e.epochs_completed for e in steps if e.step == 1] == [0, 1, 2, 3]
+
+
+def test_evaluation_of_a_frozen_run_reads_and_fills_the_cache(project: Path) -> None:
+    import shutil
+
+    from dmtl_studio.core.checkpoint import load_checkpoint
+    from dmtl_studio.core.inference import evaluate_run
+
+    run = train(project, _config())
+    images_through_backbone = {"n": 0}
+
+    def evaluate() -> object:
+        loaded = load_checkpoint(run.run_dir)
+        loaded.model.backbone.register_forward_hook(
+            lambda module, inputs, output: images_through_backbone.__setitem__(
+                "n", images_through_backbone["n"] + len(inputs[0])
+            )
+        )
+        return evaluate_run(project, run.run_dir, loaded=loaded)
+
+    # No test split here: the validation images are scored, and training stored their clean views.
+    cached = evaluate()
+    assert cached.split == "val" and len(cached.image_ids) == 18
+    assert cached.reused_features == 18 and images_through_backbone["n"] == 0
+    assert "reused 18 cached feature vector(s)" in cached.describe()
+
+    shutil.rmtree(project / FEATURES_DIR)  # from the files: the same probabilities, and the cache filled again
+    fresh = evaluate()
+    assert fresh.reused_features == 0 and images_through_backbone["n"] == 18
+    np.testing.assert_array_equal(fresh.image_ids, cached.image_ids)
+    np.testing.assert_allclose(fresh.probabilities, cached.probabilities, atol=1e-5)
+    assert evaluate().reused_features == 18 and images_through_backbone["n"] == 18

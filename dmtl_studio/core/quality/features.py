@@ -2,7 +2,8 @@
 
 The checks read the same pooled features a frozen training run trains its head on: the backbone and
 preprocessing come from the training configuration and the vectors from the product's feature cache
-(:class:`~dmtl_studio.core.feature_cache.FeatureCache`, clean views), so nothing here is a second feature pass.
+(:class:`~dmtl_studio.core.feature_cache.FeatureCache`, clean views, read from and written to the project's
+on-disk cache), so features a run computed are not computed again here.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def frozen_features(
     from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for
     from dmtl_studio.core.data import ImageDataset
     from dmtl_studio.core.feature_cache import FeatureCache
-    from dmtl_studio.core.training import select_device
+    from dmtl_studio.core.training import feature_store, select_device
 
     config = config or TrainConfig()
     if not paths:
@@ -68,5 +69,7 @@ def frozen_features(
         config.num_workers,
         should_stop,
         on_progress=on_progress,
+        # The project's on-disk cache: views a run computed serve the checks, and back.
+        store=feature_store(store, config, model, preprocessing, device),
     )
     return cache.val().features[0].detach().to("cpu").numpy().astype(np.float32)
