@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmtl_studio.core.fileio import FileWriteError, atomic_target, describe_os_error, is_disk_full
+
 DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"
 SCHEMA_VERSION = 1
@@ -289,14 +291,20 @@ class ProjectStore:
         target = Path(destination)
         if target.exists():
             raise ProjectError(f"{target} already exists; choose a new file name for the backup")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.partial")
-        copy = sqlite3.connect(temp)
         try:
-            self._conn.backup(copy)
-        finally:
-            copy.close()
-        os.replace(temp, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_target(target) as temp:
+                copy = sqlite3.connect(temp)
+                try:
+                    self._conn.backup(copy)
+                except sqlite3.Error as exc:
+                    reason = "the disk is full" if is_disk_full(exc) else str(exc)
+                    raise FileWriteError(target, reason) from exc
+                finally:
+                    copy.close()
+        except OSError as exc:
+            message = str(exc) if isinstance(exc, FileWriteError) else f"{target}: {describe_os_error(exc)}"
+            raise ProjectError(f"the backup failed: {message}. The project itself is unchanged.") from exc
         return target
 
     # ------------------------------------------------------------------ images
