@@ -537,14 +537,6 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
     args = _parser().parse_args(argv)
-    from dmtl_studio.core.backbones import WeightsError
-    from dmtl_studio.core.catalog import UnknownBackbone
-    from dmtl_studio.core.checkpoint import CheckpointError
-    from dmtl_studio.core.config import ConfigError
-    from dmtl_studio.core.export import ExportError
-    from dmtl_studio.core.store import ProjectError
-    from dmtl_studio.core.training import TrainingError
-
     handlers = {
         "import": _cmd_import,
         "train": _cmd_train,
@@ -558,14 +550,15 @@ def main(argv: list[str]) -> int:
         "export": _cmd_export,
         "report": _cmd_report,
     }
+    # The one error boundary of every command: a plain line on stderr and exit status 2, whatever failed. An
+    # unexpected error (a bug) also leaves its traceback in a log file named on that line.
     try:
         return handlers[args.command](args)
-    except (ProjectError, TrainingError, CheckpointError, ConfigError, WeightsError, ExportError) as exc:
-        print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except UnknownBackbone as exc:
-        print(f"dmtl-studio {args.command}: unknown backbone {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the boundary: no traceback ever reaches the terminal
+        from dmtl_studio.core.errors import failure_line
+
+        print(f"dmtl-studio {args.command}: {failure_line(exc, 'dmtl-studio ' + ' '.join(argv))}", file=sys.stderr)
+        return 2

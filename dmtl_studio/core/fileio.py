@@ -40,7 +40,9 @@ class FileWriteError(OSError):
         self.reason = reason
 
     def __str__(self) -> str:
-        return f"could not write {self.path}: {self.reason}; nothing was written there (an earlier file is kept)"
+        return (
+            f"could not write {self.path}: {self.reason}; nothing was written there (an earlier file is kept)"
+        )
 
 
 def describe_os_error(exc: BaseException) -> str:

@@ -37,11 +37,15 @@ def test_export_to_a_full_disk_leaves_nothing(tmp_path_factory, tmp_path: Path, 
 
 
 @pytest.mark.parametrize(("fmt", "name"), [("onnx", "m.onnx"), ("torchscript", "m.pt"), ("safetensors", "m")])
-def test_export_past_a_file_size_limit_leaves_nothing(tmp_path_factory, tmp_path: Path, fmt: str, name: str) -> None:  # noqa: ANN001
+def test_export_past_a_file_size_limit_leaves_nothing(
+    tmp_path_factory, tmp_path: Path, fmt: str, name: str
+) -> None:  # noqa: ANN001
     _project, run_dir = trained_project(tmp_path_factory)
     out = tmp_path / "out"
     out.mkdir()
-    result = run_cli_with_file_limit(64 * 1024, "export", str(run_dir), "--format", fmt, "--out", str(out / name))
+    result = run_cli_with_file_limit(
+        64 * 1024, "export", str(run_dir), "--format", fmt, "--out", str(out / name)
+    )
     _one_plain_line(result, str(out))
     assert user_files(out) == []
 
