@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dmtl_studio import __version__
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
@@ -19,7 +19,7 @@ from dmtl_studio.core.config import ConfigError, TrainConfig
 from dmtl_studio.core.demo import create_demo_project
 from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.paths import demo_project_dir, force_offline
-from dmtl_studio.core.store import ProjectError, ProjectStore
+from dmtl_studio.core.store import ProjectError, ProjectStore, UnknownSchemaError
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
@@ -83,6 +83,25 @@ class StudioController(QObject):
     def open_project(self, folder: str) -> bool:
         try:
             store = ProjectStore.open(folder)
+        except UnknownSchemaError as exc:
+            # Dropping what the product did not make needs the person's explicit consent.
+            names = "\n".join(f"  {kind} {name}" for kind, name in exc.objects[:12])
+            answer = QMessageBox.question(
+                self.window,
+                "The project database was changed outside DMTL Studio",
+                f"{folder} holds database objects DMTL Studio did not make:\n{names}\n\nThey could change or "
+                "delete data behind your back. Remove them and open the project? (Copy the folder first if you "
+                "are unsure; No leaves it untouched.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            try:
+                store = ProjectStore.open(folder, drop_unknown=True)
+            except ProjectError as again:
+                self.window.show_error("Cannot open the project", str(again))
+                return False
         except ProjectError as exc:
             self.window.show_error("Cannot open the project", str(exc))
             return False
@@ -95,7 +114,12 @@ class StudioController(QObject):
         self.window.browser.attach(store)
         self._refresh_history()
         self.window.set_project_open(True)
-        self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}")
+        read_only = " (read-only)" if store.read_only else ""
+        self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}{read_only}")
+        if store.read_only:
+            self.window.statusBar().showMessage(
+                f"{folder} is read-only (read-only media or folder): it is open for viewing; changes are refused."
+            )
         self._update_readiness()
         return True
 

@@ -28,6 +28,7 @@ COMMANDS = (
     "evaluate",
     "export",
     "report",
+    "repair",
 )
 
 
@@ -168,6 +169,16 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
     p.add_argument("project_dir", type=Path)
     p.add_argument("destination", type=Path, help="a new file name for the copy")
+
+    p = sub.add_parser(
+        "repair", help="check a project's database; with --drop-unknown, remove objects DMTL Studio did not make"
+    )
+    p.add_argument("project_dir", type=Path)
+    p.add_argument(
+        "--drop-unknown",
+        action="store_true",
+        help="drop triggers, views, tables and indexes that DMTL Studio did not create (copy the folder first)",
+    )
 
     p = sub.add_parser("weights", help="list backbones and their offline weights, or import a weights file")
     weights = p.add_subparsers(dest="weights_command", required=True)
@@ -523,6 +534,23 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_repair(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.store import ProjectStore, UnknownSchemaError
+
+    try:
+        store = ProjectStore.open(args.project_dir, drop_unknown=args.drop_unknown)
+    except UnknownSchemaError as exc:
+        print(f"found {len(exc.objects)} object(s) DMTL Studio did not make:", file=sys.stderr)
+        for kind, name in exc.objects:
+            print(f"  {kind} {name}", file=sys.stderr)
+        print("nothing was changed; run again with --drop-unknown to remove them", file=sys.stderr)
+        return 2
+    with store:
+        note = " (read-only: checked, nothing could be changed)" if store.read_only else ""
+        print(f"{args.project_dir}: database checked, integrity {store.integrity_check()}{note}")
+    return 0
+
+
 def _open_gui(argv: list[str]) -> int:
     from dmtl_studio.app import run_app
 
@@ -549,6 +577,7 @@ def main(argv: list[str]) -> int:
         "evaluate": _cmd_evaluate,
         "export": _cmd_export,
         "report": _cmd_report,
+        "repair": _cmd_repair,
     }
     # The one error boundary of every command: a plain line on stderr and exit status 2, whatever failed. An
     # unexpected error (a bug) also leaves its traceback in a log file named on that line.
