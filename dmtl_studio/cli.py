@@ -579,6 +579,9 @@ def main(argv: list[str]) -> int:
         "report": _cmd_report,
         "repair": _cmd_repair,
     }
+    from dmtl_studio.core.store import set_busy_reporter
+
+    set_busy_reporter(lambda message: print(f"note: {message}", file=sys.stderr, flush=True))
     # The one error boundary of every command: a plain line on stderr and exit status 2, whatever failed. An
     # unexpected error (a bug) also leaves its traceback in a log file named on that line.
     try:

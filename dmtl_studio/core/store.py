@@ -11,8 +11,10 @@ on the same folder (cheap), which WAL lets run beside the GUI's.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -131,6 +133,10 @@ def is_project(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / DATABASE_NAME).is_file()
 
 
+class ProjectBusyError(ProjectError):
+    """Another process kept the project's database locked for longer than the product waits."""
+
+
 class UnknownSchemaError(ProjectError):
     """The database holds triggers, views, tables or indexes the product did not create; ``objects`` names
     them as ``(type, name)``. The project is refused untouched unless they are dropped with consent."""
@@ -151,6 +157,7 @@ class ProjectStore:
         self.folder = folder
         self._conn = conn
         self.read_only = read_only
+        self._owner_file = None if read_only else _register_owner(folder)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -198,7 +205,7 @@ class ProjectStore:
             _check_sqlite_header(db_path)
             # Checked through a read-only connection first: a damaged or tampered-with database is refused
             # before anything (a journal, a WAL file, a migration, a trigger) can change it.
-            unknown = _inspect(db_path)
+            unknown = _inspect_once(db_path)
             if unknown and not (drop_unknown and not read_only):
                 raise UnknownSchemaError(_unknown_message(path, db_path, unknown), unknown)
         elif read_only:
@@ -238,6 +245,10 @@ class ProjectStore:
                 _migrate(conn, version)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if _is_busy(exc):
+                raise ProjectBusyError(
+                    f"{path} is busy: {_describe_holders(path)} is writing to it; try again when it has finished"
+                ) from exc
             if not read_only and _is_disk_error(exc):
                 raise ProjectError(f"cannot open {db_path}: {_disk_reason(exc)}; it was left as it was") from exc
             raise ProjectError(
@@ -256,6 +267,9 @@ class ProjectStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self._owner_file is not None:
+            self._owner_file.unlink(missing_ok=True)
+            self._owner_file = None
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -279,7 +293,7 @@ class ProjectStore:
         """
         if self.read_only:
             raise ProjectError(f"{self.folder} is read-only (opened for viewing only); nothing was changed")
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield self._conn
             self._conn.execute("COMMIT")
@@ -293,6 +307,33 @@ class ProjectStore:
                     "change was not saved; everything saved before it is kept."
                 ) from exc
             raise
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting in short slices while another process writes: the first failed slice
+        says who holds the project (see :func:`set_busy_reporter`), and after :func:`busy_wait_seconds` a
+        :class:`ProjectBusyError` names it, instead of SQLite's bare "database is locked"."""
+        started = time.monotonic()
+        reported = False
+        while True:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            waited = time.monotonic() - started
+            limit = busy_wait_seconds()
+            if waited >= limit:
+                raise ProjectBusyError(
+                    f"{self.folder} is busy: {_describe_holders(self.folder)} has been writing to it for the "
+                    f"{waited:.0f} s waited; nothing was changed here. Try again when it has finished."
+                )
+            if not reported:
+                _BUSY_REPORTER(
+                    f"{self.folder} is busy: {_describe_holders(self.folder)} is writing to it; "
+                    f"waiting up to {limit:.0f} s…"
+                )
+                reported = True
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -624,7 +665,96 @@ def _check_sqlite_header(db_path: Path) -> None:
 
 
 #: How long one SQLite call waits for another connection's lock before the product's own retry takes over.
-BUSY_SLICE_SECONDS = 30.0
+BUSY_SLICE_SECONDS = 1.0
+#: How long a change waits for another process that writes to the same project (``DMTL_STUDIO_BUSY_SECONDS``).
+BUSY_WAIT_SECONDS = 20.0
+OWNERS_DIR = ".dmtl-studio-users"
+
+
+def busy_wait_seconds() -> float:
+    """How long a change waits for another process's write; ``DMTL_STUDIO_BUSY_SECONDS`` overrides it."""
+    try:
+        return max(0.0, float(os.environ.get("DMTL_STUDIO_BUSY_SECONDS", BUSY_WAIT_SECONDS)))
+    except ValueError:
+        return BUSY_WAIT_SECONDS
+
+
+def _log_busy(message: str) -> None:
+    logging.getLogger(__name__).warning("%s", message)
+
+
+_BUSY_REPORTER: Callable[[str], None] = _log_busy
+
+
+def set_busy_reporter(report: Callable[[str], None]) -> None:
+    """Where "the project is busy, waiting…" goes (the command line prints it; the default logs it)."""
+    global _BUSY_REPORTER
+    _BUSY_REPORTER = report
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+_OWNER_COUNTER = iter(range(1, 1 << 62))
+
+
+def _command_line() -> str:
+    argv = list(sys.argv)
+    if not argv or (len(argv) == 1 and argv[0].endswith(("__main__.py", "dmtl-studio"))):
+        return "the DMTL Studio window"
+    if argv[0].endswith(("__main__.py", "dmtl-studio", "dmtl-studio.exe")):
+        argv[0] = "dmtl-studio"
+    return " ".join(argv)[:300]
+
+
+def _register_owner(folder: Path) -> Path | None:
+    """A small file saying which process has the project open (pid, command, start time), so that another
+    process kept waiting can say who holds it. Advisory only: SQLite does the locking."""
+    owners = folder / OWNERS_DIR
+    record = {"pid": os.getpid(), "command": _command_line(), "started": time.time()}
+    path = owners / f"{os.getpid()}-{next(_OWNER_COUNTER)}.json"
+    try:
+        owners.mkdir(exist_ok=True)
+        path.write_text(json.dumps(record), encoding="utf-8")
+    except OSError:
+        return None  # a full disk must not stop a project from opening; the holder is then "another program"
+    return path
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _describe_holders(folder: Path) -> str:
+    """``"pid 123 (dmtl-studio import …, since 21:03:05)"`` for each other live process that has the project
+    open; stale records of processes that are gone are removed."""
+    found = []
+    for path in sorted((folder / OWNERS_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            pid = int(record["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if pid == os.getpid():
+            continue
+        if not _alive(pid):
+            path.unlink(missing_ok=True)
+            continue
+        since = time.strftime("%H:%M:%S", time.localtime(float(record.get("started", 0))))
+        found.append(f"pid {pid} ({record.get('command', '?')}, since {since})")
+    if not found:
+        return "another program"
+    return "; ".join(dict.fromkeys(found))
 
 
 def _is_read_only(folder: Path, db_path: Path) -> bool:
@@ -637,9 +767,8 @@ def _is_read_only(folder: Path, db_path: Path) -> bool:
 def _uri(db_path: Path) -> str:
     """A read-only URI for ``db_path``; ``immutable`` (no lock or -shm file at all) when no write-ahead log is
     pending beside it, so opening it creates no file."""
-    wal = db_path.with_name(db_path.name + "-wal")
-    pending = wal.exists() and wal.stat().st_size > 0
-    return f"{db_path.absolute().as_uri()}?mode=ro" + ("" if pending else "&immutable=1")
+    in_use = any(db_path.with_name(db_path.name + suffix).exists() for suffix in ("-wal", "-shm", "-journal"))
+    return f"{db_path.absolute().as_uri()}?mode=ro" + ("" if in_use else "&immutable=1")
 
 
 def _is_disk_error(exc: BaseException) -> bool:
@@ -654,6 +783,22 @@ def _disk_reason(exc: BaseException) -> str:
     if "readonly" in text or "read-only" in text:
         return "the disk or folder is read-only"
     return "the disk reported an input/output error"
+
+
+_INSPECTED: set[tuple[str, int, int]] = set()
+
+
+def _inspect_once(db_path: Path) -> tuple[tuple[str, str], ...]:
+    """:func:`_inspect`, skipped for a database file this process found sound and that has not changed since
+    (worker threads open their own connections often)."""
+    stat = db_path.stat()
+    key = (str(db_path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key in _INSPECTED:
+        return ()
+    unknown = _inspect(db_path)
+    if not unknown:
+        _INSPECTED.add(key)
+    return unknown
 
 
 def _inspect(db_path: Path) -> tuple[tuple[str, str], ...]:

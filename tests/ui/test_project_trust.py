@@ -14,11 +14,13 @@ from tests.core.test_store_trust import _snapshot
 from tests.disk_faults import read_only_folder
 
 
-def test_a_read_only_project_opens_for_viewing_with_a_notice(qtbot, project: Path) -> None:  # noqa: ANN001
+def test_a_read_only_project_opens_for_viewing_with_a_notice(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    errors: list[tuple] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: errors.append(args))
     with read_only_folder(project):
         window, controller = build_window(project)
         qtbot.addWidget(window)
-        assert controller.store is not None and controller.store.read_only
+        assert not errors and controller.store is not None and controller.store.read_only
         assert window.windowTitle().endswith("(read-only)")
         assert "read-only" in window.statusBar().currentMessage()
         controller.shutdown()
@@ -39,6 +41,7 @@ def test_unknown_database_objects_are_dropped_only_with_consent(qtbot, project: 
 
         return ask
 
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: None)
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
     window, controller = build_window(project)
     qtbot.addWidget(window)
@@ -46,6 +49,8 @@ def test_unknown_database_objects_are_dropped_only_with_consent(qtbot, project: 
     assert _snapshot(project) == before
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     assert controller.open_project(str(project))
-    triggers = controller.store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    triggers = controller.store._conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    ).fetchall()
     assert triggers == []
     controller.shutdown()
