@@ -479,8 +479,7 @@ class StudioController(QObject):
             thread = PredictThread(run_dir, images, out)
 
             def done(summary: object) -> None:
-                unread = f"; {len(summary.problems)} file(s) could not be read" if summary.problems else ""
-                view.show_message(f"Predicted {len(summary.predictions)} image(s) into {out}{unread}.")
+                view.show_message(summary.describe(out))
 
             thread.result_ready.connect(done)
             start("predict", thread, f"Predicting the images of {images} with {Path(run_dir).name}…")

@@ -441,7 +441,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except NoImagesError as exc:
         print(f"dmtl-studio: {exc}", file=sys.stderr)
         return 2
-    print(f"predicted {len(summary.predictions)} image(s) -> {args.out}")
+    unread = f"; {len(summary.problems)} file(s) could not be read (rows with an error)" if summary.problems else ""
+    print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{unread}")
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:
