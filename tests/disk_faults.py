@@ -11,7 +11,7 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,13 +23,18 @@ def _mount(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def full_disk(folder: Path, free_kib: int = 0) -> Iterator[Path]:
-    """``folder`` as a tmpfs of 256 KiB, filled until about ``free_kib`` KiB are left."""
+def full_disk(
+    folder: Path, free_kib: int = 0, prepare: Callable[[Path], None] | None = None, size_kib: int = 256
+) -> Iterator[Path]:
+    """``folder`` as a tmpfs of ``size_kib`` KiB on which ``prepare(folder)`` runs first, then filled until
+    about ``free_kib`` KiB are left. Delete ``folder/.filler-kept`` to free the space again."""
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = _mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder))
+    mounted = _mount("-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(folder))
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small file system here ({mounted.stderr.strip() or 'mount refused'})")
     try:
+        if prepare is not None:
+            prepare(folder)
         filler = folder / ".filler"
         handle = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
@@ -61,6 +66,19 @@ def read_only_folder(folder: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@contextmanager
+def immutable_folder(folder: Path) -> Iterator[Path]:
+    """``folder`` made immutable (``chattr +i``): creating a file in it fails with ``EPERM``, even for root."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make a folder immutable here ({done.stderr.strip() or 'chattr refused'})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=False)
 
 
 def user_files(folder: Path) -> list[str]:

@@ -156,13 +156,14 @@ def atomic_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) 
         When the disk refuses the write; ``target`` is then unchanged. Reading ``source`` raises ``OSError``.
     """
 
-    def copy(stream: object) -> None:
-        with open(source, "rb") as reader:
+    with open(source, "rb") as reader:  # a source that cannot be read is its own OSError, naming it
+        stat = os.fstat(reader.fileno())
+
+        def copy(stream: object) -> None:
             for block in iter(lambda: reader.read(1 << 20), b""):
                 stream.write(block)  # type: ignore[attr-defined]
 
-    atomic_write(target, copy)
-    stat = os.stat(source)
+        atomic_write(target, copy)
     with suppress(OSError):
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 

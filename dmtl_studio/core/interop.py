@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dmtl_studio.core.cancel import never_stop
-from dmtl_studio.core.fileio import atomic_write_bytes
+from dmtl_studio.core.fileio import FileWriteError, atomic_copy, atomic_write_bytes, describe_os_error
 from dmtl_studio.core.imaging import ImageProblem, inspect_image
 from dmtl_studio.core.store import ProjectError, ProjectStore
 
@@ -122,10 +121,17 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
         if target in used:
             target = target.with_name(f"{image.id}_{source.name}")
         used.add(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if link:
-            target.symlink_to(source.absolute())
-        else:
-            shutil.copy2(source, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if link:
+                target.symlink_to(source.absolute())
+            else:
+                atomic_copy(source, target)  # a full disk leaves no partly copied image behind
+        except OSError as exc:
+            reason = exc.reason if isinstance(exc, FileWriteError) else describe_os_error(exc)
+            raise ProjectError(
+                f"the export to {out} stopped at {target}: {reason}. The {count} image(s) copied before are "
+                "complete and kept; nothing else was written"
+            ) from exc
         count += 1
     return count

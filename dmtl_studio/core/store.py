@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -212,7 +213,9 @@ class ProjectStore:
             raise ProjectError(f"cannot create a project in {path}: the folder is read-only")
         try:
             if read_only:
-                conn = sqlite3.connect(_uri(db_path), uri=True, isolation_level=None, timeout=BUSY_SLICE_SECONDS)
+                conn = sqlite3.connect(
+                    _uri(db_path), uri=True, isolation_level=None, timeout=BUSY_SLICE_SECONDS
+                )
             else:
                 conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_SLICE_SECONDS)
         except sqlite3.Error as exc:
@@ -250,7 +253,9 @@ class ProjectStore:
                     f"{path} is busy: {_describe_holders(path)} is writing to it; try again when it has finished"
                 ) from exc
             if not read_only and _is_disk_error(exc):
-                raise ProjectError(f"cannot open {db_path}: {_disk_reason(exc)}; it was left as it was") from exc
+                raise ProjectError(
+                    f"cannot open {db_path}: {_disk_reason(exc, path)}; the project was kept as it was"
+                ) from exc
             raise ProjectError(
                 f"the project database {db_path} is damaged ({exc}); it was left untouched"
             ) from exc
@@ -303,7 +308,7 @@ class ProjectStore:
                     self._conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError) and _is_disk_error(exc):
                 raise ProjectError(
-                    f"could not write to the project database in {self.folder}: {_disk_reason(exc)}. This "
+                    f"could not write to the project database in {self.folder}: {_disk_reason(exc, self.folder)}. This "
                     "change was not saved; everything saved before it is kept."
                 ) from exc
             raise
@@ -776,12 +781,17 @@ def _is_disk_error(exc: BaseException) -> bool:
     return is_disk_full(exc) or "readonly" in text or "read-only" in text or "disk i/o error" in text
 
 
-def _disk_reason(exc: BaseException) -> str:
+def _disk_reason(exc: BaseException, folder: Path | None = None) -> str:
     text = str(exc).lower()
     if is_disk_full(exc):
         return "the disk is full"
     if "readonly" in text or "read-only" in text:
         return "the disk or folder is read-only"
+    if folder is not None:
+        # SQLite reports a full disk met while mapping its shared-memory file as a plain I/O error.
+        with suppress(OSError):
+            if shutil.disk_usage(folder).free < 1 << 20:
+                return "the disk is full"
     return "the disk reported an input/output error"
 
 
@@ -812,7 +822,9 @@ def _inspect(db_path: Path) -> tuple[tuple[str, str], ...]:
     try:
         conn = sqlite3.connect(_uri(db_path), uri=True, isolation_level=None)
     except sqlite3.Error as exc:
-        raise ProjectError(f"cannot read the project database {db_path}: {exc}; it was left untouched") from exc
+        raise ProjectError(
+            f"cannot read the project database {db_path}: {exc}; it was left untouched"
+        ) from exc
     try:
         conn.execute("PRAGMA trusted_schema=OFF")
         problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
