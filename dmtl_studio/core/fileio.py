@@ -92,7 +92,9 @@ def _sync_folder(folder: Path) -> None:
 
 
 @contextmanager
-def atomic_target(path: str | os.PathLike[str], suffix: str = ".partial") -> Iterator[Path]:
+def atomic_target(
+    path: str | os.PathLike[str], suffix: str = ".partial", durable: bool = True
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for a writer that wants a file name (SQLite's backup, a
     library); on success it is flushed to disk and renamed to ``path``, on any failure it is removed.
 
@@ -109,33 +111,36 @@ def atomic_target(path: str | os.PathLike[str], suffix: str = ".partial") -> Ite
         raise FileWriteError(target, describe_os_error(exc), exc.errno) from exc
     try:
         yield Path(temp)
-        with open(temp, "rb+") as stream:
-            os.fsync(stream.fileno())
+        if durable:
+            with open(temp, "rb+") as stream:
+                os.fsync(stream.fileno())
         os.replace(temp, target)
     except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, FileWriteError):
             raise FileWriteError(target, describe_os_error(exc), exc.errno) from exc
         raise
-    _sync_folder(target.parent)
+    if durable:
+        _sync_folder(target.parent)
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[object], None]) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[object], None], durable: bool = True) -> None:
     """Call ``write(stream)`` on a binary stream, then put what it wrote at ``path`` atomically.
 
     Readers see the old file or the new one, never a part; on failure the temporary file is removed.
+    ``durable=False`` skips the flush to disk (caches and generated files that can be made again).
 
     Raises
     ------
     FileWriteError
         When the disk refuses the write (full, read-only, no permission); ``path`` is then unchanged.
     """
-    with atomic_target(path, suffix="") as temp, open(temp, "wb") as stream:
+    with atomic_target(path, suffix="", durable=durable) as temp, open(temp, "wb") as stream:
         write(stream)
         stream.flush()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
 
     Raises
@@ -143,7 +148,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     FileWriteError
         When the disk refuses the write (full, read-only, no permission); ``path`` is then unchanged.
     """
-    atomic_write(path, lambda stream: stream.write(data))
+    atomic_write(path, lambda stream: stream.write(data), durable)
 
 
 def atomic_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
