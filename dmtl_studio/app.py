@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dmtl_studio import __version__
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
@@ -19,7 +19,7 @@ from dmtl_studio.core.config import ConfigError, TrainConfig
 from dmtl_studio.core.demo import create_demo_project
 from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.paths import absolute_path, demo_project_dir, force_offline
-from dmtl_studio.core.store import ProjectError, ProjectStore
+from dmtl_studio.core.store import ProjectError, ProjectStore, UnknownSchemaError
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.ui.settings import remember_project
@@ -115,6 +115,25 @@ class StudioController(QObject):
         folder = str(absolute_path(folder))  # stored paths are absolute: made so here, once
         try:
             store = ProjectStore.open(folder)
+        except UnknownSchemaError as exc:
+            # Dropping what the product did not make needs the person's explicit consent.
+            names = "\n".join(f"  {kind} {name}" for kind, name in exc.objects[:12])
+            answer = QMessageBox.question(
+                self.window,
+                "The project database was changed outside DMTL Studio",
+                f"{folder} holds database objects DMTL Studio did not make:\n{names}\n\nThey could change or "
+                "delete data behind your back. Remove them and open the project? (Copy the folder first if you "
+                "are unsure; No leaves it untouched.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            try:
+                store = ProjectStore.open(folder, drop_unknown=True)
+            except ProjectError as again:
+                self.window.show_error("Cannot open the project", str(again))
+                return False
         except ProjectError as exc:
             self.window.show_error("Cannot open the project", str(exc))
             return False
@@ -127,7 +146,12 @@ class StudioController(QObject):
         self.window.browser.attach(store)
         self.runs_changed.emit()
         self.window.set_project_open(True)
-        self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}")
+        read_only = " (read-only)" if store.read_only else ""
+        self.window.setWindowTitle(f"DMTL Studio — {Path(folder).name}{read_only}")
+        if store.read_only:
+            self.window.statusBar().showMessage(
+                f"{folder} is read-only (read-only media or folder): it is open for viewing; changes are refused."
+            )
         remember_project(folder)
         self.window.refresh_recent()
         self._update_readiness()
@@ -513,8 +537,7 @@ class StudioController(QObject):
             thread = PredictThread(run_dir, images, out)
 
             def done(summary: object) -> None:
-                unread = f"; {len(summary.problems)} file(s) could not be read" if summary.problems else ""
-                view.show_message(f"Predicted {len(summary.predictions)} image(s) into {out}{unread}.")
+                view.show_message(summary.describe(out))
 
             thread.result_ready.connect(done)
             start("predict", thread, f"Predicting the images of {images} with {Path(run_dir).name}…")

@@ -30,6 +30,7 @@ COMMANDS = (
     "report",
     "label-errors",
     "duplicates",
+    "repair",
 )
 
 
@@ -201,6 +202,16 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
     p.add_argument("project_dir", type=_path)
     p.add_argument("destination", type=_path, help="a new file name for the copy")
+
+    p = sub.add_parser(
+        "repair", help="check a project's database; with --drop-unknown, remove objects DMTL Studio did not make"
+    )
+    p.add_argument("project_dir", type=_path)
+    p.add_argument(
+        "--drop-unknown",
+        action="store_true",
+        help="drop triggers, views, tables and indexes that DMTL Studio did not create (copy the folder first)",
+    )
 
     p = sub.add_parser("weights", help="list backbones and their offline weights, or import a weights file")
     weights = p.add_subparsers(dest="weights_command", required=True)
@@ -529,7 +540,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except NoImagesError as exc:
         print(f"dmtl-studio: {exc}", file=sys.stderr)
         return 2
-    print(f"predicted {len(summary.predictions)} image(s) -> {args.out}")
+    unread = f"; {len(summary.problems)} file(s) could not be read (rows with an error)" if summary.problems else ""
+    print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{unread}")
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:
@@ -694,26 +706,21 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The product's errors that end a command with a plain message and exit status 2, as (module, class).
-_USER_ERRORS = (
-    ("dmtl_studio.core.store", "ProjectError"),
-    ("dmtl_studio.core.training", "TrainingError"),
-    ("dmtl_studio.core.checkpoint", "CheckpointError"),
-    ("dmtl_studio.core.config", "ConfigError"),
-    ("dmtl_studio.core.backbones", "WeightsError"),
-    ("dmtl_studio.core.export", "ExportError"),
-    ("dmtl_studio.core.quality.label_errors", "QualityError"),
-)
-_UNKNOWN_BACKBONE = (("dmtl_studio.core.catalog", "UnknownBackbone"),)
+def _cmd_repair(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.store import ProjectStore, UnknownSchemaError
 
-
-def _loaded_error_types(names: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
-    """The error classes among ``names`` whose modules are loaded.
-
-    A module that was never imported cannot have raised its error, so the check imports nothing: a command
-    that does not train or predict never loads PyTorch just to name the errors it might catch.
-    """
-    return tuple(getattr(sys.modules[module], name) for module, name in names if module in sys.modules)
+    try:
+        store = ProjectStore.open(args.project_dir, drop_unknown=args.drop_unknown)
+    except UnknownSchemaError as exc:
+        print(f"found {len(exc.objects)} object(s) DMTL Studio did not make:", file=sys.stderr)
+        for kind, name in exc.objects:
+            print(f"  {kind} {name}", file=sys.stderr)
+        print("nothing was changed; run again with --drop-unknown to remove them", file=sys.stderr)
+        return 2
+    with store:
+        note = " (read-only: checked, nothing could be changed)" if store.read_only else ""
+        print(f"{args.project_dir}: database checked, integrity {store.integrity_check()}{note}")
+    return 0
 
 
 def _open_gui(argv: list[str]) -> int:
@@ -744,17 +751,20 @@ def main(argv: list[str]) -> int:
         "report": _cmd_report,
         "label-errors": _cmd_label_errors,
         "duplicates": _cmd_duplicates,
+        "repair": _cmd_repair,
     }
+    from dmtl_studio.core.store import set_busy_reporter
+
+    set_busy_reporter(lambda message: print(f"note: {message}", file=sys.stderr, flush=True))
+    # The one error boundary of every command: a plain line on stderr and exit status 2, whatever failed. An
+    # unexpected error (a bug) also leaves its traceback in a log file named on that line.
     try:
         return handlers[args.command](args)
-    except Exception as exc:
-        if isinstance(exc, _loaded_error_types(_UNKNOWN_BACKBONE)):
-            print(f"dmtl-studio {args.command}: unknown backbone {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, _loaded_error_types(_USER_ERRORS)):
-            print(f"dmtl-studio {args.command}: {exc}", file=sys.stderr)
-            return 2
-        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the boundary: no traceback ever reaches the terminal
+        from dmtl_studio.core.errors import failure_line
+
+        print(f"dmtl-studio {args.command}: {failure_line(exc, 'dmtl-studio ' + ' '.join(argv))}", file=sys.stderr)
+        return 2

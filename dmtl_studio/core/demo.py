@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dmtl_studio.core.fileio import atomic_write_bytes
 from dmtl_studio.core.importer import ImportSummary, import_folder
 from dmtl_studio.core.store import ProjectStore, is_project
 
@@ -46,6 +47,14 @@ def draw_shape(kind: str, rng: np.random.Generator, size: int = 160) -> np.ndarr
     return np.clip(image.astype(np.float64) + noise, 0, 255).astype(np.uint8)
 
 
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    """Encode in memory, then write through the atomic writer (``cv2.imwrite`` fails silently on a full disk)."""
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise OSError(f"cannot encode {path.name} as PNG")
+    atomic_write_bytes(path, encoded.tobytes(), durable=False)
+
+
 def write_shapes_folder(
     folder: Path, per_class: int, unlabelled: int = 0, seed: int = 0, size: int = 160
 ) -> Path:
@@ -55,10 +64,10 @@ def write_shapes_folder(
         (folder / kind).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             image = draw_shape(kind, rng, size)
-            cv2.imwrite(str(folder / kind / f"{kind}_{i:03d}.png"), image[:, :, ::-1])
+            _write_png(folder / kind / f"{kind}_{i:03d}.png", image)
     for i in range(unlabelled):
         image = draw_shape(CLASSES[int(rng.integers(len(CLASSES)))], rng, size)
-        cv2.imwrite(str(folder / f"unlabelled_{i:03d}.png"), image[:, :, ::-1])
+        _write_png(folder / f"unlabelled_{i:03d}.png", image)
     return folder
 
 

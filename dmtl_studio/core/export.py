@@ -15,6 +15,7 @@ returns logits ``(batch, classes)``; apply softmax for probabilities.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -33,10 +34,10 @@ from dmtl_studio.core.checkpoint import (
     SIDECAR_NAME,
     WEIGHTS_NAME,
     CheckpointError,
-    atomic_write_bytes,
     load_checkpoint,
     read_sidecar,
 )
+from dmtl_studio.core.fileio import FileWriteError, atomic_copy, atomic_write_bytes
 from dmtl_studio.core.predict import PredictSummary, predict_files, prediction_inputs, write_predictions_csv
 from dmtl_studio.core.preprocess import describe_preprocessing
 
@@ -126,18 +127,25 @@ def export_run(
     if fmt == "safetensors":
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ExportError(f"{out} exists and is not an empty folder; choose a new folder")
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(run_dir) / WEIGHTS_NAME, out / WEIGHTS_NAME)
-        sidecar = dict(loaded.sidecar)
-        sidecar["export"] = {"from_run": Path(run_dir).name, "exported_at": time.time()}
-        atomic_write_bytes(out / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
-        load_checkpoint(out)  # the folder must load exactly as the run did (weights hash checked)
+        created = not out.exists()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_copy(Path(run_dir) / WEIGHTS_NAME, out / WEIGHTS_NAME)
+            sidecar = dict(loaded.sidecar)
+            sidecar["export"] = {"from_run": Path(run_dir).name, "exported_at": time.time()}
+            atomic_write_bytes(out / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
+            load_checkpoint(out)  # the folder must load exactly as the run did (weights hash checked)
+        except (OSError, CheckpointError) as exc:
+            _remove_export(out, created)
+            raise ExportError(f"the safetensors export to {out} failed and was removed: {_reason(exc)}") from exc
         return ExportResult(fmt, out, out / SIDECAR_NAME, time.perf_counter() - started, None, 0)
 
     out = export_file_path(out, fmt)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    side = sidecar_path(out)
     example = torch.zeros(1, 3, size, size)
-    temp = out.with_name(f".{out.name}.partial")
+    # The model is serialised in memory first: torch's own file writer aborts the whole process when the disk
+    # fills under it. The bytes then reach the disk through the one atomic writer (temp file, fsync, rename).
+    buffer = io.BytesIO()
     try:
         # The exporters warn about their own deprecations; the files they write are what is checked below.
         with warnings.catch_warnings(), torch.no_grad():
@@ -146,7 +154,7 @@ def export_run(
                 torch.onnx.export(
                     model,
                     (example,),
-                    str(temp),
+                    buffer,
                     dynamo=False,
                     input_names=["images"],
                     output_names=["logits"],
@@ -155,17 +163,18 @@ def export_run(
                 )
             else:
                 traced = torch.jit.trace(model, example, check_trace=False)
-                traced.save(str(temp))
-        os.replace(temp, out)
+                torch.jit.save(traced, buffer)
     except Exception as exc:
-        temp.unlink(missing_ok=True)
         raise ExportError(f"the {fmt} export failed: {exc}") from exc
+    data = buffer.getvalue()
     seconds = time.perf_counter() - started
+    # Checked from the bytes, before anything reaches the disk: a model that differs is never written.
     generator = torch.Generator().manual_seed(seed)
     batch = torch.randn(check_batch, 3, size, size, generator=generator)
     with torch.no_grad():
         expected = model(batch).numpy()
-    got = load_exported(out, sidecar=_export_sidecar(loaded.sidecar, fmt, out.name, {})).logits(batch.numpy())
+    check_sidecar = _export_sidecar(loaded.sidecar, fmt, out.name, {})
+    got = _single_file_predictor(data, fmt, check_sidecar, out).logits(batch.numpy())
     difference = float(np.abs(got - expected).max())
     if not difference <= TOLERANCE:
         raise ExportError(
@@ -181,11 +190,33 @@ def export_run(
     if fmt == "onnx":
         check_info["runtime"] = "onnxruntime " + _onnxruntime().__version__
         check_info["opset"] = ONNX_OPSET
-    side = sidecar_path(out)
-    atomic_write_bytes(
-        side, json.dumps(_export_sidecar(loaded.sidecar, fmt, out.name, check_info), indent=2).encode()
-    )
+    existed = out.exists()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, data)
+        atomic_write_bytes(
+            side, json.dumps(_export_sidecar(loaded.sidecar, fmt, out.name, check_info), indent=2).encode()
+        )
+    except OSError as exc:
+        if not existed:  # a model without its sidecar cannot be used: keep neither
+            out.unlink(missing_ok=True)
+        raise ExportError(f"the {fmt} export to {out} failed: {_reason(exc)}") from exc
     return ExportResult(fmt, out, side, seconds, difference, check_batch)
+
+
+def _reason(exc: BaseException) -> str:
+    """The plain part of a write error (the path is already named by the caller's message)."""
+    if isinstance(exc, FileWriteError):
+        return f"{exc.reason} while writing {exc.path.name}; nothing was kept"
+    return str(exc)
+
+
+def _remove_export(folder: Path, created: bool) -> None:
+    """Remove what a failed folder export wrote (the folder too when the export made it)."""
+    for name in (WEIGHTS_NAME, SIDECAR_NAME):
+        (folder / name).unlink(missing_ok=True)
+    if created:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _onnxruntime():  # noqa: ANN202 - the module
@@ -213,8 +244,28 @@ class Predictor:
         self._run = run
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """Logits for normalised float32 images ``(batch, 3, size, size)``."""
-        return np.asarray(self._run(np.ascontiguousarray(images, dtype=np.float32)), dtype=np.float64)
+        """Logits ``(batch, classes)`` for normalised float32 images ``(batch, 3, size, size)``.
+
+        Raises
+        ------
+        CheckpointError
+            When the model fails on the batch or returns another shape than one score per class (a model
+            that does not fit its sidecar): never a silently malformed result.
+        """
+        batch = np.ascontiguousarray(images, dtype=np.float32)
+        try:
+            result = np.asarray(self._run(batch), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001 - any runtime's failure is the model's, said in one line
+            raise CheckpointError(
+                f"the {self.kind} model cannot run on images of shape {tuple(batch.shape)}: {_first_line(exc)}"
+            ) from exc
+        expected = (batch.shape[0], len(self.classes))
+        if result.shape != expected:
+            raise CheckpointError(
+                f"the {self.kind} model returns scores of shape {tuple(result.shape)} but its sidecar names "
+                f"{len(self.classes)} classes (expected {expected}); the model and its sidecar do not belong together"
+            )
+        return result
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         logits = self.logits(images)
@@ -222,10 +273,80 @@ class Predictor:
         return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _read_export_sidecar(path: Path) -> dict:
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise CheckpointError(
+            f"{path} has no sidecar {side.name} beside it (it names the classes and the preprocessing)"
+        )
+    try:
+        sidecar = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{side} cannot be read: {_first_line(exc)}") from exc
+    if not isinstance(sidecar, dict):
+        raise CheckpointError(f"{side} is not a model sidecar (a JSON object was expected)")
+    try:
+        newer = int(sidecar.get("format", 0)) > EXPORT_SIDECAR_FORMAT
+    except (TypeError, ValueError):
+        newer = True
+    if newer:
+        raise CheckpointError(f"{side} was written by a newer DMTL Studio (or is damaged); update to use it")
+    return sidecar
+
+
+def _single_file_predictor(source: Path | bytes, kind: str, sidecar: dict, path: Path) -> Predictor:
+    """A :class:`Predictor` for an ONNX or TorchScript model given as a file or as its bytes."""
+    classes = sidecar.get("classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise CheckpointError(f"the sidecar of {path} has no list of class names")
+    try:
+        preprocessing = Preprocessing.from_dict(sidecar["preprocessing"])
+    except Exception as exc:  # noqa: BLE001 - a damaged sidecar, whatever the field
+        raise CheckpointError(f"the sidecar of {path} has no usable preprocessing: {_first_line(exc)}") from exc
+    if kind == "onnx":
+        ort = _onnxruntime()
+        try:
+            session = ort.InferenceSession(
+                source if isinstance(source, bytes) else str(source), providers=["CPUExecutionProvider"]
+            )
+            inputs = session.get_inputs()
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own classes for every kind of damage
+            raise CheckpointError(f"{path} is not a usable ONNX model: {_first_line(exc)}") from exc
+        if len(inputs) != 1:
+            raise CheckpointError(f"{path} takes {len(inputs)} inputs; a classifier takes one batch of images")
+        input_name = inputs[0].name
+        return Predictor(kind, classes, preprocessing, lambda batch: session.run(None, {input_name: batch})[0])
+    if kind == "torchscript":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stream = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+                module = torch.jit.load(stream, map_location="cpu").eval()
+        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError and others for damaged archives
+            raise CheckpointError(f"{path} is not a usable TorchScript model: {_first_line(exc)}") from exc
+
+        def run_script(batch: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return module(torch.from_numpy(batch)).numpy()
+
+        return Predictor(kind, classes, preprocessing, run_script)
+    raise CheckpointError(f"{path}: unknown exported format {kind!r}")
+
+
 def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> Predictor:
     """A :class:`Predictor` for a run folder, a safetensors export folder, or an ``.onnx`` / TorchScript file.
 
     Single-file models are described by their sidecar next to them (``model.onnx`` -> ``model.onnx.json``).
+
+    Raises
+    ------
+    CheckpointError
+        When the model or its sidecar is missing, damaged or does not fit (one plain sentence).
     """
     path = Path(path)
     if path.is_dir():
@@ -239,38 +360,9 @@ def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> 
     if not path.is_file():
         raise CheckpointError(f"{path} is neither a run folder nor an exported model file")
     if sidecar is None:
-        side = sidecar_path(path)
-        if not side.is_file():
-            raise CheckpointError(
-                f"{path} has no sidecar {side.name} beside it (it names the classes and the preprocessing)"
-            )
-        try:
-            sidecar = json.loads(side.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"{side} cannot be read: {exc}") from exc
-        if int(sidecar.get("format", 0)) > EXPORT_SIDECAR_FORMAT:
-            raise CheckpointError(f"{side} was written by a newer DMTL Studio; update to use it")
-    classes = sidecar["classes"]
-    preprocessing = Preprocessing.from_dict(sidecar["preprocessing"])
+        sidecar = _read_export_sidecar(path)
     kind = sidecar.get("export_format") or ("onnx" if path.suffix.lower() == ".onnx" else "torchscript")
-    if kind == "onnx":
-        ort = _onnxruntime()
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        input_name = session.get_inputs()[0].name
-        return Predictor(
-            kind, classes, preprocessing, lambda batch: session.run(None, {input_name: batch})[0]
-        )
-    if kind == "torchscript":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = torch.jit.load(str(path), map_location="cpu").eval()
-
-        def run_script(batch: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return module(torch.from_numpy(batch)).numpy()
-
-        return Predictor(kind, classes, preprocessing, run_script)
-    raise CheckpointError(f"{path}: unknown exported format {kind!r}")
+    return _single_file_predictor(path, kind, sidecar, path)
 
 
 def is_run_folder(path: str | os.PathLike[str]) -> bool:

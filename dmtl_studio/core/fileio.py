@@ -1,11 +1,63 @@
-"""Atomic file writes: a temporary file beside the target, flushed to disk, then renamed over it."""
+"""Every file the product writes goes through here: a temporary file beside the target, flushed to disk, then
+renamed over it; a failure removes the temporary file and leaves the target as it was.
+
+A disk error (no space, read-only folder, no permission) becomes a :class:`FileWriteError` whose message names
+the file and says, in plain words, what happened and that nothing was written there.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+#: Plain words for the disk errors a person can do something about.
+_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the disk or folder is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EFBIG: "the file is larger than this disk or system allows",
+    errno.ENOENT: "the folder does not exist",
+    errno.EIO: "the disk reported an input/output error",
+}
+
+
+class FileWriteError(OSError):
+    """A file could not be written; ``str()`` is one plain sentence naming the file and what was kept.
+
+    It is an :class:`OSError` (with the original ``errno``) so code that already handles those keeps working.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, error_number: int | None = None) -> None:
+        super().__init__(error_number or 0, reason)
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return (
+            f"could not write {self.path}: {self.reason}; nothing was written there (an earlier file is kept)"
+        )
+
+
+def describe_os_error(exc: BaseException) -> str:
+    """Plain words for an ``OSError`` (``"the disk is full"``), or its own text for any other error."""
+    if isinstance(exc, OSError) and exc.errno in _REASONS:
+        return _REASONS[exc.errno]
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text or type(exc).__name__
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or quota) is full, including SQLite's own wording."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    return "disk is full" in str(exc) or "disk full" in str(exc)
 
 
 def new_temp_file(folder: str | os.PathLike[str], prefix: str, suffix: str = "") -> tuple[int, str]:
@@ -25,18 +77,100 @@ def new_temp_file(folder: str | os.PathLike[str], prefix: str, suffix: str = "")
     raise FileExistsError(f"no free temporary file name in {folder}")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    handle, temp = new_temp_file(path.parent, prefix=f".{path.name}.")
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); a no-op where folders cannot be opened (Windows)."""
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+@contextmanager
+def atomic_target(
+    path: str | os.PathLike[str], suffix: str = ".partial", durable: bool = True
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for a writer that wants a file name (SQLite's backup, a
+    library); on success it is flushed to disk and renamed to ``path``, on any failure it is removed.
+
+    Raises
+    ------
+    FileWriteError
+        When the disk refuses the write (full, read-only, no permission); ``path`` is then unchanged.
+    """
+    target = Path(path)
+    try:
+        handle, temp = new_temp_file(target.parent, prefix=f".{target.name}.", suffix=suffix)
+        os.close(handle)
+    except OSError as exc:
+        raise FileWriteError(target, describe_os_error(exc), exc.errno) from exc
+    try:
+        yield Path(temp)
+        if durable:
+            with open(temp, "rb+") as stream:
+                os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FileWriteError):
+            raise FileWriteError(target, describe_os_error(exc), exc.errno) from exc
         raise
+    if durable:
+        _sync_folder(target.parent)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[object], None], durable: bool = True) -> None:
+    """Call ``write(stream)`` on a binary stream, then put what it wrote at ``path`` atomically.
+
+    Readers see the old file or the new one, never a part; on failure the temporary file is removed.
+    ``durable=False`` skips the flush to disk (caches and generated files that can be made again).
+
+    Raises
+    ------
+    FileWriteError
+        When the disk refuses the write (full, read-only, no permission); ``path`` is then unchanged.
+    """
+    with atomic_target(path, suffix="", durable=durable) as temp, open(temp, "wb") as stream:
+        write(stream)
+        stream.flush()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
+
+    Raises
+    ------
+    FileWriteError
+        When the disk refuses the write (full, read-only, no permission); ``path`` is then unchanged.
+    """
+    atomic_write(path, lambda stream: stream.write(data), durable)
+
+
+def atomic_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Copy ``source`` to ``target`` through a temporary file (content only, in 1 MiB blocks), keeping the
+    source's modification time.
+
+    Raises
+    ------
+    FileWriteError
+        When the disk refuses the write; ``target`` is then unchanged. Reading ``source`` raises ``OSError``.
+    """
+
+    with open(source, "rb") as reader:  # a source that cannot be read is its own OSError, naming it
+        stat = os.fstat(reader.fileno())
+
+        def copy(stream: object) -> None:
+            for block in iter(lambda: reader.read(1 << 20), b""):
+                stream.write(block)  # type: ignore[attr-defined]
+
+        atomic_write(target, copy)
+    with suppress(OSError):
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

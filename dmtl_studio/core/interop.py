@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dmtl_studio.core.cancel import never_stop
 from dmtl_studio.core.csvfile import CsvLimitError, read_csv, write_csv
+from dmtl_studio.core.fileio import FileWriteError, atomic_copy, describe_os_error
 from dmtl_studio.core.imaging import ImageProblem, inspect_image
 from dmtl_studio.core.store import ProjectError, ProjectStore
 from dmtl_studio.core.validation import class_name_problem, path_inside, resolve_image_file
@@ -174,12 +175,21 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
             ) from None
         used.add(str(target).casefold())
         plan.append((source, target))
+    count = 0
     for source, target in plan:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if link:
-            target.symlink_to(source.absolute())
-        else:
-            with open(source, "rb") as reader, open(target, "xb") as writer:  # "x": never overwrite
-                shutil.copyfileobj(reader, writer)
-            shutil.copystat(source, target)
-    return len(plan)
+        try:
+            if os.path.lexists(target):  # never overwrite
+                raise FileExistsError(errno.EEXIST, "the file exists already", str(target))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if link:
+                target.symlink_to(source.absolute())
+            else:
+                atomic_copy(source, target)  # a full disk leaves no partly copied image behind
+        except OSError as exc:
+            reason = exc.reason if isinstance(exc, FileWriteError) else describe_os_error(exc)
+            raise ProjectError(
+                f"the export to {out} stopped at {target}: {reason}. The {count} image(s) copied before are "
+                "complete and kept; nothing else was written"
+            ) from exc
+        count += 1
+    return count

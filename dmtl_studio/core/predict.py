@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,20 @@ class Prediction:
 class PredictSummary:
     classes: tuple[str, ...]
     predictions: tuple[Prediction, ...]
-    problems: tuple[tuple[str, str], ...]
+    problems: tuple[tuple[str, str], ...]  # (path, why it could not be read), also rows of the CSV
+
+    def describe(self, out: str | os.PathLike[str], shown: int = 3) -> str:
+        """One sentence for a person: how many were predicted into ``out`` and which files could not be read
+        (the first ``shown`` by name, every one of them in the CSV's ``error`` column)."""
+        text = f"Predicted {len(self.predictions)} image(s) into {out}"
+        if not self.problems:
+            return text + "."
+        names = ", ".join(f"{Path(path).name} ({reason})" for path, reason in self.problems[:shown])
+        more = f" and {len(self.problems) - shown} more" if len(self.problems) > shown else ""
+        return (
+            f"{text}; {len(self.problems)} file(s) could not be read: {names}{more} "
+            "(each is a row of the CSV with its reason in the error column)."
+        )
 
 
 class NoImagesError(ValueError):
@@ -128,14 +142,24 @@ def predict_paths(
     )
 
 
+#: The last column of a predictions CSV: empty for a predicted image, the reason for a file that was not read.
+ERROR_COLUMN = "error"
+
+
 def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
-    """One row per image: path, predicted label, confidence, then one probability column per class
-    (formula-safe, like every CSV file the product writes: :func:`~dmtl_studio.core.csvfile.write_csv`)."""
-    header = ["path", "predicted_label", "confidence", *[f"p_{name}" for name in summary.classes]]
-    rows = (
-        [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities]]
+    """One row per file: path, predicted label, confidence, one probability column per class, then ``error``.
+
+    Files that could not be read have a row too, with empty prediction cells and the reason in ``error``, so
+    the CSV alone says which inputs have no prediction. Formula-safe, like every CSV file the product writes
+    (:func:`~dmtl_studio.core.csvfile.write_csv`).
+    """
+    header = ["path", "predicted_label", "confidence", *[f"p_{name}" for name in summary.classes], ERROR_COLUMN]
+    predicted = (
+        [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities], ""]
         for p in summary.predictions
     )
+    unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
+    rows = itertools.chain(predicted, unread)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, header, rows)
 

@@ -11,14 +11,18 @@ on the same folder (cheap), which WAL lets run beside the GUI's.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmtl_studio.core.fileio import FileWriteError, atomic_target, describe_os_error, is_disk_full
 from dmtl_studio.core.validation import clean_class_name
 
 DATABASE_NAME = "project.dmtl.sqlite"
@@ -144,45 +148,99 @@ def is_project(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / DATABASE_NAME).is_file()
 
 
-class ProjectStore:
-    """One open project. Create with :meth:`create` or :meth:`open`; close with :meth:`close`."""
+class ProjectBusyError(ProjectError):
+    """Another process kept the project's database locked for longer than the product waits."""
 
-    def __init__(self, folder: Path, conn: sqlite3.Connection) -> None:
+
+class UnknownSchemaError(ProjectError):
+    """The database holds triggers, views, tables or indexes the product did not create; ``objects`` names
+    them as ``(type, name)``. The project is refused untouched unless they are dropped with consent."""
+
+    def __init__(self, message: str, objects: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(message)
+        self.objects = objects
+
+
+class ProjectStore:
+    """One open project. Create with :meth:`create` or :meth:`open`; close with :meth:`close`.
+
+    ``read_only`` is true for a project on read-only media or in a folder this user cannot write: it is opened
+    for viewing, and every change is refused with a message.
+    """
+
+    def __init__(self, folder: Path, conn: sqlite3.Connection, read_only: bool = False) -> None:
         self.folder = folder
         self._conn = conn
+        self.read_only = read_only
+        self._owner_file = None if read_only else _register_owner(folder)
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def create(cls, folder: str | os.PathLike[str]) -> ProjectStore:
         """Create a project in ``folder`` (made if missing), or open the one already there."""
         path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"cannot create the project folder {path}: {describe_os_error(exc)}") from exc
         return cls._connect(path, create=True)
 
     @classmethod
-    def open(cls, folder: str | os.PathLike[str]) -> ProjectStore:
-        """Open an existing project; a missing, corrupt or newer-version database is refused, never changed."""
+    def open(cls, folder: str | os.PathLike[str], *, drop_unknown: bool = False) -> ProjectStore:
+        """Open an existing project; a missing, damaged, tampered-with or newer-version database is refused and
+        never changed.
+
+        Parameters
+        ----------
+        folder
+            The project folder.
+        drop_unknown
+            Consent to drop triggers, views, tables and indexes the product did not create (see
+            :class:`UnknownSchemaError`); without it such a database is refused.
+
+        Raises
+        ------
+        ProjectError
+            With a plain message; :class:`UnknownSchemaError` for objects the product did not create.
+        """
         path = Path(folder)
         if not is_project(path):
             raise ProjectError(
                 f"{path} is not a DMTL Studio project (no {DATABASE_NAME} in it). To start one from a folder of "
                 "images: File ▸ New project…, then File ▸ Import image folder… (or dmtl-studio import PROJECT IMAGES)"
             )
-        store = cls._connect(path, create=False)
-        store.mark_interrupted_runs()
+        store = cls._connect(path, create=False, drop_unknown=drop_unknown)
+        if not store.read_only:
+            store.mark_interrupted_runs()
         return store
 
     @classmethod
-    def _connect(cls, path: Path, create: bool) -> ProjectStore:
+    def _connect(cls, path: Path, create: bool, drop_unknown: bool = False) -> ProjectStore:
         db_path = path / DATABASE_NAME
-        existed = db_path.exists()
+        existed = db_path.exists() and db_path.stat().st_size > 0
+        read_only = _is_read_only(path, db_path)
         if existed:
             _check_sqlite_header(db_path)
+            # Checked through a read-only connection first: a damaged or tampered-with database is refused
+            # before anything (a journal, a WAL file, a migration, a trigger) can change it.
+            unknown = _inspect_once(db_path)
+            if unknown and not (drop_unknown and not read_only):
+                raise UnknownSchemaError(_unknown_message(path, db_path, unknown), unknown)
+        elif read_only:
+            raise ProjectError(f"cannot create a project in {path}: the folder is read-only")
         try:
-            conn = sqlite3.connect(db_path, isolation_level=None, timeout=30.0)
+            if read_only:
+                conn = sqlite3.connect(
+                    _uri(db_path), uri=True, isolation_level=None, timeout=BUSY_SLICE_SECONDS
+                )
+            else:
+                conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_SLICE_SECONDS)
         except sqlite3.Error as exc:
             raise ProjectError(f"cannot open the project database {db_path}: {exc}") from exc
         try:
+            # Schema code (triggers, views, defaults) never calls functions with side effects.
+            conn.execute("PRAGMA trusted_schema=OFF")
+            conn.execute("PRAGMA foreign_keys=ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise ProjectError(
@@ -193,23 +251,47 @@ class ProjectStore:
                 raise ProjectError(
                     f"{db_path} is an SQLite file but not a DMTL Studio project; left untouched"
                 )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            _migrate(conn, version)
+            if read_only:
+                if version < SCHEMA_VERSION:
+                    raise ProjectError(
+                        f"{path} is read-only and was written by an older DMTL Studio; copy it to a writable "
+                        "folder to open it (it needs updating)"
+                    )
+            else:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                if existed and drop_unknown:
+                    _drop_unknown(conn, _unknown_objects(conn))
+                _migrate(conn, version)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if _is_busy(exc):
+                raise ProjectBusyError(
+                    f"{path} is busy: {_describe_holders(path)} is writing to it; try again when it has finished"
+                ) from exc
+            if not read_only and _is_disk_error(exc):
+                raise ProjectError(
+                    f"cannot open {db_path}: {_disk_reason(exc, path)}; the project was kept as it was"
+                ) from exc
             raise ProjectError(
                 f"the project database {db_path} is damaged ({exc}); it was left untouched"
             ) from exc
         except BaseException:
             conn.close()
             raise
-        (path / RUNS_DIR).mkdir(exist_ok=True)
-        return cls(path, conn)
+        if not read_only:
+            try:
+                (path / RUNS_DIR).mkdir(exist_ok=True)
+            except OSError as exc:
+                conn.close()
+                raise ProjectError(f"cannot create {path / RUNS_DIR}: {describe_os_error(exc)}") from exc
+        return cls(path, conn, read_only)
 
     def close(self) -> None:
         self._conn.close()
+        if self._owner_file is not None:
+            self._owner_file.unlink(missing_ok=True)
+            self._owner_file = None
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -223,14 +305,57 @@ class ProjectStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic change: committed on success, rolled back on any exception."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One atomic change: committed on success, rolled back on any exception.
+
+        Raises
+        ------
+        ProjectError
+            When the project is read-only, or the disk refuses the change (full, read-only): nothing of this
+            change is kept, everything committed before is.
+        """
+        if self.read_only:
+            raise ProjectError(f"{self.folder} is read-only (opened for viewing only); nothing was changed")
+        self._begin()
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            if self._conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_disk_error(exc):
+                raise ProjectError(
+                    f"could not write to the project database in {self.folder}: {_disk_reason(exc, self.folder)}. This "
+                    "change was not saved; everything saved before it is kept."
+                ) from exc
             raise
-        self._conn.execute("COMMIT")
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting in short slices while another process writes: the first failed slice
+        says who holds the project (see :func:`set_busy_reporter`), and after :func:`busy_wait_seconds` a
+        :class:`ProjectBusyError` names it, instead of SQLite's bare "database is locked"."""
+        started = time.monotonic()
+        reported = False
+        while True:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            waited = time.monotonic() - started
+            limit = busy_wait_seconds()
+            if waited >= limit:
+                raise ProjectBusyError(
+                    f"{self.folder} is busy: {_describe_holders(self.folder)} has been writing to it for the "
+                    f"{waited:.0f} s waited; nothing was changed here. Try again when it has finished."
+                )
+            if not reported:
+                _BUSY_REPORTER(
+                    f"{self.folder} is busy: {_describe_holders(self.folder)} is writing to it; "
+                    f"waiting up to {limit:.0f} s…"
+                )
+                reported = True
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -306,14 +431,20 @@ class ProjectStore:
         target = Path(destination)
         if target.exists():
             raise ProjectError(f"{target} already exists; choose a new file name for the backup")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.partial")
-        copy = sqlite3.connect(temp)
         try:
-            self._conn.backup(copy)
-        finally:
-            copy.close()
-        os.replace(temp, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_target(target) as temp:
+                copy = sqlite3.connect(temp)
+                try:
+                    self._conn.backup(copy)
+                except sqlite3.Error as exc:
+                    reason = "the disk is full" if is_disk_full(exc) else str(exc)
+                    raise FileWriteError(target, reason) from exc
+                finally:
+                    copy.close()
+        except OSError as exc:
+            message = str(exc) if isinstance(exc, FileWriteError) else f"{target}: {describe_os_error(exc)}"
+            raise ProjectError(f"the backup failed: {message}. The project itself is unchanged.") from exc
         return target
 
     # ------------------------------------------------------------------ images
@@ -661,6 +792,237 @@ def _check_sqlite_header(db_path: Path) -> None:
         raise ProjectError(
             f"{db_path} is not a project database (damaged or another kind of file); left untouched"
         )
+
+
+#: How long one SQLite call waits for another connection's lock before the product's own retry takes over.
+BUSY_SLICE_SECONDS = 1.0
+#: How long a change waits for another process that writes to the same project (``DMTL_STUDIO_BUSY_SECONDS``).
+BUSY_WAIT_SECONDS = 20.0
+OWNERS_DIR = ".dmtl-studio-users"
+
+
+def busy_wait_seconds() -> float:
+    """How long a change waits for another process's write; ``DMTL_STUDIO_BUSY_SECONDS`` overrides it."""
+    try:
+        return max(0.0, float(os.environ.get("DMTL_STUDIO_BUSY_SECONDS", BUSY_WAIT_SECONDS)))
+    except ValueError:
+        return BUSY_WAIT_SECONDS
+
+
+def _log_busy(message: str) -> None:
+    logging.getLogger(__name__).warning("%s", message)
+
+
+_BUSY_REPORTER: Callable[[str], None] = _log_busy
+
+
+def set_busy_reporter(report: Callable[[str], None]) -> None:
+    """Where "the project is busy, waiting…" goes (the command line prints it; the default logs it)."""
+    global _BUSY_REPORTER
+    _BUSY_REPORTER = report
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+_OWNER_COUNTER = iter(range(1, 1 << 62))
+
+
+def _command_line() -> str:
+    argv = list(sys.argv)
+    if not argv or (len(argv) == 1 and argv[0].endswith(("__main__.py", "dmtl-studio"))):
+        return "the DMTL Studio window"
+    if argv[0].endswith(("__main__.py", "dmtl-studio", "dmtl-studio.exe")):
+        argv[0] = "dmtl-studio"
+    return " ".join(argv)[:300]
+
+
+def _register_owner(folder: Path) -> Path | None:
+    """A small file saying which process has the project open (pid, command, start time), so that another
+    process kept waiting can say who holds it. Advisory only: SQLite does the locking."""
+    owners = folder / OWNERS_DIR
+    record = {"pid": os.getpid(), "command": _command_line(), "started": time.time()}
+    path = owners / f"{os.getpid()}-{next(_OWNER_COUNTER)}.json"
+    try:
+        owners.mkdir(exist_ok=True)
+        path.write_text(json.dumps(record), encoding="utf-8")
+    except OSError:
+        return None  # a full disk must not stop a project from opening; the holder is then "another program"
+    return path
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _describe_holders(folder: Path) -> str:
+    """``"pid 123 (dmtl-studio import …, since 21:03:05)"`` for each other live process that has the project
+    open; stale records of processes that are gone are removed."""
+    found = []
+    for path in sorted((folder / OWNERS_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            pid = int(record["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if pid == os.getpid():
+            continue
+        if not _alive(pid):
+            path.unlink(missing_ok=True)
+            continue
+        since = time.strftime("%H:%M:%S", time.localtime(float(record.get("started", 0))))
+        found.append(f"pid {pid} ({record.get('command', '?')}, since {since})")
+    if not found:
+        return "another program"
+    return "; ".join(dict.fromkeys(found))
+
+
+def _is_read_only(folder: Path, db_path: Path) -> bool:
+    """A project that cannot be written here: read-only media (even for an administrator) or permissions."""
+    if db_path.exists() and not os.access(db_path, os.W_OK):
+        return True
+    return not os.access(folder, os.W_OK)
+
+
+def _uri(db_path: Path) -> str:
+    """A read-only URI for ``db_path``; ``immutable`` (no lock or -shm file at all) when no write-ahead log is
+    pending beside it, so opening it creates no file."""
+    in_use = any(db_path.with_name(db_path.name + suffix).exists() for suffix in ("-wal", "-shm", "-journal"))
+    return f"{db_path.absolute().as_uri()}?mode=ro" + ("" if in_use else "&immutable=1")
+
+
+def _is_disk_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return is_disk_full(exc) or "readonly" in text or "read-only" in text or "disk i/o error" in text
+
+
+def _disk_reason(exc: BaseException, folder: Path | None = None) -> str:
+    text = str(exc).lower()
+    if is_disk_full(exc):
+        return "the disk is full"
+    if "readonly" in text or "read-only" in text:
+        return "the disk or folder is read-only"
+    if folder is not None:
+        # SQLite reports a full disk met while mapping its shared-memory file as a plain I/O error.
+        with suppress(OSError):
+            if shutil.disk_usage(folder).free < 1 << 20:
+                return "the disk is full"
+    return "the disk reported an input/output error"
+
+
+_INSPECTED: set[tuple[str, int, int]] = set()
+
+
+def _inspect_once(db_path: Path) -> tuple[tuple[str, str], ...]:
+    """:func:`_inspect`, skipped for a database file this process found sound and that has not changed since
+    (worker threads open their own connections often)."""
+    stat = db_path.stat()
+    key = (str(db_path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key in _INSPECTED:
+        return ()
+    unknown = _inspect(db_path)
+    if not unknown:
+        _INSPECTED.add(key)
+    return unknown
+
+
+def _inspect(db_path: Path) -> tuple[tuple[str, str], ...]:
+    """Check an existing database without changing it; returns the objects the product did not create.
+
+    Raises
+    ------
+    ProjectError
+        When the file is damaged (``PRAGMA quick_check`` fails) or cannot be read.
+    """
+    try:
+        conn = sqlite3.connect(_uri(db_path), uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise ProjectError(
+            f"cannot read the project database {db_path}: {exc}; it was left untouched"
+        ) from exc
+    try:
+        conn.execute("PRAGMA trusted_schema=OFF")
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise ProjectError(
+                f"the project database {db_path} is damaged ({'; '.join(problems)[:300]}); it was refused and "
+                "left untouched. Restore a backup (dmtl-studio backup makes one) or re-import the images"
+            )
+        return _unknown_objects(conn)
+    except sqlite3.DatabaseError as exc:
+        raise ProjectError(
+            f"the project database {db_path} is damaged ({exc}); it was refused and left untouched"
+        ) from exc
+    finally:
+        conn.close()
+
+
+_EXPECTED: dict[int, frozenset[tuple[str, str, str | None]]] = {}
+
+
+def _expected_schema(version: int) -> frozenset[tuple[str, str, str | None]]:
+    """``(type, name, sql)`` of every object a database of ``version`` holds when the product made it."""
+    if version not in _EXPECTED:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            for step in range(version):
+                MIGRATIONS[step](conn)
+            _EXPECTED[version] = frozenset(conn.execute("SELECT type, name, sql FROM sqlite_master"))
+        finally:
+            conn.close()
+    return _EXPECTED[version]
+
+
+def _unknown_objects(conn: sqlite3.Connection) -> tuple[tuple[str, str], ...]:
+    """Objects of the database that the product's schema (at its version) does not hold, or holds otherwise."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0 or version > SCHEMA_VERSION:
+        return ()  # not a project yet, or a newer one: refused for that reason elsewhere
+    expected = _expected_schema(version)
+    rows = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+    return tuple((kind, name) for kind, name, sql in rows if (kind, name, sql) not in expected)
+
+
+def _unknown_message(folder: Path, db_path: Path, unknown: tuple[tuple[str, str], ...]) -> str:
+    names = ", ".join(f"{kind} {name!r}" for kind, name in unknown[:8]) + (" …" if len(unknown) > 8 else "")
+    return (
+        f"{db_path} holds database objects DMTL Studio did not make ({names}); they could change or delete data "
+        "behind the product's back, so the project was refused and left untouched. To remove them, make a "
+        f"copy of the folder first, then run: dmtl-studio repair {folder} --drop-unknown"
+    )
+
+
+def _drop_unknown(conn: sqlite3.Connection, unknown: tuple[tuple[str, str], ...]) -> None:
+    """Drop what :func:`_unknown_objects` found, in one transaction. A product table whose definition was
+    changed cannot be dropped without losing the project: that is refused."""
+    product_names = {name for _kind, name, _sql in _expected_schema(SCHEMA_VERSION)}
+    changed = [name for _kind, name in unknown if name in product_names]
+    if changed:
+        raise ProjectError(
+            f"the definition of {', '.join(changed)} in the project database was changed outside DMTL Studio; "
+            "it cannot be repaired here: restore a backup"
+        )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for kind, name in unknown:
+            if kind in ("trigger", "view", "index", "table"):
+                quoted = '"' + name.replace('"', '""') + '"'
+                conn.execute(f"DROP {kind.upper()} IF EXISTS {quoted}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:

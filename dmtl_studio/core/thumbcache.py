@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dmtl_studio.core.fileio import new_temp_file
+from dmtl_studio.core.fileio import atomic_write_bytes
 from dmtl_studio.core.imaging import thumbnail
 
 CACHE_DIR = ".thumbnails"
@@ -45,10 +45,7 @@ class ThumbnailCache:
             return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = new_temp_file(target.parent, prefix=".")
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(encoded.tobytes())
-            os.replace(temp, target)
+            atomic_write_bytes(target, encoded.tobytes(), durable=False)  # a cache: made again if lost
         except OSError:
             # A read-only project still browses; it just decodes again next time.
             pass

@@ -9,11 +9,10 @@ must never import torch.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dmtl_studio.core.fileio import new_temp_file
+from dmtl_studio.core.fileio import atomic_write_bytes
 from dmtl_studio.core.paths import app_data_dir
 
 INDEX_NAME = "index.json"
@@ -95,14 +94,6 @@ def add_to_index(entry: StoredWeights) -> None:
     entries = [e for e in read_index() if e.file != entry.file]
     entries.append(entry)
     payload = {"schema_version": INDEX_SCHEMA, "weights": [e.to_dict() for e in entries]}
-    folder = store_dir()
-    handle, temp = new_temp_file(folder, prefix=f".{INDEX_NAME}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2, sort_keys=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, folder / INDEX_NAME)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(
+        store_dir() / INDEX_NAME, json.dumps(payload, indent=2, sort_keys=True).encode("utf-8")
+    )

@@ -9,6 +9,8 @@ import weakref
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from dmtl_studio.core.errors import failure_line
+
 log = logging.getLogger(__name__)
 
 #: Every thread the workers started and that may still run; tests check that none is left running.
@@ -65,6 +67,6 @@ class CoreThread(QThread):
             self.failed.emit(self.stopped_message or f"{self.what.capitalize()} was stopped.")
         except Exception as exc:  # every failure reaches the window as a message
             log.exception("%s failed", self.what)
-            self.failed.emit(str(exc) or type(exc).__name__)
+            self.failed.emit(failure_line(exc, self.what))
         else:
             self.result_ready.emit(result)

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.errors import failure_line
 from dmtl_studio.core.events import PreparationProgress, RunNotice, StepProgress
 from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle
 
@@ -76,7 +77,7 @@ class TrainingThread(QThread):
             )
         except Exception as exc:  # every failure reaches the window as a message
             log.exception("training failed")
-            self.failed.emit(str(exc) or type(exc).__name__)
+            self.failed.emit(failure_line(exc, "training"))
         else:
             self.run_finished.emit(summary)
 
@@ -113,6 +114,6 @@ class ImportThread(QThread):
                 )
         except Exception as exc:
             log.exception("import failed")
-            self.failed.emit(str(exc) or type(exc).__name__)
+            self.failed.emit(failure_line(exc, "the import"))
         else:
             self.done.emit(summary)

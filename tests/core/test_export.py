@@ -64,6 +64,9 @@ def test_single_file_export_matches_pytorch_at_another_batch_size(
     from_run = _rows(tmp_path / "run.csv") if predict_with(run, held_out, tmp_path / "run.csv") else []
     predict_with(result.path, held_out, tmp_path / "exported.csv")
     exported = _rows(tmp_path / "exported.csv")
+    assert [Path(r["path"]).name for r in exported if r["error"]] == ["broken.png"]  # named, not predicted
+    from_run = [r for r in from_run if not r["error"]]
+    exported = [r for r in exported if not r["error"]]
     assert len(exported) == len(from_run) == 9
     for a, b in zip(from_run, exported, strict=True):
         assert a["path"] == b["path"] and a["predicted_label"] == b["predicted_label"]

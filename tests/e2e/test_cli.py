@@ -54,9 +54,14 @@ def test_import_train_predict_from_the_command_line(tmp_path: Path, shapes_dir: 
     assert predicted.returncode == 0, predicted.stderr
     assert "broken.png" in predicted.stderr
 
+    assert "1 file(s) could not be read" in predicted.stdout
+
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["path", "predicted_label", "confidence", *[f"p_{c}" for c in CLASSES]]
+    assert list(rows[0]) == ["path", "predicted_label", "confidence", *[f"p_{c}" for c in CLASSES], "error"]
+    unread = [row for row in rows if row["error"]]
+    assert [Path(row["path"]).name for row in unread] == ["broken.png"] and not unread[0]["predicted_label"]
+    rows = [row for row in rows if not row["error"]]
     assert len(rows) == 45
     correct = sum(Path(row["path"]).parent.name == row["predicted_label"] for row in rows)
     assert correct / len(rows) > 0.6, f"accuracy {correct / len(rows):.2f} is too close to chance (0.33)"

@@ -47,8 +47,11 @@ def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, pr
     result = _cli("predict", summary.run_dir, str(tmp_path / "share"), "--out", str(out))
     assert result.returncode == 0, result.stderr
     with open(out, encoding="utf-8", errors="surrogateescape") as handle:
-        predicted = {os.path.basename(row["path"]) for row in csv.DictReader(handle)}
+        rows = list(csv.DictReader(handle))
+    predicted = {os.path.basename(row["path"]) for row in rows if not row["error"]}
     assert predicted == usable
+    unread = {os.path.basename(row["path"]) for row in rows if row["error"]}  # named in the CSV too
+    assert unread == set(problems)
     for name in problems:
         assert name in result.stderr
     # One image file works like a folder of one; a folder that is not there, or holds no image, is an error.

@@ -27,6 +27,7 @@ from dmtl_studio.core.augment.registry import (
     RecipeError,
     get_operation,
 )
+from dmtl_studio.core.fileio import atomic_write_bytes
 
 SCHEMA_VERSION = 1
 _STEP_KEYS = {"operation", "enabled", "probability", "params"}
@@ -142,7 +143,14 @@ class Recipe:
             raise RecipeError(
                 f"not a valid JSON file: {exc.msg} at line {exc.lineno}, column {exc.colno}"
             ) from exc
-        return cls.from_dict(data)
+        except (ValueError, RecursionError) as exc:  # nested too deeply, or an integer too long to convert
+            raise RecipeError(f"not a usable JSON file ({str(exc).splitlines()[0][:200]})") from None
+        try:
+            return cls.from_dict(data)
+        except RecipeError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError, OverflowError) as exc:
+            raise RecipeError(f"not a recipe ({type(exc).__name__}: {str(exc)[:200]})") from None
 
     def compile(self) -> CompiledRecipe:
         """The enabled steps with their transforms built, ready to apply many times."""
@@ -229,14 +237,15 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
         return Recipe.from_json(text)
     except RecipeError as exc:
         raise RecipeError(f"{Path(path).name}: {exc}") from None
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:
+        # Deeply nested JSON, integers too long to convert, values of the wrong type: a damaged file.
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise RecipeError(f"{Path(path).name} is not a readable recipe ({detail})") from None
 
 
 def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
     """Write a recipe file atomically (temporary file, then rename)."""
-    target = Path(path)
-    temp = target.with_name(f".{target.name}.tmp")
-    temp.write_text(recipe.to_json() + "\n", encoding="utf-8")
-    os.replace(temp, target)
+    atomic_write_bytes(Path(path), (recipe.to_json() + "\n").encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------- applying
