@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
         """The thumbnail grid gets most of the width; the training plots a usable height."""
         width, height = self.width(), self.height()
         self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
-        self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.36))], Qt.Orientation.Vertical)
+        self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.41))], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

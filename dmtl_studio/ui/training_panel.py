@@ -83,9 +83,11 @@ class _Series:
 
 def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     plot = pg.PlotWidget(background="w")
-    plot.setTitle(title, color="#222", size="10pt")
+    # The title is the left axis's label rather than a row of its own (on a laptop screen every row taken from
+    # the plot is taken from the curves); what is measured is in the tooltip.
     plot.setLabel("bottom", x_label)
-    plot.setLabel("left", y_label)
+    plot.setLabel("left", title)
+    plot.setToolTip(f"{title}: {y_label}, by {x_label}")
     plot.showGrid(x=True, y=True, alpha=0.25)
     for axis in ("bottom", "left"):
         # "epoch (x0.001)" or "head LR (x1e-06)" read as units of the data: the ticks carry their own scale.
@@ -192,7 +194,7 @@ class TrainingPanel(QWidget):
         self.loss_plot = _plot("Loss", "cross-entropy")
         self.accuracy_plot = _plot("Accuracy", "fraction correct")
         self.accuracy_plot.setYRange(0, 1)
-        self.lr_plot = _plot("Learning rate", "head LR")
+        self.lr_plot = _plot("Learning rate", "the new head's learning rate")
         self.train_loss = _curve(self.loss_plot, "train (per step)", TRAIN_COLOR, symbols=False)
         self.val_loss = _curve(self.loss_plot, "validation", VAL_COLOR, symbols=True)
         self.train_accuracy = _curve(self.accuracy_plot, "train", TRAIN_COLOR, symbols=True)

@@ -139,6 +139,9 @@ def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path) -> None:
     )
     assert rows_in_view >= 2
     assert window.training.height() >= 180
+    for plot in (window.training.loss_plot, window.training.accuracy_plot, window.training.lr_plot):
+        # The curves themselves get room, not only the plot's title, axes and legend.
+        assert plot.getPlotItem().getViewBox().sceneBoundingRect().height() >= 80, plot
     _recipe_dock(window).raise_()
     qtbot.wait(100)
     # The preview's original and the first augmented samples are on screen, not scrolled or squeezed away.
