@@ -75,7 +75,8 @@ def plain_message(exc: BaseException) -> str:
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     line = " ".join(lines[:3]) if lines else ""
-    return line if len(line) <= 500 else line[:497] + "..."
+    # A long message is cut in its middle: its end usually says what was kept ("nothing was loaded").
+    return line if len(line) <= 500 else line[:300] + " … " + line[-197:]
 
 
 def write_error_log(exc: BaseException, what: str) -> Path | None:
