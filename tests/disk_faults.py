@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.cli import run_cli
 
 
 def _mount(*args: str) -> subprocess.CompletedProcess[str]:
@@ -92,11 +93,4 @@ def run_cli_with_file_limit(limit_bytes: int, *args: str) -> subprocess.Complete
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        preexec_fn=limit,  # noqa: PLW1509 - a plain setrlimit, no threads involved
-    )
+    return run_cli(*args, timeout=600, preexec_fn=limit)

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from dmtl_studio.core.demo import CLASSES, write_shapes_folder
 from tests.conftest import TEST_INPUT_SIZE
+from tests.e2e.cli import run_cli
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, timeout=900, check=False
-    )
+_cli = run_cli
 
 
 def test_import_train_predict_from_the_command_line(tmp_path: Path, shapes_dir: Path) -> None:

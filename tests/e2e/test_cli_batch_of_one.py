@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,12 +10,9 @@ from dmtl_studio.core.config import ConfigError, TrainConfig
 from dmtl_studio.core.demo import write_shapes_folder
 from dmtl_studio.core.importer import import_folder
 from dmtl_studio.core.store import ProjectStore
+from tests.e2e.cli import run_cli
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, timeout=900, check=False
-    )
+_cli = run_cli
 
 
 @pytest.mark.parametrize("transfer", ["partial", "full"])

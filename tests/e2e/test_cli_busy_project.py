@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.e2e.cli import run_cli
+
 HOLDER = """
 import sys, time
 from dmtl_studio.core.store import ProjectStore
@@ -29,15 +31,7 @@ def _hold(project: Path, seconds: float) -> subprocess.Popen[str]:
 
 
 def _cli(wait: float, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DMTL_STUDIO_BUSY_SECONDS": str(wait)}
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+    return run_cli(*args, env={**os.environ, "DMTL_STUDIO_BUSY_SECONDS": str(wait)}, timeout=120)
 
 
 def test_a_busy_project_names_its_holder_and_fails_plainly(project: Path, shapes_dir: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,11 @@ from tests.disk_faults import (
     run_cli_with_file_limit,
     user_files,
 )
+from tests.e2e.cli import run_cli
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, timeout=600, check=False
-    )
+    return run_cli(*args, timeout=600)
 
 
 def _one_plain_line(result: subprocess.CompletedProcess[str], *words: str) -> None:

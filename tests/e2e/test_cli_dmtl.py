@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from dmtl_studio.core.store import ProjectStore
+from tests.e2e.cli import run_cli
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, timeout=900, check=False
-    )
+_cli = run_cli
 
 
 def test_train_with_consistency_and_unlabelled_images_cross_validated(project: Path) -> None:

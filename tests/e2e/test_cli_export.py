@@ -5,17 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from dmtl_studio.core.demo import write_shapes_folder
 from tests.core.trained_run import trained_project
+from tests.e2e.cli import run_cli
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, timeout=600, check=False
-    )
+    return run_cli(*args, timeout=600)
 
 
 def test_evaluate_export_predict_report(tmp_path_factory, tmp_path: Path) -> None:  # noqa: ANN001

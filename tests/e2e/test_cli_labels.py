@@ -5,18 +5,15 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from dmtl_studio.core.config import TrainConfig
 from dmtl_studio.core.training import train
 from tests.conftest import TEST_INPUT_SIZE
 from tests.core.test_bad_file_corpus import build_corpus
+from tests.e2e.cli import run_cli
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, check=False)
+_cli = run_cli
 
 
 def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.e2e.cli import run_cli
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # this source tree, wherever the command runs
-    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        cwd=cwd,
-        env=env,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def test_a_run_started_with_a_relative_path_resumes_from_another_folder(

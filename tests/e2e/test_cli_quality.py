@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
@@ -13,12 +11,9 @@ from dmtl_studio.core.importer import import_folder
 from dmtl_studio.core.store import ProjectStore
 from tests.conftest import TEST_INPUT_SIZE
 from tests.core.quality.test_duplicates import _real
+from tests.e2e.cli import run_cli
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dmtl_studio", *args], capture_output=True, text=True, check=False
-    )
+_cli = run_cli
 
 
 def test_label_errors_ranks_flipped_labels_first(project: Path) -> None:
