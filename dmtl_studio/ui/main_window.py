@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -100,6 +100,10 @@ class MainWindow(QMainWindow):
         self._side_dock, self._bottom_dock = backbone_dock, training_dock
         self.docks = [backbone_dock, recipe_dock, training_dock, self.evaluation_dock]
         self._sized = False
+        # The default dock sizes follow the window's size (a window manager maximising it after it shows, a
+        # screen change) until the person drags a dock's edge or a remembered layout is restored.
+        self._docks_follow_window = True
+        self._dock_sizer = QTimer(self, singleShot=True, interval=0, timeout=self._size_docks)
         self.import_progress = QProgressBar()
         self.import_progress.setMaximumWidth(260)
         self.import_progress.hide()
@@ -140,6 +144,7 @@ class MainWindow(QMainWindow):
         restored = bool(geometry) and self.restoreGeometry(geometry)
         if state and self.restoreState(state, LAYOUT_VERSION):
             self._sized = True  # the remembered dock sizes, not the defaults
+            self._docks_follow_window = False
         for splitter in self.browser.splitters:
             sizes = settings.value(f"splitters/{splitter.objectName()}")
             if sizes:
@@ -160,7 +165,19 @@ class MainWindow(QMainWindow):
         if not self._sized:
             # Docks take their sizes only once the window is laid out (the next turn of the event loop).
             self._sized = True
-            QTimer.singleShot(0, self._size_docks)
+            self._dock_sizer.start()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._sized and self._docks_follow_window:
+            self._dock_sizer.start()  # the default proportions for the size the window has now
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress:
+            # A press on the main window itself (not on a child widget) is on a dock separator: from now on the
+            # person sizes the docks.
+            self._docks_follow_window = False
+        return super().event(event)
 
     def _size_docks(self) -> None:
         """The thumbnail grid gets most of the width; the training plots a usable height."""

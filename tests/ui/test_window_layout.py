@@ -43,11 +43,32 @@ def twelve_classes(tmp_path: Path, _twelve_class_template: Path) -> Path:
     return target
 
 
+def _settle(qtbot, window: QWidget) -> None:  # noqa: ANN001
+    """Wait until the layout stops moving: docks take their sizes a turn of the event loop after a show or a
+    resize, and on a busy machine the layout passes that follow take longer than any fixed wait."""
+
+    def snapshot() -> tuple:
+        widgets = window.findChildren(QDockWidget) + [window.browser.view, window.browser.viewer]
+        return tuple(w.geometry().getRect() for w in widgets) + tuple(
+            tuple(s.sizes()) for s in window.browser.splitters
+        )
+
+    last, stable = None, 0
+    for _ in range(100):  # at most about 10 s
+        qtbot.wait(100)
+        now = snapshot()
+        stable = stable + 1 if now == last else 0
+        if stable >= 2:
+            return
+        last = now
+    raise AssertionError("the window's layout never settled")
+
+
 def _show_at(qtbot, window: QWidget, area: QRect) -> None:  # noqa: ANN001
     window.setGeometry(area)
     window.show()
     qtbot.waitExposed(window)
-    qtbot.wait(200)  # the docks take their default sizes one turn of the event loop after showing
+    _settle(qtbot, window)
 
 
 def _recipe_dock(window: QWidget) -> QDockWidget:
@@ -96,7 +117,7 @@ def test_the_window_fits_the_screen_and_remembers_its_layout(qtbot, project: Pat
     _show_at(qtbot, window, LAPTOP)
     _recipe_dock(window).raise_()
     window.resize(1100, 650)
-    qtbot.wait(100)
+    _settle(qtbot, window)
     splitter = window.browser.splitters[1]  # the class table above the large view: heights survive the screen
     splitter.setSizes([260, 200])
     sizes, saved = splitter.sizes(), window.geometry()
@@ -112,7 +133,7 @@ def test_the_window_fits_the_screen_and_remembers_its_layout(qtbot, project: Pat
     assert again.height() == saved.height() and again.height() != LAPTOP.height()
     again.show()
     qtbot.waitExposed(again)
-    qtbot.wait(100)
+    _settle(qtbot, again)
     assert again.browser.splitters[1].sizes() == sizes
     assert "Augmentation recipe" in _front_tabs(again)  # the dock tab that was in front still is
     # A layout remembered on a larger screen is shrunk onto a smaller one.
