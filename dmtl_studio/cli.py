@@ -257,7 +257,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write a run's audit bundle: model, model card with confidence intervals, report, image hashes",
     )
     p.add_argument("run_dir", type=_path)
-    p.add_argument("--out", type=_path, required=True, help="the zip file to write (an existing file is refused)")
+    p.add_argument(
+        "--out", type=_path, required=True, help="the zip file to write (an existing file is refused)"
+    )
     p.add_argument("--project", type=_path, default=None, help="the project (default: the run's own)")
     p.add_argument(
         "--no-label-check", action="store_true", help="skip the search for label errors (a feature pass)"
@@ -616,7 +618,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     )
     with zipfile.ZipFile(path) as bundle:
         card = json.loads(bundle.read("model-card.json"))
-    accuracy = card["metrics"]["accuracy"]
+    accuracy, issues = card["metrics"]["accuracy"], card["label_issues"]
     scored = (
         f"accuracy {accuracy['value']:.1%} (95 % CI {accuracy['ci95'][0]:.1%}-{accuracy['ci95'][1]:.1%}) on "
         f"{accuracy['total']} image(s) of the {card['metrics']['split_title']}"
@@ -626,7 +628,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     print(
         f"wrote {path}: {card['data']['images_listed']} training image hash(es), {scored}, "
         f"{len(card['leaks']['warned'])} leak warning(s), label check "
-        + (f"{len(card['label_issues']['suspects'])} suspect(s)" if card["label_issues"]["checked"] else "skipped")
+        + (f"{len(issues['suspects'])} suspect(s)" if issues["checked"] else f"not run ({issues['reason']})")
     )
     return 0
 

@@ -107,7 +107,9 @@ def test_card_has_wilson_intervals_calibration_label_issues_and_leaks(tmp_path_f
     assert card["calibration"] == "not calibrated"
     assert card["model"]["weights_sha256"] and card["model"]["backbone"]
     assert card["versions"]["torch"] and card["config"]["epochs"] == 3
-    assert {name: c["total"] for name, c in card["data"]["counts"].items()} == {n: 12 for n in card["classes"]}
+    assert {name: c["total"] for name, c in card["data"]["counts"].items()} == {
+        n: 12 for n in card["classes"]
+    }
     assert card["label_issues"]["checked"] is True and card["label_issues"]["images"] == 36
     assert card["leaks"]["checked"] is True and card["leaks"]["images"] == 42
 
