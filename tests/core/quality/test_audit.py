@@ -166,3 +166,24 @@ def test_a_full_disk_or_read_only_folder_leaves_no_file(tmp_path_factory, tmp_pa
         with pytest.raises(FileWriteError, match="read-only"):
             write_audit_bundle(run_dir, folder / "bundle.zip", label_check=False)
         assert user_files(folder) == []
+
+
+def test_a_stop_leaves_no_file(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    from dmtl_studio.core.cancel import Cancelled
+
+    _project, run_dir = trained_project(tmp_path_factory)
+    steps: list[int] = []
+
+    def stop_while_zipping() -> bool:  # a late stop: after the evaluation, checks and report
+        return bool(steps) and steps[-1] >= 4
+
+    with pytest.raises(Cancelled):
+        write_audit_bundle(
+            run_dir,
+            tmp_path / "bundle.zip",
+            label_check=False,
+            should_stop=stop_while_zipping,
+            progress=lambda done, total: steps.append(done),
+        )
+    assert steps == [1, 2, 3, 4]
+    assert list(tmp_path.iterdir()) == []
