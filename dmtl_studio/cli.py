@@ -264,6 +264,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-label-check", action="store_true", help="skip the search for label errors (a feature pass)"
     )
+    p.add_argument("--onnx", action="store_true", help="also put the model's ONNX export in the bundle")
 
     p = sub.add_parser(
         "label-errors",
@@ -614,6 +615,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         args.out,
         project_dir=args.project,
         label_check=not args.no_label_check,
+        onnx=args.onnx,
         progress=lambda done, total: bar.update(done, total),
     )
     with zipfile.ZipFile(path) as bundle:

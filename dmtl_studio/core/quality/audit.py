@@ -3,7 +3,8 @@
 A regulated lab keeps, for every model it uses, the model itself, what data it was trained on, how it was trained
 and how good it is, with the uncertainty of that figure. The bundle holds:
 
-- ``model/model.safetensors`` and ``model/model.json``: the run's weights and sidecar, byte for byte;
+- ``model/model.safetensors`` and ``model/model.json``: the run's weights and sidecar, byte for byte; on request
+  also ``model/model.onnx`` and its sidecar (:func:`dmtl_studio.core.export.export_run`, checked against PyTorch);
 - ``model-card.md`` and ``model-card.json``: the same facts for a person and for a program: data counts per class
   and split, augmentation recipe, backbone and weights hashes, training configuration, library versions, metrics
   on the test split (validation split if none, said) with 95 % Wilson score intervals, calibration, known label
@@ -122,6 +123,24 @@ def _leaks(project: Path, should_stop: ShouldStop) -> dict:
     return {"checked": True, "images": report.images, "groups": len(report.groups), "warned": warned}
 
 
+def _onnx_export(run_dir: Path) -> tuple[dict[str, bytes], dict]:
+    """The run as ONNX (``{member: bytes}``) and what the card says of it; a failed export is said, not raised."""
+    from dmtl_studio.core.export import export_run
+
+    with tempfile.TemporaryDirectory(prefix="dmtl-audit-onnx-") as folder:
+        try:
+            result = export_run(run_dir, "onnx", Path(folder) / "model.onnx")
+            files = {
+                "model/model.onnx": result.path.read_bytes(),
+                "model/model.onnx.json": result.sidecar.read_bytes(),
+            }
+        except Exception as exc:  # noqa: BLE001 - the ONNX copy is optional: the card says why it is missing
+            from dmtl_studio.core.errors import plain_message
+
+            return {}, {"included": False, "reason": plain_message(exc)}
+    return files, {"included": True, "max_abs_difference_vs_pytorch": result.max_abs_difference}
+
+
 def _pretrained_weights(backbone: str) -> dict:
     from dmtl_studio.core.weight_store import latest_for
 
@@ -187,6 +206,12 @@ def model_card_markdown(card: dict) -> str:
             else ""
         ),
         f"- Trained weights sha256: {model['weights_sha256']}",
+        "- ONNX export: "
+        + (
+            "model/model.onnx (outputs checked against PyTorch)"
+            if model["onnx"]["included"]
+            else f"not included ({model['onnx']['reason']})"
+        ),
         f"- Classes: {', '.join(card['classes'])}",
         "",
         "## Metrics",
@@ -248,6 +273,7 @@ def write_audit_bundle(
     *,
     project_dir: str | os.PathLike[str] | None = None,
     label_check: bool = True,
+    onnx: bool = False,
     overwrite: bool = False,
     should_stop: ShouldStop = never_stop,
     progress: Callable[[int, int], None] | None = None,
@@ -264,6 +290,8 @@ def write_audit_bundle(
         The run's project (default: the project the run folder is in).
     label_check
         Look for label errors (a feature pass); off, the card says it was not checked.
+    onnx
+        Also hold the run's ONNX export (a few seconds); an export that fails is said in the card.
     should_stop
         Polled between steps and inside them; a stop raises :class:`~dmtl_studio.core.cancel.Cancelled`.
     progress
@@ -322,6 +350,9 @@ def write_audit_bundle(
             run_dir, Path(folder) / "report.html", project_dir=project, result=result, should_stop=should_stop
         )
         report_html = report_path.read_bytes()
+    onnx_files, onnx_note = (
+        _onnx_export(run_dir) if onnx else ({}, {"included": False, "reason": "not asked for"})
+    )
     report_progress(4, STEPS)
     check(should_stop)
 
@@ -343,6 +374,7 @@ def write_audit_bundle(
             "spec": sidecar.get("model", {}),
             "weights_sha256": sidecar.get("weights_sha256"),
             "pretrained_weights": _pretrained_weights(backbone),
+            "onnx": onnx_note,
         },
         "config": config,
         "augmentation": recipe,
@@ -356,6 +388,7 @@ def write_audit_bundle(
     members = {
         "model/" + WEIGHTS_NAME: (run_dir / WEIGHTS_NAME).read_bytes(),
         "model/" + SIDECAR_NAME: (run_dir / SIDECAR_NAME).read_bytes(),
+        **onnx_files,
         "model-card.md": model_card_markdown(card).encode("utf-8"),
         "model-card.json": json.dumps(card, indent=2, sort_keys=True, default=str).encode("utf-8"),
         "report.html": report_html,

@@ -105,6 +105,7 @@ def test_card_has_wilson_intervals_calibration_label_issues_and_leaks(tmp_path_f
     assert sum(entry["total"] for entry in metrics["recall"].values()) == accuracy["total"]
     assert sum(entry["successes"] for entry in metrics["recall"].values()) == accuracy["successes"]
     assert card["calibration"] == "not calibrated"
+    assert card["model"]["onnx"] == {"included": False, "reason": "not asked for"}
     assert card["model"]["weights_sha256"] and card["model"]["backbone"]
     assert card["versions"]["torch"] and card["config"]["epochs"] == 3
     assert {name: c["total"] for name, c in card["data"]["counts"].items()} == {
@@ -187,3 +188,18 @@ def test_a_stop_leaves_no_file(tmp_path_factory, tmp_path) -> None:  # noqa: ANN
         )
     assert steps == [1, 2, 3, 4]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_onnx_export_is_held_when_asked(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    _project, run_dir = trained_project(tmp_path_factory)
+    out = write_audit_bundle(run_dir, tmp_path / "with-onnx.zip", label_check=False, onnx=True)
+    with zipfile.ZipFile(out) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        onnx = bundle.read("model/model.onnx")
+        card = json.loads(bundle.read("model-card.json"))
+        markdown = bundle.read("model-card.md").decode("utf-8")
+    assert manifest["files"]["model/model.onnx"] == hashlib.sha256(onnx).hexdigest()
+    assert "model/model.onnx.json" in manifest["files"]
+    assert card["model"]["onnx"]["included"] is True
+    assert card["model"]["onnx"]["max_abs_difference_vs_pytorch"] < 1e-3
+    assert "- ONNX export: model/model.onnx" in markdown
