@@ -25,6 +25,7 @@ from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.ui.settings import remember_project
 from dmtl_studio.ui.training_panel import QUIT_AFTER_RUN, QUIT_CANCEL
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
+from dmtl_studio.workers.audit import AuditThread
 from dmtl_studio.workers.crossval import CrossValidationThread
 from dmtl_studio.workers.evaluation import (
     EvaluationThread,
@@ -605,6 +606,24 @@ class StudioController(QObject):
             )
             start("duplicates", thread, "Looking for duplicates…")
 
+        def audit(run_dir: str, out: str) -> None:
+            if self.project_dir is None or running("audit"):
+                return
+            # The save dialog already asked before replacing a file of that name.
+            thread = AuditThread(self.project_dir, run_dir, out, overwrite=True)
+            bar = self.window.statusBar()
+
+            def done(path: str) -> None:
+                text = f"Audit bundle of {Path(run_dir).name} written to {path}."
+                view.show_message(text)
+                bar.showMessage(text, 20000)
+
+            thread.result_ready.connect(done)
+            thread.failed.connect(lambda message: bar.showMessage(f"Audit bundle not written: {message}", 20000))
+            start("audit", thread, f"Writing the audit bundle of {Path(run_dir).name}…")
+            bar.showMessage(f"Writing the audit bundle of {Path(run_dir).name}…")
+
+        self.window.audit_requested.connect(audit)
         self.window.label_errors_requested.connect(label_errors)
         self.window.duplicates_requested.connect(duplicates)
         view.evaluate_requested.connect(evaluate)

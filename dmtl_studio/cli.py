@@ -28,6 +28,7 @@ COMMANDS = (
     "evaluate",
     "export",
     "report",
+    "audit",
     "label-errors",
     "duplicates",
     "repair",
@@ -250,6 +251,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write a run's self-contained HTML report")
     p.add_argument("run_dir", type=_path)
     p.add_argument("--out", type=_path, default=None, help="HTML file (default RUN_DIR/report.html)")
+
+    p = sub.add_parser(
+        "audit",
+        help="write a run's audit bundle: model, model card with confidence intervals, report, image hashes",
+    )
+    p.add_argument("run_dir", type=_path)
+    p.add_argument(
+        "--out", type=_path, required=True, help="the zip file to write (an existing file is refused)"
+    )
+    p.add_argument("--project", type=_path, default=None, help="the project (default: the run's own)")
+    p.add_argument(
+        "--no-label-check", action="store_true", help="skip the search for label errors (a feature pass)"
+    )
+    p.add_argument("--onnx", action="store_true", help="also put the model's ONNX export in the bundle")
 
     p = sub.add_parser(
         "label-errors",
@@ -589,6 +604,37 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    import zipfile
+
+    from dmtl_studio.core.quality.audit import write_audit_bundle
+
+    bar = _Progress("audit")
+    path = write_audit_bundle(
+        args.run_dir,
+        args.out,
+        project_dir=args.project,
+        label_check=not args.no_label_check,
+        onnx=args.onnx,
+        progress=lambda done, total: bar.update(done, total),
+    )
+    with zipfile.ZipFile(path) as bundle:
+        card = json.loads(bundle.read("model-card.json"))
+    accuracy, issues = card["metrics"]["accuracy"], card["label_issues"]
+    scored = (
+        f"accuracy {accuracy['value']:.1%} (95 % CI {accuracy['ci95'][0]:.1%}-{accuracy['ci95'][1]:.1%}) on "
+        f"{accuracy['total']} image(s) of the {card['metrics']['split_title']}"
+        if accuracy["total"]
+        else "nothing scored"
+    )
+    print(
+        f"wrote {path}: {card['data']['images_listed']} training image hash(es), {scored}, "
+        f"{len(card['leaks']['warned'])} leak warning(s), label check "
+        + (f"{len(issues['suspects'])} suspect(s)" if issues["checked"] else f"not run ({issues['reason']})")
+    )
+    return 0
+
+
 def _cmd_label_errors(args: argparse.Namespace) -> int:
     from dmtl_studio.core.quality.label_errors import find_label_errors
 
@@ -749,6 +795,7 @@ def main(argv: list[str]) -> int:
         "evaluate": _cmd_evaluate,
         "export": _cmd_export,
         "report": _cmd_report,
+        "audit": _cmd_audit,
         "label-errors": _cmd_label_errors,
         "duplicates": _cmd_duplicates,
         "repair": _cmd_repair,

@@ -35,6 +35,7 @@ USER_ERRORS = (
     ("dmtl_studio.core.selftest", "SelfTestFailure"),
     ("dmtl_studio.core.csvfile", "CsvLimitError"),
     ("dmtl_studio.core.quality.label_errors", "QualityError"),
+    ("dmtl_studio.core.quality.audit", "AuditError"),
 )
 _UNKNOWN_BACKBONE = ("dmtl_studio.core.catalog", "UnknownBackbone")
 

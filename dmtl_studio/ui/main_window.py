@@ -50,6 +50,8 @@ class MainWindow(QMainWindow):
     reassign_splits_requested = Signal(float, float, int)
     label_errors_requested = Signal()
     duplicates_requested = Signal()
+    #: (run folder, zip file) from File ▸ Audit bundle…; the file may be replaced (the save dialog asked).
+    audit_requested = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -218,6 +220,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addAction("Open the &demo project", self.demo_requested)
         file_menu.addSeparator()
+        self.audit_action = file_menu.addAction("&Audit bundle of the selected run…", self._ask_audit)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(self.browser.undo_action)
@@ -234,7 +238,10 @@ class MainWindow(QMainWindow):
             labels_menu.addSeparator(),
             labels_menu.addAction("Back up project database…", self._ask_backup),
         ]
-        self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [self.import_action]
+        self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [
+            self.import_action,
+            self.audit_action,
+        ]
         self.set_project_open(False)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About DMTL Studio", self)
@@ -258,6 +265,19 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
         if folder:
             self.open_project_requested.emit(folder)
+
+    def _ask_audit(self) -> None:
+        """Ask where to save the audit bundle of the run chosen under Evaluation."""
+        run = self.evaluation.selected_run()
+        if run is None:
+            self.statusBar().showMessage(
+                "An audit bundle needs a trained run: train one, then choose it under Evaluation.", 10000
+            )
+            return
+        suggested = Path(run).parent.parent / f"{Path(run).name}-audit.zip"
+        out, _ = QFileDialog.getSaveFileName(self, "Save the audit bundle", str(suggested), "Zip files (*.zip)")
+        if out:
+            self.audit_requested.emit(run, out if out.lower().endswith(".zip") else out + ".zip")
 
     def _ask_import(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import images (sub-folders are classes)")

@@ -1,0 +1,413 @@
+"""The audit bundle of a run: one zip file that shows how a model was made.
+
+A regulated lab keeps, for every model it uses, the model itself, what data it was trained on, how it was trained
+and how good it is, with the uncertainty of that figure. The bundle holds:
+
+- ``model/model.safetensors`` and ``model/model.json``: the run's weights and sidecar, byte for byte; on request
+  also ``model/model.onnx`` and its sidecar (:func:`dmtl_studio.core.export.export_run`, checked against PyTorch);
+- ``model-card.md`` and ``model-card.json``: the same facts for a person and for a program: data counts per class
+  and split, augmentation recipe, backbone and weights hashes, training configuration, library versions, metrics
+  on the test split (validation split if none, said) with 95 % Wilson score intervals, calibration, known label
+  issues and leaks (duplicate groups that span splits or labels);
+- ``report.html``: the run's HTML report (:mod:`dmtl_studio.core.report`);
+- ``training-images.csv``: path, sha256, label and split of every labelled image of the train, validation and
+  test splits (formula-safe, :mod:`dmtl_studio.core.csvfile`);
+- ``manifest.json``: the sha256 of every other member.
+
+Everything is computed first, then the zip is written once through :func:`dmtl_studio.core.fileio.atomic_write`,
+so a failure (full disk, read-only folder, a stop) leaves no file at the target.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+
+#: z of a two-sided 95 % interval (the 97.5 % quantile of the standard normal distribution).
+Z_95 = 1.959963984540054
+CI_METHOD = "Wilson score interval, 95 %, two-sided"
+#: Steps reported through ``progress`` (evaluation, label check, duplicates, report, zip).
+STEPS = 5
+
+
+class AuditError(ValueError):
+    """An audit bundle that cannot be made (no project for the run, the target exists); the message says why."""
+
+
+def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``successes / total``.
+
+    Parameters
+    ----------
+    successes, total
+        Counts, ``0 <= successes <= total``.
+    z
+        Standard-normal quantile (default: 95 % two-sided).
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)`` in ``[0, 1]``; ``(nan, nan)`` when ``total`` is 0.
+    """
+    if total <= 0:
+        return (math.nan, math.nan)
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _proportion(successes: int, total: int) -> dict:
+    low, high = wilson_interval(successes, total)
+    return {
+        "value": successes / total if total else None,
+        "successes": int(successes),
+        "total": int(total),
+        "ci95": [round(low, 6), round(high, 6)] if total else None,
+    }
+
+
+def _metrics(result: object) -> dict:
+    """Accuracy and per-class recall with their intervals, from an evaluation's confusion matrix."""
+    confusion = result.confusion
+    total = int(confusion.sum())
+    correct = int(confusion.trace())
+    return {
+        "split": result.split,
+        "split_title": result.split_title,
+        "note": result.note,
+        "ci_method": CI_METHOD,
+        "images": total,
+        "accuracy": _proportion(correct, total),
+        "balanced_accuracy": float(result.metrics.balanced_accuracy) if total else None,
+        "recall": {
+            name: _proportion(int(confusion[i, i]), int(confusion[i].sum()))
+            for i, name in enumerate(result.classes)
+        },
+    }
+
+
+def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
+    from dmtl_studio.core.cancel import Cancelled
+    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.quality.label_errors import find_label_errors
+
+    try:
+        check_config = TrainConfig.from_dict({**config, "device": "cpu"})
+        report = find_label_errors(project, config=check_config, should_stop=should_stop)
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the card records why the check could not run; the bundle is made
+        from dmtl_studio.core.errors import plain_message
+
+        return {"checked": False, "reason": plain_message(exc)}
+    return {"checked": True, "method": "confident learning on out-of-fold probabilities", **report.to_dict()}
+
+
+def _leaks(project: Path, should_stop: ShouldStop) -> dict:
+    from dmtl_studio.core.quality.duplicates import find_duplicates
+
+    report = find_duplicates(project, should_stop=should_stop)
+    warned = [group.to_dict() for group in report.groups if group.warnings]
+    return {"checked": True, "images": report.images, "groups": len(report.groups), "warned": warned}
+
+
+def _onnx_export(run_dir: Path) -> tuple[dict[str, bytes], dict]:
+    """The run as ONNX (``{member: bytes}``) and what the card says of it; a failed export is said, not raised."""
+    from dmtl_studio.core.export import export_run
+
+    with tempfile.TemporaryDirectory(prefix="dmtl-audit-onnx-") as folder:
+        try:
+            result = export_run(run_dir, "onnx", Path(folder) / "model.onnx")
+            files = {
+                "model/model.onnx": result.path.read_bytes(),
+                "model/model.onnx.json": result.sidecar.read_bytes(),
+            }
+        except Exception as exc:  # noqa: BLE001 - the ONNX copy is optional: the card says why it is missing
+            from dmtl_studio.core.errors import plain_message
+
+            return {}, {"included": False, "reason": plain_message(exc)}
+    return files, {"included": True, "max_abs_difference_vs_pytorch": result.max_abs_difference}
+
+
+def _pretrained_weights(backbone: str) -> dict:
+    from dmtl_studio.core.weight_store import latest_for
+
+    stored = latest_for(backbone) if backbone else None
+    if stored is None:
+        return {"source": "the library's own pretrained weights (timm / torchvision)", "sha256": None}
+    return {"source": f"imported file {stored.source_name}", "sha256": stored.sha256}
+
+
+def _training_images(store: object) -> list[tuple[str, str, str, str]]:
+    """``(path, sha256, label, split)`` of every usable labelled image in a split, sorted by split then path."""
+    from dmtl_studio.core.fileio import file_sha256
+
+    rows = []
+    for image in store.images(usable_only=True):
+        if image.label is None or image.split not in ("train", "val", "test"):
+            continue
+        digest = image.sha256
+        if not digest:
+            try:
+                digest = file_sha256(image.path)
+            except OSError:
+                digest = ""
+        rows.append((image.path, digest, image.label, image.split))
+    order = {"train": 0, "val": 1, "test": 2}
+    return sorted(rows, key=lambda row: (order[row[3]], row[0]))
+
+
+def _format_proportion(entry: dict) -> str:
+    if not entry["total"]:
+        return "no images"
+    low, high = entry["ci95"]
+    return f"{entry['value']:.1%} (95 % CI {low:.1%} – {high:.1%}; {entry['successes']}/{entry['total']})"
+
+
+def _md(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def model_card_markdown(card: dict) -> str:
+    """The model card as Markdown (the same facts as ``model-card.json``)."""
+    lines = [
+        f"# Model card: run {card['run']}",
+        "",
+        f"Made {card['created']} by DMTL Studio {card['made_by']}.",
+        "",
+    ]
+    lines += ["## Data", "", "| class | train | val | test | total |", "|---|---:|---:|---:|---:|"]
+    for name, counts in card["data"]["counts"].items():
+        lines.append(
+            f"| {_md(name)} | {counts['train']} | {counts['val']} | {counts['test']} | {counts['total']} |"
+        )
+    lines += ["", f"{card['data']['note']} Every image's hash is in `training-images.csv`.", ""]
+    model = card["model"]
+    lines += [
+        "## Model",
+        "",
+        f"- Backbone: {model['backbone']}",
+        f"- Pretrained weights: {model['pretrained_weights']['source']}"
+        + (
+            f" (sha256 {model['pretrained_weights']['sha256']})"
+            if model["pretrained_weights"]["sha256"]
+            else ""
+        ),
+        f"- Trained weights sha256: {model['weights_sha256']}",
+        "- ONNX export: "
+        + (
+            "model/model.onnx (outputs checked against PyTorch)"
+            if model["onnx"]["included"]
+            else f"not included ({model['onnx']['reason']})"
+        ),
+        f"- Classes: {', '.join(card['classes'])}",
+        "",
+        "## Metrics",
+        "",
+    ]
+    metrics = card["metrics"]
+    if metrics is None:
+        lines.append("Not evaluated: the run's project could not be found.")
+    else:
+        lines.append(
+            f"On the {metrics['split_title']}, {metrics['images']} image(s). Intervals: {metrics['ci_method']}."
+        )
+        if metrics["note"]:
+            lines.append(f"Note: {metrics['note']}")
+        lines += ["", f"- Accuracy: {_format_proportion(metrics['accuracy'])}"]
+        for name, entry in metrics["recall"].items():
+            lines.append(f"- Recall of {_md(name)}: {_format_proportion(entry)}")
+    calibration = card["calibration"]
+    lines += ["", "## Calibration", ""]
+    if isinstance(calibration, dict):
+        lines.append(", ".join(f"{key}: {value}" for key, value in calibration.items()))
+    else:
+        lines.append(str(calibration))
+    lines += ["", "## Known label issues", ""]
+    issues = card["label_issues"]
+    if not issues["checked"]:
+        lines.append(f"Not checked: {issues['reason']}")
+    else:
+        lines.append(
+            f"{len(issues['suspects'])} suspected label error(s) among {issues['images']} labelled image(s) ({issues['method']}, {issues['folds']} folds)."
+        )
+        for suspect in issues["suspects"]:
+            lines.append(
+                f"- {_md(suspect['path'])}: given {_md(suspect['given'])}, suggested {_md(suspect['suggested'])}, "
+                f"score {suspect['score']:.3f}"
+            )
+    lines += ["", "## Leaks and duplicates", ""]
+    leaks = card["leaks"]
+    lines.append(
+        f"{len(leaks['warned'])} group(s) of identical or near-identical images span splits or labels "
+        f"({leaks['groups']} duplicate group(s) among {leaks['images']} image(s))."
+    )
+    for group in leaks["warned"]:
+        members = "; ".join(
+            f"{_md(m['path'])} ({m['split'] or 'none'}, {_md(m['label'])})" for m in group["members"]
+        )
+        lines.append(f"- {', '.join(group['warnings'])}: {members}")
+    lines += ["", "## Training configuration", ""]
+    lines += [f"- {key}: {_md(json.dumps(value))}" for key, value in sorted(card["config"].items())]
+    lines += ["", "## Augmentation recipe", "", "```json", json.dumps(card["augmentation"], indent=2), "```"]
+    lines += ["", "## Library versions", ""]
+    lines += [f"- {key}: {value}" for key, value in sorted(card["versions"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_audit_bundle(
+    run_dir: str | os.PathLike[str],
+    out_zip: str | os.PathLike[str],
+    *,
+    project_dir: str | os.PathLike[str] | None = None,
+    label_check: bool = True,
+    onnx: bool = False,
+    overwrite: bool = False,
+    should_stop: ShouldStop = never_stop,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write the audit bundle of a run (see the module docstring) to ``out_zip``.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder (``model.safetensors`` + ``model.json``).
+    out_zip
+        The zip file to write; an existing file is refused unless ``overwrite``.
+    project_dir
+        The run's project (default: the project the run folder is in).
+    label_check
+        Look for label errors (a feature pass); off, the card says it was not checked.
+    onnx
+        Also hold the run's ONNX export (a few seconds); an export that fails is said in the card.
+    should_stop
+        Polled between steps and inside them; a stop raises :class:`~dmtl_studio.core.cancel.Cancelled`.
+    progress
+        Called with ``(steps done, STEPS)``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_zip``.
+
+    Raises
+    ------
+    AuditError
+        No project for the run, or ``out_zip`` exists and ``overwrite`` is false.
+    dmtl_studio.core.checkpoint.CheckpointError
+        ``run_dir`` holds no usable model.
+    dmtl_studio.core.fileio.FileWriteError
+        The disk refused the zip (full, read-only); nothing is left at ``out_zip``.
+    """
+    from dmtl_studio.core.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, load_checkpoint
+    from dmtl_studio.core.csvfile import csv_bytes
+    from dmtl_studio.core.fileio import atomic_write
+    from dmtl_studio.core.inference import evaluate_run, project_of_run
+    from dmtl_studio.core.report import write_report
+    from dmtl_studio.core.store import ProjectStore
+
+    run_dir, out_zip = Path(run_dir), Path(out_zip)
+    report_progress = progress or (lambda done, total: None)
+    if out_zip.exists() and not overwrite:
+        raise AuditError(f"{out_zip} already exists: choose another file name (nothing was written)")
+    if out_zip.is_dir():
+        raise AuditError(f"{out_zip} is a folder: give a .zip file name")
+    loaded = load_checkpoint(run_dir)
+    project = Path(project_dir) if project_dir is not None else project_of_run(run_dir)
+    if project is None:
+        raise AuditError(f"{run_dir} is not inside a project: name the project it was trained on (--project)")
+    sidecar = loaded.sidecar
+    config = dict(sidecar.get("config", {}))
+    recipe = config.pop("recipe", None) or sidecar.get("augmentation")
+
+    check(should_stop)
+    result = evaluate_run(project, run_dir, loaded=loaded, should_stop=should_stop)
+    report_progress(1, STEPS)
+    if label_check:
+        issues = _label_issues(project, sidecar.get("config", {}), should_stop)
+    else:
+        issues = {"checked": False, "reason": "the label check was turned off for this bundle"}
+    report_progress(2, STEPS)
+    leaks = _leaks(project, should_stop)
+    report_progress(3, STEPS)
+    with ProjectStore.open(project) as store:
+        counts = store.class_counts()
+        images = _training_images(store)
+    with tempfile.TemporaryDirectory(prefix="dmtl-audit-") as folder:
+        report_path, _ = write_report(
+            run_dir, Path(folder) / "report.html", project_dir=project, result=result, should_stop=should_stop
+        )
+        report_html = report_path.read_bytes()
+    onnx_files, onnx_note = (
+        _onnx_export(run_dir) if onnx else ({}, {"included": False, "reason": "not asked for"})
+    )
+    report_progress(4, STEPS)
+    check(should_stop)
+
+    backbone = sidecar.get("model", {}).get("backbone", config.get("backbone", ""))
+    card = {
+        "schema_version": 1,
+        "run": run_dir.name,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "made_by": sidecar.get("versions", {}).get("dmtl_studio", "?"),
+        "classes": list(loaded.classes),
+        "data": {
+            "counts": counts,
+            "images_listed": len(images),
+            "note": "The project's usable labelled images when the bundle was made (they may have changed since "
+            "the run).",
+        },
+        "model": {
+            "backbone": backbone,
+            "spec": sidecar.get("model", {}),
+            "weights_sha256": sidecar.get("weights_sha256"),
+            "pretrained_weights": _pretrained_weights(backbone),
+            "onnx": onnx_note,
+        },
+        "config": config,
+        "augmentation": recipe,
+        "preprocessing": sidecar.get("preprocessing", {}),
+        "versions": sidecar.get("versions", {}),
+        "metrics": _metrics(result),
+        "calibration": sidecar.get("calibration") or "not calibrated",
+        "label_issues": issues,
+        "leaks": leaks,
+    }
+    members = {
+        "model/" + WEIGHTS_NAME: (run_dir / WEIGHTS_NAME).read_bytes(),
+        "model/" + SIDECAR_NAME: (run_dir / SIDECAR_NAME).read_bytes(),
+        **onnx_files,
+        "model-card.md": model_card_markdown(card).encode("utf-8"),
+        "model-card.json": json.dumps(card, indent=2, sort_keys=True, default=str).encode("utf-8"),
+        "report.html": report_html,
+        "training-images.csv": csv_bytes(("path", "sha256", "label", "split"), images),
+    }
+    manifest = {
+        "schema_version": 1,
+        "run": run_dir.name,
+        "algorithm": "sha256",
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
+    }
+    members["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+
+    def write(stream: io.BufferedWriter) -> None:
+        with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+            for name, data in members.items():
+                check(should_stop)
+                bundle.writestr(name, data)
+
+    atomic_write(out_zip, write)
+    report_progress(STEPS, STEPS)
+    return out_zip

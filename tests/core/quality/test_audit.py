@@ -1,0 +1,205 @@
+"""The audit bundle: every training image's hash, a manifest that matches, a card with Wilson intervals, and no
+file left behind on a full disk or a read-only folder."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.csvfile import unescape_cell
+from dmtl_studio.core.fileio import FileWriteError
+from dmtl_studio.core.quality.audit import AuditError, wilson_interval, write_audit_bundle
+from dmtl_studio.core.store import ProjectStore
+from tests.core.trained_run import copy_project, trained_project
+from tests.disk_faults import full_disk, read_only_folder, user_files
+
+_BUNDLES: dict[str, Path] = {}
+
+
+def _bundle(factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """``(project, run_dir, zip)``: one bundle (label check included) shared by the tests that only read it."""
+    project, run_dir = trained_project(factory)
+    if "zip" not in _BUNDLES:
+        steps: list[tuple[int, int]] = []
+        out = factory.mktemp("audit") / "bundle.zip"
+        assert write_audit_bundle(run_dir, out, progress=lambda d, t: steps.append((d, t))) == out
+        assert steps[-1][0] == steps[-1][1]
+        _BUNDLES["zip"] = out
+    return project, run_dir, _BUNDLES["zip"]
+
+
+def test_wilson_interval_matches_a_hand_computation() -> None:
+    # 8 of 10 at z = 1.96: p = 0.8; centre = (0.8 + 0.19208) / 1.38416 = 0.716738;
+    # half = 1.96 * sqrt(0.016 + 0.009604) / 1.38416 = 0.226581; interval 0.490157 .. 0.943319.
+    low, high = wilson_interval(8, 10, z=1.96)
+    assert low == pytest.approx(0.490157, abs=1e-6)
+    assert high == pytest.approx(0.943319, abs=1e-6)
+    # The edges: all right is not certain, none right is not impossible; nothing counted has no interval.
+    low, high = wilson_interval(12, 12)
+    assert high == 1.0 and 0.73 < low < 0.76  # 12 / (12 + z^2) = 0.7575, lower bound a little under
+    assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(0, 5)[1] > 0.4
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_bundle_lists_every_training_image_hash_and_the_manifest_matches(tmp_path_factory) -> None:  # noqa: ANN001
+    project, run_dir, out = _bundle(tmp_path_factory)
+    with zipfile.ZipFile(out) as bundle:
+        names = set(bundle.namelist())
+        members = {name: bundle.read(name) for name in names}
+    assert {
+        "model/model.safetensors",
+        "model/model.json",
+        "model-card.md",
+        "model-card.json",
+        "report.html",
+        "training-images.csv",
+        "manifest.json",
+    } <= names
+    assert members["model/model.safetensors"] == (run_dir / "model.safetensors").read_bytes()
+    assert members["model/model.json"] == (run_dir / "model.json").read_bytes()
+
+    manifest = json.loads(members["manifest.json"])
+    assert set(manifest["files"]) == names - {"manifest.json"}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256(members[name]).hexdigest() == digest, name
+
+    import csv
+
+    rows = list(csv.reader(io.StringIO(members["training-images.csv"].decode("utf-8"))))
+    assert rows[0] == ["path", "sha256", "label", "split"]
+    listed = {unescape_cell(r[0]): (r[1], unescape_cell(r[2]), r[3]) for r in rows[1:]}
+    with ProjectStore.open(project) as store:
+        expected = {
+            im.path: (im.sha256, im.label, im.split)
+            for im in store.images(usable_only=True)
+            if im.label is not None and im.split in ("train", "val", "test")
+        }
+    assert listed == expected
+    assert len(expected) == 36  # 3 classes x 12 labelled images; the unlabelled ones are not listed
+    for path, (digest, _label, _split) in list(listed.items())[:5]:
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest
+
+
+def test_card_has_wilson_intervals_calibration_label_issues_and_leaks(tmp_path_factory) -> None:  # noqa: ANN001
+    _project, _run_dir, out = _bundle(tmp_path_factory)
+    with zipfile.ZipFile(out) as bundle:
+        card = json.loads(bundle.read("model-card.json"))
+        markdown = bundle.read("model-card.md").decode("utf-8")
+    metrics = card["metrics"]
+    assert metrics["split"] == "val"  # the trained project has no test split: said in the card
+    assert "validation split" in metrics["split_title"] and "validation split" in markdown
+    assert "Wilson" in metrics["ci_method"] and "Wilson" in markdown
+    accuracy = metrics["accuracy"]
+    assert accuracy["total"] == metrics["images"] > 0
+    low, high = wilson_interval(accuracy["successes"], accuracy["total"])
+    assert accuracy["ci95"] == [round(low, 6), round(high, 6)]
+    assert low <= accuracy["value"] <= high
+    assert f"95 % CI {low:.1%} – {high:.1%}" in markdown
+    assert set(metrics["recall"]) == set(card["classes"])
+    assert sum(entry["total"] for entry in metrics["recall"].values()) == accuracy["total"]
+    assert sum(entry["successes"] for entry in metrics["recall"].values()) == accuracy["successes"]
+    assert card["calibration"] == "not calibrated"
+    assert card["model"]["onnx"] == {"included": False, "reason": "not asked for"}
+    assert card["model"]["weights_sha256"] and card["model"]["backbone"]
+    assert card["versions"]["torch"] and card["config"]["epochs"] == 3
+    assert {name: c["total"] for name, c in card["data"]["counts"].items()} == {
+        n: 12 for n in card["classes"]
+    }
+    assert card["label_issues"]["checked"] is True and card["label_issues"]["images"] == 36
+    assert card["leaks"]["checked"] is True and card["leaks"]["images"] == 42
+
+
+def test_calibration_from_the_sidecar_and_a_label_check_that_cannot_run(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    project, run_dir = copy_project(tmp_path_factory)
+    sidecar = json.loads((run_dir / "model.json").read_text())
+    calibration = {
+        "method": "temperature",
+        "temperature": 1.7,
+        "fitted_on": "validation",
+        "images": 9,
+        "ece_before": 0.2,
+        "ece_after": 0.05,
+        "bins": 15,
+    }
+    (run_dir / "model.json").write_text(json.dumps({**sidecar, "calibration": calibration}))
+    with ProjectStore.open(project) as store:  # 2 labelled images in one class: too few for 5 folds
+        first = store.class_names()[0]
+        keep = [im.id for im in store.images() if im.label == first][:2]
+        store.set_labels({im.id: None for im in store.images() if im.label == first and im.id not in keep})
+    out = write_audit_bundle(run_dir, tmp_path / "a.zip")
+    with zipfile.ZipFile(out) as bundle:
+        card = json.loads(bundle.read("model-card.json"))
+        markdown = bundle.read("model-card.md").decode("utf-8")
+    assert card["calibration"] == calibration
+    assert "temperature: 1.7" in markdown
+    assert card["label_issues"]["checked"] is False
+    assert "5 folds need at least 5" in card["label_issues"]["reason"]
+    assert "Not checked: 5 folds" in markdown
+
+
+def test_an_existing_file_is_refused_unless_asked(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    _project, run_dir = trained_project(tmp_path_factory)
+    out = tmp_path / "kept.zip"
+    out.write_bytes(b"an earlier bundle")
+    with pytest.raises(AuditError, match="already exists"):
+        write_audit_bundle(run_dir, out, label_check=False)
+    assert out.read_bytes() == b"an earlier bundle"
+    write_audit_bundle(run_dir, out, label_check=False, overwrite=True)
+    with zipfile.ZipFile(out) as bundle:
+        assert json.loads(bundle.read("model-card.json"))["label_issues"]["checked"] is False
+
+
+def test_a_full_disk_or_read_only_folder_leaves_no_file(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    _project, run_dir = trained_project(tmp_path_factory)
+    with full_disk(tmp_path / "disk", free_kib=64) as disk:
+        with pytest.raises(FileWriteError, match="the disk is full"):
+            write_audit_bundle(run_dir, disk / "bundle.zip", label_check=False)
+        assert user_files(disk) == []
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with read_only_folder(folder):
+        with pytest.raises(FileWriteError, match="read-only"):
+            write_audit_bundle(run_dir, folder / "bundle.zip", label_check=False)
+        assert user_files(folder) == []
+
+
+def test_a_stop_leaves_no_file(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    from dmtl_studio.core.cancel import Cancelled
+
+    _project, run_dir = trained_project(tmp_path_factory)
+    steps: list[int] = []
+
+    def stop_while_zipping() -> bool:  # a late stop: after the evaluation, checks and report
+        return bool(steps) and steps[-1] >= 4
+
+    with pytest.raises(Cancelled):
+        write_audit_bundle(
+            run_dir,
+            tmp_path / "bundle.zip",
+            label_check=False,
+            should_stop=stop_while_zipping,
+            progress=lambda done, total: steps.append(done),
+        )
+    assert steps == [1, 2, 3, 4]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_onnx_export_is_held_when_asked(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    _project, run_dir = trained_project(tmp_path_factory)
+    out = write_audit_bundle(run_dir, tmp_path / "with-onnx.zip", label_check=False, onnx=True)
+    with zipfile.ZipFile(out) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        onnx = bundle.read("model/model.onnx")
+        card = json.loads(bundle.read("model-card.json"))
+        markdown = bundle.read("model-card.md").decode("utf-8")
+    assert manifest["files"]["model/model.onnx"] == hashlib.sha256(onnx).hexdigest()
+    assert "model/model.onnx.json" in manifest["files"]
+    assert card["model"]["onnx"]["included"] is True
+    assert card["model"]["onnx"]["max_abs_difference_vs_pytorch"] < 1e-3
+    assert "- ONNX export: model/model.onnx" in markdown
