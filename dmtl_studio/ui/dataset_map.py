@@ -214,6 +214,11 @@ class DatasetMapView(QWidget):
         self.legend.setText(self._legend_html())
         self.plot.autoRange()
 
+    def clear(self) -> None:
+        """No map (another project was opened)."""
+        self.show_points(np.zeros((0, 2), dtype=np.float32), [])
+        self.status.setText("Compute the map to see the images laid out by their features.")
+
     def update_labels(self, labels: dict[int, str | None]) -> None:
         """New labels of some images (after the browser labelled them); recolours the map."""
         for image_id, label in labels.items():
