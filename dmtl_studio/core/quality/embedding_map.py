@@ -1,9 +1,9 @@
 """A 2-D map of a project's images: the frozen-backbone features projected to the plane.
 
 The features are those the other checks and frozen training read (:func:`~dmtl_studio.core.quality.features.
-frozen_features`, through the project's feature cache). PCA (an SVD in numpy: well under a second for 20,000
-images) is the default; t-SNE (scikit-learn) is offered for a map that keeps local neighbourhoods, at the cost of
-seconds to minutes. UMAP is not offered: ``umap-learn`` needs numba, which the product does not ship.
+frozen_features`, through the project's feature cache). PCA (numpy: about a second for 20,000 images) is the
+default; t-SNE (scikit-learn) is offered for a map that keeps local neighbourhoods, at the cost of seconds to
+minutes. UMAP is not offered: ``umap-learn`` needs numba, which the product does not ship.
 
 No Qt here: the result is plain numpy data for the map view to draw.
 """
@@ -55,41 +55,59 @@ class DatasetMap:
     run_name: str | None = None
 
 
+EXACT_PCA_LIMIT = 1_000  #: with fewer images or feature dimensions than this, the exact decomposition
+
+
 def pca_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
     """The first two principal components of ``features``.
+
+    Small inputs (fewer than :data:`EXACT_PCA_LIMIT` images or dimensions) take the exact decomposition; larger
+    ones a seeded randomized range finder with power iterations (Halko, Martinsson and Tropp 2011), which finds
+    the two leading components of 20,000 x 1,280 features in a fraction of the time of the full covariance.
 
     Parameters
     ----------
     features
         ``(N, F)`` array, ``N >= 1``.
     seed
-        Unused by the exact SVD; kept so every method takes the same arguments.
+        Seed of the randomized decomposition: the same features and seed give the same map.
 
     Returns
     -------
     numpy.ndarray
         ``(N, 2)`` float32. The sign of each axis is fixed (the largest absolute loading positive), so the map
-        is the same from one call to the next.
+        does not flip from one call to the next.
+
+    Raises
+    ------
+    MapError
+        For an empty or non-2-D ``features``.
     """
-    del seed
-    x = np.asarray(features, dtype=np.float64)
+    x = np.asarray(features)
     if x.ndim != 2 or x.shape[0] == 0:
         raise MapError(f"expected a non-empty (N, F) array of features, got shape {x.shape}")
-    x = x - x.mean(axis=0, keepdims=True)
     if x.shape[1] < 2:
         x = np.pad(x, ((0, 0), (0, 2 - x.shape[1])))
-    # The covariance route: an (F, F) eigenproblem is far cheaper than the SVD of an (N, F) matrix for N >> F.
-    if x.shape[0] > x.shape[1]:
-        values, vectors = np.linalg.eigh(x.T @ x)
-        axes = vectors[:, np.argsort(values)[::-1][:2]]
-    else:
+    if min(x.shape) < EXACT_PCA_LIMIT:
+        x = x.astype(np.float64) - x.astype(np.float64).mean(axis=0, keepdims=True)
         _, _, vt = np.linalg.svd(x, full_matrices=False)
         axes = vt[:2].T
+    else:
+        x = x.astype(np.float32)
+        x = x - x.mean(axis=0, keepdims=True)
+        rng = np.random.default_rng(seed)
+        basis = x @ rng.standard_normal((x.shape[1], 12)).astype(np.float32)  # 2 components + 10 spare
+        for _ in range(2):  # power iterations sharpen the leading directions
+            basis, _ = np.linalg.qr(basis)
+            basis = x @ (x.T @ basis)
+        basis, _ = np.linalg.qr(basis)
+        _, _, vt = np.linalg.svd((basis.T @ x).astype(np.float64), full_matrices=False)
+        axes = vt[:2].T.astype(np.float32)
     if axes.shape[1] < 2:
         axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
     signs = np.sign(axes[np.abs(axes).argmax(axis=0), [0, 1]])
     signs[signs == 0] = 1.0
-    return (x @ (axes * signs)).astype(np.float32)
+    return (x @ (axes * signs).astype(x.dtype)).astype(np.float32)
 
 
 def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -85,3 +85,16 @@ def test_a_stop_request_cancels_the_map(tmp_path_factory: pytest.TempPathFactory
         dataset_map(
             project_dir, config=TrainConfig(input_size=INPUT_SIZE, device="cpu"), should_stop=lambda: True
         )
+
+
+def test_the_randomized_pca_of_a_large_input_matches_the_exact_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dmtl_studio.core.quality import embedding_map
+
+    features, labels = _clusters(per_class=340, dims=1024)  # 1,020 x 1,024: past the exact limit
+    fast = project(features, seed=5)
+    assert np.array_equal(fast, project(features, seed=5))
+    monkeypatch.setattr(embedding_map, "EXACT_PCA_LIMIT", 10**9)
+    exact = project(features)
+    for axis in range(2):
+        assert abs(np.corrcoef(fast[:, axis], exact[:, axis])[0, 1]) > 0.999
+    assert _nearest_centroid_accuracy(fast, labels) == 1.0
