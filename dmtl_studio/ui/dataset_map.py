@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QPainterPath, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -161,6 +161,7 @@ class DatasetMapView(QWidget):
         self._row_of: dict[int, int] = {}
         self._thumbs: dict[int, QPixmap] = {}
         self._hovered: int | None = None
+        self._hover_pos = QPoint()
 
     # ----------------------------------------------------------------- data
     def set_class_colors(self, colors: dict[str, str]) -> None:
@@ -337,8 +338,7 @@ class DatasetMapView(QWidget):
             return
         image_id = int(self.image_ids[row])
         self._hovered = image_id
-        widget_pos = self.plot.mapFromScene(scene_pos)
-        self.thumbnail.move(widget_pos.x() + 14, widget_pos.y() + 14)
+        self._hover_pos = self.plot.mapFromScene(scene_pos)
         if image_id in self._thumbs:
             self._show_thumbnail(image_id)
         elif self.paths[row]:
@@ -358,6 +358,19 @@ class DatasetMapView(QWidget):
         self.thumbnail.setPixmap(self._thumbs[image_id])
         self.thumbnail.setToolTip(f"{label}")
         self.thumbnail.adjustSize()
+        # Beside the cursor, on the side where it fits inside the plot.
+        size, where, gap = self.thumbnail.size(), self._hover_pos, 14
+        x = (
+            where.x() + gap
+            if where.x() + gap + size.width() <= self.plot.width()
+            else where.x() - gap - size.width()
+        )
+        y = (
+            where.y() + gap
+            if where.y() + gap + size.height() <= self.plot.height()
+            else where.y() - gap - size.height()
+        )
+        self.thumbnail.move(max(0, x), max(0, y))
         self.thumbnail.raise_()
         self.thumbnail.show()
 

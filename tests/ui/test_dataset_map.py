@@ -149,3 +149,17 @@ def test_hovering_a_point_asks_for_its_thumbnail_and_shows_it(qtbot) -> None:  #
     image.fill(0xFF00FF)
     view.set_thumbnail(144, image)
     assert view.hovered_id() == 144 and view.thumbnail.pixmap().width() == 32
+
+
+def test_the_thumbnail_of_a_point_at_the_edge_stays_inside_the_plot(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QImage
+
+    view, _points, _ids = _grid_map(qtbot)
+    view.paths = [f"/images/{i}.png" for i in range(100)]
+    qtbot.waitExposed(view)
+    image = QImage(96, 96, QImage.Format.Format_RGB32)
+    image.fill(0x00FF00)
+    view.set_thumbnail(199, image)  # the top right point (9, 9)
+    view._hover(view.view_box.mapViewToScene(pg_point(9, 9)))
+    assert view.hovered_id() == 199
+    assert view.plot.rect().contains(view.thumbnail.geometry())
