@@ -27,6 +27,7 @@ from dmtl_studio.ui.training_panel import QUIT_AFTER_RUN, QUIT_CANCEL
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
 from dmtl_studio.workers.audit import AuditThread
 from dmtl_studio.workers.crossval import CrossValidationThread
+from dmtl_studio.workers.dataset_map import DatasetMapThread
 from dmtl_studio.workers.evaluation import (
     EvaluationThread,
     ExportThread,
@@ -86,6 +87,7 @@ class StudioController(QObject):
         self._connect_recipe_editor()
         self._connect_model_panel()
         self._connect_evaluation()
+        self._connect_dataset_map()
 
     # ----------------------------------------------------------------- project
     def new_project(self, folder: str) -> None:
@@ -640,6 +642,47 @@ class StudioController(QObject):
 
     def stop_model_tasks(self) -> None:
         """Stop and join the evaluation, suggestion, Grad-CAM and report threads."""
+    def _connect_dataset_map(self) -> None:
+        """Labels ▸ Dataset map…: the map is computed on its own thread (a model task, stopped on close); its
+        selection selects those images in the browser, and its number keys label them through the browser."""
+        view, browser = self.window.dataset_map, self.window.browser
+
+        def compute(method: str = "pca") -> None:
+            thread = self.model_tasks.get("map")
+            if self.project_dir is None or (thread is not None and thread.isRunning()):
+                return
+            # The run chosen in the evaluation view colours the points by its verdicts.
+            thread = DatasetMapThread(
+                self.project_dir,
+                self.window.model_panel.config(),
+                method,
+                self.window.evaluation.selected_run(),
+            )
+            thread.progress.connect(lambda done, total: view.set_busy(True, f"Features: {done} of {total}…"))
+            thread.result_ready.connect(view.set_map)
+            thread.failed.connect(lambda message: view.set_busy(False, f"No map: {message}"))
+            thread.finished.connect(lambda: view.set_busy(False))
+            self.model_tasks["map"] = thread
+            view.set_class_colors(browser.model.colors)
+            view.set_busy(True, "Computing the map (a feature pass over the images, then the layout)…")
+            thread.start()
+
+        def label(digit: int) -> None:
+            ids = view.selected_ids()
+            browser.select_images(ids)
+            browser.label_key(digit)
+            view.update_labels(browser.labels_of(ids))
+
+        self.window.dataset_map_requested.connect(compute)
+        view.map_requested.connect(compute)
+        view.selection_changed.connect(browser.select_images)
+        view.label_key_pressed.connect(label)
+        view.thumbnails_wanted.connect(self.thumbnails.request)
+        self.thumbnails.ready.connect(view.set_thumbnail)
+        browser.project_changed.connect(
+            lambda: view.update_labels(browser.labels_of([int(i) for i in view.image_ids]))
+        )
+
         self._waiting_cam = None
         for thread in self.model_tasks.values():
             if thread.isRunning():

@@ -1,6 +1,6 @@
 """Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
 
-Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N]
+Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map]
 Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
 """
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtCore import QItemSelectionModel, QPointF, QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget
 
 from dmtl_studio.app import build_window
@@ -21,6 +21,11 @@ def main() -> int:
     parser.add_argument("project", nargs="?", type=Path)
     parser.add_argument("--front", help="the title of the dock tab to bring to the front")
     parser.add_argument("--select", type=int, default=0, help="select the first N images of the grid")
+    parser.add_argument(
+        "--show-map",
+        action="store_true",
+        help="open Labels ▸ Dataset map…, then select a corner of it and hover a point once it is drawn",
+    )
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
     window, _controller = build_window(args.project)
@@ -37,7 +42,20 @@ def main() -> int:
         if args.select:
             view.setCurrentIndex(window.browser.model.index(0))
 
+    def show_map() -> None:
+        view = window.dataset_map
+        if not len(view.points):  # still computing: look again shortly
+            QTimer.singleShot(300, show_map)
+            return
+        low, high = view.points.min(axis=0), view.points.max(axis=0)
+        middle = (low + high) / 2
+        view.select_rect(low[0], low[1], middle[0], middle[1])
+        row = int(((view.points - high) ** 2).sum(axis=1).argmin())
+        view._hover(view.view_box.mapViewToScene(QPointF(*map(float, view.points[row]))))
+
     QTimer.singleShot(500, arrange)
+    if args.show_map:
+        QTimer.singleShot(800, lambda: (window.show_dataset_map(), show_map()))
     return app.exec()
 
 

@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QItemSelection,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
@@ -274,6 +275,7 @@ FILTERS_FIXED = [
 QUEUE_KEY = "queue"
 LABEL_ERRORS_KEY = "quality:label-errors"
 DUPLICATES_KEY = "quality:duplicates"
+MAP_SELECTION_KEY = "map:selection"
 
 
 class DatasetBrowser(QWidget):
@@ -404,6 +406,7 @@ class DatasetBrowser(QWidget):
             event.accept()
         else:
             super().keyPressEvent(event)
+
     def attach(self, store: ProjectStore | None) -> None:
         """Show ``store``'s images (``None`` shows nothing). The browser does not close the store."""
         self.store = store
@@ -826,6 +829,31 @@ class DatasetBrowser(QWidget):
         index = self.model.index(row)
         self.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.view.scrollTo(index)
+
+    def select_images(self, image_ids: list[int]) -> None:
+        """Show ``image_ids`` (a selection made on the dataset map) as the *Map selection* filter, all selected,
+        so that the number keys and the context menu act on them."""
+        if not image_ids:
+            return
+        self._ordered[MAP_SELECTION_KEY] = ("Map selection", list(image_ids))
+        self._rebuild_filters(self.classes.class_names())
+        if self.filter.currentData() == MAP_SELECTION_KEY:
+            self.apply_filter()
+        else:
+            self.set_filter(MAP_SELECTION_KEY)
+        last = self.model.total() - 1
+        if last >= 0:
+            self.model.ensure_fetched(last)
+            every = QItemSelection(self.model.index(0), self.model.index(last))
+            self.view.selectionModel().select(every, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def label_key(self, digit: int) -> None:
+        """What a number key does in the grid (0 removes the label), for the selected images."""
+        self._digit(digit)
+
+    def labels_of(self, image_ids: list[int]) -> dict[int, str | None]:
+        """The current label of each of ``image_ids`` (those the browser knows)."""
+        return {i: self._all[i].label for i in image_ids if i in self._all}
 
     def _select_ids(self, image_ids: list[int]) -> None:
         rows = [r for r in (self.model.row_of(i) for i in image_ids) if r is not None]

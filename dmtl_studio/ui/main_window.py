@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio import __version__
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
+from dmtl_studio.ui.dataset_map import DatasetMapView
 from dmtl_studio.ui.evaluation_view import EvaluationView
 from dmtl_studio.ui.model_panel import ModelPanel
 from dmtl_studio.ui.new_project_dialog import NewProjectDialog
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
     duplicates_requested = Signal()
     #: (run folder, zip file) from File ▸ Audit bundle…; the file may be replaced (the save dialog asked).
     audit_requested = Signal(str, str)
+    dataset_map_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +63,7 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel()
         self.training = TrainingPanel()
         self.evaluation = EvaluationView()
+        self.dataset_map = DatasetMapView()
         self.start_page = StartPage()
         self.start_page.new_requested.connect(self._ask_new)
         self.start_page.open_requested.connect(self._ask_open)
@@ -98,6 +101,10 @@ class MainWindow(QMainWindow):
             "Evaluation", self.evaluation, Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self.tabifyDockWidget(training_dock, self.evaluation_dock)
+        # Shown by Labels ▸ Dataset map…, beside the evaluation; not one of the docks a project shows by itself.
+        self.map_dock = self._dock("Dataset map", self.dataset_map, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.evaluation_dock, self.map_dock)
+        self.map_dock.hide()
         training_dock.raise_()
         self._side_dock, self._bottom_dock = backbone_dock, training_dock
         self.docks = [backbone_dock, recipe_dock, training_dock, self.evaluation_dock]
@@ -235,6 +242,7 @@ class MainWindow(QMainWindow):
             labels_menu.addAction("Reassign splits…", self._ask_splits),
             labels_menu.addAction("Find suspected label errors", self.label_errors_requested),
             labels_menu.addAction("Find duplicates and leaks", self.duplicates_requested),
+            labels_menu.addAction("Dataset map…", self.show_dataset_map),
             labels_menu.addSeparator(),
             labels_menu.addAction("Back up project database…", self._ask_backup),
         ]
@@ -291,6 +299,16 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(self.browser if is_open else self.start_page)
         for dock in self.docks:
             dock.setVisible(is_open)
+        self.dataset_map.clear()  # a map belongs to one project
+        if not is_open:
+            self.map_dock.hide()
+
+    def show_dataset_map(self) -> None:
+        """Show the dataset map's dock in front; asks for a map when none is drawn yet."""
+        self.map_dock.show()
+        self.map_dock.raise_()
+        if not len(self.dataset_map.points):
+            self.dataset_map_requested.emit()
 
     def _fill_recent_menu(self) -> None:
         """The recent projects, newest first; one that is gone is listed, disabled, as gone."""

@@ -1,0 +1,383 @@
+"""The dataset map: every image as a point of a 2-D embedding of its features, coloured by label, split or the
+model's verdict.
+
+One pyqtgraph ``ScatterPlotItem`` holds all the points (``setData`` with numpy arrays, one brush per point from a
+small colour table, pixel-sized symbols). Hovering a point shows its thumbnail; a drag with Shift selects the
+points in a rectangle, a drag with Ctrl (or the *Lasso* mode) the points inside a freehand path; a plain drag pans.
+The selected image ids are emitted (:attr:`DatasetMapView.selection_changed`) for the browser to select, and the
+number keys ask for the selection to be labelled (:attr:`DatasetMapView.label_key_pressed`) through the browser's
+own labelling. No torch here: the map arrives as plain numpy data (a ``DatasetMap``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QPainterPath, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+COLOR_BY = (("Label", "label"), ("Split", "split"), ("Model verdict", "verdict"))
+DRAG_MODES = (("Pan (Shift: rectangle, Ctrl: lasso)", "pan"), ("Rectangle", "rect"), ("Lasso", "lasso"))
+METHODS = (("PCA (fast)", "pca"), ("t-SNE (slower)", "tsne"))
+SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
+VERDICT_COLORS = {"right": "#2ca02c", "wrong": "#d62728", "predicted": "#1f77b4"}
+VERDICT_NAMES = {"right": "right", "wrong": "wrong", "predicted": "predicted (unlabelled)"}
+NONE_COLOR = "#9a9a9a"
+FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+POINT_SIZE = 6
+HOVER_PIXELS = 8  # a point within this many pixels of the cursor is hovered
+
+
+class _MapViewBox(pg.ViewBox):
+    """Pans on a plain drag; a Shift-drag (or rectangle mode) draws a rectangle, a Ctrl-drag (or lasso mode) a
+    freehand path, and hands the finished shape to ``on_shape(kind, points in view coordinates)``."""
+
+    def __init__(self, on_shape, mode) -> None:  # noqa: ANN001 - two callables
+        super().__init__()
+        self._on_shape, self._mode = on_shape, mode
+        self._trace: list[QPointF] = []
+        self._kind = ""
+        self.outline = QGraphicsPathItem()
+        self.outline.setPen(pg.mkPen("#222", width=1.5, style=Qt.PenStyle.DashLine))
+        self.outline.setBrush(QBrush(QColor(30, 30, 30, 30)))
+        self.outline.setZValue(10)
+        self.addItem(self.outline, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: ANN001, N802 - pyqtgraph's signature
+        modifiers = ev.modifiers()
+        kind = (
+            "rect"
+            if modifiers & Qt.KeyboardModifier.ShiftModifier
+            else "lasso"
+            if modifiers & Qt.KeyboardModifier.ControlModifier
+            else self._mode()
+        )
+        if ev.button() != Qt.MouseButton.LeftButton or (kind == "pan" and not self._trace):
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        if ev.isStart() or not self._trace:
+            self._kind = kind
+            self._trace = [self.mapSceneToView(ev.buttonDownScenePos())]
+        self._trace.append(self.mapSceneToView(ev.scenePos()))
+        self.outline.setPath(shape_path(self._kind, [(p.x(), p.y()) for p in self._trace]))
+        if ev.isFinish():
+            trace, self._trace = [(p.x(), p.y()) for p in self._trace], []
+            self.outline.setPath(QPainterPath())
+            self._on_shape(self._kind, trace)
+
+
+def shape_path(kind: str, trace: Sequence[tuple[float, float]]) -> QPainterPath:
+    """The closed path of a drag: the rectangle spanned by its first and last point, or the freehand lasso."""
+    path = QPainterPath()
+    if len(trace) < 2:
+        return path
+    if kind == "rect":
+        (x0, y0), (x1, y1) = trace[0], trace[-1]
+        path.addRect(QRectF(QPointF(min(x0, x1), min(y0, y1)), QPointF(max(x0, x1), max(y0, y1))))
+        return path
+    path.moveTo(*trace[0])
+    for x, y in trace[1:]:
+        path.lineTo(x, y)
+    path.closeSubpath()
+    return path
+
+
+class DatasetMapView(QWidget):
+    """The map and its controls. Feed it with :meth:`set_map` (a ``DatasetMap``) or :meth:`show_points`."""
+
+    map_requested = Signal(str)  # method ("pca" or "tsne")
+    selection_changed = Signal(list)  # image ids
+    label_key_pressed = Signal(int)  # 0 removes the label, 1-9 the class with that key
+    thumbnails_wanted = Signal(list)  # [(image id, path, sha256)]
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.color_by = QComboBox()
+        for text, key in COLOR_BY:
+            self.color_by.addItem(text, key)
+        self.color_by.currentIndexChanged.connect(self.recolor)
+        self.drag_mode = QComboBox()
+        for text, key in DRAG_MODES:
+            self.drag_mode.addItem(text, key)
+        self.method = QComboBox()
+        for text, key in METHODS:
+            self.method.addItem(text, key)
+        self.compute_button = QPushButton("Compute map")
+        self.compute_button.clicked.connect(lambda: self.map_requested.emit(self.method.currentData()))
+        self.status = QLabel("Compute the map to see the images laid out by their features.")
+        self.status.setWordWrap(True)
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        controls = QHBoxLayout()
+        for text, widget in (("Colour by", self.color_by), ("Drag", self.drag_mode), ("Layout", self.method)):
+            controls.addWidget(QLabel(text))
+            controls.addWidget(widget)
+        controls.addWidget(self.compute_button)
+        controls.addStretch(1)
+        self.view_box = _MapViewBox(self._shape_drawn, lambda: self.drag_mode.currentData())
+        self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        self.scatter = pg.ScatterPlotItem(pxMode=True, useCache=True, size=POINT_SIZE, pen=None)
+        self.selected_item = pg.ScatterPlotItem(
+            pxMode=True, size=POINT_SIZE + 4, pen=pg.mkPen("#000", width=1.5), brush=None
+        )
+        self.selected_item.setZValue(5)
+        self.plot.addItem(self.scatter)
+        self.plot.addItem(self.selected_item)
+        self.thumbnail = QLabel(self.plot)
+        self.thumbnail.setStyleSheet("background: white; border: 1px solid #555; padding: 2px;")
+        self.thumbnail.hide()
+        self.plot.scene().sigMouseMoved.connect(self._hover)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.legend)
+        self.points = np.zeros((0, 2), dtype=np.float32)
+        self.image_ids = np.zeros(0, dtype=np.int64)
+        self.labels: list[str | None] = []
+        self.splits: list[str | None] = []
+        self.verdicts: list[str] = []
+        self.paths: list[str] = []
+        self.sha256: list[str | None] = []
+        self.class_colors: dict[str, str] = {}
+        self.selected = np.zeros(0, dtype=bool)
+        self._row_of: dict[int, int] = {}
+        self._thumbs: dict[int, QPixmap] = {}
+        self._hovered: int | None = None
+        self._hover_pos = QPoint()
+
+    # ----------------------------------------------------------------- data
+    def set_class_colors(self, colors: dict[str, str]) -> None:
+        self.class_colors = dict(colors)
+        self.recolor()
+
+    def set_map(self, result: object) -> None:
+        """Show a ``DatasetMap`` (core): points, ids, labels, splits, verdicts, paths."""
+        self.show_points(
+            result.points,
+            result.image_ids,
+            labels=result.labels,
+            splits=result.splits,
+            verdicts=result.verdicts,
+            paths=result.paths,
+            sha256=result.sha256,
+        )
+        run = f", verdicts of {result.run_name}" if result.run_name else ""
+        self.status.setText(
+            f"{len(result.image_ids)} image(s), {result.method.upper()} layout{run}. Hover a point for its "
+            "thumbnail; Shift-drag selects a rectangle, Ctrl-drag a lasso; number keys label the selection."
+        )
+
+    def show_points(
+        self,
+        points: np.ndarray,
+        image_ids: Sequence[int] | np.ndarray,
+        *,
+        labels: Sequence[str | None] | None = None,
+        splits: Sequence[str | None] | None = None,
+        verdicts: Sequence[str] | None = None,
+        paths: Sequence[str] | None = None,
+        sha256: Sequence[str | None] | None = None,
+    ) -> None:
+        """Show ``points`` ``(N, 2)`` for ``image_ids`` ``(N,)``; the other sequences have ``N`` items each."""
+        self.points = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 2)
+        n = len(self.points)
+        self.image_ids = np.asarray(image_ids, dtype=np.int64).reshape(n)
+        self.labels = list(labels) if labels is not None else [None] * n
+        self.splits = list(splits) if splits is not None else [None] * n
+        self.verdicts = list(verdicts) if verdicts is not None else ["none"] * n
+        self.paths = list(paths) if paths is not None else [""] * n
+        self.sha256 = list(sha256) if sha256 is not None else [None] * n
+        self._row_of = {int(i): row for row, i in enumerate(self.image_ids)}
+        self.selected = np.zeros(n, dtype=bool)
+        self._thumbs.clear()
+        self.scatter.setData(
+            x=self.points[:, 0], y=self.points[:, 1], data=self.image_ids, brush=self.brushes()
+        )
+        self.selected_item.setData(x=[], y=[])
+        self.legend.setText(self._legend_html())
+        self.plot.autoRange()
+
+    def clear(self) -> None:
+        """No map (another project was opened)."""
+        self.show_points(np.zeros((0, 2), dtype=np.float32), [])
+        self.status.setText("Compute the map to see the images laid out by their features.")
+
+    def update_labels(self, labels: dict[int, str | None]) -> None:
+        """New labels of some images (after the browser labelled them); recolours the map."""
+        for image_id, label in labels.items():
+            row = self._row_of.get(int(image_id))
+            if row is not None:
+                self.labels[row] = label
+        self.recolor()
+
+    # ----------------------------------------------------------------- colours
+    def categories(self) -> list[str | None]:
+        """The category of every point under the current *Colour by* choice."""
+        key = self.color_by.currentData()
+        return self.splits if key == "split" else self.verdicts if key == "verdict" else self.labels
+
+    def _color_table(self) -> dict[str | None, str]:
+        key = self.color_by.currentData()
+        if key == "split":
+            return dict(SPLIT_COLORS)
+        if key == "verdict":
+            return dict(VERDICT_COLORS)
+        names = sorted({c for c in self.labels if c is not None} | set(self.class_colors))
+        return {
+            name: self.class_colors.get(name) or FALLBACK_COLORS[i % len(FALLBACK_COLORS)]
+            for i, name in enumerate(names)
+        }
+
+    def brushes(self) -> np.ndarray:
+        """``(N,)`` object array of QBrush: one shared brush per category, grey for none."""
+        table = self._color_table()
+        names = list(table)
+        brushes = [pg.mkBrush(QColor(table[name])) for name in names] + [pg.mkBrush(QColor(NONE_COLOR))]
+        position = {name: i for i, name in enumerate(names)}
+        codes = np.fromiter(
+            (position.get(c, len(names)) for c in self.categories()), dtype=np.int64, count=len(self.points)
+        )
+        return np.asarray(brushes, dtype=object)[codes] if len(codes) else np.zeros(0, dtype=object)
+
+    def recolor(self) -> None:
+        if len(self.points):
+            self.scatter.setBrush(self.brushes())
+        self.legend.setText(self._legend_html())
+
+    def _legend_html(self) -> str:
+        table = self._color_table()
+        key = self.color_by.currentData()
+        names = VERDICT_NAMES if key == "verdict" else {}
+        none = {"label": "unlabelled", "split": "unlabelled", "verdict": "no run chosen"}[key]
+        items = [(names.get(n, n), c) for n, c in table.items()] + [(none, NONE_COLOR)]
+        return " &nbsp; ".join(f"<span style='color:{c}'>●</span> {n}" for n, c in items)
+
+    # ----------------------------------------------------------------- selection
+    def _shape_drawn(self, kind: str, trace: list[tuple[float, float]]) -> None:
+        if kind == "rect":
+            (x0, y0), (x1, y1) = trace[0], trace[-1]
+            self.select_rect(x0, y0, x1, y1)
+        else:
+            self.select_lasso(trace)
+
+    def select_rect(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
+        """Select the points inside the rectangle (map coordinates, corners in any order); emits their ids."""
+        x, y = self.points[:, 0], self.points[:, 1]
+        inside = (x >= min(x0, x1)) & (x <= max(x0, x1)) & (y >= min(y0, y1)) & (y <= max(y0, y1))
+        return self._select(inside)
+
+    def select_lasso(self, trace: Sequence[tuple[float, float]]) -> list[int]:
+        """Select the points inside the closed freehand path ``trace`` (map coordinates); emits their ids."""
+        path = shape_path("lasso", trace)
+        inside = np.zeros(len(self.points), dtype=bool)
+        if not path.isEmpty():
+            box = path.boundingRect()
+            x, y = self.points[:, 0], self.points[:, 1]
+            near = np.flatnonzero(
+                (x >= box.left()) & (x <= box.right()) & (y >= box.top()) & (y <= box.bottom())
+            )
+            for row in near:  # only the points in the path's bounding box are asked
+                inside[row] = path.contains(QPointF(float(x[row]), float(y[row])))
+        return self._select(inside)
+
+    def _select(self, inside: np.ndarray) -> list[int]:
+        self.selected = inside
+        self.selected_item.setData(x=self.points[inside, 0], y=self.points[inside, 1])
+        ids = [int(i) for i in self.image_ids[inside]]
+        self.selection_changed.emit(ids)
+        self.setFocus()
+        return ids
+
+    def selected_ids(self) -> list[int]:
+        return [int(i) for i in self.image_ids[self.selected]]
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        key = event.key()
+        plain = (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier) == Qt.KeyboardModifier.NoModifier
+        if plain and Qt.Key.Key_0 <= key <= Qt.Key.Key_9 and self.selected.any():
+            self.label_key_pressed.emit(key - Qt.Key.Key_0)
+        else:
+            super().keyPressEvent(event)
+
+    # ----------------------------------------------------------------- hover thumbnails
+    def point_near(self, scene_pos: QPointF) -> int | None:
+        """The row of the point nearest ``scene_pos`` within :data:`HOVER_PIXELS`, or ``None``."""
+        if not len(self.points) or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            return None
+        where = self.view_box.mapSceneToView(scene_pos)
+        pixel = self.view_box.viewPixelSize()
+        dx = (self.points[:, 0] - where.x()) / max(pixel[0], 1e-12)
+        dy = (self.points[:, 1] - where.y()) / max(pixel[1], 1e-12)
+        distance = dx * dx + dy * dy
+        row = int(np.argmin(distance))
+        return row if distance[row] <= HOVER_PIXELS**2 else None
+
+    def _hover(self, scene_pos: QPointF) -> None:
+        row = self.point_near(scene_pos)
+        if row is None:
+            self._hovered = None
+            self.thumbnail.hide()
+            return
+        image_id = int(self.image_ids[row])
+        self._hovered = image_id
+        self._hover_pos = self.plot.mapFromScene(scene_pos)
+        if image_id in self._thumbs:
+            self._show_thumbnail(image_id)
+        elif self.paths[row]:
+            self.thumbnails_wanted.emit([(image_id, self.paths[row], self.sha256[row])])
+
+    def set_thumbnail(self, image_id: int, image: QImage) -> None:
+        """A thumbnail arrived (the product's thumbnail service); shown if its point is still hovered."""
+        if image_id not in self._row_of:
+            return
+        self._thumbs[image_id] = QPixmap.fromImage(image)
+        if image_id == self._hovered:
+            self._show_thumbnail(image_id)
+
+    def _show_thumbnail(self, image_id: int) -> None:
+        row = self._row_of[image_id]
+        label = self.labels[row] or "unlabelled"
+        self.thumbnail.setPixmap(self._thumbs[image_id])
+        self.thumbnail.setToolTip(f"{label}")
+        self.thumbnail.adjustSize()
+        # Beside the cursor, on the side where it fits inside the plot.
+        size, where, gap = self.thumbnail.size(), self._hover_pos, 14
+        x = (
+            where.x() + gap
+            if where.x() + gap + size.width() <= self.plot.width()
+            else where.x() - gap - size.width()
+        )
+        y = (
+            where.y() + gap
+            if where.y() + gap + size.height() <= self.plot.height()
+            else where.y() - gap - size.height()
+        )
+        self.thumbnail.move(max(0, x), max(0, y))
+        self.thumbnail.raise_()
+        self.thumbnail.show()
+
+    def hovered_id(self) -> int | None:
+        return self._hovered if self.thumbnail.isVisible() else None
+
+    def set_busy(self, busy: bool, message: str = "") -> None:
+        self.compute_button.setEnabled(not busy)
+        if message:
+            self.status.setText(message)

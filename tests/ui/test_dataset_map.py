@@ -1,0 +1,165 @@
+"""The dataset map view: points shown, rectangle and lasso selection, colouring, label keys."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from dmtl_studio.ui.dataset_map import DatasetMapView
+
+
+def _grid_map(qtbot):  # noqa: ANN001, ANN202
+    view = DatasetMapView()
+    qtbot.addWidget(view)
+    xs, ys = np.meshgrid(np.arange(10, dtype=np.float32), np.arange(10, dtype=np.float32))
+    points = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    ids = np.arange(100, 200)
+    labels = ["cat" if x < 5 else "dog" for x in points[:, 0]]
+    splits = ["train" if y < 7 else "val" for y in points[:, 1]]
+    view.show_points(points, ids, labels=labels, splits=splits)
+    view.resize(500, 400)
+    view.show()
+    return view, points, ids
+
+
+def _brush_colors(view: DatasetMapView) -> list[str]:
+    return [spot.brush().color().name() for spot in view.scatter.points()]
+
+
+def test_the_points_are_drawn_where_they_lie(qtbot) -> None:  # noqa: ANN001
+    view, points, ids = _grid_map(qtbot)
+    x, y = view.scatter.getData()
+    assert np.array_equal(x, points[:, 0]) and np.array_equal(y, points[:, 1])
+    assert [int(d) for d in view.scatter.data["data"]] == list(ids)
+    box = view.view_box.viewRange()
+    assert box[0][0] <= 0 and box[0][1] >= 9 and box[1][0] <= 0 and box[1][1] >= 9
+
+
+def test_a_rectangle_selects_exactly_the_points_inside_and_emits_their_ids(qtbot) -> None:  # noqa: ANN001
+    view, points, ids = _grid_map(qtbot)
+    with qtbot.waitSignal(view.selection_changed) as signal:
+        view.select_rect(6.5, 1.5, 2.5, 3.5)  # corners in any order
+    expected = [int(i) for i, (x, y) in zip(ids, points, strict=True) if 2.5 <= x <= 6.5 and 1.5 <= y <= 3.5]
+    assert sorted(signal.args[0]) == expected and len(expected) == 8
+    assert view.selected_ids() == expected
+    assert len(view.selected_item.getData()[0]) == 8
+
+
+def test_a_lasso_selects_the_points_inside_its_path(qtbot) -> None:  # noqa: ANN001
+    view, points, ids = _grid_map(qtbot)
+    triangle = [(-0.5, -0.5), (9.5, -0.5), (-0.5, 9.5)]  # the points with x + y < 9
+    with qtbot.waitSignal(view.selection_changed) as signal:
+        view.select_lasso(triangle)
+    expected = [int(i) for i, (x, y) in zip(ids, points, strict=True) if x + y < 9]
+    assert sorted(signal.args[0]) == expected and len(expected) == 45
+
+
+def test_a_shift_drag_on_the_plot_selects_a_rectangle(qtbot) -> None:  # noqa: ANN001
+    view, points, ids = _grid_map(qtbot)
+    qtbot.waitExposed(view)
+    vb = view.view_box
+    # Drag through pyqtgraph's own event path: the view box decides what the drag does.
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
+
+    class _Press:
+        def __init__(self, pos, down=None):  # noqa: ANN001
+            self._pos, self._down = pos, down if down is not None else pos
+
+        def buttonDownScenePos(self, _button):  # noqa: ANN001, ANN202, N802
+            return self._down
+
+        def buttonDownScreenPos(self, _button):  # noqa: ANN001, ANN202, N802
+            return self._down
+
+        def scenePos(self):  # noqa: ANN202, N802
+            return self._pos
+
+        def screenPos(self):  # noqa: ANN202, N802
+            return self._pos
+
+        def button(self):  # noqa: ANN202
+            return Qt.MouseButton.LeftButton
+
+        def buttons(self):  # noqa: ANN202
+            return Qt.MouseButton.LeftButton
+
+        def modifiers(self):  # noqa: ANN202
+            return Qt.KeyboardModifier.ShiftModifier
+
+        def lastScenePos(self):  # noqa: ANN202, N802
+            return self._pos
+
+        def lastScreenPos(self):  # noqa: ANN202, N802
+            return self._pos
+
+    start, end = vb.mapViewToScene(pg_point(1.5, 1.5)), vb.mapViewToScene(pg_point(3.5, 4.5))
+    press = _Press(start)
+    with qtbot.waitSignal(view.selection_changed) as signal:
+        for pos, first, finish in ((start, True, False), (end, False, True)):
+            move = _Press(pos, start)
+            event = MouseDragEvent(move, press, move, start=first, finish=finish)
+            event.currentItem = vb
+            vb.mouseDragEvent(event)
+    expected = [int(i) for i, (x, y) in zip(ids, points, strict=True) if 1.5 <= x <= 3.5 and 1.5 <= y <= 4.5]
+    assert sorted(signal.args[0]) == expected and len(expected) == 6
+
+
+def pg_point(x: float, y: float):  # noqa: ANN201
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_colouring_by_split_or_label_changes_the_brushes(qtbot) -> None:  # noqa: ANN001
+    view, points, _ids = _grid_map(qtbot)
+    view.set_class_colors({"cat": "#ff0000", "dog": "#0000ff"})
+    by_label = _brush_colors(view)
+    assert by_label == ["#ff0000" if x < 5 else "#0000ff" for x in points[:, 0]]
+    view.color_by.setCurrentIndex(view.color_by.findData("split"))
+    by_split = _brush_colors(view)
+    assert by_split != by_label
+    assert len({c for c, y in zip(by_split, points[:, 1], strict=True) if y < 7}) == 1
+    assert by_split[0] != by_split[-1]  # train and validation differ
+    view.update_labels({100: None})
+    view.color_by.setCurrentIndex(view.color_by.findData("label"))
+    assert _brush_colors(view)[0] not in ("#ff0000", "#0000ff")  # unlabelled now: grey
+
+
+def test_number_keys_ask_to_label_the_selection(qtbot) -> None:  # noqa: ANN001
+    view, _points, _ids = _grid_map(qtbot)
+    with qtbot.assertNotEmitted(view.label_key_pressed):
+        qtbot.keyClick(view, Qt.Key.Key_2)  # nothing selected: nothing to label
+    view.select_rect(0, 0, 1, 1)
+    with qtbot.waitSignal(view.label_key_pressed) as signal:
+        qtbot.keyClick(view, Qt.Key.Key_2)
+    assert signal.args == [2]
+
+
+def test_hovering_a_point_asks_for_its_thumbnail_and_shows_it(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QImage
+
+    view, _points, _ids = _grid_map(qtbot)
+    view.paths = [f"/images/{i}.png" for i in range(100)]
+    qtbot.waitExposed(view)
+    scene_pos = view.view_box.mapViewToScene(pg_point(4, 4))
+    with qtbot.waitSignal(view.thumbnails_wanted) as signal:
+        view._hover(scene_pos)
+    assert signal.args[0][0][:2] == (144, "/images/44.png")
+    image = QImage(32, 32, QImage.Format.Format_RGB32)
+    image.fill(0xFF00FF)
+    view.set_thumbnail(144, image)
+    assert view.hovered_id() == 144 and view.thumbnail.pixmap().width() == 32
+
+
+def test_the_thumbnail_of_a_point_at_the_edge_stays_inside_the_plot(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QImage
+
+    view, _points, _ids = _grid_map(qtbot)
+    view.paths = [f"/images/{i}.png" for i in range(100)]
+    qtbot.waitExposed(view)
+    image = QImage(96, 96, QImage.Format.Format_RGB32)
+    image.fill(0x00FF00)
+    view.set_thumbnail(199, image)  # the top right point (9, 9)
+    view._hover(view.view_box.mapViewToScene(pg_point(9, 9)))
+    assert view.hovered_id() == 199
+    assert view.plot.rect().contains(view.thumbnail.geometry())

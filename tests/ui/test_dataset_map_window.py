@@ -1,0 +1,55 @@
+"""Labels ▸ Dataset map…: the map of the open project, its selection in the browser, and labelling by key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.ui.dataset_browser import MAP_SELECTION_KEY
+from dmtl_studio.ui.model_panel import ModelPanel
+from tests.conftest import TEST_INPUT_SIZE
+
+
+def test_the_map_selects_images_in_the_browser_and_labels_them(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    original = ModelPanel.config
+    monkeypatch.setattr(
+        ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    view, browser = window.dataset_map, window.browser
+    menu_action = next(a for a in window.project_actions if a.text() == "Dataset map…")
+    try:
+        assert menu_action.isEnabled()
+        menu_action.trigger()
+        assert window.map_dock.isVisible()
+        qtbot.waitUntil(lambda: len(view.points) > 0, timeout=180_000)
+        with ProjectStore.open(project) as store:
+            usable = {im.id for im in store.images(usable_only=True)}
+        assert set(int(i) for i in view.image_ids) == usable
+        # A rectangle around the left half of the map selects those images in the browser.
+        middle = float(np.median(view.points[:, 0]))
+        low, high = view.points.min(axis=0) - 1, view.points.max(axis=0) + 1
+        chosen = view.select_rect(low[0], low[1], middle, high[1])
+        assert chosen and browser.filter.currentData() == MAP_SELECTION_KEY
+        assert sorted(browser.selected_ids()) == sorted(chosen)
+        # Key 1 on the map gives them the first class, through the browser's labelling (with undo).
+        first = browser.classes.class_names()[0]
+        qtbot.keyClick(view, Qt.Key.Key_1)
+        with ProjectStore.open(project) as store:
+            labels = {im.id: im.label for im in store.images()}
+        assert all(labels[i] == first for i in chosen)
+        assert all(view.labels[list(view.image_ids).index(i)] == first for i in chosen)
+        assert browser.undo_action.isEnabled()
+    finally:
+        controller.shutdown()
+        window.close()
+    window.set_project_open(False)
+    assert not menu_action.isEnabled() and not len(view.points)
