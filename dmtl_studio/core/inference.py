@@ -159,6 +159,7 @@ def evaluate_run(
         skipped=chosen.skipped,
         unreadable=problems,
         reused_features=reused,
+        calibration=loaded.sidecar.get("calibration"),
     )
 
 

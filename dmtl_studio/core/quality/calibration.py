@@ -167,13 +167,23 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
     dict or None
         ``{"method": "temperature", "temperature": T, "fitted_on", "images", "ece_before", "ece_after",
         "bins"}``; None when fewer than :data:`MIN_IMAGES` images were given (too few to fit anything).
+        When the likelihood has no minimum inside the search range (every held-out image right: it keeps
+        falling as ``T`` goes to 0, which would make every later prediction look certain), ``T`` stays 1 and
+        the entry says so in ``"note"``.
     """
     logits = np.asarray(logits, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.int64)
     if len(targets) < MIN_IMAGES or not np.isfinite(logits).all():
         return None
     temperature = fit_temperature(logits, targets)
-    return {
+    note = None
+    if abs(np.log(temperature)) > LOG_T_RANGE - 1e-2:
+        note = (
+            f"no temperature fits: the likelihood of the {len(targets)} validation images has no minimum "
+            f"(best at the search bound T={temperature:.3g}); left at 1"
+        )
+        temperature = 1.0
+    entry = {
         "method": "temperature",
         "temperature": temperature,
         "fitted_on": fitted_on,
@@ -182,6 +192,9 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
         "ece_after": expected_calibration_error(softmax(logits, temperature), targets),
         "bins": BINS,
     }
+    if note:
+        entry["note"] = note
+    return entry
 
 
 def temperature_of(sidecar: dict) -> float:
