@@ -110,6 +110,8 @@ class ReliabilityDiagram(QWidget):
                                       pen=pg.mkPen("#c0392b", width=1.5), name="accuracy without calibration")  # fmt: skip
         self.plot.addItem(self.bars)
         self.plot.addItem(self.before)
+        legend.addItem(self.bars, "accuracy (calibrated)")
+        legend.addItem(self.before, "accuracy without calibration")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
