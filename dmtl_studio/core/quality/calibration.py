@@ -168,8 +168,8 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
         ``{"method": "temperature", "temperature": T, "fitted_on", "images", "ece_before", "ece_after",
         "bins"}``; None when fewer than :data:`MIN_IMAGES` images were given (too few to fit anything).
         When the likelihood has no minimum inside the search range (every held-out image right: it keeps
-        falling as ``T`` goes to 0, which would make every later prediction look certain), ``T`` stays 1 and
-        the entry says so in ``"note"``.
+        falling as ``T`` goes to 0, which would make every later prediction look certain), ``T`` is chosen by
+        :func:`match_confidence` instead and the entry says so in ``"note"``.
     """
     logits = np.asarray(logits, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.int64)
@@ -178,11 +178,13 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
     temperature = fit_temperature(logits, targets)
     note = None
     if abs(np.log(temperature)) > LOG_T_RANGE - 1e-2:
+        bound = temperature
+        temperature = match_confidence(logits, targets)
         note = (
-            f"no temperature fits: the likelihood of the {len(targets)} validation images has no minimum "
-            f"(best at the search bound T={temperature:.3g}); left at 1"
+            f"the likelihood of the {len(targets)} validation images has no minimum (best at the search bound "
+            f"T={bound:.3g}): T={temperature:.3g} makes their mean confidence the smoothed accuracy "
+            "(right + 1) / (images + 2) instead"
         )
-        temperature = 1.0
     entry = {
         "method": "temperature",
         "temperature": temperature,
@@ -195,6 +197,29 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
     if note:
         entry["note"] = note
     return entry
+
+
+def match_confidence(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature whose mean top-1 confidence equals the smoothed accuracy ``(right + 1) / (N + 2)``.
+
+    Laplace's rule of succession: with every one of ``N`` held-out images right, the accuracy to expect is not 1
+    but ``(N + 1) / (N + 2)``. Used when the likelihood has no minimum; 1.0 when no temperature in the search
+    range reaches that confidence.
+    """
+    from scipy.optimize import brentq
+
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.int64)
+    right = int((logits.argmax(1) == targets).sum())
+    wanted = (right + 1) / (len(targets) + 2)
+
+    def gap(log_t: float) -> float:
+        return float(softmax(logits, float(np.exp(log_t))).max(1).mean()) - wanted
+
+    low, high = gap(-LOG_T_RANGE), gap(LOG_T_RANGE)
+    if low * high > 0:
+        return 1.0
+    return float(np.exp(brentq(gap, -LOG_T_RANGE, LOG_T_RANGE, xtol=1e-6)))
 
 
 def temperature_of(sidecar: dict) -> float:
