@@ -98,24 +98,25 @@ class ReliabilityDiagram(QWidget):
             "Each bar: the images whose top probability falls in that bin; its height is how many of them were "
             "right. On the dashed diagonal, confidence means what it says."
         )
-        legend = pg.LegendItem(offset=None, colCount=3, labelTextColor="#222", labelTextSize="8pt")
-        item = self.plot.getPlotItem()
-        item.layout.addItem(legend, 4, 1)
-        item.legend = legend
+        # The key is a line of text, not a legend: in the evaluation dock every row of the plot counts.
+        self.key = QLabel(
+            "<span style='color:#2e86de'>■</span> accuracy per confidence bin &nbsp; "
+            "<span style='color:#c0392b'>□</span> without calibration &nbsp; - - - ideal"
+        )
+        self.key.setTextFormat(Qt.TextFormat.RichText)
         self.diagonal = self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#555", width=1.5, style=Qt.PenStyle.DashLine),
-                                       name="perfectly calibrated")  # fmt: skip
+                                       name="ideal")  # fmt: skip
         self.bars = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=QColor(46, 134, 222, 170), pen="w",
-                                    name="accuracy (calibrated)")  # fmt: skip
+                                    name="accuracy")  # fmt: skip
         self.before = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=None,
-                                      pen=pg.mkPen("#c0392b", width=1.5), name="accuracy without calibration")  # fmt: skip
+                                      pen=pg.mkPen("#c0392b", width=1.5), name="without calibration")  # fmt: skip
         self.plot.addItem(self.bars)
         self.plot.addItem(self.before)
-        legend.addItem(self.bars, "accuracy (calibrated)")
-        legend.addItem(self.before, "accuracy without calibration")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.key)
 
     @staticmethod
     def _bars(bins: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -253,7 +254,7 @@ class EvaluationView(QWidget):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.per_class)
         right.addWidget(self.reliability)
-        right.setSizes([200, 300])
+        right.setSizes([130, 370])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(matrix)
         split.addWidget(right)
