@@ -237,6 +237,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("images_dir", type=_path)
     p.add_argument("--out", type=_path, required=True, help="CSV file to write")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    sure = p.add_mutually_exclusive_group()
+    sure.add_argument(
+        "--reject-below",
+        type=float,
+        default=None,
+        metavar="P",
+        help="write 'unsure' as the label of images whose top probability is below P (0-1)",
+    )
+    sure.add_argument(
+        "--target-accuracy",
+        type=float,
+        default=None,
+        metavar="A",
+        help="write 'unsure' below the threshold at which the run reaches accuracy A on its validation split",
+    )
 
     p = sub.add_parser("evaluate", help="a run's metrics on the test split (validation split if none)")
     p.add_argument("run_dir", type=_path)
@@ -537,26 +552,63 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from dmtl_studio.core.export import is_run_folder, predict_with
     from dmtl_studio.core.predict import NoImagesError, predict_folder
+    from dmtl_studio.core.quality.reject import RejectError
 
+    reject_below = args.reject_below
+    if reject_below is not None and not 0.0 <= reject_below <= 1.0:
+        print(f"dmtl-studio: --reject-below must be a probability between 0 and 1, not {reject_below}", file=sys.stderr)
+        return 2
     bar = _Progress("predict")
     try:
         if is_run_folder(args.run_dir) or not args.run_dir.exists():
+            loaded = None
+            if args.target_accuracy is not None:
+                from dmtl_studio.core.checkpoint import load_checkpoint
+                from dmtl_studio.core.quality.reject import validation_threshold
+
+                loaded = load_checkpoint(args.run_dir, device=args.device)
+                chosen = validation_threshold(args.run_dir, args.target_accuracy, loaded=loaded)
+                reject_below = chosen.threshold
+                reached = "" if chosen.reached else f" (accuracy {args.target_accuracy:.1%} is not reached; best found)"
+                print(
+                    f"threshold {chosen.threshold:.4f} for accuracy {args.target_accuracy:.1%}{reached}: on the "
+                    f"{chosen.images} validation image(s) it keeps {chosen.coverage:.1%} (expected coverage) at "
+                    f"accuracy {chosen.accuracy:.1%}; the rest are written as 'unsure'"
+                )
             summary = predict_folder(
                 args.run_dir,
                 args.images_dir,
                 args.out,
                 device=args.device,
                 progress=lambda d, t: bar.update(d, t),
+                reject_below=reject_below,
+                loaded=loaded,
             )
         else:  # an exported model: .onnx (onnxruntime), TorchScript, with its sidecar
+            if args.target_accuracy is not None:
+                print(
+                    f"dmtl-studio: --target-accuracy needs a run folder inside its project (its validation split); "
+                    f"{args.run_dir} is an exported model: give --reject-below P instead",
+                    file=sys.stderr,
+                )
+                return 2
             summary = predict_with(
-                args.run_dir, args.images_dir, args.out, progress=lambda d, t: bar.update(d, t)
+                args.run_dir,
+                args.images_dir,
+                args.out,
+                progress=lambda d, t: bar.update(d, t),
+                reject_below=reject_below,
             )
+    except RejectError as exc:
+        print(f"dmtl-studio: {exc}", file=sys.stderr)
+        return 2
     except NoImagesError as exc:
         print(f"dmtl-studio: {exc}", file=sys.stderr)
         return 2
     unread = f"; {len(summary.problems)} file(s) could not be read (rows with an error)" if summary.problems else ""
-    print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{unread}")
+    unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
+    sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
+    print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{sure_note}{unread}")
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:

@@ -330,12 +330,19 @@ class Classifier(nn.Module):
         self.backbone = backbone
         self.num_features = feature_size(backbone)
         self.head = build_head(head, self.num_features, num_classes, hidden, dropout)
+        # Temperature scaling of the logits (1 while training; a trained run's sidecar sets it when loaded). Not
+        # part of the weights, so runs saved before calibration existed load unchanged.
+        self.register_buffer("temperature", torch.ones(()), persistent=False)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)
 
+    def scaled_head(self, features: torch.Tensor) -> torch.Tensor:
+        """The head's logits divided by the calibration temperature (features ``(B, F)`` -> ``(B, C)``)."""
+        return self.head(features) / self.temperature
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images))
+        return self.head(self.backbone(images)) / self.temperature
 
 
 @dataclass(frozen=True)

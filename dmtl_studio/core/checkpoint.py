@@ -20,6 +20,7 @@ from dmtl_studio import __version__
 from dmtl_studio.core.backbones import Classifier, ModelSpec, Preprocessing, build_classifier
 from dmtl_studio.core.fileio import atomic_write_bytes, file_sha256  # noqa: F401 - also imported from here by others
 from dmtl_studio.core.preprocess import describe_preprocessing
+from dmtl_studio.core.quality.calibration import temperature_of
 
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
@@ -56,8 +57,12 @@ def checkpoint_files(
     config: dict,
     augmentation: list[dict] | dict,
     metrics: dict,
+    calibration: dict | None = None,
 ) -> dict[str, bytes]:
     """Weights and sidecar serialised in memory: ``{WEIGHTS_NAME: bytes, SIDECAR_NAME: bytes}``.
+
+    ``calibration`` (temperature scaling fitted on the validation split, see
+    :mod:`dmtl_studio.core.quality.calibration`) is written as the sidecar's ``calibration`` entry when given.
 
     Nothing touches the disk here, so a full disk can only fail the plain file write that follows.
 
@@ -82,6 +87,8 @@ def checkpoint_files(
         "versions": library_versions(),
         "weights_sha256": hashlib.sha256(data).hexdigest(),
     }
+    if calibration is not None:
+        sidecar["calibration"] = calibration
     return {WEIGHTS_NAME: data, SIDECAR_NAME: json.dumps(sidecar, indent=2, sort_keys=True).encode()}
 
 
@@ -120,6 +127,11 @@ class LoadedModel:
     classes: list[str]
     sidecar: dict
 
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature the model's outputs are divided by (1.0 for an uncalibrated run)."""
+        return temperature_of(self.sidecar)
+
 
 def read_sidecar(folder: str | os.PathLike[str]) -> dict:
     path = Path(folder) / SIDECAR_NAME
@@ -150,6 +162,8 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
         model.load_state_dict(load_file(str(weights)), strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"{weights} does not fit its model spec: {exc}") from exc
+    # Calibrated probabilities wherever the model is used (predict, evaluation, suggestions, exports)
+    model.temperature.fill_(temperature_of(sidecar))
     model.to(device).eval()
     return LoadedModel(
         model=model,

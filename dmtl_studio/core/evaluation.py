@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dmtl_studio.core.metrics import NOTHING_SCORED, ClassMetrics, format_score, per_class_metrics
+from dmtl_studio.core.quality.calibration import Reliability, reliability, softmax, temperature_of
 from dmtl_studio.core.store import ImageRecord, ProjectStore
 
 #: Below this top-class probability an image counts as "low confidence" in the browser filter.
@@ -76,6 +77,9 @@ class EvaluationResult:
     unreadable: tuple[tuple[str, str], ...] = ()
     #: Images whose frozen-backbone features came from the project's feature cache (no backbone pass).
     reused_features: int = 0
+    #: The run's calibration entry (its sidecar's ``calibration``); ``probabilities`` are already calibrated
+    #: with its temperature. ``None`` for a run without one (temperature 1).
+    calibration: dict | None = None
     confusion: np.ndarray = field(init=False, compare=False)
     metrics: ClassMetrics = field(init=False, compare=False)
 
@@ -133,6 +137,35 @@ class EvaluationResult:
         }
 
     @property
+    def temperature(self) -> float:
+        """The temperature the probabilities were calibrated with (1.0 without calibration)."""
+        return temperature_of({"calibration": self.calibration})
+
+    def reliability(self, calibrated: bool = True) -> Reliability:
+        """Reliability-diagram bins (15) of the evaluated images; ``calibrated=False`` undoes the temperature.
+
+        Undoing needs no new pass: ``softmax(T * log p)`` recovers the uncalibrated probabilities exactly.
+        """
+        probabilities = self.probabilities
+        if not calibrated and self.temperature != 1.0 and len(probabilities):
+            probabilities = softmax(np.log(np.clip(probabilities, 1e-300, None)), 1.0 / self.temperature)
+        return reliability(probabilities, self.targets)
+
+    def calibration_summary(self) -> dict | None:
+        """ECE on the evaluated images, with the temperature and without it; ``None`` when nothing was scored."""
+        if not self.scored:
+            return None
+        after = self.reliability()
+        return {
+            "temperature": self.temperature,
+            "calibrated": self.calibration is not None,
+            "ece": after.ece,
+            "ece_uncalibrated": self.reliability(calibrated=False).ece,
+            "bins": after.to_dict(),
+            "fitted": self.calibration,
+        }
+
+    @property
     def scored(self) -> bool:
         """Whether any image was scored; without one there is no accuracy (``None``), not 0."""
         return len(self.image_ids) > 0
@@ -152,6 +185,7 @@ class EvaluationResult:
             "balanced_accuracy": m.balanced_accuracy,
             "classes": list(self.classes),
             "confusion": self.confusion.tolist(),
+            "calibration": self.calibration_summary(),
             "per_class": {
                 name: {
                     "precision": float(m.precision[i]) if self.scored else None,
@@ -185,6 +219,14 @@ class EvaluationResult:
             lines.append(
                 f"{name:{width}}  {m.precision[i]:9.3f}  {m.recall[i]:6.3f}  {m.f1[i]:5.3f}  {int(m.support[i]):6d}"
             )
+        summary = self.calibration_summary()
+        if summary is not None and summary["calibrated"]:
+            lines.append(
+                f"expected calibration error {summary['ece']:.4f} with temperature {summary['temperature']:.3f} "
+                f"({summary['ece_uncalibrated']:.4f} without)"
+            )
+        elif summary is not None:
+            lines.append(f"expected calibration error {summary['ece']:.4f} (the run is not calibrated)")
         if self.skipped:
             lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
         if self.reused_features:

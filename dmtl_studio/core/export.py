@@ -4,7 +4,9 @@ Every export goes with a JSON sidecar (classes, preprocessing, model spec, train
 recipe, library versions) so that ``dmtl-studio predict`` — or any other program — can prepare images the way
 training did and name the classes; its ``preprocessing`` is the exact description of
 :mod:`dmtl_studio.core.preprocess`, the steps the product itself follows. The model takes normalised float images ``(batch, 3, size, size)`` and
-returns logits ``(batch, classes)``; apply softmax for probabilities.
+returns logits ``(batch, classes)``; apply softmax for probabilities. A calibrated run's temperature
+(``calibration`` in the run's sidecar) is divided out inside the exported graph, so that softmax gives calibrated
+probabilities; the sidecar repeats the entry and names the temperature applied (``output.temperature_applied``).
 
 - ``onnx``: ``PATH`` (e.g. ``model.onnx``) with a dynamic batch dimension, checked after writing with
   onnxruntime against PyTorch on a batch size different from the one traced; sidecar ``PATH.json``
@@ -38,8 +40,15 @@ from dmtl_studio.core.checkpoint import (
     read_sidecar,
 )
 from dmtl_studio.core.fileio import FileWriteError, atomic_copy, atomic_write_bytes
-from dmtl_studio.core.predict import PredictSummary, predict_files, prediction_inputs, write_predictions_csv
+from dmtl_studio.core.predict import (
+    PredictSummary,
+    predict_files,
+    prediction_inputs,
+    reject_unsure,
+    write_predictions_csv,
+)
 from dmtl_studio.core.preprocess import describe_preprocessing
+from dmtl_studio.core.quality.calibration import temperature_of
 
 FORMATS = ("onnx", "torchscript", "safetensors")
 EXPORT_SIDECAR_FORMAT = 1
@@ -76,7 +85,13 @@ def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) ->
         "export_format": fmt,
         "file": file_name,
         "input": {"name": "images", "layout": "NCHW", "dtype": "float32", "batch": "dynamic"},
-        "output": {"name": "logits", "apply": "softmax over classes for probabilities"},
+        "output": {
+            "name": "logits",
+            "apply": "softmax over classes for probabilities",
+            # The graph already divides by the calibration temperature: softmax gives calibrated probabilities.
+            "temperature_applied": temperature_of(run_sidecar),
+        },
+        "calibration": run_sidecar.get("calibration"),
         "classes": run_sidecar["classes"],
         # Written from the one definition the product follows (not copied), so old runs are described right too.
         "preprocessing": describe_preprocessing(Preprocessing.from_dict(run_sidecar["preprocessing"])),
@@ -381,8 +396,12 @@ def predict_with(
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
+    reject_below: float | None = None,
 ) -> PredictSummary:
-    """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV."""
+    """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV.
+
+    With ``reject_below``, images whose top probability is below it are labelled ``unsure``.
+    """
     predictor = load_exported(model_path)
     paths = prediction_inputs(images_dir)
     summary = predict_files(
@@ -394,5 +413,6 @@ def predict_with(
         progress=progress,
         should_stop=should_stop,
     )
+    summary = reject_unsure(summary, reject_below)
     write_predictions_csv(summary, Path(out_csv))
     return summary

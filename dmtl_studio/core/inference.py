@@ -86,7 +86,7 @@ def probabilities_for(
 
     @torch.no_grad()
     def head_probabilities(features: torch.Tensor) -> np.ndarray:
-        return loaded.model.head(features).softmax(1).cpu().numpy()
+        return loaded.model.scaled_head(features).softmax(1).cpu().numpy()
 
     @torch.no_grad()
     def probabilities(batch: np.ndarray) -> np.ndarray:
@@ -159,6 +159,7 @@ def evaluate_run(
         skipped=chosen.skipped,
         unreadable=problems,
         reused_features=reused,
+        calibration=loaded.sidecar.get("calibration"),
     )
 
 

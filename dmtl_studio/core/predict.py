@@ -142,6 +142,31 @@ def predict_paths(
     )
 
 
+def reject_unsure(summary: PredictSummary, reject_below: float | None) -> PredictSummary:
+    """The summary with ``unsure`` as the label of every image whose top probability is below ``reject_below``.
+
+    Confidence and probabilities are kept as they were, so the CSV still shows what the model thought. ``None``
+    returns the summary unchanged.
+
+    Raises
+    ------
+    ValueError
+        When ``reject_below`` is outside ``[0, 1]``.
+    """
+    if reject_below is None:
+        return summary
+    if not 0.0 <= reject_below <= 1.0:
+        raise ValueError(f"the reject threshold must be a probability between 0 and 1, not {reject_below}")
+    from dataclasses import replace
+
+    from dmtl_studio.core.quality.calibration import UNSURE
+
+    kept = tuple(
+        replace(p, label=UNSURE) if p.confidence < reject_below else p for p in summary.predictions
+    )
+    return replace(summary, predictions=kept)
+
+
 #: The last column of a predictions CSV: empty for a predicted image, the reason for a file that was not read.
 ERROR_COLUMN = "error"
 
@@ -172,9 +197,17 @@ def predict_folder(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
+    reject_below: float | None = None,
+    loaded: LoadedModel | None = None,
 ) -> PredictSummary:
-    loaded = load_checkpoint(run_dir, device=device)
+    """Predict every image below ``images_dir`` with a run and write the CSV.
+
+    Probabilities are calibrated when the run is (its sidecar's temperature). With ``reject_below``, images
+    whose top probability is below it are labelled ``unsure`` (:func:`reject_unsure`).
+    """
+    loaded = loaded or load_checkpoint(run_dir, device=device)
     paths = prediction_inputs(images_dir)
     summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
+    summary = reject_unsure(summary, reject_below)
     write_predictions_csv(summary, Path(out_csv))
     return summary

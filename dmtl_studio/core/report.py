@@ -111,6 +111,83 @@ def line_chart_svg(
     return "".join(parts)
 
 
+def reliability_svg(calibrated: dict, uncalibrated: dict | None, width: int = 360, height: int = 300) -> str:
+    """A reliability diagram as inline SVG from :meth:`Reliability.to_dict` data: accuracy per confidence bin
+    (filled bars), the uncalibrated accuracy (outlined bars) when given, and the diagonal of perfect calibration."""
+    left, right, top, bottom = 44, 12, 28, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def sx(x: float) -> float:
+        return left + x * plot_w
+
+    def sy(y: float) -> float:
+        return top + (1 - y) * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        'aria-label="Reliability diagram"><rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">Reliability diagram</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>',
+    ]
+    for k in range(6):
+        v = k / 5
+        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{left - 4}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="10">{v:.1f}</text>')
+        parts.append(
+            f'<text x="{sx(v):.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10">{v:.1f}</text>'
+        )
+    for data, style in ((calibrated, 'fill="#2e86de" fill-opacity="0.7" stroke="white"'),
+                        (uncalibrated, 'fill="none" stroke="#c0392b" stroke-width="1.5"')):  # fmt: skip
+        if not data:
+            continue
+        edges = data["edges"]
+        for k, accuracy in enumerate(data["accuracy"]):
+            if accuracy is None:
+                continue
+            x, w = sx(edges[k]), sx(edges[k + 1]) - sx(edges[k])
+            parts.append(
+                f'<rect x="{x:.1f}" y="{sy(accuracy):.1f}" width="{w:.1f}" height="{sy(0) - sy(accuracy):.1f}" '
+                f"{style}><title>confidence {edges[k]:.2f}-{edges[k + 1]:.2f}: {data['counts'][k]} image(s), "
+                f"accuracy {accuracy:.2f}</title></rect>"
+            )
+    parts.append(
+        f'<line x1="{sx(0)}" y1="{sy(0)}" x2="{sx(1)}" y2="{sy(1)}" stroke="#555" stroke-dasharray="5,4"/>'
+        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle" font-size="11">'
+        "confidence (top probability)</text>"
+        f'<text x="12" y="{top + plot_h / 2}" font-size="11" transform="rotate(-90 12 {top + plot_h / 2})" '
+        'text-anchor="middle">accuracy</text>'
+        f'<text x="{left + 6}" y="{top + 14}" font-size="10" fill="#2e86de">calibrated</text>'
+    )
+    if uncalibrated:
+        parts.append(f'<text x="{left + 6}" y="{top + 27}" font-size="10" fill="#c0392b">without calibration</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def calibration_html(result: EvaluationResult) -> str:
+    """ECE with and without the run's temperature, and the reliability diagram (inline SVG)."""
+    summary = result.calibration_summary()
+    if summary is None:
+        return ""
+    if summary["calibrated"]:
+        fitted = summary["fitted"] or {}
+        text = (
+            f"Expected calibration error (15 bins) <b>{summary['ece']:.3f}</b> with the temperature "
+            f"{summary['temperature']:.3f} fitted on {fitted.get('images', '?')} {_e(fitted.get('fitted_on', ''))} "
+            f"images; {summary['ece_uncalibrated']:.3f} without it."
+        )
+        if fitted.get("note"):
+            text += f" <span class='muted'>{_e(fitted['note'])}</span>"
+        uncalibrated = result.reliability(calibrated=False).to_dict()
+    else:
+        text = (
+            f"Expected calibration error (15 bins) <b>{summary['ece']:.3f}</b>; the run is not calibrated "
+            "(trained before calibration, or too few validation images)."
+        )
+        uncalibrated = None
+    return f"<p>{text}</p><figure>{reliability_svg(summary['bins'], uncalibrated)}</figure>"
+
+
 def confusion_table_html(result: EvaluationResult) -> str:
     """The confusion matrix as an HTML table heat map (rows: true class, columns: prediction)."""
     matrix = result.confusion
@@ -313,6 +390,7 @@ def build_report(
         if result.scored:
             parts.append("<h3>Confusion matrix</h3>" + confusion_table_html(result))
             parts.append("<h3>Per class</h3>" + _per_class_html(result))
+            parts.append("<h3>Calibration</h3>" + calibration_html(result))
             parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result))
     parts.append("<h2>Training curves</h2>" + _curves_html(epochs))
     best = sidecar.get("metrics", {})

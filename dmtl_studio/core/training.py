@@ -37,6 +37,7 @@ from dmtl_studio.core.feature_cache import FeatureCache, FeatureStore, mix_featu
 from dmtl_studio.core.fileio import file_sha256
 from dmtl_studio.core.imaging import FileProblem
 from dmtl_studio.core.mixing import mix_batch, soft_cross_entropy
+from dmtl_studio.core.quality.calibration import calibrate
 from dmtl_studio.core.store import EpochMetrics, ProjectStore
 from dmtl_studio.core.transfer import configure_transfer, forward, set_train_mode
 
@@ -189,9 +190,17 @@ def class_weights(targets: list[int], num_classes: int) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(
-    model: Classifier, loader: DataLoader, device: torch.device, num_classes: int, should_stop: ShouldStop
+    model: Classifier,
+    loader: DataLoader,
+    device: torch.device,
+    num_classes: int,
+    should_stop: ShouldStop,
+    scores: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[float, float, np.ndarray]:
-    """Mean loss, accuracy and confusion matrix (rows: true class, columns: predicted)."""
+    """Mean loss, accuracy and confusion matrix (rows: true class, columns: predicted).
+
+    With ``scores``, each batch's ``(logits (B, C) float32, targets (B,))`` is appended to it (for calibration).
+    """
     model.eval()
     criterion = nn.CrossEntropyLoss(reduction="sum")
     total_loss, count = 0.0, 0
@@ -202,6 +211,8 @@ def evaluate(
         logits = model(images)
         total_loss += float(criterion(logits, targets).item())
         predicted = logits.argmax(1)
+        if scores is not None:
+            scores.append((logits.float().cpu().numpy(), targets.cpu().numpy()))
         np.add.at(confusion, (targets.cpu().numpy(), predicted.cpu().numpy()), 1)
         count += len(targets)
     accuracy = float(np.trace(confusion)) / max(1, count)
@@ -551,7 +562,7 @@ class TrainingRun:
         self.store.set_run_status(self.run_id, "running")
         self.emit(RunNotice(f"resumed run {self.run_name} after epoch {self.first_epoch - 1}"))
 
-    def _files(self, metrics: dict) -> dict[str, bytes]:
+    def _files(self, metrics: dict, calibration: dict | None = None) -> dict[str, bytes]:
         return checkpoint_files(
             self.model,
             spec=self.spec,
@@ -560,11 +571,15 @@ class TrainingRun:
             config=self.run_config,
             augmentation=self.augmentation,
             metrics=metrics,
+            calibration=calibration,
         )
 
-    def _save_epoch(self, epoch: int, improved: bool) -> None:
-        """The epoch's checkpoint as one unit: latest and best model, and the whole training state."""
-        last = self._files(self.last_metrics)
+    def _save_epoch(self, epoch: int, improved: bool, calibration: dict | None = None) -> None:
+        """The epoch's checkpoint as one unit: latest and best model, and the whole training state.
+
+        ``calibration`` is the temperature fitted on this epoch's validation logits (the sidecar's entry).
+        """
+        last = self._files(self.last_metrics, calibration)
         if improved or not self.best_files:
             self.best_files = last if improved else self._files(self.best_metrics)
         state = _serialise(
@@ -595,6 +610,15 @@ class TrainingRun:
             },
         )
         self.saved_epoch = epoch
+
+    def _calibration(self, scores: list[tuple[np.ndarray, np.ndarray]]) -> dict | None:
+        """Temperature scaling fitted on the validation logits just computed (None with too few images)."""
+        logits = np.concatenate([s[0] for s in scores]) if scores else np.zeros((0, self.num_classes))
+        targets = np.concatenate([s[1] for s in scores]) if scores else np.zeros(0, np.int64)
+        fitted = calibrate(logits, targets, fitted_on="validation")
+        if fitted is None:
+            log.info("run %s: %d validation image(s), too few to calibrate", self.run_name, len(targets))
+        return fitted
 
     def _set_learning_rate(self, progress: float) -> float:
         factor = schedule_factor(self.config.schedule, progress, self.config.warmup_fraction)
@@ -829,11 +853,13 @@ class TrainingRun:
             for epoch in range(self.first_epoch, config.epochs + 1):
                 train_loss, train_accuracy = self._train_epoch(epoch)
                 val_loss = val_accuracy = None
-                confusion = None
+                confusion = calibration = None
                 if len(self.val_set):
+                    scores: list[tuple[np.ndarray, np.ndarray]] = []
                     val_loss, val_accuracy, confusion = evaluate(
-                        self.scored, self.val_loader, self.device, self.num_classes, self.should_stop
+                        self.scored, self.val_loader, self.device, self.num_classes, self.should_stop, scores
                     )
+                    calibration = self._calibration(scores)
                 learning_rate = self.optimizer.param_groups[-1]["lr"]
                 self.store.record_epoch(
                     self.run_id,
@@ -862,7 +888,7 @@ class TrainingRun:
                     self.stale_epochs += 1
                 # Every epoch, as one unit: the latest and best weights and the whole training state, so Stop
                 # or a crash at any moment resumes from one consistent epoch.
-                self._save_epoch(epoch, improved)
+                self._save_epoch(epoch, improved, calibration)
                 self.emit(
                     EpochResult(
                         epoch=epoch,

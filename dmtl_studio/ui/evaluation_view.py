@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -74,6 +75,81 @@ class RunChoice(QComboBox):
     def showPopup(self) -> None:
         self.about_to_show.emit()
         super().showPopup()
+
+
+class ReliabilityDiagram(QWidget):
+    """Reliability diagram: per confidence bin, the accuracy (bars) against the diagonal of perfect calibration,
+    and the uncalibrated accuracy (outlined) when the run has a temperature. Plain numpy data in, no torch."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("Calibration: evaluate a run to see how far its confidence can be trusted")
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "confidence (top probability)")
+        self.plot.setLabel("left", "accuracy")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setXRange(0, 1, padding=0.02)
+        self.plot.setYRange(0, 1, padding=0.02)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMinimumHeight(180)
+        self.plot.setToolTip(
+            "Each bar: the images whose top probability falls in that bin; its height is how many of them were "
+            "right. On the dashed diagonal, confidence means what it says."
+        )
+        # The key is a line of text, not a legend: in the evaluation dock every row of the plot counts.
+        self.key = QLabel(
+            "<span style='color:#2e86de'>■</span> accuracy per confidence bin &nbsp; "
+            "<span style='color:#c0392b'>□</span> without calibration &nbsp; - - - ideal"
+        )
+        self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.diagonal = self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#555", width=1.5, style=Qt.PenStyle.DashLine),
+                                       name="ideal")  # fmt: skip
+        self.bars = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=QColor(46, 134, 222, 170), pen="w",
+                                    name="accuracy")  # fmt: skip
+        self.before = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=None,
+                                      pen=pg.mkPen("#c0392b", width=1.5), name="without calibration")  # fmt: skip
+        self.plot.addItem(self.bars)
+        self.plot.addItem(self.before)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.key)
+
+    @staticmethod
+    def _bars(bins: dict) -> tuple[np.ndarray, np.ndarray]:
+        edges = np.asarray(bins["edges"], dtype=float)
+        centres = (edges[:-1] + edges[1:]) / 2
+        accuracy = np.array([np.nan if a is None else a for a in bins["accuracy"]], dtype=float)
+        used = np.isfinite(accuracy)
+        return centres[used], accuracy[used]
+
+    def show_summary(self, summary: dict | None, uncalibrated: dict | None = None) -> None:
+        """Show ``EvaluationResult.calibration_summary()`` (and the uncalibrated bins); ``None`` clears it."""
+        if summary is None:
+            self.bars.setOpts(x=[], height=[])
+            self.before.setOpts(x=[], height=[])
+            self.title.setText("Calibration: no image was scored")
+            return
+        x, height = self._bars(summary["bins"])
+        self.bars.setOpts(x=x, height=height, width=1 / len(summary["bins"]["counts"]))
+        if summary["calibrated"] and uncalibrated is not None:
+            bx, bh = self._bars(uncalibrated)
+            self.before.setOpts(x=bx, height=bh, width=1 / len(uncalibrated["counts"]))
+            fitted = summary.get("fitted") or {}
+            self.title.setText(
+                f"Calibration: expected calibration error <b>{summary['ece']:.3f}</b> with temperature "
+                f"{summary['temperature']:.2f} ({summary['ece_uncalibrated']:.3f} without; fitted on "
+                f"{fitted.get('images', '?')} {fitted.get('fitted_on', 'validation')} images)"
+            )
+        else:
+            self.before.setOpts(x=[], height=[])
+            self.title.setText(
+                f"Calibration: expected calibration error <b>{summary['ece']:.3f}</b> — this run is not "
+                "calibrated (trained before calibration, or too few validation images)"
+            )
 
 
 class EvaluationView(QWidget):
@@ -174,9 +250,14 @@ class EvaluationView(QWidget):
         shows.addWidget(self.low_confidence_button)
         shows.addStretch(1)
         matrix_layout.addLayout(shows)
+        self.reliability = ReliabilityDiagram()
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.per_class)
+        right.addWidget(self.reliability)
+        right.setSizes([130, 370])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(matrix)
-        split.addWidget(self.per_class)
+        split.addWidget(right)
         split.setSizes([500, 400])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -303,6 +384,7 @@ class EvaluationView(QWidget):
         self.confusion.setRowCount(0)
         self.confusion.setColumnCount(0)
         self.per_class.setRowCount(0)
+        self.reliability.show_summary(None)
         for button in (self.misclassified_button, self.low_confidence_button):
             button.setEnabled(False)
 
@@ -355,5 +437,8 @@ class EvaluationView(QWidget):
             self.per_class.setItem(i, 2, _number(float(metrics.recall[i])))
             self.per_class.setItem(i, 3, _number(float(metrics.f1[i])))
             self.per_class.setItem(i, 4, _number(int(metrics.support[i])))
+        self.reliability.show_summary(
+            result.calibration_summary(), result.reliability(calibrated=False).to_dict()
+        )
         for button in (self.misclassified_button, self.low_confidence_button):
             button.setEnabled(True)

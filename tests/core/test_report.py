@@ -24,7 +24,9 @@ def test_report_is_self_contained_and_complete(tmp_path_factory, tmp_path) -> No
     ):
         assert f">{section}<" in text, section
     assert "no test images" in text  # the fallback to the validation split is said
-    assert text.count("<svg") == 3 and "<polyline" in text
+    # three training curves and the reliability diagram
+    assert text.count("<svg") == 4 and "<polyline" in text and "Reliability diagram" in text
+    assert ">Calibration<" in text
     assert not re.search(r"""(src|href)=["']?(https?:|file:|/|\.\.)""", text)  # nothing outside the file
     assert f"{result.metrics.accuracy:.1%}" in text
     assert "efficientnet_lite0" in text and "torch" in text and "circle" in text
