@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -93,7 +94,7 @@ class ReliabilityDiagram(QWidget):
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setMinimumHeight(180)
+        self.plot.setMinimumHeight(70)  # the dock is short on a laptop screen: the splitter gives it more
         self.plot.setToolTip(
             "Each bar: the images whose top probability falls in that bin; its height is how many of them were "
             "right. On the dashed diagonal, confidence means what it says."
@@ -104,6 +105,7 @@ class ReliabilityDiagram(QWidget):
             "<span style='color:#c0392b'>□</span> without calibration &nbsp; - - - ideal"
         )
         self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.key.setWordWrap(True)
         self.diagonal = self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#555", width=1.5, style=Qt.PenStyle.DashLine),
                                        name="ideal")  # fmt: skip
         self.bars = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=QColor(46, 134, 222, 170), pen="w",
@@ -251,10 +253,11 @@ class EvaluationView(QWidget):
         shows.addStretch(1)
         matrix_layout.addLayout(shows)
         self.reliability = ReliabilityDiagram()
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.per_class)
-        right.addWidget(self.reliability)
-        right.setSizes([130, 370])
+        # Tabs, not a stack: the dock stays as short as a laptop screen needs (the taller of the two, not both).
+        right = QTabWidget()
+        right.addTab(self.per_class, "Per class")
+        right.addTab(self.reliability, "Calibration")
+        self.side_tabs = right
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(matrix)
         split.addWidget(right)

@@ -123,7 +123,7 @@ def test_out_of_memory_at_the_smallest_batch_ends_cleanly(project: Path, monkeyp
 def test_early_stopping_ends_a_run_whose_validation_loss_stops_improving(project: Path, monkeypatch) -> None:  # noqa: ANN001
     losses = iter([1.0, 0.9, 0.95, 0.97, 0.99, 1.2, 1.3, 1.4])
 
-    def fake_evaluate(model, loader, device, num_classes, should_stop):  # noqa: ANN001, ANN202
+    def fake_evaluate(model, loader, device, num_classes, should_stop, scores=None):  # noqa: ANN001, ANN202
         return next(losses), 0.5, np.eye(num_classes, dtype=np.int64)
 
     monkeypatch.setattr(training, "evaluate", fake_evaluate)
