@@ -87,8 +87,12 @@ class ReliabilityDiagram(QWidget):
         self.title = QLabel("Calibration: evaluate a run to see how far its confidence can be trusted")
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setToolTip(
+            "ECE, expected calibration error: the mean gap between confidence and accuracy over 15 confidence "
+            "bins, weighted by the images in each (0 is perfect). The temperature divides the model's logits."
+        )
         self.plot = pg.PlotWidget(background="w")
-        self.plot.setLabel("bottom", "confidence (top probability)")
+        self.plot.setLabel("bottom", "confidence")
         self.plot.setLabel("left", "accuracy")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setXRange(0, 1, padding=0.02)
@@ -101,8 +105,8 @@ class ReliabilityDiagram(QWidget):
         )
         # The key is a line of text, not a legend: in the evaluation dock every row of the plot counts.
         self.key = QLabel(
-            "<span style='color:#2e86de'>■</span> accuracy per confidence bin &nbsp; "
-            "<span style='color:#c0392b'>□</span> without calibration &nbsp; - - - ideal"
+            "<span style='color:#2e86de'>■</span> calibrated &nbsp; "
+            "<span style='color:#c0392b'>□</span> uncalibrated &nbsp; - - ideal"
         )
         self.key.setTextFormat(Qt.TextFormat.RichText)
         self.key.setWordWrap(True)
@@ -142,15 +146,15 @@ class ReliabilityDiagram(QWidget):
             self.before.setOpts(x=bx, height=bh, width=1 / len(uncalibrated["counts"]))
             fitted = summary.get("fitted") or {}
             self.title.setText(
-                f"Calibration: expected calibration error <b>{summary['ece']:.3f}</b> with temperature "
-                f"{summary['temperature']:.2f} ({summary['ece_uncalibrated']:.3f} without; fitted on "
-                f"{fitted.get('images', '?')} {fitted.get('fitted_on', 'validation')} images)"
+                f"ECE <b>{summary['ece']:.3f}</b> with temperature {summary['temperature']:.2f}; "
+                f"{summary['ece_uncalibrated']:.3f} without (fitted on {fitted.get('images', '?')} "
+                f"{fitted.get('fitted_on', 'validation')} images)"
             )
         else:
             self.before.setOpts(x=[], height=[])
             self.title.setText(
-                f"Calibration: expected calibration error <b>{summary['ece']:.3f}</b> — this run is not "
-                "calibrated (trained before calibration, or too few validation images)"
+                f"ECE <b>{summary['ece']:.3f}</b>; this run is not calibrated (trained before calibration, or "
+                "too few validation images)"
             )
 
 
