@@ -129,7 +129,7 @@ t=$(now)
 frozen predict "$run_dir" "$images" --out "$work/predictions.csv" >>"$log" 2>&1 || fail "predict"
 predict_s=$(since "$t")
 header=$(head -n 1 "$work/predictions.csv" | tr -d '\r')
-[ "$header" = "path,predicted_label,confidence,p_circle,p_square,p_triangle" ] || fail "CSV header: $header"
+[ "$header" = "path,predicted_label,confidence,p_circle,p_square,p_triangle,error" ] || fail "CSV header: $header"
 rows=$(($(wc -l <"$work/predictions.csv") - 1))
 [ "$rows" = "$picture_count" ] || fail "$rows predictions for $picture_count pictures"
 awk -F, 'NR > 1 && ($2 !~ /^(circle|square|triangle)$/ || $3 < 0 || $3 > 1) { bad++ } END { exit bad > 0 }' \
