@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         # screen change) until the person drags a dock's edge or a remembered layout is restored.
         self._docks_follow_window = True
         self._dock_sizer = QTimer(self, singleShot=True, interval=0, timeout=self._size_docks)
+        self._docks_sized_for = None  # the window size the docks were last given their defaults for
         self.import_progress = QProgressBar()
         self.import_progress.setMaximumWidth(260)
         self.import_progress.hide()
@@ -178,7 +179,7 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self._sized and self._docks_follow_window:
+        if self._sized and self._docks_follow_window and event.size() != self._docks_sized_for:
             self._dock_sizer.start()  # the default proportions for the size the window has now
 
     def event(self, event: QEvent) -> bool:
@@ -191,6 +192,8 @@ class MainWindow(QMainWindow):
     def _size_docks(self) -> None:
         """The thumbnail grid gets most of the width; the training plots a usable height."""
         width, height = self.width(), self.height()
+        # Once per window size: resizing the docks can make Qt lay the window out again at the same size.
+        self._docks_sized_for = self.size()
         self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
         self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.41))], Qt.Orientation.Vertical)
 
