@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -109,9 +109,10 @@ class MainWindow(QMainWindow):
         self._side_dock, self._bottom_dock = backbone_dock, training_dock
         self.docks = [backbone_dock, recipe_dock, training_dock, self.evaluation_dock]
         self._sized = False
-        # The default dock sizes follow the window's size (a window manager maximising it after it shows, a
-        # screen change) until the person drags a dock's edge or a remembered layout is restored.
-        self._docks_follow_window = True
+        # The default dock sizes follow the first few sizes the window takes after it shows (a window manager
+        # maximising it, a test or a script setting its geometry), never a remembered layout. Bounded, so that
+        # no resize can start an endless round of layouts, and the person's own dock sizes are kept after that.
+        self._docks_follow_window = 3
         self._dock_sizer = QTimer(self, singleShot=True, interval=0, timeout=self._size_docks)
         self._docks_sized_for = None  # the window size the docks were last given their defaults for
         self.import_progress = QProgressBar()
@@ -154,7 +155,7 @@ class MainWindow(QMainWindow):
         restored = bool(geometry) and self.restoreGeometry(geometry)
         if state and self.restoreState(state, LAYOUT_VERSION):
             self._sized = True  # the remembered dock sizes, not the defaults
-            self._docks_follow_window = False
+            self._docks_follow_window = 0
         for splitter in self.browser.splitters:
             sizes = settings.value(f"splitters/{splitter.objectName()}")
             if sizes:
@@ -179,15 +180,10 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self._sized and self._docks_follow_window and event.size() != self._docks_sized_for:
+        if self._sized and self._docks_follow_window > 0 and event.size() != self._docks_sized_for:
+            self._docks_follow_window -= 1
             self._dock_sizer.start()  # the default proportions for the size the window has now
 
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.MouseButtonPress:
-            # A press on the main window itself (not on a child widget) is on a dock separator: from now on the
-            # person sizes the docks.
-            self._docks_follow_window = False
-        return super().event(event)
 
     def _size_docks(self) -> None:
         """The thumbnail grid gets most of the width; the training plots a usable height."""
