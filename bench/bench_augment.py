@@ -13,7 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dmtl_studio.core.augment_benchmark import format_loader, format_report, loader_scaling, run_benchmark
+from dmtl_studio.core.training.augment_benchmark import (
+    format_loader,
+    format_report,
+    loader_scaling,
+    run_benchmark,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate(folder: Path, count: int) -> None:
-    from dmtl_studio.core.demo import CLASSES, draw_shape
+    from dmtl_studio.core.project.demo import CLASSES, draw_shape
 
     marker = folder / ".complete"
     if marker.exists() and int(marker.read_text()) == count:
@@ -59,8 +59,8 @@ def _child(code: str, *args: str) -> dict:
 
 INDEX = """
 import json, resource, sys, time
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
 start = time.perf_counter()
 with ProjectStore.create(sys.argv[1]) as store:
     summary = import_folder(store, sys.argv[2])
@@ -71,8 +71,8 @@ print(json.dumps({"seconds": elapsed, "images": summary.scanned,
 
 THUMBS = """
 import json, sys, time
-from dmtl_studio.core.store import ProjectStore
-from dmtl_studio.core.thumbcache import ThumbnailCache
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.thumbcache import ThumbnailCache
 with ProjectStore.open(sys.argv[1]) as store:
     records = store.images(usable_only=True)[: int(sys.argv[2])]
 cache = ThumbnailCache(sys.argv[1])
@@ -149,17 +149,23 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\n### Browser on {index['images']} images ({machine})\n")
     print("| measure | value |\n| --- | --- |")
-    print(f"| scan + decode check + hash + index | {index['seconds']:.1f} s "
-          f"({index['images'] / index['seconds']:.0f} images/s) |")
+    print(
+        f"| scan + decode check + hash + index | {index['seconds']:.1f} s "
+        f"({index['images'] / index['seconds']:.0f} images/s) |"
+    )
     print(f"| peak memory of the import process | {index['peak_mb']:.0f} MB |")
     print(f"| thumbnails, cold (decode + write cache), one thread | {thumbs['cold']:.0f} /s |")
     print(f"| thumbnails, warm (read from the project's cache), one thread | {thumbs['warm']:.0f} /s |")
     for label, paint in (("cold cache", paint_cold), ("warm cache", paint_warm)):
         print(f"| window shown, {label} | {paint['window_shown_s']:.2f} s after imports |")
-        print(f"| first thumbnail painted, {label} | {paint['first_thumbnail_after_show_s']:.3f} s after show |")
-    print(f"| scrolled all {paint_warm['rows']} rows ({paint_warm['pages_scrolled']} pages) | "
-          f"{paint_warm['scroll_seconds']:.1f} s, peak memory {paint_warm['peak_mb_after_scrolling_all']:.0f} MB, "
-          f"{paint_warm['thumbnails_in_memory']} thumbnails held |")
+        print(
+            f"| first thumbnail painted, {label} | {paint['first_thumbnail_after_show_s']:.3f} s after show |"
+        )
+    print(
+        f"| scrolled all {paint_warm['rows']} rows ({paint_warm['pages_scrolled']} pages) | "
+        f"{paint_warm['scroll_seconds']:.1f} s, peak memory {paint_warm['peak_mb_after_scrolling_all']:.0f} MB, "
+        f"{paint_warm['thumbnails_in_memory']} thumbnails held |"
+    )
     print(f"| Qt + app import time | {paint_warm['qt_and_app_import_s']:.2f} s |")
     _ = resource  # measured in the children
 

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dmtl_studio.core.checkpoint import load_checkpoint
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.inference import evaluate_run
-from dmtl_studio.core.quality.calibration import expected_calibration_error
-from dmtl_studio.core.store import ProjectStore
-from dmtl_studio.core.training import train
+from dmtl_studio.core.evaluation.inference import evaluate_run
+from dmtl_studio.core.models.calibration import expected_calibration_error
+from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.run import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_data_quality import digits, lfw  # noqa: E402
@@ -49,7 +49,9 @@ def _project(root: Path, images: list[np.ndarray], labels: list[str]) -> Path:
     return project
 
 
-def bench_dataset(name: str, images: list[np.ndarray], labels: list[str], args: argparse.Namespace, root: Path) -> dict:
+def bench_dataset(
+    name: str, images: list[np.ndarray], labels: list[str], args: argparse.Namespace, root: Path
+) -> dict:
     project = _project(root / name, images, labels)
     rows = []
     for seed in range(args.seeds):
@@ -83,7 +85,9 @@ def bench_dataset(name: str, images: list[np.ndarray], labels: list[str], args: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--input-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=5)
@@ -99,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, images, labels in sets:
             results.append(bench_dataset(name, images, labels, args, Path(tmp)))
     print()
-    print("| dataset | images | test images | accuracy | T (mean) | ECE before | ECE after | after <= before/2 |")
+    print(
+        "| dataset | images | test images | accuracy | T (mean) | ECE before | ECE after | after <= before/2 |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         seeds = r["seeds"]

@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.importer import import_folder
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.duplicates import find_duplicates
 from dmtl_studio.core.quality.features import frozen_features
 from dmtl_studio.core.quality.label_errors import confident_learning, out_of_fold_probabilities
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
 
 PHOTOS = (
     "astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "page", "horse",

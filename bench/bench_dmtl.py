@@ -1,12 +1,12 @@
 """Evidence for the DMTL objective: supervised-only vs DMTL on few-label tasks, over several seeds.
 
 Tasks are built from real data that ships with a registry package (scikit-learn's 8x8 handwritten digits,
-written as PNG files) and from generated shapes (:mod:`dmtl_studio.core.demo`): a fixed test set and a pool from
+written as PNG files) and from generated shapes (:mod:`dmtl_studio.core.project.demo`): a fixed test set and a pool from
 which ``k`` images per class are labelled (per seed) and the rest left unlabelled, or every image labelled.
 
 The method is the product's default: a frozen EfficientNet-Lite0 backbone, the default ("light") augmentation
 recipe, and a linear head trained on cached features. To fit a shared 2-core machine, the backbone features are
-computed once per dataset by the engine's own :class:`~dmtl_studio.core.feature_cache.FeatureCache` (a clean
+computed once per dataset by the engine's own :class:`~dmtl_studio.core.training.feature_cache.FeatureCache` (a clean
 view and 4 augmented views per image, exactly what a run caches) and every task then trains a fresh head with
 the engine's frozen-backbone step: AdamW, warm-up + cosine schedule, one random cached view per image and
 epoch, cross-entropy on labelled views plus ``lambda x ramp-up x consistency_loss`` (labelled clean vs
@@ -32,12 +32,13 @@ from PIL import Image
 from torch.nn import functional
 
 from dmtl_studio.core.augment import DEFAULT_PRESET, preset
-from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for
-from dmtl_studio.core.consistency import consistency_loss, rampup_factor
-from dmtl_studio.core.data import ImageDataset
-from dmtl_studio.core.demo import write_shapes_folder
-from dmtl_studio.core.feature_cache import FeatureCache
-from dmtl_studio.core.training import schedule_factor
+from dmtl_studio.core.models.architectures import preprocessing_for
+from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.training.consistency import consistency_loss, rampup_factor
+from dmtl_studio.core.training.data import ImageDataset
+from dmtl_studio.core.training.engine import schedule_factor
+from dmtl_studio.core.training.feature_cache import FeatureCache
 
 
 def digits_pool(folder: Path) -> list[tuple[str, str]]:

@@ -29,13 +29,15 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from dmtl_studio.core.augment import preset  # noqa: E402
-from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for  # noqa: E402
-from dmtl_studio.core.config import TrainConfig  # noqa: E402
-from dmtl_studio.core.data import ImageDataset  # noqa: E402
-from dmtl_studio.core.demo import create_demo_project  # noqa: E402
-from dmtl_studio.core.events import EpochResult, StepProgress  # noqa: E402
-from dmtl_studio.core.store import ProjectStore  # noqa: E402
-from dmtl_studio.core.training import labelled_split, train  # noqa: E402
+from dmtl_studio.core.models.architectures import preprocessing_for  # noqa: E402
+from dmtl_studio.core.models.classifier import ModelSpec, build_classifier  # noqa: E402
+from dmtl_studio.core.project.demo import create_demo_project  # noqa: E402
+from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
+from dmtl_studio.core.training.config import TrainConfig  # noqa: E402
+from dmtl_studio.core.training.data import ImageDataset  # noqa: E402
+from dmtl_studio.core.training.events import EpochResult, StepProgress  # noqa: E402
+from dmtl_studio.core.training.run import train  # noqa: E402
+from dmtl_studio.core.training.setup import labelled_split  # noqa: E402
 
 
 def engine_speed(project: Path, config: TrainConfig) -> float:

@@ -23,12 +23,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.data import ImageDataset
-from dmtl_studio.core.demo import CLASSES, write_shapes_folder
-from dmtl_studio.core.feature_cache import FeatureCache
-from dmtl_studio.core.transfer import configure_transfer, forward, set_train_mode
+from dmtl_studio.core.models.architectures import preprocessing_for
+from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
+from dmtl_studio.core.models.transfer import configure_transfer, forward, set_train_mode
+from dmtl_studio.core.project.demo import CLASSES, write_shapes_folder
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.data import ImageDataset
+from dmtl_studio.core.training.feature_cache import FeatureCache
 
 
 def _epoch(model: nn.Module, loader: object, optimizer: torch.optim.Optimizer, run: object) -> int:

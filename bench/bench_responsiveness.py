@@ -27,7 +27,7 @@ from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from dmtl_studio.app import build_window  # noqa: E402
-from dmtl_studio.core.demo import create_demo_project  # noqa: E402
+from dmtl_studio.core.project.demo import create_demo_project  # noqa: E402
 
 PROBE_MS = 10
 

@@ -24,13 +24,13 @@ import cv2
 import numpy as np
 import torch
 
-from dmtl_studio.core.backbones import ModelSpec, build_classifier
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.demo import write_shapes_folder
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.store import ProjectStore
-from dmtl_studio.core.training import train
-from dmtl_studio.core.transfer import configure_transfer, trainable_summary
+from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
+from dmtl_studio.core.models.transfer import configure_transfer, trainable_summary
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.run import train
 
 #: The same head learning rate for all three; a fine-tuned backbone learns at a tenth of it.
 STRATEGIES = (

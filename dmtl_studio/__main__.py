@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--self-test"]:
         try:
-            from dmtl_studio.core.selftest import main as self_test
+            from dmtl_studio.core.models.selftest import main as self_test
         except Exception as exc:  # PyTorch itself cannot load (a missing library): say so, not a traceback
             print(f"self-test FAILED: PyTorch cannot be loaded: {type(exc).__name__}: {exc}", flush=True)
             return 1

@@ -15,11 +15,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dmtl_studio import __version__
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
-from dmtl_studio.core.config import ConfigError, TrainConfig
-from dmtl_studio.core.demo import create_demo_project
-from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
-from dmtl_studio.core.paths import absolute_path, demo_project_dir, force_offline
-from dmtl_studio.core.store import ProjectError, ProjectStore, UnknownSchemaError
+from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, force_offline
+from dmtl_studio.core.project.demo import create_demo_project
+from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
+from dmtl_studio.core.project.store import ProjectError, ProjectStore, UnknownSchemaError
+from dmtl_studio.core.training.config import ConfigError, TrainConfig
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.ui.settings import remember_project
@@ -231,7 +231,9 @@ class StudioController(QObject):
         if summary.problems:
             extra += f" (first problem: {summary.problems[0][0]}: {summary.problems[0][1]})"
         if summary.not_found:
-            extra += f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
+            extra += (
+                f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
+            )
         self.window.statusBar().showMessage(
             f"Labelled {summary.labelled} image(s), added {summary.added}, {len(summary.problems)} problem(s){extra}",
             15000,
@@ -621,7 +623,9 @@ class StudioController(QObject):
                 bar.showMessage(text, 20000)
 
             thread.result_ready.connect(done)
-            thread.failed.connect(lambda message: bar.showMessage(f"Audit bundle not written: {message}", 20000))
+            thread.failed.connect(
+                lambda message: bar.showMessage(f"Audit bundle not written: {message}", 20000)
+            )
             start("audit", thread, f"Writing the audit bundle of {Path(run_dir).name}…")
             bar.showMessage(f"Writing the audit bundle of {Path(run_dir).name}…")
 
@@ -642,6 +646,7 @@ class StudioController(QObject):
 
     def stop_model_tasks(self) -> None:
         """Stop and join the evaluation, suggestion, Grad-CAM and report threads."""
+
     def _connect_dataset_map(self) -> None:
         """Labels ▸ Dataset map…: the map is computed on its own thread (a model task, stopped on close); its
         selection selects those images in the browser, and its number keys label them through the browser."""
@@ -734,7 +739,9 @@ class StudioController(QObject):
         self._waiting_cam = None
         for thread in running:
             thread.requestInterruption()
-        self.window.statusBar().showMessage("Stopping the running work; the window closes when it has stopped…")
+        self.window.statusBar().showMessage(
+            "Stopping the running work; the window closes when it has stopped…"
+        )
         self._close_wait.start()
         return False
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from dmtl_studio import __version__
-from dmtl_studio.core.config import RECOMMENDED
+from dmtl_studio.core.training.config import RECOMMENDED
 
 COMMANDS = (
     "import",
@@ -63,7 +63,7 @@ class _Progress:
 
 def _split_options(p: argparse.ArgumentParser) -> None:
     """--val-fraction, --test-fraction, --seed: the project's own values when it has some, else the defaults."""
-    from dmtl_studio.core.splits import DEFAULT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
+    from dmtl_studio.core.project.splits import DEFAULT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 
     p.add_argument(
         "--val-fraction",
@@ -79,19 +79,22 @@ def _split_options(p: argparse.ArgumentParser) -> None:
         f"{DEFAULT_TEST_FRACTION:g})",
     )
     p.add_argument(
-        "--seed", type=int, default=None, help=f"the split's random seed (default: the project's, else {DEFAULT_SEED})"
+        "--seed",
+        type=int,
+        default=None,
+        help=f"the split's random seed (default: the project's, else {DEFAULT_SEED})",
     )
 
 
 def _path(text: str) -> Path:
     """A path from the command line, made absolute where it comes in (see :func:`absolute_path`)."""
-    from dmtl_studio.core.paths import absolute_path
+    from dmtl_studio.core.base.paths import absolute_path
 
     return absolute_path(text)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from dmtl_studio.core.csvfile import MAX_FIELD_CHARS, MAX_ROWS
+    from dmtl_studio.core.base.csvfile import MAX_FIELD_CHARS, MAX_ROWS
 
     parser = argparse.ArgumentParser(
         prog="dmtl-studio",
@@ -135,11 +138,16 @@ def _parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=RECOMMENDED["batch_size"], help="images per training step"
     )
     p.add_argument(
-        "--lr", type=float, default=None, help=f"head learning rate (default {RECOMMENDED['learning_rate']:g})"
+        "--lr",
+        type=float,
+        default=None,
+        help=f"head learning rate (default {RECOMMENDED['learning_rate']:g})",
     )
     p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0, help="random seed (weights of the new head, order, augmentation)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed (weights of the new head, order, augmentation)"
+    )
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--recipe", type=_path, default=None, help="augmentation recipe (.json)")
     p.add_argument(
@@ -205,7 +213,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("destination", type=_path, help="a new file name for the copy")
 
     p = sub.add_parser(
-        "repair", help="check a project's database; with --drop-unknown, remove objects DMTL Studio did not make"
+        "repair",
+        help="check a project's database; with --drop-unknown, remove objects DMTL Studio did not make",
     )
     p.add_argument("project_dir", type=_path)
     p.add_argument(
@@ -319,7 +328,7 @@ def _feature_options(p: argparse.ArgumentParser) -> None:
 
 
 def _quality_config(args: argparse.Namespace) -> object:
-    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.training.config import TrainConfig
 
     return TrainConfig(
         backbone=args.backbone, input_size=args.input_size, device=args.device, seed=getattr(args, "seed", 0)
@@ -332,9 +341,9 @@ def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.imaging import scan_folder
-    from dmtl_studio.core.importer import import_folder
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.imaging import scan_folder
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.project.store import ProjectStore
 
     if not args.images_dir.is_dir():
         print(f"dmtl-studio import: {args.images_dir} is not a folder", file=sys.stderr)
@@ -342,7 +351,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     scan = scan_folder(args.images_dir)
     if not scan.files:
         skipped = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
-        print(f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included){skipped}", file=sys.stderr)
+        print(
+            f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included){skipped}",
+            file=sys.stderr,
+        )
         return 2
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
@@ -396,9 +408,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.config import ConfigError, TrainConfig
-    from dmtl_studio.core.events import EpochResult, PreparationProgress, RunNotice, StepProgress
-    from dmtl_studio.core.training import train
+    from dmtl_studio.core.training.config import ConfigError, TrainConfig
+    from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunNotice, StepProgress
+    from dmtl_studio.core.training.run import train
 
     # A fine-tuned backbone learns at lr x --backbone-lr-factor.
     lr = args.lr if args.lr is not None else RECOMMENDED["learning_rate"]
@@ -480,7 +492,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cross_validate(args: argparse.Namespace, config: object, on_event: object) -> int:
-    from dmtl_studio.core.crossval import FoldResult, cross_validate
+    from dmtl_studio.core.training.crossval import FoldResult, cross_validate
 
     def report(event: object) -> None:
         if isinstance(event, FoldResult):
@@ -505,9 +517,9 @@ def _cross_validate(args: argparse.Namespace, config: object, on_event: object) 
 
 def _resumed_config(args: argparse.Namespace) -> object:
     """A stopped run's own configuration; only --epochs (and the device) may change when continuing it."""
-    from dmtl_studio.core.config import TrainConfig
-    from dmtl_studio.core.store import ProjectStore
-    from dmtl_studio.core.training import TrainingError
+    from dmtl_studio.core.project.store import ProjectStore
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.errors import TrainingError
 
     with ProjectStore.open(args.project_dir) as store:
         run = store.run_at(args.resume)
@@ -521,10 +533,10 @@ def _resumed_config(args: argparse.Namespace) -> object:
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:
-    from dmtl_studio.core import catalog
+    from dmtl_studio.core.models import catalog
 
     if args.weights_command == "import":
-        from dmtl_studio.core.weights import import_weights
+        from dmtl_studio.core.models.weights import import_weights
 
         entry, check = import_weights(args.file, args.arch)
         print(f"imported {args.file.name} for {args.arch}: {check.describe()}")
@@ -541,7 +553,12 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.augment_benchmark import format_loader, format_report, loader_scaling, run_benchmark
+    from dmtl_studio.core.training.augment_benchmark import (
+        format_loader,
+        format_report,
+        loader_scaling,
+        run_benchmark,
+    )
 
     if args.loader:
         print(format_loader(loader_scaling()), end="\n\n", flush=True)
@@ -550,26 +567,33 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.export import is_run_folder, predict_with
-    from dmtl_studio.core.predict import NoImagesError, predict_folder
+    from dmtl_studio.core.evaluation.export import is_run_folder, predict_with
+    from dmtl_studio.core.evaluation.predict import NoImagesError, predict_folder
     from dmtl_studio.core.quality.reject import RejectError
 
     reject_below = args.reject_below
     if reject_below is not None and not 0.0 <= reject_below <= 1.0:
-        print(f"dmtl-studio: --reject-below must be a probability between 0 and 1, not {reject_below}", file=sys.stderr)
+        print(
+            f"dmtl-studio: --reject-below must be a probability between 0 and 1, not {reject_below}",
+            file=sys.stderr,
+        )
         return 2
     bar = _Progress("predict")
     try:
         if is_run_folder(args.run_dir) or not args.run_dir.exists():
             loaded = None
             if args.target_accuracy is not None:
-                from dmtl_studio.core.checkpoint import load_checkpoint
+                from dmtl_studio.core.models.checkpoint import load_checkpoint
                 from dmtl_studio.core.quality.reject import validation_threshold
 
                 loaded = load_checkpoint(args.run_dir, device=args.device)
                 chosen = validation_threshold(args.run_dir, args.target_accuracy, loaded=loaded)
                 reject_below = chosen.threshold
-                reached = "" if chosen.reached else f" (accuracy {args.target_accuracy:.1%} is not reached; best found)"
+                reached = (
+                    ""
+                    if chosen.reached
+                    else f" (accuracy {args.target_accuracy:.1%} is not reached; best found)"
+                )
                 print(
                     f"threshold {chosen.threshold:.4f} for accuracy {args.target_accuracy:.1%}{reached}: on the "
                     f"{chosen.images} validation image(s) it keeps {chosen.coverage:.1%} (expected coverage) at "
@@ -605,7 +629,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except NoImagesError as exc:
         print(f"dmtl-studio: {exc}", file=sys.stderr)
         return 2
-    unread = f"; {len(summary.problems)} file(s) could not be read (rows with an error)" if summary.problems else ""
+    unread = (
+        f"; {len(summary.problems)} file(s) could not be read (rows with an error)"
+        if summary.problems
+        else ""
+    )
     unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
     sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
     print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{sure_note}{unread}")
@@ -617,8 +645,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.inference import evaluate_run, project_of_run
-    from dmtl_studio.core.store import ProjectError
+    from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
+    from dmtl_studio.core.project.store import ProjectError
 
     project = args.project or project_of_run(args.run_dir)
     if project is None:
@@ -632,7 +660,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.export import export_run
+    from dmtl_studio.core.evaluation.export import export_run
 
     result = export_run(args.run_dir, args.format, args.out)
     print(
@@ -647,7 +675,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.report import write_report
+    from dmtl_studio.core.evaluation.report import write_report
 
     path, result = write_report(args.run_dir, args.out)
     if result is not None and result.note:
@@ -711,8 +739,8 @@ def _cmd_label_errors(args: argparse.Namespace) -> int:
 
 
 def _cmd_duplicates(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.project.store import ProjectStore
     from dmtl_studio.core.quality.duplicates import find_duplicates, keep_group_in_one_split
-    from dmtl_studio.core.store import ProjectStore
 
     bar = _Progress("hash")
     report = find_duplicates(
@@ -745,8 +773,8 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
 
 
 def _cmd_labels(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.interop import export_csv, export_imagefolder, import_csv
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
+    from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
         if args.action == "export-csv":
@@ -759,7 +787,9 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             if summary.new_classes:
                 print(f"new class(es) created: {', '.join(summary.new_classes)}")
             if summary.duplicates:
-                print(f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)")
+                print(
+                    f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)"
+                )
             if summary.problems:
                 print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
                 _print_some([f"{path}: {reason}" for path, reason in summary.problems])
@@ -778,12 +808,16 @@ def _print_some(lines: list[str], limit: int = 20) -> None:
 
 
 def _cmd_splits(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.splits import assign_splits, label_conflicts
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.splits import assign_splits, label_conflicts
+    from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
         summary = assign_splits(
-            store, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed, reassign=True
+            store,
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+            seed=args.seed,
+            reassign=True,
         )
         _print_class_counts(store.class_counts())
         conflicts = label_conflicts(store)
@@ -791,13 +825,15 @@ def _cmd_splits(args: argparse.Namespace) -> int:
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
     if conflicts:
-        print(f"{len(conflicts)} picture(s) carry two or more labels (they share one split):", file=sys.stderr)
+        print(
+            f"{len(conflicts)} picture(s) carry two or more labels (they share one split):", file=sys.stderr
+        )
         _print_some([c.describe() for c in conflicts])
     return 0
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
         print(f"backed up to {store.backup(args.destination)}")
@@ -805,7 +841,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _cmd_repair(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.store import ProjectStore, UnknownSchemaError
+    from dmtl_studio.core.project.store import ProjectStore, UnknownSchemaError
 
     try:
         store = ProjectStore.open(args.project_dir, drop_unknown=args.drop_unknown)
@@ -852,7 +888,7 @@ def main(argv: list[str]) -> int:
         "duplicates": _cmd_duplicates,
         "repair": _cmd_repair,
     }
-    from dmtl_studio.core.store import set_busy_reporter
+    from dmtl_studio.core.project.store import set_busy_reporter
 
     set_busy_reporter(lambda message: print(f"note: {message}", file=sys.stderr, flush=True))
     # The one error boundary of every command: a plain line on stderr and exit status 2, whatever failed. An
@@ -863,7 +899,10 @@ def main(argv: list[str]) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the boundary: no traceback ever reaches the terminal
-        from dmtl_studio.core.errors import failure_line
+        from dmtl_studio.core.base.errors import failure_line
 
-        print(f"dmtl-studio {args.command}: {failure_line(exc, 'dmtl-studio ' + ' '.join(argv))}", file=sys.stderr)
+        print(
+            f"dmtl-studio {args.command}: {failure_line(exc, 'dmtl-studio ' + ' '.join(argv))}",
+            file=sys.stderr,
+        )
         return 2

@@ -10,9 +10,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from dmtl_studio.core.demo import write_shapes_folder  # noqa: E402
-from dmtl_studio.core.importer import import_folder  # noqa: E402
-from dmtl_studio.core.store import ProjectStore  # noqa: E402
+from dmtl_studio.core.project.demo import write_shapes_folder  # noqa: E402
+from dmtl_studio.core.project.importer import import_folder  # noqa: E402
+from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
 
 #: A small input size keeps CPU training in tests fast; the pipeline is the same as at 224 px.
 TEST_INPUT_SIZE = 128

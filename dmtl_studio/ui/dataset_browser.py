@@ -49,10 +49,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.labels import LabelEditor
-from dmtl_studio.core.splits import assign_splits, label_conflicts, move_to_split
-from dmtl_studio.core.store import ImageRecord, ProjectError, ProjectStore
-from dmtl_studio.core.suggestions import Suggestion, accept_suggestions
+from dmtl_studio.core.project.labels import LabelEditor
+from dmtl_studio.core.project.splits import assign_splits, label_conflicts, move_to_split
+from dmtl_studio.core.project.store import ImageRecord, ProjectError, ProjectStore
+from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
 from dmtl_studio.ui.shortcuts import bind_shortcuts
@@ -281,7 +281,7 @@ MAP_SELECTION_KEY = "map:selection"
 class DatasetBrowser(QWidget):
     """Thumbnails, the classes panel, filters and search, the large view of the current image.
 
-    Label changes go through a :class:`~dmtl_studio.core.labels.LabelEditor` on the project store opened in
+    Label changes go through a :class:`~dmtl_studio.core.project.labels.LabelEditor` on the project store opened in
     the GUI thread (each action is one committed transaction, so nothing acknowledged is ever lost).
     """
 
@@ -888,7 +888,9 @@ class DatasetBrowser(QWidget):
         label = record.label or "unlabelled"
         note = self.notes.get(record.id)
         model = f"<br><span style='color:#555'>model: {note}</span>" if note else ""
-        decoded = f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
+        decoded = (
+            f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
+        )
         return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"
 
     # ----------------------------------------------------------------- splits
@@ -918,7 +920,9 @@ class DatasetBrowser(QWidget):
         if not ids:
             self.status_message.emit("Only labelled images have a split")
             return
-        ids = move_to_split(self.store, ids, split)  # identical content stays in one split: its copies move too
+        ids = move_to_split(
+            self.store, ids, split
+        )  # identical content stays in one split: its copies move too
         for image_id in ids:
             self._all[image_id] = dataclasses.replace(self._all[image_id], split=split)
         self.model.update_records([self._all[i] for i in ids])
@@ -966,7 +970,9 @@ class DatasetBrowser(QWidget):
         """Add a class, or say that it exists already (names compare without surrounding spaces)."""
         existing = {c.casefold(): c for c in self.store.class_names()}
         if name.strip().casefold() in existing:
-            self.status_message.emit(f"There is a class '{existing[name.strip().casefold()]}' already; nothing added")
+            self.status_message.emit(
+                f"There is a class '{existing[name.strip().casefold()]}' already; nothing added"
+            )
             return
         self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
 

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.evaluation import LOW_CONFIDENCE
-from dmtl_studio.core.metrics import NOTHING_SCORED
-from dmtl_studio.core.store import RunRecord
+from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
+from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
+from dmtl_studio.core.project.store import RunRecord
 
 NO_RUN = "No trained run yet"
 #: The uncertainty measures, in plain words.
@@ -242,7 +242,13 @@ class EvaluationView(QWidget):
         run_row.addWidget(self.run_choice, 1)
         run_row.addWidget(self.evaluate_button)
         run_row.addWidget(self.progress)
-        for widget in (self.suggest_button, self.method, self.report_button, self.export_button, self.predict_button):
+        for widget in (
+            self.suggest_button,
+            self.method,
+            self.report_button,
+            self.export_button,
+            self.predict_button,
+        ):
             tools_row.addWidget(widget)
         tools_row.addStretch(1)
         bar.addLayout(run_row)

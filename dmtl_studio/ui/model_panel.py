@@ -1,6 +1,6 @@
 """Backbone-and-head area: a searchable backbone catalog, the transfer strategy, the head and learning rates.
 
-The catalog comes from :mod:`dmtl_studio.core.catalog` as plain data (no torch here). A backbone whose weights
+The catalog comes from :mod:`dmtl_studio.core.models.catalog` as plain data (no torch here). A backbone whose weights
 are not on this computer is shown disabled, with the file it needs. The learning-rate finder is requested with
 :attr:`ModelPanel.lr_finder_requested`; the application runs it on a worker and hands the result back to
 :meth:`ModelPanel.show_lr_finder_result`.
@@ -43,8 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
-from dmtl_studio.core.config import RECOMMENDED, ConfigError, TrainConfig
+from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
+from dmtl_studio.core.training.config import RECOMMENDED, ConfigError, TrainConfig
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
 WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"

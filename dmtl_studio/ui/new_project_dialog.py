@@ -1,7 +1,7 @@
 """The New project form: a name and a location; the project's folder is made from them.
 
 The rules (what name is usable, which folder is refused, when to ask) are
-:func:`~dmtl_studio.core.project_location.check_new_project_folder`'s; the form shows its verdict as the user
+:func:`~dmtl_studio.core.project.location.check_new_project_folder`'s; the form shows its verdict as the user
 types and asks before a project is made in a folder that already holds files.
 """
 
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.project_location import NewProjectFolder, check_new_project_folder
+from dmtl_studio.core.project.location import NewProjectFolder, check_new_project_folder
 
 
 class NewProjectDialog(QDialog):
@@ -83,7 +83,9 @@ class NewProjectDialog(QDialog):
             extra = (
                 f" It already holds {check.existing_entries} file(s) or folder(s): you will be asked first."
                 if check.existing_entries
-                else "" if check.folder.exists() else " The folder will be made."
+                else ""
+                if check.folder.exists()
+                else " The folder will be made."
             )
             self.target.setText(f"The project goes in <b>{html.escape(str(check.folder))}</b>.{extra}")
         else:
@@ -92,7 +94,9 @@ class NewProjectDialog(QDialog):
         self.problem.setText(check.problem if check.problem and self.name.text() else "")
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "The folder the new project goes in", self.location.text())
+        folder = QFileDialog.getExistingDirectory(
+            self, "The folder the new project goes in", self.location.text()
+        )
         if folder:
             self.location.setText(folder)
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from dmtl_studio.core.paths import app_data_dir
+from dmtl_studio.core.base.paths import app_data_dir
 
 RECENT_KEY = "recent_projects"
 MAX_RECENT = 10
 
 
 def studio_settings() -> QSettings:
-    """The settings file ``settings.ini`` in :func:`~dmtl_studio.core.paths.app_data_dir`."""
+    """The settings file ``settings.ini`` in :func:`~dmtl_studio.core.base.paths.app_data_dir`."""
     return QSettings(str(app_data_dir() / "settings.ini"), QSettings.Format.IniFormat)
 
 

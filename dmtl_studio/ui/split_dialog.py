@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.splits import SplitSettings
+from dmtl_studio.core.project.splits import SplitSettings
 
 
 class SplitDialog(QDialog):

@@ -19,15 +19,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.store import is_project
+from dmtl_studio.core.project.store import is_project
 
 #: The order of work, step by step: (title, where in the window, what it does).
 STEPS = [
     ("Import", "File ▸ Import image folder…", "One sub-folder per class; loose images come in unlabelled."),
     ("Label", "the image grid", "Select images and press a class's number key (0 unlabels, Space next)."),
-    ("Recipe", "Augmentation recipe tab", "Choose the variations training sees; preview them on your images."),
+    (
+        "Recipe",
+        "Augmentation recipe tab",
+        "Choose the variations training sees; preview them on your images.",
+    ),
     ("Train", "Backbone and head tab, then Training", "Pick a backbone, press Start training, watch curves."),
-    ("Evaluate", "Evaluation tab", "Accuracy, confusion matrix, Grad-CAM; export the model, predict a folder."),
+    (
+        "Evaluate",
+        "Evaluation tab",
+        "Accuracy, confusion matrix, Grad-CAM; export the model, predict a folder.",
+    ),
 ]
 
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -149,7 +157,9 @@ class StartPage(QWidget):
                 item.setFont(font)
             self.recent.addItem(item)
         if not projects:
-            placeholder = QListWidgetItem("No project opened yet: make a new one, or open the demo to look around.")
+            placeholder = QListWidgetItem(
+                "No project opened yet: make a new one, or open the demo to look around."
+            )
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
             self.recent.addItem(placeholder)
         self.recent_note.clear()
@@ -163,7 +173,9 @@ class StartPage(QWidget):
         if not path:
             return
         if self.is_gone(path):
-            self.recent_note.setText(f"{path} is no longer a project (moved or deleted). Remove it from the list.")
+            self.recent_note.setText(
+                f"{path} is no longer a project (moved or deleted). Remove it from the list."
+            )
             return
         self.recent_chosen.emit(path)
 

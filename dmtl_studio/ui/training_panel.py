@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.events import EpochResult, PreparationProgress, RunSummary, StepProgress
-from dmtl_studio.core.metrics import format_score, per_class_metrics
-from dmtl_studio.core.store import EpochMetrics, RunRecord
+from dmtl_studio.core.evaluation.metrics import format_score, per_class_metrics
+from dmtl_studio.core.project.store import EpochMetrics, RunRecord
+from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunSummary, StepProgress
 
 REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"

@@ -1,7 +1,7 @@
 """Qt thread adapters over core: they call core functions and turn callbacks into signals, nothing more.
 
 Stop is ``requestInterruption()`` (polled by core as ``should_stop``), never ``terminate()``. Exceptions go to
-a ``failed`` signal. What crosses threads is immutable plain data from :mod:`dmtl_studio.core.events`.
+a ``failed`` signal. What crosses threads is immutable plain data from :mod:`dmtl_studio.core.training.events`.
 """
 
 from dmtl_studio.workers.registry import LIVE_THREADS

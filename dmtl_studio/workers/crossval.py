@@ -1,4 +1,4 @@
-"""Cross-validation thread: a thin adapter over :func:`dmtl_studio.core.crossval.cross_validate`."""
+"""Cross-validation thread: a thin adapter over :func:`dmtl_studio.core.training.crossval.cross_validate`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.workers.registry import CoreThread
 
 
@@ -30,8 +30,8 @@ class CrossValidationThread(CoreThread):
         self._fold = 1
 
     def _on_event(self, event: object) -> None:
-        from dmtl_studio.core.crossval import FoldResult
-        from dmtl_studio.core.events import StepProgress
+        from dmtl_studio.core.training.crossval import FoldResult
+        from dmtl_studio.core.training.events import StepProgress
 
         if isinstance(event, FoldResult):
             self._fold = event.fold + 1
@@ -47,7 +47,7 @@ class CrossValidationThread(CoreThread):
         )
 
     def work(self) -> object:
-        from dmtl_studio.core.crossval import cross_validate
+        from dmtl_studio.core.training.crossval import cross_validate
 
         return cross_validate(
             self.project_dir,

@@ -21,7 +21,7 @@ _MODEL_CACHE: dict[str, object] = {}  # the last run loaded for Grad-CAM: run fo
 
 
 class EvaluationThread(CoreThread):
-    """:func:`dmtl_studio.core.inference.evaluate_run`; emits an ``EvaluationResult``."""
+    """:func:`dmtl_studio.core.evaluation.inference.evaluate_run`; emits an ``EvaluationResult``."""
 
     what = "the evaluation"
 
@@ -30,7 +30,7 @@ class EvaluationThread(CoreThread):
         self.project_dir, self.run_dir = Path(project_dir), run_dir
 
     def work(self) -> object:
-        from dmtl_studio.core.inference import evaluate_run
+        from dmtl_studio.core.evaluation.inference import evaluate_run
 
         return evaluate_run(
             self.project_dir,
@@ -41,7 +41,7 @@ class EvaluationThread(CoreThread):
 
 
 class SuggestionThread(CoreThread):
-    """:func:`dmtl_studio.core.inference.suggest_labels`; emits a ``SuggestionSet``."""
+    """:func:`dmtl_studio.core.evaluation.inference.suggest_labels`; emits a ``SuggestionSet``."""
 
     what = "the label suggestion"
 
@@ -50,7 +50,7 @@ class SuggestionThread(CoreThread):
         self.project_dir, self.run_dir, self.method = Path(project_dir), run_dir, method
 
     def work(self) -> object:
-        from dmtl_studio.core.inference import suggest_labels
+        from dmtl_studio.core.evaluation.inference import suggest_labels
 
         return suggest_labels(
             self.project_dir,
@@ -62,7 +62,7 @@ class SuggestionThread(CoreThread):
 
 
 class GradCamThread(CoreThread):
-    """:func:`dmtl_studio.core.gradcam.explain_image` for one image; emits ``(image id, CamResult)``.
+    """:func:`dmtl_studio.core.evaluation.gradcam.explain_image` for one image; emits ``(image id, CamResult)``.
 
     The run's model stays loaded between requests (reloading it would cost more than the map itself).
     """
@@ -74,8 +74,8 @@ class GradCamThread(CoreThread):
         self.run_dir, self.image_id, self.path = run_dir, image_id, path
 
     def work(self) -> object:
-        from dmtl_studio.core.checkpoint import load_checkpoint
-        from dmtl_studio.core.gradcam import explain_image
+        from dmtl_studio.core.evaluation.gradcam import explain_image
+        from dmtl_studio.core.models.checkpoint import load_checkpoint
 
         with _MODEL_LOCK:
             loaded = _MODEL_CACHE.get(self.run_dir)
@@ -86,7 +86,7 @@ class GradCamThread(CoreThread):
 
 
 class ReportThread(CoreThread):
-    """:func:`dmtl_studio.core.report.write_report`; emits the report's path as a string."""
+    """:func:`dmtl_studio.core.evaluation.report.write_report`; emits the report's path as a string."""
 
     what = "the report"
 
@@ -97,7 +97,7 @@ class ReportThread(CoreThread):
         self.project_dir, self.run_dir, self.result = Path(project_dir), run_dir, result
 
     def work(self) -> object:
-        from dmtl_studio.core.report import write_report
+        from dmtl_studio.core.evaluation.report import write_report
 
         path, _ = write_report(
             self.run_dir,
@@ -109,7 +109,7 @@ class ReportThread(CoreThread):
 
 
 class ExportThread(CoreThread):
-    """:func:`dmtl_studio.core.export.export_run`; emits the :class:`ExportResult`."""
+    """:func:`dmtl_studio.core.evaluation.export.export_run`; emits the :class:`ExportResult`."""
 
     what = "the export"
 
@@ -118,13 +118,13 @@ class ExportThread(CoreThread):
         self.run_dir, self.fmt, self.out = run_dir, fmt, out
 
     def work(self) -> object:
-        from dmtl_studio.core.export import export_run
+        from dmtl_studio.core.evaluation.export import export_run
 
         return export_run(self.run_dir, self.fmt, self.out)
 
 
 class PredictThread(CoreThread):
-    """:func:`dmtl_studio.core.predict.predict_folder` into a CSV file; emits the :class:`PredictSummary`."""
+    """:func:`dmtl_studio.core.evaluation.predict.predict_folder` into a CSV file; emits the :class:`PredictSummary`."""
 
     what = "the prediction"
 
@@ -133,7 +133,7 @@ class PredictThread(CoreThread):
         self.run_dir, self.images, self.out_csv = run_dir, images, out_csv
 
     def work(self) -> object:
-        from dmtl_studio.core.predict import predict_folder
+        from dmtl_studio.core.evaluation.predict import predict_folder
 
         return predict_folder(
             self.run_dir,

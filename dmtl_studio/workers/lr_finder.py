@@ -1,4 +1,4 @@
-"""Learning-rate finder thread: a thin adapter over :func:`dmtl_studio.core.lr_finder.find_learning_rate`."""
+"""Learning-rate finder thread: a thin adapter over :func:`dmtl_studio.core.training.lr_finder.find_learning_rate`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.workers.registry import CoreThread
 
 
@@ -43,7 +43,7 @@ class LRFinderThread(CoreThread):
             self.preparing.emit(done, total, seconds)
 
     def work(self) -> object:
-        from dmtl_studio.core.lr_finder import find_learning_rate
+        from dmtl_studio.core.training.lr_finder import find_learning_rate
 
         return find_learning_rate(
             self.project_dir,

@@ -9,7 +9,7 @@ import weakref
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from dmtl_studio.core.errors import failure_line
+from dmtl_studio.core.base.errors import failure_line
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class CoreThread(QThread):
         raise NotImplementedError
 
     def run(self) -> None:
-        from dmtl_studio.core.cancel import Cancelled
+        from dmtl_studio.core.base.cancel import Cancelled
 
         try:
             result = self.work()

@@ -9,16 +9,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.errors import failure_line
-from dmtl_studio.core.events import PreparationProgress, RunNotice, StepProgress
+from dmtl_studio.core.base.errors import failure_line
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.events import PreparationProgress, RunNotice, StepProgress
 from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle
 
 log = logging.getLogger(__name__)
 
 
 class TrainingThread(QThread):
-    """Runs :func:`dmtl_studio.core.training.train` off the GUI thread."""
+    """Runs :func:`dmtl_studio.core.training.run.train` off the GUI thread."""
 
     progress = Signal(object)  # StepProgress, throttled
     preparing = Signal(object)  # PreparationProgress (feature cache), throttled
@@ -65,7 +65,7 @@ class TrainingThread(QThread):
             self.epoch_finished.emit(event)
 
     def run(self) -> None:
-        from dmtl_studio.core.training import train
+        from dmtl_studio.core.training.run import train
 
         # The deep-learning libraries just imported are hundreds of thousands of long-lived objects; a full
         # garbage collection walking them holds the interpreter for up to ~0.25 s, which the window feels as
@@ -83,7 +83,7 @@ class TrainingThread(QThread):
 
 
 class ImportThread(QThread):
-    """Runs :func:`dmtl_studio.core.importer.import_folder` off the GUI thread."""
+    """Runs :func:`dmtl_studio.core.project.importer.import_folder` off the GUI thread."""
 
     progress = Signal(int, int, str)
     done = Signal(object)  # ImportSummary
@@ -101,8 +101,8 @@ class ImportThread(QThread):
             self.progress.emit(done, total, name)
 
     def run(self) -> None:
-        from dmtl_studio.core.importer import import_folder
-        from dmtl_studio.core.store import ProjectStore
+        from dmtl_studio.core.project.importer import import_folder
+        from dmtl_studio.core.project.store import ProjectStore
 
         try:
             with ProjectStore.open(self.project_dir) as store:

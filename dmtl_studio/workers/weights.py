@@ -1,4 +1,4 @@
-"""Weights import thread: a thin adapter over :func:`dmtl_studio.core.weights.import_weights`.
+"""Weights import thread: a thin adapter over :func:`dmtl_studio.core.models.weights.import_weights`.
 
 Reading a file of a few hundred MB, checking it against the architecture and writing the store's copy takes
 seconds; the window stays usable meanwhile.
@@ -24,7 +24,7 @@ class WeightsImportThread(CoreThread):
         self.backbone = backbone
 
     def work(self) -> object:
-        from dmtl_studio.core.weights import import_weights
+        from dmtl_studio.core.models.weights import import_weights
 
         entry, check = import_weights(self.path, self.backbone)
         return (

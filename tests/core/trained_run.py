@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.demo import write_shapes_folder
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.store import ProjectStore
-from dmtl_studio.core.training import train
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.run import train
 
 INPUT_SIZE = 64
 _CACHE: dict[str, tuple[Path, Path]] = {}

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from dmtl_studio.core.demo import CLASSES, write_shapes_folder
+from dmtl_studio.core.project.demo import CLASSES, write_shapes_folder
 from tests.conftest import TEST_INPUT_SIZE
 from tests.e2e.cli import run_cli
 
@@ -79,11 +79,11 @@ def test_clear_errors_for_bad_input(tmp_path: Path) -> None:
 
 
 def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
-    from dmtl_studio.core.config import TrainConfig
-    from dmtl_studio.core.training import train
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.run import train
 
     config = TrainConfig(epochs=2, input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16)
-    from dmtl_studio.core.events import EpochResult
+    from dmtl_studio.core.training.events import EpochResult
 
     epochs: list[object] = []
     stopped = train(

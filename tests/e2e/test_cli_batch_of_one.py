@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.config import ConfigError, TrainConfig
-from dmtl_studio.core.demo import write_shapes_folder
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import ConfigError, TrainConfig
 from tests.e2e.cli import run_cli
 
 _cli = run_cli

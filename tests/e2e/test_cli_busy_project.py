@@ -13,7 +13,7 @@ from tests.e2e.cli import run_cli
 
 HOLDER = """
 import sys, time
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 store = ProjectStore.open(sys.argv[1])
 with store.transaction():
     print("holding", flush=True)

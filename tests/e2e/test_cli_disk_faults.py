@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from tests.core.trained_run import trained_project
 from tests.disk_faults import (
     full_disk,

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from dmtl_studio.core.demo import write_shapes_folder
+from dmtl_studio.core.project.demo import write_shapes_folder
 from tests.core.trained_run import trained_project
 from tests.e2e.cli import run_cli
 

@@ -7,10 +7,10 @@ import os
 import sqlite3
 from pathlib import Path
 
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.training import train
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.run import train
 from tests.conftest import TEST_INPUT_SIZE
-from tests.core.test_bad_file_corpus import build_corpus
+from tests.core.project.test_bad_file_corpus import build_corpus
 from tests.e2e.cli import run_cli
 
 _cli = run_cli
@@ -19,10 +19,12 @@ _cli = run_cli
 def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:
     assert _cli("labels", "export-csv", str(project), str(tmp_path / "labels.csv")).returncode == 0
     result = _cli("labels", "import-csv", str(tmp_path / "fresh"), str(tmp_path / "labels.csv"))
-    assert result.returncode == 2 and "not a DMTL Studio project" in result.stderr  # nothing is created silently
+    assert (
+        result.returncode == 2 and "not a DMTL Studio project" in result.stderr
+    )  # nothing is created silently
     assert _cli("import", str(tmp_path / "fresh"), str(tmp_path / "empty_dir_missing")).returncode == 2
     (tmp_path / "fresh").mkdir(exist_ok=True)
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.store import ProjectStore
 
     ProjectStore.create(tmp_path / "fresh").close()
     result = _cli("labels", "import-csv", str(tmp_path / "fresh"), str(tmp_path / "labels.csv"))
@@ -55,7 +57,9 @@ def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, pr
     one = next(p for p in sorted((tmp_path / "share").rglob("*.png")) if p.name in usable)
     result = _cli("predict", summary.run_dir, str(one), "--out", str(tmp_path / "one.csv"))
     assert result.returncode == 0 and "predicted 1 image(s)" in result.stdout, result.stderr
-    result = _cli("predict", summary.run_dir, str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "x.csv"))
+    result = _cli(
+        "predict", summary.run_dir, str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "x.csv")
+    )
     assert result.returncode == 2 and "does not exist" in result.stderr and not (tmp_path / "x.csv").exists()
     (tmp_path / "empty").mkdir()
     result = _cli("predict", summary.run_dir, str(tmp_path / "empty"), "--out", str(tmp_path / "x.csv"))
@@ -63,7 +67,7 @@ def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, pr
 
 
 def test_splits_gives_every_class_a_test_share(project: Path) -> None:
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.store import ProjectStore
 
     result = _cli("splits", str(project), "--val-fraction", "0.2", "--test-fraction", "0.25", "--seed", "4")
     assert result.returncode == 0, result.stderr
@@ -76,13 +80,15 @@ def test_splits_gives_every_class_a_test_share(project: Path) -> None:
 
 
 def test_cli_label_doors_refuse_traversal_and_write_nothing_outside(tmp_path: Path, project: Path) -> None:
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(project) as store:
         paths = [im.path for im in store.images(usable_only=True)][:4]
     names = ["..", "../../x", str(tmp_path / "abs"), "fine"]
     with open(tmp_path / "evil.csv", "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([["path", "label"], *zip(paths, names, strict=True), ["/etc/passwd", "x"]])
+        csv.writer(handle).writerows(
+            [["path", "label"], *zip(paths, names, strict=True), ["/etc/passwd", "x"]]
+        )
     before = set(tmp_path.rglob("*"))
     result = _cli("labels", "import-csv", str(project), str(tmp_path / "evil.csv"))
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.demo import write_shapes_folder
+from dmtl_studio.core.project.demo import write_shapes_folder
 
 HEAVY = ("torch", "torchvision", "timm")
 

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from dmtl_studio.cli import main
-from dmtl_studio.core.demo import write_shapes_folder
-from dmtl_studio.core.export import export_run
+from dmtl_studio.core.evaluation.export import export_run
+from dmtl_studio.core.project.demo import write_shapes_folder
 from tests.core.trained_run import trained_project
 
 

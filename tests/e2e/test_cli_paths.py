@@ -45,7 +45,7 @@ def test_a_run_started_with_a_relative_path_resumes_from_another_folder(
 def test_a_run_recorded_with_a_relative_folder_is_found_by_any_spelling(
     tmp_path: Path, project: Path, monkeypatch
 ) -> None:  # noqa: ANN001
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.project.store import ProjectStore
 
     monkeypatch.chdir(project.parent)
     with ProjectStore.open(project) as store:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
 from tests.conftest import TEST_INPUT_SIZE
 from tests.core.quality.test_duplicates import _real
 from tests.e2e.cli import run_cli

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.selftest import CheckResult, SelfTestFailure, run_checks
+from dmtl_studio.core.models.selftest import CheckResult, SelfTestFailure, run_checks
 
 CHECKS = (
     "torch/torchvision",

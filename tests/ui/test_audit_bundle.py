@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from tests.core.trained_run import trained_project
 
 TIMEOUT = 180_000

@@ -9,7 +9,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 
 
 @pytest.fixture
@@ -113,7 +113,9 @@ def test_moving_images_between_splits(browser_window, project: Path) -> None:  #
         assert store.split_counts()["test"] == 1 and store.split_counts()["val"] == before - 1
 
 
-def test_deleting_a_class_asks_and_keeps_the_images(qtbot, browser_window, project: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_deleting_a_class_asks_and_keeps_the_images(
+    qtbot, browser_window, project: Path, monkeypatch
+) -> None:  # noqa: ANN001
     _window, browser = browser_window
     asked = []
     monkeypatch.setattr(
@@ -140,7 +142,9 @@ def test_adding_a_class_that_exists_says_so_and_adds_nothing(browser_window) -> 
     assert browser.store.class_names() == [*before, "mitotic"] and messages[-1] == "Added class 'mitotic'"
 
 
-def test_number_keys_also_label_while_the_large_view_has_the_focus(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
+def test_number_keys_also_label_while_the_large_view_has_the_focus(
+    qtbot, browser_window, project: Path
+) -> None:  # noqa: ANN001
     _window, browser = browser_window
     browser.set_filter("unlabelled")
     first = browser.model.record(0)

@@ -9,7 +9,7 @@ import tifffile
 from PIL import Image
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 
 
 def test_import_summary_and_browser_show_image_notes(qtbot, tmp_path: Path) -> None:  # noqa: ANN001

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.dataset_browser import MAP_SELECTION_KEY
 from dmtl_studio.ui.model_panel import ModelPanel
 from tests.conftest import TEST_INPUT_SIZE

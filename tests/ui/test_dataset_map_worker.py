@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.workers.dataset_map import DatasetMapThread
 from tests.core.trained_run import INPUT_SIZE, trained_project
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.events import StepProgress
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.events import StepProgress
 from dmtl_studio.ui.model_panel import ModelPanel
 from dmtl_studio.ui.training_panel import TrainingPanel
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.dataset_browser import DUPLICATES_KEY
 from tests.core.quality.test_duplicates import make_duplicates_project
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from tests.core.trained_run import copy_project
 
 TIMEOUT = 120_000
@@ -62,7 +62,9 @@ def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN0
     shown = [browser.model.record(r).id for r in range(browser.model.rowCount())]
     assert shown == result.misclassified_ids()
     qtbot.mouseClick(view.low_confidence_button, Qt.MouseButton.LeftButton)
-    assert [browser.model.record(r).id for r in range(browser.model.rowCount())] == result.low_confidence_ids()
+    assert [
+        browser.model.record(r).id for r in range(browser.model.rowCount())
+    ] == result.low_confidence_ids()
     browser.set_filter("all")
     assert browser.model.rowCount() == len(browser._all)  # the ordinary filters still work
 
@@ -109,7 +111,6 @@ def test_grad_cam_overlay_and_report(qtbot, studio, monkeypatch) -> None:  # noq
     qtbot.mouseClick(view.report_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(opened), timeout=TIMEOUT)
     assert Path(opened[0]) == run_dir / "report.html" and Path(opened[0]).is_file()
-
 
 
 def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -9,10 +9,10 @@ import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.demo import write_shapes_folder
-from dmtl_studio.core.evaluation import EvaluationResult
-from dmtl_studio.core.imaging import inspect_image
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.evaluation.results import EvaluationResult
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.imaging import inspect_image
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.split_dialog import SplitDialog
 
 
@@ -46,7 +46,7 @@ def test_the_window_refuses_class_names_that_are_not_folder_names(qtbot, project
 
 
 def test_window_import_applies_and_shows_the_default_split(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
-    from dmtl_studio.core.splits import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
+    from dmtl_studio.core.project.splits import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 
     images = write_shapes_folder(tmp_path / "images", 10, unlabelled=0, seed=3, size=32)
     project = tmp_path / "project"

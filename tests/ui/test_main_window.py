@@ -5,7 +5,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from tests.conftest import TEST_INPUT_SIZE
 from tests.ui.test_run_flow import _answer_close_question
 
@@ -104,8 +104,8 @@ def test_pause_holds_the_run_and_resume_goes_on(qtbot, project: Path, monkeypatc
 
 
 def test_images_gone_from_disk_show_as_problems_after_a_run(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    from dmtl_studio.core.demo import write_shapes_folder
-    from dmtl_studio.core.importer import import_folder
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
     from dmtl_studio.ui import model_panel
 
     images = write_shapes_folder(tmp_path / "images", 6, seed=5, size=64)
@@ -124,18 +124,22 @@ def test_images_gone_from_disk_show_as_problems_after_a_run(qtbot, tmp_path: Pat
     Path(gone.path).unlink()  # moved away while the project was open
     assert window.browser._all[gone.id].problem is None
     controller.start_training()
-    qtbot.waitUntil(lambda: window.training.start_button.isEnabled() and not controller.training_thread.isRunning(),
-                    timeout=120_000)
+    qtbot.waitUntil(
+        lambda: window.training.start_button.isEnabled() and not controller.training_thread.isRunning(),
+        timeout=120_000,
+    )
     qtbot.waitUntil(lambda: window.browser._all[gone.id].problem is not None, timeout=5_000)
     assert "missing on disk" in window.browser._all[gone.id].problem
     assert "no longer on disk" in window.training.notices.text()
     controller.shutdown()
 
 
-def test_settings_that_cannot_train_are_refused_with_the_core_reason(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_settings_that_cannot_train_are_refused_with_the_core_reason(
+    qtbot, project: Path, monkeypatch
+) -> None:  # noqa: ANN001
     from PySide6.QtWidgets import QMessageBox
 
-    from dmtl_studio.core.config import BATCH_OF_ONE
+    from dmtl_studio.core.training.config import BATCH_OF_ONE
 
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a, **k: shown.append(text))

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from PySide6.QtCore import Qt
 
-from dmtl_studio.core import weight_store
-from dmtl_studio.core.catalog import CATALOG
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.models import weight_store
+from dmtl_studio.core.models.catalog import CATALOG
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.ui.model_panel import NAME_ROLE, ModelPanel
 from tests.conftest import TEST_INPUT_SIZE
 
@@ -129,7 +129,9 @@ def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeyp
     qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
     thread = controller.lr_finder_thread
     assert thread is not None and not panel.find_lr.isEnabled()
-    assert panel.lr_curve.getData()[0] is None or len(panel.lr_curve.getData()[0]) == 0  # cleared for the new test
+    assert (
+        panel.lr_curve.getData()[0] is None or len(panel.lr_curve.getData()[0]) == 0
+    )  # cleared for the new test
     streamed: list[int] = []
     thread.curve.connect(lambda rates, losses: streamed.append(len(rates)))
     with qtbot.waitSignal(thread.finished, timeout=120_000):
@@ -141,7 +143,9 @@ def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeyp
     controller.shutdown()
 
 
-def test_the_window_imports_a_weights_file_on_a_worker(qtbot, project: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_the_window_imports_a_weights_file_on_a_worker(
+    qtbot, project: Path, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
     import torch
     import torchvision
     from PySide6.QtWidgets import QFileDialog, QInputDialog

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.demo import write_shapes_folder
+from dmtl_studio.core.project.demo import write_shapes_folder
 from tests.core.trained_run import copy_project
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import DATABASE_NAME
-from tests.core.test_store_trust import _snapshot
+from dmtl_studio.core.project.store import DATABASE_NAME
+from tests.core.project.test_store_trust import _snapshot
 from tests.disk_faults import read_only_folder
 
 

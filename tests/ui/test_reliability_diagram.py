@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dmtl_studio.core.evaluation import EvaluationResult
-from dmtl_studio.core.quality.calibration import softmax
-from dmtl_studio.core.report import calibration_html
+from dmtl_studio.core.evaluation.report import calibration_html
+from dmtl_studio.core.evaluation.results import EvaluationResult
+from dmtl_studio.core.models.calibration import softmax
 from dmtl_studio.ui.evaluation_view import EvaluationView
 
 
@@ -38,8 +38,13 @@ def test_reliability_diagram_in_the_evaluation_view(qtbot) -> None:  # noqa: ANN
     accuracy = [a for a in summary["bins"]["accuracy"] if a is not None]
     np.testing.assert_allclose(heights, accuracy)
     assert len(view.reliability.before.opts["height"]) == int((plain.counts > 0).sum())
-    assert f"{summary['ece']:.3f}" in view.reliability.title.text() and "temperature 2.00" in view.reliability.title.text()
+    assert (
+        f"{summary['ece']:.3f}" in view.reliability.title.text()
+        and "temperature 2.00" in view.reliability.title.text()
+    )
     html = calibration_html(result)
     assert "<svg" in html and f"{summary['ece']:.3f}" in html and "without calibration" in html
     view.show_result(_result(None))
-    assert "not calibrated" in view.reliability.title.text() and len(view.reliability.before.opts["height"]) == 0
+    assert (
+        "not calibrated" in view.reliability.title.text() and len(view.reliability.before.opts["height"]) == 0
+    )

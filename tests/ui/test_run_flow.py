@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.demo import write_shapes_folder
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
 
 TIMEOUT = 120_000
 
@@ -126,7 +126,7 @@ def test_keep_training_closes_the_window_when_the_run_ends(qtbot, tiny_project: 
 
 
 def test_the_step_eta_comes_from_the_steps_own_rate(qtbot) -> None:  # noqa: ANN001
-    from dmtl_studio.core.events import PreparationProgress, StepProgress
+    from dmtl_studio.core.training.events import PreparationProgress, StepProgress
     from dmtl_studio.ui.training_panel import TrainingPanel
 
     panel = TrainingPanel()
@@ -148,7 +148,7 @@ def test_the_step_eta_comes_from_the_steps_own_rate(qtbot) -> None:  # noqa: ANN
 
 
 def test_stop_says_what_it_keeps_before_it_does(qtbot) -> None:  # noqa: ANN001
-    from dmtl_studio.core.events import EpochResult, PreparationProgress, StepProgress
+    from dmtl_studio.core.training.events import EpochResult, PreparationProgress, StepProgress
     from dmtl_studio.ui.training_panel import TrainingPanel
 
     panel = TrainingPanel()
@@ -198,7 +198,7 @@ def test_terms_have_plain_language_tooltips(qtbot) -> None:  # noqa: ANN001
 
 
 def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
-    from dmtl_studio.core.store import RunRecord
+    from dmtl_studio.core.project.store import RunRecord
     from dmtl_studio.ui.evaluation_view import EvaluationView
 
     def run(number: int) -> RunRecord:

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.shortcuts import bound_shortcuts
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier

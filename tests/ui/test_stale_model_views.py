@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.evaluation import EvaluationResult
+from dmtl_studio.core.evaluation.results import EvaluationResult
 
 
 def test_relabelling_updates_the_verdict_and_drops_the_grad_cam_overlay(qtbot, project: Path) -> None:  # noqa: ANN001

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.store import is_project
+from dmtl_studio.core.project.store import is_project
 from dmtl_studio.ui.new_project_dialog import NewProjectDialog
 from dmtl_studio.ui.settings import recent_projects, remember_project
 

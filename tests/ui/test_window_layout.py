@@ -12,9 +12,9 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QAbstractButton, QDockWidget, QLabel, QTabBar, QTableWidget, QWidget
 
 from dmtl_studio.app import build_window
-from dmtl_studio.core.importer import import_folder
-from dmtl_studio.core.paths import app_data_dir
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.base.paths import app_data_dir
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.settings import studio_settings
 
 LAPTOP = QRect(0, 0, 1280, 720)
@@ -172,8 +172,13 @@ def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path) -> None:
     window.evaluation_dock.raise_()
     qtbot.wait(100)
     view = window.evaluation
-    for button in (view.evaluate_button, view.suggest_button, view.report_button, view.export_button,
-                   view.predict_button):
+    for button in (
+        view.evaluate_button,
+        view.suggest_button,
+        view.report_button,
+        view.export_button,
+        view.predict_button,
+    ):
         assert _fully_visible(button, window), button.text()
     controller.shutdown()
 

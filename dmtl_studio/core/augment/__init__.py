@@ -1,7 +1,7 @@
 """Augmentation: the operation registry, recipes, presets and preview, with numpy and OpenCV only.
 
 Nothing here imports torch, so the window can edit and preview recipes; batch mixing for training lives in
-:mod:`dmtl_studio.core.mixing`.
+:mod:`dmtl_studio.core.training.mixing`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from dmtl_studio.core.augment.registry import (
     RecipeError,
     get_operation,
 )
-from dmtl_studio.core.fileio import atomic_write_bytes
+from dmtl_studio.core.base.fileio import atomic_write_bytes
 
 SCHEMA_VERSION = 1
 _STEP_KEYS = {"operation", "enabled", "probability", "params"}

@@ -4,17 +4,17 @@ A regulated lab keeps, for every model it uses, the model itself, what data it w
 and how good it is, with the uncertainty of that figure. The bundle holds:
 
 - ``model/model.safetensors`` and ``model/model.json``: the run's weights and sidecar, byte for byte; on request
-  also ``model/model.onnx`` and its sidecar (:func:`dmtl_studio.core.export.export_run`, checked against PyTorch);
+  also ``model/model.onnx`` and its sidecar (:func:`dmtl_studio.core.evaluation.export.export_run`, checked against PyTorch);
 - ``model-card.md`` and ``model-card.json``: the same facts for a person and for a program: data counts per class
   and split, augmentation recipe, backbone and weights hashes, training configuration, library versions, metrics
   on the test split (validation split if none, said) with 95 % Wilson score intervals, calibration, known label
   issues and leaks (duplicate groups that span splits or labels);
-- ``report.html``: the run's HTML report (:mod:`dmtl_studio.core.report`);
+- ``report.html``: the run's HTML report (:mod:`dmtl_studio.core.evaluation.report`);
 - ``training-images.csv``: path, sha256, label and split of every labelled image of the train, validation and
-  test splits (formula-safe, :mod:`dmtl_studio.core.csvfile`);
+  test splits (formula-safe, :mod:`dmtl_studio.core.base.csvfile`);
 - ``manifest.json``: the sha256 of every other member.
 
-Everything is computed first, then the zip is written once through :func:`dmtl_studio.core.fileio.atomic_write`,
+Everything is computed first, then the zip is written once through :func:`dmtl_studio.core.base.fileio.atomic_write`,
 so a failure (full disk, read-only folder, a stop) leaves no file at the target.
 """
 
@@ -31,7 +31,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from dmtl_studio.core.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
 
 #: z of a two-sided 95 % interval (the 97.5 % quantile of the standard normal distribution).
 Z_95 = 1.959963984540054
@@ -99,9 +99,9 @@ def _metrics(result: object) -> dict:
 
 
 def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
-    from dmtl_studio.core.cancel import Cancelled
-    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.base.cancel import Cancelled
     from dmtl_studio.core.quality.label_errors import find_label_errors
+    from dmtl_studio.core.training.config import TrainConfig
 
     try:
         check_config = TrainConfig.from_dict({**config, "device": "cpu"})
@@ -109,7 +109,7 @@ def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - the card records why the check could not run; the bundle is made
-        from dmtl_studio.core.errors import plain_message
+        from dmtl_studio.core.base.errors import plain_message
 
         return {"checked": False, "reason": plain_message(exc)}
     return {"checked": True, "method": "confident learning on out-of-fold probabilities", **report.to_dict()}
@@ -125,7 +125,7 @@ def _leaks(project: Path, should_stop: ShouldStop) -> dict:
 
 def _onnx_export(run_dir: Path) -> tuple[dict[str, bytes], dict]:
     """The run as ONNX (``{member: bytes}``) and what the card says of it; a failed export is said, not raised."""
-    from dmtl_studio.core.export import export_run
+    from dmtl_studio.core.evaluation.export import export_run
 
     with tempfile.TemporaryDirectory(prefix="dmtl-audit-onnx-") as folder:
         try:
@@ -135,14 +135,14 @@ def _onnx_export(run_dir: Path) -> tuple[dict[str, bytes], dict]:
                 "model/model.onnx.json": result.sidecar.read_bytes(),
             }
         except Exception as exc:  # noqa: BLE001 - the ONNX copy is optional: the card says why it is missing
-            from dmtl_studio.core.errors import plain_message
+            from dmtl_studio.core.base.errors import plain_message
 
             return {}, {"included": False, "reason": plain_message(exc)}
     return files, {"included": True, "max_abs_difference_vs_pytorch": result.max_abs_difference}
 
 
 def _pretrained_weights(backbone: str) -> dict:
-    from dmtl_studio.core.weight_store import latest_for
+    from dmtl_studio.core.models.weight_store import latest_for
 
     stored = latest_for(backbone) if backbone else None
     if stored is None:
@@ -152,7 +152,7 @@ def _pretrained_weights(backbone: str) -> dict:
 
 def _training_images(store: object) -> list[tuple[str, str, str, str]]:
     """``(path, sha256, label, split)`` of every usable labelled image in a split, sorted by split then path."""
-    from dmtl_studio.core.fileio import file_sha256
+    from dmtl_studio.core.base.fileio import file_sha256
 
     rows = []
     for image in store.images(usable_only=True):
@@ -293,7 +293,7 @@ def write_audit_bundle(
     onnx
         Also hold the run's ONNX export (a few seconds); an export that fails is said in the card.
     should_stop
-        Polled between steps and inside them; a stop raises :class:`~dmtl_studio.core.cancel.Cancelled`.
+        Polled between steps and inside them; a stop raises :class:`~dmtl_studio.core.base.cancel.Cancelled`.
     progress
         Called with ``(steps done, STEPS)``.
 
@@ -306,17 +306,17 @@ def write_audit_bundle(
     ------
     AuditError
         No project for the run, or ``out_zip`` exists and ``overwrite`` is false.
-    dmtl_studio.core.checkpoint.CheckpointError
+    dmtl_studio.core.models.checkpoint.CheckpointError
         ``run_dir`` holds no usable model.
-    dmtl_studio.core.fileio.FileWriteError
+    dmtl_studio.core.base.fileio.FileWriteError
         The disk refused the zip (full, read-only); nothing is left at ``out_zip``.
     """
-    from dmtl_studio.core.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, load_checkpoint
-    from dmtl_studio.core.csvfile import csv_bytes
-    from dmtl_studio.core.fileio import atomic_write
-    from dmtl_studio.core.inference import evaluate_run, project_of_run
-    from dmtl_studio.core.report import write_report
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.base.csvfile import csv_bytes
+    from dmtl_studio.core.base.fileio import atomic_write
+    from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
+    from dmtl_studio.core.evaluation.report import write_report
+    from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, load_checkpoint
+    from dmtl_studio.core.project.store import ProjectStore
 
     run_dir, out_zip = Path(run_dir), Path(out_zip)
     report_progress = progress or (lambda done, total: None)

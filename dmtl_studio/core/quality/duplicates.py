@@ -28,16 +28,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dmtl_studio.core.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.project.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.groups import (  # noqa: F401  (keep_group_in_one_split: part of this API)
     DuplicateGroup,
     GroupMember,
     group_warnings,
     keep_group_in_one_split,
 )
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
 
 #: Largest perceptual-hash distance (bits of 64) of a near-duplicate pair found by the hash alone.
 HASH_DISTANCE = 8
@@ -252,7 +252,7 @@ def find_duplicates(
 
     Raises
     ------
-    dmtl_studio.core.cancel.Cancelled
+    dmtl_studio.core.base.cancel.Cancelled
         When ``should_stop`` asks to stop.
     """
     with ProjectStore.open(project_dir) as store:

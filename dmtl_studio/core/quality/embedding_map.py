@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dmtl_studio.core.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
 
 METHODS = ("pca", "tsne")
 
@@ -150,8 +150,8 @@ def _verdicts(
     store: ProjectStore, images: list, run_dir: str | Path, should_stop: ShouldStop
 ) -> tuple[list[str], list[str | None]]:
     """Each image's verdict under the run, through the product's prediction path (feature cache included)."""
-    from dmtl_studio.core.checkpoint import load_checkpoint
-    from dmtl_studio.core.inference import probabilities_for
+    from dmtl_studio.core.evaluation.inference import probabilities_for
+    from dmtl_studio.core.models.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(run_dir, device="cpu")
     rows, probabilities, _problems, _reused = probabilities_for(
@@ -199,7 +199,7 @@ def dataset_map(
         Seed of the projection: the same features and seed give the same map.
     should_stop
         Checked between feature batches and before the projection; a stop raises
-        :class:`~dmtl_studio.core.cancel.Cancelled`.
+        :class:`~dmtl_studio.core.base.cancel.Cancelled`.
     on_progress
         Called with ``(images done, images planned, seconds)`` during the feature pass.
 

@@ -2,7 +2,7 @@
 
 The checks read the same pooled features a frozen training run trains its head on: the backbone and
 preprocessing come from the training configuration and the vectors from the product's feature cache
-(:class:`~dmtl_studio.core.feature_cache.FeatureCache`, clean views, read from and written to the project's
+(:class:`~dmtl_studio.core.training.feature_cache.FeatureCache`, clean views, read from and written to the project's
 on-disk cache), so features a run computed are not computed again here.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dmtl_studio.core.cancel import ShouldStop, never_stop
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
 
 
 def frozen_features(
@@ -35,7 +35,7 @@ def frozen_features(
     config
         Backbone, input size, device, batch size and loader workers (default: the training defaults).
     should_stop
-        Checked between batches; a stop raises :class:`~dmtl_studio.core.cancel.Cancelled`.
+        Checked between batches; a stop raises :class:`~dmtl_studio.core.base.cancel.Cancelled`.
     on_progress
         Called with ``(images done, images planned, seconds)``.
 
@@ -45,10 +45,12 @@ def frozen_features(
         ``(N, F)`` float32, one row per path.
     """
     # Imported here: this module stays cheap to import (no PyTorch) for callers that never compute features.
-    from dmtl_studio.core.backbones import ModelSpec, build_classifier, preprocessing_for
-    from dmtl_studio.core.data import ImageDataset
-    from dmtl_studio.core.feature_cache import FeatureCache
-    from dmtl_studio.core.training import feature_store, select_device
+    from dmtl_studio.core.models.architectures import preprocessing_for
+    from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
+    from dmtl_studio.core.training.data import ImageDataset
+    from dmtl_studio.core.training.device import select_device
+    from dmtl_studio.core.training.feature_cache import FeatureCache
+    from dmtl_studio.core.training.setup import feature_store
 
     config = config or TrainConfig()
     if not paths:

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dmtl_studio.core.store import SPLITS, ProjectError, ProjectStore
+from dmtl_studio.core.project.store import SPLITS, ProjectError, ProjectStore
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dmtl_studio.core.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.config import TrainConfig
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
 
 DEFAULT_FOLDS = 5
 
@@ -318,7 +318,7 @@ def find_label_errors(
     ------
     QualityError
         When a class has fewer than ``folds`` labelled images, or fewer than 2 classes are labelled.
-    dmtl_studio.core.cancel.Cancelled
+    dmtl_studio.core.base.cancel.Cancelled
         When ``should_stop`` asks to stop.
     """
     from dmtl_studio.core.quality.features import frozen_features

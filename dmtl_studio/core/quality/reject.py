@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from dmtl_studio.core.checkpoint import LoadedModel, load_checkpoint
-from dmtl_studio.core.quality.calibration import RejectThreshold, threshold_for_accuracy
+from dmtl_studio.core.models.calibration import RejectThreshold, threshold_for_accuracy
+from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 
 
 class RejectError(ValueError):
@@ -32,8 +32,8 @@ def validation_threshold(
         When the run is not inside a project, the project has no usable validation image of the run's classes,
         or ``target_accuracy`` is outside ``(0, 1]``.
     """
-    from dmtl_studio.core.inference import probabilities_for, project_of_run
-    from dmtl_studio.core.store import ProjectStore
+    from dmtl_studio.core.evaluation.inference import probabilities_for, project_of_run
+    from dmtl_studio.core.project.store import ProjectStore
 
     if not 0.0 < target_accuracy <= 1.0:
         raise RejectError(f"the target accuracy must be between 0 and 1 (e.g. 0.95), not {target_accuracy}")
@@ -46,9 +46,7 @@ def validation_threshold(
     loaded = loaded or load_checkpoint(run_dir, device=device)
     index = {name: i for i, name in enumerate(loaded.classes)}
     with ProjectStore.open(project) as store:
-        records = [
-            im for im in store.images(usable_only=True) if im.split == "val" and im.label in index
-        ]
+        records = [im for im in store.images(usable_only=True) if im.split == "val" and im.label in index]
     if not records:
         raise RejectError(f"the project {project} has no labelled validation image to choose a threshold on")
     rows, probs, _, _ = probabilities_for(

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.csvfile import unescape_cell
-from dmtl_studio.core.fileio import FileWriteError
+from dmtl_studio.core.base.csvfile import unescape_cell
+from dmtl_studio.core.base.fileio import FileWriteError
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.audit import AuditError, wilson_interval, write_audit_bundle
-from dmtl_studio.core.store import ProjectStore
 from tests.core.trained_run import copy_project, trained_project
 from tests.disk_faults import full_disk, read_only_folder, user_files
 
@@ -170,7 +170,7 @@ def test_a_full_disk_or_read_only_folder_leaves_no_file(tmp_path_factory, tmp_pa
 
 
 def test_a_stop_leaves_no_file(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
-    from dmtl_studio.core.cancel import Cancelled
+    from dmtl_studio.core.base.cancel import Cancelled
 
     _project, run_dir = trained_project(tmp_path_factory)
     steps: list[int] = []

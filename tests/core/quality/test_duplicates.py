@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from dmtl_studio.core.importer import import_folder
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.duplicates import (
     HASH_DISTANCE,
     connected_groups,
@@ -22,7 +23,6 @@ from dmtl_studio.core.quality.duplicates import (
     perceptual_hash,
     thumbnails_of,
 )
-from dmtl_studio.core.store import ProjectStore
 
 REAL = (
     "astronaut",
@@ -159,7 +159,7 @@ def test_plain_patches_of_different_brightness_are_not_grouped() -> None:
 
 
 def test_features_join_the_same_groups_on_a_project(duplicates_project: Path) -> None:
-    from dmtl_studio.core.config import TrainConfig
+    from dmtl_studio.core.training.config import TrainConfig
 
     report = find_duplicates(
         duplicates_project, use_features=True, config=TrainConfig(input_size=64, device="cpu")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dmtl_studio.core.cancel import Cancelled
-from dmtl_studio.core.config import TrainConfig
+from dmtl_studio.core.base.cancel import Cancelled
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.embedding_map import MapError, dataset_map, project
-from dmtl_studio.core.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
 from tests.core.trained_run import INPUT_SIZE, trained_project
 
 

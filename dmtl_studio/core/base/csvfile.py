@@ -1,0 +1,110 @@
+"""Every CSV file the product writes or reads: formula-safe cells and size limits that are said.
+
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as a formula
+(CSV injection): a class named ``=HYPERLINK(…)`` would become a live link for whoever opens an exported file.
+Following the OWASP rule, such a cell is written with a leading single quote, which spreadsheets show as text.
+Reading undoes exactly that, so a written file reads back to the original values: a value that itself starts
+with quotes before such a character gets one more quote on writing and loses one on reading.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from dmtl_studio.core.base.fileio import atomic_write_bytes
+
+#: First characters that make a spreadsheet evaluate a cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Most rows a CSV file read by the product may have.
+MAX_ROWS = 1_000_000
+#: Most characters one CSV field may have (a path or a class name is never that long).
+MAX_FIELD_CHARS = 4096
+
+
+class CsvLimitError(ValueError):
+    """A CSV file that cannot be read: too large, a field too long, or malformed. The message says which line."""
+
+
+def escape_cell(value: str) -> str:
+    """The text written for ``value``: one leading ``'`` added when, after its own leading quotes, it starts
+    like a formula; otherwise ``value`` unchanged."""
+    if value.lstrip("'").startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def unescape_cell(value: str) -> str:
+    """The original value of a cell written by :func:`escape_cell` (exact inverse)."""
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 CSV text of ``header`` and ``rows`` with every cell escaped (:func:`escape_cell`).
+
+    Non-text cells are written with ``str``; file names that are not valid UTF-8 keep their bytes.
+    """
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow([escape_cell(str(cell)) for cell in header])
+    for row in rows:
+        writer.writerow([escape_cell(str(cell)) for cell in row])
+    return buffer.getvalue().encode("utf-8", "surrogateescape")
+
+
+def write_csv(path: str | os.PathLike[str], header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Write a formula-safe CSV file atomically (the old file or the new one, never a part).
+
+    Raises
+    ------
+    OSError
+        The folder cannot be written.
+    """
+    atomic_write_bytes(Path(path), csv_bytes(header, rows))
+
+
+def read_csv(
+    path: str | os.PathLike[str], max_rows: int = MAX_ROWS, max_field: int = MAX_FIELD_CHARS
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line number, cells)`` of a CSV file, each cell unescaped (:func:`unescape_cell`).
+
+    The file is streamed, so its size costs no memory; a UTF-8 byte-order mark is ignored.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    CsvLimitError
+        More than ``max_rows`` rows, a field longer than ``max_field`` characters, or malformed CSV.
+    """
+    name = Path(path).name
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as stream:
+        reader = csv.reader(stream)
+        rows = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                # The csv module refuses fields over its own limit (131,072 characters) with csv.Error.
+                raise CsvLimitError(
+                    f"{name}, line {reader.line_num}: not readable as CSV ({exc}); fields may have at most "
+                    f"{max_field:,} characters"
+                ) from None
+            rows += 1
+            if rows > max_rows:
+                raise CsvLimitError(
+                    f"{name} has more than {max_rows:,} rows (the limit): split it into parts"
+                )
+            if any(len(cell) > max_field for cell in row):
+                raise CsvLimitError(
+                    f"{name}, line {reader.line_num}: a field is longer than {max_field:,} characters (the "
+                    "limit; no path or class name is that long)"
+                )
+            yield reader.line_num, [unescape_cell(cell) for cell in row]

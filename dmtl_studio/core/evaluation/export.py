@@ -1,0 +1,426 @@
+"""Using a trained run outside DMTL Studio: ONNX, TorchScript, or safetensors with a JSON sidecar.
+
+Every export goes with a JSON sidecar (classes, preprocessing, model spec, training configuration, augmentation
+recipe, library versions) so that ``dmtl-studio predict`` — or any other program — can prepare images the way
+training did and name the classes; its ``preprocessing`` is the exact description of
+:mod:`dmtl_studio.core.models.preprocess`, the steps the product itself follows. The model takes normalised float images ``(batch, 3, size, size)`` and
+returns logits ``(batch, classes)``; apply softmax for probabilities. A calibrated run's temperature
+(``calibration`` in the run's sidecar) is divided out inside the exported graph, so that softmax gives calibrated
+probabilities; the sidecar repeats the entry and names the temperature applied (``output.temperature_applied``).
+
+- ``onnx``: ``PATH`` (e.g. ``model.onnx``) with a dynamic batch dimension, checked after writing with
+  onnxruntime against PyTorch on a batch size different from the one traced; sidecar ``PATH.json``
+  (``model.onnx.json``).
+- ``torchscript``: ``PATH`` (e.g. ``model.pt``), traced and checked the same way; same sidecar naming.
+- ``safetensors``: a folder ``PATH`` holding ``model.safetensors`` and ``model.json``, loadable like a run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes
+from dmtl_studio.core.evaluation.predict import (
+    PredictSummary,
+    predict_files,
+    prediction_inputs,
+    reject_unsure,
+    write_predictions_csv,
+)
+from dmtl_studio.core.models.architectures import Preprocessing
+from dmtl_studio.core.models.calibration import temperature_of
+from dmtl_studio.core.models.checkpoint import (
+    SIDECAR_NAME,
+    WEIGHTS_NAME,
+    CheckpointError,
+    load_checkpoint,
+    read_sidecar,
+)
+from dmtl_studio.core.models.preprocess import describe_preprocessing
+
+FORMATS = ("onnx", "torchscript", "safetensors")
+EXPORT_SIDECAR_FORMAT = 1
+SIDECAR_SUFFIX = ".json"
+#: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
+TOLERANCE = 1e-3
+ONNX_OPSET = 17
+
+
+class ExportError(Exception):
+    """An export that failed or did not match PyTorch; the message says what happened."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    format: str
+    path: Path
+    sidecar: Path
+    seconds: float
+    max_abs_difference: float | None  # against PyTorch on the check batch; None for safetensors
+    check_batch: int
+
+
+def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
+    """``model.onnx`` -> ``model.onnx.json`` (the sidecar of an exported single-file model)."""
+    path = Path(model_path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) -> dict:
+    return {
+        "format": EXPORT_SIDECAR_FORMAT,
+        "kind": "dmtl-studio-export",
+        "export_format": fmt,
+        "file": file_name,
+        "input": {"name": "images", "layout": "NCHW", "dtype": "float32", "batch": "dynamic"},
+        "output": {
+            "name": "logits",
+            "apply": "softmax over classes for probabilities",
+            # The graph already divides by the calibration temperature: softmax gives calibrated probabilities.
+            "temperature_applied": temperature_of(run_sidecar),
+        },
+        "calibration": run_sidecar.get("calibration"),
+        "classes": run_sidecar["classes"],
+        # Written from the one definition the product follows (not copied), so old runs are described right too.
+        "preprocessing": describe_preprocessing(Preprocessing.from_dict(run_sidecar["preprocessing"])),
+        "model": run_sidecar["model"],
+        "recipe": run_sidecar.get("augmentation"),
+        "config": run_sidecar.get("config", {}),
+        "metrics": run_sidecar.get("metrics", {}),
+        "versions": run_sidecar.get("versions", {}),
+        "check": check,
+    }
+
+
+#: The file endings of the single-file formats; the first is what a name without one gets.
+FILE_SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".torchscript")}
+
+
+def export_file_path(out: Path, fmt: str) -> Path:
+    """Where a single-file export goes: into ``out`` when it is a folder (``model.onnx``, ``model.pt``), with
+    the format's ending added to a name that has none; an ending of another format is refused."""
+    suffixes = FILE_SUFFIXES[fmt]
+    if out.is_dir():
+        return out / f"model{suffixes[0]}"
+    if not out.suffix:
+        return out.with_name(out.name + suffixes[0])
+    if out.suffix.lower() not in suffixes:
+        raise ExportError(
+            f"{out.name} ends in {out.suffix} but the format is {fmt}; name the file *{suffixes[0]}"
+        )
+    return out
+
+
+def export_run(
+    run_dir: str | os.PathLike[str],
+    fmt: str,
+    out: str | os.PathLike[str],
+    *,
+    check_batch: int = 3,
+    seed: int = 0,
+) -> ExportResult:
+    """Export the run in ``run_dir`` as ``fmt`` to ``out``, and check the result against PyTorch."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
+    loaded = load_checkpoint(run_dir, device="cpu")
+    model = loaded.model.eval()
+    size = loaded.preprocessing.input_size
+    out = Path(out)
+    started = time.perf_counter()
+    if fmt == "safetensors":
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ExportError(f"{out} exists and is not an empty folder; choose a new folder")
+        created = not out.exists()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_copy(Path(run_dir) / WEIGHTS_NAME, out / WEIGHTS_NAME)
+            sidecar = dict(loaded.sidecar)
+            sidecar["export"] = {"from_run": Path(run_dir).name, "exported_at": time.time()}
+            atomic_write_bytes(out / SIDECAR_NAME, json.dumps(sidecar, indent=2, sort_keys=True).encode())
+            load_checkpoint(out)  # the folder must load exactly as the run did (weights hash checked)
+        except (OSError, CheckpointError) as exc:
+            _remove_export(out, created)
+            raise ExportError(
+                f"the safetensors export to {out} failed and was removed: {_reason(exc)}"
+            ) from exc
+        return ExportResult(fmt, out, out / SIDECAR_NAME, time.perf_counter() - started, None, 0)
+
+    out = export_file_path(out, fmt)
+    side = sidecar_path(out)
+    example = torch.zeros(1, 3, size, size)
+    # The model is serialised in memory first: torch's own file writer aborts the whole process when the disk
+    # fills under it. The bytes then reach the disk through the one atomic writer (temp file, fsync, rename).
+    buffer = io.BytesIO()
+    try:
+        # The exporters warn about their own deprecations; the files they write are what is checked below.
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            if fmt == "onnx":
+                torch.onnx.export(
+                    model,
+                    (example,),
+                    buffer,
+                    dynamo=False,
+                    input_names=["images"],
+                    output_names=["logits"],
+                    dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                    opset_version=ONNX_OPSET,
+                )
+            else:
+                traced = torch.jit.trace(model, example, check_trace=False)
+                torch.jit.save(traced, buffer)
+    except Exception as exc:
+        raise ExportError(f"the {fmt} export failed: {exc}") from exc
+    data = buffer.getvalue()
+    seconds = time.perf_counter() - started
+    # Checked from the bytes, before anything reaches the disk: a model that differs is never written.
+    generator = torch.Generator().manual_seed(seed)
+    batch = torch.randn(check_batch, 3, size, size, generator=generator)
+    with torch.no_grad():
+        expected = model(batch).numpy()
+    check_sidecar = _export_sidecar(loaded.sidecar, fmt, out.name, {})
+    got = _single_file_predictor(data, fmt, check_sidecar, out).logits(batch.numpy())
+    difference = float(np.abs(got - expected).max())
+    if not difference <= TOLERANCE:
+        raise ExportError(
+            f"the {fmt} model differs from PyTorch by {difference:.2e} (tolerance {TOLERANCE:.0e}); not kept"
+        )
+    check_info = {
+        "against": "pytorch",
+        "batch_size": check_batch,
+        "traced_batch_size": 1,
+        "max_abs_difference": difference,
+        "tolerance": TOLERANCE,
+    }
+    if fmt == "onnx":
+        check_info["runtime"] = "onnxruntime " + _onnxruntime().__version__
+        check_info["opset"] = ONNX_OPSET
+    existed = out.exists()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, data)
+        atomic_write_bytes(
+            side, json.dumps(_export_sidecar(loaded.sidecar, fmt, out.name, check_info), indent=2).encode()
+        )
+    except OSError as exc:
+        if not existed:  # a model without its sidecar cannot be used: keep neither
+            out.unlink(missing_ok=True)
+        raise ExportError(f"the {fmt} export to {out} failed: {_reason(exc)}") from exc
+    return ExportResult(fmt, out, side, seconds, difference, check_batch)
+
+
+def _reason(exc: BaseException) -> str:
+    """The plain part of a write error (the path is already named by the caller's message)."""
+    if isinstance(exc, FileWriteError):
+        return f"{exc.reason} while writing {exc.path.name}; nothing was kept"
+    return str(exc)
+
+
+def _remove_export(folder: Path, created: bool) -> None:
+    """Remove what a failed folder export wrote (the folder too when the export made it)."""
+    for name in (WEIGHTS_NAME, SIDECAR_NAME):
+        (folder / name).unlink(missing_ok=True)
+    if created:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _onnxruntime():  # noqa: ANN202 - the module
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - a dependency of the application
+        raise ExportError("onnxruntime is not installed; it is needed to use .onnx models") from exc
+    return onnxruntime
+
+
+# --------------------------------------------------------------------------------------------- predictors
+class Predictor:
+    """Logits from a run folder, an exported safetensors folder, an ONNX file or a TorchScript file."""
+
+    def __init__(
+        self,
+        kind: str,
+        classes: Sequence[str],
+        preprocessing: Preprocessing,
+        run: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        self.kind = kind
+        self.classes = list(classes)
+        self.preprocessing = preprocessing
+        self._run = run
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Logits ``(batch, classes)`` for normalised float32 images ``(batch, 3, size, size)``.
+
+        Raises
+        ------
+        CheckpointError
+            When the model fails on the batch or returns another shape than one score per class (a model
+            that does not fit its sidecar): never a silently malformed result.
+        """
+        batch = np.ascontiguousarray(images, dtype=np.float32)
+        try:
+            result = np.asarray(self._run(batch), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001 - any runtime's failure is the model's, said in one line
+            raise CheckpointError(
+                f"the {self.kind} model cannot run on images of shape {tuple(batch.shape)}: {_first_line(exc)}"
+            ) from exc
+        expected = (batch.shape[0], len(self.classes))
+        if result.shape != expected:
+            raise CheckpointError(
+                f"the {self.kind} model returns scores of shape {tuple(result.shape)} but its sidecar names "
+                f"{len(self.classes)} classes (expected {expected}); the model and its sidecar do not belong together"
+            )
+        return result
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        logits = self.logits(images)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _read_export_sidecar(path: Path) -> dict:
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise CheckpointError(
+            f"{path} has no sidecar {side.name} beside it (it names the classes and the preprocessing)"
+        )
+    try:
+        sidecar = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{side} cannot be read: {_first_line(exc)}") from exc
+    if not isinstance(sidecar, dict):
+        raise CheckpointError(f"{side} is not a model sidecar (a JSON object was expected)")
+    try:
+        newer = int(sidecar.get("format", 0)) > EXPORT_SIDECAR_FORMAT
+    except (TypeError, ValueError):
+        newer = True
+    if newer:
+        raise CheckpointError(f"{side} was written by a newer DMTL Studio (or is damaged); update to use it")
+    return sidecar
+
+
+def _single_file_predictor(source: Path | bytes, kind: str, sidecar: dict, path: Path) -> Predictor:
+    """A :class:`Predictor` for an ONNX or TorchScript model given as a file or as its bytes."""
+    classes = sidecar.get("classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise CheckpointError(f"the sidecar of {path} has no list of class names")
+    try:
+        preprocessing = Preprocessing.from_dict(sidecar["preprocessing"])
+    except Exception as exc:  # noqa: BLE001 - a damaged sidecar, whatever the field
+        raise CheckpointError(
+            f"the sidecar of {path} has no usable preprocessing: {_first_line(exc)}"
+        ) from exc
+    if kind == "onnx":
+        ort = _onnxruntime()
+        try:
+            session = ort.InferenceSession(
+                source if isinstance(source, bytes) else str(source), providers=["CPUExecutionProvider"]
+            )
+            inputs = session.get_inputs()
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own classes for every kind of damage
+            raise CheckpointError(f"{path} is not a usable ONNX model: {_first_line(exc)}") from exc
+        if len(inputs) != 1:
+            raise CheckpointError(
+                f"{path} takes {len(inputs)} inputs; a classifier takes one batch of images"
+            )
+        input_name = inputs[0].name
+        return Predictor(
+            kind, classes, preprocessing, lambda batch: session.run(None, {input_name: batch})[0]
+        )
+    if kind == "torchscript":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stream = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+                module = torch.jit.load(stream, map_location="cpu").eval()
+        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError and others for damaged archives
+            raise CheckpointError(f"{path} is not a usable TorchScript model: {_first_line(exc)}") from exc
+
+        def run_script(batch: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return module(torch.from_numpy(batch)).numpy()
+
+        return Predictor(kind, classes, preprocessing, run_script)
+    raise CheckpointError(f"{path}: unknown exported format {kind!r}")
+
+
+def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> Predictor:
+    """A :class:`Predictor` for a run folder, a safetensors export folder, or an ``.onnx`` / TorchScript file.
+
+    Single-file models are described by their sidecar next to them (``model.onnx`` -> ``model.onnx.json``).
+
+    Raises
+    ------
+    CheckpointError
+        When the model or its sidecar is missing, damaged or does not fit (one plain sentence).
+    """
+    path = Path(path)
+    if path.is_dir():
+        loaded = load_checkpoint(path, device="cpu")
+
+        def run_torch(batch: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return loaded.model(torch.from_numpy(batch)).numpy()
+
+        return Predictor("run", loaded.classes, loaded.preprocessing, run_torch)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is neither a run folder nor an exported model file")
+    if sidecar is None:
+        sidecar = _read_export_sidecar(path)
+    kind = sidecar.get("export_format") or ("onnx" if path.suffix.lower() == ".onnx" else "torchscript")
+    return _single_file_predictor(path, kind, sidecar, path)
+
+
+def is_run_folder(path: str | os.PathLike[str]) -> bool:
+    try:
+        read_sidecar(path)
+    except CheckpointError:
+        return False
+    return True
+
+
+def predict_with(
+    model_path: str | os.PathLike[str],
+    images_dir: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+    reject_below: float | None = None,
+) -> PredictSummary:
+    """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV.
+
+    With ``reject_below``, images whose top probability is below it are labelled ``unsure``.
+    """
+    predictor = load_exported(model_path)
+    paths = prediction_inputs(images_dir)
+    summary = predict_files(
+        paths,
+        predictor.classes,
+        predictor.preprocessing,
+        predictor.probabilities,
+        batch_size=batch_size,
+        progress=progress,
+        should_stop=should_stop,
+    )
+    summary = reject_unsure(summary, reject_below)
+    write_predictions_csv(summary, Path(out_csv))
+    return summary

@@ -1,0 +1,144 @@
+"""Grad-CAM: which part of an image made a convolutional classifier choose a class.
+
+The map is the last spatial feature map of the backbone, each channel weighted by the mean gradient of the class
+score with respect to it, summed and passed through ReLU (Selvaraju et al., 2017), then resized to the model's
+input and scaled to [0, 1]. The layer is found by running the model once: the last module whose output is a
+4-D map larger than 1x1, so the same code serves timm and torchvision networks. Backbones without such a map
+(vision transformers) raise :class:`GradCamUnavailable` with a message for the user.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
+from dmtl_studio.core.models.preprocess import fit_to_input, to_tensor
+from dmtl_studio.core.project.imaging import load_rgb
+
+
+class GradCamUnavailable(Exception):
+    """Grad-CAM does not apply to this model; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class CamResult:
+    """A heat map in [0, 1] at the model's input size (rows, columns), for ``class_index``."""
+
+    heatmap: np.ndarray
+    class_index: int
+    class_name: str
+    probabilities: tuple[float, ...]
+    layer: str
+
+
+def _leaf_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, m) for name, m in module.named_modules() if not list(m.children())]
+
+
+def find_target_layer(model: nn.Module, input_size: int) -> tuple[str, nn.Module]:
+    """The last module of ``model.backbone`` (or ``model``) whose output is a spatial map larger than 1x1."""
+    backbone = getattr(model, "backbone", model)
+    seen: list[tuple[str, nn.Module]] = []
+    tokens_after = {"count": 0}
+    hooks = []
+    for name, module in _leaf_modules(backbone):
+
+        def record(mod: nn.Module, _inputs: object, output: object, name: str = name) -> None:
+            if not isinstance(output, torch.Tensor):
+                return
+            if output.dim() == 4 and output.shape[-1] > 1 and output.shape[-2] > 1:
+                seen.append((name, mod))
+                tokens_after["count"] = 0
+            elif output.dim() == 3 and output.shape[1] > 1:
+                tokens_after["count"] += 1  # a sequence of tokens: a transformer works on from here
+
+        hooks.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            model(torch.zeros(1, 3, input_size, input_size, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if not seen or tokens_after["count"]:
+        raise GradCamUnavailable(
+            "Grad-CAM needs a convolutional backbone whose last feature map is spatial; this model has "
+            "none (a vision transformer works on a sequence of patch tokens). Choose a run with a "
+            "convolutional backbone such as EfficientNet, ResNet, MobileNet or ConvNeXt."
+        )
+    return seen[-1]
+
+
+def grad_cam(
+    model: nn.Module, images: torch.Tensor, class_index: int | None = None, layer: nn.Module | None = None
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Grad-CAM of one image tensor ``(1, 3, H, W)``.
+
+    Returns the heat map ``(H, W)`` in [0, 1], the class explained (the predicted one unless ``class_index``
+    is given) and the class probabilities.
+    """
+    if images.dim() != 4 or images.shape[0] != 1:
+        raise ValueError("grad_cam explains one image: a tensor of shape (1, 3, H, W)")
+    if layer is None:
+        _, layer = find_target_layer(model, int(images.shape[-1]))
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(_mod: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        captured["activations"] = output
+        output.register_hook(lambda grad: captured.__setitem__("gradients", grad))
+
+    was_training = model.training
+    model.eval()
+    hook = layer.register_forward_hook(keep)
+    try:
+        with torch.enable_grad():
+            inputs = images.detach().clone().requires_grad_(True)
+            logits = model(inputs)
+            probabilities = logits.softmax(1)[0].detach().cpu().numpy()
+            target = int(probabilities.argmax()) if class_index is None else int(class_index)
+            model.zero_grad(set_to_none=True)
+            logits[0, target].backward()
+    finally:
+        hook.remove()
+        model.train(was_training)
+    activations = captured["activations"].detach()
+    gradients = captured.get("gradients")
+    if gradients is None:
+        raise GradCamUnavailable("the class score does not depend on the chosen feature map")
+    weights = gradients.mean(dim=(2, 3), keepdim=True)
+    cam = F.relu((weights * activations).sum(dim=1, keepdim=True))
+    cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    cam = cam.cpu().numpy().astype(np.float32)
+    top = float(cam.max())
+    heatmap = cam / top if top > 0 else np.zeros_like(cam)
+    return heatmap, target, probabilities
+
+
+def explain_image(
+    source: LoadedModel | str | os.PathLike[str], path: str, class_index: int | None = None
+) -> CamResult:
+    """Grad-CAM of the image file ``path`` under a trained run (a run folder or an already loaded model).
+
+    The map covers the whole image stretched to the model's square input, as training sees it: resize it back
+    to the image's own size to overlay it.
+    """
+    loaded = source if isinstance(source, LoadedModel) else load_checkpoint(source)
+    size = loaded.preprocessing.input_size
+    name, layer = find_target_layer(loaded.model, size)
+    image = fit_to_input(load_rgb(path), loaded.preprocessing)
+    device = next(loaded.model.parameters()).device
+    tensor = to_tensor(image, loaded.preprocessing)[None].to(device)
+    heatmap, target, probabilities = grad_cam(loaded.model, tensor, class_index, layer)
+    return CamResult(
+        heatmap=heatmap,
+        class_index=target,
+        class_name=loaded.classes[target],
+        probabilities=tuple(float(p) for p in probabilities),
+        layer=name,
+    )

@@ -1,0 +1,199 @@
+"""Running a trained run over a project's images: evaluation on held-out images and label suggestions.
+
+No Qt and no threads: callers pass ``progress(done, total)`` and ``should_stop``. Results are plain numpy data
+(:class:`~dmtl_studio.core.evaluation.results.EvaluationResult`, :class:`~dmtl_studio.core.project.suggestions.SuggestionSet`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.evaluation.predict import predict_paths
+from dmtl_studio.core.evaluation.results import EvaluationResult, evaluation_images
+from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
+
+Progress = Callable[[int, int], None]
+
+
+def project_of_run(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The project folder a run folder belongs to (``PROJECT/runs/<name>``), or ``None``."""
+    from dmtl_studio.core.project.store import is_project
+
+    candidate = Path(run_dir).resolve().parent.parent
+    return candidate if is_project(candidate) else None
+
+
+def _frozen_feature_store(loaded: LoadedModel, project_dir: Path, hashes: dict[str, str]) -> object | None:
+    """The project's feature cache for a frozen run's backbone, or ``None`` for a fine-tuned run."""
+    config = loaded.sidecar.get("config") or {}
+    if config.get("transfer") != "frozen" or not config.get("backbone") or not hashes:
+        return None
+    from dmtl_studio.core.models.features import FeatureStore
+
+    device = next(loaded.model.parameters()).device
+    return FeatureStore.for_backbone(
+        project_dir,
+        config["backbone"],
+        loaded.model.backbone,
+        loaded.preprocessing,
+        device,
+        device.type == "cuda" and bool(config.get("channels_last", False)),
+        hashes.__getitem__,
+    )
+
+
+def probabilities_for(
+    loaded: LoadedModel,
+    paths: Sequence[str],
+    progress: Progress | None = None,
+    should_stop: ShouldStop = never_stop,
+    batch_size: int = 32,
+    *,
+    project_dir: str | os.PathLike[str] | None = None,
+    hashes: dict[str, str] | None = None,
+) -> tuple[list[int], np.ndarray, tuple[tuple[str, str], ...], int]:
+    """Class probabilities of the readable files.
+
+    Returns ``(positions in paths, probabilities (N, C) float64, problems, reused)``. For a frozen run inside a
+    project (``project_dir`` and the files' content ``hashes`` given), the backbone's clean-view features come
+    from the project's feature cache where training, the LR finder, cross-validation, the data-quality checks
+    or an earlier evaluation stored them, and the features computed here are stored for the next one: a frozen
+    run's backbone is the pretrained one, unchanged, and its inputs are prepared exactly as training prepared
+    them (:mod:`dmtl_studio.core.models.preprocess`). ``reused`` counts the images that took their features from it.
+    """
+    import torch
+
+    from dmtl_studio.core.evaluation.predict import predict_files
+
+    paths = list(paths)
+    position = {path: i for i, path in enumerate(paths)}
+    cache = (
+        _frozen_feature_store(loaded, Path(project_dir), hashes or {}) if project_dir is not None else None
+    )
+    if cache is None:
+        summary = predict_paths(
+            loaded, paths, batch_size=batch_size, progress=progress, should_stop=should_stop
+        )
+        rows = [position[p.path] for p in summary.predictions]
+        probs = np.asarray([p.probabilities for p in summary.predictions], dtype=np.float64)
+        return rows, probs.reshape(len(rows), len(loaded.classes)), summary.problems, 0
+    device = next(loaded.model.parameters()).device
+    found = {p: v for p in paths if p in hashes and (v := cache.read(hashes[p], "clean")) is not None}
+    computed: list[np.ndarray] = []
+
+    @torch.no_grad()
+    def head_probabilities(features: torch.Tensor) -> np.ndarray:
+        return loaded.model.scaled_head(features).softmax(1).cpu().numpy()
+
+    @torch.no_grad()
+    def probabilities(batch: np.ndarray) -> np.ndarray:
+        features = loaded.model.backbone(torch.from_numpy(batch).to(device))
+        computed.append(features.cpu().numpy())
+        return head_probabilities(features)
+
+    misses = [p for p in paths if p not in found]
+    summary = predict_files(
+        misses,
+        loaded.classes,
+        loaded.preprocessing,
+        probabilities,
+        batch_size=batch_size,
+        progress=progress,
+        should_stop=should_stop,
+    )
+    vectors = np.concatenate(computed) if computed else np.zeros((0, 0), np.float32)
+    for prediction, vector in zip(summary.predictions, vectors, strict=True):
+        if prediction.path in hashes:
+            cache.write(hashes[prediction.path], "clean", vector)
+    by_path = {p.path: np.asarray(p.probabilities, dtype=np.float64) for p in summary.predictions}
+    if found:
+        reused = list(found)
+        stacked = torch.from_numpy(np.stack([found[p] for p in reused]).astype(np.float32)).to(device)
+        by_path.update(zip(reused, head_probabilities(stacked).astype(np.float64), strict=True))
+    rows = sorted(position[p] for p in by_path)
+    probs = np.asarray([by_path[paths[k]] for k in rows], dtype=np.float64)
+    return rows, probs.reshape(len(rows), len(loaded.classes)), summary.problems, len(found)
+
+
+def evaluate_run(
+    project_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    *,
+    device: str = "cpu",
+    progress: Progress | None = None,
+    should_stop: ShouldStop = never_stop,
+    loaded: LoadedModel | None = None,
+) -> EvaluationResult:
+    """Predict the test split (or the validation split when there is no test image) with a run.
+
+    A frozen run reads and fills the project's feature cache (:func:`probabilities_for`); the result counts the
+    images whose features were reused in ``reused_features``.
+    """
+    loaded = loaded or load_checkpoint(run_dir, device=device)
+    with ProjectStore.open(project_dir) as store:
+        chosen = evaluation_images(store, loaded.classes)
+    index = {name: i for i, name in enumerate(loaded.classes)}
+    records = list(chosen.records)
+    rows, probs, problems, reused = probabilities_for(
+        loaded,
+        [r.path for r in records],
+        progress=progress,
+        should_stop=should_stop,
+        project_dir=project_dir,
+        hashes={r.path: r.sha256 for r in records if r.sha256},
+    )
+    kept = [records[k] for k in rows]
+    return EvaluationResult(
+        run_dir=str(run_dir),
+        run_name=Path(run_dir).name,
+        split=chosen.split,
+        note=chosen.note,
+        classes=tuple(loaded.classes),
+        image_ids=np.asarray([r.id for r in kept], dtype=np.int64),
+        paths=tuple(r.path for r in kept),
+        targets=np.asarray([index[r.label] for r in kept], dtype=np.int64),
+        probabilities=probs,
+        skipped=chosen.skipped,
+        unreadable=problems,
+        reused_features=reused,
+        calibration=loaded.sidecar.get("calibration"),
+    )
+
+
+def suggest_labels(
+    project_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    *,
+    method: str = "entropy",
+    device: str = "cpu",
+    progress: Progress | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> SuggestionSet:
+    """Predict every usable unlabelled image of a project; the suggestions come uncertain first."""
+    loaded = load_checkpoint(run_dir, device=device)
+    with ProjectStore.open(project_dir) as store:
+        records = [im for im in store.images(usable_only=True) if im.label is None]
+    rows, probs, problems, _ = probabilities_for(
+        loaded,
+        [r.path for r in records],
+        progress=progress,
+        should_stop=should_stop,
+        project_dir=project_dir,
+        hashes={r.path: r.sha256 for r in records if r.sha256},
+    )
+    return build_suggestions(
+        str(run_dir),
+        Path(run_dir).name,
+        loaded.classes,
+        [records[k].id for k in rows],
+        probs,
+        method=method,
+        unreadable=problems,
+    )

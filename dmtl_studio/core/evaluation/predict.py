@@ -1,0 +1,219 @@
+"""Prediction with a trained run over a folder of images, written as CSV."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.base.csvfile import write_csv
+from dmtl_studio.core.models.architectures import Preprocessing
+from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
+from dmtl_studio.core.models.preprocess import prepare_file
+from dmtl_studio.core.project.imaging import ImageProblem, iter_image_files
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    label: str
+    confidence: float
+    probabilities: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PredictSummary:
+    classes: tuple[str, ...]
+    predictions: tuple[Prediction, ...]
+    problems: tuple[tuple[str, str], ...]  # (path, why it could not be read), also rows of the CSV
+
+    def describe(self, out: str | os.PathLike[str], shown: int = 3) -> str:
+        """One sentence for a person: how many were predicted into ``out`` and which files could not be read
+        (the first ``shown`` by name, every one of them in the CSV's ``error`` column)."""
+        text = f"Predicted {len(self.predictions)} image(s) into {out}"
+        if not self.problems:
+            return text + "."
+        names = ", ".join(f"{Path(path).name} ({reason})" for path, reason in self.problems[:shown])
+        more = f" and {len(self.problems) - shown} more" if len(self.problems) > shown else ""
+        return (
+            f"{text}; {len(self.problems)} file(s) could not be read: {names}{more} "
+            "(each is a row of the CSV with its reason in the error column)."
+        )
+
+
+class NoImagesError(ValueError):
+    """What was given to predict on is not there, or holds no image files."""
+
+
+def prediction_inputs(target: str | os.PathLike[str]) -> list[str]:
+    """The files to predict: every image file below a folder, or the one file given."""
+    path = Path(target)
+    if path.is_file():
+        return [str(path)]
+    if not path.is_dir():
+        raise NoImagesError(f"{path} does not exist (give a folder of images or one image file)")
+    paths = [str(p) for p in iter_image_files(path)]
+    if not paths:
+        raise NoImagesError(f"{path} holds no image files (looked in its sub-folders too)")
+    return paths
+
+
+def predict_files(
+    paths: list[str],
+    classes: list[str] | tuple[str, ...],
+    preprocessing: Preprocessing,
+    probabilities: Callable[[np.ndarray], np.ndarray],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> PredictSummary:
+    """Class probabilities for each readable file, in batches; unreadable ones are listed with their reason.
+
+    ``probabilities`` maps a preprocessed batch (N, 3, H, W, float32) to an (N, classes) array: a trained run in
+    PyTorch or any exported model runs through the same loop. ``progress(done, total)`` counts files finished
+    (predicted or found unreadable), never files merely read: the last batch's model pass is part of the work.
+    """
+    predictions: list[Prediction] = []
+    problems: list[tuple[str, str]] = []
+    batch_paths: list[str] = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        for path, row in zip(batch_paths, probabilities(np.stack(batch)), strict=True):
+            best = int(np.argmax(row))
+            predictions.append(
+                Prediction(path, classes[best], float(row[best]), tuple(float(p) for p in row))
+            )
+        batch_paths.clear()
+        batch.clear()
+
+    def report() -> None:
+        if progress is not None:
+            progress(len(predictions) + len(problems), len(paths))
+
+    for path in paths:
+        check(should_stop)
+        try:
+            inputs = prepare_file(path, preprocessing)  # exactly as training saw its images
+        except ImageProblem as exc:
+            problems.append((path, str(exc)))
+            report()
+        else:
+            batch_paths.append(path)
+            batch.append(inputs)
+            if len(batch) >= batch_size:
+                flush()
+                report()
+    flush()
+    report()
+    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems))
+
+
+def predict_paths(
+    loaded: LoadedModel,
+    paths: list[str],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> PredictSummary:
+    """:func:`predict_files` with a trained run's model (on its device)."""
+    device = next(loaded.model.parameters()).device
+
+    @torch.no_grad()
+    def probabilities(batch: np.ndarray) -> np.ndarray:
+        return loaded.model(torch.from_numpy(batch).to(device)).softmax(1).cpu().numpy()
+
+    return predict_files(
+        paths,
+        loaded.classes,
+        loaded.preprocessing,
+        probabilities,
+        batch_size=batch_size,
+        progress=progress,
+        should_stop=should_stop,
+    )
+
+
+def reject_unsure(summary: PredictSummary, reject_below: float | None) -> PredictSummary:
+    """The summary with ``unsure`` as the label of every image whose top probability is below ``reject_below``.
+
+    Confidence and probabilities are kept as they were, so the CSV still shows what the model thought. ``None``
+    returns the summary unchanged.
+
+    Raises
+    ------
+    ValueError
+        When ``reject_below`` is outside ``[0, 1]``.
+    """
+    if reject_below is None:
+        return summary
+    if not 0.0 <= reject_below <= 1.0:
+        raise ValueError(f"the reject threshold must be a probability between 0 and 1, not {reject_below}")
+    from dataclasses import replace
+
+    from dmtl_studio.core.models.calibration import UNSURE
+
+    kept = tuple(replace(p, label=UNSURE) if p.confidence < reject_below else p for p in summary.predictions)
+    return replace(summary, predictions=kept)
+
+
+#: The last column of a predictions CSV: empty for a predicted image, the reason for a file that was not read.
+ERROR_COLUMN = "error"
+
+
+def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
+    """One row per file: path, predicted label, confidence, one probability column per class, then ``error``.
+
+    Files that could not be read have a row too, with empty prediction cells and the reason in ``error``, so
+    the CSV alone says which inputs have no prediction. Formula-safe, like every CSV file the product writes
+    (:func:`~dmtl_studio.core.base.csvfile.write_csv`).
+    """
+    header = [
+        "path",
+        "predicted_label",
+        "confidence",
+        *[f"p_{name}" for name in summary.classes],
+        ERROR_COLUMN,
+    ]
+    predicted = (
+        [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities], ""]
+        for p in summary.predictions
+    )
+    unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
+    rows = itertools.chain(predicted, unread)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(out, header, rows)
+
+
+def predict_folder(
+    run_dir: str | os.PathLike[str],
+    images_dir: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    *,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+    reject_below: float | None = None,
+    loaded: LoadedModel | None = None,
+) -> PredictSummary:
+    """Predict every image below ``images_dir`` with a run and write the CSV.
+
+    Probabilities are calibrated when the run is (its sidecar's temperature). With ``reject_below``, images
+    whose top probability is below it are labelled ``unsure`` (:func:`reject_unsure`).
+    """
+    loaded = loaded or load_checkpoint(run_dir, device=device)
+    paths = prediction_inputs(images_dir)
+    summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
+    summary = reject_unsure(summary, reject_below)
+    write_predictions_csv(summary, Path(out_csv))
+    return summary

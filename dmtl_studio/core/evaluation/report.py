@@ -1,0 +1,464 @@
+"""One self-contained HTML report per run: curves, confusion matrix, per-class scores, example misclassified
+images, configuration, recipe, environment and dataset summary. Charts are inline SVG and example images inline
+JPEG thumbnails; nothing is loaded from files or the network. Numbers are rounded for reading; the reference
+sections (model, configuration, recipe, environment) are collapsed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+
+from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
+from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
+from dmtl_studio.core.evaluation.results import EvaluationResult
+from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
+from dmtl_studio.core.project.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.project.store import EpochMetrics, ProjectStore
+
+REPORT_NAME = "report.html"
+COLORS = ("#2e86de", "#e67e22", "#27ae60", "#8e44ad")
+EXAMPLES = 12  # misclassified images shown as thumbnails
+THUMBNAIL_PX = 112
+
+_STYLE = (
+    """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:right}
+th{background:#f4f6f8}td.l,th.l{text-align:left}.note{background:#fff4e0;border-left:4px solid #e67e22;padding:.6em 1em}
+.muted{color:#777}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}.charts{display:flex;gap:1em;flex-wrap:wrap}
+details{margin:.6em 0}summary{cursor:pointer;font-weight:600}.examples{display:flex;gap:.8em;flex-wrap:wrap}
+figure{margin:0;width:"""
+    + str(THUMBNAIL_PX)
+    + """px;font-size:.8em}figure img{display:block;border:1px solid #ccc}
+"""
+)
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def line_chart_svg(
+    title: str,
+    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    y_label: str,
+    width: int = 460,
+    height: int = 260,
+) -> str:
+    """A line chart as inline SVG: ``series`` holds ``(name, xs, ys)``."""
+    points = [(x, y) for _, xs, ys in series for x, y in zip(xs, ys, strict=True)]
+    left, right, top, bottom = 52, 12, 28, 36
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{_e(title)}"><rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">{_e(title)}</text>',
+    ]
+    if not points:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text></svg>')
+        return "".join(parts)
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    if x1 == x0:
+        x0, x1 = x0 - 1, x1 + 1
+    pad = (y1 - y0) * 0.08 or 0.05
+    y0, y1 = y0 - pad, y1 + pad
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * plot_w
+
+    def sy(y: float) -> float:
+        return top + (1 - (y - y0) / (y1 - y0)) * plot_h
+
+    parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>')
+    for k in range(5):
+        value = y0 + (y1 - y0) * k / 4
+        y = sy(value)
+        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
+        parts.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{value:.3g}</text>'
+        )
+    for x in sorted({p[0] for p in points}):
+        parts.append(
+            f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10">{x:g}</text>'
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="11">epoch</text>'
+        f'<text x="12" y="{top + plot_h / 2}" font-size="11" transform="rotate(-90 12 {top + plot_h / 2})" '
+        f'text-anchor="middle">{_e(y_label)}</text>'
+    )
+    for i, (name, xs, ys) in enumerate(series):
+        color = COLORS[i % len(COLORS)]
+        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys, strict=True))
+        if coords:
+            parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
+            for x, y in zip(xs, ys, strict=True):
+                parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>')
+        parts.append(
+            f'<text x="{left + 8}" y="{top + 14 + 14 * i}" font-size="11" fill="{color}">{_e(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def reliability_svg(calibrated: dict, uncalibrated: dict | None, width: int = 360, height: int = 300) -> str:
+    """A reliability diagram as inline SVG from :meth:`Reliability.to_dict` data: accuracy per confidence bin
+    (filled bars), the uncalibrated accuracy (outlined bars) when given, and the diagonal of perfect calibration."""
+    left, right, top, bottom = 44, 12, 28, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def sx(x: float) -> float:
+        return left + x * plot_w
+
+    def sy(y: float) -> float:
+        return top + (1 - y) * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        'aria-label="Reliability diagram"><rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">Reliability diagram</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>',
+    ]
+    for k in range(6):
+        v = k / 5
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#eee"/>'
+        )
+        parts.append(
+            f'<text x="{left - 4}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="10">{v:.1f}</text>'
+        )
+        parts.append(
+            f'<text x="{sx(v):.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10">{v:.1f}</text>'
+        )
+    for data, style in ((calibrated, 'fill="#2e86de" fill-opacity="0.7" stroke="white"'),
+                        (uncalibrated, 'fill="none" stroke="#c0392b" stroke-width="1.5"')):  # fmt: skip
+        if not data:
+            continue
+        edges = data["edges"]
+        for k, accuracy in enumerate(data["accuracy"]):
+            if accuracy is None:
+                continue
+            x, w = sx(edges[k]), sx(edges[k + 1]) - sx(edges[k])
+            parts.append(
+                f'<rect x="{x:.1f}" y="{sy(accuracy):.1f}" width="{w:.1f}" height="{sy(0) - sy(accuracy):.1f}" '
+                f"{style}><title>confidence {edges[k]:.2f}-{edges[k + 1]:.2f}: {data['counts'][k]} image(s), "
+                f"accuracy {accuracy:.2f}</title></rect>"
+            )
+    parts.append(
+        f'<line x1="{sx(0)}" y1="{sy(0)}" x2="{sx(1)}" y2="{sy(1)}" stroke="#555" stroke-dasharray="5,4"/>'
+        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle" font-size="11">'
+        "confidence (top probability)</text>"
+        f'<text x="12" y="{top + plot_h / 2}" font-size="11" transform="rotate(-90 12 {top + plot_h / 2})" '
+        'text-anchor="middle">accuracy</text>'
+        f'<text x="{left + 6}" y="{top + 14}" font-size="10" fill="#2e86de">calibrated</text>'
+    )
+    if uncalibrated:
+        parts.append(
+            f'<text x="{left + 6}" y="{top + 27}" font-size="10" fill="#c0392b">without calibration</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def calibration_html(result: EvaluationResult) -> str:
+    """ECE with and without the run's temperature, and the reliability diagram (inline SVG)."""
+    summary = result.calibration_summary()
+    if summary is None:
+        return ""
+    if summary["calibrated"]:
+        fitted = summary["fitted"] or {}
+        text = (
+            f"Expected calibration error (15 bins) <b>{summary['ece']:.3f}</b> with the temperature "
+            f"{summary['temperature']:.3f} fitted on {fitted.get('images', '?')} {_e(fitted.get('fitted_on', ''))} "
+            f"images; {summary['ece_uncalibrated']:.3f} without it."
+        )
+        if fitted.get("note"):
+            text += f" <span class='muted'>{_e(fitted['note'])}</span>"
+        uncalibrated = result.reliability(calibrated=False).to_dict()
+    else:
+        text = (
+            f"Expected calibration error (15 bins) <b>{summary['ece']:.3f}</b>; the run is not calibrated "
+            "(trained before calibration, or too few validation images)."
+        )
+        uncalibrated = None
+    return f"<p>{text}</p><figure>{reliability_svg(summary['bins'], uncalibrated)}</figure>"
+
+
+def confusion_table_html(result: EvaluationResult) -> str:
+    """The confusion matrix as an HTML table heat map (rows: true class, columns: prediction)."""
+    matrix = result.confusion
+    rows = ["<table><tr><th class='l'>true ↓ · predicted →</th>"]
+    rows += [f"<th>{_e(c)}</th>" for c in result.classes]
+    rows.append("</tr>")
+    for i, name in enumerate(result.classes):
+        total = max(1, int(matrix[i].sum()))
+        rows.append(f"<tr><th class='l'>{_e(name)}</th>")
+        for j in range(len(result.classes)):
+            share = matrix[i, j] / total
+            base = (46, 134, 222) if i == j else (192, 57, 43)
+            color = "#{:02x}{:02x}{:02x}".format(*(int(255 - (255 - c) * share) for c in base))
+            text = "white" if share > 0.55 else "#222"
+            rows.append(
+                f"<td style='background:{color};color:{text};text-align:center'>{int(matrix[i, j])}</td>"
+            )
+        rows.append("</tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _per_class_html(result: EvaluationResult) -> str:
+    m = result.metrics
+    rows = [
+        "<table><tr><th class='l'>class</th><th>precision</th><th>recall</th><th>F1</th><th>images</th></tr>"
+    ]
+    for i, name in enumerate(result.classes):
+        rows.append(
+            f"<tr><td class='l'>{_e(name)}</td><td>{m.precision[i]:.3f}</td><td>{m.recall[i]:.3f}</td>"
+            f"<td>{m.f1[i]:.3f}</td><td>{int(m.support[i])}</td></tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def format_value(value: object) -> str:
+    """A value as a person reads it: floats to 4 significant digits, lists and mappings as plain text.
+
+    ``0.51234567890123`` -> ``0.5123``; ``3e-06`` -> ``3e-06``; ``[0.485, 0.456]`` -> ``0.485, 0.456``;
+    ``{"a": 1}`` -> ``a 1``; ``None`` -> ``—``; booleans -> ``yes`` / ``no``.
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return (
+            "; ".join(f"{str(key).replace('_', ' ')} {format_value(item)}" for key, item in value.items())
+            or "—"
+        )
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(item) for item in value) or "—"
+    return str(value)
+
+
+def _dict_table(data: dict) -> str:
+    rows = ["<table>"]
+    for key in sorted(data):
+        rows.append(
+            f"<tr><th class='l'>{_e(key.replace('_', ' '))}</th><td class='l'>{_e(format_value(data[key]))}</td></tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _collapsed(title: str, body: str) -> str:
+    """A reference section, closed until clicked (the headline figures stay in view)."""
+    return f"<details><summary>{_e(title)}</summary>{body}</details>"
+
+
+def _recipe_html(recipe: object) -> str:
+    """The augmentation recipe as a table of its steps, not as its file's JSON."""
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list):
+        return f"<p>{_e(format_value(recipe))}</p>"
+    rows = [
+        f"<p>Recipe <b>{_e(recipe.get('name', 'custom'))}</b>, {len(recipe['steps'])} step(s), in order:</p>",
+        "<table><tr><th class='l'>step</th><th>probability</th><th class='l'>settings</th></tr>",
+    ]
+    for step in recipe["steps"]:
+        if not isinstance(step, dict):
+            continue
+        off = "" if step.get("enabled", True) else " <span class='muted'>(off)</span>"
+        rows.append(
+            f"<tr><td class='l'>{_e(str(step.get('operation', '?')).replace('_', ' '))}{off}</td>"
+            f"<td>{_e(format_value(step.get('probability')))}</td>"
+            f"<td class='l'>{_e(format_value(step.get('params') or {}))}</td></tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _thumbnail_uri(path: str) -> str | None:
+    """A small JPEG of the image as a data URI (``None`` if it cannot be read)."""
+    try:
+        image = load_rgb(path)
+    except (ImageProblem, OSError):
+        return None
+    height, width = image.shape[:2]
+    scale = THUMBNAIL_PX / max(height, width)
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def misclassified_examples_html(result: EvaluationResult, limit: int = EXAMPLES) -> str:
+    """Up to ``limit`` misclassified images as embedded thumbnails, the most confident mistakes first."""
+    wrong = [k for k in range(len(result.image_ids)) if result.predicted[k] != result.targets[k]]
+    if not wrong:
+        return "<p class='muted'>No image was misclassified.</p>"
+    wrong.sort(key=lambda k: -float(result.confidence[k]))
+    figures = []
+    for k in wrong[:limit]:
+        true, predicted = result.classes[int(result.targets[k])], result.classes[int(result.predicted[k])]
+        caption = f"{_e(true)} → <b>{_e(predicted)}</b> {float(result.confidence[k]):.0%}"
+        uri = _thumbnail_uri(result.paths[k])
+        picture = (
+            f"<img src='{uri}' alt='{_e(Path(result.paths[k]).name)}'>"
+            if uri
+            else "<p class='muted'>(unreadable)</p>"
+        )
+        figures.append(
+            f"<figure>{picture}<figcaption>{caption}<br><span class='muted'>{_e(Path(result.paths[k]).name)}"
+            "</span></figcaption></figure>"
+        )
+    shown = f"the {len(figures)} most confident of {len(wrong)}" if len(wrong) > len(figures) else "all"
+    return (
+        f"<p class='muted'>Misclassified images ({shown}): true class → prediction and its confidence.</p>"
+        f"<div class='examples'>{''.join(figures)}</div>"
+    )
+
+
+def _curves_html(metrics: list[EpochMetrics]) -> str:
+    if not metrics:
+        return "<p class='muted'>No per-epoch figures are recorded for this run in its project.</p>"
+    epochs = [m.epoch for m in metrics]
+    val = [(m.epoch, m.val_loss, m.val_accuracy) for m in metrics if m.val_loss is not None]
+    loss = [("train", epochs, [m.train_loss for m in metrics])]
+    accuracy = [("train", epochs, [m.train_accuracy for m in metrics])]
+    if val:
+        loss.append(("validation", [v[0] for v in val], [v[1] for v in val]))
+        accuracy.append(("validation", [v[0] for v in val], [v[2] for v in val]))
+    lr = [("head", epochs, [m.learning_rate for m in metrics])]
+    return (
+        "<div class='charts'>"
+        + line_chart_svg("Loss", loss, "cross-entropy")
+        + line_chart_svg("Accuracy", accuracy, "fraction correct")
+        + line_chart_svg("Learning rate (end of epoch)", lr, "learning rate")
+        + "</div>"
+    )
+
+
+def build_report(
+    run_dir: str | os.PathLike[str],
+    result: EvaluationResult | None,
+    epochs: list[EpochMetrics],
+    class_counts: dict[str, dict[str, int]] | None,
+    sidecar: dict,
+    run_status: str = "",
+) -> str:
+    """The report's HTML text (pure: everything it shows is passed in)."""
+    name = Path(run_dir).name
+    config = dict(sidecar.get("config", {}))
+    recipe = config.pop("recipe", None) or sidecar.get("augmentation")
+    spec = sidecar.get("model", {})
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>DMTL Studio run {_e(name)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Run {_e(name)}</h1>",
+        f"<p class='muted'>{_e(spec.get('backbone', '?'))} · {_e(config.get('transfer', '?'))} transfer · "
+        f"{len(sidecar.get('classes', []))} classes{' · ' + _e(run_status) if run_status else ''} · "
+        f"report written {_e(time.strftime('%Y-%m-%d %H:%M'))}</p>",
+        "<h2>Evaluation</h2>",
+    ]
+    if result is None:
+        parts.append("<p class='note'>No evaluation: the run's project could not be found.</p>")
+    else:
+        m = result.metrics
+        if result.note:
+            parts.append(f"<p class='note'>{_e(result.note)}</p>")
+        if result.scored:
+            parts.append(
+                f"<p>{len(result.image_ids)} image(s) of the <b>{_e(result.split_title)}</b>: accuracy "
+                f"<b>{m.accuracy:.1%}</b>, balanced accuracy <b>{m.balanced_accuracy:.1%}</b>.</p>"
+            )
+        else:
+            parts.append(
+                f"<p><b>{NOTHING_SCORED.capitalize()}</b> in the {_e(result.split_title)}: no accuracy.</p>"
+            )
+        if result.skipped:
+            parts.append(
+                f"<p class='muted'>{result.skipped} image(s) of classes unknown to the run left out.</p>"
+            )
+        if result.unreadable:
+            parts.append(f"<p class='muted'>{len(result.unreadable)} image(s) could not be read.</p>")
+        if result.scored:
+            parts.append("<h3>Confusion matrix</h3>" + confusion_table_html(result))
+            parts.append("<h3>Per class</h3>" + _per_class_html(result))
+            parts.append("<h3>Calibration</h3>" + calibration_html(result))
+            parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result))
+    parts.append("<h2>Training curves</h2>" + _curves_html(epochs))
+    best = sidecar.get("metrics", {})
+    if best:
+        parts.append("<h3>Saved epoch</h3>" + _dict_table(best))
+    parts.append("<h2>Dataset</h2>")
+    if class_counts:
+        rows = [
+            "<table><tr><th class='l'>class</th><th>total</th><th>train</th><th>val</th><th>test</th></tr>"
+        ]
+        for cls, c in class_counts.items():
+            rows.append(
+                f"<tr><td class='l'>{_e(cls)}</td><td>{c['total']}</td><td>{c['train']}</td>"
+                f"<td>{c['val']}</td><td>{c['test']}</td></tr>"
+            )
+        rows.append(
+            "</table><p class='muted'>The project's labelled images now (they may have changed "
+            "since the run).</p>"
+        )
+        parts.append("".join(rows))
+    else:
+        parts.append("<p class='muted'>The run's project could not be found.</p>")
+    parts.append("<h2>Reference</h2><p class='muted'>How the run was made; click a heading to open it.</p>")
+    parts.append(_collapsed("Model", _dict_table(spec)))
+    parts.append(_collapsed("Preprocessing", _dict_table(sidecar.get("preprocessing", {}))))
+    parts.append(_collapsed("Configuration", _dict_table(config)))
+    parts.append(_collapsed("Augmentation recipe", _recipe_html(recipe)))
+    environment = dict(sidecar.get("versions", {}))
+    environment["report platform"] = platform.platform()
+    parts.append(_collapsed("Environment", _dict_table(environment)))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    project_dir: str | os.PathLike[str] | None = None,
+    result: EvaluationResult | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> tuple[Path, EvaluationResult | None]:
+    """Write ``run_dir/report.html`` (or ``out``); evaluates the run unless ``result`` is given."""
+    run_dir = Path(run_dir)
+    loaded = load_checkpoint(run_dir)
+    project = Path(project_dir) if project_dir is not None else project_of_run(run_dir)
+    epochs: list[EpochMetrics] = []
+    counts = None
+    status = ""
+    if project is not None:
+        if result is None:
+            result = evaluate_run(project, run_dir, loaded=loaded, should_stop=should_stop)
+        with ProjectStore.open(project) as store:
+            counts = store.class_counts()
+            for run in store.runs():
+                if Path(run.run_dir).name == run_dir.name:
+                    epochs = store.epoch_metrics(run.id)
+                    status = run.status
+    text = build_report(run_dir, result, epochs, counts, loaded.sidecar, status)
+    target = Path(out) if out is not None else run_dir / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, text.encode("utf-8"))
+    return target, result

@@ -1,0 +1,234 @@
+"""What a trained run gets right and wrong on held-out images: plain numpy data, free of torch and Qt.
+
+The images come from the project's test split. A project imported with the defaults has no test split; then
+the validation split is used instead, and :attr:`EvaluationResult.note` says so, because the validation images
+chose the best epoch and so give an optimistic figure. The model itself runs in
+:mod:`dmtl_studio.core.evaluation.inference`; this module holds the result so the window can show it without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED, ClassMetrics, format_score, per_class_metrics
+from dmtl_studio.core.models.calibration import Reliability, reliability, softmax, temperature_of
+from dmtl_studio.core.project.store import ImageRecord, ProjectStore
+
+#: Below this top-class probability an image counts as "low confidence" in the browser filter.
+LOW_CONFIDENCE = 0.6
+
+FALLBACK_NOTE = (
+    "This project has no test images, so the validation split was used instead. The validation images chose "
+    "the best epoch, so these figures are optimistic; move some images to the test split (Labels ▸ Reassign "
+    "splits… in the window, or dmtl-studio splits PROJECT --test-fraction 0.15) for an unbiased estimate."
+)
+
+
+@dataclass(frozen=True)
+class EvaluationImages:
+    """The labelled images a run is evaluated on, with the split they came from."""
+
+    split: str  # "test" or "val"
+    records: tuple[ImageRecord, ...]
+    note: str  # empty when the test split was used
+    skipped: int  # labelled images of a class the run does not know
+
+
+def evaluation_images(store: ProjectStore, classes: list[str] | tuple[str, ...]) -> EvaluationImages:
+    """Usable labelled images of the test split, or of the validation split when the test split is empty.
+
+    Images labelled with a class the run was not trained on cannot be scored and are counted in ``skipped``.
+    """
+    known = set(classes)
+    labelled = [im for im in store.images(usable_only=True) if im.label is not None]
+    for split, note in (("test", ""), ("val", FALLBACK_NOTE)):
+        chosen = [im for im in labelled if im.split == split]
+        if chosen:
+            usable = tuple(im for im in chosen if im.label in known)
+            return EvaluationImages(split, usable, note, len(chosen) - len(usable))
+    return EvaluationImages(
+        "none",
+        (),
+        "This project has no test or validation images: assign splits (Labels ▸ Reassign splits…) first.",
+        0,
+    )
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Predictions of one run on one split, and the metrics derived from them.
+
+    Arrays are row-aligned: ``image_ids[k]`` has true class ``targets[k]`` and class probabilities
+    ``probabilities[k]``. The confusion matrix has true classes as rows and predictions as columns.
+    """
+
+    run_dir: str
+    run_name: str
+    split: str
+    note: str
+    classes: tuple[str, ...]
+    image_ids: np.ndarray
+    paths: tuple[str, ...]
+    targets: np.ndarray
+    probabilities: np.ndarray
+    skipped: int = 0
+    unreadable: tuple[tuple[str, str], ...] = ()
+    #: Images whose frozen-backbone features came from the project's feature cache (no backbone pass).
+    reused_features: int = 0
+    #: The run's calibration entry (its sidecar's ``calibration``); ``probabilities`` are already calibrated
+    #: with its temperature. ``None`` for a run without one (temperature 1).
+    calibration: dict | None = None
+    confusion: np.ndarray = field(init=False, compare=False)
+    metrics: ClassMetrics = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.classes)
+        confusion = np.zeros((n, n), dtype=np.int64)
+        if len(self.targets):
+            np.add.at(confusion, (self.targets, self.predicted), 1)
+        object.__setattr__(self, "confusion", confusion)
+        object.__setattr__(self, "metrics", per_class_metrics(confusion))
+
+    @property
+    def predicted(self) -> np.ndarray:
+        if not len(self.probabilities):
+            return np.zeros(0, dtype=np.int64)
+        return self.probabilities.argmax(1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        if not len(self.probabilities):
+            return np.zeros(0)
+        return self.probabilities.max(1)
+
+    @property
+    def split_title(self) -> str:
+        return {
+            "test": "test split",
+            "val": "validation split (no test images)",
+            "none": "project (no test or validation images)",
+        }.get(self.split, self.split)
+
+    def misclassified_ids(self) -> list[int]:
+        """Wrongly predicted images, the most confidently wrong first."""
+        wrong = np.flatnonzero(self.predicted != self.targets)
+        order = wrong[np.argsort(-self.confidence[wrong], kind="stable")]
+        return [int(self.image_ids[k]) for k in order]
+
+    def low_confidence_ids(self, threshold: float = LOW_CONFIDENCE) -> list[int]:
+        """Images whose top-class probability is below ``threshold``, the least confident first."""
+        low = np.flatnonzero(self.confidence < threshold)
+        order = low[np.argsort(self.confidence[low], kind="stable")]
+        return [int(self.image_ids[k]) for k in order]
+
+    def cell_ids(self, true_index: int, predicted_index: int) -> list[int]:
+        """The images counted in one confusion-matrix cell."""
+        hits = np.flatnonzero((self.targets == true_index) & (self.predicted == predicted_index))
+        return [int(self.image_ids[k]) for k in hits]
+
+    def per_image(self) -> dict[int, tuple[str, str, float]]:
+        """``{image id: (true class, predicted class, confidence)}`` for the browser."""
+        predicted, confidence = self.predicted, self.confidence
+        return {
+            int(image_id): (self.classes[int(t)], self.classes[int(p)], float(c))
+            for image_id, t, p, c in zip(self.image_ids, self.targets, predicted, confidence, strict=True)
+        }
+
+    @property
+    def temperature(self) -> float:
+        """The temperature the probabilities were calibrated with (1.0 without calibration)."""
+        return temperature_of({"calibration": self.calibration})
+
+    def reliability(self, calibrated: bool = True) -> Reliability:
+        """Reliability-diagram bins (15) of the evaluated images; ``calibrated=False`` undoes the temperature.
+
+        Undoing needs no new pass: ``softmax(T * log p)`` recovers the uncalibrated probabilities exactly.
+        """
+        probabilities = self.probabilities
+        if not calibrated and self.temperature != 1.0 and len(probabilities):
+            probabilities = softmax(np.log(np.clip(probabilities, 1e-300, None)), 1.0 / self.temperature)
+        return reliability(probabilities, self.targets)
+
+    def calibration_summary(self) -> dict | None:
+        """ECE on the evaluated images, with the temperature and without it; ``None`` when nothing was scored."""
+        if not self.scored:
+            return None
+        after = self.reliability()
+        return {
+            "temperature": self.temperature,
+            "calibrated": self.calibration is not None,
+            "ece": after.ece,
+            "ece_uncalibrated": self.reliability(calibrated=False).ece,
+            "bins": after.to_dict(),
+            "fitted": self.calibration,
+        }
+
+    @property
+    def scored(self) -> bool:
+        """Whether any image was scored; without one there is no accuracy (``None``), not 0."""
+        return len(self.image_ids) > 0
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (``dmtl-studio evaluate --json``, the report). Metrics of nothing are ``null``."""
+        m = self.metrics
+        return {
+            "run_dir": self.run_dir,
+            "split": self.split,
+            "note": self.note,
+            "images": len(self.image_ids),
+            "skipped": self.skipped,
+            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+            "reused_features": self.reused_features,
+            "accuracy": m.accuracy,
+            "balanced_accuracy": m.balanced_accuracy,
+            "classes": list(self.classes),
+            "confusion": self.confusion.tolist(),
+            "calibration": self.calibration_summary(),
+            "per_class": {
+                name: {
+                    "precision": float(m.precision[i]) if self.scored else None,
+                    "recall": float(m.recall[i]) if self.scored else None,
+                    "f1": float(m.f1[i]) if self.scored else None,
+                    "support": int(m.support[i]),
+                }
+                for i, name in enumerate(self.classes)
+            },
+        }
+
+    def describe(self) -> str:
+        """A few lines of plain text (the CLI's output)."""
+        m = self.metrics
+        lines = [f"run {self.run_name}: {len(self.image_ids)} image(s) of the {self.split_title}"]
+        if self.note:
+            lines.insert(0, f"note: {self.note}")
+        if not self.scored:
+            lines.append(f"{NOTHING_SCORED}: no accuracy to report")
+            if self.unreadable:
+                lines.append(f"{len(self.unreadable)} image(s) could not be read")
+            if self.skipped:
+                lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
+            return "\n".join(lines)
+        lines.append(
+            f"accuracy {format_score(m.accuracy)}, balanced accuracy {format_score(m.balanced_accuracy)}"
+        )
+        width = max([len(c) for c in self.classes] + [5])
+        lines.append(f"{'class':{width}}  precision  recall     f1  images")
+        for i, name in enumerate(self.classes):
+            lines.append(
+                f"{name:{width}}  {m.precision[i]:9.3f}  {m.recall[i]:6.3f}  {m.f1[i]:5.3f}  {int(m.support[i]):6d}"
+            )
+        summary = self.calibration_summary()
+        if summary is not None and summary["calibrated"]:
+            lines.append(
+                f"expected calibration error {summary['ece']:.4f} with temperature {summary['temperature']:.3f} "
+                f"({summary['ece_uncalibrated']:.4f} without)"
+            )
+        elif summary is not None:
+            lines.append(f"expected calibration error {summary['ece']:.4f} (the run is not calibrated)")
+        if self.skipped:
+            lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
+        if self.reused_features:
+            lines.append(f"reused {self.reused_features} cached feature vector(s) of the frozen backbone")
+        return "\n".join(lines)

@@ -1,0 +1,175 @@
+"""Trained-model files: ``model.safetensors`` plus a ``model.json`` sidecar, both written atomically.
+
+The sidecar carries what is needed to use the weights elsewhere: classes, the model spec, preprocessing, the
+training configuration, the augmentation and library versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save
+
+from dmtl_studio import __version__
+from dmtl_studio.core.base.fileio import atomic_write_bytes, file_sha256  # noqa: F401 - also imported from here by others
+from dmtl_studio.core.models.architectures import Preprocessing
+from dmtl_studio.core.models.calibration import temperature_of
+from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
+from dmtl_studio.core.models.preprocess import describe_preprocessing
+
+WEIGHTS_NAME = "model.safetensors"
+SIDECAR_NAME = "model.json"
+SIDECAR_FORMAT = 1
+
+
+class CheckpointError(Exception):
+    """A model folder that cannot be used; the message says why."""
+
+
+def library_versions() -> dict[str, str]:
+    import cv2
+    import numpy
+    import timm
+    import torchvision
+
+    return {
+        "dmtl_studio": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "timm": timm.__version__,
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+    }
+
+
+def checkpoint_files(
+    model: Classifier,
+    *,
+    spec: ModelSpec,
+    preprocessing: Preprocessing,
+    classes: list[str],
+    config: dict,
+    augmentation: list[dict] | dict,
+    metrics: dict,
+    calibration: dict | None = None,
+) -> dict[str, bytes]:
+    """Weights and sidecar serialised in memory: ``{WEIGHTS_NAME: bytes, SIDECAR_NAME: bytes}``.
+
+    ``calibration`` (temperature scaling fitted on the validation split, see
+    :mod:`dmtl_studio.core.models.calibration`) is written as the sidecar's ``calibration`` entry when given.
+
+    Nothing touches the disk here, so a full disk can only fail the plain file write that follows.
+
+    Raises
+    ------
+    CheckpointError
+        When a weight is not finite (such weights are never written).
+    """
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"refusing to save non-finite weights ({len(bad)} tensors, first: {bad[0]})")
+    data = save(tensors, metadata={"format": "dmtl-studio", "sidecar": SIDECAR_NAME})
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "classes": list(classes),
+        "model": spec.to_dict(),
+        "preprocessing": describe_preprocessing(preprocessing),
+        "config": config,
+        "augmentation": augmentation,
+        "metrics": metrics,
+        "versions": library_versions(),
+        "weights_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    if calibration is not None:
+        sidecar["calibration"] = calibration
+    return {WEIGHTS_NAME: data, SIDECAR_NAME: json.dumps(sidecar, indent=2, sort_keys=True).encode()}
+
+
+def save_checkpoint(
+    folder: Path,
+    model: Classifier,
+    *,
+    spec: ModelSpec,
+    preprocessing: Preprocessing,
+    classes: list[str],
+    config: dict,
+    augmentation: list[dict] | dict,
+    metrics: dict,
+) -> None:
+    """Save weights and sidecar into ``folder``. Non-finite weights are refused, never written."""
+    files = checkpoint_files(
+        model,
+        spec=spec,
+        preprocessing=preprocessing,
+        classes=classes,
+        config=config,
+        augmentation=augmentation,
+        metrics=metrics,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    # Serialised in memory: one atomic write each (temporary file, fsync, rename), weights before the sidecar.
+    atomic_write_bytes(folder / WEIGHTS_NAME, files[WEIGHTS_NAME])
+    atomic_write_bytes(folder / SIDECAR_NAME, files[SIDECAR_NAME])
+
+
+@dataclass
+class LoadedModel:
+    model: Classifier
+    spec: ModelSpec
+    preprocessing: Preprocessing
+    classes: list[str]
+    sidecar: dict
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature the model's outputs are divided by (1.0 for an uncalibrated run)."""
+        return temperature_of(self.sidecar)
+
+
+def read_sidecar(folder: str | os.PathLike[str]) -> dict:
+    path = Path(folder) / SIDECAR_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{folder} holds no trained model ({SIDECAR_NAME} is missing)")
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc}") from exc
+    if int(sidecar.get("format", 0)) > SIDECAR_FORMAT:
+        raise CheckpointError(f"{path} was written by a newer DMTL Studio; update to use it")
+    return sidecar
+
+
+def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild a trained classifier from a run folder (no pretrained weights are needed for that)."""
+    folder = Path(folder)
+    sidecar = read_sidecar(folder)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{folder} has a sidecar but no {WEIGHTS_NAME}")
+    expected = sidecar.get("weights_sha256")
+    if expected and file_sha256(weights) != expected:
+        raise CheckpointError(f"{weights} does not match its sidecar (damaged or replaced)")
+    spec = ModelSpec.from_dict(sidecar["model"])
+    model = build_classifier(spec, pretrained=False)
+    try:
+        model.load_state_dict(load_file(str(weights)), strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{weights} does not fit its model spec: {exc}") from exc
+    # Calibrated probabilities wherever the model is used (predict, evaluation, suggestions, exports)
+    model.temperature.fill_(temperature_of(sidecar))
+    model.to(device).eval()
+    return LoadedModel(
+        model=model,
+        spec=spec,
+        preprocessing=Preprocessing.from_dict(sidecar["preprocessing"]),
+        classes=list(sidecar["classes"]),
+        sidecar=sidecar,
+    )

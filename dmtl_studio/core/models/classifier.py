@@ -1,0 +1,102 @@
+"""The classifier: a feature backbone with pretrained weights and a new head for the project's classes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from dmtl_studio.core.models.architectures import (
+    WeightsError,
+    create_imagenet_model,
+    feature_size,
+    strip_classifier,
+)
+from dmtl_studio.core.models.pretrained import load_pretrained_imagenet_model
+
+
+def create_backbone(name: str, pretrained: bool) -> nn.Module:
+    """A backbone yielding pooled features; with ``pretrained``, its ImageNet weights found offline."""
+    model = load_pretrained_imagenet_model(name) if pretrained else create_imagenet_model(name)
+    return strip_classifier(name, model)
+
+
+HEADS = ("linear", "mlp")
+
+
+def build_head(kind: str, num_features: int, num_classes: int, hidden: int, dropout: float) -> nn.Sequential:
+    """A new head: ``linear`` (dropout, linear) or ``mlp`` (dropout, linear, ReLU, dropout, linear)."""
+    if kind == "linear":
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
+    if kind == "mlp":
+        return nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(num_features, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+    raise WeightsError(f"unknown head '{kind}'; heads are {', '.join(HEADS)}")
+
+
+class Classifier(nn.Module):
+    """A backbone that yields pooled features, and a new head for the project's classes."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int,
+        dropout: float = 0.2,
+        head: str = "linear",
+        hidden: int = 256,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.num_features = feature_size(backbone)
+        self.head = build_head(head, self.num_features, num_classes, hidden, dropout)
+        # Temperature scaling of the logits (1 while training; a trained run's sidecar sets it when loaded). Not
+        # part of the weights, so runs saved before calibration existed load unchanged.
+        self.register_buffer("temperature", torch.ones(()), persistent=False)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images)
+
+    def scaled_head(self, features: torch.Tensor) -> torch.Tensor:
+        """The head's logits divided by the calibration temperature (features ``(B, F)`` -> ``(B, C)``)."""
+        return self.head(features) / self.temperature
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(images)) / self.temperature
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a trained classifier's architecture (not its weights)."""
+
+    backbone: str
+    num_classes: int
+    head: str = "linear"
+    dropout: float = 0.2
+    hidden: int = 256  # hidden units of an ``mlp`` head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelSpec:
+        return cls(
+            backbone=str(data["backbone"]),
+            num_classes=int(data["num_classes"]),
+            head=str(data.get("head", "linear")),
+            dropout=float(data.get("dropout", 0.2)),
+            hidden=int(data.get("hidden", 256)),
+        )
+
+
+def build_classifier(spec: ModelSpec, pretrained: bool = True) -> Classifier:
+    """A classifier for ``spec``; with ``pretrained``, the backbone starts from weights found offline."""
+    if spec.head not in HEADS:
+        raise WeightsError(f"unknown head '{spec.head}'; heads are {', '.join(HEADS)}")
+    backbone = create_backbone(spec.backbone, pretrained=pretrained)
+    return Classifier(backbone, spec.num_classes, spec.dropout, spec.head, spec.hidden)

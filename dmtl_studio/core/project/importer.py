@@ -1,0 +1,246 @@
+"""Import of image folders into a project (their splits: :mod:`dmtl_studio.core.project.splits`).
+
+A folder whose sub-folders are classes gives labelled images (the first folder level below the root names the
+class, deeper folders belong to it); loose files at the root are unlabelled. When the top folders are named
+after splits (``train/``, ``valid/``, ``test/`` ...) with the classes below them, the folders give the splits
+and the next level the classes. Files that cannot be decoded are recorded as problems with a reason; they
+never stop the import. Files that are images by content are imported whatever their name; the others are
+counted as skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmtl_studio.core.base.cancel import never_stop
+from dmtl_studio.core.project.imaging import FolderScan, ImageProblem, inspect_image, scan_folder
+from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, assign_splits, label_conflicts
+from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.validation import class_name_problem
+
+ProgressCallback = Callable[[int, int, str], None]
+
+#: Top folder names (compared case-insensitively) that name a split rather than a class.
+SPLIT_FOLDER_NAMES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did.
+
+    ``notes`` holds ``(path, note)`` for images that decoded only with a remark (rescaled values, one page
+    of several); ``skipped`` counts files that are not images by name or content; ``split_folders`` maps each
+    split-named top folder to the split its images were given (empty for a folder of class folders).
+    """
+
+    scanned: int
+    added: int
+    labelled: int
+    unlabelled: int
+    problems: tuple[tuple[str, str], ...]
+    classes: tuple[str, ...]
+    cancelled: bool = False
+    notes: tuple[tuple[str, str], ...] = ()
+    skipped: int = 0
+    split_folders: tuple[tuple[str, str], ...] = ()
+
+    #: The split the labelled images got (counts, the fractions used, classes too small to split).
+    split: SplitSummary | None = None
+    #: Pictures (identical content) that carry two or more labels; each should get one.
+    conflicts: tuple[LabelConflict, ...] = ()
+
+    def describe(self) -> str:
+        """The summary in plain words, one sentence per fact."""
+        parts = [
+            f"scanned {self.scanned} file(s): {self.added} new to the project; {self.labelled} labelled, "
+            f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
+        ]
+        if self.notes:
+            parts.append(
+                f"{len(self.notes)} image(s) with a note on how they were read (values rescaled, page chosen)"
+            )
+        if self.skipped:
+            parts.append(f"skipped {self.skipped} non-image file(s)")
+        if self.split_folders:
+            used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
+            parts.append(f"split folders used as splits ({used}); classes from the folders below them")
+        return "; ".join(parts)
+
+    def describe_split(self) -> list[str]:
+        """Lines for the import's summary: the split, then every warning and label conflict."""
+        if self.split is None:
+            return []
+        lines = [self.split.describe(), *(f"note: {w}" for w in self.split.warnings)]
+        if self.conflicts:
+            lines.append(f"{len(self.conflicts)} picture(s) carry two or more labels (identical files):")
+            lines += [f"  {conflict.describe()}" for conflict in self.conflicts[:20]]
+            if len(self.conflicts) > 20:
+                lines.append(
+                    f"  … and {len(self.conflicts) - 20} more (the browser's filter 'Conflicting labels')"
+                )
+        return lines
+
+
+def _parts_below(root: Path, path: Path) -> tuple[str, ...]:
+    """``path.relative_to(root).parts``, by string slicing when it can (an import calls this per file)."""
+    prefix = os.path.join(str(root), "")
+    text = str(path)
+    if text.startswith(prefix):
+        return tuple(text[len(prefix) :].split(os.sep))
+    return path.relative_to(root).parts
+
+
+def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
+    """``{top folder: split}`` when the top folders of ``root`` name splits with classes below, else ``{}``.
+
+    Raises
+    ------
+    ProjectError
+        When split-named and other top folders are mixed, or split folders hold images but no class
+        folders: either reading would mislabel images, so the import is refused with what to change.
+    """
+    tops: dict[str, bool] = {}  # top folder -> holds a sub-folder with images
+    for path in files:
+        parts = _parts_below(root, path)
+        if len(parts) > 1:
+            tops[parts[0]] = tops.get(parts[0], False) or len(parts) > 2
+    splits = {
+        name: SPLIT_FOLDER_NAMES[name.casefold()] for name in tops if name.casefold() in SPLIT_FOLDER_NAMES
+    }
+    if not splits:
+        return {}
+    others = sorted(name for name in tops if name not in splits)
+    named = ", ".join(f"{name}/" for name in sorted(splits))
+    if others:
+        raise ProjectError(
+            f"{root} mixes split folders ({named}) with other folders ({', '.join(others[:5])}); nothing was "
+            "imported. Put the class folders inside each split folder (train/cat/..., valid/cat/...), or "
+            "rename the split folders if they are classes"
+        )
+    flat = sorted(name for name in splits if not tops[name])
+    if flat:
+        raise ProjectError(
+            f"{root} has split folders ({named}) but {', '.join(f'{n}/' for n in flat)} holds images without "
+            "class folders; nothing was imported. Put each split's images into class folders "
+            "(train/cat/..., valid/cat/...), or rename the folders if they are classes"
+        )
+    return splits
+
+
+def import_folder(
+    store: ProjectStore,
+    images_dir: str | os.PathLike[str],
+    *,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] = never_stop,
+    batch_size: int = 200,
+    scan: FolderScan | None = None,
+) -> ImportSummary:
+    """Scan ``images_dir`` recursively and add every image file to ``store``.
+
+    ``scan`` is that scan when the caller has made it already (:func:`scan_folder` of ``images_dir``).
+
+    Work is committed in batches of ``batch_size`` files, so a cancelled import keeps what it has read.
+    Images below split-named top folders get those splits (see :func:`split_layout`); other new labelled
+    images then get a stratified split (see :func:`assign_splits`).
+
+    Raises
+    ------
+    ProjectError
+        When ``images_dir`` is not a folder, or its split folders cannot be read without mislabelling.
+    """
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise ProjectError(f"{root} is not a folder")
+    scan = scan_folder(root) if scan is None else scan
+    files = scan.files
+    splits_by_folder = split_layout(root, files)
+    total = len(files)
+    added = labelled = 0
+    problems: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []
+    folder_splits: dict[str, str] = {}  # absolute path -> split given by its folder
+    classes: set[str] = set()
+    pending: list[tuple[str, str | None, object, str | None]] = []
+    cancelled = False
+    for index, path in enumerate(files):
+        if should_stop():
+            cancelled = True
+            break
+        parts = _parts_below(root, path)
+        split = splits_by_folder.get(parts[0]) if len(parts) > 1 else None
+        if split is not None:
+            parts = parts[1:]  # split/class/...: the class is one level down
+        class_name = parts[0] if len(parts) > 1 else None
+        try:
+            if class_name is not None and (why := class_name_problem(class_name.strip())) is not None:
+                raise ImageProblem(f"its folder cannot be a class: {why}")
+            info, problem = inspect_image(path), None
+        except ImageProblem as exc:
+            info, problem = None, str(exc)
+            problems.append((str(path), problem))
+        if info is not None and info.note:
+            notes.append((str(path), info.note))
+        if class_name and problem is None:
+            classes.add(class_name)
+            labelled += 1
+            if split is not None:
+                folder_splits[str(path.absolute())] = split
+        pending.append((str(path.absolute()), class_name if problem is None else None, info, problem))
+        if len(pending) >= batch_size:
+            added += store.add_images(pending)
+            pending.clear()
+        if progress is not None:
+            progress(index + 1, total, os.path.join(*parts))
+    if pending:
+        added += store.add_images(pending)
+    for name in sorted(classes):
+        store.add_class(name)
+    if folder_splits:
+        store.set_splits(
+            {
+                record.id: folder_splits[record.path]
+                for record in store.images()
+                if record.path in folder_splits
+            }
+        )
+    split = assign_splits(store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    usable = total - len(problems)
+    return ImportSummary(
+        scanned=total,
+        added=added,
+        labelled=labelled,
+        unlabelled=usable - labelled,
+        problems=tuple(problems),
+        classes=tuple(sorted(classes)),
+        cancelled=cancelled,
+        notes=tuple(notes),
+        skipped=len(scan.skipped),
+        split_folders=tuple(sorted(splits_by_folder.items())),
+        split=split,
+        conflicts=tuple(label_conflicts(store)),
+    )
+
+
+__all__ = [
+    "SPLIT_FOLDER_NAMES",
+    "ImportSummary",
+    "SplitSummary",
+    "assign_splits",
+    "import_folder",
+    "split_layout",
+]

@@ -1,0 +1,199 @@
+"""Labels in and out of a project: CSV files (``path,label``) and ImageFolder trees (``class/image``)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmtl_studio.core.base.cancel import never_stop
+from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
+from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, describe_os_error
+from dmtl_studio.core.project.imaging import ImageProblem, inspect_image
+from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.validation import class_name_problem, path_inside, resolve_image_file
+
+
+@dataclass(frozen=True)
+class LabelImportSummary:
+    labelled: int
+    added: int
+    #: Rows not applied, with the reason: the file is not a readable image, or the label cannot be a class name.
+    problems: tuple[tuple[str, str], ...]
+    #: Rows whose file does not exist: not added to the project, only reported.
+    not_found: tuple[str, ...] = ()
+    #: Labels of the file that were not classes of the project yet (they are now).
+    new_classes: tuple[str, ...] = ()
+    #: Rows naming a file an earlier row named already (another spelling of the same path); the last one wins.
+    duplicates: int = 0
+
+
+def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
+    """Write ``path,label`` rows (absolute paths; empty label for unlabelled), formula-safe
+    (:func:`~dmtl_studio.core.base.csvfile.escape_cell`). Returns the row count."""
+    rows = [
+        (image.path, image.label or "")
+        for image in store.images(usable_only=True)
+        if image.label is not None or include_unlabelled
+    ]
+    write_csv(out, ["path", "label"], rows)
+    return len(rows)
+
+
+def import_csv(
+    store: ProjectStore,
+    csv_path: str | os.PathLike[str],
+    should_stop: Callable[[], bool] = never_stop,
+) -> LabelImportSummary:
+    """Apply ``path,label`` rows: relative paths are read from the CSV's folder; images not yet in the project
+    are added (and checked), rows whose file does not exist are skipped and reported. An empty label unlabels;
+    a label that is not a class yet becomes one (reported). All labels are applied in one transaction.
+
+    Every path is resolved (``..``, ``./`` and links), so all spellings of one file are one image; it must be a
+    regular file that decodes as an image, and may lie anywhere the user can read (images are referenced in
+    place). Labels go through the project's one class-name check. A row that fails a check is reported and not
+    applied; the rest of the file is. Time and memory grow linearly with the number of rows; the file may have
+    at most :data:`~dmtl_studio.core.base.csvfile.MAX_ROWS` rows of fields up to
+    :data:`~dmtl_studio.core.base.csvfile.MAX_FIELD_CHARS` characters.
+
+    Raises
+    ------
+    ProjectError
+        The file cannot be read, lacks the ``path,label`` header, has a row of one field, or exceeds a limit.
+    """
+    csv_path = Path(csv_path)
+    base = csv_path.absolute().parent
+    wanted: dict[str, str | None] = {}
+    problems: list[tuple[str, str]] = []
+    not_found: list[str] = []
+    duplicates = 0
+    try:
+        rows = read_csv(csv_path)
+        header = next(rows, (1, []))[1]
+        if [h.strip().lower() for h in header[:2]] != ["path", "label"]:
+            raise ProjectError(f"{csv_path.name}: the first line must be the header 'path,label'")
+        for line, row in rows:
+            if not row:
+                continue
+            if len(row) < 2:
+                raise ProjectError(f"{csv_path.name}, line {line}: expected 'path,label'")
+            label = row[1].strip() or None
+            why = class_name_problem(label) if label else None
+            if why is not None:
+                problems.append((row[0], f"line {line}: {why}"))
+                continue
+            try:
+                path = str(resolve_image_file(row[0], base))
+            except FileNotFoundError:
+                # A typo or a moved file must not become a permanent row of the project.
+                not_found.append(row[0] if os.path.isabs(row[0]) else str(base / row[0]))
+                continue
+            except ValueError as exc:
+                problems.append((row[0], f"line {line}: {exc}"))
+                continue
+            duplicates += path in wanted
+            wanted[path] = label
+    except CsvLimitError as exc:
+        raise ProjectError(str(exc)) from None
+    except OSError as exc:
+        raise ProjectError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
+    known: dict[str, int] = {}
+    for image in store.images():
+        known[image.path] = image.id
+        known.setdefault(os.path.realpath(image.path), image.id)
+    new_rows = []
+    unreadable: set[str] = set()
+    for path in wanted:
+        if should_stop():
+            break
+        if path in known:
+            continue
+        try:
+            new_rows.append((path, None, inspect_image(path), None))
+        except ImageProblem as exc:
+            # Not an image: reported, never stored (a label file must not fill a project with any file it names).
+            problems.append((path, str(exc)))
+            unreadable.add(path)
+    added = store.add_images(new_rows) if new_rows else 0
+    if added:
+        known.update({image.path: image.id for image in store.images()})
+    labels = {
+        known[path]: label for path, label in wanted.items() if path in known and path not in unreadable
+    }
+    existing_classes = set(store.class_names())
+    new_classes = tuple(
+        sorted({label for label in labels.values() if label and label not in existing_classes})
+    )
+    store.set_labels(labels)
+    return LabelImportSummary(
+        labelled=sum(1 for v in labels.values() if v),
+        added=added,
+        problems=tuple(problems),
+        not_found=tuple(not_found),
+        new_classes=new_classes,
+        duplicates=duplicates,
+    )
+
+
+def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], link: bool = False) -> int:
+    """Copy (or symlink) labelled images into ``out_dir/<class>/``. Name clashes get the image id as a prefix.
+
+    Every target is resolved and checked to lie inside ``out_dir`` before anything is written, so a class name
+    that is not a plain folder name (from a project made before names were checked) writes nothing anywhere.
+    Returns the number of images written. ``out_dir`` must be new or empty, and no file is ever overwritten.
+
+    Raises
+    ------
+    ProjectError
+        ``out_dir`` is not empty, or a class name would lead outside it (the message names the class).
+    """
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise ProjectError(f"{out} is not empty; choose a new folder for the export")
+    folders: dict[str, str] = {}
+    for name in store.class_names():
+        other = folders.setdefault(name.casefold(), name)
+        if other != name:  # one folder on case-insensitive file systems (Windows, macOS): labels would mix
+            raise ProjectError(
+                f"classes '{other}' and '{name}' differ only in case, so they would share one folder; rename one "
+                "first. Nothing was written"
+            )
+    plan: list[tuple[Path, Path]] = []
+    used: set[str] = set()
+    for image in store.images(usable_only=True):
+        if image.label is None:
+            continue
+        source = Path(image.path)
+        why = class_name_problem(image.label)
+        try:
+            if why is not None:
+                raise ValueError(why)
+            target = path_inside(out, image.label, source.name)
+            if str(target).casefold() in used:
+                target = path_inside(out, image.label, f"{image.id}_{source.name}")
+        except ValueError as exc:
+            raise ProjectError(
+                f"class '{image.label}' cannot be exported as a folder ({exc}); rename it first. Nothing was written"
+            ) from None
+        used.add(str(target).casefold())
+        plan.append((source, target))
+    count = 0
+    for source, target in plan:
+        try:
+            if os.path.lexists(target):  # never overwrite
+                raise FileExistsError(errno.EEXIST, "the file exists already", str(target))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if link:
+                target.symlink_to(source.absolute())
+            else:
+                atomic_copy(source, target)  # a full disk leaves no partly copied image behind
+        except OSError as exc:
+            reason = exc.reason if isinstance(exc, FileWriteError) else describe_os_error(exc)
+            raise ProjectError(
+                f"the export to {out} stopped at {target}: {reason}. The {count} image(s) copied before are "
+                "complete and kept; nothing else was written"
+            ) from exc
+        count += 1
+    return count

@@ -1,0 +1,225 @@
+"""Train/validation/test splits: the one default, stratified assignment, moves, and identical content.
+
+Every way an image gets a split (an import, ``dmtl-studio splits``, *Reassign splits…*, labelling new images,
+moving images by hand) goes through this module, so two rules hold everywhere:
+
+* the default fractions are :data:`DEFAULT_VAL_FRACTION` and :data:`DEFAULT_TEST_FRACTION`, used until a project
+  stores its own (each assignment stores the fractions it used);
+* images with identical content (the same sha256) always share one split, even under different labels, so no
+  picture is both trained on and scored. A picture that carries two labels is a conflict the user should
+  resolve: :func:`label_conflicts` lists them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dmtl_studio.core.project.store import SPLITS, ProjectError, ProjectStore
+
+#: Share of each class kept for validation (choosing the best epoch), unless a project stores its own.
+DEFAULT_VAL_FRACTION = 0.2
+#: Share of each class kept for the final evaluation, unless a project stores its own.
+DEFAULT_TEST_FRACTION = 0.1
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """Fractions (each in [0, 1), sum below 1) and the seed of a stratified split."""
+
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    seed: int = DEFAULT_SEED
+
+    @classmethod
+    def of_project(cls, store: ProjectStore) -> SplitSettings:
+        """The settings the project's last assignment used, or the defaults for a project that has none."""
+        return cls(
+            val_fraction=float(store.get_meta("val_fraction", str(DEFAULT_VAL_FRACTION))),
+            test_fraction=float(store.get_meta("test_fraction", str(DEFAULT_TEST_FRACTION))),
+            seed=int(store.get_meta("split_seed", str(DEFAULT_SEED))),
+        )
+
+    def describe(self) -> str:
+        return f"validation {self.val_fraction:.0%}, test {self.test_fraction:.0%} of each class, seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    counts: dict[str, dict[str, int]]
+    warnings: tuple[str, ...]
+    settings: SplitSettings = SplitSettings()
+
+    def totals(self) -> dict[str, int]:
+        """Labelled images per split over all classes: ``{"train": n, "val": n, "test": n}``."""
+        return {split: sum(c[split] for c in self.counts.values()) for split in SPLITS}
+
+    def describe(self) -> str:
+        """One line such as ``split: 50 train, 14 validation, 8 test (validation 20 %, test 10 % …)``."""
+        t = self.totals()
+        return (
+            f"split: {t['train']} train, {t['val']} validation, {t['test']} test ({self.settings.describe()})"
+        )
+
+
+@dataclass(frozen=True)
+class LabelConflict:
+    """One picture (identical content) that carries more than one label."""
+
+    sha256: str
+    labels: tuple[str, ...]
+    paths: tuple[str, ...]
+    image_ids: tuple[int, ...]
+
+    def describe(self) -> str:
+        return f"the same picture is labelled {' and '.join(self.labels)}: {', '.join(self.paths)}"
+
+
+def label_conflicts(store: ProjectStore) -> list[LabelConflict]:
+    """Usable images whose identical content (sha256) carries two or more labels, by first path."""
+    groups: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for sha, image_id, path, label in store.label_conflict_rows():
+        groups[sha].append((image_id, path, label))
+    conflicts = [
+        LabelConflict(
+            sha,
+            tuple(sorted({label for _, _, label in members})),
+            tuple(path for _, path, _ in members),
+            tuple(image_id for image_id, _, _ in members),
+        )
+        for sha, members in groups.items()
+    ]
+    return sorted(conflicts, key=lambda c: c.paths[0])
+
+
+def assign_splits(
+    store: ProjectStore,
+    *,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
+    reassign: bool = False,
+) -> SplitSummary:
+    """Give labelled images without a split a stratified train/validation/test split.
+
+    Each class is topped up towards the target fractions, counting the images it already has in each split,
+    so labelling images one by one keeps the proportions. Images with identical content always land in the
+    same split, whatever their labels (no leakage). Existing assignments are kept unless ``reassign`` is true.
+    Fractions and seed default to the project's stored ones (:meth:`SplitSettings.of_project`) and are stored,
+    so every later assignment follows them. A class too small to give a validation or test image is named in
+    the summary's warnings.
+
+    Raises
+    ------
+    ProjectError
+        A fraction outside [0, 1), or fractions summing to 1 or more.
+    """
+    stored = SplitSettings.of_project(store)
+    val_fraction = stored.val_fraction if val_fraction is None else val_fraction
+    test_fraction = stored.test_fraction if test_fraction is None else test_fraction
+    seed = stored.seed if seed is None else seed
+    if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
+        raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
+    images = [im for im in store.images(usable_only=True) if im.label is not None]
+    # Content already placed decides where its duplicates go.
+    placed: dict[str, str] = {}
+    existing: dict[str, dict[str, set[str]]] = defaultdict(lambda: {s: set() for s in SPLITS})
+    if not reassign:
+        for im in images:
+            if im.split:
+                key = im.sha256 or f"id:{im.id}"
+                placed.setdefault(key, im.split)
+                existing[im.label][im.split].add(key)
+    new_groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    assignment: dict[int, str] = {}
+    for im in images:
+        if im.split and not reassign:
+            continue
+        key = im.sha256 or f"id:{im.id}"
+        if key in placed:
+            assignment[im.id] = placed[key]
+            continue
+        new_groups[im.label][key].append(im.id)
+    rng = random.Random(seed)
+    warnings: list[str] = []
+    for class_name in sorted(set(new_groups) | set(existing)):
+        groups = new_groups.get(class_name, {})
+        have = {split: len(keys) for split, keys in existing[class_name].items()}
+        # Content that another class placed in this pass (a picture under two labels) goes where it went there.
+        for key in sorted(k for k in groups if k in placed):
+            have[placed[key]] += 1
+            assignment.update(dict.fromkeys(groups[key], placed[key]))
+        keys = sorted(k for k in groups if k not in placed)
+        rng.shuffle(keys)
+        total = sum(have.values()) + len(keys)
+        want_test = round(total * test_fraction)
+        want_val = round(total * val_fraction)
+        if total >= 2 and val_fraction > 0 and want_val == 0:
+            want_val = 1
+        if total - want_val - want_test < 1:  # training comes first: at least one image
+            want_val = want_test = 0
+        if total < 2 and val_fraction + test_fraction > 0:
+            warnings.append(
+                f"class '{class_name}' has only {total} distinct image(s): too few to split, so it only trains "
+                "and is never scored"
+            )
+        elif test_fraction > 0 and want_test == 0:
+            warnings.append(
+                f"class '{class_name}' has only {total} distinct image(s): too few to keep a test image"
+            )
+        need_test = min(len(keys), max(0, want_test - have["test"]))
+        need_val = min(len(keys) - need_test, max(0, want_val - have["val"]))
+        for position, key in enumerate(keys):
+            split = "test" if position < need_test else "val" if position < need_test + need_val else "train"
+            placed[key] = split
+            assignment.update(dict.fromkeys(groups[key], split))
+    if assignment:
+        store.set_splits(assignment)
+    for key, value in (
+        ("split_seed", seed),
+        ("val_fraction", val_fraction),
+        ("test_fraction", test_fraction),
+    ):
+        store.set_meta(key, str(value))
+    return SplitSummary(
+        counts=store.class_counts(),
+        warnings=tuple(warnings),
+        settings=SplitSettings(val_fraction, test_fraction, seed),
+    )
+
+
+def move_to_split(store: ProjectStore, image_ids: Sequence[int], split: str) -> list[int]:
+    """Put labelled images into ``split`` by hand, with every labelled image of identical content.
+
+    Returns the ids moved (sorted): unlabelled images have no split and are left out.
+
+    Raises
+    ------
+    ProjectError
+        ``split`` is not one of ``train``, ``val``, ``test``.
+    """
+    if split not in SPLITS:
+        raise ProjectError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    chosen = [im for im in store.images_by_id(list(image_ids)) if im.label is not None]
+    hashes = {im.sha256 for im in chosen if im.sha256}
+    ids = {im.id for im in chosen}
+    if hashes:
+        ids |= {im.id for im in store.images() if im.label is not None and im.sha256 in hashes}
+    moved = sorted(ids)
+    store.set_splits(dict.fromkeys(moved, split))
+    return moved
+
+
+__all__ = [
+    "DEFAULT_TEST_FRACTION",
+    "DEFAULT_VAL_FRACTION",
+    "LabelConflict",
+    "SplitSettings",
+    "SplitSummary",
+    "assign_splits",
+    "label_conflicts",
+    "move_to_split",
+]

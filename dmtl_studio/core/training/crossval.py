@@ -1,0 +1,143 @@
+"""k-fold cross-validation of a training configuration over a project's labelled images.
+
+With few images one validation split is a noisy judge: two configurations can swap places by chance. Here every
+labelled image is held out exactly once; each fold trains with the given configuration on the other folds and
+is scored on its own, and the result is the mean ± standard deviation of the fold accuracies. Folds are
+stratified by class and seeded; images with identical content (the same hash) always share a fold, so a
+duplicate never sits on both sides. Fold runs are stored with a ``cv-`` name prefix, apart from normal runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.setup import LabelledSplit
+
+RUN_PREFIX = "cv-"
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One fold's outcome (also emitted as an event when the fold ends)."""
+
+    fold: int  # 1-based
+    folds: int
+    train_images: int
+    test_images: int
+    accuracy: float
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    folds: tuple[FoldResult, ...]
+
+    @property
+    def accuracies(self) -> list[float]:
+        return [f.accuracy for f in self.folds]
+
+    @property
+    def mean(self) -> float:
+        return statistics.mean(self.accuracies)
+
+    @property
+    def std(self) -> float:
+        return statistics.stdev(self.accuracies) if len(self.folds) > 1 else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "folds": len(self.folds),
+            "mean_accuracy": self.mean,
+            "std_accuracy": self.std,
+            "per_fold": [
+                {
+                    "fold": f.fold,
+                    "train_images": f.train_images,
+                    "test_images": f.test_images,
+                    "accuracy": f.accuracy,
+                    "run_dir": f.run_dir,
+                }
+                for f in self.folds
+            ],
+        }
+
+
+def make_folds(store: ProjectStore, k: int, seed: int = 0) -> list[LabelledSplit]:
+    """``k`` train/held-out splits of the usable labelled images: stratified, seeded, duplicates together."""
+    if k < 2:
+        raise TrainingError("cross-validation needs at least 2 folds")
+    images = [im for im in store.images(usable_only=True) if im.label is not None]
+    classes = tuple(name for name in store.class_names() if any(im.label == name for im in images))
+    if len(classes) < 2:
+        raise TrainingError("cross-validation needs labelled images of at least 2 classes")
+    index = {name: i for i, name in enumerate(classes)}
+    groups: dict[str, list] = {}
+    for im in images:  # identical content -> one group, which goes to one fold
+        groups.setdefault(im.sha256 or im.path, []).append(im)
+    by_class: dict[str, list[list]] = {name: [] for name in classes}
+    for group in sorted(groups.values(), key=lambda g: g[0].path):
+        by_class[group[0].label].append(group)
+    small = [name for name, g in by_class.items() if sum(len(x) for x in g) < k]
+    if small:
+        raise TrainingError(
+            f"{k} folds need at least {k} labelled images per class; too few in: {', '.join(small)}"
+        )
+    rng = np.random.default_rng(seed)
+    assignment: list[list] = [[] for _ in range(k)]
+    offset = 0
+    for name in classes:  # deal each class's groups round-robin, continuing where the last class ended
+        for position in rng.permutation(len(by_class[name])):
+            assignment[offset % k].extend(by_class[name][position])
+            offset += 1
+    folds = []
+    for held in range(k):
+        test = tuple((im.path, index[im.label]) for im in assignment[held])
+        rest = tuple((im.path, index[im.label]) for f in range(k) if f != held for im in assignment[f])
+        folds.append(LabelledSplit(classes, rest, test))
+    return folds
+
+
+def cross_validate(
+    project_dir: str | Path,
+    config: TrainConfig,
+    k: int,
+    on_event: Callable[[object], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> CrossValidation:
+    """Train and score ``config`` on each of ``k`` folds (see the module docstring).
+
+    ``on_event`` receives the engine's events of every fold and a :class:`FoldResult` after each fold. The
+    score of a fold is its last epoch's accuracy on the held-out images (no choice of epoch by those images).
+    A stop request raises :class:`~dmtl_studio.core.base.cancel.Cancelled`.
+    """
+    emit = on_event or (lambda event: None)
+    with ProjectStore.open(project_dir) as store:
+        folds = make_folds(store, k, config.seed)
+    results = []
+    for number, split in enumerate(folds, start=1):
+        summary = train(
+            project_dir, config, emit, should_stop, split=split, run_prefix=f"{RUN_PREFIX}{number}of{k}-"
+        )
+        if summary.status != "completed":
+            raise Cancelled()
+        result = FoldResult(
+            number,
+            k,
+            len(split.train),
+            len(split.val),
+            float(summary.metrics["last"]["val_accuracy"]),
+            summary.run_dir,
+        )
+        results.append(result)
+        emit(result)
+    return CrossValidation(tuple(results))

@@ -1,0 +1,399 @@
+"""The training loop: epochs, batches, precision, the learning-rate schedule and running out of memory.
+
+Everything else a run does — progress events, the project's record, checkpoints and the resume state, early
+stopping, the learning-rate range test — is a :class:`Callback`, called in list order at four moments: the fit
+starts, a batch ends, an epoch ends (after validation), the fit ends. A callback may ask the loop to stop after
+the current batch or epoch by setting :attr:`Trainer.stop_reason`. No Qt and no threads: a stop request from
+outside is ``should_stop``, polled at each batch boundary, which ends the fit with status ``"stopped"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, check, never_stop
+from dmtl_studio.core.models.transfer import set_train_mode
+from dmtl_studio.core.training.config import MIN_TRAINING_BATCH
+from dmtl_studio.core.training.consistency import rampup_factor
+from dmtl_studio.core.training.device import rng_state, set_rng_state
+from dmtl_studio.core.training.errors import NonFiniteLoss, TrainingError
+from dmtl_studio.core.training.events import RunNotice
+from dmtl_studio.core.training.objective import step_loss, unlabelled_batches
+from dmtl_studio.core.training.setup import RunParts
+
+log = logging.getLogger(__name__)
+
+
+def schedule_factor(schedule: str, progress: float, warmup_fraction: float) -> float:
+    """Learning-rate factor at ``progress`` (0..1 of the whole run) for ``"cosine"`` or ``"onecycle"``.
+
+    A function of progress rather than of a step count, so a run whose batch size changes (after running out
+    of GPU memory) or that resumes keeps the same schedule. Cosine: linear warm-up over ``warmup_fraction``, then
+    cosine decay to 1 % of the peak. One-cycle (Smith, 2018): from 1/25 of the peak up to it at 30 %, then down
+    to almost nothing.
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    if schedule == "onecycle":
+        peak = 0.3
+        if progress < peak:
+            return 0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * progress / peak))
+        return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * (progress - peak) / (1 - peak)))
+    if warmup_fraction > 0 and progress < warmup_fraction:
+        return max(progress / warmup_fraction, 1e-3)
+    rest = (progress - warmup_fraction) / max(1e-9, 1 - warmup_fraction)
+    return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * rest))
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    num_classes: int,
+    should_stop: ShouldStop = never_stop,
+    scores: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[float, float, np.ndarray]:
+    """Mean cross-entropy, accuracy and confusion matrix of ``model`` over ``loader``, in eval mode.
+
+    Parameters
+    ----------
+    model
+        Maps a batch ``(B, ...)`` to logits ``(B, num_classes)``.
+    loader
+        Yields ``(inputs, targets (B,), index (B,))``.
+    scores
+        When given, each batch's ``(logits (B, C) float32, targets (B,))`` is appended to it (for calibration).
+
+    Returns
+    -------
+    tuple
+        ``(loss, accuracy, confusion)``: loss in nats per image, accuracy in [0, 1], confusion ``(C, C)`` int64
+        with true classes as rows and predictions as columns.
+
+    Raises
+    ------
+    Cancelled
+        ``should_stop`` became true between batches.
+    """
+    model.eval()
+    criterion = nn.CrossEntropyLoss(reduction="sum")
+    total_loss, count = 0.0, 0
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for images, targets, _ in loader:
+        check(should_stop)
+        images, targets = images.to(device), targets.to(device)
+        logits = model(images)
+        total_loss += float(criterion(logits, targets).item())
+        predicted = logits.argmax(1)
+        if scores is not None:
+            scores.append((logits.float().cpu().numpy(), targets.cpu().numpy()))
+        np.add.at(confusion, (targets.cpu().numpy(), predicted.cpu().numpy()), 1)
+        count += len(targets)
+    accuracy = float(np.trace(confusion)) / max(1, count)
+    return total_loss / max(1, count), accuracy, confusion
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    """What a training step did; given to :meth:`Callback.on_batch_end`."""
+
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # 1-based within the epoch
+    steps: int
+    loss: float  # the whole objective that was minimised
+    supervised_loss: float
+    learning_rate: float  # the head's
+    consistency_loss: float | None
+    seen: int  # images of this epoch so far
+    epoch_seconds: float  # since the epoch began (the feature pass included)
+    fetched_at: float  # time.perf_counter() when the batch arrived from the loader
+
+
+@dataclass(frozen=True)
+class EpochOutput:
+    """An epoch's scores; given to :meth:`Callback.on_epoch_end` after validation."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    confusion: np.ndarray | None = field(default=None, compare=False)
+    val_scores: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, compare=False)
+    consistency_loss: float | None = None
+    consistency_mask: float | None = None
+
+    def metrics(self) -> dict:
+        """The epoch as stored with a run and a checkpoint."""
+        metrics = {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "train_accuracy": self.train_accuracy,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
+        }
+        if self.consistency_loss is not None:
+            metrics["consistency_loss"] = self.consistency_loss
+            metrics["consistency_mask"] = self.consistency_mask
+        return metrics
+
+
+class Callback:
+    """A side duty of a run. Override the hooks it needs; ``state_dict`` keys must not collide across callbacks
+    (they are stored together, flat, in the run's training state)."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        pass
+
+    def on_batch_end(self, trainer: Trainer, batch: BatchOutput) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: Trainer, epoch: EpochOutput) -> None:
+        pass
+
+    def on_fit_end(self, trainer: Trainer, status: str) -> None:
+        """``status``: ``"completed"``, ``"stopped"`` (a stop request or a callback's :attr:`stop_reason`) or
+        ``"failed"`` (an exception, re-raised after every callback has been told)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class Trainer:
+    """Runs :meth:`fit` over a run's parts; see the module docstring.
+
+    ``learning_rate_factor(progress, global_step)`` and ``consistency_ramp(progress)`` are the schedule's two
+    policies; a callback may replace them in :meth:`Callback.on_fit_start` (the range test does).
+    """
+
+    def __init__(
+        self,
+        parts: RunParts,
+        callbacks: Sequence[Callback] = (),
+        should_stop: ShouldStop = never_stop,
+        notify: Callable[[object], None] | None = None,
+    ) -> None:
+        self.parts = parts
+        self.callbacks = list(callbacks)
+        self.should_stop = should_stop
+        self.notify = notify or (lambda event: None)
+        config = parts.config
+        self.epochs = config.epochs
+        self.first_epoch = 1
+        self.epoch = 0
+        self.global_step = 0
+        self.saved_epoch = 0  # the newest epoch whose checkpoint is on disk (set by the checkpoint callback)
+        self.stop_reason: str | None = None
+        self.learning_rate_factor: Callable[[float, int], float] = lambda progress, _: schedule_factor(
+            config.schedule, progress, config.warmup_fraction
+        )
+        self.consistency_ramp: Callable[[float], float] = lambda progress: rampup_factor(
+            progress, config.consistency_rampup
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, validate: bool = True) -> str:
+        """Train epochs :attr:`first_epoch` .. :attr:`epochs`; returns ``"completed"`` or ``"stopped"``.
+
+        Raises
+        ------
+        NonFiniteLoss
+            The objective became NaN or infinite (no weights of that step are kept).
+        TrainingError
+            The GPU ran out of memory even with the smallest batch.
+        """
+        status = "completed"
+        try:
+            self._each("on_fit_start")
+            for epoch in range(self.first_epoch, self.epochs + 1):
+                self.epoch = epoch
+                train_loss, train_accuracy, consistency = self._train_epoch(epoch)
+                if self.stop_reason is not None and not validate:
+                    break
+                self._each(
+                    "on_epoch_end", self._end_epoch(epoch, train_loss, train_accuracy, consistency, validate)
+                )
+                if self.stop_reason is not None:
+                    break
+        except Cancelled:
+            status = "stopped"
+        except BaseException:
+            self._each("on_fit_end", "failed")
+            raise
+        self._each("on_fit_end", status)
+        return status
+
+    def _each(self, hook: str, *args: object) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
+
+    def _end_epoch(
+        self, epoch: int, train_loss: float, train_accuracy: float, consistency: tuple | None, validate: bool
+    ) -> EpochOutput:
+        parts = self.parts
+        val_loss = val_accuracy = confusion = None
+        scores: list[tuple[np.ndarray, np.ndarray]] = []
+        if validate and len(parts.val_set):
+            val_loss, val_accuracy, confusion = evaluate(
+                parts.scored, parts.val_loader, parts.device, parts.num_classes, self.should_stop, scores
+            )
+        return EpochOutput(
+            epoch=epoch,
+            epochs=self.epochs,
+            train_loss=train_loss,
+            train_accuracy=train_accuracy,
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            learning_rate=parts.optimizer.param_groups[-1]["lr"],
+            confusion=confusion,
+            val_scores=scores,
+            consistency_loss=consistency[0] if consistency else None,
+            consistency_mask=consistency[1] if consistency else None,
+        )
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float, tuple[float, float] | None]:
+        """One epoch; on running out of GPU memory, halve the batch and train the epoch again."""
+        parts = self.parts
+        while True:
+            try:
+                return self._train_epoch_once(epoch)
+            except torch.OutOfMemoryError:
+                parts.optimizer.zero_grad(set_to_none=True)
+                if parts.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                # Never below what the modules in training mode take (BatchNorm needs 2 images).
+                smallest = 1 if parts.cache is not None else MIN_TRAINING_BATCH
+                if parts.batch_size <= smallest:
+                    raise TrainingError(
+                        f"the GPU ran out of memory even with a batch of {parts.batch_size} image(s); choose a "
+                        "smaller backbone or input size, or train on the CPU"
+                    ) from None
+                parts.batch_size = max(smallest, parts.batch_size // 2)
+                parts.build_loaders()
+                self.notify(
+                    RunNotice(
+                        f"out of GPU memory: the batch size is now {parts.batch_size}; epoch {epoch} restarts"
+                    )
+                )
+                log.warning("out of memory; batch size halved to %d", parts.batch_size)
+
+    def _train_epoch_once(self, epoch: int) -> tuple[float, float, tuple[float, float] | None]:
+        parts, config = self.parts, self.parts.config
+        parts.train_set.set_epoch(epoch)
+        if parts.unlabelled_set is not None and parts.cache is None:
+            parts.unlabelled_set.set_epoch(epoch)
+        parts.generator.manual_seed(config.seed * 1_000_003 + epoch)  # shuffling depends on the epoch alone
+        if parts.cache is not None:
+            parts.train_loader.epoch = epoch - 1  # the cache loader numbers its epochs itself
+        set_train_mode(parts.model)
+        loss_sum, correct, seen = 0.0, 0, 0
+        consistency_sum = kept_sum = 0.0
+        started = time.perf_counter()
+        steps = len(parts.train_loader)
+        unlabelled = (
+            unlabelled_batches(parts, epoch) if parts.dmtl and parts.unlabelled_set is not None else None
+        )
+        for step, (images, targets, index) in enumerate(parts.train_loader, start=1):
+            fetched_at = time.perf_counter()
+            check(self.should_stop)
+            progress = (epoch - 1 + (step - 1) / steps) / self.epochs
+            learning_rate = self._set_learning_rate(progress)
+            images = images.to(parts.device, non_blocking=True)
+            targets = targets.to(parts.device, non_blocking=True)
+            weight = config.consistency_weight * self.consistency_ramp(progress)
+            result = step_loss(parts, images, targets, index, epoch, step, weight, unlabelled)
+            if not torch.isfinite(result.loss):
+                raise NonFiniteLoss(
+                    f"the loss became {result.loss.item()} at epoch {epoch}, step {step}; the run was stopped "
+                    "and no non-finite weights were saved. Try a lower learning rate."
+                )
+            parts.optimizer.zero_grad(set_to_none=True)
+            parts.scaler.scale(result.loss).backward()
+            parts.scaler.step(parts.optimizer)
+            parts.scaler.update()
+            self.global_step += 1
+            batch = len(targets)
+            loss_sum += result.supervised * batch
+            correct += int((result.logits.argmax(1) == result.truth).sum().item())
+            seen += batch
+            if result.consistency is not None:
+                consistency_sum += result.consistency * batch
+                kept_sum += result.kept * batch
+            self._each(
+                "on_batch_end",
+                BatchOutput(
+                    epoch=epoch,
+                    epochs=self.epochs,
+                    step=step,
+                    steps=steps,
+                    loss=float(result.loss.item()),
+                    supervised_loss=result.supervised,
+                    learning_rate=learning_rate,
+                    consistency_loss=result.consistency,
+                    seen=seen,
+                    epoch_seconds=time.perf_counter() - started,
+                    fetched_at=fetched_at,
+                ),
+            )
+            if self.stop_reason is not None:
+                break
+        consistency = (consistency_sum / max(1, seen), kept_sum / max(1, seen)) if parts.dmtl else None
+        return loss_sum / max(1, seen), correct / max(1, seen), consistency
+
+    def _set_learning_rate(self, progress: float) -> float:
+        factor = self.learning_rate_factor(progress, self.global_step)
+        for group in self.parts.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * factor
+        return self.parts.optimizer.param_groups[-1]["lr"]
+
+    # ------------------------------------------------------------------ the resume state
+    def state_dict(self) -> dict:
+        """The loop's state and every callback's, flat (the run's ``state.pt``, read with ``weights_only``)."""
+        parts = self.parts
+        state = {
+            "epoch": self.epoch,
+            "classes": list(parts.split.classes),
+            "optimizer": parts.optimizer.state_dict(),
+            "base_lrs": [group["base_lr"] for group in parts.optimizer.param_groups],
+            "scaler": parts.scaler.state_dict(),
+            "rng": rng_state(),
+            "batch_size": parts.batch_size,
+        }
+        for callback in self.callbacks:
+            state.update(callback.state_dict())
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue after the epoch ``state`` was saved at (weights are restored by the caller)."""
+        parts = self.parts
+        if state["classes"] != list(parts.split.classes):
+            raise TrainingError(
+                "the project's classes changed since this run was saved "
+                f"({', '.join(state['classes'])} -> {', '.join(parts.split.classes)}); start a new run instead"
+            )
+        parts.optimizer.load_state_dict(state["optimizer"])
+        for group, base in zip(parts.optimizer.param_groups, state["base_lrs"], strict=True):
+            group["base_lr"] = base
+        parts.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        parts.batch_size = int(state["batch_size"])
+        parts.build_loaders()
+        self.first_epoch = int(state["epoch"]) + 1
+        self.saved_epoch = int(state["epoch"])
+        for callback in self.callbacks:
+            callback.load_state_dict(state)

@@ -1,0 +1,159 @@
+"""The objective of one training step: ``L(f(T(x)), y) + lambda * L(f(x), f(T(x)))``.
+
+The supervised part is the cross-entropy (with the run's class weights and label smoothing, or soft targets
+after batch mixing) on augmented views; the consistency part compares the prediction on each image's clean view
+with the one on its augmented view, over the labelled batch and, with ``use_unlabelled``, a batch of unlabelled
+images that never reaches the supervised part. :func:`step_loss` is the one place this is computed: the training
+loop and the learning-rate range test both call it, so the finder measures the run's own objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dmtl_studio.core.training.config import MIN_TRAINING_BATCH
+from dmtl_studio.core.training.consistency import consistency_loss
+from dmtl_studio.core.training.feature_cache import mix_features
+from dmtl_studio.core.training.mixing import mix_batch, soft_cross_entropy
+from dmtl_studio.core.training.setup import RunParts
+
+
+@dataclass
+class StepLoss:
+    """One step's objective. ``loss`` (a 0-d tensor with its graph) is what the optimiser minimises."""
+
+    loss: torch.Tensor
+    supervised: float  # the supervised part alone (what the training curve shows)
+    logits: torch.Tensor  # (B, C) float32 on the augmented, possibly mixed, views
+    truth: torch.Tensor  # (B,) the class each sample counts as (the larger weight of a mixed label)
+    consistency: float | None = None  # the consistency term before weighting; None without DMTL
+    kept: float = 0.0  # fraction of samples above the consistency confidence threshold
+
+
+def supervised_loss(
+    parts: RunParts, images: torch.Tensor, targets: torch.Tensor, epoch: int, step: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Loss, logits ``(B, C)`` and the class each sample counts as, on a batch of augmented views.
+
+    ``images`` are ``(B, 3, H, W)`` or, with the feature cache, ``(B, F)`` vectors. Batch mixing draws from its
+    own generator per (seed, epoch, step), so runs are reproducible.
+    """
+    mix_rng = np.random.default_rng((parts.config.seed, epoch, step, 1))
+    with parts.autocast():
+        if parts.cache is not None:
+            images, soft = mix_features(
+                images, targets, parts.num_classes, parts.compiled, mix_rng, parts.preprocessing.input_size
+            )
+            logits = parts.model.head(images)
+        else:
+            if parts.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            images, soft = mix_batch(images, targets, parts.num_classes, parts.compiled, mix_rng)
+            logits = parts.logits(images)
+        logits = logits.float()
+        loss = parts.criterion(logits, targets) if soft is None else soft_cross_entropy(logits, soft)
+    return loss, logits, targets if soft is None else soft.argmax(1)
+
+
+def unlabelled_batches(parts: RunParts, epoch: int) -> Iterator[torch.Tensor]:
+    """Endless index batches over the unlabelled images, ``unlabelled_ratio`` per labelled image.
+
+    Drawn from a generator seeded by the epoch alone, so a resumed run sees the same batches. With the feature
+    cache each item is ``(2, B)``: the image indices and, below them, which cached augmented view to use.
+    """
+    assert parts.unlabelled_set is not None
+    config = parts.config
+    generator = torch.Generator().manual_seed(config.seed * 1_000_033 + epoch + 17)
+    count = len(parts.unlabelled_set)
+    size = min(count, max(MIN_TRAINING_BATCH, parts.batch_size * config.unlabelled_ratio))
+    pending = torch.empty(0, dtype=torch.long)
+    while True:
+        while len(pending) < size:
+            pending = torch.cat([pending, torch.randperm(count, generator=generator)])
+        batch, pending = pending[:size], pending[size:]
+        if parts.cache is not None:
+            yield torch.stack([batch, torch.randint(parts.cache.views, (size,), generator=generator)])
+        else:
+            yield batch
+
+
+def consistency_term(
+    parts: RunParts,
+    images: torch.Tensor,
+    logits: torch.Tensor,
+    index: torch.Tensor,
+    unlabelled: Iterator[torch.Tensor] | None,
+) -> tuple[torch.Tensor, float]:
+    """The consistency term of a batch (labelled images, plus an unlabelled batch when enabled) and the
+    fraction of samples it kept.
+
+    Mixing (mixup, cutmix) applies to the supervised part only: the term compares the clean view with the
+    un-mixed augmented view, whose prediction is the supervised one when the recipe mixes nothing (no second
+    forward pass then). The clean predictions are targets: no gradient flows through them.
+    """
+    config, cache = parts.config, parts.cache
+    index = index.cpu()
+    if cache is not None:
+        clean = [cache.train_clean()[index.to(cache.train_clean().device)]]
+        augmented = [images]
+        if unlabelled is not None:
+            picked, views = next(unlabelled)
+            data = cache.unlabelled()
+            picked, views = picked.to(data.features.device), views.to(data.features.device)
+            clean.append(data.clean[picked])
+            augmented.append(data.features[views, picked])
+    else:
+        clean = [torch.stack([parts.train_set.clean_item(int(i))[0] for i in index])]
+        augmented = [images]
+        if unlabelled is not None:
+            assert parts.unlabelled_set is not None
+            picked = next(unlabelled).tolist()
+            clean.append(torch.stack([parts.unlabelled_set.clean_item(i)[0] for i in picked]))
+            augmented.append(torch.stack([parts.unlabelled_set[i][0] for i in picked]))
+    reuse = not parts.compiled.mixers  # the supervised logits are those of the un-mixed augmented views
+    with parts.autocast():
+        with torch.no_grad():
+            clean_logits = torch.cat([parts.logits(x) for x in clean]).float()
+        pieces = [logits] if reuse else [parts.logits(images)]
+        pieces += [parts.logits(x) for x in augmented[1:]]
+        augmented_logits = torch.cat(pieces).float()
+    return consistency_loss(
+        clean_logits, augmented_logits, config.consistency_temperature, config.consistency_threshold
+    )
+
+
+def step_loss(
+    parts: RunParts,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    index: torch.Tensor,
+    epoch: int,
+    step: int,
+    consistency_weight: float,
+    unlabelled: Iterator[torch.Tensor] | None = None,
+) -> StepLoss:
+    """The objective of one step on a batch already on the run's device.
+
+    Parameters
+    ----------
+    images, targets, index
+        The batch as the training loader yields it: views ``(B, 3, H, W)`` or cached features ``(B, F)``,
+        class indices ``(B,)`` and the items' dataset indices ``(B,)``.
+    epoch, step
+        1-based; they seed the batch-mixing draw.
+    consistency_weight
+        lambda at this point of the run (after its ramp-up); ignored without DMTL.
+    unlabelled
+        :func:`unlabelled_batches` of this epoch when the run learns from unlabelled images.
+    """
+    loss, logits, truth = supervised_loss(parts, images, targets, epoch, step)
+    result = StepLoss(loss, float(loss.item()), logits, truth)
+    if parts.dmtl:
+        consistency, kept = consistency_term(parts, images, logits, index, unlabelled)
+        result.loss = loss + consistency_weight * consistency
+        result.consistency, result.kept = float(consistency.item()), kept
+    return result

@@ -1,0 +1,415 @@
+"""The parts of a run, built in one place: training, the learning-rate finder and cross-validation all use
+:func:`build_run`, so a tool never measures a different model, data or objective than the run it serves.
+
+:class:`RunParts` holds what a run is made of — the split, the classifier and its preprocessing, the datasets and
+loaders, the transfer groups, the optimiser, the criterion, the frozen backbone's feature cache, the device and its
+precision — and nothing about when or why it trains (that is :mod:`dmtl_studio.core.training.engine`) or what is
+kept of it (:mod:`dmtl_studio.core.training.callbacks`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
+
+from dmtl_studio.core.augment import Recipe, resolve_recipe
+from dmtl_studio.core.augment.recipe import CompiledRecipe
+from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.base.fileio import file_sha256
+from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
+from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
+from dmtl_studio.core.models.features import FeatureStore
+from dmtl_studio.core.models.transfer import configure_transfer, forward
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import MIN_TRAINING_BATCH, TrainConfig
+from dmtl_studio.core.training.data import EpochIndices, ImageDataset, drop_last_batch
+from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
+from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.events import RunNotice
+from dmtl_studio.core.training.feature_cache import FeatureCache
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[object], None]
+
+
+@dataclass(frozen=True)
+class LabelledSplit:
+    """A project's usable labelled images as ``(path, class index)`` pairs, per split, and the class names."""
+
+    classes: tuple[str, ...]
+    train: tuple[tuple[str, int], ...]
+    val: tuple[tuple[str, int], ...]
+
+
+def labelled_split(store: ProjectStore) -> LabelledSplit:
+    """The usable labelled images of a project, as ``(path, class index)`` per split.
+
+    Images without a split train. Raises :class:`TrainingError` with fewer than 2 labelled classes or a class that
+    has no training image.
+    """
+    images = [im for im in store.images(usable_only=True) if im.label is not None]
+    present = {im.label for im in images}
+    classes = tuple(name for name in store.class_names() if name in present)
+    if len(classes) < 2:
+        raise TrainingError(
+            f"training needs labelled images of at least 2 classes; this project has {len(classes)}. "
+            "Label some images first."
+        )
+    index = {name: i for i, name in enumerate(classes)}
+    train = tuple((im.path, index[im.label]) for im in images if im.split in (None, "train"))
+    val = tuple((im.path, index[im.label]) for im in images if im.split == "val")
+    missing = [name for name in classes if not any(t == index[name] for _, t in train)]
+    if missing:
+        raise TrainingError(f"no training images for class(es): {', '.join(missing)}")
+    return LabelledSplit(classes, train, val)
+
+
+MISSING_REASON = "missing on disk (moved or deleted after the import); re-import its folder once it is back"
+
+
+def leave_out_missing_files(store: ProjectStore) -> list[str]:
+    """Mark the project's usable images that are no longer on disk as problem files; returns their paths.
+
+    Folders get reorganised: a file that has gone must not end every later run with an error. Its label stays,
+    and re-importing the folder where it now lives makes it usable again.
+    """
+    missing = [im.path for im in store.images(usable_only=True) if not os.path.isfile(im.path)]
+    if missing:
+        store.mark_problems((path, MISSING_REASON) for path in missing)
+        log.warning("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])
+    return missing
+
+
+def missing_files_notice(missing: list[str]) -> str:
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return (
+        f"{len(missing)} image(s) are no longer on disk and were left out ({missing[0]}{more}); they are listed "
+        "among the problem files. If they were moved, import their new folder."
+    )
+
+
+def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
+    """The usable images of a project that have no label: material for the consistency term only."""
+    return tuple(im.path for im in store.images(usable_only=True) if im.label is None)
+
+
+def content_hashes(store: ProjectStore) -> Callable[[str], str]:
+    """``hash_of(path)``: an image's content hash from the project (computed from the file if it has none)."""
+    known = {im.path: im.sha256 for im in store.images() if im.sha256}
+
+    def hash_of(path: str) -> str:
+        if path not in known:
+            known[path] = file_sha256(path)
+        return known[path]
+
+    return hash_of
+
+
+def feature_store(
+    store: ProjectStore, config: TrainConfig, model: Classifier, preprocessing: object, device: torch.device
+) -> FeatureStore:
+    """The project's on-disk feature cache for a frozen backbone (shared by runs, folds and the LR finder)."""
+    channels_last = device.type == "cuda" and config.channels_last
+    return FeatureStore.for_backbone(
+        store.folder,
+        config.backbone,
+        model.backbone,
+        preprocessing,
+        device,
+        channels_last,
+        content_hashes(store),
+    )
+
+
+def class_weights(targets: list[int], num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights ``(num_classes,)``, normalised so a balanced set gets 1 for every class."""
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=num_classes).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (num_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+@dataclass(eq=False)
+class RunParts:
+    """Everything a run is made of (see the module docstring). Built by :func:`build_run`.
+
+    ``cache`` is set with a frozen backbone: the loaders then yield cached feature vectors ``(B, F)`` instead of
+    images ``(B, 3, H, W)``, and :attr:`scored` (what evaluation runs) is the head alone. ``batch_size`` is the
+    one in use: it is halved when the GPU runs out of memory, and :meth:`build_loaders` follows it.
+    """
+
+    config: TrainConfig
+    split: LabelledSplit
+    spec: ModelSpec
+    model: Classifier
+    preprocessing: Preprocessing
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    channels_last: bool
+    recipe: Recipe
+    compiled: CompiledRecipe
+    train_set: ImageDataset
+    val_set: ImageDataset
+    unlabelled_set: ImageDataset | None
+    groups: list[dict]
+    cache: FeatureCache | None
+    optimizer: torch.optim.Optimizer
+    criterion: nn.Module
+    scaler: torch.amp.GradScaler
+    use_sampler: bool
+    batch_size: int
+    generator: torch.Generator = field(default_factory=torch.Generator)
+    train_loader: object = None
+    val_loader: object = None
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.split.classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.split.classes)
+
+    @property
+    def train_targets(self) -> list[int]:
+        return [t for _, t in self.split.train]
+
+    @property
+    def dmtl(self) -> bool:
+        """Whether the objective has the consistency term (lambda > 0)."""
+        return self.config.consistency_weight > 0
+
+    @property
+    def scored(self) -> nn.Module:
+        """What evaluation runs: the head on cached features, else the whole classifier."""
+        return self.model.head if self.cache is not None else self.model
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision where the run uses it (CUDA with ``amp``), else a no-op."""
+        return torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        )
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, C)`` for a batch of images ``(B, 3, H, W)`` or, with the cache, features ``(B, F)``."""
+        inputs = inputs.to(self.device, non_blocking=True)
+        if self.cache is not None:
+            return self.model.head(inputs)
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return forward(self.model, inputs, self.config)
+
+    def build_loaders(self) -> None:
+        """(Re)build the training and validation loaders for the current :attr:`batch_size`."""
+        config = self.config
+        if self.cache is not None:
+            self.train_loader = self.cache.train_loader(self.batch_size, config.seed)
+            self.val_loader = self.cache.val_loader(self.batch_size * 2)
+            return
+        # The order comes from the run's generator (reseeded each epoch) through the sampler alone; the loader
+        # gets a generator of its own for the seed it draws each time it starts (not each epoch with persistent
+        # workers), so that draw can shift neither the order nor the global RNG that dropout uses.
+        if self.use_sampler:
+            targets = self.train_targets
+            per_sample = class_weights(targets, self.num_classes)[torch.tensor(targets)]
+            order: Sampler[int] = WeightedRandomSampler(
+                per_sample.double(), len(targets), generator=self.generator
+            )
+        else:
+            order = RandomSampler(self.train_set, generator=self.generator)
+        workers = config.num_workers
+        extra: dict = {}
+        if workers > 0:
+            # Spawned workers are safe beside Qt's threads and work in the frozen application too.
+            extra = {"multiprocessing_context": "spawn", "persistent_workers": True}
+        self.train_loader = DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            sampler=EpochIndices(self.train_set, order),  # the epoch travels with each index to the workers
+            generator=torch.Generator().manual_seed(config.seed),
+            num_workers=workers,
+            drop_last=drop_last_batch(len(self.train_set), self.batch_size),
+            **extra,
+        )
+        self.val_loader = DataLoader(
+            self.val_set, batch_size=self.batch_size * 2, num_workers=workers, **extra
+        )
+
+    def run_config(self) -> dict:
+        """The configuration as stored with the run: the settings plus what was resolved (recipe, device)."""
+        return {
+            **self.config.to_dict(),
+            "recipe": self.recipe.to_dict(),
+            "device_used": str(self.device),
+            "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
+            "classes": list(self.split.classes),
+        }
+
+
+def _with_missing_left_out(
+    store: ProjectStore, split: LabelledSplit | None, emit: EventCallback
+) -> LabelledSplit:
+    missing = leave_out_missing_files(store)
+    if missing:
+        emit(RunNotice(missing_files_notice(missing)))
+        if split is not None:  # folds chosen before: drop the gone files from them too
+            gone = set(missing)
+            split = LabelledSplit(
+                split.classes,
+                tuple(item for item in split.train if item[0] not in gone),
+                tuple(item for item in split.val if item[0] not in gone),
+            )
+    return split if split is not None else labelled_split(store)
+
+
+def _unlabelled_set(
+    store: ProjectStore,
+    config: TrainConfig,
+    preprocessing: Preprocessing,
+    recipe: Recipe,
+    emit: EventCallback,
+) -> ImageDataset | None:
+    """The unlabelled images for the consistency term: read by it alone, never by the supervised loss."""
+    if not (config.consistency_weight > 0 and config.use_unlabelled):
+        return None
+    paths = unlabelled_paths(store)
+    if len(paths) >= MIN_TRAINING_BATCH:
+        return ImageDataset(
+            paths, [-1] * len(paths), preprocessing, augment=True, seed=config.seed + 1, recipe=recipe
+        )
+    if paths:  # one image cannot make an unlabelled batch: BatchNorm does not train on a batch of one
+        emit(
+            RunNotice(
+                "the project has only 1 unlabelled image, too few for an unlabelled batch (at least "
+                f"{MIN_TRAINING_BATCH}); consistency uses the labelled images only"
+            )
+        )
+    else:
+        emit(RunNotice("the project has no unlabelled images; consistency uses the labelled ones only"))
+    return None
+
+
+def build_run(
+    store: ProjectStore,
+    config: TrainConfig,
+    emit: EventCallback | None = None,
+    should_stop: ShouldStop = never_stop,
+    split: LabelledSplit | None = None,
+    on_preparing: Callable[[int, int, float], None] | None = None,
+) -> RunParts:
+    """Build the parts of a run of ``config`` on a project's images (nothing is trained or stored yet).
+
+    Parameters
+    ----------
+    store
+        The open project; images missing on disk are marked as problem files here (with a notice).
+    config
+        What to train and how.
+    emit
+        Receives a :class:`~dmtl_studio.core.training.events.RunNotice` for each fallback (device, sampler,
+        too few unlabelled images, missing files).
+    should_stop
+        Polled by the frozen backbone's feature pass (which runs lazily, when the first batch is asked for).
+    split
+        Train and validate on these images instead of the project's own split (cross-validation folds).
+    on_preparing
+        Called during the feature pass with (image views done, views planned, seconds so far).
+
+    Raises
+    ------
+    TrainingError
+        Fewer than 2 labelled classes, a class without training images, or a CUDA device asked for and absent.
+    WeightsError
+        The backbone's pretrained weights cannot be found offline.
+    """
+    emit = emit or (lambda event: None)
+    seed_everything(config.seed)  # first: the new head's initial weights come from this seed
+    recipe = resolve_recipe(config.recipe)
+    device, notice = probe_device(config.device)
+    if notice:
+        emit(RunNotice(notice))
+    split = _with_missing_left_out(store, split, emit)
+    spec = ModelSpec(
+        backbone=config.backbone,
+        num_classes=len(split.classes),
+        head=config.head,
+        dropout=config.dropout,
+        hidden=config.hidden_size,
+    )
+    model = build_classifier(spec, pretrained=True)
+    preprocessing = preprocessing_for(model.backbone, config.input_size)
+    amp_dtype = amp_dtype_for(device, config.amp)
+    train_set = ImageDataset(
+        [p for p, _ in split.train],
+        [t for _, t in split.train],
+        preprocessing,
+        augment=True,
+        seed=config.seed,
+        recipe=recipe,
+    )
+    val_set = ImageDataset([p for p, _ in split.val], [t for _, t in split.val], preprocessing)
+    unlabelled_set = _unlabelled_set(store, config, preprocessing, recipe, emit)
+    channels_last = device.type == "cuda" and config.channels_last
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    groups = configure_transfer(model, config)
+    for group in groups:
+        group["base_lr"] = group["lr"]
+    # A frozen backbone gives each image the same features every epoch: compute them once (lazily, so a stop
+    # request during the computation ends the run cleanly) and train the head on the cache.
+    cache = None
+    if config.transfer == "frozen":
+        cache = FeatureCache(
+            model.backbone,
+            train_set,
+            val_set,
+            device,
+            config.feature_views,
+            config.batch_size * 2,
+            config.num_workers,
+            should_stop,
+            clean_views=config.consistency_weight > 0,
+            unlabelled_set=unlabelled_set,
+            on_progress=on_preparing,
+            store=feature_store(store, config, model, preprocessing, device),
+        )
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    weights = None
+    sampler_wanted = config.imbalance == "balanced_sampler"
+    if config.imbalance == "weighted_loss" or (sampler_wanted and cache is not None):
+        weights = class_weights([t for _, t in split.train], len(split.classes)).to(device)
+        if sampler_wanted:
+            emit(RunNotice("with a frozen backbone, class imbalance is handled by a weighted loss"))
+    parts = RunParts(
+        config=config,
+        split=split,
+        spec=spec,
+        model=model,
+        preprocessing=preprocessing,
+        device=device,
+        amp_dtype=amp_dtype,
+        channels_last=channels_last,
+        recipe=recipe,
+        compiled=recipe.compile(),
+        train_set=train_set,
+        val_set=val_set,
+        unlabelled_set=unlabelled_set,
+        groups=groups,
+        cache=cache,
+        optimizer=optimizer,
+        criterion=nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing),
+        scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+        use_sampler=sampler_wanted and cache is None,
+        batch_size=config.batch_size,
+    )
+    parts.build_loaders()
+    return parts

@@ -1,0 +1,96 @@
+"""Evaluation of a run: the split used (and the fallback it announces), metrics and the browser's id lists."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
+from dmtl_studio.core.evaluation.results import FALLBACK_NOTE, EvaluationResult
+from dmtl_studio.core.project.store import ProjectStore
+from tests.core.trained_run import copy_project, trained_project
+
+
+def _result(targets: list[int], probabilities: list[list[float]]) -> EvaluationResult:
+    return EvaluationResult(
+        run_dir="r",
+        run_name="r",
+        split="test",
+        note="",
+        classes=("a", "b", "c"),
+        image_ids=np.arange(10, 10 + len(targets)),
+        paths=tuple(f"{i}.png" for i in range(len(targets))),
+        targets=np.asarray(targets),
+        probabilities=np.asarray(probabilities),
+    )
+
+
+def test_metrics_and_id_lists_follow_the_predictions() -> None:
+    result = _result(
+        [0, 0, 1, 2, 2],
+        [[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]],
+    )
+    assert result.confusion.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+    assert result.metrics.accuracy == pytest.approx(3 / 5)
+    assert result.metrics.balanced_accuracy == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert result.misclassified_ids() == [11, 13]  # the most confidently wrong first (0.7, then 0.5)
+    assert result.low_confidence_ids(0.6) == [13]
+    assert result.cell_ids(2, 0) == [13] and result.cell_ids(0, 0) == [10]
+    assert result.per_image()[11] == ("a", "b", pytest.approx(0.7))
+    summary = result.to_dict()
+    assert summary["per_class"]["b"]["precision"] == pytest.approx(0.5)
+    assert "balanced accuracy 0.667" in result.describe()
+
+
+def test_an_empty_split_reports_no_number() -> None:
+    result = _result([], np.zeros((0, 3)).tolist())
+    assert result.confusion.sum() == 0 and not result.scored
+    assert result.metrics.accuracy is None and result.metrics.balanced_accuracy is None
+    summary = result.to_dict()
+    assert summary["accuracy"] is None and summary["balanced_accuracy"] is None
+    assert all(c["precision"] is None and c["support"] == 0 for c in summary["per_class"].values())
+    assert "no images to score" in result.describe() and "0.000" not in result.describe()
+    assert result.misclassified_ids() == [] and result.low_confidence_ids() == []
+
+
+def test_evaluating_a_project_without_held_out_images_says_so(tmp_path_factory, tmp_path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio import cli
+    from dmtl_studio.core.evaluation.report import write_report
+
+    project, run_dir = copy_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:  # as with one image per class: everything trains
+        store.set_splits({im.id: "train" for im in store.images() if im.label})
+    result = evaluate_run(project, run_dir)
+    assert result.split == "none" and not result.scored and result.to_dict()["accuracy"] is None
+    assert cli.main(["evaluate", str(run_dir), "--project", str(project), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "no images to score" in out and "accuracy 0" not in out
+    assert json.loads(out.strip().splitlines()[-1])["accuracy"] is None
+    text = write_report(run_dir, tmp_path / "r.html", result=result)[0].read_text(encoding="utf-8")
+    assert "No images to score" in text and "0.0%" not in text
+
+
+def test_without_test_images_the_validation_split_is_used_and_said(tmp_path_factory) -> None:  # noqa: ANN001
+    project, run_dir = trained_project(tmp_path_factory)
+    assert project_of_run(run_dir) == project.resolve()
+    result = evaluate_run(project, run_dir)
+    assert result.split == "val" and result.note == FALLBACK_NOTE
+    assert "validation split" in result.describe() and "no test images" in result.describe()
+    with ProjectStore.open(project) as store:
+        val = {im.id for im in store.images(usable_only=True) if im.split == "val" and im.label}
+    assert set(result.image_ids.tolist()) == val
+    assert result.confusion.sum() == len(val) == 9
+    assert np.allclose(result.probabilities.sum(1), 1.0)
+    assert result.metrics.accuracy > 0.5  # chance is 1/3
+
+
+def test_the_test_split_is_preferred_when_it_has_images(tmp_path_factory) -> None:  # noqa: ANN001
+    project, run_dir = copy_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        chosen = [im.id for im in store.images(usable_only=True) if im.split == "train"][:5]
+        store.set_splits(dict.fromkeys(chosen, "test"))
+    result = evaluate_run(project, run_dir)
+    assert result.split == "test" and result.note == ""
+    assert sorted(result.image_ids.tolist()) == sorted(chosen)

@@ -1,0 +1,33 @@
+"""Predict names every file it could not read in its CSV (a row with the reason) and in its summary."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.evaluation.predict import predict_folder
+from dmtl_studio.core.project.demo import write_shapes_folder
+from tests.core.trained_run import trained_project
+
+
+def test_unreadable_files_are_rows_of_the_csv_and_named_in_the_summary(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    _project, run_dir = trained_project(tmp_path_factory)
+    images = write_shapes_folder(tmp_path / "images", 2, seed=4, size=64)
+    (images / "circle" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (images / "square" / "empty.jpg").write_bytes(b"")
+    out = tmp_path / "predictions.csv"
+    summary = predict_folder(run_dir, images, out)
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8 and list(rows[0])[-1] == "error"
+    unread = {Path(row["path"]).name: row for row in rows if row["error"]}
+    assert set(unread) == {"broken.png", "empty.jpg"}
+    assert all(row["predicted_label"] == "" and row["confidence"] == "" for row in unread.values())
+    assert all(row["error"] and not row["error"].startswith("Traceback") for row in unread.values())
+    text = summary.describe(out)
+    assert text.startswith(f"Predicted 6 image(s) into {out}; 2 file(s) could not be read: ")
+    assert "broken.png" in text and "empty.jpg" in text

@@ -1,0 +1,135 @@
+"""A program that knows only the exported sidecar prepares images exactly as ``predict`` does.
+
+The consumer below is what a third party writes: plain numpy, Pillow, OpenCV and onnxruntime, reading the
+``model.onnx.json`` sidecar and nothing of DMTL Studio.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime
+import pytest
+from PIL import Image, ImageOps
+from skimage import data as photos
+
+from dmtl_studio.core.evaluation.export import export_run
+from dmtl_studio.core.evaluation.predict import predict_folder
+from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.models.preprocess import prepare_file
+from tests.core.trained_run import trained_project
+
+
+# ------------------------------------------------------------------ the third-party consumer
+def _decode(path: Path, decode: dict) -> np.ndarray:
+    with Image.open(path) as image:
+        image.seek(decode.get("frame", 0))
+        image.load()
+        if "exif" in decode.get("exif_orientation", ""):
+            image = ImageOps.exif_transpose(image) or image
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            over = decode.get("transparency", {}).get("composite_over_rgb", (255, 255, 255))
+            background = Image.new("RGBA", rgba.size, (*over, 255))
+            image = Image.alpha_composite(background, rgba)
+        return np.asarray(image.convert("RGB"))
+
+
+def _resize(rgb: np.ndarray, pre: dict) -> np.ndarray:
+    size = int(pre["input_size"])
+    resize = pre.get("resize")
+    if resize is not None:  # the full description: follow it to the letter
+        height, width = rgb.shape[:2]
+        if [height, width] == resize["unchanged_when_already"]:
+            return rgb
+        larger = height > resize["height"] and width > resize["width"]
+        flag = (
+            resize["opencv_flag_when_larger_in_both_dimensions"]
+            if larger
+            else resize["opencv_flag_otherwise"]
+        )
+        return cv2.resize(rgb, (resize["width"], resize["height"]), interpolation=flag)
+    # Only the usual keys (input_size, interpolation, crop_pct): what most programs do with them — resize the
+    # short side to size / crop_pct with that interpolation, then take the centre size x size.
+    flags = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+    scale = size / float(pre.get("crop_pct", 1.0)) / min(rgb.shape[:2])
+    height, width = max(size, round(rgb.shape[0] * scale)), max(size, round(rgb.shape[1] * scale))
+    rgb = cv2.resize(
+        rgb, (width, height), interpolation=flags.get(pre.get("interpolation"), cv2.INTER_LINEAR)
+    )
+    top, left = (height - size) // 2, (width - size) // 2
+    return rgb[top : top + size, left : left + size]
+
+
+def sidecar_inputs(sidecar: dict, paths: list[Path]) -> np.ndarray:
+    pre = sidecar["preprocessing"]
+    batch = []
+    for path in paths:
+        rgb = _resize(_decode(path, pre.get("decode", {})), pre)
+        x = rgb.astype(np.float32) * np.float32(1 / 255)
+        x = (x - np.asarray(pre["mean"], np.float32)) / np.asarray(pre["std"], np.float32)
+        batch.append(x.transpose(2, 0, 1))
+    return np.ascontiguousarray(np.stack(batch), dtype=np.float32)
+
+
+def sidecar_probabilities(model: Path, paths: list[Path]) -> np.ndarray:
+    sidecar = json.loads(model.with_name(model.name + ".json").read_text())
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {session.get_inputs()[0].name: sidecar_inputs(sidecar, paths)})[0]
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+# ------------------------------------------------------------------ real-photo-like images at odd sizes
+def _photos(folder: Path) -> list[Path]:
+    folder.mkdir()
+    astronaut, chelsea, coffee, rocket = (
+        photos.astronaut(),
+        photos.chelsea(),
+        photos.coffee(),
+        photos.rocket(),
+    )
+    files = {
+        "astronaut-511x337.png": Image.fromarray(astronaut[:511, 100:437]),
+        "chelsea-300x451.jpg": Image.fromarray(chelsea),
+        "coffee-397x601.png": Image.fromarray(coffee[:397, :601]),
+        "camera-grey.png": Image.fromarray(photos.camera()[:333, :479]),  # mode L
+        "strip-40x300.png": Image.fromarray(cv2.resize(coffee, (300, 40), interpolation=cv2.INTER_AREA)),
+        "tiny-21x33.png": Image.fromarray(chelsea[::14, ::14][:21, :33]),
+    }
+    alpha = np.tile(np.linspace(0, 255, chelsea.shape[1], dtype=np.uint8), (chelsea.shape[0], 1))
+    files["chelsea-alpha.png"] = Image.fromarray(np.dstack([chelsea, alpha]), "RGBA")
+    for name, image in files.items():
+        image.save(folder / name, quality=92) if name.endswith(".jpg") else image.save(folder / name)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
+    Image.fromarray(rocket[:427, :639]).save(folder / "rocket-exif.jpg", exif=exif, quality=90)
+    return sorted(folder.iterdir())
+
+
+def test_a_sidecar_following_consumer_agrees_with_predict(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    _, run_dir = trained_project(tmp_path_factory)
+    model = export_run(run_dir, "onnx", tmp_path / "model.onnx").path
+    paths = _photos(tmp_path / "photos")
+    sidecar = json.loads(model.with_name(model.name + ".json").read_text())
+
+    # The inputs themselves: what the consumer computes from the sidecar is what the product feeds its model.
+    loaded = load_checkpoint(run_dir)
+    product_inputs = np.stack([prepare_file(path, loaded.preprocessing) for path in paths])
+    consumer_inputs = sidecar_inputs(sidecar, paths)
+    assert np.abs(consumer_inputs - product_inputs).max(axis=(1, 2, 3)).tolist() == [0.0] * len(paths)
+
+    # And the answers: predict's CSV rows against the consumer's onnxruntime probabilities.
+    summary = predict_folder(run_dir, tmp_path / "photos", tmp_path / "predictions.csv")
+    assert not summary.problems
+    by_path = {Path(p.path).name: np.asarray(p.probabilities) for p in summary.predictions}
+    expected = np.stack([by_path[path.name] for path in paths])
+    got = sidecar_probabilities(model, paths)
+    assert np.abs(got - expected).max() < 1e-4
+    assert got.argmax(1).tolist() == expected.argmax(1).tolist()
+    assert sidecar["preprocessing"]["crop"] is None and sidecar["preprocessing"]["crop_pct"] == 1.0

@@ -1,0 +1,145 @@
+"""Import reads what the folder holds: images by content whatever their names, split folders as splits,
+and it says what it skipped or had to change."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectError, ProjectStore
+
+
+def _picture(path: Path, seed: int, fmt: str = "JPEG") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, format=fmt)
+    return path
+
+
+def test_jpegs_with_any_name_are_imported_and_non_images_are_counted(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    for index, name in enumerate(("a.jfif", "b.jpe", "C.JFIF", "d.JPG", "no_extension", "e.jif")):
+        _picture(images / "cats" / name, index)
+    _picture(images / "dogs" / "png_named.dat", 10, "PNG")
+    _picture(images / "dogs" / "one.jpeg", 11)
+    (images / "dogs" / "notes.txt").write_text("measured on Tuesday\n")
+    (images / "dogs" / "table.csv").write_text("a,b\n1,2\n")
+    (images / "README").write_text("plate layout\n")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, images, val_fraction=0.0)
+        counts = store.class_counts()
+    assert counts["cats"]["total"] == 6 and counts["dogs"]["total"] == 2
+    assert summary.problems == () and summary.skipped == 3
+    assert "skipped 3 non-image file(s)" in summary.describe()
+
+
+def _split_folder(root: Path, splits: dict[str, int], classes: tuple[str, ...] = ("cat", "dog")) -> Path:
+    seed = 0
+    for split, per_class in splits.items():
+        for name in classes:
+            for index in range(per_class):
+                seed += 1
+                _picture(root / split / name / f"{name}_{index}.png", seed, "PNG")
+    return root
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("train", "valid", "test"), ("Training", "Validation", "Testing"), ("TRAIN", "val"), ("train", "test")],
+    ids=lambda names: "/".join(names),
+)
+def test_split_named_top_folders_give_splits_and_the_classes_below(
+    tmp_path: Path, names: tuple[str, ...]
+) -> None:
+    images = _split_folder(tmp_path / "images", {name: 3 for name in names})
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, images, val_fraction=0.2, test_fraction=0.1, seed=0)
+        records = store.images()
+    assert summary.classes == ("cat", "dog")
+    expected = {
+        name: {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val"}.get(
+            name.casefold(), "test"
+        )
+        for name in names
+    }
+    assert dict(summary.split_folders) == expected
+    for record in records:
+        folder, class_name = Path(record.path).relative_to(images).parts[:2]
+        assert record.label == class_name and record.split == expected[folder], record
+    assert "split folders used as splits" in summary.describe()
+
+
+def test_mixed_or_classless_split_folders_are_refused_before_anything_is_imported(tmp_path: Path) -> None:
+    mixed = _split_folder(tmp_path / "mixed", {"train": 2})
+    _picture(mixed / "cat" / "loose.png", 99, "PNG")
+    flat = tmp_path / "flat"
+    for split in ("train", "test"):
+        for index in range(2):
+            _picture(flat / split / f"{index}.png", index, "PNG")
+    for folder, words in ((mixed, "mixes split folders"), (flat, "without class folders")):
+        with ProjectStore.create(tmp_path / f"p-{folder.name}") as store:
+            with pytest.raises(ProjectError, match=words):
+                import_folder(store, folder)
+            assert store.image_count() == 0 and store.class_names() == []
+
+
+def test_cli_import_reports_notes_skips_and_split_folders(tmp_path: Path) -> None:
+    images = _split_folder(tmp_path / "images", {"train": 2, "valid": 1})
+    (images / "train" / "cat" / "notes.txt").write_text("not a picture")
+    ramp = np.tile(np.linspace(-1000, 1000, 32), (32, 1)).astype(np.int32)
+    tifffile.imwrite(images / "train" / "dog" / "deep.tif", ramp)
+    done = subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", "import", str(tmp_path / "p"), str(images), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["skipped"] == 1 and report["split_folders"] == {"train": "train", "valid": "val"}
+    assert [Path(n["path"]).name for n in report["notes"]] == ["deep.tif"]
+    assert "rescaled" in report["notes"][0]["note"]
+    assert "skipped 1 non-image file(s)" in done.stdout and "deep.tif" in done.stdout
+    with ProjectStore.open(tmp_path / "p") as store:
+        noted = {Path(path).name: note for path, note in store.notes()}
+        assert "rescaled" in noted["deep.tif"]
+        assert next(r for r in store.images() if r.path.endswith("deep.tif")).note == noted["deep.tif"]
+    _picture(images / "extra_class" / "x.png", 5, "PNG")
+    refused = subprocess.run(
+        [sys.executable, "-m", "dmtl_studio", "import", str(tmp_path / "r"), str(images)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert refused.returncode == 2 and "mixes split folders" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_project_of_the_previous_format_opens_and_keeps_its_images(tmp_path: Path) -> None:
+    import sqlite3
+
+    from dmtl_studio.core.project.store import DATABASE_NAME, _schema_v1
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / DATABASE_NAME, isolation_level=None)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    _schema_v1(conn)
+    conn.execute("INSERT INTO images(path, sha256, added_at) VALUES (?, 'abc', 0)", (b"/x/old.png",))
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    tifffile.imwrite(tmp_path / "deep.tif", np.tile(np.arange(-8, 8, dtype=np.int16), (4, 1)))
+    with ProjectStore.open(folder) as store:
+        assert [(r.path, r.note) for r in store.images()] == [("/x/old.png", None)]
+        import_folder(store, tmp_path, val_fraction=0.0)
+        assert "rescaled" in dict(store.notes())[str(tmp_path / "deep.tif")]

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dmtl_studio.core.project.importer import assign_splits, import_folder
+from dmtl_studio.core.project.store import ProjectStore
+
+
+def test_import_labels_by_subfolder_and_records_problems(tmp_path: Path, shapes_dir: Path) -> None:
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, shapes_dir, val_fraction=0.25, test_fraction=0.0, seed=0)
+        assert summary.classes == ("circle", "square", "triangle")
+        assert summary.labelled == 72 and summary.unlabelled == 6
+        reasons = {Path(path).name: reason for path, reason in store.problems()}
+        assert set(reasons) == {"truncated.png", "empty.jpg", "notes.png"}
+        assert "empty" in reasons["empty.jpg"]
+        assert "not an image" in reasons["notes.png"]
+        assert "truncated" in reasons["truncated.png"] or "damaged" in reasons["truncated.png"]
+        counts = store.class_counts()
+        for name in summary.classes:
+            assert counts[name]["total"] == 24
+            assert counts[name]["val"] == 6 and counts[name]["train"] == 18  # stratified 25 %
+
+
+def test_split_is_reproducible_and_kept_on_reimport(tmp_path: Path, shapes_dir: Path) -> None:
+    splits = []
+    for name in ("a", "b"):
+        with ProjectStore.create(tmp_path / name) as store:
+            import_folder(store, shapes_dir, seed=7)
+            splits.append({Path(im.path).name: im.split for im in store.images()})
+    assert splits[0] == splits[1]
+    with ProjectStore.open(tmp_path / "a") as store:
+        import_folder(store, shapes_dir, seed=99)  # a second import must not reshuffle
+        assert {Path(im.path).name: im.split for im in store.images()} == splits[0]
+
+
+def test_identical_images_always_share_a_split(tmp_path: Path, shapes_dir: Path) -> None:
+    folder = tmp_path / "images"
+    shutil.copytree(shapes_dir, folder)
+    for path in sorted((folder / "circle").glob("circle_*.png"))[:10]:
+        shutil.copy(path, path.with_name("copy_" + path.name))
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, folder, val_fraction=0.5, seed=3)
+        by_hash: dict[str, set[str]] = {}
+        for im in store.images(usable_only=True):
+            if im.label:
+                by_hash.setdefault(im.sha256, set()).add(im.split)
+        assert all(len(splits) == 1 for splits in by_hash.values())
+        assert any(len(v) == 1 for v in by_hash.values())
+
+
+def test_tiny_class_warns_and_trains_on_everything(tmp_path: Path) -> None:
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.add_images(
+            [
+                ("/x/one.png", "rare", None, None),
+                ("/x/a.png", "common", None, None),
+                ("/x/b.png", "common", None, None),
+                ("/x/c.png", "common", None, None),
+            ]
+        )
+        summary = assign_splits(store, val_fraction=0.3)
+        assert any("rare" in w for w in summary.warnings)
+        assert summary.counts["rare"]["train"] == 1

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.project.labels import LabelEditor
+from dmtl_studio.core.project.store import ProjectError, ProjectStore
+
+
+def _store(tmp_path: Path) -> ProjectStore:
+    store = ProjectStore.create(tmp_path / "p")
+    store.add_images([(f"/data/{i}.png", "a" if i < 3 else None, None, None) for i in range(6)])
+    return store
+
+
+def test_undo_and_redo_restore_exact_previous_labels(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        editor = LabelEditor(store)
+        ids = [im.id for im in store.images()]
+        editor.assign(ids[2:5], "b")  # one was 'a', two were unlabelled
+        assert [im.label for im in store.images()] == ["a", "a", "b", "b", "b", None]
+        editor.undo()
+        assert [im.label for im in store.images()] == ["a", "a", "a", None, None, None]
+        editor.redo()
+        assert [im.label for im in store.images()] == ["a", "a", "b", "b", "b", None]
+        assert editor.assign(ids[2:5], "b") is None  # nothing changes: no history entry
+        editor.assign([ids[0]], None)
+        assert not editor.can_redo()  # a new action clears the redo stack
+
+
+def test_rename_merge_delete_classes(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        ids = [im.id for im in store.images()]
+        store.set_label(ids[3:5], "b")
+        store.rename_class("a", "alpha")
+        assert store.class_names() == ["alpha", "b"]
+        with pytest.raises(ProjectError, match="already exists"):
+            store.rename_class("alpha", "b")
+        assert store.merge_classes(["alpha", "b"], "b") == 3
+        assert store.class_counts() == {"b": {"total": 5, "train": 0, "val": 0, "test": 0}}
+        assert store.delete_class("b") == 5
+        assert store.class_names() == [] and store.image_count() == 6  # images are kept, unlabelled
+        with pytest.raises(ProjectError, match="class name"):
+            store.add_class("a/b")
+
+
+def test_class_colours_default_and_persist(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        store.add_class("b")
+        colors = store.class_colors()
+        assert colors["a"] != colors["b"]
+        store.set_class_color("a", "#123456")
+        assert store.class_colors()["a"] == "#123456"
+
+
+def test_backup_uses_a_consistent_copy(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        target = store.backup(tmp_path / "copies" / "backup.sqlite")
+        with pytest.raises(ProjectError, match="already exists"):
+            store.backup(target)
+    conn = sqlite3.connect(target)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 6
+    conn.close()

@@ -1,0 +1,62 @@
+"""k-fold cross-validation: stratified, seeded folds that hold every image out once, duplicates together."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.crossval import FoldResult, cross_validate, make_folds
+from dmtl_studio.core.training.errors import TrainingError
+
+
+def test_folds_are_stratified_disjoint_seeded_and_cover_every_labelled_image(project: Path) -> None:
+    with ProjectStore.open(project) as store:
+        folds = make_folds(store, 4, seed=1)
+        again = make_folds(store, 4, seed=1)
+        other = make_folds(store, 4, seed=2)
+        labelled = {im.path for im in store.images(usable_only=True) if im.label is not None}
+    assert folds == again and folds != other
+    held = [path for fold in folds for path, _ in fold.val]
+    assert sorted(held) == sorted(labelled)  # each labelled image held out exactly once
+    for fold in folds:
+        assert not {p for p, _ in fold.train} & {p for p, _ in fold.val}
+        assert len(fold.train) + len(fold.val) == len(labelled)
+        per_class = Counter(t for _, t in fold.val)
+        assert max(per_class.values()) - min(per_class.values()) <= 1  # stratified
+
+
+def test_identical_images_share_a_fold_and_too_many_folds_are_refused(tmp_path: Path) -> None:
+    rows = []
+    for i in range(12):
+        digest = f"dup{i // 2}"  # pairs of identical files
+        rows.append((str(tmp_path / f"{i}.png"), "a" if i < 6 else "b", SimpleNamespace(sha256=digest), None))
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.add_images(rows)
+        folds = make_folds(store, 3, seed=0)
+        for fold in folds:
+            names = {Path(p).stem for p, _ in fold.val}
+            assert all(str(int(n) ^ 1) in names for n in names)  # each image's twin is held out with it
+        with pytest.raises(TrainingError, match="at least 7 labelled images per class"):
+            make_folds(store, 7)
+        with pytest.raises(TrainingError, match="at least 2 folds"):
+            make_folds(store, 1)
+
+
+def test_cross_validation_trains_each_fold_and_reports_mean_and_std(project: Path) -> None:
+    events: list[object] = []
+    config = TrainConfig(epochs=1, batch_size=16, input_size=64, device="cpu", learning_rate=3e-3)
+    result = cross_validate(project, config, 2, on_event=events.append)
+    assert [f.fold for f in result.folds] == [1, 2]
+    assert [e.fold for e in events if isinstance(e, FoldResult)] == [1, 2]
+    assert all(0 <= a <= 1 for a in result.accuracies)
+    assert result.mean == pytest.approx(sum(result.accuracies) / 2)
+    data = result.to_dict()
+    assert data["folds"] == 2 and len(data["per_fold"]) == 2 and data["std_accuracy"] >= 0
+    with ProjectStore.open(project) as store:
+        names = [r.name for r in store.runs()]
+    assert len(names) == 2 and all(n.startswith("cv-") for n in names)  # marked apart from normal runs
