@@ -36,8 +36,8 @@ from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
 from dmtl_studio.core.training.config import TrainConfig  # noqa: E402
 from dmtl_studio.core.training.data import ImageDataset  # noqa: E402
 from dmtl_studio.core.training.events import EpochResult, StepProgress  # noqa: E402
+from dmtl_studio.core.training.labelled import labelled_split  # noqa: E402
 from dmtl_studio.core.training.run import train  # noqa: E402
-from dmtl_studio.core.training.setup import labelled_split  # noqa: E402
 
 
 def engine_speed(project: Path, config: TrainConfig) -> float:

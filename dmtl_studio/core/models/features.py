@@ -50,8 +50,28 @@ def extract_features(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled features and targets of every item of ``dataset``, in order, with the backbone in eval mode.
 
-    ``on_batch`` is called with the size of each batch once its features are computed; ``on_features`` with
-    the batch's features ``(B, F)`` and the items' own indices ``(B,)`` (before ``on_batch``).
+    Parameters
+    ----------
+    backbone
+        Maps images ``(B, 3, H, W)`` to pooled features ``(B, F)``.
+    dataset
+        Yields ``(image (3, H, W) float32, target, index)``.
+    on_batch
+        Called with the size of each batch once its features are computed.
+    on_features
+        Called with the batch's features ``(B, F)`` and the items' own indices ``(B,)`` (before ``on_batch``).
+
+    Returns
+    -------
+    tuple
+        Features ``(N, F)`` float32 and targets ``(N,)`` int64, on ``device``; empty tensors for an empty dataset.
+
+    Raises
+    ------
+    Cancelled
+        ``should_stop`` became true between batches.
+    FileProblem
+        An image could not be read any more (it changed on disk after the import).
     """
     backbone.eval()
     # Its own generator: starting a loader must not draw from the global RNG that dropout uses, or a resumed

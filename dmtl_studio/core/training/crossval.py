@@ -20,8 +20,8 @@ from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.labelled import LabelledSplit
 from dmtl_studio.core.training.run import train
-from dmtl_studio.core.training.setup import LabelledSplit
 
 RUN_PREFIX = "cv-"
 

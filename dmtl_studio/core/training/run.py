@@ -34,7 +34,8 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.engine import Trainer
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import RunNotice, RunSummary
-from dmtl_studio.core.training.setup import EventCallback, LabelledSplit, RunParts, build_run
+from dmtl_studio.core.training.labelled import LabelledSplit
+from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,7 +22,6 @@ from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomS
 from dmtl_studio.core.augment import Recipe, resolve_recipe
 from dmtl_studio.core.augment.recipe import CompiledRecipe
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
-from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
 from dmtl_studio.core.models.features import FeatureStore
@@ -32,86 +30,20 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import MIN_TRAINING_BATCH, TrainConfig
 from dmtl_studio.core.training.data import EpochIndices, ImageDataset, drop_last_batch
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
-from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.feature_cache import FeatureCache
+from dmtl_studio.core.training.labelled import (
+    LabelledSplit,
+    content_hashes,
+    labelled_split,
+    leave_out_missing_files,
+    missing_files_notice,
+    unlabelled_paths,
+)
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[object], None]
-
-
-@dataclass(frozen=True)
-class LabelledSplit:
-    """A project's usable labelled images as ``(path, class index)`` pairs, per split, and the class names."""
-
-    classes: tuple[str, ...]
-    train: tuple[tuple[str, int], ...]
-    val: tuple[tuple[str, int], ...]
-
-
-def labelled_split(store: ProjectStore) -> LabelledSplit:
-    """The usable labelled images of a project, as ``(path, class index)`` per split.
-
-    Images without a split train. Raises :class:`TrainingError` with fewer than 2 labelled classes or a class that
-    has no training image.
-    """
-    images = [im for im in store.images(usable_only=True) if im.label is not None]
-    present = {im.label for im in images}
-    classes = tuple(name for name in store.class_names() if name in present)
-    if len(classes) < 2:
-        raise TrainingError(
-            f"training needs labelled images of at least 2 classes; this project has {len(classes)}. "
-            "Label some images first."
-        )
-    index = {name: i for i, name in enumerate(classes)}
-    train = tuple((im.path, index[im.label]) for im in images if im.split in (None, "train"))
-    val = tuple((im.path, index[im.label]) for im in images if im.split == "val")
-    missing = [name for name in classes if not any(t == index[name] for _, t in train)]
-    if missing:
-        raise TrainingError(f"no training images for class(es): {', '.join(missing)}")
-    return LabelledSplit(classes, train, val)
-
-
-MISSING_REASON = "missing on disk (moved or deleted after the import); re-import its folder once it is back"
-
-
-def leave_out_missing_files(store: ProjectStore) -> list[str]:
-    """Mark the project's usable images that are no longer on disk as problem files; returns their paths.
-
-    Folders get reorganised: a file that has gone must not end every later run with an error. Its label stays,
-    and re-importing the folder where it now lives makes it usable again.
-    """
-    missing = [im.path for im in store.images(usable_only=True) if not os.path.isfile(im.path)]
-    if missing:
-        store.mark_problems((path, MISSING_REASON) for path in missing)
-        log.warning("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])
-    return missing
-
-
-def missing_files_notice(missing: list[str]) -> str:
-    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-    return (
-        f"{len(missing)} image(s) are no longer on disk and were left out ({missing[0]}{more}); they are listed "
-        "among the problem files. If they were moved, import their new folder."
-    )
-
-
-def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
-    """The usable images of a project that have no label: material for the consistency term only."""
-    return tuple(im.path for im in store.images(usable_only=True) if im.label is None)
-
-
-def content_hashes(store: ProjectStore) -> Callable[[str], str]:
-    """``hash_of(path)``: an image's content hash from the project (computed from the file if it has none)."""
-    known = {im.path: im.sha256 for im in store.images() if im.sha256}
-
-    def hash_of(path: str) -> str:
-        if path not in known:
-            known[path] = file_sha256(path)
-        return known[path]
-
-    return hash_of
 
 
 def feature_store(
