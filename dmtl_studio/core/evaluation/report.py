@@ -22,7 +22,8 @@ from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
 from dmtl_studio.core.project.imaging import ImageProblem, load_rgb
-from dmtl_studio.core.project.store import EpochMetrics, ProjectStore
+from dmtl_studio.core.project.runs_table import EpochMetrics
+from dmtl_studio.core.project.store import ProjectStore
 
 REPORT_NAME = "report.html"
 COLORS = ("#2e86de", "#e67e22", "#27ae60", "#8e44ad")
