@@ -341,7 +341,7 @@ def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.project.imaging import scan_folder
+    from dmtl_studio.core.project.folder_scan import scan_folder
     from dmtl_studio.core.project.importer import import_folder
     from dmtl_studio.core.project.store import ProjectStore
 

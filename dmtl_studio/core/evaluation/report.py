@@ -21,7 +21,8 @@ from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
-from dmtl_studio.core.project.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import load_rgb
 from dmtl_studio.core.project.runs_table import EpochMetrics
 from dmtl_studio.core.project.store import ProjectStore
 
