@@ -17,8 +17,9 @@ from dmtl_studio import __version__
 from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
 from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, force_offline
 from dmtl_studio.core.project.demo import create_demo_project
+from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
-from dmtl_studio.core.project.store import ProjectError, ProjectStore, UnknownSchemaError
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import ConfigError, TrainConfig
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow

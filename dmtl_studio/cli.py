@@ -341,7 +341,7 @@ def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.project.imaging import scan_folder
+    from dmtl_studio.core.project.folder_scan import scan_folder
     from dmtl_studio.core.project.importer import import_folder
     from dmtl_studio.core.project.store import ProjectStore
 
@@ -567,7 +567,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.evaluation.export import is_run_folder, predict_with
+    from dmtl_studio.core.evaluation.export import predict_with
+    from dmtl_studio.core.evaluation.exported_model import is_run_folder
     from dmtl_studio.core.evaluation.predict import NoImagesError, predict_folder
     from dmtl_studio.core.quality.reject import RejectError
 
@@ -646,7 +647,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
-    from dmtl_studio.core.project.store import ProjectError
+    from dmtl_studio.core.project.errors import ProjectError
 
     project = args.project or project_of_run(args.run_dir)
     if project is None:
@@ -841,7 +842,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _cmd_repair(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.project.store import ProjectStore, UnknownSchemaError
+    from dmtl_studio.core.project.errors import UnknownSchemaError
+    from dmtl_studio.core.project.store import ProjectStore
 
     try:
         store = ProjectStore.open(args.project_dir, drop_unknown=args.drop_unknown)
@@ -888,7 +890,7 @@ def main(argv: list[str]) -> int:
         "duplicates": _cmd_duplicates,
         "repair": _cmd_repair,
     }
-    from dmtl_studio.core.project.store import set_busy_reporter
+    from dmtl_studio.core.project.busy import set_busy_reporter
 
     set_busy_reporter(lambda message: print(f"note: {message}", file=sys.stderr, flush=True))
     # The one error boundary of every command: a plain line on stderr and exit status 2, whatever failed. An

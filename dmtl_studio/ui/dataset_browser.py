@@ -49,9 +49,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.labels import LabelEditor
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts, move_to_split
-from dmtl_studio.core.project.store import ImageRecord, ProjectError, ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
-from dmtl_studio.core.project.store import RunRecord
+from dmtl_studio.core.project.runs_table import RunRecord
 
 NO_RUN = "No trained run yet"
 #: The uncertainty measures, in plain words.

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.evaluation.metrics import format_score, per_class_metrics
-from dmtl_studio.core.project.store import EpochMetrics, RunRecord
+from dmtl_studio.core.project.runs_table import EpochMetrics, RunRecord
 from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunSummary, StepProgress
 
 REDRAW_MS = 200

@@ -11,7 +11,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from dmtl_studio.core.project.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import load_rgb
 from dmtl_studio.core.project.thumbcache import ThumbnailCache
 
 VIEW_MAX_SIDE = 4096  # the large view never holds more pixels than a 4K screen can use

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from dmtl_studio.core.models import weight_store
-from dmtl_studio.core.models.catalog import CATALOG
+from dmtl_studio.core.models.backbone_specs import CATALOG
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.ui.model_panel import NAME_ROLE, ModelPanel
 from tests.conftest import TEST_INPUT_SIZE

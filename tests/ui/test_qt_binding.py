@@ -10,7 +10,7 @@ import sys
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 
-from dmtl_studio.core.project.store import ImageRecord
+from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.ui.dataset_browser import ImageListModel
 
 

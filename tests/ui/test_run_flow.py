@@ -198,7 +198,7 @@ def test_terms_have_plain_language_tooltips(qtbot) -> None:  # noqa: ANN001
 
 
 def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
-    from dmtl_studio.core.project.store import RunRecord
+    from dmtl_studio.core.project.runs_table import RunRecord
     from dmtl_studio.ui.evaluation_view import EvaluationView
 
     def run(number: int) -> RunRecord:

@@ -102,7 +102,7 @@ def test_axes_show_plain_numbers_and_legends_stay_off_the_curves(qtbot) -> None:
 
 
 def test_continue_is_offered_for_an_interrupted_run_with_a_saved_epoch(qtbot) -> None:  # noqa: ANN001
-    from dmtl_studio.core.project.store import RunRecord
+    from dmtl_studio.core.project.runs_table import RunRecord
 
     panel = TrainingPanel()
     qtbot.addWidget(panel)

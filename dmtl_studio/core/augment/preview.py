@@ -114,7 +114,7 @@ def render_preview(
     """Compute a preview; ``load(path, size)`` returns the image resized as training resizes it, and
     ``load_whole(path, size)`` (optional) the whole image with its aspect ratio, at most ``size`` pixels.
 
-    Raises whatever ``load`` raises for an unreadable image (:class:`dmtl_studio.core.project.imaging.ImageProblem`).
+    Raises whatever ``load`` raises for an unreadable image (:class:`dmtl_studio.core.project.image_problems.ImageProblem`).
     """
     started = time.perf_counter()
     path, label = request.items[request.current]

@@ -16,8 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dmtl_studio.core.augment import ops as _ops  # noqa: F401 - registers the built-in operations
-from dmtl_studio.core.augment.ops import border_flag
+# Imported for their registrations: the built-in operations of each family.
+from dmtl_studio.core.augment import erasing_ops, mixing_ops, pixel_ops  # noqa: F401
+from dmtl_studio.core.augment.geometry_ops import border_flag
 from dmtl_studio.core.augment.registry import (
     BatchMixer,
     GeometricTransform,

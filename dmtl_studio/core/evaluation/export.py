@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,14 @@ import torch
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes
+from dmtl_studio.core.evaluation.exported_model import (
+    EXPORT_SIDECAR_FORMAT,
+    ExportError,
+    load_exported,
+    onnxruntime_module,
+    sidecar_path,
+    single_file_predictor,
+)
 from dmtl_studio.core.evaluation.predict import (
     PredictSummary,
     predict_files,
@@ -46,20 +54,15 @@ from dmtl_studio.core.models.checkpoint import (
     WEIGHTS_NAME,
     CheckpointError,
     load_checkpoint,
-    read_sidecar,
 )
 from dmtl_studio.core.models.preprocess import describe_preprocessing
 
 FORMATS = ("onnx", "torchscript", "safetensors")
-EXPORT_SIDECAR_FORMAT = 1
-SIDECAR_SUFFIX = ".json"
+
+
 #: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
 TOLERANCE = 1e-3
 ONNX_OPSET = 17
-
-
-class ExportError(Exception):
-    """An export that failed or did not match PyTorch; the message says what happened."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,6 @@ class ExportResult:
     seconds: float
     max_abs_difference: float | None  # against PyTorch on the check batch; None for safetensors
     check_batch: int
-
-
-def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
-    """``model.onnx`` -> ``model.onnx.json`` (the sidecar of an exported single-file model)."""
-    path = Path(model_path)
-    return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
 def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) -> dict:
@@ -191,7 +188,7 @@ def export_run(
     with torch.no_grad():
         expected = model(batch).numpy()
     check_sidecar = _export_sidecar(loaded.sidecar, fmt, out.name, {})
-    got = _single_file_predictor(data, fmt, check_sidecar, out).logits(batch.numpy())
+    got = single_file_predictor(data, fmt, check_sidecar, out).logits(batch.numpy())
     difference = float(np.abs(got - expected).max())
     if not difference <= TOLERANCE:
         raise ExportError(
@@ -205,7 +202,7 @@ def export_run(
         "tolerance": TOLERANCE,
     }
     if fmt == "onnx":
-        check_info["runtime"] = "onnxruntime " + _onnxruntime().__version__
+        check_info["runtime"] = "onnxruntime " + onnxruntime_module().__version__
         check_info["opset"] = ONNX_OPSET
     existed = out.exists()
     try:
@@ -234,166 +231,6 @@ def _remove_export(folder: Path, created: bool) -> None:
         (folder / name).unlink(missing_ok=True)
     if created:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _onnxruntime():  # noqa: ANN202 - the module
-    try:
-        import onnxruntime
-    except ImportError as exc:  # pragma: no cover - a dependency of the application
-        raise ExportError("onnxruntime is not installed; it is needed to use .onnx models") from exc
-    return onnxruntime
-
-
-# --------------------------------------------------------------------------------------------- predictors
-class Predictor:
-    """Logits from a run folder, an exported safetensors folder, an ONNX file or a TorchScript file."""
-
-    def __init__(
-        self,
-        kind: str,
-        classes: Sequence[str],
-        preprocessing: Preprocessing,
-        run: Callable[[np.ndarray], np.ndarray],
-    ) -> None:
-        self.kind = kind
-        self.classes = list(classes)
-        self.preprocessing = preprocessing
-        self._run = run
-
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """Logits ``(batch, classes)`` for normalised float32 images ``(batch, 3, size, size)``.
-
-        Raises
-        ------
-        CheckpointError
-            When the model fails on the batch or returns another shape than one score per class (a model
-            that does not fit its sidecar): never a silently malformed result.
-        """
-        batch = np.ascontiguousarray(images, dtype=np.float32)
-        try:
-            result = np.asarray(self._run(batch), dtype=np.float64)
-        except Exception as exc:  # noqa: BLE001 - any runtime's failure is the model's, said in one line
-            raise CheckpointError(
-                f"the {self.kind} model cannot run on images of shape {tuple(batch.shape)}: {_first_line(exc)}"
-            ) from exc
-        expected = (batch.shape[0], len(self.classes))
-        if result.shape != expected:
-            raise CheckpointError(
-                f"the {self.kind} model returns scores of shape {tuple(result.shape)} but its sidecar names "
-                f"{len(self.classes)} classes (expected {expected}); the model and its sidecar do not belong together"
-            )
-        return result
-
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        logits = self.logits(images)
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
-
-def _read_export_sidecar(path: Path) -> dict:
-    side = sidecar_path(path)
-    if not side.is_file():
-        raise CheckpointError(
-            f"{path} has no sidecar {side.name} beside it (it names the classes and the preprocessing)"
-        )
-    try:
-        sidecar = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"{side} cannot be read: {_first_line(exc)}") from exc
-    if not isinstance(sidecar, dict):
-        raise CheckpointError(f"{side} is not a model sidecar (a JSON object was expected)")
-    try:
-        newer = int(sidecar.get("format", 0)) > EXPORT_SIDECAR_FORMAT
-    except (TypeError, ValueError):
-        newer = True
-    if newer:
-        raise CheckpointError(f"{side} was written by a newer DMTL Studio (or is damaged); update to use it")
-    return sidecar
-
-
-def _single_file_predictor(source: Path | bytes, kind: str, sidecar: dict, path: Path) -> Predictor:
-    """A :class:`Predictor` for an ONNX or TorchScript model given as a file or as its bytes."""
-    classes = sidecar.get("classes")
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-        raise CheckpointError(f"the sidecar of {path} has no list of class names")
-    try:
-        preprocessing = Preprocessing.from_dict(sidecar["preprocessing"])
-    except Exception as exc:  # noqa: BLE001 - a damaged sidecar, whatever the field
-        raise CheckpointError(
-            f"the sidecar of {path} has no usable preprocessing: {_first_line(exc)}"
-        ) from exc
-    if kind == "onnx":
-        ort = _onnxruntime()
-        try:
-            session = ort.InferenceSession(
-                source if isinstance(source, bytes) else str(source), providers=["CPUExecutionProvider"]
-            )
-            inputs = session.get_inputs()
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own classes for every kind of damage
-            raise CheckpointError(f"{path} is not a usable ONNX model: {_first_line(exc)}") from exc
-        if len(inputs) != 1:
-            raise CheckpointError(
-                f"{path} takes {len(inputs)} inputs; a classifier takes one batch of images"
-            )
-        input_name = inputs[0].name
-        return Predictor(
-            kind, classes, preprocessing, lambda batch: session.run(None, {input_name: batch})[0]
-        )
-    if kind == "torchscript":
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                stream = io.BytesIO(source) if isinstance(source, bytes) else str(source)
-                module = torch.jit.load(stream, map_location="cpu").eval()
-        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError and others for damaged archives
-            raise CheckpointError(f"{path} is not a usable TorchScript model: {_first_line(exc)}") from exc
-
-        def run_script(batch: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return module(torch.from_numpy(batch)).numpy()
-
-        return Predictor(kind, classes, preprocessing, run_script)
-    raise CheckpointError(f"{path}: unknown exported format {kind!r}")
-
-
-def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> Predictor:
-    """A :class:`Predictor` for a run folder, a safetensors export folder, or an ``.onnx`` / TorchScript file.
-
-    Single-file models are described by their sidecar next to them (``model.onnx`` -> ``model.onnx.json``).
-
-    Raises
-    ------
-    CheckpointError
-        When the model or its sidecar is missing, damaged or does not fit (one plain sentence).
-    """
-    path = Path(path)
-    if path.is_dir():
-        loaded = load_checkpoint(path, device="cpu")
-
-        def run_torch(batch: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return loaded.model(torch.from_numpy(batch)).numpy()
-
-        return Predictor("run", loaded.classes, loaded.preprocessing, run_torch)
-    if not path.is_file():
-        raise CheckpointError(f"{path} is neither a run folder nor an exported model file")
-    if sidecar is None:
-        sidecar = _read_export_sidecar(path)
-    kind = sidecar.get("export_format") or ("onnx" if path.suffix.lower() == ".onnx" else "torchscript")
-    return _single_file_predictor(path, kind, sidecar, path)
-
-
-def is_run_folder(path: str | os.PathLike[str]) -> bool:
-    try:
-        read_sidecar(path)
-    except CheckpointError:
-        return False
-    return True
 
 
 def predict_with(

@@ -16,7 +16,8 @@ from dmtl_studio.core.base.csvfile import write_csv
 from dmtl_studio.core.models.architectures import Preprocessing
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.models.preprocess import prepare_file
-from dmtl_studio.core.project.imaging import ImageProblem, iter_image_files
+from dmtl_studio.core.project.folder_scan import iter_image_files
+from dmtl_studio.core.project.image_problems import ImageProblem
 
 
 @dataclass(frozen=True)

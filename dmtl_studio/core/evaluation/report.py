@@ -11,7 +11,6 @@ import html
 import os
 import platform
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -19,13 +18,15 @@ import cv2
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
+from dmtl_studio.core.evaluation.report_charts import line_chart_svg, reliability_svg
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
-from dmtl_studio.core.project.imaging import ImageProblem, load_rgb
-from dmtl_studio.core.project.store import EpochMetrics, ProjectStore
+from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import load_rgb
+from dmtl_studio.core.project.runs_table import EpochMetrics
+from dmtl_studio.core.project.store import ProjectStore
 
 REPORT_NAME = "report.html"
-COLORS = ("#2e86de", "#e67e22", "#27ae60", "#8e44ad")
 EXAMPLES = 12  # misclassified images shown as thumbnails
 THUMBNAIL_PX = 112
 
@@ -46,128 +47,6 @@ figure{margin:0;width:"""
 
 def _e(value: object) -> str:
     return html.escape(str(value))
-
-
-def line_chart_svg(
-    title: str,
-    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
-    y_label: str,
-    width: int = 460,
-    height: int = 260,
-) -> str:
-    """A line chart as inline SVG: ``series`` holds ``(name, xs, ys)``."""
-    points = [(x, y) for _, xs, ys in series for x, y in zip(xs, ys, strict=True)]
-    left, right, top, bottom = 52, 12, 28, 36
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{_e(title)}"><rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">{_e(title)}</text>',
-    ]
-    if not points:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text></svg>')
-        return "".join(parts)
-    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
-    if x1 == x0:
-        x0, x1 = x0 - 1, x1 + 1
-    pad = (y1 - y0) * 0.08 or 0.05
-    y0, y1 = y0 - pad, y1 + pad
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def sx(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * plot_w
-
-    def sy(y: float) -> float:
-        return top + (1 - (y - y0) / (y1 - y0)) * plot_h
-
-    parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>')
-    for k in range(5):
-        value = y0 + (y1 - y0) * k / 4
-        y = sy(value)
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(
-            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{value:.3g}</text>'
-        )
-    for x in sorted({p[0] for p in points}):
-        parts.append(
-            f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10">{x:g}</text>'
-        )
-    parts.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="11">epoch</text>'
-        f'<text x="12" y="{top + plot_h / 2}" font-size="11" transform="rotate(-90 12 {top + plot_h / 2})" '
-        f'text-anchor="middle">{_e(y_label)}</text>'
-    )
-    for i, (name, xs, ys) in enumerate(series):
-        color = COLORS[i % len(COLORS)]
-        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys, strict=True))
-        if coords:
-            parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
-            for x, y in zip(xs, ys, strict=True):
-                parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>')
-        parts.append(
-            f'<text x="{left + 8}" y="{top + 14 + 14 * i}" font-size="11" fill="{color}">{_e(name)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def reliability_svg(calibrated: dict, uncalibrated: dict | None, width: int = 360, height: int = 300) -> str:
-    """A reliability diagram as inline SVG from :meth:`Reliability.to_dict` data: accuracy per confidence bin
-    (filled bars), the uncalibrated accuracy (outlined bars) when given, and the diagonal of perfect calibration."""
-    left, right, top, bottom = 44, 12, 28, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def sx(x: float) -> float:
-        return left + x * plot_w
-
-    def sy(y: float) -> float:
-        return top + (1 - y) * plot_h
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        'aria-label="Reliability diagram"><rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">Reliability diagram</text>',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>',
-    ]
-    for k in range(6):
-        v = k / 5
-        parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#eee"/>'
-        )
-        parts.append(
-            f'<text x="{left - 4}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="10">{v:.1f}</text>'
-        )
-        parts.append(
-            f'<text x="{sx(v):.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10">{v:.1f}</text>'
-        )
-    for data, style in ((calibrated, 'fill="#2e86de" fill-opacity="0.7" stroke="white"'),
-                        (uncalibrated, 'fill="none" stroke="#c0392b" stroke-width="1.5"')):  # fmt: skip
-        if not data:
-            continue
-        edges = data["edges"]
-        for k, accuracy in enumerate(data["accuracy"]):
-            if accuracy is None:
-                continue
-            x, w = sx(edges[k]), sx(edges[k + 1]) - sx(edges[k])
-            parts.append(
-                f'<rect x="{x:.1f}" y="{sy(accuracy):.1f}" width="{w:.1f}" height="{sy(0) - sy(accuracy):.1f}" '
-                f"{style}><title>confidence {edges[k]:.2f}-{edges[k + 1]:.2f}: {data['counts'][k]} image(s), "
-                f"accuracy {accuracy:.2f}</title></rect>"
-            )
-    parts.append(
-        f'<line x1="{sx(0)}" y1="{sy(0)}" x2="{sx(1)}" y2="{sy(1)}" stroke="#555" stroke-dasharray="5,4"/>'
-        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle" font-size="11">'
-        "confidence (top probability)</text>"
-        f'<text x="12" y="{top + plot_h / 2}" font-size="11" transform="rotate(-90 12 {top + plot_h / 2})" '
-        'text-anchor="middle">accuracy</text>'
-        f'<text x="{left + 6}" y="{top + 14}" font-size="10" fill="#2e86de">calibrated</text>'
-    )
-    if uncalibrated:
-        parts.append(
-            f'<text x="{left + 6}" y="{top + 27}" font-size="10" fill="#c0392b">without calibration</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def calibration_html(result: EvaluationResult) -> str:

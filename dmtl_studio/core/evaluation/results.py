@@ -14,7 +14,8 @@ import numpy as np
 
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED, ClassMetrics, format_score, per_class_metrics
 from dmtl_studio.core.models.calibration import Reliability, reliability, softmax, temperature_of
-from dmtl_studio.core.project.store import ImageRecord, ProjectStore
+from dmtl_studio.core.project.images_table import ImageRecord
+from dmtl_studio.core.project.store import ProjectStore
 
 #: Below this top-class probability an image counts as "low confidence" in the browser filter.
 LOW_CONFIDENCE = 0.6

@@ -30,7 +30,8 @@ from dmtl_studio.core.augment.resize import (
     base_interpolation,
     resize_square,
 )
-from dmtl_studio.core.project.imaging import BACKGROUND_RGB, load_rgb
+from dmtl_studio.core.project.imaging import load_rgb
+from dmtl_studio.core.project.pixel_decoding import BACKGROUND_RGB
 
 if TYPE_CHECKING:
     import torch

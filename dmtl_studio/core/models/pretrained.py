@@ -20,7 +20,8 @@ from torch import nn
 from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.models import catalog, weight_store
 from dmtl_studio.core.models.architectures import WeightsError
-from dmtl_studio.core.models.catalog import CATALOG, DEFAULT_BACKBONE
+from dmtl_studio.core.models.backbone_specs import CATALOG
+from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE
 from dmtl_studio.core.models.weights import load_checked, read_state_dict
 
 
@@ -109,7 +110,7 @@ def load_pretrained_imagenet_model(backbone: str) -> nn.Module:
         return load_checked(backbone, read_state_dict(entry.path()), entry.source_name)
     if status.state in ("torch cache", "hugging face cache"):
         return load_checked(backbone, read_state_dict(status.path), status.path)
-    listed = {info.name for info in catalog.CATALOG}
+    listed = {info.name for info in CATALOG}
     hint = ""
     if backbone not in listed and f"torchvision/{backbone}" in listed:
         hint = f" (a bare name is timm's model; the catalog lists torchvision/{backbone})"

@@ -30,6 +30,7 @@ from dmtl_studio.core.models.architectures import (
     create_imagenet_model,
     describe_architecture,
 )
+from dmtl_studio.core.models.backbone_specs import CATALOG
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def import_weights(
     digest = hashlib.sha256(data).hexdigest()
     target = weight_store.store_dir() / _stored_name(backbone, digest)
     atomic_write_bytes(target, data)
-    info = {} if backbone in {i.name for i in catalog.CATALOG} else describe_architecture(backbone)
+    info = {} if backbone in {i.name for i in CATALOG} else describe_architecture(backbone)
     entry = weight_store.StoredWeights(
         backbone=backbone,
         file=target.name,

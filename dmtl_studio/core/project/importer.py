@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import never_stop
-from dmtl_studio.core.project.imaging import FolderScan, ImageProblem, inspect_image, scan_folder
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
+from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, assign_splits, label_conflicts
-from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.validation import class_name_problem
 
 ProgressCallback = Callable[[int, int, str], None]

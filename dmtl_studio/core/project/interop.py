@@ -11,8 +11,10 @@ from pathlib import Path
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, describe_os_error
-from dmtl_studio.core.project.imaging import ImageProblem, inspect_image
-from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import inspect_image
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.validation import class_name_problem, path_inside, resolve_image_file
 
 

@@ -17,7 +17,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dmtl_studio.core.project.store import SPLITS, ProjectError, ProjectStore
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.images_table import SPLITS
+from dmtl_studio.core.project.store import ProjectStore
 
 #: Share of each class kept for validation (choosing the best epoch), unless a project stores its own.
 DEFAULT_VAL_FRACTION = 0.2

@@ -27,7 +27,7 @@ class ThumbnailCache:
         return self.folder / key[:2] / f"{key}.jpg"
 
     def get(self, path: str, sha256: str | None) -> np.ndarray:
-        """The thumbnail of ``path``; raises :class:`~dmtl_studio.core.project.imaging.ImageProblem` for bad files."""
+        """The thumbnail of ``path``; raises :class:`~dmtl_studio.core.project.image_problems.ImageProblem` for bad files."""
         cached = self._file(path, sha256)
         if cached.is_file():
             data = cv2.imread(str(cached), cv2.IMREAD_COLOR)

@@ -29,7 +29,8 @@ import numpy as np
 from PIL import Image
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.project.imaging import ImageProblem, load_rgb
+from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import load_rgb
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.groups import (  # noqa: F401  (keep_group_in_one_split: part of this API)
     DuplicateGroup,

@@ -9,7 +9,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dmtl_studio.core.project.store import SPLITS, ProjectError, ProjectStore
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.images_table import SPLITS
+from dmtl_studio.core.project.store import ProjectStore
 
 
 @dataclass(frozen=True)

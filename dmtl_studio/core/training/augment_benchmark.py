@@ -27,7 +27,7 @@ from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as tvf
 
 from dmtl_studio.core.augment import Recipe, Step, operations, preset
-from dmtl_studio.core.augment.ops import blur_kernel_size
+from dmtl_studio.core.augment.pixel_ops import blur_kernel_size
 
 BILINEAR = InterpolationMode.BILINEAR
 BATCH = 32

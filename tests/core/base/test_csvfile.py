@@ -9,8 +9,9 @@ import pytest
 
 from dmtl_studio.core.base.csvfile import CsvLimitError, escape_cell, read_csv, unescape_cell
 from dmtl_studio.core.evaluation.predict import Prediction, PredictSummary, write_predictions_csv
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.interop import export_csv, import_csv
-from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 
 FORMULAS = ('=HYPERLINK("evil.example","click")', "+1+1", "-2+3", "@SUM(A1)", "=1", "'=quoted", "''+x")
 

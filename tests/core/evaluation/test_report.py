@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from dmtl_studio.core.evaluation.report import line_chart_svg, write_report
+from dmtl_studio.core.evaluation.report import write_report
+from dmtl_studio.core.evaluation.report_charts import line_chart_svg
 from tests.core.trained_run import trained_project
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.models import catalog
+from dmtl_studio.core.models import backbone_specs, catalog
 from dmtl_studio.core.models.architectures import WeightsError, describe_architecture
 from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
 
 
-@pytest.mark.parametrize("info", catalog.CATALOG, ids=lambda info: info.name)
-def test_catalog_numbers_are_those_of_the_architecture(info: catalog.BackboneInfo) -> None:
+@pytest.mark.parametrize("info", backbone_specs.CATALOG, ids=lambda info: info.name)
+def test_catalog_numbers_are_those_of_the_architecture(info: backbone_specs.BackboneInfo) -> None:
     measured = describe_architecture(info.name)
     assert measured["parameters"] == info.parameters
     assert measured["features"] == info.features
@@ -33,7 +33,7 @@ def test_the_catalog_never_imports_torch() -> None:
 
 
 def test_required_backbones_are_listed() -> None:
-    names = {info.name for info in catalog.CATALOG}
+    names = {info.name for info in backbone_specs.CATALOG}
     assert {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"} <= names
     for arch in (
         "resnet18",
@@ -45,8 +45,8 @@ def test_required_backbones_are_listed() -> None:
         "vit_b_16",
     ):
         assert f"torchvision/{arch}" in names
-    assert any(info.name.startswith("timm/") for info in catalog.CATALOG)
-    assert all(info.licence for info in catalog.CATALOG)
+    assert any(info.name.startswith("timm/") for info in backbone_specs.CATALOG)
+    assert all(info.licence for info in backbone_specs.CATALOG)
 
 
 def test_bundled_weights_are_found_and_others_name_the_file_they_need(

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dmtl_studio.core.project.imaging import MAX_PIXELS, load_rgb, thumbnail
+from dmtl_studio.core.project.imaging import load_rgb, thumbnail
 from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.pixel_decoding import MAX_PIXELS
 from dmtl_studio.core.project.store import ProjectStore
 
 RNG = np.random.default_rng(0)

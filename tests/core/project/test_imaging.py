@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dmtl_studio.core.project.imaging import MAX_PIXELS, ImageProblem, iter_image_files, load_rgb
+from dmtl_studio.core.project.folder_scan import iter_image_files
+from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import load_rgb
+from dmtl_studio.core.project.pixel_decoding import MAX_PIXELS
 
 
 def _png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:

@@ -13,8 +13,9 @@ import pytest
 import tifffile
 from PIL import Image
 
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.importer import import_folder
-from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 
 
 def _picture(path: Path, seed: int, fmt: str = "JPEG") -> Path:
@@ -128,13 +129,14 @@ def test_cli_import_reports_notes_skips_and_split_folders(tmp_path: Path) -> Non
 def test_a_project_of_the_previous_format_opens_and_keeps_its_images(tmp_path: Path) -> None:
     import sqlite3
 
-    from dmtl_studio.core.project.store import DATABASE_NAME, _schema_v1
+    from dmtl_studio.core.project.schema import schema_v1
+    from dmtl_studio.core.project.store import DATABASE_NAME
 
     folder = tmp_path / "old"
     folder.mkdir()
     conn = sqlite3.connect(folder / DATABASE_NAME, isolation_level=None)
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    _schema_v1(conn)
+    schema_v1(conn)
     conn.execute("INSERT INTO images(path, sha256, added_at) VALUES (?, 'abc', 0)", (b"/x/old.png",))
     conn.execute("PRAGMA user_version = 1")
     conn.close()

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.importer import import_folder
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
-from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 
 
 def _labels_by_hash(store: ProjectStore) -> dict[str, str | None]:

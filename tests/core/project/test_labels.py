@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.labels import LabelEditor
-from dmtl_studio.core.project.store import ProjectError, ProjectStore
+from dmtl_studio.core.project.store import ProjectStore
 
 
 def _store(tmp_path: Path) -> ProjectStore:

@@ -205,7 +205,7 @@ def test_every_file_of_several_frames_says_which_is_used(tmp_path: Path) -> None
 def test_import_inspection_of_jpegs_agrees_with_decoding(tmp_path: Path) -> None:
     import io
 
-    from dmtl_studio.core.project.imaging import ImageProblem
+    from dmtl_studio.core.project.image_problems import ImageProblem
 
     pixels = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
     for orientation in (1, 6, 8, 3):
@@ -264,7 +264,7 @@ def test_sixteen_bit_files_of_fewer_bits_are_scaled_by_the_bits_they_use(tmp_pat
     ],
 )
 def test_every_pillow_mode_decodes_with_its_contrast(mode: str) -> None:
-    from dmtl_studio.core.project.imaging import _pillow_frame_to_rgb8
+    from dmtl_studio.core.project.pixel_decoding import _pillow_frame_to_rgb8
 
     grey = _ramp(0, 255, "uint8")
     image = Image.fromarray(np.dstack([grey] * 3))

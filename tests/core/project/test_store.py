@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.project.store import DATABASE_NAME, SCHEMA_VERSION, ProjectError, ProjectStore
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.schema import SCHEMA_VERSION
+from dmtl_studio.core.project.store import DATABASE_NAME, ProjectStore
 
 
 def test_new_project_has_schema_version_wal_and_runs_folder(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.project.store import DATABASE_NAME, ProjectError, ProjectStore, UnknownSchemaError
+from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
+from dmtl_studio.core.project.store import DATABASE_NAME, ProjectStore
 from tests.disk_faults import read_only_folder
 
 

@@ -15,7 +15,8 @@ import pytest
 from dmtl_studio.core.base.csvfile import unescape_cell
 from dmtl_studio.core.base.fileio import FileWriteError
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.quality.audit import AuditError, wilson_interval, write_audit_bundle
+from dmtl_studio.core.quality.audit import AuditError, write_audit_bundle
+from dmtl_studio.core.quality.model_card import wilson_interval
 from tests.core.trained_run import copy_project, trained_project
 from tests.disk_faults import full_disk, read_only_folder, user_files
 

@@ -1,0 +1,115 @@
+"""The classes table of a project store: names, order, colours, renaming, merging and deleting classes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.validation import clean_class_name
+
+
+class ClassesTable:
+    """The class methods of :class:`~dmtl_studio.core.project.store.ProjectStore`, which provides the connection
+    and the transactions."""
+
+    _conn: sqlite3.Connection
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    def class_names(self) -> list[str]:
+        return [row[0] for row in self._conn.execute("SELECT name FROM classes ORDER BY position, id")]
+
+    def add_class(self, name: str) -> int:
+        name = checked_class_name(name)
+        with self.transaction() as conn:
+            return ensure_class(conn, name)
+
+    def class_colors(self) -> dict[str, str]:
+        """``{class: "#rrggbb"}``; classes without a chosen colour get one from a fixed palette."""
+        rows = self._conn.execute(
+            "SELECT name, color, position FROM classes ORDER BY position, id"
+        ).fetchall()
+        return {name: color or PALETTE[i % len(PALETTE)] for i, (name, color, _) in enumerate(rows)}
+
+    def set_class_color(self, name: str, color: str) -> None:
+        with self.transaction() as conn:
+            if conn.execute("UPDATE classes SET color = ? WHERE name = ?", (color, name)).rowcount == 0:
+                raise ProjectError(f"there is no class '{name}'")
+
+    def rename_class(self, old: str, new: str) -> None:
+        new = checked_class_name(new)
+        with self.transaction() as conn:
+            if new != old and conn.execute("SELECT 1 FROM classes WHERE name = ?", (new,)).fetchone():
+                raise ProjectError(f"a class named '{new}' already exists: merge the two classes instead")
+            if conn.execute("UPDATE classes SET name = ? WHERE name = ?", (new, old)).rowcount == 0:
+                raise ProjectError(f"there is no class '{old}'")
+
+    def merge_classes(self, sources: Sequence[str], target: str) -> int:
+        """Move every image of ``sources`` into ``target`` (created if needed) and delete ``sources``.
+
+        Returns the number of images moved.
+        """
+        target = checked_class_name(target)
+        with self.transaction() as conn:
+            target_id = ensure_class(conn, target)
+            moved = 0
+            for name in sources:
+                if name == target:
+                    continue
+                row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    raise ProjectError(f"there is no class '{name}'")
+                moved += conn.execute(
+                    "UPDATE images SET class_id = ? WHERE class_id = ?", (target_id, row[0])
+                ).rowcount
+                conn.execute("DELETE FROM classes WHERE id = ?", (row[0],))
+            return moved
+
+    def delete_class(self, name: str) -> int:
+        """Delete a class; its images become unlabelled (never deleted). Returns how many were unlabelled."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise ProjectError(f"there is no class '{name}'")
+            count = conn.execute("UPDATE images SET class_id = NULL WHERE class_id = ?", (row[0],)).rowcount
+            conn.execute("DELETE FROM classes WHERE id = ?", (row[0],))
+            return count
+
+
+#: Distinct colours for classes (colour-blind friendly first), reused in order.
+PALETTE = (
+    "#0072b2",
+    "#e69f00",
+    "#009e73",
+    "#cc79a7",
+    "#56b4e9",
+    "#d55e00",
+    "#f0e442",
+    "#7f7f7f",
+    "#8c564b",
+    "#17becf",
+    "#bcbd22",
+    "#9467bd",
+)
+
+
+def checked_class_name(name: str) -> str:
+    try:
+        return clean_class_name(name)
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from None
+
+
+def ensure_class(conn: sqlite3.Connection, name: str) -> int:
+    """The id of class ``name``, created if needed. Every door that creates a class comes through here, so a
+    name that could not be a folder name (see :func:`clean_class_name`) never enters a project."""
+    row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+    if row:
+        return int(row[0])
+    name = checked_class_name(name)
+    row = conn.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+    if row:
+        return int(row[0])
+    position = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM classes").fetchone()[0]
+    return int(conn.execute("INSERT INTO classes(name, position) VALUES (?, ?)", (name, position)).lastrowid)

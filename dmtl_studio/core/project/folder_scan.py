@@ -1,0 +1,131 @@
+"""Finding the image files of a folder: by name or by content, hidden files left out, symlink loops survived,
+in the order people number their files."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from dmtl_studio.core.project.pixel_decoding import has_tiff_magic
+
+#: File name extensions (lower case) always taken as images when scanning a folder (one that then fails to
+#: decode is a problem file, with its reason). Files with other names are taken when their content is an image.
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".jif",
+        ".bmp",
+        ".dib",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+    }
+)
+
+#: Pillow formats recognised by their content (each has a signature at the start of the file).
+CONTENT_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "MPO")
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def is_image_name(path: str | os.PathLike[str]) -> bool:
+    """True when the file name has an image extension (case-insensitive) and is not hidden."""
+    name = os.path.basename(os.fspath(path))
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class FolderScan:
+    """What a folder scan found.
+
+    Attributes
+    ----------
+    files
+        Image files in natural order: every file with an image extension, and every other file whose
+        content is an image (a JPEG named ``.jfif`` or with no extension at all).
+    skipped
+        Files that are not images by name or content (text, spreadsheets, ...), in natural order.
+    """
+
+    files: list[Path]
+    skipped: list[Path]
+
+
+def is_image_content(path: str | os.PathLike[str]) -> bool:
+    """True when the file's content is an image Pillow can open, whatever its name."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=CONTENT_FORMATS):
+                return True
+    except Exception:  # any failure to identify means: not an image
+        return has_tiff_magic(path)
+
+
+def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
+    """Every image file below ``root`` (by name or by content), and the files skipped as non-images.
+
+    Hidden files and folders are left out (and not counted). Symlink loops and dangling links cannot make
+    this hang or fail; a dangling link with an image name is listed (its import then reports it).
+    """
+    found: list[Path] = []
+    skipped: list[Path] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    stack = [Path(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            stat = folder.stat()
+        except OSError:
+            continue
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen_dirs:
+            continue
+        seen_dirs.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(Path(entry.path))
+                elif is_image_name(entry.name):
+                    found.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=True):
+                    (found if is_image_content(entry.path) else skipped).append(Path(entry.path))
+            except OSError:
+                continue
+    found.sort(key=natural_key)
+    skipped.sort(key=natural_key)
+    return FolderScan(found, skipped)
+
+
+def iter_image_files(root: str | os.PathLike[str]) -> list[Path]:
+    """The image files of :func:`scan_folder`, sorted as people number them."""
+    return scan_folder(root).files
+
+
+def natural_key(path: Path | str) -> tuple[tuple[str | int, ...], ...]:
+    """Sort key that orders numbers by value, as people number their files: img_2 before img_10."""
+    return tuple(
+        tuple(int(piece) if i % 2 else piece.casefold() for i, piece in enumerate(_DIGITS.split(part)))
+        for part in Path(path).parts
+    )

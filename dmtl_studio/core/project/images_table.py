@@ -1,0 +1,205 @@
+"""The images table of a project store: adding images, their labels, splits, problems and notes, and the
+counts the browser and the training panel show."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from dmtl_studio.core.project.classes_table import ensure_class
+from dmtl_studio.core.project.errors import ProjectError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    path: str
+    sha256: str | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    problem: str | None
+    label: str | None
+    split: str | None
+    #: What had to be done to show the file (rescaled values, the page used of several), or None.
+    note: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+class ImagesTable:
+    """The image methods of :class:`~dmtl_studio.core.project.store.ProjectStore`, which provides the connection
+    and the transactions."""
+
+    _conn: sqlite3.Connection
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    class_names: Callable[[], list[str]]
+
+    def add_images(self, rows: Iterable[tuple[str, str | None, object, str | None]]) -> int:
+        """Add images in one transaction.
+
+        ``rows`` holds ``(path, class_name or None, ImageInfo or None, problem or None)``. Paths already in
+        the project keep their labels (a re-import never loses a label). Returns the number of new images.
+        """
+        added = 0
+        now = time.time()
+        class_ids: dict[str, int] = {}  # one look-up per class, not per image
+        with self.transaction() as conn:
+            for path, class_name, info, problem in rows:
+                if class_name and class_name not in class_ids:
+                    class_ids[class_name] = ensure_class(conn, class_name)
+                class_id = class_ids[class_name] if class_name else None
+                key = os.fsencode(path)
+                existing = conn.execute("SELECT id, class_id FROM images WHERE path = ?", (key,)).fetchone()
+                values = (
+                    getattr(info, "sha256", None),
+                    getattr(info, "size_bytes", None),
+                    getattr(info, "width", None),
+                    getattr(info, "height", None),
+                    problem,
+                    getattr(info, "note", None),
+                )
+                if existing:
+                    conn.execute(
+                        "UPDATE images SET sha256=?, size_bytes=?, width=?, height=?, problem=?, note=?,"
+                        " class_id=COALESCE(class_id, ?) WHERE id=?",
+                        (*values, class_id, existing[0]),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO images(path, sha256, size_bytes, width, height, problem, note, class_id,"
+                        " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, *values, class_id, now),
+                    )
+                    added += 1
+        return added
+
+    def mark_problems(self, problems: Iterable[tuple[str, str]]) -> int:
+        """Record ``(path, reason)`` for images that can no longer be used (moved, deleted, changed), in one
+        transaction. Labels and splits stay: re-importing the folder after the file is back makes it usable again.
+        Returns how many images were marked."""
+        marked = 0
+        with self.transaction() as conn:
+            for path, reason in problems:
+                marked += conn.execute(
+                    "UPDATE images SET problem=? WHERE path=?", (reason, os.fsencode(path))
+                ).rowcount
+        return marked
+
+    def labels_of(self, image_ids: Sequence[int]) -> dict[int, str | None]:
+        result: dict[int, str | None] = {}
+        for start in range(0, len(image_ids), 500):
+            chunk = list(image_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT images.id, classes.name FROM images LEFT JOIN classes ON classes.id = images.class_id"
+                f" WHERE images.id IN ({marks})",
+                chunk,
+            )
+            result.update(dict(rows.fetchall()))
+        return result
+
+    def set_labels(self, labels: dict[int, str | None]) -> None:
+        """Give each image its own class (``None`` unlabels), all in one transaction."""
+        with self.transaction() as conn:
+            ids = {name: ensure_class(conn, name) for name in set(labels.values()) if name}
+            conn.executemany(
+                "UPDATE images SET class_id = ? WHERE id = ?",
+                [(ids[name] if name else None, image_id) for image_id, name in labels.items()],
+            )
+
+    def images_by_id(self, image_ids: Sequence[int]) -> list[ImageRecord]:
+        records: list[ImageRecord] = []
+        for start in range(0, len(image_ids), 500):
+            chunk = list(image_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            records += self._select(f" WHERE images.id IN ({marks})", chunk)
+        return records
+
+    def _select(self, where: str = "", parameters: Sequence[object] = ()) -> list[ImageRecord]:
+        query = (
+            "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split, note"
+            " FROM images LEFT JOIN classes ON classes.id = images.class_id" + where + " ORDER BY images.id"
+        )
+        rows = self._conn.execute(query, list(parameters)).fetchall()
+        return [ImageRecord(row[0], os.fsdecode(row[1]), *row[2:]) for row in rows]
+
+    def images(self, usable_only: bool = False) -> list[ImageRecord]:
+        return self._select(" WHERE problem IS NULL" if usable_only else "")
+
+    def image_count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    def notes(self) -> list[tuple[str, str]]:
+        """``(path, note)`` of every usable image whose decoding needed a note, by path."""
+        rows = self._conn.execute(
+            "SELECT path, note FROM images WHERE note IS NOT NULL AND problem IS NULL ORDER BY path"
+        )
+        return [(os.fsdecode(path), note) for path, note in rows]
+
+    def problems(self) -> list[tuple[str, str]]:
+        rows = self._conn.execute("SELECT path, problem FROM images WHERE problem IS NOT NULL ORDER BY path")
+        return [(os.fsdecode(path), problem) for path, problem in rows]
+
+    def set_label(self, image_ids: Sequence[int], class_name: str | None) -> None:
+        """Give images a class (``None`` removes the label), in one transaction."""
+        with self.transaction() as conn:
+            class_id = ensure_class(conn, class_name) if class_name else None
+            conn.executemany(
+                "UPDATE images SET class_id = ? WHERE id = ?", [(class_id, i) for i in image_ids]
+            )
+
+    def set_splits(self, assignment: dict[int, str]) -> None:
+        for split in set(assignment.values()):
+            if split not in SPLITS:
+                raise ProjectError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE images SET split = ? WHERE id = ?", [(s, i) for i, s in assignment.items()]
+            )
+
+    def split_counts(self) -> dict[str, int]:
+        """Usable labelled images per split (``"none"`` for those without one)."""
+        rows = self._conn.execute(
+            "SELECT COALESCE(split, 'none'), COUNT(*) FROM images"
+            " WHERE problem IS NULL AND class_id IS NOT NULL GROUP BY 1"
+        )
+        return dict(rows.fetchall())
+
+    def class_counts(self) -> dict[str, dict[str, int]]:
+        """``{class: {"total": n, "train": n, "val": n, "test": n}}`` over usable images, with every class."""
+        counts = {name: {"total": 0, "train": 0, "val": 0, "test": 0} for name in self.class_names()}
+        rows = self._conn.execute(
+            "SELECT classes.name, images.split, COUNT(*) FROM images JOIN classes ON classes.id = images.class_id"
+            " WHERE images.problem IS NULL GROUP BY classes.name, images.split"
+        )
+        for name, split, count in rows:
+            counts[name]["total"] += count
+            if split:
+                counts[name][split] += count
+        return counts
+
+    def label_conflict_rows(self) -> list[tuple[str, int, str, str]]:
+        """``(sha256, image id, path, label)`` of usable labelled images whose identical content (same sha256)
+        carries more than one label, by image id. One query, so the browser can ask after every label action."""
+        rows = self._conn.execute(
+            "SELECT images.sha256, images.id, images.path, classes.name FROM images"
+            " JOIN classes ON classes.id = images.class_id WHERE images.problem IS NULL AND images.sha256 IN"
+            " (SELECT sha256 FROM images WHERE problem IS NULL AND class_id IS NOT NULL AND sha256 IS NOT NULL"
+            "  GROUP BY sha256 HAVING COUNT(DISTINCT class_id) > 1)"
+            " ORDER BY images.id"
+        )
+        return [(sha, image_id, os.fsdecode(path), label) for sha, image_id, path, label in rows]
+
+    def unlabelled_count(self) -> int:
+        return self._conn.execute(
+            "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"
+        ).fetchone()[0]

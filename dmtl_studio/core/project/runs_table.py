@@ -1,0 +1,174 @@
+"""The runs table of a project store: one row per training run, its status and its per-epoch metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmtl_studio.core.project.run_lock import has_checkpoint, run_is_orphaned
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    created_at: float
+    status: str
+    run_dir: str
+    config: dict
+    final_metrics: dict
+    #: Whether the run folder holds a saved epoch to continue from (Continue is offered for such runs).
+    resumable: bool = False
+
+
+#: Statuses of a run that has ended without completing; one with a saved epoch can be continued.
+CONTINUABLE = ("stopped", "failed", "interrupted")
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+
+
+class RunsTable:
+    """The run methods of :class:`~dmtl_studio.core.project.store.ProjectStore`, which provides the connection,
+    the transactions and the runs folder."""
+
+    _conn: sqlite3.Connection
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    runs_dir: Path
+
+    def create_run(self, name: str, run_dir: Path, config: dict) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs(name, created_at, status, run_dir, config_json) VALUES (?, ?, 'running', ?, ?)",
+                (name, time.time(), str(run_dir), json.dumps(config, sort_keys=True)),
+            )
+            return int(cursor.lastrowid)
+
+    def record_epoch(self, run_id: int, metrics: EpochMetrics) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO epoch_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    metrics.epoch,
+                    metrics.train_loss,
+                    metrics.train_accuracy,
+                    metrics.val_loss,
+                    metrics.val_accuracy,
+                    metrics.learning_rate,
+                ),
+            )
+
+    def finish_run(self, run_id: int, status: str, final_metrics: dict) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, final_metrics_json = ? WHERE id = ?",
+                (status, json.dumps(final_metrics, sort_keys=True), run_id),
+            )
+
+    def set_run_status(self, run_id: int, status: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
+
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run's row and its epochs (its folder is the caller's)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM epoch_metrics WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def forget_epochs_after(self, run_id: int, epoch: int) -> None:
+        """Drop a run's epoch rows after ``epoch`` (recorded before a kill, never saved; trained again)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
+
+    def mark_interrupted_runs(self) -> list[str]:
+        """Runs still "running" whose process is gone (a crash, a kill, a power cut) become "interrupted".
+
+        A live process that holds a run's lock is left alone, as is a lock held on another computer. An
+        interrupted run that never saved an epoch's checkpoint is removed with its folder, as a stopped one is.
+        Returns the names of the runs marked or removed. A read-only project is left as it is.
+        """
+        changed = []
+        try:
+            rows = self._conn.execute(
+                "SELECT id, name, run_dir FROM runs WHERE status = 'running'"
+            ).fetchall()
+            for run_id, name, run_dir in rows:
+                if not run_is_orphaned(run_dir):
+                    continue
+                if has_checkpoint(run_dir):
+                    self.set_run_status(run_id, "interrupted")
+                else:
+                    self.delete_run(run_id)
+                    _remove_run_folder(self.runs_dir, Path(run_dir))
+                changed.append(name)
+        except sqlite3.OperationalError:  # read-only media or a busy database: listing still works
+            return changed
+        return changed
+
+    def runs(self) -> list[RunRecord]:
+        rows = self._conn.execute(
+            "SELECT id, name, created_at, status, run_dir, config_json, final_metrics_json FROM runs ORDER BY id"
+        )
+        return [
+            RunRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                json.loads(r[5]),
+                json.loads(r[6]),
+                resumable=r[3] in CONTINUABLE and has_checkpoint(r[4]),
+            )
+            for r in rows
+        ]
+
+    def run_at(self, run_dir: str | os.PathLike[str]) -> RunRecord | None:
+        """The newest run of this project stored in ``run_dir`` (any spelling of the folder), or ``None``.
+
+        Runs are stored with absolute paths; a run recorded with a relative one (by an older version) is
+        matched by its name inside this project's runs folder.
+        """
+        wanted = Path(run_dir).expanduser().resolve()
+        runs_dir = self.runs_dir.resolve()
+        for run in reversed(self.runs()):
+            stored = Path(run.run_dir)
+            if stored.is_absolute():
+                if stored.resolve() == wanted:
+                    return run
+            elif wanted == runs_dir / stored.name:
+                return run
+        return None
+
+    def epoch_metrics(self, run_id: int) -> list[EpochMetrics]:
+        rows = self._conn.execute(
+            "SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, learning_rate"
+            " FROM epoch_metrics WHERE run_id = ? ORDER BY epoch",
+            (run_id,),
+        )
+        return [EpochMetrics(*row) for row in rows]
+
+
+def _remove_run_folder(runs_dir: Path, run_dir: Path) -> None:
+    """Delete an empty run's folder, only when it lies inside the project's runs folder."""
+    try:
+        inside = run_dir.resolve().parent == runs_dir.resolve()
+    except OSError:
+        return
+    if inside and run_dir.is_dir():
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,0 +1,163 @@
+"""The model card of an audit bundle: the metrics of a run with their 95 % Wilson score intervals, and the card
+rendered as Markdown for a person (``model-card.md``; ``model-card.json`` holds the same facts for a program)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+#: z of a two-sided 95 % interval (the 97.5 % quantile of the standard normal distribution).
+Z_95 = 1.959963984540054
+CI_METHOD = "Wilson score interval, 95 %, two-sided"
+
+
+def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``successes / total``.
+
+    Parameters
+    ----------
+    successes, total
+        Counts, ``0 <= successes <= total``.
+    z
+        Standard-normal quantile (default: 95 % two-sided).
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)`` in ``[0, 1]``; ``(nan, nan)`` when ``total`` is 0.
+    """
+    if total <= 0:
+        return (math.nan, math.nan)
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _proportion(successes: int, total: int) -> dict:
+    low, high = wilson_interval(successes, total)
+    return {
+        "value": successes / total if total else None,
+        "successes": int(successes),
+        "total": int(total),
+        "ci95": [round(low, 6), round(high, 6)] if total else None,
+    }
+
+
+def card_metrics(result: object) -> dict:
+    """Accuracy and per-class recall with their intervals, from an evaluation's confusion matrix."""
+    confusion = result.confusion
+    total = int(confusion.sum())
+    correct = int(confusion.trace())
+    return {
+        "split": result.split,
+        "split_title": result.split_title,
+        "note": result.note,
+        "ci_method": CI_METHOD,
+        "images": total,
+        "accuracy": _proportion(correct, total),
+        "balanced_accuracy": float(result.metrics.balanced_accuracy) if total else None,
+        "recall": {
+            name: _proportion(int(confusion[i, i]), int(confusion[i].sum()))
+            for i, name in enumerate(result.classes)
+        },
+    }
+
+
+def _format_proportion(entry: dict) -> str:
+    if not entry["total"]:
+        return "no images"
+    low, high = entry["ci95"]
+    return f"{entry['value']:.1%} (95 % CI {low:.1%} – {high:.1%}; {entry['successes']}/{entry['total']})"
+
+
+def _md(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def model_card_markdown(card: dict) -> str:
+    """The model card as Markdown (the same facts as ``model-card.json``)."""
+    lines = [
+        f"# Model card: run {card['run']}",
+        "",
+        f"Made {card['created']} by DMTL Studio {card['made_by']}.",
+        "",
+    ]
+    lines += ["## Data", "", "| class | train | val | test | total |", "|---|---:|---:|---:|---:|"]
+    for name, counts in card["data"]["counts"].items():
+        lines.append(
+            f"| {_md(name)} | {counts['train']} | {counts['val']} | {counts['test']} | {counts['total']} |"
+        )
+    lines += ["", f"{card['data']['note']} Every image's hash is in `training-images.csv`.", ""]
+    model = card["model"]
+    lines += [
+        "## Model",
+        "",
+        f"- Backbone: {model['backbone']}",
+        f"- Pretrained weights: {model['pretrained_weights']['source']}"
+        + (
+            f" (sha256 {model['pretrained_weights']['sha256']})"
+            if model["pretrained_weights"]["sha256"]
+            else ""
+        ),
+        f"- Trained weights sha256: {model['weights_sha256']}",
+        "- ONNX export: "
+        + (
+            "model/model.onnx (outputs checked against PyTorch)"
+            if model["onnx"]["included"]
+            else f"not included ({model['onnx']['reason']})"
+        ),
+        f"- Classes: {', '.join(card['classes'])}",
+        "",
+        "## Metrics",
+        "",
+    ]
+    metrics = card["metrics"]
+    if metrics is None:
+        lines.append("Not evaluated: the run's project could not be found.")
+    else:
+        lines.append(
+            f"On the {metrics['split_title']}, {metrics['images']} image(s). Intervals: {metrics['ci_method']}."
+        )
+        if metrics["note"]:
+            lines.append(f"Note: {metrics['note']}")
+        lines += ["", f"- Accuracy: {_format_proportion(metrics['accuracy'])}"]
+        for name, entry in metrics["recall"].items():
+            lines.append(f"- Recall of {_md(name)}: {_format_proportion(entry)}")
+    calibration = card["calibration"]
+    lines += ["", "## Calibration", ""]
+    if isinstance(calibration, dict):
+        lines.append(", ".join(f"{key}: {value}" for key, value in calibration.items()))
+    else:
+        lines.append(str(calibration))
+    lines += ["", "## Known label issues", ""]
+    issues = card["label_issues"]
+    if not issues["checked"]:
+        lines.append(f"Not checked: {issues['reason']}")
+    else:
+        lines.append(
+            f"{len(issues['suspects'])} suspected label error(s) among {issues['images']} labelled image(s) ({issues['method']}, {issues['folds']} folds)."
+        )
+        for suspect in issues["suspects"]:
+            lines.append(
+                f"- {_md(suspect['path'])}: given {_md(suspect['given'])}, suggested {_md(suspect['suggested'])}, "
+                f"score {suspect['score']:.3f}"
+            )
+    lines += ["", "## Leaks and duplicates", ""]
+    leaks = card["leaks"]
+    lines.append(
+        f"{len(leaks['warned'])} group(s) of identical or near-identical images span splits or labels "
+        f"({leaks['groups']} duplicate group(s) among {leaks['images']} image(s))."
+    )
+    for group in leaks["warned"]:
+        members = "; ".join(
+            f"{_md(m['path'])} ({m['split'] or 'none'}, {_md(m['label'])})" for m in group["members"]
+        )
+        lines.append(f"- {', '.join(group['warnings'])}: {members}")
+    lines += ["", "## Training configuration", ""]
+    lines += [f"- {key}: {_md(json.dumps(value))}" for key, value in sorted(card["config"].items())]
+    lines += ["", "## Augmentation recipe", "", "```json", json.dumps(card["augmentation"], indent=2), "```"]
+    lines += ["", "## Library versions", ""]
+    lines += [f"- {key}: {value}" for key, value in sorted(card["versions"].items())]
+    return "\n".join(lines) + "\n"
