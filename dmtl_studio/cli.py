@@ -13,9 +13,13 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dmtl_studio import __version__
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
+
+if TYPE_CHECKING:
+    from dmtl_studio.core.training.events import EventHandlers, FoldResult
 
 COMMANDS = (
     "import",
@@ -407,7 +411,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dmtl_studio.core.training.config import ConfigError
-    from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunNotice, StepProgress
+    from dmtl_studio.core.training.events import (
+        EpochResult,
+        EventHandlers,
+        PreparationProgress,
+        RunNotice,
+        StepProgress,
+    )
     from dmtl_studio.core.training.run import train
 
     config = train_config(args)
@@ -422,32 +432,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(str(exc)) from None
     bar = _Progress("train")
 
-    def on_event(event: object) -> None:
-        if isinstance(event, StepProgress):
-            bar.label = f"epoch {event.epoch}/{event.epochs}"
-            bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} img/s")
-        elif isinstance(event, EpochResult):
-            val = (
-                f" val_loss {event.val_loss:.4f} val_acc {event.val_accuracy:.3f}"
-                if event.val_accuracy is not None
-                else ""
-            )
-            print(
-                f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} "
-                f"acc {event.train_accuracy:.3f}{val}",
-                file=sys.stderr,
-                flush=True,
-            )
+    def step(event: StepProgress) -> None:
+        bar.label = f"epoch {event.epoch}/{event.epochs}"
+        bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} img/s")
 
-        elif isinstance(event, PreparationProgress):
-            bar.label = "features"
-            reused = f", {event.reused} reused from the cache" if event.reused else ""
-            bar.update(
-                event.done, event.total, f"images through the frozen backbone{reused}, {event.seconds:.0f} s"
-            )
-        elif isinstance(event, RunNotice):
-            print(f"note: {event.message}", file=sys.stderr, flush=True)
+    def epoch(event: EpochResult) -> None:
+        val = (
+            f" val_loss {event.val_loss:.4f} val_acc {event.val_accuracy:.3f}"
+            if event.val_accuracy is not None
+            else ""
+        )
+        print(
+            f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}",
+            file=sys.stderr,
+            flush=True,
+        )
 
+    def preparation(event: PreparationProgress) -> None:
+        bar.label = "features"
+        reused = f", {event.reused} reused from the cache" if event.reused else ""
+        bar.update(
+            event.done, event.total, f"images through the frozen backbone{reused}, {event.seconds:.0f} s"
+        )
+
+    def notice(event: RunNotice) -> None:
+        print(f"note: {event.message}", file=sys.stderr, flush=True)
+
+    on_event = EventHandlers(step=step, preparation=preparation, epoch=epoch, notice=notice)
     if args.folds:
         return _cross_validate(args, config, on_event)
     summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
@@ -460,20 +471,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cross_validate(args: argparse.Namespace, config: object, on_event: object) -> int:
-    from dmtl_studio.core.training.crossval import FoldResult, cross_validate
+def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: EventHandlers) -> int:
+    from dataclasses import replace
 
-    def report(event: object) -> None:
-        if isinstance(event, FoldResult):
-            print(
-                f"fold {event.fold}/{event.folds}: accuracy {event.accuracy:.3f} "
-                f"({event.train_images} train, {event.test_images} held out)",
-                file=sys.stderr,
-                flush=True,
-            )
-        else:
-            on_event(event)
+    from dmtl_studio.core.training.crossval import cross_validate
 
+    def fold(event: FoldResult) -> None:
+        print(
+            f"fold {event.fold}/{event.folds}: accuracy {event.accuracy:.3f} "
+            f"({event.train_images} train, {event.test_images} held out)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    report = replace(on_event, fold=fold)
     result = cross_validate(args.project_dir, config, args.folds, on_event=report)
     print("fold  train  held-out  accuracy")
     for fold in result.folds:
