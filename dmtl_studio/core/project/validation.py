@@ -99,5 +99,7 @@ def path_inside(folder: str | os.PathLike[str], *parts: str) -> Path:
     root = Path(os.path.realpath(folder))
     target = Path(os.path.realpath(root.joinpath(*parts)))
     if target == root or root not in target.parents:
-        raise ValueError(f"{Path(folder).joinpath(*parts)} would be written outside {folder}; nothing written")
+        raise ValueError(
+            f"{Path(folder).joinpath(*parts)} would be written outside {folder}; nothing written"
+        )
     return target
