@@ -307,8 +307,15 @@ def _config_options(
 
 
 def _given_settings(args: argparse.Namespace) -> dict[str, object]:
-    """The settings given on the command line (options left out are ``None``)."""
-    return {f.name: v for f in fields(TrainConfig) if (v := getattr(args, f.name, None)) is not None}
+    """The settings given on the command line (options left out are ``None``).
+
+    A setting without an option of its own (the recipe, given as a file with ``--recipe``) is never taken here.
+    """
+    return {
+        f.name: v
+        for f in fields(TrainConfig)
+        if setting(f.name).flag is not None and (v := getattr(args, f.name, None)) is not None
+    }
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:

@@ -18,6 +18,7 @@ def _config(*options: str) -> TrainConfig:
 
 def test_no_option_gives_the_recommended_configuration() -> None:
     assert _config() == TrainConfig.recommended()
+    assert _config("--recipe", "recipe.json").recipe is None  # a file, read by train itself
 
 
 def test_every_flag_name_reaches_its_setting() -> None:
