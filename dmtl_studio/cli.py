@@ -11,10 +11,15 @@ import logging
 import os
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dmtl_studio import __version__
-from dmtl_studio.core.training.config import RECOMMENDED
+from dmtl_studio.core.training.config import TrainConfig, setting, value_type
+
+if TYPE_CHECKING:
+    from dmtl_studio.core.training.events import EventHandlers, FoldResult
 
 COMMANDS = (
     "import",
@@ -117,70 +122,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a classifier on a project's labelled images")
     p.add_argument("project_dir", type=_path)
-    p.add_argument(
-        "--transfer",
-        choices=("frozen", "partial", "full"),
-        default="frozen",
-        help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
-        "full: every layer",
-    )
-    p.add_argument("--backbone", default="efficientnet_lite0", help="a name from 'dmtl-studio weights list'")
-    p.add_argument("--unfreeze-stages", type=int, default=2, help="stages fine-tuned by --transfer partial")
-    p.add_argument("--head", choices=("linear", "mlp"), default="linear")
-    p.add_argument("--hidden", type=int, default=256, help="hidden units of an mlp head")
-    p.add_argument("--dropout", type=float, default=0.2, help="dropout of the head")
-    p.add_argument("--backbone-lr-factor", type=float, default=0.1, help="backbone LR = head LR x factor")
-    p.add_argument("--feature-views", type=int, default=4, help="augmented views cached per image (frozen)")
-    p.add_argument(
-        "--epochs", type=int, default=None, help=f"default {RECOMMENDED['epochs']}, or the resumed run's own"
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=RECOMMENDED["batch_size"], help="images per training step"
-    )
-    p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help=f"head learning rate (default {RECOMMENDED['learning_rate']:g})",
-    )
-    p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument(
-        "--seed", type=int, default=0, help="random seed (weights of the new head, order, augmentation)"
-    )
-    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--recipe", type=_path, default=None, help="augmentation recipe (.json)")
-    p.add_argument(
-        "--imbalance",
-        choices=("none", "weighted_loss", "balanced_sampler"),
-        default="none",
-        help="handle unequal class sizes by weighting the loss or by sampling classes evenly",
-    )
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
-    p.add_argument(
-        "--early-stopping",
-        type=int,
-        default=0,
-        metavar="EPOCHS",
-        help="stop after this many epochs without a better validation loss (0: never)",
-    )
-    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
-    p.add_argument("--no-channels-last", action="store_true", help="keep the default memory layout on CUDA")
-    p.add_argument(
-        "--consistency",
-        type=float,
-        default=RECOMMENDED["consistency_weight"],
-        metavar="LAMBDA",
-        help="DMTL: weight of the consistency between clean and augmented views (default %(default)g, as in "
-        "the window; 0: supervised only)",
-    )
-    p.add_argument(
-        "--unlabelled", action="store_true", help="DMTL: unlabelled images join the consistency term"
-    )
-    p.add_argument("--unlabelled-ratio", type=int, default=3, help="unlabelled images per labelled one")
-    p.add_argument("--consistency-temperature", type=float, default=1.0, help="target sharpening (<1)")
-    p.add_argument("--consistency-threshold", type=float, default=0.0, help="target confidence needed")
+    _config_options(p)  # every setting but the recipe, a file given with --recipe
+    p.add_argument("--recipe", type=_path, default=None, help=setting("recipe").help)
     p.add_argument(
         "--folds",
         type=int,
@@ -322,17 +265,83 @@ def _parser() -> argparse.ArgumentParser:
 
 def _feature_options(p: argparse.ArgumentParser) -> None:
     """Options naming the frozen backbone whose features a data-quality check reads."""
-    p.add_argument("--backbone", default="efficientnet_lite0", help="a name from 'dmtl-studio weights list'")
-    p.add_argument("--input-size", type=int, default=None, help="override the backbone's input size")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _config_options(p, only=("backbone", "input_size", "device"), base=TrainConfig())
+
+
+def _config_options(
+    p: argparse.ArgumentParser,
+    only: tuple[str, ...] | None = None,
+    base: TrainConfig | None = None,
+) -> None:
+    """Add an option per setting of :class:`TrainConfig`, built from the setting's own help, choices and default.
+
+    Every option's value is ``None`` unless given (see :func:`_given_settings`), so the defaults stay the
+    configuration's: ``base`` (:meth:`TrainConfig.recommended` if not given) is only what the help shows.
+    """
+    shown = base if base is not None else TrainConfig.recommended()
+    for f in fields(TrainConfig):
+        rule = setting(f.name)
+        if rule.flag is None or (only is not None and f.name not in only):
+            continue
+        default = getattr(shown, f.name)
+        flag = rule.flag or "--" + f.name.replace("_", "-")
+        if value_type(f.name) is bool:
+            if default:  # on unless switched off
+                flag = rule.flag or "--no-" + f.name.replace("_", "-")
+                p.add_argument(flag, dest=f.name, action="store_const", const=False, help=f"no {rule.help}")
+            else:
+                p.add_argument(flag, dest=f.name, action="store_const", const=True, help=rule.help)
+            continue
+        text = rule.help
+        if default is not None:
+            text += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+        p.add_argument(
+            flag,
+            dest=f.name,
+            type=value_type(f.name),
+            choices=rule.choices or None,
+            default=None,
+            metavar=rule.metavar,
+            help=text.replace("%", "%%"),
+        )
+
+
+def _given_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given on the command line (options left out are ``None``).
+
+    A setting without an option of its own (the recipe, given as a file with ``--recipe``) is never taken here.
+    """
+    return {
+        f.name: v
+        for f in fields(TrainConfig)
+        if setting(f.name).flag is not None and (v := getattr(args, f.name, None)) is not None
+    }
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The configuration ``train``'s options describe: the recommended one with the options given.
+
+    Parameters
+    ----------
+    args
+        The parsed command line of ``train``.
+
+    Returns
+    -------
+    TrainConfig
+        :meth:`TrainConfig.recommended` with every option that was given.
+
+    Raises
+    ------
+    ConfigError
+        An option's value cannot be used (the message names the setting).
+    """
+    return TrainConfig.recommended(**_given_settings(args))
 
 
 def _quality_config(args: argparse.Namespace) -> object:
-    from dmtl_studio.core.training.config import TrainConfig
-
-    return TrainConfig(
-        backbone=args.backbone, input_size=args.input_size, device=args.device, seed=getattr(args, "seed", 0)
-    )
+    # The stored defaults, not the recommended run: a feature pass reads only backbone, size, device and batch.
+    return TrainConfig(**_given_settings(args))
 
 
 def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
@@ -408,40 +417,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.training.config import ConfigError, TrainConfig
-    from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunNotice, StepProgress
+    from dmtl_studio.core.training.config import ConfigError
+    from dmtl_studio.core.training.events import (
+        EpochResult,
+        EventHandlers,
+        PreparationProgress,
+        RunNotice,
+        StepProgress,
+    )
     from dmtl_studio.core.training.run import train
 
-    # A fine-tuned backbone learns at lr x --backbone-lr-factor.
-    lr = args.lr if args.lr is not None else RECOMMENDED["learning_rate"]
-    config = TrainConfig(
-        backbone=args.backbone,
-        transfer=args.transfer,
-        unfreeze_stages=args.unfreeze_stages,
-        head=args.head,
-        hidden_size=args.hidden,
-        dropout=args.dropout,
-        backbone_lr_factor=args.backbone_lr_factor,
-        feature_views=args.feature_views,
-        epochs=args.epochs if args.epochs is not None else RECOMMENDED["epochs"],
-        batch_size=args.batch_size,
-        learning_rate=lr,
-        input_size=args.input_size,
-        device=args.device,
-        seed=args.seed,
-        num_workers=args.workers,
-        imbalance=args.imbalance,
-        label_smoothing=args.label_smoothing,
-        schedule=args.schedule,
-        early_stopping_patience=args.early_stopping,
-        amp=not args.no_amp,
-        channels_last=not args.no_channels_last,
-        consistency_weight=args.consistency,
-        use_unlabelled=args.unlabelled,
-        unlabelled_ratio=args.unlabelled_ratio,
-        consistency_temperature=args.consistency_temperature,
-        consistency_threshold=args.consistency_threshold,
-    )
+    config = train_config(args)
     if args.resume is not None:
         config = _resumed_config(args)
     elif args.recipe is not None:
@@ -453,32 +439,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(str(exc)) from None
     bar = _Progress("train")
 
-    def on_event(event: object) -> None:
-        if isinstance(event, StepProgress):
-            bar.label = f"epoch {event.epoch}/{event.epochs}"
-            bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} img/s")
-        elif isinstance(event, EpochResult):
-            val = (
-                f" val_loss {event.val_loss:.4f} val_acc {event.val_accuracy:.3f}"
-                if event.val_accuracy is not None
-                else ""
-            )
-            print(
-                f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} "
-                f"acc {event.train_accuracy:.3f}{val}",
-                file=sys.stderr,
-                flush=True,
-            )
+    def step(event: StepProgress) -> None:
+        bar.label = f"epoch {event.epoch}/{event.epochs}"
+        bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} img/s")
 
-        elif isinstance(event, PreparationProgress):
-            bar.label = "features"
-            reused = f", {event.reused} reused from the cache" if event.reused else ""
-            bar.update(
-                event.done, event.total, f"images through the frozen backbone{reused}, {event.seconds:.0f} s"
-            )
-        elif isinstance(event, RunNotice):
-            print(f"note: {event.message}", file=sys.stderr, flush=True)
+    def epoch(event: EpochResult) -> None:
+        val = (
+            f" val_loss {event.val_loss:.4f} val_acc {event.val_accuracy:.3f}"
+            if event.val_accuracy is not None
+            else ""
+        )
+        print(
+            f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}",
+            file=sys.stderr,
+            flush=True,
+        )
 
+    def preparation(event: PreparationProgress) -> None:
+        bar.label = "features"
+        reused = f", {event.reused} reused from the cache" if event.reused else ""
+        bar.update(
+            event.done, event.total, f"images through the frozen backbone{reused}, {event.seconds:.0f} s"
+        )
+
+    def notice(event: RunNotice) -> None:
+        print(f"note: {event.message}", file=sys.stderr, flush=True)
+
+    on_event = EventHandlers(step=step, preparation=preparation, epoch=epoch, notice=notice)
     if args.folds:
         return _cross_validate(args, config, on_event)
     summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
@@ -491,20 +478,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cross_validate(args: argparse.Namespace, config: object, on_event: object) -> int:
-    from dmtl_studio.core.training.crossval import FoldResult, cross_validate
+def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: EventHandlers) -> int:
+    from dataclasses import replace
 
-    def report(event: object) -> None:
-        if isinstance(event, FoldResult):
-            print(
-                f"fold {event.fold}/{event.folds}: accuracy {event.accuracy:.3f} "
-                f"({event.train_images} train, {event.test_images} held out)",
-                file=sys.stderr,
-                flush=True,
-            )
-        else:
-            on_event(event)
+    from dmtl_studio.core.training.crossval import cross_validate
 
+    def fold(event: FoldResult) -> None:
+        print(
+            f"fold {event.fold}/{event.folds}: accuracy {event.accuracy:.3f} "
+            f"({event.train_images} train, {event.test_images} held out)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    report = replace(on_event, fold=fold)
     result = cross_validate(args.project_dir, config, args.folds, on_event=report)
     print("fold  train  held-out  accuracy")
     for fold in result.folds:
@@ -526,7 +513,7 @@ def _resumed_config(args: argparse.Namespace) -> object:
     if run is None:
         raise TrainingError(f"{args.resume} is not a run of {args.project_dir}")
     config = TrainConfig.from_dict(run.config)
-    changes: dict = {"device": args.device}
+    changes: dict = {"device": args.device or TrainConfig.recommended().device}
     if args.epochs is not None:
         changes["epochs"] = args.epochs
     return config.with_changes(**changes)

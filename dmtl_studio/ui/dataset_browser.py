@@ -50,8 +50,22 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.image_filter import (
+    FIXED_FILTERS,
+    SPLIT_TITLES,
+    class_filter,
+    class_warnings,
+    matches,
+    split_filter,
+)
 from dmtl_studio.core.project.images_table import ImageRecord
-from dmtl_studio.core.project.labels import LabelEditor
+from dmtl_studio.core.project.labels import (
+    LabelEditor,
+    can_label,
+    existing_class,
+    next_unlabelled,
+    relabel_targets,
+)
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts, move_to_split
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
@@ -62,7 +76,6 @@ from dmtl_studio.ui.shortcuts import bind_shortcuts
 FETCH_CHUNK = 500
 ICON_SIZE = 112
 PIXMAP_CACHE_SIZE = 2000  # thumbnails kept in memory; the rest are read again from the disk cache
-SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -169,7 +182,7 @@ class ImageListModel(QAbstractListModel):
             verdict = self.verdicts.get(record.id)
             return f"{record.label} {verdict}" if verdict else record.label
         if role == Qt.ItemDataRole.ToolTipRole:
-            split = f" · {SPLIT_NAMES.get(record.split or '', 'no split')}" if record.label else ""
+            split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
             reason = f"\n{problem}" if problem else ""
             note = f"\nnote: {record.note}" if record.note and not problem else ""
             return f"{record.path}\n{record.label or 'unlabelled'}{split}{reason}{note}"
@@ -267,12 +280,6 @@ class ThumbnailView(QListView):
         return True
 
 
-FILTERS_FIXED = [
-    ("All images", "all"),
-    ("Unlabelled", "unlabelled"),
-    ("Problem files", "problems"),
-    ("Conflicting labels", "conflicts"),
-]
 #: Filters whose images come in an order of their own (the model's), fed by an evaluation or suggestions.
 QUEUE_KEY = "queue"
 LABEL_ERRORS_KEY = "quality:label-errors"
@@ -443,19 +450,9 @@ class DatasetBrowser(QWidget):
         self.model.colors = colors
         problems = sum(1 for record in self._all.values() if record.problem)
         unlabelled = self.store.unlabelled_count()
-        warnings = [
-            f"Class '{name}' has only {c['total']} image(s): too few to keep a validation image."
-            for name, c in counts.items()
-            if 0 < c["total"] < 2 and not any(f"class '{name}'" in w for w in self._split_warnings)
-        ]
         conflicts = label_conflicts(self.store)
         self._conflicting = {image_id for conflict in conflicts for image_id in conflict.image_ids}
-        if conflicts:
-            warnings.append(
-                f"{len(conflicts)} picture(s) carry two or more labels (identical files): see the filter "
-                "'Conflicting labels'."
-            )
-        self.classes.show_classes(counts, colors, warnings + self._split_warnings)
+        self.classes.show_classes(counts, colors, class_warnings(counts, self._split_warnings, conflicts))
         labelled = sum(c["total"] for c in counts.values())
         self.summary.setText(
             f"<b>{self.store.folder.name}</b> — {len(self._all)} image(s): {labelled} labelled in "
@@ -467,12 +464,12 @@ class DatasetBrowser(QWidget):
         current = self.filter.currentData()
         self.filter.blockSignals(True)
         self.filter.clear()
-        for text, key in FILTERS_FIXED:
+        for text, key in FIXED_FILTERS:
             self.filter.addItem(f"{text} ({len(self._conflicting)})" if key == "conflicts" else text, key)
-        for split, name in SPLIT_NAMES.items():
-            self.filter.addItem(f"Split: {name}", f"split:{split}")
+        for split, name in SPLIT_TITLES.items():
+            self.filter.addItem(f"Split: {name}", split_filter(split))
         for name in class_names:
-            self.filter.addItem(f"Class: {name}", f"class:{name}")
+            self.filter.addItem(f"Class: {name}", class_filter(name))
         for key, (title, ids) in self._ordered.items():
             self.filter.addItem(f"{title} ({len(ids)})", key)
         position = self.filter.findData(current) if current else 0
@@ -481,23 +478,8 @@ class DatasetBrowser(QWidget):
 
     # ----------------------------------------------------------------- filtering
     def matches(self, record: ImageRecord, key: str, text: str) -> bool:
-        if text and text not in os.path.basename(record.path).lower():
-            return False
-        if key == "all":
-            return True
-        if key == "problems":
-            return record.problem is not None
-        if record.problem is not None:
-            return False
-        if key == "unlabelled":
-            return record.label is None
-        if key == "conflicts":
-            return record.id in self._conflicting
-        if key.startswith("class:"):
-            return record.label == key[len("class:") :]
-        if key.startswith("split:"):
-            return record.label is not None and record.split == key[len("split:") :]
-        return True
+        """Whether the filter ``key`` with search ``text`` shows ``record`` (core's rule)."""
+        return matches(record, key, text, self._conflicting)
 
     def apply_filter(self) -> None:
         key = self.filter.currentData() or "all"
@@ -528,14 +510,14 @@ class DatasetBrowser(QWidget):
             self.filter.setCurrentIndex(position)
 
     def _filter_class(self, name: str) -> None:
-        self.set_filter(f"class:{name}")
+        self.set_filter(class_filter(name))
 
     # ----------------------------------------------------------------- labelling
     def selected_ids(self) -> list[int]:
         rows = sorted(index.row() for index in self.view.selectionModel().selectedIndexes())
         if not rows and self.view.currentIndex().isValid():
             rows = [self.view.currentIndex().row()]
-        return [self.model.record(row).id for row in rows if self.model.record(row).problem is None]
+        return [self.model.record(row).id for row in rows if can_label(self.model.record(row))]
 
     def _digit(self, digit: int) -> None:
         names = self.classes.class_names()
@@ -596,11 +578,7 @@ class DatasetBrowser(QWidget):
 
     def _accept_relabel(self, ids: list[int]) -> None:
         """Give suspected label errors their suggested class (those still carrying the doubted label)."""
-        by_class: dict[str, list[int]] = {}
-        for i in ids:
-            given, suggested = self.relabel.get(i, (None, None))
-            if suggested is not None and self._all[i].label == given:
-                by_class.setdefault(suggested, []).append(i)
+        by_class = relabel_targets(ids, self.relabel, {i: self._all[i].label for i in ids if i in self._all})
         descriptions = []
         for class_name, chosen in by_class.items():
             try:
@@ -673,7 +651,7 @@ class DatasetBrowser(QWidget):
             self.notes[image_id] = self.notes.get(image_id, "").split(":")[0] + f": {left}"
         self._refresh_classes()
         self._notes_changed()
-        self.status_message.emit(f"Kept {len(ids)} duplicate image(s) in the {SPLIT_NAMES[split]} split")
+        self.status_message.emit(f"Kept {len(ids)} duplicate image(s) in the {SPLIT_TITLES[split]} split")
         self.project_changed.emit()
 
     # ----------------------------------------------------------------- the model's view of the images
@@ -774,16 +752,11 @@ class DatasetBrowser(QWidget):
     def _apply(self, labels: dict[int, str | None]) -> None:
         """Show new labels at once; the counts follow (a class may have been created)."""
         assert self.store is not None
-        changed = []
-        for image_id, label in labels.items():
-            if image_id in self._all:
-                self._all[image_id] = dataclasses.replace(self._all[image_id], label=label)
-                changed.append(self._all[image_id])
-        if any(label and self._all[i].split is None for i, label in labels.items() if i in self._all):
-            # Newly labelled images join a split at once, keeping each class's proportions.
-            self._split_warnings = list(assign_splits(self.store).warnings)
-            changed = self.store.images_by_id([record.id for record in changed])
-            self._all.update({record.id: record for record in changed})
+        # The editor has stored the labels and given newly labelled images a split: show what is stored.
+        changed = self.store.images_by_id([image_id for image_id in labels if image_id in self._all])
+        self._all.update({record.id: record for record in changed})
+        if self.editor is not None and self.editor.split_warnings is not None:
+            self._split_warnings = list(self.editor.split_warnings)
         self.model.update_records(changed)
         self._refresh_model_notes(labels)
         self._refresh_classes()
@@ -814,12 +787,9 @@ class DatasetBrowser(QWidget):
         self.redo_action.setEnabled(self.editor is not None and self.editor.can_redo())
 
     def _advance_to_unlabelled(self) -> None:
-        current = self.view.currentIndex().row()
-        records = self.model.records()
-        for row in list(range(current + 1, len(records))) + list(range(0, max(0, current))):
-            if records[row].label is None and records[row].problem is None:
-                self._select_row(row)
-                return
+        row = next_unlabelled(self.model.records(), self.view.currentIndex().row())
+        if row is not None:
+            self._select_row(row)
 
     def _step(self, delta: int) -> None:
         row = self.view.currentIndex().row() + delta
@@ -884,7 +854,7 @@ class DatasetBrowser(QWidget):
             self.viewer.set_caption(self._caption(self.model.record(current.row())))
 
     def _caption(self, record: ImageRecord) -> str:
-        split = f" · {SPLIT_NAMES.get(record.split or '', 'no split')}" if record.label else ""
+        split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
         size = f" · {record.width}×{record.height}" if record.width else ""
         color = self.model.colors.get(record.label or "", "#7f8c8d")
         label = record.label or "unlabelled"
@@ -905,7 +875,7 @@ class DatasetBrowser(QWidget):
         menu.addAction("Remove label\t0", lambda: self.label_selected(None))
         menu.addSeparator()
         moves = menu.addMenu("Move to split")
-        for split, name in SPLIT_NAMES.items():
+        for split, name in SPLIT_TITLES.items():
             moves.addAction(name.capitalize(), lambda s=split: self.move_selected_to_split(s))
         record = self.current_record()
         if record is not None and record.id in self.duplicate_group:
@@ -918,19 +888,17 @@ class DatasetBrowser(QWidget):
     def move_selected_to_split(self, split: str) -> None:
         if self.store is None:
             return
-        ids = [i for i in self.selected_ids() if self._all[i].label is not None]
+        # Core leaves unlabelled images out (they have no split) and moves identical copies along.
+        ids = move_to_split(self.store, self.selected_ids(), split)
         if not ids:
             self.status_message.emit("Only labelled images have a split")
             return
-        ids = move_to_split(
-            self.store, ids, split
-        )  # identical content stays in one split: its copies move too
         for image_id in ids:
             self._all[image_id] = dataclasses.replace(self._all[image_id], split=split)
         self.model.update_records([self._all[i] for i in ids])
         self._refresh_classes()
         self._show_current()
-        self.status_message.emit(f"Moved {len(ids)} image(s) to the {SPLIT_NAMES[split]} split")
+        self.status_message.emit(f"Moved {len(ids)} image(s) to the {SPLIT_TITLES[split]} split")
         self.project_changed.emit()
 
     def reassign_splits(self, val_fraction: float, test_fraction: float, seed: int) -> None:
@@ -949,13 +917,12 @@ class DatasetBrowser(QWidget):
         return self.store.class_counts()
 
     def _class_change(self, change, done: str) -> None:  # noqa: ANN001 - a callable
+        """Run a class change (the editor's, which decides whether the label history survives it)."""
         try:
             change()
         except ProjectError as exc:
             QMessageBox.warning(self, "Classes", str(exc))
             return
-        if self.editor is not None:
-            self.editor.clear_history()  # the history names classes that may no longer exist
         self._update_undo_actions()
         self.reload()
         self.status_message.emit(done)
@@ -970,11 +937,9 @@ class DatasetBrowser(QWidget):
 
     def add_class(self, name: str) -> None:
         """Add a class, or say that it exists already (names compare without surrounding spaces)."""
-        existing = {c.casefold(): c for c in self.store.class_names()}
-        if name.strip().casefold() in existing:
-            self.status_message.emit(
-                f"There is a class '{existing[name.strip().casefold()]}' already; nothing added"
-            )
+        same = existing_class(self.store, name)
+        if same is not None:
+            self.status_message.emit(f"There is a class '{same}' already; nothing added")
             return
         self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
 
@@ -982,7 +947,7 @@ class DatasetBrowser(QWidget):
         name, ok = QInputDialog.getText(self, "Rename class", f"New name for '{old}':", text=old)
         if ok and name.strip() and name.strip() != old:
             self._class_change(
-                lambda: self.store.rename_class(old, name), f"Renamed '{old}' to '{name.strip()}'"
+                lambda: self.editor.rename_class(old, name), f"Renamed '{old}' to '{name.strip()}'"
             )
 
     def _merge_classes(self, names: list[str]) -> None:
@@ -1000,7 +965,7 @@ class DatasetBrowser(QWidget):
             self, "Merge classes", f"Move {moved} image(s) from {others} into '{target}' and remove {others}?"
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._class_change(lambda: self.store.merge_classes(names, target), f"Merged into '{target}'")
+            self._class_change(lambda: self.editor.merge_classes(names, target), f"Merged into '{target}'")
 
     def _delete_class(self, name: str) -> None:
         count = self._counts().get(name, {}).get("total", 0)
@@ -1010,7 +975,7 @@ class DatasetBrowser(QWidget):
             f"Delete the class '{name}'? Its {count} image(s) become unlabelled; no file is deleted.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._class_change(lambda: self.store.delete_class(name), f"Deleted class '{name}'")
+            self._class_change(lambda: self.editor.delete_class(name), f"Deleted class '{name}'")
 
     def _color_class(self, name: str) -> None:
         assert self.store is not None

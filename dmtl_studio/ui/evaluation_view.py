@@ -10,19 +10,16 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -31,6 +28,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
 from dmtl_studio.core.project.runs_table import RunRecord
+from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
 
 NO_RUN = "No trained run yet"
 #: The uncertainty measures, in plain words.
@@ -60,12 +58,6 @@ EXPORT_FORMATS = {
     ),
 }
 NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
-
-
-def _number(value: float | int) -> QTableWidgetItem:
-    item = QTableWidgetItem(f"{value:.3f}" if isinstance(value, float) else str(value))
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
 
 
 class RunChoice(QComboBox):
@@ -216,18 +208,12 @@ class EvaluationView(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
 
-        self.confusion = QTableWidget(0, 0)
-        self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.confusion.setToolTip(
-            "Rows: true class · columns: predicted class · click a cell to see its images"
+        self.confusion = ConfusionTable(
+            "Rows: true class · columns: predicted class · click a cell to see its images", cell_tooltips=True
         )
+        self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.confusion.cellClicked.connect(self.cell_activated)
-        self.per_class = QTableWidget(0, 5)
-        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
-        self.per_class.verticalHeader().setVisible(False)
-        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.per_class.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.per_class = PerClassTable()
         self.misclassified_button = QPushButton("Show misclassified")
         self.low_confidence_button = QPushButton(f"Show low confidence (< {LOW_CONFIDENCE:.0%})")
         self.misclassified_button.clicked.connect(lambda: self.filter_requested.emit("misclassified"))
@@ -393,9 +379,7 @@ class EvaluationView(QWidget):
             f"<b>{result.run_name}</b>: {NOTHING_SCORED} in the <b>{result.split_title}</b>, so no accuracy."
             + (" " + "; ".join(extra) + "." if extra else "")
         )
-        self.confusion.clear()
-        self.confusion.setRowCount(0)
-        self.confusion.setColumnCount(0)
+        self.confusion.clear_matrix()
         self.per_class.setRowCount(0)
         self.reliability.show_summary(None)
         for button in (self.misclassified_button, self.low_confidence_button):
@@ -426,30 +410,8 @@ class EvaluationView(QWidget):
             f"{len(result.misclassified_ids())} misclassified. Rows are the true class, columns the prediction; "
             "click a cell to see its images." + (" " + "; ".join(extra) + "." if extra else "")
         )
-        n = len(classes)
-        self.confusion.clear()
-        self.confusion.setRowCount(n)
-        self.confusion.setColumnCount(n)
-        self.confusion.setHorizontalHeaderLabels([f"→ {c}" for c in classes])
-        self.confusion.setVerticalHeaderLabels(classes)
-        shares = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
-        for i in range(n):
-            for j in range(n):
-                item = _number(int(matrix[i, j]))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                strength = float(shares[i, j])
-                base = (46, 134, 222) if i == j else (192, 57, 43)
-                item.setBackground(QBrush(QColor(*(int(255 - (255 - c) * strength) for c in base))))
-                item.setForeground(QBrush(QColor("white" if strength > 0.55 else "#222")))
-                item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {int(matrix[i, j])} image(s)")
-                self.confusion.setItem(i, j, item)
-        self.per_class.setRowCount(n)
-        for i, name in enumerate(classes):
-            self.per_class.setItem(i, 0, QTableWidgetItem(name))
-            self.per_class.setItem(i, 1, _number(float(metrics.precision[i])))
-            self.per_class.setItem(i, 2, _number(float(metrics.recall[i])))
-            self.per_class.setItem(i, 3, _number(float(metrics.f1[i])))
-            self.per_class.setItem(i, 4, _number(int(metrics.support[i])))
+        self.confusion.show_matrix(matrix, classes)
+        self.per_class.show_metrics(metrics, classes)
         self.reliability.show_summary(
             result.calibration_summary(), result.reliability(calibrated=False).to_dict()
         )

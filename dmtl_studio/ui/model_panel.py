@@ -21,8 +21,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -44,7 +42,8 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
-from dmtl_studio.core.training.config import RECOMMENDED, ConfigError, TrainConfig
+from dmtl_studio.core.training.config import ConfigError, TrainConfig, setting
+from dmtl_studio.ui.config_fields import choice_box, label, spin_box
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
 WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -58,8 +57,6 @@ TRANSFER_HELP = {
     "full": "Fine-tuning: every layer adapts, the backbone at a fraction of the head's learning rate. Slowest; "
     "best with many images.",
 }
-#: The head's rate; a fine-tuned backbone learns at ``rate x factor`` (docs/transfer.md compares them).
-DEFAULT_LR = dict.fromkeys(("frozen", "partial", "full"), RECOMMENDED["learning_rate"])
 STRATEGY_LABELS = {
     "frozen": "Frozen — feature extraction (cached)",
     "partial": "Partial — fine-tune the last stages",
@@ -72,8 +69,7 @@ LAMBDA_HELP = (
     "image and for a changed copy of it (rotated, recoloured…). This needs no labels, so unlabelled images "
     "can help. 0 learns from the labels alone; 1 counts both equally; higher trusts consistency more."
 )
-#: Consistency weight the window starts with: the command line's too (see ``RECOMMENDED``).
-DEFAULT_CONSISTENCY = RECOMMENDED["consistency_weight"]
+HEAD_TEXTS = {"linear": "Linear", "mlp": "MLP (one hidden layer)"}
 
 
 def _muted(label: QLabel) -> QLabel:
@@ -129,18 +125,22 @@ class ModelPanel(QWidget):
         self.import_weights_button.clicked.connect(self._ask_import_weights)
 
         # ---- strategy
-        self.strategy_buttons = {mode: QRadioButton(text) for mode, text in STRATEGY_LABELS.items()}
+        recommended = TrainConfig.recommended()
+        self.strategy_buttons = {
+            mode: QRadioButton(STRATEGY_LABELS.get(mode, mode)) for mode in setting("transfer").choices
+        }
         self.strategy = QButtonGroup(self)
         for button in self.strategy_buttons.values():
             self.strategy.addButton(button)
-        self.strategy_buttons["frozen"].setChecked(True)
+        self.strategy_buttons[recommended.transfer].setChecked(True)
         # Kept as attributes under their historical names for callers and tests.
         self.frozen, self.partial, self.full = (
             self.strategy_buttons[m] for m in ("frozen", "partial", "full")
         )
         self.stages = QSlider(Qt.Orientation.Horizontal)
-        self.stages.setRange(1, 8)
-        self.stages.setValue(2)
+        # The most is the chosen backbone's number of stages (set with the backbone).
+        self.stages.setRange(int(setting("unfreeze_stages").low or 1), recommended.unfreeze_stages)
+        self.stages.setValue(recommended.unfreeze_stages)
         self.stages.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.stages.setTickInterval(1)
         self.stages.setPageStep(1)
@@ -158,74 +158,51 @@ class ModelPanel(QWidget):
         box.addWidget(self.help)
 
         # ---- head
-        self.head_kind = QComboBox()
-        self.head_kind.addItem("Linear", "linear")
-        self.head_kind.addItem("MLP (one hidden layer)", "mlp")
-        self.hidden = QSpinBox()
-        self.hidden.setRange(8, 4096)
-        self.hidden.setSingleStep(64)
-        self.hidden.setValue(256)
-        self.dropout = QDoubleSpinBox()
-        self.dropout.setRange(0.0, 0.9)
-        self.dropout.setSingleStep(0.05)
-        self.dropout.setValue(0.2)
+        self.head_kind = choice_box("head", HEAD_TEXTS)
+        self.hidden = spin_box("hidden_size")
+        self.dropout = spin_box("dropout")
         head_box = QGroupBox("New head")
         form = QFormLayout(head_box)
         form.addRow("Type", self.head_kind)
-        form.addRow("Hidden units", self.hidden)
-        form.addRow("Dropout", self.dropout)
+        form.addRow(label("hidden_size"), self.hidden)
+        form.addRow(label("dropout"), self.dropout)
         form.addRow(_muted(QLabel("One output per class of the project.")))
 
         # ---- learning
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 500)
-        self.epochs.setValue(RECOMMENDED["epochs"])
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 1024)
-        self.batch_size.setValue(RECOMMENDED["batch_size"])
-        self.learning_rate = QDoubleSpinBox()
-        self.learning_rate.setDecimals(6)
-        self.learning_rate.setRange(1e-6, 1.0)
-        self.learning_rate.setSingleStep(1e-4)
-        self.learning_rate.setValue(DEFAULT_LR["frozen"])
-        self.backbone_factor = QDoubleSpinBox()
-        self.backbone_factor.setDecimals(3)
-        self.backbone_factor.setRange(0.001, 1.0)
-        self.backbone_factor.setSingleStep(0.05)
-        self.backbone_factor.setValue(0.1)
+        self.epochs = spin_box("epochs")
+        self.batch_size = spin_box("batch_size")
+        self.learning_rate = spin_box("learning_rate")
+        self.backbone_factor = spin_box("backbone_lr_factor")
         self.backbone_lr_label = _muted(QLabel())
         learning_box = QGroupBox("Learning")
         form = QFormLayout(learning_box)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Head learning rate", self.learning_rate)
-        form.addRow("Backbone LR factor", self.backbone_factor)
+        for name, box in (
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("learning_rate", self.learning_rate),
+            ("backbone_lr_factor", self.backbone_factor),
+        ):
+            form.addRow(label(name), box)
         form.addRow(self.backbone_lr_label)
 
         # ---- the DMTL objective
-        self.consistency_weight = QDoubleSpinBox()
-        self.consistency_weight.setDecimals(2)
-        self.consistency_weight.setRange(0.0, 10.0)
-        self.consistency_weight.setSingleStep(0.25)
-        self.consistency_weight.setValue(DEFAULT_CONSISTENCY)
+        self.consistency_weight = spin_box("consistency_weight")
         self.consistency_weight.setToolTip(LAMBDA_HELP)
         self.use_unlabelled = QCheckBox()
         self.use_unlabelled.setToolTip(
             "Unlabelled images teach the model through the consistency term only; they never count as labelled."
         )
-        self.unlabelled_ratio = QSpinBox()
-        self.unlabelled_ratio.setRange(1, 16)
-        self.unlabelled_ratio.setValue(3)
+        self.unlabelled_ratio = spin_box("unlabelled_ratio")
         self.unlabelled_ratio.setSuffix(" : 1")
         self.unlabelled_ratio.setToolTip("Unlabelled images per labelled image in each batch")
         self.set_unlabelled_count(0)
         dmtl_box = QGroupBox("DMTL objective")
         form = QFormLayout(dmtl_box)
-        lambda_label = QLabel("Consistency weight λ")
+        lambda_label = QLabel(label("consistency_weight"))
         lambda_label.setToolTip(LAMBDA_HELP)
         form.addRow(lambda_label, self.consistency_weight)
         form.addRow(self.use_unlabelled)
-        form.addRow("Unlabelled : labelled", self.unlabelled_ratio)
+        form.addRow(label("unlabelled_ratio"), self.unlabelled_ratio)
         form.addRow(
             _muted(
                 QLabel("Supervised loss on augmented images + λ × consistency between clean and augmented.")
@@ -470,9 +447,8 @@ class ModelPanel(QWidget):
         self.stages.setEnabled(mode == "partial")
         self.stages_label.setEnabled(mode == "partial")
         self.backbone_factor.setEnabled(mode != "frozen")
-        # A rate the user chose (or took from the finder) stays: only an untouched default follows the mode.
-        if previous is None or math.isclose(self.learning_rate.value(), DEFAULT_LR[previous]):
-            self.learning_rate.setValue(DEFAULT_LR[mode])
+        # The learning rate stays as it is: the recommended head rate is the same for every strategy
+        # (docs/transfer.md), and a rate the user chose (or took from the finder) is theirs.
         if self._suggestion is not None and previous is not None and mode != previous:
             found = self._suggestion_transfer or previous
             self.lr_status.setText(
@@ -638,7 +614,14 @@ class ModelPanel(QWidget):
             return None
 
     def config(self) -> TrainConfig:
-        return TrainConfig(
+        """The form's settings over the recommended configuration (what the form does not show stays at that).
+
+        Raises
+        ------
+        ConfigError
+            A setting core refuses (the message names it).
+        """
+        return TrainConfig.recommended(
             backbone=self.backbone_name(),
             transfer=self.transfer(),
             unfreeze_stages=self.stages.value(),

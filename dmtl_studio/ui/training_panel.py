@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -28,9 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.evaluation.metrics import format_score, per_class_metrics
+from dmtl_studio.core.evaluation.metrics import format_score
 from dmtl_studio.core.project.runs_table import EpochMetrics, RunRecord
 from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunSummary, StepProgress
+from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
 
 REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"
@@ -108,12 +108,6 @@ def _curve(plot: pg.PlotWidget, name: str | None, color: str, symbols: bool, das
     if symbols:
         return _Series(plot.plot(name=name, pen=pen, symbol="o", symbolSize=6, symbolBrush=color))
     return _Series(plot.plot(name=name, pen=pen))
-
-
-def _number(value: float | int, digits: int = 3) -> QTableWidgetItem:
-    item = QTableWidgetItem(f"{value:.{digits}f}" if isinstance(value, float) else str(value))
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
 
 
 #: What the window's close question answers: stop the run and quit, quit once the run ends, or stay open.
@@ -229,16 +223,10 @@ class TrainingPanel(QWidget):
         self.redraw_timer.setInterval(REDRAW_MS // (len(self._parts) + 1))
         self.redraw_timer.timeout.connect(self._redraw_next)
 
-        self.confusion = QTableWidget(0, 0)
-        self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.confusion.setToolTip(
+        self.confusion = ConfusionTable(
             "Rows: true class · columns: predicted class · last epoch, validation images"
         )
-        self.per_class = QTableWidget(0, 5)
-        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
-        self.per_class.verticalHeader().setVisible(False)
-        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.per_class.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.per_class = PerClassTable()
         self.confusion_note = QLabel(
             "The confusion matrix appears after the first epoch with validation images."
         )
@@ -503,31 +491,8 @@ class TrainingPanel(QWidget):
 
     def show_confusion(self, confusion: np.ndarray, classes: list[str], when: str) -> None:
         """A heat map (cell colour: share of the true class's images) and precision/recall/F1 per class."""
-        n = len(classes)
-        self.confusion.setRowCount(n)
-        self.confusion.setColumnCount(n)
-        self.confusion.setHorizontalHeaderLabels([f"→ {c}" for c in classes])
-        self.confusion.setVerticalHeaderLabels(classes)
-        row_sums = confusion.sum(axis=1, keepdims=True).clip(min=1)
-        shares = confusion / row_sums
-        for i in range(n):
-            for j in range(n):
-                item = _number(int(confusion[i, j]))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                strength = float(shares[i, j])
-                base = (46, 134, 222) if i == j else (192, 57, 43)
-                color = QColor(*(int(255 - (255 - c) * strength) for c in base))
-                item.setBackground(QBrush(color))
-                item.setForeground(QBrush(QColor("white" if strength > 0.55 else "#222")))
-                self.confusion.setItem(i, j, item)
-        metrics = per_class_metrics(confusion)
-        self.per_class.setRowCount(n)
-        for i, name in enumerate(classes):
-            self.per_class.setItem(i, 0, QTableWidgetItem(name))
-            self.per_class.setItem(i, 1, _number(float(metrics.precision[i])))
-            self.per_class.setItem(i, 2, _number(float(metrics.recall[i])))
-            self.per_class.setItem(i, 3, _number(float(metrics.f1[i])))
-            self.per_class.setItem(i, 4, _number(int(metrics.support[i])))
+        self.confusion.show_matrix(confusion, classes)
+        metrics = self.per_class.show_matrix(confusion, classes)
         self.confusion_note.setText(
             f"Validation images, {when}: accuracy {format_score(metrics.accuracy, '.1%')}, balanced accuracy "
             f"{format_score(metrics.balanced_accuracy, '.1%')}. Rows are the true class, columns the prediction."

@@ -18,7 +18,12 @@ class AuditThread(CoreThread):
     what = "the audit bundle"
 
     def __init__(
-        self, project_dir: Path, run_dir: str, out: str, overwrite: bool = False, parent: QObject | None = None
+        self,
+        project_dir: Path,
+        run_dir: str,
+        out: str,
+        overwrite: bool = False,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.project_dir, self.run_dir, self.out, self.overwrite = Path(project_dir), run_dir, out, overwrite

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.events import EventHandlers, FoldResult, StepProgress
 from dmtl_studio.workers.registry import CoreThread
 
 
@@ -28,15 +29,13 @@ class CrossValidationThread(CoreThread):
         self.config = config
         self.folds = folds
         self._fold = 1
+        self._on_event = EventHandlers(step=self._on_step, fold=self._on_fold)
 
-    def _on_event(self, event: object) -> None:
-        from dmtl_studio.core.training.crossval import FoldResult
-        from dmtl_studio.core.training.events import StepProgress
+    def _on_fold(self, event: FoldResult) -> None:
+        self._fold = event.fold + 1
 
-        if isinstance(event, FoldResult):
-            self._fold = event.fold + 1
-            return
-        if not isinstance(event, StepProgress) or not self._progress_due(False):
+    def _on_step(self, event: StepProgress) -> None:
+        if not self._progress_due(False):
             return
         per_fold = event.epochs * event.steps
         done = (self._fold - 1) * per_fold + (event.epoch - 1) * event.steps + event.step

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from dmtl_studio.core.base.errors import failure_line
 from dmtl_studio.core.training.config import TrainConfig
-from dmtl_studio.core.training.events import PreparationProgress, RunNotice, StepProgress
+from dmtl_studio.core.training.events import EventHandlers, PreparationProgress, RunNotice, StepProgress
 from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ class TrainingThread(QThread):
         self.resume_from = resume_from
         self._progress_due = ProgressThrottle().due
         self._paused = False
+        self._on_event = EventHandlers(
+            step=self._on_step,
+            preparation=self._on_preparation,
+            epoch=self.epoch_finished.emit,
+            notice=self._on_notice,
+        )
         LIVE_THREADS.add(self)
 
     def set_paused(self, paused: bool) -> None:
@@ -52,17 +58,16 @@ class TrainingThread(QThread):
             time.sleep(0.05)
         return self.isInterruptionRequested()
 
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, StepProgress):
-            if self._progress_due(event.step >= event.steps):
-                self.progress.emit(event)
-        elif isinstance(event, PreparationProgress):
-            if self._progress_due(event.done >= event.total):
-                self.preparing.emit(event)
-        elif isinstance(event, RunNotice):
-            self.notice.emit(event.message)
-        else:
-            self.epoch_finished.emit(event)
+    def _on_step(self, event: StepProgress) -> None:
+        if self._progress_due(event.step >= event.steps):
+            self.progress.emit(event)
+
+    def _on_preparation(self, event: PreparationProgress) -> None:
+        if self._progress_due(event.done >= event.total):
+            self.preparing.emit(event)
+
+    def _on_notice(self, event: RunNotice) -> None:
+        self.notice.emit(event.message)
 
     def run(self) -> None:
         from dmtl_studio.core.training.run import train

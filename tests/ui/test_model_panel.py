@@ -239,3 +239,32 @@ def test_the_lr_finder_shows_the_feature_pass_and_can_be_cancelled(qtbot, projec
     assert "stopped" in panel.lr_status.text() and not panel.use_lr.isEnabled()
     assert not panel.lr_cancel.isEnabled()
     controller.shutdown()
+
+
+def test_the_form_starts_from_the_recommended_configuration_and_offers_only_valid_values(
+    panel: ModelPanel,
+) -> None:
+    from dmtl_studio.core.training.config import setting
+
+    recommended = TrainConfig.recommended()
+    assert panel.config() == recommended.with_changes(backbone=panel.backbone_name())
+    boxes = {
+        "epochs": panel.epochs,
+        "batch_size": panel.batch_size,
+        "learning_rate": panel.learning_rate,
+        "backbone_lr_factor": panel.backbone_factor,
+        "hidden_size": panel.hidden,
+        "dropout": panel.dropout,
+        "consistency_weight": panel.consistency_weight,
+        "unlabelled_ratio": panel.unlabelled_ratio,
+    }
+    for name, box in boxes.items():
+        rule = setting(name)
+        assert box.value() == pytest.approx(getattr(recommended, name)), name
+        assert rule.accepts(box.minimum()) and rule.accepts(box.maximum()), name
+        if rule.high is not None and not rule.high_open:
+            assert box.maximum() == rule.high, name  # the whole valid range, not a narrower copy
+    assert [panel.head_kind.itemData(i) for i in range(panel.head_kind.count())] == list(
+        setting("head").choices
+    )
+    assert list(panel.strategy_buttons) == list(setting("transfer").choices)

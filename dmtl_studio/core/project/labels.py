@@ -1,11 +1,22 @@
-"""Label editing with undo and redo. Each action is one committed transaction in the project store."""
+"""Label and class editing with undo and redo, and the rules of what can be labelled.
+
+Each action is one committed transaction in the project store. The rules a browser applies live here, so that
+every view (and the tests) asks the same place: a problem file cannot be labelled, an image needs a label when it
+is usable and has none, a newly labelled image joins a split at once, class names compare without surrounding
+spaces and case, and a change to the classes forgets the label history (which names them).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from dmtl_studio.core.project.images_table import ImageRecord
+from dmtl_studio.core.project.splits import assign_splits
 from dmtl_studio.core.project.store import ProjectStore
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -17,10 +28,116 @@ class LabelAction:
     after: dict[int, str | None]
 
 
+def can_label(record: ImageRecord) -> bool:
+    """Whether an image can be given a label: only a usable file can (a problem file has no pixels to learn).
+
+    Parameters
+    ----------
+    record
+        The image.
+
+    Returns
+    -------
+    bool
+        ``True`` for a file without a problem.
+    """
+    return record.problem is None
+
+
+def needs_label(record: ImageRecord) -> bool:
+    """Whether an image counts as unlabelled: usable and without a label (what the labelling queue visits).
+
+    Parameters
+    ----------
+    record
+        The image.
+
+    Returns
+    -------
+    bool
+        ``True`` for a usable image without a label.
+    """
+    return record.label is None and record.problem is None
+
+
+def next_unlabelled(records: Sequence[ImageRecord], current: int) -> int | None:
+    """The position of the next image that needs a label after ``current``, wrapping round to the start.
+
+    Parameters
+    ----------
+    records
+        The images in the order shown.
+    current
+        The position of the current image (``-1``: none).
+
+    Returns
+    -------
+    int or None
+        The position, or ``None`` when no other image needs a label.
+    """
+    order = list(range(current + 1, len(records))) + list(range(0, max(0, current)))
+    return next((row for row in order if needs_label(records[row])), None)
+
+
+def existing_class(store: ProjectStore, name: str) -> str | None:
+    """The project's class that ``name`` would duplicate: names compare without surrounding spaces and case.
+
+    Parameters
+    ----------
+    store
+        The project.
+    name
+        A class name as typed.
+
+    Returns
+    -------
+    str or None
+        The existing class's own spelling, or ``None`` when ``name`` is new.
+    """
+    existing = {c.casefold(): c for c in store.class_names()}
+    return existing.get(name.strip().casefold())
+
+
+def relabel_targets(
+    ids: Iterable[int],
+    doubted: Mapping[int, tuple[str | None, str | None]],
+    labels: Mapping[int, str | None],
+) -> dict[str, list[int]]:
+    """Which suspected label errors to give their suggested class, by class.
+
+    An image is relabelled only while it still carries the label that was doubted: one relabelled (or
+    unlabelled) by hand since keeps the user's word.
+
+    Parameters
+    ----------
+    ids
+        The images to relabel.
+    doubted
+        Per image, the doubted label and the suggested class.
+    labels
+        Each image's label now.
+
+    Returns
+    -------
+    dict
+        ``{suggested class: [image ids]}``, in the order of ``ids``.
+    """
+    targets: dict[str, list[int]] = {}
+    for image_id in ids:
+        given, suggested = doubted.get(image_id, (None, None))
+        if suggested is not None and labels.get(image_id) == given:
+            targets.setdefault(suggested, []).append(image_id)
+    return targets
+
+
 class LabelEditor:
-    """Assigns labels and splits through a store and keeps the history to undo and redo them.
+    """Assigns labels and changes classes through a store, and keeps the history to undo and redo labels.
 
     The history lives for the session; what is on disk is always the state after the last committed action.
+    Every labelling (assign, undo, redo) gives newly labelled images without a split one at once, keeping each
+    class's proportions; :attr:`split_warnings` holds that assignment's warnings (``None`` after an action that
+    needed none). Renaming, merging or deleting classes forgets the history, whose actions name classes that may
+    no longer exist; adding a class or changing its colour keeps it.
     """
 
     def __init__(self, store: ProjectStore, limit: int = 1000) -> None:
@@ -28,6 +145,14 @@ class LabelEditor:
         self.limit = limit
         self._undo: list[LabelAction] = []
         self._redo: list[LabelAction] = []
+        self.split_warnings: tuple[str, ...] | None = None
+
+    def _set_labels(self, labels: dict[int, str | None]) -> None:
+        self.store.set_labels(labels)
+        self.split_warnings = None
+        labelled = [image_id for image_id, label in labels.items() if label is not None]
+        if any(record.split is None for record in self.store.images_by_id(labelled)):
+            self.split_warnings = tuple(assign_splits(self.store).warnings)
 
     def assign(self, image_ids: Sequence[int], class_name: str | None) -> LabelAction | None:
         """Label ``image_ids`` as ``class_name`` (``None`` unlabels). Returns the action, or ``None`` if nothing
@@ -40,7 +165,7 @@ class LabelEditor:
             f"label {len(after)} image(s) as {class_name}" if class_name else f"unlabel {len(after)} image(s)"
         )
         action = LabelAction(what, before, after)
-        self.store.set_labels(action.after)
+        self._set_labels(action.after)
         self._undo.append(action)
         del self._undo[: -self.limit]
         self._redo.clear()
@@ -56,7 +181,7 @@ class LabelEditor:
         if not self._undo:
             return None
         action = self._undo.pop()
-        self.store.set_labels(action.before)
+        self._set_labels(action.before)
         self._redo.append(action)
         return action
 
@@ -64,7 +189,7 @@ class LabelEditor:
         if not self._redo:
             return None
         action = self._redo.pop()
-        self.store.set_labels(action.after)
+        self._set_labels(action.after)
         self._undo.append(action)
         return action
 
@@ -72,3 +197,43 @@ class LabelEditor:
         """Forget the history (after class renames/merges/deletes, whose names it would refer to)."""
         self._undo.clear()
         self._redo.clear()
+
+    def _renaming(self, change: Callable[[], T]) -> T:
+        result = change()  # a refused change (ProjectError) keeps the history
+        self.clear_history()
+        return result
+
+    def rename_class(self, old: str, new: str) -> None:
+        """Rename a class and forget the label history.
+
+        Raises
+        ------
+        ProjectError
+            ``new`` is not a valid name, or another class has it.
+        """
+        self._renaming(lambda: self.store.rename_class(old, new))
+
+    def merge_classes(self, sources: Sequence[str], target: str) -> int:
+        """Move the images of ``sources`` into ``target``, delete ``sources`` and forget the label history.
+
+        Returns
+        -------
+        int
+            The number of images moved.
+
+        Raises
+        ------
+        ProjectError
+            ``target`` is not a valid class name.
+        """
+        return self._renaming(lambda: self.store.merge_classes(sources, target))
+
+    def delete_class(self, name: str) -> int:
+        """Delete a class (its images become unlabelled, no file is deleted) and forget the label history.
+
+        Returns
+        -------
+        int
+            The number of images unlabelled.
+        """
+        return self._renaming(lambda: self.store.delete_class(name))

@@ -1,8 +1,15 @@
-"""Training configuration: plain frozen data, free of torch so the UI can build and show it."""
+"""Training configuration: plain frozen data, free of torch so the UI can build and show it.
+
+Each field of :class:`TrainConfig` carries a :class:`Setting` in its metadata: its plain name, help, choices,
+valid range and what a new run starts with. The configuration validates itself from them, and the command line's
+``train`` options and the window's fields are built from them, so no default, choice or range is written twice.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
 
 TRANSFER_MODES = ("frozen", "partial", "full")
 HEADS = ("linear", "mlp")
@@ -24,12 +31,117 @@ BATCH_OF_ONE = (
     "batch. Choose a batch size of 2 or more, or the frozen transfer (only the new head learns)"
 )
 
+#: The metadata key under which a field of :class:`TrainConfig` keeps its :class:`Setting`.
+SETTING = "setting"
+_STORED = object()  # a Setting whose new runs start from the stored default
 
-#: What a new run starts with in the window and on the command line alike. The dataclass's own defaults stay as
-#: they were, so a stored configuration that lacks a key means what it meant when it was written. The head rate
-#: is the one docs/transfer.md found best for every strategy; lambda = 1 on labelled images never lowered
-#: accuracy with all labels present in docs/dmtl.md.
-RECOMMENDED = {"epochs": 10, "batch_size": 16, "learning_rate": 3e-3, "consistency_weight": 1.0}
+
+@dataclass(frozen=True)
+class Setting:
+    """What a form, a command line and the validation need to know about one field of :class:`TrainConfig`.
+
+    Attributes
+    ----------
+    what
+        The setting's plain name, as error messages say it (``"batch size"``).
+    help
+        One sentence on what it does (the command line's help, the window's tooltip).
+    label
+        The window's label for it; ``""`` where the window shows no field for it.
+    flag
+        The command-line option (``"--lr"``); ``""`` derives ``--name-with-dashes`` from the field's name, and a
+        boolean that is on by default gets ``--no-name``. ``None``: not on the command line.
+    metavar
+        The value's name in the command line's help, where the type alone says too little.
+    choices
+        The allowed values of a text setting.
+    low, high
+        The valid range (``None``: unbounded on that side); ``low_open`` / ``high_open`` exclude the bound.
+    shown_high
+        The largest value a form offers where the valid range has no upper bound.
+    step, decimals
+        A form's step and, for a number with a fraction, its decimals.
+    recommended
+        What a new run starts with, where it differs from the field's stored default. The stored default stays
+        what it was, so that a stored configuration lacking the key means what it meant when it was written.
+    rule
+        The error message, where "must be between …" says too little.
+    """
+
+    what: str
+    help: str = ""
+    label: str = ""
+    flag: str | None = ""
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    shown_high: float | None = None
+    step: float | None = None
+    decimals: int | None = None
+    recommended: object = _STORED
+    rule: str = ""
+
+    def accepts(self, value: object) -> bool:
+        """Whether ``value`` is among the choices and inside the range (``None`` always is: "not set").
+
+        Parameters
+        ----------
+        value
+            A value of the field.
+
+        Returns
+        -------
+        bool
+            ``True`` when the value can be used.
+        """
+        if value is None or isinstance(value, bool):
+            return True
+        if self.choices and value not in self.choices:
+            return False
+        if isinstance(value, int | float):
+            if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+                return False
+            if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+                return False
+        return True
+
+    def describe_rule(self, value: object = None) -> str:
+        """The sentence that says which values are allowed (the validation's error message).
+
+        Parameters
+        ----------
+        value
+            The refused value, named when the setting has a list of choices.
+
+        Returns
+        -------
+        str
+            For example ``"dropout must be in [0, 1)"``.
+        """
+        if self.rule:
+            return self.rule
+        if self.choices:
+            return f"{self.what} must be one of {', '.join(self.choices)}, not {value!r}"
+        low, high = self.low, self.high
+        if low is not None and high is None:
+            return (
+                f"{self.what} must be positive"
+                if self.low_open and low == 0
+                else f"{self.what} must be at least {low:g}"
+            )
+        if low is not None and high is not None:
+            if self.low_open or self.high_open:
+                left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+                return f"{self.what} must be in {left}{low:g}, {high:g}{right}"
+            return f"{self.what} must be between {low:g} and {high:g}"
+        return f"{self.what} is not valid"
+
+
+def _setting(what: str, **details: object) -> dict:
+    return {SETTING: Setting(what, **details)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -54,86 +166,261 @@ class TrainConfig:
     prediction is at least ``consistency_threshold`` confident; lambda ramps up over the first
     ``consistency_rampup`` fraction of the run. With ``use_unlabelled`` the project's unlabelled images join the
     consistency term (never the supervised loss), ``unlabelled_ratio`` unlabelled images per labelled one.
+
+    Each field's :class:`Setting` (``dataclasses.fields(TrainConfig)[i].metadata[SETTING]``, or
+    :func:`setting`) holds its help, choices and range; :meth:`recommended` is what a new run starts with. The
+    field defaults are what a stored configuration lacking the key meant, and stay as they are.
     """
 
-    backbone: str = "efficientnet_lite0"
-    transfer: str = "frozen"
-    epochs: int = 5
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    backbone_lr_factor: float = 0.1
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    input_size: int | None = None
-    device: str = "auto"
-    seed: int = 0
-    num_workers: int = 0
-    recipe: dict | None = None
-    unfreeze_stages: int = 2
-    head: str = "linear"
-    hidden_size: int = 256
-    dropout: float = 0.2
-    feature_views: int = 4
-    imbalance: str = "none"
-    label_smoothing: float = 0.0
-    schedule: str = "cosine"
-    early_stopping_patience: int = 0
-    amp: bool = True
-    channels_last: bool = True
-    consistency_weight: float = 0.0
-    consistency_temperature: float = 1.0
-    consistency_threshold: float = 0.0
-    consistency_rampup: float = 0.3
-    use_unlabelled: bool = False
-    unlabelled_ratio: int = 3
+    backbone: str = field(
+        default="efficientnet_lite0",
+        metadata=_setting("backbone", help="a name from 'dmtl-studio weights list'"),
+    )
+    transfer: str = field(
+        default="frozen",
+        metadata=_setting(
+            "transfer",
+            help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
+            "full: every layer",
+            choices=TRANSFER_MODES,
+        ),
+    )
+    epochs: int = field(
+        default=5,
+        metadata=_setting(
+            "epochs",
+            label="Epochs",
+            low=1,
+            shown_high=500,
+            recommended=10,
+            help="passes over the training images",
+        ),
+    )
+    batch_size: int = field(
+        default=32,
+        metadata=_setting(
+            "batch size",
+            label="Batch size",
+            low=1,
+            shown_high=1024,
+            recommended=16,
+            help="images per training step",
+        ),
+    )
+    learning_rate: float = field(
+        default=1e-3,
+        metadata=_setting(
+            "learning rate",
+            label="Head learning rate",
+            flag="--lr",
+            help="head learning rate; a fine-tuned backbone learns at this rate x --backbone-lr-factor",
+            low=0,
+            low_open=True,
+            shown_high=1.0,
+            step=1e-4,
+            decimals=6,
+            # The head rate docs/transfer.md found best for every strategy.
+            recommended=3e-3,
+        ),
+    )
+    backbone_lr_factor: float = field(
+        default=0.1,
+        metadata=_setting(
+            "backbone learning-rate factor",
+            label="Backbone LR factor",
+            help="backbone LR = head LR x factor",
+            low=0,
+            low_open=True,
+            shown_high=1.0,
+            step=0.05,
+            decimals=3,
+        ),
+    )
+    weight_decay: float = field(
+        default=0.01,
+        metadata=_setting("weight decay", help="AdamW weight decay", low=0, step=0.01, decimals=4),
+    )
+    warmup_fraction: float = field(
+        default=0.1,
+        metadata=_setting(
+            "warm-up fraction",
+            help="share of the run the learning rate warms up",
+            low=0,
+            high=1,
+            high_open=True,
+        ),
+    )
+    input_size: int | None = field(
+        default=None,
+        metadata=_setting(
+            "input size",
+            help="override the backbone's input size",
+            low=32,
+            high=1024,
+            rule="input size must be between 32 and 1024 pixels",
+        ),
+    )
+    device: str = field(default="auto", metadata=_setting("device", help="where to train", choices=DEVICES))
+    seed: int = field(
+        default=0,
+        metadata=_setting("seed", help="random seed (weights of the new head, order, augmentation)"),
+    )
+    num_workers: int = field(
+        default=0,
+        metadata=_setting(
+            "data loader workers", flag="--workers", help="data loader worker processes", low=0
+        ),
+    )
+    recipe: dict | None = field(
+        default=None, metadata=_setting("augmentation recipe", flag=None, help="augmentation recipe (.json)")
+    )
+    unfreeze_stages: int = field(
+        default=2,
+        metadata=_setting("unfreeze stages", help="stages fine-tuned by --transfer partial", low=1),
+    )
+    head: str = field(default="linear", metadata=_setting("head", help="the new head", choices=HEADS))
+    hidden_size: int = field(
+        default=256,
+        metadata=_setting(
+            "hidden size",
+            label="Hidden units",
+            flag="--hidden",
+            help="hidden units of an mlp head",
+            low=1,
+            high=16384,
+            step=64,
+        ),
+    )
+    dropout: float = field(
+        default=0.2,
+        metadata=_setting(
+            "dropout",
+            label="Dropout",
+            help="dropout of the head",
+            low=0,
+            high=1,
+            high_open=True,
+            step=0.05,
+            decimals=2,
+        ),
+    )
+    feature_views: int = field(
+        default=4,
+        metadata=_setting("feature views", help="augmented views cached per image (frozen)", low=1, high=64),
+    )
+    imbalance: str = field(
+        default="none",
+        metadata=_setting(
+            "imbalance",
+            help="handle unequal class sizes by weighting the loss or by sampling classes evenly",
+            choices=IMBALANCE,
+        ),
+    )
+    label_smoothing: float = field(
+        default=0.0,
+        metadata=_setting(
+            "label smoothing",
+            help="share of each target spread over the other classes",
+            low=0,
+            high=1,
+            high_open=True,
+        ),
+    )
+    schedule: str = field(
+        default="cosine",
+        metadata=_setting(
+            "schedule", help="learning-rate schedule: warm-up + cosine, or one-cycle", choices=SCHEDULES
+        ),
+    )
+    early_stopping_patience: int = field(
+        default=0,
+        metadata=_setting(
+            "early-stopping patience",
+            flag="--early-stopping",
+            metavar="EPOCHS",
+            help="stop after this many epochs without a better validation loss (0: never)",
+            low=0,
+            rule="early-stopping patience must be 0 (off) or more epochs",
+        ),
+    )
+    amp: bool = field(default=True, metadata=_setting("mixed precision", help="mixed precision on CUDA"))
+    channels_last: bool = field(
+        default=True, metadata=_setting("channels-last layout", help="channels-last memory layout on CUDA")
+    )
+    consistency_weight: float = field(
+        default=0.0,
+        metadata=_setting(
+            "consistency weight (lambda)",
+            label="Consistency weight λ",
+            flag="--consistency",
+            metavar="LAMBDA",
+            help="DMTL: weight of the consistency between clean and augmented views (0: supervised only)",
+            low=0,
+            high=100,
+            step=0.25,
+            decimals=2,
+            # lambda = 1 on labelled images never lowered accuracy with all labels present in docs/dmtl.md.
+            recommended=1.0,
+            rule="consistency weight (lambda) must be between 0 (off) and 100",
+        ),
+    )
+    consistency_temperature: float = field(
+        default=1.0,
+        metadata=_setting(
+            "consistency temperature",
+            help="target sharpening (<1)",
+            low=0.05,
+            high=10,
+            rule="consistency temperature must be between 0.05 and 10 (1: no sharpening)",
+        ),
+    )
+    consistency_threshold: float = field(
+        default=0.0,
+        metadata=_setting(
+            "consistency confidence threshold",
+            help="target confidence needed",
+            low=0,
+            high=1,
+            high_open=True,
+        ),
+    )
+    consistency_rampup: float = field(
+        default=0.3,
+        metadata=_setting(
+            "consistency ramp-up",
+            help="share of the run over which lambda ramps up",
+            low=0,
+            high=1,
+            rule="consistency ramp-up must be a fraction of the run in [0, 1]",
+        ),
+    )
+    use_unlabelled: bool = field(
+        default=False,
+        metadata=_setting(
+            "use unlabelled images",
+            flag="--unlabelled",
+            help="DMTL: unlabelled images join the consistency term",
+        ),
+    )
+    unlabelled_ratio: int = field(
+        default=3,
+        metadata=_setting(
+            "unlabelled:labelled batch ratio",
+            label="Unlabelled : labelled",
+            help="unlabelled images per labelled one",
+            low=1,
+            high=16,
+        ),
+    )
 
     def __post_init__(self) -> None:
-        if self.transfer not in TRANSFER_MODES:
-            raise ConfigError(f"transfer must be one of {', '.join(TRANSFER_MODES)}, not {self.transfer!r}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
-        if self.epochs < 1:
-            raise ConfigError("epochs must be at least 1")
-        if self.batch_size < 1:
-            raise ConfigError("batch size must be at least 1")
+        for f in fields(self):
+            rule: Setting = f.metadata[SETTING]
+            value = getattr(self, f.name)
+            if not rule.accepts(value):
+                raise ConfigError(rule.describe_rule(value))
         if self.transfer != "frozen" and self.batch_size < MIN_TRAINING_BATCH:
             raise ConfigError(BATCH_OF_ONE)
-        if not self.learning_rate > 0:
-            raise ConfigError("learning rate must be positive")
-        if self.input_size is not None and not 32 <= self.input_size <= 1024:
-            raise ConfigError("input size must be between 32 and 1024 pixels")
-        if not 0 <= self.warmup_fraction < 1:
-            raise ConfigError("warm-up fraction must be in [0, 1)")
-        if self.unfreeze_stages < 1:
-            raise ConfigError("unfreeze stages must be at least 1")
-        if self.head not in HEADS:
-            raise ConfigError(f"head must be one of {', '.join(HEADS)}, not {self.head!r}")
-        if not 1 <= self.hidden_size <= 16384:
-            raise ConfigError("hidden size must be between 1 and 16384")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError("dropout must be in [0, 1)")
-        if not 1 <= self.feature_views <= 64:
-            raise ConfigError("feature views must be between 1 and 64")
-        if not self.backbone_lr_factor > 0:
-            raise ConfigError("backbone learning-rate factor must be positive")
-        if self.imbalance not in IMBALANCE:
-            raise ConfigError(f"imbalance must be one of {', '.join(IMBALANCE)}, not {self.imbalance!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError("label smoothing must be in [0, 1)")
-        if self.early_stopping_patience < 0:
-            raise ConfigError("early-stopping patience must be 0 (off) or more epochs")
-        if not 0 <= self.consistency_weight <= 100:
-            raise ConfigError("consistency weight (lambda) must be between 0 (off) and 100")
-        if not 0.05 <= self.consistency_temperature <= 10:
-            raise ConfigError("consistency temperature must be between 0.05 and 10 (1: no sharpening)")
-        if not 0 <= self.consistency_threshold < 1:
-            raise ConfigError("consistency confidence threshold must be in [0, 1)")
-        if not 0 <= self.consistency_rampup <= 1:
-            raise ConfigError("consistency ramp-up must be a fraction of the run in [0, 1]")
-        if not 1 <= self.unlabelled_ratio <= 16:
-            raise ConfigError("unlabelled:labelled batch ratio must be between 1 and 16")
         if self.recipe is not None:
             # Here, not at the top: the recipe engine loads OpenCV, which commands that never train do not need.
             from dmtl_studio.core.augment.recipe import Recipe
@@ -143,6 +430,33 @@ class TrainConfig:
                 Recipe.from_dict(self.recipe)
             except RecipeError as exc:
                 raise ConfigError(f"augmentation recipe: {exc}") from None
+
+    @classmethod
+    def recommended(cls, **changes: object) -> TrainConfig:
+        """What a new run starts with, in the window and on the command line alike.
+
+        Parameters
+        ----------
+        **changes
+            Settings that differ from the recommendation.
+
+        Returns
+        -------
+        TrainConfig
+            The stored defaults, with each setting's :attr:`Setting.recommended` value where it has one, then
+            ``changes``.
+
+        Raises
+        ------
+        ConfigError
+            A change that cannot be used.
+        """
+        values = {
+            f.name: f.metadata[SETTING].recommended
+            for f in fields(cls)
+            if f.metadata[SETTING].recommended is not _STORED
+        }
+        return cls(**{**values, **changes})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,3 +468,55 @@ class TrainConfig:
 
     def with_changes(self, **changes: object) -> TrainConfig:
         return replace(self, **changes)
+
+
+def setting(name: str) -> Setting:
+    """The :class:`Setting` of one field of :class:`TrainConfig`.
+
+    Parameters
+    ----------
+    name
+        The field's name (``"batch_size"``).
+
+    Returns
+    -------
+    Setting
+        Its help, choices, range and recommendation.
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not a field of :class:`TrainConfig`.
+    """
+    return _SETTINGS[name]
+
+
+def value_type(name: str) -> type:
+    """The plain type of one field's values: ``int``, ``float``, ``str``, ``bool`` or ``dict`` (``None`` left out).
+
+    Parameters
+    ----------
+    name
+        The field's name.
+
+    Returns
+    -------
+    type
+        What a command line converts the option's text to, or what kind of field a form shows.
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not a field of :class:`TrainConfig`.
+    """
+    return _TYPES[name]
+
+
+def _plain(annotation: object) -> type:
+    if isinstance(annotation, types.UnionType):
+        return next(a for a in typing.get_args(annotation) if a is not type(None))
+    return annotation  # type: ignore[return-value]
+
+
+_SETTINGS: dict[str, Setting] = {f.name: f.metadata[SETTING] for f in fields(TrainConfig)}
+_TYPES: dict[str, type] = {name: _plain(t) for name, t in typing.get_type_hints(TrainConfig).items()}

@@ -20,22 +20,11 @@ from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.events import FoldResult
 from dmtl_studio.core.training.labelled import LabelledSplit
 from dmtl_studio.core.training.run import train
 
 RUN_PREFIX = "cv-"
-
-
-@dataclass(frozen=True)
-class FoldResult:
-    """One fold's outcome (also emitted as an event when the fold ends)."""
-
-    fold: int  # 1-based
-    folds: int
-    train_images: int
-    test_images: int
-    accuracy: float
-    run_dir: str
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,12 @@
-"""What a training run reports while it works: immutable plain data, safe to hand across threads."""
+"""What a training run reports while it works: immutable plain data, safe to hand across threads.
+
+A caller who wants some of the events passes an :class:`EventHandlers` as ``on_event``: one handler per event
+kind, looked up by the event's type in a table, instead of a chain of ``isinstance`` tests.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +95,71 @@ class RunNotice:
     """Something the user should know about the run that is not an error (fallbacks, early stop, …)."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One fold's outcome (also emitted as an event when the fold ends)."""
+
+    fold: int  # 1-based
+    folds: int
+    train_images: int
+    test_images: int
+    accuracy: float
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class EventHandlers:
+    """One handler per kind of event; called with an event, it runs the handler of that event's kind.
+
+    Pass it wherever an ``on_event: Callable[[object], None]`` is taken (:func:`~dmtl_studio.core.training.run.
+    train`, :func:`~dmtl_studio.core.training.crossval.cross_validate`). A kind left ``None`` is ignored, and so
+    is an event of a kind this table does not know (a newer engine's), so that a caller only names what it
+    shows. :meth:`dataclasses.replace` makes a variant (``replace(handlers, fold=print_fold)``).
+
+    Attributes
+    ----------
+    step
+        Gets each :class:`StepProgress` (one per training batch).
+    preparation
+        Gets each :class:`PreparationProgress` (the frozen backbone's feature pass).
+    epoch
+        Gets each :class:`EpochResult`.
+    notice
+        Gets each :class:`RunNotice`.
+    fold
+        Gets each :class:`FoldResult` (cross-validation only).
+    """
+
+    step: Callable[[StepProgress], None] | None = None
+    preparation: Callable[[PreparationProgress], None] | None = None
+    epoch: Callable[[EpochResult], None] | None = None
+    notice: Callable[[RunNotice], None] | None = None
+    fold: Callable[[FoldResult], None] | None = None
+
+    def __call__(self, event: object) -> None:
+        """Run the handler of ``event``'s kind, if there is one.
+
+        Parameters
+        ----------
+        event
+            One of the event dataclasses of this module; anything else is ignored.
+        """
+        kind = _HANDLER_OF.get(type(event))
+        handler = getattr(self, kind) if kind is not None else None
+        if handler is not None:
+            handler(event)
+
+
+#: Which handler of :class:`EventHandlers` each kind of event goes to.
+_HANDLER_OF: dict[type, str] = {
+    StepProgress: "step",
+    PreparationProgress: "preparation",
+    EpochResult: "epoch",
+    RunNotice: "notice",
+    FoldResult: "fold",
+}
 
 
 def stop_cost(event: StepProgress | PreparationProgress) -> str:

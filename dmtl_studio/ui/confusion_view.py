@@ -1,0 +1,128 @@
+"""The confusion matrix as a heat map and the per-class scores, shared by the training and evaluation views.
+
+Each cell shows its count, coloured by the share of the true class's images it holds (blue on the diagonal, red
+off it). The per-class table shows precision, recall, F1 and the number of images of each class, from
+:func:`dmtl_studio.core.evaluation.metrics.per_class_metrics` (plain numpy; no torch here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from dmtl_studio.core.evaluation.metrics import per_class_metrics
+
+#: The colour a cell takes when it holds all of its true class's images: right (diagonal) and wrong.
+RIGHT_RGB = (46, 134, 222)
+WRONG_RGB = (192, 57, 43)
+#: Above this share, a cell's number is written in white on its dark colour.
+DARK_SHARE = 0.55
+PER_CLASS_COLUMNS = ("Class", "Precision", "Recall", "F1", "Images")
+
+
+def number_item(value: float | int) -> QTableWidgetItem:
+    """A right-aligned table cell: a float with three decimals, an integer as it is.
+
+    Parameters
+    ----------
+    value
+        The number to show.
+
+    Returns
+    -------
+    QTableWidgetItem
+        The cell.
+    """
+    item = QTableWidgetItem(f"{value:.3f}" if isinstance(value, float) else str(value))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+def cell_color(share: float, diagonal: bool) -> QColor:
+    """The heat-map colour of a cell holding ``share`` (0-1) of its true class's images."""
+    base = RIGHT_RGB if diagonal else WRONG_RGB
+    return QColor(*(int(255 - (255 - c) * share) for c in base))
+
+
+class ConfusionTable(QTableWidget):
+    """A confusion matrix as a read-only heat map: rows are the true class, columns the prediction."""
+
+    def __init__(self, tooltip: str, cell_tooltips: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(0, 0, parent)
+        self.cell_tooltips = cell_tooltips
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setToolTip(tooltip)
+
+    def show_matrix(self, matrix: np.ndarray, classes: list[str]) -> None:
+        """Show ``matrix`` (``n x n`` counts, ``matrix[true, predicted]``) for ``classes`` (``n`` names).
+
+        Parameters
+        ----------
+        matrix
+            The counts; each row is one true class.
+        classes
+            The class names, in the matrix's order.
+        """
+        matrix = np.asarray(matrix)
+        n = len(classes)
+        self.clear()
+        self.setRowCount(n)
+        self.setColumnCount(n)
+        self.setHorizontalHeaderLabels([f"→ {c}" for c in classes])
+        self.setVerticalHeaderLabels(classes)
+        shares = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
+        for i in range(n):
+            for j in range(n):
+                count = int(matrix[i, j])
+                item = number_item(count)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                share = float(shares[i, j])
+                item.setBackground(QBrush(cell_color(share, i == j)))
+                item.setForeground(QBrush(QColor("white" if share > DARK_SHARE else "#222")))
+                if self.cell_tooltips:
+                    item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {count} image(s)")
+                self.setItem(i, j, item)
+
+    def clear_matrix(self) -> None:
+        """Show no matrix."""
+        self.clear()
+        self.setRowCount(0)
+        self.setColumnCount(0)
+
+
+class PerClassTable(QTableWidget):
+    """Precision, recall, F1 and the number of images of each class, one row per class."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(PER_CLASS_COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(PER_CLASS_COLUMNS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+    def show_metrics(self, metrics: object, classes: list[str]) -> None:
+        """Show per-class scores.
+
+        Parameters
+        ----------
+        metrics
+            Per-class ``precision``, ``recall``, ``f1`` and ``support`` arrays (what
+            :func:`~dmtl_studio.core.evaluation.metrics.per_class_metrics` returns), in the order of ``classes``.
+        classes
+            The class names.
+        """
+        self.setRowCount(len(classes))
+        for i, name in enumerate(classes):
+            self.setItem(i, 0, QTableWidgetItem(name))
+            self.setItem(i, 1, number_item(float(metrics.precision[i])))
+            self.setItem(i, 2, number_item(float(metrics.recall[i])))
+            self.setItem(i, 3, number_item(float(metrics.f1[i])))
+            self.setItem(i, 4, number_item(int(metrics.support[i])))
+
+    def show_matrix(self, matrix: np.ndarray, classes: list[str]) -> object:
+        """Show the per-class scores of a confusion matrix; returns its metrics (accuracy and the rest)."""
+        metrics = per_class_metrics(np.asarray(matrix))
+        self.show_metrics(metrics, classes)
+        return metrics

@@ -1,0 +1,86 @@
+"""Each setting's default, choices and range live once, on the configuration's fields."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from dmtl_studio.core.training.config import SETTING, ConfigError, Setting, TrainConfig, setting, value_type
+
+
+def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommendation() -> None:
+    stored = TrainConfig()
+    # What a stored configuration without these keys always meant.
+    assert (stored.epochs, stored.batch_size, stored.learning_rate, stored.consistency_weight) == (
+        5,
+        32,
+        1e-3,
+        0.0,
+    )
+    assert TrainConfig.from_dict({}) == stored
+    new = TrainConfig.recommended()
+    assert (new.epochs, new.batch_size, new.learning_rate, new.consistency_weight) == (10, 16, 3e-3, 1.0)
+    changed = {f.name for f in fields(TrainConfig) if getattr(new, f.name) != getattr(stored, f.name)}
+    assert changed == {"epochs", "batch_size", "learning_rate", "consistency_weight"}
+    assert TrainConfig.recommended(epochs=3).epochs == 3
+
+
+def test_every_field_has_a_setting_with_help() -> None:
+    for f in fields(TrainConfig):
+        assert isinstance(f.metadata[SETTING], Setting) and setting(f.name).help, f.name
+    assert value_type("input_size") is int and value_type("recipe") is dict and value_type("amp") is bool
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(TrainConfig) if setting(f.name).choices])
+def test_a_value_outside_the_choices_is_refused_in_the_settings_words(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{setting(name).what} must be one of"):
+        TrainConfig(**{name: "nonsense"})
+
+
+def _outside(rule: Setting, kind: type) -> list[float]:
+    step = 1 if kind is int else 1e-9
+    values = []
+    if rule.low is not None:
+        values.append(rule.low if rule.low_open else rule.low - step)
+    if rule.high is not None:
+        values.append(rule.high if rule.high_open else rule.high + step)
+    return values
+
+
+def _inside(rule: Setting, kind: type) -> list[float]:
+    step = 1 if kind is int else 1e-6
+    values = []
+    if rule.low is not None:
+        values.append(rule.low + step if rule.low_open else rule.low)
+    if rule.high is not None:
+        values.append(rule.high - step if rule.high_open else rule.high)
+    return values
+
+
+NUMERIC = [f.name for f in fields(TrainConfig) if setting(f.name).low is not None]
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_the_range_of_each_setting_is_what_validation_enforces(name: str) -> None:
+    rule, kind = setting(name), value_type(name)
+    # Partial transfer, so that the batch-size rule of fine-tuning does not hide the plain range.
+    base = {"transfer": "frozen"}
+    for value in _outside(rule, kind):
+        with pytest.raises(ConfigError) as caught:
+            TrainConfig(**base, **{name: kind(value)})
+        assert str(caught.value) == rule.describe_rule(kind(value))
+        assert not rule.accepts(kind(value))
+    for value in _inside(rule, kind):
+        assert getattr(TrainConfig(**base, **{name: kind(value)}), name) == kind(value)
+
+
+def test_error_messages_name_the_setting_and_its_range() -> None:
+    with pytest.raises(ConfigError, match=r"^dropout must be in \[0, 1\)$"):
+        TrainConfig(dropout=1.0)
+    with pytest.raises(ConfigError, match="^learning rate must be positive$"):
+        TrainConfig(learning_rate=0.0)
+    with pytest.raises(ConfigError, match="^epochs must be at least 1$"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ConfigError, match="BatchNorm"):
+        TrainConfig(transfer="full", batch_size=1)

@@ -1,0 +1,68 @@
+"""``train``'s options are built from the configuration's settings: every flag name still works, and the
+defaults are the recommended configuration's."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.cli import _parser, train_config
+from dmtl_studio.core.training.config import ConfigError, TrainConfig, setting
+
+
+def _config(*options: str) -> TrainConfig:
+    return train_config(_parser().parse_args(["train", "project", *options]))
+
+
+def test_no_option_gives_the_recommended_configuration() -> None:
+    assert _config() == TrainConfig.recommended()
+    assert _config("--recipe", "recipe.json").recipe is None  # a file, read by train itself
+
+
+def test_every_flag_name_reaches_its_setting() -> None:
+    config = _config(
+        "--transfer", "partial", "--backbone", "mobilenetv3_small_100", "--unfreeze-stages", "3",
+        "--head", "mlp", "--hidden", "64", "--dropout", "0.3", "--backbone-lr-factor", "0.5",
+        "--feature-views", "2", "--epochs", "7", "--batch-size", "4", "--lr", "0.01", "--input-size", "64",
+        "--device", "cpu", "--seed", "9", "--workers", "1", "--imbalance", "balanced_sampler",
+        "--label-smoothing", "0.1", "--schedule", "onecycle", "--early-stopping", "2", "--no-amp",
+        "--no-channels-last", "--consistency", "0.5", "--unlabelled", "--unlabelled-ratio", "2",
+        "--consistency-temperature", "0.5", "--consistency-threshold", "0.8",
+    )  # fmt: skip
+    assert config == TrainConfig.recommended(
+        transfer="partial", backbone="mobilenetv3_small_100", unfreeze_stages=3, head="mlp", hidden_size=64,
+        dropout=0.3, backbone_lr_factor=0.5, feature_views=2, epochs=7, batch_size=4, learning_rate=0.01,
+        input_size=64, device="cpu", seed=9, num_workers=1, imbalance="balanced_sampler", label_smoothing=0.1,
+        schedule="onecycle", early_stopping_patience=2, amp=False, channels_last=False, consistency_weight=0.5,
+        use_unlabelled=True, unlabelled_ratio=2, consistency_temperature=0.5, consistency_threshold=0.8,
+    )  # fmt: skip
+
+
+def test_every_setting_has_an_option() -> None:
+    parser = _parser()
+    train = parser._subparsers._group_actions[0].choices["train"]  # noqa: SLF001 - argparse keeps no public map
+    dests = {action.dest for action in train._actions}  # noqa: SLF001
+    assert {f.name for f in fields(TrainConfig)} <= dests  # the recipe as a file, by its own option
+
+
+def test_choices_and_help_come_from_the_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["train", "p", "--head", "transformer"])
+    assert "linear" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default {TrainConfig.recommended().epochs})" in text
+    assert " ".join(setting("early_stopping_patience").help.split()) in text
+
+
+def test_a_value_out_of_range_is_refused_by_the_configuration() -> None:
+    with pytest.raises(ConfigError, match=r"dropout must be in \[0, 1\)"):
+        _config("--dropout", "1.5")
+
+
+def test_the_quality_commands_read_the_same_backbone_options(tmp_path: Path) -> None:
+    args = _parser().parse_args(["label-errors", str(tmp_path), "--backbone", "mobilenetv3_small_100"])
+    assert (args.backbone, args.device, args.input_size) == ("mobilenetv3_small_100", None, None)

@@ -1,0 +1,57 @@
+"""One confusion-matrix heat map and per-class table, shared by the training and evaluation views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dmtl_studio.ui.confusion_view import RIGHT_RGB, WRONG_RGB, ConfusionTable, PerClassTable
+from dmtl_studio.ui.evaluation_view import EvaluationView
+from dmtl_studio.ui.training_panel import TrainingPanel
+
+MATRIX = np.array([[8, 2, 0], [1, 9, 0], [0, 0, 0]])
+CLASSES = ["circle", "square", "star"]
+
+
+def test_both_views_use_the_shared_widgets(qtbot) -> None:  # noqa: ANN001
+    training, evaluation = TrainingPanel(), EvaluationView()
+    qtbot.addWidget(training)
+    qtbot.addWidget(evaluation)
+    for view in (training, evaluation):
+        assert isinstance(view.confusion, ConfusionTable) and isinstance(view.per_class, PerClassTable)
+
+
+def test_the_heat_map_shows_counts_coloured_by_share_of_the_true_class(qtbot) -> None:  # noqa: ANN001
+    table = ConfusionTable("tip", cell_tooltips=True)
+    qtbot.addWidget(table)
+    table.show_matrix(MATRIX, CLASSES)
+    assert (table.rowCount(), table.columnCount()) == (3, 3)
+    assert [[table.item(i, j).text() for j in range(3)] for i in range(3)] == MATRIX.astype(str).tolist()
+    assert (
+        table.horizontalHeaderItem(1).text() == "→ square" and table.verticalHeaderItem(1).text() == "square"
+    )
+
+    def expected(share: float, rgb: tuple[int, int, int]) -> tuple[int, ...]:
+        return tuple(int(255 - (255 - c) * share) for c in rgb)
+
+    def rgb(i: int, j: int) -> tuple[int, ...]:
+        return table.item(i, j).background().color().getRgb()[:3]
+
+    assert rgb(1, 1) == expected(0.9, RIGHT_RGB)  # 9 of the 10 squares: nearly the full blue
+    assert rgb(0, 1) == expected(0.2, WRONG_RGB)  # 2 of the 10 circles called squares: a light red
+    assert table.item(1, 1).foreground().color().name() == "#ffffff"  # dark cell, white number
+    assert table.item(2, 2).background().color().name() == "#ffffff"  # an empty class: no division by zero
+    assert "true circle, predicted square: 2" in table.item(0, 1).toolTip()
+    table.clear_matrix()
+    assert (table.rowCount(), table.columnCount()) == (0, 0)
+
+
+def test_the_per_class_table_scores_each_class(qtbot) -> None:  # noqa: ANN001
+    table = PerClassTable()
+    qtbot.addWidget(table)
+    metrics = table.show_matrix(MATRIX, CLASSES)
+    assert table.rowCount() == 3 and table.item(0, 0).text() == "circle"
+    assert float(table.item(0, 1).text()) == pytest.approx(8 / 9, abs=1e-3)  # precision: 8 of 9 called circle
+    assert float(table.item(0, 2).text()) == pytest.approx(0.8, abs=1e-3)  # recall: 8 of 10 circles
+    assert table.item(1, 4).text() == "10"
+    assert metrics.accuracy == pytest.approx(17 / 20)
