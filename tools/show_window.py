@@ -1,6 +1,6 @@
 """Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
 
-Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map]
+Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map] [--click TEXT]
 Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
 """
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QPointF, QTimer
-from PySide6.QtWidgets import QApplication, QDockWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QPushButton
 
 from dmtl_studio.app import build_window
 
@@ -26,6 +26,7 @@ def main() -> int:
         action="store_true",
         help="open Labels ▸ Dataset map…, then select a corner of it and hover a point once it is drawn",
     )
+    parser.add_argument("--click", action="append", default=[], help="press the button with this text (repeatable)")
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
     window, _controller = build_window(args.project)
@@ -41,6 +42,8 @@ def main() -> int:
             )
         if args.select:
             view.setCurrentIndex(window.browser.model.index(0))
+        for text in args.click:
+            next(b for b in window.findChildren(QPushButton) if b.text() == text).click()
 
     def show_map() -> None:
         view = window.dataset_map
