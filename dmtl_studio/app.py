@@ -14,7 +14,9 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dmtl_studio import __version__
-from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
+from dmtl_studio.core.augment.presets import DEFAULT_PRESET, preset
+from dmtl_studio.core.augment.recipe import Recipe
+from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, force_offline
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError

@@ -431,7 +431,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         config = _resumed_config(args)
     elif args.recipe is not None:
-        from dmtl_studio.core.augment import RecipeError, load_recipe
+        from dmtl_studio.core.augment.recipe import load_recipe
+        from dmtl_studio.core.augment.registry import RecipeError
 
         try:
             config = config.with_changes(recipe=load_recipe(args.recipe).to_dict())

@@ -153,7 +153,7 @@ class TrainConfig:
     (the last ``unfreeze_stages`` stages of the backbone are fine-tuned too) or ``"full"`` (every parameter is
     fine-tuned). A fine-tuned backbone learns at ``learning_rate * backbone_lr_factor``. The new head is
     ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. ``recipe`` is the augmentation
-    recipe as a dict (see :class:`dmtl_studio.core.augment.Recipe`); ``None`` means the ``light`` preset.
+    recipe as a dict (see :class:`dmtl_studio.core.augment.recipe.Recipe`); ``None`` means the ``light`` preset.
 
     ``imbalance`` weights the loss by inverse class frequency (``"weighted_loss"``) or samples classes evenly
     (``"balanced_sampler"``). ``schedule`` is warm-up + cosine or one-cycle. ``early_stopping_patience`` ends a

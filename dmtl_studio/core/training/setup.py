@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
-from dmtl_studio.core.augment import Recipe, resolve_recipe
-from dmtl_studio.core.augment.recipe import CompiledRecipe
+from dmtl_studio.core.augment.presets import resolve_recipe
+from dmtl_studio.core.augment.recipe import CompiledRecipe, Recipe
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier

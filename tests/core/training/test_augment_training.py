@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.augment import Recipe, Step, preset
+from dmtl_studio.core.augment.presets import preset
+from dmtl_studio.core.augment.recipe import Recipe, Step
 from dmtl_studio.core.models.checkpoint import SIDECAR_NAME
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import ConfigError, TrainConfig
