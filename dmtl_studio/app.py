@@ -22,7 +22,8 @@ from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.config import ConfigError, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.ui.settings import remember_project

@@ -417,7 +417,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.training.config import ConfigError
     from dmtl_studio.core.training.events import (
         EpochResult,
         EventHandlers,
@@ -426,6 +425,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         StepProgress,
     )
     from dmtl_studio.core.training.run import train
+    from dmtl_studio.core.training.settings import ConfigError
 
     config = train_config(args)
     if args.resume is not None:
