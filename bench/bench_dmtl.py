@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 from torch.nn import functional
 
-from dmtl_studio.core.augment import DEFAULT_PRESET, preset
+from dmtl_studio.core.augment.presets import DEFAULT_PRESET, preset
 from dmtl_studio.core.models.architectures import preprocessing_for
 from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
 from dmtl_studio.core.project.demo import write_shapes_folder

@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from dmtl_studio.core.augment import preset  # noqa: E402
+from dmtl_studio.core.augment.presets import preset  # noqa: E402
 from dmtl_studio.core.models.architectures import preprocessing_for  # noqa: E402
 from dmtl_studio.core.models.classifier import ModelSpec, build_classifier  # noqa: E402
 from dmtl_studio.core.project.demo import create_demo_project  # noqa: E402

@@ -14,13 +14,16 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dmtl_studio import __version__
-from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, RecipeError, preset
+from dmtl_studio.core.augment.presets import DEFAULT_PRESET, preset
+from dmtl_studio.core.augment.recipe import Recipe
+from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, force_offline
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.config import ConfigError, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
 from dmtl_studio.ui.settings import remember_project

@@ -417,7 +417,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.training.config import ConfigError
     from dmtl_studio.core.training.events import (
         EpochResult,
         EventHandlers,
@@ -426,12 +425,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         StepProgress,
     )
     from dmtl_studio.core.training.run import train
+    from dmtl_studio.core.training.settings import ConfigError
 
     config = train_config(args)
     if args.resume is not None:
         config = _resumed_config(args)
     elif args.recipe is not None:
-        from dmtl_studio.core.augment import RecipeError, load_recipe
+        from dmtl_studio.core.augment.recipe import load_recipe
+        from dmtl_studio.core.augment.registry import RecipeError
 
         try:
             config = config.with_changes(recipe=load_recipe(args.recipe).to_dict())

@@ -42,7 +42,8 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
-from dmtl_studio.core.training.config import ConfigError, TrainConfig, setting
+from dmtl_studio.core.training.config import TrainConfig, setting
+from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).

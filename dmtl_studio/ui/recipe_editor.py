@@ -37,19 +37,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.augment import (
-    PRESETS,
-    Recipe,
-    RecipeError,
-    Step,
-    get_operation,
-    load_recipe,
-    operations,
-    preset,
-    save_recipe,
-)
+from dmtl_studio.core.augment.presets import PRESETS, preset
 from dmtl_studio.core.augment.preview import PreviewRequest, PreviewResult
-from dmtl_studio.core.augment.registry import ParamSpec
+from dmtl_studio.core.augment.recipe import Recipe, Step, load_recipe, save_recipe
+from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operation, operations
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,8 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from dmtl_studio.core.augment import resize_square
 from dmtl_studio.core.augment.preview import PreviewRequest, render_preview
-from dmtl_studio.core.augment.resize import fit_within
+from dmtl_studio.core.augment.resize import fit_within, resize_square
 from dmtl_studio.core.project.imaging import load_rgb
 
 log = logging.getLogger(__name__)

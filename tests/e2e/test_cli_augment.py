@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from dmtl_studio.core.augment import operations
+from dmtl_studio.core.augment.registry import operations
 
 
 def test_bench_augment_prints_the_table_and_ends_with_the_recipe_ratio() -> None:

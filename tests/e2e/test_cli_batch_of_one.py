@@ -9,7 +9,8 @@ import pytest
 from dmtl_studio.core.project.demo import write_shapes_folder
 from dmtl_studio.core.project.importer import import_folder
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.config import ConfigError, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.settings import ConfigError
 from tests.e2e.cli import run_cli
 
 _cli = run_cli

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dmtl_studio.cli import _parser, train_config
-from dmtl_studio.core.training.config import ConfigError, TrainConfig, setting
+from dmtl_studio.core.training.config import TrainConfig, setting
+from dmtl_studio.core.training.settings import ConfigError
 
 
 def _config(*options: str) -> TrainConfig:

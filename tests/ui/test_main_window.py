@@ -139,7 +139,7 @@ def test_settings_that_cannot_train_are_refused_with_the_core_reason(
 ) -> None:  # noqa: ANN001
     from PySide6.QtWidgets import QMessageBox
 
-    from dmtl_studio.core.training.config import BATCH_OF_ONE
+    from dmtl_studio.core.training.settings import BATCH_OF_ONE
 
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a, **k: shown.append(text))

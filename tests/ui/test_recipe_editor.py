@@ -10,8 +10,9 @@ import pytest
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QComboBox
 
-from dmtl_studio.core.augment import Recipe, Step, preset
+from dmtl_studio.core.augment.presets import preset
 from dmtl_studio.core.augment.preview import PreviewRequest
+from dmtl_studio.core.augment.recipe import Recipe, Step
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.recipe_editor import RecipeEditor, _FloatControl
 from dmtl_studio.workers.preview import PreviewService

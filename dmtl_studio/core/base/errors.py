@@ -24,7 +24,7 @@ USER_ERRORS = (
     ("dmtl_studio.core.project.store", "ProjectError"),
     ("dmtl_studio.core.training.errors", "TrainingError"),
     ("dmtl_studio.core.models.checkpoint", "CheckpointError"),
-    ("dmtl_studio.core.training.config", "ConfigError"),
+    ("dmtl_studio.core.training.settings", "ConfigError"),
     ("dmtl_studio.core.models.architectures", "WeightsError"),
     ("dmtl_studio.core.evaluation.export", "ExportError"),
     ("dmtl_studio.core.evaluation.predict", "NoImagesError"),

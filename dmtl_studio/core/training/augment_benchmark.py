@@ -26,8 +26,10 @@ import torchvision
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as tvf
 
-from dmtl_studio.core.augment import Recipe, Step, operations, preset
 from dmtl_studio.core.augment.pixel_ops import blur_kernel_size
+from dmtl_studio.core.augment.presets import preset
+from dmtl_studio.core.augment.recipe import Recipe, Step
+from dmtl_studio.core.augment.registry import operations
 
 BILINEAR = InterpolationMode.BILINEAR
 BATCH = 32

@@ -11,137 +11,20 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 
-TRANSFER_MODES = ("frozen", "partial", "full")
-HEADS = ("linear", "mlp")
-DEVICES = ("auto", "cpu", "cuda")
-IMBALANCE = ("none", "weighted_loss", "balanced_sampler")
-SCHEDULES = ("cosine", "onecycle")
-
-
-class ConfigError(ValueError):
-    """A setting that cannot be used; the message names it."""
-
-
-#: The smallest training batch a backbone in training mode takes: BatchNorm cannot normalise a single image
-#: (one value per channel once the image has shrunk to 1 x 1), and its statistics from one image are noise.
-MIN_TRAINING_BATCH = 2
-
-BATCH_OF_ONE = (
-    "batch size 1 cannot fine-tune a backbone: its BatchNorm layers need at least 2 images in every training "
-    "batch. Choose a batch size of 2 or more, or the frozen transfer (only the new head learns)"
+from dmtl_studio.core.training.settings import (
+    BATCH_OF_ONE,
+    DEVICES,
+    HEADS,
+    IMBALANCE,
+    MIN_TRAINING_BATCH,
+    SCHEDULES,
+    SETTING,
+    STORED,
+    TRANSFER_MODES,
+    ConfigError,
+    Setting,
+    described,
 )
-
-#: The metadata key under which a field of :class:`TrainConfig` keeps its :class:`Setting`.
-SETTING = "setting"
-_STORED = object()  # a Setting whose new runs start from the stored default
-
-
-@dataclass(frozen=True)
-class Setting:
-    """What a form, a command line and the validation need to know about one field of :class:`TrainConfig`.
-
-    Attributes
-    ----------
-    what
-        The setting's plain name, as error messages say it (``"batch size"``).
-    help
-        One sentence on what it does (the command line's help, the window's tooltip).
-    label
-        The window's label for it; ``""`` where the window shows no field for it.
-    flag
-        The command-line option (``"--lr"``); ``""`` derives ``--name-with-dashes`` from the field's name, and a
-        boolean that is on by default gets ``--no-name``. ``None``: not on the command line.
-    metavar
-        The value's name in the command line's help, where the type alone says too little.
-    choices
-        The allowed values of a text setting.
-    low, high
-        The valid range (``None``: unbounded on that side); ``low_open`` / ``high_open`` exclude the bound.
-    shown_high
-        The largest value a form offers where the valid range has no upper bound.
-    step, decimals
-        A form's step and, for a number with a fraction, its decimals.
-    recommended
-        What a new run starts with, where it differs from the field's stored default. The stored default stays
-        what it was, so that a stored configuration lacking the key means what it meant when it was written.
-    rule
-        The error message, where "must be between …" says too little.
-    """
-
-    what: str
-    help: str = ""
-    label: str = ""
-    flag: str | None = ""
-    metavar: str | None = None
-    choices: tuple[str, ...] = ()
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    shown_high: float | None = None
-    step: float | None = None
-    decimals: int | None = None
-    recommended: object = _STORED
-    rule: str = ""
-
-    def accepts(self, value: object) -> bool:
-        """Whether ``value`` is among the choices and inside the range (``None`` always is: "not set").
-
-        Parameters
-        ----------
-        value
-            A value of the field.
-
-        Returns
-        -------
-        bool
-            ``True`` when the value can be used.
-        """
-        if value is None or isinstance(value, bool):
-            return True
-        if self.choices and value not in self.choices:
-            return False
-        if isinstance(value, int | float):
-            if self.low is not None and (value <= self.low if self.low_open else value < self.low):
-                return False
-            if self.high is not None and (value >= self.high if self.high_open else value > self.high):
-                return False
-        return True
-
-    def describe_rule(self, value: object = None) -> str:
-        """The sentence that says which values are allowed (the validation's error message).
-
-        Parameters
-        ----------
-        value
-            The refused value, named when the setting has a list of choices.
-
-        Returns
-        -------
-        str
-            For example ``"dropout must be in [0, 1)"``.
-        """
-        if self.rule:
-            return self.rule
-        if self.choices:
-            return f"{self.what} must be one of {', '.join(self.choices)}, not {value!r}"
-        low, high = self.low, self.high
-        if low is not None and high is None:
-            return (
-                f"{self.what} must be positive"
-                if self.low_open and low == 0
-                else f"{self.what} must be at least {low:g}"
-            )
-        if low is not None and high is not None:
-            if self.low_open or self.high_open:
-                left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-                return f"{self.what} must be in {left}{low:g}, {high:g}{right}"
-            return f"{self.what} must be between {low:g} and {high:g}"
-        return f"{self.what} is not valid"
-
-
-def _setting(what: str, **details: object) -> dict:
-    return {SETTING: Setting(what, **details)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -153,7 +36,7 @@ class TrainConfig:
     (the last ``unfreeze_stages`` stages of the backbone are fine-tuned too) or ``"full"`` (every parameter is
     fine-tuned). A fine-tuned backbone learns at ``learning_rate * backbone_lr_factor``. The new head is
     ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. ``recipe`` is the augmentation
-    recipe as a dict (see :class:`dmtl_studio.core.augment.Recipe`); ``None`` means the ``light`` preset.
+    recipe as a dict (see :class:`dmtl_studio.core.augment.recipe.Recipe`); ``None`` means the ``light`` preset.
 
     ``imbalance`` weights the loss by inverse class frequency (``"weighted_loss"``) or samples classes evenly
     (``"balanced_sampler"``). ``schedule`` is warm-up + cosine or one-cycle. ``early_stopping_patience`` ends a
@@ -174,11 +57,11 @@ class TrainConfig:
 
     backbone: str = field(
         default="efficientnet_lite0",
-        metadata=_setting("backbone", help="a name from 'dmtl-studio weights list'"),
+        metadata=described("backbone", help="a name from 'dmtl-studio weights list'"),
     )
     transfer: str = field(
         default="frozen",
-        metadata=_setting(
+        metadata=described(
             "transfer",
             help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
             "full: every layer",
@@ -187,7 +70,7 @@ class TrainConfig:
     )
     epochs: int = field(
         default=5,
-        metadata=_setting(
+        metadata=described(
             "epochs",
             label="Epochs",
             low=1,
@@ -198,7 +81,7 @@ class TrainConfig:
     )
     batch_size: int = field(
         default=32,
-        metadata=_setting(
+        metadata=described(
             "batch size",
             label="Batch size",
             low=1,
@@ -209,7 +92,7 @@ class TrainConfig:
     )
     learning_rate: float = field(
         default=1e-3,
-        metadata=_setting(
+        metadata=described(
             "learning rate",
             label="Head learning rate",
             flag="--lr",
@@ -225,7 +108,7 @@ class TrainConfig:
     )
     backbone_lr_factor: float = field(
         default=0.1,
-        metadata=_setting(
+        metadata=described(
             "backbone learning-rate factor",
             label="Backbone LR factor",
             help="backbone LR = head LR x factor",
@@ -238,11 +121,11 @@ class TrainConfig:
     )
     weight_decay: float = field(
         default=0.01,
-        metadata=_setting("weight decay", help="AdamW weight decay", low=0, step=0.01, decimals=4),
+        metadata=described("weight decay", help="AdamW weight decay", low=0, step=0.01, decimals=4),
     )
     warmup_fraction: float = field(
         default=0.1,
-        metadata=_setting(
+        metadata=described(
             "warm-up fraction",
             help="share of the run the learning rate warms up",
             low=0,
@@ -252,7 +135,7 @@ class TrainConfig:
     )
     input_size: int | None = field(
         default=None,
-        metadata=_setting(
+        metadata=described(
             "input size",
             help="override the backbone's input size",
             low=32,
@@ -260,28 +143,28 @@ class TrainConfig:
             rule="input size must be between 32 and 1024 pixels",
         ),
     )
-    device: str = field(default="auto", metadata=_setting("device", help="where to train", choices=DEVICES))
+    device: str = field(default="auto", metadata=described("device", help="where to train", choices=DEVICES))
     seed: int = field(
         default=0,
-        metadata=_setting("seed", help="random seed (weights of the new head, order, augmentation)"),
+        metadata=described("seed", help="random seed (weights of the new head, order, augmentation)"),
     )
     num_workers: int = field(
         default=0,
-        metadata=_setting(
+        metadata=described(
             "data loader workers", flag="--workers", help="data loader worker processes", low=0
         ),
     )
     recipe: dict | None = field(
-        default=None, metadata=_setting("augmentation recipe", flag=None, help="augmentation recipe (.json)")
+        default=None, metadata=described("augmentation recipe", flag=None, help="augmentation recipe (.json)")
     )
     unfreeze_stages: int = field(
         default=2,
-        metadata=_setting("unfreeze stages", help="stages fine-tuned by --transfer partial", low=1),
+        metadata=described("unfreeze stages", help="stages fine-tuned by --transfer partial", low=1),
     )
-    head: str = field(default="linear", metadata=_setting("head", help="the new head", choices=HEADS))
+    head: str = field(default="linear", metadata=described("head", help="the new head", choices=HEADS))
     hidden_size: int = field(
         default=256,
-        metadata=_setting(
+        metadata=described(
             "hidden size",
             label="Hidden units",
             flag="--hidden",
@@ -293,7 +176,7 @@ class TrainConfig:
     )
     dropout: float = field(
         default=0.2,
-        metadata=_setting(
+        metadata=described(
             "dropout",
             label="Dropout",
             help="dropout of the head",
@@ -306,11 +189,11 @@ class TrainConfig:
     )
     feature_views: int = field(
         default=4,
-        metadata=_setting("feature views", help="augmented views cached per image (frozen)", low=1, high=64),
+        metadata=described("feature views", help="augmented views cached per image (frozen)", low=1, high=64),
     )
     imbalance: str = field(
         default="none",
-        metadata=_setting(
+        metadata=described(
             "imbalance",
             help="handle unequal class sizes by weighting the loss or by sampling classes evenly",
             choices=IMBALANCE,
@@ -318,7 +201,7 @@ class TrainConfig:
     )
     label_smoothing: float = field(
         default=0.0,
-        metadata=_setting(
+        metadata=described(
             "label smoothing",
             help="share of each target spread over the other classes",
             low=0,
@@ -328,13 +211,13 @@ class TrainConfig:
     )
     schedule: str = field(
         default="cosine",
-        metadata=_setting(
+        metadata=described(
             "schedule", help="learning-rate schedule: warm-up + cosine, or one-cycle", choices=SCHEDULES
         ),
     )
     early_stopping_patience: int = field(
         default=0,
-        metadata=_setting(
+        metadata=described(
             "early-stopping patience",
             flag="--early-stopping",
             metavar="EPOCHS",
@@ -343,13 +226,13 @@ class TrainConfig:
             rule="early-stopping patience must be 0 (off) or more epochs",
         ),
     )
-    amp: bool = field(default=True, metadata=_setting("mixed precision", help="mixed precision on CUDA"))
+    amp: bool = field(default=True, metadata=described("mixed precision", help="mixed precision on CUDA"))
     channels_last: bool = field(
-        default=True, metadata=_setting("channels-last layout", help="channels-last memory layout on CUDA")
+        default=True, metadata=described("channels-last layout", help="channels-last memory layout on CUDA")
     )
     consistency_weight: float = field(
         default=0.0,
-        metadata=_setting(
+        metadata=described(
             "consistency weight (lambda)",
             label="Consistency weight λ",
             flag="--consistency",
@@ -366,7 +249,7 @@ class TrainConfig:
     )
     consistency_temperature: float = field(
         default=1.0,
-        metadata=_setting(
+        metadata=described(
             "consistency temperature",
             help="target sharpening (<1)",
             low=0.05,
@@ -376,7 +259,7 @@ class TrainConfig:
     )
     consistency_threshold: float = field(
         default=0.0,
-        metadata=_setting(
+        metadata=described(
             "consistency confidence threshold",
             help="target confidence needed",
             low=0,
@@ -386,7 +269,7 @@ class TrainConfig:
     )
     consistency_rampup: float = field(
         default=0.3,
-        metadata=_setting(
+        metadata=described(
             "consistency ramp-up",
             help="share of the run over which lambda ramps up",
             low=0,
@@ -396,7 +279,7 @@ class TrainConfig:
     )
     use_unlabelled: bool = field(
         default=False,
-        metadata=_setting(
+        metadata=described(
             "use unlabelled images",
             flag="--unlabelled",
             help="DMTL: unlabelled images join the consistency term",
@@ -404,7 +287,7 @@ class TrainConfig:
     )
     unlabelled_ratio: int = field(
         default=3,
-        metadata=_setting(
+        metadata=described(
             "unlabelled:labelled batch ratio",
             label="Unlabelled : labelled",
             help="unlabelled images per labelled one",
@@ -454,7 +337,7 @@ class TrainConfig:
         values = {
             f.name: f.metadata[SETTING].recommended
             for f in fields(cls)
-            if f.metadata[SETTING].recommended is not _STORED
+            if f.metadata[SETTING].recommended is not STORED
         }
         return cls(**{**values, **changes})
 
@@ -471,44 +354,14 @@ class TrainConfig:
 
 
 def setting(name: str) -> Setting:
-    """The :class:`Setting` of one field of :class:`TrainConfig`.
-
-    Parameters
-    ----------
-    name
-        The field's name (``"batch_size"``).
-
-    Returns
-    -------
-    Setting
-        Its help, choices, range and recommendation.
-
-    Raises
-    ------
-    KeyError
-        ``name`` is not a field of :class:`TrainConfig`.
-    """
+    """The :class:`Setting` (help, choices, range, recommendation) of the field ``name``; ``KeyError`` if none."""
     return _SETTINGS[name]
 
 
 def value_type(name: str) -> type:
-    """The plain type of one field's values: ``int``, ``float``, ``str``, ``bool`` or ``dict`` (``None`` left out).
-
-    Parameters
-    ----------
-    name
-        The field's name.
-
-    Returns
-    -------
-    type
-        What a command line converts the option's text to, or what kind of field a form shows.
-
-    Raises
-    ------
-    KeyError
-        ``name`` is not a field of :class:`TrainConfig`.
-    """
+    """The plain type of the field ``name``'s values (``int``, ``float``, ``str``, ``bool`` or ``dict``, ``None``
+    left out): what a command line converts an option's text to, or which kind of form field shows it.
+    ``KeyError`` if there is no such field."""
     return _TYPES[name]
 
 

@@ -8,7 +8,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dmtl_studio.core.augment import DEFAULT_PRESET, Recipe, image_seed, preset, resize_square
+from dmtl_studio.core.augment.presets import DEFAULT_PRESET, preset
+from dmtl_studio.core.augment.recipe import Recipe, image_seed
+from dmtl_studio.core.augment.resize import resize_square
 from dmtl_studio.core.models.architectures import Preprocessing
 from dmtl_studio.core.models.preprocess import fit_to_input, to_tensor
 from dmtl_studio.core.project.imaging import FileProblem, ImageProblem, load_rgb

@@ -22,12 +22,12 @@ from torch.utils.data import DataLoader
 
 from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, check, never_stop
 from dmtl_studio.core.models.transfer import set_train_mode
-from dmtl_studio.core.training.config import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.consistency import rampup_factor
 from dmtl_studio.core.training.device import rng_state, set_rng_state
 from dmtl_studio.core.training.errors import NonFiniteLoss, TrainingError
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.objective import step_loss, unlabelled_batches
+from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import RunParts
 
 log = logging.getLogger(__name__)

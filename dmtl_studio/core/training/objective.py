@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dmtl_studio.core.training.config import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.consistency import consistency_loss
 from dmtl_studio.core.training.feature_cache import mix_features
 from dmtl_studio.core.training.mixing import mix_batch, soft_cross_entropy
+from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import RunParts
 
 

@@ -19,15 +19,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 
-from dmtl_studio.core.augment import Recipe, resolve_recipe
-from dmtl_studio.core.augment.recipe import CompiledRecipe
+from dmtl_studio.core.augment.presets import resolve_recipe
+from dmtl_studio.core.augment.recipe import CompiledRecipe, Recipe
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
 from dmtl_studio.core.models.features import FeatureStore
 from dmtl_studio.core.models.transfer import configure_transfer, forward
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.config import MIN_TRAINING_BATCH, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.data import EpochIndices, ImageDataset, drop_last_batch
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
 from dmtl_studio.core.training.events import RunNotice
@@ -40,6 +40,7 @@ from dmtl_studio.core.training.labelled import (
     missing_files_notice,
     unlabelled_paths,
 )
+from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 
 log = logging.getLogger(__name__)
 

@@ -11,21 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from dmtl_studio.core.augment import (
-    PRESETS,
-    SCHEMA_VERSION,
-    Recipe,
-    RecipeError,
-    Step,
-    get_operation,
-    load_recipe,
-    operations,
-    preset,
-    resolve_recipe,
-    save_recipe,
-)
+from dmtl_studio.core.augment.presets import PRESETS, preset, resolve_recipe
 from dmtl_studio.core.augment.preview import preview_tiles
-from dmtl_studio.core.augment.registry import Operation, register
+from dmtl_studio.core.augment.recipe import SCHEMA_VERSION, Recipe, Step, load_recipe, save_recipe
+from dmtl_studio.core.augment.registry import Operation, RecipeError, get_operation, operations, register
 
 SIZE = 64
 

@@ -13,11 +13,12 @@ from dmtl_studio.core.models.checkpoint import WEIGHTS_NAME, load_checkpoint
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
 from dmtl_studio.core.models.pretrained import load_bundled_imagenet_model
 from dmtl_studio.core.models.transfer import configure_transfer, parameter_stages, set_train_mode
-from dmtl_studio.core.training.config import ConfigError, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.events import EpochResult, PreparationProgress, StepProgress
 from dmtl_studio.core.training.feature_cache import FeatureCache
 from dmtl_studio.core.training.lr_finder import find_learning_rate
 from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.settings import ConfigError
 from tests.conftest import TEST_INPUT_SIZE
 
 

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.augment import Recipe, Step, preset
+from dmtl_studio.core.augment.presets import preset
+from dmtl_studio.core.augment.recipe import Recipe, Step
 from dmtl_studio.core.models.checkpoint import SIDECAR_NAME
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.config import ConfigError, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.settings import ConfigError
 from tests.conftest import TEST_INPUT_SIZE
 
 

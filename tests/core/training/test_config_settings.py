@@ -6,7 +6,8 @@ from dataclasses import fields
 
 import pytest
 
-from dmtl_studio.core.training.config import SETTING, ConfigError, Setting, TrainConfig, setting, value_type
+from dmtl_studio.core.training.config import TrainConfig, setting, value_type
+from dmtl_studio.core.training.settings import SETTING, ConfigError, Setting
 
 
 def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommendation() -> None:

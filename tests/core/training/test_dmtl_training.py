@@ -10,9 +10,10 @@ import torch
 
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training import objective
-from dmtl_studio.core.training.config import ConfigError, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.events import EpochResult, StepProgress
 from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.core.training.setup import RunParts
 
 SMALL = 64

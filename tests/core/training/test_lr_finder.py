@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from dmtl_studio.core.augment import preset
+from dmtl_studio.core.augment.presets import preset
 from dmtl_studio.core.base.cancel import Cancelled
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig

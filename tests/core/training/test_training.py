@@ -11,10 +11,11 @@ from safetensors.torch import load_file
 from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, load_checkpoint
 from dmtl_studio.core.models.pretrained import load_bundled_imagenet_model
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.config import ConfigError, TrainConfig
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import EpochResult, StepProgress
 from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.settings import ConfigError
 from tests.conftest import TEST_INPUT_SIZE
 
 
