@@ -143,3 +143,28 @@ def test_bad_inputs_are_refused() -> None:
         fit_linear_probe(x, y, scoring="f1")
     with pytest.raises(ValueError, match="positive"):
         fit_linear_probe(x, y, c_grid=[0.0])
+
+
+def test_folded_standardisation_travels_into_onnx() -> None:
+    import io
+
+    import onnxruntime
+
+    x, y = separable()
+    probe = fit_linear_probe(x, y, c_grid=[1.0])
+    layer = to_module(probe).eval()
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        layer,
+        (torch.as_tensor(x[:2]),),
+        buffer,
+        dynamo=False,
+        input_names=["features"],
+        output_names=["logits"],
+        dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=17,
+    )
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {"features": x})[0]
+    assert (logits.argmax(1) == probe.predict(x)).all()
+    np.testing.assert_allclose(logits, probe.logits(x), atol=1e-4 * np.abs(logits).max())
