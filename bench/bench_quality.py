@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/bench_quality.py [--quick] [--datasets gcompris clipart emoji elpv] [--seeds 3]
-        [--max-per-class 40] [--cache /tmp/dmtl-quality] [--out docs/quality.md]
+        [--max-per-class 60] [--cache /tmp/dmtl-quality] [--out docs/quality.md]
 
 For each dataset (see ``bench/datasets.py``; at most ``--max-per-class`` images of each class, a fixed subset)
 one project is made with the product's importer, and the frozen EfficientNet-Lite0 features of every image —
@@ -311,7 +311,7 @@ def write_report(args: argparse.Namespace, results: dict, notes: list[str], tota
     )
     command = "PYTHONPATH=$PWD .venv/bin/python bench/bench_quality.py " + " ".join(sys.argv[1:])
     lines = [
-        "# Learning quality on real images",
+        "## Measured: frozen features, linear probes, the product's frozen default, 5 labels per class",
         "",
         "Frozen EfficientNet-Lite0 features (the product's bundled ImageNet weights, 224 px). Written by "
         "`bench/bench_quality.py`; its docstring says what each row is.",
@@ -325,7 +325,7 @@ def write_report(args: argparse.Namespace, results: dict, notes: list[str], tota
         f"its validation split; (d): {FEW_LABELS} labels per class drawn from train + validation, the rest of "
         "them unlabelled. All scored on the test split. Cells: accuracy / balanced accuracy, mean ± sd over "
         "seeds; fit s: wall seconds of the fit alone (the features exist; for (c) the whole `train` call, "
-        "which reads the cached features, plus nothing for scoring).",
+        "which reads the cached features).",
         "",
         "| dataset | kind | classes | images | feature pass (product, cached views) |",
         "| --- | --- | --- | --- | --- |",
@@ -366,7 +366,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["gcompris", "clipart", "emoji", "elpv"])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-per-class", type=int, default=40)
+    parser.add_argument("--max-per-class", type=int, default=60)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dmtl-quality")
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown report here too")
     parser.add_argument("--quick", action="store_true", help="smoke run: gcompris, 20 per class, 1 seed")
@@ -387,7 +387,23 @@ def main() -> None:
     report = write_report(args, results, notes, time.perf_counter() - started)
     print(report)
     if args.out is not None:
-        args.out.write_text(report, encoding="utf-8")
+        write_between_markers(args.out, report)
+
+
+BEGIN, END = "<!-- bench_quality: begin -->", "<!-- bench_quality: end -->"
+
+
+def write_between_markers(path: Path, report: str) -> None:
+    """Replace the text between :data:`BEGIN` and :data:`END` in ``path`` (the hand-written notes around the
+    tables stay); write the whole file when it lacks them."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = f"{head}{BEGIN}\n{report}\n{END}{tail}"
+    else:
+        text = f"{BEGIN}\n{report}\n{END}\n"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
