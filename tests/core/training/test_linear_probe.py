@@ -12,8 +12,8 @@ from dmtl_studio.core.training.linear_probe import (
     fit_linear_probe,
     group_folds,
     log_grid,
-    to_module,
 )
+from dmtl_studio.core.training.probe_model import to_module
 
 
 def separable(n_per_class: int = 20, classes: int = 3, features: int = 16, seed: int = 0):
