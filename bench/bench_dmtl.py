@@ -37,8 +37,8 @@ from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
 from dmtl_studio.core.project.demo import write_shapes_folder
 from dmtl_studio.core.training.consistency import consistency_loss, rampup_factor
 from dmtl_studio.core.training.data import ImageDataset
-from dmtl_studio.core.training.engine import schedule_factor
 from dmtl_studio.core.training.feature_cache import FeatureCache
+from dmtl_studio.core.training.schedule import schedule_factor
 
 
 def digits_pool(folder: Path) -> list[tuple[str, str]]:

@@ -29,8 +29,9 @@ from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME
 from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.store import EpochMetrics, ProjectStore
 from dmtl_studio.core.training import run_state
-from dmtl_studio.core.training.engine import BatchOutput, Callback, EpochOutput, Trainer
+from dmtl_studio.core.training.engine import Callback, Trainer
 from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunNotice, StepProgress
+from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
 
 log = logging.getLogger(__name__)
 

@@ -162,6 +162,14 @@ class TrainConfig:
         metadata=described("unfreeze stages", help="stages fine-tuned by --transfer partial", low=1),
     )
     head: str = field(default="linear", metadata=described("head", help="the new head", choices=HEADS))
+    linear_probe: bool = field(
+        default=False,
+        metadata=described(
+            "linear probe",
+            help="frozen backbone, linear head, no consistency term: fit the head to convergence as a linear probe "
+            "(L-BFGS, L2 strength chosen by cross-validation on the training features) in place of epochs",
+        ),
+    )
     hidden_size: int = field(
         default=256,
         metadata=described(

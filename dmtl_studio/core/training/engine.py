@@ -10,10 +10,8 @@ outside is ``should_stop``, polled at each batch boundary, which ends the fit wi
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,30 +25,13 @@ from dmtl_studio.core.training.device import rng_state, set_rng_state
 from dmtl_studio.core.training.errors import NonFiniteLoss, TrainingError
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.objective import step_loss, unlabelled_batches
+from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
+from dmtl_studio.core.training.probe_fit import fit_probe_head, uses_linear_probe
+from dmtl_studio.core.training.schedule import schedule_factor
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import RunParts
 
 log = logging.getLogger(__name__)
-
-
-def schedule_factor(schedule: str, progress: float, warmup_fraction: float) -> float:
-    """Learning-rate factor at ``progress`` (0..1 of the whole run) for ``"cosine"`` or ``"onecycle"``.
-
-    A function of progress rather than of a step count, so a run whose batch size changes (after running out
-    of GPU memory) or that resumes keeps the same schedule. Cosine: linear warm-up over ``warmup_fraction``, then
-    cosine decay to 1 % of the peak. One-cycle (Smith, 2018): from 1/25 of the peak up to it at 30 %, then down
-    to almost nothing.
-    """
-    progress = min(max(progress, 0.0), 1.0)
-    if schedule == "onecycle":
-        peak = 0.3
-        if progress < peak:
-            return 0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * progress / peak))
-        return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * (progress - peak) / (1 - peak)))
-    if warmup_fraction > 0 and progress < warmup_fraction:
-        return max(progress / warmup_fraction, 1e-3)
-    rest = (progress - warmup_fraction) / max(1e-9, 1 - warmup_fraction)
-    return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * rest))
 
 
 @torch.no_grad()
@@ -100,54 +81,6 @@ def evaluate(
         count += len(targets)
     accuracy = float(np.trace(confusion)) / max(1, count)
     return total_loss / max(1, count), accuracy, confusion
-
-
-@dataclass(frozen=True)
-class BatchOutput:
-    """What a training step did; given to :meth:`Callback.on_batch_end`."""
-
-    epoch: int  # 1-based
-    epochs: int
-    step: int  # 1-based within the epoch
-    steps: int
-    loss: float  # the whole objective that was minimised
-    supervised_loss: float
-    learning_rate: float  # the head's
-    consistency_loss: float | None
-    seen: int  # images of this epoch so far
-    epoch_seconds: float  # since the epoch began (the feature pass included)
-    fetched_at: float  # time.perf_counter() when the batch arrived from the loader
-
-
-@dataclass(frozen=True)
-class EpochOutput:
-    """An epoch's scores; given to :meth:`Callback.on_epoch_end` after validation."""
-
-    epoch: int
-    epochs: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float | None
-    val_accuracy: float | None
-    learning_rate: float
-    confusion: np.ndarray | None = field(default=None, compare=False)
-    val_scores: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, compare=False)
-    consistency_loss: float | None = None
-    consistency_mask: float | None = None
-
-    def metrics(self) -> dict:
-        """The epoch as stored with a run and a checkpoint."""
-        metrics = {
-            "epoch": self.epoch,
-            "train_loss": self.train_loss,
-            "train_accuracy": self.train_accuracy,
-            "val_loss": self.val_loss,
-            "val_accuracy": self.val_accuracy,
-        }
-        if self.consistency_loss is not None:
-            metrics["consistency_loss"] = self.consistency_loss
-            metrics["consistency_mask"] = self.consistency_mask
-        return metrics
 
 
 class Callback:
@@ -220,9 +153,14 @@ class Trainer:
         status = "completed"
         try:
             self._each("on_fit_start")
+            probe = uses_linear_probe(self.parts.config)
+            if probe:  # the head is fitted once, to convergence: one "epoch"
+                self.epochs = 1
             for epoch in range(self.first_epoch, self.epochs + 1):
                 self.epoch = epoch
-                train_loss, train_accuracy, consistency = self._train_epoch(epoch)
+                train_loss, train_accuracy, consistency = (
+                    self._fit_probe() if probe else self._train_epoch(epoch)
+                )
                 if self.stop_reason is not None and not validate:
                     break
                 self._each(
@@ -265,6 +203,29 @@ class Trainer:
             consistency_loss=consistency[0] if consistency else None,
             consistency_mask=consistency[1] if consistency else None,
         )
+
+    def _fit_probe(self) -> tuple[float, float, None]:
+        """The head as a linear probe; each cross-validated L2 strength is reported as a step (loss: its held-out
+        log-loss, rate: the strength C)."""
+        started, count = time.perf_counter(), len(self.parts.train_set)
+
+        def on_c(done: int, total: int, c: float, score: float) -> None:
+            now = time.perf_counter()
+            step = BatchOutput(1, 1, done, total, -score, -score, c, None, count, now - started, now)
+            self._each("on_batch_end", step)
+
+        loss, accuracy, probe = fit_probe_head(self.parts, self.should_stop, on_c)
+        how = (
+            f"{probe.folds}-fold cross-validation"
+            if probe.folds
+            else "a fixed value (too few images per class)"
+        )
+        self.notify(
+            RunNotice(
+                f"linear probe: the head was fitted to convergence, L2 strength C = {probe.c:g} by {how}"
+            )
+        )
+        return loss, accuracy, None
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, tuple[float, float] | None]:
         """One epoch; on running out of GPU memory, halve the batch and train the epoch again."""

@@ -21,8 +21,9 @@ import numpy as np
 from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
-from dmtl_studio.core.training.engine import BatchOutput, Callback, Trainer
+from dmtl_studio.core.training.engine import Callback, Trainer
 from dmtl_studio.core.training.errors import NonFiniteLoss
+from dmtl_studio.core.training.outputs import BatchOutput
 from dmtl_studio.core.training.setup import build_run
 
 Progress = Callable[[int, int], None]

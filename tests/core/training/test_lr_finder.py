@@ -14,8 +14,9 @@ from dmtl_studio.core.augment.presets import preset
 from dmtl_studio.core.base.cancel import Cancelled
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
-from dmtl_studio.core.training.engine import BatchOutput, Callback, Trainer
+from dmtl_studio.core.training.engine import Callback, Trainer
 from dmtl_studio.core.training.lr_finder import LRRangeTest, find_learning_rate
+from dmtl_studio.core.training.outputs import BatchOutput
 from dmtl_studio.core.training.setup import build_run
 
 SMALL = 64

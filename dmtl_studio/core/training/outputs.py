@@ -1,0 +1,56 @@
+"""What the training loop hands its callbacks after a batch and after an epoch (see
+:mod:`dmtl_studio.core.training.engine`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    """What a training step did; given to :meth:`Callback.on_batch_end`."""
+
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # 1-based within the epoch
+    steps: int
+    loss: float  # the whole objective that was minimised
+    supervised_loss: float
+    learning_rate: float  # the head's
+    consistency_loss: float | None
+    seen: int  # images of this epoch so far
+    epoch_seconds: float  # since the epoch began (the feature pass included)
+    fetched_at: float  # time.perf_counter() when the batch arrived from the loader
+
+
+@dataclass(frozen=True)
+class EpochOutput:
+    """An epoch's scores; given to :meth:`Callback.on_epoch_end` after validation."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    confusion: np.ndarray | None = field(default=None, compare=False)
+    val_scores: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, compare=False)
+    consistency_loss: float | None = None
+    consistency_mask: float | None = None
+
+    def metrics(self) -> dict:
+        """The epoch as stored with a run and a checkpoint."""
+        metrics = {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "train_accuracy": self.train_accuracy,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
+        }
+        if self.consistency_loss is not None:
+            metrics["consistency_loss"] = self.consistency_loss
+            metrics["consistency_mask"] = self.consistency_mask
+        return metrics

@@ -1,0 +1,111 @@
+"""A frozen run whose linear head is fitted as a linear probe: one fit to convergence in place of epochs, the C
+it chose said in the run's notes, the head in the checkpoint equal to the probe fitted on the cached views, and the
+standardisation folded into it travelling into ONNX, where predict gives the run's own labels."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dmtl_studio.core.evaluation.export import export_run, predict_with
+from dmtl_studio.core.evaluation.predict import predict_folder
+from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.events import EpochResult, RunNotice, StepProgress
+from dmtl_studio.core.training.linear_probe import DEFAULT_C_GRID, fit_linear_probe
+from dmtl_studio.core.training.probe_fit import uses_linear_probe
+from dmtl_studio.core.training.probe_model import to_module
+from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.setup import build_run
+
+
+def _config(**changes: object) -> TrainConfig:
+    base = TrainConfig(
+        epochs=6, batch_size=8, input_size=64, device="cpu", seed=4, feature_views=2, linear_probe=True
+    )
+    return base.with_changes(**changes)
+
+
+@pytest.fixture(scope="module")
+def probe_run(tmp_path_factory: pytest.TempPathFactory, _imported_template: Path) -> tuple[Path, Path, list]:
+    project = tmp_path_factory.mktemp("probe") / "project"
+    shutil.copytree(_imported_template, project)
+    events: list[object] = []
+    summary = train(project, _config(), on_event=events.append)
+    assert summary.status == "completed"
+    return project, Path(summary.run_dir), events
+
+
+def test_the_head_is_fitted_once_and_the_run_says_which_c(probe_run: tuple[Path, Path, list]) -> None:
+    project, run_dir, events = probe_run
+    steps = [e for e in events if isinstance(e, StepProgress)]
+    assert [s.learning_rate for s in steps] == pytest.approx(list(DEFAULT_C_GRID))  # one step per C tried
+    assert all(s.loss > 0 for s in steps)  # each C's held-out log-loss
+    epochs = [e for e in events if isinstance(e, EpochResult)]
+    assert len(epochs) == 1 and epochs[0].epochs == 1 and epochs[0].val_accuracy is not None
+    assert epochs[0].train_accuracy > 0.9  # the shapes are separable in the backbone's features
+    notes = [e.message for e in events if isinstance(e, RunNotice)]
+    assert any("linear probe" in n and "C = " in n for n in notes)
+    with ProjectStore.open(project) as store:
+        run = store.runs()[-1]
+        assert run.status == "completed" and len(store.epoch_metrics(run.id)) == 1
+
+
+def test_the_checkpoint_head_is_the_probe_fitted_on_the_cached_views(probe_run: tuple[Path, Path, list]) -> None:
+    project, run_dir, _ = probe_run
+    with ProjectStore.open(project) as store:
+        parts = build_run(store, _config())
+    data = parts.cache.train()
+    views, count, width = data.features.shape
+    probe = fit_linear_probe(
+        data.features.reshape(views * count, width).numpy(),
+        np.tile(data.targets.numpy(), views),
+        num_classes=parts.num_classes,
+        groups=np.tile(np.arange(count), views),
+        seed=4,
+    )
+    expected = to_module(probe)
+    head = load_checkpoint(run_dir, device="cpu").model.head[1]
+    torch.testing.assert_close(head.weight, expected.weight, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(head.bias, expected.bias, atol=1e-5, rtol=1e-4)
+    # The standardisation is folded in: the raw features' logits are the probe's own.
+    logits = head(data.features[0]).detach().numpy()
+    np.testing.assert_allclose(logits, probe.logits(data.features[0].numpy()), atol=1e-3)
+
+
+def _labels(path: Path) -> dict[str, str]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {Path(row["path"]).name: row["predicted_label"] for row in csv.DictReader(handle)}
+
+
+def test_the_standardisation_travels_into_onnx_and_predict_gives_the_same_labels(
+    probe_run: tuple[Path, Path, list], tmp_path: Path
+) -> None:
+    project, run_dir, _ = probe_run
+    with ProjectStore.open(project) as store:
+        paths = sorted(Path(r.path) for r in store.images(usable_only=True))[::6]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for path in paths:
+        shutil.copy(path, folder / path.name)
+    result = export_run(run_dir, "onnx", tmp_path / "model.onnx")
+    assert result.max_abs_difference is not None and result.max_abs_difference < 1e-3
+    predict_with(result.path, folder, tmp_path / "onnx.csv")
+    predict_folder(run_dir, folder, tmp_path / "run.csv")
+    assert _labels(tmp_path / "onnx.csv") == _labels(tmp_path / "run.csv")
+    assert len(_labels(tmp_path / "onnx.csv")) == len(paths)
+
+
+def test_the_probe_applies_only_to_a_frozen_linear_head_without_consistency() -> None:
+    assert uses_linear_probe(_config())
+    assert not uses_linear_probe(_config(linear_probe=False))
+    assert not uses_linear_probe(_config(transfer="partial"))
+    assert not uses_linear_probe(_config(head="mlp"))
+    assert not uses_linear_probe(_config(consistency_weight=1.0))
+    assert not TrainConfig().linear_probe  # a stored configuration without the key keeps its epochs
