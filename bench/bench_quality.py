@@ -48,13 +48,13 @@ import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from bench.datasets import SOURCES, class_counts, load_dataset  # noqa: E402
-from dmtl_studio.core.augment import resolve_recipe  # noqa: E402
+from dmtl_studio.core.augment.presets import resolve_recipe  # noqa: E402
 from dmtl_studio.core.models.architectures import preprocessing_for  # noqa: E402
 from dmtl_studio.core.models.classifier import ModelSpec, build_classifier  # noqa: E402
 from dmtl_studio.core.models.features import FeatureStore  # noqa: E402
 from dmtl_studio.core.project.importer import import_folder  # noqa: E402
 from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
-from dmtl_studio.core.training.config import RECOMMENDED, TrainConfig  # noqa: E402
+from dmtl_studio.core.training.config import TrainConfig  # noqa: E402
 from dmtl_studio.core.training.data import ImageDataset  # noqa: E402
 from dmtl_studio.core.training.feature_cache import FeatureCache  # noqa: E402
 from dmtl_studio.core.training.linear_probe import fit_linear_probe  # noqa: E402
@@ -95,7 +95,7 @@ class Features:
             ImageDataset([], [], preprocessing),
             device,
             views=views,
-            batch_size=2 * RECOMMENDED["batch_size"],
+            batch_size=2 * TrainConfig.recommended().batch_size,
             clean_views=True,
             store=feature_store,
         )
@@ -207,14 +207,17 @@ def self_training(
     return probe.predict
 
 
-def product_frozen(project: Path, data: Features, split: dict[str, np.ndarray], seed: int) -> tuple:
-    """The product's frozen default on this seed's split; ``((accuracy, balanced), seconds)`` on the test split."""
+def product_frozen(
+    project: Path, data: Features, split: dict[str, np.ndarray], seed: int, **changes: object
+) -> tuple:
+    """The product's frozen default (with ``changes``) on this seed's split; ``((accuracy, balanced), seconds)`` on
+    the test split."""
     from dmtl_studio.core.evaluation.inference import evaluate_run
     from dmtl_studio.core.training.run import train
 
     with ProjectStore.open(project) as store:
         store.set_splits({int(data.ids[row]): name for name, rows in split.items() for row in rows})
-    config = TrainConfig(**RECOMMENDED, device="cpu", seed=seed)
+    config = TrainConfig.recommended(device="cpu", seed=seed, **changes)
     started = time.perf_counter()
     summary = train(project, config)
     seconds = time.perf_counter() - started
@@ -244,6 +247,7 @@ ROWS = {
     "b": "(b) linear_probe, clean features",
     "b+v": "(b) linear_probe, clean + augmented views as rows",
     "c": "(c) product frozen default (train + validation split)",
+    "c+p": "(c) product frozen, --linear-probe (train + validation split)",
     "d-sup": f"(d) {FEW_LABELS} labels/class: linear_probe on the labels only",
     "d-spread": f"(d) {FEW_LABELS} labels/class: label spreading (k-NN graph)",
     "d-self": f"(d) {FEW_LABELS} labels/class: class-balanced self-training of linear_probe",
@@ -262,7 +266,7 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
         with ProjectStore.create(project) as store:
             import_folder(store, folder, val_fraction=0.2, test_fraction=0.2, seed=0)
         (project / ".imported").write_text("1\n")
-    views = TrainConfig(**RECOMMENDED).feature_views
+    views = TrainConfig.recommended().feature_views
     data = Features(project, views)
     notes.append(
         f"| {name} | {SOURCES[name].kind} | {len(counts)} | {sum(counts.values())} "
@@ -299,9 +303,10 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
             results[name][key].append((*scores(y_test, predicted), seconds))
             log.info("%s seed %d %s: %.3f / %.3f in %.1f s", name, seed, key, *results[name][key][-1])
         if not args.no_product:
-            (accuracy, balanced), seconds = product_frozen(project, data, split, seed)
-            results[name]["c"].append((accuracy, balanced, seconds))
-            log.info("%s seed %d c: %.3f / %.3f in %.1f s", name, seed, accuracy, balanced, seconds)
+            for key, changes in (("c", {}), ("c+p", {"linear_probe": True})):
+                (accuracy, balanced), seconds = product_frozen(project, data, split, seed, **changes)
+                results[name][key].append((accuracy, balanced, seconds))
+                log.info("%s seed %d %s: %.3f / %.3f in %.1f s", name, seed, key, accuracy, balanced, seconds)
 
 
 def write_report(args: argparse.Namespace, results: dict, notes: list[str], total: float) -> str:
