@@ -166,8 +166,9 @@ class TrainConfig:
         default=False,
         metadata=described(
             "linear probe",
-            help="frozen backbone, linear head, no consistency term: fit the head to convergence as a linear probe "
-            "(L-BFGS, L2 strength chosen by cross-validation on the training features) in place of epochs",
+            help="frozen backbone and linear head: fit the head to convergence as a linear probe (L-BFGS, L2 "
+            "strength chosen by cross-validation on the training features) in place of epochs; not with "
+            "--unlabelled",
         ),
     )
     hidden_size: int = field(

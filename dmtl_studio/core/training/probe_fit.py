@@ -26,13 +26,15 @@ ProbeProgress = Callable[[int, int, float, float], None]
 
 
 def uses_linear_probe(config: TrainConfig) -> bool:
-    """Whether a run fits its head as a linear probe: asked for, frozen backbone, linear head, no consistency
-    term (the probe has no unlabelled loss; DMTL runs keep the epochs)."""
+    """Whether a run fits its head as a linear probe: asked for, frozen backbone, linear head, and no unlabelled
+    images to learn from (the probe has no unlabelled loss: such DMTL runs keep their epochs). On labelled images
+    alone the probe stands in for the consistency term: it fits the clean and the augmented views of each image
+    to the same label, and its L2 strength is chosen by cross-validation."""
     return (
         config.linear_probe
         and config.transfer == "frozen"
         and config.head == "linear"
-        and config.consistency_weight == 0
+        and not (config.consistency_weight > 0 and config.use_unlabelled)
     )
 
 
@@ -55,14 +57,17 @@ def fit_probe_head(
     assert parts.cache is not None, "a linear probe needs the frozen backbone's feature cache"
     data = parts.cache.train()  # features (V, N, F), targets (N,)
     views, count, width = data.features.shape
-    features = data.features.reshape(views * count, width).float().cpu().numpy()
+    rows = [data.features.reshape(views * count, width)]
+    if data.clean is not None:  # cached for the consistency term: the clean view joins as one more row
+        rows.append(data.clean)
+    features = torch.cat(rows).float().cpu().numpy()
     targets = data.targets.cpu().numpy().astype(np.int64)
     config = parts.config
     probe = fit_linear_probe(
         features,
-        np.tile(targets, views),
+        np.tile(targets, len(features) // count),
         num_classes=parts.num_classes,
-        groups=np.tile(np.arange(count), views),  # an image's views never straddle a fold
+        groups=np.tile(np.arange(count), len(features) // count),  # an image's views never straddle a fold
         class_weight="balanced" if config.imbalance != "none" else None,
         seed=config.seed,
         should_stop=should_stop,
@@ -75,8 +80,8 @@ def fit_probe_head(
         head_linear.bias.copy_(layer.bias.to(head_linear.bias.device))
     parts.model.head.eval()
     with torch.no_grad():
-        logits = parts.model.head(data.features.reshape(views * count, width).to(parts.device))
-        truth = data.targets.to(parts.device).repeat(views)
+        logits = parts.model.head(torch.from_numpy(features).to(parts.device))
+        truth = torch.from_numpy(np.tile(targets, len(features) // count)).to(parts.device)
         loss = float(nn.functional.cross_entropy(logits.float(), truth).item())
         accuracy = float((logits.argmax(1) == truth).float().mean().item())
     return loss, accuracy, probe

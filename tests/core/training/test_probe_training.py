@@ -57,7 +57,9 @@ def test_the_head_is_fitted_once_and_the_run_says_which_c(probe_run: tuple[Path,
         assert run.status == "completed" and len(store.epoch_metrics(run.id)) == 1
 
 
-def test_the_checkpoint_head_is_the_probe_fitted_on_the_cached_views(probe_run: tuple[Path, Path, list]) -> None:
+def test_the_checkpoint_head_is_the_probe_fitted_on_the_cached_views(
+    probe_run: tuple[Path, Path, list],
+) -> None:
     project, run_dir, _ = probe_run
     with ProjectStore.open(project) as store:
         parts = build_run(store, _config())
@@ -102,10 +104,32 @@ def test_the_standardisation_travels_into_onnx_and_predict_gives_the_same_labels
     assert len(_labels(tmp_path / "onnx.csv")) == len(paths)
 
 
-def test_the_probe_applies_only_to_a_frozen_linear_head_without_consistency() -> None:
+def test_the_probe_applies_only_to_a_frozen_linear_head_without_unlabelled_images() -> None:
     assert uses_linear_probe(_config())
     assert not uses_linear_probe(_config(linear_probe=False))
     assert not uses_linear_probe(_config(transfer="partial"))
     assert not uses_linear_probe(_config(head="mlp"))
-    assert not uses_linear_probe(_config(consistency_weight=1.0))
+    assert uses_linear_probe(_config(consistency_weight=1.0))  # labelled images only: the probe stands in
+    assert not uses_linear_probe(_config(consistency_weight=1.0, use_unlabelled=True))
     assert not TrainConfig().linear_probe  # a stored configuration without the key keeps its epochs
+
+
+def test_with_the_consistency_term_on_labelled_images_the_clean_views_join_the_rows(project: Path) -> None:
+    events: list[object] = []
+    summary = train(project, _config(consistency_weight=1.0), on_event=events.append)
+    assert summary.status == "completed" and summary.epochs_completed == 1
+    with ProjectStore.open(project) as store:
+        parts = build_run(store, _config(consistency_weight=1.0))
+    data = parts.cache.train()
+    assert data.clean is not None
+    views, count, width = data.features.shape
+    rows = np.concatenate([data.features.reshape(views * count, width).numpy(), data.clean.numpy()])
+    probe = fit_linear_probe(
+        rows,
+        np.tile(data.targets.numpy(), views + 1),
+        num_classes=parts.num_classes,
+        groups=np.tile(np.arange(count), views + 1),
+        seed=4,
+    )
+    head = load_checkpoint(Path(summary.run_dir), device="cpu").model.head[1]
+    torch.testing.assert_close(head.weight, to_module(probe).weight, atol=1e-5, rtol=1e-4)
