@@ -650,6 +650,12 @@ class StudioController(QObject):
 
     def stop_model_tasks(self) -> None:
         """Stop and join the evaluation, suggestion, Grad-CAM and report threads."""
+        self._waiting_cam = None
+        for thread in self.model_tasks.values():
+            if thread.isRunning():
+                thread.requestInterruption()
+                thread.wait()
+        self.model_tasks.clear()  # the threads have no Qt parent: dropping them deletes them
 
     def _connect_dataset_map(self) -> None:
         """Labels ▸ Dataset map…: the map is computed on its own thread (a model task, stopped on close); its
@@ -691,13 +697,6 @@ class StudioController(QObject):
         browser.project_changed.connect(
             lambda: view.update_labels(browser.labels_of([int(i) for i in view.image_ids]))
         )
-
-        self._waiting_cam = None
-        for thread in self.model_tasks.values():
-            if thread.isRunning():
-                thread.requestInterruption()
-                thread.wait()
-        self.model_tasks.clear()  # the threads have no Qt parent: dropping them deletes them
 
     # ----------------------------------------------------------------- closing
     def _threads(self) -> list[QThread]:

@@ -154,3 +154,24 @@ def test_settings_that_cannot_train_are_refused_with_the_core_reason(
     qtbot.mouseClick(panel.crossval_button, Qt.MouseButton.LeftButton)
     assert shown == [BATCH_OF_ONE] * 3  # the command line prints the same sentence
     controller.shutdown()
+
+
+def test_shutdown_stops_and_joins_the_model_tasks(qtbot, project: Path) -> None:  # noqa: ANN001
+    """Evaluation, prediction, Grad-CAM, report and map threads are joined when the window closes."""
+    import time
+
+    from PySide6.QtCore import QThread
+
+    class Busy(QThread):
+        def run(self) -> None:
+            while not self.isInterruptionRequested():
+                time.sleep(0.01)
+
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    task = Busy()
+    controller.model_tasks["predict"] = task
+    task.start()
+    qtbot.waitUntil(task.isRunning, timeout=5_000)
+    controller.shutdown()
+    assert not task.isRunning() and controller.model_tasks == {}
