@@ -98,7 +98,8 @@ def consistency_term(
     config, cache = parts.config, parts.cache
     index = index.cpu()
     if cache is not None:
-        clean = [cache.train_clean()[index.to(cache.train_clean().device)]]
+        clean_views = cache.train_clean()
+        clean = [clean_views[index.to(clean_views.device)]]
         augmented = [images]
         if unlabelled is not None:
             picked, views = next(unlabelled)

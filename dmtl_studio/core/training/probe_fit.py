@@ -61,13 +61,14 @@ def fit_probe_head(
     if data.clean is not None:  # cached for the consistency term: the clean view joins as one more row
         rows.append(data.clean)
     features = torch.cat(rows).float().cpu().numpy()
-    targets = data.targets.cpu().numpy().astype(np.int64)
+    repeats = len(features) // count  # rows per image
+    targets = np.tile(data.targets.cpu().numpy().astype(np.int64), repeats)
     config = parts.config
     probe = fit_linear_probe(
         features,
-        np.tile(targets, len(features) // count),
+        targets,
         num_classes=parts.num_classes,
-        groups=np.tile(np.arange(count), len(features) // count),  # an image's views never straddle a fold
+        groups=np.tile(np.arange(count), repeats),  # an image's views never straddle a fold
         class_weight="balanced" if config.imbalance != "none" else None,
         seed=config.seed,
         should_stop=should_stop,
@@ -81,7 +82,7 @@ def fit_probe_head(
     parts.model.head.eval()
     with torch.no_grad():
         logits = parts.model.head(torch.from_numpy(features).to(parts.device))
-        truth = torch.from_numpy(np.tile(targets, len(features) // count)).to(parts.device)
+        truth = torch.from_numpy(targets).to(parts.device)
         loss = float(nn.functional.cross_entropy(logits.float(), truth).item())
         accuracy = float((logits.argmax(1) == truth).float().mean().item())
     return loss, accuracy, probe

@@ -35,7 +35,7 @@ from dmtl_studio.core.training.engine import Trainer
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import RunNotice, RunSummary
 from dmtl_studio.core.training.labelled import LabelledSplit
-from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
+from dmtl_studio.core.training.setup import EventCallback, build_run
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _new_run_dir(store: ProjectStore, prefix: str = "") -> tuple[str, Path]:
     return name, path
 
 
-def _start_new(store: ProjectStore, parts: RunParts, prefix: str) -> tuple[int, Path]:
+def _start_new(store: ProjectStore, run_config: dict, prefix: str) -> tuple[int, Path]:
     run_dir = None
     try:
         name, run_dir = _new_run_dir(store, prefix)
@@ -65,7 +65,7 @@ def _start_new(store: ProjectStore, parts: RunParts, prefix: str) -> tuple[int, 
         raise TrainingError(
             f"cannot create a run folder in {store.runs_dir}: {exc.strerror or exc}; nothing was changed"
         ) from None
-    return store.create_run(name, run_dir, parts.run_config()), run_dir
+    return store.create_run(name, run_dir, run_config), run_dir
 
 
 def _saved_state(run_dir: Path, emit: EventCallback) -> tuple[bytes, Path, dict[str, bytes]]:
@@ -133,7 +133,7 @@ def _train(
     clock = RunClock(should_stop)
     progress = ProgressEvents(emit, clock)
     parts = build_run(store, config, emit, clock.should_stop, split, on_preparing=progress.preparing)
-    run_config, augmentation = parts.run_config(), parts.recipe.to_dict()
+    run_config = parts.run_config()
 
     def files_for(metrics: dict, calibration: dict | None) -> dict[str, bytes]:
         return checkpoint_files(
@@ -142,13 +142,13 @@ def _train(
             preprocessing=parts.preprocessing,
             classes=list(parts.classes),
             config=run_config,
-            augmentation=augmentation,
+            augmentation=run_config["recipe"],
             metrics=metrics,
             calibration=calibration,
         )
 
     if resume_from is None:
-        run_id, run_dir = _start_new(store, parts, run_prefix)
+        run_id, run_dir = _start_new(store, run_config, run_prefix)
     else:
         run_id, run_dir = -1, Path(resume_from)
     checkpoints = Checkpointing(run_dir, files_for)
