@@ -34,7 +34,6 @@ from dmtl_studio.core.project.images_table import ImagesTable
 # EpochMetrics is also named here because the training engine's recorder imports it from the store.
 from dmtl_studio.core.project.runs_table import EpochMetrics as EpochMetrics
 from dmtl_studio.core.project.runs_table import RunsTable
-from dmtl_studio.core.project.texts_table import TextsTable
 from dmtl_studio.core.project.schema import (
     SCHEMA_VERSION,
     check_sqlite_header,
@@ -46,6 +45,7 @@ from dmtl_studio.core.project.schema import (
     unknown_message,
     unknown_objects,
 )
+from dmtl_studio.core.project.texts_table import TextsTable
 
 DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"

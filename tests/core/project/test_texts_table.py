@@ -47,7 +47,7 @@ def test_texts_are_added_with_labels_hashes_and_problems(tmp_path):
         assert [r.label for r in records] == ["fault", None, None]
         # Same text up to spacing: same hash, so the duplicate grouping of images applies.
         assert records[0].sha256 == records[1].sha256 == text_sha256("Pump 3 leaks oil.")
-        assert records[0].size_bytes == len("Pump 3 leaks oil.".encode())
+        assert records[0].size_bytes == len(b"Pump 3 leaks oil.")
         assert (records[0].width, records[0].height) == (None, None)
         assert [r.path for r in store.images(usable_only=True)] == ["t.csv#1", "t.csv#2"]
         assert store.text(records[1].id) == "Pump  3 leaks\noil."
