@@ -551,6 +551,8 @@ class DatasetBrowser(QWidget):
         self.count_label.setText(f"{len(records)} shown")
         if records:
             self.view.setCurrentIndex(self.model.index(0))
+        elif self.is_text:
+            self.text_viewer.clear()  # no text is current: none of those the search left out stays in view
 
     def set_filter(self, key: str) -> None:
         position = self.filter.findData(key)

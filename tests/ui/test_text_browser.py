@@ -146,6 +146,7 @@ def test_search_finds_words_in_the_texts_within_the_filter(qtbot, text_window) -
     qtbot.waitUntil(lambda: browser.model.rowCount() == 1, timeout=2_000)
     browser.set_filter("class:fault")
     assert browser.model.rowCount() == 0
+    assert browser.text_viewer.item_id is None and browser.text_viewer.body.toPlainText() == ""
     browser.search.setText("")
     qtbot.waitUntil(lambda: browser.model.rowCount() == 2, timeout=2_000)
 
@@ -234,4 +235,22 @@ def test_a_large_project_attaches_without_reading_every_text(qtbot, tmp_path: Pa
     browser.search.setText("ROW 1999")  # found by the store: rows 1999, 11999 and 19990–19999
     qtbot.waitUntil(lambda: browser.model.total() == 12, timeout=5_000)
     assert browser.model.texts.bodies_read <= read + BODY_CHUNK
+    controller.shutdown()
+
+
+def test_opening_an_image_project_after_a_text_project_brings_the_grid_back(
+    qtbot, text_project: Path, project: Path
+) -> None:  # noqa: ANN001
+    window, controller = build_window(text_project)
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    assert browser.view.itemDelegate() is browser.text_delegate
+    assert browser.view.viewMode() == browser.view.ViewMode.ListMode
+    controller.open_project(str(project))
+    assert not browser.is_text and browser.viewers.currentWidget() is browser.viewer
+    assert browser.view.itemDelegate() is browser.thumbnail_delegate
+    assert browser.view.viewMode() == browser.view.ViewMode.IconMode
+    assert browser.filter.itemText(0) == "All images"
+    qtbot.waitUntil(lambda: browser.model.thumbnail_count() >= 5, timeout=15_000)
     controller.shutdown()
