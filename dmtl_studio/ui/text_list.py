@@ -8,6 +8,8 @@ text's ``path`` is a source key (``notes.txt`` or ``tickets.csv#12``), never a f
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
+
+logger = logging.getLogger(__name__)
 
 #: Rows whose bodies are read together when one of them is first painted.
 BODY_CHUNK = 200
@@ -63,7 +67,11 @@ class TextPreviews:
             return text
         start = row - row % BODY_CHUNK
         wanted = [r.id for r in records[start : start + BODY_CHUNK] if r.id not in self._previews]
-        bodies = self.store.texts(wanted)
+        try:
+            bodies = self.store.texts(wanted)
+        except sqlite3.Error as exc:  # the project was closed under a view still painting: show no text
+            logger.debug("text previews not read: %s", exc)
+            return ""
         self.bodies_read += len(bodies)
         for i in wanted:
             self._previews[i] = preview_of(bodies.get(i, ""))
@@ -145,12 +153,10 @@ class TextRowDelegate(QStyledItemDelegate):
     ) -> None:
         model: TextRows = index.model()  # type: ignore[assignment]
         record = model.record(index.row())
-        style_option = QStyleOptionViewItem(option)
-        self.initStyleOption(style_option, index)
+        # The panel only (selection, hover): initStyleOption would ask the model for roles this row never shows.
         widget = option.widget  # type: ignore[attr-defined]
         style = widget.style() if widget is not None else QApplication.style()
-        style_option.text = ""
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, style_option, painter, widget)
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[operator]
         group = QPalette.ColorGroup.Active if selected else QPalette.ColorGroup.Normal
         text_color = option.palette.color(  # type: ignore[attr-defined]

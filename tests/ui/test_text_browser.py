@@ -254,3 +254,14 @@ def test_opening_an_image_project_after_a_text_project_brings_the_grid_back(
     assert browser.filter.itemText(0) == "All images"
     qtbot.waitUntil(lambda: browser.model.thumbnail_count() >= 5, timeout=15_000)
     controller.shutdown()
+
+
+def test_rows_of_a_closed_project_paint_without_text(qtbot, text_project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(text_project)
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    browser.model.texts.clear()
+    controller.shutdown()  # closes the store while the list is still on screen
+    assert browser.model.data(browser.model.index(0)) == ""
+    assert not browser.view.grab().isNull()
