@@ -11,6 +11,10 @@ errors, the *Suspected label errors* filter lists the labelled images whose labe
 first, each with the class it looks like and its score; Enter gives it that class. After Labels ▸ Find
 duplicates and leaks, the *Duplicates* filter lists the groups of copies (those spanning splits or holding two
 labels first); Enter keeps the current image's group in one split.
+
+A text project shows a list of texts (:mod:`~dmtl_studio.ui.text_list`) instead of the grid and the whole current
+text (:class:`~dmtl_studio.ui.text_viewer.TextViewer`) instead of the image, with the same keys, filters and
+queues; its search finds words in the texts.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -72,6 +77,8 @@ from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
 from dmtl_studio.ui.shortcuts import bind_shortcuts
+from dmtl_studio.ui.text_list import TEXT_FILTER_TITLES, TextPreviews, TextRowDelegate
+from dmtl_studio.ui.text_viewer import TextViewer, text_caption
 
 FETCH_CHUNK = 500
 ICON_SIZE = 112
@@ -106,6 +113,8 @@ class ImageListModel(QAbstractListModel):
         self.suggested: dict[int, str] = {}
         self.verdicts: dict[int, str] = {}
         self.detailed = False  # one line per file with its problem, for the Problems view
+        # In a text project: the texts' beginnings, which are the display text; no thumbnail is ever asked for.
+        self.texts: TextPreviews | None = None
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
         self._flush.setInterval(10)
@@ -172,6 +181,12 @@ class ImageListModel(QAbstractListModel):
             return None
         record = self._records[index.row()]
         problem = record.problem or self._failed.get(record.id)
+        if self.texts is not None and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole):
+            return (
+                self.texts.preview(self._records, index.row())
+                if role == Qt.ItemDataRole.DisplayRole
+                else None
+            )
         if role == Qt.ItemDataRole.DisplayRole:
             if self.detailed:
                 return f"{os.path.basename(record.path)} — {problem or record.label or 'unlabelled'}"
@@ -343,7 +358,9 @@ class DatasetBrowser(QWidget):
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.view.setModel(self.model)
-        self.view.setItemDelegate(ThumbnailDelegate(self.view))
+        self.thumbnail_delegate = ThumbnailDelegate(self.view)
+        self.text_delegate = TextRowDelegate(self.view)
+        self.view.setItemDelegate(self.thumbnail_delegate)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.digit_pressed.connect(self._digit)
@@ -359,6 +376,10 @@ class DatasetBrowser(QWidget):
         self.classes.color_requested.connect(self._color_class)
         self.classes.class_activated.connect(self._filter_class)
         self.viewer = ImageViewer()
+        self.text_viewer = TextViewer()
+        self.viewers = QStackedWidget()  # the image viewer, or the text viewer in a text project
+        self.viewers.addWidget(self.viewer)
+        self.viewers.addWidget(self.text_viewer)
 
         self.undo_action = QAction("&Undo label", self)
         bind_shortcuts(self.undo_action, "Ctrl+Z", QKeySequence.StandardKey.Undo)
@@ -385,7 +406,7 @@ class DatasetBrowser(QWidget):
         side = QSplitter(Qt.Orientation.Vertical)
         side.setObjectName("browser-side")
         side.addWidget(self.classes)
-        side.addWidget(self.viewer)
+        side.addWidget(self.viewers)
         side.setChildrenCollapsible(False)
         # The keys are in the strip above: on a short screen the class table may shrink to two rows of counts.
         side.setStretchFactor(0, 1)
@@ -426,8 +447,24 @@ class DatasetBrowser(QWidget):
         self.evaluation = None
         self.model.suggested, self.model.verdicts, self.notes = {}, {}, {}
         self.editor = LabelEditor(store) if store is not None else None
+        self._show_kind(store.kind if store is not None else "images")
         self._update_undo_actions()
         self.reload()
+
+    @property
+    def is_text(self) -> bool:
+        """Whether the project shown is a text project."""
+        return self.model.texts is not None
+
+    def _show_kind(self, kind: str) -> None:
+        """The list and viewer of an image project (thumbnails) or of a text project (rows of text)."""
+        text = kind == "text" and self.store is not None
+        self.model.texts = TextPreviews(self.store) if text else None
+        self.view.setItemDelegate(self.text_delegate if text else self.thumbnail_delegate)
+        self.view.setSpacing(0 if text else 4)  # text rows are ruled off by a line of their own
+        self.viewers.setCurrentWidget(self.text_viewer if text else self.viewer)
+        self.text_viewer.clear()
+        self.search.setPlaceholderText("Search the texts (every word)…" if text else "Search file names…")
 
     def set_split_warnings(self, warnings: tuple[str, ...] | list[str]) -> None:
         """Show the warnings of the latest split assignment (an import's) in the classes panel."""
@@ -440,6 +477,8 @@ class DatasetBrowser(QWidget):
             self.model.set_records([])
             return
         self._all = {record.id: record for record in self.store.images()}
+        if self.model.texts is not None:
+            self.model.texts.clear()  # an import may have changed bodies
         self._refresh_classes()
         self.apply_filter()
 
@@ -454,9 +493,10 @@ class DatasetBrowser(QWidget):
         self._conflicting = {image_id for conflict in conflicts for image_id in conflict.image_ids}
         self.classes.show_classes(counts, colors, class_warnings(counts, self._split_warnings, conflicts))
         labelled = sum(c["total"] for c in counts.values())
+        items, bad = ("text(s)", "problem text(s)") if self.is_text else ("image(s)", "problem file(s)")
         self.summary.setText(
-            f"<b>{self.store.folder.name}</b> — {len(self._all)} image(s): {labelled} labelled in "
-            f"{len(counts)} class(es), {unlabelled} unlabelled, {problems} problem file(s)"
+            f"<b>{self.store.folder.name}</b> — {len(self._all)} {items}: {labelled} labelled in "
+            f"{len(counts)} class(es), {unlabelled} unlabelled, {problems} {bad}"
         )
         self._rebuild_filters(list(counts))
 
@@ -465,6 +505,7 @@ class DatasetBrowser(QWidget):
         self.filter.blockSignals(True)
         self.filter.clear()
         for text, key in FIXED_FILTERS:
+            text = TEXT_FILTER_TITLES.get(key, text) if self.is_text else text
             self.filter.addItem(f"{text} ({len(self._conflicting)})" if key == "conflicts" else text, key)
         for split, name in SPLIT_TITLES.items():
             self.filter.addItem(f"Split: {name}", split_filter(split))
@@ -484,6 +525,10 @@ class DatasetBrowser(QWidget):
     def apply_filter(self) -> None:
         key = self.filter.currentData() or "all"
         text = self.search.text().strip().lower()
+        found: set[int] | None = None
+        if self.is_text and text:  # words in the bodies, found by the store (file names mean nothing here)
+            assert self.store is not None
+            found, text = set(self.store.search_texts(self.search.text())), ""
         if key in self._ordered:  # the model's order: most confidently wrong, least confident, most uncertain
             ids = self._ordered[key][1]
             records = [
@@ -491,10 +536,13 @@ class DatasetBrowser(QWidget):
             ]
         else:
             records = [record for record in self._all.values() if self.matches(record, key, text)]
-        problems_view = key == "problems"
+        if found is not None:
+            records = [record for record in records if record.id in found]
+        problems_view = key == "problems" and not self.is_text  # text rows show their problem anyway
         self.model.detailed = problems_view
-        self.view.setViewMode(QListView.ViewMode.ListMode if problems_view else QListView.ViewMode.IconMode)
-        if problems_view:
+        list_mode = problems_view or self.is_text
+        self.view.setViewMode(QListView.ViewMode.ListMode if list_mode else QListView.ViewMode.IconMode)
+        if list_mode:
             self.view.setGridSize(QSize())
         else:
             self.view.setGridSize(QSize(128, 152))
@@ -503,6 +551,8 @@ class DatasetBrowser(QWidget):
         self.count_label.setText(f"{len(records)} shown")
         if records:
             self.view.setCurrentIndex(self.model.index(0))
+        elif self.is_text:
+            self.text_viewer.clear()  # no text is current: none of those the search left out stays in view
 
     def set_filter(self, key: str) -> None:
         position = self.filter.findData(key)
@@ -838,7 +888,11 @@ class DatasetBrowser(QWidget):
 
     # ----------------------------------------------------------------- current image
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
+        if current.isValid() and self.is_text:
+            record = self.model.record(current.row())
+            body = self.store.texts([record.id]).get(record.id, "") if self.store is not None else ""
+            self.text_viewer.show_text(record.id, self._text_caption(record, body), body)
+        elif current.isValid():
             record = self.model.record(current.row())
             self.viewer.show_pending(
                 record.id, self._caption(record), record.path if not record.problem else None
@@ -850,8 +904,16 @@ class DatasetBrowser(QWidget):
 
     def _show_current(self) -> None:
         current = self.view.currentIndex()
-        if current.isValid():
+        if current.isValid() and self.is_text:
+            record = self.model.record(current.row())
+            if self.text_viewer.item_id == record.id:
+                self.text_viewer.set_caption(self._text_caption(record, self.text_viewer.body.toPlainText()))
+        elif current.isValid():
             self.viewer.set_caption(self._caption(self.model.record(current.row())))
+
+    def _text_caption(self, record: ImageRecord, body: str) -> str:
+        color = self.model.colors.get(record.label or "", "#7f8c8d")
+        return text_caption(record, color, self.notes.get(record.id), len(body.split()))
 
     def _caption(self, record: ImageRecord) -> str:
         split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""

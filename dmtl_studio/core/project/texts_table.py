@@ -148,3 +148,22 @@ class TextsTable:
             rows = self._conn.execute(f"SELECT image_id, body FROM texts WHERE image_id IN ({marks})", chunk)
             result.update(dict(rows.fetchall()))
         return result
+
+    def search_texts(self, query: str) -> list[int]:
+        """The ids of the texts that contain every word of ``query``, in id order.
+
+        Words are compared case-insensitively (Unicode case folding, so "STRASSE" finds "Straße") as substrings
+        of the body ("leak" finds "leaks"). The search runs in SQLite, without reading the bodies into Python
+        objects for the caller. An empty query (or one of spaces) finds every text.
+        """
+        words = [word.casefold() for word in query.split()]
+        # str.casefold as a deterministic SQL function: SQLite's own lower() and LIKE fold ASCII letters only.
+        self._conn.create_function("dmtl_casefold", 1, str.casefold, deterministic=True)
+        if not words:
+            return [row[0] for row in self._conn.execute("SELECT image_id FROM texts ORDER BY image_id")]
+        conditions = " AND ".join("instr(folded, ?) > 0" for _ in words)
+        sql = (
+            "SELECT image_id FROM (SELECT image_id, dmtl_casefold(body) AS folded FROM texts)"
+            f" WHERE {conditions} ORDER BY image_id"
+        )
+        return [row[0] for row in self._conn.execute(sql, words)]

@@ -104,3 +104,22 @@ def test_a_version_2_project_migrates_to_hold_texts(tmp_path):
 def test_normalisation_collapses_spacing_and_composition():
     assert normalise_text("  Cafe\u0301 \t au\nlait ") == "Caf\u00e9 au lait"
     assert text_sha256("a  b") == text_sha256("a b") != text_sha256("a c")
+
+
+def test_search_finds_texts_holding_every_word_whatever_their_case(tmp_path):
+    with ProjectStore.create(tmp_path / "p", kind="text") as store:
+        store.add_texts(
+            [
+                TextItem("a#1", "Pump 3 LEAKS oil near the valve."),
+                TextItem("b#2", "The valve was replaced; no leak since."),
+                TextItem("c#3", "Die Straße ist gesperrt."),
+                TextItem("d#4", "100% of 50_units"),
+            ]
+        )
+        first, second, german, percent = sorted(store.texts())
+        assert store.search_texts("leak") == [first, second]
+        assert store.search_texts("VALVE leaks") == [first]
+        assert store.search_texts("strasse") == [german]  # Unicode case folding, not ASCII lower()
+        assert store.search_texts("%") == [percent] and store.search_texts("_u") == [percent]  # no wildcards
+        assert store.search_texts("leak gesperrt") == []
+        assert store.search_texts("  ") == [first, second, german, percent]
