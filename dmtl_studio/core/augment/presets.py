@@ -143,5 +143,6 @@ def resolve_recipe(data: dict | None, kind: str = "images") -> Recipe:
         return default_recipe(kind)
     recipe = Recipe.from_dict(data)
     if recipe.kind != kind:
-        raise RecipeError(f"a {recipe.kind} recipe cannot augment a {kind} project")
+        what = {"images": "an image", "text": "a text"}
+        raise RecipeError(f"{what[recipe.kind]} recipe cannot augment {what[kind]} project")
     return recipe
