@@ -162,3 +162,8 @@ def _synonyms(word: str) -> tuple[str, ...]:
         names = {lemma.replace("_", " ") for synset in synsets for lemma in synset.lemma_names()}
     names.discard(word)
     return tuple(sorted(name for name in names if name.lower() != word))
+
+
+def clear_synonym_cache() -> None:
+    """Forget every word looked up (for measuring the first lookups; WordNet's reader stays open)."""
+    _synonyms.cache_clear()
