@@ -14,7 +14,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dmtl_studio import __version__
-from dmtl_studio.core.augment.presets import DEFAULT_PRESET, preset
+from dmtl_studio.core.augment.presets import default_recipe
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, force_offline
@@ -354,16 +354,26 @@ class StudioController(QObject):
             if not rows:  # nothing selected: the project's first images show what the recipe does
                 rows = list(range(min(model.rowCount(), 40)))
             records = [model.record(row) for row in rows]
-            editor.set_images([(r.path, r.label or "unlabelled") for r in records if r.problem is None][:8])
+            usable = [r for r in records if r.problem is None][:8]
+            if editor.kind == "text":  # the texts themselves, from the project
+                bodies = self.store.texts([r.id for r in usable]) if self.store is not None else {}
+                editor.set_texts([(bodies[r.id], r.label or "unlabelled") for r in usable if r.id in bodies])
+                return
+            editor.set_images([(r.path, r.label or "unlabelled") for r in usable])
 
         def project_shown() -> None:
             if self.project_dir is not None and self.project_dir != shown["project"]:
                 shown["project"] = self.project_dir
                 with ProjectStore.open(self.project_dir) as store:
                     text = store.get_meta("recipe")
-                recipe = preset(DEFAULT_PRESET)
+                    kind = store.kind
+                editor.set_kind(kind)
+                recipe = default_recipe(kind)
                 try:
-                    recipe = Recipe.from_json(text) if text else recipe
+                    stored = Recipe.from_json(text) if text else recipe
+                    if stored.kind != kind:
+                        raise RecipeError(f"it is a recipe for {stored.kind}, and this project holds {kind}")
+                    recipe = stored
                 except RecipeError as exc:
                     editor.show_message(f"The project's stored recipe was not used — {exc}")
                 editor.set_recipe(recipe)

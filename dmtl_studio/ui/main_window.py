@@ -184,7 +184,6 @@ class MainWindow(QMainWindow):
             self._docks_follow_window -= 1
             self._dock_sizer.start()  # the default proportions for the size the window has now
 
-
     def _size_docks(self) -> None:
         """The thumbnail grid gets most of the width; the training plots a usable height."""
         width, height = self.width(), self.height()
@@ -282,7 +281,9 @@ class MainWindow(QMainWindow):
             )
             return
         suggested = Path(run).parent.parent / f"{Path(run).name}-audit.zip"
-        out, _ = QFileDialog.getSaveFileName(self, "Save the audit bundle", str(suggested), "Zip files (*.zip)")
+        out, _ = QFileDialog.getSaveFileName(
+            self, "Save the audit bundle", str(suggested), "Zip files (*.zip)"
+        )
         if out:
             self.audit_requested.emit(run, out if out.lower().endswith(".zip") else out + ".zip")
 

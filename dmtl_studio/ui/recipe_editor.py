@@ -1,5 +1,6 @@
 """The augmentation recipe editor: steps to add, remove, reorder and switch; a form from each operation's
-parameter spec; and a live preview of what training will make of the selected images.
+parameter spec; and a live preview of what training will make of the selected images — or, for a text project,
+of the selected texts (or the user's own), with the changed words marked.
 
 The editor computes nothing itself: it emits :attr:`RecipeEditor.preview_requested` (debounced) and shows the
 :class:`PreviewResult` it is given back. Only the newest request's result is shown.
@@ -37,10 +38,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.augment.presets import PRESETS, preset
+from dmtl_studio.core.augment.presets import default_recipe, preset, presets
 from dmtl_studio.core.augment.preview import PreviewRequest, PreviewResult
-from dmtl_studio.core.augment.recipe import Recipe, Step, load_recipe, save_recipe
+from dmtl_studio.core.augment.recipe import KINDS, Recipe, Step, load_recipe, save_recipe
 from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operation, operations
+from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
+from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ FAMILY_TITLES = {
     "erasing": "Erasing",
     "mixing": "Mixing (batches)",
 }
+TEXT_FAMILY_TITLES = {"words": "Words", "characters": "Characters", "mixing": "Mixing (embeddings)"}
+TEXT_SAMPLE_COUNT = 6
 
 
 def array_to_pixmap(array: np.ndarray, size: int) -> QPixmap:
@@ -165,14 +170,17 @@ class _Tile(QWidget):
 
 
 class RecipeEditor(QWidget):
-    """Edits a :class:`Recipe` and previews it on the selected images."""
+    """Edits a :class:`Recipe` and previews it on the selected images, or texts when its kind is ``"text"``."""
 
     recipe_changed = Signal(object)  # Recipe, after each edit (debounced): the project stores it
     preview_requested = Signal(object)  # PreviewRequest
     preview_shown = Signal(object)  # PreviewResult, once it is on screen
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, kind: str = "images") -> None:
         super().__init__(parent)
+        if kind not in KINDS:
+            raise ValueError(f"unknown recipe kind {kind!r}")
+        self._kind = kind
         self._items: tuple[tuple[str, str], ...] = ()
         self._seed = 0
         self._request_id = 0
@@ -183,9 +191,6 @@ class RecipeEditor(QWidget):
 
         # -------------------------------------------------------------- recipe toolbar
         self.presets = QComboBox()
-        self.presets.addItem("Load preset…", None)
-        for name in PRESETS:
-            self.presets.addItem(name, name)
         self.presets.setToolTip("Replace the recipe with a ready-made one")
         self.import_button = QPushButton("Import…")
         self.export_button = QPushButton("Export…")
@@ -203,10 +208,7 @@ class RecipeEditor(QWidget):
         self.steps.setToolTip("Drag to reorder; untick to switch a step off. Steps run from top to bottom.")
         self.steps.setMinimumSize(200, 150)
         self.add_choice = QComboBox()
-        for family in FAMILY_TITLES:
-            for op in operations():
-                if op.family == family:
-                    self.add_choice.addItem(f"{FAMILY_TITLES[family]}: {op.label}", op.name)
+        self._fill_choices()
         self.add_button = QPushButton("Add")
         self.remove_button = QPushButton("Remove")
         add_row = QHBoxLayout()
@@ -271,6 +273,14 @@ class RecipeEditor(QWidget):
         grid_host = QWidget()
         grid_host.setLayout(grid)
         grid_host.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        # The image preview and the text preview: one of them shows, by the recipe's kind.
+        self.image_preview = QWidget()
+        image_layout = QVBoxLayout(self.image_preview)
+        image_layout.setContentsMargins(0, 0, 0, 0)
+        image_layout.addLayout(preview_bar)
+        image_layout.addWidget(grid_host, 0, Qt.AlignmentFlag.AlignLeft)
+        image_layout.addWidget(self.preview_status)
+        self.text_preview = TextPreviewPanel()
 
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -284,10 +294,11 @@ class RecipeEditor(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.message)
         layout.addLayout(top)
-        layout.addLayout(preview_bar)
-        layout.addWidget(grid_host, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.preview_status)
+        layout.addWidget(self.image_preview)
+        layout.addWidget(self.text_preview, 1)
+        self._stretch_row = layout.count()
         layout.addStretch(1)
+        self._body_layout = layout
         # In a short dock the editor scrolls instead of squeezing the preview tiles.
         scroll = QScrollArea()
         scroll.setWidget(body)
@@ -318,17 +329,63 @@ class RecipeEditor(QWidget):
         self.steps.model().rowsMoved.connect(self._rows_moved)
         self.reseed_button.clicked.connect(self.reseed)
         self.image_choice.currentIndexChanged.connect(lambda _: self._schedule(recipe_edited=False))
+        self.text_preview.text_changed.connect(lambda: self._schedule(recipe_edited=False))
+        self.text_preview.reseed_requested.connect(self.reseed)
 
-        self.set_recipe(preset("light"))
+        self._show_kind()
+        self.set_recipe(default_recipe(kind))
+
+    # ------------------------------------------------------------------ the kind: images or text
+    @property
+    def kind(self) -> str:
+        """What the recipe augments: ``"images"`` or ``"text"`` (the project's kind)."""
+        return self._kind
+
+    def set_kind(self, kind: str) -> None:
+        """Edit recipes of ``kind``: its operations, presets and preview; the recipe becomes its default preset."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown recipe kind {kind!r}")
+        if kind == self._kind:
+            return
+        self._kind = kind
+        self._items = ()
+        self._fill_choices()
+        self._show_kind()
+        self.set_recipe(default_recipe(kind))
+
+    def _fill_choices(self) -> None:
+        titles = TEXT_FAMILY_TITLES if self._kind == "text" else FAMILY_TITLES
+        self.add_choice.clear()
+        for family, title in titles.items():
+            for op in operations(self._kind):
+                if op.family == family:
+                    self.add_choice.addItem(f"{title}: {op.label}", op.name)
+        self.presets.clear()
+        self.presets.addItem("Load preset…", None)
+        for name in presets(self._kind):
+            self.presets.addItem(name, name)
+
+    def _show_kind(self) -> None:
+        text = self._kind == "text"
+        self.image_preview.setVisible(not text)
+        self.text_preview.setVisible(text)
+        # The text preview takes the height left; the image grid has a fixed size and a stretch below it.
+        self._body_layout.setStretch(self._stretch_row, 0 if text else 1)
 
     # ------------------------------------------------------------------ the recipe
     def recipe(self) -> Recipe:
         """The recipe as shown, steps in list order."""
         steps = tuple(self.steps.item(row).data(StepRole) for row in range(self.steps.count()))
-        return Recipe(steps, self._name)
+        return Recipe(steps, self._name, self._kind)
 
     def set_recipe(self, recipe: Recipe) -> None:
-        """Show ``recipe`` (replacing the current one) and preview it; does not count as an edit."""
+        """Show ``recipe`` (replacing the current one) and preview it; does not count as an edit.
+
+        A recipe of the other kind is not shown: the editor says why and keeps its recipe.
+        """
+        if recipe.kind != self._kind:
+            self.show_message(self._kind_mismatch(recipe))
+            return
         self._name = recipe.name
         self._building = True
         self.steps.clear()
@@ -395,7 +452,7 @@ class RecipeEditor(QWidget):
     def is_custom(self) -> bool:
         """Whether the recipe shown is the user's own work (no preset has these steps): replacing it loses it."""
         steps = self.recipe().steps
-        return all(preset(name).steps != steps for name in PRESETS)
+        return all(recipe.steps != steps for recipe in presets(self._kind).values())
 
     def confirm_replace(self, what: str) -> bool:
         """Ask before ``what`` replaces the user's own recipe; a preset's copy is replaced without asking."""
@@ -415,7 +472,7 @@ class RecipeEditor(QWidget):
         name = self.presets.itemData(index)
         self.presets.setCurrentIndex(0)
         if name and self.confirm_replace(f"the preset '{name}'"):
-            self.set_recipe(preset(name))
+            self.set_recipe(preset(name, self._kind))
             self._recipe_dirty = True
             self._debounce.start()
 
@@ -426,6 +483,9 @@ class RecipeEditor(QWidget):
             recipe = load_recipe(path)
         except RecipeError as exc:
             self.show_message(f"Recipe not loaded — {exc}")
+            return False
+        if recipe.kind != self._kind:
+            self.show_message(f"Recipe not loaded — {self._kind_mismatch(recipe)}")
             return False
         self.show_message("")
         self.set_recipe(recipe)
@@ -453,6 +513,12 @@ class RecipeEditor(QWidget):
         )
         if path:
             self.export_file(path)
+
+    def _kind_mismatch(self, recipe: Recipe) -> str:
+        what = {"images": "an image", "text": "a text"}
+        return (
+            f"'{recipe.name}' is {what[recipe.kind]} recipe, and this project needs {what[self._kind]} recipe"
+        )
 
     def show_message(self, text: str) -> None:
         """Show a problem above the steps (an empty text hides it)."""
@@ -547,6 +613,11 @@ class RecipeEditor(QWidget):
         self.image_choice.blockSignals(False)
         self._schedule(recipe_edited=False)
 
+    def set_texts(self, items: list[tuple[str, str]]) -> None:
+        """The selected texts as ``(text, label)`` (a text project); the first is previewed unless the user typed
+        their own text, the others are mixing partners."""
+        self.text_preview.set_texts(items)
+
     def reseed(self) -> None:
         """Draw new random samples for the preview (the recipe does not change)."""
         self._seed += 1
@@ -566,6 +637,9 @@ class RecipeEditor(QWidget):
         if self._recipe_dirty:
             self._recipe_dirty = False
             self.recipe_changed.emit(recipe)
+        if self._kind == "text":
+            self._request_text_preview(recipe)
+            return
         if not self._items:
             self._changed_at = 0.0
             return
@@ -582,8 +656,27 @@ class RecipeEditor(QWidget):
         self._changed_at = 0.0
         self.preview_requested.emit(request)
 
+    def _request_text_preview(self, recipe: Recipe) -> None:
+        items = self.text_preview.request_items()
+        if not items:
+            self._changed_at = 0.0
+            return
+        self._request_id += 1
+        request = TextPreviewRequest(
+            self._request_id, recipe, items, 0, self._seed, TEXT_SAMPLE_COUNT, self._changed_at
+        )
+        if not self.text_preview.samples.toPlainText():
+            # The first preview of a session reads WordNet's indexes, which takes a few seconds.
+            self.text_preview.status.setText("Preparing the preview (the first one reads WordNet)…")
+        self._changed_at = 0.0
+        self.preview_requested.emit(request)
+
     def show_preview(self, result: object) -> None:
-        """Show a :class:`PreviewResult`; results of requests older than the newest one are ignored."""
+        """Show a :class:`PreviewResult` or :class:`TextPreviewResult`; results of requests older than the
+        newest one are ignored."""
+        if isinstance(result, TextPreviewResult):
+            self._show_text_preview(result)
+            return
         assert isinstance(result, PreviewResult)
         if result.request_id != self._request_id:
             return
@@ -612,10 +705,32 @@ class RecipeEditor(QWidget):
         self.preview_status.setText("\n".join(lines))
         self.preview_shown.emit(result)
 
+    def _show_text_preview(self, result: TextPreviewResult) -> None:
+        if result.request_id != self._request_id:
+            return
+        if result.asked_at:
+            self.last_latency_ms = (time.perf_counter() - result.asked_at) * 1000.0
+        latency = (
+            f", on screen {self.last_latency_ms:.0f} ms after the change" if self.last_latency_ms else ""
+        )
+        changes = sum(len(sample.changes) for sample in result.samples)
+        mixed = sum(sample.mixed for sample in result.samples)
+        status = (
+            f"{len(result.samples)} training samples of '{result.label}' (seed {self._seed}), {changes} changes: "
+            f"{result.compute_ms:.0f} ms{latency}"
+        )
+        if mixed:
+            status += f"\n{mixed} mixed on embeddings: each gives the label weights"
+        self.text_preview.show_result(result, status)
+        self.preview_shown.emit(result)
+
     def show_preview_failed(self, request_id: int, message: str) -> None:
-        """Say why the newest preview could not be made (e.g. an unreadable image)."""
+        """Say why the newest preview could not be made (e.g. an unreadable image, no WordNet)."""
         if request_id == self._request_id:
-            self.preview_status.setText(f"No preview: {message}")
+            if self._kind == "text":
+                self.text_preview.show_problem(message)
+            else:
+                self.preview_status.setText(f"No preview: {message}")
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(TILE_SIZE * TILE_COLUMNS + 80, 760)

@@ -1,7 +1,8 @@
 """Augmentation previews on a thread pool: the newest request wins, older ones are dropped.
 
-A thin adapter over :func:`dmtl_studio.core.augment.preview.render_preview`; decoded images are kept in a
-small cache so that moving a slider only re-runs the recipe.
+A thin adapter over :func:`dmtl_studio.core.augment.preview.render_preview` (images) and
+:func:`dmtl_studio.core.augment.text_preview.render_text_preview` (texts); decoded images are kept in a small
+cache so that moving a slider only re-runs the recipe.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from dmtl_studio.core.augment.preview import PreviewRequest, render_preview
 from dmtl_studio.core.augment.resize import fit_within, resize_square
+from dmtl_studio.core.augment.text_preview import TextPreviewRequest, render_text_preview
 from dmtl_studio.core.project.imaging import load_rgb
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ class _PreviewSignals(QObject):
 
 
 class _PreviewJob(QRunnable):
-    def __init__(self, service: PreviewService, request: PreviewRequest) -> None:
+    def __init__(self, service: PreviewService, request: PreviewRequest | TextPreviewRequest) -> None:
         super().__init__()
         self.service, self.request = service, request
 
@@ -37,8 +39,11 @@ class _PreviewJob(QRunnable):
         if not self.service.is_latest(self.request.request_id):
             return  # a newer request came in while this one waited
         try:
-            result = render_preview(self.request, self.service.load, self.service.load_whole)
-        except Exception as exc:  # an unreadable image or a bad recipe reaches the editor as a message
+            if isinstance(self.request, TextPreviewRequest):
+                result = render_text_preview(self.request)
+            else:
+                result = render_preview(self.request, self.service.load, self.service.load_whole)
+        except Exception as exc:  # an unreadable image, a bad recipe, no WordNet: a message for the editor
             log.debug("preview failed", exc_info=True)
             self.service.signals.failed.emit(self.request.request_id, str(exc) or type(exc).__name__)
             return
@@ -69,8 +74,8 @@ class PreviewService(QObject):
         return request_id == self._latest
 
     def request(self, request: object) -> None:
-        """Queue a :class:`PreviewRequest`, dropping any request still waiting."""
-        assert isinstance(request, PreviewRequest)
+        """Queue a :class:`PreviewRequest` or :class:`TextPreviewRequest`, dropping any request still waiting."""
+        assert isinstance(request, (PreviewRequest, TextPreviewRequest))
         self._latest = request.request_id
         self.pool.clear()
         self.pool.start(_PreviewJob(self, request))

@@ -20,6 +20,7 @@ CHECKS = (
     "training",
     "safetensors",
     "project database",
+    "text augmentation",
     "Qt platform",
 )
 
@@ -43,7 +44,7 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
         assert any(line.strip().startswith(f"ok   {name}") for line in lines), (name, done.stdout)
     assert "2 spawned DataLoader workers" in done.stdout
     assert "device: cpu" in done.stdout
-    assert lines[-1].startswith("self-test passed: 6 checks")
+    assert lines[-1].startswith("self-test passed: 7 checks")
 
 
 def test_a_failing_check_is_reported_and_the_others_still_run() -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dmtl_studio.core.augment.recipe import Recipe, Step
+from dmtl_studio.core.augment.registry import RecipeError
 
 #: The recipe used when a run names none (the same light augmentation the first version always applied).
 DEFAULT_PRESET = "light"
+#: The recipe a text project's run uses when it names none.
+DEFAULT_TEXT_PRESET = "eda_light"
 
 
 def _presets() -> dict[str, Recipe]:
@@ -86,17 +89,60 @@ def _presets() -> dict[str, Recipe]:
     }
 
 
+def _text_presets() -> dict[str, Recipe]:
+    # EDA (Wei & Zou 2019) found alpha = 0.1 a good rate for each of its four operations on small datasets.
+    eda = (
+        Step.of("synonym_replacement", 0.5, rate=0.1),
+        Step.of("random_insertion", 0.5, rate=0.1),
+        Step.of("random_swap", 0.5, rate=0.1),
+        Step.of("random_deletion", 0.5, rate=0.1),
+    )
+    return {
+        "none": Recipe((), "none", "text"),
+        "eda_light": Recipe(eda, "eda_light", "text"),
+        "eda_mixup": Recipe((*eda, Step.of("embedding_mixup", 0.3, alpha=0.2)), "eda_mixup", "text"),
+        # Texts typed in a hurry (support tickets, field notes): slips of the keyboard, words left intact.
+        "typos": Recipe((Step.of("keyboard_typos", 0.8, rate=0.03),), "typos", "text"),
+        "eda_typos": Recipe((*eda, Step.of("keyboard_typos", 0.5, rate=0.02)), "eda_typos", "text"),
+    }
+
+
+#: The image presets, by name.
 PRESETS: dict[str, Recipe] = _presets()
+#: The text presets, by name.
+TEXT_PRESETS: dict[str, Recipe] = _text_presets()
+_BY_KIND = {"images": PRESETS, "text": TEXT_PRESETS}
+_DEFAULTS = {"images": DEFAULT_PRESET, "text": DEFAULT_TEXT_PRESET}
 
 
-def preset(name: str) -> Recipe:
-    """The preset called ``name`` (see :data:`PRESETS`)."""
+def presets(kind: str = "images") -> dict[str, Recipe]:
+    """The presets for recipes of ``kind`` (``"images"`` or ``"text"``), by name."""
+    return _BY_KIND[kind]
+
+
+def preset(name: str, kind: str = "images") -> Recipe:
+    """The preset of ``kind`` called ``name`` (see :data:`PRESETS`, :data:`TEXT_PRESETS`); raises ``KeyError``."""
+    found = presets(kind)
     try:
-        return PRESETS[name]
+        return found[name]
     except KeyError:
-        raise KeyError(f"no preset {name!r}; presets are {', '.join(PRESETS)}") from None
+        raise KeyError(f"no {kind} preset {name!r}; presets are {', '.join(found)}") from None
 
 
-def resolve_recipe(data: dict | None) -> Recipe:
-    """The recipe a training configuration names: its dict, or the default preset when ``None``."""
-    return preset(DEFAULT_PRESET) if data is None else Recipe.from_dict(data)
+def default_recipe(kind: str = "images") -> Recipe:
+    """The recipe a run of a project of ``kind`` uses when it names none."""
+    return preset(_DEFAULTS[kind], kind)
+
+
+def resolve_recipe(data: dict | None, kind: str = "images") -> Recipe:
+    """The recipe a training configuration names: its dict, or the default preset of ``kind`` when ``None``.
+
+    Raises :class:`RecipeError` for a bad dict, or one whose kind is not ``kind``.
+    """
+    if data is None:
+        return default_recipe(kind)
+    recipe = Recipe.from_dict(data)
+    if recipe.kind != kind:
+        what = {"images": "an image", "text": "a text"}
+        raise RecipeError(f"{what[recipe.kind]} recipe cannot augment {what[kind]} project")
+    return recipe

@@ -1,5 +1,9 @@
 """Recipes: ordered, switchable augmentation steps; JSON files with a schema version; the one apply path.
 
+A recipe has a kind, ``"images"`` or ``"text"`` (a file without ``kind`` is an image recipe, as every file was
+before text projects), and holds operations of its kind only. An image recipe compiles to
+:class:`CompiledRecipe`, a text recipe to :class:`dmtl_studio.core.augment.text_recipe.CompiledTextRecipe`.
+
 :func:`CompiledRecipe.augment` is what both the editor's preview and the training loader call, so what is
 previewed is what is trained on. Mixing steps (mixup, cutmix) act on pairs of samples: the training loop mixes
 batches, the preview mixes pairs of selected images, both drawing their weights with the same code.
@@ -17,20 +21,25 @@ import cv2
 import numpy as np
 
 # Imported for their registrations: the built-in operations of each family.
-from dmtl_studio.core.augment import erasing_ops, mixing_ops, pixel_ops  # noqa: F401
-from dmtl_studio.core.augment.geometry_ops import border_flag
+from dmtl_studio.core.augment import erasing_ops, mixing_ops, pixel_ops, text_ops  # noqa: F401
 from dmtl_studio.core.augment.registry import (
     BatchMixer,
     GeometricTransform,
     MixSample,
+    Operation,
     ParamValue,
     PixelTransform,
     RecipeError,
+    TextTransform,
     get_operation,
 )
+from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
+from dmtl_studio.core.augment.warping import warp
 from dmtl_studio.core.base.fileio import atomic_write_bytes
 
 SCHEMA_VERSION = 1
+#: What a recipe augments.
+KINDS = ("images", "text")
 _STEP_KEYS = {"operation", "enabled", "probability", "params"}
 
 
@@ -74,10 +83,12 @@ class Step:
 
 @dataclass(frozen=True)
 class Recipe:
-    """An ordered list of steps; disabled steps are kept (and saved) but do nothing."""
+    """An ordered list of steps of one kind (``"images"`` or ``"text"``); disabled steps are kept (and saved)
+    but do nothing."""
 
     steps: tuple[Step, ...] = ()
     name: str = "custom"
+    kind: str = "images"
 
     # ------------------------------------------------------------------ editing (each returns a new recipe)
     def with_step(self, index: int, step: Step) -> Recipe:
@@ -107,12 +118,15 @@ class Recipe:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict:
-        """The recipe as a JSON-ready dict, with ``schema_version``."""
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "name": self.name,
-            "steps": [step.to_dict() for step in self.steps],
-        }
+        """The recipe as a JSON-ready dict, with ``schema_version`` and, for a text recipe, ``"kind": "text"``.
+
+        An image recipe is written without ``kind`` (its default), as before text recipes existed, so that its
+        file, and what a run or a feature cache stores of it, stays the same.
+        """
+        data = {"schema_version": SCHEMA_VERSION, "name": self.name}
+        if self.kind != "images":
+            data["kind"] = self.kind
+        return {**data, "steps": [step.to_dict() for step in self.steps]}
 
     def to_json(self) -> str:
         """The recipe file's text."""
@@ -133,7 +147,10 @@ class Recipe:
         name = data.get("name", "custom")
         if not isinstance(name, str):
             raise RecipeError(f"the recipe's 'name' must be text, not {name!r}")
-        return cls(tuple(_read_step(i, raw) for i, raw in enumerate(steps_data, start=1)), name)
+        kind = data.get("kind", "images")
+        if kind not in KINDS:
+            raise RecipeError(f"the recipe's 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+        return cls(tuple(_read_step(i, raw, kind) for i, raw in enumerate(steps_data, start=1)), name, kind)
 
     @classmethod
     def from_json(cls, text: str) -> Recipe:
@@ -153,19 +170,30 @@ class Recipe:
         except (ValueError, TypeError, AttributeError, KeyError, RecursionError, OverflowError) as exc:
             raise RecipeError(f"not a recipe ({type(exc).__name__}: {str(exc)[:200]})") from None
 
-    def compile(self) -> CompiledRecipe:
-        """The enabled steps with their transforms built, ready to apply many times."""
-        image_steps: list[tuple[float, GeometricTransform | PixelTransform]] = []
+    def compile(self) -> CompiledRecipe | CompiledTextRecipe:
+        """The enabled steps with their transforms built, ready to apply many times.
+
+        Returns a :class:`CompiledRecipe` for images, a :class:`CompiledTextRecipe` for text. Raises
+        :class:`RecipeError` for a step of the other kind, and
+        :class:`dmtl_studio.core.augment.wordnet.WordNetMissing` (a ``RecipeError``) for an enabled synonym
+        step when WordNet is not installed.
+        """
+        if self.kind not in KINDS:
+            raise RecipeError(f"a recipe's kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        steps: list[tuple[float, GeometricTransform | PixelTransform | TextTransform]] = []
         mixers: list[tuple[float, BatchMixer]] = []
-        for step in self.steps:
+        for number, step in enumerate(self.steps, start=1):
+            _check_kind(number, get_operation(step.operation), self.kind)
             if not step.enabled:
                 continue
             transform = get_operation(step.operation).build(step.values)
             if isinstance(transform, BatchMixer):
                 mixers.append((step.probability, transform))
             else:
-                image_steps.append((step.probability, transform))
-        return CompiledRecipe(tuple(image_steps), tuple(mixers))
+                steps.append((step.probability, transform))
+        if self.kind == "text":
+            return CompiledTextRecipe(tuple(steps), tuple(mixers))  # type: ignore[arg-type]
+        return CompiledRecipe(tuple(steps), tuple(mixers))  # type: ignore[arg-type]
 
 
 def migrate(data: Mapping) -> dict:
@@ -186,7 +214,15 @@ def migrate(data: Mapping) -> dict:
     return dict(data)
 
 
-def _read_step(number: int, raw: object) -> Step:
+def _check_kind(number: int, op: Operation, kind: str) -> None:
+    if op.kind != kind:
+        what = {"images": "an image", "text": "a text"}
+        raise RecipeError(
+            f"step {number} ({op.name}) is {what[op.kind]} operation and cannot be used in {what[kind]} recipe"
+        )
+
+
+def _read_step(number: int, raw: object, kind: str = "images") -> Step:
     if not isinstance(raw, Mapping):
         raise RecipeError(f"step {number} must be a JSON object, not {raw!r}")
     name = raw.get("operation")
@@ -196,6 +232,7 @@ def _read_step(number: int, raw: object) -> Step:
         op = get_operation(name)
     except RecipeError:
         raise RecipeError(f"step {number}: unknown operation {name!r}") from None
+    _check_kind(number, op, kind)
     where = f"step {number} ({name})"
     unknown = set(raw) - _STEP_KEYS
     if unknown:
@@ -250,79 +287,11 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- applying
-# Right-angle moves of the pixel grid, done exactly (and fast) by OpenCV instead of interpolated.
-_GRID_MOVES = {
-    (1, 0, 0, 1): lambda image: image,
-    (-1, 0, 0, 1): lambda image: cv2.flip(image, 1),
-    (1, 0, 0, -1): lambda image: cv2.flip(image, 0),
-    (-1, 0, 0, -1): lambda image: cv2.flip(image, -1),
-    (0, 1, -1, 0): lambda image: cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE),
-    (0, -1, 1, 0): lambda image: cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE),
-    (0, 1, 1, 0): cv2.transpose,
-    (0, -1, -1, 0): lambda image: cv2.flip(cv2.transpose(image), -1),
-}
-
-
-def _grid_move(matrix: np.ndarray, image: np.ndarray) -> np.ndarray | None:
-    """The image moved by ``matrix`` if it only flips or turns it by right angles (exact), else ``None``."""
-    # Plain floats: numpy's allclose costs more than the flip itself on small images.
-    (a, b, tx), (c, d, ty), (g, h, k) = matrix.tolist()
-    if g != 0.0 or h != 0.0 or k != 1.0:
-        return None
-    key = (round(a), round(b), round(c), round(d))
-    move = _GRID_MOVES.get(key)
-    if move is None or max(abs(a - key[0]), abs(b - key[1]), abs(c - key[2]), abs(d - key[3])) > 1e-9:
-        return None
-    height, width = image.shape[:2]
-    if b != 0.0 and height != width:
-        return None  # a quarter turn of a non-square image does not fit its own canvas
-    # The translation that maps the grid onto itself: the smallest corner lands on 0.
-    need_x = -min(0.0, a * (width - 1)) - min(0.0, b * (height - 1))
-    need_y = -min(0.0, c * (width - 1)) - min(0.0, d * (height - 1))
-    if abs(tx - need_x) > 1e-6 or abs(ty - need_y) > 1e-6:
-        return None
-    return move(image)
-
-
-def _whole_pixel_crop(matrix: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:
-    """``(top, bottom, left, right)`` if ``matrix`` stretches a whole-pixel box inside the image to full size.
-
-    Such a warp (a random resized crop alone) is a resize of a slice, which OpenCV does several times faster
-    than the general warp, with the same pixel-centre convention.
-    """
-    (a, b, tx), (c, d, ty), (g, h, k) = matrix.tolist()
-    if b != 0.0 or c != 0.0 or g != 0.0 or h != 0.0 or k != 1.0 or a < 1.0 or d < 1.0:
-        return None
-    left, top = 0.5 - (tx + 0.5) / a, 0.5 - (ty + 0.5) / d
-    right, bottom = left + width / a, top + height / d
-    box = [round(v) for v in (top, bottom, left, right)]
-    if max(abs(v - r) for v, r in zip((top, bottom, left, right), box, strict=True)) > 1e-6:
-        return None
-    if box[0] < 0 or box[2] < 0 or box[1] > height or box[3] > width or box[0] >= box[1] or box[2] >= box[3]:
-        return None
-    return box[0], box[1], box[2], box[3]
-
-
-def warp(image: np.ndarray, matrix: np.ndarray, border: str) -> np.ndarray:
-    """Apply a source-to-destination homography, keeping the image size (bilinear)."""
-    exact = _grid_move(matrix, image)
-    if exact is not None:
-        return exact
-    height, width = image.shape[:2]
-    crop = _whole_pixel_crop(matrix, height, width)
-    if crop is not None:
-        top, bottom, left, right = crop
-        return cv2.resize(image[top:bottom, left:right], (width, height), interpolation=cv2.INTER_LINEAR)
-    flags = cv2.INTER_LINEAR
-    g, h, k = matrix[2].tolist()
-    if g == 0.0 and h == 0.0 and k == 1.0:
-        return cv2.warpAffine(image, matrix[:2], (width, height), flags=flags, borderMode=border_flag(border))
-    return cv2.warpPerspective(image, matrix, (width, height), flags=flags, borderMode=border_flag(border))
-
-
 @dataclass(frozen=True)
 class CompiledRecipe:
     """A recipe's enabled steps with their transforms, applied to uint8 RGB images."""
+
+    kind = "images"
 
     image_steps: tuple[tuple[float, GeometricTransform | PixelTransform], ...]
     mixers: tuple[tuple[float, BatchMixer], ...]

@@ -15,8 +15,12 @@ import numpy as np
 #: A parameter value as stored in a recipe.
 ParamValue = Union[float, int, bool, str]  # noqa: UP007 - used at run time, Python 3.10 supports it
 
-#: The families of operations, in the order the editor lists them.
+#: The families of image operations, in the order the editor lists them.
 FAMILIES = ("geometry", "pixel", "erasing", "mixing")
+#: The families of text operations: on words, on characters, and mixing (on sentence embeddings).
+TEXT_FAMILIES = ("words", "characters", "mixing")
+#: What a recipe augments, and the families of each kind.
+KIND_FAMILIES = {"images": FAMILIES, "text": TEXT_FAMILIES}
 
 
 class RecipeError(ValueError):
@@ -114,14 +118,24 @@ class PixelTransform:
         raise NotImplementedError
 
 
+class TextTransform:
+    """A text operation: changes a tokenised text in place (:class:`dmtl_studio.core.augment.text_tokens.Tokens`)."""
+
+    def __call__(self, tokens: object, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+
 class BatchMixer:
-    """A mixing operation: draws how two samples are combined (applied to batches in training)."""
+    """A mixing operation: draws how two samples are combined (applied to batches in training).
+
+    For images the samples are images or their features; for text they are sentence embeddings.
+    """
 
     def sample(self, rng: np.random.Generator, height: int, width: int) -> MixSample:
         raise NotImplementedError
 
 
-Transform = Union[GeometricTransform, PixelTransform, BatchMixer]  # noqa: UP007
+Transform = Union[GeometricTransform, PixelTransform, TextTransform, BatchMixer]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -137,11 +151,13 @@ class Operation:
     help: str = ""
     #: ``(low, high)`` parameter pairs that must satisfy ``low <= high`` (a range given as two values).
     ordered: tuple[tuple[str, str], ...] = ()
+    #: What the operation augments: ``"images"`` or ``"text"`` (a recipe holds operations of one kind).
+    kind: str = "images"
     _index: dict[str, ParamSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"unknown family {self.family!r}")
+        if self.family not in KIND_FAMILIES.get(self.kind, ()):
+            raise ValueError(f"unknown family {self.family!r} for {self.kind!r} operations")
         self._index.update({spec.name: spec for spec in self.params})
 
     def param(self, name: str) -> ParamSpec:
@@ -174,6 +190,8 @@ def get_operation(name: str) -> Operation:
         raise RecipeError(f"unknown operation {name!r}") from None
 
 
-def operations() -> tuple[Operation, ...]:
-    """Every registered operation, grouped by family in :data:`FAMILIES` order."""
-    return tuple(sorted(_REGISTRY.values(), key=lambda op: FAMILIES.index(op.family)))
+def operations(kind: str = "images") -> tuple[Operation, ...]:
+    """Every registered operation of ``kind`` (``"images"`` or ``"text"``), grouped by family in order."""
+    families = KIND_FAMILIES[kind]
+    ops = (op for op in _REGISTRY.values() if op.kind == kind)
+    return tuple(sorted(ops, key=lambda op: families.index(op.family)))

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dmtl_studio import __version__
+from dmtl_studio.core.augment.text_selftest import check_text_augmentation
 
 #: A check returns a one-line description of what it found, or raises with the reason it failed.
 Check = Callable[[], str]
@@ -274,6 +275,7 @@ def main(argv: Sequence[str], extra_checks: Sequence[tuple[str, Check]] = ()) ->
             ("training", lambda: check_training(device)),
             ("safetensors", lambda: check_safetensors(folder)),
             ("project database", lambda: check_project_database(folder)),
+            ("text augmentation", check_text_augmentation),
             *extra_checks,
         ]
         results = run_checks(checks, _print_result)

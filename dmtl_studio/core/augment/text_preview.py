@@ -1,0 +1,113 @@
+"""What the recipe editor shows for a text recipe: augmented versions of one text with their changes marked.
+
+Uses exactly the training path (:meth:`CompiledTextRecipe.preview` gives the text ``compiled(text, rng)`` gives,
+and :meth:`CompiledTextRecipe.draw_mix` the mixing weight).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dmtl_studio.core.augment.recipe import Recipe
+from dmtl_studio.core.augment.registry import RecipeError
+from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
+from dmtl_studio.core.augment.text_tokens import TextChange
+
+#: Longer texts are previewed on their first characters (the preview is for reading, not for training).
+PREVIEW_CHARACTERS = 2000
+
+
+@dataclass(frozen=True)
+class TextSample:
+    """One augmented version of the text: its changes, and the label weights when its embedding is mixed.
+
+    ``weights`` is e.g. ``(("billing", 0.8), ("outage", 0.2))`` for a sample mixed (on embeddings) with a text
+    labelled ``outage``; ``(("billing", 1.0),)`` otherwise.
+    """
+
+    text: str
+    changes: tuple[TextChange, ...]
+    weights: tuple[tuple[str, float], ...]
+    mixed: bool = False
+
+    @property
+    def caption(self) -> str:
+        if not self.mixed:
+            return ""
+        return "embedding mixed: " + " + ".join(f"{weight:.2f} {label}" for label, weight in self.weights)
+
+
+@dataclass(frozen=True)
+class TextPreviewRequest:
+    """What the editor wants to see: a text recipe on one of the given texts (the others are mixing partners)."""
+
+    request_id: int
+    recipe: Recipe
+    items: tuple[tuple[str, str], ...]  # (text, label)
+    current: int = 0
+    seed: int = 0
+    count: int = 6
+    asked_at: float = 0.0  # time.perf_counter() when the user changed something
+
+
+@dataclass(frozen=True)
+class TextPreviewResult:
+    """The original text and its augmented samples, for one request."""
+
+    request_id: int
+    original: str
+    label: str
+    samples: tuple[TextSample, ...]
+    asked_at: float = 0.0
+    compute_ms: float = 0.0
+
+
+def text_samples(
+    compiled: CompiledTextRecipe,
+    text: str,
+    label: str,
+    partner_labels: tuple[str, ...] = (),
+    count: int = 6,
+    seed: int = 0,
+) -> list[TextSample]:
+    """``count`` augmented versions of ``text``; sample ``k`` uses the generator seeded ``(seed, k)``.
+
+    A sample whose mixing step fires is mixed with the next of ``partner_labels`` (or with itself).
+    """
+    samples = []
+    for k in range(count):
+        rng = np.random.default_rng((seed, k))
+        shown = compiled.preview(text, rng)
+        sample = compiled.draw_mix(rng)
+        if sample is None:
+            samples.append(TextSample(shown.text, shown.changes, ((label, 1.0),)))
+            continue
+        other = partner_labels[k % len(partner_labels)] if partner_labels else label
+        weights: dict[str, float] = {}
+        for name, weight in ((label, sample.lam), (other, 1.0 - sample.lam)):
+            weights[name] = weights.get(name, 0.0) + weight
+        samples.append(TextSample(shown.text, shown.changes, tuple(weights.items()), mixed=True))
+    return samples
+
+
+def render_text_preview(request: TextPreviewRequest) -> TextPreviewResult:
+    """Compute a text preview; raises :class:`RecipeError` for a recipe that cannot be compiled (no WordNet)."""
+    started = time.perf_counter()
+    compiled = request.recipe.compile()
+    if not isinstance(compiled, CompiledTextRecipe):
+        raise RecipeError("an image recipe cannot be previewed on texts")
+    text, label = request.items[request.current]
+    text = text[:PREVIEW_CHARACTERS]
+    partners = tuple(other for i, (_, other) in enumerate(request.items[:8]) if i != request.current)
+    samples = text_samples(compiled, text, label, partners, request.count, request.seed)
+    return TextPreviewResult(
+        request.request_id,
+        text,
+        label,
+        tuple(samples),
+        request.asked_at,
+        (time.perf_counter() - started) * 1000.0,
+    )

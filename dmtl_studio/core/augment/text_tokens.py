@@ -1,0 +1,150 @@
+"""A text cut into words and the gaps between them, so that word-level edits keep the text's own punctuation,
+spacing and line breaks, and each change is remembered for the editor's preview.
+
+A text is ``gap[0] word[0] gap[1] word[1] … word[n-1] gap[n]``: words are runs of letters and digits (with inner
+apostrophes and hyphens, as in ``don't`` and ``well-known``), gaps are everything else (spaces, punctuation, new
+lines). Operations change the words; joining the pieces back gives the augmented text, character for character the
+original where nothing changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WORD = re.compile(r"(\w+(?:['’-]\w+)*)")
+
+#: The kinds of change a preview marks.
+CHANGE_KINDS = ("synonym", "inserted", "swapped", "deleted", "typo")
+
+
+@dataclass(frozen=True)
+class TextChange:
+    """One change in an augmented text.
+
+    ``start`` and ``end`` are character offsets in the augmented text (``end`` excluded; a deletion is an empty
+    span, ``start == end``, where the words were); ``kind`` is one of :data:`CHANGE_KINDS`; ``before`` is the text
+    that was there (the replaced or deleted words; empty for an insertion).
+    """
+
+    start: int
+    end: int
+    kind: str
+    before: str = ""
+
+
+class Tokens:
+    """A text's words and gaps, changed in place by the text operations.
+
+    Besides the words, each word slot remembers what was there in the original text (``before``, empty for an
+    inserted word) and how it was last changed (``tags``), and ``dropped[k]`` holds the words deleted just before
+    slot ``k`` (``dropped[n]``: at the end), so that :meth:`render_changes` can mark every change.
+    """
+
+    __slots__ = ("before", "dropped", "gaps", "tags", "words")
+
+    def __init__(self, text: str) -> None:
+        pieces = _WORD.split(text)
+        self.gaps: list[str] = pieces[0::2]
+        self.words: list[str] = pieces[1::2]
+        self.before: list[str] = list(self.words)
+        self.tags: list[str | None] = [None] * len(self.words)
+        self.dropped: list[tuple[str, ...]] = [()] * (len(self.words) + 1)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    # ------------------------------------------------------------------ edits used by the operations
+    def replace(self, index: int, word: str, kind: str) -> None:
+        """Put ``word`` in slot ``index`` (a synonym, a typo)."""
+        self.words[index] = word
+        self.tags[index] = kind
+
+    def swap(self, first: int, second: int) -> None:
+        """Exchange the words of two slots; the gaps (and punctuation) stay where they were."""
+        words, tags = self.words, self.tags
+        words[first], words[second] = words[second], words[first]
+        tags[first] = tags[second] = "swapped"
+
+    def insert(self, index: int, word: str) -> None:
+        """Insert ``word`` before slot ``index`` (``index == len(self)``: after the last word), one space apart."""
+        if index < len(self.words):
+            self.gaps.insert(index + 1, " ")
+        else:
+            self.gaps.insert(index, " ")
+        self.words.insert(index, word)
+        self.before.insert(index, "")
+        self.tags.insert(index, "inserted")
+        self.dropped.insert(index, ())
+
+    def delete(self, index: int) -> None:
+        """Remove the word of slot ``index`` and merge the gaps on either side of it.
+
+        A gap of only spaces gives way to the other (``"big, red"`` less ``red`` is ``"big"`` + the next gap;
+        ``"the dog."`` less ``dog`` is ``"the."``); at the very start the following separator goes too.
+        """
+        gaps, words = self.gaps, self.words
+        before_gap, after_gap = gaps[index], gaps[index + 1]
+        if index == 0:
+            merged = before_gap  # an opening quote or indent stays; the separator after the word goes
+        elif not before_gap.strip() and not after_gap.strip():
+            last = index == len(words) - 1
+            # Spaces on both sides: one of them, keeping a line break and the text's own ending.
+            merged = after_gap if last or ("\n" in after_gap and "\n" not in before_gap) else before_gap
+        elif not after_gap.strip():
+            merged = before_gap
+        elif not before_gap.strip():
+            merged = after_gap
+        else:
+            merged = before_gap + after_gap
+        gaps[index : index + 2] = [merged]
+        word = () if self.tags[index] == "inserted" else (words[index],)
+        gone = (*self.dropped[index], *word, *self.dropped[index + 1])
+        del words[index], self.before[index], self.tags[index], self.dropped[index]
+        self.dropped[index] = gone
+
+    # ------------------------------------------------------------------ the text back
+    def render(self) -> str:
+        """The (augmented) text."""
+        gaps, words = self.gaps, self.words
+        out = [gaps[0]]
+        for k, word in enumerate(words):
+            out.append(word)
+            out.append(gaps[k + 1])
+        return "".join(out)
+
+    def render_changes(self) -> tuple[str, tuple[TextChange, ...]]:
+        """The augmented text and its changes, in order (see :class:`TextChange`).
+
+        A word counts as changed when it differs from what stood in its slot (a word swapped back, or a typo
+        that left it as it was, is not marked).
+        """
+        out: list[str] = []
+        changes: list[TextChange] = []
+        offset = 0
+        for k in range(len(self.words) + 1):
+            gap = self.gaps[k]
+            if self.dropped[k]:
+                # Marked before the gap's last spaces (just before the next word), or where the gap starts.
+                at = offset + len(gap.rstrip()) if gap[-1:].isspace() else offset
+                changes.append(TextChange(at, at, "deleted", " ".join(self.dropped[k])))
+            out.append(gap)
+            offset += len(gap)
+            if k == len(self.words):
+                break
+            word = self.words[k]
+            kind = self.tags[k]
+            if kind is not None and (kind == "inserted" or word != self.before[k]):
+                changes.append(TextChange(offset, offset + len(word), kind, self.before[k]))
+            out.append(word)
+            offset += len(word)
+        return "".join(out), tuple(changes)
+
+
+def match_case(word: str, model: str) -> str:
+    """``word`` written in the case of ``model``: ``ALL CAPS``, ``Capitalised`` or as it is."""
+    if len(model) > 1 and model.isupper():
+        return word.upper()
+    if model[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word

@@ -1,0 +1,182 @@
+"""The recipe editor for a text project: text operations and presets, and the live preview of the user's own texts
+with the changed words marked, through the real preview worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QTextCursor
+
+from dmtl_studio.core.augment.presets import TEXT_PRESETS, preset
+from dmtl_studio.core.augment.recipe import Recipe, Step, save_recipe
+from dmtl_studio.core.augment.registry import operations
+from dmtl_studio.core.augment.text_preview import TextPreviewResult
+from dmtl_studio.core.augment.wordnet import SYSTEM_WORDNET, WORDNET_ENV
+from dmtl_studio.ui.recipe_editor import RecipeEditor, _FloatControl
+from dmtl_studio.ui.text_preview_panel import OWN_TEXT, TextPreviewPanel
+from dmtl_studio.workers.preview import PreviewService
+
+needs_wordnet = pytest.mark.skipif(
+    not (SYSTEM_WORDNET / "data.noun").is_file(), reason="Debian's wordnet-base is not installed"
+)
+
+TEXTS = [
+    ("The customer reported that the invoice total was wrong twice this month.", "billing"),
+    ("Nobody can log in since the morning; the whole office is waiting.", "outage"),
+    ("Please change the delivery address on my last order.", "orders"),
+]
+
+
+@pytest.fixture
+def editor(qtbot) -> Iterator[tuple[RecipeEditor, PreviewService]]:  # noqa: ANN001
+    editor = RecipeEditor(kind="text")
+    qtbot.addWidget(editor)
+    service = PreviewService()
+    editor.preview_requested.connect(service.request)
+    service.ready.connect(editor.show_preview)
+    service.failed.connect(editor.show_preview_failed)
+    yield editor, service
+    service.shutdown()
+
+
+def marked_fragments(panel: TextPreviewPanel) -> list[tuple[str, str]]:
+    """``(text, how)`` of each run of characters shown highlighted or struck through, in order."""
+    document = panel.samples.document()
+    cursor = QTextCursor(document)
+    runs: list[tuple[str, str, int]] = []
+    for position in range(1, document.characterCount()):
+        cursor.setPosition(position)
+        fmt = cursor.charFormat()
+        how = (
+            "struck"
+            if fmt.fontStrikeOut()
+            else fmt.background().color().name()
+            if fmt.background().style().value
+            else ""
+        )
+        char = document.characterAt(position - 1)
+        if how and runs and runs[-1][1] == how and runs[-1][2] == position - 1:
+            runs[-1] = (runs[-1][0] + char, how, position)
+        elif how:
+            runs.append((char, how, position))
+    return [(text.strip(), how) for text, how, _ in runs if text.strip()]
+
+
+def test_a_text_editor_offers_text_operations_and_presets(editor) -> None:  # noqa: ANN001
+    widget, _ = editor
+    offered = {widget.add_choice.itemData(i) for i in range(widget.add_choice.count())}
+    assert offered == {op.name for op in operations("text")}
+    names = [widget.presets.itemData(i) for i in range(1, widget.presets.count())]
+    assert names == list(TEXT_PRESETS)
+    assert widget.recipe() == preset("eda_light", "text") and widget.recipe().kind == "text"
+    assert widget.text_preview.isVisibleTo(widget) and not widget.image_preview.isVisibleTo(widget)
+    widget.set_kind("images")
+    assert widget.recipe() == preset("light") and widget.image_preview.isVisibleTo(widget)
+    assert {widget.add_choice.itemData(i) for i in range(widget.add_choice.count())} == {
+        op.name for op in operations()
+    }
+
+
+@needs_wordnet
+def test_preview_marks_exactly_the_changed_words(qtbot, editor) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.set_recipe(
+        Recipe(
+            (Step.of("synonym_replacement", 1.0, rate=0.3), Step.of("random_deletion", 1.0, rate=0.2)),
+            kind="text",
+        )
+    )
+    with qtbot.waitSignal(widget.preview_shown, timeout=20_000) as shown:
+        widget.set_texts(TEXTS)
+    result = shown.args[0]
+    assert isinstance(result, TextPreviewResult) and len(result.samples) == 6
+    assert result.original == TEXTS[0][0] and result.label == "billing"
+    expected = []
+    for sample in result.samples:
+        for change in sample.changes:
+            if change.kind == "deleted":
+                expected.append((change.before, "struck"))
+            else:
+                expected.append((sample.text[change.start : change.end], "#cfe5ff"))
+    assert expected and any(how == "struck" for _, how in expected)
+    assert marked_fragments(widget.text_preview) == expected
+    assert "6 training samples of 'billing'" in widget.text_preview.status.text()
+
+
+@needs_wordnet
+def test_own_text_and_rate_changes_update_the_preview(qtbot, editor) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.set_recipe(Recipe((Step.of("random_swap", 1.0, rate=0.1),), kind="text"))
+    with qtbot.waitSignal(widget.preview_shown, timeout=20_000):
+        widget.set_texts(TEXTS)
+    panel = widget.text_preview
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        panel.text_choice.setCurrentIndex(panel.text_choice.findText(OWN_TEXT))
+        panel.source.setPlainText("alpha beta gamma delta epsilon zeta eta theta")
+    own = shown.args[0]
+    assert own.original == "alpha beta gamma delta epsilon zeta eta theta" and own.label == "your text"
+    assert all(sorted(s.text.split()) == sorted(own.original.split()) for s in own.samples)
+    before = sum(len(s.changes) for s in own.samples)
+    control = widget.form_host.findChild(_FloatControl, "param_rate")
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        control.spin.setValue(0.5)
+    assert widget.recipe().steps[0].values["rate"] == pytest.approx(0.5)
+    assert sum(len(s.changes) for s in shown.args[0].samples) > before
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        control.spin.setValue(0.0)
+    assert all(s.text == own.original and not s.changes for s in shown.args[0].samples)
+    assert "(unchanged)" in panel.samples.toPlainText()
+
+
+def test_missing_wordnet_is_said_in_the_preview(qtbot, editor, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    widget, _ = editor
+    monkeypatch.setenv(WORDNET_ENV, str(tmp_path))
+    with qtbot.waitSignal(widget.preview_requested, timeout=5_000):
+        widget.set_texts(TEXTS)
+    qtbot.waitUntil(lambda: "No preview" in widget.text_preview.status.text(), timeout=10_000)
+    assert "apt-get install wordnet-base" in widget.text_preview.status.text()
+    # Without synonym steps the preview works.
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
+        widget.set_recipe(preset("typos", "text"))
+    assert "No preview" not in widget.text_preview.status.text()
+
+
+def test_an_image_recipe_is_not_loaded_into_a_text_project(editor, tmp_path: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    save_recipe(preset("medium"), tmp_path / "medium.json")
+    assert not widget.import_file(tmp_path / "medium.json")
+    assert "is an image recipe, and this project needs a text recipe" in widget.message.text()
+    assert widget.recipe() == preset("eda_light", "text")
+    save_recipe(preset("typos", "text"), tmp_path / "typos.json")
+    assert widget.import_file(tmp_path / "typos.json") and widget.recipe() == preset("typos", "text")
+
+
+@needs_wordnet
+def test_a_text_project_opens_with_a_text_recipe_previewed_on_its_texts(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from dmtl_studio.app import build_window
+    from dmtl_studio.core.project.store import ProjectStore
+    from dmtl_studio.core.project.texts_table import TextItem
+
+    with ProjectStore.create(tmp_path / "p", kind="text") as store:
+        store.add_texts(TextItem(f"tickets.csv#{k}", text, label) for k, (text, label) in enumerate(TEXTS))
+        store.set_meta("recipe", preset("typos", "text").to_json())
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    editor = window.recipe
+    try:
+        assert editor.kind == "text" and editor.recipe() == preset("typos", "text")
+        qtbot.waitUntil(lambda: "training samples" in editor.text_preview.status.text(), timeout=20_000)
+        assert editor.text_preview.source.toPlainText() == TEXTS[0][0]
+        # An edit is stored in the project as a text recipe.
+        editor.add_step("random_swap")
+
+        def stored() -> Recipe:
+            with ProjectStore.open(tmp_path / "p") as store:
+                return Recipe.from_json(store.get_meta("recipe"))
+
+        qtbot.waitUntil(lambda: len(stored().steps) == 2)
+        assert stored().kind == "text" and stored().steps[1].operation == "random_swap"
+    finally:
+        controller.shutdown()
