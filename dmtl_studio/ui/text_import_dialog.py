@@ -31,7 +31,7 @@ from dmtl_studio.core.project.text_tables import TablePreview, describe_delimite
 #: Shown in the label and split choices for "no such column".
 NO_COLUMN = "(none)"
 #: Rows of the file shown in the preview.
-PREVIEW_ROWS = 8
+PREVIEW_ROWS = 12
 #: Delimiters offered besides the sniffed one.
 DELIMITER_CHOICES = (
     (None, "sniffed from the file"),
@@ -63,7 +63,8 @@ class TextImportDialog(QDialog):
         super().__init__(parent)
         self.path = Path(path)
         self.setWindowTitle(f"Import texts from {self.path.name}")
-        self.setMinimumSize(760, 460)
+        self.setMinimumSize(720, 440)
+        self.resize(980, 620)
         self.preview = preview_table(self.path, rows=PREVIEW_ROWS)
         self.text_column = QComboBox()
         self.label_column = QComboBox()
@@ -82,7 +83,7 @@ class TextImportDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -154,6 +155,7 @@ class TextImportDialog(QDialog):
         self.table.setColumnCount(len(preview.columns))
         self.table.setRowCount(len(preview.rows))
         self.table.setHorizontalHeaderLabels(list(preview.columns))
+        self.table.setVerticalHeaderLabels([f"row {n}" for n in preview.row_numbers])
         for row, values in enumerate(preview.rows):
             for column, value in enumerate(values):
                 shown = value if len(value) <= 300 else value[:300] + "…"
@@ -179,9 +181,14 @@ class TextImportDialog(QDialog):
             font.setBold(role is not None)
             label.setFont(font)
             self.table.setHorizontalHeaderItem(index, label)
-        header.resizeSections(QHeaderView.ResizeMode.ResizeToContents)
-        for index in range(self.table.columnCount()):
-            header.resizeSection(index, min(header.sectionSize(index), 420))
+        # The text column takes the room left; the others are as wide as their values, up to a limit.
+        for index, name in enumerate(self.preview.columns):
+            if name == roles["text"]:
+                header.setSectionResizeMode(index, QHeaderView.ResizeMode.Stretch)
+            else:
+                header.setSectionResizeMode(index, QHeaderView.ResizeMode.Interactive)
+                header.resizeSection(index, min(self.table.sizeHintForColumn(index) + 24, 260))
+                header.resizeSection(index, max(header.sectionSize(index), header.sectionSizeHint(index)))
         chosen = [column for column in roles.values() if column]
         problem = ""
         if not self.preview.columns:

@@ -83,6 +83,8 @@ class TablePreview:
     split_column: str | None
     encoding: str
     delimiter: str | None
+    #: The data row number of each row shown (the numbers of the rows' keys, ``<file>#<row>``).
+    row_numbers: tuple[int, ...] = ()
 
 
 def describe_delimiter(delimiter: str | None) -> str:
@@ -299,7 +301,8 @@ def preview_table(path: str | os.PathLike[str], rows: int = 8, delimiter: str | 
     text, label, split = guess_columns(table)
     good = [row for row in table.rows if row.problem is None]
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])
-    return TablePreview(table.columns, shown, text, label, split, table.encoding, table.delimiter)
+    numbers = tuple(row.number for row in good[:rows])
+    return TablePreview(table.columns, shown, text, label, split, table.encoding, table.delimiter, numbers)
 
 
 def _shown(value: object) -> str:
@@ -325,8 +328,8 @@ def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
     """``(text, label, split)`` columns of ``table``, each ``None`` when none fits.
 
     By name first (:data:`TEXT_NAMES`, :data:`LABEL_NAMES`, :data:`SPLIT_NAMES`, case-insensitive); else the
-    text is the column with the longest values on average, and the label a column of short values that repeat
-    (fewer distinct values than rows, at most 40 characters on average).
+    text is the column with the longest values on average, and the label the column of short values (at most 40
+    characters on average) with the fewest distinct values, at most half as many as rows.
     """
     columns = table.columns
     sample = [row.values for row in table.rows if row.problem is None][:500]
@@ -344,11 +347,13 @@ def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
     if text is None and others:
         text = max(others, key=lambda c: (sum(len(v) for v in values(c)), -columns.index(c)))
     if label is None and len(sample) >= 2:
+        candidates = []
         for column in columns:
-            if column in (text, split):
-                continue
             seen = [v for v in values(column) if v]
-            if seen and len(set(seen)) < len(seen) and sum(map(len, seen)) / len(seen) <= 40:
-                label = column
-                break
+            distinct = len(set(seen))
+            # Labels repeat: at most half as many distinct values as rows, and short ones.
+            short = bool(seen) and sum(map(len, seen)) / len(seen) <= 40
+            if column not in (text, split) and short and distinct <= max(2, len(seen) // 2):
+                candidates.append((distinct, columns.index(column), column))
+        label = min(candidates)[2] if candidates else None
     return text, label, split
