@@ -12,14 +12,14 @@ from dmtl_studio.app import build_window
 from dmtl_studio.core.project.project_kind import create_project
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.new_project_dialog import NewProjectDialog
-from dmtl_studio.ui.text_import_dialog import NO_COLUMN, TextImportDialog
+from dmtl_studio.ui.text_import_dialog import NO_COLUMN, PREVIEW_ROWS, TextImportDialog
 
 
 def _table(path: Path, delimiter: str = ",") -> Path:
     rows = [["id", "review", "stars", "fold"]]
     rows += [
         [str(i), f"Review number {i}, quite long and wordy", "good" if i % 2 else "bad", "train"]
-        for i in range(12)
+        for i in range(20)
     ]
     with path.open("w", newline="", encoding="utf-8") as stream:
         csv.writer(stream, delimiter=delimiter).writerows(rows)
@@ -31,7 +31,8 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
     qtbot.addWidget(dialog)
     assert dialog.text_column.currentText() == "review"
     assert dialog.label_column.currentText() == "stars" and dialog.split_column.currentText() == "fold"
-    assert dialog.table.rowCount() == 8 and dialog.table.columnCount() == 4
+    assert dialog.table.rowCount() == PREVIEW_ROWS == 12 and dialog.table.columnCount() == 4
+    assert dialog.table.verticalHeaderItem(1).text() == "row 2"  # the row number of its key
     assert dialog.table.item(1, 1).text() == "Review number 1, quite long and wordy"
     assert "[text]" in dialog.table.horizontalHeaderItem(1).text()
     assert "comma-separated, UTF-8" in dialog.how_read.text()
@@ -86,10 +87,10 @@ def test_a_new_text_project_imports_a_table_through_the_dialog(qtbot, tmp_path: 
 
     QTimer.singleShot(100, choose_columns)
     window.ask_text_columns(str(_table(tmp_path / "reviews.csv")))
-    qtbot.waitUntil(lambda: "Import: read 12 text(s)" in window.statusBar().currentMessage(), timeout=30_000)
+    qtbot.waitUntil(lambda: "Import: read 20 text(s)" in window.statusBar().currentMessage(), timeout=30_000)
     controller.import_thread.wait(10_000)
     with ProjectStore.open(project) as store:
-        assert sorted(store.class_names()) == ["bad", "good"] and len(store.texts()) == 12
+        assert sorted(store.class_names()) == ["bad", "good"] and len(store.texts()) == 20
     controller.shutdown()
 
 
