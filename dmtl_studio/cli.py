@@ -780,10 +780,12 @@ def _cmd_labels(args: argparse.Namespace) -> int:
         if args.action == "export-csv":
             print(f"wrote {export_csv(store, args.path)} label(s) to {args.path}")
         elif args.action == "export-folders":
-            print(f"copied {export_imagefolder(store, args.path)} labelled image(s) into {args.path}")
+            done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
+            print(f"{done.format(export_imagefolder(store, args.path))} into {args.path}")
         else:
             summary = import_csv(store, args.path)
-            print(f"labelled {summary.labelled} image(s); {summary.added} new image(s) added")
+            items = "text(s)" if store.kind == "text" else "image(s)"
+            print(f"labelled {summary.labelled} {items}; {summary.added} new {items} added")
             if summary.new_classes:
                 print(f"new class(es) created: {', '.join(summary.new_classes)}")
             if summary.duplicates:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
-from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, describe_os_error
+from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes, describe_os_error
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
@@ -213,6 +213,8 @@ def _import_text_labels(store: ProjectStore, csv_path: Path) -> LabelImportSumma
 
 def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], link: bool = False) -> int:
     """Copy (or symlink) labelled images into ``out_dir/<class>/``. Name clashes get the image id as a prefix.
+    A text project's labelled texts are written as UTF-8 ``.txt`` files (a table's row ``notes.csv#12`` as
+    ``notes_row12.txt``), whatever ``link`` says.
 
     Every target is resolved and checked to lie inside ``out_dir`` before anything is written, so a class name
     that is not a plain folder name (from a project made before names were checked) writes nothing anywhere.
@@ -234,32 +236,36 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
                 f"classes '{other}' and '{name}' differ only in case, so they would share one folder; rename one "
                 "first. Nothing was written"
             )
-    plan: list[tuple[Path, Path]] = []
+    plan: list[tuple[Path, Path, int]] = []
     used: set[str] = set()
+    bodies = store.texts() if store.kind == "text" else None
     for image in store.images(usable_only=True):
         if image.label is None:
             continue
         source = Path(image.path)
+        name = source.name if bodies is None else _text_file_name(image.path)
         why = class_name_problem(image.label)
         try:
             if why is not None:
                 raise ValueError(why)
-            target = path_inside(out, image.label, source.name)
+            target = path_inside(out, image.label, name)
             if str(target).casefold() in used:
-                target = path_inside(out, image.label, f"{image.id}_{source.name}")
+                target = path_inside(out, image.label, f"{image.id}_{name}")
         except ValueError as exc:
             raise ProjectError(
                 f"class '{image.label}' cannot be exported as a folder ({exc}); rename it first. Nothing was written"
             ) from None
         used.add(str(target).casefold())
-        plan.append((source, target))
+        plan.append((source, target, image.id))
     count = 0
-    for source, target in plan:
+    for source, target, image_id in plan:
         try:
             if os.path.lexists(target):  # never overwrite
                 raise FileExistsError(errno.EEXIST, "the file exists already", str(target))
             target.parent.mkdir(parents=True, exist_ok=True)
-            if link:
+            if bodies is not None:
+                atomic_write_bytes(target, bodies.get(image_id, "").encode("utf-8"))
+            elif link:
                 target.symlink_to(source.absolute())
             else:
                 atomic_copy(source, target)  # a full disk leaves no partly copied image behind
@@ -271,3 +277,12 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
             ) from exc
         count += 1
     return count
+
+
+def _text_file_name(key: str) -> str:
+    """The ``.txt`` file name a text is exported under: its own file's name, or ``<table>_row<N>.txt``."""
+    file, hash_mark, row = key.rpartition("#")
+    if hash_mark and row.isdigit():
+        return f"{Path(file).stem}_row{row}.txt"
+    name = Path(key).name
+    return name if name.lower().endswith(".txt") else f"{name}.txt"

@@ -11,7 +11,7 @@ import pytest
 
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.importer import import_folder
-from dmtl_studio.core.project.interop import export_csv, import_csv
+from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.project.project_kind import adopt_kind, create_project, source_kind
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_decoding import MODEL_READ_CHARS
@@ -329,3 +329,21 @@ def test_the_text_demo_project(tmp_path: Path) -> None:
     assert create_text_demo_project(tmp_path / "demo") is None
     with ProjectStore.open(tmp_path / "demo") as store:
         assert store.kind == "text" and len(store.texts()) == 51
+
+
+def test_class_folders_export_of_a_text_project_imports_back(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    folder = write_text_folder(tmp_path / "texts")
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        import_texts(store, folder)
+        written = export_imagefolder(store, tmp_path / "tree")
+        expected = {(store.text(r.id), r.label) for r in store.images(usable_only=True) if r.label}
+    assert written == 3 + 45
+    assert (tmp_path / "tree" / "ok" / "t_row3.txt").read_text(
+        encoding="utf-8"
+    ) == "Second line\nof a quoted text"
+    assert (tmp_path / "tree" / "billing" / "billing_01.txt").is_file()
+    with create_project(tmp_path / "again") as again:
+        import_texts(again, tmp_path / "tree")
+        assert {(again.text(r.id), r.label) for r in again.images(usable_only=True)} == expected
