@@ -135,8 +135,8 @@ def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
     flat = sorted(name for name in splits if not tops[name])
     if flat:
         raise ProjectError(
-            f"{root} has split folders ({named}) but {', '.join(f'{n}/' for n in flat)} holds images without "
-            "class folders; nothing was imported. Put each split's images into class folders "
+            f"{root} has split folders ({named}) but {', '.join(f'{n}/' for n in flat)} holds files without "
+            "class folders; nothing was imported. Put each split's files into class folders "
             "(train/cat/..., valid/cat/...), or rename the folders if they are classes"
         )
     return splits
