@@ -20,6 +20,7 @@ from pathlib import Path
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.folder_scan import FolderScan, natural_key
+from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts
@@ -32,11 +33,10 @@ from dmtl_studio.core.project.text_decoding import (
     join_notes,
     length_note,
 )
-from dmtl_studio.core.project.text_summary import TextImportSummary
+from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
 from dmtl_studio.core.project.text_tables import (
     Table,
     cell_text,
-    describe_delimiter,
     read_table,
 )
 from dmtl_studio.core.project.texts_table import TextItem, text_sha256
@@ -44,6 +44,9 @@ from dmtl_studio.core.project.validation import class_name_problem
 
 ProgressCallback = Callable[[int, int, str], None]
 
+#: Texts committed at once from files and from table rows (each commit waits for the disk; rows are cheap).
+FILE_BATCH = 200
+ROW_BATCH = 5000
 #: Characters of a bad row kept as its body, so the browser can show what was there.
 RAW_ROW_CHARS = 2000
 
@@ -122,7 +125,7 @@ def import_texts(
     seed: int | None = None,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] = never_stop,
-    batch_size: int = 200,
+    batch_size: int | None = None,
 ) -> TextImportSummary:
     """Import ``source`` into the text project ``store``: a folder of ``.txt`` files, one ``.txt`` file (one
     text, unlabelled), or a CSV / TSV / JSON Lines file (``text_column`` is then required; see
@@ -130,7 +133,8 @@ def import_texts(
 
     A project whose kind was never chosen becomes a text project (see
     :func:`~dmtl_studio.core.project.project_kind.adopt_kind`). Work is committed in batches of ``batch_size``
-    texts, so a cancelled import keeps what it has read; new labelled texts then get a stratified split.
+    texts (default :data:`FILE_BATCH` for files, :data:`ROW_BATCH` for rows), so a cancelled import keeps what it
+    has read; new labelled texts then get a stratified split.
 
     Raises
     ------
@@ -141,13 +145,13 @@ def import_texts(
     path = Path(source)
     options = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     if path.is_dir():
-        return _import_folder(store, path, options, progress, should_stop, batch_size)
+        return _import_folder(store, path, options, progress, should_stop, batch_size or FILE_BATCH)
     if not path.is_file():
         raise ProjectError(f"{path} does not exist")
     if is_text_file_name(path):
         body, problem, note = read_text_file(path)
         items = [TextItem(str(path.absolute()), body, None, problem, note)]
-        return _write(store, path, items, {}, 1, 0, options, progress, should_stop, batch_size)
+        return _write(store, path, items, {}, 1, 0, options, progress, should_stop, FILE_BATCH)
     if not is_table_file(path):
         raise ProjectError(
             f"{path.name}: texts are imported from a folder of .txt files, a .txt file, or a CSV, TSV or JSON "
@@ -158,7 +162,17 @@ def import_texts(
     table = read_table(path, delimiter=delimiter)
     items, splits = table_items(table, text_column, label_column, split_column)
     return _write(
-        store, path, items, splits, len(items), 0, options, progress, should_stop, batch_size, table=table
+        store,
+        path,
+        items,
+        splits,
+        len(items),
+        0,
+        options,
+        progress,
+        should_stop,
+        batch_size or ROW_BATCH,
+        table=table,
     )
 
 
@@ -197,7 +211,14 @@ def table_items(
             items.append(TextItem(key, "", None, f"no value in column '{text_column}'"))
             continue
         if len(body.encode("utf-8")) > MAX_TEXT_BYTES:
-            items.append(TextItem(key, body[:RAW_ROW_CHARS], None, "too large: a text may have 10 MB"))
+            items.append(
+                TextItem(
+                    key,
+                    body[:RAW_ROW_CHARS],
+                    None,
+                    f"too large: a text may have {MAX_TEXT_BYTES // 2**20} MB",
+                )
+            )
             continue
         body, problem, note = _checked(body, None)
         label, label_note = _label(row.values.get(label_column) if label_column else None)
@@ -322,11 +343,13 @@ def _write(
     if pending:
         added += store.add_texts(pending)
         read += pending
+    records = store.images(usable_only=True)
     # Only labelled texts take a split from their folder or column, as images do; the rest is split below.
-    ids = {record.path: record.id for record in store.images(usable_only=True) if record.label is not None}
-    wanted = {ids[key]: split for key, split in splits.items() if key in ids}
-    if wanted:
-        store.set_splits(wanted)
+    if splits:
+        ids = {record.path: record.id for record in records if record.label is not None}
+        wanted = {ids[key]: split for key, split in splits.items() if key in ids}
+        if wanted:
+            store.set_splits(wanted)
     split = assign_splits(store, **options)  # type: ignore[arg-type]
     return TextImportSummary.of(
         source=str(source),
@@ -335,33 +358,20 @@ def _write(
         total=total,
         skipped=skipped,
         cancelled=cancelled,
-        duplicates=_duplicates(store, read),
-        how_read=_how_read(table),
+        duplicates=_duplicates(records, read),
+        how_read=how_table_was_read(table),
         split_folders=split_folders,
         split=split,
         conflicts=tuple(label_conflicts(store)),
     )
 
 
-def _how_read(table: Table | None) -> str:
-    if table is None:
-        return ""
-    encoding = {
-        "utf-8": "UTF-8",
-        "utf-8-sig": "UTF-8 with BOM",
-        "utf-16-le": "UTF-16 LE",
-        "utf-16-be": "UTF-16 BE",
-    }
-    return f"{describe_delimiter(table.delimiter)}-separated, {encoding[table.encoding]}".replace(
-        "JSON Lines-separated", "JSON Lines"
-    )
-
-
-def _duplicates(store: ProjectStore, read: list[TextItem]) -> tuple[tuple[str, ...], ...]:
-    """Groups of source keys whose texts are equal (normalised), each holding a text of this import."""
+def _duplicates(records: list[ImageRecord], read: list[TextItem]) -> tuple[tuple[str, ...], ...]:
+    """Groups of source keys of the usable ``records`` whose texts are equal (normalised), each holding a text
+    of this import."""
     hashes = {text_sha256(item.body) for item in read if item.problem is None}
     groups: dict[str, list[str]] = {}
-    for record in store.images(usable_only=True):
+    for record in records:
         if record.sha256 in hashes:
             groups.setdefault(record.sha256, []).append(record.path)
     return tuple(tuple(sorted(paths, key=natural_key)) for paths in groups.values() if len(paths) > 1)

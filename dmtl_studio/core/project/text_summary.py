@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary
+from dmtl_studio.core.project.text_tables import Table, describe_delimiter
 from dmtl_studio.core.project.texts_table import TextItem
 
 _ROW_KEY = re.compile(r"^(.*)#(\d+)$")
@@ -25,6 +26,21 @@ def describe_source(key: str) -> str:
 def problem_reason(problem: str) -> str:
     """The kind of a problem: its text before the first colon (``"not valid JSON"``, ``"empty text"``)."""
     return problem.split(":", 1)[0]
+
+
+def how_table_was_read(table: Table | None) -> str:
+    """How a table was read, in words (``"comma-separated, UTF-8"``); empty for no table."""
+    if table is None:
+        return ""
+    encoding = {
+        "utf-8": "UTF-8",
+        "utf-8-sig": "UTF-8 with BOM",
+        "utf-16-le": "UTF-16 LE",
+        "utf-16-be": "UTF-16 BE",
+    }
+    return f"{describe_delimiter(table.delimiter)}-separated, {encoding[table.encoding]}".replace(
+        "JSON Lines-separated", "JSON Lines"
+    )
 
 
 @dataclass(frozen=True)
