@@ -17,11 +17,13 @@ from dmtl_studio import __version__
 from dmtl_studio.core.augment.presets import default_recipe
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.augment.registry import RecipeError
-from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, force_offline
+from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, demo_text_project_dir, force_offline
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
+from dmtl_studio.core.project.project_kind import create_project
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_demo import create_text_demo_project
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
@@ -43,6 +45,7 @@ from dmtl_studio.workers.evaluation import (
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
 from dmtl_studio.workers.quality import DuplicatesThread, LabelErrorsThread
+from dmtl_studio.workers.text_import import TextImportThread
 from dmtl_studio.workers.weights import WeightsImportThread
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,7 @@ class StudioController(QObject):
         self.window = window
         self.project_dir: Path | None = None
         self.training_thread: TrainingThread | None = None
-        self.import_thread: ImportThread | None = None
+        self.import_thread: ImportThread | TextImportThread | None = None
         # Thumbnails are made at the grid's icon size: a larger pixmap would cover the caption below it.
         self.thumbnails = ThumbnailService(size=ICON_SIZE, parent=self)
         browser = window.browser
@@ -74,6 +77,8 @@ class StudioController(QObject):
         window.open_project_requested.connect(self.open_project)
         window.demo_requested.connect(self.open_demo)
         window.import_requested.connect(self.import_images)
+        window.import_texts_requested.connect(self.import_texts)
+        window.import_cancel_requested.connect(self.cancel_import)
         window.training.start_requested.connect(self.start_training)
         window.training.stop_requested.connect(self.stop_training)
         window.training.pause_requested.connect(self.pause_training)
@@ -94,18 +99,22 @@ class StudioController(QObject):
         self._connect_dataset_map()
 
     # ----------------------------------------------------------------- project
-    def new_project(self, folder: str) -> None:
-        """Make the project folder (the New project form has checked it) and open the new project."""
+    def new_project(self, folder: str, kind: str = "images") -> None:
+        """Make the project folder (the New project form has checked it) of ``kind`` and open the new project."""
         try:
-            ProjectStore.create(folder).close()
+            create_project(folder, kind).close()
         except (ProjectError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.window.show_error("Cannot create the project", f"No project was made in {folder}: {reason}")
             return
         if self.open_project(folder):
-            self.window.statusBar().showMessage(
-                "New project made. Next: File ▸ Import image folder… (one sub-folder per class).", 15000
+            following = (
+                "File ▸ Import texts… (a CSV, TSV or JSON Lines file) or File ▸ Import a folder of .txt files… "
+                "(one sub-folder per class)"
+                if kind == "text"
+                else "File ▸ Import image folder… (one sub-folder per class)"
             )
+            self.window.statusBar().showMessage(f"New project made. Next: {following}.", 15000)
 
     def open_demo(self) -> None:
         """Open the demo project, made on first use in the application's data folder."""
@@ -150,6 +159,7 @@ class StudioController(QObject):
         self.store = store
         self.project_dir = Path(folder)
         self.thumbnails.set_project(self.project_dir)
+        self.window.set_project_kind(store.kind)
         self.window.browser.attach(store)
         self.runs_changed.emit()
         self.window.set_project_open(True)
@@ -247,16 +257,29 @@ class StudioController(QObject):
     def import_images(self, folder: str) -> None:
         if self.project_dir is None or (self.import_thread and self.import_thread.isRunning()):
             return
-        thread = ImportThread(self.project_dir, Path(folder), self)
+        self._start_import(ImportThread(self.project_dir, Path(folder), self))
+
+    def import_texts(self, source: str, columns: dict[str, str | None]) -> None:
+        """Import texts (a folder of .txt files, a .txt file or a table with the ``columns`` chosen)."""
+        if self.project_dir is None or (self.import_thread and self.import_thread.isRunning()):
+            return
+        self._start_import(TextImportThread(self.project_dir, Path(source), columns, self))
+
+    def _start_import(self, thread: ImportThread | TextImportThread) -> None:
         bar = self.window.import_progress
-        bar.setRange(0, 0)
-        bar.show()
+        self.window.set_import_running(True)
         thread.progress.connect(lambda done, total, name: (bar.setRange(0, total), bar.setValue(done)))
         thread.done.connect(self._import_done)
         thread.failed.connect(lambda message: self.window.show_error("Import failed", message))
-        thread.finished.connect(bar.hide)
+        thread.finished.connect(lambda: self.window.set_import_running(False))
         self.import_thread = thread
         thread.start()
+
+    def cancel_import(self) -> None:
+        """Stop the running import at its next file or row; what it has read is kept."""
+        if self.import_thread is not None and self.import_thread.isRunning():
+            self.import_thread.requestInterruption()
+            self.window.import_cancel.setEnabled(False)
 
     def _import_done(self, summary: object) -> None:
         text = f"Import: {summary.describe()}"
@@ -264,7 +287,8 @@ class StudioController(QObject):
             text += f"; {summary.split.describe()}"
             self.window.browser.set_split_warnings(summary.split.warnings)
         if summary.conflicts:
-            text += f"; {len(summary.conflicts)} picture(s) carry two labels (filter 'Conflicting labels')"
+            items = "text(s)" if self.window.project_kind == "text" else "picture(s)"
+            text += f"; {len(summary.conflicts)} {items} carry two labels (filter 'Conflicting labels')"
         self.window.statusBar().showMessage(text, 20000)
         self.refresh()
 
@@ -781,6 +805,9 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="dmtl-studio", description="Open the DMTL Studio window.")
     parser.add_argument("project_dir", nargs="?", type=Path, help="a project folder to open")
     parser.add_argument("--demo", action="store_true", help="open the demo project (created on first use)")
+    parser.add_argument(
+        "--demo-text", action="store_true", help="open the text demo project (created on first use)"
+    )
     parser.add_argument("--version", action="version", version=f"DMTL Studio {__version__}")
     return parser.parse_args(argv)
 
@@ -804,6 +831,10 @@ def run_app(argv: list[str]) -> int:
         project = demo_project_dir()
         if create_demo_project(project) is not None:
             log.info("created the demo project in %s", project)
+    if args.demo_text and project is None:
+        project = demo_text_project_dir()
+        if create_text_demo_project(project) is not None:
+            log.info("created the text demo project in %s", project)
     if project is not None and not project.exists():
         print(f"dmtl-studio: {project} does not exist", file=sys.stderr)
         return 2

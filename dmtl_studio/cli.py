@@ -15,13 +15,15 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dmtl_studio import __version__
+from dmtl_studio import __version__, cli_text
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
 if TYPE_CHECKING:
     from dmtl_studio.core.training.events import EventHandlers, FoldResult
 
 COMMANDS = (
+    "new",
+    "info",
     "import",
     "train",
     "predict",
@@ -108,10 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"DMTL Studio {__version__}")
     sub = parser.add_subparsers(dest="command")
 
-    p = sub.add_parser("import", help="import a folder of images (sub-folders are classes) into a project")
+    cli_text.add_commands(sub, _path)
+    p = sub.add_parser(
+        "import",
+        help="import a folder of images (sub-folders are classes) into a project, or texts: a folder of .txt "
+        "files (sub-folders are classes) or a CSV/TSV/JSON Lines file; the project's kind follows the source",
+    )
     p.add_argument("project_dir", type=_path)
-    p.add_argument("images_dir", type=_path)
+    p.add_argument("images_dir", type=_path, metavar="source")
     _split_options(p)
+    cli_text.add_import_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser(
@@ -354,6 +362,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.importer import import_folder
     from dmtl_studio.core.project.store import ProjectStore
 
+    if cli_text.is_text_import(args):
+        bar = _Progress("import")
+        return cli_text.cmd_import_texts(args, bar.update)
     if not args.images_dir.is_dir():
         print(f"dmtl-studio import: {args.images_dir} is not a folder", file=sys.stderr)
         return 2
@@ -769,10 +780,12 @@ def _cmd_labels(args: argparse.Namespace) -> int:
         if args.action == "export-csv":
             print(f"wrote {export_csv(store, args.path)} label(s) to {args.path}")
         elif args.action == "export-folders":
-            print(f"copied {export_imagefolder(store, args.path)} labelled image(s) into {args.path}")
+            done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
+            print(f"{done.format(export_imagefolder(store, args.path))} into {args.path}")
         else:
             summary = import_csv(store, args.path)
-            print(f"labelled {summary.labelled} image(s); {summary.added} new image(s) added")
+            items = "text(s)" if store.kind == "text" else "image(s)"
+            print(f"labelled {summary.labelled} {items}; {summary.added} new {items} added")
             if summary.new_classes:
                 print(f"new class(es) created: {', '.join(summary.new_classes)}")
             if summary.duplicates:
@@ -862,6 +875,8 @@ def main(argv: list[str]) -> int:
         return _open_gui(argv)
     args = _parser().parse_args(argv)
     handlers = {
+        "new": cli_text.cmd_new,
+        "info": cli_text.cmd_info,
         "import": _cmd_import,
         "train": _cmd_train,
         "weights": _cmd_weights,

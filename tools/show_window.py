@@ -1,6 +1,7 @@
 """Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
 
 Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map] [--click TEXT]
+       [--import-texts TABLE]
 Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
 """
 
@@ -26,7 +27,10 @@ def main() -> int:
         action="store_true",
         help="open Labels ▸ Dataset map…, then select a corner of it and hover a point once it is drawn",
     )
-    parser.add_argument("--click", action="append", default=[], help="press the button with this text (repeatable)")
+    parser.add_argument(
+        "--click", action="append", default=[], help="press the button with this text (repeatable)"
+    )
+    parser.add_argument("--import-texts", help="open File ▸ Import texts… on this table (its column dialog)")
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
     window, _controller = build_window(args.project)
@@ -57,6 +61,8 @@ def main() -> int:
         view._hover(view.view_box.mapViewToScene(QPointF(*map(float, view.points[row]))))
 
     QTimer.singleShot(500, arrange)
+    if args.import_texts:
+        QTimer.singleShot(900, lambda: window.ask_text_columns(args.import_texts))
     if args.show_map:
         QTimer.singleShot(800, lambda: (window.show_dataset_map(), show_map()))
     return app.exec()

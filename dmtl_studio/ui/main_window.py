@@ -18,10 +18,13 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QStackedWidget,
+    QToolButton,
     QWidget,
 )
 
 from dmtl_studio import __version__
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.project_kind import is_table_file
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.dataset_map import DatasetMapView
 from dmtl_studio.ui.evaluation_view import EvaluationView
@@ -32,6 +35,7 @@ from dmtl_studio.ui.settings import forget_project, recent_projects, studio_sett
 from dmtl_studio.ui.shortcuts import bind_shortcuts
 from dmtl_studio.ui.split_dialog import SplitDialog
 from dmtl_studio.ui.start_page import StartPage
+from dmtl_studio.ui.text_import_dialog import TextImportDialog
 from dmtl_studio.ui.training_panel import TrainingPanel
 
 #: Bumped when the docks change, so that a layout saved by an older version is not applied to a newer one.
@@ -39,10 +43,14 @@ LAYOUT_VERSION = 2
 
 
 class MainWindow(QMainWindow):
-    new_project_requested = Signal(str)
+    #: (project folder, kind: "images" or "text")
+    new_project_requested = Signal(str, str)
     open_project_requested = Signal(str)
     demo_requested = Signal()
     import_requested = Signal(str)
+    #: (a folder of .txt files, a .txt file or a table; the columns chosen, as keyword arguments of import_texts)
+    import_texts_requested = Signal(str, object)
+    import_cancel_requested = Signal()
     close_requested = Signal()
     export_csv_requested = Signal(str)
     export_folder_requested = Signal(str)
@@ -119,6 +127,13 @@ class MainWindow(QMainWindow):
         self.import_progress.setMaximumWidth(260)
         self.import_progress.hide()
         self.statusBar().addPermanentWidget(self.import_progress)
+        self.import_cancel = QToolButton()
+        self.import_cancel.setText("Cancel import")
+        self.import_cancel.setToolTip("Stop the import; what was read so far is kept")
+        self.import_cancel.clicked.connect(self.import_cancel_requested)
+        self.import_cancel.hide()
+        self.statusBar().addPermanentWidget(self.import_cancel)
+        self.project_kind = "images"
         self._build_menus()
         self._allow_close = False
         self.layout_restored = self.restore_layout()
@@ -209,6 +224,9 @@ class MainWindow(QMainWindow):
         self.open_action = QAction("&Open project…", self)
         self.import_action = QAction("&Import image folder…", self)
         self.import_action.setEnabled(False)
+        self.import_text_folder_action = QAction("Import a &folder of .txt files…", self)
+        self.import_text_folder_action.setVisible(False)
+        self.import_text_folder_action.triggered.connect(self._ask_import_text_folder)
         quit_action = QAction("&Quit", self)
         # The documented keys on every platform (a standard key alone is empty on some: Quit on Windows).
         bind_shortcuts(self.new_action, "Ctrl+N", QKeySequence.StandardKey.New)
@@ -219,7 +237,7 @@ class MainWindow(QMainWindow):
         self.open_action.triggered.connect(self._ask_open)
         self.import_action.triggered.connect(self._ask_import)
         quit_action.triggered.connect(self.close)
-        for action in (self.new_action, self.open_action, self.import_action):
+        for action in (self.new_action, self.open_action, self.import_action, self.import_text_folder_action):
             file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -246,6 +264,7 @@ class MainWindow(QMainWindow):
         ]
         self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [
             self.import_action,
+            self.import_text_folder_action,
             self.audit_action,
         ]
         self.set_project_open(False)
@@ -265,7 +284,7 @@ class MainWindow(QMainWindow):
         recent = recent_projects()
         dialog = NewProjectDialog(self, Path(recent[0]).parent if recent else Path.home())
         if dialog.exec() and dialog.folder() is not None:
-            self.new_project_requested.emit(str(dialog.folder()))
+            self.new_project_requested.emit(str(dialog.folder()), dialog.kind())
 
     def _ask_open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
@@ -288,9 +307,53 @@ class MainWindow(QMainWindow):
             self.audit_requested.emit(run, out if out.lower().endswith(".zip") else out + ".zip")
 
     def _ask_import(self) -> None:
+        if self.project_kind == "text":
+            path, _ = QFileDialog.getOpenFileName(
+                self,
+                "Import texts: a CSV, TSV or JSON Lines file, or one .txt file",
+                "",
+                "Texts (*.csv *.tsv *.tab *.jsonl *.ndjson *.txt);;All files (*)",
+            )
+            if path:
+                self.ask_text_columns(path)
+            return
         folder = QFileDialog.getExistingDirectory(self, "Import images (sub-folders are classes)")
         if folder:
             self.import_requested.emit(folder)
+
+    def _ask_import_text_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Import a folder of .txt files (sub-folders are classes)"
+        )
+        if folder:
+            self.import_texts_requested.emit(folder, {})
+
+    def ask_text_columns(self, path: str) -> None:
+        """Import the texts of ``path``; a table first asks which columns hold the text, label and split."""
+        if not is_table_file(path):
+            self.import_texts_requested.emit(path, {})
+            return
+        try:
+            dialog = TextImportDialog(path, self)
+        except ProjectError as exc:
+            self.show_error("Cannot import the texts", str(exc))
+            return
+        if dialog.exec():
+            self.import_texts_requested.emit(path, dialog.columns())
+
+    def set_project_kind(self, kind: str) -> None:
+        """Offer the imports of the open project's kind (``"images"`` or ``"text"``)."""
+        self.project_kind = kind
+        self.import_action.setText("&Import texts…" if kind == "text" else "&Import image folder…")
+        self.import_text_folder_action.setVisible(kind == "text")
+
+    def set_import_running(self, running: bool) -> None:
+        """Show the import's progress bar and its Cancel button while an import runs."""
+        self.import_progress.setVisible(running)
+        self.import_cancel.setVisible(running)
+        self.import_cancel.setEnabled(running)
+        if running:
+            self.import_progress.setRange(0, 0)
 
     def set_project_open(self, is_open: bool) -> None:
         """With a project: the browser and the docks; without one: the start page alone."""

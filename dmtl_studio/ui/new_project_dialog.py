@@ -1,4 +1,5 @@
-"""The New project form: a name and a location; the project's folder is made from them.
+"""The New project form: a name, a location and the kind (images or texts); the project's folder is made from
+the name and the location.
 
 The rules (what name is usable, which folder is refused, when to ask) are
 :func:`~dmtl_studio.core.project.location.check_new_project_folder`'s; the form shows its verdict as the user
@@ -11,6 +12,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +31,8 @@ from dmtl_studio.core.project.location import NewProjectFolder, check_new_projec
 
 
 class NewProjectDialog(QDialog):
-    """Asks for a project name and the folder it goes in; :meth:`folder` is the project folder once accepted."""
+    """Asks for a project name, the folder it goes in and what it holds; :meth:`folder` is the project folder
+    once accepted, :meth:`kind` ``"images"`` or ``"text"``."""
 
     def __init__(self, parent: QWidget | None = None, location: str | Path = "") -> None:
         super().__init__(parent)
@@ -42,6 +46,16 @@ class NewProjectDialog(QDialog):
         where = QHBoxLayout()
         where.addWidget(self.location, 1)
         where.addWidget(self.browse_button)
+        self.images_kind = QRadioButton("Images")
+        self.text_kind = QRadioButton("Texts (.txt files, CSV, TSV or JSON Lines)")
+        self.images_kind.setChecked(True)
+        self.kinds = QButtonGroup(self)
+        self.kinds.addButton(self.images_kind)
+        self.kinds.addButton(self.text_kind)
+        holds = QHBoxLayout()
+        holds.addWidget(self.images_kind)
+        holds.addWidget(self.text_kind)
+        holds.addStretch(1)
         self.target = QLabel()
         self.target.setWordWrap(True)
         self.problem = QLabel()
@@ -57,8 +71,11 @@ class NewProjectDialog(QDialog):
         form = QFormLayout()
         form.addRow("Project name", self.name)
         form.addRow("Location", where)
+        form.addRow("It holds", holds)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("A project is a folder of its own; images are imported into it afterwards."))
+        layout.addWidget(
+            QLabel("A project is a folder of its own; images or texts are imported into it afterwards.")
+        )
         layout.addLayout(form)
         layout.addWidget(self.target)
         layout.addWidget(self.problem)
@@ -71,6 +88,10 @@ class NewProjectDialog(QDialog):
     def check(self) -> NewProjectFolder:
         """The verdict on the folder the form names now."""
         return check_new_project_folder(self.location.text(), self.name.text())
+
+    def kind(self) -> str:
+        """``"images"`` or ``"text"``: what the new project holds (one kind, kept for its life)."""
+        return "text" if self.text_kind.isChecked() else "images"
 
     def folder(self) -> Path | None:
         """The project folder, once the form was accepted (``None`` before, or when cancelled)."""

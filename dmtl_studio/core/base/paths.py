@@ -37,6 +37,10 @@ def demo_project_dir() -> Path:
     return app_data_dir() / "demo-project"
 
 
+def demo_text_project_dir() -> Path:
+    return app_data_dir() / "demo-text-project"
+
+
 def force_offline() -> None:
     """Tell every model hub library to stay offline: the product never downloads at run time."""
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):

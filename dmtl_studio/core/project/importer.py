@@ -20,6 +20,7 @@ from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
+from dmtl_studio.core.project.project_kind import adopt_kind
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, assign_splits, label_conflicts
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.validation import class_name_problem
@@ -134,8 +135,8 @@ def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
     flat = sorted(name for name in splits if not tops[name])
     if flat:
         raise ProjectError(
-            f"{root} has split folders ({named}) but {', '.join(f'{n}/' for n in flat)} holds images without "
-            "class folders; nothing was imported. Put each split's images into class folders "
+            f"{root} has split folders ({named}) but {', '.join(f'{n}/' for n in flat)} holds files without "
+            "class folders; nothing was imported. Put each split's files into class folders "
             "(train/cat/..., valid/cat/...), or rename the folders if they are classes"
         )
     return splits
@@ -164,11 +165,13 @@ def import_folder(
     Raises
     ------
     ProjectError
-        When ``images_dir`` is not a folder, or its split folders cannot be read without mislabelling.
+        When ``images_dir`` is not a folder, its split folders cannot be read without mislabelling, or the
+        project is a text project (see :func:`~dmtl_studio.core.project.project_kind.adopt_kind`).
     """
     root = Path(images_dir)
     if not root.is_dir():
         raise ProjectError(f"{root} is not a folder")
+    adopt_kind(store, "images")
     scan = scan_folder(root) if scan is None else scan
     files = scan.files
     splits_by_folder = split_layout(root, files)

@@ -1,4 +1,9 @@
-"""Labels in and out of a project: CSV files (``path,label``) and ImageFolder trees (``class/image``)."""
+"""Labels in and out of a project: CSV files (``path,label``) and ImageFolder trees (``class/image``).
+
+In a text project the ``path`` is the text's source key (a ``.txt`` path, or ``<file>#<row>``), and an exported
+CSV file has a third column, ``text``, with each text in full, so the file serves other tools on its own. A label
+import reads only ``path,label`` and applies labels by source key; it never adds texts.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from pathlib import Path
 
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
-from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, describe_os_error
+from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes, describe_os_error
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_decoding import MAX_TEXT_BYTES
+from dmtl_studio.core.project.text_tables import allow_long_fields
 from dmtl_studio.core.project.validation import class_name_problem, path_inside, resolve_image_file
 
 
@@ -34,14 +41,18 @@ class LabelImportSummary:
 
 def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
     """Write ``path,label`` rows (absolute paths; empty label for unlabelled), formula-safe
-    (:func:`~dmtl_studio.core.base.csvfile.escape_cell`). Returns the row count."""
-    rows = [
-        (image.path, image.label or "")
-        for image in store.images(usable_only=True)
-        if image.label is not None or include_unlabelled
+    (:func:`~dmtl_studio.core.base.csvfile.escape_cell`); a text project's rows add the ``text``. Returns the
+    row count."""
+    images = [
+        image for image in store.images(usable_only=True) if image.label is not None or include_unlabelled
     ]
-    write_csv(out, ["path", "label"], rows)
-    return len(rows)
+    if store.kind == "text":
+        bodies = store.texts([image.id for image in images])
+        rows = [(image.path, image.label or "", bodies.get(image.id, "")) for image in images]
+        write_csv(out, ["path", "label", "text"], rows)
+    else:
+        write_csv(out, ["path", "label"], [(image.path, image.label or "") for image in images])
+    return len(images)
 
 
 def import_csv(
@@ -60,12 +71,17 @@ def import_csv(
     at most :data:`~dmtl_studio.core.base.csvfile.MAX_ROWS` rows of fields up to
     :data:`~dmtl_studio.core.base.csvfile.MAX_FIELD_CHARS` characters.
 
+    In a text project, rows name texts by source key (a relative one is read from the CSV's folder); rows
+    naming no text of the project are skipped and reported (``not_found``).
+
     Raises
     ------
     ProjectError
         The file cannot be read, lacks the ``path,label`` header, has a row of one field, or exceeds a limit.
     """
     csv_path = Path(csv_path)
+    if store.kind == "text":
+        return _import_text_labels(store, csv_path)
     base = csv_path.absolute().parent
     wanted: dict[str, str | None] = {}
     problems: list[tuple[str, str]] = []
@@ -139,8 +155,66 @@ def import_csv(
     )
 
 
+def _label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str]]:
+    """``(line, path, label)`` of a ``path,label`` file (a ``text`` column after them is ignored)."""
+    try:
+        rows = read_csv(csv_path, max_field=max_field)
+        header = next(rows, (1, []))[1]
+        if [h.strip().lower() for h in header[:2]] != ["path", "label"]:
+            raise ProjectError(f"{csv_path.name}: the first line must be the header 'path,label'")
+        result = []
+        for line, row in rows:
+            if not row:
+                continue
+            if len(row) < 2:
+                raise ProjectError(f"{csv_path.name}, line {line}: expected 'path,label'")
+            result.append((line, row[0], row[1]))
+        return result
+    except CsvLimitError as exc:
+        raise ProjectError(str(exc)) from None
+    except OSError as exc:
+        raise ProjectError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
+
+
+def _import_text_labels(store: ProjectStore, csv_path: Path) -> LabelImportSummary:
+    """:func:`import_csv` for a text project: labels applied by source key, in one transaction."""
+    allow_long_fields()  # the file may be an export with its text column
+    base = csv_path.absolute().parent
+    known = {image.path: image.id for image in store.images()}
+    labels: dict[int, str | None] = {}
+    problems: list[tuple[str, str]] = []
+    not_found: list[str] = []
+    duplicates = 0
+    for line, key, cell in _label_rows(csv_path, MAX_TEXT_BYTES):
+        label = cell.strip() or None
+        why = class_name_problem(label) if label else None
+        if why is not None:
+            problems.append((key, f"line {line}: {why}"))
+            continue
+        item_id = known.get(key)
+        if item_id is None and not os.path.isabs(key):
+            item_id = known.get(os.path.normpath(os.path.join(base, key)))
+        if item_id is None:
+            not_found.append(key)
+            continue
+        duplicates += item_id in labels
+        labels[item_id] = label
+    existing = set(store.class_names())
+    store.set_labels(labels)
+    return LabelImportSummary(
+        labelled=sum(1 for label in labels.values() if label),
+        added=0,
+        problems=tuple(problems),
+        not_found=tuple(not_found),
+        new_classes=tuple(sorted({label for label in labels.values() if label and label not in existing})),
+        duplicates=duplicates,
+    )
+
+
 def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], link: bool = False) -> int:
     """Copy (or symlink) labelled images into ``out_dir/<class>/``. Name clashes get the image id as a prefix.
+    A text project's labelled texts are written as UTF-8 ``.txt`` files (a table's row ``notes.csv#12`` as
+    ``notes_row12.txt``), whatever ``link`` says.
 
     Every target is resolved and checked to lie inside ``out_dir`` before anything is written, so a class name
     that is not a plain folder name (from a project made before names were checked) writes nothing anywhere.
@@ -162,32 +236,36 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
                 f"classes '{other}' and '{name}' differ only in case, so they would share one folder; rename one "
                 "first. Nothing was written"
             )
-    plan: list[tuple[Path, Path]] = []
+    plan: list[tuple[Path, Path, int]] = []
     used: set[str] = set()
+    bodies = store.texts() if store.kind == "text" else None
     for image in store.images(usable_only=True):
         if image.label is None:
             continue
         source = Path(image.path)
+        name = source.name if bodies is None else _text_file_name(image.path)
         why = class_name_problem(image.label)
         try:
             if why is not None:
                 raise ValueError(why)
-            target = path_inside(out, image.label, source.name)
+            target = path_inside(out, image.label, name)
             if str(target).casefold() in used:
-                target = path_inside(out, image.label, f"{image.id}_{source.name}")
+                target = path_inside(out, image.label, f"{image.id}_{name}")
         except ValueError as exc:
             raise ProjectError(
                 f"class '{image.label}' cannot be exported as a folder ({exc}); rename it first. Nothing was written"
             ) from None
         used.add(str(target).casefold())
-        plan.append((source, target))
+        plan.append((source, target, image.id))
     count = 0
-    for source, target in plan:
+    for source, target, image_id in plan:
         try:
             if os.path.lexists(target):  # never overwrite
                 raise FileExistsError(errno.EEXIST, "the file exists already", str(target))
             target.parent.mkdir(parents=True, exist_ok=True)
-            if link:
+            if bodies is not None:
+                atomic_write_bytes(target, bodies.get(image_id, "").encode("utf-8"))
+            elif link:
                 target.symlink_to(source.absolute())
             else:
                 atomic_copy(source, target)  # a full disk leaves no partly copied image behind
@@ -199,3 +277,12 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
             ) from exc
         count += 1
     return count
+
+
+def _text_file_name(key: str) -> str:
+    """The ``.txt`` file name a text is exported under: its own file's name, or ``<table>_row<N>.txt``."""
+    file, hash_mark, row = key.rpartition("#")
+    if hash_mark and row.isdigit():
+        return f"{Path(file).stem}_row{row}.txt"
+    name = Path(key).name
+    return name if name.lower().endswith(".txt") else f"{name}.txt"

@@ -1,0 +1,160 @@
+"""The command line's project kinds: ``new PROJECT --kind``, ``info PROJECT``, and ``import`` of texts.
+
+``dmtl-studio import`` infers the kind from its source (:func:`~dmtl_studio.core.project.project_kind.source_kind`):
+a CSV / TSV / JSON Lines file, a ``.txt`` file or a folder of ``.txt`` files is imported as texts, anything else
+as images. Progress goes to stderr; results (and, with ``--json``, a JSON summary as the last line) to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, source_kind
+
+
+def add_commands(sub: argparse._SubParsersAction, path_type: Callable[[str], Path]) -> None:
+    """Add ``new`` and ``info`` to the command line's sub-commands."""
+    p = sub.add_parser("new", help="create an empty project of images or of texts")
+    p.add_argument("project_dir", type=path_type)
+    p.add_argument(
+        "--kind",
+        choices=("images", "text"),
+        default=None,
+        help="what the project holds (default: the kind of its first import)",
+    )
+    p = sub.add_parser("info", help="a project's kind, items, classes and runs")
+    p.add_argument("project_dir", type=path_type)
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+
+def add_import_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``import`` for a table of texts."""
+    p.add_argument(
+        "--text-column",
+        default=None,
+        help="the column of a CSV/TSV/JSON Lines file that holds the text (default: guessed from the names)",
+    )
+    p.add_argument(
+        "--label-column",
+        default=None,
+        help="the column that holds the label (default: guessed; '' for none: the texts come unlabelled)",
+    )
+    p.add_argument("--split-column", default=None, help="a column naming each row's split (train, val, test)")
+    p.add_argument("--delimiter", default=None, help="the delimiter of a CSV/TSV file (default: sniffed)")
+
+
+def is_text_import(args: argparse.Namespace) -> bool:
+    """True when ``import`` is given texts: by its source, or, for a source that holds neither kind, by the
+    project it goes into."""
+    kind = source_kind(args.images_dir)
+    if kind is None and args.text_column is None:
+        from dmtl_studio.core.project.store import ProjectStore, is_project
+
+        if is_project(args.project_dir):
+            with ProjectStore.open(args.project_dir) as store:
+                return store.kind == "text"
+    return kind == "text" or args.text_column is not None
+
+
+def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | None]:
+    """The text, label and split columns: those named, else the guesses (said on stderr)."""
+    source = Path(args.images_dir)
+    if not source.is_file() or source.suffix.lower() not in TABLE_SUFFIXES:
+        return None, None, None
+    from dmtl_studio.core.project.text_tables import preview_table
+
+    preview = preview_table(source, rows=0, delimiter=args.delimiter)
+    text, label, split = args.text_column, args.label_column, args.split_column
+    if text is None:
+        text = preview.text_column
+        if text is None:
+            raise ProjectError(
+                f"{source.name} has no columns to read; name the text column with --text-column"
+            )
+        print(f"text column: '{text}' (guessed; choose with --text-column)", file=sys.stderr)
+    if label is None and preview.label_column is not None:
+        label = preview.label_column
+        print(f"label column: '{label}' (guessed; choose with --label-column, '' for none)", file=sys.stderr)
+    if split is None and preview.split_column is not None:
+        split = preview.split_column
+        print(f"split column: '{split}' (guessed; choose with --split-column)", file=sys.stderr)
+    return text, label or None, split or None
+
+
+def cmd_import_texts(args: argparse.Namespace, progress: Callable[[int, int], None]) -> int:
+    """``dmtl-studio import PROJECT SOURCE`` for texts; ``progress(done, total)`` draws the bar."""
+    from dmtl_studio.core.project.project_kind import create_project
+    from dmtl_studio.core.project.text_import import import_texts
+
+    if not Path(args.images_dir).exists():
+        print(f"dmtl-studio import: {args.images_dir} does not exist", file=sys.stderr)
+        return 2
+    text, label, split = _columns(args)
+    with create_project(args.project_dir) as store:
+        summary = import_texts(
+            store,
+            args.images_dir,
+            text_column=text,
+            label_column=label,
+            split_column=split,
+            delimiter=args.delimiter,
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+            seed=args.seed,
+            progress=lambda done, total, name: progress(done, total),
+        )
+        counts = store.class_counts()
+    print(summary.describe())
+    for name, c in counts.items():
+        print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    for line in summary.describe_split():
+        print(line)
+    for line in summary.details():
+        print(f"  {line}", file=sys.stderr if line.startswith("problem") else sys.stdout)
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """``dmtl-studio new PROJECT [--kind images|text]``."""
+    from dmtl_studio.core.project.project_kind import create_project, kind_was_chosen
+    from dmtl_studio.core.project.store import is_project
+
+    existed = is_project(args.project_dir)
+    with create_project(args.project_dir, kind=args.kind) as store:
+        kind = store.kind if kind_was_chosen(store) or store.image_count() else None
+    verb = "opened the existing" if existed else "created the"
+    what = f"{kind} project" if kind else "project (its kind: that of its first import)"
+    print(f"{verb} {what} in {args.project_dir}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``dmtl-studio info PROJECT``: kind, items, classes, problems, runs."""
+    from dmtl_studio.core.project.store import ProjectStore
+
+    with ProjectStore.open(args.project_dir) as store:
+        kind = store.kind
+        total = store.image_count()
+        problems = len(store.problems())
+        counts = store.class_counts()
+        unlabelled = store.unlabelled_count()
+        runs = len(store.runs())
+    items = "texts" if kind == "text" else "images"
+    labelled = sum(c["total"] for c in counts.values())
+    print(f"{args.project_dir}: a{'n' if kind == 'images' else ''} {kind} project")
+    print(
+        f"{total} {items}: {labelled} labelled, {unlabelled} unlabelled, {problems} with a problem; {runs} run(s)"
+    )
+    for name, c in counts.items():
+        print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    if args.json:
+        report = {"kind": kind, "items": total, "labelled": labelled, "unlabelled": unlabelled}
+        print(json.dumps({**report, "problems": problems, "classes": counts, "runs": runs}))
+    return 0

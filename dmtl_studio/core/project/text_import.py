@@ -1,0 +1,377 @@
+"""Import of texts into a text project: a folder of class folders of ``.txt`` files, or a CSV / TSV / JSON Lines
+file with a text column and optional label and split columns.
+
+A folder follows the layout rules of images (:mod:`dmtl_studio.core.project.importer`): the first folder level
+names the class, loose files at the root are unlabelled, and top folders named after splits (``train/``,
+``val/``, ``test/``) give the splits with the classes below them. Every bad input is reported and none is fatal:
+a file or row that cannot be used (undecodable, empty, ragged, malformed) is kept in the project as a problem
+item with its reason, like an image that does not decode. Duplicate texts (equal after
+:func:`~dmtl_studio.core.project.texts_table.normalise_text`) are kept and reported; a text longer than the model
+reads is kept whole, with a note. A table that cannot be read as a whole (undecodable, no header, a named
+column missing) is refused before anything of it is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from dmtl_studio.core.base.cancel import never_stop
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.folder_scan import FolderScan, natural_key
+from dmtl_studio.core.project.images_table import ImageRecord
+from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
+from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
+from dmtl_studio.core.project.splits import assign_splits, label_conflicts
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_decoding import (
+    MAX_TEXT_BYTES,
+    UndecodableText,
+    decode_text_bytes,
+    encoding_note,
+    join_notes,
+    length_note,
+)
+from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
+from dmtl_studio.core.project.text_tables import (
+    Table,
+    cell_text,
+    read_table,
+)
+from dmtl_studio.core.project.texts_table import TextItem, text_sha256
+from dmtl_studio.core.project.validation import class_name_problem
+
+ProgressCallback = Callable[[int, int, str], None]
+
+#: Texts committed at once from files and from table rows (each commit waits for the disk; rows are cheap).
+FILE_BATCH = 200
+ROW_BATCH = 5000
+#: Characters of a bad row kept as its body, so the browser can show what was there.
+RAW_ROW_CHARS = 2000
+
+
+def scan_text_folder(root: str | os.PathLike[str]) -> FolderScan:
+    """Every ``.txt`` file below ``root`` in natural order, and the other files (skipped). Hidden files and
+    folders are left out; symlink loops cannot make this hang."""
+    found: list[Path] = []
+    skipped: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [Path(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            stat = folder.stat()
+            if (stat.st_dev, stat.st_ino) in seen:
+                continue
+            seen.add((stat.st_dev, stat.st_ino))
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(Path(entry.path))
+                elif is_text_file_name(entry.name):
+                    found.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=True):
+                    skipped.append(Path(entry.path))
+            except OSError:
+                continue
+    found.sort(key=natural_key)
+    skipped.sort(key=natural_key)
+    return FolderScan(found, skipped)
+
+
+def read_text_file(path: Path) -> tuple[str, str | None, str | None]:
+    """``(body, problem, note)`` of one ``.txt`` file: the problem says why it cannot be used (unreadable, too
+    large, undecodable, empty), the note how it was read (UTF-16, longer than the model reads)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES:
+            return (
+                "",
+                f"too large: {size / 2**20:,.1f} MB (a text may have {MAX_TEXT_BYTES // 2**20} MB)",
+                None,
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        return "", f"cannot be read: {exc.strerror or exc}", None
+    try:
+        body, encoding = decode_text_bytes(data)
+    except UndecodableText as exc:
+        return "", str(exc), None
+    return _checked(body, encoding_note(encoding))
+
+
+def _checked(body: str, note: str | None) -> tuple[str, str | None, str | None]:
+    if not body.strip():
+        return body, "empty text", None
+    return body, None, join_notes(note, length_note(body))
+
+
+def import_texts(
+    store: ProjectStore,
+    source: str | os.PathLike[str],
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    split_column: str | None = None,
+    delimiter: str | None = None,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] = never_stop,
+    batch_size: int | None = None,
+) -> TextImportSummary:
+    """Import ``source`` into the text project ``store``: a folder of ``.txt`` files, one ``.txt`` file (one
+    text, unlabelled), or a CSV / TSV / JSON Lines file (``text_column`` is then required; see
+    :func:`~dmtl_studio.core.project.text_tables.text_columns_guess`).
+
+    A project whose kind was never chosen becomes a text project (see
+    :func:`~dmtl_studio.core.project.project_kind.adopt_kind`). Work is committed in batches of ``batch_size``
+    texts (default :data:`FILE_BATCH` for files, :data:`ROW_BATCH` for rows), so a cancelled import keeps what it
+    has read; new labelled texts then get a stratified split.
+
+    Raises
+    ------
+    ProjectError
+        ``source`` does not exist or is no text source; the project holds images; a table cannot be read as a
+        whole or lacks a named column; a folder's split folders are mixed with class folders.
+    """
+    path = Path(source)
+    options = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
+    if path.is_dir():
+        return _import_folder(store, path, options, progress, should_stop, batch_size or FILE_BATCH)
+    if not path.is_file():
+        raise ProjectError(f"{path} does not exist")
+    if is_text_file_name(path):
+        body, problem, note = read_text_file(path)
+        items = [TextItem(str(path.absolute()), body, None, problem, note)]
+        return _write(store, path, items, {}, 1, 0, options, progress, should_stop, FILE_BATCH)
+    if not is_table_file(path):
+        raise ProjectError(
+            f"{path.name}: texts are imported from a folder of .txt files, a .txt file, or a CSV, TSV or JSON "
+            "Lines file (.csv, .tsv, .jsonl)"
+        )
+    if not text_column:
+        raise ProjectError(f"{path.name}: name the column that holds the text (--text-column)")
+    table = read_table(path, delimiter=delimiter)
+    items, splits = table_items(table, text_column, label_column, split_column)
+    return _write(
+        store,
+        path,
+        items,
+        splits,
+        len(items),
+        0,
+        options,
+        progress,
+        should_stop,
+        batch_size or ROW_BATCH,
+        table=table,
+    )
+
+
+def table_items(
+    table: Table, text_column: str, label_column: str | None = None, split_column: str | None = None
+) -> tuple[list[TextItem], dict[str, str]]:
+    """The texts of ``table`` (one per data row, bad rows as problem items) and ``{source key: split}`` for
+    the labelled rows whose split column names a split.
+
+    Raises
+    ------
+    ProjectError
+        When a named column is not in the table (the message lists its columns).
+    """
+    for role, column in (("text", text_column), ("label", label_column), ("split", split_column)):
+        if column is not None and column not in table.columns:
+            shown = ", ".join(f"'{c}'" for c in table.columns[:20]) or "none"
+            raise ProjectError(
+                f"{table.path.name} has no {role} column '{column}'; its columns are: {shown}. Nothing was "
+                "imported from it"
+            )
+    base = str(table.path.absolute())
+    items: list[TextItem] = []
+    splits: dict[str, str] = {}
+    for row in table.rows:
+        key = f"{base}#{row.number}"
+        if row.problem is not None:
+            items.append(TextItem(key, row.raw[:RAW_ROW_CHARS], None, row.problem))
+            continue
+        try:
+            body = cell_text(row.values.get(text_column))
+        except ValueError as exc:
+            items.append(TextItem(key, "", None, f"column '{text_column}' {exc}"))
+            continue
+        if body is None:
+            items.append(TextItem(key, "", None, f"no value in column '{text_column}'"))
+            continue
+        if len(body.encode("utf-8")) > MAX_TEXT_BYTES:
+            items.append(
+                TextItem(
+                    key,
+                    body[:RAW_ROW_CHARS],
+                    None,
+                    f"too large: a text may have {MAX_TEXT_BYTES // 2**20} MB",
+                )
+            )
+            continue
+        body, problem, note = _checked(body, None)
+        label, label_note = _label(row.values.get(label_column) if label_column else None)
+        split, split_note = _split(row.values.get(split_column) if split_column else None)
+        if problem is None and label is not None and split is not None:
+            splits[key] = split
+        items.append(
+            TextItem(
+                key,
+                body,
+                label if problem is None else None,
+                problem,
+                join_notes(note, label_note, split_note),
+            )
+        )
+    return items, splits
+
+
+def _label(value: object) -> tuple[str | None, str | None]:
+    try:
+        label = (cell_text(value) or "").strip()
+    except ValueError as exc:
+        return None, f"label {exc}; left unlabelled"
+    if not label:
+        return None, None
+    why = class_name_problem(label)
+    return (None, f"label left out: {why}") if why else (label, None)
+
+
+def _split(value: object) -> tuple[str | None, str | None]:
+    try:
+        name = (cell_text(value) or "").strip()
+    except ValueError:
+        name = "?"
+    if not name:
+        return None, None
+    split = SPLIT_FOLDER_NAMES.get(name.casefold())
+    return (
+        (split, None)
+        if split
+        else (None, f"split '{name[:40]}' is not train, val or test; split automatically")
+    )
+
+
+def _import_folder(
+    store: ProjectStore,
+    root: Path,
+    options: dict[str, float | int | None],
+    progress: ProgressCallback | None,
+    should_stop: Callable[[], bool],
+    batch_size: int,
+) -> TextImportSummary:
+    scan = scan_text_folder(root)
+    if not scan.files:
+        extra = f"; {len(scan.skipped)} other file(s) are not .txt files" if scan.skipped else ""
+        raise ProjectError(f"{root} holds no .txt files (sub-folders included){extra}")
+    by_folder = split_layout(root, scan.files)
+
+    def items() -> Iterable[TextItem]:
+        for path in scan.files:
+            parts = path.relative_to(root).parts
+            if len(parts) > 1 and parts[0] in by_folder:
+                parts = parts[1:]  # split/class/...: the class is one level down
+            label = parts[0] if len(parts) > 1 else None
+            why = class_name_problem(label.strip()) if label is not None else None
+            if why is not None:
+                yield TextItem(str(path.absolute()), "", None, f"its folder cannot be a class: {why}")
+                continue
+            body, problem, note = read_text_file(path)
+            yield TextItem(str(path.absolute()), body, label if problem is None else None, problem, note)
+
+    splits = {}
+    for path in scan.files:
+        parts = path.relative_to(root).parts
+        if len(parts) > 2 and parts[0] in by_folder:
+            splits[str(path.absolute())] = by_folder[parts[0]]
+    return _write(
+        store,
+        root,
+        items(),
+        splits,
+        len(scan.files),
+        len(scan.skipped),
+        options,
+        progress,
+        should_stop,
+        batch_size,
+        split_folders=tuple(sorted(by_folder.items())),
+    )
+
+
+def _write(
+    store: ProjectStore,
+    source: Path,
+    items: Iterable[TextItem],
+    splits: dict[str, str],
+    total: int,
+    skipped: int,
+    options: dict[str, float | int | None],
+    progress: ProgressCallback | None,
+    should_stop: Callable[[], bool],
+    batch_size: int,
+    table: Table | None = None,
+    split_folders: tuple[tuple[str, str], ...] = (),
+) -> TextImportSummary:
+    adopt_kind(store, "text")
+    added = 0
+    cancelled = False
+    read: list[TextItem] = []
+    pending: list[TextItem] = []
+    for done, item in enumerate(items, start=1):
+        if should_stop():
+            cancelled = True
+            break
+        pending.append(item)
+        if len(pending) >= batch_size:
+            added += store.add_texts(pending)
+            read += pending
+            pending = []
+        if progress is not None:
+            progress(done, total, item.source)
+    if pending:
+        added += store.add_texts(pending)
+        read += pending
+    records = store.images(usable_only=True)
+    # Only labelled texts take a split from their folder or column, as images do; the rest is split below.
+    if splits:
+        ids = {record.path: record.id for record in records if record.label is not None}
+        wanted = {ids[key]: split for key, split in splits.items() if key in ids}
+        if wanted:
+            store.set_splits(wanted)
+    split = assign_splits(store, **options)  # type: ignore[arg-type]
+    return TextImportSummary.of(
+        source=str(source),
+        items=read,
+        added=added,
+        total=total,
+        skipped=skipped,
+        cancelled=cancelled,
+        duplicates=_duplicates(records, read),
+        how_read=how_table_was_read(table),
+        split_folders=split_folders,
+        split=split,
+        conflicts=tuple(label_conflicts(store)),
+    )
+
+
+def _duplicates(records: list[ImageRecord], read: list[TextItem]) -> tuple[tuple[str, ...], ...]:
+    """Groups of source keys of the usable ``records`` whose texts are equal (normalised), each holding a text
+    of this import."""
+    hashes = {text_sha256(item.body) for item in read if item.problem is None}
+    groups: dict[str, list[str]] = {}
+    for record in records:
+        if record.sha256 in hashes:
+            groups.setdefault(record.sha256, []).append(record.path)
+    return tuple(tuple(sorted(paths, key=natural_key)) for paths in groups.values() if len(paths) > 1)

@@ -1,0 +1,184 @@
+"""What an import of texts did, in numbers and in plain words (the window's status line, the CLI's report)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dmtl_studio.core.project.splits import LabelConflict, SplitSummary
+from dmtl_studio.core.project.text_tables import Table, describe_delimiter
+from dmtl_studio.core.project.texts_table import TextItem
+
+_ROW_KEY = re.compile(r"^(.*)#(\d+)$")
+
+
+def describe_source(key: str) -> str:
+    """A source key as people read it: ``notes.csv row 12`` for ``/data/notes.csv#12``, else the path."""
+    match = _ROW_KEY.match(key)
+    if match and not os.path.isdir(match.group(1)):
+        return f"{os.path.basename(match.group(1))} row {match.group(2)}"
+    return key
+
+
+def problem_reason(problem: str) -> str:
+    """The kind of a problem: its text before the first colon (``"not valid JSON"``, ``"empty text"``)."""
+    return problem.split(":", 1)[0]
+
+
+def how_table_was_read(table: Table | None) -> str:
+    """How a table was read, in words (``"comma-separated, UTF-8"``); empty for no table."""
+    if table is None:
+        return ""
+    encoding = {
+        "utf-8": "UTF-8",
+        "utf-8-sig": "UTF-8 with BOM",
+        "utf-16-le": "UTF-16 LE",
+        "utf-16-be": "UTF-16 BE",
+    }
+    return f"{describe_delimiter(table.delimiter)}-separated, {encoding[table.encoding]}".replace(
+        "JSON Lines-separated", "JSON Lines"
+    )
+
+
+@dataclass(frozen=True)
+class TextImportSummary:
+    """What an import of texts did.
+
+    ``problems`` and ``notes`` hold ``(source key, text)``; ``duplicates`` groups the source keys of equal texts
+    (after normalisation) that include a text of this import, all kept; ``skipped`` counts files of a folder that
+    are not ``.txt`` files.
+    """
+
+    source: str
+    scanned: int
+    added: int
+    labelled: int
+    unlabelled: int
+    problems: tuple[tuple[str, str], ...]
+    classes: tuple[str, ...]
+    cancelled: bool = False
+    notes: tuple[tuple[str, str], ...] = ()
+    skipped: int = 0
+    duplicates: tuple[tuple[str, ...], ...] = ()
+    #: How a table was read ("comma-separated, UTF-8"); empty for files.
+    how_read: str = ""
+    split_folders: tuple[tuple[str, str], ...] = ()
+    split: SplitSummary | None = None
+    conflicts: tuple[LabelConflict, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        source: str,
+        items: Sequence[TextItem],
+        added: int,
+        total: int,
+        skipped: int,
+        cancelled: bool,
+        duplicates: tuple[tuple[str, ...], ...],
+        how_read: str,
+        split_folders: tuple[tuple[str, str], ...],
+        split: SplitSummary | None,
+        conflicts: tuple[LabelConflict, ...],
+    ) -> TextImportSummary:
+        """The summary of the ``items`` an import wrote (of ``total`` it meant to)."""
+        usable = [item for item in items if item.problem is None]
+        return cls(
+            source=source,
+            scanned=len(items) if cancelled else total,
+            added=added,
+            labelled=sum(1 for item in usable if item.label),
+            unlabelled=sum(1 for item in usable if not item.label),
+            problems=tuple((item.source, item.problem) for item in items if item.problem is not None),
+            classes=tuple(sorted({item.label for item in usable if item.label})),
+            cancelled=cancelled,
+            notes=tuple((item.source, item.note) for item in items if item.note and item.problem is None),
+            skipped=skipped,
+            duplicates=duplicates,
+            how_read=how_read,
+            split_folders=split_folders,
+            split=split,
+            conflicts=conflicts,
+        )
+
+    def problem_counts(self) -> dict[str, int]:
+        """``{reason: count}`` of the problems, most frequent first."""
+        return dict(Counter(problem_reason(problem) for _, problem in self.problems).most_common())
+
+    def describe(self) -> str:
+        """The summary in one line, one clause per fact."""
+        how = f" ({self.how_read})" if self.how_read else ""
+        parts = [
+            f"read {self.scanned} text(s){how}: {self.added} new to the project; {self.labelled} labelled, "
+            f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
+        ]
+        if self.cancelled:
+            parts.append("cancelled: what was read before is kept")
+        if self.problems:
+            parts.append(", ".join(f"{n} {reason}" for reason, n in self.problem_counts().items()))
+        if self.duplicates:
+            extra = sum(len(group) - 1 for group in self.duplicates)
+            parts.append(f"{extra} duplicate text(s) in {len(self.duplicates)} group(s), kept")
+        if self.notes:
+            parts.append(f"{len(self.notes)} text(s) with a note (longer than the model reads, encoding)")
+        if self.skipped:
+            parts.append(f"skipped {self.skipped} file(s) that are not .txt")
+        if self.split_folders:
+            used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
+            parts.append(f"split folders used as splits ({used})")
+        return "; ".join(parts)
+
+    def describe_split(self) -> list[str]:
+        """Lines for the split and every warning and label conflict (as for images)."""
+        if self.split is None:
+            return []
+        lines = [self.split.describe(), *(f"note: {w}" for w in self.split.warnings)]
+        if self.conflicts:
+            lines.append(f"{len(self.conflicts)} text(s) carry two or more labels (equal texts):")
+            lines += [
+                f"  labelled {' and '.join(c.labels)}: {', '.join(map(describe_source, c.paths[:4]))}"
+                for c in self.conflicts[:20]
+            ]
+        return lines
+
+    def details(self, limit: int = 20) -> list[str]:
+        """Every problem, duplicate group and note, ``limit`` of each at most, as lines."""
+        lines: list[str] = []
+        for title, rows in (("problem", self.problems), ("note", self.notes)):
+            for key, text in rows[:limit]:
+                lines.append(f"{title}: {describe_source(key)}: {text}")
+            if len(rows) > limit:
+                lines.append(f"… and {len(rows) - limit} more {title}(s)")
+        for group in self.duplicates[:limit]:
+            lines.append(f"duplicate: {', '.join(map(describe_source, group[:5]))}")
+        if len(self.duplicates) > limit:
+            lines.append(f"… and {len(self.duplicates) - limit} more duplicate group(s)")
+        return lines
+
+    def to_dict(self) -> dict[str, object]:
+        """The summary as plain JSON values (the CLI's ``--json``)."""
+        split = self.split
+        return {
+            "kind": "text",
+            "source": self.source,
+            "scanned": self.scanned,
+            "added": self.added,
+            "labelled": self.labelled,
+            "unlabelled": self.unlabelled,
+            "classes": list(self.classes),
+            "cancelled": self.cancelled,
+            "problems": [{"path": p, "reason": r} for p, r in self.problems],
+            "problem_counts": self.problem_counts(),
+            "notes": [{"path": p, "note": n} for p, n in self.notes],
+            "duplicates": [list(group) for group in self.duplicates],
+            "skipped": self.skipped,
+            "read_as": self.how_read,
+            "split_folders": dict(self.split_folders),
+            "split": split.totals() if split else None,
+            "split_warnings": list(split.warnings) if split else [],
+            "label_conflicts": [{"labels": list(c.labels), "paths": list(c.paths)} for c in self.conflicts],
+        }

@@ -1,0 +1,359 @@
+"""Reading tabular text files: CSV and TSV (the delimiter sniffed), and JSON Lines; which column holds what.
+
+A table is read whole and checked before anything is imported from it: a file that cannot be decoded, has no
+header, or lacks a named column is refused with one message, and nothing of it is imported. A bad row (ragged,
+malformed JSON, no value) is a :class:`TableRow` with a ``problem``: reported by its row number, never fatal.
+Rows are numbered from 1, the header not counted (for JSON Lines: the line number), blank rows counted but
+skipped; ``<file>#<row>`` is the row's key in a project, stable across re-imports of the same file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES
+from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES
+from dmtl_studio.core.project.text_decoding import (
+    ENCODINGS_TRIED,
+    MAX_TEXT_BYTES,
+    UndecodableText,
+    decode_text_bytes,
+)
+
+#: Delimiters the sniffer may choose for a CSV/TSV file.
+DELIMITERS = ",\t;|"
+#: Largest tabular file read, in bytes (it is decoded in memory).
+MAX_TABLE_BYTES = 1 << 30
+#: Most rows a tabular file may have.
+MAX_TABLE_ROWS = 1_000_000
+#: Bytes read for a preview or a guess of the columns.
+PREVIEW_BYTES = 256 * 1024
+
+#: Column names taken for the text, the label and the split (compared case-insensitively), in order of preference.
+TEXT_NAMES = (
+    "text", "body", "content", "sentence", "review", "message", "description", "abstract", "document",
+    "comment", "comments", "note", "notes", "summary", "utterance", "question", "tweet", "title",
+)  # fmt: skip
+LABEL_NAMES = (
+    "label", "labels", "class", "class_name", "classname", "category", "target", "tag", "intent", "topic",
+    "sentiment", "y",
+)  # fmt: skip
+SPLIT_NAMES = ("split", "subset", "set", "fold", "partition")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One data row: ``values`` by column (``None`` for a missing field), or a ``problem`` and the ``raw`` row."""
+
+    number: int
+    values: dict[str, object]
+    problem: str | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A tabular file read whole: its columns in file order, its rows, how it was read."""
+
+    path: Path
+    columns: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+    encoding: str
+    #: The delimiter of a CSV/TSV file; ``None`` for JSON Lines.
+    delimiter: str | None
+    #: True when only the start of the file was read (a preview).
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class TablePreview:
+    """The first rows of a tabular file and the columns guessed to hold the text, the label and the split."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    text_column: str | None
+    label_column: str | None
+    split_column: str | None
+    encoding: str
+    delimiter: str | None
+    #: The data row number of each row shown (the numbers of the rows' keys, ``<file>#<row>``).
+    row_numbers: tuple[int, ...] = ()
+
+
+def describe_delimiter(delimiter: str | None) -> str:
+    return {None: "JSON Lines", ",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}.get(
+        delimiter, repr(delimiter)
+    )
+
+
+def read_table(path: str | os.PathLike[str], delimiter: str | None = None, limit: int | None = None) -> Table:
+    """Read a CSV, TSV or JSON Lines file (which one: by extension).
+
+    ``delimiter`` overrides the sniffed one for CSV/TSV. ``limit`` reads only the first ``limit`` bytes (for a
+    preview): a character or a row cut off at the end is dropped.
+
+    Raises
+    ------
+    ProjectError
+        The file cannot be read, is too large, is not in one of the encodings tried (nothing is imported), has
+        no header, or has more than :data:`MAX_TABLE_ROWS` rows.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise ProjectError(f"{path.name}: not a CSV, TSV or JSON Lines file (by its extension)")
+    try:
+        size = path.stat().st_size
+        if limit is None and size > MAX_TABLE_BYTES:
+            raise ProjectError(
+                f"{path.name} is {size / 2**20:,.0f} MB, larger than the {MAX_TABLE_BYTES / 2**20:,.0f} MB a "
+                "table may have: split it into parts"
+            )
+        with path.open("rb") as stream:
+            data = stream.read(limit) if limit is not None else stream.read()
+    except OSError as exc:
+        raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    partial = limit is not None and size > len(data)
+    text, encoding = _decode_table(path, data, partial)
+    if partial:
+        text = text[: max(0, text.rfind("\n"))]  # the last row may be cut off
+    if TABLE_SUFFIXES[suffix] is None:
+        columns, rows = _json_lines(text)
+        return Table(path, columns, rows, encoding, None, partial)
+    chosen = delimiter or sniff_delimiter(text[:65536], TABLE_SUFFIXES[suffix] or ",")
+    columns, rows = _delimited(path, text, chosen)
+    return Table(path, columns, rows, encoding, chosen, partial)
+
+
+def _decode_table(path: Path, data: bytes, partial: bool) -> tuple[str, str]:
+    if not partial:
+        try:
+            return decode_text_bytes(data)
+        except UndecodableText as exc:
+            raise ProjectError(f"{path.name} {exc}; nothing was imported from it") from None
+    # A preview cut mid-character: an incremental decoder keeps the incomplete end for later (never given).
+    encoding = _encoding_of(data)
+    start = 2 if encoding.startswith("utf-16") else 0
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(data[start:], final=False), encoding
+    except UnicodeDecodeError:
+        raise ProjectError(
+            f"{path.name} cannot be decoded (tried {ENCODINGS_TRIED}); save it as UTF-8 and import it again"
+        ) from None
+
+
+def _encoding_of(data: bytes) -> str:
+    """The encoding a byte-order mark names (UTF-8 without one), from the first bytes alone."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith(codecs.BOM_UTF16_LE) and not data.startswith(codecs.BOM_UTF32_LE):
+        return "utf-16-le"
+    if data.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    return "utf-8"
+
+
+def sniff_delimiter(sample: str, default: str = ",") -> str:
+    """The delimiter of CSV text: ``default`` (the extension's) when the header line holds it, else what
+    :class:`csv.Sniffer` finds among :data:`DELIMITERS` if the header holds that, else ``default`` (a file of
+    one column)."""
+    header = sample.split("\n", 1)[0]
+    if default in header:
+        return default
+    try:
+        found = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return default
+    return found if found in header else default
+
+
+def _unique(names: list[str]) -> tuple[str, ...]:
+    """Header names made usable: blanks named ``column N``, repeats numbered (``text (2)``)."""
+    seen: dict[str, int] = {}
+    result = []
+    for index, name in enumerate(names, start=1):
+        name = name.strip() or f"column {index}"
+        seen[name] = seen.get(name, 0) + 1
+        result.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return tuple(result)
+
+
+def allow_long_fields() -> None:
+    """Let the csv module read fields as long as a text may be (its default limit is 128 KiB). The limit is
+    the module's, shared by the process; it only ever grows here."""
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_TEXT_BYTES))
+
+
+def _delimited(path: Path, text: str, delimiter: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:
+    allow_long_fields()
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ProjectError(f"{path.name}: the header line is not readable as CSV ({exc})") from None
+    if not header or not any(cell.strip() for cell in header):
+        raise ProjectError(f"{path.name} has no header line naming its columns (the first line is empty)")
+    columns = _unique(header)
+    rows: list[TableRow] = []
+    number = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            number += 1
+            rows.append(TableRow(number, {}, f"not readable as CSV: {exc}"))
+            continue
+        number += 1
+        if number > MAX_TABLE_ROWS:
+            raise ProjectError(
+                f"{path.name} has more than {MAX_TABLE_ROWS:,} rows (the limit): split it into parts"
+            )
+        if not cells or not any(cell.strip() for cell in cells):
+            continue  # a blank row
+        if len(cells) > len(columns) and not any(cell.strip() for cell in cells[len(columns) :]):
+            cells = cells[: len(columns)]  # trailing empty fields, as spreadsheets write them
+        if len(cells) != len(columns):
+            rows.append(
+                TableRow(
+                    number,
+                    {},
+                    f"ragged row: {len(cells)} field(s) where the header has {len(columns)}",
+                    delimiter.join(cells),
+                )
+            )
+            continue
+        rows.append(TableRow(number, dict(zip(columns, cells, strict=True))))
+    return columns, tuple(rows)
+
+
+def _json_lines(text: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:
+    columns: dict[str, None] = {}
+    rows: list[TableRow] = []
+    # Split on "\n" only: JSON strings may hold other line separators (U+2028) unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if number > MAX_TABLE_ROWS:
+            raise ProjectError(f"more than {MAX_TABLE_ROWS:,} lines (the limit): split the file into parts")
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rows.append(TableRow(number, {}, f"not valid JSON: {exc.msg} at column {exc.colno}", line))
+            continue
+        if not isinstance(value, dict):
+            rows.append(TableRow(number, {}, f"not a JSON object but {_json_kind(value)}", line))
+            continue
+        for key in value:
+            columns.setdefault(str(key), None)
+        rows.append(TableRow(number, {str(k): v for k, v in value.items()}))
+    return tuple(columns), tuple(rows)
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return "a number" if isinstance(value, int | float) and not isinstance(value, bool) else "a boolean"
+
+
+def cell_text(value: object) -> str | None:
+    """The text of a cell: strings as they are, numbers written out, ``None`` for a missing or null value.
+
+    Raises
+    ------
+    ValueError
+        For a JSON array or object, which is not a text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError(f"is {_json_kind(value)}, not a text")
+
+
+def preview_table(path: str | os.PathLike[str], rows: int = 8, delimiter: str | None = None) -> TablePreview:
+    """The columns and first ``rows`` rows of a tabular file (its first :data:`PREVIEW_BYTES` read), with the
+    columns guessed to hold the text, the label and the split (see :func:`guess_columns`).
+
+    Raises
+    ------
+    ProjectError
+        As :func:`read_table`.
+    """
+    table = read_table(path, delimiter=delimiter, limit=PREVIEW_BYTES)
+    text, label, split = guess_columns(table)
+    good = [row for row in table.rows if row.problem is None]
+    shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])
+    numbers = tuple(row.number for row in good[:rows])
+    return TablePreview(table.columns, shown, text, label, split, table.encoding, table.delimiter, numbers)
+
+
+def _shown(value: object) -> str:
+    try:
+        return cell_text(value) or ""
+    except ValueError:
+        return json.dumps(value)[:200]
+
+
+def text_columns_guess(path: str | os.PathLike[str]) -> tuple[tuple[str, ...], str | None, str | None]:
+    """``(columns, guessed text column, guessed label column)`` of a tabular file (see :func:`guess_columns`).
+
+    Raises
+    ------
+    ProjectError
+        As :func:`read_table`.
+    """
+    preview = preview_table(path, rows=0)
+    return preview.columns, preview.text_column, preview.label_column
+
+
+def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
+    """``(text, label, split)`` columns of ``table``, each ``None`` when none fits.
+
+    By name first (:data:`TEXT_NAMES`, :data:`LABEL_NAMES`, :data:`SPLIT_NAMES`, case-insensitive); else the
+    text is the column with the longest values on average, and the label the column of short values (at most 40
+    characters on average) with the fewest distinct values, at most half as many as rows.
+    """
+    columns = table.columns
+    sample = [row.values for row in table.rows if row.problem is None][:500]
+    folded = {column.casefold(): column for column in reversed(columns)}
+
+    def values(column: str) -> list[str]:
+        return [_shown(row.get(column)).strip() for row in sample]
+
+    split = next((folded[n] for n in SPLIT_NAMES if n in folded), None)
+    if split is not None and not all(v.casefold() in SPLIT_FOLDER_NAMES for v in values(split) if v):
+        split = None
+    text = next((folded[n] for n in TEXT_NAMES if n in folded), None)
+    label = next((folded[n] for n in LABEL_NAMES if n in folded and folded[n] != text), None)
+    others = [c for c in columns if c not in (split, label)]
+    if text is None and others:
+        text = max(others, key=lambda c: (sum(len(v) for v in values(c)), -columns.index(c)))
+    if label is None and len(sample) >= 2:
+        candidates = []
+        for column in columns:
+            seen = [v for v in values(column) if v]
+            distinct = len(set(seen))
+            # Labels repeat: at most half as many distinct values as rows, and short ones.
+            short = bool(seen) and sum(map(len, seen)) / len(seen) <= 40
+            if column not in (text, split) and short and distinct <= max(2, len(seen) // 2):
+                candidates.append((distinct, columns.index(column), column))
+        label = min(candidates)[2] if candidates else None
+    return text, label, split

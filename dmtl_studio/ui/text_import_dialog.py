@@ -1,0 +1,211 @@
+"""The Import texts form for a table: which column holds the text, the label and the split, over a preview.
+
+The columns are preselected from :func:`~dmtl_studio.core.project.text_tables.preview_table`'s guesses; the
+preview shows the first rows with the chosen columns marked, and how the file was read (delimiter, encoding).
+Choosing the delimiter by hand reads the file again.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.text_tables import TablePreview, describe_delimiter, preview_table
+
+#: Shown in the label and split choices for "no such column".
+NO_COLUMN = "(none)"
+#: Rows of the file shown in the preview.
+PREVIEW_ROWS = 12
+#: Delimiters offered besides the sniffed one.
+DELIMITER_CHOICES = (
+    (None, "sniffed from the file"),
+    (",", "comma"),
+    ("\t", "tab"),
+    (";", "semicolon"),
+    ("|", "vertical bar"),
+)
+
+_ENCODINGS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+}
+_MARKED = {"text": QColor("#dbeafe"), "label": QColor("#dcfce7"), "split": QColor("#fef3c7")}
+
+
+class TextImportDialog(QDialog):
+    """Asks which columns of the table at ``path`` hold the text, the label and the split.
+
+    Raises
+    ------
+    ProjectError
+        From the constructor, when the file cannot be previewed (undecodable, no header): nothing to ask then.
+    """
+
+    def __init__(self, path: str | Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        self.setWindowTitle(f"Import texts from {self.path.name}")
+        self.setMinimumSize(720, 440)
+        self.resize(980, 620)
+        self.preview = preview_table(self.path, rows=PREVIEW_ROWS)
+        self.text_column = QComboBox()
+        self.label_column = QComboBox()
+        self.split_column = QComboBox()
+        self.delimiter = QComboBox()
+        for value, name in DELIMITER_CHOICES:
+            self.delimiter.addItem(name, value)
+        self.delimiter.setEnabled(self.preview.delimiter is not None)  # JSON Lines has none
+        self.how_read = QLabel()
+        self.how_read.setWordWrap(True)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c0392b;")
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(False)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.import_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.import_button.setText("Import")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("Text column", self.text_column)
+        form.addRow("Label column", self.label_column)
+        form.addRow("Split column", self.split_column)
+        form.addRow("Delimiter", self.delimiter)
+        intro = QLabel(
+            "Each row becomes one text. Rows that cannot be used (empty, ragged, malformed) are imported as "
+            "problems and listed after the import; nothing stops it."
+        )
+        intro.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.how_read)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.buttons)
+        self._show(self.preview)
+        for box in (self.text_column, self.label_column, self.split_column):
+            box.currentIndexChanged.connect(self._update)
+        self.delimiter.currentIndexChanged.connect(self._reread)
+
+    def columns(self) -> dict[str, str | None]:
+        """The choice as keyword arguments of :func:`~dmtl_studio.core.project.text_import.import_texts`."""
+        return {
+            "text_column": self.text_column.currentText() or None,
+            "label_column": self._chosen(self.label_column),
+            "split_column": self._chosen(self.split_column),
+            "delimiter": self.delimiter.currentData(),
+        }
+
+    @staticmethod
+    def _chosen(box: QComboBox) -> str | None:
+        return None if box.currentIndex() <= 0 else box.currentText()
+
+    def _show(self, preview: TablePreview) -> None:
+        self.preview = preview
+        for box in (self.text_column, self.label_column, self.split_column):
+            box.blockSignals(True)
+            box.clear()
+        self.text_column.addItems(list(preview.columns))
+        for box in (self.label_column, self.split_column):
+            box.addItem(NO_COLUMN)
+            box.addItems(list(preview.columns))
+        if preview.text_column is not None:
+            self.text_column.setCurrentText(preview.text_column)
+        self.label_column.setCurrentText(preview.label_column or NO_COLUMN)
+        self.split_column.setCurrentText(preview.split_column or NO_COLUMN)
+        for box in (self.text_column, self.label_column, self.split_column):
+            box.blockSignals(False)
+        encoding = _ENCODINGS.get(preview.encoding, preview.encoding)
+        kind = (
+            "JSON Lines"
+            if preview.delimiter is None
+            else f"{describe_delimiter(preview.delimiter)}-separated"
+        )
+        self.how_read.setText(
+            f"<b>{html.escape(self.path.name)}</b>: {kind}, {encoding}, {len(preview.columns)} column(s). "
+            f"The first {len(preview.rows)} row(s):"
+        )
+        self.table.clear()
+        self.table.setColumnCount(len(preview.columns))
+        self.table.setRowCount(len(preview.rows))
+        self.table.setHorizontalHeaderLabels(list(preview.columns))
+        self.table.setVerticalHeaderLabels([f"row {n}" for n in preview.row_numbers])
+        for row, values in enumerate(preview.rows):
+            for column, value in enumerate(values):
+                shown = value if len(value) <= 300 else value[:300] + "…"
+                item = QTableWidgetItem(" ".join(shown.split()))
+                item.setToolTip(value[:2000])
+                self.table.setItem(row, column, item)
+        self._update()
+
+    def _update(self) -> None:
+        """Mark the chosen columns in the preview; refuse a choice that uses one column twice."""
+        roles = {"text": self.text_column.currentText(), "label": self._chosen(self.label_column)}
+        roles["split"] = self._chosen(self.split_column)
+        header = self.table.horizontalHeader()
+        for index, name in enumerate(self.preview.columns):
+            role = next((r for r, column in roles.items() if column == name), None)
+            brush = QBrush(_MARKED[role]) if role else QBrush()
+            for row in range(self.table.rowCount()):
+                item = self.table.item(row, index)
+                if item is not None:
+                    item.setBackground(brush)
+            label = QTableWidgetItem(f"{name}  [{role}]" if role else name)
+            font = QFont(label.font())
+            font.setBold(role is not None)
+            label.setFont(font)
+            self.table.setHorizontalHeaderItem(index, label)
+        # The text column takes the room left; the others are as wide as their values, up to a limit.
+        for index, name in enumerate(self.preview.columns):
+            if name == roles["text"]:
+                header.setSectionResizeMode(index, QHeaderView.ResizeMode.Stretch)
+            else:
+                header.setSectionResizeMode(index, QHeaderView.ResizeMode.Interactive)
+                header.resizeSection(index, min(self.table.sizeHintForColumn(index) + 24, 260))
+                header.resizeSection(index, max(header.sectionSize(index), header.sectionSizeHint(index)))
+        chosen = [column for column in roles.values() if column]
+        problem = ""
+        if not self.preview.columns:
+            problem = "The file has no columns to import."
+        elif len(set(chosen)) < len(chosen):
+            problem = "Choose a different column for each role."
+        self.problem.setText(problem)
+        self.import_button.setEnabled(not problem)
+
+    def _reread(self) -> None:
+        try:
+            preview = preview_table(self.path, rows=PREVIEW_ROWS, delimiter=self.delimiter.currentData())
+        except ProjectError as exc:
+            self.problem.setText(str(exc))
+            self.import_button.setEnabled(False)
+            return
+        self._show(preview)
+
+
+__all__ = ["NO_COLUMN", "TextImportDialog"]

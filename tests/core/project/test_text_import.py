@@ -1,0 +1,349 @@
+"""Import of texts: each format with labels, each bad input reported (never fatal), re-import, kinds, label CSVs."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
+from dmtl_studio.core.project.project_kind import adopt_kind, create_project, source_kind
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_decoding import MODEL_READ_CHARS
+from dmtl_studio.core.project.text_demo import (
+    TICKETS,
+    UNLABELLED,
+    create_text_demo_project,
+    write_text_folder,
+)
+from dmtl_studio.core.project.text_import import import_texts
+from dmtl_studio.core.project.text_tables import preview_table, sniff_delimiter, text_columns_guess
+
+
+def _labels(store: ProjectStore) -> dict[str, str | None]:
+    """``{source key: label}`` of the usable items."""
+    return {record.path: record.label for record in store.images(usable_only=True)}
+
+
+def _write_csv(path: Path, rows: list[list[str]], delimiter: str = ",", encoding: str = "utf-8") -> Path:
+    with path.open("w", newline="", encoding=encoding) as stream:
+        csv.writer(stream, delimiter=delimiter).writerows(rows)
+    return path
+
+
+ROWS = [
+    ["id", "text", "label"],
+    ["1", "The pump leaks oil, again.", "fault"],
+    ["2", 'He said "fine" and left.', "ok"],
+    ["3", "Second line\nof a quoted text", "ok"],
+    ["4", "No label yet", ""],
+]
+
+
+@pytest.mark.parametrize(("name", "delimiter"), [("t.csv", ","), ("t.tsv", "\t"), ("semi.csv", ";")])
+def test_csv_and_tsv_import_with_labels(tmp_path: Path, name: str, delimiter: str) -> None:
+    table = _write_csv(tmp_path / name, ROWS, delimiter)
+    assert text_columns_guess(table) == (("id", "text", "label"), "text", "label")
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label")
+        assert store.kind == "text"
+        assert (summary.scanned, summary.added, summary.labelled, summary.unlabelled) == (4, 4, 3, 1)
+        assert summary.problems == () and summary.classes == ("fault", "ok")
+        base = str(table.absolute())
+        assert _labels(store) == {
+            f"{base}#1": "fault",
+            f"{base}#2": "ok",
+            f"{base}#3": "ok",
+            f"{base}#4": None,
+        }
+        bodies = sorted(store.texts().values())
+        assert "Second line\nof a quoted text" in bodies and 'He said "fine" and left.' in bodies
+        assert summary.split is not None and sum(summary.split.totals().values()) == 3
+
+
+def test_jsonl_import_with_labels_and_splits(tmp_path: Path) -> None:
+    lines = [
+        {"text": "Invoice paid twice", "label": "billing", "split": "test"},
+        {"text": "Screen flickers", "label": "hardware", "split": "train"},
+        {"text": "App crashes on start", "label": "software", "split": "validation"},
+        {"text": "Another crash", "label": "software", "split": "holdout"},
+        {"text": 42, "label": None},
+    ]
+    path = tmp_path / "tickets.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    assert text_columns_guess(path) == (("text", "label", "split"), "text", "label")
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, path, text_column="text", label_column="label", split_column="split")
+        assert summary.labelled == 4 and summary.unlabelled == 1 and not summary.problems
+        splits = {record.path.rsplit("#", 1)[1]: record.split for record in store.images()}
+        assert (splits["1"], splits["2"], splits["3"]) == ("test", "train", "val")
+        assert store.text(store.images()[4].id) == "42"
+        # An unknown split name is noted and the row split automatically.
+        assert any("holdout" in note for _, note in summary.notes)
+
+
+def test_txt_folder_import_follows_the_image_layout(tmp_path: Path) -> None:
+    folder = write_text_folder(tmp_path / "texts")
+    (folder / "README.md").write_text("not a text to import")
+    assert source_kind(folder) == "text"
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, folder)
+        assert summary.classes == tuple(sorted(TICKETS))
+        assert summary.labelled == sum(map(len, TICKETS.values())) and summary.unlabelled == len(UNLABELLED)
+        assert summary.skipped == 1 and not summary.problems
+        labels = _labels(store)
+        assert labels[str((folder / "billing" / "billing_01.txt").absolute())] == "billing"
+        assert labels[str((folder / "ticket_01.txt").absolute())] is None
+    split_root = tmp_path / "splits"
+    for split, label, text in [("train", "a", "alpha one"), ("val", "a", "alpha two"), ("test", "b", "beta")]:
+        (split_root / split / label).mkdir(parents=True)
+        (split_root / split / label / "x.txt").write_text(text)
+    with create_project(tmp_path / "q") as store:
+        summary = import_texts(store, split_root)
+        assert dict(summary.split_folders) == {"test": "test", "train": "train", "val": "val"}
+        assert {r.path.split("/")[-3]: r.split for r in store.images()} == {
+            "train": "train",
+            "val": "val",
+            "test": "test",
+        }
+
+
+def test_encodings_tried_and_undecodable_files_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "texts" / "c"
+    folder.mkdir(parents=True)
+    (folder / "le.txt").write_bytes(codecs.BOM_UTF16_LE + "Café crème".encode("utf-16-le"))
+    (folder / "be.txt").write_bytes(codecs.BOM_UTF16_BE + "Ärger im Büro".encode("utf-16-be"))
+    (folder / "bom8.txt").write_bytes(codecs.BOM_UTF8 + "naïve".encode())
+    (folder / "cp1252.txt").write_bytes("caf\u00e9 \u201cquoted\u201d".encode("cp1252"))
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, tmp_path / "texts")
+        bodies = set(store.texts().values())
+        assert {"Café crème", "Ärger im Büro", "naïve"} <= bodies
+        assert [Path(p).name for p, _ in summary.problems] == ["cp1252.txt"]
+        reason = summary.problems[0][1]
+        assert reason.startswith("cannot be decoded") and "UTF-16 with BOM" in reason and "0xe9" in reason
+        notes = dict(summary.notes)
+        assert "UTF-16" in notes[str((folder / "le.txt").absolute())]
+        assert "big-endian" in notes[str((folder / "be.txt").absolute())]
+        # The undecodable file is a problem item, kept out of everything usable.
+        assert len(store.images()) == 4 and len(store.images(usable_only=True)) == 3
+
+
+def test_an_undecodable_table_is_refused_whole(tmp_path: Path) -> None:
+    table = tmp_path / "legacy.csv"
+    table.write_bytes("text,label\nok,a\ncaf\u00e9,b\n".encode("cp1252"))
+    with create_project(tmp_path / "p") as store:
+        with pytest.raises(
+            ProjectError, match=r"legacy.csv cannot be decoded.*UTF-16 with BOM.*nothing was imported"
+        ):
+            import_texts(store, table, text_column="text")
+        assert store.image_count() == 0
+    utf16 = tmp_path / "wide.tsv"
+    utf16.write_bytes(codecs.BOM_UTF16_LE + "text\tlabel\nbreit\tw\n".encode("utf-16-le"))
+    with create_project(tmp_path / "q") as store:
+        summary = import_texts(store, utf16, text_column="text", label_column="label")
+        assert summary.labelled == 1 and "UTF-16" in summary.how_read
+
+
+def test_bad_rows_are_reported_by_row_never_fatal(tmp_path: Path) -> None:
+    long_text = "word " * (MODEL_READ_CHARS // 3)
+    table = _write_csv(
+        tmp_path / "t.csv",
+        [
+            ["text", "label"],
+            ["Pump 3 leaks oil.", "fault"],
+            ["   ", "fault"],  # empty text
+            ["ragged", "row", "extra"],  # ragged
+            ["pump 3   leaks oil.", "fault"],  # another case: not a duplicate
+            ["Pump  3 leaks\noil.", "ok"],  # the same text after normalisation: duplicate with two labels
+            [long_text, "ok"],
+            ["A good one", "bad/label"],  # a label that cannot be a class
+        ],
+    )
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label")
+        base = str(table.absolute())
+        problems = dict(summary.problems)
+        assert problems == {
+            f"{base}#2": "empty text",
+            f"{base}#3": "ragged row: 3 field(s) where the header has 2",
+        }
+        assert summary.problem_counts() == {"empty text": 1, "ragged row": 1}
+        assert summary.duplicates == ((f"{base}#1", f"{base}#5"),)
+        assert len(summary.conflicts) == 1 and summary.conflicts[0].labels == ("fault", "ok")
+        notes = dict(summary.notes)
+        assert (
+            "longer than the model reads" in notes[f"{base}#6"]
+            and "the model sees the first part" in notes[f"{base}#6"]
+        )
+        assert "cannot be a class" in notes[f"{base}#7"]
+        assert (
+            store.text(next(r.id for r in store.images() if r.path == f"{base}#6")) == long_text
+        )  # kept whole
+        assert _labels(store)[f"{base}#7"] is None
+        assert "2 problem(s)" in summary.describe() and "1 duplicate text(s)" in summary.describe()
+        assert any(line.startswith("problem: t.csv row 3: ragged row") for line in summary.details())
+
+
+def test_malformed_json_lines_and_missing_values(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(
+        '{"body": "fine", "tag": "x"}\n{"body": "broken\n[1, 2]\n\n{"tag": "x"}\n{"body": ["a"], "tag": "x"}\n{"body": "", "tag": "y"}\n',
+        encoding="utf-8",
+    )
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, path, text_column="body", label_column="tag")
+        problems = {key.rsplit("#", 1)[1]: reason for key, reason in summary.problems}
+        assert (
+            problems["2"].startswith("not valid JSON") and problems["3"] == "not a JSON object but an array"
+        )
+        assert (
+            problems["5"] == "no value in column 'body'"
+            and problems["6"] == "column 'body' is an array, not a text"
+        )
+        assert problems["7"] == "empty text" and "4" not in problems  # a blank line is skipped
+        assert summary.labelled == 1
+        # The bad line is kept as the problem item's body, to be seen in the browser.
+        assert '{"body": "broken' in store.texts().values()
+
+
+def test_a_missing_column_is_a_clear_error_and_nothing_is_imported(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    with create_project(tmp_path / "p") as store:
+        with pytest.raises(
+            ProjectError, match=r"no text column 'txt'; its columns are: 'id', 'text', 'label'"
+        ):
+            import_texts(store, table, text_column="txt")
+        with pytest.raises(ProjectError, match="no label column 'class'"):
+            import_texts(store, table, text_column="text", label_column="class")
+        with pytest.raises(ProjectError, match="name the column"):
+            import_texts(store, table)
+        assert store.image_count() == 0
+
+
+def test_reimport_never_loses_a_label(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        record = next(r for r in store.images() if r.path.endswith("#4"))
+        store.set_label([record.id], "question")  # labelled by hand after the import
+        changed = [list(row) for row in ROWS]
+        changed[1][2] = "other"  # the file now says otherwise
+        _write_csv(table, changed)
+        summary = import_texts(store, table, text_column="text", label_column="label")
+        assert summary.added == 0
+        labels = _labels(store)
+        assert labels[f"{table.absolute()}#4"] == "question" and labels[f"{table.absolute()}#1"] == "fault"
+
+
+def test_kinds_never_mix(tmp_path: Path, shapes_dir: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    images = create_project(tmp_path / "images", kind="images")
+    with images, pytest.raises(ProjectError, match="is an images project; texts cannot be imported"):
+        import_texts(images, table, text_column="text")
+    text = create_project(tmp_path / "text", kind="text")
+    with text, pytest.raises(ProjectError, match="is a text project; images cannot be imported"):
+        import_folder(text, shapes_dir)
+    with ProjectStore.create(tmp_path / "open") as store:  # kind never chosen: the first import decides
+        import_texts(store, table, text_column="text")
+        assert store.kind == "text"
+        with pytest.raises(ProjectError, match="a project is of one kind"):
+            adopt_kind(store, "images")
+    assert source_kind(shapes_dir) == "images" and source_kind(table) == "text"
+    assert source_kind(tmp_path / "missing") is None
+
+
+def test_cancel_keeps_what_was_read_and_progress_is_reported(tmp_path: Path) -> None:
+    folder = write_text_folder(tmp_path / "texts")
+    seen: list[tuple[int, int]] = []
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(
+            store,
+            folder,
+            batch_size=5,
+            progress=lambda done, total, name: seen.append((done, total)),
+            should_stop=lambda: len(seen) >= 12,
+        )
+        assert summary.cancelled and summary.scanned == 12 and store.image_count() == 12
+        assert seen[0] == (1, 51) and seen[-1] == (12, 51)
+        assert "cancelled" in summary.describe()
+
+
+def test_label_csv_round_trip_of_a_text_project(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        written = export_csv(store, tmp_path / "labels.csv", include_unlabelled=True)
+        assert written == 4
+        with (tmp_path / "labels.csv").open(newline="", encoding="utf-8") as stream:
+            exported = list(csv.DictReader(stream))
+        assert list(exported[0]) == ["path", "label", "text"]
+        assert exported[0]["text"] == "The pump leaks oil, again." and exported[2]["text"].startswith(
+            "Second line\n"
+        )
+        store.set_labels({record.id: None for record in store.images()})
+        (tmp_path / "more.csv").write_text(
+            "path,label\nt.csv#4,question\nnowhere.csv#1,x\n", encoding="utf-8"
+        )
+        summary = import_csv(store, tmp_path / "labels.csv")
+        assert summary.labelled == 3 and summary.added == 0
+        summary = import_csv(store, tmp_path / "more.csv")  # a relative key is read from the CSV's folder
+        assert (
+            summary.labelled == 1
+            and summary.new_classes == ("question",)
+            and summary.not_found == ("nowhere.csv#1",)
+        )
+        assert _labels(store)[f"{table.absolute()}#4"] == "question"
+
+
+def test_column_guess_without_names_and_the_preview(tmp_path: Path) -> None:
+    rows = [["n", "words", "grp"]] + [
+        [str(i), f"a fairly long sentence number {i}", "ab"[i % 2]] for i in range(6)
+    ]
+    table = _write_csv(tmp_path / "t.tsv", rows, "\t")
+    assert text_columns_guess(table) == (("n", "words", "grp"), "words", "grp")
+    preview = preview_table(table, rows=2)
+    assert preview.rows == (
+        ("0", "a fairly long sentence number 0", "a"),
+        ("1", "a fairly long sentence number 1", "b"),
+    )
+    assert preview.delimiter == "\t" and preview.encoding == "utf-8"
+    assert sniff_delimiter("text|label\na|b\n", ",") == "|"
+    assert (
+        sniff_delimiter("text\nhello, world; again\n", ",") == ","
+    )  # one column: no delimiter in the header
+
+
+def test_the_text_demo_project(tmp_path: Path) -> None:
+    summary = create_text_demo_project(tmp_path / "demo")
+    assert (
+        summary is not None
+        and summary.classes == ("billing", "hardware", "software")
+        and not summary.problems
+    )
+    assert create_text_demo_project(tmp_path / "demo") is None
+    with ProjectStore.open(tmp_path / "demo") as store:
+        assert store.kind == "text" and len(store.texts()) == 51
+
+
+def test_class_folders_export_of_a_text_project_imports_back(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    folder = write_text_folder(tmp_path / "texts")
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        import_texts(store, folder)
+        written = export_imagefolder(store, tmp_path / "tree")
+        expected = {(store.text(r.id), r.label) for r in store.images(usable_only=True) if r.label}
+    assert written == 3 + 45
+    assert (tmp_path / "tree" / "ok" / "t_row3.txt").read_text(
+        encoding="utf-8"
+    ) == "Second line\nof a quoted text"
+    assert (tmp_path / "tree" / "billing" / "billing_01.txt").is_file()
+    with create_project(tmp_path / "again") as again:
+        import_texts(again, tmp_path / "tree")
+        assert {(again.text(r.id), r.label) for r in again.images(usable_only=True)} == expected

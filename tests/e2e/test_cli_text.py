@@ -1,0 +1,89 @@
+"""Text projects from the command line: new --kind, import inferring the kind, columns, mismatches, info."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_demo import write_text_folder
+from tests.e2e.cli import run_cli
+
+
+def _last_json(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_import_a_table_infers_a_text_project_and_guesses_columns(tmp_path: Path) -> None:
+    table = tmp_path / "tickets.tsv"
+    table.write_text(
+        "id\tbody\tcategory\n1\tThe printer jams\thardware\n2\tDouble invoice\tbilling\n3\t\tbilling\n"
+        "4\tbroken\trow\there\n5\tThe app crashes\tsoftware\n",
+        encoding="utf-8",
+    )
+    project = tmp_path / "p"
+    result = run_cli("import", str(project), str(table), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "text column: 'body' (guessed" in result.stderr and "label column: 'category'" in result.stderr
+    report = _last_json(result.stdout)
+    assert (
+        report["kind"] == "text" and report["labelled"] == 3 and report["read_as"] == "tab-separated, UTF-8"
+    )
+    assert report["problem_counts"] == {"empty text": 1, "ragged row": 1}
+    assert "tickets.tsv row 4: ragged row" in result.stderr  # problems go to stderr, by row
+    info = run_cli("info", str(project), "--json")
+    assert info.returncode == 0, info.stderr
+    assert "a text project" in info.stdout
+    summary = _last_json(info.stdout)
+    assert summary["kind"] == "text" and summary["items"] == 5 and summary["problems"] == 2
+
+
+def test_named_columns_and_a_missing_one(tmp_path: Path) -> None:
+    table = tmp_path / "notes.jsonl"
+    table.write_text(
+        '{"t": "first note", "y": "a"}\n{"t": "second note", "y": "b"}\n{oops\n', encoding="utf-8"
+    )
+    project = tmp_path / "p"
+    missing = run_cli("import", str(project), str(table), "--text-column", "text")
+    assert missing.returncode == 2
+    assert "no text column 'text'; its columns are: 't', 'y'" in missing.stderr
+    result = run_cli("import", str(project), str(table), "--text-column", "t", "--label-column", "", "--json")
+    assert result.returncode == 0, result.stderr
+    report = _last_json(result.stdout)
+    assert report["unlabelled"] == 2 and report["labelled"] == 0
+    assert report["problems"][0]["reason"].startswith("not valid JSON")
+
+
+def test_new_with_a_kind_refuses_the_other_kind(tmp_path: Path, shapes_dir: Path) -> None:
+    texts = write_text_folder(tmp_path / "texts")
+    made = run_cli("new", str(tmp_path / "images"), "--kind", "images")
+    assert made.returncode == 0 and "images project" in made.stdout
+    refused = run_cli("import", str(tmp_path / "images"), str(texts))
+    assert refused.returncode == 2
+    assert "is an images project; texts cannot be imported" in refused.stderr
+    assert "--kind text" in refused.stderr
+
+    run_cli("new", str(tmp_path / "text"), "--kind", "text")
+    refused = run_cli("import", str(tmp_path / "text"), str(shapes_dir))
+    assert refused.returncode == 2 and "is a text project; images cannot be imported" in refused.stderr
+    imported = run_cli("import", str(tmp_path / "text"), str(texts), "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert _last_json(imported.stdout)["classes"] == ["billing", "hardware", "software"]
+    with ProjectStore.open(tmp_path / "text") as store:
+        assert store.kind == "text" and len(store.texts()) == 51
+
+
+def test_labels_export_of_a_text_project_has_the_text(tmp_path: Path) -> None:
+    texts = write_text_folder(tmp_path / "texts")
+    project = tmp_path / "p"
+    assert run_cli("import", str(project), str(texts)).returncode == 0
+    out = tmp_path / "labels.csv"
+    exported = run_cli("labels", "export-csv", str(project), str(out))
+    assert exported.returncode == 0, exported.stderr
+    header, first = out.read_text(encoding="utf-8").splitlines()[:2]
+    assert header == "path,label,text" and first.endswith(
+        ",billing,We were invoiced twice for the same order of pipette tips."
+    )
+    again = run_cli("labels", "import-csv", str(project), str(out))
+    assert again.returncode == 0, again.stderr
+    assert "labelled 45" in again.stdout

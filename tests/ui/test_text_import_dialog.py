@@ -1,0 +1,126 @@
+"""Text projects in the window: the kind in the New project form, the column dialog, the import and its cancel."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.project.project_kind import create_project
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.ui.new_project_dialog import NewProjectDialog
+from dmtl_studio.ui.text_import_dialog import NO_COLUMN, PREVIEW_ROWS, TextImportDialog
+
+
+def _table(path: Path, delimiter: str = ",") -> Path:
+    rows = [["id", "review", "stars", "fold"]]
+    rows += [
+        [str(i), f"Review number {i}, quite long and wordy", "good" if i % 2 else "bad", "train"]
+        for i in range(20)
+    ]
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream, delimiter=delimiter).writerows(rows)
+    return path
+
+
+def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    dialog = TextImportDialog(_table(tmp_path / "reviews.csv"))
+    qtbot.addWidget(dialog)
+    assert dialog.text_column.currentText() == "review"
+    assert dialog.label_column.currentText() == "stars" and dialog.split_column.currentText() == "fold"
+    assert dialog.table.rowCount() == PREVIEW_ROWS == 12 and dialog.table.columnCount() == 4
+    assert dialog.table.verticalHeaderItem(1).text() == "row 2"  # the row number of its key
+    assert dialog.table.item(1, 1).text() == "Review number 1, quite long and wordy"
+    assert "[text]" in dialog.table.horizontalHeaderItem(1).text()
+    assert "comma-separated, UTF-8" in dialog.how_read.text()
+    assert dialog.columns() == {
+        "text_column": "review",
+        "label_column": "stars",
+        "split_column": "fold",
+        "delimiter": None,
+    }
+    dialog.label_column.setCurrentText("review")  # one column for two roles is refused
+    assert not dialog.import_button.isEnabled() and "different column" in dialog.problem.text()
+    dialog.label_column.setCurrentText(NO_COLUMN)
+    assert dialog.import_button.isEnabled() and dialog.columns()["label_column"] is None
+    assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()
+
+
+def test_a_chosen_delimiter_reads_the_file_again(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    dialog = TextImportDialog(_table(tmp_path / "reviews.csv", ";"))
+    qtbot.addWidget(dialog)
+    assert dialog.preview.columns == ("id", "review", "stars", "fold")  # sniffed
+    dialog.delimiter.setCurrentIndex(dialog.delimiter.findData(","))
+    assert dialog.columns()["delimiter"] == ","
+    assert len(dialog.preview.columns) == 1  # read with commas, the header is one column
+
+
+def test_a_new_text_project_imports_a_table_through_the_dialog(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    window, controller = build_window()
+    qtbot.addWidget(window)
+
+    def fill_in() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, NewProjectDialog)
+        dialog.location.setText(str(tmp_path))
+        qtbot.keyClicks(dialog.name, "reviews")
+        dialog.text_kind.setChecked(True)
+        assert dialog.kind() == "text"
+        qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(100, fill_in)
+    window.new_action.trigger()
+    project = tmp_path / "reviews"
+    with ProjectStore.open(project) as store:
+        assert store.kind == "text"
+    assert window.import_action.text() == "&Import texts…" and window.import_text_folder_action.isVisible()
+    assert "Import texts" in window.statusBar().currentMessage()
+
+    def choose_columns() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, TextImportDialog)
+        dialog.split_column.setCurrentText(NO_COLUMN)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(100, choose_columns)
+    window.ask_text_columns(str(_table(tmp_path / "reviews.csv")))
+    qtbot.waitUntil(lambda: "Import: read 20 text(s)" in window.statusBar().currentMessage(), timeout=30_000)
+    controller.import_thread.wait(10_000)
+    with ProjectStore.open(project) as store:
+        assert sorted(store.class_names()) == ["bad", "good"] and len(store.texts()) == 20
+    controller.shutdown()
+
+
+def test_an_import_can_be_cancelled_and_keeps_what_it_read(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "texts" / "note"
+    folder.mkdir(parents=True)
+    for i in range(3000):
+        (folder / f"{i}.txt").write_text(f"note number {i}")
+    create_project(tmp_path / "p", kind="text").close()
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    window.import_texts_requested.emit(str(tmp_path / "texts"), {})
+    assert window.import_cancel.isVisibleTo(window)
+    window.import_cancel.click()
+    qtbot.waitUntil(lambda: "Import: " in window.statusBar().currentMessage(), timeout=60_000)
+    controller.import_thread.wait(10_000)
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert not window.import_cancel.isVisibleTo(window)
+    with ProjectStore.open(tmp_path / "p") as store:
+        assert store.image_count() < 3000
+    controller.shutdown()
+
+
+def test_an_unreadable_table_is_said_before_any_dialog(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    window, controller = build_window()
+    qtbot.addWidget(window)
+    shown: list[str] = []
+    monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_bytes("text\ncaf\u00e9\n".encode("cp1252"))
+    window.ask_text_columns(str(legacy))
+    assert len(shown) == 1 and "cannot be decoded" in shown[0]
+    controller.shutdown()
