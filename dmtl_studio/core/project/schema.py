@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dmtl_studio.core.project.errors import ProjectError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def schema_v1(conn: sqlite3.Connection) -> None:
@@ -71,8 +71,16 @@ def schema_v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE images ADD COLUMN note TEXT")
 
 
+def schema_v3(conn: sqlite3.Connection) -> None:
+    # Text projects: the body of each text item (a row of images whose path is its source key).
+    conn.execute(
+        "CREATE TABLE texts (image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,"
+        " body TEXT NOT NULL)"
+    )
+
+
 #: ``MIGRATIONS[n]`` brings a database from version ``n`` to ``n + 1``. Pure functions of the connection.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: schema_v1, 1: schema_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: schema_v1, 1: schema_v2, 2: schema_v3}
 
 
 def has_tables(conn: sqlite3.Connection) -> bool:

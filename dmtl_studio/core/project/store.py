@@ -45,6 +45,7 @@ from dmtl_studio.core.project.schema import (
     unknown_message,
     unknown_objects,
 )
+from dmtl_studio.core.project.texts_table import TextsTable
 
 DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"
@@ -54,7 +55,7 @@ def is_project(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / DATABASE_NAME).is_file()
 
 
-class ProjectStore(ClassesTable, ImagesTable, RunsTable):
+class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
     """One open project. Create with :meth:`create` or :meth:`open`; close with :meth:`close`.
 
     ``read_only`` is true for a project on read-only media or in a folder this user cannot write: it is opened
@@ -69,14 +70,25 @@ class ProjectStore(ClassesTable, ImagesTable, RunsTable):
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def create(cls, folder: str | os.PathLike[str]) -> ProjectStore:
-        """Create a project in ``folder`` (made if missing), or open the one already there."""
+    def create(cls, folder: str | os.PathLike[str], kind: str | None = None) -> ProjectStore:
+        """Create a project in ``folder`` (made if missing), or open the one already there.
+
+        ``kind`` ("images" or "text") is the new project's kind; for an existing project it must match (a
+        :class:`ProjectError` says so otherwise); None keeps whatever is there ("images" for a new one).
+        """
         path = Path(folder)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ProjectError(f"cannot create the project folder {path}: {describe_os_error(exc)}") from exc
-        return cls._connect(path, create=True)
+        store = cls._connect(path, create=True)
+        if kind is not None and kind != store.kind:
+            try:
+                store.set_kind(kind)
+            except BaseException:
+                store.close()
+                raise
+        return store
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], *, drop_unknown: bool = False) -> ProjectStore:
