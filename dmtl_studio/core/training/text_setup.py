@@ -32,7 +32,7 @@ from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_e
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.labelled import LabelledSplit, labelled_split, unlabelled_paths
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
-from dmtl_studio.core.training.setup import EventCallback, RunParts, class_weights
+from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run, class_weights
 from dmtl_studio.core.training.text_data import TextAugment, TextAugmentation, TextDataset
 from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
 
@@ -252,3 +252,18 @@ def build_text_run(
         augmentation,
         feature_dir=store.folder,
     )
+
+
+def build_project_run(
+    store: ProjectStore,
+    config: TrainConfig,
+    emit: EventCallback | None = None,
+    should_stop: ShouldStop = never_stop,
+    split: LabelledSplit | None = None,
+    on_preparing: Callable[[int, int, float], None] | None = None,
+) -> RunParts:
+    """The parts of a run of ``config`` on a project of either kind: :func:`build_text_run` for a text project,
+    :func:`~dmtl_studio.core.training.setup.build_run` for images (same arguments, same errors)."""
+    if store.kind == "text":
+        return build_text_run(store, config, emit, should_stop, split, on_preparing)
+    return build_run(store, config, emit, should_stop, split, on_preparing)
