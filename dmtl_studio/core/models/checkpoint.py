@@ -22,6 +22,8 @@ from dmtl_studio.core.models.architectures import Preprocessing
 from dmtl_studio.core.models.calibration import temperature_of
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
 from dmtl_studio.core.models.preprocess import describe_preprocessing
+from dmtl_studio.core.models.text_classifier import build_text_classifier
+from dmtl_studio.core.models.text_encoder import TextPreprocessing
 
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
@@ -53,7 +55,7 @@ def checkpoint_files(
     model: Classifier,
     *,
     spec: ModelSpec,
-    preprocessing: Preprocessing,
+    preprocessing: Preprocessing | TextPreprocessing,
     classes: list[str],
     config: dict,
     augmentation: list[dict] | dict,
@@ -63,7 +65,9 @@ def checkpoint_files(
     """Weights and sidecar serialised in memory: ``{WEIGHTS_NAME: bytes, SIDECAR_NAME: bytes}``.
 
     ``calibration`` (temperature scaling fitted on the validation split, see
-    :mod:`dmtl_studio.core.models.calibration`) is written as the sidecar's ``calibration`` entry when given.
+    :mod:`dmtl_studio.core.models.calibration`) is written as the sidecar's ``calibration`` entry when given. A
+    text classifier (``preprocessing`` a :class:`TextPreprocessing`) gets ``"kind": "text"``; its ``model.backbone``
+    names the encoder, whose folder holds the tokenizer.
 
     Nothing touches the disk here, so a full disk can only fail the plain file write that follows.
 
@@ -81,13 +85,19 @@ def checkpoint_files(
         "format": SIDECAR_FORMAT,
         "classes": list(classes),
         "model": spec.to_dict(),
-        "preprocessing": describe_preprocessing(preprocessing),
+        "preprocessing": (
+            preprocessing.to_dict()
+            if isinstance(preprocessing, TextPreprocessing)
+            else describe_preprocessing(preprocessing)
+        ),
         "config": config,
         "augmentation": augmentation,
         "metrics": metrics,
         "versions": library_versions(),
         "weights_sha256": hashlib.sha256(data).hexdigest(),
     }
+    if isinstance(preprocessing, TextPreprocessing):
+        sidecar["kind"] = "text"
     if calibration is not None:
         sidecar["calibration"] = calibration
     return {WEIGHTS_NAME: data, SIDECAR_NAME: json.dumps(sidecar, indent=2, sort_keys=True).encode()}
@@ -124,7 +134,7 @@ def save_checkpoint(
 class LoadedModel:
     model: Classifier
     spec: ModelSpec
-    preprocessing: Preprocessing
+    preprocessing: Preprocessing | TextPreprocessing
     classes: list[str]
     sidecar: dict
 
@@ -158,7 +168,11 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
     if expected and file_sha256(weights) != expected:
         raise CheckpointError(f"{weights} does not match its sidecar (damaged or replaced)")
     spec = ModelSpec.from_dict(sidecar["model"])
-    model = build_classifier(spec, pretrained=False)
+    text = sidecar.get("kind") == "text"
+    if text:  # the encoder's architecture and tokenizer come from its folder, the weights from the run
+        model = build_text_classifier(spec, pretrained=False)
+    else:
+        model = build_classifier(spec, pretrained=False)
     try:
         model.load_state_dict(load_file(str(weights)), strict=True)
     except RuntimeError as exc:
@@ -169,7 +183,7 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
     return LoadedModel(
         model=model,
         spec=spec,
-        preprocessing=Preprocessing.from_dict(sidecar["preprocessing"]),
+        preprocessing=(TextPreprocessing if text else Preprocessing).from_dict(sidecar["preprocessing"]),
         classes=list(sidecar["classes"]),
         sidecar=sidecar,
     )

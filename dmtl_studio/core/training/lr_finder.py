@@ -24,7 +24,7 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.engine import Callback, Trainer
 from dmtl_studio.core.training.errors import NonFiniteLoss
 from dmtl_studio.core.training.outputs import BatchOutput
-from dmtl_studio.core.training.setup import build_run
+from dmtl_studio.core.training.text_setup import build_project_run
 
 Progress = Callable[[int, int], None]
 #: The frozen backbone's feature pass before the first step: (views done, views planned, seconds so far).
@@ -145,7 +145,7 @@ def find_learning_rate(
         The loss was not finite even at the smallest rate.
     """
     with ProjectStore.open(project_dir) as store:
-        parts = build_run(store, config, should_stop=should_stop, on_preparing=on_preparing)
+        parts = build_project_run(store, config, should_stop=should_stop, on_preparing=on_preparing)
     test = LRRangeTest(start_lr, end_lr, steps, on_point=on_point, on_progress=on_progress)
     trainer = Trainer(parts, [test], should_stop)
     trainer.epochs = math.ceil(steps / max(1, len(parts.train_loader))) + 1

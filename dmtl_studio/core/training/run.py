@@ -35,7 +35,8 @@ from dmtl_studio.core.training.engine import Trainer
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import RunNotice, RunSummary
 from dmtl_studio.core.training.labelled import LabelledSplit
-from dmtl_studio.core.training.setup import EventCallback, build_run
+from dmtl_studio.core.training.setup import EventCallback
+from dmtl_studio.core.training.text_setup import build_project_run
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def _train(
 ) -> RunSummary:
     clock = RunClock(should_stop)
     progress = ProgressEvents(emit, clock)
-    parts = build_run(store, config, emit, clock.should_stop, split, on_preparing=progress.preparing)
+    parts = build_project_run(store, config, emit, clock.should_stop, split, on_preparing=progress.preparing)
     run_config = parts.run_config()
 
     def files_for(metrics: dict, calibration: dict | None) -> dict[str, bytes]:

@@ -1,0 +1,269 @@
+"""The parts of a text run: the same :class:`~dmtl_studio.core.training.setup.RunParts` as an image run, so the
+same loop, objective, callbacks, learning-rate finder and cross-validation train it.
+
+What differs is inside the parts: the classifier's backbone is a pretrained sentence encoder
+(:mod:`dmtl_studio.core.models.text_encoder`), the datasets yield token ids
+(:class:`~dmtl_studio.core.training.text_data.TextDataset`), the augmentation ``T(x)`` is a text augmentation,
+and a frozen encoder's embeddings are cached in the project by text hash
+(:class:`~dmtl_studio.core.training.text_features.TextFeatureCache`). The transfer strategies keep their names:
+``frozen`` (embeddings once; with ``linear_probe`` the head is the same L-BFGS probe as for images), ``partial``
+(the last ``unfreeze_stages`` transformer layers learn too) and ``full``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.models.classifier import ModelSpec
+from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+from dmtl_studio.core.models.text_classifier import is_text_encoder_name, text_classifier
+from dmtl_studio.core.models.text_encoder import load_text_encoder
+from dmtl_studio.core.models.transfer import configure_transfer
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
+from dmtl_studio.core.training.events import RunNotice
+from dmtl_studio.core.training.labelled import LabelledSplit, labelled_split, unlabelled_paths
+from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
+from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run, class_weights
+from dmtl_studio.core.training.text_data import TextAugment, TextAugmentation, TextDataset
+from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TextCorpus:
+    """What a text run learns from: the labelled split by source key, each key's text, the unlabelled keys."""
+
+    split: LabelledSplit
+    texts: dict[str, str]
+    unlabelled: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_lists(
+        cls,
+        classes: Sequence[str],
+        train: Sequence[tuple[str, int]],
+        val: Sequence[tuple[str, int]] = (),
+        unlabelled: Sequence[str] = (),
+    ) -> TextCorpus:
+        """A corpus from plain ``(text, class index)`` pairs (keys ``train:i``, ``val:i``, ``unlabelled:i``)."""
+        texts: dict[str, str] = {}
+
+        def keyed(prefix: str, items: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+            out = []
+            for i, (text, target) in enumerate(items):
+                texts[f"{prefix}:{i}"] = text
+                out.append((f"{prefix}:{i}", int(target)))
+            return tuple(out)
+
+        split = LabelledSplit(tuple(classes), keyed("train", train), keyed("val", val))
+        free = keyed("unlabelled", [(t, -1) for t in unlabelled])
+        return cls(split, texts, tuple(k for k, _ in free))
+
+
+def project_corpus(store: ProjectStore, split: LabelledSplit | None = None) -> TextCorpus:
+    """A text project's corpus: its labelled split (or ``split``, for cross-validation folds), every usable
+    item's text, and the unlabelled items.
+
+    Raises
+    ------
+    TrainingError
+        Fewer than 2 labelled classes, or a class without training texts.
+    """
+    split = split if split is not None else labelled_split(store)
+    ids = {im.path: im.id for im in store.images(usable_only=True)}
+    bodies = store.texts(list(ids.values()))
+    texts = {path: bodies[i] for path, i in ids.items() if i in bodies}
+    unlabelled = tuple(p for p in unlabelled_paths(store) if p in texts)
+    return TextCorpus(split, texts, unlabelled)
+
+
+def text_encoder_name(config: TrainConfig, emit: EventCallback) -> str:
+    """The encoder a text run uses: ``config.backbone`` when it names a text encoder, else the default."""
+    if is_text_encoder_name(config.backbone):
+        return config.backbone
+    emit(RunNotice(f"{config.backbone} is an image backbone; this text project uses {DEFAULT_TEXT_ENCODER}"))
+    return DEFAULT_TEXT_ENCODER
+
+
+def build_text_parts(
+    corpus: TextCorpus,
+    config: TrainConfig,
+    emit: EventCallback | None = None,
+    should_stop: ShouldStop = never_stop,
+    on_preparing: Callable[[int, int, float], None] | None = None,
+    augment: TextAugment | None = None,
+    augmentation: dict | None = None,
+    feature_dir: str | os.PathLike[str] | None = None,
+) -> RunParts:
+    """Build the parts of a text run of ``config`` on ``corpus`` (nothing is trained or stored yet).
+
+    Parameters
+    ----------
+    corpus
+        The labelled split, the texts and the unlabelled texts (these join the consistency term only, with
+        ``consistency_weight > 0`` and ``use_unlabelled``; never the supervised loss).
+    config
+        What to train and how; ``backbone`` names the text encoder (an image backbone's name means the default).
+    augment
+        The text augmentation ``T(x)``: ``augment(text, rng) -> text``; ``None`` trains on the texts as they are.
+    augmentation
+        The augmentation's description, stored with the run and keying the cached views (default: no steps).
+    feature_dir
+        A project folder whose feature cache keeps the frozen encoder's embeddings across runs.
+
+    Raises
+    ------
+    TextEncoderError
+        The encoder cannot be found or read offline.
+    """
+    emit = emit or (lambda event: None)
+    seed_everything(config.seed)  # first: the new head's initial weights come from this seed
+    device, notice = probe_device(config.device)
+    if notice:
+        emit(RunNotice(notice))
+    split = corpus.split
+    name = text_encoder_name(config, emit)
+    encoder = load_text_encoder(name)
+    spec = ModelSpec(
+        backbone=name,
+        num_classes=len(split.classes),
+        head=config.head,
+        dropout=config.dropout,
+        hidden=config.hidden_size,
+    )
+    model = text_classifier(encoder, spec)
+    recipe = TextAugmentation(augment, augmentation or {"kind": "text", "steps": []})
+    texts = corpus.texts
+    train_set = TextDataset(
+        [texts[k] for k, _ in split.train],
+        [t for _, t in split.train],
+        encoder,
+        recipe,
+        seed=config.seed,
+        keys=[k for k, _ in split.train],
+    )
+    val_set = TextDataset(
+        [texts[k] for k, _ in split.val], [t for _, t in split.val], encoder, keys=[k for k, _ in split.val]
+    )
+    unlabelled_set = None
+    if config.consistency_weight > 0 and config.use_unlabelled:
+        if len(corpus.unlabelled) >= MIN_TRAINING_BATCH:
+            unlabelled_set = TextDataset(
+                [texts[k] for k in corpus.unlabelled],
+                [-1] * len(corpus.unlabelled),
+                encoder,
+                recipe,
+                seed=config.seed + 1,
+                keys=list(corpus.unlabelled),
+            )
+        else:
+            emit(
+                RunNotice("the project has too few unlabelled texts; consistency uses the labelled ones only")
+            )
+    truncated = sum(d.truncated for d in (train_set, val_set, unlabelled_set) if d is not None)
+    if truncated:
+        emit(
+            RunNotice(
+                f"{truncated} text(s) are longer than {encoder.max_length} tokens, the most {name} reads: the "
+                "model sees the beginning of each"
+            )
+        )
+    model.to(device)
+    groups = configure_transfer(model, config)
+    for group in groups:
+        group["base_lr"] = group["lr"]
+    cache = None
+    if config.transfer == "frozen":
+        cache = TextFeatureCache(
+            model.backbone,
+            train_set,
+            val_set,
+            device,
+            config.feature_views,
+            config.batch_size * 2,
+            0,
+            should_stop,
+            clean_views=config.consistency_weight > 0,
+            unlabelled_set=unlabelled_set,
+            on_progress=on_preparing,
+            store=text_feature_store(feature_dir, encoder, device) if feature_dir is not None else None,
+        )
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    weights = None
+    sampler_wanted = config.imbalance == "balanced_sampler"
+    if config.imbalance == "weighted_loss" or (sampler_wanted and cache is not None):
+        weights = class_weights([t for _, t in split.train], len(split.classes)).to(device)
+    amp_dtype = amp_dtype_for(device, config.amp)
+    parts = RunParts(
+        config=config,
+        split=split,
+        spec=spec,
+        model=model,
+        preprocessing=encoder.preprocessing,  # type: ignore[arg-type]
+        device=device,
+        amp_dtype=amp_dtype,
+        channels_last=False,
+        recipe=recipe,  # type: ignore[arg-type]
+        compiled=recipe,  # type: ignore[arg-type]
+        train_set=train_set,  # type: ignore[arg-type]
+        val_set=val_set,  # type: ignore[arg-type]
+        unlabelled_set=unlabelled_set,  # type: ignore[arg-type]
+        groups=groups,
+        cache=cache,
+        optimizer=optimizer,
+        criterion=nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing),
+        scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+        use_sampler=sampler_wanted and cache is None,
+        batch_size=config.batch_size,
+    )
+    parts.build_loaders()
+    return parts
+
+
+def build_text_run(
+    store: ProjectStore,
+    config: TrainConfig,
+    emit: EventCallback | None = None,
+    should_stop: ShouldStop = never_stop,
+    split: LabelledSplit | None = None,
+    on_preparing: Callable[[int, int, float], None] | None = None,
+    augment: TextAugment | None = None,
+    augmentation: dict | None = None,
+) -> RunParts:
+    """:func:`build_text_parts` on a text project (the signature of
+    :func:`~dmtl_studio.core.training.setup.build_run`, which dispatches here for text projects)."""
+    return build_text_parts(
+        project_corpus(store, split),
+        config,
+        emit,
+        should_stop,
+        on_preparing,
+        augment,
+        augmentation,
+        feature_dir=store.folder,
+    )
+
+
+def build_project_run(
+    store: ProjectStore,
+    config: TrainConfig,
+    emit: EventCallback | None = None,
+    should_stop: ShouldStop = never_stop,
+    split: LabelledSplit | None = None,
+    on_preparing: Callable[[int, int, float], None] | None = None,
+) -> RunParts:
+    """The parts of a run of ``config`` on a project of either kind: :func:`build_text_run` for a text project,
+    :func:`~dmtl_studio.core.training.setup.build_run` for images (same arguments, same errors)."""
+    if store.kind == "text":
+        return build_text_run(store, config, emit, should_stop, split, on_preparing)
+    return build_run(store, config, emit, should_stop, split, on_preparing)

@@ -1,0 +1,172 @@
+"""Text runs go through the same engine as images: a frozen encoder with the linear probe separates a tiny text
+set, a one-epoch partial fine-tune lowers the loss, unlabelled texts reach only the consistency term, and a text
+project trains, stores its run and loads it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.texts_table import TextItem
+from dmtl_studio.core.training import objective
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.engine import Trainer, evaluate
+from dmtl_studio.core.training.events import PreparationProgress, RunNotice
+from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.text_setup import TextCorpus, build_text_parts
+
+CATS = [
+    "the cat purrs softly",
+    "a kitten chased the mouse",
+    "my cat sleeps all day",
+    "cats love warm laps",
+    "the tabby cat meowed",
+    "a cat climbed the tree",
+    "the cat drank milk",
+    "kittens play with yarn",
+]
+MONEY = [
+    "the stock market fell",
+    "shares rose after earnings",
+    "investors sold their bonds",
+    "the bank raised rates",
+    "inflation hit the economy",
+    "the fund bought shares",
+    "markets rallied on news",
+    "traders feared a crash",
+]
+TRAIN = [(t, 0) for t in CATS] + [(t, 1) for t in MONEY]
+VAL = [
+    ("a sleepy cat on the sofa", 0),
+    ("the kitten purred", 0),
+    ("bond yields went up", 1),
+    ("banks lend money", 1),
+]
+#: Unlabelled texts share a word no labelled text has, so a supervised batch holding one would show it.
+UNLABELLED = ["zebra cat naps", "zebra stocks dip", "zebra kitten", "zebra bank loans", "zebra mouse"]
+
+
+def word_dropout(text: str, rng: np.random.Generator) -> str:
+    """A small text augmentation for the tests: drops each word with probability 0.2 (never all)."""
+    words = text.split()
+    kept = [w for w in words if rng.random() >= 0.2]
+    return " ".join(kept or words[:1])
+
+
+def _config(**changes: object) -> TrainConfig:
+    return TrainConfig.recommended(backbone="all-MiniLM-L6-v2", device="cpu", seed=3, **changes)
+
+
+def test_frozen_encoder_with_the_linear_probe_separates_a_tiny_text_set() -> None:
+    events: list[object] = []
+    parts = build_text_parts(
+        TextCorpus.from_lists(["cats", "money"], TRAIN, VAL),
+        _config(transfer="frozen", linear_probe=True),
+        events.append,
+    )
+    assert parts.cache is not None and parts.model.backbone.num_features == 384
+    assert Trainer(parts, notify=events.append).fit() == "completed"
+    _, accuracy, confusion = evaluate(parts.scored, parts.val_loader, parts.device, 2)
+    assert accuracy == 1.0 and confusion.trace() == len(VAL)
+    assert any(isinstance(e, RunNotice) and "linear probe" in e.message for e in events)
+    # The head is one linear layer over raw embeddings (standardisation folded in), as for images.
+    assert isinstance(parts.model.head[-1], torch.nn.Linear)
+
+
+def test_one_epoch_of_partial_fine_tuning_runs_and_lowers_the_loss() -> None:
+    config = _config(transfer="partial", unfreeze_stages=2, epochs=1, batch_size=4, learning_rate=3e-3)
+    parts = build_text_parts(
+        TextCorpus.from_lists(["cats", "money"], TRAIN, TRAIN), config, augment=word_dropout
+    )
+    assert parts.cache is None
+    frozen_layer = parts.model.backbone.transformer.encoder.layer[0].attention.self.query.weight.clone()
+    before, _, _ = evaluate(parts.model, parts.val_loader, parts.device, 2)
+    assert Trainer(parts).fit() == "completed"
+    after, _, _ = evaluate(parts.model, parts.val_loader, parts.device, 2)
+    assert after < before
+    torch.testing.assert_close(
+        parts.model.backbone.transformer.encoder.layer[0].attention.self.query.weight, frozen_layer
+    )
+
+
+@pytest.mark.parametrize("transfer", ["frozen", "partial"])
+def test_unlabelled_texts_reach_the_consistency_term_but_never_the_supervised_loss(
+    transfer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = TextCorpus.from_lists(["cats", "money"], TRAIN, VAL, unlabelled=UNLABELLED)
+    config = _config(
+        transfer=transfer,
+        epochs=2,
+        batch_size=4,
+        consistency_weight=1.0,
+        use_unlabelled=True,
+        unlabelled_ratio=1,
+    )
+    parts = build_text_parts(corpus, config, augment=word_dropout)
+    zebra = parts.model.backbone.tokenize(["zebra"]).ids[0, 1]
+    supervised: list[tuple[torch.Tensor, torch.Tensor]] = []
+    through_model: list[torch.Tensor] = []
+    original_loss, original_logits = objective.supervised_loss, type(parts).logits
+
+    def recording_loss(parts_, inputs, targets, epoch, step):  # noqa: ANN001, ANN202
+        supervised.append((inputs.detach().clone(), targets.clone()))
+        return original_loss(parts_, inputs, targets, epoch, step)
+
+    def recording_logits(self, inputs):  # noqa: ANN001, ANN202
+        through_model.append(inputs.detach().clone())
+        return original_logits(self, inputs)
+
+    monkeypatch.setattr(objective, "supervised_loss", recording_loss)
+    monkeypatch.setattr(type(parts), "logits", recording_logits)
+    assert Trainer(parts).fit() == "completed"
+    assert sum(len(t) for _, t in supervised) == len(TRAIN)  # every labelled text, once
+    assert all(bool((t >= 0).all()) for _, t in supervised)
+    if transfer == "partial":  # token ids: the unlabelled texts' word appears in the consistency batches only
+        assert not any(bool((x == zebra).any()) for x, _ in supervised)
+        assert any(bool((x == zebra).any()) for x in through_model)
+    else:  # cached embeddings: every supervised row is a labelled text's view, never an unlabelled one's
+        labelled = parts.cache.train().features.flatten(0, 1)
+        unlabelled = parts.cache.unlabelled()
+        unlabelled_rows = torch.cat([unlabelled.features.flatten(0, 1), unlabelled.clean])
+        for rows, _ in supervised:
+            for row in rows:
+                assert (labelled - row).abs().amax(1).min() < 1e-6
+                assert (unlabelled_rows - row).abs().amax(1).min() > 1e-4
+        assert len(parts.cache.unlabelled()) == len(UNLABELLED)
+
+
+def _text_project(folder: Path) -> Path:
+    with ProjectStore.create(folder) as store:
+        store.set_kind("text")
+        items = [TextItem(f"cats.csv#{i}", t, "cats") for i, t in enumerate(CATS)]
+        items += [TextItem(f"money.csv#{i}", t, "money") for i, t in enumerate(MONEY)]
+        items += [TextItem(f"val.csv#{i}", t, ["cats", "money"][c]) for i, (t, c) in enumerate(VAL)]
+        items += [TextItem(f"free.csv#{i}", t) for i, t in enumerate(UNLABELLED)]
+        store.add_texts(items)
+        ids = {im.path: im.id for im in store.images()}
+        store.set_splits({i: ("val" if p.startswith("val") else "train") for p, i in ids.items()})
+    return folder
+
+
+def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Path) -> None:
+    project = _text_project(tmp_path / "project")
+    events: list[object] = []
+    summary = train(project, _config(transfer="frozen", linear_probe=True), on_event=events.append)
+    assert summary.status == "completed" and summary.classes == ("cats", "money")
+    assert summary.metrics["best"]["val_accuracy"] == 1.0
+    loaded = load_checkpoint(summary.run_dir)
+    assert loaded.sidecar["kind"] == "text" and loaded.spec.backbone == "all-MiniLM-L6-v2"
+    encoder = loaded.model.backbone
+    with torch.no_grad():
+        predicted = loaded.model(encoder.tokenize([t for t, _ in VAL]).ids).argmax(1).tolist()
+    assert predicted == [c for _, c in VAL]
+    # A second run reads every embedding from the project's feature cache.
+    again: list[object] = []
+    train(project, _config(transfer="frozen", linear_probe=True), on_event=again.append)
+    progress = [e for e in again if isinstance(e, PreparationProgress)]
+    assert progress and progress[-1].reused == progress[-1].total >= len(TRAIN) + len(VAL)
