@@ -29,7 +29,8 @@ def _config(**changes: object) -> TrainConfig:
 
 @pytest.fixture
 def forward_passes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Counts the images that really go through the backbone."""
+    """Counts the images that really go through the backbone (the PyTorch engine: its module's hooks see them)."""
+    monkeypatch.setenv("DMTL_STUDIO_FEATURE_ENGINE", "torch")
     counted = {"images": 0}
     real = feature_cache.extract_features
 
