@@ -229,7 +229,9 @@ def check_session(session: object, backbone: nn.Module, image_shape: tuple[int, 
     return difference
 
 
-_SESSIONS: OrderedDict[tuple[str, int], object] = OrderedDict()  # the last few sessions, by file and threads
+_SESSIONS: OrderedDict[tuple[str, int], object] = (
+    OrderedDict()
+)  # the last few sessions, by file name and threads
 _KEPT_SESSIONS = 4
 #: Exported backbones kept on disk (the least recently used beyond this are removed).
 KEPT_FILES = 8
@@ -252,8 +254,8 @@ def onnx_engine(backbone: nn.Module, image_shape: tuple[int, int, int], digest: 
     channels, height, width = image_shape
     path = onnx_cache_dir() / f"backbone-{digest[:32]}-{channels}x{height}x{width}-v{_FILE_FORMAT}.onnx"
     threads = cpu_threads()
-    key = (str(path), threads)
-    if key in _SESSIONS and path.is_file():
+    key = (path.name, threads)  # the name says everything the model depends on, whatever the cache folder
+    if key in _SESSIONS:
         _SESSIONS.move_to_end(key)
         return OnnxEngine(_SESSIONS[key], path)
     session = None

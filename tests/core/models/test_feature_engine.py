@@ -98,7 +98,10 @@ def test_the_exported_file_is_reused_and_changed_weights_get_another(
     lite0: nn.Module, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = _Images(4, seed=1)
-    first = engine_for(lite0, torch.device("cpu"), SHAPE)
+    feature_engine._SESSIONS.clear()  # noqa: SLF001 - as in a new process
+    first = engine_for(
+        create_backbone("efficientnet_lite0", pretrained=True).eval(), torch.device("cpu"), SHAPE
+    )
     assert first.name == ONNXRUNTIME and first.path.is_file()
     exports = {"n": 0}
     real_export = feature_engine.export_backbone
