@@ -5,6 +5,9 @@ Usage::
     .venv/bin/python bench/bench_predict.py --run RUN_DIR --images FOLDER [--rounds 3]
     .venv/bin/python bench/bench_predict.py --plain MODEL.onnx --images FOLDER   # the plain script alone
 
+``--before CHECKOUT`` adds a side: the same command run from another checkout of the product (e.g. an extracted
+older commit: ``git archive COMMIT | tar -x -C DIR``), for the "before vs now" figure.
+
 Each side is a fresh process (``sys.executable``), timed by the CPU seconds it and its children used
 (``resource.getrusage(RUSAGE_CHILDREN)``, user + system) and by wall time; rounds interleave the sides:
 
@@ -66,11 +69,14 @@ def plain_predict(model: Path, images: Path, out: Path) -> None:
         csv.writer(handle).writerows([("path", "predicted_label"), *rows])
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """(CPU seconds of the child process tree, wall seconds) of one command."""
+def timed(command: list[str], root: Path = ROOT) -> tuple[float, float]:
+    """(CPU seconds of the child process tree, wall seconds) of one command run from checkout ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root, env=env
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
@@ -88,6 +94,7 @@ def main() -> None:
     parser.add_argument("--plain", type=Path, help="run the plain script on this model and exit")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--before", type=Path, help="another checkout of the product, timed as a side too")
     args = parser.parse_args()
     if args.plain:
         plain_predict(args.plain, args.images, args.out)
@@ -114,12 +121,14 @@ def main() -> None:
     ]
     first_cpu, first_wall = timed([*product, str(work / "first.csv")])  # exports the run into the cache
     timed([*plain, str(work / "plain.csv")])  # warm-up: file cache
-    sides = {"dmtl-studio predict RUN_DIR": product, "plain onnxruntime script": plain}
+    sides = {"dmtl-studio predict RUN_DIR": (product, ROOT), "plain onnxruntime script": (plain, ROOT)}
+    if args.before:
+        sides[f"dmtl-studio predict RUN_DIR, before ({args.before})"] = (product, args.before.resolve())
     cpu: dict[str, list[float]] = {name: [] for name in sides}
     wall: dict[str, list[float]] = {name: [] for name in sides}
     for round_ in range(args.rounds):
-        for name, command in sides.items():
-            seconds, elapsed = timed([*command, str(work / f"{name[:5]}-{round_}.csv")])
+        for index, (name, (command, root)) in enumerate(sides.items()):
+            seconds, elapsed = timed([*command, str(work / f"side{index}-{round_}.csv")], root)
             cpu[name].append(seconds)
             wall[name].append(elapsed)
     count = len(labels(work / "plain.csv"))
@@ -139,10 +148,16 @@ def main() -> None:
     print(
         f"\nfirst `dmtl-studio predict` of the run (exports it into the cache): {first_cpu:.2f} CPU s, {first_wall:.2f} s"
     )
-    product_labels = labels(work / "first.csv")
-    differing = [p for p, label in labels(work / "plain.csv").items() if product_labels.get(p) != label]
-    print(f"labels differing between the sides: {len(differing)} of {count}")
-    if differing:
+    reference = labels(work / "plain.csv")
+    outputs = {"first call": work / "first.csv"}
+    outputs.update({name: work / f"side{index}-0.csv" for index, name in enumerate(sides)})
+    failed = False
+    for name, path in outputs.items():
+        got = labels(path)
+        differing = [p for p, label in reference.items() if got.get(p) != label]
+        print(f"labels of {name} differing from the plain script's: {len(differing)} of {count}")
+        failed = failed or bool(differing)
+    if failed:
         sys.exit(1)
 
 
