@@ -171,3 +171,23 @@ def test_cpu_caches_stay_valid_and_float16_features_on_cuda_get_their_own(tmp_pa
 
     assert space("cpu") == float32_space("cpu")  # onnxruntime and PyTorch on the CPU share one cache
     assert space("cuda") != float32_space("cuda")  # float16 autocast features are kept apart
+
+
+def test_a_damaged_cached_file_is_exported_again(lite0: nn.Module, caplog: pytest.LogCaptureFixture) -> None:
+    data = _Images(3, seed=2)
+    feature_engine._SESSIONS.clear()  # noqa: SLF001
+    path = engine_for(
+        create_backbone("efficientnet_lite0", pretrained=True).eval(), torch.device("cpu"), SHAPE
+    ).path
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 4096] = bytes(
+        4096
+    )  # zeroed weights: loads, computes wrong
+    path.write_bytes(bytes(damaged))
+    feature_engine._SESSIONS.clear()  # noqa: SLF001 - a new process
+    fresh = create_backbone("efficientnet_lite0", pretrained=True).eval()
+    with caplog.at_level(logging.WARNING, logger=feature_engine.__name__):
+        engine = engine_for(fresh, torch.device("cpu"), SHAPE)
+    assert engine.name == ONNXRUNTIME and any("exporting it again" in r.getMessage() for r in caplog.records)
+    assert _relative(engine(data.images), _reference(fresh, data.images)) <= TOLERANCE
+    assert path.read_bytes() != bytes(damaged)
