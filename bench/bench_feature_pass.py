@@ -1,4 +1,5 @@
-"""Frozen-backbone feature pass on CPU: the product's pass against plain torch, channels_last and onnxruntime.
+"""Frozen-backbone feature pass on CPU: the product's pass (before and now) against plain torch, channels_last
+and onnxruntime.
 
 Usage::
 
@@ -8,7 +9,12 @@ Every side computes the pooled features of the same ``--images`` images (the dem
 resized to 224 px once beforehand, so no side pays for decoding) with the same EfficientNet-Lite0 weights:
 
 - product: ``core.models.features.extract_features`` over a ``core.training.data.ImageDataset`` (what a frozen
-  run's feature pass calls), batch ``--batch-size``;
+  run's feature pass calls), batch ``--batch-size``, with the engine it chooses on the CPU (onnxruntime; its
+  one-time export into the cache folder is timed on its own, before the rounds);
+- product before the engines: the same loader with ``backbone(images)`` under ``torch.no_grad`` (the pass as it
+  was, for the side-by-side "old vs new" figure);
+- product, PyTorch engine: ``extract_features(..., engine="torch")`` (the fallback: channels_last +
+  inference_mode);
 - plain: ``backbone(batch)`` under ``torch.inference_mode`` on a ready tensor;
 - channels_last: the same with model and input in ``torch.channels_last``;
 - onnxruntime: the backbone exported with ``torch.onnx.export`` (TorchScript exporter, as the product's export)
@@ -39,6 +45,7 @@ import torch  # noqa: E402
 
 from dmtl_studio.core.models.architectures import preprocessing_for  # noqa: E402
 from dmtl_studio.core.models.classifier import create_backbone  # noqa: E402
+from dmtl_studio.core.models.feature_engine import engine_for  # noqa: E402
 from dmtl_studio.core.models.features import extract_features  # noqa: E402
 from dmtl_studio.core.project.demo import create_demo_project  # noqa: E402
 from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
@@ -73,8 +80,25 @@ def main() -> None:
     batch = torch.stack([dataset[i][0] for i in range(len(dataset))])  # decodes and caches each image once
     batches = list(batch.split(args.batch_size))
 
+    cpu = torch.device("cpu")
+    product_model = create_backbone(BACKBONE, pretrained=True).eval()
+    started = time.perf_counter()
+    engine = engine_for(product_model, cpu, tuple(batch.shape[1:]))
+    export_seconds = time.perf_counter() - started
+
     def product() -> torch.Tensor:
-        features, _ = extract_features(backbone, dataset, torch.device("cpu"), args.batch_size)
+        features, _ = extract_features(product_model, dataset, cpu, args.batch_size)
+        return features
+
+    def product_before() -> torch.Tensor:  # the pass before the engines: loader + module under no_grad
+        loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False)
+        with torch.no_grad():
+            return torch.cat([backbone(images).float() for images, _, _ in loader])
+
+    fallback_model = create_backbone(BACKBONE, pretrained=True).eval()
+
+    def product_torch() -> torch.Tensor:
+        features, _ = extract_features(fallback_model, dataset, cpu, args.batch_size, engine="torch")
         return features
 
     def plain() -> torch.Tensor:
@@ -112,7 +136,9 @@ def main() -> None:
         return torch.from_numpy(np.concatenate([session.run(None, {"images": b})[0] for b in onnx_batches]))
 
     sides: dict[str, Callable[[], torch.Tensor]] = {
-        "product pass (extract_features)": product,
+        f"product pass now (extract_features, {engine.name})": product,
+        "product pass before (loader + module, no_grad)": product_before,
+        "product pass now, PyTorch engine (fallback)": product_torch,
         "plain timm + inference_mode": plain,
         "channels_last + inference_mode": channels_last,
         "onnxruntime session (CPU)": onnx,
@@ -151,6 +177,12 @@ def main() -> None:
             f"{differences[name]:.1e} | {differences[name] / scale:.1e} |"
         )
     print(f"\nlargest feature magnitude {scale:.2f}")
+    now = statistics.median(speeds[f"product pass now (extract_features, {engine.name})"])
+    before = statistics.median(speeds["product pass before (loader + module, no_grad)"])
+    print(
+        f"product pass now / before: {now:.1f} / {before:.1f} images/s = {now / before:.2f}x; "
+        f"the engine's one-time export and check (empty cache): {export_seconds:.1f} s"
+    )
     bad = [name for name, diff in differences.items() if diff > args.rtol * scale]
     if bad:
         print(f"features differ by more than {args.rtol:g} of it: {', '.join(bad)}")

@@ -566,9 +566,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.evaluation.export import predict_with
     from dmtl_studio.core.evaluation.exported_model import is_run_folder
-    from dmtl_studio.core.evaluation.predict import NoImagesError, predict_folder
+    from dmtl_studio.core.evaluation.predict import NoImagesError, predict_folder, predict_with
     from dmtl_studio.core.quality.reject import RejectError
 
     reject_below = args.reject_below

@@ -23,29 +23,19 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes
 from dmtl_studio.core.evaluation.exported_model import (
     EXPORT_SIDECAR_FORMAT,
     ExportError,
-    load_exported,
     onnxruntime_module,
     sidecar_path,
     single_file_predictor,
-)
-from dmtl_studio.core.evaluation.predict import (
-    PredictSummary,
-    predict_files,
-    prediction_inputs,
-    reject_unsure,
-    write_predictions_csv,
 )
 from dmtl_studio.core.models.architectures import Preprocessing
 from dmtl_studio.core.models.calibration import temperature_of
@@ -60,7 +50,8 @@ from dmtl_studio.core.models.preprocess import describe_preprocessing
 FORMATS = ("onnx", "torchscript", "safetensors")
 
 
-#: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
+#: Exported outputs must match PyTorch's within this tolerance on the logits, times the largest logit's magnitude
+#: when that is above 1.
 TOLERANCE = 1e-3
 ONNX_OPSET = 17
 
@@ -190,16 +181,19 @@ def export_run(
     check_sidecar = _export_sidecar(loaded.sidecar, fmt, out.name, {})
     got = single_file_predictor(data, fmt, check_sidecar, out).logits(batch.numpy())
     difference = float(np.abs(got - expected).max())
-    if not difference <= TOLERANCE:
+    # Relative to the logits' size: a calibrated run (a temperature well below 1) or a linear probe fitted to
+    # convergence has logits in the hundreds, where float32 rounding alone exceeds an absolute 1e-3.
+    allowed = TOLERANCE * max(1.0, float(np.abs(expected).max()))
+    if not difference <= allowed:
         raise ExportError(
-            f"the {fmt} model differs from PyTorch by {difference:.2e} (tolerance {TOLERANCE:.0e}); not kept"
+            f"the {fmt} model differs from PyTorch by {difference:.2e} (tolerance {allowed:.1e}); not kept"
         )
     check_info = {
         "against": "pytorch",
         "batch_size": check_batch,
         "traced_batch_size": 1,
         "max_abs_difference": difference,
-        "tolerance": TOLERANCE,
+        "tolerance": allowed,
     }
     if fmt == "onnx":
         check_info["runtime"] = "onnxruntime " + onnxruntime_module().__version__
@@ -231,33 +225,3 @@ def _remove_export(folder: Path, created: bool) -> None:
         (folder / name).unlink(missing_ok=True)
     if created:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def predict_with(
-    model_path: str | os.PathLike[str],
-    images_dir: str | os.PathLike[str],
-    out_csv: str | os.PathLike[str],
-    *,
-    batch_size: int = 32,
-    progress: Callable[[int, int], None] | None = None,
-    should_stop: ShouldStop = never_stop,
-    reject_below: float | None = None,
-) -> PredictSummary:
-    """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV.
-
-    With ``reject_below``, images whose top probability is below it are labelled ``unsure``.
-    """
-    predictor = load_exported(model_path)
-    paths = prediction_inputs(images_dir)
-    summary = predict_files(
-        paths,
-        predictor.classes,
-        predictor.preprocessing,
-        predictor.probabilities,
-        batch_size=batch_size,
-        progress=progress,
-        should_stop=should_stop,
-    )
-    summary = reject_unsure(summary, reject_below)
-    write_predictions_csv(summary, Path(out_csv))
-    return summary

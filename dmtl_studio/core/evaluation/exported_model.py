@@ -1,8 +1,13 @@
 """Loading a model made by DMTL Studio — a run folder, a safetensors export folder, or an ONNX or TorchScript file
-with its JSON sidecar — as one :class:`Predictor` that turns normalised images into logits."""
+with its JSON sidecar — as one :class:`Predictor` that turns normalised images into logits.
+
+An ONNX model runs in onnxruntime without importing PyTorch (PyTorch is imported for run folders and TorchScript
+files only), with as many threads as the process may use (:func:`cpu_threads`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -11,14 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from dmtl_studio.core.models.architectures import Preprocessing
-from dmtl_studio.core.models.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    read_sidecar,
-)
+from dmtl_studio.core.base.fileio import file_sha256
+from dmtl_studio.core.base.paths import app_data_dir
+from dmtl_studio.core.models.preprocess import Preprocessing
+from dmtl_studio.core.models.run_folder import WEIGHTS_NAME, CheckpointError, read_sidecar
 
 EXPORT_SIDECAR_FORMAT = 1
 SIDECAR_SUFFIX = ".json"
@@ -41,6 +43,34 @@ def onnxruntime_module():  # noqa: ANN202 - the module
     except ImportError as exc:  # pragma: no cover - a dependency of the application
         raise ExportError("onnxruntime is not installed; it is needed to use .onnx models") from exc
     return onnxruntime
+
+
+def cpu_threads() -> int:
+    """CPU threads this process may use: ``OMP_NUM_THREADS`` when set, else the cores it may run on."""
+    try:
+        wanted = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    except ValueError:
+        wanted = 0
+    if wanted > 0:
+        return wanted
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
+
+
+def onnx_session(source: str | bytes) -> object:
+    """An onnxruntime CPU session over a model file or its bytes, with :func:`cpu_threads` intra-op threads.
+
+    The threads sleep between runs instead of spinning (``session.intra_op.allow_spinning`` 0): prediction runs
+    a batch at a time with decoding in between, and spinning threads would only burn the CPU meanwhile.
+    """
+    ort = onnxruntime_module()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = cpu_threads()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 class Predictor:
@@ -126,11 +156,8 @@ def single_file_predictor(source: Path | bytes, kind: str, sidecar: dict, path: 
             f"the sidecar of {path} has no usable preprocessing: {_first_line(exc)}"
         ) from exc
     if kind == "onnx":
-        ort = onnxruntime_module()
         try:
-            session = ort.InferenceSession(
-                source if isinstance(source, bytes) else str(source), providers=["CPUExecutionProvider"]
-            )
+            session = onnx_session(source if isinstance(source, bytes) else str(source))
             inputs = session.get_inputs()
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own classes for every kind of damage
             raise CheckpointError(f"{path} is not a usable ONNX model: {_first_line(exc)}") from exc
@@ -143,6 +170,8 @@ def single_file_predictor(source: Path | bytes, kind: str, sidecar: dict, path: 
             kind, classes, preprocessing, lambda batch: session.run(None, {input_name: batch})[0]
         )
     if kind == "torchscript":
+        import torch
+
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -171,6 +200,10 @@ def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> 
     """
     path = Path(path)
     if path.is_dir():
+        import torch
+
+        from dmtl_studio.core.models.checkpoint import load_checkpoint
+
         loaded = load_checkpoint(path, device="cpu")
 
         def run_torch(batch: np.ndarray) -> np.ndarray:
@@ -192,3 +225,48 @@ def is_run_folder(path: str | os.PathLike[str]) -> bool:
     except CheckpointError:
         return False
     return True
+
+
+#: Version of the exported graph of a run kept in the cache; a change makes new files.
+_RUN_ONNX_FORMAT = 1
+#: Runs' ONNX files kept in the cache (the least recently used beyond this are removed).
+KEPT_RUN_FILES = 16
+
+
+def run_onnx_cache_path(run_dir: str | os.PathLike[str], sidecar: dict | None = None) -> Path:
+    """Where the product keeps a run's model exported to ONNX: ``<app data>/cache/onnx/run-<key>.onnx``.
+
+    The key hashes the run's weights file (read each time, so replaced weights never meet an old export), its
+    model spec, preprocessing and calibration: whatever the exported graph depends on.
+
+    Raises
+    ------
+    CheckpointError
+        When the run has no sidecar or weights, or the weights do not match the sidecar.
+    """
+    folder = Path(run_dir)
+    sidecar = read_sidecar(folder) if sidecar is None else sidecar
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{folder} has a sidecar but no {WEIGHTS_NAME}")
+    digest = file_sha256(weights)
+    expected = sidecar.get("weights_sha256")
+    if expected and digest != expected:
+        raise CheckpointError(f"{weights} does not match its sidecar (damaged or replaced)")
+    described = {
+        "format": _RUN_ONNX_FORMAT,
+        "weights": digest,
+        "model": sidecar.get("model"),
+        "preprocessing": sidecar.get("preprocessing"),
+        "calibration": sidecar.get("calibration"),
+    }
+    key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return app_data_dir() / "cache" / "onnx" / f"run-{key}.onnx"
+
+
+def prune_run_onnx_cache(folder: Path) -> None:
+    """Keep the :data:`KEPT_RUN_FILES` most recently used runs' ONNX files (and their sidecars) in ``folder``."""
+    files = sorted(folder.glob("run-*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEPT_RUN_FILES:]:
+        old.unlink(missing_ok=True)
+        sidecar_path(old).unlink(missing_ok=True)

@@ -1,23 +1,43 @@
-"""Prediction with a trained run over a folder of images, written as CSV."""
+"""Prediction with a trained run or an exported model over a folder of images, written as CSV.
+
+On the CPU a run folder predicts through onnxruntime: its model is exported to ONNX once (checked against
+PyTorch, :func:`~dmtl_studio.core.evaluation.export.export_run`) and kept in the product's cache folder under a hash
+of its weights (:func:`~dmtl_studio.core.evaluation.exported_model.run_onnx_cache_path`); later predictions load
+that file and never import PyTorch. It costs about what a plain onnxruntime script over an exported model costs
+(``bench/bench_predict.py``, ``docs/performance.md``). When the export fails, PyTorch predicts, with a warning.
+"""
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.base.csvfile import write_csv
-from dmtl_studio.core.models.architectures import Preprocessing
-from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
-from dmtl_studio.core.models.preprocess import prepare_file
+from dmtl_studio.core.evaluation.exported_model import (
+    ExportError,
+    Predictor,
+    load_exported,
+    prune_run_onnx_cache,
+    run_onnx_cache_path,
+    sidecar_path,
+)
+from dmtl_studio.core.models.preprocess import Preprocessing, prepare_file
+from dmtl_studio.core.models.run_folder import CheckpointError, read_sidecar
 from dmtl_studio.core.project.folder_scan import iter_image_files
 from dmtl_studio.core.project.image_problems import ImageProblem
+
+if TYPE_CHECKING:
+    from dmtl_studio.core.models.checkpoint import LoadedModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,7 +147,9 @@ def predict_paths(
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
 ) -> PredictSummary:
-    """:func:`predict_files` with a trained run's model (on its device)."""
+    """:func:`predict_files` with a trained run's model in PyTorch (on its device)."""
+    import torch
+
     device = next(loaded.model.parameters()).device
 
     @torch.no_grad()
@@ -196,6 +218,31 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
     write_csv(out, header, rows)
 
 
+def run_predictor(run_dir: str | os.PathLike[str]) -> Predictor:
+    """A run's model in onnxruntime (CPU), from the product's cache; exported there on first use.
+
+    Raises
+    ------
+    CheckpointError
+        When the run folder cannot be used (no sidecar or weights, weights that do not match it).
+    ExportError
+        When the model cannot be exported to ONNX or the export differs from PyTorch.
+    """
+    sidecar = read_sidecar(run_dir)
+    path = run_onnx_cache_path(run_dir, sidecar)
+    if path.is_file() and sidecar_path(path).is_file():
+        try:
+            os.utime(path)  # recently used: removed last
+            return load_exported(path)
+        except (CheckpointError, OSError) as exc:  # a damaged cache entry: exported again below
+            log.warning("cached ONNX model %s is not usable (%s); exporting the run again", path.name, exc)
+    from dmtl_studio.core.evaluation.export import export_run  # PyTorch: only when the cache has no file
+
+    export_run(run_dir, "onnx", path)
+    prune_run_onnx_cache(path.parent)
+    return load_exported(path)
+
+
 def predict_folder(
     run_dir: str | os.PathLike[str],
     images_dir: str | os.PathLike[str],
@@ -209,12 +256,63 @@ def predict_folder(
 ) -> PredictSummary:
     """Predict every image below ``images_dir`` with a run and write the CSV.
 
-    Probabilities are calibrated when the run is (its sidecar's temperature). With ``reject_below``, images
-    whose top probability is below it are labelled ``unsure`` (:func:`reject_unsure`).
+    On the CPU (and without ``loaded``) the run's model runs in onnxruntime (:func:`run_predictor`); on CUDA, with
+    ``loaded``, or when the ONNX export fails (a logged warning), in PyTorch. Both give the same labels; the
+    probabilities agree within the export's check. Probabilities are calibrated when the run is (its sidecar's
+    temperature). With ``reject_below``, images whose top probability is below it are labelled ``unsure``
+    (:func:`reject_unsure`).
     """
-    loaded = loaded or load_checkpoint(run_dir, device=device)
     paths = prediction_inputs(images_dir)
-    summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
+    predictor = None
+    if loaded is None and device == "cpu":
+        try:
+            predictor = run_predictor(run_dir)
+        except ExportError as exc:
+            log.warning("the run predicts in PyTorch (slower): %s", exc)
+    if predictor is not None:
+        summary = predict_files(
+            paths,
+            predictor.classes,
+            predictor.preprocessing,
+            predictor.probabilities,
+            progress=progress,
+            should_stop=should_stop,
+        )
+    else:
+        from dmtl_studio.core.models.checkpoint import load_checkpoint
+
+        loaded = loaded or load_checkpoint(run_dir, device=device)
+        summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
+    summary = reject_unsure(summary, reject_below)
+    write_predictions_csv(summary, Path(out_csv))
+    return summary
+
+
+def predict_with(
+    model_path: str | os.PathLike[str],
+    images_dir: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+    reject_below: float | None = None,
+) -> PredictSummary:
+    """Predict every image of a folder with any model :func:`load_exported` accepts; write the CSV.
+
+    With ``reject_below``, images whose top probability is below it are labelled ``unsure``.
+    """
+    predictor = load_exported(model_path)
+    paths = prediction_inputs(images_dir)
+    summary = predict_files(
+        paths,
+        predictor.classes,
+        predictor.preprocessing,
+        predictor.probabilities,
+        batch_size=batch_size,
+        progress=progress,
+        should_stop=should_stop,
+    )
     summary = reject_unsure(summary, reject_below)
     write_predictions_csv(summary, Path(out_csv))
     return summary

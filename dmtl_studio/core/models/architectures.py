@@ -6,8 +6,6 @@ Nothing here loads weights (see :mod:`dmtl_studio.core.models.pretrained`) or ad
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import timm
 import torch
 from timm.models import group_parameters
@@ -15,36 +13,13 @@ from torch import nn
 
 from dmtl_studio.core.base.paths import force_offline
 from dmtl_studio.core.models.catalog import UnknownBackbone, info_for, split_name
+from dmtl_studio.core.models.preprocess import Preprocessing as Preprocessing  # defined torch-free there
 
 force_offline()
 
 
 class WeightsError(Exception):
     """Weights that do not fit an architecture, or that cannot be found offline; the message says which."""
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How pixels are prepared for a backbone; read from the model's own config, never hard-coded."""
-
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    interpolation: str
-    crop_pct: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Preprocessing:
-        return cls(
-            input_size=int(data["input_size"]),
-            mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
-            interpolation=str(data["interpolation"]),
-            crop_pct=float(data["crop_pct"]),
-        )
 
 
 def preprocessing_for(model: nn.Module, input_size: int | None = None) -> Preprocessing:

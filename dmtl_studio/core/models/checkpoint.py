@@ -22,16 +22,15 @@ from dmtl_studio.core.models.architectures import Preprocessing
 from dmtl_studio.core.models.calibration import temperature_of
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
 from dmtl_studio.core.models.preprocess import describe_preprocessing
+from dmtl_studio.core.models.run_folder import (  # noqa: F401 - also imported from here by others
+    SIDECAR_FORMAT,
+    SIDECAR_NAME,
+    WEIGHTS_NAME,
+    CheckpointError,
+    read_sidecar,
+)
 from dmtl_studio.core.models.text_classifier import build_text_classifier
 from dmtl_studio.core.models.text_encoder import TextPreprocessing
-
-WEIGHTS_NAME = "model.safetensors"
-SIDECAR_NAME = "model.json"
-SIDECAR_FORMAT = 1
-
-
-class CheckpointError(Exception):
-    """A model folder that cannot be used; the message says why."""
 
 
 def library_versions() -> dict[str, str]:
@@ -142,19 +141,6 @@ class LoadedModel:
     def temperature(self) -> float:
         """The calibration temperature the model's outputs are divided by (1.0 for an uncalibrated run)."""
         return temperature_of(self.sidecar)
-
-
-def read_sidecar(folder: str | os.PathLike[str]) -> dict:
-    path = Path(folder) / SIDECAR_NAME
-    if not path.is_file():
-        raise CheckpointError(f"{folder} holds no trained model ({SIDECAR_NAME} is missing)")
-    try:
-        sidecar = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} cannot be read: {exc}") from exc
-    if int(sidecar.get("format", 0)) > SIDECAR_FORMAT:
-        raise CheckpointError(f"{path} was written by a newer DMTL Studio; update to use it")
-    return sidecar
 
 
 def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:

@@ -29,6 +29,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.models.feature_engine import TORCH_CUDA_AMP, FeatureEngine, choose_engine, engine_for
+from dmtl_studio.core.models.feature_engine import weights_hash as weights_hash
 from dmtl_studio.core.models.preprocess import describe_preprocessing
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 VIEW_EPOCH_BASE = 1_000_000
 
 
-@torch.no_grad()
 def extract_features(
     backbone: nn.Module,
     dataset: Dataset,
@@ -47,8 +48,13 @@ def extract_features(
     should_stop: ShouldStop = never_stop,
     on_batch: Callable[[int], None] | None = None,
     on_features: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+    engine: FeatureEngine | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled features and targets of every item of ``dataset``, in order, with the backbone in eval mode.
+
+    The backbone runs where it is fastest on ``device`` (:mod:`dmtl_studio.core.models.feature_engine`: an
+    onnxruntime session on the CPU, PyTorch with channels_last and float16 autocast on CUDA); the features equal
+    PyTorch's within that module's tolerance.
 
     Parameters
     ----------
@@ -60,6 +66,9 @@ def extract_features(
         Called with the size of each batch once its features are computed.
     on_features
         Called with the batch's features ``(B, F)`` and the items' own indices ``(B,)`` (before ``on_batch``).
+    engine
+        An engine to use, or ``"auto"`` / ``"onnxruntime"`` / ``"torch"`` to choose one (``None``: auto, or
+        ``DMTL_STUDIO_FEATURE_ENGINE``).
 
     Returns
     -------
@@ -80,9 +89,12 @@ def extract_features(
         dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=torch.Generator()
     )
     features, targets = [], []
+    chosen = engine if isinstance(engine, FeatureEngine) else None
     for images, batch_targets, indices in loader:
         check(should_stop)
-        features.append(backbone(images.to(device)).float())
+        if chosen is None:  # made at the first batch: it depends on the images' shape
+            chosen = engine_for(backbone, device, tuple(images.shape[1:]), engine)
+        features.append(chosen(images).to(device))
         targets.append(torch.as_tensor(batch_targets).to(device))
         if on_features is not None:
             on_features(features[-1], torch.as_tensor(indices))
@@ -114,16 +126,6 @@ FEATURES_DIR = os.path.join("cache", "features")
 DEFAULT_LIMIT_MB = 2048
 _MAGIC = b"DMF1"
 _HEADER = struct.Struct("<4sII")  # magic, feature count, crc32 of the float32 payload
-
-
-def weights_hash(module: nn.Module) -> str:
-    """sha256 over a module's parameters and buffers (names, dtypes, shapes and bytes), in name order."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        value = tensor.detach().to("cpu").contiguous().reshape(-1)
-        digest.update(f"{name}|{value.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(value.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _short_hash(value: object) -> str:
@@ -177,6 +179,9 @@ class FeatureStore:
                 "preprocessing": describe_preprocessing(preprocessing),
                 "device": device.type,
                 "channels_last": channels_last,
+                # float16 autocast on CUDA gives other features than float32; the CPU engines (onnxruntime,
+                # PyTorch) agree within feature_engine.TOLERANCE and share the cache, as before them.
+                **({"precision": "float16-autocast"} if choose_engine(device.type) == TORCH_CUDA_AMP else {}),
             }
         )
         return cls(Path(project_dir) / FEATURES_DIR, space, hash_of)

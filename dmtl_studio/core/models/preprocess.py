@@ -19,6 +19,7 @@ The steps, in order:
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import cv2
@@ -36,7 +37,30 @@ from dmtl_studio.core.project.pixel_decoding import BACKGROUND_RGB
 if TYPE_CHECKING:
     import torch
 
-    from dmtl_studio.core.models.architectures import Preprocessing
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How pixels are prepared for a backbone; read from the model's own config, never hard-coded."""
+
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str
+    crop_pct: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preprocessing:
+        return cls(
+            input_size=int(data["input_size"]),
+            mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
+            std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
+            interpolation=str(data["interpolation"]),
+            crop_pct=float(data["crop_pct"]),
+        )
+
 
 #: Version of the ``preprocessing`` description in sidecars (what a reader may rely on).
 DESCRIPTION_FORMAT = 2
@@ -126,7 +150,7 @@ def describe_preprocessing(preprocessing: Preprocessing) -> dict:
     }
 
 
-__all__ = ["describe_preprocessing", "fit_to_input", "normalise", "prepare_file"]
+__all__ = ["Preprocessing", "describe_preprocessing", "fit_to_input", "normalise", "prepare_file"]
 
 
 def to_tensor(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dmtl_studio.core.models.calibration import RejectThreshold, threshold_for_accuracy
-from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
+
+if TYPE_CHECKING:
+    from dmtl_studio.core.models.checkpoint import LoadedModel
 
 
 class RejectError(ValueError):
@@ -33,6 +36,7 @@ def validation_threshold(
         or ``target_accuracy`` is outside ``(0, 1]``.
     """
     from dmtl_studio.core.evaluation.inference import probabilities_for, project_of_run
+    from dmtl_studio.core.models.checkpoint import load_checkpoint
     from dmtl_studio.core.project.store import ProjectStore
 
     if not 0.0 < target_accuracy <= 1.0:

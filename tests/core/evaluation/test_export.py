@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from dmtl_studio.core.evaluation.export import export_run, predict_with
+from dmtl_studio.core.evaluation.export import export_run
 from dmtl_studio.core.evaluation.exported_model import ExportError, load_exported, sidecar_path
+from dmtl_studio.core.evaluation.predict import predict_with
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.demo import write_shapes_folder
 from tests.core.trained_run import INPUT_SIZE, trained_project

@@ -155,7 +155,8 @@ class _Images(torch.utils.data.Dataset):
         return torch.full((3, 4, 4), float(index * 1000)), index % 2, index
 
 
-def test_the_feature_cache_runs_the_backbone_once_per_view() -> None:
+def test_the_feature_cache_runs_the_backbone_once_per_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DMTL_STUDIO_FEATURE_ENGINE", "torch")  # the module's own calls are counted
     backbone = _CountingBackbone()
     cache = FeatureCache(backbone, _Images(10), _Images(4), torch.device("cpu"), views=3, batch_size=5)
     loader = cache.train_loader(batch_size=4, seed=0)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmtl_studio.core.evaluation.export import export_run, predict_with
-from dmtl_studio.core.evaluation.predict import predict_folder
+from dmtl_studio.core.evaluation.export import export_run
+from dmtl_studio.core.evaluation.predict import predict_folder, predict_with
 from dmtl_studio.core.models.calibration import UNSURE
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.demo import write_shapes_folder

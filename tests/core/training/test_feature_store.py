@@ -29,7 +29,8 @@ def _config(**changes: object) -> TrainConfig:
 
 @pytest.fixture
 def forward_passes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Counts the images that really go through the backbone."""
+    """Counts the images that really go through the backbone (the PyTorch engine: its module's hooks see them)."""
+    monkeypatch.setenv("DMTL_STUDIO_FEATURE_ENGINE", "torch")
     counted = {"images": 0}
     real = feature_cache.extract_features
 
@@ -180,8 +181,12 @@ def test_step_eta_comes_from_training_steps_not_the_feature_pass_or_a_pause(
     assert [e.epochs_completed for e in steps if e.step == 1] == [0, 1, 2, 3]
 
 
-def test_evaluation_of_a_frozen_run_reads_and_fills_the_cache(project: Path) -> None:
+def test_evaluation_of_a_frozen_run_reads_and_fills_the_cache(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
+
+    monkeypatch.setenv("DMTL_STUDIO_FEATURE_ENGINE", "torch")  # the backbone module's hooks count the images
 
     from dmtl_studio.core.evaluation.inference import evaluate_run
     from dmtl_studio.core.models.checkpoint import load_checkpoint

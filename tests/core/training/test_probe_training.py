@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from dmtl_studio.core.evaluation.export import export_run, predict_with
-from dmtl_studio.core.evaluation.predict import predict_folder
+from dmtl_studio.core.evaluation.export import export_run
+from dmtl_studio.core.evaluation.predict import predict_folder, predict_with
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
