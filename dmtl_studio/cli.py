@@ -480,13 +480,20 @@ def _run_config(args: argparse.Namespace) -> TrainConfig:
 
 def _launch_train(args: argparse.Namespace) -> int:
     """``train --nproc-per-node N``: check, then run torchrun's launcher on this machine and wait."""
-    from dmtl_studio.core.training.launch import LaunchPlan, check_images, launch, worker_arguments
+    from dmtl_studio.core.training.launch import (
+        LaunchPlan,
+        check_images,
+        check_port,
+        launch,
+        worker_arguments,
+    )
     from dmtl_studio.core.training.settings import ConfigError
 
     if args.folds:
         raise ConfigError("cross-validation (--folds) runs in one process; leave out --nproc-per-node")
     plan = LaunchPlan(args.nproc_per_node, args.nnodes, args.node_rank, args.master_addr, args.master_port)
     plan.check()
+    check_port(plan)
     if plan.node_rank == 0:  # the machine whose rank 0 writes the project (no process of the run has started)
         config = _run_config(args)
         check_images(args.project_dir, plan.world_size, 1 if config.transfer == "frozen" else 2)
@@ -517,21 +524,20 @@ def _distributed_train(args: argparse.Namespace, world: object, on_event: EventH
         if isinstance(resolved, Exception):
             raise resolved
         handlers = on_event if world.is_main else None
-        return train(args.project_dir, resolved, handlers, should_stop, args.resume, world=world)
-    finally:
-        distributed.stop()
+        summary = train(args.project_dir, resolved, handlers, should_stop, args.resume, world=world)
+    except (
+        RuntimeError
+    ) as exc:  # a collective failed: another rank died or hung (the process group is dead too)
+        plain = distributed.lost_contact(exc, world)
+        if plain is None:
+            raise
+        raise plain from None
+    distributed.stop()
+    return summary
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.training.events import (
-        EpochResult,
-        EventHandlers,
-        PreparationProgress,
-        RunNotice,
-        StepProgress,
-    )
     from dmtl_studio.core.training.launch import DistributedOptions
-    from dmtl_studio.core.training.run import train
 
     # Started by torchrun (it sets RANK and WORLD_SIZE): one process of a distributed run.
     world = None
@@ -540,7 +546,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         world = World.from_environment(DistributedOptions(args.lr_scaling, args.sync_bn, args.dist_timeout))
     elif args.nproc_per_node is not None:
-        return _launch_train(args)
+        return _launch_train(args)  # the launcher itself needs no model library until torchrun starts
+    from dmtl_studio.core.training.events import (
+        EpochResult,
+        EventHandlers,
+        PreparationProgress,
+        RunNotice,
+        StepProgress,
+    )
+    from dmtl_studio.core.training.run import train
+
     config = _run_config(args) if world is None else None
     bar = _Progress("train")
 

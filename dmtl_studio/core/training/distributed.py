@@ -35,6 +35,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
+from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.launch import DistributedOptions, lr_scale
 from dmtl_studio.core.training.settings import ConfigError
 
@@ -169,6 +170,26 @@ def stop() -> None:
     """Leave the process group (nothing when none was joined)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def lost_contact(exc: BaseException, world: World) -> TrainingError | None:
+    """The plain error for a collective that failed because another rank died or hung (``None`` for any other
+    error): Gloo reports a closed connection or a timeout, NCCL a backend error."""
+    text = str(exc)
+    if not (
+        isinstance(exc, dist.DistError) or any(word in text for word in ("gloo", "Gloo", "NCCL", "nccl"))
+    ):
+        return None
+    if "imed out" in text or "timeout" in text.lower():
+        why = f"another process did not answer within {world.options.timeout_s:g} s (--dist-timeout)"
+    else:
+        why = "another process of the run stopped (its connection closed)"
+    detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return TrainingError(
+        f"rank {world.rank} of {world.world_size} stopped: {why}. The launcher's report names the rank that "
+        f"failed first. What was saved up to the last completed epoch is kept; continue with --resume RUN_DIR "
+        f"[{detail[:200]}]"
+    )
 
 
 _terminated: list[int] = []

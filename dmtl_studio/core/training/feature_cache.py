@@ -238,6 +238,7 @@ class FeatureCache:
                 lambda subset, keep: self._extract(_ContentViews(dataset, subset, hashes, content), keep),
             )
             self.done += len(rows) - computed  # the other ranks' share
+            self._report()
             for index, row in rows.items():
                 vectors[index] = row
                 if self.shards.writes:

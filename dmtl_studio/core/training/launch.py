@@ -63,6 +63,9 @@ class DistributedOptions:
 def check_world_size(world_size: int, train_images: int, per_process: int = 1) -> None:
     """Refuse more processes than the training images can feed.
 
+    Each rank's share is ``ceil(N / world_size)`` images (see :mod:`~dmtl_studio.core.training.distributed`); it
+    must hold at least one image no other rank has, and ``per_process`` in all.
+
     Raises
     ------
     TrainingError
@@ -70,9 +73,13 @@ def check_world_size(world_size: int, train_images: int, per_process: int = 1) -
     """
     if world_size < 1:
         raise TrainingError(f"the number of processes must be at least 1, not {world_size}")
-    if math.ceil(train_images / world_size) >= per_process and train_images >= world_size:
+
+    def fits(processes: int) -> bool:
+        return train_images >= processes and math.ceil(train_images / processes) >= per_process
+
+    if fits(world_size):
         return
-    most = max(1, train_images // per_process)
+    most = max([n for n in range(1, min(world_size, max(1, train_images)) + 1) if fits(n)], default=1)
     raise TrainingError(
         f"{world_size} processes are too many for {train_images} training image(s): each process needs at least "
         f"{per_process} of its own; use at most {most} process(es) or label more images"
