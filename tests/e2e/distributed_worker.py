@@ -1,9 +1,11 @@
 """The command line as one process of a distributed run (torchrun's entry script in the tests), recording what
-the tests check: every SQLite connection the process opens and every optimiser step it takes. The run itself is
-the product's own; nothing in it is replaced."""
+the tests check: every SQLite connection the process opens, every optimiser step it takes and a hash of the
+parameters that step left (the same on every rank when DDP keeps them in step). The run itself is the product's
+own; nothing in it is replaced."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-RECORD = {"rank": int(os.environ["RANK"]), "connections": [], "steps": 0}
+RECORD = {"rank": int(os.environ["RANK"]), "connections": [], "steps": 0, "parameters": ""}
 _connect = sqlite3.connect
 
 
@@ -23,6 +25,11 @@ def _recorded_connect(database: object, *args: object, **kwargs: object) -> sqli
 
 def _count_step(optimizer: object, args: object, kwargs: object) -> None:
     RECORD["steps"] += 1
+    digest = hashlib.sha256()
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            digest.update(parameter.detach().cpu().numpy().tobytes())
+    RECORD["parameters"] = digest.hexdigest()
 
 
 if __name__ == "__main__":

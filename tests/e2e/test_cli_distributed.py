@@ -96,6 +96,8 @@ def test_two_processes_learn_as_one_in_the_documented_steps(runs: dict) -> None:
     per_rank = math.ceil(train_images / 2)
     expected = EPOCHS * math.ceil(per_rank / BATCH)
     assert runs["records"][0]["steps"] == runs["records"][1]["steps"] == expected
+    # DDP averaged every step's gradients: both ranks hold the same weights after the last step.
+    assert runs["records"][0]["parameters"] == runs["records"][1]["parameters"] != ""
     assert expected < EPOCHS * math.ceil(train_images / BATCH)  # fewer, larger steps than one process
     two, one = runs["two"]["metrics"]["last"], runs["one"]["metrics"]["last"]
     assert runs["two"]["status"] == runs["one"]["status"] == "completed"
@@ -146,7 +148,18 @@ def test_resume_a_distributed_run_on_one_process_and_back(runs: dict, tmp_path: 
 def test_a_killed_rank_ends_the_run_cleanly(template: Path, tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(template, project)
-    command = [sys.executable, "-m", "dmtl_studio", "train", str(project), *RUN, "--epochs", "40"]
+    # DMTL with unlabelled images: two DDP forward passes per step (labelled, unlabelled), one backward.
+    command = [
+        sys.executable,
+        "-m",
+        "dmtl_studio",
+        "train",
+        str(project),
+        *RUN,
+        "--epochs",
+        "40",
+        "--unlabelled",
+    ]
     command += ["--nproc-per-node", "2", "--master-port", str(free_port())]
     launcher = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=_environment())
     try:

@@ -48,7 +48,7 @@ def supervised_loss(
             images, soft = mix_features(
                 images, targets, parts.num_classes, parts.compiled, mix_rng, parts.preprocessing.input_size
             )
-            logits = parts.model.head(images)
+            logits = parts.logits(images)  # the head (through DDP in a distributed run)
         else:
             if parts.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
