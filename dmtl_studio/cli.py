@@ -146,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="continue a stopped run with its own settings (--epochs may raise its length)",
     )
+    _distributed_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
@@ -269,6 +270,49 @@ def _parser() -> argparse.ArgumentParser:
     _feature_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     return parser
+
+
+def _distributed_options(p: argparse.ArgumentParser) -> None:
+    """One run over several processes or machines, started with torchrun (see docs/distributed.md)."""
+    from dmtl_studio.core.training.launch import DEFAULT_PORT, DEFAULT_TIMEOUT_S, LR_RULES
+
+    g = p.add_argument_group("distributed training (torchrun; see docs/distributed.md)")
+    g.add_argument(
+        "--nproc-per-node",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train with N processes on this machine (one per GPU; on the CPU, Gloo), started by torchrun",
+    )
+    g.add_argument("--nnodes", type=int, default=1, metavar="M", help="machines in the run (default 1)")
+    g.add_argument("--node-rank", type=int, default=0, metavar="R", help="this machine's number, 0 to M-1")
+    g.add_argument(
+        "--master-addr", default="127.0.0.1", metavar="A", help="address of machine 0 (default 127.0.0.1)"
+    )
+    g.add_argument(
+        "--master-port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="P",
+        help=f"rendezvous port on machine 0 (default {DEFAULT_PORT})",
+    )
+    g.add_argument(
+        "--sync-bn", action="store_true", help="BatchNorm statistics over all processes (SyncBatchNorm; CUDA)"
+    )
+    g.add_argument(
+        "--lr-scaling",
+        choices=LR_RULES,
+        default="linear",
+        help="learning rates × N processes (linear, default), × sqrt(N) (sqrt) or unchanged (none); the batch "
+        "size is per process",
+    )
+    g.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds a process waits for the others before the run fails (default {DEFAULT_TIMEOUT_S:g})",
+    )
 
 
 def _feature_options(p: argparse.ArgumentParser) -> None:
@@ -427,7 +471,93 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_config(args: argparse.Namespace) -> TrainConfig:
+    """The configuration ``train`` runs: the options', a stopped run's own with --resume, the --recipe file's."""
+    from dmtl_studio.core.training.settings import ConfigError
+
+    if args.resume is not None:
+        return _resumed_config(args)
+    config = train_config(args)
+    if args.recipe is not None:
+        from dmtl_studio.core.augment.recipe import load_recipe
+        from dmtl_studio.core.augment.registry import RecipeError
+
+        try:
+            config = config.with_changes(recipe=load_recipe(args.recipe).to_dict())
+        except RecipeError as exc:
+            raise ConfigError(str(exc)) from None
+    return config
+
+
+def _launch_train(args: argparse.Namespace) -> int:
+    """``train --nproc-per-node N``: check, then run torchrun's launcher on this machine and wait."""
+    from dmtl_studio.core.training.launch import (
+        LaunchPlan,
+        check_images,
+        check_port,
+        launch,
+        worker_arguments,
+    )
+    from dmtl_studio.core.training.settings import ConfigError
+
+    if args.folds:
+        raise ConfigError("cross-validation (--folds) runs in one process; leave out --nproc-per-node")
+    plan = LaunchPlan(args.nproc_per_node, args.nnodes, args.node_rank, args.master_addr, args.master_port)
+    plan.check()
+    check_port(plan)
+    if plan.node_rank == 0:  # the machine whose rank 0 writes the project (no process of the run has started)
+        config = _run_config(args)
+        check_images(args.project_dir, plan.world_size, 1 if config.transfer == "frozen" else 2)
+    worker = worker_arguments(args.argv)
+    print(f"note: {plan.world_size} processes: {plan.command_line(worker)}", file=sys.stderr, flush=True)
+    launch(plan, worker)
+    return 0
+
+
+def _distributed_train(args: argparse.Namespace, world: object, on_event: EventHandlers) -> object:
+    """One process of a distributed run (started by torchrun): join, take rank 0's configuration, train."""
+    from dmtl_studio.core.training import distributed
+    from dmtl_studio.core.training.run import train
+    from dmtl_studio.core.training.settings import ConfigError
+
+    if args.folds:
+        raise ConfigError("cross-validation (--folds) runs in one process, not under torchrun")
+    should_stop = distributed.stop_on_terminate()
+    distributed.start(world, args.device or TrainConfig.recommended().device)
+    try:
+        resolved: object = None
+        if world.is_main:
+            try:
+                resolved = _run_config(args)
+            except Exception as exc:  # noqa: BLE001 - every rank raises it, not rank 0 alone
+                resolved = exc
+        resolved = distributed.broadcast(resolved, world)
+        if isinstance(resolved, Exception):
+            raise resolved
+        handlers = on_event if world.is_main else None
+        summary = train(args.project_dir, resolved, handlers, should_stop, args.resume, world=world)
+    except (
+        RuntimeError
+    ) as exc:  # a collective failed: another rank died or hung (the process group is dead too)
+        plain = distributed.lost_contact(exc, world)
+        if plain is None:
+            raise
+        raise plain from None
+    distributed.stop()
+    return summary
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.training.launch import DistributedOptions
+
+    # Started by torchrun (it sets RANK and WORLD_SIZE): one process of a distributed run.
+    world = None
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        from dmtl_studio.core.training.distributed import World
+
+        world = World.from_environment(DistributedOptions(args.lr_scaling, args.sync_bn, args.dist_timeout))
+    elif args.nproc_per_node is not None:
+        return _launch_train(args)  # the launcher itself needs no model library until torchrun starts
     from dmtl_studio.core.training.events import (
         EpochResult,
         EventHandlers,
@@ -436,19 +566,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         StepProgress,
     )
     from dmtl_studio.core.training.run import train
-    from dmtl_studio.core.training.settings import ConfigError
 
-    config = train_config(args)
-    if args.resume is not None:
-        config = _resumed_config(args)
-    elif args.recipe is not None:
-        from dmtl_studio.core.augment.recipe import load_recipe
-        from dmtl_studio.core.augment.registry import RecipeError
-
-        try:
-            config = config.with_changes(recipe=load_recipe(args.recipe).to_dict())
-        except RecipeError as exc:
-            raise ConfigError(str(exc)) from None
+    config = _run_config(args) if world is None else None
     bar = _Progress("train")
 
     def step(event: StepProgress) -> None:
@@ -478,9 +597,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"note: {event.message}", file=sys.stderr, flush=True)
 
     on_event = EventHandlers(step=step, preparation=preparation, epoch=epoch, notice=notice)
-    if args.folds:
+    if world is not None:
+        summary = _distributed_train(args, world, on_event)
+        if not world.is_main:
+            return 0
+    elif args.folds:
         return _cross_validate(args, config, on_event)
-    summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
+    else:
+        summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
     if summary.removed:  # stopped before its first epoch: no empty run is kept
         print(f"run {summary.status} before its first epoch ended; only the computed features were kept")
     else:
@@ -873,6 +997,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
     args = _parser().parse_args(argv)
+    args.argv = list(argv)  # what a distributed run's launcher gives its processes
     handlers = {
         "new": cli_text.cmd_new,
         "info": cli_text.cmd_info,

@@ -91,7 +91,9 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         return store
 
     @classmethod
-    def open(cls, folder: str | os.PathLike[str], *, drop_unknown: bool = False) -> ProjectStore:
+    def open(
+        cls, folder: str | os.PathLike[str], *, drop_unknown: bool = False, read_only: bool = False
+    ) -> ProjectStore:
         """Open an existing project; a missing, damaged, tampered-with or newer-version database is refused and
         never changed.
 
@@ -102,6 +104,9 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         drop_unknown
             Consent to drop triggers, views, tables and indexes the product did not create (see
             :class:`UnknownSchemaError`); without it such a database is refused.
+        read_only
+            Open for reading only, even where the folder is writable (the other processes of a distributed run
+            read the project that its first process writes).
 
         Raises
         ------
@@ -114,16 +119,18 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
                 f"{path} is not a DMTL Studio project (no {DATABASE_NAME} in it). To start one from a folder of "
                 "images: File ▸ New project…, then File ▸ Import image folder… (or dmtl-studio import PROJECT IMAGES)"
             )
-        store = cls._connect(path, create=False, drop_unknown=drop_unknown)
+        store = cls._connect(path, create=False, drop_unknown=drop_unknown, read_only=read_only)
         if not store.read_only:
             store.mark_interrupted_runs()
         return store
 
     @classmethod
-    def _connect(cls, path: Path, create: bool, drop_unknown: bool = False) -> ProjectStore:
+    def _connect(
+        cls, path: Path, create: bool, drop_unknown: bool = False, read_only: bool = False
+    ) -> ProjectStore:
         db_path = path / DATABASE_NAME
         existed = db_path.exists() and db_path.stat().st_size > 0
-        read_only = _is_read_only(path, db_path)
+        read_only = read_only or _is_read_only(path, db_path)
         if existed:
             check_sqlite_header(db_path)
             # Checked through a read-only connection first: a damaged or tampered-with database is refused

@@ -7,7 +7,8 @@ In the order :func:`dmtl_studio.core.training.run.train` lists them:
 - :class:`EarlyStopping` counts epochs without a better validation loss and ends the fit after ``patience``;
 - :class:`Checkpointing` writes each epoch's checkpoint unit — latest and best model, and the whole training
   state (the loop's and every callback's) — so Stop or a crash at any moment resumes from one consistent epoch;
-- :class:`ProgressEvents` turns the run into the events the window and the CLI show.
+- :class:`ProgressEvents` turns the run into the events the window and the CLI show;
+- :class:`RankAgreement` (a distributed run only, on every rank) keeps the ranks in step.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME
 from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.store import EpochMetrics, ProjectStore
 from dmtl_studio.core.training import run_state
+from dmtl_studio.core.training.distributed import World, broadcast
 from dmtl_studio.core.training.engine import Callback, Trainer
 from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunNotice, StepProgress
 from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
@@ -271,3 +273,26 @@ class StoreRecorder(Callback):
         final = self.final_metrics()
         self.store.finish_run(self.run_id, status, final["last"] if status == "failed" else final)
         run_lock.remove_lock(self.run_dir)
+
+
+class RankAgreement(Callback):
+    """What keeps the ranks of a distributed run in step (the last callback, on every rank).
+
+    The frozen backbone's feature pass is shared by all ranks, so every part of it is computed before the first
+    batch by all of them (a single process computes them lazily, which one rank alone could not); after each
+    epoch every rank takes rank 0's decision to stop (rank 0 alone validates).
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        cache = trainer.parts.cache
+        if cache is not None:
+            cache.train()
+            cache.val()
+            if cache.unlabelled_set is not None:
+                cache.unlabelled()
+
+    def on_epoch_end(self, trainer: Trainer, epoch: EpochOutput) -> None:
+        trainer.stop_reason = broadcast(trainer.stop_reason, self.world)

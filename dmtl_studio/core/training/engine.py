@@ -186,7 +186,7 @@ class Trainer:
         parts = self.parts
         val_loss = val_accuracy = confusion = None
         scores: list[tuple[np.ndarray, np.ndarray]] = []
-        if validate and len(parts.val_set):
+        if validate and len(parts.val_set) and parts.is_main:  # rank 0 validates and decides for all
             val_loss, val_accuracy, confusion = evaluate(
                 parts.scored, parts.val_loader, parts.device, parts.num_classes, self.should_stop, scores
             )
@@ -247,6 +247,11 @@ class Trainer:
                     torch.cuda.empty_cache()
                 # Never below what the modules in training mode take (BatchNorm needs 2 images).
                 smallest = 1 if parts.cache is not None else MIN_TRAINING_BATCH
+                if parts.world is not None:  # ranks take the same steps: none may halve its batch alone
+                    raise TrainingError(
+                        f"rank {parts.world.rank} ran out of GPU memory with a batch of {parts.batch_size}; "
+                        "start the run again with a smaller --batch-size"
+                    ) from None
                 if parts.batch_size <= smallest:
                     raise TrainingError(
                         f"the GPU ran out of memory even with a batch of {parts.batch_size} image(s); choose a "
@@ -339,6 +344,7 @@ class Trainer:
             "classes": list(parts.split.classes),
             "optimizer": parts.optimizer.state_dict(),
             "base_lrs": [group["base_lr"] for group in parts.optimizer.param_groups],
+            "lr_factor": parts.world.lr_factor if parts.world is not None else 1.0,
             "scaler": parts.scaler.state_dict(),
             "rng": rng_state(),
             "batch_size": parts.batch_size,
@@ -356,8 +362,10 @@ class Trainer:
                 f"({', '.join(state['classes'])} -> {', '.join(parts.split.classes)}); start a new run instead"
             )
         parts.optimizer.load_state_dict(state["optimizer"])
+        # Saved by a run on another number of processes: its rates scaled for that many, rescaled for this one.
+        rescale = (parts.world.lr_factor if parts.world is not None else 1.0) / state.get("lr_factor", 1.0)
         for group, base in zip(parts.optimizer.param_groups, state["base_lrs"], strict=True):
-            group["base_lr"] = base
+            group["base_lr"] = base * rescale
         parts.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         parts.batch_size = int(state["batch_size"])

@@ -40,6 +40,7 @@ from dmtl_studio.core.models.features import (
 )
 from dmtl_studio.core.models.preprocess import to_tensor
 from dmtl_studio.core.training.data import drop_last_batch
+from dmtl_studio.core.training.distributed import FeatureShards, World
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class _Batches:
 
     def __len__(self) -> int:
         count = self.cache.train_count if self.training else self.cache.val_count
+        world = self.cache.world
+        if self.training and world is not None:
+            count = world.share(count)  # each rank's share, as its order in __iter__
         if self.training and drop_last_batch(count, self.batch_size):
             return count // self.batch_size  # as the image loader does
         return math.ceil(count / self.batch_size)
@@ -93,6 +97,8 @@ class _Batches:
             generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
             order = torch.randperm(count, generator=generator).to(device)
             views = torch.randint(data.views, (count,), generator=generator).to(device)
+            if self.cache.world is not None:
+                order = self.cache.world.shard(order)
         else:
             order = torch.arange(count, device=device)
             views = torch.zeros(count, dtype=torch.long, device=device)
@@ -165,6 +171,10 @@ class FeatureCache:
         )
         self.done = 0
         self._fill_started: float | None = None
+        # Set for a distributed run: training batches are this rank's share, the feature pass is split across
+        # ranks and gathered, and only rank 0 writes the store.
+        self.world: World | None = None
+        self.shards: FeatureShards | None = None
 
     def _report(self) -> None:
         if self.on_progress is not None:
@@ -221,6 +231,19 @@ class FeatureCache:
         self.done += hits
         if hits:
             self._report()
+        content, extracted = (view if augmented else None), bool(missing)
+        if self.shards is not None:  # every rank takes part, even with nothing missing here
+            computed, rows = self.shards.compute(
+                missing,
+                lambda subset, keep: self._extract(_ContentViews(dataset, subset, hashes, content), keep),
+            )
+            self.done += len(rows) - computed  # the other ranks' share
+            self._report()
+            for index, row in rows.items():
+                vectors[index] = row
+                if self.shards.writes:
+                    store.write(hashes[index], variant, row)
+            missing, extracted = [], bool(rows)
         if missing:
 
             def keep(features: torch.Tensor, indices: torch.Tensor) -> None:
@@ -230,10 +253,10 @@ class FeatureCache:
                     store.write(hashes[index], variant, row)
                     vectors[index] = row.copy()
 
-            self._extract(_ContentViews(dataset, missing, hashes, view if augmented else None), keep)
-            if not self._pruned:  # once per run: it walks the whole cache folder
-                self._pruned = True
-                store.prune()
+            self._extract(_ContentViews(dataset, missing, hashes, content), keep)
+        if extracted and not self._pruned and (self.shards is None or self.shards.writes):
+            self._pruned = True  # once per run: it walks the whole cache folder
+            store.prune()
         targets = torch.as_tensor(list(dataset.targets), dtype=torch.long, device=self.device)
         if not vectors:
             return torch.empty(0, device=self.device), targets

@@ -7,6 +7,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import torch
+
 from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.errors import TrainingError
@@ -85,3 +88,10 @@ def content_hashes(store: ProjectStore) -> Callable[[str], str]:
         return known[path]
 
     return hash_of
+
+
+def class_weights(targets: list[int], num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights ``(num_classes,)``, normalised so a balanced set gets 1 for every class."""
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=num_classes).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (num_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)

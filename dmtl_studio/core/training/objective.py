@@ -48,7 +48,7 @@ def supervised_loss(
             images, soft = mix_features(
                 images, targets, parts.num_classes, parts.compiled, mix_rng, parts.preprocessing.input_size
             )
-            logits = parts.model.head(images)
+            logits = parts.logits(images)  # the head (through DDP in a distributed run)
         else:
             if parts.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -63,17 +63,20 @@ def unlabelled_batches(parts: RunParts, epoch: int) -> Iterator[torch.Tensor]:
     """Endless index batches over the unlabelled images, ``unlabelled_ratio`` per labelled image.
 
     Drawn from a generator seeded by the epoch alone, so a resumed run sees the same batches. With the feature
-    cache each item is ``(2, B)``: the image indices and, below them, which cached augmented view to use.
+    cache each item is ``(2, B)``: the image indices and, below them, which cached augmented view to use. In a
+    distributed run each pass is split across ranks like the labelled images, and the ratio holds per rank.
     """
     assert parts.unlabelled_set is not None
-    config = parts.config
+    config, world = parts.config, parts.world
     generator = torch.Generator().manual_seed(config.seed * 1_000_033 + epoch + 17)
     count = len(parts.unlabelled_set)
-    size = min(count, max(MIN_TRAINING_BATCH, parts.batch_size * config.unlabelled_ratio))
+    share = count if world is None else world.share(count)
+    size = min(share, max(MIN_TRAINING_BATCH, parts.batch_size * config.unlabelled_ratio))
     pending = torch.empty(0, dtype=torch.long)
     while True:
         while len(pending) < size:
-            pending = torch.cat([pending, torch.randperm(count, generator=generator)])
+            order = torch.randperm(count, generator=generator)  # the same on every rank: one seed
+            pending = torch.cat([pending, order if world is None else world.shard(order)])
         batch, pending = pending[:size], pending[size:]
         if parts.cache is not None:
             yield torch.stack([batch, torch.randint(parts.cache.views, (size,), generator=generator)])

@@ -4,6 +4,10 @@ in the project, its callbacks, and the loop (:class:`~dmtl_studio.core.training.
 Callers pass ``on_event`` (receives :mod:`dmtl_studio.core.training.events` objects) and ``should_stop``; a stop
 request is honoured at the next batch boundary and the run ends with status ``"stopped"``, keeping the best
 checkpoint written so far.
+
+In a distributed run (``world``, see :mod:`~dmtl_studio.core.training.distributed`) rank 0 runs all of this; the
+other ranks open the project read-only to prepare their parts, then only train, with rank 0's saved state when
+resuming.
 """
 
 from __future__ import annotations
@@ -27,15 +31,17 @@ from dmtl_studio.core.training.callbacks import (
     Checkpointing,
     EarlyStopping,
     ProgressEvents,
+    RankAgreement,
     RunClock,
     StoreRecorder,
 )
 from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.distributed import World, broadcast, clean_state_keys
 from dmtl_studio.core.training.engine import Trainer
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import RunNotice, RunSummary
 from dmtl_studio.core.training.labelled import LabelledSplit
-from dmtl_studio.core.training.setup import EventCallback
+from dmtl_studio.core.training.setup import EventCallback, build_run
 from dmtl_studio.core.training.text_setup import build_project_run
 
 log = logging.getLogger(__name__)
@@ -96,16 +102,17 @@ def _saved_state(run_dir: Path, emit: EventCallback) -> tuple[bytes, Path, dict[
 
 def _resume(
     store: ProjectStore, trainer: Trainer, checkpoints: Checkpointing, run_dir: Path, emit: EventCallback
-) -> int:
-    """Restore a run's weights and training state; returns its id. Epochs recorded after the saved one (a kill
-    before their checkpoint was committed) are trained again."""
+) -> tuple[int, dict, dict]:
+    """Restore a run's weights and training state; returns its id, the state and the weights. Epochs recorded
+    after the saved one (a kill before their checkpoint was committed) are trained again."""
     record = store.run_at(run_dir)
     if record is None:
         raise TrainingError(f"{run_dir} is not a run of this project")
     state_bytes, last_weights, checkpoints.best_files = _saved_state(run_dir, emit)
     state = torch.load(io.BytesIO(state_bytes), map_location="cpu", weights_only=True)
     trainer.load_state_dict(state)  # checks the classes first
-    trainer.parts.model.load_state_dict(load_file(str(last_weights)), strict=True)
+    weights = clean_state_keys(load_file(str(last_weights)))
+    trainer.parts.model.load_state_dict(weights, strict=True)
     if not checkpoints.best_files:  # a legacy run without a best model: the latest weights are the best known
         checkpoints.best_files = checkpoints.files_for(
             checkpoints.best_metrics or checkpoints.last_metrics, None
@@ -119,7 +126,7 @@ def _resume(
         ) from None
     store.set_run_status(record.id, "running")
     emit(RunNotice(f"resumed run {record.name} after epoch {trainer.saved_epoch}"))
-    return record.id
+    return record.id, state, weights
 
 
 def _train(
@@ -130,10 +137,21 @@ def _train(
     resume_from: Path | None,
     split: LabelledSplit | None,
     run_prefix: str,
+    world: World | None = None,
 ) -> RunSummary:
     clock = RunClock(should_stop)
     progress = ProgressEvents(emit, clock)
-    parts = build_project_run(store, config, emit, clock.should_stop, split, on_preparing=progress.preparing)
+    if world is None:
+        parts = build_project_run(
+            store, config, emit, clock.should_stop, split, on_preparing=progress.preparing
+        )
+    else:
+        if store.kind == "text":
+            raise TrainingError(
+                "a distributed run trains an image project; train a text project in one process"
+            )
+        parts = build_run(store, config, emit, clock.should_stop, split, progress.preparing, world)
+        emit(RunNotice(world.describe(parts.batch_size)))
     run_config = parts.run_config()
 
     def files_for(metrics: dict, calibration: dict | None) -> dict[str, bytes]:
@@ -157,9 +175,11 @@ def _train(
     recorder = StoreRecorder(store, run_id, run_dir, checkpoints.final_metrics)
     patience = config.early_stopping_patience if pick else 0
     callbacks = [recorder, EarlyStopping(patience), checkpoints, progress]
-    trainer = Trainer(parts, callbacks, clock.should_stop, notify=emit)
+    trainer = Trainer(parts, callbacks + ([RankAgreement(world)] if world else []), clock.should_stop, emit)
     if resume_from is not None:
-        recorder.run_id = run_id = _resume(store, trainer, checkpoints, run_dir, emit)
+        recorder.run_id, state, weights = _resume(store, trainer, checkpoints, run_dir, emit)
+        run_id = recorder.run_id
+        broadcast((state, weights), world)  # the other ranks continue from the same state
     status = trainer.fit()
     epochs_done = max(trainer.saved_epoch, trainer.first_epoch - 1)
     log.info("run %s %s after %d epoch(s)", run_dir.name, status, epochs_done)
@@ -175,6 +195,28 @@ def _train(
     )
 
 
+def _follow(
+    project_dir: str | Path, config: TrainConfig, world: World, should_stop: ShouldStop, resumed: bool
+) -> RunSummary:
+    """A distributed run's rank other than 0: read the project, then train; nothing is written.
+
+    Rank 0 sends its split once it has written what the preparation writes (files gone from disk); the project is
+    opened after that, and closed once the parts are built (their last step, DDP's start, meets rank 0 again).
+    """
+    split = broadcast(None, world)
+    with ProjectStore.open(project_dir, read_only=True) as store:
+        parts = build_run(store, config, should_stop=should_stop, split=split, world=world)
+    callbacks = [EarlyStopping(config.early_stopping_patience), RankAgreement(world)]
+    trainer = Trainer(parts, callbacks, should_stop)
+    if resumed:
+        state, weights = broadcast(None, world)
+        trainer.load_state_dict(state)
+        parts.model.load_state_dict(weights, strict=True)
+    status = trainer.fit()
+    done = max(trainer.saved_epoch, trainer.epoch if status == "completed" else trainer.first_epoch - 1)
+    return RunSummary(-1, "", status, done, parts.classes, str(parts.device), {})
+
+
 def train(
     project_dir: str | Path,
     config: TrainConfig,
@@ -183,6 +225,7 @@ def train(
     resume_from: str | Path | None = None,
     split: LabelledSplit | None = None,
     run_prefix: str = "",
+    world: World | None = None,
 ) -> RunSummary:
     """Train a classifier on a project's labelled images and store the run in the project.
 
@@ -205,6 +248,9 @@ def train(
         Train and validate on these images instead of the project's own split (cross-validation folds).
     run_prefix
         Put before the run's name (``"cv-"`` marks cross-validation runs in the history).
+    world
+        This process's place in a distributed run (its process group joined); rank 0 returns the run's summary,
+        the other ranks one without a run (``run_id`` -1) and emit no event.
 
     Returns
     -------
@@ -221,6 +267,8 @@ def train(
         The backbone's pretrained weights cannot be found offline.
     """
     emit = on_event or (lambda event: None)
+    if world is not None and not world.is_main:
+        return _follow(project_dir, config, world, should_stop, resume_from is not None)
     with ProjectStore.open(project_dir) as store:
         try:
             return _train(
@@ -231,6 +279,7 @@ def train(
                 Path(resume_from) if resume_from else None,
                 split,
                 run_prefix,
+                world,
             )
         except FileProblem as exc:
             # A file changed on disk since the import: say which, keep it out of the next run, lose nothing else.

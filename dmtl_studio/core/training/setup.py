@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
@@ -30,17 +29,27 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.data import EpochIndices, ImageDataset, drop_last_batch
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
+from dmtl_studio.core.training.distributed import (
+    EpochDistributedSampler,
+    FeatureShards,
+    World,
+    broadcast,
+    device_request,
+    wrap,
+)
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.feature_cache import FeatureCache
-from dmtl_studio.core.training.held_out import learns_from_unlabelled, plan_held_out
+from dmtl_studio.core.training.held_out import HeldOutPlan, learns_from_unlabelled, plan_held_out
 from dmtl_studio.core.training.labelled import (
     LabelledSplit,
+    class_weights,
     content_hashes,
     labelled_split,
     leave_out_missing_files,
     missing_files_notice,
     unlabelled_paths,
 )
+from dmtl_studio.core.training.launch import check_world_size
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 
 log = logging.getLogger(__name__)
@@ -62,13 +71,6 @@ def feature_store(
         channels_last,
         content_hashes(store),
     )
-
-
-def class_weights(targets: list[int], num_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights ``(num_classes,)``, normalised so a balanced set gets 1 for every class."""
-    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=num_classes).astype(np.float64)
-    weights = np.where(counts > 0, counts.sum() / (num_classes * np.maximum(counts, 1)), 0.0)
-    return torch.tensor(weights, dtype=torch.float32)
 
 
 @dataclass(eq=False)
@@ -106,6 +108,9 @@ class RunParts:
     generator: torch.Generator = field(default_factory=torch.Generator)
     train_loader: object = None
     val_loader: object = None
+    #: This process's place in a distributed run, and what trains wrapped in DistributedDataParallel there.
+    world: World | None = None
+    wrapped: nn.Module | None = None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -129,6 +134,11 @@ class RunParts:
         """What evaluation runs: the head on cached features, else the whole classifier."""
         return self.model.head if self.cache is not None else self.model
 
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes (the only one, or rank 0 of a distributed run)."""
+        return self.world is None or self.world.is_main
+
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision where the run uses it (CUDA with ``amp``), else a no-op."""
         return torch.autocast(
@@ -138,16 +148,19 @@ class RunParts:
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, C)`` for a batch of images ``(B, 3, H, W)`` or, with the cache, features ``(B, F)``."""
         inputs = inputs.to(self.device, non_blocking=True)
+        # A step that builds a graph goes through DDP, whose backward averages the gradients across ranks.
+        distributed = self.wrapped is not None and torch.is_grad_enabled()
         if self.cache is not None:
-            return self.model.head(inputs)
+            return (self.wrapped if distributed else self.model.head)(inputs)
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return forward(self.model, inputs, self.config)
+        return self.wrapped(inputs) if distributed else forward(self.model, inputs, self.config)
 
     def build_loaders(self) -> None:
         """(Re)build the training and validation loaders for the current :attr:`batch_size`."""
         config = self.config
         if self.cache is not None:
+            self.cache.world = self.world
             self.train_loader = self.cache.train_loader(self.batch_size, config.seed)
             self.val_loader = self.cache.val_loader(self.batch_size * 2)
             return
@@ -160,8 +173,11 @@ class RunParts:
             order: Sampler[int] = WeightedRandomSampler(
                 per_sample.double(), len(targets), generator=self.generator
             )
+        elif self.world is not None:
+            order = EpochDistributedSampler(self.train_set, self.world, config.seed)
         else:
             order = RandomSampler(self.train_set, generator=self.generator)
+        count = len(order)
         workers = config.num_workers
         extra: dict = {}
         if workers > 0:
@@ -173,7 +189,7 @@ class RunParts:
             sampler=EpochIndices(self.train_set, order),  # the epoch travels with each index to the workers
             generator=torch.Generator().manual_seed(config.seed),
             num_workers=workers,
-            drop_last=drop_last_batch(len(self.train_set), self.batch_size),
+            drop_last=drop_last_batch(count, self.batch_size),
             **extra,
         )
         self.val_loader = DataLoader(
@@ -188,14 +204,15 @@ class RunParts:
             "device_used": str(self.device),
             "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             "classes": list(self.split.classes),
+            **({"distributed": self.world.to_dict()} if self.world is not None else {}),
         }
 
 
 def _with_missing_left_out(
     store: ProjectStore, split: LabelledSplit | None, emit: EventCallback
 ) -> LabelledSplit:
-    missing = leave_out_missing_files(store)
-    if missing:
+    missing = [] if store.read_only else leave_out_missing_files(store)
+    if missing:  # (none on a read-only store: the other ranks of a distributed run take rank 0's split)
         emit(RunNotice(missing_files_notice(missing)))
         if split is not None:  # folds chosen before: drop the gone files from them too
             gone = set(missing)
@@ -213,21 +230,22 @@ def _unlabelled_set(
     preprocessing: Preprocessing,
     recipe: Recipe,
     emit: EventCallback,
+    processes: int = 1,
 ) -> ImageDataset | None:
     """The unlabelled images for the consistency term (or the linear probe's pseudo-labels): never in the
     supervised loss."""
     if not learns_from_unlabelled(config):
         return None
     paths = unlabelled_paths(store)
-    if len(paths) >= MIN_TRAINING_BATCH:
+    if len(paths) >= MIN_TRAINING_BATCH * processes:  # an unlabelled batch of at least 2 on every rank
         return ImageDataset(
             paths, [-1] * len(paths), preprocessing, augment=True, seed=config.seed + 1, recipe=recipe
         )
     if paths:  # one image cannot make an unlabelled batch: BatchNorm does not train on a batch of one
         emit(
             RunNotice(
-                "the project has only 1 unlabelled image, too few for an unlabelled batch (at least "
-                f"{MIN_TRAINING_BATCH}); consistency uses the labelled images only"
+                f"the project has only {len(paths)} unlabelled image(s), too few for an unlabelled batch (at "
+                f"least {MIN_TRAINING_BATCH} per process); consistency uses the labelled images only"
             )
         )
     else:
@@ -242,6 +260,7 @@ def build_run(
     should_stop: ShouldStop = never_stop,
     split: LabelledSplit | None = None,
     on_preparing: Callable[[int, int, float], None] | None = None,
+    world: World | None = None,
 ) -> RunParts:
     """Build the parts of a run of ``config`` on a project's images (nothing is trained or stored yet).
 
@@ -257,30 +276,41 @@ def build_run(
     should_stop
         Polled by the frozen backbone's feature pass (which runs lazily, when the first batch is asked for).
     split
-        Train and validate on these images instead of the project's own split (cross-validation folds).
+        Train and validate on these images instead of the project's own split (cross-validation folds; rank 0's
+        split on the other ranks of a distributed run).
     on_preparing
         Called during the feature pass with (image views done, views planned, seconds so far).
+    world
+        This process's place in a distributed run (:mod:`~dmtl_studio.core.training.distributed`): loaders and
+        feature pass sharded, rates scaled, what trains wrapped in DDP (:attr:`RunParts.wrapped`).
 
     Raises
     ------
     TrainingError
-        Fewer than 2 labelled classes, a class without training images, or a CUDA device asked for and absent.
+        Fewer than 2 labelled classes, a class without training images, a CUDA device asked for and absent, or
+        more processes than training images.
     WeightsError
         The backbone's pretrained weights cannot be found offline.
     """
     emit = emit or (lambda event: None)
     seed_everything(config.seed)  # first: the new head's initial weights come from this seed
     recipe = resolve_recipe(config.recipe)
-    device, notice = probe_device(config.device)
+    device, notice = probe_device(config.device if world is None else device_request(config.device))
     if notice:
         emit(RunNotice(notice))
     folds = split is not None
-    plan = plan_held_out(
-        _with_missing_left_out(store, split, emit), config, store.split_counts().get("test", 0) > 0, folds
-    )
-    if plan.notice:
-        emit(RunNotice(plan.notice))
-    split = plan.split
+    plan = HeldOutPlan(split) if split is not None else None
+    if world is None or world.is_main:  # the other ranks pass rank 0's split, sent here
+        plan = plan_held_out(
+            _with_missing_left_out(store, split, emit), config, store.split_counts().get("test", 0) > 0, folds
+        )
+        if plan.notice:
+            emit(RunNotice(plan.notice))
+        split = plan.split
+        broadcast(split, world)
+    if world is not None:  # BatchNorm trains on the images unless the backbone is frozen: 2 per rank then
+        smallest = 1 if config.transfer == "frozen" else MIN_TRAINING_BATCH
+        check_world_size(world.world_size, len(split.train), smallest)
     spec = ModelSpec(
         backbone=config.backbone,
         num_classes=len(split.classes),
@@ -300,13 +330,15 @@ def build_run(
         recipe=recipe,
     )
     val_set = ImageDataset([p for p, _ in split.val], [t for _, t in split.val], preprocessing)
-    unlabelled_set = _unlabelled_set(store, config, preprocessing, recipe, emit)
+    processes = world.world_size if world is not None else 1
+    unlabelled_set = _unlabelled_set(store, config, preprocessing, recipe, emit, processes)
     channels_last = device.type == "cuda" and config.channels_last
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     groups = configure_transfer(model, config)
     for group in groups:
+        group["lr"] *= world.lr_factor if world is not None else 1.0
         group["base_lr"] = group["lr"]
     # A frozen backbone gives each image the same features every epoch: compute them once (lazily, so a stop
     # request during the computation ends the run cleanly) and train the head on the cache.
@@ -355,6 +387,12 @@ def build_run(
         use_sampler=sampler_wanted and cache is None,
         batch_size=config.batch_size,
         pick_on_validation=plan.pick_on_validation,
+        world=world,
     )
+    if world is not None:
+        if cache is not None:
+            cache.shards = FeatureShards(world)
+        # Last: its construction is the ranks' first meeting after the others have read the project.
+        parts.wrapped = wrap(parts.scored, device, world)
     parts.build_loaders()
     return parts

@@ -30,9 +30,9 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
 from dmtl_studio.core.training.events import RunNotice
-from dmtl_studio.core.training.labelled import LabelledSplit, labelled_split, unlabelled_paths
+from dmtl_studio.core.training.labelled import LabelledSplit, class_weights, labelled_split, unlabelled_paths
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
-from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run, class_weights
+from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
 from dmtl_studio.core.training.text_data import TextAugment, TextAugmentation, TextDataset
 from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
 

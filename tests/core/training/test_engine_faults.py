@@ -18,9 +18,9 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.device import probe_device
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import EpochResult, RunNotice, StepProgress
+from dmtl_studio.core.training.labelled import class_weights
 from dmtl_studio.core.training.run import train
 from dmtl_studio.core.training.schedule import schedule_factor
-from dmtl_studio.core.training.setup import class_weights
 
 SMALL = 64
 
