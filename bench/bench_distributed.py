@@ -47,6 +47,7 @@ def _worker(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             transfer=transfer,
             seed=0,
+            linear_probe=False,  # epochs of the head: the loop is what is measured
         )
         started = time.perf_counter()
         summary = train(args.project, config, events.append if world.is_main else None, world=world)
