@@ -128,13 +128,25 @@ def export_run(
     check_batch: int = 3,
     seed: int = 0,
 ) -> ExportResult:
-    """Export the run in ``run_dir`` as ``fmt`` to ``out``, and check the result against PyTorch."""
+    """Export the run in ``run_dir`` as ``fmt`` to ``out``, and check the result against PyTorch.
+
+    A text run's ONNX or TorchScript model takes token ids and an attention mask, with the tokenizer files
+    beside it (:mod:`dmtl_studio.core.evaluation.text_export`); its safetensors export is a run folder as for
+    images (it needs the encoder installed to load).
+    """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
     loaded = load_checkpoint(run_dir, device="cpu")
     model = loaded.model.eval()
     size = loaded.preprocessing.input_size
     out = Path(out)
+    if fmt != "safetensors" and loaded.sidecar.get("kind") == "text":
+        from dmtl_studio.core.evaluation.text_export import export_text_run
+
+        path, side, seconds, difference = export_text_run(
+            loaded, fmt, export_file_path(out, fmt), check_batch=check_batch, seed=seed
+        )
+        return ExportResult(fmt, path, side, seconds, difference, check_batch)
     started = time.perf_counter()
     if fmt == "safetensors":
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
