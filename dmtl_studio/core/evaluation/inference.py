@@ -15,7 +15,12 @@ import numpy as np
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.predict import predict_paths
 from dmtl_studio.core.evaluation.results import EvaluationResult, evaluation_images
-from dmtl_studio.core.evaluation.text_inference import evaluate_text_run, is_text_run, suggest_text_labels
+from dmtl_studio.core.evaluation.text_inference import (
+    evaluate_text_run,
+    is_text_run,
+    suggest_text_labels,
+    text_probabilities_for,
+)
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
@@ -73,6 +78,8 @@ def probabilities_for(
 
     from dmtl_studio.core.evaluation.predict import predict_files
 
+    if is_text_run(loaded):  # the paths are a text project's source keys
+        return text_probabilities_for(loaded, paths, project_dir, progress=progress, should_stop=should_stop)
     paths = list(paths)
     position = {path: i for i, path in enumerate(paths)}
     cache = (

@@ -125,7 +125,9 @@ def text_file_predictor(
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own classes for every kind of damage
             raise CheckpointError(f"{path} is not a usable ONNX model: {_first_line(exc)}") from exc
         if len(names) != 2:
-            raise CheckpointError(f"{path} takes {len(names)} inputs; a text model takes token ids and a mask")
+            raise CheckpointError(
+                f"{path} takes {len(names)} inputs; a text model takes token ids and a mask"
+            )
 
         def run_onnx(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
             return session.run(None, {names[0]: ids, names[1]: mask})[0]
@@ -185,7 +187,11 @@ def load_text_predictor(path: str | os.PathLike[str], device: str = "cpu") -> Te
 
             with torch.no_grad():
                 module = TextLogits(loaded.model, encoder.preprocessing.pad_id)
-                return module(torch.from_numpy(ids).to(model_device), torch.from_numpy(mask).to(model_device)).cpu().numpy()
+                return (
+                    module(torch.from_numpy(ids).to(model_device), torch.from_numpy(mask).to(model_device))
+                    .cpu()
+                    .numpy()
+                )
 
         return TextPredictor("run", loaded.classes, encoder.max_length, run_torch, tokenize)
     if not path.is_file():

@@ -134,3 +134,30 @@ def suggest_text_labels(
         method=method,
         unreadable=tuple((r.path, "the text is empty or missing") for r in records if r not in kept),
     )
+
+
+def text_probabilities_for(
+    loaded: LoadedModel,
+    keys: Sequence[str],
+    project_dir: str | os.PathLike[str] | None,
+    *,
+    progress: Progress | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> tuple[list[int], np.ndarray, tuple[tuple[str, str], ...], int]:
+    """:func:`~dmtl_studio.core.evaluation.inference.probabilities_for` for a text run: ``keys`` are the source
+    keys of a project's texts. Returns ``(positions in keys, probabilities (N, C), problems, 0)``."""
+    keys = list(keys)
+    if project_dir is None:
+        problems = tuple((k, "a text run reads its texts from a project") for k in keys)
+        return [], np.zeros((0, len(loaded.classes))), problems, 0
+    with ProjectStore.open(project_dir) as store:
+        ids = {r.path: r.id for r in store.images()}
+        bodies = store.texts([ids[k] for k in keys if k in ids]) if keys else {}
+    rows = [k for k, key in enumerate(keys) if bodies.get(ids.get(key, -1), "").strip()]
+    problems = tuple(
+        (key, "no text of this key in the project") for k, key in enumerate(keys) if k not in set(rows)
+    )
+    probs = text_probabilities(
+        loaded, [bodies[ids[keys[k]]] for k in rows], progress=progress, should_stop=should_stop
+    )
+    return rows, probs.reshape(len(rows), len(loaded.classes)), problems, 0
