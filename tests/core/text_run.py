@@ -74,7 +74,11 @@ def make_text_project(folder: Path) -> Path:
     with ProjectStore.create(folder) as store:
         store.set_kind("text")
         store.add_texts(
-            [TextItem(f"{name}.csv#{i + 1}", text, name) for name in CLASSES for i, text in enumerate(TEXTS[name])]
+            [
+                TextItem(f"{name}.csv#{i + 1}", text, name)
+                for name in CLASSES
+                for i, text in enumerate(TEXTS[name])
+            ]
         )
         splits = {}
         for record in store.images():
