@@ -341,7 +341,7 @@ class EvaluationView(QWidget):
         run = self.selected_run()
         if not run:
             return
-        images = QFileDialog.getExistingDirectory(self, "Folder of images to predict")
+        images = QFileDialog.getExistingDirectory(self, "Folder of images (or of .txt texts) to predict")
         if not images:
             return
         out, _ = QFileDialog.getSaveFileName(
@@ -394,21 +394,22 @@ class EvaluationView(QWidget):
         metrics = result.metrics
         self.note.setText(result.note)
         self.note.setVisible(bool(result.note))
+        noun = getattr(result, "noun", "image")
         extra = []
         if result.skipped:
-            extra.append(f"{result.skipped} image(s) of classes unknown to the run left out")
+            extra.append(f"{result.skipped} {noun}(s) of classes unknown to the run left out")
         if result.unreadable:
-            extra.append(f"{len(result.unreadable)} unreadable image(s)")
+            extra.append(f"{len(result.unreadable)} unreadable {noun}(s)")
         if result.reused_features:
             extra.append(f"reused {result.reused_features} cached feature vector(s)")
         if not result.scored:
             self._show_nothing_scored(result, extra)
             return
         self.summary.setText(
-            f"<b>{result.run_name}</b> on {len(result.image_ids)} image(s) of the <b>{result.split_title}</b>: "
+            f"<b>{result.run_name}</b> on {len(result.image_ids)} {noun}(s) of the <b>{result.split_title}</b>: "
             f"accuracy <b>{metrics.accuracy:.1%}</b>, balanced accuracy <b>{metrics.balanced_accuracy:.1%}</b>, "
             f"{len(result.misclassified_ids())} misclassified. Rows are the true class, columns the prediction; "
-            "click a cell to see its images." + (" " + "; ".join(extra) + "." if extra else "")
+            f"click a cell to see its {noun}s." + (" " + "; ".join(extra) + "." if extra else "")
         )
         self.confusion.show_matrix(matrix, classes)
         self.per_class.show_metrics(metrics, classes)
