@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
 from dmtl_studio.core.project.runs_table import RunRecord
-from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
+from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 
 NO_RUN = "No trained run yet"
 #: The uncertainty measures, in plain words.
@@ -413,6 +413,7 @@ class EvaluationView(QWidget):
         )
         self.confusion.show_matrix(matrix, classes)
         self.per_class.show_metrics(metrics, classes)
+        self.per_class.setHorizontalHeaderLabels([*PER_CLASS_COLUMNS[:-1], f"{noun.capitalize()}s"])
         self.reliability.show_summary(
             result.calibration_summary(), result.reliability(calibrated=False).to_dict()
         )
