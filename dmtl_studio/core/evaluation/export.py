@@ -34,6 +34,8 @@ from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes
 from dmtl_studio.core.evaluation.exported_model import (
     EXPORT_SIDECAR_FORMAT,
+    ONNX_OPSET,
+    TOLERANCE,
     ExportError,
     load_exported,
     onnxruntime_module,
@@ -58,11 +60,6 @@ from dmtl_studio.core.models.checkpoint import (
 from dmtl_studio.core.models.preprocess import describe_preprocessing
 
 FORMATS = ("onnx", "torchscript", "safetensors")
-
-
-#: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
-TOLERANCE = 1e-3
-ONNX_OPSET = 17
 
 
 @dataclass(frozen=True)

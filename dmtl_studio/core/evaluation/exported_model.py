@@ -21,6 +21,9 @@ from dmtl_studio.core.models.checkpoint import (
 )
 
 EXPORT_SIDECAR_FORMAT = 1
+#: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
+TOLERANCE = 1e-3
+ONNX_OPSET = 17
 SIDECAR_SUFFIX = ".json"
 
 

@@ -21,10 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from dmtl_studio.core.base.fileio import atomic_write_bytes
-from dmtl_studio.core.evaluation.exported_model import ExportError, onnxruntime_module, sidecar_path
+from dmtl_studio.core.evaluation.exported_model import (
+    ONNX_OPSET,
+    TOLERANCE,
+    ExportError,
+    onnxruntime_module,
+    sidecar_path,
+)
+from dmtl_studio.core.evaluation.text_exported import TextLogits, text_file_predictor
 from dmtl_studio.core.models.calibration import temperature_of
 from dmtl_studio.core.models.checkpoint import LoadedModel
 from dmtl_studio.core.models.text_catalog import TextEncoderError, resolve_text_encoder, tokenizer_files
@@ -32,20 +38,6 @@ from dmtl_studio.core.models.text_catalog import TextEncoderError, resolve_text_
 #: The names of the exported graph's inputs and output.
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "logits"
-
-
-class TextLogits(nn.Module):
-    """A text classifier as ``(input_ids, attention_mask) -> logits``: masked positions are set to the pad id,
-    which is how the encoder itself tells padding from text."""
-
-    def __init__(self, model: nn.Module, pad_id: int) -> None:
-        super().__init__()
-        self.model = model
-        self.pad_id = int(pad_id)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        ids = torch.where(attention_mask.bool(), input_ids, torch.full_like(input_ids, self.pad_id))
-        return self.model(ids)
 
 
 def check_inputs(vocab_size: int, pad_id: int, batch: int, length: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -130,9 +122,6 @@ def export_text_run(
         The export failed, its logits differ from PyTorch's by more than the tolerance, or a file cannot be
         written (nothing is kept then).
     """
-    from dmtl_studio.core.evaluation.export import ONNX_OPSET, TOLERANCE
-    from dmtl_studio.core.evaluation.text_exported import text_file_predictor
-
     encoder = loaded.model.backbone
     pad_id = encoder.preprocessing.pad_id
     module = TextLogits(loaded.model.eval(), pad_id).eval()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from dmtl_studio.core.evaluation.exported_model import _first_line, _read_export_sidecar, onnxruntime_module
 from dmtl_studio.core.models.checkpoint import CheckpointError, load_checkpoint, read_sidecar
@@ -75,6 +76,20 @@ class TextPredictor:
         logits = self.logits(*self.tokenize(texts))
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class TextLogits(nn.Module):
+    """A text classifier as ``(input_ids, attention_mask) -> logits``: masked positions are set to the pad id,
+    which is how the encoder itself tells padding from text."""
+
+    def __init__(self, model: nn.Module, pad_id: int) -> None:
+        super().__init__()
+        self.model = model
+        self.pad_id = int(pad_id)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        ids = torch.where(attention_mask.bool(), input_ids, torch.full_like(input_ids, self.pad_id))
+        return self.model(ids)
 
 
 def file_tokenizer(folder: Path, max_length: int, pad_id: int) -> Tokenize:
@@ -183,8 +198,6 @@ def load_text_predictor(path: str | os.PathLike[str], device: str = "cpu") -> Te
             return ids.numpy(), (ids != encoder.preprocessing.pad_id).long().numpy()
 
         def run_torch(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            from dmtl_studio.core.evaluation.text_export import TextLogits
-
             with torch.no_grad():
                 module = TextLogits(loaded.model, encoder.preprocessing.pad_id)
                 return (
