@@ -41,6 +41,7 @@ from dmtl_studio.workers.evaluation import (
     PredictThread,
     ReportThread,
     SuggestionThread,
+    TextExplainThread,
 )
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
@@ -499,6 +500,7 @@ class StudioController(QObject):
         # Threads without a Qt parent, owned here: a finished one is deleted when the next of its kind replaces it.
         self.model_tasks: dict[str, QThread] = {}
         self._waiting_cam: tuple[int, str] | None = None
+        self._waiting_text: tuple[int, str] | None = None
 
         def start(kind: str, thread: QThread, busy: str | None = None) -> None:
             self.model_tasks[kind] = thread
@@ -611,6 +613,38 @@ class StudioController(QObject):
                 "red is where the evidence for this class came from.",
             )
 
+        text_viewer = browser.text_viewer
+
+        def explain_text(item_id: int, text: str) -> None:
+            run_dir = view.selected_run()
+            if run_dir is None:
+                text_viewer.show_explain_message(
+                    "Explaining needs a trained run: train one, then choose it under Evaluation."
+                )
+                return
+            if running("explain"):
+                self._waiting_text = (item_id, text)  # the newest request wins
+                return
+            thread = TextExplainThread(run_dir, item_id, text)
+            thread.result_ready.connect(show_words)
+            thread.failed.connect(text_viewer.show_explain_message)
+            thread.finished.connect(next_text)
+            start("explain", thread)
+
+        def show_words(payload: tuple[int, tuple, str, float]) -> None:
+            item_id, words, class_name, probability = payload
+            text_viewer.set_attributions(
+                item_id,
+                words,
+                f"Why '{class_name}' ({probability:.0%}) by run {Path(view.selected_run() or '').name}: each word "
+                "scored by how much the probability falls without it; green speaks for the class, red against.",
+            )
+
+        def next_text() -> None:
+            if self._waiting_text is not None and not self.window.isHidden():
+                waiting, self._waiting_text = self._waiting_text, None
+                text_viewer.explain_requested.emit(*waiting)
+
         def next_cam() -> None:
             if self._waiting_cam is not None and not self.window.isHidden():
                 waiting, self._waiting_cam = self._waiting_cam, None
@@ -680,11 +714,13 @@ class StudioController(QObject):
         view.cell_activated.connect(browser.show_confusion_cell)
         view.filter_requested.connect(browser.show_evaluation_filter)
         viewer.explain_requested.connect(explain)
+        browser.text_viewer.explain_requested.connect(explain_text)
         browser.model.modelReset.connect(show_runs)
 
     def stop_model_tasks(self) -> None:
         """Stop and join the evaluation, suggestion, Grad-CAM and report threads."""
         self._waiting_cam = None
+        self._waiting_text = None
         for thread in self.model_tasks.values():
             if thread.isRunning():
                 thread.requestInterruption()
@@ -774,6 +810,7 @@ class StudioController(QObject):
         if not running:
             return True
         self._waiting_cam = None
+        self._waiting_text = None
         for thread in running:
             thread.requestInterruption()
         self.window.statusBar().showMessage(

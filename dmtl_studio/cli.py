@@ -190,12 +190,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--loader", action="store_true", help="also measure DataLoader scaling with workers")
 
     p = sub.add_parser(
-        "predict", help="predict every image of a folder with a run folder or an exported model"
+        "predict",
+        help="predict every image of a folder (or the texts of a file, folder or table) with a run or an export",
     )
     p.add_argument(
         "run_dir", type=_path, help="a run folder, an exported .onnx/.pt file or safetensors folder"
     )
-    p.add_argument("images_dir", type=_path)
+    p.add_argument(
+        "images_dir",
+        type=_path,
+        metavar="INPUT",
+        help="images: a folder or one image; texts: a .txt file, a folder of .txt files, or a CSV/TSV/JSONL file",
+    )
     p.add_argument("--out", type=_path, required=True, help="CSV file to write")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     sure = p.add_mutually_exclusive_group()
@@ -213,6 +219,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="A",
         help="write 'unsure' below the threshold at which the run reaches accuracy A on its validation split",
     )
+    cli_text.add_predict_options(p)
 
     p = sub.add_parser("evaluate", help="a run's metrics on the test split (validation split if none)")
     p.add_argument("run_dir", type=_path)
@@ -702,6 +709,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         )
         return 2
     bar = _Progress("predict")
+    from dmtl_studio.core.evaluation.text_exported import is_text_model
+
+    if is_text_model(args.run_dir):
+        return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
+    if args.text_column is not None:
+        print(
+            f"dmtl-studio: --text-column is for text models; {args.run_dir} is an image model",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if is_run_folder(args.run_dir) or not args.run_dir.exists():
             loaded = None

@@ -158,3 +158,62 @@ def cmd_info(args: argparse.Namespace) -> int:
         report = {"kind": kind, "items": total, "labelled": labelled, "unlabelled": unlabelled}
         print(json.dumps({**report, "problems": problems, "classes": counts, "runs": runs}))
     return 0
+
+
+def add_predict_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``predict`` for a text model."""
+    p.add_argument(
+        "--text-column",
+        default=None,
+        help="text models: the column of a CSV/TSV/JSON Lines input that holds the text (default: guessed)",
+    )
+
+
+def cmd_predict_texts(
+    args: argparse.Namespace, reject_below: float | None, progress: Callable[[int, int], None]
+) -> int:
+    """``dmtl-studio predict MODEL INPUT --out CSV`` for a text run or an exported text model: INPUT is a
+    ``.txt`` file (one text), a folder of ``.txt`` files, or a CSV/TSV/JSON Lines file (one text per row)."""
+    from dmtl_studio.core.evaluation.exported_model import is_run_folder
+    from dmtl_studio.core.evaluation.text_predict import NoTextsError, predict_text_inputs
+    from dmtl_studio.core.quality.reject import RejectError
+
+    try:
+        if args.target_accuracy is not None:
+            if not is_run_folder(args.run_dir):
+                print(
+                    f"dmtl-studio: --target-accuracy needs a run folder inside its project (its validation "
+                    f"split); {args.run_dir} is an exported model: give --reject-below P instead",
+                    file=sys.stderr,
+                )
+                return 2
+            from dmtl_studio.core.quality.reject import validation_threshold
+
+            chosen = validation_threshold(args.run_dir, args.target_accuracy, device=args.device)
+            reject_below = chosen.threshold
+            print(
+                f"threshold {chosen.threshold:.4f} for accuracy {args.target_accuracy:.1%}: on the "
+                f"{chosen.images} validation text(s) it keeps {chosen.coverage:.1%} at accuracy "
+                f"{chosen.accuracy:.1%}; the rest are written as 'unsure'"
+            )
+        summary = predict_text_inputs(
+            args.run_dir,
+            args.images_dir,
+            args.out,
+            text_column=args.text_column,
+            device=args.device,
+            progress=progress,
+            reject_below=reject_below,
+        )
+    except (RejectError, NoTextsError) as exc:
+        print(f"dmtl-studio: {exc}", file=sys.stderr)
+        return 2
+    unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
+    sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
+    unread = f"; {len(summary.problems)} input(s) not used (rows with an error)" if summary.problems else ""
+    print(f"predicted {len(summary.predictions)} text(s) -> {args.out}{sure_note}{unread}")
+    if summary.problems:
+        print(f"{len(summary.problems)} input(s) could not be used:", file=sys.stderr)
+        for source, reason in summary.problems:
+            print(f"  {source}: {reason}", file=sys.stderr)
+    return 0 if summary.predictions else 1

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
 from dmtl_studio.core.project.runs_table import RunRecord
-from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
+from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 
 NO_RUN = "No trained run yet"
 #: The uncertainty measures, in plain words.
@@ -341,7 +341,7 @@ class EvaluationView(QWidget):
         run = self.selected_run()
         if not run:
             return
-        images = QFileDialog.getExistingDirectory(self, "Folder of images to predict")
+        images = QFileDialog.getExistingDirectory(self, "Folder of images (or of .txt texts) to predict")
         if not images:
             return
         out, _ = QFileDialog.getSaveFileName(
@@ -394,24 +394,26 @@ class EvaluationView(QWidget):
         metrics = result.metrics
         self.note.setText(result.note)
         self.note.setVisible(bool(result.note))
+        noun = getattr(result, "noun", "image")
         extra = []
         if result.skipped:
-            extra.append(f"{result.skipped} image(s) of classes unknown to the run left out")
+            extra.append(f"{result.skipped} {noun}(s) of classes unknown to the run left out")
         if result.unreadable:
-            extra.append(f"{len(result.unreadable)} unreadable image(s)")
+            extra.append(f"{len(result.unreadable)} unreadable {noun}(s)")
         if result.reused_features:
             extra.append(f"reused {result.reused_features} cached feature vector(s)")
         if not result.scored:
             self._show_nothing_scored(result, extra)
             return
         self.summary.setText(
-            f"<b>{result.run_name}</b> on {len(result.image_ids)} image(s) of the <b>{result.split_title}</b>: "
+            f"<b>{result.run_name}</b> on {len(result.image_ids)} {noun}(s) of the <b>{result.split_title}</b>: "
             f"accuracy <b>{metrics.accuracy:.1%}</b>, balanced accuracy <b>{metrics.balanced_accuracy:.1%}</b>, "
             f"{len(result.misclassified_ids())} misclassified. Rows are the true class, columns the prediction; "
-            "click a cell to see its images." + (" " + "; ".join(extra) + "." if extra else "")
+            f"click a cell to see its {noun}s." + (" " + "; ".join(extra) + "." if extra else "")
         )
         self.confusion.show_matrix(matrix, classes)
         self.per_class.show_metrics(metrics, classes)
+        self.per_class.setHorizontalHeaderLabels([*PER_CLASS_COLUMNS[:-1], f"{noun.capitalize()}s"])
         self.reliability.show_summary(
             result.calibration_summary(), result.reliability(calibrated=False).to_dict()
         )

@@ -2,15 +2,28 @@
 
 It takes the image viewer's place in a text project. Labelling keys pressed while it has the focus go on to the
 browser around it (it labels the current text as the list does); Ctrl+C copies a selection.
+
+The Explain button (or the G key), where images have Grad-CAM, asks for the chosen run's word attributions
+(:attr:`TextViewer.explain_requested`) and highlights each word by its score (:meth:`TextViewer.set_attributions`):
+green where the word speaks for the predicted class, red where it speaks against it, stronger for larger scores.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
@@ -79,8 +92,18 @@ class TextBody(QPlainTextEdit):
             super().keyPressEvent(event)
 
 
+def highlight_color(score: float, scale: float) -> QColor:
+    """Green for a positive score, red for a negative one; opacity grows with ``|score| / scale`` (max 0.75)."""
+    strength = 0.0 if scale <= 0 else min(1.0, abs(score) / scale)
+    color = QColor(46, 160, 67) if score > 0 else QColor(214, 39, 40)
+    color.setAlphaF(0.75 * strength)
+    return color
+
+
 class TextViewer(QWidget):
     """The current text in full, with a caption; shown instead of the image viewer in a text project."""
+
+    explain_requested = Signal(int, str)  # item id, the text
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -88,12 +111,33 @@ class TextViewer(QWidget):
         self.caption.setWordWrap(True)
         self.caption.setTextFormat(Qt.TextFormat.RichText)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.explain_button = QPushButton("Explain")
+        self.explain_button.setCheckable(True)
+        self.explain_button.setShortcut("G")
+        self.explain_button.setToolTip(
+            "Highlight the words the chosen run's prediction rests on (G): green for, red against. "
+            "Choose the run in the Evaluation area."
+        )
+        self.explain_button.toggled.connect(self._explain_toggled)
+        self.explain_note = QLabel()
+        self.explain_note.setWordWrap(True)
+        self.explain_note.setStyleSheet("color:#555")
+        self.explain_note.hide()
         self.body = TextBody()
         self.item_id: int | None = None
+        self.highlighted = 0  # words highlighted now
+        top = QHBoxLayout()
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.explain_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.caption)
+        layout.addLayout(top)
+        layout.addWidget(self.explain_note)
         layout.addWidget(self.body, 1)
+
+    @property
+    def explaining(self) -> bool:
+        return self.explain_button.isChecked()
 
     def show_text(self, item_id: int, caption: str, body: str) -> None:
         """Show the whole ``body`` of the text ``item_id`` from its start."""
@@ -101,6 +145,8 @@ class TextViewer(QWidget):
         self.caption.setText(caption)
         self.body.setPlainText(body)
         self.body.moveCursor(self.body.textCursor().MoveOperation.Start)
+        self._clear_highlight()
+        self._ask_for_explanation()
 
     def set_caption(self, caption: str) -> None:
         self.caption.setText(caption)
@@ -109,3 +155,57 @@ class TextViewer(QWidget):
         self.item_id = None
         self.caption.setText("Select a text")
         self.body.clear()
+        self._clear_highlight()
+        self.explain_note.hide()
+
+    # ----------------------------------------------------------------- explanation
+    def _explain_toggled(self, on: bool) -> None:
+        if on:
+            self._ask_for_explanation()
+        else:
+            self._clear_highlight()
+            self.explain_note.hide()
+
+    def _ask_for_explanation(self) -> None:
+        if self.explaining and self.item_id is not None and self.body.toPlainText().strip():
+            self.explain_note.setText("Scoring each word (the text without it)…")
+            self.explain_note.show()
+            self.explain_requested.emit(self.item_id, self.body.toPlainText())
+
+    def _clear_highlight(self) -> None:
+        self.body.setExtraSelections([])
+        self.highlighted = 0
+
+    def set_attributions(self, item_id: int, words: Sequence[tuple[int, int, str, float]], text: str) -> None:
+        """Highlight ``(start, end, word, score)`` spans of the text ``item_id`` (ignored if another is shown)."""
+        if item_id != self.item_id or not self.explaining:
+            return
+        scale = max((abs(w[3]) for w in words), default=0.0)
+        selections = []
+        shown = self.body.toPlainText()
+
+        def position(index: int) -> int:  # the document counts UTF-16 units, Python code points
+            return len(shown[:index].encode("utf-16-le")) // 2
+
+        for start, end, word, score in words:
+            if score == 0 or shown[start:end] != word:
+                continue
+            selection = QTextEdit.ExtraSelection()
+            cursor = QTextCursor(self.body.document())
+            cursor.setPosition(position(start))
+            cursor.setPosition(position(end), QTextCursor.MoveMode.KeepAnchor)
+            char_format = QTextCharFormat()
+            char_format.setBackground(highlight_color(score, scale))
+            char_format.setToolTip(f"{score:+.3f}")
+            selection.cursor, selection.format = cursor, char_format
+            selections.append(selection)
+        self.body.setExtraSelections(selections)
+        self.highlighted = len(selections)
+        self.explain_note.setText(text)
+        self.explain_note.show()
+
+    def show_explain_message(self, text: str) -> None:
+        """Why there is no highlight (no run chosen, an image run, an error)."""
+        self._clear_highlight()
+        self.explain_note.setText(text)
+        self.explain_note.show()

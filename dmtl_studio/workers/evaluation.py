@@ -134,11 +134,40 @@ class PredictThread(CoreThread):
 
     def work(self) -> object:
         from dmtl_studio.core.evaluation.predict import predict_folder
+        from dmtl_studio.core.evaluation.text_exported import is_text_model
+        from dmtl_studio.core.evaluation.text_predict import predict_text_inputs
 
-        return predict_folder(
+        predict = predict_text_inputs if is_text_model(self.run_dir) else predict_folder
+        return predict(
             self.run_dir,
             self.images,
             self.out_csv,
             progress=self._on_progress,
             should_stop=self.isInterruptionRequested,
         )
+
+
+class TextExplainThread(CoreThread):
+    """:func:`dmtl_studio.core.evaluation.text_attribution.explain_text` for one text; emits
+    ``(item id, words, class name, probability)`` with ``words`` a tuple of ``(start, end, word, score)``.
+
+    The run's model stays loaded between requests, shared with Grad-CAM's cache.
+    """
+
+    what = "the explanation"
+
+    def __init__(self, run_dir: str, item_id: int, text: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run_dir, self.item_id, self.text = run_dir, item_id, text
+
+    def work(self) -> object:
+        from dmtl_studio.core.evaluation.text_attribution import explain_text
+        from dmtl_studio.core.models.checkpoint import load_checkpoint
+
+        with _MODEL_LOCK:
+            loaded = _MODEL_CACHE.get(self.run_dir)
+            if loaded is None:
+                _MODEL_CACHE.clear()
+                loaded = _MODEL_CACHE[self.run_dir] = load_checkpoint(self.run_dir)
+            found = explain_text(loaded, self.text)
+        return (self.item_id, found.words, found.target_name, found.probability)

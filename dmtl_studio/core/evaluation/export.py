@@ -32,6 +32,8 @@ import torch
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes
 from dmtl_studio.core.evaluation.exported_model import (
     EXPORT_SIDECAR_FORMAT,
+    ONNX_OPSET,
+    TOLERANCE,
     ExportError,
     onnxruntime_module,
     sidecar_path,
@@ -48,12 +50,6 @@ from dmtl_studio.core.models.checkpoint import (
 from dmtl_studio.core.models.preprocess import describe_preprocessing
 
 FORMATS = ("onnx", "torchscript", "safetensors")
-
-
-#: Exported outputs must match PyTorch's within this tolerance on the logits, times the largest logit's magnitude
-#: when that is above 1.
-TOLERANCE = 1e-3
-ONNX_OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -119,13 +115,25 @@ def export_run(
     check_batch: int = 3,
     seed: int = 0,
 ) -> ExportResult:
-    """Export the run in ``run_dir`` as ``fmt`` to ``out``, and check the result against PyTorch."""
+    """Export the run in ``run_dir`` as ``fmt`` to ``out``, and check the result against PyTorch.
+
+    A text run's ONNX or TorchScript model takes token ids and an attention mask, with the tokenizer files
+    beside it (:mod:`dmtl_studio.core.evaluation.text_export`); its safetensors export is a run folder as for
+    images (it needs the encoder installed to load).
+    """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
     loaded = load_checkpoint(run_dir, device="cpu")
     model = loaded.model.eval()
     size = loaded.preprocessing.input_size
     out = Path(out)
+    if fmt != "safetensors" and loaded.sidecar.get("kind") == "text":
+        from dmtl_studio.core.evaluation.text_export import export_text_run
+
+        path, side, seconds, difference = export_text_run(
+            loaded, fmt, export_file_path(out, fmt), check_batch=check_batch, seed=seed
+        )
+        return ExportResult(fmt, path, side, seconds, difference, check_batch)
     started = time.perf_counter()
     if fmt == "safetensors":
         if out.exists() and (not out.is_dir() or any(out.iterdir())):

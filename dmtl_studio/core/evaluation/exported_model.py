@@ -23,6 +23,9 @@ from dmtl_studio.core.models.preprocess import Preprocessing
 from dmtl_studio.core.models.run_folder import WEIGHTS_NAME, CheckpointError, read_sidecar
 
 EXPORT_SIDECAR_FORMAT = 1
+#: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
+TOLERANCE = 1e-3
+ONNX_OPSET = 17
 SIDECAR_SUFFIX = ".json"
 
 

@@ -15,6 +15,12 @@ import numpy as np
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.predict import predict_paths
 from dmtl_studio.core.evaluation.results import EvaluationResult, evaluation_images
+from dmtl_studio.core.evaluation.text_inference import (
+    evaluate_text_run,
+    is_text_run,
+    suggest_text_labels,
+    text_probabilities_for,
+)
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
@@ -73,6 +79,8 @@ def probabilities_for(
     from dmtl_studio.core.evaluation.predict import predict_files
     from dmtl_studio.core.models.feature_engine import engine_for
 
+    if is_text_run(loaded):  # the paths are a text project's source keys
+        return text_probabilities_for(loaded, paths, project_dir, progress=progress, should_stop=should_stop)
     paths = list(paths)
     position = {path: i for i, path in enumerate(paths)}
     cache = (
@@ -135,10 +143,14 @@ def evaluate_run(
 ) -> EvaluationResult:
     """Predict the test split (or the validation split when there is no test image) with a run.
 
+    A text run scores the project's texts (:func:`~dmtl_studio.core.evaluation.text_inference.evaluate_text_run`).
+
     A frozen run reads and fills the project's feature cache (:func:`probabilities_for`); the result counts the
     images whose features were reused in ``reused_features``.
     """
     loaded = loaded or load_checkpoint(run_dir, device=device)
+    if is_text_run(loaded):
+        return evaluate_text_run(project_dir, run_dir, loaded, progress=progress, should_stop=should_stop)
     with ProjectStore.open(project_dir) as store:
         chosen = evaluation_images(store, loaded.classes)
     index = {name: i for i, name in enumerate(loaded.classes)}
@@ -180,6 +192,10 @@ def suggest_labels(
 ) -> SuggestionSet:
     """Predict every usable unlabelled image of a project; the suggestions come uncertain first."""
     loaded = load_checkpoint(run_dir, device=device)
+    if is_text_run(loaded):
+        return suggest_text_labels(
+            project_dir, run_dir, loaded, method=method, progress=progress, should_stop=should_stop
+        )
     with ProjectStore.open(project_dir) as store:
         records = [im for im in store.images(usable_only=True) if im.label is None]
     rows, probs, problems, _ = probabilities_for(

@@ -28,6 +28,7 @@ from dmtl_studio.core.project.store import ProjectStore
 
 REPORT_NAME = "report.html"
 EXAMPLES = 12  # misclassified images shown as thumbnails
+TEXT_EXCERPT = 200  # characters of a misclassified text's first line shown in its place
 THUMBNAIL_PX = 112
 
 _STYLE = (
@@ -40,7 +41,7 @@ th{background:#f4f6f8}td.l,th.l{text-align:left}.note{background:#fff4e0;border-
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}.examples{display:flex;gap:.8em;flex-wrap:wrap}
 figure{margin:0;width:"""
     + str(THUMBNAIL_PX)
-    + """px;font-size:.8em}figure img{display:block;border:1px solid #ccc}
+    + """px;font-size:.8em}figure img{display:block;border:1px solid #ccc}blockquote.text{margin:0 0 .3em;padding:.4em;border-left:3px solid #c33;background:#f6f6f6}
 """
 )
 
@@ -184,29 +185,44 @@ def _thumbnail_uri(path: str) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
 
 
-def misclassified_examples_html(result: EvaluationResult, limit: int = EXAMPLES) -> str:
-    """Up to ``limit`` misclassified images as embedded thumbnails, the most confident mistakes first."""
+def _text_excerpt(text: str | None) -> str:
+    """A text's first non-empty line, cut at :data:`TEXT_EXCERPT` characters, as an HTML block."""
+    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
+    if not line:
+        return "<p class='muted'>(no text)</p>"
+    cut = line if len(line) <= TEXT_EXCERPT else line[: TEXT_EXCERPT - 1] + "…"
+    return f"<blockquote class='text'>{_e(cut)}</blockquote>"
+
+
+def misclassified_examples_html(
+    result: EvaluationResult, limit: int = EXAMPLES, texts: dict[int, str] | None = None
+) -> str:
+    """Up to ``limit`` misclassified images as embedded thumbnails (texts: their first line, from ``texts`` by
+    item id), the most confident mistakes first."""
     wrong = [k for k in range(len(result.image_ids)) if result.predicted[k] != result.targets[k]]
     if not wrong:
-        return "<p class='muted'>No image was misclassified.</p>"
+        return f"<p class='muted'>No {result.noun} was misclassified.</p>"
     wrong.sort(key=lambda k: -float(result.confidence[k]))
     figures = []
     for k in wrong[:limit]:
         true, predicted = result.classes[int(result.targets[k])], result.classes[int(result.predicted[k])]
         caption = f"{_e(true)} → <b>{_e(predicted)}</b> {float(result.confidence[k]):.0%}"
-        uri = _thumbnail_uri(result.paths[k])
-        picture = (
-            f"<img src='{uri}' alt='{_e(Path(result.paths[k]).name)}'>"
-            if uri
-            else "<p class='muted'>(unreadable)</p>"
-        )
+        if result.kind == "text":
+            picture = _text_excerpt((texts or {}).get(int(result.image_ids[k])))
+        else:
+            uri = _thumbnail_uri(result.paths[k])
+            picture = (
+                f"<img src='{uri}' alt='{_e(Path(result.paths[k]).name)}'>"
+                if uri
+                else "<p class='muted'>(unreadable)</p>"
+            )
         figures.append(
             f"<figure>{picture}<figcaption>{caption}<br><span class='muted'>{_e(Path(result.paths[k]).name)}"
             "</span></figcaption></figure>"
         )
     shown = f"the {len(figures)} most confident of {len(wrong)}" if len(wrong) > len(figures) else "all"
     return (
-        f"<p class='muted'>Misclassified images ({shown}): true class → prediction and its confidence.</p>"
+        f"<p class='muted'>Misclassified {result.noun}s ({shown}): true class → prediction and its confidence.</p>"
         f"<div class='examples'>{''.join(figures)}</div>"
     )
 
@@ -238,6 +254,7 @@ def build_report(
     class_counts: dict[str, dict[str, int]] | None,
     sidecar: dict,
     run_status: str = "",
+    texts: dict[int, str] | None = None,
 ) -> str:
     """The report's HTML text (pure: everything it shows is passed in)."""
     name = Path(run_dir).name
@@ -261,7 +278,7 @@ def build_report(
             parts.append(f"<p class='note'>{_e(result.note)}</p>")
         if result.scored:
             parts.append(
-                f"<p>{len(result.image_ids)} image(s) of the <b>{_e(result.split_title)}</b>: accuracy "
+                f"<p>{len(result.image_ids)} {result.noun}(s) of the <b>{_e(result.split_title)}</b>: accuracy "
                 f"<b>{m.accuracy:.1%}</b>, balanced accuracy <b>{m.balanced_accuracy:.1%}</b>.</p>"
             )
         else:
@@ -270,15 +287,15 @@ def build_report(
             )
         if result.skipped:
             parts.append(
-                f"<p class='muted'>{result.skipped} image(s) of classes unknown to the run left out.</p>"
+                f"<p class='muted'>{result.skipped} {result.noun}(s) of classes unknown to the run left out.</p>"
             )
         if result.unreadable:
-            parts.append(f"<p class='muted'>{len(result.unreadable)} image(s) could not be read.</p>")
+            parts.append(f"<p class='muted'>{len(result.unreadable)} {result.noun}(s) could not be read.</p>")
         if result.scored:
             parts.append("<h3>Confusion matrix</h3>" + confusion_table_html(result))
             parts.append("<h3>Per class</h3>" + _per_class_html(result))
             parts.append("<h3>Calibration</h3>" + calibration_html(result))
-            parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result))
+            parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result, texts=texts))
     parts.append("<h2>Training curves</h2>" + _curves_html(epochs))
     best = sidecar.get("metrics", {})
     if best:
@@ -294,7 +311,7 @@ def build_report(
                 f"<td>{c['val']}</td><td>{c['test']}</td></tr>"
             )
         rows.append(
-            "</table><p class='muted'>The project's labelled images now (they may have changed "
+            f"</table><p class='muted'>The project's labelled {sidecar.get('kind') == 'text' and 'texts' or 'images'} now (they may have changed "
             "since the run).</p>"
         )
         parts.append("".join(rows))
@@ -327,6 +344,7 @@ def write_report(
     epochs: list[EpochMetrics] = []
     counts = None
     status = ""
+    texts: dict[int, str] | None = None
     if project is not None:
         if result is None:
             result = evaluate_run(project, run_dir, loaded=loaded, should_stop=should_stop)
@@ -336,7 +354,9 @@ def write_report(
                 if Path(run.run_dir).name == run_dir.name:
                     epochs = store.epoch_metrics(run.id)
                     status = run.status
-    text = build_report(run_dir, result, epochs, counts, loaded.sidecar, status)
+            if result.kind == "text":
+                texts = store.texts(result.misclassified_ids()[:EXAMPLES])
+    text = build_report(run_dir, result, epochs, counts, loaded.sidecar, status, texts)
     target = Path(out) if out is not None else run_dir / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, text.encode("utf-8"))

@@ -81,6 +81,8 @@ class EvaluationResult:
     #: The run's calibration entry (its sidecar's ``calibration``); ``probabilities`` are already calibrated
     #: with its temperature. ``None`` for a run without one (temperature 1).
     calibration: dict | None = None
+    #: What was scored: ``"images"``, or ``"text"`` (then ``paths`` are the texts' source keys).
+    kind: str = "images"
     confusion: np.ndarray = field(init=False, compare=False)
     metrics: ClassMetrics = field(init=False, compare=False)
 
@@ -105,11 +107,16 @@ class EvaluationResult:
         return self.probabilities.max(1)
 
     @property
+    def noun(self) -> str:
+        """``"image"`` or ``"text"``: what the result counts, for sentences."""
+        return "text" if self.kind == "text" else "image"
+
+    @property
     def split_title(self) -> str:
         return {
             "test": "test split",
-            "val": "validation split (no test images)",
-            "none": "project (no test or validation images)",
+            "val": f"validation split (no test {self.noun}s)",
+            "none": f"project (no test or validation {self.noun}s)",
         }.get(self.split, self.split)
 
     def misclassified_ids(self) -> list[int]:
@@ -177,6 +184,7 @@ class EvaluationResult:
         return {
             "run_dir": self.run_dir,
             "split": self.split,
+            "kind": self.kind,
             "note": self.note,
             "images": len(self.image_ids),
             "skipped": self.skipped,
@@ -201,21 +209,21 @@ class EvaluationResult:
     def describe(self) -> str:
         """A few lines of plain text (the CLI's output)."""
         m = self.metrics
-        lines = [f"run {self.run_name}: {len(self.image_ids)} image(s) of the {self.split_title}"]
+        lines = [f"run {self.run_name}: {len(self.image_ids)} {self.noun}(s) of the {self.split_title}"]
         if self.note:
             lines.insert(0, f"note: {self.note}")
         if not self.scored:
             lines.append(f"{NOTHING_SCORED}: no accuracy to report")
             if self.unreadable:
-                lines.append(f"{len(self.unreadable)} image(s) could not be read")
+                lines.append(f"{len(self.unreadable)} {self.noun}(s) could not be read")
             if self.skipped:
-                lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
+                lines.append(f"{self.skipped} {self.noun}(s) of classes the run does not know were left out")
             return "\n".join(lines)
         lines.append(
             f"accuracy {format_score(m.accuracy)}, balanced accuracy {format_score(m.balanced_accuracy)}"
         )
         width = max([len(c) for c in self.classes] + [5])
-        lines.append(f"{'class':{width}}  precision  recall     f1  images")
+        lines.append(f"{'class':{width}}  precision  recall     f1  {self.noun + 's':>6}")
         for i, name in enumerate(self.classes):
             lines.append(
                 f"{name:{width}}  {m.precision[i]:9.3f}  {m.recall[i]:6.3f}  {m.f1[i]:5.3f}  {int(m.support[i]):6d}"
@@ -229,7 +237,7 @@ class EvaluationResult:
         elif summary is not None:
             lines.append(f"expected calibration error {summary['ece']:.4f} (the run is not calibrated)")
         if self.skipped:
-            lines.append(f"{self.skipped} image(s) of classes the run does not know were left out")
+            lines.append(f"{self.skipped} {self.noun}(s) of classes the run does not know were left out")
         if self.reused_features:
             lines.append(f"reused {self.reused_features} cached feature vector(s) of the frozen backbone")
         return "\n".join(lines)

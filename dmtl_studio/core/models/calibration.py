@@ -250,7 +250,9 @@ class RejectThreshold:
     images: int
 
 
-def _accepted_curve(probabilities: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _accepted_curve(
+    probabilities: np.ndarray, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate thresholds (distinct confidences, descending), accuracy and coverage of ``confidence >= t``."""
     top = np.asarray(probabilities, dtype=np.float64).max(axis=1)
     correct = np.asarray(probabilities).argmax(axis=1) == np.asarray(targets)
@@ -288,12 +290,16 @@ def threshold_for_accuracy(probabilities: np.ndarray, targets: np.ndarray, targe
     ok = np.nonzero(accuracy >= target - 1e-12)[0]
     if len(ok):
         k = int(ok.max())  # thresholds descend: the largest index is the lowest threshold
-        return RejectThreshold(float(thresholds[k]), float(accuracy[k]), float(coverage[k]), True, len(targets))
+        return RejectThreshold(
+            float(thresholds[k]), float(accuracy[k]), float(coverage[k]), True, len(targets)
+        )
     k = int(np.argmax(accuracy))
     return RejectThreshold(float(thresholds[k]), float(accuracy[k]), float(coverage[k]), False, len(targets))
 
 
-def threshold_for_coverage(probabilities: np.ndarray, targets: np.ndarray, coverage: float) -> RejectThreshold:
+def threshold_for_coverage(
+    probabilities: np.ndarray, targets: np.ndarray, coverage: float
+) -> RejectThreshold:
     """The highest threshold that still accepts at least ``coverage`` of the held-out images (``(0, 1]``)."""
     if not 0.0 < coverage <= 1.0:
         raise ValueError(f"the target coverage must be in (0, 1], not {coverage}")

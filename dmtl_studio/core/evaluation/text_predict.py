@@ -1,0 +1,174 @@
+"""Prediction of texts with a text run or an exported text model, written as the same CSV as image prediction.
+
+What is predicted (:func:`text_prediction_inputs`):
+
+- a ``.txt`` file: one text, the whole file;
+- a folder: every ``.txt`` file below it, one text each (hidden files left out);
+- a CSV / TSV / JSON Lines file: one text per row, from ``text_column`` (guessed as for import when not given:
+  :func:`~dmtl_studio.core.project.text_tables.guess_columns`); a row's source is ``<file>#<row>``.
+
+Inputs that cannot be used — an undecodable or unreadable file, an empty text, a bad row — are reported as rows of
+the CSV with their reason in the ``error`` column, never fatal, exactly as unreadable images are.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.evaluation.predict import (
+    NoImagesError,
+    Prediction,
+    PredictSummary,
+    reject_unsure,
+    write_predictions_csv,
+)
+from dmtl_studio.core.evaluation.text_exported import TextPredictor, load_text_predictor
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.project_kind import is_table_file, is_text_file_name
+from dmtl_studio.core.project.text_import import read_text_file, scan_text_folder
+from dmtl_studio.core.project.text_tables import cell_text, guess_columns, read_table
+
+#: Texts per model pass.
+TEXT_PREDICT_BATCH = 32
+
+
+class NoTextsError(NoImagesError):
+    """What was given to predict on is not there, holds no text, or names a column the table lacks."""
+
+
+def text_prediction_inputs(
+    target: str | os.PathLike[str], text_column: str | None = None
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(texts, problems)``: ``(source, text)`` pairs to predict and ``(source, reason)`` of unusable inputs.
+
+    Raises
+    ------
+    NoTextsError
+        ``target`` does not exist, is not a ``.txt`` file, folder or table, a table cannot be read as a whole or
+        lacks ``text_column``, or there is nothing at all to predict.
+    """
+    path = Path(target)
+    texts: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = []
+    if path.is_dir():
+        files = scan_text_folder(path).files
+        if not files:
+            raise NoTextsError(f"{path} holds no .txt files (looked in its sub-folders too)")
+    elif path.is_file() and is_table_file(path):
+        return _table_inputs(path, text_column)
+    elif path.is_file() and is_text_file_name(path):
+        files = [path]
+    elif path.is_file():
+        raise NoTextsError(
+            f"{path.name}: give a .txt file, a folder of .txt files, or a CSV/TSV/JSON Lines file"
+        )
+    else:
+        raise NoTextsError(
+            f"{path} does not exist (give a .txt file, a folder of them, or a CSV/TSV/JSONL file)"
+        )
+    if text_column is not None:
+        raise NoTextsError("--text-column applies to a CSV, TSV or JSON Lines file only")
+    for file in files:
+        body, problem, _ = read_text_file(Path(file))
+        (problems if problem else texts).append((str(file), problem or body))
+    return texts, problems
+
+
+def _table_inputs(path: Path, text_column: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    try:
+        table = read_table(path)
+    except ProjectError as exc:
+        raise NoTextsError(str(exc)) from exc
+    column = text_column or guess_columns(table)[0]
+    if column is None:
+        raise NoTextsError(f"{path.name} has no column to read texts from; name one with --text-column")
+    if column not in table.columns:
+        raise NoTextsError(
+            f"{path.name} has no column {column!r}; its columns are {', '.join(table.columns) or 'none'}"
+        )
+    texts: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = []
+    for row in table.rows:
+        source = f"{path}#{row.number}"
+        if row.problem is not None:
+            problems.append((source, row.problem))
+            continue
+        body = cell_text(row.values.get(column))
+        if body is None or not body.strip():
+            problems.append((source, f"empty text in column {column!r}"))
+        else:
+            texts.append((source, body))
+    return texts, problems
+
+
+def predict_texts(
+    texts: list[tuple[str, str]],
+    classes: list[str] | tuple[str, ...],
+    probabilities: Callable[[list[str]], np.ndarray],
+    problems: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (),
+    *,
+    batch_size: int = TEXT_PREDICT_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> PredictSummary:
+    """Class probabilities of each ``(source, text)``, in batches; ``problems`` are carried into the summary.
+
+    ``probabilities`` maps a list of texts to an ``(N, classes)`` array: a run in PyTorch or an exported model.
+    """
+    predictions: list[Prediction] = []
+    total = len(texts) + len(problems)
+    for start in range(0, len(texts), batch_size):
+        check(should_stop)
+        batch = texts[start : start + batch_size]
+        for (source, _), row in zip(batch, probabilities([t for _, t in batch]), strict=True):
+            best = int(np.argmax(row))
+            predictions.append(
+                Prediction(source, classes[best], float(row[best]), tuple(float(p) for p in row))
+            )
+        if progress is not None:
+            progress(len(predictions), total)
+    if progress is not None:
+        progress(total, total)
+    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems))
+
+
+def predict_text_inputs(
+    model: str | os.PathLike[str] | TextPredictor,
+    target: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    *,
+    text_column: str | None = None,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: ShouldStop = never_stop,
+    reject_below: float | None = None,
+) -> PredictSummary:
+    """Predict the texts of ``target`` (a .txt file, a folder, a table) with a text run folder or an exported text
+    model, and write the CSV (:func:`~dmtl_studio.core.evaluation.predict.write_predictions_csv`: path,
+    predicted_label, confidence, ``p_<class>`` columns, error).
+
+    Raises
+    ------
+    NoTextsError
+        As :func:`text_prediction_inputs`.
+    CheckpointError
+        The model cannot be loaded.
+    """
+    texts, problems = text_prediction_inputs(target, text_column)
+    predictor = model if isinstance(model, TextPredictor) else load_text_predictor(model, device=device)
+    summary = predict_texts(
+        texts,
+        predictor.classes,
+        predictor.probabilities,
+        problems,
+        progress=progress,
+        should_stop=should_stop,
+    )
+    summary = reject_unsure(summary, reject_below)
+    write_predictions_csv(summary, Path(out_csv))
+    return summary

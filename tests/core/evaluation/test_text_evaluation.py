@@ -1,0 +1,110 @@
+"""A text run is evaluated, explained and reported like an image run: the confusion matrix over the project's
+test texts, the cell's texts, word attributions by occlusion, and the report showing texts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dmtl_studio.core.evaluation.inference import evaluate_run, probabilities_for, suggest_labels
+from dmtl_studio.core.evaluation.report import write_report
+from dmtl_studio.core.evaluation.text_attribution import explain_text, word_attributions, word_spans
+from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.texts_table import TextItem
+from tests.core.text_run import CLASSES, copy_text_project, trained_text_project
+
+
+def test_evaluate_run_scores_the_test_texts_in_a_confusion_matrix(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project, run_dir = trained_text_project(tmp_path_factory)
+    result = evaluate_run(project, run_dir)
+    assert result.kind == "text" and result.split == "test" and result.classes == CLASSES
+    assert result.confusion.shape == (3, 3) and result.confusion.sum() == 6
+    assert result.metrics.accuracy >= 5 / 6
+    assert np.allclose(result.probabilities.sum(1), 1.0)
+    assert all(p.split("#")[0] in {f"{c}.csv" for c in CLASSES} for p in result.paths)
+    # A cell's ids are the texts the browser lists; the per-class table and the CLI wording count texts.
+    with ProjectStore.open(project) as store:
+        texts = store.texts(result.cell_ids(0, 0))
+    assert texts and all(isinstance(t, str) and t for t in texts.values())
+    described = result.describe()
+    assert "6 text(s) of the test split" in described and "texts" in described.splitlines()[2]
+    assert result.to_dict()["kind"] == "text"
+
+
+def test_the_validation_split_stands_in_without_a_test_split_and_keys_score_through_probabilities_for(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project, run_dir = copy_text_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        store.set_splits({r.id: "train" for r in store.images() if r.split == "test"})
+        val = [r for r in store.images() if r.split == "val"]
+    result = evaluate_run(project, run_dir)
+    assert result.split == "val" and "validation split" in result.note and len(result.image_ids) == len(val)
+    loaded = load_checkpoint(run_dir)
+    rows, probs, problems, _ = probabilities_for(
+        loaded, [r.path for r in val] + ["nowhere#1"], project_dir=project
+    )
+    assert rows == list(range(len(val))) and probs.shape == (len(val), 3)
+    assert problems == (("nowhere#1", "no text of this key in the project"),)
+
+
+def test_unlabelled_texts_get_label_suggestions(tmp_path_factory: pytest.TempPathFactory) -> None:
+    project, run_dir = copy_text_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        store.add_texts(
+            [TextItem("new.csv#1", "the kitten is purring"), TextItem("new.csv#2", "stocks fell again")]
+        )
+    suggestions = suggest_labels(project, run_dir)
+    assert len(suggestions.suggestions) == 2
+    assert {s.label for s in suggestions.suggestions} == {"cats", "money"}
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "label"),
+    [
+        ("yesterday my cat walked to the station", "cat", "cats"),
+        ("yesterday the market walked to the station", "market", "money"),
+        ("yesterday it snowed near the station", "snowed", "weather"),
+    ],
+)
+def test_the_word_that_carries_the_class_has_the_highest_attribution(
+    tmp_path_factory: pytest.TempPathFactory, text: str, word: str, label: str
+) -> None:
+    _, run_dir = trained_text_project(tmp_path_factory)
+    explanation = explain_text(run_dir, text)
+    assert explanation.target_name == label and explanation.probability > 0.5
+    assert len(explanation.words) == len(text.split())  # one score per word
+    assert all(text[s:e] == w for s, e, w, _ in explanation.words)
+    best = max(explanation.words, key=lambda item: item[3])
+    assert best[2] == word and best[3] > 0.1
+    # Against another class the same word argues the other way.
+    other = next(c for c in CLASSES if c != label)
+    against = dict((w, s) for _, _, w, s in word_attributions(run_dir, text, target=other))
+    assert against[word] <= 0.0
+
+
+def test_attribution_refuses_what_it_cannot_explain(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _, run_dir = trained_text_project(tmp_path_factory)
+    with pytest.raises(ValueError, match="no word"):
+        explain_text(run_dir, " ... !? ")
+    with pytest.raises(ValueError, match="not a class"):
+        explain_text(run_dir, "a cat", target="dogs")
+    assert [w for _, _, w in word_spans("Don't re-use it, 2 cats.")] == ["Don't", "re-use", "it", "2", "cats"]
+
+
+def test_the_report_of_a_text_run_shows_texts_where_images_show_thumbnails(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project, run_dir = copy_text_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:  # a test text whose label the run must get wrong
+        wrong = next(r for r in store.images() if r.split == "test" and r.label == "cats")
+        store.set_labels({wrong.id: "money"})
+        body = store.text(wrong.id)
+    path, result = write_report(run_dir, tmp_path_factory.mktemp("report") / "r.html")
+    html = path.read_text(encoding="utf-8")
+    assert result is not None and result.kind == "text"
+    assert "6 text(s) of the" in html and "Misclassified texts" in html
+    assert f"<blockquote class='text'>{body}</blockquote>" in html and "<img src='data:image" not in html

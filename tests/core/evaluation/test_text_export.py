@@ -1,0 +1,150 @@
+"""A text run exported to ONNX (and TorchScript) agrees with PyTorch, carries its tokenizer, and predicts a text
+file, a folder of texts and a table with the same labels as the run itself."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dmtl_studio.core.evaluation.export import TOLERANCE, export_run
+from dmtl_studio.core.evaluation.text_exported import is_text_model, load_text_predictor
+from dmtl_studio.core.evaluation.text_predict import NoTextsError, predict_text_inputs, text_prediction_inputs
+from dmtl_studio.core.models.checkpoint import CheckpointError
+from tests.core.text_run import trained_text_project
+
+HELD_OUT = {
+    "cat.txt": "the cat is asleep by the fire",
+    "bank.txt": "the central bank cut interest rates",
+    "storm.txt": "a storm brought rain and strong wind",
+}
+_EXPORTS: dict[str, Path] = {}
+
+
+def _onnx(factory: pytest.TempPathFactory) -> Path:
+    if "onnx" not in _EXPORTS:
+        _, run_dir = trained_text_project(factory)
+        _EXPORTS["onnx"] = export_run(run_dir, "onnx", factory.mktemp("onnx") / "model.onnx").path
+    return _EXPORTS["onnx"]
+
+
+def test_the_onnx_export_takes_ids_and_mask_and_agrees_with_pytorch(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    import onnxruntime
+
+    _, run_dir = trained_text_project(tmp_path_factory)
+    path = _onnx(tmp_path_factory)
+    folder = path.parent
+    assert {"tokenizer.json", "tokenizer_config.json", "vocab.txt"} <= {p.name for p in folder.iterdir()}
+    sidecar = json.loads((folder / "model.onnx.json").read_text())
+    assert sidecar["modality"] == "text" and sidecar["classes"] == ["cats", "money", "weather"]
+    assert sidecar["max_length"] == 256 and "tokenizer.json" in sidecar["tokenizer"]["files"]
+    assert 0 <= sidecar["check"]["max_abs_difference"] <= TOLERANCE
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = session.get_inputs()
+    assert [i.name for i in inputs] == ["input_ids", "attention_mask"]
+    assert all(
+        i.type == "tensor(int64)" and isinstance(i.shape[0], str) and isinstance(i.shape[1], str)
+        for i in inputs
+    )
+    # Real texts of different lengths, tokenised both ways: the logits agree with the run's in PyTorch.
+    texts = list(HELD_OUT.values()) + ["rain", "my old cat " * 30]
+    run, exported = load_text_predictor(run_dir), load_text_predictor(path)
+    run_ids, run_mask = run.tokenize(texts)
+    ids, mask = exported.tokenize(texts)
+    np.testing.assert_array_equal(ids, run_ids)  # tokenizers from tokenizer.json == the encoder's tokenizer
+    np.testing.assert_array_equal(mask, run_mask)
+    difference = np.abs(exported.logits(ids, mask) - run.logits(run_ids, run_mask)).max()
+    assert difference <= TOLERANCE
+    assert is_text_model(path) and is_text_model(run_dir)
+
+
+def test_torchscript_export_of_a_text_run_agrees_too(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _, run_dir = trained_text_project(tmp_path_factory)
+    result = export_run(run_dir, "torchscript", tmp_path_factory.mktemp("ts") / "model.pt")
+    assert result.max_abs_difference is not None and result.max_abs_difference <= TOLERANCE
+    texts = list(HELD_OUT.values())
+    got = load_text_predictor(result.path).probabilities(texts)
+    np.testing.assert_allclose(got, load_text_predictor(run_dir).probabilities(texts), atol=1e-4)
+
+
+def _labels(csv_path: Path) -> dict[str, str]:
+    with csv_path.open(newline="") as handle:
+        return {row["path"]: row["predicted_label"] for row in csv.DictReader(handle)}
+
+
+def test_predict_a_file_a_folder_and_a_table_with_the_run_and_the_onnx_model(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    _, run_dir = trained_text_project(tmp_path_factory)
+    onnx = _onnx(tmp_path_factory)
+    root = tmp_path_factory.mktemp("inputs")
+    folder = root / "texts"
+    (folder / "more").mkdir(parents=True)
+    for name, text in HELD_OUT.items():
+        (folder / ("more" if name == "storm.txt" else "") / name).write_text(text, encoding="utf-8")
+    (folder / "blank.txt").write_text("  \n", encoding="utf-8")
+    (folder / "latin1.txt").write_bytes("caf\xe9 \xff\xfe cat".encode("latin-1"))
+    table = root / "texts.csv"
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "body"])
+        for k, text in enumerate(HELD_OUT.values()):
+            writer.writerow([k, text])
+        writer.writerow([9, ""])
+    expected = {"cat": "cats", "bank": "money", "storm": "weather"}
+    for model in (run_dir, onnx):
+        out = root / f"{Path(model).name}"
+        predict_text_inputs(model, folder / "cat.txt", out / "one.csv")
+        one = _labels(out / "one.csv")
+        assert list(one.values()) == ["cats"]
+        summary = predict_text_inputs(model, folder, out / "folder.csv")
+        labels = _labels(out / "folder.csv")
+        assert {Path(p).stem: labels[p] for p in labels if Path(p).stem in expected} == expected
+        assert sorted(Path(p).name for p, _ in summary.problems) == ["blank.txt", "latin1.txt"]
+        summary = predict_text_inputs(model, table, out / "table.csv", text_column="body")
+        assert [p.label for p in summary.predictions] == ["cats", "money", "weather"]
+        assert [p.path for p in summary.predictions][0].endswith("texts.csv#1")
+        assert len(summary.problems) == 1 and "empty" in summary.problems[0][1]
+    with (root / run_dir.name / "table.csv").open() as a, (root / "model.onnx" / "table.csv").open() as b:
+        run_rows, onnx_rows = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert list(run_rows[0]) == [
+        "path",
+        "predicted_label",
+        "confidence",
+        "p_cats",
+        "p_money",
+        "p_weather",
+        "error",
+    ]
+    for r, o in zip(run_rows, onnx_rows, strict=True):
+        assert r["predicted_label"] == o["predicted_label"]
+        if r["confidence"]:
+            assert abs(float(r["confidence"]) - float(o["confidence"])) < 1e-4
+
+
+def test_bad_prediction_inputs_are_refused_with_a_reason(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with pytest.raises(NoTextsError, match="does not exist"):
+        text_prediction_inputs(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NoTextsError, match="no .txt files"):
+        text_prediction_inputs(tmp_path / "empty")
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(NoTextsError, match="no column 'text'"):
+        text_prediction_inputs(tmp_path / "t.csv", text_column="text")
+    (tmp_path / "x.png").write_bytes(b"\x89PNG")
+    with pytest.raises(NoTextsError, match=".txt file"):
+        text_prediction_inputs(tmp_path / "x.png")
+    onnx = _onnx(tmp_path_factory)
+    copy = tmp_path / "alone" / "model.onnx"
+    copy.parent.mkdir()
+    copy.write_bytes(onnx.read_bytes())
+    (copy.parent / "model.onnx.json").write_bytes((onnx.parent / "model.onnx.json").read_bytes())
+    with pytest.raises(CheckpointError, match="no tokenizer.json"):
+        load_text_predictor(copy)

@@ -1,0 +1,80 @@
+"""A text run through the real command line: evaluate, report, export to ONNX, and predict a file, a folder and a
+table with the run and with the exported model (the same labels); clear errors for what does not apply."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.core.text_run import trained_text_project
+from tests.e2e.cli import run_cli
+
+TEXTS = {
+    "a.txt": "the kitten chased a ball of yarn",
+    "b.txt": "interest rates and bond prices rose",
+    "c.txt": "rain and thunder all afternoon",
+}
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_evaluate_report_export_and_predict_a_text_run(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _, run_dir = trained_text_project(tmp_path_factory)
+    evaluated = run_cli("evaluate", str(run_dir), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    summary = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert summary["kind"] == "text" and summary["images"] == 6 and len(summary["confusion"]) == 3
+    assert "6 text(s) of the test split" in evaluated.stdout
+
+    report = run_cli("report", str(run_dir), "--out", str(tmp_path / "report.html"))
+    assert report.returncode == 0, report.stderr
+    assert "text(s) of the" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+    exported = run_cli(
+        "export", str(run_dir), "--format", "onnx", "--out", str(tmp_path / "onnx" / "model.onnx")
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "max abs difference" in exported.stdout
+    assert (tmp_path / "onnx" / "tokenizer.json").is_file()
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for name, text in TEXTS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    table = tmp_path / "texts.tsv"
+    table.write_text(
+        "note\ttext\n" + "".join(f"x\t{t}\n" for t in TEXTS.values()) + "y\t\n", encoding="utf-8"
+    )
+    expected = ["cats", "money", "weather"]
+    for model in (str(run_dir), str(tmp_path / "onnx" / "model.onnx")):
+        out = tmp_path / f"{Path(model).stem}-file.csv"
+        done = run_cli("predict", model, str(folder / "a.txt"), "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert [r["predicted_label"] for r in _rows(out)] == ["cats"]
+        out = tmp_path / f"{Path(model).stem}-folder.csv"
+        done = run_cli("predict", model, str(folder), "--out", str(out))
+        assert done.returncode == 0 and "predicted 3 text(s)" in done.stdout, done.stderr
+        assert [r["predicted_label"] for r in _rows(out)] == expected
+        out = tmp_path / f"{Path(model).stem}-table.csv"
+        done = run_cli("predict", model, str(table), "--out", str(out), "--text-column", "text")
+        assert done.returncode == 0, done.stderr
+        rows = _rows(out)
+        assert [r["predicted_label"] for r in rows[:3]] == expected
+        assert rows[3]["error"] and "empty text" in done.stderr  # a bad row is reported, not fatal
+
+    wrong = run_cli(
+        "predict", str(run_dir), str(table), "--out", str(tmp_path / "x.csv"), "--text-column", "body"
+    )
+    assert wrong.returncode == 2 and "no column 'body'" in wrong.stderr
+    image_input = tmp_path / "picture.png"
+    image_input.write_bytes(b"\x89PNG\r\n\x1a\n")
+    wrong = run_cli("predict", str(run_dir), str(image_input), "--out", str(tmp_path / "y.csv"))
+    assert wrong.returncode == 2 and ".txt file" in wrong.stderr
