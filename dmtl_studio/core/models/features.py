@@ -93,7 +93,11 @@ def extract_features(
     for images, batch_targets, indices in loader:
         check(should_stop)
         if chosen is None:  # made at the first batch: it depends on the images' shape
-            chosen = engine_for(backbone, device, tuple(images.shape[1:]), engine)
+            chosen = (
+                engine_for(backbone, device, tuple(images.shape[1:]), engine)
+                if images.dim() == 4 and images.is_floating_point()
+                else _in_pytorch(backbone, device)  # token ids of texts: the encoder as it is
+            )
         features.append(chosen(images).to(device))
         targets.append(torch.as_tensor(batch_targets).to(device))
         if on_features is not None:
@@ -103,6 +107,16 @@ def extract_features(
     if not features:
         return torch.empty(0, device=device), torch.empty(0, dtype=torch.long, device=device)
     return torch.cat(features), torch.cat(targets)
+
+
+def _in_pytorch(backbone: nn.Module, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A batch that is not images (a text encoder's token ids) through the backbone in PyTorch, as it is."""
+
+    def run(batch: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return backbone.eval()(batch.to(device)).float().clone()
+
+    return run
 
 
 @dataclass
