@@ -226,13 +226,7 @@ class Trainer:
             )
         )
         if pseudo is not None:
-            unlabelled = len(self.parts.unlabelled_set or ())
-            self.notify(
-                RunNotice(
-                    f"label spreading: {pseudo} of {unlabelled} unlabelled image(s) joined the fit with a "
-                    "pseudo-label (the most confident half of each class, so no class is swamped)"
-                )
-            )
+            self.notify(RunNotice(pseudo))
         return loss, accuracy, None
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, tuple[float, float] | None]:

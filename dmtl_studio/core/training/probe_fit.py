@@ -25,6 +25,10 @@ from dmtl_studio.core.training.linear_probe import fit_linear_probe
 from dmtl_studio.core.training.probe_model import LinearProbe, to_module
 from dmtl_studio.core.training.pseudo_labels import pseudo_label
 from dmtl_studio.core.training.setup import RunParts
+from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe
+
+#: The share of unlabelled texts self-training gives a pseudo-label (``fit_semi_supervised_probe``'s default).
+SELF_TRAINING_SHARE = 0.6
 
 #: ``on_c(done, total, c, score)`` after each strength of the grid has been cross-validated.
 ProbeProgress = Callable[[int, int, float, float], None]
@@ -32,15 +36,15 @@ ProbeProgress = Callable[[int, int, float, float], None]
 
 def fit_probe_head(
     parts: RunParts, should_stop: ShouldStop, on_c: ProbeProgress | None = None
-) -> tuple[float, float, LinearProbe, int | None]:
+) -> tuple[float, float, LinearProbe, str | None]:
     """Fit the head of ``parts`` (frozen backbone, cached features) as a linear probe and load it into the model.
 
     Returns
     -------
     tuple
         The labelled training rows' mean cross-entropy (nats) and accuracy with the fitted head, the probe itself
-        (its chosen ``c`` and per-C cross-validation scores), and how many unlabelled images joined the fit with
-        a pseudo-label (None when the run does not learn from unlabelled images).
+        (its chosen ``c`` and per-C cross-validation scores), and a note on the unlabelled items that joined the fit
+        with a pseudo-label (None when the run does not learn from unlabelled items).
 
     Raises
     ------
@@ -68,10 +72,31 @@ def fit_probe_head(
         should_stop=should_stop,
         on_progress=on_c,
     )
-    pseudo_count = None
-    if learns_from_unlabelled(config) and parts.unlabelled_set is not None:
+    note = None
+    if learns_from_unlabelled(config) and parts.unlabelled_set is not None and _is_text(parts):
+        # Sentence embeddings: class-balanced self-training of the probe is the rule that pays on texts
+        # (docs/text.md), fitted on the clean embeddings as measured there.
+        clean = data.clean if data.clean is not None else parts.cache.train_clean()
+        unlabelled = parts.cache.unlabelled().clean.float().cpu().numpy()
+        probe = fit_semi_supervised_probe(
+            clean.float().cpu().numpy(),
+            data.targets.cpu().numpy().astype(np.int64),
+            unlabelled,
+            num_classes=parts.num_classes,
+            seed=config.seed,
+            should_stop=should_stop,
+        )
+        note = (
+            f"self-training: up to {int(SELF_TRAINING_SHARE * len(unlabelled))} of {len(unlabelled)} unlabelled "
+            "text(s) joined the fit with a pseudo-label (the same number per class, the most confident first)"
+        )
+    elif learns_from_unlabelled(config) and parts.unlabelled_set is not None:
         rows, pseudo_targets = _pseudo_rows(parts, data, repeats)
         pseudo_count = len(pseudo_targets) // repeats
+        note = (
+            f"label spreading: {pseudo_count} of {len(parts.unlabelled_set)} unlabelled image(s) joined the fit "
+            "with a pseudo-label (the most confident half of each class, so no class is swamped)"
+        )
         if pseudo_count:  # C stays the one cross-validation chose on the true labels
             probe = fit_linear_probe(
                 np.concatenate([features, rows]),
@@ -93,7 +118,12 @@ def fit_probe_head(
         truth = torch.from_numpy(targets).to(parts.device)
         loss = float(nn.functional.cross_entropy(logits.float(), truth).item())
         accuracy = float((logits.argmax(1) == truth).float().mean().item())
-    return loss, accuracy, probe, pseudo_count
+    return loss, accuracy, probe, note
+
+
+def _is_text(parts: RunParts) -> bool:
+    """Whether the run's backbone is a sentence encoder (its preprocessing tokenises texts)."""
+    return type(parts.preprocessing).__name__ == "TextPreprocessing"
 
 
 def _pseudo_rows(parts: RunParts, data: object, repeats: int) -> tuple[np.ndarray, np.ndarray]:

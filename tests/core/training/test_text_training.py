@@ -78,6 +78,26 @@ def test_frozen_encoder_with_the_linear_probe_separates_a_tiny_text_set() -> Non
     assert isinstance(parts.model.head[-1], torch.nn.Linear)
 
 
+def test_a_frozen_probe_learns_from_unlabelled_texts_by_self_training() -> None:
+    from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe
+
+    events: list[object] = []
+    config = _config(transfer="frozen", linear_probe=True, consistency_weight=1.0, use_unlabelled=True)
+    parts = build_text_parts(
+        TextCorpus.from_lists(["cats", "money"], TRAIN, VAL, unlabelled=UNLABELLED), config, events.append
+    )
+    assert Trainer(parts, notify=events.append).fit() == "completed"
+    (note,) = [e.message for e in events if isinstance(e, RunNotice) and "self-training" in e.message]
+    assert f"of {len(UNLABELLED)} unlabelled text(s)" in note
+    data, unlabelled = parts.cache.train(), parts.cache.unlabelled()
+    expected = fit_semi_supervised_probe(
+        data.clean.numpy(), data.targets.numpy(), unlabelled.clean.numpy(), num_classes=2, seed=config.seed
+    )
+    head = parts.model.head[-1]
+    logits = head(torch.from_numpy(unlabelled.clean.numpy()).float()).detach().numpy()
+    np.testing.assert_allclose(logits, expected.logits(unlabelled.clean.numpy()), atol=1e-3)
+
+
 def test_one_epoch_of_partial_fine_tuning_runs_and_lowers_the_loss() -> None:
     config = _config(transfer="partial", unfreeze_stages=2, epochs=1, batch_size=4, learning_rate=3e-3)
     parts = build_text_parts(
