@@ -3,17 +3,19 @@
 # when the system allows an unprivileged network namespace (unshare -rn).
 #
 #   1. --version, then --self-test: torch, bundled weights, spawned DataLoader workers, safetensors, project
-#      database, Qt platform plugins
+#      database, the bundled text encoder and WordNet, Qt platform plugins
 #   2. start to the main window and quit: first with --demo (generates the demo project with the bundled
 #      generator), then once cold (the bundle's files dropped from the page cache), then SMOKE_STARTS times
 #      warm; the cold time and the warm median are the start-up figures of docs/performance.md
 #   3. import the demo pictures twice: once with stdout and stderr closed (what a windowed build sees), once
 #      normally
 #   4. train 1 epoch at 128 px on the CPU with 2 DataLoader workers, predict every picture, check the CSV
-#   5. (Linux installer) install.sh into a temporary HOME, run the installed command, uninstall.sh
+#   5. a text project: new --kind text, import a CSV of 24 labelled texts, train 1 epoch on the bundled sentence
+#      encoder (frozen), check the run's checkpoint names the encoder
+#   6. (Linux installer) install.sh into a temporary HOME, run the installed command, uninstall.sh
 #
 # usage: packaging/smoke_test.sh [BUNDLE_DIR]        (default: dist/dmtl-studio)
-# env:   SMOKE_STARTS=5   SMOKE_INSTALL=1 (0 skips step 5)   SMOKE_KEEP=1 (keep the work folder)
+# env:   SMOKE_STARTS=5   SMOKE_INSTALL=1 (0 skips step 6)   SMOKE_KEEP=1 (keep the work folder)
 set -euo pipefail
 
 bundle=$(cd "${1:-dist/dmtl-studio}" && pwd)
@@ -138,7 +140,49 @@ accuracy=$(awk -F, 'NR > 1 { n = split($1, p, "/"); if (p[n - 1] ~ /^(circle|squ
     total++; if (p[n - 1] == $2) right++ } } END { printf "%.2f", right / total }' "$work/predictions.csv")
 echo "predicted $rows pictures; accuracy on the labelled ones after 1 epoch: $accuracy"
 
-# 5. installer -------------------------------------------------------------------------------------------------
+# 5. text project ----------------------------------------------------------------------------------------------
+# Two classes of short maintenance notes; the header names the columns the import guesses.
+texts="$work/texts.csv"
+{
+    echo "text,label"
+    for note in "The pump works perfectly after the repair" "Great service and a quick friendly technician" \
+        "The new valve fixed the leak completely" "Everything runs smoothly since the update" \
+        "Excellent result and the machine is quiet now" "The team solved the problem in one visit" \
+        "Very happy with the fast response" "The sensor readings are stable and accurate" \
+        "Clean installation and clear instructions" "The replacement part fits and works well" \
+        "Smooth start this morning with no alarms" "The operators praised the new interface"; do
+        echo "$note.,positive"
+    done
+    for note in "The pump failed again overnight" "Terrible delay and nobody answered the ticket" \
+        "The valve still leaks after the repair" "The update broke the control panel" \
+        "Loud grinding noise from the motor" "The technician never showed up" \
+        "Readings drift and the alarm keeps ringing" "The part arrived broken and late" \
+        "Instructions were wrong and the install failed" "The machine overheats within an hour" \
+        "Another shutdown caused by the same fault" "The display freezes every few minutes"; do
+        echo "$note.,negative"
+    done
+} >"$texts"
+frozen new "$work/text-project" --kind text >>"$log" 2>&1 || fail "new --kind text"
+t=$(now)
+frozen import "$work/text-project" "$texts" --json >"$work/import-text.txt" 2>>"$log" || fail "import of texts"
+text_import_s=$(since "$t")
+summary=$(tail -n 1 "$work/import-text.txt")
+[[ "$summary" == *'"kind": "text"'* && "$summary" == *'"added": 24,'* && "$summary" == *'"labelled": 24,'* ]] \
+    || fail "import of 24 labelled texts: $summary"
+t=$(now)
+frozen train "$work/text-project" --epochs 1 --device cpu --json >"$work/train-text.txt" 2>>"$log" \
+    || fail "train on texts"
+text_train_s=$(since "$t")
+summary=$(tail -n 1 "$work/train-text.txt")
+[[ "$summary" == *'"status": "completed"'* && "$summary" == *'"epochs_completed": 1,'* ]] \
+    || fail "text training did not complete its epoch: $summary"
+run_dir=$(printf '%s' "$summary" | sed -n 's/.*"run_dir": "\([^"]*\)".*/\1/p')
+[ -f "$run_dir/model.safetensors" ] || fail "no text checkpoint in '$run_dir'"
+grep -q '"encoder": "all-MiniLM-L6-v2"' "$run_dir/model.json" || fail "the text checkpoint does not name its encoder"
+echo "text project: 24 texts imported (${text_import_s} s), 1 epoch on all-MiniLM-L6-v2 trained (${text_train_s} s)," \
+    "checkpoint in $run_dir"
+
+# 6. installer -------------------------------------------------------------------------------------------------
 install_s="skipped"
 install_unit=""
 if [ "${SMOKE_INSTALL:-1}" = 1 ] && [ -x "$bundle/install.sh" ]; then
@@ -167,4 +211,5 @@ fi
 
 echo "smoke test passed in $(since "$total_start") s: self-test ${self_test_s} s, start to window cold" \
     "${cold_start_s} s / warm median ${start_median_s} s (with --demo ${demo_start_s} s), import ${import_s} s," \
-    "train ${train_s} s, predict ${predict_s} s, install+uninstall ${install_s}${install_unit}"
+    "train ${train_s} s, predict ${predict_s} s, text import ${text_import_s} s, text train ${text_train_s} s," \
+    "install+uninstall ${install_s}${install_unit}"

@@ -20,6 +20,7 @@ CHECKS = (
     "training",
     "safetensors",
     "project database",
+    "text encoder",
     "text augmentation",
     "Qt platform",
 )
@@ -44,7 +45,8 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
         assert any(line.strip().startswith(f"ok   {name}") for line in lines), (name, done.stdout)
     assert "2 spawned DataLoader workers" in done.stdout
     assert "device: cpu" in done.stdout
-    assert lines[-1].startswith("self-test passed: 7 checks")
+    assert "384-d unit embedding" in done.stdout
+    assert lines[-1].startswith(f"self-test passed: {len(CHECKS)} checks")
 
 
 def test_a_failing_check_is_reported_and_the_others_still_run() -> None:

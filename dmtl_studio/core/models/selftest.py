@@ -3,7 +3,7 @@
 Each check exercises one thing that a broken bundle gets wrong: the compiled torch and torchvision libraries,
 the bundled pretrained weights, DataLoader worker processes (started with *spawn*, the start method of Windows
 and macOS and the one a frozen application must handle itself), safetensors, the project database, the demo
-generator. The caller adds checks that need Qt (the composition root owns those). Every check runs even when an
+generator, the bundled sentence encoder (read offline with transformers) and WordNet (text augmentation). The caller adds checks that need Qt (the composition root owns those). Every check runs even when an
 earlier one failed, so one report lists every problem; the exit status is 0 only when all passed.
 """
 
@@ -31,6 +31,13 @@ Check = Callable[[], str]
 _TRAIN_SIZE = 64
 _TRAIN_BATCH = 4
 _TRAIN_WORKERS = 2
+
+#: A fixed sentence and the first components of its all-MiniLM-L6-v2 embedding (float32 on the CPU), computed once
+#: with sentence-transformers' ``SentenceTransformer(folder).encode`` (the reference implementation; the product's
+#: own encoder gave the same values to the last bit). A bundle whose weights, tokenizer or pooling differ fails.
+_TEXT_SENTENCE = "The technician repaired the broken pump before the morning shift."
+_TEXT_REFERENCE = (-0.0736931, 0.0723147, 0.0949509, 0.0332464, 0.0111963, -0.0396205, 0.0354974, 0.0538615)
+_TEXT_TOLERANCE = 1e-4
 
 
 class SelfTestFailure(Exception):
@@ -221,6 +228,38 @@ def check_project_database(folder: Path) -> str:
     return f"{count} generated pictures in {len(names)} classes imported, reopened, integrity ok"
 
 
+def check_text_encoder() -> str:
+    """The bundled sentence encoder loads offline and embeds a fixed sentence as the reference implementation does.
+
+    Runs on the CPU (the training check covers the device): a 384-d unit vector whose first components are
+    within 1e-4 of :data:`_TEXT_REFERENCE`.
+    """
+    from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER, resolve_text_encoder
+    from dmtl_studio.core.models.text_encoder import load_text_encoder
+
+    folder = resolve_text_encoder(DEFAULT_TEXT_ENCODER)
+    embedding = load_text_encoder(DEFAULT_TEXT_ENCODER).encode([_TEXT_SENTENCE])
+    if tuple(embedding.shape) != (1, 384):
+        raise SelfTestFailure(
+            f"the embedding of a sentence has shape {tuple(embedding.shape)}, expected (1, 384)"
+        )
+    norm = float(embedding.norm())
+    if abs(norm - 1.0) > _TEXT_TOLERANCE:
+        raise SelfTestFailure(f"the embedding has norm {norm:.6f}, expected 1 (normalised)")
+    first = embedding[0, : len(_TEXT_REFERENCE)]
+    error = float((first - torch.tensor(_TEXT_REFERENCE)).abs().max())
+    if error > _TEXT_TOLERANCE:
+        raise SelfTestFailure(
+            f"the embedding starts {[round(v, 6) for v in first.tolist()]}, expected {list(_TEXT_REFERENCE)} "
+            f"(max difference {error:.2g} > {_TEXT_TOLERANCE:g})"
+        )
+    weights = sum(path.stat().st_size for path in folder.glob("*.safetensors")) / 2**20
+    return (
+        f"{DEFAULT_TEXT_ENCODER} read offline from {folder} ({weights:.0f} MiB): 384-d unit embedding, "
+        f"first {len(_TEXT_REFERENCE)} components as the reference (max difference {error:.1g})"
+    )
+
+
 # ---------------------------------------------------------------------------------------------- running
 def run_checks(
     checks: Sequence[tuple[str, Check]], report: Callable[[CheckResult], None] | None = None
@@ -275,6 +314,7 @@ def main(argv: Sequence[str], extra_checks: Sequence[tuple[str, Check]] = ()) ->
             ("training", lambda: check_training(device)),
             ("safetensors", lambda: check_safetensors(folder)),
             ("project database", lambda: check_project_database(folder)),
+            ("text encoder", check_text_encoder),
             ("text augmentation", check_text_augmentation),
             *extra_checks,
         ]
