@@ -24,6 +24,7 @@ def test_import_train_predict_from_the_command_line(tmp_path: Path, shapes_dir: 
     trained = _cli(
         "train",
         str(project),
+        "--no-linear-probe",  # epochs of the head, so the progress has two to report
         "--epochs",
         "2",
         "--batch-size",

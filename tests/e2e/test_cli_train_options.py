@@ -25,7 +25,7 @@ def test_no_option_gives_the_recommended_configuration() -> None:
 def test_every_flag_name_reaches_its_setting() -> None:
     config = _config(
         "--transfer", "partial", "--backbone", "mobilenetv3_small_100", "--unfreeze-stages", "3",
-        "--head", "mlp", "--hidden", "64", "--dropout", "0.3", "--backbone-lr-factor", "0.5",
+        "--head", "mlp", "--no-linear-probe", "--hidden", "64", "--dropout", "0.3", "--backbone-lr-factor", "0.5",
         "--feature-views", "2", "--epochs", "7", "--batch-size", "4", "--lr", "0.01", "--input-size", "64",
         "--device", "cpu", "--seed", "9", "--workers", "1", "--imbalance", "balanced_sampler",
         "--label-smoothing", "0.1", "--schedule", "onecycle", "--early-stopping", "2", "--no-amp",
@@ -33,7 +33,8 @@ def test_every_flag_name_reaches_its_setting() -> None:
         "--consistency-temperature", "0.5", "--consistency-threshold", "0.8",
     )  # fmt: skip
     assert config == TrainConfig.recommended(
-        transfer="partial", backbone="mobilenetv3_small_100", unfreeze_stages=3, head="mlp", hidden_size=64,
+        transfer="partial", backbone="mobilenetv3_small_100", unfreeze_stages=3, head="mlp", linear_probe=False,
+        hidden_size=64,
         dropout=0.3, backbone_lr_factor=0.5, feature_views=2, epochs=7, batch_size=4, learning_rate=0.01,
         input_size=64, device="cpu", seed=9, num_workers=1, imbalance="balanced_sampler", label_smoothing=0.1,
         schedule="onecycle", early_stopping_patience=2, amp=False, channels_last=False, consistency_weight=0.5,

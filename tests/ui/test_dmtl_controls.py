@@ -96,3 +96,20 @@ def test_the_window_shows_the_unlabelled_count_and_cancels_cross_validation(qtbo
     qtbot.waitUntil(lambda: "cancelled" in panel.crossval_status.text(), timeout=5_000)
     assert panel.crossval_button.isEnabled()
     controller.shutdown()
+
+
+def test_the_linear_probe_box_follows_the_strategy_and_head(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.model_panel import ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    assert panel.frozen.isChecked() and panel.linear_probe.isChecked() and panel.linear_probe.isEnabled()
+    assert panel.config().linear_probe and not panel.epochs.isEnabled()  # one fit: epochs do not apply
+    panel.linear_probe.setChecked(False)
+    assert panel.epochs.isEnabled() and not panel.config().linear_probe
+    panel.linear_probe.setChecked(True)
+    panel.full.setChecked(True)
+    assert not panel.linear_probe.isEnabled() and panel.epochs.isEnabled()
+    panel.frozen.setChecked(True)
+    panel.head_kind.setCurrentIndex(panel.head_kind.findData("mlp"))
+    assert not panel.linear_probe.isEnabled() and panel.epochs.isEnabled()

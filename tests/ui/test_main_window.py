@@ -11,6 +11,7 @@ from tests.ui.test_run_flow import _answer_close_question
 
 
 def _fast(window) -> None:  # noqa: ANN001
+    window.model_panel.linear_probe.setChecked(False)  # epochs to stop in (a probe fits in one go)
     window.model_panel.epochs.setValue(30)
     window.model_panel.batch_size.setValue(8)
 
@@ -77,7 +78,7 @@ def test_pause_holds_the_run_and_resume_goes_on(qtbot, project: Path, monkeypatc
     monkeypatch.setattr(
         model_panel.ModelPanel,
         "config",
-        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu", epochs=3),
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu", epochs=3, linear_probe=False),
     )
     window, controller = build_window(project)
     qtbot.addWidget(window)

@@ -83,6 +83,7 @@ def test_closing_during_training_asks_and_stays_responsive(qtbot, tiny_project: 
     window, controller = build_window(tiny_project)
     qtbot.addWidget(window)
     window.show()
+    window.model_panel.linear_probe.setChecked(False)  # epochs to close in (a probe fits in one go)
     window.model_panel.epochs.setValue(200)
     controller.start_training()
     thread = controller.training_thread

@@ -170,12 +170,18 @@ class Checkpointing(Callback):
     """Each epoch's checkpoint unit in ``run_dir`` (see :mod:`dmtl_studio.core.training.run_state`).
 
     The best epoch is the one with the highest validation accuracy (training accuracy without validation
-    images). ``files_for(metrics, calibration)`` gives a model's files (weights and sidecar) as bytes; the
-    temperature is fitted on the epoch's validation logits.
+    images); with ``pick_best`` false (too few validation images for a pick) it is always the latest.
+    ``files_for(metrics, calibration)`` gives a model's files (weights and sidecar) as bytes; the temperature is
+    fitted on the epoch's validation logits.
     """
 
-    def __init__(self, run_dir: Path, files_for: Callable[[dict, dict | None], dict[str, bytes]]) -> None:
-        self.run_dir, self.files_for = run_dir, files_for
+    def __init__(
+        self,
+        run_dir: Path,
+        files_for: Callable[[dict, dict | None], dict[str, bytes]],
+        pick_best: bool = True,
+    ) -> None:
+        self.run_dir, self.files_for, self.pick_best = run_dir, files_for, pick_best
         self.best_score = -math.inf
         self.best_metrics: dict = {}
         self.last_metrics: dict = {}
@@ -184,7 +190,7 @@ class Checkpointing(Callback):
     def on_epoch_end(self, trainer: Trainer, epoch: EpochOutput) -> None:
         self.last_metrics = epoch.metrics()
         score = epoch.val_accuracy if epoch.val_accuracy is not None else epoch.train_accuracy
-        improved = score > self.best_score
+        improved = score > self.best_score or not self.pick_best
         if improved:
             self.best_score, self.best_metrics = score, dict(self.last_metrics)
         last = self.files_for(self.last_metrics, self._calibration(epoch))

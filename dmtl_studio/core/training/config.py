@@ -167,8 +167,9 @@ class TrainConfig:
         metadata=described(
             "linear probe",
             help="frozen backbone and linear head: fit the head to convergence as a linear probe (L-BFGS, L2 "
-            "strength chosen by cross-validation on the training features) in place of epochs; not with "
-            "--unlabelled",
+            "strength chosen by cross-validation on the training features) in place of epochs; with "
+            "--unlabelled, class-balanced pseudo-labels from label spreading join the fit",
+            recommended=True,
         ),
     )
     hidden_size: int = field(

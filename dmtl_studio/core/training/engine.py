@@ -214,7 +214,7 @@ class Trainer:
             step = BatchOutput(1, 1, done, total, -score, -score, c, None, count, now - started, now)
             self._each("on_batch_end", step)
 
-        loss, accuracy, probe = fit_probe_head(self.parts, self.should_stop, on_c)
+        loss, accuracy, probe, pseudo = fit_probe_head(self.parts, self.should_stop, on_c)
         how = (
             f"{probe.folds}-fold cross-validation"
             if probe.folds
@@ -225,6 +225,14 @@ class Trainer:
                 f"linear probe: the head was fitted to convergence, L2 strength C = {probe.c:g} by {how}"
             )
         )
+        if pseudo is not None:
+            unlabelled = len(self.parts.unlabelled_set or ())
+            self.notify(
+                RunNotice(
+                    f"label spreading: {pseudo} of {unlabelled} unlabelled image(s) joined the fit with a "
+                    "pseudo-label (the most confident half of each class, so no class is swamped)"
+                )
+            )
         return loss, accuracy, None
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, tuple[float, float] | None]:

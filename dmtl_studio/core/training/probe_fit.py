@@ -4,7 +4,10 @@ With a frozen backbone the head is a logistic regression on fixed features; fitt
 chosen L2 strength (:func:`~dmtl_studio.core.training.linear_probe.fit_linear_probe`) is the standard strong
 baseline of transfer learning and costs seconds once the features exist. The rows are every cached augmented view
 of each training image (its views share a cross-validation fold); the standardisation is folded into the head's
-linear layer, so checkpoints, exports and ``predict`` carry it without a new operator.
+linear layer, so checkpoints, exports and ``predict`` carry it without a new operator. With unlabelled images to
+learn from, the strength is chosen on the labelled rows alone, then the head is fitted again with the
+class-balanced pseudo-labels of :mod:`~dmtl_studio.core.training.pseudo_labels` as extra rows (each pseudo-labelled
+image with its augmented views, like a labelled one).
 """
 
 from __future__ import annotations
@@ -16,38 +19,28 @@ import torch
 from torch import nn
 
 from dmtl_studio.core.base.cancel import ShouldStop
-from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.held_out import learns_from_unlabelled
+from dmtl_studio.core.training.held_out import uses_linear_probe as uses_linear_probe
 from dmtl_studio.core.training.linear_probe import fit_linear_probe
 from dmtl_studio.core.training.probe_model import LinearProbe, to_module
+from dmtl_studio.core.training.pseudo_labels import pseudo_label
 from dmtl_studio.core.training.setup import RunParts
 
 #: ``on_c(done, total, c, score)`` after each strength of the grid has been cross-validated.
 ProbeProgress = Callable[[int, int, float, float], None]
 
 
-def uses_linear_probe(config: TrainConfig) -> bool:
-    """Whether a run fits its head as a linear probe: asked for, frozen backbone, linear head, and no unlabelled
-    images to learn from (the probe has no unlabelled loss: such DMTL runs keep their epochs). On labelled images
-    alone the probe stands in for the consistency term: it fits the clean and the augmented views of each image
-    to the same label, and its L2 strength is chosen by cross-validation."""
-    return (
-        config.linear_probe
-        and config.transfer == "frozen"
-        and config.head == "linear"
-        and not (config.consistency_weight > 0 and config.use_unlabelled)
-    )
-
-
 def fit_probe_head(
     parts: RunParts, should_stop: ShouldStop, on_c: ProbeProgress | None = None
-) -> tuple[float, float, LinearProbe]:
+) -> tuple[float, float, LinearProbe, int | None]:
     """Fit the head of ``parts`` (frozen backbone, cached features) as a linear probe and load it into the model.
 
     Returns
     -------
     tuple
-        The training rows' mean cross-entropy (nats) and accuracy with the fitted head, and the probe itself
-        (its chosen ``c`` and per-C cross-validation scores).
+        The labelled training rows' mean cross-entropy (nats) and accuracy with the fitted head, the probe itself
+        (its chosen ``c`` and per-C cross-validation scores), and how many unlabelled images joined the fit with
+        a pseudo-label (None when the run does not learn from unlabelled images).
 
     Raises
     ------
@@ -64,16 +57,31 @@ def fit_probe_head(
     repeats = len(features) // count  # rows per image
     targets = np.tile(data.targets.cpu().numpy().astype(np.int64), repeats)
     config = parts.config
+    class_weight = "balanced" if config.imbalance != "none" else None
     probe = fit_linear_probe(
         features,
         targets,
         num_classes=parts.num_classes,
         groups=np.tile(np.arange(count), repeats),  # an image's views never straddle a fold
-        class_weight="balanced" if config.imbalance != "none" else None,
+        class_weight=class_weight,
         seed=config.seed,
         should_stop=should_stop,
         on_progress=on_c,
     )
+    pseudo_count = None
+    if learns_from_unlabelled(config) and parts.unlabelled_set is not None:
+        rows, pseudo_targets = _pseudo_rows(parts, data, repeats)
+        pseudo_count = len(pseudo_targets) // repeats
+        if pseudo_count:  # C stays the one cross-validation chose on the true labels
+            probe = fit_linear_probe(
+                np.concatenate([features, rows]),
+                np.concatenate([targets, pseudo_targets]),
+                num_classes=parts.num_classes,
+                c_grid=[probe.c],
+                class_weight=class_weight,
+                seed=config.seed,
+                should_stop=should_stop,
+            )
     layer = to_module(probe)
     head_linear = next(m for m in parts.model.head.modules() if isinstance(m, nn.Linear))
     with torch.no_grad():
@@ -85,4 +93,25 @@ def fit_probe_head(
         truth = torch.from_numpy(targets).to(parts.device)
         loss = float(nn.functional.cross_entropy(logits.float(), truth).item())
         accuracy = float((logits.argmax(1) == truth).float().mean().item())
-    return loss, accuracy, probe
+    return loss, accuracy, probe, pseudo_count
+
+
+def _pseudo_rows(parts: RunParts, data: object, repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``(P * repeats, F)`` and targets of the unlabelled images given a pseudo-label (their augmented views,
+    then their clean view when the labelled rows have one, as for a labelled image)."""
+    assert parts.cache is not None
+    unlabelled = parts.cache.unlabelled()  # views (V, M, F), clean (M, F)
+    clean = data.clean if data.clean is not None else parts.cache.train_clean()
+    chosen = pseudo_label(
+        clean.float().cpu().numpy(),
+        data.targets.cpu().numpy(),
+        unlabelled.clean.float().cpu().numpy(),
+        parts.num_classes,
+    )
+    stacks = [
+        unlabelled.features[:, torch.from_numpy(chosen.indices)].reshape(-1, unlabelled.features.shape[-1])
+    ]
+    if data.clean is not None:
+        stacks.append(unlabelled.clean[torch.from_numpy(chosen.indices)])
+    rows = torch.cat(stacks).float().cpu().numpy()
+    return rows, np.tile(chosen.labels.astype(np.int64), repeats)

@@ -152,9 +152,11 @@ def _train(
         run_id, run_dir = _start_new(store, run_config, run_prefix)
     else:
         run_id, run_dir = -1, Path(resume_from)
-    checkpoints = Checkpointing(run_dir, files_for)
+    pick = parts.pick_on_validation
+    checkpoints = Checkpointing(run_dir, files_for, pick_best=pick)
     recorder = StoreRecorder(store, run_id, run_dir, checkpoints.final_metrics)
-    callbacks = [recorder, EarlyStopping(config.early_stopping_patience), checkpoints, progress]
+    patience = config.early_stopping_patience if pick else 0
+    callbacks = [recorder, EarlyStopping(patience), checkpoints, progress]
     trainer = Trainer(parts, callbacks, clock.should_stop, notify=emit)
     if resume_from is not None:
         recorder.run_id = run_id = _resume(store, trainer, checkpoints, run_dir, emit)

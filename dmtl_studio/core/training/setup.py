@@ -32,6 +32,7 @@ from dmtl_studio.core.training.data import EpochIndices, ImageDataset, drop_last
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.feature_cache import FeatureCache
+from dmtl_studio.core.training.held_out import learns_from_unlabelled, plan_held_out
 from dmtl_studio.core.training.labelled import (
     LabelledSplit,
     content_hashes,
@@ -99,6 +100,9 @@ class RunParts:
     scaler: torch.amp.GradScaler
     use_sampler: bool
     batch_size: int
+    #: Whether the best epoch is picked (and early stopping judged) on the validation images; see
+    #: :mod:`dmtl_studio.core.training.held_out`.
+    pick_on_validation: bool = True
     generator: torch.Generator = field(default_factory=torch.Generator)
     train_loader: object = None
     val_loader: object = None
@@ -210,8 +214,9 @@ def _unlabelled_set(
     recipe: Recipe,
     emit: EventCallback,
 ) -> ImageDataset | None:
-    """The unlabelled images for the consistency term: read by it alone, never by the supervised loss."""
-    if not (config.consistency_weight > 0 and config.use_unlabelled):
+    """The unlabelled images for the consistency term (or the linear probe's pseudo-labels): never in the
+    supervised loss."""
+    if not learns_from_unlabelled(config):
         return None
     paths = unlabelled_paths(store)
     if len(paths) >= MIN_TRAINING_BATCH:
@@ -269,7 +274,13 @@ def build_run(
     device, notice = probe_device(config.device)
     if notice:
         emit(RunNotice(notice))
-    split = _with_missing_left_out(store, split, emit)
+    folds = split is not None
+    plan = plan_held_out(
+        _with_missing_left_out(store, split, emit), config, store.split_counts().get("test", 0) > 0, folds
+    )
+    if plan.notice:
+        emit(RunNotice(plan.notice))
+    split = plan.split
     spec = ModelSpec(
         backbone=config.backbone,
         num_classes=len(split.classes),
@@ -343,6 +354,7 @@ def build_run(
         scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
         use_sampler=sampler_wanted and cache is None,
         batch_size=config.batch_size,
+        pick_on_validation=plan.pick_on_validation,
     )
     parts.build_loaders()
     return parts

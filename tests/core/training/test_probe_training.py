@@ -21,6 +21,7 @@ from dmtl_studio.core.training.events import EpochResult, RunNotice, StepProgres
 from dmtl_studio.core.training.linear_probe import DEFAULT_C_GRID, fit_linear_probe
 from dmtl_studio.core.training.probe_fit import uses_linear_probe
 from dmtl_studio.core.training.probe_model import to_module
+from dmtl_studio.core.training.pseudo_labels import pseudo_label
 from dmtl_studio.core.training.run import train
 from dmtl_studio.core.training.setup import build_run
 
@@ -104,14 +105,15 @@ def test_the_standardisation_travels_into_onnx_and_predict_gives_the_same_labels
     assert len(_labels(tmp_path / "onnx.csv")) == len(paths)
 
 
-def test_the_probe_applies_only_to_a_frozen_linear_head_without_unlabelled_images() -> None:
+def test_the_probe_applies_only_to_a_frozen_linear_head() -> None:
     assert uses_linear_probe(_config())
     assert not uses_linear_probe(_config(linear_probe=False))
     assert not uses_linear_probe(_config(transfer="partial"))
     assert not uses_linear_probe(_config(head="mlp"))
     assert uses_linear_probe(_config(consistency_weight=1.0))  # labelled images only: the probe stands in
-    assert not uses_linear_probe(_config(consistency_weight=1.0, use_unlabelled=True))
+    assert uses_linear_probe(_config(consistency_weight=1.0, use_unlabelled=True))  # with pseudo-labels
     assert not TrainConfig().linear_probe  # a stored configuration without the key keeps its epochs
+    assert TrainConfig.recommended().linear_probe  # a new frozen run fits its head as a probe
 
 
 def test_with_the_consistency_term_on_labelled_images_the_clean_views_join_the_rows(project: Path) -> None:
@@ -133,3 +135,71 @@ def test_with_the_consistency_term_on_labelled_images_the_clean_views_join_the_r
     )
     head = load_checkpoint(Path(summary.run_dir), device="cpu").model.head[1]
     torch.testing.assert_close(head.weight, to_module(probe).weight, atol=1e-5, rtol=1e-4)
+
+
+def test_unlabelled_images_join_the_fit_only_with_class_balanced_pseudo_labels(project: Path) -> None:
+    with ProjectStore.open(project) as store:
+        records = store.images(usable_only=True)
+        train_ids = [r.id for r in records if r.split in (None, "train") and r.label is not None]
+        store.set_label(train_ids[::2], None)  # half the training images lose their label
+        unlabelled_count = len(train_ids[::2]) + sum(r.label is None for r in records)
+    config = _config(consistency_weight=1.0, use_unlabelled=True)
+    events: list[object] = []
+    summary = train(project, config, on_event=events.append)
+    assert summary.status == "completed" and summary.epochs_completed == 1
+    notes = [e.message for e in events if isinstance(e, RunNotice)]
+    (spread,) = [n for n in notes if n.startswith("label spreading")]
+    with ProjectStore.open(project) as store:
+        parts = build_run(store, config)
+    data, unlabelled = parts.cache.train(), parts.cache.unlabelled()
+    assert len(data.targets) == len(train_ids) - len(train_ids[::2])  # no unlabelled image among the labelled
+    assert (unlabelled.targets < 0).all()
+    views, count, width = data.features.shape
+    labelled_rows = np.concatenate([data.features.reshape(views * count, width).numpy(), data.clean.numpy()])
+    labelled_targets = np.tile(data.targets.numpy(), views + 1)
+    # C is chosen on the true labels alone.
+    chosen_c = fit_linear_probe(
+        labelled_rows,
+        labelled_targets,
+        num_classes=parts.num_classes,
+        groups=np.tile(np.arange(count), views + 1),
+        seed=4,
+    ).c
+    pseudo = pseudo_label(
+        data.clean.numpy(), data.targets.numpy(), unlabelled.clean.numpy(), parts.num_classes
+    )
+    assert f"label spreading: {len(pseudo)} of {unlabelled_count} unlabelled" in spread
+    assert len(unlabelled.targets) == unlabelled_count
+    assert 0 < len(pseudo) < unlabelled_count  # the least confident half of each class stays out
+    index = torch.from_numpy(pseudo.indices)
+    pseudo_rows = np.concatenate(
+        [unlabelled.features[:, index].reshape(-1, width).numpy(), unlabelled.clean[index].numpy()]
+    )
+    probe = fit_linear_probe(
+        np.concatenate([labelled_rows, pseudo_rows]),
+        np.concatenate([labelled_targets, np.tile(pseudo.labels, views + 1)]),
+        num_classes=parts.num_classes,
+        c_grid=[chosen_c],
+        seed=4,
+    )
+    head = load_checkpoint(Path(summary.run_dir), device="cpu").model.head[1]
+    torch.testing.assert_close(head.weight, to_module(probe).weight, atol=1e-5, rtol=1e-4)
+
+
+def test_with_a_test_split_the_validation_images_join_the_probe(project: Path) -> None:
+    with ProjectStore.open(project) as store:
+        records = store.images(usable_only=True)
+        val = [r.id for r in records if r.split == "val"]
+        train_ids = [r.id for r in records if r.split in (None, "train") and r.label is not None]
+        store.set_splits({i: "test" for i in train_ids[::4]})
+    events: list[object] = []
+    summary = train(project, _config(), on_event=events.append)
+    notes = [e.message for e in events if isinstance(e, RunNotice)]
+    assert any(f"the {len(val)} validation image(s) joined the fit" in n for n in notes)
+    (epoch,) = [e for e in events if isinstance(e, EpochResult)]
+    assert epoch.val_accuracy is None  # no held-out pick: the choice of C was cross-validated
+    with ProjectStore.open(project) as store:
+        parts = build_run(store, _config())
+    assert len(parts.val_set) == 0
+    assert len(parts.train_set) == len(train_ids) - len(train_ids[::4]) + len(val)
+    assert summary.status == "completed"

@@ -1,0 +1,86 @@
+"""What the validation images of a run are for: picking the best epoch, or — when no pick needs them — training.
+
+A held-out pick is only as good as the images it is made on. A linear probe chooses its L2 strength by
+cross-validation on the training images, so the validation images pick nothing and, when a test split keeps an
+honest held-out set, they join the fit. An epoch-based run on a validation split smaller than
+:data:`MIN_VALIDATION_PER_CLASS` images per class picks its "best epoch" on noise (with 5 labels per class one
+image per class is left: its accuracy jumps between 0.17 and 0.5 from epoch to epoch), so such a run keeps its
+last epoch — the cosine schedule ends it at a near-zero learning rate, a schedule that needs no pick — and stops
+no earlier; with a test split the validation images then train too. Each change is said in the run's notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.labelled import LabelledSplit
+
+#: Fewer validation images than this per class (on average) make a best-epoch pick noise.
+MIN_VALIDATION_PER_CLASS = 5
+
+
+def uses_linear_probe(config: TrainConfig) -> bool:
+    """Whether a run fits its head as a linear probe: asked for (the recommended frozen fit), frozen backbone and
+    a linear head. With unlabelled images to learn from, the probe also fits their class-balanced pseudo-labels
+    (:mod:`dmtl_studio.core.training.pseudo_labels`)."""
+    return config.linear_probe and config.transfer == "frozen" and config.head == "linear"
+
+
+def learns_from_unlabelled(config: TrainConfig) -> bool:
+    """Whether the run reads the project's unlabelled images (the consistency term, or the probe's pseudo-labels)."""
+    return config.consistency_weight > 0 and config.use_unlabelled
+
+
+@dataclass(frozen=True)
+class HeldOutPlan:
+    """The split a run trains on, whether it picks its best epoch on the validation images, and why (a note)."""
+
+    split: LabelledSplit
+    pick_on_validation: bool = True
+    notice: str | None = None
+
+
+def plan_held_out(
+    split: LabelledSplit, config: TrainConfig, has_test: bool, folds: bool = False
+) -> HeldOutPlan:
+    """Decide what the validation images of ``split`` do in a run of ``config``.
+
+    Parameters
+    ----------
+    split
+        The run's labelled images.
+    config
+        The run's settings.
+    has_test
+        Whether the project holds test images (which then stay the held-out set of the evaluation).
+    folds
+        ``split`` is a cross-validation fold: its validation images are the fold's held-out part and stay so.
+    """
+    val = len(split.val)
+    if folds or val == 0:
+        return HeldOutPlan(split)
+    joined = LabelledSplit(split.classes, split.train + split.val, ())
+    if uses_linear_probe(config):
+        if not has_test:
+            return HeldOutPlan(split)
+        return HeldOutPlan(
+            joined,
+            notice=f"linear probe: the {val} validation image(s) joined the fit (its L2 strength is chosen by "
+            "cross-validation, so no held-out pick needs them); the test images stay held out for evaluation",
+        )
+    if val >= MIN_VALIDATION_PER_CLASS * len(split.classes):
+        return HeldOutPlan(split)
+    few = (
+        f"{val} validation image(s) for {len(split.classes)} classes are too few to pick an epoch on (fewer "
+        f"than {MIN_VALIDATION_PER_CLASS} per class): the last epoch is kept (no best-epoch pick, no early "
+        "stopping)"
+    )
+    if has_test:
+        return HeldOutPlan(
+            joined,
+            False,
+            few + " and the validation images joined the training images; the test images stay "
+            "held out for evaluation",
+        )
+    return HeldOutPlan(split, False, few + "; the validation images still report each epoch")

@@ -1,0 +1,58 @@
+"""What the validation images of a run do: pick the best epoch, or train when a pick would be noise."""
+
+from __future__ import annotations
+
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.held_out import MIN_VALIDATION_PER_CLASS, plan_held_out
+from dmtl_studio.core.training.labelled import LabelledSplit
+
+
+def _split(train_per_class: int, val_per_class: int, classes: int = 3) -> LabelledSplit:
+    names = tuple(f"c{k}" for k in range(classes))
+    train = tuple((f"t{k}-{i}.png", k) for k in range(classes) for i in range(train_per_class))
+    val = tuple((f"v{k}-{i}.png", k) for k in range(classes) for i in range(val_per_class))
+    return LabelledSplit(names, train, val)
+
+
+PROBE = TrainConfig.recommended(transfer="frozen")
+EPOCHS = TrainConfig.recommended(transfer="full")
+
+
+def test_a_probe_fits_the_validation_images_when_a_test_split_stays_held_out():
+    split = _split(10, 4)
+    plan = plan_held_out(split, PROBE, has_test=True)
+    assert len(plan.split.train) == 42 and plan.split.val == ()
+    assert set(plan.split.train) == set(split.train) | set(split.val)
+    assert "12 validation image(s) joined the fit" in plan.notice
+    # Without a test split the validation images are the only held-out ones: they stay so.
+    kept = plan_held_out(split, PROBE, has_test=False)
+    assert kept.split == split and kept.notice is None
+
+
+def test_an_epoch_run_on_a_tiny_validation_split_keeps_its_last_epoch():
+    small = _split(5, MIN_VALIDATION_PER_CLASS - 1)
+    plan = plan_held_out(small, EPOCHS, has_test=True)
+    assert not plan.pick_on_validation and plan.split.val == ()
+    assert len(plan.split.train) == len(small.train) + len(small.val)
+    assert "too few to pick an epoch on" in plan.notice and "joined the training images" in plan.notice
+    no_test = plan_held_out(small, EPOCHS, has_test=False)
+    assert not no_test.pick_on_validation and no_test.split == small
+    assert "still report each epoch" in no_test.notice
+
+
+def test_enough_validation_images_and_folds_keep_the_pick():
+    enough = _split(10, MIN_VALIDATION_PER_CLASS)
+    assert plan_held_out(enough, EPOCHS, has_test=True) == plan_held_out(enough, EPOCHS, has_test=False)
+    plan = plan_held_out(enough, EPOCHS, has_test=True)
+    assert plan.pick_on_validation and plan.split == enough and plan.notice is None
+    fold = _split(5, 1)
+    for config in (PROBE, EPOCHS):
+        assert plan_held_out(fold, config, has_test=True, folds=True).split == fold
+
+
+def test_an_mlp_head_or_the_stored_default_is_no_probe():
+    split = _split(10, 4)
+    mlp = TrainConfig.recommended(transfer="frozen", head="mlp")
+    plan = plan_held_out(split, mlp, has_test=True)
+    assert not plan.pick_on_validation  # an epoch run, and 12 images for 3 classes are too few to pick on
+    assert plan_held_out(split, TrainConfig(transfer="frozen"), has_test=True).pick_on_validation is False
