@@ -30,6 +30,7 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
 from dmtl_studio.core.training.events import RunNotice
+from dmtl_studio.core.training.held_out import learns_from_unlabelled, plan_held_out
 from dmtl_studio.core.training.labelled import LabelledSplit, class_weights, labelled_split, unlabelled_paths
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
@@ -156,7 +157,7 @@ def build_text_parts(
         [texts[k] for k, _ in split.val], [t for _, t in split.val], encoder, keys=[k for k, _ in split.val]
     )
     unlabelled_set = None
-    if config.consistency_weight > 0 and config.use_unlabelled:
+    if learns_from_unlabelled(config):
         if len(corpus.unlabelled) >= MIN_TRAINING_BATCH:
             unlabelled_set = TextDataset(
                 [texts[k] for k in corpus.unlabelled],
@@ -241,9 +242,19 @@ def build_text_run(
     augmentation: dict | None = None,
 ) -> RunParts:
     """:func:`build_text_parts` on a text project (the signature of
-    :func:`~dmtl_studio.core.training.setup.build_run`, which dispatches here for text projects)."""
-    return build_text_parts(
-        project_corpus(store, split),
+    :func:`~dmtl_studio.core.training.setup.build_run`); the validation texts are planned as an image run's
+    (:func:`~dmtl_studio.core.training.held_out.plan_held_out`)."""
+    emit = emit or (lambda event: None)
+    plan = plan_held_out(
+        split if split is not None else labelled_split(store),
+        config,
+        store.split_counts().get("test", 0) > 0,
+        folds=split is not None,
+    )
+    if plan.notice:
+        emit(RunNotice(plan.notice))
+    parts = build_text_parts(
+        project_corpus(store, plan.split),
         config,
         emit,
         should_stop,
@@ -252,6 +263,8 @@ def build_text_run(
         augmentation,
         feature_dir=store.folder,
     )
+    parts.pick_on_validation = plan.pick_on_validation
+    return parts
 
 
 def build_project_run(
