@@ -134,6 +134,7 @@ def build_text_parts(
         emit(RunNotice(notice))
     split = corpus.split
     name = text_encoder_name(config, emit)
+    config = config.with_changes(backbone=name)  # the run's stored settings name the encoder it used
     encoder = load_text_encoder(name)
     spec = ModelSpec(
         backbone=name,

@@ -177,8 +177,12 @@ def _text_project(folder: Path) -> Path:
 def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Path) -> None:
     project = _text_project(tmp_path / "project")
     events: list[object] = []
-    summary = train(project, _config(transfer="frozen", linear_probe=True), on_event=events.append)
+    # The window and the command line start from the image backbone's name: the run names the encoder it used.
+    config = _config(transfer="frozen", linear_probe=True).with_changes(backbone="efficientnet_lite0")
+    summary = train(project, config, on_event=events.append)
     assert summary.status == "completed" and summary.classes == ("cats", "money")
+    with ProjectStore.open(project) as store:
+        assert store.runs()[-1].config["backbone"] == "all-MiniLM-L6-v2"
     assert summary.metrics["best"]["val_accuracy"] == 1.0
     loaded = load_checkpoint(summary.run_dir)
     assert loaded.sidecar["kind"] == "text" and loaded.spec.backbone == "all-MiniLM-L6-v2"
