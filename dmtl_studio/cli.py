@@ -709,7 +709,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         )
         return 2
     bar = _Progress("predict")
-    from dmtl_studio.core.evaluation.text_exported import is_text_model
+    from dmtl_studio.core.evaluation.exported_model import is_text_model
 
     if is_text_model(args.run_dir):
         return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))

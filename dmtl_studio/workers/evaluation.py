@@ -133,8 +133,8 @@ class PredictThread(CoreThread):
         self.run_dir, self.images, self.out_csv = run_dir, images, out_csv
 
     def work(self) -> object:
+        from dmtl_studio.core.evaluation.exported_model import is_text_model
         from dmtl_studio.core.evaluation.predict import predict_folder
-        from dmtl_studio.core.evaluation.text_exported import is_text_model
         from dmtl_studio.core.evaluation.text_predict import predict_text_inputs
 
         predict = predict_text_inputs if is_text_model(self.run_dir) else predict_folder

@@ -273,3 +273,13 @@ def prune_run_onnx_cache(folder: Path) -> None:
     for old in files[KEPT_RUN_FILES:]:
         old.unlink(missing_ok=True)
         sidecar_path(old).unlink(missing_ok=True)
+
+
+def is_text_model(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (a run or export folder, or an exported file with its sidecar) is a text model."""
+    path = Path(path)
+    try:
+        sidecar = read_sidecar(path) if path.is_dir() else _read_export_sidecar(path)
+    except CheckpointError:
+        return False
+    return sidecar.get("kind") == "text" or sidecar.get("modality") == "text"

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from dmtl_studio.core.evaluation.exported_model import _first_line, _read_export_sidecar, onnxruntime_module
-from dmtl_studio.core.models.checkpoint import CheckpointError, load_checkpoint, read_sidecar
+from dmtl_studio.core.evaluation.exported_model import is_text_model as is_text_model
+from dmtl_studio.core.models.checkpoint import CheckpointError, load_checkpoint
 
 Tokenize = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
@@ -163,16 +164,6 @@ def text_file_predictor(
 
         return TextPredictor(kind, classes, max_length, run_script, tokenizer)
     raise CheckpointError(f"{path}: unknown exported format {kind!r}")
-
-
-def is_text_model(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` (a run or export folder, or an exported file with its sidecar) is a text model."""
-    path = Path(path)
-    try:
-        sidecar = read_sidecar(path) if path.is_dir() else _read_export_sidecar(path)
-    except CheckpointError:
-        return False
-    return sidecar.get("kind") == "text" or sidecar.get("modality") == "text"
 
 
 def load_text_predictor(path: str | os.PathLike[str], device: str = "cpu") -> TextPredictor:
