@@ -463,6 +463,9 @@ class DatasetBrowser(QWidget):
         self.view.setItemDelegate(self.text_delegate if text else self.thumbnail_delegate)
         self.view.setSpacing(0 if text else 4)  # text rows are ruled off by a line of their own
         self.viewers.setCurrentWidget(self.text_viewer if text else self.viewer)
+        # One G in the window: the explanation of what is shown (Grad-CAM, or the words of a text).
+        self.text_viewer.explain_button.setShortcut("G" if text else "")
+        self.viewer.explain_button.setShortcut("" if text else "G")
         self.text_viewer.clear()
         self.search.setPlaceholderText("Search the texts (every word)…" if text else "Search file names…")
 

@@ -112,8 +112,7 @@ class TextViewer(QWidget):
         self.caption.setTextFormat(Qt.TextFormat.RichText)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.explain_button = QPushButton("Explain")
-        self.explain_button.setCheckable(True)
-        self.explain_button.setShortcut("G")
+        self.explain_button.setCheckable(True)  # G is given to it by the browser while texts are shown
         self.explain_button.setToolTip(
             "Highlight the words the chosen run's prediction rests on (G): green for, red against. "
             "Choose the run in the Evaluation area."

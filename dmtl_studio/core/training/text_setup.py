@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dmtl_studio.core.augment.presets import resolve_recipe
+from dmtl_studio.core.augment.wordnet import WordNetMissing
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.classifier import ModelSpec
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
@@ -254,6 +256,8 @@ def build_text_run(
     )
     if plan.notice:
         emit(RunNotice(plan.notice))
+    if augment is None:
+        augment, augmentation = _project_augmentation(config, emit)
     parts = build_text_parts(
         project_corpus(store, plan.split),
         config,
@@ -266,6 +270,26 @@ def build_text_run(
     )
     parts.pick_on_validation = plan.pick_on_validation
     return parts
+
+
+def _project_augmentation(config: TrainConfig, emit: EventCallback) -> tuple[TextAugment | None, dict]:
+    """``T(x)`` of a text project's run: its text recipe (``config.recipe``; the default text recipe when None)
+    compiled to ``augment(text, rng) -> text``, and the recipe as stored with the run.
+
+    Raises
+    ------
+    RecipeError
+        A recipe of the other kind, or one the user chose that needs WordNet where it is not installed.
+    """
+    recipe = resolve_recipe(config.recipe, "text")
+    try:
+        compiled = recipe.compile()
+    except WordNetMissing as exc:
+        if config.recipe is not None:
+            raise
+        emit(RunNotice(f"{exc}; the texts train without augmentation"))
+        return None, {"kind": "text", "steps": []}
+    return (compiled if recipe.steps else None), recipe.to_dict()
 
 
 def build_project_run(

@@ -182,7 +182,10 @@ def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Pa
     summary = train(project, config, on_event=events.append)
     assert summary.status == "completed" and summary.classes == ("cats", "money")
     with ProjectStore.open(project) as store:
-        assert store.runs()[-1].config["backbone"] == "all-MiniLM-L6-v2"
+        stored = store.runs()[-1].config
+        assert stored["backbone"] == "all-MiniLM-L6-v2"
+        # The project's text recipe (the default one here) is the run's T(x), stored with it.
+        assert stored["recipe"]["kind"] == "text" and stored["recipe"]["steps"]
     assert summary.metrics["best"]["val_accuracy"] == 1.0
     loaded = load_checkpoint(summary.run_dir)
     assert loaded.sidecar["kind"] == "text" and loaded.spec.backbone == "all-MiniLM-L6-v2"
