@@ -73,40 +73,45 @@ def fit_probe_head(
         on_progress=on_c,
     )
     note = None
-    if learns_from_unlabelled(config) and parts.unlabelled_set is not None and _is_text(parts):
-        # Sentence embeddings: class-balanced self-training of the probe is the rule that pays on texts
-        # (docs/text.md), fitted on the clean embeddings as measured there.
-        clean = data.clean if data.clean is not None else parts.cache.train_clean()
-        unlabelled = parts.cache.unlabelled().clean.float().cpu().numpy()
-        probe = fit_semi_supervised_probe(
-            clean.float().cpu().numpy(),
-            data.targets.cpu().numpy().astype(np.int64),
-            unlabelled,
-            num_classes=parts.num_classes,
-            seed=config.seed,
-            should_stop=should_stop,
-        )
-        note = (
-            f"self-training: up to {int(SELF_TRAINING_SHARE * len(unlabelled))} of {len(unlabelled)} unlabelled "
-            "text(s) joined the fit with a pseudo-label (the same number per class, the most confident first)"
-        )
-    elif learns_from_unlabelled(config) and parts.unlabelled_set is not None:
-        rows, pseudo_targets = _pseudo_rows(parts, data, repeats)
-        pseudo_count = len(pseudo_targets) // repeats
-        note = (
-            f"label spreading: {pseudo_count} of {len(parts.unlabelled_set)} unlabelled image(s) joined the fit "
-            "with a pseudo-label (the most confident half of each class, so no class is swamped)"
-        )
-        if pseudo_count:  # C stays the one cross-validation chose on the true labels
-            probe = fit_linear_probe(
-                np.concatenate([features, rows]),
-                np.concatenate([targets, pseudo_targets]),
+    if learns_from_unlabelled(config) and parts.unlabelled_set is not None:
+        labelled = (data.clean if data.clean is not None else parts.cache.train_clean()).float().cpu().numpy()
+        unlabelled = parts.cache.unlabelled()  # views (V, M, F), clean (M, F)
+        unlabelled_clean = unlabelled.clean.float().cpu().numpy()
+        labelled_targets = data.targets.cpu().numpy().astype(np.int64)
+        if _is_text(parts):
+            # Sentence embeddings: class-balanced self-training of the probe is the rule that pays on texts
+            # (docs/text.md), fitted on the clean embeddings as measured there.
+            probe = fit_semi_supervised_probe(
+                labelled,
+                labelled_targets,
+                unlabelled_clean,
                 num_classes=parts.num_classes,
-                c_grid=[probe.c],
-                class_weight=class_weight,
                 seed=config.seed,
                 should_stop=should_stop,
             )
+            note = (
+                f"self-training: up to {int(SELF_TRAINING_SHARE * len(unlabelled_clean))} of "
+                f"{len(unlabelled_clean)} unlabelled text(s) joined the fit with a pseudo-label (the same number "
+                "per class, the most confident first)"
+            )
+        else:
+            chosen = pseudo_label(labelled, labelled_targets, unlabelled_clean, parts.num_classes)
+            note = (
+                f"label spreading: {len(chosen)} of {len(parts.unlabelled_set)} unlabelled image(s) joined the "
+                "fit with a pseudo-label (the most confident half of each class, so no class is swamped)"
+            )
+            if len(chosen):  # C stays the one cross-validation chose on the true labels
+                probe = fit_linear_probe(
+                    np.concatenate(
+                        [features, _pseudo_rows(unlabelled, chosen.indices, data.clean is not None)]
+                    ),
+                    np.concatenate([targets, np.tile(chosen.labels.astype(np.int64), repeats)]),
+                    num_classes=parts.num_classes,
+                    c_grid=[probe.c],
+                    class_weight=class_weight,
+                    seed=config.seed,
+                    should_stop=should_stop,
+                )
     layer = to_module(probe)
     head_linear = next(m for m in parts.model.head.modules() if isinstance(m, nn.Linear))
     with torch.no_grad():
@@ -126,22 +131,11 @@ def _is_text(parts: RunParts) -> bool:
     return type(parts.preprocessing).__name__ == "TextPreprocessing"
 
 
-def _pseudo_rows(parts: RunParts, data: object, repeats: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``(P * repeats, F)`` and targets of the unlabelled images given a pseudo-label (their augmented views,
-    then their clean view when the labelled rows have one, as for a labelled image)."""
-    assert parts.cache is not None
-    unlabelled = parts.cache.unlabelled()  # views (V, M, F), clean (M, F)
-    clean = data.clean if data.clean is not None else parts.cache.train_clean()
-    chosen = pseudo_label(
-        clean.float().cpu().numpy(),
-        data.targets.cpu().numpy(),
-        unlabelled.clean.float().cpu().numpy(),
-        parts.num_classes,
-    )
-    stacks = [
-        unlabelled.features[:, torch.from_numpy(chosen.indices)].reshape(-1, unlabelled.features.shape[-1])
-    ]
-    if data.clean is not None:
-        stacks.append(unlabelled.clean[torch.from_numpy(chosen.indices)])
-    rows = torch.cat(stacks).float().cpu().numpy()
-    return rows, np.tile(chosen.labels.astype(np.int64), repeats)
+def _pseudo_rows(unlabelled: object, indices: np.ndarray, with_clean: bool) -> np.ndarray:
+    """Rows ``(P * repeats, F)`` of the unlabelled images ``indices`` given a pseudo-label: their augmented views,
+    then their clean view when the labelled rows have one, as for a labelled image."""
+    index = torch.from_numpy(indices)
+    stacks = [unlabelled.features[:, index].reshape(-1, unlabelled.features.shape[-1])]
+    if with_clean:
+        stacks.append(unlabelled.clean[index])
+    return torch.cat(stacks).float().cpu().numpy()
