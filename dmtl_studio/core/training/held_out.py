@@ -11,9 +11,12 @@ no earlier; with a test split the validation images then train too. Each change 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.labelled import LabelledSplit
 
 #: Fewer validation images than this per class (on average) make a best-epoch pick noise.
@@ -84,3 +87,18 @@ def plan_held_out(
             "held out for evaluation",
         )
     return HeldOutPlan(split, False, few + "; the validation images still report each epoch")
+
+
+def plan_for_project(
+    store: ProjectStore,
+    split: LabelledSplit,
+    config: TrainConfig,
+    emit: Callable[[object], None],
+    folds: bool = False,
+) -> HeldOutPlan:
+    """:func:`plan_held_out` for a run on ``store``'s images or texts (whether it holds test items decides), its
+    notice sent to ``emit`` as a :class:`RunNotice`."""
+    plan = plan_held_out(split, config, store.split_counts().get("test", 0) > 0, folds)
+    if plan.notice:
+        emit(RunNotice(plan.notice))
+    return plan

@@ -39,7 +39,7 @@ from dmtl_studio.core.training.distributed import (
 )
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.feature_cache import FeatureCache
-from dmtl_studio.core.training.held_out import HeldOutPlan, learns_from_unlabelled, plan_held_out
+from dmtl_studio.core.training.held_out import HeldOutPlan, learns_from_unlabelled, plan_for_project
 from dmtl_studio.core.training.labelled import (
     LabelledSplit,
     class_weights,
@@ -301,11 +301,7 @@ def build_run(
     folds = split is not None
     plan = HeldOutPlan(split) if split is not None else None
     if world is None or world.is_main:  # the other ranks pass rank 0's split, sent here
-        plan = plan_held_out(
-            _with_missing_left_out(store, split, emit), config, store.split_counts().get("test", 0) > 0, folds
-        )
-        if plan.notice:
-            emit(RunNotice(plan.notice))
+        plan = plan_for_project(store, _with_missing_left_out(store, split, emit), config, emit, folds)
         split = plan.split
         broadcast(split, world)
     if world is not None:  # BatchNorm trains on the images unless the backbone is frozen: 2 per rank then

@@ -32,7 +32,7 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
 from dmtl_studio.core.training.events import RunNotice
-from dmtl_studio.core.training.held_out import learns_from_unlabelled, plan_held_out
+from dmtl_studio.core.training.held_out import learns_from_unlabelled, plan_for_project
 from dmtl_studio.core.training.labelled import LabelledSplit, class_weights, labelled_split, unlabelled_paths
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
@@ -246,16 +246,11 @@ def build_text_run(
 ) -> RunParts:
     """:func:`build_text_parts` on a text project (the signature of
     :func:`~dmtl_studio.core.training.setup.build_run`); the validation texts are planned as an image run's
-    (:func:`~dmtl_studio.core.training.held_out.plan_held_out`)."""
+    (:func:`~dmtl_studio.core.training.held_out.plan_for_project`)."""
     emit = emit or (lambda event: None)
-    plan = plan_held_out(
-        split if split is not None else labelled_split(store),
-        config,
-        store.split_counts().get("test", 0) > 0,
-        folds=split is not None,
+    plan = plan_for_project(
+        store, split if split is not None else labelled_split(store), config, emit, folds=split is not None
     )
-    if plan.notice:
-        emit(RunNotice(plan.notice))
     if augment is None:
         augment, augmentation = _project_augmentation(config, emit)
     parts = build_text_parts(
