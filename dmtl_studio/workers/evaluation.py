@@ -61,6 +61,17 @@ class SuggestionThread(CoreThread):
         )
 
 
+def _cached_model(run_dir: str) -> object:
+    """The run's loaded model, kept between explanation requests (one run at a time); call under _MODEL_LOCK."""
+    from dmtl_studio.core.models.checkpoint import load_checkpoint
+
+    loaded = _MODEL_CACHE.get(run_dir)
+    if loaded is None:
+        _MODEL_CACHE.clear()
+        loaded = _MODEL_CACHE[run_dir] = load_checkpoint(run_dir)
+    return loaded
+
+
 class GradCamThread(CoreThread):
     """:func:`dmtl_studio.core.evaluation.gradcam.explain_image` for one image; emits ``(image id, CamResult)``.
 
@@ -75,14 +86,9 @@ class GradCamThread(CoreThread):
 
     def work(self) -> object:
         from dmtl_studio.core.evaluation.gradcam import explain_image
-        from dmtl_studio.core.models.checkpoint import load_checkpoint
 
         with _MODEL_LOCK:
-            loaded = _MODEL_CACHE.get(self.run_dir)
-            if loaded is None:
-                _MODEL_CACHE.clear()
-                loaded = _MODEL_CACHE[self.run_dir] = load_checkpoint(self.run_dir)
-            return (self.image_id, explain_image(loaded, self.path))
+            return (self.image_id, explain_image(_cached_model(self.run_dir), self.path))
 
 
 class ReportThread(CoreThread):
@@ -162,12 +168,7 @@ class TextExplainThread(CoreThread):
 
     def work(self) -> object:
         from dmtl_studio.core.evaluation.text_attribution import explain_text
-        from dmtl_studio.core.models.checkpoint import load_checkpoint
 
         with _MODEL_LOCK:
-            loaded = _MODEL_CACHE.get(self.run_dir)
-            if loaded is None:
-                _MODEL_CACHE.clear()
-                loaded = _MODEL_CACHE[self.run_dir] = load_checkpoint(self.run_dir)
-            found = explain_text(loaded, self.text)
+            found = explain_text(_cached_model(self.run_dir), self.text)
         return (self.item_id, found.words, found.target_name, found.probability)
