@@ -11,16 +11,15 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from dmtl_studio.core.training.config_basics import BasicSettings
 from dmtl_studio.core.training.settings import (
     BATCH_OF_ONE,
-    DEVICES,
     HEADS,
     IMBALANCE,
     MIN_TRAINING_BATCH,
     SCHEDULES,
     SETTING,
     STORED,
-    TRANSFER_MODES,
     ConfigError,
     Setting,
     described,
@@ -28,7 +27,7 @@ from dmtl_studio.core.training.settings import (
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(BasicSettings):
     """What a training run does.
 
     ``transfer`` is ``"frozen"`` (feature extraction: the pretrained backbone is fixed and only the new head
@@ -55,105 +54,6 @@ class TrainConfig:
     field defaults are what a stored configuration lacking the key meant, and stay as they are.
     """
 
-    backbone: str = field(
-        default="efficientnet_lite0",
-        metadata=described("backbone", help="a name from 'dmtl-studio weights list'"),
-    )
-    transfer: str = field(
-        default="frozen",
-        metadata=described(
-            "transfer",
-            help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
-            "full: every layer",
-            choices=TRANSFER_MODES,
-        ),
-    )
-    epochs: int = field(
-        default=5,
-        metadata=described(
-            "epochs",
-            label="Epochs",
-            low=1,
-            shown_high=500,
-            recommended=10,
-            help="passes over the training images",
-        ),
-    )
-    batch_size: int = field(
-        default=32,
-        metadata=described(
-            "batch size",
-            label="Batch size",
-            low=1,
-            shown_high=1024,
-            recommended=16,
-            help="images per training step",
-        ),
-    )
-    learning_rate: float = field(
-        default=1e-3,
-        metadata=described(
-            "learning rate",
-            label="Head learning rate",
-            flag="--lr",
-            help="head learning rate; a fine-tuned backbone learns at this rate x --backbone-lr-factor",
-            low=0,
-            low_open=True,
-            shown_high=1.0,
-            step=1e-4,
-            decimals=6,
-            # The head rate docs/transfer.md found best for every strategy.
-            recommended=3e-3,
-        ),
-    )
-    backbone_lr_factor: float = field(
-        default=0.1,
-        metadata=described(
-            "backbone learning-rate factor",
-            label="Backbone LR factor",
-            help="backbone LR = head LR x factor",
-            low=0,
-            low_open=True,
-            shown_high=1.0,
-            step=0.05,
-            decimals=3,
-        ),
-    )
-    weight_decay: float = field(
-        default=0.01,
-        metadata=described("weight decay", help="AdamW weight decay", low=0, step=0.01, decimals=4),
-    )
-    warmup_fraction: float = field(
-        default=0.1,
-        metadata=described(
-            "warm-up fraction",
-            help="share of the run the learning rate warms up",
-            low=0,
-            high=1,
-            high_open=True,
-        ),
-    )
-    input_size: int | None = field(
-        default=None,
-        metadata=described(
-            "input size",
-            help="override the backbone's input size",
-            low=32,
-            high=1024,
-            rule="input size must be between 32 and 1024 pixels",
-        ),
-    )
-    device: str = field(default="auto", metadata=described("device", help="where to train", choices=DEVICES))
-    seed: int = field(
-        default=0,
-        metadata=described("seed", help="random seed (weights of the new head, order, augmentation)"),
-    )
-    num_workers: int = field(
-        default=0,
-        metadata=described(
-            "data loader workers", flag="--workers", help="data loader worker processes", low=0
-        ),
-    )
     recipe: dict | None = field(
         default=None, metadata=described("augmentation recipe", flag=None, help="augmentation recipe (.json)")
     )
