@@ -58,7 +58,8 @@ class UnlabelledSettings(BasicSettings):
         default=True,
         metadata=described(
             "distribution alignment",
-            help="fixmatch: scale the weak views' predictions towards the labelled images' class shares before "
-            "thresholding, so few-shot classes are not swamped (ReMixMatch, Berthelot et al. 2020)",
+            help="distribution alignment of the pseudo-labels (fixmatch): the weak views' predictions scaled "
+            "towards the labelled images' class shares before the threshold, so few-shot classes are not swamped "
+            "(ReMixMatch, Berthelot et al. 2020)",
         ),
     )
