@@ -76,6 +76,17 @@ class TextEncoderRow:
         return "? M" if self.parameters is None else f"{self.parameters / 1e6:.1f} M"
 
     @property
+    def description(self) -> str:
+        """What the encoder is, in one sentence."""
+        if self.source == "bundled":
+            return (
+                "sentence-transformers' all-MiniLM-L6-v2: English sentences and short paragraphs to one vector "
+                "each (mean pooling, Apache-2.0)."
+            )
+        kind = f"a {self.model_type} model" if self.model_type else "a Hugging Face model"
+        return f"Imported from a local folder: {kind}."
+
+    @property
     def reason(self) -> str:
         """One sentence for the user: where the encoder comes from, or why it cannot be used."""
         if self.problem:
@@ -196,13 +207,15 @@ def encoder_row(name: str, source: str, folder: Path) -> TextEncoderRow:
     )
 
 
+def imported_row(name: str) -> TextEncoderRow:
+    """The row of the imported encoder ``name`` (``text/<name>``)."""
+    return encoder_row(name, "imported", imported_encoders_dir() / name.removeprefix(IMPORTED_PREFIX))
+
+
 def list_text_encoders() -> list[TextEncoderRow]:
     """The bundled encoder first, then the imported ones by name, each with what its folder says."""
     try:
         bundled = encoder_row(DEFAULT_TEXT_ENCODER, "bundled", bundled_encoder_folder())
     except TextEncoderError as exc:  # the package is not installed
         bundled = TextEncoderRow(DEFAULT_TEXT_ENCODER, "bundled", "", 0.0, problem=str(exc))
-    root = imported_encoders_dir()
-    return [bundled] + [
-        encoder_row(name, "imported", root / name.removeprefix(IMPORTED_PREFIX)) for name in imported_names()
-    ]
+    return [bundled] + [imported_row(name) for name in imported_names()]
