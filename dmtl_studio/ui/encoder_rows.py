@@ -75,14 +75,15 @@ def details_html(row: TextEncoderRow) -> str:
         return "not stated" if value is None else f"{value:,}{suffix}"
 
     stages = "not stated" if row.stages is None else f"{row.stages} (embeddings + {row.layers} layers)"
-    state = "available" if row.available else "unavailable"
+    status = row.reason if row.available else f"unavailable: {row.reason}"
+    name = "" if row.title == row.name else f" <span style='color:#777'>({row.name})</span>"
     return (
-        f"<b>{row.title}</b> <span style='color:#777'>({row.name})</span><br>"
+        f"<b>{row.title}</b>{name}<br>"
         f"{row.description}<br>"
         f"<b>Parameters</b> {known(row.parameters)} &nbsp; <b>Embedding</b> {known(row.embedding_width, '-d')}"
         f" &nbsp; <b>Stages</b> {stages}<br>"
         f"<b>Input</b> up to {known(row.max_tokens)} tokens (longer texts are cut) &nbsp; "
         f"<b>Size</b> {row.size_mb:.1f} MB<br>"
         f"<b>Files</b> {row.folder or 'missing'}<br>"
-        f"<b>Encoder</b> {row.source}, {state}: {row.reason}"
+        f"<b>Status</b> {status}"
     )

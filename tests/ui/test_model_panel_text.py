@@ -70,7 +70,7 @@ def test_a_text_project_lists_the_encoders_and_the_chosen_one_goes_into_the_conf
         "384-d",
         "256 tokens",
         "7 (embeddings + 6 layers)",
-        "bundled",
+        "Bundled with the application",
     ):
         assert part in details, part
     assert panel.config().backbone == DEFAULT_TEXT_ENCODER
@@ -83,6 +83,7 @@ def test_a_text_project_lists_the_encoders_and_the_chosen_one_goes_into_the_conf
     assert panel.select_backbone("text/tiny-bert")
     assert panel.stages.maximum() == 3 and panel.stages.value() == 3  # 2 layers + embeddings
     assert "6 layers" not in panel.details.text() and "2 layers" in panel.details.text()
+    assert "(text/tiny-bert)" in panel.details.text() and "Imported; its files are in" in panel.details.text()
     config = panel.config()
     assert (config.backbone, config.unfreeze_stages) == ("text/tiny-bert", 3)
     assert "unlabelled texts" in panel.use_unlabelled.text() and "texts" in panel.dmtl_note.text()
