@@ -47,7 +47,7 @@ from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
 from dmtl_studio.workers.quality import DuplicatesThread, LabelErrorsThread
 from dmtl_studio.workers.text_import import TextImportThread
-from dmtl_studio.workers.weights import WeightsImportThread
+from dmtl_studio.workers.weights import TextEncoderImportThread, WeightsImportThread
 
 log = logging.getLogger(__name__)
 
@@ -423,8 +423,9 @@ class StudioController(QObject):
         self.crossval_thread: CrossValidationThread | None = None
         self.window.model_panel.crossval_requested.connect(self.cross_validate)
         self.window.model_panel.crossval_cancel_requested.connect(lambda: self.stop_crossval(wait=False))
-        self.weights_thread: WeightsImportThread | None = None
+        self.weights_thread: WeightsImportThread | TextEncoderImportThread | None = None
         self.window.model_panel.weights_import_requested.connect(self.import_weights)
+        self.window.model_panel.encoder_import_requested.connect(self.import_text_encoder)
 
     def import_weights(self, path: str, backbone: str) -> None:
         """Check and store a weights file on a worker; the selector then lists the backbone as available."""
@@ -432,6 +433,18 @@ class StudioController(QObject):
         if self.weights_thread is not None and self.weights_thread.isRunning():
             return
         thread = WeightsImportThread(Path(path), backbone, self)
+        thread.result_ready.connect(lambda imported: panel.show_weights_imported(*imported))
+        thread.failed.connect(panel.show_weights_failed)
+        self.weights_thread = thread
+        thread.start()
+
+    def import_text_encoder(self, folder: str, name: str) -> None:
+        """Check and copy a text encoder folder on a worker (one import at a time, as for weights); the list then
+        offers it."""
+        panel = self.window.model_panel
+        if self.weights_thread is not None and self.weights_thread.isRunning():
+            return
+        thread = TextEncoderImportThread(Path(folder), name, self)
         thread.result_ready.connect(lambda imported: panel.show_weights_imported(*imported))
         thread.failed.connect(panel.show_weights_failed)
         self.weights_thread = thread
