@@ -194,6 +194,8 @@ def test_a_run_started_from_the_window_uses_the_chosen_encoder(
     window, controller = build_window(text_project)
     qtbot.addWidget(window)
     panel = window.model_panel
+    ready = window.training.status.text()
+    assert ready.startswith("Ready:") and "validation texts" in ready and "images" not in ready, ready
     assert panel.select_backbone(name)
     assert panel.frozen.isChecked() and panel.linear_probe.isChecked()
     controller.start_training()
