@@ -211,7 +211,7 @@ class Trainer:
 
         def on_c(done: int, total: int, c: float, score: float) -> None:
             now = time.perf_counter()
-            step = BatchOutput(1, 1, done, total, -score, -score, c, None, count, now - started, now)
+            step = BatchOutput(1, 1, done, total, -score, -score, c, None, count, now - started, now, "probe")
             self._each("on_batch_end", step)
 
         loss, accuracy, probe, pseudo = fit_probe_head(self.parts, self.should_stop, on_c)
