@@ -55,9 +55,8 @@ class TextAugmentation:
         texts, its mixing steps mix the embeddings) or any ``augment(text, rng) -> text`` function."""
         description = description or {"kind": "text", "steps": []}
         if isinstance(augment, CompiledTextRecipe):
-            changes_text = bool(
-                augment.text_steps
-            )  # a recipe of mixing steps only leaves the texts as they are
+            # A recipe of mixing steps only leaves the texts as they are: no augmented views are made for it.
+            changes_text = bool(augment.text_steps)
             return cls(augment if changes_text else None, description, augment.mixers)
         return cls(augment, description)
 

@@ -4,10 +4,10 @@ same loop, objective, callbacks, learning-rate finder and cross-validation train
 What differs is inside the parts: the classifier's backbone is a pretrained sentence encoder
 (:mod:`dmtl_studio.core.models.text_encoder`), the datasets yield token ids
 (:class:`~dmtl_studio.core.training.text_data.TextDataset`), the augmentation ``T(x)`` is a text augmentation
-(a recipe's mixing steps mix sentence embeddings, never token ids), and a frozen encoder's embeddings are cached in the project by text hash
-(:class:`~dmtl_studio.core.training.text_features.TextFeatureCache`). The transfer strategies keep their names:
-``frozen`` (embeddings once; with ``linear_probe`` the head is the same L-BFGS probe as for images), ``partial``
-(the last ``unfreeze_stages`` transformer layers learn too) and ``full``.
+(a recipe's mixing steps mix sentence embeddings, never token ids), and a frozen encoder's embeddings are cached
+in the project by text hash (:class:`~dmtl_studio.core.training.text_features.TextFeatureCache`). The transfer
+strategies keep their names: ``frozen`` (embeddings once; with ``linear_probe`` the head is the same L-BFGS probe
+as for images), ``partial`` (the last ``unfreeze_stages`` transformer layers learn too) and ``full``.
 """
 
 from __future__ import annotations
