@@ -467,10 +467,13 @@ class TrainingPanel(QWidget):
         self.lr_plot.setLabel("left", title)
         self.lr_plot.setToolTip(f"{title}: {measured}, by {x_label}")
         self.lr_plot.getPlotItem().setLogMode(y=probe)
-        labels = self.lr_plot.getPlotItem().legend
-        if labels is not None:
-            labels.removeItem(self.learning_rate.curve)
-            labels.addItem(self.learning_rate.curve, legend)
+        for plot, series, name in (
+            (self.lr_plot, self.learning_rate, legend),
+            (self.loss_plot, self.train_loss, "cross-validated (per C)" if probe else "train (per step)"),
+        ):
+            labels = plot.getPlotItem().legend
+            if labels is not None and labels.getLabel(series.curve) is not None:
+                labels.getLabel(series.curve).setText(name)
 
     def _show_probe_step(self, event: StepProgress, eta: float | None) -> None:
         """One cross-validated strength of a linear probe: its held-out log-loss and C, plotted by strength."""

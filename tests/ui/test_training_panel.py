@@ -145,6 +145,8 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     assert "C = 0.1" in panel.status.text() and "log-loss 0.600" in panel.status.text()
     assert panel.lr_plot.getAxis("left").labelText == "L2 strength C"
     assert panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
+    legend = panel.loss_plot.getPlotItem().legend
+    assert legend.getLabel(panel.train_loss.curve).text == "cross-validated (per C)"
     assert "linear probe" in panel.stop_cost()
     panel.redraw()
     x, y = panel.learning_rate.curve.getData()
@@ -152,6 +154,7 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     panel.run_started("an epoch run")
     assert panel.lr_plot.getAxis("left").labelText == "Learning rate"
     assert not panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
+    assert legend.getLabel(panel.train_loss.curve).text == "train (per step)"
     panel.on_progress(StepProgress(1, 2, 1, 4, 0.9, 1e-3, 50.0))
     assert panel.progress.format().startswith("epoch 1/2 · step 1/4")
     panel.on_failed("stopped for the test")
