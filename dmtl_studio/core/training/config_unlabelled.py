@@ -23,9 +23,10 @@ class UnlabelledSettings(BasicSettings):
         metadata=described(
             "unlabelled rule",
             label="Unlabelled images learn by",
-            help="how unlabelled images teach a partial or full fine-tune: consistency (the KL term, as labelled "
-            "images) or fixmatch (a confident prediction on a flipped, shifted view is the label of a strongly "
-            "augmented view; Sohn et al. 2020); a frozen backbone keeps its own rule",
+            help="how unlabelled images teach a partial or full fine-tune of an image project: consistency (the "
+            "KL term, as labelled images) or fixmatch (a confident prediction on a flipped, shifted view is the "
+            "label of a strongly augmented view; Sohn et al. 2020); a frozen backbone and text runs keep their "
+            "own rule",
             choices=UNLABELLED_RULES,
             recommended="fixmatch",
         ),

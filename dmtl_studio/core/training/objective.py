@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dmtl_studio.core.augment.registry import MixSample
 from dmtl_studio.core.training.consistency import consistency_loss
-from dmtl_studio.core.training.feature_cache import mix_features
 from dmtl_studio.core.training.fixmatch import class_prior, fixmatch_loss, unlabelled_views
-from dmtl_studio.core.training.mixing import mix_batch, soft_cross_entropy
+from dmtl_studio.core.training.mixing import apply_mix, mix_vectors, soft_cross_entropy
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import RunParts
 
@@ -41,26 +41,48 @@ class StepLoss:
     unlabelled: float | None = None  # the FixMatch term before weighting; None without it
 
 
+def mixing_draw(parts: RunParts, inputs: torch.Tensor, epoch: int, step: int) -> MixSample | None:
+    """The batch's mixing draw (``None``: the batch is not mixed), from its own generator seeded by
+    ``(seed, epoch, step)``, so runs are reproducible and a recipe whose mixers never fire trains exactly as one
+    without them. A batch of one is never mixed."""
+    compiled = parts.compiled
+    if not compiled.mixers or len(inputs) < 2:
+        return None
+    rng = np.random.default_rng((parts.config.seed, epoch, step, 1))
+    if parts.cache is not None:  # cached vectors: a cutmix box is drawn on the backbone's input size
+        size = parts.preprocessing.input_size
+        return compiled.draw_mix(rng, size, size)
+    return compiled.draw_mix(rng, inputs.shape[-2], inputs.shape[-1])
+
+
 def supervised_loss(
     parts: RunParts, images: torch.Tensor, targets: torch.Tensor, epoch: int, step: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Loss, logits ``(B, C)`` and the class each sample counts as, on a batch of augmented views.
 
-    ``images`` are ``(B, 3, H, W)`` or, with the feature cache, ``(B, F)`` vectors. Batch mixing draws from its
-    own generator per (seed, epoch, step), so runs are reproducible.
+    ``images`` are ``(B, 3, H, W)``, token ids ``(B, L)`` of a text run, or, with the feature cache, ``(B, F)``
+    vectors. A mixed batch (:func:`mixing_draw`) is mixed where it can be: images as drawn, cached vectors blended,
+    and a fine-tuned text run's sentence embeddings blended between the encoder and the head (token ids cannot
+    be mixed); the loss is then the cross-entropy against the soft labels.
     """
-    mix_rng = np.random.default_rng((parts.config.seed, epoch, step, 1))
+    sample = mixing_draw(parts, images, epoch, step)
+    soft = None
     with parts.autocast():
-        if parts.cache is not None:
-            images, soft = mix_features(
-                images, targets, parts.num_classes, parts.compiled, mix_rng, parts.preprocessing.input_size
-            )
-            logits = parts.logits(images)  # the head (through DDP in a distributed run)
+        if sample is None:
+            logits = parts.logits(images)
+        elif parts.cache is not None:
+            mixed, soft = mix_vectors(images, targets, parts.num_classes, sample.lam)
+            logits = parts.logits(mixed)  # the head (through DDP in a distributed run)
+        elif parts.compiled.kind == "text":
+            # One process only (a distributed run trains image projects), so encoder and head are called apart.
+            embeddings = parts.model.features(images.to(parts.device, non_blocking=True))
+            mixed, soft = mix_vectors(embeddings, targets, parts.num_classes, sample.lam)
+            logits = parts.model.scaled_head(mixed)
         else:
             if parts.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            images, soft = mix_batch(images, targets, parts.num_classes, parts.compiled, mix_rng)
-            logits = parts.logits(images)
+            mixed, soft = apply_mix(images, targets, parts.num_classes, sample)
+            logits = parts.logits(mixed)
         logits = logits.float()
         loss = parts.criterion(logits, targets) if soft is None else soft_cross_entropy(logits, soft)
     return loss, logits, targets if soft is None else soft.argmax(1)
@@ -97,13 +119,15 @@ def consistency_term(
     logits: torch.Tensor,
     index: torch.Tensor,
     unlabelled: Iterator[torch.Tensor] | None,
+    mixed: bool = True,
 ) -> tuple[torch.Tensor, float]:
     """The consistency term of a batch (labelled images, plus an unlabelled batch when enabled) and the
     fraction of samples it kept.
 
-    Mixing (mixup, cutmix) applies to the supervised part only: the term compares the clean view with the
-    un-mixed augmented view, whose prediction is the supervised one when the recipe mixes nothing (no second
-    forward pass then). The clean predictions are targets: no gradient flows through them.
+    Mixing (mixup, cutmix, mixup of sentence embeddings) applies to the supervised part only: the term compares
+    the clean view with the un-mixed augmented view, whose prediction is the supervised one when the batch was
+    not ``mixed`` (no second forward pass then). The clean predictions are targets: no gradient flows through
+    them.
     """
     config, cache = parts.config, parts.cache
     index = index.cpu()
@@ -125,7 +149,7 @@ def consistency_term(
             picked = next(unlabelled).tolist()
             clean.append(torch.stack([parts.unlabelled_set.clean_item(i)[0] for i in picked]))
             augmented.append(torch.stack([parts.unlabelled_set[i][0] for i in picked]))
-    reuse = not parts.compiled.mixers  # the supervised logits are those of the un-mixed augmented views
+    reuse = not mixed  # the supervised logits are those of the un-mixed augmented views
     with parts.autocast():
         with torch.no_grad():
             clean_logits = torch.cat([parts.logits(x) for x in clean]).float()
@@ -138,10 +162,12 @@ def consistency_term(
 
 
 def uses_fixmatch(parts: RunParts) -> bool:
-    """Whether the run's unlabelled images get FixMatch's loss (a fine-tune with that rule and such images)."""
+    """Whether the run's unlabelled images get FixMatch's loss: an image fine-tune (not a frozen backbone's cached
+    features, not a text run) with that rule and unlabelled images."""
     return (
         parts.config.unlabelled_rule == "fixmatch"
         and parts.cache is None
+        and parts.compiled.kind == "images"
         and parts.unlabelled_set is not None
     )
 
@@ -197,7 +223,9 @@ def step_loss(
     result = StepLoss(loss, float(loss.item()), logits, truth)
     if parts.dmtl:
         fixmatch = unlabelled is not None and uses_fixmatch(parts)
-        consistency, kept = consistency_term(parts, images, logits, index, None if fixmatch else unlabelled)
+        mixed = mixing_draw(parts, images, epoch, step) is not None  # the draw supervised_loss made
+        labelled_only = None if fixmatch else unlabelled
+        consistency, kept = consistency_term(parts, images, logits, index, labelled_only, mixed)
         result.loss = loss + consistency_weight * consistency
         result.consistency, result.kept = float(consistency.item()), kept
         if fixmatch:

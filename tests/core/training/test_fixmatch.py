@@ -5,6 +5,7 @@ supervised loss."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -195,6 +196,23 @@ def test_the_fixmatch_threshold_and_weight_change_the_run(project: Path) -> None
     assert strict_mask == [0.0] and kept_mask == [1.0]
     assert strict == pytest.approx(off)  # a term that keeps nothing is the same as weight 0
     assert kept != pytest.approx(strict)  # and one that keeps everything trains differently
+
+
+def test_only_an_image_fine_tune_with_unlabelled_images_uses_the_rule() -> None:
+    def parts(**changes: object) -> SimpleNamespace:
+        base = {
+            "config": TrainConfig(unlabelled_rule="fixmatch"),
+            "cache": None,
+            "compiled": preset("light").compile(),
+            "unlabelled_set": object(),
+        }
+        return SimpleNamespace(**{**base, **changes})
+
+    assert objective.uses_fixmatch(parts())
+    assert not objective.uses_fixmatch(parts(config=TrainConfig(unlabelled_rule="consistency")))
+    assert not objective.uses_fixmatch(parts(cache=object()))  # a frozen backbone's cached features
+    assert not objective.uses_fixmatch(parts(compiled=preset("eda_light", "text").compile()))  # a text run
+    assert not objective.uses_fixmatch(parts(unlabelled_set=None))
 
 
 def test_fixmatch_settings_are_checked_and_old_configurations_keep_the_consistency_rule() -> None:
