@@ -593,8 +593,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if event.val_accuracy is not None
             else ""
         )
+        # With the DMTL objective: the consistency term and the share it kept (with the FixMatch rule, the share of
+        # unlabelled images that had a confident enough pseudo-label).
+        dmtl = (
+            f" consistency {event.consistency_loss:.4f} kept {event.consistency_mask:.0%}"
+            if event.consistency_loss is not None and event.consistency_mask is not None
+            else ""
+        )
         print(
-            f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}",
+            f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}"
+            f"{dmtl}",
             file=sys.stderr,
             flush=True,
         )

@@ -88,6 +88,18 @@ UNLABELLED_TIP = (
     "pseudo-labels by label spreading on the frozen features); they never count as labelled."
 )
 DEFAULTS = {"images": DEFAULT_BACKBONE, "text": DEFAULT_TEXT_ENCODER}
+UNLABELLED_RULE_TEXTS = {
+    "consistency": "Consistency, as labelled images",
+    "fixmatch": "FixMatch pseudo-labels",
+}
+#: What the rule does, in plain words.
+UNLABELLED_RULE_HELP = (
+    "How unlabelled images teach a partly or fully fine-tuned backbone. FixMatch: where the model is at least "
+    "95 % sure of an unlabelled image (flipped and shifted a little), that answer becomes its label for a "
+    "strongly changed copy; classes the model favours are held back so few-shot classes are not swamped. "
+    "Consistency: the same agreement between clean and changed copies as for labelled images. A frozen "
+    "backbone uses its own rule (consistency, or pseudo-labels in the linear probe)."
+)
 
 
 def _muted(label: QLabel) -> QLabel:
@@ -219,6 +231,10 @@ class ModelPanel(QWidget):
         self.unlabelled_ratio = spin_box("unlabelled_ratio")
         self.unlabelled_ratio.setSuffix(" : 1")
         self.unlabelled_ratio.setToolTip("Unlabelled images per labelled image in each batch")
+        self.unlabelled_rule = choice_box("unlabelled_rule", UNLABELLED_RULE_TEXTS)
+        self.unlabelled_rule.setToolTip(UNLABELLED_RULE_HELP)
+        self.unlabelled_rule_label = QLabel(label("unlabelled_rule"))
+        self.unlabelled_rule_label.setToolTip(UNLABELLED_RULE_HELP)
         self.set_unlabelled_count(0)
         dmtl_box = QGroupBox("DMTL objective")
         form = QFormLayout(dmtl_box)
@@ -227,6 +243,7 @@ class ModelPanel(QWidget):
         form.addRow(self.lambda_label, self.consistency_weight)
         form.addRow(self.use_unlabelled)
         form.addRow(label("unlabelled_ratio"), self.unlabelled_ratio)
+        form.addRow(self.unlabelled_rule_label, self.unlabelled_rule)
         self.dmtl_note = _muted(QLabel(DMTL_NOTE))
         form.addRow(self.dmtl_note)
 
@@ -548,6 +565,7 @@ class ModelPanel(QWidget):
         self.stages.setEnabled(mode == "partial")
         self.stages_label.setEnabled(mode == "partial")
         self._update_probe()
+        self._consistency_changed()
         self.backbone_factor.setEnabled(mode != "frozen")
         # The learning rate stays as it is: the recommended head rate is the same for every strategy
         # (docs/transfer.md), and a rate the user chose (or took from the finder) is theirs.
@@ -664,6 +682,13 @@ class ModelPanel(QWidget):
         on = self.consistency_weight.value() > 0
         self.use_unlabelled.setEnabled(on and self._unlabelled_count > 0)
         self.unlabelled_ratio.setEnabled(on and self.use_unlabelled.isChecked())
+        # The rule is for a fine-tuned image backbone: a frozen one keeps its feature-space rule, a text run its
+        # consistency term.
+        rule = (
+            on and self.use_unlabelled.isChecked() and self.transfer() != "frozen" and self.kind == "images"
+        )
+        self.unlabelled_rule.setEnabled(rule)
+        self.unlabelled_rule_label.setEnabled(rule)
 
     def set_crossval_running(self, running: bool, message: str = "") -> None:
         self.crossval_button.setEnabled(not running)
@@ -746,4 +771,5 @@ class ModelPanel(QWidget):
             consistency_weight=round(self.consistency_weight.value(), 3),
             use_unlabelled=self.use_unlabelled.isEnabled() and self.use_unlabelled.isChecked(),
             unlabelled_ratio=self.unlabelled_ratio.value(),
+            unlabelled_rule=str(self.unlabelled_rule.currentData()),
         )

@@ -199,6 +199,10 @@ class TrainingPanel(QWidget):
         # The DMTL consistency term, per step; it joins the legend only in runs that have it.
         self.consistency_loss = _curve(self.loss_plot, None, CONSISTENCY_COLOR, symbols=False)
         self._consistency_in_legend = False
+        # The share the consistency threshold kept per epoch (with the FixMatch rule: the unlabelled images that
+        # got a pseudo-label), on the accuracy plot's 0..1 scale; also in the legend only in runs that have it.
+        self.kept_share = _curve(self.accuracy_plot, None, CONSISTENCY_COLOR, symbols=True)
+        self._kept_in_legend = False
         # Overlays join the legends only while they show a run (under that run's name).
         self.overlays: list[tuple[_Series, _Series]] = [
             (
@@ -215,7 +219,7 @@ class TrainingPanel(QWidget):
         # or the confusion table) in turn, so no single pass of the event loop paints them all.
         self._parts = (
             (self.train_loss, self.val_loss, self.consistency_loss),
-            (self.train_accuracy, self.val_accuracy),
+            (self.train_accuracy, self.val_accuracy, self.kept_share),
             (self.learning_rate,),
         )
         self.live = tuple(series for part in self._parts for series in part)  # every curve a run draws
@@ -309,6 +313,9 @@ class TrainingPanel(QWidget):
         if self._consistency_in_legend:
             self.loss_plot.getPlotItem().legend.removeItem(self.consistency_loss.curve)
             self._consistency_in_legend = False
+        if self._kept_in_legend:
+            self.accuracy_plot.getPlotItem().legend.removeItem(self.kept_share.curve)
+            self._kept_in_legend = False
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
         self.start_button.setEnabled(False)
@@ -532,6 +539,13 @@ class TrainingPanel(QWidget):
             self.val_loss.append(event.epoch, event.val_loss)
         if event.val_accuracy is not None:
             self.val_accuracy.append(event.epoch, event.val_accuracy)
+        if event.consistency_mask is not None:
+            if not self._kept_in_legend:
+                self.accuracy_plot.getPlotItem().legend.addItem(
+                    self.kept_share.curve, "kept by the threshold"
+                )
+                self._kept_in_legend = True
+            self.kept_share.append(event.epoch, event.consistency_mask)
         if event.confusion is not None and event.classes:
             # Shown by the redraw timer: fast epochs (a frozen backbone) rebuild the table a few times a second
             # at most, not once per epoch.

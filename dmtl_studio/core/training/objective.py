@@ -3,8 +3,11 @@
 The supervised part is the cross-entropy (with the run's class weights and label smoothing, or soft targets
 after batch mixing) on augmented views; the consistency part compares the prediction on each image's clean view
 with the one on its augmented view, over the labelled batch and, with ``use_unlabelled``, a batch of unlabelled
-images that never reaches the supervised part. :func:`step_loss` is the one place this is computed: the training
-loop and the learning-rate range test both call it, so the finder measures the run's own objective.
+images that never reaches the supervised part. In a partial or full fine-tune with ``unlabelled_rule =
+"fixmatch"`` the unlabelled batch gets FixMatch's loss instead (:mod:`dmtl_studio.core.training.fixmatch`), and
+the objective is ``supervised + lambda * consistency(labelled) + lambda_u * fixmatch(unlabelled)``.
+:func:`step_loss` is the one place this is computed: the training loop and the learning-rate range test both call
+it, so the finder measures the run's own objective.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 
 from dmtl_studio.core.augment.registry import MixSample
 from dmtl_studio.core.training.consistency import consistency_loss
+from dmtl_studio.core.training.fixmatch import class_prior, fixmatch_loss, unlabelled_views
 from dmtl_studio.core.training.mixing import apply_mix, mix_vectors, soft_cross_entropy
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import RunParts
@@ -31,7 +35,10 @@ class StepLoss:
     logits: torch.Tensor  # (B, C) float32 on the augmented, possibly mixed, views
     truth: torch.Tensor  # (B,) the class each sample counts as (the larger weight of a mixed label)
     consistency: float | None = None  # the consistency term before weighting; None without DMTL
-    kept: float = 0.0  # fraction of samples above the consistency confidence threshold
+    #: Fraction of samples above the consistency confidence threshold; with the FixMatch rule, of the unlabelled
+    #: images that kept a pseudo-label.
+    kept: float = 0.0
+    unlabelled: float | None = None  # the FixMatch term before weighting; None without it
 
 
 def mixing_draw(parts: RunParts, inputs: torch.Tensor, epoch: int, step: int) -> MixSample | None:
@@ -154,6 +161,38 @@ def consistency_term(
     )
 
 
+def uses_fixmatch(parts: RunParts) -> bool:
+    """Whether the run's unlabelled images get FixMatch's loss: an image fine-tune (not a frozen backbone's cached
+    features, not a text run) with that rule and unlabelled images."""
+    return (
+        parts.config.unlabelled_rule == "fixmatch"
+        and parts.cache is None
+        and parts.compiled.kind == "images"
+        and parts.unlabelled_set is not None
+    )
+
+
+def fixmatch_term(
+    parts: RunParts, unlabelled: Iterator[torch.Tensor], epoch: int
+) -> tuple[torch.Tensor, float]:
+    """FixMatch's loss on the next unlabelled batch and the fraction of it that kept a pseudo-label.
+
+    The weak views go through the model without a gradient (they give the targets), the strong views with one,
+    each under the run's autocast.
+    """
+    assert parts.unlabelled_set is not None
+    config = parts.config
+    weak, strong = unlabelled_views(parts.unlabelled_set, parts.recipe, next(unlabelled).tolist(), epoch)
+    with parts.autocast():
+        with torch.no_grad():
+            weak_logits = parts.logits(weak).float()
+        strong_logits = parts.logits(strong).float()
+    prior = None
+    if config.distribution_alignment:  # a run told to treat classes evenly aligns to equal shares
+        prior = class_prior(parts.train_targets, parts.num_classes, uniform=config.imbalance != "none")
+    return fixmatch_loss(weak_logits, strong_logits, config.pseudo_label_threshold, prior)
+
+
 def step_loss(
     parts: RunParts,
     images: torch.Tensor,
@@ -176,13 +215,22 @@ def step_loss(
     consistency_weight
         lambda at this point of the run (after its ramp-up); ignored without DMTL.
     unlabelled
-        :func:`unlabelled_batches` of this epoch when the run learns from unlabelled images.
+        :func:`unlabelled_batches` of this epoch when the run learns from unlabelled images: they join the
+        consistency term, or with :func:`uses_fixmatch` get FixMatch's term at ``unlabelled_weight`` (no ramp-up:
+        the threshold keeps early, unsure predictions out).
     """
     loss, logits, truth = supervised_loss(parts, images, targets, epoch, step)
     result = StepLoss(loss, float(loss.item()), logits, truth)
     if parts.dmtl:
+        fixmatch = unlabelled is not None and uses_fixmatch(parts)
         mixed = mixing_draw(parts, images, epoch, step) is not None  # the draw supervised_loss made
-        consistency, kept = consistency_term(parts, images, logits, index, unlabelled, mixed)
+        labelled_only = None if fixmatch else unlabelled
+        consistency, kept = consistency_term(parts, images, logits, index, labelled_only, mixed)
         result.loss = loss + consistency_weight * consistency
         result.consistency, result.kept = float(consistency.item()), kept
+        if fixmatch:
+            assert unlabelled is not None
+            term, result.kept = fixmatch_term(parts, unlabelled, epoch)
+            result.loss = result.loss + parts.config.unlabelled_weight * term
+            result.unlabelled = float(term.item())
     return result

@@ -23,7 +23,14 @@ def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommen
     new = TrainConfig.recommended()
     assert (new.epochs, new.batch_size, new.learning_rate, new.consistency_weight) == (10, 16, 3e-3, 1.0)
     changed = {f.name for f in fields(TrainConfig) if getattr(new, f.name) != getattr(stored, f.name)}
-    assert changed == {"epochs", "batch_size", "learning_rate", "consistency_weight", "linear_probe"}
+    assert changed == {
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "consistency_weight",
+        "linear_probe",
+        "unlabelled_rule",
+    }
     assert new.linear_probe and not stored.linear_probe
     assert TrainConfig.recommended(epochs=3).epochs == 3
 
