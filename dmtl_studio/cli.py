@@ -383,13 +383,16 @@ def _given_settings(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def train_config(args: argparse.Namespace) -> TrainConfig:
+def train_config(args: argparse.Namespace, kind: str = "images") -> TrainConfig:
     """The configuration ``train``'s options describe: the recommended one with the options given.
 
     Parameters
     ----------
     args
         The parsed command line of ``train``.
+    kind
+        The project's kind: a ``"text"`` project's backbone is the default text encoder unless ``--backbone``
+        names one.
 
     Returns
     -------
@@ -401,7 +404,22 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     ConfigError
         An option's value cannot be used (the message names the setting).
     """
-    return TrainConfig.recommended(**_given_settings(args))
+    given = _given_settings(args)
+    if kind == "text" and "backbone" not in given:
+        from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+
+        given["backbone"] = DEFAULT_TEXT_ENCODER
+    return TrainConfig.recommended(**given)
+
+
+def _project_kind(folder: str | os.PathLike[str]) -> str:
+    """The kind of the project in ``folder``; ``"images"`` when there is no project there (``train`` then says so)."""
+    from dmtl_studio.core.project.store import ProjectStore, is_project
+
+    if not is_project(folder):
+        return "images"
+    with ProjectStore.open(folder) as store:
+        return store.kind
 
 
 def _quality_config(args: argparse.Namespace) -> object:
@@ -490,7 +508,7 @@ def _run_config(args: argparse.Namespace) -> TrainConfig:
 
     if args.resume is not None:
         return _resumed_config(args)
-    config = train_config(args)
+    config = train_config(args, _project_kind(args.project_dir))
     if args.recipe is not None:
         from dmtl_studio.core.augment.recipe import load_recipe
         from dmtl_studio.core.augment.registry import RecipeError
@@ -582,10 +600,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     config = _run_config(args) if world is None else None
     bar = _Progress("train")
+    items, rate, model = (
+        ("texts", "texts/s", "encoder")
+        if _project_kind(args.project_dir) == "text"
+        else ("images", "img/s", "backbone")
+    )
 
     def step(event: StepProgress) -> None:
         bar.label = f"epoch {event.epoch}/{event.epochs}"
-        bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} img/s")
+        bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} {rate}")
 
     def epoch(event: EpochResult) -> None:
         val = (
@@ -611,7 +634,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bar.label = "features"
         reused = f", {event.reused} reused from the cache" if event.reused else ""
         bar.update(
-            event.done, event.total, f"images through the frozen backbone{reused}, {event.seconds:.0f} s"
+            event.done, event.total, f"{items} through the frozen {model}{reused}, {event.seconds:.0f} s"
         )
 
     def notice(event: RunNotice) -> None:

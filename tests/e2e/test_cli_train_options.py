@@ -68,3 +68,23 @@ def test_a_value_out_of_range_is_refused_by_the_configuration() -> None:
 def test_the_quality_commands_read_the_same_backbone_options(tmp_path: Path) -> None:
     args = _parser().parse_args(["label-errors", str(tmp_path), "--backbone", "mobilenetv3_small_100"])
     assert (args.backbone, args.device, args.input_size) == ("mobilenetv3_small_100", None, None)
+
+
+def test_a_text_project_trains_the_default_text_encoder_unless_backbone_names_one(tmp_path: Path) -> None:
+    from dmtl_studio.cli import _project_kind
+    from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+    from dmtl_studio.core.project.project_kind import create_project
+
+    with create_project(tmp_path / "texts", kind="text"):
+        pass
+    with create_project(tmp_path / "images", kind="images"):
+        pass
+    kinds = {name: _project_kind(tmp_path / name) for name in ("texts", "images", "missing")}
+    assert kinds == {"texts": "text", "images": "images", "missing": "images"}
+    args = _parser().parse_args(["train", str(tmp_path / "texts")])
+    # No image backbone (and so no note that it was swapped for the encoder) in a text run nobody configured.
+    assert train_config(args, "text").backbone == DEFAULT_TEXT_ENCODER
+    assert train_config(args, "text") == TrainConfig.recommended(backbone=DEFAULT_TEXT_ENCODER)
+    assert train_config(args).backbone == TrainConfig.recommended().backbone
+    named = _parser().parse_args(["train", "p", "--backbone", "text/mine"])
+    assert train_config(named, "text").backbone == "text/mine"
