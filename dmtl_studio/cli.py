@@ -353,7 +353,10 @@ def _config_options(
         if value_type(f.name) is bool:
             if default:  # on unless switched off
                 flag = rule.flag or "--no-" + f.name.replace("_", "-")
-                p.add_argument(flag, dest=f.name, action="store_const", const=False, help=f"no {rule.help}")
+                off = rule.off_help or f"no {rule.help}"
+                p.add_argument(
+                    flag, dest=f.name, action="store_const", const=False, help=off.replace("%", "%%")
+                )
             else:
                 p.add_argument(flag, dest=f.name, action="store_const", const=True, help=rule.help)
             continue

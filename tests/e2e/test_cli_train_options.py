@@ -88,3 +88,15 @@ def test_a_text_project_trains_the_default_text_encoder_unless_backbone_names_on
     assert train_config(args).backbone == TrainConfig.recommended().backbone
     named = _parser().parse_args(["train", "p", "--backbone", "text/mine"])
     assert train_config(named, "text").backbone == "text/mine"
+
+
+def test_switching_the_linear_probe_off_is_described_as_what_it_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    off = text.split("--no-linear-probe ", 1)[1].split(" --hidden", 1)[0]
+    assert off.startswith("train a frozen backbone's head by epochs") and "default linear probe" in off
+    assert "no frozen backbone" not in text  # "no " + the setting's help said the opposite of the option
+    assert "--no-amp no mixed precision on CUDA" in text  # the others still read "no " + their help
