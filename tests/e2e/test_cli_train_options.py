@@ -100,3 +100,24 @@ def test_switching_the_linear_probe_off_is_described_as_what_it_does(
     assert off.startswith("train a frozen backbone's head by epochs") and "default linear probe" in off
     assert "no frozen backbone" not in text  # "no " + the setting's help said the opposite of the option
     assert "--no-amp no mixed precision on CUDA" in text  # the others still read "no " + their help
+
+
+def test_recipe_names_a_file_or_a_preset_of_the_projects_kind(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import RECIPE_EXAMPLES, recipe_option
+    from dmtl_studio.core.augment.presets import preset, presets
+    from dmtl_studio.core.augment.recipe import save_recipe
+    from dmtl_studio.core.augment.registry import RecipeError
+
+    for kind, names in RECIPE_EXAMPLES.items():  # the help's examples are presets
+        assert set(names) <= set(presets(kind))
+    monkeypatch.chdir(tmp_path)
+    assert recipe_option(tmp_path / "strong", "images") == preset("strong")
+    assert recipe_option(tmp_path / "eda_mixup", "text") == preset("eda_mixup", "text")
+    with pytest.raises(
+        RecipeError, match="'strong' is a preset for images; the presets of this text project"
+    ):
+        recipe_option(tmp_path / "strong", "text")
+    with pytest.raises(RecipeError, match=r"no image preset named 'stronk' \(presets: none, light"):
+        recipe_option(tmp_path / "stronk", "images")
+    save_recipe(preset("light"), tmp_path / "strong")  # a file of that name wins over the preset
+    assert recipe_option(tmp_path / "strong", "images") == preset("light")
