@@ -99,7 +99,7 @@ def check_encoder_folder(folder: str | os.PathLike[str]) -> Path:
         problem = safetensors_problem(weights)
         if problem:
             raise TextEncoderError(
-                f"{weights.name} in {path} is damaged ({problem}): copy the folder again from where it came from"
+                f"{path} holds a damaged {weights.name} ({problem}): copy the folder again from where it came from"
             )
     return path
 
