@@ -19,6 +19,7 @@ from dmtl_studio import __version__, cli_text
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
 if TYPE_CHECKING:
+    from dmtl_studio.core.augment.recipe import Recipe
     from dmtl_studio.core.training.events import EventHandlers, FoldResult
 
 COMMANDS = (
@@ -100,6 +101,10 @@ def _path(text: str) -> Path:
     return absolute_path(text)
 
 
+#: Preset names ``train --help`` gives as examples of ``--recipe NAME`` (checked against the presets by the tests).
+RECIPE_EXAMPLES = {"images": ("light", "heavy", "strong"), "text": ("eda_light", "eda_mixup")}
+
+
 def _parser() -> argparse.ArgumentParser:
     from dmtl_studio.core.base.csvfile import MAX_FIELD_CHARS, MAX_ROWS
 
@@ -131,7 +136,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a classifier on a project's labelled images")
     p.add_argument("project_dir", type=_path)
     _config_options(p)  # every setting but the recipe, a file given with --recipe
-    p.add_argument("--recipe", type=_path, default=None, help=setting("recipe").help)
+    p.add_argument(
+        "--recipe",
+        type=_path,
+        default=None,
+        help="augmentation recipe: a .json file, or the name of a preset of the project's kind (images: "
+        f"{', '.join(RECIPE_EXAMPLES['images'])}…; texts: {', '.join(RECIPE_EXAMPLES['text'])}…)",
+    )
     p.add_argument(
         "--folds",
         type=int,
@@ -353,7 +364,10 @@ def _config_options(
         if value_type(f.name) is bool:
             if default:  # on unless switched off
                 flag = rule.flag or "--no-" + f.name.replace("_", "-")
-                p.add_argument(flag, dest=f.name, action="store_const", const=False, help=f"no {rule.help}")
+                off = rule.off_help or f"no {rule.help}"
+                p.add_argument(
+                    flag, dest=f.name, action="store_const", const=False, help=off.replace("%", "%%")
+                )
             else:
                 p.add_argument(flag, dest=f.name, action="store_const", const=True, help=rule.help)
             continue
@@ -383,13 +397,16 @@ def _given_settings(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def train_config(args: argparse.Namespace) -> TrainConfig:
+def train_config(args: argparse.Namespace, kind: str = "images") -> TrainConfig:
     """The configuration ``train``'s options describe: the recommended one with the options given.
 
     Parameters
     ----------
     args
         The parsed command line of ``train``.
+    kind
+        The project's kind: a ``"text"`` project's backbone is the default text encoder unless ``--backbone``
+        names one.
 
     Returns
     -------
@@ -401,7 +418,22 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     ConfigError
         An option's value cannot be used (the message names the setting).
     """
-    return TrainConfig.recommended(**_given_settings(args))
+    given = _given_settings(args)
+    if kind == "text" and "backbone" not in given:
+        from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+
+        given["backbone"] = DEFAULT_TEXT_ENCODER
+    return TrainConfig.recommended(**given)
+
+
+def _project_kind(folder: str | os.PathLike[str]) -> str:
+    """The kind of the project in ``folder``; ``"images"`` when there is no project there (``train`` then says so)."""
+    from dmtl_studio.core.project.store import ProjectStore, is_project
+
+    if not is_project(folder):
+        return "images"
+    with ProjectStore.open(folder) as store:
+        return store.kind
 
 
 def _quality_config(args: argparse.Namespace) -> object:
@@ -490,16 +522,44 @@ def _run_config(args: argparse.Namespace) -> TrainConfig:
 
     if args.resume is not None:
         return _resumed_config(args)
-    config = train_config(args)
+    kind = _project_kind(args.project_dir)
+    config = train_config(args, kind)
     if args.recipe is not None:
-        from dmtl_studio.core.augment.recipe import load_recipe
         from dmtl_studio.core.augment.registry import RecipeError
 
         try:
-            config = config.with_changes(recipe=load_recipe(args.recipe).to_dict())
+            config = config.with_changes(recipe=recipe_option(args.recipe, kind).to_dict())
         except RecipeError as exc:
             raise ConfigError(str(exc)) from None
     return config
+
+
+def recipe_option(path: Path, kind: str) -> Recipe:
+    """The recipe ``train --recipe`` names: the recipe file ``path``, else the preset of ``kind`` named as its last
+    part (``--recipe strong``; a file of that name in the current folder wins).
+
+    Raises
+    ------
+    RecipeError
+        A file that is not a recipe, a preset of the other kind, or neither a file nor a preset (the message
+        lists the presets of ``kind``).
+    """
+    from dmtl_studio.core.augment.presets import presets
+    from dmtl_studio.core.augment.recipe import load_recipe
+    from dmtl_studio.core.augment.registry import RecipeError
+
+    if path.exists():
+        return load_recipe(path)
+    other = "text" if kind == "images" else "images"
+    if path.name in presets(kind):
+        return presets(kind)[path.name]
+    names = ", ".join(presets(kind))
+    items = "text" if kind == "text" else "image"
+    if path.name in presets(other):
+        raise RecipeError(
+            f"'{path.name}' is a preset for {other}; the presets of this {items} project are {names}"
+        )
+    raise RecipeError(f"no recipe file {path} and no {items} preset named '{path.name}' (presets: {names})")
 
 
 def _launch_train(args: argparse.Namespace) -> int:
@@ -582,10 +642,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     config = _run_config(args) if world is None else None
     bar = _Progress("train")
+    items, rate, model = (
+        ("texts", "texts/s", "encoder")
+        if _project_kind(args.project_dir) == "text"
+        else ("images", "img/s", "backbone")
+    )
 
     def step(event: StepProgress) -> None:
         bar.label = f"epoch {event.epoch}/{event.epochs}"
-        bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} img/s")
+        bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} {rate}")
 
     def epoch(event: EpochResult) -> None:
         val = (
@@ -611,7 +676,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bar.label = "features"
         reused = f", {event.reused} reused from the cache" if event.reused else ""
         bar.update(
-            event.done, event.total, f"images through the frozen backbone{reused}, {event.seconds:.0f} s"
+            event.done, event.total, f"{items} through the frozen {model}{reused}, {event.seconds:.0f} s"
         )
 
     def notice(event: RunNotice) -> None:

@@ -66,6 +66,7 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     source = Path(args.images_dir)
     if not source.is_file() or source.suffix.lower() not in TABLE_SUFFIXES:
         return None, None, None
+    from dmtl_studio.core.project.text_import import check_columns
     from dmtl_studio.core.project.text_tables import preview_table
 
     preview = preview_table(source, rows=0, delimiter=args.delimiter)
@@ -83,6 +84,9 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     if split is None and preview.split_column is not None:
         split = preview.split_column
         print(f"split column: '{split}' (guessed; choose with --split-column)", file=sys.stderr)
+    if preview.delimiter is not None:  # a header names every column (JSON Lines: only the rows read so far)
+        # Before the project is created: a misspelt column leaves no empty project behind.
+        check_columns(source.name, preview.columns, text, label or None, split or None)
     return text, label or None, split or None
 
 

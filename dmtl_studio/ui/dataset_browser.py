@@ -498,7 +498,10 @@ class DatasetBrowser(QWidget):
         unlabelled = self.store.unlabelled_count()
         conflicts = label_conflicts(self.store)
         self._conflicting = {image_id for conflict in conflicts for image_id in conflict.image_ids}
-        self.classes.show_classes(counts, colors, class_warnings(counts, self._split_warnings, conflicts))
+        kind = "text" if self.is_text else "images"
+        self.classes.show_classes(
+            counts, colors, class_warnings(counts, self._split_warnings, conflicts, kind)
+        )
         labelled = sum(c["total"] for c in counts.values())
         items, bad = ("text(s)", "problem text(s)") if self.is_text else ("image(s)", "problem file(s)")
         self.summary.setText(

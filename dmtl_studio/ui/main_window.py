@@ -346,6 +346,7 @@ class MainWindow(QMainWindow):
         ``"text"``)."""
         self.project_kind = kind
         self.model_panel.set_project_kind(kind)
+        self.training.set_kind(kind)
         self._side_dock.setWindowTitle("Text encoder and head" if kind == "text" else "Backbone and head")
         self.import_action.setText("&Import texts…" if kind == "text" else "&Import image folder…")
         self.import_text_folder_action.setVisible(kind == "text")

@@ -171,6 +171,8 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("idle")
         self.status = QLabel("Open a project with labelled images, then press Start training.")
         self.status.setWordWrap(True)
+        #: What the statuses call the project's items and its model: ``set_kind`` changes them for a text project.
+        self.item, self.model_part = "image", "backbone"
         self.paused = False
         self.clock = time.monotonic  # seconds; the ETA and elapsed times are read from it
         self._started_at = 0.0
@@ -439,7 +441,7 @@ class TrainingPanel(QWidget):
         if not self.paused:
             self.status.setText(
                 f"Training — loss {event.loss:.3f}, learning rate {event.learning_rate:.2e}, "
-                f"{event.images_per_second:.0f} images/s, elapsed {format_duration(elapsed)}"
+                f"{event.images_per_second:.0f} {self.item}s/s, elapsed {format_duration(elapsed)}"
             )
         x = event.epoch - 1 + event.step / event.steps
         self.train_loss.append(x, event.loss)
@@ -451,6 +453,17 @@ class TrainingPanel(QWidget):
                 )
                 self._consistency_in_legend = True
             self.consistency_loss.append(x, event.consistency_loss)
+
+    def set_kind(self, kind: str) -> None:
+        """Word the statuses for a project of ``kind``: ``"images"`` (images, backbone) or ``"text"`` (texts,
+        encoder)."""
+        self.item, self.model_part = ("text", "encoder") if kind == "text" else ("image", "backbone")
+        self.confusion.setToolTip(
+            f"Rows: true class · columns: predicted class · last epoch, validation {self.item}s"
+        )
+        self.confusion_note.setText(
+            f"The confusion matrix appears after the first epoch with validation {self.item}s."
+        )
 
     def _label_rate_plot(self, probe: bool) -> None:
         """The third plot shows the head's learning rate per step, or, while a linear probe is fitted, the L2
@@ -525,8 +538,9 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {left}")
         if not self.paused:
             self.status.setText(
-                f"Computing features once with the frozen backbone: {event.done:,} of {event.total:,} image "
-                f"views (a few augmented views of each training image), {format_duration(event.seconds)}; "
+                f"Computing features once with the frozen {self.model_part}: {event.done:,} of {event.total:,} "
+                f"{self.item} views (a few augmented views of each training {self.item}), "
+                f"{format_duration(event.seconds)}; "
                 "the head then trains in seconds per epoch."
                 + (f" Reused {event.reused:,} cached views." if event.reused else "")
             )
@@ -560,7 +574,7 @@ class TrainingPanel(QWidget):
         self.confusion.show_matrix(confusion, classes)
         metrics = self.per_class.show_matrix(confusion, classes)
         self.confusion_note.setText(
-            f"Validation images, {when}: accuracy {format_score(metrics.accuracy, '.1%')}, balanced accuracy "
+            f"Validation {self.item}s, {when}: accuracy {format_score(metrics.accuracy, '.1%')}, balanced accuracy "
             f"{format_score(metrics.balanced_accuracy, '.1%')}. Rows are the true class, columns the prediction."
         )
 

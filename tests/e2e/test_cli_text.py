@@ -38,6 +38,20 @@ def test_import_a_table_infers_a_text_project_and_guesses_columns(tmp_path: Path
     assert summary["kind"] == "text" and summary["items"] == 5 and summary["problems"] == 2
 
 
+def test_a_misspelt_column_of_a_csv_leaves_no_project_behind(tmp_path: Path) -> None:
+    table = tmp_path / "notes.csv"
+    table.write_text("body,tag\nfirst note,a\nsecond note,b\n", encoding="utf-8")
+    project = tmp_path / "p"
+    for option in ("--text-column", "--label-column", "--split-column"):
+        missing = run_cli("import", str(project), str(table), option, "bodi")
+        assert missing.returncode == 2
+        assert (
+            f"no {option[2:].split('-')[0]} column 'bodi'; its columns are: 'body', 'tag'" in missing.stderr
+        )
+        assert not project.exists()
+    assert run_cli("import", str(project), str(table), "--text-column", "body").returncode == 0
+
+
 def test_named_columns_and_a_missing_one(tmp_path: Path) -> None:
     table = tmp_path / "notes.jsonl"
     table.write_text(

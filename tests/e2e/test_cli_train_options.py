@@ -68,3 +68,56 @@ def test_a_value_out_of_range_is_refused_by_the_configuration() -> None:
 def test_the_quality_commands_read_the_same_backbone_options(tmp_path: Path) -> None:
     args = _parser().parse_args(["label-errors", str(tmp_path), "--backbone", "mobilenetv3_small_100"])
     assert (args.backbone, args.device, args.input_size) == ("mobilenetv3_small_100", None, None)
+
+
+def test_a_text_project_trains_the_default_text_encoder_unless_backbone_names_one(tmp_path: Path) -> None:
+    from dmtl_studio.cli import _project_kind
+    from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+    from dmtl_studio.core.project.project_kind import create_project
+
+    with create_project(tmp_path / "texts", kind="text"):
+        pass
+    with create_project(tmp_path / "images", kind="images"):
+        pass
+    kinds = {name: _project_kind(tmp_path / name) for name in ("texts", "images", "missing")}
+    assert kinds == {"texts": "text", "images": "images", "missing": "images"}
+    args = _parser().parse_args(["train", str(tmp_path / "texts")])
+    # No image backbone (and so no note that it was swapped for the encoder) in a text run nobody configured.
+    assert train_config(args, "text").backbone == DEFAULT_TEXT_ENCODER
+    assert train_config(args, "text") == TrainConfig.recommended(backbone=DEFAULT_TEXT_ENCODER)
+    assert train_config(args).backbone == TrainConfig.recommended().backbone
+    named = _parser().parse_args(["train", "p", "--backbone", "text/mine"])
+    assert train_config(named, "text").backbone == "text/mine"
+
+
+def test_switching_the_linear_probe_off_is_described_as_what_it_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    off = text.split("--no-linear-probe ", 1)[1].split(" --hidden", 1)[0]
+    assert off.startswith("train a frozen backbone's head by epochs") and "default linear probe" in off
+    assert "no frozen backbone" not in text  # "no " + the setting's help said the opposite of the option
+    assert "--no-amp no mixed precision on CUDA" in text  # the others still read "no " + their help
+
+
+def test_recipe_names_a_file_or_a_preset_of_the_projects_kind(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import RECIPE_EXAMPLES, recipe_option
+    from dmtl_studio.core.augment.presets import preset, presets
+    from dmtl_studio.core.augment.recipe import save_recipe
+    from dmtl_studio.core.augment.registry import RecipeError
+
+    for kind, names in RECIPE_EXAMPLES.items():  # the help's examples are presets
+        assert set(names) <= set(presets(kind))
+    monkeypatch.chdir(tmp_path)
+    assert recipe_option(tmp_path / "strong", "images") == preset("strong")
+    assert recipe_option(tmp_path / "eda_mixup", "text") == preset("eda_mixup", "text")
+    with pytest.raises(
+        RecipeError, match="'strong' is a preset for images; the presets of this text project"
+    ):
+        recipe_option(tmp_path / "strong", "text")
+    with pytest.raises(RecipeError, match=r"no image preset named 'stronk' \(presets: none, light"):
+        recipe_option(tmp_path / "stronk", "images")
+    save_recipe(preset("light"), tmp_path / "strong")  # a file of that name wins over the preset
+    assert recipe_option(tmp_path / "strong", "images") == preset("light")

@@ -265,3 +265,14 @@ def test_rows_of_a_closed_project_paint_without_text(qtbot, text_project: Path) 
     controller.shutdown()  # closes the store while the list is still on screen
     assert browser.model.data(browser.model.index(0)) == ""
     assert not browser.view.grab().isNull()
+
+
+def test_equal_texts_under_two_labels_are_warned_of_as_texts(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    texts = [*TEXTS, ("reports/10.txt", TEXTS[0][1], "routine")]  # the same report under another label
+    window, controller = build_window(_make_project(tmp_path / "twice", texts))
+    qtbot.addWidget(window)
+    window.show()
+    warning = window.browser.classes.warnings.text()
+    assert "1 text(s) carry two or more labels (equal texts)" in warning
+    assert "picture" not in warning and "files" not in warning
+    controller.shutdown()

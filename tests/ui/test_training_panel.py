@@ -158,3 +158,24 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     panel.on_progress(StepProgress(1, 2, 1, 4, 0.9, 1e-3, 50.0))
     assert panel.progress.format().startswith("epoch 1/2 · step 1/4")
     panel.on_failed("stopped for the test")
+
+
+def test_a_text_project_is_told_of_in_texts_and_the_encoder(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.set_kind("text")
+    panel.run_started("frozen transfer of all-MiniLM-L6-v2")
+    assert (
+        "validation texts" in panel.confusion_note.text() and "validation texts" in panel.confusion.toolTip()
+    )
+    panel.on_preparing(PreparationProgress(done=25, total=100, seconds=3.0))
+    assert "frozen encoder: 25 of 100 text views (a few augmented views of each training text)" in (
+        panel.status.text()
+    )
+    panel.on_progress(StepProgress(1, 5, 1, 4, 0.9, 1e-3, 500.0))
+    assert "500 texts/s" in panel.status.text() and "image" not in panel.status.text()
+    panel.show_confusion(np.array([[3, 1], [0, 4]]), ["a", "b"], "epoch 1")
+    assert panel.confusion_note.text().startswith("Validation texts, epoch 1")
+    panel.set_kind("images")  # the next project holds images again
+    panel.on_progress(StepProgress(1, 5, 2, 4, 0.9, 1e-3, 500.0))
+    assert "500 images/s" in panel.status.text()

@@ -19,9 +19,11 @@ Nothing is ever downloaded.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
+import struct
 from pathlib import Path
 
 from dmtl_studio.core.base.paths import app_data_dir
@@ -40,6 +42,8 @@ TOKENIZER_FILES = (
     "vocab.json",
 )
 PICKLE_WEIGHTS = ("pytorch_model.bin", "model.pt", "model.pth", "pytorch_model.bin.index.json")
+#: A safetensors header larger than this is not read (a real one is a few hundred kB at most).
+MAX_HEADER_BYTES = 100_000_000
 
 
 class TextEncoderError(Exception):
@@ -91,7 +95,35 @@ def check_encoder_folder(folder: str | os.PathLike[str]) -> Path:
                 "transformers' save_pretrained(folder, safe_serialization=True), and import that folder"
             )
         raise TextEncoderError(f"{path} holds no model weights (*.safetensors)")
+    for weights in sorted(path.glob("*.safetensors")):
+        problem = safetensors_problem(weights)
+        if problem:
+            raise TextEncoderError(
+                f"{path} holds a damaged {weights.name} ({problem}): copy the folder again from where it came from"
+            )
     return path
+
+
+def safetensors_problem(path: Path) -> str:
+    """Why the safetensors file ``path`` cannot be read, ``""`` when its header reads and its size is the one
+    the header gives (8 bytes little-endian header length, JSON header ``{name: {"data_offsets": [begin, end]}}``,
+    then the tensors' bytes). Checks the header only: the weights themselves are not read."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            (length,) = struct.unpack("<Q", stream.read(8))
+            if length > min(MAX_HEADER_BYTES, size - 8):
+                return "its header is cut short or unreadable"
+            header = json.loads(stream.read(length))
+        ends = [int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"]
+    except OSError as exc:
+        return f"it cannot be read: {exc.strerror or exc}"
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error):
+        return "its header is cut short or unreadable"
+    expected = 8 + length + max(ends, default=0)
+    if size != expected:
+        return f"{size:,} bytes where its header describes {expected:,}"
+    return ""
 
 
 def resolve_text_encoder(name: str) -> Path:

@@ -82,6 +82,7 @@ def class_warnings(
     counts: Mapping[str, Mapping[str, int]],
     split_warnings: Sequence[str] = (),
     conflicts: Sequence[LabelConflict] = (),
+    kind: str = "images",
 ) -> list[str]:
     """What the classes panel should warn about: classes too small to validate, and conflicting labels.
 
@@ -93,20 +94,24 @@ def class_warnings(
         The latest split assignment's warnings: a class they already name is not named again.
     conflicts
         The project's label conflicts (:func:`~dmtl_studio.core.project.splits.label_conflicts`).
+    kind
+        The project's kind, ``"images"`` or ``"text"``: what the warnings call the items.
 
     Returns
     -------
     list of str
         One sentence per warning, the split's own warnings last.
     """
+    noun = "text" if kind == "text" else "image"
     warnings = [
-        f"Class '{name}' has only {c['total']} image(s): too few to keep a validation image."
+        f"Class '{name}' has only {c['total']} {noun}(s): too few to keep a validation {noun}."
         for name, c in counts.items()
         if 0 < c["total"] < MIN_CLASS_IMAGES and not any(f"class '{name}'" in w for w in split_warnings)
     ]
     if conflicts:
+        same = "(equal texts)" if kind == "text" else "(identical files)"
         warnings.append(
-            f"{len(conflicts)} picture(s) carry two or more labels (identical files): see the filter "
-            "'Conflicting labels'."
+            f"{len(conflicts)} {'text' if kind == 'text' else 'picture'}(s) carry two or more labels {same}: "
+            "see the filter 'Conflicting labels'."
         )
     return warnings + list(split_warnings)

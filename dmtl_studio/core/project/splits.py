@@ -126,6 +126,7 @@ def assign_splits(
     if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
         raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
     images = [im for im in store.images(usable_only=True) if im.label is not None]
+    noun = "text" if store.kind == "text" else "image"
     # Content already placed decides where its duplicates go.
     placed: dict[str, str] = {}
     existing: dict[str, dict[str, set[str]]] = defaultdict(lambda: {s: set() for s in SPLITS})
@@ -165,12 +166,12 @@ def assign_splits(
             want_val = want_test = 0
         if total < 2 and val_fraction + test_fraction > 0:
             warnings.append(
-                f"class '{class_name}' has only {total} distinct image(s): too few to split, so it only trains "
+                f"class '{class_name}' has only {total} distinct {noun}(s): too few to split, so it only trains "
                 "and is never scored"
             )
         elif test_fraction > 0 and want_test == 0:
             warnings.append(
-                f"class '{class_name}' has only {total} distinct image(s): too few to keep a test image"
+                f"class '{class_name}' has only {total} distinct {noun}(s): too few to keep a test {noun}"
             )
         need_test = min(len(keys), max(0, want_test - have["test"]))
         need_val = min(len(keys) - need_test, max(0, want_val - have["val"]))

@@ -14,7 +14,7 @@ column missing) is refused before anything of it is imported.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import never_stop
@@ -176,6 +176,28 @@ def import_texts(
     )
 
 
+def check_columns(
+    name: str,
+    columns: Sequence[str],
+    text_column: str | None,
+    label_column: str | None = None,
+    split_column: str | None = None,
+) -> None:
+    """Check that the columns named are among the table ``name``'s ``columns`` (its header).
+
+    Raises
+    ------
+    ProjectError
+        A named column is not in the table (the message lists its columns).
+    """
+    for role, column in (("text", text_column), ("label", label_column), ("split", split_column)):
+        if column is not None and column not in columns:
+            shown = ", ".join(f"'{c}'" for c in columns[:20]) or "none"
+            raise ProjectError(
+                f"{name} has no {role} column '{column}'; its columns are: {shown}. Nothing was imported from it"
+            )
+
+
 def table_items(
     table: Table, text_column: str, label_column: str | None = None, split_column: str | None = None
 ) -> tuple[list[TextItem], dict[str, str]]:
@@ -187,13 +209,7 @@ def table_items(
     ProjectError
         When a named column is not in the table (the message lists its columns).
     """
-    for role, column in (("text", text_column), ("label", label_column), ("split", split_column)):
-        if column is not None and column not in table.columns:
-            shown = ", ".join(f"'{c}'" for c in table.columns[:20]) or "none"
-            raise ProjectError(
-                f"{table.path.name} has no {role} column '{column}'; its columns are: {shown}. Nothing was "
-                "imported from it"
-            )
+    check_columns(table.path.name, table.columns, text_column, label_column, split_column)
     base = str(table.path.absolute())
     items: list[TextItem] = []
     splits: dict[str, str] = {}

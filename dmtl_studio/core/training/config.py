@@ -72,6 +72,8 @@ class TrainConfig(UnlabelledSettings):
             help="frozen backbone and linear head: fit the head to convergence as a linear probe (L-BFGS, L2 "
             "strength chosen by cross-validation on the training features) in place of epochs; with "
             "--unlabelled, class-balanced pseudo-labels from label spreading join the fit",
+            off_help="train a frozen backbone's head by epochs (batches, the recipe's mixing steps, early "
+            "stopping) in place of the default linear probe fitted to convergence",
             recommended=True,
         ),
     )

@@ -45,7 +45,7 @@ class HeldOutPlan:
 
 
 def plan_held_out(
-    split: LabelledSplit, config: TrainConfig, has_test: bool, folds: bool = False
+    split: LabelledSplit, config: TrainConfig, has_test: bool, folds: bool = False, kind: str = "images"
 ) -> HeldOutPlan:
     """Decide what the validation images of ``split`` do in a run of ``config``.
 
@@ -59,7 +59,10 @@ def plan_held_out(
         Whether the project holds test images (which then stay the held-out set of the evaluation).
     folds
         ``split`` is a cross-validation fold: its validation images are the fold's held-out part and stay so.
+    kind
+        The project's kind, ``"images"`` or ``"text"``: what the note calls the items.
     """
+    noun = "text" if kind == "text" else "image"
     val = len(split.val)
     if folds or val == 0:
         return HeldOutPlan(split)
@@ -69,13 +72,13 @@ def plan_held_out(
             return HeldOutPlan(split)
         return HeldOutPlan(
             joined,
-            notice=f"linear probe: the {val} validation image(s) joined the fit (its L2 strength is chosen by "
-            "cross-validation, so no held-out pick needs them); the test images stay held out for evaluation",
+            notice=f"linear probe: the {val} validation {noun}(s) joined the fit (its L2 strength is chosen by "
+            f"cross-validation, so no held-out pick needs them); the test {noun}s stay held out for evaluation",
         )
     if val >= MIN_VALIDATION_PER_CLASS * len(split.classes):
         return HeldOutPlan(split)
     few = (
-        f"{val} validation image(s) for {len(split.classes)} classes are too few to pick an epoch on (fewer "
+        f"{val} validation {noun}(s) for {len(split.classes)} classes are too few to pick an epoch on (fewer "
         f"than {MIN_VALIDATION_PER_CLASS} per class): the last epoch is kept (no best-epoch pick, no early "
         "stopping)"
     )
@@ -83,10 +86,10 @@ def plan_held_out(
         return HeldOutPlan(
             joined,
             False,
-            few + " and the validation images joined the training images; the test images stay "
+            few + f" and the validation {noun}s joined the training {noun}s; the test {noun}s stay "
             "held out for evaluation",
         )
-    return HeldOutPlan(split, False, few + "; the validation images still report each epoch")
+    return HeldOutPlan(split, False, few + f"; the validation {noun}s still report each epoch")
 
 
 def plan_for_project(
@@ -98,7 +101,7 @@ def plan_for_project(
 ) -> HeldOutPlan:
     """:func:`plan_held_out` for a run on ``store``'s images or texts (whether it holds test items decides), its
     notice sent to ``emit`` as a :class:`RunNotice`."""
-    plan = plan_held_out(split, config, store.split_counts().get("test", 0) > 0, folds)
+    plan = plan_held_out(split, config, store.split_counts().get("test", 0) > 0, folds, store.kind)
     if plan.notice:
         emit(RunNotice(plan.notice))
     return plan

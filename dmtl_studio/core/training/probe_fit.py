@@ -118,7 +118,7 @@ def fit_probe_head(
                     class_weight=class_weight,
                     seed=config.seed,
                     should_stop=should_stop,
-                )
+                ).with_strength_chosen_by(probe)
     layer = to_module(probe)
     head_linear = next(m for m in parts.model.head.modules() if isinstance(m, nn.Linear))
     with torch.no_grad():

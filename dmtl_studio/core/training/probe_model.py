@@ -4,7 +4,7 @@ itself, and the layer that carries both into a classifier head and every export 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -85,6 +85,19 @@ class LinearProbe:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """``(N,)`` int64 predicted class indices."""
         return self.logits(features).argmax(axis=1).astype(np.int64)
+
+    def with_strength_chosen_by(self, chosen_by: LinearProbe) -> LinearProbe:
+        """This probe (a refit at ``chosen_by.c``, e.g. with pseudo-labelled rows added) described by the
+        cross-validation that chose its C: ``chosen_by``'s grid, scores, folds, repeats and scoring."""
+        return replace(
+            self,
+            c_grid=chosen_by.c_grid,
+            cv_scores=chosen_by.cv_scores,
+            cv_accuracy=chosen_by.cv_accuracy,
+            folds=chosen_by.folds,
+            repeats=chosen_by.repeats,
+            scoring=chosen_by.scoring,
+        )
 
 
 class Standardize(nn.Module):

@@ -62,6 +62,9 @@ class Setting:
         what it was, so that a stored configuration lacking the key means what it meant when it was written.
     rule
         The error message, where "must be between …" says too little.
+    off_help
+        The help of the ``--no-name`` option of a boolean that is on by default, where "no " and :attr:`help`
+        would read wrongly.
     """
 
     what: str
@@ -79,6 +82,7 @@ class Setting:
     decimals: int | None = None
     recommended: object = STORED
     rule: str = ""
+    off_help: str = ""
 
     def accepts(self, value: object) -> bool:
         """Whether ``value`` is among the choices and inside the range (``None`` always is: "not set").

@@ -138,6 +138,7 @@ def fit_semi_supervised_probe(
         raise ValueError(f"method must be one of {', '.join(SEMI_METHODS)}, not {method!r}")
     k = int(num_classes) if num_classes is not None else int(targets.max()) + 1
     probe = fit_linear_probe(labelled, targets, num_classes=k, seed=seed, should_stop=should_stop)
+    cross_validated = probe  # the fit whose cross-validation chose C, which every refit keeps
     if len(unlabelled) == 0:
         return probe
     per_class = max(1, int(share * len(unlabelled) / k))
@@ -152,7 +153,8 @@ def fit_semi_supervised_probe(
             if round_ < rounds:
                 probe = _refit(labelled, targets, unlabelled, chosen, pseudo, k, probe.c, seed, should_stop)
     chosen, pseudo = steps[-1]
-    return _refit(labelled, targets, unlabelled, chosen, pseudo, k, probe.c, seed, should_stop)
+    refit = _refit(labelled, targets, unlabelled, chosen, pseudo, k, probe.c, seed, should_stop)
+    return refit.with_strength_chosen_by(cross_validated)
 
 
 def _refit(

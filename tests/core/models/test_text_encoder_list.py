@@ -89,6 +89,25 @@ def test_a_missing_tokenizer_and_a_name_clash_are_refused(tmp_path: Path) -> Non
     assert imported_names() == ["text/mine"]
 
 
+def test_a_cut_short_weights_file_is_refused_and_listed_as_unusable(tmp_path: Path) -> None:
+    source = write_small_encoder(tmp_path / "cut")
+    whole = (source / "model.safetensors").read_bytes()
+    (source / "model.safetensors").write_bytes(whole[:-10])  # a copy that stopped early
+    with pytest.raises(
+        TextEncoderError, match=r"holds a damaged model\.safetensors \(.*bytes where its header"
+    ):
+        import_text_encoder(source)
+    (source / "model.safetensors").write_bytes(whole[:20])  # the header itself cut
+    with pytest.raises(TextEncoderError, match="header is cut short or unreadable"):
+        import_text_encoder(source)
+    assert imported_names() == []  # nothing half-imported
+    shutil.copytree(source, imported_encoders_dir() / "by-hand")
+    row = _rows()["text/by-hand"]
+    assert not row.available and "damaged" in row.reason
+    (imported_encoders_dir() / "by-hand" / "model.safetensors").write_bytes(whole)
+    assert _rows()["text/by-hand"].available  # the whole file passes
+
+
 def test_an_unfinished_import_is_not_listed() -> None:
     (imported_encoders_dir() / ".half.partial").mkdir(parents=True)
     assert imported_names() == [] and [r.name for r in list_text_encoders()] == [DEFAULT_TEXT_ENCODER]

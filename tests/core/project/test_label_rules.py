@@ -119,3 +119,11 @@ def test_relabelling_keeps_a_label_changed_by_hand_since() -> None:
     doubted = {1: ("cat", "dog"), 2: ("cat", "dog"), 3: ("dog", "cat"), 4: ("cat", None)}
     labels = {1: "cat", 2: "bird", 3: "dog", 4: "cat", 5: "cat"}
     assert relabel_targets([1, 2, 3, 4, 5], doubted, labels) == {"dog": [1], "cat": [3]}
+
+
+def test_class_warnings_of_a_text_project_speak_of_texts() -> None:
+    conflict = LabelConflict("sha", ("a", "c"), ("t.csv#1", "t.csv#2"), (1, 2))
+    warnings = class_warnings({"a": {"total": 1}, "c": {"total": 5}}, (), [conflict], kind="text")
+    assert warnings[0] == "Class 'a' has only 1 text(s): too few to keep a validation text."
+    assert warnings[1].startswith("1 text(s) carry two or more labels (equal texts)")
+    assert not any("image" in w or "picture" in w or "files" in w for w in warnings)

@@ -104,3 +104,18 @@ def test_a_new_copy_labelled_later_joins_its_content_split(tmp_path: Path, shape
         LabelEditor(store).assign([copy.id], "square")  # labelled under another class, as in the window
         assign_splits(store)
         assert store.images_by_id([copy.id])[0].split == placed
+
+
+def test_a_text_project_names_its_small_classes_in_texts(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.project_kind import create_project
+    from dmtl_studio.core.project.texts_table import TextItem
+
+    with create_project(tmp_path / "p", kind="text") as store:
+        store.add_texts([TextItem("t.csv#1", "only one", "rare")] + [
+            TextItem(f"t.csv#{i}", f"text number {i}", "common") for i in range(2, 12)
+        ])  # fmt: skip
+        summary = assign_splits(store, val_fraction=0.2, test_fraction=0.1, reassign=True)
+    rare = [w for w in summary.warnings if "'rare'" in w]
+    assert rare == [
+        "class 'rare' has only 1 distinct text(s): too few to split, so it only trains and is never scored"
+    ]

@@ -56,3 +56,12 @@ def test_an_mlp_head_or_the_stored_default_is_no_probe():
     plan = plan_held_out(split, mlp, has_test=True)
     assert not plan.pick_on_validation  # an epoch run, and 12 images for 3 classes are too few to pick on
     assert plan_held_out(split, TrainConfig(transfer="frozen"), has_test=True).pick_on_validation is False
+
+
+def test_the_notes_of_a_text_run_speak_of_texts():
+    probe = plan_held_out(_split(10, 4), PROBE, has_test=True, kind="text").notice
+    assert "12 validation text(s) joined the fit" in probe and "the test texts stay held out" in probe
+    small = _split(5, MIN_VALIDATION_PER_CLASS - 1)
+    for has_test in (True, False):
+        notice = plan_held_out(small, EPOCHS, has_test=has_test, kind="text").notice
+        assert "validation text(s)" in notice and "image" not in notice

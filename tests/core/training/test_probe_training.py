@@ -149,6 +149,8 @@ def test_unlabelled_images_join_the_fit_only_with_class_balanced_pseudo_labels(p
     assert summary.status == "completed" and summary.epochs_completed == 1
     notes = [e.message for e in events if isinstance(e, RunNotice)]
     (spread,) = [n for n in notes if n.startswith("label spreading")]
+    (fitted,) = [n for n in notes if "fitted to convergence" in n]
+    assert "-fold cross-validation" in fitted  # the refit with pseudo-labels keeps the C the folds chose
     with ProjectStore.open(project) as store:
         parts = build_run(store, config)
     data, unlabelled = parts.cache.train(), parts.cache.unlabelled()

@@ -53,3 +53,21 @@ def test_pseudo_labels_are_balanced_and_spread_scores_are_distributions() -> Non
     spread = spread_labels(x[::10], y[::10], x, 3)
     assert spread.shape == (len(x), 3) and np.allclose(spread.sum(1), 1.0) and (spread >= 0).all()
     assert (spread.argmax(1) == y).mean() > 0.6
+
+
+@pytest.mark.parametrize("method", ["self_training", "spreading"])
+def test_the_refit_with_pseudo_labels_keeps_the_cross_validation_that_chose_c(method: str) -> None:
+    x, y = _clusters(1, 30)
+    few = np.concatenate([np.flatnonzero(y == c)[:6] for c in range(3)])
+    pool = np.setdiff1d(np.arange(len(y)), few)
+    plain = fit_linear_probe(x[few], y[few], seed=0)
+    semi = fit_semi_supervised_probe(x[few], y[few], x[pool], num_classes=3, method=method, seed=0)
+    assert plain.folds >= 2  # C was cross-validated on the labels...
+    # ...and the refit says so (it was reported as "a fixed value (too few images per class)").
+    assert (semi.folds, semi.c_grid, semi.cv_scores, semi.scoring) == (
+        plain.folds,
+        plain.c_grid,
+        plain.cv_scores,
+        plain.scoring,
+    )
+    assert semi.c == plain.c and not np.array_equal(semi.weights, plain.weights)
