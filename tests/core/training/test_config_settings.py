@@ -23,8 +23,22 @@ def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommen
     new = TrainConfig.recommended()
     assert (new.epochs, new.batch_size, new.learning_rate, new.consistency_weight) == (10, 16, 3e-3, 1.0)
     changed = {f.name for f in fields(TrainConfig) if getattr(new, f.name) != getattr(stored, f.name)}
-    assert changed == {"epochs", "batch_size", "learning_rate", "consistency_weight", "linear_probe"}
+    assert changed == {
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "consistency_weight",
+        "linear_probe",
+        "decay_norm_and_bias",
+    }
     assert new.linear_probe and not stored.linear_probe
+    # The fine-tuning recipe's stored defaults are "off": a run saved before it existed reloads unchanged.
+    assert (stored.layer_decay, stored.ema_decay, stored.tta_flip, stored.decay_norm_and_bias) == (
+        1.0,
+        0.0,
+        False,
+        True,
+    )
     assert TrainConfig.recommended(epochs=3).epochs == 3
 
 
