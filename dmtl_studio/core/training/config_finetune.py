@@ -4,7 +4,8 @@ test-time augmentation.
 
 A base dataclass only so that the configuration's module stays small; :class:`TrainConfig` is the one type to
 use. Each stored default is "off" (what a stored configuration without the key meant); what a new run starts
-with is each setting's ``recommended`` value, chosen by the measurement in ``docs/fine_tuning.md``.
+with is each setting's ``recommended`` value, set where a measurement showed a win (``docs/transfer.md``,
+"Fine-tuning recipe").
 """
 
 from __future__ import annotations
