@@ -3,10 +3,10 @@
 The map is the last spatial feature map of the backbone, each channel weighted by the mean gradient of the class
 score with respect to it, summed and passed through ReLU (Selvaraju et al., 2017), then resized to the model's
 input and scaled to [0, 1]. A model that averages its prediction with the mirror image's (flip test-time
-augmentation) is explained as a whole: the mirror view's weighted map, flipped back, is added before the ReLU. The
-layer is found by running the model once: the last module whose output is a
-4-D map larger than 1x1, so the same code serves timm and torchvision networks. Backbones without such a map
-(vision transformers) raise :class:`GradCamUnavailable` with a message for the user.
+augmentation) is explained as a whole: the mirror view's weighted map, flipped back, is added before the ReLU.
+The layer is found by running the model once: the last module whose output is a 4-D map larger than 1x1, so the
+same code serves timm and torchvision networks. Backbones without such a map (vision transformers) raise
+:class:`GradCamUnavailable` with a message for the user.
 """
 
 from __future__ import annotations

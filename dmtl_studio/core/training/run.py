@@ -159,7 +159,7 @@ def _train(
 
     def files_for(metrics: dict, calibration: dict | None, model: Module | None = None) -> dict[str, bytes]:
         return checkpoint_files(
-            model or parts.model,
+            model if model is not None else parts.model,
             spec=parts.spec,
             preprocessing=parts.preprocessing,
             classes=list(parts.classes),
