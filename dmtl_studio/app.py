@@ -47,7 +47,7 @@ from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preview import PreviewService
 from dmtl_studio.workers.quality import DuplicatesThread, LabelErrorsThread
 from dmtl_studio.workers.text_import import TextImportThread
-from dmtl_studio.workers.weights import WeightsImportThread
+from dmtl_studio.workers.weights import TextEncoderImportThread, WeightsImportThread
 
 log = logging.getLogger(__name__)
 
@@ -191,13 +191,19 @@ class StudioController(QObject):
             val = sum(c["val"] for c in counts.values())
             self.window.training.set_can_start(
                 True,
-                f"Ready: {train} training and {val} validation images in {len(trainable)} classes. "
+                f"Ready: {train} training and {val} validation {self._items()} in {len(trainable)} classes. "
                 "Press Start training.",
             )
         else:
             self.window.training.set_can_start(
-                False, "Training needs labelled training images of at least 2 classes: import or label some."
+                False,
+                f"Training needs labelled training {self._items()} of at least 2 classes: import or label some.",
             )
+
+    def _items(self, countable: bool = False) -> str:
+        """What this project's items are called: images or texts (``countable``: "image(s)" / "text(s)")."""
+        word = "text" if self.window.project_kind == "text" else "image"
+        return f"{word}(s)" if countable else f"{word}s"
 
     def _connect_label_tools(self) -> None:
         """The browser's viewer and the label menu actions (export, import, backup, splits)."""
@@ -423,8 +429,9 @@ class StudioController(QObject):
         self.crossval_thread: CrossValidationThread | None = None
         self.window.model_panel.crossval_requested.connect(self.cross_validate)
         self.window.model_panel.crossval_cancel_requested.connect(lambda: self.stop_crossval(wait=False))
-        self.weights_thread: WeightsImportThread | None = None
+        self.weights_thread: WeightsImportThread | TextEncoderImportThread | None = None
         self.window.model_panel.weights_import_requested.connect(self.import_weights)
+        self.window.model_panel.encoder_import_requested.connect(self.import_text_encoder)
 
     def import_weights(self, path: str, backbone: str) -> None:
         """Check and store a weights file on a worker; the selector then lists the backbone as available."""
@@ -432,6 +439,18 @@ class StudioController(QObject):
         if self.weights_thread is not None and self.weights_thread.isRunning():
             return
         thread = WeightsImportThread(Path(path), backbone, self)
+        thread.result_ready.connect(lambda imported: panel.show_weights_imported(*imported))
+        thread.failed.connect(panel.show_weights_failed)
+        self.weights_thread = thread
+        thread.start()
+
+    def import_text_encoder(self, folder: str, name: str) -> None:
+        """Check and copy a text encoder folder on a worker (one import at a time, as for weights); the list then
+        offers it."""
+        panel = self.window.model_panel
+        if self.weights_thread is not None and self.weights_thread.isRunning():
+            return
+        thread = TextEncoderImportThread(Path(folder), name, self)
         thread.result_ready.connect(lambda imported: panel.show_weights_imported(*imported))
         thread.failed.connect(panel.show_weights_failed)
         self.weights_thread = thread
@@ -541,7 +560,7 @@ class StudioController(QObject):
             thread.result_ready.connect(browser.set_suggestions)
             thread.result_ready.connect(
                 lambda found: view.show_message(
-                    f"{len(found.suggestions)} unlabelled image(s) have a suggested class from {found.run_name}. "
+                    f"{len(found.suggestions)} unlabelled {self._items(True)} have a suggested class from {found.run_name}. "
                     "The browser shows them most uncertain first: Enter accepts a suggestion, a number key "
                     "corrects it."
                 )
@@ -658,7 +677,7 @@ class StudioController(QObject):
             thread.result_ready.connect(browser.set_label_errors)
             thread.result_ready.connect(
                 lambda found: view.show_message(
-                    f"{len(found.suspects)} of {found.images} labelled image(s) may carry a wrong label. The "
+                    f"{len(found.suspects)} of {found.images} labelled {self._items(True)} may carry a wrong label. The "
                     "browser shows them most suspect first: Enter takes the suggested class, a number key "
                     "picks another."
                 )
@@ -675,9 +694,9 @@ class StudioController(QObject):
             thread.failed.connect(browser.status_message)
             thread.result_ready.connect(
                 lambda found: view.show_message(
-                    f"{len(found.groups)} group(s) of duplicates among {found.images} image(s), "
+                    f"{len(found.groups)} group(s) of duplicates among {found.images} {self._items(True)}, "
                     f"{sum(1 for g in found.groups if g.warnings)} with a warning. The browser lists them group by "
-                    "group: Enter keeps the current image's group in one split."
+                    f"group: Enter keeps the current {self._items()[:-1]}'s group in one split."
                 )
             )
             start("duplicates", thread, "Looking for duplicates…")

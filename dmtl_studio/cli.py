@@ -175,14 +175,20 @@ def _parser() -> argparse.ArgumentParser:
         help="drop triggers, views, tables and indexes that DMTL Studio did not create (copy the folder first)",
     )
 
-    p = sub.add_parser("weights", help="list backbones and their offline weights, or import a weights file")
+    p = sub.add_parser(
+        "weights",
+        help="list backbones and text encoders available offline, or import a weights file or an encoder folder",
+    )
     weights = p.add_subparsers(dest="weights_command", required=True)
-    weights.add_parser("list", help="every backbone with its size and where its weights come from")
+    weights.add_parser(
+        "list", help="every backbone and text encoder with its size and where its weights come from"
+    )
     w = weights.add_parser(
         "import", help="check a .safetensors/.pth file against an architecture and keep it"
     )
     w.add_argument("file", type=_path)
     w.add_argument("--arch", required=True, help="backbone name, e.g. torchvision/resnet18 or timm/resnet50")
+    cli_text.add_encoder_commands(weights, _path)
 
     p = sub.add_parser("bench", help="speed of the augmentation engine vs torchvision")
     p.add_argument("what", choices=("augment",))
@@ -587,8 +593,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if event.val_accuracy is not None
             else ""
         )
+        # With the DMTL objective: the consistency term and the share it kept (with the FixMatch rule, the share of
+        # unlabelled images that had a confident enough pseudo-label).
+        dmtl = (
+            f" consistency {event.consistency_loss:.4f} kept {event.consistency_mask:.0%}"
+            if event.consistency_loss is not None and event.consistency_mask is not None
+            else ""
+        )
         print(
-            f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}",
+            f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}"
+            f"{dmtl}",
             file=sys.stderr,
             flush=True,
         )
@@ -665,6 +679,8 @@ def _resumed_config(args: argparse.Namespace) -> object:
 def _cmd_weights(args: argparse.Namespace) -> int:
     from dmtl_studio.core.models import catalog
 
+    if args.weights_command == "import-encoder":
+        return cli_text.cmd_import_encoder(args)
     if args.weights_command == "import":
         from dmtl_studio.core.models.weights import import_weights
 
@@ -679,6 +695,7 @@ def _cmd_weights(args: argparse.Namespace) -> int:
             f"{info.name:34} {info.parameters_text:>8} {info.input_size:>5} {info.stages:>6}  {status.state}"
         )
         print(f"    {status.path if status.available else status.reason}")
+    cli_text.print_text_encoders()
     return 0
 
 

@@ -217,3 +217,49 @@ def cmd_predict_texts(
         for source, reason in summary.problems:
             print(f"  {source}: {reason}", file=sys.stderr)
     return 0 if summary.predictions else 1
+
+
+def add_encoder_commands(weights: argparse._SubParsersAction, path_type: Callable[[str], Path]) -> None:
+    """``weights import-encoder FOLDER [--name NAME]``, beside ``weights list`` and ``weights import``."""
+    p = weights.add_parser(
+        "import-encoder",
+        help="check a text encoder folder (config.json, tokenizer, .safetensors weights) and keep a copy",
+    )
+    p.add_argument("folder", type=path_type, help="a local Hugging Face / sentence-transformers model folder")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="keep it as text/NAME (letters, digits, . _ -; default: the folder's name)",
+    )
+
+
+def print_text_encoders() -> None:
+    """The text encoders, for ``weights list`` (after the backbones): each with its size and where it is."""
+    from dmtl_studio.core.models.text_encoder_list import list_text_encoders
+
+    print()
+    print(f"{'text encoder':34} {'params':>8} {'width':>5} {'tokens':>6} {'stages':>6}  state")
+    for row in list_text_encoders():
+        state = row.source if row.available else "unavailable"
+
+        def shown(value: int | None) -> str:
+            return "?" if value is None else str(value)
+
+        print(
+            f"{row.name:34} {row.parameters_text:>8} {shown(row.embedding_width):>5} {shown(row.max_tokens):>6} "
+            f"{shown(row.stages):>6}  {state}"
+        )
+        print(f"    {f'{row.folder} ({row.size_mb:.1f} MB)' if row.available else row.reason}")
+
+
+def cmd_import_encoder(args: argparse.Namespace) -> int:
+    """``dmtl-studio weights import-encoder FOLDER [--name NAME]``: a refused folder raises ``TextEncoderError``
+    (the command line's error boundary prints it and exits with 2)."""
+    from dmtl_studio.core.models.text_catalog import import_text_encoder
+    from dmtl_studio.core.models.text_encoder_list import imported_row
+
+    name = import_text_encoder(args.folder, args.name)
+    row = imported_row(name)
+    print(f"imported {args.folder} as {name}: {row.describe()}")
+    print(f"  stored in {row.folder}; train with --backbone {name}")
+    return 0

@@ -451,6 +451,10 @@ class DatasetBrowser(QWidget):
         self._update_undo_actions()
         self.reload()
 
+    def _noun(self) -> str:
+        """ "text(s)" in a text project, else "image(s)": how messages count this project's items."""
+        return "text(s)" if self.is_text else "image(s)"
+
     @property
     def is_text(self) -> bool:
         """Whether the project shown is a text project."""
@@ -704,7 +708,9 @@ class DatasetBrowser(QWidget):
             self.notes[image_id] = self.notes.get(image_id, "").split(":")[0] + f": {left}"
         self._refresh_classes()
         self._notes_changed()
-        self.status_message.emit(f"Kept {len(ids)} duplicate image(s) in the {SPLIT_TITLES[split]} split")
+        self.status_message.emit(
+            f"Kept {len(ids)} duplicate {self._noun()} in the {SPLIT_TITLES[split]} split"
+        )
         self.project_changed.emit()
 
     # ----------------------------------------------------------------- the model's view of the images
@@ -963,7 +969,7 @@ class DatasetBrowser(QWidget):
         self.model.update_records([self._all[i] for i in ids])
         self._refresh_classes()
         self._show_current()
-        self.status_message.emit(f"Moved {len(ids)} image(s) to the {SPLIT_TITLES[split]} split")
+        self.status_message.emit(f"Moved {len(ids)} {self._noun()} to the {SPLIT_TITLES[split]} split")
         self.project_changed.emit()
 
     def reassign_splits(self, val_fraction: float, test_fraction: float, seed: int) -> None:
@@ -1027,7 +1033,9 @@ class DatasetBrowser(QWidget):
         moved = sum(counts[n]["total"] for n in names if n != target)
         others = ", ".join(f"'{n}'" for n in names if n != target)
         answer = QMessageBox.question(
-            self, "Merge classes", f"Move {moved} image(s) from {others} into '{target}' and remove {others}?"
+            self,
+            "Merge classes",
+            f"Move {moved} {self._noun()} from {others} into '{target}' and remove {others}?",
         )
         if answer == QMessageBox.StandardButton.Yes:
             self._class_change(lambda: self.editor.merge_classes(names, target), f"Merged into '{target}'")
@@ -1037,7 +1045,7 @@ class DatasetBrowser(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete class",
-            f"Delete the class '{name}'? Its {count} image(s) become unlabelled; no file is deleted.",
+            f"Delete the class '{name}'? Its {count} {self._noun()} become unlabelled; no file is deleted.",
         )
         if answer == QMessageBox.StandardButton.Yes:
             self._class_change(lambda: self.editor.delete_class(name), f"Deleted class '{name}'")

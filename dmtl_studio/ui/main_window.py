@@ -342,8 +342,11 @@ class MainWindow(QMainWindow):
             self.import_texts_requested.emit(path, dialog.columns())
 
     def set_project_kind(self, kind: str) -> None:
-        """Offer the imports of the open project's kind (``"images"`` or ``"text"``)."""
+        """Offer the imports, and the backbones or text encoders, of the open project's kind (``"images"`` or
+        ``"text"``)."""
         self.project_kind = kind
+        self.model_panel.set_project_kind(kind)
+        self._side_dock.setWindowTitle("Text encoder and head" if kind == "text" else "Backbone and head")
         self.import_action.setText("&Import texts…" if kind == "text" else "&Import image folder…")
         self.import_text_folder_action.setVisible(kind == "text")
 

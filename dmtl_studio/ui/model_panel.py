@@ -1,7 +1,9 @@
 """Backbone-and-head area: a searchable backbone catalog, the transfer strategy, the head and learning rates.
 
 The catalog comes from :mod:`dmtl_studio.core.models.catalog` as plain data (no torch here). A backbone whose weights
-are not on this computer is shown disabled, with the file it needs. The learning-rate finder is requested with
+are not on this computer is shown disabled, with the file it needs. In a text project (:meth:`ModelPanel.set_project_kind`)
+the same list holds the text encoders (:mod:`dmtl_studio.core.models.text_encoder_list`), and its import button asks
+for an encoder folder (:attr:`ModelPanel.encoder_import_requested`). The learning-rate finder is requested with
 :attr:`ModelPanel.lr_finder_requested`; the application runs it on a worker and hands the result back to
 :meth:`ModelPanel.show_lr_finder_result`.
 
@@ -42,8 +44,11 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE, CatalogRow, list_backbones
+from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+from dmtl_studio.core.models.text_encoder_list import TextEncoderRow, list_text_encoders
 from dmtl_studio.core.training.config import TrainConfig, setting
 from dmtl_studio.core.training.settings import ConfigError
+from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
@@ -76,6 +81,30 @@ TTA_HELP = (
     "and averages the two, in validation, evaluation, prediction and exported models. Twice the prediction "
     "time; for pictures whose mirror image means the same (not for text or left/right arrows)."
 )
+SEARCH_TEXT = "Search backbones (name, library, size…)"
+IMPORT_TEXT = "Import weights file…"
+IMPORT_TIP = (
+    "Use a pretrained weights file you have (.safetensors, or .pth/.pt read safely, never as code) for a "
+    "backbone listed as unavailable, or for any timm/NAME or torchvision/NAME architecture."
+)
+DMTL_NOTE = "Supervised loss on augmented images + λ × consistency between clean and augmented."
+UNLABELLED_TIP = (
+    "Unlabelled images teach the model through the consistency term (with a linear probe: class-balanced "
+    "pseudo-labels by label spreading on the frozen features); they never count as labelled."
+)
+DEFAULTS = {"images": DEFAULT_BACKBONE, "text": DEFAULT_TEXT_ENCODER}
+UNLABELLED_RULE_TEXTS = {
+    "consistency": "Consistency, as labelled images",
+    "fixmatch": "FixMatch pseudo-labels",
+}
+#: What the rule does, in plain words.
+UNLABELLED_RULE_HELP = (
+    "How unlabelled images teach a partly or fully fine-tuned backbone. FixMatch: where the model is at least "
+    "95 % sure of an unlabelled image (flipped and shifted a little), that answer becomes its label for a "
+    "strongly changed copy; classes the model favours are held back so few-shot classes are not swamped. "
+    "Consistency: the same agreement between clean and changed copies as for labelled images. A frozen "
+    "backbone uses its own rule (consistency, or pseudo-labels in the linear probe)."
+)
 
 
 def _muted(label: QLabel) -> QLabel:
@@ -92,14 +121,18 @@ class ModelPanel(QWidget):
     crossval_requested = Signal(object, int)  # TrainConfig, number of folds
     crossval_cancel_requested = Signal()
     weights_import_requested = Signal(str, str)  # file path, backbone name
+    encoder_import_requested = Signal(str, str)  # encoder folder, name to keep it under ("" = the folder's)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._rows: dict[str, CatalogRow] = {}
+        self._rows: dict[str, CatalogRow | TextEncoderRow] = {}
+        #: "images" or "text": what the list holds (the open project's kind)
+        self.kind = "images"
+        self._chosen = dict(DEFAULTS)  # each kind's last choice, kept while the other kind is shown
 
         # ---- backbone
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search backbones (name, library, size…)")
+        self.search.setPlaceholderText(SEARCH_TEXT)
         self.search.setClearButtonEnabled(True)
         self.backbones = QListWidget()
         self.backbones.setMinimumHeight(150)
@@ -111,16 +144,13 @@ class ModelPanel(QWidget):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setMinimumHeight(90)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
-        backbone_box = QGroupBox("Backbone")
+        self.backbone_box = backbone_box = QGroupBox("Backbone")
         box = QVBoxLayout(backbone_box)
         box.addWidget(self.search)
         box.addWidget(self.backbones, 1)
         box.addWidget(self.details)
-        self.import_weights_button = QPushButton("Import weights file…")
-        self.import_weights_button.setToolTip(
-            "Use a pretrained weights file you have (.safetensors, or .pth/.pt read safely, never as code) for a "
-            "backbone listed as unavailable, or for any timm/NAME or torchvision/NAME architecture."
-        )
+        self.import_weights_button = QPushButton(IMPORT_TEXT)
+        self.import_weights_button.setToolTip(IMPORT_TIP)
         self.weights_note = _muted(QLabel())
         self.weights_note.hide()
         weights_row = QHBoxLayout()
@@ -128,7 +158,7 @@ class ModelPanel(QWidget):
         weights_row.addStretch(1)
         box.addLayout(weights_row)
         box.addWidget(self.weights_note)
-        self.import_weights_button.clicked.connect(self._ask_import_weights)
+        self.import_weights_button.clicked.connect(self._ask_import)
 
         # ---- strategy
         recommended = TrainConfig.recommended()
@@ -211,26 +241,25 @@ class ModelPanel(QWidget):
         self.consistency_weight = spin_box("consistency_weight")
         self.consistency_weight.setToolTip(LAMBDA_HELP)
         self.use_unlabelled = QCheckBox()
-        self.use_unlabelled.setToolTip(
-            "Unlabelled images teach the model through the consistency term (with a linear probe: class-balanced "
-            "pseudo-labels by label spreading on the frozen features); they never count as labelled."
-        )
+        self.use_unlabelled.setToolTip(UNLABELLED_TIP)
         self.unlabelled_ratio = spin_box("unlabelled_ratio")
         self.unlabelled_ratio.setSuffix(" : 1")
         self.unlabelled_ratio.setToolTip("Unlabelled images per labelled image in each batch")
+        self.unlabelled_rule = choice_box("unlabelled_rule", UNLABELLED_RULE_TEXTS)
+        self.unlabelled_rule.setToolTip(UNLABELLED_RULE_HELP)
+        self.unlabelled_rule_label = QLabel(label("unlabelled_rule"))
+        self.unlabelled_rule_label.setToolTip(UNLABELLED_RULE_HELP)
         self.set_unlabelled_count(0)
         dmtl_box = QGroupBox("DMTL objective")
         form = QFormLayout(dmtl_box)
-        lambda_label = QLabel(label("consistency_weight"))
-        lambda_label.setToolTip(LAMBDA_HELP)
-        form.addRow(lambda_label, self.consistency_weight)
+        self.lambda_label = QLabel(label("consistency_weight"))
+        self.lambda_label.setToolTip(LAMBDA_HELP)
+        form.addRow(self.lambda_label, self.consistency_weight)
         form.addRow(self.use_unlabelled)
         form.addRow(label("unlabelled_ratio"), self.unlabelled_ratio)
-        form.addRow(
-            _muted(
-                QLabel("Supervised loss on augmented images + λ × consistency between clean and augmented.")
-            )
-        )
+        form.addRow(self.unlabelled_rule_label, self.unlabelled_rule)
+        self.dmtl_note = _muted(QLabel(DMTL_NOTE))
+        form.addRow(self.dmtl_note)
 
         # ---- cross-validation
         self.folds = QSpinBox()
@@ -337,29 +366,71 @@ class ModelPanel(QWidget):
         self._head_changed()
 
     # ------------------------------------------------------------------ backbone list
-    def reload_backbones(self, rows: list[CatalogRow] | None = None) -> None:
-        """(Re)fill the list from the catalog, keeping the selection when it is still usable."""
-        current = self.backbone_name() if self.backbones.count() else DEFAULT_BACKBONE
-        rows = list_backbones() if rows is None else rows
-        self._rows = {row.info.name: row for row in rows}
+    def set_project_kind(self, kind: str) -> None:
+        """List image backbones (``"images"``) or text encoders (``"text"``), and word the panel for that kind.
+
+        Each kind's last choice is kept while the other kind is shown.
+        """
+        if kind not in DEFAULTS:
+            raise ValueError(f"unknown project kind {kind!r}")
+        if kind == self.kind:
+            return
+        self._chosen[self.kind] = self.backbone_name()
+        self.kind = kind
+        text = kind == "text"
+        self.backbone_box.setTitle("Text encoder" if text else "Backbone")
+        self.search.setPlaceholderText(encoder_rows.SEARCH_TEXT if text else SEARCH_TEXT)
+        self.search.clear()
+        self.import_weights_button.setText(encoder_rows.IMPORT_TEXT if text else IMPORT_TEXT)
+        self.import_weights_button.setToolTip(encoder_rows.IMPORT_TIP if text else IMPORT_TIP)
+        self.weights_note.hide()
+        lambda_help = encoder_rows.LAMBDA_HELP if text else LAMBDA_HELP
+        self.consistency_weight.setToolTip(lambda_help)
+        self.lambda_label.setToolTip(lambda_help)
+        self.dmtl_note.setText(encoder_rows.DMTL_NOTE if text else DMTL_NOTE)
+        self.use_unlabelled.setToolTip(encoder_rows.UNLABELLED_TIP if text else UNLABELLED_TIP)
+        self.set_unlabelled_count(self._unlabelled_count)
+        self.backbones.clear()  # the other kind's names must not be kept as the selection
+        self.reload_backbones()
+        self.select_backbone(self._chosen[kind])
+        self._strategy_changed()
+
+    def reload_backbones(self, rows: list[CatalogRow] | list[TextEncoderRow] | None = None) -> None:
+        """(Re)fill the list from the catalog (text encoders in a text project), keeping the selection when it is
+        still usable."""
+        default = DEFAULTS[self.kind]
+        current = self.backbone_name() if self.backbones.count() else default
+        if rows is None:
+            rows = list_text_encoders() if self.kind == "text" else list_backbones()
+        self._rows = {self._row_name(row): row for row in rows}
         self.backbones.blockSignals(True)
         self.backbones.clear()
         for row in rows:
-            info, status = row.info, row.status
-            if status.available:
-                text = f"{info.title}   {info.parameters_text} · {info.input_size} px · {status.state}"
+            if isinstance(row, TextEncoderRow):
+                item = QListWidgetItem(encoder_rows.item_text(row))
+                item.setToolTip(f"{row.name}\n{row.reason}")
+                available = row.available
             else:
-                text = f"{info.title}   {info.parameters_text} · unavailable\n    needs {status.needed}"
-            item = QListWidgetItem(text)
-            item.setData(NAME_ROLE, info.name)
-            item.setToolTip(f"{info.name}\n{status.reason}")
-            if not status.available:
+                info, status = row.info, row.status
+                if status.available:
+                    text = f"{info.title}   {info.parameters_text} · {info.input_size} px · {status.state}"
+                else:
+                    text = f"{info.title}   {info.parameters_text} · unavailable\n    needs {status.needed}"
+                item = QListWidgetItem(text)
+                item.setToolTip(f"{info.name}\n{status.reason}")
+                available = status.available
+            item.setData(NAME_ROLE, self._row_name(row))
+            if not available:
                 item.setFlags(item.flags() & ~(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable))
             self.backbones.addItem(item)
         self.backbones.blockSignals(False)
         if not self.select_backbone(current):
-            self.select_backbone(DEFAULT_BACKBONE)
+            self.select_backbone(default)
         self._filter(self.search.text())
+
+    @staticmethod
+    def _row_name(row: CatalogRow | TextEncoderRow) -> str:
+        return row.name if isinstance(row, TextEncoderRow) else row.info.name
 
     def select_backbone(self, name: str) -> bool:
         """Select ``name`` if it is listed and usable; returns whether it was."""
@@ -371,23 +442,34 @@ class ModelPanel(QWidget):
         return False
 
     def backbone_name(self) -> str:
+        """The selected backbone, or text encoder in a text project (what ``TrainConfig.backbone`` takes)."""
         item = self.backbones.currentItem()
-        return str(item.data(NAME_ROLE)) if item is not None else DEFAULT_BACKBONE
+        return str(item.data(NAME_ROLE)) if item is not None else DEFAULTS[self.kind]
 
     def _filter(self, text: str) -> None:
         words = text.lower().split()
         for index in range(self.backbones.count()):
             item = self.backbones.item(index)
             row = self._rows[item.data(NAME_ROLE)]
-            haystack = " ".join(
-                (row.info.name, row.info.title, row.info.source, row.info.description, row.status.state)
-            ).lower()
+            if isinstance(row, TextEncoderRow):
+                haystack = encoder_rows.haystack(row)
+            else:
+                haystack = " ".join(
+                    (row.info.name, row.info.title, row.info.source, row.info.description, row.status.state)
+                ).lower()
             item.setHidden(not all(word in haystack for word in words))
 
     def _backbone_changed(self, *_: object) -> None:
         row = self._rows.get(self.backbone_name())
         if row is None:
             self.details.setText("")
+            return
+        if isinstance(row, TextEncoderRow):
+            self.details.setText(encoder_rows.details_html(row))
+            # Without a stated layer count the slider offers the recommended count (transfer keeps what exists).
+            self.stages.setMaximum(max(1, row.stages or TrainConfig.recommended().unfreeze_stages))
+            self.stages.setToolTip(encoder_rows.stages_tip(row))
+            self._update_stage_label()
             return
         info, status = row.info, row.status
         mean = ", ".join(f"{v:.3f}" for v in info.mean)
@@ -403,10 +485,36 @@ class ModelPanel(QWidget):
             f"<b>Weights</b> {status.state}: {status.reason}"
         )
         self.stages.setMaximum(max(1, info.stages))
+        self.stages.setToolTip("")
         self._update_stage_label()
         self._update_backbone_lr()
 
     # ------------------------------------------------------------------ weights import
+    def _ask_import(self) -> None:
+        if self.kind == "text":
+            self._ask_import_encoder()
+        else:
+            self._ask_import_weights()
+
+    def _ask_import_encoder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import a text encoder folder")
+        if not folder:
+            return
+        name, ok = QInputDialog.getText(
+            self,
+            "Import a text encoder folder",
+            f"Keep the encoder in {Path(folder).name} under the name (letters, digits, . _ -):",
+            QLineEdit.EchoMode.Normal,
+            Path(folder).name,
+        )
+        if ok and name.strip():
+            self.request_encoder_import(folder, name.strip())
+
+    def request_encoder_import(self, folder: str, name: str = "") -> None:
+        self.import_weights_button.setEnabled(False)
+        self.show_weights_note(f"Checking and copying the encoder folder {Path(folder).name}…")
+        self.encoder_import_requested.emit(folder, name)
+
     def guess_backbone(self, file_name: str) -> str:
         """The listed backbone a weights file is most likely for: the one whose needed file has this name,
         else the highlighted one, else the first that has no weights yet."""
@@ -449,7 +557,7 @@ class ModelPanel(QWidget):
         self.weights_note.show()
 
     def show_weights_imported(self, backbone: str, message: str) -> None:
-        """Reload the catalog (the backbone is now available) and select it."""
+        """Reload the list (the backbone, or the imported text encoder, is now available) and select it."""
         self.import_weights_button.setEnabled(True)
         self.reload_backbones()
         self.select_backbone(backbone)
@@ -470,12 +578,15 @@ class ModelPanel(QWidget):
         mode = self.transfer()
         previous = self._shown_mode
         self._shown_mode = mode
-        self.help.setText(TRANSFER_HELP[mode])
+        self.help.setText((encoder_rows.TRANSFER_HELP if self.kind == "text" else TRANSFER_HELP)[mode])
         self.stages.setEnabled(mode == "partial")
         self.stages_label.setEnabled(mode == "partial")
         self._update_probe()
+        self._consistency_changed()
         for fine_tuning in (self.backbone_factor, self.layer_decay, self.tta_flip):
             fine_tuning.setEnabled(mode != "frozen")
+        if self.kind == "text":  # a text has no mirror image
+            self.tta_flip.setEnabled(False)
         # The learning rate stays as it is: the recommended head rate is the same for every strategy
         # (docs/transfer.md), and a rate the user chose (or took from the finder) is theirs.
         if self._suggestion is not None and previous is not None and mode != previous:
@@ -594,13 +705,21 @@ class ModelPanel(QWidget):
     def set_unlabelled_count(self, count: int) -> None:
         """Show how many usable unlabelled images the project has (the ones a run would learn from)."""
         self._unlabelled_count = count
-        self.use_unlabelled.setText(f"Learn from unlabelled images ({count} available)")
+        items = "texts" if self.kind == "text" else "images"
+        self.use_unlabelled.setText(f"Learn from unlabelled {items} ({count} available)")
         self._consistency_changed()
 
     def _consistency_changed(self, *_: object) -> None:
         on = self.consistency_weight.value() > 0
         self.use_unlabelled.setEnabled(on and self._unlabelled_count > 0)
         self.unlabelled_ratio.setEnabled(on and self.use_unlabelled.isChecked())
+        # The rule is for a fine-tuned image backbone: a frozen one keeps its feature-space rule, a text run its
+        # consistency term.
+        rule = (
+            on and self.use_unlabelled.isChecked() and self.transfer() != "frozen" and self.kind == "images"
+        )
+        self.unlabelled_rule.setEnabled(rule)
+        self.unlabelled_rule_label.setEnabled(rule)
 
     def set_crossval_running(self, running: bool, message: str = "") -> None:
         self.crossval_button.setEnabled(not running)
@@ -686,4 +805,5 @@ class ModelPanel(QWidget):
             consistency_weight=round(self.consistency_weight.value(), 3),
             use_unlabelled=self.use_unlabelled.isEnabled() and self.use_unlabelled.isChecked(),
             unlabelled_ratio=self.unlabelled_ratio.value(),
+            unlabelled_rule=str(self.unlabelled_rule.currentData()),
         )

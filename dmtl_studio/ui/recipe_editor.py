@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,7 +39,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dmtl_studio.core.augment.presets import default_recipe, preset, presets
+from dmtl_studio.core.augment.choice import ONE_OF, ONE_OF_HELP, ONE_OF_LABEL
+from dmtl_studio.core.augment.presets import default_recipe, preset, presets, trivial_augment
 from dmtl_studio.core.augment.preview import PreviewRequest, PreviewResult
 from dmtl_studio.core.augment.recipe import KINDS, Recipe, Step, load_recipe, save_recipe
 from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operation, operations
@@ -75,7 +77,11 @@ def array_to_pixmap(array: np.ndarray, size: int) -> QPixmap:
 
 
 def describe(step: Step) -> str:
-    """One line for the step list, e.g. ``Rotate — p 0.50 · Max angle 15°``."""
+    """One line for the step list, e.g. ``Rotate — p 0.50 · Max angle 15°`` or, for a ``one_of`` step,
+    ``One of (TrivialAugment) — p 1.00 · 10 of 11 operations``."""
+    if step.operation == ONE_OF:
+        used = sum(option.enabled for option in step.options)
+        return f"{ONE_OF_LABEL} — p {step.probability:.2f} · {used} of {len(step.options)} operations"
     op = get_operation(step.operation)
     parts = []
     for spec in op.params:
@@ -360,6 +366,8 @@ class RecipeEditor(QWidget):
             for op in operations(self._kind):
                 if op.family == family:
                     self.add_choice.addItem(f"{title}: {op.label}", op.name)
+        if self._kind == "images":
+            self.add_choice.addItem(f"Choice: {ONE_OF_LABEL}", ONE_OF)
         self.presets.clear()
         self.presets.addItem("Load preset…", None)
         for name in presets(self._kind):
@@ -401,7 +409,7 @@ class RecipeEditor(QWidget):
         item.setData(StepRole, step)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
         item.setCheckState(Qt.CheckState.Checked if step.enabled else Qt.CheckState.Unchecked)
-        item.setToolTip(get_operation(step.operation).help)
+        item.setToolTip(ONE_OF_HELP if step.operation == ONE_OF else get_operation(step.operation).help)
         return item
 
     def _replace_step(self, row: int, step: Step) -> None:
@@ -413,8 +421,10 @@ class RecipeEditor(QWidget):
         self._schedule()
 
     def add_step(self, operation: str) -> None:
-        """Append a step of ``operation`` with its default settings and select it."""
-        self.steps.addItem(self._new_item(Step.of(operation)))
+        """Append a step of ``operation`` with its default settings and select it (a ``one_of`` step starts with
+        TrivialAugment's operations)."""
+        step = trivial_augment() if operation == ONE_OF else Step.of(operation)
+        self.steps.addItem(self._new_item(step))
         self.steps.setCurrentRow(self.steps.count() - 1)
         self._name = "custom"
         self._schedule()
@@ -536,14 +546,72 @@ class RecipeEditor(QWidget):
             )
             return
         step: Step = self.steps.item(row).data(StepRole)
-        op = get_operation(step.operation)
-        self.step_help.setText(f"<b>{op.label}</b><br>{op.help}")
+        one_of = step.operation == ONE_OF
+        if one_of:
+            self.step_help.setText(f"<b>{ONE_OF_LABEL}</b><br>{ONE_OF_HELP}")
+        else:
+            op = get_operation(step.operation)
+            self.step_help.setText(f"<b>{op.label}</b><br>{op.help}")
         probability = _FloatControl(0.0, 1.0, 0.05, 2, step.probability)
         probability.setToolTip("How often the step is applied (0: never, 1: always)")
         probability.changed.connect(lambda value, r=row: self._set_probability(r, value))
         self.form.addRow("Probability", probability)
-        for spec in op.params:
+        if one_of:
+            self._show_options(row, step)
+            return
+        for spec in get_operation(step.operation).params:
             self.form.addRow(self._label_for(spec), self._control_for(row, spec, step.values[spec.name]))
+
+    def _show_options(self, row: int, step: Step) -> None:
+        """A ``one_of`` step's form: pick one of its operations to switch it on or off and set its range."""
+        choice = QComboBox()
+        choice.setObjectName("one_of_option")
+        choice.setToolTip("The operation whose settings are shown below")
+        for option in step.options:
+            choice.addItem(get_operation(option.operation).label)
+        host = QWidget()
+        host.setObjectName("one_of_settings")
+        QFormLayout(host).setContentsMargins(0, 0, 0, 0)
+        self.form.addRow("Operation", choice)
+        self.form.addRow(host)
+        choice.currentIndexChanged.connect(lambda k, r=row, h=host: self._show_option(r, k, h))
+        self._show_option(row, 0, host)
+
+    def _show_option(self, row: int, index: int, host: QWidget) -> None:
+        form: QFormLayout = host.layout()
+        while form.rowCount():
+            form.removeRow(0)
+        options = self.steps.item(row).data(StepRole).options
+        if not 0 <= index < len(options):
+            return
+        option = options[index]
+        included = QCheckBox("Among the operations drawn")
+        included.setObjectName("option_enabled")
+        included.setChecked(option.enabled)
+        included.toggled.connect(lambda on, r=row, k=index: self._change_option(r, k, "enabled", on))
+        form.addRow(included)
+        for spec in get_operation(option.operation).params:
+
+            def apply(value: object, r: int = row, k: int = index, name: str = spec.name) -> None:
+                self._change_option(r, k, name, value)
+
+            form.addRow(self._label_for(spec), self._control_for(row, spec, option.values[spec.name], apply))
+
+    def _change_option(self, row: int, index: int, name: str, value: object) -> None:
+        """Switch the ``one_of`` option ``index`` of the step at ``row`` on or off (``name`` ``"enabled"``), or set
+        one of its parameters."""
+        self._changed_at = time.perf_counter()
+        step: Step = self.steps.item(row).data(StepRole)
+        option = step.options[index]
+        if name == "enabled":
+            option = replace(option, enabled=bool(value))
+        else:
+            option = option.with_param(name, value)  # type: ignore[arg-type]
+            for low, high in get_operation(option.operation).ordered:  # a range stays a range
+                if option.values[low] > option.values[high]:
+                    option = option.with_param(high if name == low else low, value)  # type: ignore[arg-type]
+        options = step.options[:index] + (option,) + step.options[index + 1 :]
+        self._replace_step(row, replace(step, options=options))
 
     @staticmethod
     def _label_for(spec: ParamSpec) -> QLabel:
@@ -551,9 +619,13 @@ class RecipeEditor(QWidget):
         label.setToolTip(spec.help)
         return label
 
-    def _control_for(self, row: int, spec: ParamSpec, value: object) -> QWidget:
-        def apply(new: object) -> None:
-            self._set_param(row, spec.name, new)
+    def _control_for(
+        self, row: int, spec: ParamSpec, value: object, apply: Callable[[object], None] | None = None
+    ) -> QWidget:
+        if apply is None:
+
+            def apply(new: object) -> None:
+                self._set_param(row, spec.name, new)
 
         if spec.kind == "float":
             control = _FloatControl(spec.minimum, spec.maximum, spec.step, _decimals(spec.step), float(value))

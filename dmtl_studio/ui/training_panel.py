@@ -125,7 +125,7 @@ def stop_cost(epochs_done: int, epochs: int, phase: str) -> str:
         Epochs the run was asked for (0 when not known yet).
     phase
         ``"preparing"`` (building the model), ``"features"`` (the frozen backbone's feature pass) or
-        ``"training"`` (steps of an epoch).
+        ``"training"`` (steps of an epoch) or ``"probe"`` (a linear probe's cross-validation).
     """
     if epochs_done > 0:
         of = f" of {epochs}" if epochs else ""
@@ -135,6 +135,8 @@ def stop_cost(epochs_done: int, epochs: int, phase: str) -> str:
         )
     if phase == "features":
         return "No epoch has finished yet: Stop keeps only the features computed so far, no model."
+    if phase == "probe":
+        return "The linear probe is being fitted: Stop keeps the computed features, no model."
     return "No epoch has finished yet: Stop keeps no model from this run."
 
 
@@ -197,6 +199,10 @@ class TrainingPanel(QWidget):
         # The DMTL consistency term, per step; it joins the legend only in runs that have it.
         self.consistency_loss = _curve(self.loss_plot, None, CONSISTENCY_COLOR, symbols=False)
         self._consistency_in_legend = False
+        # The share the consistency threshold kept per epoch (with the FixMatch rule: the unlabelled images that
+        # got a pseudo-label), on the accuracy plot's 0..1 scale; also in the legend only in runs that have it.
+        self.kept_share = _curve(self.accuracy_plot, None, CONSISTENCY_COLOR, symbols=True)
+        self._kept_in_legend = False
         # Overlays join the legends only while they show a run (under that run's name).
         self.overlays: list[tuple[_Series, _Series]] = [
             (
@@ -213,7 +219,7 @@ class TrainingPanel(QWidget):
         # or the confusion table) in turn, so no single pass of the event loop paints them all.
         self._parts = (
             (self.train_loss, self.val_loss, self.consistency_loss),
-            (self.train_accuracy, self.val_accuracy),
+            (self.train_accuracy, self.val_accuracy, self.kept_share),
             (self.learning_rate,),
         )
         self.live = tuple(series for part in self._parts for series in part)  # every curve a run draws
@@ -307,6 +313,9 @@ class TrainingPanel(QWidget):
         if self._consistency_in_legend:
             self.loss_plot.getPlotItem().legend.removeItem(self.consistency_loss.curve)
             self._consistency_in_legend = False
+        if self._kept_in_legend:
+            self.accuracy_plot.getPlotItem().legend.removeItem(self.kept_share.curve)
+            self._kept_in_legend = False
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
         self.start_button.setEnabled(False)
@@ -321,6 +330,7 @@ class TrainingPanel(QWidget):
         self._paused_seconds = 0.0
         self.epochs_done, self.epochs_planned, self.phase = 0, 0, "preparing"
         self._steps_origin = None
+        self._label_rate_plot(probe=False)
         self._show_stop_cost()
         self.progress.setRange(0, 0)  # busy until the first step reports
         self.progress.setFormat("preparing…")
@@ -419,6 +429,9 @@ class TrainingPanel(QWidget):
             self._show_stop_cost()
         # The core's estimate, from the training steps' own rate; else the steps measured here.
         eta = event.eta_seconds if event.eta_seconds is not None else self._steps_eta(now, done, total)
+        if event.phase == "probe":
+            self._show_probe_step(event, eta)
+            return
         self.progress.setFormat(
             f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps} · "
             f"ETA {format_duration(eta) if eta is not None else '…'}"
@@ -438,6 +451,52 @@ class TrainingPanel(QWidget):
                 )
                 self._consistency_in_legend = True
             self.consistency_loss.append(x, event.consistency_loss)
+
+    def _label_rate_plot(self, probe: bool) -> None:
+        """The third plot shows the head's learning rate per step, or, while a linear probe is fitted, the L2
+        strengths C it cross-validates (log scale), each with its held-out log-loss on the loss plot."""
+        if probe:
+            title, measured, x_label, legend = (
+                "L2 strength C",
+                "the linear probe's C",
+                "C tried, small to large",
+                "C",
+            )
+        else:
+            title, measured, x_label, legend = (
+                "Learning rate",
+                "the new head's learning rate",
+                "epoch",
+                "per step",
+            )
+        for plot in (self.loss_plot, self.lr_plot):  # the accuracy plot shows the fitted head, by epoch
+            plot.setLabel("bottom", x_label)
+        self.lr_plot.setLabel("left", title)
+        self.lr_plot.setToolTip(f"{title}: {measured}, by {x_label}")
+        self.lr_plot.getPlotItem().setLogMode(y=probe)
+        for plot, series, name in (
+            (self.lr_plot, self.learning_rate, legend),
+            (self.loss_plot, self.train_loss, "cross-validated (per C)" if probe else "train (per step)"),
+        ):
+            labels = plot.getPlotItem().legend
+            if labels is not None and labels.getLabel(series.curve) is not None:
+                labels.getLabel(series.curve).setText(name)
+
+    def _show_probe_step(self, event: StepProgress, eta: float | None) -> None:
+        """One cross-validated strength of a linear probe: its held-out log-loss and C, plotted by strength."""
+        if self.phase != "probe":
+            self.phase = "probe"
+            self._label_rate_plot(probe=True)
+        self.progress.setFormat(
+            f"linear probe · strength {event.step}/{event.steps} · "
+            f"ETA {format_duration(eta) if eta is not None else '…'}"
+        )
+        if not self.paused:
+            self.status.setText(
+                f"Fitting the linear probe — C = {event.learning_rate:g}: held-out log-loss {event.loss:.3f}"
+            )
+        self.train_loss.append(event.step, event.loss)
+        self.learning_rate.append(event.step, event.learning_rate)
 
     def _steps_eta(self, now: float, done: int, total: int) -> float | None:
         """Seconds left at the step phase's own rate (steps since its first report, over the time since)."""
@@ -480,6 +539,13 @@ class TrainingPanel(QWidget):
             self.val_loss.append(event.epoch, event.val_loss)
         if event.val_accuracy is not None:
             self.val_accuracy.append(event.epoch, event.val_accuracy)
+        if event.consistency_mask is not None:
+            if not self._kept_in_legend:
+                self.accuracy_plot.getPlotItem().legend.addItem(
+                    self.kept_share.curve, "kept by the threshold"
+                )
+                self._kept_in_legend = True
+            self.kept_share.append(event.epoch, event.consistency_mask)
         if event.confusion is not None and event.classes:
             # Shown by the redraw timer: fast epochs (a frozen backbone) rebuild the table a few times a second
             # at most, not once per epoch.

@@ -21,7 +21,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m dmtl_studio ARGS``; its exit status, stdout and stderr (text). Never raises on failure."""
     environment = dict(os.environ if env is None else env)
-    environment["PYTHONPATH"] = os.pathsep.join([SOURCE_ROOT, environment.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    environment["PYTHONPATH"] = os.pathsep.join([SOURCE_ROOT, environment.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     return subprocess.run(
         [sys.executable, "-m", "dmtl_studio", *args],
         capture_output=True,

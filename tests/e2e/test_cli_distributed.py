@@ -26,7 +26,17 @@ from tests.e2e.cli import SOURCE_ROOT, run_cli
 
 WORKER = str(Path(__file__).with_name("distributed_worker.py"))
 BATCH, EPOCHS = 8, 2
-RUN = ("--no-linear-probe", "--device", "cpu", "--input-size", "64", "--batch-size", str(BATCH), "--seed", "0")
+RUN = (
+    "--no-linear-probe",
+    "--device",
+    "cpu",
+    "--input-size",
+    "64",
+    "--batch-size",
+    str(BATCH),
+    "--seed",
+    "0",
+)
 
 
 def _environment(**extra: str) -> dict[str, str]:

@@ -106,3 +106,11 @@ def test_the_window_with_a_project_loads_no_torch(light_project: tuple[Path, Pat
     )
     shown = {"DMTL_STUDIO_EXIT_WHEN_SHOWN": "1", "QT_QPA_PLATFORM": "offscreen"}
     assert _loaded(str(project), env=shown) == []
+
+
+def test_importing_a_text_encoder_folder_loads_no_torch(light_project: tuple[Path, Path]) -> None:
+    from tests.core.encoder_folders import write_small_encoder
+
+    root, _images = light_project
+    folder = write_small_encoder(root / "small-encoder")
+    assert _loaded("weights", "import-encoder", str(folder), "--name", "light") == []

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from dmtl_studio.core.training.config import TrainConfig
-from dmtl_studio.core.training.events import StepProgress
+from dmtl_studio.core.training.events import EpochResult, StepProgress
 from dmtl_studio.ui.model_panel import ModelPanel
 from dmtl_studio.ui.training_panel import TrainingPanel
 
@@ -35,6 +35,24 @@ def test_consistency_weight_and_unlabelled_images_make_the_config(panel: ModelPa
     assert (config.consistency_weight, config.use_unlabelled, config.unlabelled_ratio) == (1.5, True, 5)
     panel.set_unlabelled_count(0)
     assert not panel.use_unlabelled.isEnabled() and panel.config().use_unlabelled is False
+
+
+def test_the_unlabelled_rule_is_offered_for_fine_tuning_and_reaches_the_config(panel: ModelPanel) -> None:
+    panel.set_unlabelled_count(42)
+    panel.consistency_weight.setValue(1.0)
+    panel.use_unlabelled.setChecked(True)
+    panel.strategy_buttons["frozen"].setChecked(True)
+    assert not panel.unlabelled_rule.isEnabled()  # a frozen backbone keeps its feature-space rule
+    panel.strategy_buttons["partial"].setChecked(True)
+    assert panel.unlabelled_rule.isEnabled()
+    assert panel.unlabelled_rule.currentData() == TrainConfig.recommended().unlabelled_rule
+    panel.unlabelled_rule.setCurrentIndex(panel.unlabelled_rule.findData("consistency"))
+    assert panel.config().unlabelled_rule == "consistency"
+    panel.unlabelled_rule.setCurrentIndex(panel.unlabelled_rule.findData("fixmatch"))
+    config = panel.config()
+    assert (config.transfer, config.use_unlabelled, config.unlabelled_rule) == ("partial", True, "fixmatch")
+    panel.use_unlabelled.setChecked(False)
+    assert not panel.unlabelled_rule.isEnabled()
 
 
 def test_cross_validation_is_requested_with_the_fold_count_and_its_result_shown(
@@ -76,6 +94,23 @@ def test_the_training_view_plots_the_consistency_loss_apart_from_the_supervised_
     assert list(view.train_loss.curve.getData()[1]) == [0.9, 0.8]
     view.run_started("again")
     assert "consistency (per step)" not in names()
+
+
+def test_the_training_view_plots_the_share_of_pseudo_labels_kept_per_epoch(qtbot) -> None:  # noqa: ANN001
+    view = TrainingPanel()
+    qtbot.addWidget(view)
+    legend = view.accuracy_plot.getPlotItem().legend
+    names = lambda: [label.text for _, label in legend.items]  # noqa: E731
+    view.run_started("test")
+    view.on_epoch(EpochResult(1, 2, 0.9, 0.5, None, None, 1e-3))
+    view.redraw()
+    assert "kept by the threshold" not in names()  # a plain run keeps nothing
+    view.on_epoch(EpochResult(2, 2, 0.8, 0.6, None, None, 1e-3, consistency_loss=0.2, consistency_mask=0.35))
+    view.redraw()
+    assert "kept by the threshold" in names()
+    assert list(view.kept_share.curve.getData()[1]) == [0.35]
+    view.run_started("again")
+    assert "kept by the threshold" not in names()
 
 
 def test_the_window_shows_the_unlabelled_count_and_cancels_cross_validation(qtbot, project: Path) -> None:  # noqa: ANN001

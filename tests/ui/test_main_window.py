@@ -78,7 +78,9 @@ def test_pause_holds_the_run_and_resume_goes_on(qtbot, project: Path, monkeypatc
     monkeypatch.setattr(
         model_panel.ModelPanel,
         "config",
-        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu", epochs=3, linear_probe=False),
+        lambda self: original(self).with_changes(
+            input_size=TEST_INPUT_SIZE, device="cpu", epochs=3, linear_probe=False
+        ),
     )
     window, controller = build_window(project)
     qtbot.addWidget(window)

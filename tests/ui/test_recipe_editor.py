@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QCheckBox, QComboBox
 
 from dmtl_studio.core.augment.presets import preset
 from dmtl_studio.core.augment.preview import PreviewRequest
@@ -153,6 +153,35 @@ def test_presets_files_and_bad_files(qtbot, editor, tmp_path: Path) -> None:  # 
 
     assert widget.import_file(tmp_path / "mine.json")
     assert not widget.message.isVisibleTo(widget) and widget.recipe() == preset("microscopy")
+
+
+def test_a_one_of_step_is_listed_edited_previewed_and_removed(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.presets.activated.emit(widget.presets.findData("strong"))
+    assert widget.recipe() == preset("strong")
+    assert widget.steps.item(1).text() == "One of (TrivialAugment) — p 1.00 · 11 of 11 operations"
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        widget.set_images(_images(shapes_dir))
+    assert len(shown.args[0].tiles) == 12
+    widget.steps.setCurrentRow(1)
+    assert "TrivialAugment" in widget.step_help.text()
+    choice = widget.form_host.findChild(QComboBox, "one_of_option")
+    assert choice.count() == 11 and choice.currentText() == "Rotate"
+    _control(widget, "degrees").spin.setValue(12.0)  # the picked operation's own range
+    choice.setCurrentIndex(choice.findText("Solarize"))
+    included = widget.form_host.findChild(QCheckBox, "option_enabled")
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):  # the preview follows each edit
+        included.setChecked(False)
+    step = widget.recipe().steps[1]
+    assert step.options[0].values["degrees"] == 12.0
+    assert [o.operation for o in step.options if not o.enabled] == ["solarize"]
+    assert widget.steps.item(1).text().endswith("10 of 11 operations")
+    assert Recipe.from_json(widget.recipe().to_json()) == widget.recipe()
+    widget.remove_step(1)
+    assert _operations(widget) == ["hflip", "random_erasing"]
+    widget.add_step("one_of")  # offered in the add list, with TrivialAugment's operations
+    assert widget.add_choice.findData("one_of") >= 0
+    assert widget.recipe().steps[-1] == preset("strong").steps[1]
 
 
 def test_mixing_preview_shows_blended_pairs_with_label_weights(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001

@@ -132,3 +132,29 @@ def test_the_eta_comes_from_the_phase_it_describes(qtbot) -> None:  # noqa: ANN0
     assert "ETA 1:30" in panel.progress.format() and "Reused 40 cached views" in panel.status.text()
     panel.on_progress(StepProgress(1, 2, 1, 10, 0.5, 1e-3, 100.0, eta_seconds=19.0))
     assert "ETA 0:19" in panel.progress.format()
+
+
+def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rates_again(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("frozen run, linear probe")
+    grid = (1e-3, 1e-2, 1e-1)
+    for step, c in enumerate(grid, start=1):
+        panel.on_progress(StepProgress(1, 1, step, len(grid), 0.9 - step / 10, c, 0.0, phase="probe"))
+    assert panel.progress.format().startswith("linear probe · strength 3/3")
+    assert "C = 0.1" in panel.status.text() and "log-loss 0.600" in panel.status.text()
+    assert panel.lr_plot.getAxis("left").labelText == "L2 strength C"
+    assert panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
+    legend = panel.loss_plot.getPlotItem().legend
+    assert legend.getLabel(panel.train_loss.curve).text == "cross-validated (per C)"
+    assert "linear probe" in panel.stop_cost()
+    panel.redraw()
+    x, y = panel.learning_rate.curve.getData()
+    assert list(x) == [1, 2, 3] and np.allclose(10 ** np.asarray(y), grid)  # drawn on a log axis
+    panel.run_started("an epoch run")
+    assert panel.lr_plot.getAxis("left").labelText == "Learning rate"
+    assert not panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
+    assert legend.getLabel(panel.train_loss.curve).text == "train (per step)"
+    panel.on_progress(StepProgress(1, 2, 1, 4, 0.9, 1e-3, 50.0))
+    assert panel.progress.format().startswith("epoch 1/2 · step 1/4")
+    panel.on_failed("stopped for the test")

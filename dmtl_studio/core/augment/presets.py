@@ -11,6 +11,29 @@ DEFAULT_PRESET = "light"
 DEFAULT_TEXT_PRESET = "eda_light"
 
 
+def trivial_augment() -> Step:
+    """A ``one_of`` step in the manner of TrivialAugment (Müller & Hutter, 2021): per image, one operation of
+    RandAugment's list (Cubuk et al., 2020) at a strength drawn uniformly within its range.
+
+    The ranges are FixMatch's RandAugment ranges (Sohn et al., 2020: rotations up to 30°, shear 0.3, shifts of
+    30 %, posterize down to 4 bits, solarize at any threshold) and, for the colour operations, TrivialAugment's
+    wide ones (factors in [0.1, 1.9]). RandAugment's identity is left out: the step's probability does its part.
+    """
+    return Step.one_of(
+        Step.of("rotate", 1.0, degrees=30.0),
+        Step.of("shear", 1.0, degrees=17.0),  # tan(17°) = 0.3
+        Step.of("translate", 1.0, fraction=0.3),
+        Step.of("brightness", 1.0, strength=0.9),
+        Step.of("contrast", 1.0, strength=0.9),
+        Step.of("saturation", 1.0, strength=0.9),
+        Step.of("sharpen", 1.0, amount=0.9),
+        Step.of("posterize", 1.0, bits=4),
+        Step.of("solarize", 1.0, threshold=0.0),
+        Step.of("equalize", 1.0),
+        Step.of("autocontrast", 1.0),
+    )
+
+
 def _presets() -> dict[str, Recipe]:
     return {
         "none": Recipe((), "none"),
@@ -56,6 +79,16 @@ def _presets() -> dict[str, Recipe]:
                 Step.of("cutmix", 0.3, alpha=1.0),
             ),
             "heavy",
+        ),
+        # FixMatch's strong view (Sohn et al., 2020): a flip, one strong operation (TrivialAugment), cutout
+        # (DeVries & Taylor, 2017: a grey patch of up to a quarter of the image, every time).
+        "strong": Recipe(
+            (
+                Step.of("hflip", 0.5),
+                trivial_augment(),
+                Step.of("random_erasing", 1.0, min_area=0.02, max_area=0.25, fill="gray"),
+            ),
+            "strong",
         ),
         # Cells and tissue have no up, down, left or right: any rotation and both flips are safe.
         "microscopy": Recipe(

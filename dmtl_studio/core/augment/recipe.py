@@ -2,7 +2,9 @@
 
 A recipe has a kind, ``"images"`` or ``"text"`` (a file without ``kind`` is an image recipe, as every file was
 before text projects), and holds operations of its kind only. An image recipe compiles to
-:class:`CompiledRecipe`, a text recipe to :class:`dmtl_studio.core.augment.text_recipe.CompiledTextRecipe`.
+:class:`CompiledRecipe`, a text recipe to :class:`dmtl_studio.core.augment.text_recipe.CompiledTextRecipe`. An
+image recipe may also hold ``one_of`` steps, each image getting one operation of a list
+(:mod:`dmtl_studio.core.augment.choice`; recipe format version 2).
 
 :func:`CompiledRecipe.augment` is what both the editor's preview and the training loader call, so what is
 previewed is what is trained on. Mixing steps (mixup, cutmix) act on pairs of samples: the training loop mixes
@@ -17,15 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 # Imported for their registrations: the built-in operations of each family.
-from dmtl_studio.core.augment import erasing_ops, mixing_ops, pixel_ops, text_ops  # noqa: F401
+from dmtl_studio.core.augment import erasing_ops, mixing_ops, pixel_ops, text_ops, tone_ops  # noqa: F401
+from dmtl_studio.core.augment.choice import ONE_OF, OPTION_FAMILIES, OneOf
+from dmtl_studio.core.augment.image_recipe import CompiledRecipe, image_seed, mix_pair
 from dmtl_studio.core.augment.registry import (
     BatchMixer,
     GeometricTransform,
-    MixSample,
     Operation,
     ParamValue,
     PixelTransform,
@@ -34,23 +34,29 @@ from dmtl_studio.core.augment.registry import (
     get_operation,
 )
 from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
-from dmtl_studio.core.augment.warping import warp
 from dmtl_studio.core.base.fileio import atomic_write_bytes
 
-SCHEMA_VERSION = 1
+#: The newest recipe format: version 2 adds the ``one_of`` step (:mod:`dmtl_studio.core.augment.choice`).
+SCHEMA_VERSION = 2
 #: What a recipe augments.
 KINDS = ("images", "text")
 _STEP_KEYS = {"operation", "enabled", "probability", "params"}
+_ONE_OF_KEYS = {"operation", "enabled", "probability", "options"}
 
 
 @dataclass(frozen=True)
 class Step:
-    """One operation of a recipe, with its probability and parameter values (sorted ``(name, value)``)."""
+    """One operation of a recipe, with its probability and parameter values (sorted ``(name, value)``).
+
+    A ``one_of`` step (``operation`` :data:`~dmtl_studio.core.augment.choice.ONE_OF`, made by :meth:`one_of`)
+    has no parameters: its ``options`` are the steps one of which each image gets.
+    """
 
     operation: str
     probability: float = 0.5
     params: tuple[tuple[str, ParamValue], ...] = ()
     enabled: bool = True
+    options: tuple[Step, ...] = ()
 
     @classmethod
     def of(
@@ -61,6 +67,11 @@ class Step:
         values = {**op.defaults(), **params}
         p = op.default_probability if probability is None else probability
         return cls(operation, float(p), tuple(sorted(values.items())), enabled)
+
+    @classmethod
+    def one_of(cls, *options: Step, probability: float = 1.0, enabled: bool = True) -> Step:
+        """A ``one_of`` step over ``options`` (per-image operations; checked by :meth:`Recipe.from_dict`)."""
+        return cls(ONE_OF, float(probability), (), enabled, tuple(options))
 
     @property
     def values(self) -> dict[str, ParamValue]:
@@ -73,12 +84,10 @@ class Step:
 
     def to_dict(self) -> dict:
         """The step as stored in a recipe file."""
-        return {
-            "operation": self.operation,
-            "enabled": self.enabled,
-            "probability": self.probability,
-            "params": self.values,
-        }
+        data = {"operation": self.operation, "enabled": self.enabled, "probability": self.probability}
+        if self.operation == ONE_OF:
+            return {**data, "options": [option.to_dict() for option in self.options]}
+        return {**data, "params": self.values}
 
 
 @dataclass(frozen=True)
@@ -120,10 +129,12 @@ class Recipe:
     def to_dict(self) -> dict:
         """The recipe as a JSON-ready dict, with ``schema_version`` and, for a text recipe, ``"kind": "text"``.
 
-        An image recipe is written without ``kind`` (its default), as before text recipes existed, so that its
-        file, and what a run or a feature cache stores of it, stays the same.
+        An image recipe is written without ``kind`` (its default), as before text recipes existed, and with the
+        oldest ``schema_version`` that holds its steps (2 with a ``one_of`` step, else 1), so that its file, and
+        what a run or a feature cache stores of it, stays the same, and older versions still read it.
         """
-        data = {"schema_version": SCHEMA_VERSION, "name": self.name}
+        version = 2 if any(step.operation == ONE_OF for step in self.steps) else 1
+        data = {"schema_version": version, "name": self.name}
         if self.kind != "images":
             data["kind"] = self.kind
         return {**data, "steps": [step.to_dict() for step in self.steps]}
@@ -180,9 +191,14 @@ class Recipe:
         """
         if self.kind not in KINDS:
             raise RecipeError(f"a recipe's kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
-        steps: list[tuple[float, GeometricTransform | PixelTransform | TextTransform]] = []
+        steps: list[tuple[float, GeometricTransform | PixelTransform | TextTransform | OneOf]] = []
         mixers: list[tuple[float, BatchMixer]] = []
         for number, step in enumerate(self.steps, start=1):
+            if step.operation == ONE_OF:
+                options = _check_options(number, step.options, self.kind)
+                if step.enabled and options:
+                    steps.append((step.probability, OneOf(options)))
+                continue
             _check_kind(number, get_operation(step.operation), self.kind)
             if not step.enabled:
                 continue
@@ -199,7 +215,8 @@ class Recipe:
 def migrate(data: Mapping) -> dict:
     """Bring a recipe dict of any known schema version to :data:`SCHEMA_VERSION` (pure; no I/O).
 
-    There is only version 1 so far; each later version adds a ``_from_vN`` function here.
+    Version 2 only adds the ``one_of`` step, so a version-1 recipe reads as it is; each later version adds a
+    ``_from_vN`` function here.
     """
     version = data.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, int):
@@ -211,7 +228,27 @@ def migrate(data: Mapping) -> dict:
         )
     if version < 1:
         raise RecipeError(f"schema_version {version} is not a recipe format this program knows")
-    return dict(data)
+    return {**data, "schema_version": SCHEMA_VERSION}
+
+
+def _check_options(number: int, options: tuple[Step, ...], kind: str) -> tuple:
+    """The ``(probability, transform)`` of a ``one_of`` step's enabled options; :class:`RecipeError` for a
+    text recipe, no options, or an option that is not a per-image operation."""
+    if kind != "images":
+        raise RecipeError(f"step {number} (one_of) is for image recipes only")
+    if not options:
+        raise RecipeError(f"step {number} (one_of) has no operations to pick from")
+    built = []
+    for option in options:
+        op = get_operation(option.operation) if option.operation != ONE_OF else None
+        if op is None or op.kind != kind or op.family not in OPTION_FAMILIES:
+            raise RecipeError(
+                f"step {number} (one_of): {option.operation} cannot be one of its operations (only geometry, "
+                "pixel and erasing operations can)"
+            )
+        if option.enabled:
+            built.append((option.probability, op.build(option.values)))
+    return tuple(built)
 
 
 def _check_kind(number: int, op: Operation, kind: str) -> None:
@@ -222,31 +259,21 @@ def _check_kind(number: int, op: Operation, kind: str) -> None:
         )
 
 
-def _read_step(number: int, raw: object, kind: str = "images") -> Step:
+def _read_step(number: int | str, raw: object, kind: str = "images") -> Step:
     if not isinstance(raw, Mapping):
         raise RecipeError(f"step {number} must be a JSON object, not {raw!r}")
     name = raw.get("operation")
     if not isinstance(name, str):
         raise RecipeError(f"step {number}: field 'operation' is missing or not text")
+    if name == ONE_OF:
+        return _read_one_of(number, raw, kind)
     try:
         op = get_operation(name)
     except RecipeError:
         raise RecipeError(f"step {number}: unknown operation {name!r}") from None
     _check_kind(number, op, kind)
     where = f"step {number} ({name})"
-    unknown = set(raw) - _STEP_KEYS
-    if unknown:
-        raise RecipeError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise RecipeError(f"{where}: field 'enabled' must be true or false, not {enabled!r}")
-    probability = raw.get("probability", op.default_probability)
-    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
-        raise RecipeError(f"{where}: field 'probability' must be a number, not {probability!r}")
-    if not 0.0 <= probability <= 1.0:
-        raise RecipeError(
-            f"{where}: field 'probability' = {probability:g} is outside the allowed range [0, 1]"
-        )
+    enabled, probability = _switch(where, raw, _STEP_KEYS, op.default_probability)
     params = raw.get("params", {})
     if not isinstance(params, Mapping):
         raise RecipeError(f"{where}: field 'params' must be an object of parameter values")
@@ -262,7 +289,40 @@ def _read_step(number: int, raw: object, kind: str = "images") -> Step:
                 f"{where}: '{low}' = {values[low]:g} is larger than '{high}' = {values[high]:g}; "
                 "the first must not exceed the second"
             )
-    return Step(name, float(probability), tuple(sorted(values.items())), enabled)
+    return Step(name, probability, tuple(sorted(values.items())), enabled)
+
+
+def _switch(where: str, raw: Mapping, keys: set[str], default_probability: float) -> tuple[bool, float]:
+    """A step's ``enabled`` and ``probability`` fields, checked (and its fields against ``keys``)."""
+    unknown = set(raw) - keys
+    if unknown:
+        raise RecipeError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RecipeError(f"{where}: field 'enabled' must be true or false, not {enabled!r}")
+    probability = raw.get("probability", default_probability)
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+        raise RecipeError(f"{where}: field 'probability' must be a number, not {probability!r}")
+    if not 0.0 <= probability <= 1.0:
+        raise RecipeError(
+            f"{where}: field 'probability' = {probability:g} is outside the allowed range [0, 1]"
+        )
+    return enabled, float(probability)
+
+
+def _read_one_of(number: int | str, raw: Mapping, kind: str) -> Step:
+    where = f"step {number} ({ONE_OF})"
+    enabled, probability = _switch(where, raw, _ONE_OF_KEYS, 1.0)
+    options = raw.get("options")
+    if not isinstance(options, list) or not options:
+        raise RecipeError(f"{where}: field 'options' must be a non-empty list of steps")
+    step = Step.one_of(
+        *(_read_step(f"{number}.{k}", option, kind) for k, option in enumerate(options, start=1)),
+        probability=probability,
+        enabled=enabled,
+    )
+    _check_options(number, step.options, kind)  # per-image operations of an image recipe only
+    return step
 
 
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
@@ -286,66 +346,15 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
     atomic_write_bytes(Path(path), (recipe.to_json() + "\n").encode("utf-8"))
 
 
-# ---------------------------------------------------------------------------------------------- applying
-@dataclass(frozen=True)
-class CompiledRecipe:
-    """A recipe's enabled steps with their transforms, applied to uint8 RGB images."""
-
-    kind = "images"
-
-    image_steps: tuple[tuple[float, GeometricTransform | PixelTransform], ...]
-    mixers: tuple[tuple[float, BatchMixer], ...]
-
-    def augment(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The image as the model sees it in training, for this draw of ``rng``.
-
-        Each step draws one number to decide whether it fires (``probability``), whatever the outcome, so
-        every draw is reproducible from the seed. Consecutive geometric steps are combined into one warp.
-        """
-        height, width = image.shape[:2]
-        pending: np.ndarray | None = None
-        border = "reflect"
-        for probability, transform in self.image_steps:
-            fires = rng.random() < probability
-            if not fires:
-                continue
-            if isinstance(transform, GeometricTransform):
-                matrix = transform.homography(rng, height, width)
-                if pending is not None and transform.border != border:
-                    image, pending = warp(image, pending, border), None
-                border = transform.border
-                pending = matrix if pending is None else matrix @ pending
-            else:
-                if pending is not None:
-                    image, pending = warp(image, pending, border), None
-                image = transform(image, rng)
-        if pending is not None:
-            image = warp(image, pending, border)
-        return np.ascontiguousarray(image)
-
-    def draw_mix(self, rng: np.random.Generator, height: int, width: int) -> MixSample | None:
-        """At most one mixing draw for a batch (or a preview pair): the first mixer that fires, in order.
-
-        Every mixer draws whether it fires, so the draws do not depend on which one did.
-        """
-        chosen: MixSample | None = None
-        for probability, mixer in self.mixers:
-            fires = rng.random() < probability
-            if fires and chosen is None:
-                chosen = mixer.sample(rng, height, width)
-        return chosen
-
-
-def mix_pair(first: np.ndarray, second: np.ndarray, sample: MixSample) -> np.ndarray:
-    """``first`` mixed with ``second`` as drawn: blended (``lam``) or with ``box`` pasted from ``second``."""
-    if sample.box is None:
-        return cv2.addWeighted(first, sample.lam, second, 1.0 - sample.lam, 0.0)
-    top, bottom, left, right = sample.box
-    out = first.copy()
-    out[top:bottom, left:right] = second[top:bottom, left:right]
-    return out
-
-
-def image_seed(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """The generator for one image of one epoch: reproducible whatever the number of loader workers."""
-    return np.random.default_rng((seed, epoch, index))
+__all__ = [
+    "KINDS",
+    "SCHEMA_VERSION",
+    "CompiledRecipe",
+    "Recipe",
+    "Step",
+    "image_seed",
+    "load_recipe",
+    "migrate",
+    "mix_pair",
+    "save_recipe",
+]

@@ -25,7 +25,8 @@ class TextSample:
     """One augmented version of the text: its changes, and the label weights when its embedding is mixed.
 
     ``weights`` is e.g. ``(("billing", 0.8), ("outage", 0.2))`` for a sample mixed (on embeddings) with a text
-    labelled ``outage``; ``(("billing", 1.0),)`` otherwise.
+    labelled ``outage``; ``(("billing", 1.0),)`` otherwise. A mixed sample's text is the word-level augmentation
+    alone; its :attr:`caption` says the embedding is mixed in training, with the label weights.
     """
 
     text: str
@@ -37,7 +38,9 @@ class TextSample:
     def caption(self) -> str:
         if not self.mixed:
             return ""
-        return "embedding mixed: " + " + ".join(f"{weight:.2f} {label}" for label, weight in self.weights)
+        # Nothing in the text shows the mixing: it acts on the sentence embedding, in training only.
+        shares = " + ".join(f"{weight:.2f} {label}" for label, weight in self.weights)
+        return f"embedding mixed in training: {shares}"
 
 
 @dataclass(frozen=True)

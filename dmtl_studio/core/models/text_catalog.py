@@ -119,11 +119,14 @@ def resolve_text_encoder(name: str) -> Path:
 
 
 def imported_names() -> list[str]:
-    """The names of the imported encoders (``text/<name>``), sorted."""
+    """The names of the imported encoders (``text/<name>``), sorted; an import still being copied (a hidden
+    ``.<name>.partial`` folder) is not one."""
     root = imported_encoders_dir()
     if not root.is_dir():
         return []
-    return sorted(IMPORTED_PREFIX + p.name for p in root.iterdir() if p.is_dir())
+    return sorted(
+        IMPORTED_PREFIX + p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
 
 
 def import_text_encoder(folder: str | os.PathLike[str], name: str | None = None) -> str:
@@ -138,12 +141,14 @@ def import_text_encoder(folder: str | os.PathLike[str], name: str | None = None)
         The folder cannot be used, the name is not plain, or an encoder of that name exists.
     """
     source = check_encoder_folder(folder)
-    plain = name or source.name
+    plain = (name or source.name).removeprefix(IMPORTED_PREFIX)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}", plain):
         raise TextEncoderError(f"{plain!r} is not a usable encoder name (letters, digits, . _ -)")
     target = imported_encoders_dir() / plain
     if target.exists():
-        raise TextEncoderError(f"a text encoder named {IMPORTED_PREFIX}{plain} is already imported")
+        raise TextEncoderError(
+            f"a text encoder named {IMPORTED_PREFIX}{plain} is already imported; give this one another name"
+        )
     partial = target.with_name(f".{plain}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     for item in source.rglob("*"):

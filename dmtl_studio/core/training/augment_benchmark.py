@@ -3,7 +3,8 @@
 Each operation runs with probability 1 through a one-step recipe (the real path, per-step overhead
 included); torchvision runs its closest v2 equivalent on uint8 CHW tensors. The typical recipe is the
 ``medium`` preset against a v2 ``Compose`` of the same steps, each wrapped in ``RandomApply`` with the step's
-probability. Mixers run on float batches (as in training) against ``v2.MixUp``/``v2.CutMix``.
+probability (and the ``strong`` preset, its ``one_of`` step against ``v2.RandomChoice``). Mixers run on float
+batches (as in training) against ``v2.MixUp``/``v2.CutMix``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class BenchReport:
     size: int
     machine: str
     preview_ms: float = 0.0
+    #: Other presets, timed like ``recipe`` (the ``strong`` one: one operation of many per image, and cutout).
+    other_recipes: tuple[BenchRow, ...] = ()
 
     @property
     def median_ratio(self) -> float:
@@ -101,6 +104,11 @@ def torchvision_equivalent(step: Step, size: int) -> Callable[[torch.Tensor], to
     """The closest torchvision v2 transform to one step, applied every time (probability 1)."""
     p = step.values
     name = step.operation
+    if name == "one_of":  # one enabled option per image, each with its own probability
+        options = [o for o in step.options if o.enabled]
+        return v2.RandomChoice(
+            [v2.RandomApply([torchvision_equivalent(o, size)], o.probability) for o in options]
+        )
     if name == "hflip":
         return v2.RandomHorizontalFlip(1.0)
     if name == "vflip":
@@ -142,6 +150,14 @@ def torchvision_equivalent(step: Step, size: int) -> Callable[[torch.Tensor], to
         return v2.RandomAdjustSharpness(1.0 + p["amount"], p=1.0)
     if name == "grayscale":
         return v2.Grayscale(3)
+    if name == "posterize":
+        return v2.RandomPosterize(p["bits"], p=1.0)
+    if name == "solarize":
+        return v2.RandomSolarize(p["threshold"] * 255.0, p=1.0)
+    if name == "equalize":
+        return v2.RandomEqualize(1.0)
+    if name == "autocontrast":
+        return v2.RandomAutocontrast(1.0)
     if name == "random_erasing":
         return v2.RandomErasing(1.0, scale=(p["min_area"], p["max_area"]), value=0)
     raise KeyError(name)
@@ -289,12 +305,14 @@ def machine_description() -> str:
 
 
 def run_benchmark(size: int = 256, seconds: float = 0.5, recipe_seconds: float = 2.0) -> BenchReport:
-    """Every operation and the ``medium`` recipe, single thread, on generated 256x256 photo-like images."""
+    """Every operation and the ``medium`` and ``strong`` recipes, single thread, on generated 256x256 photo-like
+    images."""
     single_thread()
     images = photo_like_images(8, size)
     rows = benchmark_operations(images, seconds)
     recipe = benchmark_recipe(images, recipe_seconds)
-    return BenchReport(tuple(rows), recipe, size, machine_description(), preview_time_ms())
+    strong = benchmark_recipe(images, recipe_seconds, "strong")
+    return BenchReport(tuple(rows), recipe, size, machine_description(), preview_time_ms(), (strong,))
 
 
 def format_report(report: BenchReport) -> str:
@@ -305,7 +323,7 @@ def format_report(report: BenchReport) -> str:
         "| operation | this engine (img/s) | torchvision v2 (img/s) | ratio | note |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
-    for row in (*report.rows, report.recipe):
+    for row in (*report.rows, report.recipe, *report.other_recipes):
         lines.append(
             f"| {row.name} | {row.ours:,.0f} | {row.torchvision:,.0f} | {row.ratio:.1f}x | {row.note} |"
         )

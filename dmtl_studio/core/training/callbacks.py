@@ -106,6 +106,7 @@ class ProgressEvents(Callback):
                 consistency_loss=batch.consistency_loss,
                 eta_seconds=max(0.0, spent) / self._steps * steps_left,
                 epochs_completed=trainer.saved_epoch,
+                phase=batch.phase,
             )
         )
 

@@ -12,6 +12,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from dmtl_studio.core.training.config_finetune import FineTuneSettings
+from dmtl_studio.core.training.config_unlabelled import UnlabelledSettings
 from dmtl_studio.core.training.settings import (
     BATCH_OF_ONE,
     HEADS,
@@ -27,7 +28,7 @@ from dmtl_studio.core.training.settings import (
 
 
 @dataclass(frozen=True)
-class TrainConfig(FineTuneSettings):
+class TrainConfig(FineTuneSettings, UnlabelledSettings):
     """What a training run does.
 
     ``transfer`` is ``"frozen"`` (feature extraction: the pretrained backbone is fixed and only the new head
@@ -51,7 +52,10 @@ class TrainConfig(FineTuneSettings):
     ``consistency_temperature``, and the prediction on its augmented view, over the samples whose clean
     prediction is at least ``consistency_threshold`` confident; lambda ramps up over the first
     ``consistency_rampup`` fraction of the run. With ``use_unlabelled`` the project's unlabelled images join the
-    consistency term (never the supervised loss), ``unlabelled_ratio`` unlabelled images per labelled one.
+    consistency term (never the supervised loss), ``unlabelled_ratio`` unlabelled images per labelled one. In a
+    partial or full fine-tune, ``unlabelled_rule = "fixmatch"`` gives them FixMatch's loss instead (weight
+    ``unlabelled_weight``, pseudo-labels above ``pseudo_label_threshold``, ``distribution_alignment``; see
+    :mod:`dmtl_studio.core.training.fixmatch`).
 
     Each field's :class:`Setting` (``dataclasses.fields(TrainConfig)[i].metadata[SETTING]``, or
     :func:`setting`) holds its help, choices and range; :meth:`recommended` is what a new run starts with. The

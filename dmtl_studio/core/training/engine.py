@@ -26,7 +26,7 @@ from dmtl_studio.core.training.errors import NonFiniteLoss, TrainingError
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.objective import step_loss, unlabelled_batches
 from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
-from dmtl_studio.core.training.probe_fit import fit_probe_head, uses_linear_probe
+from dmtl_studio.core.training.probe_fit import MIXING_UNUSED_BY_PROBE, fit_probe_head, uses_linear_probe
 from dmtl_studio.core.training.schedule import schedule_factor
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import RunParts
@@ -221,7 +221,7 @@ class Trainer:
 
         def on_c(done: int, total: int, c: float, score: float) -> None:
             now = time.perf_counter()
-            step = BatchOutput(1, 1, done, total, -score, -score, c, None, count, now - started, now)
+            step = BatchOutput(1, 1, done, total, -score, -score, c, None, count, now - started, now, "probe")
             self._each("on_batch_end", step)
 
         loss, accuracy, probe, pseudo = fit_probe_head(self.parts, self.should_stop, on_c)
@@ -237,6 +237,8 @@ class Trainer:
         )
         if pseudo is not None:
             self.notify(RunNotice(pseudo))
+        if self.parts.compiled.mixers:
+            self.notify(RunNotice(MIXING_UNUSED_BY_PROBE))
         return loss, accuracy, None
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, tuple[float, float] | None]:

@@ -7,7 +7,7 @@ every validation image once. Each epoch then feeds the head one randomly chosen 
 
 Batch mixing (mixup, cutmix) cannot paste pixels into a feature vector; on cached features a mixing draw blends
 the two feature vectors and their labels by the drawn weight (for cutmix, the visible fraction), which is mixup
-in feature space.
+in feature space (:func:`~dmtl_studio.core.training.mixing.mix_vectors`).
 
 For the DMTL consistency term the cache also keeps one clean (un-augmented) view per training image, and the
 clean view plus ``views`` augmented views of each unlabelled image; the consistency term then compares the head's
@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional
 from torch.utils.data import Dataset
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
@@ -341,24 +340,3 @@ class FeatureCache:
 
     def val_loader(self, batch_size: int) -> _Batches:
         return _Batches(self, False, batch_size, 0)
-
-
-def mix_features(
-    features: torch.Tensor,
-    targets: torch.Tensor,
-    num_classes: int,
-    recipe: object,
-    rng: np.random.Generator,
-    image_size: int,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A recipe's batch mixing applied to cached features (see the module docstring)."""
-    mixers = getattr(recipe, "mixers", ())
-    if not mixers or len(features) < 2:
-        return features, None
-    sample = recipe.draw_mix(rng, image_size, image_size)
-    if sample is None:
-        return features, None
-    lam = float(sample.lam)
-    one_hot = functional.one_hot(targets, num_classes).to(features.dtype)
-    mixed = features * lam + features.roll(1, 0) * (1.0 - lam)
-    return mixed, one_hot * lam + one_hot.roll(1, 0) * (1.0 - lam)

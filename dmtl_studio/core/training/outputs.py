@@ -23,6 +23,9 @@ class BatchOutput:
     seen: int  # images of this epoch so far
     epoch_seconds: float  # since the epoch began (the feature pass included)
     fetched_at: float  # time.perf_counter() when the batch arrived from the loader
+    #: "training", or "probe" when the step is one L2 strength of a linear-probe fit (``learning_rate`` is then
+    #: that strength C and the losses its held-out log-loss).
+    phase: str = "training"
 
 
 @dataclass(frozen=True)

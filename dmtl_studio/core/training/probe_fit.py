@@ -30,6 +30,13 @@ from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe
 #: The share of unlabelled texts self-training gives a pseudo-label (``fit_semi_supervised_probe``'s default).
 SELF_TRAINING_SHARE = 0.6
 
+#: A probe run's note when its recipe has mixing steps: the closed-form fit has no batches to mix.
+MIXING_UNUSED_BY_PROBE = (
+    "linear probe: the recipe's mixing steps (mixup, cutmix, embedding mixup) are not used, as the probe is "
+    "fitted once on the cached views with no batches to mix; turn the linear probe off to train the head by "
+    "epochs with mixing"
+)
+
 #: ``on_c(done, total, c, score)`` after each strength of the grid has been cross-validated.
 ProbeProgress = Callable[[int, int, float, float], None]
 

@@ -10,6 +10,8 @@ HEADS = ("linear", "mlp")
 DEVICES = ("auto", "cpu", "cuda")
 IMBALANCE = ("none", "weighted_loss", "balanced_sampler")
 SCHEDULES = ("cosine", "onecycle")
+#: How unlabelled images teach a fine-tuned model: the consistency term, or FixMatch's pseudo-labels.
+UNLABELLED_RULES = ("consistency", "fixmatch")
 
 
 class ConfigError(ValueError):

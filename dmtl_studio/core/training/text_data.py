@@ -12,11 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dmtl_studio.core.augment.registry import BatchMixer, MixSample
+from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
 from dmtl_studio.core.models.text_encoder import TextEncoder
 
 #: A text augmentation: ``augment(text, rng) -> text`` (``rng`` a ``numpy.random.Generator``).
@@ -30,18 +33,39 @@ def text_hash(text: str) -> str:
 
 @dataclass(frozen=True)
 class TextAugmentation:
-    """A run's text augmentation and its description (stored with the run; it keys the cached views).
+    """A run's text augmentation: ``augment`` changes the texts, ``mixers`` mix their sentence embeddings.
 
-    Stands where an image run keeps its recipe: :meth:`compile` returns itself and :attr:`mixers` is empty (text
-    is never mixed in token space).
+    Stands where an image run keeps its recipe: :meth:`compile` returns itself, :meth:`draw_mix` draws a batch's
+    mixing weight as the image recipe's does, and :meth:`to_dict` is the recipe stored with the run (it keys the
+    cached views). Token ids are never mixed: the training mixes the embeddings (cached ones, or the encoder's
+    output before the head).
     """
 
     augment: TextAugment | None = None
     description: dict = field(default_factory=lambda: {"kind": "text", "steps": []})
-    mixers: tuple = ()
+    mixers: tuple[tuple[float, BatchMixer], ...] = ()
+
+    kind: ClassVar[str] = "text"
+
+    @classmethod
+    def of(
+        cls, augment: TextAugment | CompiledTextRecipe | None, description: dict | None
+    ) -> TextAugmentation:
+        """The augmentation of ``augment``: a compiled text recipe (its word and character steps change the
+        texts, its mixing steps mix the embeddings) or any ``augment(text, rng) -> text`` function."""
+        description = description or {"kind": "text", "steps": []}
+        if isinstance(augment, CompiledTextRecipe):
+            # A recipe of mixing steps only leaves the texts as they are: no augmented views are made for it.
+            changes_text = bool(augment.text_steps)
+            return cls(augment if changes_text else None, description, augment.mixers)
+        return cls(augment, description)
 
     def compile(self) -> TextAugmentation:
         return self
+
+    def draw_mix(self, rng: np.random.Generator, height: int = 0, width: int = 0) -> MixSample | None:
+        """At most one mixing draw for a batch (see :meth:`CompiledTextRecipe.draw_mix`)."""
+        return CompiledTextRecipe((), self.mixers).draw_mix(rng, height, width)
 
     def to_dict(self) -> dict:
         return dict(self.description)

@@ -3,11 +3,11 @@ same loop, objective, callbacks, learning-rate finder and cross-validation train
 
 What differs is inside the parts: the classifier's backbone is a pretrained sentence encoder
 (:mod:`dmtl_studio.core.models.text_encoder`), the datasets yield token ids
-(:class:`~dmtl_studio.core.training.text_data.TextDataset`), the augmentation ``T(x)`` is a text augmentation,
-and a frozen encoder's embeddings are cached in the project by text hash
-(:class:`~dmtl_studio.core.training.text_features.TextFeatureCache`). The transfer strategies keep their names:
-``frozen`` (embeddings once; with ``linear_probe`` the head is the same L-BFGS probe as for images), ``partial``
-(the last ``unfreeze_stages`` transformer layers learn too) and ``full``.
+(:class:`~dmtl_studio.core.training.text_data.TextDataset`), the augmentation ``T(x)`` is a text augmentation
+(a recipe's mixing steps mix sentence embeddings, never token ids), and a frozen encoder's embeddings are cached
+in the project by text hash (:class:`~dmtl_studio.core.training.text_features.TextFeatureCache`). The transfer
+strategies keep their names: ``frozen`` (embeddings once; with ``linear_probe`` the head is the same L-BFGS probe
+as for images), ``partial`` (the last ``unfreeze_stages`` transformer layers learn too) and ``full``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from dmtl_studio.core.augment.presets import resolve_recipe
+from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
 from dmtl_studio.core.augment.wordnet import WordNetMissing
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.classifier import ModelSpec
@@ -104,7 +105,7 @@ def build_text_parts(
     emit: EventCallback | None = None,
     should_stop: ShouldStop = never_stop,
     on_preparing: Callable[[int, int, float], None] | None = None,
-    augment: TextAugment | None = None,
+    augment: TextAugment | CompiledTextRecipe | None = None,
     augmentation: dict | None = None,
     feature_dir: str | os.PathLike[str] | None = None,
 ) -> RunParts:
@@ -118,7 +119,9 @@ def build_text_parts(
     config
         What to train and how; ``backbone`` names the text encoder (an image backbone's name means the default).
     augment
-        The text augmentation ``T(x)``: ``augment(text, rng) -> text``; ``None`` trains on the texts as they are.
+        The text augmentation ``T(x)``: a compiled text recipe (its mixing steps mix the sentence embeddings of
+        each batch and their labels: the cached ones of a frozen run, the encoder's output before the head
+        otherwise) or any ``augment(text, rng) -> text``; ``None`` trains on the texts as they are.
     augmentation
         The augmentation's description, stored with the run and keying the cached views (default: no steps).
     feature_dir
@@ -146,7 +149,7 @@ def build_text_parts(
         hidden=config.hidden_size,
     )
     model = text_classifier(encoder, spec)
-    recipe = TextAugmentation(augment, augmentation or {"kind": "text", "steps": []})
+    recipe = TextAugmentation.of(augment, augmentation)
     texts = corpus.texts
     train_set = TextDataset(
         [texts[k] for k, _ in split.train],
@@ -241,7 +244,7 @@ def build_text_run(
     should_stop: ShouldStop = never_stop,
     split: LabelledSplit | None = None,
     on_preparing: Callable[[int, int, float], None] | None = None,
-    augment: TextAugment | None = None,
+    augment: TextAugment | CompiledTextRecipe | None = None,
     augmentation: dict | None = None,
 ) -> RunParts:
     """:func:`build_text_parts` on a text project (the signature of
@@ -267,9 +270,9 @@ def build_text_run(
     return parts
 
 
-def _project_augmentation(config: TrainConfig, emit: EventCallback) -> tuple[TextAugment | None, dict]:
+def _project_augmentation(config: TrainConfig, emit: EventCallback) -> tuple[CompiledTextRecipe | None, dict]:
     """``T(x)`` of a text project's run: its text recipe (``config.recipe``; the default text recipe when None)
-    compiled to ``augment(text, rng) -> text``, and the recipe as stored with the run.
+    compiled (word and character steps, mixing steps), and the recipe as stored with the run.
 
     Raises
     ------
@@ -284,7 +287,7 @@ def _project_augmentation(config: TrainConfig, emit: EventCallback) -> tuple[Tex
             raise
         emit(RunNotice(f"{exc}; the texts train without augmentation"))
         return None, {"kind": "text", "steps": []}
-    return (compiled if recipe.steps else None), recipe.to_dict()
+    return compiled, recipe.to_dict()  # type: ignore[return-value]
 
 
 def build_project_run(

@@ -248,3 +248,17 @@ def test_the_training_mixes_sentence_embeddings_with_a_text_recipe() -> None:
     assert soft is not None and lam is not None
     assert torch.allclose(mixed, lam.lam * embeddings + (1 - lam.lam) * embeddings.roll(1, 0), atol=1e-6)
     assert torch.allclose(soft.sum(dim=1), torch.ones(6))
+
+
+def test_the_preview_says_an_embedding_is_mixed_in_training_and_leaves_its_text_alone() -> None:
+    from dmtl_studio.core.augment.text_preview import text_samples
+
+    compiled = Recipe((Step.of("embedding_mixup", 1.0, alpha=0.4),), kind="text").compile()
+    samples = text_samples(compiled, "the printer jams", "hardware", ("network",), count=4)
+    for sample in samples:
+        assert sample.mixed and sample.text == "the printer jams" and not sample.changes
+        (own, lam), (other, rest) = sample.weights
+        assert (own, other) == ("hardware", "network") and lam + rest == pytest.approx(1.0)
+        assert sample.caption == f"embedding mixed in training: {lam:.2f} hardware + {rest:.2f} network"
+    quiet = Recipe((Step.of("embedding_mixup", 0.0),), kind="text").compile()
+    assert not any(s.mixed or s.caption for s in text_samples(quiet, "the printer jams", "hardware"))

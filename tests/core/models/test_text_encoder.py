@@ -168,3 +168,23 @@ def test_a_text_classifier_checkpoint_loads_back_to_the_same_logits(
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(ids), model(ids))
     assert loaded.preprocessing == encoder.preprocessing
+
+
+def test_the_listing_says_what_the_loaded_encoder_is(encoder: TextEncoder, tmp_path: Path) -> None:
+    from dmtl_studio.core.models.text_encoder_list import encoder_row, list_text_encoders
+
+    row = list_text_encoders()[0]
+    assert (row.embedding_width, row.max_tokens) == (encoder.num_features, encoder.max_length)
+    assert row.stages == len(encoder.parameter_stages())  # what partial transfer's slider counts
+    assert row.parameters == sum(p.numel() for p in encoder.transformer.parameters())
+    # Without sentence-transformers' length, the tokenizer's limit is the one both read.
+    folder = tmp_path / "plain"
+    shutil.copytree(bundled_encoder_folder(), folder)
+    (folder / "sentence_bert_config.json").unlink()
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 100}), "utf-8")
+    assert (
+        encoder_row(str(folder), "folder", folder).max_tokens
+        == 100
+        == load_text_encoder(str(folder)).max_length
+    )

@@ -29,6 +29,7 @@ def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommen
         "learning_rate",
         "consistency_weight",
         "linear_probe",
+        "unlabelled_rule",
         "decay_norm_and_bias",
     }
     assert new.linear_probe and not stored.linear_probe

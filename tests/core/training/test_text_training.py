@@ -145,7 +145,9 @@ def test_unlabelled_texts_reach_the_consistency_term_but_never_the_supervised_lo
     monkeypatch.setattr(objective, "supervised_loss", recording_loss)
     monkeypatch.setattr(type(parts), "logits", recording_logits)
     assert Trainer(parts).fit() == "completed"
-    assert sum(len(t) for _, t in supervised) == len(TRAIN) * config.epochs  # every labelled text, once an epoch
+    assert (
+        sum(len(t) for _, t in supervised) == len(TRAIN) * config.epochs
+    )  # every labelled text, once an epoch
     assert all(bool((t >= 0).all()) for _, t in supervised)
     if transfer == "partial":  # token ids: the unlabelled texts' word appears in the consistency batches only
         assert not any(bool((x == zebra).any()) for x, _ in supervised)
