@@ -76,6 +76,11 @@ LAMBDA_HELP = (
     "can help. 0 learns from the labels alone; 1 counts both equally; higher trusts consistency more."
 )
 HEAD_TEXTS = {"linear": "Linear", "mlp": "MLP (one hidden layer)"}
+TTA_HELP = (
+    "Test-time augmentation: a fine-tuned model predicts each image and its mirror image (flipped left to right) "
+    "and averages the two, in validation, evaluation, prediction and exported models. Twice the prediction "
+    "time; for pictures whose mirror image means the same (not for text or left/right arrows)."
+)
 SEARCH_TEXT = "Search backbones (name, library, size…)"
 IMPORT_TEXT = "Import weights file…"
 IMPORT_TIP = (
@@ -211,7 +216,13 @@ class ModelPanel(QWidget):
         self.batch_size = spin_box("batch_size")
         self.learning_rate = spin_box("learning_rate")
         self.backbone_factor = spin_box("backbone_lr_factor")
+        self.layer_decay = spin_box("layer_decay")
         self.backbone_lr_label = _muted(QLabel())
+        self.ema_decay = spin_box("ema_decay")
+        self.ema_decay.setSpecialValueText("off")
+        self.tta_flip = QCheckBox(label("tta_flip"))
+        self.tta_flip.setChecked(recommended.tta_flip)
+        self.tta_flip.setToolTip(TTA_HELP)
         learning_box = QGroupBox("Learning")
         form = QFormLayout(learning_box)
         for name, box in (
@@ -219,9 +230,12 @@ class ModelPanel(QWidget):
             ("batch_size", self.batch_size),
             ("learning_rate", self.learning_rate),
             ("backbone_lr_factor", self.backbone_factor),
+            ("layer_decay", self.layer_decay),
         ):
             form.addRow(label(name), box)
         form.addRow(self.backbone_lr_label)
+        form.addRow(label("ema_decay"), self.ema_decay)
+        form.addRow(self.tta_flip)
 
         # ---- the DMTL objective
         self.consistency_weight = spin_box("consistency_weight")
@@ -336,6 +350,8 @@ class ModelPanel(QWidget):
         self.head_kind.currentIndexChanged.connect(self._head_changed)
         self.learning_rate.valueChanged.connect(self._update_backbone_lr)
         self.backbone_factor.valueChanged.connect(self._update_backbone_lr)
+        self.layer_decay.valueChanged.connect(self._update_backbone_lr)
+        self.stages.valueChanged.connect(self._update_backbone_lr)
         self.find_lr.clicked.connect(self._request_lr_finder)
         self.use_lr.clicked.connect(self._use_suggestion)
         self.lr_cancel.clicked.connect(self._cancel_lr_finder)
@@ -471,6 +487,7 @@ class ModelPanel(QWidget):
         self.stages.setMaximum(max(1, info.stages))
         self.stages.setToolTip("")
         self._update_stage_label()
+        self._update_backbone_lr()
 
     # ------------------------------------------------------------------ weights import
     def _ask_import(self) -> None:
@@ -566,7 +583,10 @@ class ModelPanel(QWidget):
         self.stages_label.setEnabled(mode == "partial")
         self._update_probe()
         self._consistency_changed()
-        self.backbone_factor.setEnabled(mode != "frozen")
+        for fine_tuning in (self.backbone_factor, self.layer_decay, self.tta_flip):
+            fine_tuning.setEnabled(mode != "frozen")
+        if self.kind == "text":  # a text has no mirror image
+            self.tta_flip.setEnabled(False)
         # The learning rate stays as it is: the recommended head rate is the same for every strategy
         # (docs/transfer.md), and a rate the user chose (or took from the finder) is theirs.
         if self._suggestion is not None and previous is not None and mode != previous:
@@ -595,14 +615,25 @@ class ModelPanel(QWidget):
         """A linear probe fits a linear head on a frozen backbone; the epochs then do not apply."""
         usable = self.transfer() == "frozen" and self.head_kind.currentData() == "linear"
         self.linear_probe.setEnabled(usable)
-        self.epochs.setEnabled(not (usable and self.linear_probe.isChecked()))
+        probe = usable and self.linear_probe.isChecked()
+        self.epochs.setEnabled(not probe)
+        self.ema_decay.setEnabled(not probe)  # a head fitted once to convergence has no steps to average
 
     def _update_backbone_lr(self, *_: object) -> None:
         if self.transfer() == "frozen":
             self.backbone_lr_label.setText("Backbone learning rate: none (the backbone is frozen).")
         else:
             rate = self.learning_rate.value() * self.backbone_factor.value()
-            self.backbone_lr_label.setText(f"Backbone learning rate: {rate:.2g} (head × factor).")
+            learning = self.stages.value() if self.transfer() == "partial" else self.stages.maximum()
+            decay = self.layer_decay.value()
+            if decay >= 1 or learning < 2:
+                self.backbone_lr_label.setText(f"Backbone learning rate: {rate:.2g} (head × factor).")
+            else:
+                lowest = rate * decay ** (learning - 1)
+                self.backbone_lr_label.setText(
+                    f"Backbone learning rate: {rate:.2g} for the top stage (head × factor), × {decay:g} per "
+                    f"stage below, down to {lowest:.2g} for the lowest of the {learning} that learn."
+                )
 
     # ------------------------------------------------------------------ learning-rate finder
     def set_lr_finder_running(self, running: bool, message: str = "") -> None:
@@ -768,6 +799,9 @@ class ModelPanel(QWidget):
             batch_size=self.batch_size.value(),
             learning_rate=self.learning_rate.value(),
             backbone_lr_factor=self.backbone_factor.value(),
+            layer_decay=round(self.layer_decay.value(), 3),
+            ema_decay=round(self.ema_decay.value(), 4),
+            tta_flip=self.tta_flip.isChecked(),
             consistency_weight=round(self.consistency_weight.value(), 3),
             use_unlabelled=self.use_unlabelled.isEnabled() and self.use_unlabelled.isChecked(),
             unlabelled_ratio=self.unlabelled_ratio.value(),

@@ -30,7 +30,8 @@ def test_every_flag_name_reaches_its_setting() -> None:
         "--device", "cpu", "--seed", "9", "--workers", "1", "--imbalance", "balanced_sampler",
         "--label-smoothing", "0.1", "--schedule", "onecycle", "--early-stopping", "2", "--no-amp",
         "--no-channels-last", "--consistency", "0.5", "--unlabelled", "--unlabelled-ratio", "2",
-        "--consistency-temperature", "0.5", "--consistency-threshold", "0.8",
+        "--consistency-temperature", "0.5", "--consistency-threshold", "0.8", "--layer-decay", "0.75",
+        "--decay-norm-and-bias", "--ema", "0.999", "--tta-flip",
     )  # fmt: skip
     assert config == TrainConfig.recommended(
         transfer="partial", backbone="mobilenetv3_small_100", unfreeze_stages=3, head="mlp", linear_probe=False,
@@ -39,6 +40,7 @@ def test_every_flag_name_reaches_its_setting() -> None:
         input_size=64, device="cpu", seed=9, num_workers=1, imbalance="balanced_sampler", label_smoothing=0.1,
         schedule="onecycle", early_stopping_patience=2, amp=False, channels_last=False, consistency_weight=0.5,
         use_unlabelled=True, unlabelled_ratio=2, consistency_temperature=0.5, consistency_threshold=0.8,
+        layer_decay=0.75, decay_norm_and_bias=True, ema_decay=0.999, tta_flip=True,
     )  # fmt: skip
 
 

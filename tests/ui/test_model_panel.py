@@ -84,6 +84,34 @@ def test_strategy_head_and_rates_make_the_config(panel: ModelPanel) -> None:
     assert panel.config().transfer == "full" and not panel.stages.isEnabled()
 
 
+def test_the_fine_tuning_recipe_is_offered_where_it_applies_and_reaches_the_config(panel: ModelPanel) -> None:
+    # The recommended strategy is frozen: neither the layer rates nor the mirror image apply.
+    assert panel.frozen.isChecked()
+    assert not panel.layer_decay.isEnabled() and not panel.tta_flip.isEnabled()
+    assert not panel.ema_decay.isEnabled()  # the linear probe fits once: no steps to average
+    panel.linear_probe.setChecked(False)
+    assert panel.ema_decay.isEnabled()
+    panel.full.setChecked(True)
+    assert panel.layer_decay.isEnabled() and panel.tta_flip.isEnabled() and panel.ema_decay.isEnabled()
+    panel.learning_rate.setValue(0.002)
+    panel.backbone_factor.setValue(0.25)
+    panel.layer_decay.setValue(0.5)
+    text = panel.backbone_lr_label.text()
+    # 8 stages learn: the top one at 0.002 x 0.25, the lowest 7 halvings below.
+    assert "0.0005 for the top stage" in text and "3.9e-06" in text and "of the 8" in text
+    panel.partial.setChecked(True)
+    panel.stages.setValue(2)
+    assert "of the 2" in panel.backbone_lr_label.text() and "0.00025" in panel.backbone_lr_label.text()
+    panel.ema_decay.setValue(0.998)
+    panel.tta_flip.setChecked(True)
+    config = panel.config()
+    assert (config.layer_decay, config.ema_decay, config.tta_flip) == (0.5, 0.998, True)
+    panel.layer_decay.setValue(1.0)
+    assert "head × factor)." in panel.backbone_lr_label.text()
+    panel.ema_decay.setValue(0.0)
+    assert panel.ema_decay.text() == "off" and panel.config().ema_decay == 0.0
+
+
 def test_imported_weights_enable_a_backbone(panel: ModelPanel) -> None:
     stored = weight_store.store_dir() / "resnet18-test.safetensors"
     stored.write_bytes(b"placeholder")
@@ -257,6 +285,8 @@ def test_the_form_starts_from_the_recommended_configuration_and_offers_only_vali
         "dropout": panel.dropout,
         "consistency_weight": panel.consistency_weight,
         "unlabelled_ratio": panel.unlabelled_ratio,
+        "layer_decay": panel.layer_decay,
+        "ema_decay": panel.ema_decay,
     }
     for name, box in boxes.items():
         rule = setting(name)

@@ -128,6 +128,18 @@ def test_switching_kinds_lists_the_kind_s_own_choices_and_keeps_each_selection(
         panel.set_project_kind("audio")
 
 
+def test_a_text_fine_tune_offers_layer_decay_but_no_mirror_image(panel: ModelPanel) -> None:
+    panel.full.setChecked(True)
+    assert panel.tta_flip.isEnabled() and panel.layer_decay.isEnabled()
+    panel.set_project_kind("text")
+    assert not panel.tta_flip.isEnabled()  # a text has no mirror image
+    assert panel.layer_decay.isEnabled() and panel.ema_decay.isEnabled()
+    panel.partial.setChecked(True)
+    assert not panel.tta_flip.isEnabled()
+    panel.set_project_kind("images")
+    assert panel.tta_flip.isEnabled()
+
+
 def test_the_window_imports_an_encoder_folder_on_a_worker(
     qtbot, text_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001

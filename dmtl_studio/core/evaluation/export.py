@@ -7,6 +7,9 @@ training did and name the classes; its ``preprocessing`` is the exact descriptio
 returns logits ``(batch, classes)``; apply softmax for probabilities. A calibrated run's temperature
 (``calibration`` in the run's sidecar) is divided out inside the exported graph, so that softmax gives calibrated
 probabilities; the sidecar repeats the entry and names the temperature applied (``output.temperature_applied``).
+A run trained with flip test-time augmentation (``tta_flip``, fine-tuned) has it inside the graph too: the model
+runs each image and its mirror image and returns the log of their mean probabilities, so softmax gives the same
+probabilities as the run predicts with (``output.flip_averaged``).
 
 - ``onnx``: ``PATH`` (e.g. ``model.onnx``) with a dynamic batch dimension, checked after writing with
   onnxruntime against PyTorch on a batch size different from the one traced; sidecar ``PATH.json``
@@ -48,6 +51,7 @@ from dmtl_studio.core.models.checkpoint import (
     load_checkpoint,
 )
 from dmtl_studio.core.models.preprocess import describe_preprocessing
+from dmtl_studio.core.models.run_folder import flips_views
 
 FORMATS = ("onnx", "torchscript", "safetensors")
 
@@ -74,6 +78,8 @@ def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) ->
             "apply": "softmax over classes for probabilities",
             # The graph already divides by the calibration temperature: softmax gives calibrated probabilities.
             "temperature_applied": temperature_of(run_sidecar),
+            # Flip test-time augmentation inside the graph: the output is log((p(x) + p(mirrored x)) / 2).
+            "flip_averaged": flips_views(run_sidecar),
         },
         "calibration": run_sidecar.get("calibration"),
         "classes": run_sidecar["classes"],

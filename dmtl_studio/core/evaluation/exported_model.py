@@ -20,7 +20,7 @@ import numpy as np
 from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.base.paths import app_data_dir
 from dmtl_studio.core.models.preprocess import Preprocessing
-from dmtl_studio.core.models.run_folder import WEIGHTS_NAME, CheckpointError, read_sidecar
+from dmtl_studio.core.models.run_folder import WEIGHTS_NAME, CheckpointError, flips_views, read_sidecar
 
 EXPORT_SIDECAR_FORMAT = 1
 #: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
@@ -262,6 +262,7 @@ def run_onnx_cache_path(run_dir: str | os.PathLike[str], sidecar: dict | None = 
         "model": sidecar.get("model"),
         "preprocessing": sidecar.get("preprocessing"),
         "calibration": sidecar.get("calibration"),
+        **({"flip_averaged": True} if flips_views(sidecar) else {}),  # (absent: older keys stay the same)
     }
     key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:32]
     return app_data_dir() / "cache" / "onnx" / f"run-{key}.onnx"

@@ -2,9 +2,11 @@
 
 The map is the last spatial feature map of the backbone, each channel weighted by the mean gradient of the class
 score with respect to it, summed and passed through ReLU (Selvaraju et al., 2017), then resized to the model's
-input and scaled to [0, 1]. The layer is found by running the model once: the last module whose output is a
-4-D map larger than 1x1, so the same code serves timm and torchvision networks. Backbones without such a map
-(vision transformers) raise :class:`GradCamUnavailable` with a message for the user.
+input and scaled to [0, 1]. A model that averages its prediction with the mirror image's (flip test-time
+augmentation) is explained as a whole: the mirror view's weighted map, flipped back, is added before the ReLU.
+The layer is found by running the model once: the last module whose output is a 4-D map larger than 1x1, so the
+same code serves timm and torchvision networks. Backbones without such a map (vision transformers) raise
+:class:`GradCamUnavailable` with a message for the user.
 """
 
 from __future__ import annotations
@@ -112,7 +114,10 @@ def grad_cam(
     if gradients is None:
         raise GradCamUnavailable("the class score does not depend on the chosen feature map")
     weights = gradients.mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * activations).sum(dim=1, keepdim=True))
+    maps = (weights * activations).sum(dim=1, keepdim=True)
+    if maps.shape[0] == 2:  # flip test-time augmentation: the mirror view's map, flipped back, adds to it
+        maps = maps[:1] + maps[1:].flip(-1)
+    cam = F.relu(maps)
     cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
     cam = cam.cpu().numpy().astype(np.float32)
     top = float(cam.max())

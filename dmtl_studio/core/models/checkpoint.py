@@ -27,6 +27,7 @@ from dmtl_studio.core.models.run_folder import (  # noqa: F401 - also imported f
     SIDECAR_NAME,
     WEIGHTS_NAME,
     CheckpointError,
+    flips_views,
     read_sidecar,
 )
 from dmtl_studio.core.models.text_classifier import build_text_classifier
@@ -165,6 +166,7 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
         raise CheckpointError(f"{weights} does not fit its model spec: {exc}") from exc
     # Calibrated probabilities wherever the model is used (predict, evaluation, suggestions, exports)
     model.temperature.fill_(temperature_of(sidecar))
+    model.flip_views = flips_views(sidecar)
     model.to(device).eval()
     return LoadedModel(
         model=model,

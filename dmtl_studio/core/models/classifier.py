@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -58,6 +59,8 @@ class Classifier(nn.Module):
         # Temperature scaling of the logits (1 while training; a trained run's sidecar sets it when loaded). Not
         # part of the weights, so runs saved before calibration existed load unchanged.
         self.register_buffer("temperature", torch.ones(()), persistent=False)
+        #: Flip test-time augmentation (see :meth:`forward`); set from the run's settings, not stored in the weights.
+        self.flip_views = False
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)
@@ -67,7 +70,22 @@ class Classifier(nn.Module):
         return self.head(features) / self.temperature
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images)) / self.temperature
+        """Logits ``(B, C)`` of images ``(B, 3, H, W)``, divided by the calibration temperature.
+
+        With :attr:`flip_views` and in eval mode (test-time augmentation), the image and its mirror image (flipped
+        left to right) go through the network as one batch, and the output is ``log((softmax(z) +
+        softmax(z_flipped)) / 2)``: its softmax is the mean of the two views' probabilities (Krizhevsky et al.,
+        "ImageNet Classification with Deep Convolutional Neural Networks", NeurIPS 2012; Simonyan & Zisserman,
+        "Very Deep Convolutional Networks", ICLR 2015). The temperature divides that output, the one calibration
+        is fitted on. In training mode the network sees the image alone.
+        """
+        if not (self.flip_views and not self.training):
+            return self.head(self.backbone(images)) / self.temperature
+        count = images.shape[0]
+        logits = self.head(self.backbone(torch.cat([images, images.flip(-1)])))
+        both = logits.float().log_softmax(1)
+        averaged = torch.logsumexp(torch.stack([both[:count], both[count:]]), 0) - math.log(2.0)
+        return averaged.to(logits.dtype) / self.temperature
 
 
 @dataclass(frozen=True)

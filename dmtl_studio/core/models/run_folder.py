@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 WEIGHTS_NAME = "model.safetensors"
@@ -37,3 +38,15 @@ def read_sidecar(folder: str | os.PathLike[str]) -> dict:
     if int(sidecar.get("format", 0)) > SIDECAR_FORMAT:
         raise CheckpointError(f"{path} was written by a newer DMTL Studio; update to use it")
     return sidecar
+
+
+def flips_views(sidecar: Mapping[str, object]) -> bool:
+    """Whether a trained model predicts with flip test-time augmentation (the mean of its probabilities for an image
+    and its mirror image), from its sidecar: an image model whose run asked for it (``tta_flip``) and fine-tuned
+    its backbone. A frozen run's head learns and is scored on cached features of the image alone, so it never
+    averages views; a text model has no mirror image."""
+    config = sidecar.get("config")
+    if not isinstance(config, Mapping):
+        return False
+    asked = bool(config.get("tta_flip", False)) and config.get("transfer", "frozen") != "frozen"
+    return asked and sidecar.get("kind") != "text"

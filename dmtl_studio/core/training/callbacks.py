@@ -174,14 +174,17 @@ class Checkpointing(Callback):
 
     The best epoch is the one with the highest validation accuracy (training accuracy without validation
     images); with ``pick_best`` false (too few validation images for a pick) it is always the latest.
-    ``files_for(metrics, calibration)`` gives a model's files (weights and sidecar) as bytes; the temperature is
-    fitted on the epoch's validation logits.
+    ``files_for(metrics, calibration, model)`` gives a model's files (weights and sidecar) as bytes (``model``
+    ``None``: the run's trained classifier); the temperature is fitted on the epoch's validation logits.
+
+    With a weight average (:attr:`Trainer.averaged`) the best model is the average's; the latest weights, what a
+    resumed run trains on from, stay the trained ones (the average itself travels in the training state).
     """
 
     def __init__(
         self,
         run_dir: Path,
-        files_for: Callable[[dict, dict | None], dict[str, bytes]],
+        files_for: Callable[[dict, dict | None, torch.nn.Module | None], dict[str, bytes]],
         pick_best: bool = True,
     ) -> None:
         self.run_dir, self.files_for, self.pick_best = run_dir, files_for, pick_best
@@ -196,9 +199,11 @@ class Checkpointing(Callback):
         improved = score > self.best_score or not self.pick_best
         if improved:
             self.best_score, self.best_metrics = score, dict(self.last_metrics)
-        last = self.files_for(self.last_metrics, self._calibration(epoch))
+        averaged = trainer.averaged
+        kept = self.files_for(self.last_metrics, self._calibration(epoch), averaged)
+        last = kept if averaged is None else self.files_for(self.last_metrics, None, None)
         if improved or not self.best_files:
-            self.best_files = last if improved else self.files_for(self.best_metrics, None)
+            self.best_files = kept if improved else self.files_for(self.best_metrics, None, averaged)
         run_state.save_epoch(
             self.run_dir,
             epoch.epoch,

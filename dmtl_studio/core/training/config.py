@@ -11,6 +11,7 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from dmtl_studio.core.training.config_finetune import FineTuneSettings
 from dmtl_studio.core.training.config_unlabelled import UnlabelledSettings
 from dmtl_studio.core.training.settings import (
     BATCH_OF_ONE,
@@ -27,13 +28,17 @@ from dmtl_studio.core.training.settings import (
 
 
 @dataclass(frozen=True)
-class TrainConfig(UnlabelledSettings):
+class TrainConfig(FineTuneSettings, UnlabelledSettings):
     """What a training run does.
 
     ``transfer`` is ``"frozen"`` (feature extraction: the pretrained backbone is fixed and only the new head
     learns, on features computed once and cached, ``feature_views`` augmented views per image), ``"partial"``
     (the last ``unfreeze_stages`` stages of the backbone are fine-tuned too) or ``"full"`` (every parameter is
-    fine-tuned). A fine-tuned backbone learns at ``learning_rate * backbone_lr_factor``. The new head is
+    fine-tuned). A fine-tuned backbone's top stage learns at ``learning_rate * backbone_lr_factor``, each stage
+    below it at ``layer_decay`` times the rate of the stage above (layer-wise learning-rate decay; 1: all at that
+    rate); ``decay_norm_and_bias`` false keeps the weight decay off normalisation weights and biases. With
+    ``ema_decay`` > 0 an exponential moving average of the weights is what is validated, kept and exported;
+    ``tta_flip`` makes a fine-tuned image model average its prediction with the mirror image's. The new head is
     ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. ``recipe`` is the augmentation
     recipe as a dict (see :class:`dmtl_studio.core.augment.recipe.Recipe`); ``None`` means the ``light`` preset.
 

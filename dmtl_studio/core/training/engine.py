@@ -132,6 +132,9 @@ class Trainer:
         self.global_step = 0
         self.saved_epoch = 0  # the newest epoch whose checkpoint is on disk (set by the checkpoint callback)
         self.stop_reason: str | None = None
+        #: The moving average of the weights that validation, the checkpoints and the export use instead of the
+        #: trained weights (set by :class:`~dmtl_studio.core.training.averaging.WeightAverage`), or ``None``.
+        self.averaged: nn.Module | None = None
         self.learning_rate_factor: Callable[[float, int], float] = lambda progress, _: schedule_factor(
             config.schedule, progress, config.warmup_fraction
         )
@@ -188,7 +191,7 @@ class Trainer:
         scores: list[tuple[np.ndarray, np.ndarray]] = []
         if validate and len(parts.val_set) and parts.is_main:  # rank 0 validates and decides for all
             val_loss, val_accuracy, confusion = evaluate(
-                parts.scored, parts.val_loader, parts.device, parts.num_classes, self.should_stop, scores
+                self.validated(), parts.val_loader, parts.device, parts.num_classes, self.should_stop, scores
             )
         return EpochOutput(
             epoch=epoch,
@@ -203,6 +206,13 @@ class Trainer:
             consistency_loss=consistency[0] if consistency else None,
             consistency_mask=consistency[1] if consistency else None,
         )
+
+    def validated(self) -> nn.Module:
+        """What validation runs: :attr:`RunParts.scored`, or the same part of the weight average."""
+        averaged, parts = self.averaged, self.parts
+        if averaged is None:
+            return parts.scored
+        return averaged.head if parts.cache is not None else averaged
 
     def _fit_probe(self) -> tuple[float, float, None]:
         """The head as a linear probe; each cross-validated L2 strength is reported as a step (loss: its held-out

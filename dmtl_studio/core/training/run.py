@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from torch.nn import Module
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, CheckpointError, checkpoint_files
@@ -27,6 +28,7 @@ from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.imaging import FileProblem
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training import run_state
+from dmtl_studio.core.training.averaging import WeightAverage
 from dmtl_studio.core.training.callbacks import (
     Checkpointing,
     EarlyStopping,
@@ -40,6 +42,7 @@ from dmtl_studio.core.training.distributed import World, broadcast, clean_state_
 from dmtl_studio.core.training.engine import Trainer
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import RunNotice, RunSummary
+from dmtl_studio.core.training.held_out import uses_linear_probe
 from dmtl_studio.core.training.labelled import LabelledSplit
 from dmtl_studio.core.training.setup import EventCallback, build_run
 from dmtl_studio.core.training.text_setup import build_project_run
@@ -154,9 +157,9 @@ def _train(
         emit(RunNotice(world.describe(parts.batch_size)))
     run_config = parts.run_config()
 
-    def files_for(metrics: dict, calibration: dict | None) -> dict[str, bytes]:
+    def files_for(metrics: dict, calibration: dict | None, model: Module | None = None) -> dict[str, bytes]:
         return checkpoint_files(
-            parts.model,
+            model if model is not None else parts.model,
             spec=parts.spec,
             preprocessing=parts.preprocessing,
             classes=list(parts.classes),
@@ -175,6 +178,8 @@ def _train(
     recorder = StoreRecorder(store, run_id, run_dir, checkpoints.final_metrics)
     patience = config.early_stopping_patience if pick else 0
     callbacks = [recorder, EarlyStopping(patience), checkpoints, progress]
+    if config.ema_decay > 0 and not uses_linear_probe(config):
+        callbacks.insert(0, WeightAverage(config.ema_decay))
     trainer = Trainer(parts, callbacks + ([RankAgreement(world)] if world else []), clock.should_stop, emit)
     if resume_from is not None:
         recorder.run_id, state, weights = _resume(store, trainer, checkpoints, run_dir, emit)

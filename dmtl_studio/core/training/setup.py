@@ -24,6 +24,7 @@ from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
 from dmtl_studio.core.models.features import FeatureStore
+from dmtl_studio.core.models.run_folder import flips_views
 from dmtl_studio.core.models.transfer import configure_transfer, forward
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
@@ -315,6 +316,7 @@ def build_run(
         hidden=config.hidden_size,
     )
     model = build_classifier(spec, pretrained=True)
+    model.flip_views = flips_views({"config": config.to_dict()})  # validated as it will predict
     preprocessing = preprocessing_for(model.backbone, config.input_size)
     amp_dtype = amp_dtype_for(device, config.amp)
     train_set = ImageDataset(

@@ -126,6 +126,25 @@ def test_the_real_backbone_also_highlights_the_patch(
     assert inside > 1.5 * outside  # a 7x7 map of a deep network: coarse, but on the patch
 
 
+def test_a_flip_averaging_model_is_explained_on_the_image_not_its_mirror(
+    efficientnet_patch_classifier,
+) -> None:  # noqa: ANN001
+    model, pre = efficientnet_patch_classifier
+    top, left = 30, 150  # near the right edge: its mirror position is far away on the left
+    image = _picture(np.random.default_rng(3), 0, top, left)
+    model.flip_views = True
+    try:
+        heatmap, target, probabilities = grad_cam(model, to_tensor(image, pre)[None])
+    finally:
+        model.flip_views = False
+    assert target == 0 and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    inside, outside = _inside_and_outside(heatmap, top, left, PATCH)
+    mirrored, _ = _inside_and_outside(heatmap, top, SIZE - left - PATCH, PATCH)
+    assert inside > 1.5 * outside
+    # The mirror view's map is flipped back onto the patch: nothing lights up where the patch is in the mirror.
+    assert mirrored < 0.05
+
+
 def test_explaining_an_image_file_with_a_trained_run(tmp_path_factory) -> None:  # noqa: ANN001
     project, run_dir = trained_project(tmp_path_factory)
     image = next((project.parent / "images" / "circle").glob("*.png"))

@@ -93,6 +93,23 @@ def test_partial_transfer_trains_the_last_transformer_layers_and_the_head(encode
             parameter.requires_grad_(True)
 
 
+def test_layer_wise_decay_gives_each_transformer_layer_its_own_rate(encoder: TextEncoder) -> None:
+    stages = encoder.parameter_stages()
+    model = text_classifier(encoder, ModelSpec(DEFAULT_TEXT_ENCODER, 3))
+    try:
+        config = TrainConfig(transfer="full", learning_rate=1e-3, backbone_lr_factor=0.5, layer_decay=0.8)
+        groups = configure_transfer(model, config)
+        assert [g["name"] for g in groups] == [f"backbone.stage{i}" for i in range(7)] + ["head"]
+        # The embeddings (stage 0) learn slowest, the last transformer layer (stage 6) at head rate x factor.
+        assert [g["lr"] for g in groups] == pytest.approx([5e-4 * 0.8 ** (6 - i) for i in range(7)] + [1e-3])
+        named = dict(encoder.named_parameters())
+        for stage, group in zip(stages, groups, strict=False):
+            assert [id(p) for p in group["params"]] == [id(named[n]) for n in stage]
+    finally:
+        for parameter in encoder.parameters():
+            parameter.requires_grad_(True)
+
+
 def test_pickle_weights_are_refused_with_a_clear_message(tmp_path: Path) -> None:
     folder = tmp_path / "encoder"
     folder.mkdir()

@@ -30,8 +30,16 @@ def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommen
         "consistency_weight",
         "linear_probe",
         "unlabelled_rule",
+        "decay_norm_and_bias",
     }
     assert new.linear_probe and not stored.linear_probe
+    # The fine-tuning recipe's stored defaults are "off": a run saved before it existed reloads unchanged.
+    assert (stored.layer_decay, stored.ema_decay, stored.tta_flip, stored.decay_norm_and_bias) == (
+        1.0,
+        0.0,
+        False,
+        True,
+    )
     assert TrainConfig.recommended(epochs=3).epochs == 3
 
 
