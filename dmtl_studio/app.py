@@ -339,7 +339,8 @@ class StudioController(QObject):
         thread.finished.connect(lambda: self._refresh_browser_if_problems_changed(problems_before))
         self.training_thread = thread
         self._run_row_shown = False
-        panel.run_started(f"{config.transfer} transfer of {config.backbone}, {config.epochs} epoch(s)")
+        how = "a linear probe" if config.fits_linear_probe else f"{config.epochs} epoch(s)"
+        panel.run_started(f"{config.transfer} transfer of {config.backbone}, {how}")
         thread.start()
 
     def stop_training(self) -> None:

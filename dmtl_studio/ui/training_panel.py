@@ -584,7 +584,11 @@ class TrainingPanel(QWidget):
         accuracy = best.get("val_accuracy")
         detail = f", best validation accuracy {accuracy:.1%}" if accuracy is not None else ""
         verb = "Finished" if summary.status == "completed" else "Stopped"
-        if summary.epochs_completed:
+        if summary.epochs_completed and self.phase == "probe":
+            self.status.setText(
+                f"{verb}: the linear probe was fitted on {summary.device}{detail}. Model saved in {summary.run_dir}"
+            )
+        elif summary.epochs_completed:
             self.status.setText(
                 f"{verb} after {summary.epochs_completed} epoch(s) on {summary.device}{detail}. "
                 f"Model saved in {summary.run_dir}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dmtl_studio.core.training.events import EpochResult, PreparationProgress, StepProgress
+from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunSummary, StepProgress
 from dmtl_studio.ui.training_panel import TrainingPanel
 
 
@@ -148,6 +148,8 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     legend = panel.loss_plot.getPlotItem().legend
     assert legend.getLabel(panel.train_loss.curve).text == "cross-validated (per C)"
     assert "linear probe" in panel.stop_cost()
+    panel.on_finished(RunSummary(1, "/runs/probe", "completed", 1, ("a", "b"), "cpu", {}))
+    assert panel.status.text().startswith("Finished: the linear probe was fitted on cpu"), panel.status.text()
     panel.redraw()
     x, y = panel.learning_rate.curve.getData()
     assert list(x) == [1, 2, 3] and np.allclose(10 ** np.asarray(y), grid)  # drawn on a log axis

@@ -261,6 +261,11 @@ class TrainConfig(FineTuneSettings, UnlabelledSettings):
         }
         return cls(**{**values, **changes})
 
+    @property
+    def fits_linear_probe(self) -> bool:
+        """Whether the run fits its head as a linear probe: a frozen backbone, a linear head, ``linear_probe``."""
+        return self.linear_probe and self.transfer == "frozen" and self.head == "linear"
+
     def to_dict(self) -> dict:
         return asdict(self)
 

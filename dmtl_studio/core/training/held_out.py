@@ -27,7 +27,7 @@ def uses_linear_probe(config: TrainConfig) -> bool:
     """Whether a run fits its head as a linear probe: asked for (the recommended frozen fit), frozen backbone and
     a linear head. With unlabelled images to learn from, the probe also fits their class-balanced pseudo-labels
     (:mod:`dmtl_studio.core.training.pseudo_labels`)."""
-    return config.linear_probe and config.transfer == "frozen" and config.head == "linear"
+    return config.fits_linear_probe
 
 
 def learns_from_unlabelled(config: TrainConfig) -> bool:
