@@ -58,10 +58,9 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from bench.bench_quality import mean_sd, scores, seed_split  # noqa: E402
+from bench.bench_quality import dataset_project, mean_sd, scores, seed_split  # noqa: E402
 from bench.datasets import SOURCES, class_counts, load_dataset  # noqa: E402
 from dmtl_studio.core.models.pretrained import load_bundled_imagenet_model  # noqa: E402
-from dmtl_studio.core.project.importer import import_folder  # noqa: E402
 from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
 from dmtl_studio.core.training.config import TrainConfig  # noqa: E402
 
@@ -196,16 +195,7 @@ def product(
 def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[str]) -> None:
     folder = load_dataset(name, args.cache / "datasets", args.max_per_class, seed=0)
     counts = class_counts(folder)
-    target = args.cache / "projects" / f"{name}-{args.max_per_class}"
-    if not (target / ".imported").exists():
-        if target.exists():
-            import shutil
-
-            shutil.rmtree(target)
-        with ProjectStore.create(target) as store:
-            import_folder(store, folder, val_fraction=0.2, test_fraction=0.2, seed=0)
-        (target / ".imported").write_text("1\n")
-    project = Project(target)
+    project = Project(dataset_project(folder, args.cache / "projects" / f"{name}-{args.max_per_class}"))
     notes.append(
         f"| {name} | {SOURCES[name].kind} | {len(counts)} | {sum(counts.values())} "
         f"({min(counts.values())}–{max(counts.values())}/class) |"

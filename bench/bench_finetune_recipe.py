@@ -37,10 +37,10 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from bench.bench_quality import dataset_project  # noqa: E402
 from bench.datasets import load_dataset  # noqa: E402
 from dmtl_studio.core.evaluation.inference import evaluate_run  # noqa: E402
 from dmtl_studio.core.models.checkpoint import load_checkpoint  # noqa: E402
-from dmtl_studio.core.project.importer import import_folder  # noqa: E402
 from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
 from dmtl_studio.core.training import run_state  # noqa: E402
 from dmtl_studio.core.training.config import TrainConfig  # noqa: E402
@@ -71,16 +71,7 @@ def balanced_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 def project_for(name: str, args: argparse.Namespace) -> Path:
     folder = load_dataset(name, args.cache / "datasets", args.max_per_class, seed=0)
-    project = args.cache / "projects" / f"ftrecipe-{name}-{args.max_per_class}"
-    if not (project / ".imported").exists():
-        if project.exists():
-            import shutil
-
-            shutil.rmtree(project)
-        with ProjectStore.create(project) as store:
-            import_folder(store, folder, val_fraction=0.2, test_fraction=0.2, seed=0)
-        (project / ".imported").write_text("1\n")
-    return project
+    return dataset_project(folder, args.cache / "projects" / f"ftrecipe-{name}-{args.max_per_class}")
 
 
 def score(project: Path, run_dir: str, loaded: object) -> dict[str, float]:

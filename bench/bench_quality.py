@@ -277,10 +277,9 @@ ROWS = {
 }
 
 
-def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[str]) -> None:
-    folder = load_dataset(name, args.cache / "datasets", args.max_per_class, seed=0)
-    counts = class_counts(folder)
-    project = args.cache / "projects" / f"{name}-{args.max_per_class}"
+def dataset_project(folder: Path, project: Path) -> Path:
+    """``project``, a project of the class folders under ``folder`` made once by the product's importer (a
+    project whose import did not finish is made again)."""
     if not (project / ".imported").exists():
         if project.exists():
             import shutil
@@ -289,6 +288,13 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
         with ProjectStore.create(project) as store:
             import_folder(store, folder, val_fraction=0.2, test_fraction=0.2, seed=0)
         (project / ".imported").write_text("1\n")
+    return project
+
+
+def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[str]) -> None:
+    folder = load_dataset(name, args.cache / "datasets", args.max_per_class, seed=0)
+    counts = class_counts(folder)
+    project = dataset_project(folder, args.cache / "projects" / f"{name}-{args.max_per_class}")
     views = TrainConfig.recommended().feature_views
     data = Features(project, views)
     notes.append(
