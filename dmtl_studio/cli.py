@@ -428,12 +428,17 @@ def train_config(args: argparse.Namespace, kind: str = "images") -> TrainConfig:
 
 def _project_kind(folder: str | os.PathLike[str]) -> str:
     """The kind of the project in ``folder``; ``"images"`` when there is no project there (``train`` then says so)."""
-    from dmtl_studio.core.project.store import ProjectStore, is_project
+    from dmtl_studio.core.project.store import ProjectError, ProjectStore, is_project
 
     if not is_project(folder):
         return "images"
-    with ProjectStore.open(folder) as store:
-        return store.kind
+    # Read-only: in a distributed run every rank asks, and only rank 0 may open the project writable. A project
+    # that cannot be read so (one that needs a migration first) is left to the run, which opens it and says why.
+    try:
+        with ProjectStore.open(folder, read_only=True) as store:
+            return store.kind
+    except ProjectError:
+        return "images"
 
 
 def _quality_config(args: argparse.Namespace) -> object:
