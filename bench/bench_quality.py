@@ -27,7 +27,7 @@ each seed, the labelled images are split by the seed (stratified: 60 % train, 20
 
 Everything is scored on the seed's test split; accuracy, balanced accuracy (mean recall over classes) and the
 fit's wall time (the feature pass is shared and reported once per dataset) are reported as mean ± sd over seeds.
-No fine-tuning rows yet (a ``--finetune`` flag is planned).
+Fine-tuning rows are in ``bench/bench_finetune.py`` (same datasets and splits, written to the same page).
 """
 
 from __future__ import annotations
