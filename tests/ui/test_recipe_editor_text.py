@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QTextCursor
 
+from dmtl_studio.core.augment.choice import ONE_OF
 from dmtl_studio.core.augment.presets import TEXT_PRESETS, preset
 from dmtl_studio.core.augment.recipe import Recipe, Step, save_recipe
 from dmtl_studio.core.augment.registry import operations
@@ -74,9 +75,10 @@ def test_a_text_editor_offers_text_operations_and_presets(editor) -> None:  # no
     assert widget.text_preview.isVisibleTo(widget) and not widget.image_preview.isVisibleTo(widget)
     widget.set_kind("images")
     assert widget.recipe() == preset("light") and widget.image_preview.isVisibleTo(widget)
+    # An image recipe also offers the one_of step (one operation per image, drawn from a list).
     assert {widget.add_choice.itemData(i) for i in range(widget.add_choice.count())} == {
         op.name for op in operations()
-    }
+    } | {ONE_OF}
 
 
 @needs_wordnet
