@@ -58,7 +58,7 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from bench.bench_quality import dataset_project, mean_sd, scores, seed_split  # noqa: E402
+from bench.bench_quality import dataset_project, mean_sd, scores, seed_split, write_between_markers  # noqa: E402
 from bench.datasets import SOURCES, class_counts, load_dataset  # noqa: E402
 from dmtl_studio.core.models.pretrained import load_bundled_imagenet_model  # noqa: E402
 from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
@@ -332,13 +332,7 @@ def main() -> None:
     report = write_report(args, results, notes, time.perf_counter() - started)
     print(report)
     if args.out is not None:
-        text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            text = f"{head}{BEGIN}\n{report}\n{END}{rest.split(END, 1)[1]}"
-        else:
-            text = f"{text.rstrip()}\n\n{BEGIN}\n{report}\n{END}\n"
-        args.out.write_text(text, encoding="utf-8")
+        write_between_markers(args.out, report, BEGIN, END)
 
 
 if __name__ == "__main__":

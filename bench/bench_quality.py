@@ -436,16 +436,16 @@ def main() -> None:
 BEGIN, END = "<!-- bench_quality: begin -->", "<!-- bench_quality: end -->"
 
 
-def write_between_markers(path: Path, report: str) -> None:
-    """Replace the text between :data:`BEGIN` and :data:`END` in ``path`` (the hand-written notes around the
-    tables stay); write the whole file when it lacks them."""
+def write_between_markers(path: Path, report: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the text between ``begin`` and ``end`` in ``path`` (the hand-written notes around the tables
+    stay); a file without them gets them, with the report, at its end."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = f"{head}{BEGIN}\n{report}\n{END}{tail}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        text = f"{head}{begin}\n{report}\n{end}{tail}"
     else:
-        text = f"{BEGIN}\n{report}\n{END}\n"
+        text = f"{text.rstrip()}\n\n{begin}\n{report}\n{end}\n".lstrip()
     path.write_text(text, encoding="utf-8")
 
 
