@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_text.py [--quick] [--seeds 3] [--per-class 150] [--labels 8]
+    .venv/bin/python bench/bench_text.py [--quick] [--datasets fortunes wordnet] [--seeds 3] [--per-class 150]
+        [--labels 8] [--setfit-seeds 3] [--contrastive-seeds 3] [--contrastive-all-seeds 1]
         [--cache /tmp/dmtl-text] [--out docs/text.md]
 
 Datasets (``bench/text_data.py``): nine Debian fortune files and eight WordNet noun lexicographer files, each class
@@ -19,7 +20,10 @@ capped at ``--per-class`` texts. For each seed the texts are split stratified 70
     epoch, batch 16, learning rate 2e-5, then ``LogisticRegression`` on the tuned embeddings; the ``setfit``
     package's recipe); the product's supervised default (frozen + solver on the labels); and the product's
     semi-supervised run with the unlabelled texts
-    (:func:`~dmtl_studio.core.training.text_semi.fit_semi_supervised_probe`).
+    (:func:`~dmtl_studio.core.training.text_semi.fit_semi_supervised_probe`); then both again after the product's
+    default contrastive step (:func:`~dmtl_studio.core.training.text_contrastive.contrastive_fine_tune`, SetFit's
+    pairs, at most ``CONTRASTIVE_STEPS`` steps), what a new frozen text run does, on ``--contrastive-seeds``
+    seeds; and the contrastive step with all labels on ``--contrastive-all-seeds``.
 
 Everything is scored on the seed's test split: accuracy and balanced accuracy (mean recall over classes), mean ± sd
 over seeds, and the fit's wall time on this machine (the embedding pass is shared and reported once per dataset).
@@ -28,6 +32,7 @@ over seeds, and the fit's wall time on this machine (the embedding pass is share
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import logging
 import os
@@ -50,6 +55,8 @@ from bench.text_data import DATASETS  # noqa: E402
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER, bundled_encoder_folder  # noqa: E402
 from dmtl_studio.core.models.text_encoder import TextEncoder, load_text_encoder  # noqa: E402
 from dmtl_studio.core.training.linear_probe import fit_linear_probe  # noqa: E402
+from dmtl_studio.core.training.settings import CONTRASTIVE_STEPS  # noqa: E402
+from dmtl_studio.core.training.text_contrastive import contrastive_fine_tune  # noqa: E402
 from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe  # noqa: E402
 
 Predict = Callable[[np.ndarray], np.ndarray]  # test row indices -> predicted classes
@@ -172,14 +179,61 @@ def setfit_style(
     return lambda test: head.predict(model.encode([texts[i] for i in test], batch_size=64))
 
 
+class Adapted:
+    """The product's contrastive step (``text_contrastive.contrastive_fine_tune`` at its recommended cap, as a
+    frozen text run takes it) on one seed's labelled rows, done once and shared by the rows that use it; the
+    seconds it took are added to each of those rows' fit time."""
+
+    def __init__(
+        self, encoder: TextEncoder, texts: list[str], y: np.ndarray, rows: np.ndarray, seed: int
+    ) -> None:
+        self.encoder, self.texts, self.y, self.rows, self.seed = encoder, texts, y, rows, seed
+        self._x: np.ndarray | None = None
+        self.seconds = 0.0
+
+    def embeddings(self) -> np.ndarray:
+        if self._x is None:
+            started = time.perf_counter()
+            tuned = copy.deepcopy(self.encoder)
+            ids = tuned.tokenize([self.texts[i] for i in self.rows]).ids
+            result = contrastive_fine_tune(
+                tuned,
+                ids,
+                self.y[self.rows],
+                max_steps=CONTRASTIVE_STEPS,
+                seed=self.seed,
+                pad_id=tuned.preprocessing.pad_id,
+            )
+            order = np.argsort([len(t) for t in self.texts], kind="stable")
+            out = tuned.encode([self.texts[i] for i in order], batch_size=32).numpy()
+            self._x = np.empty_like(out)
+            self._x[order] = out
+            self.seconds = time.perf_counter() - started
+            logging.info(
+                "contrastive step: %d steps on %d pairs, %.0f s", result.steps, result.pairs, self.seconds
+            )
+        return self._x
+
+
+def adapted_probe(adapted: Adapted, y: np.ndarray, rows: np.ndarray, seed: int) -> Predict:
+    return frozen_probe(adapted.embeddings(), y, rows, seed)
+
+
+def adapted_semi(adapted: Adapted, y: np.ndarray, rows: np.ndarray, pool: np.ndarray, seed: int) -> Predict:
+    return semi_supervised(adapted.embeddings(), y, rows, pool, seed)
+
+
 # ---------------------------------------------------------------------------------------------- report
 ROWS = {
     "tfidf": "(a) TF-IDF + LogisticRegression, C by 5-fold CV (all labels)",
     "frozen": "(a) ours: frozen MiniLM + linear probe, C by CV (all labels)",
     "tfidf-few": "(b) TF-IDF + LogisticRegression ({k}/class)",
     "setfit": "(b) SetFit-style: contrastive fine-tuning + LogisticRegression ({k}/class)",
+    "ct-all": "(a) ours, default: contrastive step + linear probe (all labels)",
     "ours-few": "(b) ours, supervised: frozen MiniLM + linear probe ({k}/class)",
     "dmtl": "(b) ours, with the unlabelled texts: class-balanced self-training of the probe ({k}/class + pool)",
+    "ct-few": "(b) ours, default, supervised: contrastive step + linear probe ({k}/class)",
+    "ct-dmtl": "(b) ours, default, with the unlabelled texts: contrastive step + self-training ({k}/class + pool)",
 }
 
 
@@ -212,6 +266,16 @@ def run_dataset(
         }
         if seed < args.setfit_seeds:
             methods["setfit"] = partial(setfit_style, texts, y, split["few"], seed, args.setfit_iterations)
+        adapted: dict[str, Adapted] = {}
+        if seed < args.contrastive_seeds:
+            adapted["ct-few"] = adapted["ct-dmtl"] = Adapted(encoder, texts, y, split["few"], seed)
+            methods["ct-few"] = partial(adapted_probe, adapted["ct-few"], y, split["few"], seed)
+            methods["ct-dmtl"] = partial(
+                adapted_semi, adapted["ct-dmtl"], y, split["few"], split["pool"], seed
+            )
+        if seed < args.contrastive_all_seeds:
+            adapted["ct-all"] = Adapted(encoder, texts, y, split["train"], seed)
+            methods["ct-all"] = partial(adapted_probe, adapted["ct-all"], y, split["train"], seed)
         for key, fit in methods.items():
             started = time.perf_counter()
             # scikit-learn's BLAS on one thread (faster on a shared 2-core machine); torch keeps its threads.
@@ -219,6 +283,8 @@ def run_dataset(
                 predict = fit()
                 predicted = predict(test)
             elapsed = time.perf_counter() - started
+            if key == "ct-dmtl":  # its contrastive step ran in the ct-few row's fit: it counts here too
+                elapsed += adapted[key].seconds
             accuracy, balanced = scores(y[test], predicted)
             results[name][key].append((accuracy, balanced, elapsed))
             logging.info(
@@ -228,8 +294,9 @@ def run_dataset(
 
 def write_report(args: argparse.Namespace, results: dict, notes: list[str], total: float) -> str:
     lines = [
-        f"Command: `python bench/bench_text.py --seeds {args.seeds} --setfit-seeds {args.setfit_seeds} --per-class "
-        f"{args.per_class} --labels {args.labels}`; {args.seeds} seeds, 70 / 30 stratified train / test split per seed; machine: "
+        f"Command: `python bench/bench_text.py --datasets {' '.join(args.datasets)} --seeds {args.seeds} "
+        f"--setfit-seeds {args.setfit_seeds} --contrastive-seeds {args.contrastive_seeds} --contrastive-all-seeds "
+        f"{args.contrastive_all_seeds} --per-class {args.per_class} --labels {args.labels}`; {args.seeds} seeds, 70 / 30 stratified train / test split per seed; machine: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), no GPU; whole benchmark {total / 60:.1f} min.",
         "",
@@ -264,6 +331,15 @@ def main() -> None:
     parser.add_argument("--setfit-iterations", type=int, default=20)
     parser.add_argument(
         "--setfit-seeds", type=int, default=3, help="seeds the SetFit-style row runs on (it is the slow one)"
+    )
+    parser.add_argument(
+        "--contrastive-seeds",
+        type=int,
+        default=3,
+        help="seeds of the rows with the product's contrastive step",
+    )
+    parser.add_argument(
+        "--contrastive-all-seeds", type=int, default=1, help="seeds of its all-labels row (the slowest)"
     )
     parser.add_argument("--quick", action="store_true", help="1 seed, 60 texts per class")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dmtl-text"))

@@ -678,6 +678,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
 
     def preparation(event: PreparationProgress) -> None:
+        if event.phase == "contrastive":
+            bar.label = "contrastive"
+            bar.update(
+                event.done, event.total, f"steps adapting the {model} to the labels, {event.seconds:.0f} s"
+            )
+            return
         bar.label = "features"
         reused = f", {event.reused} reused from the cache" if event.reused else ""
         bar.update(

@@ -17,8 +17,9 @@ IMPORT_TIP = (
     "reading them can run code). The folder is copied into DMTL Studio's own store; nothing is downloaded."
 )
 TRANSFER_HELP = {
-    "frozen": "Feature extraction: the pretrained encoder stays fixed and only the new head learns. Each text's "
-    "embedding is computed once and cached, so epochs take seconds. Safest with few texts.",
+    "frozen": "Feature extraction: the encoder first takes a short contrastive fine-tuning on pairs of your "
+    "labelled texts (SetFit; its steps are set below, 0 turns it off), then stays fixed and only the new head "
+    "learns on each text's embedding, computed once. Best with few labels.",
     "partial": "Parameter transfer: the last transformer layers of the encoder adapt to your texts too; the "
     "word embeddings and earlier layers keep their pretrained weights.",
     "full": "Fine-tuning: every layer of the encoder adapts, at a fraction of the head's learning rate. Slowest; "
@@ -33,7 +34,13 @@ LAMBDA_HELP = (
 DMTL_NOTE = "Supervised loss on augmented texts + λ × consistency between clean and augmented."
 UNLABELLED_TIP = (
     "Unlabelled texts teach the model through the consistency term (with a linear probe: class-balanced "
-    "pseudo-labels by label spreading on the frozen embeddings); they never count as labelled."
+    "self-training, the probe's most confident pseudo-labels joining its fit); they never count as labelled."
+)
+CONTRASTIVE_TIP = (
+    "Before a frozen encoder's embeddings are computed, fine-tune it on pairs of labelled texts: the same "
+    "class (pulled together) or two classes (pushed apart), as SetFit does. At most this many steps of 16 "
+    "pairs; with few labels it is SetFit's 20 rounds of pairs. Measured: +3 to +7 points of balanced accuracy "
+    "at 8 labels per class (docs/text.md), for minutes on a CPU. Off: the pretrained embeddings as they are."
 )
 
 

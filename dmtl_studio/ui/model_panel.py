@@ -192,6 +192,20 @@ class ModelPanel(QWidget):
         stage_row.addWidget(self.stages_label)
         box.addLayout(stage_row)
         box.addWidget(self.help)
+        # A text project's frozen encoder: SetFit's contrastive step before its embeddings are cached.
+        self.contrastive_steps = spin_box("contrastive_steps")
+        self.contrastive_steps.setSpecialValueText("off")
+        self.contrastive_steps.setToolTip(encoder_rows.CONTRASTIVE_TIP)
+        self.contrastive_row = QWidget()
+        row = QHBoxLayout(self.contrastive_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        contrastive_label = QLabel("Adapt the encoder to the labels first, contrastive steps:")
+        contrastive_label.setToolTip(encoder_rows.CONTRASTIVE_TIP)
+        row.addWidget(contrastive_label)
+        row.addWidget(self.contrastive_steps)
+        row.addStretch(1)
+        self.contrastive_row.hide()  # shown in a text project
+        box.addWidget(self.contrastive_row)
 
         # ---- head
         self.head_kind = choice_box("head", HEAD_TEXTS)
@@ -384,6 +398,7 @@ class ModelPanel(QWidget):
         self.import_weights_button.setText(encoder_rows.IMPORT_TEXT if text else IMPORT_TEXT)
         self.import_weights_button.setToolTip(encoder_rows.IMPORT_TIP if text else IMPORT_TIP)
         self.weights_note.hide()
+        self.contrastive_row.setVisible(text)
         lambda_help = encoder_rows.LAMBDA_HELP if text else LAMBDA_HELP
         self.consistency_weight.setToolTip(lambda_help)
         self.lambda_label.setToolTip(lambda_help)
@@ -581,6 +596,9 @@ class ModelPanel(QWidget):
         self.help.setText((encoder_rows.TRANSFER_HELP if self.kind == "text" else TRANSFER_HELP)[mode])
         self.stages.setEnabled(mode == "partial")
         self.stages_label.setEnabled(mode == "partial")
+        self.contrastive_row.setEnabled(
+            mode == "frozen"
+        )  # a fine-tuned encoder learns from the labels anyway
         self._update_probe()
         self._consistency_changed()
         for fine_tuning in (self.backbone_factor, self.layer_decay, self.tta_flip):
@@ -793,6 +811,7 @@ class ModelPanel(QWidget):
             unfreeze_stages=self.stages.value(),
             head=str(self.head_kind.currentData()),
             linear_probe=self.linear_probe.isChecked(),
+            contrastive_steps=self.contrastive_steps.value(),  # an image run stores it off (core)
             hidden_size=self.hidden.value(),
             dropout=round(self.dropout.value(), 3),
             epochs=self.epochs.value(),

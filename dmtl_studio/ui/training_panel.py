@@ -124,8 +124,9 @@ def stop_cost(epochs_done: int, epochs: int, phase: str) -> str:
     epochs
         Epochs the run was asked for (0 when not known yet).
     phase
-        ``"preparing"`` (building the model), ``"features"`` (the frozen backbone's feature pass) or
-        ``"training"`` (steps of an epoch) or ``"probe"`` (a linear probe's cross-validation).
+        ``"preparing"`` (building the model), ``"contrastive"`` (a text encoder's contrastive fine-tuning),
+        ``"features"`` (the frozen backbone's feature pass), ``"training"`` (steps of an epoch) or ``"probe"``
+        (a linear probe's cross-validation).
     """
     if epochs_done > 0:
         of = f" of {epochs}" if epochs else ""
@@ -135,6 +136,8 @@ def stop_cost(epochs_done: int, epochs: int, phase: str) -> str:
         )
     if phase == "features":
         return "No epoch has finished yet: Stop keeps only the features computed so far, no model."
+    if phase == "contrastive":
+        return "The encoder is being adapted to the labels: Stop keeps no model from this run."
     if phase == "probe":
         return "The linear probe is being fitted: Stop keeps the computed features, no model."
     return "No epoch has finished yet: Stop keeps no model from this run."
@@ -524,13 +527,24 @@ class TrainingPanel(QWidget):
         return seconds / steps * (total - done)
 
     def on_preparing(self, event: PreparationProgress) -> None:
-        """The frozen backbone's one pass over the images, before (and between) the first steps."""
-        if self.phase != "features":
-            self.phase = "features"
+        """The frozen backbone's one pass over the images, before (and between) the first steps; in a text run,
+        the encoder's contrastive fine-tuning before that pass."""
+        if self.phase != event.phase:
+            self.phase = event.phase
             self._steps_origin = None  # the steps after this pass measure their own rate again
             self._show_stop_cost()
         self.progress.setRange(0, max(1, event.total))
         self.progress.setValue(event.done)
+        if event.phase == "contrastive":
+            left = format_duration(event.eta_seconds) if event.eta_seconds is not None else "…"
+            self.progress.setFormat(f"contrastive {event.done:,}/{event.total:,} · ETA {left}")
+            if not self.paused:
+                self.status.setText(
+                    f"Adapting the {self.model_part} to your labels (SetFit's contrastive fine-tuning): step "
+                    f"{event.done:,} of {event.total:,}, {format_duration(event.seconds)}; its embeddings are "
+                    "computed next, then the head is fitted."
+                )
+            return
         left_seconds = event.eta_seconds  # the core's, from the views computed (not read from the cache)
         if left_seconds is None and event.done and not event.reused:
             left_seconds = event.seconds * (event.total - event.done) / event.done

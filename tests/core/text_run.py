@@ -1,7 +1,7 @@
 """One small trained text run shared by the text evaluation, export, prediction and attribution tests.
 
 Three topics (cats, money, weather), 8 training, 2 validation and 2 test texts each; a frozen all-MiniLM-L6-v2
-with the linear probe (a few seconds on a CPU), trained once per test session.
+after 10 contrastive steps, with the linear probe (seconds on a CPU), trained once per test session.
 """
 
 from __future__ import annotations
@@ -92,7 +92,12 @@ def trained_text_project(factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if "run" not in _CACHE:
         project = make_text_project(factory.mktemp("text") / "project")
         config = TrainConfig.recommended(
-            backbone="all-MiniLM-L6-v2", device="cpu", seed=0, transfer="frozen", linear_probe=True
+            backbone="all-MiniLM-L6-v2",
+            device="cpu",
+            seed=0,
+            transfer="frozen",
+            linear_probe=True,
+            contrastive_steps=10,  # an adapted encoder: what exports, evaluation and prediction must carry
         )
         summary = train(project, config)
         _CACHE["run"] = (project, Path(summary.run_dir))

@@ -287,6 +287,7 @@ def test_the_form_starts_from_the_recommended_configuration_and_offers_only_vali
         "unlabelled_ratio": panel.unlabelled_ratio,
         "layer_decay": panel.layer_decay,
         "ema_decay": panel.ema_decay,
+        "contrastive_steps": panel.contrastive_steps,
     }
     for name, box in boxes.items():
         rule = setting(name)

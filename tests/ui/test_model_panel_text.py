@@ -19,6 +19,7 @@ from dmtl_studio.core.models.text_catalog import (
 )
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_demo import create_text_demo_project
+from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.ui.model_panel import NAME_ROLE, ModelPanel
 from tests.core.encoder_folders import write_small_encoder
 
@@ -210,6 +211,9 @@ def test_a_run_started_from_the_window_uses_the_chosen_encoder(
     assert ready.startswith("Ready:") and "validation texts" in ready and "images" not in ready, ready
     assert panel.select_backbone(name)
     assert panel.frozen.isChecked() and panel.linear_probe.isChecked()
+    assert panel.contrastive_row.isVisibleTo(panel) and panel.contrastive_row.isEnabled()
+    assert panel.contrastive_steps.value() == TrainConfig.recommended().contrastive_steps
+    panel.contrastive_steps.setValue(3)  # SetFit's step, kept short here
     controller.start_training()
     thread = controller.training_thread
     assert thread is not None
@@ -218,4 +222,8 @@ def test_a_run_started_from_the_window_uses_the_chosen_encoder(
         runs = store.runs()
     assert len(runs) == 1 and runs[0].status == "completed", runs
     assert runs[0].config["backbone"] == name
+    assert runs[0].config["contrastive_steps"] == 3
+    assert "contrastive fine-tuning (SetFit)" in window.training.notices.text(), (
+        window.training.notices.text()
+    )
     controller.shutdown()

@@ -15,6 +15,7 @@ from dmtl_studio.core.training.config_finetune import FineTuneSettings
 from dmtl_studio.core.training.config_unlabelled import UnlabelledSettings
 from dmtl_studio.core.training.settings import (
     BATCH_OF_ONE,
+    CONTRASTIVE_STEPS,
     HEADS,
     IMBALANCE,
     MIN_TRAINING_BATCH,
@@ -80,6 +81,21 @@ class TrainConfig(FineTuneSettings, UnlabelledSettings):
             off_help="train a frozen backbone's head by epochs (batches, the recipe's mixing steps, early "
             "stopping) in place of the default linear probe fitted to convergence",
             recommended=True,
+        ),
+    )
+    contrastive_steps: int = field(
+        default=0,
+        metadata=described(
+            "contrastive fine-tuning steps",
+            label="Contrastive steps",
+            metavar="STEPS",
+            help="text projects with a frozen encoder: first fine-tune the encoder on pairs of labelled texts of "
+            "one class or of two (SetFit's contrastive step), at most STEPS batches of 16 pairs, then cache its "
+            "embeddings (0: off)",
+            low=0,
+            high=100_000,
+            step=50,
+            recommended=CONTRASTIVE_STEPS,
         ),
     )
     hidden_size: int = field(

@@ -145,7 +145,10 @@ def find_learning_rate(
         The loss was not finite even at the smallest rate.
     """
     with ProjectStore.open(project_dir) as store:
-        parts = build_project_run(store, config, should_stop=should_stop, on_preparing=on_preparing)
+        # The head's rate is measured on the pretrained encoder's embeddings: a text encoder's contrastive
+        # fine-tuning would cost minutes before a search of seconds, for a rate the head would hardly change.
+        searched = config.with_changes(contrastive_steps=0)
+        parts = build_project_run(store, searched, should_stop=should_stop, on_preparing=on_preparing)
     test = LRRangeTest(start_lr, end_lr, steps, on_point=on_point, on_progress=on_progress)
     trainer = Trainer(parts, [test], should_stop)
     trainer.epochs = math.ceil(steps / max(1, len(parts.train_loader))) + 1

@@ -22,6 +22,10 @@ class ConfigError(ValueError):
 #: (one value per channel once the image has shrunk to 1 x 1), and its statistics from one image are noise.
 MIN_TRAINING_BATCH = 2
 
+#: A text run's recommended cap on its encoder's contrastive fine-tuning (``TrainConfig.contrastive_steps``):
+#: SetFit's 20 rounds of pairs for up to 80 labelled texts, the same bounded cost above that (docs/text.md).
+CONTRASTIVE_STEPS = 200
+
 BATCH_OF_ONE = (
     "batch size 1 cannot fine-tune a backbone: its BatchNorm layers need at least 2 images in every training "
     "batch. Choose a batch size of 2 or more, or the frozen transfer (only the new head learns)"

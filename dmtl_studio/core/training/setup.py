@@ -294,6 +294,7 @@ def build_run(
         The backbone's pretrained weights cannot be found offline.
     """
     emit = emit or (lambda event: None)
+    config = config.with_changes(contrastive_steps=0)  # a text encoder's step: an image run stores it off
     seed_everything(config.seed)  # first: the new head's initial weights come from this seed
     recipe = resolve_recipe(config.recipe)
     device, notice = probe_device(config.device if world is None else device_request(config.device))

@@ -123,6 +123,11 @@ class TextDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def clean_ids(self) -> torch.Tensor:
+        """Token ids ``(N, max_length)`` of the texts as they are (no augmentation), padded with the pad id."""
+        return self._clean
+
     def lengths(self) -> np.ndarray:
         """Tokens per text ``(N,)`` (without padding; truncated texts count the maximum)."""
         return (self._clean != self.encoder.preprocessing.pad_id).sum(1).numpy()

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,11 +33,12 @@ from dmtl_studio.core.models.transfer import configure_transfer
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
-from dmtl_studio.core.training.events import RunNotice
+from dmtl_studio.core.training.events import PreparationProgress, RunNotice
 from dmtl_studio.core.training.held_out import learns_from_unlabelled, plan_for_project
 from dmtl_studio.core.training.labelled import LabelledSplit, class_weights, labelled_split, unlabelled_paths
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
+from dmtl_studio.core.training.text_contrastive import contrastive_fine_tune
 from dmtl_studio.core.training.text_data import TextAugment, TextAugmentation, TextDataset
 from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
 
@@ -186,6 +188,9 @@ def build_text_parts(
             )
         )
     model.to(device)
+    adapted = config.transfer == "frozen" and config.contrastive_steps > 0
+    if adapted:
+        _adapt_encoder(model.backbone, train_set, config, device, emit, should_stop)
     groups = configure_transfer(model, config)
     for group in groups:
         group["base_lr"] = group["lr"]
@@ -203,7 +208,10 @@ def build_text_parts(
             clean_views=config.consistency_weight > 0,
             unlabelled_set=unlabelled_set,
             on_progress=on_preparing,
-            store=text_feature_store(feature_dir, encoder, device) if feature_dir is not None else None,
+            # An adapted encoder's embeddings are this run's alone: the project's cache keeps the pretrained ones.
+            store=text_feature_store(feature_dir, encoder, device)
+            if feature_dir is not None and not adapted
+            else None,
         )
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     weights = None
@@ -235,6 +243,42 @@ def build_text_parts(
     )
     parts.build_loaders()
     return parts
+
+
+def _adapt_encoder(
+    encoder: nn.Module,
+    train_set: TextDataset,
+    config: TrainConfig,
+    device: torch.device,
+    emit: EventCallback,
+    should_stop: ShouldStop,
+) -> None:
+    """SetFit's contrastive step on the labelled training texts before a frozen encoder's embeddings are cached
+    (:func:`~dmtl_studio.core.training.text_contrastive.contrastive_fine_tune`); its progress is a
+    :class:`PreparationProgress` of phase ``"contrastive"``, its outcome a notice."""
+
+    def progress(done: int, total: int, seconds: float) -> None:
+        eta = seconds / done * (total - done) if done else None
+        emit(PreparationProgress(done, total, seconds, eta_seconds=eta, phase="contrastive"))
+
+    result = contrastive_fine_tune(
+        encoder,
+        train_set.clean_ids,
+        np.asarray(train_set.targets),
+        max_steps=config.contrastive_steps,
+        seed=config.seed,
+        device=device,
+        pad_id=train_set.encoder.preprocessing.pad_id,
+        should_stop=should_stop,
+        on_progress=progress,
+    )
+    emit(
+        RunNotice(
+            f"contrastive fine-tuning (SetFit): the encoder learnt from {result.pairs:,} pairs of the "
+            f"{len(train_set):,} labelled training texts in {result.steps:,} steps, {result.seconds:.0f} s "
+            f"(final loss {result.final_loss:.3f}); the head is fitted on its new embeddings"
+        )
+    )
 
 
 def build_text_run(

@@ -31,8 +31,11 @@ def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommen
         "linear_probe",
         "unlabelled_rule",
         "decay_norm_and_bias",
+        "contrastive_steps",
     }
     assert new.linear_probe and not stored.linear_probe
+    # A text run stored before the contrastive step existed had none; a new one starts with SetFit's step.
+    assert (stored.contrastive_steps, new.contrastive_steps) == (0, 200)
     # The fine-tuning recipe's stored defaults are "off": a run saved before it existed reloads unchanged.
     assert (stored.layer_decay, stored.ema_decay, stored.tta_flip, stored.decay_norm_and_bias) == (
         1.0,

@@ -31,7 +31,11 @@ def _recipe(mixup: float | None, deletion: bool = True) -> Recipe:
 
 def _parts(recipe: Recipe, **changes: object) -> RunParts:
     config = TrainConfig.recommended(
-        backbone="all-MiniLM-L6-v2", device="cpu", seed=5, batch_size=4, **{"linear_probe": False, **changes}
+        backbone="all-MiniLM-L6-v2",
+        device="cpu",
+        seed=5,
+        batch_size=4,
+        **{"linear_probe": False, "contrastive_steps": 0, **changes},
     )
     corpus = TextCorpus.from_lists(["cats", "money"], TRAIN, VAL)
     return build_text_parts(corpus, config, augment=recipe.compile(), augmentation=recipe.to_dict())

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.models.text_encoder import load_text_encoder
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.training import objective
@@ -59,7 +60,10 @@ def word_dropout(text: str, rng: np.random.Generator) -> str:
 
 
 def _config(**changes: object) -> TrainConfig:
-    return TrainConfig.recommended(backbone="all-MiniLM-L6-v2", device="cpu", seed=3, **changes)
+    # No contrastive step unless a test asks: it has tests of its own (test_text_contrastive.py).
+    return TrainConfig.recommended(
+        backbone="all-MiniLM-L6-v2", device="cpu", seed=3, **{"contrastive_steps": 0, **changes}
+    )
 
 
 def test_frozen_encoder_with_the_linear_probe_separates_a_tiny_text_set() -> None:
@@ -180,7 +184,10 @@ def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Pa
     project = _text_project(tmp_path / "project")
     events: list[object] = []
     # The window and the command line start from the image backbone's name: the run names the encoder it used.
-    config = _config(transfer="frozen", linear_probe=True).with_changes(backbone="efficientnet_lite0")
+    # ... and its encoder takes a short contrastive step: the checkpoint carries the adapted weights.
+    config = _config(transfer="frozen", linear_probe=True, contrastive_steps=3).with_changes(
+        backbone="efficientnet_lite0"
+    )
     summary = train(project, config, on_event=events.append)
     assert summary.status == "completed" and summary.classes == ("cats", "money")
     with ProjectStore.open(project) as store:
@@ -188,6 +195,7 @@ def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Pa
         assert stored["backbone"] == "all-MiniLM-L6-v2"
         # The project's text recipe (the default one here) is the run's T(x), stored with it.
         assert stored["recipe"]["kind"] == "text" and stored["recipe"]["steps"]
+        assert stored["contrastive_steps"] == 3
     assert summary.metrics["best"]["val_accuracy"] == 1.0
     loaded = load_checkpoint(summary.run_dir)
     assert loaded.sidecar["kind"] == "text" and loaded.spec.backbone == "all-MiniLM-L6-v2"
@@ -195,7 +203,15 @@ def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Pa
     with torch.no_grad():
         predicted = loaded.model(encoder.tokenize([t for t, _ in VAL]).ids).argmax(1).tolist()
     assert predicted == [c for _, c in VAL]
-    # A second run reads every embedding from the project's feature cache.
+    assert not torch.allclose(
+        encoder.encode(["the cat"]), load_text_encoder("all-MiniLM-L6-v2").encode(["the cat"])
+    )
+    # The adapted encoder's embeddings were this run's alone: a run of the pretrained encoder computes its own,
+    # and the run after it reads every one from the project's feature cache.
+    first: list[object] = []
+    train(project, _config(transfer="frozen", linear_probe=True), on_event=first.append)
+    computed = [e for e in first if isinstance(e, PreparationProgress) and e.phase == "features"]
+    assert computed and computed[-1].reused == 0
     again: list[object] = []
     train(project, _config(transfer="frozen", linear_probe=True), on_event=again.append)
     progress = [e for e in again if isinstance(e, PreparationProgress)]
