@@ -40,7 +40,9 @@ class TrainConfig(FineTuneSettings, UnlabelledSettings):
     rate); ``decay_norm_and_bias`` false keeps the weight decay off normalisation weights and biases. With
     ``ema_decay`` > 0 an exponential moving average of the weights is what is validated, kept and exported;
     ``tta_flip`` makes a fine-tuned image model average its prediction with the mirror image's. The new head is
-    ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. ``recipe`` is the augmentation
+    ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. In a text project a frozen encoder is first
+    adapted to the labelled texts by SetFit's contrastive step, at most ``contrastive_steps`` batches of pairs
+    (:mod:`dmtl_studio.core.training.text_contrastive`; 0: off; image runs store 0). ``recipe`` is the augmentation
     recipe as a dict (see :class:`dmtl_studio.core.augment.recipe.Recipe`); ``None`` means the ``light`` preset.
 
     ``imbalance`` weights the loss by inverse class frequency (``"weighted_loss"``) or samples classes evenly
