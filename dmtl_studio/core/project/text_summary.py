@@ -124,7 +124,9 @@ class TextImportSummary:
             extra = sum(len(group) - 1 for group in self.duplicates)
             parts.append(f"{extra} duplicate text(s) in {len(self.duplicates)} group(s), kept")
         if self.notes:
-            parts.append(f"{len(self.notes)} text(s) with a note (longer than the model reads, encoding)")
+            kinds = Counter(kind for _, note in self.notes for kind in _note_kinds(note))
+            listed = ", ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
+            parts.append(f"{len(self.notes)} text(s) with a note ({listed})")
         if self.skipped:
             parts.append(f"skipped {self.skipped} file(s) that are not .txt")
         if self.split_folders:
@@ -182,3 +184,18 @@ class TextImportSummary:
             "split_warnings": list(split.warnings) if split else [],
             "label_conflicts": [{"labels": list(c.labels), "paths": list(c.paths)} for c in self.conflicts],
         }
+
+
+def _note_kinds(note: str) -> list[str]:
+    """The kinds of the clauses of one text's note (:func:`join_notes` joins them with ``"; "``)."""
+    kinds = []
+    for clause in note.split("; "):
+        if clause.startswith("longer than the model reads"):
+            kinds.append("longer than the model reads")
+        elif clause.startswith("read as"):
+            kinds.append("encoding")
+        elif clause.startswith("label"):
+            kinds.append("label")
+        elif clause.startswith("split"):
+            kinds.append("split")
+    return kinds or ["other"]

@@ -130,6 +130,7 @@ def test_encodings_tried_and_undecodable_files_reported(tmp_path: Path) -> None:
         notes = dict(summary.notes)
         assert "UTF-16" in notes[str((folder / "le.txt").absolute())]
         assert "big-endian" in notes[str((folder / "be.txt").absolute())]
+        assert "2 text(s) with a note (encoding: 2)" in summary.describe()
         # The undecodable file is a problem item, kept out of everything usable.
         assert len(store.images()) == 4 and len(store.images(usable_only=True)) == 3
 
@@ -187,6 +188,9 @@ def test_bad_rows_are_reported_by_row_never_fatal(tmp_path: Path) -> None:
         )  # kept whole
         assert _labels(store)[f"{base}#7"] is None
         assert "2 problem(s)" in summary.describe() and "1 duplicate text(s)" in summary.describe()
+        # The summary names the kinds of notes it has, and only those.
+        assert "2 text(s) with a note (longer than the model reads: 1, label: 1)" in summary.describe()
+        assert "encoding" not in summary.describe()
         assert any(line.startswith("problem: t.csv row 3: ragged row") for line in summary.details())
 
 
