@@ -227,9 +227,9 @@ def adapted_semi(adapted: Adapted, y: np.ndarray, rows: np.ndarray, pool: np.nda
 ROWS = {
     "tfidf": "(a) TF-IDF + LogisticRegression, C by 5-fold CV (all labels)",
     "frozen": "(a) ours: frozen MiniLM + linear probe, C by CV (all labels)",
+    "ct-all": "(a) ours, default: contrastive step + linear probe (all labels)",
     "tfidf-few": "(b) TF-IDF + LogisticRegression ({k}/class)",
     "setfit": "(b) SetFit-style: contrastive fine-tuning + LogisticRegression ({k}/class)",
-    "ct-all": "(a) ours, default: contrastive step + linear probe (all labels)",
     "ours-few": "(b) ours, supervised: frozen MiniLM + linear probe ({k}/class)",
     "dmtl": "(b) ours, with the unlabelled texts: class-balanced self-training of the probe ({k}/class + pool)",
     "ct-few": "(b) ours, default, supervised: contrastive step + linear probe ({k}/class)",
