@@ -356,7 +356,9 @@ class StudioController(QObject):
         if self.store is not None and len(self.store.problems()) != before:
             self.window.browser.reload()
 
-    def _run_row_appeared(self, *_: object) -> None:
+    def _run_row_appeared(self, event: object = None) -> None:
+        if getattr(event, "phase", None) == "contrastive":
+            return  # a text encoder's contrastive step runs before the run's folder and row exist
         if not self._run_row_shown:
             self._run_row_shown = True
             self.runs_changed.emit()

@@ -702,7 +702,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _cross_validate(args, config, on_event)
     else:
         summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
-    if summary.removed:  # stopped before its first epoch: no empty run is kept
+    if not summary.run_dir:  # stopped while the run was prepared (a text encoder's contrastive step)
+        print(f"run {summary.status} before it began training; nothing was kept")
+    elif summary.removed:  # stopped before its first epoch: no empty run is kept
         print(f"run {summary.status} before its first epoch ended; only the computed features were kept")
     else:
         print(f"run {summary.status}: {summary.run_dir}")

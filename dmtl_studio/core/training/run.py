@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file
 from torch.nn import Module
 
-from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
 from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, CheckpointError, checkpoint_files
 from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.imaging import FileProblem
@@ -145,9 +145,16 @@ def _train(
     clock = RunClock(should_stop)
     progress = ProgressEvents(emit, clock)
     if world is None:
-        parts = build_project_run(
-            store, config, emit, clock.should_stop, split, on_preparing=progress.preparing
-        )
+        try:
+            parts = build_project_run(
+                store, config, emit, clock.should_stop, split, on_preparing=progress.preparing
+            )
+        except (
+            Cancelled
+        ):  # stopped while the parts were built (a text encoder's contrastive step): no run yet
+            return RunSummary(
+                run_id=-1, run_dir="", status="stopped", epochs_completed=0, classes=(), device="", metrics={}
+            )
     else:
         if store.kind == "text":
             raise TrainingError(
@@ -261,7 +268,8 @@ def train(
     -------
     RunSummary
         Status ``"completed"`` or ``"stopped"``, epochs completed, the best and last epoch's metrics, and
-        ``removed`` when the run ended before saving an epoch (it is then gone from the project).
+        ``removed`` when the run ended before saving an epoch (it is then gone from the project); stopped while
+        its parts were built (a text encoder's contrastive step), no run was made: ``run_id`` -1, ``run_dir`` "".
 
     Raises
     ------

@@ -4,6 +4,7 @@ frozen text run (before the embeddings are cached, never in the project's cache)
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +137,31 @@ def test_a_frozen_text_run_adapts_its_encoder_before_caching_the_embeddings() ->
         later.append,
     )
     assert not any(isinstance(e, PreparationProgress) and e.phase == "contrastive" for e in later)
+
+
+def test_a_stop_during_the_contrastive_step_ends_the_run_before_it_is_made(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.store import ProjectStore
+    from dmtl_studio.core.training.run import train
+    from tests.core.training.test_text_training import _text_project
+
+    project = _text_project(tmp_path / "project")
+    events: list[object] = []
+    steps = [e for e in events if isinstance(e, PreparationProgress)]
+
+    def stop_after_two_steps() -> bool:
+        steps[:] = [e for e in events if isinstance(e, PreparationProgress) and e.phase == "contrastive"]
+        return len(steps) >= 2
+
+    config = TrainConfig.recommended(
+        backbone="all-MiniLM-L6-v2", device="cpu", seed=3, transfer="frozen", contrastive_steps=30
+    )
+    summary = train(project, config, on_event=events.append, should_stop=stop_after_two_steps)
+    assert (summary.status, summary.run_id, summary.run_dir, summary.epochs_completed) == (
+        "stopped",
+        -1,
+        "",
+        0,
+    )
+    assert len(steps) == 2 and steps[-1].total == 30  # stopped at step 2 of the cap's 30
+    with ProjectStore.open(project) as store:
+        assert store.runs() == []
