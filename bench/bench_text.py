@@ -266,16 +266,13 @@ def run_dataset(
         }
         if seed < args.setfit_seeds:
             methods["setfit"] = partial(setfit_style, texts, y, split["few"], seed, args.setfit_iterations)
-        adapted: dict[str, Adapted] = {}
+        few = Adapted(encoder, texts, y, split["few"], seed)  # one contrastive step for both rows below
         if seed < args.contrastive_seeds:
-            adapted["ct-few"] = adapted["ct-dmtl"] = Adapted(encoder, texts, y, split["few"], seed)
-            methods["ct-few"] = partial(adapted_probe, adapted["ct-few"], y, split["few"], seed)
-            methods["ct-dmtl"] = partial(
-                adapted_semi, adapted["ct-dmtl"], y, split["few"], split["pool"], seed
-            )
+            methods["ct-few"] = partial(adapted_probe, few, y, split["few"], seed)
+            methods["ct-dmtl"] = partial(adapted_semi, few, y, split["few"], split["pool"], seed)
         if seed < args.contrastive_all_seeds:
-            adapted["ct-all"] = Adapted(encoder, texts, y, split["train"], seed)
-            methods["ct-all"] = partial(adapted_probe, adapted["ct-all"], y, split["train"], seed)
+            every = Adapted(encoder, texts, y, split["train"], seed)
+            methods["ct-all"] = partial(adapted_probe, every, y, split["train"], seed)
         for key, fit in methods.items():
             started = time.perf_counter()
             # scikit-learn's BLAS on one thread (faster on a shared 2-core machine); torch keeps its threads.
@@ -284,7 +281,7 @@ def run_dataset(
                 predicted = predict(test)
             elapsed = time.perf_counter() - started
             if key == "ct-dmtl":  # its contrastive step ran in the ct-few row's fit: it counts here too
-                elapsed += adapted[key].seconds
+                elapsed += few.seconds
             accuracy, balanced = scores(y[test], predicted)
             results[name][key].append((accuracy, balanced, elapsed))
             logging.info(

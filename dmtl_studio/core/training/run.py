@@ -149,9 +149,8 @@ def _train(
             parts = build_project_run(
                 store, config, emit, clock.should_stop, split, on_preparing=progress.preparing
             )
-        except (
-            Cancelled
-        ):  # stopped while the parts were built (a text encoder's contrastive step): no run yet
+        except Cancelled:
+            # Stopped while the parts were built (a text encoder's contrastive step): no run was made yet.
             return RunSummary(
                 run_id=-1, run_dir="", status="stopped", epochs_completed=0, classes=(), device="", metrics={}
             )
