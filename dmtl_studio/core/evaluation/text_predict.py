@@ -132,7 +132,7 @@ def predict_texts(
             )
         if progress is not None:
             progress(len(predictions), total)
-    if progress is not None:
+    if progress is not None and (not texts or problems):  # the rows with an error complete the count, once
         progress(total, total)
     return PredictSummary(tuple(classes), tuple(predictions), tuple(problems))
 
