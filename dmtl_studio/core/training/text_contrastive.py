@@ -174,7 +174,8 @@ def contrastive_fine_tune(
     losses: list[float] = []
     encoder.train()
     try:
-        with torch.random.fork_rng(devices=[]):  # dropout draws its own stream, the run's stays as it was
+        # Dropout draws its own stream; the run's CPU and CUDA streams stay as they were (manual_seed seeds both).
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
             for step in range(steps):
                 check(should_stop)
@@ -204,3 +205,11 @@ def contrastive_fine_tune(
         seconds=time.perf_counter() - started,
         final_loss=float(np.mean(tail)) if tail else float("nan"),
     )
+
+
+def _cuda_devices(device: str | torch.device) -> list[int]:
+    """The CUDA device index whose random state :func:`torch.random.fork_rng` must restore (none on the CPU)."""
+    where = torch.device(device)
+    if where.type != "cuda" or not torch.cuda.is_available():
+        return []
+    return [where.index if where.index is not None else torch.cuda.current_device()]
