@@ -102,6 +102,20 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     return plot
 
 
+def _chosen_marker(plot: pg.PlotWidget) -> pg.InfiniteLine:
+    """A hidden vertical dashed line with a label at its top, for the linear probe's chosen strength."""
+    marker = pg.InfiniteLine(
+        angle=90,
+        movable=False,
+        pen=pg.mkPen("#c0392b", width=1.5, style=Qt.PenStyle.DashLine),
+        label="chosen C",
+        labelOpts={"position": 0.9, "color": "#c0392b", "anchors": [(0, 0), (0, 0)]},
+    )
+    marker.hide()
+    plot.addItem(marker, ignoreBounds=True)
+    return marker
+
+
 def _curve(plot: pg.PlotWidget, name: str | None, color: str, symbols: bool, dashed: bool = False) -> _Series:
     style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
     pen = pg.mkPen(color, width=2 if symbols else 1.5, style=style)
@@ -201,6 +215,8 @@ class TrainingPanel(QWidget):
         self.train_accuracy = _curve(self.accuracy_plot, "train", TRAIN_COLOR, symbols=True)
         self.val_accuracy = _curve(self.accuracy_plot, "validation", VAL_COLOR, symbols=True)
         self.learning_rate = _curve(self.lr_plot, "per step", "#16a085", symbols=False)
+        # A linear probe's chosen strength: a dashed line through that C on the loss and strength plots.
+        self.chosen_c = tuple(_chosen_marker(plot) for plot in (self.loss_plot, self.lr_plot))
         # The DMTL consistency term, per step; it joins the legend only in runs that have it.
         self.consistency_loss = _curve(self.loss_plot, None, CONSISTENCY_COLOR, symbols=False)
         self._consistency_in_legend = False
@@ -315,6 +331,8 @@ class TrainingPanel(QWidget):
     def run_started(self, description: str) -> None:
         for series in self.live:
             series.clear()
+        for marker in self.chosen_c:
+            marker.hide()
         if self._consistency_in_legend:
             self.loss_plot.getPlotItem().legend.removeItem(self.consistency_loss.curve)
             self._consistency_in_legend = False
@@ -514,6 +532,18 @@ class TrainingPanel(QWidget):
         self.train_loss.append(event.step, event.loss)
         self.learning_rate.append(event.step, event.learning_rate)
 
+    def _mark_chosen_c(self, c: float) -> None:
+        """Mark the strength the probe's cross-validation chose (the plotted C nearest to it on a log scale);
+        a probe fitted with a fixed C (too few images per class) plotted none and gets no mark."""
+        tried = self.learning_rate.y[: self.learning_rate.n]
+        if not len(tried) or c <= 0 or np.any(tried <= 0):
+            return
+        step = self.learning_rate.x[int(np.argmin(np.abs(np.log(tried) - np.log(c))))]
+        for marker in self.chosen_c:
+            marker.setPos(step)
+            marker.label.setFormat(f"chosen C = {c:g}")
+            marker.show()
+
     def _steps_eta(self, now: float, done: int, total: int) -> float | None:
         """Seconds left at the step phase's own rate (steps since its first report, over the time since)."""
         if self._steps_origin is None or done < self._steps_origin[1]:
@@ -562,6 +592,8 @@ class TrainingPanel(QWidget):
     def on_epoch(self, event: EpochResult) -> None:
         self.epochs_done, self.epochs_planned = event.epoch, event.epochs
         self._show_stop_cost()
+        if event.probe_c is not None:
+            self._mark_chosen_c(event.probe_c)
         self.train_accuracy.append(event.epoch, event.train_accuracy)
         if event.val_loss is not None:
             self.val_loss.append(event.epoch, event.val_loss)

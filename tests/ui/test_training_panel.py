@@ -148,12 +148,17 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     legend = panel.loss_plot.getPlotItem().legend
     assert legend.getLabel(panel.train_loss.curve).text == "cross-validated (per C)"
     assert "linear probe" in panel.stop_cost()
+    assert not any(marker.isVisible() for marker in panel.chosen_c)
+    panel.on_epoch(EpochResult(1, 1, 0.6, 0.9, 0.7, 0.8, 1e-3, probe_c=1e-2))
+    for marker in panel.chosen_c:  # the chosen strength is the second one tried
+        assert marker.isVisible() and marker.value() == 2 and marker.label.format == "chosen C = 0.01"
     panel.on_finished(RunSummary(1, "/runs/probe", "completed", 1, ("a", "b"), "cpu", {}))
     assert panel.status.text().startswith("Finished: the linear probe was fitted on cpu"), panel.status.text()
     panel.redraw()
     x, y = panel.learning_rate.curve.getData()
     assert list(x) == [1, 2, 3] and np.allclose(10 ** np.asarray(y), grid)  # drawn on a log axis
     panel.run_started("an epoch run")
+    assert not any(marker.isVisible() for marker in panel.chosen_c)
     assert panel.lr_plot.getAxis("left").labelText == "Learning rate"
     assert not panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
     assert legend.getLabel(panel.train_loss.curve).text == "train (per step)"

@@ -124,6 +124,7 @@ class ProgressEvents(Callback):
                 classes=trainer.parts.classes,
                 consistency_loss=epoch.consistency_loss,
                 consistency_mask=epoch.consistency_mask,
+                probe_c=epoch.probe_c,
             )
         )
         if trainer.stop_reason is not None:

@@ -132,6 +132,7 @@ class Trainer:
         self.global_step = 0
         self.saved_epoch = 0  # the newest epoch whose checkpoint is on disk (set by the checkpoint callback)
         self.stop_reason: str | None = None
+        self.probe_c: float | None = None  # the L2 strength a linear probe's cross-validation chose
         #: The moving average of the weights that validation, the checkpoints and the export use instead of the
         #: trained weights (set by :class:`~dmtl_studio.core.training.averaging.WeightAverage`), or ``None``.
         self.averaged: nn.Module | None = None
@@ -164,10 +165,12 @@ class Trainer:
                 train_loss, train_accuracy, consistency = (
                     self._fit_probe() if probe else self._train_epoch(epoch)
                 )
+                probe_c = self.probe_c if probe else None
                 if self.stop_reason is not None and not validate:
                     break
                 self._each(
-                    "on_epoch_end", self._end_epoch(epoch, train_loss, train_accuracy, consistency, validate)
+                    "on_epoch_end",
+                    self._end_epoch(epoch, train_loss, train_accuracy, consistency, validate, probe_c),
                 )
                 if self.stop_reason is not None:
                     break
@@ -184,7 +187,13 @@ class Trainer:
             getattr(callback, hook)(self, *args)
 
     def _end_epoch(
-        self, epoch: int, train_loss: float, train_accuracy: float, consistency: tuple | None, validate: bool
+        self,
+        epoch: int,
+        train_loss: float,
+        train_accuracy: float,
+        consistency: tuple | None,
+        validate: bool,
+        probe_c: float | None = None,
     ) -> EpochOutput:
         parts = self.parts
         val_loss = val_accuracy = confusion = None
@@ -205,6 +214,7 @@ class Trainer:
             val_scores=scores,
             consistency_loss=consistency[0] if consistency else None,
             consistency_mask=consistency[1] if consistency else None,
+            probe_c=probe_c,
         )
 
     def validated(self) -> nn.Module:
@@ -225,6 +235,7 @@ class Trainer:
             self._each("on_batch_end", step)
 
         loss, accuracy, probe, pseudo = fit_probe_head(self.parts, self.should_stop, on_c)
+        self.probe_c = float(probe.c)
         how = (
             f"{probe.folds}-fold cross-validation"
             if probe.folds

@@ -46,6 +46,8 @@ class EpochResult:
     #: fraction of samples confident enough to count in it.
     consistency_loss: float | None = None
     consistency_mask: float | None = None
+    #: A linear probe's epoch: the L2 strength C its cross-validation chose (``None`` for an epoch of steps).
+    probe_c: float | None = None
 
 
 @dataclass(frozen=True)

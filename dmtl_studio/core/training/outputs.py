@@ -43,6 +43,8 @@ class EpochOutput:
     val_scores: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, compare=False)
     consistency_loss: float | None = None
     consistency_mask: float | None = None
+    #: A linear probe's epoch: the L2 strength C its cross-validation chose (``None`` for an epoch of steps).
+    probe_c: float | None = None
 
     def metrics(self) -> dict:
         """The epoch as stored with a run and a checkpoint."""

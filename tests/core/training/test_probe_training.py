@@ -52,7 +52,13 @@ def test_the_head_is_fitted_once_and_the_run_says_which_c(probe_run: tuple[Path,
     assert len(epochs) == 1 and epochs[0].epochs == 1 and epochs[0].val_accuracy is not None
     assert epochs[0].train_accuracy > 0.9  # the shapes are separable in the backbone's features
     notes = [e.message for e in events if isinstance(e, RunNotice)]
-    assert any("linear probe" in n and "C = " in n for n in notes)
+    (note,) = [n for n in notes if "linear probe" in n and "C = " in n]
+    # The epoch carries the chosen strength (the window marks it): one of those tried, the one the note names.
+    assert epochs[0].probe_c in [s.learning_rate for s in steps]
+    assert f"C = {epochs[0].probe_c:g} " in note
+    # It is the strength with the lowest cross-validated log-loss (the first of equals).
+    losses = [s.loss for s in steps]
+    assert epochs[0].probe_c == pytest.approx(steps[losses.index(min(losses))].learning_rate)
     with ProjectStore.open(project) as store:
         run = store.runs()[-1]
         assert run.status == "completed" and len(store.epoch_metrics(run.id)) == 1
