@@ -540,9 +540,9 @@ class TrainingPanel(QWidget):
             return
         step = self.learning_rate.x[int(np.argmin(np.abs(np.log(tried) - np.log(c))))]
         for marker in self.chosen_c:
+            marker.show()  # first: a hidden line's label does not take a new text
             marker.setPos(step)
             marker.label.setFormat(f"chosen C = {c:g}")
-            marker.show()
 
     def _steps_eta(self, now: float, done: int, total: int) -> float | None:
         """Seconds left at the step phase's own rate (steps since its first report, over the time since)."""
