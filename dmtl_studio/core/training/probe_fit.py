@@ -74,6 +74,9 @@ def fit_probe_head(
         targets,
         num_classes=parts.num_classes,
         groups=np.tile(np.arange(count), repeats),  # an image's views never straddle a fold
+        # Held-out folds are scored on the clean views when there are some: the model predicts clean inputs,
+        # and a strong recipe's hardest views would otherwise pull C towards heavy regularisation.
+        scored=np.arange(len(features)) >= views * count if data.clean is not None else None,
         class_weight=class_weight,
         seed=config.seed,
         should_stop=should_stop,

@@ -132,15 +132,17 @@ def test_with_the_consistency_term_on_labelled_images_the_clean_views_join_the_r
     assert data.clean is not None
     views, count, width = data.features.shape
     rows = np.concatenate([data.features.reshape(views * count, width).numpy(), data.clean.numpy()])
-    probe = fit_linear_probe(
-        rows,
-        np.tile(data.targets.numpy(), views + 1),
-        num_classes=parts.num_classes,
-        groups=np.tile(np.arange(count), views + 1),
-        seed=4,
-    )
+    clean_rows = np.arange(len(rows)) >= views * count
+    fit = dict(num_classes=parts.num_classes, groups=np.tile(np.arange(count), views + 1), seed=4)
+    targets = np.tile(data.targets.numpy(), views + 1)
+    probe = fit_linear_probe(rows, targets, scored=clean_rows, **fit)
     head = load_checkpoint(Path(summary.run_dir), device="cpu").model.head[1]
     torch.testing.assert_close(head.weight, to_module(probe).weight, atol=1e-5, rtol=1e-4)
+    # The held-out folds were scored on the clean views alone (what the model will predict), not on every view.
+    losses = [e.loss for e in events if isinstance(e, StepProgress) and e.phase == "probe"]
+    np.testing.assert_allclose(losses, [-v for v in probe.cv_scores], rtol=1e-5)
+    every_view = fit_linear_probe(rows, targets, **fit)
+    assert not np.allclose(losses, [-v for v in every_view.cv_scores], rtol=1e-3)
 
 
 def test_unlabelled_images_join_the_fit_only_with_class_balanced_pseudo_labels(project: Path) -> None:
