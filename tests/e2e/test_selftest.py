@@ -18,6 +18,7 @@ CHECKS = (
     "torch/torchvision",
     "bundled weights",
     "training",
+    "onnxruntime",
     "safetensors",
     "project database",
     "text encoder",

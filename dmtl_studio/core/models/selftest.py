@@ -2,9 +2,11 @@
 
 Each check exercises one thing that a broken bundle gets wrong: the compiled torch and torchvision libraries,
 the bundled pretrained weights, DataLoader worker processes (started with *spawn*, the start method of Windows
-and macOS and the one a frozen application must handle itself), safetensors, the project database, the demo
-generator, the bundled sentence encoder (read offline with transformers) and WordNet (text augmentation). The caller adds checks that need Qt (the composition root owns those). Every check runs even when an
-earlier one failed, so one report lists every problem; the exit status is 0 only when all passed.
+and macOS and the one a frozen application must handle itself), onnxruntime over an exported backbone (the
+frozen feature pass on a CPU), safetensors, the project database, the demo generator, the bundled sentence encoder
+(read offline with transformers) and WordNet (text augmentation). The caller adds checks that need Qt (the
+composition root owns those). Every check runs even when an earlier one failed, so one report lists every
+problem; the exit status is 0 only when all passed.
 """
 
 from __future__ import annotations
@@ -179,6 +181,25 @@ def check_training(device: torch.device) -> str:
     )
 
 
+def check_onnxruntime() -> str:
+    """The frozen feature pass's CPU engine: the default backbone exported to ONNX and run by onnxruntime, its
+    features equal to PyTorch's (``core/models/feature_engine.py``; exports and ``predict`` of ``.onnx`` use both)."""
+    import onnxruntime
+
+    from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE
+    from dmtl_studio.core.models.classifier import create_backbone
+    from dmtl_studio.core.models.feature_engine import check_session, export_backbone, session_for
+
+    backbone = create_backbone(DEFAULT_BACKBONE, pretrained=True).eval()
+    shape = (3, _TRAIN_SIZE, _TRAIN_SIZE)
+    session = session_for(export_backbone(backbone, shape), threads=1)
+    difference = check_session(session, backbone, shape)
+    return (
+        f"onnxruntime {onnxruntime.__version__}: {DEFAULT_BACKBONE} exported and run, features within "
+        f"{difference:.1e} of PyTorch's (relative)"
+    )
+
+
 def check_safetensors(folder: Path) -> str:
     from safetensors.torch import load_file, save_file
 
@@ -312,6 +333,7 @@ def main(argv: Sequence[str], extra_checks: Sequence[tuple[str, Check]] = ()) ->
             ("torch/torchvision", check_torch),
             ("bundled weights", check_bundled_weights),
             ("training", lambda: check_training(device)),
+            ("onnxruntime", check_onnxruntime),
             ("safetensors", lambda: check_safetensors(folder)),
             ("project database", lambda: check_project_database(folder)),
             ("text encoder", check_text_encoder),
