@@ -9,9 +9,10 @@
 #      warm; the cold time and the warm median are the start-up figures of docs/performance.md
 #   3. import the demo pictures twice: once with stdout and stderr closed (what a windowed build sees), once
 #      normally
-#   4. train 1 epoch at 128 px on the CPU with 2 DataLoader workers, predict every picture, check the CSV
-#   5. a text project: new --kind text, import a CSV of 24 labelled texts, train 1 epoch on the bundled sentence
-#      encoder (frozen), check the run's checkpoint names the encoder
+#   4. train 1 epoch at 128 px on the CPU with 2 DataLoader workers, predict every picture, check the CSV;
+#      export the run to ONNX and predict again with it (onnxruntime): the same labels
+#   5. a text project: new --kind text, import a CSV of 24 labelled texts, train on the bundled sentence encoder
+#      (frozen, 8 contrastive steps, then 1 epoch), check the run's checkpoint names the encoder
 #   6. (Linux installer) install.sh into a temporary HOME, run the installed command, uninstall.sh
 #
 # usage: packaging/smoke_test.sh [BUNDLE_DIR]        (default: dist/dmtl-studio)
@@ -140,6 +141,20 @@ accuracy=$(awk -F, 'NR > 1 { n = split($1, p, "/"); if (p[n - 1] ~ /^(circle|squ
     total++; if (p[n - 1] == $2) right++ } } END { printf "%.2f", right / total }' "$work/predictions.csv")
 echo "predicted $rows pictures; accuracy on the labelled ones after 1 epoch: $accuracy"
 
+# The run exported to ONNX predicts the same labels through the bundled onnxruntime.
+frozen export "$run_dir" --format onnx --out "$work/model.onnx" >>"$log" 2>&1 || fail "export to ONNX"
+frozen predict "$work/model.onnx" "$images" --out "$work/predictions-onnx.csv" >>"$log" 2>&1 \
+    || fail "predict with the ONNX export"
+# Same pictures, same class probabilities (columns 4-6) within 1e-3.
+sort "$work/predictions.csv" >"$work/run-sorted.csv"
+sort "$work/predictions-onnx.csv" >"$work/onnx-sorted.csv"
+largest=$(paste -d, "$work/run-sorted.csv" "$work/onnx-sorted.csv" | awk -F, -v n=7 '
+    $1 != $(n + 1) { print "different pictures: " $1 " and " $(n + 1); bad = 1; exit }
+    $1 != "path" { for (c = 4; c <= 6; c++) { d = $c - $(n + c); if (d < 0) d = -d; if (d > m) m = d } }
+    END { if (bad) exit 1; printf "%.1e", m + 0; exit !(m + 0 <= 1e-3) }') \
+    || fail "the ONNX export's predictions differ from the run's: $largest"
+echo "exported to ONNX; its $rows predictions match the run's (largest probability difference $largest)"
+
 # 5. text project ----------------------------------------------------------------------------------------------
 # Two classes of short maintenance notes; the header names the columns the import guesses.
 texts="$work/texts.csv"
@@ -170,8 +185,9 @@ summary=$(tail -n 1 "$work/import-text.txt")
 [[ "$summary" == *'"kind": "text"'* && "$summary" == *'"added": 24,'* && "$summary" == *'"labelled": 24,'* ]] \
     || fail "import of 24 labelled texts: $summary"
 t=$(now)
-frozen train "$work/text-project" --epochs 1 --device cpu --json >"$work/train-text.txt" 2>>"$log" \
-    || fail "train on texts"
+# 8 steps of the default contrastive step (its full 200 take minutes here; the path is what is checked).
+frozen train "$work/text-project" --epochs 1 --contrastive-steps 8 --device cpu --json \
+    >"$work/train-text.txt" 2>>"$log" || fail "train on texts"
 text_train_s=$(since "$t")
 summary=$(tail -n 1 "$work/train-text.txt")
 [[ "$summary" == *'"status": "completed"'* && "$summary" == *'"epochs_completed": 1,'* ]] \
@@ -179,8 +195,10 @@ summary=$(tail -n 1 "$work/train-text.txt")
 run_dir=$(printf '%s' "$summary" | sed -n 's/.*"run_dir": "\([^"]*\)".*/\1/p')
 [ -f "$run_dir/model.safetensors" ] || fail "no text checkpoint in '$run_dir'"
 grep -q '"encoder": "all-MiniLM-L6-v2"' "$run_dir/model.json" || fail "the text checkpoint does not name its encoder"
-echo "text project: 24 texts imported (${text_import_s} s), 1 epoch on all-MiniLM-L6-v2 trained (${text_train_s} s)," \
-    "checkpoint in $run_dir"
+grep -q "contrastive fine-tuning (SetFit).* 8 steps" "$log" \
+    || fail "the text run did not take its 8 contrastive steps"
+echo "text project: 24 texts imported (${text_import_s} s), 8 contrastive steps and 1 epoch on all-MiniLM-L6-v2" \
+    "trained (${text_train_s} s), checkpoint in $run_dir"
 
 # 6. installer -------------------------------------------------------------------------------------------------
 install_s="skipped"
