@@ -1,4 +1,5 @@
-"""Progress of a prediction counts finished files: it never reads 100 % before the model has run."""
+"""Progress of a prediction (pictures, texts) counts finished items: it never reads 100 % before the model has run,
+and reaches it once."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from dmtl_studio.core.evaluation.predict import predict_files
+from dmtl_studio.core.evaluation.text_predict import predict_texts
 from dmtl_studio.core.models.architectures import Preprocessing
 
 
@@ -41,3 +44,26 @@ def test_progress_counts_predicted_files_not_files_read(tmp_path: Path) -> None:
     assert all(done < total for done, total in reported[:-1])  # 100 % only once everything is done
     assert all(shown < len(paths) for shown in seen_by_model)
     assert [d for d, _ in reported] == sorted(d for d, _ in reported)
+
+
+@pytest.mark.parametrize("problems", [(), (("bad.txt", "empty text"),)])
+def test_predict_texts_reports_each_batch_and_reaches_the_total_once(problems: tuple) -> None:
+    texts = [(f"t{k}.txt", "word " * (k + 1)) for k in range(5)]
+    calls: list[tuple[int, int]] = []
+
+    def by_length(batch: list[str]) -> np.ndarray:  # two classes: short and long texts
+        long = np.asarray([len(t.split()) > 2 for t in batch], dtype=float)
+        return np.stack([1.0 - long, long], axis=1)
+
+    summary = predict_texts(
+        texts,
+        ["short", "long"],
+        by_length,
+        problems,
+        batch_size=2,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    total = 5 + len(problems)
+    assert [p.label for p in summary.predictions] == ["short", "short", "long", "long", "long"]
+    assert calls[:3] == [(2, total), (4, total), (5, total)]
+    assert calls.count((total, total)) == 1 and calls[-1] == (total, total)

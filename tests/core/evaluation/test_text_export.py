@@ -148,28 +148,3 @@ def test_bad_prediction_inputs_are_refused_with_a_reason(
     (copy.parent / "model.onnx.json").write_bytes((onnx.parent / "model.onnx.json").read_bytes())
     with pytest.raises(CheckpointError, match="no tokenizer.json"):
         load_text_predictor(copy)
-
-
-@pytest.mark.parametrize("problems", [(), (("bad.txt", "empty text"),)])
-def test_predict_texts_reports_each_batch_and_reaches_the_total_once(problems: tuple) -> None:
-    from dmtl_studio.core.evaluation.text_predict import predict_texts
-
-    texts = [(f"t{k}.txt", "word " * (k + 1)) for k in range(5)]
-    calls: list[tuple[int, int]] = []
-
-    def by_length(batch: list[str]) -> np.ndarray:  # two classes: short and long texts
-        long = np.asarray([len(t.split()) > 2 for t in batch], dtype=float)
-        return np.stack([1.0 - long, long], axis=1)
-
-    summary = predict_texts(
-        texts,
-        ["short", "long"],
-        by_length,
-        problems,
-        batch_size=2,
-        progress=lambda d, t: calls.append((d, t)),
-    )
-    total = 5 + len(problems)
-    assert [p.label for p in summary.predictions] == ["short", "short", "long", "long", "long"]
-    assert calls[:3] == [(2, total), (4, total), (5, total)]
-    assert calls.count((total, total)) == 1 and calls[-1] == (total, total)
