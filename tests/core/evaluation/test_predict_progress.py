@@ -51,18 +51,14 @@ def test_predict_texts_reports_each_batch_and_reaches_the_total_once(problems: t
     texts = [(f"t{k}.txt", "word " * (k + 1)) for k in range(5)]
     calls: list[tuple[int, int]] = []
 
+    def record(done: int, total: int) -> None:
+        calls.append((done, total))
+
     def by_length(batch: list[str]) -> np.ndarray:  # two classes: short and long texts
         long = np.asarray([len(t.split()) > 2 for t in batch], dtype=float)
         return np.stack([1.0 - long, long], axis=1)
 
-    summary = predict_texts(
-        texts,
-        ["short", "long"],
-        by_length,
-        problems,
-        batch_size=2,
-        progress=lambda d, t: calls.append((d, t)),
-    )
+    summary = predict_texts(texts, ["short", "long"], by_length, problems, batch_size=2, progress=record)
     total = 5 + len(problems)
     assert [p.label for p in summary.predictions] == ["short", "short", "long", "long", "long"]
     assert calls[:3] == [(2, total), (4, total), (5, total)]
