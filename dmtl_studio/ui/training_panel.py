@@ -217,6 +217,7 @@ class TrainingPanel(QWidget):
         self.learning_rate = _curve(self.lr_plot, "per step", "#16a085", symbols=False)
         # A linear probe's chosen strength: a dashed line through that C on the loss and strength plots.
         self.chosen_c = tuple(_chosen_marker(plot) for plot in (self.loss_plot, self.lr_plot))
+        self._chosen_c_shown = False  # hidden while history runs are overlaid (their x axis is epochs)
         # The DMTL consistency term, per step; it joins the legend only in runs that have it.
         self.consistency_loss = _curve(self.loss_plot, None, CONSISTENCY_COLOR, symbols=False)
         self._consistency_in_legend = False
@@ -331,6 +332,7 @@ class TrainingPanel(QWidget):
     def run_started(self, description: str) -> None:
         for series in self.live:
             series.clear()
+        self._chosen_c_shown = False
         for marker in self.chosen_c:
             marker.hide()
         if self._consistency_in_legend:
@@ -539,10 +541,12 @@ class TrainingPanel(QWidget):
         if not len(tried) or c <= 0 or np.any(tried <= 0):
             return
         step = self.learning_rate.x[int(np.argmin(np.abs(np.log(tried) - np.log(c))))]
+        self._chosen_c_shown = True
         for marker in self.chosen_c:
             marker.show()  # first: a hidden line's label does not take a new text
             marker.setPos(step)
             marker.label.setFormat(f"chosen C = {c:g}")
+            marker.setVisible(not self.history.selectedIndexes())  # not over overlaid history runs
 
     def _steps_eta(self, now: float, done: int, total: int) -> float | None:
         """Seconds left at the step phase's own rate (steps since its first report, over the time since)."""
@@ -715,6 +719,8 @@ class TrainingPanel(QWidget):
                     plot.getPlotItem().legend.removeItem(series.curve)
                     series.clear()
                     series.curve.hide()
+        for marker in self.chosen_c:
+            marker.setVisible(self._chosen_c_shown and not rows)
         resumable = len(rows) == 1 and self._history[rows[0]].resumable  # stopped, failed or interrupted
         self.resume_button.setEnabled(resumable and not self.stop_button.isEnabled())
         self.history_note.setText(

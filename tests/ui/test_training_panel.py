@@ -152,6 +152,15 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     panel.on_epoch(EpochResult(1, 1, 0.6, 0.9, 0.7, 0.8, 1e-3, probe_c=1e-2))
     for marker in panel.chosen_c:  # the chosen strength is the second one tried
         assert marker.isVisible() and marker.value() == 2 and marker.label.toPlainText() == "chosen C = 0.01"
+    # Overlaid history runs (plotted by epoch) hide the mark; clearing the selection brings it back.
+    from dmtl_studio.core.project.runs_table import RunRecord
+
+    config = {"backbone": "efficientnet_lite0", "transfer": "frozen"}
+    panel.show_history([RunRecord(1, "earlier", 0.0, "completed", "/p/runs/earlier", config, {})], {})
+    panel.history.selectRow(0)
+    assert not any(marker.isVisible() for marker in panel.chosen_c)
+    panel.history.clearSelection()
+    assert all(marker.isVisible() for marker in panel.chosen_c)
     panel.on_finished(RunSummary(1, "/runs/probe", "completed", 1, ("a", "b"), "cpu", {}))
     assert panel.status.text().startswith("Finished: the linear probe was fitted on cpu"), panel.status.text()
     panel.redraw()

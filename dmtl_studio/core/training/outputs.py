@@ -58,4 +58,6 @@ class EpochOutput:
         if self.consistency_loss is not None:
             metrics["consistency_loss"] = self.consistency_loss
             metrics["consistency_mask"] = self.consistency_mask
+        if self.probe_c is not None:
+            metrics["probe_c"] = self.probe_c
         return metrics

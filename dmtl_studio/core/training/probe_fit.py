@@ -69,59 +69,63 @@ def fit_probe_head(
     targets = np.tile(data.targets.cpu().numpy().astype(np.int64), repeats)
     config = parts.config
     class_weight = "balanced" if config.imbalance != "none" else None
-    probe = fit_linear_probe(
-        features,
-        targets,
-        num_classes=parts.num_classes,
-        groups=np.tile(np.arange(count), repeats),  # an image's views never straddle a fold
-        # Held-out folds are scored on the clean views when there are some: the model predicts clean inputs,
-        # and a strong recipe's hardest views would otherwise pull C towards heavy regularisation.
-        scored=np.arange(len(features)) >= views * count if data.clean is not None else None,
-        class_weight=class_weight,
-        seed=config.seed,
-        should_stop=should_stop,
-        on_progress=on_c,
-    )
     note = None
-    if learns_from_unlabelled(config) and parts.unlabelled_set is not None:
-        labelled = (data.clean if data.clean is not None else parts.cache.train_clean()).float().cpu().numpy()
+    semi = learns_from_unlabelled(config) and parts.unlabelled_set is not None
+    if semi and _is_text(parts):
+        # Sentence embeddings: class-balanced self-training of the probe is the rule that pays on texts
+        # (docs/text.md), fitted on the clean embeddings as measured there; its cross-validation on the labels is
+        # the one reported (the curve) and the one that chooses C.
+        probe = fit_semi_supervised_probe(
+            _labelled_clean(parts, data),
+            data.targets.cpu().numpy().astype(np.int64),
+            parts.cache.unlabelled().clean.float().cpu().numpy(),
+            num_classes=parts.num_classes,
+            seed=config.seed,
+            should_stop=should_stop,
+            on_progress=on_c,
+        )
+        unlabelled_count = len(parts.unlabelled_set)
+        note = (
+            f"self-training: up to {int(SELF_TRAINING_SHARE * unlabelled_count)} of {unlabelled_count} "
+            "unlabelled text(s) joined the fit with a pseudo-label (the same number per class, the most confident "
+            "first)"
+        )
+    else:
+        probe = fit_linear_probe(
+            features,
+            targets,
+            num_classes=parts.num_classes,
+            groups=np.tile(np.arange(count), repeats),  # an image's views never straddle a fold
+            # Held-out folds are scored on the clean views when there are some: the model predicts clean inputs,
+            # and a strong recipe's hardest views would otherwise pull C towards heavy regularisation.
+            scored=np.arange(len(features)) >= views * count if data.clean is not None else None,
+            class_weight=class_weight,
+            seed=config.seed,
+            should_stop=should_stop,
+            on_progress=on_c,
+        )
+    if semi and not _is_text(parts):
         unlabelled = parts.cache.unlabelled()  # views (V, M, F), clean (M, F)
-        unlabelled_clean = unlabelled.clean.float().cpu().numpy()
-        labelled_targets = data.targets.cpu().numpy().astype(np.int64)
-        if _is_text(parts):
-            # Sentence embeddings: class-balanced self-training of the probe is the rule that pays on texts
-            # (docs/text.md), fitted on the clean embeddings as measured there.
-            probe = fit_semi_supervised_probe(
-                labelled,
-                labelled_targets,
-                unlabelled_clean,
+        chosen = pseudo_label(
+            _labelled_clean(parts, data),
+            data.targets.cpu().numpy().astype(np.int64),
+            unlabelled.clean.float().cpu().numpy(),
+            parts.num_classes,
+        )
+        note = (
+            f"label spreading: {len(chosen)} of {len(parts.unlabelled_set)} unlabelled image(s) joined the "
+            "fit with a pseudo-label (the most confident half of each class, so no class is swamped)"
+        )
+        if len(chosen):  # C stays the one cross-validation chose on the true labels
+            probe = fit_linear_probe(
+                np.concatenate([features, _pseudo_rows(unlabelled, chosen.indices, data.clean is not None)]),
+                np.concatenate([targets, np.tile(chosen.labels.astype(np.int64), repeats)]),
                 num_classes=parts.num_classes,
+                c_grid=[probe.c],
+                class_weight=class_weight,
                 seed=config.seed,
                 should_stop=should_stop,
-            )
-            note = (
-                f"self-training: up to {int(SELF_TRAINING_SHARE * len(unlabelled_clean))} of "
-                f"{len(unlabelled_clean)} unlabelled text(s) joined the fit with a pseudo-label (the same number "
-                "per class, the most confident first)"
-            )
-        else:
-            chosen = pseudo_label(labelled, labelled_targets, unlabelled_clean, parts.num_classes)
-            note = (
-                f"label spreading: {len(chosen)} of {len(parts.unlabelled_set)} unlabelled image(s) joined the "
-                "fit with a pseudo-label (the most confident half of each class, so no class is swamped)"
-            )
-            if len(chosen):  # C stays the one cross-validation chose on the true labels
-                probe = fit_linear_probe(
-                    np.concatenate(
-                        [features, _pseudo_rows(unlabelled, chosen.indices, data.clean is not None)]
-                    ),
-                    np.concatenate([targets, np.tile(chosen.labels.astype(np.int64), repeats)]),
-                    num_classes=parts.num_classes,
-                    c_grid=[probe.c],
-                    class_weight=class_weight,
-                    seed=config.seed,
-                    should_stop=should_stop,
-                ).with_strength_chosen_by(probe)
+            ).with_strength_chosen_by(probe)
     layer = to_module(probe)
     head_linear = next(m for m in parts.model.head.modules() if isinstance(m, nn.Linear))
     with torch.no_grad():
@@ -134,6 +138,12 @@ def fit_probe_head(
         loss = float(nn.functional.cross_entropy(logits.float(), truth).item())
         accuracy = float((logits.argmax(1) == truth).float().mean().item())
     return loss, accuracy, probe, note
+
+
+def _labelled_clean(parts: RunParts, data: object) -> np.ndarray:
+    """``(N, F)`` clean features of the labelled training items (cached with the views, or computed now)."""
+    clean = data.clean if data.clean is not None else parts.cache.train_clean()
+    return clean.float().cpu().numpy()
 
 
 def _is_text(parts: RunParts) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
-from dmtl_studio.core.training.linear_probe import fit_linear_probe
+from dmtl_studio.core.training.linear_probe import ProbeProgress, fit_linear_probe
 from dmtl_studio.core.training.probe_model import LinearProbe
 
 SEMI_METHODS = ("spreading", "self_training")
@@ -108,6 +108,7 @@ def fit_semi_supervised_probe(
     rounds: int = 3,
     seed: int = 0,
     should_stop: ShouldStop = never_stop,
+    on_progress: ProbeProgress | None = None,
 ) -> LinearProbe:
     """A linear probe fitted on the labelled rows plus class-balanced pseudo-labelled unlabelled rows.
 
@@ -123,6 +124,9 @@ def fit_semi_supervised_probe(
         At most this share of the unlabelled rows is pseudo-labelled (split equally between the classes).
     rounds
         Self-training rounds (each adds a further ``share / rounds``); label spreading uses one.
+    on_progress
+        Reports the cross-validation on the labelled rows, the only one (:func:`fit_linear_probe`'s
+        ``on_progress``); the refits with pseudo-labels keep its C.
 
     Returns
     -------
@@ -137,7 +141,9 @@ def fit_semi_supervised_probe(
     if method not in SEMI_METHODS:
         raise ValueError(f"method must be one of {', '.join(SEMI_METHODS)}, not {method!r}")
     k = int(num_classes) if num_classes is not None else int(targets.max()) + 1
-    probe = fit_linear_probe(labelled, targets, num_classes=k, seed=seed, should_stop=should_stop)
+    probe = fit_linear_probe(
+        labelled, targets, num_classes=k, seed=seed, should_stop=should_stop, on_progress=on_progress
+    )
     cross_validated = probe  # the fit whose cross-validation chose C, which every refit keeps
     if len(unlabelled) == 0:
         return probe

@@ -5,6 +5,7 @@ standardisation folded into it travelling into ONNX, where predict gives the run
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def test_the_head_is_fitted_once_and_the_run_says_which_c(probe_run: tuple[Path,
     # It is the strength with the lowest cross-validated log-loss (the first of equals).
     losses = [s.loss for s in steps]
     assert epochs[0].probe_c == pytest.approx(steps[losses.index(min(losses))].learning_rate)
+    stored = json.loads((run_dir / "model.json").read_text(encoding="utf-8"))["metrics"]
+    assert stored["probe_c"] == pytest.approx(epochs[0].probe_c)  # the checkpoint keeps it too
     with ProjectStore.open(project) as store:
         run = store.runs()[-1]
         assert run.status == "completed" and len(store.epoch_metrics(run.id)) == 1

@@ -15,9 +15,10 @@ from dmtl_studio.core.models.text_encoder import load_text_encoder
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.training import objective
+from dmtl_studio.core.training.callbacks import ProgressEvents, RunClock
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.engine import Trainer, evaluate
-from dmtl_studio.core.training.events import PreparationProgress, RunNotice
+from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunNotice, StepProgress
 from dmtl_studio.core.training.run import train
 from dmtl_studio.core.training.text_setup import TextCorpus, build_text_parts
 
@@ -90,7 +91,8 @@ def test_a_frozen_probe_learns_from_unlabelled_texts_by_self_training() -> None:
     parts = build_text_parts(
         TextCorpus.from_lists(["cats", "money"], TRAIN, VAL, unlabelled=UNLABELLED), config, events.append
     )
-    assert Trainer(parts, notify=events.append).fit() == "completed"
+    progress = ProgressEvents(events.append, RunClock(lambda: False))
+    assert Trainer(parts, [progress], notify=events.append).fit() == "completed"
     (note,) = [e.message for e in events if isinstance(e, RunNotice) and "self-training" in e.message]
     assert f"of {len(UNLABELLED)} unlabelled text(s)" in note
     data, unlabelled = parts.cache.train(), parts.cache.unlabelled()
@@ -100,6 +102,11 @@ def test_a_frozen_probe_learns_from_unlabelled_texts_by_self_training() -> None:
     head = parts.model.head[-1]
     logits = head(torch.from_numpy(unlabelled.clean.numpy()).float()).detach().numpy()
     np.testing.assert_allclose(logits, expected.logits(unlabelled.clean.numpy()), atol=1e-3)
+    # One cross-validation, the one plotted: its strengths are the steps reported, and it chose the C marked.
+    steps = [e for e in events if isinstance(e, StepProgress) and e.phase == "probe"]
+    np.testing.assert_allclose([-s.loss for s in steps], expected.cv_scores, rtol=1e-5)
+    (epoch,) = [e for e in events if isinstance(e, EpochResult)]
+    assert epoch.probe_c == pytest.approx(expected.c) and expected.c in [s.learning_rate for s in steps]
 
 
 def test_one_epoch_of_partial_fine_tuning_runs_and_lowers_the_loss() -> None:
