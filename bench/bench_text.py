@@ -185,8 +185,9 @@ class Adapted:
     seconds it took are added to each of those rows' fit time.
 
     With ``cache``, the adapted embeddings are kept there with the seconds the step took, under a key of
-    everything they depend on: the encoder, the texts, the labelled rows and their classes, the seed, the step
-    cap, and the source of the contrastive step and of the encoder (a change of either computes them again).
+    everything they depend on: the encoder's name and weights, the texts, the labelled rows and their classes, the
+    seed, the step cap, torch's version, and the source of this script, of the contrastive step and of the encoder
+    (a change of any computes them again).
     A re-run then measures the rows after the step (a new pseudo-label rule, say) in seconds; the step's seconds
     are still those it took when it ran.
     """
@@ -210,11 +211,15 @@ class Adapted:
         if self.cache is None:
             return None
         from dmtl_studio.core.models import text_encoder
+        from dmtl_studio.core.models.feature_engine import weights_hash
         from dmtl_studio.core.training import text_contrastive
 
         key = hashlib.sha256()
         for part in (
             self.encoder.preprocessing.encoder,
+            weights_hash(self.encoder),
+            torch.__version__,
+            Path(__file__).read_text(encoding="utf-8"),  # how this script tokenises, steps and encodes
             "\x00".join(self.texts),
             ",".join(map(str, self.rows.tolist())),
             ",".join(map(str, self.y[self.rows].tolist())),

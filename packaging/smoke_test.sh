@@ -2,8 +2,8 @@
 # Smoke test of the frozen application (what `make package-smoke` runs): offscreen, and with no network at all
 # when the system allows an unprivileged network namespace (unshare -rn).
 #
-#   1. --version, then --self-test: torch, bundled weights, spawned DataLoader workers, safetensors, project
-#      database, the bundled text encoder and WordNet, Qt platform plugins
+#   1. --version, then --self-test: torch, bundled weights, spawned DataLoader workers, onnxruntime over an
+#      exported backbone, safetensors, project database, the bundled text encoder and WordNet, Qt platform plugins
 #   2. start to the main window and quit: first with --demo (generates the demo project with the bundled
 #      generator), then once cold (the bundle's files dropped from the page cache), then SMOKE_STARTS times
 #      warm; the cold time and the warm median are the start-up figures of docs/performance.md
@@ -145,11 +145,14 @@ echo "predicted $rows pictures; accuracy on the labelled ones after 1 epoch: $ac
 frozen export "$run_dir" --format onnx --out "$work/model.onnx" >>"$log" 2>&1 || fail "export to ONNX"
 frozen predict "$work/model.onnx" "$images" --out "$work/predictions-onnx.csv" >>"$log" 2>&1 \
     || fail "predict with the ONNX export"
-# Same pictures, same class probabilities (columns 4-6) within 1e-3.
-sort "$work/predictions.csv" >"$work/run-sorted.csv"
-sort "$work/predictions-onnx.csv" >"$work/onnx-sorted.csv"
+# Both ran in onnxruntime: neither the run's predict nor a feature pass fell back to PyTorch.
+if grep -E "predicts in PyTorch|feature pass runs in PyTorch" "$log"; then fail "onnxruntime was not used"; fi
+# Same pictures, no error, same class probabilities (columns 4-6) within 1e-3.
+tr -d '\r' <"$work/predictions.csv" | LC_ALL=C sort >"$work/run-sorted.csv"  # the CSV ends lines with CRLF
+tr -d '\r' <"$work/predictions-onnx.csv" | LC_ALL=C sort >"$work/onnx-sorted.csv"
 largest=$(paste -d, "$work/run-sorted.csv" "$work/onnx-sorted.csv" | awk -F, -v n=7 '
     $1 != $(n + 1) { print "different pictures: " $1 " and " $(n + 1); bad = 1; exit }
+    $1 != "path" && ($7 != "" || $(n + 7) != "") { print "an error for " $1; bad = 1; exit }
     $1 != "path" { for (c = 4; c <= 6; c++) { d = $c - $(n + c); if (d < 0) d = -d; if (d > m) m = d } }
     END { if (bad) exit 1; printf "%.1e", m + 0; exit !(m + 0 <= 1e-3) }') \
     || fail "the ONNX export's predictions differ from the run's: $largest"
