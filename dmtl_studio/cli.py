@@ -808,12 +808,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if is_text_model(args.run_dir):
         return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
-    if args.text_column is not None:
-        print(
-            f"dmtl-studio: --text-column is for text models; {args.run_dir} is an image model",
-            file=sys.stderr,
-        )
-        return 2
+    for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
+        if value is not None:
+            print(
+                f"dmtl-studio: {option} is for text models; {args.run_dir} is an image model", file=sys.stderr
+            )
+            return 2
     try:
         if is_run_folder(args.run_dir) or not args.run_dir.exists():
             loaded = None

@@ -171,6 +171,12 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="text models: the column of a CSV/TSV/JSON Lines input that holds the text (default: guessed)",
     )
+    p.add_argument(
+        "--id-column",
+        default=None,
+        help="text models: a column of the table whose value names each row in the CSV's path column "
+        "(FILE#ID; default: the row number, FILE#N)",
+    )
 
 
 def cmd_predict_texts(
@@ -205,6 +211,7 @@ def cmd_predict_texts(
             args.images_dir,
             args.out,
             text_column=args.text_column,
+            id_column=args.id_column,
             device=args.device,
             progress=progress,
             reject_below=reject_below,

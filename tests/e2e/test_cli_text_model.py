@@ -51,7 +51,8 @@ def test_evaluate_report_export_and_predict_a_text_run(
         (folder / name).write_text(text, encoding="utf-8")
     table = tmp_path / "texts.tsv"
     table.write_text(
-        "note\ttext\n" + "".join(f"x\t{t}\n" for t in TEXTS.values()) + "y\t\n", encoding="utf-8"
+        "note\ttext\n" + "".join(f"n{k}\t{t}\n" for k, t in enumerate(TEXTS.values())) + "n9\t\n",
+        encoding="utf-8",
     )
     expected = ["cats", "money", "weather"]
     for model in (str(run_dir), str(tmp_path / "onnx" / "model.onnx")):
@@ -64,10 +65,18 @@ def test_evaluate_report_export_and_predict_a_text_run(
         assert done.returncode == 0 and "predicted 3 text(s)" in done.stdout, done.stderr
         assert [r["predicted_label"] for r in _rows(out)] == expected
         out = tmp_path / f"{Path(model).stem}-table.csv"
-        done = run_cli("predict", model, str(table), "--out", str(out), "--text-column", "text")
+        done = run_cli(
+            "predict", model, str(table), "--out", str(out), "--text-column", "text", "--id-column", "note"
+        )
         assert done.returncode == 0, done.stderr
         rows = _rows(out)
         assert [r["predicted_label"] for r in rows[:3]] == expected
+        assert [r["path"].rsplit("#", 1)[1] for r in rows] == [
+            "n0",
+            "n1",
+            "n2",
+            "n9",
+        ]  # rows named by their id
         assert rows[3]["error"] and "empty text" in done.stderr  # a bad row is reported, not fatal
 
     wrong = run_cli(

@@ -5,7 +5,8 @@ What is predicted (:func:`text_prediction_inputs`):
 - a ``.txt`` file: one text, the whole file;
 - a folder: every ``.txt`` file below it, one text each (hidden files left out);
 - a CSV / TSV / JSON Lines file: one text per row, from ``text_column`` (guessed as for import when not given:
-  :func:`~dmtl_studio.core.project.text_tables.guess_columns`); a row's source is ``<file>#<row>``.
+  :func:`~dmtl_studio.core.project.text_tables.guess_columns`); a row's source is ``<file>#<row>``, or
+  ``<file>#<id>`` with an ``id_column`` (a row whose id cell is empty keeps its row number).
 
 Inputs that cannot be used — an undecodable or unreadable file, an empty text, a bad row — are reported as rows of
 the CSV with their reason in the ``error`` column, never fatal, exactly as unreadable images are.
@@ -42,7 +43,7 @@ class NoTextsError(NoImagesError):
 
 
 def text_prediction_inputs(
-    target: str | os.PathLike[str], text_column: str | None = None
+    target: str | os.PathLike[str], text_column: str | None = None, id_column: str | None = None
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(texts, problems)``: ``(source, text)`` pairs to predict and ``(source, reason)`` of unusable inputs.
 
@@ -50,7 +51,8 @@ def text_prediction_inputs(
     ------
     NoTextsError
         ``target`` does not exist, is not a ``.txt`` file, folder or table, a table cannot be read as a whole or
-        lacks ``text_column``, or there is nothing at all to predict.
+        lacks ``text_column`` or ``id_column``, either column is given for a file or folder, or there is nothing at
+        all to predict.
     """
     path = Path(target)
     texts: list[tuple[str, str]] = []
@@ -60,7 +62,7 @@ def text_prediction_inputs(
         if not files:
             raise NoTextsError(f"{path} holds no .txt files (looked in its sub-folders too)")
     elif path.is_file() and is_table_file(path):
-        return _table_inputs(path, text_column)
+        return _table_inputs(path, text_column, id_column)
     elif path.is_file() and is_text_file_name(path):
         files = [path]
     elif path.is_file():
@@ -71,15 +73,18 @@ def text_prediction_inputs(
         raise NoTextsError(
             f"{path} does not exist (give a .txt file, a folder of them, or a CSV/TSV/JSONL file)"
         )
-    if text_column is not None:
-        raise NoTextsError("--text-column applies to a CSV, TSV or JSON Lines file only")
+    for option, value in (("--text-column", text_column), ("--id-column", id_column)):
+        if value is not None:
+            raise NoTextsError(f"{option} applies to a CSV, TSV or JSON Lines file only")
     for file in files:
         body, problem, _ = read_text_file(Path(file))
         (problems if problem else texts).append((str(file), problem or body))
     return texts, problems
 
 
-def _table_inputs(path: Path, text_column: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _table_inputs(
+    path: Path, text_column: str | None, id_column: str | None
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     try:
         table = read_table(path)
     except ProjectError as exc:
@@ -87,14 +92,15 @@ def _table_inputs(path: Path, text_column: str | None) -> tuple[list[tuple[str, 
     column = text_column or guess_columns(table)[0]
     if column is None:
         raise NoTextsError(f"{path.name} has no column to read texts from; name one with --text-column")
-    if column not in table.columns:
-        raise NoTextsError(
-            f"{path.name} has no column {column!r}; its columns are {', '.join(table.columns) or 'none'}"
-        )
+    for name in (column, id_column):
+        if name is not None and name not in table.columns:
+            raise NoTextsError(
+                f"{path.name} has no column {name!r}; its columns are {', '.join(table.columns) or 'none'}"
+            )
     texts: list[tuple[str, str]] = []
     problems: list[tuple[str, str]] = []
     for row in table.rows:
-        source = f"{path}#{row.number}"
+        source = f"{path}#{_row_id(row.values, id_column) or row.number}"
         if row.problem is not None:
             problems.append((source, row.problem))
             continue
@@ -104,6 +110,16 @@ def _table_inputs(path: Path, text_column: str | None) -> tuple[list[tuple[str, 
         else:
             texts.append((source, body))
     return texts, problems
+
+
+def _row_id(values: dict[str, object], id_column: str | None) -> str:
+    """The row's id from ``id_column`` (stripped), or ``""`` without one: no column, an empty cell, a JSON object."""
+    if id_column is None:
+        return ""
+    try:
+        return (cell_text(values.get(id_column)) or "").strip()
+    except ValueError:
+        return ""
 
 
 def predict_texts(
@@ -143,6 +159,7 @@ def predict_text_inputs(
     out_csv: str | os.PathLike[str],
     *,
     text_column: str | None = None,
+    id_column: str | None = None,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
@@ -159,7 +176,7 @@ def predict_text_inputs(
     CheckpointError
         The model cannot be loaded.
     """
-    texts, problems = text_prediction_inputs(target, text_column)
+    texts, problems = text_prediction_inputs(target, text_column, id_column)
     predictor = model if isinstance(model, TextPredictor) else load_text_predictor(model, device=device)
     summary = predict_texts(
         texts,

@@ -127,6 +127,29 @@ def test_predict_a_file_a_folder_and_a_table_with_the_run_and_the_onnx_model(
             assert abs(float(r["confidence"]) - float(o["confidence"])) < 1e-4
 
 
+def test_an_id_column_names_the_rows_of_a_table(tmp_path: Path) -> None:
+    table = tmp_path / "tickets.jsonl"
+    rows = [
+        {"ticket": "T-7", "body": "the printer is jammed"},
+        {"ticket": "", "body": "no id here"},  # keeps its row number
+        {"ticket": 12, "body": "numbers are ids too"},
+        {"ticket": {"nested": 1}, "body": "an object is no id"},
+        {"ticket": "T-9", "body": ""},  # an empty text is still reported by its id
+    ]
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    texts, problems = text_prediction_inputs(table, text_column="body", id_column="ticket")
+    assert [source.rsplit("#", 1)[1] for source, _ in texts] == ["T-7", "2", "12", "4"]
+    assert [text for _, text in texts][0] == "the printer is jammed"
+    assert [source.rsplit("#", 1)[1] for source, _ in problems] == ["T-9"]
+    plain, _ = text_prediction_inputs(table, text_column="body")
+    assert [source.rsplit("#", 1)[1] for source, _ in plain] == ["1", "2", "3", "4"]
+    with pytest.raises(NoTextsError, match="no column 'id'"):
+        text_prediction_inputs(table, text_column="body", id_column="id")
+    (tmp_path / "one.txt").write_text("a text", encoding="utf-8")
+    with pytest.raises(NoTextsError, match="--id-column applies to a CSV"):
+        text_prediction_inputs(tmp_path / "one.txt", id_column="ticket")
+
+
 def test_bad_prediction_inputs_are_refused_with_a_reason(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
