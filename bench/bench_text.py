@@ -231,36 +231,38 @@ class Adapted:
         return self.cache / f"adapted-{key.hexdigest()[:20]}.npz"
 
     def embeddings(self) -> np.ndarray:
-        path = self._path()
-        if self._x is None and path is not None and path.is_file():
+        if self._x is not None:
+            return self._x
+        path = self._path()  # hashes the weights and the texts: once, before the step or its cached result
+        if path is not None and path.is_file():
             with np.load(path) as stored:
                 self._x, self.seconds = stored["x"], float(stored["seconds"])
             self.from_cache = True
             logging.info("contrastive step read from %s (it took %.0f s)", path.name, self.seconds)
-        if self._x is None:
-            started = time.perf_counter()
-            tuned = copy.deepcopy(self.encoder)
-            ids = tuned.tokenize([self.texts[i] for i in self.rows]).ids
-            result = contrastive_fine_tune(
-                tuned,
-                ids,
-                self.y[self.rows],
-                max_steps=CONTRASTIVE_STEPS,
-                seed=self.seed,
-                pad_id=tuned.preprocessing.pad_id,
-            )
-            order = np.argsort([len(t) for t in self.texts], kind="stable")
-            out = tuned.encode([self.texts[i] for i in order], batch_size=32).numpy()
-            self._x = np.empty_like(out)
-            self._x[order] = out
-            self.seconds = time.perf_counter() - started
-            logging.info(
-                "contrastive step: %d steps on %d pairs, %.0f s", result.steps, result.pairs, self.seconds
-            )
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                np.savez(path.with_suffix(".tmp.npz"), x=self._x, seconds=self.seconds)
-                path.with_suffix(".tmp.npz").replace(path)
+            return self._x
+        started = time.perf_counter()
+        tuned = copy.deepcopy(self.encoder)
+        ids = tuned.tokenize([self.texts[i] for i in self.rows]).ids
+        result = contrastive_fine_tune(
+            tuned,
+            ids,
+            self.y[self.rows],
+            max_steps=CONTRASTIVE_STEPS,
+            seed=self.seed,
+            pad_id=tuned.preprocessing.pad_id,
+        )
+        order = np.argsort([len(t) for t in self.texts], kind="stable")
+        out = tuned.encode([self.texts[i] for i in order], batch_size=32).numpy()
+        self._x = np.empty_like(out)
+        self._x[order] = out
+        self.seconds = time.perf_counter() - started
+        logging.info(
+            "contrastive step: %d steps on %d pairs, %.0f s", result.steps, result.pairs, self.seconds
+        )
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path.with_suffix(".tmp.npz"), x=self._x, seconds=self.seconds)
+            path.with_suffix(".tmp.npz").replace(path)
         return self._x
 
 

@@ -333,8 +333,7 @@ class TrainingPanel(QWidget):
         for series in self.live:
             series.clear()
         self._chosen_c_shown = False
-        for marker in self.chosen_c:
-            marker.hide()
+        self._show_chosen_c()
         if self._consistency_in_legend:
             self.loss_plot.getPlotItem().legend.removeItem(self.consistency_loss.curve)
             self._consistency_in_legend = False
@@ -546,7 +545,12 @@ class TrainingPanel(QWidget):
             marker.show()  # first: a hidden line's label does not take a new text
             marker.setPos(step)
             marker.label.setFormat(f"chosen C = {c:g}")
-            marker.setVisible(not self.history.selectedIndexes())  # not over overlaid history runs
+        self._show_chosen_c()
+
+    def _show_chosen_c(self) -> None:
+        """The chosen-C mark shows once a probe has chosen, and not over overlaid history runs (plotted by epoch)."""
+        for marker in self.chosen_c:
+            marker.setVisible(self._chosen_c_shown and not self.history.selectedIndexes())
 
     def _steps_eta(self, now: float, done: int, total: int) -> float | None:
         """Seconds left at the step phase's own rate (steps since its first report, over the time since)."""
@@ -719,8 +723,7 @@ class TrainingPanel(QWidget):
                     plot.getPlotItem().legend.removeItem(series.curve)
                     series.clear()
                     series.curve.hide()
-        for marker in self.chosen_c:
-            marker.setVisible(self._chosen_c_shown and not rows)
+        self._show_chosen_c()
         resumable = len(rows) == 1 and self._history[rows[0]].resumable  # stopped, failed or interrupted
         self.resume_button.setEnabled(resumable and not self.stop_button.isEnabled())
         self.history_note.setText(

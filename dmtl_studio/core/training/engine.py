@@ -165,12 +165,11 @@ class Trainer:
                 train_loss, train_accuracy, consistency = (
                     self._fit_probe() if probe else self._train_epoch(epoch)
                 )
-                probe_c = self.probe_c if probe else None
                 if self.stop_reason is not None and not validate:
                     break
                 self._each(
                     "on_epoch_end",
-                    self._end_epoch(epoch, train_loss, train_accuracy, consistency, validate, probe_c),
+                    self._end_epoch(epoch, train_loss, train_accuracy, consistency, validate),
                 )
                 if self.stop_reason is not None:
                     break
@@ -193,7 +192,6 @@ class Trainer:
         train_accuracy: float,
         consistency: tuple | None,
         validate: bool,
-        probe_c: float | None = None,
     ) -> EpochOutput:
         parts = self.parts
         val_loss = val_accuracy = confusion = None
@@ -214,7 +212,7 @@ class Trainer:
             val_scores=scores,
             consistency_loss=consistency[0] if consistency else None,
             consistency_mask=consistency[1] if consistency else None,
-            probe_c=probe_c,
+            probe_c=self.probe_c,  # set only by a linear probe's fit
         )
 
     def validated(self) -> nn.Module:

@@ -12,8 +12,6 @@ image with its augmented views, like a labelled one).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 from torch import nn
@@ -21,13 +19,13 @@ from torch import nn
 from dmtl_studio.core.base.cancel import ShouldStop
 from dmtl_studio.core.training.held_out import learns_from_unlabelled
 from dmtl_studio.core.training.held_out import uses_linear_probe as uses_linear_probe
-from dmtl_studio.core.training.linear_probe import fit_linear_probe
+from dmtl_studio.core.training.linear_probe import ProbeProgress, fit_linear_probe
 from dmtl_studio.core.training.probe_model import LinearProbe, to_module
 from dmtl_studio.core.training.pseudo_labels import pseudo_label
 from dmtl_studio.core.training.setup import RunParts
 from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe
 
-#: The share of unlabelled texts self-training gives a pseudo-label (``fit_semi_supervised_probe``'s default).
+#: The share of unlabelled texts self-training gives a pseudo-label (passed to ``fit_semi_supervised_probe``).
 SELF_TRAINING_SHARE = 0.6
 
 #: A probe run's note when its recipe has mixing steps: the closed-form fit has no batches to mix.
@@ -36,9 +34,6 @@ MIXING_UNUSED_BY_PROBE = (
     "fitted once on the cached views with no batches to mix; turn the linear probe off to train the head by "
     "epochs with mixing"
 )
-
-#: ``on_c(done, total, c, score)`` after each strength of the grid has been cross-validated.
-ProbeProgress = Callable[[int, int, float, float], None]
 
 
 def fit_probe_head(
@@ -66,20 +61,23 @@ def fit_probe_head(
         rows.append(data.clean)
     features = torch.cat(rows).float().cpu().numpy()
     repeats = len(features) // count  # rows per image
-    targets = np.tile(data.targets.cpu().numpy().astype(np.int64), repeats)
+    labelled_targets = data.targets.cpu().numpy().astype(np.int64)
+    targets = np.tile(labelled_targets, repeats)
     config = parts.config
     class_weight = "balanced" if config.imbalance != "none" else None
     note = None
     semi = learns_from_unlabelled(config) and parts.unlabelled_set is not None
-    if semi and _is_text(parts):
+    text = _is_text(parts)
+    if semi and text:
         # Sentence embeddings: class-balanced self-training of the probe is the rule that pays on texts
         # (docs/text.md), fitted on the clean embeddings as measured there; its cross-validation on the labels is
         # the one reported (the curve) and the one that chooses C.
         probe = fit_semi_supervised_probe(
             _labelled_clean(parts, data),
-            data.targets.cpu().numpy().astype(np.int64),
+            labelled_targets,
             parts.cache.unlabelled().clean.float().cpu().numpy(),
             num_classes=parts.num_classes,
+            share=SELF_TRAINING_SHARE,
             seed=config.seed,
             should_stop=should_stop,
             on_progress=on_c,
@@ -104,11 +102,11 @@ def fit_probe_head(
             should_stop=should_stop,
             on_progress=on_c,
         )
-    if semi and not _is_text(parts):
+    if semi and not text:
         unlabelled = parts.cache.unlabelled()  # views (V, M, F), clean (M, F)
         chosen = pseudo_label(
             _labelled_clean(parts, data),
-            data.targets.cpu().numpy().astype(np.int64),
+            labelled_targets,
             unlabelled.clean.float().cpu().numpy(),
             parts.num_classes,
         )
