@@ -1,7 +1,7 @@
 """Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
 
 Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map] [--click TEXT]
-       [--import-texts TABLE]
+       [--scroll-down] [--import-texts TABLE]
 Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
 """
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QPointF, QTimer
-from PySide6.QtWidgets import QApplication, QDockWidget, QPushButton
+from PySide6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QScrollArea
 
 from dmtl_studio.app import build_window
 
@@ -28,7 +28,15 @@ def main() -> int:
         help="open Labels ▸ Dataset map…, then select a corner of it and hover a point once it is drawn",
     )
     parser.add_argument(
-        "--click", action="append", default=[], help="press the button with this text (repeatable)"
+        "--click",
+        action="append",
+        default=[],
+        help="press the button (or check the radio button) with this text (repeatable)",
+    )
+    parser.add_argument(
+        "--scroll-down",
+        action="store_true",
+        help="scroll every scrolling panel to its end (after the clicks)",
     )
     parser.add_argument("--import-texts", help="open File ▸ Import texts… on this table (its column dialog)")
     args = parser.parse_args()
@@ -47,7 +55,10 @@ def main() -> int:
         if args.select:
             view.setCurrentIndex(window.browser.model.index(0))
         for text in args.click:
-            next(b for b in window.findChildren(QPushButton) if b.text() == text).click()
+            next(b for b in window.findChildren(QAbstractButton) if b.text() == text).click()
+        if args.scroll_down:
+            bars = [area.verticalScrollBar() for area in window.findChildren(QScrollArea)]
+            QTimer.singleShot(300, lambda: [bar.setValue(bar.maximum()) for bar in bars])
 
     def show_map() -> None:
         view = window.dataset_map

@@ -79,7 +79,8 @@ HEAD_TEXTS = {"linear": "Linear", "mlp": "MLP (one hidden layer)"}
 TTA_HELP = (
     "Test-time augmentation: a fine-tuned model predicts each image and its mirror image (flipped left to right) "
     "and averages the two, in validation, evaluation, prediction and exported models. Twice the prediction "
-    "time; for pictures whose mirror image means the same (not for text or left/right arrows)."
+    "time; for pictures whose mirror image means the same (not for text or left/right arrows). Off in any run "
+    "whose augmentation recipe never mirrors images."
 )
 SEARCH_TEXT = "Search backbones (name, library, size…)"
 IMPORT_TEXT = "Import weights file…"

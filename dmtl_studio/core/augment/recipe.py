@@ -99,6 +99,19 @@ class Recipe:
     name: str = "custom"
     kind: str = "images"
 
+    @property
+    def mirrors(self) -> bool:
+        """Whether the recipe mirrors images left to right: an enabled ``hflip`` step, on its own or as an
+        enabled option of an enabled ``one_of`` step. A run whose recipe never mirrors is taken to care which
+        side is which (a document, a handed part), so nothing else in the run mirrors its images either."""
+
+        def mirrors(step: Step) -> bool:
+            if not step.enabled or step.probability <= 0:
+                return False
+            return step.operation == "hflip" or any(mirrors(option) for option in step.options)
+
+        return any(mirrors(step) for step in self.steps)
+
     # ------------------------------------------------------------------ editing (each returns a new recipe)
     def with_step(self, index: int, step: Step) -> Recipe:
         """This recipe with the step at ``index`` replaced."""

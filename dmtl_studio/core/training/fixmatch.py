@@ -43,7 +43,7 @@ def view_recipes(recipe: Recipe) -> tuple[Recipe, Recipe]:
     Weak: a horizontal flip (half the images) and a shift of up to :data:`WEAK_SHIFT` of the side, reflected at
     the edges. Strong: the ``strong`` preset. Each flips only where ``recipe`` has an enabled horizontal flip.
     """
-    flips = any(step.enabled and step.operation == "hflip" for step in recipe.steps)
+    flips = recipe.mirrors
     flip = (Step.of("hflip", 0.5),) if flips else ()
     weak = Recipe((*flip, Step.of("translate", 1.0, fraction=WEAK_SHIFT)), "weak")
     strong = preset("strong")

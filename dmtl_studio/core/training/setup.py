@@ -297,6 +297,15 @@ def build_run(
     config = config.with_changes(contrastive_steps=0)  # a text encoder's step: an image run stores it off
     seed_everything(config.seed)  # first: the new head's initial weights come from this seed
     recipe = resolve_recipe(config.recipe)
+    if config.tta_flip and config.transfer != "frozen" and not recipe.mirrors:
+        config = config.with_changes(tta_flip=False)  # stored so: the run predicts as it was validated
+        emit(
+            RunNotice(
+                "the augmentation recipe never mirrors images, so the model does not average its predictions "
+                "with the mirror image (flip test-time augmentation off): add a horizontal flip to the recipe "
+                "if left and right do not matter in these images"
+            )
+        )
     device, notice = probe_device(config.device if world is None else device_request(config.device))
     if notice:
         emit(RunNotice(notice))

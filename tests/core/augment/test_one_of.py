@@ -190,3 +190,14 @@ def test_the_strong_preset_is_trivial_augment_plus_cutout_and_changes_every_imag
         assert np.array_equal(image, before)  # the input is left as it was
         grey = np.all(out == 127, axis=2)
         assert grey.mean() >= 0.02 * 0.9  # the cutout patch: at least 2 % of the image (less a rounding)
+
+
+def test_a_recipe_mirrors_only_through_an_enabled_horizontal_flip_that_can_fire() -> None:
+    assert preset("light").mirrors and preset("strong").mirrors
+    assert not preset("none").mirrors
+    assert not Recipe((Step.of("vflip", 0.5), Step.of("rotate", 0.5))).mirrors
+    assert not Recipe((Step.of("hflip", 0.5, enabled=False),)).mirrors
+    assert not Recipe((Step.of("hflip", 0.0),)).mirrors
+    inside = Step.one_of(Step.of("rotate", 1.0), Step.of("hflip", 1.0))
+    assert Recipe((inside,)).mirrors
+    assert not Recipe((Step.one_of(Step.of("rotate", 1.0), Step.of("hflip", 1.0), enabled=False),)).mirrors

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from dmtl_studio.core.augment.recipe import Recipe, Step
 from dmtl_studio.core.evaluation.export import export_run
 from dmtl_studio.core.evaluation.exported_model import load_exported
 from dmtl_studio.core.evaluation.inference import evaluate_run
@@ -26,7 +27,7 @@ from dmtl_studio.core.training import run_state
 from dmtl_studio.core.training.averaging import UPDATES_KEY, WEIGHTS_KEY, WeightAverage
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.engine import evaluate
-from dmtl_studio.core.training.events import EpochResult, StepProgress
+from dmtl_studio.core.training.events import EpochResult, RunNotice, StepProgress
 from dmtl_studio.core.training.run import train
 from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.core.training.setup import build_run
@@ -280,3 +281,18 @@ def test_a_frozen_run_never_flips_and_the_linear_probe_keeps_no_average(project:
     unit = run_state.latest_checkpoint(Path(summary.run_dir))
     state = torch.load(io.BytesIO((unit.folder / run_state.STATE_NAME).read_bytes()), weights_only=True)
     assert WEIGHTS_KEY not in state
+
+
+def test_a_recipe_that_never_mirrors_turns_flip_averaging_off_and_says_so(project: Path) -> None:
+    events: list[object] = []
+    unmirrored = Recipe((Step.of("rotate", 0.5),), "no mirror").to_dict()
+    with ProjectStore.open(project) as store:
+        parts = build_run(store, _recipe(recipe=unmirrored), emit=events.append)
+        assert not parts.config.tta_flip and not parts.model.flip_views
+        assert parts.run_config()["tta_flip"] is False  # stored so: a reloaded model predicts as validated
+        notices = [e.message for e in events if isinstance(e, RunNotice)]
+        assert any("never mirrors" in message for message in notices)
+        events.clear()
+        parts = build_run(store, _recipe(), emit=events.append)  # the default recipe mirrors
+        assert parts.config.tta_flip and parts.model.flip_views
+        assert not any("mirror" in e.message for e in events if isinstance(e, RunNotice))
