@@ -21,9 +21,10 @@ project is made with the product's importer. For each seed the labelled images a
 ``frozen`` / ``partial`` / ``full``
     The product: ``core.training.run.train`` with the window's recommended settings for that strategy
     (``TrainConfig.recommended(transfer=...)``), scored by ``core.evaluation.inference.evaluate_run``.
-``full-recipe``
-    ``full`` with the fine-tuning recipe's options on: layer-wise learning-rate decay 0.75, a weight average
-    (EMA, decay 0.999) and flip test-time augmentation.
+``full-plain``
+    ``full`` without the fine-tuning recipe's options (layer-wise learning-rate decay 1, no weight average, no
+    flip test-time augmentation): the full default before the recipe became it (layer decay 0.75, weight
+    average 0.999, flip test-time augmentation on).
 ``few-sup`` / ``few-dmtl``
     5 labels per class drawn from train + validation, the rest of them unlabelled during the run: the product's
     ``--few-transfer`` strategy (default ``partial``) supervised, and with ``--unlabelled``.
@@ -71,7 +72,7 @@ ROWS = {
     "frozen": "product frozen default",
     "partial": "product partial fine-tune default",
     "full": "product full fine-tune default",
-    "full-recipe": "product full fine-tune + layer decay 0.75, weight average 0.999, flip TTA",
+    "full-plain": "product full fine-tune without layer decay, weight average and flip TTA (the former default)",
     "few-sup": f"{FEW_LABELS} labels/class: product fine-tune default, supervised",
     "few-dmtl": f"{FEW_LABELS} labels/class + unlabelled images: product fine-tune default, --unlabelled",
 }
@@ -224,16 +225,16 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
                 product, project, split, seed, args.device, transfer="partial", **sized, **timed
             ),
             "full": partial(product, project, split, seed, args.device, transfer="full", **sized, **timed),
-            "full-recipe": partial(
+            "full-plain": partial(
                 product,
                 project,
                 split,
                 seed,
                 args.device,
                 transfer="full",
-                layer_decay=0.75,
-                ema_decay=0.999,
-                tta_flip=True,
+                layer_decay=1.0,
+                ema_decay=0.0,
+                tta_flip=False,
                 **sized,
                 **timed,
             ),

@@ -368,6 +368,11 @@ def _config_options(
                 p.add_argument(
                     flag, dest=f.name, action="store_const", const=False, help=off.replace("%", "%%")
                 )
+                if (
+                    not rule.flag
+                ):  # the switch on stays accepted (scripts written before it became the default)
+                    on = "--" + f.name.replace("_", "-")
+                    p.add_argument(on, dest=f.name, action="store_const", const=True, help=argparse.SUPPRESS)
             else:
                 p.add_argument(flag, dest=f.name, action="store_const", const=True, help=rule.help)
             continue

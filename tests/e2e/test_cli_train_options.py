@@ -44,6 +44,12 @@ def test_every_flag_name_reaches_its_setting() -> None:
     )  # fmt: skip
 
 
+def test_a_switch_that_became_the_default_is_still_accepted_and_can_be_turned_off() -> None:
+    assert TrainConfig.recommended().tta_flip
+    assert _config("--tta-flip").tta_flip and not _config("--no-tta-flip").tta_flip
+    assert _config("--ema", "0").ema_decay == 0.0 and _config("--layer-decay", "1").layer_decay == 1.0
+
+
 def test_every_setting_has_an_option() -> None:
     parser = _parser()
     train = parser._subparsers._group_actions[0].choices["train"]  # noqa: SLF001 - argparse keeps no public map

@@ -39,7 +39,8 @@ class TrainConfig(FineTuneSettings, UnlabelledSettings):
     below it at ``layer_decay`` times the rate of the stage above (layer-wise learning-rate decay; 1: all at that
     rate); ``decay_norm_and_bias`` false keeps the weight decay off normalisation weights and biases. With
     ``ema_decay`` > 0 an exponential moving average of the weights is what is validated, kept and exported;
-    ``tta_flip`` makes a fine-tuned image model average its prediction with the mirror image's. The new head is
+    ``tta_flip`` makes a fine-tuned image model average its prediction with the mirror image's (where its recipe
+    mirrors images); a new run starts with all three on (layer decay 0.75, average 0.999). The new head is
     ``"linear"`` or ``"mlp"`` (``hidden_size`` units), with ``dropout``. In a text project a frozen encoder is first
     adapted to the labelled texts by SetFit's contrastive step, at most ``contrastive_steps`` batches of pairs
     (:mod:`dmtl_studio.core.training.text_contrastive`; 0: off; image runs store 0). ``recipe`` is the augmentation

@@ -31,8 +31,13 @@ def test_stored_defaults_keep_their_meaning_and_new_runs_start_from_the_recommen
         "linear_probe",
         "unlabelled_rule",
         "decay_norm_and_bias",
+        "layer_decay",
+        "ema_decay",
+        "tta_flip",
         "contrastive_steps",
     }
+    # A new fine-tune starts with the recipe bench_finetune.py measured (docs/quality.md, "Fine-tuning").
+    assert (new.layer_decay, new.ema_decay, new.tta_flip) == (0.75, 0.999, True)
     assert new.linear_probe and not stored.linear_probe
     # A text run stored before the contrastive step existed had none; a new one starts with SetFit's step.
     assert (stored.contrastive_steps, new.contrastive_steps) == (0, 200)
