@@ -21,6 +21,12 @@ from dmtl_studio.core.training.settings import described
 #: learning-rate decay 0.75 and a weight average of decay 0.999, with flip test-time augmentation.
 RECOMMENDED_LAYER_DECAY = 0.75
 RECOMMENDED_EMA_DECAY = 0.999
+#: What an image fine-tune asked for ``tta_flip`` says when its recipe never mirrors (the run turns it off).
+UNMIRRORED_NOTICE = (
+    "the augmentation recipe never mirrors images, so the model does not average its predictions with the mirror "
+    "image (flip test-time augmentation off): add a horizontal flip to the recipe if left and right do not "
+    "matter in these images"
+)
 
 
 @dataclass(frozen=True)

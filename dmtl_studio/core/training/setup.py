@@ -28,6 +28,7 @@ from dmtl_studio.core.models.run_folder import flips_views
 from dmtl_studio.core.models.transfer import configure_transfer, forward
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.config_finetune import UNMIRRORED_NOTICE
 from dmtl_studio.core.training.data import EpochIndices, ImageDataset, drop_last_batch
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
 from dmtl_studio.core.training.distributed import (
@@ -233,8 +234,7 @@ def _unlabelled_set(
     emit: EventCallback,
     processes: int = 1,
 ) -> ImageDataset | None:
-    """The unlabelled images for the consistency term (or the linear probe's pseudo-labels): never in the
-    supervised loss."""
+    """The unlabelled images for the consistency term or the probe's pseudo-labels: never in the supervised loss."""
     if not learns_from_unlabelled(config):
         return None
     paths = unlabelled_paths(store)
@@ -299,13 +299,7 @@ def build_run(
     recipe = resolve_recipe(config.recipe)
     if config.tta_flip and config.transfer != "frozen" and not recipe.mirrors:
         config = config.with_changes(tta_flip=False)  # stored so: the run predicts as it was validated
-        emit(
-            RunNotice(
-                "the augmentation recipe never mirrors images, so the model does not average its predictions "
-                "with the mirror image (flip test-time augmentation off): add a horizontal flip to the recipe "
-                "if left and right do not matter in these images"
-            )
-        )
+        emit(RunNotice(UNMIRRORED_NOTICE))
     device, notice = probe_device(config.device if world is None else device_request(config.device))
     if notice:
         emit(RunNotice(notice))
