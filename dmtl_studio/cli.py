@@ -368,9 +368,8 @@ def _config_options(
                 p.add_argument(
                     flag, dest=f.name, action="store_const", const=False, help=off.replace("%", "%%")
                 )
-                if (
-                    not rule.flag
-                ):  # the switch on stays accepted (scripts written before it became the default)
+                # The switch on stays accepted (scripts written before it became the default).
+                if not rule.flag:
                     on = "--" + f.name.replace("_", "-")
                     p.add_argument(on, dest=f.name, action="store_const", const=True, help=argparse.SUPPRESS)
             else:

@@ -297,7 +297,7 @@ def build_run(
     config = config.with_changes(contrastive_steps=0)  # a text encoder's step: an image run stores it off
     seed_everything(config.seed)  # first: the new head's initial weights come from this seed
     recipe = resolve_recipe(config.recipe)
-    if config.tta_flip and config.transfer != "frozen" and not recipe.mirrors:
+    if flips_views({"config": config.to_dict()}) and not recipe.mirrors:  # asked, and the model would flip
         config = config.with_changes(tta_flip=False)  # stored so: the run predicts as it was validated
         emit(RunNotice(UNMIRRORED_NOTICE))
     device, notice = probe_device(config.device if world is None else device_request(config.device))
