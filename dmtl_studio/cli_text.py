@@ -45,7 +45,17 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
         help="the column that holds the label (default: guessed; '' for none: the texts come unlabelled)",
     )
     p.add_argument("--split-column", default=None, help="a column naming each row's split (train, val, test)")
-    p.add_argument("--delimiter", default=None, help="the delimiter of a CSV/TSV file (default: sniffed)")
+    p.add_argument(
+        "--delimiter",
+        default=None,
+        help="the delimiter of a CSV/TSV file: one character, or tab, comma, semicolon, pipe (default: sniffed)",
+    )
+    p.add_argument(
+        "--labels-from-file",
+        action="store_true",
+        help="on importing a table again, take its labels where they differ from the project's (default: the "
+        "project's labels are kept and the differences listed)",
+    )
 
 
 def is_text_import(args: argparse.Namespace) -> bool:
@@ -66,7 +76,7 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     source = Path(args.images_dir)
     if not source.is_file() or source.suffix.lower() not in TABLE_SUFFIXES:
         return None, None, None
-    from dmtl_studio.core.project.text_import import check_columns
+    from dmtl_studio.core.project.table_options import check_columns
     from dmtl_studio.core.project.text_tables import preview_table
 
     preview = preview_table(source, rows=0, delimiter=args.delimiter)
@@ -111,6 +121,7 @@ def cmd_import_texts(args: argparse.Namespace, progress: Callable[[int, int], No
             test_fraction=args.test_fraction,
             seed=args.seed,
             progress=lambda done, total, name: progress(done, total),
+            labels_from_file=args.labels_from_file,
         )
         counts = store.class_counts()
     print(summary.describe())

@@ -101,3 +101,37 @@ def test_labels_export_of_a_text_project_has_the_text(tmp_path: Path) -> None:
     again = run_cli("labels", "import-csv", str(project), str(out))
     assert again.returncode == 0, again.stderr
     assert "labelled 45" in again.stdout
+
+
+def test_delimiter_by_name_and_a_bad_one(tmp_path: Path) -> None:
+    table = tmp_path / "notes.csv"  # tab-separated although named .csv
+    table.write_text("body\ttag\nfirst, with a comma\ta\nsecond note\tb\n", encoding="utf-8")
+    for value in ("tab", "\\t", "\t"):
+        project = tmp_path / f"p{len(value)}{value.isalpha()}"
+        result = run_cli("import", str(project), str(table), "--delimiter", value, "--json")
+        assert result.returncode == 0, result.stderr
+        report = _last_json(result.stdout)
+        assert report["read_as"] == "tab-separated, UTF-8" and report["labelled"] == 2
+    bad = run_cli("import", str(tmp_path / "bad"), str(table), "--delimiter", "::")
+    assert bad.returncode == 2 and "delimiter '::' is not one character" in bad.stderr
+    assert "Traceback" not in bad.stderr and "unexpected" not in bad.stderr
+
+
+def test_reimport_of_an_edited_table_keeps_labels_on_their_texts(tmp_path: Path) -> None:
+    table = tmp_path / "notes.csv"
+    table.write_text("body,tag\nprinter jams,hardware\ninvoice twice,billing\n", encoding="utf-8")
+    project = tmp_path / "p"
+    assert run_cli("import", str(project), str(table)).returncode == 0
+    table.write_text(
+        "body,tag\napp crashes,\nprinter jams,hardware\ninvoice twice,refund\n", encoding="utf-8"
+    )
+    kept = run_cli("import", str(project), str(table), "--json")
+    assert kept.returncode == 0, kept.stderr
+    assert "2 text(s) found at another row; their labels followed them" in kept.stdout
+    assert "notes.csv row 3: billing in the project, refund in the file (kept billing)" in kept.stdout
+    assert _last_json(kept.stdout)["moved"] == 2
+    taken = run_cli("import", str(project), str(table), "--labels-from-file", "--json")
+    assert taken.returncode == 0 and _last_json(taken.stdout)["relabelled"] == 1
+    with ProjectStore.open(project) as store:
+        labels = {store.text(r.id): r.label for r in store.images()}
+    assert labels == {"app crashes": None, "printer jams": "hardware", "invoice twice": "refund"}

@@ -13,8 +13,9 @@ column missing) is refused before anything of it is imported.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import never_stop
@@ -25,6 +26,7 @@ from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.table_options import check_columns
 from dmtl_studio.core.project.text_decoding import (
     MAX_TEXT_BYTES,
     UndecodableText,
@@ -33,12 +35,9 @@ from dmtl_studio.core.project.text_decoding import (
     join_notes,
     length_note,
 )
+from dmtl_studio.core.project.text_rows import follow_rows, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
-from dmtl_studio.core.project.text_tables import (
-    Table,
-    cell_text,
-    read_table,
-)
+from dmtl_studio.core.project.text_tables import Table, cell_text, read_table
 from dmtl_studio.core.project.texts_table import TextItem, text_sha256
 from dmtl_studio.core.project.validation import class_name_problem
 
@@ -126,6 +125,7 @@ def import_texts(
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] = never_stop,
     batch_size: int | None = None,
+    labels_from_file: bool = False,
 ) -> TextImportSummary:
     """Import ``source`` into the text project ``store``: a folder of ``.txt`` files, one ``.txt`` file (one
     text, unlabelled), or a CSV / TSV / JSON Lines file (``text_column`` is then required; see
@@ -134,7 +134,9 @@ def import_texts(
     A project whose kind was never chosen becomes a text project (see
     :func:`~dmtl_studio.core.project.project_kind.adopt_kind`). Work is committed in batches of ``batch_size``
     texts (default :data:`FILE_BATCH` for files, :data:`ROW_BATCH` for rows), so a cancelled import keeps what it
-    has read; new labelled texts then get a stratified split.
+    has read; new labelled texts then get a stratified split. A table imported again updates its texts' items
+    wherever their rows moved (:mod:`~dmtl_studio.core.project.text_rows`); a text labelled differently in the
+    file keeps the project's label, unless ``labels_from_file``.
 
     Raises
     ------
@@ -161,7 +163,8 @@ def import_texts(
         raise ProjectError(f"{path.name}: name the column that holds the text (--text-column)")
     table = read_table(path, delimiter=delimiter)
     items, splits = table_items(table, text_column, label_column, split_column)
-    return _write(
+    match = follow_rows(store, str(path.absolute()), items)
+    summary = _write(
         store,
         path,
         items,
@@ -174,28 +177,14 @@ def import_texts(
         batch_size or ROW_BATCH,
         table=table,
     )
-
-
-def check_columns(
-    name: str,
-    columns: Sequence[str],
-    text_column: str | None,
-    label_column: str | None = None,
-    split_column: str | None = None,
-) -> None:
-    """Check that the columns named are among the table ``name``'s ``columns`` (its header).
-
-    Raises
-    ------
-    ProjectError
-        A named column is not in the table (the message lists its columns).
-    """
-    for role, column in (("text", text_column), ("label", label_column), ("split", split_column)):
-        if column is not None and column not in columns:
-            shown = ", ".join(f"'{c}'" for c in columns[:20]) or "none"
-            raise ProjectError(
-                f"{name} has no {role} column '{column}'; its columns are: {shown}. Nothing was imported from it"
-            )
+    relabelled = take_file_labels(store, match) if labels_from_file else 0
+    return dataclasses.replace(
+        summary,
+        moved=match.moved,
+        removed=match.removed,
+        label_differences=match.label_differences,
+        relabelled=relabelled,
+    )
 
 
 def table_items(

@@ -13,6 +13,7 @@ from dmtl_studio.core.project.text_tables import Table, describe_delimiter
 from dmtl_studio.core.project.texts_table import TextItem
 
 _ROW_KEY = re.compile(r"^(.*)#(\d+)$")
+_REMOVED_KEY = re.compile(r"^(.*)#removed-\d+$")
 
 
 def describe_source(key: str) -> str:
@@ -20,6 +21,9 @@ def describe_source(key: str) -> str:
     match = _ROW_KEY.match(key)
     if match and not os.path.isdir(match.group(1)):
         return f"{os.path.basename(match.group(1))} row {match.group(2)}"
+    removed = _REMOVED_KEY.match(key)
+    if removed:
+        return f"{os.path.basename(removed.group(1))} (a row no longer in the file)"
     return key
 
 
@@ -68,6 +72,14 @@ class TextImportSummary:
     split_folders: tuple[tuple[str, str], ...] = ()
     split: SplitSummary | None = None
     conflicts: tuple[LabelConflict, ...] = ()
+    #: Texts of a re-imported table found at another row number (their items, labels included, followed them).
+    moved: int = 0
+    #: Keys of the texts no longer in a re-imported table (kept, with their labels).
+    removed: tuple[str, ...] = ()
+    #: ``(row key, project label, file label)`` of texts the file labels differently from the project.
+    label_differences: tuple[tuple[str, str, str], ...] = ()
+    #: How many of ``label_differences`` took the file's label (``labels_from_file``).
+    relabelled: int = 0
 
     @classmethod
     def of(
@@ -129,6 +141,17 @@ class TextImportSummary:
             parts.append(f"{len(self.notes)} text(s) with a note ({listed})")
         if self.skipped:
             parts.append(f"skipped {self.skipped} file(s) that are not .txt")
+        if self.moved:
+            parts.append(f"{self.moved} text(s) found at another row; their labels followed them")
+        if self.removed:
+            parts.append(f"{len(self.removed)} text(s) no longer in the file, kept with their labels")
+        if self.relabelled:
+            parts.append(f"{self.relabelled} label(s) taken from the file instead of the project's")
+        elif self.label_differences:
+            parts.append(
+                f"{len(self.label_differences)} text(s) labelled differently in the file: the project's labels "
+                "were kept (import with --labels-from-file to take the file's)"
+            )
         if self.split_folders:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used})")
@@ -155,6 +178,14 @@ class TextImportSummary:
                 lines.append(f"{title}: {describe_source(key)}: {text}")
             if len(rows) > limit:
                 lines.append(f"… and {len(rows) - limit} more {title}(s)")
+        for key, project, file in self.label_differences[:limit]:
+            verb = "now" if self.relabelled else "kept"
+            lines.append(
+                f"label: {describe_source(key)}: {project} in the project, {file} in the file ({verb} "
+                f"{file if self.relabelled else project})"
+            )
+        if len(self.label_differences) > limit:
+            lines.append(f"… and {len(self.label_differences) - limit} more label difference(s)")
         for group in self.duplicates[:limit]:
             lines.append(f"duplicate: {', '.join(map(describe_source, group[:5]))}")
         if len(self.duplicates) > limit:
@@ -183,6 +214,13 @@ class TextImportSummary:
             "split": split.totals() if split else None,
             "split_warnings": list(split.warnings) if split else [],
             "label_conflicts": [{"labels": list(c.labels), "paths": list(c.paths)} for c in self.conflicts],
+            "moved": self.moved,
+            "removed": list(self.removed),
+            "label_differences": [
+                {"path": key, "project_label": project, "file_label": file}
+                for key, project, file in self.label_differences
+            ],
+            "relabelled": self.relabelled,
         }
 
 

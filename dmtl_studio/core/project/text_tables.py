@@ -20,6 +20,7 @@ from pathlib import Path
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES
+from dmtl_studio.core.project.table_options import parse_delimiter
 from dmtl_studio.core.project.text_decoding import (
     ENCODINGS_TRIED,
     MAX_TEXT_BYTES,
@@ -103,12 +104,14 @@ def read_table(path: str | os.PathLike[str], delimiter: str | None = None, limit
     ------
     ProjectError
         The file cannot be read, is too large, is not in one of the encodings tried (nothing is imported), has
-        no header, or has more than :data:`MAX_TABLE_ROWS` rows.
+        no header, or has more than :data:`MAX_TABLE_ROWS` rows; ``delimiter`` is not one character (see
+        :func:`parse_delimiter`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise ProjectError(f"{path.name}: not a CSV, TSV or JSON Lines file (by its extension)")
+    delimiter = parse_delimiter(delimiter) if delimiter is not None else None
     try:
         size = path.stat().st_size
         if limit is None and size > MAX_TABLE_BYTES:

@@ -124,6 +124,33 @@ class TextsTable:
                 )
         return added
 
+    def rename_sources(self, renames: dict[str, str]) -> None:
+        """Give items new source keys (``{old key: new key}``) in one transaction; ids, labels, splits and
+        bodies stay. Keys may trade places (a row that moved to the number another row left).
+
+        Raises
+        ------
+        ProjectError
+            When a new key is held by an item that is not renamed away.
+        """
+        if not renames:
+            return
+        with self.transaction() as conn:
+            ids = {}
+            for old in renames:
+                row = conn.execute("SELECT id FROM images WHERE path = ?", (os.fsencode(old),)).fetchone()
+                if row is not None:
+                    ids[old] = row[0]
+            for item_id in ids.values():  # out of the way first, so keys can trade places
+                conn.execute(
+                    "UPDATE images SET path = ? WHERE id = ?", (os.fsencode(f"\0{item_id}"), item_id)
+                )
+            for old, item_id in ids.items():
+                new = os.fsencode(renames[old])
+                if conn.execute("SELECT 1 FROM images WHERE path = ?", (new,)).fetchone():
+                    raise ProjectError(f"cannot rename {old} to {renames[old]}: that key is taken")
+                conn.execute("UPDATE images SET path = ? WHERE id = ?", (new, item_id))
+
     def text(self, item_id: int) -> str:
         """The body of one text item.
 

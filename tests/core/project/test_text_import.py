@@ -245,6 +245,80 @@ def test_reimport_never_loses_a_label(tmp_path: Path) -> None:
         assert labels[f"{table.absolute()}#4"] == "question" and labels[f"{table.absolute()}#1"] == "fault"
 
 
+def _by_text(store: ProjectStore) -> dict[str, tuple[str, str | None]]:
+    """``{body: (source key, label)}`` of every item."""
+    keys = {record.id: (record.path, record.label) for record in store.images()}
+    return {body: keys[item_id] for item_id, body in store.texts().items()}
+
+
+def test_reimport_after_rows_inserted_and_removed_keeps_labels_on_their_texts(tmp_path: Path) -> None:
+    rows = [
+        ["text", "label"],
+        ["alpha pump", "a"],
+        ["beta valve", "b"],
+        ["gamma seal", ""],
+        ["delta gauge", ""],
+    ]
+    table = _write_csv(tmp_path / "t.csv", rows)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        ids = {body: record_id for record_id, body in store.texts().items()}
+        store.set_label([ids["gamma seal"]], "c")  # labelled by hand in the window
+        # A row inserted at the top, two rows swapped, "beta valve" removed, "delta gauge" edited at its row.
+        edited = [
+            ["text", "label"],
+            ["new first row", ""],
+            ["gamma seal", ""],
+            ["alpha pump", "a"],
+            ["delta gauge!", ""],
+        ]
+        _write_csv(table, edited)
+        summary = import_texts(store, table, text_column="text", label_column="label")
+        texts = _by_text(store)
+        assert texts["alpha pump"] == (f"{base}#3", "a")
+        assert texts["gamma seal"] == (f"{base}#2", "c")  # the hand label followed its text to another row
+        assert texts["new first row"] == (f"{base}#1", None)
+        assert texts["delta gauge!"] == (f"{base}#4", None)  # edited in place: the same item, new text
+        assert ids["delta gauge"] not in store.texts() or store.text(ids["delta gauge"]) == "delta gauge!"
+        removed_key, label = texts["beta valve"]  # no longer in the file: kept, with its label
+        assert label == "b" and removed_key == f"{base}#removed-{ids['beta valve']}"
+        assert summary.moved == 2 and summary.removed == (removed_key,) and summary.added == 1
+        assert "2 text(s) found at another row" in summary.describe()
+        assert "1 text(s) no longer in the file, kept with their labels" in summary.describe()
+        again = import_texts(
+            store, table, text_column="text", label_column="label"
+        )  # the same file: no change
+        assert (again.moved, again.removed, again.added) == (0, (), 0) and _by_text(store) == texts
+
+
+def test_reimport_reports_labels_the_file_changed_and_takes_them_when_asked(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        changed = [list(row) for row in ROWS]
+        changed[1][2] = "leak"  # a correction made in the file
+        _write_csv(table, changed)
+        kept = import_texts(store, table, text_column="text", label_column="label")
+        assert kept.label_differences == ((f"{base}#1", "fault", "leak"),) and kept.relabelled == 0
+        assert "--labels-from-file" in kept.describe() and _labels(store)[f"{base}#1"] == "fault"
+        assert any("fault in the project, leak in the file" in line for line in kept.details())
+        taken = import_texts(store, table, text_column="text", label_column="label", labels_from_file=True)
+        assert taken.relabelled == 1 and _labels(store)[f"{base}#1"] == "leak"
+        assert kept.to_dict()["label_differences"] == [
+            {"path": f"{base}#1", "project_label": "fault", "file_label": "leak"}
+        ]
+
+
+def test_one_column_cannot_be_text_and_label(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", ROWS)
+    with create_project(tmp_path / "p") as store:
+        with pytest.raises(ProjectError, match="cannot be both the text and the label column"):
+            import_texts(store, table, text_column="text", label_column="text")
+        assert store.image_count() == 0
+
+
 def test_kinds_never_mix(tmp_path: Path, shapes_dir: Path) -> None:
     table = _write_csv(tmp_path / "t.csv", ROWS)
     images = create_project(tmp_path / "images", kind="images")

@@ -1,0 +1,144 @@
+"""Re-import of a table of texts: the project's items follow their texts, not their row numbers.
+
+A row of a CSV / TSV / JSON Lines file is keyed ``<file>#<row>`` in the project. When the file is edited and
+imported again, a row inserted or removed above a text moves that text to another row number; keying on the
+number alone would hand the old row's label to whatever text now sits there. :func:`match_rows` matches the
+file's rows to the project's items of the same file by their normalised text first (the hash the importer records,
+:func:`~dmtl_studio.core.project.texts_table.text_sha256`), so a label stays with its text wherever it moved.
+
+The rules, in order:
+
+1. a row whose text is the item's text at the same row number keeps that item;
+2. a row whose text equals an unmatched item's text elsewhere in the file takes that item (the item is re-keyed
+   to the row's number; equal texts are matched in row order);
+3. a row whose number is held by an item left unmatched takes that item: the text was edited in place, and the
+   item keeps its label (a row that became unusable does not take a usable item; that item is kept as removed);
+4. an item left unmatched is no longer in the file. It is kept, with its text and label (a re-import never loses
+   a label), under the key ``<file>#removed-<id>``, which no row of a file can have.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dmtl_studio.core.project.images_table import ImageRecord
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.texts_table import TextItem, text_sha256
+
+_REMOVED = re.compile(r"#removed-\d+$")
+
+
+def removed_key(base: str, item_id: int) -> str:
+    """The key of item ``item_id`` of the table ``base`` once its text is no longer in the file."""
+    return f"{base}#removed-{item_id}"
+
+
+def is_removed_key(key: str) -> bool:
+    """Whether ``key`` names a text that is no longer in its file (see :func:`removed_key`)."""
+    return _REMOVED.search(key) is not None
+
+
+@dataclass(frozen=True)
+class RowMatch:
+    """How the rows of a re-imported table map onto the project's items of that table.
+
+    ``renames`` maps an item's key to its new key (moved rows and removed texts); ``moved`` counts texts found at
+    another row number; ``removed`` holds the new keys of the items whose texts are no longer in the file;
+    ``label_differences`` holds ``(row key, project label, file label)`` for matched rows whose file label differs
+    from the label the project already has.
+    """
+
+    renames: dict[str, str]
+    moved: int
+    removed: tuple[str, ...]
+    label_differences: tuple[tuple[str, str, str], ...]
+
+
+def _row_number(key: str) -> int:
+    tail = key.rpartition("#")[2]
+    return int(tail) if tail.isdigit() else 1 << 62
+
+
+def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextItem]) -> RowMatch:
+    """Match the ``items`` read from the table ``base`` (its absolute path; item keys are ``<base>#<row>``) to
+    the project's ``records`` of that table, by text first (module docstring). Records of other sources and
+    items already removed from the file are ignored. Pure: the caller applies :attr:`RowMatch.renames`."""
+    prefix = base + "#"
+    existing = {r.path: r for r in records if r.path.startswith(prefix) and not is_removed_key(r.path)}
+    if not existing:
+        return RowMatch({}, 0, (), ())
+    hashes = {item.source: text_sha256(item.body) for item in items if item.problem is None}
+    by_hash: dict[str, list[str]] = {}
+    for key in sorted(existing, key=_row_number):
+        record = existing[key]
+        if record.problem is None and record.sha256 is not None:
+            by_hash.setdefault(record.sha256, []).append(key)
+    claimed: dict[str, str] = {}  # existing key -> row key
+    matched: set[str] = set()
+    for source, digest in hashes.items():  # rule 1
+        record = existing.get(source)
+        if record is not None and record.problem is None and record.sha256 == digest:
+            claimed[source] = source
+            matched.add(source)
+    moved = 0
+    for source, digest in hashes.items():  # rule 2
+        if source in matched:
+            continue
+        for key in by_hash.get(digest, ()):
+            if key not in claimed:
+                claimed[key] = source
+                matched.add(source)
+                moved += 1
+                break
+    for item in items:  # rule 3
+        record = existing.get(item.source)
+        if item.source in matched or record is None or item.source in claimed:
+            continue
+        if item.problem is not None and record.problem is None:
+            continue
+        claimed[item.source] = item.source
+        matched.add(item.source)
+    renames = {old: new for old, new in claimed.items() if old != new}
+    removed = []
+    for key, record in existing.items():
+        if key not in claimed:
+            renames[key] = removed_key(base, record.id)
+            removed.append(renames[key])
+    labels = {item.source: item.label for item in items if item.problem is None and item.label}
+    differences = tuple(
+        (new, str(existing[old].label), labels[new])
+        for old, new in sorted(claimed.items(), key=lambda pair: _row_number(pair[1]))
+        if new in labels and existing[old].label is not None and existing[old].label != labels[new]
+    )
+    return RowMatch(renames, moved, tuple(sorted(removed)), differences)
+
+
+def follow_rows(store: ProjectStore, base: str, items: Sequence[TextItem]) -> RowMatch:
+    """Match ``items`` (the rows of the table ``base``) to ``store``'s items of that table and re-key those items
+    (:func:`match_rows`), so the import that follows updates each text's own item.
+
+    Raises
+    ------
+    ProjectError
+        When the project is read-only or the disk refuses the change (nothing is changed then).
+    """
+    match = match_rows(base, store.images(), items)
+    store.rename_sources(match.renames)
+    return match
+
+
+def take_file_labels(store: ProjectStore, match: RowMatch) -> int:
+    """Give the rows in ``match.label_differences`` their file's label instead of the project's; returns how
+    many changed."""
+    if not match.label_differences:
+        return 0
+    ids = {record.path: record.id for record in store.images()}
+    by_label: dict[str, list[int]] = {}
+    for key, _, label in match.label_differences:
+        if key in ids:
+            by_label.setdefault(label, []).append(ids[key])
+    for label, item_ids in by_label.items():
+        store.set_label(item_ids, label)
+    return sum(len(item_ids) for item_ids in by_label.values())
