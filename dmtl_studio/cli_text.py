@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, source_kind
+from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file, source_kind
 
 
 def add_commands(sub: argparse._SubParsersAction, path_type: Callable[[str], Path]) -> None:
@@ -199,7 +199,10 @@ def cmd_predict_texts(
     from dmtl_studio.core.evaluation.text_predict import NoTextsError, predict_text_inputs
     from dmtl_studio.core.quality.reject import RejectError
 
+    text_column = args.text_column
     try:
+        if text_column is None and Path(args.images_dir).is_file() and is_table_file(args.images_dir):
+            text_column = _guessed_text_column(Path(args.images_dir))
         if args.target_accuracy is not None:
             if not is_run_folder(args.run_dir):
                 print(
@@ -221,13 +224,13 @@ def cmd_predict_texts(
             args.run_dir,
             args.images_dir,
             args.out,
-            text_column=args.text_column,
+            text_column=text_column,
             id_column=args.id_column,
             device=args.device,
             progress=progress,
             reject_below=reject_below,
         )
-    except (RejectError, NoTextsError) as exc:
+    except (RejectError, NoTextsError, ProjectError) as exc:
         print(f"dmtl-studio: {exc}", file=sys.stderr)
         return 2
     unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
@@ -239,6 +242,17 @@ def cmd_predict_texts(
         for source, reason in summary.problems:
             print(f"  {source}: {reason}", file=sys.stderr)
     return 0 if summary.predictions else 1
+
+
+def _guessed_text_column(table: Path) -> str | None:
+    """The column of ``table`` that predict reads when none is named, said on stderr with how it was chosen."""
+    from dmtl_studio.core.project.text_tables import TEXT_NAMES, preview_table
+
+    column = preview_table(table, rows=0).text_column
+    if column is not None:
+        how = "by its name" if column.casefold() in TEXT_NAMES else "the column of the longest values"
+        print(f"text column: '{column}' ({how}; choose with --text-column)", file=sys.stderr)
+    return column
 
 
 def add_encoder_commands(weights: argparse._SubParsersAction, path_type: Callable[[str], Path]) -> None:

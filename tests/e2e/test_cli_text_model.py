@@ -87,3 +87,29 @@ def test_evaluate_report_export_and_predict_a_text_run(
     image_input.write_bytes(b"\x89PNG\r\n\x1a\n")
     wrong = run_cli("predict", str(run_dir), str(image_input), "--out", str(tmp_path / "y.csv"))
     assert wrong.returncode == 2 and ".txt file" in wrong.stderr
+
+
+def test_predict_a_json_lines_table_with_bad_values_and_a_guessed_column(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _, run_dir = trained_text_project(tmp_path_factory)
+    table = tmp_path / "notes.jsonl"
+    rows = [
+        {"id": 1, "message": TEXTS["a.txt"]},
+        {"id": 2, "message": ["a", "list"]},
+        {"id": 3, "message": {"an": "object"}},
+        {"id": 4, "message": True},
+    ]
+    table.write_text("".join(json.dumps(row) + "\n" for row in rows) + "[1, 2]\n", encoding="utf-8")
+    out = tmp_path / "p.csv"
+    done = run_cli("predict", str(run_dir), str(table), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "text column: 'message' (by its name; choose with --text-column)" in done.stderr
+    predicted = _rows(out)
+    assert predicted[0]["predicted_label"] == "cats" and predicted[0]["error"] == ""
+    errors = {row["path"].rsplit("#", 1)[1]: row["error"] for row in predicted}
+    assert errors["2"] == "column 'message' is an array, not a text"
+    assert errors["3"] == "column 'message' is an object, not a text"
+    assert errors["5"] == "not a JSON object but an array"
+    assert errors["4"] == ""  # a boolean is written out as a text, as at import
+    assert "unexpected" not in done.stderr

@@ -104,7 +104,11 @@ def _table_inputs(
         if row.problem is not None:
             problems.append((source, row.problem))
             continue
-        body = cell_text(row.values.get(column))
+        try:
+            body = cell_text(row.values.get(column))
+        except ValueError as exc:  # a JSON array or object where the text should be
+            problems.append((source, f"column {column!r} {exc}"))
+            continue
         if body is None or not body.strip():
             problems.append((source, f"empty text in column {column!r}"))
         else:

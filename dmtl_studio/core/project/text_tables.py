@@ -269,7 +269,9 @@ def _json_kind(value: object) -> str:
         return "a string"
     if value is None:
         return "null"
-    return "a number" if isinstance(value, int | float) and not isinstance(value, bool) else "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    return "a boolean" if isinstance(value, bool) else "a number"
 
 
 def cell_text(value: object) -> str | None:
