@@ -4,6 +4,7 @@ count, refuses pickle weights, and a text classifier's checkpoint loads back to 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 from pathlib import Path
@@ -73,6 +74,20 @@ def test_longer_texts_are_truncated_to_the_models_maximum_and_counted(encoder: T
     assert tokens.ids.shape == (len(TEXTS), 256) and tokens.ids.dtype == torch.long
     assert tokens.truncated == 1
     assert encoder.tokenize(["exactly " * 254]).truncated == 0  # 254 words + [CLS] + [SEP] = 256: fits
+
+
+def test_counting_truncated_texts_prints_no_library_warning(encoder: TextEncoder) -> None:
+    getattr(encoder.tokenizer, "deprecation_warnings", {}).clear()  # the library warns once per tokenizer
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    library = logging.getLogger("transformers")
+    library.addHandler(handler)
+    try:
+        assert encoder.tokenize(["word " * 600]).truncated == 1
+    finally:
+        library.removeHandler(handler)
+    assert not [r for r in records if "sequence length" in r.getMessage()]  # the product reports the count
 
 
 def test_partial_transfer_trains_the_last_transformer_layers_and_the_head(encoder: TextEncoder) -> None:
