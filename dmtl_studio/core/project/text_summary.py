@@ -14,6 +14,9 @@ from dmtl_studio.core.project.texts_table import TextItem
 
 _ROW_KEY = re.compile(r"^(.*)#(\d+)$")
 _REMOVED_KEY = re.compile(r"^(.*)#removed-\d+$")
+#: How :mod:`~dmtl_studio.core.project.text_tables` names a repeated header name and a blank one.
+_REPEATED = re.compile(r"^(.*) \((\d+)\)$")
+_UNNAMED = re.compile(r"^column \d+$")
 
 
 def describe_source(key: str) -> str:
@@ -42,9 +45,17 @@ def how_table_was_read(table: Table | None) -> str:
         "utf-16-le": "UTF-16 LE",
         "utf-16-be": "UTF-16 BE",
     }
-    return f"{describe_delimiter(table.delimiter)}-separated, {encoding[table.encoding]}".replace(
+    how = f"{describe_delimiter(table.delimiter)}-separated, {encoding[table.encoding]}".replace(
         "JSON Lines-separated", "JSON Lines"
     )
+    columns = set(table.columns)
+    repeated = [c for c in table.columns if (m := _REPEATED.match(c)) and m.group(1) in columns]
+    unnamed = [c for c in table.columns if _UNNAMED.match(c)]
+    if repeated:
+        how += f"; the header repeats a name: read as {', '.join(repr(c) for c in repeated[:5])}"
+    if unnamed and table.delimiter is not None:
+        how += f"; {len(unnamed)} column(s) without a name: read as {', '.join(repr(c) for c in unnamed[:5])}"
+    return how
 
 
 @dataclass(frozen=True)

@@ -425,3 +425,12 @@ def test_class_folders_export_of_a_text_project_imports_back(tmp_path: Path) -> 
     with create_project(tmp_path / "again") as again:
         import_texts(again, tmp_path / "tree")
         assert {(again.text(r.id), r.label) for r in again.images(usable_only=True)} == expected
+
+
+def test_a_repeated_or_blank_header_name_is_said(tmp_path: Path) -> None:
+    table = _write_csv(tmp_path / "t.csv", [["text", "text", "", "label"], ["first", "second", "x", "a"]])
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text (2)", label_column="label")
+        assert store.texts() and list(store.texts().values()) == ["second"]
+        assert "the header repeats a name: read as 'text (2)'" in summary.how_read
+        assert "1 column(s) without a name: read as 'column 3'" in summary.how_read
