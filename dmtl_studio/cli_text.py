@@ -206,7 +206,7 @@ def cmd_predict_texts(
         if args.target_accuracy is not None:
             if not is_run_folder(args.run_dir):
                 print(
-                    f"dmtl-studio: --target-accuracy needs a run folder inside its project (its validation "
+                    f"dmtl-studio predict: --target-accuracy needs a run folder inside its project (its validation "
                     f"split); {args.run_dir} is an exported model: give --reject-below P instead",
                     file=sys.stderr,
                 )
@@ -231,7 +231,7 @@ def cmd_predict_texts(
             reject_below=reject_below,
         )
     except (RejectError, NoTextsError, ProjectError) as exc:
-        print(f"dmtl-studio: {exc}", file=sys.stderr)
+        print(f"dmtl-studio predict: {exc}", file=sys.stderr)
         return 2
     unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
     sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
