@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -73,6 +74,11 @@ class TextImportDialog(QDialog):
         for value, name in DELIMITER_CHOICES:
             self.delimiter.addItem(name, value)
         self.delimiter.setEnabled(self.preview.delimiter is not None)  # JSON Lines has none
+        self.labels_from_file = QCheckBox("Take the file's labels where they differ from the project's")
+        self.labels_from_file.setToolTip(
+            "For a file imported before: a text the file labels differently keeps the project's label unless "
+            "this is ticked (the differences are listed after the import either way)."
+        )
         self.how_read = QLabel()
         self.how_read.setWordWrap(True)
         self.problem = QLabel()
@@ -96,6 +102,7 @@ class TextImportDialog(QDialog):
         form.addRow("Label column", self.label_column)
         form.addRow("Split column", self.split_column)
         form.addRow("Delimiter", self.delimiter)
+        form.addRow("", self.labels_from_file)
         intro = QLabel(
             "Each row becomes one text. Rows that cannot be used (empty, ragged, malformed) are imported as "
             "problems and listed after the import; nothing stops it."
@@ -113,13 +120,15 @@ class TextImportDialog(QDialog):
             box.currentIndexChanged.connect(self._update)
         self.delimiter.currentIndexChanged.connect(self._reread)
 
-    def columns(self) -> dict[str, str | None]:
+    def columns(self) -> dict[str, str | bool | None]:
         """The choice as keyword arguments of :func:`~dmtl_studio.core.project.text_import.import_texts`."""
+        label = self._chosen(self.label_column)
         return {
             "text_column": self.text_column.currentText() or None,
-            "label_column": self._chosen(self.label_column),
+            "label_column": label,
             "split_column": self._chosen(self.split_column),
             "delimiter": self.delimiter.currentData(),
+            "labels_from_file": label is not None and self.labels_from_file.isChecked(),
         }
 
     @staticmethod
@@ -197,6 +206,7 @@ class TextImportDialog(QDialog):
             problem = "Choose a different column for each role."
         self.problem.setText(problem)
         self.import_button.setEnabled(not problem)
+        self.labels_from_file.setEnabled(roles["label"] is not None)
 
     def _reread(self) -> None:
         try:

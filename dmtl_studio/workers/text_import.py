@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 class TextImportThread(QThread):
     """Imports ``source`` (a folder of ``.txt`` files, a ``.txt`` file or a table) into the project with the
-    ``columns`` chosen (keyword arguments of ``import_texts``: text, label and split column, delimiter)."""
+    ``columns`` chosen (keyword arguments of ``import_texts``: text, label and split column, delimiter,
+    labels_from_file)."""
 
     progress = Signal(int, int, str)
     done = Signal(object)  # TextImportSummary
@@ -25,7 +26,7 @@ class TextImportThread(QThread):
         self,
         project_dir: Path,
         source: Path,
-        columns: dict[str, str | None] | None = None,
+        columns: dict[str, str | bool | None] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)

@@ -41,11 +41,15 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
         "label_column": "stars",
         "split_column": "fold",
         "delimiter": None,
+        "labels_from_file": False,
     }
+    dialog.labels_from_file.setChecked(True)  # re-import: the file's labels win where they differ
+    assert dialog.columns()["labels_from_file"] is True
     dialog.label_column.setCurrentText("review")  # one column for two roles is refused
     assert not dialog.import_button.isEnabled() and "different column" in dialog.problem.text()
     dialog.label_column.setCurrentText(NO_COLUMN)
     assert dialog.import_button.isEnabled() and dialog.columns()["label_column"] is None
+    assert not dialog.labels_from_file.isEnabled() and dialog.columns()["labels_from_file"] is False
     assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()
 
 

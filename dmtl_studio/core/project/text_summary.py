@@ -161,7 +161,8 @@ class TextImportSummary:
         elif self.label_differences:
             parts.append(
                 f"{len(self.label_differences)} text(s) labelled differently in the file: the project's labels "
-                "were kept (import with --labels-from-file to take the file's)"
+                "were kept (to take the file's, import again with 'Take the file's labels' ticked, or "
+                "--labels-from-file)"
             )
         if self.split_folders:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
