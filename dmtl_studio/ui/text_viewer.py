@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
+from dmtl_studio.core.project.text_rows import is_removed_key
 
 #: Keys the browser labels with; undo and redo are the browser's too (a read-only text has nothing to undo).
 _LABEL_KEYS = {
@@ -54,6 +55,11 @@ def text_caption(record: ImageRecord, color: str, model_note: str | None, words:
         lines.append(f"<span style='color:#c0392b'>{html.escape(record.problem)}</span>")
     if record.note:
         lines.append(f"<span style='color:#8a6d00'>note: {html.escape(record.note)}</span>")
+    if is_removed_key(record.path):
+        lines.append(
+            "<span style='color:#8a6d00'>no longer in its file (gone when the file was imported again); "
+            "kept with its label</span>"
+        )
     return "<br>".join(lines)
 
 

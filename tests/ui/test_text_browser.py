@@ -276,3 +276,14 @@ def test_equal_texts_under_two_labels_are_warned_of_as_texts(qtbot, tmp_path: Pa
     assert "1 text(s) carry two or more labels (equal texts)" in warning
     assert "picture" not in warning and "files" not in warning
     controller.shutdown()
+
+
+def test_a_text_gone_from_its_file_says_so_above_its_body() -> None:
+    from dmtl_studio.core.project.images_table import ImageRecord
+    from dmtl_studio.ui.text_viewer import text_caption
+
+    def record(path: str) -> ImageRecord:
+        return ImageRecord(7, path, "0" * 64, 10, None, None, None, "ok", "train")
+
+    assert "no longer in its file" in text_caption(record("/d/t.csv#removed-7"), "#000", None, 2)
+    assert "no longer in its file" not in text_caption(record("/d/t.csv#7"), "#000", None, 2)
