@@ -63,9 +63,33 @@ DEFAULT_BACKBONE = "efficientnet_lite0"
 class UnknownBackbone(KeyError):
     """A backbone name that is neither in the catalog nor a ``torchvision/`` or ``timm/`` name."""
 
+    def __str__(self) -> str:  # the message itself, not KeyError's quoted repr of it
+        return str(self.args[0]) if self.args else ""
+
+
+def _unknown_bare_name(name: str) -> UnknownBackbone:
+    """The error for a name without a library that no catalog entry, imported weights or timm model has: it lists
+    the known names and suggests the closest (a typo is the usual cause)."""
+    import difflib
+
+    known = [info.name for info in CATALOG]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    guess = f"did you mean {close[0]}? " if close else ""
+    return UnknownBackbone(
+        f"{name}: {guess}The known backbones are {', '.join(known)} (dmtl-studio weights list shows them with "
+        "their weights; another timm or torchvision model is named timm/NAME or torchvision/NAME)"
+    )
+
 
 def split_name(name: str) -> tuple[str, str]:
-    """``(source library, architecture name)`` for a backbone name (see the module docstring)."""
+    """``(source library, architecture name)`` for a backbone name (see the module docstring).
+
+    Raises
+    ------
+    UnknownBackbone
+        A name of no known library, or a name without one that is neither in the catalog, nor imported, nor a
+        timm model (the message suggests the closest known name).
+    """
     if name in _BY_NAME:
         info = _BY_NAME[name]
         return info.source, info.arch
@@ -75,6 +99,11 @@ def split_name(name: str) -> tuple[str, str]:
         return "timm", name.split("/", 1)[1]
     if "/" in name or not name:
         raise UnknownBackbone(name)
+    if weight_store.latest_for(name) is None:  # no weights were imported under this name: is it timm's?
+        import timm
+
+        if not timm.is_model(name):
+            raise _unknown_bare_name(name)
     return "timm", name
 
 
