@@ -67,7 +67,7 @@ class UnknownBackbone(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def _unknown_bare_name(name: str) -> UnknownBackbone:
+def unknown_bare_name(name: str) -> UnknownBackbone:
     """The error for a name without a library that no catalog entry, imported weights or timm model has: it lists
     the known names and suggests the closest (a typo is the usual cause)."""
     import difflib
@@ -82,14 +82,7 @@ def _unknown_bare_name(name: str) -> UnknownBackbone:
 
 
 def split_name(name: str) -> tuple[str, str]:
-    """``(source library, architecture name)`` for a backbone name (see the module docstring).
-
-    Raises
-    ------
-    UnknownBackbone
-        A name of no known library, or a name without one that is neither in the catalog, nor imported, nor a
-        timm model (the message suggests the closest known name).
-    """
+    """``(source library, architecture name)`` for a backbone name (see the module docstring)."""
     if name in _BY_NAME:
         info = _BY_NAME[name]
         return info.source, info.arch
@@ -99,11 +92,6 @@ def split_name(name: str) -> tuple[str, str]:
         return "timm", name.split("/", 1)[1]
     if "/" in name or not name:
         raise UnknownBackbone(name)
-    if weight_store.latest_for(name) is None:  # no weights were imported under this name: is it timm's?
-        import timm
-
-        if not timm.is_model(name):
-            raise _unknown_bare_name(name)
     return "timm", name
 
 

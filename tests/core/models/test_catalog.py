@@ -103,9 +103,10 @@ def test_names_split_into_library_and_architecture() -> None:
 
 def test_a_mistyped_backbone_name_is_unknown_and_the_closest_is_suggested() -> None:
     from dmtl_studio.core.base.errors import failure_line
+    from dmtl_studio.core.models.pretrained import load_pretrained_imagenet_model
 
     with pytest.raises(catalog.UnknownBackbone) as typo:
-        catalog.split_name("efficientnet_lit0")
+        load_pretrained_imagenet_model("efficientnet_lit0")
     line = failure_line(typo.value, "test")
     assert line.startswith("unknown backbone efficientnet_lit0: did you mean efficientnet_lite0?")
     assert all(info.name in line for info in catalog.CATALOG)
