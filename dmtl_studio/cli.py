@@ -705,7 +705,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     elif args.folds:
         return _cross_validate(args, config, on_event)
     else:
-        summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
+        from dmtl_studio.core.training.errors import RunInterrupted
+
+        try:
+            summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
+        except RunInterrupted as exc:
+            return _report_interrupted(args, exc.summary)
     if not summary.run_dir:  # stopped while the run was prepared (a text encoder's contrastive step)
         print(f"run {summary.status} before it began training; nothing was kept")
     elif summary.removed:  # stopped before its first epoch: no empty run is kept
@@ -715,6 +720,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_dict()))
     return 0
+
+
+def _report_interrupted(args: argparse.Namespace, summary: object) -> int:
+    """Ctrl-C during ``train``: which run is kept, the command that continues it, the JSON; exit status 130."""
+    import shlex
+
+    sys.stderr.write("\n")  # after a progress bar's unfinished line
+    if summary.removed:
+        print(
+            "dmtl-studio train: interrupted before the first epoch was saved; the run was not kept (start it "
+            "again)",
+            file=sys.stderr,
+        )
+    else:
+        command = ["dmtl-studio", "train", str(args.project_dir), "--resume", summary.run_dir]
+        if args.device:
+            command += ["--device", args.device]
+        print(f"run interrupted after epoch {summary.epochs_completed}: {summary.run_dir}")
+        print(
+            f"dmtl-studio train: interrupted; the run is kept in {summary.run_dir} with its {summary.epochs_completed} "
+            f"saved epoch(s); continue it with: {shlex.join(command)}",
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    return 130
 
 
 def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: EventHandlers) -> int:
@@ -749,8 +780,21 @@ def _resumed_config(args: argparse.Namespace) -> object:
 
     with ProjectStore.open(args.project_dir) as store:
         run = store.run_at(args.resume)
+        epochs = store.epoch_metrics(run.id) if run is not None else []
     if run is None:
         raise TrainingError(f"{args.resume} is not a run of {args.project_dir}")
+    done = max((row.epoch for row in epochs), default=0)
+    if run.status == "completed" and (args.epochs is None or args.epochs <= done):
+        longer = (
+            f"--epochs more than {done}"
+            if args.epochs is None
+            else f"--epochs more than {done}, not {args.epochs}"
+        )
+        raise TrainingError(
+            f"run {run.name} is already completed ({done} epoch(s)); nothing was trained. To train it longer, "
+            f"give {longer}; to train again, start a new run (leave out --resume); to measure it: dmtl-studio "
+            f"evaluate {run.run_dir}"
+        )
     config = TrainConfig.from_dict(run.config)
     changes: dict = {"device": args.device or TrainConfig.recommended().device}
     if args.epochs is not None:
@@ -803,10 +847,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     reject_below = args.reject_below
     if reject_below is not None and not 0.0 <= reject_below <= 1.0:
         print(
-            f"dmtl-studio: --reject-below must be a probability between 0 and 1, not {reject_below}",
+            f"dmtl-studio predict: --reject-below must be a probability between 0 and 1, not {reject_below}",
             file=sys.stderr,
         )
         return 2
+    _refuse_predict_output(args)
+    if args.device == "cuda":
+        _check_cuda_for_predict()
     bar = _Progress("predict")
     from dmtl_studio.core.evaluation.exported_model import is_text_model
 
@@ -815,7 +862,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if value is not None:
             print(
-                f"dmtl-studio: {option} is for text models; {args.run_dir} is an image model", file=sys.stderr
+                f"dmtl-studio predict: {option} is for text models; {args.run_dir} is an image model",
+                file=sys.stderr,
             )
             return 2
     try:
@@ -850,7 +898,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         else:  # an exported model: .onnx (onnxruntime), TorchScript, with its sidecar
             if args.target_accuracy is not None:
                 print(
-                    f"dmtl-studio: --target-accuracy needs a run folder inside its project (its validation split); "
+                    f"dmtl-studio predict: --target-accuracy needs a run folder inside its project (its validation split); "
                     f"{args.run_dir} is an exported model: give --reject-below P instead",
                     file=sys.stderr,
                 )
@@ -863,10 +911,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 reject_below=reject_below,
             )
     except RejectError as exc:
-        print(f"dmtl-studio: {exc}", file=sys.stderr)
+        print(f"dmtl-studio predict: {exc}", file=sys.stderr)
         return 2
     except NoImagesError as exc:
-        print(f"dmtl-studio: {exc}", file=sys.stderr)
+        print(f"dmtl-studio predict: {exc}", file=sys.stderr)
         return 2
     unread = (
         f"; {len(summary.problems)} file(s) could not be read (rows with an error)"
@@ -881,6 +929,51 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         for path, reason in summary.problems:
             print(f"  {path}: {reason}", file=sys.stderr)
     return 0 if summary.predictions else 1
+
+
+def _refuse_predict_output(args: argparse.Namespace) -> None:
+    """``predict --out`` never writes over a file: the CSV of an earlier prediction, or an input of this one.
+
+    Raises
+    ------
+    OutputExistsError
+        ``--out`` exists (the message says when it is one of the inputs or part of the model).
+    """
+    from dmtl_studio.core.base.fileio import is_inside, refuse_existing
+
+    what = None
+    if is_inside(args.out, args.images_dir):
+        same = is_inside(args.images_dir, args.out)
+        what = (
+            "the input being predicted" if same else f"inside the folder being predicted ({args.images_dir})"
+        )
+    elif is_inside(args.out, args.run_dir):
+        what = f"part of the model {args.run_dir}"
+    refuse_existing(args.out, what)
+
+
+def _check_cuda_for_predict() -> None:
+    """``predict --device cuda`` on a machine whose GPU cannot be used: the error says so and what to do.
+
+    Raises
+    ------
+    TrainingError
+        No CUDA GPU is available, or it fails a simple check.
+    """
+    import torch
+
+    from dmtl_studio.core.training.device import probe_device
+    from dmtl_studio.core.training.errors import TrainingError
+
+    instead = "predict on the CPU with --device cpu (the default)"
+    if not torch.cuda.is_available():
+        raise TrainingError(
+            f"--device cuda: this machine has no usable CUDA GPU (or no driver for it); {instead}"
+        )
+    try:
+        probe_device("cuda")
+    except TrainingError as exc:
+        raise TrainingError(f"--device cuda: {exc}; {instead}") from None
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -1017,6 +1110,7 @@ def _cmd_labels(args: argparse.Namespace) -> int:
 
     with ProjectStore.open(args.project_dir) as store:
         if args.action == "export-csv":
+            _refuse_label_csv(args.path, args.project_dir)
             print(f"wrote {export_csv(store, args.path)} label(s) to {args.path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
@@ -1038,6 +1132,28 @@ def _cmd_labels(args: argparse.Namespace) -> int:
                 print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
                 _print_some(list(summary.not_found))
     return 0
+
+
+def _refuse_label_csv(path: Path, project_dir: Path) -> None:
+    """``labels export-csv`` never writes over a file (above all the project's database or one of its files).
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists.
+    """
+    from dmtl_studio.core.base.fileio import is_inside, refuse_existing
+    from dmtl_studio.core.project.store import DATABASE_NAME
+
+    database = project_dir / DATABASE_NAME
+    what = None
+    if any(
+        is_inside(path, database.with_name(database.name + end)) for end in ("", "-wal", "-shm", "-journal")
+    ):
+        what = "the project's database"
+    elif is_inside(path, project_dir):
+        what = f"a file of the project {project_dir}"
+    refuse_existing(path, what)
 
 
 def _print_some(lines: list[str], limit: int = 20) -> None:

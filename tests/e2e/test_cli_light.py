@@ -59,7 +59,12 @@ def test_import_loads_no_torch(light_project: tuple[Path, Path]) -> None:
     "command",
     [
         ("splits", "{project}", "--seed", "3"),
-        ("labels", "export-csv", "{project}", "{root}/labels.csv"),
+        (
+            "labels",
+            "export-csv",
+            "{project}",
+            "{root}/labels-again.csv",
+        ),  # a new file: an existing one is kept
         ("labels", "import-csv", "{project}", "{root}/labels.csv"),
         ("labels", "export-folders", "{project}", "{root}/exported"),
         ("backup", "{project}", "{root}/copy.sqlite"),

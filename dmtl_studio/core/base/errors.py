@@ -24,6 +24,8 @@ USER_ERRORS = (
     ("dmtl_studio.core.project.store", "ProjectError"),
     ("dmtl_studio.core.training.errors", "TrainingError"),
     ("dmtl_studio.core.models.checkpoint", "CheckpointError"),
+    ("dmtl_studio.core.models.run_folder", "CheckpointError"),  # the same class, loaded without PyTorch
+    ("dmtl_studio.core.base.fileio", "OutputExistsError"),
     ("dmtl_studio.core.training.settings", "ConfigError"),
     ("dmtl_studio.core.models.architectures", "WeightsError"),
     ("dmtl_studio.core.evaluation.export", "ExportError"),

@@ -45,6 +45,38 @@ class FileWriteError(OSError):
         )
 
 
+class OutputExistsError(Exception):
+    """A command's output file exists already; ``str()`` names it, what it is, and what to do instead."""
+
+
+def refuse_existing(path: str | os.PathLike[str], what: str | None = None) -> None:
+    """Refuse to write a command's output over a file that exists (a link counts, even a broken one).
+
+    ``what`` says what the existing file is when the command knows (``"one of the images being predicted"``).
+
+    Raises
+    ------
+    OutputExistsError
+        When ``path`` exists; nothing was written.
+    """
+    target = Path(path)
+    if os.path.lexists(target):
+        role = f" and is {what}" if what else ""
+        raise OutputExistsError(
+            f"{target} already exists{role}: choose another file name, or move that file away first "
+            "(nothing was written)"
+        )
+
+
+def is_inside(path: str | os.PathLike[str], folder_or_file: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``folder_or_file`` itself or lies below it (links and ``..`` resolved)."""
+    try:
+        target, other = Path(path).resolve(), Path(folder_or_file).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return target == other or other in target.parents
+
+
 def describe_os_error(exc: BaseException) -> str:
     """Plain words for an ``OSError`` (``"the disk is full"``), or its own text for any other error."""
     if isinstance(exc, OSError) and exc.errno in _REASONS:

@@ -20,7 +20,13 @@ import numpy as np
 from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.base.paths import app_data_dir
 from dmtl_studio.core.models.preprocess import Preprocessing
-from dmtl_studio.core.models.run_folder import WEIGHTS_NAME, CheckpointError, flips_views, read_sidecar
+from dmtl_studio.core.models.run_folder import (
+    SIDECAR_NAME,
+    WEIGHTS_NAME,
+    CheckpointError,
+    flips_views,
+    read_sidecar,
+)
 
 EXPORT_SIDECAR_FORMAT = 1
 #: Exported outputs must match PyTorch's within this absolute tolerance on the logits.
@@ -216,6 +222,15 @@ def load_exported(path: str | os.PathLike[str], sidecar: dict | None = None) -> 
         return Predictor("run", loaded.classes, loaded.preprocessing, run_torch)
     if not path.is_file():
         raise CheckpointError(f"{path} is neither a run folder nor an exported model file")
+    if path.suffix.lower() == ".safetensors":  # weights alone: the model is the folder with its model.json
+        if path.name == WEIGHTS_NAME and (path.parent / SIDECAR_NAME).is_file():
+            return load_exported(path.parent)
+        raise CheckpointError(
+            f"{path} holds weights only: a safetensors export is a folder with {WEIGHTS_NAME} and its "
+            f"sidecar {SIDECAR_NAME} (the classes, the model and the preprocessing), and {SIDECAR_NAME} is not "
+            f"beside it; give the export's whole folder, or export the run again (dmtl-studio export RUN_DIR "
+            "--format safetensors --out NEW_FOLDER)"
+        )
     if sidecar is None:
         sidecar = _read_export_sidecar(path)
     kind = sidecar.get("export_format") or ("onnx" if path.suffix.lower() == ".onnx" else "torchscript")
@@ -255,7 +270,10 @@ def run_onnx_cache_path(run_dir: str | os.PathLike[str], sidecar: dict | None = 
     digest = file_sha256(weights)
     expected = sidecar.get("weights_sha256")
     if expected and digest != expected:
-        raise CheckpointError(f"{weights} does not match its sidecar (damaged or replaced)")
+        raise CheckpointError(
+            f"{weights} does not match its sidecar {SIDECAR_NAME} (damaged or replaced); copy the run folder "
+            "again from where it came, or train the run again"
+        )
     described = {
         "format": _RUN_ONNX_FORMAT,
         "weights": digest,
@@ -279,6 +297,8 @@ def prune_run_onnx_cache(folder: Path) -> None:
 def is_text_model(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` (a run or export folder, or an exported file with its sidecar) is a text model."""
     path = Path(path)
+    if path.name == WEIGHTS_NAME and (path.parent / SIDECAR_NAME).is_file():  # a safetensors export's weights
+        path = path.parent
     try:
         sidecar = read_sidecar(path) if path.is_dir() else _read_export_sidecar(path)
     except CheckpointError:

@@ -214,8 +214,7 @@ class EvaluationResult:
             lines.insert(0, f"note: {self.note}")
         if not self.scored:
             lines.append(f"{NOTHING_SCORED}: no accuracy to report")
-            if self.unreadable:
-                lines.append(f"{len(self.unreadable)} {self.noun}(s) could not be read")
+            lines += self._unreadable_lines()
             if self.skipped:
                 lines.append(f"{self.skipped} {self.noun}(s) of classes the run does not know were left out")
             return "\n".join(lines)
@@ -236,8 +235,19 @@ class EvaluationResult:
             )
         elif summary is not None:
             lines.append(f"expected calibration error {summary['ece']:.4f} (the run is not calibrated)")
+        lines += self._unreadable_lines()
         if self.skipped:
             lines.append(f"{self.skipped} {self.noun}(s) of classes the run does not know were left out")
         if self.reused_features:
             lines.append(f"reused {self.reused_features} cached feature vector(s) of the frozen backbone")
         return "\n".join(lines)
+
+    def _unreadable_lines(self, shown: int = 5) -> list[str]:
+        """How many of the split could not be read (left out of every score), the first ``shown`` by name."""
+        if not self.unreadable:
+            return []
+        lines = [f"{len(self.unreadable)} {self.noun}(s) could not be read and were left out of the scores:"]
+        lines += [f"  {path}: {reason}" for path, reason in self.unreadable[:shown]]
+        if len(self.unreadable) > shown:
+            lines.append(f"  … and {len(self.unreadable) - shown} more (all of them: --json)")
+        return lines

@@ -63,6 +63,23 @@ DEFAULT_BACKBONE = "efficientnet_lite0"
 class UnknownBackbone(KeyError):
     """A backbone name that is neither in the catalog nor a ``torchvision/`` or ``timm/`` name."""
 
+    def __str__(self) -> str:  # the message itself, not KeyError's quoted repr of it
+        return str(self.args[0]) if self.args else ""
+
+
+def unknown_bare_name(name: str) -> UnknownBackbone:
+    """The error for a name without a library that no catalog entry, imported weights or timm model has: it lists
+    the known names and suggests the closest (a typo is the usual cause)."""
+    import difflib
+
+    known = [info.name for info in CATALOG]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    guess = f"did you mean {close[0]}? " if close else ""
+    return UnknownBackbone(
+        f"{name}: {guess}The known backbones are {', '.join(known)} (dmtl-studio weights list shows them with "
+        "their weights; another timm or torchvision model is named timm/NAME or torchvision/NAME)"
+    )
+
 
 def split_name(name: str) -> tuple[str, str]:
     """``(source library, architecture name)`` for a backbone name (see the module docstring)."""

@@ -153,7 +153,10 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
         raise CheckpointError(f"{folder} has a sidecar but no {WEIGHTS_NAME}")
     expected = sidecar.get("weights_sha256")
     if expected and file_sha256(weights) != expected:
-        raise CheckpointError(f"{weights} does not match its sidecar (damaged or replaced)")
+        raise CheckpointError(
+            f"{weights} does not match its sidecar {SIDECAR_NAME} (damaged or replaced); copy the run folder "
+            "again from where it came, or train the run again"
+        )
     spec = ModelSpec.from_dict(sidecar["model"])
     text = sidecar.get("kind") == "text"
     if text:  # the encoder's architecture and tokenizer come from its folder, the weights from the run
@@ -163,7 +166,14 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
     try:
         model.load_state_dict(load_file(str(weights)), strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"{weights} does not fit its model spec: {exc}") from exc
+        # torch's message is a header line, then one line per tensor that differs: the first of those says most
+        lines = [line.strip().rstrip(".") for line in str(exc).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+        raise CheckpointError(
+            f"{weights} does not fit the model its sidecar {SIDECAR_NAME} describes (damaged, or from another "
+            f"run or version): {detail}; copy the run folder again from where it came, "
+            "or train the run again"
+        ) from exc
     # Calibrated probabilities wherever the model is used (predict, evaluation, suggestions, exports)
     model.temperature.fill_(temperature_of(sidecar))
     model.flip_views = flips_views(sidecar)

@@ -96,8 +96,18 @@ def load_pretrained_imagenet_model(backbone: str) -> nn.Module:
 
     Looks, in order, for bundled weights, imported weights, the local torch hub cache, the local Hugging Face
     cache. Never downloads.
+
+    Raises
+    ------
+    UnknownBackbone
+        A name without a library (``timm/``, ``torchvision/``) that is neither in the catalog, nor imported, nor a
+        timm model: a typo (the message suggests the closest known name).
+    WeightsError
+        No weights for a known architecture on this computer, or weights that are damaged or do not fit.
     """
     status = catalog.weights_status(backbone)
+    if status.state == "missing" and "/" not in backbone and not timm.is_model(backbone):
+        raise catalog.unknown_bare_name(backbone)
     if status.state == "bundled" and backbone in BUNDLED:
         return load_bundled_imagenet_model(backbone)
     if status.state == "imported":

@@ -195,9 +195,20 @@ def check_enough_labels(
     small = [(names[j] if names else str(j), int(c)) for j, c in enumerate(counts) if c < k]
     if small:
         listed = ", ".join(f"{name} ({count})" for name, count in small)
+        # Each fold holds out some images of every class, so a class needs one labelled image per fold; 2 folds at
+        # the least: a class with a single labelled image cannot be checked with any number of folds.
+        fewest = int(counts[counts > 0].min())
+        if fewest >= 2:
+            advice = f"use {fewest} folds or fewer, or label more images of these classes"
+        else:
+            single = ", ".join(name for name, count in small if count < 2)
+            advice = (
+                f"no number of folds works while a class has a single labelled image ({single}): label at least "
+                f"one more image of it (at least {k} of each class for {k} folds)"
+            )
         raise QualityError(
-            f"{k} folds need at least {k} labelled images per class; too few in: {listed}. "
-            "Label more images of these classes or use fewer folds (--folds)."
+            f"{k} folds need at least {k} labelled images per class (each fold holds some of every class out, and "
+            f"2 folds are the fewest, so 2 images per class at the least); too few in: {listed}. To go on, {advice}."
         )
 
 

@@ -97,8 +97,8 @@ class Callback:
         pass
 
     def on_fit_end(self, trainer: Trainer, status: str) -> None:
-        """``status``: ``"completed"``, ``"stopped"`` (a stop request or a callback's :attr:`stop_reason`) or
-        ``"failed"`` (an exception, re-raised after every callback has been told)."""
+        """``status``: ``"completed"``, ``"stopped"`` (a stop request or a callback's :attr:`stop_reason`),
+        ``"interrupted"`` (Ctrl-C) or ``"failed"`` (an exception); both re-raised after every callback was told."""
 
     def state_dict(self) -> dict:
         return {}
@@ -175,6 +175,9 @@ class Trainer:
                     break
         except Cancelled:
             status = "stopped"
+        except KeyboardInterrupt:  # Ctrl-C: the run is kept as it was at its last saved epoch, to continue
+            self._each("on_fit_end", "interrupted")
+            raise
         except BaseException:
             self._each("on_fit_end", "failed")
             raise

@@ -54,7 +54,7 @@ class EpochResult:
 class RunSummary:
     run_id: int
     run_dir: str
-    status: str  # "completed" or "stopped"
+    status: str  # "completed", "stopped" or (Ctrl-C, see RunInterrupted) "interrupted"
     epochs_completed: int
     classes: tuple[str, ...]
     device: str

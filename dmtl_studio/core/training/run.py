@@ -40,7 +40,7 @@ from dmtl_studio.core.training.callbacks import (
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.distributed import World, broadcast, clean_state_keys
 from dmtl_studio.core.training.engine import Trainer
-from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.errors import RunInterrupted, TrainingError
 from dmtl_studio.core.training.events import RunNotice, RunSummary
 from dmtl_studio.core.training.held_out import uses_linear_probe
 from dmtl_studio.core.training.labelled import LabelledSplit
@@ -191,7 +191,23 @@ def _train(
         recorder.run_id, state, weights = _resume(store, trainer, checkpoints, run_dir, emit)
         run_id = recorder.run_id
         broadcast((state, weights), world)  # the other ranks continue from the same state
-    status = trainer.fit()
+    try:
+        status = trainer.fit()
+    except (
+        KeyboardInterrupt
+    ):  # Ctrl-C: the caller learns which run to continue (kept unless nothing was saved)
+        status = "interrupted"
+        summary = RunSummary(
+            removed=recorder.removed,
+            run_id=run_id,
+            run_dir=str(run_dir),
+            status=status,
+            epochs_completed=trainer.saved_epoch,
+            classes=parts.classes,
+            device=str(parts.device),
+            metrics={} if recorder.removed else checkpoints.final_metrics(),
+        )
+        raise RunInterrupted(summary) from None
     epochs_done = max(trainer.saved_epoch, trainer.first_epoch - 1)
     log.info("run %s %s after %d epoch(s)", run_dir.name, status, epochs_done)
     return RunSummary(
@@ -277,6 +293,9 @@ def train(
         non-finite loss, out of GPU memory at the smallest batch); the message says what to do.
     WeightsError
         The backbone's pretrained weights cannot be found offline.
+    RunInterrupted
+        Ctrl-C (a ``KeyboardInterrupt``) during the epochs: the run is stored as ``"interrupted"`` (removed when
+        no epoch was saved); the exception's ``summary`` names it.
     """
     emit = on_event or (lambda event: None)
     if world is not None and not world.is_main:

@@ -99,3 +99,19 @@ def test_names_split_into_library_and_architecture() -> None:
     assert catalog.split_name("resnet26d") == ("timm", "resnet26d")
     with pytest.raises(catalog.UnknownBackbone):
         catalog.split_name("keras/resnet")
+
+
+def test_a_mistyped_backbone_name_is_unknown_and_the_closest_is_suggested() -> None:
+    from dmtl_studio.core.base.errors import failure_line
+    from dmtl_studio.core.models.pretrained import load_pretrained_imagenet_model
+
+    with pytest.raises(catalog.UnknownBackbone) as typo:
+        load_pretrained_imagenet_model("efficientnet_lit0")
+    line = failure_line(typo.value, "test")
+    assert line.startswith("unknown backbone efficientnet_lit0: did you mean efficientnet_lite0?")
+    assert all(info.name in line for info in catalog.CATALOG)
+    assert "import" not in line.lower()  # no advice to import weights for a name that does not exist
+    assert catalog.split_name("resnet26d") == (
+        "timm",
+        "resnet26d",
+    )  # a real timm name without a library stays

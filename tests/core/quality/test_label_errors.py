@@ -104,3 +104,17 @@ def test_too_few_labels_per_class_for_the_folds_is_a_plain_error() -> None:
         out_of_fold_probabilities(np.zeros((9, 2)), labels, 2, k=5)
     with pytest.raises(QualityError, match="at least 2 classes"):
         out_of_fold_probabilities(np.zeros((9, 2)), np.zeros(9, dtype=int), 1, k=3)
+
+
+def test_too_few_labels_advice_states_the_real_constraint() -> None:
+    # A class with a single labelled image: no number of folds works (2 at the least), so fewer folds is no advice.
+    labels = np.array([0] * 6 + [1] * 6 + [2])
+    with pytest.raises(QualityError) as single:
+        out_of_fold_probabilities(np.zeros((13, 2)), labels, 3, k=5)
+    message = str(single.value)
+    assert "2 images per class at the least" in message and "no number of folds works" in message
+    assert "fewer folds" not in message and "or fewer" not in message
+    # Three images in the smallest class: the largest number of folds that works is named.
+    labels = np.array([0] * 6 + [1] * 3)
+    with pytest.raises(QualityError, match="use 3 folds or fewer"):
+        out_of_fold_probabilities(np.zeros((9, 2)), labels, 2, k=5)

@@ -1,0 +1,81 @@
+"""Ctrl-C during ``train`` keeps the run as interrupted and says how to continue it; a finished run is not
+trained again by ``--resume``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.project.store import ProjectStore
+from tests.e2e.cli import SOURCE_ROOT, run_cli
+
+#: A quick run on the frozen backbone's features with far more epochs than it lives: Ctrl-C lands in its middle.
+RUN = (
+    "--no-linear-probe",
+    "--feature-views",
+    "1",
+    "--input-size",
+    "64",
+    "--device",
+    "cpu",
+    "--epochs",
+    "5000",
+)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
+def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(project: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "dmtl_studio", "train", str(project), *RUN, "--json"]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+    )
+    try:
+        assert child.stderr is not None
+        seen = []
+        for line in child.stderr:
+            seen.append(line)
+            if line.startswith("epoch 1/5000:"):  # printed once the epoch's checkpoint is saved
+                break
+        else:
+            pytest.fail("the run ended before its first epoch:\n" + "".join(seen))
+        child.send_signal(signal.SIGINT)
+        out, rest = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, rest
+    assert "Traceback" not in rest, rest
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["status"] == "interrupted" and summary["epochs_completed"] >= 1
+    run_dir = summary["run_dir"]
+    with ProjectStore.open(project, read_only=True) as store:
+        (run,) = store.runs()
+    assert run.status == "interrupted" and Path(run.run_dir) == Path(run_dir)
+    hint = next(line for line in rest.splitlines() if line.startswith("dmtl-studio train: interrupted"))
+    assert run_dir in hint
+    continue_with = shlex.split(hint.split("continue it with: ", 1)[1])
+    assert continue_with[:2] == ["dmtl-studio", "train"] and "--resume" in continue_with
+
+    # The command it names continues the run (one more epoch is enough to finish it here).
+    resumed = run_cli(*continue_with[1:], "--epochs", str(summary["epochs_completed"] + 1), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    finished = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert finished["status"] == "completed" and finished["run_dir"] == run_dir
+
+    # A finished run is not trained again: the command says so and names what to do instead.
+    again = run_cli("train", str(project), "--resume", run_dir, "--device", "cpu", "--json")
+    assert again.returncode == 2, again.stderr
+    assert f"run {Path(run_dir).name} is already completed" in again.stderr
+    assert "nothing was trained" in again.stderr and "evaluate" in again.stderr and "--epochs" in again.stderr
+    with ProjectStore.open(project, read_only=True) as store:
+        (run,) = store.runs()
+        assert run.status == "completed"
+        assert len(store.epoch_metrics(run.id)) == finished["epochs_completed"]
