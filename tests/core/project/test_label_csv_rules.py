@@ -6,8 +6,12 @@ import csv
 import unicodedata
 from pathlib import Path
 
+import numpy as np
+import pytest
 from PIL import Image
 
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.imaging import decode_image, inspect_image
 from dmtl_studio.core.project.importer import import_folder
 from dmtl_studio.core.project.interop import import_csv
 from dmtl_studio.core.project.labels import LabelEditor
@@ -104,3 +108,27 @@ def test_folder_and_table_imports_store_nfc_names_and_report_case_variants(tmp_p
         summary = import_texts(store, table, text_column="text", label_column="label", seed=0)
         assert sorted(store.class_names()) == ["CAFÉ", "café"]
         assert summary.case_variants == (("café", "CAFÉ"),)
+
+
+def test_mixing_kinds_names_an_images_project_and_conversions_that_change_pixels_leave_a_note(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = 255
+    Image.fromarray(rgba, "RGBA").save(folder / "opaque.png")
+    rgba[:4, :, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(folder / "transparent.png")
+    Image.new("RGB", (8, 8), (200, 10, 10)).convert("P").save(folder / "palette.png")
+    Image.new("CMYK", (8, 8), (0, 200, 200, 0)).save(folder / "cmyk.jpg")
+    text = create_project(tmp_path / "t", kind="text")
+    with text, pytest.raises(ProjectError, match="Make an images project for them"):
+        import_folder(text, folder)
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, folder, seed=0)
+        notes = {Path(path).name: note for path, note in summary.notes}
+        assert set(notes) == {"transparent.png", "cmyk.jpg"}  # exact conversions need no note
+        assert "transparent" in notes["transparent.png"] and "CMYK" in notes["cmyk.jpg"]
+        assert dict(store.notes()) == dict(summary.notes)
+    assert inspect_image(folder / "cmyk.jpg").note == decode_image(folder / "cmyk.jpg").note
