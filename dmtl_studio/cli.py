@@ -1033,7 +1033,9 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     if args.action == "rename":
         return _rename_class(args)
     if args.new_name is not None:
-        raise ProjectError(f"labels {args.action} takes one PATH; {args.new_name!r} is one too many")
+        raise ProjectError(
+            f"{args.action} takes one PATH; {args.new_name!r} is one too many: nothing was done"
+        )
     path = _path(args.path)
     with ProjectStore.open(args.project_dir) as store:
         if args.action == "export-csv":
@@ -1086,7 +1088,9 @@ def _rename_class(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.validation import normal_class_name
 
     if args.new_name is None:
-        raise ProjectError("labels rename needs the class and its new name: labels rename PROJECT OLD NEW")
+        raise ProjectError(
+            "rename needs the class and its new name: dmtl-studio labels rename PROJECT OLD NEW"
+        )
     with ProjectStore.open(args.project_dir) as store:
         names = store.class_names()
         old = args.path if args.path in names else normal_class_name(args.path)

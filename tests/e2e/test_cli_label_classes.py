@@ -41,4 +41,6 @@ def test_import_csv_counts_keeps_empty_cells_and_rename_merges_case_variants(
         assert store.class_counts()["round"]["total"] == circles + 1
     missing = run_cli("labels", "rename", str(project), "nope", "x")
     assert missing.returncode == 2 and "there is no class 'nope'" in missing.stderr
+    alone = run_cli("labels", "rename", str(project), "round")
+    assert alone.returncode == 2 and "needs the class and its new name" in alone.stderr
     assert run_cli("labels", "export-folders", str(project), str(tmp_path / "out")).returncode == 0
