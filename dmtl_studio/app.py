@@ -239,12 +239,17 @@ class StudioController(QObject):
         if self.store is None:
             return
         try:
-            summary = import_csv(self.store, path)
+            # The browser's editor: the import is one label action, undone like any other.
+            summary = import_csv(self.store, path, editor=self.window.browser.editor)
         except (ProjectError, OSError) as exc:
             self.window.show_error("Cannot import labels", str(exc))
             return
         self.refresh()
-        extra = ""
+        extra = f" ({summary.changed} changed, {summary.unchanged} unchanged)"
+        if summary.empty_kept:
+            extra += f"; {summary.empty_kept} empty label(s) left as they were"
+        for new, other in summary.case_variants:
+            extra += f"; class '{new}' differs from class '{other}' only in case (merge them if they are one)"
         if summary.new_classes:
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
         if summary.duplicates:

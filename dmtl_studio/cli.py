@@ -20,6 +20,7 @@ from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
 if TYPE_CHECKING:
     from dmtl_studio.core.augment.recipe import Recipe
+    from dmtl_studio.core.project.interop import LabelImportSummary
     from dmtl_studio.core.training.events import EventHandlers, FoldResult
 
 COMMANDS = (
@@ -160,15 +161,28 @@ def _parser() -> argparse.ArgumentParser:
     _distributed_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
-    p = sub.add_parser("labels", help="export or import a project's labels (CSV path,label or class folders)")
-    p.add_argument("action", choices=("export-csv", "import-csv", "export-folders"))
+    p = sub.add_parser(
+        "labels",
+        help="export or import a project's labels (CSV path,label or class folders), rename or merge a class",
+    )
+    p.add_argument("action", choices=("export-csv", "import-csv", "export-folders", "rename"))
     p.add_argument("project_dir", type=_path)
     p.add_argument(
         "path",
-        type=_path,
         help=f"the CSV file (import: at most {MAX_ROWS:,} rows, fields up to {MAX_FIELD_CHARS:,} characters; "
-        "cells that would run as spreadsheet formulas are written with a leading '), or the (new, empty) folder "
-        "to export into",
+        "cells that would run as spreadsheet formulas are written with a leading '), the (new, empty) folder "
+        "to export into, or (rename) the class to rename",
+    )
+    p.add_argument(
+        "new_name",
+        nargs="?",
+        metavar="NEW",
+        help="rename: the class's new name; a class of that name already there gets the images (a merge)",
+    )
+    p.add_argument(
+        "--unlabel-empty",
+        action="store_true",
+        help="import-csv: an empty label cell unlabels the item (by default it keeps its label)",
     )
 
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
@@ -1105,32 +1119,87 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
 
 
 def _cmd_labels(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.project.errors import ProjectError
     from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
     from dmtl_studio.core.project.store import ProjectStore
 
+    if args.action == "rename":
+        return _rename_class(args)
+    if args.new_name is not None:
+        raise ProjectError(
+            f"{args.action} takes one PATH; {args.new_name!r} is one too many: nothing was done"
+        )
+    path = _path(args.path)
     with ProjectStore.open(args.project_dir) as store:
         if args.action == "export-csv":
-            _refuse_label_csv(args.path, args.project_dir)
-            print(f"wrote {export_csv(store, args.path)} label(s) to {args.path}")
+            _refuse_label_csv(path, args.project_dir)
+            print(f"wrote {export_csv(store, path)} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
-            print(f"{done.format(export_imagefolder(store, args.path))} into {args.path}")
+            print(f"{done.format(export_imagefolder(store, path))} into {path}")
         else:
-            summary = import_csv(store, args.path)
-            items = "text(s)" if store.kind == "text" else "image(s)"
-            print(f"labelled {summary.labelled} {items}; {summary.added} new {items} added")
-            if summary.new_classes:
-                print(f"new class(es) created: {', '.join(summary.new_classes)}")
-            if summary.duplicates:
-                print(
-                    f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)"
-                )
-            if summary.problems:
-                print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
-                _print_some([f"{path}: {reason}" for path, reason in summary.problems])
-            if summary.not_found:
-                print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
-                _print_some(list(summary.not_found))
+            summary = import_csv(store, path, unlabel_empty=args.unlabel_empty)
+            _print_label_import(summary, "text(s)" if store.kind == "text" else "image(s)")
+    return 0
+
+
+def _print_label_import(summary: LabelImportSummary, items: str) -> None:
+    """What ``labels import-csv`` did: counts on stdout, what it left out on stderr."""
+    from dmtl_studio.core.project.validation import describe_case_variants
+
+    print(
+        f"labelled {summary.labelled} {items} ({summary.changed} changed, {summary.unchanged} unchanged); "
+        f"{summary.added} new {items} added"
+    )
+    if summary.unlabelled:
+        print(f"unlabelled {summary.unlabelled} {items} (empty label, --unlabel-empty)")
+    if summary.empty_kept:
+        print(
+            f"{summary.empty_kept} row(s) with an empty label: those {items} keep their label "
+            "(--unlabel-empty unlabels them)"
+        )
+    if summary.new_classes:
+        print(f"new class(es) created: {', '.join(summary.new_classes)}")
+    for warning in describe_case_variants(summary.case_variants):
+        print(warning, file=sys.stderr)
+    for warning in summary.split_warnings:
+        print(f"note: {warning}", file=sys.stderr)
+    if summary.duplicates:
+        print(f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)")
+    if summary.problems:
+        print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
+        _print_some([f"{path}: {reason}" for path, reason in summary.problems])
+    if summary.not_found:
+        print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
+        _print_some(list(summary.not_found))
+
+
+def _rename_class(args: argparse.Namespace) -> int:
+    """``labels rename PROJECT OLD NEW``: rename a class, or merge it into NEW when that class exists."""
+    from dmtl_studio.core.project.errors import ProjectError
+    from dmtl_studio.core.project.labels import LabelEditor
+    from dmtl_studio.core.project.store import ProjectStore
+    from dmtl_studio.core.project.validation import normal_class_name
+
+    if args.new_name is None:
+        raise ProjectError(
+            "rename needs the class and its new name: dmtl-studio labels rename PROJECT OLD NEW"
+        )
+    with ProjectStore.open(args.project_dir) as store:
+        names = store.class_names()
+        old = args.path if args.path in names else normal_class_name(args.path)
+        if old not in names:
+            raise ProjectError(
+                f"there is no class '{args.path}'; the classes are: {', '.join(names) or 'none'}"
+            )
+        new = normal_class_name(args.new_name)
+        editor = LabelEditor(store)
+        if new in names and new != old:
+            moved = editor.merge_classes([old], new)
+            print(f"merged class '{old}' into '{new}': {moved} item(s) moved")
+        else:
+            editor.rename_class(old, new)
+            print(f"renamed class '{old}' to '{new}'")
     return 0
 
 

@@ -488,6 +488,7 @@ class DatasetBrowser(QWidget):
             self.model.texts.clear()  # an import may have changed bodies
         self._refresh_classes()
         self.apply_filter()
+        self._update_undo_actions()  # a label import is an action of the editor too
 
     def _refresh_classes(self) -> None:
         assert self.store is not None

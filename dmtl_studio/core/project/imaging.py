@@ -19,6 +19,7 @@ from dmtl_studio.core.project.image_problems import (
 )
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.pixel_decoding import (
+    CMYK_NOTE,
     MAX_PIXELS,
     decode_pillow,
     decode_tifffile,
@@ -166,8 +167,8 @@ def inspect_image(path: str | os.PathLike[str]) -> ImageInfo:
         When the file cannot be used.
     """
     size_bytes = file_size(path)
-    shape = _plain_jpeg_size(path, size_bytes)
-    note = None
+    shape, mode = _plain_jpeg_size(path, size_bytes)
+    note = CMYK_NOTE if mode == "CMYK" else None  # the note decode_image gives, without decoding twice
     if shape is None:
         decoded = decode_image(path)
         shape, note = (int(decoded.rgb.shape[1]), int(decoded.rgb.shape[0])), decoded.note
@@ -176,13 +177,15 @@ def inspect_image(path: str | os.PathLike[str]) -> ImageInfo:
     )
 
 
-def _plain_jpeg_size(path: str | os.PathLike[str], size_bytes: int) -> tuple[int, int] | None:
+def _plain_jpeg_size(
+    path: str | os.PathLike[str], size_bytes: int
+) -> tuple[tuple[int, int] | None, str | None]:
     """``(width, height)`` as shown (EXIF orientation applied) of a single-frame JPEG proven decodable, or
-    ``None`` for any other file."""
+    ``None`` for any other file; and the JPEG's Pillow mode."""
     image = _open_checked(path, size_bytes)
     try:
         if image.format != "JPEG" or getattr(image, "n_frames", 1) != 1:
-            return None
+            return None, None
         width, height = image.size
         orientation = image.getexif().get(0x0112, 1)
         image.draft(None, (max(1, width // 8), max(1, height // 8)))
@@ -191,7 +194,7 @@ def _plain_jpeg_size(path: str | os.PathLike[str], size_bytes: int) -> tuple[int
         raise ImageProblem(f"damaged or truncated image data ({exc})") from exc
     finally:
         image.close()
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return ((height, width) if orientation in (5, 6, 7, 8) else (width, height)), image.mode
 
 
 def thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:

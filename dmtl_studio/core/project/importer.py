@@ -23,7 +23,12 @@ from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.project_kind import adopt_kind
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, assign_splits, label_conflicts
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.project.validation import class_name_problem
+from dmtl_studio.core.project.validation import (
+    case_variants,
+    class_name_problem,
+    describe_case_variants,
+    normal_class_name,
+)
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -63,6 +68,8 @@ class ImportSummary:
     split: SplitSummary | None = None
     #: Pictures (identical content) that carry two or more labels; each should get one.
     conflicts: tuple[LabelConflict, ...] = ()
+    #: ``(new class, other class)`` pairs that differ only in case (see :func:`case_variants`).
+    case_variants: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
@@ -79,6 +86,7 @@ class ImportSummary:
         if self.split_folders:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used}); classes from the folders below them")
+        parts += describe_case_variants(self.case_variants)
         return "; ".join(parts)
 
     def describe_split(self) -> list[str]:
@@ -172,6 +180,7 @@ def import_folder(
     if not root.is_dir():
         raise ProjectError(f"{root} is not a folder")
     adopt_kind(store, "images")
+    existing = store.class_names()
     scan = scan_folder(root) if scan is None else scan
     files = scan.files
     splits_by_folder = split_layout(root, files)
@@ -191,9 +200,9 @@ def import_folder(
         split = splits_by_folder.get(parts[0]) if len(parts) > 1 else None
         if split is not None:
             parts = parts[1:]  # split/class/...: the class is one level down
-        class_name = parts[0] if len(parts) > 1 else None
+        class_name = normal_class_name(parts[0]) if len(parts) > 1 else None
         try:
-            if class_name is not None and (why := class_name_problem(class_name.strip())) is not None:
+            if class_name is not None and (why := class_name_problem(class_name)) is not None:
                 raise ImageProblem(f"its folder cannot be a class: {why}")
             info, problem = inspect_image(path), None
         except ImageProblem as exc:
@@ -239,6 +248,7 @@ def import_folder(
         split_folders=tuple(sorted(splits_by_folder.items())),
         split=split,
         conflicts=tuple(label_conflicts(store)),
+        case_variants=tuple(case_variants(existing, sorted(classes - set(existing)))),
     )
 
 

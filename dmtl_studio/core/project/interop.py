@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
@@ -19,17 +20,26 @@ from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_wri
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
+from dmtl_studio.core.project.labels import LabelEditor, can_label
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_decoding import MAX_TEXT_BYTES
 from dmtl_studio.core.project.text_tables import allow_long_fields
-from dmtl_studio.core.project.validation import class_name_problem, path_inside, resolve_image_file
+from dmtl_studio.core.project.validation import (
+    case_variants,
+    class_name_problem,
+    normal_class_name,
+    path_inside,
+    resolve_image_file,
+)
 
 
 @dataclass(frozen=True)
 class LabelImportSummary:
+    #: Items the file gives a label: ``changed`` plus ``unchanged``.
     labelled: int
     added: int
-    #: Rows not applied, with the reason: the file is not a readable image, or the label cannot be a class name.
+    #: Rows not applied, with the reason: the file is not a readable image, the label cannot be a class name,
+    #: or the item is a problem file of the project (a problem file cannot be labelled).
     problems: tuple[tuple[str, str], ...]
     #: Rows whose file does not exist: not added to the project, only reported.
     not_found: tuple[str, ...] = ()
@@ -37,6 +47,18 @@ class LabelImportSummary:
     new_classes: tuple[str, ...] = ()
     #: Rows naming a file an earlier row named already (another spelling of the same path); the last one wins.
     duplicates: int = 0
+    #: Items the import gave a label they did not have (newly labelled or relabelled).
+    changed: int = 0
+    #: Items that had the file's (non-empty) label already.
+    unchanged: int = 0
+    #: Rows with an empty label: the item keeps its label (unless ``unlabel_empty`` was asked).
+    empty_kept: int = 0
+    #: Items an empty label unlabelled (only with ``unlabel_empty``).
+    unlabelled: int = 0
+    #: ``(new class, other class)`` pairs that differ only in case: kept apart, worth a rename or merge.
+    case_variants: tuple[tuple[str, str], ...] = ()
+    #: Warnings of the split given to newly labelled items.
+    split_warnings: tuple[str, ...] = ()
 
 
 def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
@@ -59,10 +81,16 @@ def import_csv(
     store: ProjectStore,
     csv_path: str | os.PathLike[str],
     should_stop: Callable[[], bool] = never_stop,
+    *,
+    unlabel_empty: bool = False,
+    editor: LabelEditor | None = None,
 ) -> LabelImportSummary:
     """Apply ``path,label`` rows: relative paths are read from the CSV's folder; images not yet in the project
-    are added (and checked), rows whose file does not exist are skipped and reported. An empty label unlabels;
-    a label that is not a class yet becomes one (reported). All labels are applied in one transaction.
+    are added (and checked), rows whose file does not exist are skipped and reported. An empty label leaves the
+    item's label as it is (``unlabel_empty``: unlabels it); a label that is not a class yet becomes one
+    (reported, with any class it differs from only in case). The labels are applied as one action of
+    ``editor`` (a new one if not given) with the rules of labelling in the window: a problem file of the
+    project is not labelled (reported), newly labelled items get a split, the action can be undone.
 
     Every path is resolved (``..``, ``./`` and links), so all spellings of one file are one image; it must be a
     regular file that decodes as an image, and may lie anywhere the user can read (images are referenced in
@@ -80,8 +108,9 @@ def import_csv(
         The file cannot be read, lacks the ``path,label`` header, has a row of one field, or exceeds a limit.
     """
     csv_path = Path(csv_path)
+    editor = editor if editor is not None else LabelEditor(store)
     if store.kind == "text":
-        return _import_text_labels(store, csv_path)
+        return _import_text_labels(store, csv_path, editor, unlabel_empty)
     base = csv_path.absolute().parent
     wanted: dict[str, str | None] = {}
     problems: list[tuple[str, str]] = []
@@ -97,7 +126,7 @@ def import_csv(
                 continue
             if len(row) < 2:
                 raise ProjectError(f"{csv_path.name}, line {line}: expected 'path,label'")
-            label = row[1].strip() or None
+            label = normal_class_name(row[1]) or None
             why = class_name_problem(label) if label else None
             if why is not None:
                 problems.append((row[0], f"line {line}: {why}"))
@@ -140,19 +169,55 @@ def import_csv(
     labels = {
         known[path]: label for path, label in wanted.items() if path in known and path not in unreadable
     }
-    existing_classes = set(store.class_names())
-    new_classes = tuple(
-        sorted({label for label in labels.values() if label and label not in existing_classes})
-    )
-    store.set_labels(labels)
+    counts = _apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
     return LabelImportSummary(
-        labelled=sum(1 for v in labels.values() if v),
         added=added,
-        problems=tuple(problems),
+        problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),
-        new_classes=new_classes,
         duplicates=duplicates,
+        **counts,
     )
+
+
+def _apply_labels(
+    store: ProjectStore,
+    labels: dict[int, str | None],
+    editor: LabelEditor,
+    unlabel_empty: bool,
+    description: str,
+) -> dict[str, Any]:
+    """Apply a label file's ``{item: label}`` through ``editor``; the summary's counts, as keywords."""
+    records = {record.id: record for record in store.images_by_id(list(labels))}
+    changes: dict[int, str | None] = {}
+    problems: list[tuple[str, str]] = []
+    unchanged = empty_kept = 0
+    for item_id, label in labels.items():
+        record = records[item_id]
+        if label is None and not unlabel_empty:
+            empty_kept += 1
+        elif not can_label(record):
+            problems.append(
+                (record.path, f"not labelled: a problem file cannot be labelled ({record.problem})")
+            )
+        elif record.label == label:
+            unchanged += label is not None
+        else:
+            changes[item_id] = label
+    changed = sum(1 for label in changes.values() if label is not None)
+    existing = store.class_names()
+    new_classes = sorted({label for label in changes.values() if label and label not in existing})
+    editor.apply(changes, description)
+    return {
+        "labelled": changed + unchanged,
+        "problems": tuple(problems),
+        "new_classes": tuple(new_classes),
+        "changed": changed,
+        "unchanged": unchanged,
+        "empty_kept": empty_kept,
+        "unlabelled": sum(1 for label in changes.values() if label is None),
+        "case_variants": tuple(case_variants(existing, new_classes)),
+        "split_warnings": editor.split_warnings or (),
+    }
 
 
 def _label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str]]:
@@ -176,8 +241,10 @@ def _label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str]]:
         raise ProjectError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
 
 
-def _import_text_labels(store: ProjectStore, csv_path: Path) -> LabelImportSummary:
-    """:func:`import_csv` for a text project: labels applied by source key, in one transaction."""
+def _import_text_labels(
+    store: ProjectStore, csv_path: Path, editor: LabelEditor, unlabel_empty: bool
+) -> LabelImportSummary:
+    """:func:`import_csv` for a text project: labels applied by source key, as one action of ``editor``."""
     allow_long_fields()  # the file may be an export with its text column
     base = csv_path.absolute().parent
     known = {image.path: image.id for image in store.images()}
@@ -186,7 +253,7 @@ def _import_text_labels(store: ProjectStore, csv_path: Path) -> LabelImportSumma
     not_found: list[str] = []
     duplicates = 0
     for line, key, cell in _label_rows(csv_path, MAX_TEXT_BYTES):
-        label = cell.strip() or None
+        label = normal_class_name(cell) or None
         why = class_name_problem(label) if label else None
         if why is not None:
             problems.append((key, f"line {line}: {why}"))
@@ -199,15 +266,13 @@ def _import_text_labels(store: ProjectStore, csv_path: Path) -> LabelImportSumma
             continue
         duplicates += item_id in labels
         labels[item_id] = label
-    existing = set(store.class_names())
-    store.set_labels(labels)
+    counts = _apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
     return LabelImportSummary(
-        labelled=sum(1 for label in labels.values() if label),
         added=0,
-        problems=tuple(problems),
+        problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),
-        new_classes=tuple(sorted({label for label in labels.values() if label and label not in existing})),
         duplicates=duplicates,
+        **counts,
     )
 
 

@@ -3,7 +3,7 @@
 Each action is one committed transaction in the project store. The rules a browser applies live here, so that
 every view (and the tests) asks the same place: a problem file cannot be labelled, an image needs a label when it
 is usable and has none, a newly labelled image joins a split at once, class names compare without surrounding
-spaces and case, and a change to the classes forgets the label history (which names them).
+spaces and case (and in Unicode NFC form), and a change to the classes forgets the label history (which names them).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TypeVar
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.splits import assign_splits
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.validation import normal_class_name
 
 T = TypeVar("T")
 
@@ -94,8 +95,8 @@ def existing_class(store: ProjectStore, name: str) -> str | None:
     str or None
         The existing class's own spelling, or ``None`` when ``name`` is new.
     """
-    existing = {c.casefold(): c for c in store.class_names()}
-    return existing.get(name.strip().casefold())
+    existing = {normal_class_name(c).casefold(): c for c in store.class_names()}
+    return existing.get(normal_class_name(name).casefold())
 
 
 def relabel_targets(
@@ -157,14 +158,34 @@ class LabelEditor:
     def assign(self, image_ids: Sequence[int], class_name: str | None) -> LabelAction | None:
         """Label ``image_ids`` as ``class_name`` (``None`` unlabels). Returns the action, or ``None`` if nothing
         changed."""
+        class_name = normal_class_name(class_name) if class_name else None
         before = self.store.labels_of(list(image_ids))
         after = {image_id: class_name for image_id in before}
-        if before == after:
-            return None
         what = (
             f"label {len(after)} image(s) as {class_name}" if class_name else f"unlabel {len(after)} image(s)"
         )
-        action = LabelAction(what, before, after)
+        return self.apply(after, what)
+
+    def apply(self, labels: Mapping[int, str | None], description: str) -> LabelAction | None:
+        """Give each image its own label (``None`` unlabels) as one action that can be undone, with the same
+        rules as :meth:`assign`: names in NFC form, newly labelled images get a split. The caller leaves out
+        problem files (:func:`can_label`).
+
+        Returns
+        -------
+        LabelAction or None
+            The action, or ``None`` if nothing changed.
+
+        Raises
+        ------
+        ProjectError
+            A label cannot be a class name.
+        """
+        after = {image_id: normal_class_name(name) if name else None for image_id, name in labels.items()}
+        before = self.store.labels_of(list(after))
+        if before == after:
+            return None
+        action = LabelAction(description, before, after)
         self._set_labels(action.after)
         self._undo.append(action)
         del self._undo[: -self.limit]

@@ -25,6 +25,9 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 #: Pillow modes whose pixels are numbers beyond 8 bits; they are scaled by :func:`_numbers_to_uint8`.
 _DEEP_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N", "I;16S", "I;32", "I;32S", "F;32"})
 
+#: The note of an image converted from CMYK (what a viewer with the file's colour profile shows may differ).
+CMYK_NOTE = "CMYK colours converted to RGB without a colour profile: they may look slightly different"
+
 #: Pillow modes that carry an alpha channel (premultiplied ones included).
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
 
@@ -117,7 +120,10 @@ def _alpha_weight(alpha: np.ndarray) -> np.ndarray:
 
 
 def _pillow_frame_to_rgb8(image: Image.Image, notes: list[str]) -> np.ndarray:
-    """Any Pillow mode -> (H, W, 3) uint8; transparency of every kind composited on white."""
+    """Any Pillow mode -> (H, W, 3) uint8; transparency of every kind composited on white.
+
+    A conversion that changes what the pixels show adds a note: transparent pixels (shown on white), CMYK
+    (converted without the file's colour profile). Exact conversions (palette, opaque alpha, grey) add none."""
     mode = image.mode
     if mode in _DEEP_MODES:
         values = np.asarray(image)
@@ -130,10 +136,14 @@ def _pillow_frame_to_rgb8(image: Image.Image, notes: list[str]) -> np.ndarray:
         image, mode = image.convert("LA"), "LA"
     if mode in _ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:  # one pass over the decoded alpha, no second decoding
+            notes.append("transparent pixels are shown on white")
         background = Image.new("RGBA", rgba.size, (*BACKGROUND_RGB, 255))
         return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
     if mode == "RGB":
         return np.asarray(image)
+    if mode == "CMYK":
+        notes.append(CMYK_NOTE)
     return np.asarray(image.convert("RGB"))
 
 

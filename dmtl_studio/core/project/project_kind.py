@@ -90,12 +90,17 @@ def adopt_kind(store: ProjectStore, kind: str) -> None:
     if store.kind != kind and (kind_was_chosen(store) or store.image_count()):
         what = {"images": "images", "text": "texts"}
         raise ProjectError(
-            f"{store.folder} is a{'n' if store.kind == 'images' else ''} {store.kind} project; {what[kind]} "
-            f"cannot be imported into it (a project is of one kind). Make a {kind} project for them: "
+            f"{store.folder} is {_a(store.kind)} {store.kind} project; {what[kind]} "
+            f"cannot be imported into it (a project is of one kind). Make {_a(kind)} {kind} project for them: "
             f"File ▸ New project… or dmtl-studio new PROJECT --kind {kind}"
         )
     if store.image_count() == 0:
         choose_kind(store, kind)
+
+
+def _a(kind: str) -> str:
+    """The article before ``kind`` ("an images project", "a text project")."""
+    return "an" if kind[:1] in "aeiou" else "a"
 
 
 def create_project(folder: str | os.PathLike[str], kind: str | None = None) -> ProjectStore:

@@ -39,7 +39,7 @@ from dmtl_studio.core.project.text_rows import follow_rows, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
 from dmtl_studio.core.project.text_tables import Table, cell_text, read_table
 from dmtl_studio.core.project.texts_table import TextItem, text_sha256
-from dmtl_studio.core.project.validation import class_name_problem
+from dmtl_studio.core.project.validation import class_name_problem, normal_class_name
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -244,7 +244,7 @@ def table_items(
 
 def _label(value: object) -> tuple[str | None, str | None]:
     try:
-        label = (cell_text(value) or "").strip()
+        label = normal_class_name(cell_text(value) or "")
     except ValueError as exc:
         return None, f"label {exc}; left unlabelled"
     if not label:
@@ -287,8 +287,8 @@ def _import_folder(
             parts = path.relative_to(root).parts
             if len(parts) > 1 and parts[0] in by_folder:
                 parts = parts[1:]  # split/class/...: the class is one level down
-            label = parts[0] if len(parts) > 1 else None
-            why = class_name_problem(label.strip()) if label is not None else None
+            label = normal_class_name(parts[0]) if len(parts) > 1 else None
+            why = class_name_problem(label) if label is not None else None
             if why is not None:
                 yield TextItem(str(path.absolute()), "", None, f"its folder cannot be a class: {why}")
                 continue
@@ -330,6 +330,7 @@ def _write(
     split_folders: tuple[tuple[str, str], ...] = (),
 ) -> TextImportSummary:
     adopt_kind(store, "text")
+    existing = store.class_names()
     added = 0
     cancelled = False
     read: list[TextItem] = []
@@ -368,6 +369,7 @@ def _write(
         split_folders=split_folders,
         split=split,
         conflicts=tuple(label_conflicts(store)),
+        existing_classes=existing,
     )
 
 

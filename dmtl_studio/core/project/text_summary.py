@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary
 from dmtl_studio.core.project.text_tables import Table, describe_delimiter
 from dmtl_studio.core.project.texts_table import TextItem
+from dmtl_studio.core.project.validation import case_variants, describe_case_variants
 
 _ROW_KEY = re.compile(r"^(.*)#(\d+)$")
 _REMOVED_KEY = re.compile(r"^(.*)#removed-\d+$")
@@ -91,6 +92,8 @@ class TextImportSummary:
     label_differences: tuple[tuple[str, str, str], ...] = ()
     #: How many of ``label_differences`` took the file's label (``labels_from_file``).
     relabelled: int = 0
+    #: ``(new class, other class)`` pairs that differ only in case (see :func:`case_variants`).
+    case_variants: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(
@@ -107,9 +110,13 @@ class TextImportSummary:
         split_folders: tuple[tuple[str, str], ...],
         split: SplitSummary | None,
         conflicts: tuple[LabelConflict, ...],
+        existing_classes: Sequence[str] = (),
     ) -> TextImportSummary:
-        """The summary of the ``items`` an import wrote (of ``total`` it meant to)."""
+        """The summary of the ``items`` an import wrote (of ``total`` it meant to), into a project that had
+        ``existing_classes``."""
         usable = [item for item in items if item.problem is None]
+        classes = sorted({item.label for item in usable if item.label})
+        new_classes = [name for name in classes if name not in existing_classes]
         return cls(
             source=source,
             scanned=len(items) if cancelled else total,
@@ -117,7 +124,7 @@ class TextImportSummary:
             labelled=sum(1 for item in usable if item.label),
             unlabelled=sum(1 for item in usable if not item.label),
             problems=tuple((item.source, item.problem) for item in items if item.problem is not None),
-            classes=tuple(sorted({item.label for item in usable if item.label})),
+            classes=tuple(classes),
             cancelled=cancelled,
             notes=tuple((item.source, item.note) for item in items if item.note and item.problem is None),
             skipped=skipped,
@@ -126,6 +133,7 @@ class TextImportSummary:
             split_folders=split_folders,
             split=split,
             conflicts=conflicts,
+            case_variants=tuple(case_variants(existing_classes, new_classes)),
         )
 
     def problem_counts(self) -> dict[str, int]:
@@ -167,6 +175,7 @@ class TextImportSummary:
         if self.split_folders:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used})")
+        parts += describe_case_variants(self.case_variants)
         return "; ".join(parts)
 
     def describe_split(self) -> list[str]:

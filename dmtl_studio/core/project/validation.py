@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 #: Names Windows gives to devices in every folder (with any extension): no folder can have them.
@@ -43,8 +44,40 @@ def class_name_problem(name: str) -> str | None:
     return None
 
 
+def normal_class_name(name: str) -> str:
+    """``name`` as the project stores it: without surrounding spaces, in Unicode NFC form (a name typed on one
+    system and read from a folder name on another, say "é" as one character or as "e" and an accent, is one
+    class)."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
+def case_variants(existing: Iterable[str], new: Iterable[str]) -> list[tuple[str, str]]:
+    """Pairs ``(new name, other name)`` where a new class name differs only in case from an existing one or
+    from another new one: they stay separate classes, but would share one folder on Windows and macOS."""
+    seen: dict[str, str] = {}
+    for name in existing:
+        seen.setdefault(name.casefold(), name)
+    pairs = []
+    for name in new:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            pairs.append((name, other))
+    return pairs
+
+
+def describe_case_variants(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    """One warning per pair of :func:`case_variants`, naming both classes and how to make them one."""
+    return [
+        f"warning: class '{new}' differs from class '{other}' only in case, and is kept as a separate class "
+        f"(if they are one, merge them in the classes panel, or: dmtl-studio labels rename PROJECT '{new}' "
+        f"'{other}')"
+        for new, other in pairs
+    ]
+
+
 def clean_class_name(name: str) -> str:
-    """``name`` without surrounding spaces, checked to be usable as a class (and folder) name.
+    """``name`` without surrounding spaces and in NFC form (:func:`normal_class_name`), checked to be usable as
+    a class (and folder) name.
 
     Raises
     ------
@@ -52,7 +85,7 @@ def clean_class_name(name: str) -> str:
         Empty after stripping, longer than :data:`MAX_CLASS_NAME`, a path separator, ``.`` or ``..``, a drive
         prefix, control characters (NUL included), or a Windows device name. The message says which.
     """
-    name = name.strip()
+    name = normal_class_name(name)
     problem = class_name_problem(name)
     if problem is not None:
         raise ValueError(problem)

@@ -281,6 +281,8 @@ def test_every_pillow_mode_decodes_with_its_contrast(mode: str) -> None:
     assert columns[-4:].mean() - columns[:4].mean() >= 200, (mode, columns)
     if mode == "F":  # floats beyond [0, 1] are stretched, and it is said
         assert len(notes) == 1 and "rescaled" in notes[0], notes
+    elif mode == "CMYK":  # converted without a colour profile, and it is said
+        assert len(notes) == 1 and "CMYK" in notes[0], notes
     else:
         assert notes == [], (mode, notes)
 

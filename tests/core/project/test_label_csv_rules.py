@@ -1,0 +1,134 @@
+"""A label CSV file follows the rules of labelling in the window (core/project/labels.py)."""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.imaging import decode_image, inspect_image
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.interop import import_csv
+from dmtl_studio.core.project.labels import LabelEditor
+from dmtl_studio.core.project.project_kind import create_project
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_demo import write_text_folder
+from dmtl_studio.core.project.text_import import import_texts
+
+
+def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows([("path", "label"), *rows])
+    return path
+
+
+def test_image_label_csv_keeps_labels_on_empty_cells_skips_problem_files_and_gives_splits(
+    tmp_path: Path, project: Path
+) -> None:
+    with ProjectStore.open(project) as store:
+        records = store.images()
+        kept, same = [r for r in records if r.label is not None][:2]
+        new = next(r for r in records if r.label is None and r.problem is None)
+        broken = next(r for r in records if r.problem is not None)
+        assert new.split is None
+        rows = [(kept.path, ""), (same.path, same.label), (new.path, kept.label), (broken.path, kept.label)]
+        editor = LabelEditor(store)
+        summary = import_csv(store, _write(tmp_path / "l.csv", rows), editor=editor)
+        after = {r.id: r for r in store.images()}
+        assert after[kept.id].label == kept.label  # an empty cell loses no label
+        assert after[new.id].label == kept.label and after[new.id].split is not None
+        assert after[broken.id].label is None  # a problem file is never labelled
+        assert [path for path, _ in summary.problems] == [broken.path]
+        assert "problem file" in summary.problems[0][1]
+        assert (summary.labelled, summary.changed, summary.unchanged, summary.empty_kept) == (2, 1, 1, 1)
+        assert editor.undo() is not None and store.labels_of([new.id]) == {new.id: None}
+
+        summary = import_csv(store, tmp_path / "l.csv", unlabel_empty=True)
+        assert summary.unlabelled == 1 and store.labels_of([kept.id]) == {kept.id: None}
+
+
+def test_text_label_csv_follows_the_same_rules(tmp_path: Path) -> None:
+    folder = write_text_folder(tmp_path / "texts")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 50)
+    with create_project(tmp_path / "p", kind="text") as store:
+        import_texts(store, folder, seed=0)
+        records = store.images()
+        kept = next(r for r in records if r.label is not None)
+        new = next(r for r in records if r.label is None and r.problem is None)
+        broken = [r for r in records if r.problem is not None]
+        assert broken
+        rows = [(kept.path, ""), (new.path, kept.label), *((r.path, kept.label) for r in broken)]
+        summary = import_csv(store, _write(tmp_path / "l.csv", rows))
+        after = {r.id: r for r in store.images()}
+        assert after[kept.id].label == kept.label
+        assert after[new.id].label == kept.label and after[new.id].split is not None
+        assert all(after[r.id].label is None for r in broken)
+        assert len(summary.problems) == len(broken)
+        assert (summary.labelled, summary.changed, summary.empty_kept) == (1, 1, 1)
+
+
+def test_label_names_are_stored_in_nfc_form_and_case_variants_are_reported(
+    tmp_path: Path, project: Path
+) -> None:
+    decomposed = unicodedata.normalize("NFD", "café")
+    assert decomposed != "café"
+    with ProjectStore.open(project) as store:
+        free = [r for r in store.images() if r.label is None and r.problem is None]
+        a_class = store.class_names()[0]
+        store.add_class("café")
+        rows = [(free[0].path, decomposed), (free[1].path, a_class.upper())]
+        summary = import_csv(store, _write(tmp_path / "l.csv", rows))
+        assert store.labels_of([free[0].id])[free[0].id] == "café"
+        assert "café" in store.class_names() and decomposed not in store.class_names()
+        assert summary.case_variants == ((a_class.upper(), a_class),)
+        LabelEditor(store).assign([free[2].id], decomposed)  # the window's door
+        assert store.labels_of([free[2].id])[free[2].id] == "café"
+        assert store.class_names().count("café") == 1
+
+
+def test_folder_and_table_imports_store_nfc_names_and_report_case_variants(tmp_path: Path) -> None:
+    decomposed = unicodedata.normalize("NFD", "café")
+    for index, folder in enumerate(["Cat", "cat", decomposed, "café"]):
+        (tmp_path / "images" / folder).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (index * 60, 0, 0)).save(tmp_path / "images" / folder / f"{index}.png")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, tmp_path / "images", seed=0)
+        assert sorted(store.class_names()) == ["Cat", "café", "cat"]
+        assert store.class_counts()["café"]["total"] == 2
+        assert summary.case_variants == (("cat", "Cat"),)
+        assert "class 'cat' differs from class 'Cat' only in case" in summary.describe()
+    table = tmp_path / "t.csv"
+    table.write_text(f"text,label\nfirst text,{decomposed}\nsecond text,café\nthird,CAFÉ\n", encoding="utf-8")
+    with create_project(tmp_path / "q", kind="text") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label", seed=0)
+        assert sorted(store.class_names()) == ["CAFÉ", "café"]
+        assert summary.case_variants == (("café", "CAFÉ"),)
+
+
+def test_mixing_kinds_names_an_images_project_and_conversions_that_change_pixels_leave_a_note(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = 255
+    Image.fromarray(rgba, "RGBA").save(folder / "opaque.png")
+    rgba[:4, :, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(folder / "transparent.png")
+    Image.new("RGB", (8, 8), (200, 10, 10)).convert("P").save(folder / "palette.png")
+    Image.new("CMYK", (8, 8), (0, 200, 200, 0)).save(folder / "cmyk.jpg")
+    text = create_project(tmp_path / "t", kind="text")
+    with text, pytest.raises(ProjectError, match="Make an images project for them"):
+        import_folder(text, folder)
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, folder, seed=0)
+        notes = {Path(path).name: note for path, note in summary.notes}
+        assert set(notes) == {"transparent.png", "cmyk.jpg"}  # exact conversions need no note
+        assert "transparent" in notes["transparent.png"] and "CMYK" in notes["cmyk.jpg"]
+        assert dict(store.notes()) == dict(summary.notes)
+    assert inspect_image(folder / "cmyk.jpg").note == decode_image(folder / "cmyk.jpg").note

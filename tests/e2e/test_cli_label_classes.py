@@ -1,0 +1,46 @@
+"""Label imports that keep what they do not change, report case variants, and class renames from the CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from dmtl_studio.core.project.store import ProjectStore
+from tests.e2e.cli import run_cli
+
+
+def test_import_csv_counts_keeps_empty_cells_and_rename_merges_case_variants(
+    tmp_path: Path, project: Path
+) -> None:
+    with ProjectStore.open(project) as store:
+        records = store.images(usable_only=True)
+        kept = next(r for r in records if r.label == "square")
+        new = next(r for r in records if r.label is None)
+        circles = sum(1 for r in records if r.label == "circle")
+    with (tmp_path / "l.csv").open("w", newline="") as stream:
+        csv.writer(stream).writerows([("path", "label"), (kept.path, ""), (new.path, "Circle")])
+
+    result = run_cli("labels", "import-csv", str(project), str(tmp_path / "l.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "labelled 1 image(s) (1 changed, 0 unchanged)" in result.stdout
+    assert "1 row(s) with an empty label" in result.stdout
+    assert "'Circle' differs from class 'circle' only in case" in result.stderr
+    with ProjectStore.open(project) as store:
+        assert store.labels_of([kept.id, new.id]) == {kept.id: "square", new.id: "Circle"}
+        assert store.images_by_id([new.id])[0].split is not None
+    blocked = run_cli("labels", "export-folders", str(project), str(tmp_path / "out"))
+    assert blocked.returncode == 2 and "differ only in case" in blocked.stderr
+
+    result = run_cli("labels", "rename", str(project), "Circle", "circle")
+    assert result.returncode == 0, result.stderr
+    assert "merged class 'Circle' into 'circle': 1 item(s) moved" in result.stdout
+    result = run_cli("labels", "rename", str(project), "circle", "round")
+    assert result.returncode == 0 and "renamed class 'circle' to 'round'" in result.stdout
+    with ProjectStore.open(project) as store:
+        assert "Circle" not in store.class_names() and "circle" not in store.class_names()
+        assert store.class_counts()["round"]["total"] == circles + 1
+    missing = run_cli("labels", "rename", str(project), "nope", "x")
+    assert missing.returncode == 2 and "there is no class 'nope'" in missing.stderr
+    alone = run_cli("labels", "rename", str(project), "round")
+    assert alone.returncode == 2 and "needs the class and its new name" in alone.stderr
+    assert run_cli("labels", "export-folders", str(project), str(tmp_path / "out")).returncode == 0
