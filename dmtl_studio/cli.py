@@ -268,7 +268,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "audit",
-        help="write a run's audit bundle: model, model card with confidence intervals, report, image hashes",
+        help="write a run's audit bundle: model, model card with confidence intervals, report, image (or text) "
+        "hashes",
     )
     p.add_argument("run_dir", type=_path)
     p.add_argument(
@@ -282,7 +283,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "label-errors",
-        help="rank the labelled images whose label is most likely wrong (confident learning, k-fold)",
+        help="rank the labelled images (or texts) whose label is most likely wrong (confident learning, k-fold)",
     )
     p.add_argument("project_dir", type=_path)
     p.add_argument("--folds", type=int, default=5, metavar="K", help="folds of the out-of-fold probabilities")
@@ -292,13 +293,14 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "duplicates",
-        help="groups of identical and near-identical images, with split leaks and label conflicts",
+        help="groups of identical and near-identical images (or texts), with split leaks and label conflicts",
     )
     p.add_argument("project_dir", type=_path)
     p.add_argument(
         "--features",
         action="store_true",
-        help="also compare frozen features (finds more crops; a feature pass)",
+        help="also compare frozen features (finds more crops; a feature pass); a text project's embeddings are "
+        "always compared",
     )
     p.add_argument(
         "--keep-in-one-split",
@@ -1047,14 +1049,15 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     with zipfile.ZipFile(path) as bundle:
         card = json.loads(bundle.read("model-card.json"))
     accuracy, issues = card["metrics"]["accuracy"], card["label_issues"]
+    noun = "text" if card["data"].get("kind") == "text" else "image"
     scored = (
         f"accuracy {accuracy['value']:.1%} (95 % CI {accuracy['ci95'][0]:.1%}-{accuracy['ci95'][1]:.1%}) on "
-        f"{accuracy['total']} image(s) of the {card['metrics']['split_title']}"
+        f"{accuracy['total']} {noun}(s) of the {card['metrics']['split_title']}"
         if accuracy["total"]
         else "nothing scored"
     )
     print(
-        f"wrote {path}: {card['data']['images_listed']} training image hash(es), {scored}, "
+        f"wrote {path}: {card['data']['images_listed']} training {noun} hash(es), {scored}, "
         f"{len(card['leaks']['warned'])} leak warning(s), label check "
         + (f"{len(issues['suspects'])} suspect(s)" if issues["checked"] else f"not run ({issues['reason']})")
     )
@@ -1071,8 +1074,9 @@ def _cmd_label_errors(args: argparse.Namespace) -> int:
         config=_quality_config(args),
         on_progress=lambda done, total, seconds: bar.update(done, total),
     )
+    noun = "text" if _project_kind(args.project_dir) == "text" else "image"
     print(
-        f"{len(report.suspects)} suspected label error(s) among {report.images} labelled image(s) "
+        f"{len(report.suspects)} suspected label error(s) among {report.images} labelled {noun}(s) "
         f"({report.folds} folds; score = 1 - probability of the given label)"
     )
     if report.suspects:
@@ -1088,7 +1092,8 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.store import ProjectStore
     from dmtl_studio.core.quality.duplicates import find_duplicates, keep_group_in_one_split
 
-    bar = _Progress("hash")
+    text = _project_kind(args.project_dir) == "text"
+    bar = _Progress("embed" if text else "hash")
     report = find_duplicates(
         args.project_dir,
         use_features=args.features,
@@ -1097,11 +1102,12 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
     )
     warned = sum(1 for group in report.groups if group.warnings)
     print(
-        f"{len(report.groups)} group(s) of duplicates among {report.images} image(s), {warned} with warnings"
+        f"{len(report.groups)} group(s) of duplicates among {report.images} {'text' if text else 'image'}(s), "
+        f"{warned} with warnings"
     )
     moved = []
     for number, group in enumerate(report.groups, start=1):
-        print(f"group {number} ({group.kind}, {len(group.members)} images)")
+        print(f"group {number} ({group.kind}, {len(group.members)} {'texts' if text else 'images'})")
         for warning in group.warnings:
             print(f"  warning: {warning}")
         for member in group.members:

@@ -47,7 +47,10 @@ def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
     from dmtl_studio.core.training.config import TrainConfig
 
     try:
-        check_config = TrainConfig.from_dict({**config, "device": "cpu"})
+        # The check reads the backbone (a text project: its encoder), seed and batch size; it never augments, so
+        # the run's recipe is left out (a text run made without WordNet stores one that does not parse again).
+        settings = {key: value for key, value in config.items() if key != "recipe"}
+        check_config = TrainConfig.from_dict({**settings, "device": "cpu"})
         report = find_label_errors(project, config=check_config, should_stop=should_stop)
     except Cancelled:
         raise
@@ -85,7 +88,13 @@ def _onnx_export(run_dir: Path) -> tuple[dict[str, bytes], dict]:
 
 
 def _pretrained_weights(backbone: str) -> dict:
+    from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+    from dmtl_studio.core.models.text_classifier import is_text_encoder_name
     from dmtl_studio.core.models.weight_store import latest_for
+
+    if backbone and is_text_encoder_name(backbone):
+        where = "bundled with DMTL Studio" if backbone == DEFAULT_TEXT_ENCODER else "imported"
+        return {"source": f"the text encoder {backbone} ({where})", "sha256": None}
 
     stored = latest_for(backbone) if backbone else None
     if stored is None:
@@ -190,6 +199,7 @@ def write_audit_bundle(
     with ProjectStore.open(project) as store:
         counts = store.class_counts()
         images = _training_images(store)
+        kind = store.kind
     with tempfile.TemporaryDirectory(prefix="dmtl-audit-") as folder:
         report_path, _ = write_report(
             run_dir, Path(folder) / "report.html", project_dir=project, result=result, should_stop=should_stop
@@ -211,8 +221,9 @@ def write_audit_bundle(
         "data": {
             "counts": counts,
             "images_listed": len(images),
-            "note": "The project's usable labelled images when the bundle was made (they may have changed since "
-            "the run).",
+            "kind": kind,
+            "note": f"The project's usable labelled {'texts' if kind == 'text' else 'images'} when the bundle was "
+            "made (they may have changed since the run).",
         },
         "model": {
             "backbone": backbone,

@@ -14,6 +14,12 @@ Two images are put in one group when
   at most :data:`LOOSE_HASH_DISTANCE` bits (the features confirm what the hash alone would not), thumbnails
   agreeing as above.
 
+The items of a text project are texts: two are put in one group when their normalised texts are identical (the
+sha256 the importer stored) or when the cosine similarity of their embeddings (the pretrained text encoder,
+:func:`~dmtl_studio.core.quality.features.text_embeddings`, always computed) is at least :data:`TEXT_MIN_COSINE`.
+That is stricter than for images' features, which a hash must confirm: texts of opposite meaning that differ by
+one word ("the order arrived" / "the order did not arrive") can reach 0.9.
+
 Groups are the connected components of those pairs (union-find). A group warns when it spans more than one split
 (a copy in validation or test is scored on what training saw) or holds two different labels.
 :func:`keep_group_in_one_split` moves a group into one split through the project's split API.
@@ -45,6 +51,8 @@ HASH_DISTANCE = 8
 #: With features: smallest cosine similarity, and largest hash distance, of a pair the features confirm.
 MIN_COSINE = 0.9
 LOOSE_HASH_DISTANCE = 16
+#: Smallest cosine similarity of the text encoder's embeddings of two near-duplicate texts.
+TEXT_MIN_COSINE = 0.95
 #: Largest mean absolute difference (grey levels of 255) of the 8 x 8 thumbnails of a near-duplicate pair.
 THUMBNAIL_DIFFERENCE = 8.0
 #: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
@@ -167,6 +175,18 @@ def near_duplicate_pairs(
     return pairs
 
 
+def cosine_pairs(features: np.ndarray, min_cosine: float, block: int = 1024) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of rows of ``features`` ``(N, F)`` whose cosine is at least
+    ``min_cosine``, compared ``block`` rows at a time."""
+    unit = np.asarray(features, dtype=np.float32)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    pairs = []
+    for start in range(0, len(unit), block):
+        close = np.triu(unit[start : start + block] @ unit.T >= min_cosine, k=start + 1)
+        pairs.extend((int(i) + start, int(j)) for i, j in zip(*np.nonzero(close), strict=True))
+    return pairs
+
+
 def connected_groups(count: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
     """Groups (sorted index lists, two or more members) of the graph of ``count`` nodes and ``pairs`` edges."""
     parent = list(range(count))
@@ -244,28 +264,46 @@ def find_duplicates(
 ) -> DuplicateReport:
     """Exact and near-duplicate groups among a project's usable images (labelled or not).
 
+    In a text project the items are texts, compared by their hashes and embeddings (the module docstring); the
+    embeddings are always computed there, whatever ``use_features``.
+
     Parameters
     ----------
     use_features
         Also compare frozen features (backbone of ``config``) as the module docstring says; costs a feature pass.
+    config
+        The backbone (a text project: the encoder, when it names one), device and batch size of a feature pass.
     on_progress
-        Called with ``(images hashed, images)``.
+        Called with ``(items hashed or embedded, items)``.
 
     Raises
     ------
+    dmtl_studio.core.models.text_encoder.TextEncoderError
+        A text project's encoder cannot be read.
     dmtl_studio.core.base.cancel.Cancelled
         When ``should_stop`` asks to stop.
     """
+    thumbnails = None
     with ProjectStore.open(project_dir) as store:
         images = store.images(usable_only=True)
-        hashes, thumbnails, readable = image_hashes([im.path for im in images], should_stop, on_progress)
-        features = None
-        if use_features and readable:
-            from dmtl_studio.core.quality.features import frozen_features
+        if store.kind == "text":  # every text is read from the project; near-duplicates by embeddings alone
+            from dmtl_studio.core.quality.features import text_embeddings
 
-            features = frozen_features(store, [images[i].path for i in readable], config, should_stop)
+            readable = list(range(len(images)))
+            progress = (lambda done, total, seconds: on_progress(done, total)) if on_progress else None
+            features = text_embeddings(store, [im.id for im in images], config, should_stop, progress)
+        else:
+            hashes, thumbnails, readable = image_hashes([im.path for im in images], should_stop, on_progress)
+            features = None
+            if use_features and readable:
+                from dmtl_studio.core.quality.features import frozen_features
+
+                features = frozen_features(store, [images[i].path for i in readable], config, should_stop)
     kept = [images[i] for i in readable]
-    pairs = near_duplicate_pairs(hashes, features, thumbnails)
+    if thumbnails is None:
+        pairs = cosine_pairs(features, TEXT_MIN_COSINE) if kept else []
+    else:
+        pairs = near_duplicate_pairs(hashes, features, thumbnails)
     by_content: dict[str, int] = {}
     for position, im in enumerate(kept):  # identical content is always one group, whatever its hash says
         if im.sha256:

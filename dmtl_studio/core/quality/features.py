@@ -1,4 +1,5 @@
-"""Frozen-backbone feature vectors of a project's images, for the data-quality checks.
+"""Frozen-backbone feature vectors of a project's images (and a text project's embeddings), for the data-quality
+checks.
 
 The checks read the same pooled features a frozen training run trains its head on: the backbone and
 preprocessing come from the training configuration and the vectors from the product's feature cache
@@ -73,5 +74,72 @@ def frozen_features(
         on_progress=on_progress,
         # The project's on-disk cache: views a run computed serve the checks, and back.
         store=feature_store(store, config, model, preprocessing, device),
+    )
+    return cache.val().features[0].detach().to("cpu").numpy().astype(np.float32)
+
+
+def text_embeddings(
+    store: ProjectStore,
+    item_ids: Sequence[int],
+    config: TrainConfig | None = None,
+    should_stop: ShouldStop = never_stop,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> np.ndarray:
+    """The pretrained text encoder's embeddings of a text project's items: what :func:`frozen_features` is for
+    images.
+
+    The encoder is ``config.backbone`` when it names a text encoder, else the bundled default (read offline); the
+    vectors go through the project's text feature cache, shared with frozen text runs.
+
+    Parameters
+    ----------
+    store
+        The open text project.
+    item_ids
+        Its items (usable ones: each has a text), in the order wanted.
+    config
+        Encoder, device and batch size (default: the training defaults).
+    should_stop, on_progress
+        As for :func:`frozen_features`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, F)`` float32, one row per item.
+
+    Raises
+    ------
+    dmtl_studio.core.models.text_encoder.TextEncoderError
+        The encoder cannot be read.
+    dmtl_studio.core.base.cancel.Cancelled
+        When ``should_stop`` asks to stop.
+    """
+    from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+    from dmtl_studio.core.models.text_classifier import is_text_encoder_name
+    from dmtl_studio.core.models.text_encoder import load_text_encoder
+    from dmtl_studio.core.training.device import select_device
+    from dmtl_studio.core.training.text_data import TextDataset
+    from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
+
+    config = config or TrainConfig()
+    if not item_ids:
+        return np.zeros((0, 0), dtype=np.float32)
+    bodies = store.texts(list(item_ids))
+    name = config.backbone if is_text_encoder_name(config.backbone) else DEFAULT_TEXT_ENCODER
+    encoder = load_text_encoder(name)
+    device = select_device(config.device)
+    encoder.to(device)
+    dataset = TextDataset([bodies.get(i, "") for i in item_ids], [0] * len(item_ids), encoder)
+    cache = TextFeatureCache(
+        encoder,
+        dataset,
+        dataset,
+        device,
+        1,
+        config.batch_size * 2,
+        0,
+        should_stop,
+        on_progress=on_progress,
+        store=text_feature_store(store.folder, encoder, device),
     )
     return cache.val().features[0].detach().to("cpu").numpy().astype(np.float32)

@@ -184,14 +184,15 @@ def out_of_fold_probabilities(
 
 
 def check_enough_labels(
-    labels: np.ndarray, num_classes: int, k: int, names: Sequence[str] | None = None
+    labels: np.ndarray, num_classes: int, k: int, names: Sequence[str] | None = None, items: str = "images"
 ) -> None:
-    """Raise :class:`QualityError` unless there are 2+ classes and at least ``k`` items of each."""
+    """Raise :class:`QualityError` unless there are 2+ classes and at least ``k`` items of each; the message
+    calls the items ``items`` ("images" or "texts")."""
     if k < 2:
         raise QualityError("label errors need at least 2 folds")
     counts = np.bincount(labels, minlength=num_classes)
     if num_classes < 2 or (counts > 0).sum() < 2:
-        raise QualityError("label errors need labelled images of at least 2 classes")
+        raise QualityError(f"label errors need labelled {items} of at least 2 classes")
     small = [(names[j] if names else str(j), int(c)) for j, c in enumerate(counts) if c < k]
     if small:
         listed = ", ".join(f"{name} ({count})" for name, count in small)
@@ -199,16 +200,16 @@ def check_enough_labels(
         # the least: a class with a single labelled image cannot be checked with any number of folds.
         fewest = int(counts[counts > 0].min())
         if fewest >= 2:
-            advice = f"use {fewest} folds or fewer, or label more images of these classes"
+            advice = f"use {fewest} folds or fewer, or label more {items} of these classes"
         else:
             single = ", ".join(name for name, count in small if count < 2)
             advice = (
-                f"no number of folds works while a class has a single labelled image ({single}): label at least "
-                f"one more image of it (at least {k} of each class for {k} folds)"
+                f"no number of folds works while a class has a single labelled {items[:-1]} ({single}): label at "
+                f"least one more {items[:-1]} of it (at least {k} of each class for {k} folds)"
             )
         raise QualityError(
-            f"{k} folds need at least {k} labelled images per class (each fold holds some of every class out, and "
-            f"2 folds are the fewest, so 2 images per class at the least); too few in: {listed}. To go on, {advice}."
+            f"{k} folds need at least {k} labelled {items} per class (each fold holds some of every class out, and "
+            f"2 folds are the fewest, so 2 {items} per class at the least); too few in: {listed}. To go on, {advice}."
         )
 
 
@@ -323,16 +324,20 @@ def find_label_errors(
     """Rank a project's labelled images by how likely their label is wrong.
 
     Uses every usable labelled image of every split. The frozen features come from
-    :func:`~dmtl_studio.core.quality.features.frozen_features` (backbone and input size of ``config``).
+    :func:`~dmtl_studio.core.quality.features.frozen_features` (backbone and input size of ``config``); a text
+    project's items are texts, and their features the text encoder's embeddings
+    (:func:`~dmtl_studio.core.quality.features.text_embeddings`: the bundled encoder unless ``config`` names one).
 
     Raises
     ------
     QualityError
         When a class has fewer than ``folds`` labelled images, or fewer than 2 classes are labelled.
+    dmtl_studio.core.models.text_encoder.TextEncoderError
+        A text project's encoder cannot be read.
     dmtl_studio.core.base.cancel.Cancelled
         When ``should_stop`` asks to stop.
     """
-    from dmtl_studio.core.quality.features import frozen_features
+    from dmtl_studio.core.quality.features import frozen_features, text_embeddings
 
     config = config or TrainConfig()
     with ProjectStore.open(project_dir) as store:
@@ -340,9 +345,13 @@ def find_label_errors(
         classes = tuple(name for name in store.class_names() if any(im.label == name for im in images))
         index = {name: i for i, name in enumerate(classes)}
         labels = np.array([index[im.label] for im in images], dtype=np.int64)
-        check_enough_labels(labels, len(classes), folds, classes)
+        text = store.kind == "text"
+        check_enough_labels(labels, len(classes), folds, classes, "texts" if text else "images")
         started = time.perf_counter()
-        features = frozen_features(store, [im.path for im in images], config, should_stop, on_progress)
+        if text:
+            features = text_embeddings(store, [im.id for im in images], config, should_stop, on_progress)
+        else:
+            features = frozen_features(store, [im.path for im in images], config, should_stop, on_progress)
     feature_seconds = time.perf_counter() - started
     started = time.perf_counter()
     probabilities = out_of_fold_probabilities(

@@ -65,9 +65,9 @@ def card_metrics(result: object) -> dict:
     }
 
 
-def _format_proportion(entry: dict) -> str:
+def _format_proportion(entry: dict, noun: str = "image") -> str:
     if not entry["total"]:
-        return "no images"
+        return f"no {noun}s"
     low, high = entry["ci95"]
     return f"{entry['value']:.1%} (95 % CI {low:.1%} – {high:.1%}; {entry['successes']}/{entry['total']})"
 
@@ -77,7 +77,8 @@ def _md(value: object) -> str:
 
 
 def model_card_markdown(card: dict) -> str:
-    """The model card as Markdown (the same facts as ``model-card.json``)."""
+    """The model card as Markdown (the same facts as ``model-card.json``); a text project's items are texts."""
+    noun = "text" if card["data"].get("kind") == "text" else "image"
     lines = [
         f"# Model card: run {card['run']}",
         "",
@@ -89,7 +90,7 @@ def model_card_markdown(card: dict) -> str:
         lines.append(
             f"| {_md(name)} | {counts['train']} | {counts['val']} | {counts['test']} | {counts['total']} |"
         )
-    lines += ["", f"{card['data']['note']} Every image's hash is in `training-images.csv`.", ""]
+    lines += ["", f"{card['data']['note']} Every {noun}'s hash is in `training-images.csv`.", ""]
     model = card["model"]
     lines += [
         "## Model",
@@ -118,13 +119,13 @@ def model_card_markdown(card: dict) -> str:
         lines.append("Not evaluated: the run's project could not be found.")
     else:
         lines.append(
-            f"On the {metrics['split_title']}, {metrics['images']} image(s). Intervals: {metrics['ci_method']}."
+            f"On the {metrics['split_title']}, {metrics['images']} {noun}(s). Intervals: {metrics['ci_method']}."
         )
         if metrics["note"]:
             lines.append(f"Note: {metrics['note']}")
-        lines += ["", f"- Accuracy: {_format_proportion(metrics['accuracy'])}"]
+        lines += ["", f"- Accuracy: {_format_proportion(metrics['accuracy'], noun)}"]
         for name, entry in metrics["recall"].items():
-            lines.append(f"- Recall of {_md(name)}: {_format_proportion(entry)}")
+            lines.append(f"- Recall of {_md(name)}: {_format_proportion(entry, noun)}")
     calibration = card["calibration"]
     lines += ["", "## Calibration", ""]
     if isinstance(calibration, dict):
@@ -137,7 +138,7 @@ def model_card_markdown(card: dict) -> str:
         lines.append(f"Not checked: {issues['reason']}")
     else:
         lines.append(
-            f"{len(issues['suspects'])} suspected label error(s) among {issues['images']} labelled image(s) ({issues['method']}, {issues['folds']} folds)."
+            f"{len(issues['suspects'])} suspected label error(s) among {issues['images']} labelled {noun}(s) ({issues['method']}, {issues['folds']} folds)."
         )
         for suspect in issues["suspects"]:
             lines.append(
@@ -147,8 +148,8 @@ def model_card_markdown(card: dict) -> str:
     lines += ["", "## Leaks and duplicates", ""]
     leaks = card["leaks"]
     lines.append(
-        f"{len(leaks['warned'])} group(s) of identical or near-identical images span splits or labels "
-        f"({leaks['groups']} duplicate group(s) among {leaks['images']} image(s))."
+        f"{len(leaks['warned'])} group(s) of identical or near-identical {noun}s span splits or labels "
+        f"({leaks['groups']} duplicate group(s) among {leaks['images']} {noun}(s))."
     )
     for group in leaks["warned"]:
         members = "; ".join(
