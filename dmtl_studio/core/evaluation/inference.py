@@ -22,6 +22,7 @@ from dmtl_studio.core.evaluation.text_inference import (
     text_probabilities_for,
 )
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
+from dmtl_studio.core.project.file_changes import current_hashes
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
 
@@ -153,6 +154,9 @@ def evaluate_run(
         return evaluate_text_run(project_dir, run_dir, loaded, progress=progress, should_stop=should_stop)
     with ProjectStore.open(project_dir) as store:
         chosen = evaluation_images(store, loaded.classes)
+        hashes, changes = current_hashes(
+            store, chosen.records
+        )  # a file changed since the import: new features
     index = {name: i for i, name in enumerate(loaded.classes)}
     records = list(chosen.records)
     rows, probs, problems, reused = probabilities_for(
@@ -161,14 +165,14 @@ def evaluate_run(
         progress=progress,
         should_stop=should_stop,
         project_dir=project_dir,
-        hashes={r.path: r.sha256 for r in records if r.sha256},
+        hashes=hashes,
     )
     kept = [records[k] for k in rows]
     return EvaluationResult(
         run_dir=str(run_dir),
         run_name=Path(run_dir).name,
         split=chosen.split,
-        note=chosen.note,
+        note=" ".join(part for part in (chosen.note, changes.notice() and f"{changes.notice()}.") if part),
         classes=tuple(loaded.classes),
         image_ids=np.asarray([r.id for r in kept], dtype=np.int64),
         paths=tuple(r.path for r in kept),
@@ -198,13 +202,14 @@ def suggest_labels(
         )
     with ProjectStore.open(project_dir) as store:
         records = [im for im in store.images(usable_only=True) if im.label is None]
+        hashes, _ = current_hashes(store, records)
     rows, probs, problems, _ = probabilities_for(
         loaded,
         [r.path for r in records],
         progress=progress,
         should_stop=should_stop,
         project_dir=project_dir,
-        hashes={r.path: r.sha256 for r in records if r.sha256},
+        hashes=hashes,
     )
     return build_suggestions(
         str(run_dir),

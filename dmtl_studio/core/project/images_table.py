@@ -29,6 +29,8 @@ class ImageRecord:
     split: str | None
     #: What had to be done to show the file (rescaled values, the page used of several), or None.
     note: str | None = None
+    #: The file's modification time (ns) when its content was hashed (None: not recorded).
+    mtime_ns: int | None = None
 
     @property
     def usable(self) -> bool:
@@ -66,17 +68,18 @@ class ImagesTable:
                     getattr(info, "height", None),
                     problem,
                     getattr(info, "note", None),
+                    getattr(info, "mtime_ns", None),
                 )
                 if existing:
                     conn.execute(
                         "UPDATE images SET sha256=?, size_bytes=?, width=?, height=?, problem=?, note=?,"
-                        " class_id=COALESCE(class_id, ?) WHERE id=?",
+                        " mtime_ns=?, class_id=COALESCE(class_id, ?) WHERE id=?",
                         (*values, class_id, existing[0]),
                     )
                 else:
                     conn.execute(
-                        "INSERT INTO images(path, sha256, size_bytes, width, height, problem, note, class_id,"
-                        " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO images(path, sha256, size_bytes, width, height, problem, note, mtime_ns,"
+                        " class_id, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (key, *values, class_id, now),
                     )
                     added += 1
@@ -93,6 +96,26 @@ class ImagesTable:
                     "UPDATE images SET problem=? WHERE path=?", (reason, os.fsencode(path))
                 ).rowcount
         return marked
+
+    def update_file_records(self, rows: Iterable[tuple[int, object]]) -> None:
+        """Record what a file holds now, ``(image id, ImageInfo)``, in one transaction: its content hash, size,
+        dimensions, note and modification time (labels and splits stay)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE images SET sha256=?, size_bytes=?, width=?, height=?, note=?, mtime_ns=? WHERE id=?",
+                [
+                    (
+                        info.sha256,
+                        info.size_bytes,
+                        info.width,
+                        info.height,
+                        info.note,
+                        info.mtime_ns,
+                        image_id,
+                    )
+                    for image_id, info in rows
+                ],
+            )
 
     def labels_of(self, image_ids: Sequence[int]) -> dict[int, str | None]:
         result: dict[int, str | None] = {}
@@ -126,8 +149,10 @@ class ImagesTable:
 
     def _select(self, where: str = "", parameters: Sequence[object] = ()) -> list[ImageRecord]:
         query = (
-            "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split, note"
-            " FROM images LEFT JOIN classes ON classes.id = images.class_id" + where + " ORDER BY images.id"
+            "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split, note,"
+            " mtime_ns FROM images LEFT JOIN classes ON classes.id = images.class_id"
+            + where
+            + " ORDER BY images.id"
         )
         rows = self._conn.execute(query, list(parameters)).fetchall()
         return [ImageRecord(row[0], os.fsdecode(row[1]), *row[2:]) for row in rows]

@@ -37,6 +37,8 @@ class ImageInfo:
     width: int
     height: int
     note: str | None = None
+    #: The file's modification time (ns) taken before it was hashed: a later change shows in it.
+    mtime_ns: int | None = None
 
 
 def file_size(path: str | os.PathLike[str]) -> int:
@@ -167,13 +169,22 @@ def inspect_image(path: str | os.PathLike[str]) -> ImageInfo:
         When the file cannot be used.
     """
     size_bytes = file_size(path)
+    try:
+        mtime_ns: int | None = os.stat(path).st_mtime_ns  # before the hash: a change after it shows
+    except OSError:
+        mtime_ns = None
     shape, mode = _plain_jpeg_size(path, size_bytes)
     note = CMYK_NOTE if mode == "CMYK" else None  # the note decode_image gives, without decoding twice
     if shape is None:
         decoded = decode_image(path)
         shape, note = (int(decoded.rgb.shape[1]), int(decoded.rgb.shape[0])), decoded.note
     return ImageInfo(
-        sha256=file_sha256(path), size_bytes=size_bytes, width=shape[0], height=shape[1], note=note
+        sha256=file_sha256(path),
+        size_bytes=size_bytes,
+        width=shape[0],
+        height=shape[1],
+        note=note,
+        mtime_ns=mtime_ns,
     )
 
 

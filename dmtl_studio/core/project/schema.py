@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dmtl_studio.core.project.errors import ProjectError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def schema_v1(conn: sqlite3.Connection) -> None:
@@ -79,8 +79,19 @@ def schema_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def schema_v4(conn: sqlite3.Connection) -> None:
+    # The modification time (ns) of each image file when it was hashed: a file whose size or time differs is
+    # hashed again before its cached features are used (NULL: recorded before this version, hashed once).
+    conn.execute("ALTER TABLE images ADD COLUMN mtime_ns INTEGER")
+
+
 #: ``MIGRATIONS[n]`` brings a database from version ``n`` to ``n + 1``. Pure functions of the connection.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: schema_v1, 1: schema_v2, 2: schema_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: schema_v1,
+    1: schema_v2,
+    2: schema_v3,
+    3: schema_v4,
+}
 
 
 def has_tables(conn: sqlite3.Connection) -> bool:

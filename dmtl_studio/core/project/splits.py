@@ -54,17 +54,42 @@ class SplitSummary:
     counts: dict[str, dict[str, int]]
     warnings: tuple[str, ...]
     settings: SplitSettings = SplitSettings()
+    #: Labelled images given a split by this assignment (``None``: not said) and those that kept theirs.
+    assigned: int | None = None
+    kept: int = 0
+    noun: str = "image"
 
     def totals(self) -> dict[str, int]:
         """Labelled images per split over all classes: ``{"train": n, "val": n, "test": n}``."""
         return {split: sum(c[split] for c in self.counts.values()) for split in SPLITS}
 
     def describe(self) -> str:
-        """One line such as ``split: 50 train, 14 validation, 8 test (validation 20 %, test 10 % …)``."""
+        """What the split is and what this assignment did, e.g. ``split: 50 train, 14 validation, 8 test
+        (validation 19%, test 11%); 72 image(s) given a split aiming at validation 20%, test 10% of each class,
+        seed 0``.
+
+        The shares are the ones reached; the fractions are named only when they were applied to some image,
+        and images that kept the split they had (from split folders, an earlier import) are counted.
+        """
         t = self.totals()
-        return (
-            f"split: {t['train']} train, {t['val']} validation, {t['test']} test ({self.settings.describe()})"
-        )
+        total = sum(t.values())
+        line = f"split: {t['train']} train, {t['val']} validation, {t['test']} test"
+        if total:
+            line += f" (validation {t['val'] / total:.0%}, test {t['test'] / total:.0%})"
+        if self.assigned is None:
+            return f"{line} ({self.settings.describe()})"
+        done = []
+        if self.assigned:
+            done.append(f"{self.assigned} {self.noun}(s) given a split aiming at {self.settings.describe()}")
+        if self.kept:
+            done.append(
+                f"{self.kept} {self.noun}(s) kept the split they had (split folders, an earlier import)"
+            )
+        if not done:
+            done.append(f"no labelled {self.noun} to split")
+        if self.assigned and self.warnings:
+            done.append("some classes are too small for those fractions (see the notes)")
+        return f"{line}; " + "; ".join(done)
 
 
 @dataclass(frozen=True)
@@ -191,6 +216,9 @@ def assign_splits(
         counts=store.class_counts(),
         warnings=tuple(warnings),
         settings=SplitSettings(val_fraction, test_fraction, seed),
+        assigned=len(assignment),
+        kept=sum(1 for im in images if im.split and not reassign),
+        noun=noun,
     )
 
 

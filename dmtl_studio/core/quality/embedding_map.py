@@ -152,6 +152,7 @@ def _verdicts(
     """Each image's verdict under the run, through the product's prediction path (feature cache included)."""
     from dmtl_studio.core.evaluation.inference import probabilities_for
     from dmtl_studio.core.models.checkpoint import load_checkpoint
+    from dmtl_studio.core.project.file_changes import current_hashes
 
     loaded = load_checkpoint(run_dir, device="cpu")
     rows, probabilities, _problems, _reused = probabilities_for(
@@ -159,7 +160,7 @@ def _verdicts(
         [im.path for im in images],
         should_stop=should_stop,
         project_dir=store.folder,
-        hashes={im.path: im.sha256 for im in images if im.sha256},
+        hashes=current_hashes(store, images)[0],  # a file changed since the import: its new features
     )
     verdicts, predicted = [VERDICT_NONE] * len(images), [None] * len(images)
     for row, probs in zip(rows, probabilities, strict=True):

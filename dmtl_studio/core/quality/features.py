@@ -48,6 +48,7 @@ def frozen_features(
     # Imported here: this module stays cheap to import (no PyTorch) for callers that never compute features.
     from dmtl_studio.core.models.architectures import preprocessing_for
     from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
+    from dmtl_studio.core.project.file_changes import check_image_files
     from dmtl_studio.core.training.data import ImageDataset
     from dmtl_studio.core.training.device import select_device
     from dmtl_studio.core.training.feature_cache import FeatureCache
@@ -61,6 +62,11 @@ def frozen_features(
     model.to(device)
     preprocessing = preprocessing_for(model.backbone, config.input_size)
     dataset = ImageDataset(list(paths), [0] * len(paths), preprocessing)
+    wanted = set(
+        paths
+    )  # their recorded content hashes first brought up to date: a changed file, new features
+    changes = check_image_files(store, [im for im in store.images(usable_only=True) if im.path in wanted])
+    stale = changes.changed and store.read_only  # the project keeps the old hashes: its cache cannot serve
     # The one place the checks meet the feature cache: the clean (validation-style) view of every image.
     cache = FeatureCache(
         model.backbone,
@@ -73,7 +79,7 @@ def frozen_features(
         should_stop,
         on_progress=on_progress,
         # The project's on-disk cache: views a run computed serve the checks, and back.
-        store=feature_store(store, config, model, preprocessing, device),
+        store=None if stale else feature_store(store, config, model, preprocessing, device),
     )
     return cache.val().features[0].detach().to("cpu").numpy().astype(np.float32)
 

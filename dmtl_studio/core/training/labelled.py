@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from dmtl_studio.core.base.fileio import file_sha256
+from dmtl_studio.core.project.file_changes import FileChanges, check_image_files
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.events import RunNotice
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,30 @@ def missing_files_notice(missing: list[str]) -> str:
         f"{len(missing)} image(s) are no longer on disk and were left out ({missing[0]}{more}); they are listed "
         "among the problem files. If they were moved, import their new folder."
     )
+
+
+def files_for_run(
+    store: ProjectStore, split: LabelledSplit | None, emit: Callable[[object], None]
+) -> LabelledSplit:
+    """``split`` (default: the project's :func:`labelled_split`) without the files gone from disk, after the
+    files changed on disk since the import have their new content recorded (before any feature is looked up by
+    its content hash); each finding is sent to ``emit`` as a :class:`RunNotice`.
+
+    Raises :class:`TrainingError` as :func:`labelled_split` does.
+    """
+    missing = [] if store.read_only else leave_out_missing_files(store)
+    changes = FileChanges() if store.read_only else check_image_files(store)
+    for notice in (missing and missing_files_notice(missing), changes.notice()):
+        if notice:  # (none on a read-only store: the other ranks of a distributed run take rank 0's split)
+            emit(RunNotice(notice))
+    gone = set(missing) | {path for path, _ in changes.unusable}
+    if gone and split is not None:  # folds chosen before: drop the gone files from them too
+        split = LabelledSplit(
+            split.classes,
+            tuple(item for item in split.train if item[0] not in gone),
+            tuple(item for item in split.val if item[0] not in gone),
+        )
+    return split if split is not None else labelled_split(store)
 
 
 def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:

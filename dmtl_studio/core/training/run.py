@@ -16,6 +16,7 @@ import io
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -42,6 +43,7 @@ from dmtl_studio.core.training.distributed import World, broadcast, clean_state_
 from dmtl_studio.core.training.engine import Trainer
 from dmtl_studio.core.training.errors import RunInterrupted, TrainingError
 from dmtl_studio.core.training.events import RunNotice, RunSummary
+from dmtl_studio.core.training.fitted_items import write_fitted_items
 from dmtl_studio.core.training.held_out import uses_linear_probe
 from dmtl_studio.core.training.labelled import LabelledSplit
 from dmtl_studio.core.training.setup import EventCallback, build_run
@@ -63,12 +65,15 @@ def _new_run_dir(store: ProjectStore, prefix: str = "") -> tuple[str, Path]:
     return name, path
 
 
-def _start_new(store: ProjectStore, run_config: dict, prefix: str) -> tuple[int, Path]:
+def _start_new(
+    store: ProjectStore, run_config: dict, prefix: str, fitted: Sequence[tuple[str, int]]
+) -> tuple[int, Path]:
     run_dir = None
     try:
         name, run_dir = _new_run_dir(store, prefix)
         # The lock first: a "running" row is never without the process that answers for it.
         run_lock.write_lock(run_dir)
+        write_fitted_items(store, run_dir, fitted)  # what a threshold chosen later must not be chosen on
     except OSError as exc:
         if run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -176,7 +181,7 @@ def _train(
         )
 
     if resume_from is None:
-        run_id, run_dir = _start_new(store, run_config, run_prefix)
+        run_id, run_dir = _start_new(store, run_config, run_prefix, parts.split.train)
     else:
         run_id, run_dir = -1, Path(resume_from)
     pick = parts.pick_on_validation

@@ -46,9 +46,7 @@ from dmtl_studio.core.training.labelled import (
     LabelledSplit,
     class_weights,
     content_hashes,
-    labelled_split,
-    leave_out_missing_files,
-    missing_files_notice,
+    files_for_run,
     unlabelled_paths,
 )
 from dmtl_studio.core.training.launch import check_world_size
@@ -210,22 +208,6 @@ class RunParts:
         }
 
 
-def _with_missing_left_out(
-    store: ProjectStore, split: LabelledSplit | None, emit: EventCallback
-) -> LabelledSplit:
-    missing = [] if store.read_only else leave_out_missing_files(store)
-    if missing:  # (none on a read-only store: the other ranks of a distributed run take rank 0's split)
-        emit(RunNotice(missing_files_notice(missing)))
-        if split is not None:  # folds chosen before: drop the gone files from them too
-            gone = set(missing)
-            split = LabelledSplit(
-                split.classes,
-                tuple(item for item in split.train if item[0] not in gone),
-                tuple(item for item in split.val if item[0] not in gone),
-            )
-    return split if split is not None else labelled_split(store)
-
-
 def _unlabelled_set(
     store: ProjectStore,
     config: TrainConfig,
@@ -306,7 +288,7 @@ def build_run(
     folds = split is not None
     plan = HeldOutPlan(split) if split is not None else None
     if world is None or world.is_main:  # the other ranks pass rank 0's split, sent here
-        plan = plan_for_project(store, _with_missing_left_out(store, split, emit), config, emit, folds)
+        plan = plan_for_project(store, files_for_run(store, split, emit), config, emit, folds)
         split = plan.split
         broadcast(split, world)
     if world is not None:  # BatchNorm trains on the images unless the backbone is frozen: 2 per rank then

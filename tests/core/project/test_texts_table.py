@@ -85,9 +85,10 @@ def test_a_version_2_project_migrates_to_hold_texts(tmp_path):
     folder = tmp_path / "old"
     with ProjectStore.create(folder) as store:
         store.add_images([("/x/a.png", "cat", None, None)])
-    # Take the database back to version 2 (no texts table), as an earlier release left it.
+    # Take the database back to version 2 (no texts table, no file times), as an earlier release left it.
     conn = sqlite3.connect(folder / DATABASE_NAME)
     conn.execute("DROP TABLE texts")
+    conn.execute("ALTER TABLE images DROP COLUMN mtime_ns")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
@@ -97,7 +98,7 @@ def test_a_version_2_project_migrates_to_hold_texts(tmp_path):
         assert store.texts() == {}
         assert store.integrity_check() == "ok"
     conn = sqlite3.connect(folder / DATABASE_NAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
 
 

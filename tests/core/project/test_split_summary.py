@@ -1,0 +1,40 @@
+"""The import's split line says what was done: the shares reached, the fractions only where they were applied,
+and the images that kept the split they had."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dmtl_studio import cli
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+
+
+def test_a_reimport_with_other_fractions_does_not_claim_them(
+    tmp_path: Path, shapes_dir: Path, capsys
+) -> None:  # noqa: ANN001
+    assert cli.main(["import", str(tmp_path / "p"), str(shapes_dir)]) == 0
+    first = capsys.readouterr().out
+    # The same folder again, asking for other fractions: every image keeps its split, nothing is re-split.
+    argv = ["import", str(tmp_path / "p"), str(shapes_dir), "--val-fraction", "0.5", "--test-fraction", "0.3"]
+    assert cli.main(argv) == 0
+    again = capsys.readouterr().out
+    line = next(line for line in again.splitlines() if line.startswith("split:"))
+    assert "50%" not in line and "30%" not in line and "aiming at" not in line
+    assert "72 image(s) kept the split they had" in line and "(validation 21%, test 8%)" in line
+    assert "72 image(s) given a split aiming at validation 20%, test 10% of each class" in first
+    assert "(validation 21%, test 8%)" in first  # 5 and 2 of each class's 24: the shares reached
+
+
+def test_classes_too_small_for_the_fractions_show_the_shares_reached(
+    tmp_path: Path, shapes_dir: Path
+) -> None:
+    folder = tmp_path / "images"
+    for name in ("circle", "square"):
+        (folder / name).mkdir(parents=True)
+        shutil.copy(sorted((shapes_dir / name).glob("*.png"))[0], folder / name)
+    with ProjectStore.create(tmp_path / "p") as store:
+        line = import_folder(store, folder, val_fraction=0.3, test_fraction=0.2).describe_split()[0]
+    assert line.startswith("split: 2 train, 0 validation, 0 test (validation 0%, test 0%)")
+    assert "too small for those fractions" in line
