@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional
 
 from dmtl_studio.core.augment.presets import preset
+from dmtl_studio.core.augment.wordnet import SYSTEM_WORDNET
 from dmtl_studio.core.models.architectures import Preprocessing
 from dmtl_studio.core.training import objective
 from dmtl_studio.core.training.config import TrainConfig
@@ -198,6 +199,10 @@ def test_the_fixmatch_threshold_and_weight_change_the_run(project: Path) -> None
     assert kept != pytest.approx(strict)  # and one that keeps everything trains differently
 
 
+@pytest.mark.skipif(
+    not (SYSTEM_WORDNET / "data.noun").is_file(),
+    reason="the default text recipe's synonym steps need Debian's wordnet-base (apt-get install wordnet-base)",
+)
 def test_only_an_image_fine_tune_with_unlabelled_images_uses_the_rule() -> None:
     def parts(**changes: object) -> SimpleNamespace:
         base = {

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from dmtl_studio.core.augment.wordnet import SYSTEM_WORDNET
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.models.text_encoder import load_text_encoder
 from dmtl_studio.core.project.store import ProjectStore
@@ -187,6 +188,10 @@ def _text_project(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.skipif(
+    not (SYSTEM_WORDNET / "data.noun").is_file(),
+    reason="the default text recipe's synonym steps need Debian's wordnet-base (apt-get install wordnet-base)",
+)
 def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Path) -> None:
     project = _text_project(tmp_path / "project")
     events: list[object] = []
