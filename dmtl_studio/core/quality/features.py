@@ -62,9 +62,8 @@ def frozen_features(
     model.to(device)
     preprocessing = preprocessing_for(model.backbone, config.input_size)
     dataset = ImageDataset(list(paths), [0] * len(paths), preprocessing)
-    wanted = set(
-        paths
-    )  # their recorded content hashes first brought up to date: a changed file, new features
+    # Their recorded content hashes first brought up to date: a changed file, new features.
+    wanted = set(paths)
     changes = check_image_files(store, [im for im in store.images(usable_only=True) if im.path in wanted])
     stale = changes.changed and store.read_only  # the project keeps the old hashes: its cache cannot serve
     # The one place the checks meet the feature cache: the clean (validation-style) view of every image.
