@@ -28,19 +28,25 @@ def validation_threshold(
     """The lowest confidence threshold at which the run reaches ``target_accuracy`` on its validation split.
 
     The run's own probabilities (calibrated when the run is) of the project's usable labelled validation images
-    that the run was not fitted on (:mod:`~dmtl_studio.core.training.fitted_items`) are used; the threshold's ``coverage`` is the share of those images it keeps (what to expect on new images).
+    are used: for the items the run was not fitted on (:mod:`~dmtl_studio.core.training.fitted_items`), the model's;
+    for those a linear probe took into its fit, their out-of-fold probabilities, kept with the run
+    (:mod:`~dmtl_studio.core.training.out_of_fold`), so the threshold is never chosen on the model's own training
+    data. The threshold's ``coverage`` is the share of those images it keeps (what to expect on new images).
 
     Raises
     ------
     RejectError
         When the run is not inside a project, the project has no usable validation image of the run's classes
-        or the run was fitted on all of them, or ``target_accuracy`` is outside ``(0, 1]``.
+        or the run was fitted on all of them without keeping out-of-fold logits for them (an epoch run), or
+        ``target_accuracy`` is outside ``(0, 1]``.
     """
     from dmtl_studio.core.evaluation.inference import probabilities_for, project_of_run
+    from dmtl_studio.core.models.calibration import softmax, temperature_of
     from dmtl_studio.core.models.checkpoint import load_checkpoint
     from dmtl_studio.core.project.file_changes import current_hashes
     from dmtl_studio.core.project.store import ProjectStore
     from dmtl_studio.core.training.fitted_items import fitted_hashes
+    from dmtl_studio.core.training.out_of_fold import held_out_logits
 
     if not 0.0 < target_accuracy <= 1.0:
         raise RejectError(f"the target accuracy must be between 0 and 1 (e.g. 0.95), not {target_accuracy}")
@@ -54,27 +60,38 @@ def validation_threshold(
     index = {name: i for i, name in enumerate(loaded.classes)}
     with ProjectStore.open(project) as store:
         records = [im for im in store.images(usable_only=True) if im.split == "val" and im.label in index]
-        # Items the run was fitted on would make the threshold optimistic: only held-out ones choose it.
+        # Items the run was fitted on would make the threshold optimistic: held-out ones choose it, and fitted
+        # ones only through the logits of the fold models that did not see them.
         fitted = fitted_hashes(run_dir, store, loaded.sidecar.get("config") or {}, records)
-        held_out = [im for im in records if im.sha256 not in fitted]
-        hashes, _ = current_hashes(store, held_out) if store.kind == "images" else ({}, None)
+        hashes, _ = current_hashes(store, records) if store.kind == "images" else ({}, None)
+        content = {im.path: hashes.get(im.path, im.sha256) for im in records}  # as the files are now
+        held_out = [im for im in records if content[im.path] not in fitted]
+        out_of_fold = held_out_logits(run_dir, loaded.classes) if len(held_out) < len(records) else {}
+        cross = [im for im in records if content[im.path] in fitted and content[im.path] in out_of_fold]
     if not records:
         raise RejectError(f"the project {project} has no labelled validation image to choose a threshold on")
-    if not held_out:
+    if not held_out and not cross:
         raise RejectError(
-            f"the run {Path(run_dir).name} was fitted on the validation items of {project} (a linear probe takes "
-            "them into its fit when the project has a test split), so none is left to choose a threshold on "
-            "without an optimistic bias; give --reject-below P instead, or train a run that keeps its validation "
-            "items held out (a project without a test split keeps them out of the fit)"
+            f"the run {Path(run_dir).name} was fitted on the validation items of {project} and keeps no "
+            "out-of-fold predictions for them (an epoch run that trained on them, or a run from before they were "
+            "kept), so none is left to choose a threshold on without an optimistic bias; give --reject-below P "
+            "instead, or train a run that keeps its validation items held out (a project without a test split "
+            "keeps them out of the fit) or a linear probe, which keeps out-of-fold predictions for them"
         )
-    records = held_out
-    rows, probs, _, _ = probabilities_for(
-        loaded,
-        [r.path for r in records],
-        project_dir=project,
-        hashes=hashes,
-    )
-    if not rows:
+    probs = np.zeros((0, len(loaded.classes)))
+    labels: list[str] = []
+    if held_out:
+        rows, probs, _, _ = probabilities_for(
+            loaded, [r.path for r in held_out], project_dir=project, hashes=hashes
+        )
+        labels = [held_out[k].label for k in rows]
+    if cross:  # out of fold: the fold model's logits, scaled by the run's temperature as predict scales them
+        logits = np.stack([out_of_fold[content[im.path]] for im in cross])
+        probs = np.concatenate(
+            [probs.reshape(-1, len(loaded.classes)), softmax(logits, temperature_of(loaded.sidecar))]
+        )
+        labels += [im.label for im in cross]
+    if not labels:
         raise RejectError(f"none of the validation images of {project} could be read")
-    targets = np.asarray([index[records[k].label] for k in rows], dtype=np.int64)
+    targets = np.asarray([index[label] for label in labels], dtype=np.int64)
     return threshold_for_accuracy(probs, targets, target_accuracy)

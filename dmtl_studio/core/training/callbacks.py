@@ -33,6 +33,7 @@ from dmtl_studio.core.training import run_state
 from dmtl_studio.core.training.distributed import World, broadcast
 from dmtl_studio.core.training.engine import Callback, Trainer
 from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunNotice, StepProgress
+from dmtl_studio.core.training.out_of_fold import FITTED_ON
 from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
 
 log = logging.getLogger(__name__)
@@ -219,11 +220,14 @@ class Checkpointing(Callback):
         trainer.saved_epoch = epoch.epoch
 
     def _calibration(self, epoch: EpochOutput) -> dict | None:
-        """Temperature scaling fitted on the validation logits just computed (None with too few images)."""
-        scores = epoch.val_scores
+        """Temperature scaling fitted on the validation logits just computed (None with too few images); when the
+        validation items joined a linear probe's fit, on their out-of-fold logits (never the in-fit ones)."""
+        scores, fitted_on = epoch.val_scores, "validation"
+        if not scores and epoch.held_out is not None:
+            scores, fitted_on = [(epoch.held_out.logits, epoch.held_out.targets)], FITTED_ON
         logits = np.concatenate([s[0] for s in scores]) if scores else np.zeros((0, 1))
         targets = np.concatenate([s[1] for s in scores]) if scores else np.zeros(0, np.int64)
-        fitted = calibrate(logits, targets, fitted_on="validation")
+        fitted = calibrate(logits, targets, fitted_on=fitted_on)
         if fitted is None:
             log.info("%s: %d validation image(s), too few to calibrate", self.run_dir.name, len(targets))
         return fitted

@@ -25,6 +25,7 @@ from dmtl_studio.core.training.device import rng_state, set_rng_state
 from dmtl_studio.core.training.errors import NonFiniteLoss, TrainingError
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.objective import step_loss, unlabelled_batches
+from dmtl_studio.core.training.out_of_fold import HeldOutLogits
 from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
 from dmtl_studio.core.training.probe_fit import MIXING_UNUSED_BY_PROBE, fit_probe_head, uses_linear_probe
 from dmtl_studio.core.training.schedule import schedule_factor
@@ -133,6 +134,7 @@ class Trainer:
         self.saved_epoch = 0  # the newest epoch whose checkpoint is on disk (set by the checkpoint callback)
         self.stop_reason: str | None = None
         self.probe_c: float | None = None  # the L2 strength a linear probe's cross-validation chose
+        self.held_out: HeldOutLogits | None = None  # a probe's out-of-fold logits of joined validation items
         #: The moving average of the weights that validation, the checkpoints and the export use instead of the
         #: trained weights (set by :class:`~dmtl_studio.core.training.averaging.WeightAverage`), or ``None``.
         self.averaged: nn.Module | None = None
@@ -216,6 +218,7 @@ class Trainer:
             consistency_loss=consistency[0] if consistency else None,
             consistency_mask=consistency[1] if consistency else None,
             probe_c=self.probe_c,  # set only by a linear probe's fit
+            held_out=self.held_out,
         )
 
     def validated(self) -> nn.Module:
@@ -235,7 +238,7 @@ class Trainer:
             step = BatchOutput(1, 1, done, total, -score, -score, c, None, count, now - started, now, "probe")
             self._each("on_batch_end", step)
 
-        loss, accuracy, probe, pseudo = fit_probe_head(self.parts, self.should_stop, on_c)
+        loss, accuracy, probe, pseudo, self.held_out = fit_probe_head(self.parts, self.should_stop, on_c)
         self.probe_c = float(probe.c)
         how = (
             f"{probe.folds}-fold cross-validation"

@@ -300,6 +300,16 @@ class FeatureCache:
             raise RuntimeError("this cache was built without clean views")
         return clean
 
+    def clean_of(self, dataset: Dataset) -> torch.Tensor:
+        """``(M, F)`` features of the items of ``dataset`` (not augmenting, of the training set's kind) computed as
+        the validation items' are; the linear probe's out-of-fold logits of joined validation items use them."""
+        self.planned += len(dataset)
+        if (
+            self.store is not None and self.shards is None
+        ):  # the shards' pass needs every rank: rank 0 asks alone
+            return self._views(dataset, None)[0]
+        return self._extract(dataset)[0]
+
     def unlabelled(self) -> CachedFeatures:
         """Augmented views ``(views, M, F)`` and clean views ``(M, F)`` of the unlabelled images."""
         if self._unlabelled is None:

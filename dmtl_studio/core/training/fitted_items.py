@@ -5,7 +5,9 @@ The validation items do not always stay held out: a linear probe takes them into
 the evaluation honest, and so does an epoch run whose validation split is too small to pick an epoch on
 (:mod:`dmtl_studio.core.training.held_out`); splits can also be reassigned after training. The run folder keeps
 the content hash of every item it fitted (``fitted-items.txt``, one hash a line), so the check also holds after
-splits are reassigned, and an item with the same content as a fitted one counts as fitted.
+splits are reassigned, and an item with the same content as a fitted one counts as fitted. For the validation items
+a linear probe fitted, the run also keeps their out-of-fold logits (:mod:`~dmtl_studio.core.training.out_of_fold`),
+on which the threshold is chosen instead.
 """
 
 from __future__ import annotations

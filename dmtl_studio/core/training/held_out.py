@@ -37,11 +37,16 @@ def learns_from_unlabelled(config: TrainConfig) -> bool:
 
 @dataclass(frozen=True)
 class HeldOutPlan:
-    """The split a run trains on, whether it picks its best epoch on the validation images, and why (a note)."""
+    """The split a run trains on, whether it picks its best epoch on the validation images, and why (a note).
+
+    ``joined`` counts the validation items that joined the fit: they are the last ``joined`` items of
+    ``split.train`` (a linear probe scores them out of fold: :mod:`~dmtl_studio.core.training.out_of_fold`).
+    """
 
     split: LabelledSplit
     pick_on_validation: bool = True
     notice: str | None = None
+    joined: int = 0
 
 
 def plan_held_out(
@@ -74,6 +79,7 @@ def plan_held_out(
             joined,
             notice=f"linear probe: the {val} validation {noun}(s) joined the fit (its L2 strength is chosen by "
             f"cross-validation, so no held-out pick needs them); the test {noun}s stay held out for evaluation",
+            joined=val,
         )
     if val >= MIN_VALIDATION_PER_CLASS * len(split.classes):
         return HeldOutPlan(split)
@@ -88,6 +94,7 @@ def plan_held_out(
             False,
             few + f" and the validation {noun}s joined the training {noun}s; the test {noun}s stay "
             "held out for evaluation",
+            joined=val,
         )
     return HeldOutPlan(split, False, few + f"; the validation {noun}s still report each epoch")
 

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dmtl_studio.core.training.out_of_fold import HeldOutLogits
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class EpochOutput:
     consistency_mask: float | None = None
     #: A linear probe's epoch: the L2 strength C its cross-validation chose (``None`` for an epoch of steps).
     probe_c: float | None = None
+    #: A linear probe's out-of-fold logits of the validation items that joined its fit (what calibrates it then).
+    held_out: HeldOutLogits | None = field(default=None, compare=False)
 
     def metrics(self) -> dict:
         """The epoch as stored with a run and a checkpoint."""

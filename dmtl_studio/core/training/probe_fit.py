@@ -7,7 +7,9 @@ of each training image (its views share a cross-validation fold); the standardis
 linear layer, so checkpoints, exports and ``predict`` carry it without a new operator. With unlabelled images to
 learn from, the strength is chosen on the labelled rows alone, then the head is fitted again with the
 class-balanced pseudo-labels of :mod:`~dmtl_studio.core.training.pseudo_labels` as extra rows (each pseudo-labelled
-image with its augmented views, like a labelled one).
+image with its augmented views, like a labelled one). When validation items joined the fit, their out-of-fold
+logits are computed too (:mod:`~dmtl_studio.core.training.out_of_fold`): what calibration and a "not sure"
+threshold are chosen on.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import torch
 from torch import nn
 
 from dmtl_studio.core.base.cancel import ShouldStop
+from dmtl_studio.core.training.data import ImageDataset
 from dmtl_studio.core.training.held_out import learns_from_unlabelled
 from dmtl_studio.core.training.held_out import uses_linear_probe as uses_linear_probe
 from dmtl_studio.core.training.linear_probe import ProbeProgress, fit_linear_probe
+from dmtl_studio.core.training.out_of_fold import HeldOutLogits, out_of_fold_logits
 from dmtl_studio.core.training.probe_model import LinearProbe, to_module
 from dmtl_studio.core.training.pseudo_labels import pseudo_label
 from dmtl_studio.core.training.setup import RunParts
+from dmtl_studio.core.training.text_data import TextDataset
 from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe
 
 #: The share of unlabelled texts self-training gives a pseudo-label (passed to ``fit_semi_supervised_probe``).
@@ -38,7 +43,7 @@ MIXING_UNUSED_BY_PROBE = (
 
 def fit_probe_head(
     parts: RunParts, should_stop: ShouldStop, on_c: ProbeProgress | None = None
-) -> tuple[float, float, LinearProbe, str | None]:
+) -> tuple[float, float, LinearProbe, str | None, HeldOutLogits | None]:
     """Fit the head of ``parts`` (frozen backbone, cached features) as a linear probe and load it into the model.
 
     Returns
@@ -46,7 +51,8 @@ def fit_probe_head(
     tuple
         The labelled training rows' mean cross-entropy (nats) and accuracy with the fitted head, the probe itself
         (its chosen ``c`` and per-C cross-validation scores), and a note on the unlabelled items that joined the fit
-        with a pseudo-label (None when the run does not learn from unlabelled items).
+        with a pseudo-label (None when the run does not learn from unlabelled items), and the out-of-fold logits of
+        the validation items that joined the fit (None when none did, or when too few items per class make folds).
 
     Raises
     ------
@@ -63,6 +69,8 @@ def fit_probe_head(
     repeats = len(features) // count  # rows per image
     labelled_targets = data.targets.cpu().numpy().astype(np.int64)
     targets = np.tile(labelled_targets, repeats)
+    groups = np.tile(np.arange(count), repeats)  # an image's views never straddle a fold
+    cross_validated = (features, targets, groups)  # the rows the probe's C was chosen on
     config = parts.config
     class_weight = "balanced" if config.imbalance != "none" else None
     note = None
@@ -72,8 +80,9 @@ def fit_probe_head(
         # Sentence embeddings: class-balanced self-training of the probe is the rule that pays on texts
         # (docs/text.md), fitted on the clean embeddings as measured there; its cross-validation on the labels is
         # the one reported (the curve) and the one that chooses C.
+        cross_validated = (_labelled_clean(parts, data), labelled_targets, np.arange(count))
         probe = fit_semi_supervised_probe(
-            _labelled_clean(parts, data),
+            cross_validated[0],
             labelled_targets,
             parts.cache.unlabelled().clean.float().cpu().numpy(),
             num_classes=parts.num_classes,
@@ -93,7 +102,7 @@ def fit_probe_head(
             features,
             targets,
             num_classes=parts.num_classes,
-            groups=np.tile(np.arange(count), repeats),  # an image's views never straddle a fold
+            groups=groups,
             # Held-out folds are scored on the clean views when there are some: the model predicts clean inputs,
             # and a strong recipe's hardest views would otherwise pull C towards heavy regularisation.
             scored=np.arange(len(features)) >= views * count if data.clean is not None else None,
@@ -135,7 +144,49 @@ def fit_probe_head(
         truth = torch.from_numpy(targets).to(parts.device)
         loss = float(nn.functional.cross_entropy(logits.float(), truth).item())
         accuracy = float((logits.argmax(1) == truth).float().mean().item())
-    return loss, accuracy, probe, note
+    held_out = None
+    if parts.joined_validation and probe.folds >= 2:
+        held_out = _joined_validation_logits(parts, data, cross_validated, probe.c, probe.folds, should_stop)
+    return loss, accuracy, probe, note, held_out
+
+
+def _joined_validation_logits(
+    parts: RunParts,
+    data: object,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    c: float,
+    folds: int,
+    should_stop: ShouldStop,
+) -> HeldOutLogits:
+    """Out-of-fold logits of the clean views of the validation items that joined the fit (the last training items)."""
+    count = len(parts.train_set)
+    first = count - parts.joined_validation
+    if data.clean is not None:
+        clean = data.clean[first:]
+    else:
+        clean = parts.cache.clean_of(_items(parts.train_set, range(first, count)))
+    logits = out_of_fold_logits(
+        *rows,
+        clean.float().cpu().numpy(),
+        np.arange(first, count),
+        c=c,
+        folds=folds,
+        num_classes=parts.num_classes,
+        class_weight="balanced" if parts.config.imbalance != "none" else None,
+        seed=parts.config.seed,
+        should_stop=should_stop,
+    )
+    targets = data.targets.cpu().numpy().astype(np.int64)[first:]
+    return HeldOutLogits(tuple(path for path, _ in parts.split.train[first:]), logits, targets)
+
+
+def _items(dataset: object, indices: range) -> ImageDataset | TextDataset:
+    """The items ``indices`` of a training set, not augmented (as validation items are read)."""
+    targets = [dataset.targets[i] for i in indices]
+    if isinstance(dataset, TextDataset):
+        texts = [dataset.texts[i] for i in indices]
+        return TextDataset(texts, targets, dataset.encoder, keys=[dataset.paths[i] for i in indices])
+    return ImageDataset([dataset.paths[i] for i in indices], targets, dataset.preprocessing)
 
 
 def _labelled_clean(parts: RunParts, data: object) -> np.ndarray:

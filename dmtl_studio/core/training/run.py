@@ -46,6 +46,7 @@ from dmtl_studio.core.training.events import RunNotice, RunSummary
 from dmtl_studio.core.training.fitted_items import write_fitted_items
 from dmtl_studio.core.training.held_out import uses_linear_probe
 from dmtl_studio.core.training.labelled import LabelledSplit
+from dmtl_studio.core.training.out_of_fold import write_held_out_logits
 from dmtl_studio.core.training.setup import EventCallback, build_run
 from dmtl_studio.core.training.text_setup import build_project_run
 
@@ -213,6 +214,11 @@ def _train(
             metrics={} if recorder.removed else checkpoints.final_metrics(),
         )
         raise RunInterrupted(summary) from None
+    if trainer.held_out is not None and not recorder.removed:
+        try:  # what predict --target-accuracy chooses its threshold on for these items
+            write_held_out_logits(store, run_dir, trainer.held_out, parts.classes)
+        except OSError as exc:
+            log.warning("the out-of-fold logits of %s could not be written: %s", run_dir.name, exc)
     epochs_done = max(trainer.saved_epoch, trainer.first_epoch - 1)
     log.info("run %s %s after %d epoch(s)", run_dir.name, status, epochs_done)
     return RunSummary(

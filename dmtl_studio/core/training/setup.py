@@ -105,6 +105,8 @@ class RunParts:
     #: Whether the best epoch is picked (and early stopping judged) on the validation images; see
     #: :mod:`dmtl_studio.core.training.held_out`.
     pick_on_validation: bool = True
+    #: Validation items that joined the fit: the last ones of ``train_set`` (:class:`HeldOutPlan`'s ``joined``).
+    joined_validation: int = 0
     generator: torch.Generator = field(default_factory=torch.Generator)
     train_loader: object = None
     val_loader: object = None
@@ -371,6 +373,7 @@ def build_run(
         use_sampler=sampler_wanted and cache is None,
         batch_size=config.batch_size,
         pick_on_validation=plan.pick_on_validation,
+        joined_validation=plan.joined,
         world=world,
     )
     if world is not None:

@@ -311,6 +311,7 @@ def build_text_run(
         feature_dir=store.folder,
     )
     parts.pick_on_validation = plan.pick_on_validation
+    parts.joined_validation = plan.joined
     return parts
 
 

@@ -1,17 +1,22 @@
-"""``predict --target-accuracy``: the "not sure" threshold is chosen only on validation items the run was not
-fitted on (a linear probe takes the validation items into its fit when the project has a test split)."""
+"""``predict --target-accuracy``: the "not sure" threshold is chosen on validation items the run was not fitted on,
+or, for those a linear probe took into its fit (when the project has a test split), on their out-of-fold
+probabilities; never on what the model was fitted on."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from dmtl_studio.core.models.calibration import softmax, temperature_of, threshold_for_accuracy
+from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.reject import RejectError, validation_threshold
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.fitted_items import FITTED_NAME
+from dmtl_studio.core.training.out_of_fold import HELD_OUT_NAME, held_out_logits
 from dmtl_studio.core.training.run import train
 from tests.core.text_run import copy_text_project
 
@@ -27,19 +32,54 @@ def _hashes(project: Path, split: str) -> set[str]:
         return {im.sha256 for im in store.images(usable_only=True) if im.split == split and im.label}
 
 
-def test_a_probe_that_fitted_its_validation_images_chooses_no_threshold_on_them(project: Path) -> None:
-    with ProjectStore.open(
-        project
-    ) as store:  # a test split: the probe takes the validation images into its fit
+def _with_test_split(project: Path) -> None:
+    with ProjectStore.open(project) as store:  # a test split: validation images may join the fit
         train_ids = [im.id for im in store.images(usable_only=True) if im.split == "train" and im.label]
         store.set_splits({image_id: "test" for image_id in train_ids[::4]})
+
+
+def _out_of_fold_threshold(project: Path, run: Path, target: float) -> tuple[float, float]:
+    """The threshold and coverage ``target`` gives on the run's kept out-of-fold probabilities (calibrated)."""
+    loaded = load_checkpoint(run)
+    classes = list(loaded.classes)
+    kept = held_out_logits(run, classes)
+    with ProjectStore.open(project) as store:
+        val = [im for im in store.images(usable_only=True) if im.split == "val" and im.label]
+    logits = np.stack([kept[im.sha256] for im in val])
+    targets = np.asarray([classes.index(im.label) for im in val])
+    chosen = threshold_for_accuracy(softmax(logits, temperature_of(loaded.sidecar)), targets, target)
+    return chosen.threshold, chosen.coverage
+
+
+def test_a_probe_that_fitted_its_validation_images_chooses_the_threshold_on_their_out_of_fold_probabilities(
+    project: Path,
+) -> None:
+    _with_test_split(project)
     val = _hashes(project, "val")
     run = Path(train(project, _probe()).run_dir)
     fitted = set((run / FITTED_NAME).read_text().split())
     assert val <= fitted  # what the run really fitted on
-    with pytest.raises(RejectError, match="was fitted on the validation items"):
-        validation_threshold(run, 0.9)
+    chosen = validation_threshold(run, 0.9)
+    assert chosen.images == len(val)
+    assert (chosen.threshold, chosen.coverage) == _out_of_fold_threshold(project, run, 0.9)
     (run / FITTED_NAME).unlink()  # a run from before the list was kept: its settings and the project say it
+    assert validation_threshold(run, 0.9) == chosen
+    (run / HELD_OUT_NAME).unlink()  # nor the out-of-fold logits: nothing honest is left to choose on
+    with pytest.raises(RejectError, match="keeps no out-of-fold predictions"):
+        validation_threshold(run, 0.9)
+
+
+def test_an_epoch_run_that_trained_on_its_validation_images_chooses_no_threshold_on_them(
+    project: Path,
+) -> None:
+    _with_test_split(project)
+    with ProjectStore.open(project) as store:  # too few validation images to pick an epoch on: they train too
+        val_ids = [im.id for im in store.images(usable_only=True) if im.split == "val" and im.label]
+        store.set_splits({image_id: "test" for image_id in val_ids[6:]})
+    val = _hashes(project, "val")
+    run = Path(train(project, _probe().with_changes(linear_probe=False)).run_dir)
+    assert val <= set((run / FITTED_NAME).read_text().split())
+    assert not (run / HELD_OUT_NAME).exists()
     with pytest.raises(RejectError, match="was fitted on the validation items"):
         validation_threshold(run, 0.9)
 
@@ -58,11 +98,14 @@ def test_a_held_out_validation_split_chooses_the_threshold_and_reassigned_images
     assert validation_threshold(run, 0.9).images == len(val)  # the fitted ones are not counted
 
 
-def test_a_text_probe_that_fitted_its_validation_texts_chooses_no_threshold_on_them(
+def test_a_text_probe_that_fitted_its_validation_texts_chooses_the_threshold_out_of_fold(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     project, run = copy_text_project(tmp_path_factory)  # a test split: the validation texts joined the fit
-    assert _hashes(project, "val") <= set((run / FITTED_NAME).read_text().split())
-    with pytest.raises(RejectError, match="was fitted on the validation items"):
-        validation_threshold(run, 0.9)
+    val = _hashes(project, "val")
+    assert val <= set((run / FITTED_NAME).read_text().split())
+    assert set(held_out_logits(run, load_checkpoint(run).classes)) == val
+    chosen = validation_threshold(run, 0.9)
+    assert chosen.images == len(val)
+    assert (chosen.threshold, chosen.coverage) == _out_of_fold_threshold(project, run, 0.9)
     shutil.rmtree(project / "cache", ignore_errors=True)
