@@ -19,6 +19,7 @@ from dmtl_studio.core.training.fitted_items import FITTED_NAME
 from dmtl_studio.core.training.out_of_fold import HELD_OUT_NAME, held_out_logits
 from dmtl_studio.core.training.run import train
 from tests.core.text_run import copy_text_project
+from tests.e2e.cli import run_cli
 
 
 def _probe() -> TrainConfig:
@@ -52,7 +53,7 @@ def _out_of_fold_threshold(project: Path, run: Path, target: float) -> tuple[flo
 
 
 def test_a_probe_that_fitted_its_validation_images_chooses_the_threshold_on_their_out_of_fold_probabilities(
-    project: Path,
+    project: Path, tmp_path: Path
 ) -> None:
     _with_test_split(project)
     val = _hashes(project, "val")
@@ -62,6 +63,16 @@ def test_a_probe_that_fitted_its_validation_images_chooses_the_threshold_on_thei
     chosen = validation_threshold(run, 0.9)
     assert chosen.images == len(val)
     assert (chosen.threshold, chosen.coverage) == _out_of_fold_threshold(project, run, 0.9)
+    folder = tmp_path / "new"  # the command line chooses the same threshold
+    folder.mkdir()
+    with ProjectStore.open(project) as store:
+        for im in [im for im in store.images(usable_only=True) if im.split == "test"][:4]:
+            shutil.copy(im.path, folder / Path(im.path).name)
+    done = run_cli(
+        "predict", str(run), str(folder), "--out", str(tmp_path / "p.csv"), "--target-accuracy", "0.9"
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"threshold {chosen.threshold:.4f}" in done.stdout
     (run / FITTED_NAME).unlink()  # a run from before the list was kept: its settings and the project say it
     assert validation_threshold(run, 0.9) == chosen
     (run / HELD_OUT_NAME).unlink()  # nor the out-of-fold logits: nothing honest is left to choose on
