@@ -168,8 +168,9 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
         ``{"method": "temperature", "temperature": T, "fitted_on", "images", "ece_before", "ece_after",
         "bins"}``; None when fewer than :data:`MIN_IMAGES` images were given (too few to fit anything).
         When the likelihood has no minimum inside the search range (every held-out image right: it keeps
-        falling as ``T`` goes to 0, which would make every later prediction look certain), ``T`` is chosen by
-        :func:`match_confidence` instead and the entry says so in ``"note"``.
+        falling as ``T`` goes to 0, which would make every later prediction look certain; or scores that say
+        little about the classes: it keeps falling as ``T`` grows), ``T`` is chosen by
+        :func:`match_confidence` instead and the entry says which case in ``"note"``.
     """
     logits = np.asarray(logits, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.int64)
@@ -180,9 +181,14 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
     if abs(np.log(temperature)) > LOG_T_RANGE - 1e-2:
         bound = temperature
         temperature = match_confidence(logits, targets)
+        why = (
+            "it keeps falling as T goes to 0, as when every image is right"
+            if bound < 1.0
+            else "it keeps falling as T grows, as when the scores say little about the classes"
+        )
         note = (
-            f"the likelihood of the {len(targets)} validation images has no minimum (best at the search bound "
-            f"T={bound:.3g}): T={temperature:.3g} makes their mean confidence the smoothed accuracy "
+            f"the likelihood of the {len(targets)} validation images has no minimum ({why}; best at the search "
+            f"bound T={bound:.3g}): T={temperature:.3g} makes their mean confidence the smoothed accuracy "
             "(right + 1) / (images + 2) instead"
         )
     entry = {

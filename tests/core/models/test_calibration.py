@@ -90,8 +90,22 @@ def test_no_minimum_when_every_validation_image_is_right_matches_the_smoothed_ac
     logits = rng.normal(0, 0.3, size=(40, 3))
     logits[np.arange(40), targets] += 1.0  # always right, never sure: the NLL falls as T goes to 0
     entry = calibrate(logits, targets)
-    assert entry is not None and "no minimum" in entry["note"]
+    assert entry is not None and "no minimum" in entry["note"] and "every image is right" in entry["note"]
     temperature = entry["temperature"]
     assert 0.05 < temperature < 1.0  # more confident than before, never certain
     assert abs(softmax(logits, temperature).max(1).mean() - 41 / 42) < 1e-4
     assert entry["ece_after"] < entry["ece_before"]
+
+
+def test_no_minimum_at_the_upper_bound_says_the_scores_say_little_not_that_every_image_is_right() -> None:
+    rng = np.random.default_rng(6)
+    targets = rng.integers(0, 3, size=60)
+    logits = rng.normal(0, 1.0, size=(60, 3))
+    logits[np.arange(60), targets] -= 1.0  # scores that point away from the classes: the NLL falls as T grows
+    entry = calibrate(logits, targets)
+    assert entry is not None and "no minimum" in entry["note"]
+    assert "say little about the classes" in entry["note"]
+    assert "every image is right" not in entry["note"]
+    right = int((logits.argmax(1) == targets).sum())
+    if entry["temperature"] != 1.0:  # a temperature that reaches the smoothed accuracy exists
+        assert abs(softmax(logits, entry["temperature"]).max(1).mean() - (right + 1) / 62) < 1e-4
