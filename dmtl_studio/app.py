@@ -776,7 +776,8 @@ class StudioController(QObject):
             thread.finished.connect(lambda: view.set_busy(False))
             self.model_tasks["map"] = thread
             view.set_class_colors(browser.model.colors)
-            view.set_busy(True, "Computing the map (a feature pass over the images, then the layout)…")
+            items = "texts" if self.store is not None and self.store.kind == "text" else "images"
+            view.set_busy(True, f"Computing the map (a feature pass over the {items}, then the layout)…")
             thread.start()
 
         def label(digit: int) -> None:

@@ -180,9 +180,12 @@ class DatasetMapView(QWidget):
             sha256=result.sha256,
         )
         run = f", verdicts of {result.run_name}" if result.run_name else ""
+        text = result.kind == "text"
+        items = "text(s), placed by their embeddings" if text else "image(s)"
+        hover = "" if text else "Hover a point for its thumbnail. "
         self.status.setText(
-            f"{len(result.image_ids)} image(s), {result.method.upper()} layout{run}. Hover a point for its "
-            "thumbnail; Shift-drag selects a rectangle, Ctrl-drag a lasso; number keys label the selection."
+            f"{len(result.image_ids)} {items}, {result.method.upper()} layout{run}. {hover}Shift-drag selects a "
+            "rectangle, Ctrl-drag a lasso; number keys label the selection."
         )
 
     def show_points(
