@@ -110,6 +110,22 @@ def test_folder_and_table_imports_store_nfc_names_and_report_case_variants(tmp_p
         assert summary.case_variants == (("café", "CAFÉ"),)
 
 
+def test_text_class_folders_and_json_lines_report_case_variants_naming_both(tmp_path: Path) -> None:
+    for folder, body in (("Billing", "my invoice is wrong"), ("billing", "please refund me")):
+        (tmp_path / "texts" / folder).mkdir(parents=True)
+        (tmp_path / "texts" / folder / "a.txt").write_text(body, encoding="utf-8")
+    with create_project(tmp_path / "f", kind="text") as store:
+        summary = import_texts(store, tmp_path / "texts", seed=0)
+        assert sorted(store.class_names()) == ["Billing", "billing"]  # reported, never merged
+        assert "class 'billing' differs from class 'Billing' only in case" in summary.describe()
+    lines = tmp_path / "t.jsonl"
+    lines.write_text('{"text": "one", "label": "Bugs"}\n{"text": "two", "label": "BUGS"}\n', encoding="utf-8")
+    with create_project(tmp_path / "j", kind="text") as store:
+        summary = import_texts(store, lines, text_column="text", label_column="label", seed=0)
+        assert sorted(store.class_names()) == ["BUGS", "Bugs"]
+        assert summary.case_variants == (("Bugs", "BUGS"),) and "'Bugs'" in summary.describe()
+
+
 def test_mixing_kinds_names_an_images_project_and_conversions_that_change_pixels_leave_a_note(
     tmp_path: Path,
 ) -> None:
