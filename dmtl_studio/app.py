@@ -170,6 +170,8 @@ class StudioController(QObject):
             self.window.statusBar().showMessage(
                 f"{folder} is read-only (read-only media or folder): it is open for viewing; changes are refused."
             )
+        if store.class_name_notes:  # class names an older version stored in another Unicode form
+            self.window.statusBar().showMessage("; ".join(store.class_name_notes), 30000)
         remember_project(folder)
         self.window.refresh_recent()
         self._update_readiness()
