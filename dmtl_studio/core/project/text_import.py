@@ -349,14 +349,15 @@ def _write(
     if pending:
         added += store.add_texts(pending)
         read += pending
-    records = store.images(usable_only=True)
+    records = store.images(usable_only=True)  # the one read of the project's items after the write
     # Only labelled texts take a split from their folder or column, as images do; the rest is split below.
     if splits:
         ids = {record.path: record.id for record in records if record.label is not None}
         wanted = {ids[key]: split for key, split in splits.items() if key in ids}
         if wanted:
             store.set_splits(wanted)
-    split = assign_splits(store, **options)  # type: ignore[arg-type]
+            records = [dataclasses.replace(r, split=wanted[r.id]) if r.id in wanted else r for r in records]
+    split = assign_splits(store, records=records, **options)  # type: ignore[arg-type]
     return TextImportSummary.of(
         source=str(source),
         items=read,
