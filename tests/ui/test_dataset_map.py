@@ -183,5 +183,12 @@ def test_the_status_of_a_text_project_map_speaks_of_texts(qtbot) -> None:  # noq
     }
     view.set_map(DatasetMap(**fields, kind="text"))
     assert view.status.text().startswith("3 text(s)") and "image" not in view.status.text()
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    wanted: list[object] = []
+    view.thumbnails_wanted.connect(wanted.append)
+    view._hover(view.view_box.mapViewToScene(pg_point(0, 0)))  # a text has no thumbnail to ask for
+    assert view._hovered == 0 and wanted == []
     view.set_map(DatasetMap(**fields))
     assert view.status.text().startswith("3 image(s)")
