@@ -39,7 +39,7 @@ from dmtl_studio.core.project.text_rows import follow_rows, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
 from dmtl_studio.core.project.text_tables import Table, cell_text, read_table
 from dmtl_studio.core.project.texts_table import TextItem, text_sha256
-from dmtl_studio.core.project.validation import class_name_problem, normal_class_name
+from dmtl_studio.core.project.validation import case_variants, class_name_problem, normal_class_name
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -163,6 +163,7 @@ def import_texts(
         raise ProjectError(f"{path.name}: name the column that holds the text (--text-column)")
     table = read_table(path, delimiter=delimiter)
     items, splits = table_items(table, text_column, label_column, split_column)
+    before = store.class_names()
     match = follow_rows(store, str(path.absolute()), items)
     summary = _write(
         store,
@@ -178,6 +179,9 @@ def import_texts(
         table=table,
     )
     relabelled = take_file_labels(store, match) if labels_from_file else 0
+    if relabelled:  # the file's labels may have made classes too
+        created = sorted(name for name in store.class_names() if name not in before)
+        summary = dataclasses.replace(summary, case_variants=tuple(case_variants(before, created)))
     return dataclasses.replace(
         summary,
         moved=match.moved,
@@ -371,6 +375,7 @@ def _write(
         split=split,
         conflicts=tuple(label_conflicts(store)),
         existing_classes=existing,
+        created_classes=[name for name in store.class_names() if name not in existing],
     )
 
 

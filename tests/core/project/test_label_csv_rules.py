@@ -188,3 +188,19 @@ def test_opening_a_project_stores_decomposed_class_names_in_nfc_form(tmp_path: P
         assert [
             line for line in store.class_name_notes if "left as it was" in line and "labels rename" in line
         ]
+
+
+def test_a_text_reimport_reports_a_case_variant_only_where_it_made_the_class(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\nmy invoice is wrong,Billing\nthe app crashes,bugs\n", encoding="utf-8")
+    with create_project(tmp_path / "p", kind="text") as store:
+        import_texts(store, table, text_column="text", label_column="label", seed=0)
+        table.write_text("text,label\nmy invoice is wrong,billing\nthe app crashes,bugs\n", encoding="utf-8")
+        kept = import_texts(store, table, text_column="text", label_column="label", seed=0)
+        # The project's label was kept: no empty class 'billing', and no warning about one.
+        assert sorted(store.class_names()) == ["Billing", "bugs"] and len(kept.label_differences) == 1
+        assert kept.case_variants == () and "only in case" not in kept.describe()
+        taken = import_texts(store, table, text_column="text", label_column="label", labels_from_file=True)
+        assert sorted(store.class_names()) == ["Billing", "billing", "bugs"] and taken.relabelled == 1
+        assert taken.case_variants == (("billing", "Billing"),)
+        assert "class 'billing' differs from class 'Billing' only in case" in taken.describe()
