@@ -170,6 +170,8 @@ class StudioController(QObject):
             self.window.statusBar().showMessage(
                 f"{folder} is read-only (read-only media or folder): it is open for viewing; changes are refused."
             )
+        if store.class_name_notes:  # class names an older version stored in another Unicode form
+            self.window.statusBar().showMessage("; ".join(store.class_name_notes), 30000)
         remember_project(folder)
         self.window.refresh_recent()
         self._update_readiness()
@@ -776,7 +778,8 @@ class StudioController(QObject):
             thread.finished.connect(lambda: view.set_busy(False))
             self.model_tasks["map"] = thread
             view.set_class_colors(browser.model.colors)
-            view.set_busy(True, "Computing the map (a feature pass over the images, then the layout)…")
+            items = "texts" if self.store is not None and self.store.kind == "text" else "images"
+            view.set_busy(True, f"Computing the map (a feature pass over the {items}, then the layout)…")
             thread.start()
 
         def label(digit: int) -> None:

@@ -162,6 +162,7 @@ class DatasetMapView(QWidget):
         self._thumbs: dict[int, QPixmap] = {}
         self._hovered: int | None = None
         self._hover_pos = QPoint()
+        self._texts = False  # a text project's map: its points are texts, which have no thumbnail
 
     # ----------------------------------------------------------------- data
     def set_class_colors(self, colors: dict[str, str]) -> None:
@@ -180,9 +181,12 @@ class DatasetMapView(QWidget):
             sha256=result.sha256,
         )
         run = f", verdicts of {result.run_name}" if result.run_name else ""
+        text = self._texts = result.kind == "text"
+        items = "text(s), placed by their embeddings" if text else "image(s)"
+        hover = "" if text else "Hover a point for its thumbnail. "
         self.status.setText(
-            f"{len(result.image_ids)} image(s), {result.method.upper()} layout{run}. Hover a point for its "
-            "thumbnail; Shift-drag selects a rectangle, Ctrl-drag a lasso; number keys label the selection."
+            f"{len(result.image_ids)} {items}, {result.method.upper()} layout{run}. {hover}Shift-drag selects a "
+            "rectangle, Ctrl-drag a lasso; number keys label the selection."
         )
 
     def show_points(
@@ -341,7 +345,7 @@ class DatasetMapView(QWidget):
         self._hover_pos = self.plot.mapFromScene(scene_pos)
         if image_id in self._thumbs:
             self._show_thumbnail(image_id)
-        elif self.paths[row]:
+        elif self.paths[row] and not self._texts:
             self.thumbnails_wanted.emit([(image_id, self.paths[row], self.sha256[row])])
 
     def set_thumbnail(self, image_id: int, image: QImage) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
+from dmtl_studio.core.quality.embedding_map import DatasetMap
 from dmtl_studio.ui.dataset_map import DatasetMapView
 
 
@@ -163,3 +164,31 @@ def test_the_thumbnail_of_a_point_at_the_edge_stays_inside_the_plot(qtbot) -> No
     view._hover(view.view_box.mapViewToScene(pg_point(9, 9)))
     assert view.hovered_id() == 199
     assert view.plot.rect().contains(view.thumbnail.geometry())
+
+
+def test_the_status_of_a_text_project_map_speaks_of_texts(qtbot) -> None:  # noqa: ANN001
+    view = DatasetMapView()
+    qtbot.addWidget(view)
+    fields = {
+        "points": np.zeros((3, 2), dtype=np.float32),
+        "image_ids": np.arange(3),
+        "paths": ("a.csv#1", "a.csv#2", "a.csv#3"),
+        "sha256": (None,) * 3,
+        "labels": ("billing", "billing", None),
+        "splits": ("train", "train", None),
+        "verdicts": ("none",) * 3,
+        "predicted": (None,) * 3,
+        "method": "pca",
+        "seconds": 0.0,
+    }
+    view.set_map(DatasetMap(**fields, kind="text"))
+    assert view.status.text().startswith("3 text(s)") and "image" not in view.status.text()
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    wanted: list[object] = []
+    view.thumbnails_wanted.connect(wanted.append)
+    view._hover(view.view_box.mapViewToScene(pg_point(0, 0)))  # a text has no thumbnail to ask for
+    assert view._hovered == 0 and wanted == []
+    view.set_map(DatasetMap(**fields))
+    assert view.status.text().startswith("3 image(s)")

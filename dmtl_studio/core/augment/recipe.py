@@ -229,9 +229,13 @@ def migrate(data: Mapping) -> dict:
     """Bring a recipe dict of any known schema version to :data:`SCHEMA_VERSION` (pure; no I/O).
 
     Version 2 only adds the ``one_of`` step, so a version-1 recipe reads as it is; each later version adds a
-    ``_from_vN`` function here.
+    ``_from_vN`` function here. A text recipe without ``schema_version`` (stored by older text runs) is version 1.
     """
     version = data.get("schema_version")
+    if version is None and data.get("kind") == "text":
+        # Text recipes came after schema_version; one without it is what a text run trained without WordNet stored
+        # (kind and an empty step list only) before this was fixed: it reads as version 1, so those runs open.
+        version = 1
     if isinstance(version, bool) or not isinstance(version, int):
         raise RecipeError(f"the recipe has no valid 'schema_version' (found {version!r})")
     if version > SCHEMA_VERSION:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
@@ -65,6 +66,41 @@ class ClassesTable:
                 ).rowcount
                 conn.execute("DELETE FROM classes WHERE id = ?", (row[0],))
             return moved
+
+    def normalize_class_names(self) -> list[str]:
+        """Store in NFC form the class names an older version kept decomposed (NFD), so that a label of the same
+        name, now stored NFC, joins its class rather than making a second one.
+
+        A name whose NFC form no other class has is renamed; one whose NFC form is another class is merged into
+        it (as ``dmtl-studio labels rename`` merges: every item moves, each in one transaction). A class that
+        cannot be renamed or merged is left as it was.
+
+        Returns
+        -------
+        list[str]
+            One line per class changed or left as it was (empty when every name was already NFC).
+        """
+        lines = []
+        for name in self.class_names():
+            standard = unicodedata.normalize("NFC", name)
+            if standard == name:
+                continue
+            try:
+                if standard in self.class_names():
+                    moved = self.merge_classes([name], standard)
+                    lines.append(
+                        f"class '{standard}' was stored twice, in two Unicode forms of the same name: merged "
+                        f"into one ({moved} item(s) moved)"
+                    )
+                else:
+                    self.rename_class(name, standard)
+                    lines.append(f"class '{standard}': its name is now stored in the standard Unicode form")
+            except ProjectError as exc:
+                lines.append(
+                    f"class '{name}' is stored in another Unicode form than new labels of that name and was left "
+                    f"as it was ({exc}); rename it: dmtl-studio labels rename PROJECT OLD NEW"
+                )
+        return lines
 
     def delete_class(self, name: str) -> int:
         """Delete a class; its images become unlabelled (never deleted). Returns how many were unlabelled."""

@@ -160,6 +160,12 @@ class ImagesTable:
     def images(self, usable_only: bool = False) -> list[ImageRecord]:
         return self._select(" WHERE problem IS NULL" if usable_only else "")
 
+    def images_under(self, prefix: str) -> list[ImageRecord]:
+        """The records whose path (a text's source key) starts with ``prefix``: one table's rows, read without
+        reading the rest of the project."""
+        key = os.fsencode(prefix)
+        return self._select(" WHERE substr(images.path, 1, ?) = ?", (len(key), key))
+
     def image_count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 

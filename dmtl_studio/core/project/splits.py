@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.images_table import SPLITS
+from dmtl_studio.core.project.images_table import SPLITS, ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
 
 #: Share of each class kept for validation (choosing the best epoch), unless a project stores its own.
@@ -129,6 +129,7 @@ def assign_splits(
     test_fraction: float | None = None,
     seed: int | None = None,
     reassign: bool = False,
+    records: Sequence[ImageRecord] | None = None,
 ) -> SplitSummary:
     """Give labelled images without a split a stratified train/validation/test split.
 
@@ -137,7 +138,8 @@ def assign_splits(
     same split, whatever their labels (no leakage). Existing assignments are kept unless ``reassign`` is true.
     Fractions and seed default to the project's stored ones (:meth:`SplitSettings.of_project`) and are stored,
     so every later assignment follows them. A class too small to give a validation or test image is named in
-    the summary's warnings.
+    the summary's warnings. ``records``: the project's usable records as they are now, when the caller has just
+    read them (else they are read here).
 
     Raises
     ------
@@ -150,7 +152,8 @@ def assign_splits(
     seed = stored.seed if seed is None else seed
     if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
         raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
-    images = [im for im in store.images(usable_only=True) if im.label is not None]
+    usable = store.images(usable_only=True) if records is None else records
+    images = [im for im in usable if im.label is not None]
     noun = "text" if store.kind == "text" else "image"
     # Content already placed decides where its duplicates go.
     placed: dict[str, str] = {}

@@ -10,6 +10,7 @@ on the same folder (cheap), which WAL lets run beside the GUI's.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
@@ -50,6 +51,8 @@ from dmtl_studio.core.project.texts_table import TextsTable
 DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"
 
+log = logging.getLogger(__name__)
+
 
 def is_project(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / DATABASE_NAME).is_file()
@@ -67,6 +70,9 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         self._conn = conn
         self.read_only = read_only
         self._owner_file = None if read_only else register_owner(folder)
+        #: What opening changed in class names stored by an older version, or could not (see
+        #: :meth:`normalize_class_names`), as lines for the person.
+        self.class_name_notes: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -197,7 +203,16 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
             except OSError as exc:
                 conn.close()
                 raise ProjectError(f"cannot create {path / RUNS_DIR}: {describe_os_error(exc)}") from exc
-        return cls(path, conn, read_only)
+        store = cls(path, conn, read_only)
+        if existed and not read_only:
+            try:
+                store.class_name_notes = tuple(store.normalize_class_names())
+            except BaseException:
+                store.close()
+                raise
+            for line in store.class_name_notes:
+                log.warning("%s: %s", path, line)
+        return store
 
     def close(self) -> None:
         self._conn.close()

@@ -39,7 +39,7 @@ from dmtl_studio.core.project.text_rows import follow_rows, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
 from dmtl_studio.core.project.text_tables import Table, cell_text, read_table
 from dmtl_studio.core.project.texts_table import TextItem, text_sha256
-from dmtl_studio.core.project.validation import class_name_problem, normal_class_name
+from dmtl_studio.core.project.validation import case_variants, class_name_problem, normal_class_name
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -163,6 +163,7 @@ def import_texts(
         raise ProjectError(f"{path.name}: name the column that holds the text (--text-column)")
     table = read_table(path, delimiter=delimiter)
     items, splits = table_items(table, text_column, label_column, split_column)
+    before = store.class_names()
     match = follow_rows(store, str(path.absolute()), items)
     summary = _write(
         store,
@@ -178,6 +179,9 @@ def import_texts(
         table=table,
     )
     relabelled = take_file_labels(store, match) if labels_from_file else 0
+    if relabelled:  # the file's labels may have made classes too
+        created = sorted(name for name in store.class_names() if name not in before)
+        summary = dataclasses.replace(summary, case_variants=tuple(case_variants(before, created)))
     return dataclasses.replace(
         summary,
         moved=match.moved,
@@ -349,14 +353,15 @@ def _write(
     if pending:
         added += store.add_texts(pending)
         read += pending
-    records = store.images(usable_only=True)
+    records = store.images(usable_only=True)  # the one read of the project's items after the write
     # Only labelled texts take a split from their folder or column, as images do; the rest is split below.
     if splits:
         ids = {record.path: record.id for record in records if record.label is not None}
         wanted = {ids[key]: split for key, split in splits.items() if key in ids}
         if wanted:
             store.set_splits(wanted)
-    split = assign_splits(store, **options)  # type: ignore[arg-type]
+            records = [dataclasses.replace(r, split=wanted[r.id]) if r.id in wanted else r for r in records]
+    split = assign_splits(store, records=records, **options)  # type: ignore[arg-type]
     return TextImportSummary.of(
         source=str(source),
         items=read,
@@ -370,6 +375,7 @@ def _write(
         split=split,
         conflicts=tuple(label_conflicts(store)),
         existing_classes=existing,
+        created_classes=[name for name in store.class_names() if name not in existing],
     )
 
 

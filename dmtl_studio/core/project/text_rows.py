@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
@@ -47,13 +47,14 @@ class RowMatch:
     ``renames`` maps an item's key to its new key (moved rows and removed texts); ``moved`` counts texts found at
     another row number; ``removed`` holds the new keys of the items whose texts are no longer in the file;
     ``label_differences`` holds ``(row key, project label, file label)`` for matched rows whose file label differs
-    from the label the project already has.
+    from the label the project already has, and ``item_ids`` the id of each of those rows' items.
     """
 
     renames: dict[str, str]
     moved: int
     removed: tuple[str, ...]
     label_differences: tuple[tuple[str, str, str], ...]
+    item_ids: dict[str, int] = field(default_factory=dict)
 
 
 def _row_number(key: str) -> int:
@@ -107,12 +108,14 @@ def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextIt
             renames[key] = removed_key(base, record.id)
             removed.append(renames[key])
     labels = {item.source: item.label for item in items if item.problem is None and item.label}
-    differences = tuple(
-        (new, str(existing[old].label), labels[new])
+    differing = [
+        (old, new)
         for old, new in sorted(claimed.items(), key=lambda pair: _row_number(pair[1]))
         if new in labels and existing[old].label is not None and existing[old].label != labels[new]
-    )
-    return RowMatch(renames, moved, tuple(sorted(removed)), differences)
+    ]
+    differences = tuple((new, str(existing[old].label), labels[new]) for old, new in differing)
+    item_ids = {new: existing[old].id for old, new in differing}
+    return RowMatch(renames, moved, tuple(sorted(removed)), differences, item_ids)
 
 
 def follow_rows(store: ProjectStore, base: str, items: Sequence[TextItem]) -> RowMatch:
@@ -124,21 +127,18 @@ def follow_rows(store: ProjectStore, base: str, items: Sequence[TextItem]) -> Ro
     ProjectError
         When the project is read-only or the disk refuses the change (nothing is changed then).
     """
-    match = match_rows(base, store.images(), items)
+    match = match_rows(base, store.images_under(base + "#"), items)  # this table's items only
     store.rename_sources(match.renames)
     return match
 
 
 def take_file_labels(store: ProjectStore, match: RowMatch) -> int:
     """Give the rows in ``match.label_differences`` their file's label instead of the project's; returns how
-    many changed."""
-    if not match.label_differences:
-        return 0
-    ids = {record.path: record.id for record in store.images()}
+    many changed. The items are those of ``match.item_ids`` (a re-keyed item keeps its id): nothing is read."""
     by_label: dict[str, list[int]] = {}
     for key, _, label in match.label_differences:
-        if key in ids:
-            by_label.setdefault(label, []).append(ids[key])
+        if key in match.item_ids:
+            by_label.setdefault(label, []).append(match.item_ids[key])
     for label, item_ids in by_label.items():
         store.set_label(item_ids, label)
     return sum(len(item_ids) for item_ids in by_label.values())

@@ -111,12 +111,18 @@ class TextImportSummary:
         split: SplitSummary | None,
         conflicts: tuple[LabelConflict, ...],
         existing_classes: Sequence[str] = (),
+        created_classes: Sequence[str] | None = None,
     ) -> TextImportSummary:
         """The summary of the ``items`` an import wrote (of ``total`` it meant to), into a project that had
-        ``existing_classes``."""
+        ``existing_classes`` and now also has ``created_classes`` (default: the items' labels it did not have);
+        a created class that differs from another only in case is reported (:attr:`case_variants`)."""
         usable = [item for item in items if item.problem is None]
         classes = sorted({item.label for item in usable if item.label})
-        new_classes = [name for name in classes if name not in existing_classes]
+        new_classes = (
+            [name for name in classes if name not in existing_classes]
+            if created_classes is None
+            else sorted(created_classes)
+        )
         return cls(
             source=source,
             scanned=len(items) if cancelled else total,

@@ -99,12 +99,13 @@ class TextsTable:
         class_ids: dict[str, int] = {}
         with self.transaction() as conn:
             for item in items:
-                if item.label and item.label not in class_ids:
-                    class_ids[item.label] = ensure_class(conn, item.label)
-                class_id = class_ids[item.label] if item.label else None
                 key = os.fsencode(item.source)
                 values = (text_sha256(item.body), len(item.body.encode("utf-8")), item.problem, item.note)
-                existing = conn.execute("SELECT id FROM images WHERE path = ?", (key,)).fetchone()
+                existing = conn.execute("SELECT id, class_id FROM images WHERE path = ?", (key,)).fetchone()
+                # A label the item will not take (it keeps the project's) makes no class: no empty class appears.
+                if item.label and item.label not in class_ids and (existing is None or existing[1] is None):
+                    class_ids[item.label] = ensure_class(conn, item.label)
+                class_id = class_ids.get(item.label) if item.label else None
                 if existing:
                     item_id = existing[0]
                     conn.execute(

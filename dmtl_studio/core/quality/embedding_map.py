@@ -1,4 +1,5 @@
-"""A 2-D map of a project's images: the frozen-backbone features projected to the plane.
+"""A 2-D map of a project's images (or texts): the frozen-backbone features (the text encoder's embeddings)
+projected to the plane.
 
 The features are those the other checks and frozen training read (:func:`~dmtl_studio.core.quality.features.
 frozen_features`, through the project's feature cache). PCA (numpy: about a second for 20,000 images) is the
@@ -39,7 +40,7 @@ class DatasetMap:
     ``sha256``, ``labels`` (``None`` when unlabelled), ``splits`` (``None`` when unlabelled) and ``verdicts``
     (one of ``right``, ``wrong``, ``predicted`` for an unlabelled image, ``none`` without a run): ``N`` items
     each; ``predicted``: the run's class per image (``None`` without a run); ``method`` and ``seconds`` (the
-    projection alone, the feature pass excluded).
+    projection alone, the feature pass excluded); ``kind``: the project's kind, ``images`` or ``text``.
     """
 
     points: np.ndarray
@@ -53,6 +54,7 @@ class DatasetMap:
     method: str
     seconds: float
     run_name: str | None = None
+    kind: str = "images"
 
 
 EXACT_PCA_LIMIT = 1_000  #: with fewer images or feature dimensions than this, the exact decomposition
@@ -183,7 +185,8 @@ def dataset_map(
     should_stop: ShouldStop = never_stop,
     on_progress: Callable[[int, int, float], None] | None = None,
 ) -> DatasetMap:
-    """The map of every usable image of a project (labelled or not).
+    """The map of every usable image of a project (labelled or not); a text project's items are texts, placed
+    by the text encoder's embeddings (:func:`~dmtl_studio.core.quality.features.text_embeddings`).
 
     Parameters
     ----------
@@ -195,30 +198,37 @@ def dataset_map(
         A trained run whose verdict colours the points (right, wrong, or its prediction for an unlabelled
         image); ``None`` for none.
     config
-        Backbone, input size and device of the features (default: the training defaults).
+        Backbone, input size and device of the features (default: the training defaults); a text project's
+        encoder is ``config.backbone`` when it names one, else the bundled default.
     seed
         Seed of the projection: the same features and seed give the same map.
     should_stop
         Checked between feature batches and before the projection; a stop raises
         :class:`~dmtl_studio.core.base.cancel.Cancelled`.
     on_progress
-        Called with ``(images done, images planned, seconds)`` during the feature pass.
+        Called with ``(items done, items planned, seconds)`` during the feature pass.
 
     Raises
     ------
     MapError
-        For an unknown method or a project without usable images.
+        For an unknown method or a project without usable images (texts).
+    dmtl_studio.core.models.text_encoder.TextEncoderError
+        A text project's encoder cannot be read.
     """
-    from dmtl_studio.core.quality.features import frozen_features
+    from dmtl_studio.core.quality.features import frozen_features, text_embeddings
 
     if method not in METHODS:
         raise MapError(f"unknown map method {method!r}: use one of {', '.join(METHODS)}")
     config = config or TrainConfig()
     with ProjectStore.open(project_dir) as store:
         images = list(store.images(usable_only=True))
+        text = store.kind == "text"
         if not images:
-            raise MapError(f"{project_dir} has no usable image to map")
-        features = frozen_features(store, [im.path for im in images], config, should_stop, on_progress)
+            raise MapError(f"{project_dir} has no usable {'text' if text else 'image'} to map")
+        if text:  # a text project's items are texts: the encoder's embeddings, cached as for frozen text runs
+            features = text_embeddings(store, [im.id for im in images], config, should_stop, on_progress)
+        else:
+            features = frozen_features(store, [im.path for im in images], config, should_stop, on_progress)
         check(should_stop)
         verdicts, predicted = (
             _verdicts(store, images, run_dir, should_stop)
@@ -240,4 +250,5 @@ def dataset_map(
         method=method,
         seconds=time.perf_counter() - started,
         run_name=Path(run_dir).name if run_dir is not None else None,
+        kind="text" if text else "images",
     )

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.augment.registry import BatchMixer, MixSample
 from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
 from dmtl_studio.core.models.text_encoder import TextEncoder
@@ -31,6 +32,12 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def no_text_augmentation() -> dict:
+    """The recipe stored with a text run that changes no text: a complete recipe (``schema_version``, name, kind,
+    no steps), so that the run's settings read back like any other's."""
+    return Recipe((), "none", "text").to_dict()
+
+
 @dataclass(frozen=True)
 class TextAugmentation:
     """A run's text augmentation: ``augment`` changes the texts, ``mixers`` mix their sentence embeddings.
@@ -42,7 +49,7 @@ class TextAugmentation:
     """
 
     augment: TextAugment | None = None
-    description: dict = field(default_factory=lambda: {"kind": "text", "steps": []})
+    description: dict = field(default_factory=no_text_augmentation)
     mixers: tuple[tuple[float, BatchMixer], ...] = ()
 
     kind: ClassVar[str] = "text"
@@ -53,7 +60,7 @@ class TextAugmentation:
     ) -> TextAugmentation:
         """The augmentation of ``augment``: a compiled text recipe (its word and character steps change the
         texts, its mixing steps mix the embeddings) or any ``augment(text, rng) -> text`` function."""
-        description = description or {"kind": "text", "steps": []}
+        description = description or no_text_augmentation()
         if isinstance(augment, CompiledTextRecipe):
             # A recipe of mixing steps only leaves the texts as they are: no augmented views are made for it.
             changes_text = bool(augment.text_steps)

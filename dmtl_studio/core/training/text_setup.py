@@ -39,7 +39,12 @@ from dmtl_studio.core.training.labelled import LabelledSplit, class_weights, lab
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
 from dmtl_studio.core.training.text_contrastive import contrastive_fine_tune
-from dmtl_studio.core.training.text_data import TextAugment, TextAugmentation, TextDataset
+from dmtl_studio.core.training.text_data import (
+    TextAugment,
+    TextAugmentation,
+    TextDataset,
+    no_text_augmentation,
+)
 from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
 
 log = logging.getLogger(__name__)
@@ -331,7 +336,7 @@ def _project_augmentation(config: TrainConfig, emit: EventCallback) -> tuple[Com
         if config.recipe is not None:
             raise
         emit(RunNotice(f"{exc}; the texts train without augmentation"))
-        return None, {"kind": "text", "steps": []}
+        return None, no_text_augmentation()
     return compiled, recipe.to_dict()  # type: ignore[return-value]
 
 

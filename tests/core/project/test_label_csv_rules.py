@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sqlite3
 import unicodedata
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from dmtl_studio.core.project.importer import import_folder
 from dmtl_studio.core.project.interop import import_csv
 from dmtl_studio.core.project.labels import LabelEditor
 from dmtl_studio.core.project.project_kind import create_project
-from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.store import DATABASE_NAME, ProjectStore
 from dmtl_studio.core.project.text_demo import write_text_folder
 from dmtl_studio.core.project.text_import import import_texts
+from dmtl_studio.core.project.texts_table import TextItem
 
 
 def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -110,6 +112,22 @@ def test_folder_and_table_imports_store_nfc_names_and_report_case_variants(tmp_p
         assert summary.case_variants == (("café", "CAFÉ"),)
 
 
+def test_text_class_folders_and_json_lines_report_case_variants_naming_both(tmp_path: Path) -> None:
+    for folder, body in (("Billing", "my invoice is wrong"), ("billing", "please refund me")):
+        (tmp_path / "texts" / folder).mkdir(parents=True)
+        (tmp_path / "texts" / folder / "a.txt").write_text(body, encoding="utf-8")
+    with create_project(tmp_path / "f", kind="text") as store:
+        summary = import_texts(store, tmp_path / "texts", seed=0)
+        assert sorted(store.class_names()) == ["Billing", "billing"]  # reported, never merged
+        assert "class 'billing' differs from class 'Billing' only in case" in summary.describe()
+    lines = tmp_path / "t.jsonl"
+    lines.write_text('{"text": "one", "label": "Bugs"}\n{"text": "two", "label": "BUGS"}\n', encoding="utf-8")
+    with create_project(tmp_path / "j", kind="text") as store:
+        summary = import_texts(store, lines, text_column="text", label_column="label", seed=0)
+        assert sorted(store.class_names()) == ["BUGS", "Bugs"]
+        assert summary.case_variants == (("Bugs", "BUGS"),) and "'Bugs'" in summary.describe()
+
+
 def test_mixing_kinds_names_an_images_project_and_conversions_that_change_pixels_leave_a_note(
     tmp_path: Path,
 ) -> None:
@@ -132,3 +150,57 @@ def test_mixing_kinds_names_an_images_project_and_conversions_that_change_pixels
         assert "transparent" in notes["transparent.png"] and "CMYK" in notes["cmyk.jpg"]
         assert dict(store.notes()) == dict(summary.notes)
     assert inspect_image(folder / "cmyk.jpg").note == decode_image(folder / "cmyk.jpg").note
+
+
+def _store_names(project: Path, renames: dict[str, str]) -> None:
+    """Write class names as a version before NFC names stored them (the database changed directly)."""
+    conn = sqlite3.connect(project / DATABASE_NAME)
+    with conn:
+        for old, new in renames.items():
+            conn.execute("UPDATE classes SET name = ? WHERE name = ?", (new, old))
+    conn.close()
+
+
+def test_opening_a_project_stores_decomposed_class_names_in_nfc_form(tmp_path: Path) -> None:
+    nfd = unicodedata.normalize("NFD", "café")
+    project = tmp_path / "p"
+    with create_project(project, kind="text") as store:
+        store.add_texts([TextItem("a.csv#1", "an espresso", "café"), TextItem("a.csv#2", "green tea", "tea")])
+    _store_names(project, {"café": nfd})
+    with ProjectStore.open(project) as store:
+        assert sorted(store.class_names()) == ["café", "tea"] and store.class_counts()["café"]["total"] == 1
+        assert [line for line in store.class_name_notes if "'café'" in line and "standard Unicode" in line]
+        # A new label of that name (stored NFC) joins the class instead of making a second one.
+        store.add_texts([TextItem("a.csv#3", "a mocha", "café")])
+        assert store.class_counts()["café"]["total"] == 2
+        store.add_texts([TextItem("a.csv#4", "black tea", "thé")])
+    # The decomposed name next to its NFC form, both classes: merged into one, every item kept.
+    _store_names(project, {"tea": unicodedata.normalize("NFD", "thé")})
+    with ProjectStore.open(project) as store:
+        assert sorted(store.class_names()) == ["café", "thé"] and store.class_counts()["thé"]["total"] == 2
+        assert [line for line in store.class_name_notes if "'thé'" in line and "1 item(s) moved" in line]
+    with ProjectStore.open(project) as store:  # done once: nothing left to change
+        assert store.class_name_notes == ()
+    # A name whose standard form cannot be had (another class has it once its spaces go) is left and reported.
+    _store_names(project, {"thé": unicodedata.normalize("NFD", " café ")})
+    with ProjectStore.open(project) as store:
+        assert len(store.class_names()) == 2 and store.class_counts()["café"]["total"] == 2
+        assert [
+            line for line in store.class_name_notes if "left as it was" in line and "labels rename" in line
+        ]
+
+
+def test_a_text_reimport_reports_a_case_variant_only_where_it_made_the_class(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\nmy invoice is wrong,Billing\nthe app crashes,bugs\n", encoding="utf-8")
+    with create_project(tmp_path / "p", kind="text") as store:
+        import_texts(store, table, text_column="text", label_column="label", seed=0)
+        table.write_text("text,label\nmy invoice is wrong,billing\nthe app crashes,bugs\n", encoding="utf-8")
+        kept = import_texts(store, table, text_column="text", label_column="label", seed=0)
+        # The project's label was kept: no empty class 'billing', and no warning about one.
+        assert sorted(store.class_names()) == ["Billing", "bugs"] and len(kept.label_differences) == 1
+        assert kept.case_variants == () and "only in case" not in kept.describe()
+        taken = import_texts(store, table, text_column="text", label_column="label", labels_from_file=True)
+        assert sorted(store.class_names()) == ["Billing", "billing", "bugs"] and taken.relabelled == 1
+        assert taken.case_variants == (("billing", "Billing"),)
+        assert "class 'billing' differs from class 'Billing' only in case" in taken.describe()

@@ -311,6 +311,43 @@ def test_reimport_reports_labels_the_file_changed_and_takes_them_when_asked(tmp_
         ]
 
 
+def test_reimport_taking_file_labels_reads_the_projects_items_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = _write_csv(
+        tmp_path / "other.csv", [["text", "label"]] + [[f"other text {i}", "ok"] for i in range(30)]
+    )
+    with_splits = [[*ROWS[0], "split"]] + [[*row, ""] for row in ROWS[1:]]
+    table = _write_csv(tmp_path / "t.csv", with_splits)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, other, text_column="text", label_column="label", seed=0)
+        import_texts(store, table, text_column="text", label_column="label", seed=0)
+        changed = [list(row) for row in with_splits]
+        changed[1][2], changed[2][3] = "leak", "test"  # a label corrected in the file, a split named
+        changed.insert(1, ["0", "A new first row", "fault", "val"])  # every row below moves down one
+        _write_csv(table, changed)
+        reads: list[bool] = []
+        read = store.images
+        monkeypatch.setattr(
+            store, "images", lambda usable_only=False: reads.append(usable_only) or read(usable_only)
+        )
+        summary = import_texts(
+            store,
+            table,
+            text_column="text",
+            label_column="label",
+            split_column="split",
+            labels_from_file=True,
+        )
+        assert reads == [True]  # the write's read; the match reads this table's rows only, labels need none
+        assert (summary.moved, summary.added, summary.relabelled) == (4, 1, 1)
+        records = {record.path: record for record in read(usable_only=True)}
+        assert records[f"{base}#2"].label == "leak" and records[f"{base}#1"].split == "val"
+        assert records[f"{base}#3"].label == "ok" and records[f"{base}#3"].split == "test"
+        assert sum(1 for key in records if key.startswith(str(other.absolute()))) == 30
+
+
 def test_one_column_cannot_be_text_and_label(tmp_path: Path) -> None:
     table = _write_csv(tmp_path / "t.csv", ROWS)
     with create_project(tmp_path / "p") as store:

@@ -16,9 +16,12 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.quality.audit import write_audit_bundle
 from dmtl_studio.core.quality.duplicates import TEXT_MIN_COSINE, find_duplicates
+from dmtl_studio.core.quality.embedding_map import dataset_map
+from dmtl_studio.core.quality.embedding_map import project as project_points
+from dmtl_studio.core.quality.features import text_embeddings
 from dmtl_studio.core.quality.label_errors import QualityError, find_label_errors
 from dmtl_studio.core.training.config import TrainConfig
-from tests.core.text_run import TEXTS, copy_text_project, make_text_project
+from tests.core.text_run import CLASSES, TEXTS, copy_text_project, make_text_project
 
 #: Copies planted in a text project: an exact one (spacing only) of a training text in test, a near one (case and
 #: punctuation) of another training text in test, and that near one again in validation under another label.
@@ -116,3 +119,20 @@ def test_audit_of_a_text_run_checks_labels_with_the_bundled_encoder_and_finds_th
     for words in ("labelled texts when", "Every text's hash", "labelled text(s)", "near-identical texts"):
         assert words in markdown
     assert " image" not in markdown.replace("training-images.csv", "")
+
+
+def test_the_dataset_map_of_a_text_project_places_texts_by_their_embeddings(tmp_path: Path) -> None:
+    project = make_text_project(tmp_path / "project")
+    # The window passes its training settings, whose backbone is an image one: the bundled encoder maps the texts.
+    result = dataset_map(project, config=_config())
+    assert result.kind == "text"
+    with ProjectStore.open(project) as store:
+        records = list(store.images(usable_only=True))
+        embeddings = text_embeddings(store, [record.id for record in records], _config())
+    assert result.paths == tuple(record.path for record in records)
+    np.testing.assert_allclose(result.points, project_points(embeddings), rtol=1e-4, atol=1e-4)
+    # The topics lie apart on the map: each text is nearer its own class's centre than another's.
+    labels = np.array([CLASSES.index(label) for label in result.labels])
+    centres = np.stack([result.points[labels == k].mean(axis=0) for k in range(len(CLASSES))])
+    nearest = np.argmin(((result.points[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    assert np.mean(nearest == labels) >= 0.8

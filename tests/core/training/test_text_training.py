@@ -4,16 +4,19 @@ project trains, stores its run and loads it back."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from dmtl_studio.core.augment.wordnet import SYSTEM_WORDNET
+from dmtl_studio.core.augment.recipe import Recipe
+from dmtl_studio.core.augment.wordnet import SYSTEM_WORDNET, WORDNET_ENV
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.models.text_encoder import load_text_encoder
-from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.store import DATABASE_NAME, ProjectStore
 from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.training import objective
 from dmtl_studio.core.training.callbacks import ProgressEvents, RunClock
@@ -228,3 +231,30 @@ def test_a_text_project_trains_through_train_and_its_run_loads_back(tmp_path: Pa
     train(project, _config(transfer="frozen", linear_probe=True), on_event=again.append)
     progress = [e for e in again if isinstance(e, PreparationProgress)]
     assert progress and progress[-1].reused == progress[-1].total >= len(TRAIN) + len(VAL)
+
+
+def test_a_text_run_trained_without_wordnet_stores_a_recipe_that_reads_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        WORDNET_ENV, str(tmp_path / "no-wordnet")
+    )  # the default recipe's synonyms cannot compile
+    project = _text_project(tmp_path / "project")
+    events: list[object] = []
+    summary = train(project, _config(transfer="frozen", linear_probe=True), on_event=events.append)
+    assert summary.status == "completed"
+    assert any(isinstance(e, RunNotice) and "without augmentation" in e.message for e in events)
+    with ProjectStore.open(project) as store:
+        run = store.runs()[-1]
+    # The stored recipe is complete: the run's settings read back (resume, evaluate, the window's run list).
+    assert run.config["recipe"]["schema_version"] >= 1 and run.config["recipe"]["kind"] == "text"
+    config = TrainConfig.from_dict(run.config)
+    assert Recipe.from_dict(config.recipe).steps == () and config.backbone == "all-MiniLM-L6-v2"
+    # A run stored before the fix (its recipe without schema_version) opens too.
+    with sqlite3.connect(project / DATABASE_NAME) as conn:
+        old = {**run.config, "recipe": {"kind": "text", "steps": []}}
+        conn.execute("UPDATE runs SET config_json = ? WHERE id = ?", (json.dumps(old), run.id))
+    with ProjectStore.open(project) as store:
+        again = TrainConfig.from_dict(store.runs()[-1].config)
+    assert again.recipe is not None and Recipe.from_dict(again.recipe).kind == "text"
+    assert again.with_changes(recipe=None) == config.with_changes(recipe=None)
