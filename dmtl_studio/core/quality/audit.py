@@ -48,7 +48,7 @@ def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
 
     try:
         # The check reads the backbone (a text project: its encoder), seed and batch size; it never augments, so
-        # the run's recipe is left out (a text run made without WordNet stores one that does not parse again).
+        # the run's recipe is left out (nothing of it is used, so nothing in it can stop the check).
         settings = {key: value for key, value in config.items() if key != "recipe"}
         check_config = TrainConfig.from_dict({**settings, "device": "cpu"})
         report = find_label_errors(project, config=check_config, should_stop=should_stop)
