@@ -1010,6 +1010,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from dmtl_studio.core.evaluation.export import export_run
 
+    _refuse_export_output(args)
     result = export_run(args.run_dir, args.format, args.out)
     print(
         f"exported {args.format} to {result.path} in {result.seconds:.1f} s (sidecar {result.sidecar.name})"
@@ -1020,6 +1021,39 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"max abs difference {result.max_abs_difference:.2e}"
         )
     return 0
+
+
+def _refuse_export_output(args: argparse.Namespace) -> None:
+    """``export`` never writes over a file: an earlier export, a file of the run, or one of the tokenizer files a
+    text export puts beside its model. Every file is checked before anything is written.
+
+    Raises
+    ------
+    OutputExistsError
+        One of the files the export would write exists (the message says what it is).
+    """
+    from dmtl_studio.core.base.fileio import is_inside, refuse_existing
+    from dmtl_studio.core.evaluation.export import export_targets
+    from dmtl_studio.core.evaluation.exported_model import sidecar_path
+
+    if args.format == "safetensors":
+        return  # its folder must be new or empty: the export itself refuses any other before writing
+    model, *others = export_targets(args.run_dir, args.format, args.out)
+    for path in [model, *others]:
+        if is_inside(path, args.run_dir):
+            what = f"part of the run {args.run_dir}"
+        elif path == model:
+            earlier = sidecar_path(path)
+            what = (
+                f"a model exported earlier (its sidecar {earlier.name} is beside it)"
+                if earlier.exists()
+                else None
+            )
+        elif path == sidecar_path(model):
+            what = f"the sidecar of {model.name}, which this export writes"
+        else:
+            what = "a tokenizer file, which a text export writes beside its model; export into another folder"
+        refuse_existing(path, what)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
