@@ -219,7 +219,9 @@ class StudioController(QObject):
             lambda path: self._label_tool(export_csv, path, "Wrote {} label(s)")
         )
         window.export_folder_requested.connect(
-            lambda path: self._label_tool(export_imagefolder, path, "Copied {} labelled image(s)")
+            lambda path: self._label_tool(
+                export_imagefolder, path, f"Copied {{}} labelled {self._items(countable=True)}"
+            )
         )
         window.import_csv_requested.connect(self._import_labels_csv)
         window.backup_requested.connect(
@@ -263,7 +265,8 @@ class StudioController(QObject):
                 f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
             )
         self.window.statusBar().showMessage(
-            f"Labelled {summary.labelled} image(s), added {summary.added}, {len(summary.problems)} problem(s){extra}",
+            f"Labelled {summary.labelled} {self._items(countable=True)}, added {summary.added}, "
+            f"{len(summary.problems)} problem(s){extra}",
             15000,
         )
 
@@ -611,10 +614,10 @@ class StudioController(QObject):
             thread = PredictThread(run_dir, images, out)
 
             def done(summary: object) -> None:
-                view.show_message(summary.describe(out))
+                view.show_message(summary.describe(out, noun=self._items()[:-1]))
 
             thread.result_ready.connect(done)
-            start("predict", thread, f"Predicting the images of {images} with {Path(run_dir).name}…")
+            start("predict", thread, f"Predicting the {self._items()} of {images} with {Path(run_dir).name}…")
 
         def explain(image_id: int, path: str) -> None:
             run_dir = view.selected_run()

@@ -19,8 +19,11 @@ from dmtl_studio import __version__, cli_text
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dmtl_studio.core.augment.recipe import Recipe
     from dmtl_studio.core.project.interop import LabelImportSummary
+    from dmtl_studio.core.training.crossval import CrossValidationInterrupted
     from dmtl_studio.core.training.events import EventHandlers, FoldResult
 
 COMMANDS = (
@@ -590,10 +593,12 @@ def recipe_option(path: Path, kind: str) -> Recipe:
 def _launch_train(args: argparse.Namespace) -> int:
     """``train --nproc-per-node N``: check, then run torchrun's launcher on this machine and wait."""
     from dmtl_studio.core.training.launch import (
+        LaunchInterrupted,
         LaunchPlan,
         check_images,
         check_port,
         launch,
+        launch_options,
         worker_arguments,
     )
     from dmtl_studio.core.training.settings import ConfigError
@@ -608,7 +613,18 @@ def _launch_train(args: argparse.Namespace) -> int:
         check_images(args.project_dir, plan.world_size, 1 if config.transfer == "frozen" else 2)
     worker = worker_arguments(args.argv)
     print(f"note: {plan.world_size} processes: {plan.command_line(worker)}", file=sys.stderr, flush=True)
-    launch(plan, worker)
+    # Rank 0 repeats these options in the command that continues the run after Ctrl-C.
+    os.environ[LAUNCH_OPTIONS_VARIABLE] = json.dumps(launch_options(plan))
+    try:
+        launch(plan, worker)
+    except LaunchInterrupted:
+        if plan.node_rank != 0:  # rank 0, on the first machine, says what was kept
+            print(
+                "dmtl-studio train: interrupted; this machine's processes were stopped (the first machine "
+                "says what was kept and how to continue)",
+                file=sys.stderr,
+            )
+        return 130
     return 0
 
 
@@ -621,6 +637,7 @@ def _distributed_train(args: argparse.Namespace, world: object, on_event: EventH
     if args.folds:
         raise ConfigError("cross-validation (--folds) runs in one process, not under torchrun")
     should_stop = distributed.stop_on_terminate()
+    distributed.interrupt_once()
     distributed.start(world, args.device or TrainConfig.recommended().device)
     try:
         resolved: object = None
@@ -715,7 +732,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     on_event = EventHandlers(step=step, preparation=preparation, epoch=epoch, notice=notice)
     if world is not None:
-        summary = _distributed_train(args, world, on_event)
+        try:
+            summary = _distributed_train(args, world, on_event)
+        except KeyboardInterrupt as exc:  # Ctrl-C reaches every rank: rank 0 alone says what was kept
+            return _report_interrupted(args, exc, _relaunch_options()) if world.is_main else 130
         if not world.is_main:
             return 0
     elif args.folds:
@@ -726,7 +746,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         try:
             summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
         except RunInterrupted as exc:
-            return _report_interrupted(args, exc.summary)
+            return _report_interrupted(args, exc)
     if not summary.run_dir:  # stopped while the run was prepared (a text encoder's contrastive step)
         print(f"run {summary.status} before it began training; nothing was kept")
     elif summary.removed:  # stopped before its first epoch: no empty run is kept
@@ -738,11 +758,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_interrupted(args: argparse.Namespace, summary: object) -> int:
-    """Ctrl-C during ``train``: which run is kept, the command that continues it, the JSON; exit status 130."""
+#: Where ``train --nproc-per-node`` tells its processes its own options (a JSON list), for the resume command.
+LAUNCH_OPTIONS_VARIABLE = "DMTL_STUDIO_LAUNCH_OPTIONS"
+
+
+def _relaunch_options() -> list[str]:
+    """In a process of a distributed run: the launcher options that start the same run again (those given to
+    ``train --nproc-per-node``, or the equivalent of torchrun's own)."""
+    given = os.environ.get(LAUNCH_OPTIONS_VARIABLE)
+    if given:
+        return list(json.loads(given))
+    local = os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1"))
+    nodes = int(os.environ.get("WORLD_SIZE", local)) // max(1, int(local))
+    return ["--nproc-per-node", local] + (["--nnodes", str(nodes)] if nodes > 1 else [])
+
+
+def _report_interrupted(
+    args: argparse.Namespace, interrupt: KeyboardInterrupt, launch: Sequence[str] = ()
+) -> int:
+    """Ctrl-C during ``train``: which run is kept, the command that continues it (with the options ``launch`` of
+    a distributed run), the JSON; exit status 130."""
     import shlex
 
     sys.stderr.write("\n")  # after a progress bar's unfinished line
+    summary = getattr(interrupt, "summary", None)
+    if summary is None:  # before the run began (a distributed run's processes were still joining)
+        print("dmtl-studio train: interrupted before the run began; nothing was kept", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"status": "interrupted", "run_dir": None, "epochs_completed": 0}))
+        return 130
     if summary.removed:
         print(
             "dmtl-studio train: interrupted before the first epoch was saved; the run was not kept (start it "
@@ -750,7 +794,7 @@ def _report_interrupted(args: argparse.Namespace, summary: object) -> int:
             file=sys.stderr,
         )
     else:
-        command = ["dmtl-studio", "train", str(args.project_dir), "--resume", summary.run_dir]
+        command = ["dmtl-studio", "train", str(args.project_dir), *launch, "--resume", summary.run_dir]
         if args.device:
             command += ["--device", args.device]
         print(f"run interrupted after epoch {summary.epochs_completed}: {summary.run_dir}")
@@ -767,7 +811,7 @@ def _report_interrupted(args: argparse.Namespace, summary: object) -> int:
 def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: EventHandlers) -> int:
     from dataclasses import replace
 
-    from dmtl_studio.core.training.crossval import cross_validate
+    from dmtl_studio.core.training.crossval import CrossValidationInterrupted, cross_validate
 
     def fold(event: FoldResult) -> None:
         print(
@@ -778,14 +822,53 @@ def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: Eve
         )
 
     report = replace(on_event, fold=fold)
-    result = cross_validate(args.project_dir, config, args.folds, on_event=report)
-    print("fold  train  held-out  accuracy")
-    for fold in result.folds:
-        print(f"{fold.fold:4d}  {fold.train_images:5d}  {fold.test_images:8d}  {fold.accuracy:8.3f}")
+    try:
+        result = cross_validate(args.project_dir, config, args.folds, on_event=report)
+    except CrossValidationInterrupted as exc:
+        return _report_cv_interrupted(args, exc)
+    _print_folds(result.folds)
     print(f"{args.folds}-fold accuracy: {result.mean:.3f} ± {result.std:.3f}")
     if args.json:
         print(json.dumps(result.to_dict()))
     return 0
+
+
+def _print_folds(folds: Sequence[FoldResult]) -> None:
+    print("fold  train  held-out  accuracy")
+    for fold in folds:
+        print(f"{fold.fold:4d}  {fold.train_images:5d}  {fold.test_images:8d}  {fold.accuracy:8.3f}")
+
+
+def _report_cv_interrupted(args: argparse.Namespace, exc: CrossValidationInterrupted) -> int:
+    """Ctrl-C during ``train --folds``: the folds that finished, the interrupted fold's run, that a cross-validation
+    is started again rather than continued; the JSON; exit status 130."""
+    import shlex
+
+    sys.stderr.write("\n")  # after a progress bar's unfinished line
+    done = len(exc.completed)
+    if done:
+        _print_folds(exc.completed)
+    kept = (
+        f"fold {exc.fold}'s run is kept as interrupted in {exc.fold_run_dir}"
+        if exc.fold_run_dir
+        else f"fold {exc.fold} had not saved an epoch and was not kept"
+    )
+    finished = (
+        f"{done} of {exc.folds} fold(s) finished and their runs are kept ("
+        + ", ".join(f.run_dir for f in exc.completed)
+        + ")"
+        if done
+        else f"no fold of {exc.folds} finished"
+    )
+    print(
+        f"dmtl-studio train: cross-validation interrupted during fold {exc.fold}/{exc.folds}; {finished}; {kept}. "
+        "A cross-validation cannot be continued (no --resume): its mean needs every fold, so run it again "
+        f"from the start: {shlex.join(['dmtl-studio', *args.argv])}",
+        file=sys.stderr,
+    )
+    if args.json:
+        print(json.dumps(exc.to_dict()))
+    return 130
 
 
 def _resumed_config(args: argparse.Namespace) -> object:
@@ -1010,6 +1093,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from dmtl_studio.core.evaluation.export import export_run
 
+    _refuse_export_output(args)
     result = export_run(args.run_dir, args.format, args.out)
     print(
         f"exported {args.format} to {result.path} in {result.seconds:.1f} s (sidecar {result.sidecar.name})"
@@ -1020,6 +1104,39 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"max abs difference {result.max_abs_difference:.2e}"
         )
     return 0
+
+
+def _refuse_export_output(args: argparse.Namespace) -> None:
+    """``export`` never writes over a file: an earlier export, a file of the run, or one of the tokenizer files a
+    text export puts beside its model. Every file is checked before anything is written.
+
+    Raises
+    ------
+    OutputExistsError
+        One of the files the export would write exists (the message says what it is).
+    """
+    from dmtl_studio.core.base.fileio import is_inside, refuse_existing
+    from dmtl_studio.core.evaluation.export import export_targets
+    from dmtl_studio.core.evaluation.exported_model import sidecar_path
+
+    if args.format == "safetensors":
+        return  # its folder must be new or empty: the export itself refuses any other before writing
+    model, *others = export_targets(args.run_dir, args.format, args.out)
+    for path in [model, *others]:
+        if is_inside(path, args.run_dir):
+            what = f"part of the run {args.run_dir}"
+        elif path == model:
+            earlier = sidecar_path(path)
+            what = (
+                f"a model exported earlier (its sidecar {earlier.name} is beside it)"
+                if earlier.exists()
+                else None
+            )
+        elif path == sidecar_path(model):
+            what = f"the sidecar of {model.name}, which this export writes"
+        else:
+            what = "a tokenizer file, which a text export writes beside its model; export into another folder"
+        refuse_existing(path, what)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

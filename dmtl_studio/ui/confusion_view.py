@@ -52,6 +52,7 @@ class ConfusionTable(QTableWidget):
     def __init__(self, tooltip: str, cell_tooltips: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(0, 0, parent)
         self.cell_tooltips = cell_tooltips
+        self.noun = "image"  # what a cell counts: "text" in a text project
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setToolTip(tooltip)
 
@@ -82,7 +83,7 @@ class ConfusionTable(QTableWidget):
                 item.setBackground(QBrush(cell_color(share, i == j)))
                 item.setForeground(QBrush(QColor("white" if share > DARK_SHARE else "#222")))
                 if self.cell_tooltips:
-                    item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {count} image(s)")
+                    item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {count} {self.noun}(s)")
                 self.setItem(i, j, item)
 
     def clear_matrix(self) -> None:

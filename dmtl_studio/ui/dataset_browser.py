@@ -694,7 +694,7 @@ class DatasetBrowser(QWidget):
 
         record = self.current_record()
         if self.store is None or record is None or record.id not in self.duplicate_group:
-            self.status_message.emit("This image is in no duplicate group")
+            self.status_message.emit(f"This {'text' if self.is_text else 'image'} is in no duplicate group")
             return
         ids = self.duplicate_group[record.id]
         try:
@@ -966,7 +966,7 @@ class DatasetBrowser(QWidget):
         # Core leaves unlabelled images out (they have no split) and moves identical copies along.
         ids = move_to_split(self.store, self.selected_ids(), split)
         if not ids:
-            self.status_message.emit("Only labelled images have a split")
+            self.status_message.emit(f"Only labelled {'texts' if self.is_text else 'images'} have a split")
             return
         for image_id in ids:
             self._all[image_id] = dataclasses.replace(self._all[image_id], split=split)

@@ -117,7 +117,8 @@ class DatasetMapView(QWidget):
             self.method.addItem(text, key)
         self.compute_button = QPushButton("Compute map")
         self.compute_button.clicked.connect(lambda: self.map_requested.emit(self.method.currentData()))
-        self.status = QLabel("Compute the map to see the images laid out by their features.")
+        self.noun = "image"  # what a point is: "text" in a text project (set_noun)
+        self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
@@ -222,7 +223,16 @@ class DatasetMapView(QWidget):
     def clear(self) -> None:
         """No map (another project was opened)."""
         self.show_points(np.zeros((0, 2), dtype=np.float32), [])
-        self.status.setText("Compute the map to see the images laid out by their features.")
+        self.status.setText(self._idle_text())
+
+    def _idle_text(self) -> str:
+        return f"Compute the map to see the {self.noun}s laid out by their features."
+
+    def set_noun(self, noun: str) -> None:
+        """Name the points by ``noun`` (``"image"`` or ``"text"``: the open project's items)."""
+        self.noun = noun
+        if not len(self.points):
+            self.status.setText(self._idle_text())
 
     def update_labels(self, labels: dict[int, str | None]) -> None:
         """New labels of some images (after the browser labelled them); recolours the map."""

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -25,8 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dmtl_studio.core.base.fileio import is_inside
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
+from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES
 from dmtl_studio.core.project.runs_table import RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 
@@ -156,7 +159,8 @@ class EvaluationView(QWidget):
     suggest_requested = Signal(str, str)  # run folder, uncertainty method
     report_requested = Signal(str)  # run folder
     export_requested = Signal(str, str, str)  # run folder, format, destination
-    predict_requested = Signal(str, str, str)  # run folder, images (folder or file), CSV to write
+    # run folder, what to predict (a folder of images; in a text project a .txt file, folder or table), CSV to write
+    predict_requested = Signal(str, str, str)
     cell_activated = Signal(int, int)  # true class index, predicted class index
     filter_requested = Signal(str)  # "misclassified" or "low-confidence"
 
@@ -193,6 +197,16 @@ class EvaluationView(QWidget):
         self.predict_button.setToolTip("Predict every image of a folder with this run and write a CSV file")
         self.export_button.clicked.connect(self._ask_export)
         self.predict_button.clicked.connect(self._ask_predict)
+        # In a text project the button opens this menu: texts come as a file, a table or a folder of .txt files.
+        self.predict_texts_menu = QMenu(self.predict_button)
+        self.predict_file_action = self.predict_texts_menu.addAction(
+            "A text file or table (.txt, CSV, TSV, JSON Lines)…",
+            lambda: self._ask_predict_texts(folder=False),
+        )
+        self.predict_folder_action = self.predict_texts_menu.addAction(
+            "A folder of .txt files…", lambda: self._ask_predict_texts(folder=True)
+        )
+        self.is_text = False
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()
@@ -337,18 +351,78 @@ class EvaluationView(QWidget):
     def request_export(self, run: str, fmt: str, path: str) -> None:
         self.export_requested.emit(run, fmt, path)
 
+    def set_project_kind(self, kind: str) -> None:
+        """Word the view for the open project's items (``"images"`` or ``"text"``), and offer what a prediction
+        takes in it: a folder of images, or a .txt file, a folder of .txt files or a table of texts."""
+        self.is_text = kind == "text"
+        noun = "text" if self.is_text else "image"
+        self.confusion.noun = noun
+        self.per_class.setHorizontalHeaderLabels([*PER_CLASS_COLUMNS[:-1], f"{noun.capitalize()}s"])
+        self.confusion.setToolTip(
+            f"Rows: true class · columns: predicted class · click a cell to see its {noun}s"
+        )
+        self.evaluate_button.setToolTip(
+            f"Predict the test {noun}s (the validation {noun}s if there are none)"
+        )
+        self.suggest_button.setToolTip(
+            f"Predict every unlabelled {noun}; the browser shows the suggestions and an 'uncertain first' queue"
+        )
+        self.method.setToolTip(
+            f"How 'unsure' the model is about {'a text' if self.is_text else 'an image'}, for the "
+            "'uncertain first' order:\n"
+            + "\n".join(f"• {name}: {text}" for name, text in UNCERTAINTY_HELP.items())
+        )
+        if self.is_text:
+            self.predict_button.setText("Predict texts…")
+            self.predict_button.setToolTip(
+                "Predict the texts of a .txt file, a folder of .txt files or a CSV/TSV/JSON Lines table with "
+                "this run and write a CSV file (a table's text column is guessed from its names)"
+            )
+            self.predict_button.setMenu(self.predict_texts_menu)
+        else:
+            self.predict_button.setText("Predict folder…")
+            self.predict_button.setToolTip(
+                "Predict every image of a folder with this run and write a CSV file"
+            )
+            self.predict_button.setMenu(None)
+
     def _ask_predict(self) -> None:
+        run = self.selected_run()
+        if not run or self.is_text:  # a text project's button opens its menu instead
+            return
+        images = QFileDialog.getExistingDirectory(self, "Folder of images to predict")
+        if images:
+            self._ask_predictions_file(run, images, Path(images) / "predictions.csv")
+
+    def _ask_predict_texts(self, folder: bool) -> None:
+        """Ask for the texts to predict (a folder of .txt files, or a .txt file or table), then the CSV to write."""
         run = self.selected_run()
         if not run:
             return
-        images = QFileDialog.getExistingDirectory(self, "Folder of images (or of .txt texts) to predict")
-        if not images:
+        if folder:
+            source = QFileDialog.getExistingDirectory(self, "Folder of .txt files to predict")
+            if source:
+                self._ask_predictions_file(run, source, Path(source) / "predictions.csv")
             return
-        out, _ = QFileDialog.getSaveFileName(
-            self, "Write the predictions to", str(Path(images) / "predictions.csv"), "CSV files (*.csv)"
+        patterns = " ".join(f"*{suffix}" for suffix in (".txt", *TABLE_SUFFIXES))
+        source, _ = QFileDialog.getOpenFileName(
+            self, "Text file or table to predict", "", f"Texts and tables ({patterns});;All files (*)"
         )
-        if out:
-            self.predict_requested.emit(run, images, out)
+        if source:
+            self._ask_predictions_file(
+                run, source, Path(source).with_name(f"{Path(source).stem}-predictions.csv")
+            )
+
+    def _ask_predictions_file(self, run: str, source: str, suggested: Path) -> None:
+        out, _ = QFileDialog.getSaveFileName(
+            self, "Write the predictions to", str(suggested), "CSV files (*.csv)"
+        )
+        if out and is_inside(
+            out, source
+        ):  # the dialog's "replace?" would let the predictions overwrite an input
+            self.show_message(f"{out} is what is being predicted: choose another file for the predictions.")
+        elif out:
+            self.predict_requested.emit(run, source, out)
 
     def _suggest(self) -> None:
         run = self.selected_run()

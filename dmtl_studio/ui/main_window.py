@@ -347,6 +347,8 @@ class MainWindow(QMainWindow):
         self.project_kind = kind
         self.model_panel.set_project_kind(kind)
         self.training.set_kind(kind)
+        self.evaluation.set_project_kind(kind)
+        self.dataset_map.set_noun("text" if kind == "text" else "image")
         self._side_dock.setWindowTitle("Text encoder and head" if kind == "text" else "Backbone and head")
         self.import_action.setText("&Import texts…" if kind == "text" else "&Import image folder…")
         self.import_text_folder_action.setVisible(kind == "text")

@@ -20,6 +20,7 @@ probabilities as the run predicts with (``output.flip_averaged``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -111,6 +112,45 @@ def export_file_path(out: Path, fmt: str) -> Path:
             f"{out.name} ends in {out.suffix} but the format is {fmt}; name the file *{suffixes[0]}"
         )
     return out
+
+
+def export_targets(run_dir: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str]) -> list[Path]:
+    """Every file :func:`export_run` would write for these arguments, the model file first, without loading the
+    model: a single-file export's model and sidecar, and a text run's tokenizer files beside them; a
+    safetensors export's two files in its folder.
+
+    Raises
+    ------
+    ExportError
+        An unknown format, or a file name whose ending belongs to another format.
+    CheckpointError
+        The run's sidecar cannot be read.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
+    out = Path(out)
+    if fmt == "safetensors":
+        return [out / WEIGHTS_NAME, out / SIDECAR_NAME]
+    path = export_file_path(out, fmt)
+    targets = [path, sidecar_path(path)]
+    try:
+        run_sidecar = json.loads((Path(run_dir) / SIDECAR_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{run_dir} has no readable {SIDECAR_NAME}: {exc}") from exc
+    if isinstance(run_sidecar, dict) and run_sidecar.get("kind") == "text":
+        from dmtl_studio.core.models.text_catalog import (
+            TextEncoderError,
+            resolve_text_encoder,
+            tokenizer_files,
+        )
+
+        names = {"tokenizer.json"}  # always written, by the encoder's tokenizer when its folder has none
+        # An encoder that cannot be found: the export itself says so, before it writes anything.
+        with contextlib.suppress(TextEncoderError, KeyError, TypeError):
+            encoder = resolve_text_encoder(run_sidecar["model"]["backbone"])
+            names |= {file.name for file in tokenizer_files(encoder)}
+        targets += [path.parent / name for name in sorted(names)]
+    return targets
 
 
 def export_run(

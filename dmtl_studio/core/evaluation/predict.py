@@ -54,16 +54,17 @@ class PredictSummary:
     predictions: tuple[Prediction, ...]
     problems: tuple[tuple[str, str], ...]  # (path, why it could not be read), also rows of the CSV
 
-    def describe(self, out: str | os.PathLike[str], shown: int = 3) -> str:
-        """One sentence for a person: how many were predicted into ``out`` and which files could not be read
-        (the first ``shown`` by name, every one of them in the CSV's ``error`` column)."""
-        text = f"Predicted {len(self.predictions)} image(s) into {out}"
+    def describe(self, out: str | os.PathLike[str], shown: int = 3, noun: str = "image") -> str:
+        """One sentence for a person: how many items (``noun``: ``"image"`` or ``"text"``) were predicted into
+        ``out`` and which could not be read (the first ``shown`` by name, every one in the CSV's ``error`` column)."""
+        text = f"Predicted {len(self.predictions)} {noun}(s) into {out}"
         if not self.problems:
             return text + "."
         names = ", ".join(f"{Path(path).name} ({reason})" for path, reason in self.problems[:shown])
         more = f" and {len(self.problems) - shown} more" if len(self.problems) > shown else ""
+        unread = "file(s)" if noun == "image" else f"{noun}(s)"
         return (
-            f"{text}; {len(self.problems)} file(s) could not be read: {names}{more} "
+            f"{text}; {len(self.problems)} {unread} could not be read: {names}{more} "
             "(each is a row of the CSV with its reason in the error column)."
         )
 

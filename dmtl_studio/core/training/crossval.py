@@ -61,6 +61,34 @@ class CrossValidation:
         }
 
 
+class CrossValidationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a cross-validation: the folds that finished (their runs are kept, ``completed``), the fold
+    that was training (``fold`` of ``folds``) and, when it had begun, its run's
+    :class:`~dmtl_studio.core.training.events.RunSummary` (``summary``: kept as ``"interrupted"`` once an epoch
+    was saved). A cross-validation is not continued: the command is run again for all folds."""
+
+    def __init__(self, folds: int, fold: int, completed: tuple[FoldResult, ...], summary: object) -> None:
+        super().__init__("the cross-validation was interrupted")
+        self.folds, self.fold, self.completed, self.summary = folds, fold, completed, summary
+
+    @property
+    def fold_run_dir(self) -> str | None:
+        """The interrupted fold's run folder, when it is kept."""
+        if self.summary is None or self.summary.removed or not self.summary.run_dir:
+            return None
+        return self.summary.run_dir
+
+    def to_dict(self) -> dict:
+        return {
+            "status": "interrupted",
+            "folds": self.folds,
+            "interrupted_fold": self.fold,
+            "interrupted_fold_run_dir": self.fold_run_dir,
+            "completed": CrossValidation(self.completed).to_dict()["per_fold"],
+            "resumable": False,
+        }
+
+
 def make_folds(store: ProjectStore, k: int, seed: int = 0) -> list[LabelledSplit]:
     """``k`` train/held-out splits of the usable labelled images: stratified, seeded, duplicates together."""
     if k < 2:
@@ -108,15 +136,26 @@ def cross_validate(
     ``on_event`` receives the engine's events of every fold and a :class:`FoldResult` after each fold. The
     score of a fold is its last epoch's accuracy on the held-out images (no choice of epoch by those images).
     A stop request raises :class:`~dmtl_studio.core.base.cancel.Cancelled`.
+
+    Raises
+    ------
+    CrossValidationInterrupted
+        Ctrl-C (a ``KeyboardInterrupt``) during a fold: the finished folds' runs are kept, and the fold's own
+        run as ``"interrupted"`` when an epoch of it was saved.
     """
     emit = on_event or (lambda event: None)
     with ProjectStore.open(project_dir) as store:
         folds = make_folds(store, k, config.seed)
-    results = []
+    results: list[FoldResult] = []
     for number, split in enumerate(folds, start=1):
-        summary = train(
-            project_dir, config, emit, should_stop, split=split, run_prefix=f"{RUN_PREFIX}{number}of{k}-"
-        )
+        try:
+            summary = train(
+                project_dir, config, emit, should_stop, split=split, run_prefix=f"{RUN_PREFIX}{number}of{k}-"
+            )
+        except KeyboardInterrupt as exc:  # RunInterrupted carries the fold run's summary
+            raise CrossValidationInterrupted(
+                k, number, tuple(results), getattr(exc, "summary", None)
+            ) from None
         if summary.status != "completed":
             raise Cancelled()
         result = FoldResult(

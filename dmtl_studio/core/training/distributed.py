@@ -208,6 +208,22 @@ def stop_on_terminate() -> Callable[[], bool]:
     return lambda: bool(_terminated)
 
 
+def interrupt_once() -> None:
+    """Make only the first SIGINT a ``KeyboardInterrupt``, and ignore those after it.
+
+    Ctrl-C reaches every process of the terminal, and the launcher, stopping its processes, sends them SIGINT
+    again: a second ``KeyboardInterrupt`` would cut short the one already keeping the run as interrupted.
+    """
+    received: list[int] = []
+
+    def first_only(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first_only)
+
+
 def broadcast(value: object, world: World | None) -> object:
     """Rank 0's ``value`` on every rank (``value`` is ignored on the others); unchanged without a world."""
     if world is None:

@@ -208,6 +208,34 @@ def check_images(project_dir: str | Path, world_size: int, per_process: int) -> 
     check_world_size(world_size, train_images, per_process)
 
 
+class LaunchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a distributed run: the launcher stopped its processes, and rank 0 (which caught the same
+    Ctrl-C) has kept the run as ``"interrupted"`` and said how to continue it."""
+
+
+def launch_options(plan: LaunchPlan) -> list[str]:
+    """The launcher's options of ``train`` that describe ``plan`` (those left at their defaults left out), to
+    repeat in the command that continues an interrupted run."""
+    default = LaunchPlan(plan.nproc_per_node)
+    options = ["--nproc-per-node", str(plan.nproc_per_node)]
+    for flag, value, usual in (
+        ("--nnodes", plan.nnodes, default.nnodes),
+        ("--node-rank", plan.node_rank, default.node_rank),
+        ("--master-addr", plan.master_addr, default.master_addr),
+        ("--master-port", plan.master_port, default.master_port),
+    ):
+        if value != usual:
+            options += [flag, str(value)]
+    return options
+
+
+def _interrupted(failures: dict[int, object]) -> bool:
+    """Whether every failed process ended from Ctrl-C (exit status 130, or killed by SIGINT)."""
+    return bool(failures) and all(
+        int(getattr(failure, "exitcode", 1)) in (130, -2) for failure in failures.values()
+    )
+
+
 def failure_message(failures: dict[int, object], first: tuple[int, object]) -> str:
     """One sentence for torchrun's failure report: which rank failed first and how (exit code or signal)."""
     rank, failure = first
@@ -233,13 +261,27 @@ def launch(plan: LaunchPlan, worker_args: Sequence[str]) -> None:
     ------
     LaunchError
         The port is taken, or a process failed (the first to fail is named).
+    LaunchInterrupted
+        Ctrl-C: the launcher stopped the processes (rank 0 keeps the run as interrupted).
     """
     plan.check()
     check_port(plan)
+    import signal
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
     try:
         run(parse_args(plan.torchrun_args(worker_args)))
+    except SignalException as exc:
+        if exc.sigval != signal.SIGINT:
+            raise LaunchError(
+                f"the distributed run's launcher was stopped ({signal.Signals(exc.sigval).name}) and stopped its "
+                "processes; what was saved up to the last completed epoch is kept; continue with --resume RUN_DIR"
+            ) from None
+        raise LaunchInterrupted() from None
     except ChildFailedError as exc:
+        if _interrupted(exc.failures):
+            raise LaunchInterrupted() from None
         raise LaunchError(failure_message(exc.failures, exc.get_first_failure())) from None

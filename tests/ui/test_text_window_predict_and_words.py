@@ -1,0 +1,115 @@
+"""A text project's window speaks of texts, not images (the CSV label import's status, the confusion cells), and
+its evaluation view predicts a table, a .txt file or a folder of .txt files into a predictions CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.project.interop import export_csv
+from tests.core.text_run import copy_text_project
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture
+def text_window(qtbot, tmp_path_factory):  # noqa: ANN001, ANN201
+    project, run_dir = copy_text_project(tmp_path_factory)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    window.evaluation_dock.raise_()
+    qtbot.waitUntil(lambda: window.evaluation.run_choice.count() == 1, timeout=5_000)
+    yield window, controller, project, run_dir
+    controller.shutdown()
+
+
+def test_the_csv_label_import_and_the_confusion_cells_count_texts(qtbot, text_window, tmp_path: Path) -> None:  # noqa: ANN001
+    window, controller, _project, _run_dir = text_window
+    labels = tmp_path / "labels.csv"
+    written = export_csv(controller.store, labels)
+    window.import_csv_requested.emit(str(labels))
+    status = window.statusBar().currentMessage()
+    assert status.startswith(f"Labelled {written} text(s), added 0, 0 problem(s)"), status
+    assert "image" not in status
+    window.export_folder_requested.emit(str(tmp_path / "by-class"))
+    assert window.statusBar().currentMessage() == f"Copied {written} labelled text(s)"
+    assert window.dataset_map.status.text() == "Compute the map to see the texts laid out by their features."
+
+    view = window.evaluation
+    view.confusion.show_matrix(np.array([[2, 1], [0, 3]]), ["cats", "money"])
+    assert view.confusion.item(0, 1).toolTip() == "true cats, predicted money: 1 text(s)"
+    for tip in (view.confusion.toolTip(), view.evaluate_button.toolTip(), view.suggest_button.toolTip()):
+        assert "text" in tip and "image" not in tip, tip
+
+
+def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
+    qtbot, text_window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QFileDialog
+
+    window, _controller, _project, _run_dir = text_window
+    view = window.evaluation
+    assert (
+        view.predict_button.text() == "Predict texts…"
+        and view.predict_button.menu() is view.predict_texts_menu
+    )
+    assert "table" in view.predict_button.toolTip()
+
+    table = tmp_path / "news.csv"
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        writer.writerows(
+            [
+                ["a", "the kitten purred on my lap"],
+                ["b", "stocks fell and bonds rose"],
+                ["c", "rain and wind"],
+            ]
+        )
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "one.txt").write_text("a storm with thunder and hail", encoding="utf-8")
+    (notes / "two.txt").write_text("the cat chased a mouse", encoding="utf-8")
+    picked: list[str] = []
+
+    def save_to(out: Path):  # noqa: ANN202
+        def answer(_parent, _title, suggested, _filter):  # noqa: ANN001, ANN202
+            picked.append(suggested)
+            return str(out), "CSV files (*.csv)"
+
+        return answer
+
+    def predicted(action, out: Path) -> list[dict[str, str]]:  # noqa: ANN001
+        view.summary.setText("")
+        action.trigger()
+        qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=TIMEOUT)
+        with out.open(encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(table), "Texts and tables"))
+    out = tmp_path / "table-predictions.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_to(out))
+    rows = predicted(view.predict_file_action, out)
+    assert picked[-1] == str(tmp_path / "news-predictions.csv")
+    assert len(rows) == 3 and all(row["path"].startswith(f"{table}#") for row in rows)
+    assert {row["predicted_label"] for row in rows} <= {"cats", "money", "weather"}
+    assert view.summary.text() == f"Predicted 3 text(s) into {out}."
+
+    before = table.read_bytes()  # the table itself as the CSV to write: refused, the table kept
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(table), "CSV files (*.csv)"))
+    view.predict_file_action.trigger()
+    assert view.summary.text().startswith(f"{table} is what is being predicted")
+    assert table.read_bytes() == before
+
+    out = tmp_path / "folder-predictions.csv"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(notes))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_to(out))
+    rows = predicted(view.predict_folder_action, out)
+    assert picked[-1] == str(notes / "predictions.csv")
+    assert sorted(Path(row["path"]).name for row in rows) == ["one.txt", "two.txt"]
+    assert view.summary.text() == f"Predicted 2 text(s) into {out}."
