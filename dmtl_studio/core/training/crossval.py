@@ -22,9 +22,9 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import FoldResult
 from dmtl_studio.core.training.labelled import LabelledSplit
-from dmtl_studio.core.training.run import train
+from dmtl_studio.core.training.run import CROSSVAL_PREFIX, train
 
-RUN_PREFIX = "cv-"
+RUN_PREFIX = CROSSVAL_PREFIX
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -53,6 +54,8 @@ from dmtl_studio.core.training.text_setup import build_project_run
 log = logging.getLogger(__name__)
 
 LEGACY_LAST_DIR = "last"  # where runs saved by older versions keep their latest weights
+#: Name prefix of a cross-validation fold's run (``cv-2of5-<stamp>``): it trained on its fold's split.
+CROSSVAL_PREFIX = "cv-"
 
 
 def _new_run_dir(store: ProjectStore, prefix: str = "") -> tuple[str, Path]:
@@ -117,6 +120,11 @@ def _resume(
     record = store.run_at(run_dir)
     if record is None:
         raise TrainingError(f"{run_dir} is not a run of this project")
+    if re.match(rf"{CROSSVAL_PREFIX}\d+of\d+-", record.name):
+        raise TrainingError(
+            f"{record.name} is a cross-validation fold's run: it trained on its fold's split, which --resume "
+            "cannot restore (it would go on with the project's own split); run the cross-validation again"
+        )
     state_bytes, last_weights, checkpoints.best_files = _saved_state(run_dir, emit)
     state = torch.load(io.BytesIO(state_bytes), map_location="cpu", weights_only=True)
     trainer.load_state_dict(state)  # checks the classes first

@@ -12,6 +12,7 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.crossval import FoldResult, cross_validate, make_folds
 from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.run import train
 
 
 def test_folds_are_stratified_disjoint_seeded_and_cover_every_labelled_image(project: Path) -> None:
@@ -60,3 +61,10 @@ def test_cross_validation_trains_each_fold_and_reports_mean_and_std(project: Pat
     with ProjectStore.open(project) as store:
         names = [r.name for r in store.runs()]
     assert len(names) == 2 and all(n.startswith("cv-") for n in names)  # marked apart from normal runs
+    # A fold's run trained on its fold's split: --resume (which goes on with the project's split) refuses it.
+    with ProjectStore.open(project) as store:
+        fold_dir = store.runs_dir / names[0]
+    with pytest.raises(TrainingError, match="cross-validation fold's run"):
+        train(
+            project, TrainConfig(epochs=2, batch_size=16, input_size=64, device="cpu"), resume_from=fold_dir
+        )
