@@ -49,7 +49,10 @@ class ClassKeyStrip(QWidget):
         super().__init__(parent)
         self.flow = FlowLayout(self, spacing=4)
         self.title = QLabel("<b>Keys</b>")
-        self.title.setToolTip("Press a class's number key to label the selected images; 0 removes the label")
+        self.noun = "images"  # what the keys label: "texts" in a text project (set by the browser)
+        self.title.setToolTip(
+            f"Press a class's number key to label the selected {self.noun}; 0 removes the label"
+        )
         self.flow.addWidget(self.title)
         self.chips: list[QToolButton] = []
         self.hint = QLabel("0 unlabels · Space next · Ctrl+Z undo")
@@ -57,6 +60,9 @@ class ClassKeyStrip(QWidget):
         self.flow.addWidget(self.hint)
 
     def show_classes(self, names: list[str], colors: dict[str, str]) -> None:
+        self.title.setToolTip(
+            f"Press a class's number key to label the selected {self.noun}; 0 removes the label"
+        )
         for chip in self.chips:
             self.flow.removeWidget(chip)
             chip.deleteLater()
@@ -70,9 +76,9 @@ class ClassKeyStrip(QWidget):
             chip.setIcon(QIcon(swatch(colors.get(name, "#888888"))))
             chip.setText(f"{key}  {name}" if key else name)
             chip.setToolTip(
-                f"Key {key}: label the selected images '{name}' (or click here)"
+                f"Key {key}: label the selected {self.noun} '{name}' (or click here)"
                 if key
-                else f"'{name}' has no number key (only 1–9 have one): click here to label the selected images"
+                else f"'{name}' has no number key (only 1–9 have one): click here to label the selected {self.noun}"
             )
             chip.clicked.connect(lambda _checked=False, n=name: self.class_clicked.emit(n))
             self.flow.addWidget(chip)

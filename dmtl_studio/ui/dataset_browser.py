@@ -500,6 +500,7 @@ class DatasetBrowser(QWidget):
         conflicts = label_conflicts(self.store)
         self._conflicting = {image_id for conflict in conflicts for image_id in conflict.image_ids}
         kind = "text" if self.is_text else "images"
+        self.classes.key_strip.noun = "texts" if self.is_text else "images"
         self.classes.show_classes(
             counts, colors, class_warnings(counts, self._split_warnings, conflicts, kind)
         )

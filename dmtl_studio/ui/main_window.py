@@ -417,7 +417,7 @@ class MainWindow(QMainWindow):
             self.backup_requested.emit(path)
 
     def _ask_splits(self) -> None:
-        dialog = SplitDialog(self)
+        dialog = SplitDialog(self, noun="texts" if self.browser.is_text else "images")
         if dialog.exec():
             self.reassign_splits_requested.emit(*dialog.values())
 

@@ -16,8 +16,12 @@ from dmtl_studio.core.project.splits import SplitSettings
 
 
 class SplitDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None, settings: SplitSettings | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, settings: SplitSettings | None = None, noun: str = "images"
+    ) -> None:
+        """``noun``: what the project holds, in the plural ("images" or "texts"), for the dialog's wording."""
         super().__init__(parent)
+        self.noun = noun
         settings = settings or SplitSettings()  # the same defaults as an import
         self.setWindowTitle("Reassign splits")
         self.val = QDoubleSpinBox()
@@ -30,7 +34,8 @@ class SplitDialog(QDialog):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(settings.seed)
         note = QLabel(
-            "Every labelled image gets a new split, stratified by class. Identical images always share a split."
+            f"Every labelled {noun[:-1]} gets a new split, stratified by class. Identical {noun} always share a "
+            "split."
         )
         note.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -53,6 +58,6 @@ class SplitDialog(QDialog):
 
     def _accept(self) -> None:
         if self.val.value() + self.test.value() >= 0.95:
-            self.error.setText("Leave at least 5 % of the images for training.")
+            self.error.setText(f"Leave at least 5 % of the {self.noun} for training.")
             return
         self.accept()

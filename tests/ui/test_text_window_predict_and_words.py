@@ -40,6 +40,18 @@ def test_the_csv_label_import_and_the_confusion_cells_count_texts(qtbot, text_wi
     assert window.statusBar().currentMessage() == f"Copied {written} labelled text(s)"
     assert window.dataset_map.status.text() == "Compute the map to see the texts laid out by their features."
 
+    strip = window.browser.classes.key_strip
+    for tip in [strip.title.toolTip()] + [chip.toolTip() for chip in strip.chips]:
+        assert "selected texts" in tip and "image" not in tip, tip
+    from dmtl_studio.ui.split_dialog import SplitDialog
+
+    dialog = SplitDialog(window, noun="texts")
+    qtbot.addWidget(dialog)
+    dialog.val.setValue(0.5)
+    dialog.test.setValue(0.5)
+    dialog._accept()
+    assert dialog.error.text() == "Leave at least 5 % of the texts for training."
+
     view = window.evaluation
     view.confusion.show_matrix(np.array([[2, 1], [0, 3]]), ["cats", "money"])
     assert view.confusion.item(0, 1).toolTip() == "true cats, predicted money: 1 text(s)"
