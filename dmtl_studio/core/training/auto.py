@@ -11,8 +11,8 @@ points of balanced accuracy on the mean, at 12–39 times its wall time on a 2-c
    (LP-FT: Kumar et al., "Fine-Tuning can Distort Pretrained Features and Underperform Out-of-Distribution", ICLR
    2022). After its first :data:`CHECK_STEPS` training steps the whole run's time is estimated — the time spent
    so far, the fine-tune's remaining steps at the rate of those steps (image decoding, augmentation, forward and
-   backward pass, all measured), and its validation passes at a third of a training image's cost each (a forward
-   pass against forward and backward; :data:`FORWARD_SHARE`). Above ``time_budget`` minutes the fine-tune is
+   backward pass, all measured), and its validation passes at a quarter of a training image's cost each (a
+   forward pass against forward and backward; :data:`FORWARD_SHARE`). Above ``time_budget`` minutes the fine-tune is
    stopped and its run removed: the probe is the result;
 3. keeps the better on the validation images when both models were scored on the same ones, neither fitted them,
    and there are at least :data:`~dmtl_studio.core.training.held_out.MIN_VALIDATION_PER_CLASS` per class (balanced
@@ -46,10 +46,11 @@ from dmtl_studio.core.training.setup import EventCallback, RunParts
 
 #: Training steps of the fine-tune measured before its cost is estimated.
 CHECK_STEPS = 2
-#: A validation image's cost as a share of a training image's: a forward pass against a forward and a backward
-#: pass, the backward costing about twice the forward (measured on the 2-core CPU of docs/quality.md, see
-#: docs/transfer.md "Auto").
-FORWARD_SHARE = 1 / 3
+#: A validation image's cost as a share of a training image's: a forward pass in eval mode against a training
+#: step's forward and backward pass. Measured once on the 2-core CPU of docs/quality.md: a training step of 16
+#: images at 112 px took 4.3 times a validation forward pass of the same images (efficientnet_lite0, medians of 6
+#: interleaved repeats; docs/transfer.md "Auto").
+FORWARD_SHARE = 1 / 4
 PROBE_PREFIX = "auto-probe-"
 FINETUNE_PREFIX = "auto-finetune-"
 

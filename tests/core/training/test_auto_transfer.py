@@ -13,7 +13,7 @@ from torch import nn
 from dmtl_studio.core.evaluation.predict import predict_folder
 from dmtl_studio.core.models.classifier import build_head
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.auto import _Budget, balanced_accuracy, start_head_from_probe
+from dmtl_studio.core.training.auto import FORWARD_SHARE, _Budget, balanced_accuracy, start_head_from_probe
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import EpochResult, PhaseStarted, RunNotice, StepProgress
@@ -101,7 +101,9 @@ def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -
         budget(step(eta))  # the first step: no estimate yet
         assert budget.estimate_s is None and not budget.over
         budget(step(eta))
-        validation = 2 * 24 * 2 / 8.0 / 3  # both epochs' passes over 24 images and their mirror images
+        validation = (
+            2 * 24 * 2 / 8.0 * FORWARD_SHARE
+        )  # both epochs' passes over 24 images and their mirror images
         assert budget.estimate_s == pytest.approx(60 + eta + validation, abs=0.5)
         assert budget.over is over
 
