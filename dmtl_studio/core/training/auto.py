@@ -10,7 +10,7 @@ points of balanced accuracy on the mean, at 12–39 times its wall time on a 2-c
 2. starts the full fine-tune default as a second run (``auto-finetune-…``), its head initialised from the probe's
    (LP-FT: Kumar et al., "Fine-Tuning can Distort Pretrained Features and Underperform Out-of-Distribution", ICLR
    2022). After its first :data:`CHECK_STEPS` training steps the whole run's time is estimated — the time spent
-   so far, the fine-tune's remaining steps at the rate of those steps (image decoding, augmentation, forward and
+   so far (pauses left out), the fine-tune's remaining steps at the rate of those steps (image decoding, augmentation, forward and
    backward pass, all measured), and its validation passes at a quarter of a training image's cost each (a
    forward pass against forward and backward; :data:`FORWARD_SHARE`). Above ``time_budget`` minutes the fine-tune is
    stopped and its run removed: the probe is the result;
@@ -128,11 +128,31 @@ class _Phase:
             self.budget_check(event)
 
 
+class _RunClock:
+    """The Auto run's working time: wall time since it began, less the waits inside ``should_stop`` (a paused
+    run waits there), so that a pause never counts against the budget."""
+
+    def __init__(self, should_stop: ShouldStop) -> None:
+        self._should_stop = should_stop
+        self.started = time.monotonic()
+        self.waited = 0.0
+
+    def should_stop(self) -> bool:
+        began = time.monotonic()
+        try:
+            return self._should_stop()
+        finally:
+            self.waited += time.monotonic() - began
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started - self.waited
+
+
 class _Budget:
     """Stops the fine-tune after :data:`CHECK_STEPS` steps when the whole run's estimate exceeds the budget."""
 
-    def __init__(self, started: float, budget_s: float, val_images: int, views: int) -> None:
-        self.started, self.budget_s, self.val_images, self.views = started, budget_s, val_images, views
+    def __init__(self, elapsed: Callable[[], float], budget_s: float, val_images: int, views: int) -> None:
+        self.elapsed, self.budget_s, self.val_images, self.views = elapsed, budget_s, val_images, views
         self.steps = 0
         self.estimate_s: float | None = None
         self.over = False
@@ -148,7 +168,7 @@ class _Budget:
             (event.epochs - event.epoch + 1) * self.val_images * self.views * per_image * FORWARD_SHARE
         )
         training = (event.eta_seconds or 0.0) if steps_left else 0.0
-        self.estimate_s = time.monotonic() - self.started + training + validation
+        self.estimate_s = self.elapsed() + training + validation
         self.over = self.estimate_s > self.budget_s
 
 
@@ -201,15 +221,22 @@ def train_auto(
 
     Raises
     ------
-    TrainingError, WeightsError, RunInterrupted
-        As :func:`~dmtl_studio.core.training.run.train` raises them, from either phase.
+    TrainingError, WeightsError
+        As :func:`~dmtl_studio.core.training.run.train` raises them, from the probe (a fine-tune that cannot go on
+        leaves the probe as the result, with a note saying why).
+    RunInterrupted
+        Ctrl-C in either phase, naming that phase's run.
     """
-    started = time.monotonic()
+    clock = _RunClock(should_stop)
     budget_s = config.time_budget * 60
     emit(PhaseStarted(1, 2, "linear probe (frozen backbone)"))
     probe_phase = _Phase(emit)
     probe = run_phase(
-        config.with_changes(transfer="frozen"), probe_phase, should_stop, run_prefix + PROBE_PREFIX, None
+        config.with_changes(transfer="frozen"),
+        probe_phase,
+        clock.should_stop,
+        run_prefix + PROBE_PREFIX,
+        None,
     )
     if probe.status != "completed" or probe.removed:
         return probe
@@ -219,7 +246,7 @@ def train_auto(
     def probe_kept(note: str) -> RunSummary:
         return _with_choice(probe, {**base, "kept": "probe", "note": note}, emit)
 
-    spent = time.monotonic() - started
+    spent = clock.elapsed()
     if budget_s <= 0:
         return probe_kept("Auto: time budget 0, so the linear probe alone; its run is the result")
     if spent >= budget_s:
@@ -228,7 +255,9 @@ def train_auto(
             f"{_minutes(budget_s)} budget; the probe's run is the result"
         )
     finetune_config = config.with_changes(transfer="full")
-    budget = _Budget(started, budget_s, _val_count(probe_confusion), 2 if finetune_config.tta_flip else 1)
+    budget = _Budget(
+        clock.elapsed, budget_s, _val_count(probe_confusion), 2 if finetune_config.tta_flip else 1
+    )
     weights = load_file(str(Path(probe.run_dir) / WEIGHTS_NAME))
     head_note: list[str] = []
 
@@ -240,13 +269,18 @@ def train_auto(
 
     emit(PhaseStarted(2, 2, "full fine-tune"))
     finetune_phase = _Phase(emit, budget)
-    finetune = run_phase(
-        finetune_config,
-        finetune_phase,
-        lambda: budget.over or should_stop(),
-        run_prefix + FINETUNE_PREFIX,
-        from_probe,
-    )
+    try:
+        finetune = run_phase(
+            finetune_config,
+            finetune_phase,
+            lambda: budget.over or clock.should_stop(),
+            run_prefix + FINETUNE_PREFIX,
+            from_probe,
+        )
+    except TrainingError as exc:  # the probe's run is complete: it stays the result
+        return probe_kept(
+            f"Auto: the fine-tune could not go on ({exc}); the linear probe's run is the result"
+        )
     if head_note:
         emit(RunNotice(f"Auto: {head_note[0]}"))
     if budget.over:
@@ -269,10 +303,10 @@ def train_auto(
     best_epoch = int(finetune.metrics.get("best", {}).get("epoch", 0) or 0)
     finetune_confusion = finetune_phase.confusions.get(best_epoch)
     classes = len(probe.classes)
-    if probe_confusion is None:
-        why = (
-            "the linear probe fitted the validation images (they joined its fit: the project has test images)"
-        )
+    if probe_confusion is None and store.split_counts().get("test", 0) > 0:
+        why = "the linear probe fitted the validation images (they join its fit when the project has test images)"
+    elif probe_confusion is None:
+        why = "the project has no validation images"
     elif finetune_confusion is None or _val_count(finetune_confusion) != _val_count(probe_confusion):
         why = "the fine-tune trained on the validation images"
     elif _val_count(probe_confusion) < MIN_VALIDATION_PER_CLASS * classes:

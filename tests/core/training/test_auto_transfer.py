@@ -13,7 +13,13 @@ from torch import nn
 from dmtl_studio.core.evaluation.predict import predict_folder
 from dmtl_studio.core.models.classifier import build_head
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.training.auto import FORWARD_SHARE, _Budget, balanced_accuracy, start_head_from_probe
+from dmtl_studio.core.training.auto import (
+    FORWARD_SHARE,
+    _Budget,
+    _RunClock,
+    balanced_accuracy,
+    start_head_from_probe,
+)
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import EpochResult, PhaseStarted, RunNotice, StepProgress
@@ -97,14 +103,14 @@ def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -
         return StepProgress(1, 2, 2, 10, 1.0, 1e-3, images_per_second=8.0, eta_seconds=eta)
 
     for eta, over in ((100.0, True), (30.0, False)):
-        budget = _Budget(time.monotonic() - 60, budget_s=120, val_images=24, views=2)
+        budget = _Budget(lambda: 60.0, budget_s=120, val_images=24, views=2)
         budget(step(eta))  # the first step: no estimate yet
         assert budget.estimate_s is None and not budget.over
         budget(step(eta))
         validation = (
             2 * 24 * 2 / 8.0 * FORWARD_SHARE
         )  # both epochs' passes over 24 images and their mirror images
-        assert budget.estimate_s == pytest.approx(60 + eta + validation, abs=0.5)
+        assert budget.estimate_s == pytest.approx(60 + eta + validation)
         assert budget.over is over
 
 
@@ -162,3 +168,17 @@ def test_the_fine_tunes_head_starts_with_the_probes_logits() -> None:
     before = {k: v.clone() for k, v in mlp.head.state_dict().items()}
     assert not start_head_from_probe(mlp, weights)
     assert all(torch.equal(before[k], v) for k, v in mlp.head.state_dict().items())
+
+
+def test_a_pause_does_not_count_against_the_budget() -> None:
+    paused = [True]
+
+    def should_stop() -> bool:
+        if paused[0]:  # the window holds a paused run here
+            time.sleep(0.3)
+            paused[0] = False
+        return False
+
+    clock = _RunClock(should_stop)
+    assert not clock.should_stop()
+    assert clock.waited >= 0.3 and clock.elapsed() < 0.1
