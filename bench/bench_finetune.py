@@ -25,6 +25,10 @@ project is made with the product's importer. For each seed the labelled images a
     ``full`` without the fine-tuning recipe's options (layer-wise learning-rate decay 1, no weight average, no
     flip test-time augmentation): the full default before the recipe became it (layer decay 0.75, weight
     average 0.999, flip test-time augmentation on).
+``auto``
+    The product's Auto strategy (``--transfer auto``, 30-minute budget): the kept run of the linear probe and the
+    full fine-tune, its wall time both phases'. With this split's test images the probe fits the validation images,
+    so no fair comparison is left and the fine-tune is kept whenever the budget allows it (docs/transfer.md).
 ``few-sup`` / ``few-dmtl``
     5 labels per class drawn from train + validation, the rest of them unlabelled during the run: the product's
     ``--few-transfer`` strategy (default ``partial``) supervised, and with ``--unlabelled``.
@@ -73,6 +77,7 @@ ROWS = {
     "partial": "product partial fine-tune default",
     "full": "product full fine-tune default",
     "full-plain": "product full fine-tune without layer decay, weight average and flip TTA (the former default)",
+    "auto": "product Auto default (linear probe, then the full fine-tune within --time-budget, the better kept)",
     "few-sup": f"{FEW_LABELS} labels/class: product fine-tune default, supervised",
     "few-dmtl": f"{FEW_LABELS} labels/class + unlabelled images: product fine-tune default, --unlabelled",
 }
@@ -225,6 +230,7 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
                 product, project, split, seed, args.device, transfer="partial", **sized, **timed
             ),
             "full": partial(product, project, split, seed, args.device, transfer="full", **sized, **timed),
+            "auto": partial(product, project, split, seed, args.device, transfer="auto", **sized, **timed),
             "full-plain": partial(
                 product,
                 project,

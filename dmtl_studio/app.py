@@ -341,6 +341,8 @@ class StudioController(QObject):
         thread.run_finished.connect(panel.on_finished)
         thread.failed.connect(panel.on_failed)
         thread.notice.connect(panel.on_notice)
+        thread.phase_started.connect(panel.on_phase)
+        thread.phase_started.connect(self._next_run_row)  # an Auto run's next phase is a run of its own
         # Its run row exists once the first progress arrives; it ends (completed, stopped, failed) at finished.
         thread.preparing.connect(self._run_row_appeared)
         thread.progress.connect(self._run_row_appeared)
@@ -365,6 +367,10 @@ class StudioController(QObject):
         """A run marks images that left the disk as problem files: the browser shows them as such at once."""
         if self.store is not None and len(self.store.problems()) != before:
             self.window.browser.reload()
+
+    def _next_run_row(self, event: object = None) -> None:
+        self._run_row_shown = False
+        self.runs_changed.emit()  # the previous phase's run, finished
 
     def _run_row_appeared(self, event: object = None) -> None:
         if getattr(event, "phase", None) == "contrastive":

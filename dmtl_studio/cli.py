@@ -676,6 +676,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dmtl_studio.core.training.events import (
         EpochResult,
         EventHandlers,
+        PhaseStarted,
         PreparationProgress,
         RunNotice,
         StepProgress,
@@ -730,7 +731,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     def notice(event: RunNotice) -> None:
         print(f"note: {event.message}", file=sys.stderr, flush=True)
 
-    on_event = EventHandlers(step=step, preparation=preparation, epoch=epoch, notice=notice)
+    def phase(event: PhaseStarted) -> None:
+        print(f"auto: phase {event.phase} of {event.phases}, {event.title}", file=sys.stderr, flush=True)
+
+    on_event = EventHandlers(step=step, preparation=preparation, epoch=epoch, notice=notice, phase=phase)
     if world is not None:
         try:
             summary = _distributed_train(args, world, on_event)

@@ -62,11 +62,15 @@ TRANSFER_HELP = {
     "keep their ImageNet weights and statistics. A good middle ground.",
     "full": "Fine-tuning: every layer adapts, the backbone at a fraction of the head's learning rate. Slowest; "
     "best with many images.",
+    "auto": "The linear probe first, a usable model in seconds; then the full fine-tune, its head starting from "
+    "the probe's, if its estimate (from its first steps) fits in the time budget. The better of the two on the "
+    "validation images is kept; both runs stay in the history.",
 }
 STRATEGY_LABELS = {
     "frozen": "Frozen — feature extraction (cached)",
     "partial": "Partial — fine-tune the last stages",
     "full": "Full — fine-tune everything",
+    "auto": "Auto: linear probe now, fine-tune if time allows",
 }
 NAME_ROLE = Qt.ItemDataRole.UserRole
 #: What λ does, in plain words (the spin box and its label share it).
@@ -192,6 +196,16 @@ class ModelPanel(QWidget):
         stage_row.addWidget(self.stages, 1)
         stage_row.addWidget(self.stages_label)
         box.addLayout(stage_row)
+        # Auto: the minutes the whole run may take (the fine-tune runs only when its estimate fits).
+        self.time_budget = spin_box("time_budget")
+        self.time_budget.setSpecialValueText("probe only")
+        self.time_budget.setToolTip(setting("time_budget").help)
+        budget_row = QHBoxLayout()
+        self.time_budget_label = QLabel(label("time_budget"))
+        budget_row.addWidget(self.time_budget_label)
+        budget_row.addWidget(self.time_budget)
+        budget_row.addStretch(1)
+        box.addLayout(budget_row)
         box.addWidget(self.help)
         # A text project's frozen encoder: SetFit's contrastive step before its embeddings are cached.
         self.contrastive_steps = spin_box("contrastive_steps")
@@ -400,6 +414,11 @@ class ModelPanel(QWidget):
         self.import_weights_button.setToolTip(encoder_rows.IMPORT_TIP if text else IMPORT_TIP)
         self.weights_note.hide()
         self.contrastive_row.setVisible(text)
+        # Auto is for image projects (a text encoder has its own contrastive step).
+        for widget in (self.strategy_buttons["auto"], self.time_budget_label, self.time_budget):
+            widget.setVisible(not text)
+        if text and self.transfer() == "auto":
+            self.frozen.setChecked(True)
         lambda_help = encoder_rows.LAMBDA_HELP if text else LAMBDA_HELP
         self.consistency_weight.setToolTip(lambda_help)
         self.lambda_label.setToolTip(lambda_help)
@@ -597,6 +616,7 @@ class ModelPanel(QWidget):
         self.help.setText((encoder_rows.TRANSFER_HELP if self.kind == "text" else TRANSFER_HELP)[mode])
         self.stages.setEnabled(mode == "partial")
         self.stages_label.setEnabled(mode == "partial")
+        self.time_budget.setEnabled(mode == "auto")
         self.contrastive_row.setEnabled(
             mode == "frozen"
         )  # a fine-tuned encoder learns from the labels anyway
@@ -632,9 +652,10 @@ class ModelPanel(QWidget):
 
     def _update_probe(self) -> None:
         """A linear probe fits a linear head on a frozen backbone; the epochs then do not apply."""
-        usable = self.transfer() == "frozen" and self.head_kind.currentData() == "linear"
+        # Auto's first phase is the frozen run, so the probe applies to it too; its fine-tune trains by epochs.
+        usable = self.transfer() in ("frozen", "auto") and self.head_kind.currentData() == "linear"
         self.linear_probe.setEnabled(usable)
-        probe = usable and self.linear_probe.isChecked()
+        probe = usable and self.linear_probe.isChecked() and self.transfer() == "frozen"
         self.epochs.setEnabled(not probe)
         self.ema_decay.setEnabled(not probe)  # a head fitted once to convergence has no steps to average
 
@@ -643,7 +664,9 @@ class ModelPanel(QWidget):
             self.backbone_lr_label.setText("Backbone learning rate: none (the backbone is frozen).")
         else:
             rate = self.learning_rate.value() * self.backbone_factor.value()
-            learning = self.stages.value() if self.transfer() == "partial" else self.stages.maximum()
+            learning = (
+                self.stages.value() if self.transfer() == "partial" else self.stages.maximum()
+            )  # full, auto
             decay = self.layer_decay.value()
             if decay >= 1 or learning < 2:
                 self.backbone_lr_label.setText(f"Backbone learning rate: {rate:.2g} (head × factor).")
@@ -809,6 +832,7 @@ class ModelPanel(QWidget):
         return TrainConfig.recommended(
             backbone=self.backbone_name(),
             transfer=self.transfer(),
+            time_budget=round(self.time_budget.value(), 1),
             unfreeze_stages=self.stages.value(),
             head=str(self.head_kind.currentData()),
             linear_probe=self.linear_probe.isChecked(),

@@ -29,7 +29,13 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.evaluation.metrics import format_score
 from dmtl_studio.core.project.runs_table import EpochMetrics, RunRecord
-from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunSummary, StepProgress
+from dmtl_studio.core.training.events import (
+    EpochResult,
+    PhaseStarted,
+    PreparationProgress,
+    RunSummary,
+    StepProgress,
+)
 from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
 
 REDRAW_MS = 200
@@ -199,6 +205,7 @@ class TrainingPanel(QWidget):
         self.epochs_done = 0
         self.epochs_planned = 0
         self.phase = "preparing"
+        self.auto_phase = ""  # "Auto, phase 1 of 2 (…)" during an Auto run
         # The step phase's own clock: its ETA comes from its own rate, never from the feature pass before it.
         self._steps_origin: tuple[float, int, float] | None = None  # (time, steps done, paused seconds)
         self.stop_note = QLabel()
@@ -330,6 +337,33 @@ class TrainingPanel(QWidget):
             self.status.setText(message)
 
     def run_started(self, description: str) -> None:
+        self.auto_phase = ""
+        self._clear_curves()
+        self.start_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.pause_button.setEnabled(True)
+        self.notices.clear()
+        self.notices.hide()
+        self.pause_button.setText("Pause")
+        self.paused = False
+        self._started_at = self.clock()
+        self._paused_seconds = 0.0
+        self.status.setText(f"Preparing: {description}")
+        self.redraw_timer.start()
+
+    def on_phase(self, event: PhaseStarted) -> None:
+        """An Auto run's next phase: its own curves from epoch 1, and the status line says which phase."""
+        self.auto_phase = f"Auto, phase {event.phase} of {event.phases} ({event.title})"
+        self._clear_curves()
+        self.status.setText(f"{self.auto_phase}: preparing…")
+
+    def _say(self, text: str) -> None:
+        """The status line while the run works, after the Auto phase when there is one."""
+        self.status.setText(f"{self.auto_phase}: {text}" if self.auto_phase else text)
+
+    def _clear_curves(self) -> None:
+        """Empty the curves and tables, ready for a run's (or an Auto phase's) first epoch."""
         for series in self.live:
             series.clear()
         self._chosen_c_shown = False
@@ -342,24 +376,12 @@ class TrainingPanel(QWidget):
             self._kept_in_legend = False
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
-        self.start_button.setEnabled(False)
-        self.resume_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.pause_button.setEnabled(True)
-        self.notices.clear()
-        self.notices.hide()
-        self.pause_button.setText("Pause")
-        self.paused = False
-        self._started_at = self.clock()
-        self._paused_seconds = 0.0
         self.epochs_done, self.epochs_planned, self.phase = 0, 0, "preparing"
         self._steps_origin = None
         self._label_rate_plot(probe=False)
         self._show_stop_cost()
         self.progress.setRange(0, 0)  # busy until the first step reports
         self.progress.setFormat("preparing…")
-        self.status.setText(f"Preparing: {description}")
-        self.redraw_timer.start()
 
     def redraw(self) -> None:
         """Draw everything that changed (at the end of a run, or on demand)."""
@@ -461,7 +483,7 @@ class TrainingPanel(QWidget):
             f"ETA {format_duration(eta) if eta is not None else '…'}"
         )
         if not self.paused:
-            self.status.setText(
+            self._say(
                 f"Training — loss {event.loss:.3f}, learning rate {event.learning_rate:.2e}, "
                 f"{event.images_per_second:.0f} {self.item}s/s, elapsed {format_duration(elapsed)}"
             )
@@ -527,7 +549,7 @@ class TrainingPanel(QWidget):
             f"ETA {format_duration(eta) if eta is not None else '…'}"
         )
         if not self.paused:
-            self.status.setText(
+            self._say(
                 f"Fitting the linear probe — C = {event.learning_rate:g}: held-out log-loss {event.loss:.3f}"
             )
         self.train_loss.append(event.step, event.loss)
@@ -577,7 +599,7 @@ class TrainingPanel(QWidget):
             left = format_duration(event.eta_seconds) if event.eta_seconds is not None else "…"
             self.progress.setFormat(f"contrastive {event.done:,}/{event.total:,} · ETA {left}")
             if not self.paused:
-                self.status.setText(
+                self._say(
                     f"Adapting the {self.model_part} to your labels (SetFit's contrastive fine-tuning): step "
                     f"{event.done:,} of {event.total:,}, {format_duration(event.seconds)}; its embeddings are "
                     "computed next, then the head is fitted."
@@ -589,7 +611,7 @@ class TrainingPanel(QWidget):
         left = format_duration(left_seconds) if left_seconds is not None else "…"
         self.progress.setFormat(f"features {event.done:,}/{event.total:,} · ETA {left}")
         if not self.paused:
-            self.status.setText(
+            self._say(
                 f"Computing features once with the frozen {self.model_part}: {event.done:,} of {event.total:,} "
                 f"{self.item} views (a few augmented views of each training {self.item}), "
                 f"{format_duration(event.seconds)}; "
@@ -638,7 +660,10 @@ class TrainingPanel(QWidget):
         accuracy = best.get("val_accuracy")
         detail = f", best validation accuracy {accuracy:.1%}" if accuracy is not None else ""
         verb = "Finished" if summary.status == "completed" else "Stopped"
-        if summary.epochs_completed and self.phase == "probe":
+        choice = summary.metrics.get("auto")
+        if choice is not None:  # an Auto run: what was kept and why
+            self.status.setText(f"{verb}: {choice['note']}. Model saved in {summary.run_dir}")
+        elif summary.epochs_completed and self.phase == "probe":
             self.status.setText(
                 f"{verb}: the linear probe was fitted on {summary.device}{detail}. Model saved in {summary.run_dir}"
             )

@@ -25,6 +25,7 @@ class TrainingThread(QThread):
     epoch_finished = Signal(object)  # EpochResult
     run_finished = Signal(object)  # RunSummary
     notice = Signal(str)  # fallbacks, early stop, resumed
+    phase_started = Signal(object)  # PhaseStarted: an Auto run's next phase
     failed = Signal(str)
 
     def __init__(
@@ -45,6 +46,7 @@ class TrainingThread(QThread):
             preparation=self._on_preparation,
             epoch=self.epoch_finished.emit,
             notice=self._on_notice,
+            phase=self.phase_started.emit,
         )
         LIVE_THREADS.add(self)
 

@@ -129,3 +129,11 @@ def test_recipe_names_a_file_or_a_preset_of_the_projects_kind(tmp_path: Path, mo
         recipe_option(tmp_path / "stronk", "images")
     save_recipe(preset("light"), tmp_path / "strong")  # a file of that name wins over the preset
     assert recipe_option(tmp_path / "strong", "images") == preset("light")
+
+
+def test_the_auto_transfer_and_its_time_budget_are_options() -> None:
+    config = _config("--transfer", "auto", "--time-budget", "12.5")
+    assert config == TrainConfig.recommended(transfer="auto", time_budget=12.5)
+    assert _config("--transfer", "auto").time_budget == TrainConfig.recommended().time_budget == 30.0
+    with pytest.raises(ConfigError, match="time budget"):
+        _config("--transfer", "auto", "--time-budget", "-1")

@@ -299,3 +299,21 @@ def test_the_form_starts_from_the_recommended_configuration_and_offers_only_vali
         setting("head").choices
     )
     assert list(panel.strategy_buttons) == list(setting("transfer").choices)
+
+
+def test_auto_is_offered_with_its_time_budget_for_images_and_not_for_texts(panel: ModelPanel) -> None:
+    auto = panel.strategy_buttons["auto"]
+    assert auto.text() == "Auto: linear probe now, fine-tune if time allows"
+    assert not panel.time_budget.isEnabled()
+    auto.setChecked(True)
+    assert panel.time_budget.isEnabled() and "linear probe first" in panel.help.text()
+    # Its fine-tune takes the epochs and the fine-tuning recipe; its first phase the linear probe.
+    assert panel.epochs.isEnabled() and panel.layer_decay.isEnabled() and panel.linear_probe.isEnabled()
+    panel.time_budget.setValue(12.5)
+    config = panel.config()
+    assert (config.transfer, config.time_budget, config.linear_probe) == ("auto", 12.5, True)
+    panel.set_project_kind("text")
+    assert auto.isHidden() and panel.time_budget.isHidden()
+    assert panel.config().transfer == "frozen"
+    panel.set_project_kind("images")
+    assert not auto.isHidden()

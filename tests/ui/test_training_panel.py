@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from dmtl_studio.core.training.events import EpochResult, PreparationProgress, RunSummary, StepProgress
+from dmtl_studio.core.training.events import (
+    EpochResult,
+    PhaseStarted,
+    PreparationProgress,
+    RunSummary,
+    StepProgress,
+)
 from dmtl_studio.ui.training_panel import TrainingPanel
 
 
@@ -195,3 +201,25 @@ def test_a_text_project_is_told_of_in_texts_and_the_encoder(qtbot) -> None:  # n
     panel.set_kind("images")  # the next project holds images again
     panel.on_progress(StepProgress(1, 5, 2, 4, 0.9, 1e-3, 500.0))
     assert "500 images/s" in panel.status.text()
+
+
+def test_an_auto_run_says_its_phase_and_plots_each_phase_from_its_first_epoch(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("auto transfer")
+    panel.on_phase(PhaseStarted(1, 2, "linear probe (frozen backbone)"))
+    assert panel.status.text().startswith("Auto, phase 1 of 2 (linear probe (frozen backbone))")
+    _feed(panel, 1, 2)
+    panel.redraw()
+    assert panel.val_accuracy.n == 1
+    panel.on_phase(PhaseStarted(2, 2, "full fine-tune"))
+    assert panel.val_accuracy.n == 0  # the fine-tune's curves start on their own
+    panel.on_progress(StepProgress(1, 3, 1, 2, 0.7, 1e-3, 20.0))
+    assert panel.status.text().startswith("Auto, phase 2 of 2 (full fine-tune): Training")
+    _feed(panel, 3, 2)
+    note = "Auto: balanced accuracy on the 18 validation images: linear probe 0.556, fine-tune 0.611"
+    panel.on_finished(
+        RunSummary(3, "/runs/auto-finetune-1", "completed", 3, ("a", "b"), "cpu", {"auto": {"note": note}})
+    )
+    assert panel.val_accuracy.n == 3
+    assert note in panel.status.text() and "/runs/auto-finetune-1" in panel.status.text()

@@ -25,8 +25,24 @@ class BasicSettings:
         metadata=described(
             "transfer",
             help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
-            "full: every layer",
+            "full: every layer; auto (image projects): the frozen linear probe first, then the full fine-tune "
+            "if --time-budget allows, keeping the better",
             choices=TRANSFER_MODES,
+        ),
+    )
+    time_budget: float = field(
+        default=30.0,
+        metadata=described(
+            "time budget",
+            label="Time budget (minutes)",
+            metavar="MINUTES",
+            help="--transfer auto: the minutes the whole run may take; the fine-tune runs only when its estimate "
+            "(from its first steps) fits in what the linear probe left (0: the linear probe alone)",
+            low=0,
+            high=10_000,
+            step=5,
+            decimals=1,
+            rule="time budget must be between 0 and 10000 minutes",
         ),
     )
     epochs: int = field(

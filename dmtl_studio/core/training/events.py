@@ -77,6 +77,15 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class PhaseStarted:
+    """An Auto run begins its ``phase``-th of ``phases`` phases (each an ordinary run with its own epochs)."""
+
+    phase: int
+    phases: int
+    title: str  # what the phase trains, in plain words ("linear probe (frozen backbone)")
+
+
+@dataclass(frozen=True)
 class PreparationProgress:
     """Work before the first step: with a frozen backbone, computing every image's features once."""
 
@@ -132,6 +141,8 @@ class EventHandlers:
         Gets each :class:`RunNotice`.
     fold
         Gets each :class:`FoldResult` (cross-validation only).
+    phase
+        Gets each :class:`PhaseStarted` (an Auto run only).
     """
 
     step: Callable[[StepProgress], None] | None = None
@@ -139,6 +150,7 @@ class EventHandlers:
     epoch: Callable[[EpochResult], None] | None = None
     notice: Callable[[RunNotice], None] | None = None
     fold: Callable[[FoldResult], None] | None = None
+    phase: Callable[[PhaseStarted], None] | None = None
 
     def __call__(self, event: object) -> None:
         """Run the handler of ``event``'s kind, if there is one.
@@ -161,6 +173,7 @@ _HANDLER_OF: dict[type, str] = {
     EpochResult: "epoch",
     RunNotice: "notice",
     FoldResult: "fold",
+    PhaseStarted: "phase",
 }
 
 

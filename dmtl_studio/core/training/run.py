@@ -17,7 +17,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -30,6 +30,7 @@ from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.imaging import FileProblem
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training import run_state
+from dmtl_studio.core.training.auto import refuse_auto, train_auto
 from dmtl_studio.core.training.averaging import WeightAverage
 from dmtl_studio.core.training.callbacks import (
     Checkpointing,
@@ -48,7 +49,8 @@ from dmtl_studio.core.training.fitted_items import write_fitted_items
 from dmtl_studio.core.training.held_out import uses_linear_probe
 from dmtl_studio.core.training.labelled import LabelledSplit
 from dmtl_studio.core.training.out_of_fold import write_held_out_logits
-from dmtl_studio.core.training.setup import EventCallback, build_run
+from dmtl_studio.core.training.settings import AUTO
+from dmtl_studio.core.training.setup import EventCallback, RunParts, build_run
 from dmtl_studio.core.training.text_setup import build_project_run
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,7 @@ def _train(
     split: LabelledSplit | None,
     run_prefix: str,
     world: World | None = None,
+    on_parts: Callable[[RunParts], None] | None = None,
 ) -> RunSummary:
     clock = RunClock(should_stop)
     progress = ProgressEvents(emit, clock)
@@ -175,6 +178,8 @@ def _train(
             )
         parts = build_run(store, config, emit, clock.should_stop, split, progress.preparing, world)
         emit(RunNotice(world.describe(parts.batch_size)))
+    if on_parts is not None:
+        on_parts(parts)
     run_config = parts.run_config()
 
     def files_for(metrics: dict, calibration: dict | None, model: Module | None = None) -> dict[str, bytes]:
@@ -281,6 +286,8 @@ def train(
         The project folder; the engine opens its own connection (safe in any thread).
     config
         What to train and how. When resuming, pass the run's own configuration (``epochs`` may be raised).
+        ``transfer="auto"`` makes two runs, the linear probe then the full fine-tune within ``time_budget``
+        (:mod:`~dmtl_studio.core.training.auto`), and returns the kept one's summary.
     on_event
         Receives :class:`StepProgress` after each batch, :class:`EpochResult` after each epoch,
         :class:`PreparationProgress` during a frozen backbone's feature pass and :class:`RunNotice` for
@@ -309,7 +316,8 @@ def train(
     ------
     TrainingError
         The run cannot start or go on (too few labelled classes, no run folder, a file changed on disk, a
-        non-finite loss, out of GPU memory at the smallest batch); the message says what to do.
+        non-finite loss, out of GPU memory at the smallest batch), or an Auto run where there can be none (a
+        text project, a resumed run, folds, a distributed run); the message says what to do.
     WeightsError
         The backbone's pretrained weights cannot be found offline.
     RunInterrupted
@@ -317,10 +325,24 @@ def train(
         no epoch was saved); the exception's ``summary`` names it.
     """
     emit = on_event or (lambda event: None)
+    if config.transfer == AUTO and world is not None:
+        refuse_auto("images", False, False, True)
     if world is not None and not world.is_main:
         return _follow(project_dir, config, world, should_stop, resume_from is not None)
     with ProjectStore.open(project_dir) as store:
         try:
+            if config.transfer == AUTO:
+                refuse_auto(store.kind, resume_from is not None, split is not None, world is not None)
+                return train_auto(
+                    store,
+                    config,
+                    emit,
+                    should_stop,
+                    lambda phase, on_event, stop, prefix, on_parts: _train(
+                        store, phase, on_event, stop, None, None, prefix, None, on_parts
+                    ),
+                    run_prefix,
+                )
             return _train(
                 store,
                 config,

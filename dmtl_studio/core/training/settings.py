@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TRANSFER_MODES = ("frozen", "partial", "full")
+TRANSFER_MODES = ("frozen", "partial", "full", "auto")
+#: The strategy that trains a linear probe first, then a full fine-tune if the time budget allows (image projects).
+AUTO = "auto"
 HEADS = ("linear", "mlp")
 DEVICES = ("auto", "cpu", "cuda")
 IMBALANCE = ("none", "weighted_loss", "balanced_sampler")

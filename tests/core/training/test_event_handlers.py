@@ -11,6 +11,7 @@ from dmtl_studio.core.training.events import (
     EpochResult,
     EventHandlers,
     FoldResult,
+    PhaseStarted,
     PreparationProgress,
     RunNotice,
     StepProgress,
@@ -22,6 +23,7 @@ EVENTS = {
     "epoch": EpochResult(1, 2, 0.5, 0.8, 0.6, 0.7, 1e-3, confusion=np.eye(2)),
     "notice": RunNotice("resumed"),
     "fold": FoldResult(1, 2, 10, 5, 0.9, "/runs/cv-1"),
+    "phase": PhaseStarted(2, 2, "full fine-tune"),
 }
 
 

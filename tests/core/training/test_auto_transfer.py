@@ -1,0 +1,184 @@
+"""The Auto transfer: the linear probe, then the full fine-tune within the time budget, keeping the better."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dmtl_studio.core.evaluation.predict import predict_folder
+from dmtl_studio.core.models.classifier import build_head
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.auto import (
+    FORWARD_SHARE,
+    _Budget,
+    _RunClock,
+    balanced_accuracy,
+    start_head_from_probe,
+)
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.events import EpochResult, PhaseStarted, RunNotice, StepProgress
+from dmtl_studio.core.training.linear_probe import fit_linear_probe
+from dmtl_studio.core.training.probe_model import to_module
+from dmtl_studio.core.training.run import train
+from tests.core.text_run import make_text_project
+
+
+def _auto(**changes: object) -> TrainConfig:
+    base = dict(
+        transfer="auto",
+        epochs=1,
+        batch_size=16,
+        input_size=32,
+        device="cpu",
+        feature_views=1,
+        time_budget=30.0,
+    )
+    return TrainConfig.recommended(**{**base, **changes})
+
+
+def _notes(events: list[object]) -> list[str]:
+    return [e.message for e in events if isinstance(e, RunNotice)]
+
+
+def _phase_of(events: list[object]) -> list[int]:
+    """The phase each event came in (0 before the first)."""
+    phase, phases = 0, []
+    for event in events:
+        if isinstance(event, PhaseStarted):
+            phase = event.phase
+        phases.append(phase)
+    return phases
+
+
+def test_auto_trains_the_probe_then_the_fine_tune_and_keeps_the_better_on_validation(project: Path) -> None:
+    events: list[object] = []
+    summary = train(project, _auto(), on_event=events.append)
+
+    assert [e.phase for e in events if isinstance(e, PhaseStarted)] == [1, 2]
+    choice = summary.metrics["auto"]
+    assert Path(choice["probe_run"]).name.startswith("auto-probe-")
+    assert Path(choice["finetune_run"]).name.startswith("auto-finetune-")
+    # Both scores are the balanced accuracy of each phase's kept epoch on the same validation images.
+    epochs = [(p, e) for p, e in zip(_phase_of(events), events, strict=True) if isinstance(e, EpochResult)]
+    probe_epoch = next(e for p, e in epochs if p == 1)
+    finetune_epoch = next(e for p, e in epochs if p == 2 and e.epoch == summary.metrics["best"]["epoch"])
+    assert choice["probe"] == balanced_accuracy(probe_epoch.confusion)
+    assert choice["finetune"] == balanced_accuracy(finetune_epoch.confusion)
+    assert probe_epoch.confusion.sum() == finetune_epoch.confusion.sum() >= 5 * 3
+    kept = "probe" if choice["probe"] > choice["finetune"] else "finetune"
+    assert choice["kept"] == kept
+    assert summary.run_dir == choice[f"{kept}_run"] and summary.status == "completed"
+    notes = _notes(events)
+    assert "Auto: the fine-tune's head starts from the linear probe's (LP-FT)" in notes
+    assert choice["note"] in notes and "balanced accuracy" in choice["note"]
+    with ProjectStore.open(project) as store:
+        assert {r.name for r in store.runs()} == {
+            Path(choice["probe_run"]).name,
+            Path(choice["finetune_run"]).name,
+        }
+
+
+def test_a_budget_too_small_for_the_fine_tune_keeps_the_probe_alone(project: Path) -> None:
+    events: list[object] = []
+    summary = train(project, _auto(time_budget=0.001), on_event=events.append)
+
+    assert summary.status == "completed" and Path(summary.run_dir).name.startswith("auto-probe-")
+    assert summary.metrics["auto"]["kept"] == "probe"
+    assert "fine-tune skipped" in summary.metrics["auto"]["note"]
+    assert summary.metrics["auto"]["note"] in _notes(events)
+    assert [e.phase for e in events if isinstance(e, PhaseStarted)] == [1]
+    with ProjectStore.open(project) as store:
+        assert [r.name for r in store.runs()] == [Path(summary.run_dir).name]
+
+
+def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -> None:
+    # One minute spent, two minutes of budget: 100 s of training steps left is over it, 30 s is not.
+    def step(eta: float) -> StepProgress:
+        return StepProgress(1, 2, 2, 10, 1.0, 1e-3, images_per_second=8.0, eta_seconds=eta)
+
+    for eta, over in ((100.0, True), (30.0, False)):
+        budget = _Budget(lambda: 60.0, budget_s=120, val_images=24, views=2)
+        budget(step(eta))  # the first step: no estimate yet
+        assert budget.estimate_s is None and not budget.over
+        budget(step(eta))
+        validation = (
+            2 * 24 * 2 / 8.0 * FORWARD_SHARE
+        )  # both epochs' passes over 24 images and their mirror images
+        assert budget.estimate_s == pytest.approx(60 + eta + validation)
+        assert budget.over is over
+
+
+def test_stopped_during_the_fine_tune_the_probe_is_the_complete_usable_result(
+    project: Path, shapes_dir: Path, tmp_path: Path
+) -> None:
+    events: list[object] = []
+
+    def stop_in_the_fine_tune() -> bool:
+        phases = _phase_of(events)
+        return any(isinstance(e, StepProgress) and p == 2 for e, p in zip(events, phases, strict=True))
+
+    summary = train(project, _auto(), on_event=events.append, should_stop=stop_in_the_fine_tune)
+
+    assert summary.status == "completed" and Path(summary.run_dir).name.startswith("auto-probe-")
+    assert summary.metrics["auto"]["kept"] == "probe"
+    assert "the fine-tune was stopped" in summary.metrics["auto"]["note"]
+    images = tmp_path / "new"
+    images.mkdir()
+    for picture in sorted((shapes_dir / "circle").glob("*.png"))[:3]:
+        (images / picture.name).write_bytes(picture.read_bytes())
+    result = predict_folder(summary.run_dir, images, tmp_path / "out.csv")
+    assert len(result.predictions) == 3 and (tmp_path / "out.csv").is_file()
+
+
+def test_a_text_project_refuses_the_auto_transfer(tmp_path: Path) -> None:
+    project = make_text_project(tmp_path / "texts")
+    with pytest.raises(TrainingError, match="Auto transfer is for image projects"):
+        train(project, _auto())
+    with ProjectStore.open(project) as store:
+        assert store.runs() == []
+
+
+def test_the_fine_tunes_head_starts_with_the_probes_logits() -> None:
+    generator = np.random.default_rng(0)
+    features = generator.normal(2.0, 3.0, (60, 8)).astype(np.float32)
+    targets = np.arange(60) % 3
+    probe = fit_linear_probe(features, targets, num_classes=3, seed=0)
+    layer = to_module(probe)
+    # The probe's checkpoint: its linear layer in the product's linear head (dropout, then the layer).
+    probe_head = build_head("linear", 8, 3, 0, 0.2)
+    probe_head[1].load_state_dict(layer.state_dict())
+    weights = {f"head.{k}": v for k, v in probe_head.state_dict().items()}
+    weights["backbone.stem.weight"] = torch.zeros(1)
+
+    finetune = nn.Module()
+    finetune.head = build_head("linear", 8, 3, 0, 0.2)
+    assert start_head_from_probe(finetune, weights)
+    x = torch.from_numpy(features)
+    with torch.no_grad():
+        assert torch.allclose(finetune.head.eval()(x), layer(x), atol=1e-5)
+
+    mlp = nn.Module()
+    mlp.head = build_head("mlp", 8, 3, 16, 0.2)
+    before = {k: v.clone() for k, v in mlp.head.state_dict().items()}
+    assert not start_head_from_probe(mlp, weights)
+    assert all(torch.equal(before[k], v) for k, v in mlp.head.state_dict().items())
+
+
+def test_a_pause_does_not_count_against_the_budget() -> None:
+    paused = [True]
+
+    def should_stop() -> bool:
+        if paused[0]:  # the window holds a paused run here
+            time.sleep(0.3)
+            paused[0] = False
+        return False
+
+    clock = _RunClock(should_stop)
+    assert not clock.should_stop()
+    assert clock.waited >= 0.3 and clock.elapsed() < 0.1
