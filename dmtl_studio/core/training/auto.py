@@ -16,7 +16,10 @@ points of balanced accuracy on the mean, at 12–39 times its wall time on a 2-c
    stopped and its run removed: the probe is the result;
 3. keeps the better on the validation images when both models were scored on the same ones, neither fitted them,
    and there are at least :data:`~dmtl_studio.core.training.held_out.MIN_VALIDATION_PER_CLASS` per class (balanced
-   accuracy; the fine-tune wins a tie). Otherwise the fine-tune is kept, the benchmark's evidence, and the notes say
+   accuracy; the fine-tune wins a tie). When the probe fitted them (a project with test images), its out-of-fold
+   predictions of them stand in for its scores (:mod:`~dmtl_studio.core.training.out_of_fold`): each from a fold
+   model that did not see the image, a slightly pessimistic estimate, as the fine-tune's is slightly optimistic
+   (its best epoch was picked on the same images). Otherwise the fine-tune is kept, the benchmark's evidence, and the notes say
    why. Stopped during the fine-tune, the probe is kept and the run is complete.
 
 Both runs stay in the project's history; the summary returned is the kept one's, and its ``metrics["auto"]`` holds
@@ -42,6 +45,7 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import EpochResult, PhaseStarted, RunNotice, RunSummary, StepProgress
 from dmtl_studio.core.training.held_out import MIN_VALIDATION_PER_CLASS
+from dmtl_studio.core.training.out_of_fold import held_out_confusion
 from dmtl_studio.core.training.setup import EventCallback, RunParts
 
 #: Training steps of the fine-tune measured before its cost is estimated.
@@ -303,6 +307,10 @@ def train_auto(
     best_epoch = int(finetune.metrics.get("best", {}).get("epoch", 0) or 0)
     finetune_confusion = finetune_phase.confusions.get(best_epoch)
     classes = len(probe.classes)
+    out_of_fold = False
+    if probe_confusion is None:  # the probe fitted the validation images: its out-of-fold predictions of them
+        probe_confusion = held_out_confusion(probe.run_dir, probe.classes)
+        out_of_fold = probe_confusion is not None
     if probe_confusion is None and store.split_counts().get("test", 0) > 0:
         why = "the linear probe fitted the validation images (they join its fit when the project has test images)"
     elif probe_confusion is None:
@@ -327,9 +335,11 @@ def train_auto(
     scores = {"probe": balanced_accuracy(probe_confusion), "finetune": balanced_accuracy(finetune_confusion)}
     kept = "probe" if scores["probe"] > scores["finetune"] else "finetune"
     words = {"probe": "the linear probe", "finetune": "the fine-tune"}
+    how = " (out of fold: it fitted them, each is predicted by a fold model that did not see it)"
     note = (
         f"Auto: balanced accuracy on the {_val_count(probe_confusion)} validation images: linear probe "
-        f"{scores['probe']:.3f}, fine-tune {scores['finetune']:.3f}; {words[kept]} is kept"
+        f"{scores['probe']:.3f}{how if out_of_fold else ''}, fine-tune {scores['finetune']:.3f}; "
+        f"{words[kept]} is kept"
         + (" (a tie goes to the fine-tune)" if scores["probe"] == scores["finetune"] else "")
     )
     return _with_choice(

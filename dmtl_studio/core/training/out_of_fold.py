@@ -159,3 +159,25 @@ def held_out_logits(run_dir: str | os.PathLike[str], classes: Sequence[str]) -> 
     if logits.ndim != 2 or logits.shape != (len(hashes), len(classes)) or not np.isfinite(logits).all():
         return {}
     return dict(zip(hashes, logits, strict=True))
+
+
+def held_out_confusion(run_dir: str | os.PathLike[str], classes: Sequence[str]) -> np.ndarray | None:
+    """The confusion matrix ``(K, K)`` (rows: true class, columns: predicted) of a run's out-of-fold logits:
+    how its probe does on the validation items it fitted, each predicted by a fold model that did not see it.
+    ``None`` when the run keeps none or the file cannot be read (as :func:`held_out_logits`)."""
+    try:
+        with np.load(Path(run_dir) / HELD_OUT_NAME, allow_pickle=False) as data:
+            if [str(c) for c in data["classes"]] != list(classes):
+                return None
+            logits = np.asarray(data["logits"], dtype=np.float64)
+            targets = np.asarray(data["targets"], dtype=np.int64)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    k = len(classes)
+    if logits.ndim != 2 or logits.shape != (len(targets), k) or len(targets) == 0:
+        return None
+    if not np.isfinite(logits).all() or targets.min() < 0 or targets.max() >= k:
+        return None
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (targets, logits.argmax(1)), 1)
+    return confusion

@@ -24,6 +24,7 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import EpochResult, PhaseStarted, RunNotice, StepProgress
 from dmtl_studio.core.training.linear_probe import fit_linear_probe
+from dmtl_studio.core.training.out_of_fold import held_out_confusion
 from dmtl_studio.core.training.probe_model import to_module
 from dmtl_studio.core.training.run import train
 from tests.core.text_run import make_text_project
@@ -82,6 +83,28 @@ def test_auto_trains_the_probe_then_the_fine_tune_and_keeps_the_better_on_valida
             Path(choice["probe_run"]).name,
             Path(choice["finetune_run"]).name,
         }
+
+
+def test_with_a_test_split_the_probe_is_compared_by_its_out_of_fold_predictions(project: Path) -> None:
+    with ProjectStore.open(
+        project
+    ) as store:  # a test split: the probe takes the validation images into its fit
+        train_ids = [im.id for im in store.images(usable_only=True) if im.split == "train" and im.label]
+        store.set_splits({image_id: "test" for image_id in train_ids[::4]})
+        val_images = sum(1 for im in store.images(usable_only=True) if im.split == "val" and im.label)
+    events: list[object] = []
+    summary = train(project, _auto(), on_event=events.append)
+
+    choice = summary.metrics["auto"]
+    probe_epochs = [
+        e for p, e in zip(_phase_of(events), events, strict=True) if p == 1 and isinstance(e, EpochResult)
+    ]
+    assert all(e.confusion is None for e in probe_epochs)  # the probe scored no held-out validation image
+    out_of_fold = held_out_confusion(choice["probe_run"], summary.classes)
+    assert out_of_fold is not None and out_of_fold.sum() == val_images >= 5 * 3
+    assert choice["probe"] == balanced_accuracy(out_of_fold)
+    assert choice["finetune"] is not None and "out of fold" in choice["note"]
+    assert choice["kept"] == ("probe" if choice["probe"] > choice["finetune"] else "finetune")
 
 
 def test_a_budget_too_small_for_the_fine_tune_keeps_the_probe_alone(project: Path) -> None:
