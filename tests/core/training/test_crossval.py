@@ -85,3 +85,17 @@ def test_a_file_gone_from_disk_is_left_out_of_every_fold_not_only_the_first(tmp_
     assert [f.fold for f in result.folds] == [1, 2]  # the second fold left it out too, and trained
     with ProjectStore.open(tmp_path / "p") as store:
         assert [r.status for r in store.runs()] == ["completed", "completed"]
+
+
+def test_an_interruption_before_any_fold_finished_describes_itself_as_json() -> None:
+    from dmtl_studio.core.training.crossval import CrossValidationInterrupted
+
+    data = CrossValidationInterrupted(3, 1, (), None).to_dict()  # Ctrl-C during fold 1, nothing saved yet
+    assert (
+        data["completed"] == [] and data["interrupted_fold"] == 1 and data["interrupted_fold_run_dir"] is None
+    )
+    done = FoldResult(1, 3, 10, 5, 0.8, "/p/runs/cv-1of3-x")
+    later = CrossValidationInterrupted(3, 2, (done,), None).to_dict()
+    assert later["completed"] == [
+        {"fold": 1, "train_images": 10, "test_images": 5, "accuracy": 0.8, "run_dir": "/p/runs/cv-1of3-x"}
+    ]
