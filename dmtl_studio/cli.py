@@ -893,10 +893,12 @@ def _resumed_config(args: argparse.Namespace) -> object:
             if args.epochs is None
             else f"--epochs more than {done}, not {args.epochs}"
         )
+        import shlex
+
         raise TrainingError(
             f"run {run.name} is already completed ({done} epoch(s)); nothing was trained. To train it longer, "
             f"give {longer}; to train again, start a new run (leave out --resume); to measure it: dmtl-studio "
-            f"evaluate {run.run_dir}"
+            f"evaluate {shlex.quote(str(run.run_dir))}"
         )
     config = TrainConfig.from_dict(run.config)
     changes: dict = {"device": args.device or TrainConfig.recommended().device}

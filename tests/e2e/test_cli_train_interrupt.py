@@ -79,3 +79,19 @@ def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_i
         (run,) = store.runs()
         assert run.status == "completed"
         assert len(store.epoch_metrics(run.id)) == finished["epochs_completed"]
+
+
+def test_the_evaluate_command_named_for_a_finished_run_works_when_its_path_has_a_space(
+    project: Path, tmp_path: Path
+) -> None:
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.run import train
+
+    spaced = tmp_path / "my project"
+    project.rename(spaced)
+    config = TrainConfig(epochs=1, input_size=32, device="cpu", feature_views=1, transfer="frozen")
+    run_dir = train(spaced, config).run_dir
+    again = run_cli("train", str(spaced), "--resume", run_dir, "--device", "cpu")
+    assert again.returncode == 2 and "is already completed" in again.stderr
+    named = shlex.split(again.stderr.split("to measure it: ", 1)[1].strip())
+    assert named == ["dmtl-studio", "evaluate", run_dir]

@@ -37,8 +37,8 @@ def validation_threshold(
     ------
     RejectError
         When the run is not inside a project, the project has no usable validation image of the run's classes
-        or the run was fitted on all of them without keeping out-of-fold logits for them (an epoch run), or
-        ``target_accuracy`` is outside ``(0, 1]``.
+        or the run was fitted on all of them without keeping out-of-fold logits for them (an epoch run) or with
+        its file of them unreadable (damaged), or ``target_accuracy`` is outside ``(0, 1]``.
     """
     from dmtl_studio.core.evaluation.inference import probabilities_for, project_of_run
     from dmtl_studio.core.models.calibration import softmax, temperature_of
@@ -46,7 +46,7 @@ def validation_threshold(
     from dmtl_studio.core.project.file_changes import current_hashes
     from dmtl_studio.core.project.store import ProjectStore
     from dmtl_studio.core.training.fitted_items import fitted_hashes
-    from dmtl_studio.core.training.out_of_fold import held_out_logits
+    from dmtl_studio.core.training.out_of_fold import HELD_OUT_NAME, held_out_logits
 
     if not 0.0 < target_accuracy <= 1.0:
         raise RejectError(f"the target accuracy must be between 0 and 1 (e.g. 0.95), not {target_accuracy}")
@@ -70,6 +70,12 @@ def validation_threshold(
         cross = [im for im in records if content[im.path] in fitted and content[im.path] in out_of_fold]
     if not records:
         raise RejectError(f"the project {project} has no labelled validation image to choose a threshold on")
+    if not held_out and not cross and not out_of_fold and (Path(run_dir) / HELD_OUT_NAME).exists():
+        raise RejectError(
+            f"the run {Path(run_dir).name} was fitted on the validation items of {project}, and the out-of-fold "
+            f"predictions it keeps for them ({HELD_OUT_NAME} in its folder) cannot be read: the file is damaged "
+            "or not this run's. Give --reject-below P instead, or train the run again to make the file anew"
+        )
     if not held_out and not cross:
         raise RejectError(
             f"the run {Path(run_dir).name} was fitted on the validation items of {project} and keeps no "

@@ -196,6 +196,14 @@ class Checkpointing(Callback):
         self.best_files: dict[str, bytes] = {}
 
     def on_epoch_end(self, trainer: Trainer, epoch: EpochOutput) -> None:
+        kept_before = (self.best_score, self.best_metrics, self.last_metrics, self.best_files)
+        try:
+            self._save(trainer, epoch)
+        except BaseException:  # (Ctrl-C during the save) the run reports the epoch it keeps, not this one
+            self.best_score, self.best_metrics, self.last_metrics, self.best_files = kept_before
+            raise
+
+    def _save(self, trainer: Trainer, epoch: EpochOutput) -> None:
         self.last_metrics = epoch.metrics()
         score = epoch.val_accuracy if epoch.val_accuracy is not None else epoch.train_accuracy
         improved = score > self.best_score or not self.pick_best
@@ -281,6 +289,10 @@ class StoreRecorder(Callback):
             self.removed = True
             log.info("run %s ended before its first epoch was saved and was removed", self.run_dir.name)
             return
+        if (
+            status == "interrupted"
+        ):  # an epoch recorded but not saved (Ctrl-C during its save) is not the run's
+            self.store.forget_epochs_after(self.run_id, trainer.saved_epoch)
         final = self.final_metrics()
         self.store.finish_run(self.run_id, status, final["last"] if status == "failed" else final)
         run_lock.remove_lock(self.run_dir)

@@ -48,17 +48,21 @@ class CrossValidation:
             "folds": len(self.folds),
             "mean_accuracy": self.mean,
             "std_accuracy": self.std,
-            "per_fold": [
-                {
-                    "fold": f.fold,
-                    "train_images": f.train_images,
-                    "test_images": f.test_images,
-                    "accuracy": f.accuracy,
-                    "run_dir": f.run_dir,
-                }
-                for f in self.folds
-            ],
+            "per_fold": _per_fold(self.folds),
         }
+
+
+def _per_fold(folds: tuple[FoldResult, ...]) -> list[dict]:
+    return [
+        {
+            "fold": f.fold,
+            "train_images": f.train_images,
+            "test_images": f.test_images,
+            "accuracy": f.accuracy,
+            "run_dir": f.run_dir,
+        }
+        for f in folds
+    ]
 
 
 class CrossValidationInterrupted(KeyboardInterrupt):
@@ -84,7 +88,7 @@ class CrossValidationInterrupted(KeyboardInterrupt):
             "folds": self.folds,
             "interrupted_fold": self.fold,
             "interrupted_fold_run_dir": self.fold_run_dir,
-            "completed": CrossValidation(self.completed).to_dict()["per_fold"],
+            "completed": _per_fold(self.completed),  # (no mean: none may have finished)
             "resumable": False,
         }
 

@@ -89,12 +89,12 @@ def files_for_run(
     for notice in (missing and missing_files_notice(missing), changes.notice()):
         if notice:  # (none on a read-only store: the other ranks of a distributed run take rank 0's split)
             emit(RunNotice(notice))
-    gone = set(missing) | {path for path, _ in changes.unusable}
-    if gone and split is not None:  # folds chosen before: drop the gone files from them too
+    if split is not None:  # folds chosen before: drop the files found gone now, or by an earlier fold's run
+        usable = {im.path for im in store.images(usable_only=True)}
         split = LabelledSplit(
             split.classes,
-            tuple(item for item in split.train if item[0] not in gone),
-            tuple(item for item in split.val if item[0] not in gone),
+            tuple(item for item in split.train if item[0] in usable),
+            tuple(item for item in split.val if item[0] in usable),
         )
     return split if split is not None else labelled_split(store)
 

@@ -80,6 +80,19 @@ def test_a_probe_that_fitted_its_validation_images_chooses_the_threshold_on_thei
         validation_threshold(run, 0.9)
 
 
+def test_a_damaged_file_of_out_of_fold_logits_is_named_as_such(project: Path) -> None:
+    _with_test_split(project)
+    run = Path(train(project, _probe()).run_dir)
+    kept = (run / HELD_OUT_NAME).read_bytes()
+    (run / HELD_OUT_NAME).write_bytes(kept[: len(kept) // 2])  # cut short (a copy that did not finish)
+    with pytest.raises(
+        RejectError, match=f"{HELD_OUT_NAME} in its folder\\) cannot be read: the file is damaged"
+    ):
+        validation_threshold(run, 0.9)
+    (run / HELD_OUT_NAME).write_bytes(kept)  # put back, it chooses again
+    assert validation_threshold(run, 0.9).images == len(_hashes(project, "val"))
+
+
 def test_an_epoch_run_that_trained_on_its_validation_images_chooses_no_threshold_on_them(
     project: Path,
 ) -> None:

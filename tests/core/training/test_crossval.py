@@ -68,3 +68,34 @@ def test_cross_validation_trains_each_fold_and_reports_mean_and_std(project: Pat
         train(
             project, TrainConfig(epochs=2, batch_size=16, input_size=64, device="cpu"), resume_from=fold_dir
         )
+
+
+def test_a_file_gone_from_disk_is_left_out_of_every_fold_not_only_the_first(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    folder = write_shapes_folder(tmp_path / "images", 6, unlabelled=0, seed=3, size=48)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, folder, val_fraction=0.25, test_fraction=0.0, seed=0)
+        folds = make_folds(store, 2, seed=0)
+    gone = folds[1].val[0][0]  # held out by the second fold, trained on by the first
+    Path(gone).unlink()
+    config = TrainConfig(epochs=1, batch_size=16, input_size=64, device="cpu")
+    result = cross_validate(tmp_path / "p", config, 2)
+    assert [f.fold for f in result.folds] == [1, 2]  # the second fold left it out too, and trained
+    with ProjectStore.open(tmp_path / "p") as store:
+        assert [r.status for r in store.runs()] == ["completed", "completed"]
+
+
+def test_an_interruption_before_any_fold_finished_describes_itself_as_json() -> None:
+    from dmtl_studio.core.training.crossval import CrossValidationInterrupted
+
+    data = CrossValidationInterrupted(3, 1, (), None).to_dict()  # Ctrl-C during fold 1, nothing saved yet
+    assert (
+        data["completed"] == [] and data["interrupted_fold"] == 1 and data["interrupted_fold_run_dir"] is None
+    )
+    done = FoldResult(1, 3, 10, 5, 0.8, "/p/runs/cv-1of3-x")
+    later = CrossValidationInterrupted(3, 2, (done,), None).to_dict()
+    assert later["completed"] == [
+        {"fold": 1, "train_images": 10, "test_images": 5, "accuracy": 0.8, "run_dir": "/p/runs/cv-1of3-x"}
+    ]

@@ -209,3 +209,27 @@ def test_a_file_that_changed_on_disk_into_no_image_is_left_out_of_the_run_naming
     with ProjectStore.open(project) as store:
         assert victim.path in dict(store.problems())
         assert victim.id not in {im.id for im in store.images(usable_only=True)}
+
+
+def test_ctrl_c_while_an_epoch_is_saved_reports_and_records_the_epoch_kept(
+    project: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    from dmtl_studio.core.training import run_state
+
+    original = run_state.save_epoch
+
+    def interrupted_at_epoch_2(run_dir, epoch, files):  # noqa: ANN001, ANN202
+        if epoch == 2:  # Ctrl-C arrives while epoch 2 is being written: epoch 1 is what the run keeps
+            raise KeyboardInterrupt
+        return original(run_dir, epoch, files)
+
+    monkeypatch.setattr(run_state, "save_epoch", interrupted_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        train(project, _config(transfer="full", epochs=3))
+    summary = caught.value.summary
+    assert summary.status == "interrupted" and summary.epochs_completed == 1
+    assert summary.metrics["last"]["epoch"] == 1 and summary.metrics["best"]["epoch"] == 1
+    with ProjectStore.open(project) as store:
+        run = store.runs()[-1]
+        assert run.final_metrics["last"]["epoch"] == 1
+        assert [m.epoch for m in store.epoch_metrics(run.id)] == [1]
