@@ -886,6 +886,13 @@ def _resumed_config(args: argparse.Namespace) -> object:
         epochs = store.epoch_metrics(run.id) if run is not None else []
     if run is None:
         raise TrainingError(f"{args.resume} is not a run of {args.project_dir}")
+    if getattr(args, "folds", None):
+        raise TrainingError(
+            "--resume continues one run and --folds starts a cross-validation anew: give one of them"
+        )
+    from dmtl_studio.core.training.run import refuse_resuming_fold
+
+    refuse_resuming_fold(run.name)
     done = max((row.epoch for row in epochs), default=0)
     if run.status == "completed" and (args.epochs is None or args.epochs <= done):
         longer = (

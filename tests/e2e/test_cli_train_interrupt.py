@@ -95,3 +95,18 @@ def test_the_evaluate_command_named_for_a_finished_run_works_when_its_path_has_a
     assert again.returncode == 2 and "is already completed" in again.stderr
     named = shlex.split(again.stderr.split("to measure it: ", 1)[1].strip())
     assert named == ["dmtl-studio", "evaluate", run_dir]
+
+
+def test_resume_with_folds_and_resume_of_a_finished_fold_run_are_refused_as_such(project: Path) -> None:
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.crossval import cross_validate
+
+    config = TrainConfig(epochs=1, input_size=32, device="cpu", feature_views=1, transfer="frozen")
+    fold_run = cross_validate(project, config, 2).folds[0].run_dir
+    both = run_cli("train", str(project), "--resume", fold_run, "--folds", "2", "--device", "cpu")
+    assert both.returncode == 2 and "give one of them" in both.stderr, both.stderr
+    longer = run_cli("train", str(project), "--resume", fold_run, "--epochs", "5", "--device", "cpu")
+    finished = run_cli("train", str(project), "--resume", fold_run, "--device", "cpu")
+    for refused in (longer, finished):  # a fold's run, not "give --epochs more than 1"
+        assert refused.returncode == 2 and "cross-validation fold's run" in refused.stderr, refused.stderr
+        assert "--epochs more than" not in refused.stderr

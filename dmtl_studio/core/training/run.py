@@ -114,6 +114,21 @@ def _saved_state(run_dir: Path, emit: EventCallback) -> tuple[bytes, Path, dict[
     raise TrainingError(f"{run_dir} cannot be resumed: it has no saved training state")
 
 
+def refuse_resuming_fold(name: str) -> None:
+    """Refuse to continue the run ``name`` when it is a cross-validation fold's.
+
+    Raises
+    ------
+    TrainingError
+        It is: it trained on its fold's split, which resuming cannot restore.
+    """
+    if re.match(rf"{CROSSVAL_PREFIX}\d+of\d+-", name):
+        raise TrainingError(
+            f"{name} is a cross-validation fold's run: it trained on its fold's split, which --resume "
+            "cannot restore (it would go on with the project's own split); run the cross-validation again"
+        )
+
+
 def _resume(
     store: ProjectStore, trainer: Trainer, checkpoints: Checkpointing, run_dir: Path, emit: EventCallback
 ) -> tuple[int, dict, dict]:
@@ -122,11 +137,7 @@ def _resume(
     record = store.run_at(run_dir)
     if record is None:
         raise TrainingError(f"{run_dir} is not a run of this project")
-    if re.match(rf"{CROSSVAL_PREFIX}\d+of\d+-", record.name):
-        raise TrainingError(
-            f"{record.name} is a cross-validation fold's run: it trained on its fold's split, which --resume "
-            "cannot restore (it would go on with the project's own split); run the cross-validation again"
-        )
+    refuse_resuming_fold(record.name)
     state_bytes, last_weights, checkpoints.best_files = _saved_state(run_dir, emit)
     state = torch.load(io.BytesIO(state_bytes), map_location="cpu", weights_only=True)
     trainer.load_state_dict(state)  # checks the classes first
