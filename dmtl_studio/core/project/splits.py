@@ -172,6 +172,7 @@ def assign_splits(
         key = im.sha256 or f"id:{im.id}"
         if key in placed:
             assignment[im.id] = placed[key]
+            existing[im.label][placed[key]].add(key)  # this class now has that content in that split too
             continue
         new_groups[im.label][key].append(im.id)
     rng = random.Random(seed)
@@ -192,7 +193,13 @@ def assign_splits(
             want_val = 1
         if total - want_val - want_test < 1:  # training comes first: at least one image
             want_val = want_test = 0
-        if total < 2 and val_fraction + test_fraction > 0:
+        if total < 2 and val_fraction + test_fraction > 0 and have["train"] + len(keys) == 0:
+            held = "validation" if have["val"] else "test"  # where its content already was (another label's)
+            warnings.append(
+                f"class '{class_name}' has only {total} distinct {noun}(s), in the {held} split (where the same "
+                f"content already is): the model never trains on it; label more {noun}s of it"
+            )
+        elif total < 2 and val_fraction + test_fraction > 0:
             warnings.append(
                 f"class '{class_name}' has only {total} distinct {noun}(s): too few to split, so it only trains "
                 "and is never scored"

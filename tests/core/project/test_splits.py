@@ -119,3 +119,22 @@ def test_a_text_project_names_its_small_classes_in_texts(tmp_path: Path) -> None
     assert rare == [
         "class 'rare' has only 1 distinct text(s): too few to split, so it only trains and is never scored"
     ]
+
+
+def test_a_one_text_class_whose_content_is_already_held_out_is_said_never_to_train(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.project_kind import create_project
+    from dmtl_studio.core.project.texts_table import TextItem
+
+    with create_project(tmp_path / "p", kind="text") as store:
+        store.add_texts([TextItem(f"t.csv#{i}", f"text number {i}", "common") for i in range(1, 11)])
+        assign_splits(store, val_fraction=0.2, test_fraction=0.0, reassign=True)
+        held = next(im for im in store.images() if im.split == "val")
+        text = held.path  # the same content under a new label, as a re-import of a corrected row makes
+        store.add_texts([TextItem("u.csv#1", f"text number {text.rsplit('#', 1)[1]}", "rare")])
+        summary = assign_splits(store, val_fraction=0.2, test_fraction=0.0)
+        rare = next(im for im in store.images() if im.path == "u.csv#1")
+    assert rare.split == "val"  # identical content shares a split
+    assert [w for w in summary.warnings if "'rare'" in w] == [
+        "class 'rare' has only 1 distinct text(s), in the validation split (where the same content already is): "
+        "the model never trains on it; label more texts of it"
+    ]
