@@ -60,8 +60,9 @@ def _ctrl_c(args: list[str], *after: str) -> tuple[int, str, str]:
 
 
 def test_ctrl_c_during_cross_validation_says_which_folds_finished_and_to_run_it_again(project: Path) -> None:
-    args = ["train", str(project), *QUICK, "--epochs", "6", "--folds", "2", "--json"]
-    code, out, err = _ctrl_c(args, r"^fold 1/2:", r"^epoch 1/6:")  # in the second fold, after its first epoch
+    # Enough epochs that the second fold is still training when the signal lands, however loaded the machine.
+    args = ["train", str(project), *QUICK, "--epochs", "40", "--folds", "2", "--json"]
+    code, out, err = _ctrl_c(args, r"^fold 1/2:", r"^epoch 1/40:")  # in the second fold, after its first epoch
     assert code == 130, err
     assert "Traceback" not in err and "unexpected error" not in err, err
     summary = json.loads(out.strip().splitlines()[-1])
