@@ -19,7 +19,7 @@ from dmtl_studio import __version__, cli_text
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from dmtl_studio.core.augment.recipe import Recipe
     from dmtl_studio.core.project.interop import LabelImportSummary
@@ -748,7 +748,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from dmtl_studio.core.training.errors import RunInterrupted
 
         try:
-            summary = train(args.project_dir, config, on_event=on_event, resume_from=args.resume)
+            summary = train(
+                args.project_dir,
+                config,
+                on_event=on_event,
+                should_stop=_ctrl_c_never_lost(),
+                resume_from=args.resume,
+            )
         except RunInterrupted as exc:
             return _report_interrupted(args, exc)
     if not summary.run_dir:  # stopped while the run was prepared (a text encoder's contrastive step)
@@ -812,6 +818,32 @@ def _report_interrupted(
     return 130
 
 
+def _ctrl_c_never_lost() -> Callable[[], bool]:
+    """A ``should_stop`` for a training run in this process that makes sure Ctrl-C is never lost.
+
+    Ctrl-C raises ``KeyboardInterrupt`` at once, as always; but Python drops an exception raised while a finalizer
+    runs (it only prints "Exception ignored in …"), and a Ctrl-C landing there left the run training. So the signal
+    is also noted, and the engine's next check (each batch and step) raises it again when it was lost. Once the
+    interrupt has propagated, the run is unwinding and makes no further check.
+    """
+    import signal
+
+    pending: list[int] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        pending.append(signum)
+        raise KeyboardInterrupt
+
+    def check() -> bool:
+        if pending:
+            pending.clear()
+            raise KeyboardInterrupt
+        return False
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return check
+
+
 def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: EventHandlers) -> int:
     from dataclasses import replace
 
@@ -827,7 +859,9 @@ def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: Eve
 
     report = replace(on_event, fold=fold)
     try:
-        result = cross_validate(args.project_dir, config, args.folds, on_event=report)
+        result = cross_validate(
+            args.project_dir, config, args.folds, on_event=report, should_stop=_ctrl_c_never_lost()
+        )
     except CrossValidationInterrupted as exc:
         return _report_cv_interrupted(args, exc)
     _print_folds(result.folds)

@@ -110,3 +110,25 @@ def test_resume_with_folds_and_resume_of_a_finished_fold_run_are_refused_as_such
     for refused in (longer, finished):  # a fold's run, not "give --epochs more than 1"
         assert refused.returncode == 2 and "cross-validation fold's run" in refused.stderr, refused.stderr
         assert "--epochs more than" not in refused.stderr
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to itself")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_that_python_drops_inside_a_finalizer_is_raised_at_the_next_check() -> None:
+    from dmtl_studio.cli import _ctrl_c_never_lost
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        check = _ctrl_c_never_lost()
+        assert check() is False
+
+        class Finalised:
+            def __del__(self) -> None:
+                os.kill(os.getpid(), signal.SIGINT)  # its KeyboardInterrupt is raised here, and dropped
+
+        Finalised()  # collected at once: the interrupt is lost, as it is when Ctrl-C lands in a finalizer
+        with pytest.raises(KeyboardInterrupt):
+            check()  # the engine's next check raises it again
+        assert check() is False  # once
+    finally:
+        signal.signal(signal.SIGINT, previous)
