@@ -41,6 +41,7 @@ from safetensors.torch import load_file
 from dmtl_studio.core.base.cancel import ShouldStop
 from dmtl_studio.core.models.checkpoint import WEIGHTS_NAME
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.callbacks import RunClock
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import EpochResult, PhaseStarted, RunNotice, RunSummary, StepProgress
@@ -132,24 +133,16 @@ class _Phase:
             self.budget_check(event)
 
 
-class _RunClock:
+class _RunClock(RunClock):
     """The Auto run's working time: wall time since it began, less the waits inside ``should_stop`` (a paused
     run waits there), so that a pause never counts against the budget."""
 
     def __init__(self, should_stop: ShouldStop) -> None:
-        self._should_stop = should_stop
-        self.started = time.monotonic()
-        self.waited = 0.0
-
-    def should_stop(self) -> bool:
-        began = time.monotonic()
-        try:
-            return self._should_stop()
-        finally:
-            self.waited += time.monotonic() - began
+        super().__init__(should_stop)
+        self.started = time.perf_counter()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started - self.waited
+        return time.perf_counter() - self.started - self.waited
 
 
 class _Budget:
