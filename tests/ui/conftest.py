@@ -8,6 +8,23 @@ import shiboken6
 from dmtl_studio import workers
 
 
+@pytest.fixture
+def text_studio(qtbot, tmp_path_factory):  # noqa: ANN001, ANN201
+    """The window on a copy of the shared trained text project, its evaluation view in front with the run listed;
+    ``(window, controller, project, run_dir)``."""
+    from dmtl_studio.app import build_window
+    from tests.core.text_run import copy_text_project
+
+    project, run_dir = copy_text_project(tmp_path_factory)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    window.evaluation_dock.raise_()
+    qtbot.waitUntil(lambda: window.evaluation.run_choice.count() == 1, timeout=5_000)
+    yield window, controller, project, run_dir
+    controller.shutdown()
+
+
 @pytest.fixture(autouse=True)
 def _no_dangling_threads() -> Iterator[None]:
     """Fail any test that leaves one of the product's threads running."""

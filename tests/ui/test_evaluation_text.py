@@ -5,26 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 
-from dmtl_studio.app import build_window
 from dmtl_studio.core.project.store import ProjectStore
-from tests.core.text_run import copy_text_project
 
 TIMEOUT = 120_000
-
-
-@pytest.fixture
-def text_studio(qtbot, tmp_path_factory):  # noqa: ANN001, ANN201
-    project, run_dir = copy_text_project(tmp_path_factory)
-    window, controller = build_window(project)
-    qtbot.addWidget(window)
-    window.show()
-    window.evaluation_dock.raise_()
-    qtbot.waitUntil(lambda: window.evaluation.run_choice.count() == 1, timeout=5_000)
-    yield window, controller, project, run_dir
-    controller.shutdown()
 
 
 def test_the_evaluation_view_shows_a_text_run_and_its_cells_list_texts(qtbot, text_studio) -> None:  # noqa: ANN001

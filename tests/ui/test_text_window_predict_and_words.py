@@ -9,27 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmtl_studio.app import build_window
 from dmtl_studio.core.project.interop import export_csv
-from tests.core.text_run import copy_text_project
 
 TIMEOUT = 120_000
 
 
-@pytest.fixture
-def text_window(qtbot, tmp_path_factory):  # noqa: ANN001, ANN201
-    project, run_dir = copy_text_project(tmp_path_factory)
-    window, controller = build_window(project)
-    qtbot.addWidget(window)
-    window.show()
-    window.evaluation_dock.raise_()
-    qtbot.waitUntil(lambda: window.evaluation.run_choice.count() == 1, timeout=5_000)
-    yield window, controller, project, run_dir
-    controller.shutdown()
-
-
-def test_the_csv_label_import_and_the_confusion_cells_count_texts(qtbot, text_window, tmp_path: Path) -> None:  # noqa: ANN001
-    window, controller, _project, _run_dir = text_window
+def test_the_csv_label_import_and_the_confusion_cells_count_texts(qtbot, text_studio, tmp_path: Path) -> None:  # noqa: ANN001
+    window, controller, _project, _run_dir = text_studio
     labels = tmp_path / "labels.csv"
     written = export_csv(controller.store, labels)
     window.import_csv_requested.emit(str(labels))
@@ -60,11 +46,11 @@ def test_the_csv_label_import_and_the_confusion_cells_count_texts(qtbot, text_wi
 
 
 def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
-    qtbot, text_window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot, text_studio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
     from PySide6.QtWidgets import QFileDialog
 
-    window, _controller, _project, _run_dir = text_window
+    window, _controller, _project, _run_dir = text_studio
     view = window.evaluation
     assert (
         view.predict_button.text() == "Predict texts…"
