@@ -824,10 +824,15 @@ def _ctrl_c_never_lost() -> Callable[[], bool]:
     Ctrl-C raises ``KeyboardInterrupt`` at once, as always; but Python drops an exception raised while a finalizer
     runs (it only prints "Exception ignored in …"), and a Ctrl-C landing there left the run training. So the signal
     is also noted, and the engine's next check (each batch and step) raises it again when it was lost. Once the
-    interrupt has propagated, the run is unwinding and makes no further check.
+    interrupt has propagated, the run is unwinding and makes no further check. A process started with SIGINT
+    ignored (a background job of a shell script) keeps ignoring it, as Python itself does.
     """
     import signal
 
+    if (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):  # started with Ctrl-C ignored (a shell's background job)
+        return lambda: False
     pending: list[int] = []
 
     def on_sigint(signum: int, frame: object) -> None:

@@ -26,6 +26,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _ctrl_c_not_ignored() -> None:
+    """In the child before it starts: SIGINT back to its default, as in a terminal. A suite started as a shell's
+    background job inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _ctrl_c(args: list[str], *after: str) -> tuple[int, str, str]:
     """Run ``dmtl-studio ARGS``; once lines matching each of ``after`` were printed in turn, send SIGINT to its
     whole process group, as a terminal's Ctrl-C does; returns ``(exit status, stdout, stderr)``."""
@@ -37,6 +43,7 @@ def _ctrl_c(args: list[str], *after: str) -> tuple[int, str, str]:
         text=True,
         env=environment,
         start_new_session=True,
+        preexec_fn=_ctrl_c_not_ignored,
     )
     waiting = list(after)
     seen: list[str] = []
@@ -62,7 +69,9 @@ def _ctrl_c(args: list[str], *after: str) -> tuple[int, str, str]:
 def test_ctrl_c_during_cross_validation_says_which_folds_finished_and_to_run_it_again(project: Path) -> None:
     # Enough epochs that the second fold is still training when the signal lands, however loaded the machine.
     args = ["train", str(project), *QUICK, "--epochs", "40", "--folds", "2", "--json"]
-    code, out, err = _ctrl_c(args, r"^fold 1/2:", r"^epoch 1/40:")  # in the second fold, after its first epoch
+    code, out, err = _ctrl_c(
+        args, r"^fold 1/2:", r"^epoch 1/40:"
+    )  # in the second fold, after its first epoch
     assert code == 130, err
     assert "Traceback" not in err and "unexpected error" not in err, err
     summary = json.loads(out.strip().splitlines()[-1])

@@ -30,12 +30,23 @@ RUN = (
 )
 
 
+def _ctrl_c_not_ignored() -> None:
+    """In the child before it starts: SIGINT back to its default, as in a terminal. A suite started as a shell's
+    background job inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
 def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(project: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "dmtl_studio", "train", str(project), *RUN, "--json"]
     child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        preexec_fn=_ctrl_c_not_ignored,
     )
     try:
         assert child.stderr is not None
@@ -119,6 +130,9 @@ def test_a_ctrl_c_that_python_drops_inside_a_finalizer_is_raised_at_the_next_che
 
     previous = signal.getsignal(signal.SIGINT)
     try:
+        signal.signal(
+            signal.SIGINT, signal.default_int_handler
+        )  # as in a terminal, whoever started the suite
         check = _ctrl_c_never_lost()
         assert check() is False
 
@@ -130,5 +144,7 @@ def test_a_ctrl_c_that_python_drops_inside_a_finalizer_is_raised_at_the_next_che
         with pytest.raises(KeyboardInterrupt):
             check()  # the engine's next check raises it again
         assert check() is False  # once
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # started with Ctrl-C ignored: it stays ignored
+        assert _ctrl_c_never_lost()() is False and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
