@@ -145,39 +145,44 @@ def write_held_out_logits(
     atomic_write_bytes(Path(run_dir) / HELD_OUT_NAME, buffer.getvalue())
 
 
-def held_out_logits(run_dir: str | os.PathLike[str], classes: Sequence[str]) -> dict[str, np.ndarray]:
-    """The out-of-fold logits ``(K,)`` a run keeps, by content hash; empty when it keeps none (an epoch run, a
-    run from before they were kept), when the file cannot be read, or when its classes are not ``classes``."""
+def _read_held_out(
+    run_dir: str | os.PathLike[str], classes: Sequence[str]
+) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """A run's kept ``(hashes, logits (J, K), targets (J,))``; ``None`` when it keeps none (an epoch run, a run from
+    before they were kept), when the file cannot be read or is inconsistent, or when its classes are not
+    ``classes``."""
     try:
         with np.load(Path(run_dir) / HELD_OUT_NAME, allow_pickle=False) as data:
             if [str(c) for c in data["classes"]] != list(classes):
-                return {}
+                return None
             logits = np.asarray(data["logits"], dtype=np.float64)
             hashes = [str(h) for h in data["hashes"]]
+            targets = np.asarray(data["targets"], dtype=np.int64)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return {}
-    if logits.ndim != 2 or logits.shape != (len(hashes), len(classes)) or not np.isfinite(logits).all():
-        return {}
-    return dict(zip(hashes, logits, strict=True))
+        return None
+    k = len(classes)
+    if logits.ndim != 2 or logits.shape != (len(hashes), k) or targets.shape != (len(hashes),):
+        return None
+    if not np.isfinite(logits).all() or (len(targets) and (targets.min() < 0 or targets.max() >= k)):
+        return None
+    return hashes, logits, targets
+
+
+def held_out_logits(run_dir: str | os.PathLike[str], classes: Sequence[str]) -> dict[str, np.ndarray]:
+    """The out-of-fold logits ``(K,)`` a run keeps, by content hash; empty when it keeps none (an epoch run, a
+    run from before they were kept), when the file cannot be read, or when its classes are not ``classes``."""
+    kept = _read_held_out(run_dir, classes)
+    return {} if kept is None else dict(zip(kept[0], kept[1], strict=True))
 
 
 def held_out_confusion(run_dir: str | os.PathLike[str], classes: Sequence[str]) -> np.ndarray | None:
     """The confusion matrix ``(K, K)`` (rows: true class, columns: predicted) of a run's out-of-fold logits:
     how its probe does on the validation items it fitted, each predicted by a fold model that did not see it.
     ``None`` when the run keeps none or the file cannot be read (as :func:`held_out_logits`)."""
-    try:
-        with np.load(Path(run_dir) / HELD_OUT_NAME, allow_pickle=False) as data:
-            if [str(c) for c in data["classes"]] != list(classes):
-                return None
-            logits = np.asarray(data["logits"], dtype=np.float64)
-            targets = np.asarray(data["targets"], dtype=np.int64)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    kept = _read_held_out(run_dir, classes)
+    if kept is None or len(kept[2]) == 0:
         return None
-    k = len(classes)
-    if logits.ndim != 2 or logits.shape != (len(targets), k) or len(targets) == 0:
-        return None
-    if not np.isfinite(logits).all() or targets.min() < 0 or targets.max() >= k:
-        return None
-    confusion = np.zeros((k, k), dtype=np.int64)
+    _hashes, logits, targets = kept
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     np.add.at(confusion, (targets, logits.argmax(1)), 1)
     return confusion
