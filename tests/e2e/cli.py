@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -34,3 +35,9 @@ def run_cli(
         env=environment,
         preexec_fn=preexec_fn,  # noqa: PLW1509 - only a plain setrlimit is ever passed
     )
+
+
+def ctrl_c_not_ignored() -> None:
+    """A ``preexec_fn``: SIGINT back to its default in the child, as in a terminal. A suite started as a shell's
+    background job inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -16,7 +16,7 @@ import pytest
 
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.launch import free_port
-from tests.e2e.cli import SOURCE_ROOT, run_cli
+from tests.e2e.cli import SOURCE_ROOT, ctrl_c_not_ignored, run_cli
 
 #: A quick run on the frozen backbone's features (the same as the plain ``train`` interrupt test).
 QUICK = ("--no-linear-probe", "--feature-views", "1", "--input-size", "64", "--device", "cpu")
@@ -24,12 +24,6 @@ QUICK = ("--no-linear-probe", "--feature-views", "1", "--input-size", "64", "--d
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a process group"
 )
-
-
-def _ctrl_c_not_ignored() -> None:
-    """In the child before it starts: SIGINT back to its default, as in a terminal. A suite started as a shell's
-    background job inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _ctrl_c(args: list[str], *after: str) -> tuple[int, str, str]:
@@ -43,7 +37,7 @@ def _ctrl_c(args: list[str], *after: str) -> tuple[int, str, str]:
         text=True,
         env=environment,
         start_new_session=True,
-        preexec_fn=_ctrl_c_not_ignored,
+        preexec_fn=ctrl_c_not_ignored,
     )
     waiting = list(after)
     seen: list[str] = []

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dmtl_studio.core.project.store import ProjectStore
-from tests.e2e.cli import SOURCE_ROOT, run_cli
+from tests.e2e.cli import SOURCE_ROOT, ctrl_c_not_ignored, run_cli
 
 #: A quick run on the frozen backbone's features with far more epochs than it lives: Ctrl-C lands in its middle.
 RUN = (
@@ -30,12 +30,6 @@ RUN = (
 )
 
 
-def _ctrl_c_not_ignored() -> None:
-    """In the child before it starts: SIGINT back to its default, as in a terminal. A suite started as a shell's
-    background job inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
 def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(project: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "PYTHONUNBUFFERED": "1"}
@@ -46,7 +40,7 @@ def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_i
         stderr=subprocess.PIPE,
         text=True,
         env=environment,
-        preexec_fn=_ctrl_c_not_ignored,
+        preexec_fn=ctrl_c_not_ignored,
     )
     try:
         assert child.stderr is not None
