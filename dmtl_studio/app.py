@@ -614,10 +614,10 @@ class StudioController(QObject):
             thread.result_ready.connect(done)
             start("export", thread, f"Exporting {Path(run_dir).name} as {fmt}…")
 
-        def predict(run_dir: str, images: str, out: str) -> None:
+        def predict(run_dir: str, images: str, out: str, columns: dict) -> None:
             if running("predict"):
                 return
-            thread = PredictThread(run_dir, images, out)
+            thread = PredictThread(run_dir, images, out, columns)
 
             def done(summary: object) -> None:
                 view.show_message(summary.describe(out, noun=self._items()[:-1]))

@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.base.fileio import is_inside
 from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
-from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
 from dmtl_studio.core.project.runs_table import RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
+from dmtl_studio.ui.text_import_dialog import TextImportDialog
 
 NO_RUN = "No trained run yet"
 #: The uncertainty measures, in plain words.
@@ -159,8 +161,9 @@ class EvaluationView(QWidget):
     suggest_requested = Signal(str, str)  # run folder, uncertainty method
     report_requested = Signal(str)  # run folder
     export_requested = Signal(str, str, str)  # run folder, format, destination
-    # run folder, what to predict (a folder of images; in a text project a .txt file, folder or table), CSV to write
-    predict_requested = Signal(str, str, str)
+    # run folder, what to predict (a folder of images; in a text project a .txt file, folder or table), CSV to
+    # write, and the table's columns ({"text_column": ..., "id_column": ...}; empty otherwise)
+    predict_requested = Signal(str, str, str, dict)
     cell_activated = Signal(int, int)  # true class index, predicted class index
     filter_requested = Signal(str)  # "misclassified" or "low-confidence"
 
@@ -408,12 +411,25 @@ class EvaluationView(QWidget):
         source, _ = QFileDialog.getOpenFileName(
             self, "Text file or table to predict", "", f"Texts and tables ({patterns});;All files (*)"
         )
-        if source:
-            self._ask_predictions_file(
-                run, source, Path(source).with_name(f"{Path(source).stem}-predictions.csv")
-            )
+        if not source:
+            return
+        columns: dict = {}
+        if is_table_file(source):
+            try:
+                dialog = TextImportDialog(source, self, purpose="predict")
+            except ProjectError as exc:
+                self.show_message(f"Cannot predict the texts of {Path(source).name}: {exc}")
+                return
+            if not dialog.exec():
+                return
+            columns = dialog.columns()
+        self._ask_predictions_file(
+            run, source, Path(source).with_name(f"{Path(source).stem}-predictions.csv"), columns
+        )
 
-    def _ask_predictions_file(self, run: str, source: str, suggested: Path) -> None:
+    def _ask_predictions_file(
+        self, run: str, source: str, suggested: Path, columns: dict | None = None
+    ) -> None:
         out, _ = QFileDialog.getSaveFileName(
             self, "Write the predictions to", str(suggested), "CSV files (*.csv)"
         )
@@ -422,7 +438,7 @@ class EvaluationView(QWidget):
         ):  # the dialog's "replace?" would let the predictions overwrite an input
             self.show_message(f"{out} is what is being predicted: choose another file for the predictions.")
         elif out:
-            self.predict_requested.emit(run, source, out)
+            self.predict_requested.emit(run, source, out, columns or {})
 
     def _suggest(self) -> None:
         run = self.selected_run()

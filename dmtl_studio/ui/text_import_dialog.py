@@ -2,7 +2,9 @@
 
 The columns are preselected from :func:`~dmtl_studio.core.project.text_tables.preview_table`'s guesses; the
 preview shows the first rows with the chosen columns marked, and how the file was read (delimiter, encoding).
-Choosing the delimiter by hand reads the file again.
+Choosing the delimiter by hand reads the file again. The same form, with ``purpose="predict"``, asks which column
+holds the texts to predict and, optionally, which holds each row's key (``predict``'s ``--text-column`` and
+``--id-column``).
 """
 
 from __future__ import annotations
@@ -48,11 +50,20 @@ _ENCODINGS = {
     "utf-16-le": "UTF-16 LE",
     "utf-16-be": "UTF-16 BE",
 }
-_MARKED = {"text": QColor("#dbeafe"), "label": QColor("#dcfce7"), "split": QColor("#fef3c7")}
+_MARKED = {
+    "text": QColor("#dbeafe"),
+    "label": QColor("#dcfce7"),
+    "split": QColor("#fef3c7"),
+    "id": QColor("#ede9fe"),
+}
+#: Column names taken for a row's key when predicting (compared without case).
+_ID_NAMES = ("id", "key", "uid", "row_id", "ticket", "ticket_id")
 
 
 class TextImportDialog(QDialog):
-    """Asks which columns of the table at ``path`` hold the text, the label and the split.
+    """Asks which columns of the table at ``path`` hold the text, the label and the split (``purpose="import"``),
+    or the text to predict and each row's key (``purpose="predict"``: no label, split nor delimiter, as
+    ``predict`` reads a table with its sniffed delimiter).
 
     Raises
     ------
@@ -60,16 +71,24 @@ class TextImportDialog(QDialog):
         From the constructor, when the file cannot be previewed (undecodable, no header): nothing to ask then.
     """
 
-    def __init__(self, path: str | Path, parent: QWidget | None = None) -> None:
+    def __init__(self, path: str | Path, parent: QWidget | None = None, purpose: str = "import") -> None:
         super().__init__(parent)
+        if purpose not in ("import", "predict"):
+            raise ValueError(f"purpose must be 'import' or 'predict', not {purpose!r}")
         self.path = Path(path)
-        self.setWindowTitle(f"Import texts from {self.path.name}")
+        self.predicting = purpose == "predict"
+        self.setWindowTitle(f"{'Predict' if self.predicting else 'Import'} texts from {self.path.name}")
         self.setMinimumSize(720, 440)
         self.resize(980, 620)
         self.preview = preview_table(self.path, rows=PREVIEW_ROWS)
         self.text_column = QComboBox()
         self.label_column = QComboBox()
         self.split_column = QComboBox()
+        self.id_column = QComboBox()
+        self.id_column.setToolTip(
+            "A column that names each row (a ticket number, say): the predictions' path column gives it as "
+            "FILE#ID, so they join back to your table. Without one, rows are named by their row number."
+        )
         self.delimiter = QComboBox()
         for value, name in DELIMITER_CHOICES:
             self.delimiter.addItem(name, value)
@@ -94,17 +113,24 @@ class TextImportDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.import_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.import_button.setText("Import")
+        self.import_button.setText("Predict" if self.predicting else "Import")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout()
         form.addRow("Text column", self.text_column)
         form.addRow("Label column", self.label_column)
         form.addRow("Split column", self.split_column)
+        form.addRow("Id column", self.id_column)
         form.addRow("Delimiter", self.delimiter)
         form.addRow("", self.labels_from_file)
+        for widget in (self.label_column, self.split_column, self.delimiter, self.labels_from_file):
+            form.setRowVisible(widget, not self.predicting)
+        form.setRowVisible(self.id_column, self.predicting)
         intro = QLabel(
-            "Each row becomes one text. Rows that cannot be used (empty, ragged, malformed) are imported as "
+            "Each row is one text to predict. Rows that cannot be used (empty, ragged, malformed) get a row with "
+            "the reason in the predictions' error column; nothing stops the prediction."
+            if self.predicting
+            else "Each row becomes one text. Rows that cannot be used (empty, ragged, malformed) are imported as "
             "problems and listed after the import; nothing stops it."
         )
         intro.setWordWrap(True)
@@ -116,12 +142,19 @@ class TextImportDialog(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
         self._show(self.preview)
-        for box in (self.text_column, self.label_column, self.split_column):
+        for box in (self.text_column, self.label_column, self.split_column, self.id_column):
             box.currentIndexChanged.connect(self._update)
         self.delimiter.currentIndexChanged.connect(self._reread)
 
     def columns(self) -> dict[str, str | bool | None]:
-        """The choice as keyword arguments of :func:`~dmtl_studio.core.project.text_import.import_texts`."""
+        """The choice as keyword arguments of :func:`~dmtl_studio.core.project.text_import.import_texts`, or,
+        when predicting, of :func:`~dmtl_studio.core.evaluation.text_predict.predict_text_inputs`
+        (``text_column``, ``id_column``)."""
+        if self.predicting:
+            return {
+                "text_column": self.text_column.currentText() or None,
+                "id_column": self._chosen(self.id_column),
+            }
         label = self._chosen(self.label_column)
         return {
             "text_column": self.text_column.currentText() or None,
@@ -137,18 +170,21 @@ class TextImportDialog(QDialog):
 
     def _show(self, preview: TablePreview) -> None:
         self.preview = preview
-        for box in (self.text_column, self.label_column, self.split_column):
+        boxes = (self.text_column, self.label_column, self.split_column, self.id_column)
+        for box in boxes:
             box.blockSignals(True)
             box.clear()
         self.text_column.addItems(list(preview.columns))
-        for box in (self.label_column, self.split_column):
+        for box in boxes[1:]:
             box.addItem(NO_COLUMN)
             box.addItems(list(preview.columns))
         if preview.text_column is not None:
             self.text_column.setCurrentText(preview.text_column)
         self.label_column.setCurrentText(preview.label_column or NO_COLUMN)
         self.split_column.setCurrentText(preview.split_column or NO_COLUMN)
-        for box in (self.text_column, self.label_column, self.split_column):
+        key = next((c for c in preview.columns if c.strip().lower() in _ID_NAMES), None)
+        self.id_column.setCurrentText(key if key is not None and key != preview.text_column else NO_COLUMN)
+        for box in boxes:
             box.blockSignals(False)
         encoding = _ENCODINGS.get(preview.encoding, preview.encoding)
         kind = (
@@ -175,8 +211,12 @@ class TextImportDialog(QDialog):
 
     def _update(self) -> None:
         """Mark the chosen columns in the preview; refuse a choice that uses one column twice."""
-        roles = {"text": self.text_column.currentText(), "label": self._chosen(self.label_column)}
-        roles["split"] = self._chosen(self.split_column)
+        roles: dict[str, str | None] = {"text": self.text_column.currentText()}
+        if self.predicting:
+            roles["id"] = self._chosen(self.id_column)
+        else:
+            roles["label"] = self._chosen(self.label_column)
+            roles["split"] = self._chosen(self.split_column)
         header = self.table.horizontalHeader()
         for index, name in enumerate(self.preview.columns):
             role = next((r for r, column in roles.items() if column == name), None)
@@ -201,12 +241,12 @@ class TextImportDialog(QDialog):
         chosen = [column for column in roles.values() if column]
         problem = ""
         if not self.preview.columns:
-            problem = "The file has no columns to import."
+            problem = f"The file has no columns to {'predict' if self.predicting else 'import'}."
         elif len(set(chosen)) < len(chosen):
             problem = "Choose a different column for each role."
         self.problem.setText(problem)
         self.import_button.setEnabled(not problem)
-        self.labels_from_file.setEnabled(roles["label"] is not None)
+        self.labels_from_file.setEnabled(roles.get("label") is not None)
 
     def _reread(self) -> None:
         try:

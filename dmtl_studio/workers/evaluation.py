@@ -130,21 +130,39 @@ class ExportThread(CoreThread):
 
 
 class PredictThread(CoreThread):
-    """:func:`dmtl_studio.core.evaluation.predict.predict_folder` into a CSV file; emits the :class:`PredictSummary`."""
+    """:func:`dmtl_studio.core.evaluation.predict.predict_folder` (images) or
+    :func:`~dmtl_studio.core.evaluation.text_predict.predict_text_inputs` (texts; ``columns`` gives a table's
+    ``text_column`` and ``id_column``) into a CSV file; emits the :class:`PredictSummary`."""
 
     what = "the prediction"
 
-    def __init__(self, run_dir: str, images: str, out_csv: str, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str,
+        images: str,
+        out_csv: str,
+        columns: dict | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.run_dir, self.images, self.out_csv = run_dir, images, out_csv
+        self.columns = dict(columns or {})
 
     def work(self) -> object:
         from dmtl_studio.core.evaluation.exported_model import is_text_model
         from dmtl_studio.core.evaluation.predict import predict_folder
         from dmtl_studio.core.evaluation.text_predict import predict_text_inputs
 
-        predict = predict_text_inputs if is_text_model(self.run_dir) else predict_folder
-        return predict(
+        if is_text_model(self.run_dir):
+            return predict_text_inputs(
+                self.run_dir,
+                self.images,
+                self.out_csv,
+                progress=self._on_progress,
+                should_stop=self.isInterruptionRequested,
+                **self.columns,
+            )
+        return predict_folder(
             self.run_dir,
             self.images,
             self.out_csv,

@@ -17,7 +17,7 @@ def test_the_window_names_unreadable_files_after_predicting(qtbot, tmp_path_fact
     qtbot.addWidget(window)
     view = window.evaluation
     out = tmp_path / "predictions.csv"
-    view.predict_requested.emit(str(run_dir), str(images), str(out))
+    view.predict_requested.emit(str(run_dir), str(images), str(out), {})
     qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
     text = view.summary.text()
     assert "1 file(s) could not be read: broken.png (" in text and "error column" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -60,6 +61,33 @@ def test_a_chosen_delimiter_reads_the_file_again(qtbot, tmp_path: Path) -> None:
     dialog.delimiter.setCurrentIndex(dialog.delimiter.findData(","))
     assert dialog.columns()["delimiter"] == ","
     assert len(dialog.preview.columns) == 1  # read with commas, the header is one column
+
+
+def test_the_predict_form_asks_for_the_text_and_the_key_columns_only(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    dialog = TextImportDialog(_table(tmp_path / "reviews.csv"), purpose="predict")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert (
+        dialog.windowTitle() == "Predict texts from reviews.csv" and dialog.import_button.text() == "Predict"
+    )
+    assert dialog.id_column.isVisible() and dialog.text_column.isVisible()
+    hidden = (dialog.label_column, dialog.split_column, dialog.delimiter, dialog.labels_from_file)
+    assert not any(widget.isVisible() for widget in hidden)
+    assert dialog.columns() == {
+        "text_column": "review",
+        "id_column": "id",
+    }  # "id" taken as the key by its name
+    assert "[id]" in dialog.table.horizontalHeaderItem(0).text()
+    assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()  # no label role when predicting
+    dialog.id_column.setCurrentText("review")  # the text column as the key is refused
+    assert not dialog.import_button.isEnabled() and "different column" in dialog.problem.text()
+    dialog.id_column.setCurrentText(NO_COLUMN)
+    assert dialog.import_button.isEnabled() and dialog.columns() == {
+        "text_column": "review",
+        "id_column": None,
+    }
+    with pytest.raises(ValueError, match="purpose"):
+        TextImportDialog(tmp_path / "reviews.csv", purpose="train")
 
 
 def test_a_new_text_project_imports_a_table_through_the_dialog(qtbot, tmp_path: Path) -> None:  # noqa: ANN001

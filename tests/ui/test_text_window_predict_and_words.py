@@ -8,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
 from dmtl_studio.core.project.interop import export_csv
+from dmtl_studio.ui.text_import_dialog import NO_COLUMN
 
 TIMEOUT = 120_000
 
@@ -82,6 +85,25 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
 
         return answer
 
+    asked: list[dict] = []
+
+    def choose_columns(id_column: str) -> None:
+        """Answer the column form that a table opens: its text column guessed, the chosen id column."""
+
+        def answer() -> None:
+            from dmtl_studio.ui.text_import_dialog import TextImportDialog
+
+            dialog = QApplication.activeModalWidget()
+            assert isinstance(dialog, TextImportDialog) and dialog.predicting
+            assert dialog.windowTitle() == "Predict texts from news.csv"
+            assert not dialog.label_column.isVisible() and not dialog.split_column.isVisible()
+            assert dialog.id_column.isVisible() and dialog.id_column.currentText() == "id"  # guessed by name
+            dialog.id_column.setCurrentText(id_column)
+            asked.append(dialog.columns())
+            qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+
+        QTimer.singleShot(100, answer)
+
     def predicted(action, out: Path) -> list[dict[str, str]]:  # noqa: ANN001
         view.summary.setText("")
         action.trigger()
@@ -92,15 +114,19 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(table), "Texts and tables"))
     out = tmp_path / "table-predictions.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_to(out))
+    choose_columns("id")
     rows = predicted(view.predict_file_action, out)
+    assert asked[-1] == {"text_column": "text", "id_column": "id"}
     assert picked[-1] == str(tmp_path / "news-predictions.csv")
-    assert len(rows) == 3 and all(row["path"].startswith(f"{table}#") for row in rows)
+    assert [row["path"] for row in rows] == [f"{table}#{key}" for key in "abc"]  # keyed by the id column
     assert {row["predicted_label"] for row in rows} <= {"cats", "money", "weather"}
     assert view.summary.text() == f"Predicted 3 text(s) into {out}."
 
     before = table.read_bytes()  # the table itself as the CSV to write: refused, the table kept
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(table), "CSV files (*.csv)"))
+    choose_columns(NO_COLUMN)
     view.predict_file_action.trigger()
+    assert asked[-1] == {"text_column": "text", "id_column": None}
     assert view.summary.text().startswith(f"{table} is what is being predicted")
     assert table.read_bytes() == before
 
