@@ -153,21 +153,15 @@ class PredictThread(CoreThread):
         from dmtl_studio.core.evaluation.predict import predict_folder
         from dmtl_studio.core.evaluation.text_predict import predict_text_inputs
 
-        if is_text_model(self.run_dir):
-            return predict_text_inputs(
-                self.run_dir,
-                self.images,
-                self.out_csv,
-                progress=self._on_progress,
-                should_stop=self.isInterruptionRequested,
-                **self.columns,
-            )
-        return predict_folder(
+        text = is_text_model(self.run_dir)
+        predict = predict_text_inputs if text else predict_folder
+        return predict(
             self.run_dir,
             self.images,
             self.out_csv,
             progress=self._on_progress,
             should_stop=self.isInterruptionRequested,
+            **(self.columns if text else {}),
         )
 
 
