@@ -328,7 +328,8 @@ def train_auto(
     other = "finetune" if kept == "probe" else "probe"
     words = {"probe": "the linear probe", "finetune": "the fine-tune"}
     how = (
-        "; the probe's score is out of fold: it fitted them, each is predicted by a fold model that did not see it"
+        "; the probe's score is out of fold: it fitted them, each is predicted by a fold model that did not "
+        "see it"
     )
     note = (
         f"Auto kept {words[kept]}: balanced accuracy {scores[kept]:.3f} vs {scores[other]:.3f} for "

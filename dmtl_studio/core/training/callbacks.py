@@ -52,7 +52,8 @@ def uncalibrated_notice(count: int, item: str = "image") -> str:
     if count == 0:
         few = f"no held-out validation {item} to fit a temperature on"
         threshold = (
-            "predict --target-accuracy has none to choose a threshold on either and is refused: use --reject-below P"
+            "predict --target-accuracy has none to choose a threshold on either and is refused: use "
+            "--reject-below P"
         )
     else:
         few = f"{count} validation {item}(s), fewer than the {MIN_IMAGES} needed to fit a temperature"
@@ -274,7 +275,9 @@ class Checkpointing(Callback):
         targets = np.concatenate([s[1] for s in scores]) if scores else np.zeros(0, np.int64)
         fitted = calibrate(logits, targets, fitted_on=fitted_on)
         if fitted is None and len(targets) >= MIN_IMAGES:
-            log.warning("%s: the validation scores are not finite; no temperature was fitted", self.run_dir.name)
+            log.warning(
+                "%s: the validation scores are not finite; no temperature was fitted", self.run_dir.name
+            )
         return fitted
 
     def final_metrics(self) -> dict:

@@ -36,7 +36,9 @@ def _uncalibrated(notes: list[str]) -> list[str]:
     return [n for n in notes if n.startswith("no calibration")]
 
 
-def test_two_validation_images_fit_no_temperature_and_the_notes_say_why_and_what_it_means(project: Path) -> None:
+def test_two_validation_images_fit_no_temperature_and_the_notes_say_why_and_what_it_means(
+    project: Path,
+) -> None:
     _keep_validation(project, 2)
     run_dir, notes = _train(project)
 
@@ -70,9 +72,15 @@ def test_enough_validation_images_are_calibrated_without_the_note(project: Path)
 
 
 def test_a_text_run_on_its_out_of_fold_validation_texts_names_texts(tmp_path: Path) -> None:
-    project = make_text_project(tmp_path / "texts")  # 6 validation texts, and test texts: they join the probe's fit
+    # 6 validation texts, and test texts: the validation texts join the probe's fit, scored out of fold.
+    project = make_text_project(tmp_path / "texts")
     config = TrainConfig.recommended(
-        backbone="all-MiniLM-L6-v2", device="cpu", seed=0, transfer="frozen", linear_probe=True, contrastive_steps=0
+        backbone="all-MiniLM-L6-v2",
+        device="cpu",
+        seed=0,
+        transfer="frozen",
+        linear_probe=True,
+        contrastive_steps=0,
     )
     run_dir, notes = _train(project, config)
 
