@@ -763,9 +763,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"run {summary.status} before its first epoch ended; only the computed features were kept")
     else:
         print(f"run {summary.status}: {summary.run_dir}")
+        if "auto" in summary.metrics:
+            print(_auto_choice(summary.metrics["auto"], summary.run_dir))
     if args.json:
         print(json.dumps(summary.to_dict()))
     return 0
+
+
+def _auto_choice(choice: dict, run_dir: str) -> str:
+    """An Auto run's result in words: which run was kept and why, its folder, and the other run's if it stays."""
+    lines = [choice["note"], f"kept run: {run_dir}"]
+    other, which = (
+        (choice.get("finetune_run"), "fine-tune")
+        if choice["kept"] == "probe"
+        else (choice.get("probe_run"), "linear probe")
+    )
+    if other:
+        lines.append(f"the {which}'s run stays in the project's history: {other}")
+    return "\n".join(lines)
 
 
 #: Where ``train --nproc-per-node`` tells its processes its own options (a JSON list), for the resume command.

@@ -36,6 +36,18 @@ UNLABELLED_TIP = (
     "Unlabelled texts teach the model through the consistency term (with a linear probe: class-balanced "
     "self-training, the probe's most confident pseudo-labels joining its fit); they never count as labelled."
 )
+CROSSVAL_TIP = (
+    "Trains the current settings once per fold, each time holding out a different part of the labelled texts, "
+    "and reports the mean ± std accuracy"
+)
+CROSSVAL_IDLE = "With few texts, k folds give a fairer comparison than one split."
+LR_IDLE = "Plots loss against learning rate on this project's texts."
+#: The tooltips of the learning settings whose help speaks of images.
+FIELD_TIPS = {
+    "epochs": "Passes over the training texts",
+    "batch_size": "Texts per training step",
+    "unlabelled_ratio": "Unlabelled texts per labelled text in each batch",
+}
 CONTRASTIVE_TIP = (
     "Before a frozen encoder's embeddings are computed, fine-tune it on pairs of labelled texts: the same "
     "class (pulled together) or two classes (pushed apart), as SetFit does. At most this many steps of 16 "

@@ -98,6 +98,13 @@ UNLABELLED_TIP = (
     "pseudo-labels by label spreading on the frozen features); they never count as labelled."
 )
 DEFAULTS = {"images": DEFAULT_BACKBONE, "text": DEFAULT_TEXT_ENCODER}
+CROSSVAL_TIP = (
+    "Trains the current settings once per fold, each time holding out a different part of the labelled "
+    "images, and reports the mean ± std accuracy"
+)
+CROSSVAL_IDLE = "With few images, k folds give a fairer comparison than one split."
+LR_IDLE = "Plots loss against learning rate on this project's images."
+UNLABELLED_RATIO_TIP = "Unlabelled images per labelled image in each batch"
 UNLABELLED_RULE_TEXTS = {
     "consistency": "Consistency, as labelled images",
     "fixmatch": "FixMatch pseudo-labels",
@@ -273,7 +280,7 @@ class ModelPanel(QWidget):
         self.use_unlabelled.setToolTip(UNLABELLED_TIP)
         self.unlabelled_ratio = spin_box("unlabelled_ratio")
         self.unlabelled_ratio.setSuffix(" : 1")
-        self.unlabelled_ratio.setToolTip("Unlabelled images per labelled image in each batch")
+        self.unlabelled_ratio.setToolTip(UNLABELLED_RATIO_TIP)
         self.unlabelled_rule = choice_box("unlabelled_rule", UNLABELLED_RULE_TEXTS)
         self.unlabelled_rule.setToolTip(UNLABELLED_RULE_HELP)
         self.unlabelled_rule_label = QLabel(label("unlabelled_rule"))
@@ -295,19 +302,14 @@ class ModelPanel(QWidget):
         self.folds.setRange(2, 10)
         self.folds.setValue(5)
         self.crossval_button = QPushButton("Cross-validate")
-        self.crossval_button.setToolTip(
-            "Trains the current settings once per fold, each time holding out a different part of the labelled "
-            "images, and reports the mean ± std accuracy"
-        )
+        self.crossval_button.setToolTip(CROSSVAL_TIP)
         self.crossval_cancel = QPushButton("Cancel")
         self.crossval_cancel.setEnabled(False)
         self.crossval_progress = QProgressBar()
         self.crossval_progress.setRange(0, 1)
         self.crossval_progress.setValue(0)
         self.crossval_progress.setFormat("idle")
-        self.crossval_status = _muted(
-            QLabel("With few images, k folds give a fairer comparison than one split.")
-        )
+        self.crossval_status = _muted(QLabel(CROSSVAL_IDLE))
         self.crossval_status.setWordWrap(True)
         crossval_box = QGroupBox("Cross-validation")
         form = QFormLayout(crossval_box)
@@ -332,7 +334,7 @@ class ModelPanel(QWidget):
         self.lr_progress.setRange(0, 1)
         self.lr_progress.setValue(0)
         self.lr_progress.setFormat("idle")
-        self.lr_status = _muted(QLabel("Plots loss against learning rate on this project's images."))
+        self.lr_status = _muted(QLabel(LR_IDLE))
         self.lr_plot = pg.PlotWidget()
         self.lr_plot.setBackground("w")
         self.lr_plot.setLogMode(x=True, y=False)
@@ -425,10 +427,36 @@ class ModelPanel(QWidget):
         self.dmtl_note.setText(encoder_rows.DMTL_NOTE if text else DMTL_NOTE)
         self.use_unlabelled.setToolTip(encoder_rows.UNLABELLED_TIP if text else UNLABELLED_TIP)
         self.set_unlabelled_count(self._unlabelled_count)
+        self._word_learning_for(text)
         self.backbones.clear()  # the other kind's names must not be kept as the selection
         self.reload_backbones()
         self.select_backbone(self._chosen[kind])
         self._strategy_changed()
+
+    def _word_learning_for(self, text: bool) -> None:
+        """The learning, cross-validation and finder wording of a text (``text``) or image project; the settings
+        that are for images only (the mirror-image average, the fine-tune's unlabelled-image rule) are hidden in a
+        text project."""
+        tips = {
+            "epochs": setting("epochs").help,
+            "batch_size": setting("batch_size").help,
+            "unlabelled_ratio": UNLABELLED_RATIO_TIP,
+        }
+        for name, box in (
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("unlabelled_ratio", self.unlabelled_ratio),
+        ):
+            tip = encoder_rows.FIELD_TIPS[name] if text else tips[name]
+            box.setToolTip(tip[:1].upper() + tip[1:])
+        self.crossval_button.setToolTip(encoder_rows.CROSSVAL_TIP if text else CROSSVAL_TIP)
+        idle = {CROSSVAL_IDLE, encoder_rows.CROSSVAL_IDLE, LR_IDLE, encoder_rows.LR_IDLE}
+        if self.crossval_status.text() in idle:  # (a result or an error of this project is left as it is)
+            self.crossval_status.setText(encoder_rows.CROSSVAL_IDLE if text else CROSSVAL_IDLE)
+        if self.lr_status.text() in idle:
+            self.lr_status.setText(encoder_rows.LR_IDLE if text else LR_IDLE)
+        for widget in (self.tta_flip, self.unlabelled_rule_label, self.unlabelled_rule):
+            widget.setVisible(not text)
 
     def reload_backbones(self, rows: list[CatalogRow] | list[TextEncoderRow] | None = None) -> None:
         """(Re)fill the list from the catalog (text encoders in a text project), keeping the selection when it is
@@ -703,8 +731,9 @@ class ModelPanel(QWidget):
         eta = f" · ETA {int(left) // 60}:{int(left) % 60:02d}" if left is not None else ""
         self.lr_progress.setFormat(f"features {done:,}/{total:,}{eta}")
         self.lr_status.setText(
-            f"Computing features once with the frozen backbone: {done:,} of {total:,} image views; the learning "
-            "rates are tried after that, in seconds."
+            f"Computing features once with the frozen {'encoder' if self.kind == 'text' else 'backbone'}: "
+            f"{done:,} of {total:,} {'text' if self.kind == 'text' else 'image'} views; the learning rates are "
+            "tried after that, in seconds."
         )
 
     def show_lr_finder_progress(self, done: int, total: int) -> None:

@@ -43,6 +43,8 @@ TRAIN_COLOR = "#2e86de"
 CONSISTENCY_COLOR = "#8e44ad"
 VAL_COLOR = "#e67e22"
 OVERLAY_COLORS = ("#7f8c8d", "#8e44ad")
+#: The run notes shown under the status line (the latest; the tooltip lists them all when there are more).
+NOTES_SHOWN = 5
 
 
 class _Series:
@@ -288,6 +290,7 @@ class TrainingPanel(QWidget):
         self.notices.setWordWrap(True)
         self.notices.setStyleSheet("color: #a04000;")
         self.notices.hide()
+        self._notes: list[str] = []  # the run's notes, all of them (the label shows the latest)
         self._history: list[RunRecord] = []
         self._history_metrics: dict[int, list[EpochMetrics]] = {}
 
@@ -343,7 +346,9 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.pause_button.setEnabled(True)
+        self._notes.clear()
         self.notices.clear()
+        self.notices.setToolTip("")
         self.notices.hide()
         self.pause_button.setText("Pause")
         self.paused = False
@@ -678,8 +683,13 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(verb.lower())
 
     def on_notice(self, message: str) -> None:
-        lines = [line for line in self.notices.text().split("<br>") if line] + [f"Note: {message}"]
-        self.notices.setText("<br>".join(lines[-3:]))
+        """Show the run's latest :data:`NOTES_SHOWN` notes; with more, the tooltip lists them all."""
+        self._notes.append(f"Note: {message}")
+        self.notices.setText("<br>".join(self._notes[-NOTES_SHOWN:]))
+        more = len(self._notes) > NOTES_SHOWN
+        self.notices.setToolTip(
+            f"All {len(self._notes)} notes of this run:\n" + "\n".join(self._notes) if more else ""
+        )
         self.notices.show()
 
     def on_failed(self, message: str) -> None:

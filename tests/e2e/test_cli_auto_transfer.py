@@ -1,7 +1,9 @@
-"""``train --transfer auto`` on the command line: a text project is refused with the reason, nothing made."""
+"""``train --transfer auto`` on the command line: which run it kept, why and where; a text project is refused with
+the reason, nothing made."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from dmtl_studio.core.project.store import ProjectStore
@@ -18,3 +20,47 @@ def test_auto_on_a_text_project_is_refused_with_what_to_choose(tmp_path: Path) -
     assert "Choose frozen, partial or full transfer" in result.stderr
     with ProjectStore.open(project) as store:
         assert store.runs() == []
+
+
+QUICK = ("--epochs", "1", "--input-size", "32", "--feature-views", "1", "--device", "cpu", "--json")
+WORDS = {"probe": "the linear probe", "finetune": "the fine-tune"}
+
+
+def _report(stdout: str) -> tuple[list[str], dict]:
+    """The human-readable lines before the JSON line, and the JSON summary."""
+    *lines, last = stdout.strip().splitlines()
+    return lines, json.loads(last)
+
+
+def test_auto_says_which_run_it_kept_why_and_where(project: Path) -> None:
+    result = run_cli("train", str(project), "--transfer", "auto", *QUICK)
+    assert result.returncode == 0, result.stderr
+    lines, summary = _report(result.stdout)
+    choice = summary["metrics"]["auto"]
+    assert set(choice) >= {"probe_run", "finetune_run", "probe", "finetune", "kept", "note"}
+    kept, other = choice["kept"], "probe" if choice["kept"] == "finetune" else "finetune"
+    # Both were scored on the shapes project's validation images (5+ per class): the scores decide.
+    assert choice["probe"] is not None and choice["finetune"] is not None
+    assert kept == ("probe" if choice["probe"] > choice["finetune"] else "finetune")
+    headline = (
+        f"Auto kept {WORDS[kept]}: balanced accuracy {choice[kept]:.3f} vs {choice[other]:.3f} for {WORDS[other]} "
+        "on the"
+    )
+    assert lines[0] == f"run completed: {summary['run_dir']}"
+    assert lines[1].startswith(headline) and lines[1] == choice["note"]
+    assert lines[2] == f"kept run: {choice[f'{kept}_run']}" == f"kept run: {summary['run_dir']}"
+    assert lines[3].endswith(f"run stays in the project's history: {choice[f'{other}_run']}")
+
+
+def test_auto_with_no_time_for_the_fine_tune_says_the_probe_was_kept_and_why(project: Path) -> None:
+    result = run_cli("train", str(project), "--transfer", "auto", "--time-budget", "0", *QUICK)
+    assert result.returncode == 0, result.stderr
+    lines, summary = _report(result.stdout)
+    choice = summary["metrics"]["auto"]
+    assert choice["kept"] == "probe" and choice["finetune_run"] is None
+    assert Path(summary["run_dir"]).name.startswith("auto-probe-")
+    assert lines == [
+        f"run completed: {summary['run_dir']}",
+        "Auto kept the linear probe: the time budget is 0 min, so no fine-tune was tried",
+        f"kept run: {summary['run_dir']}",
+    ]

@@ -1,5 +1,6 @@
 """The model panel in a text project: it lists the text encoders (the bundled one chosen), the chosen encoder goes
-into the run's configuration, an encoder folder is imported on a worker, and an image project lists backbones again."""
+into the run's configuration, an encoder folder is imported on a worker, an image project lists backbones again, and
+nothing the panel shows in a text project speaks of images."""
 
 from __future__ import annotations
 
@@ -8,7 +9,20 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGroupBox,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QSpinBox,
+    QWidget,
+)
 
 from dmtl_studio.core.models.backbone_specs import CATALOG
 from dmtl_studio.core.models.text_catalog import (
@@ -226,4 +240,60 @@ def test_a_run_started_from_the_window_uses_the_chosen_encoder(
     assert "contrastive fine-tuning (SetFit)" in window.training.notices.text(), (
         window.training.notices.text()
     )
+    controller.shutdown()
+
+
+def _words_shown(panel: ModelPanel) -> list[str]:
+    """Every text and tooltip the panel shows: its visible widgets' texts, titles, placeholders, progress
+    formats, spin box affixes, and their list and drop-down entries."""
+    shown = [panel.toolTip()]
+    for widget in panel.findChildren(QWidget):
+        if not widget.isVisibleTo(panel):
+            continue
+        shown.append(widget.toolTip())
+        if isinstance(widget, (QAbstractButton, QLabel)):
+            shown.append(widget.text())
+        if isinstance(widget, QLineEdit):
+            shown += [widget.text(), widget.placeholderText()]
+        if isinstance(widget, QGroupBox):
+            shown.append(widget.title())
+        if isinstance(widget, QProgressBar):
+            shown.append(widget.format())
+        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            shown += [widget.prefix(), widget.suffix(), widget.specialValueText()]
+        if isinstance(widget, QComboBox):
+            shown += [widget.itemText(i) for i in range(widget.count())]
+            shown += [
+                str(widget.itemData(i, Qt.ItemDataRole.ToolTipRole) or "") for i in range(widget.count())
+            ]
+        if isinstance(widget, QListWidget):
+            items = [widget.item(i) for i in range(widget.count())]
+            shown += [item.text() for item in items if not item.isHidden()]
+            shown += [item.toolTip() for item in items if not item.isHidden()]
+    return [words for words in shown if words]
+
+
+def test_a_text_project_s_panel_never_speaks_of_images(qtbot, text_project: Path) -> None:  # noqa: ANN001
+    from dmtl_studio.app import build_window
+
+    window, controller = build_window(text_project)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.model_panel
+    assert panel.kind == "text"
+    for strategy in (panel.frozen, panel.partial, panel.full):
+        strategy.setChecked(True)
+        panel.consistency_weight.setValue(1.0)  # the unlabelled-text settings in use too
+        shown = _words_shown(panel)
+        assert any("texts" in words for words in shown)
+        assert [words for words in shown if "image" in words.lower()] == []
+    # An image project's panel speaks of images again, with its image-only settings back.
+    panel.set_project_kind("images")
+    assert panel.tta_flip.isVisibleTo(panel) and panel.unlabelled_rule.isVisibleTo(panel)
+    assert "images" in panel.epochs.toolTip() and "images" in panel.crossval_button.toolTip()
+    assert "images" in panel.lr_status.text() and "images" in panel.crossval_status.text()
+    panel.set_project_kind("text")
+    panel.show_lr_finder_preparing(3, 40, 2.0)  # the finder's feature pass
+    assert "text views" in panel.lr_status.text()
+    assert [words for words in _words_shown(panel) if "image" in words.lower()] == []
     controller.shutdown()

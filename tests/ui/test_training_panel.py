@@ -11,7 +11,7 @@ from dmtl_studio.core.training.events import (
     RunSummary,
     StepProgress,
 )
-from dmtl_studio.ui.training_panel import TrainingPanel
+from dmtl_studio.ui.training_panel import NOTES_SHOWN, TrainingPanel
 
 
 def _feed(panel: TrainingPanel, epochs: int, steps: int) -> None:
@@ -217,9 +217,26 @@ def test_an_auto_run_says_its_phase_and_plots_each_phase_from_its_first_epoch(qt
     panel.on_progress(StepProgress(1, 3, 1, 2, 0.7, 1e-3, 20.0))
     assert panel.status.text().startswith("Auto, phase 2 of 2 (full fine-tune): Training")
     _feed(panel, 3, 2)
-    note = "Auto: balanced accuracy on the 18 validation images: linear probe 0.556, fine-tune 0.611"
+    note = "Auto kept the fine-tune: balanced accuracy 0.611 vs 0.556 for the linear probe on the 18 validation images"
     panel.on_finished(
         RunSummary(3, "/runs/auto-finetune-1", "completed", 3, ("a", "b"), "cpu", {"auto": {"note": note}})
     )
     assert panel.val_accuracy.n == 3
     assert note in panel.status.text() and "/runs/auto-finetune-1" in panel.status.text()
+
+
+def test_the_latest_notes_are_shown_and_the_tooltip_keeps_every_note_of_the_run(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("frozen transfer")
+    notes = [f"note number {i}" for i in range(1, NOTES_SHOWN + 3)]
+    for note in notes[:NOTES_SHOWN]:
+        panel.on_notice(note)
+    assert all(note in panel.notices.text() for note in notes[:NOTES_SHOWN]) and panel.notices.toolTip() == ""
+    for note in notes[NOTES_SHOWN:]:
+        panel.on_notice(note)
+    shown = panel.notices.text().split("<br>")
+    assert shown == [f"Note: {note}" for note in notes[-NOTES_SHOWN:]]  # the latest, in order
+    assert panel.notices.toolTip().splitlines()[1:] == [f"Note: {note}" for note in notes]  # every one
+    panel.run_started("frozen transfer")  # a new run starts with none
+    assert panel.notices.text() == "" and panel.notices.toolTip() == "" and panel.notices.isHidden()

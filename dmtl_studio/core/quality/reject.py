@@ -69,7 +69,10 @@ def validation_threshold(
         out_of_fold = held_out_logits(run_dir, loaded.classes) if len(held_out) < len(records) else {}
         cross = [im for im in records if content[im.path] in fitted and content[im.path] in out_of_fold]
     if not records:
-        raise RejectError(f"the project {project} has no labelled validation image to choose a threshold on")
+        raise RejectError(
+            f"the project {project} has no labelled validation image to choose a threshold on; give --reject-below "
+            "P instead"
+        )
     if not held_out and not cross and not out_of_fold and (Path(run_dir) / HELD_OUT_NAME).exists():
         raise RejectError(
             f"the run {Path(run_dir).name} was fitted on the validation items of {project}, and the out-of-fold "

@@ -245,11 +245,11 @@ def train_auto(
 
     spent = clock.elapsed()
     if budget_s <= 0:
-        return probe_kept("Auto: time budget 0, so the linear probe alone; its run is the result")
+        return probe_kept("Auto kept the linear probe: the time budget is 0 min, so no fine-tune was tried")
     if spent >= budget_s:
         return probe_kept(
-            f"Auto: fine-tune skipped, the linear probe alone took {_minutes(spent)} of the "
-            f"{_minutes(budget_s)} budget; the probe's run is the result"
+            f"Auto kept the linear probe: fine-tune skipped, the probe alone took {_minutes(spent)} of the "
+            f"{_minutes(budget_s)} budget"
         )
     finetune_config = config.with_changes(transfer="full")
     budget = _Budget(
@@ -275,17 +275,15 @@ def train_auto(
             from_probe,
         )
     except TrainingError as exc:  # the probe's run is complete: it stays the result
-        return probe_kept(
-            f"Auto: the fine-tune could not go on ({exc}); the linear probe's run is the result"
-        )
+        return probe_kept(f"Auto kept the linear probe: the fine-tune could not go on ({exc})")
     if head_note:
         emit(RunNotice(f"Auto: {head_note[0]}"))
     if budget.over:
         _discard(store, finetune)
         return probe_kept(
-            f"Auto: fine-tune skipped, estimated {_minutes(budget.estimate_s or 0.0)} for the whole run > budget "
-            f"{_minutes(budget_s)} (measured on its first {budget.steps} step(s)); the linear probe's run is the "
-            "result"
+            f"Auto kept the linear probe: fine-tune skipped, the whole run would take ~"
+            f"{_minutes(budget.estimate_s or 0.0)}, over the {_minutes(budget_s)} budget (estimated on the "
+            f"fine-tune's first {budget.steps} step(s))"
         )
     base["finetune_run"] = None if finetune.removed else finetune.run_dir
     if finetune.status != "completed" or finetune.removed:
@@ -295,7 +293,7 @@ def train_auto(
             else "its run stays in the history and can be continued"
         )
         return probe_kept(
-            f"Auto: the fine-tune was stopped ({kept}); the linear probe's run is the result and is complete"
+            f"Auto kept the linear probe, whose run is complete: the fine-tune was stopped ({kept})"
         )
     best_epoch = int(finetune.metrics.get("best", {}).get("epoch", 0) or 0)
     finetune_confusion = finetune_phase.confusions.get(best_epoch)
@@ -321,19 +319,23 @@ def train_auto(
         choice = {
             **base,
             "kept": "finetune",
-            "note": f"Auto: the fine-tune is kept without comparison, as {why}; on the benchmark sets it is "
-            "ahead of the probe (docs/quality.md)",
+            "note": f"Auto kept the fine-tune without a comparison, as {why}; on the benchmark sets it is "
+            "ahead of the linear probe (docs/quality.md)",
         }
         return _with_choice(finetune, choice, emit)
     scores = {"probe": balanced_accuracy(probe_confusion), "finetune": balanced_accuracy(finetune_confusion)}
     kept = "probe" if scores["probe"] > scores["finetune"] else "finetune"
+    other = "finetune" if kept == "probe" else "probe"
     words = {"probe": "the linear probe", "finetune": "the fine-tune"}
-    how = " (out of fold: it fitted them, each is predicted by a fold model that did not see it)"
+    how = (
+        "; the probe's score is out of fold: it fitted them, each is predicted by a fold model that did not "
+        "see it"
+    )
     note = (
-        f"Auto: balanced accuracy on the {_val_count(probe_confusion)} validation images: linear probe "
-        f"{scores['probe']:.3f}{how if out_of_fold else ''}, fine-tune {scores['finetune']:.3f}; "
-        f"{words[kept]} is kept"
+        f"Auto kept {words[kept]}: balanced accuracy {scores[kept]:.3f} vs {scores[other]:.3f} for "
+        f"{words[other]} on the {_val_count(probe_confusion)} validation images"
         + (" (a tie goes to the fine-tune)" if scores["probe"] == scores["finetune"] else "")
+        + (how if out_of_fold else "")
     )
     return _with_choice(
         finetune if kept == "finetune" else probe, {**base, **scores, "kept": kept, "note": note}, emit

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from dmtl_studio.core.base.cancel import ShouldStop
-from dmtl_studio.core.models.calibration import calibrate
+from dmtl_studio.core.models.calibration import MIN_IMAGES, calibrate
 from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME
 from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.store import EpochMetrics, ProjectStore
@@ -37,6 +37,34 @@ from dmtl_studio.core.training.out_of_fold import FITTED_ON
 from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
 
 log = logging.getLogger(__name__)
+
+
+def _validation_count(epoch: EpochOutput) -> int:
+    """The validation items a temperature would be fitted on this epoch (out of fold when they joined a fit)."""
+    if epoch.val_scores:
+        return sum(len(targets) for _, targets in epoch.val_scores)
+    return len(epoch.held_out.targets) if epoch.held_out is not None else 0
+
+
+def uncalibrated_notice(count: int, item: str = "image") -> str:
+    """The run's note when no temperature could be fitted on its ``count`` held-out validation items (``item``:
+    ``"image"`` or ``"text"``), and what it means for the confidences and ``predict``'s "not sure" options."""
+    if count == 0:
+        few = f"no held-out validation {item} to fit a temperature on"
+        threshold = (
+            "predict --target-accuracy has none to choose a threshold on either and is refused: use "
+            "--reject-below P"
+        )
+    else:
+        few = f"{count} validation {item}(s), fewer than the {MIN_IMAGES} needed to fit a temperature"
+        threshold = (
+            f"a predict --target-accuracy threshold would be chosen on those {count} {item}(s) alone: prefer "
+            "--reject-below P"
+        )
+    return (
+        f"no calibration: {few}, so the model's confidences are uncalibrated (its plain softmax, often "
+        f"over-confident); {threshold}, or add validation {item}s (at least {MIN_IMAGES}) and train again"
+    )
 
 
 class RunClock:
@@ -177,7 +205,9 @@ class Checkpointing(Callback):
     The best epoch is the one with the highest validation accuracy (training accuracy without validation
     images); with ``pick_best`` false (too few validation images for a pick) it is always the latest.
     ``files_for(metrics, calibration, model)`` gives a model's files (weights and sidecar) as bytes (``model``
-    ``None``: the run's trained classifier); the temperature is fitted on the epoch's validation logits.
+    ``None``: the run's trained classifier); the temperature is fitted on the epoch's validation logits. With too
+    few of them to fit one (fewer than :data:`~dmtl_studio.core.models.calibration.MIN_IMAGES`), the run's notes
+    say so once (:func:`uncalibrated_notice`; ``item`` names what the project holds: ``"image"`` or ``"text"``).
 
     With a weight average (:attr:`Trainer.averaged`) the best model is the average's; the latest weights, what a
     resumed run trains on from, stay the trained ones (the average itself travels in the training state).
@@ -188,8 +218,10 @@ class Checkpointing(Callback):
         run_dir: Path,
         files_for: Callable[[dict, dict | None, torch.nn.Module | None], dict[str, bytes]],
         pick_best: bool = True,
+        item: str = "image",
     ) -> None:
-        self.run_dir, self.files_for, self.pick_best = run_dir, files_for, pick_best
+        self.run_dir, self.files_for, self.pick_best, self.item = run_dir, files_for, pick_best, item
+        self.uncalibrated_noted = False
         self.best_score = -math.inf
         self.best_metrics: dict = {}
         self.last_metrics: dict = {}
@@ -210,7 +242,13 @@ class Checkpointing(Callback):
         if improved:
             self.best_score, self.best_metrics = score, dict(self.last_metrics)
         averaged = trainer.averaged
-        kept = self.files_for(self.last_metrics, self._calibration(epoch), averaged)
+        calibration = self._calibration(epoch)
+        if calibration is None and not self.uncalibrated_noted:
+            count = _validation_count(epoch)
+            if count < MIN_IMAGES:
+                trainer.notify(RunNotice(uncalibrated_notice(count, self.item)))
+                self.uncalibrated_noted = True
+        kept = self.files_for(self.last_metrics, calibration, averaged)
         last = kept if averaged is None else self.files_for(self.last_metrics, None, None)
         if improved or not self.best_files:
             self.best_files = kept if improved else self.files_for(self.best_metrics, None, averaged)
@@ -236,8 +274,10 @@ class Checkpointing(Callback):
         logits = np.concatenate([s[0] for s in scores]) if scores else np.zeros((0, 1))
         targets = np.concatenate([s[1] for s in scores]) if scores else np.zeros(0, np.int64)
         fitted = calibrate(logits, targets, fitted_on=fitted_on)
-        if fitted is None:
-            log.info("%s: %d validation image(s), too few to calibrate", self.run_dir.name, len(targets))
+        if fitted is None and len(targets) >= MIN_IMAGES:
+            log.warning(
+                "%s: the validation scores are not finite; no temperature was fitted", self.run_dir.name
+            )
         return fitted
 
     def final_metrics(self) -> dict:

@@ -20,7 +20,7 @@ from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
-from dmtl_studio.core.training.events import FoldResult
+from dmtl_studio.core.training.events import EpochResult, FoldResult
 from dmtl_studio.core.training.labelled import LabelledSplit
 from dmtl_studio.core.training.run import CROSSVAL_PREFIX, train
 
@@ -128,6 +128,17 @@ def make_folds(store: ProjectStore, k: int, seed: int = 0) -> list[LabelledSplit
     return folds
 
 
+def _counting_scored(emit: Callable[[object], None], scored: list[int]) -> Callable[[object], None]:
+    """``emit``, noting in ``scored`` how many held-out images each epoch scored (the latest's only)."""
+
+    def on_event(event: object) -> None:
+        if isinstance(event, EpochResult) and event.confusion is not None:
+            scored[:] = [int(np.asarray(event.confusion).sum())]
+        emit(event)
+
+    return on_event
+
+
 def cross_validate(
     project_dir: str | Path,
     config: TrainConfig,
@@ -138,7 +149,9 @@ def cross_validate(
     """Train and score ``config`` on each of ``k`` folds (see the module docstring).
 
     ``on_event`` receives the engine's events of every fold and a :class:`FoldResult` after each fold. The
-    score of a fold is its last epoch's accuracy on the held-out images (no choice of epoch by those images).
+    score of a fold is its last epoch's accuracy on the held-out images (no choice of epoch by those images); its
+    counts are of the images the fold's run used: those scored, and those trained on, without any left out as
+    gone from disk.
     A stop request raises :class:`~dmtl_studio.core.base.cancel.Cancelled`.
 
     Raises
@@ -152,9 +165,15 @@ def cross_validate(
         folds = make_folds(store, k, config.seed)
     results: list[FoldResult] = []
     for number, split in enumerate(folds, start=1):
+        scored: list[int] = []  # the held-out images the fold's last epoch scored
         try:
             summary = train(
-                project_dir, config, emit, should_stop, split=split, run_prefix=f"{RUN_PREFIX}{number}of{k}-"
+                project_dir,
+                config,
+                _counting_scored(emit, scored),
+                should_stop,
+                split=split,
+                run_prefix=f"{RUN_PREFIX}{number}of{k}-",
             )
         except KeyboardInterrupt as exc:  # RunInterrupted carries the fold run's summary
             raise CrossValidationInterrupted(
@@ -162,11 +181,13 @@ def cross_validate(
             ) from None
         if summary.status != "completed":
             raise Cancelled()
+        with ProjectStore.open(project_dir) as store:  # the run left out the files it found gone
+            usable = {im.path for im in store.images(usable_only=True)}
         result = FoldResult(
             number,
             k,
-            len(split.train),
-            len(split.val),
+            sum(path in usable for path, _ in split.train),
+            scored[0] if scored else sum(path in usable for path, _ in split.val),
             float(summary.metrics["last"]["val_accuracy"]),
             summary.run_dir,
         )

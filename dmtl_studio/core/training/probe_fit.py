@@ -87,6 +87,7 @@ def fit_probe_head(
             parts.cache.unlabelled().clean.float().cpu().numpy(),
             num_classes=parts.num_classes,
             share=SELF_TRAINING_SHARE,
+            class_weight=class_weight,
             seed=config.seed,
             should_stop=should_stop,
             on_progress=on_c,

@@ -15,7 +15,8 @@ probe (:func:`~dmtl_studio.core.training.linear_probe.fit_linear_probe`). Two in
 
 Either way the pseudo-labelled items are taken class-balanced — the same number per class, the most confident
 first — and the L2 strength ``C`` is the one cross-validation chose on the true labels alone (pseudo-labels never
-choose it). Unlabelled items never change a labelled item's class.
+choose it). Every fit, the cross-validation and each refit, weights the classes as the run's supervised probe does
+(``class_weight``). Unlabelled items never change a labelled item's class.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def fit_semi_supervised_probe(
     method: str = "self_training",
     share: float = 0.6,
     rounds: int = 3,
+    class_weight: str | None = None,
     seed: int = 0,
     should_stop: ShouldStop = never_stop,
     on_progress: ProbeProgress | None = None,
@@ -124,6 +126,10 @@ def fit_semi_supervised_probe(
         At most this share of the unlabelled rows is pseudo-labelled (split equally between the classes).
     rounds
         Self-training rounds (each adds a further ``share / rounds``); label spreading uses one.
+    class_weight
+        ``None`` or ``"balanced"`` (each class weighted by the inverse of its share of the rows fitted, pseudo-
+        labelled ones included): passed to every :func:`fit_linear_probe` fit, as the run's supervised probe and
+        its out-of-fold fold models get it.
     on_progress
         Reports the cross-validation on the labelled rows, the only one (:func:`fit_linear_probe`'s
         ``on_progress``); the refits with pseudo-labels keep its C.
@@ -142,7 +148,13 @@ def fit_semi_supervised_probe(
         raise ValueError(f"method must be one of {', '.join(SEMI_METHODS)}, not {method!r}")
     k = int(num_classes) if num_classes is not None else int(targets.max()) + 1
     probe = fit_linear_probe(
-        labelled, targets, num_classes=k, seed=seed, should_stop=should_stop, on_progress=on_progress
+        labelled,
+        targets,
+        num_classes=k,
+        class_weight=class_weight,
+        seed=seed,
+        should_stop=should_stop,
+        on_progress=on_progress,
     )
     cross_validated = probe  # the fit whose cross-validation chose C, which every refit keeps
     if len(unlabelled) == 0:
@@ -157,9 +169,11 @@ def fit_semi_supervised_probe(
             chosen, pseudo = balanced_pick(probe.predict_proba(unlabelled), per_class * round_ // rounds)
             steps.append((chosen, pseudo))
             if round_ < rounds:
-                probe = _refit(labelled, targets, unlabelled, chosen, pseudo, k, probe.c, seed, should_stop)
+                probe = _refit(
+                    labelled, targets, unlabelled, chosen, pseudo, k, probe.c, class_weight, seed, should_stop
+                )
     chosen, pseudo = steps[-1]
-    refit = _refit(labelled, targets, unlabelled, chosen, pseudo, k, probe.c, seed, should_stop)
+    refit = _refit(labelled, targets, unlabelled, chosen, pseudo, k, probe.c, class_weight, seed, should_stop)
     return refit.with_strength_chosen_by(cross_validated)
 
 
@@ -171,11 +185,18 @@ def _refit(
     pseudo: np.ndarray,
     num_classes: int,
     c: float,
+    class_weight: str | None,
     seed: int,
     should_stop: ShouldStop,
 ) -> LinearProbe:
     rows = np.concatenate([labelled, unlabelled[chosen]])
     classes = np.concatenate([targets, pseudo])
     return fit_linear_probe(
-        rows, classes, num_classes=num_classes, c_grid=[c], seed=seed, should_stop=should_stop
+        rows,
+        classes,
+        num_classes=num_classes,
+        c_grid=[c],
+        class_weight=class_weight,
+        seed=seed,
+        should_stop=should_stop,
     )

@@ -12,6 +12,7 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.crossval import FoldResult, cross_validate, make_folds
 from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.events import EpochResult
 from dmtl_studio.core.training.run import train
 
 
@@ -81,8 +82,16 @@ def test_a_file_gone_from_disk_is_left_out_of_every_fold_not_only_the_first(tmp_
     gone = folds[1].val[0][0]  # held out by the second fold, trained on by the first
     Path(gone).unlink()
     config = TrainConfig(epochs=1, batch_size=16, input_size=64, device="cpu")
-    result = cross_validate(tmp_path / "p", config, 2)
+    events: list[object] = []
+    result = cross_validate(tmp_path / "p", config, 2, on_event=events.append)
     assert [f.fold for f in result.folds] == [1, 2]  # the second fold left it out too, and trained
+    # The counts are of the images used: the gone one is neither trained on (fold 1) nor scored (fold 2).
+    assert [(f.train_images, f.test_images) for f in result.folds] == [
+        (len(folds[0].train) - 1, len(folds[0].val)),
+        (len(folds[1].train), len(folds[1].val) - 1),
+    ]
+    last_epochs = [e for e in events if isinstance(e, EpochResult) and e.epoch == e.epochs]
+    assert [f.test_images for f in result.folds] == [int(e.confusion.sum()) for e in last_epochs]
     with ProjectStore.open(tmp_path / "p") as store:
         assert [r.status for r in store.runs()] == ["completed", "completed"]
 

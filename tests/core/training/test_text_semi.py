@@ -71,3 +71,35 @@ def test_the_refit_with_pseudo_labels_keeps_the_cross_validation_that_chose_c(me
         plain.scoring,
     )
     assert semi.c == plain.c and not np.array_equal(semi.weights, plain.weights)
+
+
+def _imbalanced(seed: int) -> tuple[np.ndarray, ...]:
+    """Two overlapping classes, 60 labels against 6, 40 unlabelled rows; a balanced test set of 400."""
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((2, 8))
+    centres[1, 0] = 1.5
+
+    def draw(cls: int, n: int) -> np.ndarray:
+        return (centres[cls] + rng.normal(0, 1, (n, 8))).astype(np.float32)
+
+    labelled, targets = np.concatenate([draw(0, 60), draw(1, 6)]), np.repeat([0, 1], [60, 6])
+    unlabelled = np.concatenate([draw(0, 30), draw(1, 10)])
+    test, truth = np.concatenate([draw(0, 200), draw(1, 200)]), np.repeat([0, 1], 200)
+    return labelled, targets, unlabelled, test, truth
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_self_training_honours_balanced_class_weights(seed: int) -> None:
+    labelled, targets, unlabelled, test, truth = _imbalanced(seed)
+    fits = {
+        weight: fit_semi_supervised_probe(
+            labelled, targets, unlabelled, num_classes=2, class_weight=weight, seed=0
+        )
+        for weight in (None, "balanced")
+    }
+    assert not np.allclose(fits[None].weights, fits["balanced"].weights)
+    recall = {weight: (probe.predict(test)[truth == 1] == 1).mean() for weight, probe in fits.items()}
+    assert recall["balanced"] > recall[None]  # the minority class is found more often
+    # The weighting reaches the cross-validation too: it is the balanced probe's, on the labels alone.
+    plain = fit_linear_probe(labelled, targets, num_classes=2, class_weight="balanced", seed=0)
+    assert (fits["balanced"].c, fits["balanced"].cv_scores) == (plain.c, plain.cv_scores)

@@ -113,6 +113,38 @@ def test_a_frozen_probe_learns_from_unlabelled_texts_by_self_training() -> None:
     assert epoch.probe_c == pytest.approx(expected.c) and expected.c in [s.learning_rate for s in steps]
 
 
+def test_self_training_weights_the_classes_as_the_runs_imbalance_setting_asks() -> None:
+    from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe
+
+    imbalanced = [(t, 0) for t in CATS] + [(t, 1) for t in MONEY[:3]]  # 8 against 3
+    config = _config(
+        transfer="frozen",
+        linear_probe=True,
+        consistency_weight=1.0,
+        use_unlabelled=True,
+        imbalance="weighted_loss",
+    )
+    parts = build_text_parts(
+        TextCorpus.from_lists(["cats", "money"], imbalanced, VAL, unlabelled=UNLABELLED), config
+    )
+    assert Trainer(parts).fit() == "completed"
+    data, unlabelled = parts.cache.train(), parts.cache.unlabelled()
+    expected = {
+        weight: fit_semi_supervised_probe(
+            data.clean.numpy(),
+            data.targets.numpy(),
+            unlabelled.clean.numpy(),
+            num_classes=2,
+            class_weight=weight,
+            seed=config.seed,
+        ).logits(unlabelled.clean.numpy())
+        for weight in (None, "balanced")
+    }
+    logits = parts.model.head[-1](torch.from_numpy(unlabelled.clean.numpy()).float()).detach().numpy()
+    np.testing.assert_allclose(logits, expected["balanced"], atol=1e-3)  # as the supervised probe is weighted
+    assert not np.allclose(logits, expected[None], atol=1e-3)
+
+
 def test_one_epoch_of_partial_fine_tuning_runs_and_lowers_the_loss() -> None:
     config = _config(transfer="partial", unfreeze_stages=2, epochs=1, batch_size=4, learning_rate=3e-3)
     parts = build_text_parts(

@@ -1,0 +1,89 @@
+"""A run with too few validation items to fit a temperature says so in its notes, and what that means."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.models.calibration import MIN_IMAGES
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.quality.reject import RejectError, validation_threshold
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.events import RunNotice
+from dmtl_studio.core.training.run import train
+from tests.core.text_run import make_text_project
+
+QUICK = TrainConfig(epochs=1, batch_size=16, input_size=32, device="cpu", feature_views=1)
+
+
+def _keep_validation(project: Path, count: int) -> None:
+    """Move all but ``count`` of the labelled validation images to the training split."""
+    with ProjectStore.open(project) as store:
+        val = [im for im in store.images(usable_only=True) if im.split == "val" and im.label]
+        store.set_splits({im.id: "train" for im in val[count:]})
+
+
+def _train(project: Path, config: TrainConfig = QUICK) -> tuple[Path, list[str]]:
+    events: list[object] = []
+    summary = train(project, config, on_event=events.append)
+    assert summary.status == "completed"
+    return Path(summary.run_dir), [e.message for e in events if isinstance(e, RunNotice)]
+
+
+def _uncalibrated(notes: list[str]) -> list[str]:
+    return [n for n in notes if n.startswith("no calibration")]
+
+
+def test_two_validation_images_fit_no_temperature_and_the_notes_say_why_and_what_it_means(
+    project: Path,
+) -> None:
+    _keep_validation(project, 2)
+    run_dir, notes = _train(project)
+
+    assert "calibration" not in json.loads((run_dir / "model.json").read_text())
+    [note] = _uncalibrated(notes)  # said once
+    assert f"2 validation image(s), fewer than the {MIN_IMAGES} needed to fit a temperature" in note
+    assert "confidences are uncalibrated" in note and "--reject-below" in note
+    # What the note says of --target-accuracy is what predict does: a threshold chosen on those 2 images.
+    assert "would be chosen on those 2 image(s) alone" in note
+    assert validation_threshold(run_dir, 0.9).images == 2
+
+
+def test_no_validation_image_the_notes_say_target_accuracy_is_refused(project: Path) -> None:
+    _keep_validation(project, 0)
+    run_dir, notes = _train(project)
+
+    [note] = _uncalibrated(notes)
+    assert "no held-out validation image to fit a temperature on" in note
+    assert "--target-accuracy" in note and "is refused: use --reject-below P" in note
+    with pytest.raises(RejectError, match="no labelled validation image.*give --reject-below P instead"):
+        validation_threshold(run_dir, 0.9)
+
+
+def test_enough_validation_images_are_calibrated_without_the_note(project: Path) -> None:
+    with ProjectStore.open(project) as store:
+        val = sum(1 for im in store.images(usable_only=True) if im.split == "val" and im.label)
+    assert val >= MIN_IMAGES
+    run_dir, notes = _train(project)
+    assert json.loads((run_dir / "model.json").read_text())["calibration"]["images"] == val
+    assert _uncalibrated(notes) == []
+
+
+def test_a_text_run_on_its_out_of_fold_validation_texts_names_texts(tmp_path: Path) -> None:
+    # 6 validation texts, and test texts: the validation texts join the probe's fit, scored out of fold.
+    project = make_text_project(tmp_path / "texts")
+    config = TrainConfig.recommended(
+        backbone="all-MiniLM-L6-v2",
+        device="cpu",
+        seed=0,
+        transfer="frozen",
+        linear_probe=True,
+        contrastive_steps=0,
+    )
+    run_dir, notes = _train(project, config)
+
+    [note] = _uncalibrated(notes)
+    assert "6 validation text(s)" in note and "add validation texts" in note and "image" not in note
+    assert validation_threshold(run_dir, 0.9).images == 6  # out of fold, as the note says
