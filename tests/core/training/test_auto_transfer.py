@@ -15,6 +15,7 @@ from dmtl_studio.core.models.classifier import build_head
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.auto import (
     FORWARD_SHARE,
+    MAX_START_WEIGHT,
     _Budget,
     _RunClock,
     balanced_accuracy,
@@ -181,7 +182,10 @@ def test_the_fine_tunes_head_starts_with_the_probes_logits() -> None:
 
     finetune = nn.Module()
     finetune.head = build_head("linear", 8, 3, 0, 0.2)
-    assert start_head_from_probe(finetune, weights)
+    assert start_head_from_probe(finetune, weights) == (
+        True,
+        "the fine-tune's head starts from the linear probe's (LP-FT)",
+    )
     x = torch.from_numpy(features)
     with torch.no_grad():
         assert torch.allclose(finetune.head.eval()(x), layer(x), atol=1e-5)
@@ -189,8 +193,30 @@ def test_the_fine_tunes_head_starts_with_the_probes_logits() -> None:
     mlp = nn.Module()
     mlp.head = build_head("mlp", 8, 3, 16, 0.2)
     before = {k: v.clone() for k, v in mlp.head.state_dict().items()}
-    assert not start_head_from_probe(mlp, weights)
+    assert not start_head_from_probe(mlp, weights)[0]
     assert all(torch.equal(before[k], v) for k, v in mlp.head.state_dict().items())
+
+
+def test_a_probe_head_leaning_on_a_near_constant_feature_is_not_a_fine_tunes_start() -> None:
+    generator = np.random.default_rng(0)
+    features = generator.normal(2.0, 3.0, (60, 8)).astype(np.float32)
+    targets = np.arange(60) % 3
+    features[:, 0] = (
+        1.0 + 1e-3 * (targets - 1) + 1e-4 * generator.normal(size=60)
+    )  # tiny spread, tells the class
+    probe = fit_linear_probe(features, targets, num_classes=3, seed=0)
+    layer = to_module(probe)
+    largest = float(layer.weight.detach().abs().max())
+    assert largest > MAX_START_WEIGHT  # the folded standardisation divides by the feature's spread
+    probe_head = build_head("linear", 8, 3, 0, 0.2)
+    probe_head[1].load_state_dict(layer.state_dict())
+    weights = {f"head.{k}": v for k, v in probe_head.state_dict().items()}
+    finetune = nn.Module()
+    finetune.head = build_head("linear", 8, 3, 0, 0.2)
+    before = {k: v.clone() for k, v in finetune.head.state_dict().items()}
+    copied, note = start_head_from_probe(finetune, weights)
+    assert not copied and f"a weight of {largest:.0f}" in note and "starts from its default" in note
+    assert all(torch.equal(before[k], v) for k, v in finetune.head.state_dict().items())
 
 
 def test_a_pause_does_not_count_against_the_budget() -> None:
