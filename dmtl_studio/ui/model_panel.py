@@ -383,6 +383,7 @@ class ModelPanel(QWidget):
         self.backbone_factor.valueChanged.connect(self._update_backbone_lr)
         self.layer_decay.valueChanged.connect(self._update_backbone_lr)
         self.stages.valueChanged.connect(self._update_backbone_lr)
+        self.contrastive_steps.valueChanged.connect(self._update_backbone_lr)
         self.find_lr.clicked.connect(self._request_lr_finder)
         self.use_lr.clicked.connect(self._use_suggestion)
         self.lr_cancel.clicked.connect(self._cancel_lr_finder)
@@ -428,6 +429,7 @@ class ModelPanel(QWidget):
         self.use_unlabelled.setToolTip(encoder_rows.UNLABELLED_TIP if text else UNLABELLED_TIP)
         self.set_unlabelled_count(self._unlabelled_count)
         self._word_learning_for(text)
+        self._update_backbone_lr()
         self.backbones.clear()  # the other kind's names must not be kept as the selection
         self.reload_backbones()
         self.select_backbone(self._chosen[kind])
@@ -688,8 +690,14 @@ class ModelPanel(QWidget):
         self.ema_decay.setEnabled(not probe)  # a head fitted once to convergence has no steps to average
 
     def _update_backbone_lr(self, *_: object) -> None:
-        if self.transfer() == "frozen":
-            self.backbone_lr_label.setText("Backbone learning rate: none (the backbone is frozen).")
+        name = "Encoder" if self.kind == "text" else "Backbone"
+        if self.transfer() == "frozen" and self.kind == "text" and self.contrastive_steps.value() > 0:
+            self.backbone_lr_label.setText(
+                "Encoder learning rate: none while the head learns (the encoder is fixed after its contrastive "
+                "steps, which take their own rate)."
+            )
+        elif self.transfer() == "frozen":
+            self.backbone_lr_label.setText(f"{name} learning rate: none (the {name.lower()} is frozen).")
         else:
             rate = self.learning_rate.value() * self.backbone_factor.value()
             learning = (
@@ -697,11 +705,11 @@ class ModelPanel(QWidget):
             )  # full, auto
             decay = self.layer_decay.value()
             if decay >= 1 or learning < 2:
-                self.backbone_lr_label.setText(f"Backbone learning rate: {rate:.2g} (head × factor).")
+                self.backbone_lr_label.setText(f"{name} learning rate: {rate:.2g} (head × factor).")
             else:
                 lowest = rate * decay ** (learning - 1)
                 self.backbone_lr_label.setText(
-                    f"Backbone learning rate: {rate:.2g} for the top stage (head × factor), × {decay:g} per "
+                    f"{name} learning rate: {rate:.2g} for the top stage (head × factor), × {decay:g} per "
                     f"stage below, down to {lowest:.2g} for the lowest of the {learning} that learn."
                 )
 

@@ -155,6 +155,20 @@ def test_a_text_fine_tune_offers_layer_decay_but_no_mirror_image(panel: ModelPan
     assert panel.tta_flip.isEnabled()
 
 
+def test_the_learning_rate_line_speaks_of_the_encoder_in_a_text_project(panel: ModelPanel) -> None:
+    panel.frozen.setChecked(True)
+    assert panel.backbone_lr_label.text() == "Backbone learning rate: none (the backbone is frozen)."
+    panel.set_project_kind("text")
+    assert panel.contrastive_steps.value() > 0  # the recommended contrastive step tunes the encoder first
+    assert panel.backbone_lr_label.text().startswith("Encoder learning rate: none while the head learns")
+    panel.contrastive_steps.setValue(0)
+    assert panel.backbone_lr_label.text() == "Encoder learning rate: none (the encoder is frozen)."
+    panel.full.setChecked(True)
+    assert panel.backbone_lr_label.text().startswith("Encoder learning rate: ")
+    panel.set_project_kind("images")
+    assert panel.backbone_lr_label.text().startswith("Backbone learning rate: ")
+
+
 def test_the_window_imports_an_encoder_folder_on_a_worker(
     qtbot, text_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
