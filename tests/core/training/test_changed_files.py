@@ -141,3 +141,20 @@ def test_a_project_from_before_file_times_hashes_each_file_once(own_project: Pat
         Image.new("RGB", (48, 48), (9, 9, 9)).save(first.path)
         changes = check_image_files(store)
     assert list(changes.hashes) == [first.path] and "1 image(s) changed on disk" in (changes.notice() or "")
+
+
+def test_a_file_deleted_after_a_frozen_run_is_reported_not_scored_from_its_cached_features(
+    own_project: Path,
+) -> None:
+    project = own_project
+    run = train(project, _config())  # a frozen run: every validation image's features are cached
+    before = evaluate_run(project, run.run_dir)
+    victim = before.paths[0]
+    os.remove(victim)
+
+    after = evaluate_run(project, run.run_dir)
+    assert victim not in after.paths  # as a fine-tuned run, which has to read the file, leaves it out
+    assert [path for path, _ in after.unreadable] == [victim]
+    assert len(after.paths) == len(before.paths) - 1
+    kept = [list(before.paths).index(path) for path in after.paths]
+    np.testing.assert_allclose(after.probabilities, before.probabilities[kept], atol=1e-5)
