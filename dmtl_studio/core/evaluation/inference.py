@@ -22,6 +22,7 @@ from dmtl_studio.core.evaluation.text_inference import (
     text_probabilities_for,
 )
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.file_changes import current_hashes
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
@@ -35,6 +36,24 @@ def project_of_run(run_dir: str | os.PathLike[str]) -> Path | None:
 
     candidate = Path(run_dir).resolve().parent.parent
     return candidate if is_project(candidate) else None
+
+
+def refuse_other_kind(project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], text_run: bool) -> None:
+    """Refuse to score a project of images with a text run, or a project of texts with an image run.
+
+    Raises
+    ------
+    ProjectError
+        The project holds the other kind of items (the message names both and what to do).
+    """
+    with ProjectStore.open(project_dir, read_only=True) as store:
+        kind = store.kind
+    if (kind == "text") != text_run:
+        run_kind, project_kind = ("texts", "images") if text_run else ("images", "texts")
+        raise ProjectError(
+            f"the run {run_dir} classifies {run_kind}, but the project {project_dir} holds {project_kind}: "
+            f"use it with the project of {run_kind} it was trained on"
+        )
 
 
 def _frozen_feature_store(loaded: LoadedModel, project_dir: Path, hashes: dict[str, str]) -> object | None:
@@ -148,8 +167,16 @@ def evaluate_run(
 
     A frozen run reads and fills the project's feature cache (:func:`probabilities_for`); the result counts the
     images whose features were reused in ``reused_features``.
+
+    Raises
+    ------
+    ProjectError
+        A text run with a project of images, or an image run with a project of texts.
+    CheckpointError
+        The run cannot be loaded.
     """
     loaded = loaded or load_checkpoint(run_dir, device=device)
+    refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
     if is_text_run(loaded):
         return evaluate_text_run(project_dir, run_dir, loaded, progress=progress, should_stop=should_stop)
     with ProjectStore.open(project_dir) as store:
@@ -196,6 +223,7 @@ def suggest_labels(
 ) -> SuggestionSet:
     """Predict every usable unlabelled image of a project; the suggestions come uncertain first."""
     loaded = load_checkpoint(run_dir, device=device)
+    refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
     if is_text_run(loaded):
         return suggest_text_labels(
             project_dir, run_dir, loaded, method=method, progress=progress, should_stop=should_stop
