@@ -1133,6 +1133,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     project = args.project or project_of_run(args.run_dir)
     if project is None:
+        _refuse_run_folder(args.run_dir)
         raise ProjectError(f"{args.run_dir} is not inside a project; name the project with --project")
     bar = _Progress("evaluate")
     result = evaluate_run(project, args.run_dir, progress=lambda d, t: bar.update(d, t))
@@ -1140,6 +1141,29 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
     return 0
+
+
+def _refuse_run_folder(run_dir: Path) -> None:
+    """Say what ``run_dir`` is when it is not a run folder: missing, a project, or a folder without a model.
+
+    Raises
+    ------
+    ProjectError
+        ``run_dir`` does not exist or is a project folder.
+    CheckpointError
+        ``run_dir`` holds no readable trained model.
+    """
+    from dmtl_studio.core.models.run_folder import read_sidecar
+    from dmtl_studio.core.project.errors import ProjectError
+    from dmtl_studio.core.project.store import is_project
+
+    if not run_dir.exists():
+        raise ProjectError(f"{run_dir} does not exist; give a run folder (PROJECT/runs/NAME)")
+    if is_project(run_dir):
+        raise ProjectError(
+            f"{run_dir} is a project, not a run: give one of its runs, a folder in {run_dir / 'runs'}"
+        )
+    read_sidecar(run_dir)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
