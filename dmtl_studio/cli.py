@@ -1006,12 +1006,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.device == "cuda":
         _check_cuda_for_predict()
     bar = _Progress("predict")
-    from dmtl_studio.core.evaluation.exported_model import is_text_model
+    from dmtl_studio.core.evaluation.exported_model import model_modality
 
-    if is_text_model(args.run_dir):
+    modality = model_modality(args.run_dir)
+    if modality is None:
+        _refuse_missing_or_project(
+            args.run_dir, "a run folder (PROJECT/runs/NAME), an exported .onnx or .pt file, or a safetensors export"
+        )
+    if modality == "text":
         return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
-        if value is not None:
+        if value is not None and modality == "images":  # not a model at all: loading it below says why
             print(
                 f"dmtl-studio predict: {option} is for text models; {args.run_dir} is an image model",
                 file=sys.stderr,
@@ -1154,16 +1159,27 @@ def _refuse_run_folder(run_dir: Path) -> None:
         ``run_dir`` holds no readable trained model.
     """
     from dmtl_studio.core.models.run_folder import read_sidecar
+
+    _refuse_missing_or_project(run_dir, "a run folder (PROJECT/runs/NAME)")
+    read_sidecar(run_dir)
+
+
+def _refuse_missing_or_project(path: Path, expected: str) -> None:
+    """Refuse ``path`` given for a model when it does not exist or is a project folder (``expected`` says what to
+    give instead).
+
+    Raises
+    ------
+    ProjectError
+        ``path`` does not exist or is a project folder.
+    """
     from dmtl_studio.core.project.errors import ProjectError
     from dmtl_studio.core.project.store import is_project
 
-    if not run_dir.exists():
-        raise ProjectError(f"{run_dir} does not exist; give a run folder (PROJECT/runs/NAME)")
-    if is_project(run_dir):
-        raise ProjectError(
-            f"{run_dir} is a project, not a run: give one of its runs, a folder in {run_dir / 'runs'}"
-        )
-    read_sidecar(run_dir)
+    if not path.exists():
+        raise ProjectError(f"{path} does not exist; give {expected}")
+    if is_project(path):
+        raise ProjectError(f"{path} is a project, not a run: give one of its runs, a folder in {path / 'runs'}")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -113,3 +113,31 @@ def test_predict_a_json_lines_table_with_bad_values_and_a_guessed_column(
     assert errors["5"] == "not a JSON object but an array"
     assert errors["4"] == ""  # a boolean is written out as a text, as at import
     assert "unexpected" not in done.stderr
+
+
+def test_predict_with_text_options_names_what_the_model_path_is(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "notes.csv"
+    table.write_text("message\nthe cat sleeps\n", encoding="utf-8")
+
+    def refused(model: Path) -> str:
+        out = tmp_path / "p.csv"
+        assert main(["predict", str(model), str(table), "--text-column", "message", "--out", str(out)]) == 2
+        assert not out.exists()
+        return capsys.readouterr().err.strip()
+
+    missing = tmp_path / "no-such-run"
+    assert refused(missing) == (
+        f"dmtl-studio predict: {missing} does not exist; give a run folder (PROJECT/runs/NAME), an exported .onnx "
+        "or .pt file, or a safetensors export"
+    )
+    assert refused(project).endswith(f"is a project, not a run: give one of its runs, a folder in {project / 'runs'}")
+    image_run = tmp_path / "image-run"
+    image_run.mkdir()
+    (image_run / "model.json").write_text("{}", encoding="utf-8")  # a sidecar without "kind": an image model
+    assert refused(image_run) == (
+        f"dmtl-studio predict: --text-column is for text models; {image_run} is an image model"
+    )
