@@ -251,7 +251,8 @@ def _json_lines(text: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            rows.append(TableRow(number, {}, f"not valid JSON: {exc.msg} at column {exc.colno}", line))
+            what = exc.msg.removesuffix(" at")  # "Unterminated string starting at", "Invalid control character at"
+            rows.append(TableRow(number, {}, f"not valid JSON: {what} at column {exc.colno}", line))
             continue
         if not isinstance(value, dict):
             rows.append(TableRow(number, {}, f"not a JSON object but {_json_kind(value)}", line))
