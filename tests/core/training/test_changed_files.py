@@ -89,8 +89,12 @@ def test_training_and_the_quality_features_use_the_new_picture(own_project: Path
     notices = [e.message for e in events if isinstance(e, RunNotice) and "changed on disk" in e.message]
     assert len(notices) == 1 and victim.path in notices[0]
     assert _sha_of(project, victim.path) == other.sha256
+    reported: list[tuple[int, int]] = []
     with ProjectStore.open(project) as store:
-        used = frozen_features(store, [victim.path, other.path], _config())
+        used = frozen_features(
+            store, [victim.path, other.path], _config(), on_progress=lambda d, t, _s: reported.append((d, t))
+        )
+    assert reported[-1] == (2, 2)  # one pass over the two pictures, complete at the end
     np.testing.assert_allclose(used[0], used[1], atol=1e-5)  # the same picture now
     assert not np.allclose(used[0], old[0], atol=1e-3)
 
