@@ -1462,14 +1462,13 @@ def _cmd_splits(args: argparse.Namespace) -> int:
         )
         _print_class_counts(store.class_counts())
         conflicts = label_conflicts(store)
+        item = "text" if store.kind == "text" else "picture"
     print(summary.describe())
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
     if conflicts:
-        print(
-            f"{len(conflicts)} picture(s) carry two or more labels (they share one split):", file=sys.stderr
-        )
-        _print_some([c.describe() for c in conflicts])
+        print(f"{len(conflicts)} {item}(s) carry two or more labels (they share one split):", file=sys.stderr)
+        _print_some([c.describe(item) for c in conflicts])
     return 0
 
 

@@ -135,3 +135,20 @@ def test_reimport_of_an_edited_table_keeps_labels_on_their_texts(tmp_path: Path)
     with ProjectStore.open(project) as store:
         labels = {store.text(r.id): r.label for r in store.images()}
     assert labels == {"app crashes": None, "printer jams": "hardware", "invoice twice": "refund"}
+
+
+def test_splits_of_a_text_project_names_a_text_with_two_labels_a_text(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "t.csv"
+    rows = [f"ticket number {i} about the printer,hardware" for i in range(6)]
+    rows += [f"invoice {i} was charged twice,billing" for i in range(6)]
+    rows += ["the same words twice,hardware", "the same words twice,billing"]
+    table.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "p"), str(table)]) == 0
+    capsys.readouterr()
+    assert main(["splits", str(tmp_path / "p")]) == 0
+    err = capsys.readouterr().err
+    assert "1 text(s) carry two or more labels (they share one split):" in err
+    assert f"the same text is labelled billing and hardware: {table}#13, {table}#14" in err
+    assert "picture" not in err
