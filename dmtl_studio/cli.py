@@ -1379,13 +1379,15 @@ def _print_label_import(summary: LabelImportSummary, items: str) -> None:
         print(warning, file=sys.stderr)
     for warning in summary.split_warnings:
         print(f"note: {warning}", file=sys.stderr)
+    item = "text" if items.startswith("text") else "file"
     if summary.duplicates:
-        print(f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)")
+        print(f"{summary.duplicates} row(s) named a {item} an earlier row named already (the last one counts)")
     if summary.problems:
         print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
         _print_some([f"{path}: {reason}" for path, reason in summary.problems])
     if summary.not_found:
-        print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
+        where = " in the project" if item == "text" else ""
+        print(f"{len(summary.not_found)} row(s) skipped, no such {item}{where}:", file=sys.stderr)
         _print_some(list(summary.not_found))
 
 

@@ -101,6 +101,13 @@ def test_labels_export_of_a_text_project_has_the_text(tmp_path: Path) -> None:
     again = run_cli("labels", "import-csv", str(project), str(out))
     assert again.returncode == 0, again.stderr
     assert "labelled 45" in again.stdout
+    # Rows naming no text of the project, or a text twice, are counted in words of texts.
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(f"{texts / 'nowhere.txt'},billing,\n" + first + "\n")
+    again = run_cli("labels", "import-csv", str(project), str(out))
+    assert again.returncode == 0, again.stderr
+    assert "1 row(s) named a text an earlier row named already (the last one counts)" in again.stdout
+    assert f"1 row(s) skipped, no such text in the project:\n  {texts / 'nowhere.txt'}" in again.stderr
 
 
 def test_delimiter_by_name_and_a_bad_one(tmp_path: Path) -> None:
