@@ -79,7 +79,10 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     from dmtl_studio.core.project.table_options import check_columns
     from dmtl_studio.core.project.text_tables import preview_table
 
-    preview = preview_table(source, rows=0, delimiter=args.delimiter)
+    try:
+        preview = preview_table(source, rows=0, delimiter=args.delimiter)
+    except ProjectError as exc:  # the file is refused whole, before any project is made
+        raise ProjectError(f"{exc}; nothing was imported from it") from None
     text, label, split = args.text_column, args.label_column, args.split_column
     if text is None:
         text = preview.text_column

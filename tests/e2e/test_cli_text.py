@@ -159,3 +159,15 @@ def test_splits_of_a_text_project_names_a_text_with_two_labels_a_text(tmp_path: 
     assert "1 text(s) carry two or more labels (they share one split):" in err
     assert f"the same text is labelled billing and hardware: {table}#13, {table}#14" in err
     assert "picture" not in err
+
+
+def test_an_undecodable_table_is_refused_by_import_before_any_project_is_made(
+    tmp_path: Path, capsys
+) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "legacy.csv"
+    table.write_bytes("text,label\ncaf\u00e9 closed,a\n".encode("cp1252"))
+    assert main(["import", str(tmp_path / "p"), str(table)]) == 2
+    assert capsys.readouterr().err.strip().endswith("save it as UTF-8; nothing was imported from it")
+    assert not (tmp_path / "p").exists()
