@@ -1011,7 +1011,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     modality = model_modality(args.run_dir)
     if modality is None:
         _refuse_missing_or_project(
-            args.run_dir, "a run folder (PROJECT/runs/NAME), an exported .onnx or .pt file, or a safetensors export"
+            args.run_dir,
+            "a run folder (PROJECT/runs/NAME), an exported .onnx or .pt file, or a safetensors export",
         )
     if modality == "text":
         return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
@@ -1179,7 +1180,9 @@ def _refuse_missing_or_project(path: Path, expected: str) -> None:
     if not path.exists():
         raise ProjectError(f"{path} does not exist; give {expected}")
     if is_project(path):
-        raise ProjectError(f"{path} is a project, not a run: give one of its runs, a folder in {path / 'runs'}")
+        raise ProjectError(
+            f"{path} is a project, not a run: give one of its runs, a folder in {path / 'runs'}"
+        )
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -1381,7 +1384,9 @@ def _print_label_import(summary: LabelImportSummary, items: str) -> None:
         print(f"note: {warning}", file=sys.stderr)
     item = "text" if items.startswith("text") else "file"
     if summary.duplicates:
-        print(f"{summary.duplicates} row(s) named a {item} an earlier row named already (the last one counts)")
+        print(
+            f"{summary.duplicates} row(s) named a {item} an earlier row named already (the last one counts)"
+        )
     if summary.problems:
         print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
         _print_some([f"{path}: {reason}" for path, reason in summary.problems])

@@ -161,9 +161,7 @@ def test_splits_of_a_text_project_names_a_text_with_two_labels_a_text(tmp_path: 
     assert "picture" not in err
 
 
-def test_an_undecodable_table_is_refused_by_import_before_any_project_is_made(
-    tmp_path: Path, capsys
-) -> None:  # noqa: ANN001
+def test_an_undecodable_table_is_refused_by_import_before_any_project_is_made(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     from dmtl_studio.cli import main
 
     table = tmp_path / "legacy.csv"

@@ -134,7 +134,9 @@ def test_predict_with_text_options_names_what_the_model_path_is(
         f"dmtl-studio predict: {missing} does not exist; give a run folder (PROJECT/runs/NAME), an exported .onnx "
         "or .pt file, or a safetensors export"
     )
-    assert refused(project).endswith(f"is a project, not a run: give one of its runs, a folder in {project / 'runs'}")
+    assert refused(project).endswith(
+        f"is a project, not a run: give one of its runs, a folder in {project / 'runs'}"
+    )
     image_run = tmp_path / "image-run"
     image_run.mkdir()
     (image_run / "model.json").write_text("{}", encoding="utf-8")  # a sidecar without "kind": an image model
@@ -166,5 +168,8 @@ def test_predict_warns_when_an_id_names_more_than_one_row(
 
     unique = tmp_path / "unique.csv"
     unique.write_text("ref,message\na,the cat sleeps\nb,bond prices rose\n", encoding="utf-8")
-    assert main(["predict", str(run_dir), str(unique), "--id-column", "ref", "--out", str(tmp_path / "u.csv")]) == 0
+    assert (
+        main(["predict", str(run_dir), str(unique), "--id-column", "ref", "--out", str(tmp_path / "u.csv")])
+        == 0
+    )
     assert "warning" not in capsys.readouterr().err

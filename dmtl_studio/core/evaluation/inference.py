@@ -38,7 +38,9 @@ def project_of_run(run_dir: str | os.PathLike[str]) -> Path | None:
     return candidate if is_project(candidate) else None
 
 
-def refuse_other_kind(project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], text_run: bool) -> None:
+def refuse_other_kind(
+    project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], text_run: bool
+) -> None:
     """Refuse to score a project of images with a text run, or a project of texts with an image run.
 
     Raises

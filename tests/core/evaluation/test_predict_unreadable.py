@@ -33,7 +33,9 @@ def test_unreadable_files_are_rows_of_the_csv_and_named_in_the_summary(
     assert "broken.png" in text and "empty.jpg" in text
 
 
-def test_a_table_or_text_file_given_to_an_image_model_is_refused_unless_it_is_an_image(tmp_path: Path) -> None:
+def test_a_table_or_text_file_given_to_an_image_model_is_refused_unless_it_is_an_image(
+    tmp_path: Path,
+) -> None:
     from dmtl_studio.core.evaluation.predict import NoImagesError, prediction_inputs
 
     for name, data in (("notes.csv", b"text,label\nthe printer jams,hardware\n"), ("note.txt", b"a note")):

@@ -130,7 +130,10 @@ def test_the_dataset_map_of_a_text_project_places_texts_by_their_embeddings(tmp_
         records = list(store.images(usable_only=True))
         reported: list[tuple[int, int]] = []
         embeddings = text_embeddings(
-            store, [record.id for record in records], _config(), on_progress=lambda d, t, _s: reported.append((d, t))
+            store,
+            [record.id for record in records],
+            _config(),
+            on_progress=lambda d, t, _s: reported.append((d, t)),
         )
     # The progress counts one pass over the texts and ends complete (it counted them twice and stopped halfway).
     assert reported and reported[-1] == (len(records), len(records))

@@ -266,7 +266,9 @@ def test_a_text_project_without_two_labelled_classes_is_refused_in_words_of_text
 
     with ProjectStore.create(tmp_path / "p") as store:
         store.set_kind("text")
-        store.add_texts([TextItem("t.csv#1", "the cat sleeps", "cats"), TextItem("t.csv#2", "rain all day", None)])
+        store.add_texts(
+            [TextItem("t.csv#1", "the cat sleeps", "cats"), TextItem("t.csv#2", "rain all day", None)]
+        )
         with pytest.raises(TrainingError) as refused:
             labelled_split(store)
     assert str(refused.value) == (
