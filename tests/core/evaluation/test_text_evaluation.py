@@ -126,3 +126,24 @@ def test_a_run_is_refused_on_a_project_of_the_other_kind_before_anything_is_scor
     # Each run still scores its own project.
     assert evaluate_run(text_project, text_run).kind == "text"
     assert evaluate_run(image_project, image_run).kind != "text"
+
+
+def test_evaluation_says_so_when_splits_were_reassigned_onto_the_texts_the_run_was_fitted_on(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project, run_dir = copy_text_project(tmp_path_factory)
+    before = evaluate_run(project, run_dir)
+    assert "fitted on" not in before.note  # the test texts were held out
+    with ProjectStore.open(project) as store:
+        train_ids = [im.id for im in store.images() if im.split == "train"][:4]
+        store.set_splits(
+            {item: "test" for item in train_ids}
+        )  # four training texts moved into the test split
+    after = evaluate_run(project, run_dir)
+    assert set(train_ids) <= {int(i) for i in after.image_ids}
+    total = len(after.image_ids)
+    assert after.note == (
+        f"4 of the {total} texts scored hold the content of texts this run was fitted on (the splits or the "
+        "files changed after it was trained), so these scores are optimistic; train a new run to score it on "
+        "held-out texts."
+    )
