@@ -256,13 +256,14 @@ class StudioController(QObject):
             extra += f"; class '{new}' differs from class '{other}' only in case (merge them if they are one)"
         if summary.new_classes:
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
+        item = "text" if self.window.project_kind == "text" else "file"
         if summary.duplicates:
-            extra += f"; {summary.duplicates} row(s) repeated a file named before"
+            extra += f"; {summary.duplicates} row(s) repeated a {item} named before"
         if summary.problems:
             extra += f" (first problem: {summary.problems[0][0]}: {summary.problems[0][1]})"
         if summary.not_found:
             extra += (
-                f"; {len(summary.not_found)} row(s) skipped, no such file (first: {summary.not_found[0]})"
+                f"; {len(summary.not_found)} row(s) skipped, no such {item} (first: {summary.not_found[0]})"
             )
         self.window.statusBar().showMessage(
             f"Labelled {summary.labelled} {self._items(countable=True)}, added {summary.added}, "

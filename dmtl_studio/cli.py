@@ -1021,12 +1021,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.device == "cuda":
         _check_cuda_for_predict()
     bar = _Progress("predict")
-    from dmtl_studio.core.evaluation.exported_model import is_text_model
+    from dmtl_studio.core.evaluation.exported_model import model_modality
 
-    if is_text_model(args.run_dir):
+    modality = model_modality(args.run_dir)
+    if modality is None:
+        _refuse_missing_or_project(
+            args.run_dir,
+            "a run folder (PROJECT/runs/NAME), an exported .onnx or .pt file, or a safetensors export",
+        )
+    if modality == "text":
         return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
-        if value is not None:
+        if value is not None and modality == "images":  # not a model at all: loading it below says why
             print(
                 f"dmtl-studio predict: {option} is for text models; {args.run_dir} is an image model",
                 file=sys.stderr,
@@ -1148,6 +1154,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     project = args.project or project_of_run(args.run_dir)
     if project is None:
+        _refuse_run_folder(args.run_dir)
         raise ProjectError(f"{args.run_dir} is not inside a project; name the project with --project")
     bar = _Progress("evaluate")
     result = evaluate_run(project, args.run_dir, progress=lambda d, t: bar.update(d, t))
@@ -1155,6 +1162,42 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
     return 0
+
+
+def _refuse_run_folder(run_dir: Path) -> None:
+    """Say what ``run_dir`` is when it is not a run folder: missing, a project, or a folder without a model.
+
+    Raises
+    ------
+    ProjectError
+        ``run_dir`` does not exist or is a project folder.
+    CheckpointError
+        ``run_dir`` holds no readable trained model.
+    """
+    from dmtl_studio.core.models.run_folder import read_sidecar
+
+    _refuse_missing_or_project(run_dir, "a run folder (PROJECT/runs/NAME)")
+    read_sidecar(run_dir)
+
+
+def _refuse_missing_or_project(path: Path, expected: str) -> None:
+    """Refuse ``path`` given for a model when it does not exist or is a project folder (``expected`` says what to
+    give instead).
+
+    Raises
+    ------
+    ProjectError
+        ``path`` does not exist or is a project folder.
+    """
+    from dmtl_studio.core.project.errors import ProjectError
+    from dmtl_studio.core.project.store import is_project
+
+    if not path.exists():
+        raise ProjectError(f"{path} does not exist; give {expected}")
+    if is_project(path):
+        raise ProjectError(
+            f"{path} is a project, not a run: give one of its runs, a folder in {path / 'runs'}"
+        )
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -1354,13 +1397,17 @@ def _print_label_import(summary: LabelImportSummary, items: str) -> None:
         print(warning, file=sys.stderr)
     for warning in summary.split_warnings:
         print(f"note: {warning}", file=sys.stderr)
+    item = "text" if items.startswith("text") else "file"
     if summary.duplicates:
-        print(f"{summary.duplicates} row(s) named a file an earlier row named already (the last one counts)")
+        print(
+            f"{summary.duplicates} row(s) named a {item} an earlier row named already (the last one counts)"
+        )
     if summary.problems:
         print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
         _print_some([f"{path}: {reason}" for path, reason in summary.problems])
     if summary.not_found:
-        print(f"{len(summary.not_found)} row(s) skipped, no such file:", file=sys.stderr)
+        where = " in the project" if item == "text" else ""
+        print(f"{len(summary.not_found)} row(s) skipped, no such {item}{where}:", file=sys.stderr)
         _print_some(list(summary.not_found))
 
 
@@ -1437,14 +1484,13 @@ def _cmd_splits(args: argparse.Namespace) -> int:
         )
         _print_class_counts(store.class_counts())
         conflicts = label_conflicts(store)
+        item = "text" if store.kind == "text" else "picture"
     print(summary.describe())
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
     if conflicts:
-        print(
-            f"{len(conflicts)} picture(s) carry two or more labels (they share one split):", file=sys.stderr
-        )
-        _print_some([c.describe() for c in conflicts])
+        print(f"{len(conflicts)} {item}(s) carry two or more labels (they share one split):", file=sys.stderr)
+        _print_some([c.describe(item) for c in conflicts])
     return 0
 
 

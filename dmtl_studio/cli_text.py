@@ -79,7 +79,10 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     from dmtl_studio.core.project.table_options import check_columns
     from dmtl_studio.core.project.text_tables import preview_table
 
-    preview = preview_table(source, rows=0, delimiter=args.delimiter)
+    try:
+        preview = preview_table(source, rows=0, delimiter=args.delimiter)
+    except ProjectError as exc:  # the file is refused whole, before any project is made
+        raise ProjectError(f"{exc}; nothing was imported from it") from None
     text, label, split = args.text_column, args.label_column, args.split_column
     if text is None:
         text = preview.text_column
@@ -196,7 +199,7 @@ def cmd_predict_texts(
     """``dmtl-studio predict MODEL INPUT --out CSV`` for a text run or an exported text model: INPUT is a
     ``.txt`` file (one text), a folder of ``.txt`` files, or a CSV/TSV/JSON Lines file (one text per row)."""
     from dmtl_studio.core.evaluation.exported_model import is_run_folder
-    from dmtl_studio.core.evaluation.text_predict import NoTextsError, predict_text_inputs
+    from dmtl_studio.core.evaluation.text_predict import NoTextsError, predict_text_inputs, repeated_sources
     from dmtl_studio.core.quality.reject import RejectError
 
     text_column = args.text_column
@@ -233,6 +236,15 @@ def cmd_predict_texts(
     except (RejectError, NoTextsError, ProjectError) as exc:
         print(f"dmtl-studio predict: {exc}", file=sys.stderr)
         return 2
+    repeated = repeated_sources(summary)
+    if repeated:
+        first, rows = next(iter(repeated.items()))
+        more = f" and {len(repeated) - 1} more" if len(repeated) > 1 else ""
+        print(
+            f"warning: {len(repeated)} key(s) name more than one row ({first}: {rows} rows{more}), so those rows "
+            "cannot be joined back to the table by their key; name an --id-column whose values are unique",
+            file=sys.stderr,
+        )
     unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
     sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
     unread = f"; {len(summary.problems)} input(s) not used (rows with an error)" if summary.problems else ""

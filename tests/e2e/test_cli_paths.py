@@ -57,3 +57,28 @@ def test_a_run_recorded_with_a_relative_folder_is_found_by_any_spelling(
             found = store.run_at(spelling)
             assert found is not None and found.id == run_id
         assert store.run_at(tmp_path / "runs" / "old") is None
+
+
+def test_evaluate_says_what_it_was_given_when_it_is_not_a_run_folder(
+    tmp_path: Path, project: Path, capsys
+) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    def refused(folder: Path) -> str:
+        assert main(["evaluate", str(folder)]) == 2
+        return capsys.readouterr().err.strip()
+
+    missing = tmp_path / "no-such-run"
+    assert refused(missing) == (
+        f"dmtl-studio evaluate: {missing} does not exist; give a run folder (PROJECT/runs/NAME)"
+    )
+    assert refused(project) == (
+        f"dmtl-studio evaluate: {project} is a project, not a run: give one of its runs, a folder in "
+        f"{project / 'runs'}"
+    )
+    (project / "runs").mkdir(exist_ok=True)
+    assert "holds no trained model (model.json is missing)" in refused(project / "runs")
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "model.json").write_text("{}", encoding="utf-8")  # a run folder outside any project
+    assert refused(loose).endswith("is not inside a project; name the project with --project")

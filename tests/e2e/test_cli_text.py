@@ -101,6 +101,13 @@ def test_labels_export_of_a_text_project_has_the_text(tmp_path: Path) -> None:
     again = run_cli("labels", "import-csv", str(project), str(out))
     assert again.returncode == 0, again.stderr
     assert "labelled 45" in again.stdout
+    # Rows naming no text of the project, or a text twice, are counted in words of texts.
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(f"{texts / 'nowhere.txt'},billing,\n" + first + "\n")
+    again = run_cli("labels", "import-csv", str(project), str(out))
+    assert again.returncode == 0, again.stderr
+    assert "1 row(s) named a text an earlier row named already (the last one counts)" in again.stdout
+    assert f"1 row(s) skipped, no such text in the project:\n  {texts / 'nowhere.txt'}" in again.stderr
 
 
 def test_delimiter_by_name_and_a_bad_one(tmp_path: Path) -> None:
@@ -135,3 +142,30 @@ def test_reimport_of_an_edited_table_keeps_labels_on_their_texts(tmp_path: Path)
     with ProjectStore.open(project) as store:
         labels = {store.text(r.id): r.label for r in store.images()}
     assert labels == {"app crashes": None, "printer jams": "hardware", "invoice twice": "refund"}
+
+
+def test_splits_of_a_text_project_names_a_text_with_two_labels_a_text(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "t.csv"
+    rows = [f"ticket number {i} about the printer,hardware" for i in range(6)]
+    rows += [f"invoice {i} was charged twice,billing" for i in range(6)]
+    rows += ["the same words twice,hardware", "the same words twice,billing"]
+    table.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "p"), str(table)]) == 0
+    capsys.readouterr()
+    assert main(["splits", str(tmp_path / "p")]) == 0
+    err = capsys.readouterr().err
+    assert "1 text(s) carry two or more labels (they share one split):" in err
+    assert f"the same text is labelled billing and hardware: {table}#13, {table}#14" in err
+    assert "picture" not in err
+
+
+def test_an_undecodable_table_is_refused_by_import_before_any_project_is_made(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "legacy.csv"
+    table.write_bytes("text,label\ncaf\u00e9 closed,a\n".encode("cp1252"))
+    assert main(["import", str(tmp_path / "p"), str(table)]) == 2
+    assert capsys.readouterr().err.strip().endswith("save it as UTF-8; nothing was imported from it")
+    assert not (tmp_path / "p").exists()

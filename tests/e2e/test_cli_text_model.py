@@ -113,3 +113,63 @@ def test_predict_a_json_lines_table_with_bad_values_and_a_guessed_column(
     assert errors["5"] == "not a JSON object but an array"
     assert errors["4"] == ""  # a boolean is written out as a text, as at import
     assert "unexpected" not in done.stderr
+
+
+def test_predict_with_text_options_names_what_the_model_path_is(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "notes.csv"
+    table.write_text("message\nthe cat sleeps\n", encoding="utf-8")
+
+    def refused(model: Path) -> str:
+        out = tmp_path / "p.csv"
+        assert main(["predict", str(model), str(table), "--text-column", "message", "--out", str(out)]) == 2
+        assert not out.exists()
+        return capsys.readouterr().err.strip()
+
+    missing = tmp_path / "no-such-run"
+    assert refused(missing) == (
+        f"dmtl-studio predict: {missing} does not exist; give a run folder (PROJECT/runs/NAME), an exported .onnx "
+        "or .pt file, or a safetensors export"
+    )
+    assert refused(project).endswith(
+        f"is a project, not a run: give one of its runs, a folder in {project / 'runs'}"
+    )
+    image_run = tmp_path / "image-run"
+    image_run.mkdir()
+    (image_run / "model.json").write_text("{}", encoding="utf-8")  # a sidecar without "kind": an image model
+    assert refused(image_run) == (
+        f"dmtl-studio predict: --text-column is for text models; {image_run} is an image model"
+    )
+
+
+def test_predict_warns_when_an_id_names_more_than_one_row(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dmtl_studio.cli import main
+
+    _, run_dir = trained_text_project(tmp_path_factory)
+    table = tmp_path / "notes.csv"
+    # Row 1 and 2 share id 'x'; row 3 has no id, so it keeps its row number, which row 4's id also is.
+    table.write_text(
+        "ref,message\nx,the cat sleeps\nx,bond prices rose\n,heavy rain\n3,a kitten plays\n", encoding="utf-8"
+    )
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(run_dir), str(table), "--text-column", "message", "--id-column", "ref"]
+    assert main([*argv, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"warning: 2 key(s) name more than one row ({table}#x: 2 rows and 1 more), so those rows cannot be "
+        "joined back to the table by their key; name an --id-column whose values are unique"
+    ) in err
+    assert [row["path"].rsplit("#", 1)[1] for row in _rows(out)] == ["x", "x", "3", "3"]  # nothing is lost
+
+    unique = tmp_path / "unique.csv"
+    unique.write_text("ref,message\na,the cat sleeps\nb,bond prices rose\n", encoding="utf-8")
+    assert (
+        main(["predict", str(run_dir), str(unique), "--id-column", "ref", "--out", str(tmp_path / "u.csv")])
+        == 0
+    )
+    assert "warning" not in capsys.readouterr().err

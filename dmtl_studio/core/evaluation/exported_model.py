@@ -294,13 +294,19 @@ def prune_run_onnx_cache(folder: Path) -> None:
         sidecar_path(old).unlink(missing_ok=True)
 
 
-def is_text_model(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` (a run or export folder, or an exported file with its sidecar) is a text model."""
+def model_modality(path: str | os.PathLike[str]) -> str | None:
+    """What the model at ``path`` (a run or export folder, or an exported file with its sidecar) classifies:
+    ``"text"``, ``"images"``, or ``None`` when ``path`` is not a readable model (missing, no sidecar)."""
     path = Path(path)
     if path.name == WEIGHTS_NAME and (path.parent / SIDECAR_NAME).is_file():  # a safetensors export's weights
         path = path.parent
     try:
         sidecar = read_sidecar(path) if path.is_dir() else _read_export_sidecar(path)
     except CheckpointError:
-        return False
-    return sidecar.get("kind") == "text" or sidecar.get("modality") == "text"
+        return None
+    return "text" if sidecar.get("kind") == "text" or sidecar.get("modality") == "text" else "images"
+
+
+def is_text_model(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (a run or export folder, or an exported file with its sidecar) is a text model."""
+    return model_modality(path) == "text"

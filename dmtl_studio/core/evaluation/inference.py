@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from dmtl_studio.core.evaluation.text_inference import (
     text_probabilities_for,
 )
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
+from dmtl_studio.core.models.run_folder import read_fitted_hashes
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.file_changes import current_hashes
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
@@ -35,6 +38,26 @@ def project_of_run(run_dir: str | os.PathLike[str]) -> Path | None:
 
     candidate = Path(run_dir).resolve().parent.parent
     return candidate if is_project(candidate) else None
+
+
+def refuse_other_kind(
+    project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], text_run: bool
+) -> None:
+    """Refuse to score a project of images with a text run, or a project of texts with an image run.
+
+    Raises
+    ------
+    ProjectError
+        The project holds the other kind of items (the message names both and what to do).
+    """
+    with ProjectStore.open(project_dir, read_only=True) as store:
+        kind = store.kind
+    if (kind == "text") != text_run:
+        run_kind, project_kind = ("texts", "images") if text_run else ("images", "texts")
+        raise ProjectError(
+            f"the run {run_dir} classifies {run_kind}, but the project {project_dir} holds {project_kind}: "
+            f"use it with the project of {run_kind} it was trained on"
+        )
 
 
 def _frozen_feature_store(loaded: LoadedModel, project_dir: Path, hashes: dict[str, str]) -> object | None:
@@ -148,10 +171,53 @@ def evaluate_run(
 
     A frozen run reads and fills the project's feature cache (:func:`probabilities_for`); the result counts the
     images whose features were reused in ``reused_features``.
+
+    Raises
+    ------
+    ProjectError
+        A text run with a project of images, or an image run with a project of texts.
+    CheckpointError
+        The run cannot be loaded.
     """
     loaded = loaded or load_checkpoint(run_dir, device=device)
+    refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
     if is_text_run(loaded):
-        return evaluate_text_run(project_dir, run_dir, loaded, progress=progress, should_stop=should_stop)
+        result = evaluate_text_run(project_dir, run_dir, loaded, progress=progress, should_stop=should_stop)
+    else:
+        result = _evaluate_image_run(project_dir, run_dir, loaded, progress, should_stop)
+    return _with_fitted_note(result, project_dir, run_dir)
+
+
+def _with_fitted_note(
+    result: EvaluationResult, project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str]
+) -> EvaluationResult:
+    """``result`` with a note when some of its items hold the content of items the run was fitted on (its list,
+    ``fitted-items.txt``): the splits or the files changed after the run was trained, so its scores are
+    optimistic."""
+    fitted = read_fitted_hashes(run_dir)
+    if not fitted or not len(result.image_ids):
+        return result
+    scored = {int(i) for i in result.image_ids}
+    with ProjectStore.open(project_dir, read_only=True) as store:
+        seen = sum(1 for im in store.images() if im.id in scored and im.sha256 in fitted)
+    if not seen:
+        return result
+    noun = f"{result.noun}s"
+    note = (
+        f"{seen} of the {len(scored)} {noun} scored hold the content of {noun} this run was fitted on (the splits "
+        f"or the files changed after it was trained), so these scores are optimistic; train a new run to score "
+        f"it on held-out {noun}."
+    )
+    return replace(result, note=" ".join(part for part in (result.note, note) if part))
+
+
+def _evaluate_image_run(
+    project_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    loaded: LoadedModel,
+    progress: Progress | None,
+    should_stop: ShouldStop,
+) -> EvaluationResult:
     with ProjectStore.open(project_dir) as store:
         chosen = evaluation_images(store, loaded.classes)
         hashes, changes = current_hashes(
@@ -196,6 +262,7 @@ def suggest_labels(
 ) -> SuggestionSet:
     """Predict every usable unlabelled image of a project; the suggestions come uncertain first."""
     loaded = load_checkpoint(run_dir, device=device)
+    refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
     if is_text_run(loaded):
         return suggest_text_labels(
             project_dir, run_dir, loaded, method=method, progress=progress, should_stop=should_stop

@@ -33,6 +33,8 @@ from dmtl_studio.core.models.preprocess import Preprocessing, prepare_file
 from dmtl_studio.core.models.run_folder import CheckpointError, read_sidecar
 from dmtl_studio.core.project.folder_scan import iter_image_files
 from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.imaging import inspect_image
+from dmtl_studio.core.project.project_kind import is_table_file, is_text_file_name
 
 if TYPE_CHECKING:
     from dmtl_studio.core.models.checkpoint import LoadedModel
@@ -74,9 +76,24 @@ class NoImagesError(ValueError):
 
 
 def prediction_inputs(target: str | os.PathLike[str]) -> list[str]:
-    """The files to predict: every image file below a folder, or the one file given."""
+    """The files to predict: every image file below a folder, or the one file given.
+
+    Raises
+    ------
+    NoImagesError
+        ``target`` does not exist, is a folder without image files, or is a table or ``.txt`` file that is not an
+        image (texts are predicted with a text model).
+    """
     path = Path(target)
     if path.is_file():
+        if is_table_file(path) or is_text_file_name(path):
+            try:
+                inspect_image(path)  # images are images by content, whatever their name
+            except ImageProblem:
+                raise NoImagesError(
+                    f"{path.name} holds texts, and this is an image model: give a folder of images or one image "
+                    "file (texts are predicted with a text project's run)"
+                ) from None
         return [str(path)]
     if not path.is_dir():
         raise NoImagesError(f"{path} does not exist (give a folder of images or one image file)")

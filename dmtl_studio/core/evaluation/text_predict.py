@@ -126,6 +126,16 @@ def _row_id(values: dict[str, object], id_column: str | None) -> str:
         return ""
 
 
+def repeated_sources(summary: PredictSummary) -> dict[str, int]:
+    """``{source: rows}`` of the sources that name more than one row of the predictions CSV (a table's id column
+    holding one id twice, or an id equal to the row number another row without an id keeps): those rows cannot be
+    joined back to the table by their key. Empty when every source is unique."""
+    counts: dict[str, int] = {}
+    for source in [p.path for p in summary.predictions] + [source for source, _ in summary.problems]:
+        counts[source] = counts.get(source, 0) + 1
+    return {source: n for source, n in counts.items() if n > 1}
+
+
 def predict_texts(
     texts: list[tuple[str, str]],
     classes: list[str] | tuple[str, ...],

@@ -14,6 +14,8 @@ from pathlib import Path
 WEIGHTS_NAME = "model.safetensors"
 SIDECAR_NAME = "model.json"
 SIDECAR_FORMAT = 1
+#: The content hashes of the items a run's final model was fitted on, one a line (written by the training).
+FITTED_NAME = "fitted-items.txt"
 
 
 class CheckpointError(Exception):
@@ -50,3 +52,13 @@ def flips_views(sidecar: Mapping[str, object]) -> bool:
         return False
     asked = bool(config.get("tta_flip", False)) and config.get("transfer", "frozen") != "frozen"
     return asked and sidecar.get("kind") != "text"
+
+
+def read_fitted_hashes(run_dir: str | os.PathLike[str]) -> frozenset[str] | None:
+    """The content hashes a run was fitted on (:data:`FITTED_NAME`), or ``None`` when the run has no readable list
+    (a run trained before runs kept it, or a damaged file)."""
+    try:
+        text = (Path(run_dir) / FITTED_NAME).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())

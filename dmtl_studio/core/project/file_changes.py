@@ -106,10 +106,11 @@ def check_image_files(store: object, records: Sequence[ImageRecord] | None = Non
 
 def current_hashes(store: object, records: Sequence[ImageRecord]) -> tuple[dict[str, str], FileChanges]:
     """``{path: content hash}`` of ``records`` as their files are now (:func:`check_image_files` first): what
-    to look cached features up by. A file that changed into an unusable one has no hash (nothing cached is used).
+    to look cached features up by. A file that changed into an unusable one, or that is no longer there, has no hash
+    (nothing cached is used: reading it then reports it, as for any run).
     """
     changes = check_image_files(store, records)
-    gone = {path for path, _ in changes.unusable}
+    gone = {path for path, _ in changes.unusable} | {r.path for r in records if not os.path.isfile(r.path)}
     hashes = {r.path: r.sha256 for r in records if r.sha256 and r.path not in gone}
     hashes.update(changes.hashes)
     return hashes, changes

@@ -101,8 +101,9 @@ class LabelConflict:
     paths: tuple[str, ...]
     image_ids: tuple[int, ...]
 
-    def describe(self) -> str:
-        return f"the same picture is labelled {' and '.join(self.labels)}: {', '.join(self.paths)}"
+    def describe(self, item: str = "picture") -> str:
+        """One line: ``item`` is what the project holds ("picture", or "text" in a text project)."""
+        return f"the same {item} is labelled {' and '.join(self.labels)}: {', '.join(self.paths)}"
 
 
 def label_conflicts(store: ProjectStore) -> list[LabelConflict]:

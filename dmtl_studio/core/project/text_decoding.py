@@ -51,7 +51,7 @@ def decode_text_bytes(data: bytes) -> tuple[str, str]:
         offset = exc.start + (len(data) - len(body))
         raise UndecodableText(
             f"cannot be decoded: byte 0x{data[offset]:02x} at offset {offset} is not {_named(encoding)} "
-            f"(tried {ENCODINGS_TRIED}); save it as UTF-8 and import it again"
+            f"(tried {ENCODINGS_TRIED}); save it as UTF-8"
         ) from None
 
 

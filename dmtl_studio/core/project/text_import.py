@@ -161,7 +161,10 @@ def import_texts(
         )
     if not text_column:
         raise ProjectError(f"{path.name}: name the column that holds the text (--text-column)")
-    table = read_table(path, delimiter=delimiter)
+    try:
+        table = read_table(path, delimiter=delimiter)
+    except ProjectError as exc:  # the file is refused whole
+        raise ProjectError(f"{exc}; nothing was imported from it") from None
     items, splits = table_items(table, text_column, label_column, split_column)
     before = store.class_names()
     match = follow_rows(store, str(path.absolute()), items)

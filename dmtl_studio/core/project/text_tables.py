@@ -140,7 +140,7 @@ def _decode_table(path: Path, data: bytes, partial: bool) -> tuple[str, str]:
         try:
             return decode_text_bytes(data)
         except UndecodableText as exc:
-            raise ProjectError(f"{path.name} {exc}; nothing was imported from it") from None
+            raise ProjectError(f"{path.name} {exc}") from None
     # A preview cut mid-character: an incremental decoder keeps the incomplete end for later (never given).
     encoding = _encoding_of(data)
     start = 2 if encoding.startswith("utf-16") else 0
@@ -148,7 +148,7 @@ def _decode_table(path: Path, data: bytes, partial: bool) -> tuple[str, str]:
         return codecs.getincrementaldecoder(encoding)().decode(data[start:], final=False), encoding
     except UnicodeDecodeError:
         raise ProjectError(
-            f"{path.name} cannot be decoded (tried {ENCODINGS_TRIED}); save it as UTF-8 and import it again"
+            f"{path.name} cannot be decoded (tried {ENCODINGS_TRIED}); save it as UTF-8"
         ) from None
 
 
@@ -251,7 +251,10 @@ def _json_lines(text: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            rows.append(TableRow(number, {}, f"not valid JSON: {exc.msg} at column {exc.colno}", line))
+            what = exc.msg.removesuffix(
+                " at"
+            )  # "Unterminated string starting at", "Invalid control character at"
+            rows.append(TableRow(number, {}, f"not valid JSON: {what} at column {exc.colno}", line))
             continue
         if not isinstance(value, dict):
             rows.append(TableRow(number, {}, f"not a JSON object but {_json_kind(value)}", line))

@@ -69,7 +69,7 @@ def frozen_features(
     # The one place the checks meet the feature cache: the clean (validation-style) view of every image.
     cache = FeatureCache(
         model.backbone,
-        dataset,
+        ImageDataset([], [], preprocessing),  # no training views: the progress counts the clean pass alone
         dataset,
         device,
         1,
@@ -137,7 +137,7 @@ def text_embeddings(
     dataset = TextDataset([bodies.get(i, "") for i in item_ids], [0] * len(item_ids), encoder)
     cache = TextFeatureCache(
         encoder,
-        dataset,
+        TextDataset([], [], encoder),  # no training views: the progress counts the clean pass alone
         dataset,
         device,
         1,

@@ -146,6 +146,17 @@ class _Phase:
         self.emit(event)
         if isinstance(event, StepProgress) and self.budget_check is not None:
             self.budget_check(event)
+            budget = self.budget_check
+            if isinstance(budget, _Budget) and budget.estimate_s is not None and not budget.told:
+                budget.told = True
+                if not budget.over:  # (over the budget, the phase's end says so)
+                    self.emit(
+                        RunNotice(
+                            f"Auto: the fine-tune goes on, estimated {_minutes(budget.estimate_s)} for the whole "
+                            f"run, within the budget of {_minutes(budget.budget_s)} (measured on its first "
+                            f"{budget.steps} step(s))"
+                        )
+                    )
 
 
 class _RunClock(RunClock):
@@ -168,6 +179,7 @@ class _Budget:
         self.steps = 0
         self.estimate_s: float | None = None
         self.over = False
+        self.told = False  # the estimate was said (once, when it is made)
 
     def __call__(self, event: StepProgress) -> None:
         self.steps += 1

@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dmtl_studio.core.base.fileio import atomic_write_bytes
+from dmtl_studio.core.models.run_folder import FITTED_NAME, read_fitted_hashes
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.held_out import plan_held_out
 from dmtl_studio.core.training.labelled import LabelledSplit
-
-FITTED_NAME = "fitted-items.txt"
 
 
 def write_fitted_items(store: ProjectStore, run_dir: Path, train: Sequence[tuple[str, int]]) -> None:
@@ -47,13 +46,9 @@ def fitted_hashes(
     A run trained before runs kept the list: its validation items count as fitted when the run's settings would
     take them into the fit on the project as it is now (:func:`~dmtl_studio.core.training.held_out.plan_held_out`).
     """
-    path = Path(run_dir) / FITTED_NAME
-    try:
-        return frozenset(
-            line.strip() for line in path.read_text(encoding="ascii").splitlines() if line.strip()
-        )
-    except (OSError, UnicodeDecodeError):
-        pass
+    kept = read_fitted_hashes(run_dir)
+    if kept is not None:
+        return kept
     classes = tuple(sorted({im.label for im in records if im.label}))
     split = LabelledSplit(classes, (), tuple((im.path, 0) for im in records))
     has_test = store.split_counts().get("test", 0) > 0

@@ -29,7 +29,7 @@ class LabelledSplit:
 
 
 def labelled_split(store: ProjectStore) -> LabelledSplit:
-    """The usable labelled images of a project, as ``(path, class index)`` per split.
+    """The usable labelled images (or texts) of a project, as ``(path, class index)`` per split.
 
     Images without a split train. Raises :class:`TrainingError` with fewer than 2 labelled classes or a class that
     has no training image.
@@ -37,17 +37,18 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     images = [im for im in store.images(usable_only=True) if im.label is not None]
     present = {im.label for im in images}
     classes = tuple(name for name in store.class_names() if name in present)
+    noun = "texts" if store.kind == "text" else "images"
     if len(classes) < 2:
         raise TrainingError(
-            f"training needs labelled images of at least 2 classes; this project has {len(classes)}. "
-            "Label some images first."
+            f"training needs labelled {noun} of at least 2 classes; this project has {len(classes)}. "
+            f"Label some {noun} first."
         )
     index = {name: i for i, name in enumerate(classes)}
     train = tuple((im.path, index[im.label]) for im in images if im.split in (None, "train"))
     val = tuple((im.path, index[im.label]) for im in images if im.split == "val")
     missing = [name for name in classes if not any(t == index[name] for _, t in train)]
     if missing:
-        raise TrainingError(f"no training images for class(es): {', '.join(missing)}")
+        raise TrainingError(f"no training {noun} for class(es): {', '.join(missing)}")
     return LabelledSplit(classes, train, val)
 
 

@@ -31,3 +31,22 @@ def test_unreadable_files_are_rows_of_the_csv_and_named_in_the_summary(
     text = summary.describe(out)
     assert text.startswith(f"Predicted 6 image(s) into {out}; 2 file(s) could not be read: ")
     assert "broken.png" in text and "empty.jpg" in text
+
+
+def test_a_table_or_text_file_given_to_an_image_model_is_refused_unless_it_is_an_image(
+    tmp_path: Path,
+) -> None:
+    from dmtl_studio.core.evaluation.predict import NoImagesError, prediction_inputs
+
+    for name, data in (("notes.csv", b"text,label\nthe printer jams,hardware\n"), ("note.txt", b"a note")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(NoImagesError) as refused:
+            prediction_inputs(tmp_path / name)
+        assert str(refused.value) == (
+            f"{name} holds texts, and this is an image model: give a folder of images or one image file (texts "
+            "are predicted with a text project's run)"
+        )
+    picture = write_shapes_folder(tmp_path / "images", 1, seed=4, size=32) / "circle" / "circle_000.png"
+    renamed = tmp_path / "picture.txt"
+    renamed.write_bytes(picture.read_bytes())  # an image by its content, whatever its name
+    assert prediction_inputs(renamed) == [str(renamed)]

@@ -10,9 +10,11 @@ from dmtl_studio.core.evaluation.inference import evaluate_run, probabilities_fo
 from dmtl_studio.core.evaluation.report import write_report
 from dmtl_studio.core.evaluation.text_attribution import explain_text, word_attributions, word_spans
 from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.texts_table import TextItem
 from tests.core.text_run import CLASSES, copy_text_project, trained_text_project
+from tests.core.trained_run import trained_project
 
 
 def test_evaluate_run_scores_the_test_texts_in_a_confusion_matrix(
@@ -108,3 +110,40 @@ def test_the_report_of_a_text_run_shows_texts_where_images_show_thumbnails(
     assert result is not None and result.kind == "text"
     assert "6 text(s) of the" in html and "Misclassified texts" in html
     assert f"<blockquote class='text'>{body}</blockquote>" in html and "<img src='data:image" not in html
+
+
+def test_a_run_is_refused_on_a_project_of_the_other_kind_before_anything_is_scored(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    text_project, text_run = trained_text_project(tmp_path_factory)
+    image_project, image_run = trained_project(tmp_path_factory)
+    with pytest.raises(ProjectError, match="classifies images, but the project .* holds texts"):
+        evaluate_run(text_project, image_run)
+    with pytest.raises(ProjectError, match="classifies texts, but the project .* holds images"):
+        evaluate_run(image_project, text_run)
+    with pytest.raises(ProjectError, match="classifies texts, but the project .* holds images"):
+        suggest_labels(image_project, text_run)
+    # Each run still scores its own project.
+    assert evaluate_run(text_project, text_run).kind == "text"
+    assert evaluate_run(image_project, image_run).kind != "text"
+
+
+def test_evaluation_says_so_when_splits_were_reassigned_onto_the_texts_the_run_was_fitted_on(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project, run_dir = copy_text_project(tmp_path_factory)
+    before = evaluate_run(project, run_dir)
+    assert "fitted on" not in before.note  # the test texts were held out
+    with ProjectStore.open(project) as store:
+        train_ids = [im.id for im in store.images() if im.split == "train"][:4]
+        store.set_splits(
+            {item: "test" for item in train_ids}
+        )  # four training texts moved into the test split
+    after = evaluate_run(project, run_dir)
+    assert set(train_ids) <= {int(i) for i in after.image_ids}
+    total = len(after.image_ids)
+    assert after.note == (
+        f"4 of the {total} texts scored hold the content of texts this run was fitted on (the splits or the "
+        "files changed after it was trained), so these scores are optimistic; train a new run to score it on "
+        "held-out texts."
+    )

@@ -164,6 +164,18 @@ def test_bad_prediction_inputs_are_refused_with_a_reason(
     (tmp_path / "x.png").write_bytes(b"\x89PNG")
     with pytest.raises(NoTextsError, match=".txt file"):
         text_prediction_inputs(tmp_path / "x.png")
+    # An undecodable table or file says how to fix it, not that something was (not) imported.
+    (tmp_path / "legacy.csv").write_bytes("text\ncaf\u00e9\n".encode("cp1252"))
+    with pytest.raises(NoTextsError) as undecodable:
+        text_prediction_inputs(tmp_path / "legacy.csv")
+    assert str(undecodable.value).endswith(
+        "is not UTF-8 (tried UTF-8, UTF-8 with BOM, UTF-16 with BOM (LE/BE)); save it as UTF-8"
+    )
+    (tmp_path / "legacy.txt").write_bytes("caf\u00e9".encode("cp1252"))
+    _, problems = text_prediction_inputs(tmp_path / "legacy.txt")
+    assert [reason.endswith("; save it as UTF-8") and "import" not in reason for _, reason in problems] == [
+        True
+    ]
     onnx = _onnx(tmp_path_factory)
     copy = tmp_path / "alone" / "model.onnx"
     copy.parent.mkdir()

@@ -204,7 +204,8 @@ def test_malformed_json_lines_and_missing_values(tmp_path: Path) -> None:
         summary = import_texts(store, path, text_column="body", label_column="tag")
         problems = {key.rsplit("#", 1)[1]: reason for key, reason in summary.problems}
         assert (
-            problems["2"].startswith("not valid JSON") and problems["3"] == "not a JSON object but an array"
+            problems["2"] == "not valid JSON: Unterminated string starting at column 10"
+            and problems["3"] == "not a JSON object but an array"
         )
         assert (
             problems["5"] == "no value in column 'body'"

@@ -128,7 +128,15 @@ def test_the_dataset_map_of_a_text_project_places_texts_by_their_embeddings(tmp_
     assert result.kind == "text"
     with ProjectStore.open(project) as store:
         records = list(store.images(usable_only=True))
-        embeddings = text_embeddings(store, [record.id for record in records], _config())
+        reported: list[tuple[int, int]] = []
+        embeddings = text_embeddings(
+            store,
+            [record.id for record in records],
+            _config(),
+            on_progress=lambda d, t, _s: reported.append((d, t)),
+        )
+    # The progress counts one pass over the texts and ends complete (it counted them twice and stopped halfway).
+    assert reported and reported[-1] == (len(records), len(records))
     assert result.paths == tuple(record.path for record in records)
     np.testing.assert_allclose(result.points, project_points(embeddings), rtol=1e-4, atol=1e-4)
     # The topics lie apart on the map: each text is nearer its own class's centre than another's.

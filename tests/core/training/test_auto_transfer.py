@@ -78,6 +78,9 @@ def test_auto_trains_the_probe_then_the_fine_tune_and_keeps_the_better_on_valida
     assert summary.run_dir == choice[f"{kept}_run"] and summary.status == "completed"
     notes = _notes(events)
     assert "Auto: the fine-tune's head starts from the linear probe's (LP-FT)" in notes
+    # The estimate that let the fine-tune go on is said once, when it is made (after the first steps).
+    told = [n for n in notes if n.startswith("Auto: the fine-tune goes on, estimated ")]
+    assert len(told) == 1 and "within the budget of 30.0 min (measured on its first 2 step(s))" in told[0]
     assert choice["note"] in notes and "balanced accuracy" in choice["note"]
     with ProjectStore.open(project) as store:
         assert {r.name for r in store.runs()} == {

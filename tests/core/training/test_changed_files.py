@@ -89,8 +89,12 @@ def test_training_and_the_quality_features_use_the_new_picture(own_project: Path
     notices = [e.message for e in events if isinstance(e, RunNotice) and "changed on disk" in e.message]
     assert len(notices) == 1 and victim.path in notices[0]
     assert _sha_of(project, victim.path) == other.sha256
+    reported: list[tuple[int, int]] = []
     with ProjectStore.open(project) as store:
-        used = frozen_features(store, [victim.path, other.path], _config())
+        used = frozen_features(
+            store, [victim.path, other.path], _config(), on_progress=lambda d, t, _s: reported.append((d, t))
+        )
+    assert reported[-1] == (2, 2)  # one pass over the two pictures, complete at the end
     np.testing.assert_allclose(used[0], used[1], atol=1e-5)  # the same picture now
     assert not np.allclose(used[0], old[0], atol=1e-3)
 
@@ -141,3 +145,20 @@ def test_a_project_from_before_file_times_hashes_each_file_once(own_project: Pat
         Image.new("RGB", (48, 48), (9, 9, 9)).save(first.path)
         changes = check_image_files(store)
     assert list(changes.hashes) == [first.path] and "1 image(s) changed on disk" in (changes.notice() or "")
+
+
+def test_a_file_deleted_after_a_frozen_run_is_reported_not_scored_from_its_cached_features(
+    own_project: Path,
+) -> None:
+    project = own_project
+    run = train(project, _config())  # a frozen run: every validation image's features are cached
+    before = evaluate_run(project, run.run_dir)
+    victim = before.paths[0]
+    os.remove(victim)
+
+    after = evaluate_run(project, run.run_dir)
+    assert victim not in after.paths  # as a fine-tuned run, which has to read the file, leaves it out
+    assert [path for path, _ in after.unreadable] == [victim]
+    assert len(after.paths) == len(before.paths) - 1
+    kept = [list(before.paths).index(path) for path in after.paths]
+    np.testing.assert_allclose(after.probabilities, before.probabilities[kept], atol=1e-5)

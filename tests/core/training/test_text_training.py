@@ -290,3 +290,19 @@ def test_a_text_run_trained_without_wordnet_stores_a_recipe_that_reads_back(
         again = TrainConfig.from_dict(store.runs()[-1].config)
     assert again.recipe is not None and Recipe.from_dict(again.recipe).kind == "text"
     assert again.with_changes(recipe=None) == config.with_changes(recipe=None)
+
+
+def test_a_text_project_without_two_labelled_classes_is_refused_in_words_of_texts(tmp_path: Path) -> None:
+    from dmtl_studio.core.training.errors import TrainingError
+    from dmtl_studio.core.training.labelled import labelled_split
+
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.set_kind("text")
+        store.add_texts(
+            [TextItem("t.csv#1", "the cat sleeps", "cats"), TextItem("t.csv#2", "rain all day", None)]
+        )
+        with pytest.raises(TrainingError) as refused:
+            labelled_split(store)
+    assert str(refused.value) == (
+        "training needs labelled texts of at least 2 classes; this project has 1. Label some texts first."
+    )
