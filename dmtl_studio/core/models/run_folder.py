@@ -32,7 +32,9 @@ def read_sidecar(folder: str | os.PathLike[str]) -> dict:
     """
     path = Path(folder) / SIDECAR_NAME
     if not path.is_file():
-        raise CheckpointError(f"{folder} holds no trained model ({SIDECAR_NAME} is missing)")
+        exported = sorted(Path(folder).glob("*.onnx")) + sorted(Path(folder).glob("*.pt"))
+        hint = f"; to use the exported model in it, give the file: {exported[0]}" if exported else ""
+        raise CheckpointError(f"{folder} holds no trained model ({SIDECAR_NAME} is missing){hint}")
     try:
         sidecar = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
