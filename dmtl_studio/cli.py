@@ -715,8 +715,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    adapted = []  # the contrastive step ran: the encoder is no longer the pretrained one
+
     def preparation(event: PreparationProgress) -> None:
         if event.phase == "contrastive":
+            adapted.append(True)
             bar.label = "contrastive"
             bar.update(
                 event.done, event.total, f"steps adapting the {model} to the labels, {event.seconds:.0f} s"
@@ -725,7 +728,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bar.label = "features"
         reused = f", {event.reused} reused from the cache" if event.reused else ""
         bar.update(
-            event.done, event.total, f"{items} through the frozen {model}{reused}, {event.seconds:.0f} s"
+            event.done,
+            event.total,
+            f"{items} through the {'adapted' if adapted else 'frozen'} {model}{reused}, {event.seconds:.0f} s",
         )
 
     def notice(event: RunNotice) -> None:
