@@ -83,6 +83,8 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
         preview = preview_table(source, rows=0, delimiter=args.delimiter)
     except ProjectError as exc:  # the file is refused whole, before any project is made
         raise ProjectError(f"{exc}; nothing was imported from it") from None
+    if preview.delimiter is not None and not preview.rows_read:  # a header and nothing below it
+        raise ProjectError(f"{source.name} has no rows below its header; nothing was imported from it")
     text, label, split = args.text_column, args.label_column, args.split_column
     if text is None:
         text = preview.text_column

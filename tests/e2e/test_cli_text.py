@@ -169,3 +169,15 @@ def test_an_undecodable_table_is_refused_by_import_before_any_project_is_made(tm
     assert main(["import", str(tmp_path / "p"), str(table)]) == 2
     assert capsys.readouterr().err.strip().endswith("save it as UTF-8; nothing was imported from it")
     assert not (tmp_path / "p").exists()
+
+
+def test_a_table_with_only_a_header_is_refused_before_any_project_is_made(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "empty.csv"
+    table.write_text("text,label\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "p"), str(table)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dmtl-studio import: empty.csv has no rows below its header; nothing was imported from it"
+    )
+    assert not (tmp_path / "p").exists()

@@ -165,6 +165,8 @@ def import_texts(
         table = read_table(path, delimiter=delimiter)
     except ProjectError as exc:  # the file is refused whole
         raise ProjectError(f"{exc}; nothing was imported from it") from None
+    if not table.rows:
+        raise ProjectError(f"{path.name} has no rows below its header; nothing was imported from it")
     items, splits = table_items(table, text_column, label_column, split_column)
     before = store.class_names()
     match = follow_rows(store, str(path.absolute()), items)

@@ -86,6 +86,8 @@ class TablePreview:
     delimiter: str | None
     #: The data row number of each row shown (the numbers of the rows' keys, ``<file>#<row>``).
     row_numbers: tuple[int, ...] = ()
+    #: Rows read below the header, problem rows included (of the file's first :data:`PREVIEW_BYTES`).
+    rows_read: int = 0
 
 
 def describe_delimiter(delimiter: str | None) -> str:
@@ -310,7 +312,9 @@ def preview_table(path: str | os.PathLike[str], rows: int = 8, delimiter: str | 
     good = [row for row in table.rows if row.problem is None]
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])
     numbers = tuple(row.number for row in good[:rows])
-    return TablePreview(table.columns, shown, text, label, split, table.encoding, table.delimiter, numbers)
+    return TablePreview(
+        table.columns, shown, text, label, split, table.encoding, table.delimiter, numbers, len(table.rows)
+    )
 
 
 def _shown(value: object) -> str:

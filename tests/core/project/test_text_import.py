@@ -151,6 +151,20 @@ def test_an_undecodable_table_is_refused_whole(tmp_path: Path) -> None:
         assert summary.labelled == 1 and "UTF-16" in summary.how_read
 
 
+def test_a_table_with_only_a_header_is_refused(tmp_path: Path) -> None:
+    table = tmp_path / "empty.tsv"
+    table.write_text("text\tlabel\n", encoding="utf-8")
+    with create_project(tmp_path / "p") as store:
+        with pytest.raises(
+            ProjectError, match=r"^empty.tsv has no rows below its header; nothing was imported"
+        ):
+            import_texts(store, table, text_column="text")
+        assert store.image_count() == 0
+    assert preview_table(table).rows_read == 0
+    table.write_text("text\tlabel\nonly one\ta\n", encoding="utf-8")
+    assert preview_table(table).rows_read == 1
+
+
 def test_bad_rows_are_reported_by_row_never_fatal(tmp_path: Path) -> None:
     long_text = "word " * (MODEL_READ_CHARS // 3)
     table = _write_csv(
