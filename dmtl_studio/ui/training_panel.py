@@ -6,6 +6,7 @@ Curves are created once and updated with ``setData`` from growing numpy buffers 
 
 from __future__ import annotations
 
+import html
 import time
 
 import numpy as np
@@ -685,7 +686,8 @@ class TrainingPanel(QWidget):
     def on_notice(self, message: str) -> None:
         """Show the run's latest :data:`NOTES_SHOWN` notes; with more, the tooltip lists them all."""
         self._notes.append(f"Note: {message}")
-        self.notices.setText("<br>".join(self._notes[-NOTES_SHOWN:]))
+        # Rich text (one note a line); a note's own text is escaped (a file name may hold < or &).
+        self.notices.setText("<br>".join(html.escape(note, quote=False) for note in self._notes[-NOTES_SHOWN:]))
         more = len(self._notes) > NOTES_SHOWN
         self.notices.setToolTip(
             f"All {len(self._notes)} notes of this run:\n" + "\n".join(self._notes) if more else ""

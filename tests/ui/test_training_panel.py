@@ -240,3 +240,7 @@ def test_the_latest_notes_are_shown_and_the_tooltip_keeps_every_note_of_the_run(
     assert panel.notices.toolTip().splitlines()[1:] == [f"Note: {note}" for note in notes]  # every one
     panel.run_started("frozen transfer")  # a new run starts with none
     assert panel.notices.text() == "" and panel.notices.toolTip() == "" and panel.notices.isHidden()
+    panel.on_notice(
+        "2 image(s) left out: <lab & co>/a.png"
+    )  # markup characters of a file name shown as they are
+    assert panel.notices.text() == "Note: 2 image(s) left out: &lt;lab &amp; co&gt;/a.png"
