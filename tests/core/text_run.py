@@ -87,19 +87,24 @@ def make_text_project(folder: Path) -> Path:
     return folder
 
 
+def text_probe_config(contrastive_steps: int) -> TrainConfig:
+    """The recommended frozen text run with the linear probe on the bundled encoder, seed 0, on the CPU."""
+    return TrainConfig.recommended(
+        backbone="all-MiniLM-L6-v2",
+        device="cpu",
+        seed=0,
+        transfer="frozen",
+        linear_probe=True,
+        contrastive_steps=contrastive_steps,
+    )
+
+
 def trained_text_project(factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """``(project, run_dir)`` of the shared frozen + linear probe text run."""
     if "run" not in _CACHE:
         project = make_text_project(factory.mktemp("text") / "project")
-        config = TrainConfig.recommended(
-            backbone="all-MiniLM-L6-v2",
-            device="cpu",
-            seed=0,
-            transfer="frozen",
-            linear_probe=True,
-            contrastive_steps=10,  # an adapted encoder: what exports, evaluation and prediction must carry
-        )
-        summary = train(project, config)
+        # An adapted encoder: what exports, evaluation and prediction must carry.
+        summary = train(project, text_probe_config(contrastive_steps=10))
         _CACHE["run"] = (project, Path(summary.run_dir))
     return _CACHE["run"]
 

@@ -13,7 +13,7 @@ from dmtl_studio.core.quality.reject import RejectError, validation_threshold
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.run import train
-from tests.core.text_run import make_text_project
+from tests.core.text_run import make_text_project, text_probe_config
 
 QUICK = TrainConfig(epochs=1, batch_size=16, input_size=32, device="cpu", feature_views=1)
 
@@ -74,15 +74,7 @@ def test_enough_validation_images_are_calibrated_without_the_note(project: Path)
 def test_a_text_run_on_its_out_of_fold_validation_texts_names_texts(tmp_path: Path) -> None:
     # 6 validation texts, and test texts: the validation texts join the probe's fit, scored out of fold.
     project = make_text_project(tmp_path / "texts")
-    config = TrainConfig.recommended(
-        backbone="all-MiniLM-L6-v2",
-        device="cpu",
-        seed=0,
-        transfer="frozen",
-        linear_probe=True,
-        contrastive_steps=0,
-    )
-    run_dir, notes = _train(project, config)
+    run_dir, notes = _train(project, text_probe_config(contrastive_steps=0))
 
     [note] = _uncalibrated(notes)
     assert "6 validation text(s)" in note and "add validation texts" in note and "image" not in note
