@@ -269,6 +269,7 @@ class ModelPanel(QWidget):
             ("layer_decay", self.layer_decay),
         ):
             form.addRow(label(name), box)
+        self.backbone_factor_label = form.labelForField(self.backbone_factor)
         form.addRow(self.backbone_lr_label)
         form.addRow(label("ema_decay"), self.ema_decay)
         form.addRow(self.tta_flip)
@@ -459,6 +460,7 @@ class ModelPanel(QWidget):
             self.lr_status.setText(encoder_rows.LR_IDLE if text else LR_IDLE)
         for widget in (self.tta_flip, self.unlabelled_rule_label, self.unlabelled_rule):
             widget.setVisible(not text)
+        self.backbone_factor_label.setText("Encoder LR factor" if text else label("backbone_lr_factor"))
 
     def reload_backbones(self, rows: list[CatalogRow] | list[TextEncoderRow] | None = None) -> None:
         """(Re)fill the list from the catalog (text encoders in a text project), keeping the selection when it is

@@ -687,7 +687,9 @@ class TrainingPanel(QWidget):
         """Show the run's latest :data:`NOTES_SHOWN` notes; with more, the tooltip lists them all."""
         self._notes.append(f"Note: {message}")
         # Rich text (one note a line); a note's own text is escaped (a file name may hold < or &).
-        self.notices.setText("<br>".join(html.escape(note, quote=False) for note in self._notes[-NOTES_SHOWN:]))
+        self.notices.setText(
+            "<br>".join(html.escape(note, quote=False) for note in self._notes[-NOTES_SHOWN:])
+        )
         more = len(self._notes) > NOTES_SHOWN
         self.notices.setToolTip(
             f"All {len(self._notes)} notes of this run:\n" + "\n".join(self._notes) if more else ""

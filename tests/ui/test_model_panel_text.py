@@ -165,8 +165,10 @@ def test_the_learning_rate_line_speaks_of_the_encoder_in_a_text_project(panel: M
     assert panel.backbone_lr_label.text() == "Encoder learning rate: none (the encoder is frozen)."
     panel.full.setChecked(True)
     assert panel.backbone_lr_label.text().startswith("Encoder learning rate: ")
+    assert panel.backbone_factor_label.text() == "Encoder LR factor"
     panel.set_project_kind("images")
     assert panel.backbone_lr_label.text().startswith("Backbone learning rate: ")
+    assert panel.backbone_factor_label.text() == "Backbone LR factor"
 
 
 def test_the_window_imports_an_encoder_folder_on_a_worker(
