@@ -134,29 +134,24 @@ def start_head_from_probe(model: torch.nn.Module, probe_weights: dict[str, torch
 class _Phase:
     """One phase's events passed on, its validation confusions kept, and (the fine-tune) its budget watched."""
 
-    def __init__(
-        self, emit: EventCallback, budget_check: Callable[[StepProgress], None] | None = None
-    ) -> None:
-        self.emit, self.budget_check = emit, budget_check
+    def __init__(self, emit: EventCallback, budget: _Budget | None = None) -> None:
+        self.emit, self.budget = emit, budget
         self.confusions: dict[int, np.ndarray | None] = {}
 
     def __call__(self, event: object) -> None:
         if isinstance(event, EpochResult):
             self.confusions[event.epoch] = event.confusion
         self.emit(event)
-        if isinstance(event, StepProgress) and self.budget_check is not None:
-            self.budget_check(event)
-            budget = self.budget_check
-            if isinstance(budget, _Budget) and budget.estimate_s is not None and not budget.told:
-                budget.told = True
-                if not budget.over:  # (over the budget, the phase's end says so)
-                    self.emit(
-                        RunNotice(
-                            f"Auto: the fine-tune goes on, estimated {_minutes(budget.estimate_s)} for the whole "
-                            f"run, within the budget of {_minutes(budget.budget_s)} (measured on its first "
-                            f"{budget.steps} step(s))"
-                        )
-                    )
+        budget = self.budget
+        # The estimate, once made, is said here when it fits (over the budget, the phase's end says so).
+        if isinstance(event, StepProgress) and budget is not None and budget(event) and not budget.over:
+            self.emit(
+                RunNotice(
+                    f"Auto: the fine-tune goes on, estimated {_minutes(budget.estimate_s or 0.0)} for the whole "
+                    f"run, within the budget of {_minutes(budget.budget_s)} (measured on its first "
+                    f"{budget.steps} step(s))"
+                )
+            )
 
 
 class _RunClock(RunClock):
@@ -179,13 +174,13 @@ class _Budget:
         self.steps = 0
         self.estimate_s: float | None = None
         self.over = False
-        self.told = False  # the estimate was said (once, when it is made)
 
-    def __call__(self, event: StepProgress) -> None:
+    def __call__(self, event: StepProgress) -> bool:
+        """Count the step; after :data:`CHECK_STEPS` of them make the estimate. True when this step made it."""
         self.steps += 1
         total = event.epochs * event.steps
         if self.estimate_s is not None or (self.steps < CHECK_STEPS and self.steps < total):
-            return
+            return False
         steps_left = total - ((event.epoch - 1) * event.steps + event.step)
         per_image = 1.0 / event.images_per_second if event.images_per_second > 0 else 0.0
         validation = (
@@ -194,6 +189,7 @@ class _Budget:
         training = (event.eta_seconds or 0.0) if steps_left else 0.0
         self.estimate_s = self.elapsed() + training + validation
         self.over = self.estimate_s > self.budget_s
+        return True
 
 
 def _minutes(seconds: float) -> str:

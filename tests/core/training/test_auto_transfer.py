@@ -131,9 +131,10 @@ def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -
 
     for eta, over in ((100.0, True), (30.0, False)):
         budget = _Budget(lambda: 60.0, budget_s=120, val_images=24, views=2)
-        budget(step(eta))  # the first step: no estimate yet
+        assert budget(step(eta)) is False  # the first step: no estimate yet
         assert budget.estimate_s is None and not budget.over
-        budget(step(eta))
+        assert budget(step(eta)) is True  # the estimate is made on this step, once
+        assert budget(step(eta)) is False
         validation = (
             2 * 24 * 2 / 8.0 * FORWARD_SHARE
         )  # both epochs' passes over 24 images and their mirror images
