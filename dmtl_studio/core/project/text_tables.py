@@ -253,9 +253,8 @@ def _json_lines(text: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            what = exc.msg.removesuffix(
-                " at"
-            )  # "Unterminated string starting at", "Invalid control character at"
+            # Some messages end in " at" ("Unterminated string starting at", "Invalid control character at").
+            what = exc.msg.removesuffix(" at")
             rows.append(TableRow(number, {}, f"not valid JSON: {what} at column {exc.colno}", line))
             continue
         if not isinstance(value, dict):
