@@ -39,13 +39,6 @@ from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
 log = logging.getLogger(__name__)
 
 
-def _validation_count(epoch: EpochOutput) -> int:
-    """The validation items a temperature would be fitted on this epoch (out of fold when they joined a fit)."""
-    if epoch.val_scores:
-        return sum(len(targets) for _, targets in epoch.val_scores)
-    return len(epoch.held_out.targets) if epoch.held_out is not None else 0
-
-
 def uncalibrated_notice(count: int, item: str = "image") -> str:
     """The run's note when no temperature could be fitted on its ``count`` held-out validation items (``item``:
     ``"image"`` or ``"text"``), and what it means for the confidences and ``predict``'s "not sure" options."""
@@ -242,12 +235,10 @@ class Checkpointing(Callback):
         if improved:
             self.best_score, self.best_metrics = score, dict(self.last_metrics)
         averaged = trainer.averaged
-        calibration = self._calibration(epoch)
-        if calibration is None and not self.uncalibrated_noted:
-            count = _validation_count(epoch)
-            if count < MIN_IMAGES:
-                trainer.notify(RunNotice(uncalibrated_notice(count, self.item)))
-                self.uncalibrated_noted = True
+        calibration, count = self._calibration(epoch)
+        if calibration is None and not self.uncalibrated_noted and count < MIN_IMAGES:
+            trainer.notify(RunNotice(uncalibrated_notice(count, self.item)))
+            self.uncalibrated_noted = True
         kept = self.files_for(self.last_metrics, calibration, averaged)
         last = kept if averaged is None else self.files_for(self.last_metrics, None, None)
         if improved or not self.best_files:
@@ -265,9 +256,10 @@ class Checkpointing(Callback):
         )
         trainer.saved_epoch = epoch.epoch
 
-    def _calibration(self, epoch: EpochOutput) -> dict | None:
+    def _calibration(self, epoch: EpochOutput) -> tuple[dict | None, int]:
         """Temperature scaling fitted on the validation logits just computed (None with too few images); when the
-        validation items joined a linear probe's fit, on their out-of-fold logits (never the in-fit ones)."""
+        validation items joined a linear probe's fit, on their out-of-fold logits (never the in-fit ones). With it,
+        how many validation items it was fitted on (or would have been)."""
         scores, fitted_on = epoch.val_scores, "validation"
         if not scores and epoch.held_out is not None:
             scores, fitted_on = [(epoch.held_out.logits, epoch.held_out.targets)], FITTED_ON
@@ -278,7 +270,7 @@ class Checkpointing(Callback):
             log.warning(
                 "%s: the validation scores are not finite; no temperature was fitted", self.run_dir.name
             )
-        return fitted
+        return fitted, len(targets)
 
     def final_metrics(self) -> dict:
         return {"best": self.best_metrics, "last": self.last_metrics}
