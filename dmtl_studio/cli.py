@@ -544,14 +544,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_config(args: argparse.Namespace) -> TrainConfig:
-    """The configuration ``train`` runs: the options', a stopped run's own with --resume, the --recipe file's."""
+def _run_config(args: argparse.Namespace, say_unused: bool = True) -> TrainConfig:
+    """The configuration ``train`` runs: the options', a stopped run's own with --resume, the --recipe file's; with
+    ``say_unused``, a note for each option given that the run will not use."""
     from dmtl_studio.core.training.settings import ConfigError
 
     if args.resume is not None:
         return _resumed_config(args)
     kind = _project_kind(args.project_dir)
     config = train_config(args, kind)
+    if say_unused:
+        _say_unused(config, args, kind)
     if args.recipe is not None:
         from dmtl_studio.core.augment.registry import RecipeError
 
@@ -560,6 +563,15 @@ def _run_config(args: argparse.Namespace) -> TrainConfig:
         except RecipeError as exc:
             raise ConfigError(str(exc)) from None
     return config
+
+
+def _say_unused(config: TrainConfig, args: argparse.Namespace, kind: str) -> None:
+    """A note on standard error for each option given that this run will not use, and why."""
+    from dmtl_studio.core.training.unused_options import unused_settings
+
+    for name, reason in unused_settings(config, _given_settings(args), kind):
+        flag = setting(name).flag or "--" + name.replace("_", "-")
+        print(f"note: {flag} is not used: {reason}", file=sys.stderr)
 
 
 def recipe_option(path: Path, kind: str) -> Recipe:
@@ -643,7 +655,7 @@ def _distributed_train(args: argparse.Namespace, world: object, on_event: EventH
         resolved: object = None
         if world.is_main:
             try:
-                resolved = _run_config(args)
+                resolved = _run_config(args, say_unused=False)  # the launcher said it
             except Exception as exc:  # noqa: BLE001 - every rank raises it, not rank 0 alone
                 resolved = exc
         resolved = distributed.broadcast(resolved, world)

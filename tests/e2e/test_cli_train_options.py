@@ -137,3 +137,33 @@ def test_the_auto_transfer_and_its_time_budget_are_options() -> None:
     assert _config("--transfer", "auto").time_budget == TrainConfig.recommended().time_budget == 30.0
     with pytest.raises(ConfigError, match="time budget"):
         _config("--transfer", "auto", "--time-budget", "-1")
+
+
+def test_an_option_the_run_will_not_use_is_named_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dmtl_studio.cli import _run_config
+
+    def notes(*options: str) -> list[str]:
+        _run_config(_parser().parse_args(["train", str(tmp_path), *options]))
+        return [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+
+    # No project folder: an image project (train itself says the folder is missing).
+    assert notes("--time-budget", "10") == [
+        "note: --time-budget is not used: only Auto (transfer auto) has a time budget; this is a frozen run"
+    ]
+    assert notes("--transfer", "auto", "--time-budget", "10") == []
+    assert notes("--contrastive-steps", "50") == [
+        "note: --contrastive-steps is not used: the contrastive step adapts a text encoder; a project of images "
+        "has none"
+    ]
+    said = notes("--transfer", "full", "--unfreeze-stages", "3", "--hidden", "64", "--unlabelled-ratio", "2")
+    assert [line.split(" is not used")[0] for line in said] == [
+        "note: --unfreeze-stages",
+        "note: --hidden",
+        "note: --unlabelled-ratio",
+    ]
+    assert (
+        notes("--transfer", "partial", "--unfreeze-stages", "3", "--unlabelled", "--unlabelled-ratio", "2")
+        == []
+    )

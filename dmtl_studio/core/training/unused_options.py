@@ -1,0 +1,82 @@
+"""Settings given for a run that the run will not use, and why: the command line says so instead of ignoring them.
+
+A setting belongs to one strategy or one option (the time budget to Auto, the contrastive step to a frozen text
+encoder, the unfreezing depth to a partial fine-tune…). Given for a run of another kind, it changes nothing; a user
+who typed it expects it to, so :func:`unused_settings` names each such setting with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from dmtl_studio.core.training.config import TrainConfig
+
+#: The settings of the unlabelled-images objective: used only when the run learns from unlabelled images.
+UNLABELLED_SETTINGS = (
+    "unlabelled_rule",
+    "pseudo_label_threshold",
+    "unlabelled_weight",
+    "unlabelled_ratio",
+    "distribution_alignment",
+)
+
+
+def _time_budget(config: TrainConfig, kind: str) -> str | None:
+    if config.transfer != "auto":
+        return f"only Auto (transfer auto) has a time budget; this is a {config.transfer} run"
+    return None
+
+
+def _contrastive_steps(config: TrainConfig, kind: str) -> str | None:
+    if config.contrastive_steps <= 0:
+        return None
+    if kind != "text":
+        return "the contrastive step adapts a text encoder; a project of images has none"
+    if config.transfer != "frozen":
+        return (
+            f"the contrastive step runs before a frozen encoder's run only; a {config.transfer} fine-tune learns "
+            "from the labels through its own loss"
+        )
+    return None
+
+
+def _unfreeze_stages(config: TrainConfig, kind: str) -> str | None:
+    if config.transfer != "partial":
+        return f"only a partial fine-tune unfreezes stages; this is a {config.transfer} run"
+    return None
+
+
+def _hidden_size(config: TrainConfig, kind: str) -> str | None:
+    if config.head != "mlp":
+        return f"only an mlp head has hidden units; this run's head is {config.head}"
+    return None
+
+
+def _unlabelled(config: TrainConfig, kind: str) -> str | None:
+    if not config.use_unlabelled:
+        return "the run does not learn from unlabelled items (give --unlabelled for that)"
+    return None
+
+
+RULES: dict[str, Callable[[TrainConfig, str], str | None]] = {
+    "time_budget": _time_budget,
+    "contrastive_steps": _contrastive_steps,
+    "unfreeze_stages": _unfreeze_stages,
+    "hidden_size": _hidden_size,
+    **{name: _unlabelled for name in UNLABELLED_SETTINGS},
+}
+
+
+def unused_settings(config: TrainConfig, given: Iterable[str], kind: str) -> list[tuple[str, str]]:
+    """``(setting, reason)`` for each setting in ``given`` (names of :class:`TrainConfig` fields the user set) that
+    the run ``config`` on a project of ``kind`` (``"images"`` or ``"text"``) will not use, in ``given``'s order.
+
+    Settings without a rule here are always taken as used.
+    """
+    unused = []
+    for name in given:
+        rule = RULES.get(name)
+        reason = rule(config, kind) if rule is not None else None
+        if reason is not None:
+            unused.append((name, reason))
+    return unused

@@ -1,0 +1,40 @@
+"""Settings given for a run that will not use them are named, with the reason; settings it uses are not."""
+
+from __future__ import annotations
+
+from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.unused_options import unused_settings
+
+
+def _unused(kind: str, **given: object) -> list[str]:
+    config = TrainConfig.recommended(**given)
+    return [name for name, _ in unused_settings(config, given, kind)]
+
+
+def test_the_contrastive_step_is_used_by_a_frozen_text_run_only() -> None:
+    assert _unused("text", contrastive_steps=50) == []
+    assert _unused("images", contrastive_steps=50) == ["contrastive_steps"]
+    assert _unused("text", contrastive_steps=50, transfer="full") == ["contrastive_steps"]
+    assert _unused("images", contrastive_steps=0) == []  # turning it off is never a surprise
+
+
+def test_strategy_settings_are_used_by_their_strategy_only() -> None:
+    assert _unused("images", time_budget=5.0, transfer="auto") == []
+    assert _unused("images", time_budget=5.0, transfer="partial", unfreeze_stages=1) == ["time_budget"]
+    assert _unused("images", unfreeze_stages=1, transfer="frozen") == ["unfreeze_stages"]
+    assert _unused("images", hidden_size=64, head="mlp") == []
+    assert _unused("images", hidden_size=64) == ["hidden_size"]
+
+
+def test_unlabelled_settings_need_the_unlabelled_items() -> None:
+    assert _unused("images", pseudo_label_threshold=0.9, unlabelled_rule="fixmatch") == [
+        "pseudo_label_threshold",
+        "unlabelled_rule",
+    ]
+    assert _unused("images", pseudo_label_threshold=0.9, use_unlabelled=True) == []
+
+
+def test_the_reason_names_the_run() -> None:
+    config = TrainConfig.recommended(transfer="full")
+    [(name, reason)] = unused_settings(config, ["time_budget", "epochs"], "images")
+    assert name == "time_budget" and "full run" in reason
