@@ -455,7 +455,10 @@ class EvaluationView(QWidget):
             self.summary.setText(text)
 
     def show_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(1, total))
+        if total <= 0:  # nothing counted yet (every feature cached, say): busy, not "0 of 0"
+            self.progress.setRange(0, 0)
+            return
+        self.progress.setRange(0, total)
         self.progress.setValue(done)
 
     def show_message(self, text: str) -> None:

@@ -138,3 +138,15 @@ def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monke
         rows = list(csv.DictReader(handle))
     assert rows and len(rows) == len(list(images.glob("*.png")))
     assert f"Predicted {len(rows)} image(s) into {out}" in view.summary.text()
+
+
+def test_progress_with_nothing_counted_yet_is_busy_not_zero_of_zero(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.set_busy(True, "Evaluating…")
+    view.show_progress(0, 0)
+    assert (view.progress.minimum(), view.progress.maximum()) == (0, 0)  # the busy indicator
+    view.show_progress(3, 8)
+    assert (view.progress.maximum(), view.progress.value()) == (8, 3)
