@@ -566,8 +566,13 @@ def _run_config(args: argparse.Namespace, say_unused: bool = True) -> TrainConfi
 
 
 def _say_unused(config: TrainConfig, args: argparse.Namespace, kind: str) -> None:
-    """A note on standard error for each option given that this run will not use, and why."""
+    """A note on standard error for each option given that this run will not use, and why (none without a project
+    there: the run then says what is missing, and the project's kind is unknown)."""
+    from dmtl_studio.core.project.store import is_project
     from dmtl_studio.core.training.unused_options import unused_settings
+
+    if not is_project(args.project_dir):
+        return
 
     for name, reason in unused_settings(config, _given_settings(args), kind):
         flag = setting(name).flag or "--" + name.replace("_", "-")

@@ -140,15 +140,17 @@ def test_the_auto_transfer_and_its_time_budget_are_options() -> None:
 
 
 def test_an_option_the_run_will_not_use_is_named_with_the_reason(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from dmtl_studio.cli import _run_config
 
-    def notes(*options: str) -> list[str]:
-        _run_config(_parser().parse_args(["train", str(tmp_path), *options]))
+    def notes(*options: str, folder: Path = project) -> list[str]:
+        _run_config(_parser().parse_args(["train", str(folder), *options]))
         return [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
 
-    # No project folder: an image project (train itself says the folder is missing).
+    assert (
+        notes("--time-budget", "10", folder=tmp_path / "none") == []
+    )  # no project: train says so, nothing else
     assert notes("--time-budget", "10") == [
         "note: --time-budget is not used: only Auto (transfer auto) has a time budget; this is a frozen run"
     ]
