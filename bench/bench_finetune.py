@@ -77,7 +77,7 @@ ROWS = {
     "partial": "product partial fine-tune default",
     "full": "product full fine-tune default",
     "full-plain": "product full fine-tune without layer decay, weight average and flip TTA (the former default)",
-    "auto": "product Auto default (linear probe, then the full fine-tune within --time-budget, the better kept)",
+    "auto": "product Auto default (linear probe, then the partial fine-tune within --time-budget, the better kept)",
     "few-sup": f"{FEW_LABELS} labels/class: product fine-tune default, supervised",
     "few-dmtl": f"{FEW_LABELS} labels/class + unlabelled images: product fine-tune default, --unlabelled",
 }

@@ -62,7 +62,7 @@ TRANSFER_HELP = {
     "keep their ImageNet weights and statistics. A good middle ground.",
     "full": "Fine-tuning: every layer adapts, the backbone at a fraction of the head's learning rate. Slowest; "
     "best with many images.",
-    "auto": "The linear probe first, a usable model in seconds; then the full fine-tune, its head starting from "
+    "auto": "The linear probe first, a usable model in seconds; then the partial fine-tune, its head starting from "
     "the probe's, if its estimate (from its first steps) fits in the time budget. The better of the two on the "
     "validation images is kept; both runs stay in the history.",
 }
@@ -646,8 +646,8 @@ class ModelPanel(QWidget):
         previous = self._shown_mode
         self._shown_mode = mode
         self.help.setText((encoder_rows.TRANSFER_HELP if self.kind == "text" else TRANSFER_HELP)[mode])
-        self.stages.setEnabled(mode == "partial")
-        self.stages_label.setEnabled(mode == "partial")
+        self.stages.setEnabled(mode in ("partial", "auto"))  # Auto's fine-tune is the partial one
+        self.stages_label.setEnabled(mode in ("partial", "auto"))
         self.time_budget.setEnabled(mode == "auto")
         self.contrastive_row.setEnabled(
             mode == "frozen"
@@ -703,8 +703,8 @@ class ModelPanel(QWidget):
         else:
             rate = self.learning_rate.value() * self.backbone_factor.value()
             learning = (
-                self.stages.value() if self.transfer() == "partial" else self.stages.maximum()
-            )  # full, auto
+                self.stages.value() if self.transfer() in ("partial", "auto") else self.stages.maximum()
+            )  # full: every stage
             decay = self.layer_decay.value()
             if decay >= 1 or learning < 2:
                 self.backbone_lr_label.setText(f"{name} learning rate: {rate:.2g} (head × factor).")

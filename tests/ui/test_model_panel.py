@@ -307,11 +307,15 @@ def test_auto_is_offered_with_its_time_budget_for_images_and_not_for_texts(panel
     assert not panel.time_budget.isEnabled()
     auto.setChecked(True)
     assert panel.time_budget.isEnabled() and "linear probe first" in panel.help.text()
-    # Its fine-tune takes the epochs and the fine-tuning recipe; its first phase the linear probe.
+    # Its fine-tune (the partial one) takes the epochs, the depth and the fine-tuning recipe; its first phase the
+    # linear probe.
     assert panel.epochs.isEnabled() and panel.layer_decay.isEnabled() and panel.linear_probe.isEnabled()
+    assert panel.stages.isEnabled() and "partial fine-tune" in panel.help.text()
     panel.time_budget.setValue(12.5)
+    panel.stages.setValue(1)
     config = panel.config()
     assert (config.transfer, config.time_budget, config.linear_probe) == ("auto", 12.5, True)
+    assert config.unfreeze_stages == 1
     panel.set_project_kind("text")
     assert auto.isHidden() and panel.time_budget.isHidden()
     assert panel.config().transfer == "frozen"

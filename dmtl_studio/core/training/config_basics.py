@@ -25,7 +25,7 @@ class BasicSettings:
         metadata=described(
             "transfer",
             help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
-            "full: every layer; auto (image projects): the frozen linear probe first, then the full fine-tune "
+            "full: every layer; auto (image projects): the frozen linear probe first, then the partial fine-tune "
             "if --time-budget allows, keeping the better",
             choices=TRANSFER_MODES,
         ),

@@ -24,7 +24,7 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.engine import Callback, Trainer
 from dmtl_studio.core.training.errors import NonFiniteLoss
 from dmtl_studio.core.training.outputs import BatchOutput
-from dmtl_studio.core.training.settings import AUTO
+from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE
 from dmtl_studio.core.training.text_setup import build_project_run
 
 Progress = Callable[[int, int], None]
@@ -149,7 +149,7 @@ def find_learning_rate(
         # The head's rate is measured on the pretrained encoder's embeddings: a text encoder's contrastive
         # fine-tuning would cost minutes before a search of seconds, for a rate the head would hardly change.
         # An Auto run's learning rate serves its fine-tune (its linear probe has none): measured on that.
-        transfer = "full" if config.transfer == AUTO else config.transfer
+        transfer = AUTO_FINETUNE if config.transfer == AUTO else config.transfer
         searched = config.with_changes(contrastive_steps=0, transfer=transfer)
         parts = build_project_run(store, searched, should_stop=should_stop, on_preparing=on_preparing)
     test = LRRangeTest(start_lr, end_lr, steps, on_point=on_point, on_progress=on_progress)

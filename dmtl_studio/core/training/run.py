@@ -299,7 +299,7 @@ def train(
         The project folder; the engine opens its own connection (safe in any thread).
     config
         What to train and how. When resuming, pass the run's own configuration (``epochs`` may be raised).
-        ``transfer="auto"`` makes two runs, the linear probe then the full fine-tune within ``time_budget``
+        ``transfer="auto"`` makes two runs, the linear probe then the partial fine-tune within ``time_budget``
         (:mod:`~dmtl_studio.core.training.auto`), and returns the kept one's summary.
     on_event
         Receives :class:`StepProgress` after each batch, :class:`EpochResult` after each epoch,

@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRANSFER_MODES = ("frozen", "partial", "full", "auto")
-#: The strategy that trains a linear probe first, then a full fine-tune if the time budget allows (image projects).
+#: The strategy that trains a linear probe first, then a fine-tune if the time budget allows (image projects).
 AUTO = "auto"
+#: The fine-tune Auto's second phase runs: the partial default (the top backbone stages and the head), ahead of the
+#: full default on the benchmark sets at half its time (docs/quality.md, "Fine-tuning").
+AUTO_FINETUNE = "partial"
 HEADS = ("linear", "mlp")
 DEVICES = ("auto", "cpu", "cuda")
 IMBALANCE = ("none", "weighted_loss", "balanced_sampler")

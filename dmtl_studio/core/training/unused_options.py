@@ -41,8 +41,8 @@ def _contrastive_steps(config: TrainConfig, kind: str) -> str | None:
 
 
 def _unfreeze_stages(config: TrainConfig, kind: str) -> str | None:
-    if config.transfer != "partial":
-        return f"only a partial fine-tune unfreezes stages; this is a {config.transfer} run"
+    if config.transfer not in ("partial", "auto"):  # Auto's fine-tune is the partial one
+        return f"only a partial fine-tune (or Auto's) unfreezes stages; this is a {config.transfer} run"
     return None
 
 

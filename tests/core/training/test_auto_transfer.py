@@ -1,4 +1,4 @@
-"""The Auto transfer: the linear probe, then the full fine-tune within the time budget, keeping the better."""
+"""The Auto transfer: the linear probe, then the partial fine-tune within the time budget, keeping the better."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from torch import nn
 
 from dmtl_studio.core.evaluation.predict import predict_folder
 from dmtl_studio.core.models.classifier import build_head
+from dmtl_studio.core.models.run_folder import read_sidecar
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.auto import (
     FORWARD_SHARE,
@@ -82,6 +83,10 @@ def test_auto_trains_the_probe_then_the_fine_tune_and_keeps_the_better_on_valida
     told = [n for n in notes if n.startswith("Auto: the fine-tune goes on, estimated ")]
     assert len(told) == 1 and "within the budget of 30.0 min (measured on its first 2 step(s))" in told[0]
     assert choice["note"] in notes and "balanced accuracy" in choice["note"]
+    # The second phase is the partial fine-tune default (the benchmark's better fine-tune), with the run's depth.
+    assert [e.title for e in events if isinstance(e, PhaseStarted)][1] == "partial fine-tune"
+    finetune_config = read_sidecar(choice["finetune_run"])["config"]
+    assert (finetune_config["transfer"], finetune_config["unfreeze_stages"]) == ("partial", 2)
     with ProjectStore.open(project) as store:
         assert {r.name for r in store.runs()} == {
             Path(choice["probe_run"]).name,

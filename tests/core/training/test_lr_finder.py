@@ -130,20 +130,20 @@ def test_a_stop_request_cancels_the_finder(project: Path) -> None:
         find_learning_rate(project, _config(), steps=20, should_stop=stop_after_a_few_checks)
 
 
-def test_an_auto_run_s_rate_is_measured_on_its_full_fine_tune(project: Path) -> None:
+def test_an_auto_run_s_rate_is_measured_on_its_partial_fine_tune(project: Path) -> None:
     # Auto's learning rate serves only its fine-tune (its linear probe is fitted in closed form): the finder
-    # measures the full fine-tune of the same settings, and says the result is for Auto.
+    # measures the partial fine-tune of the same settings, and says the result is for Auto.
     auto = find_learning_rate(
         project, _config(transfer="auto", batch_size=4), start_lr=1e-4, end_lr=1e-1, steps=4
     )
-    full = find_learning_rate(
-        project, _config(transfer="full", batch_size=4), start_lr=1e-4, end_lr=1e-1, steps=4
+    partial = find_learning_rate(
+        project, _config(transfer="partial", batch_size=4), start_lr=1e-4, end_lr=1e-1, steps=4
     )
     frozen = find_learning_rate(
         project, _config(transfer="frozen", batch_size=4), start_lr=1e-4, end_lr=1e-1, steps=4
     )
-    assert (auto.transfer, full.transfer) == ("auto", "full")
-    assert auto.learning_rates == pytest.approx(full.learning_rates, rel=1e-9)
-    assert auto.losses == pytest.approx(full.losses, rel=1e-5)
-    assert auto.suggestion == full.suggestion
+    assert (auto.transfer, partial.transfer) == ("auto", "partial")
+    assert auto.learning_rates == pytest.approx(partial.learning_rates, rel=1e-9)
+    assert auto.losses == pytest.approx(partial.losses, rel=1e-5)
+    assert auto.suggestion == partial.suggestion
     assert auto.losses != pytest.approx(frozen.losses, rel=1e-3)  # not the frozen backbone's curve

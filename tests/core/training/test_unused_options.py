@@ -22,6 +22,7 @@ def test_strategy_settings_are_used_by_their_strategy_only() -> None:
     assert _unused("images", time_budget=5.0, transfer="auto") == []
     assert _unused("images", time_budget=5.0, transfer="partial", unfreeze_stages=1) == ["time_budget"]
     assert _unused("images", unfreeze_stages=1, transfer="frozen") == ["unfreeze_stages"]
+    assert _unused("images", unfreeze_stages=1, transfer="auto") == []  # Auto's fine-tune is the partial one
     assert _unused("images", hidden_size=64, head="mlp") == []
     assert _unused("images", hidden_size=64) == ["hidden_size"]
 
