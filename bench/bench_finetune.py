@@ -184,7 +184,10 @@ def product(
 
     unlabel = unlabel if unlabel is not None else np.zeros(0, dtype=np.int64)
     with ProjectStore.open(project.folder) as store:
-        store.set_splits({int(project.ids[r]): name for name, rows in split.items() for r in rows})
+        # The unlabelled rows go to the training split: left in an earlier run's split, one left in "test" would
+        # be scored below once its label is back.
+        splits = {int(project.ids[r]): name for name, rows in split.items() for r in rows}
+        store.set_splits({**splits, **{int(project.ids[r]): "train" for r in unlabel}})
         store.set_labels({int(project.ids[r]): None for r in unlabel})
     try:
         summary = train(project.folder, TrainConfig.recommended(device=device, seed=seed, **changes))

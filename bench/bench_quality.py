@@ -227,7 +227,10 @@ def product_frozen(
 
     hidden = {int(data.ids[row]): None for row in (unlabel if unlabel is not None else [])}
     with ProjectStore.open(project) as store:
-        store.set_splits({int(data.ids[row]): name for name, rows in split.items() for row in rows})
+        # The unlabelled rows go to the training split: left in an earlier run's split, one left in "test" would
+        # be scored below once its label is back.
+        splits = {int(data.ids[row]): name for name, rows in split.items() for row in rows}
+        store.set_splits({**splits, **{image_id: "train" for image_id in hidden}})
         store.set_labels(hidden)
     config = TrainConfig.recommended(device="cpu", seed=seed, **changes)
     started = time.perf_counter()
