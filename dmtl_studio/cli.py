@@ -379,18 +379,23 @@ def _config_options(
         if rule.flag is None or (only is not None and f.name not in only):
             continue
         default = getattr(shown, f.name)
-        flag = rule.flag or "--" + f.name.replace("_", "-")
+        flag = option_flag(f.name)
         if value_type(f.name) is bool:
             if default:  # on unless switched off
-                flag = rule.flag or "--no-" + f.name.replace("_", "-")
+                flag = option_flag(f.name, False)
                 off = rule.off_help or f"no {rule.help}"
                 p.add_argument(
                     flag, dest=f.name, action="store_const", const=False, help=off.replace("%", "%%")
                 )
                 # The switch on stays accepted (scripts written before it became the default).
                 if not rule.flag:
-                    on = "--" + f.name.replace("_", "-")
-                    p.add_argument(on, dest=f.name, action="store_const", const=True, help=argparse.SUPPRESS)
+                    p.add_argument(
+                        option_flag(f.name),
+                        dest=f.name,
+                        action="store_const",
+                        const=True,
+                        help=argparse.SUPPRESS,
+                    )
             else:
                 p.add_argument(flag, dest=f.name, action="store_const", const=True, help=rule.help)
             continue
@@ -406,6 +411,16 @@ def _config_options(
             metavar=rule.metavar,
             help=text.replace("%", "%%"),
         )
+
+
+def option_flag(name: str, value: object = None) -> str:
+    """The command-line option of the setting ``name``: its own flag, else ``--name-with-dashes``; for a switch
+    given as off (``value`` False), ``--no-name-with-dashes``, the form a setting that is on by default takes."""
+    rule = setting(name)
+    if rule.flag:
+        return rule.flag
+    stem = name.replace("_", "-")
+    return f"--no-{stem}" if value is False and value_type(name) is bool else f"--{stem}"
 
 
 def _given_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -574,9 +589,9 @@ def _say_unused(config: TrainConfig, args: argparse.Namespace, kind: str) -> Non
     if not is_project(args.project_dir):
         return
 
-    for name, reason in unused_settings(config, _given_settings(args), kind):
-        flag = setting(name).flag or "--" + name.replace("_", "-")
-        print(f"note: {flag} is not used: {reason}", file=sys.stderr)
+    given = _given_settings(args)
+    for name, reason in unused_settings(config, given, kind):
+        print(f"note: {option_flag(name, given[name])} is not used: {reason}", file=sys.stderr)
 
 
 def recipe_option(path: Path, kind: str) -> Recipe:

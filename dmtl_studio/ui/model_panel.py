@@ -47,7 +47,7 @@ from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE, CatalogRow, list_b
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.models.text_encoder_list import TextEncoderRow, list_text_encoders
 from dmtl_studio.core.training.config import TrainConfig, setting
-from dmtl_studio.core.training.settings import ConfigError
+from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError
 from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
 
@@ -641,13 +641,19 @@ class ModelPanel(QWidget):
                 return mode
         return "frozen"
 
+    def _fine_tune(self) -> str:
+        """The strategy that trains the weights: the chosen one, or for Auto the fine-tune of its second phase."""
+        mode = self.transfer()
+        return AUTO_FINETUNE if mode == AUTO else mode
+
     def _strategy_changed(self, *_: object) -> None:
         mode = self.transfer()
         previous = self._shown_mode
         self._shown_mode = mode
         self.help.setText((encoder_rows.TRANSFER_HELP if self.kind == "text" else TRANSFER_HELP)[mode])
-        self.stages.setEnabled(mode in ("partial", "auto"))  # Auto's fine-tune is the partial one
-        self.stages_label.setEnabled(mode in ("partial", "auto"))
+        partial = self._fine_tune() == "partial"  # Auto's fine-tune may be the partial one
+        self.stages.setEnabled(partial)
+        self.stages_label.setEnabled(partial)
         self.time_budget.setEnabled(mode == "auto")
         self.contrastive_row.setEnabled(
             mode == "frozen"
@@ -703,7 +709,7 @@ class ModelPanel(QWidget):
         else:
             rate = self.learning_rate.value() * self.backbone_factor.value()
             learning = (
-                self.stages.value() if self.transfer() in ("partial", "auto") else self.stages.maximum()
+                self.stages.value() if self._fine_tune() == "partial" else self.stages.maximum()
             )  # full: every stage
             decay = self.layer_decay.value()
             if decay >= 1 or learning < 2:

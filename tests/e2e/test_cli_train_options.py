@@ -169,3 +169,12 @@ def test_an_option_the_run_will_not_use_is_named_with_the_reason(
         notes("--transfer", "partial", "--unfreeze-stages", "3", "--unlabelled", "--unlabelled-ratio", "2")
         == []
     )
+
+
+def test_the_note_names_the_flag_as_it_was_typed(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dmtl_studio.cli import _run_config
+
+    # On by default, so switched off as --no-…: the note names that form, not the hidden switch on.
+    _run_config(_parser().parse_args(["train", str(project), "--no-distribution-alignment"]))
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert line.startswith("note: --no-distribution-alignment is not used: ")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE
 
 #: The settings of the unlabelled-images objective: used only when the run learns from unlabelled images.
 UNLABELLED_SETTINGS = (
@@ -22,7 +23,7 @@ UNLABELLED_SETTINGS = (
 
 
 def _time_budget(config: TrainConfig, kind: str) -> str | None:
-    if config.transfer != "auto":
+    if config.transfer != AUTO:
         return f"only Auto (transfer auto) has a time budget; this is a {config.transfer} run"
     return None
 
@@ -41,7 +42,10 @@ def _contrastive_steps(config: TrainConfig, kind: str) -> str | None:
 
 
 def _unfreeze_stages(config: TrainConfig, kind: str) -> str | None:
-    if config.transfer not in ("partial", "auto"):  # Auto's fine-tune is the partial one
+    fine_tune = (
+        AUTO_FINETUNE if config.transfer == AUTO else config.transfer
+    )  # the strategy that trains the weights
+    if fine_tune != "partial":
         return f"only a partial fine-tune (or Auto's) unfreezes stages; this is a {config.transfer} run"
     return None
 
