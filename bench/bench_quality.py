@@ -282,7 +282,7 @@ ROWS = {
 
 def dataset_project(folder: Path, project: Path) -> Path:
     """``project``, a project of the class folders under ``folder`` made once by the product's importer (a
-    project whose import did not finish is made again)."""
+    project whose import did not finish is made again), every image labelled with its class folder's name."""
     if not (project / ".imported").exists():
         if project.exists():
             import shutil
@@ -291,6 +291,17 @@ def dataset_project(folder: Path, project: Path) -> Path:
         with ProjectStore.create(project) as store:
             import_folder(store, folder, val_fraction=0.2, test_fraction=0.2, seed=0)
         (project / ".imported").write_text("1\n")
+    with ProjectStore.open(project) as store:
+        # A bench stopped during a few-label run leaves the labels it hid hidden: every image's label is its
+        # class folder's name, so put back any that differ.
+        lost = {
+            r.id: Path(r.path).parent.name
+            for r in store.images(usable_only=True)
+            if r.label != Path(r.path).parent.name
+        }
+        if lost:
+            log.warning("%s: %d label(s) left hidden by an interrupted run restored", project.name, len(lost))
+            store.set_labels(lost)
     return project
 
 
