@@ -684,7 +684,11 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(verb.lower())
 
     def on_notice(self, message: str) -> None:
-        """Show the run's latest :data:`NOTES_SHOWN` notes; with more, the tooltip lists them all."""
+        """Show the run's latest :data:`NOTES_SHOWN` notes; with more, the tooltip lists them all. A note the run
+        already gave (Auto's two phases each say when there are too few validation images to calibrate on) is
+        shown once."""
+        if f"Note: {message}" in self._notes:
+            return
         self._notes.append(f"Note: {message}")
         # Rich text (one note a line); a note's own text is escaped (a file name may hold < or &).
         self.notices.setText(

@@ -244,3 +244,19 @@ def test_the_latest_notes_are_shown_and_the_tooltip_keeps_every_note_of_the_run(
         "2 image(s) left out: <lab & co>/a.png"
     )  # markup characters of a file name shown as they are
     assert panel.notices.text() == "Note: 2 image(s) left out: &lt;lab &amp; co&gt;/a.png"
+
+
+def test_a_note_the_run_already_gave_is_shown_once(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("auto transfer")
+    for note in (
+        "2 validation image(s), too few to calibrate",
+        "the fine-tune starts",
+        "2 validation image(s), too few to calibrate",
+    ):
+        panel.on_notice(note)
+    assert panel.notices.text().split("<br>") == [
+        "Note: 2 validation image(s), too few to calibrate",
+        "Note: the fine-tune starts",
+    ]
