@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
@@ -558,12 +557,8 @@ class StudioController(QObject):
         def show_runs() -> None:
             if self.store is None:
                 return
-            # Runs are looked for in this project's runs folder first: the project may have been moved.
-            runs = [
-                dataclasses.replace(r, run_dir=str(self.store.runs_dir / Path(r.run_dir).name))
-                for r in self.store.runs()
-            ]
-            view.set_runs([r for r in runs if (Path(r.run_dir) / "model.json").is_file()])
+            # Each run's folder is in this project's runs folder, wherever the project was moved or copied to.
+            view.set_runs([r for r in self.store.runs() if (Path(r.run_dir) / "model.json").is_file()])
 
         def evaluate(run_dir: str) -> None:
             if self.project_dir is None or running("evaluate"):

@@ -82,3 +82,35 @@ def test_evaluate_says_what_it_was_given_when_it_is_not_a_run_folder(
     loose.mkdir()
     (loose / "model.json").write_text("{}", encoding="utf-8")  # a run folder outside any project
     assert refused(loose).endswith("is not inside a project; name the project with --project")
+
+
+def test_a_copied_project_continues_its_own_run_and_leaves_the_original_alone(
+    tmp_path: Path, project: Path
+) -> None:
+    from dmtl_studio.core.project.run_lock import unit_folders
+    from dmtl_studio.core.project.store import ProjectStore
+
+    first = _cli(
+        tmp_path, "train", str(project), "--no-linear-probe", "--epochs", "1", "--input-size", "32",
+        "--feature-views", "1", "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    name = Path(json.loads(first.stdout.strip().splitlines()[-1])["run_dir"]).name
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    with ProjectStore.open(copy) as store:  # the database still holds the original's path
+        assert [Path(r.run_dir) for r in store.runs()] == [copy / "runs" / name]
+        assert (
+            store.run_at(copy / "runs" / name) is not None and store.run_at(project / "runs" / name) is None
+        )
+
+    resumed = _cli(
+        tmp_path, "train", str(copy), "--resume", str(copy / "runs" / name), "--epochs", "2", "--device", "cpu",
+        "--json",
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert Path(json.loads(resumed.stdout.strip().splitlines()[-1])["run_dir"]) == copy / "runs" / name
+    assert [epoch for epoch, _ in unit_folders(copy / "runs" / name / "checkpoints")] == [2]
+    assert [epoch for epoch, _ in unit_folders(project / "runs" / name / "checkpoints")] == [1]
+    with ProjectStore.open(project) as store:
+        assert [len(store.epoch_metrics(r.id)) for r in store.runs()] == [1]

@@ -107,51 +107,55 @@ class RunsTable:
             rows = self._conn.execute(
                 "SELECT id, name, run_dir FROM runs WHERE status = 'running'"
             ).fetchall()
-            for run_id, name, run_dir in rows:
+            for run_id, name, stored in rows:
+                run_dir = self.run_folder(stored)
                 if not run_is_orphaned(run_dir):
                     continue
                 if has_checkpoint(run_dir):
                     self.set_run_status(run_id, "interrupted")
                 else:
                     self.delete_run(run_id)
-                    _remove_run_folder(self.runs_dir, Path(run_dir))
+                    _remove_run_folder(self.runs_dir, run_dir)
                 changed.append(name)
         except sqlite3.OperationalError:  # read-only media or a busy database: listing still works
             return changed
         return changed
 
+    def run_folder(self, stored: str | os.PathLike[str]) -> Path:
+        """Where a run recorded as ``stored`` is now: its folder's name inside this project's runs folder.
+
+        Every run is made directly in the runs folder, and the database keeps the path it had then; a project
+        copied or moved (its runs with it) must find, continue and write to its own runs, never the original's.
+        """
+        return self.runs_dir / Path(stored).name
+
     def runs(self) -> list[RunRecord]:
+        """Every run, oldest first, each ``run_dir`` in this project's runs folder (:meth:`run_folder`)."""
         rows = self._conn.execute(
             "SELECT id, name, created_at, status, run_dir, config_json, final_metrics_json FROM runs ORDER BY id"
         )
-        return [
-            RunRecord(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                json.loads(r[5]),
-                json.loads(r[6]),
-                resumable=r[3] in CONTINUABLE and has_checkpoint(r[4]),
+        records = []
+        for r in rows:
+            run_dir = self.run_folder(r[4])
+            records.append(
+                RunRecord(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    str(run_dir),
+                    json.loads(r[5]),
+                    json.loads(r[6]),
+                    resumable=r[3] in CONTINUABLE and has_checkpoint(run_dir),
+                )
             )
-            for r in rows
-        ]
+        return records
 
     def run_at(self, run_dir: str | os.PathLike[str]) -> RunRecord | None:
-        """The newest run of this project stored in ``run_dir`` (any spelling of the folder), or ``None``.
-
-        Runs are stored with absolute paths; a run recorded with a relative one (by an older version) is
-        matched by its name inside this project's runs folder.
-        """
+        """The newest run of this project in ``run_dir`` (any spelling of the folder), or ``None``."""
         wanted = Path(run_dir).expanduser().resolve()
-        runs_dir = self.runs_dir.resolve()
         for run in reversed(self.runs()):
-            stored = Path(run.run_dir)
-            if stored.is_absolute():
-                if stored.resolve() == wanted:
-                    return run
-            elif wanted == runs_dir / stored.name:
+            if Path(run.run_dir).resolve() == wanted:
                 return run
         return None
 
