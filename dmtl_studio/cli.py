@@ -1287,8 +1287,12 @@ def _refuse_export_output(args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.evaluation.report import write_report
+    from dmtl_studio.core.base.fileio import refuse_existing
+    from dmtl_studio.core.evaluation.report import is_report_file, write_report
 
+    # A report written earlier is written anew; any other file (the project's database, an image) is kept.
+    if args.out is not None and not is_report_file(args.out):
+        refuse_existing(args.out, "not a report DMTL Studio wrote")
     path, result = write_report(args.run_dir, args.out)
     if result is not None and result.note:
         print(f"note: {result.note}")

@@ -39,6 +39,16 @@ def test_evaluate_export_predict_report(tmp_path_factory, tmp_path: Path) -> Non
     report = _cli("report", str(run_dir), "--out", str(tmp_path / "r.html"))
     assert report.returncode == 0, report.stderr
     assert "validation split" in report.stdout and (tmp_path / "r.html").stat().st_size > 2000
+    again = _cli("report", str(run_dir), "--out", str(tmp_path / "r.html"))  # its own report is written anew
+    assert again.returncode == 0, again.stderr
+    for other in (tmp_path / "p.csv", *_project.glob("*.sqlite")):  # any other file is kept as it was
+        before = other.read_bytes()
+        refused = _cli("report", str(run_dir), "--out", str(other))
+        assert refused.returncode == 2 and refused.stderr.strip() == (
+            f"dmtl-studio report: {other} already exists and is not a report DMTL Studio wrote: choose another "
+            "file name, or move that file away first (nothing was written)"
+        )
+        assert other.read_bytes() == before
 
     missing = _cli("predict", str(tmp_path / "model.onnx"), str(images), "--out", str(tmp_path / "x.csv"))
     assert missing.returncode == 2

@@ -262,8 +262,7 @@ def build_report(
     recipe = config.pop("recipe", None) or sidecar.get("augmentation")
     spec = sidecar.get("model", {})
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>DMTL Studio run {_e(name)}</title><style>{_STYLE}</style></head><body>",
+        f"{REPORT_START}{_e(name)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>Run {_e(name)}</h1>",
         f"<p class='muted'>{_e(spec.get('backbone', '?'))} · {_e(config.get('transfer', '?'))} transfer · "
         f"{len(sidecar.get('classes', []))} classes{' · ' + _e(run_status) if run_status else ''} · "
@@ -327,6 +326,19 @@ def build_report(
     parts.append(_collapsed("Environment", _dict_table(environment)))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+#: How every report this product writes begins (:func:`build_report`): what marks a file as one of them.
+REPORT_START = "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>DMTL Studio run "
+
+
+def is_report_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file holding an HTML report this product wrote (one that may be written anew)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(REPORT_START.encode())) == REPORT_START.encode()
+    except OSError:
+        return False
 
 
 def write_report(
