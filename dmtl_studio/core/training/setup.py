@@ -202,6 +202,8 @@ class RunParts:
         """The configuration as stored with the run: the settings plus what was resolved (recipe, device)."""
         return {
             **self.config.to_dict(),
+            # What the run does: a fine-tune or an mlp head is trained by epochs whatever the option said.
+            "linear_probe": self.config.fits_linear_probe,
             "recipe": self.recipe.to_dict(),
             "device_used": str(self.device),
             "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",

@@ -22,6 +22,38 @@ UNLABELLED_SETTINGS = (
 )
 
 
+#: The settings of training by epochs: a head fitted as a linear probe (to convergence, L-BFGS) uses none of them.
+EPOCH_SETTINGS = (
+    "epochs",
+    "learning_rate",
+    "weight_decay",
+    "warmup_fraction",
+    "schedule",
+    "early_stopping_patience",
+    "label_smoothing",
+    "dropout",
+    "ema_decay",
+)
+#: The settings of a fine-tuned backbone's (or encoder's) learning rates.
+BACKBONE_SETTINGS = ("backbone_lr_factor", "layer_decay")
+
+
+def _epochs(config: TrainConfig, kind: str) -> str | None:
+    if config.fits_linear_probe:
+        return (
+            "the head is fitted as a linear probe, to convergence, not trained by epochs (give --no-linear-probe "
+            "to train it by epochs)"
+        )
+    return None
+
+
+def _backbone_rates(config: TrainConfig, kind: str) -> str | None:
+    if config.transfer == "frozen":
+        what = "encoder" if kind == "text" else "backbone"
+        return f"a frozen run does not train the {what}; it is for a partial or full fine-tune (or Auto's)"
+    return None
+
+
 def _time_budget(config: TrainConfig, kind: str) -> str | None:
     if config.transfer != AUTO:
         return f"only Auto (transfer auto) has a time budget; this is a {config.transfer} run"
@@ -68,6 +100,8 @@ RULES: dict[str, Callable[[TrainConfig, str], str | None]] = {
     "unfreeze_stages": _unfreeze_stages,
     "hidden_size": _hidden_size,
     **{name: _unlabelled for name in UNLABELLED_SETTINGS},
+    **{name: _epochs for name in EPOCH_SETTINGS},
+    **{name: _backbone_rates for name in BACKBONE_SETTINGS},
 }
 
 

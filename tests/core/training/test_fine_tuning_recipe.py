@@ -296,3 +296,14 @@ def test_a_recipe_that_never_mirrors_turns_flip_averaging_off_and_says_so(projec
         parts = build_run(store, _recipe(), emit=events.append)  # the default recipe mirrors
         assert parts.config.tta_flip and parts.model.flip_views
         assert not any("mirror" in e.message for e in events if isinstance(e, RunNotice))
+
+
+def test_the_stored_configuration_says_whether_the_head_was_fitted_as_a_linear_probe(project: Path) -> None:
+    with ProjectStore.open(project) as store:
+        for changes, fitted in (
+            ({"transfer": "frozen"}, True),
+            ({"transfer": "frozen", "head": "mlp"}, False),  # an mlp head is trained by epochs
+            ({"transfer": "full"}, False),
+        ):
+            config = _recipe(**changes, linear_probe=True)
+            assert build_run(store, config).run_config()["linear_probe"] is fitted

@@ -39,3 +39,24 @@ def test_the_reason_names_the_run() -> None:
     config = TrainConfig.recommended(transfer="full")
     [(name, reason)] = unused_settings(config, ["time_budget", "epochs"], "images")
     assert name == "time_budget" and "full run" in reason
+
+
+def test_epoch_settings_are_not_used_by_a_linear_probe() -> None:
+    epochs = {"epochs": 50, "learning_rate": 10.0, "label_smoothing": 0.5, "ema_decay": 0.99}
+    assert _unused("images", **epochs) == list(epochs)  # the recommended frozen run fits a probe
+    assert _unused("text", **epochs) == list(epochs)
+    assert _unused("images", **epochs, linear_probe=False) == []
+    assert _unused("images", **epochs, head="mlp") == []  # an mlp head is trained by epochs
+    for transfer in ("partial", "full", "auto"):
+        assert _unused("images", **epochs, transfer=transfer) == []
+    config = TrainConfig.recommended()
+    [(_, reason)] = unused_settings(config, ["epochs"], "images")
+    assert "linear probe" in reason and "--no-linear-probe" in reason
+
+
+def test_backbone_learning_rates_are_for_a_fine_tune() -> None:
+    rates = {"backbone_lr_factor": 0.5, "layer_decay": 0.8}
+    assert _unused("images", **rates, linear_probe=False) == list(rates)
+    assert "encoder" in unused_settings(TrainConfig.recommended(), ["layer_decay"], "text")[0][1]
+    for transfer in ("partial", "full", "auto"):
+        assert _unused("images", **rates, transfer=transfer) == []
