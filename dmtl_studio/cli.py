@@ -984,6 +984,13 @@ def _resumed_config(args: argparse.Namespace) -> object:
     from dmtl_studio.core.training.run import refuse_resuming_fold
 
     refuse_resuming_fold(run.name)
+    config = TrainConfig.from_dict(run.config)
+    if config.fits_linear_probe:
+        raise TrainingError(
+            f"run {run.name} fitted its head as a linear probe, to convergence: it has no epochs to continue and "
+            "nothing was trained. To fit it again, start a new run (leave out --resume); to train the head by "
+            "epochs, start one with --no-linear-probe"
+        )
     done = max((row.epoch for row in epochs), default=0)
     if run.status == "completed" and (args.epochs is None or args.epochs <= done):
         longer = (
@@ -998,7 +1005,6 @@ def _resumed_config(args: argparse.Namespace) -> object:
             f"give {longer}; to train again, start a new run (leave out --resume); to measure it: dmtl-studio "
             f"evaluate {shlex.quote(str(run.run_dir))}"
         )
-    config = TrainConfig.from_dict(run.config)
     changes: dict = {"device": args.device or TrainConfig.recommended().device}
     if args.epochs is not None:
         changes["epochs"] = args.epochs

@@ -102,6 +102,22 @@ def test_the_evaluate_command_named_for_a_finished_run_works_when_its_path_has_a
     assert named == ["dmtl-studio", "evaluate", run_dir]
 
 
+def test_a_linear_probe_run_is_not_continued_whatever_the_epochs(project: Path) -> None:
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.run import train
+
+    config = TrainConfig(input_size=32, device="cpu", feature_views=1, transfer="frozen", linear_probe=True)
+    run_dir = train(project, config).run_dir
+    weights = (Path(run_dir) / "model.safetensors").read_bytes()
+    again = run_cli("train", str(project), "--resume", run_dir, "--epochs", "5", "--device", "cpu")
+    assert again.returncode == 2 and again.stderr.strip() == (
+        f"dmtl-studio train: run {Path(run_dir).name} fitted its head as a linear probe, to convergence: it has no "
+        "epochs to continue and nothing was trained. To fit it again, start a new run (leave out --resume); to "
+        "train the head by epochs, start one with --no-linear-probe"
+    )
+    assert (Path(run_dir) / "model.safetensors").read_bytes() == weights
+
+
 def test_resume_with_folds_and_resume_of_a_finished_fold_run_are_refused_as_such(project: Path) -> None:
     from dmtl_studio.core.training.config import TrainConfig
     from dmtl_studio.core.training.crossval import cross_validate
