@@ -794,6 +794,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
         except RunInterrupted as exc:
             return _report_interrupted(args, exc)
+        except KeyboardInterrupt as exc:  # before the run began (a text encoder's contrastive step): none kept
+            return _report_interrupted(args, exc)
     if not summary.run_dir:  # stopped while the run was prepared (a text encoder's contrastive step)
         print(f"run {summary.status} before it began training; nothing was kept")
     elif summary.removed:  # stopped before its first epoch: no empty run is kept

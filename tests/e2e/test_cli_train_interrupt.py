@@ -102,6 +102,46 @@ def test_the_evaluate_command_named_for_a_finished_run_works_when_its_path_has_a
     assert named == ["dmtl-studio", "evaluate", run_dir]
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
+def test_ctrl_c_during_a_text_encoders_contrastive_step_says_nothing_was_kept(tmp_path: Path) -> None:
+    from tests.core.text_run import make_text_project
+
+    texts = make_text_project(tmp_path / "texts")
+    environment = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "dmtl_studio", "train", str(texts), "--device", "cpu", "--json"]
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        preexec_fn=ctrl_c_not_ignored,
+    )
+    try:
+        assert child.stderr is not None
+        seen = []
+        for line in child.stderr:  # the progress bar's lines end in a carriage return
+            seen.append(line)
+            if "adapting the encoder" in line:
+                break
+        else:
+            pytest.fail("the contrastive step never started:\n" + "".join(seen))
+        child.send_signal(signal.SIGINT)
+        out, rest = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, rest
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        "status": "interrupted",
+        "run_dir": None,
+        "epochs_completed": 0,
+    }
+    assert "dmtl-studio train: interrupted before the run began; nothing was kept" in rest
+    with ProjectStore.open(texts, read_only=True) as store:
+        assert store.runs() == []
+
+
 def test_a_linear_probe_run_is_not_continued_whatever_the_epochs(project: Path) -> None:
     from dmtl_studio.core.training.config import TrainConfig
     from dmtl_studio.core.training.run import train
