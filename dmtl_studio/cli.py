@@ -1613,6 +1613,9 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`info P | head -1`): quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 128 + 13  # killed by SIGPIPE, as the shell reports it
     except Exception as exc:  # noqa: BLE001 - the boundary: no traceback ever reaches the terminal
         from dmtl_studio.core.base.errors import failure_line
 

@@ -100,3 +100,28 @@ def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -
     assert summary["status"] == "completed" and summary["epochs_completed"] == 2
     assert summary["run_dir"] == stopped.run_dir
     assert "resumed run" in resumed.stderr
+
+
+def test_output_to_a_reader_that_went_away_ends_quietly(project: Path) -> None:
+    """``dmtl-studio info P | head -1``: the pipe's reader is gone when the command writes (Unix tools exit 141)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.cli import SOURCE_ROOT
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "dmtl_studio", "info", str(project)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": SOURCE_ROOT},
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
