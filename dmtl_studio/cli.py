@@ -99,9 +99,12 @@ def _split_options(p: argparse.ArgumentParser) -> None:
 
 
 def _path(text: str) -> Path:
-    """A path from the command line, made absolute where it comes in (see :func:`absolute_path`)."""
+    """A path from the command line, made absolute where it comes in (see :func:`absolute_path`); an empty one is
+    refused (it would otherwise mean the current folder, as ``new ""`` once made a project there)."""
     from dmtl_studio.core.base.paths import absolute_path
 
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a file or folder (. for the current folder)")
     return absolute_path(text)
 
 
@@ -498,7 +501,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
         bar = _Progress("import")
         return cli_text.cmd_import_texts(args, bar.update)
     if not args.images_dir.is_dir():
-        print(f"dmtl-studio import: {args.images_dir} is not a folder", file=sys.stderr)
+        why = (
+            "is a file, not a folder of images or of .txt files, nor a CSV/TSV/JSON Lines table"
+            if args.images_dir.exists()
+            else "does not exist"
+        )
+        print(f"dmtl-studio import: {args.images_dir} {why}", file=sys.stderr)
         return 2
     scan = scan_folder(args.images_dir)
     if not scan.files:
@@ -794,7 +802,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
         except RunInterrupted as exc:
             return _report_interrupted(args, exc)
-        except KeyboardInterrupt as exc:  # before the run began (a text encoder's contrastive step): none kept
+        except (
+            KeyboardInterrupt
+        ) as exc:  # before the run began (a text encoder's contrastive step): none kept
             return _report_interrupted(args, exc)
     if not summary.run_dir:  # stopped while the run was prepared (a text encoder's contrastive step)
         print(f"run {summary.status} before it began training; nothing was kept")

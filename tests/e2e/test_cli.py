@@ -75,8 +75,18 @@ def test_clear_errors_for_bad_input(tmp_path: Path) -> None:
     result = _cli("import", str(tmp_path / "project"), str(tmp_path / "empty"))
     assert result.returncode == 2 and "holds no image files" in result.stderr
     assert not (tmp_path / "project").exists()  # no empty project left behind
-    result = _cli("import", str(tmp_path / "project"), str(tmp_path / "nowhere"))
-    assert result.returncode == 2 and "is not a folder" in result.stderr
+    for missing in ("nowhere", "nowhere.csv"):
+        result = _cli("import", str(tmp_path / "project"), str(tmp_path / missing))
+        assert result.returncode == 2 and result.stderr.strip().endswith(
+            f"{tmp_path / missing} does not exist"
+        )
+    (tmp_path / "a.png").write_bytes(b"not a table")
+    result = _cli("import", str(tmp_path / "project"), str(tmp_path / "a.png"))
+    assert result.returncode == 2 and "is a file, not a folder of images" in result.stderr
+    (tmp_path / "here").mkdir()
+    result = _cli("new", "", cwd=tmp_path / "here")  # not a project in the current folder
+    assert result.returncode == 2 and "an empty path" in result.stderr
+    assert not (tmp_path / "project").exists() and not any((tmp_path / "here").iterdir())
 
 
 def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
