@@ -56,6 +56,8 @@ def card_metrics(result: object) -> dict:
         "note": result.note,
         "ci_method": CI_METHOD,
         "images": total,
+        # Labelled items of a class the run does not know (added or renamed since it was trained): not scored.
+        "left_out": int(getattr(result, "skipped", 0)),
         "accuracy": _proportion(correct, total),
         "balanced_accuracy": float(result.metrics.balanced_accuracy) if total else None,
         "recall": {
@@ -123,6 +125,11 @@ def model_card_markdown(card: dict) -> str:
         )
         if metrics["note"]:
             lines.append(f"Note: {metrics['note']}")
+        if metrics.get("left_out"):
+            lines.append(
+                f"Left out: {metrics['left_out']} {noun}(s) of the split labelled with a class the run does not "
+                "know (added or renamed since it was trained); the figures below are on the rest."
+            )
         lines += ["", f"- Accuracy: {_format_proportion(metrics['accuracy'], noun)}"]
         for name, entry in metrics["recall"].items():
             lines.append(f"- Recall of {_md(name)}: {_format_proportion(entry, noun)}")
