@@ -292,7 +292,9 @@ def _parser() -> argparse.ArgumentParser:
         help="rank the labelled images (or texts) whose label is most likely wrong (confident learning, k-fold)",
     )
     p.add_argument("project_dir", type=_path)
-    p.add_argument("--folds", type=int, default=5, metavar="K", help="folds of the out-of-fold probabilities")
+    p.add_argument(
+        "--folds", type=int, default=5, metavar="K", help="folds of the out-of-fold probabilities (default 5)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the folds")
     _feature_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")

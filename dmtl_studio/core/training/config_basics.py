@@ -120,7 +120,10 @@ class BasicSettings:
             rule="input size must be between 32 and 1024 pixels",
         ),
     )
-    device: str = field(default="auto", metadata=described("device", help="where to train", choices=DEVICES))
+    device: str = field(
+        default="auto",
+        metadata=described("device", help="where the model runs (training, feature passes)", choices=DEVICES),
+    )
     seed: int = field(
         default=0,
         metadata=described("seed", help="random seed (weights of the new head, order, augmentation)"),

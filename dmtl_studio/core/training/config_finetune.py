@@ -83,6 +83,8 @@ class FineTuneSettings(BasicSettings):
             help="a fine-tuned image model predicts the mean of its probabilities for the image and its "
             "mirror image, in validation, evaluation, prediction and exports (frozen and text runs, and runs "
             "whose augmentation recipe never mirrors images: the image alone)",
+            off_help="a fine-tuned image model predicts from the image alone, not the mean of its probabilities "
+            "for the image and its mirror image (the default for a run whose recipe mirrors images)",
             recommended=True,
         ),
     )
