@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from dmtl_studio.core.evaluation.metrics import per_class_metrics
+from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, per_class_metrics
 
 #: The colour a cell takes when it holds all of its true class's images: right (diagonal) and wrong.
 RIGHT_RGB = (46, 134, 222)
@@ -22,8 +22,9 @@ DARK_SHARE = 0.55
 PER_CLASS_COLUMNS = ("Class", "Precision", "Recall", "F1", "Images")
 
 
-def number_item(value: float | int) -> QTableWidgetItem:
-    """A right-aligned table cell: a float with three decimals, an integer as it is.
+def number_item(value: float | int | None) -> QTableWidgetItem:
+    """A right-aligned table cell: a float with three decimals, an integer as it is, ``None`` (a score that is
+    0/0) as :data:`~dmtl_studio.core.evaluation.metrics.NOT_DEFINED`.
 
     Parameters
     ----------
@@ -35,7 +36,8 @@ def number_item(value: float | int) -> QTableWidgetItem:
     QTableWidgetItem
         The cell.
     """
-    item = QTableWidgetItem(f"{value:.3f}" if isinstance(value, float) else str(value))
+    text = NOT_DEFINED if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+    item = QTableWidgetItem(text)
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
 
@@ -117,9 +119,8 @@ class PerClassTable(QTableWidget):
         self.setRowCount(len(classes))
         for i, name in enumerate(classes):
             self.setItem(i, 0, QTableWidgetItem(name))
-            self.setItem(i, 1, number_item(float(metrics.precision[i])))
-            self.setItem(i, 2, number_item(float(metrics.recall[i])))
-            self.setItem(i, 3, number_item(float(metrics.f1[i])))
+            for column, value in enumerate(metrics.defined(i), start=1):
+                self.setItem(i, column, number_item(value))
             self.setItem(i, 4, number_item(int(metrics.support[i])))
 
     def show_matrix(self, matrix: np.ndarray, classes: list[str]) -> object:

@@ -55,3 +55,13 @@ def test_the_per_class_table_scores_each_class(qtbot) -> None:  # noqa: ANN001
     assert float(table.item(0, 2).text()) == pytest.approx(0.8, abs=1e-3)  # recall: 8 of 10 circles
     assert table.item(1, 4).text() == "10"
     assert metrics.accuracy == pytest.approx(17 / 20)
+
+
+def test_a_class_with_nothing_scored_shows_no_score_rather_than_zero(qtbot) -> None:  # noqa: ANN001
+    table = PerClassTable()
+    qtbot.addWidget(table)
+    table.show_matrix(
+        np.array([[3, 1, 0], [0, 2, 0], [0, 0, 0]]), CLASSES
+    )  # the third class: none, never predicted
+    assert [table.item(2, column).text() for column in range(1, 5)] == ["n/a", "n/a", "n/a", "0"]
+    assert table.item(0, 2).text() == "0.750"

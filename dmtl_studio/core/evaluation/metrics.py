@@ -8,6 +8,8 @@ import numpy as np
 
 #: What is shown instead of a number when there was nothing to score.
 NOTHING_SCORED = "no images to score"
+#: What a per-class table shows for a score that is 0/0 (recall of a class with no image scored).
+NOT_DEFINED = "n/a"
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,24 @@ class ClassMetrics:
     accuracy: float | None
     #: ``None`` when no class has a scored image.
     balanced_accuracy: float | None
+    #: How many images were predicted as each class (the confusion matrix's column sums).
+    predicted: np.ndarray | None = None
 
     @property
     def scored(self) -> int:
         """How many images the metrics count."""
         return int(self.support.sum())
+
+    def defined(self, index: int) -> tuple[float | None, float | None, float | None]:
+        """``(precision, recall, f1)`` of class ``index``, ``None`` where it is 0/0 rather than a score: recall and
+        F1 of a class with no image scored, precision of a class never predicted (the arrays hold 0 there)."""
+        present = self.support[index] > 0
+        predicted = self.predicted is None or self.predicted[index] > 0
+        return (
+            float(self.precision[index]) if predicted else None,
+            float(self.recall[index]) if present else None,
+            float(self.f1[index]) if present else None,
+        )
 
 
 def format_score(value: float | None, spec: str = ".3f") -> str:
@@ -56,4 +71,5 @@ def per_class_metrics(confusion: np.ndarray) -> ClassMetrics:
         support=support.astype(np.int64),
         accuracy=float(true_positive.sum() / total) if total else None,
         balanced_accuracy=float(recall[present].mean()) if present.any() else None,
+        predicted=predicted.astype(np.int64),
     )

@@ -17,7 +17,7 @@ import cv2
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
-from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
+from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, NOTHING_SCORED
 from dmtl_studio.core.evaluation.report_charts import line_chart_svg, reliability_svg
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
@@ -102,10 +102,8 @@ def _per_class_html(result: EvaluationResult) -> str:
         "<table><tr><th class='l'>class</th><th>precision</th><th>recall</th><th>F1</th><th>images</th></tr>"
     ]
     for i, name in enumerate(result.classes):
-        rows.append(
-            f"<tr><td class='l'>{_e(name)}</td><td>{m.precision[i]:.3f}</td><td>{m.recall[i]:.3f}</td>"
-            f"<td>{m.f1[i]:.3f}</td><td>{int(m.support[i])}</td></tr>"
-        )
+        cells = "".join(f"<td>{NOT_DEFINED if v is None else f'{v:.3f}'}</td>" for v in m.defined(i))
+        rows.append(f"<tr><td class='l'>{_e(name)}</td>{cells}<td>{int(m.support[i])}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
 

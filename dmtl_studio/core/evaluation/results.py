@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED, ClassMetrics, format_score, per_class_metrics
+from dmtl_studio.core.evaluation.metrics import (
+    NOT_DEFINED,
+    NOTHING_SCORED,
+    ClassMetrics,
+    format_score,
+    per_class_metrics,
+)
 from dmtl_studio.core.models.calibration import Reliability, reliability, softmax, temperature_of
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
@@ -197,9 +203,7 @@ class EvaluationResult:
             "calibration": self.calibration_summary(),
             "per_class": {
                 name: {
-                    "precision": float(m.precision[i]) if self.scored else None,
-                    "recall": float(m.recall[i]) if self.scored else None,
-                    "f1": float(m.f1[i]) if self.scored else None,
+                    **dict(zip(("precision", "recall", "f1"), m.defined(i), strict=True)),
                     "support": int(m.support[i]),
                 }
                 for i, name in enumerate(self.classes)
@@ -224,9 +228,8 @@ class EvaluationResult:
         width = max([len(c) for c in self.classes] + [5])
         lines.append(f"{'class':{width}}  precision  recall     f1  {self.noun + 's':>6}")
         for i, name in enumerate(self.classes):
-            lines.append(
-                f"{name:{width}}  {m.precision[i]:9.3f}  {m.recall[i]:6.3f}  {m.f1[i]:5.3f}  {int(m.support[i]):6d}"
-            )
+            precision, recall, f1 = (NOT_DEFINED if v is None else f"{v:.3f}" for v in m.defined(i))
+            lines.append(f"{name:{width}}  {precision:>9}  {recall:>6}  {f1:>5}  {int(m.support[i]):6d}")
         summary = self.calibration_summary()
         if summary is not None and summary["calibrated"]:
             lines.append(

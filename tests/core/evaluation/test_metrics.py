@@ -15,3 +15,13 @@ def test_metrics_from_a_known_confusion_matrix() -> None:
     assert m.accuracy == 11 / 14
     assert m.balanced_accuracy == (0.8 + 0.75) / 2  # absent classes do not count
     assert not np.isnan(m.f1).any()
+
+
+def test_a_score_that_is_zero_over_zero_is_not_defined_rather_than_zero() -> None:
+    # Class 2 has no image scored but was predicted once; class 3 has none and was never predicted; class 1 was
+    # never predicted though it has images (precision 0/0, recall 0).
+    m = per_class_metrics(np.array([[4, 0, 1, 0], [2, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]))
+    assert m.defined(0) == (4 / 6, 0.8, 2 * (4 / 6) * 0.8 / (4 / 6 + 0.8))
+    assert m.defined(1) == (None, 0.0, 0.0)
+    assert m.defined(2) == (0.0, None, None)
+    assert m.defined(3) == (None, None, None)
