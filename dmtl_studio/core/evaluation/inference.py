@@ -181,11 +181,31 @@ def evaluate_run(
     """
     loaded = loaded or load_checkpoint(run_dir, device=device)
     refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
+    loaded, renamed = _named_now(project_dir, run_dir, loaded)
     if is_text_run(loaded):
         result = evaluate_text_run(project_dir, run_dir, loaded, progress=progress, should_stop=should_stop)
     else:
         result = _evaluate_image_run(project_dir, run_dir, loaded, progress, should_stop)
+    if renamed:
+        result = replace(result, note=" ".join(part for part in (result.note, renamed) if part))
     return _with_fitted_note(result, project_dir, run_dir)
+
+
+def _named_now(
+    project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], loaded: LoadedModel
+) -> tuple[LoadedModel, str]:
+    """``loaded`` with its classes under the names they have in the project now (classes renamed since the run
+    was trained keep their images and scores), and a note naming the renames (empty when none)."""
+    with ProjectStore.open(project_dir, read_only=True) as store:
+        run = store.run_at(run_dir)
+        names = store.class_names_now(loaded.classes, run.created_at) if run is not None else loaded.classes
+    renamed = [
+        f"'{old}' is now '{new}'" for old, new in zip(loaded.classes, names, strict=True) if old != new
+    ]
+    if not renamed:
+        return loaded, ""
+    note = f"Classes renamed since the run was trained are shown by their names now ({', '.join(renamed)})."
+    return replace(loaded, classes=list(names)), note
 
 
 def _with_fitted_note(
@@ -263,6 +283,7 @@ def suggest_labels(
     """Predict every usable unlabelled image of a project; the suggestions come uncertain first."""
     loaded = load_checkpoint(run_dir, device=device)
     refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
+    loaded, _ = _named_now(project_dir, run_dir, loaded)  # a suggestion names a class the project has
     if is_text_run(loaded):
         return suggest_text_labels(
             project_dir, run_dir, loaded, method=method, progress=progress, should_stop=should_stop

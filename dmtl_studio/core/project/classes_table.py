@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.validation import clean_class_name
+
+#: The meta key of the renames made so far: a JSON list of ``[old, new, seconds since the epoch]``.
+RENAMES_KEY = "class_renames"
 
 
 class ClassesTable:
@@ -45,6 +50,22 @@ class ClassesTable:
                 raise ProjectError(f"a class named '{new}' already exists: merge the two classes instead")
             if conn.execute("UPDATE classes SET name = ? WHERE name = ?", (new, old)).rowcount == 0:
                 raise ProjectError(f"there is no class '{old}'")
+            if new != old:  # the runs trained before know the class by its old name
+                row = conn.execute("SELECT value FROM meta WHERE key = ?", (RENAMES_KEY,)).fetchone()
+                renames = [*json.loads(row[0] if row else "[]"), [old, new, time.time()]]
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                    (RENAMES_KEY, json.dumps(renames)),
+                )
+
+    def class_names_now(self, names: Sequence[str], since: float) -> list[str]:
+        """The names the classes a run made at ``since`` (seconds since the epoch) knew as ``names`` have now: each
+        rename made after it, in order (a run's model keeps the names it was trained with)."""
+        current = list(names)
+        for old, new, at in json.loads(self.get_meta(RENAMES_KEY) or "[]"):  # type: ignore[attr-defined]
+            if at > since:
+                current = [new if name == old else name for name in current]
+        return current
 
     def merge_classes(self, sources: Sequence[str], target: str) -> int:
         """Move every image of ``sources`` into ``target`` (created if needed) and delete ``sources``.

@@ -98,3 +98,25 @@ def test_the_test_split_is_preferred_when_it_has_images(tmp_path_factory) -> Non
         "5 of the 5 images scored hold the content of images this run was fitted on"
     )
     assert sorted(result.image_ids.tolist()) == sorted(chosen)
+
+
+def test_a_class_renamed_after_the_run_keeps_its_images_and_scores(tmp_path_factory) -> None:  # noqa: ANN001
+    from dmtl_studio.core.evaluation.inference import suggest_labels
+
+    project, run_dir = copy_project(tmp_path_factory)
+    before = evaluate_run(project, run_dir)
+    first = before.classes[0]
+    with ProjectStore.open(project) as store:
+        store.rename_class(first, "renamed")
+        store.rename_class("renamed", "renamed twice")  # each rename since the run, in order
+    after = evaluate_run(project, run_dir)
+    assert after.classes == ("renamed twice", *before.classes[1:]) and after.skipped == 0
+    assert after.metrics.accuracy == before.metrics.accuracy
+    np.testing.assert_array_equal(after.confusion, before.confusion)
+    assert f"'{first}' is now 'renamed twice'" in after.note
+    suggested = {s.label for s in suggest_labels(project, run_dir).suggestions}
+    assert first not in suggested and suggested <= set(after.classes)
+
+    with ProjectStore.open(project) as store:  # a run trained after a rename knows the new name
+        assert store.class_names_now(["renamed twice", "b"], since=9e12) == ["renamed twice", "b"]
+        assert store.class_names_now([first, "b"], since=0.0) == ["renamed twice", "b"]
