@@ -38,11 +38,12 @@ class FileWriteError(OSError):
         super().__init__(error_number or 0, reason)
         self.path = Path(path)
         self.reason = reason
+        #: Whether a file was there already (it is kept as it was).
+        self.earlier = os.path.lexists(self.path)
 
     def __str__(self) -> str:
-        return (
-            f"could not write {self.path}: {self.reason}; nothing was written there (an earlier file is kept)"
-        )
+        kept = " (the earlier file is kept)" if self.earlier else ""
+        return f"could not write {self.path}: {self.reason}; nothing was written there{kept}"
 
 
 class OutputExistsError(Exception):

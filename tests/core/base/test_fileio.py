@@ -25,10 +25,11 @@ def test_a_full_disk_keeps_the_earlier_file_and_leaves_no_temporary_file(tmp_pat
         assert failed.value.errno == errno.ENOSPC
         assert str(failed.value) == (
             f"could not write {disk / 'report.html'}: the disk is full; nothing was written there "
-            "(an earlier file is kept)"
+            "(the earlier file is kept)"
         )
-        with pytest.raises(FileWriteError):
+        with pytest.raises(FileWriteError) as failed:
             atomic_copy(Path(__file__), disk / "copy.py")
+        assert str(failed.value).endswith("the disk is full; nothing was written there")  # nothing was there
         assert user_files(disk) == ["report.html"]
         assert (disk / "report.html").read_bytes() == b"the earlier report"
 
