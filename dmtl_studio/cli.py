@@ -1326,6 +1326,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from dmtl_studio.core.quality.audit import write_audit_bundle
 
     bar = _Progress("audit")
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # before the bundle's work, not after it
     path = write_audit_bundle(
         args.run_dir,
         args.out,
@@ -1427,6 +1428,7 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     with ProjectStore.open(args.project_dir) as store:
         if args.action == "export-csv":
             _refuse_label_csv(path, args.project_dir)
+            path.parent.mkdir(parents=True, exist_ok=True)  # as predict, export and report make theirs
             print(f"wrote {export_csv(store, path)} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
