@@ -496,7 +496,7 @@ def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.folder_scan import scan_folder
-    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.project.importer import import_folder, split_layout
     from dmtl_studio.core.project.store import ProjectStore
 
     if cli_text.is_text_import(args):
@@ -518,6 +518,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    split_layout(args.images_dir, scan.files)  # a layout that would mislabel is refused before a project is made
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
         summary = import_folder(

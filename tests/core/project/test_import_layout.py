@@ -124,6 +124,7 @@ def test_cli_import_reports_notes_skips_and_split_folders(tmp_path: Path) -> Non
     )
     assert refused.returncode == 2 and "mixes split folders" in refused.stderr
     assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "r").exists()  # refused before any project was made
 
 
 def test_a_project_of_the_previous_format_opens_and_keeps_its_images(tmp_path: Path) -> None:
