@@ -518,7 +518,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    split_layout(args.images_dir, scan.files)  # a layout that would mislabel is refused before a project is made
+    split_layout(
+        args.images_dir, scan.files
+    )  # a layout that would mislabel is refused before a project is made
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
         summary = import_folder(
@@ -1347,7 +1349,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         else "nothing scored"
     )
     print(
-        f"wrote {path}: {card['data']['images_listed']} training {noun} hash(es), {scored}, "
+        f"wrote {path}: {card['data']['images_listed']} labelled {noun} hash(es) (train, validation, test), {scored}, "
         f"{len(card['leaks']['warned'])} leak warning(s), label check "
         + (f"{len(issues['suspects'])} suspect(s)" if issues["checked"] else f"not run ({issues['reason']})")
     )

@@ -25,7 +25,9 @@ def test_audit_writes_a_bundle_and_says_so_in_one_line(tmp_path_factory, tmp_pat
     result = run_cli("audit", str(run_dir), "--out", str(out), "--no-label-check", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"wrote {out}: 36 training image hash(es), accuracy ")
+    assert len(lines) == 1 and lines[0].startswith(
+        f"wrote {out}: 36 labelled image hash(es) (train, validation, test), accuracy "
+    )
     assert "95 % CI" in lines[0] and "label check not run" in lines[0]
     with zipfile.ZipFile(out) as bundle:
         assert json.loads(bundle.read("manifest.json"))["files"]["training-images.csv"]

@@ -62,7 +62,10 @@ def test_audit_of_a_text_run_checks_labels_and_leaks_and_speaks_of_texts(
     result = run_cli("audit", str(run_dir), "--out", str(out), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     line = result.stdout.strip().splitlines()[-1]
-    assert line.startswith(f"wrote {out}: ") and " training text hash(es), accuracy " in line
+    assert (
+        line.startswith(f"wrote {out}: ")
+        and " labelled text hash(es) (train, validation, test), accuracy " in line
+    )
     assert " text(s) of the test split, 1 leak warning(s), label check " in line
     assert "not run" not in line
     _no_images(line)

@@ -97,9 +97,16 @@ def _pretrained_weights(backbone: str) -> dict:
         return {"source": f"the text encoder {backbone} ({where})", "sha256": None}
 
     stored = latest_for(backbone) if backbone else None
-    if stored is None:
-        return {"source": "the library's own pretrained weights (timm / torchvision)", "sha256": None}
-    return {"source": f"imported file {stored.source_name}", "sha256": stored.sha256}
+    if stored is not None:
+        return {"source": f"imported file {stored.source_name}", "sha256": stored.sha256}
+    from dmtl_studio.core.base.fileio import file_sha256
+    from dmtl_studio.core.models.catalog import bundled_file, info_for
+
+    info = info_for(backbone) if backbone else None
+    bundled = bundled_file(info) if info is not None else None
+    if bundled is not None:  # the weights DMTL Studio ships (an offline package), as the run loaded them
+        return {"source": f"{bundled.name} of the package {info.package}", "sha256": file_sha256(bundled)}
+    return {"source": "the library's own pretrained weights (timm / torchvision)", "sha256": None}
 
 
 def _training_images(store: object) -> list[tuple[str, str, str, str]]:

@@ -54,10 +54,14 @@ def _split_order(split: str) -> int:
 
 
 def group_warnings(members: Sequence[GroupMember]) -> tuple[str, ...]:
-    """What is wrong with a group: it spans splits (a leak), or holds two different labels."""
+    """What is wrong with a group: it spans splits (a leak), or holds two different labels.
+
+    A member without a split (an unlabelled image) is on the training side: a copy of it in the training split is
+    no leak; one in validation or test is (the images without labels train a run that learns from them).
+    """
     warnings = []
     splits = Counter(m.split or "none" for m in members)
-    if len(splits) > 1:
+    if len({"train" if split == "none" else split for split in splits}) > 1:
         listed = ", ".join(f"{s} ({splits[s]})" for s in sorted(splits, key=_split_order))
         warnings.append(f"spans splits: {listed}")
     labels = sorted({m.label for m in members if m.label is not None})

@@ -160,7 +160,9 @@ def model_card_markdown(card: dict) -> str:
     )
     for group in leaks["warned"]:
         members = "; ".join(
-            f"{_md(m['path'])} ({m['split'] or 'none'}, {_md(m['label'])})" for m in group["members"]
+            f"{_md(m['path'])} ({m['split'] or 'no split'}, "
+            f"{'unlabelled' if m['label'] is None else _md(m['label'])})"
+            for m in group["members"]
         )
         lines.append(f"- {', '.join(group['warnings'])}: {members}")
     lines += ["", "## Training configuration", ""]

