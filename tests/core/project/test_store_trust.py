@@ -56,6 +56,8 @@ def test_objects_the_product_did_not_make_are_refused_untouched(project: Path, k
 
     repaired = _cli("repair", str(project), "--drop-unknown")
     assert repaired.returncode == 0, repaired.stderr
+    name = TAMPERING[kind].split()[2]
+    assert f"removed {kind} {name} (DMTL Studio did not make it)" in repaired.stdout.splitlines()
     with ProjectStore.open(project) as store:
         names = [row[0] for row in store._conn.execute("SELECT name FROM sqlite_master")]
         assert not set(names) & {"wipe", "everything", "extra", "images_problem"}
