@@ -58,7 +58,8 @@ def evaluation_images(store: ProjectStore, classes: list[str] | tuple[str, ...])
     return EvaluationImages(
         "none",
         (),
-        "This project has no test or validation images: assign splits (Labels ▸ Reassign splits…) first.",
+        "This project has no test or validation images: assign splits first (Labels ▸ Reassign splits… in the "
+        "window, dmtl-studio splits PROJECT on the command line).",
         0,
     )
 

@@ -67,6 +67,7 @@ def test_evaluating_a_project_without_held_out_images_says_so(tmp_path_factory, 
     assert cli.main(["evaluate", str(run_dir), "--project", str(project), "--json"]) == 0
     out = capsys.readouterr().out
     assert "no images to score" in out and "accuracy 0" not in out
+    assert "dmtl-studio splits PROJECT on the command line" in out  # what to do, where the user is too
     assert json.loads(out.strip().splitlines()[-1])["accuracy"] is None
     text = write_report(run_dir, tmp_path / "r.html", result=result)[0].read_text(encoding="utf-8")
     assert "No images to score" in text and "0.0%" not in text
