@@ -69,7 +69,7 @@ class SplitSummary:
         seed 0``.
 
         The shares are the ones reached; the fractions are named only when they were applied to some image,
-        and images that kept the split they had (from split folders, an earlier import) are counted.
+        and images that kept the split they had (from split folders, a split column, an earlier import) are counted.
         """
         t = self.totals()
         total = sum(t.values())
@@ -83,7 +83,8 @@ class SplitSummary:
             done.append(f"{self.assigned} {self.noun}(s) given a split aiming at {self.settings.describe()}")
         if self.kept:
             done.append(
-                f"{self.kept} {self.noun}(s) kept the split they had (split folders, an earlier import)"
+                f"{self.kept} {self.noun}(s) kept the split they had (from split folders, a split column or an "
+                "earlier import)"
             )
         if not done:
             done.append(f"no labelled {self.noun} to split")
@@ -205,7 +206,7 @@ def assign_splits(
                 f"class '{class_name}' has only {total} distinct {noun}(s): too few to split, so it only trains "
                 "and is never scored"
             )
-        elif test_fraction > 0 and want_test == 0:
+        elif test_fraction > 0 and want_test == 0 and have["test"] == 0:  # none given (a split column) either
             warnings.append(
                 f"class '{class_name}' has only {total} distinct {noun}(s): too few to keep a test {noun}"
             )

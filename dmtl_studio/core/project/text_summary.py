@@ -263,4 +263,4 @@ def _note_kinds(note: str) -> list[str]:
             kinds.append("label")
         elif clause.startswith("split"):
             kinds.append("split")
-    return kinds or ["other"]
+    return list(dict.fromkeys(kinds)) or ["other"]  # one note counts once per kind, whatever its clauses

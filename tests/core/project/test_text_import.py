@@ -73,18 +73,29 @@ def test_jsonl_import_with_labels_and_splits(tmp_path: Path) -> None:
         {"text": "App crashes on start", "label": "software", "split": "validation"},
         {"text": "Another crash", "label": "software", "split": "holdout"},
         {"text": 42, "label": None},
+        {"text": "Refund arrived late", "label": "billing", "split": "train"},
     ]
     path = tmp_path / "tickets.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     assert text_columns_guess(path) == (("text", "label", "split"), "text", "label")
     with create_project(tmp_path / "p") as store:
         summary = import_texts(store, path, text_column="text", label_column="label", split_column="split")
-        assert summary.labelled == 4 and summary.unlabelled == 1 and not summary.problems
+        assert summary.labelled == 5 and summary.unlabelled == 1 and not summary.problems
         splits = {record.path.rsplit("#", 1)[1]: record.split for record in store.images()}
         assert (splits["1"], splits["2"], splits["3"]) == ("test", "train", "val")
         assert store.text(store.images()[4].id) == "42"
         # An unknown split name is noted and the row split automatically.
         assert any("holdout" in note for _, note in summary.notes)
+        assert (
+            "1 text(s) with a note (split: 1)" in summary.describe()
+        )  # a note counts once, whatever its clauses
+        # A class given its test text by the column is not said to be too small to keep one.
+        warnings = summary.split.warnings
+        assert not any("'billing'" in w and "too few to keep a test" in w for w in warnings)
+        assert any(
+            "'software'" in w and "too few to keep a test" in w for w in warnings
+        )  # none given, none kept
+        assert "(from split folders, a split column or an earlier import)" in summary.split.describe()
 
 
 def test_txt_folder_import_follows_the_image_layout(tmp_path: Path) -> None:
