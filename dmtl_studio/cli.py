@@ -1435,7 +1435,13 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             print(f"wrote {export_csv(store, path)} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
-            print(f"{done.format(export_imagefolder(store, path))} into {path}")
+            copied = export_imagefolder(store, path)
+            noun = "text" if store.kind == "text" else "image"
+            print(
+                f"{done.format(copied)} into {path}"
+                if copied
+                else f"no labelled {noun} to export; nothing written"
+            )
         else:
             summary = import_csv(store, path, unlabel_empty=args.unlabel_empty)
             _print_label_import(summary, "text(s)" if store.kind == "text" else "image(s)")

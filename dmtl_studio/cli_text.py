@@ -157,25 +157,36 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """``dmtl-studio info PROJECT``: kind, items, classes, problems, runs."""
+    from dmtl_studio.core.project.project_kind import kind_was_chosen
     from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
         kind = store.kind
         total = store.image_count()
+        # A new project whose kind was never chosen takes that of its first import.
+        undecided = not total and not kind_was_chosen(store)
         problems = len(store.problems())
         counts = store.class_counts()
         unlabelled = store.unlabelled_count()
         runs = len(store.runs())
-    items = "texts" if kind == "text" else "images"
+    items = "items" if undecided else "texts" if kind == "text" else "images"
     labelled = sum(c["total"] for c in counts.values())
-    print(f"{args.project_dir}: a{'n' if kind == 'images' else ''} {kind} project")
+    if undecided:
+        print(f"{args.project_dir}: an empty project (images or texts: its first import decides)")
+    else:
+        print(f"{args.project_dir}: a{'n' if kind == 'images' else ''} {kind} project")
     print(
         f"{total} {items}: {labelled} labelled, {unlabelled} unlabelled, {problems} with a problem; {runs} run(s)"
     )
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
     if args.json:
-        report = {"kind": kind, "items": total, "labelled": labelled, "unlabelled": unlabelled}
+        report = {
+            "kind": None if undecided else kind,
+            "items": total,
+            "labelled": labelled,
+            "unlabelled": unlabelled,
+        }
         print(json.dumps({**report, "problems": problems, "classes": counts, "runs": runs}))
     return 0
 

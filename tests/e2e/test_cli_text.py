@@ -181,3 +181,14 @@ def test_a_table_with_only_a_header_is_refused_before_any_project_is_made(tmp_pa
         "dmtl-studio import: empty.csv has no rows below its header; nothing was imported from it"
     )
     assert not (tmp_path / "p").exists()
+
+
+def test_info_of_a_new_project_of_no_kind_yet_says_its_first_import_decides(tmp_path: Path) -> None:
+    assert run_cli("new", str(tmp_path / "p")).returncode == 0
+    info = run_cli("info", str(tmp_path / "p"), "--json")
+    assert info.stdout.startswith(
+        f"{tmp_path / 'p'}: an empty project (images or texts: its first import decides)"
+    )
+    assert "0 items:" in info.stdout and _last_json(info.stdout)["kind"] is None
+    run_cli("import", str(tmp_path / "p"), str(write_text_folder(tmp_path / "texts")))
+    assert run_cli("info", str(tmp_path / "p")).stdout.startswith(f"{tmp_path / 'p'}: a text project")
