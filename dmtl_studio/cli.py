@@ -530,6 +530,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             test_fraction=args.test_fraction,
             seed=args.seed,
             progress=lambda done, total, name: bar.update(done, total),
+            should_stop=_ctrl_c_stops(),
             scan=scan,
         )
         counts = store.class_counts()
@@ -566,10 +567,37 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     "label_conflicts": [
                         {"labels": list(c.labels), "paths": list(c.paths)} for c in summary.conflicts
                     ],
+                    "cancelled": summary.cancelled,
                 }
             )
         )
+    if summary.cancelled:
+        print(
+            f"dmtl-studio import: interrupted; the {summary.added} image(s) read before are kept, with their splits: "
+            "import the folder again to add the rest (images already in the project are not added twice)",
+            file=sys.stderr,
+        )
+        return 130
     return 0
+
+
+def _ctrl_c_stops() -> Callable[[], bool]:
+    """A ``should_stop`` for work that keeps what it has done when it ends early (an import): the first Ctrl-C
+    asks it to stop at its next check (it then finishes its bookkeeping: the images read get their splits); a
+    second one interrupts at once. A process started with SIGINT ignored keeps ignoring it."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return lambda: False
+    asked: list[int] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return lambda: bool(asked)
 
 
 def _run_config(args: argparse.Namespace, say_unused: bool = True) -> TrainConfig:

@@ -198,3 +198,37 @@ def test_a_ctrl_c_that_python_drops_inside_a_finalizer_is_raised_at_the_next_che
         assert _ctrl_c_never_lost()() is False and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to itself")
+def test_ctrl_c_during_import_keeps_the_images_read_with_their_splits(
+    tmp_path: Path, shapes_dir: Path, monkeypatch, capsys
+) -> None:  # noqa: ANN001
+    from dmtl_studio import cli
+
+    real_update = cli._Progress.update
+
+    def update(self, done: int, total: int, *rest: object) -> None:  # noqa: ANN001
+        real_update(self, done, total, *rest)
+        if done == 20:  # Ctrl-C in the middle of the import, as a person presses it
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cli._Progress, "update", update)
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        status = cli.main(["import", str(tmp_path / "p"), str(shapes_dir), "--json"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    out, rest = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert status == 130 and summary["cancelled"] and 20 <= summary["added"] < summary["scanned"], rest
+    assert "import the folder again to add the rest" in rest
+    with ProjectStore.open(tmp_path / "p", read_only=True) as store:
+        records = store.images()
+        assert len(records) == summary["added"]
+        assert all(im.split for im in records if im.label is not None and im.problem is None)
+    monkeypatch.setattr(cli._Progress, "update", real_update)
+    assert cli.main(["import", str(tmp_path / "p"), str(shapes_dir), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["added"] == summary["scanned"] - len(records)

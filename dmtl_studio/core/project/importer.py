@@ -73,8 +73,9 @@ class ImportSummary:
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
+        stopped = ", interrupted before the rest were read" if self.cancelled else ""
         parts = [
-            f"scanned {self.scanned} file(s): {self.added} new to the project; {self.labelled} labelled, "
+            f"scanned {self.scanned} file(s){stopped}: {self.added} new to the project; {self.labelled} labelled, "
             f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
         ]
         if self.notes:
@@ -192,10 +193,12 @@ def import_folder(
     classes: set[str] = set()
     pending: list[tuple[str, str | None, object, str | None]] = []
     cancelled = False
+    read = 0  # files looked at (all of them unless cancelled)
     for index, path in enumerate(files):
         if should_stop():
             cancelled = True
             break
+        read = index + 1
         parts = _parts_below(root, path)
         split = splits_by_folder.get(parts[0]) if len(parts) > 1 else None
         if split is not None:
@@ -234,7 +237,7 @@ def import_folder(
             }
         )
     split = assign_splits(store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
-    usable = total - len(problems)
+    usable = read - len(problems)
     return ImportSummary(
         scanned=total,
         added=added,

@@ -63,3 +63,25 @@ def test_tiny_class_warns_and_trains_on_everything(tmp_path: Path) -> None:
         summary = assign_splits(store, val_fraction=0.3)
         assert any("rare" in w for w in summary.warnings)
         assert summary.counts["rare"]["train"] == 1
+
+
+def test_a_stopped_import_keeps_what_it_read_with_splits_and_counts_only_that(
+    tmp_path: Path, shapes_dir: Path
+) -> None:
+    checks = iter(range(10**6))
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(
+            store, shapes_dir, seed=0, batch_size=5, should_stop=lambda: next(checks) >= 30
+        )
+        records = store.images()
+        assert summary.cancelled and len(records) == summary.added == 30
+        assert summary.labelled + summary.unlabelled + len(summary.problems) == 30  # not the files never read
+        assert all(
+            im.split for im in records if im.label is not None and im.problem is None
+        )  # all given a split
+        assert "interrupted before the rest were read" in summary.describe()
+    with ProjectStore.open(tmp_path / "p") as store:  # importing again adds the rest, once
+        again = import_folder(store, shapes_dir, seed=0)
+        assert (
+            not again.cancelled and again.added == again.scanned - 30 and store.image_count() == again.scanned
+        )
