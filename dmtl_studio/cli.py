@@ -501,7 +501,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     if cli_text.is_text_import(args):
         bar = _Progress("import")
-        return cli_text.cmd_import_texts(args, bar.update)
+        return cli_text.cmd_import_texts(args, bar.update, _ctrl_c_stops())
     if not args.images_dir.is_dir():
         why = (
             "is a file, not a folder of images or of .txt files, nor a CSV/TSV/JSON Lines table"

@@ -105,8 +105,11 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     return text, label or None, split or None
 
 
-def cmd_import_texts(args: argparse.Namespace, progress: Callable[[int, int], None]) -> int:
-    """``dmtl-studio import PROJECT SOURCE`` for texts; ``progress(done, total)`` draws the bar."""
+def cmd_import_texts(
+    args: argparse.Namespace, progress: Callable[[int, int], None], should_stop: Callable[[], bool]
+) -> int:
+    """``dmtl-studio import PROJECT SOURCE`` for texts; ``progress(done, total)`` draws the bar; ``should_stop``
+    (Ctrl-C) ends the import early, keeping what was read."""
     from dmtl_studio.core.project.project_kind import create_project
     from dmtl_studio.core.project.text_import import import_texts
 
@@ -126,6 +129,7 @@ def cmd_import_texts(args: argparse.Namespace, progress: Callable[[int, int], No
             test_fraction=args.test_fraction,
             seed=args.seed,
             progress=lambda done, total, name: progress(done, total),
+            should_stop=should_stop,
             labels_from_file=args.labels_from_file,
         )
         counts = store.class_counts()
@@ -138,6 +142,13 @@ def cmd_import_texts(args: argparse.Namespace, progress: Callable[[int, int], No
         print(f"  {line}", file=sys.stderr if line.startswith("problem") else sys.stdout)
     if args.json:
         print(json.dumps(summary.to_dict()))
+    if summary.cancelled:
+        print(
+            f"dmtl-studio import: interrupted; the {summary.added} text(s) read before are kept, with their splits: "
+            "import it again to add the rest (texts already in the project are not added twice)",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 

@@ -232,3 +232,34 @@ def test_ctrl_c_during_import_keeps_the_images_read_with_their_splits(
     assert cli.main(["import", str(tmp_path / "p"), str(shapes_dir), "--json"]) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again["added"] == summary["scanned"] - len(records)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to itself")
+def test_ctrl_c_during_a_text_import_keeps_the_texts_read(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio import cli
+
+    table = tmp_path / "texts.csv"
+    table.write_text(
+        "text,label\n"
+        + "".join(f"text number {i} about {'cats' if i % 2 else 'dogs'},{i % 2}\n" for i in range(600))
+    )
+    real_update = cli._Progress.update
+
+    def update(self, done: int, total: int, *rest: object) -> None:  # noqa: ANN001
+        real_update(self, done, total, *rest)
+        if 0 < done < total:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cli._Progress, "update", update)
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        status = cli.main(["import", str(tmp_path / "p"), str(table), "--json"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    out, rest = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert status == 130 and summary["cancelled"], rest
+    assert "import it again to add the rest" in rest
+    with ProjectStore.open(tmp_path / "p", read_only=True) as store:
+        assert 0 < store.image_count() < 600
