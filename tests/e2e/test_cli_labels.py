@@ -18,7 +18,8 @@ _cli = run_cli
 
 def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:
     assert _cli("labels", "export-csv", str(project), str(tmp_path / "labels.csv")).returncode == 0
-    nested = tmp_path / "new" / "folder" / "labels.csv"  # its folder is made, as predict and export make theirs
+    # Its folder is made, as predict and export make theirs.
+    nested = tmp_path / "new" / "folder" / "labels.csv"
     assert _cli("labels", "export-csv", str(project), str(nested)).returncode == 0
     assert nested.read_bytes() == (tmp_path / "labels.csv").read_bytes()
     result = _cli("labels", "import-csv", str(tmp_path / "fresh"), str(tmp_path / "labels.csv"))
