@@ -100,7 +100,7 @@ def check_image_files(store: object, records: Sequence[ImageRecord] | None = Non
         if unusable:
             store.mark_problems(unusable)
     if hashes or unusable:
-        log.info("%d image file(s) changed on disk since the import", len(hashes) + len(unusable))  # noted
+        log.info("%d image file(s) changed on disk since the import", len(hashes) + len(unusable))
     return FileChanges(hashes, tuple(unusable))
 
 

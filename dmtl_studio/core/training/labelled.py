@@ -64,7 +64,7 @@ def leave_out_missing_files(store: ProjectStore) -> list[str]:
     missing = [im.path for im in store.images(usable_only=True) if not os.path.isfile(im.path)]
     if missing:
         store.mark_problems((path, MISSING_REASON) for path in missing)
-        log.info("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])  # noted
+        log.info("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])
     return missing
 
 
