@@ -803,7 +803,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bar.update(
             event.done,
             event.total,
-            f"{items} through the {'adapted' if adapted else 'frozen'} {model}{reused}, {event.seconds:.0f} s",
+            # Each item counts once per view (clean and augmented): "views", not items.
+            f"{items[:-1]} views through the {'adapted' if adapted else 'frozen'} {model}{reused}, "
+            f"{event.seconds:.0f} s",
         )
 
     def notice(event: RunNotice) -> None:
