@@ -46,6 +46,7 @@ def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:
 def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, project: Path) -> None:
     summary = train(project, TrainConfig(epochs=1, input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16))
     usable, problems = build_corpus(tmp_path / "share")
+    (tmp_path / "share" / "README.txt").write_text("not an image")  # said, as import says it
     out = tmp_path / "preds.csv"
     result = _cli("predict", summary.run_dir, str(tmp_path / "share"), "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -57,6 +58,11 @@ def test_predict_reads_every_readable_file_and_lists_the_rest(tmp_path: Path, pr
     assert unread == set(problems)
     for name in problems:
         assert name in result.stderr
+    skipped = next(line for line in result.stdout.splitlines() if line.startswith("skipped "))
+    assert (
+        skipped.startswith("skipped 2 file(s) that are not images: ")
+        and "README.txt" in skipped.split(", ")[0:2]
+    )
     # One image file works like a folder of one; a folder that is not there, or holds no image, is an error.
     one = next(p for p in sorted((tmp_path / "share").rglob("*.png")) if p.name in usable)
     result = _cli("predict", summary.run_dir, str(one), "--out", str(tmp_path / "one.csv"))
