@@ -765,6 +765,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
 
     def step(event: StepProgress) -> None:
+        if event.phase == "probe":  # one step per L2 strength tried: its cross-validated loss, not a batch's
+            bar.label = "linear probe"
+            bar.update(
+                event.step, event.steps, f"C {event.learning_rate:.3g}: held-out loss {event.loss:.3f}"
+            )
+            return
         bar.label = f"epoch {event.epoch}/{event.epochs}"
         bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} {rate}")
 
