@@ -9,6 +9,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,12 @@ RUN = (
 )
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
-def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(project: Path) -> None:
+def _ctrl_c_when(args: list[str], started: Callable[[str], bool], what: str) -> tuple[int, str, str]:
+    """Run ``dmtl-studio ARGS``, press Ctrl-C once a line of its standard error shows ``started`` (a progress
+    bar's lines end in a carriage return, read as lines too); its exit status, stdout and stderr."""
     environment = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "dmtl_studio", "train", str(project), *RUN, "--json"]
     child = subprocess.Popen(
-        command,
+        [sys.executable, "-m", "dmtl_studio", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -47,16 +48,27 @@ def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_i
         seen = []
         for line in child.stderr:
             seen.append(line)
-            if line.startswith("epoch 1/5000:"):  # printed once the epoch's checkpoint is saved
+            if started(line):
                 break
         else:
-            pytest.fail("the run ended before its first epoch:\n" + "".join(seen))
+            pytest.fail(f"the command ended before {what}:\n" + "".join(seen))
         child.send_signal(signal.SIGINT)
         out, rest = child.communicate(timeout=300)
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 130, rest
+    return child.returncode, out, rest
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
+def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(project: Path) -> None:
+    # "epoch 1/5000:" is printed once the epoch's checkpoint is saved.
+    status, out, rest = _ctrl_c_when(
+        ["train", str(project), *RUN, "--json"],
+        lambda line: line.startswith("epoch 1/5000:"),
+        "its first epoch",
+    )
+    assert status == 130, rest
     assert "Traceback" not in rest, rest
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["status"] == "interrupted" and summary["epochs_completed"] >= 1
@@ -107,31 +119,12 @@ def test_ctrl_c_during_a_text_encoders_contrastive_step_says_nothing_was_kept(tm
     from tests.core.text_run import make_text_project
 
     texts = make_text_project(tmp_path / "texts")
-    environment = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "dmtl_studio", "train", str(texts), "--device", "cpu", "--json"]
-    child = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-        preexec_fn=ctrl_c_not_ignored,
+    status, out, rest = _ctrl_c_when(
+        ["train", str(texts), "--device", "cpu", "--json"],
+        lambda line: "adapting the encoder" in line,
+        "the contrastive step",
     )
-    try:
-        assert child.stderr is not None
-        seen = []
-        for line in child.stderr:  # the progress bar's lines end in a carriage return
-            seen.append(line)
-            if "adapting the encoder" in line:
-                break
-        else:
-            pytest.fail("the contrastive step never started:\n" + "".join(seen))
-        child.send_signal(signal.SIGINT)
-        out, rest = child.communicate(timeout=300)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 130, rest
+    assert status == 130, rest
     assert json.loads(out.strip().splitlines()[-1]) == {
         "status": "interrupted",
         "run_dir": None,
