@@ -193,35 +193,45 @@ def test_a_ctrl_c_that_python_drops_inside_a_finalizer_is_raised_at_the_next_che
         signal.signal(signal.SIGINT, previous)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to itself")
-def test_ctrl_c_during_import_keeps_the_images_read_with_their_splits(
-    tmp_path: Path, shapes_dir: Path, monkeypatch, capsys
-) -> None:  # noqa: ANN001
+def _import_with_ctrl_c_at(done_at: int, args: list[str], monkeypatch, capsys) -> tuple[int, dict, str]:  # noqa: ANN001
+    """``dmtl-studio import ARGS --json`` in this process, with a real SIGINT (Ctrl-C, as a person presses it) once
+    ``done_at`` items are read; its exit status, JSON summary and stderr."""
     from dmtl_studio import cli
 
     real_update = cli._Progress.update
 
     def update(self, done: int, total: int, *rest: object) -> None:  # noqa: ANN001
         real_update(self, done, total, *rest)
-        if done == 20:  # Ctrl-C in the middle of the import, as a person presses it
+        if done == done_at < total:
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(cli._Progress, "update", update)
     previous = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        status = cli.main(["import", str(tmp_path / "p"), str(shapes_dir), "--json"])
+        status = cli.main(["import", *args, "--json"])
     finally:
         signal.signal(signal.SIGINT, previous)
+        monkeypatch.setattr(cli._Progress, "update", real_update)
     out, rest = capsys.readouterr()
-    summary = json.loads(out.strip().splitlines()[-1])
+    return status, json.loads(out.strip().splitlines()[-1]), rest
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to itself")
+def test_ctrl_c_during_import_keeps_the_images_read_with_their_splits(
+    tmp_path: Path, shapes_dir: Path, monkeypatch, capsys
+) -> None:  # noqa: ANN001
+    from dmtl_studio import cli
+
+    status, summary, rest = _import_with_ctrl_c_at(
+        20, [str(tmp_path / "p"), str(shapes_dir)], monkeypatch, capsys
+    )
     assert status == 130 and summary["cancelled"] and 20 <= summary["added"] < summary["scanned"], rest
     assert "import the folder again to add the rest" in rest
     with ProjectStore.open(tmp_path / "p", read_only=True) as store:
         records = store.images()
         assert len(records) == summary["added"]
         assert all(im.split for im in records if im.label is not None and im.problem is None)
-    monkeypatch.setattr(cli._Progress, "update", real_update)
     assert cli.main(["import", str(tmp_path / "p"), str(shapes_dir), "--json"]) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again["added"] == summary["scanned"] - len(records)
@@ -229,29 +239,12 @@ def test_ctrl_c_during_import_keeps_the_images_read_with_their_splits(
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to itself")
 def test_ctrl_c_during_a_text_import_keeps_the_texts_read(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    from dmtl_studio import cli
-
     table = tmp_path / "texts.csv"
     table.write_text(
         "text,label\n"
         + "".join(f"text number {i} about {'cats' if i % 2 else 'dogs'},{i % 2}\n" for i in range(600))
     )
-    real_update = cli._Progress.update
-
-    def update(self, done: int, total: int, *rest: object) -> None:  # noqa: ANN001
-        real_update(self, done, total, *rest)
-        if 0 < done < total:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(cli._Progress, "update", update)
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        status = cli.main(["import", str(tmp_path / "p"), str(table), "--json"])
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    out, rest = capsys.readouterr()
-    summary = json.loads(out.strip().splitlines()[-1])
+    status, summary, rest = _import_with_ctrl_c_at(1, [str(tmp_path / "p"), str(table)], monkeypatch, capsys)
     assert status == 130 and summary["cancelled"], rest
     assert "import it again to add the rest" in rest
     with ProjectStore.open(tmp_path / "p", read_only=True) as store:
