@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from bench.text_data import DATASETS  # noqa: E402
+from bench.text_data import DATASETS, class_indices  # noqa: E402
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER, bundled_encoder_folder  # noqa: E402
 from dmtl_studio.core.models.text_encoder import TextEncoder, load_text_encoder  # noqa: E402
 from dmtl_studio.core.training.linear_probe import fit_linear_probe  # noqa: E402
@@ -298,8 +298,7 @@ def run_dataset(
     name: str, args: argparse.Namespace, encoder: TextEncoder, results: dict, notes: list[str]
 ) -> None:
     texts, names = DATASETS[name](args.per_class)
-    classes = sorted(set(names))
-    y = np.asarray([classes.index(n) for n in names])
+    classes, y = class_indices(names)
     x, seconds = embed(encoder, texts, args.cache)
     notes.append(
         f"{name}: {len(texts)} texts in {len(classes)} classes; embeddings "

@@ -41,10 +41,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 
 from bench.bench_text import seed_split  # noqa: E402
-from bench.text_data import DATASETS  # noqa: E402
+from bench.text_data import DATASETS, class_indices  # noqa: E402
 
 ROWS = {
     "frozen": ("frozen default: contrastive step + linear probe", ["--transfer", "frozen"]),
@@ -114,8 +113,7 @@ def main() -> None:
     results: dict = defaultdict(lambda: defaultdict(list))
     for name in args.datasets:
         texts, labels = DATASETS[name](args.per_class)
-        classes = sorted(set(labels))
-        y = np.asarray([classes.index(label) for label in labels])
+        _classes, y = class_indices(labels)
         for seed in range(args.seeds):
             split = seed_split(y, seed, args.labels)
             project = project_for(name, seed, texts, labels, split, args, env)

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.bench_text import mean_sd, seed_split  # noqa: E402
-from bench.text_data import DATASETS  # noqa: E402
+from bench.text_data import DATASETS, class_indices  # noqa: E402
 from dmtl_studio.core.augment.presets import preset  # noqa: E402
 from dmtl_studio.core.augment.recipe import Recipe, Step  # noqa: E402
 from dmtl_studio.core.training.config import TrainConfig  # noqa: E402
@@ -109,8 +109,7 @@ def main() -> None:
     results: dict = defaultdict(lambda: defaultdict(list))
     for name in args.datasets:
         texts, names = DATASETS[name](args.per_class)
-        classes = sorted(set(names))
-        y = np.asarray([classes.index(n) for n in names])
+        classes, y = class_indices(names)
         for seed in range(args.seeds):
             split = seed_split(y, seed, args.labels)
             for key in args.recipes:

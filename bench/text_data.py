@@ -88,3 +88,9 @@ def load_wordnet_glosses(per_class: int | None = 150) -> tuple[list[str], list[s
 
 
 DATASETS = {"fortunes": load_fortunes, "wordnet": load_wordnet_glosses}
+
+
+def class_indices(labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """The sorted class names of ``labels`` and each text's class index ``(N,)``."""
+    classes = sorted(set(labels))
+    return classes, np.asarray([classes.index(label) for label in labels])
