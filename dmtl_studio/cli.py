@@ -1623,12 +1623,6 @@ def _cmd_repair(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.errors import UnknownSchemaError
     from dmtl_studio.core.project.store import ProjectStore
 
-    found: tuple[tuple[str, str], ...] = ()
-    if args.drop_unknown:  # first what is there, so the command can say what it removed
-        try:
-            ProjectStore.open(args.project_dir, read_only=True).close()
-        except UnknownSchemaError as exc:
-            found = tuple(exc.objects)
     try:
         store = ProjectStore.open(args.project_dir, drop_unknown=args.drop_unknown)
     except UnknownSchemaError as exc:
@@ -1639,7 +1633,7 @@ def _cmd_repair(args: argparse.Namespace) -> int:
         return 2
     with store:
         note = " (read-only: checked, nothing could be changed)" if store.read_only else ""
-        for kind, name in found:
+        for kind, name in store.dropped_objects:
             print(f"removed {kind} {name} (DMTL Studio did not make it)")
         print(f"{args.project_dir}: database checked, integrity {store.integrity_check()}{note}")
     return 0

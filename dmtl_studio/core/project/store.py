@@ -73,6 +73,9 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         #: What opening changed in class names stored by an older version, or could not (see
         #: :meth:`normalize_class_names`), as lines for the person.
         self.class_name_notes: tuple[str, ...] = ()
+        #: ``(kind, name)`` of each schema object not made by DMTL Studio that opening with ``drop_unknown``
+        #: removed.
+        self.dropped_objects: tuple[tuple[str, str], ...] = ()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -137,6 +140,7 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         db_path = path / DATABASE_NAME
         existed = db_path.exists() and db_path.stat().st_size > 0
         read_only = read_only or _is_read_only(path, db_path)
+        dropped: tuple[tuple[str, str], ...] = ()
         if existed:
             check_sqlite_header(db_path)
             # Checked through a read-only connection first: a damaged or tampered-with database is refused
@@ -179,7 +183,8 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 if existed and drop_unknown:
-                    drop_unknown_objects(conn, unknown_objects(conn))
+                    dropped = tuple(unknown_objects(conn))
+                    drop_unknown_objects(conn, dropped)
                 migrate(conn, version)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -204,6 +209,7 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
                 conn.close()
                 raise ProjectError(f"cannot create {path / RUNS_DIR}: {describe_os_error(exc)}") from exc
         store = cls(path, conn, read_only)
+        store.dropped_objects = dropped
         if existed and not read_only:
             try:
                 store.class_name_notes = tuple(store.normalize_class_names())
