@@ -518,9 +518,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    split_layout(
-        args.images_dir, scan.files
-    )  # a layout that would mislabel is refused before a project is made
+    # A layout that would mislabel is refused before a project is made.
+    split_layout(args.images_dir, scan.files)
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
         summary = import_folder(
@@ -831,8 +830,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     elif args.folds:
         return _cross_validate(args, config, on_event)
     else:
-        from dmtl_studio.core.training.errors import RunInterrupted
-
         try:
             summary = train(
                 args.project_dir,
@@ -841,11 +838,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 should_stop=_ctrl_c_never_lost(),
                 resume_from=args.resume,
             )
-        except RunInterrupted as exc:
-            return _report_interrupted(args, exc)
-        except (
-            KeyboardInterrupt
-        ) as exc:  # before the run began (a text encoder's contrastive step): none kept
+        # A RunInterrupted names the run it kept; a Ctrl-C before the run began (a text encoder's contrastive
+        # step) has none to name.
+        except KeyboardInterrupt as exc:
             return _report_interrupted(args, exc)
     if not summary.run_dir:  # stopped while the run was prepared (a text encoder's contrastive step)
         print(f"run {summary.status} before it began training; nothing was kept")

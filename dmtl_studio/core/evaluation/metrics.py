@@ -23,7 +23,7 @@ class ClassMetrics:
     #: ``None`` when no class has a scored image.
     balanced_accuracy: float | None
     #: How many images were predicted as each class (the confusion matrix's column sums).
-    predicted: np.ndarray | None = None
+    predicted: np.ndarray
 
     @property
     def scored(self) -> int:
@@ -34,7 +34,7 @@ class ClassMetrics:
         """``(precision, recall, f1)`` of class ``index``, ``None`` where it is 0/0 rather than a score: recall and
         F1 of a class with no image scored, precision of a class never predicted (the arrays hold 0 there)."""
         present = self.support[index] > 0
-        predicted = self.predicted is None or self.predicted[index] > 0
+        predicted = self.predicted[index] > 0
         return (
             float(self.precision[index]) if predicted else None,
             float(self.recall[index]) if present else None,

@@ -74,9 +74,7 @@ def _contrastive_steps(config: TrainConfig, kind: str) -> str | None:
 
 
 def _unfreeze_stages(config: TrainConfig, kind: str) -> str | None:
-    fine_tune = (
-        AUTO_FINETUNE if config.transfer == AUTO else config.transfer
-    )  # the strategy that trains the weights
+    fine_tune = AUTO_FINETUNE if config.transfer == AUTO else config.transfer  # what trains the weights
     if fine_tune != "partial":
         return f"only a partial fine-tune (or Auto's) unfreezes stages; this is a {config.transfer} run"
     return None
