@@ -1187,15 +1187,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
     sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
     print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{sure_note}{unread}")
-    if args.images_dir.is_dir():  # as import says it: files that are no images are not predicted
-        from dmtl_studio.core.project.folder_scan import scan_folder
-
-        skipped = scan_folder(args.images_dir).skipped
-        if skipped:
-            shown = ", ".join(str(p.relative_to(args.images_dir)) for p in skipped[:3]) + (
-                f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-            )
-            print(f"skipped {len(skipped)} file(s) that are not images: {shown}")
+    skipped = summary.skipped  # as import says it: files that are no images are not predicted
+    if skipped:
+        shown = ", ".join(str(Path(p).relative_to(args.images_dir)) for p in skipped[:3]) + (
+            f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        )
+        print(f"skipped {len(skipped)} file(s) that are not images: {shown}")
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:

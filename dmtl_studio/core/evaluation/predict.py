@@ -13,7 +13,7 @@ import itertools
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,7 @@ from dmtl_studio.core.evaluation.exported_model import (
 )
 from dmtl_studio.core.models.preprocess import Preprocessing, prepare_file
 from dmtl_studio.core.models.run_folder import CheckpointError, read_sidecar
-from dmtl_studio.core.project.folder_scan import iter_image_files
+from dmtl_studio.core.project.folder_scan import scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.project_kind import is_table_file, is_text_file_name
@@ -55,6 +55,8 @@ class PredictSummary:
     classes: tuple[str, ...]
     predictions: tuple[Prediction, ...]
     problems: tuple[tuple[str, str], ...]  # (path, why it could not be read), also rows of the CSV
+    #: Files of the folder predicted that are not images (by name or content), so were not read.
+    skipped: tuple[str, ...] = ()
 
     def describe(self, out: str | os.PathLike[str], shown: int = 3, noun: str = "image") -> str:
         """One sentence for a person: how many items (``noun``: ``"image"`` or ``"text"``) were predicted into
@@ -76,7 +78,13 @@ class NoImagesError(ValueError):
 
 
 def prediction_inputs(target: str | os.PathLike[str]) -> list[str]:
-    """The files to predict: every image file below a folder, or the one file given.
+    """The files to predict: every image file below a folder, or the one file given (see :func:`prediction_scan`)."""
+    return prediction_scan(target)[0]
+
+
+def prediction_scan(target: str | os.PathLike[str]) -> tuple[list[str], tuple[str, ...]]:
+    """The files to predict — every image file below a folder, or the one file given — and the files of the folder
+    that are not images (skipped), from one walk of it.
 
     Raises
     ------
@@ -94,13 +102,13 @@ def prediction_inputs(target: str | os.PathLike[str]) -> list[str]:
                     f"{path.name} holds texts, and this is an image model: give a folder of images or one image "
                     "file (texts are predicted with a text project's run)"
                 ) from None
-        return [str(path)]
+        return [str(path)], ()
     if not path.is_dir():
         raise NoImagesError(f"{path} does not exist (give a folder of images or one image file)")
-    paths = [str(p) for p in iter_image_files(path)]
-    if not paths:
+    scan = scan_folder(path)
+    if not scan.files:
         raise NoImagesError(f"{path} holds no image files (looked in its sub-folders too)")
-    return paths
+    return [str(p) for p in scan.files], tuple(str(p) for p in scan.skipped)
 
 
 def predict_files(
@@ -200,8 +208,6 @@ def reject_unsure(summary: PredictSummary, reject_below: float | None) -> Predic
         return summary
     if not 0.0 <= reject_below <= 1.0:
         raise ValueError(f"the reject threshold must be a probability between 0 and 1, not {reject_below}")
-    from dataclasses import replace
-
     from dmtl_studio.core.models.calibration import UNSURE
 
     kept = tuple(replace(p, label=UNSURE) if p.confidence < reject_below else p for p in summary.predictions)
@@ -280,7 +286,7 @@ def predict_folder(
     temperature). With ``reject_below``, images whose top probability is below it are labelled ``unsure``
     (:func:`reject_unsure`).
     """
-    paths = prediction_inputs(images_dir)
+    paths, skipped = prediction_scan(images_dir)
     predictor = None
     if loaded is None and device == "cpu":
         try:
@@ -301,7 +307,7 @@ def predict_folder(
 
         loaded = loaded or load_checkpoint(run_dir, device=device)
         summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
-    summary = reject_unsure(summary, reject_below)
+    summary = replace(reject_unsure(summary, reject_below), skipped=skipped)
     write_predictions_csv(summary, Path(out_csv))
     return summary
 
@@ -321,7 +327,7 @@ def predict_with(
     With ``reject_below``, images whose top probability is below it are labelled ``unsure``.
     """
     predictor = load_exported(model_path)
-    paths = prediction_inputs(images_dir)
+    paths, skipped = prediction_scan(images_dir)
     summary = predict_files(
         paths,
         predictor.classes,
@@ -331,6 +337,6 @@ def predict_with(
         progress=progress,
         should_stop=should_stop,
     )
-    summary = reject_unsure(summary, reject_below)
+    summary = replace(reject_unsure(summary, reject_below), skipped=skipped)
     write_predictions_csv(summary, Path(out_csv))
     return summary

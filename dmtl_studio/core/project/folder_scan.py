@@ -118,11 +118,6 @@ def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
     return FolderScan(found, skipped)
 
 
-def iter_image_files(root: str | os.PathLike[str]) -> list[Path]:
-    """The image files of :func:`scan_folder`, sorted as people number them."""
-    return scan_folder(root).files
-
-
 def natural_key(path: Path | str) -> tuple[tuple[str | int, ...], ...]:
     """Sort key that orders numbers by value, as people number their files: img_2 before img_10."""
     return tuple(

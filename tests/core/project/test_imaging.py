@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dmtl_studio.core.project.folder_scan import iter_image_files
+from dmtl_studio.core.project.folder_scan import scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import load_rgb
 from dmtl_studio.core.project.pixel_decoding import MAX_PIXELS
@@ -78,7 +78,7 @@ def test_scan_skips_hidden_and_survives_symlink_loops(tmp_path: Path) -> None:
     (tmp_path / ".hidden.png").write_bytes(b"")
     (tmp_path / "a" / "loop").symlink_to(tmp_path)
     (tmp_path / "dangling.png").symlink_to(tmp_path / "nowhere.png")
-    names = sorted(p.name for p in iter_image_files(tmp_path))
+    names = sorted(p.name for p in scan_folder(tmp_path).files)
     assert names == ["dangling.png", "x.PNG"]
     with pytest.raises(ImageProblem):
         load_rgb(tmp_path / "dangling.png")
@@ -91,7 +91,7 @@ def test_files_come_in_the_order_people_number_them(tmp_path: Path) -> None:
     (tmp_path / "plate9").mkdir()
     (tmp_path / "plate10" / "a.png").write_bytes(b"")
     (tmp_path / "plate9" / "a.png").write_bytes(b"")
-    found = [p.relative_to(tmp_path).as_posix() for p in iter_image_files(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in scan_folder(tmp_path).files]
     assert found == [
         "Cell_1.png",
         "cell_2.png",
