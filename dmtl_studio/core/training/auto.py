@@ -10,11 +10,12 @@ wall time on a 2-core CPU where the full one takes 12–39 times; the probe is a
    once, and the run is usable whatever happens next;
 2. starts the partial fine-tune default (:data:`~dmtl_studio.core.training.settings.AUTO_FINETUNE`) as a second
    run (``auto-finetune-…``), its head initialised from the probe's (LP-FT: Kumar et al., "Fine-Tuning can
-   Distort Pretrained Features and Underperform Out-of-Distribution", ICLR 2022). After its first :data:`CHECK_STEPS` training steps the whole run's time is estimated — the time spent
-   so far (pauses left out), the fine-tune's remaining steps at the rate of those steps (image decoding, augmentation, forward and
-   backward pass, all measured), and its validation passes at a quarter of a training image's cost each (a
-   forward pass against forward and backward; :data:`FORWARD_SHARE`). Above ``time_budget`` minutes the fine-tune is
-   stopped and its run removed: the probe is the result;
+   Distort Pretrained Features and Underperform Out-of-Distribution", ICLR 2022). After its first
+   :data:`CHECK_STEPS` training steps the whole run's time is estimated — the time spent so far (pauses left out),
+   the fine-tune's remaining steps at the rate of those steps (image decoding, augmentation, forward and backward
+   pass, all measured), and its validation passes at a quarter of a training image's cost each (a forward pass
+   against forward and backward; :data:`FORWARD_SHARE`). Above ``time_budget`` minutes the fine-tune is stopped
+   and its run removed: the probe is the result;
 3. keeps the better on the validation images when both models were scored on the same ones, neither fitted them,
    and there are at least :data:`~dmtl_studio.core.training.held_out.MIN_VALIDATION_PER_CLASS` per class (balanced
    accuracy; the fine-tune wins a tie). When the probe fitted them (a project with test images), its out-of-fold
