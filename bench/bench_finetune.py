@@ -63,7 +63,14 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from bench.bench_quality import dataset_project, mean_sd, scores, seed_split, write_between_markers  # noqa: E402
+from bench.bench_quality import (  # noqa: E402
+    dataset_project,
+    labels_hidden,
+    mean_sd,
+    scores,
+    seed_split,
+    write_between_markers,
+)
 from bench.datasets import SOURCES, class_counts, load_dataset  # noqa: E402
 from dmtl_studio.core.models.pretrained import load_bundled_imagenet_model  # noqa: E402
 from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
@@ -182,18 +189,8 @@ def product(
     from dmtl_studio.core.evaluation.inference import evaluate_run
     from dmtl_studio.core.training.run import train
 
-    unlabel = unlabel if unlabel is not None else np.zeros(0, dtype=np.int64)
-    with ProjectStore.open(project.folder) as store:
-        # The unlabelled rows go to the training split: left in an earlier run's split, one left in "test" would
-        # be scored below once its label is back.
-        splits = {int(project.ids[r]): name for name, rows in split.items() for r in rows}
-        store.set_splits({**splits, **{int(project.ids[r]): "train" for r in unlabel}})
-        store.set_labels({int(project.ids[r]): None for r in unlabel})
-    try:
+    with labels_hidden(project.folder, project.ids, project.classes, project.targets, split, unlabel):
         summary = train(project.folder, TrainConfig.recommended(device=device, seed=seed, **changes))
-    finally:
-        with ProjectStore.open(project.folder) as store:
-            store.set_labels({int(project.ids[r]): project.classes[project.targets[r]] for r in unlabel})
     result = evaluate_run(project.folder, summary.run_dir)
     if result.split != "test":
         raise RuntimeError(f"the product scored the {result.split} split, not the test split")

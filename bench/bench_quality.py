@@ -42,7 +42,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -212,6 +213,32 @@ def self_training(
     return probe.predict
 
 
+@contextmanager
+def labels_hidden(
+    project: Path,
+    ids: np.ndarray,
+    classes: Sequence[str],
+    targets: np.ndarray,
+    split: dict[str, np.ndarray],
+    unlabel: np.ndarray | None,
+) -> Iterator[None]:
+    """For the block: the images of ``split``'s rows (indices into ``ids``) in their splits, and those of rows
+    ``unlabel`` without their label; after it, whatever happened, their labels (``classes[targets[row]]``) back."""
+    rows = unlabel if unlabel is not None else np.zeros(0, dtype=np.int64)
+    hidden = {int(ids[row]): classes[int(targets[row])] for row in rows}
+    with ProjectStore.open(project) as store:
+        # The unlabelled rows go to the training split: left in an earlier run's split, one left in "test" would
+        # be scored once its label is back.
+        splits = {int(ids[row]): name for name, part in split.items() for row in part}
+        store.set_splits({**splits, **dict.fromkeys(hidden, "train")})
+        store.set_labels(dict.fromkeys(hidden))
+    try:
+        yield
+    finally:
+        with ProjectStore.open(project) as store:
+            store.set_labels(hidden)
+
+
 def product_frozen(
     project: Path,
     data: Features,
@@ -225,25 +252,10 @@ def product_frozen(
     from dmtl_studio.core.evaluation.inference import evaluate_run
     from dmtl_studio.core.training.run import train
 
-    hidden = {int(data.ids[row]): None for row in (unlabel if unlabel is not None else [])}
-    with ProjectStore.open(project) as store:
-        # The unlabelled rows go to the training split: left in an earlier run's split, one left in "test" would
-        # be scored below once its label is back.
-        splits = {int(data.ids[row]): name for name, rows in split.items() for row in rows}
-        store.set_splits({**splits, **{image_id: "train" for image_id in hidden}})
-        store.set_labels(hidden)
     config = TrainConfig.recommended(device="cpu", seed=seed, **changes)
     started = time.perf_counter()
-    try:
+    with labels_hidden(project, data.ids, data.classes, data.targets, split, unlabel):
         summary = train(project, config)
-    finally:
-        with ProjectStore.open(project) as store:
-            store.set_labels(
-                {
-                    i: data.classes[int(data.targets[row])]
-                    for i, row in zip(hidden, unlabel if unlabel is not None else [], strict=True)
-                }
-            )
     seconds = time.perf_counter() - started
     result = evaluate_run(project, summary.run_dir)
     if result.split != "test":
