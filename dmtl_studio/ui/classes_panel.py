@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 from dmtl_studio.ui.flow_layout import FlowLayout
 
 COLUMNS = ["Key", "Class", "Total", "Train", "Val", "Test"]
+#: Classes the table shows without scrolling, where the window has the height (a short screen shows fewer).
+VISIBLE_ROWS = 3
 
 
 def swatch(color: str, size: int = 12) -> QPixmap:
@@ -111,12 +113,12 @@ class ClassesPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.cellDoubleClicked.connect(lambda row, _c: self._activate(row))
-        # Two rows at least; the key strip (placed by the browser above the grid) shows every class's key.
-        self.table.setMinimumHeight(
-            self.table.horizontalHeader().sizeHint().height()
-            + 2 * self.table.verticalHeader().defaultSectionSize()
-            + 2 * self.table.frameWidth()
-        )
+        # Rows as tall as a line of text (the style's default leaves a third of each row empty), so that a
+        # short screen shows every class of a small project; the height follows the classes (_fit_rows).
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.table.fontMetrics().height() + 6)
+        self._fit_rows()
         self.key_strip = ClassKeyStrip()
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
@@ -175,7 +177,18 @@ class ClassesPanel(QWidget):
         self.warnings.setText("<br>".join(warnings))
         self.warnings.setVisible(bool(warnings))
         self.key_strip.show_classes(self._names, colors)
+        self._fit_rows()
         self._update_buttons()
+
+    def _fit_rows(self) -> None:
+        """The table's minimum height: every class up to ``VISIBLE_ROWS``, two rows at least (more scroll; the
+        key strip above the grid shows every class's key)."""
+        shown = min(max(self.table.rowCount(), 2), VISIBLE_ROWS)
+        self.table.setMinimumHeight(
+            self.table.horizontalHeader().sizeHint().height()
+            + shown * self.table.verticalHeader().defaultSectionSize()
+            + 2 * self.table.frameWidth()
+        )
 
     def class_names(self) -> list[str]:
         return list(self._names)

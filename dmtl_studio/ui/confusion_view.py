@@ -103,7 +103,11 @@ class PerClassTable(QTableWidget):
         self.setHorizontalHeaderLabels(list(PER_CLASS_COLUMNS))
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # The scores as narrow as their figures (the style's default width hid recall and F1 behind a scroll
+        # bar on a 1280 px screen); the class name takes the rest.
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
     def show_metrics(self, metrics: object, classes: list[str]) -> None:
         """Show per-class scores.
