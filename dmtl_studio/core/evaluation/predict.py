@@ -57,6 +57,9 @@ class PredictSummary:
     problems: tuple[tuple[str, str], ...]  # (path, why it could not be read), also rows of the CSV
     #: Files of the folder predicted that are not images (by name or content), so were not read.
     skipped: tuple[str, ...] = ()
+    #: The sources (paths, ``<table>#<row>``) in the order they were given: the CSV's rows follow it, so a row
+    #: that could not be read stands where its input was. Empty: predictions, then problems.
+    order: tuple[str, ...] = ()
 
     def describe(self, out: str | os.PathLike[str], shown: int = 3, noun: str = "image") -> str:
         """One sentence for a person: how many items (``noun``: ``"image"`` or ``"text"``) were predicted into
@@ -162,7 +165,7 @@ def predict_files(
                 report()
     flush()
     report()
-    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems))
+    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems), order=tuple(paths))
 
 
 def predict_paths(
@@ -222,8 +225,8 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
     """One row per file: path, predicted label, confidence, one probability column per class, then ``error``.
 
     Files that could not be read have a row too, with empty prediction cells and the reason in ``error``, so
-    the CSV alone says which inputs have no prediction. Formula-safe, like every CSV file the product writes
-    (:func:`~dmtl_studio.core.base.csvfile.write_csv`).
+    the CSV alone says which inputs have no prediction; the rows are in the inputs' order (``summary.order``).
+    Formula-safe, like every CSV file the product writes (:func:`~dmtl_studio.core.base.csvfile.write_csv`).
     """
     header = [
         "path",
@@ -237,9 +240,27 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
         for p in summary.predictions
     )
     unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
-    rows = itertools.chain(predicted, unread)
+    rows = list(itertools.chain(predicted, unread))
+    if summary.order:
+        rows.sort(key=_input_positions(summary.order))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, header, rows)
+
+
+def _input_positions(order: tuple[str, ...]) -> Callable[[list[str]], int]:
+    """A sort key: a CSV row's position among the inputs (a source given twice takes its positions in turn; an
+    unknown one goes last)."""
+    positions: dict[str, list[int]] = {}
+    for index, source in enumerate(order):
+        positions.setdefault(source, []).append(index)
+    for queue in positions.values():
+        queue.reverse()
+
+    def key(row: list[str]) -> int:
+        queue = positions.get(row[0])
+        return queue.pop() if queue else len(order)
+
+    return key
 
 
 def run_predictor(run_dir: str | os.PathLike[str]) -> Predictor:

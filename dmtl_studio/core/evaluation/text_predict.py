@@ -54,9 +54,21 @@ def text_prediction_inputs(
         lacks ``text_column`` or ``id_column``, either column is given for a file or folder, or there is nothing at
         all to predict.
     """
+    return _split(_inputs(target, text_column, id_column))
+
+
+def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    return (
+        [(source, body) for source, body, problem in given if not problem],
+        [(source, reason) for source, reason, problem in given if problem],
+    )
+
+
+def _inputs(
+    target: str | os.PathLike[str], text_column: str | None, id_column: str | None
+) -> list[tuple[str, str, bool]]:
+    """``(source, text or reason, is_problem)`` of each input, in the order given (:func:`text_prediction_inputs`)."""
     path = Path(target)
-    texts: list[tuple[str, str]] = []
-    problems: list[tuple[str, str]] = []
     if path.is_dir():
         files = scan_text_folder(path).files
         if not files:
@@ -76,15 +88,14 @@ def text_prediction_inputs(
     for option, value in (("--text-column", text_column), ("--id-column", id_column)):
         if value is not None:
             raise NoTextsError(f"{option} applies to a CSV, TSV or JSON Lines file only")
+    given = []
     for file in files:
         body, problem, _ = read_text_file(Path(file))
-        (problems if problem else texts).append((str(file), problem or body))
-    return texts, problems
+        given.append((str(file), problem or body, bool(problem)))
+    return given
 
 
-def _table_inputs(
-    path: Path, text_column: str | None, id_column: str | None
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _table_inputs(path: Path, text_column: str | None, id_column: str | None) -> list[tuple[str, str, bool]]:
     try:
         table = read_table(path)
     except ProjectError as exc:
@@ -97,23 +108,22 @@ def _table_inputs(
             raise NoTextsError(
                 f"{path.name} has no column {name!r}; its columns are {', '.join(table.columns) or 'none'}"
             )
-    texts: list[tuple[str, str]] = []
-    problems: list[tuple[str, str]] = []
+    given: list[tuple[str, str, bool]] = []
     for row in table.rows:
         source = f"{path}#{_row_id(row.values, id_column) or row.number}"
         if row.problem is not None:
-            problems.append((source, row.problem))
+            given.append((source, row.problem, True))
             continue
         try:
             body = cell_text(row.values.get(column))
         except ValueError as exc:  # a JSON array or object where the text should be
-            problems.append((source, f"column {column!r} {exc}"))
+            given.append((source, f"column {column!r} {exc}", True))
             continue
         if body is None or not body.strip():
-            problems.append((source, f"empty text in column {column!r}"))
+            given.append((source, f"empty text in column {column!r}", True))
         else:
-            texts.append((source, body))
-    return texts, problems
+            given.append((source, body, False))
+    return given
 
 
 def _row_id(values: dict[str, object], id_column: str | None) -> str:
@@ -142,6 +152,7 @@ def predict_texts(
     probabilities: Callable[[list[str]], np.ndarray],
     problems: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (),
     *,
+    order: list[str] | tuple[str, ...] = (),
     batch_size: int = TEXT_PREDICT_BATCH,
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
@@ -149,6 +160,8 @@ def predict_texts(
     """Class probabilities of each ``(source, text)``, in batches; ``problems`` are carried into the summary.
 
     ``probabilities`` maps a list of texts to an ``(N, classes)`` array: a run in PyTorch or an exported model.
+    ``order``: the sources in the order they were given (the CSV's rows follow it; see
+    :attr:`~dmtl_studio.core.evaluation.predict.PredictSummary.order`).
     """
     predictions: list[Prediction] = []
     total = len(texts) + len(problems)
@@ -164,7 +177,7 @@ def predict_texts(
             progress(len(predictions), total)
     if progress is not None and (not texts or problems):  # the rows with an error complete the count, once
         progress(total, total)
-    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems))
+    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems), order=tuple(order))
 
 
 def predict_text_inputs(
@@ -190,13 +203,15 @@ def predict_text_inputs(
     CheckpointError
         The model cannot be loaded.
     """
-    texts, problems = text_prediction_inputs(target, text_column, id_column)
+    given = _inputs(target, text_column, id_column)
+    texts, problems = _split(given)
     predictor = model if isinstance(model, TextPredictor) else load_text_predictor(model, device=device)
     summary = predict_texts(
         texts,
         predictor.classes,
         predictor.probabilities,
         problems,
+        order=[source for source, _, _ in given],
         progress=progress,
         should_stop=should_stop,
     )

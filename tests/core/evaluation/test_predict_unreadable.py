@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dmtl_studio.core.evaluation.predict import predict_folder
+from dmtl_studio.core.evaluation.predict import predict_folder, prediction_scan
 from dmtl_studio.core.project.demo import write_shapes_folder
 from tests.core.trained_run import trained_project
 
@@ -24,6 +24,8 @@ def test_unreadable_files_are_rows_of_the_csv_and_named_in_the_summary(
     with out.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8 and list(rows[0])[-1] == "error"
+    # One row per file in the folder's order: an unreadable file's row stands where the file is.
+    assert [row["path"] for row in rows] == prediction_scan(images)[0]
     unread = {Path(row["path"]).name: row for row in rows if row["error"]}
     assert set(unread) == {"broken.png", "empty.jpg"}
     assert all(row["predicted_label"] == "" and row["confidence"] == "" for row in unread.values())

@@ -95,7 +95,8 @@ def test_predict_a_file_a_folder_and_a_table_with_the_run_and_the_onnx_model(
         writer.writerow(["id", "body"])
         for k, text in enumerate(HELD_OUT.values()):
             writer.writerow([k, text])
-        writer.writerow([9, ""])
+            if k == 0:
+                writer.writerow([9, ""])  # a row that cannot be predicted, between two that can
     expected = {"cat": "cats", "bank": "money", "storm": "weather"}
     for model in (run_dir, onnx):
         out = root / f"{Path(model).name}"
@@ -112,6 +113,9 @@ def test_predict_a_file_a_folder_and_a_table_with_the_run_and_the_onnx_model(
         assert len(summary.problems) == 1 and "empty" in summary.problems[0][1]
     with (root / run_dir.name / "table.csv").open() as a, (root / "model.onnx" / "table.csv").open() as b:
         run_rows, onnx_rows = list(csv.DictReader(a)), list(csv.DictReader(b))
+    # The CSV's rows in the table's order, the empty text's row where it was (not after the predicted ones).
+    assert [row["path"].rsplit("#", 1)[1] for row in run_rows] == ["1", "2", "3", "4"]
+    assert run_rows[1]["error"] and not run_rows[1]["predicted_label"]
     assert list(run_rows[0]) == [
         "path",
         "predicted_label",
