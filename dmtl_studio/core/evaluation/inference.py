@@ -195,7 +195,8 @@ def _named_now(
     project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], loaded: LoadedModel
 ) -> tuple[LoadedModel, str]:
     """``loaded`` with its classes under the names they have in the project now (classes renamed since the run
-    was trained keep their images and scores), and a note naming the renames (empty when none)."""
+    was trained keep their images and scores; classes merged since are one output, the sum of their
+    probabilities), and a note naming the renames and merges (empty when none)."""
     with ProjectStore.open(project_dir, read_only=True) as store:
         run = store.run_at(run_dir)
         names = store.class_names_now(loaded.classes, run.created_at) if run is not None else loaded.classes
@@ -204,8 +205,16 @@ def _named_now(
     ]
     if not renamed:
         return loaded, ""
-    note = f"Classes renamed since the run was trained are shown by their names now ({', '.join(renamed)})."
-    return replace(loaded, classes=list(names)), note
+    note = (
+        "Classes renamed or merged since the run was trained are shown by their names now "
+        f"({', '.join(renamed)})."
+    )
+    merged = list(dict.fromkeys(names))  # each name once, in the run's order
+    if len(merged) == len(names):
+        return replace(loaded, classes=list(names)), note
+    groups = [[k for k, name in enumerate(names) if name == kept] for kept in merged]
+    note += " A merged class's probability is the sum of its former classes'."
+    return replace(loaded, model=loaded.model.with_merged_classes(groups), classes=merged), note
 
 
 def _with_fitted_note(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass
 
@@ -86,6 +87,31 @@ class Classifier(nn.Module):
         both = logits.float().log_softmax(1)
         averaged = torch.logsumexp(torch.stack([both[:count], both[count:]]), 0) - math.log(2.0)
         return averaged.to(logits.dtype) / self.temperature
+
+    def with_merged_classes(self, groups: list[list[int]]) -> Classifier:
+        """This classifier with one output per group of its classes, sharing every weight (none is copied).
+
+        Output ``g``'s probability is the sum of the probabilities of the classes in ``groups[g]`` (after the
+        calibration temperature): the head's logits ``z`` become ``T * logsumexp(z[groups[g]] / T)``, which the
+        temperature then divides as before. For a run whose classes were merged in the project since it was
+        trained. ``groups`` must cover each output of the head once.
+        """
+        twin = copy.copy(self)
+        twin._modules = dict(self._modules)  # the copy's own module table: the original keeps its head
+        twin.head = _MergedHead(self.head, groups, self.temperature)
+        return twin
+
+
+class _MergedHead(nn.Module):
+    """A head whose outputs are groups of another head's: see :meth:`Classifier.with_merged_classes`."""
+
+    def __init__(self, head: nn.Module, groups: list[list[int]], temperature: torch.Tensor) -> None:
+        super().__init__()
+        self.inner, self.groups, self.scale = head, [list(g) for g in groups], float(temperature)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        z = self.inner(features) / self.scale
+        return torch.stack([z[:, g].logsumexp(1) for g in self.groups], 1) * self.scale
 
 
 @dataclass(frozen=True)

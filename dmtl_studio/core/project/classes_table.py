@@ -12,7 +12,8 @@ from contextlib import AbstractContextManager
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.validation import clean_class_name
 
-#: The meta key of the renames made so far: a JSON list of ``[old, new, seconds since the epoch]``.
+#: The meta key of the renames and merges made so far: a JSON list of ``[old, new, seconds since the epoch]`` (a
+#: class merged into another is logged as renamed to it).
 RENAMES_KEY = "class_renames"
 
 
@@ -51,16 +52,12 @@ class ClassesTable:
             if conn.execute("UPDATE classes SET name = ? WHERE name = ?", (new, old)).rowcount == 0:
                 raise ProjectError(f"there is no class '{old}'")
             if new != old:  # the runs trained before know the class by its old name
-                row = conn.execute("SELECT value FROM meta WHERE key = ?", (RENAMES_KEY,)).fetchone()
-                renames = [*json.loads(row[0] if row else "[]"), [old, new, time.time()]]
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                    (RENAMES_KEY, json.dumps(renames)),
-                )
+                _log_rename(conn, old, new)
 
     def class_names_now(self, names: Sequence[str], since: float) -> list[str]:
         """The names the classes a run made at ``since`` (seconds since the epoch) knew as ``names`` have now: each
-        rename made after it, in order (a run's model keeps the names it was trained with)."""
+        rename or merge made after it, in order (a run's model keeps the names it was trained with). Classes
+        merged since have the same name: the list may hold a name twice."""
         current = list(names)
         for old, new, at in json.loads(self.get_meta(RENAMES_KEY) or "[]"):  # type: ignore[attr-defined]
             if at > since:
@@ -86,6 +83,7 @@ class ClassesTable:
                     "UPDATE images SET class_id = ? WHERE class_id = ?", (target_id, row[0])
                 ).rowcount
                 conn.execute("DELETE FROM classes WHERE id = ?", (row[0],))
+                _log_rename(conn, name, target)  # the runs trained before know the merged class by its name
             return moved
 
     def normalize_class_names(self) -> list[str]:
@@ -170,3 +168,10 @@ def ensure_class(conn: sqlite3.Connection, name: str) -> int:
         return int(row[0])
     position = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM classes").fetchone()[0]
     return int(conn.execute("INSERT INTO classes(name, position) VALUES (?, ?)", (name, position)).lastrowid)
+
+
+def _log_rename(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """Add ``[old, new, now]`` to the project's log of renames and merges (``RENAMES_KEY``)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (RENAMES_KEY,)).fetchone()
+    renames = [*json.loads(row[0] if row else "[]"), [old, new, time.time()]]
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (RENAMES_KEY, json.dumps(renames)))

@@ -121,3 +121,28 @@ def test_a_class_renamed_after_the_run_keeps_its_images_and_scores(tmp_path_fact
     with ProjectStore.open(project) as store:  # a run trained after a rename knows the new name
         assert store.class_names_now(["renamed twice", "b"], since=9e12) == ["renamed twice", "b"]
         assert store.class_names_now([first, "b"], since=0.0) == ["renamed twice", "b"]
+
+
+def test_classes_merged_after_the_run_are_scored_as_one_with_their_summed_probability(
+    tmp_path_factory,
+) -> None:  # noqa: ANN001
+    from dmtl_studio.core.evaluation.inference import suggest_labels
+    from dmtl_studio.core.models.checkpoint import load_checkpoint
+
+    project, run_dir = copy_project(tmp_path_factory)
+    before = evaluate_run(project, run_dir)
+    first, second, third = before.classes
+    with ProjectStore.open(project) as store:
+        store.merge_classes([first, second], first)
+    after = evaluate_run(project, run_dir)
+    # The merged class's images are scored (none left out), each against the class it is in now.
+    assert after.classes == (first, third) and after.skipped == 0
+    np.testing.assert_array_equal(after.image_ids, before.image_ids)
+    np.testing.assert_array_equal(after.targets, np.where(before.targets == 2, 1, 0))
+    expected = np.stack([before.probabilities[:, :2].sum(1), before.probabilities[:, 2]], 1)
+    np.testing.assert_allclose(after.probabilities, expected, atol=1e-5)
+    assert f"'{second}' is now '{first}'" in after.note and "sum of its former classes'" in after.note
+    assert {s.label for s in suggest_labels(project, run_dir).suggestions} <= {first, third}
+    loaded = load_checkpoint(run_dir)  # the caller's loaded run is left as it was: evaluated twice, the same
+    assert evaluate_run(project, run_dir, loaded=loaded).classes == after.classes
+    assert len(loaded.classes) == 3 and evaluate_run(project, run_dir, loaded=loaded).classes == after.classes
