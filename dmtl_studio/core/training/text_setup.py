@@ -115,6 +115,7 @@ def build_text_parts(
     augment: TextAugment | CompiledTextRecipe | None = None,
     augmentation: dict | None = None,
     feature_dir: str | os.PathLike[str] | None = None,
+    joined: int = 0,
 ) -> RunParts:
     """Build the parts of a text run of ``config`` on ``corpus`` (nothing is trained or stored yet).
 
@@ -133,6 +134,11 @@ def build_text_parts(
         The augmentation's description, stored with the run and keying the cached views (default: no steps).
     feature_dir
         A project folder whose feature cache keeps the frozen encoder's embeddings across runs.
+    joined
+        The validation texts that joined the fit: the last ``joined`` of ``corpus.split.train``
+        (:class:`~dmtl_studio.core.training.held_out.HeldOutPlan`). The contrastive step leaves them out, so
+        their out-of-fold scores — which calibrate the run and choose ``--target-accuracy`` thresholds — come
+        from an encoder that never learnt their labels.
 
     Raises
     ------
@@ -195,7 +201,7 @@ def build_text_parts(
     model.to(device)
     adapted = config.transfer == "frozen" and config.contrastive_steps > 0
     if adapted:
-        _adapt_encoder(model.backbone, train_set, config, device, emit, should_stop)
+        _adapt_encoder(model.backbone, train_set, joined, config, device, emit, should_stop)
     groups = configure_transfer(model, config)
     for group in groups:
         group["base_lr"] = group["lr"]
@@ -253,14 +259,17 @@ def build_text_parts(
 def _adapt_encoder(
     encoder: nn.Module,
     train_set: TextDataset,
+    joined: int,
     config: TrainConfig,
     device: torch.device,
     emit: EventCallback,
     should_stop: ShouldStop,
 ) -> None:
     """SetFit's contrastive step on the labelled training texts before a frozen encoder's embeddings are cached
-    (:func:`~dmtl_studio.core.training.text_contrastive.contrastive_fine_tune`); its progress is a
-    :class:`PreparationProgress` of phase ``"contrastive"``, its outcome a notice."""
+    (:func:`~dmtl_studio.core.training.text_contrastive.contrastive_fine_tune`), the last ``joined`` of them (the
+    validation texts that joined the fit) left out; its progress is a :class:`PreparationProgress` of phase
+    ``"contrastive"``, its outcome a notice."""
+    learnt = len(train_set) - joined
 
     def progress(done: int, total: int, seconds: float) -> None:
         eta = seconds / done * (total - done) if done else None
@@ -268,8 +277,8 @@ def _adapt_encoder(
 
     result = contrastive_fine_tune(
         encoder,
-        train_set.clean_ids,
-        np.asarray(train_set.targets),
+        train_set.clean_ids[:learnt],
+        np.asarray(train_set.targets[:learnt]),
         max_steps=config.contrastive_steps,
         seed=config.seed,
         device=device,
@@ -280,8 +289,14 @@ def _adapt_encoder(
     emit(
         RunNotice(
             f"contrastive fine-tuning (SetFit): the encoder learnt from {result.pairs:,} pairs of the "
-            f"{len(train_set):,} labelled training texts in {result.steps:,} steps, {result.seconds:.0f} s "
+            f"{learnt:,} labelled training texts in {result.steps:,} steps, {result.seconds:.0f} s "
             f"(final loss {result.final_loss:.3f}); the head is fitted on its new embeddings"
+            + (
+                f"; the {joined:,} validation text(s) that joined the fit were left out of it, so their "
+                "out-of-fold scores stay held out"
+                if joined
+                else ""
+            )
         )
     )
 
@@ -314,6 +329,7 @@ def build_text_run(
         augment,
         augmentation,
         feature_dir=store.folder,
+        joined=plan.joined,
     )
     parts.pick_on_validation = plan.pick_on_validation
     parts.joined_validation = plan.joined

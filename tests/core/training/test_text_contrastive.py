@@ -143,6 +143,24 @@ def test_a_frozen_text_run_adapts_its_encoder_before_caching_the_embeddings() ->
     assert not any(isinstance(e, PreparationProgress) and e.phase == "contrastive" for e in later)
 
 
+def test_validation_texts_that_join_the_fit_stay_out_of_the_contrastive_step() -> None:
+    """Their out-of-fold scores calibrate the run: the encoder must not have learnt their labels."""
+    config = TrainConfig.recommended(
+        backbone="all-MiniLM-L6-v2", device="cpu", seed=3, transfer="frozen", contrastive_steps=4
+    )
+    events: list[object] = []
+    joined = build_text_parts(
+        TextCorpus.from_lists(["cats", "money"], TRAIN + VAL), config, events.append, joined=len(VAL)
+    )
+    alone = build_text_parts(TextCorpus.from_lists(["cats", "money"], TRAIN), config)
+    texts = [t for t, _ in TRAIN + VAL]
+    # The same encoder as a step on the training texts alone: the validation texts changed nothing in it.
+    assert torch.allclose(joined.model.backbone.encode(texts), alone.model.backbone.encode(texts), atol=1e-6)
+    (note,) = [e.message for e in events if isinstance(e, RunNotice) and "contrastive" in e.message]
+    assert f"of the {len(TRAIN)} labelled training texts" in note
+    assert f"the {len(VAL)} validation text(s) that joined the fit were left out of it" in note
+
+
 def test_a_stop_during_the_contrastive_step_ends_the_run_before_it_is_made(tmp_path: Path) -> None:
     from dmtl_studio.core.project.store import ProjectStore
     from dmtl_studio.core.training.run import train
