@@ -21,6 +21,7 @@ from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, NOTHING_SCORED
 from dmtl_studio.core.evaluation.report_charts import line_chart_svg, reliability_svg
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
+from dmtl_studio.core.models.run_notes import read_run_notes
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import load_rgb
 from dmtl_studio.core.project.runs_table import EpochMetrics
@@ -253,8 +254,10 @@ def build_report(
     sidecar: dict,
     run_status: str = "",
     texts: dict[int, str] | None = None,
+    run_notes: list[str] | tuple[str, ...] = (),
 ) -> str:
-    """The report's HTML text (pure: everything it shows is passed in)."""
+    """The report's HTML text (pure: everything it shows is passed in); ``run_notes``: what the training said
+    of how it trained (:mod:`~dmtl_studio.core.models.run_notes`)."""
     name = Path(run_dir).name
     config = dict(sidecar.get("config", {}))
     recipe = config.pop("recipe", None) or sidecar.get("augmentation")
@@ -265,8 +268,11 @@ def build_report(
         f"<p class='muted'>{_e(spec.get('backbone', '?'))} · {_e(config.get('transfer', '?'))} transfer · "
         f"{len(sidecar.get('classes', []))} classes{' · ' + _e(run_status) if run_status else ''} · "
         f"report written {_e(time.strftime('%Y-%m-%d %H:%M'))}</p>",
-        "<h2>Evaluation</h2>",
     ]
+    if run_notes:
+        items = "".join(f"<li>{_e(note)}</li>" for note in run_notes)
+        parts.append(f"<h2>How the run trained</h2><ul class='notes'>{items}</ul>")
+    parts.append("<h2>Evaluation</h2>")
     if result is None:
         parts.append("<p class='note'>No evaluation: the run's project could not be found.</p>")
     else:
@@ -366,7 +372,9 @@ def write_report(
                     status = run.status
             if result.kind == "text":
                 texts = store.texts(result.misclassified_ids()[:EXAMPLES])
-    text = build_report(run_dir, result, epochs, counts, loaded.sidecar, status, texts)
+    text = build_report(
+        run_dir, result, epochs, counts, loaded.sidecar, status, texts, run_notes=read_run_notes(run_dir)
+    )
     target = Path(out) if out is not None else run_dir / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, text.encode("utf-8"))

@@ -26,6 +26,7 @@ from torch.nn import Module
 
 from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
 from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, CheckpointError, checkpoint_files
+from dmtl_studio.core.models.run_notes import add_run_notes
 from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.imaging import FileProblem
 from dmtl_studio.core.project.store import ProjectStore
@@ -170,6 +171,14 @@ def _train(
     world: World | None = None,
     on_parts: Callable[[RunParts], None] | None = None,
 ) -> RunSummary:
+    notes: list[str] = []  # what the run said of how it trained: kept in its folder (run-notes.json)
+    said = emit
+
+    def emit(event: object) -> None:
+        if isinstance(event, RunNotice):
+            notes.append(event.message)
+        said(event)
+
     clock = RunClock(should_stop)
     progress = ProgressEvents(emit, clock)
     if world is None:
@@ -228,6 +237,7 @@ def _train(
     except (
         KeyboardInterrupt
     ):  # Ctrl-C: the caller learns which run to continue (kept unless nothing was saved)
+        _keep_notes(run_dir, notes, recorder.removed)
         status = "interrupted"
         summary = RunSummary(
             removed=recorder.removed,
@@ -245,6 +255,7 @@ def _train(
             write_held_out_logits(store, run_dir, trainer.held_out, parts.classes)
         except OSError as exc:
             log.warning("the out-of-fold logits of %s could not be written: %s", run_dir.name, exc)
+    _keep_notes(run_dir, notes, recorder.removed)
     epochs_done = max(trainer.saved_epoch, trainer.first_epoch - 1)
     log.info("run %s %s after %d epoch(s)", run_dir.name, status, epochs_done)
     return RunSummary(
@@ -257,6 +268,17 @@ def _train(
         device=str(parts.device),
         metrics=checkpoints.final_metrics(),
     )
+
+
+def _keep_notes(run_dir: Path, notes: list[str], removed: bool) -> None:
+    """Keep the run's notes in its folder, for its report and anyone reading the run later (not when the run
+    was removed: nothing of it is kept)."""
+    if removed or not notes:
+        return
+    try:
+        add_run_notes(run_dir, notes)
+    except OSError as exc:
+        log.warning("the notes of %s could not be written: %s", run_dir.name, exc)
 
 
 def _follow(
