@@ -76,7 +76,7 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     source = Path(args.images_dir)
     if not source.is_file() or source.suffix.lower() not in TABLE_SUFFIXES:
         return None, None, None
-    from dmtl_studio.core.project.table_options import check_columns
+    from dmtl_studio.core.project.table_options import check_columns, header_advice
     from dmtl_studio.core.project.text_tables import preview_table
 
     try:
@@ -102,6 +102,8 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     if preview.delimiter is not None:  # a header names every column (JSON Lines: only the rows read so far)
         # Before the project is created: a misspelt column leaves no empty project behind.
         check_columns(source.name, preview.columns, text, label or None, split or None)
+    if preview.header_warning:
+        print(f"warning: {header_advice(preview.header_warning)}", file=sys.stderr)
     return text, label or None, split or None
 
 
@@ -228,8 +230,8 @@ def cmd_predict_texts(
 
     text_column = args.text_column
     try:
-        if text_column is None and Path(args.images_dir).is_file() and is_table_file(args.images_dir):
-            text_column = _guessed_text_column(Path(args.images_dir))
+        if Path(args.images_dir).is_file() and is_table_file(args.images_dir):
+            text_column = _table_column(Path(args.images_dir), text_column)
         if args.target_accuracy is not None:
             if not is_run_folder(args.run_dir):
                 print(
@@ -280,14 +282,19 @@ def cmd_predict_texts(
     return 0 if summary.predictions else 1
 
 
-def _guessed_text_column(table: Path) -> str | None:
-    """The column of ``table`` that predict reads when none is named, said on stderr with how it was chosen."""
+def _table_column(table: Path, named: str | None) -> str | None:
+    """The column of ``table`` that predict reads: ``named``, else the guessed one, said on stderr with how it was
+    chosen; with a warning when the table's first line looks like a row (it is read as the header)."""
+    from dmtl_studio.core.project.table_options import header_advice
     from dmtl_studio.core.project.text_tables import TEXT_NAMES, preview_table
 
-    column = preview_table(table, rows=0).text_column
-    if column is not None:
+    preview = preview_table(table, rows=0)
+    column = named if named is not None else preview.text_column
+    if named is None and column is not None:
         how = "by its name" if column.casefold() in TEXT_NAMES else "the column of the longest values"
         print(f"text column: '{column}' ({how}; choose with --text-column)", file=sys.stderr)
+    if preview.header_warning:
+        print(f"warning: {header_advice(preview.header_warning, predicting=True)}", file=sys.stderr)
     return column
 
 

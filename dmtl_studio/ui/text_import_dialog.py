@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.table_options import header_advice
 from dmtl_studio.core.project.text_tables import TablePreview, describe_delimiter, preview_table
 
 #: Shown in the label and split choices for "no such column".
@@ -100,6 +101,9 @@ class TextImportDialog(QDialog):
         )
         self.how_read = QLabel()
         self.how_read.setWordWrap(True)
+        self.header_note = QLabel()  # the first line looks like a row of data: said before it is lost
+        self.header_note.setWordWrap(True)
+        self.header_note.setStyleSheet("color: #a04000;")
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #c0392b;")
@@ -138,6 +142,7 @@ class TextImportDialog(QDialog):
         layout.addWidget(intro)
         layout.addLayout(form)
         layout.addWidget(self.how_read)
+        layout.addWidget(self.header_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
@@ -196,6 +201,11 @@ class TextImportDialog(QDialog):
             f"<b>{html.escape(self.path.name)}</b>: {kind}, {encoding}, {len(preview.columns)} column(s). "
             f"The first {len(preview.rows)} row(s):"
         )
+        warning = preview.header_warning
+        self.header_note.setText(
+            header_advice(warning, self.predicting).capitalize() + "." if warning else ""
+        )
+        self.header_note.setVisible(bool(warning))
         self.table.clear()
         self.table.setColumnCount(len(preview.columns))
         self.table.setRowCount(len(preview.rows))

@@ -52,6 +52,18 @@ def test_a_misspelt_column_of_a_csv_leaves_no_project_behind(tmp_path: Path) -> 
     assert run_cli("import", str(project), str(table), "--text-column", "body").returncode == 0
 
 
+def test_a_table_without_a_header_line_is_warned_of_in_import(tmp_path: Path) -> None:
+    table = tmp_path / "tickets.csv"
+    table.write_text("The printer jams,hardware\nDouble invoice,billing\nThe app crashes,software\n"
+                     "Screen flickers,hardware\n", encoding="utf-8")  # fmt: skip
+    result = run_cli("import", str(tmp_path / "p"), str(table))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: the first line of tickets.csv looks like a row of data, not column names ('hardware' is also "
+        "a value of that column): it is read as the header and is not imported" in result.stderr
+    )
+
+
 def test_named_columns_and_a_missing_one(tmp_path: Path) -> None:
     table = tmp_path / "notes.jsonl"
     table.write_text(

@@ -54,6 +54,22 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
     assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()
 
 
+def test_the_dialog_says_when_the_first_line_looks_like_data(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    headerless = tmp_path / "notes.csv"
+    headerless.write_text(
+        "Printer jams,hardware\nInvoice twice,billing\nScreen dark,hardware\n", encoding="utf-8"
+    )
+    for purpose, verb in (("import", "imported"), ("predict", "predicted")):
+        dialog = TextImportDialog(headerless, purpose=purpose)
+        qtbot.addWidget(dialog)
+        assert not dialog.header_note.isHidden()
+        assert dialog.header_note.text().startswith("The first line of notes.csv looks like a row of data")
+        assert f"is not {verb}" in dialog.header_note.text()
+    dialog = TextImportDialog(_table(tmp_path / "reviews.csv"))
+    qtbot.addWidget(dialog)
+    assert dialog.header_note.isHidden()
+
+
 def test_a_chosen_delimiter_reads_the_file_again(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     dialog = TextImportDialog(_table(tmp_path / "reviews.csv", ";"))
     qtbot.addWidget(dialog)

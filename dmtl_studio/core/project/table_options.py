@@ -61,3 +61,13 @@ def check_columns(
             raise ProjectError(
                 f"{name} has no {role} column '{column}'; its columns are: {shown}. Nothing was imported from it"
             )
+
+
+def header_advice(warning: str, predicting: bool = False) -> str:
+    """The whole message for a table whose first line looks like a row of data (``warning``:
+    :attr:`~dmtl_studio.core.project.text_tables.TablePreview.header_warning`): what happens to it, what to do."""
+    done, verb = ("predicted", "predict") if predicting else ("imported", "import")
+    return (
+        f"{warning}: it is read as the header and is not {done}; if it is a row, add a header line naming the "
+        f"columns (for example text,label) and {verb} again"
+    )

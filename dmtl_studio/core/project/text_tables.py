@@ -88,6 +88,8 @@ class TablePreview:
     row_numbers: tuple[int, ...] = ()
     #: Rows read below the header, problem rows included (of the file's first :data:`PREVIEW_BYTES`).
     rows_read: int = 0
+    #: Why the first line looks like a row of data, not column names (:func:`header_as_data`), or ``None``.
+    header_warning: str | None = None
 
 
 def describe_delimiter(delimiter: str | None) -> str:
@@ -312,8 +314,34 @@ def preview_table(path: str | os.PathLike[str], rows: int = 8, delimiter: str | 
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])
     numbers = tuple(row.number for row in good[:rows])
     return TablePreview(
-        table.columns, shown, text, label, split, table.encoding, table.delimiter, numbers, len(table.rows)
+        table.columns,
+        shown,
+        text,
+        label,
+        split,
+        table.encoding,
+        table.delimiter,
+        numbers,
+        len(table.rows),
+        header_as_data(table, text),
     )
+
+
+def header_as_data(table: Table, text_column: str | None) -> str | None:
+    """A sentence saying that the first line of a CSV/TSV file (a file written without a header loses its first row
+    to it) looks like a row of data, and why: a header cell that is also a value of its column (``hardware`` in a
+    column ``hardware``), or a text column named by a sentence of five words or more. ``None`` when neither."""
+    if table.delimiter is None:  # JSON Lines: no header line
+        return None
+    good = [row.values for row in table.rows if row.problem is None][:500]
+    lead = f"the first line of {table.path.name} looks like a row of data, not column names"
+    for column in table.columns:
+        name = column.strip().casefold()
+        if name and any(_shown(values.get(column)).strip().casefold() == name for values in good):
+            return f"{lead} ('{column[:40]}' is also a value of that column)"
+    if text_column is not None and text_column.casefold() not in TEXT_NAMES and len(text_column.split()) >= 5:
+        return f"{lead} (the text column's name '{text_column[:40]}' reads as a sentence)"
+    return None
 
 
 def _shown(value: object) -> str:

@@ -497,3 +497,29 @@ def test_a_repeated_or_blank_header_name_is_said(tmp_path: Path) -> None:
         assert store.texts() and list(store.texts().values()) == ["second"]
         assert "the header repeats a name: read as 'text (2)'" in summary.how_read
         assert "1 column(s) without a name: read as 'column 3'" in summary.how_read
+
+
+def test_a_first_line_that_looks_like_data_is_said_not_silently_taken_as_the_header(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.table_options import header_advice
+
+    headerless = tmp_path / "tickets.csv"
+    headerless.write_text(
+        "The printer jams on every page,hardware\nWe were invoiced twice,billing\nThe screen flickers,hardware\n",
+        encoding="utf-8",
+    )
+    warning = preview_table(headerless).header_warning
+    assert warning == (
+        "the first line of tickets.csv looks like a row of data, not column names ('hardware' is also a value of "
+        "that column)"
+    )
+    assert header_advice(warning).endswith("is not imported; if it is a row, add a header line naming the columns "
+                                           "(for example text,label) and import again")  # fmt: skip
+    sentence = tmp_path / "one.csv"  # one column: the text's name reads as a sentence
+    sentence.write_text("The printer jams on every single page\nWe were invoiced twice\n", encoding="utf-8")
+    assert "reads as a sentence" in preview_table(sentence).header_warning
+    named = tmp_path / "named.csv"  # real column names, a label also used as a word in the texts
+    named.write_text("text,label\nthe label printer jams,hardware\nan invoice,billing\n", encoding="utf-8")
+    assert preview_table(named).header_warning is None
+    lines = tmp_path / "t.jsonl"  # JSON Lines have no header line
+    lines.write_text('{"text": "label", "label": "label"}\n', encoding="utf-8")
+    assert preview_table(lines).header_warning is None
