@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.base.fileio import is_inside
-from dmtl_studio.core.evaluation.metrics import NOTHING_SCORED
+from dmtl_studio.core.evaluation.metrics import nothing_scored
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
@@ -469,7 +469,7 @@ class EvaluationView(QWidget):
     def _show_nothing_scored(self, result: object, extra: list[str]) -> None:
         """An evaluation of no image: say so, with no number and no tables."""
         self.summary.setText(
-            f"<b>{result.run_name}</b>: {NOTHING_SCORED} in the <b>{result.split_title}</b>, so no accuracy."
+            f"<b>{result.run_name}</b>: {nothing_scored(result.noun)} in the <b>{result.split_title}</b>, so no accuracy."
             + (" " + "; ".join(extra) + "." if extra else "")
         )
         self.confusion.clear_matrix()

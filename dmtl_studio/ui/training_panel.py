@@ -656,8 +656,8 @@ class TrainingPanel(QWidget):
         self.confusion.show_matrix(confusion, classes)
         metrics = self.per_class.show_matrix(confusion, classes)
         self.confusion_note.setText(
-            f"Validation {self.item}s, {when}: accuracy {format_score(metrics.accuracy, '.1%')}, balanced accuracy "
-            f"{format_score(metrics.balanced_accuracy, '.1%')}. Rows are the true class, columns the prediction."
+            f"Validation {self.item}s, {when}: accuracy {format_score(metrics.accuracy, '.1%', self.item)}, balanced accuracy "
+            f"{format_score(metrics.balanced_accuracy, '.1%', self.item)}. Rows are the true class, columns the prediction."
         )
 
     def on_finished(self, summary: RunSummary) -> None:

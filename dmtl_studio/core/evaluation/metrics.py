@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: What is shown instead of a number when there was nothing to score.
-NOTHING_SCORED = "no images to score"
+
+def nothing_scored(noun: str = "image") -> str:
+    """What a score of nothing says instead of a number, for items called ``noun`` (``"image"`` or ``"text"``)."""
+    return f"no {noun}s to score"
+
+
 #: What a per-class table shows for a score that is 0/0 (recall of a class with no image scored).
 NOT_DEFINED = "n/a"
 
@@ -42,9 +46,9 @@ class ClassMetrics:
         )
 
 
-def format_score(value: float | None, spec: str = ".3f") -> str:
-    """``value`` formatted with ``spec``, or :data:`NOTHING_SCORED` for ``None``."""
-    return NOTHING_SCORED if value is None else format(value, spec)
+def format_score(value: float | None, spec: str = ".3f", noun: str = "image") -> str:
+    """``value`` formatted with ``spec``, or :func:`nothing_scored` (of ``noun``) for ``None``."""
+    return nothing_scored(noun) if value is None else format(value, spec)
 
 
 def per_class_metrics(confusion: np.ndarray) -> ClassMetrics:

@@ -17,7 +17,7 @@ import cv2
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
-from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, NOTHING_SCORED
+from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, nothing_scored
 from dmtl_studio.core.evaluation.report_charts import line_chart_svg, reliability_svg
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
@@ -61,7 +61,7 @@ def calibration_html(result: EvaluationResult) -> str:
         text = (
             f"Expected calibration error (15 bins) <b>{summary['ece']:.3f}</b> with the temperature "
             f"{summary['temperature']:.3f} fitted on {fitted.get('images', '?')} {_e(fitted.get('fitted_on', ''))} "
-            f"images; {summary['ece_uncalibrated']:.3f} without it."
+            f"{result.noun}s; {summary['ece_uncalibrated']:.3f} without it."
         )
         if fitted.get("note"):
             text += f" <span class='muted'>{_e(fitted['note'])}</span>"
@@ -69,10 +69,10 @@ def calibration_html(result: EvaluationResult) -> str:
     else:
         text = (
             f"Expected calibration error (15 bins) <b>{summary['ece']:.3f}</b>; the run is not calibrated "
-            "(trained before calibration, or too few validation images)."
+            f"(trained before calibration, or too few validation {result.noun}s)."
         )
         uncalibrated = None
-    return f"<p>{text}</p><figure>{reliability_svg(summary['bins'], uncalibrated)}</figure>"
+    return f"<p>{text}</p><figure>{reliability_svg(summary['bins'], uncalibrated, noun=result.noun)}</figure>"
 
 
 def confusion_table_html(result: EvaluationResult) -> str:
@@ -100,7 +100,8 @@ def confusion_table_html(result: EvaluationResult) -> str:
 def _per_class_html(result: EvaluationResult) -> str:
     m = result.metrics
     rows = [
-        "<table><tr><th class='l'>class</th><th>precision</th><th>recall</th><th>F1</th><th>images</th></tr>"
+        "<table><tr><th class='l'>class</th><th>precision</th><th>recall</th><th>F1</th>"
+        f"<th>{result.noun}s</th></tr>"
     ]
     for i, name in enumerate(result.classes):
         cells = "".join(f"<td>{NOT_DEFINED if v is None else f'{v:.3f}'}</td>" for v in m.defined(i))
@@ -246,6 +247,10 @@ def _curves_html(metrics: list[EpochMetrics]) -> str:
     )
 
 
+#: Stored settings that only an image run uses (the input size, CUDA's memory layout, flip test-time augmentation).
+IMAGE_ONLY_SETTINGS = ("input_size", "channels_last", "tta_flip")
+
+
 def build_report(
     run_dir: str | os.PathLike[str],
     result: EvaluationResult | None,
@@ -260,6 +265,9 @@ def build_report(
     of how it trained (:mod:`~dmtl_studio.core.models.run_notes`)."""
     name = Path(run_dir).name
     config = dict(sidecar.get("config", {}))
+    if sidecar.get("kind") == "text":  # settings of image models only: a text run shows none of them
+        for key in IMAGE_ONLY_SETTINGS:
+            config.pop(key, None)
     recipe = config.pop("recipe", None) or sidecar.get("augmentation")
     spec = sidecar.get("model", {})
     parts = [
@@ -286,7 +294,7 @@ def build_report(
             )
         else:
             parts.append(
-                f"<p><b>{NOTHING_SCORED.capitalize()}</b> in the {_e(result.split_title)}: no accuracy.</p>"
+                f"<p><b>{nothing_scored(result.noun).capitalize()}</b> in the {_e(result.split_title)}: no accuracy.</p>"
             )
         if result.skipped:
             parts.append(

@@ -76,9 +76,12 @@ def line_chart_svg(
     return "".join(parts)
 
 
-def reliability_svg(calibrated: dict, uncalibrated: dict | None, width: int = 360, height: int = 300) -> str:
+def reliability_svg(
+    calibrated: dict, uncalibrated: dict | None, width: int = 360, height: int = 300, noun: str = "image"
+) -> str:
     """A reliability diagram as inline SVG from :meth:`Reliability.to_dict` data: accuracy per confidence bin
-    (filled bars), the uncalibrated accuracy (outlined bars) when given, and the diagonal of perfect calibration."""
+    (filled bars), the uncalibrated accuracy (outlined bars) when given, and the diagonal of perfect calibration;
+    each bar's tooltip counts its items (``noun``: ``"image"`` or ``"text"``)."""
     left, right, top, bottom = 44, 12, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
 
@@ -116,7 +119,7 @@ def reliability_svg(calibrated: dict, uncalibrated: dict | None, width: int = 36
             x, w = sx(edges[k]), sx(edges[k + 1]) - sx(edges[k])
             parts.append(
                 f'<rect x="{x:.1f}" y="{sy(accuracy):.1f}" width="{w:.1f}" height="{sy(0) - sy(accuracy):.1f}" '
-                f"{style}><title>confidence {edges[k]:.2f}-{edges[k + 1]:.2f}: {data['counts'][k]} image(s), "
+                f"{style}><title>confidence {edges[k]:.2f}-{edges[k + 1]:.2f}: {data['counts'][k]} {noun}(s), "
                 f"accuracy {accuracy:.2f}</title></rect>"
             )
     parts.append(

@@ -14,9 +14,9 @@ import numpy as np
 
 from dmtl_studio.core.evaluation.metrics import (
     NOT_DEFINED,
-    NOTHING_SCORED,
     ClassMetrics,
     format_score,
+    nothing_scored,
     per_class_metrics,
 )
 from dmtl_studio.core.models.calibration import Reliability, reliability, softmax, temperature_of
@@ -193,7 +193,8 @@ class EvaluationResult:
             "split": self.split,
             "kind": self.kind,
             "note": self.note,
-            "images": len(self.image_ids),
+            "images": len(self.image_ids),  # the items scored, texts too (the key kept for scripts)
+            "items": len(self.image_ids),
             "skipped": self.skipped,
             "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
             "reused_features": self.reused_features,
@@ -218,13 +219,14 @@ class EvaluationResult:
         if self.note:
             lines.insert(0, f"note: {self.note}")
         if not self.scored:
-            lines.append(f"{NOTHING_SCORED}: no accuracy to report")
+            lines.append(f"{nothing_scored(self.noun)}: no accuracy to report")
             lines += self._unreadable_lines()
             if self.skipped:
                 lines.append(f"{self.skipped} {self.noun}(s) of classes the run does not know were left out")
             return "\n".join(lines)
         lines.append(
-            f"accuracy {format_score(m.accuracy)}, balanced accuracy {format_score(m.balanced_accuracy)}"
+            f"accuracy {format_score(m.accuracy, noun=self.noun)}, balanced accuracy "
+            f"{format_score(m.balanced_accuracy, noun=self.noun)}"
         )
         width = max([len(c) for c in self.classes] + [5])
         lines.append(f"{'class':{width}}  precision  recall     f1  {self.noun + 's':>6}")
