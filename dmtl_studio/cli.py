@@ -1330,6 +1330,7 @@ def _refuse_export_output(args: argparse.Namespace) -> None:
         return  # its folder must be new or empty: the export itself refuses any other before writing
     model, *others = export_targets(args.run_dir, args.format, args.out)
     for path in [model, *others]:
+        remedy = "choose another file name"
         if is_inside(path, args.run_dir):
             what = f"part of the run {args.run_dir}"
         elif path == model:
@@ -1341,9 +1342,10 @@ def _refuse_export_output(args: argparse.Namespace) -> None:
             )
         elif path == sidecar_path(model):
             what = f"the sidecar of {model.name}, which this export writes"
-        else:
-            what = "a tokenizer file, which a text export writes beside its model; export into another folder"
-        refuse_existing(path, what)
+        else:  # the tokenizer files keep their names: another model name in the same folder meets them again
+            what = "a tokenizer file, which a text export writes beside its model"
+            remedy = "export into another folder"
+        refuse_existing(path, what, remedy)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

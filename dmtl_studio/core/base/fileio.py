@@ -50,10 +50,13 @@ class OutputExistsError(Exception):
     """A command's output file exists already; ``str()`` names it, what it is, and what to do instead."""
 
 
-def refuse_existing(path: str | os.PathLike[str], what: str | None = None) -> None:
+def refuse_existing(
+    path: str | os.PathLike[str], what: str | None = None, remedy: str = "choose another file name"
+) -> None:
     """Refuse to write a command's output over a file that exists (a link counts, even a broken one).
 
-    ``what`` says what the existing file is when the command knows (``"one of the images being predicted"``).
+    ``what`` says what the existing file is when the command knows (``"one of the images being predicted"``);
+    ``remedy`` what to do instead, besides moving the file away (``"export into another folder"``).
 
     Raises
     ------
@@ -64,8 +67,7 @@ def refuse_existing(path: str | os.PathLike[str], what: str | None = None) -> No
     if os.path.lexists(target):
         role = f" and is {what}" if what else ""
         raise OutputExistsError(
-            f"{target} already exists{role}: choose another file name, or move that file away first "
-            "(nothing was written)"
+            f"{target} already exists{role}: {remedy}, or move that file away first (nothing was written)"
         )
 
 
