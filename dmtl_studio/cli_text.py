@@ -112,13 +112,19 @@ def cmd_import_texts(
 ) -> int:
     """``dmtl-studio import PROJECT SOURCE`` for texts; ``progress(done, total)`` draws the bar; ``should_stop``
     (Ctrl-C) ends the import early, keeping what was read."""
-    from dmtl_studio.core.project.project_kind import create_project
-    from dmtl_studio.core.project.text_import import import_texts
+    from dmtl_studio.core.project.project_kind import create_project, is_text_file_name
+    from dmtl_studio.core.project.text_import import import_texts, read_text_file
 
     if not Path(args.images_dir).exists():
         print(f"dmtl-studio import: {args.images_dir} does not exist", file=sys.stderr)
         return 2
     text, label, split = _columns(args)
+    source = Path(args.images_dir)
+    if source.is_file() and is_text_file_name(source):  # one text: refused whole when it is not usable
+        _, problem, _ = read_text_file(source)
+        if problem:
+            print(f"dmtl-studio import: {source.name}: {problem}; nothing was imported", file=sys.stderr)
+            return 2
     with create_project(args.project_dir) as store:
         summary = import_texts(
             store,

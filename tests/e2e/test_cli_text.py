@@ -64,6 +64,19 @@ def test_a_table_without_a_header_line_is_warned_of_in_import(tmp_path: Path) ->
     )
 
 
+def test_an_empty_file_is_refused_by_import_before_any_project_is_made(tmp_path: Path) -> None:
+    for name, said in (
+        ("z.csv", "z.csv is empty"),
+        ("z.jsonl", "z.jsonl is empty"),
+        ("z.txt", "z.txt: empty text"),
+    ):
+        (tmp_path / name).write_bytes(b"")
+        project = tmp_path / f"p-{name}"
+        result = run_cli("import", str(project), str(tmp_path / name))
+        assert result.returncode == 2 and f"dmtl-studio import: {said}" in result.stderr, result.stderr
+        assert "nothing was imported" in result.stderr and not project.exists()
+
+
 def test_named_columns_and_a_missing_one(tmp_path: Path) -> None:
     table = tmp_path / "notes.jsonl"
     table.write_text(

@@ -129,6 +129,8 @@ def read_table(path: str | os.PathLike[str], delimiter: str | None = None, limit
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
     partial = limit is not None and size > len(data)
     text, encoding = _decode_table(path, data, partial)
+    if not text.strip():
+        raise ProjectError(f"{path.name} is empty")
     if partial:
         text = text[: max(0, text.rfind("\n"))]  # the last row may be cut off
     if TABLE_SUFFIXES[suffix] is None:
