@@ -345,9 +345,12 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
 
 
 def _text_file_name(key: str) -> str:
-    """The ``.txt`` file name a text is exported under: its own file's name, or ``<table>_row<N>.txt``."""
+    """The ``.txt`` file name a text is exported under: its own file's name, ``<table>_row<N>.txt``, or, for a
+    row since removed from its table (key ``<table>#removed-<id>``), ``<table>_removed<id>.txt``."""
     file, hash_mark, row = key.rpartition("#")
     if hash_mark and row.isdigit():
         return f"{Path(file).stem}_row{row}.txt"
+    if hash_mark and row.startswith("removed-") and row[len("removed-") :].isdigit():
+        return f"{Path(file).stem}_removed{row[len('removed-') :]}.txt"
     name = Path(key).name
     return name if name.lower().endswith(".txt") else f"{name}.txt"

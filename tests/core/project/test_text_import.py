@@ -316,6 +316,12 @@ def test_reimport_after_rows_inserted_and_removed_keeps_labels_on_their_texts(tm
             store, table, text_column="text", label_column="label"
         )  # the same file: no change
         assert (again.moved, again.removed, again.added) == (0, (), 0) and _by_text(store) == texts
+        # Exported to class folders, the removed row is named like the others (no '#' in a file name).
+        export_imagefolder(store, tmp_path / "tree")
+    assert (tmp_path / "tree" / "b" / f"t_removed{ids['beta valve']}.txt").read_text(encoding="utf-8") == (
+        "beta valve"
+    )
+    assert not [p for p in (tmp_path / "tree").rglob("*") if "#" in p.name]
 
 
 def test_reimport_reports_labels_the_file_changed_and_takes_them_when_asked(tmp_path: Path) -> None:
