@@ -14,6 +14,8 @@ from dmtl_studio.core.project.classes_table import ensure_class
 from dmtl_studio.core.project.errors import ProjectError
 
 SPLITS = ("train", "val", "test")
+#: The problem of an image whose file is gone from disk since its import (:meth:`ImagesTable.mark_missing_files`).
+MISSING_REASON = "missing on disk (moved or deleted after the import); re-import its folder once it is back"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,22 @@ class ImagesTable:
                     "UPDATE images SET problem=? WHERE path=?", (reason, os.fsencode(path))
                 ).rowcount
         return marked
+
+    def mark_missing_files(self, below: str | os.PathLike[str] | None = None) -> list[str]:
+        """Mark the usable images whose file is gone from disk (moved, renamed, deleted) as problems
+        (:data:`MISSING_REASON`), those below the folder ``below`` only when given; returns their paths.
+
+        Folders get reorganised: a file that has gone must not end a run or an export with an error. Its label
+        stays, and re-importing the folder where it now lives makes it usable again."""
+        prefix = os.path.join(os.path.abspath(below), "") if below is not None else ""
+        missing = [
+            im.path
+            for im in self.images(usable_only=True)  # type: ignore[attr-defined]
+            if im.path.startswith(prefix) and not os.path.isfile(im.path)
+        ]
+        if missing:
+            self.mark_problems((path, MISSING_REASON) for path in missing)
+        return missing
 
     def update_file_records(self, rows: Iterable[tuple[int, object]]) -> None:
         """Record what a file holds now, ``(image id, ImageInfo)``, in one transaction: its content hash, size,
@@ -234,3 +252,12 @@ class ImagesTable:
         return self._conn.execute(
             "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"
         ).fetchone()[0]
+
+
+def missing_files_notice(missing: list[str]) -> str:
+    """One sentence on the images :meth:`ImagesTable.mark_missing_files` found gone (``missing``, not empty)."""
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return (
+        f"{len(missing)} image(s) are no longer on disk and were left out ({missing[0]}{more}); they are listed "
+        "among the problem files. If they were moved, import their new folder."
+    )

@@ -70,6 +70,10 @@ class ImportSummary:
     conflicts: tuple[LabelConflict, ...] = ()
     #: ``(new class, other class)`` pairs that differ only in case (see :func:`case_variants`).
     case_variants: tuple[tuple[str, str], ...] = ()
+    #: Images of the project below the folder whose file is gone (moved, renamed, deleted): marked as problems.
+    missing: tuple[str, ...] = ()
+    #: New files identical to an image the project held already (a copy of the folder imported again, say).
+    copies: int = 0
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
@@ -87,6 +91,18 @@ class ImportSummary:
         if self.split_folders:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used}); classes from the folders below them")
+        if self.missing:
+            parts.append(
+                f"{len(self.missing)} image(s) of this folder known to the project are no longer on disk (moved, "
+                "renamed or deleted; first: "
+                f"{self.missing[0]}): their labels are kept, and they are listed among the problem files and left "
+                "out of training; if they were moved elsewhere, import that folder"
+            )
+        if self.copies:
+            parts.append(
+                f"{self.copies} of the new file(s) are identical to images the project held already (copies; "
+                "`dmtl-studio duplicates` lists them)"
+            )
         parts += describe_case_variants(self.case_variants)
         return "; ".join(parts)
 
@@ -103,6 +119,13 @@ class ImportSummary:
                     f"  … and {len(self.conflicts) - 20} more (the browser's filter 'Conflicting labels')"
                 )
         return lines
+
+
+def _held_elsewhere(info: object, held: dict[str, list[str]]) -> bool:
+    """Whether a new file's content is that of an image the project holds, whose file is still on disk (a file
+    moved to another folder is no copy: its old path is gone)."""
+    paths = held.get(getattr(info, "sha256", None) or "", [])
+    return any(os.path.isfile(path) for path in paths)
 
 
 def _parts_below(root: Path, path: Path) -> tuple[str, ...]:
@@ -182,6 +205,7 @@ def import_folder(
         raise ProjectError(f"{root} is not a folder")
     adopt_kind(store, "images")
     existing = store.class_names()
+    known = {im.path: im.sha256 for im in store.images(usable_only=True)}  # before: to count copies
     scan = scan_folder(root) if scan is None else scan
     files = scan.files
     splits_by_folder = split_layout(root, files)
@@ -193,6 +217,10 @@ def import_folder(
     classes: set[str] = set()
     pending: list[tuple[str, str | None, object, str | None]] = []
     cancelled = False
+    copies = 0
+    held: dict[str, list[str]] = {}  # content hash -> paths of the project's images holding it
+    for known_path, sha in known.items():
+        held.setdefault(sha, []).append(known_path)
     read = 0  # files looked at (all of them unless cancelled)
     for index, path in enumerate(files):
         if should_stop():
@@ -218,7 +246,10 @@ def import_folder(
             labelled += 1
             if split is not None:
                 folder_splits[str(path.absolute())] = split
-        pending.append((str(path.absolute()), class_name if problem is None else None, info, problem))
+        absolute = str(path.absolute())
+        if absolute not in known and _held_elsewhere(info, held):
+            copies += 1
+        pending.append((absolute, class_name if problem is None else None, info, problem))
         if len(pending) >= batch_size:
             added += store.add_images(pending)
             pending.clear()
@@ -226,6 +257,7 @@ def import_folder(
             progress(index + 1, total, os.path.join(*parts))
     if pending:
         added += store.add_images(pending)
+    missing = store.mark_missing_files(below=root)  # before the conflicts: a moved file is no conflict
     for name in sorted(classes):
         store.add_class(name)
     if folder_splits:
@@ -252,6 +284,8 @@ def import_folder(
         split=split,
         conflicts=tuple(label_conflicts(store)),
         case_variants=tuple(case_variants(existing, sorted(classes - set(existing)))),
+        missing=tuple(missing),
+        copies=copies,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import torch
 
 from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.project.file_changes import FileChanges, check_image_files
+from dmtl_studio.core.project.images_table import missing_files_notice
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.events import RunNotice
@@ -52,28 +52,13 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     return LabelledSplit(classes, train, val)
 
 
-MISSING_REASON = "missing on disk (moved or deleted after the import); re-import its folder once it is back"
-
-
 def leave_out_missing_files(store: ProjectStore) -> list[str]:
-    """Mark the project's usable images that are no longer on disk as problem files; returns their paths.
-
-    Folders get reorganised: a file that has gone must not end every later run with an error. Its label stays,
-    and re-importing the folder where it now lives makes it usable again.
-    """
-    missing = [im.path for im in store.images(usable_only=True) if not os.path.isfile(im.path)]
+    """Mark the project's usable images that are no longer on disk as problem files
+    (:meth:`~dmtl_studio.core.project.images_table.ImagesTable.mark_missing_files`); returns their paths."""
+    missing = store.mark_missing_files()
     if missing:
-        store.mark_problems((path, MISSING_REASON) for path in missing)
         log.info("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])
     return missing
-
-
-def missing_files_notice(missing: list[str]) -> str:
-    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-    return (
-        f"{len(missing)} image(s) are no longer on disk and were left out ({missing[0]}{more}); they are listed "
-        "among the problem files. If they were moved, import their new folder."
-    )
 
 
 def files_for_run(

@@ -85,3 +85,32 @@ def test_a_stopped_import_keeps_what_it_read_with_splits_and_counts_only_that(
         assert (
             not again.cancelled and again.added == again.scanned - 30 and store.image_count() == again.scanned
         )
+
+
+def test_a_reimport_marks_the_files_gone_and_counts_the_copies(tmp_path: Path, shapes_dir: Path) -> None:
+    folder = tmp_path / "images"
+    shutil.copytree(shapes_dir, folder)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, folder, seed=0)
+        usable = len(store.images(usable_only=True))
+        # A label fixed by moving the photo, a photo deleted, one renamed.
+        (folder / "circle" / "circle_000.png").rename(folder / "square" / "was_circle_000.png")
+        (folder / "circle" / "circle_001.png").unlink()
+        (folder / "square" / "square_000.png").rename(folder / "square" / "renamed 0.png")
+        again = import_folder(store, folder, seed=0)
+        gone = {Path(p).name for p in again.missing}
+        assert gone == {"circle_000.png", "circle_001.png", "square_000.png"}
+        assert "3 image(s) of this folder known to the project are no longer on disk" in again.describe()
+        assert again.added == 2 and again.copies == 0  # a moved file is no copy: its old path is gone
+        assert not again.conflicts  # nor a picture with two labels
+        assert len(store.images(usable_only=True)) == usable - 1
+        reasons = dict(store.problems())
+        assert all(reasons[p].startswith("missing on disk") for p in again.missing)
+        # A copy of the folder imported too: every file is new, and identical to an image held already.
+        shutil.copytree(folder, tmp_path / "copy")
+        copied = import_folder(store, tmp_path / "copy", seed=0)
+        assert copied.added == again.scanned and copied.copies == copied.added - len(copied.problems)
+        assert (
+            f"{copied.copies} of the new file(s) are identical to images the project held"
+            in copied.describe()
+        )
