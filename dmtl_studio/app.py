@@ -19,6 +19,7 @@ from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, demo_text_project_dir, force_offline
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
+from dmtl_studio.core.project.images_table import missing_files_notice
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.project.project_kind import create_project
 from dmtl_studio.core.project.store import ProjectStore
@@ -218,9 +219,7 @@ class StudioController(QObject):
             lambda path: self._label_tool(export_csv, path, "Wrote {} label(s)")
         )
         window.export_folder_requested.connect(
-            lambda path: self._label_tool(
-                export_imagefolder, path, f"Copied {{}} labelled {self._items(countable=True)}"
-            )
+            lambda path: self._label_tool(self._export_folders, path, "Copied {}")
         )
         window.import_csv_requested.connect(self._import_labels_csv)
         window.backup_requested.connect(
@@ -237,6 +236,15 @@ class StudioController(QObject):
             self.window.show_error("DMTL Studio", str(exc))
             return
         self.window.statusBar().showMessage(done.format(result), 10000)
+
+    def _export_folders(self, store: ProjectStore, path: str) -> str:
+        """Labels ▸ Export labelled … as folders: what was copied, and the images left out as gone from disk."""
+        gone = store.mark_missing_files() if store.kind != "text" else []
+        copied = f"{export_imagefolder(store, path)} labelled {self._items(countable=True)}"
+        if gone:
+            self.refresh()  # the gone images are problem files now
+            return f"{copied}; {missing_files_notice(gone)}"
+        return copied
 
     def _import_labels_csv(self, path: str) -> None:
         if self.store is None:

@@ -1457,6 +1457,7 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
 
 def _cmd_labels(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.errors import ProjectError
+    from dmtl_studio.core.project.images_table import missing_files_notice
     from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
     from dmtl_studio.core.project.store import ProjectStore
 
@@ -1474,6 +1475,9 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             print(f"wrote {export_csv(store, path)} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
+            gone = store.mark_missing_files() if store.kind != "text" else []
+            if gone:
+                print(f"note: {missing_files_notice(gone)}", file=sys.stderr)
             copied = export_imagefolder(store, path)
             noun = "text" if store.kind == "text" else "image"
             print(

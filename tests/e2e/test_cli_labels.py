@@ -112,3 +112,16 @@ def test_cli_label_doors_refuse_traversal_and_write_nothing_outside(tmp_path: Pa
     (tmp_path / "huge.csv").write_text("path,label\n" + "a" * 140_000 + ",x\n")
     result = _cli("labels", "import-csv", str(project), str(tmp_path / "huge.csv"))
     assert result.returncode == 2 and "Traceback" not in result.stderr and "4,096 characters" in result.stderr
+
+
+def test_export_folders_goes_on_past_an_image_gone_from_disk(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.demo import write_shapes_folder
+
+    images = write_shapes_folder(tmp_path / "images", 3, seed=3, size=32)
+    assert _cli("import", str(tmp_path / "p"), str(images)).returncode == 0
+    (images / "square" / "square_001.png").unlink()
+    result = _cli("labels", "export-folders", str(tmp_path / "p"), str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "copied 8 labelled image(s)" in result.stdout
+    assert "note: 1 image(s) are no longer on disk and were left out" in result.stderr
+    assert "square_001.png" in result.stderr and len(list((tmp_path / "out").rglob("*.png"))) == 8

@@ -23,3 +23,26 @@ def test_a_label_csv_import_is_an_action_the_window_undoes(qtbot, tmp_path: Path
     browser.undo_action.trigger()
     assert store.labels_of([record.id]) == {record.id: None}
     controller.shutdown()
+
+
+def test_export_as_folders_leaves_out_an_image_gone_from_disk_and_says_so(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.project.store import ProjectStore
+
+    images = write_shapes_folder(tmp_path / "images", 3, seed=2, size=32)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, images, seed=0)
+    gone = images / "circle" / "circle_000.png"
+    gone.unlink()
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    window.export_folder_requested.emit(str(tmp_path / "by-class"))
+    status = window.statusBar().currentMessage()
+    assert status.startswith(
+        "Copied 8 labelled image(s); 1 image(s) are no longer on disk and were left out"
+    ), status
+    assert str(gone) in status and len(list((tmp_path / "by-class").rglob("*.png"))) == 8
+    assert str(gone) in dict(controller.store.problems())
+    assert "1 problem file(s)" in window.browser.summary.text()  # the browser shows it at once
+    controller.shutdown()

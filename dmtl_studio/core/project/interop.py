@@ -284,6 +284,7 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
     Every target is resolved and checked to lie inside ``out_dir`` before anything is written, so a class name
     that is not a plain folder name (from a project made before names were checked) writes nothing anywhere.
     Returns the number of images written. ``out_dir`` must be new or empty, and no file is ever overwritten.
+    An image whose file is gone from disk is left out (call ``store.mark_missing_files()`` first to learn which).
 
     Raises
     ------
@@ -308,6 +309,8 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
         if image.label is None:
             continue
         source = Path(image.path)
+        if bodies is None and not source.is_file():
+            continue  # gone from disk since the import: nothing to copy
         name = source.name if bodies is None else _text_file_name(image.path)
         why = class_name_problem(image.label)
         try:
@@ -336,6 +339,8 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
                 atomic_copy(source, target)  # a full disk leaves no partly copied image behind
         except OSError as exc:
             reason = exc.reason if isinstance(exc, FileWriteError) else describe_os_error(exc)
+            if bodies is None and not source.is_file():  # the error is the source's, not the target's
+                reason = f"its source {source} is gone from disk"
             raise ProjectError(
                 f"the export to {out} stopped at {target}: {reason}. The {count} image(s) copied before are "
                 "complete and kept; nothing else was written"

@@ -205,3 +205,16 @@ def test_csv_import_time_grows_linearly_with_problem_rows(tmp_path: Path) -> Non
     large = _import_cpu_seconds(tmp_path, "large", 20_000)
     # 4x the rows: linear work takes ~4x the time, quadratic work ~16x. The bound leaves room for noise.
     assert large / max(small, 1e-3) < 9, f"5k rows: {small:.2f} s, 20k rows: {large:.2f} s"
+
+
+def test_export_folders_leaves_out_an_image_gone_from_disk(tmp_path: Path, shapes_dir: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "images"
+    shutil.copytree(shapes_dir, folder)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, folder, seed=0)
+        labelled = sum(1 for im in store.images(usable_only=True) if im.label)
+        (folder / "square" / "square_000.png").unlink()
+        assert export_imagefolder(store, tmp_path / "tree") == labelled - 1  # not stopped at the gone file
+    assert not (tmp_path / "tree" / "square" / "square_000.png").exists()
