@@ -1546,7 +1546,9 @@ def _rename_class(args: argparse.Namespace) -> int:
             )
         new = normal_class_name(args.new_name)
         editor = LabelEditor(store)
-        if new in names and new != old:
+        if new == old:
+            print(f"nothing to do: the class is already called '{old}'")
+        elif new in names:
             moved = editor.merge_classes([old], new)
             print(f"merged class '{old}' into '{new}': {moved} item(s) moved")
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from dmtl_studio.core.project.store import ProjectStore
@@ -39,6 +40,10 @@ def test_import_csv_counts_keeps_empty_cells_and_rename_merges_case_variants(
     with ProjectStore.open(project) as store:
         assert "Circle" not in store.class_names() and "circle" not in store.class_names()
         assert store.class_counts()["round"]["total"] == circles + 1
+    same = run_cli("labels", "rename", str(project), "round", "round")
+    assert same.returncode == 0 and "nothing to do: the class is already called 'round'" in same.stdout
+    with ProjectStore.open(project) as store:  # no rename logged for older runs to translate
+        assert [old for old, _, _ in json.loads(store.get_meta("class_renames"))] == ["Circle", "circle"]
     missing = run_cli("labels", "rename", str(project), "nope", "x")
     assert missing.returncode == 2 and "there is no class 'nope'" in missing.stderr
     alone = run_cli("labels", "rename", str(project), "round")

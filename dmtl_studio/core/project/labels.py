@@ -232,6 +232,8 @@ class LabelEditor:
         ProjectError
             ``new`` is not a valid name, or another class has it.
         """
+        if new == old:
+            return  # nothing changes: the history stays
         self._renaming(lambda: self.store.rename_class(old, new))
 
     def merge_classes(self, sources: Sequence[str], target: str) -> int:
