@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.quality.model_card import card_metrics, model_card_markdown
+from dmtl_studio.core.quality.model_card import calibration_on_split, card_metrics, model_card_markdown
 
 #: Steps reported through ``progress`` (evaluation, label check, duplicates, report, zip).
 STEPS = 5
@@ -245,6 +245,7 @@ def write_audit_bundle(
         "versions": sidecar.get("versions", {}),
         "metrics": card_metrics(result),
         "calibration": sidecar.get("calibration") or "not calibrated",
+        "calibration_on_split": calibration_on_split(result),
         "label_issues": issues,
         "leaks": leaks,
     }

@@ -78,6 +78,50 @@ def _md(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def calibration_on_split(result: object) -> dict | None:
+    """The expected calibration error on the evaluated split, with the run's temperature and without it."""
+    summary = result.calibration_summary() if result is not None else None
+    if summary is None:
+        return None
+    return {
+        "split_title": result.split_title,
+        "ece": summary["ece"],
+        "ece_without": summary["ece_uncalibrated"],
+    }
+
+
+def _calibration_lines(card: dict, noun: str) -> list[str]:
+    """The card's calibration in sentences: how the temperature was fitted and what it did there, then the
+    expected calibration error (15 bins) on the evaluated split."""
+    fitted, lines = card["calibration"], []
+    if isinstance(fitted, dict):
+        text = (
+            f"Temperature scaling: T = {fitted.get('temperature', float('nan')):.3f}, fitted on "
+            f"{fitted.get('images', '?')} {fitted.get('fitted_on', '')} {noun}s; there the expected calibration "
+            f"error (15 bins) went from {fitted.get('ece_before', float('nan')):.3f} to "
+            f"{fitted.get('ece_after', float('nan')):.3f}."
+        )
+        if fitted.get("ece_after", 0.0) > fitted.get("ece_before", 0.0):
+            text += " (The temperature minimises the log-loss, not this error, which it did not lower there.)"
+        lines.append(text)
+    else:
+        lines.append(
+            "Not calibrated: the probabilities are the model's own (too few validation "
+            f"{noun}s to fit a temperature on, or a run made before calibration)."
+        )
+    split = card.get("calibration_on_split")
+    if split:
+        lines.append(
+            f"On the {split['split_title']}: expected calibration error {split['ece']:.3f}"
+            + (
+                f" with the temperature, {split['ece_without']:.3f} without it."
+                if isinstance(fitted, dict)
+                else "."
+            )
+        )
+    return lines
+
+
 def model_card_markdown(card: dict) -> str:
     """The model card as Markdown (the same facts as ``model-card.json``); a text project's items are texts."""
     noun = "text" if card["data"].get("kind") == "text" else "image"
@@ -133,12 +177,7 @@ def model_card_markdown(card: dict) -> str:
         lines += ["", f"- Accuracy: {_format_proportion(metrics['accuracy'], noun)}"]
         for name, entry in metrics["recall"].items():
             lines.append(f"- Recall of {_md(name)}: {_format_proportion(entry, noun)}")
-    calibration = card["calibration"]
-    lines += ["", "## Calibration", ""]
-    if isinstance(calibration, dict):
-        lines.append(", ".join(f"{key}: {value}" for key, value in calibration.items()))
-    else:
-        lines.append(str(calibration))
+    lines += ["", "## Calibration", "", *_calibration_lines(card, noun)]
     lines += ["", "## Known label issues", ""]
     issues = card["label_issues"]
     if not issues["checked"]:

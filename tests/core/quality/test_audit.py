@@ -106,6 +106,9 @@ def test_card_has_wilson_intervals_calibration_label_issues_and_leaks(tmp_path_f
     assert sum(entry["total"] for entry in metrics["recall"].values()) == accuracy["total"]
     assert sum(entry["successes"] for entry in metrics["recall"].values()) == accuracy["successes"]
     assert card["calibration"] == "not calibrated"
+    assert (
+        "Not calibrated (not calibrated)" not in markdown and "Not calibrated: the probabilities" in markdown
+    )
     assert card["model"]["onnx"] == {"included": False, "reason": "not asked for"}
     assert card["model"]["weights_sha256"] and card["model"]["backbone"]
     pretrained = card["data"].get("pretrained_weights") or card["model"].get("pretrained_weights")
@@ -141,7 +144,17 @@ def test_calibration_from_the_sidecar_and_a_label_check_that_cannot_run(tmp_path
         card = json.loads(bundle.read("model-card.json"))
         markdown = bundle.read("model-card.md").decode("utf-8")
     assert card["calibration"] == calibration
-    assert "temperature: 1.7" in markdown
+    assert (
+        "Temperature scaling: T = 1.700, fitted on 9 validation images; there the expected calibration error "
+        "(15 bins) went from 0.200 to 0.050." in markdown
+    )
+    on_split = card["calibration_on_split"]
+    assert on_split["split_title"] == card["metrics"]["split_title"]
+    assert (
+        f"On the {on_split['split_title']}: expected calibration error {on_split['ece']:.3f} with the "
+        f"temperature, {on_split['ece_without']:.3f} without it." in markdown
+    )
+    assert "bins: 15" not in markdown  # sentences, not the sidecar's keys
     assert card["label_issues"]["checked"] is False
     assert "5 folds need at least 5" in card["label_issues"]["reason"]
     assert "Not checked: 5 folds" in markdown
