@@ -343,6 +343,9 @@ class ModelPanel(QWidget):
         self.lr_plot.setLabel("left", "loss")
         self.lr_plot.setMinimumHeight(140)
         self.lr_plot.setMaximumHeight(180)
+        # Before any search the axis spans the finder's sweep (10^-6 to 1), with its decades labelled.
+        self.lr_plot.setXRange(-6, 0, padding=0.02)
+        self.lr_plot.setYRange(0, 1)
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#1f77b4", width=2))
         self.lr_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", style=Qt.PenStyle.DashLine))
         self.lr_marker.hide()
@@ -763,15 +766,22 @@ class ModelPanel(QWidget):
         self.lr_status.setText("Cancelling after the current batch…")
         self.lr_finder_cancel_requested.emit()
 
+    def _fit_lr_axes(self) -> None:
+        """The axes on the curve now and as it grows (before it they spanned the finder's sweep)."""
+        self.lr_plot.enableAutoRange()
+        self.lr_plot.autoRange()
+
     def show_lr_finder_curve(self, rates: tuple[float, ...], losses: tuple[float, ...]) -> None:
         """The loss against the rate as measured so far (the test is still running)."""
         self.lr_curve.setData(np.asarray(rates, dtype=float), np.asarray(losses, dtype=float))
+        self._fit_lr_axes()
 
     def show_lr_finder_result(self, result: object) -> None:
         """Plot loss against learning rate; ``result`` has ``learning_rates``, ``losses`` and ``suggestion``."""
         rates = np.asarray(result.learning_rates, dtype=float)
         losses = np.asarray(result.losses, dtype=float)
         self.lr_curve.setData(rates, losses)
+        self._fit_lr_axes()
         self._suggestion = float(result.suggestion)
         self._suggestion_transfer = getattr(result, "transfer", None) or self.transfer()
         self.lr_marker.setValue(math.log10(self._suggestion))

@@ -127,6 +127,9 @@ def test_imported_weights_enable_a_backbone(panel: ModelPanel) -> None:
 
 
 def test_lr_finder_is_requested_by_signal_and_its_result_plotted(qtbot, panel: ModelPanel) -> None:  # noqa: ANN001
+    # Before any search the empty plot spans the finder's sweep, so its log axis has labelled decades.
+    (x_low, x_high), _ = panel.lr_plot.getViewBox().viewRange()
+    assert x_low <= -6 and x_high >= 0
     with qtbot.waitSignal(panel.lr_finder_requested, timeout=2000) as blocker:
         qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
     assert isinstance(blocker.args[0], TrainConfig)
@@ -136,6 +139,9 @@ def test_lr_finder_is_requested_by_signal_and_its_result_plotted(qtbot, panel: M
     panel.show_lr_finder_result(result)
     xs, ys = panel.lr_curve.getData()
     assert len(xs) == 5 and list(ys) == [1.1, 1.0, 0.6, 0.5, 3.0]
+    # The whole curve in view: the axes left the empty plot's fixed span (10^-6 to 1, loss 0 to 1).
+    (x_low, x_high), (_, y_high) = panel.lr_plot.getViewBox().viewRange()
+    assert y_high >= 3.0 and x_low <= -5 and x_high >= -1
     assert "0.001" in panel.lr_status.text()
     qtbot.mouseClick(panel.use_lr, Qt.MouseButton.LeftButton)
     assert panel.learning_rate.value() == pytest.approx(1e-3)
