@@ -201,11 +201,10 @@ class TextImportDialog(QDialog):
             f"<b>{html.escape(self.path.name)}</b>: {kind}, {encoding}, {len(preview.columns)} column(s). "
             f"The first {len(preview.rows)} row(s):"
         )
-        warning = preview.header_warning
-        self.header_note.setText(
-            header_advice(warning, self.predicting).capitalize() + "." if warning else ""
-        )
-        self.header_note.setVisible(bool(warning))
+        advice = header_advice(preview.header_warning, self.predicting) if preview.header_warning else ""
+        # Only the first letter raised: str.capitalize would lower the file and column names in it.
+        self.header_note.setText(f"{advice[:1].upper()}{advice[1:]}." if advice else "")
+        self.header_note.setVisible(bool(advice))
         self.table.clear()
         self.table.setColumnCount(len(preview.columns))
         self.table.setRowCount(len(preview.rows))

@@ -65,6 +65,14 @@ def test_the_dialog_says_when_the_first_line_looks_like_data(qtbot, tmp_path: Pa
         assert not dialog.header_note.isHidden()
         assert dialog.header_note.text().startswith("The first line of notes.csv looks like a row of data")
         assert f"is not {verb}" in dialog.header_note.text()
+    mixed = tmp_path / "Tickets.csv"  # names keep their case in the sentence
+    mixed.write_text("Printer jams,Hardware\nInvoice twice,Billing\nScreen dark,Hardware\n", encoding="utf-8")
+    dialog = TextImportDialog(mixed)
+    qtbot.addWidget(dialog)
+    assert (
+        "The first line of Tickets.csv" in dialog.header_note.text()
+        and "'Hardware'" in dialog.header_note.text()
+    )
     dialog = TextImportDialog(_table(tmp_path / "reviews.csv"))
     qtbot.addWidget(dialog)
     assert dialog.header_note.isHidden()
