@@ -239,7 +239,7 @@ class StudioController(QObject):
 
     def _export_folders(self, store: ProjectStore, path: str) -> str:
         """Labels ▸ Export labelled … as folders: what was copied, and the images left out as gone from disk."""
-        gone = store.mark_missing_files() if store.kind != "text" else []
+        gone = store.mark_missing_files()
         copied = f"{export_imagefolder(store, path)} labelled {self._items(countable=True)}"
         if gone:
             self.refresh()  # the gone images are problem files now

@@ -1475,7 +1475,7 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             print(f"wrote {export_csv(store, path)} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
-            gone = store.mark_missing_files() if store.kind != "text" else []
+            gone = store.mark_missing_files()
             if gone:
                 print(f"note: {missing_files_notice(gone)}", file=sys.stderr)
             copied = export_imagefolder(store, path)

@@ -52,15 +52,6 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     return LabelledSplit(classes, train, val)
 
 
-def leave_out_missing_files(store: ProjectStore) -> list[str]:
-    """Mark the project's usable images that are no longer on disk as problem files
-    (:meth:`~dmtl_studio.core.project.images_table.ImagesTable.mark_missing_files`); returns their paths."""
-    missing = store.mark_missing_files()
-    if missing:
-        log.info("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])
-    return missing
-
-
 def files_for_run(
     store: ProjectStore, split: LabelledSplit | None, emit: Callable[[object], None]
 ) -> LabelledSplit:
@@ -70,7 +61,9 @@ def files_for_run(
 
     Raises :class:`TrainingError` as :func:`labelled_split` does.
     """
-    missing = [] if store.read_only else leave_out_missing_files(store)
+    missing = [] if store.read_only else store.mark_missing_files()
+    if missing:
+        log.info("%d image(s) missing on disk marked as problems, first: %s", len(missing), missing[0])
     changes = FileChanges() if store.read_only else check_image_files(store)
     for notice in (missing and missing_files_notice(missing), changes.notice()):
         if notice:  # (none on a read-only store: the other ranks of a distributed run take rank 0's split)
