@@ -21,6 +21,7 @@ from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, nothing_scored
 from dmtl_studio.core.evaluation.report_charts import line_chart_svg, reliability_svg
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
+from dmtl_studio.core.models.run_folder import used_and_unused
 from dmtl_studio.core.models.run_notes import read_run_notes
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import load_rgb
@@ -264,7 +265,7 @@ def build_report(
     """The report's HTML text (pure: everything it shows is passed in); ``run_notes``: what the training said
     of how it trained (:mod:`~dmtl_studio.core.models.run_notes`)."""
     name = Path(run_dir).name
-    config = dict(sidecar.get("config", {}))
+    config, unused = used_and_unused(sidecar.get("config", {}))
     if sidecar.get("kind") == "text":  # settings of image models only: a text run shows none of them
         for key in IMAGE_ONLY_SETTINGS:
             config.pop(key, None)
@@ -332,6 +333,8 @@ def build_report(
     parts.append(_collapsed("Model", _dict_table(spec)))
     parts.append(_collapsed("Preprocessing", _dict_table(sidecar.get("preprocessing", {}))))
     parts.append(_collapsed("Configuration", _dict_table(config)))
+    if unused:
+        parts.append(_collapsed("Settings this run did not use", _dict_table(unused)))
     parts.append(_collapsed("Augmentation recipe", _recipe_html(recipe)))
     environment = dict(sidecar.get("versions", {}))
     environment["report platform"] = platform.platform()

@@ -16,6 +16,8 @@ SIDECAR_NAME = "model.json"
 SIDECAR_FORMAT = 1
 #: The content hashes of the items a run's final model was fitted on, one a line (written by the training).
 FITTED_NAME = "fitted-items.txt"
+#: The key, in a run's stored configuration, of the settings the run did not use: ``{setting: why}``.
+UNUSED_KEY = "unused_settings"
 
 
 class CheckpointError(Exception):
@@ -54,6 +56,18 @@ def flips_views(sidecar: Mapping[str, object]) -> bool:
         return False
     asked = bool(config.get("tta_flip", False)) and config.get("transfer", "frozen") != "frozen"
     return asked and sidecar.get("kind") != "text"
+
+
+def used_and_unused(config: Mapping[str, object]) -> tuple[dict, dict[str, str]]:
+    """A run's stored configuration split in two: the settings it used (``recipe`` and the rest, as stored), and
+    ``{setting: why}`` for those it did not (epoch settings of a linear probe, a fine-tune's rates in a frozen run…),
+    which the training records under :data:`UNUSED_KEY`. A run stored before runs recorded them uses every one."""
+    used = dict(config)
+    recorded = used.pop(UNUSED_KEY, None)
+    unused = {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, Mapping) else {}
+    for name in unused:
+        used.pop(name, None)
+    return used, unused
 
 
 def read_fitted_hashes(run_dir: str | os.PathLike[str]) -> frozenset[str] | None:

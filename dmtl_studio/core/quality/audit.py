@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.models.run_folder import used_and_unused
 from dmtl_studio.core.quality.model_card import calibration_on_split, card_metrics, model_card_markdown
 
 #: Steps reported through ``progress`` (evaluation, label check, duplicates, report, zip).
@@ -190,7 +191,7 @@ def write_audit_bundle(
     if project is None:
         raise AuditError(f"{run_dir} is not inside a project: name the project it was trained on (--project)")
     sidecar = loaded.sidecar
-    config = dict(sidecar.get("config", {}))
+    config, unused = used_and_unused(sidecar.get("config", {}))
     recipe = config.pop("recipe", None) or sidecar.get("augmentation")
 
     check(should_stop)
@@ -240,6 +241,7 @@ def write_audit_bundle(
             "onnx": onnx_note,
         },
         "config": config,
+        "unused_settings": unused,
         "augmentation": recipe,
         "preprocessing": sidecar.get("preprocessing", {}),
         "versions": sidecar.get("versions", {}),

@@ -206,6 +206,10 @@ def model_card_markdown(card: dict) -> str:
         lines.append(f"- {', '.join(group['warnings'])}: {members}")
     lines += ["", "## Training configuration", ""]
     lines += [f"- {key}: {_md(json.dumps(value))}" for key, value in sorted(card["config"].items())]
+    unused = card.get("unused_settings") or {}
+    if unused:
+        lines += ["", "Settings this run did not use:", ""]
+        lines += [f"- {key}: {_md(why)}" for key, why in sorted(unused.items())]
     lines += ["", "## Augmentation recipe", "", "```json", json.dumps(card["augmentation"], indent=2), "```"]
     lines += ["", "## Library versions", ""]
     lines += [f"- {key}: {value}" for key, value in sorted(card["versions"].items())]

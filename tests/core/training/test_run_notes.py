@@ -27,6 +27,12 @@ def test_the_notes_a_run_said_are_kept_in_its_folder_and_shown_by_its_report(tmp
     report, _ = write_report(summary.run_dir, tmp_path / "report.html")
     text = report.read_text(encoding="utf-8")
     assert ">How the run trained<" in text and "joined the fit" in text
+    # A linear probe trains by no epochs: its epoch settings are listed apart, with why, not as its configuration.
+    configuration, unused = text.split("<summary>Configuration</summary>")[1].split(
+        "<summary>Settings this run did not use</summary>"
+    )
+    assert "<th class='l'>epochs</th>" in unused and "fitted as a linear probe" in unused
+    assert "<th class='l'>epochs</th>" not in configuration and "<th class='l'>backbone</th>" in configuration
 
 
 def test_notes_are_added_once_each_and_a_damaged_file_reads_as_none(tmp_path: Path) -> None:
