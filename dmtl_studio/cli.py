@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dmtl_studio import __version__, cli_text
+from dmtl_studio import __version__, cli_remove, cli_text
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ COMMANDS = (
     "label-errors",
     "duplicates",
     "repair",
+    "remove",
 )
 
 
@@ -190,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="import-csv: an empty label cell unlabels the item (by default it keeps its label)",
     )
+
+    cli_remove.add_command(sub, _path)
 
     p = sub.add_parser("backup", help="copy a project's database safely, even while the app has it open")
     p.add_argument("project_dir", type=_path)
@@ -1652,7 +1655,7 @@ def main(argv: list[str]) -> int:
     )
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
-    args = _parser().parse_args(argv)
+    args = cli_remove.parse(argv[1:], _path) if argv[0] == "remove" else _parser().parse_args(argv)
     args.argv = list(argv)  # what a distributed run's launcher gives its processes
     handlers = {
         "new": cli_text.cmd_new,
@@ -1672,6 +1675,7 @@ def main(argv: list[str]) -> int:
         "label-errors": _cmd_label_errors,
         "duplicates": _cmd_duplicates,
         "repair": _cmd_repair,
+        "remove": cli_remove.cmd_remove,
     }
     from dmtl_studio.core.project.busy import set_busy_reporter
 

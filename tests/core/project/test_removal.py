@@ -1,0 +1,88 @@
+"""Removing items from a project: only the named ones go, the files stay, and the log brings them back labelled."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.interop import import_csv
+from dmtl_studio.core.project.removal import ids_at_paths, problem_ids, remove_items
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_demo import create_text_demo_project
+from dmtl_studio.core.project.text_import import import_texts
+from tests.disk_faults import read_only_folder
+
+
+def _project(tmp_path: Path) -> tuple[Path, Path]:
+    images = write_shapes_folder(tmp_path / "images", 4, unlabelled=2, seed=3, size=32)
+    with ProjectStore.create(tmp_path / "project") as store:
+        import_folder(store, images, val_fraction=0.25, test_fraction=0.0, seed=0)
+    return tmp_path / "project", images
+
+
+def test_removed_images_leave_the_project_not_the_disk_and_their_log_brings_them_back(tmp_path: Path) -> None:
+    project, images = _project(tmp_path)
+    (images / "circle" / "circle_000.png").unlink()  # a file gone since the import
+    with ProjectStore.open(project) as store:
+        before = {r.path: r.label for r in store.images()}
+        ids, unknown = ids_at_paths(store, [images / "square", tmp_path / "nowhere.png"])
+        assert unknown == [str(tmp_path / "nowhere.png")]
+        assert sorted(store.labels_of(ids).values()) == ["square"] * 4  # the folder names its images
+        gone = problem_ids(store, missing_only=True)
+        assert [r.path for r in store.images_by_id(gone)] == [str(images / "circle" / "circle_000.png")]
+        summary = remove_items(store, ids + gone)
+        after = {r.path: r.label for r in store.images()}
+    assert (summary.removed, summary.labelled) == (5, 5)
+    # Only those five went; every other image keeps its label, and the square files are still on disk.
+    assert after == {
+        path: label for path, label in before.items() if "square" not in path and "circle_000" not in path
+    }
+    assert len(list((images / "square").iterdir())) == 4
+    with open(summary.log, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(row["path"], row["label"]) for row in rows} == {
+        (path, label) for path, label in before.items() if "square" in path or "circle_000" in path
+    }
+    problems = {Path(row["path"]).name: row["problem"] for row in rows}
+    assert all(row["split"] for row in rows) and problems.pop("circle_000.png").startswith("missing on disk")
+    assert set(problems.values()) == {""}
+    with ProjectStore.open(project) as store:
+        restored = import_csv(store, summary.log)
+        assert restored.not_found == (str(images / "circle" / "circle_000.png"),)
+        assert {r.path: r.label for r in store.images()} == {
+            path: label for path, label in before.items() if "circle_000" not in path
+        }
+        assert remove_items(store, []).log is None and remove_items(store, [10_000]).removed == 0
+
+
+def test_a_log_that_cannot_be_written_removes_nothing(tmp_path: Path) -> None:
+    project, _images = _project(tmp_path)
+    with ProjectStore.open(project) as store:
+        count = store.image_count()
+        with read_only_folder(project), pytest.raises(ProjectError, match="nothing was removed"):
+            remove_items(store, [r.id for r in store.images()])
+        assert store.image_count() == count
+
+
+def test_removed_texts_are_logged_with_their_bodies_and_come_back_as_a_table(tmp_path: Path) -> None:
+    project = tmp_path / "texts"
+    create_text_demo_project(project)
+    with ProjectStore.open(project) as store:
+        first = store.images()[0]
+        body = store.texts([first.id])[first.id]
+        summary = remove_items(store, [first.id])
+        assert store.images_by_id([first.id]) == []
+        assert not store.texts([first.id])  # the body goes with it
+        assert summary.restore_hint("text").endswith("(text column 'text', label column 'label')")
+    with open(summary.log, newline="", encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["path"], row["label"], row["text"]) == (first.path, first.label or "", body)
+    with ProjectStore.open(project) as store:
+        import_texts(store, summary.log, text_column="text", label_column="label", val_fraction=0.0, seed=0)
+        back = [r for r in store.images() if store.texts([r.id])[r.id] == body]
+        assert [r.label for r in back] == [first.label]
