@@ -1,7 +1,7 @@
 """Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
 
 Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map] [--click TEXT]
-       [--scroll-down] [--import-texts TABLE]
+       [--scroll-down] [--import-texts TABLE] [--remove-selected]
 Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
 """
 
@@ -38,6 +38,9 @@ def main() -> int:
         action="store_true",
         help="scroll every scrolling panel to its end (after the clicks)",
     )
+    parser.add_argument(
+        "--remove-selected", action="store_true", help="then ask to remove the selected images (Shift+Delete)"
+    )
     parser.add_argument("--import-texts", help="open File ▸ Import texts… on this table (its column dialog)")
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
@@ -72,6 +75,8 @@ def main() -> int:
         view._hover(view.view_box.mapViewToScene(QPointF(*map(float, view.points[row]))))
 
     QTimer.singleShot(500, arrange)
+    if args.remove_selected:
+        QTimer.singleShot(900, window.browser.remove_selected)
     if args.import_texts:
         QTimer.singleShot(900, lambda: window.ask_text_columns(args.import_texts))
     if args.show_map:

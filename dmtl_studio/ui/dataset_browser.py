@@ -71,6 +71,7 @@ from dmtl_studio.core.project.labels import (
     next_unlabelled,
     relabel_targets,
 )
+from dmtl_studio.core.project.removal import problem_ids, remove_items
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts, move_to_split
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
@@ -392,6 +393,12 @@ class DatasetBrowser(QWidget):
             self.addAction(action)
         self.undo_action.triggered.connect(self.undo)
         self.redo_action.triggered.connect(self.redo)
+        # Delete and Backspace remove a label (as 0 does); forgetting the item itself takes Shift+Delete.
+        self.remove_action = QAction("Remove from project…", self)
+        self.remove_action.setShortcut("Shift+Del")
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.remove_action.triggered.connect(self.remove_selected)
+        self.addAction(self.remove_action)
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Show"))
@@ -956,7 +963,51 @@ class DatasetBrowser(QWidget):
         record = self.current_record()
         if record is not None and record.id in self.duplicate_group:
             menu.addAction("Keep this duplicate group in one split", self.keep_duplicate_group_in_one_split)
+        menu.addSeparator()
+        menu.addAction(self.remove_action)
         menu.exec(self.view.viewport().mapToGlobal(position))
+
+    # ----------------------------------------------------------------- removal
+    def remove_selected(self) -> None:
+        """Remove the selected items from the project, after asking (their files stay on disk)."""
+        self._remove_items(self.selected_ids(), "selected")
+
+    def remove_problem_items(self) -> None:
+        """Remove every problem item (gone from disk, unreadable, empty) from the project, after asking."""
+        if self.store is not None:
+            self._remove_items(problem_ids(self.store), "problem")
+
+    def _remove_items(self, ids: list[int], which: str) -> None:
+        if self.store is None:
+            return
+        noun = self._noun()
+        records = self.store.images_by_id(ids)
+        if not records:
+            self.status_message.emit(f"No {which} {noun} to remove")
+            return
+        labelled = sum(record.label is not None for record in records)
+        answer = QMessageBox.question(
+            self,
+            "Remove from project",
+            f"Remove {len(records)} {which} {noun} from the project ({labelled} of them labelled)?\n\n"
+            "No file is deleted from disk. The list of them, with their labels and splits, is written first to "
+            "the project's 'removed' folder, from which they can be brought back.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            summary = remove_items(self.store, [record.id for record in records])
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Remove from project", str(exc))
+            return
+        if self.editor is not None:
+            self.editor.clear_history()  # its actions name the items that went
+        self.reload()
+        self.status_message.emit(
+            f"Removed {summary.removed} {noun} from the project ({summary.labelled} labelled); "
+            f"{summary.restore_hint(self.store.kind)}"
+        )
+        self.project_changed.emit()
 
     def _class_key_names(self) -> list[tuple[int, str]]:
         return [(i + 1, name) for i, name in enumerate(self.classes.class_names()[:9])]

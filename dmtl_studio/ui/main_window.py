@@ -260,8 +260,13 @@ class MainWindow(QMainWindow):
             labels_menu.addAction("Find duplicates and leaks", self.duplicates_requested),
             labels_menu.addAction("Dataset map…", self.show_dataset_map),
             labels_menu.addSeparator(),
+            self.browser.remove_action,
+            labels_menu.addAction("Remove problem files from project…", self.browser.remove_problem_items),
+            labels_menu.addSeparator(),
             labels_menu.addAction("Back up project database…", self._ask_backup),
         ]
+        labels_menu.insertAction(self.project_actions[-3], self.browser.remove_action)
+        self.remove_problems_action = self.project_actions[-3]
         self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [
             self.import_action,
             self.import_text_folder_action,
@@ -351,6 +356,9 @@ class MainWindow(QMainWindow):
         self.dataset_map.set_noun("text" if kind == "text" else "image")
         self._side_dock.setWindowTitle("Text encoder and head" if kind == "text" else "Backbone and head")
         self.import_action.setText("&Import texts…" if kind == "text" else "&Import image folder…")
+        self.remove_problems_action.setText(
+            f"Remove problem {'texts' if kind == 'text' else 'files'} from project…"
+        )
         self.import_text_folder_action.setVisible(kind == "text")
 
     def set_import_running(self, running: bool) -> None:

@@ -155,3 +155,43 @@ def test_number_keys_also_label_while_the_large_view_has_the_focus(
     qtbot.keyClick(browser.viewer.view, Qt.Key.Key_Plus)  # the view's own keys still zoom
     # Clicking the classes table leaves the keyboard where it was.
     assert browser.classes.table.focusPolicy() == Qt.FocusPolicy.NoFocus
+
+
+def test_shift_delete_removes_the_selected_images_from_the_project_after_asking(
+    qtbot, browser_window, project: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    window, browser = browser_window
+    messages: list[str] = []
+    browser.status_message.connect(messages.append)
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args[2]) or answers.pop(0))
+    browser.set_filter("unlabelled")
+    first = Path(browser.model.record(0).path).name
+    browser.view.setFocus()
+    qtbot.keyClick(browser.view, Qt.Key.Key_1)  # a label action, to undo (the image stays in view, row 0)
+    assert browser.undo_action.isEnabled()
+    browser.view.selectionModel().clearSelection()
+    for row in (1, 2):
+        browser.view.selectionModel().select(
+            browser.model.index(row), QItemSelectionModel.SelectionFlag.Select
+        )
+    chosen = [Path(browser.model.record(r).path).name for r in (1, 2)]
+    qtbot.keyClick(browser.view, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)  # answered No
+    assert "Remove 2 selected image(s) from the project" in asked[0] and len(_labels(project)) == 81
+    qtbot.keyClick(browser.view, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
+    left = _labels(project)
+    assert len(left) == 79 and not set(chosen) & set(left) and browser.model.rowCount() == 3  # filter applied again
+    assert left[first] == "circle"  # the image labelled first was not selected: it stays, labelled
+    assert not browser.undo_action.isEnabled()  # the history named the removed images
+    assert messages[-1].startswith("Removed 2 image(s) from the project (0 labelled)")
+    assert len(list((project / "removed").glob("removed-*.csv"))) == 1
+
+    menu_titles = [a.text() for a in window.menuBar().actions()[2].menu().actions()]
+    assert "Remove from project…" in menu_titles and "Remove problem files from project…" in menu_titles
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: QMessageBox.StandardButton.Yes)
+    browser.remove_problem_items()
+    with ProjectStore.open(project) as store:
+        assert store.problems() == [] and store.image_count() == 76
+    browser.remove_problem_items()
+    assert messages[-1] == "No problem image(s) to remove"
