@@ -181,7 +181,9 @@ def test_shift_delete_removes_the_selected_images_from_the_project_after_asking(
     assert "Remove 2 selected image(s) from the project" in asked[0] and len(_labels(project)) == 81
     qtbot.keyClick(browser.view, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
     left = _labels(project)
-    assert len(left) == 79 and not set(chosen) & set(left) and browser.model.rowCount() == 3  # filter applied again
+    assert (
+        len(left) == 79 and not set(chosen) & set(left) and browser.model.rowCount() == 3
+    )  # filter applied again
     assert left[first] == "circle"  # the image labelled first was not selected: it stays, labelled
     assert not browser.undo_action.isEnabled()  # the history named the removed images
     assert messages[-1].startswith("Removed 2 image(s) from the project (0 labelled)")

@@ -10,6 +10,7 @@ counted as skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,6 +129,32 @@ def _held_elsewhere(info: object, held: dict[str, list[str]]) -> bool:
     return any(os.path.isfile(path) for path in paths)
 
 
+class _KnownFiles:
+    """The project's images by file identity (device, inode), read on first use: a file of the folder that the
+    project holds under another spelling of its path (the folder reached through a symbolic link, or through its
+    real path after the link) is that image, not a new one."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        self._by_identity: dict[tuple[int, int], str] | None = None
+
+    def spelling(self, path: Path) -> str | None:
+        """The path the project holds the file ``path`` under, or ``None`` when it holds no such file."""
+        if not self.paths:
+            return None
+        if self._by_identity is None:
+            self._by_identity = {}
+            for known in self.paths:
+                with contextlib.suppress(OSError):
+                    stat = os.stat(known)
+                    self._by_identity.setdefault((stat.st_dev, stat.st_ino), known)
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return self._by_identity.get((stat.st_dev, stat.st_ino))
+
+
 def _parts_below(root: Path, path: Path) -> tuple[str, ...]:
     """``path.relative_to(root).parts``, by string slicing when it can (an import calls this per file)."""
     prefix = os.path.join(str(root), "")
@@ -222,6 +249,8 @@ def import_folder(
     for known_path, sha in known.items():
         held.setdefault(sha, []).append(known_path)
     read = 0  # files looked at (all of them unless cancelled)
+    held_paths = {record.path for record in store.images()}  # problem files too
+    same_files = _KnownFiles(sorted(held_paths))
     for index, path in enumerate(files):
         if should_stop():
             cancelled = True
@@ -241,12 +270,14 @@ def import_folder(
             problems.append((str(path), problem))
         if info is not None and info.note:
             notes.append((str(path), info.note))
+        absolute = str(path.absolute())
+        if absolute not in held_paths:  # the same file under another spelling keeps the project's path
+            absolute = same_files.spelling(path) or absolute
         if class_name and problem is None:
             classes.add(class_name)
             labelled += 1
             if split is not None:
-                folder_splits[str(path.absolute())] = split
-        absolute = str(path.absolute())
+                folder_splits[absolute] = split
         if absolute not in known and _held_elsewhere(info, held):
             copies += 1
         pending.append((absolute, class_name if problem is None else None, info, problem))

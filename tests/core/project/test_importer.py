@@ -114,3 +114,19 @@ def test_a_reimport_marks_the_files_gone_and_counts_the_copies(tmp_path: Path, s
             f"{copied.copies} of the new file(s) are identical to images the project held"
             in copied.describe()
         )
+
+
+def test_a_folder_reached_through_a_link_and_through_its_real_path_is_one_folder(
+    tmp_path: Path, shapes_dir: Path
+) -> None:
+    real = tmp_path / "real"
+    shutil.copytree(shapes_dir, real)
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    for first, second in (("link", "real"), ("real", "link")):
+        with ProjectStore.create(tmp_path / f"p-{first}") as store:
+            import_folder(store, tmp_path / first, seed=0)
+            before = {record.path: record.label for record in store.images()}
+            again = import_folder(store, tmp_path / second, seed=0)
+            assert (again.added, again.copies) == (0, 0), first
+            assert {record.path: record.label for record in store.images()} == before  # the paths it knew
+        assert all(path.startswith(str(tmp_path / first)) for path in before)
