@@ -1137,21 +1137,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             loaded = None
             if args.target_accuracy is not None:
                 from dmtl_studio.core.models.checkpoint import load_checkpoint
-                from dmtl_studio.core.quality.reject import validation_threshold
+                from dmtl_studio.core.quality.reject import describe_threshold, validation_threshold
 
                 loaded = load_checkpoint(args.run_dir, device=args.device)
                 chosen = validation_threshold(args.run_dir, args.target_accuracy, loaded=loaded)
                 reject_below = chosen.threshold
-                reached = (
-                    ""
-                    if chosen.reached
-                    else f" (accuracy {args.target_accuracy:.1%} is not reached; best found)"
-                )
-                print(
-                    f"threshold {chosen.threshold:.4f} for accuracy {args.target_accuracy:.1%}{reached}: on the "
-                    f"{chosen.images} validation image(s) it keeps {chosen.coverage:.1%} (expected coverage) at "
-                    f"accuracy {chosen.accuracy:.1%}; the rest are written as 'unsure'"
-                )
+                print(describe_threshold(chosen, args.target_accuracy))
             summary = predict_folder(
                 args.run_dir,
                 args.images_dir,

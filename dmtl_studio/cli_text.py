@@ -246,15 +246,11 @@ def cmd_predict_texts(
                     file=sys.stderr,
                 )
                 return 2
-            from dmtl_studio.core.quality.reject import validation_threshold
+            from dmtl_studio.core.quality.reject import describe_threshold, validation_threshold
 
             chosen = validation_threshold(args.run_dir, args.target_accuracy, device=args.device)
             reject_below = chosen.threshold
-            print(
-                f"threshold {chosen.threshold:.4f} for accuracy {args.target_accuracy:.1%}: on the "
-                f"{chosen.images} validation text(s) it keeps {chosen.coverage:.1%} at accuracy "
-                f"{chosen.accuracy:.1%}; the rest are written as 'unsure'"
-            )
+            print(describe_threshold(chosen, args.target_accuracy, noun="text"))
         summary = predict_text_inputs(
             args.run_dir,
             args.images_dir,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dmtl_studio.core.models.calibration import RejectThreshold, threshold_for_accuracy
+from dmtl_studio.core.quality.model_card import wilson_interval
 
 if TYPE_CHECKING:
     from dmtl_studio.core.models.checkpoint import LoadedModel
@@ -104,3 +105,27 @@ def validation_threshold(
         raise RejectError(f"none of the validation images of {project} could be read")
     targets = np.asarray([index[label] for label in labels], dtype=np.int64)
     return threshold_for_accuracy(probs, targets, target_accuracy)
+
+
+def describe_threshold(chosen: RejectThreshold, target_accuracy: float, noun: str = "image") -> str:
+    """One paragraph for the user: the threshold chosen for ``target_accuracy``, whether the validation split
+    reached it, what it keeps there, and the 95 % Wilson interval of the accuracy on the kept ``noun``\\ s (few
+    validation items make a wide one: the target is then met on them, not shown to hold on new items)."""
+    kept = max(1, round(chosen.coverage * chosen.images))
+    right = round(chosen.accuracy * kept)
+    low, high = wilson_interval(right, kept)
+    reached = (
+        "" if chosen.reached else " (not reached on the validation split; the most accurate threshold found)"
+    )
+    text = (
+        f"threshold {chosen.threshold:.4f} for accuracy {target_accuracy:.1%}{reached}: on the {chosen.images} "
+        f"validation {noun}(s) it keeps {kept} ({chosen.coverage:.1%}, the expected coverage) at accuracy "
+        f"{chosen.accuracy:.1%} ({right} of {kept} right; 95 % interval {low:.1%} – {high:.1%}, Wilson); the rest "
+        "are written as 'unsure'"
+    )
+    if chosen.reached and low < target_accuracy:
+        text += (
+            f". With {kept} kept {noun}(s) that is not yet evidence of {target_accuracy:.0%} on new {noun}s: the "
+            f"accuracy may be as low as {low:.1%}; label more validation {noun}s to narrow it"
+        )
+    return text

@@ -133,3 +133,18 @@ def test_a_text_probe_that_fitted_its_validation_texts_chooses_the_threshold_out
     assert chosen.images == len(val)
     assert (chosen.threshold, chosen.coverage) == _out_of_fold_threshold(project, run, 0.9)
     shutil.rmtree(project / "cache", ignore_errors=True)
+
+
+def test_the_threshold_is_described_with_the_interval_of_its_accuracy() -> None:
+    from dmtl_studio.core.models.calibration import RejectThreshold
+    from dmtl_studio.core.quality.model_card import wilson_interval
+    from dmtl_studio.core.quality.reject import describe_threshold
+
+    few = describe_threshold(RejectThreshold(0.9, 1.0, 0.5, True, 20), 0.95)
+    low, high = wilson_interval(10, 10)
+    assert "keeps 10 (50.0%" in few and "10 of 10 right" in few and f"{low:.1%} – {high:.1%}" in few
+    assert "not yet evidence of 95% on new images: the accuracy may be as low as" in few and low < 0.95
+    many = describe_threshold(RejectThreshold(0.5, 0.99, 1.0, True, 2000), 0.95, noun="text")
+    assert "1980 of 2000 right" in many and "validation text(s)" in many and "not yet evidence" not in many
+    missed = describe_threshold(RejectThreshold(0.7, 0.86, 0.54, False, 50), 0.95)
+    assert "(not reached on the validation split" in missed and "27 (54.0%" in missed
