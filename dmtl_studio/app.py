@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import logging
 import os
 import sys
@@ -618,13 +619,16 @@ class StudioController(QObject):
             thread.result_ready.connect(done)
             start("export", thread, f"Exporting {Path(run_dir).name} as {fmt}…")
 
-        def predict(run_dir: str, images: str, out: str, columns: dict) -> None:
+        def predict(run_dir: str, images: str, out: str, columns: dict, target_accuracy: float) -> None:
             if running("predict"):
                 return
-            thread = PredictThread(run_dir, images, out, columns)
+            thread = PredictThread(run_dir, images, out, columns, target_accuracy or None)
 
             def done(summary: object) -> None:
-                view.show_message(summary.describe(out, noun=self._items()[:-1]))
+                described = summary.describe(out, noun=self._items()[:-1])
+                if thread.threshold_note:  # the summary is rich text: a line each, paths escaped
+                    described = f"{html.escape(described, False)}<br>{html.escape(thread.threshold_note, False)}."
+                view.show_message(described)
 
             thread.result_ready.connect(done)
             start("predict", thread, f"Predicting the {self._items()} of {images} with {Path(run_dir).name}…")

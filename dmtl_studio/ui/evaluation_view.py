@@ -62,6 +62,13 @@ EXPORT_FORMATS = {
         "the weights alone, in a file that cannot hide code, to load into the same network",
     ),
 }
+#: Predict's choice for predictions the run is not sure of: ``(title, target accuracy)``, 0 keeping them all.
+UNSURE_TARGETS = (
+    ("No 'unsure'", 0.0),
+    ("'Unsure' to reach 90 % accuracy", 0.90),
+    ("'Unsure' to reach 95 % accuracy", 0.95),
+    ("'Unsure' to reach 99 % accuracy", 0.99),
+)
 NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
 
 
@@ -162,8 +169,9 @@ class EvaluationView(QWidget):
     report_requested = Signal(str)  # run folder
     export_requested = Signal(str, str, str)  # run folder, format, destination
     # run folder, what to predict (a folder of images; in a text project a .txt file, folder or table), CSV to
-    # write, and the table's columns ({"text_column": ..., "id_column": ...}; empty otherwise)
-    predict_requested = Signal(str, str, str, dict)
+    # write, the table's columns ({"text_column": ..., "id_column": ...}; empty otherwise), and the accuracy the
+    # kept predictions should reach on the validation split (the rest written as "unsure"; 0: keep them all)
+    predict_requested = Signal(str, str, str, dict, float)
     cell_activated = Signal(int, int)  # true class index, predicted class index
     filter_requested = Signal(str)  # "misclassified" or "low-confidence"
 
@@ -198,6 +206,16 @@ class EvaluationView(QWidget):
         )
         self.predict_button = QPushButton("Predict folder…")
         self.predict_button.setToolTip("Predict every image of a folder with this run and write a CSV file")
+        self.unsure_target = QComboBox()
+        self.unsure_target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for title, target in UNSURE_TARGETS:
+            self.unsure_target.addItem(title, target)
+        self.unsure_target.setToolTip(
+            "What Predict writes for predictions the run is not sure of. With a target, a confidence threshold is "
+            "chosen on the run's validation split so that the predictions kept reach that accuracy there; the "
+            "others are written as 'unsure' (their probabilities stay in the CSV). The message says how many "
+            "validation images backed the choice (dmtl-studio predict --target-accuracy does the same)."
+        )
         self.export_button.clicked.connect(self._ask_export)
         self.predict_button.clicked.connect(self._ask_predict)
         # In a text project the button opens this menu: texts come as a file, a table or a folder of .txt files.
@@ -251,6 +269,7 @@ class EvaluationView(QWidget):
             self.report_button,
             self.export_button,
             self.predict_button,
+            self.unsure_target,
         ):
             tools_row.addWidget(widget)
         tools_row.addStretch(1)
@@ -328,13 +347,14 @@ class EvaluationView(QWidget):
         if run:
             signal.emit(run)
 
-    def _run_buttons(self) -> tuple[QPushButton, ...]:
+    def _run_buttons(self) -> tuple[QWidget, ...]:
         return (
             self.evaluate_button,
             self.suggest_button,
             self.report_button,
             self.export_button,
             self.predict_button,
+            self.unsure_target,
         )
 
     def _ask_export(self) -> None:
@@ -438,7 +458,9 @@ class EvaluationView(QWidget):
         ):  # the dialog's "replace?" would let the predictions overwrite an input
             self.show_message(f"{out} is what is being predicted: choose another file for the predictions.")
         elif out:
-            self.predict_requested.emit(run, source, out, columns or {})
+            self.predict_requested.emit(
+                run, source, out, columns or {}, float(self.unsure_target.currentData())
+            )
 
     def _suggest(self) -> None:
         run = self.selected_run()

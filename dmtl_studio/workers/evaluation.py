@@ -132,7 +132,11 @@ class ExportThread(CoreThread):
 class PredictThread(CoreThread):
     """:func:`dmtl_studio.core.evaluation.predict.predict_folder` (images) or
     :func:`~dmtl_studio.core.evaluation.text_predict.predict_text_inputs` (texts; ``columns`` gives a table's
-    ``text_column`` and ``id_column``) into a CSV file; emits the :class:`PredictSummary`."""
+    ``text_column`` and ``id_column``) into a CSV file; emits the :class:`PredictSummary`.
+
+    With ``target_accuracy`` the "unsure" threshold is chosen first on the run's validation split
+    (:func:`~dmtl_studio.core.quality.reject.validation_threshold`, as ``predict --target-accuracy`` does);
+    :attr:`threshold_note` then says what it chose."""
 
     what = "the prediction"
 
@@ -142,11 +146,14 @@ class PredictThread(CoreThread):
         images: str,
         out_csv: str,
         columns: dict | None = None,
+        target_accuracy: float | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.run_dir, self.images, self.out_csv = run_dir, images, out_csv
         self.columns = dict(columns or {})
+        self.target_accuracy = target_accuracy
+        self.threshold_note = ""
 
     def work(self) -> object:
         from dmtl_studio.core.evaluation.exported_model import is_text_model
@@ -154,15 +161,29 @@ class PredictThread(CoreThread):
         from dmtl_studio.core.evaluation.text_predict import predict_text_inputs
 
         text = is_text_model(self.run_dir)
+        reject_below = None
+        if self.target_accuracy is not None:
+            from dmtl_studio.core.quality.reject import describe_threshold, validation_threshold
+
+            chosen = validation_threshold(self.run_dir, self.target_accuracy)
+            reject_below = chosen.threshold
+            noun = "text" if text else "image"
+            note = describe_threshold(chosen, self.target_accuracy, noun)
+            self.threshold_note = note[0].upper() + note[1:]
         predict = predict_text_inputs if text else predict_folder
-        return predict(
+        summary = predict(
             self.run_dir,
             self.images,
             self.out_csv,
             progress=self._on_progress,
             should_stop=self.isInterruptionRequested,
+            reject_below=reject_below,
             **(self.columns if text else {}),
         )
+        if reject_below is not None:
+            unsure = sum(p.confidence < reject_below for p in summary.predictions)
+            self.threshold_note += f". Here {unsure} of {len(summary.predictions)} were written as 'unsure'"
+        return summary
 
 
 class TextExplainThread(CoreThread):

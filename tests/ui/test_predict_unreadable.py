@@ -17,9 +17,43 @@ def test_the_window_names_unreadable_files_after_predicting(qtbot, tmp_path_fact
     qtbot.addWidget(window)
     view = window.evaluation
     out = tmp_path / "predictions.csv"
-    view.predict_requested.emit(str(run_dir), str(images), str(out), {})
+    view.predict_requested.emit(str(run_dir), str(images), str(out), {}, 0.0)
     qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
     text = view.summary.text()
     assert "1 file(s) could not be read: broken.png (" in text and "error column" in text
     assert out.is_file()
+    controller.shutdown()
+
+
+def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy(
+    qtbot, tmp_path_factory, tmp_path: Path
+) -> None:  # noqa: ANN001
+    import csv
+
+    from dmtl_studio.core.quality.reject import validation_threshold
+
+    project, run_dir = copy_project(tmp_path_factory)
+    images = write_shapes_folder(tmp_path / "images", 3, seed=5, size=64)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    view = window.evaluation
+    assert [view.unsure_target.itemData(i) for i in range(view.unsure_target.count())] == [
+        0.0,
+        0.9,
+        0.95,
+        0.99,
+    ]
+    out = tmp_path / "predictions.csv"
+    view.predict_requested.emit(str(run_dir), str(images), str(out), {}, 0.99)
+    qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
+    chosen = validation_threshold(run_dir, 0.99)  # what the command line would choose
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    unsure = sum(row["predicted_label"] == "unsure" for row in rows)
+    assert all(
+        (float(r["confidence"]) < chosen.threshold) == (r["predicted_label"] == "unsure") for r in rows
+    )
+    text = view.summary.text()
+    assert f"Threshold {chosen.threshold:.4f} for accuracy 99.0%" in text
+    assert f"Here {unsure} of {len(rows)} were written as 'unsure'" in text
     controller.shutdown()
