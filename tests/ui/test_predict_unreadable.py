@@ -30,7 +30,7 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
 ) -> None:  # noqa: ANN001
     import csv
 
-    from dmtl_studio.core.quality.reject import validation_threshold
+    from dmtl_studio.core.quality.reject import describe_threshold, validation_threshold
 
     project, run_dir = copy_project(tmp_path_factory)
     images = write_shapes_folder(tmp_path / "images", 3, seed=5, size=64)
@@ -54,6 +54,7 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
         (float(r["confidence"]) < chosen.threshold) == (r["predicted_label"] == "unsure") for r in rows
     )
     text = view.summary.text()
-    assert f"Threshold {chosen.threshold:.4f} for accuracy 99.0%" in text
+    described = describe_threshold(chosen, 0.99)
+    assert described[0].upper() + described[1:] in text
     assert f"Here {unsure} of {len(rows)} were written as 'unsure'" in text
     controller.shutdown()

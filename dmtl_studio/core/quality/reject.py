@@ -117,8 +117,11 @@ def describe_threshold(chosen: RejectThreshold, target_accuracy: float, noun: st
     reached = (
         "" if chosen.reached else " (not reached on the validation split; the most accurate threshold found)"
     )
+    digits = 4  # enough to tell a threshold just below 1 from 1 itself
+    while digits < 8 and chosen.threshold < 1.0 and round(chosen.threshold, digits) >= 1.0:
+        digits += 1
     text = (
-        f"threshold {chosen.threshold:.4f} for accuracy {target_accuracy:.1%}{reached}: on the {chosen.images} "
+        f"threshold {chosen.threshold:.{digits}f} for accuracy {target_accuracy:.1%}{reached}: on the {chosen.images} "
         f"validation {noun}(s) it keeps {kept} ({chosen.coverage:.1%}, the expected coverage) at accuracy "
         f"{chosen.accuracy:.1%} ({right} of {kept} right; 95 % interval {low:.1%} – {high:.1%}, Wilson); the rest "
         "are written as 'unsure'"

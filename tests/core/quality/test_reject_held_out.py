@@ -13,7 +13,7 @@ import pytest
 from dmtl_studio.core.models.calibration import softmax, temperature_of, threshold_for_accuracy
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.quality.reject import RejectError, validation_threshold
+from dmtl_studio.core.quality.reject import RejectError, describe_threshold, validation_threshold
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.fitted_items import FITTED_NAME
 from dmtl_studio.core.training.out_of_fold import HELD_OUT_NAME, held_out_logits
@@ -72,7 +72,7 @@ def test_a_probe_that_fitted_its_validation_images_chooses_the_threshold_on_thei
         "predict", str(run), str(folder), "--out", str(tmp_path / "p.csv"), "--target-accuracy", "0.9"
     )
     assert done.returncode == 0, done.stderr
-    assert f"threshold {chosen.threshold:.4f}" in done.stdout
+    assert describe_threshold(chosen, 0.9) in done.stdout
     (run / FITTED_NAME).unlink()  # a run from before the list was kept: its settings and the project say it
     assert validation_threshold(run, 0.9) == chosen
     (run / HELD_OUT_NAME).unlink()  # nor the out-of-fold logits: nothing honest is left to choose on
@@ -146,5 +146,6 @@ def test_the_threshold_is_described_with_the_interval_of_its_accuracy() -> None:
     assert "not yet evidence of 95% on new images: the accuracy may be as low as" in few and low < 0.95
     many = describe_threshold(RejectThreshold(0.5, 0.99, 1.0, True, 2000), 0.95, noun="text")
     assert "1980 of 2000 right" in many and "validation text(s)" in many and "not yet evidence" not in many
+    assert "threshold 0.999996 for" in describe_threshold(RejectThreshold(0.999996, 1.0, 1.0, True, 9), 0.9)
     missed = describe_threshold(RejectThreshold(0.7, 0.86, 0.54, False, 50), 0.95)
     assert "(not reached on the validation split" in missed and "27 (54.0%" in missed

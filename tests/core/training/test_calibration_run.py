@@ -17,7 +17,7 @@ from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.demo import write_shapes_folder
 from dmtl_studio.core.project.importer import import_folder
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.quality.reject import validation_threshold
+from dmtl_studio.core.quality.reject import describe_threshold, validation_threshold
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.run import train
 from tests.core.trained_run import copy_project
@@ -133,7 +133,7 @@ def test_target_accuracy_threshold_on_the_validation_split(
         "predict", str(run_dir), str(folder), "--out", str(tmp_path / "t.csv"), "--target-accuracy", "1.0"
     )
     assert done.returncode == 0, done.stderr
-    assert f"threshold {chosen.threshold:.4f}" in done.stdout and "expected coverage" in done.stdout
+    assert describe_threshold(chosen, 1.0) in done.stdout and "expected coverage" in done.stdout
     rows = _rows(tmp_path / "t.csv")
     assert all(
         (float(r["confidence"]) < chosen.threshold) == (r["predicted_label"] == UNSURE) for r in rows.values()
