@@ -627,7 +627,9 @@ class StudioController(QObject):
             def done(summary: object) -> None:
                 described = summary.describe(out, noun=self._items()[:-1])
                 if thread.threshold_note:  # the summary is rich text: a line each, paths escaped
-                    described = f"{html.escape(described, False)}<br>{html.escape(thread.threshold_note, False)}."
+                    described = (
+                        f"{html.escape(described, False)}<br>{html.escape(thread.threshold_note, False)}."
+                    )
                 view.show_message(described)
 
             thread.result_ready.connect(done)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dmtl_studio.core.base.csvfile import write_csv
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.images_table import ImageRecord
+from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
 
 #: The folder, inside the project folder, that holds the removal logs.
@@ -46,13 +46,15 @@ class RemovalSummary:
 
 
 def problem_ids(store: ProjectStore, missing_only: bool = False) -> list[int]:
-    """Ids of the items with a problem (unreadable, empty, gone from disk…); ``missing_only``: only those whose file
-    is gone (:data:`~dmtl_studio.core.project.images_table.MISSING_REASON`), checked on disk again first."""
-    store.mark_missing_files()
+    """Ids of the items with a problem (unreadable, empty, gone from disk…) and of the images whose file is gone now
+    (looked at on disk, nothing marked); ``missing_only``: only the images whose file is gone. A text project's
+    items live in the project: none is ever missing."""
+    if store.kind == "text":
+        return [] if missing_only else [r.id for r in store.images() if r.problem is not None]
     return [
-        record.id
-        for record in store.images()
-        if record.problem is not None and (not missing_only or not os.path.isfile(record.path))
+        r.id
+        for r in store.images()
+        if (r.problem is not None and not missing_only) or not os.path.isfile(r.path)
     ]
 
 
@@ -97,8 +99,13 @@ def remove_items(store: ProjectStore, image_ids: Sequence[int]) -> RemovalSummar
         counter += 1
         log = folder / f"removed-{stamp}-{counter}.csv"
     header = ["path", "label", "split", "problem"]
-    rows: list[list[object]] = [[r.path, r.label or "", r.split or "", r.problem or ""] for r in records]
-    if store.kind == "text":
+    text = store.kind == "text"
+    gone = "" if text else MISSING_REASON  # an image whose file has gone since it was last looked at
+    rows: list[list[object]] = [
+        [r.path, r.label or "", r.split or "", r.problem or ("" if text or os.path.isfile(r.path) else gone)]
+        for r in records
+    ]
+    if text:
         bodies = store.texts([r.id for r in records])
         header.append("text")
         for row, record in zip(rows, records, strict=True):

@@ -74,6 +74,7 @@ def test_removed_texts_are_logged_with_their_bodies_and_come_back_as_a_table(tmp
     create_text_demo_project(project)
     with ProjectStore.open(project) as store:
         first = store.images()[0]
+        assert problem_ids(store, missing_only=True) == []  # texts live in the project: none is missing
         body = store.texts([first.id])[first.id]
         summary = remove_items(store, [first.id])
         assert store.images_by_id([first.id]) == []
