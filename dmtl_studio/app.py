@@ -264,6 +264,8 @@ class StudioController(QObject):
             extra += f"; class '{new}' differs from class '{other}' only in case (merge them if they are one)"
         if summary.new_classes:
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
+        if summary.splits_given:
+            extra += f"; {summary.splits_given} put in the split the file gives"
         item = "text" if self.window.project_kind == "text" else "file"
         if summary.duplicates:
             extra += f"; {summary.duplicates} row(s) repeated a {item} named before"

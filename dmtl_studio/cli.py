@@ -1482,6 +1482,12 @@ def _cmd_labels(args: argparse.Namespace) -> int:
         else:
             summary = import_csv(store, path, unlabel_empty=args.unlabel_empty)
             _print_label_import(summary, "text(s)" if store.kind == "text" else "image(s)")
+            skipped = len(summary.problems) + len(summary.not_found)
+            if skipped and not (
+                summary.labelled or summary.added or summary.unlabelled or summary.empty_kept
+            ):
+                print(f"dmtl-studio labels: none of the {skipped} row(s) could be applied", file=sys.stderr)
+                return 2
     return 0
 
 
@@ -1502,6 +1508,8 @@ def _print_label_import(summary: LabelImportSummary, items: str) -> None:
         )
     if summary.new_classes:
         print(f"new class(es) created: {', '.join(summary.new_classes)}")
+    if summary.splits_given:
+        print(f"{summary.splits_given} {items} put in the split the file's split column gives")
     for warning in describe_case_variants(summary.case_variants):
         print(warning, file=sys.stderr)
     for warning in summary.split_warnings:

@@ -70,8 +70,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
             print(f"note: no {noun} of the project is at {path}", file=sys.stderr)
         records = store.images_by_id(ids)
         if not records:
+            if unknown:  # every path given named nothing: an error, said as every command says one
+                print(
+                    f"dmtl-studio remove: no {noun} of the project matches; nothing was removed",
+                    file=sys.stderr,
+                )
+                return 2
             print(f"nothing to remove: no {noun} of the project matches")
-            return 2 if unknown else 0
+            return 0
         labelled = sum(r.label is not None for r in records)
         if args.dry_run:
             for record in records:
@@ -82,7 +88,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
         kind = store.kind
     print(
         f"removed {summary.removed} {noun}(s) from the project, {summary.labelled} of them labelled; "
-        f"the files on disk are untouched. Listed in {summary.log}"
+        f"no file was deleted from disk. Listed in {summary.log}"
     )
     print(f"note: {summary.restore_hint(kind)}", file=sys.stderr)
     return 0

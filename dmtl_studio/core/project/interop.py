@@ -21,6 +21,7 @@ from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.labels import LabelEditor, can_label
+from dmtl_studio.core.project.splits import move_to_split
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_decoding import MAX_TEXT_BYTES
 from dmtl_studio.core.project.text_tables import allow_long_fields
@@ -59,6 +60,12 @@ class LabelImportSummary:
     case_variants: tuple[tuple[str, str], ...] = ()
     #: Warnings of the split given to newly labelled items.
     split_warnings: tuple[str, ...] = ()
+    #: Labelled items put in the split a ``split`` column gave them (a removal log's, see ``removal``).
+    splits_given: int = 0
+
+
+#: The names a ``split`` column may give a split.
+SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 
 
 def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
@@ -102,6 +109,10 @@ def import_csv(
     In a text project, rows name texts by source key (a relative one is read from the CSV's folder); rows
     naming no text of the project are skipped and reported (``not_found``).
 
+    In a project of images, an optional ``split`` column (``train``, ``val``/``validation``, ``test``; empty: the
+    split is left to the usual rules) puts each labelled item in that split, with its identical copies — how a
+    removal log (:mod:`~dmtl_studio.core.project.removal`) brings images back where they were.
+
     Raises
     ------
     ProjectError
@@ -113,14 +124,16 @@ def import_csv(
         return _import_text_labels(store, csv_path, editor, unlabel_empty)
     base = csv_path.absolute().parent
     wanted: dict[str, str | None] = {}
+    wanted_splits: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
     not_found: list[str] = []
     duplicates = 0
     try:
         rows = read_csv(csv_path)
-        header = next(rows, (1, []))[1]
-        if [h.strip().lower() for h in header[:2]] != ["path", "label"]:
+        header = [h.strip().lower() for h in next(rows, (1, []))[1]]
+        if header[:2] != ["path", "label"]:
             raise ProjectError(f"{csv_path.name}: the first line must be the header 'path,label'")
+        split_at = header.index("split") if "split" in header[2:] else None
         for line, row in rows:
             if not row:
                 continue
@@ -142,6 +155,15 @@ def import_csv(
                 continue
             duplicates += path in wanted
             wanted[path] = label
+            given = row[split_at].strip().lower() if split_at is not None and len(row) > split_at else ""
+            if given:
+                split = SPLIT_NAMES.get(given)
+                if split is None:
+                    problems.append(
+                        (row[0], f"line {line}: the split {given!r} is none of train, val, test; kept")
+                    )
+                else:
+                    wanted_splits[path] = split
     except CsvLimitError as exc:
         raise ProjectError(str(exc)) from None
     except OSError as exc:
@@ -170,11 +192,18 @@ def import_csv(
         known[path]: label for path, label in wanted.items() if path in known and path not in unreadable
     }
     counts = _apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
+    by_split: dict[str, list[int]] = {}
+    for path, split in wanted_splits.items():
+        if path in known and path not in unreadable:
+            by_split.setdefault(split, []).append(known[path])
+    # After the labels: only a labelled item has a split; identical copies move along (one split a picture).
+    given = sum(len(move_to_split(store, ids, split)) for split, ids in by_split.items())
     return LabelImportSummary(
         added=added,
         problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),
         duplicates=duplicates,
+        splits_given=given,
         **counts,
     )
 

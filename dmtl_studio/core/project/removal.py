@@ -1,10 +1,10 @@
-"""Removing items (images or texts) from a project, with a log that brings them back with their labels.
+"""Removing items (images or texts) from a project, with a log that brings them back with their labels and splits.
 
 The files on disk are never touched: a removed image is only forgotten by the project. Because a label is work
 the user did, every removal first writes a CSV of what it removes (``removed/removed-<time>.csv`` in the project
 folder: ``path,label,split,problem``, and ``text`` in a text project) and says how to bring the items back:
-``labels import-csv`` of that file re-adds images whose files are there, with their labels; a text project
-imports the file as a table (its ``text`` and ``label`` columns). A log that cannot be written stops the removal
+``labels import-csv`` of that file re-adds images whose files are there, with their labels and splits; a text
+project imports the file as a table (its ``text``, ``label`` and ``split`` columns). A log that cannot be written stops the removal
 before anything is removed.
 """
 
@@ -40,9 +40,10 @@ class RemovalSummary:
             return ""
         if kind == "text":
             return (
-                f"to bring them back, import {self.log} as a table (text column 'text', label column 'label')"
+                f"to bring them back, import {self.log} as a table (text column 'text', label column 'label', "
+                "split column 'split')"
             )
-        return f"to bring them back with their labels, import the labels of {self.log} (labels import-csv)"
+        return f"to bring them back with their labels and splits, import the labels of {self.log} (labels import-csv)"
 
 
 def problem_ids(store: ProjectStore, missing_only: bool = False) -> list[int]:

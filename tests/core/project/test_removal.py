@@ -30,6 +30,7 @@ def test_removed_images_leave_the_project_not_the_disk_and_their_log_brings_them
     (images / "circle" / "circle_000.png").unlink()  # a file gone since the import
     with ProjectStore.open(project) as store:
         before = {r.path: r.label for r in store.images()}
+        splits = {r.path: r.split for r in store.images()}
         ids, unknown = ids_at_paths(store, [images / "square", tmp_path / "nowhere.png"])
         assert unknown == [str(tmp_path / "nowhere.png")]
         assert sorted(store.labels_of(ids).values()) == ["square"] * 4  # the folder names its images
@@ -57,6 +58,11 @@ def test_removed_images_leave_the_project_not_the_disk_and_their_log_brings_them
         assert {r.path: r.label for r in store.images()} == {
             path: label for path, label in before.items() if "circle_000" not in path
         }
+        # Each in the split it had, not one drawn anew (a test image must not come back as a training one).
+        assert restored.splits_given == 4
+        assert {r.path: r.split for r in store.images()} == {
+            p: s for p, s in splits.items() if "circle_000" not in p
+        }
         assert remove_items(store, []).log is None and remove_items(store, [10_000]).removed == 0
 
 
@@ -79,11 +85,34 @@ def test_removed_texts_are_logged_with_their_bodies_and_come_back_as_a_table(tmp
         summary = remove_items(store, [first.id])
         assert store.images_by_id([first.id]) == []
         assert not store.texts([first.id])  # the body goes with it
-        assert summary.restore_hint("text").endswith("(text column 'text', label column 'label')")
+        assert summary.restore_hint("text").endswith(
+            "(text column 'text', label column 'label', split column 'split')"
+        )
     with open(summary.log, newline="", encoding="utf-8") as handle:
         (row,) = list(csv.DictReader(handle))
     assert (row["path"], row["label"], row["text"]) == (first.path, first.label or "", body)
     with ProjectStore.open(project) as store:
-        import_texts(store, summary.log, text_column="text", label_column="label", val_fraction=0.0, seed=0)
+        import_texts(
+            store, summary.log, text_column="text", label_column="label", split_column="split", seed=0
+        )
         back = [r for r in store.images() if store.texts([r.id])[r.id] == body]
-        assert [r.label for r in back] == [first.label]
+        assert [(r.label, r.split) for r in back] == [(first.label, first.split)]
+
+
+def test_a_split_column_names_train_val_or_test_and_a_bad_one_is_reported(tmp_path: Path) -> None:
+    project, images = _project(tmp_path)
+    table = tmp_path / "labels.csv"
+    rows = ["path,label,split", f"{images / 'circle' / 'circle_000.png'},circle,test"]
+    rows.append(f"{images / 'square' / 'square_000.png'},square,holdout")
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with ProjectStore.open(project) as store:
+        before = {r.path: r.split for r in store.images()}
+        summary = import_csv(store, table)
+        after = {r.path: r.split for r in store.images()}
+    assert summary.splits_given == 1 and after[str(images / "circle" / "circle_000.png")] == "test"
+    assert (
+        after[str(images / "square" / "square_000.png")] == before[str(images / "square" / "square_000.png")]
+    )
+    assert [why for _path, why in summary.problems] == [
+        "line 3: the split 'holdout' is none of train, val, test; kept"
+    ]
