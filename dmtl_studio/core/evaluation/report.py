@@ -143,6 +143,14 @@ def _dict_table(data: dict) -> str:
     return "".join(rows)
 
 
+def _transfer(config: dict) -> str:
+    """The run's transfer strategy in words: a phase of Auto says so (its probe is a frozen run)."""
+    transfer = str(config.get("transfer", "?"))
+    if config.get("strategy") == "auto":
+        return f"Auto: its {'linear probe' if transfer == 'frozen' else transfer + ' fine-tune'}"
+    return f"{transfer} transfer"
+
+
 def _collapsed(title: str, body: str) -> str:
     """A reference section, closed until clicked (the headline figures stay in view)."""
     return f"<details><summary>{_e(title)}</summary>{body}</details>"
@@ -274,7 +282,7 @@ def build_report(
     parts = [
         f"{REPORT_START}{_e(name)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>Run {_e(name)}</h1>",
-        f"<p class='muted'>{_e(spec.get('backbone', '?'))} · {_e(config.get('transfer', '?'))} transfer · "
+        f"<p class='muted'>{_e(spec.get('backbone', '?'))} · {_e(_transfer(config))} · "
         f"{len(sidecar.get('classes', []))} classes{' · ' + _e(run_status) if run_status else ''} · "
         f"report written {_e(time.strftime('%Y-%m-%d %H:%M'))}</p>",
     ]

@@ -42,6 +42,7 @@ from safetensors.torch import load_file
 
 from dmtl_studio.core.base.cancel import ShouldStop
 from dmtl_studio.core.models.checkpoint import WEIGHTS_NAME
+from dmtl_studio.core.models.run_notes import add_run_notes
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.callbacks import RunClock
 from dmtl_studio.core.training.config import TrainConfig
@@ -213,6 +214,7 @@ def _discard(store: ProjectStore, summary: RunSummary) -> None:
 
 def _with_choice(summary: RunSummary, choice: dict, emit: EventCallback) -> RunSummary:
     emit(RunNotice(choice["note"]))
+    add_run_notes(summary.run_dir, [choice["note"]])  # the kept run's report says why it was kept
     return dataclasses.replace(summary, metrics={**summary.metrics, "auto": choice})
 
 
@@ -254,12 +256,16 @@ def train_auto(
     budget_s = config.time_budget * 60
     emit(PhaseStarted(1, 2, "linear probe (frozen backbone)"))
     probe_phase = _Phase(emit)
+
+    def phase_of_auto(parts: RunParts) -> None:
+        parts.strategy = config  # its time budget is Auto's: used, not an option of another strategy
+
     probe = run_phase(
         config.with_changes(transfer="frozen"),
         probe_phase,
         clock.should_stop,
         run_prefix + PROBE_PREFIX,
-        None,
+        phase_of_auto,
     )
     if probe.status != "completed" or probe.removed:
         return probe
@@ -285,6 +291,7 @@ def train_auto(
     head_note: list[str] = []
 
     def from_probe(parts: RunParts) -> None:
+        phase_of_auto(parts)
         head_note.append(start_head_from_probe(parts.model, weights)[1])
 
     emit(PhaseStarted(2, 2, f"{AUTO_FINETUNE} fine-tune"))

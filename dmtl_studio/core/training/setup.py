@@ -109,6 +109,8 @@ class RunParts:
     pick_on_validation: bool = True
     #: Validation items that joined the fit: the last ones of ``train_set`` (:class:`HeldOutPlan`'s ``joined``).
     joined_validation: int = 0
+    #: The settings of the strategy this run is a phase of (Auto's), if any: its unused settings are judged by them.
+    strategy: TrainConfig | None = None
     generator: torch.Generator = field(default_factory=torch.Generator)
     train_loader: object = None
     val_loader: object = None
@@ -211,8 +213,9 @@ class RunParts:
             "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             "classes": list(self.split.classes),
             **({"distributed": self.world.to_dict()} if self.world is not None else {}),
+            **({"strategy": self.strategy.transfer} if self.strategy is not None else {}),
             # Settings of another strategy or option, with why: reports list them apart (UNUSED_KEY).
-            UNUSED_KEY: dict(unused_settings(self.config, self.config.to_dict(), self.kind)),
+            UNUSED_KEY: dict(unused_settings(self.strategy or self.config, self.config.to_dict(), self.kind)),
         }
 
     @property

@@ -12,7 +12,9 @@ from torch import nn
 
 from dmtl_studio.core.evaluation.predict import predict_folder
 from dmtl_studio.core.models.classifier import build_head
+from dmtl_studio.core.evaluation.report import build_report
 from dmtl_studio.core.models.run_folder import read_sidecar
+from dmtl_studio.core.models.run_notes import read_run_notes
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.auto import (
     FORWARD_SHARE,
@@ -127,6 +129,13 @@ def test_a_budget_too_small_for_the_fine_tune_keeps_the_probe_alone(project: Pat
     assert [e.phase for e in events if isinstance(e, PhaseStarted)] == [1]
     with ProjectStore.open(project) as store:
         assert [r.name for r in store.runs()] == [Path(summary.run_dir).name]
+    # The kept run keeps why it was kept, says it is Auto's, and its time budget is not "unused".
+    assert summary.metrics["auto"]["note"] in read_run_notes(summary.run_dir)
+    config = read_sidecar(summary.run_dir)["config"]
+    assert config["strategy"] == "auto" and "time_budget" not in config["unused_settings"]
+    sidecar, notes = read_sidecar(summary.run_dir), read_run_notes(summary.run_dir)
+    text = build_report(summary.run_dir, None, [], None, sidecar, run_notes=notes)
+    assert "Auto: its linear probe" in text and "fine-tune skipped" in text
 
 
 def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -> None:
