@@ -58,6 +58,21 @@ def is_project(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / DATABASE_NAME).is_file()
 
 
+def _no_new_project_in(folder: Path) -> str | None:
+    """Why no new project may be made in ``folder``, or ``None``: a trained run's folder (it holds the run's
+    ``model.json``), or a folder inside a project (a project never holds another)."""
+    folder = folder.absolute()
+    if (folder / "model.json").is_file():
+        return (
+            f"{folder} is a trained run's folder, not a project: give the project's folder (the one holding "
+            f"{DATABASE_NAME})"
+        )
+    for parent in folder.parents:
+        if is_project(parent):
+            return f"{folder} is inside the project {parent}: choose a folder outside it for a new project"
+    return None
+
+
 class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
     """One open project. Create with :meth:`create` or :meth:`open`; close with :meth:`close`.
 
@@ -86,6 +101,10 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         :class:`ProjectError` says so otherwise); None keeps whatever is there ("images" for a new one).
         """
         path = Path(folder)
+        if not is_project(path):
+            refused = _no_new_project_in(path)
+            if refused:
+                raise ProjectError(refused)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -82,3 +82,17 @@ def test_bad_split_name_is_refused(tmp_path: Path) -> None:
         store.add_images([("/data/a.png", "cat", None, None)])
         with pytest.raises(ProjectError, match="unknown split"):
             store.set_splits({store.images()[0].id: "holdout"})
+
+
+def test_no_new_project_in_a_run_folder_or_inside_another_project(tmp_path: Path) -> None:
+    ProjectStore.create(tmp_path / "project").close()
+    run = tmp_path / "project" / "runs" / "run-1"
+    run.mkdir(parents=True)
+    (run / "model.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ProjectError, match="is a trained run's folder, not a project"):
+        ProjectStore.create(run)
+    with pytest.raises(ProjectError, match=r"is inside the project .*project: choose a folder outside it"):
+        ProjectStore.create(tmp_path / "project" / "images" / "new")
+    assert not (run / "project.dmtl.sqlite").exists() and not (tmp_path / "project" / "images").exists()
+    ProjectStore.open(tmp_path / "project").close()  # the project itself still opens
+    ProjectStore.create(tmp_path / "project").close()  # and create() opens it, as before

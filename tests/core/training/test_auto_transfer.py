@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from dmtl_studio.core.evaluation.predict import predict_folder
-from dmtl_studio.core.models.classifier import build_head
 from dmtl_studio.core.evaluation.report import build_report
+from dmtl_studio.core.models.classifier import build_head
 from dmtl_studio.core.models.run_folder import read_sidecar
 from dmtl_studio.core.models.run_notes import read_run_notes
 from dmtl_studio.core.project.store import ProjectStore
