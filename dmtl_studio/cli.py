@@ -1386,6 +1386,14 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         f"{len(card['leaks']['warned'])} leak warning(s), label check "
         + (f"{len(issues['suspects'])} suspect(s)" if issues["checked"] else f"not run ({issues['reason']})")
     )
+    if card["metrics"].get("note"):  # what the evaluation said of its figures (optimistic, the split used…)
+        print(f"note: {card['metrics']['note']}", file=sys.stderr)
+    if card["data"].get("fitted_in_test"):
+        print(
+            f"note: {card['data']['fitted_in_test']} {noun}(s) now in the test split were fitted on by this run "
+            "(the splits changed since it trained); the 'fitted' column of training-images.csv lists them",
+            file=sys.stderr,
+        )
     return 0
 
 

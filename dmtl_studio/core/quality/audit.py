@@ -11,7 +11,8 @@ and how good it is, with the uncertainty of that figure. The bundle holds:
   issues and leaks (duplicate groups that span splits or labels);
 - ``report.html``: the run's HTML report (:mod:`dmtl_studio.core.evaluation.report`);
 - ``training-images.csv``: path, sha256, label and split of every labelled image of the train, validation and
-  test splits (formula-safe, :mod:`dmtl_studio.core.base.csvfile`);
+  test splits now, and ``fitted``: whether the run fitted on it (``model/fitted-items.txt``, the run's own list
+  of content hashes; empty for a run that keeps none) (formula-safe, :mod:`dmtl_studio.core.base.csvfile`);
 - ``manifest.json``: the sha256 of every other member.
 
 Everything is computed first, then the zip is written once through :func:`dmtl_studio.core.base.fileio.atomic_write`,
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.models.run_folder import used_and_unused
+from dmtl_studio.core.models.run_folder import FITTED_NAME, read_fitted_hashes, used_and_unused
 from dmtl_studio.core.quality.model_card import calibration_on_split, card_metrics, model_card_markdown
 
 #: Steps reported through ``progress`` (evaluation, label check, duplicates, report, zip).
@@ -219,6 +220,12 @@ def write_audit_bundle(
     report_progress(4, STEPS)
     check(should_stop)
 
+    # What the run itself fitted on (its content hashes), beside the project's splits now: they differ when the
+    # splits were redrawn or items came back since the run.
+    fitted = read_fitted_hashes(run_dir)
+    rows = [(*row, "" if fitted is None else ("yes" if row[1] in fitted else "no")) for row in images]
+    fitted_file = {"model/" + FITTED_NAME: (run_dir / FITTED_NAME).read_bytes()} if fitted is not None else {}
+    fitted_in_test = sum(1 for row in rows if row[3] == "test" and row[4] == "yes")
     backbone = sidecar.get("model", {}).get("backbone", config.get("backbone", ""))
     card = {
         "schema_version": 1,
@@ -231,7 +238,10 @@ def write_audit_bundle(
             "images_listed": len(images),
             "kind": kind,
             "note": f"The project's usable labelled {'texts' if kind == 'text' else 'images'} when the bundle was "
-            "made (they may have changed since the run).",
+            "made (they may have changed since the run); the 'fitted' column of training-images.csv says which the "
+            "run fitted on (empty: the run keeps no list of them).",
+            "fitted_listed": None if fitted is None else sum(1 for row in rows if row[4] == "yes"),
+            "fitted_in_test": None if fitted is None else fitted_in_test,
         },
         "model": {
             "backbone": backbone,
@@ -258,7 +268,8 @@ def write_audit_bundle(
         "model-card.md": model_card_markdown(card).encode("utf-8"),
         "model-card.json": json.dumps(card, indent=2, sort_keys=True, default=str).encode("utf-8"),
         "report.html": report_html,
-        "training-images.csv": csv_bytes(("path", "sha256", "label", "split"), images),
+        "training-images.csv": csv_bytes(("path", "sha256", "label", "split", "fitted"), rows),
+        **fitted_file,
     }
     manifest = {
         "schema_version": 1,

@@ -137,6 +137,15 @@ def model_card_markdown(card: dict) -> str:
             f"| {_md(name)} | {counts['train']} | {counts['val']} | {counts['test']} | {counts['total']} |"
         )
     lines += ["", f"{card['data']['note']} Every {noun}'s hash is in `training-images.csv`.", ""]
+    fitted, in_test = card["data"].get("fitted_listed"), card["data"].get("fitted_in_test")
+    if fitted is not None:
+        lines += [f"The run fitted on {fitted} of the {noun}s listed.", ""]
+    if in_test:
+        lines += [
+            f"**{in_test} {noun}(s) now in the test split were fitted on by this run** (the splits changed since "
+            "it trained): its test figures below are optimistic.",
+            "",
+        ]
     model = card["model"]
     lines += [
         "## Model",

@@ -73,7 +73,12 @@ def test_bundle_lists_every_training_image_hash_and_the_manifest_matches(tmp_pat
     import csv
 
     rows = list(csv.reader(io.StringIO(members["training-images.csv"].decode("utf-8"))))
-    assert rows[0] == ["path", "sha256", "label", "split"]
+    assert rows[0] == ["path", "sha256", "label", "split", "fitted"]
+    # The run's own list of what it fitted on travels with it, and each row says whether it was.
+    fitted = set(members["model/fitted-items.txt"].decode("ascii").split())
+    assert members["model/fitted-items.txt"] == (run_dir / "fitted-items.txt").read_bytes()
+    assert {r[1] for r in rows[1:] if r[4] == "yes"} == fitted and {r[4] for r in rows[1:]} == {"yes", "no"}
+    assert all((r[4] == "yes") == (r[3] == "train") for r in rows[1:])  # an epoch run fits its training split
     listed = {unescape_cell(r[0]): (r[1], unescape_cell(r[2]), r[3]) for r in rows[1:]}
     with ProjectStore.open(project) as store:
         expected = {
@@ -243,3 +248,17 @@ def test_the_card_says_how_many_images_of_a_class_unknown_to_the_run_were_left_o
     assert added > 0 and card["metrics"]["left_out"] == added
     assert card["metrics"]["images"] == card["metrics"]["accuracy"]["total"]
     assert f"Left out: {added} image(s) of the split labelled with a class the run does not know" in markdown
+
+
+def test_a_run_whose_training_images_are_now_test_images_says_so(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    from dmtl_studio.core.project.splits import assign_splits
+
+    project, run_dir = copy_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        assign_splits(store, val_fraction=0.2, test_fraction=0.3, seed=11, reassign=True)
+    out = write_audit_bundle(run_dir, tmp_path / "b.zip", label_check=False)
+    with zipfile.ZipFile(out) as bundle:
+        card = json.loads(bundle.read("model-card.json"))
+        markdown = bundle.read("model-card.md").decode("utf-8")
+    moved = card["data"]["fitted_in_test"]
+    assert moved > 0 and f"**{moved} image(s) now in the test split were fitted on by this run**" in markdown
