@@ -1294,6 +1294,7 @@ def _refuse_missing_or_project(path: Path, expected: str) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     from dmtl_studio.core.evaluation.export import export_run
 
+    _refuse_run_folder(args.run_dir)  # a project or a folder without a model says so, as evaluate does
     _refuse_export_output(args)
     result = export_run(args.run_dir, args.format, args.out)
     print(
@@ -1346,6 +1347,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from dmtl_studio.core.base.fileio import refuse_existing
     from dmtl_studio.core.evaluation.report import is_report_file, write_report
 
+    _refuse_run_folder(args.run_dir)
     # A report written earlier is written anew; any other file (the project's database, an image) is kept.
     if args.out is not None and not is_report_file(args.out):
         refuse_existing(args.out, "not a report DMTL Studio wrote")
@@ -1361,6 +1363,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     from dmtl_studio.core.quality.audit import write_audit_bundle
 
+    _refuse_run_folder(args.run_dir)
     bar = _Progress("audit")
     args.out.parent.mkdir(parents=True, exist_ok=True)  # before the bundle's work, not after it
     path = write_audit_bundle(

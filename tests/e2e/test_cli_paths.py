@@ -114,3 +114,20 @@ def test_a_copied_project_continues_its_own_run_and_leaves_the_original_alone(
     assert [epoch for epoch, _ in unit_folders(project / "runs" / name / "checkpoints")] == [1]
     with ProjectStore.open(project) as store:
         assert [len(store.epoch_metrics(r.id)) for r in store.runs()] == [1]
+
+
+def test_export_report_and_audit_say_a_project_is_not_a_run(tmp_path: Path, project: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    commands = {
+        "export": ["--format", "onnx", "--out", str(tmp_path / "m.onnx")],
+        "report": [],
+        "audit": ["--out", str(tmp_path / "a.zip")],
+    }
+    for command, options in commands.items():
+        assert main([command, str(project), *options]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"dmtl-studio {command}: {project} is a project, not a run: give one of its runs, a folder in "
+            f"{project / 'runs'}"
+        )
+    assert not (tmp_path / "a.zip").exists() and not (tmp_path / "m.onnx").exists()
