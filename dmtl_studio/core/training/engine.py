@@ -248,6 +248,7 @@ class Trainer:
         self.notify(
             RunNotice(
                 f"linear probe: the head was fitted to convergence, L2 strength C = {probe.c:g} by {how}"
+                + (f"; {probe.search_note()}" if probe.search_note() else "")
             )
         )
         if pseudo is not None:

@@ -86,6 +86,26 @@ class LinearProbe:
         """``(N,)`` int64 predicted class indices."""
         return self.logits(features).argmax(axis=1).astype(np.int64)
 
+    def search_note(self) -> str:
+        """What the C search says of the data, for the run's notes (empty when nothing is worth saying): the
+        strongest regularisation searched won (the best may lie beyond the grid), or even the best C's held-out
+        log-loss is above a uniform guess's (``ln C``: the probe's raw probabilities are overconfident)."""
+        if not self.folds or len(self.c_grid) < 2:
+            return ""
+        notes = []
+        if self.c <= self.c_grid[0]:
+            notes.append(
+                f"the strongest regularisation searched won (C = {self.c:g}, the end of the grid): the features "
+                "separate these classes weakly, and a stronger one might do better still"
+            )
+        uniform = float(np.log(self.num_classes))
+        if self.scoring == "log_loss" and self.cv_scores and -max(self.cv_scores) > uniform:
+            notes.append(
+                f"even at that C the held-out log-loss ({-max(self.cv_scores):.2f}) is above a uniform guess's "
+                f"({uniform:.2f}): the raw probabilities are overconfident, so rely on calibrated ones"
+            )
+        return "; ".join(notes)
+
     def with_strength_chosen_by(self, chosen_by: LinearProbe) -> LinearProbe:
         """This probe (a refit at ``chosen_by.c``, e.g. with pseudo-labelled rows added) described by the
         cross-validation that chose its C: ``chosen_by``'s grid, scores, folds, repeats and scoring."""

@@ -168,3 +168,22 @@ def test_folded_standardisation_travels_into_onnx() -> None:
     logits = session.run(None, {"features": x})[0]
     assert (logits.argmax(1) == probe.predict(x)).all()
     np.testing.assert_allclose(logits, probe.logits(x), atol=1e-4 * np.abs(logits).max())
+
+
+def test_the_c_search_notes_a_win_at_the_grids_end_and_overconfident_probabilities() -> None:
+    from dataclasses import replace
+
+    from dmtl_studio.core.training.linear_probe import fit_linear_probe
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(60, 40))  # labels unrelated to the features: nothing to learn
+    probe = fit_linear_probe(noise, np.arange(60) % 3, seed=0)
+    assert probe.c == probe.c_grid[0]
+    note = probe.search_note()
+    assert f"the strongest regularisation searched won (C = {probe.c:g}, the end of the grid)" in note
+    worse = replace(probe, cv_scores=(-1.5,) * len(probe.c_grid))  # held-out loss above ln 3 = 1.10
+    assert "held-out log-loss (1.50) is above a uniform guess's (1.10)" in worse.search_note()
+    assert "uniform" not in replace(probe, cv_scores=(-0.9,) * len(probe.c_grid)).search_note()
+    x = np.concatenate([rng.normal(-3, 1, (30, 4)), rng.normal(3, 1, (30, 4))])
+    clear = fit_linear_probe(x, np.repeat([0, 1], 30), seed=0)  # separable: a weak regularisation wins
+    assert clear.c > clear.c_grid[0] and clear.search_note() == ""
