@@ -236,7 +236,8 @@ def misclassified_examples_html(
     )
 
 
-def _curves_html(metrics: list[EpochMetrics]) -> str:
+def _curves_html(metrics: list[EpochMetrics], probe: bool = False) -> str:
+    """Loss, accuracy and learning-rate charts; ``probe``: the head was fitted as a linear probe (no rate)."""
     if not metrics:
         return "<p class='muted'>No per-epoch figures are recorded for this run in its project.</p>"
     epochs = [m.epoch for m in metrics]
@@ -246,12 +247,18 @@ def _curves_html(metrics: list[EpochMetrics]) -> str:
     if val:
         loss.append(("validation", [v[0] for v in val], [v[1] for v in val]))
         accuracy.append(("validation", [v[0] for v in val], [v[2] for v in val]))
-    lr = [("head", epochs, [m.learning_rate for m in metrics])]
+    rates = [m.learning_rate for m in metrics]
+    # A head fitted as a linear probe (L-BFGS to convergence) has no learning rate: no line of an unused setting.
+    rate_chart = (
+        line_chart_svg("Learning rate (end of epoch)", [("head", epochs, rates)], "learning rate")
+        if not probe
+        else "<p class='muted'>No learning rate: the head was fitted to convergence (a linear probe).</p>"
+    )
     return (
         "<div class='charts'>"
         + line_chart_svg("Loss", loss, "cross-entropy")
         + line_chart_svg("Accuracy", accuracy, "fraction correct")
-        + line_chart_svg("Learning rate (end of epoch)", lr, "learning rate")
+        + rate_chart
         + "</div>"
     )
 
@@ -316,7 +323,7 @@ def build_report(
             parts.append("<h3>Per class</h3>" + _per_class_html(result))
             parts.append("<h3>Calibration</h3>" + calibration_html(result))
             parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result, texts=texts))
-    parts.append("<h2>Training curves</h2>" + _curves_html(epochs))
+    parts.append("<h2>Training curves</h2>" + _curves_html(epochs, probe=bool(config.get("linear_probe"))))
     best = sidecar.get("metrics", {})
     if best:
         parts.append("<h3>Saved epoch</h3>" + _dict_table(best))

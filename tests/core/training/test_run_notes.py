@@ -33,6 +33,7 @@ def test_the_notes_a_run_said_are_kept_in_its_folder_and_shown_by_its_report(tmp
     )
     assert "<th class='l'>epochs</th>" in unused and "fitted as a linear probe" in unused
     assert "<th class='l'>epochs</th>" not in configuration and "<th class='l'>backbone</th>" in configuration
+    assert "No learning rate: the head was fitted to convergence" in text and "Learning rate (end" not in text
 
 
 def test_notes_are_added_once_each_and_a_damaged_file_reads_as_none(tmp_path: Path) -> None:
