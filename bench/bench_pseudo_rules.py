@@ -2,7 +2,8 @@
 
 Usage::
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_pseudo_rules.py [--seeds 10] [--datasets gcompris clipart emoji elpv]
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_pseudo_rules.py [--seeds 10] [--first-seed 0]
+        [--datasets gcompris clipart emoji elpv]
         [--max-per-class 60] [--cache /tmp/dmtl-quality]
 
 ``bench/bench_quality.py`` runs the product itself (rows (e)), 3 seeds. This script replays the same two fits on
@@ -164,6 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["gcompris", "clipart", "emoji", "elpv"])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed … first-seed + seeds - 1")
     parser.add_argument("--max-per-class", type=int, default=60)
     parser.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dmtl-quality")
@@ -177,7 +179,7 @@ def main() -> None:
         folder = load_dataset(name, args.cache / "datasets", args.max_per_class, seed=0)
         project = dataset_project(folder, args.cache / "projects" / f"{name}-{args.max_per_class}")
         data = Features(project, TrainConfig.recommended().feature_views)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             with threadpool_limits(1):
                 base, gains = gains_for(data, seed, tuple(args.rules))
             supervised.setdefault(name, []).append(base)
@@ -189,7 +191,8 @@ def main() -> None:
             )
     names = list(supervised)
     print(
-        f"\n{args.seeds} seeds, {time.perf_counter() - started:.0f} s; balanced accuracy gained over the supervised fit"
+        f"\n{args.seeds} seeds from {args.first_seed}, {time.perf_counter() - started:.0f} s; balanced accuracy gained "
+        "over the supervised fit"
     )
     print("| rule | " + " | ".join(names) + " | mean |")
     print("|---|" + "---|" * (len(names) + 1))
