@@ -39,6 +39,7 @@ USER_ERRORS = (
     ("dmtl_studio.core.quality.label_errors", "QualityError"),
     ("dmtl_studio.core.quality.audit", "AuditError"),
     ("dmtl_studio.core.models.text_catalog", "TextEncoderError"),
+    ("dmtl_studio.core.quality.reject", "RejectError"),
 )
 _UNKNOWN_BACKBONE = ("dmtl_studio.core.models.catalog", "UnknownBackbone")
 

@@ -149,3 +149,13 @@ def test_the_threshold_is_described_with_the_interval_of_its_accuracy() -> None:
     assert "threshold 0.999996 for" in describe_threshold(RejectThreshold(0.999996, 1.0, 1.0, True, 9), 0.9)
     missed = describe_threshold(RejectThreshold(0.7, 0.86, 0.54, False, 50), 0.95)
     assert "(not reached on the validation split" in missed and "27 (54.0%" in missed
+
+
+def test_a_threshold_that_cannot_be_chosen_is_a_plain_message_in_the_window() -> None:
+    from dmtl_studio.core.base.errors import failure_line
+    from dmtl_studio.core.quality.reject import RejectError
+
+    # The window's Predict shows this line: the user's situation, not a bug with a log file.
+    assert failure_line(RejectError("the project has no validation image"), "the prediction") == (
+        "the project has no validation image"
+    )
