@@ -1447,7 +1447,9 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
         for warning in group.warnings:
             print(f"  warning: {warning}")
         for member in group.members:
-            print(f"  {member.split or 'none'}\t{member.label or '(unlabelled)'}\t{member.path}")
+            # In a group of near-duplicates, byte-identical members are said: a copy is a stronger finding.
+            copy = "\t(identical copy)" if group.kind == "near" and group.identical(member) else ""
+            print(f"  {member.split or 'none'}\t{member.label or '(unlabelled)'}\t{member.path}{copy}")
         if args.keep_in_one_split and len(group.splits) > 1:
             with ProjectStore.open(args.project_dir) as store:
                 split = keep_group_in_one_split(store, [m.image_id for m in group.members])

@@ -312,7 +312,10 @@ def find_duplicates(
                 pairs.append((first, position))
     groups = []
     for indices in connected_groups(len(kept), pairs):
-        members = tuple(GroupMember(kept[i].id, kept[i].path, kept[i].label, kept[i].split) for i in indices)
+        members = tuple(
+            GroupMember(kept[i].id, kept[i].path, kept[i].label, kept[i].split, kept[i].sha256)
+            for i in indices
+        )
         contents = {kept[i].sha256 or kept[i].path for i in indices}
         groups.append(
             DuplicateGroup("exact" if len(contents) == 1 else "near", members, group_warnings(members))

@@ -20,6 +20,8 @@ class GroupMember:
     path: str
     label: str | None
     split: str | None
+    #: The content hash (``None`` when unknown): in a near-duplicate group, members sharing one are identical copies.
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,12 @@ class DuplicateGroup:
     def splits(self) -> tuple[str, ...]:
         return tuple(sorted({m.split or "none" for m in self.members}, key=_split_order))
 
+    def identical(self, member: GroupMember) -> bool:
+        """Whether another member of the group holds the same content as ``member`` (byte for byte)."""
+        return member.sha256 is not None and any(
+            m.sha256 == member.sha256 and m.image_id != member.image_id for m in self.members
+        )
+
     @property
     def labels(self) -> tuple[str, ...]:
         return tuple(sorted({m.label for m in self.members if m.label is not None}))
@@ -43,7 +51,13 @@ class DuplicateGroup:
             "kind": self.kind,
             "warnings": list(self.warnings),
             "members": [
-                {"image_id": m.image_id, "path": m.path, "label": m.label, "split": m.split}
+                {
+                    "image_id": m.image_id,
+                    "path": m.path,
+                    "label": m.label,
+                    "split": m.split,
+                    "identical_copy": self.identical(m),
+                }
                 for m in self.members
             ],
         }

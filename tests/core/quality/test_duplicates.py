@@ -182,3 +182,17 @@ def test_an_unlabelled_copy_leaks_only_beside_a_held_out_image() -> None:
         "spans splits: test (1), none (1)",
     )  # the test image's copy trains a run
     assert warnings("train", "val") == ("spans splits: train (1), val (1)",)
+
+
+def test_identical_copies_inside_a_group_of_near_duplicates_are_said() -> None:
+    from dmtl_studio.core.quality.groups import DuplicateGroup, GroupMember
+
+    members = (
+        GroupMember(1, "a.png", "cat", "train", "h1"),
+        GroupMember(2, "copy-of-a.png", "dog", "train", "h1"),
+        GroupMember(3, "brighter-a.png", "cat", "val", "h2"),
+        GroupMember(4, "unhashed.png", None, None, None),
+    )
+    group = DuplicateGroup("near", members, ())
+    assert [group.identical(m) for m in members] == [True, True, False, False]
+    assert [m["identical_copy"] for m in group.to_dict()["members"]] == [True, True, False, False]
