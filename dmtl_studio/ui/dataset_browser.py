@@ -677,12 +677,18 @@ class DatasetBrowser(QWidget):
                 "leak" if w.startswith("spans") else "labels" if w.startswith("different") else ""
                 for w in group.warnings
             )
-            for image_id in ids:
+            for member in group.members:
+                image_id = member.image_id
                 self.duplicate_group[image_id] = ids
                 self.model.verdicts[image_id] = f"dup {number} {flags}".rstrip()
                 warnings = "; ".join(group.warnings) or "same split, same label"
+                copy = (
+                    "; an identical copy of another member"
+                    if group.kind == "near" and group.identical(member)
+                    else ""
+                )
                 self.notes[image_id] = (
-                    f"duplicate group {number} ({group.kind}, {len(ids)} images): {warnings}"
+                    f"duplicate group {number} ({group.kind}, {len(ids)} images): {warnings}{copy}"
                 )
         warned = sum(1 for g in report.groups if g.warnings)
         self._ordered[DUPLICATES_KEY] = (f"Duplicates: {len(report.groups)} groups, {warned} warned", order)
