@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addAction("Open the &demo project", self.demo_requested)
+        file_menu.addAction("Open the &demo project", self.demo_requested.emit)
         file_menu.addSeparator()
         self.audit_action = file_menu.addAction("&Audit bundle of the selected run…", self._ask_audit)
         file_menu.addSeparator()
@@ -256,8 +256,8 @@ class MainWindow(QMainWindow):
             labels_menu.addAction("Import labels from CSV…", self._ask_import_csv),
             labels_menu.addSeparator(),
             labels_menu.addAction("Reassign splits…", self._ask_splits),
-            labels_menu.addAction("Find suspected label errors", self.label_errors_requested),
-            labels_menu.addAction("Find duplicates and leaks", self.duplicates_requested),
+            labels_menu.addAction("Find suspected label errors", self.label_errors_requested.emit),
+            labels_menu.addAction("Find duplicates and leaks", self.duplicates_requested.emit),
             labels_menu.addAction("Dataset map…", self.show_dataset_map),
             labels_menu.addSeparator(),
             self.browser.remove_action,

@@ -178,3 +178,25 @@ def test_shutdown_stops_and_joins_the_model_tasks(qtbot, project: Path) -> None:
     qtbot.waitUntil(task.isRunning, timeout=5_000)
     controller.shutdown()
     assert not task.isRunning() and controller.model_tasks == {}
+
+
+def test_every_menu_entry_that_asks_the_controller_reaches_it(qtbot) -> None:  # noqa: ANN001
+    """File ▸ Open the demo project and Labels ▸ Find … emit their requests when chosen from the menu (given the
+    signal itself, ``addAction`` raised TypeError and the entry did nothing)."""
+    from dmtl_studio.ui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    heard: list[str] = []
+    signals = {
+        "Open the &demo project": window.demo_requested,
+        "Find suspected label errors": window.label_errors_requested,
+        "Find duplicates and leaks": window.duplicates_requested,
+    }
+    for name, signal in signals.items():
+        signal.connect(lambda *_, n=name: heard.append(n))
+    actions = {a.text(): a for menu in window.menuBar().actions() for a in menu.menu().actions()}
+    for name in signals:
+        actions[name].setEnabled(True)
+        actions[name].trigger()
+    assert heard == list(signals)
