@@ -231,6 +231,13 @@ class ImageListModel(QAbstractListModel):
             batch, self._pending = self._pending, []
             self.thumbnails_wanted.emit(batch)
 
+    def forget_thumbnails(self) -> None:
+        """Drop every thumbnail held (another project is shown: its ids name other images)."""
+        self._pixmaps.clear()
+        self._failed.clear()
+        self._asked.clear()
+        self._pending.clear()
+
     def set_thumbnail(self, image_id: int, image: QImage) -> None:
         self._pixmaps[image_id] = QPixmap.fromImage(image)
         self._pixmaps.move_to_end(image_id)
@@ -453,6 +460,7 @@ class DatasetBrowser(QWidget):
         self.duplicate_group = {}
         self.evaluation = None
         self.model.suggested, self.model.verdicts, self.notes = {}, {}, {}
+        self.model.forget_thumbnails()  # ids are per project: a thumbnail held would show another's image
         self.editor = LabelEditor(store) if store is not None else None
         self._show_kind(store.kind if store is not None else "images")
         self._update_undo_actions()

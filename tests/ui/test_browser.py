@@ -197,3 +197,35 @@ def test_shift_delete_removes_the_selected_images_from_the_project_after_asking(
         assert store.problems() == [] and store.image_count() == 76
     browser.remove_problem_items()
     assert messages[-1] == "No problem image(s) to remove"
+
+
+def test_opening_another_project_shows_its_own_thumbnails(qtbot, project: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """Thumbnails are held by image id, and ids are per project: switching must forget them, and a thumbnail the
+    old project's work delivers late must not reach the new one."""
+    from PySide6.QtGui import QImage
+
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    other = tmp_path / "other"
+    with ProjectStore.create(other) as store:
+        import_folder(store, write_shapes_folder(tmp_path / "pictures", 2, seed=9, size=48), seed=0)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    try:
+        qtbot.waitUntil(lambda: browser.model.thumbnail_count() >= 3, timeout=15_000)
+        service = controller.thumbnails
+        old = service._generation
+        assert controller.open_project(str(other))
+        assert service._generation == old + 1
+        assert browser.model.thumbnail_count() == 0  # nothing of the old project's is held
+        delivered: list[int] = []
+        service.ready.connect(lambda image_id, _image: delivered.append(image_id))
+        service._ready(old, 1, QImage(4, 4, QImage.Format.Format_RGB888))  # late work of the old project
+        assert delivered == []
+        service._ready(old + 1, 1, QImage(4, 4, QImage.Format.Format_RGB888))
+        assert delivered == [1]
+    finally:
+        controller.shutdown()
