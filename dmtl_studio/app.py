@@ -163,6 +163,7 @@ class StudioController(QObject):
         self.thumbnails.set_project(self.project_dir)
         self.window.set_project_kind(store.kind)
         self.window.browser.attach(store)
+        self.window.evaluation.clear_result()  # the last project's figures and classes are not this one's
         self.runs_changed.emit()
         self.window.set_project_open(True)
         read_only = " (read-only)" if store.read_only else ""

@@ -488,6 +488,17 @@ class EvaluationView(QWidget):
         self.summary.setText(text)
 
     # ----------------------------------------------------------------- result
+    def clear_result(self) -> None:
+        """Show no evaluation (another project was opened: its runs and classes are other ones)."""
+        self.result = None
+        self.note.hide()
+        self.summary.setText("Choose a run and press Evaluate.")
+        self.confusion.clear_matrix()
+        self.per_class.setRowCount(0)
+        self.reliability.show_summary(None)
+        for button in (self.misclassified_button, self.low_confidence_button):
+            button.setEnabled(False)
+
     def _show_nothing_scored(self, result: object, extra: list[str]) -> None:
         """An evaluation of no image: say so, with no number and no tables."""
         self.summary.setText(

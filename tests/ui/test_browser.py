@@ -218,9 +218,14 @@ def test_opening_another_project_shows_its_own_thumbnails(qtbot, project: Path, 
         qtbot.waitUntil(lambda: browser.model.thumbnail_count() >= 3, timeout=15_000)
         service = controller.thumbnails
         old = service._generation
+        window.evaluation.result = object()  # as if a run of this project had been evaluated
+        window.evaluation.confusion.setRowCount(3)
+        window.evaluation.summary.setText("run-1: accuracy 100%")
         assert controller.open_project(str(other))
         assert service._generation == old + 1
         assert browser.model.thumbnail_count() == 0  # nothing of the old project's is held
+        assert window.evaluation.result is None and window.evaluation.confusion.rowCount() == 0
+        assert "100%" not in window.evaluation.summary.text()
         delivered: list[int] = []
         service.ready.connect(lambda image_id, _image: delivered.append(image_id))
         service._ready(old, 1, QImage(4, 4, QImage.Format.Format_RGB888))  # late work of the old project
