@@ -162,6 +162,11 @@ class ReliabilityDiagram(QWidget):
             )
 
 
+def _beside(folder: str) -> Path:
+    """The predictions file suggested for a folder: next to it, never inside (where it would be an input)."""
+    return Path(folder).with_name(f"{Path(folder).name}-predictions.csv")
+
+
 class EvaluationView(QWidget):
     runs_wanted = Signal()  # the project's runs may have changed: call set_runs
     evaluate_requested = Signal(str)  # run folder
@@ -415,7 +420,7 @@ class EvaluationView(QWidget):
             return
         images = QFileDialog.getExistingDirectory(self, "Folder of images to predict")
         if images:
-            self._ask_predictions_file(run, images, Path(images) / "predictions.csv")
+            self._ask_predictions_file(run, images, _beside(images))
 
     def _ask_predict_texts(self, folder: bool) -> None:
         """Ask for the texts to predict (a folder of .txt files, or a .txt file or table), then the CSV to write."""
@@ -425,7 +430,7 @@ class EvaluationView(QWidget):
         if folder:
             source = QFileDialog.getExistingDirectory(self, "Folder of .txt files to predict")
             if source:
-                self._ask_predictions_file(run, source, Path(source) / "predictions.csv")
+                self._ask_predictions_file(run, source, _beside(source))
             return
         patterns = " ".join(f"*{suffix}" for suffix in (".txt", *TABLE_SUFFIXES))
         source, _ = QFileDialog.getOpenFileName(
@@ -456,7 +461,8 @@ class EvaluationView(QWidget):
         if out and is_inside(
             out, source
         ):  # the dialog's "replace?" would let the predictions overwrite an input
-            self.show_message(f"{out} is what is being predicted: choose another file for the predictions.")
+            what = "inside the folder being predicted" if Path(source).is_dir() else "what is being predicted"
+            self.show_message(f"{out} is {what}: choose a file outside it for the predictions.")
         elif out:
             self.predict_requested.emit(
                 run, source, out, columns or {}, float(self.unsure_target.currentData())

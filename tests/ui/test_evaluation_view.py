@@ -129,9 +129,9 @@ def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monke
 
     with ProjectStore.open(project) as store:
         images = Path(next(im.path for im in store.images(usable_only=True) if im.label)).parent
-    out = tmp_path / "predictions.csv"
+    out = images.with_name(f"{images.name}-predictions.csv")  # the name suggested: beside the folder
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(images))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "CSV files (*.csv)"))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _parent, _title, suggested, _f: (suggested, "CSV"))
     qtbot.mouseClick(view.predict_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=TIMEOUT)
     with open(out, encoding="utf-8") as handle:

@@ -134,6 +134,6 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(notes))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_to(out))
     rows = predicted(view.predict_folder_action, out)
-    assert picked[-1] == str(notes / "predictions.csv")
+    assert picked[-1] == str(notes.with_name(f"{notes.name}-predictions.csv"))  # beside the folder, not in it
     assert sorted(Path(row["path"]).name for row in rows) == ["one.txt", "two.txt"]
     assert view.summary.text() == f"Predicted 2 text(s) into {out}."

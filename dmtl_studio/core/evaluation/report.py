@@ -18,7 +18,7 @@ import cv2
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.inference import evaluate_run, project_of_run
 from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, nothing_scored
-from dmtl_studio.core.evaluation.report_charts import line_chart_svg, reliability_svg
+from dmtl_studio.core.evaluation.report_charts import curves_html, reliability_svg
 from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.models.checkpoint import atomic_write_bytes, load_checkpoint
 from dmtl_studio.core.models.run_folder import used_and_unused
@@ -236,33 +236,6 @@ def misclassified_examples_html(
     )
 
 
-def _curves_html(metrics: list[EpochMetrics], probe: bool = False) -> str:
-    """Loss, accuracy and learning-rate charts; ``probe``: the head was fitted as a linear probe (no rate)."""
-    if not metrics:
-        return "<p class='muted'>No per-epoch figures are recorded for this run in its project.</p>"
-    epochs = [m.epoch for m in metrics]
-    val = [(m.epoch, m.val_loss, m.val_accuracy) for m in metrics if m.val_loss is not None]
-    loss = [("train", epochs, [m.train_loss for m in metrics])]
-    accuracy = [("train", epochs, [m.train_accuracy for m in metrics])]
-    if val:
-        loss.append(("validation", [v[0] for v in val], [v[1] for v in val]))
-        accuracy.append(("validation", [v[0] for v in val], [v[2] for v in val]))
-    rates = [m.learning_rate for m in metrics]
-    # A head fitted as a linear probe (L-BFGS to convergence) has no learning rate: no line of an unused setting.
-    rate_chart = (
-        line_chart_svg("Learning rate (end of epoch)", [("head", epochs, rates)], "learning rate")
-        if not probe
-        else "<p class='muted'>No learning rate: the head was fitted to convergence (a linear probe).</p>"
-    )
-    return (
-        "<div class='charts'>"
-        + line_chart_svg("Loss", loss, "cross-entropy")
-        + line_chart_svg("Accuracy", accuracy, "fraction correct")
-        + rate_chart
-        + "</div>"
-    )
-
-
 #: Stored settings that only an image run uses (the input size, CUDA's memory layout, flip test-time augmentation).
 IMAGE_ONLY_SETTINGS = ("input_size", "channels_last", "tta_flip")
 
@@ -323,7 +296,7 @@ def build_report(
             parts.append("<h3>Per class</h3>" + _per_class_html(result))
             parts.append("<h3>Calibration</h3>" + calibration_html(result))
             parts.append("<h3>Misclassified examples</h3>" + misclassified_examples_html(result, texts=texts))
-    parts.append("<h2>Training curves</h2>" + _curves_html(epochs, probe=bool(config.get("linear_probe"))))
+    parts.append("<h2>Training curves</h2>" + curves_html(epochs, probe=bool(config.get("linear_probe"))))
     best = sidecar.get("metrics", {})
     if best:
         parts.append("<h3>Saved epoch</h3>" + _dict_table(best))

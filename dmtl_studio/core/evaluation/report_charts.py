@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from dmtl_studio.core.project.runs_table import EpochMetrics
+
 COLORS = ("#2e86de", "#e67e22", "#27ae60", "#8e44ad")
 
 
@@ -136,3 +138,30 @@ def reliability_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def curves_html(metrics: list[EpochMetrics], probe: bool = False) -> str:
+    """Loss, accuracy and learning-rate charts; ``probe``: the head was fitted as a linear probe (no rate)."""
+    if not metrics:
+        return "<p class='muted'>No per-epoch figures are recorded for this run in its project.</p>"
+    epochs = [m.epoch for m in metrics]
+    val = [(m.epoch, m.val_loss, m.val_accuracy) for m in metrics if m.val_loss is not None]
+    loss = [("train", epochs, [m.train_loss for m in metrics])]
+    accuracy = [("train", epochs, [m.train_accuracy for m in metrics])]
+    if val:
+        loss.append(("validation", [v[0] for v in val], [v[1] for v in val]))
+        accuracy.append(("validation", [v[0] for v in val], [v[2] for v in val]))
+    rates = [m.learning_rate for m in metrics]
+    # A head fitted as a linear probe (L-BFGS to convergence) has no learning rate: no line of an unused setting.
+    rate_chart = (
+        line_chart_svg("Learning rate (end of epoch)", [("head", epochs, rates)], "learning rate")
+        if not probe
+        else "<p class='muted'>No learning rate: the head was fitted to convergence (a linear probe).</p>"
+    )
+    return (
+        "<div class='charts'>"
+        + line_chart_svg("Loss", loss, "cross-entropy")
+        + line_chart_svg("Accuracy", accuracy, "fraction correct")
+        + rate_chart
+        + "</div>"
+    )
