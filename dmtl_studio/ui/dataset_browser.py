@@ -1019,7 +1019,7 @@ class DatasetBrowser(QWidget):
         self.reload()
         self.status_message.emit(
             f"Removed {summary.removed} {noun} from the project ({summary.labelled} labelled); "
-            f"{summary.restore_hint(self.store.kind)}"
+            f"{summary.restore_hint(self.store.kind, window=True)}"
         )
         self.project_changed.emit()
 

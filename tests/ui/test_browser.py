@@ -187,6 +187,7 @@ def test_shift_delete_removes_the_selected_images_from_the_project_after_asking(
     assert left[first] == "circle"  # the image labelled first was not selected: it stays, labelled
     assert not browser.undo_action.isEnabled()  # the history named the removed images
     assert messages[-1].startswith("Removed 2 image(s) from the project (0 labelled)")
+    assert messages[-1].endswith("(Labels ▸ Import labels from CSV…)")
     assert len(list((project / "removed").glob("removed-*.csv"))) == 1
 
     menu_titles = [a.text() for a in window.menuBar().actions()[2].menu().actions()]

@@ -34,16 +34,19 @@ class RemovalSummary:
     labelled: int
     log: Path | None
 
-    def restore_hint(self, kind: str) -> str:
-        """How to bring the removed items back, for a message (empty when nothing was removed)."""
+    def restore_hint(self, kind: str, window: bool = False) -> str:
+        """How to bring the removed items back, for a message (empty when nothing was removed); ``window``: in
+        the window's words (its menus) rather than the command line's."""
         if self.log is None:
             return ""
         if kind == "text":
+            how = "File ▸ Import texts…" if window else "import"
             return (
-                f"to bring them back, import {self.log} as a table (text column 'text', label column 'label', "
+                f"to bring them back, {how} {self.log} as a table (text column 'text', label column 'label', "
                 "split column 'split')"
             )
-        return f"to bring them back with their labels and splits, import the labels of {self.log} (labels import-csv)"
+        how = "Labels ▸ Import labels from CSV…" if window else "labels import-csv"
+        return f"to bring them back with their labels and splits, import the labels of {self.log} ({how})"
 
 
 def problem_ids(store: ProjectStore, missing_only: bool = False) -> list[int]:
