@@ -310,6 +310,13 @@ DUPLICATES_KEY = "quality:duplicates"
 MAP_SELECTION_KEY = "map:selection"
 
 
+#: Said before a class change that forgets the label history (its actions name the classes).
+NO_UNDO = (
+    "This cannot be undone with Undo label (Ctrl+Z): a class change clears the label history. To keep a copy of "
+    "the labels first, use Labels ▸ Export labels as CSV…"
+)
+
+
 class DatasetBrowser(QWidget):
     """Thumbnails, the classes panel, filters and search, the large view of the current image.
 
@@ -1088,7 +1095,8 @@ class DatasetBrowser(QWidget):
         name, ok = QInputDialog.getText(self, "Rename class", f"New name for '{old}':", text=old)
         if ok and name.strip() and name.strip() != old:
             self._class_change(
-                lambda: self.editor.rename_class(old, name), f"Renamed '{old}' to '{name.strip()}'"
+                lambda: self.editor.rename_class(old, name),
+                f"Renamed '{old}' to '{name.strip()}' (Undo label cannot go back past a class change)",
             )
 
     def _merge_classes(self, names: list[str]) -> None:
@@ -1105,7 +1113,7 @@ class DatasetBrowser(QWidget):
         answer = QMessageBox.question(
             self,
             "Merge classes",
-            f"Move {moved} {self._noun()} from {others} into '{target}' and remove {others}?",
+            f"Move {moved} {self._noun()} from {others} into '{target}' and remove {others}?\n\n{NO_UNDO}",
         )
         if answer == QMessageBox.StandardButton.Yes:
             self._class_change(lambda: self.editor.merge_classes(names, target), f"Merged into '{target}'")
@@ -1115,7 +1123,8 @@ class DatasetBrowser(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete class",
-            f"Delete the class '{name}'? Its {count} {self._noun()} become unlabelled; no file is deleted.",
+            f"Delete the class '{name}'? Its {count} {self._noun()} become unlabelled; no file is deleted."
+            f"\n\n{NO_UNDO}",
         )
         if answer == QMessageBox.StandardButton.Yes:
             self._class_change(lambda: self.editor.delete_class(name), f"Deleted class '{name}'")

@@ -123,6 +123,7 @@ def test_deleting_a_class_asks_and_keeps_the_images(
     )
     browser._delete_class("square")
     assert asked and "24 image(s) become unlabelled" in asked[0]
+    assert "cannot be undone with Undo label" in asked[0]  # said before the history goes
     assert browser.classes.class_names() == ["circle", "triangle"]
     labels = _labels(project)
     assert sum(1 for name in labels if name.startswith("square_")) == 24  # no image was removed
