@@ -717,6 +717,7 @@ class StudioController(QObject):
             # A check that cannot run (e.g. too few labels per class) says so where one looks.
             thread.failed.connect(browser.status_message)
             start("label-errors", thread, "Looking for label errors (a feature pass, then k-fold)…")
+            self.window.evaluation_dock.raise_()  # its progress and result show there: in front, not behind
 
         def duplicates() -> None:
             if self.project_dir is None or running("duplicates"):
@@ -732,6 +733,7 @@ class StudioController(QObject):
                 )
             )
             start("duplicates", thread, "Looking for duplicates…")
+            self.window.evaluation_dock.raise_()
 
         def audit(run_dir: str, out: str) -> None:
             if self.project_dir is None or running("audit"):

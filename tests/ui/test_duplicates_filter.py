@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTabBar
 
 from dmtl_studio.app import build_window
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.dataset_browser import DUPLICATES_KEY
 from tests.core.quality.test_duplicates import make_duplicates_project
+
+
+def _titles(bar: QTabBar) -> list[str]:
+    return [bar.tabText(i) for i in range(bar.count())]
 
 
 def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
@@ -20,6 +25,9 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
     browser = window.browser
     try:
         window.duplicates_requested.emit()  # the Labels menu's action
+        # Its progress and result show under Evaluation, which comes to the front (it stayed behind Training).
+        bars = [bar for bar in window.findChildren(QTabBar) if "Evaluation" in _titles(bar)]
+        assert any(bar.tabText(bar.currentIndex()) == "Evaluation" for bar in bars)
         qtbot.waitUntil(lambda: browser.filter.currentData() == DUPLICATES_KEY, timeout=60_000)
         assert browser.filter.currentText().startswith("Duplicates: 2 groups, 2 warned")
         shown = {Path(browser.model.record(r).path).name: r for r in range(browser.model.rowCount())}

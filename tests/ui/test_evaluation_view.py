@@ -131,7 +131,9 @@ def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monke
         images = Path(next(im.path for im in store.images(usable_only=True) if im.label)).parent
     out = images.with_name(f"{images.name}-predictions.csv")  # the name suggested: beside the folder
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(images))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _parent, _title, suggested, _f: (suggested, "CSV"))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda _parent, _title, suggested, _f: (suggested, "CSV")
+    )
     qtbot.mouseClick(view.predict_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=TIMEOUT)
     with open(out, encoding="utf-8") as handle:
