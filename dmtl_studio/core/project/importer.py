@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +85,12 @@ class ImportSummary:
             f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
         ]
         if self.notes:
+            counts = Counter(note for _path, note in self.notes)
+            common, times = counts.most_common(1)[0]
+            others = f"; {len(counts) - 1} other kind(s) of note" if len(counts) > 1 else ""
             parts.append(
-                f"{len(self.notes)} image(s) with a note on how they were read (values rescaled, page chosen)"
+                f"{len(self.notes)} image(s) with a note on how they were read ({times}: {common}{others}; each "
+                "image's note is in its tooltip)"
             )
         if self.skipped:
             parts.append(f"skipped {self.skipped} non-image file(s)")

@@ -130,3 +130,16 @@ def test_a_folder_reached_through_a_link_and_through_its_real_path_is_one_folder
             assert (again.added, again.copies) == (0, 0), first
             assert {record.path: record.label for record in store.images()} == before  # the paths it knew
         assert all(path.startswith(str(tmp_path / first)) for path in before)
+
+
+def test_the_import_summary_says_what_its_notes_say(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "images" / "cats"
+    folder.mkdir(parents=True)
+    for index in range(3):  # transparent pictures: each gets the note that its transparency is shown on white
+        Image.new("RGBA", (16, 16), (200, 10, 10, index * 60)).save(folder / f"cat{index}.png")
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(folder / "plain.png")
+    with ProjectStore.create(tmp_path / "p") as store:
+        text = import_folder(store, tmp_path / "images", seed=0).describe()
+    assert "3 image(s) with a note on how they were read (3: transparent pixels are shown on white;" in text
