@@ -682,6 +682,11 @@ class TrainingPanel(QWidget):
             kept = "; the features computed so far are cached for the next run" if summary.removed else ""
             self.status.setText(f"{verb} before the first epoch ended{kept}.")
         self.progress.setFormat(verb.lower())
+        if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored
+            self.confusion_note.setText(
+                f"No validation {self.item}s were scored during this run (none were held out, or they joined the "
+                f"linear probe's fit): see the run's figures on its test {self.item}s under Evaluation."
+            )
 
     def on_notice(self, message: str) -> None:
         """Show the run's latest :data:`NOTES_SHOWN` notes; with more, the tooltip lists them all. A note the run

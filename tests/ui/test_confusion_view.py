@@ -65,3 +65,24 @@ def test_a_class_with_nothing_scored_shows_no_score_rather_than_zero(qtbot) -> N
     )  # the third class: none, never predicted
     assert [table.item(2, column).text() for column in range(1, 5)] == ["n/a", "n/a", "n/a", "0"]
     assert table.item(0, 2).text() == "0.750"
+
+
+def test_a_run_that_scored_no_validation_pass_says_where_its_figures_are(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.training.events import RunSummary
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    done = RunSummary(
+        run_id=1,
+        run_dir="/r",
+        status="completed",
+        epochs_completed=1,
+        classes=("a", "b"),
+        device="cpu",
+        metrics={},
+    )
+    panel.on_finished(done)  # a linear probe whose validation images joined its fit: no matrix was shown
+    assert panel.confusion_note.text().startswith("No validation images were scored during this run")
+    panel.show_confusion(MATRIX, CLASSES, "epoch 1")
+    panel.on_finished(done)  # one that scored them keeps its figures
+    assert panel.confusion_note.text().startswith("Validation images, epoch 1: accuracy")
