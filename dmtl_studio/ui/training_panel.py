@@ -382,6 +382,9 @@ class TrainingPanel(QWidget):
             self._kept_in_legend = False
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
+        self.confusion_note.setText(
+            f"The confusion matrix appears after the first epoch with validation {self.item}s."
+        )
         self.epochs_done, self.epochs_planned, self.phase = 0, 0, "preparing"
         self._steps_origin = None
         self._label_rate_plot(probe=False)
