@@ -1037,7 +1037,8 @@ class DatasetBrowser(QWidget):
         if self.store is None:
             return
         # Core leaves unlabelled images out (they have no split) and moves identical copies along.
-        ids = move_to_split(self.store, self.selected_ids(), split)
+        selected = self.selected_ids()
+        ids = move_to_split(self.store, selected, split)
         if not ids:
             self.status_message.emit(f"Only labelled {'texts' if self.is_text else 'images'} have a split")
             return
@@ -1046,7 +1047,11 @@ class DatasetBrowser(QWidget):
         self.model.update_records([self._all[i] for i in ids])
         self._refresh_classes()
         self._show_current()
-        self.status_message.emit(f"Moved {len(ids)} {self._noun()} to the {SPLIT_TITLES[split]} split")
+        copies = len(set(ids) - set(selected))  # identical copies share a split: they moved along
+        along = (
+            f" ({copies} of them identical copies of those selected, which share one split)" if copies else ""
+        )
+        self.status_message.emit(f"Moved {len(ids)} {self._noun()} to the {SPLIT_TITLES[split]} split{along}")
         self.project_changed.emit()
 
     def reassign_splits(self, val_fraction: float, test_fraction: float, seed: int) -> None:

@@ -46,3 +46,25 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
         assert "in the training split" in window.statusBar().currentMessage()
     finally:
         controller.shutdown()
+
+
+def test_moving_an_image_says_its_identical_copy_moved_along(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    project = make_duplicates_project(tmp_path)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    messages: list[str] = []
+    browser.status_message.connect(messages.append)
+    try:
+        rows = {Path(browser.model.record(r).path).name: r for r in range(browser.model.rowCount())}
+        browser._select_row(rows["coffee.png"])
+        browser.move_selected_to_split("test")
+        assert messages[-1] == (
+            "Moved 2 image(s) to the test split (1 of them identical copies of those selected, which share one "
+            "split)"
+        )
+        with ProjectStore.open(project) as store:
+            splits = {Path(im.path).name: im.split for im in store.images()}
+        assert splits["coffee.png"] == splits["coffee-copy.png"] == "test"
+    finally:
+        controller.shutdown()
