@@ -634,6 +634,7 @@ class StudioController(QObject):
                         f"{html.escape(described, False)}<br>{html.escape(thread.threshold_note, False)}."
                     )
                 view.show_message(described)
+                view.summary.setToolTip(thread.threshold_detail)  # the whole paragraph: interval, caveat
 
             thread.result_ready.connect(done)
             start("predict", thread, f"Predicting the {self._items()} of {images} with {Path(run_dir).name}…")

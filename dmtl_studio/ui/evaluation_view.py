@@ -492,6 +492,7 @@ class EvaluationView(QWidget):
     def show_message(self, text: str) -> None:
         self.set_busy(False)
         self.summary.setText(text)
+        self.summary.setToolTip("")
 
     # ----------------------------------------------------------------- result
     def clear_result(self) -> None:

@@ -136,7 +136,7 @@ class PredictThread(CoreThread):
 
     With ``target_accuracy`` the "unsure" threshold is chosen first on the run's validation split
     (:func:`~dmtl_studio.core.quality.reject.validation_threshold`, as ``predict --target-accuracy`` does);
-    :attr:`threshold_note` then says what it chose."""
+    :attr:`threshold_note` then says in one line what it chose, :attr:`threshold_detail` in a paragraph."""
 
     what = "the prediction"
 
@@ -153,7 +153,8 @@ class PredictThread(CoreThread):
         self.run_dir, self.images, self.out_csv = run_dir, images, out_csv
         self.columns = dict(columns or {})
         self.target_accuracy = target_accuracy
-        self.threshold_note = ""
+        self.threshold_note = ""  # one line for the summary
+        self.threshold_detail = ""  # the whole paragraph, for its tooltip
 
     def work(self) -> object:
         from dmtl_studio.core.evaluation.exported_model import is_text_model
@@ -163,13 +164,19 @@ class PredictThread(CoreThread):
         text = is_text_model(self.run_dir)
         reject_below = None
         if self.target_accuracy is not None:
-            from dmtl_studio.core.quality.reject import describe_threshold, validation_threshold
+            from dmtl_studio.core.quality.reject import (
+                describe_threshold,
+                describe_threshold_briefly,
+                validation_threshold,
+            )
 
             chosen = validation_threshold(self.run_dir, self.target_accuracy)
             reject_below = chosen.threshold
             noun = "text" if text else "image"
-            note = describe_threshold(chosen, self.target_accuracy, noun)
+            note = describe_threshold_briefly(chosen, self.target_accuracy, noun)
             self.threshold_note = note[0].upper() + note[1:]
+            detail = describe_threshold(chosen, self.target_accuracy, noun)
+            self.threshold_detail = detail[0].upper() + detail[1:] + "."
         predict = predict_text_inputs if text else predict_folder
         summary = predict(
             self.run_dir,
@@ -182,7 +189,7 @@ class PredictThread(CoreThread):
         )
         if reject_below is not None:
             unsure = sum(p.confidence < reject_below for p in summary.predictions)
-            self.threshold_note += f". Here {unsure} of {len(summary.predictions)} were written as 'unsure'"
+            self.threshold_note += f"; here {unsure} of {len(summary.predictions)} were written as 'unsure'"
         return summary
 
 

@@ -30,7 +30,11 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
 ) -> None:  # noqa: ANN001
     import csv
 
-    from dmtl_studio.core.quality.reject import describe_threshold, validation_threshold
+    from dmtl_studio.core.quality.reject import (
+        describe_threshold,
+        describe_threshold_briefly,
+        validation_threshold,
+    )
 
     project, run_dir = copy_project(tmp_path_factory)
     images = write_shapes_folder(tmp_path / "images", 3, seed=5, size=64)
@@ -54,7 +58,9 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
         (float(r["confidence"]) < chosen.threshold) == (r["predicted_label"] == "unsure") for r in rows
     )
     text = view.summary.text()
-    described = describe_threshold(chosen, 0.99)
-    assert described[0].upper() + described[1:] in text
-    assert f"Here {unsure} of {len(rows)} were written as 'unsure'" in text
+    brief = describe_threshold_briefly(chosen, 0.99)
+    assert brief[0].upper() + brief[1:] in text  # one line under the count: the tables keep their room
+    assert f"here {unsure} of {len(rows)} were written as 'unsure'" in text
+    detail = describe_threshold(chosen, 0.99)
+    assert view.summary.toolTip() == detail[0].upper() + detail[1:] + "."  # the whole paragraph
     controller.shutdown()

@@ -107,6 +107,27 @@ def validation_threshold(
     return threshold_for_accuracy(probs, targets, target_accuracy)
 
 
+def _threshold(chosen: RejectThreshold) -> str:
+    """The threshold with enough digits to tell one just below 1 from 1 itself."""
+    digits = 4
+    while digits < 8 and chosen.threshold < 1.0 and round(chosen.threshold, digits) >= 1.0:
+        digits += 1
+    return f"{chosen.threshold:.{digits}f}"
+
+
+def describe_threshold_briefly(chosen: RejectThreshold, target_accuracy: float, noun: str = "image") -> str:
+    """:func:`describe_threshold` in one line, for a window's summary (the full paragraph goes in its tooltip)."""
+    kept = max(1, round(chosen.coverage * chosen.images))
+    right = round(chosen.accuracy * kept)
+    low, high = wilson_interval(right, kept)
+    missed = "; the target is not reached" if not chosen.reached else ""
+    weak = f"; not yet evidence of {target_accuracy:.0%}" if chosen.reached and low < target_accuracy else ""
+    return (
+        f"'unsure' below {_threshold(chosen)} (for {target_accuracy:.0%}): it keeps {kept} of {chosen.images} "
+        f"validation {noun}s, {right} right (95 % interval {low:.1%} – {high:.1%}{weak}{missed})"
+    )
+
+
 def describe_threshold(chosen: RejectThreshold, target_accuracy: float, noun: str = "image") -> str:
     """One paragraph for the user: the threshold chosen for ``target_accuracy``, whether the validation split
     reached it, what it keeps there, and the 95 % Wilson interval of the accuracy on the kept ``noun``\\ s (few
@@ -117,11 +138,8 @@ def describe_threshold(chosen: RejectThreshold, target_accuracy: float, noun: st
     reached = (
         "" if chosen.reached else " (not reached on the validation split; the most accurate threshold found)"
     )
-    digits = 4  # enough to tell a threshold just below 1 from 1 itself
-    while digits < 8 and chosen.threshold < 1.0 and round(chosen.threshold, digits) >= 1.0:
-        digits += 1
     text = (
-        f"threshold {chosen.threshold:.{digits}f} for accuracy {target_accuracy:.1%}{reached}: on the {chosen.images} "
+        f"threshold {_threshold(chosen)} for accuracy {target_accuracy:.1%}{reached}: on the {chosen.images} "
         f"validation {noun}(s) it keeps {kept} ({chosen.coverage:.1%}, the expected coverage) at accuracy "
         f"{chosen.accuracy:.1%} ({right} of {kept} right; 95 % interval {low:.1%} – {high:.1%}, Wilson); the rest "
         "are written as 'unsure'"

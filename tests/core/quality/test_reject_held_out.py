@@ -138,7 +138,7 @@ def test_a_text_probe_that_fitted_its_validation_texts_chooses_the_threshold_out
 def test_the_threshold_is_described_with_the_interval_of_its_accuracy() -> None:
     from dmtl_studio.core.models.calibration import RejectThreshold
     from dmtl_studio.core.quality.model_card import wilson_interval
-    from dmtl_studio.core.quality.reject import describe_threshold
+    from dmtl_studio.core.quality.reject import describe_threshold, describe_threshold_briefly
 
     few = describe_threshold(RejectThreshold(0.9, 1.0, 0.5, True, 20), 0.95)
     low, high = wilson_interval(10, 10)
@@ -147,6 +147,14 @@ def test_the_threshold_is_described_with_the_interval_of_its_accuracy() -> None:
     many = describe_threshold(RejectThreshold(0.5, 0.99, 1.0, True, 2000), 0.95, noun="text")
     assert "1980 of 2000 right" in many and "validation text(s)" in many and "not yet evidence" not in many
     assert "threshold 0.999996 for" in describe_threshold(RejectThreshold(0.999996, 1.0, 1.0, True, 9), 0.9)
+    brief = describe_threshold_briefly(RejectThreshold(0.9, 1.0, 0.5, True, 20), 0.95)
+    assert (
+        brief
+        == f"'unsure' below 0.9000 (for 95%): it keeps 10 of 20 validation images, 10 right (95 % interval {low:.1%} – {high:.1%}; not yet evidence of 95%)"
+    )
+    assert "the target is not reached" in describe_threshold_briefly(
+        RejectThreshold(0.7, 0.86, 0.54, False, 50), 0.95
+    )
     missed = describe_threshold(RejectThreshold(0.7, 0.86, 0.54, False, 50), 0.95)
     assert "(not reached on the validation split" in missed and "27 (54.0%" in missed
 
