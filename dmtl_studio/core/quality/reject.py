@@ -123,7 +123,7 @@ def describe_threshold_briefly(chosen: RejectThreshold, target_accuracy: float, 
     missed = "; the target is not reached" if not chosen.reached else ""
     weak = f"; not yet evidence of {target_accuracy:.0%}" if chosen.reached and low < target_accuracy else ""
     return (
-        f"'unsure' below {_threshold(chosen)} (for {target_accuracy:.0%}): it keeps {kept} of {chosen.images} "
+        f"threshold {_threshold(chosen)} for {target_accuracy:.0%}: it keeps {kept} of {chosen.images} "
         f"validation {noun}s, {right} right (95 % interval {low:.1%} – {high:.1%}{weak}{missed})"
     )
 

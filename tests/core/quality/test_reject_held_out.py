@@ -150,7 +150,7 @@ def test_the_threshold_is_described_with_the_interval_of_its_accuracy() -> None:
     brief = describe_threshold_briefly(RejectThreshold(0.9, 1.0, 0.5, True, 20), 0.95)
     assert (
         brief
-        == f"'unsure' below 0.9000 (for 95%): it keeps 10 of 20 validation images, 10 right (95 % interval {low:.1%} – {high:.1%}; not yet evidence of 95%)"
+        == f"threshold 0.9000 for 95%: it keeps 10 of 20 validation images, 10 right (95 % interval {low:.1%} – {high:.1%}; not yet evidence of 95%)"
     )
     assert "the target is not reached" in describe_threshold_briefly(
         RejectThreshold(0.7, 0.86, 0.54, False, 50), 0.95
