@@ -7,6 +7,8 @@ sight however short the window is.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -174,7 +176,12 @@ class ClassesPanel(QWidget):
                 elif column != 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
-        self.warnings.setText("<br>".join(warnings))
+        # One warning shown (the rest in the tooltip): a column of them squeezed the class table and the view.
+        shown = html.escape(warnings[0], quote=False) if warnings else ""
+        if len(warnings) > 1:
+            shown += f"<br><i>and {len(warnings) - 1} more warning(s): point here to read them all</i>"
+        self.warnings.setText(shown)
+        self.warnings.setToolTip("\n".join(warnings) if len(warnings) > 1 else "")
         self.warnings.setVisible(bool(warnings))
         self.key_strip.show_classes(self._names, colors)
         self._fit_rows()

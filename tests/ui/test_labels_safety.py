@@ -29,7 +29,10 @@ def test_conflicting_labels_have_a_filter_and_a_notice(qtbot, project: Path, tmp
     shown = {browser.model.record(row).path for row in range(browser.model.rowCount())}
     assert shown == {original.path, str(copy)}
     assert browser.filter.currentText() == "Conflicting labels (2)"  # images
-    assert "carry two or more labels" in browser.classes.warnings.text()
+    warnings = browser.classes.warnings
+    assert (
+        "carry two or more labels" in warnings.text() + warnings.toolTip()
+    )  # shown, or listed in its tooltip
     controller.shutdown()
 
 
@@ -83,3 +86,17 @@ def test_evaluation_view_of_nothing_shows_no_number(qtbot, project: Path) -> Non
     assert "no images to score" in text and "%" not in text
     assert not window.evaluation.misclassified_button.isEnabled()
     controller.shutdown()
+
+
+def test_many_class_warnings_show_one_line_and_list_the_rest_in_a_tooltip(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.classes_panel import ClassesPanel
+
+    panel = ClassesPanel()
+    qtbot.addWidget(panel)
+    counts = {"a": {"total": 1, "train": 1, "val": 0, "test": 0}}
+    panel.show_classes(counts, {}, ["first <one>", "second", "third"])
+    assert panel.warnings.text().startswith("first &lt;one&gt;<br>")  # escaped: a class name may hold <
+    assert "and 2 more warning(s)" in panel.warnings.text() and "second" not in panel.warnings.text()
+    assert panel.warnings.toolTip() == "first <one>\nsecond\nthird"
+    panel.show_classes(counts, {}, ["only one"])
+    assert panel.warnings.text() == "only one" and panel.warnings.toolTip() == ""

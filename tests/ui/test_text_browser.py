@@ -272,7 +272,7 @@ def test_equal_texts_under_two_labels_are_warned_of_as_texts(qtbot, tmp_path: Pa
     window, controller = build_window(_make_project(tmp_path / "twice", texts))
     qtbot.addWidget(window)
     window.show()
-    warning = window.browser.classes.warnings.text()
+    warning = window.browser.classes.warnings.text() + window.browser.classes.warnings.toolTip()
     assert "1 text(s) carry two or more labels (equal texts)" in warning
     assert "picture" not in warning and "files" not in warning
     controller.shutdown()
