@@ -1178,8 +1178,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if summary.problems
         else ""
     )
-    unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
-    sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
+    sure_note = f" ({summary.unsure} written as 'unsure')" if reject_below is not None else ""
     print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{sure_note}{unread}")
     skipped = summary.skipped  # as import says it: files that are no images are not predicted
     if skipped:

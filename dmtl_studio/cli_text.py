@@ -273,8 +273,7 @@ def cmd_predict_texts(
             "cannot be joined back to the table by their key; name an --id-column whose values are unique",
             file=sys.stderr,
         )
-    unsure = sum(p.label == "unsure" for p in summary.predictions) if reject_below is not None else 0
-    sure_note = f" ({unsure} written as 'unsure')" if reject_below is not None else ""
+    sure_note = f" ({summary.unsure} written as 'unsure')" if reject_below is not None else ""
     unread = f"; {len(summary.problems)} input(s) not used (rows with an error)" if summary.problems else ""
     print(f"predicted {len(summary.predictions)} text(s) -> {args.out}{sure_note}{unread}")
     if summary.problems:

@@ -188,8 +188,9 @@ class PredictThread(CoreThread):
             **(self.columns if text else {}),
         )
         if reject_below is not None:
-            unsure = sum(p.confidence < reject_below for p in summary.predictions)
-            self.threshold_note += f"; here {unsure} of {len(summary.predictions)} were written as 'unsure'"
+            self.threshold_note += (
+                f"; here {summary.unsure} of {len(summary.predictions)} were written as 'unsure'"
+            )
         return summary
 
 

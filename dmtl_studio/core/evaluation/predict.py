@@ -61,6 +61,13 @@ class PredictSummary:
     #: that could not be read stands where its input was. Empty: predictions, then problems.
     order: tuple[str, ...] = ()
 
+    @property
+    def unsure(self) -> int:
+        """How many predictions :func:`reject_unsure` wrote as ``unsure``."""
+        from dmtl_studio.core.models.calibration import UNSURE
+
+        return sum(p.label == UNSURE for p in self.predictions)
+
     def describe(self, out: str | os.PathLike[str], shown: int = 3, noun: str = "image") -> str:
         """One sentence for a person: how many items (``noun``: ``"image"`` or ``"text"``) were predicted into
         ``out`` and which could not be read (the first ``shown`` by name, every one in the CSV's ``error`` column)."""
