@@ -115,11 +115,17 @@ def _threshold(chosen: RejectThreshold) -> str:
     return f"{chosen.threshold:.{digits}f}"
 
 
-def describe_threshold_briefly(chosen: RejectThreshold, target_accuracy: float, noun: str = "image") -> str:
-    """:func:`describe_threshold` in one line, for a window's summary (the full paragraph goes in its tooltip)."""
+def _kept(chosen: RejectThreshold) -> tuple[int, int, float, float]:
+    """``(kept, right, low, high)``: the validation items the threshold keeps, how many of them are right, and the
+    95 % Wilson interval of that accuracy."""
     kept = max(1, round(chosen.coverage * chosen.images))
     right = round(chosen.accuracy * kept)
-    low, high = wilson_interval(right, kept)
+    return (kept, right, *wilson_interval(right, kept))
+
+
+def describe_threshold_briefly(chosen: RejectThreshold, target_accuracy: float, noun: str = "image") -> str:
+    """:func:`describe_threshold` in one line, for a window's summary (the full paragraph goes in its tooltip)."""
+    kept, right, low, high = _kept(chosen)
     missed = "; the target is not reached" if not chosen.reached else ""
     weak = f"; not yet evidence of {target_accuracy:.0%}" if chosen.reached and low < target_accuracy else ""
     return (
@@ -132,9 +138,7 @@ def describe_threshold(chosen: RejectThreshold, target_accuracy: float, noun: st
     """One paragraph for the user: the threshold chosen for ``target_accuracy``, whether the validation split
     reached it, what it keeps there, and the 95 % Wilson interval of the accuracy on the kept ``noun``\\ s (few
     validation items make a wide one: the target is then met on them, not shown to hold on new items)."""
-    kept = max(1, round(chosen.coverage * chosen.images))
-    right = round(chosen.accuracy * kept)
-    low, high = wilson_interval(right, kept)
+    kept, right, low, high = _kept(chosen)
     reached = (
         "" if chosen.reached else " (not reached on the validation split; the most accurate threshold found)"
     )

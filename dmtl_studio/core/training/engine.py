@@ -245,12 +245,8 @@ class Trainer:
             if probe.folds
             else "a fixed value (too few images per class)"
         )
-        self.notify(
-            RunNotice(
-                f"linear probe: the head was fitted to convergence, L2 strength C = {probe.c:g} by {how}"
-                + (f"; {probe.search_note()}" if probe.search_note() else "")
-            )
-        )
+        said = "; ".join(filter(None, [f"C = {probe.c:g} by {how}", probe.search_note()]))
+        self.notify(RunNotice(f"linear probe: the head was fitted to convergence, L2 strength {said}"))
         if pseudo is not None:
             self.notify(RunNotice(pseudo))
         if self.parts.compiled.mixers:
