@@ -260,13 +260,17 @@ class MainWindow(QMainWindow):
             labels_menu.addAction("Find duplicates and leaks", self.duplicates_requested.emit),
             labels_menu.addAction("Dataset map…", self.show_dataset_map),
             labels_menu.addSeparator(),
+        ]
+        labels_menu.addAction(self.browser.remove_action)  # the browser's own (Shift+Delete there)
+        self.remove_problems_action = labels_menu.addAction(
+            "Remove problem files from project…", self.browser.remove_problem_items
+        )
+        self.project_actions += [
             self.browser.remove_action,
-            labels_menu.addAction("Remove problem files from project…", self.browser.remove_problem_items),
+            self.remove_problems_action,
             labels_menu.addSeparator(),
             labels_menu.addAction("Back up project database…", self._ask_backup),
         ]
-        labels_menu.insertAction(self.project_actions[-3], self.browser.remove_action)
-        self.remove_problems_action = self.project_actions[-3]
         self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [
             self.import_action,
             self.import_text_folder_action,

@@ -237,7 +237,8 @@ def import_folder(
         raise ProjectError(f"{root} is not a folder")
     adopt_kind(store, "images")
     existing = store.class_names()
-    known = {im.path: im.sha256 for im in store.images(usable_only=True)}  # before: to count copies
+    held_records = store.images()  # before the import: to count copies and to know files by another spelling
+    known = {im.path: im.sha256 for im in held_records if im.usable}
     scan = scan_folder(root) if scan is None else scan
     files = scan.files
     splits_by_folder = split_layout(root, files)
@@ -254,7 +255,7 @@ def import_folder(
     for known_path, sha in known.items():
         held.setdefault(sha, []).append(known_path)
     read = 0  # files looked at (all of them unless cancelled)
-    held_paths = {record.path for record in store.images()}  # problem files too
+    held_paths = {record.path for record in held_records}  # problem files too
     same_files = _KnownFiles(sorted(held_paths))
     for index, path in enumerate(files):
         if should_stop():
