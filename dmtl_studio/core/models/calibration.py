@@ -178,18 +178,22 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
         return None
     temperature = fit_temperature(logits, targets)
     note = None
-    if abs(np.log(temperature)) > LOG_T_RANGE - 1e-2:
+    # With every image right the likelihood falls all the way to T = 0, but in floating point it reaches 0 (flat)
+    # well before the search bound, so the search can stop anywhere in that flat stretch: test the case itself.
+    every_right = bool((logits.argmax(1) == targets).all())
+    if every_right or abs(np.log(temperature)) > LOG_T_RANGE - 1e-2:
         bound = temperature
         temperature = match_confidence(logits, targets)
         why = (
             "it keeps falling as T goes to 0, as when every image is right"
-            if bound < 1.0
+            if every_right or bound < 1.0
             else "it keeps falling as T grows, as when the scores say little about the classes"
         )
+        where = "" if every_right else f"; best at the search bound T={bound:.3g}"
         note = (
-            f"the likelihood of the {len(targets)} validation images has no minimum ({why}; best at the search "
-            f"bound T={bound:.3g}): T={temperature:.3g} makes their mean confidence the smoothed accuracy "
-            "(right + 1) / (images + 2) instead"
+            f"the likelihood of the {len(targets)} validation images has no minimum ({why}{where}): "
+            f"T={temperature:.3g} makes their mean confidence the smoothed accuracy (right + 1) / (images + 2) "
+            "instead"
         )
     entry = {
         "method": "temperature",

@@ -97,6 +97,19 @@ def test_no_minimum_when_every_validation_image_is_right_matches_the_smoothed_ac
     assert entry["ece_after"] < entry["ece_before"]
 
 
+def test_every_image_right_by_a_wide_margin_is_never_certain() -> None:
+    # Margins so wide that the likelihood is exactly 0 in float64 long before the search bound (a linear probe on
+    # an easy project): the search stops anywhere in that flat stretch, and every later prediction said 100 %.
+    rng = np.random.default_rng(7)
+    targets = rng.integers(0, 3, size=30)
+    logits = rng.normal(0, 0.05, size=(30, 3))
+    logits[np.arange(30), targets] += 2.0
+    entry = calibrate(logits, targets)
+    assert entry is not None and "every image is right" in entry["note"]
+    assert abs(softmax(logits, entry["temperature"]).max(1).mean() - 31 / 32) < 1e-4
+    assert softmax(logits, entry["temperature"]).max() < 1.0 - 1e-6
+
+
 def test_no_minimum_at_the_upper_bound_says_the_scores_say_little_not_that_every_image_is_right() -> None:
     rng = np.random.default_rng(6)
     targets = rng.integers(0, 3, size=60)
