@@ -20,6 +20,7 @@ from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_wri
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
+from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES
 from dmtl_studio.core.project.labels import LabelEditor, can_label
 from dmtl_studio.core.project.splits import move_to_split
 from dmtl_studio.core.project.store import ProjectStore
@@ -64,8 +65,9 @@ class LabelImportSummary:
     splits_given: int = 0
 
 
-#: The names a ``split`` column may give a split.
-SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+#: The names a ``split`` column may give a split: those a split folder may have (``training``, ``valid``…).
+SPLIT_NAMES = SPLIT_FOLDER_NAMES
+_OTHER_SPELLINGS = ", ".join(name for name in SPLIT_NAMES if name not in ("train", "val", "test"))
 
 
 def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
@@ -160,7 +162,10 @@ def import_csv(
                 split = SPLIT_NAMES.get(given)
                 if split is None:
                     problems.append(
-                        (row[0], f"line {line}: the split {given!r} is none of train, val, test; kept")
+                        (
+                            row[0],
+                            f"line {line}: the split {given!r} is none of train, val, test (or {_OTHER_SPELLINGS}); kept",
+                        )
                     )
                 else:
                     wanted_splits[path] = split

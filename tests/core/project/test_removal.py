@@ -104,15 +104,18 @@ def test_a_split_column_names_train_val_or_test_and_a_bad_one_is_reported(tmp_pa
     table = tmp_path / "labels.csv"
     rows = ["path,label,split", f"{images / 'circle' / 'circle_000.png'},circle,test"]
     rows.append(f"{images / 'square' / 'square_000.png'},square,holdout")
+    rows.append(f"{images / 'triangle' / 'triangle_000.png'},triangle,Testing")  # a split folder's spelling
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     with ProjectStore.open(project) as store:
         before = {r.path: r.split for r in store.images()}
         summary = import_csv(store, table)
         after = {r.path: r.split for r in store.images()}
-    assert summary.splits_given == 1 and after[str(images / "circle" / "circle_000.png")] == "test"
+    assert summary.splits_given == 2 and after[str(images / "circle" / "circle_000.png")] == "test"
+    assert before[str(images / "triangle" / "triangle_000.png")] != "test"
+    assert after[str(images / "triangle" / "triangle_000.png")] == "test"
     assert (
         after[str(images / "square" / "square_000.png")] == before[str(images / "square" / "square_000.png")]
     )
     assert [why for _path, why in summary.problems] == [
-        "line 3: the split 'holdout' is none of train, val, test; kept"
+        "line 3: the split 'holdout' is none of train, val, test (or training, valid, validation, testing); kept"
     ]
