@@ -14,12 +14,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -46,6 +48,33 @@ VAL_COLOR = "#e67e22"
 OVERLAY_COLORS = ("#7f8c8d", "#8e44ad")
 #: The run notes shown under the status line (the latest; the tooltip lists them all when there are more).
 NOTES_SHOWN = 5
+#: The notes take at most this many lines of text; longer notes scroll, so the curves keep their room.
+NOTES_LINES = 3
+
+
+class _NotesArea(QScrollArea):
+    """A frameless scrolling area for the run's notes: as tall as its word-wrapped label up to
+    :data:`NOTES_LINES` lines, then scrolling (at 1280 x 720 five notes took the curves' whole height)."""
+
+    def __init__(self, label: QLabel) -> None:
+        super().__init__()
+        self.label = label
+        self.setWidget(label)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hide()
+
+    def refit(self) -> None:
+        """Take the label's height at the present width, at most :data:`NOTES_LINES` lines."""
+        width = max(self.viewport().width(), 100)
+        wanted = self.label.heightForWidth(width)
+        cap = self.label.fontMetrics().lineSpacing() * NOTES_LINES + 4
+        self.setFixedHeight(min(max(wanted, 0), cap))
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001 - Qt's signature
+        super().resizeEvent(event)
+        self.refit()
 
 
 class _Series:
@@ -290,7 +319,9 @@ class TrainingPanel(QWidget):
         self.notices = QLabel()
         self.notices.setWordWrap(True)
         self.notices.setStyleSheet("color: #a04000;")
+        self.notices.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.notices.hide()
+        self.notices_area = _NotesArea(self.notices)
         self._notes: list[str] = []  # the run's notes, all of them (the label shows the latest)
         self._history: list[RunRecord] = []
         self._history_metrics: dict[int, list[EpochMetrics]] = {}
@@ -328,7 +359,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.stop_note)
-        layout.addWidget(self.notices)
+        layout.addWidget(self.notices_area)
         layout.addWidget(self.tabs, 1)
 
     # ----------------------------------------------------------------- state
@@ -351,6 +382,7 @@ class TrainingPanel(QWidget):
         self.notices.clear()
         self.notices.setToolTip("")
         self.notices.hide()
+        self.notices_area.hide()
         self.pause_button.setText("Pause")
         self.paused = False
         self._started_at = self.clock()
@@ -380,6 +412,7 @@ class TrainingPanel(QWidget):
         if self._kept_in_legend:
             self.accuracy_plot.getPlotItem().legend.removeItem(self.kept_share.curve)
             self._kept_in_legend = False
+        self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=True)
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
         self.confusion_note.setText(
@@ -547,6 +580,19 @@ class TrainingPanel(QWidget):
             labels = plot.getPlotItem().legend
             if labels is not None and labels.getLabel(series.curve) is not None:
                 labels.getLabel(series.curve).setText(name)
+        self._in_legend(self.loss_plot, self.val_loss, "validation", shown=not probe)
+
+    def _in_legend(self, plot: pg.PlotWidget, series: _Series, name: str, shown: bool) -> None:
+        """Show ``series`` in ``plot``'s legend under ``name``, or take it out (a curve that has nothing to draw
+        in this run: a linear probe's loss plot has no validation loss, a run without a validation pass no
+        validation accuracy)."""
+        labels = plot.getPlotItem().legend
+        if labels is None or (labels.getLabel(series.curve) is not None) == shown:
+            return
+        if shown:
+            labels.addItem(series.curve, name)
+        else:
+            labels.removeItem(series.curve)
 
     def _show_probe_step(self, event: StepProgress, eta: float | None) -> None:
         """One cross-validated strength of a linear probe: its held-out log-loss and C, plotted by strength."""
@@ -686,6 +732,7 @@ class TrainingPanel(QWidget):
             self.status.setText(f"{verb} before the first epoch ended{kept}.")
         self.progress.setFormat(verb.lower())
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored
+            self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=False)
             self.confusion_note.setText(
                 f"No validation {self.item}s were scored during this run (none were held out, or they joined the "
                 f"linear probe's fit): see the run's figures on its test {self.item}s under Evaluation."
@@ -707,6 +754,8 @@ class TrainingPanel(QWidget):
             f"All {len(self._notes)} notes of this run:\n" + "\n".join(self._notes) if more else ""
         )
         self.notices.show()
+        self.notices_area.show()
+        self.notices_area.refit()
 
     def on_failed(self, message: str) -> None:
         self._idle()

@@ -11,7 +11,7 @@ from dmtl_studio.core.training.events import (
     RunSummary,
     StepProgress,
 )
-from dmtl_studio.ui.training_panel import NOTES_SHOWN, TrainingPanel
+from dmtl_studio.ui.training_panel import NOTES_LINES, NOTES_SHOWN, TrainingPanel
 
 
 def _feed(panel: TrainingPanel, epochs: int, steps: int) -> None:
@@ -153,6 +153,7 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     assert panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
     legend = panel.loss_plot.getPlotItem().legend
     assert legend.getLabel(panel.train_loss.curve).text == "cross-validated (per C)"
+    assert legend.getLabel(panel.val_loss.curve) is None  # a probe's loss plot has no validation loss
     assert "linear probe" in panel.stop_cost()
     assert not any(marker.isVisible() for marker in panel.chosen_c)
     panel.on_epoch(EpochResult(1, 1, 0.6, 0.9, 0.7, 0.8, 1e-3, probe_c=1e-2))
@@ -169,6 +170,8 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     assert all(marker.isVisible() for marker in panel.chosen_c)
     panel.on_finished(RunSummary(1, "/runs/probe", "completed", 1, ("a", "b"), "cpu", {}))
     assert panel.status.text().startswith("Finished: the linear probe was fitted on cpu"), panel.status.text()
+    accuracy_legend = panel.accuracy_plot.getPlotItem().legend
+    assert accuracy_legend.getLabel(panel.val_accuracy.curve) is None  # no validation pass: no empty entry
     panel.redraw()
     x, y = panel.learning_rate.curve.getData()
     assert list(x) == [1, 2, 3] and np.allclose(10 ** np.asarray(y), grid)  # drawn on a log axis
@@ -177,6 +180,8 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     assert panel.lr_plot.getAxis("left").labelText == "Learning rate"
     assert not panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
     assert legend.getLabel(panel.train_loss.curve).text == "train (per step)"
+    assert legend.getLabel(panel.val_loss.curve).text == "validation"
+    assert accuracy_legend.getLabel(panel.val_accuracy.curve).text == "validation"
     panel.on_progress(StepProgress(1, 2, 1, 4, 0.9, 1e-3, 50.0))
     assert panel.progress.format().startswith("epoch 1/2 · step 1/4")
     panel.on_failed("stopped for the test")
@@ -260,3 +265,23 @@ def test_a_note_the_run_already_gave_is_shown_once(qtbot) -> None:  # noqa: ANN0
         "Note: 2 validation image(s), too few to calibrate",
         "Note: the fine-tune starts",
     ]
+
+
+def test_long_notes_scroll_in_a_few_lines_so_the_curves_keep_their_room(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(820, 300)  # the training dock of a 1280 x 720 window
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.run_started("frozen transfer")
+    panel.on_notice("one short note")
+    line = panel.notices.fontMetrics().lineSpacing()
+    assert panel.notices_area.isVisible() and panel.notices_area.height() < 2 * line  # no empty lines kept
+    for i in range(NOTES_SHOWN):
+        panel.on_notice(f"note {i}: " + "a long sentence of the kind a linear probe writes about its C " * 3)
+    qtbot.wait(50)
+    assert panel.notices_area.height() <= NOTES_LINES * line + 4
+    assert panel.notices_area.verticalScrollBar().maximum() > 0  # the rest is a scroll away
+    assert panel.tabs.height() > 0.45 * panel.height()  # the curves keep their share of the panel
+    panel.run_started("frozen transfer")
+    assert panel.notices_area.isHidden()
