@@ -69,7 +69,8 @@ class _NotesArea(QScrollArea):
         """Take the label's height at the present width, at most :data:`NOTES_LINES` lines."""
         width = max(self.viewport().width(), 100)
         wanted = self.label.heightForWidth(width)
-        cap = self.label.fontMetrics().lineSpacing() * NOTES_LINES + 4
+        probe = QLabel("<br>".join("X" * NOTES_LINES), font=self.label.font())  # whole rich-text lines
+        cap = probe.heightForWidth(width)
         self.setFixedHeight(min(max(wanted, 0), cap))
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001 - Qt's signature
