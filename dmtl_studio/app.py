@@ -23,6 +23,7 @@ from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.images_table import missing_files_notice
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.project.project_kind import create_project
+from dmtl_studio.core.project.run_lock import CHECKPOINTS_DIR, unit_folders
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_demo import create_text_demo_project
 from dmtl_studio.core.training.config import TrainConfig
@@ -364,7 +365,14 @@ class StudioController(QObject):
         self.training_thread = thread
         self._run_row_shown = False
         how = "a linear probe" if config.fits_linear_probe else f"{config.epochs} epoch(s)"
-        panel.run_started(f"{config.transfer} transfer of {config.backbone}, {how}")
+        # A continued run keeps its saved epochs whatever happens next: Stop says so from the start.
+        saved = unit_folders(Path(resume_from) / CHECKPOINTS_DIR) if resume_from else []
+        verb = f"continuing after epoch {saved[0][0]}: " if saved else ""
+        panel.run_started(
+            f"{verb}{config.transfer} transfer of {config.backbone}, {how}",
+            continues_after=saved[0][0] if saved else 0,
+            epochs=config.epochs,
+        )
         thread.start()
 
     def stop_training(self) -> None:

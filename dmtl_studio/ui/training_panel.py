@@ -372,9 +372,14 @@ class TrainingPanel(QWidget):
         if not running:
             self.status.setText(message)
 
-    def run_started(self, description: str) -> None:
+    def run_started(self, description: str, continues_after: int = 0, epochs: int = 0) -> None:
+        """A run starts; ``continues_after``: the last saved epoch of a run being continued (of ``epochs``), so that
+        Stop and the close question say from the start that it is kept."""
         self.auto_phase = ""
         self._clear_curves()
+        if continues_after > 0:
+            self.epochs_done, self.epochs_planned = continues_after, epochs
+            self._show_stop_cost()
         self.start_button.setEnabled(False)
         self.resume_button.setEnabled(False)
         self.stop_button.setEnabled(True)

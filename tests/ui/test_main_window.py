@@ -200,3 +200,45 @@ def test_every_menu_entry_that_asks_the_controller_reaches_it(qtbot) -> None:  #
         actions[name].setEnabled(True)
         actions[name].trigger()
     assert heard == list(signals)
+
+
+def test_continuing_a_run_says_from_the_start_that_stop_keeps_its_saved_epochs(
+    qtbot, project: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    from dmtl_studio import app
+    from dmtl_studio.core.training.config import TrainConfig
+
+    class _Signal:
+        def connect(self, slot: object) -> None:
+            pass
+
+    class IdleThread:
+        """A training thread that never starts: what the window shows before the run's first event."""
+
+        def __init__(self, project_dir, config, parent, resume_from=None) -> None:  # noqa: ANN001
+            pass
+
+        def __getattr__(self, name: str) -> _Signal:
+            return _Signal()
+
+        def isRunning(self) -> bool:  # noqa: N802
+            return False
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(app, "TrainingThread", IdleThread)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    run_dir = project / "runs" / "stopped-run"
+    (run_dir / "checkpoints" / "epoch-000002").mkdir(parents=True)
+    config = TrainConfig(transfer="partial", epochs=5)
+    controller._run_training(config, resume_from=str(run_dir))
+    panel = window.training
+    assert panel.stop_cost().startswith("Stop keeps the run at epoch 2 of 5"), panel.stop_cost()
+    assert "continuing after epoch 2" in panel.status.text()
+    controller.training_thread = None
+    controller._run_training(config)  # a new run: nothing is kept yet
+    assert panel.stop_cost().startswith("No epoch has finished yet"), panel.stop_cost()
+    controller.training_thread = None
+    controller.shutdown()
