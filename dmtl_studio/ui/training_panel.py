@@ -238,6 +238,7 @@ class TrainingPanel(QWidget):
         self.epochs_done = 0
         self.epochs_planned = 0
         self.phase = "preparing"
+        self._features_computed = 0
         self.auto_phase = ""  # "Auto, phase 1 of 2 (…)" during an Auto run
         # The step phase's own clock: its ETA comes from its own rate, never from the feature pass before it.
         self._steps_origin: tuple[float, int, float] | None = None  # (time, steps done, paused seconds)
@@ -376,6 +377,7 @@ class TrainingPanel(QWidget):
         """A run starts; ``continues_after``: the last saved epoch of a run being continued (of ``epochs``), so that
         Stop and the close question say from the start that it is kept."""
         self.auto_phase = ""
+        self._features_computed = 0  # views through the frozen backbone (cached): what a stopped run leaves
         self._clear_curves()
         if continues_after > 0:
             self.epochs_done, self.epochs_planned = continues_after, epochs
@@ -650,6 +652,8 @@ class TrainingPanel(QWidget):
     def on_preparing(self, event: PreparationProgress) -> None:
         """The frozen backbone's one pass over the images, before (and between) the first steps; in a text run,
         the encoder's contrastive fine-tuning before that pass."""
+        if event.phase == "features":
+            self._features_computed = max(self._features_computed, event.done)
         if self.phase != event.phase:
             self.phase = event.phase
             self._steps_origin = None  # the steps after this pass measure their own rate again
@@ -734,7 +738,10 @@ class TrainingPanel(QWidget):
                 f"Model saved in {summary.run_dir}"
             )
         else:
-            kept = "; the features computed so far are cached for the next run" if summary.removed else ""
+            cached = (
+                summary.removed and self._features_computed > 0
+            )  # a fine-tune computes no cached features
+            kept = "; the features computed so far are cached for the next run" if cached else ""
             self.status.setText(f"{verb} before the first epoch ended{kept}.")
         self.progress.setFormat(verb.lower())
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored

@@ -285,3 +285,17 @@ def test_long_notes_scroll_in_a_few_lines_so_the_curves_keep_their_room(qtbot) -
     assert panel.tabs.height() > 0.45 * panel.height()  # the curves keep their share of the panel
     panel.run_started("frozen transfer")
     assert panel.notices_area.isHidden()
+
+
+def test_a_run_stopped_before_its_first_epoch_says_features_were_cached_only_when_some_were(qtbot) -> None:  # noqa: ANN001
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    stopped = RunSummary(1, "/runs/x", "stopped", 0, ("a", "b"), "cpu", {}, removed=True)
+    panel.run_started("frozen transfer")
+    panel.on_preparing(PreparationProgress(12, 40, 3.0))
+    panel.on_finished(stopped)
+    assert "features computed so far are cached" in panel.status.text()
+    panel.run_started("partial transfer")  # a fine-tune: no feature pass, nothing cached
+    panel.on_progress(StepProgress(1, 3, 1, 10, 0.9, 1e-3, 20.0))
+    panel.on_finished(stopped)
+    assert panel.status.text() == "Stopped before the first epoch ended."
