@@ -630,10 +630,10 @@ class StudioController(QObject):
             thread.result_ready.connect(done)
             start("export", thread, f"Exporting {Path(run_dir).name} as {fmt}…")
 
-        def predict(run_dir: str, images: str, out: str, columns: dict, target_accuracy: float) -> None:
+        def predict(run_dir: str, images: str, out: str, columns: dict, unsure: dict) -> None:
             if running("predict"):
                 return
-            thread = PredictThread(run_dir, images, out, columns, target_accuracy or None)
+            thread = PredictThread(run_dir, images, out, columns, **unsure)
 
             def done(summary: object) -> None:
                 described = summary.describe(out, noun=self._items()[:-1])

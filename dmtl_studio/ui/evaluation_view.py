@@ -62,12 +62,18 @@ EXPORT_FORMATS = {
         "the weights alone, in a file that cannot hide code, to load into the same network",
     ),
 }
-#: Predict's choice for predictions the run is not sure of: ``(title, target accuracy)``, 0 keeping them all.
+#: Predict's choice for predictions the run is not sure of: ``(title, how)``, ``how`` being ``{}`` (keep them
+#: all), ``{"target_accuracy": A}`` (a threshold chosen on the run's validation split, as ``predict
+#: --target-accuracy A``) or ``{"reject_below": P}`` (a fixed confidence, as ``predict --reject-below P``: for a
+#: run that has no held-out validation images to choose on).
 UNSURE_TARGETS = (
-    ("No 'unsure'", 0.0),
-    ("'Unsure' to reach 90 % accuracy", 0.90),
-    ("'Unsure' to reach 95 % accuracy", 0.95),
-    ("'Unsure' to reach 99 % accuracy", 0.99),
+    ("No 'unsure'", {}),
+    ("'Unsure' to reach 90 % accuracy", {"target_accuracy": 0.90}),
+    ("'Unsure' to reach 95 % accuracy", {"target_accuracy": 0.95}),
+    ("'Unsure' to reach 99 % accuracy", {"target_accuracy": 0.99}),
+    ("'Unsure' below 60 % confidence", {"reject_below": 0.60}),
+    ("'Unsure' below 80 % confidence", {"reject_below": 0.80}),
+    ("'Unsure' below 95 % confidence", {"reject_below": 0.95}),
 )
 NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
 
@@ -176,7 +182,9 @@ class EvaluationView(QWidget):
     # run folder, what to predict (a folder of images; in a text project a .txt file, folder or table), CSV to
     # write, the table's columns ({"text_column": ..., "id_column": ...}; empty otherwise), and the accuracy the
     # kept predictions should reach on the validation split (the rest written as "unsure"; 0: keep them all)
-    predict_requested = Signal(str, str, str, dict, float)
+    predict_requested = Signal(
+        str, str, str, dict, dict
+    )  # run, source, out CSV, table columns, unsure choice
     cell_activated = Signal(int, int)  # true class index, predicted class index
     filter_requested = Signal(str)  # "misclassified" or "low-confidence"
 
@@ -216,10 +224,12 @@ class EvaluationView(QWidget):
         for title, target in UNSURE_TARGETS:
             self.unsure_target.addItem(title, target)
         self.unsure_target.setToolTip(
-            "What Predict writes for predictions the run is not sure of. With a target, a confidence threshold is "
-            "chosen on the run's validation split so that the predictions kept reach that accuracy there; the "
-            "others are written as 'unsure' (their probabilities stay in the CSV). The message says how many "
-            "validation images backed the choice (dmtl-studio predict --target-accuracy does the same)."
+            "What Predict writes for predictions the run is not sure of. With a target accuracy, a confidence "
+            "threshold is chosen on the run's validation split so that the predictions kept reach that accuracy "
+            "there; the others are written as 'unsure' (their probabilities stay in the CSV). The message says how "
+            "many validation images backed the choice (dmtl-studio predict --target-accuracy does the same). A "
+            "run with no held-out validation images cannot choose one: give it a fixed confidence instead "
+            "('Unsure' below … confidence, as predict --reject-below)."
         )
         self.export_button.clicked.connect(self._ask_export)
         self.predict_button.clicked.connect(self._ask_predict)
@@ -465,7 +475,7 @@ class EvaluationView(QWidget):
             self.show_message(f"{out} is {what}: choose a file outside it for the predictions.")
         elif out:
             self.predict_requested.emit(
-                run, source, out, columns or {}, float(self.unsure_target.currentData())
+                run, source, out, columns or {}, dict(self.unsure_target.currentData() or {})
             )
 
     def _suggest(self) -> None:

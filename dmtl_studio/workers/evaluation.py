@@ -136,7 +136,9 @@ class PredictThread(CoreThread):
 
     With ``target_accuracy`` the "unsure" threshold is chosen first on the run's validation split
     (:func:`~dmtl_studio.core.quality.reject.validation_threshold`, as ``predict --target-accuracy`` does);
-    :attr:`threshold_note` then says in one line what it chose, :attr:`threshold_detail` in a paragraph."""
+    :attr:`threshold_note` then says in one line what it chose, :attr:`threshold_detail` in a paragraph. With
+    ``reject_below`` the threshold is that fixed confidence (``predict --reject-below``). A threshold that cannot
+    be chosen fails with the reason in the window's words (its choices, not the command line's options)."""
 
     what = "the prediction"
 
@@ -148,11 +150,13 @@ class PredictThread(CoreThread):
         columns: dict | None = None,
         target_accuracy: float | None = None,
         parent: QObject | None = None,
+        reject_below: float | None = None,
     ) -> None:
         super().__init__(parent)
         self.run_dir, self.images, self.out_csv = run_dir, images, out_csv
         self.columns = dict(columns or {})
         self.target_accuracy = target_accuracy
+        self.reject_below = reject_below
         self.threshold_note = ""  # one line for the summary
         self.threshold_detail = ""  # the whole paragraph, for its tooltip
 
@@ -162,15 +166,22 @@ class PredictThread(CoreThread):
         from dmtl_studio.core.evaluation.text_predict import predict_text_inputs
 
         text = is_text_model(self.run_dir)
-        reject_below = None
+        reject_below = self.reject_below
+        if reject_below is not None:
+            self.threshold_note = f"'Unsure' below {reject_below:.0%} confidence"
         if self.target_accuracy is not None:
             from dmtl_studio.core.quality.reject import (
+                RejectError,
                 describe_threshold,
                 describe_threshold_briefly,
+                in_window_words,
                 validation_threshold,
             )
 
-            chosen = validation_threshold(self.run_dir, self.target_accuracy)
+            try:
+                chosen = validation_threshold(self.run_dir, self.target_accuracy)
+            except RejectError as exc:
+                raise RejectError(in_window_words(str(exc))) from None
             reject_below = chosen.threshold
             noun = "text" if text else "image"
             note = describe_threshold_briefly(chosen, self.target_accuracy, noun)

@@ -17,7 +17,7 @@ def test_the_window_names_unreadable_files_after_predicting(qtbot, tmp_path_fact
     qtbot.addWidget(window)
     view = window.evaluation
     out = tmp_path / "predictions.csv"
-    view.predict_requested.emit(str(run_dir), str(images), str(out), {}, 0.0)
+    view.predict_requested.emit(str(run_dir), str(images), str(out), {}, {})
     qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
     text = view.summary.text()
     assert "1 file(s) could not be read: broken.png (" in text and "error column" in text
@@ -41,14 +41,14 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
     window, controller = build_window(project)
     qtbot.addWidget(window)
     view = window.evaluation
-    assert [view.unsure_target.itemData(i) for i in range(view.unsure_target.count())] == [
-        0.0,
-        0.9,
-        0.95,
-        0.99,
+    assert [view.unsure_target.itemData(i) for i in range(view.unsure_target.count())][:4] == [
+        {},
+        {"target_accuracy": 0.9},
+        {"target_accuracy": 0.95},
+        {"target_accuracy": 0.99},
     ]
     out = tmp_path / "predictions.csv"
-    view.predict_requested.emit(str(run_dir), str(images), str(out), {}, 0.99)
+    view.predict_requested.emit(str(run_dir), str(images), str(out), {}, {"target_accuracy": 0.99})
     qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
     chosen = validation_threshold(run_dir, 0.99)  # what the command line would choose
     with open(out, newline="", encoding="utf-8") as handle:
@@ -64,3 +64,48 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
     detail = describe_threshold(chosen, 0.99)
     assert view.summary.toolTip() == detail[0].upper() + detail[1:] + "."  # the whole paragraph
     controller.shutdown()
+
+
+def test_predict_can_write_unsure_below_a_fixed_confidence(qtbot, tmp_path_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    import csv
+
+    project, run_dir = copy_project(tmp_path_factory)
+    images = write_shapes_folder(tmp_path / "images", 3, seed=5, size=64)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    view = window.evaluation
+    choices = [view.unsure_target.itemData(i) for i in range(view.unsure_target.count())]
+    assert {"reject_below": 0.95} in choices
+    view.unsure_target.setCurrentIndex(choices.index({"reject_below": 0.95}))
+    out = tmp_path / "predictions.csv"
+    view.predict_requested.emit(str(run_dir), str(images), str(out), {}, view.unsure_target.currentData())
+    qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all((float(r["confidence"]) < 0.95) == (r["predicted_label"] == "unsure") for r in rows)
+    unsure = sum(r["predicted_label"] == "unsure" for r in rows)
+    assert f"'Unsure' below 95% confidence; here {unsure} of {len(rows)} were written as 'unsure'" in (
+        view.summary.text()
+    )
+    controller.shutdown()
+
+
+def test_a_target_accuracy_that_cannot_be_chosen_is_refused_in_the_window_s_words(
+    tmp_path_factory, tmp_path: Path
+) -> None:
+    import shutil
+
+    import pytest
+
+    from dmtl_studio.core.quality.reject import RejectError
+    from dmtl_studio.workers.evaluation import PredictThread
+
+    _project, run_dir = copy_project(tmp_path_factory)
+    outside = shutil.copytree(run_dir, tmp_path / "a-run-outside-its-project")  # no validation images to use
+    images = write_shapes_folder(tmp_path / "images", 1, seed=5, size=64)
+    thread = PredictThread(str(outside), str(images), str(tmp_path / "p.csv"), target_accuracy=0.95)
+    with pytest.raises(RejectError) as caught:
+        thread.work()
+    message = str(caught.value)
+    assert "not inside a project" in message and "--" not in message, message
+    assert "'Unsure' below … confidence" in message

@@ -107,6 +107,19 @@ def validation_threshold(
     return threshold_for_accuracy(probs, targets, target_accuracy)
 
 
+#: What the command line's messages advise, and the window's choice that does the same.
+_COMMAND_ADVICE = "give --reject-below P instead"
+_WINDOW_ADVICE = "choose one of the \"'Unsure' below … confidence\" entries beside Predict instead"
+
+
+def in_window_words(message: str) -> str:
+    """A :class:`RejectError` message with its command-line advice (``--reject-below P``) in the window's words."""
+    message = message.replace(_COMMAND_ADVICE, _WINDOW_ADVICE)
+    return message.replace(
+        _COMMAND_ADVICE[0].upper() + _COMMAND_ADVICE[1:], _WINDOW_ADVICE[0].upper() + _WINDOW_ADVICE[1:]
+    )
+
+
 def _threshold(chosen: RejectThreshold) -> str:
     """The threshold with enough digits to tell one just below 1 from 1 itself."""
     digits = 4

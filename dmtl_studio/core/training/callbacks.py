@@ -39,24 +39,35 @@ from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
 log = logging.getLogger(__name__)
 
 
-def uncalibrated_notice(count: int, item: str = "image") -> str:
+def uncalibrated_notice(count: int, item: str = "image", joined: int = 0) -> str:
     """The run's note when no temperature could be fitted on its ``count`` held-out validation items (``item``:
-    ``"image"`` or ``"text"``), and what it means for the confidences and ``predict``'s "not sure" options."""
+    ``"image"`` or ``"text"``; ``joined``: validation items that joined the training instead), and what it means
+    for the confidences and predict's "not sure" choices (the command line's options and the window's)."""
+    fixed = "a fixed confidence (predict --reject-below P; in the window, \"'Unsure' below … confidence\")"
     if count == 0:
-        few = f"no held-out validation {item} to fit a temperature on"
+        few = (
+            f"the {joined} validation {item}(s) joined the training (above), so none is held out to fit a "
+            "temperature on"
+            if joined
+            else f"no held-out validation {item} to fit a temperature on"
+        )
         threshold = (
-            "predict --target-accuracy has none to choose a threshold on either and is refused: use "
-            "--reject-below P"
+            "a target accuracy (predict --target-accuracy; in the window, \"'Unsure' to reach …\") has none to "
+            f"choose a threshold on either and is refused: give {fixed}"
         )
     else:
         few = f"{count} validation {item}(s), fewer than the {MIN_IMAGES} needed to fit a temperature"
         threshold = (
-            f"a predict --target-accuracy threshold would be chosen on those {count} {item}(s) alone: prefer "
-            "--reject-below P"
+            f"a target-accuracy threshold would be chosen on those {count} {item}(s) alone: prefer {fixed}"
         )
+    more = (
+        f"add validation {item}s until they are too many to join the training, and train again"
+        if joined
+        else f"add validation {item}s (at least {MIN_IMAGES}) and train again"
+    )
     return (
         f"no calibration: {few}, so the model's confidences are uncalibrated (its plain softmax, often "
-        f"over-confident); {threshold}, or add validation {item}s (at least {MIN_IMAGES}) and train again"
+        f"over-confident); {threshold}, or {more}"
     )
 
 
@@ -212,8 +223,10 @@ class Checkpointing(Callback):
         files_for: Callable[[dict, dict | None, torch.nn.Module | None], dict[str, bytes]],
         pick_best: bool = True,
         item: str = "image",
+        joined: int = 0,
     ) -> None:
         self.run_dir, self.files_for, self.pick_best, self.item = run_dir, files_for, pick_best, item
+        self.joined = joined  # validation items that joined the training: why none is held out
         self.uncalibrated_noted = False
         self.best_score = -math.inf
         self.best_metrics: dict = {}
@@ -237,7 +250,7 @@ class Checkpointing(Callback):
         averaged = trainer.averaged
         calibration, count = self._calibration(epoch)
         if calibration is None and not self.uncalibrated_noted and count < MIN_IMAGES:
-            trainer.notify(RunNotice(uncalibrated_notice(count, self.item)))
+            trainer.notify(RunNotice(uncalibrated_notice(count, self.item, self.joined)))
             self.uncalibrated_noted = True
         kept = self.files_for(self.last_metrics, calibration, averaged)
         last = kept if averaged is None else self.files_for(self.last_metrics, None, None)

@@ -11,6 +11,7 @@ no earlier; with a test split the validation images then train too. Each change 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,10 +84,15 @@ def plan_held_out(
         )
     if val >= MIN_VALIDATION_PER_CLASS * len(split.classes):
         return HeldOutPlan(split)
+    counts = Counter(index for _path, index in split.val)
+    short = sorted(
+        (counts[i], name) for i, name in enumerate(split.classes) if counts[i] < MIN_VALIDATION_PER_CLASS
+    )
+    fewest = ", ".join(f"{name} {count}" for count, name in short[:3]) + (", …" if len(short) > 3 else "")
     few = (
-        f"{val} validation {noun}(s) for {len(split.classes)} classes are too few to pick an epoch on (fewer "
-        f"than {MIN_VALIDATION_PER_CLASS} per class): the last epoch is kept (no best-epoch pick, no early "
-        "stopping)"
+        f"{val} validation {noun}(s) for {len(split.classes)} classes are too few to pick an epoch on (a pick "
+        f"needs {MIN_VALIDATION_PER_CLASS * len(split.classes)}, {MIN_VALIDATION_PER_CLASS} per class on "
+        f"average; fewest: {fewest}): the last epoch is kept (no best-epoch pick, no early stopping)"
     )
     if has_test:
         return HeldOutPlan(

@@ -219,9 +219,8 @@ def _train(
     else:
         run_id, run_dir = -1, Path(resume_from)
     pick = parts.pick_on_validation
-    checkpoints = Checkpointing(
-        run_dir, files_for, pick_best=pick, item="text" if store.kind == "text" else "image"
-    )
+    item = "text" if store.kind == "text" else "image"
+    checkpoints = Checkpointing(run_dir, files_for, pick, item, parts.joined_validation)
     recorder = StoreRecorder(store, run_id, run_dir, checkpoints.final_metrics)
     patience = config.early_stopping_patience if pick else 0
     callbacks = [recorder, EarlyStopping(patience), checkpoints, progress]

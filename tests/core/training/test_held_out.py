@@ -35,6 +35,14 @@ def test_an_epoch_run_on_a_tiny_validation_split_keeps_its_last_epoch():
     assert not plan.pick_on_validation and plan.split.val == ()
     assert len(plan.split.train) == len(small.train) + len(small.val)
     assert "too few to pick an epoch on" in plan.notice and "joined the training images" in plan.notice
+    five = _split(5, MIN_VALIDATION_PER_CLASS - 1, classes=5)
+    notice = plan_held_out(five, EPOCHS, has_test=True).notice
+    assert (
+        f"a pick needs {5 * MIN_VALIDATION_PER_CLASS}, {MIN_VALIDATION_PER_CLASS} per class on average"
+        in notice
+    )
+    short = {name for name in five.classes if f"{name} {MIN_VALIDATION_PER_CLASS - 1}" in notice}
+    assert len(short) == 3 and notice.count(", …)") == 1  # the classes short of images: three named, then …
     no_test = plan_held_out(small, EPOCHS, has_test=False)
     assert not no_test.pick_on_validation and no_test.split == small
     assert "still report each epoch" in no_test.notice

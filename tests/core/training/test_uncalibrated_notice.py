@@ -57,9 +57,27 @@ def test_no_validation_image_the_notes_say_target_accuracy_is_refused(project: P
 
     [note] = _uncalibrated(notes)
     assert "no held-out validation image to fit a temperature on" in note
-    assert "--target-accuracy" in note and "is refused: use --reject-below P" in note
+    assert (
+        "--target-accuracy" in note
+        and "is refused: give a fixed confidence (predict --reject-below P" in note
+    )
+    assert "'Unsure' below … confidence" in note  # the window's choice too
     with pytest.raises(RejectError, match="no labelled validation image.*give --reject-below P instead"):
         validation_threshold(run_dir, 0.9)
+
+
+def test_validation_images_that_joined_the_training_are_not_asked_for_again(project: Path) -> None:
+    # An epoch run with too few validation images for a pick, and test images: the validation images train.
+    _keep_validation(project, 2)
+    with ProjectStore.open(project) as store:
+        train_ids = [im.id for im in store.images(usable_only=True) if im.split == "train" and im.label]
+        store.set_splits({image_id: "test" for image_id in train_ids[:4]})
+    _run_dir, notes = _train(project)
+    [note] = _uncalibrated(notes)
+    assert "the 2 validation image(s) joined the training (above)" in note
+    assert "at least 10" not in note and "too many to join the training" in note
+    [plan] = [n for n in notes if "too few to pick an epoch on" in n]
+    assert "a pick needs" in plan and "fewest: " in plan
 
 
 def test_enough_validation_images_are_calibrated_without_the_note(project: Path) -> None:
