@@ -699,6 +699,7 @@ class ModelPanel(QWidget):
         probe = usable and self.linear_probe.isChecked() and self.transfer() == "frozen"
         self.epochs.setEnabled(not probe)
         self.ema_decay.setEnabled(not probe)  # a head fitted once to convergence has no steps to average
+        self._consistency_changed()  # the unlabelled ratio is for runs trained by epochs
 
     def _update_backbone_lr(self, *_: object) -> None:
         name = "Encoder" if self.kind == "text" else "Backbone"
@@ -809,7 +810,22 @@ class ModelPanel(QWidget):
     def _consistency_changed(self, *_: object) -> None:
         on = self.consistency_weight.value() > 0
         self.use_unlabelled.setEnabled(on and self._unlabelled_count > 0)
-        self.unlabelled_ratio.setEnabled(on and self.use_unlabelled.isChecked())
+        probe = (
+            self.transfer() == "frozen"
+            and self.head_kind.currentData() == "linear"
+            and self.linear_probe.isChecked()
+        )
+        self.unlabelled_ratio.setEnabled(on and self.use_unlabelled.isChecked() and not probe)
+        self.unlabelled_ratio.setToolTip(
+            UNLABELLED_RATIO_TIP
+            + (
+                "\n\nA linear probe does not use it: it learns from the unlabelled "
+                f"{'texts by self-training' if self.kind == 'text' else 'images by label spreading'}, all of "
+                "them at once."
+                if probe
+                else ""
+            )
+        )
         # The rule is for a fine-tuned image backbone: a frozen one keeps its feature-space rule, a text run its
         # consistency term.
         rule = (

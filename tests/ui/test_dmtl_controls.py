@@ -29,7 +29,14 @@ def test_consistency_weight_and_unlabelled_images_make_the_config(panel: ModelPa
     panel.use_unlabelled.setChecked(True)
     assert panel.config().consistency_weight == 0 and panel.config().use_unlabelled is False
     panel.consistency_weight.setValue(1.5)
-    assert panel.use_unlabelled.isEnabled() and panel.unlabelled_ratio.isEnabled()
+    assert panel.use_unlabelled.isEnabled()
+    # The recommended frozen run fits a linear probe, which spreads labels to every unlabelled image: no ratio.
+    assert not panel.unlabelled_ratio.isEnabled() and "label spreading" in panel.unlabelled_ratio.toolTip()
+    panel.linear_probe.setChecked(False)  # a head trained by epochs draws unlabelled batches
+    assert panel.unlabelled_ratio.isEnabled() and "label spreading" not in panel.unlabelled_ratio.toolTip()
+    panel.linear_probe.setChecked(True)
+    panel.strategy_buttons["partial"].setChecked(True)
+    assert panel.unlabelled_ratio.isEnabled()
     panel.unlabelled_ratio.setValue(5)
     config = panel.config()
     assert (config.consistency_weight, config.use_unlabelled, config.unlabelled_ratio) == (1.5, True, 5)

@@ -89,6 +89,12 @@ def _hidden_size(config: TrainConfig, kind: str) -> str | None:
 def _unlabelled(config: TrainConfig, kind: str) -> str | None:
     if not config.use_unlabelled:
         return "the run does not learn from unlabelled items (give --unlabelled for that)"
+    if config.fits_linear_probe:
+        how = "texts by self-training" if kind == "text" else "images by label spreading"
+        return (
+            f"a linear probe learns from the unlabelled {how}, which has no such setting; it is for runs trained "
+            "by epochs (a fine-tune, or --no-linear-probe)"
+        )
     return None
 
 

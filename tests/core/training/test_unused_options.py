@@ -32,7 +32,18 @@ def test_unlabelled_settings_need_the_unlabelled_items() -> None:
         "pseudo_label_threshold",
         "unlabelled_rule",
     ]
-    assert _unused("images", pseudo_label_threshold=0.9, use_unlabelled=True) == []
+    assert _unused("images", pseudo_label_threshold=0.9, use_unlabelled=True, transfer="full") == []
+    assert _unused("images", unlabelled_ratio=5, use_unlabelled=True, linear_probe=False) == []
+
+
+def test_unlabelled_settings_are_not_used_by_a_linear_probe() -> None:
+    # The recommended frozen run fits a probe: its unlabelled items get label spreading (texts: self-training).
+    for kind, how in (("images", "label spreading"), ("text", "self-training")):
+        assert _unused(kind, unlabelled_ratio=5, use_unlabelled=True) == ["unlabelled_ratio"]
+        config = TrainConfig.recommended(use_unlabelled=True)
+        [(_, reason)] = unused_settings(config, ["unlabelled_ratio"], kind)
+        assert "linear probe" in reason and how in reason
+    assert _unused("images", unlabelled_ratio=5, use_unlabelled=True, transfer="auto") == []  # its fine-tune
 
 
 def test_the_reason_names_the_run() -> None:
