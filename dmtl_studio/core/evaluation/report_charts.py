@@ -144,6 +144,20 @@ def curves_html(metrics: list[EpochMetrics], probe: bool = False) -> str:
     """Loss, accuracy and learning-rate charts; ``probe``: the head was fitted as a linear probe (no rate)."""
     if not metrics:
         return "<p class='muted'>No per-epoch figures are recorded for this run in its project.</p>"
+    if (
+        probe and len(metrics) == 1
+    ):  # one fit to convergence: charts of one point say nothing a sentence does not
+        m = metrics[0]
+        held_out = (
+            f"; on the validation split loss {m.val_loss:.3f}, accuracy {m.val_accuracy:.1%}"
+            if m.val_loss is not None and m.val_accuracy is not None
+            else ""
+        )
+        return (
+            "<p>The head was fitted once, to convergence (a linear probe, its L2 strength chosen by "
+            f"cross-validation): on the items it was fitted on, loss {m.train_loss:.3f}, accuracy "
+            f"{m.train_accuracy:.1%}{held_out}. Charts by epoch are drawn for runs trained by epochs.</p>"
+        )
     epochs = [m.epoch for m in metrics]
     val = [(m.epoch, m.val_loss, m.val_accuracy) for m in metrics if m.val_loss is not None]
     loss = [("train", epochs, [m.train_loss for m in metrics])]

@@ -33,7 +33,11 @@ def test_the_notes_a_run_said_are_kept_in_its_folder_and_shown_by_its_report(tmp
     )
     assert "<th class='l'>epochs</th>" in unused and "fitted as a linear probe" in unused
     assert "<th class='l'>epochs</th>" not in configuration and "<th class='l'>backbone</th>" in configuration
-    assert "No learning rate: the head was fitted to convergence" in text and "Learning rate (end" not in text
+    # One fit to convergence: a sentence with its figures, not charts of one point each.
+    curves = text.split("<h2>Training curves</h2>")[1].split("<h2")[0]
+    assert "fitted once, to convergence (a linear probe" in curves
+    assert "<svg" not in curves and "Learning rate (end" not in text
+    assert "loss " in curves and "accuracy " in curves
 
 
 def test_notes_are_added_once_each_and_a_damaged_file_reads_as_none(tmp_path: Path) -> None:
