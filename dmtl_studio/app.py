@@ -218,6 +218,7 @@ class StudioController(QObject):
         self.thumbnails.view_failed.connect(browser.viewer.show_problem)
         browser.status_message.connect(lambda text: window.statusBar().showMessage(text, 5000))
         browser.project_changed.connect(self._update_readiness)
+        browser.project_changed.connect(window.evaluation.mark_out_of_date)
         window.export_csv_requested.connect(
             lambda path: self._label_tool(export_csv, path, "Wrote {} label(s)")
         )

@@ -76,6 +76,11 @@ UNSURE_TARGETS = (
     ("'Unsure' below 95 % confidence", {"reject_below": 0.95}),
 )
 NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
+#: The note over an evaluation made before the project's labels, classes or splits changed.
+OUT_OF_DATE = (
+    "Labels, classes or splits have changed since this evaluation: its figures are of the project as it was. "
+    "Press Evaluate again for the project as it is now."
+)
 
 
 class RunChoice(QComboBox):
@@ -515,6 +520,15 @@ class EvaluationView(QWidget):
         self.reliability.show_summary(None)
         for button in (self.misclassified_button, self.low_confidence_button):
             button.setEnabled(False)
+
+    def mark_out_of_date(self) -> None:
+        """Labels, classes or splits changed after the evaluation shown: say that its figures are of the project
+        as it was (a relabelled test image still counts under its old label) until Evaluate is pressed again."""
+        if self.result is None or self.note.text().startswith(OUT_OF_DATE):
+            return
+        earlier = self.note.text() if self.note.isVisible() else ""
+        self.note.setText(OUT_OF_DATE + (f"\n{earlier}" if earlier else ""))
+        self.note.show()
 
     def _show_nothing_scored(self, result: object, extra: list[str]) -> None:
         """An evaluation of no image: say so, with no number and no tables."""

@@ -57,6 +57,11 @@ def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN0
     browser.view.setFocus()
     qtbot.keyClick(browser.view, Qt.Key.Key_2)  # relabel from the cell: one key, stored for the next run
     assert _labels(project)[shown[0]] == "square"
+    # The figures shown are of the labels as they were: the view says so, and keeps the split's own note.
+    assert view.note.text().startswith("Labels, classes or splits have changed since this evaluation")
+    assert "validation split was used" in view.note.text()
+    qtbot.keyClick(browser.view, Qt.Key.Key_1)  # a second change adds no second note
+    assert view.note.text().count("have changed since this evaluation") == 1
 
     qtbot.mouseClick(view.misclassified_button, Qt.MouseButton.LeftButton)
     shown = [browser.model.record(r).id for r in range(browser.model.rowCount())]
