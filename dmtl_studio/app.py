@@ -422,10 +422,11 @@ class StudioController(QObject):
         def selected_images() -> None:
             model = browser.model
             rows = sorted({index.row() for index in browser.view.selectionModel().selectedIndexes()})
-            if not rows:  # nothing selected: the project's first images show what the recipe does
-                rows = list(range(min(model.rowCount(), 40)))
-            records = [model.record(row) for row in rows]
-            usable = [r for r in records if r.problem is None][:8]
+            usable = [r for r in (model.record(row) for row in rows) if r.problem is None][:8]
+            # Nothing selected, or only problem files (nothing to augment, even where the grid shows no other):
+            # the project's first usable items show what the recipe does.
+            if not usable and self.store is not None:
+                usable = self.store.images(usable_only=True)[:8]
             if editor.kind == "text":  # the texts themselves, from the project
                 bodies = self.store.texts([r.id for r in usable]) if self.store is not None else {}
                 editor.set_texts([(bodies[r.id], r.label or "unlabelled") for r in usable if r.id in bodies])

@@ -322,3 +322,26 @@ def test_a_preset_asks_before_replacing_an_edited_recipe(qtbot, editor) -> None:
     _answer_question(QMessageBox.StandardButton.Yes, asked)
     widget.presets.activated.emit(widget.presets.findData("light"))
     assert len(asked) == 2 and widget.recipe() == preset("light")
+
+
+def test_a_selected_problem_file_previews_the_project_s_images_not_the_last_ones(
+    qtbot, tmp_path: Path
+) -> None:  # noqa: ANN001
+    from dmtl_studio import app
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    images = write_shapes_folder(tmp_path / "images", 2, seed=3, size=32)
+    (images / "circle" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    with ProjectStore.create(tmp_path / "project") as store:
+        import_folder(store, images, val_fraction=0.25, test_fraction=0.0, seed=0)
+    window, controller = app.build_window(tmp_path / "project")
+    qtbot.addWidget(window)
+    browser, editor = window.browser, window.recipe
+    browser.view.selectAll()  # some other images were previewed first
+    browser.search.setText("broken")  # the grid now shows the problem file alone
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 1, timeout=5_000)
+    browser.view.selectAll()
+    shown = [editor.image_choice.itemText(i) for i in range(editor.image_choice.count())]
+    assert shown and not any("broken" in name for name in shown), shown
+    controller.shutdown()
