@@ -141,6 +141,7 @@ class ModelPanel(QWidget):
         #: "images" or "text": what the list holds (the open project's kind)
         self.kind = "images"
         self._chosen = dict(DEFAULTS)  # each kind's last choice, kept while the other kind is shown
+        self._tips: dict[str, str] = {}  # fields' tooltips in the words of the project's kind
 
         # ---- backbone
         self.search = QLineEdit()
@@ -455,6 +456,7 @@ class ModelPanel(QWidget):
         ):
             tip = encoder_rows.FIELD_TIPS[name] if text else tips[name]
             box.setToolTip(tip[:1].upper() + tip[1:])
+            self._tips[name] = tip[:1].upper() + tip[1:]
         self.crossval_button.setToolTip(encoder_rows.CROSSVAL_TIP if text else CROSSVAL_TIP)
         idle = {CROSSVAL_IDLE, encoder_rows.CROSSVAL_IDLE, LR_IDLE, encoder_rows.LR_IDLE}
         if self.crossval_status.text() in idle:  # (a result or an error of this project is left as it is)
@@ -817,7 +819,7 @@ class ModelPanel(QWidget):
         )
         self.unlabelled_ratio.setEnabled(on and self.use_unlabelled.isChecked() and not probe)
         self.unlabelled_ratio.setToolTip(
-            UNLABELLED_RATIO_TIP
+            self._tips.get("unlabelled_ratio", UNLABELLED_RATIO_TIP)
             + (
                 "\n\nA linear probe does not use it: it learns from the unlabelled "
                 f"{'texts by self-training' if self.kind == 'text' else 'images by label spreading'}, all of "

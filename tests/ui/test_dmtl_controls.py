@@ -155,3 +155,13 @@ def test_the_linear_probe_box_follows_the_strategy_and_head(qtbot) -> None:  # n
     panel.frozen.setChecked(True)
     panel.head_kind.setCurrentIndex(panel.head_kind.findData("mlp"))
     assert not panel.linear_probe.isEnabled() and panel.epochs.isEnabled()
+
+
+def test_the_ratio_s_tooltip_keeps_the_words_of_a_text_project(panel: ModelPanel) -> None:
+    panel.set_project_kind("text")
+    panel.set_unlabelled_count(5)
+    panel.consistency_weight.setValue(1.0)
+    panel.use_unlabelled.setChecked(True)
+    tip = panel.unlabelled_ratio.toolTip()
+    assert "self-training" in tip and "text" in tip.split("\n\n")[0].lower()
+    assert "image" not in tip.split("\n\n")[0].lower(), tip
