@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import logging
 import os
 import sys
@@ -52,6 +53,8 @@ from dmtl_studio.workers.text_import import TextImportThread
 from dmtl_studio.workers.weights import TextEncoderImportThread, WeightsImportThread
 
 log = logging.getLogger(__name__)
+#: The project's stored model-panel settings (a TrainConfig without its recipe, which is stored as "recipe").
+TRAIN_SETTINGS_KEY = "train_settings"
 
 
 class StudioController(QObject):
@@ -157,12 +160,14 @@ class StudioController(QObject):
             self.window.show_error("Cannot open the project", str(exc))
             return False
         if self.store is not None:
+            self._keep_train_settings()
             self.store.close()
         # The GUI thread's own connection; worker threads open theirs (SQLite connections stay in one thread).
         self.store = store
         self.project_dir = Path(folder)
         self.thumbnails.set_project(self.project_dir)
         self.window.set_project_kind(store.kind)
+        self._show_train_settings(store)
         self.window.browser.attach(store)
         self.window.evaluation.clear_result()  # the last project's figures and classes are not this one's
         self.runs_changed.emit()
@@ -179,6 +184,32 @@ class StudioController(QObject):
         self.window.refresh_recent()
         self._update_readiness()
         return True
+
+    def _keep_train_settings(self, config: TrainConfig | None = None) -> None:
+        """Store the model panel's settings (or ``config``'s) in the open project, so that it opens with them: the
+        recipe is stored as it is edited, these when a run starts and when the project is left. Settings core
+        refuses, and a read-only project, keep what was stored."""
+        if self.store is None or self.store.read_only:
+            return
+        try:
+            config = config or self.window.model_panel.config()
+            settings = {
+                k: v for k, v in config.to_dict().items() if k != "recipe"
+            }  # the recipe is stored apart
+            self.store.set_meta(TRAIN_SETTINGS_KEY, json.dumps(settings))
+        except (ConfigError, ProjectError):
+            pass
+
+    def _show_train_settings(self, store: ProjectStore) -> None:
+        """The model panel shows the settings the project was left with, or the recommended ones."""
+        config = TrainConfig.recommended()
+        text = store.get_meta(TRAIN_SETTINGS_KEY)
+        if text:
+            try:
+                config = TrainConfig.from_dict(json.loads(text))
+            except (ValueError, TypeError, ConfigError):  # damaged, or from a version with other settings
+                config = TrainConfig.recommended()
+        self.window.model_panel.apply_config(config)
 
     def refresh(self) -> None:
         if self.store is not None:
@@ -328,6 +359,7 @@ class StudioController(QObject):
         config = self.window.model_panel.checked_config()
         if config is None:
             return
+        self._keep_train_settings(config)
         self._run_training(config.with_changes(recipe=self.window.recipe.recipe().to_dict()))
 
     def resume_training(self, run_dir: str) -> None:
@@ -899,6 +931,7 @@ class StudioController(QObject):
                 thread.wait()
         self.thumbnails.shutdown()
         if self.store is not None:
+            self._keep_train_settings()
             self.store.close()
             self.store = None
 

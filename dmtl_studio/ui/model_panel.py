@@ -924,3 +924,35 @@ class ModelPanel(QWidget):
             unlabelled_ratio=self.unlabelled_ratio.value(),
             unlabelled_rule=str(self.unlabelled_rule.currentData()),
         )
+
+    def apply_config(self, config: TrainConfig) -> None:
+        """Show ``config``'s settings in the form (a project's settings as they were left). A backbone this
+        project kind does not list keeps the current choice; values out of a field's range are clamped by it."""
+        self.select_backbone(config.backbone)
+        button = self.strategy_buttons.get(config.transfer)
+        if button is not None and not (
+            self.kind == "text" and config.transfer == "auto"
+        ):  # no Auto for texts
+            button.setChecked(True)
+        self.time_budget.setValue(config.time_budget)
+        self.stages.setValue(config.unfreeze_stages)
+        for box, value in ((self.head_kind, config.head), (self.unlabelled_rule, config.unlabelled_rule)):
+            index = box.findData(value)
+            if index >= 0:
+                box.setCurrentIndex(index)
+        self.linear_probe.setChecked(config.linear_probe)
+        if self.kind == "text":
+            self.contrastive_steps.setValue(config.contrastive_steps)
+        self.hidden.setValue(config.hidden_size)
+        self.dropout.setValue(config.dropout)
+        self.epochs.setValue(config.epochs)
+        self.batch_size.setValue(config.batch_size)
+        self.learning_rate.setValue(config.learning_rate)
+        self.backbone_factor.setValue(config.backbone_lr_factor)
+        self.layer_decay.setValue(config.layer_decay)
+        self.ema_decay.setValue(config.ema_decay)
+        self.tta_flip.setChecked(config.tta_flip)
+        self.consistency_weight.setValue(config.consistency_weight)
+        self.use_unlabelled.setChecked(config.use_unlabelled)
+        self.unlabelled_ratio.setValue(config.unlabelled_ratio)
+        self._strategy_changed()

@@ -242,3 +242,33 @@ def test_continuing_a_run_says_from_the_start_that_stop_keeps_its_saved_epochs(
     assert panel.stop_cost().startswith("No epoch has finished yet"), panel.stop_cost()
     controller.training_thread = None
     controller.shutdown()
+
+
+def test_a_project_opens_with_the_training_settings_it_was_left_with(
+    qtbot, project: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.model_panel
+    assert panel.transfer() == "frozen"  # the recommended settings of a project never trained
+    panel.strategy_buttons["partial"].setChecked(True)
+    panel.epochs.setValue(3)
+    panel.consistency_weight.setValue(0.5)
+    controller.shutdown()  # the window closes
+
+    window2, controller2 = build_window(project)
+    qtbot.addWidget(window2)
+    config = window2.model_panel.config()
+    assert (config.transfer, config.epochs, config.consistency_weight) == ("partial", 3, 0.5)
+    # Another project does not inherit them: it shows its own (here, never set: the recommended ones).
+    other = tmp_path / "other"
+    import shutil
+
+    shutil.copytree(project, other)
+    with ProjectStore.open(other) as store:
+        store.set_meta("train_settings", "{not json")  # a damaged entry reads as none
+    assert controller2.open_project(str(other))
+    assert window2.model_panel.config().transfer == "frozen" and window2.model_panel.epochs.value() != 3
+    assert controller2.open_project(str(project))  # and back: the first project's own
+    assert window2.model_panel.config().epochs == 3
+    controller2.shutdown()
