@@ -33,11 +33,23 @@ IMAGE_EXTENSIONS = frozenset(
         ".pgm",
         ".pbm",
         ".pnm",
+        # Other formats Pillow decodes: JPEG 2000 (slide scanners, archives), Targa and DirectDraw (textures,
+        # renderers), PCX, SGI and icons.
+        ".jp2",
+        ".j2k",
+        ".j2c",
+        ".jpx",
+        ".jpf",
+        ".tga",
+        ".dds",
+        ".pcx",
+        ".sgi",
+        ".ico",
     }
 )
 
 #: Pillow formats recognised by their content (each has a signature at the start of the file).
-CONTENT_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "MPO")
+CONTENT_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "MPO", "JPEG2000", "DDS")
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -68,10 +80,15 @@ class FolderScan:
 
 def is_image_content(path: str | os.PathLike[str]) -> bool:
     """True when the file's content is an image Pillow can open, whatever its name."""
+    # Pillow registers most of its formats (JPEG 2000, DDS…) only when a file fails the common ones, but not when
+    # given a list of formats; and a format it does not open by that name (MPO files open as JPEG in recent
+    # versions) is a KeyError that ends the search: register them all, and ask only for those it opens.
+    Image.init()
+    formats = [name for name in CONTENT_FORMATS if name in Image.OPEN]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=CONTENT_FORMATS):
+            with Image.open(path, formats=formats):
                 return True
     except Exception:  # any failure to identify means: not an image
         return has_tiff_magic(path)

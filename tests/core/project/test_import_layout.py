@@ -146,3 +146,24 @@ def test_a_project_of_the_previous_format_opens_and_keeps_its_images(tmp_path: P
         assert [(r.path, r.note) for r in store.images()] == [("/x/old.png", None)]
         import_folder(store, tmp_path, val_fraction=0.0)
         assert "rescaled" in dict(store.notes())[str(tmp_path / "deep.tif")]
+
+
+def test_every_format_pillow_decodes_for_lab_and_texture_images_is_imported_and_trainable(
+    tmp_path: Path,
+) -> None:
+    from dmtl_studio.core.project.imaging import load_rgb, thumbnail
+
+    images = tmp_path / "images"
+    formats = {"scan.jp2": "JPEG2000", "tile.j2k": "JPEG2000", "wall.tga": "TGA", "floor.dds": "DDS"}
+    formats |= {"old.pcx": "PCX", "photo.sgi": "SGI", "icon.ico": "ICO"}
+    for index, (name, fmt) in enumerate(formats.items()):
+        _picture(images / "kinds" / name, index, fmt)
+    _picture(images / "kinds" / "jpeg2000_without_extension", 20, "JPEG2000")  # found by its content
+    _picture(images / "others" / "one.png", 21, "PNG")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, images, val_fraction=0.0)
+        records = store.images()
+    assert summary.skipped == 0 and summary.problems == (), summary.describe()
+    assert len(records) == len(formats) + 2
+    for record in records:  # each decodes to the pixels the model reads, and to a thumbnail
+        assert load_rgb(record.path).shape[2] == 3 and thumbnail(record.path, 32).shape[2] == 3
