@@ -10,9 +10,13 @@ class (the same files for the same seed), so a benchmark fits in minutes on a sm
 | ``clipart`` | drawings by many artists (Open Clip Art) | 8 (572) | ``apt-get install openclipart-png`` |
 | ``emoji`` | designed icons (Noto Color Emoji by Unicode group) | 6 (1,015) | ``apt-get install fonts-noto-color-emoji unicode-data`` |
 | ``elpv`` | grayscale electroluminescence of solar cells (industrial) | 3 (2,624) | ``pip install elpv-dataset==1.0.0.post1`` |
+| ``textures`` | surface textures of a game (OpenArena: floors, walls, lights...; RGB and RGBA, 16-512 px) | 7 (~320) | ``apt-get install openarena-081-textures`` |
+| ``scripts`` | letters of 10 writing systems (Noto fonts, 4 styles each; grayscale 64 px) | 10 (~1,600) | ``apt-get install fonts-noto-core`` |
+| ``digits`` | handwritten digits, 8 x 8 px grayscale scans (UCI, bundled in scikit-learn) | 10 (1,797) | ``pip install scikit-learn`` |
 
 Licences: GCompris photos public domain / CC0 (one GPL-2+); Open Clip Art public domain; Noto Emoji OFL-1.1;
-ELPV CC-BY-NC-SA-4.0 (internal benchmarks only). Transparent drawings are composited on white and drawings are
+ELPV CC-BY-NC-SA-4.0 (internal benchmarks only); OpenArena textures GPL-2+; Noto fonts OFL-1.1; UCI digits
+CC-BY-4.0 (scikit-learn BSD-3). Transparent drawings are composited on white and drawings are
 shrunk to at most 512 px on their longer side (a few Open Clip Art files have hundreds of megapixels), so the
 benchmark measures learning, not PNG decoding.
 
@@ -25,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import os
 import shutil
@@ -225,6 +230,145 @@ def _copy(item: object, target: Path) -> None:
     shutil.copyfile(str(item), target.with_suffix(Path(str(item)).suffix))
 
 
+# ------------------------------------------------------------------------------------- OpenArena textures
+TEXTURES_PK3 = "/usr/share/games/openarena/baseoa/pak4-textures.pk3"
+#: Seven surface kinds, each one folder of the game's texture archive (28-67 textures each).
+TEXTURE_CLASSES = (
+    "base_floor",
+    "base_wall",
+    "base_light",
+    "gothic_block",
+    "gothic_floor",
+    "gothic_trim",
+    "liquids",
+)
+TEXTURE_MIN_SIDE = 16  # a few are 1 x 1 colour swatches or 8 px strips
+
+
+def _texture_items() -> list[tuple[object, str]]:
+    """Archive members of the seven folders (JPEG and TGA, RGB or RGBA), without the tiny swatches."""
+    if not os.path.exists(TEXTURES_PK3):
+        raise DatasetMissing(
+            f"OpenArena textures need {TEXTURES_PK3}: "
+            "sudo apt-get install --no-install-recommends openarena-081-textures"
+        )
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    items = []
+    with zipfile.ZipFile(TEXTURES_PK3) as archive:
+        for name in sorted(archive.namelist()):
+            parts = name.split("/")
+            if len(parts) != 3 or parts[1] not in TEXTURE_CLASSES or not name.endswith((".jpg", ".tga")):
+                continue
+            with Image.open(io.BytesIO(archive.read(name))) as image:
+                if min(image.size) >= TEXTURE_MIN_SIDE:
+                    items.append((name, parts[1]))
+    return items
+
+
+def _write_texture(item: object, target: Path) -> None:
+    """JPEG bytes as they are; TGA (which the importer does not scan) as PNG of the same mode (alpha kept)."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    with zipfile.ZipFile(TEXTURES_PK3) as archive:
+        data = archive.read(str(item))
+    if str(item).endswith(".jpg"):
+        target.with_suffix(".jpg").write_bytes(data)
+        return
+    with Image.open(io.BytesIO(data)) as image:
+        image.save(target.with_suffix(".png"))
+
+
+# ------------------------------------------------------------------------------------------ Noto scripts
+NOTO_DIR = "/usr/share/fonts/truetype/noto"
+#: Script -> (font family stems, code-point ranges of its letters).
+SCRIPTS = {
+    "latin": (("NotoSans", "NotoSerif"), ((0x41, 0x5A), (0x61, 0x7A))),
+    "greek": (("NotoSans", "NotoSerif"), ((0x391, 0x3A9), (0x3B1, 0x3C9))),
+    "cyrillic": (("NotoSans", "NotoSerif"), ((0x410, 0x44F),)),
+    "armenian": (("NotoSansArmenian", "NotoSerifArmenian"), ((0x531, 0x556), (0x561, 0x586))),
+    "hebrew": (("NotoSansHebrew", "NotoSerifHebrew"), ((0x5D0, 0x5EA),)),
+    "arabic": (("NotoSansArabic", "NotoNaskhArabic"), ((0x621, 0x64A),)),
+    "devanagari": (("NotoSansDevanagari", "NotoSerifDevanagari"), ((0x904, 0x939),)),
+    "thai": (("NotoSansThai", "NotoSerifThai"), ((0xE01, 0xE2E),)),
+    "georgian": (("NotoSansGeorgian", "NotoSerifGeorgian"), ((0x10D0, 0x10FA),)),
+    "ethiopic": (("NotoSansEthiopic", "NotoSerifEthiopic"), ((0x1200, 0x1248),)),
+}
+GLYPH_SIDE = 64
+
+
+def _script_items() -> list[tuple[object, str]]:
+    """``(font file, letter)`` for every named letter of each script in its regular and bold fonts."""
+    import unicodedata
+
+    items: list[tuple[object, str]] = []
+    missing = []
+    for script, (families, ranges) in SCRIPTS.items():
+        for family in families:
+            for style in ("Regular", "Bold"):
+                font = os.path.join(NOTO_DIR, f"{family}-{style}.ttf")
+                if not os.path.exists(font):
+                    missing.append(font)
+                    continue
+                items.extend(
+                    ((font, chr(code)), script)
+                    for low, high in ranges
+                    for code in range(low, high + 1)
+                    if unicodedata.name(chr(code), "")
+                )
+    if missing:
+        raise DatasetMissing(
+            f"Script glyphs need {missing[0]} (and {len(missing) - 1} more): "
+            "sudo apt-get install --no-install-recommends fonts-noto-core"
+        )
+    return items
+
+
+def _write_glyph(item: object, target: Path) -> None:
+    """The letter in black on white, centred on a :data:`GLYPH_SIDE` px grayscale square."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_path, letter = item  # type: ignore[misc]
+    font = ImageFont.truetype(font_path, 40)
+    canvas = Image.new("L", (GLYPH_SIDE, GLYPH_SIDE), 255)
+    draw = ImageDraw.Draw(canvas)
+    left, top, right, bottom = draw.textbbox((0, 0), letter, font=font)
+    origin = ((GLYPH_SIDE - (right - left)) / 2 - left, (GLYPH_SIDE - (bottom - top)) / 2 - top)
+    draw.text(origin, letter, font=font, fill=0)
+    canvas.save(target.with_suffix(".png"))
+
+
+# ------------------------------------------------------------------------------------------------ digits
+def _digit_items() -> list[tuple[object, str]]:
+    """Row indices of scikit-learn's bundled UCI digits (8 x 8, 17 gray levels), by digit."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DatasetMissing("Handwritten digits need scikit-learn: pip install scikit-learn") from None
+    return [(index, f"digit_{int(t)}") for index, t in enumerate(load_digits().target)]
+
+
+@functools.cache
+def _digit_images() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return load_digits().images
+
+
+def _write_digit(item: object, target: Path) -> None:
+    """The 8 x 8 scan as it is (no upscaling: tiny images are part of what this set tests), black ink on white."""
+    from PIL import Image
+
+    pixels = _digit_images()[int(item)]
+    Image.fromarray((255 - pixels * 255 / 16).round().astype(np.uint8), mode="L").save(target.with_suffix(".png"))
+
+
 SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
@@ -238,6 +382,11 @@ SOURCES: dict[str, Source] = {
             _write_emoji,
         ),
         Source("elpv", "grayscale industrial", "pip install elpv-dataset==1.0.0.post1", _elpv_items, _copy),
+        Source(
+            "textures", "surface textures", "apt-get install openarena-081-textures", _texture_items, _write_texture
+        ),
+        Source("scripts", "grayscale glyphs", "apt-get install fonts-noto-core", _script_items, _write_glyph),
+        Source("digits", "tiny grayscale scans", "pip install scikit-learn", _digit_items, _write_digit),
     )
 }
 
