@@ -366,7 +366,9 @@ def _write_digit(item: object, target: Path) -> None:
     from PIL import Image
 
     pixels = _digit_images()[int(item)]
-    Image.fromarray((255 - pixels * 255 / 16).round().astype(np.uint8), mode="L").save(target.with_suffix(".png"))
+    Image.fromarray((255 - pixels * 255 / 16).round().astype(np.uint8), mode="L").save(
+        target.with_suffix(".png")
+    )
 
 
 SOURCES: dict[str, Source] = {
@@ -383,7 +385,11 @@ SOURCES: dict[str, Source] = {
         ),
         Source("elpv", "grayscale industrial", "pip install elpv-dataset==1.0.0.post1", _elpv_items, _copy),
         Source(
-            "textures", "surface textures", "apt-get install openarena-081-textures", _texture_items, _write_texture
+            "textures",
+            "surface textures",
+            "apt-get install openarena-081-textures",
+            _texture_items,
+            _write_texture,
         ),
         Source("scripts", "grayscale glyphs", "apt-get install fonts-noto-core", _script_items, _write_glyph),
         Source("digits", "tiny grayscale scans", "pip install scikit-learn", _digit_items, _write_digit),
