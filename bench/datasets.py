@@ -270,7 +270,7 @@ def _texture_items() -> list[tuple[object, str]]:
 
 
 def _write_texture(item: object, target: Path) -> None:
-    """JPEG bytes as they are; TGA (which the importer does not scan) as PNG of the same mode (alpha kept)."""
+    """JPEG bytes as they are; TGA as PNG of the same mode (alpha kept), so the cached folder is read by any tool."""
     import io
     import zipfile
 
