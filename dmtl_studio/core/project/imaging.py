@@ -156,6 +156,12 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     return decode_image(path).rgb
 
 
+#: Images with a side shorter than this (pixels) get :data:`TINY_NOTE` at import.
+TINY_SIDE = 16
+#: The note of a tiny image: usable, but worth a look (a 1 x 1 placeholder, an icon in a photo folder).
+TINY_NOTE = f"smaller than {TINY_SIDE} px on a side: the model sees it enlarged many times (a placeholder or an icon?)"
+
+
 def inspect_image(path: str | os.PathLike[str]) -> ImageInfo:
     """Decode a file once to prove it is usable, and return its content hash, size and notes.
 
@@ -178,6 +184,8 @@ def inspect_image(path: str | os.PathLike[str]) -> ImageInfo:
     if shape is None:
         decoded = decode_image(path)
         shape, note = (int(decoded.rgb.shape[1]), int(decoded.rgb.shape[0])), decoded.note
+    if min(shape) < TINY_SIDE:
+        note = f"{note}; {TINY_NOTE}" if note else TINY_NOTE
     return ImageInfo(
         sha256=file_sha256(path),
         size_bytes=size_bytes,

@@ -167,3 +167,20 @@ def test_every_format_pillow_decodes_for_lab_and_texture_images_is_imported_and_
     assert len(records) == len(formats) + 2
     for record in records:  # each decodes to the pixels the model reads, and to a thumbnail
         assert load_rgb(record.path).shape[2] == 3 and thumbnail(record.path, 32).shape[2] == 3
+
+
+def test_a_tiny_image_is_imported_with_a_note_saying_so(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.imaging import TINY_NOTE
+
+    images = tmp_path / "images"
+    _picture(images / "a" / "normal.png", 1, "PNG")  # 24 x 24: no note
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(images / "a" / "placeholder.png")
+    Image.new("CMYK", (8, 40)).save(images / "a" / "thin.jpg")  # a note of its own, then this one
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, images, val_fraction=0.0)
+    notes = dict(summary.notes)
+    assert notes[str(images / "a" / "placeholder.png")] == TINY_NOTE
+    assert notes[str(images / "a" / "thin.jpg")].startswith("CMYK") and notes[
+        str(images / "a" / "thin.jpg")
+    ].endswith(TINY_NOTE)
+    assert str(images / "a" / "normal.png") not in notes and summary.problems == ()

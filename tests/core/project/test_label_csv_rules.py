@@ -133,13 +133,13 @@ def test_mixing_kinds_names_an_images_project_and_conversions_that_change_pixels
 ) -> None:
     folder = tmp_path / "images"
     folder.mkdir()
-    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba = np.zeros((16, 16, 4), np.uint8)  # 16 px: no note for being tiny
     rgba[..., 3] = 255
     Image.fromarray(rgba, "RGBA").save(folder / "opaque.png")
-    rgba[:4, :, 3] = 0
+    rgba[:8, :, 3] = 0
     Image.fromarray(rgba, "RGBA").save(folder / "transparent.png")
-    Image.new("RGB", (8, 8), (200, 10, 10)).convert("P").save(folder / "palette.png")
-    Image.new("CMYK", (8, 8), (0, 200, 200, 0)).save(folder / "cmyk.jpg")
+    Image.new("RGB", (16, 16), (200, 10, 10)).convert("P").save(folder / "palette.png")
+    Image.new("CMYK", (16, 16), (0, 200, 200, 0)).save(folder / "cmyk.jpg")
     text = create_project(tmp_path / "t", kind="text")
     with text, pytest.raises(ProjectError, match="Make an images project for them"):
         import_folder(text, folder)
