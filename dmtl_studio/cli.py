@@ -789,12 +789,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if event.consistency_loss is not None and event.consistency_mask is not None
             else ""
         )
-        print(
-            f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}"
-            f"{dmtl}",
-            file=sys.stderr,
-            flush=True,
-        )
+        if event.probe_c is not None:  # one fit to convergence: its figures on the items it was fitted on
+            line = (
+                f"linear probe fitted (C = {event.probe_c:g}): on its training items loss {event.train_loss:.4f} "
+                f"acc {event.train_accuracy:.3f}{val} (held-out figures: the cross-validation above, evaluate)"
+            )
+        else:
+            line = f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}"
+        print(f"{line}{dmtl}", file=sys.stderr, flush=True)
 
     adapted = []  # the contrastive step ran: the encoder is no longer the pretrained one
 

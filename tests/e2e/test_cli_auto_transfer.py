@@ -55,6 +55,10 @@ def test_auto_says_which_run_it_kept_why_and_where(project: Path) -> None:
 def test_auto_with_no_time_for_the_fine_tune_says_the_probe_was_kept_and_why(project: Path) -> None:
     result = run_cli("train", str(project), "--transfer", "auto", "--time-budget", "0", *QUICK)
     assert result.returncode == 0, result.stderr
+    # The probe's one fit reads as a fit on its own items, not as an epoch's score.
+    [fitted] = [line for line in result.stderr.splitlines() if line.startswith("linear probe fitted (C = ")]
+    assert "on its training items loss" in fitted and "held-out figures" in fitted
+    assert not any(line.startswith("epoch 1/1:") for line in result.stderr.splitlines())
     lines, summary = _report(result.stdout)
     choice = summary["metrics"]["auto"]
     assert choice["kept"] == "probe" and choice["finetune_run"] is None

@@ -169,6 +169,10 @@ def test_an_option_the_run_will_not_use_is_named_with_the_reason(
         notes("--transfer", "partial", "--unfreeze-stages", "3", "--unlabelled", "--unlabelled-ratio", "2")
         == []
     )
+    [probe] = notes("--unlabelled", "--unlabelled-ratio", "2")  # the frozen default fits a linear probe
+    assert probe.startswith(
+        "note: --unlabelled-ratio is not used: a linear probe learns from the unlabelled images"
+    )
 
 
 def test_the_note_names_the_flag_as_it_was_typed(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
