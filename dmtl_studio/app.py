@@ -69,6 +69,7 @@ class StudioController(QObject):
         self.runs_changed.connect(self._refresh_history)
         self.window = window
         self.project_dir: Path | None = None
+        self._settings_shown: dict | None = None  # the training settings the open project was shown with
         self.training_thread: TrainingThread | None = None
         self.import_thread: ImportThread | TextImportThread | None = None
         # Thumbnails are made at the grid's icon size: a larger pixmap would cover the caption below it.
@@ -191,14 +192,24 @@ class StudioController(QObject):
         refuses, and a read-only project, keep what was stored."""
         if self.store is None or self.store.read_only:
             return
+        settings = self._panel_settings(config)
+        if settings is None:
+            return
+        try:
+            if settings == self._settings_shown and self.store.get_meta(TRAIN_SETTINGS_KEY) is None:
+                return  # never changed: a project never set follows later recommendations
+            self.store.set_meta(TRAIN_SETTINGS_KEY, json.dumps(settings))
+        except ProjectError:
+            pass
+
+    def _panel_settings(self, config: TrainConfig | None = None) -> dict | None:
+        """``config``'s settings (the model panel's when None) as stored, without the recipe (stored apart);
+        None when core refuses the panel's."""
         try:
             config = config or self.window.model_panel.config()
-            settings = {
-                k: v for k, v in config.to_dict().items() if k != "recipe"
-            }  # the recipe is stored apart
-            self.store.set_meta(TRAIN_SETTINGS_KEY, json.dumps(settings))
-        except (ConfigError, ProjectError):
-            pass
+        except ConfigError:
+            return None
+        return {k: v for k, v in config.to_dict().items() if k != "recipe"}
 
     def _show_train_settings(self, store: ProjectStore) -> None:
         """The model panel shows the settings the project was left with, or the recommended ones."""
@@ -206,10 +217,13 @@ class StudioController(QObject):
         text = store.get_meta(TRAIN_SETTINGS_KEY)
         if text:
             try:
-                config = TrainConfig.from_dict(json.loads(text))
+                data = json.loads(text)
+                config = TrainConfig.from_dict(data) if isinstance(data, dict) else config
             except (ValueError, TypeError, ConfigError):  # damaged, or from a version with other settings
                 config = TrainConfig.recommended()
         self.window.model_panel.apply_config(config)
+        # Settings left as they were shown are not stored: a project never set follows later recommendations.
+        self._settings_shown = self._panel_settings()
 
     def refresh(self) -> None:
         if self.store is not None:
@@ -291,6 +305,8 @@ class StudioController(QObject):
             self.window.show_error("Cannot import labels", str(exc))
             return
         self.refresh()
+        if summary.changed or summary.splits_given:
+            self.window.evaluation.mark_out_of_date()
         extra = f" ({summary.changed} changed, {summary.unchanged} unchanged)"
         if summary.empty_kept:
             extra += f"; {summary.empty_kept} empty label(s) left as they were"
@@ -353,6 +369,10 @@ class StudioController(QObject):
             text += f"; {len(summary.conflicts)} {items} carry two labels (filter 'Conflicting labels')"
         self.window.statusBar().showMessage(text, 20000)
         self.refresh()
+        if (
+            summary.added or summary.labelled or getattr(summary, "missing", ())
+        ):  # new items, labels or gone files
+            self.window.evaluation.mark_out_of_date()
 
     # ----------------------------------------------------------------- training
     def start_training(self) -> None:
@@ -455,10 +475,13 @@ class StudioController(QObject):
             model = browser.model
             rows = sorted({index.row() for index in browser.view.selectionModel().selectedIndexes()})
             usable = [r for r in (model.record(row) for row in rows) if r.problem is None][:8]
-            # Nothing selected, or only problem files (nothing to augment, even where the grid shows no other):
-            # the project's first usable items show what the recipe does.
-            if not usable and self.store is not None:
-                usable = self.store.images(usable_only=True)[:8]
+            if not usable:  # nothing selected, or only problem files: the grid's first items (its filter's)
+                first = range(min(model.rowCount(), 40))
+                usable = [r for r in (model.record(row) for row in first) if r.problem is None][:8]
+            if (
+                not usable and self.store is not None
+            ):  # the grid shows problem files alone: the project's first
+                usable = self.store.images(usable_only=True, limit=8)
             if editor.kind == "text":  # the texts themselves, from the project
                 bodies = self.store.texts([r.id for r in usable]) if self.store is not None else {}
                 editor.set_texts([(bodies[r.id], r.label or "unlabelled") for r in usable if r.id in bodies])

@@ -265,10 +265,26 @@ def test_a_project_opens_with_the_training_settings_it_was_left_with(
     import shutil
 
     shutil.copytree(project, other)
-    with ProjectStore.open(other) as store:
-        store.set_meta("train_settings", "{not json")  # a damaged entry reads as none
-    assert controller2.open_project(str(other))
-    assert window2.model_panel.config().transfer == "frozen" and window2.model_panel.epochs.value() != 3
+    for damaged in ("{not json", "[]", "null"):  # a damaged entry reads as none
+        with ProjectStore.open(other) as store:
+            store.set_meta("train_settings", damaged)
+        assert controller2.open_project(str(other))
+        assert window2.model_panel.config().transfer == "frozen" and window2.model_panel.epochs.value() != 3
+        assert controller2.open_project(str(project))
     assert controller2.open_project(str(project))  # and back: the first project's own
     assert window2.model_panel.config().epochs == 3
     controller2.shutdown()
+
+
+def test_settings_left_as_shown_are_not_stored_so_later_recommendations_apply(qtbot, project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    controller.shutdown()  # closed untouched
+    with ProjectStore.open(project) as store:
+        assert store.get_meta("train_settings") is None
+    window2, controller2 = build_window(project)
+    qtbot.addWidget(window2)
+    window2.model_panel.epochs.setValue(4)
+    controller2.shutdown()
+    with ProjectStore.open(project) as store:
+        assert '"epochs": 4' in store.get_meta("train_settings")

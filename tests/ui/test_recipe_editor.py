@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox
 
 from dmtl_studio.core.augment.presets import preset
@@ -344,4 +344,19 @@ def test_a_selected_problem_file_previews_the_project_s_images_not_the_last_ones
     browser.view.selectAll()
     shown = [editor.image_choice.itemText(i) for i in range(editor.image_choice.count())]
     assert shown and not any("broken" in name for name in shown), shown
+    controller.shutdown()
+
+
+def test_with_nothing_selected_the_preview_follows_the_grid_s_filter(qtbot, project: Path) -> None:  # noqa: ANN001
+    from dmtl_studio import app
+
+    window, controller = app.build_window(project)
+    qtbot.addWidget(window)
+    browser, editor = window.browser, window.recipe
+    index = browser.filter.findText("Class: triangle", Qt.MatchFlag.MatchStartsWith)
+    assert index >= 0
+    browser.filter.setCurrentIndex(index)
+    browser.view.clearSelection()
+    shown = [editor.image_choice.itemText(i) for i in range(editor.image_choice.count())]
+    assert shown and all("(triangle)" in name for name in shown), shown
     controller.shutdown()

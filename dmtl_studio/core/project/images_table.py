@@ -168,18 +168,22 @@ class ImagesTable:
             records += self._select(f" WHERE images.id IN ({marks})", chunk)
         return records
 
-    def _select(self, where: str = "", parameters: Sequence[object] = ()) -> list[ImageRecord]:
+    def _select(
+        self, where: str = "", parameters: Sequence[object] = (), limit: int | None = None
+    ) -> list[ImageRecord]:
         query = (
             "SELECT images.id, path, sha256, size_bytes, width, height, problem, classes.name, split, note,"
             " mtime_ns FROM images LEFT JOIN classes ON classes.id = images.class_id"
             + where
             + " ORDER BY images.id"
+            + (" LIMIT ?" if limit is not None else "")
         )
-        rows = self._conn.execute(query, list(parameters)).fetchall()
+        rows = self._conn.execute(query, [*parameters, *([limit] if limit is not None else [])]).fetchall()
         return [ImageRecord(row[0], os.fsdecode(row[1]), *row[2:]) for row in rows]
 
-    def images(self, usable_only: bool = False) -> list[ImageRecord]:
-        return self._select(" WHERE problem IS NULL" if usable_only else "")
+    def images(self, usable_only: bool = False, limit: int | None = None) -> list[ImageRecord]:
+        """The project's items in id order (``usable_only``: without problem files; ``limit``: the first ones)."""
+        return self._select(" WHERE problem IS NULL" if usable_only else "", limit=limit)
 
     def images_under(self, prefix: str) -> list[ImageRecord]:
         """The records whose path (a text's source key) starts with ``prefix``: one table's rows, read without
