@@ -185,11 +185,9 @@ class EvaluationView(QWidget):
     report_requested = Signal(str)  # run folder
     export_requested = Signal(str, str, str)  # run folder, format, destination
     # run folder, what to predict (a folder of images; in a text project a .txt file, folder or table), CSV to
-    # write, the table's columns ({"text_column": ..., "id_column": ...}; empty otherwise), and the accuracy the
-    # kept predictions should reach on the validation split (the rest written as "unsure"; 0: keep them all)
-    predict_requested = Signal(
-        str, str, str, dict, dict
-    )  # run, source, out CSV, table columns, unsure choice
+    # write, the table's columns ({"text_column": ..., "id_column": ...}; empty otherwise), and what is written
+    # as "unsure" (one of UNSURE_TARGETS' choices: {}, {"target_accuracy": A} or {"reject_below": P})
+    predict_requested = Signal(str, str, str, dict, dict)
     cell_activated = Signal(int, int)  # true class index, predicted class index
     filter_requested = Signal(str)  # "misclassified" or "low-confidence"
 
@@ -526,7 +524,7 @@ class EvaluationView(QWidget):
         as it was (a relabelled test image still counts under its old label) until Evaluate is pressed again."""
         if self.result is None or self.note.text().startswith(OUT_OF_DATE):
             return
-        earlier = self.note.text() if self.note.isVisible() else ""
+        earlier = self.note.text() if not self.note.isHidden() else ""  # (the panel may be closed)
         self.note.setText(OUT_OF_DATE + (f"\n{earlier}" if earlier else ""))
         self.note.show()
 

@@ -652,8 +652,8 @@ class TrainingPanel(QWidget):
     def on_preparing(self, event: PreparationProgress) -> None:
         """The frozen backbone's one pass over the images, before (and between) the first steps; in a text run,
         the encoder's contrastive fine-tuning before that pass."""
-        if event.phase == "features":
-            self._features_computed = max(self._features_computed, event.done)
+        if event.phase == "features":  # views computed now (not read from the cache): what Stop would keep
+            self._features_computed = max(self._features_computed, event.done - event.reused)
         if self.phase != event.phase:
             self.phase = event.phase
             self._steps_origin = None  # the steps after this pass measure their own rate again

@@ -62,7 +62,6 @@ def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN0
     assert "validation split was used" in view.note.text()
     qtbot.keyClick(browser.view, Qt.Key.Key_1)  # a second change adds no second note
     assert view.note.text().count("have changed since this evaluation") == 1
-
     qtbot.mouseClick(view.misclassified_button, Qt.MouseButton.LeftButton)
     shown = [browser.model.record(r).id for r in range(browser.model.rowCount())]
     assert shown == result.misclassified_ids()
@@ -72,6 +71,18 @@ def test_evaluation_view_cells_and_filters(qtbot, studio) -> None:  # noqa: ANN0
     ] == result.low_confidence_ids()
     browser.set_filter("all")
     assert browser.model.rowCount() == len(browser._all)  # the ordinary filters still work
+    # Evaluated again: the note goes. Then labels imported from a CSV with the Evaluation panel closed.
+    qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.result is not result and browser.evaluation is not result, timeout=TIMEOUT)
+    assert "have changed since" not in view.note.text()
+    window.evaluation_dock.hide()  # the user closed the Evaluation panel
+    assert not view.isVisible()
+    record = next(r for r in browser.store.images() if r.label == "circle")
+    table = project.parent / "relabel.csv"
+    table.write_text(f"path,label\n{record.path},square\n", encoding="utf-8")
+    window.import_csv_requested.emit(str(table))
+    assert view.note.text().startswith("Labels, classes or splits have changed since this evaluation")
+    assert "validation split was used" in view.note.text()  # the evaluation's own note is kept
 
 
 def test_suggestions_queue_enter_accepts_and_a_number_corrects(qtbot, studio) -> None:  # noqa: ANN001

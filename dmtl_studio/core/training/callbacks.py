@@ -46,7 +46,7 @@ def uncalibrated_notice(count: int, item: str = "image", joined: int = 0) -> str
     fixed = "a fixed confidence (predict --reject-below P; in the window, \"'Unsure' below … confidence\")"
     if count == 0:
         few = (
-            f"the {joined} validation {item}(s) joined the training (above), so none is held out to fit a "
+            f"the {joined} validation {item}(s) joined the training (above) and none is held out to fit a "
             "temperature on"
             if joined
             else f"no held-out validation {item} to fit a temperature on"
@@ -62,7 +62,7 @@ def uncalibrated_notice(count: int, item: str = "image", joined: int = 0) -> str
         )
     more = (
         f"add validation {item}s until they are too many to join the training, and train again"
-        if joined
+        if joined and count == 0  # (a linear probe's joined items are scored out of fold: count > 0)
         else f"add validation {item}s (at least {MIN_IMAGES}) and train again"
     )
     return (

@@ -95,5 +95,10 @@ def test_a_text_run_on_its_out_of_fold_validation_texts_names_texts(tmp_path: Pa
     run_dir, notes = _train(project, text_probe_config(contrastive_steps=0))
 
     [note] = _uncalibrated(notes)
-    assert "6 validation text(s)" in note and "add validation texts" in note and "image" not in note
+    assert (
+        "6 validation text(s)" in note
+        and "add validation texts (at least 10)" in note
+        and "image" not in note
+    )
+    assert "too many to join the training" not in note  # a probe scores its joined texts out of fold
     assert validation_threshold(run_dir, 0.9).images == 6  # out of fold, as the note says
