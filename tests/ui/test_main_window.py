@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from dmtl_studio.app import build_window
 from dmtl_studio.core.project.store import ProjectStore
 from tests.conftest import TEST_INPUT_SIZE
+from tests.ui.inert_training import InertTrainingThread
 from tests.ui.test_run_flow import _answer_close_question
 
 
@@ -208,26 +209,7 @@ def test_continuing_a_run_says_from_the_start_that_stop_keeps_its_saved_epochs(
     from dmtl_studio import app
     from dmtl_studio.core.training.config import TrainConfig
 
-    class _Signal:
-        def connect(self, slot: object) -> None:
-            pass
-
-    class IdleThread:
-        """A training thread that never starts: what the window shows before the run's first event."""
-
-        def __init__(self, project_dir, config, parent, resume_from=None) -> None:  # noqa: ANN001
-            pass
-
-        def __getattr__(self, name: str) -> _Signal:
-            return _Signal()
-
-        def isRunning(self) -> bool:  # noqa: N802
-            return False
-
-        def start(self) -> None:
-            pass
-
-    monkeypatch.setattr(app, "TrainingThread", IdleThread)
+    monkeypatch.setattr(app, "TrainingThread", InertTrainingThread)
     window, controller = build_window(project)
     qtbot.addWidget(window)
     run_dir = project / "runs" / "stopped-run"

@@ -16,6 +16,7 @@ from dmtl_studio.core.augment.recipe import Recipe, Step
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.recipe_editor import RecipeEditor, _FloatControl
 from dmtl_studio.workers.preview import PreviewService
+from tests.ui.inert_training import InertTrainingThread
 
 
 @pytest.fixture
@@ -223,30 +224,10 @@ def test_app_stores_the_recipe_in_the_project_and_trains_with_it(qtbot, project:
 
     qtbot.waitUntil(lambda: "vflip" in stored(), timeout=5_000)
 
-    captured = {}
-
-    class _Signal:
-        def connect(self, slot: object) -> None:
-            pass
-
-    class FakeThread:
-        """Records the configuration it is given; every signal the window connects to is a no-op."""
-
-        def __init__(self, project_dir, config, parent, resume_from=None) -> None:  # noqa: ANN001
-            captured["config"] = config
-
-        def __getattr__(self, name: str) -> _Signal:
-            return _Signal()
-
-        def isRunning(self) -> bool:  # noqa: N802
-            return False
-
-        def start(self) -> None:
-            pass
-
-    monkeypatch.setattr(app, "TrainingThread", FakeThread)
+    InertTrainingThread.configs.clear()
+    monkeypatch.setattr(app, "TrainingThread", InertTrainingThread)
     controller.start_training()
-    assert Recipe.from_dict(captured["config"].recipe) == editor.recipe()
+    assert Recipe.from_dict(InertTrainingThread.configs[-1].recipe) == editor.recipe()
     controller.training_thread = None
     controller.shutdown()
 
