@@ -14,8 +14,8 @@ wall time on a 2-core CPU where the full one takes 12–39 times; the probe is a
    :data:`CHECK_STEPS` training steps the whole run's time is estimated — the time spent so far (pauses left out),
    the fine-tune's remaining steps at the rate of those steps (image decoding, augmentation, forward and backward
    pass, all measured), and its validation passes at a quarter of a training image's cost each (a forward pass
-   against forward and backward; :data:`FORWARD_SHARE`). Above ``time_budget`` minutes the fine-tune is stopped
-   and its run removed: the probe is the result;
+   against forward and backward; :data:`FORWARD_SHARE`), and again from its first epoch's whole time. Above
+   ``time_budget`` minutes the fine-tune is stopped and its run removed: the probe is the result;
 3. keeps the better on the validation images when both models were scored on the same ones, neither fitted them,
    and there are at least :data:`~dmtl_studio.core.training.held_out.MIN_VALIDATION_PER_CLASS` per class (balanced
    accuracy; the fine-tune wins a tie). When the probe fitted them (a project with test images), its out-of-fold
@@ -145,6 +145,8 @@ class _Phase:
     def __call__(self, event: object) -> None:
         if isinstance(event, EpochResult):
             self.confusions[event.epoch] = event.confusion
+            if self.budget is not None:
+                self.budget.epoch_ended(event)
         self.emit(event)
         budget = self.budget
         # The estimate, once made, is said here when it fits (over the budget, the phase's end says so).
@@ -178,10 +180,33 @@ class _Budget:
         self.steps = 0
         self.estimate_s: float | None = None
         self.over = False
+        self.started_s = elapsed()  # the fine-tune's start on the run's clock (its set-up comes first)
+        self.first_step: tuple[float, int] | None = None  # when its first step ended, and steps per epoch
+        self.after_epoch = False  # the estimate was made again at the end of the first epoch
+
+    def epoch_ended(self, event: EpochResult) -> None:
+        """After the fine-tune's first epoch, estimate again from that epoch's whole time — the steps, the
+        validation pass (with flip TTA) and the checkpoint, which the first steps do not show — and stop it then
+        when the run would go over the budget."""
+        if event.epoch != 1 or event.epochs <= 1 or self.over:
+            return
+        now = self.elapsed()
+        first, steps = self.first_step or (self.started_s, 1)
+        # From the first step on (the set-up left out), scaled to the whole epoch; else from the start.
+        epoch_s = (now - first) * steps / (steps - 1) if steps > 1 else now - self.started_s
+        self.estimate_s = now + (event.epochs - 1) * epoch_s
+        self.after_epoch = True
+        self.over = self.estimate_s > self.budget_s
+
+    def made_on(self) -> str:
+        """What the estimate was made on, for the notes."""
+        return "first epoch" if self.after_epoch else f"first {self.steps} step(s)"
 
     def __call__(self, event: StepProgress) -> bool:
         """Count the step; after :data:`CHECK_STEPS` of them make the estimate. True when this step made it."""
         self.steps += 1
+        if self.first_step is None:
+            self.first_step = (self.elapsed(), event.steps)
         total = event.epochs * event.steps
         if self.estimate_s is not None or (self.steps < CHECK_STEPS and self.steps < total):
             return False
@@ -310,10 +335,11 @@ def train_auto(
         emit(RunNotice(f"Auto: {head_note[0]}"))
     if budget.over:
         _discard(store, finetune)
+        what = "stopped after its first epoch" if budget.after_epoch else "skipped"
         return probe_kept(
-            f"Auto kept the linear probe: fine-tune skipped, the whole run would take ~"
+            f"Auto kept the linear probe: fine-tune {what}, the whole run would take ~"
             f"{_minutes(budget.estimate_s or 0.0)}, over the {_minutes(budget_s)} budget (estimated on the "
-            f"fine-tune's first {budget.steps} step(s))"
+            f"fine-tune's {budget.made_on()})"
         )
     base["finetune_run"] = None if finetune.removed else finetune.run_dir
     if finetune.status != "completed" or finetune.removed:

@@ -156,6 +156,32 @@ def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -
         assert budget.over is over
 
 
+def test_the_first_epoch_s_whole_time_estimates_again_and_can_stop_the_fine_tune() -> None:
+    # The first steps said the run fits; the first epoch (steps, validation with TTA, checkpoint) says otherwise.
+    clock = {"now": 60.0}
+    budget = _Budget(
+        lambda: clock["now"], budget_s=120, val_images=24, views=2
+    )  # the fine-tune starts at 60 s
+    clock["now"] = 65.0  # 3 s of set-up, then a first step of 2 s (of 10 an epoch)
+    for _ in range(2):
+        budget(StepProgress(1, 4, 2, 10, 1.0, 1e-3, images_per_second=8.0, eta_seconds=10.0))
+    assert budget.estimate_s is not None and not budget.over and budget.made_on() == "first 2 step(s)"
+    clock["now"] = (
+        83.0  # 18 s for the other 9 steps, validation and checkpoint: an epoch is 20 s, set-up aside
+    )
+    budget.epoch_ended(EpochResult(1, 4, 0.5, 0.8, 0.6, 0.7, 1e-3))
+    assert budget.estimate_s == pytest.approx(83 + 3 * 20) and budget.over  # 143 s, over the 120 s budget
+    assert budget.made_on() == "first epoch"
+    within = _Budget(
+        lambda: clock["now"], budget_s=300, val_images=24, views=2
+    )  # no step seen: from its start
+    clock["now"] += 20.0
+    within.epoch_ended(EpochResult(1, 4, 0.5, 0.8, 0.6, 0.7, 1e-3))
+    assert not within.over and within.estimate_s == pytest.approx(103 + 3 * 20)
+    within.epoch_ended(EpochResult(2, 4, 0.5, 0.8, 0.6, 0.7, 1e-3))  # only the first epoch's end counts
+    assert within.estimate_s == pytest.approx(163)
+
+
 def test_stopped_during_the_fine_tune_the_probe_is_the_complete_usable_result(
     project: Path, shapes_dir: Path, tmp_path: Path
 ) -> None:
