@@ -46,6 +46,8 @@ TRAIN_COLOR = "#2e86de"
 CONSISTENCY_COLOR = "#8e44ad"
 VAL_COLOR = "#e67e22"
 OVERLAY_COLORS = ("#7f8c8d", "#8e44ad")
+#: Legend names of the curves only runs with the DMTL objective have.
+CONSISTENCY_NAME, KEPT_NAME = "consistency (per step)", "kept by the threshold"
 #: The run notes shown under the status line (the latest; the tooltip lists them all when there are more).
 NOTES_SHOWN = 5
 #: The notes take at most this many lines of text; longer notes scroll, so the curves keep their room.
@@ -63,15 +65,15 @@ class _NotesArea(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._lines = QLabel("<br>".join("X" * NOTES_LINES))  # never shown: measures whole rich-text lines
         self.hide()
 
     def refit(self) -> None:
         """Take the label's height at the present width, at most :data:`NOTES_LINES` lines."""
         width = max(self.viewport().width(), 100)
         wanted = self.label.heightForWidth(width)
-        probe = QLabel("<br>".join("X" * NOTES_LINES), font=self.label.font())  # whole rich-text lines
-        cap = probe.heightForWidth(width)
-        self.setFixedHeight(min(max(wanted, 0), cap))
+        self._lines.setFont(self.label.font())
+        self.setFixedHeight(min(max(wanted, 0), self._lines.heightForWidth(width)))
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001 - Qt's signature
         super().resizeEvent(event)
@@ -261,11 +263,9 @@ class TrainingPanel(QWidget):
         self._chosen_c_shown = False  # hidden while history runs are overlaid (their x axis is epochs)
         # The DMTL consistency term, per step; it joins the legend only in runs that have it.
         self.consistency_loss = _curve(self.loss_plot, None, CONSISTENCY_COLOR, symbols=False)
-        self._consistency_in_legend = False
         # The share the consistency threshold kept per epoch (with the FixMatch rule: the unlabelled images that
         # got a pseudo-label), on the accuracy plot's 0..1 scale; also in the legend only in runs that have it.
         self.kept_share = _curve(self.accuracy_plot, None, CONSISTENCY_COLOR, symbols=True)
-        self._kept_in_legend = False
         # Overlays join the legends only while they show a run (under that run's name).
         self.overlays: list[tuple[_Series, _Series]] = [
             (
@@ -414,12 +414,8 @@ class TrainingPanel(QWidget):
             series.clear()
         self._chosen_c_shown = False
         self._show_chosen_c()
-        if self._consistency_in_legend:
-            self.loss_plot.getPlotItem().legend.removeItem(self.consistency_loss.curve)
-            self._consistency_in_legend = False
-        if self._kept_in_legend:
-            self.accuracy_plot.getPlotItem().legend.removeItem(self.kept_share.curve)
-            self._kept_in_legend = False
+        self._in_legend(self.loss_plot, self.consistency_loss, CONSISTENCY_NAME, shown=False)
+        self._in_legend(self.accuracy_plot, self.kept_share, KEPT_NAME, shown=False)
         self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=True)
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
@@ -541,11 +537,7 @@ class TrainingPanel(QWidget):
         self.train_loss.append(x, event.loss)
         self.learning_rate.append(x, event.learning_rate)
         if event.consistency_loss is not None:
-            if not self._consistency_in_legend:
-                self.loss_plot.getPlotItem().legend.addItem(
-                    self.consistency_loss.curve, "consistency (per step)"
-                )
-                self._consistency_in_legend = True
+            self._in_legend(self.loss_plot, self.consistency_loss, CONSISTENCY_NAME, shown=True)
             self.consistency_loss.append(x, event.consistency_loss)
 
     def set_kind(self, kind: str) -> None:
@@ -695,11 +687,7 @@ class TrainingPanel(QWidget):
         if event.val_accuracy is not None:
             self.val_accuracy.append(event.epoch, event.val_accuracy)
         if event.consistency_mask is not None:
-            if not self._kept_in_legend:
-                self.accuracy_plot.getPlotItem().legend.addItem(
-                    self.kept_share.curve, "kept by the threshold"
-                )
-                self._kept_in_legend = True
+            self._in_legend(self.accuracy_plot, self.kept_share, KEPT_NAME, shown=True)
             self.kept_share.append(event.epoch, event.consistency_mask)
         if event.confusion is not None and event.classes:
             # Shown by the redraw timer: fast epochs (a frozen backbone) rebuild the table a few times a second
