@@ -3,6 +3,7 @@ in the order people number their files."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import warnings
@@ -78,17 +79,23 @@ class FolderScan:
     skipped: list[Path]
 
 
+@functools.cache
+def _content_formats() -> tuple[str, ...]:
+    """:data:`CONTENT_FORMATS` that this Pillow opens by name, every plugin registered (once a process).
+
+    Pillow registers most of its formats (JPEG 2000, DDS…) only when a file fails the common ones, but not when
+    given a list of formats; and a format it does not open by that name (MPO files open as JPEG in recent versions)
+    is a KeyError that ends the search."""
+    Image.init()
+    return tuple(name for name in CONTENT_FORMATS if name in Image.OPEN)
+
+
 def is_image_content(path: str | os.PathLike[str]) -> bool:
     """True when the file's content is an image Pillow can open, whatever its name."""
-    # Pillow registers most of its formats (JPEG 2000, DDS…) only when a file fails the common ones, but not when
-    # given a list of formats; and a format it does not open by that name (MPO files open as JPEG in recent
-    # versions) is a KeyError that ends the search: register them all, and ask only for those it opens.
-    Image.init()
-    formats = [name for name in CONTENT_FORMATS if name in Image.OPEN]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=formats):
+            with Image.open(path, formats=_content_formats()):
                 return True
     except Exception:  # any failure to identify means: not an image
         return has_tiff_magic(path)
