@@ -35,6 +35,18 @@ if [ "$here" = "$prefix" ]; then
     exit 1
 fi
 
+# The copy needs the bundle's size free beside the old version (which goes only after the copy): say so before
+# starting rather than stop half-way with cp's "No space left on device".
+existing=$(dirname -- "$prefix")
+while [ ! -d "$existing" ]; do existing=$(dirname -- "$existing"); done
+need_kb=$(du -sk "$here" | cut -f1)
+free_kb=$(df -Pk "$existing" | awk 'NR == 2 { print $4 }')
+if [ -n "$free_kb" ] && [ "$free_kb" -lt "$need_kb" ]; then
+    echo "install.sh: installing needs $(( need_kb / 1048576 + 1 )) GiB free in $existing; only" \
+        "$(( free_kb / 1048576 )) GiB are free. Nothing was changed; free some space and run me again." >&2
+    exit 1
+fi
+
 echo "Installing DMTL Studio into $prefix"
 mkdir -p "$(dirname -- "$prefix")" "$bin_dir" "$apps_dir" "$icon_dir"
 # Copy next to the old version first, then swap, so a failed copy leaves the previous install working.
