@@ -1289,9 +1289,23 @@ def _refuse_missing_or_project(path: Path, expected: str) -> None:
     if not path.exists():
         raise ProjectError(f"{path} does not exist; give {expected}")
     if is_project(path):
-        raise ProjectError(
-            f"{path} is a project, not a run: give one of its runs, a folder in {path / 'runs'}"
-        )
+        raise ProjectError(f"{path} is a project, not a run: {_runs_hint(path)}")
+
+
+def _runs_hint(project: Path) -> str:
+    """What to give instead of ``project``: its latest run folder that holds a model (by the time its model was
+    written), or how to train one when it has none."""
+    from dmtl_studio.core.models.run_folder import SIDECAR_NAME
+
+    try:
+        runs = [run for run in (project / "runs").iterdir() if (run / SIDECAR_NAME).is_file()]
+    except OSError:  # no runs folder yet (or an unreadable one)
+        runs = []
+    if not runs:
+        return f"it has no trained run yet; train one with: dmtl-studio train {project}"
+    latest = max(runs, key=lambda run: ((run / SIDECAR_NAME).stat().st_mtime, run.name))
+    others = f" (or another of its {len(runs)} runs in {project / 'runs'})" if len(runs) > 1 else ""
+    return f"give one of its runs, the latest is {latest}{others}"
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -73,11 +74,21 @@ def test_evaluate_says_what_it_was_given_when_it_is_not_a_run_folder(
         f"dmtl-studio evaluate: {missing} does not exist; give a run folder (PROJECT/runs/NAME)"
     )
     assert refused(project) == (
-        f"dmtl-studio evaluate: {project} is a project, not a run: give one of its runs, a folder in "
-        f"{project / 'runs'}"
+        f"dmtl-studio evaluate: {project} is a project, not a run: it has no trained run yet; train one with: "
+        f"dmtl-studio train {project}"
     )
     (project / "runs").mkdir(exist_ok=True)
     assert "holds no trained model (model.json is missing)" in refused(project / "runs")
+    # With runs, the latest one that holds a model is named (a folder without one is no run to give).
+    for name, written in (("20260101-090000", 1_000), ("20260102-090000", 3_000), ("20260103-090000", 2_000)):
+        (project / "runs" / name).mkdir()
+        (project / "runs" / name / "model.json").write_text("{}", encoding="utf-8")
+        os.utime(project / "runs" / name / "model.json", (written, written))
+    (project / "runs" / "20270101-090000").mkdir()  # stopped before its first model
+    assert refused(project) == (
+        f"dmtl-studio evaluate: {project} is a project, not a run: give one of its runs, the latest is "
+        f"{project / 'runs' / '20260102-090000'} (or another of its 3 runs in {project / 'runs'})"
+    )
     loose = tmp_path / "loose"
     loose.mkdir()
     (loose / "model.json").write_text("{}", encoding="utf-8")  # a run folder outside any project
@@ -127,7 +138,7 @@ def test_export_report_and_audit_say_a_project_is_not_a_run(tmp_path: Path, proj
     for command, options in commands.items():
         assert main([command, str(project), *options]) == 2
         assert capsys.readouterr().err.strip() == (
-            f"dmtl-studio {command}: {project} is a project, not a run: give one of its runs, a folder in "
-            f"{project / 'runs'}"
+            f"dmtl-studio {command}: {project} is a project, not a run: it has no trained run yet; train one "
+            f"with: dmtl-studio train {project}"
         )
     assert not (tmp_path / "a.zip").exists() and not (tmp_path / "m.onnx").exists()

@@ -135,7 +135,7 @@ def test_predict_with_text_options_names_what_the_model_path_is(
         "or .pt file, or a safetensors export"
     )
     assert refused(project).endswith(
-        f"is a project, not a run: give one of its runs, a folder in {project / 'runs'}"
+        f"is a project, not a run: it has no trained run yet; train one with: dmtl-studio train {project}"
     )
     image_run = tmp_path / "image-run"
     image_run.mkdir()
