@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         # Once per window size: resizing the docks can make Qt lay the window out again at the same size.
         self._docks_sized_for = self.size()
         self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
-        self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.41))], Qt.Orientation.Vertical)
+        self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.39))], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

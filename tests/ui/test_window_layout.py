@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtWidgets import QAbstractButton, QDockWidget, QLabel, QTabBar, QTableWidget, QWidget
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QTabBar,
+    QTableWidget,
+    QWidget,
+)
 
 from dmtl_studio.app import build_window
 from dmtl_studio.core.base.paths import app_data_dir
@@ -143,7 +153,20 @@ def test_the_window_fits_the_screen_and_remembers_its_layout(qtbot, project: Pat
     controller.shutdown()
 
 
-def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path) -> None:  # noqa: ANN001
+@pytest.fixture(params=[1.0, 1.1], ids=["system-font", "font-10pc-larger"])
+def font_scale(request: pytest.FixtureRequest, qapp) -> Iterator[float]:  # noqa: ANN001
+    """The system font as it is, and 10 % larger: many desktops' default fonts have taller lines than this
+    machine's DejaVu Sans (Noto Sans: 17 px a line at 9 pt against 14), and every row of the window grows
+    with them."""
+    original = QApplication.font()
+    font = QFont(original)
+    font.setPointSizeF(original.pointSizeF() * request.param)
+    QApplication.setFont(font)
+    yield request.param
+    QApplication.setFont(original)
+
+
+def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path, font_scale: float) -> None:  # noqa: ANN001
     window, controller = build_window(twelve_classes)
     qtbot.addWidget(window)
     hint = window.minimumSizeHint()
