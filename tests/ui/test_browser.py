@@ -59,9 +59,13 @@ def test_number_keys_label_and_advance_then_undo_redo(qtbot, browser_window, pro
 
     qtbot.keyClick(browser.view, Qt.Key.Key_3)
     assert _labels(project)[Path(second.path).name] == "triangle"
+    # The labelled images stay in place (no jumping grid), and the count says they no longer match.
+    assert browser.model.rowCount() == 6
+    assert browser.count_label.text() == "6 shown · 2 no longer match"
 
     qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert _labels(project)[Path(second.path).name] is None
+    assert browser.count_label.text() == "6 shown · 1 no longer match"  # unlabelled again: it matches
     qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert _labels(project)[Path(first.path).name] is None
     qtbot.keyClick(
@@ -69,6 +73,8 @@ def test_number_keys_label_and_advance_then_undo_redo(qtbot, browser_window, pro
     )
     assert _labels(project)[Path(first.path).name] == "square"
     assert browser.classes.table.item(1, 2).text() == "25"  # counts follow every action
+    browser.apply_filter()  # the filter chosen again leaves the labelled image out
+    assert browser.model.rowCount() == 5 and browser.count_label.text() == "5 shown"
 
 
 def test_multi_select_assign_and_unlabel_with_zero(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
