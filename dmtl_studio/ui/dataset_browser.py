@@ -594,8 +594,8 @@ class DatasetBrowser(QWidget):
             self.text_viewer.clear()  # no text is current: none of those the search left out stays in view
 
     def _show_count(self) -> None:
-        """"N shown", and how many of them no longer match the filter: labelled or relabelled since it was
-        chosen, they stay where they are so that the grid does not jump under the keys."""
+        """The count beside the filter, and how many of the items shown no longer match it: labelled or relabelled
+        since it was chosen, they stay where they are so that the grid does not jump under the keys."""
         shown = self.model.total()
         if not self._stale:
             self.count_label.setText(f"{shown} shown")
