@@ -514,6 +514,9 @@ class StudioController(QObject):
         browser.model.modelReset.connect(project_shown)
         browser.view.selectionModel().selectionChanged.connect(selected_images)
         editor.recipe_changed.connect(store_recipe)
+        # The samples are fitted into the square as the run will be: the model panel's image shape.
+        shape = self.window.model_panel.resize_mode
+        shape.currentIndexChanged.connect(lambda _index: editor.set_resize_mode(str(shape.currentData())))
 
     # ----------------------------------------------------------------- backbone and head
     def _connect_model_panel(self) -> None:

@@ -61,7 +61,8 @@ class ZoomView(QGraphicsView):
         self.fit()
 
     def set_overlay(self, image: QImage) -> None:
-        """Stretch ``image`` over the whole picture (the model saw the picture stretched to a square)."""
+        """Lay ``image`` over the whole picture, scaled to it (a Grad-CAM map covers the picture itself, its
+        padding cropped away, in the model's input pixels)."""
         picture = self.item.pixmap()
         if picture.isNull() or image.isNull():
             return

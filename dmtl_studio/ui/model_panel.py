@@ -80,6 +80,13 @@ LAMBDA_HELP = (
     "can help. 0 learns from the labels alone; 1 counts both equally; higher trusts consistency more."
 )
 HEAD_TEXTS = {"linear": "Linear", "mlp": "MLP (one hidden layer)"}
+RESIZE_TEXTS = {"pad": "Keep it (pad to a square)", "stretch": "Stretch to a square"}
+RESIZE_TIP = (
+    "How each image becomes the backbone's square input. Keep: the longer side is scaled to the input size and "
+    "the rest filled with white, so shapes are not distorted (recommended; measured better on images that are "
+    "not square). Stretch: each side is scaled to the input size, as runs made before this choice were. The "
+    "augmentation preview shows the choice."
+)
 TTA_HELP = (
     "Test-time augmentation: a fine-tuned model predicts each image and its mirror image (flipped left to right) "
     "and averages the two, in validation, evaluation, prediction and exported models. Twice the prediction "
@@ -171,6 +178,18 @@ class ModelPanel(QWidget):
         weights_row.addStretch(1)
         box.addLayout(weights_row)
         box.addWidget(self.weights_note)
+        # How an image becomes the backbone's square input (an image project's; a text has no shape).
+        self.resize_mode = choice_box("resize_mode", RESIZE_TEXTS)
+        self.resize_mode.setToolTip(RESIZE_TIP)
+        self.resize_row = QWidget()
+        row = QHBoxLayout(self.resize_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        resize_label = QLabel("Image shape:")
+        resize_label.setToolTip(RESIZE_TIP)
+        row.addWidget(resize_label)
+        row.addWidget(self.resize_mode)
+        row.addStretch(1)
+        box.addWidget(self.resize_row)
         self.import_weights_button.clicked.connect(self._ask_import)
 
         # ---- strategy
@@ -422,6 +441,7 @@ class ModelPanel(QWidget):
         self.import_weights_button.setToolTip(encoder_rows.IMPORT_TIP if text else IMPORT_TIP)
         self.weights_note.hide()
         self.contrastive_row.setVisible(text)
+        self.resize_row.setVisible(not text)
         # Auto is for image projects (a text encoder has its own contrastive step).
         for widget in (self.strategy_buttons["auto"], self.time_budget_label, self.time_budget):
             widget.setVisible(not text)
@@ -908,6 +928,7 @@ class ModelPanel(QWidget):
             time_budget=round(self.time_budget.value(), 1),
             unfreeze_stages=self.stages.value(),
             head=str(self.head_kind.currentData()),
+            resize_mode=str(self.resize_mode.currentData()),
             linear_probe=self.linear_probe.isChecked(),
             contrastive_steps=self.contrastive_steps.value(),  # an image run stores it off (core)
             hidden_size=self.hidden.value(),
@@ -936,7 +957,11 @@ class ModelPanel(QWidget):
             button.setChecked(True)
         self.time_budget.setValue(config.time_budget)
         self.stages.setValue(config.unfreeze_stages)
-        for box, value in ((self.head_kind, config.head), (self.unlabelled_rule, config.unlabelled_rule)):
+        for box, value in (
+            (self.head_kind, config.head),
+            (self.unlabelled_rule, config.unlabelled_rule),
+            (self.resize_mode, config.resize_mode),
+        ):
             index = box.findData(value)
             if index >= 0:
                 box.setCurrentIndex(index)

@@ -44,6 +44,7 @@ from dmtl_studio.core.augment.presets import default_recipe, preset, presets, tr
 from dmtl_studio.core.augment.preview import PreviewRequest, PreviewResult
 from dmtl_studio.core.augment.recipe import KINDS, Recipe, Step, load_recipe, save_recipe
 from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operation, operations
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
@@ -189,6 +190,7 @@ class RecipeEditor(QWidget):
         self._kind = kind
         self._items: tuple[tuple[str, str], ...] = ()
         self._seed = 0
+        self._resize_mode = DEFAULT_RESIZE  # the model panel's image shape (set_resize_mode)
         self._request_id = 0
         self._changed_at = 0.0
         self._recipe_dirty = False
@@ -690,6 +692,12 @@ class RecipeEditor(QWidget):
         their own text, the others are mixing partners."""
         self.text_preview.set_texts(items)
 
+    def set_resize_mode(self, mode: str) -> None:
+        """Show the samples fitted into the square as the run will fit them (``"pad"`` or ``"stretch"``)."""
+        if mode != self._resize_mode:
+            self._resize_mode = mode
+            self._schedule(recipe_edited=False)
+
     def reseed(self) -> None:
         """Draw new random samples for the preview (the recipe does not change)."""
         self._seed += 1
@@ -724,6 +732,7 @@ class RecipeEditor(QWidget):
             seed=self._seed,
             count=TILE_COUNT,
             asked_at=self._changed_at,
+            resize_mode=self._resize_mode,
         )
         self._changed_at = 0.0
         self.preview_requested.emit(request)

@@ -16,9 +16,10 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from dmtl_studio.core.augment.preview import PreviewRequest, render_preview
-from dmtl_studio.core.augment.resize import fit_within, resize_square
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE, fit_square, fit_within
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, render_text_preview
 from dmtl_studio.core.project.imaging import load_rgb
+from dmtl_studio.core.project.pixel_decoding import BACKGROUND_RGB
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,12 @@ class _PreviewJob(QRunnable):
             if isinstance(self.request, TextPreviewRequest):
                 result = render_text_preview(self.request)
             else:
-                result = render_preview(self.request, self.service.load, self.service.load_whole)
+                mode = self.request.resize_mode
+                result = render_preview(
+                    self.request,
+                    lambda path, size: self.service.load(path, size, mode),
+                    self.service.load_whole,
+                )
         except Exception as exc:  # an unreadable image, a bad recipe, no WordNet: a message for the editor
             log.debug("preview failed", exc_info=True)
             self.service.signals.failed.emit(self.request.request_id, str(exc) or type(exc).__name__)
@@ -80,10 +86,12 @@ class PreviewService(QObject):
         self.pool.clear()
         self.pool.start(_PreviewJob(self, request))
 
-    def load(self, path: str, size: int) -> np.ndarray:
-        """The image at ``path`` resized to ``size`` as training resizes it (cached)."""
+    def load(self, path: str, size: int, mode: str = DEFAULT_RESIZE) -> np.ndarray:
+        """The image at ``path`` fitted into ``size x size`` as training fits it, by the resize ``mode`` (cached)."""
         # Bicubic, as the bundled backbones resize their inputs (shrinking uses area averaging either way).
-        return self._cached((path, size, "square"), lambda: resize_square(load_rgb(path), size, "bicubic"))
+        return self._cached(
+            (path, size, mode), lambda: fit_square(load_rgb(path), size, "bicubic", mode, BACKGROUND_RGB)
+        )
 
     def load_whole(self, path: str, size: int) -> np.ndarray:
         """The whole image at ``path``, aspect ratio kept, at most ``size`` pixels (cached)."""

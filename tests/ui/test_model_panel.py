@@ -327,3 +327,16 @@ def test_auto_is_offered_with_its_time_budget_for_images_and_not_for_texts(panel
     assert panel.config().transfer == "frozen"
     panel.set_project_kind("images")
     assert not auto.isHidden()
+
+
+def test_the_image_shape_is_chosen_here_and_only_for_images(panel: ModelPanel) -> None:
+    assert panel.resize_mode.currentData() == TrainConfig.recommended().resize_mode == "pad"
+    assert panel.resize_mode.currentText() == "Keep it (pad to a square)"
+    panel.resize_mode.setCurrentIndex(panel.resize_mode.findData("stretch"))
+    assert panel.config().resize_mode == "stretch"
+    panel.apply_config(TrainConfig.recommended(resize_mode="pad"))  # a project's settings as they were left
+    assert panel.resize_mode.currentData() == "pad"
+    panel.set_project_kind("text")
+    assert panel.resize_row.isHidden()
+    panel.set_project_kind("images")
+    assert not panel.resize_row.isHidden()

@@ -272,6 +272,24 @@ def test_the_original_is_the_whole_image_not_a_square(qtbot, editor, tmp_path: P
     assert "whole image" in widget.original.toolTip()
 
 
+def test_the_samples_are_fitted_into_the_square_as_the_run_will_be(qtbot, editor, tmp_path: Path) -> None:  # noqa: ANN001
+    import cv2
+    import numpy as np
+
+    widget, _ = editor
+    cv2.imwrite(str(tmp_path / "wide.png"), np.full((100, 300, 3), (255, 0, 0), np.uint8))  # blue, 3:1
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        widget.set_images([(str(tmp_path / "wide.png"), "band")])
+    padded = shown.args[0].original  # the default: its shape kept, white above and below
+    assert padded.shape == (224, 224, 3)
+    assert (padded[:70] == 255).all() and (padded[-70:] == 255).all()
+    assert padded[112].tolist() == [[0, 0, 255]] * 224
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        widget.set_resize_mode("stretch")
+    stretched = shown.args[0].original
+    assert (stretched == (0, 0, 255)).all(axis=-1).all()  # the band fills the square
+
+
 def _answer_question(button: object, asked: list[str]) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmtl_studio.core.augment.recipe import Recipe, mix_pair
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 
 #: Images are previewed at the size the default backbone trains at.
 PREVIEW_SIZE = 224
@@ -88,6 +89,8 @@ class PreviewRequest:
     count: int = 12
     size: int = PREVIEW_SIZE
     asked_at: float = 0.0  # time.perf_counter() when the user changed something
+    #: How the images are fitted into the square, as the run will (:data:`~dmtl_studio.core.augment.resize.RESIZE_MODES`).
+    resize_mode: str = DEFAULT_RESIZE
 
 
 @dataclass(frozen=True)

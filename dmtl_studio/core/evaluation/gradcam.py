@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
-from dmtl_studio.core.models.preprocess import fit_to_input, to_tensor
+from dmtl_studio.core.models.preprocess import fit_to_input, image_box, to_tensor
 from dmtl_studio.core.project.imaging import load_rgb
 
 
@@ -30,7 +30,7 @@ class GradCamUnavailable(Exception):
 
 @dataclass(frozen=True)
 class CamResult:
-    """A heat map in [0, 1] at the model's input size (rows, columns), for ``class_index``."""
+    """A heat map in [0, 1] over the image, in model input pixels (rows, columns), for ``class_index``."""
 
     heatmap: np.ndarray
     class_index: int
@@ -130,16 +130,23 @@ def explain_image(
 ) -> CamResult:
     """Grad-CAM of the image file ``path`` under a trained run (a run folder or an already loaded model).
 
-    The map covers the whole image stretched to the model's square input, as training sees it: resize it back
-    to the image's own size to overlay it.
+    The map covers the whole image and nothing else (a padded run's padding is cropped away), in model input
+    pixels: ``(box_height, box_width)`` of :func:`~dmtl_studio.core.models.preprocess.image_box`, the image's own
+    shape; resize it to the image's size to overlay it.
     """
     loaded = source if isinstance(source, LoadedModel) else load_checkpoint(source)
     size = loaded.preprocessing.input_size
     name, layer = find_target_layer(loaded.model, size)
-    image = fit_to_input(load_rgb(path), loaded.preprocessing)
+    pixels = load_rgb(path)
+    image = fit_to_input(pixels, loaded.preprocessing)
     device = next(loaded.model.parameters()).device
     tensor = to_tensor(image, loaded.preprocessing)[None].to(device)
     heatmap, target, probabilities = grad_cam(loaded.model, tensor, class_index, layer)
+    top, left, height, width = image_box(*pixels.shape[:2], loaded.preprocessing)
+    heatmap = heatmap[top : top + height, left : left + width]
+    peak = float(heatmap.max()) if heatmap.size else 0.0
+    if peak > 0:  # the strongest part of the image is 1 again
+        heatmap = heatmap / peak
     return CamResult(
         heatmap=heatmap,
         class_index=target,

@@ -237,7 +237,7 @@ def misclassified_examples_html(
 
 
 #: Stored settings that only an image run uses (the input size, CUDA's memory layout, flip test-time augmentation).
-IMAGE_ONLY_SETTINGS = ("input_size", "channels_last", "tta_flip")
+IMAGE_ONLY_SETTINGS = ("input_size", "resize_mode", "channels_last", "tta_flip")
 
 
 def build_report(

@@ -11,6 +11,7 @@ import torch
 from timm.models import group_parameters
 from torch import nn
 
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.base.paths import force_offline
 from dmtl_studio.core.models.catalog import UnknownBackbone, info_for, split_name
 from dmtl_studio.core.models.preprocess import Preprocessing as Preprocessing  # defined torch-free there
@@ -22,7 +23,17 @@ class WeightsError(Exception):
     """Weights that do not fit an architecture, or that cannot be found offline; the message says which."""
 
 
-def preprocessing_for(model: nn.Module, input_size: int | None = None) -> Preprocessing:
+def preprocessing_for(
+    model: nn.Module, input_size: int | None = None, resize_mode: str = DEFAULT_RESIZE
+) -> Preprocessing:
+    """How images are prepared for ``model``: its config's mean, std and interpolation, at ``input_size`` (default:
+    its config's), fitted by ``resize_mode`` (:data:`~dmtl_studio.core.augment.resize.RESIZE_MODES`).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``resize_mode``.
+    """
     config = timm.data.resolve_model_data_config(model)
     size = int(config["input_size"][-1]) if input_size is None else int(input_size)
     return Preprocessing(
@@ -31,6 +42,7 @@ def preprocessing_for(model: nn.Module, input_size: int | None = None) -> Prepro
         std=tuple(float(v) for v in config["std"]),  # type: ignore[arg-type]
         interpolation=str(config.get("interpolation", "bilinear")),
         crop_pct=float(config.get("crop_pct", 1.0)),
+        resize_mode=resize_mode,
     )
 
 

@@ -9,9 +9,11 @@ The steps, in order:
 1. decode with Pillow (:func:`dmtl_studio.core.project.imaging.load_rgb`): the first frame or page that is not blank,
    EXIF orientation applied, transparency of every kind composited over white, any pixel type scaled to 8-bit
    RGB;
-2. resize the whole image to ``size x size`` with ``cv2.resize`` (the aspect ratio is not kept and nothing is
-   cropped): area interpolation when the image is larger than ``size`` in both dimensions, else the backbone's
-   interpolation; uint8 in and out;
+2. fit the whole image into ``size x size`` with ``cv2.resize``, nothing cropped, by the run's resize mode
+   (:data:`~dmtl_studio.core.augment.resize.RESIZE_MODES`): ``"pad"`` (new runs) scales the longer side to
+   ``size``, keeping the aspect ratio, and centres the image on a square of the colour transparency is composited
+   over (white); ``"stretch"`` (runs made before the mode existed) scales each side to ``size``. Area
+   interpolation when the image shrinks in both dimensions, else the backbone's interpolation; uint8 in and out;
 3. ``x = float32(pixel) * float32(1 / 255)``, then ``(x - mean) / std`` per RGB channel in float32;
 4. HWC to CHW; a batch is ``(N, 3, size, size)`` float32.
 """
@@ -27,9 +29,11 @@ import numpy as np
 
 from dmtl_studio.core.augment.resize import (
     INTERPOLATION_FLAGS,
+    RESIZE_MODES,
     SHRINK_INTERPOLATION,
     base_interpolation,
-    resize_square,
+    fit_square,
+    padded_box,
 )
 from dmtl_studio.core.project.imaging import load_rgb
 from dmtl_studio.core.project.pixel_decoding import BACKGROUND_RGB
@@ -47,18 +51,37 @@ class Preprocessing:
     std: tuple[float, float, float]
     interpolation: str
     crop_pct: float
+    #: One of :data:`~dmtl_studio.core.augment.resize.RESIZE_MODES`; ``"stretch"`` unless given, as every run
+    #: made before the mode existed was (:func:`~dmtl_studio.core.models.architectures.preprocessing_for` gives
+    #: new runs the default, ``"pad"``).
+    resize_mode: str = "stretch"
+
+    def __post_init__(self) -> None:
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(f"unknown resize mode {self.resize_mode!r}: one of {', '.join(RESIZE_MODES)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Preprocessing:
+        """From :meth:`to_dict` or from a sidecar's :func:`describe_preprocessing` (whose ``resize`` step names
+        its mode; a sidecar without one is of a run that stretched).
+
+        Raises
+        ------
+        ValueError
+            An unknown resize mode (a sidecar of a newer DMTL Studio).
+        """
+        step = data.get("resize")
+        mode = data.get("resize_mode") or (step.get("mode") if isinstance(step, dict) else None) or "stretch"
         return cls(
             input_size=int(data["input_size"]),
             mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
             std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
             interpolation=str(data["interpolation"]),
             crop_pct=float(data["crop_pct"]),
+            resize_mode=str(mode),
         )
 
 
@@ -67,8 +90,23 @@ DESCRIPTION_FORMAT = 2
 
 
 def fit_to_input(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
-    """Step 2: an ``(H, W, 3)`` uint8 RGB image resized to ``(size, size, 3)`` uint8 (see the module docstring)."""
-    return resize_square(image, preprocessing.input_size, preprocessing.interpolation)
+    """Step 2: an ``(H, W, 3)`` uint8 RGB image fitted into ``(size, size, 3)`` uint8 (see the module docstring)."""
+    return fit_square(
+        image,
+        preprocessing.input_size,
+        preprocessing.interpolation,
+        preprocessing.resize_mode,
+        BACKGROUND_RGB,
+    )
+
+
+def image_box(height: int, width: int, preprocessing: Preprocessing) -> tuple[int, int, int, int]:
+    """Where an ``height x width`` image lies in its model input: ``(top, left, box_height, box_width)`` in input
+    pixels (the whole square when stretched). A map over the input (Grad-CAM's) cropped to it covers the image."""
+    size = preprocessing.input_size
+    if preprocessing.resize_mode == "pad":
+        return padded_box(height, width, size)
+    return 0, 0, size, size
 
 
 def normalise(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
@@ -126,13 +164,8 @@ def describe_preprocessing(preprocessing: Preprocessing) -> dict:
             ),
             "dtype": "uint8",
         },
-        "resize": {
-            "mode": "stretch",
-            "keep_aspect_ratio": False,
-            "width": size,
-            "height": size,
-            "library": "opencv",
-            "function": "cv2.resize(image, (width, height), interpolation=flag)",
+        "resize": _describe_resize(preprocessing.resize_mode, size)
+        | {
             "interpolation_when_larger_in_both_dimensions": SHRINK_INTERPOLATION,
             "interpolation_otherwise": otherwise,
             "opencv_flag_when_larger_in_both_dimensions": int(INTERPOLATION_FLAGS[SHRINK_INTERPOLATION]),
@@ -150,7 +183,42 @@ def describe_preprocessing(preprocessing: Preprocessing) -> dict:
     }
 
 
-__all__ = ["Preprocessing", "describe_preprocessing", "fit_to_input", "normalise", "prepare_file"]
+def _describe_resize(mode: str, size: int) -> dict:
+    """The resize step's own keys: a stretch as every sidecar has described it, or the padding's geometry."""
+    if mode == "stretch":
+        return {
+            "mode": "stretch",
+            "keep_aspect_ratio": False,
+            "width": size,
+            "height": size,
+            "library": "opencv",
+            "function": "cv2.resize(image, (width, height), interpolation=flag)",
+        }
+    return {
+        "mode": "pad",
+        "keep_aspect_ratio": True,
+        "width": size,
+        "height": size,
+        "library": "opencv",
+        "scaled_size": (
+            "the longer side becomes size; the other max(1, round(side * size / longer side)); "
+            "a square image is resized to size x size"
+        ),
+        "function": "cv2.resize(image, (scaled_width, scaled_height), interpolation=flag)",
+        "placement": "centred: top = (size - scaled_height) // 2, left = (size - scaled_width) // 2",
+        "pad_rgb": list(BACKGROUND_RGB),
+        "interpolation_rule": "area when the image shrinks (one scale for both sides), else the interpolation below",
+    }
+
+
+__all__ = [
+    "Preprocessing",
+    "describe_preprocessing",
+    "fit_to_input",
+    "image_box",
+    "normalise",
+    "prepare_file",
+]
 
 
 def to_tensor(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:

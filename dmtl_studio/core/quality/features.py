@@ -60,7 +60,7 @@ def frozen_features(
     device = select_device(config.device)
     model = build_classifier(ModelSpec(backbone=config.backbone, num_classes=2), pretrained=True)
     model.to(device)
-    preprocessing = preprocessing_for(model.backbone, config.input_size)
+    preprocessing = preprocessing_for(model.backbone, config.input_size, config.resize_mode)
     dataset = ImageDataset(list(paths), [0] * len(paths), preprocessing)
     # Their recorded content hashes first brought up to date: a changed file, new features.
     wanted = set(paths)

@@ -1,5 +1,5 @@
 """The first group of :class:`~dmtl_studio.core.training.config.TrainConfig`'s settings: the backbone, the
-transfer strategy and the optimisation basics (epochs, batch, learning rates, input size, device, seed, workers).
+transfer strategy and the optimisation basics (epochs, batch, learning rates, input size, image shape, device, seed, workers).
 
 A base dataclass only so that the configuration's module stays small; :class:`TrainConfig` is the one type to
 use. Free of torch, like the rest of the configuration.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE, RESIZE_MODES
 from dmtl_studio.core.training.settings import DEVICES, TRANSFER_MODES, described
 
 
@@ -118,6 +119,16 @@ class BasicSettings:
             low=32,
             high=1024,
             rule="input size must be between 32 and 1024 pixels",
+        ),
+    )
+    resize_mode: str = field(
+        default=DEFAULT_RESIZE,
+        metadata=described(
+            "image shape",
+            flag="--resize",
+            help="pad: keep each image's shape, the longer side scaled to the input size and the rest filled "
+            "with white; stretch: scale each side to the input size (runs before this setting stretched)",
+            choices=RESIZE_MODES,
         ),
     )
     device: str = field(

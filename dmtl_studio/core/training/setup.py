@@ -319,7 +319,7 @@ def build_run(
     )
     model = build_classifier(spec, pretrained=True)
     model.flip_views = flips_views({"config": config.to_dict()})  # validated as it will predict
-    preprocessing = preprocessing_for(model.backbone, config.input_size)
+    preprocessing = preprocessing_for(model.backbone, config.input_size, config.resize_mode)
     amp_dtype = amp_dtype_for(device, config.amp)
     train_set = ImageDataset(
         [p for p, _ in split.train],

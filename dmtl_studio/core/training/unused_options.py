@@ -98,8 +98,15 @@ def _unlabelled(config: TrainConfig, kind: str) -> str | None:
     return None
 
 
+def _resize_mode(config: TrainConfig, kind: str) -> str | None:
+    if kind == "text":
+        return "a text project's texts are tokenised, never resized to a square"
+    return None
+
+
 RULES: dict[str, Callable[[TrainConfig, str], str | None]] = {
     "time_budget": _time_budget,
+    "resize_mode": _resize_mode,
     "contrastive_steps": _contrastive_steps,
     "unfreeze_stages": _unfreeze_stages,
     "hidden_size": _hidden_size,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import timm
 import torch
+from PIL import Image
 from torch import nn
 
 from dmtl_studio.core.evaluation.gradcam import GradCamUnavailable, explain_image, find_target_layer, grad_cam
@@ -154,6 +157,18 @@ def test_explaining_an_image_file_with_a_trained_run(tmp_path_factory) -> None: 
     assert result.layer  # the name of the feature map used
     other = (result.class_index + 1) % 3
     assert explain_image(run_dir, str(image), class_index=other).class_index == other
+
+
+def test_a_padded_runs_map_covers_the_image_not_its_padding(tmp_path_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    project, run_dir = trained_project(tmp_path_factory)
+    square = Image.open(next((project.parent / "images" / "circle").glob("*.png"))).convert("RGB")
+    wide = tmp_path / "wide.png"
+    square.resize((128, 32)).save(
+        wide
+    )  # 4:1 -> a 64 x 16 band in the 64 px input, 24 rows of padding each side
+    result = explain_image(run_dir, str(wide))
+    assert result.heatmap.shape == (16, 64)  # the image's own shape, in input pixels
+    assert float(result.heatmap.max()) == pytest.approx(1.0)
 
 
 def test_a_model_without_a_spatial_map_gets_a_clear_message() -> None:

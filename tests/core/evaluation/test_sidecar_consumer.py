@@ -41,7 +41,25 @@ def _decode(path: Path, decode: dict) -> np.ndarray:
 def _resize(rgb: np.ndarray, pre: dict) -> np.ndarray:
     size = int(pre["input_size"])
     resize = pre.get("resize")
-    if resize is not None:  # the full description: follow it to the letter
+    if resize is not None and resize["mode"] == "pad":  # the full description of padding, to the letter
+        height, width = rgb.shape[:2]
+        longer = max(height, width)
+        scaled_height = size if height == longer else max(1, round(height * size / longer))
+        scaled_width = size if width == longer else max(1, round(width * size / longer))
+        if (scaled_height, scaled_width) != (height, width):
+            shrinks = max(scaled_height, scaled_width) < longer
+            flag = (
+                resize["opencv_flag_when_larger_in_both_dimensions"]
+                if shrinks
+                else resize["opencv_flag_otherwise"]
+            )
+            rgb = cv2.resize(rgb, (scaled_width, scaled_height), interpolation=flag)
+        canvas = np.empty((resize["height"], resize["width"], 3), np.uint8)
+        canvas[...] = resize["pad_rgb"]
+        top, left = (size - scaled_height) // 2, (size - scaled_width) // 2
+        canvas[top : top + scaled_height, left : left + scaled_width] = rgb
+        return canvas
+    if resize is not None:  # the full description of a stretch: follow it to the letter
         height, width = rgb.shape[:2]
         if [height, width] == resize["unchanged_when_already"]:
             return rgb
@@ -133,3 +151,21 @@ def test_a_sidecar_following_consumer_agrees_with_predict(
     assert np.abs(got - expected).max() < 1e-4
     assert got.argmax(1).tolist() == expected.argmax(1).tolist()
     assert sidecar["preprocessing"]["crop"] is None and sidecar["preprocessing"]["crop_pct"] == 1.0
+    assert sidecar["preprocessing"]["resize"]["mode"] == "pad"  # new runs keep the images' shape
+
+
+def test_a_stretched_run_is_described_and_followed_as_before(tmp_path: Path) -> None:
+    """A run made before the resize mode existed: its sidecar has no mode of its own, only a stretch step."""
+    from dmtl_studio.core.models.preprocess import Preprocessing, describe_preprocessing
+
+    old = Preprocessing(64, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bicubic", 1.0)
+    described = describe_preprocessing(old)
+    assert described["resize"]["mode"] == "stretch" and "pad_rgb" not in described["resize"]
+    assert Preprocessing.from_dict(described) == old
+    assert Preprocessing.from_dict({k: v for k, v in described.items() if k != "resize"}) == old
+    paths = _photos(tmp_path / "photos")
+    product = np.stack([prepare_file(path, old) for path in paths])
+    consumer = sidecar_inputs({"preprocessing": described}, paths)
+    assert np.abs(consumer - product).max() == 0.0
+    with pytest.raises(ValueError, match="unknown resize mode 'crop'"):
+        Preprocessing.from_dict({**described, "resize": {**described["resize"], "mode": "crop"}})

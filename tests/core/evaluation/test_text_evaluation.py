@@ -113,6 +113,7 @@ def test_the_report_of_a_text_run_shows_texts_where_images_show_thumbnails(
     # A text run's report speaks of texts, and lists no setting of image models.
     assert "<th>texts</th>" in html and "image(s)" not in html and "images" not in html
     assert "input_size" not in html and "channels_last" not in html and "tta_flip" not in html
+    assert "resize_mode" not in html
 
 
 def test_a_run_is_refused_on_a_project_of_the_other_kind_before_anything_is_scored(
