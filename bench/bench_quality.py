@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/bench_quality.py [--quick] [--datasets gcompris clipart emoji elpv] [--seeds 3]
-        [--max-per-class 60] [--cache /tmp/dmtl-quality] [--out docs/quality.md]
+        [--max-per-class 60] [--resize pad|stretch] [--cache /tmp/dmtl-quality] [--out docs/quality.md]
 
 For each dataset (see ``bench/datasets.py``; at most ``--max-per-class`` images of each class, a fixed subset)
 one project is made with the product's importer, and the frozen EfficientNet-Lite0 features of every image —
@@ -55,6 +55,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from bench.datasets import SOURCES, class_counts, load_dataset  # noqa: E402
 from dmtl_studio.core.augment.presets import resolve_recipe  # noqa: E402
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE, RESIZE_MODES  # noqa: E402
 from dmtl_studio.core.models.architectures import preprocessing_for  # noqa: E402
 from dmtl_studio.core.models.classifier import ModelSpec, build_classifier  # noqa: E402
 from dmtl_studio.core.models.features import FeatureStore  # noqa: E402
@@ -77,7 +78,7 @@ log = logging.getLogger("bench_quality")
 class Features:
     """Clean ``(N, F)`` and augmented ``(V, N, F)`` features of a project's labelled images, and their labels."""
 
-    def __init__(self, project: Path, views: int) -> None:
+    def __init__(self, project: Path, views: int, resize_mode: str = DEFAULT_RESIZE) -> None:
         with ProjectStore.open(project) as store:
             records = [r for r in store.images(usable_only=True) if r.label is not None]
             self.classes = tuple(sorted({r.label for r in records}))
@@ -86,7 +87,7 @@ class Features:
             self.paths = [r.path for r in records]
             self.targets = np.asarray([index[r.label] for r in records], dtype=np.int64)
             model = build_classifier(ModelSpec(BACKBONE, len(self.classes)), pretrained=True)
-            preprocessing = preprocessing_for(model.backbone, None)
+            preprocessing = preprocessing_for(model.backbone, None, resize_mode)
             device = torch.device("cpu")
             feature_store = FeatureStore.for_backbone(
                 project, BACKBONE, model.backbone, preprocessing, device, False, content_hashes(store)
@@ -322,7 +323,7 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
     counts = class_counts(folder)
     project = dataset_project(folder, args.cache / "projects" / f"{name}-{args.max_per_class}")
     views = TrainConfig.recommended().feature_views
-    data = Features(project, views)
+    data = Features(project, views, args.resize)
     notes.append(
         f"| {name} | {SOURCES[name].kind} | {len(counts)} | {sum(counts.values())} "
         f"({min(counts.values())}–{max(counts.values())}/class) | {data.computed} views computed in "
@@ -367,7 +368,7 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
             )
             for key, run_split, unlabel, changes in runs:
                 (accuracy, balanced), seconds = product_frozen(
-                    project, data, run_split, seed, unlabel=unlabel, **changes
+                    project, data, run_split, seed, unlabel=unlabel, resize_mode=args.resize, **changes
                 )
                 results[name][key].append((accuracy, balanced, seconds))
                 log.info("%s seed %d %s: %.3f / %.3f in %.1f s", name, seed, key, accuracy, balanced, seconds)
@@ -382,7 +383,8 @@ def write_report(args: argparse.Namespace, results: dict, notes: list[str], tota
     lines = [
         "## Measured: frozen features, linear probes, the product's frozen default, 5 labels per class",
         "",
-        "Frozen EfficientNet-Lite0 features (the product's bundled ImageNet weights, 224 px). Written by "
+        "Frozen EfficientNet-Lite0 features (the product's bundled ImageNet weights, 224 px; every row's images "
+        f"fitted into the square by `--resize {args.resize}`). Written by "
         "`bench/bench_quality.py`; its docstring says what each row is.",
         "",
         f"- Command: `{command}`",
@@ -441,6 +443,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: gcompris, 20 per class, 1 seed")
     parser.add_argument("--no-product", action="store_true", help="skip (c), the product's training runs")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the feature pass")
+    parser.add_argument(
+        "--resize",
+        choices=RESIZE_MODES,
+        default=DEFAULT_RESIZE,
+        help="how every row's images are fitted into the square (the product's --resize; default its default)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.datasets, args.max_per_class, args.seeds = ["gcompris"], 20, 1
