@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.bench_quality import scores as balanced_scores  # noqa: E402
 from bench.datasets import load_dataset  # noqa: E402
 from dmtl_studio.core.augment.resize import RESIZE_MODES  # noqa: E402
 from dmtl_studio.core.models.architectures import preprocessing_for  # noqa: E402
@@ -86,10 +87,6 @@ def split(targets: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(fit), np.asarray(test)
 
 
-def balanced_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean([(predicted[truth == k] == k).mean() for k in np.unique(truth)]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["gcompris", "clipart", "textures"])
@@ -115,7 +112,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 fit, test = split(targets, seed)
                 probe = fit_linear_probe(x[fit], targets[fit], num_classes=int(targets.max()) + 1, seed=seed)
-                scores[mode].append(balanced_accuracy(targets[test], probe.predict(x[test])))
+                scores[mode].append(balanced_scores(targets[test], probe.predict(x[test]))[1])
         gains = [100 * (p - s) for p, s in zip(scores["pad"], scores["stretch"], strict=True)]
         cells = [
             f"{statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}"
