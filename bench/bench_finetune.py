@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_finetune.py [--datasets gcompris clipart emoji elpv] [--seeds 3]
         [--max-per-class 30] [--input-size N] [--epochs N] [--device cpu|cuda] [--rows hand full partial ...]
+        [--resize pad|stretch]
         [--cache /tmp/dmtl-finetune] [--out docs/quality.md]
 
 For each dataset (``bench/datasets.py``; at most ``--max-per-class`` images of each class, a fixed subset) one
@@ -72,6 +73,7 @@ from bench.bench_quality import (  # noqa: E402
     write_between_markers,
 )
 from bench.datasets import SOURCES, class_counts, load_dataset  # noqa: E402
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE, RESIZE_MODES  # noqa: E402
 from dmtl_studio.core.models.pretrained import load_bundled_imagenet_model  # noqa: E402
 from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
 from dmtl_studio.core.training.config import TrainConfig  # noqa: E402
@@ -209,7 +211,8 @@ def run_dataset(name: str, args: argparse.Namespace, results: dict, notes: list[
     recommended = TrainConfig.recommended(transfer="full")
     epochs = args.epochs or recommended.epochs
     size = args.input_size or 224
-    sized = {"input_size": args.input_size} if args.input_size else {}
+    sized: dict[str, object] = {"input_size": args.input_size} if args.input_size else {}
+    sized["resize_mode"] = args.resize
     timed = {"epochs": args.epochs} if args.epochs else {}
     for seed in range(args.seeds):
         split = seed_split(project.targets, seed)
@@ -287,7 +290,8 @@ def write_report(args: argparse.Namespace, results: dict, notes: list[str], tota
         f"- Command: `PYTHONPATH=$PWD .venv/bin/python bench/bench_finetune.py {' '.join(sys.argv[1:])}`",
         f"- Machine: {machine}; date {datetime.date.today().isoformat()}; whole run {total / 60:.1f} min.",
         f"- {args.seeds} seed(s), 60 / 20 / 20 stratified split per seed, scored on the test split; input size "
-        f"{args.input_size or 'the product default (224 px)'}; epochs {args.epochs or 'the product default'}. "
+        f"{args.input_size or 'the product default (224 px)'}; epochs {args.epochs or 'the product default'}; "
+        f"the product's rows fit the images by `--resize {args.resize}`. "
         "Cells: accuracy / balanced accuracy, mean ± sd over seeds; s: wall seconds of the run.",
         "",
         "| dataset | kind | classes | images |",
@@ -324,6 +328,12 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--few-transfer", default="partial", choices=("partial", "full"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--resize",
+        default=DEFAULT_RESIZE,
+        choices=RESIZE_MODES,
+        help="how the product's rows fit each image into the square (its --resize; default its default)",
+    )
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dmtl-finetune")
     parser.add_argument("--out", type=Path, default=None, help="write the table into this Markdown file too")
     args = parser.parse_args()

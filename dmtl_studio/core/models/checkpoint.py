@@ -159,6 +159,13 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
         )
     spec = ModelSpec.from_dict(sidecar["model"])
     text = sidecar.get("kind") == "text"
+    try:
+        preprocessing = (TextPreprocessing if text else Preprocessing).from_dict(sidecar["preprocessing"])
+    except ValueError as exc:  # e.g. a way of fitting images that a newer version added
+        raise CheckpointError(
+            f"the sidecar {folder / SIDECAR_NAME} describes a preprocessing this version cannot apply ({exc}); "
+            "it was probably written by a newer DMTL Studio: update to use it"
+        ) from exc
     if text:  # the encoder's architecture and tokenizer come from its folder, the weights from the run
         model = build_text_classifier(spec, pretrained=False)
     else:
@@ -181,7 +188,7 @@ def load_checkpoint(folder: str | os.PathLike[str], device: str | torch.device =
     return LoadedModel(
         model=model,
         spec=spec,
-        preprocessing=(TextPreprocessing if text else Preprocessing).from_dict(sidecar["preprocessing"]),
+        preprocessing=preprocessing,
         classes=list(sidecar["classes"]),
         sidecar=sidecar,
     )

@@ -58,7 +58,9 @@ class Preprocessing:
 
     def __post_init__(self) -> None:
         if self.resize_mode not in RESIZE_MODES:
-            raise ValueError(f"unknown resize mode {self.resize_mode!r}: one of {', '.join(RESIZE_MODES)}")
+            raise ValueError(
+                f"unknown resize mode {self.resize_mode!r} (this version knows {', '.join(RESIZE_MODES)})"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)

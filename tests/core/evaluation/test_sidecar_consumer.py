@@ -169,3 +169,24 @@ def test_a_stretched_run_is_described_and_followed_as_before(tmp_path: Path) -> 
     assert np.abs(consumer - product).max() == 0.0
     with pytest.raises(ValueError, match="unknown resize mode 'crop'"):
         Preprocessing.from_dict({**described, "resize": {**described["resize"], "mode": "crop"}})
+
+
+def test_a_run_fitted_by_an_unknown_resize_mode_is_refused_as_from_a_newer_version(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import shutil
+
+    from dmtl_studio.core.models.checkpoint import SIDECAR_NAME
+    from dmtl_studio.core.models.run_folder import CheckpointError
+
+    _, run_dir = trained_project(tmp_path_factory)
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    sidecar = json.loads((copy / SIDECAR_NAME).read_text())
+    sidecar["preprocessing"]["resize_mode"] = "crop"
+    (copy / SIDECAR_NAME).write_text(json.dumps(sidecar))
+    with pytest.raises(
+        CheckpointError, match="unknown resize mode 'crop'.*newer DMTL Studio: update to use it"
+    ):
+        load_checkpoint(copy)
+    load_checkpoint(run_dir)  # the run itself still loads
