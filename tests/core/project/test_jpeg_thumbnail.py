@@ -1,0 +1,70 @@
+"""Thumbnails of large plain JPEGs are decoded at a reduced scale: the same picture, upright, without the full
+decode (the cost of a first browse of a folder of camera photos)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as photos
+
+from dmtl_studio.core.project import imaging
+from dmtl_studio.core.project.image_problems import ImageProblem
+
+
+def _full_thumbnail(path: Path, size: int) -> np.ndarray:
+    full = imaging.load_rgb(path)
+    height, width = full.shape[:2]
+    scale = size / max(height, width)
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(full).resize(target, Image.BILINEAR))
+
+
+@pytest.fixture
+def photo_files(tmp_path: Path) -> dict[str, Path]:
+    image = Image.fromarray(photos.astronaut()).resize((1200, 900))
+    files = {name: tmp_path / f"{name}.jpg" for name in ("rgb", "turned", "grey", "cmyk", "small")}
+    image.save(files["rgb"], quality=90)
+    exif = image.getexif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    image.save(files["turned"], quality=90, exif=exif)
+    image.convert("L").save(files["grey"], quality=90)
+    image.convert("CMYK").save(files["cmyk"], quality=90)
+    image.resize((200, 150)).save(files["small"], quality=90)
+    return files
+
+
+def test_a_large_jpeg_is_not_decoded_in_full_and_looks_the_same(
+    photo_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = {name: _full_thumbnail(photo_files[name], 128) for name in ("rgb", "turned", "grey")}
+
+    def no_full_decode(path: object) -> np.ndarray:
+        raise AssertionError(f"{path} was decoded in full")
+
+    monkeypatch.setattr(imaging, "load_rgb", no_full_decode)
+    for name, want in expected.items():
+        got = imaging.thumbnail(photo_files[name], 128)
+        assert got.shape == want.shape and got.dtype == np.uint8
+        assert np.abs(got.astype(int) - want).mean() < 1.5, name
+    assert imaging.thumbnail(photo_files["turned"], 128).shape == (128, 96, 3)  # upright: taller than wide
+
+
+def test_other_jpegs_take_the_full_decode(photo_files: dict[str, Path]) -> None:
+    # CMYK needs the full decoder's conversion; a JPEG smaller than twice the size gains nothing from scaling.
+    for name in ("cmyk", "small"):
+        assert np.array_equal(
+            imaging.thumbnail(photo_files[name], 128), _full_thumbnail(photo_files[name], 128)
+        )
+
+
+def test_a_truncated_large_jpeg_is_a_problem_not_a_crash(
+    photo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    data = photo_files["rgb"].read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageProblem, match="damaged or truncated"):
+        imaging.thumbnail(cut, 128)
