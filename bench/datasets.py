@@ -286,7 +286,8 @@ def _write_texture(item: object, target: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ Noto scripts
-NOTO_DIR = "/usr/share/fonts/truetype/noto"
+#: Where the Noto fonts are (``DMTL_BENCH_NOTO_DIR`` for fonts unpacked elsewhere, e.g. from the package file).
+NOTO_DIR = os.environ.get("DMTL_BENCH_NOTO_DIR", "/usr/share/fonts/truetype/noto")
 #: Script -> (font family stems, code-point ranges of its letters).
 SCRIPTS = {
     "latin": (("NotoSans", "NotoSerif"), ((0x41, 0x5A), (0x61, 0x7A))),
