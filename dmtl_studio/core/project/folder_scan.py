@@ -105,13 +105,19 @@ def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
     """Every image file below ``root`` (by name or by content), and the files skipped as non-images.
 
     Hidden files and folders are left out (and not counted). Symlink loops and dangling links cannot make
-    this hang or fail; a dangling link with an image name is listed (its import then reports it).
+    this hang or fail; a dangling link with an image name is listed (its import then reports it). A folder is
+    walked once: through its own path when it lies below ``root``, and through a link to it only when it does
+    not (a link ``dogs/link -> ../cats`` must not make the cats' images dogs): linked folders are walked after
+    every real one.
     """
     found: list[Path] = []
     skipped: list[Path] = []
     seen_dirs: set[tuple[int, int]] = set()
     stack = [Path(root)]
-    while stack:
+    linked: list[Path] = []  # folders reached through a symbolic link: walked once no real folder is left
+    while stack or linked:
+        if not stack:
+            stack, linked = sorted(linked, key=natural_key, reverse=True), []
         folder = stack.pop()
         try:
             stat = folder.stat()
@@ -130,7 +136,7 @@ def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
                 continue
             try:
                 if entry.is_dir(follow_symlinks=True):
-                    stack.append(Path(entry.path))
+                    (linked if entry.is_symlink() else stack).append(Path(entry.path))
                 elif is_image_name(entry.name):
                     found.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=True):

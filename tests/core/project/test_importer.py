@@ -143,3 +143,25 @@ def test_the_import_summary_says_what_its_notes_say(tmp_path: Path) -> None:
     with ProjectStore.create(tmp_path / "p") as store:
         text = import_folder(store, tmp_path / "images", seed=0).describe()
     assert "3 image(s) with a note on how they were read (3: transparent pixels are shown on white;" in text
+
+
+def test_a_link_inside_a_class_folder_to_another_class_keeps_that_class_and_its_labels(
+    tmp_path: Path,
+) -> None:
+    """``dogs/link -> ../cats``: the cats' images stay cats, once, whichever folder the walk would meet first."""
+    from PIL import Image
+
+    source = tmp_path / "src"
+    for name, shade in (("cats", 40), ("dogs", 200)):
+        (source / name).mkdir(parents=True)
+        for index in range(4):
+            Image.new("RGB", (16, 16), (shade + index, shade, shade)).save(
+                source / name / f"{name[0]}{index}.png"
+            )
+    (source / "dogs" / "link").symlink_to(source / "cats", target_is_directory=True)
+    (source / "aaa-link").symlink_to(source / "dogs", target_is_directory=True)  # before both, by name
+    with ProjectStore.create(tmp_path / "p") as store:
+        result = import_folder(store, source, seed=0)
+        labels = {Path(record.path).relative_to(source).as_posix(): record.label for record in store.images()}
+    assert labels == {f"{name}/{name[0]}{i}.png": name for name in ("cats", "dogs") for i in range(4)}
+    assert result.added == 8
