@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dmtl_studio.core.models.calibration import RejectThreshold, threshold_for_accuracy
+from dmtl_studio.core.models.run_notes import read_run_notes
 from dmtl_studio.core.quality.model_card import wilson_interval
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def validation_threshold(
     from dmtl_studio.core.project.file_changes import current_hashes
     from dmtl_studio.core.project.store import ProjectStore
     from dmtl_studio.core.training.fitted_items import fitted_hashes
+    from dmtl_studio.core.training.held_out import FIXED_STRENGTH
     from dmtl_studio.core.training.out_of_fold import HELD_OUT_NAME, held_out_logits
 
     if not 0.0 < target_accuracy <= 1.0:
@@ -81,12 +83,23 @@ def validation_threshold(
             "or not this run's. Give --reject-below P instead, or train the run again to make the file anew"
         )
     if not held_out and not cross:
+        fixed = any(FIXED_STRENGTH in note for note in read_run_notes(run_dir))
+        why = (
+            "a linear probe whose L2 strength was fixed, as a class had a single labelled item, too few for "
+            "cross-validation, has no fold models to make them"
+            if fixed
+            else "an epoch run that trained on them, or a run from before they were kept"
+        )
+        instead = (
+            "label more items of the smallest classes and train again"
+            if fixed
+            else "train a linear probe, which keeps out-of-fold predictions for them"
+        )
         raise RejectError(
             f"the run {Path(run_dir).name} was fitted on the validation items of {project} and keeps no "
-            "out-of-fold predictions for them (an epoch run that trained on them, or a run from before they were "
-            "kept), so none is left to choose a threshold on without an optimistic bias; give --reject-below P "
-            "instead, or train a run that keeps its validation items held out (a project without a test split "
-            "keeps them out of the fit) or a linear probe, which keeps out-of-fold predictions for them"
+            f"out-of-fold predictions for them ({why}), so none is left to choose a threshold on without an "
+            "optimistic bias; give --reject-below P instead, train a run that keeps its validation items held "
+            f"out (a project without a test split keeps them out of the fit), or {instead}"
         )
     probs = np.zeros((0, len(loaded.classes)))
     labels: list[str] = []

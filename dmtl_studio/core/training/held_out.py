@@ -36,6 +36,11 @@ def learns_from_unlabelled(config: TrainConfig) -> bool:
     return config.consistency_weight > 0 and config.use_unlabelled
 
 
+#: How a run's notes name the L2 strength of a linear probe that could not cross-validate it (a class with a
+#: single labelled item): such a run has no fold models, so it keeps no out-of-fold predictions.
+FIXED_STRENGTH = "a fixed value (too few images per class)"
+
+
 @dataclass(frozen=True)
 class HeldOutPlan:
     """The split a run trains on, whether it picks its best epoch on the validation images, and why (a note).
@@ -76,10 +81,18 @@ def plan_held_out(
     if uses_linear_probe(config):
         if not has_test:
             return HeldOutPlan(split)
+        sizes = Counter(index for _path, index in joined.train)
+        smallest = min(range(len(split.classes)), key=lambda i: (sizes[i], i))
+        why = (
+            f"its L2 strength is fixed: the class {split.classes[smallest]} has {sizes[smallest]} labelled "
+            f"{noun}, too few for cross-validation or a held-out pick, so every labelled {noun} counts"
+            if sizes[smallest] < 2
+            else "its L2 strength is chosen by cross-validation, so no held-out pick needs them"
+        )
         return HeldOutPlan(
             joined,
-            notice=f"linear probe: the {val} validation {noun}(s) joined the fit (its L2 strength is chosen by "
-            f"cross-validation, so no held-out pick needs them); the test {noun}s stay held out for evaluation",
+            notice=f"linear probe: the {val} validation {noun}(s) joined the fit ({why}); the test {noun}s stay "
+            "held out for evaluation",
             joined=val,
         )
     if val >= MIN_VALIDATION_PER_CLASS * len(split.classes):

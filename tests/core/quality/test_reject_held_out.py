@@ -12,6 +12,7 @@ import pytest
 
 from dmtl_studio.core.models.calibration import softmax, temperature_of, threshold_for_accuracy
 from dmtl_studio.core.models.checkpoint import load_checkpoint
+from dmtl_studio.core.models.run_notes import read_run_notes
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.reject import RejectError, describe_threshold, validation_threshold
 from dmtl_studio.core.training.config import TrainConfig
@@ -167,3 +168,24 @@ def test_a_threshold_that_cannot_be_chosen_is_a_plain_message_in_the_window() ->
     assert failure_line(RejectError("the project has no validation image"), "the prediction") == (
         "the project has no validation image"
     )
+
+
+def test_a_probe_that_could_not_cross_validate_says_why_it_keeps_no_out_of_fold_predictions(
+    project: Path,
+) -> None:
+    """A class with a single labelled image: C is fixed, the validation images join the fit, and both the run's
+    note and the refusal of a target accuracy say that, not that C was cross-validated or that a probe helps."""
+    _with_test_split(project)
+    with ProjectStore.open(project) as store:
+        labelled = [im for im in store.images(usable_only=True) if im.split in ("train", "val") and im.label]
+        name = labelled[0].label
+        mine = sorted((im.split != "train", im.id) for im in labelled if im.label == name)
+        store.set_label([image_id for _, image_id in mine[1:]], None)  # one training image of it is left
+    run = Path(train(project, _probe()).run_dir)
+    notes = read_run_notes(run)
+    assert any(f"its L2 strength is fixed: the class {name} has 1 labelled image" in note for note in notes)
+    assert not any("chosen by cross-validation" in note for note in notes)
+    with pytest.raises(
+        RejectError, match="whose L2 strength was fixed.*label more items of the smallest classes"
+    ):
+        validation_threshold(run, 0.9)
