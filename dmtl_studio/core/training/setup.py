@@ -52,7 +52,7 @@ from dmtl_studio.core.training.labelled import (
 )
 from dmtl_studio.core.training.launch import check_world_size
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
-from dmtl_studio.core.training.unused_options import unused_settings
+from dmtl_studio.core.training.unused_options import fit_stage_count, unused_settings
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +336,7 @@ def build_run(
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    config = fit_stage_count(config, model.backbone, emit)
     groups = configure_transfer(model, config)
     for group in groups:
         group["lr"] *= world.lr_factor if world is not None else 1.0

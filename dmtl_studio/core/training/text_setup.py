@@ -46,6 +46,7 @@ from dmtl_studio.core.training.text_data import (
     no_text_augmentation,
 )
 from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
+from dmtl_studio.core.training.unused_options import fit_stage_count
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ def build_text_parts(
     adapted = config.transfer == "frozen" and config.contrastive_steps > 0
     if adapted:
         _adapt_encoder(model.backbone, train_set, joined, config, device, emit, should_stop)
+    config = fit_stage_count(config, model.backbone, emit)
     groups = configure_transfer(model, config)
     for group in groups:
         group["base_lr"] = group["lr"]

@@ -129,3 +129,22 @@ def unused_settings(config: TrainConfig, given: Iterable[str], kind: str) -> lis
         if reason is not None:
             unused.append((name, reason))
     return unused
+
+
+def fit_stage_count(config: TrainConfig, backbone: object, emit: Callable[[object], None]) -> TrainConfig:
+    """``config`` with ``unfreeze_stages`` at most the stages of ``backbone`` (a partial fine-tune's), and a
+    :class:`~dmtl_studio.core.training.events.RunNotice` when it was more: the run's stored settings then name
+    what learnt."""
+    from dmtl_studio.core.models.architectures import parameter_stages
+    from dmtl_studio.core.training.events import RunNotice
+
+    stages = len(parameter_stages(backbone))  # type: ignore[arg-type]
+    if config.transfer != "partial" or config.unfreeze_stages <= stages:
+        return config
+    emit(
+        RunNotice(
+            f"{config.unfreeze_stages} stages to unfreeze is more than the {stages} stages of {config.backbone}: "
+            f"all {stages} learn, as in a full fine-tune"
+        )
+    )
+    return config.with_changes(unfreeze_stages=stages)

@@ -71,3 +71,22 @@ def test_backbone_learning_rates_are_for_a_fine_tune() -> None:
     assert "encoder" in unused_settings(TrainConfig.recommended(), ["layer_decay"], "text")[0][1]
     for transfer in ("partial", "full", "auto"):
         assert _unused("images", **rates, transfer=transfer) == []
+
+
+def test_more_stages_to_unfreeze_than_the_backbone_has_are_said_and_stored_as_what_learnt() -> None:
+    from dmtl_studio.core.models.classifier import ModelSpec, build_classifier
+    from dmtl_studio.core.training.events import RunNotice
+    from dmtl_studio.core.training.unused_options import fit_stage_count
+
+    backbone = build_classifier(ModelSpec("efficientnet_lite0", 2), pretrained=False).backbone
+    said: list[object] = []
+    config = fit_stage_count(
+        TrainConfig.recommended(transfer="partial", unfreeze_stages=99), backbone, said.append
+    )
+    assert config.unfreeze_stages == 8
+    assert [e.message for e in said if isinstance(e, RunNotice)] == [
+        "99 stages to unfreeze is more than the 8 stages of efficientnet_lite0: all 8 learn, as in a full fine-tune"
+    ]
+    for fits in (TrainConfig.recommended(transfer="partial", unfreeze_stages=8), TrainConfig.recommended()):
+        said.clear()
+        assert fit_stage_count(fits, backbone, said.append) == fits and said == []
