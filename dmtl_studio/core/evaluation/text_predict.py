@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from dmtl_studio.core.evaluation.predict import (
 )
 from dmtl_studio.core.evaluation.text_exported import TextPredictor, load_text_predictor
 from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.folder_scan import is_image_name
 from dmtl_studio.core.project.project_kind import is_table_file, is_text_file_name
 from dmtl_studio.core.project.text_import import read_text_file, scan_text_folder
 from dmtl_studio.core.project.text_tables import cell_text, guess_columns, read_table
@@ -54,7 +56,7 @@ def text_prediction_inputs(
         lacks ``text_column`` or ``id_column``, either column is given for a file or folder, or there is nothing at
         all to predict.
     """
-    return _split(_inputs(target, text_column, id_column))
+    return _split(_inputs(target, text_column, id_column)[0])
 
 
 def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -66,17 +68,23 @@ def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], l
 
 def _inputs(
     target: str | os.PathLike[str], text_column: str | None, id_column: str | None
-) -> list[tuple[str, str, bool]]:
-    """``(source, text or reason, is_problem)`` of each input, in the order given (:func:`text_prediction_inputs`)."""
+) -> tuple[list[tuple[str, str, bool]], tuple[str, ...]]:
+    """``(source, text or reason, is_problem)`` of each input, in the order given (:func:`text_prediction_inputs`),
+    and the files of a folder that are not ``.txt`` files (not read)."""
     path = Path(target)
     if path.is_dir():
-        files = scan_text_folder(path).files
+        scan = scan_text_folder(path)
+        files = scan.files
         if not files:
-            raise NoTextsError(f"{path} holds no .txt files (looked in its sub-folders too)")
+            images = sum(is_image_name(other) for other in scan.skipped)
+            held = (
+                f"; it holds {images} image(s): predict them with a run of an image project" if images else ""
+            )
+            raise NoTextsError(f"{path} holds no .txt files (looked in its sub-folders too){held}")
     elif path.is_file() and is_table_file(path):
-        return _table_inputs(path, text_column, id_column)
+        return _table_inputs(path, text_column, id_column), ()
     elif path.is_file() and is_text_file_name(path):
-        files = [path]
+        files, scan = [path], None
     elif path.is_file():
         raise NoTextsError(
             f"{path.name}: give a .txt file, a folder of .txt files, or a CSV/TSV/JSON Lines file"
@@ -92,7 +100,7 @@ def _inputs(
     for file in files:
         body, problem, _ = read_text_file(Path(file))
         given.append((str(file), problem or body, bool(problem)))
-    return given
+    return given, tuple(str(other) for other in scan.skipped) if scan is not None else ()
 
 
 def _table_inputs(path: Path, text_column: str | None, id_column: str | None) -> list[tuple[str, str, bool]]:
@@ -203,7 +211,7 @@ def predict_text_inputs(
     CheckpointError
         The model cannot be loaded.
     """
-    given = _inputs(target, text_column, id_column)
+    given, skipped = _inputs(target, text_column, id_column)
     texts, problems = _split(given)
     predictor = model if isinstance(model, TextPredictor) else load_text_predictor(model, device=device)
     summary = predict_texts(
@@ -215,6 +223,6 @@ def predict_text_inputs(
         progress=progress,
         should_stop=should_stop,
     )
-    summary = reject_unsure(summary, reject_below)
+    summary = replace(reject_unsure(summary, reject_below), skipped=skipped)
     write_predictions_csv(summary, Path(out_csv))
     return summary

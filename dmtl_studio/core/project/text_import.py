@@ -52,12 +52,16 @@ RAW_ROW_CHARS = 2000
 
 def scan_text_folder(root: str | os.PathLike[str]) -> FolderScan:
     """Every ``.txt`` file below ``root`` in natural order, and the other files (skipped). Hidden files and
-    folders are left out; symlink loops cannot make this hang."""
+    folders are left out; symlink loops cannot make this hang; a folder is walked through its own path before
+    any link to it (as :func:`~dmtl_studio.core.project.folder_scan.scan_folder` does)."""
     found: list[Path] = []
     skipped: list[Path] = []
     seen: set[tuple[int, int]] = set()
     stack = [Path(root)]
-    while stack:
+    linked: list[Path] = []  # folders reached through a symbolic link: walked once no real folder is left
+    while stack or linked:
+        if not stack:
+            stack, linked = sorted(linked, key=natural_key, reverse=True), []
         folder = stack.pop()
         try:
             stat = folder.stat()
@@ -72,7 +76,7 @@ def scan_text_folder(root: str | os.PathLike[str]) -> FolderScan:
                 continue
             try:
                 if entry.is_dir(follow_symlinks=True):
-                    stack.append(Path(entry.path))
+                    (linked if entry.is_symlink() else stack).append(Path(entry.path))
                 elif is_text_file_name(entry.name):
                     found.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=True):

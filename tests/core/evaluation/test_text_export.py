@@ -103,7 +103,10 @@ def test_predict_a_file_a_folder_and_a_table_with_the_run_and_the_onnx_model(
         predict_text_inputs(model, folder / "cat.txt", out / "one.csv")
         one = _labels(out / "one.csv")
         assert list(one.values()) == ["cats"]
+        (folder / "scan.png").write_bytes(b"\x89PNG")  # not read by a text model, and said so
         summary = predict_text_inputs(model, folder, out / "folder.csv")
+        assert [Path(p).name for p in summary.skipped] == ["scan.png"]
+        (folder / "scan.png").unlink()
         labels = _labels(out / "folder.csv")
         assert {Path(p).stem: labels[p] for p in labels if Path(p).stem in expected} == expected
         assert sorted(Path(p).name for p, _ in summary.problems) == ["blank.txt", "latin1.txt"]
@@ -161,6 +164,11 @@ def test_bad_prediction_inputs_are_refused_with_a_reason(
         text_prediction_inputs(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(NoTextsError, match="no .txt files"):
+        text_prediction_inputs(tmp_path / "empty")
+    (tmp_path / "empty" / "a.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(
+        NoTextsError, match="holds 1 image\\(s\\): predict them with a run of an image project"
+    ):
         text_prediction_inputs(tmp_path / "empty")
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     with pytest.raises(NoTextsError, match="no column 'text'"):

@@ -124,6 +124,19 @@ def test_txt_folder_import_follows_the_image_layout(tmp_path: Path) -> None:
         }
 
 
+def test_a_link_inside_a_class_folder_to_another_class_keeps_that_class(tmp_path: Path) -> None:
+    folder = write_text_folder(tmp_path / "texts")
+    first, second = sorted(TICKETS)[:2]
+    (folder / second / "link").symlink_to(folder / first, target_is_directory=True)
+    (folder / "aaa").symlink_to(folder / second, target_is_directory=True)  # met first by name
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, folder)
+        labels = _labels(store)
+    assert labels[str((folder / first / f"{first}_01.txt").absolute())] == first
+    assert sum(label == first for label in labels.values()) == len(TICKETS[first])
+    assert not any("/link/" in path or "/aaa/" in path for path in labels)
+
+
 def test_encodings_tried_and_undecodable_files_reported(tmp_path: Path) -> None:
     folder = tmp_path / "texts" / "c"
     folder.mkdir(parents=True)
