@@ -283,7 +283,7 @@ def _json_kind(value: object) -> str:
 
 
 def cell_text(value: object) -> str | None:
-    """The text of a cell: strings as they are, numbers written out, ``None`` for a missing or null value.
+    """A cell's text: strings as they are, numbers written out (whole ones without .0), ``None`` for a null.
 
     Raises
     ------
@@ -296,8 +296,8 @@ def cell_text(value: object) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
+    if isinstance(value, int | float):  # a whole JSON number is one text however written (1.0, 1): "1"
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     raise ValueError(f"is {_json_kind(value)}, not a text")
 
 

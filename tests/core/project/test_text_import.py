@@ -98,6 +98,16 @@ def test_jsonl_import_with_labels_and_splits(tmp_path: Path) -> None:
         assert "(from split folders, a split column or an earlier import)" in summary.split.describe()
 
 
+def test_numeric_labels_written_as_whole_numbers_name_one_class(tmp_path: Path) -> None:
+    """JSON's 1, 1.0 and "1" are one class "1" (as in a CSV), not three that look the same in the window."""
+    path = tmp_path / "scores.jsonl"
+    rows = [{"text": f"review {k}", "label": label} for k, label in enumerate([1, 1.0, "1", 2, 2.0, 2.5])]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, path, text_column="text", label_column="label")
+        assert sorted(store.class_names()) == ["1", "2", "2.5"]
+
+
 def test_txt_folder_import_follows_the_image_layout(tmp_path: Path) -> None:
     folder = write_text_folder(tmp_path / "texts")
     (folder / "README.md").write_text("not a text to import")
