@@ -82,6 +82,10 @@ def is_inside(path: str | os.PathLike[str], folder_or_file: str | os.PathLike[st
 
 def describe_os_error(exc: BaseException) -> str:
     """Plain words for an ``OSError`` (``"the disk is full"``), or its own text for any other error."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOENT and exc.filename:
+        # A file read that is not there, or a write into a folder that is not: say which
+        missing_folder = not os.path.isdir(os.path.dirname(os.path.abspath(os.fsdecode(exc.filename))))
+        return "the folder does not exist" if missing_folder else "the file does not exist"
     if isinstance(exc, OSError) and exc.errno in _REASONS:
         return _REASONS[exc.errno]
     text = getattr(exc, "strerror", None) or str(exc)

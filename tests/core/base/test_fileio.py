@@ -49,3 +49,18 @@ def test_generated_pictures_on_a_full_disk_fail_loudly(tmp_path: Path) -> None:
         pytest.raises(FileWriteError, match="disk is full"),
     ):
         write_shapes_folder(disk / "images", 2, size=64)
+
+
+def test_a_missing_file_and_a_missing_folder_are_told_apart(tmp_path: Path) -> None:
+    from dmtl_studio.core.base.fileio import describe_os_error
+
+    def error_of(path: Path) -> OSError:
+        try:
+            path.open("rb")
+        except OSError as exc:
+            return exc
+        raise AssertionError(f"{path} opened")
+
+    assert describe_os_error(error_of(tmp_path / "weights.pth")) == "the file does not exist"
+    assert describe_os_error(error_of(tmp_path / "gone" / "weights.pth")) == "the folder does not exist"
+    assert describe_os_error(OSError(errno.ENOENT, "No such file")) == "the folder does not exist"  # unnamed
