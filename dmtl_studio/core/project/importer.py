@@ -239,6 +239,7 @@ def import_folder(
     existing = store.class_names()
     held_records = store.images()  # before the import: to count copies and to know files by another spelling
     known = {im.path: im.sha256 for im in held_records if im.usable}
+    store.require_writable()  # before decoding every file
     scan = scan_folder(root) if scan is None else scan
     files = scan.files
     splits_by_folder = split_layout(root, files)

@@ -92,6 +92,7 @@ def remove_items(store: ProjectStore, image_ids: Sequence[int]) -> RemovalSummar
     ProjectError
         When the log cannot be written (nothing is removed then).
     """
+    store.require_writable()
     records: list[ImageRecord] = store.images_by_id(list(dict.fromkeys(image_ids)))
     if not records:
         return RemovalSummary(0, 0, None)

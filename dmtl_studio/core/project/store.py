@@ -255,6 +255,17 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
     def runs_dir(self) -> Path:
         return self.folder / RUNS_DIR
 
+    def require_writable(self) -> None:
+        """Refuse a change before any work for it starts (an import's decoding, a removal's log).
+
+        Raises
+        ------
+        ProjectError
+            When the project is read-only (opened for viewing only).
+        """
+        if self.read_only:
+            raise ProjectError(f"{self.folder} is read-only (opened for viewing only); nothing was changed")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic change: committed on success, rolled back on any exception.
@@ -265,8 +276,7 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
             When the project is read-only, or the disk refuses the change (full, read-only): nothing of this
             change is kept, everything committed before is.
         """
-        if self.read_only:
-            raise ProjectError(f"{self.folder} is read-only (opened for viewing only); nothing was changed")
+        self.require_writable()
         self._begin()
         try:
             yield self._conn

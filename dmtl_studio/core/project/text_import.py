@@ -149,6 +149,7 @@ def import_texts(
         whole or lacks a named column; a folder's split folders are mixed with class folders.
     """
     path = Path(source)
+    store.require_writable()  # before reading every text
     options = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     if path.is_dir():
         return _import_folder(store, path, options, progress, should_stop, batch_size or FILE_BATCH)

@@ -107,6 +107,21 @@ def test_a_read_only_project_opens_read_only(project: Path) -> None:
             assert [(im.path, im.label) for im in store.images()] == expected
             with pytest.raises(ProjectError, match="read-only"):
                 store.set_label([store.images()[0].id], None)
+            # Refused before any work: no file decoded for an import, no log written for a removal.
+            from dmtl_studio.core.project import importer
+            from dmtl_studio.core.project.removal import remove_items
+
+            def no_scan(*_args: object, **_kwargs: object) -> None:
+                raise AssertionError("the folder was scanned for a project that cannot change")
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(importer, "scan_folder", no_scan)
+                with pytest.raises(ProjectError, match="read-only"):
+                    importer.import_folder(store, project.parent)
+            with pytest.raises(
+                ProjectError, match=r"read-only \(opened for viewing only\); nothing was changed"
+            ):
+                remove_items(store, [store.images()[0].id])
         listed = _cli("labels", "export-csv", str(project), str(project.parent / "labels.csv"))
         assert listed.returncode == 0, listed.stderr
         changed = _cli("splits", str(project))
