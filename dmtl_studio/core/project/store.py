@@ -142,6 +142,14 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
             With a plain message; :class:`UnknownSchemaError` for objects the product did not create.
         """
         path = Path(folder)
+        if not is_project(path) and (path / "model.json").is_file():  # PROJECT/runs/NAME
+            project = path.absolute().parent.parent
+            known = is_project(project)
+            whose = f"its project is {project}" if known else "give the project's folder"
+            raise ProjectError(
+                f"{path} is a trained run's folder, not a project: {whose} (a stopped run continues with: "
+                f"dmtl-studio train {project if known else 'PROJECT'} --resume {path})"
+            )
         if not is_project(path):
             raise ProjectError(
                 f"{path} is not a DMTL Studio project (no {DATABASE_NAME} in it). To start one from a folder of "

@@ -96,3 +96,9 @@ def test_no_new_project_in_a_run_folder_or_inside_another_project(tmp_path: Path
     assert not (run / "project.dmtl.sqlite").exists() and not (tmp_path / "project" / "images").exists()
     ProjectStore.open(tmp_path / "project").close()  # the project itself still opens
     ProjectStore.create(tmp_path / "project").close()  # and create() opens it, as before
+    # Opened where a project is expected (train, info…): the run's own project is named, with how to resume.
+    project = (tmp_path / "project").absolute()
+    with pytest.raises(
+        ProjectError, match=f"not a project: its project is {project} .*train {project} --resume"
+    ):
+        ProjectStore.open(run)
