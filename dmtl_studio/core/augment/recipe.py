@@ -237,7 +237,10 @@ def migrate(data: Mapping) -> dict:
         # (kind and an empty step list only) before this was fixed: it reads as version 1, so those runs open.
         version = 1
     if isinstance(version, bool) or not isinstance(version, int):
-        raise RecipeError(f"the recipe has no valid 'schema_version' (found {version!r})")
+        raise RecipeError(
+            f"the recipe has no valid 'schema_version' (found {version!r}): is it a DMTL Studio recipe? Save one "
+            "from the window's Augmentation recipe editor, or give a preset's name instead (light, heavy, …)"
+        )
     if version > SCHEMA_VERSION:
         raise RecipeError(
             f"this recipe was written by a newer DMTL Studio (schema_version {version}; this version reads up to "

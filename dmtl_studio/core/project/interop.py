@@ -323,9 +323,13 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
     Raises
     ------
     ProjectError
-        ``out_dir`` is not empty, or a class name would lead outside it (the message names the class).
+        ``out_dir`` is a file or not empty, or a class name would lead outside it (the message names the class).
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ProjectError(
+            f"{out} is a file; the export makes one folder per class: choose a new folder for it"
+        )
     if out.exists() and any(out.iterdir()):
         raise ProjectError(f"{out} is not empty; choose a new folder for the export")
     folders: dict[str, str] = {}

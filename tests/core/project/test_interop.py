@@ -58,6 +58,13 @@ def test_imagefolder_round_trip_keeps_every_label(tmp_path: Path, project: Path)
         assert _labels_by_hash(again) == expected
     with ProjectStore.open(project) as store, pytest.raises(ProjectError, match="not empty"):
         export_imagefolder(store, tmp_path / "tree")
+    (tmp_path / "labels.csv").write_text("kept")
+    with (
+        ProjectStore.open(project) as store,
+        pytest.raises(ProjectError, match="is a file; the export makes"),
+    ):
+        export_imagefolder(store, tmp_path / "labels.csv")
+    assert (tmp_path / "labels.csv").read_text() == "kept"
 
 
 def test_label_csv_door_refuses_path_like_class_names(tmp_path: Path, shapes_dir: Path) -> None:
