@@ -246,7 +246,10 @@ def thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
 def _jpeg_thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray | None:
     """:func:`thumbnail` of a plain RGB or grayscale JPEG at least ``2 * size`` on its longer side, decoded at
     a reduced scale; ``None`` for any other file."""
-    image = _open_checked(path)
+    try:
+        image = _open_checked(path)
+    except ImageProblem:  # load_rgb says why, or reads it another way (a TIFF Pillow cannot open)
+        return None
     try:
         width, height = image.size
         plain = image.format == "JPEG" and image.mode in ("RGB", "L") and getattr(image, "n_frames", 1) == 1

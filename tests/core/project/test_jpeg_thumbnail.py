@@ -68,3 +68,11 @@ def test_a_truncated_large_jpeg_is_a_problem_not_a_crash(
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageProblem, match="damaged or truncated"):
         imaging.thumbnail(cut, 128)
+
+
+def test_a_tiff_only_tifffile_reads_still_gets_its_thumbnail(tmp_path: Path) -> None:
+    import tifffile
+
+    path = tmp_path / "height.tif"
+    tifffile.imwrite(path, np.linspace(0, 1, 64 * 48, dtype=np.float16).reshape(48, 64))
+    assert np.array_equal(imaging.thumbnail(path, 32), _full_thumbnail(path, 32))
