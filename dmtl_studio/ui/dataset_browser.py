@@ -592,6 +592,8 @@ class DatasetBrowser(QWidget):
             self.view.setCurrentIndex(self.model.index(0))
         elif self.is_text:
             self.text_viewer.clear()  # no text is current: none of those the search left out stays in view
+        else:
+            self.viewer.clear("No image matches the filter and search")
 
     def _show_count(self) -> None:
         """The count beside the filter, and how many of the items shown no longer match it: labelled or relabelled

@@ -165,6 +165,14 @@ class ImageViewer(QWidget):
     def set_caption(self, caption: str) -> None:
         self.caption.setText(caption)
 
+    def clear(self, caption: str = "Select an image") -> None:
+        """No image is current (none is left by a filter or a search): the picture, overlay and caption go."""
+        self.image_id = self.path = None
+        self._pending_overlay = None
+        self.view.clear()
+        self.overlay_note.hide()
+        self.caption.setText(caption)
+
     def set_image(self, image_id: int, image: QImage) -> None:
         if image_id == self.image_id:
             self.view.set_image(image)

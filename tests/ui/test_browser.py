@@ -103,8 +103,12 @@ def test_space_moves_and_search_filters_by_name(qtbot, browser_window) -> None: 
     assert browser.view.currentIndex().row() == 0
     browser.search.setText("triangle_01")
     qtbot.waitUntil(lambda: browser.model.rowCount() == 10, timeout=3_000)  # triangle_010 … triangle_019
+    qtbot.waitUntil(lambda: browser.viewer.image_id is not None, timeout=3_000)
     browser.set_filter("class:square")
     assert browser.model.rowCount() == 0  # the search still applies
+    # Nothing is current: the image the filter left out does not stay in the large view (nor its caption)
+    assert browser.viewer.image_id is None and browser.viewer.view.item.pixmap().isNull()
+    assert browser.viewer.caption.text() == "No image matches the filter and search"
     browser.search.clear()
     qtbot.waitUntil(lambda: browser.model.rowCount() == 24, timeout=3_000)
 

@@ -161,8 +161,9 @@ class LabelEditor:
         class_name = normal_class_name(class_name) if class_name else None
         before = self.store.labels_of(list(image_ids))
         after = {image_id: class_name for image_id in before}
+        items = "text(s)" if self.store.kind == "text" else "image(s)"
         what = (
-            f"label {len(after)} image(s) as {class_name}" if class_name else f"unlabel {len(after)} image(s)"
+            f"label {len(after)} {items} as {class_name}" if class_name else f"unlabel {len(after)} {items}"
         )
         return self.apply(after, what)
 

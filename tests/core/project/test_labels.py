@@ -65,3 +65,16 @@ def test_backup_uses_a_consistent_copy(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 6
     conn.close()
+
+
+def test_a_label_action_names_the_projects_items(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.text_demo import create_text_demo_project
+
+    with _store(tmp_path) as store:
+        ids = [im.id for im in store.images()]
+        assert LabelEditor(store).assign(ids[3:5], "b").description == "label 2 image(s) as b"
+    create_text_demo_project(tmp_path / "texts")
+    with ProjectStore.open(tmp_path / "texts") as store:
+        editor = LabelEditor(store)
+        first = [im.id for im in store.images() if im.label is not None][:1]
+        assert editor.assign(first, None).description == "unlabel 1 text(s)"
