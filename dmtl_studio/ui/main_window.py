@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QScrollArea,
     QStackedWidget,
     QToolButton,
     QWidget,
@@ -90,17 +89,9 @@ class MainWindow(QMainWindow):
         backbone_dock = self._dock(
             "Backbone and head", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
-        # In a scroll area: the editor's preview grid must not dictate the width of the whole settings column.
-        recipe_scroll = QScrollArea()
-        recipe_scroll.setWidget(self.recipe)
-        recipe_scroll.setWidgetResizable(True)
-        recipe_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        # As wide as the editor needs (no sideways scrolling on a small screen); the height scrolls.
-        recipe_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        recipe_scroll.setMinimumWidth(
-            self.recipe.minimumSizeHint().width() + recipe_scroll.verticalScrollBar().sizeHint().width()
-        )
-        recipe_dock = self._dock("Augmentation recipe", recipe_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        # The editor scrolls its own height (one scroll bar, beside its buttons, never over them) and asks for the
+        # width its preview grid and buttons need.
+        recipe_dock = self._dock("Augmentation recipe", self.recipe, Qt.DockWidgetArea.RightDockWidgetArea)
         # The recipe editor's live preview needs the column's full height: the two areas share it as tabs.
         self.tabifyDockWidget(backbone_dock, recipe_dock)
         backbone_dock.raise_()

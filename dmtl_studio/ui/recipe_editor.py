@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -176,6 +176,26 @@ class _Tile(QWidget):
         self.setToolTip(tooltip or caption)
 
 
+class _ColumnScroll(QScrollArea):
+    """The editor's scroll area: as wide as its content's minimum (the preview grid, the rows of buttons) plus the
+    scroll bar, so the bar never covers a button and nothing is cut at the right, whatever the style's margins;
+    tall enough for the original and the first samples, the rest scrolls (the window fits 1280 x 720)."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        content = self.widget().minimumSizeHint() if self.widget() is not None else QSize(0, 0)
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(content.width() + bar + 2 * self.frameWidth(), min(content.height(), 480))
+
+    def setWidget(self, widget: QWidget) -> None:  # noqa: N802 - Qt override
+        super().setWidget(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the content's minimum changed (styled, filled): the column follows it
+        return super().eventFilter(watched, event)
+
+
 class RecipeEditor(QWidget):
     """Edits a :class:`Recipe` and previews it on the selected images, or texts when its kind is ``"text"``."""
 
@@ -257,6 +277,12 @@ class RecipeEditor(QWidget):
         self.reseed_button.setToolTip("Draw 12 new random versions")
         self.preview_status = QLabel("Select images in the browser to preview the recipe on them.")
         self.preview_status.setStyleSheet("color: #555;")
+        self.preview_status.setWordWrap(True)  # a long status must not widen the column
+        # The choices shrink to the column (their lists open at full width): long names must not push the buttons
+        # beside them out of a narrow side column.
+        for choice in (self.presets, self.add_choice, self.image_choice):
+            choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            choice.setMinimumContentsLength(10)
         preview_bar = QHBoxLayout()
         preview_bar.addWidget(QLabel("<b>Preview</b>"))
         preview_bar.addWidget(self.image_choice, 1)
@@ -308,16 +334,11 @@ class RecipeEditor(QWidget):
         layout.addStretch(1)
         self._body_layout = layout
         # In a short dock the editor scrolls instead of squeezing the preview tiles.
-        scroll = QScrollArea()
+        scroll = _ColumnScroll()
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # Room for the whole preview grid, so that the dock is laid out around it rather than squeezing it.
-        hint = body.sizeHint()
-        scroll.setMinimumSize(
-            hint.width() + 2 * scroll.verticalScrollBar().sizeHint().width(), min(hint.height(), 640)
-        )
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)

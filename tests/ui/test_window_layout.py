@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QLabel,
+    QScrollArea,
     QTabBar,
     QTableWidget,
     QWidget,
@@ -192,6 +193,12 @@ def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path, font_sca
     editor = window.recipe
     for tile in (editor.original, *editor.tiles[:4]):
         assert _fully_visible(tile, window), tile.geometry()
+    # One scroll bar, beside the editor's buttons, never over them: its content is no wider than its viewport.
+    [scroll] = [area for area in window.findChildren(QScrollArea) if editor.isAncestorOf(area)]
+    assert not any(area.isAncestorOf(editor) for area in window.findChildren(QScrollArea))
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+    for button in (editor.export_button, editor.remove_button, editor.reseed_button):
+        assert _fully_visible(button, window), button.text()
     window.evaluation_dock.raise_()
     qtbot.wait(100)
     view = window.evaluation
