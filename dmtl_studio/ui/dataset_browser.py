@@ -497,7 +497,14 @@ class DatasetBrowser(QWidget):
         self.text_viewer.explain_button.setShortcut("G" if text else "")
         self.viewer.explain_button.setShortcut("" if text else "G")
         self.text_viewer.clear()
-        self.search.setPlaceholderText("Search the texts (every word)…" if text else "Search file names…")
+        self.search.setPlaceholderText(
+            "Search words…" if text else "Search file names…"
+        )  # fits a narrow grid
+        self.search.setToolTip(
+            "Texts holding every word typed, in any order, any case"
+            if text
+            else "Images whose file name holds this text"
+        )
 
     def set_split_warnings(self, warnings: tuple[str, ...] | list[str]) -> None:
         """Show the warnings of the latest split assignment (an import's) in the classes panel."""
