@@ -8,7 +8,7 @@ Usage::
 The folder is generated once: JPEGs of 4000x3000 (12 megapixels, quality 90) made from scikit-image's sample photos
 (enlarged, with sensor-like noise so the files are as large as a camera's), a quarter of them with an EXIF
 orientation. Each round times, one thread, every file through ``imaging.thumbnail`` (what a first browse pays per
-image) and through the full decode it replaced (``load_rgb`` + the same resize), the two alternating file by file
+image) and through the full decode it replaced (``imaging.decoded_thumbnail``: ``load_rgb`` + the same resize), the two alternating file by file
 so a busy neighbour hurts both alike; the median over rounds of the per-image mean is reported, with the largest
 difference between the two thumbnails in grey levels.
 """
@@ -52,14 +52,6 @@ def make_folder(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def full_decode(path: Path, size: int) -> np.ndarray:
-    array = imaging.load_rgb(path)
-    height, width = array.shape[:2]
-    scale = size / max(height, width)
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(array).resize(target, Image.BILINEAR))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=24)
@@ -76,7 +68,7 @@ def main() -> None:
             quick = imaging.thumbnail(path, args.size)
             spent["product"] += time.perf_counter() - started
             started = time.perf_counter()
-            slow = full_decode(path, args.size)
+            slow = imaging.decoded_thumbnail(path, args.size)
             spent["full"] += time.perf_counter() - started
             if quick.shape != slow.shape:
                 raise SystemExit(f"{path}: thumbnail {quick.shape} against {slow.shape}")

@@ -14,14 +14,6 @@ from dmtl_studio.core.project import imaging
 from dmtl_studio.core.project.image_problems import ImageProblem
 
 
-def _full_thumbnail(path: Path, size: int) -> np.ndarray:
-    full = imaging.load_rgb(path)
-    height, width = full.shape[:2]
-    scale = size / max(height, width)
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(full).resize(target, Image.BILINEAR))
-
-
 @pytest.fixture
 def photo_files(tmp_path: Path) -> dict[str, Path]:
     image = Image.fromarray(photos.astronaut()).resize((1200, 900))
@@ -39,7 +31,7 @@ def photo_files(tmp_path: Path) -> dict[str, Path]:
 def test_a_large_jpeg_is_not_decoded_in_full_and_looks_the_same(
     photo_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = {name: _full_thumbnail(photo_files[name], 128) for name in ("rgb", "turned", "grey")}
+    expected = {name: imaging.decoded_thumbnail(photo_files[name], 128) for name in ("rgb", "turned", "grey")}
 
     def no_full_decode(path: object) -> np.ndarray:
         raise AssertionError(f"{path} was decoded in full")
@@ -56,7 +48,7 @@ def test_other_jpegs_take_the_full_decode(photo_files: dict[str, Path]) -> None:
     # CMYK needs the full decoder's conversion; a JPEG smaller than twice the size gains nothing from scaling.
     for name in ("cmyk", "small"):
         assert np.array_equal(
-            imaging.thumbnail(photo_files[name], 128), _full_thumbnail(photo_files[name], 128)
+            imaging.thumbnail(photo_files[name], 128), imaging.decoded_thumbnail(photo_files[name], 128)
         )
 
 
@@ -75,4 +67,4 @@ def test_a_tiff_only_tifffile_reads_still_gets_its_thumbnail(tmp_path: Path) -> 
 
     path = tmp_path / "height.tif"
     tifffile.imwrite(path, np.linspace(0, 1, 64 * 48, dtype=np.float16).reshape(48, 64))
-    assert np.array_equal(imaging.thumbnail(path, 32), _full_thumbnail(path, 32))
+    assert np.array_equal(imaging.thumbnail(path, 32), imaging.decoded_thumbnail(path, 32))
