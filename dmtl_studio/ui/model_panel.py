@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -36,7 +37,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -49,6 +49,7 @@ from dmtl_studio.core.models.text_encoder_list import TextEncoderRow, list_text_
 from dmtl_studio.core.training.config import TrainConfig, setting
 from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError
 from dmtl_studio.ui import encoder_rows
+from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
@@ -304,6 +305,11 @@ class ModelPanel(QWidget):
         self.unlabelled_ratio.setToolTip(UNLABELLED_RATIO_TIP)
         self.unlabelled_rule = choice_box("unlabelled_rule", UNLABELLED_RULE_TEXTS)
         self.unlabelled_rule.setToolTip(UNLABELLED_RULE_HELP)
+        # Shrinks to the column (its list opens at full width): a long choice must not widen the side column.
+        self.unlabelled_rule.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.unlabelled_rule.setMinimumContentsLength(12)
         self.unlabelled_rule_label = QLabel(label("unlabelled_rule"))
         self.unlabelled_rule_label.setToolTip(UNLABELLED_RULE_HELP)
         self.set_unlabelled_count(0)
@@ -390,10 +396,7 @@ class ModelPanel(QWidget):
         for group in (backbone_box, strategy_box, head_box, learning_box, dmtl_box, crossval_box, finder_box):
             layout.addWidget(group)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(content)
+        scroll = ColumnScroll(content)  # its height scrolls, never its width
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSlider,
     QSpinBox,
@@ -46,6 +45,7 @@ from dmtl_studio.core.augment.recipe import KINDS, Recipe, Step, load_recipe, sa
 from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operation, operations
 from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
+from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
 log = logging.getLogger(__name__)
@@ -174,26 +174,6 @@ class _Tile(QWidget):
         ]
         self.caption.setText("\n".join(lines))
         self.setToolTip(tooltip or caption)
-
-
-class _ColumnScroll(QScrollArea):
-    """The editor's scroll area: as wide as its content's minimum (the preview grid, the rows of buttons) plus the
-    scroll bar, so the bar never covers a button and nothing is cut at the right, whatever the style's margins;
-    tall enough for the original and the first samples, the rest scrolls (the window fits 1280 x 720)."""
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        content = self.widget().minimumSizeHint() if self.widget() is not None else QSize(0, 0)
-        bar = self.verticalScrollBar().sizeHint().width()
-        return QSize(content.width() + bar + 2 * self.frameWidth(), min(content.height(), 480))
-
-    def setWidget(self, widget: QWidget) -> None:  # noqa: N802 - Qt override
-        super().setWidget(widget)
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self.updateGeometry()  # the content's minimum changed (styled, filled): the column follows it
-        return super().eventFilter(watched, event)
 
 
 class RecipeEditor(QWidget):
@@ -334,11 +314,7 @@ class RecipeEditor(QWidget):
         layout.addStretch(1)
         self._body_layout = layout
         # In a short dock the editor scrolls instead of squeezing the preview tiles.
-        scroll = _ColumnScroll()
-        scroll.setWidget(body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = ColumnScroll(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)

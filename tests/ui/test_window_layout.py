@@ -193,7 +193,18 @@ def test_1280x720_leaves_every_area_usable(qtbot, twelve_classes: Path, font_sca
     editor = window.recipe
     for tile in (editor.original, *editor.tiles[:4]):
         assert _fully_visible(tile, window), tile.geometry()
-    # One scroll bar, beside the editor's buttons, never over them: its content is no wider than its viewport.
+    # One scroll bar, beside the editor's buttons, never over them: its content is no wider than its viewport
+    # (the backbone panel's too: no sideways scrolling in the side column).
+    panel = window.model_panel
+    [settings] = [
+        area
+        for area in window.findChildren(QScrollArea)
+        if area.widget()
+        and panel.isAncestorOf(area)
+        and area.parentWidget() is not None
+        and area.widget().isAncestorOf(panel.backbones)
+    ]
+    assert settings.widget().minimumSizeHint().width() <= settings.viewport().width()
     [scroll] = [area for area in window.findChildren(QScrollArea) if editor.isAncestorOf(area)]
     assert not any(area.isAncestorOf(editor) for area in window.findChildren(QScrollArea))
     assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
