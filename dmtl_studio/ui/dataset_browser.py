@@ -497,9 +497,8 @@ class DatasetBrowser(QWidget):
         self.text_viewer.explain_button.setShortcut("G" if text else "")
         self.viewer.explain_button.setShortcut("" if text else "G")
         self.text_viewer.clear()
-        self.search.setPlaceholderText(
-            "Search words…" if text else "Search file names…"
-        )  # fits a narrow grid
+        # Short enough for a narrow grid; the rule is in the tooltip.
+        self.search.setPlaceholderText("Search words…" if text else "Search file names…")
         self.search.setToolTip(
             "Texts holding every word typed, in any order, any case"
             if text
