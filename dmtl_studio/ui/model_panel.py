@@ -305,7 +305,7 @@ class ModelPanel(QWidget):
         self.unlabelled_ratio.setToolTip(UNLABELLED_RATIO_TIP)
         self.unlabelled_rule = choice_box("unlabelled_rule", UNLABELLED_RULE_TEXTS)
         self.unlabelled_rule.setToolTip(UNLABELLED_RULE_HELP)
-        # Shrinks to the column (its list opens at full width): a long choice must not widen the side column.
+        # Shrinks to the column: a long choice must not widen the side column.
         self.unlabelled_rule.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )

@@ -258,7 +258,7 @@ class RecipeEditor(QWidget):
         self.preview_status = QLabel("Select images in the browser to preview the recipe on them.")
         self.preview_status.setStyleSheet("color: #555;")
         self.preview_status.setWordWrap(True)  # a long status must not widen the column
-        # The choices shrink to the column (their lists open at full width): long names must not push the buttons
+        # The choices shrink to the column: long names must not push the buttons
         # beside them out of a narrow side column.
         for choice in (self.presets, self.add_choice, self.image_choice):
             choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
