@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,17 +102,14 @@ def is_image_content(path: str | os.PathLike[str]) -> bool:
         return has_tiff_magic(path)
 
 
-def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
-    """Every image file below ``root`` (by name or by content), and the files skipped as non-images.
+def walk_files(root: str | os.PathLike[str]) -> Iterator[os.DirEntry[str]]:
+    """Every entry below ``root`` that is not a folder (files, dangling links), each folder's in name order.
 
-    Hidden files and folders are left out (and not counted). Symlink loops and dangling links cannot make
-    this hang or fail; a dangling link with an image name is listed (its import then reports it). A folder is
-    walked once: through its own path when it lies below ``root``, and through a link to it only when it does
-    not (a link ``dogs/link -> ../cats`` must not make the cats' images dogs): linked folders are walked after
+    Hidden files and folders are left out. Symlink loops and unreadable folders cannot make this hang or fail. A
+    folder is walked once: through its own path when it lies below ``root``, and through a link to it only when it
+    does not (a link ``dogs/link -> ../cats`` must not make the cats' images dogs): linked folders are walked after
     every real one.
     """
-    found: list[Path] = []
-    skipped: list[Path] = []
     seen_dirs: set[tuple[int, int]] = set()
     stack = [Path(root)]
     linked: list[Path] = []  # folders reached through a symbolic link: walked once no real folder is left
@@ -137,12 +135,27 @@ def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
             try:
                 if entry.is_dir(follow_symlinks=True):
                     (linked if entry.is_symlink() else stack).append(Path(entry.path))
-                elif is_image_name(entry.name):
-                    found.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=True):
-                    (found if is_image_content(entry.path) else skipped).append(Path(entry.path))
+                    continue
             except OSError:
                 continue
+            yield entry
+
+
+def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
+    """Every image file below ``root`` (by name or by content), and the files skipped as non-images, walked by
+    :func:`walk_files` (hidden files left out and not counted, links and loops handled); a dangling link with an
+    image name is listed (its import then reports it).
+    """
+    found: list[Path] = []
+    skipped: list[Path] = []
+    for entry in walk_files(root):
+        try:
+            if is_image_name(entry.name):
+                found.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=True):
+                (found if is_image_content(entry.path) else skipped).append(Path(entry.path))
+        except OSError:
+            continue
     found.sort(key=natural_key)
     skipped.sort(key=natural_key)
     return FolderScan(found, skipped)

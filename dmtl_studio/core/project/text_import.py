@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.folder_scan import FolderScan, natural_key
+from dmtl_studio.core.project.folder_scan import FolderScan, natural_key, walk_files
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
@@ -51,38 +51,18 @@ RAW_ROW_CHARS = 2000
 
 
 def scan_text_folder(root: str | os.PathLike[str]) -> FolderScan:
-    """Every ``.txt`` file below ``root`` in natural order, and the other files (skipped). Hidden files and
-    folders are left out; symlink loops cannot make this hang; a folder is walked through its own path before
-    any link to it (as :func:`~dmtl_studio.core.project.folder_scan.scan_folder` does)."""
+    """Every ``.txt`` file below ``root`` in natural order, and the other files (skipped), walked as images are
+    (:func:`~dmtl_studio.core.project.folder_scan.walk_files`: hidden files left out, links and loops handled)."""
     found: list[Path] = []
     skipped: list[Path] = []
-    seen: set[tuple[int, int]] = set()
-    stack = [Path(root)]
-    linked: list[Path] = []  # folders reached through a symbolic link: walked once no real folder is left
-    while stack or linked:
-        if not stack:
-            stack, linked = sorted(linked, key=natural_key, reverse=True), []
-        folder = stack.pop()
+    for entry in walk_files(root):
         try:
-            stat = folder.stat()
-            if (stat.st_dev, stat.st_ino) in seen:
-                continue
-            seen.add((stat.st_dev, stat.st_ino))
-            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            if is_text_file_name(entry.name):
+                found.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=True):
+                skipped.append(Path(entry.path))
         except OSError:
             continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=True):
-                    (linked if entry.is_symlink() else stack).append(Path(entry.path))
-                elif is_text_file_name(entry.name):
-                    found.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=True):
-                    skipped.append(Path(entry.path))
-            except OSError:
-                continue
     found.sort(key=natural_key)
     skipped.sort(key=natural_key)
     return FolderScan(found, skipped)
