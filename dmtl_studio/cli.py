@@ -1184,12 +1184,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
     sure_note = f" ({summary.unsure} written as 'unsure')" if reject_below is not None else ""
     print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{sure_note}{unread}")
-    skipped = summary.skipped  # as import says it: files that are no images are not predicted
+    skipped = summary.describe_skipped(args.images_dir, "images")  # as import says it: not predicted
     if skipped:
-        shown = ", ".join(str(Path(p).relative_to(args.images_dir)) for p in skipped[:3]) + (
-            f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        )
-        print(f"skipped {len(skipped)} file(s) that are not images: {shown}")
+        print(skipped)
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:

@@ -276,16 +276,13 @@ def cmd_predict_texts(
     sure_note = f" ({summary.unsure} written as 'unsure')" if reject_below is not None else ""
     unread = f"; {len(summary.problems)} input(s) not used (rows with an error)" if summary.problems else ""
     print(f"predicted {len(summary.predictions)} text(s) -> {args.out}{sure_note}{unread}")
-    if summary.skipped:  # as image prediction says it: the files of the folder that were not read
+    skipped = summary.describe_skipped(args.images_dir, ".txt files")  # as image prediction says it
+    if skipped:
         from dmtl_studio.core.project.folder_scan import is_image_name
 
-        skipped = summary.skipped
-        shown = ", ".join(str(Path(p).relative_to(args.images_dir)) for p in skipped[:3]) + (
-            f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        )
-        images = sum(is_image_name(p) for p in skipped)
+        images = sum(is_image_name(p) for p in summary.skipped)
         hint = f" ({images} image(s): predict them with a run of an image project)" if images else ""
-        print(f"skipped {len(skipped)} file(s) that are not .txt files: {shown}{hint}")
+        print(f"{skipped}{hint}")
     if summary.problems:
         print(f"{len(summary.problems)} input(s) could not be used:", file=sys.stderr)
         for source, reason in summary.problems:

@@ -82,6 +82,15 @@ class PredictSummary:
             "(each is a row of the CSV with its reason in the error column)."
         )
 
+    def describe_skipped(self, root: str | os.PathLike[str], what: str, shown: int = 3) -> str | None:
+        """``"skipped N file(s) that are not {what}: a, b, c and K more"`` (paths relative to the folder
+        ``root`` predicted), or ``None`` when every file of it was read."""
+        if not self.skipped:
+            return None
+        names = ", ".join(str(Path(p).relative_to(root)) for p in self.skipped[:shown])
+        more = f" and {len(self.skipped) - shown} more" if len(self.skipped) > shown else ""
+        return f"skipped {len(self.skipped)} file(s) that are not {what}: {names}{more}"
+
 
 class NoImagesError(ValueError):
     """What was given to predict on is not there, or holds no image files."""
