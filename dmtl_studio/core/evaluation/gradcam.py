@@ -20,8 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
-from dmtl_studio.core.models.preprocess import fit_to_input, image_box, to_tensor
-from dmtl_studio.core.project.imaging import load_rgb
+from dmtl_studio.core.models.preprocess import decode_for_input, fit_to_input, image_box, to_tensor
 
 
 class GradCamUnavailable(Exception):
@@ -137,7 +136,7 @@ def explain_image(
     loaded = source if isinstance(source, LoadedModel) else load_checkpoint(source)
     size = loaded.preprocessing.input_size
     name, layer = find_target_layer(loaded.model, size)
-    pixels = load_rgb(path)
+    pixels = decode_for_input(path, loaded.preprocessing)
     image = fit_to_input(pixels, loaded.preprocessing)
     device = next(loaded.model.parameters()).device
     tensor = to_tensor(image, loaded.preprocessing)[None].to(device)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,22 +218,87 @@ def _plain_jpeg_size(
     return ((height, width) if orientation in (5, 6, 7, 8) else (width, height)), image.mode
 
 
+@dataclass(frozen=True)
+class ReducedJpeg:
+    """A plain JPEG decoded at a reduced scale (:func:`reduced_jpeg`).
+
+    Attributes
+    ----------
+    rgb
+        ``(h, w, 3)`` uint8 RGB, upright: the file's pixels at 1/2, 1/4 or 1/8 of its size.
+    shown
+        ``(width, height)`` of the whole image as shown (EXIF orientation applied), what :func:`load_rgb` would give.
+    """
+
+    rgb: np.ndarray
+    shown: tuple[int, int]
+
+
+def reduced_jpeg(
+    path: str | os.PathLike[str], need: Callable[[int, int], tuple[int, int]]
+) -> ReducedJpeg | None:
+    """A plain JPEG decoded at a reduced scale, for a caller that will shrink its pixels anyway; ``None`` for any
+    other file, or one too small to reduce (read it with :func:`load_rgb`).
+
+    ``need(width, height)`` gets the file's stored size and gives the smallest ``(width, height)`` the caller can
+    use, in the same (stored) orientation. A single-frame RGB or greyscale JPEG at least twice that size on both
+    sides is decoded at 1/2, 1/4 or 1/8 scale — libjpeg's DCT scaling through Pillow's ``draft``, the largest
+    reduction that keeps both sides at least ``need``'s — with the EXIF orientation applied as :func:`load_rgb`
+    does.
+
+    Raises
+    ------
+    ImageProblem
+        A JPEG whose data is damaged or truncated.
+    """
+    try:
+        image = _open_checked(path)
+    except ImageProblem:  # load_rgb says why, or reads it another way (a TIFF Pillow cannot open)
+        return None
+    try:
+        width, height = image.size
+        plain = image.format == "JPEG" and image.mode in ("RGB", "L") and getattr(image, "n_frames", 1) == 1
+        least = need(width, height) if plain else (width, height)
+        if width < 2 * least[0] or height < 2 * least[1]:
+            return None
+        shown = (height, width) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
+        image.draft(None, (max(1, least[0]), max(1, least[1])))
+        image.load()
+        upright = (ImageOps.exif_transpose(image) or image).convert("RGB")
+        return ReducedJpeg(np.ascontiguousarray(np.asarray(upright)), shown)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageProblem(f"damaged or truncated image data ({exc})") from exc
+    finally:
+        image.close()
+
+
 def thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
     """An ``(h, w, 3)`` uint8 RGB array whose longest side is ``size`` pixels (or the image as it is when it is
     smaller), upright and shaped as :func:`load_rgb`'s pixels.
 
-    A plain RGB or grayscale JPEG at least twice that size is decoded at a reduced scale (Pillow's ``draft``:
-    the JPEG's DCT scaling, to at least twice the thumbnail), then resized: 8.5 times faster on
-    12-megapixel photos (0.034 s against 0.29 s on a 2-core CPU; ``bench/bench_thumbnails.py``), the same picture
-    within 2 grey levels. Every other file goes through :func:`load_rgb`.
+    A plain RGB or grayscale JPEG at least four times that size is decoded at a reduced scale
+    (:func:`reduced_jpeg`, to at least twice the thumbnail, so that the last resize still averages as a full
+    decode's would), then resized: 8.5 times faster on 12-megapixel photos (0.034 s against 0.29 s on a 2-core
+    CPU; ``bench/bench_thumbnails.py``), the same picture within 2 grey levels. Every other file goes through
+    :func:`load_rgb`.
 
     Raises
     ------
     ImageProblem
         For any file that cannot be used.
     """
-    quick = _jpeg_thumbnail(path, size)
-    return quick if quick is not None else decoded_thumbnail(path, size)
+
+    def twice(width: int, height: int) -> tuple[int, int]:
+        scale = size / max(width, height)
+        return math.ceil(2 * width * scale), math.ceil(2 * height * scale)
+
+    quick = reduced_jpeg(path, twice)
+    if quick is None:
+        return decoded_thumbnail(path, size)
+    width, height = quick.shown
+    scale = size / max(width, height)
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(quick.rgb).resize(target, Image.BILINEAR))
 
 
 def decoded_thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
@@ -250,30 +316,3 @@ def decoded_thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
         return array
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.asarray(Image.fromarray(array).resize(new_size, Image.BILINEAR))
-
-
-def _jpeg_thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray | None:
-    """:func:`thumbnail` of a plain RGB or grayscale JPEG at least ``2 * size`` on its longer side, decoded at
-    a reduced scale; ``None`` for any other file."""
-    try:
-        image = _open_checked(path)
-    except ImageProblem:  # load_rgb says why, or reads it another way (a TIFF Pillow cannot open)
-        return None
-    try:
-        width, height = image.size
-        plain = image.format == "JPEG" and image.mode in ("RGB", "L") and getattr(image, "n_frames", 1) == 1
-        if not plain or max(width, height) < 2 * size:
-            return None
-        scale = size / max(width, height)
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # shown turned a quarter: the sides swap
-            width, height = height, width
-        target = (max(1, round(width * scale)), max(1, round(height * scale)))
-        # at least twice the thumbnail, so that the last resize still averages (as a full decode's would)
-        image.draft("RGB", (math.ceil(2 * image.size[0] * scale), math.ceil(2 * image.size[1] * scale)))
-        image.load()
-        upright = (ImageOps.exif_transpose(image) or image).convert("RGB")
-        return np.asarray(upright.resize(target, Image.BILINEAR))
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageProblem(f"damaged or truncated image data ({exc})") from exc
-    finally:
-        image.close()

@@ -12,8 +12,8 @@ from dmtl_studio.core.augment.presets import DEFAULT_PRESET, preset
 from dmtl_studio.core.augment.recipe import Recipe, image_seed
 from dmtl_studio.core.augment.resize import resize_square
 from dmtl_studio.core.models.architectures import Preprocessing
-from dmtl_studio.core.models.preprocess import fit_to_input, to_tensor
-from dmtl_studio.core.project.imaging import FileProblem, ImageProblem, load_rgb
+from dmtl_studio.core.models.preprocess import decode_for_input, fit_to_input, to_tensor
+from dmtl_studio.core.project.imaging import FileProblem, ImageProblem
 
 #: Decoded, resized images are kept in memory up to this many bytes per dataset (avoids decoding each epoch).
 CACHE_BYTES = 1 << 30
@@ -74,7 +74,7 @@ class ImageDataset(Dataset):
             return self._cache[index]
         path = self.paths[index]
         try:
-            image = fit_to_input(load_rgb(path), self.preprocessing)
+            image = fit_to_input(decode_for_input(path, self.preprocessing), self.preprocessing)
         except ImageProblem as exc:
             raise FileProblem(f"{path}: {exc}", path, str(exc)) from None
         if self._cache is not None:

@@ -7,6 +7,7 @@ The consumer below is what a third party writes: plain numpy, Pillow, OpenCV and
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -24,9 +25,13 @@ from tests.core.trained_run import trained_project
 
 
 # ------------------------------------------------------------------ the third-party consumer
-def _decode(path: Path, decode: dict) -> np.ndarray:
+def _decode(path: Path, pre: dict) -> np.ndarray:
+    decode = pre.get("decode", {})
     with Image.open(path) as image:
         image.seek(decode.get("frame", 0))
+        reduced = decode.get("reduced_jpeg") and _reduce(image, pre)
+        if reduced is not None:
+            return reduced
         image.load()
         if "exif" in decode.get("exif_orientation", ""):
             image = ImageOps.exif_transpose(image) or image
@@ -36,6 +41,34 @@ def _decode(path: Path, decode: dict) -> np.ndarray:
             background = Image.new("RGBA", rgba.size, (*over, 255))
             image = Image.alpha_composite(background, rgba)
         return np.asarray(image.convert("RGB"))
+
+
+def _reduce(image: Image.Image, pre: dict) -> np.ndarray | None:
+    """``decode.reduced_jpeg``, to the letter: a large plain JPEG decoded by draft, then shrunk to its scaled size."""
+    size, resize, margin = int(pre["input_size"]), pre["resize"], pre["decode"]["reduced_jpeg"]["margin"]
+    w, h = image.size
+    if image.format != "JPEG" or image.mode not in ("RGB", "L") or getattr(image, "n_frames", 1) != 1:
+        return None
+    if resize["mode"] == "stretch":
+        need = (margin * size, margin * size)
+    else:
+        need = (math.ceil(w * margin * size / max(w, h)), math.ceil(h * margin * size / max(w, h)))
+    if w < 2 * need[0] or h < 2 * need[1]:
+        return None
+    turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    shown_w, shown_h = (h, w) if turned else (w, h)
+    image.draft(None, need)
+    image.load()
+    rgb = np.asarray((ImageOps.exif_transpose(image) or image).convert("RGB"))
+    if resize["mode"] == "stretch":
+        target = (size, size)
+    else:
+        longer = max(shown_w, shown_h)
+        target = (
+            size if shown_w == longer else max(1, round(shown_w * size / longer)),
+            size if shown_h == longer else max(1, round(shown_h * size / longer)),
+        )
+    return cv2.resize(rgb, target, interpolation=resize["opencv_flag_when_larger_in_both_dimensions"])
 
 
 def _resize(rgb: np.ndarray, pre: dict) -> np.ndarray:
@@ -86,7 +119,7 @@ def sidecar_inputs(sidecar: dict, paths: list[Path]) -> np.ndarray:
     pre = sidecar["preprocessing"]
     batch = []
     for path in paths:
-        rgb = _resize(_decode(path, pre.get("decode", {})), pre)
+        rgb = _resize(_decode(path, pre), pre)
         x = rgb.astype(np.float32) * np.float32(1 / 255)
         x = (x - np.asarray(pre["mean"], np.float32)) / np.asarray(pre["std"], np.float32)
         batch.append(x.transpose(2, 0, 1))
