@@ -24,7 +24,7 @@ from dmtl_studio.core.training.consistency import rampup_factor
 from dmtl_studio.core.training.device import rng_state, set_rng_state
 from dmtl_studio.core.training.errors import NonFiniteLoss, TrainingError
 from dmtl_studio.core.training.events import RunNotice
-from dmtl_studio.core.training.held_out import FIXED_STRENGTH
+from dmtl_studio.core.training.held_out import fixed_strength_note
 from dmtl_studio.core.training.objective import step_loss, unlabelled_batches
 from dmtl_studio.core.training.out_of_fold import HeldOutLogits
 from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
@@ -241,7 +241,11 @@ class Trainer:
 
         loss, accuracy, probe, pseudo, self.held_out = fit_probe_head(self.parts, self.should_stop, on_c)
         self.probe_c = float(probe.c)
-        how = f"{probe.folds}-fold cross-validation" if probe.folds else FIXED_STRENGTH
+        how = (
+            f"{probe.folds}-fold cross-validation"
+            if probe.folds
+            else fixed_strength_note(self.parts.compiled.kind)
+        )
         said = "; ".join(filter(None, [f"C = {probe.c:g} by {how}", probe.search_note()]))
         self.notify(RunNotice(f"linear probe: the head was fitted to convergence, L2 strength {said}"))
         if pseudo is not None:

@@ -37,8 +37,14 @@ def learns_from_unlabelled(config: TrainConfig) -> bool:
 
 
 #: How a run's notes name the L2 strength of a linear probe that could not cross-validate it (a class with a
-#: single labelled item): such a run has no fold models, so it keeps no out-of-fold predictions.
-FIXED_STRENGTH = "a fixed value (too few images per class)"
+#: single labelled item): such a run has no fold models, so it keeps no out-of-fold predictions. The note goes on
+#: with :func:`fixed_strength_note`'s reason; runs read back are matched on this prefix alone.
+FIXED_STRENGTH = "a fixed value (too few"
+
+
+def fixed_strength_note(kind: str) -> str:
+    """The words after "L2 strength C = … by" for a probe with a fixed C, naming ``kind``'s items (images, texts)."""
+    return f"{FIXED_STRENGTH} {'texts' if kind == 'text' else 'images'} per class)"
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ def test_a_probe_that_could_not_cross_validate_says_why_it_keeps_no_out_of_fold_
     notes = read_run_notes(run)
     assert any(f"its L2 strength is fixed: the class {name} has 1 labelled image" in note for note in notes)
     assert not any("chosen by cross-validation" in note for note in notes)
+    assert any("by a fixed value (too few images per class)" in note for note in notes)
     with pytest.raises(
         RejectError, match="whose L2 strength was fixed.*label more items of the smallest classes"
     ):

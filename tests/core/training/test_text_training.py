@@ -87,6 +87,20 @@ def test_frozen_encoder_with_the_linear_probe_separates_a_tiny_text_set() -> Non
     assert isinstance(parts.model.head[-1], torch.nn.Linear)
 
 
+def test_a_probe_with_a_fixed_strength_names_texts_in_its_note() -> None:
+    """One labelled text of a class: C cannot be cross-validated, and the run's note says why in words of texts."""
+    events: list[object] = []
+    few = [(CATS[0], 0)] + [(t, 1) for t in MONEY]
+    parts = build_text_parts(
+        TextCorpus.from_lists(["cats", "money"], few, [VAL[2]]),
+        _config(transfer="frozen", linear_probe=True),
+        events.append,
+    )
+    assert Trainer(parts, notify=events.append).fit() == "completed"
+    notes = [e.message for e in events if isinstance(e, RunNotice) and "linear probe" in e.message]
+    assert any("a fixed value (too few texts per class)" in note for note in notes), notes
+
+
 def test_a_frozen_probe_learns_from_unlabelled_texts_by_self_training() -> None:
     from dmtl_studio.core.training.text_semi import fit_semi_supervised_probe
 
