@@ -272,6 +272,20 @@ def reduced_jpeg(
         image.close()
 
 
+def load_rgb_at_least(path: str | os.PathLike[str], width: int, height: int) -> np.ndarray:
+    """:func:`load_rgb`'s pixels, or those of a plain JPEG at least twice ``width x height`` (in its stored
+    orientation) decoded at a reduced scale that keeps both sides at least that (:func:`reduced_jpeg`): for a
+    caller that shrinks the whole image to ``width x height`` or less anyway.
+
+    Raises
+    ------
+    ImageProblem
+        With a reason a person can read, for any file that cannot be used.
+    """
+    quick = reduced_jpeg(path, lambda _width, _height: (width, height))
+    return quick.rgb if quick is not None else load_rgb(path)
+
+
 def thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
     """An ``(h, w, 3)`` uint8 RGB array whose longest side is ``size`` pixels (or the image as it is when it is
     smaller), upright and shaped as :func:`load_rgb`'s pixels.

@@ -35,8 +35,8 @@ import numpy as np
 from PIL import Image
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.project import imaging
 from dmtl_studio.core.project.image_problems import ImageProblem
-from dmtl_studio.core.project.imaging import load_rgb
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.groups import (  # noqa: F401  (keep_group_in_one_split: part of this API)
     DuplicateGroup,
@@ -58,6 +58,9 @@ THUMBNAIL_DIFFERENCE = 8.0
 #: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
 CROPS = (0.94, 0.88)
 _HASH_SIDE = 32
+#: A camera photo is decoded at a reduced JPEG scale that keeps this many pixels a side (8 times the hash's): the
+#: hash and the 8 x 8 thumbnails of its crops average over far more pixels than that.
+DECODED_SIDE = 8 * _HASH_SIDE
 _LOW = 8
 
 
@@ -241,7 +244,7 @@ def image_hashes(
     for index, path in enumerate(paths):
         check(should_stop)
         try:
-            image = load_rgb(path)
+            image = imaging.load_rgb_at_least(path, DECODED_SIDE, DECODED_SIDE)
             hashes.append(image_hashes_of(image))
             thumbnails.append(thumbnails_of(image))
             readable.append(index)

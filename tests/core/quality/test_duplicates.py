@@ -196,3 +196,24 @@ def test_identical_copies_inside_a_group_of_near_duplicates_are_said() -> None:
     group = DuplicateGroup("near", members, ())
     assert [group.identical(m) for m in members] == [True, True, False, False]
     assert [m["identical_copy"] for m in group.to_dict()["members"]] == [True, True, False, False]
+
+
+def test_a_camera_photo_is_hashed_without_a_full_decode_and_still_matches_its_small_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dmtl_studio.core.project import imaging
+    from dmtl_studio.core.quality.duplicates import image_hashes
+
+    photo = Image.fromarray(_real("chelsea", 300)).resize((2400, 1800), Image.Resampling.BICUBIC)
+    big, small, other = tmp_path / "big.jpg", tmp_path / "small.png", tmp_path / "other.jpg"
+    photo.save(big, quality=90)
+    photo.resize((300, 225)).save(small)
+    Image.fromarray(_real("rocket", 300)).resize((2400, 1800)).save(other, quality=90)
+    whole = image_hashes_of(imaging.load_rgb(big))
+    decoded: list[str] = []
+    real_load = imaging.load_rgb
+    monkeypatch.setattr(imaging, "load_rgb", lambda path: decoded.append(Path(path).name) or real_load(path))
+    hashes, thumbnails, readable = image_hashes([str(big), str(small), str(other)])
+    assert decoded == ["small.png"] and readable == [0, 1, 2]  # the JPEGs at a reduced scale
+    assert hamming_distances(hashes[:1], whole[None]).max() <= 2  # as the full decode's hash, within 2 bits
+    assert near_duplicate_pairs(hashes, thumbnails=thumbnails) == [(0, 1)]
