@@ -16,9 +16,10 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from dmtl_studio.core.augment.preview import PreviewRequest, render_preview
-from dmtl_studio.core.augment.resize import DEFAULT_RESIZE, fit_square, fit_within
+from dmtl_studio.core.augment.resize import DEFAULT_RESIZE, fit_square
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, render_text_preview
-from dmtl_studio.core.project.imaging import load_rgb
+from dmtl_studio.core.models.preprocess import decode_to_fit
+from dmtl_studio.core.project.imaging import thumbnail
 from dmtl_studio.core.project.pixel_decoding import BACKGROUND_RGB
 
 log = logging.getLogger(__name__)
@@ -90,12 +91,13 @@ class PreviewService(QObject):
         """The image at ``path`` fitted into ``size x size`` as training fits it, by the resize ``mode`` (cached)."""
         # Bicubic, as the bundled backbones resize their inputs (shrinking uses area averaging either way).
         return self._cached(
-            (path, size, mode), lambda: fit_square(load_rgb(path), size, "bicubic", mode, BACKGROUND_RGB)
+            (path, size, mode),
+            lambda: fit_square(decode_to_fit(path, size, mode), size, "bicubic", mode, BACKGROUND_RGB),
         )
 
     def load_whole(self, path: str, size: int) -> np.ndarray:
         """The whole image at ``path``, aspect ratio kept, at most ``size`` pixels (cached)."""
-        return self._cached((path, size, "whole"), lambda: fit_within(load_rgb(path), size))
+        return self._cached((path, size, "whole"), lambda: thumbnail(path, size))
 
     def _cached(self, key: tuple[str, int, str], make: Callable[[], np.ndarray]) -> np.ndarray:
         with self._lock:

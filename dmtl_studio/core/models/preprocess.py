@@ -144,8 +144,19 @@ def decode_for_input(path: str | os.PathLike[str], preprocessing: Preprocessing)
     ImageProblem
         When the file cannot be decoded.
     """
-    size = preprocessing.input_size
-    stretch = preprocessing.resize_mode == "stretch"
+    return decode_to_fit(path, preprocessing.input_size, preprocessing.resize_mode)
+
+
+def decode_to_fit(path: str | os.PathLike[str], size: int, resize_mode: str) -> np.ndarray:
+    """:func:`decode_for_input` for a ``size x size`` input fitted by ``resize_mode`` (the recipe editor's preview
+    has no backbone's normalisation to give).
+
+    Raises
+    ------
+    ImageProblem
+        When the file cannot be decoded.
+    """
+    stretch = resize_mode == "stretch"
 
     def margin_over_input(width: int, height: int) -> tuple[int, int]:
         if stretch:
@@ -283,6 +294,7 @@ def _describe_resize(mode: str, size: int) -> dict:
 __all__ = [
     "Preprocessing",
     "decode_for_input",
+    "decode_to_fit",
     "describe_preprocessing",
     "fit_to_input",
     "image_box",
