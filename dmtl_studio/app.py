@@ -18,7 +18,13 @@ from dmtl_studio import __version__
 from dmtl_studio.core.augment.presets import default_recipe
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.augment.registry import RecipeError
-from dmtl_studio.core.base.paths import absolute_path, demo_project_dir, demo_text_project_dir, force_offline
+from dmtl_studio.core.base.paths import (
+    RUN_SIDECAR_NAME,
+    absolute_path,
+    demo_project_dir,
+    demo_text_project_dir,
+    force_offline,
+)
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.images_table import missing_files_notice
@@ -638,7 +644,7 @@ class StudioController(QObject):
             if self.store is None:
                 return
             # Each run's folder is in this project's runs folder, wherever the project was moved or copied to.
-            view.set_runs([r for r in self.store.runs() if (Path(r.run_dir) / "model.json").is_file()])
+            view.set_runs([r for r in self.store.runs() if (Path(r.run_dir) / RUN_SIDECAR_NAME).is_file()])
 
         def evaluate(run_dir: str) -> None:
             if self.project_dir is None or running("evaluate"):

@@ -11,8 +11,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from dmtl_studio.core.base.paths import RUN_SIDECAR_NAME
+
 WEIGHTS_NAME = "model.safetensors"
-SIDECAR_NAME = "model.json"
+SIDECAR_NAME = RUN_SIDECAR_NAME
 SIDECAR_FORMAT = 1
 #: The content hashes of the items a run's final model was fitted on, one a line (written by the training).
 FITTED_NAME = "fitted-items.txt"

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_target, describe_os_error, is_disk_full
+from dmtl_studio.core.base.paths import RUN_SIDECAR_NAME
 from dmtl_studio.core.project.busy import (
     BUSY_SLICE_SECONDS,
     busy_wait_seconds,
@@ -62,7 +63,7 @@ def _no_new_project_in(folder: Path) -> str | None:
     """Why no new project may be made in ``folder``, or ``None``: a trained run's folder (it holds the run's
     ``model.json``), or a folder inside a project (a project never holds another)."""
     folder = folder.absolute()
-    if (folder / "model.json").is_file():
+    if (folder / RUN_SIDECAR_NAME).is_file():
         return (
             f"{folder} is a trained run's folder, not a project: give the project's folder (the one holding "
             f"{DATABASE_NAME})"
@@ -142,7 +143,7 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
             With a plain message; :class:`UnknownSchemaError` for objects the product did not create.
         """
         path = Path(folder)
-        if not is_project(path) and (path / "model.json").is_file():  # PROJECT/runs/NAME
+        if not is_project(path) and (path / RUN_SIDECAR_NAME).is_file():  # PROJECT/runs/NAME
             project = path.absolute().parent.parent
             known = is_project(project)
             whose = f"its project is {project}" if known else "give the project's folder"
