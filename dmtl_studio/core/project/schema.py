@@ -98,15 +98,6 @@ def has_tables(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
 
 
-def check_sqlite_header(db_path: Path) -> None:
-    with open(db_path, "rb") as handle:
-        header = handle.read(16)
-    if header and header != b"SQLite format 3\x00":
-        raise ProjectError(
-            f"{db_path} is not a project database (damaged or another kind of file); left untouched"
-        )
-
-
 def read_only_uri(db_path: Path) -> str:
     """A read-only URI for ``db_path``; ``immutable`` (no lock or -shm file at all) when no write-ahead log is
     pending beside it, so opening it creates no file."""
@@ -133,6 +124,12 @@ def inspect_once(db_path: Path) -> tuple[tuple[str, str], ...]:
 def _inspect(db_path: Path) -> tuple[tuple[str, str], ...]:
     """Check an existing database without changing it; returns the objects the product did not create.
 
+    Only SQLite reads the file (its header too): a process's POSIX locks on a file are dropped when *any* of its
+    descriptors of that file is closed, so a plain ``open``/``close`` of the database here would drop the locks of
+    the process's other connections, and another process leaving the project would then delete the write-ahead log
+    they still write to (https://www.sqlite.org/howtocorrupt.html, section 2.2). SQLite keeps such descriptors
+    open until its last lock on the file is released.
+
     Raises
     ------
     ProjectError
@@ -154,6 +151,10 @@ def _inspect(db_path: Path) -> tuple[tuple[str, str], ...]:
             )
         return unknown_objects(conn)
     except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:  # its header is not SQLite's
+            raise ProjectError(
+                f"{db_path} is not a project database (damaged or another kind of file); left untouched"
+            ) from exc
         raise ProjectError(
             f"the project database {db_path} is damaged ({exc}); it was refused and left untouched"
         ) from exc

@@ -38,7 +38,6 @@ from dmtl_studio.core.project.runs_table import EpochMetrics as EpochMetrics
 from dmtl_studio.core.project.runs_table import RunsTable
 from dmtl_studio.core.project.schema import (
     SCHEMA_VERSION,
-    check_sqlite_header,
     drop_unknown_objects,
     has_tables,
     inspect_once,
@@ -170,7 +169,6 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         read_only = read_only or _is_read_only(path, db_path)
         dropped: tuple[tuple[str, str], ...] = ()
         if existed:
-            check_sqlite_header(db_path)
             # Checked through a read-only connection first: a damaged or tampered-with database is refused
             # before anything (a journal, a WAL file, a migration, a trigger) can change it.
             unknown = inspect_once(db_path)
