@@ -874,15 +874,30 @@ class DatasetBrowser(QWidget):
 
     def undo(self) -> None:
         if self.editor is not None and (action := self.editor.undo()) is not None:
-            self._apply(action.before)
-            self._select_ids(list(action.before))
-            self.status_message.emit(f"Undone: {action.description}")
+            self._replayed(action.before, "undo", action.description)
 
     def redo(self) -> None:
         if self.editor is not None and (action := self.editor.redo()) is not None:
-            self._apply(action.after)
-            self._select_ids(list(action.after))
-            self.status_message.emit(f"Redone: {action.description}")
+            self._replayed(action.after, "redo", action.description)
+
+    def _replayed(self, labels: dict[int, str | None], verb: str, description: str) -> None:
+        """Show an undo or redo: the labels it set, and those changed elsewhere since, which it left (read anew)."""
+        assert self.store is not None and self.editor is not None
+        elsewhere = self.store.labels_of(list(self.editor.changed_elsewhere))
+        gone = len(self.editor.changed_elsewhere) - len(elsewhere)  # removed by another window or a command
+        self._apply({**labels, **elsewhere})
+        self._select_ids(list(labels) or list(elsewhere))
+        items = "text(s)" if self.is_text else "image(s)"
+        left = len(self.editor.changed_elsewhere)
+        changed = f"changed since by another window or a command{f' ({gone} removed)' if gone else ''}"
+        if not labels:
+            self.status_message.emit(
+                f"Nothing to {verb}: its {left} {items} were {changed}; left as they are"
+            )
+            return
+        done = {"undo": "Undone", "redo": "Redone"}[verb]
+        note = f"; {left} {items} {changed} were left as they are" if left else ""
+        self.status_message.emit(f"{done}: {description}{note}")
 
     def _apply(self, labels: dict[int, str | None]) -> None:
         """Show new labels at once; the counts follow (a class may have been created)."""

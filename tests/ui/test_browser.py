@@ -77,6 +77,24 @@ def test_number_keys_label_and_advance_then_undo_redo(qtbot, browser_window, pro
     assert browser.model.rowCount() == 5 and browser.count_label.text() == "5 shown"
 
 
+def test_an_undo_leaves_a_label_another_program_changed_and_says_so(
+    qtbot, browser_window, project: Path
+) -> None:  # noqa: ANN001
+    window, browser = browser_window
+    browser.set_filter("unlabelled")
+    first = browser.model.record(0)
+    browser.view.setFocus()
+    qtbot.keyClick(browser.view, Qt.Key.Key_2)
+    with ProjectStore.open(project) as other:  # a command in another terminal relabels the same image
+        other.set_label([first.id], "triangle")
+    qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _labels(project)[Path(first.path).name] == "triangle"  # not set back to unlabelled
+    assert window.statusBar().currentMessage() == (
+        "Nothing to undo: its 1 image(s) were changed since by another window or a command; left as they are"
+    )
+    assert browser.model.record(0).label == "triangle"  # the grid shows the label it kept
+
+
 def test_multi_select_assign_and_unlabel_with_zero(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
     _window, browser = browser_window
     browser.set_filter("unlabelled")

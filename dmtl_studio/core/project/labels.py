@@ -134,7 +134,9 @@ def relabel_targets(
 class LabelEditor:
     """Assigns labels and changes classes through a store, and keeps the history to undo and redo labels.
 
-    The history lives for the session; what is on disk is always the state after the last committed action.
+    The history lives for the session; what is on disk is always the state after the last committed action. An
+    undo or redo changes only the images that still carry the labels it expects: a label changed since by another
+    window or a command is never set back (:attr:`changed_elsewhere`).
     Every labelling (assign, undo, redo) gives newly labelled images without a split one at once, keeping each
     class's proportions; :attr:`split_warnings` holds that assignment's warnings (``None`` after an action that
     needed none). Renaming, merging or deleting classes forgets the history, whose actions name classes that may
@@ -147,6 +149,8 @@ class LabelEditor:
         self._undo: list[LabelAction] = []
         self._redo: list[LabelAction] = []
         self.split_warnings: tuple[str, ...] | None = None
+        #: The images the last undo or redo left as they were: changed elsewhere since the action.
+        self.changed_elsewhere: tuple[int, ...] = ()
 
     def _set_labels(self, labels: dict[int, str | None]) -> None:
         self.store.set_labels(labels)
@@ -200,20 +204,42 @@ class LabelEditor:
         return bool(self._redo)
 
     def undo(self) -> LabelAction | None:
-        if not self._undo:
-            return None
-        action = self._undo.pop()
-        self._set_labels(action.before)
-        self._redo.append(action)
-        return action
+        """Undo the last action on the images that still carry the labels it gave; see :meth:`_replay`."""
+        return self._replay(self._undo, self._redo, back=True)
 
     def redo(self) -> LabelAction | None:
-        if not self._redo:
+        """Redo the last undone action on the images that still carry the labels its undo gave (:meth:`_replay`)."""
+        return self._replay(self._redo, self._undo, back=False)
+
+    def _replay(self, source: list[LabelAction], target: list[LabelAction], back: bool) -> LabelAction | None:
+        """Take the last action of ``source``, undo it (``back``) or redo it, and move what was done to ``target``.
+
+        Another window or a command may have labelled, renamed or removed some of its images since: those are
+        left as they are now, never set back over the other change, and listed in :attr:`changed_elsewhere`.
+
+        Returns
+        -------
+        LabelAction or None
+            ``None`` when ``source`` is empty; else the part of the action that was done (its ``before`` and
+            ``after`` hold only those images, empty when all had changed elsewhere: nothing was done, and the
+            action leaves the history).
+        """
+        self.changed_elsewhere = ()
+        if not source:
             return None
-        action = self._redo.pop()
-        self._set_labels(action.after)
-        self._undo.append(action)
-        return action
+        action = source.pop()
+        expected, wanted = (action.after, action.before) if back else (action.before, action.after)
+        current = self.store.labels_of(list(expected))
+        done = [i for i in expected if i in current and current[i] == expected[i]]
+        self.changed_elsewhere = tuple(i for i in expected if i not in done)
+        part = LabelAction(
+            action.description, {i: action.before[i] for i in done}, {i: action.after[i] for i in done}
+        )
+        self.split_warnings = None
+        if done:
+            self._set_labels({i: wanted[i] for i in done})
+            target.append(part)
+        return part
 
     def clear_history(self) -> None:
         """Forget the history (after class renames/merges/deletes, whose names it would refer to)."""

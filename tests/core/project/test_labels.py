@@ -7,6 +7,7 @@ import pytest
 
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.labels import LabelEditor
+from dmtl_studio.core.project.removal import remove_items
 from dmtl_studio.core.project.store import ProjectStore
 
 
@@ -29,6 +30,40 @@ def test_undo_and_redo_restore_exact_previous_labels(tmp_path: Path) -> None:
         assert editor.assign(ids[2:5], "b") is None  # nothing changes: no history entry
         editor.assign([ids[0]], None)
         assert not editor.can_redo()  # a new action clears the redo stack
+
+
+def test_undo_and_redo_never_set_back_a_label_changed_elsewhere(tmp_path: Path) -> None:
+    """Another window or a command (a second connection) relabels, renames or removes some images of an action:
+    undo and redo change only the images that still carry the labels they expect."""
+    with _store(tmp_path) as store:
+        editor = LabelEditor(store)
+        ids = [im.id for im in store.images()]
+        editor.assign(ids[3:6], "b")
+        with ProjectStore.open(tmp_path / "p") as other:
+            other.set_label([ids[3]], "c")  # a colleague's label
+            remove_items(other, [ids[4]])
+        action = editor.undo()
+        assert action is not None and list(action.before) == [ids[5]]
+        assert set(editor.changed_elsewhere) == {ids[3], ids[4]}
+        assert store.labels_of(ids[3:6]) == {ids[3]: "c", ids[5]: None}  # the colleague's label kept
+        with ProjectStore.open(tmp_path / "p") as other:
+            other.set_label([ids[5]], "d")
+        # redo finds the one image it undid changed too: nothing is done, and the action is spent
+        redone = editor.redo()
+        assert redone is not None and not redone.after and editor.changed_elsewhere == (ids[5],)
+        assert store.labels_of([ids[5]]) == {ids[5]: "d"} and not editor.can_undo() and not editor.can_redo()
+
+
+def test_an_undo_after_a_rename_elsewhere_does_not_bring_the_old_class_back(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        editor = LabelEditor(store)
+        ids = [im.id for im in store.images()]
+        editor.assign([ids[4]], "square")
+        with ProjectStore.open(tmp_path / "p") as other:
+            other.rename_class("square", "box")
+        editor.undo()
+        editor.redo()
+        assert store.labels_of([ids[4]]) == {ids[4]: "box"} and "square" not in store.class_names()
 
 
 def test_rename_merge_delete_classes(tmp_path: Path) -> None:
