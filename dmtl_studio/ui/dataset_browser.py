@@ -238,6 +238,10 @@ class ImageListModel(QAbstractListModel):
         self._asked.clear()
         self._pending.clear()
 
+    def cached_thumbnail(self, image_id: int) -> QPixmap | None:
+        """The thumbnail of ``image_id`` if it is in memory (the large view's placeholder while it decodes)."""
+        return self._pixmaps.get(image_id)
+
     def set_thumbnail(self, image_id: int, image: QImage) -> None:
         self._pixmaps[image_id] = QPixmap.fromImage(image)
         self._pixmaps.move_to_end(image_id)
@@ -996,7 +1000,10 @@ class DatasetBrowser(QWidget):
         elif current.isValid():
             record = self.model.record(current.row())
             self.viewer.show_pending(
-                record.id, self._caption(record), record.path if not record.problem else None
+                record.id,
+                self._caption(record),
+                record.path if not record.problem else None,
+                self.model.cached_thumbnail(record.id),
             )
             if record.problem is None:
                 self.view_image_wanted.emit(record.id, record.path)

@@ -155,11 +155,18 @@ class ImageViewer(QWidget):
     def explaining(self) -> bool:
         return self.explain_button.isChecked()
 
-    def show_pending(self, image_id: int, caption: str, path: str | None = None) -> None:
+    def show_pending(
+        self, image_id: int, caption: str, path: str | None = None, placeholder: QPixmap | None = None
+    ) -> None:
+        """``image_id`` is current: its caption at once, and until its pixels are decoded (a large photo can take
+        seconds) its thumbnail ``placeholder`` enlarged, or an empty view — never the image shown before."""
         self.image_id = image_id
         self.path = path
         self.caption.setText(caption)
-        self.view.clear_overlay()
+        if placeholder is not None and not placeholder.isNull():
+            self.view.set_image(placeholder.toImage())
+        else:
+            self.view.clear()
         self._ask_for_overlay()
 
     def set_caption(self, caption: str) -> None:

@@ -113,6 +113,27 @@ def test_multi_select_assign_and_unlabel_with_zero(qtbot, browser_window, projec
     assert all(labels[name] is None for name in names)
 
 
+def test_the_large_view_never_shows_the_previous_picture_under_the_next_caption(
+    qtbot, browser_window
+) -> None:  # noqa: ANN001
+    """While the next image decodes (a large photo takes seconds), the view shows its thumbnail, or nothing."""
+    _window, browser = browser_window
+    browser.view.setCurrentIndex(browser.model.index(0))
+    qtbot.waitUntil(lambda: not browser.viewer.view.item.pixmap().isNull(), timeout=15_000)
+    first = browser.viewer.view.item.pixmap().toImage()
+    browser.view_image_wanted.disconnect()  # the next decode never arrives
+    browser.model._pixmaps.pop(browser.model.record(1).id, None)  # and no thumbnail of it is in memory yet
+    browser.view.setCurrentIndex(browser.model.index(1))
+    assert browser.viewer.view.item.pixmap().isNull()
+    qtbot.waitUntil(
+        lambda: browser.model.cached_thumbnail(browser.model.record(2).id) is not None, timeout=15_000
+    )
+    browser.view.setCurrentIndex(browser.model.index(2))
+    shown = browser.viewer.view.item.pixmap().toImage()
+    assert not shown.isNull() and shown != first
+    assert shown == browser.model.cached_thumbnail(browser.model.record(2).id).toImage()
+
+
 def test_space_moves_and_search_filters_by_name(qtbot, browser_window) -> None:  # noqa: ANN001
     _window, browser = browser_window
     qtbot.keyClick(browser.view, Qt.Key.Key_Space)
