@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal,
 from PySide6.QtGui import QImage
 
 from dmtl_studio.core.project.image_problems import ImageProblem
-from dmtl_studio.core.project.imaging import load_rgb
+from dmtl_studio.core.project.imaging import load_rgb_for_longer_side
 from dmtl_studio.core.project.thumbcache import ThumbnailCache
 
 VIEW_MAX_SIDE = 4096  # the large view never holds more pixels than a 4K screen can use
@@ -69,7 +69,7 @@ class _ViewJob(QRunnable):
 
     def run(self) -> None:
         try:
-            array = load_rgb(self.path)
+            array = load_rgb_for_longer_side(self.path, VIEW_MAX_SIDE)
         except ImageProblem as exc:
             self.signals.view_failed.emit(self.generation, self.image_id, str(exc))
             return

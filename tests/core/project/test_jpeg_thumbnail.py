@@ -68,3 +68,17 @@ def test_a_tiff_only_tifffile_reads_still_gets_its_thumbnail(tmp_path: Path) -> 
     path = tmp_path / "height.tif"
     tifffile.imwrite(path, np.linspace(0, 1, 64 * 48, dtype=np.float16).reshape(48, 64))
     assert np.array_equal(imaging.thumbnail(path, 32), imaging.decoded_thumbnail(path, 32))
+
+
+def test_the_large_view_reads_a_large_jpeg_at_the_scale_it_shows(
+    photo_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = imaging.decoded_thumbnail(photo_files["turned"], 300)
+    small = imaging.load_rgb(photo_files["small"])
+    monkeypatch.setattr(imaging, "load_rgb", lambda path: pytest.fail(f"{path} was decoded in full"))
+    assert imaging.load_rgb_for_longer_side(photo_files["rgb"], 300).shape == (225, 300, 3)  # a quarter
+    upright = imaging.load_rgb_for_longer_side(photo_files["turned"], 300)
+    assert upright.shape == (300, 225, 3) and np.abs(upright.astype(int) - expected).mean() < 2.0
+    # 200 x 150 is no larger than it is shown: decoded as it is
+    monkeypatch.setattr(imaging, "load_rgb", lambda path: small)
+    assert imaging.load_rgb_for_longer_side(photo_files["small"], 300) is small
