@@ -161,6 +161,13 @@ class ImageListModel(QAbstractListModel):
         while row >= self._shown and self.canFetchMore(QModelIndex()):
             self.fetchMore(QModelIndex())
 
+    def fetch_all(self) -> None:
+        """Every row shown at once (select all, the last row): rows are otherwise fetched as the grid scrolls."""
+        if self._shown < len(self._records):
+            self.beginInsertRows(QModelIndex(), self._shown, len(self._records) - 1)
+            self._shown = len(self._records)
+            self.endInsertRows()
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
         return 0 if parent.isValid() else self._shown
 
@@ -287,8 +294,40 @@ class ThumbnailView(QListView):
     accept_pressed = Signal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self.handle_label_key(event):
-            super().keyPressEvent(event)
+        if self.handle_label_key(event):
+            return
+        if event.key() == Qt.Key.Key_End:
+            self._fetch_all()
+            if self.model().rowCount():
+                self._go_to_last(bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
+                return
+        super().keyPressEvent(event)
+
+    def _go_to_last(self, extend: bool) -> None:
+        """End (Shift+End: select up to it): the last image the filter shows, every row fetched first."""
+        last = self.model().index(self.model().rowCount() - 1, 0)
+        current = self.currentIndex()
+        if extend and current.isValid():
+            self.selectionModel().select(
+                QItemSelection(current, last), QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
+            self.selectionModel().setCurrentIndex(last, QItemSelectionModel.SelectionFlag.NoUpdate)
+        else:
+            self.setCurrentIndex(last)
+        self.scrollTo(last)
+
+    def selectAll(self) -> None:  # noqa: N802 - Qt override (Ctrl+A, Edit ▸ Select all)
+        """Every image the filter shows, not only the rows fetched so far."""
+        self._fetch_all()
+        super().selectAll()
+
+    def _fetch_all(self) -> bool:
+        """Fetch every row not fetched yet; whether there were any."""
+        model = self.model()
+        if isinstance(model, ImageListModel) and model.canFetchMore(QModelIndex()):
+            model.fetch_all()
+            return True
+        return False
 
     def handle_label_key(self, event: QKeyEvent) -> bool:
         """Turn a labelling key (digits, Backspace/Delete, Enter, Space) into its signal; ``False`` for others."""

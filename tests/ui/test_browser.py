@@ -285,3 +285,27 @@ def test_opening_another_project_shows_its_own_thumbnails(qtbot, project: Path, 
         assert delivered == [1]
     finally:
         controller.shutdown()
+
+
+def test_select_all_and_end_reach_every_image_shown_not_only_the_rows_fetched(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """The grid fetches rows as it scrolls (500 at a time); Ctrl+A and End act on every image the filter shows."""
+    project = tmp_path / "many"
+    with ProjectStore.create(project) as store:
+        store.add_class("a")
+        store.add_images([(str(tmp_path / f"img_{i:04d}.png"), None, None, None) for i in range(1200)])
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        browser = window.browser
+        assert browser.model.rowCount() < 1200  # fetched lazily
+        browser.view.setFocus()
+        browser.view.setCurrentIndex(browser.model.index(0))
+        qtbot.keyClick(browser.view, Qt.Key.Key_End)
+        assert browser.view.currentIndex().row() == 1199
+        qtbot.keyClick(browser.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(browser.view, Qt.Key.Key_1)
+        with ProjectStore.open(project) as store:
+            assert store.class_counts()["a"]["total"] == 1200
+    finally:
+        controller.shutdown()
