@@ -37,6 +37,7 @@ from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
+from dmtl_studio.ui.outside_changes import OutsideChanges
 from dmtl_studio.ui.settings import remember_project
 from dmtl_studio.ui.training_panel import QUIT_AFTER_RUN, QUIT_CANCEL
 from dmtl_studio.workers import ImportThread, ThumbnailService, TrainingThread
@@ -85,6 +86,12 @@ class StudioController(QObject):
         self.thumbnails.ready.connect(browser.model.set_thumbnail)
         self.thumbnails.failed.connect(browser.model.set_thumbnail_failed)
         self.store: ProjectStore | None = None
+        # Another window or a command changing the open project: read it again (the window's own import reads
+        # everything again when it ends).
+        self.outside = OutsideChanges(
+            browser.shown_states, lambda: bool(self.import_thread and self.import_thread.isRunning()), self
+        )
+        self.outside.changed.connect(self._changed_elsewhere)
         self._connect_label_tools()
         window.new_project_requested.connect(self.new_project)
         window.open_project_requested.connect(self.open_project)
@@ -176,6 +183,7 @@ class StudioController(QObject):
         self.window.set_project_kind(store.kind)
         self._show_train_settings(store)
         self.window.browser.attach(store)
+        self.outside.watch(store)
         self.window.evaluation.clear_result()  # the last project's figures and classes are not this one's
         self.runs_changed.emit()
         self.window.set_project_open(True)
@@ -235,6 +243,18 @@ class StudioController(QObject):
         if self.store is not None:
             self.window.browser.reload()
             self._update_readiness()
+
+    def _changed_elsewhere(self) -> None:
+        """Another window or a command changed the project's items or classes: show them as they are now."""
+        if self.store is None:
+            return
+        self.window.browser.reload_keeping_place()
+        self._update_readiness()
+        self.window.statusBar().showMessage(
+            f"The project was changed by another window or a command: its {self._items()} are shown as they are "
+            "now",
+            15000,
+        )
 
     def _update_readiness(self) -> None:
         if self.store is None:
@@ -962,6 +982,7 @@ class StudioController(QObject):
                 thread.requestInterruption()
                 thread.wait()
         self.thumbnails.shutdown()
+        self.outside.watch(None)
         if self.store is not None:
             self._keep_train_settings()
             self.store.close()

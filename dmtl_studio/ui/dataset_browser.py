@@ -565,6 +565,23 @@ class DatasetBrowser(QWidget):
         self.apply_filter()
         self._update_undo_actions()  # a label import is an action of the editor too
 
+    def shown_states(self) -> tuple[dict[int, tuple[str | None, str | None, bool]], dict[str, str]]:
+        """What the browser shows of the project: ``({id: (label, split, has a problem)}, {class: colour})``, as
+        :meth:`~dmtl_studio.core.project.images_table.ImagesTable.item_states` and ``class_colors`` read them."""
+        states = {i: (r.label, r.split, r.problem is not None) for i, r in self._all.items()}
+        return states, dict(self.model.colors)
+
+    def reload_keeping_place(self) -> None:
+        """:meth:`reload` (another window or a command changed the project), the current and selected items kept
+        where they are still shown."""
+        current = self.current_record()
+        selected = [
+            self.model.record(index.row()).id for index in self.view.selectionModel().selectedIndexes()
+        ]
+        self.reload()
+        first = [current.id] if current is not None else []
+        self._select_ids(first + [i for i in selected if i not in first])
+
     def _refresh_classes(self) -> None:
         assert self.store is not None
         counts = self.store.class_counts()

@@ -309,3 +309,38 @@ def test_select_all_and_end_reach_every_image_shown_not_only_the_rows_fetched(qt
             assert store.class_counts()["a"]["total"] == 1200
     finally:
         controller.shutdown()
+
+
+def test_changes_made_by_another_program_are_shown_and_the_windows_own_are_not_taken_for_them(
+    qtbot,  # noqa: ANN001
+    tmp_path: Path,
+    project: Path,
+) -> None:
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        browser = window.browser
+        free = [r for r in range(browser.model.rowCount()) if browser.model.record(r).label is None]
+        rows = [r for r in free if browser.model.record(r).problem is None]
+        first, second = browser.model.record(rows[0]), browser.model.record(rows[1])
+        browser.view.setCurrentIndex(browser.model.index(rows[0]))
+        browser.view.setFocus()
+        qtbot.keyClick(browser.view, Qt.Key.Key_1)  # the window's own label: not a change made elsewhere
+        current = browser.current_record().id  # moved on to the next image
+        with ProjectStore.open(project) as other:
+            other.set_meta("note", "a run's epochs or settings: nothing the grid shows")
+        assert not controller.outside.check()
+        window.statusBar().clearMessage()
+        with ProjectStore.open(project) as other:  # a command in another terminal
+            other.set_label([second.id], "triangle")
+            other.rename_class("square", "box")
+        assert controller.outside.check()
+        assert browser.model.record(browser.model.row_of(second.id)).label == "triangle"
+        assert browser.model.record(browser.model.row_of(first.id)).label == "circle"  # the window's own, kept
+        assert "box" in browser.classes.class_names() and "square" not in browser.classes.class_names()
+        assert browser.current_record().id == current  # the place kept
+        assert window.statusBar().currentMessage().startswith("The project was changed by another window")
+        assert not controller.outside.check()  # seen once
+    finally:
+        controller.shutdown()

@@ -191,6 +191,20 @@ class ImagesTable:
         key = os.fsencode(prefix)
         return self._select(" WHERE substr(images.path, 1, ?) = ?", (len(key), key))
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` of this connection: it changes when *another* connection (a command,
+        another window, a worker thread) commits a change, never for this one's own."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def item_states(self) -> dict[int, tuple[str | None, str | None, bool]]:
+        """``{id: (label, split, has a problem)}`` of every item: what a browser of the items shows of each, to
+        compare with what it shows (20,000 items in about 20 ms)."""
+        rows = self._conn.execute(
+            "SELECT images.id, classes.name, images.split, images.problem IS NOT NULL FROM images "
+            "LEFT JOIN classes ON classes.id = images.class_id"
+        )
+        return {image_id: (label, split, bool(problem)) for image_id, label, split, problem in rows}
+
     def image_count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
 
