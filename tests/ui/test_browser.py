@@ -337,7 +337,9 @@ def test_changes_made_by_another_program_are_shown_and_the_windows_own_are_not_t
             other.rename_class("square", "box")
         assert controller.outside.check()
         assert browser.model.record(browser.model.row_of(second.id)).label == "triangle"
-        assert browser.model.record(browser.model.row_of(first.id)).label == "circle"  # the window's own, kept
+        assert (
+            browser.model.record(browser.model.row_of(first.id)).label == "circle"
+        )  # the window's own, kept
         assert "box" in browser.classes.class_names() and "square" not in browser.classes.class_names()
         assert browser.current_record().id == current  # the place kept
         assert window.statusBar().currentMessage().startswith("The project was changed by another window")

@@ -10,6 +10,8 @@ APP_DIR_NAME = "DMTL Studio"
 #: The file a trained run's folder (``PROJECT/runs/NAME``) holds beside its weights: the model's sidecar, written by
 #: :mod:`dmtl_studio.core.models.run_folder`. Here, below every layer that asks whether a folder is a run's.
 RUN_SIDECAR_NAME = "model.json"
+#: The file that makes a folder a project: its SQLite database (:mod:`dmtl_studio.core.project.store`).
+DATABASE_NAME = "project.dmtl.sqlite"
 
 
 def app_data_dir() -> Path:

@@ -8,11 +8,12 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from dmtl_studio.core.base.paths import DATABASE_NAME
 from dmtl_studio.core.project.pixel_decoding import has_tiff_magic
 
 #: File name extensions (lower case) always taken as images when scanning a folder (one that then fails to
@@ -78,6 +79,8 @@ class FolderScan:
 
     files: list[Path]
     skipped: list[Path]
+    #: Folders of DMTL Studio projects found below the folder, left out whole (:func:`walk_files`).
+    projects: list[Path] = field(default_factory=list)
 
 
 @functools.cache
@@ -102,14 +105,26 @@ def is_image_content(path: str | os.PathLike[str]) -> bool:
         return has_tiff_magic(path)
 
 
-def walk_files(root: str | os.PathLike[str]) -> Iterator[os.DirEntry[str]]:
+#: The folders a project makes inside its own folder: its runs, its feature cache, the logs of removed items.
+PROJECT_OWN_FOLDERS = ("runs", "cache", "removed")
+
+
+def walk_files(
+    root: str | os.PathLike[str], projects: list[Path] | None = None
+) -> Iterator[os.DirEntry[str]]:
     """Every entry below ``root`` that is not a folder (files, dangling links), each folder's in name order.
 
     Hidden files and folders are left out. Symlink loops and unreadable folders cannot make this hang or fail. A
     folder is walked once: through its own path when it lies below ``root``, and through a link to it only when it
     does not (a link ``dogs/link -> ../cats`` must not make the cats' images dogs): linked folders are walked after
-    every real one.
+    every real one. A DMTL Studio project below ``root`` is left out whole (its images are its own, its runs and
+    cache are not data) and added to ``projects``; when ``root`` itself is a project, its database and the folders
+    it made (:data:`PROJECT_OWN_FOLDERS`) are left out.
     """
+    if (Path(root) / DATABASE_NAME).is_file():
+        own = {os.path.join(os.path.abspath(root), name) for name in PROJECT_OWN_FOLDERS}
+    else:
+        own = set()
     seen_dirs: set[tuple[int, int]] = set()
     stack = [Path(root)]
     linked: list[Path] = []  # folders reached through a symbolic link: walked once no real folder is left
@@ -125,13 +140,19 @@ def walk_files(root: str | os.PathLike[str]) -> Iterator[os.DirEntry[str]]:
         if key in seen_dirs:
             continue
         seen_dirs.add(key)
+        if (folder != Path(root) and (folder / DATABASE_NAME).is_file()) or os.path.abspath(folder) in own:
+            if projects is not None and str(os.path.abspath(folder)) not in own:
+                projects.append(folder)
+            continue
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError:
             continue
         for entry in entries:
-            if entry.name.startswith("."):
-                continue
+            if entry.name.startswith(".") or (
+                own and folder == Path(root) and entry.name.startswith(DATABASE_NAME)
+            ):
+                continue  # hidden, or the project's own database (and its -wal, -shm files)
             try:
                 if entry.is_dir(follow_symlinks=True):
                     (linked if entry.is_symlink() else stack).append(Path(entry.path))
@@ -148,7 +169,8 @@ def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
     """
     found: list[Path] = []
     skipped: list[Path] = []
-    for entry in walk_files(root):
+    projects: list[Path] = []
+    for entry in walk_files(root, projects):
         try:
             if is_image_name(entry.name):
                 found.append(Path(entry.path))
@@ -158,7 +180,7 @@ def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
             continue
     found.sort(key=natural_key)
     skipped.sort(key=natural_key)
-    return FolderScan(found, skipped)
+    return FolderScan(found, skipped, sorted(projects, key=natural_key))
 
 
 def natural_key(path: Path | str) -> tuple[tuple[str | int, ...], ...]:

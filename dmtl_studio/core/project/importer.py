@@ -76,6 +76,8 @@ class ImportSummary:
     missing: tuple[str, ...] = ()
     #: New files identical to an image the project held already (a copy of the folder imported again, say).
     copies: int = 0
+    #: Folders of DMTL Studio projects below the folder, left out whole (their images are theirs).
+    projects: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
@@ -94,6 +96,12 @@ class ImportSummary:
             )
         if self.skipped:
             parts.append(f"skipped {self.skipped} non-image file(s)")
+        if self.projects:
+            parts.append(
+                f"left out {len(self.projects)} DMTL Studio project folder(s) inside it ({self.projects[0]}"
+                + (", …" if len(self.projects) > 1 else "")
+                + "): a project's images, runs and cache are its own"
+            )
         if self.split_folders:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used}); classes from the folders below them")
@@ -318,6 +326,7 @@ def import_folder(
         cancelled=cancelled,
         notes=tuple(notes),
         skipped=len(scan.skipped),
+        projects=tuple(str(path) for path in scan.projects),
         split_folders=tuple(sorted(splits_by_folder.items())),
         split=split,
         conflicts=tuple(label_conflicts(store)),

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_target, describe_os_error, is_disk_full
+from dmtl_studio.core.base.paths import DATABASE_NAME as DATABASE_NAME
 from dmtl_studio.core.base.paths import RUN_SIDECAR_NAME
 from dmtl_studio.core.project.busy import (
     BUSY_SLICE_SECONDS,
@@ -48,7 +49,6 @@ from dmtl_studio.core.project.schema import (
 )
 from dmtl_studio.core.project.texts_table import TextsTable
 
-DATABASE_NAME = "project.dmtl.sqlite"
 RUNS_DIR = "runs"
 
 log = logging.getLogger(__name__)

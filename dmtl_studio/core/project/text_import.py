@@ -55,7 +55,8 @@ def scan_text_folder(root: str | os.PathLike[str]) -> FolderScan:
     (:func:`~dmtl_studio.core.project.folder_scan.walk_files`: hidden files left out, links and loops handled)."""
     found: list[Path] = []
     skipped: list[Path] = []
-    for entry in walk_files(root):
+    projects: list[Path] = []
+    for entry in walk_files(root, projects):
         try:
             if is_text_file_name(entry.name):
                 found.append(Path(entry.path))
@@ -65,7 +66,7 @@ def scan_text_folder(root: str | os.PathLike[str]) -> FolderScan:
             continue
     found.sort(key=natural_key)
     skipped.sort(key=natural_key)
-    return FolderScan(found, skipped)
+    return FolderScan(found, skipped, sorted(projects, key=natural_key))
 
 
 def read_text_file(path: Path) -> tuple[str, str | None, str | None]:

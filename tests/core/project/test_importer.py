@@ -165,3 +165,30 @@ def test_a_link_inside_a_class_folder_to_another_class_keeps_that_class_and_its_
         labels = {Path(record.path).relative_to(source).as_posix(): record.label for record in store.images()}
     assert labels == {f"{name}/{name[0]}{i}.png": name for name in ("cats", "dogs") for i in range(4)}
     assert result.added == 8
+
+
+def test_a_project_inside_the_folder_is_left_out_and_a_projects_own_folders_too(tmp_path: Path) -> None:
+    """A project kept among the images it was made from: importing the folder must not make the project's own
+    images a class, nor read its runs and feature cache; importing the project's own folder reads only the data."""
+    from dmtl_studio.core.project.demo import create_demo_project
+
+    data = tmp_path / "data"
+    for name in ("cats", "dogs"):
+        (data / name).mkdir(parents=True)
+    inside = data / "proj"
+    create_demo_project(inside, per_class=3, unlabelled=0)  # a project with its images below it
+    for name, source in (("cats", "circle"), ("dogs", "square")):
+        for image in sorted((inside / "images" / source).iterdir())[:3]:
+            shutil.copy(image, data / name / image.name)
+    (inside / "cache" / "features").mkdir(parents=True, exist_ok=True)
+    (inside / "cache" / "features" / "x.f32").write_bytes(b"\0" * 16)
+    with ProjectStore.create(tmp_path / "new") as store:
+        summary = import_folder(store, data)
+        assert set(store.class_names()) == {"cats", "dogs"} and summary.added == 6
+    assert summary.projects == (str(inside),) and summary.skipped == 0
+    assert "left out 1 DMTL Studio project folder(s)" in summary.describe()
+    (inside / "runs" / "r1").mkdir(parents=True)
+    shutil.copy(next((inside / "images" / "circle").iterdir()), inside / "runs" / "r1" / "plot.png")
+    with ProjectStore.open(inside) as store:  # its own folder: the images, not the runs or cache
+        again = import_folder(store, inside)
+    assert again.skipped == 0 and again.added == 0 and not again.projects
