@@ -73,7 +73,9 @@ def read_csv(
 ) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line number, cells)`` of a CSV file, each cell unescaped (:func:`unescape_cell`).
 
-    The file is streamed, so its size costs no memory; a UTF-8 byte-order mark is ignored.
+    The file is streamed, so its size costs no memory; a UTF-8 byte-order mark is ignored. Cells are separated by
+    commas, or by semicolons or tabs when the first line holds one of those and no comma (a spreadsheet saved as
+    CSV where the decimal mark is a comma writes ``path;label``).
 
     Raises
     ------
@@ -84,7 +86,10 @@ def read_csv(
     """
     name = Path(path).name
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as stream:
-        reader = csv.reader(stream)
+        first = stream.readline()
+        stream.seek(0)
+        separator = next((mark for mark in (";", "\t") if "," not in first and mark in first), ",")
+        reader = csv.reader(stream, delimiter=separator)
         rows = 0
         while True:
             try:

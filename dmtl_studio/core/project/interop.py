@@ -134,7 +134,10 @@ def import_csv(
         rows = read_csv(csv_path)
         header = [h.strip().lower() for h in next(rows, (1, []))[1]]
         if header[:2] != ["path", "label"]:
-            raise ProjectError(f"{csv_path.name}: the first line must be the header 'path,label'")
+            raise ProjectError(
+                f"{csv_path.name}: the first line must be the header 'path,label' (cells separated by commas, "
+                "or by semicolons or tabs)"
+            )
         split_at = header.index("split") if "split" in header[2:] else None
         for line, row in rows:
             if not row:
@@ -260,7 +263,10 @@ def _label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str]]:
         rows = read_csv(csv_path, max_field=max_field)
         header = next(rows, (1, []))[1]
         if [h.strip().lower() for h in header[:2]] != ["path", "label"]:
-            raise ProjectError(f"{csv_path.name}: the first line must be the header 'path,label'")
+            raise ProjectError(
+                f"{csv_path.name}: the first line must be the header 'path,label' (cells separated by commas, "
+                "or by semicolons or tabs)"
+            )
         result = []
         for line, row in rows:
             if not row:

@@ -48,6 +48,19 @@ def test_csv_with_relative_paths_and_bad_rows(tmp_path: Path, shapes_dir: Path) 
         import_csv(store, tmp_path / "bad.csv")
 
 
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_is_read_as_such(
+    tmp_path: Path, shapes_dir: Path, separator: str
+) -> None:
+    """A spreadsheet saved as CSV where the decimal mark is a comma writes semicolons (with a byte-order mark)."""
+    circles = sorted((shapes_dir / "circle").glob("*.png"))[:2]
+    lines = ["path;label".replace(";", separator)] + [f"{p}{separator}round, small" for p in circles]
+    (tmp_path / "excel.csv").write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_csv(store, tmp_path / "excel.csv")
+        assert summary.labelled == 2 and store.class_names() == ["round, small"]  # a comma inside a cell
+
+
 def test_imagefolder_round_trip_keeps_every_label(tmp_path: Path, project: Path) -> None:
     with ProjectStore.open(project) as store:
         count = export_imagefolder(store, tmp_path / "tree")
