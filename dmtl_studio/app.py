@@ -195,6 +195,12 @@ class StudioController(QObject):
             )
         if store.class_name_notes:  # class names an older version stored in another Unicode form
             self.window.statusBar().showMessage("; ".join(store.class_name_notes), 30000)
+        if store.moved_images:
+            self.window.statusBar().showMessage(
+                f"The project was moved: {store.moved_images} image(s) kept in its folder were found at their new "
+                "place, labels and splits kept",
+                30000,
+            )
         remember_project(folder)
         self.window.refresh_recent()
         self._update_readiness()

@@ -33,6 +33,7 @@ from dmtl_studio.core.project.busy import (
 from dmtl_studio.core.project.classes_table import ClassesTable
 from dmtl_studio.core.project.errors import ProjectBusyError, ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.images_table import ImagesTable
+from dmtl_studio.core.project.relocate import follow_moved_project
 
 # EpochMetrics is also named here because the training engine's recorder imports it from the store.
 from dmtl_studio.core.project.runs_table import EpochMetrics as EpochMetrics
@@ -91,6 +92,8 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
         #: ``(kind, name)`` of each schema object not made by DMTL Studio that opening with ``drop_unknown``
         #: removed.
         self.dropped_objects: tuple[tuple[str, str], ...] = ()
+        #: Images found below the project's folder after it was moved (:mod:`~dmtl_studio.core.project.relocate`).
+        self.moved_images = 0
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -244,6 +247,12 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
                 raise
             for line in store.class_name_notes:
                 log.warning("%s: %s", path, line)
+        if not read_only:
+            try:
+                store.moved_images = follow_moved_project(store)
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def close(self) -> None:

@@ -1,0 +1,64 @@
+"""A project moved (or its drive mounted elsewhere) with its images inside its folder keeps them, labels and all.
+
+Stored image paths are absolute (:mod:`~dmtl_studio.core.project.store`). The project remembers the folder it was
+last opened in (meta ``project_folder``); opened from another folder, each image stored below the old folder whose
+file is gone and whose file is found at the same place below the new folder is pointed there, and an image marked
+missing for that reason is usable again. Nothing else changes: an image that still exists where it was (the
+project was copied, not moved) keeps its path, as does an image outside the project's folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from dmtl_studio.core.project.images_table import MISSING_REASON
+
+if TYPE_CHECKING:
+    from dmtl_studio.core.project.store import ProjectStore
+
+log = logging.getLogger(__name__)
+
+#: The meta key holding the absolute folder the project was last opened in.
+FOLDER_KEY = "project_folder"
+
+
+def follow_moved_project(store: ProjectStore) -> int:
+    """Point the images left behind by a move of ``store``'s folder to their files below its folder now, and
+    remember that folder. A read-only project or a text project is left as it is.
+
+    Returns
+    -------
+    int
+        How many images were pointed to their new place.
+    """
+    if store.read_only or store.kind == "text":
+        return 0
+    now = os.path.abspath(store.folder)
+    before = store.get_meta(FOLDER_KEY)
+    moved = 0
+    if before is not None and before != now:
+        moved = _repoint(store, os.path.join(before, ""), os.path.join(now, ""))
+        if moved:
+            log.warning("%s: the project was moved; %d image(s) found at their new place", now, moved)
+    if before != now:
+        store.set_meta(FOLDER_KEY, now)
+    return moved
+
+
+def _repoint(store: ProjectStore, old: str, new: str) -> int:
+    known = {image.path for image in store.images()}
+    changes = []
+    for image in store.images_under(old):
+        target = new + image.path[len(old) :]
+        if not os.path.isfile(image.path) and os.path.isfile(target) and target not in known:
+            changes.append((os.fsencode(target), MISSING_REASON, image.id))
+    if changes:
+        with store.transaction() as conn:
+            conn.executemany(
+                "UPDATE images SET path = ?, problem = CASE WHEN problem = ? THEN NULL ELSE problem END "
+                "WHERE id = ?",
+                changes,
+            )
+    return len(changes)

@@ -1,0 +1,46 @@
+"""A project moved with its images inside its folder keeps them, labels and splits; a copy leaves both alone."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dmtl_studio.core.project.demo import create_demo_project
+from dmtl_studio.core.project.store import ProjectStore
+
+
+def _state(store: ProjectStore) -> dict[str, tuple[str | None, str | None, str | None]]:
+    return {Path(im.path).name: (im.label, im.split, im.problem) for im in store.images()}
+
+
+def test_a_moved_project_finds_its_images_below_its_new_folder(tmp_path: Path) -> None:
+    before, after = tmp_path / "lab" / "p", tmp_path / "archive" / "p"
+    create_demo_project(before, per_class=3, unlabelled=2)
+    outside = tmp_path / "outside.png"
+    with ProjectStore.open(before) as store:
+        first = store.images()[0]
+        shutil.copy(first.path, outside)
+        store.add_images([(str(outside), "circle", None, None)])  # an image outside the project's folder
+        free = [im.id for im in store.images() if im.label is None]
+        store.set_label(free, "square")  # hand labels
+        store.mark_missing_files()
+        expected = _state(store)
+    after.parent.mkdir()
+    before.rename(after)
+    with ProjectStore.open(after) as store:
+        assert store.moved_images == len(expected) - 1
+        assert _state(store) == expected  # labels, splits, no problem
+        inside = [im.path for im in store.images() if im.path != str(outside)]
+        assert all(path.startswith(str(after)) for path in inside)
+    with ProjectStore.open(after) as store:
+        assert store.moved_images == 0  # once
+
+
+def test_a_copied_project_keeps_pointing_at_the_images_that_are_still_there(tmp_path: Path) -> None:
+    original = tmp_path / "p"
+    create_demo_project(original, per_class=2, unlabelled=0)
+    with ProjectStore.open(original) as store:
+        paths = sorted(im.path for im in store.images())
+    shutil.copytree(original, tmp_path / "copy")
+    with ProjectStore.open(tmp_path / "copy") as store:
+        assert store.moved_images == 0 and sorted(im.path for im in store.images()) == paths
