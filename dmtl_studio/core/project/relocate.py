@@ -1,10 +1,12 @@
 """A project moved (or its drive mounted elsewhere) with its images inside its folder keeps them, labels and all.
 
 Stored image paths are absolute (:mod:`~dmtl_studio.core.project.store`). The project remembers the folder it was
-last opened in (meta ``project_folder``); opened from another folder, each image stored below the old folder whose
-file is gone and whose file is found at the same place below the new folder is pointed there, and an image marked
-missing for that reason is usable again. Nothing else changes: an image that still exists where it was (the
-project was copied, not moved) keeps its path, as does an image outside the project's folder.
+last moved to (meta ``project_folder``); opened from another folder, each image stored below the old folder whose
+file is gone and whose file is found at the same place below the new folder is pointed there, an image marked
+missing for that reason is usable again, and the new folder is remembered. Nothing else changes: an image that
+still exists where it was (the project was copied, not moved) keeps its path, as does an image outside the
+project's folder; a copy keeps remembering its original's folder, so that it finds its own images if the
+original is deleted later. Opening writes nothing unless images were found, or the folder was never remembered.
 """
 
 from __future__ import annotations
@@ -37,20 +39,27 @@ def follow_moved_project(store: ProjectStore) -> int:
         return 0
     now = os.path.abspath(store.folder)
     before = store.get_meta(FOLDER_KEY)
-    moved = 0
-    if before is not None and before != now:
-        moved = _repoint(store, os.path.join(before, ""), os.path.join(now, ""))
-        if moved:
-            log.warning("%s: the project was moved; %d image(s) found at their new place", now, moved)
-    if before != now:
+    if before is None:  # a project from before this was remembered (or a new one): remember it once
         store.set_meta(FOLDER_KEY, now)
+        return 0
+    if before == now:
+        return 0
+    moved = _repoint(store, os.path.join(before, ""), os.path.join(now, ""))
+    if moved:  # a copy, whose images are still where they were, keeps the folder it came from
+        store.set_meta(FOLDER_KEY, now)
+        log.warning("%s: the project was moved; %d image(s) found at their new place", now, moved)
     return moved
 
 
 def _repoint(store: ProjectStore, old: str, new: str) -> int:
+    below = store.images_under(old)
+    if not below or os.path.isfile(
+        below[0].path
+    ):  # still there: a copy, not a move (one look, every opening)
+        return 0
     known = {image.path for image in store.images()}
     changes = []
-    for image in store.images_under(old):
+    for image in below:
         target = new + image.path[len(old) :]
         if not os.path.isfile(image.path) and os.path.isfile(target) and target not in known:
             changes.append((os.fsencode(target), MISSING_REASON, image.id))

@@ -44,3 +44,15 @@ def test_a_copied_project_keeps_pointing_at_the_images_that_are_still_there(tmp_
     shutil.copytree(original, tmp_path / "copy")
     with ProjectStore.open(tmp_path / "copy") as store:
         assert store.moved_images == 0 and sorted(im.path for im in store.images()) == paths
+
+
+def test_a_copy_finds_its_own_images_once_the_original_is_gone(tmp_path: Path) -> None:
+    original = tmp_path / "p"
+    create_demo_project(original, per_class=2, unlabelled=0)
+    shutil.copytree(original, tmp_path / "copy")
+    with ProjectStore.open(tmp_path / "copy") as store:
+        assert store.moved_images == 0
+    shutil.rmtree(original)
+    with ProjectStore.open(tmp_path / "copy") as store:
+        assert store.moved_images == 6
+        assert all(im.path.startswith(str(tmp_path / "copy")) and im.usable for im in store.images())
