@@ -285,6 +285,13 @@ class ThumbnailDelegate(QStyledItemDelegate):
             return self.item_size
         return super().sizeHint(option, index)
 
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:  # noqa: N802 - Qt override
+        """Every thumbnail in a box of the icon size (Qt's box is the picture's own size): a small picture or a
+        wide one is centred in it, and every caption lies at the same height."""
+        super().initStyleOption(option, index)
+        if self.view.viewMode() == QListView.ViewMode.IconMode:
+            option.decorationSize = QSize(ICON_SIZE, ICON_SIZE)
+
 
 class ThumbnailView(QListView):
     """The grid; number keys and Space are turned into signals, everything else is Qt's own."""
