@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,10 +68,12 @@ def _open_checked(path: str | os.PathLike[str], size: int | None = None) -> Imag
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
     except Image.DecompressionBombError as exc:
-        raise ImageProblem(f"image too large: {exc}; refused before decoding to protect memory") from exc
+        raise _too_large(exc) from exc
     except UnidentifiedImageError as exc:
         raise ImageProblem("not an image file, or a format that is not supported") from exc
     except OSError as exc:
+        if "truncated" in str(exc).lower():  # the header itself is cut short
+            raise ImageProblem(f"damaged or truncated image data ({exc})") from exc
         raise ImageProblem(f"cannot be read: {exc}") from exc
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -80,9 +83,22 @@ def _open_checked(path: str | os.PathLike[str], size: int | None = None) -> Imag
         image.close()
         raise ImageProblem(
             f"image too large ({width}x{height} = {width * height:,} pixels; limit {MAX_PIXELS:,}): "
-            "refused before decoding to protect memory"
+            f"refused before decoding to protect memory; {SHRINK_ADVICE}"
         )
     return image
+
+
+#: What to do with an image over :data:`MAX_PIXELS`.
+SHRINK_ADVICE = "make it smaller, or cut it into tiles, with an image editor, then import that"
+
+
+def _too_large(exc: BaseException) -> ImageProblem:
+    """Pillow's decompression-bomb refusal in the product's words (its own text names a DOS attack)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels; " if found else ""
+    return ImageProblem(
+        f"image too large ({size}limit {MAX_PIXELS:,}): refused before decoding to protect memory; {SHRINK_ADVICE}"
+    )
 
 
 @dataclass(frozen=True)
@@ -139,7 +155,7 @@ def decode_image(path: str | os.PathLike[str]) -> DecodedImage:
     except ImageProblem:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProblem(f"image too large: {exc}") from exc
+        raise _too_large(exc) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageProblem(f"damaged or truncated image data ({exc})") from exc
     finally:

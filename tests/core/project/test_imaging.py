@@ -68,7 +68,23 @@ def test_decompression_bomb_refused_from_header(tmp_path: Path) -> None:
     side = int(MAX_PIXELS**0.5) + 100
     path = tmp_path / "bomb.png"
     Image.new("1", (side, side)).save(path)  # tiny file, enormous image
-    with pytest.raises(ImageProblem, match="too large"):
+    with pytest.raises(ImageProblem, match="too large.*make it smaller, or cut it into tiles"):
+        load_rgb(path)
+    # Beyond Pillow's own limit (twice its warning size) its refusal is said in the same words, with the size
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20_000, 20_000)).save(huge)
+    with pytest.raises(ImageProblem) as refused:
+        load_rgb(huge)
+    assert str(refused.value).startswith("image too large (400,000,000 pixels; limit ")
+    assert "attack" not in str(refused.value)
+
+
+def test_a_jpeg_cut_short_in_its_header_is_damaged_or_truncated_like_any_other(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "JPEG")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buffer.getvalue()[:300])
+    with pytest.raises(ImageProblem, match="^damaged or truncated image data"):
         load_rgb(path)
 
 
