@@ -57,6 +57,8 @@ class _Progress:
         self.tty = sys.stderr.isatty()
 
     def update(self, done: int, total: int, extra: str = "") -> None:
+        if total <= 0:  # nothing to count (every item's work was cached): no bar at all
+            return
         now = time.monotonic()
         if done < total and now - self.last < 0.1:
             return
