@@ -92,6 +92,7 @@ class StudioController(QObject):
             browser.shown_states, lambda: bool(self.import_thread and self.import_thread.isRunning()), self
         )
         self.outside.changed.connect(self._changed_elsewhere)
+        self.outside.runs_changed.connect(self.runs_changed.emit)
         self._connect_label_tools()
         window.new_project_requested.connect(self.new_project)
         window.open_project_requested.connect(self.open_project)

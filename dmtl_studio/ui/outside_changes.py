@@ -35,6 +35,8 @@ class OutsideChanges(QObject):
     """
 
     changed = Signal()
+    #: Runs were added, removed, or ended elsewhere (a training in another terminal).
+    runs_changed = Signal()
 
     def __init__(
         self, shown: Callable[[], Shown], paused: Callable[[], bool], parent: QObject | None = None
@@ -44,17 +46,22 @@ class OutsideChanges(QObject):
         self._paused = paused
         self._store: ProjectStore | None = None
         self._version: int | None = None
+        self._runs: list[tuple[int, str]] | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_INTERVAL_MS)
         self.timer.timeout.connect(self.check)
 
     def watch(self, store: ProjectStore | None) -> None:
         """Look at ``store`` from now on (``None``: at nothing)."""
-        self._store, self._version = store, None
+        self._store, self._version, self._runs = store, None, None
         if store is None:
             self.timer.stop()
         else:
             self._version = self._data_version()
+            try:
+                self._runs = store.run_states()
+            except (sqlite3.Error, ProjectError) as exc:
+                log.debug("cannot look at the project: %s", exc)
             self.timer.start()
 
     def _data_version(self) -> int | None:
@@ -73,10 +80,14 @@ class OutsideChanges(QObject):
             return False
         try:
             stored = (self._store.item_states(), self._store.class_colors())
+            runs = self._store.run_states()
         except (sqlite3.Error, ProjectError) as exc:
             log.debug("cannot look at the project: %s", exc)
             return False
         self._version = version
+        if runs != self._runs:
+            self._runs = runs
+            self.runs_changed.emit()
         if stored == self._shown():
             return False
         self.changed.emit()

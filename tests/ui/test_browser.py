@@ -344,5 +344,11 @@ def test_changes_made_by_another_program_are_shown_and_the_windows_own_are_not_t
         assert browser.current_record().id == current  # the place kept
         assert window.statusBar().currentMessage().startswith("The project was changed by another window")
         assert not controller.outside.check()  # seen once
+        listed: list[bool] = []
+        controller.runs_changed.connect(lambda: listed.append(True))
+        with ProjectStore.open(project) as other:  # a training in another terminal starts a run
+            other.create_run("elsewhere", project / "runs" / "elsewhere", {})
+        controller.outside.check()
+        assert listed  # the run lists are read again
     finally:
         controller.shutdown()

@@ -129,6 +129,10 @@ class RunsTable:
         """
         return self.runs_dir / Path(stored).name
 
+    def run_states(self) -> list[tuple[int, str]]:
+        """``(id, status)`` of every run, in id order: what a list of runs shows changes when this does."""
+        return [tuple(row) for row in self._conn.execute("SELECT id, status FROM runs ORDER BY id")]
+
     def runs(self) -> list[RunRecord]:
         """Every run, oldest first, each ``run_dir`` in this project's runs folder (:meth:`run_folder`)."""
         rows = self._conn.execute(
