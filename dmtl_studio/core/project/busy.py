@@ -6,6 +6,7 @@ another process kept waiting can name it. Advisory only: SQLite does the locking
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -74,7 +75,11 @@ def register_owner(folder: Path) -> Path | None:
         owners.mkdir(exist_ok=True)
         path.write_text(json.dumps(record), encoding="utf-8")
     except OSError:
-        return None  # a full disk must not stop a project from opening; the holder is then "another program"
+        # A full disk must not stop a project from opening (the holder is then "another program"), nor leave
+        # an empty record behind.
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        return None
     return path
 
 
