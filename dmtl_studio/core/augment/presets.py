@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dmtl_studio.core.augment.recipe import Recipe, Step
 from dmtl_studio.core.augment.registry import RecipeError
+from dmtl_studio.core.augment.text_ops import WORDNET_OPERATIONS
 
 #: The recipe used when a run names none (the same light augmentation the first version always applied).
 DEFAULT_PRESET = "light"
@@ -179,3 +182,23 @@ def resolve_recipe(data: dict | None, kind: str = "images") -> Recipe:
         what = {"images": "an image", "text": "a text"}
         raise RecipeError(f"{what[recipe.kind]} recipe cannot augment {what[kind]} project")
     return recipe
+
+
+def without_wordnet(recipe: Recipe) -> tuple[Recipe, int]:
+    """``recipe`` without its steps that read WordNet (:data:`~dmtl_studio.core.augment.text_ops.WORDNET_OPERATIONS`),
+    options of a ``one_of`` step included (a ``one_of`` left with none goes too), for a machine without WordNet;
+    and how many steps and options were left out."""
+    left_out = 0
+
+    def keep(step: Step) -> Step | None:
+        nonlocal left_out
+        if step.operation in WORDNET_OPERATIONS:
+            left_out += 1
+            return None
+        if not step.options:
+            return step
+        options = tuple(kept for kept in (keep(option) for option in step.options) if kept is not None)
+        return dataclasses.replace(step, options=options) if options else None
+
+    steps = tuple(kept for kept in (keep(step) for step in recipe.steps) if kept is not None)
+    return dataclasses.replace(recipe, steps=steps), left_out

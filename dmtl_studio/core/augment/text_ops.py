@@ -171,6 +171,8 @@ def _rate(default: float, help_text: str, maximum: float = 0.5) -> tuple[ParamSp
 
 
 _WORDS = "Fraction of the words changed: max(1, int(rate × words)); 0 changes nothing."
+#: The operations that read WordNet (:mod:`~dmtl_studio.core.augment.wordnet`): unusable where it is not installed.
+WORDNET_OPERATIONS = ("synonym_replacement", "random_insertion")
 for _name, _label, _builder, _help, _probability in (
     (
         "synonym_replacement",

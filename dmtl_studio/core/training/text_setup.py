@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dmtl_studio.core.augment.presets import resolve_recipe
+from dmtl_studio.core.augment.presets import resolve_recipe, without_wordnet
 from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
 from dmtl_studio.core.augment.wordnet import WordNetMissing
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
@@ -342,19 +342,28 @@ def _project_augmentation(config: TrainConfig, emit: EventCallback) -> tuple[Com
     """``T(x)`` of a text project's run: its text recipe (``config.recipe``; the default text recipe when None)
     compiled (word and character steps, mixing steps), and the recipe as stored with the run.
 
+    Where WordNet is not installed, the recipe's synonym steps are left out of the run, with a notice, and the
+    run stores the recipe it used.
+
     Raises
     ------
     RecipeError
-        A recipe of the other kind, or one the user chose that needs WordNet where it is not installed.
+        A recipe of the other kind.
     """
     recipe = resolve_recipe(config.recipe, "text")
     try:
         compiled = recipe.compile()
     except WordNetMissing as exc:
-        if config.recipe is not None:
-            raise
-        emit(RunNotice(f"{exc}; the texts train without augmentation"))
-        return None, no_text_augmentation()
+        recipe, left_out = without_wordnet(recipe)
+        if not any(step.enabled for step in recipe.steps):
+            emit(RunNotice(f"{exc}; the texts train without augmentation"))
+            return None, no_text_augmentation()
+        emit(
+            RunNotice(
+                f"{exc}; this run leaves out the recipe's {left_out} synonym step(s) and uses its others"
+            )
+        )
+        compiled = recipe.compile()
     return compiled, recipe.to_dict()  # type: ignore[return-value]
 
 

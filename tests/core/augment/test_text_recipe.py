@@ -139,3 +139,22 @@ def test_wordnet_is_found_by_variable_then_bundle_then_system(
     assert find_wordnet() == wordnet.SYSTEM_WORDNET  # the bundle has none: the system's
     shutil.copytree(named, bundle / "wordnet")
     assert find_wordnet() == bundle / "wordnet"
+
+
+def test_a_recipe_without_wordnet_keeps_every_other_step_and_option() -> None:
+    from dmtl_studio.core.augment.presets import without_wordnet
+
+    recipe = Recipe(
+        (
+            Step.of("synonym_replacement", 0.5, rate=0.1),
+            Step.one_of(Step.of("random_insertion", 1.0, rate=0.1), Step.of("random_swap", 1.0, rate=0.1)),
+            Step.one_of(Step.of("random_insertion", 1.0, rate=0.2)),
+            Step.of("random_deletion", 0.5, rate=0.1),
+        ),
+        "mine",
+        "text",
+    )
+    kept, left_out = without_wordnet(recipe)
+    assert left_out == 3 and kept.name == "mine" and kept.kind == "text"
+    assert [step.operation for step in kept.steps] == [recipe.steps[1].operation, "random_deletion"]
+    assert [option.operation for option in kept.steps[0].options] == ["random_swap"]

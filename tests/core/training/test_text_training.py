@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dmtl_studio.core.augment.recipe import Recipe
+from dmtl_studio.core.augment.recipe import Recipe, Step
 from dmtl_studio.core.augment.wordnet import SYSTEM_WORDNET, WORDNET_ENV
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.models.text_encoder import load_text_encoder
@@ -289,13 +289,26 @@ def test_a_text_run_trained_without_wordnet_stores_a_recipe_that_reads_back(
     events: list[object] = []
     summary = train(project, _config(transfer="frozen", linear_probe=True), on_event=events.append)
     assert summary.status == "completed"
-    assert any(isinstance(e, RunNotice) and "without augmentation" in e.message for e in events)
+    # The default recipe's two synonym steps are left out, its swap and deletion kept, and the run says so
+    assert any(
+        isinstance(e, RunNotice)
+        and "leaves out the recipe's 2 synonym step(s) and uses its others" in e.message
+        for e in events
+    )
     with ProjectStore.open(project) as store:
         run = store.runs()[-1]
     # The stored recipe is complete: the run's settings read back (resume, evaluate, the window's run list).
     assert run.config["recipe"]["schema_version"] >= 1 and run.config["recipe"]["kind"] == "text"
     config = TrainConfig.from_dict(run.config)
-    assert Recipe.from_dict(config.recipe).steps == () and config.backbone == "all-MiniLM-L6-v2"
+    used = [step.operation for step in Recipe.from_dict(config.recipe).steps]
+    assert used == ["random_swap", "random_deletion"] and config.backbone == "all-MiniLM-L6-v2"
+    # A recipe of synonym steps alone (the user's own, as the window sends it) trains without augmentation
+    only = Recipe((Step.of("synonym_replacement", 0.5, rate=0.1),), "mine", "text").to_dict()
+    events.clear()
+    assert train(
+        project, _config(transfer="frozen", linear_probe=True, recipe=only), on_event=events.append
+    ).status
+    assert any(isinstance(e, RunNotice) and "without augmentation" in e.message for e in events)
     # A run stored before the fix (its recipe without schema_version) opens too.
     with sqlite3.connect(project / DATABASE_NAME) as conn:
         old = {**run.config, "recipe": {"kind": "text", "steps": []}}
