@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from dmtl_studio import __version__
 from dmtl_studio.core.augment.presets import default_recipe
 from dmtl_studio.core.augment.recipe import Recipe
-from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.base.paths import (
     RUN_SIDECAR_NAME,
     absolute_path,
@@ -34,6 +33,7 @@ from dmtl_studio.core.project.run_lock import CHECKPOINTS_DIR, unit_folders
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_demo import create_text_demo_project
 from dmtl_studio.core.training.config import TrainConfig
+from dmtl_studio.core.training.project_recipe import keep_project_recipe, project_recipe
 from dmtl_studio.core.training.settings import ConfigError
 from dmtl_studio.ui.dataset_browser import ICON_SIZE
 from dmtl_studio.ui.main_window import MainWindow
@@ -525,24 +525,18 @@ class StudioController(QObject):
             if self.project_dir is not None and self.project_dir != shown["project"]:
                 shown["project"] = self.project_dir
                 with ProjectStore.open(self.project_dir) as store:
-                    text = store.get_meta("recipe")
+                    stored, problem = project_recipe(store)
                     kind = store.kind
                 editor.set_kind(kind)
-                recipe = default_recipe(kind)
-                try:
-                    stored = Recipe.from_json(text) if text else recipe
-                    if stored.kind != kind:
-                        raise RecipeError(f"it is a recipe for {stored.kind}, and this project holds {kind}")
-                    recipe = stored
-                except RecipeError as exc:
-                    editor.show_message(f"The project's stored recipe was not used — {exc}")
-                editor.set_recipe(recipe)
+                if problem is not None:
+                    editor.show_message(problem)
+                editor.set_recipe(stored or default_recipe(kind))
             selected_images()
 
         def store_recipe(recipe: Recipe) -> None:
             if self.project_dir is not None:
                 with ProjectStore.open(self.project_dir) as store:
-                    store.set_meta("recipe", recipe.to_json())
+                    keep_project_recipe(store, recipe)
 
         browser.model.modelReset.connect(project_shown)
         browser.view.selectionModel().selectionChanged.connect(selected_images)

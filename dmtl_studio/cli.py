@@ -622,7 +622,36 @@ def _run_config(args: argparse.Namespace, say_unused: bool = True) -> TrainConfi
             config = config.with_changes(recipe=recipe_option(args.recipe, kind).to_dict())
         except RecipeError as exc:
             raise ConfigError(str(exc)) from None
+    else:
+        config = _with_project_recipe(args.project_dir, config, say=say_unused)
     return config
+
+
+def _with_project_recipe(project_dir: Path, config: TrainConfig, say: bool = True) -> TrainConfig:
+    """``config`` with the recipe the project keeps (edited in the window), when it keeps one; with ``say``, a
+    line saying so."""
+    from dmtl_studio.core.project.errors import ProjectError
+    from dmtl_studio.core.project.store import ProjectStore, is_project
+    from dmtl_studio.core.training.project_recipe import project_recipe
+
+    if not is_project(project_dir):
+        return config  # the run says what is missing
+    try:
+        with ProjectStore.open(project_dir) as store:
+            recipe, problem = project_recipe(store)
+    except ProjectError:
+        return config  # the run opens the project and says why it cannot
+    if problem is not None and say:
+        print(f"note: {problem}; the default recipe is used", file=sys.stderr)
+    if recipe is None:
+        return config
+    if say:
+        print(
+            f"recipe: the project's own, '{recipe.name}' ({len(recipe.steps)} step(s), as the window's "
+            "Augmentation recipe area shows it); --recipe NAME|FILE chooses another",
+            file=sys.stderr,
+        )
+    return config.with_changes(recipe=recipe.to_dict())
 
 
 def _say_unused(config: TrainConfig, args: argparse.Namespace, kind: str) -> None:

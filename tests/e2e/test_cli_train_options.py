@@ -182,3 +182,26 @@ def test_the_note_names_the_flag_as_it_was_typed(project: Path, capsys: pytest.C
     _run_config(_parser().parse_args(["train", str(project), "--no-distribution-alignment"]))
     [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert line.startswith("note: --no-distribution-alignment is not used: ")
+
+
+def test_train_uses_the_recipe_the_project_keeps_unless_one_is_named(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The recipe edited in the window is the project's: a run from the command line uses it too, and says so."""
+    from dmtl_studio.cli import _run_config
+    from dmtl_studio.core.augment.presets import preset
+    from dmtl_studio.core.project.store import ProjectStore
+    from dmtl_studio.core.training.project_recipe import keep_project_recipe
+
+    assert _run_config(_parser().parse_args(["train", str(project)])).recipe is None  # none kept: the default
+    with ProjectStore.open(project) as store:
+        keep_project_recipe(store, preset("strong"))
+    config = _run_config(_parser().parse_args(["train", str(project)]))
+    assert config.recipe == preset("strong").to_dict()
+    assert "recipe: the project's own, 'strong'" in capsys.readouterr().err
+    named = _run_config(_parser().parse_args(["train", str(project), "--recipe", "light"]))
+    assert named.recipe == preset("light").to_dict()  # --recipe wins
+    with ProjectStore.open(project) as store:
+        keep_project_recipe(store, preset("eda_light", "text"))  # of the other kind: not used, and said
+    assert _run_config(_parser().parse_args(["train", str(project)])).recipe is None
+    assert "this project holds images; the default recipe is used" in capsys.readouterr().err
