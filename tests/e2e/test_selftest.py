@@ -50,7 +50,9 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
         failed = [line for line in lines if line.strip().startswith("FAIL")]
         assert len(failed) == 1 and "text augmentation" in failed[0], done.stdout
         assert "apt-get install wordnet-base" in failed[0]
-        pytest.skip("WordNet is not installed here (apt-get install wordnet-base): its check fails, as it should")
+        pytest.skip(
+            "WordNet is not installed here (apt-get install wordnet-base): its check fails, as it should"
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     for name in CHECKS:
         assert any(line.strip().startswith(f"ok   {name}") for line in lines), (name, done.stdout)

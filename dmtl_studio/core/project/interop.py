@@ -17,6 +17,7 @@ from typing import Any
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes, describe_os_error
+from dmtl_studio.core.project.delimited_rows import allow_long_fields
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
@@ -25,7 +26,6 @@ from dmtl_studio.core.project.labels import LabelEditor, can_label
 from dmtl_studio.core.project.splits import move_to_split
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_decoding import MAX_TEXT_BYTES
-from dmtl_studio.core.project.text_tables import allow_long_fields
 from dmtl_studio.core.project.validation import (
     case_variants,
     class_name_problem,

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmtl_studio.core.project.delimited_rows import MAX_TABLE_ROWS as MAX_TABLE_ROWS
+from dmtl_studio.core.project.delimited_rows import TableRow, delimited_rows
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES
 from dmtl_studio.core.project.table_options import parse_delimiter
 from dmtl_studio.core.project.text_decoding import (
     ENCODINGS_TRIED,
-    MAX_TEXT_BYTES,
     UndecodableText,
     decode_text_bytes,
 )
@@ -32,8 +32,6 @@ from dmtl_studio.core.project.text_decoding import (
 DELIMITERS = ",\t;|"
 #: Largest tabular file read, in bytes (it is decoded in memory).
 MAX_TABLE_BYTES = 1 << 30
-#: Most rows a tabular file may have.
-MAX_TABLE_ROWS = 1_000_000
 #: Bytes read for a preview or a guess of the columns.
 PREVIEW_BYTES = 256 * 1024
 
@@ -47,16 +45,6 @@ LABEL_NAMES = (
     "sentiment", "y",
 )  # fmt: skip
 SPLIT_NAMES = ("split", "subset", "set", "fold", "partition")
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One data row: ``values`` by column (``None`` for a missing field), or a ``problem`` and the ``raw`` row."""
-
-    number: int
-    values: dict[str, object]
-    problem: str | None = None
-    raw: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,7 +125,7 @@ def read_table(path: str | os.PathLike[str], delimiter: str | None = None, limit
         columns, rows = _json_lines(text)
         return Table(path, columns, rows, encoding, None, partial)
     chosen = delimiter or sniff_delimiter(text[:65536], TABLE_SUFFIXES[suffix] or ",")
-    columns, rows = _delimited(path, text, chosen)
+    columns, rows = delimited_rows(path, text, chosen)
     return Table(path, columns, rows, encoding, chosen, partial)
 
 
@@ -181,67 +169,6 @@ def sniff_delimiter(sample: str, default: str = ",") -> str:
     except csv.Error:
         return default
     return found if found in header else default
-
-
-def _unique(names: list[str]) -> tuple[str, ...]:
-    """Header names made usable: blanks named ``column N``, repeats numbered (``text (2)``)."""
-    seen: dict[str, int] = {}
-    result = []
-    for index, name in enumerate(names, start=1):
-        name = name.strip() or f"column {index}"
-        seen[name] = seen.get(name, 0) + 1
-        result.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return tuple(result)
-
-
-def allow_long_fields() -> None:
-    """Let the csv module read fields as long as a text may be (its default limit is 128 KiB). The limit is
-    the module's, shared by the process; it only ever grows here."""
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_TEXT_BYTES))
-
-
-def _delimited(path: Path, text: str, delimiter: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:
-    allow_long_fields()
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise ProjectError(f"{path.name}: the header line is not readable as CSV ({exc})") from None
-    if not header or not any(cell.strip() for cell in header):
-        raise ProjectError(f"{path.name} has no header line naming its columns (the first line is empty)")
-    columns = _unique(header)
-    rows: list[TableRow] = []
-    number = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            number += 1
-            rows.append(TableRow(number, {}, f"not readable as CSV: {exc}"))
-            continue
-        number += 1
-        if number > MAX_TABLE_ROWS:
-            raise ProjectError(
-                f"{path.name} has more than {MAX_TABLE_ROWS:,} rows (the limit): split it into parts"
-            )
-        if not cells or not any(cell.strip() for cell in cells):
-            continue  # a blank row
-        if len(cells) > len(columns) and not any(cell.strip() for cell in cells[len(columns) :]):
-            cells = cells[: len(columns)]  # trailing empty fields, as spreadsheets write them
-        if len(cells) != len(columns):
-            rows.append(
-                TableRow(
-                    number,
-                    {},
-                    f"ragged row: {len(cells)} field(s) where the header has {len(columns)}",
-                    delimiter.join(cells),
-                )
-            )
-            continue
-        rows.append(TableRow(number, dict(zip(columns, cells, strict=True))))
-    return columns, tuple(rows)
 
 
 def _json_lines(text: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:

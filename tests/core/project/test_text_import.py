@@ -242,6 +242,40 @@ def test_bad_rows_are_reported_by_row_never_fatal(tmp_path: Path) -> None:
         assert any(line.startswith("problem: t.csv row 3: ragged row") for line in summary.details())
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "swallowed"),
+    [
+        (  # the stray quote runs to the next quote of the file, which opened a text of two lines
+            "t.csv",
+            'text,label\nPipe burst in lab 3,safety\n"Urgent: VPN down since 9am,outage\nInvoice 55 is wrong,billing\n'
+            'Printer on fire in room 2,safety\n"A quoted text, with a comma, and\non two lines",billing\n',
+            3,
+        ),
+        (  # the stray quote runs to the end of the file
+            "t.tsv",
+            'text\tlabel\nPipe burst in lab 3\tsafety\n"Urgent: VPN down since 9am\toutage\n'
+            "Invoice 55 is wrong\tbilling\nPrinter on fire in room 2\tsafety\n",
+            2,
+        ),
+    ],
+)
+def test_an_opening_quote_never_closed_costs_its_own_row_not_the_rest_of_the_file(
+    tmp_path: Path, name: str, content: str, swallowed: int
+) -> None:
+    """A stray quote at the start of a cell used to read the lines after it into that cell: one ragged row for
+    the rest of the file. Only its own row is a problem now; the lines after it are rows of their own."""
+    table = tmp_path / name
+    table.write_text(content, encoding="utf-8")
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label")
+        texts = {store.text(r.id) for r in store.images() if r.problem is None}
+        [(key, problem)] = summary.problems
+    assert key.endswith("#2") and problem.startswith("an opening quote is never closed")
+    assert f"the {swallowed} line(s) after it" in problem
+    assert {"Invoice 55 is wrong", "Printer on fire in room 2", "Pipe burst in lab 3"} <= texts
+    assert len(texts) == (4 if name == "t.csv" else 3)
+
+
 def test_malformed_json_lines_and_missing_values(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(
