@@ -229,15 +229,21 @@ def cell_text(value: object) -> str | None:
 
 
 def preview_table(path: str | os.PathLike[str], rows: int = 8, delimiter: str | None = None) -> TablePreview:
-    """The columns and first ``rows`` rows of a tabular file (its first :data:`PREVIEW_BYTES` read), with the
-    columns guessed to hold the text, the label and the split (see :func:`guess_columns`).
+    """The columns and first ``rows`` rows of a tabular file (its first :data:`PREVIEW_BYTES` read, or more until
+    one row is whole), with the columns guessed to hold the text, the label and the split (see
+    :func:`guess_columns`).
 
     Raises
     ------
     ProjectError
         As :func:`read_table`.
     """
-    table = read_table(path, delimiter=delimiter, limit=PREVIEW_BYTES)
+    size = os.path.getsize(path)
+    limit = PREVIEW_BYTES
+    table = read_table(path, delimiter=delimiter, limit=limit)
+    while not table.rows and limit < size:  # a first row longer than the preview (a text may be 10 MB)
+        limit *= 4
+        table = read_table(path, delimiter=delimiter, limit=limit)
     text, label, split = guess_columns(table)
     good = [row for row in table.rows if row.problem is None]
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])

@@ -587,3 +587,20 @@ def test_a_first_line_that_looks_like_data_is_said_not_silently_taken_as_the_hea
     lines = tmp_path / "t.jsonl"  # JSON Lines have no header line
     lines.write_text('{"text": "label", "label": "label"}\n', encoding="utf-8")
     assert preview_table(lines).header_warning is None
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_first_row_longer_than_the_preview_is_still_found(tmp_path: Path, suffix: str) -> None:
+    """The preview reads the file's first 256 KiB; a first text longer than that (a text may be 10 MB) made the
+    command line say the file had no rows (or no columns) below its header."""
+    from dmtl_studio.core.project.text_tables import PREVIEW_BYTES
+
+    big = ("word " * PREVIEW_BYTES)[: PREVIEW_BYTES + 50_000]
+    table = tmp_path / f"t{suffix}"
+    if suffix == ".csv":
+        table.write_text(f'text,label\n"{big}",big\nsmall text,small\n', encoding="utf-8")
+    else:
+        rows = [{"text": big, "label": "big"}, {"text": "small text", "label": "small"}]
+        table.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    preview = preview_table(table)
+    assert preview.rows_read >= 1 and preview.text_column == "text" and preview.label_column == "label"
