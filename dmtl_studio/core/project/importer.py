@@ -41,6 +41,8 @@ SPLIT_FOLDER_NAMES = {
     "val": "val",
     "valid": "val",
     "validation": "val",
+    "dev": "val",  # the development set: the usual name of the validation split in NLP datasets
+    "development": "val",
     "test": "test",
     "testing": "test",
 }

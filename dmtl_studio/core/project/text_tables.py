@@ -301,7 +301,9 @@ def text_columns_guess(path: str | os.PathLike[str]) -> tuple[tuple[str, ...], s
 def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
     """``(text, label, split)`` columns of ``table``, each ``None`` when none fits.
 
-    By name first (:data:`TEXT_NAMES`, :data:`LABEL_NAMES`, :data:`SPLIT_NAMES`, case-insensitive); else the
+    By name first (:data:`TEXT_NAMES`, :data:`LABEL_NAMES`, :data:`SPLIT_NAMES`, case-insensitive; a split column
+    only when more than half of its values name a split, the rows with another are split automatically and say
+    so); else the
     text is the column with the longest values on average, and the label the column of short values (at most 40
     characters on average) with the fewest distinct values, at most half as many as rows.
     """
@@ -313,8 +315,10 @@ def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
         return [_shown(row.get(column)).strip() for row in sample]
 
     split = next((folded[n] for n in SPLIT_NAMES if n in folded), None)
-    if split is not None and not all(v.casefold() in SPLIT_FOLDER_NAMES for v in values(split) if v):
-        split = None
+    if split is not None:  # most of its values must name a split; a row with another is split automatically
+        given = [v.casefold() for v in values(split) if v]
+        if sum(v in SPLIT_FOLDER_NAMES for v in given) * 2 <= len(given):
+            split = None
     text = next((folded[n] for n in TEXT_NAMES if n in folded), None)
     label = next((folded[n] for n in LABEL_NAMES if n in folded and folded[n] != text), None)
     others = [c for c in columns if c not in (split, label)]

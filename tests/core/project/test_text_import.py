@@ -604,3 +604,28 @@ def test_a_first_row_longer_than_the_preview_is_still_found(tmp_path: Path, suff
         table.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     preview = preview_table(table)
     assert preview.rows_read >= 1 and preview.text_column == "text" and preview.label_column == "label"
+
+
+def test_a_split_column_with_an_odd_value_is_still_used_and_dev_is_the_validation_split(tmp_path: Path) -> None:
+    """One value that names no split used to make the whole column ignored, without a word: the rows marked test
+    were then split at random and could land in training."""
+    table = _write_csv(
+        tmp_path / "t.csv",
+        [
+            ["text", "label", "split"],
+            ["alpha one", "a", "train"],
+            ["beta two", "b", "test"],
+            ["gamma three", "a", "dev"],
+            ["delta four", "b", " train "],
+            ["epsilon five", "a", "holdout"],
+            ["zeta six", "b", "test"],
+        ],
+    )
+    assert preview_table(table).split_column == "split"
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label", split_column="split")
+        splits = {store.text(r.id): r.split for r in store.images()}
+        notes = dict(summary.notes)
+    assert splits["beta two"] == splits["zeta six"] == "test" and splits["gamma three"] == "val"
+    assert splits["delta four"] == "train"
+    assert any("split 'holdout' is not train, val or test" in note for note in notes.values())
