@@ -778,13 +778,19 @@ class StudioController(QObject):
             thread.finished.connect(next_text)
             start("explain", thread)
 
-        def show_words(payload: tuple[int, tuple, str, float]) -> None:
-            item_id, words, class_name, probability = payload
+        def show_words(payload: tuple[int, tuple, str, float, int]) -> None:
+            item_id, words, class_name, probability, unread = payload
+            beyond = (
+                f" The last {unread} word(s) lie past what the model reads (its maximum length) and were not scored."
+                if unread
+                else ""
+            )
             text_viewer.set_attributions(
                 item_id,
                 words,
                 f"Why '{class_name}' ({probability:.0%}) by run {Path(view.selected_run() or '').name}: each word "
-                "scored by how much the probability falls without it; green speaks for the class, red against.",
+                "scored by how much the probability falls without it; green speaks for the class, red against."
+                + beyond,
             )
 
         def next_text() -> None:

@@ -207,7 +207,8 @@ class PredictThread(CoreThread):
 
 class TextExplainThread(CoreThread):
     """:func:`dmtl_studio.core.evaluation.text_attribution.explain_text` for one text; emits
-    ``(item id, words, class name, probability)`` with ``words`` a tuple of ``(start, end, word, score)``.
+    ``(item id, words, class name, probability, unread)`` with ``words`` a tuple of ``(start, end, word, score)``
+    and ``unread`` the number of words past what the model reads.
 
     The run's model stays loaded between requests, shared with Grad-CAM's cache.
     """
@@ -223,4 +224,4 @@ class TextExplainThread(CoreThread):
 
         with _MODEL_LOCK:
             found = explain_text(_cached_model(self.run_dir), self.text)
-        return (self.item_id, found.words, found.target_name, found.probability)
+        return (self.item_id, found.words, found.target_name, found.probability, found.unread)

@@ -40,6 +40,7 @@ USER_ERRORS = (
     ("dmtl_studio.core.quality.audit", "AuditError"),
     ("dmtl_studio.core.models.text_catalog", "TextEncoderError"),
     ("dmtl_studio.core.quality.reject", "RejectError"),
+    ("dmtl_studio.core.evaluation.text_attribution", "NothingToExplain"),
 )
 _UNKNOWN_BACKBONE = ("dmtl_studio.core.models.catalog", "UnknownBackbone")
 

@@ -6,7 +6,9 @@ supports the class, negative where it argues against it. The occluded variants a
 pass per :data:`ATTRIBUTION_BATCH` variants). Occlusion needs no gradients and works with any model that scores
 texts (the run's encoder, fine-tuned or frozen, and its head); for a text of ``n`` words it costs ``n + 1``
 forward passes of short texts. Words are runs of letters and digits (with inner apostrophes and hyphens);
-punctuation is not scored. Words past the encoder's maximum length cannot change the prediction and score 0.
+punctuation is not scored. Words past the encoder's maximum length are never read by the model: the text is cut
+where its tokenizer stops before the variants are made (a text of a megabyte costs what its first few hundred words
+cost), and those words score 0 and are counted (:attr:`TextExplanation.unread`).
 
 The result is plain data (offsets into the text, the word, its score), so the window draws it without torch.
 """
@@ -43,10 +45,33 @@ class TextExplanation:
     classes: tuple[str, ...]
     probability: float
     words: tuple[tuple[int, int, str, float], ...]
+    #: Words past what the model reads (its maximum length in tokens): never scored.
+    unread: int = 0
 
     @property
     def target_name(self) -> str:
         return self.classes[self.target]
+
+
+class NothingToExplain(ValueError):
+    """A text with no word (emoji or punctuation only): no word can be taken out of it."""
+
+
+def read_length(loaded: LoadedModel, text: str) -> int:
+    """How many characters of ``text`` the run's encoder reads: all of them, or up to where its maximum length in
+    tokens cuts it (from the tokenizer's character offsets; all of them when it gives none)."""
+    encoder = loaded.model.backbone
+    tokenizer, limit = getattr(encoder, "tokenizer", None), getattr(encoder, "max_length", None)
+    if tokenizer is None or limit is None or not getattr(tokenizer, "is_fast", False):
+        return len(text)
+    window = text[: 64 * int(limit)]  # a token is rarely over 64 characters: the rest cannot be read anyway
+    offsets = tokenizer(window, truncation=True, max_length=int(limit), return_offsets_mapping=True)[
+        "offset_mapping"
+    ]
+    ends = [end for start, end in offsets if end > start]
+    if not ends or (len(offsets) < int(limit) and len(window) == len(text)):
+        return len(text)
+    return max(ends)
 
 
 def word_spans(text: str) -> list[tuple[int, int, str]]:
@@ -74,17 +99,21 @@ def explain_text(
 
     Raises
     ------
+    NothingToExplain
+        ``text`` has no word.
     ValueError
-        ``text`` has no word, the run is not a text run, or ``target`` is not one of its classes.
+        The run is not a text run, or ``target`` is not one of its classes.
     """
     loaded = model if isinstance(model, LoadedModel) else load_checkpoint(model)
     if loaded.sidecar.get("kind") != "text":
         raise ValueError("word attributions need a text run; image runs are explained with Grad-CAM")
     spans = word_spans(text)
     if not spans:
-        raise ValueError("the text has no word to explain")
-    scored = spans[:MAX_WORDS]
-    variants = [text] + [text[:start] + text[end:] for start, end, _ in scored]
+        raise NothingToExplain("nothing to explain: the text has no word (only symbols or punctuation)")
+    read = read_length(loaded, text)
+    scored = [span for span in spans if span[1] <= read][:MAX_WORDS]
+    cut = text[:read]
+    variants = [cut] + [cut[:start] + cut[end:] for start, end, _ in scored]
     probs = _probabilities(loaded, variants)
     if target is None:
         index = int(np.argmax(probs[0]))
@@ -99,7 +128,8 @@ def explain_text(
     full = float(probs[0, index])
     scores = [full - float(p) for p in probs[1:, index]] + [0.0] * (len(spans) - len(scored))
     words = tuple((s, e, w, score) for (s, e, w), score in zip(spans, scores, strict=True))
-    return TextExplanation(text, index, tuple(loaded.classes), full, words)
+    unread = sum(1 for span in spans if span[1] > read)
+    return TextExplanation(text, index, tuple(loaded.classes), full, words, unread)
 
 
 def word_attributions(

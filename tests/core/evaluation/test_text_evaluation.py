@@ -6,9 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dmtl_studio.core.base.errors import is_user_error
 from dmtl_studio.core.evaluation.inference import evaluate_run, probabilities_for, suggest_labels
 from dmtl_studio.core.evaluation.report import write_report
-from dmtl_studio.core.evaluation.text_attribution import explain_text, word_attributions, word_spans
+from dmtl_studio.core.evaluation.text_attribution import (
+    NothingToExplain,
+    explain_text,
+    word_attributions,
+    word_spans,
+)
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.store import ProjectStore
@@ -90,11 +96,37 @@ def test_the_word_that_carries_the_class_has_the_highest_attribution(
 
 def test_attribution_refuses_what_it_cannot_explain(tmp_path_factory: pytest.TempPathFactory) -> None:
     _, run_dir = trained_text_project(tmp_path_factory)
-    with pytest.raises(ValueError, match="no word"):
-        explain_text(run_dir, " ... !? ")
+    with pytest.raises(NothingToExplain, match="nothing to explain: the text has no word"):
+        explain_text(run_dir, " 🔥🔥 ... !? ")
+    assert is_user_error(NothingToExplain("x"))  # the window says it plainly, with no log file
     with pytest.raises(ValueError, match="not a class"):
         explain_text(run_dir, "a cat", target="dogs")
     assert [w for _, _, w in word_spans("Don't re-use it, 2 cats.")] == ["Don't", "re-use", "it", "2", "cats"]
+
+
+def test_words_past_what_the_model_reads_are_counted_and_a_huge_text_costs_what_its_start_costs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Occlusion of a word the model never reads changes nothing: the text is cut where the tokenizer stops, the
+    words after it are counted, and a text of a megabyte is explained in the time of its first words."""
+    _, run_dir = trained_text_project(tmp_path_factory)
+    loaded = load_checkpoint(run_dir)
+    limit = loaded.model.backbone.max_length
+    filler = " ".join(["station"] * (limit + 40))
+    explanation = explain_text(loaded, f"{filler} my cat walked")
+    assert explanation.unread >= 40 + 3
+    assert all(score == 0.0 for _, _, _, score in explanation.words[-(40 + 3) :])
+    assert explain_text(loaded, "yesterday my cat walked").unread == 0
+    from dmtl_studio.core.evaluation import text_attribution
+
+    scored: list[str] = []
+    real = text_attribution._probabilities
+    monkeypatch.setattr(
+        text_attribution, "_probabilities", lambda model, texts: scored.extend(texts) or real(model, texts)
+    )
+    huge = explain_text(loaded, "station " * 130_000)  # about a megabyte
+    assert huge.unread > 120_000
+    assert len(scored) <= limit + 1 and max(map(len, scored)) < 20 * limit  # the variants of its start alone
 
 
 def test_the_report_of_a_text_run_shows_texts_where_images_show_thumbnails(

@@ -606,7 +606,9 @@ def test_a_first_row_longer_than_the_preview_is_still_found(tmp_path: Path, suff
     assert preview.rows_read >= 1 and preview.text_column == "text" and preview.label_column == "label"
 
 
-def test_a_split_column_with_an_odd_value_is_still_used_and_dev_is_the_validation_split(tmp_path: Path) -> None:
+def test_a_split_column_with_an_odd_value_is_still_used_and_dev_is_the_validation_split(
+    tmp_path: Path,
+) -> None:
     """One value that names no split used to make the whole column ignored, without a word: the rows marked test
     were then split at random and could land in training."""
     table = _write_csv(
