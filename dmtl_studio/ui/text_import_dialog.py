@@ -199,7 +199,7 @@ class TextImportDialog(QDialog):
         )
         self.how_read.setText(
             f"<b>{html.escape(self.path.name)}</b>: {kind}, {encoding}, {len(preview.columns)} column(s). "
-            f"The first {len(preview.rows)} row(s):"
+            + (f"The first {len(preview.rows)} row(s):" if preview.rows else "")
         )
         advice = header_advice(preview.header_warning, self.predicting) if preview.header_warning else ""
         # Only the first letter raised: str.capitalize would lower the file and column names in it.
@@ -251,6 +251,10 @@ class TextImportDialog(QDialog):
         problem = ""
         if not self.preview.columns:
             problem = f"The file has no columns to {'predict' if self.predicting else 'import'}."
+        elif self.preview.delimiter is not None and not self.preview.rows_read:
+            problem = "The file has no rows below its header: nothing to " + (
+                "predict." if self.predicting else "import."
+            )
         elif len(set(chosen)) < len(chosen):
             problem = "Choose a different column for each role."
         self.problem.setText(problem)

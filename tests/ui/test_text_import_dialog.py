@@ -54,6 +54,18 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
     assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()
 
 
+def test_a_file_with_a_header_and_no_rows_cannot_be_imported_and_the_dialog_says_why(
+    qtbot, tmp_path: Path
+) -> None:  # noqa: ANN001
+    path = tmp_path / "header_only.csv"
+    path.write_text("text,label\n", encoding="utf-8")
+    dialog = TextImportDialog(path)
+    qtbot.addWidget(dialog)
+    assert not dialog.import_button.isEnabled()
+    assert dialog.problem.text() == "The file has no rows below its header: nothing to import."
+    assert "The first" not in dialog.how_read.text()
+
+
 def test_the_dialog_says_when_the_first_line_looks_like_data(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     headerless = tmp_path / "notes.csv"
     headerless.write_text(
