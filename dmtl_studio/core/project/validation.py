@@ -27,6 +27,11 @@ _WINDOWS_DEVICES = frozenset(
 MAX_CLASS_NAME = 100
 
 
+#: Unicode's explicit bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): in a name
+#: they reverse the text shown around it in every list ("Trojan Source").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def class_name_problem(name: str) -> str | None:
     """Why ``name`` (already stripped) cannot be a class name, or ``None`` when it can."""
     if not name:
@@ -39,6 +44,8 @@ def class_name_problem(name: str) -> str | None:
         return f"'{name}' cannot be a class name: it reads as a drive on Windows"
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         return f"{name!r} cannot be a class name: it holds control characters"
+    if any(ch in _BIDI_CONTROLS for ch in name):
+        return f"{name!r} cannot be a class name: it holds a text-direction control that reverses what is shown"
     if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
         return f"'{name}' cannot be a class name: Windows reserves it for a device"
     return None

@@ -109,6 +109,8 @@ def test_label_csv_door_refuses_path_like_class_names(tmp_path: Path, shapes_dir
         "C:x",
         "con",
         "LPT1.txt",
+        "\u202eevil",  # a right-to-left override reverses the text shown around it
+        "cats\u2066x",
     ],
 )
 def test_every_store_door_refuses_path_like_class_names(tmp_path: Path, name: str) -> None:
