@@ -147,12 +147,15 @@ class ReliabilityDiagram(QWidget):
         used = np.isfinite(accuracy)
         return centres[used], accuracy[used]
 
-    def show_summary(self, summary: dict | None, uncalibrated: dict | None = None) -> None:
-        """Show ``EvaluationResult.calibration_summary()`` (and the uncalibrated bins); ``None`` clears it."""
+    def show_summary(
+        self, summary: dict | None, uncalibrated: dict | None = None, noun: str = "image"
+    ) -> None:
+        """Show ``EvaluationResult.calibration_summary()`` (and the uncalibrated bins); ``None`` clears it.
+        ``noun`` names the items (image, text)."""
         if summary is None:
             self.bars.setOpts(x=[], height=[])
             self.before.setOpts(x=[], height=[])
-            self.title.setText("Calibration: no image was scored")
+            self.title.setText(f"Calibration: no {noun} was scored")
             return
         x, height = self._bars(summary["bins"])
         self.bars.setOpts(x=x, height=height, width=1 / len(summary["bins"]["counts"]))
@@ -163,13 +166,13 @@ class ReliabilityDiagram(QWidget):
             self.title.setText(
                 f"ECE <b>{summary['ece']:.3f}</b> with temperature {summary['temperature']:.2f}; "
                 f"{summary['ece_uncalibrated']:.3f} without (fitted on {fitted.get('images', '?')} "
-                f"{fitted.get('fitted_on', 'validation')} images)"
+                f"{fitted.get('fitted_on', 'validation')} {noun}s)"
             )
         else:
             self.before.setOpts(x=[], height=[])
             self.title.setText(
                 f"ECE <b>{summary['ece']:.3f}</b>; this run is not calibrated (trained before calibration, or "
-                "too few validation images)"
+                f"too few validation {noun}s)"
             )
 
 
@@ -570,7 +573,7 @@ class EvaluationView(QWidget):
         self.per_class.show_metrics(metrics, classes)
         self.per_class.setHorizontalHeaderLabels([*PER_CLASS_COLUMNS[:-1], f"{noun.capitalize()}s"])
         self.reliability.show_summary(
-            result.calibration_summary(), result.reliability(calibrated=False).to_dict()
+            result.calibration_summary(), result.reliability(calibrated=False).to_dict(), noun
         )
         for button in (self.misclassified_button, self.low_confidence_button):
             button.setEnabled(True)

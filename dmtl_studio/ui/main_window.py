@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QStackedWidget,
@@ -243,7 +244,7 @@ class MainWindow(QMainWindow):
         labels_menu = self.menuBar().addMenu("&Labels")
         self.project_actions = [
             labels_menu.addAction("Export labels as CSV…", self._ask_export_csv),
-            labels_menu.addAction("Export labelled images as folders…", self._ask_export_folder),
+            self._export_folders_action(labels_menu),
             labels_menu.addAction("Import labels from CSV…", self._ask_import_csv),
             labels_menu.addSeparator(),
             labels_menu.addAction("Reassign splits…", self._ask_splits),
@@ -341,6 +342,13 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.import_texts_requested.emit(path, dialog.columns())
 
+    def _export_folders_action(self, menu: QMenu) -> QAction:
+        """Labels ▸ Export labelled images (or texts) as folders: its text follows the project's kind."""
+        self.export_folders_action = menu.addAction(
+            "Export labelled images as folders…", self._ask_export_folder
+        )
+        return self.export_folders_action
+
     def set_project_kind(self, kind: str) -> None:
         """Offer the imports, and the backbones or text encoders, of the open project's kind (``"images"`` or
         ``"text"``)."""
@@ -355,6 +363,11 @@ class MainWindow(QMainWindow):
             f"Remove problem {'texts' if kind == 'text' else 'files'} from project…"
         )
         self.import_text_folder_action.setVisible(kind == "text")
+        self.export_folders_action.setText(
+            "Export labelled texts as folders of .txt files…"
+            if kind == "text"
+            else "Export labelled images as folders…"
+        )
 
     def set_import_running(self, running: bool) -> None:
         """Show the import's progress bar and its Cancel button while an import runs."""

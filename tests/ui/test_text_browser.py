@@ -90,6 +90,13 @@ def test_rows_show_the_first_lines_label_and_split(qtbot, qtmodeltester, text_wi
     qtmodeltester.check(browser.model)
 
 
+def test_a_text_projects_menus_and_calibration_speak_of_texts(text_window) -> None:  # noqa: ANN001
+    window, _browser = text_window
+    assert window.export_folders_action.text() == "Export labelled texts as folders of .txt files…"
+    window.evaluation.reliability.show_summary(None, noun="text")
+    assert window.evaluation.reliability.title.text() == "Calibration: no text was scored"
+
+
 def test_the_full_text_view_shows_the_current_text_with_its_source_and_label(text_window) -> None:  # noqa: ANN001
     _window, browser = text_window
     browser.view.setCurrentIndex(browser.model.index(0))

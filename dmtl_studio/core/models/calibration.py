@@ -185,14 +185,14 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, fitted_on: str = "validat
         bound = temperature
         temperature = match_confidence(logits, targets)
         why = (
-            "it keeps falling as T goes to 0, as when every image is right"
+            "it keeps falling as T goes to 0, as when every item is right"
             if every_right or bound < 1.0
             else "it keeps falling as T grows, as when the scores say little about the classes"
         )
         where = "" if every_right else f"; best at the search bound T={bound:.3g}"
         note = (
-            f"the likelihood of the {len(targets)} validation images has no minimum ({why}{where}): "
-            f"T={temperature:.3g} makes their mean confidence the smoothed accuracy (right + 1) / (images + 2) "
+            f"the likelihood of the {len(targets)} validation items has no minimum ({why}{where}): "
+            f"T={temperature:.3g} makes their mean confidence the smoothed accuracy (right + 1) / (items + 2) "
             "instead"
         )
     entry = {

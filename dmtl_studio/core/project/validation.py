@@ -45,7 +45,9 @@ def class_name_problem(name: str) -> str | None:
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         return f"{name!r} cannot be a class name: it holds control characters"
     if any(ch in _BIDI_CONTROLS for ch in name):
-        return f"{name!r} cannot be a class name: it holds a text-direction control that reverses what is shown"
+        return (
+            f"{name!r} cannot be a class name: it holds a text-direction control that reverses what is shown"
+        )
     if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
         return f"'{name}' cannot be a class name: Windows reserves it for a device"
     return None

@@ -90,7 +90,7 @@ def test_no_minimum_when_every_validation_image_is_right_matches_the_smoothed_ac
     logits = rng.normal(0, 0.3, size=(40, 3))
     logits[np.arange(40), targets] += 1.0  # always right, never sure: the NLL falls as T goes to 0
     entry = calibrate(logits, targets)
-    assert entry is not None and "no minimum" in entry["note"] and "every image is right" in entry["note"]
+    assert entry is not None and "no minimum" in entry["note"] and "every item is right" in entry["note"]
     temperature = entry["temperature"]
     assert 0.05 < temperature < 1.0  # more confident than before, never certain
     assert abs(softmax(logits, temperature).max(1).mean() - 41 / 42) < 1e-4
@@ -105,7 +105,7 @@ def test_every_image_right_by_a_wide_margin_is_never_certain() -> None:
     logits = rng.normal(0, 0.05, size=(30, 3))
     logits[np.arange(30), targets] += 2.0
     entry = calibrate(logits, targets)
-    assert entry is not None and "every image is right" in entry["note"]
+    assert entry is not None and "every item is right" in entry["note"]
     assert abs(softmax(logits, entry["temperature"]).max(1).mean() - 31 / 32) < 1e-4
     assert softmax(logits, entry["temperature"]).max() < 1.0 - 1e-6
 
@@ -118,7 +118,7 @@ def test_no_minimum_at_the_upper_bound_says_the_scores_say_little_not_that_every
     entry = calibrate(logits, targets)
     assert entry is not None and "no minimum" in entry["note"]
     assert "say little about the classes" in entry["note"]
-    assert "every image is right" not in entry["note"]
+    assert "every item is right" not in entry["note"]
     right = int((logits.argmax(1) == targets).sum())
     if entry["temperature"] != 1.0:  # a temperature that reaches the smoothed accuracy exists
         assert abs(softmax(logits, entry["temperature"]).max(1).mean() - (right + 1) / 62) < 1e-4
