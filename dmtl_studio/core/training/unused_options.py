@@ -65,6 +65,8 @@ def _contrastive_steps(config: TrainConfig, kind: str) -> str | None:
         return None
     if kind != "text":
         return "the contrastive step adapts a text encoder; a project of images has none"
+    if config.transfer == AUTO:
+        return "the contrastive step runs before a frozen encoder's run only; Auto is for projects of images"
     if config.transfer != "frozen":
         return (
             f"the contrastive step runs before a frozen encoder's run only; a {config.transfer} fine-tune learns "
