@@ -13,6 +13,7 @@ from skimage import data as photos
 from dmtl_studio.core.models.preprocess import Preprocessing, decode_for_input, fit_to_input, prepare_file
 from dmtl_studio.core.project import imaging
 from dmtl_studio.core.project.image_problems import ImageProblem
+from tests.core.photos import write_photo_jpegs
 
 
 def _preprocessing(mode: str) -> Preprocessing:
@@ -21,17 +22,9 @@ def _preprocessing(mode: str) -> Preprocessing:
 
 @pytest.fixture
 def photo_files(tmp_path: Path) -> dict[str, Path]:
-    image = Image.fromarray(photos.astronaut()).resize((1200, 900))
-    files = {name: tmp_path / f"{name}.jpg" for name in ("rgb", "turned", "grey", "cmyk", "small")}
-    image.save(files["rgb"], quality=90)
-    exif = image.getexif()
-    exif[0x0112] = 6  # shown turned a quarter clockwise
-    image.save(files["turned"], quality=90, exif=exif)
-    image.convert("L").save(files["grey"], quality=90)
-    image.convert("CMYK").save(files["cmyk"], quality=90)
-    image.resize((600, 450)).save(files["small"], quality=90)  # under six times the 112 px input
+    files = write_photo_jpegs(tmp_path, small=(600, 450))  # under six times the 112 px input
     files["png"] = tmp_path / "png.png"
-    image.save(files["png"])
+    Image.open(files["rgb"]).save(files["png"])
     return files
 
 

@@ -7,25 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from skimage import data as photos
 
 from dmtl_studio.core.project import imaging
 from dmtl_studio.core.project.image_problems import ImageProblem
+from tests.core.photos import write_photo_jpegs
 
 
 @pytest.fixture
 def photo_files(tmp_path: Path) -> dict[str, Path]:
-    image = Image.fromarray(photos.astronaut()).resize((1200, 900))
-    files = {name: tmp_path / f"{name}.jpg" for name in ("rgb", "turned", "grey", "cmyk", "small")}
-    image.save(files["rgb"], quality=90)
-    exif = image.getexif()
-    exif[0x0112] = 6  # shown turned a quarter clockwise
-    image.save(files["turned"], quality=90, exif=exif)
-    image.convert("L").save(files["grey"], quality=90)
-    image.convert("CMYK").save(files["cmyk"], quality=90)
-    image.resize((200, 150)).save(files["small"], quality=90)
-    return files
+    return write_photo_jpegs(tmp_path, small=(200, 150))
 
 
 def test_a_large_jpeg_is_not_decoded_in_full_and_looks_the_same(
