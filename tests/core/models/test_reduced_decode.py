@@ -10,9 +10,8 @@ import pytest
 from PIL import Image
 from skimage import data as photos
 
-from dmtl_studio.core.models.preprocess import Preprocessing, decode_for_input, fit_to_input, prepare_file
+from dmtl_studio.core.models.preprocess import Preprocessing, decode_for_input, fit_to_input
 from dmtl_studio.core.project import imaging
-from dmtl_studio.core.project.image_problems import ImageProblem
 from tests.core.photos import write_photo_jpegs
 
 
@@ -73,13 +72,3 @@ def test_a_long_strip_is_reduced_by_its_longer_side_when_padded_and_its_shorter_
     pixels = decode_for_input(path, padded)  # padded to 112 x 22: reduced to a quarter, then shrunk
     assert pixels.shape == (22, 112, 3)
     assert np.abs(fit_to_input(pixels, padded).astype(int) - expected).mean() < 0.5
-
-
-def test_a_truncated_large_jpeg_is_a_problem_not_a_crash(
-    photo_files: dict[str, Path], tmp_path: Path
-) -> None:
-    data = photo_files["rgb"].read_bytes()
-    cut = tmp_path / "cut.jpg"
-    cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageProblem, match="damaged or truncated"):
-        prepare_file(cut, _preprocessing("pad"))

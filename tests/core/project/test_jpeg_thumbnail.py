@@ -48,8 +48,16 @@ def test_a_truncated_large_jpeg_is_a_problem_not_a_crash(
     data = photo_files["rgb"].read_bytes()
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageProblem, match="damaged or truncated"):
-        imaging.thumbnail(cut, 128)
+    from dmtl_studio.core.models.preprocess import Preprocessing, prepare_file
+
+    model_input = Preprocessing(112, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic", 1.0, "pad")
+    for reduced_read in (
+        lambda: imaging.thumbnail(cut, 128),
+        lambda: imaging.load_rgb_for_longer_side(cut, 300),
+        lambda: prepare_file(cut, model_input),
+    ):
+        with pytest.raises(ImageProblem, match="damaged or truncated"):
+            reduced_read()
 
 
 def test_a_tiff_only_tifffile_reads_still_gets_its_thumbnail(tmp_path: Path) -> None:
