@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_WORD = re.compile(r"(\w+(?:['’-]\w+)*)")
+#: A letter, digit or underscore, or a combining mark (an accent written as a character of its own after its letter,
+#: as macOS writes file names and some editors write texts: "é" as "e" + U+0301 is one word character, not a gap).
+_CHAR = "(?:\\w|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])"
+_WORD = re.compile(rf"({_CHAR}+(?:['’-]{_CHAR}+)*)")
 
 #: The kinds of change a preview marks.
 CHANGE_KINDS = ("synonym", "inserted", "swapped", "deleted", "typo")

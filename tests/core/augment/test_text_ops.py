@@ -262,3 +262,21 @@ def test_the_preview_says_an_embedding_is_mixed_in_training_and_leaves_its_text_
         assert sample.caption == f"embedding mixed in training: {lam:.2f} hardware + {rest:.2f} network"
     quiet = Recipe((Step.of("embedding_mixup", 0.0),), kind="text").compile()
     assert not any(s.mixed or s.caption for s in text_samples(quiet, "the printer jams", "hardware"))
+
+
+def test_an_accent_written_as_its_own_character_stays_with_its_letter() -> None:
+    """"été" as "e" + U+0301 + "te" + U+0301 (decomposed, as macOS and some editors write it) is one word: a swap
+    or a deletion moves or drops it whole, never leaving an accent on its own."""
+    import unicodedata
+
+    from dmtl_studio.core.augment.recipe import Recipe, Step
+
+    text = unicodedata.normalize("NFD", "été chaud à la plage")
+    recipe = Recipe(
+        (Step.of("random_swap", 1.0, rate=0.5), Step.of("random_deletion", 1.0, rate=0.3)), "t", "text"
+    ).compile()
+    for seed in range(30):
+        out = recipe(text, np.random.default_rng(seed))
+        words = out.split()
+        assert all(unicodedata.category(word[0]) != "Mn" for word in words), out
+        assert {unicodedata.normalize("NFC", w) for w in words} <= {"été", "chaud", "à", "la", "plage"}, out
