@@ -15,7 +15,8 @@ from dataclasses import dataclass
 #: A letter, digit or underscore, or a combining mark (an accent written as a character of its own after its letter,
 #: as macOS writes file names and some editors write texts: "é" as "e" + U+0301 is one word character, not a gap).
 _CHAR = "(?:\\w|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])"
-_WORD = re.compile(rf"({_CHAR}+(?:['’-]{_CHAR}+)*)")
+#: A word: word characters, with inner apostrophes and hyphens (``don't``, ``re-use``). One group: ``split`` keeps it.
+WORD = re.compile(rf"({_CHAR}+(?:['’-]{_CHAR}+)*)")
 
 #: The kinds of change a preview marks.
 CHANGE_KINDS = ("synonym", "inserted", "swapped", "deleted", "typo")
@@ -47,7 +48,7 @@ class Tokens:
     __slots__ = ("before", "dropped", "gaps", "tags", "words")
 
     def __init__(self, text: str) -> None:
-        pieces = _WORD.split(text)
+        pieces = WORD.split(text)
         self.gaps: list[str] = pieces[0::2]
         self.words: list[str] = pieces[1::2]
         self.before: list[str] = list(self.words)

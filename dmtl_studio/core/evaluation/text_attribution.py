@@ -16,12 +16,12 @@ The result is plain data (offsets into the text, the word, its score), so the wi
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from dmtl_studio.core.augment.text_tokens import WORD
 from dmtl_studio.core.evaluation.text_inference import text_logits
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 
@@ -29,7 +29,6 @@ from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 ATTRIBUTION_BATCH = 32
 #: At most this many words are scored (the rest score 0): an encoder reads at most a few hundred tokens.
 MAX_WORDS = 400
-WORD = re.compile(r"\w+(?:['’\-]\w+)*")
 
 
 @dataclass(frozen=True)

@@ -269,8 +269,6 @@ def test_an_accent_written_as_its_own_character_stays_with_its_letter() -> None:
     or a deletion moves or drops it whole, never leaving an accent on its own."""
     import unicodedata
 
-    from dmtl_studio.core.augment.recipe import Recipe, Step
-
     text = unicodedata.normalize("NFD", "été chaud à la plage")
     recipe = Recipe(
         (Step.of("random_swap", 1.0, rate=0.5), Step.of("random_deletion", 1.0, rate=0.3)), "t", "text"
