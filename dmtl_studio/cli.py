@@ -930,8 +930,12 @@ def _report_interrupted(
 
     sys.stderr.write("\n")  # after a progress bar's unfinished line
     summary = getattr(interrupt, "summary", None)
-    if summary is None:  # before the run began (a distributed run's processes were still joining)
-        print("dmtl-studio train: interrupted before the run began; nothing was kept", file=sys.stderr)
+    if summary is None:  # while the run was prepared (a text encoder's contrastive step, processes joining)
+        print(
+            "dmtl-studio train: interrupted while the run was prepared, before its first epoch (a text encoder's "
+            "contrastive step, the feature pass); nothing was kept, so the next run starts it again",
+            file=sys.stderr,
+        )
         if args.json:
             print(json.dumps({"status": "interrupted", "run_dir": None, "epochs_completed": 0}))
         return 130

@@ -130,7 +130,8 @@ def test_ctrl_c_during_a_text_encoders_contrastive_step_says_nothing_was_kept(tm
         "run_dir": None,
         "epochs_completed": 0,
     }
-    assert "dmtl-studio train: interrupted before the run began; nothing was kept" in rest
+    assert "dmtl-studio train: interrupted while the run was prepared, before its first epoch" in rest
+    assert "nothing was kept, so the next run starts it again" in rest
     with ProjectStore.open(texts, read_only=True) as store:
         assert store.runs() == []
 
