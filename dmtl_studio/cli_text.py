@@ -125,6 +125,11 @@ def cmd_import_texts(
         if problem:
             print(f"dmtl-studio import: {source.name}: {problem}; nothing was imported", file=sys.stderr)
             return 2
+    if source.is_dir():  # a layout that would mislabel is refused before a project is made (as for images)
+        from dmtl_studio.core.project.importer import split_layout
+        from dmtl_studio.core.project.text_import import scan_text_folder
+
+        split_layout(source, scan_text_folder(source).files)
     with create_project(args.project_dir) as store:
         summary = import_texts(
             store,

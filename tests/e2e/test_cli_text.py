@@ -217,3 +217,13 @@ def test_info_of_a_new_project_of_no_kind_yet_says_its_first_import_decides(tmp_
     assert "0 items:" in info.stdout and _last_json(info.stdout)["kind"] is None
     run_cli("import", str(tmp_path / "p"), str(write_text_folder(tmp_path / "texts")))
     assert run_cli("info", str(tmp_path / "p")).stdout.startswith(f"{tmp_path / 'p'}: a text project")
+
+
+def test_a_folder_of_texts_whose_layout_would_mislabel_is_refused_before_a_project_is_made(tmp_path: Path) -> None:
+    source = tmp_path / "notes"
+    for folder in ("train/cats", "dogs"):  # a split folder beside a class folder
+        (source / folder).mkdir(parents=True)
+        (source / folder / "a.txt").write_text("a note about an animal", encoding="utf-8")
+    done = run_cli("import", str(tmp_path / "p"), str(source))
+    assert done.returncode == 2 and "dmtl-studio import:" in done.stderr
+    assert not (tmp_path / "p").exists()  # no empty project left behind
