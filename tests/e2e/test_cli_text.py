@@ -219,7 +219,9 @@ def test_info_of_a_new_project_of_no_kind_yet_says_its_first_import_decides(tmp_
     assert run_cli("info", str(tmp_path / "p")).stdout.startswith(f"{tmp_path / 'p'}: a text project")
 
 
-def test_a_folder_of_texts_whose_layout_would_mislabel_is_refused_before_a_project_is_made(tmp_path: Path) -> None:
+def test_a_folder_of_texts_whose_layout_would_mislabel_is_refused_before_a_project_is_made(
+    tmp_path: Path,
+) -> None:
     source = tmp_path / "notes"
     for folder in ("train/cats", "dogs"):  # a split folder beside a class folder
         (source / folder).mkdir(parents=True)

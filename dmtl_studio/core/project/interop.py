@@ -17,7 +17,6 @@ from typing import Any
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes, describe_os_error
-from dmtl_studio.core.project.delimited_rows import allow_long_fields
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
@@ -25,7 +24,6 @@ from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES
 from dmtl_studio.core.project.labels import LabelEditor, can_label
 from dmtl_studio.core.project.splits import move_to_split
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.core.project.text_decoding import MAX_TEXT_BYTES
 from dmtl_studio.core.project.validation import (
     case_variants,
     class_name_problem,
@@ -63,6 +61,14 @@ class LabelImportSummary:
     split_warnings: tuple[str, ...] = ()
     #: Labelled items put in the split a ``split`` column gave them (a removal log's, see ``removal``).
     splits_given: int = 0
+
+
+def label_header_error(name: str) -> ProjectError:
+    """The refusal of a label file ``name`` whose first line is not the ``path,label`` header."""
+    return ProjectError(
+        f"{name}: the first line must be the header 'path,label' (cells separated by commas, or by semicolons or "
+        "tabs)"
+    )
 
 
 #: The names a ``split`` column may give a split: those a split folder may have (``training``, ``valid``…).
@@ -123,7 +129,9 @@ def import_csv(
     csv_path = Path(csv_path)
     editor = editor if editor is not None else LabelEditor(store)
     if store.kind == "text":
-        return _import_text_labels(store, csv_path, editor, unlabel_empty)
+        from dmtl_studio.core.project.text_labels import import_text_labels  # it reads this module's rules
+
+        return import_text_labels(store, csv_path, editor, unlabel_empty)
     base = csv_path.absolute().parent
     wanted: dict[str, str | None] = {}
     wanted_splits: dict[str, str] = {}
@@ -134,10 +142,7 @@ def import_csv(
         rows = read_csv(csv_path)
         header = [h.strip().lower() for h in next(rows, (1, []))[1]]
         if header[:2] != ["path", "label"]:
-            raise ProjectError(
-                f"{csv_path.name}: the first line must be the header 'path,label' (cells separated by commas, "
-                "or by semicolons or tabs)"
-            )
+            raise label_header_error(csv_path.name)
         split_at = header.index("split") if "split" in header[2:] else None
         for line, row in rows:
             if not row:
@@ -255,65 +260,6 @@ def _apply_labels(
         "case_variants": tuple(case_variants(existing, new_classes)),
         "split_warnings": editor.split_warnings or (),
     }
-
-
-def _label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str]]:
-    """``(line, path, label)`` of a ``path,label`` file (a ``text`` column after them is ignored)."""
-    try:
-        rows = read_csv(csv_path, max_field=max_field)
-        header = next(rows, (1, []))[1]
-        if [h.strip().lower() for h in header[:2]] != ["path", "label"]:
-            raise ProjectError(
-                f"{csv_path.name}: the first line must be the header 'path,label' (cells separated by commas, "
-                "or by semicolons or tabs)"
-            )
-        result = []
-        for line, row in rows:
-            if not row:
-                continue
-            if len(row) < 2:
-                raise ProjectError(f"{csv_path.name}, line {line}: expected 'path,label'")
-            result.append((line, row[0], row[1]))
-        return result
-    except CsvLimitError as exc:
-        raise ProjectError(str(exc)) from None
-    except OSError as exc:
-        raise ProjectError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
-
-
-def _import_text_labels(
-    store: ProjectStore, csv_path: Path, editor: LabelEditor, unlabel_empty: bool
-) -> LabelImportSummary:
-    """:func:`import_csv` for a text project: labels applied by source key, as one action of ``editor``."""
-    allow_long_fields()  # the file may be an export with its text column
-    base = csv_path.absolute().parent
-    known = {image.path: image.id for image in store.images()}
-    labels: dict[int, str | None] = {}
-    problems: list[tuple[str, str]] = []
-    not_found: list[str] = []
-    duplicates = 0
-    for line, key, cell in _label_rows(csv_path, MAX_TEXT_BYTES):
-        label = normal_class_name(cell) or None
-        why = class_name_problem(label) if label else None
-        if why is not None:
-            problems.append((key, f"line {line}: {why}"))
-            continue
-        item_id = known.get(key)
-        if item_id is None and not os.path.isabs(key):
-            item_id = known.get(os.path.normpath(os.path.join(base, key)))
-        if item_id is None:
-            not_found.append(key)
-            continue
-        duplicates += item_id in labels
-        labels[item_id] = label
-    counts = _apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
-    return LabelImportSummary(
-        added=0,
-        problems=(*problems, *counts.pop("problems")),
-        not_found=tuple(not_found),
-        duplicates=duplicates,
-        **counts,
-    )
 
 
 def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], link: bool = False) -> int:

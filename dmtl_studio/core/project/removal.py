@@ -3,9 +3,9 @@
 The files on disk are never touched: a removed image is only forgotten by the project. Because a label is work
 the user did, every removal first writes a CSV of what it removes (``removed/removed-<time>.csv`` in the project
 folder: ``path,label,split,problem``, and ``text`` in a text project) and says how to bring the items back:
-``labels import-csv`` of that file re-adds images whose files are there, with their labels and splits; a text
-project imports the file as a table (its ``text``, ``label`` and ``split`` columns). A log that cannot be written stops the removal
-before anything is removed.
+``labels import-csv`` of that file re-adds images whose files are there, with their labels and splits, and in a
+text project the texts themselves, under their own keys (:mod:`~dmtl_studio.core.project.text_labels`). A log that
+cannot be written stops the removal before anything is removed.
 """
 
 from __future__ import annotations
@@ -39,13 +39,9 @@ class RemovalSummary:
         the window's words (its menus) rather than the command line's."""
         if self.log is None:
             return ""
-        if kind == "text":
-            how = "File ▸ Import texts…" if window else "import"
-            return (
-                f"to bring them back, {how} {self.log} as a table (text column 'text', label column 'label', "
-                "split column 'split')"
-            )
         how = "Labels ▸ Import labels from CSV…" if window else "labels import-csv"
+        if kind == "text":  # the log holds the texts: they come back under their own keys
+            return f"to bring them back with their labels and splits, import the labels of {self.log} ({how})"
         return f"to bring them back with their labels and splits, import the labels of {self.log} ({how})"
 
 

@@ -265,7 +265,7 @@ def test_the_preview_says_an_embedding_is_mixed_in_training_and_leaves_its_text_
 
 
 def test_an_accent_written_as_its_own_character_stays_with_its_letter() -> None:
-    """"été" as "e" + U+0301 + "te" + U+0301 (decomposed, as macOS and some editors write it) is one word: a swap
+    """ "été" as "e" + U+0301 + "te" + U+0301 (decomposed, as macOS and some editors write it) is one word: a swap
     or a deletion moves or drops it whole, never leaving an accent on its own."""
     import unicodedata
 

@@ -14,7 +14,6 @@ from dmtl_studio.core.project.interop import import_csv
 from dmtl_studio.core.project.removal import ids_at_paths, problem_ids, remove_items
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_demo import create_text_demo_project
-from dmtl_studio.core.project.text_import import import_texts
 from tests.disk_faults import read_only_folder
 
 
@@ -75,28 +74,36 @@ def test_a_log_that_cannot_be_written_removes_nothing(tmp_path: Path) -> None:
         assert store.image_count() == count
 
 
-def test_removed_texts_are_logged_with_their_bodies_and_come_back_as_a_table(tmp_path: Path) -> None:
+def test_removed_texts_are_logged_with_their_bodies_and_come_back_under_their_own_keys(
+    tmp_path: Path,
+) -> None:
+    """Brought back by a label import of the log, a text keeps its key (``<file>#<row>``), its label and its split:
+    importing the table it came from again finds it there instead of adding it twice."""
     project = tmp_path / "texts"
     create_text_demo_project(project)
     with ProjectStore.open(project) as store:
         first = store.images()[0]
+        count = store.image_count()
         assert problem_ids(store, missing_only=True) == []  # texts live in the project: none is missing
         body = store.texts([first.id])[first.id]
         summary = remove_items(store, [first.id])
         assert store.images_by_id([first.id]) == []
         assert not store.texts([first.id])  # the body goes with it
-        assert summary.restore_hint("text").endswith(
-            "(text column 'text', label column 'label', split column 'split')"
+        assert summary.restore_hint("text") == (
+            f"to bring them back with their labels and splits, import the labels of {summary.log} "
+            "(labels import-csv)"
         )
     with open(summary.log, newline="", encoding="utf-8") as handle:
         (row,) = list(csv.DictReader(handle))
     assert (row["path"], row["label"], row["text"]) == (first.path, first.label or "", body)
     with ProjectStore.open(project) as store:
-        import_texts(
-            store, summary.log, text_column="text", label_column="label", split_column="split", seed=0
-        )
-        back = [r for r in store.images() if store.texts([r.id])[r.id] == body]
+        restored = import_csv(store, summary.log)
+        assert restored.added == 1 and store.image_count() == count
+        back = [r for r in store.images() if r.path == first.path]
         assert [(r.label, r.split) for r in back] == [(first.label, first.split)]
+        assert store.texts([back[0].id])[back[0].id] == body
+        again = import_csv(store, summary.log)  # twice: nothing added twice
+        assert again.added == 0 and store.image_count() == count
 
 
 def test_a_split_column_names_train_val_or_test_and_a_bad_one_is_reported(tmp_path: Path) -> None:
@@ -117,5 +124,5 @@ def test_a_split_column_names_train_val_or_test_and_a_bad_one_is_reported(tmp_pa
         after[str(images / "square" / "square_000.png")] == before[str(images / "square" / "square_000.png")]
     )
     assert [why for _path, why in summary.problems] == [
-        "line 3: the split 'holdout' is none of train, val, test (or training, valid, validation, testing); kept"
+        "line 3: the split 'holdout' is none of train, val, test (or training, valid, validation, dev, development, testing); kept"
     ]
