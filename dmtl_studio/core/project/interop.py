@@ -10,9 +10,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
@@ -20,60 +18,19 @@ from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_wri
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
-from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES
-from dmtl_studio.core.project.labels import LabelEditor, can_label
+from dmtl_studio.core.project.label_files import OTHER_SPELLINGS, apply_labels, label_header_error
+from dmtl_studio.core.project.label_files import SPLIT_NAMES as SPLIT_NAMES
+from dmtl_studio.core.project.label_files import LabelImportSummary as LabelImportSummary
+from dmtl_studio.core.project.labels import LabelEditor
 from dmtl_studio.core.project.splits import move_to_split
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_labels import import_text_labels
 from dmtl_studio.core.project.validation import (
-    case_variants,
     class_name_problem,
     normal_class_name,
     path_inside,
     resolve_image_file,
 )
-
-
-@dataclass(frozen=True)
-class LabelImportSummary:
-    #: Items the file gives a label: ``changed`` plus ``unchanged``.
-    labelled: int
-    added: int
-    #: Rows not applied, with the reason: the file is not a readable image, the label cannot be a class name,
-    #: or the item is a problem file of the project (a problem file cannot be labelled).
-    problems: tuple[tuple[str, str], ...]
-    #: Rows whose file does not exist: not added to the project, only reported.
-    not_found: tuple[str, ...] = ()
-    #: Labels of the file that were not classes of the project yet (they are now).
-    new_classes: tuple[str, ...] = ()
-    #: Rows naming a file an earlier row named already (another spelling of the same path); the last one wins.
-    duplicates: int = 0
-    #: Items the import gave a label they did not have (newly labelled or relabelled).
-    changed: int = 0
-    #: Items that had the file's (non-empty) label already.
-    unchanged: int = 0
-    #: Rows with an empty label: the item keeps its label (unless ``unlabel_empty`` was asked).
-    empty_kept: int = 0
-    #: Items an empty label unlabelled (only with ``unlabel_empty``).
-    unlabelled: int = 0
-    #: ``(new class, other class)`` pairs that differ only in case: kept apart, worth a rename or merge.
-    case_variants: tuple[tuple[str, str], ...] = ()
-    #: Warnings of the split given to newly labelled items.
-    split_warnings: tuple[str, ...] = ()
-    #: Labelled items put in the split a ``split`` column gave them (a removal log's, see ``removal``).
-    splits_given: int = 0
-
-
-def label_header_error(name: str) -> ProjectError:
-    """The refusal of a label file ``name`` whose first line is not the ``path,label`` header."""
-    return ProjectError(
-        f"{name}: the first line must be the header 'path,label' (cells separated by commas, or by semicolons or "
-        "tabs)"
-    )
-
-
-#: The names a ``split`` column may give a split: those a split folder may have (``training``, ``valid``…).
-SPLIT_NAMES = SPLIT_FOLDER_NAMES
-_OTHER_SPELLINGS = ", ".join(name for name in SPLIT_NAMES if name not in ("train", "val", "test"))
 
 
 def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
@@ -129,8 +86,6 @@ def import_csv(
     csv_path = Path(csv_path)
     editor = editor if editor is not None else LabelEditor(store)
     if store.kind == "text":
-        from dmtl_studio.core.project.text_labels import import_text_labels  # it reads this module's rules
-
         return import_text_labels(store, csv_path, editor, unlabel_empty)
     base = csv_path.absolute().parent
     wanted: dict[str, str | None] = {}
@@ -172,7 +127,7 @@ def import_csv(
                     problems.append(
                         (
                             row[0],
-                            f"line {line}: the split {given!r} is none of train, val, test (or {_OTHER_SPELLINGS}); kept",
+                            f"line {line}: the split {given!r} is none of train, val, test (or {OTHER_SPELLINGS}); kept",
                         )
                     )
                 else:
@@ -204,7 +159,7 @@ def import_csv(
     labels = {
         known[path]: label for path, label in wanted.items() if path in known and path not in unreadable
     }
-    counts = _apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
+    counts = apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
     by_split: dict[str, list[int]] = {}
     for path, split in wanted_splits.items():
         if path in known and path not in unreadable:
@@ -219,47 +174,6 @@ def import_csv(
         splits_given=given,
         **counts,
     )
-
-
-def _apply_labels(
-    store: ProjectStore,
-    labels: dict[int, str | None],
-    editor: LabelEditor,
-    unlabel_empty: bool,
-    description: str,
-) -> dict[str, Any]:
-    """Apply a label file's ``{item: label}`` through ``editor``; the summary's counts, as keywords."""
-    records = {record.id: record for record in store.images_by_id(list(labels))}
-    changes: dict[int, str | None] = {}
-    problems: list[tuple[str, str]] = []
-    unchanged = empty_kept = 0
-    for item_id, label in labels.items():
-        record = records[item_id]
-        if label is None and not unlabel_empty:
-            empty_kept += 1
-        elif not can_label(record):
-            problems.append(
-                (record.path, f"not labelled: a problem file cannot be labelled ({record.problem})")
-            )
-        elif record.label == label:
-            unchanged += label is not None
-        else:
-            changes[item_id] = label
-    changed = sum(1 for label in changes.values() if label is not None)
-    existing = store.class_names()
-    new_classes = sorted({label for label in changes.values() if label and label not in existing})
-    editor.apply(changes, description)
-    return {
-        "labelled": changed + unchanged,
-        "problems": tuple(problems),
-        "new_classes": tuple(new_classes),
-        "changed": changed,
-        "unchanged": unchanged,
-        "empty_kept": empty_kept,
-        "unlabelled": sum(1 for label in changes.values() if label is None),
-        "case_variants": tuple(case_variants(existing, new_classes)),
-        "split_warnings": editor.split_warnings or (),
-    }
 
 
 def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], link: bool = False) -> int:

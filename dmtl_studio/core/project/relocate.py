@@ -13,12 +13,27 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from pathlib import Path
+from sqlite3 import Connection
+from typing import Protocol
 
-from dmtl_studio.core.project.images_table import MISSING_REASON
+from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
 
-if TYPE_CHECKING:
-    from dmtl_studio.core.project.store import ProjectStore
+
+class ProjectStore(Protocol):
+    """What this module uses of :class:`dmtl_studio.core.project.store.ProjectStore` (which calls it)."""
+
+    read_only: bool
+    kind: str
+    folder: Path
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def images(self) -> list[ImageRecord]: ...
+    def images_under(self, prefix: str) -> list[ImageRecord]: ...
+    def transaction(self) -> AbstractContextManager[Connection]: ...
+
 
 log = logging.getLogger(__name__)
 

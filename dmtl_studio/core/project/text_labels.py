@@ -15,10 +15,10 @@ from pathlib import Path
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv
 from dmtl_studio.core.project.delimited_rows import allow_long_fields
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.interop import (
+from dmtl_studio.core.project.label_files import (
     SPLIT_NAMES,
     LabelImportSummary,
-    _apply_labels,
+    apply_labels,
     label_header_error,
 )
 from dmtl_studio.core.project.labels import LabelEditor
@@ -103,7 +103,7 @@ def import_text_labels(
         ids = {record.path: record.id for record in store.images() if record.path in restored}
         labels.update({ids[key]: label for key, label in restored.items()})
         store.set_splits({ids[key]: split for key, split in splits.items()})
-    counts = _apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
+    counts = apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
     return LabelImportSummary(
         added=len(back),
         problems=(*problems, *counts.pop("problems")),
