@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QEvent, QObject, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -1021,6 +1022,11 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("DMTL Studio")
     app.setOrganizationName("DMTL Studio")
+    # Python's cyclic garbage collection runs in whichever thread allocates: in a worker it can delete a dead
+    # window's Qt objects there, and deadlock against the GUI thread (seen: a text import's thread collecting a
+    # closed window while the GUI thread deleted a menu). pyqtgraph's collector turns automatic collection off and
+    # collects on a timer, in the GUI thread only.
+    collector = GarbageCollector(interval=1.0)
     project = args.project_dir
     if args.demo and project is None:
         project = demo_project_dir()
@@ -1041,7 +1047,10 @@ def run_app(argv: list[str]) -> int:
     if os.environ.get("DMTL_STUDIO_EXIT_WHEN_SHOWN") == "1":
         # Start-up timing (packaging/smoke_test.sh): close once the event loop has shown the window.
         QTimer.singleShot(0, lambda: (print("window shown", flush=True), window.close()))
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        collector.timer.stop()
 
 
 def check_qt_platform() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -16,6 +17,16 @@ from dmtl_studio.core.project.store import ProjectStore  # noqa: E402
 
 #: A small input size keeps CPU training in tests fast; the pipeline is the same as at 224 px.
 TEST_INPUT_SIZE = 128
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_collected_in_the_main_thread(request: pytest.FixtureRequest) -> object:
+    """After a test with windows, collect the garbage here, in the main thread, as the application's collector
+    does (``app.run_app``): left to Python's automatic collection, a dead window's Qt objects could be deleted
+    by the next test's worker thread, which deadlocks against the main thread deleting a Qt object of its own."""
+    yield
+    if "qtbot" in request.fixturenames:
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)
