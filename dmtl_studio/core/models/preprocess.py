@@ -22,7 +22,6 @@ The steps, in order:
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -157,14 +156,9 @@ def decode_to_fit(path: str | os.PathLike[str], size: int, resize_mode: str) -> 
         When the file cannot be decoded.
     """
     stretch = resize_mode == "stretch"
-
-    def margin_over_input(width: int, height: int) -> tuple[int, int]:
-        if stretch:
-            return REDUCED_DECODE_MARGIN * size, REDUCED_DECODE_MARGIN * size
-        scale = REDUCED_DECODE_MARGIN * size / max(width, height)
-        return math.ceil(width * scale), math.ceil(height * scale)
-
-    quick = imaging.reduced_jpeg(path, margin_over_input)
+    margin = REDUCED_DECODE_MARGIN * size
+    need = (lambda _width, _height: (margin, margin)) if stretch else imaging.longer_side_at(margin)
+    quick = imaging.reduced_jpeg(path, need)
     if quick is None:
         return imaging.load_rgb(path)
     width, height = quick.shown

@@ -224,14 +224,31 @@ def _plain_jpeg_size(
         if image.format != "JPEG" or getattr(image, "n_frames", 1) != 1:
             return None, None
         width, height = image.size
-        orientation = image.getexif().get(0x0112, 1)
+        shown = _shown_size(image)
         image.draft(None, (max(1, width // 8), max(1, height // 8)))
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageProblem(f"damaged or truncated image data ({exc})") from exc
     finally:
         image.close()
-    return ((height, width) if orientation in (5, 6, 7, 8) else (width, height)), image.mode
+    return shown, image.mode
+
+
+def _shown_size(image: Image.Image) -> tuple[int, int]:
+    """``(width, height)`` of ``image`` as shown: its EXIF orientation applied (a quarter turn swaps the sides)."""
+    width, height = image.size
+    return (height, width) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
+
+
+def longer_side_at(longer: int) -> Callable[[int, int], tuple[int, int]]:
+    """A ``need`` for :func:`reduced_jpeg`: ``(width, height)`` scaled, the aspect ratio kept, so that the longer
+    side is ``longer`` pixels (each side rounded up)."""
+
+    def need(width: int, height: int) -> tuple[int, int]:
+        scale = longer / max(width, height)
+        return math.ceil(width * scale), math.ceil(height * scale)
+
+    return need
 
 
 @dataclass(frozen=True)
@@ -277,7 +294,7 @@ def reduced_jpeg(
         least = need(width, height) if plain else (width, height)
         if width < 2 * least[0] or height < 2 * least[1]:
             return None
-        shown = (height, width) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
+        shown = _shown_size(image)
         image.draft(None, (max(1, least[0]), max(1, least[1])))
         image.load()
         upright = (ImageOps.exif_transpose(image) or image).convert("RGB")
@@ -312,12 +329,7 @@ def load_rgb_for_longer_side(path: str | os.PathLike[str], longer_side: int) -> 
     ImageProblem
         With a reason a person can read, for any file that cannot be used.
     """
-
-    def shown_at(width: int, height: int) -> tuple[int, int]:
-        scale = longer_side / max(width, height)
-        return math.ceil(width * scale), math.ceil(height * scale)
-
-    quick = reduced_jpeg(path, shown_at)
+    quick = reduced_jpeg(path, longer_side_at(longer_side))
     return quick.rgb if quick is not None else load_rgb(path)
 
 
@@ -336,18 +348,10 @@ def thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
     ImageProblem
         For any file that cannot be used.
     """
-
-    def twice(width: int, height: int) -> tuple[int, int]:
-        scale = size / max(width, height)
-        return math.ceil(2 * width * scale), math.ceil(2 * height * scale)
-
-    quick = reduced_jpeg(path, twice)
+    quick = reduced_jpeg(path, longer_side_at(2 * size))
     if quick is None:
         return decoded_thumbnail(path, size)
-    width, height = quick.shown
-    scale = size / max(width, height)
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(quick.rgb).resize(target, Image.BILINEAR))
+    return np.asarray(Image.fromarray(quick.rgb).resize(_thumbnail_size(*quick.shown, size), Image.BILINEAR))
 
 
 def decoded_thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
@@ -360,8 +364,12 @@ def decoded_thumbnail(path: str | os.PathLike[str], size: int) -> np.ndarray:
     """
     array = load_rgb(path)
     height, width = array.shape[:2]
-    scale = size / max(height, width)
-    if scale >= 1.0:
+    if max(height, width) <= size:
         return array
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(array).resize(new_size, Image.BILINEAR))
+    return np.asarray(Image.fromarray(array).resize(_thumbnail_size(width, height, size), Image.BILINEAR))
+
+
+def _thumbnail_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """``(width, height)`` of a ``width x height`` image's thumbnail: the longer side ``size``, at least 1 px."""
+    scale = size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
