@@ -45,9 +45,9 @@ def allow_long_fields() -> None:
 
 def delimited_rows(path: Path, text: str, delimiter: str) -> tuple[tuple[str, ...], tuple[TableRow, ...]]:
     allow_long_fields()
-    lines = io.StringIO(
-        text, newline=""
-    ).readlines()  # the physical lines, split as the csv reader splits them
+    lines: list[str] | None = (
+        None  # the physical lines, split as the csv reader splits them: made when needed
+    )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
@@ -81,6 +81,7 @@ def delimited_rows(path: Path, text: str, delimiter: str) -> tuple[tuple[str, ..
         if len(cells) != len(columns):
             swallowed = skipped + reader.line_num - first - 1
             if swallowed > 0 and _holds_rows(cells, delimiter, len(columns)):
+                lines = lines if lines is not None else io.StringIO(text, newline="").readlines()
                 rows.append(TableRow(number, {}, _unclosed_quote(swallowed), lines[first].rstrip("\r\n")))
                 skipped = first + 1  # read again from the line after it, each line on its own
                 reader = csv.reader(io.StringIO("".join(lines[skipped:]), newline=""), delimiter=delimiter)

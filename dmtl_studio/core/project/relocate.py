@@ -68,9 +68,8 @@ def follow_moved_project(store: ProjectStore) -> int:
 
 def _repoint(store: ProjectStore, old: str, new: str) -> int:
     below = store.images_under(old)
-    if not below or os.path.isfile(
-        below[0].path
-    ):  # still there: a copy, not a move (one look, every opening)
+    # The first image still there: a copy, not a move (one look, every opening).
+    if not below or os.path.isfile(below[0].path):
         return 0
     known = {image.path for image in store.images()}
     changes = []
