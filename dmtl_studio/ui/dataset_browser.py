@@ -328,13 +328,11 @@ class ThumbnailView(QListView):
         self._fetch_all()
         super().selectAll()
 
-    def _fetch_all(self) -> bool:
-        """Fetch every row not fetched yet; whether there were any."""
+    def _fetch_all(self) -> None:
+        """Fetch every row not fetched yet."""
         model = self.model()
-        if isinstance(model, ImageListModel) and model.canFetchMore(QModelIndex()):
+        if isinstance(model, ImageListModel):
             model.fetch_all()
-            return True
-        return False
 
     def handle_label_key(self, event: QKeyEvent) -> bool:
         """Turn a labelling key (digits, Backspace/Delete, Enter, Space) into its signal; ``False`` for others."""

@@ -109,17 +109,3 @@ def fit_square(
     if mode == "stretch":
         return resize_square(image, size, interpolation)
     raise ValueError(f"unknown resize mode {mode!r}: one of {', '.join(RESIZE_MODES)}")
-
-
-def fit_within(image: np.ndarray, size: int) -> np.ndarray:
-    """The whole image, its aspect ratio kept, shrunk to at most ``size`` pixels on its longer side.
-
-    For showing an image as it is (the recipe preview's original), where :func:`resize_square` shows it as
-    training sees it, stretched to a square.
-    """
-    height, width = image.shape[:2]
-    scale = size / max(height, width)
-    if scale >= 1:
-        return image
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, target, interpolation=cv2.INTER_AREA)
