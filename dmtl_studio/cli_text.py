@@ -46,6 +46,13 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--split-column", default=None, help="a column naming each row's split (train, val, test)")
     p.add_argument(
+        "--id-column",
+        default=None,
+        help="a column that names each row (a ticket number, say): the rows are keyed FILE#id=ID, so a label "
+        "stays with its id when the file is edited and imported again (default: rows keyed by their texts and "
+        "row numbers)",
+    )
+    p.add_argument(
         "--delimiter",
         default=None,
         help="the delimiter of a CSV/TSV file: one character, or tab, comma, semicolon, pipe (default: sniffed)",
@@ -75,6 +82,10 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     """The text, label and split columns: those named, else the guesses (said on stderr)."""
     source = Path(args.images_dir)
     if not source.is_file() or source.suffix.lower() not in TABLE_SUFFIXES:
+        if args.id_column is not None:
+            raise ProjectError(
+                f"--id-column names a column of a CSV, TSV or JSON Lines file; {source.name} is not one"
+            )
         return None, None, None
     from dmtl_studio.core.project.table_options import check_columns, header_advice
     from dmtl_studio.core.project.text_tables import preview_table
@@ -101,7 +112,7 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
         print(f"split column: '{split}' (guessed; choose with --split-column)", file=sys.stderr)
     if preview.delimiter is not None:  # a header names every column (JSON Lines: only the rows read so far)
         # Before the project is created: a misspelt column leaves no empty project behind.
-        check_columns(source.name, preview.columns, text, label or None, split or None)
+        check_columns(source.name, preview.columns, text, label or None, split or None, args.id_column)
     if preview.header_warning:
         print(f"warning: {header_advice(preview.header_warning)}", file=sys.stderr)
     return text, label or None, split or None
@@ -137,6 +148,7 @@ def cmd_import_texts(
             text_column=text,
             label_column=label,
             split_column=split,
+            id_column=args.id_column,
             delimiter=args.delimiter,
             val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,

@@ -89,6 +89,11 @@ class TextImportDialog(QDialog):
         self.id_column.setToolTip(
             "A column that names each row (a ticket number, say): the predictions' path column gives it as "
             "FILE#ID, so they join back to your table. Without one, rows are named by their row number."
+            if self.predicting
+            else "A column that names each row (a ticket number, say): each text is kept under its id, so its "
+            "label stays with it when the file is edited and imported again. Without one, texts are followed "
+            "by their words and row numbers. Ids must be unique: a row without one, or repeating one, is listed "
+            "as a problem."
         )
         self.delimiter = QComboBox()
         for value, name in DELIMITER_CHOICES:
@@ -129,7 +134,6 @@ class TextImportDialog(QDialog):
         form.addRow("", self.labels_from_file)
         for widget in (self.label_column, self.split_column, self.delimiter, self.labels_from_file):
             form.setRowVisible(widget, not self.predicting)
-        form.setRowVisible(self.id_column, self.predicting)
         intro = QLabel(
             "Each row is one text to predict. Rows that cannot be used (empty, ragged, malformed) get a row with "
             "the reason in the predictions' error column; nothing stops the prediction."
@@ -165,6 +169,7 @@ class TextImportDialog(QDialog):
             "text_column": self.text_column.currentText() or None,
             "label_column": label,
             "split_column": self._chosen(self.split_column),
+            "id_column": self._chosen(self.id_column),
             "delimiter": self.delimiter.currentData(),
             "labels_from_file": label is not None and self.labels_from_file.isChecked(),
         }
@@ -188,7 +193,9 @@ class TextImportDialog(QDialog):
         self.label_column.setCurrentText(preview.label_column or NO_COLUMN)
         self.split_column.setCurrentText(preview.split_column or NO_COLUMN)
         key = next((c for c in preview.columns if c.strip().lower() in _ID_NAMES), None)
-        self.id_column.setCurrentText(key if key is not None and key != preview.text_column else NO_COLUMN)
+        if key == preview.text_column or not self.predicting:  # an import keys by id only when asked
+            key = None
+        self.id_column.setCurrentText(key or NO_COLUMN)
         for box in boxes:
             box.blockSignals(False)
         encoding = _ENCODINGS.get(preview.encoding, preview.encoding)
@@ -221,11 +228,10 @@ class TextImportDialog(QDialog):
     def _update(self) -> None:
         """Mark the chosen columns in the preview; refuse a choice that uses one column twice."""
         roles: dict[str, str | None] = {"text": self.text_column.currentText()}
-        if self.predicting:
-            roles["id"] = self._chosen(self.id_column)
-        else:
+        if not self.predicting:
             roles["label"] = self._chosen(self.label_column)
             roles["split"] = self._chosen(self.split_column)
+        roles["id"] = self._chosen(self.id_column)
         header = self.table.horizontalHeader()
         for index, name in enumerate(self.preview.columns):
             role = next((r for r, column in roles.items() if column == name), None)

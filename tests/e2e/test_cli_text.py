@@ -229,3 +229,30 @@ def test_a_folder_of_texts_whose_layout_would_mislabel_is_refused_before_a_proje
     done = run_cli("import", str(tmp_path / "p"), str(source))
     assert done.returncode == 2 and "dmtl-studio import:" in done.stderr
     assert not (tmp_path / "p").exists()  # no empty project left behind
+
+
+def test_import_by_an_id_column_keys_rows_by_their_ids(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    table = tmp_path / "tickets.csv"
+    table.write_text("ticket,text,label\nT-7,printer jams,hardware\nT-8,printer jams,\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "nope"), str(table), "--id-column", "number"]) == 2
+    assert "tickets.csv has no id column 'number'; its columns are: 'ticket', 'text', 'label'" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "nope").exists()  # refused before a project was made
+    assert main(["import", str(tmp_path / "p"), str(table), "--id-column", "ticket"]) == 0
+    table.write_text("ticket,text,label\nT-8,printer jams,\nT-7,printer jams,hardware\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "p"), str(table), "--id-column", "ticket"]) == 0
+    with ProjectStore.open(tmp_path / "p") as store:
+        labels = {r.path: r.label for r in store.images()}
+    assert labels == {f"{table}#id=T-7": "hardware", f"{table}#id=T-8": None}
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one note", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "q"), str(folder), "--id-column", "ticket"]) == 2
+    assert (
+        "--id-column names a column of a CSV, TSV or JSON Lines file; notes is not one"
+        in capsys.readouterr().err
+    )

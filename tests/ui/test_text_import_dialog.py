@@ -41,9 +41,15 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
         "text_column": "review",
         "label_column": "stars",
         "split_column": "fold",
+        "id_column": None,  # an import keys rows by id only when asked, whatever the column's name
         "delimiter": None,
         "labels_from_file": False,
     }
+    dialog.id_column.setCurrentText("id")
+    assert dialog.columns()["id_column"] == "id" and "[id]" in dialog.table.horizontalHeaderItem(0).text()
+    dialog.id_column.setCurrentText("review")  # the text column as the id is refused
+    assert not dialog.import_button.isEnabled() and "different column" in dialog.problem.text()
+    dialog.id_column.setCurrentText(NO_COLUMN)
     dialog.labels_from_file.setChecked(True)  # re-import: the file's labels win where they differ
     assert dialog.columns()["labels_from_file"] is True
     dialog.label_column.setCurrentText("review")  # one column for two roles is refused
@@ -151,14 +157,19 @@ def test_a_new_text_project_imports_a_table_through_the_dialog(qtbot, tmp_path: 
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, TextImportDialog)
         dialog.split_column.setCurrentText(NO_COLUMN)
+        dialog.id_column.setCurrentText("id")
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
 
     QTimer.singleShot(100, choose_columns)
-    window.ask_text_columns(str(_table(tmp_path / "reviews.csv")))
+    table = _table(tmp_path / "reviews.csv")
+    window.ask_text_columns(str(table))
     qtbot.waitUntil(lambda: "Import: read 20 text(s)" in window.statusBar().currentMessage(), timeout=30_000)
     controller.import_thread.wait(10_000)
     with ProjectStore.open(project) as store:
         assert sorted(store.class_names()) == ["bad", "good"] and len(store.texts()) == 20
+        assert sorted(r.path for r in store.images()) == sorted(
+            f"{table.absolute()}#id={i}" for i in range(20)
+        )
     controller.shutdown()
 
 

@@ -254,8 +254,13 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
 
 
 def _text_file_name(key: str) -> str:
-    """The ``.txt`` file name a text is exported under: its own file's name, ``<table>_row<N>.txt``, or, for a
+    """The ``.txt`` file name a text is exported under: its own file's name, ``<table>_row<N>.txt``,
+    ``<table>_id<ID>.txt`` for a row keyed by its id (characters a file name cannot hold made ``_``), or, for a
     row since removed from its table (key ``<table>#removed-<id>``), ``<table>_removed<id>.txt``."""
+    table, id_mark, row_id = key.partition("#id=")
+    if id_mark:
+        safe = "".join(c if c.isalnum() or c in "-_.+ " else "_" for c in row_id).strip(" .")
+        return f"{Path(table).stem}_id{safe[:120]}.txt"
     file, hash_mark, row = key.rpartition("#")
     if hash_mark and row.isdigit():
         return f"{Path(file).stem}_row{row}.txt"

@@ -34,6 +34,7 @@ def check_columns(
     text_column: str | None,
     label_column: str | None = None,
     split_column: str | None = None,
+    id_column: str | None = None,
 ) -> None:
     """Check that the columns named are among the table ``name``'s ``columns`` (its header), each named once.
 
@@ -45,7 +46,12 @@ def check_columns(
     """
     named = [
         (role, column)
-        for role, column in (("text", text_column), ("label", label_column), ("split", split_column))
+        for role, column in (
+            ("text", text_column),
+            ("label", label_column),
+            ("split", split_column),
+            ("id", id_column),
+        )
         if column is not None
     ]
     for i, (role, column) in enumerate(named):

@@ -35,7 +35,7 @@ from dmtl_studio.core.project.text_decoding import (
     join_notes,
     length_note,
 )
-from dmtl_studio.core.project.text_rows import follow_rows, take_file_labels
+from dmtl_studio.core.project.text_rows import follow_rows, row_keys, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
 from dmtl_studio.core.project.text_tables import Table, cell_text, read_table
 from dmtl_studio.core.project.texts_table import TextItem, text_sha256
@@ -103,6 +103,7 @@ def import_texts(
     text_column: str | None = None,
     label_column: str | None = None,
     split_column: str | None = None,
+    id_column: str | None = None,
     delimiter: str | None = None,
     val_fraction: float | None = None,
     test_fraction: float | None = None,
@@ -153,7 +154,7 @@ def import_texts(
         raise ProjectError(f"{exc}; nothing was imported from it") from None
     if not table.rows:
         raise ProjectError(f"{path.name} has no rows below its header; nothing was imported from it")
-    items, splits = table_items(table, text_column, label_column, split_column)
+    items, splits = table_items(table, text_column, label_column, split_column, id_column)
     before = store.class_names()
     match = follow_rows(store, str(path.absolute()), items)
     summary = _write(
@@ -183,22 +184,28 @@ def import_texts(
 
 
 def table_items(
-    table: Table, text_column: str, label_column: str | None = None, split_column: str | None = None
+    table: Table,
+    text_column: str,
+    label_column: str | None = None,
+    split_column: str | None = None,
+    id_column: str | None = None,
 ) -> tuple[list[TextItem], dict[str, str]]:
     """The texts of ``table`` (one per data row, bad rows as problem items) and ``{source key: split}`` for
-    the labelled rows whose split column names a split.
+    the labelled rows whose split column names a split. Rows are keyed ``<file>#<row>``, or by their
+    ``id_column`` (:func:`~dmtl_studio.core.project.text_rows.row_keys`; a row without a usable id is a problem).
 
     Raises
     ------
     ProjectError
         When a named column is not in the table (the message lists its columns).
     """
-    check_columns(table.path.name, table.columns, text_column, label_column, split_column)
+    check_columns(table.path.name, table.columns, text_column, label_column, split_column, id_column)
     base = str(table.path.absolute())
     items: list[TextItem] = []
     splits: dict[str, str] = {}
+    keys = row_keys(base, table.rows, id_column) if id_column else {}
     for row in table.rows:
-        key = f"{base}#{row.number}"
+        key, id_problem = keys.get(row.number, (f"{base}#{row.number}", None))
         if row.problem is not None:
             items.append(TextItem(key, row.raw[:RAW_ROW_CHARS], None, row.problem))
             continue
@@ -221,6 +228,7 @@ def table_items(
             )
             continue
         body, problem, note = _checked(body, None)
+        problem = id_problem or problem
         label, label_note = _label(row.values.get(label_column) if label_column else None)
         split, split_note = _split(row.values.get(split_column) if split_column else None)
         if problem is None and label is not None and split is not None:

@@ -15,6 +15,11 @@ The rules, in order:
    item keeps its label (a row that became unusable does not take a usable item; that item is kept as removed);
 4. an item left unmatched is no longer in the file. It is kept, with its text and label (a re-import never loses
    a label), under the key ``<file>#removed-<id>``, which no row of a file can have.
+
+A table imported with an id column (``--id-column``: a ticket number, a sample id) keys each row
+``<file>#id=<id>`` instead (:func:`row_keys`), so a row is its id wherever it sits and whatever other rows hold
+the same text: rule 2 never moves an item from one id to another. An earlier import of the same file keyed by
+row numbers is matched by the rules above and its items re-keyed by id, so adding the id column loses no label.
 """
 
 from __future__ import annotations
@@ -23,11 +28,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from dmtl_studio.core.project.delimited_rows import TableRow
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_tables import cell_text
 from dmtl_studio.core.project.texts_table import TextItem, text_sha256
 
 _REMOVED = re.compile(r"#removed-\d+$")
+#: What follows ``<file>#`` in the key of a row keyed by its id column.
+ID_MARK = "id="
+#: Longest id kept in a key, in characters.
+MAX_ID_CHARS = 200
 
 
 def removed_key(base: str, item_id: int) -> str:
@@ -37,7 +48,45 @@ def removed_key(base: str, item_id: int) -> str:
 
 def is_removed_key(key: str) -> bool:
     """Whether ``key`` names a text that is no longer in its file (see :func:`removed_key`)."""
-    return _REMOVED.search(key) is not None
+    return _REMOVED.search(key) is not None and f"#{ID_MARK}" not in key
+
+
+def id_key(base: str, row_id: str) -> str:
+    """The key of the row of the table ``base`` whose id column holds ``row_id``."""
+    return f"{base}#{ID_MARK}{row_id}"
+
+
+def row_keys(base: str, rows: Sequence[TableRow], column: str) -> dict[int, tuple[str, str | None]]:
+    """``{row number: (key, problem)}`` for the usable ``rows`` of the table ``base`` keyed by their id cells in
+    ``column``. A row with a usable id is keyed :func:`id_key`; a row whose id is empty, over
+    :data:`MAX_ID_CHARS`, holds a control character or repeats an earlier row's is keyed by its row number, with
+    the problem said (it is not used: its text cannot be told from another row's). Ragged rows are left out."""
+    first: dict[str, int] = {}
+    keys: dict[int, tuple[str, str | None]] = {}
+    for row in rows:
+        if row.problem is not None:
+            continue
+        number = row.number
+        try:
+            value = (cell_text(row.values.get(column)) or "").strip()
+        except ValueError:  # a JSON object or list
+            value = ""
+        problem = None
+        if not value:
+            problem = f"no id: column '{column}' is empty in this row"
+        elif len(value) > MAX_ID_CHARS:
+            problem = f"id too long: column '{column}' holds over {MAX_ID_CHARS} characters in this row"
+        elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+            problem = f"unusable id: column '{column}' holds a control character or a line break in this row"
+        elif value in first:
+            problem = (
+                f"repeated id: '{value}' is also row {first[value]}'s id (the ids in column '{column}' must be "
+                "unique)"
+            )
+        else:
+            first[value] = number
+        keys[number] = (id_key(base, value) if problem is None else f"{base}#{number}", problem)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -84,11 +133,12 @@ def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextIt
             claimed[source] = source
             matched.add(source)
     moved = 0
+    mark = prefix + ID_MARK
     for source, digest in hashes.items():  # rule 2
         if source in matched:
             continue
         for key in by_hash.get(digest, ()):
-            if key not in claimed:
+            if key not in claimed and not (key.startswith(mark) and source.startswith(mark)):
                 claimed[key] = source
                 matched.add(source)
                 moved += 1

@@ -15,13 +15,18 @@ from dmtl_studio.core.project.validation import case_variants, describe_case_var
 
 _ROW_KEY = re.compile(r"^(.*)#(\d+)$")
 _REMOVED_KEY = re.compile(r"^(.*)#removed-\d+$")
+_ID_KEY = re.compile(r"^(.*?)#id=(.*)$", re.DOTALL)
 #: How :mod:`~dmtl_studio.core.project.text_tables` names a repeated header name and a blank one.
 _REPEATED = re.compile(r"^(.*) \((\d+)\)$")
 _UNNAMED = re.compile(r"^column \d+$")
 
 
 def describe_source(key: str) -> str:
-    """A source key as people read it: ``notes.csv row 12`` for ``/data/notes.csv#12``, else the path."""
+    """A source key as people read it: ``notes.csv row 12`` for ``/data/notes.csv#12``, ``notes.csv id T-7``
+    for ``/data/notes.csv#id=T-7``, else the path."""
+    keyed = _ID_KEY.match(key)
+    if keyed and not os.path.isdir(keyed.group(1)):
+        return f"{os.path.basename(keyed.group(1))} id {keyed.group(2)}"
     match = _ROW_KEY.match(key)
     if match and not os.path.isdir(match.group(1)):
         return f"{os.path.basename(match.group(1))} row {match.group(2)}"

@@ -1,0 +1,148 @@
+"""A table of texts imported with an id column: each row is its id, wherever it sits in the file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.interop import export_imagefolder
+from dmtl_studio.core.project.project_kind import create_project
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_import import import_texts
+from dmtl_studio.core.project.text_rows import is_removed_key
+from dmtl_studio.core.project.text_summary import describe_source
+
+SAME = "The payment failed but money left my bank"
+
+
+def _write(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows(rows)
+    return path
+
+
+def _labels(store: ProjectStore) -> dict[str, str | None]:
+    return {record.path: record.label for record in store.images(usable_only=True)}
+
+
+def _by_key(store: ProjectStore, key: str) -> int:
+    return next(record.id for record in store.images() if record.path == key)
+
+
+TICKETS = [
+    ["ticket", "text", "label"],
+    ["T-1", SAME, ""],
+    ["T-2", "Printer on fire in room 2", "safety"],
+    ["T-3", SAME, ""],
+    ["T-4", SAME, "billing"],
+    ["T-5", "VPN down since nine", ""],
+]
+
+
+def test_a_hand_label_stays_with_its_id_among_identical_texts(tmp_path: Path) -> None:
+    table = _write(tmp_path / "t.csv", TICKETS)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        first = import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        assert first.added == 5 and not first.problems
+        store.set_label([_by_key(store, f"{base}#id=T-3")], "outage")  # one of three identical texts
+        # The rows reversed, and T-1 moved to the end: by row number and text, T-3's label would move.
+        _write(tmp_path / "t.csv", [TICKETS[0], *reversed(TICKETS[2:]), TICKETS[1]])
+        again = import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        labels = _labels(store)
+    assert (again.added, again.moved, again.removed) == (0, 0, ())
+    assert labels[f"{base}#id=T-3"] == "outage"
+    assert labels[f"{base}#id=T-1"] is None and labels[f"{base}#id=T-4"] == "billing"
+    assert len(labels) == 5
+    assert describe_source(f"{base}#id=T-3") == "t.csv id T-3"
+
+
+def test_an_id_keeps_its_label_when_its_text_is_edited_and_a_gone_id_keeps_its_own(tmp_path: Path) -> None:
+    table = _write(tmp_path / "t.csv", TICKETS)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        store.set_label([_by_key(store, f"{base}#id=T-5")], "outage")
+        t2 = _by_key(store, f"{base}#id=T-2")
+        edited = [list(row) for row in TICKETS]
+        edited[5][1] = "VPN down since nine, still down at noon"  # T-5 edited in place
+        edited[2][0] = "T-9"  # T-2's text now under another id: a new ticket, not T-2
+        _write(table, edited)
+        summary = import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        labels = _labels(store)
+        t5 = store.text(_by_key(store, f"{base}#id=T-5"))
+        removed = [record for record in store.images() if is_removed_key(record.path)]
+    assert labels[f"{base}#id=T-5"] == "outage" and t5 == "VPN down since nine, still down at noon"
+    assert summary.added == 1 and labels[f"{base}#id=T-9"] == "safety"  # its label came from the file
+    assert [r.id for r in removed] == [t2] and removed[0].label == "safety"
+    assert summary.removed == (removed[0].path,)
+
+
+def test_adding_the_id_column_later_rekeys_every_item_and_loses_no_label(tmp_path: Path) -> None:
+    table = _write(tmp_path / "t.csv", TICKETS)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        store.set_label([_by_key(store, f"{base}#5")], "outage")
+        before = {record.id: record.label for record in store.images()}
+        summary = import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        after = {record.id: (record.path, record.label) for record in store.images()}
+    assert summary.added == 0 and summary.removed == ()
+    assert {item_id: label for item_id, (_, label) in after.items()} == before  # the same items, same labels
+    assert sorted(path for path, _ in after.values()) == sorted(f"{base}#id=T-{n}" for n in range(1, 6))
+    assert after[next(i for i, (p, _) in after.items() if p == f"{base}#id=T-5")][1] == "outage"
+
+
+def test_rows_without_a_usable_id_are_problems_keyed_by_their_row(tmp_path: Path) -> None:
+    rows = [
+        ["id", "text", "label"],
+        ["A", "first text", "x"],
+        ["", "no id here", "x"],
+        ["A", "the same id again", "y"],
+        ["B", "fine", "y"],
+    ]
+    table = _write(tmp_path / "t.csv", rows)
+    lines = tmp_path / "t.jsonl"
+    lines.write_text(
+        "\n".join(
+            json.dumps(r) for r in ({"id": {"n": 1}, "text": "an object as id"}, {"id": 7, "text": "ok"})
+        ),
+        encoding="utf-8",
+    )
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label", id_column="id")
+        problems = dict(store.problems())
+        usable = _labels(store)
+        jsonl = import_texts(store, lines, text_column="text", id_column="id")
+        usable_after = _labels(store)
+    assert usable == {f"{base}#id=A": "x", f"{base}#id=B": "y"}
+    assert problems[f"{base}#2"].startswith("no id: column 'id' is empty")
+    assert problems[f"{base}#3"].startswith("repeated id: 'A' is also row 1's id")
+    assert len(summary.problems) == 2
+    assert [problem for _, problem in jsonl.problems] == ["no id: column 'id' is empty in this row"]
+    assert f"{lines.absolute()}#id=7" in usable_after  # a number is an id, a JSON object is none
+
+
+def test_an_id_column_is_checked_before_anything_is_imported(tmp_path: Path) -> None:
+    table = _write(tmp_path / "t.csv", TICKETS)
+    with create_project(tmp_path / "p") as store:
+        with pytest.raises(ProjectError, match="has no id column 'number'"):
+            import_texts(store, table, text_column="text", id_column="number")
+        with pytest.raises(ProjectError, match="cannot be both the text and the id column"):
+            import_texts(store, table, text_column="text", id_column="text")
+        assert store.image_count() == 0
+
+
+def test_texts_keyed_by_id_export_under_their_ids(tmp_path: Path) -> None:
+    rows = [["id", "text", "label"], ["T/1", "slash in the id", "a"], ["T 2", "space in the id", "a"]]
+    table = _write(tmp_path / "t.csv", rows)
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label", id_column="id")
+        export_imagefolder(store, tmp_path / "tree")
+    names = sorted(p.name for p in (tmp_path / "tree" / "a").iterdir())
+    assert names == ["t_idT 2.txt", "t_idT_1.txt"]
