@@ -32,6 +32,16 @@ def add_commands(sub: argparse._SubParsersAction, path_type: Callable[[str], Pat
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
 
+def _encoding(value: str) -> str:
+    """``--encoding``: a text encoding Python knows, by its codec name."""
+    from dmtl_studio.core.project.text_decoding import checked_encoding
+
+    try:
+        return checked_encoding(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_import_options(p: argparse.ArgumentParser) -> None:
     """The options of ``import`` for a table of texts."""
     p.add_argument(
@@ -56,6 +66,13 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
         "--delimiter",
         default=None,
         help="the delimiter of a CSV/TSV file: one character, or tab, comma, semicolon, pipe (default: sniffed)",
+    )
+    p.add_argument(
+        "--encoding",
+        default=None,
+        type=_encoding,
+        help="the text encoding of files without a byte-order mark, e.g. cp1252 (what Excel on Windows "
+        "writes for a CSV), latin-1, cp1250 (default: UTF-8; a byte-order mark always names UTF-8 or UTF-16)",
     )
     p.add_argument(
         "--labels-from-file",
@@ -91,7 +108,7 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     from dmtl_studio.core.project.text_tables import preview_table
 
     try:
-        preview = preview_table(source, rows=0, delimiter=args.delimiter)
+        preview = preview_table(source, rows=0, delimiter=args.delimiter, encoding=args.encoding)
     except ProjectError as exc:  # the file is refused whole, before any project is made
         raise ProjectError(f"{exc}; nothing was imported from it") from None
     if preview.delimiter is not None and not preview.rows_read:  # a header and nothing below it
@@ -132,7 +149,7 @@ def cmd_import_texts(
     text, label, split = _columns(args)
     source = Path(args.images_dir)
     if source.is_file() and is_text_file_name(source):  # one text: refused whole when it is not usable
-        _, problem, _ = read_text_file(source)
+        _, problem, _ = read_text_file(source, args.encoding)
         if problem:
             print(f"dmtl-studio import: {source.name}: {problem}; nothing was imported", file=sys.stderr)
             return 2
@@ -150,6 +167,7 @@ def cmd_import_texts(
             split_column=split,
             id_column=args.id_column,
             delimiter=args.delimiter,
+            encoding=args.encoding,
             val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
             seed=args.seed,
@@ -240,6 +258,13 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
         help="text models: a column of the table whose value names each row in the CSV's path column "
         "(FILE#ID; default: the row number, FILE#N)",
     )
+    p.add_argument(
+        "--encoding",
+        default=None,
+        type=_encoding,
+        help="text models: the text encoding of files without a byte-order mark, e.g. cp1252 (what Excel on Windows "
+        "writes for a CSV), latin-1, cp1250 (default: UTF-8; a byte-order mark always names UTF-8 or UTF-16)",
+    )
 
 
 def cmd_predict_texts(
@@ -254,7 +279,7 @@ def cmd_predict_texts(
     text_column = args.text_column
     try:
         if Path(args.images_dir).is_file() and is_table_file(args.images_dir):
-            text_column = _table_column(Path(args.images_dir), text_column)
+            text_column = _table_column(Path(args.images_dir), text_column, args.encoding)
         if args.target_accuracy is not None:
             if not is_run_folder(args.run_dir):
                 print(
@@ -274,6 +299,7 @@ def cmd_predict_texts(
             args.out,
             text_column=text_column,
             id_column=args.id_column,
+            encoding=args.encoding,
             device=args.device,
             progress=progress,
             reject_below=reject_below,
@@ -307,13 +333,13 @@ def cmd_predict_texts(
     return 0 if summary.predictions else 1
 
 
-def _table_column(table: Path, named: str | None) -> str | None:
+def _table_column(table: Path, named: str | None, encoding: str | None) -> str | None:
     """The column of ``table`` that predict reads: ``named``, else the guessed one, said on stderr with how it was
     chosen; with a warning when the table's first line looks like a row (it is read as the header)."""
     from dmtl_studio.core.project.table_options import header_advice
     from dmtl_studio.core.project.text_tables import TEXT_NAMES, preview_table
 
-    preview = preview_table(table, rows=0)
+    preview = preview_table(table, rows=0, encoding=encoding)
     column = named if named is not None else preview.text_column
     if named is None and column is not None:
         how = "by its name" if column.casefold() in TEXT_NAMES else "the column of the longest values"

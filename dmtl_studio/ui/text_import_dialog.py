@@ -2,7 +2,9 @@
 
 The columns are preselected from :func:`~dmtl_studio.core.project.text_tables.preview_table`'s guesses; the
 preview shows the first rows with the chosen columns marked, and how the file was read (delimiter, encoding).
-Choosing the delimiter by hand reads the file again. The same form, with ``purpose="predict"``, asks which column
+Choosing the delimiter or the encoding by hand reads the file again; a file that is not UTF-8 (nor marked as
+UTF-16) is shown read as Windows-1252, what Excel on Windows saves a CSV in, with a note saying so, and the user
+sees the preview before importing (``--encoding`` on the command line). The same form, with ``purpose="predict"``, asks which column
 holds the texts to predict and, optionally, which holds each row's key (``predict``'s ``--text-column`` and
 ``--id-column``).
 """
@@ -30,7 +32,13 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.table_options import header_advice
-from dmtl_studio.core.project.text_tables import TablePreview, describe_delimiter, preview_table
+from dmtl_studio.core.project.text_decoding import describe_encoding
+from dmtl_studio.core.project.text_tables import (
+    TablePreview,
+    UndecodableTable,
+    describe_delimiter,
+    preview_table,
+)
 
 #: Shown in the label and split choices for "no such column".
 NO_COLUMN = "(none)"
@@ -45,12 +53,20 @@ DELIMITER_CHOICES = (
     ("|", "vertical bar"),
 )
 
-_ENCODINGS = {
-    "utf-8": "UTF-8",
-    "utf-8-sig": "UTF-8 with BOM",
-    "utf-16-le": "UTF-16 LE",
-    "utf-16-be": "UTF-16 BE",
-}
+#: Encodings offered for a file without a byte-order mark: (codec name, what it is), automatic first.
+ENCODING_CHOICES = (
+    (None, "UTF-8 (or as its byte-order mark says)"),
+    ("cp1252", "Windows-1252: Excel on Windows, Western Europe"),
+    ("iso8859-1", "Latin-1 (ISO-8859-1)"),
+    ("cp1250", "Windows-1250: Central Europe"),
+    ("cp1251", "Windows-1251: Cyrillic"),
+    ("mac-roman", "Mac Roman"),
+    ("shift_jis", "Shift JIS: Japanese"),
+    ("gb18030", "GB 18030: Chinese"),
+)
+#: What a file that is not UTF-8 is first shown read as.
+FALLBACK_ENCODING = "cp1252"
+
 _MARKED = {
     "text": QColor("#dbeafe"),
     "label": QColor("#dcfce7"),
@@ -81,7 +97,24 @@ class TextImportDialog(QDialog):
         self.setWindowTitle(f"{'Predict' if self.predicting else 'Import'} texts from {self.path.name}")
         self.setMinimumSize(720, 440)
         self.resize(980, 620)
-        self.preview = preview_table(self.path, rows=PREVIEW_ROWS)
+        self.encoding_note = QLabel()  # the file is not UTF-8: said with the encoding it is shown in
+        self.encoding_note.setWordWrap(True)
+        self.encoding_note.setStyleSheet("color: #a04000;")
+        self.encoding_note.setVisible(False)
+        try:
+            self.preview = preview_table(self.path, rows=PREVIEW_ROWS)
+            fallback = None
+        except UndecodableTable as exc:
+            try:  # shown read as what Excel on Windows writes; the user sees it before importing
+                self.preview = preview_table(self.path, rows=PREVIEW_ROWS, encoding=FALLBACK_ENCODING)
+            except ProjectError:
+                raise exc from None
+            fallback = FALLBACK_ENCODING
+            self.encoding_note.setText(
+                f"{self.path.name} is not UTF-8: it is shown read as Windows-1252, the encoding Excel on Windows "
+                "saves a CSV in. If accents or other letters look wrong below, choose its encoding."
+            )
+            self.encoding_note.setVisible(True)
         self.text_column = QComboBox()
         self.label_column = QComboBox()
         self.split_column = QComboBox()
@@ -99,6 +132,14 @@ class TextImportDialog(QDialog):
         for value, name in DELIMITER_CHOICES:
             self.delimiter.addItem(name, value)
         self.delimiter.setEnabled(self.preview.delimiter is not None)  # JSON Lines has none
+        self.encoding = QComboBox()
+        for value, name in ENCODING_CHOICES:
+            self.encoding.addItem(name, value)
+        self.encoding.setCurrentIndex(self.encoding.findData(fallback) if fallback else 0)
+        self.encoding.setToolTip(
+            "How the file's bytes become letters when it has no byte-order mark. UTF-8 unless you choose: "
+            "a file that is not UTF-8 is refused rather than read with wrong letters."
+        )
         self.labels_from_file = QCheckBox("Take the file's labels where they differ from the project's")
         self.labels_from_file.setToolTip(
             "For a file imported before: a text the file labels differently keeps the project's label unless "
@@ -131,6 +172,7 @@ class TextImportDialog(QDialog):
         form.addRow("Split column", self.split_column)
         form.addRow("Id column", self.id_column)
         form.addRow("Delimiter", self.delimiter)
+        form.addRow("Encoding", self.encoding)
         form.addRow("", self.labels_from_file)
         for widget in (self.label_column, self.split_column, self.delimiter, self.labels_from_file):
             form.setRowVisible(widget, not self.predicting)
@@ -145,6 +187,7 @@ class TextImportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
+        layout.addWidget(self.encoding_note)
         layout.addWidget(self.how_read)
         layout.addWidget(self.header_note)
         layout.addWidget(self.table, 1)
@@ -154,6 +197,7 @@ class TextImportDialog(QDialog):
         for box in (self.text_column, self.label_column, self.split_column, self.id_column):
             box.currentIndexChanged.connect(self._update)
         self.delimiter.currentIndexChanged.connect(self._reread)
+        self.encoding.currentIndexChanged.connect(self._reread)
 
     def columns(self) -> dict[str, str | bool | None]:
         """The choice as keyword arguments of :func:`~dmtl_studio.core.project.text_import.import_texts`, or,
@@ -163,6 +207,7 @@ class TextImportDialog(QDialog):
             return {
                 "text_column": self.text_column.currentText() or None,
                 "id_column": self._chosen(self.id_column),
+                "encoding": self.encoding.currentData(),
             }
         label = self._chosen(self.label_column)
         return {
@@ -171,6 +216,7 @@ class TextImportDialog(QDialog):
             "split_column": self._chosen(self.split_column),
             "id_column": self._chosen(self.id_column),
             "delimiter": self.delimiter.currentData(),
+            "encoding": self.encoding.currentData(),
             "labels_from_file": label is not None and self.labels_from_file.isChecked(),
         }
 
@@ -198,7 +244,7 @@ class TextImportDialog(QDialog):
         self.id_column.setCurrentText(key or NO_COLUMN)
         for box in boxes:
             box.blockSignals(False)
-        encoding = _ENCODINGS.get(preview.encoding, preview.encoding)
+        encoding = describe_encoding(preview.encoding)
         kind = (
             "JSON Lines"
             if preview.delimiter is None
@@ -268,8 +314,17 @@ class TextImportDialog(QDialog):
         self.labels_from_file.setEnabled(roles.get("label") is not None)
 
     def _reread(self) -> None:
+        # The note on the fallback stays only while the file is shown read that way.
+        self.encoding_note.setVisible(
+            bool(self.encoding_note.text()) and self.encoding.currentData() == FALLBACK_ENCODING
+        )
         try:
-            preview = preview_table(self.path, rows=PREVIEW_ROWS, delimiter=self.delimiter.currentData())
+            preview = preview_table(
+                self.path,
+                rows=PREVIEW_ROWS,
+                delimiter=self.delimiter.currentData(),
+                encoding=self.encoding.currentData(),
+            )
         except ProjectError as exc:
             self.problem.setText(str(exc))
             self.import_button.setEnabled(False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_demo import write_text_folder
 from tests.e2e.cli import run_cli
@@ -192,8 +194,22 @@ def test_an_undecodable_table_is_refused_by_import_before_any_project_is_made(tm
     table = tmp_path / "legacy.csv"
     table.write_bytes("text,label\ncaf\u00e9 closed,a\n".encode("cp1252"))
     assert main(["import", str(tmp_path / "p"), str(table)]) == 2
-    assert capsys.readouterr().err.strip().endswith("save it as UTF-8; nothing was imported from it")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "save it as UTF-8, or name its encoding (--encoding, or Encoding in the window; Excel on Windows saves CSV "
+            "as cp1252); nothing was imported from it"
+        )
+    )
     assert not (tmp_path / "p").exists()
+    with pytest.raises(SystemExit):
+        main(["import", str(tmp_path / "p"), str(table), "--encoding", "base64"])
+    assert "'base64' is no text encoding known here" in capsys.readouterr().err
+    assert main(["import", str(tmp_path / "p"), str(table), "--encoding", "Windows-1252"]) == 0
+    assert "read 1 text(s) (comma-separated, Windows-1252)" in capsys.readouterr().out
+    with ProjectStore.open(tmp_path / "p") as store:
+        assert list(store.texts().values()) == ["caf\u00e9 closed"]
 
 
 def test_a_table_with_only_a_header_is_refused_before_any_project_is_made(tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -43,6 +43,7 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
         "split_column": "fold",
         "id_column": None,  # an import keys rows by id only when asked, whatever the column's name
         "delimiter": None,
+        "encoding": None,
         "labels_from_file": False,
     }
     dialog.id_column.setCurrentText("id")
@@ -118,6 +119,7 @@ def test_the_predict_form_asks_for_the_text_and_the_key_columns_only(qtbot, tmp_
     assert dialog.columns() == {
         "text_column": "review",
         "id_column": "id",
+        "encoding": None,
     }  # "id" taken as the key by its name
     assert "[id]" in dialog.table.horizontalHeaderItem(0).text()
     assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()  # no label role when predicting
@@ -127,6 +129,7 @@ def test_the_predict_form_asks_for_the_text_and_the_key_columns_only(qtbot, tmp_
     assert dialog.import_button.isEnabled() and dialog.columns() == {
         "text_column": "review",
         "id_column": None,
+        "encoding": None,
     }
     with pytest.raises(ValueError, match="purpose"):
         TextImportDialog(tmp_path / "reviews.csv", purpose="train")
@@ -198,8 +201,38 @@ def test_an_unreadable_table_is_said_before_any_dialog(qtbot, tmp_path: Path, mo
     qtbot.addWidget(window)
     shown: list[str] = []
     monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
-    legacy = tmp_path / "legacy.csv"
-    legacy.write_bytes("text\ncaf\u00e9\n".encode("cp1252"))
-    window.ask_text_columns(str(legacy))
-    assert len(shown) == 1 and "cannot be decoded" in shown[0]
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"text\n\x81\x8d\x8f\n")  # neither UTF-8 nor Windows-1252
+    window.ask_text_columns(str(binary))
+    assert len(shown) == 1 and "cannot be decoded" in shown[0] and "is not UTF-8" in shown[0]
     controller.shutdown()
+
+
+def test_a_table_that_is_not_utf8_is_shown_read_as_windows_1252_and_imported_so(
+    qtbot, tmp_path: Path
+) -> None:  # noqa: ANN001
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_bytes("text,label\ncaf\u00e9 cr\u00e8me,a\nna\u00efve \u20ac price,b\n".encode("cp1252"))
+    dialog = TextImportDialog(legacy)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.encoding_note.isVisible() and "not UTF-8" in dialog.encoding_note.text()
+    assert dialog.table.item(0, 0).text() == "caf\u00e9 cr\u00e8me" and dialog.table.item(
+        1, 0
+    ).text().endswith("\u20ac price")
+    assert "Windows-1252" in dialog.how_read.text() and dialog.import_button.isEnabled()
+    assert dialog.columns()["encoding"] == "cp1252"
+    dialog.encoding.setCurrentIndex(dialog.encoding.findData(None))  # UTF-8 by hand: refused, said why
+    assert not dialog.import_button.isEnabled() and "cannot be decoded" in dialog.problem.text()
+    assert not dialog.encoding_note.isVisible()
+    dialog.encoding.setCurrentIndex(dialog.encoding.findData("cp1252"))
+    assert dialog.import_button.isEnabled() and dialog.encoding_note.isVisible()
+    with create_project(tmp_path / "p") as store:
+        from dmtl_studio.core.project.text_import import import_texts
+
+        import_texts(store, legacy, **dialog.columns())
+        assert sorted(store.texts().values()) == ["caf\u00e9 cr\u00e8me", "na\u00efve \u20ac price"]
+    utf8 = _table(tmp_path / "reviews.csv")
+    plain = TextImportDialog(utf8)
+    qtbot.addWidget(plain)
+    assert not plain.encoding_note.text() and plain.columns()["encoding"] is None

@@ -45,9 +45,13 @@ class NoTextsError(NoImagesError):
 
 
 def text_prediction_inputs(
-    target: str | os.PathLike[str], text_column: str | None = None, id_column: str | None = None
+    target: str | os.PathLike[str],
+    text_column: str | None = None,
+    id_column: str | None = None,
+    encoding: str | None = None,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(texts, problems)``: ``(source, text)`` pairs to predict and ``(source, reason)`` of unusable inputs.
+    ``encoding`` (a codec name) reads files without a byte-order mark instead of UTF-8.
 
     Raises
     ------
@@ -56,7 +60,7 @@ def text_prediction_inputs(
         lacks ``text_column`` or ``id_column``, either column is given for a file or folder, or there is nothing at
         all to predict.
     """
-    return _split(_inputs(target, text_column, id_column)[0])
+    return _split(_inputs(target, text_column, id_column, encoding)[0])
 
 
 def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -67,7 +71,7 @@ def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], l
 
 
 def _inputs(
-    target: str | os.PathLike[str], text_column: str | None, id_column: str | None
+    target: str | os.PathLike[str], text_column: str | None, id_column: str | None, encoding: str | None
 ) -> tuple[list[tuple[str, str, bool]], tuple[str, ...]]:
     """``(source, text or reason, is_problem)`` of each input, in the order given (:func:`text_prediction_inputs`),
     and the files of a folder that are not ``.txt`` files (not read)."""
@@ -82,7 +86,7 @@ def _inputs(
             )
             raise NoTextsError(f"{path} holds no .txt files (looked in its sub-folders too){held}")
     elif path.is_file() and is_table_file(path):
-        return _table_inputs(path, text_column, id_column), ()
+        return _table_inputs(path, text_column, id_column, encoding), ()
     elif path.is_file() and is_text_file_name(path):
         files, scan = [path], None
     elif path.is_file():
@@ -98,14 +102,16 @@ def _inputs(
             raise NoTextsError(f"{option} applies to a CSV, TSV or JSON Lines file only")
     given = []
     for file in files:
-        body, problem, _ = read_text_file(Path(file))
+        body, problem, _ = read_text_file(Path(file), encoding)
         given.append((str(file), problem or body, bool(problem)))
     return given, tuple(str(other) for other in scan.skipped) if scan is not None else ()
 
 
-def _table_inputs(path: Path, text_column: str | None, id_column: str | None) -> list[tuple[str, str, bool]]:
+def _table_inputs(
+    path: Path, text_column: str | None, id_column: str | None, encoding: str | None
+) -> list[tuple[str, str, bool]]:
     try:
-        table = read_table(path)
+        table = read_table(path, encoding=encoding)
     except ProjectError as exc:
         raise NoTextsError(str(exc)) from exc
     column = text_column or guess_columns(table)[0]
@@ -195,6 +201,7 @@ def predict_text_inputs(
     *,
     text_column: str | None = None,
     id_column: str | None = None,
+    encoding: str | None = None,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
@@ -211,7 +218,7 @@ def predict_text_inputs(
     CheckpointError
         The model cannot be loaded.
     """
-    given, skipped = _inputs(target, text_column, id_column)
+    given, skipped = _inputs(target, text_column, id_column, encoding)
     texts, problems = _split(given)
     predictor = model if isinstance(model, TextPredictor) else load_text_predictor(model, device=device)
     summary = predict_texts(

@@ -1,8 +1,9 @@
 """Reading the bytes of a text: the encodings tried, and what is said about texts too long for the model.
 
 Encodings are tried in a fixed order, never guessed from statistics: a byte-order mark names UTF-8 or UTF-16
-(little- or big-endian); without one the bytes must be valid UTF-8. Anything else (a legacy code page such as
-Windows-1252, a binary file) is reported as undecodable rather than read as something the author did not write.
+(little- or big-endian); without one the bytes must be valid UTF-8, or be in the encoding the user names
+(``--encoding cp1252``: what Excel writes for "CSV (Comma delimited)" on Windows). Anything else (a legacy code
+page not named, a binary file) is reported as undecodable rather than read as something the author did not write.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import codecs
 
 #: The encodings tried, in order, as the messages name them.
 ENCODINGS_TRIED = "UTF-8, UTF-8 with BOM, UTF-16 with BOM (LE/BE)"
+#: What to do with bytes that are none of them.
+UNDECODABLE_ADVICE = (
+    "save it as UTF-8, or name its encoding (--encoding, or Encoding in the window; Excel on Windows saves "
+    "CSV as cp1252)"
+)
 
 #: Largest text read from one ``.txt`` file or one row, in bytes; a larger one is a problem, not read.
 MAX_TEXT_BYTES = 10 * 1024 * 1024
@@ -27,32 +33,87 @@ class UndecodableText(ValueError):
     """Bytes that are none of the encodings tried; the message says where the first bad byte is."""
 
 
-def decode_text_bytes(data: bytes) -> tuple[str, str]:
-    """``(text, encoding)`` of ``data``: ``encoding`` is ``"utf-8"``, ``"utf-8-sig"``, ``"utf-16-le"`` or
-    ``"utf-16-be"``. A byte-order mark is removed from the text.
+def encoding_of(data: bytes, named: str | None = None) -> str:
+    """The encoding of ``data`` by its first bytes: the one a byte-order mark names (``"utf-8-sig"``,
+    ``"utf-16-le"``, ``"utf-16-be"``), else ``named`` (see :func:`checked_encoding`), else ``"utf-8"``."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith(codecs.BOM_UTF16_LE) and not data.startswith(codecs.BOM_UTF32_LE):
+        return "utf-16-le"
+    if data.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    return named or "utf-8"
+
+
+def bom_length(encoding: str) -> int:
+    """Bytes of the byte-order mark :func:`encoding_of` found for ``encoding``."""
+    return {"utf-8-sig": len(codecs.BOM_UTF8), "utf-16-le": 2, "utf-16-be": 2}.get(encoding, 0)
+
+
+def checked_encoding(name: str) -> str:
+    """The codec name of the text encoding ``name`` (``"Windows-1252"`` → ``"cp1252"``, ``"latin1"`` →
+    ``"iso8859-1"``), as Python's :mod:`codecs` knows it.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is no text encoding Python knows (or a bytes-to-bytes codec such as ``base64``).
+    """
+    try:
+        codec = codecs.lookup(name.strip())
+        "".encode(codec.name)  # a bytes-to-bytes codec (base64, zlib) raises LookupError here
+    except LookupError:
+        raise ValueError(
+            f"{name!r} is no text encoding known here; give one such as cp1252 (Windows, Western Europe), "
+            "latin-1, cp1250 (Central Europe), shift_jis, gb18030 or utf-8"
+        ) from None
+    return {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}.get(codec.name, codec.name)
+
+
+def decode_text_bytes(data: bytes, named: str | None = None) -> tuple[str, str]:
+    """``(text, encoding)`` of ``data``: ``encoding`` is ``"utf-8"``, ``"utf-8-sig"``, ``"utf-16-le"``,
+    ``"utf-16-be"`` or ``named`` (a codec name from :func:`checked_encoding`, used for bytes without a byte-order
+    mark). A byte-order mark is removed from the text.
 
     Raises
     ------
     UndecodableText
-        When ``data`` is not valid in the encoding its byte-order mark names, or has no mark and is not UTF-8.
+        When ``data`` is not valid in the encoding its byte-order mark names, or has no mark and is not valid in
+        ``named`` (UTF-8 when none is named).
     """
-    if data.startswith(codecs.BOM_UTF8):
-        encoding, body = "utf-8-sig", data[len(codecs.BOM_UTF8) :]
-        codec = "utf-8"
-    elif data.startswith(codecs.BOM_UTF16_LE) and not data.startswith(codecs.BOM_UTF32_LE):
-        encoding, body, codec = "utf-16-le", data[2:], "utf-16-le"
-    elif data.startswith(codecs.BOM_UTF16_BE):
-        encoding, body, codec = "utf-16-be", data[2:], "utf-16-be"
-    else:
-        encoding, body, codec = "utf-8", data, "utf-8"
+    encoding = encoding_of(data, named)
+    skip = bom_length(encoding)
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
     try:
-        return body.decode(codec), encoding
+        return data[skip:].decode(codec), encoding
     except UnicodeDecodeError as exc:
-        offset = exc.start + (len(data) - len(body))
+        offset = exc.start + skip
+        tried = "the encoding named" if encoding == named else f"tried {ENCODINGS_TRIED}"
         raise UndecodableText(
             f"cannot be decoded: byte 0x{data[offset]:02x} at offset {offset} is not {_named(encoding)} "
-            f"(tried {ENCODINGS_TRIED}); save it as UTF-8"
+            f"({tried}); {UNDECODABLE_ADVICE}"
         ) from None
+
+
+#: Codec names as people know them.
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+    "cp1252": "Windows-1252",
+    "iso8859-1": "Latin-1",
+    "cp1250": "Windows-1250",
+    "cp1251": "Windows-1251",
+    "mac-roman": "Mac Roman",
+    "shift_jis": "Shift JIS",
+    "gb18030": "GB 18030",
+}
+
+
+def describe_encoding(encoding: str) -> str:
+    """``encoding`` (a codec name) as people know it: ``"Windows-1252"`` for ``"cp1252"``; else the name."""
+    return ENCODING_NAMES.get(encoding, encoding)
 
 
 def _named(encoding: str) -> str:
@@ -61,12 +122,12 @@ def _named(encoding: str) -> str:
         "utf-8-sig": "UTF-8",
         "utf-16-le": "UTF-16 (little-endian, as its byte-order mark says)",
         "utf-16-be": "UTF-16 (big-endian, as its byte-order mark says)",
-    }[encoding]
+    }.get(encoding, describe_encoding(encoding))
 
 
 def encoding_note(encoding: str) -> str | None:
     """What to say about a text read in ``encoding``: ``None`` for UTF-8 (with or without a mark)."""
-    if encoding.startswith("utf-16"):
+    if encoding.startswith("utf-16") or encoding not in ("utf-8", "utf-8-sig"):
         return f"read as {_named(encoding)}"
     return None
 

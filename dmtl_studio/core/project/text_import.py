@@ -69,9 +69,10 @@ def scan_text_folder(root: str | os.PathLike[str]) -> FolderScan:
     return FolderScan(found, skipped, sorted(projects, key=natural_key))
 
 
-def read_text_file(path: Path) -> tuple[str, str | None, str | None]:
+def read_text_file(path: Path, encoding: str | None = None) -> tuple[str, str | None, str | None]:
     """``(body, problem, note)`` of one ``.txt`` file: the problem says why it cannot be used (unreadable, too
-    large, undecodable, empty), the note how it was read (UTF-16, longer than the model reads)."""
+    large, undecodable, empty), the note how it was read (UTF-16, ``encoding``, longer than the model reads).
+    ``encoding`` is used for a file without a byte-order mark instead of UTF-8."""
     try:
         size = path.stat().st_size
         if size > MAX_TEXT_BYTES:
@@ -84,10 +85,10 @@ def read_text_file(path: Path) -> tuple[str, str | None, str | None]:
     except OSError as exc:
         return "", f"cannot be read: {exc.strerror or exc}", None
     try:
-        body, encoding = decode_text_bytes(data)
+        body, read_as = decode_text_bytes(data, encoding)
     except UndecodableText as exc:
         return "", str(exc), None
-    return _checked(body, encoding_note(encoding))
+    return _checked(body, encoding_note(read_as))
 
 
 def _checked(body: str, note: str | None) -> tuple[str, str | None, str | None]:
@@ -105,6 +106,7 @@ def import_texts(
     split_column: str | None = None,
     id_column: str | None = None,
     delimiter: str | None = None,
+    encoding: str | None = None,
     val_fraction: float | None = None,
     test_fraction: float | None = None,
     seed: int | None = None,
@@ -122,7 +124,8 @@ def import_texts(
     texts (default :data:`FILE_BATCH` for files, :data:`ROW_BATCH` for rows), so a cancelled import keeps what it
     has read; new labelled texts then get a stratified split. A table imported again updates its texts' items
     wherever their rows moved (:mod:`~dmtl_studio.core.project.text_rows`); a text labelled differently in the
-    file keeps the project's label, unless ``labels_from_file``.
+    file keeps the project's label, unless ``labels_from_file``. ``encoding`` (a codec name, see
+    :func:`~dmtl_studio.core.project.text_decoding.checked_encoding`) reads files without a byte-order mark.
 
     Raises
     ------
@@ -134,11 +137,11 @@ def import_texts(
     store.require_writable()  # before reading every text
     options = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     if path.is_dir():
-        return _import_folder(store, path, options, progress, should_stop, batch_size or FILE_BATCH)
+        return _import_folder(store, path, options, progress, should_stop, batch_size or FILE_BATCH, encoding)
     if not path.is_file():
         raise ProjectError(f"{path} does not exist")
     if is_text_file_name(path):
-        body, problem, note = read_text_file(path)
+        body, problem, note = read_text_file(path, encoding)
         items = [TextItem(str(path.absolute()), body, None, problem, note)]
         return _write(store, path, items, {}, 1, 0, options, progress, should_stop, FILE_BATCH)
     if not is_table_file(path):
@@ -149,7 +152,7 @@ def import_texts(
     if not text_column:
         raise ProjectError(f"{path.name}: name the column that holds the text (--text-column)")
     try:
-        table = read_table(path, delimiter=delimiter)
+        table = read_table(path, delimiter=delimiter, encoding=encoding)
     except ProjectError as exc:  # the file is refused whole
         raise ProjectError(f"{exc}; nothing was imported from it") from None
     if not table.rows:
@@ -278,6 +281,7 @@ def _import_folder(
     progress: ProgressCallback | None,
     should_stop: Callable[[], bool],
     batch_size: int,
+    encoding: str | None,
 ) -> TextImportSummary:
     scan = scan_text_folder(root)
     if not scan.files:
@@ -295,7 +299,7 @@ def _import_folder(
             if why is not None:
                 yield TextItem(str(path.absolute()), "", None, f"its folder cannot be a class: {why}")
                 continue
-            body, problem, note = read_text_file(path)
+            body, problem, note = read_text_file(path, encoding)
             yield TextItem(str(path.absolute()), body, label if problem is None else None, problem, note)
 
     splits = {}

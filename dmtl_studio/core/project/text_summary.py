@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary
+from dmtl_studio.core.project.text_decoding import describe_encoding
 from dmtl_studio.core.project.text_tables import Table, describe_delimiter
 from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.project.validation import case_variants, describe_case_variants
@@ -45,13 +46,7 @@ def how_table_was_read(table: Table | None) -> str:
     """How a table was read, in words (``"comma-separated, UTF-8"``); empty for no table."""
     if table is None:
         return ""
-    encoding = {
-        "utf-8": "UTF-8",
-        "utf-8-sig": "UTF-8 with BOM",
-        "utf-16-le": "UTF-16 LE",
-        "utf-16-be": "UTF-16 BE",
-    }
-    how = f"{describe_delimiter(table.delimiter)}-separated, {encoding[table.encoding]}".replace(
+    how = f"{describe_delimiter(table.delimiter)}-separated, {describe_encoding(table.encoding)}".replace(
         "JSON Lines-separated", "JSON Lines"
     )
     columns = set(table.columns)

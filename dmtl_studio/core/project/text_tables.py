@@ -24,9 +24,17 @@ from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES
 from dmtl_studio.core.project.table_options import parse_delimiter
 from dmtl_studio.core.project.text_decoding import (
     ENCODINGS_TRIED,
+    UNDECODABLE_ADVICE,
     UndecodableText,
+    bom_length,
     decode_text_bytes,
+    encoding_of,
 )
+
+
+class UndecodableTable(ProjectError):
+    """A table whose bytes are not in the encoding tried (UTF-8 or the one named); nothing of it is read."""
+
 
 #: Delimiters the sniffer may choose for a CSV/TSV file.
 DELIMITERS = ",\t;|"
@@ -86,11 +94,18 @@ def describe_delimiter(delimiter: str | None) -> str:
     )
 
 
-def read_table(path: str | os.PathLike[str], delimiter: str | None = None, limit: int | None = None) -> Table:
+def read_table(
+    path: str | os.PathLike[str],
+    delimiter: str | None = None,
+    limit: int | None = None,
+    encoding: str | None = None,
+) -> Table:
     """Read a CSV, TSV or JSON Lines file (which one: by extension).
 
-    ``delimiter`` overrides the sniffed one for CSV/TSV. ``limit`` reads only the first ``limit`` bytes (for a
-    preview): a character or a row cut off at the end is dropped.
+    ``delimiter`` overrides the sniffed one for CSV/TSV; ``encoding`` (a codec name from
+    :func:`~dmtl_studio.core.project.text_decoding.checked_encoding`) is used for a file without a byte-order
+    mark instead of UTF-8. ``limit`` reads only the first ``limit`` bytes (for a preview): a character or a row cut
+    off at the end is dropped.
 
     Raises
     ------
@@ -116,7 +131,7 @@ def read_table(path: str | os.PathLike[str], delimiter: str | None = None, limit
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
     partial = limit is not None and size > len(data)
-    text, encoding = _decode_table(path, data, partial)
+    text, encoding = _decode_table(path, data, partial, encoding)
     if not text.strip():
         raise ProjectError(f"{path.name} is empty")
     if partial:
@@ -129,32 +144,21 @@ def read_table(path: str | os.PathLike[str], delimiter: str | None = None, limit
     return Table(path, columns, rows, encoding, chosen, partial)
 
 
-def _decode_table(path: Path, data: bytes, partial: bool) -> tuple[str, str]:
+def _decode_table(path: Path, data: bytes, partial: bool, named: str | None) -> tuple[str, str]:
     if not partial:
         try:
-            return decode_text_bytes(data)
+            return decode_text_bytes(data, named)
         except UndecodableText as exc:
-            raise ProjectError(f"{path.name} {exc}") from None
+            raise UndecodableTable(f"{path.name} {exc}") from None
     # A preview cut mid-character: an incremental decoder keeps the incomplete end for later (never given).
-    encoding = _encoding_of(data)
-    start = 2 if encoding.startswith("utf-16") else 0
+    encoding = encoding_of(data, named)
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
     try:
-        return codecs.getincrementaldecoder(encoding)().decode(data[start:], final=False), encoding
+        decoder = codecs.getincrementaldecoder(codec)()
+        return decoder.decode(data[bom_length(encoding) :], final=False), encoding
     except UnicodeDecodeError:
-        raise ProjectError(
-            f"{path.name} cannot be decoded (tried {ENCODINGS_TRIED}); save it as UTF-8"
-        ) from None
-
-
-def _encoding_of(data: bytes) -> str:
-    """The encoding a byte-order mark names (UTF-8 without one), from the first bytes alone."""
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if data.startswith(codecs.BOM_UTF16_LE) and not data.startswith(codecs.BOM_UTF32_LE):
-        return "utf-16-le"
-    if data.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be"
-    return "utf-8"
+        tried = "the encoding named" if encoding == named else f"tried {ENCODINGS_TRIED}"
+        raise UndecodableTable(f"{path.name} cannot be decoded ({tried}); {UNDECODABLE_ADVICE}") from None
 
 
 def sniff_delimiter(sample: str, default: str = ",") -> str:
@@ -228,7 +232,12 @@ def cell_text(value: object) -> str | None:
     raise ValueError(f"is {_json_kind(value)}, not a text")
 
 
-def preview_table(path: str | os.PathLike[str], rows: int = 8, delimiter: str | None = None) -> TablePreview:
+def preview_table(
+    path: str | os.PathLike[str],
+    rows: int = 8,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> TablePreview:
     """The columns and first ``rows`` rows of a tabular file (its first :data:`PREVIEW_BYTES` read, or more until
     one row is whole), with the columns guessed to hold the text, the label and the split (see
     :func:`guess_columns`).
@@ -240,10 +249,10 @@ def preview_table(path: str | os.PathLike[str], rows: int = 8, delimiter: str | 
     """
     size = os.path.getsize(path)
     limit = PREVIEW_BYTES
-    table = read_table(path, delimiter=delimiter, limit=limit)
+    table = read_table(path, delimiter=delimiter, limit=limit, encoding=encoding)
     while not table.rows and limit < size:  # a first row longer than the preview (a text may be 10 MB)
         limit *= 4
-        table = read_table(path, delimiter=delimiter, limit=limit)
+        table = read_table(path, delimiter=delimiter, limit=limit, encoding=encoding)
     text, label, split = guess_columns(table)
     good = [row for row in table.rows if row.problem is None]
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])

@@ -181,13 +181,18 @@ def test_bad_prediction_inputs_are_refused_with_a_reason(
     with pytest.raises(NoTextsError) as undecodable:
         text_prediction_inputs(tmp_path / "legacy.csv")
     assert str(undecodable.value).endswith(
-        "is not UTF-8 (tried UTF-8, UTF-8 with BOM, UTF-16 with BOM (LE/BE)); save it as UTF-8"
+        "is not UTF-8 (tried UTF-8, UTF-8 with BOM, UTF-16 with BOM (LE/BE)); save it as UTF-8, or name its "
+        "encoding (--encoding, or Encoding in the window; Excel on Windows saves CSV as cp1252)"
     )
     (tmp_path / "legacy.txt").write_bytes("caf\u00e9".encode("cp1252"))
     _, problems = text_prediction_inputs(tmp_path / "legacy.txt")
-    assert [reason.endswith("; save it as UTF-8") and "import" not in reason for _, reason in problems] == [
-        True
-    ]
+    assert [("save it as UTF-8" in reason and "import" not in reason) for _, reason in problems] == [True]
+    # Named, the encoding reads both (a byte-order mark would still win).
+    assert text_prediction_inputs(tmp_path / "legacy.csv", encoding="cp1252") == (
+        [(f"{tmp_path / 'legacy.csv'}#1", "caf\u00e9")],
+        [],
+    )
+    assert text_prediction_inputs(tmp_path / "legacy.txt", encoding="cp1252")[0][0][1] == "caf\u00e9"
     onnx = _onnx(tmp_path_factory)
     copy = tmp_path / "alone" / "model.onnx"
     copy.parent.mkdir()

@@ -167,6 +167,17 @@ def test_encodings_tried_and_undecodable_files_reported(tmp_path: Path) -> None:
         assert "2 text(s) with a note (encoding: 2)" in summary.describe()
         # The undecodable file is a problem item, kept out of everything usable.
         assert len(store.images()) == 4 and len(store.images(usable_only=True)) == 3
+    with create_project(tmp_path / "named") as store:  # its encoding named: read, the marked ones as before
+        summary = import_texts(store, tmp_path / "texts", encoding="cp1252")
+        assert set(store.texts().values()) == {
+            "Café crème",
+            "Ärger im Büro",
+            "naïve",
+            "caf\u00e9 \u201cquoted\u201d",
+        }
+        assert not summary.problems and dict(summary.notes)[str((folder / "cp1252.txt").absolute())] == (
+            "read as Windows-1252"
+        )
 
 
 def test_an_undecodable_table_is_refused_whole(tmp_path: Path) -> None:
@@ -178,6 +189,14 @@ def test_an_undecodable_table_is_refused_whole(tmp_path: Path) -> None:
         ):
             import_texts(store, table, text_column="text")
         assert store.image_count() == 0
+        summary = import_texts(store, table, text_column="text", label_column="label", encoding="cp1252")
+        assert sorted(store.texts().values()) == ["caf\u00e9", "ok"] and "Windows-1252" in summary.how_read
+        wrong = tmp_path / "wrong.csv"
+        wrong.write_bytes(b"text\nab\x81\n")  # 0x81 is no letter in Windows-1252
+        with pytest.raises(
+            ProjectError, match=r"byte 0x81 at offset 7 is not Windows-1252 \(the encoding named\)"
+        ):
+            import_texts(store, wrong, text_column="text", encoding="cp1252")
     utf16 = tmp_path / "wide.tsv"
     utf16.write_bytes(codecs.BOM_UTF16_LE + "text\tlabel\nbreit\tw\n".encode("utf-16-le"))
     with create_project(tmp_path / "q") as store:
