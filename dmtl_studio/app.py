@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pyqtgraph.util.garbage_collector import GarbageCollector
@@ -98,6 +99,7 @@ class StudioController(QObject):
         window.new_project_requested.connect(self.new_project)
         window.open_project_requested.connect(self.open_project)
         window.demo_requested.connect(self.open_demo)
+        window.text_demo_requested.connect(self.open_text_demo)
         window.import_requested.connect(self.import_images)
         window.import_texts_requested.connect(self.import_texts)
         window.import_cancel_requested.connect(self.cancel_import)
@@ -139,13 +141,19 @@ class StudioController(QObject):
             self.window.statusBar().showMessage(f"New project made. Next: {following}.", 15000)
 
     def open_demo(self) -> None:
-        """Open the demo project, made on first use in the application's data folder."""
-        folder = demo_project_dir()
+        """Open the image demo project, made on first use in the application's data folder."""
+        self._open_made(demo_project_dir(), create_demo_project, "demo project")
+
+    def open_text_demo(self) -> None:
+        """Open the text demo project, made on first use in the application's data folder."""
+        self._open_made(demo_text_project_dir(), create_text_demo_project, "text demo project")
+
+    def _open_made(self, folder: Path, create: Callable[[Path], object], what: str) -> None:
         try:
-            if create_demo_project(folder) is not None:
-                log.info("created the demo project in %s", folder)
+            if create(folder) is not None:
+                log.info("created the %s in %s", what, folder)
         except (ProjectError, OSError) as exc:
-            self.window.show_error("Cannot make the demo project", f"{folder}: {exc}")
+            self.window.show_error(f"Cannot make the {what}", f"{folder}: {exc}")
             return
         self.open_project(str(folder))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dmtl_studio import __version__, cli_remove, cli_text
+from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="dmtl-studio",
-        description="Turn a folder of images into a trained classifier. No command opens the window.",
+        description="Turn a folder of images, or a file of texts, into a trained classifier. No command opens "
+        "the window.",
     )
     parser.add_argument("--version", action="version", version=f"DMTL Studio {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -138,12 +140,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     p = sub.add_parser(
-        "splits", help="assign every labelled image a new stratified train/validation/test split"
+        "splits",
+        help="assign every labelled image (or text) a new stratified train/validation/test split",
     )
     p.add_argument("project_dir", type=_path)
     _split_options(p)
 
-    p = sub.add_parser("train", help="train a classifier on a project's labelled images")
+    p = sub.add_parser("train", help="train a classifier on a project's labelled images (or texts)")
     p.add_argument("project_dir", type=_path)
     _config_options(p)  # every setting but the recipe, a file given with --recipe
     p.add_argument(
@@ -158,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="K",
-        help="k-fold cross-validation over the labelled images: mean ± std accuracy (runs named cv-…)",
+        help="k-fold cross-validation over the labelled images (or texts): mean ± std accuracy (runs named cv-…)",
     )
     p.add_argument(
         "--resume",
@@ -373,6 +376,16 @@ def _feature_options(p: argparse.ArgumentParser) -> None:
     _config_options(p, only=("backbone", "input_size", "device"), base=TrainConfig())
 
 
+#: The command line serves both kinds of project: settings whose help speaks of images, in words for both.
+_BOTH_KINDS_HELP = {
+    "backbone": "a name from 'dmtl-studio weights list'",
+    "epochs": "passes over the training images (or texts)",
+    "batch_size": "images (or texts) per training step",
+    "unlabelled": "DMTL: unlabelled images (or texts) join the consistency term",
+    "unlabelled_ratio": "unlabelled images (or texts) per labelled one",
+}
+
+
 def _config_options(
     p: argparse.ArgumentParser,
     only: tuple[str, ...] | None = None,
@@ -409,8 +422,10 @@ def _config_options(
             else:
                 p.add_argument(flag, dest=f.name, action="store_const", const=True, help=rule.help)
             continue
-        text = rule.help
-        if default is not None:
+        text = _BOTH_KINDS_HELP.get(f.name, rule.help)
+        if f.name == "backbone":  # each kind has its own
+            text += f" (default {default} for images, {DEFAULT_TEXT_ENCODER} for texts)"
+        elif default is not None:
             text += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
         p.add_argument(
             flag,

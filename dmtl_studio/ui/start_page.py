@@ -23,18 +23,31 @@ from dmtl_studio.core.project.store import is_project
 
 #: The order of work, step by step: (title, where in the window, what it does).
 STEPS = [
-    ("Import", "File ▸ Import image folder…", "One sub-folder per class; loose images come in unlabelled."),
-    ("Label", "the image grid", "Select images and press a class's number key (0 unlabels, Space next)."),
+    (
+        "Import",
+        "File ▸ Import…",
+        "A folder with one sub-folder per class, or a CSV/TSV/JSON Lines file of texts with a label column; "
+        "what has no class comes in unlabelled.",
+    ),
+    (
+        "Label",
+        "the image grid or the text list",
+        "Select items and press a class's number key (0 unlabels, Space next).",
+    ),
     (
         "Recipe",
         "Augmentation recipe tab",
-        "Choose the variations training sees; preview them on your images.",
+        "Choose the variations training sees; preview them on your own images or texts.",
     ),
-    ("Train", "Backbone and head tab, then Training", "Pick a backbone, press Start training, watch curves."),
+    (
+        "Train",
+        "Backbone (or text encoder) and head tab, then Training",
+        "Press Start training, watch the curves.",
+    ),
     (
         "Evaluate",
         "Evaluation tab",
-        "Accuracy, confusion matrix, Grad-CAM; export the model, predict a folder.",
+        "Accuracy, confusion matrix, what a prediction rests on; export the model, predict new items.",
     ),
 ]
 
@@ -47,24 +60,31 @@ class StartPage(QWidget):
     new_requested = Signal()
     open_requested = Signal()
     demo_requested = Signal()
+    text_demo_requested = Signal()
     recent_chosen = Signal(str)
     forget_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         title = QLabel(
-            "<h1>DMTL Studio</h1><p>Turn a folder of images into a trained image classifier, on this computer.</p>"
+            "<h1>DMTL Studio</h1><p>Turn a folder of images, or a file of texts, into a trained classifier, on "
+            "this computer.</p>"
         )
         title.setWordWrap(True)
         self.new_button = QPushButton("New project…")
         self.open_button = QPushButton("Open project…")
-        self.demo_button = QPushButton("Open the demo project")
+        self.demo_button = QPushButton("Image demo")
         self.demo_button.setToolTip("A small project of generated shapes (3 classes), made on first use")
+        self.text_demo_button = QPushButton("Text demo")
+        self.text_demo_button.setToolTip(
+            "A small project of short support tickets (3 classes), made on first use"
+        )
         self.new_button.clicked.connect(self.new_requested)
         self.open_button.clicked.connect(self.open_requested)
         self.demo_button.clicked.connect(self.demo_requested)
+        self.text_demo_button.clicked.connect(self.text_demo_requested)
         actions = QHBoxLayout()
-        for button in (self.new_button, self.open_button, self.demo_button):
+        for button in (self.new_button, self.open_button, self.demo_button, self.text_demo_button):
             button.setMinimumHeight(32)
             actions.addWidget(button)
         actions.addStretch(1)

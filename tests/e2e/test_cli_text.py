@@ -272,3 +272,13 @@ def test_import_by_an_id_column_keys_rows_by_their_ids(tmp_path: Path, capsys) -
         "--id-column names a column of a CSV, TSV or JSON Lines file; notes is not one"
         in capsys.readouterr().err
     )
+
+
+def test_the_command_lines_help_speaks_of_both_kinds(capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default efficientnet_lite0 for images, all-MiniLM-L6-v2 for texts)" in shown
+    assert "passes over the training images (or texts)" in shown and "images (or texts) per training step" in shown

@@ -190,7 +190,8 @@ def test_every_menu_entry_that_asks_the_controller_reaches_it(qtbot) -> None:  #
     qtbot.addWidget(window)
     heard: list[str] = []
     signals = {
-        "Open the &demo project": window.demo_requested,
+        "Open the image &demo project": window.demo_requested,
+        "Open the &text demo project": window.text_demo_requested,
         "Find suspected label errors": window.label_errors_requested,
         "Find duplicates and leaks": window.duplicates_requested,
     }

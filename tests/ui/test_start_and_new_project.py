@@ -22,7 +22,7 @@ def test_without_a_project_the_window_is_a_start_page(qtbot) -> None:  # noqa: A
     page = window.start_page
     assert window.pages.currentWidget() is page and page.isVisible()
     assert not any(dock.isVisible() for dock in window.docks)  # no wall of empty panels
-    for button in (page.new_button, page.open_button, page.demo_button):
+    for button in (page.new_button, page.open_button, page.demo_button, page.text_demo_button):
         assert button.isVisible() and button.isEnabled()
     order = [text.text() for text in page.step_labels]
     for step, word in zip(order, ["Import", "Label", "Recipe", "Train", "Evaluate"], strict=True):
@@ -62,6 +62,17 @@ def test_the_demo_opens_from_the_start_page(qtbot) -> None:  # noqa: ANN001
     assert window.pages.currentWidget() is window.browser
     assert controller.store is not None and len(controller.store.class_counts()) == 3
     assert recent_projects() == [str(controller.project_dir)]
+    controller.shutdown()
+
+
+def test_the_text_demo_opens_from_the_start_page(qtbot) -> None:  # noqa: ANN001
+    window, controller = build_window()
+    qtbot.addWidget(window)
+    qtbot.mouseClick(window.start_page.text_demo_button, Qt.MouseButton.LeftButton)
+    assert window.pages.currentWidget() is window.browser
+    assert controller.store is not None and controller.store.kind == "text"
+    assert sorted(controller.store.class_counts()) == ["billing", "hardware", "software"]
+    assert window.import_action.text() == "&Import texts…"
     controller.shutdown()
 
 
