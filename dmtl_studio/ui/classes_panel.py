@@ -27,6 +27,9 @@ from dmtl_studio.ui.flow_layout import FlowLayout
 COLUMNS = ["Key", "Class", "Total", "Train", "Val", "Test"]
 #: Classes the table shows without scrolling, where the window has the height (a short screen shows fewer).
 VISIBLE_ROWS = 3
+#: Widest class name on a key chip, in pixels: a longer one is cut in its middle (its end often tells classes
+#: apart: "…_long_name_07"), the whole name in the chip's tooltip, so a dozen long names take two or three lines.
+CHIP_NAME_WIDTH = 120
 
 
 def swatch(color: str, size: int = 12) -> QPixmap:
@@ -41,7 +44,8 @@ def class_key(row: int) -> str:
 
 
 class ClassKeyStrip(QWidget):
-    """Every class as a chip "key ■ name", wrapped over as many lines as the width needs.
+    """Every class as a chip "key ■ name", wrapped over as many lines as the width needs; a long name is cut in
+    its middle (:data:`CHIP_NAME_WIDTH`), whole in the tooltip.
 
     Clicking a chip labels the selected images like its key does (the only quick way for a tenth class and
     beyond, which have no number key). The chips never take the keyboard focus from the grid.
@@ -78,7 +82,8 @@ class ClassKeyStrip(QWidget):
             chip.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             chip.setIcon(QIcon(swatch(colors.get(name, "#888888"))))
-            chip.setText(f"{key}  {name}" if key else name)
+            shown = chip.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, CHIP_NAME_WIDTH)
+            chip.setText(f"{key}  {shown}" if key else shown)
             chip.setToolTip(
                 f"Key {key}: label the selected {self.noun} '{name}' (or click here)"
                 if key
@@ -108,6 +113,7 @@ class ClassesPanel(QWidget):
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long class names differ at their ends
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()

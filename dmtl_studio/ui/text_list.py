@@ -198,7 +198,7 @@ class TextRowDelegate(QStyledItemDelegate):
         name, fill = parts.name, QColor(parts.fill) if parts.fill else None
         split, verdict = parts.split, parts.verdict
         chip_metrics = QFontMetrics(bold)
-        shown = chip_metrics.elidedText(name, Qt.TextElideMode.ElideRight, area.width() - 12)
+        shown = chip_metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, area.width() - 12)
         chip = QRect(area.left(), area.top(), chip_metrics.horizontalAdvance(shown) + 12, line)
         if fill is not None:
             painter.setPen(Qt.PenStyle.NoPen)

@@ -252,3 +252,23 @@ def test_a_class_chip_labels_the_selected_images(qtbot, twelve_classes: Path) ->
     record = browser.model.record(0)
     assert browser._all[record.id].label == browser.classes.class_names()[11]
     controller.shutdown()
+
+
+def test_long_class_names_are_cut_on_the_key_chips_and_whole_in_their_tooltips(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.classes_panel import ClassKeyStrip
+
+    strip = ClassKeyStrip()
+    qtbot.addWidget(strip)
+    names = [f"category_with_a_rather_long_name_{k:02d}" for k in range(CLASS_COUNT)]
+    strip.show_classes(names, {})
+    strip.resize(1000, strip.flow.heightForWidth(1000))
+    strip.show()
+    qtbot.waitExposed(strip)
+    texts = [chip.text() for chip in strip.chips]
+    assert all("…" in text and text.endswith(name[-2:]) for text, name in zip(texts, names, strict=True))
+    assert len(set(texts)) == CLASS_COUNT  # the cut keeps the ends that tell them apart
+    assert all(name in chip.toolTip() for chip, name in zip(strip.chips, names, strict=True))
+    lines = {chip.geometry().y() for chip in strip.chips}
+    assert len(lines) <= 3, f"{len(lines)} lines of chips at 1000 px"  # whole names took 5
+    strip.show_classes(["cat", "dog"], {})
+    assert [chip.text() for chip in strip.chips] == ["1  cat", "2  dog"]  # short names whole
