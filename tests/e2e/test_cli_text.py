@@ -281,4 +281,7 @@ def test_the_command_lines_help_speaks_of_both_kinds(capsys) -> None:  # noqa: A
         main(["train", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "(default efficientnet_lite0 for images, all-MiniLM-L6-v2 for texts)" in shown
-    assert "passes over the training images (or texts)" in shown and "images (or texts) per training step" in shown
+    assert (
+        "passes over the training images (or texts)" in shown
+        and "images (or texts) per training step" in shown
+    )

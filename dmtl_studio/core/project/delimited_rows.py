@@ -1,6 +1,10 @@
 """Reading the rows of a delimited text table (CSV, TSV…) for a text import: every row kept, a bad one as a
 problem with its reason, and an opening quote that is never closed costing its own row only, not the rest of the
-file (:func:`delimited_rows`)."""
+file (:func:`delimited_rows`).
+
+A quote at the start of a field that does not enclose it (``"Quoted" start of a ticket<TAB>safety``, usual in
+TSV files, which seldom quote) is text: the row is read as written, quotes kept, with a note, where the csv module
+would drop the quotes or, for a quote never closed, read the lines after it into the field."""
 
 from __future__ import annotations
 
@@ -24,6 +28,12 @@ class TableRow:
     values: dict[str, object]
     problem: str | None = None
     raw: str = ""
+    #: How a usable row was read, when not as CSV quoting says (see the module docstring).
+    note: str | None = None
+
+
+#: The note of a row whose quotes do not enclose its fields, read as written.
+QUOTES_KEPT = "its quotes do not enclose a field: read as written, quotes kept"
 
 
 def unique_names(names: list[str]) -> tuple[str, ...]:
@@ -58,6 +68,7 @@ def delimited_rows(path: Path, text: str, delimiter: str) -> tuple[tuple[str, ..
     columns = unique_names(header)
     rows: list[TableRow] = []
     number = 0
+    quoted = '"' in text
     skipped = 0  # lines before the current reader's first (it restarts after an opening quote never closed)
     while True:
         first = skipped + reader.line_num  # the index of the row's first line
@@ -78,14 +89,26 @@ def delimited_rows(path: Path, text: str, delimiter: str) -> tuple[tuple[str, ..
             continue  # a blank row
         if len(cells) > len(columns) and not any(cell.strip() for cell in cells[len(columns) :]):
             cells = cells[: len(columns)]  # trailing empty fields, as spreadsheets write them
-        if len(cells) != len(columns):
-            swallowed = skipped + reader.line_num - first - 1
-            if swallowed > 0 and _holds_rows(cells, delimiter, len(columns)):
-                lines = lines if lines is not None else io.StringIO(text, newline="").readlines()
-                rows.append(TableRow(number, {}, _unclosed_quote(swallowed), lines[first].rstrip("\r\n")))
-                skipped = first + 1  # read again from the line after it, each line on its own
-                reader = csv.reader(io.StringIO("".join(lines[skipped:]), newline=""), delimiter=delimiter)
-                continue
+        swallowed = skipped + reader.line_num - first - 1  # lines after the row's first that it read
+        ragged = len(cells) != len(columns)
+        misquoted = False
+        if quoted and (not ragged or swallowed > 0):
+            lines = lines if lines is not None else io.StringIO(text, newline="").readlines()
+            misquoted = _misquoted("".join(lines[first : first + swallowed + 1]), delimiter)
+        if swallowed > 0 and (misquoted or (ragged and _holds_rows(cells, delimiter, len(columns)))):
+            # A quote that encloses no field read the lines after it into this row: the row is its own line,
+            # read as written if its fields can be told apart, and the reading starts again after it.
+            assert lines is not None
+            literal = _as_written(lines[first], delimiter, len(columns))
+            rows.append(
+                TableRow(number, dict(zip(columns, literal, strict=True)), note=QUOTES_KEPT)
+                if literal is not None
+                else TableRow(number, {}, _unclosed_quote(swallowed), lines[first].rstrip("\r\n"))
+            )
+            skipped = first + 1  # read again from the line after it, each line on its own
+            reader = csv.reader(io.StringIO("".join(lines[skipped:]), newline=""), delimiter=delimiter)
+            continue
+        if ragged:
             rows.append(
                 TableRow(
                     number,
@@ -95,8 +118,34 @@ def delimited_rows(path: Path, text: str, delimiter: str) -> tuple[tuple[str, ..
                 )
             )
             continue
-        rows.append(TableRow(number, dict(zip(columns, cells, strict=True))))
+        note = None
+        if misquoted:  # one line whose quotes are text, not CSV quoting
+            assert lines is not None
+            literal = _as_written(lines[first], delimiter, len(columns))
+            cells, note = (literal, QUOTES_KEPT) if literal is not None else (cells, None)
+        rows.append(TableRow(number, dict(zip(columns, cells, strict=True)), note=note))
     return columns, tuple(rows)
+
+
+def _misquoted(row: str, delimiter: str) -> bool:
+    """Whether a field of ``row`` (its physical lines) starts with a quote that does not enclose it: CSV's strict
+    reading fails (a quote followed by other text than a delimiter or the row's end)."""
+    if not (row.startswith('"') or f'{delimiter}"' in row):
+        return False
+    try:
+        next(csv.reader(io.StringIO(row, newline=""), delimiter=delimiter, strict=True), None)
+    except csv.Error:
+        return True
+    return False
+
+
+def _as_written(line: str, delimiter: str, width: int) -> list[str] | None:
+    """The fields of ``line`` split at every ``delimiter``, quotes kept, when that gives ``width`` of them
+    (trailing empty fields dropped, as spreadsheets write them); else ``None``."""
+    cells = line.rstrip("\r\n").split(delimiter)
+    while len(cells) > width and not cells[-1].strip():
+        cells.pop()
+    return cells if len(cells) == width else None
 
 
 def _holds_rows(cells: list[str], delimiter: str, width: int) -> bool:

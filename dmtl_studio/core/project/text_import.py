@@ -230,7 +230,7 @@ def table_items(
                 )
             )
             continue
-        body, problem, note = _checked(body, None)
+        body, problem, note = _checked(body, row.note)
         problem = id_problem or problem
         label, label_note = _label(row.values.get(label_column) if label_column else None)
         split, split_note = _split(row.values.get(split_column) if split_column else None)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dmtl_studio.core.project.delimited_rows import QUOTES_KEPT
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.importer import import_folder
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
@@ -266,13 +267,13 @@ def test_bad_rows_are_reported_by_row_never_fatal(tmp_path: Path) -> None:
     [
         (  # the stray quote runs to the next quote of the file, which opened a text of two lines
             "t.csv",
-            'text,label\nPipe burst in lab 3,safety\n"Urgent: VPN down since 9am,outage\nInvoice 55 is wrong,billing\n'
+            'text,label\nPipe burst in lab 3,safety\n"Urgent, VPN down since 9am,outage\nInvoice 55 is wrong,billing\n'
             'Printer on fire in room 2,safety\n"A quoted text, with a comma, and\non two lines",billing\n',
             3,
         ),
         (  # the stray quote runs to the end of the file
             "t.tsv",
-            'text\tlabel\nPipe burst in lab 3\tsafety\n"Urgent: VPN down since 9am\toutage\n'
+            'text\tlabel\nPipe burst in lab 3\tsafety\n"Urgent: VPN down\tsince 9am\toutage\n'
             "Invoice 55 is wrong\tbilling\nPrinter on fire in room 2\tsafety\n",
             2,
         ),
@@ -282,7 +283,8 @@ def test_an_opening_quote_never_closed_costs_its_own_row_not_the_rest_of_the_fil
     tmp_path: Path, name: str, content: str, swallowed: int
 ) -> None:
     """A stray quote at the start of a cell used to read the lines after it into that cell: one ragged row for
-    the rest of the file. Only its own row is a problem now; the lines after it are rows of their own."""
+    the rest of the file. Only its own row is a problem now (where its fields cannot be told apart: a delimiter
+    in its text); the lines after it are rows of their own."""
     table = tmp_path / name
     table.write_text(content, encoding="utf-8")
     with create_project(tmp_path / "p") as store:
@@ -293,6 +295,38 @@ def test_an_opening_quote_never_closed_costs_its_own_row_not_the_rest_of_the_fil
     assert f"the {swallowed} line(s) after it" in problem
     assert {"Invoice 55 is wrong", "Printer on fire in room 2", "Pipe burst in lab 3"} <= texts
     assert len(texts) == (4 if name == "t.csv" else 3)
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t"])
+def test_quotes_that_do_not_enclose_a_field_are_text(tmp_path: Path, delimiter: str) -> None:
+    """A TSV seldom quotes: a text that starts with a quoted word lost its quotes, and one with a quote never
+    closed read the rest of the file into one row. Both are read as written now, quotes kept, with a note."""
+    rows = [
+        ["text", "label"],
+        ['"Quoted" start of a ticket then more words', "safety"],
+        ['"Urgent: VPN down since 9am', "outage"],
+        ["Invoice 55 is wrong", "billing"],
+        ['"A properly quoted text"', "billing"],
+    ]
+    table = tmp_path / ("t.tsv" if delimiter == "\t" else "t.csv")
+    table.write_text("\n".join(delimiter.join(row) for row in rows) + "\n", encoding="utf-8")
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label")
+        texts = {store.text(r.id): r.label for r in store.images() if r.problem is None}
+    assert texts == {
+        '"Quoted" start of a ticket then more words': "safety",
+        '"Urgent: VPN down since 9am': "outage",
+        "Invoice 55 is wrong": "billing",
+        "A properly quoted text": "billing",  # CSV quoting, read as such
+    }
+    assert not summary.problems
+    notes = dict(summary.notes)
+    assert [notes.get(f"{table.absolute()}#{n}") for n in (1, 2, 3, 4)] == [
+        QUOTES_KEPT,
+        QUOTES_KEPT,
+        None,
+        None,
+    ]
 
 
 def test_malformed_json_lines_and_missing_values(tmp_path: Path) -> None:
