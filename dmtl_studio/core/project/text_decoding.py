@@ -9,6 +9,7 @@ page not named, a binary file) is reported as undecodable rather than read as so
 from __future__ import annotations
 
 import codecs
+import re
 
 #: The encodings tried, in order, as the messages name them.
 ENCODINGS_TRIED = "UTF-8, UTF-8 with BOM, UTF-16 with BOM (LE/BE)"
@@ -145,6 +146,27 @@ def length_note(text: str) -> str | None:
         f"longer than the model reads ({estimated_tokens(text):,} tokens approx.; it reads {MODEL_READ_TOKENS}); "
         "the model sees the first part"
     )
+
+
+#: An ANSI terminal escape sequence (colours, cursor moves: ``ESC [ 31 m``), as terminal logs hold them.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+#: Control characters other than tab, line feed and carriage return (NUL, bell, escape, DEL, C1 controls).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_control_characters(text: str) -> tuple[str, str | None]:
+    """``text`` without terminal escape sequences and control characters (tab and line breaks kept), and the
+    note saying what was removed (``None`` when nothing was). No model reads them (the tokenizers drop them), but
+    a NUL or an escape written into an exported CSV breaks the programs that read it."""
+    if not _CONTROL.search(text):
+        return text, None
+    escapes = len(_ANSI_ESCAPE.findall(text))
+    cleaned = _ANSI_ESCAPE.sub("", text)
+    controls = len(_CONTROL.findall(cleaned))
+    cleaned = _CONTROL.sub("", cleaned)
+    removed = [f"{escapes} terminal escape sequence(s)"] if escapes else []
+    removed += [f"{controls} control character(s) (NUL, escape…)"] if controls else []
+    return cleaned, f"control characters removed: {' and '.join(removed)}"
 
 
 def join_notes(*notes: str | None) -> str | None:

@@ -34,6 +34,7 @@ from dmtl_studio.core.project.text_decoding import (
     encoding_note,
     join_notes,
     length_note,
+    without_control_characters,
 )
 from dmtl_studio.core.project.text_rows import follow_rows, row_keys, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
@@ -92,9 +93,10 @@ def read_text_file(path: Path, encoding: str | None = None) -> tuple[str, str | 
 
 
 def _checked(body: str, note: str | None) -> tuple[str, str | None, str | None]:
+    body, removed = without_control_characters(body)
     if not body.strip():
         return body, "empty text", None
-    return body, None, join_notes(note, length_note(body))
+    return body, None, join_notes(note, removed, length_note(body))
 
 
 def import_texts(

@@ -263,4 +263,6 @@ def _note_kinds(note: str) -> list[str]:
             kinds.append("label")
         elif clause.startswith("split"):
             kinds.append("split")
+        elif clause.startswith("control characters removed"):
+            kinds.append("control characters")
     return list(dict.fromkeys(kinds)) or ["other"]  # one note counts once per kind, whatever its clauses

@@ -684,3 +684,25 @@ def test_a_split_column_with_an_odd_value_is_still_used_and_dev_is_the_validatio
     assert splits["beta two"] == splits["zeta six"] == "test" and splits["gamma three"] == "val"
     assert splits["delta four"] == "train"
     assert any("split 'holdout' is not train, val or test" in note for note in notes.values())
+
+
+def test_control_characters_and_terminal_escapes_are_removed_with_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "texts" / "log"
+    folder.mkdir(parents=True)
+    (folder / "nul.txt").write_bytes(b"pump\x00 stopped at 9")
+    (folder / "ansi.txt").write_bytes(b"\x1b[31mERROR\x1b[0m valve stuck\x07")
+    (folder / "fine.txt").write_text("tabs\tand\nlines stay", encoding="utf-8")
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, tmp_path / "texts")
+        bodies = sorted(store.texts().values())
+        export_csv(store, tmp_path / "labels.csv")
+    assert bodies == ["ERROR valve stuck", "pump stopped at 9", "tabs\tand\nlines stay"]
+    notes = {Path(key).name: note for key, note in summary.notes}
+    assert notes == {
+        "nul.txt": "control characters removed: 1 control character(s) (NUL, escape…)",
+        "ansi.txt": "control characters removed: 2 terminal escape sequence(s) and 1 control character(s) (NUL, "
+        "escape…)",
+    }
+    assert "2 text(s) with a note (control characters: 2)" in summary.describe()
+    exported = (tmp_path / "labels.csv").read_bytes()
+    assert b"\x00" not in exported and b"\x1b" not in exported
