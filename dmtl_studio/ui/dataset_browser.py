@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dmtl_studio.core.augment.text_tokens import count_words
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.image_filter import (
     FIXED_FILTERS,
@@ -1082,7 +1083,7 @@ class DatasetBrowser(QWidget):
 
     def _text_caption(self, record: ImageRecord, body: str) -> str:
         color = self.model.colors.get(record.label or "", "#7f8c8d")
-        return text_caption(record, color, self.notes.get(record.id), len(body.split()))
+        return text_caption(record, color, self.notes.get(record.id), count_words(body))
 
     def _caption(self, record: ImageRecord) -> str:
         split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""

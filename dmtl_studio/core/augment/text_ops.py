@@ -28,7 +28,7 @@ from dmtl_studio.core.augment.registry import (
     TextTransform,
     register,
 )
-from dmtl_studio.core.augment.text_tokens import Tokens, match_case
+from dmtl_studio.core.augment.text_tokens import Tokens, is_cjk_word, match_case
 from dmtl_studio.core.augment.wordnet import require_wordnet, synonyms
 
 #: Words never replaced nor inserted (EDA's list: function words, whose WordNet "synonyms" are letters and
@@ -139,23 +139,26 @@ class _KeyboardTypos(TextTransform):
 
     def __call__(self, tokens: Tokens, rng: np.random.Generator) -> None:
         words = tokens.words
-        ends = np.cumsum([len(word) for word in words]).tolist() if words else []
+        # A keyboard slip needs a keyboard's letters: Chinese and Japanese characters (typed through an input
+        # method) are never hit.
+        slots = [i for i, word in enumerate(words) if not is_cjk_word(word)]
+        ends = np.cumsum([len(words[i]) for i in slots]).tolist() if slots else []
         total = ends[-1] if ends else 0
         wanted = change_count(self.rate, total)
         if not wanted:
             return
         positions = sorted(rng.choice(total, wanted, replace=False).tolist(), reverse=True)
         draws = rng.random(2 * wanted).tolist()
-        index = len(words) - 1
+        index = len(slots) - 1
         # From the last position back, so that an edit never moves the positions still to come.
         for k, position in enumerate(positions):
             while index > 0 and ends[index - 1] > position:
                 index -= 1
             start = ends[index - 1] if index else 0
-            word = words[index]
+            word = words[slots[index]]
             changed = typo(word, position - start, draws[2 * k], draws[2 * k + 1])
             if changed != word:
-                tokens.replace(index, changed, "typo")
+                tokens.replace(slots[index], changed, "typo")
 
 
 class _EmbeddingMixup(BatchMixer):

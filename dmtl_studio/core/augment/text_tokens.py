@@ -3,7 +3,8 @@ spacing and line breaks, and each change is remembered for the editor's preview.
 
 A text is ``gap[0] word[0] gap[1] word[1] … word[n-1] gap[n]``: words are runs of letters and digits (with inner
 apostrophes and hyphens, as in ``don't`` and ``well-known``), gaps are everything else (spaces, punctuation, new
-lines). Operations change the words; joining the pieces back gives the augmented text, character for character the
+lines). Chinese and Japanese, written without spaces, have each ideograph or kana as a word of its own (as BERT's
+tokenizer, and so all-MiniLM-L6-v2, reads them): a sentence of Chinese is not one word. Operations change the words; joining the pieces back gives the augmented text, character for character the
 original where nothing changed.
 """
 
@@ -12,11 +13,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-#: A letter, digit or underscore, or a combining mark (an accent written as a character of its own after its letter,
-#: as macOS writes file names and some editors write texts: "é" as "e" + U+0301 is one word character, not a gap).
-_CHAR = "(?:\\w|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])"
-#: A word: word characters, with inner apostrophes and hyphens (``don't``, ``re-use``). One group: ``split`` keeps it.
-WORD = re.compile(rf"({_CHAR}+(?:['’-]{_CHAR}+)*)")
+#: A character of a script written without spaces between words: CJK ideographs (with extension A and the
+#: compatibility block), hiragana and katakana. Each is a word of its own.
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK = f"[{_CJK_RANGES}]"
+#: A word character of a script written with spaces: a letter, digit or underscore but no CJK one, or a combining
+#: mark (an accent written as a character of its own after its letter, as macOS writes file names and some editors
+#: write texts: "é" as "e" + U+0301 is one word character, not a gap).
+_SPACED = f"(?:[^\\W{_CJK_RANGES}]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])"
+#: A word: a CJK character, or word characters with inner apostrophes and hyphens (``don't``, ``re-use``). One
+#: group: ``split`` keeps it.
+WORD = re.compile(rf"({CJK}|{_SPACED}+(?:['’-]{_SPACED}+)*)")
+_CJK_WORD = re.compile(CJK)
+
+
+def count_words(text: str) -> int:
+    """The words of ``text`` as :data:`WORD` finds them (a Chinese sentence counts its characters)."""
+    return sum(1 for _ in WORD.finditer(text))
+
+
+def is_cjk_word(word: str) -> bool:
+    """Whether ``word`` (one of :data:`WORD`'s) is a CJK character."""
+    return word >= "\u3040" and _CJK_WORD.fullmatch(word) is not None
+
 
 #: The kinds of change a preview marks.
 CHANGE_KINDS = ("synonym", "inserted", "swapped", "deleted", "typo")

@@ -220,6 +220,24 @@ def test_typos_keep_letters_among_letters_and_case() -> None:
         assert out.isupper() and not any(ch.isdigit() for ch in out)
 
 
+CHINESE = "服务器从今天早上开始宕机，所有用户都无法登录"
+
+
+def test_chinese_is_one_word_per_character_and_keyboard_typos_leave_it_alone() -> None:
+    tokens = Tokens(f"{CHINESE} (VPN down)")
+    assert tokens.words[:3] == ["服", "务", "器"] and tokens.words[-2:] == ["VPN", "down"]
+    assert len(tokens.words) == 21 + 2 and tokens.render() == f"{CHINESE} (VPN down)"
+    typos = _compile("keyboard_typos", 1.0, rate=0.3)
+    swap = _compile("random_swap", 1.0, rate=0.5)
+    for seed in range(30):
+        typed = typos(f"{CHINESE} VPN", np.random.default_rng(seed))
+        assert typed.startswith(CHINESE) and typed != f"{CHINESE} VPN"  # only the Latin word is hit
+        swapped = swap(CHINESE, np.random.default_rng(seed))
+        assert sorted(swapped) == sorted(CHINESE)  # characters moved, none lost or made
+    assert any(swap(CHINESE, np.random.default_rng(seed)) != CHINESE for seed in range(30))
+    assert typos(CHINESE, np.random.default_rng(0)) == CHINESE  # nothing a keyboard slip can hit
+
+
 def test_embedding_mixup_draws_weights_for_the_training() -> None:
     compiled = Recipe(
         (Step.of("random_swap", 1.0), Step.of("embedding_mixup", 1.0, alpha=0.4)), kind="text"
@@ -278,3 +296,12 @@ def test_an_accent_written_as_its_own_character_stays_with_its_letter() -> None:
         words = out.split()
         assert all(unicodedata.category(word[0]) != "Mn" for word in words), out
         assert {unicodedata.normalize("NFC", w) for w in words} <= {"été", "chaud", "à", "la", "plage"}, out
+
+
+def test_explain_and_the_viewer_count_chinese_words_by_character() -> None:
+    from dmtl_studio.core.augment.text_tokens import count_words
+    from dmtl_studio.core.evaluation.text_attribution import word_spans
+
+    spans = word_spans(f"{CHINESE}，ok")
+    assert [word for _, _, word in spans][:2] == ["服", "务"] and spans[-1][2] == "ok"
+    assert count_words(CHINESE) == 21 and count_words("don't re-use it") == 3
