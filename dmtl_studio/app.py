@@ -110,6 +110,7 @@ class StudioController(QObject):
         window.close_requested.connect(self.shutdown)
         # Closing asks first while a run trains, and waits for stopping threads with the event loop running.
         window.installEventFilter(self)
+        self._switch_after_run: Callable[[], object] | None = None  # a project to open once the run has stopped
         self._close_wait = QTimer(self)
         self._close_wait.setInterval(50)
         self._close_wait.timeout.connect(self._close_when_stopped)
@@ -123,8 +124,38 @@ class StudioController(QObject):
         self._connect_dataset_map()
 
     # ----------------------------------------------------------------- project
+    def _may_switch(self, folder: str | Path, then: Callable[[], object]) -> bool:
+        """Whether another project may be opened now. While a run (or a cross-validation) trains in the open
+        project, the window asks first: stop it and open ``folder`` once it has stopped (``then`` is called then),
+        or cancel. The training panel shows one project's run; it never carries on in another's."""
+        training = next(
+            (t for t in (self.training_thread, self.crossval_thread) if t is not None and t.isRunning()), None
+        )
+        if training is None or (self.project_dir is not None and Path(folder) == self.project_dir):
+            return True
+        if not self.window.training.ask_switch_while_training(Path(folder).name):
+            return False
+        if self._switch_after_run is None:
+            training.finished.connect(self._switch_when_stopped)
+        self._switch_after_run = then
+        if training is self.training_thread:
+            self.window.training.stop_button.click()  # the panel shows what stopping keeps
+        else:
+            self.stop_crossval()
+        self.window.statusBar().showMessage(
+            f"Stopping the run; {Path(folder).name} opens when it has stopped…"
+        )
+        return False
+
+    def _switch_when_stopped(self) -> None:
+        then, self._switch_after_run = self._switch_after_run, None
+        if then is not None:
+            QTimer.singleShot(0, then)  # after the run's own end has been shown
+
     def new_project(self, folder: str, kind: str = "images") -> None:
         """Make the project folder (the New project form has checked it) of ``kind`` and open the new project."""
+        if not self._may_switch(folder, lambda: self.new_project(folder, kind)):
+            return
         try:
             create_project(folder, kind).close()
         except (ProjectError, OSError) as exc:
@@ -149,6 +180,8 @@ class StudioController(QObject):
         self._open_made(demo_text_project_dir(), create_text_demo_project, "text demo project")
 
     def _open_made(self, folder: Path, create: Callable[[Path], object], what: str) -> None:
+        if not self._may_switch(folder, lambda: self._open_made(folder, create, what)):
+            return
         try:
             if create(folder) is not None:
                 log.info("created the %s in %s", what, folder)
@@ -159,6 +192,8 @@ class StudioController(QObject):
 
     def open_project(self, folder: str) -> bool:
         folder = str(absolute_path(folder))  # stored paths are absolute: made so here, once
+        if not self._may_switch(folder, lambda: self.open_project(folder)):
+            return False
         try:
             store = ProjectStore.open(folder)
         except UnknownSchemaError as exc:
@@ -562,6 +597,9 @@ class StudioController(QObject):
         self.window.model_panel.lr_finder_cancel_requested.connect(lambda: self.stop_lr_finder(wait=False))
         self.window.close_requested.connect(self.stop_lr_finder)
         self.crossval_thread: CrossValidationThread | None = None
+        self._switch_after_run: Callable[[], object] | None = (
+            None  # a project to open once the run has stopped
+        )
         self.window.model_panel.crossval_requested.connect(self.cross_validate)
         self.window.model_panel.crossval_cancel_requested.connect(lambda: self.stop_crossval(wait=False))
         self.weights_thread: WeightsImportThread | TextEncoderImportThread | None = None

@@ -512,6 +512,25 @@ class TrainingPanel(QWidget):
             return QUIT_AFTER_RUN
         return QUIT_CANCEL
 
+    def ask_switch_while_training(self, name: str) -> bool:
+        """Ask whether to stop the running run to open the project ``name``: True to stop it and open."""
+        box = QMessageBox(self.window())
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("A run is training")
+        box.setText(f"A run is still training in this project. Stop it and open {name}?")
+        box.setInformativeText(
+            f"{self.stop_cost()}\n\nThe run belongs to the project open now: it cannot go on in another. Cancel: "
+            "nothing changes (open the other project when the run has ended)."
+        )
+        stop = box.addButton("Stop the run and open", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        box.deleteLater()
+        return clicked is stop
+
     # ----------------------------------------------------------------- slots
     def on_progress(self, event: StepProgress) -> None:
         total = event.epochs * event.steps

@@ -108,6 +108,36 @@ def test_closing_during_training_asks_and_stays_responsive(qtbot, tiny_project: 
         assert run.status == "stopped" and len(store.epoch_metrics(run.id)) >= 1
 
 
+def test_opening_another_project_during_a_run_asks_and_opens_it_once_stopped(
+    qtbot, tiny_project: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
+    other = tmp_path / "other"
+    ProjectStore.create(other).close()
+    window, controller = build_window(tiny_project)
+    qtbot.addWidget(window)
+    window.show()
+    window.model_panel.linear_probe.setChecked(False)
+    window.model_panel.epochs.setValue(200)
+    controller.start_training()
+    thread = controller.training_thread
+    qtbot.waitUntil(lambda: window.training.epochs_done >= 1, timeout=TIMEOUT)
+
+    asked: list[str] = []
+    _answer_close_question("Cancel", asked)
+    assert controller.open_project(str(other)) is False  # File ▸ Open, Open recent, the start page, the demos
+    assert len(asked) == 1 and "Stop it and open other?" in asked[0] and "keeps the run at epoch" in asked[0]
+    assert controller.project_dir == tiny_project and thread.isRunning()  # Cancel: nothing changed
+
+    _answer_close_question("Stop the run and open", asked)
+    assert controller.open_project(str(other)) is False  # not yet: the run stops first
+    qtbot.waitUntil(lambda: controller.project_dir == other, timeout=60_000)
+    assert not thread.isRunning() and window.windowTitle().endswith("other")
+    with ProjectStore.open(tiny_project) as store:
+        run = store.runs()[-1]
+        assert run.status == "stopped" and len(store.epoch_metrics(run.id)) >= 1
+    controller.shutdown()
+
+
 def test_keep_training_closes_the_window_when_the_run_ends(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
     window, controller = build_window(tiny_project)
     qtbot.addWidget(window)
