@@ -607,8 +607,10 @@ class RecipeEditor(QWidget):
         else:
             option = option.with_param(name, value)  # type: ignore[arg-type]
             for low, high in get_operation(option.operation).ordered:  # a range stays a range
-                if option.values[low] > option.values[high]:
-                    option = option.with_param(high if name == low else low, value)  # type: ignore[arg-type]
+                partner = high if name == low else low if name == high else None
+                if partner is not None and option.values[low] > option.values[high]:
+                    option = option.with_param(partner, value)  # type: ignore[arg-type]
+                    self._show_partner(partner, value, self.findChild(QWidget, "one_of_settings"))
         options = step.options[:index] + (option,) + step.options[index + 1 :]
         self._replace_step(row, replace(step, options=options))
 
@@ -662,10 +664,15 @@ class RecipeEditor(QWidget):
             values = step.values
             if values[low] > values[high]:
                 step = step.with_param(partner, value)
-                control = self.findChild(_FloatControl, f"param_{partner}")
-                if control is not None:
-                    control.set_value(float(value))
+                self._show_partner(partner, value, self)
         self._replace_step(row, step)
+
+    @staticmethod
+    def _show_partner(name: str, value: object, within: QWidget | None) -> None:
+        """Show ``value`` in the control of the range end ``name`` that moved along with the other end."""
+        control = within.findChild(_FloatControl, f"param_{name}") if within is not None else None
+        if control is not None:
+            control.set_value(float(value))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ preview
     def set_images(self, items: list[tuple[str, str]]) -> None:

@@ -252,6 +252,20 @@ def test_a_range_given_as_two_values_stays_ordered(qtbot, editor) -> None:  # no
     assert values["min_area"] == pytest.approx(0.1) and values["max_area"] == pytest.approx(0.1)
     assert low.spin.value() == pytest.approx(0.1)
     Recipe.from_dict(widget.recipe().to_dict())  # what the editor holds always reads back
+    # The same inside a "one of" step: the other end's box shows what the recipe now holds.
+    widget.set_recipe(
+        Recipe(
+            (Step.one_of(Step.of("random_erasing", 1.0, min_area=0.02, max_area=0.2), Step.of("hflip", 1.0)),)
+        )
+    )
+    widget.steps.setCurrentRow(0)
+    low, high = _control(widget, "min_area"), _control(widget, "max_area")
+    low.spin.setValue(0.5)
+    assert widget.recipe().steps[0].options[0].values["max_area"] == pytest.approx(0.5)
+    assert high.spin.value() == pytest.approx(0.5)
+    high.spin.setValue(0.3)
+    assert widget.recipe().steps[0].options[0].values["min_area"] == pytest.approx(0.3)
+    assert low.spin.value() == pytest.approx(0.3)
 
 
 def test_the_original_is_the_whole_image_not_a_square(qtbot, editor, tmp_path: Path) -> None:  # noqa: ANN001
