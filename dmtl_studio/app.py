@@ -110,7 +110,9 @@ class StudioController(QObject):
         window.close_requested.connect(self.shutdown)
         # Closing asks first while a run trains, and waits for stopping threads with the event loop running.
         window.installEventFilter(self)
-        self._switch_after_run: Callable[[], object] | None = None  # a project to open once the run has stopped
+        self._switch_after_run: Callable[[], object] | None = (
+            None  # a project to open once the run has stopped
+        )
         self._close_wait = QTimer(self)
         self._close_wait.setInterval(50)
         self._close_wait.timeout.connect(self._close_when_stopped)

@@ -93,6 +93,13 @@ def describe(step: Step) -> str:
     return f"{op.label} — p {step.probability:.2f}{details}"
 
 
+def safe_file_stem(name: str) -> str:
+    """``name`` as the start of a proposed file name: letters, digits, ``-_. `` kept, anything else (``/``, ``..``
+    at either end, markup) made ``_``, at most 80 characters; ``"recipe"`` when nothing is left."""
+    stem = "".join(c if c.isalnum() or c in "-_. " else "_" for c in name).strip(" ._")[:80]
+    return stem or "recipe"
+
+
 class _FloatControl(QWidget):
     """A slider beside a spin box, both showing one float parameter."""
 
@@ -297,6 +304,7 @@ class RecipeEditor(QWidget):
         self.text_preview = TextPreviewPanel()
 
         self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file contents (a recipe's name)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #c0392b;")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -518,7 +526,7 @@ class RecipeEditor(QWidget):
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export the recipe", f"{self._name}.recipe.json", "Recipes (*.json)"
+            self, "Export the recipe", f"{safe_file_stem(self._name)}.recipe.json", "Recipes (*.json)"
         )
         if path:
             self.export_file(path)

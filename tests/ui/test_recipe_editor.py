@@ -373,3 +373,19 @@ def test_with_nothing_selected_the_preview_follows_the_grid_s_filter(qtbot, proj
     shown = [editor.image_choice.itemText(i) for i in range(editor.image_choice.count())]
     assert shown and all("(triangle)" in name for name in shown), shown
     controller.shutdown()
+
+
+def test_a_recipes_name_is_shown_as_text_and_proposed_as_a_safe_file_name(qtbot, editor, tmp_path: Path) -> None:  # noqa: ANN001
+    from PySide6.QtCore import Qt
+
+    from dmtl_studio.ui.recipe_editor import safe_file_stem
+
+    widget, _ = editor
+    path = tmp_path / "html.json"
+    path.write_text(Recipe((), name='<h1 style="color:green">BIG</h1>', kind="text").to_json(), encoding="utf-8")
+    assert not widget.import_file(path)  # a text recipe in an image project: refused, naming it
+    assert widget.message.textFormat() == Qt.TextFormat.PlainText and "<h1" in widget.message.text()
+    for name in ("<b>x</b>/../../etc/evil", "..", "a" * 5000, "light"):
+        stem = safe_file_stem(name)
+        assert stem and len(stem) <= 80 and not set(stem) & set('/\\<>:"|?*') and not stem.startswith(".")
+    assert safe_file_stem("light") == "light" and safe_file_stem("..") == "recipe"

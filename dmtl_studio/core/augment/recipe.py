@@ -40,6 +40,8 @@ from dmtl_studio.core.base.fileio import atomic_write_bytes
 SCHEMA_VERSION = 2
 #: What a recipe augments.
 KINDS = ("images", "text")
+#: Longest recipe name, in characters (it is shown in lists, run notes and proposed file names).
+MAX_NAME_CHARS = 200
 _STEP_KEYS = {"operation", "enabled", "probability", "params"}
 _ONE_OF_KEYS = {"operation", "enabled", "probability", "options"}
 
@@ -170,7 +172,14 @@ class Recipe:
             raise RecipeError("the recipe has no 'steps' list")
         name = data.get("name", "custom")
         if not isinstance(name, str):
-            raise RecipeError(f"the recipe's 'name' must be text, not {name!r}")
+            raise RecipeError(f"the recipe's 'name' must be text, not {str(name)[:60]!r}")
+        if len(name) > MAX_NAME_CHARS or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+            raise RecipeError(
+                f"the recipe's 'name' ({name[:40]!r}…, {len(name):,} characters) must be one line of at most "
+                f"{MAX_NAME_CHARS} characters"
+                if len(name) > MAX_NAME_CHARS
+                else f"the recipe's 'name' {name!r} holds a control character or a line break"
+            )
         kind = data.get("kind", "images")
         if kind not in KINDS:
             raise RecipeError(f"the recipe's 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -180,13 +189,20 @@ class Recipe:
     def from_json(cls, text: str) -> Recipe:
         """Read a recipe file's text; see :meth:`from_dict`."""
         try:
-            data = json.loads(text)
+            data = json.loads(text.removeprefix("\ufeff"))  # a byte-order mark, as Windows Notepad writes
         except json.JSONDecodeError as exc:
             raise RecipeError(
                 f"not a valid JSON file: {exc.msg} at line {exc.lineno}, column {exc.colno}"
             ) from exc
         except (ValueError, RecursionError) as exc:  # nested too deeply, or an integer too long to convert
-            raise RecipeError(f"not a usable JSON file ({str(exc).splitlines()[0][:200]})") from None
+            detail = (
+                "a number in it has thousands of digits"
+                if "integer string conversion" in str(exc)
+                else "it is nested too deeply"
+                if isinstance(exc, RecursionError)
+                else str(exc).splitlines()[0][:200]
+            )
+            raise RecipeError(f"not a usable JSON file ({detail})") from None
         try:
             return cls.from_dict(data)
         except RecipeError:
@@ -348,7 +364,7 @@ def _read_one_of(number: int | str, raw: Mapping, kind: str) -> Step:
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Read a recipe file; a bad file raises :class:`RecipeError` whose message starts with its name."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # with or without a byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"cannot read {Path(path).name}: {exc}") from exc
     try:

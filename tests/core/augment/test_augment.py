@@ -313,6 +313,8 @@ def _bad(steps: list, **top: object) -> dict:
         ({"steps": []}, "no valid 'schema_version'"),
         ({"schema_version": 1}, "no 'steps' list"),
         ([1, 2], "must be a JSON object"),
+        (_bad([], name="x" * 201), "201 characters) must be one line of at most 200 characters"),
+        (_bad([], name="two\nlines"), "holds a control character or a line break"),
     ],
 )
 def test_bad_recipes_name_the_step_and_field(data: object, message: str) -> None:
@@ -331,6 +333,17 @@ def test_bad_file_names_itself_and_is_not_half_loaded(tmp_path: Path) -> None:
     path.write_text(json.dumps(good))
     with pytest.raises(RecipeError, match=r"recipe.json: step 5 \(contrast\): field 'strength' = 7"):
         load_recipe(path)
+
+
+def test_a_recipe_file_with_a_byte_order_mark_reads_and_odd_json_is_said_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "notepad.json"
+    path.write_bytes(b"\xef\xbb\xbf" + preset("light").to_json().encode())  # as Windows Notepad saves it
+    assert load_recipe(path) == preset("light")
+    assert Recipe.from_json("\ufeff" + preset("light").to_json()) == preset("light")
+    path.write_text('{"schema_version": 2, "steps": [], "name": ' + "9" * 5000 + "}")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert str(info.value) == "notepad.json: not a usable JSON file (a number in it has thousands of digits)"
 
 
 def test_recipe_modules_do_not_load_torch() -> None:
