@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dmtl_studio import __version__, cli_remove, cli_text
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
@@ -168,7 +168,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_path,
         default=None,
         metavar="RUN_DIR",
-        help="continue a stopped run with its own settings (--epochs may raise its length)",
+        help="continue a stopped run with its own settings and recipe (--epochs sets its length anew: more than "
+        "the epochs it has done)",
     )
     _distributed_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
@@ -625,7 +626,19 @@ def _run_config(args: argparse.Namespace, say_unused: bool = True) -> TrainConfi
     from dmtl_studio.core.training.settings import ConfigError
 
     if args.resume is not None:
-        return _resumed_config(args)
+        config = _resumed_config(args)
+        if say_unused:
+            ignored = [
+                option_flag(name) for name in _given_settings(args) if name not in ("epochs", "device")
+            ]
+            ignored += ["--recipe"] if args.recipe is not None else []
+            if ignored:
+                print(
+                    f"note: {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} not used: a continued run "
+                    "keeps its own settings and recipe (only --epochs and --device may change)",
+                    file=sys.stderr,
+                )
+        return config
     kind = _project_kind(args.project_dir)
     config = train_config(args, kind)
     if say_unused:
@@ -872,7 +885,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     def phase(event: PhaseStarted) -> None:
         print(f"auto: phase {event.phase} of {event.phases}, {event.title}", file=sys.stderr, flush=True)
 
-    on_event = EventHandlers(step=step, preparation=preparation, epoch=epoch, notice=notice, phase=phase)
+    on_event = EventHandlers(
+        step=_pipe_safe(step),
+        preparation=_pipe_safe(preparation),
+        epoch=_pipe_safe(epoch),
+        notice=_pipe_safe(notice),
+        phase=_pipe_safe(phase),
+    )
     if world is not None:
         try:
             summary = _distributed_train(args, world, on_event)
@@ -906,6 +925,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_dict()))
     return 0
+
+
+def _pipe_safe(handler: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``handler`` (it writes progress to stderr), made to go on when stderr's reader has gone (``train … 2>&1 |
+    head``): the run is not failed for it; what it would write is dropped from then on."""
+
+    def safe(event: Any) -> None:  # noqa: ANN401 - any event kind
+        try:
+            handler(event)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+
+    return safe
 
 
 def _auto_choice(choice: dict, run_dir: str) -> str:
@@ -1097,6 +1129,11 @@ def _resumed_config(args: argparse.Namespace) -> object:
             "epochs, start one with --no-linear-probe"
         )
     done = max((row.epoch for row in epochs), default=0)
+    if args.epochs is not None and args.epochs <= done and run.status != "completed":
+        raise TrainingError(
+            f"run {run.name} has done {done} epoch(s) already; --epochs {args.epochs} would leave nothing to train. "
+            f"Give --epochs more than {done}, or leave it out to finish its {config.epochs}"
+        )
     if run.status == "completed" and (args.epochs is None or args.epochs <= done):
         longer = (
             f"--epochs more than {done}"

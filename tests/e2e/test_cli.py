@@ -104,12 +104,54 @@ def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -
         should_stop=lambda: len(epochs) >= 1,
     )
     assert stopped.status == "stopped" and stopped.epochs_completed == 1
-    resumed = _cli("train", str(project), "--resume", stopped.run_dir, "--device", "cpu", "--json")
+    short = _cli("train", str(project), "--resume", stopped.run_dir, "--epochs", "1")
+    assert (
+        short.returncode == 2
+        and "has done 1 epoch(s) already; --epochs 1 would leave nothing" in short.stderr
+    )
+    resumed = _cli(
+        "train", str(project), "--resume", stopped.run_dir, "--device", "cpu", "--json", "--recipe", "strong",
+        "--lr", "0.5",
+    )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
+    assert (
+        "note: --lr, --recipe are not used: a continued run keeps its own settings and recipe"
+        in resumed.stderr
+    )
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert summary["status"] == "completed" and summary["epochs_completed"] == 2
     assert summary["run_dir"] == stopped.run_dir
     assert "resumed run" in resumed.stderr
+
+
+def test_a_run_whose_progress_reader_went_away_still_completes(project: Path) -> None:
+    """``dmtl-studio train P 2>&1 | head -4``: the progress lines meet a closed pipe; the run goes on and is kept
+    as completed (it was marked failed)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.cli import SOURCE_ROOT
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "dmtl_studio", "train", str(project), "--epochs", "1", "--no-linear-probe",
+             "--input-size", str(TEST_INPUT_SIZE), "--device", "cpu"],
+            stdout=write_end,
+            stderr=write_end,
+            env={**os.environ, "PYTHONPATH": SOURCE_ROOT},
+            timeout=600,
+            check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141  # its last line met the closed pipe too
+    from dmtl_studio.core.project.store import ProjectStore
+
+    with ProjectStore.open(project) as store:
+        assert store.runs()[-1].status == "completed"
 
 
 def test_output_to_a_reader_that_went_away_ends_quietly(project: Path) -> None:

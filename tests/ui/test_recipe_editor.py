@@ -375,14 +375,18 @@ def test_with_nothing_selected_the_preview_follows_the_grid_s_filter(qtbot, proj
     controller.shutdown()
 
 
-def test_a_recipes_name_is_shown_as_text_and_proposed_as_a_safe_file_name(qtbot, editor, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_recipes_name_is_shown_as_text_and_proposed_as_a_safe_file_name(
+    qtbot, editor, tmp_path: Path
+) -> None:  # noqa: ANN001
     from PySide6.QtCore import Qt
 
     from dmtl_studio.ui.recipe_editor import safe_file_stem
 
     widget, _ = editor
     path = tmp_path / "html.json"
-    path.write_text(Recipe((), name='<h1 style="color:green">BIG</h1>', kind="text").to_json(), encoding="utf-8")
+    path.write_text(
+        Recipe((), name='<h1 style="color:green">BIG</h1>', kind="text").to_json(), encoding="utf-8"
+    )
     assert not widget.import_file(path)  # a text recipe in an image project: refused, naming it
     assert widget.message.textFormat() == Qt.TextFormat.PlainText and "<h1" in widget.message.text()
     for name in ("<b>x</b>/../../etc/evil", "..", "a" * 5000, "light"):
