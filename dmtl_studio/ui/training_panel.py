@@ -45,7 +45,8 @@ REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"
 CONSISTENCY_COLOR = "#8e44ad"
 VAL_COLOR = "#e67e22"
-OVERLAY_COLORS = ("#7f8c8d", "#8e44ad")
+#: Overlaid runs: colours no live curve uses (the consistency term is purple).
+OVERLAY_COLORS = ("#7f8c8d", "#1e8449")
 #: Legend names of the curves only runs with the DMTL objective have.
 CONSISTENCY_NAME, KEPT_NAME = "consistency (per step)", "kept by the threshold"
 #: The run notes shown under the status line (the latest; the tooltip lists them all when there are more).
@@ -830,31 +831,41 @@ class TrainingPanel(QWidget):
 
     def _overlay_selected(self) -> None:
         rows = sorted({index.row() for index in self.history.selectedIndexes()})[: len(self.overlays)]
-        for slot, (loss, accuracy) in enumerate(self.overlays):
-            if slot < len(rows):
-                run = self._history[rows[slot]]
-                epochs = [m for m in self._history_metrics.get(run.id, []) if m.val_loss is not None]
-                loss.set([m.epoch for m in epochs], [m.val_loss for m in epochs])
-                accuracy.set([m.epoch for m in epochs], [m.val_accuracy for m in epochs])
-                for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
-                    legend = plot.getPlotItem().legend
-                    legend.removeItem(series.curve)
-                    legend.addItem(
-                        series.curve, f"{run.name} · {run.config.get('transfer', '?')} (validation)"
-                    )
-                    series.curve.show()
-            else:
-                for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
-                    plot.getPlotItem().legend.removeItem(series.curve)
-                    series.clear()
-                    series.curve.hide()
+        drawn: list[str] = []
+        missing: list[str] = []  # runs with no validation curve: their validation images joined the fit
+        slot = 0
+        for row in rows:
+            run = self._history[row]
+            epochs = [m for m in self._history_metrics.get(run.id, []) if m.val_loss is not None]
+            if not epochs:
+                missing.append(run.name)
+                continue
+            loss, accuracy = self.overlays[slot]
+            slot += 1
+            loss.set([m.epoch for m in epochs], [m.val_loss for m in epochs])
+            accuracy.set([m.epoch for m in epochs], [m.val_accuracy for m in epochs])
+            for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
+                legend = plot.getPlotItem().legend
+                legend.removeItem(series.curve)
+                legend.addItem(series.curve, f"{run.name} · {run.config.get('transfer', '?')}")
+                series.curve.show()
+            drawn.append(run.name)
+        for loss, accuracy in self.overlays[slot:]:
+            for series, plot in ((loss, self.loss_plot), (accuracy, self.accuracy_plot)):
+                plot.getPlotItem().legend.removeItem(series.curve)
+                series.clear()
+                series.curve.hide()
         self._show_chosen_c()
         resumable = len(rows) == 1 and self._history[rows[0]].resumable  # stopped, failed or interrupted
         self.resume_button.setEnabled(resumable and not self.stop_button.isEnabled())
+        notes = [f"Overlaid (dashed: their validation curves): {', '.join(drawn)}."] if drawn else []
+        if missing:
+            notes.append(
+                f"{', '.join(missing)}: no validation curve to overlay (a linear probe, or a run whose validation "
+                "items joined the training)."
+            )
         self.history_note.setText(
-            "Overlaid (dashed): " + ", ".join(self._history[r].name for r in rows)
-            if rows
-            else "Select up to two runs to overlay their validation curves on the plots."
+            " ".join(notes) if rows else "Select up to two runs to overlay their validation curves on the plots."
         )
 
     def _resume_clicked(self) -> None:

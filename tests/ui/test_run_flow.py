@@ -243,3 +243,28 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     assert view.selected_run() == "/runs/run-1"  # a refresh keeps the user's choice
     view.set_runs([run(1), run(2), run(3)])  # a run just finished
     assert view.selected_run() == "/runs/run-3"
+
+
+def test_overlays_draw_runs_with_validation_curves_and_say_which_have_none(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.project.runs_table import EpochMetrics, RunRecord
+    from dmtl_studio.ui.training_panel import CONSISTENCY_COLOR, OVERLAY_COLORS, TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    assert CONSISTENCY_COLOR not in OVERLAY_COLORS  # an overlay never reads as the live consistency curves
+    runs = [
+        RunRecord(1, "probe-run", 0.0, "completed", "/r/1", {"transfer": "frozen"}, {}),
+        RunRecord(2, "epoch-run", 1.0, "completed", "/r/2", {"transfer": "partial"}, {}),
+    ]
+    metrics = {
+        1: [EpochMetrics(1, 0.5, 0.8, None, None, 0.0)],  # its validation images joined the fit
+        2: [EpochMetrics(e, 0.5, 0.8, 0.6, 0.7, 1e-3) for e in (1, 2, 3)],
+    }
+    panel.show_history(runs, metrics)
+    panel.history.selectAll()
+    assert panel.overlaid_runs() == 1
+    note = panel.history_note.text()
+    assert "Overlaid (dashed: their validation curves): epoch-run." in note
+    assert "probe-run: no validation curve to overlay" in note
+    legend = [label.text for _, label in panel.accuracy_plot.getPlotItem().legend.items]
+    assert "epoch-run · partial" in legend and not any("probe-run" in text for text in legend)
