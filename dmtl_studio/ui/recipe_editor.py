@@ -753,6 +753,8 @@ class RecipeEditor(QWidget):
         items = self.text_preview.request_items()
         if not items:
             self._changed_at = 0.0
+            self._request_id += 1  # a preview still on its way is for a text no longer there
+            self.text_preview.show_empty()
             return
         self._request_id += 1
         request = TextPreviewRequest(

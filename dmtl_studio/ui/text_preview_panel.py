@@ -180,6 +180,11 @@ class TextPreviewPanel(QWidget):
         self.samples.setHtml("".join(blocks))
         self.status.setText(status)
 
+    def show_empty(self) -> None:
+        """No text to preview (the text box emptied): no samples of a text no longer shown."""
+        self.samples.clear()
+        self.status.setText("Type a text above, or select texts in the browser, to preview the recipe.")
+
     def show_problem(self, message: str) -> None:
         """Say why no preview could be made (no WordNet, say); the old samples are cleared."""
         self.samples.clear()

@@ -130,6 +130,9 @@ def test_own_text_and_rate_changes_update_the_preview(qtbot, editor) -> None:  #
         control.spin.setValue(0.0)
     assert all(s.text == own.original and not s.changes for s in shown.args[0].samples)
     assert "(unchanged)" in panel.samples.toPlainText()
+    panel.source.setPlainText("   ")  # the text emptied: no samples of the text no longer there
+    qtbot.waitUntil(lambda: not panel.samples.toPlainText().strip(), timeout=5_000)
+    assert panel.status.text().startswith("Type a text above")
 
 
 def test_missing_wordnet_is_said_in_the_preview(qtbot, editor, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
