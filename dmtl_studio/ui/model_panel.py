@@ -351,7 +351,8 @@ class ModelPanel(QWidget):
 
         # ---- learning-rate finder
         self.find_lr = QPushButton("Find learning rate")
-        self.find_lr.setToolTip("Trains briefly while raising the learning rate, and plots the loss")
+        self._find_lr_help = "Trains briefly while raising the learning rate, and plots the loss"
+        self.find_lr.setToolTip(self._find_lr_help)
         self.use_lr = QPushButton("Use suggestion")
         self.use_lr.setEnabled(False)
         self.lr_cancel = QPushButton("Cancel")
@@ -724,6 +725,14 @@ class ModelPanel(QWidget):
         probe = usable and self.linear_probe.isChecked() and self.transfer() == "frozen"
         self.epochs.setEnabled(not probe)
         self.ema_decay.setEnabled(not probe)  # a head fitted once to convergence has no steps to average
+        # Nor a learning rate or dropout: L-BFGS to convergence, its L2 strength chosen by cross-validation.
+        self._probe_on = probe
+        for box in (self.learning_rate, self.dropout):
+            box.setEnabled(not probe)
+        self.find_lr.setEnabled(not probe and not self.lr_cancel.isEnabled())
+        self.find_lr.setToolTip(
+            "A linear probe has no learning rate: it is fitted to convergence" if probe else self._find_lr_help
+        )
         self._consistency_changed()  # the unlabelled ratio is for runs trained by epochs
 
     def _update_backbone_lr(self, *_: object) -> None:
@@ -752,7 +761,7 @@ class ModelPanel(QWidget):
 
     # ------------------------------------------------------------------ learning-rate finder
     def set_lr_finder_running(self, running: bool, message: str = "") -> None:
-        self.find_lr.setEnabled(not running)
+        self.find_lr.setEnabled(not running and not self._probe_on)
         self.lr_cancel.setEnabled(running)
         if running:  # a new test: the previous curve and suggestion no longer apply
             self.lr_curve.setData([], [])

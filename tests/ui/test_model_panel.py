@@ -89,8 +89,12 @@ def test_the_fine_tuning_recipe_is_offered_where_it_applies_and_reaches_the_conf
     assert panel.frozen.isChecked()
     assert not panel.layer_decay.isEnabled() and not panel.tta_flip.isEnabled()
     assert not panel.ema_decay.isEnabled()  # the linear probe fits once: no steps to average
+    # Nor a learning rate, dropout or a learning-rate search: L-BFGS to convergence, C by cross-validation.
+    assert not any(w.isEnabled() for w in (panel.learning_rate, panel.dropout, panel.find_lr))
+    assert "fitted to convergence" in panel.find_lr.toolTip()
     panel.linear_probe.setChecked(False)
     assert panel.ema_decay.isEnabled()
+    assert all(w.isEnabled() for w in (panel.learning_rate, panel.dropout, panel.find_lr))
     panel.full.setChecked(True)
     assert panel.layer_decay.isEnabled() and panel.tta_flip.isEnabled() and panel.ema_decay.isEnabled()
     panel.learning_rate.setValue(0.002)
@@ -130,6 +134,7 @@ def test_lr_finder_is_requested_by_signal_and_its_result_plotted(qtbot, panel: M
     # Before any search the empty plot spans the finder's sweep, so its log axis has labelled decades.
     (x_low, x_high), _ = panel.lr_plot.getViewBox().viewRange()
     assert x_low <= -6 and x_high >= 0
+    panel.linear_probe.setChecked(False)  # the search is for a head trained by epochs
     with qtbot.waitSignal(panel.lr_finder_requested, timeout=2000) as blocker:
         qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
     assert isinstance(blocker.args[0], TrainConfig)
@@ -160,6 +165,7 @@ def test_the_window_runs_the_lr_finder_on_a_worker(qtbot, project: Path, monkeyp
     window, controller = build_window(project)
     qtbot.addWidget(window)
     panel = window.model_panel
+    panel.linear_probe.setChecked(False)  # the search is for a head trained by epochs
     qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
     thread = controller.lr_finder_thread
     assert thread is not None and not panel.find_lr.isEnabled()
@@ -255,6 +261,7 @@ def test_the_lr_finder_shows_the_feature_pass_and_can_be_cancelled(qtbot, projec
     qtbot.addWidget(window)
     panel = window.model_panel
     assert panel.frozen.isChecked() and not panel.lr_cancel.isEnabled()
+    panel.linear_probe.setChecked(False)  # the search is for a head trained by epochs
     qtbot.mouseClick(panel.find_lr, Qt.MouseButton.LeftButton)
     thread = controller.lr_finder_thread
     assert panel.lr_cancel.isEnabled()
