@@ -110,9 +110,8 @@ class StudioController(QObject):
         window.close_requested.connect(self.shutdown)
         # Closing asks first while a run trains, and waits for stopping threads with the event loop running.
         window.installEventFilter(self)
-        self._switch_after_run: Callable[[], object] | None = (
-            None  # a project to open once the run has stopped
-        )
+        # A project to open once the run has stopped (see _may_switch).
+        self._switch_after_run: Callable[[], object] | None = None
         self._close_wait = QTimer(self)
         self._close_wait.setInterval(50)
         self._close_wait.timeout.connect(self._close_when_stopped)
@@ -599,9 +598,6 @@ class StudioController(QObject):
         self.window.model_panel.lr_finder_cancel_requested.connect(lambda: self.stop_lr_finder(wait=False))
         self.window.close_requested.connect(self.stop_lr_finder)
         self.crossval_thread: CrossValidationThread | None = None
-        self._switch_after_run: Callable[[], object] | None = (
-            None  # a project to open once the run has stopped
-        )
         self.window.model_panel.crossval_requested.connect(self.cross_validate)
         self.window.model_panel.crossval_cancel_requested.connect(lambda: self.stop_crossval(wait=False))
         self.weights_thread: WeightsImportThread | TextEncoderImportThread | None = None

@@ -731,7 +731,9 @@ class ModelPanel(QWidget):
             box.setEnabled(not probe)
         self.find_lr.setEnabled(not probe and not self.lr_cancel.isEnabled())
         self.find_lr.setToolTip(
-            "A linear probe has no learning rate: it is fitted to convergence" if probe else self._find_lr_help
+            "A linear probe has no learning rate: it is fitted to convergence"
+            if probe
+            else self._find_lr_help
         )
         self._consistency_changed()  # the unlabelled ratio is for runs trained by epochs
 

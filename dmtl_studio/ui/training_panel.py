@@ -865,7 +865,9 @@ class TrainingPanel(QWidget):
                 "items joined the training)."
             )
         self.history_note.setText(
-            " ".join(notes) if rows else "Select up to two runs to overlay their validation curves on the plots."
+            " ".join(notes)
+            if rows
+            else "Select up to two runs to overlay their validation curves on the plots."
         )
 
     def _resume_clicked(self) -> None:
