@@ -70,6 +70,8 @@ class MainWindow(QMainWindow):
         self.browser = DatasetBrowser()
         self.recipe = RecipeEditor()
         self.model_panel = ModelPanel()
+        self.model_panel.mixing_note_changed.connect(self.recipe.set_mixing_note)
+        self.recipe.set_mixing_note(self.model_panel.mixing_note())
         self.training = TrainingPanel()
         self.evaluation = EvaluationView()
         self.dataset_map = DatasetMapView()

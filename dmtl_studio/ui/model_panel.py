@@ -140,6 +140,8 @@ class ModelPanel(QWidget):
     lr_finder_cancel_requested = Signal()
     crossval_requested = Signal(object, int)  # TrainConfig, number of folds
     crossval_cancel_requested = Signal()
+    #: What training does with a recipe's mixing steps under the strategy chosen ("" for: as the preview shows).
+    mixing_note_changed = Signal(str)
     weights_import_requested = Signal(str, str)  # file path, backbone name
     encoder_import_requested = Signal(str, str)  # encoder folder, name to keep it under ("" = the folder's)
 
@@ -735,7 +737,20 @@ class ModelPanel(QWidget):
             if probe
             else self._find_lr_help
         )
+        self.mixing_note_changed.emit(self.mixing_note())
         self._consistency_changed()  # the unlabelled ratio is for runs trained by epochs
+
+    def mixing_note(self) -> str:
+        """What a run with the settings shown does with a recipe's mixing steps, when not what the preview shows:
+        a linear probe leaves them out; a frozen backbone trained by epochs mixes the pairs' cached features."""
+        if self.transfer() != "frozen":
+            return ""
+        if self.linear_probe.isEnabled() and self.linear_probe.isChecked():
+            return (
+                "not used by the linear probe, which is fitted once on the cached views (untick Fit as a linear "
+                "probe to train with mixing)"
+            )
+        return "a frozen backbone mixes the pair's cached features with these weights (no pasted pixels)"
 
     def _update_backbone_lr(self, *_: object) -> None:
         name = "Encoder" if self.kind == "text" else "Backbone"

@@ -197,6 +197,7 @@ class RecipeEditor(QWidget):
         self._kind = kind
         self._items: tuple[tuple[str, str], ...] = ()
         self._seed = 0
+        self._mixing_note = ""  # what the chosen strategy does with mixing steps (set_mixing_note)
         self._resize_mode = DEFAULT_RESIZE  # the model panel's image shape (set_resize_mode)
         self._request_id = 0
         self._changed_at = 0.0
@@ -537,6 +538,14 @@ class RecipeEditor(QWidget):
             f"'{recipe.name}' is {what[recipe.kind]} recipe, and this project needs {what[self._kind]} recipe"
         )
 
+    def set_mixing_note(self, note: str) -> None:
+        """What training does with the recipe's mixing steps under the chosen strategy (``""``: as previewed);
+        said after the preview's count of mixed pairs, and the preview is redrawn to say it."""
+        note = f" — {note}" if note else ""
+        if note != self._mixing_note:
+            self._mixing_note = note
+            self._schedule(recipe_edited=False)
+
     def show_message(self, text: str) -> None:
         """Show a problem above the steps (an empty text hides it)."""
         self.message.setText(text)
@@ -796,7 +805,7 @@ class RecipeEditor(QWidget):
             f"{len(result.tiles)} training samples (seed {self._seed}): {result.compute_ms:.0f} ms{latency}"
         ]
         if mixed:
-            lines.append(f"{mixed} mixed pair(s): each caption gives the label weights")
+            lines.append(f"{mixed} mixed pair(s): each caption gives the label weights{self._mixing_note}")
         self.preview_status.setText("\n".join(lines))
         self.preview_shown.emit(result)
 
@@ -815,7 +824,7 @@ class RecipeEditor(QWidget):
             f"{result.compute_ms:.0f} ms{latency}"
         )
         if mixed:
-            status += f"\n{mixed} mixed on embeddings: each gives the label weights"
+            status += f"\n{mixed} mixed on embeddings: each gives the label weights{self._mixing_note}"
         self.text_preview.show_result(result, status)
         self.preview_shown.emit(result)
 

@@ -347,3 +347,14 @@ def test_the_image_shape_is_chosen_here_and_only_for_images(panel: ModelPanel) -
     assert panel.resize_row.isHidden()
     panel.set_project_kind("images")
     assert not panel.resize_row.isHidden()
+
+
+def test_the_mixing_note_says_what_the_strategy_does_with_mixing_steps(qtbot, panel: ModelPanel) -> None:  # noqa: ANN001
+    heard: list[str] = []
+    panel.mixing_note_changed.connect(heard.append)
+    assert panel.frozen.isChecked() and panel.linear_probe.isChecked()
+    assert panel.mixing_note().startswith("not used by the linear probe")
+    panel.linear_probe.setChecked(False)
+    assert heard[-1] == panel.mixing_note() and "cached features" in heard[-1]
+    panel.full.setChecked(True)
+    assert heard[-1] == "" == panel.mixing_note()  # a fine-tune mixes the pictures, as previewed

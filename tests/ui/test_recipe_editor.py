@@ -393,3 +393,17 @@ def test_a_recipes_name_is_shown_as_text_and_proposed_as_a_safe_file_name(
         stem = safe_file_stem(name)
         assert stem and len(stem) <= 80 and not set(stem) & set('/\\<>:"|?*') and not stem.startswith(".")
     assert safe_file_stem("light") == "light" and safe_file_stem("..") == "recipe"
+
+
+def test_the_preview_says_when_training_will_not_mix_as_shown(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    widget.set_recipe(Recipe((Step.of("mixup", 1.0, alpha=1.0),)))
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
+        widget.set_images(_images(shapes_dir))
+    assert widget.preview_status.text().endswith("mixed pair(s): each caption gives the label weights")
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
+        widget.set_mixing_note("not used by the linear probe")
+    assert widget.preview_status.text().endswith("label weights — not used by the linear probe")
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
+        widget.set_mixing_note("")
+    assert widget.preview_status.text().endswith("label weights")
