@@ -503,6 +503,7 @@ class StudioController(QObject):
             f"{verb}{config.transfer} transfer of {config.backbone}, {how}",
             continues_after=saved[0][0] if saved else 0,
             epochs=config.epochs,
+            probe=config.fits_linear_probe,
         )
         thread.start()
 

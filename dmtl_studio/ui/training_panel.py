@@ -201,6 +201,15 @@ def stop_cost(epochs_done: int, epochs: int, phase: str) -> str:
     return "No epoch has finished yet: Stop keeps no model from this run."
 
 
+def _epochs_shown(config: dict, epochs: int) -> str:
+    """The run history's Epochs cell: ``"probe"`` for a head fitted as a linear probe (no epochs), else the
+    count."""
+    probe = (
+        config.get("linear_probe") and config.get("transfer") == "frozen" and config.get("head") == "linear"
+    )
+    return "probe" if probe else str(epochs)
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     hours, rest = divmod(seconds, 3600)
@@ -245,6 +254,7 @@ class TrainingPanel(QWidget):
         self.phase = "preparing"
         self._features_computed = 0
         self.auto_phase = ""  # "Auto, phase 1 of 2 (…)" during an Auto run
+        self._probe_run = False  # the head of the run under way is fitted as a linear probe
         # The step phase's own clock: its ETA comes from its own rate, never from the feature pass before it.
         self._steps_origin: tuple[float, int, float] | None = None  # (time, steps done, paused seconds)
         self.stop_note = QLabel()
@@ -379,10 +389,14 @@ class TrainingPanel(QWidget):
         if not running:
             self.status.setText(message)
 
-    def run_started(self, description: str, continues_after: int = 0, epochs: int = 0) -> None:
+    def run_started(
+        self, description: str, continues_after: int = 0, epochs: int = 0, probe: bool = False
+    ) -> None:
         """A run starts; ``continues_after``: the last saved epoch of a run being continued (of ``epochs``), so that
-        Stop and the close question say from the start that it is kept."""
+        Stop and the close question say from the start that it is kept; ``probe``: its head is fitted as a linear
+        probe (no epochs: the messages say so)."""
         self.auto_phase = ""
+        self._probe_run = probe
         self._features_computed = 0  # views through the frozen backbone (cached): what a stopped run leaves
         self._clear_curves()
         if continues_after > 0:
@@ -475,7 +489,8 @@ class TrainingPanel(QWidget):
     def _stop_clicked(self) -> None:
         self.stop_button.setEnabled(False)
         self.pause_button.setEnabled(False)
-        self.status.setText(f"Stopping after the current batch… {self.stop_cost()}")
+        during = "the current batch" if self.phase == "training" else "the current step"
+        self.status.setText(f"Stopping after {during}… {self.stop_cost()}")
         self.stop_note.hide()
         self.stop_requested.emit()
 
@@ -540,9 +555,12 @@ class TrainingPanel(QWidget):
         self.progress.setValue(done)
         now = self.clock()
         elapsed = now - self._started_at - self._paused_seconds
-        if self.phase != "training":
-            self.phase = "training"
+        phase = "probe" if event.phase == "probe" else "training"
+        if self.phase != phase:
+            self.phase = phase
             self.epochs_planned = event.epochs
+            if phase == "probe":
+                self._label_rate_plot(probe=True)
             self._show_stop_cost()
         # The core's estimate, from the training steps' own rate; else the steps measured here.
         eta = event.eta_seconds if event.eta_seconds is not None else self._steps_eta(now, done, total)
@@ -621,9 +639,6 @@ class TrainingPanel(QWidget):
 
     def _show_probe_step(self, event: StepProgress, eta: float | None) -> None:
         """One cross-validated strength of a linear probe: its held-out log-loss and C, plotted by strength."""
-        if self.phase != "probe":
-            self.phase = "probe"
-            self._label_rate_plot(probe=True)
         self.progress.setFormat(
             f"linear probe · strength {event.step}/{event.steps} · "
             f"ETA {format_duration(eta) if eta is not None else '…'}"
@@ -697,7 +712,11 @@ class TrainingPanel(QWidget):
                 f"Computing features once with the frozen {self.model_part}: {event.done:,} of {event.total:,} "
                 f"{self.item} views (a few augmented views of each training {self.item}), "
                 f"{format_duration(event.seconds)}; "
-                "the head then trains in seconds per epoch."
+                + (
+                    "the linear probe is then fitted in seconds."
+                    if self._probe_run
+                    else "the head then trains in seconds per epoch."
+                )
                 + (f" Reused {event.reused:,} cached views." if event.reused else "")
             )
 
@@ -755,7 +774,8 @@ class TrainingPanel(QWidget):
                 summary.removed and self._features_computed > 0
             )  # a fine-tune computes no cached features
             kept = "; the features computed so far are cached for the next run" if cached else ""
-            self.status.setText(f"{verb} before the first epoch ended{kept}.")
+            before = "the linear probe was fitted" if self._probe_run else "the first epoch ended"
+            self.status.setText(f"{verb} before {before}{kept}.")
         self.progress.setFormat(verb.lower())
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored
             self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=False)
@@ -822,7 +842,7 @@ class TrainingPanel(QWidget):
                 run.status,
                 config.get("backbone", "?"),
                 config.get("transfer", "?"),
-                str(len(metrics.get(run.id, []))),
+                _epochs_shown(config, len(metrics.get(run.id, []))),
                 f"{best:.1%}" if best is not None else "—",
                 recipe_name,
             ]

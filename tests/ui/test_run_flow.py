@@ -268,3 +268,23 @@ def test_overlays_draw_runs_with_validation_curves_and_say_which_have_none(qtbot
     assert "probe-run: no validation curve to overlay" in note
     legend = [label.text for _, label in panel.accuracy_plot.getPlotItem().legend.items]
     assert "epoch-run · partial" in legend and not any("probe-run" in text for text in legend)
+
+
+def test_a_linear_probe_run_is_spoken_of_as_a_probe_not_epochs(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.project.runs_table import RunRecord
+    from dmtl_studio.core.training.events import PreparationProgress, StepProgress
+    from dmtl_studio.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("frozen transfer, a linear probe", epochs=10, probe=True)
+    panel.on_preparing(PreparationProgress(done=10, total=40, seconds=2.0))
+    assert "the linear probe is then fitted in seconds" in panel.status.text()
+    panel.on_progress(StepProgress(1, 1, 2, 7, 0.9, 0.1, 0.0, phase="probe"))  # C 2 of 7 cross-validated
+    assert panel.stop_note.text() == "The linear probe is being fitted: Stop keeps the computed features, no model."
+    panel._stop_clicked()
+    assert panel.status.text().startswith("Stopping after the current step… The linear probe is being fitted")
+    config = {"transfer": "frozen", "head": "linear", "linear_probe": True}
+    runs = [RunRecord(1, "probe-run", 0.0, "completed", "/r/1", config, {})]
+    panel.show_history(runs, {1: []})
+    assert panel.history.item(0, 4).text() == "probe"
