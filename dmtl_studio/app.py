@@ -1002,6 +1002,8 @@ class StudioController(QObject):
             if choice == QUIT_CANCEL:
                 return False
             if choice == QUIT_AFTER_RUN:
+                if self.window.training.paused:  # "the run goes on": a paused run would never end
+                    self.window.training.pause_button.click()
                 if not self._quit_after_run:
                     self._quit_after_run = True
                     training.finished.connect(self.window.close)

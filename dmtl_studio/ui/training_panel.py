@@ -511,8 +511,8 @@ class TrainingPanel(QWidget):
         box.setWindowTitle("A run is training")
         box.setText("A run is still training. Quit anyway?")
         box.setInformativeText(
-            f"{self.stop_cost()}\n\nKeep training: the run goes on and the window closes by itself when it "
-            "ends. Cancel: nothing changes."
+            f"{self.stop_cost()}\n\nKeep training: the run goes on{' (it is resumed)' if self.paused else ''} "
+            "and the window closes by itself when it ends. Cancel: nothing changes."
         )
         stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole)

@@ -146,10 +146,12 @@ def test_keep_training_closes_the_window_when_the_run_ends(qtbot, tiny_project: 
     controller.start_training()
     thread = controller.training_thread
     qtbot.waitUntil(lambda: window.training.progress.maximum() > 0, timeout=TIMEOUT)
+    window.training.pause_button.click()  # paused: "keep training" resumes it, or the window would never close
     asked: list[str] = []
     _answer_close_question("Keep training", asked)
     window.close()
-    assert asked and window.isVisible()
+    assert asked and "the run goes on (it is resumed)" in asked[0] and window.isVisible()
+    assert not window.training.paused
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)
     assert not thread.isRunning()
     with ProjectStore.open(tiny_project) as store:
