@@ -575,7 +575,9 @@ class StudioController(QObject):
                     kind = store.kind
                 editor.set_kind(kind)
                 if problem is not None:
-                    editor.show_message(problem)
+                    editor.show_message(
+                        f"{problem.rstrip('.')}. The default recipe is shown: editing it replaces the stored one."
+                    )
                 editor.set_recipe(stored or default_recipe(kind))
             selected_images()
 

@@ -670,7 +670,10 @@ def _with_project_recipe(project_dir: Path, config: TrainConfig, say: bool = Tru
     except ProjectError:
         return config  # the run opens the project and says why it cannot
     if problem is not None and say:
-        print(f"note: {problem}; the default recipe is used", file=sys.stderr)
+        print(
+            f"warning: {problem.rstrip('.')}; the default recipe is used (--recipe NAME|FILE chooses one)",
+            file=sys.stderr,
+        )
     if recipe is None:
         return config
     if say:

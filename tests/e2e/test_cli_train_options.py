@@ -204,4 +204,12 @@ def test_train_uses_the_recipe_the_project_keeps_unless_one_is_named(
     with ProjectStore.open(project) as store:
         keep_project_recipe(store, preset("eda_light", "text"))  # of the other kind: not used, and said
     assert _run_config(_parser().parse_args(["train", str(project)])).recipe is None
-    assert "this project holds images; the default recipe is used" in capsys.readouterr().err
+    assert (
+        "warning: The project's stored recipe was not used — it is a recipe for text, and this project holds "
+        "images; the default recipe is used (--recipe NAME|FILE chooses one)"
+    ) in capsys.readouterr().err
+    with ProjectStore.open(project) as store:  # from a newer version: its message ends with a full stop
+        store.set_meta("recipe", '{"schema_version": 99, "name": "future", "steps": []}')
+    assert _run_config(_parser().parse_args(["train", str(project)])).recipe is None
+    said = capsys.readouterr().err
+    assert "Open it with the newer version; the default recipe is used" in said and ".;" not in said
