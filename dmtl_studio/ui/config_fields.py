@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
 
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
+from dmtl_studio.ui.decimal_box import DecimalSpinBox
 
 #: The largest value an integer field offers where the setting itself has no upper bound and names none.
 _INT_CEILING = 2**31 - 1
@@ -53,7 +54,7 @@ def spin_box(name: str) -> QSpinBox | QDoubleSpinBox:
         low, high = _bounds(name)
         box.setRange(int(low), int(high))
     else:
-        box = QDoubleSpinBox()
+        box = DecimalSpinBox()
         decimals = rule.decimals if rule.decimals is not None else 2
         box.setDecimals(decimals)
         box.setRange(*_bounds(name, decimals))

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -46,6 +45,7 @@ from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operat
 from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
 from dmtl_studio.ui.column_scroll import ColumnScroll
+from dmtl_studio.ui.decimal_box import DecimalSpinBox
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class _FloatControl(QWidget):
         self.minimum, self.maximum = minimum, maximum
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
-        self.spin = QDoubleSpinBox()
+        self.spin = DecimalSpinBox()
         self.spin.setRange(minimum, maximum)
         self.spin.setSingleStep(step)
         self.spin.setDecimals(decimals)

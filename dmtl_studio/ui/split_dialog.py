@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QSpinBox,
@@ -13,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.project.splits import SplitSettings
+from dmtl_studio.ui.decimal_box import DecimalSpinBox
 
 
 class SplitDialog(QDialog):
@@ -24,8 +24,8 @@ class SplitDialog(QDialog):
         self.noun = noun
         settings = settings or SplitSettings()  # the same defaults as an import
         self.setWindowTitle("Reassign splits")
-        self.val = QDoubleSpinBox()
-        self.test = QDoubleSpinBox()
+        self.val = DecimalSpinBox()
+        self.test = DecimalSpinBox()
         for box, value in ((self.val, settings.val_fraction), (self.test, settings.test_fraction)):
             box.setRange(0.0, 0.8)
             box.setSingleStep(0.05)

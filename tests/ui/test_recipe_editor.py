@@ -407,3 +407,15 @@ def test_the_preview_says_when_training_will_not_mix_as_shown(qtbot, editor, sha
     with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
         widget.set_mixing_note("")
     assert widget.preview_status.text().endswith("label weights")
+
+
+def test_a_decimal_comma_is_read_as_a_point(qtbot, editor) -> None:  # noqa: ANN001
+    from PySide6.QtCore import Qt
+
+    widget, _ = editor
+    widget.add_step("gaussian_blur")
+    control = _control(widget, "sigma")
+    control.spin.lineEdit().selectAll()
+    qtbot.keyClicks(control.spin, "0,5")  # as typed on a German or French keyboard (it read as 5.0)
+    qtbot.keyClick(control.spin, Qt.Key.Key_Return)
+    assert widget.recipe().steps[-1].values["sigma"] == pytest.approx(0.5)
