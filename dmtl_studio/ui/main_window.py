@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel()
         self.model_panel.mixing_note_changed.connect(self.recipe.set_mixing_note)
         self.recipe.set_mixing_note(self.model_panel.mixing_note())
+        self.model_panel.input_size_changed.connect(self.recipe.set_preview_size)
+        self.recipe.set_preview_size(self.model_panel.input_size())
         self.training = TrainingPanel()
         self.evaluation = EvaluationView()
         self.dataset_map = DatasetMapView()

@@ -142,6 +142,8 @@ class ModelPanel(QWidget):
     crossval_cancel_requested = Signal()
     #: What training does with a recipe's mixing steps under the strategy chosen ("" for: as the preview shows).
     mixing_note_changed = Signal(str)
+    #: The chosen image backbone's input size in pixels: what training augments at (the recipe preview follows).
+    input_size_changed = Signal(int)
     weights_import_requested = Signal(str, str)  # file path, backbone name
     encoder_import_requested = Signal(str, str)  # encoder folder, name to keep it under ("" = the folder's)
 
@@ -539,6 +541,11 @@ class ModelPanel(QWidget):
                 return True
         return False
 
+    def input_size(self) -> int:
+        """The chosen image backbone's input size in pixels (224 when none is chosen, or for a text encoder)."""
+        row = self._rows.get(self.backbone_name())
+        return int(row.info.input_size) if row is not None and not isinstance(row, TextEncoderRow) else 224
+
     def backbone_name(self) -> str:
         """The selected backbone, or text encoder in a text project (what ``TrainConfig.backbone`` takes)."""
         item = self.backbones.currentItem()
@@ -570,6 +577,7 @@ class ModelPanel(QWidget):
             self._update_stage_label()
             return
         info, status = row.info, row.status
+        self.input_size_changed.emit(int(info.input_size))
         mean = ", ".join(f"{v:.3f}" for v in info.mean)
         std = ", ".join(f"{v:.3f}" for v in info.std)
         self.details.setText(

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.augment.choice import ONE_OF, ONE_OF_HELP, ONE_OF_LABEL
 from dmtl_studio.core.augment.presets import default_recipe, preset, presets, trivial_augment
-from dmtl_studio.core.augment.preview import PreviewRequest, PreviewResult
+from dmtl_studio.core.augment.preview import PREVIEW_SIZE, PreviewRequest, PreviewResult
 from dmtl_studio.core.augment.recipe import KINDS, Recipe, Step, load_recipe, save_recipe
 from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operation, operations
 from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
@@ -198,6 +198,7 @@ class RecipeEditor(QWidget):
         self._items: tuple[tuple[str, str], ...] = ()
         self._seed = 0
         self._mixing_note = ""  # what the chosen strategy does with mixing steps (set_mixing_note)
+        self._preview_size = PREVIEW_SIZE  # the chosen backbone's input size: training augments at it
         self._resize_mode = DEFAULT_RESIZE  # the model panel's image shape (set_resize_mode)
         self._request_id = 0
         self._changed_at = 0.0
@@ -713,6 +714,13 @@ class RecipeEditor(QWidget):
         their own text, the others are mixing partners."""
         self.text_preview.set_texts(items)
 
+    def set_preview_size(self, size: int) -> None:
+        """Make the samples at ``size`` pixels, the chosen backbone's input, as training augments them (a blur's
+        sigma or a translation in pixels looks as strong as it will be)."""
+        if size != self._preview_size:
+            self._preview_size = int(size)
+            self._schedule(recipe_edited=False)
+
     def set_resize_mode(self, mode: str) -> None:
         """Show the samples fitted into the square as the run will fit them (``"pad"`` or ``"stretch"``)."""
         if mode != self._resize_mode:
@@ -754,6 +762,7 @@ class RecipeEditor(QWidget):
             count=TILE_COUNT,
             asked_at=self._changed_at,
             resize_mode=self._resize_mode,
+            size=self._preview_size,
         )
         self._changed_at = 0.0
         self.preview_requested.emit(request)

@@ -358,3 +358,16 @@ def test_the_mixing_note_says_what_the_strategy_does_with_mixing_steps(qtbot, pa
     assert heard[-1] == panel.mixing_note() and "cached features" in heard[-1]
     panel.full.setChecked(True)
     assert heard[-1] == "" == panel.mixing_note()  # a fine-tune mixes the pictures, as previewed
+
+
+def test_the_chosen_backbones_input_size_is_told(qtbot, panel: ModelPanel) -> None:  # noqa: ANN001
+    heard: list[int] = []
+    panel.input_size_changed.connect(heard.append)
+    assert panel.input_size() == 224  # EfficientNet-Lite0
+    lite2 = next(
+        panel.backbones.item(i) for i in range(panel.backbones.count())
+        if panel.backbones.item(i).data(Qt.ItemDataRole.UserRole) == "efficientnet_lite2"
+        or "Lite2" in panel.backbones.item(i).text()
+    )  # fmt: skip
+    panel.backbones.setCurrentItem(lite2)
+    assert heard[-1] == 260 == panel.input_size()

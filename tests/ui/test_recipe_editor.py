@@ -419,3 +419,14 @@ def test_a_decimal_comma_is_read_as_a_point(qtbot, editor) -> None:  # noqa: ANN
     qtbot.keyClicks(control.spin, "0,5")  # as typed on a German or French keyboard (it read as 5.0)
     qtbot.keyClick(control.spin, Qt.Key.Key_Return)
     assert widget.recipe().steps[-1].values["sigma"] == pytest.approx(0.5)
+
+
+def test_the_preview_is_made_at_the_chosen_backbones_input_size(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
+    widget, _ = editor
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        widget.set_images(_images(shapes_dir))
+    assert shown.args[0].tiles[0].image.shape[:2] == (224, 224)
+    with qtbot.waitSignal(widget.preview_shown, timeout=10_000) as shown:
+        widget.set_preview_size(260)  # EfficientNet-Lite2: a blur's sigma in pixels is what training uses
+    assert shown.args[0].tiles[0].image.shape[:2] == (260, 260)
+    assert "resized to 260×260" in widget.original.toolTip()
