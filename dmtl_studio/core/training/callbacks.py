@@ -56,7 +56,12 @@ def uncalibrated_notice(count: int, item: str = "image", joined: int = 0) -> str
             f"choose a threshold on either and is refused: give {fixed}"
         )
     else:
-        few = f"{count} validation {item}(s), fewer than the {MIN_IMAGES} needed to fit a temperature"
+        scored = (
+            " (scored by the models of the folds that left them out, as they joined the fit)"
+            if joined
+            else ""
+        )
+        few = f"{count} validation {item}(s){scored}, fewer than the {MIN_IMAGES} needed to fit a temperature"
         threshold = (
             f"a target-accuracy threshold would be chosen on those {count} {item}(s) alone: prefer {fixed}"
         )

@@ -102,3 +102,13 @@ def test_a_text_run_on_its_out_of_fold_validation_texts_names_texts(tmp_path: Pa
     )
     assert "too many to join the training" not in note  # a probe scores its joined texts out of fold
     assert validation_threshold(run_dir, 0.9).images == 6  # out of fold, as the note says
+
+
+def test_joined_validation_items_are_said_to_be_scored_out_of_fold() -> None:
+    from dmtl_studio.core.training.callbacks import uncalibrated_notice
+
+    note = uncalibrated_notice(9, "text", joined=9)
+    assert "9 validation text(s) (scored by the models of the folds that left them out, as they joined the fit)" in (
+        note
+    )
+    assert "(scored" not in uncalibrated_notice(2, "image")
