@@ -283,7 +283,10 @@ def test_a_linear_probe_run_is_spoken_of_as_a_probe_not_epochs(qtbot) -> None:  
     panel.on_preparing(PreparationProgress(done=10, total=40, seconds=2.0))
     assert "the linear probe is then fitted in seconds" in panel.status.text()
     panel.on_progress(StepProgress(1, 1, 2, 7, 0.9, 0.1, 0.0, phase="probe"))  # C 2 of 7 cross-validated
-    assert panel.stop_note.text() == "The linear probe is being fitted: Stop keeps the computed features, no model."
+    assert (
+        panel.stop_note.text()
+        == "The linear probe is being fitted: Stop keeps the computed features, no model."
+    )
     panel._stop_clicked()
     assert panel.status.text().startswith("Stopping after the current step… The linear probe is being fitted")
     config = {"transfer": "frozen", "head": "linear", "linear_probe": True}

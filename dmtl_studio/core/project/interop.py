@@ -89,6 +89,7 @@ def import_csv(
         return import_text_labels(store, csv_path, editor, unlabel_empty)
     base = csv_path.absolute().parent
     wanted: dict[str, str | None] = {}
+    named: dict[str, str] = {}  # resolved path -> the path as the row wrote it
     wanted_splits: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
     not_found: list[str] = []
@@ -111,6 +112,7 @@ def import_csv(
                 continue
             try:
                 path = str(resolve_image_file(row[0], base))
+                named[path] = os.path.normpath(base / row[0])  # as written (a link stays a link)
             except FileNotFoundError:
                 # A typo or a moved file must not become a permanent row of the project.
                 not_found.append(row[0] if os.path.isabs(row[0]) else str(base / row[0]))
@@ -136,10 +138,7 @@ def import_csv(
         raise ProjectError(str(exc)) from None
     except OSError as exc:
         raise ProjectError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
-    known: dict[str, int] = {}
-    for image in store.images():
-        known[image.path] = image.id
-        known.setdefault(os.path.realpath(image.path), image.id)
+    known = _known_images(store, named)
     new_rows = []
     unreadable: set[str] = set()
     for path in wanted:
@@ -251,6 +250,29 @@ def export_imagefolder(store: ProjectStore, out_dir: str | os.PathLike[str], lin
             ) from exc
         count += 1
     return count
+
+
+def _known_images(store: ProjectStore, named: dict[str, str]) -> dict[str, int]:
+    """``{resolved path: item id}`` for the rows' files (``named``: resolved path -> the path as written) that the
+    project holds: under the path as written, under the resolved one, or under another spelling of the same file
+    (a folder reached through a link). An item stored as a link to a file matches only a row that names a link
+    too: a row naming the file itself is that file, not the link beside it (a removal log brings the file back,
+    never relabels the link)."""
+    stored: dict[str, int] = {}
+    by_real: dict[str, int] = {}
+    by_real_link: dict[str, int] = {}
+    for image in store.images():
+        stored[image.path] = image.id
+        aliases = by_real_link if os.path.islink(image.path) else by_real
+        aliases.setdefault(os.path.realpath(image.path), image.id)
+    known = dict(stored)
+    for path, written in named.items():
+        found = stored.get(written, stored.get(path, by_real.get(path)))
+        if found is None and os.path.islink(written):
+            found = by_real_link.get(path)
+        if found is not None:
+            known[path] = found
+    return known
 
 
 def _text_file_name(key: str) -> str:

@@ -17,6 +17,7 @@ from dmtl_studio.core.project.importer import import_folder
 from dmtl_studio.core.project.interop import import_csv
 from dmtl_studio.core.project.labels import LabelEditor
 from dmtl_studio.core.project.project_kind import create_project
+from dmtl_studio.core.project.removal import remove_items
 from dmtl_studio.core.project.store import DATABASE_NAME, ProjectStore
 from dmtl_studio.core.project.text_demo import write_text_folder
 from dmtl_studio.core.project.text_import import import_texts
@@ -204,3 +205,31 @@ def test_a_text_reimport_reports_a_case_variant_only_where_it_made_the_class(tmp
         assert sorted(store.class_names()) == ["Billing", "billing", "bugs"] and taken.relabelled == 1
         assert taken.case_variants == (("billing", "Billing"),)
         assert "class 'billing' differs from class 'Billing' only in case" in taken.describe()
+
+
+def test_a_row_naming_a_file_never_relabels_a_link_to_it_and_a_link_row_finds_its_link(
+    tmp_path: Path,
+) -> None:
+    """A folder import keeps a link beside its target as two images; once the target was removed, its removal log
+    brought it back onto the link (relabelling the link, the file left out)."""
+    images = tmp_path / "images"
+    for name in ("cats", "dogs"):
+        (images / name).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(images / "cats" / f"c{k}.png")
+    Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(images / "dogs" / "d0.png")
+    link = images / "dogs" / "link_to_cat.png"
+    link.symlink_to(images / "cats" / "c0.png")
+    with create_project(tmp_path / "p") as store:
+        import_folder(store, images, val_fraction=0.0, seed=0)
+        by_path = {r.path: r for r in store.images()}
+        target = str(images / "cats" / "c0.png")
+        remove_items(store, [by_path[target].id])  # the file is removed, the link stays
+        summary = import_csv(store, _write(tmp_path / "back.csv", [(target, "cats")]))
+        labels = {r.path: r.label for r in store.images()}
+        assert summary.added == 1 and labels[target] == "cats" and labels[str(link)] == "dogs"
+        # A row that names the link itself finds the link.
+        import_csv(store, _write(tmp_path / "link.csv", [(str(link), "cats")]))
+        labels = {r.path: r.label for r in store.images()}
+        assert labels[str(link)] == "cats" and len(labels) == 4

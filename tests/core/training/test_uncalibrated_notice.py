@@ -108,7 +108,8 @@ def test_joined_validation_items_are_said_to_be_scored_out_of_fold() -> None:
     from dmtl_studio.core.training.callbacks import uncalibrated_notice
 
     note = uncalibrated_notice(9, "text", joined=9)
-    assert "9 validation text(s) (scored by the models of the folds that left them out, as they joined the fit)" in (
-        note
+    assert (
+        "9 validation text(s) (scored by the models of the folds that left them out, as they joined the fit)"
+        in (note)
     )
     assert "(scored" not in uncalibrated_notice(2, "image")
