@@ -106,9 +106,16 @@ def _resize_mode(config: TrainConfig, kind: str) -> str | None:
     return None
 
 
+def _input_size(config: TrainConfig, kind: str) -> str | None:
+    if kind == "text":
+        return "a text project's texts are tokenised (the encoder reads up to its own number of tokens), not resized"
+    return None
+
+
 RULES: dict[str, Callable[[TrainConfig, str], str | None]] = {
     "time_budget": _time_budget,
     "resize_mode": _resize_mode,
+    "input_size": _input_size,
     "contrastive_steps": _contrastive_steps,
     "unfreeze_stages": _unfreeze_stages,
     "hidden_size": _hidden_size,

@@ -90,3 +90,8 @@ def test_more_stages_to_unfreeze_than_the_backbone_has_are_said_and_stored_as_wh
     for fits in (TrainConfig.recommended(transfer="partial", unfreeze_stages=8), TrainConfig.recommended()):
         said.clear()
         assert fit_stage_count(fits, backbone, said.append) == fits and said == []
+
+
+def test_image_shape_settings_are_not_used_by_a_text_project() -> None:
+    assert _unused("text", input_size=64, resize_mode="stretch") == ["input_size", "resize_mode"]
+    assert _unused("images", input_size=64, resize_mode="stretch") == []
