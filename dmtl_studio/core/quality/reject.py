@@ -60,8 +60,12 @@ def validation_threshold(
             "a threshold on; give --reject-below P instead"
         )
     loaded = loaded or load_checkpoint(run_dir, device=device)
-    index = {name: i for i, name in enumerate(loaded.classes)}
     with ProjectStore.open(project) as store:
+        # Classes renamed or merged since the run was trained are scored under their names now, as evaluate does:
+        # a merged class's probability is the sum of its former classes'.
+        run = store.run_at(run_dir)
+        names = store.class_names_now(loaded.classes, run.created_at) if run is not None else list(loaded.classes)
+        index = {name: i for i, name in enumerate(dict.fromkeys(names))}
         records = [im for im in store.images(usable_only=True) if im.split == "val" and im.label in index]
         # Items the run was fitted on would make the threshold optimistic: held-out ones choose it, and fitted
         # ones only through the logits of the fold models that did not see them.
@@ -117,7 +121,9 @@ def validation_threshold(
     if not labels:
         raise RejectError(f"none of the validation images of {project} could be read")
     targets = np.asarray([index[label] for label in labels], dtype=np.int64)
-    return threshold_for_accuracy(probs, targets, target_accuracy)
+    merge = np.zeros((len(names), len(index)))
+    merge[np.arange(len(names)), [index[name] for name in names]] = 1.0  # each class into its name now
+    return threshold_for_accuracy(probs @ merge, targets, target_accuracy)
 
 
 #: What the command line's messages advise, and the window's choice that does the same.

@@ -190,3 +190,22 @@ def test_a_probe_that_could_not_cross_validate_says_why_it_keeps_no_out_of_fold_
         RejectError, match="whose L2 strength was fixed.*label more items of the smallest classes"
     ):
         validation_threshold(run, 0.9)
+
+
+def test_classes_renamed_or_merged_after_the_run_keep_their_validation_images_for_the_threshold(
+    project: Path,
+) -> None:
+    """The threshold used to keep only the images whose label was still spelled as the run knew it: a rename
+    dropped its class's images, a merge scored right answers as wrong."""
+    run = Path(train(project, _probe()).run_dir)
+    before = validation_threshold(run, 0.9)
+    with ProjectStore.open(project) as store:
+        first, second, third = store.class_names()[:3]
+        store.rename_class(first, "renamed")
+    renamed = validation_threshold(run, 0.9)
+    assert (renamed.images, renamed.threshold) == (before.images, before.threshold)  # a rename changes nothing
+    with ProjectStore.open(project) as store:
+        store.merge_classes([second], third)
+    merged = validation_threshold(run, 0.9)
+    assert merged.images == before.images  # the merged class's images are scored under the name they have now
+    assert merged.accuracy >= before.accuracy  # telling the merged classes apart is no longer needed
