@@ -772,9 +772,11 @@ class StudioController(QObject):
 
             def done(summary: object) -> None:
                 described = summary.describe(out, noun=self._items()[:-1])
-                if thread.threshold_note:  # the summary is rich text: a line each, paths escaped
-                    described = (
-                        f"{html.escape(described, False)}<br>{html.escape(thread.threshold_note, False)}."
+                notes = [n for n in (thread.threshold_note, summary.note) if n]
+                if notes:  # the summary is rich text: a line each, paths escaped
+                    described = "<br>".join(
+                        html.escape(line, False)
+                        for line in (described, *(f"{n[:1].upper()}{n[1:]}." for n in notes))
                     )
                 view.show_message(described)
                 view.summary.setToolTip(thread.threshold_detail)  # the whole paragraph: interval, caveat

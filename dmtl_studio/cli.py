@@ -1274,6 +1274,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
     sure_note = f" ({summary.unsure} written as 'unsure')" if reject_below is not None else ""
     print(f"predicted {len(summary.predictions)} image(s) -> {args.out}{sure_note}{unread}")
+    if summary.note:
+        print(f"note: {summary.note}", file=sys.stderr)
     skipped = summary.describe_skipped(args.images_dir, "images")  # as import says it: not predicted
     if skipped:
         print(skipped)

@@ -319,6 +319,8 @@ def cmd_predict_texts(
     sure_note = f" ({summary.unsure} written as 'unsure')" if reject_below is not None else ""
     unread = f"; {len(summary.problems)} input(s) not used (rows with an error)" if summary.problems else ""
     print(f"predicted {len(summary.predictions)} text(s) -> {args.out}{sure_note}{unread}")
+    if summary.note:
+        print(f"note: {summary.note}", file=sys.stderr)
     skipped = summary.describe_skipped(args.images_dir, ".txt files")  # as image prediction says it
     if skipped:
         from dmtl_studio.core.project.folder_scan import is_image_name

@@ -1089,13 +1089,14 @@ class DatasetBrowser(QWidget):
         split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
         size = f" · {record.width}×{record.height}" if record.width else ""
         color = self.model.colors.get(record.label or "", "#7f8c8d")
-        label = record.label or "unlabelled"
+        label = html.escape(record.label or "unlabelled")  # a class name may hold '<'
         note = self.notes.get(record.id)
-        model = f"<br><span style='color:#555'>model: {note}</span>" if note else ""
+        model = f"<br><span style='color:#555'>model: {html.escape(note)}</span>" if note else ""
         decoded = (
             f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
         )
-        return f"{os.path.basename(record.path)}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"
+        name = html.escape(os.path.basename(record.path))
+        return f"{name}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"
 
     # ----------------------------------------------------------------- splits
     def _context_menu(self, position) -> None:  # noqa: ANN001 - Qt passes a QPoint

@@ -257,6 +257,7 @@ class EvaluationView(QWidget):
         self.suggest_button.clicked.connect(self._suggest)
 
         self.note = QLabel()
+        self.note.setTextFormat(Qt.TextFormat.PlainText)  # it names classes and files, which may hold '<'
         self.note.setWordWrap(True)
         self.note.setStyleSheet(NOTE_STYLE)
         self.note.hide()

@@ -7,6 +7,8 @@ predicted class came from. The map itself is computed elsewhere; the viewer asks
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
@@ -137,6 +139,7 @@ class ImageViewer(QWidget):
         )
         self.explain_button.toggled.connect(self._explain_toggled)
         self.overlay_note = QLabel()
+        self.overlay_note.setTextFormat(Qt.TextFormat.PlainText)  # it names classes, which may hold '<'
         self.overlay_note.setWordWrap(True)
         self.overlay_note.setStyleSheet("color:#555")
         self.image_id: int | None = None
@@ -191,6 +194,7 @@ class ImageViewer(QWidget):
     def show_problem(self, image_id: int, reason: str) -> None:
         if image_id == self.image_id:
             self.view.clear()
+            reason = html.escape(reason)  # it may quote a file name
             self.caption.setText(f"{self.caption.text()}<br><span style='color:#c0392b'>{reason}</span>")
 
     # ----------------------------------------------------------------- Grad-CAM

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -86,9 +87,17 @@ class GradCamThread(CoreThread):
 
     def work(self) -> object:
         from dmtl_studio.core.evaluation.gradcam import explain_image
+        from dmtl_studio.core.evaluation.names_now import run_names_now
 
         with _MODEL_LOCK:
-            return (self.image_id, explain_image(_cached_model(self.run_dir), self.path))
+            loaded = _cached_model(self.run_dir)
+            cam = explain_image(loaded, self.path)
+        names = run_names_now(
+            self.run_dir, tuple(loaded.classes)
+        )  # a class renamed or merged since: its name now
+        if names is not None:
+            cam = replace(cam, class_name=names[cam.class_index])
+        return (self.image_id, cam)
 
 
 class ReportThread(CoreThread):

@@ -352,3 +352,18 @@ def test_changes_made_by_another_program_are_shown_and_the_windows_own_are_not_t
         assert listed  # the run lists are read again
     finally:
         controller.shutdown()
+
+
+def test_a_class_name_with_markup_is_shown_as_written(qtbot, project: Path) -> None:  # noqa: ANN001
+    """Class names may hold '<' and '>': the large view's caption showed '<b>x' as bold x (and could load a local
+    picture through '<img src=…>')."""
+    with ProjectStore.open(project) as store:
+        labelled = next(im for im in store.images(usable_only=True) if im.label)
+        store.rename_class(labelled.label, "<b>x")
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    row = next(r for r in range(browser.model.rowCount()) if browser.model.record(r).id == labelled.id)
+    browser.view.setCurrentIndex(browser.model.index(row))
+    assert "&lt;b&gt;x" in browser.viewer.caption.text()
+    controller.shutdown()

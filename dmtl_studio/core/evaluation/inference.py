@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.evaluation.names_now import project_of_run as project_of_run
 from dmtl_studio.core.evaluation.predict import predict_paths
 from dmtl_studio.core.evaluation.results import EvaluationResult, evaluation_images
 from dmtl_studio.core.evaluation.text_inference import (
@@ -30,14 +31,6 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
 
 Progress = Callable[[int, int], None]
-
-
-def project_of_run(run_dir: str | os.PathLike[str]) -> Path | None:
-    """The project folder a run folder belongs to (``PROJECT/runs/<name>``), or ``None``."""
-    from dmtl_studio.core.project.store import is_project
-
-    candidate = Path(run_dir).resolve().parent.parent
-    return candidate if is_project(candidate) else None
 
 
 def refuse_other_kind(

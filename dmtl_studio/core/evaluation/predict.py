@@ -29,6 +29,7 @@ from dmtl_studio.core.evaluation.exported_model import (
     run_onnx_cache_path,
     sidecar_path,
 )
+from dmtl_studio.core.evaluation.names_now import predictions_named_now
 from dmtl_studio.core.models.preprocess import Preprocessing, prepare_file
 from dmtl_studio.core.models.run_folder import CheckpointError, read_sidecar
 from dmtl_studio.core.project.folder_scan import scan_folder
@@ -60,6 +61,8 @@ class PredictSummary:
     #: The sources (paths, ``<table>#<row>``) in the order they were given: the CSV's rows follow it, so a row
     #: that could not be read stands where its input was. Empty: predictions, then problems.
     order: tuple[str, ...] = ()
+    #: Classes renamed or merged since the run was trained, named as they are now (empty: none).
+    note: str = ""
 
     @property
     def unsure(self) -> int:
@@ -344,7 +347,8 @@ def predict_folder(
 
         loaded = loaded or load_checkpoint(run_dir, device=device)
         summary = predict_paths(loaded, paths, progress=progress, should_stop=should_stop)
-    summary = replace(reject_unsure(summary, reject_below), skipped=skipped)
+    summary, note = predictions_named_now(summary, run_dir)
+    summary = replace(reject_unsure(summary, reject_below), skipped=skipped, note=note)
     write_predictions_csv(summary, Path(out_csv))
     return summary
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.evaluation.names_now import predictions_named_now
 from dmtl_studio.core.evaluation.predict import (
     NoImagesError,
     Prediction,
@@ -230,6 +231,9 @@ def predict_text_inputs(
         progress=progress,
         should_stop=should_stop,
     )
+    if not isinstance(model, TextPredictor):  # a run folder: its classes under the project's names now
+        summary, note = predictions_named_now(summary, model)
+        summary = replace(summary, note=note)
     summary = replace(reject_unsure(summary, reject_below), skipped=skipped)
     write_predictions_csv(summary, Path(out_csv))
     return summary

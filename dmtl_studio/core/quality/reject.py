@@ -64,7 +64,9 @@ def validation_threshold(
         # Classes renamed or merged since the run was trained are scored under their names now, as evaluate does:
         # a merged class's probability is the sum of its former classes'.
         run = store.run_at(run_dir)
-        names = store.class_names_now(loaded.classes, run.created_at) if run is not None else list(loaded.classes)
+        names = (
+            store.class_names_now(loaded.classes, run.created_at) if run is not None else list(loaded.classes)
+        )
         index = {name: i for i, name in enumerate(dict.fromkeys(names))}
         records = [im for im in store.images(usable_only=True) if im.split == "val" and im.label in index]
         # Items the run was fitted on would make the threshold optimistic: held-out ones choose it, and fitted

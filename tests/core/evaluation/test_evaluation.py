@@ -146,3 +146,29 @@ def test_classes_merged_after_the_run_are_scored_as_one_with_their_summed_probab
     loaded = load_checkpoint(run_dir)  # the caller's loaded run is left as it was: evaluated twice, the same
     assert evaluate_run(project, run_dir, loaded=loaded).classes == after.classes
     assert len(loaded.classes) == 3 and evaluate_run(project, run_dir, loaded=loaded).classes == after.classes
+
+
+def test_predictions_name_classes_as_the_project_does_now(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    """Predict wrote the run's old names after a rename or merge (a class the project no longer has)."""
+    import csv
+
+    from dmtl_studio.core.evaluation.predict import predict_folder
+
+    project, run_dir = copy_project(tmp_path_factory)
+    images = trained_project(tmp_path_factory)[0].parent / "images"
+    before = predict_folder(run_dir, images, tmp_path / "before.csv")
+    first, second, third = before.classes
+    with ProjectStore.open(project) as store:
+        store.rename_class(first, "<b>renamed")
+        store.merge_classes([second], third)
+    after = predict_folder(run_dir, images, tmp_path / "after.csv")
+    assert after.classes == ("<b>renamed", third)
+    assert f"'{first}' is now '<b>renamed'" in after.note and "sum of its former classes'" in after.note
+    for old, new in zip(before.predictions, after.predictions, strict=True):
+        probabilities = old.probabilities
+        assert new.probabilities == pytest.approx((probabilities[0], probabilities[1] + probabilities[2]))
+        assert new.label == after.classes[int(np.argmax(new.probabilities))]
+    with (tmp_path / "after.csv").open(newline="", encoding="utf-8") as stream:
+        header = next(csv.reader(stream))
+    assert header[:5] == ["path", "predicted_label", "confidence", "p_<b>renamed", f"p_{third}"]
+    assert not before.note  # nothing renamed before

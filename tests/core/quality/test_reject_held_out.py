@@ -203,7 +203,10 @@ def test_classes_renamed_or_merged_after_the_run_keep_their_validation_images_fo
         first, second, third = store.class_names()[:3]
         store.rename_class(first, "renamed")
     renamed = validation_threshold(run, 0.9)
-    assert (renamed.images, renamed.threshold) == (before.images, before.threshold)  # a rename changes nothing
+    assert (renamed.images, renamed.threshold) == (
+        before.images,
+        before.threshold,
+    )  # a rename changes nothing
     with ProjectStore.open(project) as store:
         store.merge_classes([second], third)
     merged = validation_threshold(run, 0.9)
