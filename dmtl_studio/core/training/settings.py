@@ -3,6 +3,7 @@ a field of :class:`~dmtl_studio.core.training.config.TrainConfig`, and the error
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 TRANSFER_MODES = ("frozen", "partial", "full", "auto")
@@ -110,6 +111,8 @@ class Setting:
             return True
         if self.choices and value not in self.choices:
             return False
+        if isinstance(value, float) and not math.isfinite(value):  # NaN passes every comparison below
+            return False
         if isinstance(value, int | float):
             if self.low is not None and (value <= self.low if self.low_open else value < self.low):
                 return False
@@ -130,6 +133,8 @@ class Setting:
         str
             For example ``"dropout must be in [0, 1)"``.
         """
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{self.what} must be a number, not {value}"
         if self.rule:
             return self.rule
         if self.choices:

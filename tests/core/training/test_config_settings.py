@@ -109,3 +109,13 @@ def test_error_messages_name_the_setting_and_its_range() -> None:
         TrainConfig(epochs=0)
     with pytest.raises(ConfigError, match="BatchNorm"):
         TrainConfig(transfer="full", batch_size=1)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    "name", ["learning_rate", "weight_decay", "backbone_lr_factor", "warmup_fraction", "consistency_weight"]
+)
+def test_a_setting_that_is_not_a_finite_number_is_refused_up_front(name: str, value: float) -> None:
+    """NaN passed every range check: --lr nan failed after the whole feature pass, others trained with it."""
+    with pytest.raises(ConfigError, match=r"must be a number, not (nan|inf|-inf)"):
+        TrainConfig(**{name: value})
