@@ -276,7 +276,9 @@ def _accepted_curve(
 
 
 def threshold_for_accuracy(probabilities: np.ndarray, targets: np.ndarray, target: float) -> RejectThreshold:
-    """The lowest confidence threshold whose accepted images (``confidence >= threshold``) reach ``target``.
+    """The lowest confidence threshold whose accepted images (``confidence >= threshold``) reach ``target``; when
+    none does, the most accurate threshold (``reached`` false), or 1.0, keeping nothing, when every threshold's
+    accepted images are all wrong.
 
     Parameters
     ----------
@@ -304,6 +306,8 @@ def threshold_for_accuracy(probabilities: np.ndarray, targets: np.ndarray, targe
             float(thresholds[k]), float(accuracy[k]), float(coverage[k]), True, len(targets)
         )
     k = int(np.argmax(accuracy))
+    if accuracy[k] <= 0.0:  # no threshold keeps a right answer: keep none (every prediction 'unsure')
+        return RejectThreshold(1.0, 0.0, 0.0, False, len(targets))
     return RejectThreshold(float(thresholds[k]), float(accuracy[k]), float(coverage[k]), False, len(targets))
 
 

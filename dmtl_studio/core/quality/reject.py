@@ -159,6 +159,11 @@ def _kept(chosen: RejectThreshold) -> tuple[int, int, float, float]:
 
 def describe_threshold_briefly(chosen: RejectThreshold, target_accuracy: float, noun: str = "image") -> str:
     """:func:`describe_threshold` in one line, for a window's summary (the full paragraph goes in its tooltip)."""
+    if not chosen.reached and chosen.coverage == 0.0:
+        return (
+            f"{target_accuracy:.0%} is not reached at any threshold (on the {chosen.images} validation {noun}s every "
+            f"threshold keeps only wrong answers): every {noun} is written as 'unsure'"
+        )
     kept, right, low, high = _kept(chosen)
     missed = "; the target is not reached" if not chosen.reached else ""
     weak = f"; not yet evidence of {target_accuracy:.0%}" if chosen.reached and low < target_accuracy else ""
@@ -172,6 +177,12 @@ def describe_threshold(chosen: RejectThreshold, target_accuracy: float, noun: st
     """One paragraph for the user: the threshold chosen for ``target_accuracy``, whether the validation split
     reached it, what it keeps there, and the 95 % Wilson interval of the accuracy on the kept ``noun``\\ s (few
     validation items make a wide one: the target is then met on them, not shown to hold on new items)."""
+    if not chosen.reached and chosen.coverage == 0.0:
+        return (
+            f"accuracy {target_accuracy:.1%} is not reached on the validation split at any threshold: on the "
+            f"{chosen.images} validation {noun}(s), every threshold keeps only wrong answers, so every {noun} is "
+            "written as 'unsure'"
+        )
     kept, right, low, high = _kept(chosen)
     reached = (
         "" if chosen.reached else " (not reached on the validation split; the most accurate threshold found)"

@@ -122,3 +122,16 @@ def test_no_minimum_at_the_upper_bound_says_the_scores_say_little_not_that_every
     right = int((logits.argmax(1) == targets).sum())
     if entry["temperature"] != 1.0:  # a temperature that reaches the smoothed accuracy exists
         assert abs(softmax(logits, entry["temperature"]).max(1).mean() - (right + 1) / 62) < 1e-4
+
+
+def test_a_target_no_threshold_reaches_with_a_right_answer_keeps_nothing() -> None:
+    """The fallback (the most accurate threshold) kept labels at a threshold that was wrong every time."""
+    from dmtl_studio.core.quality.reject import describe_threshold, describe_threshold_briefly
+
+    probabilities = np.array([[0.9, 0.1], [0.7, 0.3], [0.6, 0.4]])
+    chosen = threshold_for_accuracy(probabilities, np.array([1, 1, 1]), 0.9)
+    assert (chosen.reached, chosen.coverage, chosen.threshold) == (False, 0.0, 1.0)
+    assert "every image is written as 'unsure'" in describe_threshold(chosen, 0.9)
+    assert "every image is written as 'unsure'" in describe_threshold_briefly(chosen, 0.9)
+    some = threshold_for_accuracy(probabilities, np.array([0, 1, 1]), 0.9)  # one right answer: the best kept
+    assert not some.reached and some.coverage > 0 and some.accuracy > 0
