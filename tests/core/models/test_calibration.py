@@ -133,5 +133,5 @@ def test_a_target_no_threshold_reaches_with_a_right_answer_keeps_nothing() -> No
     assert (chosen.reached, chosen.coverage, chosen.threshold) == (False, 0.0, 1.0)
     assert "every image is written as 'unsure'" in describe_threshold(chosen, 0.9)
     assert "every image is written as 'unsure'" in describe_threshold_briefly(chosen, 0.9)
-    some = threshold_for_accuracy(probabilities, np.array([0, 1, 1]), 0.9)  # one right answer: the best kept
+    some = threshold_for_accuracy(probabilities, np.array([1, 0, 1]), 0.9)  # one right answer: the best kept
     assert not some.reached and some.coverage > 0 and some.accuracy > 0
