@@ -981,9 +981,16 @@ def _report_interrupted(
     sys.stderr.write("\n")  # after a progress bar's unfinished line
     summary = getattr(interrupt, "summary", None)
     if summary is None:  # while the run was prepared (a text encoder's contrastive step, processes joining)
+        text = _project_kind(args.project_dir) == "text"
+        what = "the encoder's contrastive step or the feature pass" if text else "the feature pass"
+        cached = (
+            "no run was kept, so the next run prepares it again"
+            if text
+            else "no run was kept, and the features computed so far are cached: the next run does not compute "
+            "them again"
+        )
         print(
-            "dmtl-studio train: interrupted while the run was prepared, before its first epoch (a text encoder's "
-            "contrastive step, the feature pass); nothing was kept, so the next run starts it again",
+            f"dmtl-studio train: interrupted while the run was prepared ({what}), before its first epoch; {cached}",
             file=sys.stderr,
         )
         if args.json:

@@ -130,8 +130,10 @@ def test_ctrl_c_during_a_text_encoders_contrastive_step_says_nothing_was_kept(tm
         "run_dir": None,
         "epochs_completed": 0,
     }
-    assert "dmtl-studio train: interrupted while the run was prepared, before its first epoch" in rest
-    assert "nothing was kept, so the next run starts it again" in rest
+    assert (
+        "dmtl-studio train: interrupted while the run was prepared (the encoder's contrastive step or the feature "
+        "pass), before its first epoch; no run was kept, so the next run prepares it again"
+    ) in rest
     with ProjectStore.open(texts, read_only=True) as store:
         assert store.runs() == []
 
