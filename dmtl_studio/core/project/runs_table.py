@@ -50,11 +50,18 @@ class RunsTable:
     transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
     runs_dir: Path
 
-    def create_run(self, name: str, run_dir: Path, config: dict) -> int:
+    def create_run(self, name: str, run_dir: Path, config: dict, created_at: float | None = None) -> int:
+        """Record a new running run; ``created_at`` (seconds since the epoch; default now) is when it read the
+        project's classes: a rename logged after it is one the run's model does not know (``class_names_now``)."""
         with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs(name, created_at, status, run_dir, config_json) VALUES (?, ?, 'running', ?, ?)",
-                (name, time.time(), str(run_dir), json.dumps(config, sort_keys=True)),
+                (
+                    name,
+                    time.time() if created_at is None else created_at,
+                    str(run_dir),
+                    json.dumps(config, sort_keys=True),
+                ),
             )
             return int(cursor.lastrowid)
 

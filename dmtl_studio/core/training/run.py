@@ -73,7 +73,7 @@ def _new_run_dir(store: ProjectStore, prefix: str = "") -> tuple[str, Path]:
 
 
 def _start_new(
-    store: ProjectStore, run_config: dict, prefix: str, fitted: Sequence[tuple[str, int]]
+    store: ProjectStore, run_config: dict, prefix: str, fitted: Sequence[tuple[str, int]], read_at: float
 ) -> tuple[int, Path]:
     run_dir = None
     try:
@@ -87,7 +87,7 @@ def _start_new(
         raise TrainingError(
             f"cannot create a run folder in {store.runs_dir}: {exc.strerror or exc}; nothing was changed"
         ) from None
-    return store.create_run(name, run_dir, run_config), run_dir
+    return store.create_run(name, run_dir, run_config, created_at=read_at), run_dir
 
 
 def _saved_state(run_dir: Path, emit: EventCallback) -> tuple[bytes, Path, dict[str, bytes]]:
@@ -181,6 +181,7 @@ def _train(
 
     clock = RunClock(should_stop)
     progress = ProgressEvents(emit, clock)
+    read_at = time.time()  # a class renamed after it (in the feature pass, say) is mapped to its name now
     if world is None:
         try:
             parts = build_project_run(
@@ -215,7 +216,7 @@ def _train(
         )
 
     if resume_from is None:
-        run_id, run_dir = _start_new(store, run_config, run_prefix, parts.split.train)
+        run_id, run_dir = _start_new(store, run_config, run_prefix, parts.split.train, read_at)
     else:
         run_id, run_dir = -1, Path(resume_from)
     pick = parts.pick_on_validation

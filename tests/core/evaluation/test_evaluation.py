@@ -172,3 +172,32 @@ def test_predictions_name_classes_as_the_project_does_now(tmp_path_factory, tmp_
         header = next(csv.reader(stream))
     assert header[:5] == ["path", "predicted_label", "confidence", "p_<b>renamed", f"p_{third}"]
     assert not before.note  # nothing renamed before
+
+
+def test_a_class_renamed_while_the_run_computes_its_features_is_mapped_to_its_name_now(tmp_path) -> None:  # noqa: ANN001
+    """The run's start was recorded after its feature pass, so a rename made during the pass counted as older than
+    the run, and evaluate left that class's images out as "of classes the run does not know"."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.events import PreparationProgress
+    from dmtl_studio.core.training.run import train
+
+    images = write_shapes_folder(tmp_path / "images", 8, seed=3, size=48)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, images, val_fraction=0.25, test_fraction=0.25, seed=0)
+        first = store.class_names()[0]
+    renamed: list[bool] = []
+
+    def rename_once(event: object) -> None:
+        if isinstance(event, PreparationProgress) and not renamed:
+            with ProjectStore.open(project) as store:
+                store.rename_class(first, "renamed meanwhile")
+            renamed.append(True)
+
+    config = TrainConfig(epochs=1, batch_size=8, input_size=32, device="cpu", feature_views=1)
+    summary = train(project, config, on_event=rename_once)
+    assert renamed and first in summary.classes  # the model knows the class by the name it read
+    result = evaluate_run(project, summary.run_dir)
+    assert "renamed meanwhile" in result.classes and result.skipped == 0
