@@ -174,13 +174,13 @@ def test_predictions_name_classes_as_the_project_does_now(tmp_path_factory, tmp_
     assert not before.note  # nothing renamed before
 
 
-def test_a_class_renamed_while_the_run_computes_its_features_is_mapped_to_its_name_now(tmp_path) -> None:  # noqa: ANN001
-    """The run's start was recorded after its feature pass, so a rename made during the pass counted as older than
-    the run, and evaluate left that class's images out as "of classes the run does not know"."""
+def test_a_class_renamed_while_the_run_is_built_is_mapped_to_its_name_now(tmp_path) -> None:  # noqa: ANN001
+    """The run's start was recorded after it was built, so a rename made meanwhile counted as older than the run,
+    and evaluate left that class's images out as "of classes the run does not know"."""
     from dmtl_studio.core.project.demo import write_shapes_folder
     from dmtl_studio.core.project.importer import import_folder
     from dmtl_studio.core.training.config import TrainConfig
-    from dmtl_studio.core.training.events import PreparationProgress
+    from dmtl_studio.core.training.events import RunNotice
     from dmtl_studio.core.training.run import train
 
     images = write_shapes_folder(tmp_path / "images", 8, seed=3, size=48)
@@ -191,7 +191,7 @@ def test_a_class_renamed_while_the_run_computes_its_features_is_mapped_to_its_na
     renamed: list[bool] = []
 
     def rename_once(event: object) -> None:
-        if isinstance(event, PreparationProgress) and not renamed:
+        if isinstance(event, RunNotice) and not renamed:  # said while the run is built, before it is recorded
             with ProjectStore.open(project) as store:
                 store.rename_class(first, "renamed meanwhile")
             renamed.append(True)
