@@ -9,9 +9,19 @@ import weakref
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from dmtl_studio.core.base.errors import failure_line
+from dmtl_studio.core.base.errors import failure_line, is_user_error
 
 log = logging.getLogger(__name__)
+
+
+def log_failure(exc: BaseException, what: str) -> None:
+    """Log a worker's failure: a refusal the window shows in words (a user error: a file that cannot be read,
+    an export that would overwrite) as one line, anything else with its traceback (a bug)."""
+    if is_user_error(exc):
+        log.warning("%s refused: %s", what, exc)
+    else:
+        log.exception("%s failed", what)
+
 
 #: Every thread the workers started and that may still run; tests check that none is left running.
 LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
@@ -66,7 +76,7 @@ class CoreThread(QThread):
         except Cancelled:
             self.failed.emit(self.stopped_message or f"{self.what.capitalize()} was stopped.")
         except Exception as exc:  # every failure reaches the window as a message
-            log.exception("%s failed", self.what)
+            log_failure(exc, self.what)
             self.failed.emit(failure_line(exc, self.what))
         else:
             self.result_ready.emit(result)

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from dmtl_studio.core.base.errors import failure_line
-from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle
+from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class TextImportThread(QThread):
                     should_stop=self.isInterruptionRequested,
                 )
         except Exception as exc:
-            log.exception("the import of texts failed")
+            log_failure(exc, "the import of texts")
             self.failed.emit(failure_line(exc, "the import of texts"))
         else:
             self.done.emit(summary)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from dmtl_studio.core.base.errors import failure_line
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.events import EventHandlers, PreparationProgress, RunNotice, StepProgress
-from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle
+from dmtl_studio.workers.registry import LIVE_THREADS, ProgressThrottle, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class TrainingThread(QThread):
                 self.project_dir, self.config, self._on_event, self._should_stop, resume_from=self.resume_from
             )
         except Exception as exc:  # every failure reaches the window as a message
-            log.exception("training failed")
+            log_failure(exc, "training")
             self.failed.emit(failure_line(exc, "training"))
         else:
             self.run_finished.emit(summary)
@@ -120,7 +120,7 @@ class ImportThread(QThread):
                     should_stop=self.isInterruptionRequested,
                 )
         except Exception as exc:
-            log.exception("import failed")
+            log_failure(exc, "the import")
             self.failed.emit(failure_line(exc, "the import"))
         else:
             self.done.emit(summary)
