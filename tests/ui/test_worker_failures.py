@@ -31,9 +31,11 @@ def test_a_refusal_is_logged_in_one_line_and_a_bug_with_its_traceback(
     thread = _Failing(error)
     messages: list[str] = []
     thread.failed.connect(messages.append)
-    with caplog.at_level(logging.WARNING, logger="dmtl_studio.workers.registry"):
-        with qtbot.waitSignal(thread.finished, timeout=10_000):
-            thread.start()
+    with (
+        caplog.at_level(logging.WARNING, logger="dmtl_studio.workers.registry"),
+        qtbot.waitSignal(thread.finished, timeout=10_000),
+    ):
+        thread.start()
     qtbot.waitUntil(lambda: bool(messages), timeout=5_000)
     [record] = [r for r in caplog.records if r.name == "dmtl_studio.workers.registry"]
     assert (record.exc_info is not None) == traceback
