@@ -26,7 +26,10 @@ class _Failing(CoreThread):
     [(ProjectError("out.onnx exists and is not an empty folder"), False), (ZeroDivisionError("boom"), True)],
 )
 def test_a_refusal_is_logged_in_one_line_and_a_bug_with_its_traceback(
-    qtbot, caplog, error: Exception, traceback: bool  # noqa: ANN001
+    qtbot,
+    caplog,
+    error: Exception,
+    traceback: bool,  # noqa: ANN001
 ) -> None:
     thread = _Failing(error)
     messages: list[str] = []

@@ -81,8 +81,9 @@ def plain_message(exc: BaseException) -> str:
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     line = " ".join(lines[:3]) if lines else ""
-    # A long message is cut in its middle: its end usually says what was kept ("nothing was loaded").
-    return line if len(line) <= 500 else line[:300] + " … " + line[-197:]
+    # A long message (a damaged file quoted whole, say) is cut in its middle: its end usually says what was kept
+    # or what to do. The product's own refusals with their advice stay whole (the longest are near 700).
+    return line if len(line) <= 1000 else line[:600] + " … " + line[-397:]
 
 
 def write_error_log(exc: BaseException, what: str) -> Path | None:
