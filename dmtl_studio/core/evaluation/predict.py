@@ -120,9 +120,11 @@ def prediction_scan(target: str | os.PathLike[str]) -> tuple[list[str], tuple[st
             try:
                 inspect_image(path)  # images are images by content, whatever their name
             except ImageProblem:
+                what = "a table" if is_table_file(path) else "a text file"
                 raise NoImagesError(
-                    f"{path.name} holds texts, and this is an image model: give a folder of images or one image "
-                    "file (texts are predicted with a text project's run)"
+                    f"{path.name} is {what}, not an image, and this is an image model: give a folder of images or "
+                    "one image file (a list of image paths is not read: copy or link the images into a folder; "
+                    "texts are predicted with a text project's run)"
                 ) from None
         return [str(path)], ()
     if not path.is_dir():

@@ -40,13 +40,17 @@ def test_a_table_or_text_file_given_to_an_image_model_is_refused_unless_it_is_an
 ) -> None:
     from dmtl_studio.core.evaluation.predict import NoImagesError, prediction_inputs
 
-    for name, data in (("notes.csv", b"text,label\nthe printer jams,hardware\n"), ("note.txt", b"a note")):
+    for name, data, what in (
+        ("paths.csv", b"path\nimages/circle/circle_000.png\n", "a table"),
+        ("note.txt", b"a note", "a text file"),
+    ):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(NoImagesError) as refused:
             prediction_inputs(tmp_path / name)
         assert str(refused.value) == (
-            f"{name} holds texts, and this is an image model: give a folder of images or one image file (texts "
-            "are predicted with a text project's run)"
+            f"{name} is {what}, not an image, and this is an image model: give a folder of images or one image "
+            "file (a list of image paths is not read: copy or link the images into a folder; texts are predicted "
+            "with a text project's run)"
         )
     picture = write_shapes_folder(tmp_path / "images", 1, seed=4, size=32) / "circle" / "circle_000.png"
     renamed = tmp_path / "picture.txt"
