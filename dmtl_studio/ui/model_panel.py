@@ -65,7 +65,8 @@ TRANSFER_HELP = {
     "best with many images.",
     "auto": "The linear probe first, a usable model in seconds; then the partial fine-tune, its head starting from "
     "the probe's, if its estimate (from its first steps) fits in the time budget. The better of the two on the "
-    "validation images is kept; both runs stay in the history.",
+    "validation images is kept (with fewer than 5 a class to compare on, the fine-tune, as the benchmark "
+    "favours it); both runs stay in the history.",
 }
 STRATEGY_LABELS = {
     "frozen": "Frozen — feature extraction (cached)",

@@ -27,7 +27,8 @@ class BasicSettings:
             "transfer",
             help="frozen: train the head on cached features; partial: also the last --unfreeze-stages stages; "
             "full: every layer; auto (image projects): the frozen linear probe first, then the partial fine-tune "
-            "if --time-budget allows, keeping the better",
+            "if --time-budget allows, keeping the better on the validation split (with too few validation images to "
+            "compare on, at least 5 a class, the fine-tune)",
             choices=TRANSFER_MODES,
         ),
     )
