@@ -1528,6 +1528,8 @@ def _cmd_label_errors(args: argparse.Namespace) -> int:
         f"{len(report.suspects)} suspected label error(s) among {report.images} labelled {noun}(s) "
         f"({report.folds} folds; score = 1 - probability of the given label)"
     )
+    if report.caveat(noun):
+        print(f"note: {report.caveat(noun)}", file=sys.stderr)
     if report.suspects:
         print("score\tgiven\tsuggested\tpath")
     for suspect in report.suspects:

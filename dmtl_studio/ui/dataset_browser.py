@@ -869,9 +869,10 @@ class DatasetBrowser(QWidget):
             self.apply_filter()
         else:
             self.set_filter(LABEL_ERRORS_KEY)
+        caveat = report.caveat("text" if self.is_text else "image")
         self.status_message.emit(
             f"{len(report.suspects)} suspected label error(s), most suspect first: Enter takes the suggested "
-            "class, a number key picks another"
+            "class, a number key picks another" + (f". Note: {caveat}" if caveat else "")
         )
 
     def set_evaluation(self, result: object) -> None:

@@ -290,6 +290,10 @@ class SuspectedLabel:
         }
 
 
+#: Labelled items a class, on average, below which the list comes with a caveat (:meth:`LabelErrorReport.caveat`).
+FEW_PER_CLASS = 20
+
+
 @dataclass(frozen=True)
 class LabelErrorReport:
     """The suspects of a project (most suspect first) and what the check looked at."""
@@ -301,6 +305,16 @@ class LabelErrorReport:
     thresholds: dict[str, float] = field(default_factory=dict)
     feature_seconds: float = 0.0
     check_seconds: float = 0.0
+
+    def caveat(self, noun: str = "image") -> str:
+        """A warning when classes hold under :data:`FEW_PER_CLASS` labelled items on average, else ``""``."""
+        per_class = self.images / max(1, len(self.classes))
+        few = f"with {per_class:.0f} labelled {noun}(s) a class on average, many right labels are flagged"
+        return (
+            ""
+            if per_class >= FEW_PER_CLASS
+            else f"{few}, some with a score near 1: a list of where to look first"
+        )
 
     def to_dict(self) -> dict:
         return {

@@ -118,3 +118,12 @@ def test_too_few_labels_advice_states_the_real_constraint() -> None:
     labels = np.array([0] * 6 + [1] * 3)
     with pytest.raises(QualityError, match="use 3 folds or fewer"):
         out_of_fold_probabilities(np.zeros((9, 2)), labels, 2, k=5)
+
+
+def test_small_classes_get_a_caveat_with_the_list() -> None:
+    from dmtl_studio.core.quality.label_errors import FEW_PER_CLASS, LabelErrorReport
+
+    small = LabelErrorReport(suspects=(), classes=("a", "b", "c"), images=18, folds=5)
+    assert small.caveat("image").startswith("with 6 labelled image(s) a class on average, many right labels")
+    large = LabelErrorReport(suspects=(), classes=("a", "b"), images=2 * FEW_PER_CLASS, folds=5)
+    assert large.caveat() == ""
