@@ -1413,6 +1413,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(
         f"exported {args.format} to {result.path} in {result.seconds:.1f} s (sidecar {result.sidecar.name})"
     )
+    from dmtl_studio.core.evaluation.names_now import project_of_run
+    from dmtl_studio.core.evaluation.run_state import run_state_note
+
+    project = project_of_run(args.run_dir)
+    state = run_state_note(project, args.run_dir) if project is not None else ""
+    if state:
+        print(f"note: {state}", file=sys.stderr)
     if result.max_abs_difference is not None:
         print(
             f"checked against PyTorch on a batch of {result.check_batch}: "

@@ -17,6 +17,7 @@ from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.names_now import project_of_run as project_of_run
 from dmtl_studio.core.evaluation.predict import predict_paths
 from dmtl_studio.core.evaluation.results import EvaluationResult, evaluation_images
+from dmtl_studio.core.evaluation.run_state import run_state_note
 from dmtl_studio.core.evaluation.text_inference import (
     evaluate_text_run,
     is_text_run,
@@ -181,7 +182,9 @@ def evaluate_run(
         result = _evaluate_image_run(project_dir, run_dir, loaded, progress, should_stop)
     if renamed:
         result = replace(result, note=" ".join(part for part in (result.note, renamed) if part))
-    return _with_fitted_note(result, project_dir, run_dir)
+    result = _with_fitted_note(result, project_dir, run_dir)
+    state = run_state_note(project_dir, run_dir)  # a run still training, or stopped part-way
+    return replace(result, note=" ".join(part for part in (state, result.note) if part)) if state else result
 
 
 def _named_now(

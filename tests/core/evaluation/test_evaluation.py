@@ -201,3 +201,13 @@ def test_a_class_renamed_while_the_run_is_built_is_mapped_to_its_name_now(tmp_pa
     assert renamed and first in summary.classes  # the model knows the class by the name it read
     result = evaluate_run(project, summary.run_dir)
     assert "renamed meanwhile" in result.classes and result.skipped == 0
+
+
+def test_a_run_stopped_part_way_is_said_to_be_so_when_evaluated(tmp_path_factory) -> None:  # noqa: ANN001
+    project, run_dir = copy_project(tmp_path_factory)
+    assert "was stopped" not in evaluate_run(project, run_dir).note  # completed: nothing said
+    with ProjectStore.open(project) as store:
+        run = store.run_at(run_dir)
+        store.set_run_status(run.id, "stopped")
+    note = evaluate_run(project, run_dir).note
+    assert note.startswith(f"Run {run_dir.name} was stopped after 3 of 3 epoch(s): these are the figures")
