@@ -226,6 +226,8 @@ def write_audit_bundle(
     rows = [(*row, "" if fitted is None else ("yes" if row[1] in fitted else "no")) for row in images]
     fitted_file = {"model/" + FITTED_NAME: (run_dir / FITTED_NAME).read_bytes()} if fitted is not None else {}
     fitted_in_test = sum(1 for row in rows if row[3] == "test" and row[4] == "yes")
+    # An image deleted or moved since its import keeps its last hash in the list: the card says how many.
+    gone = [row[0] for row in rows if kind != "text" and not os.path.isfile(row[0])]
     backbone = sidecar.get("model", {}).get("backbone", config.get("backbone", ""))
     card = {
         "schema_version": 1,
@@ -242,6 +244,7 @@ def write_audit_bundle(
             "run fitted on (empty: the run keeps no list of them).",
             "fitted_listed": None if fitted is None else sum(1 for row in rows if row[4] == "yes"),
             "fitted_in_test": None if fitted is None else fitted_in_test,
+            "gone_from_disk": gone,
         },
         "model": {
             "backbone": backbone,

@@ -140,6 +140,16 @@ def model_card_markdown(card: dict) -> str:
     fitted, in_test = card["data"].get("fitted_listed"), card["data"].get("fitted_in_test")
     if fitted is not None:
         lines += [f"The run fitted on {fitted} of the {noun}s listed.", ""]
+    gone = card["data"].get("gone_from_disk") or []
+    if gone:
+        shown = ", ".join(f"`{_md(path)}`" for path in gone[:5]) + (
+            f" and {len(gone) - 5} more" if len(gone) > 5 else ""
+        )
+        lines += [
+            f"**{len(gone)} {noun}(s) listed are no longer on disk** ({shown}): `training-images.csv` gives the hash "
+            "they had when last read, and the figures below leave them out.",
+            "",
+        ]
     if in_test:
         lines += [
             f"**{in_test} {noun}(s) now in the test split were fitted on by this run** (the splits changed since "

@@ -262,3 +262,22 @@ def test_a_run_whose_training_images_are_now_test_images_says_so(tmp_path_factor
         markdown = bundle.read("model-card.md").decode("utf-8")
     moved = card["data"]["fitted_in_test"]
     assert moved > 0 and f"**{moved} image(s) now in the test split were fitted on by this run**" in markdown
+
+
+def test_images_gone_from_disk_are_said_in_the_card(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    """The list gave deleted images' old hashes as current, and the card never said an image could not be read."""
+    import sqlite3
+
+    from dmtl_studio.core.project.store import DATABASE_NAME
+
+    project, run_dir = copy_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        test_image = next(im for im in store.images(usable_only=True) if im.split == "val" and im.label)
+    with sqlite3.connect(project / DATABASE_NAME) as conn:  # as if the file had been deleted (the images are shared)
+        conn.execute("UPDATE images SET path = ? WHERE id = ?", (test_image.path + ".deleted", test_image.id))
+    out = write_audit_bundle(run_dir, tmp_path / "b.zip", label_check=False)
+    with zipfile.ZipFile(out) as bundle:
+        card = json.loads(bundle.read("model-card.json"))
+        markdown = bundle.read("model-card.md").decode("utf-8")
+    assert card["data"]["gone_from_disk"] == [test_image.path + ".deleted"]
+    assert "**1 image(s) listed are no longer on disk**" in markdown
