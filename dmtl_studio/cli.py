@@ -855,8 +855,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             held_out = f"; on the validation split{val}" if val else ""
             line = (
                 f"linear probe fitted (C = {event.probe_c:g}): on its training items loss {event.train_loss:.4f} "
-                f"acc {event.train_accuracy:.3f}{held_out} (held-out figures: the cross-validation above, "
-                "dmtl-studio evaluate)"
+                f"acc {event.train_accuracy:.3f}{held_out} (for held-out figures: dmtl-studio evaluate)"
             )
         else:
             line = f"epoch {event.epoch}/{event.epochs}: loss {event.train_loss:.4f} acc {event.train_accuracy:.3f}{val}"

@@ -171,8 +171,8 @@ class ReliabilityDiagram(QWidget):
         else:
             self.before.setOpts(x=[], height=[])
             self.title.setText(
-                f"ECE <b>{summary['ece']:.3f}</b>; this run is not calibrated (trained before calibration, or "
-                f"too few validation {noun}s)"
+                f"ECE <b>{summary['ece']:.3f}</b>; this run is not calibrated (too few validation {noun}s held "
+                "out to fit it on, or they joined the training; or trained before calibration)"
             )
 
 

@@ -70,7 +70,8 @@ def calibration_html(result: EvaluationResult) -> str:
     else:
         text = (
             f"Expected calibration error (15 bins) <b>{summary['ece']:.3f}</b>; the run is not calibrated "
-            f"(trained before calibration, or too few validation {result.noun}s)."
+            f"(too few validation {result.noun}s held out to fit it on, or they joined the training; or trained "
+            "before calibration)."
         )
         uncalibrated = None
     return f"<p>{text}</p><figure>{reliability_svg(summary['bins'], uncalibrated, noun=result.noun)}</figure>"

@@ -27,8 +27,9 @@ from dmtl_studio.core.project.store import ProjectStore
 LOW_CONFIDENCE = 0.6
 
 FALLBACK_NOTE = (
-    "This project has no test images, so the validation split was used instead. The validation images chose "
-    "the best epoch, so these figures are optimistic; move some images to the test split (Labels ▸ Reassign "
+    "This project has no test images, so the validation split was used instead. A run trained by epochs picks its "
+    "best epoch on those images, so its figures there are optimistic (a linear probe's, chosen by "
+    "cross-validation on the training images, are not); move some images to the test split (Labels ▸ Reassign "
     "splits… in the window, or dmtl-studio splits PROJECT --test-fraction 0.15) for an unbiased estimate."
 )
 

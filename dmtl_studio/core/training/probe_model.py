@@ -96,7 +96,7 @@ class LinearProbe:
         if self.c <= self.c_grid[0]:
             notes.append(
                 f"the strongest regularisation searched won (C = {self.c:g}, the end of the grid), so a stronger "
-                "one might score better still; its scores are small, and calibration scales them"
+                "one might score better still; its scores are small (a calibrated run's temperature scales them)"
             )
         uniform = float(np.log(self.num_classes))
         if self.scoring == "log_loss" and self.cv_scores and -max(self.cv_scores) > uniform:
