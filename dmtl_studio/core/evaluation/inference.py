@@ -224,7 +224,10 @@ def _with_fitted_note(
         return result
     scored = {int(i) for i in result.image_ids}
     with ProjectStore.open(project_dir, read_only=True) as store:
-        seen = sum(1 for im in store.images() if im.id in scored and im.sha256 in fitted)
+        records = [im for im in store.images() if im.id in scored]
+        # As the files are now: a read-only project cannot record a file overwritten since its import.
+        now = current_hashes(store, records)[0] if store.kind == "images" else {}
+        seen = sum(1 for im in records if now.get(im.path, im.sha256) in fitted)
     if not seen:
         return result
     noun = f"{result.noun}s"

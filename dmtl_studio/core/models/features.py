@@ -170,6 +170,7 @@ class FeatureStore:
             limit_bytes = int(os.environ.get("DMTL_STUDIO_FEATURE_CACHE_MB", DEFAULT_LIMIT_MB)) << 20
         self.limit_bytes = limit_bytes
         self.written = 0  # vectors written by this object (for pruning and tests)
+        self.unwritable: str | None = None  # why the cache cannot be written (read-only media, a full disk)
 
     @classmethod
     def for_backbone(
@@ -225,6 +226,8 @@ class FeatureStore:
 
     def write(self, image_hash: str, variant: str, vector: np.ndarray) -> None:
         """Store a vector (temporary file, then rename; no fsync: a torn entry fails its checksum)."""
+        if self.unwritable is not None:  # said once: every other vector would fail the same way
+            return
         payload = np.ascontiguousarray(vector, dtype="<f4").tobytes()
         path = self.path(image_hash, variant)
         temp = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -234,8 +237,12 @@ class FeatureStore:
             os.replace(temp, path)
             self.written += 1
         except OSError as exc:  # a cache that cannot be written only costs time later
-            temp.unlink(missing_ok=True)
-            log.warning("feature cache entry %s not written: %s", path, exc)
+            with contextlib.suppress(OSError):  # read-only media refuse even removing what is not there
+                temp.unlink(missing_ok=True)
+            self.unwritable = str(exc.strerror or exc)
+            log.info(
+                "the feature cache is not written (%s): features are computed each time", self.unwritable
+            )
 
     def prune(self) -> int:
         """Remove the least recently used entries until the cache is under its limit; returns how many."""

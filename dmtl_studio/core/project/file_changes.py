@@ -30,6 +30,8 @@ class FileChanges:
     hashes: dict[str, str] = field(default_factory=dict)
     #: ``(path, reason)`` of files that changed into something that cannot be used.
     unusable: tuple[tuple[str, str], ...] = ()
+    #: False when the project is read-only: what changed is used now, but not recorded in it.
+    recorded: bool = True
 
     @property
     def changed(self) -> tuple[str, ...]:
@@ -41,9 +43,14 @@ class FileChanges:
             return None
         first = self.changed[0]
         more = f" and {len(self.changed) - 1} more" if len(self.changed) > 1 else ""
+        recorded = (
+            "the project now records their new content"
+            if self.recorded
+            else "their new content is used (not recorded: the project is read-only)"
+        )
         text = (
-            f"{len(self.changed)} image(s) changed on disk since the import ({first}{more}); the project now "
-            "records their new content, and their features were computed again from it"
+            f"{len(self.changed)} image(s) changed on disk since the import ({first}{more}); {recorded}, and "
+            "their features were computed again from it"
         )
         if self.unusable:
             text += (
@@ -101,7 +108,7 @@ def check_image_files(store: object, records: Sequence[ImageRecord] | None = Non
             store.mark_problems(unusable)
     if hashes or unusable:
         log.info("%d image file(s) changed on disk since the import", len(hashes) + len(unusable))
-    return FileChanges(hashes, tuple(unusable))
+    return FileChanges(hashes, tuple(unusable), recorded=not getattr(store, "read_only", False))
 
 
 def current_hashes(store: object, records: Sequence[ImageRecord]) -> tuple[dict[str, str], FileChanges]:

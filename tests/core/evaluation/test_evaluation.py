@@ -211,3 +211,30 @@ def test_a_run_stopped_part_way_is_said_to_be_so_when_evaluated(tmp_path_factory
         store.set_run_status(run.id, "stopped")
     note = evaluate_run(project, run_dir).note
     assert note.startswith(f"Run {run_dir.name} was stopped after 3 of 3 epoch(s): these are the figures")
+
+
+def test_a_read_only_project_still_warns_of_scored_images_holding_fitted_content(tmp_path) -> None:  # noqa: ANN001
+    """On read-only media the changed file could not be recorded, so the check read the old hash and said
+    nothing, while the note claimed the project recorded the new content."""
+    import shutil
+
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.run import train
+    from tests.disk_faults import read_only_folder
+
+    images = write_shapes_folder(tmp_path / "images", 8, seed=5, size=48)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, images, val_fraction=0.25, test_fraction=0.25, seed=0)
+    summary = train(project, TrainConfig(epochs=1, batch_size=8, input_size=32, device="cpu", feature_views=1))
+    with ProjectStore.open(project) as store:
+        records = store.images(usable_only=True)
+        fitted = next(im for im in records if im.split == "train" and im.label)
+        scored = next(im for im in records if im.split == "test" and im.label == fitted.label)
+    shutil.copyfile(fitted.path, scored.path)  # a test image overwritten with a training picture
+    with read_only_folder(project):
+        result = evaluate_run(project, summary.run_dir)
+    assert "hold the content of images this run was fitted on" in result.note
+    assert "their new content is used (not recorded: the project is read-only)" in result.note
