@@ -1781,11 +1781,31 @@ def _open_gui(argv: list[str]) -> int:
     return run_app(argv)
 
 
+def _unknown_command(argv: list[str]) -> bool:
+    """Say so when ``argv`` starts with what reads as a mistyped command rather than a project to open (no such
+    path, a known command's near spelling, or more words after it); True when said."""
+    import difflib
+
+    first = argv[0]
+    if first in COMMANDS or first.startswith("-") or os.sep in first or os.path.exists(first):
+        return False
+    near = difflib.get_close_matches(first, COMMANDS, n=1, cutoff=0.75)
+    if not near and len(argv) == 1:
+        return False  # a project folder that is not there: the window's start says so
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    if first.lower() in ("explain", "gradcam", "grad-cam", "cam"):
+        hint = "; explanations (Grad-CAM, the words a text's prediction rests on) are shown in the window"
+    print(f"dmtl-studio: unknown command '{first}'{hint} (dmtl-studio --help lists the commands)", file=sys.stderr)
+    return True
+
+
 def main(argv: list[str]) -> int:
     """Run the command line; return the exit status."""
     logging.basicConfig(
         level=os.environ.get("DMTL_STUDIO_LOG", "WARNING"), format="%(levelname)s %(message)s"
     )
+    if argv and _unknown_command(argv):
+        return 2
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         return _open_gui(argv)
     args = cli_remove.parse(argv[1:], _path) if argv[0] == "remove" else _parser().parse_args(argv)

@@ -285,3 +285,14 @@ def test_the_command_lines_help_speaks_of_both_kinds(capsys) -> None:  # noqa: A
         "passes over the training images (or texts)" in shown
         and "images (or texts) per training step" in shown
     )
+
+
+def test_a_mistyped_command_is_named_and_a_near_one_offered(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    assert main(["evalute", str(tmp_path / "p")]) == 2
+    assert "unknown command 'evalute'; did you mean 'evaluate'?" in capsys.readouterr().err
+    assert main(["explain", str(tmp_path / "p")]) == 2
+    assert "explanations (Grad-CAM, the words a text's prediction rests on) are shown in the window" in (
+        capsys.readouterr().err
+    )
