@@ -1795,7 +1795,10 @@ def _unknown_command(argv: list[str]) -> bool:
     hint = f"; did you mean '{near[0]}'?" if near else ""
     if first.lower() in ("explain", "gradcam", "grad-cam", "cam"):
         hint = "; explanations (Grad-CAM, the words a text's prediction rests on) are shown in the window"
-    print(f"dmtl-studio: unknown command '{first}'{hint} (dmtl-studio --help lists the commands)", file=sys.stderr)
+    print(
+        f"dmtl-studio: unknown command '{first}'{hint} (dmtl-studio --help lists the commands)",
+        file=sys.stderr,
+    )
     return True
 
 

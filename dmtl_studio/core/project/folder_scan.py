@@ -81,6 +81,8 @@ class FolderScan:
     skipped: list[Path]
     #: Folders of DMTL Studio projects found below the folder, left out whole (:func:`walk_files`).
     projects: list[Path] = field(default_factory=list)
+    #: Hidden files and folders (names starting with ``.``: ``.DS_Store``, ``._x.png``…) left out.
+    hidden: list[str] = field(default_factory=list)
 
 
 @functools.cache
@@ -110,7 +112,7 @@ PROJECT_OWN_FOLDERS = ("runs", "cache", "removed")
 
 
 def walk_files(
-    root: str | os.PathLike[str], projects: list[Path] | None = None
+    root: str | os.PathLike[str], projects: list[Path] | None = None, hidden: list[str] | None = None
 ) -> Iterator[os.DirEntry[str]]:
     """Every entry below ``root`` that is not a folder (files, dangling links), each folder's in name order.
 
@@ -119,7 +121,7 @@ def walk_files(
     does not (a link ``dogs/link -> ../cats`` must not make the cats' images dogs): linked folders are walked after
     every real one. A DMTL Studio project below ``root`` is left out whole (its images are its own, its runs and
     cache are not data) and added to ``projects``; when ``root`` itself is a project, its database and the folders
-    it made (:data:`PROJECT_OWN_FOLDERS`) are left out.
+    it made (:data:`PROJECT_OWN_FOLDERS`) are left out. The hidden entries left out are added to ``hidden``.
     """
     if (Path(root) / DATABASE_NAME).is_file():
         own = {os.path.join(os.path.abspath(root), name) for name in PROJECT_OWN_FOLDERS}
@@ -149,10 +151,12 @@ def walk_files(
         except OSError:
             continue
         for entry in entries:
-            if entry.name.startswith(".") or (
-                own and folder == Path(root) and entry.name.startswith(DATABASE_NAME)
-            ):
-                continue  # hidden, or the project's own database (and its -wal, -shm files)
+            if entry.name.startswith("."):
+                if hidden is not None:
+                    hidden.append(entry.path)
+                continue
+            if own and folder == Path(root) and entry.name.startswith(DATABASE_NAME):
+                continue  # the project's own database (and its -wal, -shm files)
             try:
                 if entry.is_dir(follow_symlinks=True):
                     (linked if entry.is_symlink() else stack).append(Path(entry.path))
@@ -164,13 +168,14 @@ def walk_files(
 
 def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
     """Every image file below ``root`` (by name or by content), and the files skipped as non-images, walked by
-    :func:`walk_files` (hidden files left out and not counted, links and loops handled); a dangling link with an
+    :func:`walk_files` (hidden files left out and counted, links and loops handled); a dangling link with an
     image name is listed (its import then reports it).
     """
     found: list[Path] = []
     skipped: list[Path] = []
     projects: list[Path] = []
-    for entry in walk_files(root, projects):
+    hidden: list[str] = []
+    for entry in walk_files(root, projects, hidden):
         try:
             if is_image_name(entry.name):
                 found.append(Path(entry.path))
@@ -180,7 +185,7 @@ def scan_folder(root: str | os.PathLike[str]) -> FolderScan:
             continue
     found.sort(key=natural_key)
     skipped.sort(key=natural_key)
-    return FolderScan(found, skipped, sorted(projects, key=natural_key))
+    return FolderScan(found, skipped, sorted(projects, key=natural_key), sorted(hidden, key=natural_key))
 
 
 def natural_key(path: Path | str) -> tuple[tuple[str | int, ...], ...]:

@@ -80,6 +80,8 @@ class ImportSummary:
     copies: int = 0
     #: Folders of DMTL Studio projects below the folder, left out whole (their images are theirs).
     projects: tuple[str, ...] = ()
+    #: Hidden files and folders below the folder (``.DS_Store``, macOS's ``._x.png``…), left out.
+    hidden: int = 0
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
@@ -98,6 +100,8 @@ class ImportSummary:
             )
         if self.skipped:
             parts.append(f"skipped {self.skipped} non-image file(s)")
+        if self.hidden:
+            parts.append(f"left out {self.hidden} hidden file(s) or folder(s) (names starting with '.')")
         if self.projects:
             parts.append(
                 f"left out {len(self.projects)} DMTL Studio project folder(s) inside it ({self.projects[0]}"
@@ -328,6 +332,7 @@ def import_folder(
         cancelled=cancelled,
         notes=tuple(notes),
         skipped=len(scan.skipped),
+        hidden=len(scan.hidden),
         projects=tuple(str(path) for path in scan.projects),
         split_folders=tuple(sorted(splits_by_folder.items())),
         split=split,

@@ -94,8 +94,13 @@ def test_scan_skips_hidden_and_survives_symlink_loops(tmp_path: Path) -> None:
     (tmp_path / ".hidden.png").write_bytes(b"")
     (tmp_path / "a" / "loop").symlink_to(tmp_path)
     (tmp_path / "dangling.png").symlink_to(tmp_path / "nowhere.png")
-    names = sorted(p.name for p in scan_folder(tmp_path).files)
+    (tmp_path / "a" / "._x.PNG").write_bytes(b"")  # macOS's AppleDouble companion
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "in_a_hidden_folder.png").write_bytes(b"")
+    scan = scan_folder(tmp_path)
+    names = sorted(p.name for p in scan.files)
     assert names == ["dangling.png", "x.PNG"]
+    assert sorted(Path(p).name for p in scan.hidden) == sorted([".git", ".hidden.png", "._x.PNG"])  # counted, unread
     with pytest.raises(ImageProblem):
         load_rgb(tmp_path / "dangling.png")
 

@@ -192,3 +192,15 @@ def test_a_project_inside_the_folder_is_left_out_and_a_projects_own_folders_too(
     with ProjectStore.open(inside) as store:  # its own folder: the images, not the runs or cache
         again = import_folder(store, inside)
     assert again.skipped == 0 and again.added == 0 and not again.projects
+
+
+def test_hidden_files_are_left_out_and_counted(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.demo import write_shapes_folder
+
+    images = write_shapes_folder(tmp_path / "images", 2, seed=1, size=32)
+    (images / "circle" / "._circle_000.png").write_bytes(b"\x00\x05\x16\x07")  # macOS metadata beside a copy
+    (images / ".DS_Store").write_bytes(b"\x00")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, images)
+    assert summary.hidden == 2 and summary.scanned == 6
+    assert "left out 2 hidden file(s) or folder(s) (names starting with '.')" in summary.describe()
