@@ -28,6 +28,18 @@ from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.project.validation import class_name_problem, normal_class_name
 
 
+def _refuse_undecoded(name: str, line: int, row: list[str]) -> None:
+    """A text project's keys, labels and texts are text: a byte that is not UTF-8 (a file re-saved by Excel as
+    "CSV (Comma delimited)" on Windows, in cp1252) would enter the project as a broken character."""
+    for cell in row:
+        bad = next((c for c in cell if "\udc80" <= c <= "\udcff"), None)
+        if bad is not None:
+            raise ProjectError(
+                f"{name}, line {line}: byte 0x{ord(bad) - 0xDC00:02x} is not UTF-8 (a spreadsheet saved it in "
+                "another encoding: in Excel, save as 'CSV UTF-8'); nothing was imported from it"
+            )
+
+
 def label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str, str | None, str | None]]:
     """``(line, path, label, text, split)`` of a ``path,label`` file; ``text`` and ``split`` are ``None`` when it
     has no such column (or an empty cell).
@@ -52,6 +64,7 @@ def label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str, str 
             text, split = (
                 (row[at[n]] or None) if n in at and len(row) > at[n] else None for n in ("text", "split")
             )
+            _refuse_undecoded(csv_path.name, line, row)
             result.append((line, row[0], row[1], text, split))
         return result
     except CsvLimitError as exc:

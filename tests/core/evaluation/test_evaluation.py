@@ -228,7 +228,9 @@ def test_a_read_only_project_still_warns_of_scored_images_holding_fitted_content
     project = tmp_path / "project"
     with ProjectStore.create(project) as store:
         import_folder(store, images, val_fraction=0.25, test_fraction=0.25, seed=0)
-    summary = train(project, TrainConfig(epochs=1, batch_size=8, input_size=32, device="cpu", feature_views=1))
+    summary = train(
+        project, TrainConfig(epochs=1, batch_size=8, input_size=32, device="cpu", feature_views=1)
+    )
     with ProjectStore.open(project) as store:
         records = store.images(usable_only=True)
         fitted = next(im for im in records if im.split == "train" and im.label)

@@ -100,7 +100,9 @@ def test_scan_skips_hidden_and_survives_symlink_loops(tmp_path: Path) -> None:
     scan = scan_folder(tmp_path)
     names = sorted(p.name for p in scan.files)
     assert names == ["dangling.png", "x.PNG"]
-    assert sorted(Path(p).name for p in scan.hidden) == sorted([".git", ".hidden.png", "._x.PNG"])  # counted, unread
+    assert sorted(Path(p).name for p in scan.hidden) == sorted(
+        [".git", ".hidden.png", "._x.PNG"]
+    )  # counted, unread
     with pytest.raises(ImageProblem):
         load_rgb(tmp_path / "dangling.png")
 

@@ -233,3 +233,20 @@ def test_a_row_naming_a_file_never_relabels_a_link_to_it_and_a_link_row_finds_it
         import_csv(store, _write(tmp_path / "link.csv", [(str(link), "cats")]))
         labels = {r.path: r.label for r in store.images()}
         assert labels[str(link)] == "cats" and len(labels) == 4
+
+
+def test_a_text_label_csv_re_saved_in_another_encoding_is_refused_whole(tmp_path: Path) -> None:
+    """Excel on Windows re-saves a CSV in cp1252: its accents entered the project as broken characters (a crash
+    on a text cell, a phantom item under a broken key)."""
+    folder = write_text_folder(tmp_path / "texts")
+    with create_project(tmp_path / "p", kind="text") as store:
+        import_texts(store, folder, seed=0)
+        record = next(r for r in store.images() if r.label is not None)
+        before = {r.id: (r.path, r.label) for r in store.images()}
+        legacy = tmp_path / "labels.csv"
+        legacy.write_bytes(
+            f"path,label,text\n{record.path},other,Le caf\u00e9 co\u00fbte 3 \u20ac\n".encode("cp1252")
+        )
+        with pytest.raises(ProjectError, match=r"labels.csv, line 2: byte 0xe9 is not UTF-8 .*'CSV UTF-8'"):
+            import_csv(store, legacy)
+        assert {r.id: (r.path, r.label) for r in store.images()} == before  # nothing imported

@@ -273,7 +273,9 @@ def test_images_gone_from_disk_are_said_in_the_card(tmp_path_factory, tmp_path) 
     project, run_dir = copy_project(tmp_path_factory)
     with ProjectStore.open(project) as store:
         test_image = next(im for im in store.images(usable_only=True) if im.split == "val" and im.label)
-    with sqlite3.connect(project / DATABASE_NAME) as conn:  # as if the file had been deleted (the images are shared)
+    with sqlite3.connect(
+        project / DATABASE_NAME
+    ) as conn:  # as if the file had been deleted (the images are shared)
         conn.execute("UPDATE images SET path = ? WHERE id = ?", (test_image.path + ".deleted", test_image.id))
     out = write_audit_bundle(run_dir, tmp_path / "b.zip", label_check=False)
     with zipfile.ZipFile(out) as bundle:
