@@ -71,6 +71,28 @@ def checked_encoding(name: str) -> str:
     return {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig"}.get(codec.name, codec.name)
 
 
+_C1 = re.compile(rb"[\x80-\x9f]")
+
+
+def refuse_latin1_controls(data: bytes, encoding: str) -> None:
+    """Bytes 0x80–0x9F are invisible control characters in Latin-1 and letters or signs (€, –, “…) in Windows-1252:
+    a file named Latin-1 that holds them was written by a Windows program, and reading it as Latin-1 would drop
+    them.
+
+    Raises
+    ------
+    UndecodableText
+        ``encoding`` is Latin-1 and ``data`` holds such a byte (the message names it and cp1252).
+    """
+    found = _C1.search(data) if encoding == "iso8859-1" else None
+    if found is not None:
+        raise UndecodableText(
+            f"cannot be decoded: byte 0x{data[found.start()]:02x} at offset {found.start()} is an invisible control "
+            "character in Latin-1 and a letter or sign (€, –, “…) in Windows-1252, which a Windows program most "
+            "likely wrote: name cp1252 as its encoding"
+        )
+
+
 def decode_text_bytes(data: bytes, named: str | None = None) -> tuple[str, str]:
     """``(text, encoding)`` of ``data``: ``encoding`` is ``"utf-8"``, ``"utf-8-sig"``, ``"utf-16-le"``,
     ``"utf-16-be"`` or ``named`` (a codec name from :func:`checked_encoding`, used for bytes without a byte-order
@@ -85,6 +107,7 @@ def decode_text_bytes(data: bytes, named: str | None = None) -> tuple[str, str]:
     encoding = encoding_of(data, named)
     skip = bom_length(encoding)
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    refuse_latin1_controls(data, encoding)
     try:
         return data[skip:].decode(codec), encoding
     except UnicodeDecodeError as exc:
@@ -149,7 +172,9 @@ def length_note(text: str) -> str | None:
 
 
 #: An ANSI terminal escape sequence (colours, cursor moves: ``ESC [ 31 m``), as terminal logs hold them.
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+#: Names of the control characters texts most often hold.
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "BS", 0x1B: "ESC", 0x7F: "DEL"}
 #: Control characters other than tab, line feed and carriage return (NUL, bell, escape, DEL, C1 controls).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -162,10 +187,11 @@ def without_control_characters(text: str) -> tuple[str, str | None]:
         return text, None
     escapes = len(_ANSI_ESCAPE.findall(text))
     cleaned = _ANSI_ESCAPE.sub("", text)
-    controls = len(_CONTROL.findall(cleaned))
+    found = _CONTROL.findall(cleaned)
     cleaned = _CONTROL.sub("", cleaned)
+    kinds = ", ".join(_CONTROL_NAMES.get(ord(c), f"U+{ord(c):04X}") for c in dict.fromkeys(found[:50]))
     removed = [f"{escapes} terminal escape sequence(s)"] if escapes else []
-    removed += [f"{controls} control character(s) (NUL, escape…)"] if controls else []
+    removed += [f"{len(found)} control character(s) ({kinds})"] if found else []
     return cleaned, f"control characters removed: {' and '.join(removed)}"
 
 

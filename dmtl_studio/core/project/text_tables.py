@@ -29,6 +29,7 @@ from dmtl_studio.core.project.text_decoding import (
     bom_length,
     decode_text_bytes,
     encoding_of,
+    refuse_latin1_controls,
 )
 
 
@@ -153,6 +154,10 @@ def _decode_table(path: Path, data: bytes, partial: bool, named: str | None) -> 
     # A preview cut mid-character: an incremental decoder keeps the incomplete end for later (never given).
     encoding = encoding_of(data, named)
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    try:
+        refuse_latin1_controls(data, encoding)
+    except UndecodableText as exc:
+        raise UndecodableTable(f"{path.name} {exc}") from None
     try:
         decoder = codecs.getincrementaldecoder(codec)()
         return decoder.decode(data[bom_length(encoding) :], final=False), encoding

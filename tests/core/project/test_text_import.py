@@ -192,6 +192,12 @@ def test_an_undecodable_table_is_refused_whole(tmp_path: Path) -> None:
         assert store.image_count() == 0
         summary = import_texts(store, table, text_column="text", label_column="label", encoding="cp1252")
         assert sorted(store.texts().values()) == ["caf\u00e9", "ok"] and "Windows-1252" in summary.how_read
+        windows = tmp_path / "windows.csv"  # named Latin-1, written by Windows: its € and dashes would vanish
+        windows.write_bytes("text\n3 \u20ac \u2013 too dear\n".encode("cp1252"))
+        with pytest.raises(
+            ProjectError, match=r"byte 0x80 .* invisible control character in Latin-1 .* cp1252"
+        ):
+            import_texts(store, windows, text_column="text", encoding="iso8859-1")
         wrong = tmp_path / "wrong.csv"
         wrong.write_bytes(b"text\nab\x81\n")  # 0x81 is no letter in Windows-1252
         with pytest.raises(
@@ -691,18 +697,19 @@ def test_control_characters_and_terminal_escapes_are_removed_with_a_note(tmp_pat
     folder.mkdir(parents=True)
     (folder / "nul.txt").write_bytes(b"pump\x00 stopped at 9")
     (folder / "ansi.txt").write_bytes(b"\x1b[31mERROR\x1b[0m valve stuck\x07")
+    (folder / "osc.txt").write_bytes(b"\x1b]0;window title\x07pump log")  # a terminal title: no payload left
     (folder / "fine.txt").write_text("tabs\tand\nlines stay", encoding="utf-8")
     with create_project(tmp_path / "p") as store:
         summary = import_texts(store, tmp_path / "texts")
         bodies = sorted(store.texts().values())
         export_csv(store, tmp_path / "labels.csv")
-    assert bodies == ["ERROR valve stuck", "pump stopped at 9", "tabs\tand\nlines stay"]
+    assert bodies == ["ERROR valve stuck", "pump log", "pump stopped at 9", "tabs\tand\nlines stay"]
     notes = {Path(key).name: note for key, note in summary.notes}
     assert notes == {
-        "nul.txt": "control characters removed: 1 control character(s) (NUL, escape…)",
-        "ansi.txt": "control characters removed: 2 terminal escape sequence(s) and 1 control character(s) (NUL, "
-        "escape…)",
+        "nul.txt": "control characters removed: 1 control character(s) (NUL)",
+        "ansi.txt": "control characters removed: 2 terminal escape sequence(s) and 1 control character(s) (BEL)",
+        "osc.txt": "control characters removed: 1 terminal escape sequence(s)",
     }
-    assert "2 text(s) with a note (control characters: 2)" in summary.describe()
+    assert "3 text(s) with a note (control characters: 3)" in summary.describe()
     exported = (tmp_path / "labels.csv").read_bytes()
     assert b"\x00" not in exported and b"\x1b" not in exported
