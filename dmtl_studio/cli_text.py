@@ -112,7 +112,11 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
     except ProjectError as exc:  # the file is refused whole, before any project is made
         raise ProjectError(f"{exc}; nothing was imported from it") from None
     if preview.delimiter is not None and not preview.rows_read:  # a header and nothing below it
-        raise ProjectError(f"{source.name} has no rows below its header; nothing was imported from it")
+        from dmtl_studio.core.project.text_decoding import named_note
+
+        raise ProjectError(
+            f"{source.name} has no rows below its header{named_note(args.encoding)}; nothing was imported from it"
+        )
     text, label, split = args.text_column, args.label_column, args.split_column
     if text is None:
         text = preview.text_column

@@ -149,6 +149,11 @@ def _named(encoding: str) -> str:
     }.get(encoding, describe_encoding(encoding))
 
 
+def named_note(named: str | None) -> str:
+    """What to add to a refusal of a table read in the encoding the user ``named``: it may be the wrong one."""
+    return f" (read as {describe_encoding(named)}, as named: is that its encoding?)" if named else ""
+
+
 def encoding_note(encoding: str) -> str | None:
     """What to say about a text read in ``encoding``: ``None`` for UTF-8 (with or without a mark)."""
     if encoding.startswith("utf-16") or encoding not in ("utf-8", "utf-8-sig"):

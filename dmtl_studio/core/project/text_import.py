@@ -34,6 +34,7 @@ from dmtl_studio.core.project.text_decoding import (
     encoding_note,
     join_notes,
     length_note,
+    named_note,
     without_control_characters,
 )
 from dmtl_studio.core.project.text_rows import follow_rows, row_keys, take_file_labels
@@ -158,7 +159,9 @@ def import_texts(
     except ProjectError as exc:  # the file is refused whole
         raise ProjectError(f"{exc}; nothing was imported from it") from None
     if not table.rows:
-        raise ProjectError(f"{path.name} has no rows below its header; nothing was imported from it")
+        raise ProjectError(
+            f"{path.name} has no rows below its header{named_note(encoding)}; nothing was imported from it"
+        )
     items, splits = table_items(table, text_column, label_column, split_column, id_column)
     before = store.class_names()
     match = follow_rows(store, str(path.absolute()), items)
