@@ -152,7 +152,7 @@ def test_predict_warns_when_an_id_names_more_than_one_row(
 
     _, run_dir = trained_text_project(tmp_path_factory)
     table = tmp_path / "notes.csv"
-    # Row 1 and 2 share id 'x'; row 3 has no id, so it keeps its row number, which row 4's id also is.
+    # Row 1 and 2 share id 'x'; row 3 has no id: keyed row=3, never confused with row 4's id 3.
     table.write_text(
         "ref,message\nx,the cat sleeps\nx,bond prices rose\n,heavy rain\n3,a kitten plays\n", encoding="utf-8"
     )
@@ -161,10 +161,10 @@ def test_predict_warns_when_an_id_names_more_than_one_row(
     assert main([*argv, "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert (
-        f"warning: 2 key(s) name more than one row ({table}#x: 2 rows and 1 more), so those rows cannot be "
+        f"warning: 1 key(s) name more than one row ({table}#x: 2 rows), so those rows cannot be "
         "joined back to the table by their key; name an --id-column whose values are unique"
     ) in err
-    assert [row["path"].rsplit("#", 1)[1] for row in _rows(out)] == ["x", "x", "3", "3"]  # nothing is lost
+    assert [row["path"].rsplit("#", 1)[1] for row in _rows(out)] == ["x", "x", "row=3", "3"]  # nothing is lost
 
     unique = tmp_path / "unique.csv"
     unique.write_text("ref,message\na,the cat sleeps\nb,bond prices rose\n", encoding="utf-8")

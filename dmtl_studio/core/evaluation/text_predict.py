@@ -6,7 +6,8 @@ What is predicted (:func:`text_prediction_inputs`):
 - a folder: every ``.txt`` file below it, one text each (hidden files left out);
 - a CSV / TSV / JSON Lines file: one text per row, from ``text_column`` (guessed as for import when not given:
   :func:`~dmtl_studio.core.project.text_tables.guess_columns`); a row's source is ``<file>#<row>``, or
-  ``<file>#<id>`` with an ``id_column`` (a row whose id cell is empty keeps its row number).
+  ``<file>#<id>`` with an ``id_column`` (a row whose id cell is empty is ``<file>#row=<row>``, which no id can be
+  mistaken for).
 
 Inputs that cannot be used — an undecodable or unreadable file, an empty text, a bad row — are reported as rows of
 the CSV with their reason in the ``error`` column, never fatal, exactly as unreadable images are.
@@ -125,7 +126,8 @@ def _table_inputs(
             )
     given: list[tuple[str, str, bool]] = []
     for row in table.rows:
-        source = f"{path}#{_row_id(row.values, id_column) or row.number}"
+        # A row without an id is keyed by its number, in a form no id can take (an id "3" is not row 3).
+        source = f"{path}#{_row_id(row.values, id_column) or (f'row={row.number}' if id_column else row.number)}"
         if row.problem is not None:
             given.append((source, row.problem, True))
             continue
@@ -153,8 +155,8 @@ def _row_id(values: dict[str, object], id_column: str | None) -> str:
 
 def repeated_sources(summary: PredictSummary) -> dict[str, int]:
     """``{source: rows}`` of the sources that name more than one row of the predictions CSV (a table's id column
-    holding one id twice, or an id equal to the row number another row without an id keeps): those rows cannot be
-    joined back to the table by their key. Empty when every source is unique."""
+    holding one id twice): those rows cannot be joined back to the table by their key. Empty when every source is
+    unique."""
     counts: dict[str, int] = {}
     for source in [p.path for p in summary.predictions] + [source for source, _ in summary.problems]:
         counts[source] = counts.get(source, 0) + 1

@@ -138,14 +138,14 @@ def test_an_id_column_names_the_rows_of_a_table(tmp_path: Path) -> None:
     table = tmp_path / "tickets.jsonl"
     rows = [
         {"ticket": "T-7", "body": "the printer is jammed"},
-        {"ticket": "", "body": "no id here"},  # keeps its row number
+        {"ticket": "", "body": "no id here"},  # keyed by its row number, as no id can be
         {"ticket": 12, "body": "numbers are ids too"},
         {"ticket": {"nested": 1}, "body": "an object is no id"},
         {"ticket": "T-9", "body": ""},  # an empty text is still reported by its id
     ]
     table.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     texts, problems = text_prediction_inputs(table, text_column="body", id_column="ticket")
-    assert [source.rsplit("#", 1)[1] for source, _ in texts] == ["T-7", "2", "12", "4"]
+    assert [source.rsplit("#", 1)[1] for source, _ in texts] == ["T-7", "row=2", "12", "row=4"]
     assert [text for _, text in texts][0] == "the printer is jammed"
     assert [source.rsplit("#", 1)[1] for source, _ in problems] == ["T-9"]
     plain, _ = text_prediction_inputs(table, text_column="body")
