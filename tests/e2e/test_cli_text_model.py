@@ -164,7 +164,12 @@ def test_predict_warns_when_an_id_names_more_than_one_row(
         f"warning: 1 key(s) name more than one row ({table}#x: 2 rows), so those rows cannot be "
         "joined back to the table by their key; name an --id-column whose values are unique"
     ) in err
-    assert [row["path"].rsplit("#", 1)[1] for row in _rows(out)] == ["x", "x", "row=3", "3"]  # nothing is lost
+    assert [row["path"].rsplit("#", 1)[1] for row in _rows(out)] == [
+        "x",
+        "x",
+        "row=3",
+        "3",
+    ]  # nothing is lost
 
     unique = tmp_path / "unique.csv"
     unique.write_text("ref,message\na,the cat sleeps\nb,bond prices rose\n", encoding="utf-8")

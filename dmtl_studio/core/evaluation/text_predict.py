@@ -127,7 +127,9 @@ def _table_inputs(
     given: list[tuple[str, str, bool]] = []
     for row in table.rows:
         # A row without an id is keyed by its number, in a form no id can take (an id "3" is not row 3).
-        source = f"{path}#{_row_id(row.values, id_column) or (f'row={row.number}' if id_column else row.number)}"
+        source = (
+            f"{path}#{_row_id(row.values, id_column) or (f'row={row.number}' if id_column else row.number)}"
+        )
         if row.problem is not None:
             given.append((source, row.problem, True))
             continue

@@ -186,6 +186,7 @@ def import_texts(
         summary,
         moved=match.moved,
         removed=match.removed,
+        returned=match.returned,
         label_differences=match.label_differences,
         relabelled=relabelled,
     )

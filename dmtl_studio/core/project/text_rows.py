@@ -14,12 +14,16 @@ The rules, in order:
 3. a row whose number is held by an item left unmatched takes that item: the text was edited in place, and the
    item keeps its label (a row that became unusable does not take a usable item; that item is kept as removed);
 4. an item left unmatched is no longer in the file. It is kept, with its text and label (a re-import never loses
-   a label), under the key ``<file>#removed-<id>``, which no row of a file can have.
+   a label), under the key ``<file>#removed-<id>``, which no row of a file can have;
+5. a new row whose text is that of an item kept so at an earlier import takes that item back (a filtered export
+   of a spreadsheet, imported, then the whole file again): its label, split and history return with it.
 
 A table imported with an id column (``--id-column``: a ticket number, a sample id) keys each row
 ``<file>#id=<id>`` instead (:func:`row_keys`), so a row is its id wherever it sits and whatever other rows hold
-the same text: rule 2 never moves an item from one id to another. An earlier import of the same file keyed by
-row numbers is matched by the rules above and its items re-keyed by id, so adding the id column loses no label.
+the same text: rule 2 never moves an item from one id to another, and a removed row keeps its id
+(``<file>#id=<id>#removed-<item>``) so that rule 5 gives it back to that id only. An earlier import of the same file
+keyed by row numbers is matched by the rules above and its items re-keyed by id, so adding the id column loses no
+label.
 """
 
 from __future__ import annotations
@@ -41,14 +45,16 @@ ID_MARK = "id="
 MAX_ID_CHARS = 200
 
 
-def removed_key(base: str, item_id: int) -> str:
-    """The key of item ``item_id`` of the table ``base`` once its text is no longer in the file."""
-    return f"{base}#removed-{item_id}"
+def removed_key(base: str, item_id: int, key: str = "") -> str:
+    """The key of item ``item_id`` (keyed ``key``) of the table ``base`` once its text is no longer in the file:
+    ``<base>#removed-<id>``, or ``<key>#removed-<id>`` for a row keyed by its id, which keeps the id so that the
+    row, back in the file, takes its item back."""
+    return f"{key if key.startswith(f'{base}#{ID_MARK}') else base}#removed-{item_id}"
 
 
 def is_removed_key(key: str) -> bool:
     """Whether ``key`` names a text that is no longer in its file (see :func:`removed_key`)."""
-    return _REMOVED.search(key) is not None and f"#{ID_MARK}" not in key
+    return _REMOVED.search(key) is not None
 
 
 def id_key(base: str, row_id: str) -> str:
@@ -76,8 +82,11 @@ def row_keys(base: str, rows: Sequence[TableRow], column: str) -> dict[int, tupl
             problem = f"no id: column '{column}' is empty in this row"
         elif len(value) > MAX_ID_CHARS:
             problem = f"id too long: column '{column}' holds over {MAX_ID_CHARS} characters in this row"
-        elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
-            problem = f"unusable id: column '{column}' holds a control character or a line break in this row"
+        elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value) or _REMOVED.search(value):
+            problem = (
+                f"unusable id: column '{column}' holds a control character, a line break or an ending the "
+                "product keeps for removed rows ('#removed-N') in this row"
+            )
         elif value in first:
             problem = (
                 f"repeated id: '{value}' is also row {first[value]}'s id (the ids in column '{column}' must be "
@@ -104,6 +113,8 @@ class RowMatch:
     removed: tuple[str, ...]
     label_differences: tuple[tuple[str, str, str], ...]
     item_ids: dict[str, int] = field(default_factory=dict)
+    #: Texts no longer in the file at an earlier import that are back (by id, or by their text): their items.
+    returned: int = 0
 
 
 def _row_number(key: str) -> int:
@@ -116,8 +127,9 @@ def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextIt
     the project's ``records`` of that table, by text first (module docstring). Records of other sources and
     items already removed from the file are ignored. Pure: the caller applies :attr:`RowMatch.renames`."""
     prefix = base + "#"
-    existing = {r.path: r for r in records if r.path.startswith(prefix) and not is_removed_key(r.path)}
-    if not existing:
+    known = {r.path: r for r in records if r.path.startswith(prefix)}
+    existing = {key: r for key, r in known.items() if not is_removed_key(key)}
+    if not known:
         return RowMatch({}, 0, (), ())
     hashes = {item.source: text_sha256(item.body) for item in items if item.problem is None}
     by_hash: dict[str, list[str]] = {}
@@ -151,21 +163,57 @@ def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextIt
             continue
         claimed[item.source] = item.source
         matched.add(item.source)
+    returned = _returning(known, items, hashes, matched, prefix + ID_MARK, claimed)
     renames = {old: new for old, new in claimed.items() if old != new}
     removed = []
     for key, record in existing.items():
         if key not in claimed:
-            renames[key] = removed_key(base, record.id)
+            renames[key] = removed_key(base, record.id, key)
             removed.append(renames[key])
     labels = {item.source: item.label for item in items if item.problem is None and item.label}
     differing = [
         (old, new)
         for old, new in sorted(claimed.items(), key=lambda pair: _row_number(pair[1]))
-        if new in labels and existing[old].label is not None and existing[old].label != labels[new]
+        if new in labels and known[old].label is not None and known[old].label != labels[new]
     ]
-    differences = tuple((new, str(existing[old].label), labels[new]) for old, new in differing)
-    item_ids = {new: existing[old].id for old, new in differing}
-    return RowMatch(renames, moved, tuple(sorted(removed)), differences, item_ids)
+    differences = tuple((new, str(known[old].label), labels[new]) for old, new in differing)
+    item_ids = {new: known[old].id for old, new in differing}
+    return RowMatch(renames, moved, tuple(sorted(removed)), differences, item_ids, returned)
+
+
+def _returning(
+    known: dict[str, ImageRecord],
+    items: Sequence[TextItem],
+    hashes: dict[str, str],
+    matched: set[str],
+    id_mark: str,
+    claimed: dict[str, str],
+) -> int:
+    """Rule 5: a new row takes back the item of a text that was no longer in the file at an earlier import (its
+    label, split and history): a row keyed by its id, the item removed under that id; another row, a removed
+    item (not keyed by an id) of the same text, in row order. Adds to ``claimed``; returns how many came back."""
+    by_id: dict[str, str] = {}
+    by_text: dict[str, list[str]] = {}
+    for key in sorted((k for k in known if is_removed_key(k)), key=_row_number):
+        stem, record = key[: key.rfind("#removed-")], known[key]
+        if stem.startswith(id_mark):
+            by_id[stem] = key
+        elif record.problem is None and record.sha256 is not None:
+            by_text.setdefault(record.sha256, []).append(key)
+    returned = 0
+    for item in items:
+        if item.problem is not None or item.source in matched or item.source in known:
+            continue
+        if item.source.startswith(id_mark):
+            key = by_id.pop(item.source, None)
+        else:
+            waiting = by_text.get(hashes[item.source], [])
+            key = waiting.pop(0) if waiting else None
+        if key is not None:
+            claimed[key] = item.source
+            matched.add(item.source)
+            returned += 1
+    return returned
 
 
 def follow_rows(store: ProjectStore, base: str, items: Sequence[TextItem]) -> RowMatch:

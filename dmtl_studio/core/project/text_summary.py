@@ -25,15 +25,21 @@ _UNNAMED = re.compile(r"^column \d+$")
 def describe_source(key: str) -> str:
     """A source key as people read it: ``notes.csv row 12`` for ``/data/notes.csv#12``, ``notes.csv id T-7``
     for ``/data/notes.csv#id=T-7``, else the path."""
+    removed = _REMOVED_KEY.match(key)
+    if removed:
+        stem = _ID_KEY.match(removed.group(1))
+        named = (
+            f"{os.path.basename(stem.group(1))} id {stem.group(2)}"
+            if stem
+            else os.path.basename(removed.group(1))
+        )
+        return f"{named} (a row no longer in the file)"
     keyed = _ID_KEY.match(key)
     if keyed and not os.path.isdir(keyed.group(1)):
         return f"{os.path.basename(keyed.group(1))} id {keyed.group(2)}"
     match = _ROW_KEY.match(key)
     if match and not os.path.isdir(match.group(1)):
         return f"{os.path.basename(match.group(1))} row {match.group(2)}"
-    removed = _REMOVED_KEY.match(key)
-    if removed:
-        return f"{os.path.basename(removed.group(1))} (a row no longer in the file)"
     return key
 
 
@@ -88,6 +94,8 @@ class TextImportSummary:
     moved: int = 0
     #: Keys of the texts no longer in a re-imported table (kept, with their labels).
     removed: tuple[str, ...] = ()
+    #: Texts no longer in the table at an earlier import that are back (their items, labels included).
+    returned: int = 0
     #: ``(row key, project label, file label)`` of texts the file labels differently from the project.
     label_differences: tuple[tuple[str, str, str], ...] = ()
     #: How many of ``label_differences`` took the file's label (``labels_from_file``).
@@ -168,6 +176,10 @@ class TextImportSummary:
             parts.append(f"skipped {self.skipped} file(s) that are not .txt")
         if self.moved:
             parts.append(f"{self.moved} text(s) found at another row; their labels followed them")
+        if self.returned:
+            parts.append(
+                f"{self.returned} text(s) back in the file since an earlier import took their items back"
+            )
         if self.removed:
             parts.append(f"{len(self.removed)} text(s) no longer in the file, kept with their labels")
         if self.relabelled:
@@ -243,6 +255,7 @@ class TextImportSummary:
             "label_conflicts": [{"labels": list(c.labels), "paths": list(c.paths)} for c in self.conflicts],
             "moved": self.moved,
             "removed": list(self.removed),
+            "returned": self.returned,
             "label_differences": [
                 {"path": key, "project_label": project, "file_label": file}
                 for key, project, file in self.label_differences

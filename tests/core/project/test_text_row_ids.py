@@ -146,3 +146,42 @@ def test_texts_keyed_by_id_export_under_their_ids(tmp_path: Path) -> None:
         export_imagefolder(store, tmp_path / "tree")
     names = sorted(p.name for p in (tmp_path / "tree" / "a").iterdir())
     assert names == ["t_idT 2.txt", "t_idT_1.txt"]
+
+
+def test_a_row_back_in_the_file_takes_its_item_back_with_its_hand_label(tmp_path: Path) -> None:
+    """A filtered export imported, then the whole file again: the returning row was a new item, and its hand
+    label stayed on the orphan of the earlier import (a label conflict and a duplicate)."""
+    full = [["ticket", "text", "label"], ["B1", "Printer jams", "hardware"], ["B3", "VPN drops", "network"]]
+    for id_column in ("ticket", None):
+        table = _write(tmp_path / f"t_{id_column}.csv", full)
+        base = str(table.absolute())
+        project = tmp_path / f"p_{id_column}"
+        with create_project(project) as store:
+            import_texts(store, table, text_column="text", label_column="label", id_column=id_column)
+            vpn = next(r for r in store.images() if store.text(r.id) == "VPN drops")
+            store.set_label([vpn.id], "billing")  # by hand
+            _write(table, full[:2])  # the row filtered out
+            gone = import_texts(store, table, text_column="text", label_column="label", id_column=id_column)
+            assert len(gone.removed) == 1 and gone.removed[0].startswith(
+                f"{base}#id=B3#removed-" if id_column else f"{base}#removed-"
+            )
+            assert describe_source(gone.removed[0]).endswith("(a row no longer in the file)")
+            _write(table, full)  # the whole file again
+            back = import_texts(store, table, text_column="text", label_column="label", id_column=id_column)
+            records = {r.id: (r.path, r.label) for r in store.images()}
+        assert back.returned == 1 and back.added == 0 and not back.conflicts, id_column
+        assert records[vpn.id] == (f"{base}#id=B3" if id_column else f"{base}#2", "billing")  # its hand label
+        assert len(records) == 2
+        assert "1 text(s) back in the file since an earlier import took their items back" in back.describe()
+
+
+def test_a_new_id_with_a_removed_ids_text_is_a_new_item(tmp_path: Path) -> None:
+    rows = [["ticket", "text", "label"], ["B1", "Printer jams", "hardware"], ["B3", "VPN drops", "network"]]
+    table = _write(tmp_path / "t.csv", rows)
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        _write(table, [rows[0], rows[1], ["B9", "VPN drops", "network"]])  # B3 gone, B9 new with its text
+        summary = import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        keys = sorted(r.path for r in store.images())
+    assert summary.returned == 0 and summary.added == 1 and len(summary.removed) == 1
+    assert len(keys) == 3
