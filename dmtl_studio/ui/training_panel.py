@@ -506,46 +506,43 @@ class TrainingPanel(QWidget):
 
     def ask_quit_while_training(self) -> str:
         """Ask what closing the window does to the running run: one of QUIT_STOP, QUIT_AFTER_RUN, QUIT_CANCEL."""
-        box = QMessageBox(self.window())
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("A run is training")
-        box.setText("A run is still training. Quit anyway?")
-        box.setInformativeText(
-            f"{self.stop_cost()}\n\nKeep training: the run goes on{' (it is resumed)' if self.paused else ''} "
-            "and the window closes by itself when it ends. Cancel: nothing changes."
+        clicked = self._ask_about_run(
+            "A run is still training. Quit anyway?",
+            f"Keep training: the run goes on{' (it is resumed)' if self.paused else ''} and the window closes by "
+            "itself when it ends. Cancel: nothing changes.",
+            ("Stop and quit", QMessageBox.ButtonRole.DestructiveRole),
+            ("Keep training", QMessageBox.ButtonRole.AcceptRole),
         )
-        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
-        box.exec()
-        clicked = box.clickedButton()
-        box.deleteLater()
-        if clicked is stop:
-            return QUIT_STOP
-        if clicked is keep:
-            return QUIT_AFTER_RUN
-        return QUIT_CANCEL
+        return {0: QUIT_STOP, 1: QUIT_AFTER_RUN}.get(clicked, QUIT_CANCEL)
 
     def ask_switch_while_training(self, name: str) -> bool:
         """Ask whether to stop the running run to open the project ``name``: True to stop it and open."""
+        clicked = self._ask_about_run(
+            f"A run is still training in this project. Stop it and open {name}?",
+            "The run belongs to the project open now: it cannot go on in another. Cancel: nothing changes (open "
+            "the other project when the run has ended).",
+            ("Stop the run and open", QMessageBox.ButtonRole.DestructiveRole),
+        )
+        return clicked == 0
+
+    def _ask_about_run(
+        self, question: str, choices: str, *buttons: tuple[str, QMessageBox.ButtonRole]
+    ) -> int:
+        """A question about the running run, what Stop costs now, ``buttons`` and Cancel (the default, and
+        Escape); the index of the button pressed, -1 for Cancel."""
         box = QMessageBox(self.window())
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("A run is training")
-        box.setText(f"A run is still training in this project. Stop it and open {name}?")
-        box.setInformativeText(
-            f"{self.stop_cost()}\n\nThe run belongs to the project open now: it cannot go on in another. Cancel: "
-            "nothing changes (open the other project when the run has ended)."
-        )
-        stop = box.addButton("Stop the run and open", QMessageBox.ButtonRole.DestructiveRole)
+        box.setText(question)
+        box.setInformativeText(f"{self.stop_cost()}\n\n{choices}")
+        added = [box.addButton(text, role) for text, role in buttons]
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(cancel)
         box.setEscapeButton(cancel)
         box.exec()
         clicked = box.clickedButton()
         box.deleteLater()
-        return clicked is stop
+        return next((k for k, button in enumerate(added) if button is clicked), -1)
 
     # ----------------------------------------------------------------- slots
     def on_progress(self, event: StepProgress) -> None:
