@@ -1512,8 +1512,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(f"note: {card['metrics']['note']}", file=sys.stderr)
     if card["data"].get("fitted_in_test"):
         print(
-            f"note: {card['data']['fitted_in_test']} {noun}(s) now in the test split were fitted on by this run "
-            "(the splits changed since it trained); the 'fitted' column of training-images.csv lists them",
+            f"note: {card['data']['fitted_in_test']} {noun}(s) in the test split hold the content of {noun}s this run "
+            "was fitted on (identical copies in two splits, or the splits changed since it trained); the 'fitted' "
+            "column of training-images.csv lists them",
             file=sys.stderr,
         )
     return 0

@@ -217,7 +217,7 @@ def _with_fitted_note(
     result: EvaluationResult, project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str]
 ) -> EvaluationResult:
     """``result`` with a note when some of its items hold the content of items the run was fitted on (its list,
-    ``fitted-items.txt``): the splits or the files changed after the run was trained, so its scores are
+    ``fitted-items.txt``): identical copies in two splits, or splits or files changed since, so its scores are
     optimistic."""
     fitted = read_fitted_hashes(run_dir)
     if not fitted or not len(result.image_ids):
@@ -232,9 +232,10 @@ def _with_fitted_note(
         return result
     noun = f"{result.noun}s"
     note = (
-        f"{seen} of the {len(scored)} {noun} scored hold the content of {noun} this run was fitted on (the splits "
-        f"or the files changed after it was trained), so these scores are optimistic; train a new run to score "
-        f"it on held-out {noun}."
+        f"{seen} of the {len(scored)} {noun} scored hold the content of {noun} this run was fitted on (identical "
+        f"copies in two splits, or splits or files changed after it was trained), so these scores are optimistic; "
+        f"keep identical {noun} in one split (Labels ▸ Find duplicates and leaks; dmtl-studio duplicates PROJECT "
+        f"--keep-in-one-split), then train a new run to score it on held-out {noun}."
     )
     return replace(result, note=" ".join(part for part in (result.note, note) if part))
 

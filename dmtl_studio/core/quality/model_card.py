@@ -152,8 +152,8 @@ def model_card_markdown(card: dict) -> str:
         ]
     if in_test:
         lines += [
-            f"**{in_test} {noun}(s) now in the test split were fitted on by this run** (the splits changed since "
-            "it trained): its test figures below are optimistic.",
+            f"**{in_test} {noun}(s) in the test split hold the content of {noun}s this run was fitted on** (identical "
+            "copies in two splits, or the splits changed since it trained): its test figures below are optimistic.",
             "",
         ]
     model = card["model"]

@@ -179,7 +179,8 @@ def test_evaluation_says_so_when_splits_were_reassigned_onto_the_texts_the_run_w
     assert set(train_ids) <= {int(i) for i in after.image_ids}
     total = len(after.image_ids)
     assert after.note == (
-        f"4 of the {total} texts scored hold the content of texts this run was fitted on (the splits or the "
-        "files changed after it was trained), so these scores are optimistic; train a new run to score it on "
-        "held-out texts."
+        f"4 of the {total} texts scored hold the content of texts this run was fitted on (identical copies in two "
+        "splits, or splits or files changed after it was trained), so these scores are optimistic; keep identical "
+        "texts in one split (Labels ▸ Find duplicates and leaks; dmtl-studio duplicates PROJECT --keep-in-one-split), "
+        "then train a new run to score it on held-out texts."
     )

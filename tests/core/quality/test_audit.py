@@ -261,7 +261,11 @@ def test_a_run_whose_training_images_are_now_test_images_says_so(tmp_path_factor
         card = json.loads(bundle.read("model-card.json"))
         markdown = bundle.read("model-card.md").decode("utf-8")
     moved = card["data"]["fitted_in_test"]
-    assert moved > 0 and f"**{moved} image(s) now in the test split were fitted on by this run**" in markdown
+    assert (
+        moved > 0
+        and f"**{moved} image(s) in the test split hold the content of images this run was fitted on**"
+        in (markdown)
+    )
 
 
 def test_images_gone_from_disk_are_said_in_the_card(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
