@@ -23,7 +23,14 @@ from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.project_kind import adopt_kind
-from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, assign_splits, label_conflicts
+from dmtl_studio.core.project.splits import (
+    LabelConflict,
+    SplitSummary,
+    assign_splits,
+    label_conflicts,
+    split_leak_sentence,
+    split_leaks,
+)
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.validation import (
     case_variants,
@@ -82,6 +89,8 @@ class ImportSummary:
     projects: tuple[str, ...] = ()
     #: Hidden files and folders below the folder (``.DS_Store``, macOS's ``._x.png``…), left out.
     hidden: int = 0
+    #: Identical images the split folders put in two splits (a leak): paths, one tuple a content.
+    split_leaks: tuple[tuple[str, ...], ...] = ()
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
@@ -102,6 +111,8 @@ class ImportSummary:
             parts.append(f"skipped {self.skipped} non-image file(s)")
         if self.hidden:
             parts.append(f"left out {self.hidden} hidden file(s) or folder(s) (names starting with '.')")
+        if self.split_leaks:
+            parts.append(split_leak_sentence(self.split_leaks, "image"))
         if self.projects:
             parts.append(
                 f"left out {len(self.projects)} DMTL Studio project folder(s) inside it ({self.projects[0]}"
@@ -335,6 +346,7 @@ def import_folder(
         hidden=len(scan.hidden),
         projects=tuple(str(path) for path in scan.projects),
         split_folders=tuple(sorted(splits_by_folder.items())),
+        split_leaks=tuple(split_leaks(store)) if splits_by_folder else (),
         split=split,
         conflicts=tuple(label_conflicts(store)),
         case_variants=tuple(case_variants(existing, sorted(classes - set(existing)))),

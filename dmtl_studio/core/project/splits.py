@@ -12,6 +12,7 @@ moving images by hand) goes through this module, so two rules hold everywhere:
 
 from __future__ import annotations
 
+import os
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -122,6 +123,29 @@ def label_conflicts(store: ProjectStore) -> list[LabelConflict]:
         for sha, members in groups.items()
     ]
     return sorted(conflicts, key=lambda c: c.paths[0])
+
+
+def split_leaks(store: ProjectStore) -> list[tuple[str, ...]]:
+    """Paths of the usable labelled items whose identical content (sha256) lies in two or more splits, one tuple
+    a content: what split folders or a split column can do (every other way of giving splits keeps identical
+    items in one split), a train/test leak."""
+    splits: dict[str, set[str]] = defaultdict(set)
+    paths: dict[str, list[str]] = defaultdict(list)
+    for image in store.images(usable_only=True):
+        if image.label is not None and image.split and image.sha256:
+            splits[image.sha256].add(image.split)
+            paths[image.sha256].append(image.path)
+    return sorted(tuple(paths[sha]) for sha, seen in splits.items() if len(seen) > 1)
+
+
+def split_leak_sentence(leaks: Sequence[Sequence[str]], noun: str) -> str:
+    """The import summary's sentence for :func:`split_leaks` (``noun``: ``"image"`` or ``"text"``)."""
+    first = ", ".join(os.path.basename(path) for path in leaks[0][:2])
+    return (
+        f"{len(leaks)} identical {noun}(s) were put in two splits by the split {'folders' if noun == 'image' else 'column'} "
+        f"({first}{', …' if len(leaks) > 1 else ''}): a leak that makes test figures optimistic; keep each in one "
+        "split (Labels ▸ Find duplicates and leaks; dmtl-studio duplicates PROJECT --keep-in-one-split)"
+    )
 
 
 def assign_splits(

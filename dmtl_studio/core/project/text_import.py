@@ -24,7 +24,7 @@ from dmtl_studio.core.project.folder_scan import FolderScan, natural_key, walk_f
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
-from dmtl_studio.core.project.splits import assign_splits, label_conflicts
+from dmtl_studio.core.project.splits import assign_splits, label_conflicts, split_leaks
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.table_options import check_columns
 from dmtl_studio.core.project.text_decoding import (
@@ -187,6 +187,7 @@ def import_texts(
         moved=match.moved,
         removed=match.removed,
         returned=match.returned,
+        split_leaks=tuple(split_leaks(store)) if splits else (),
         label_differences=match.label_differences,
         relabelled=relabelled,
     )

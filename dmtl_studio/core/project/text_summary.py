@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dmtl_studio.core.project.splits import LabelConflict, SplitSummary
+from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, split_leak_sentence
 from dmtl_studio.core.project.text_decoding import describe_encoding
 from dmtl_studio.core.project.text_tables import Table, describe_delimiter
 from dmtl_studio.core.project.texts_table import TextItem
@@ -96,6 +96,8 @@ class TextImportSummary:
     removed: tuple[str, ...] = ()
     #: Texts no longer in the table at an earlier import that are back (their items, labels included).
     returned: int = 0
+    #: Identical texts the split column put in two splits (a leak): keys, one tuple a text.
+    split_leaks: tuple[tuple[str, ...], ...] = ()
     #: ``(row key, project label, file label)`` of texts the file labels differently from the project.
     label_differences: tuple[tuple[str, str, str], ...] = ()
     #: How many of ``label_differences`` took the file's label (``labels_from_file``).
@@ -176,6 +178,8 @@ class TextImportSummary:
             parts.append(f"skipped {self.skipped} file(s) that are not .txt")
         if self.moved:
             parts.append(f"{self.moved} text(s) found at another row; their labels followed them")
+        if self.split_leaks:
+            parts.append(split_leak_sentence(self.split_leaks, "text"))
         if self.returned:
             parts.append(
                 f"{self.returned} text(s) back in the file since an earlier import took their items back"

@@ -204,3 +204,20 @@ def test_hidden_files_are_left_out_and_counted(tmp_path: Path) -> None:
         summary = import_folder(store, images)
     assert summary.hidden == 2 and summary.scanned == 6
     assert "left out 2 hidden file(s) or folder(s) (names starting with '.')" in summary.describe()
+
+
+def test_identical_images_put_in_two_splits_by_split_folders_are_said(tmp_path: Path) -> None:
+    """Split folders are the one way identical images get two splits: a leak the import now names."""
+    import shutil
+
+    from dmtl_studio.core.project.demo import write_shapes_folder
+
+    shapes = write_shapes_folder(tmp_path / "shapes", 3, seed=2, size=32)
+    root = tmp_path / "images"
+    for split in ("train", "test"):
+        shutil.copytree(shapes, root / split)  # every picture in both splits
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, root)
+    assert len(summary.split_leaks) == 9 and all(len(paths) == 2 for paths in summary.split_leaks)
+    assert "9 identical image(s) were put in two splits by the split folders" in summary.describe()
+    assert "--keep-in-one-split" in summary.describe()

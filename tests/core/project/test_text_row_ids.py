@@ -185,3 +185,17 @@ def test_a_new_id_with_a_removed_ids_text_is_a_new_item(tmp_path: Path) -> None:
         keys = sorted(r.path for r in store.images())
     assert summary.returned == 0 and summary.added == 1 and len(summary.removed) == 1
     assert len(keys) == 3
+
+
+def test_identical_texts_put_in_two_splits_by_the_split_column_are_said(tmp_path: Path) -> None:
+    rows = [
+        ["text", "label", "split"],
+        ["Printer jams", "hw", "train"],
+        ["Printer jams", "hw", "test"],
+        ["VPN", "n", "train"],
+    ]
+    table = _write(tmp_path / "t.csv", rows)
+    with create_project(tmp_path / "p") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label", split_column="split")
+    assert len(summary.split_leaks) == 1
+    assert "1 identical text(s) were put in two splits by the split column" in summary.describe()
