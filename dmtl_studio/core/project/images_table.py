@@ -269,6 +269,16 @@ class ImagesTable:
         )
         return [(sha, image_id, os.fsdecode(path), label) for sha, image_id, path, label in rows]
 
+    def split_leak_rows(self) -> list[tuple[str, str]]:
+        """``(sha256, path)`` of usable labelled items whose identical content lies in two or more splits, by id."""
+        rows = self._conn.execute(
+            "SELECT sha256, path FROM images WHERE problem IS NULL AND class_id IS NOT NULL AND sha256 IN"
+            " (SELECT sha256 FROM images WHERE problem IS NULL AND class_id IS NOT NULL AND sha256 IS NOT NULL"
+            "  AND split IS NOT NULL GROUP BY sha256 HAVING COUNT(DISTINCT split) > 1)"
+            " ORDER BY id"
+        )
+        return [(sha, os.fsdecode(path)) for sha, path in rows]
+
     def unlabelled_count(self) -> int:
         return self._conn.execute(
             "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"

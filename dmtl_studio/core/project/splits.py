@@ -128,14 +128,11 @@ def label_conflicts(store: ProjectStore) -> list[LabelConflict]:
 def split_leaks(store: ProjectStore) -> list[tuple[str, ...]]:
     """Paths of the usable labelled items whose identical content (sha256) lies in two or more splits, one tuple
     a content: what split folders or a split column can do (every other way of giving splits keeps identical
-    items in one split), a train/test leak."""
-    splits: dict[str, set[str]] = defaultdict(set)
+    items in one split), a train/test leak. One query."""
     paths: dict[str, list[str]] = defaultdict(list)
-    for image in store.images(usable_only=True):
-        if image.label is not None and image.split and image.sha256:
-            splits[image.sha256].add(image.split)
-            paths[image.sha256].append(image.path)
-    return sorted(tuple(paths[sha]) for sha, seen in splits.items() if len(seen) > 1)
+    for sha, path in store.split_leak_rows():
+        paths[sha].append(path)
+    return sorted(tuple(group) for group in paths.values())
 
 
 def split_leak_sentence(leaks: Sequence[Sequence[str]], noun: str) -> str:
