@@ -744,11 +744,13 @@ class DatasetBrowser(QWidget):
         if self.editor is None:
             return
         ids = self.selected_ids()
-        if any(i in self.relabel for i in ids):
-            self._accept_relabel(ids)
-            return
+        # The filter shown says what Enter does: in the Duplicates filter it keeps the group in one split, even
+        # for an image that is also a suspected label error (it relabelled it there).
         if self.filter.currentData() == DUPLICATES_KEY and any(i in self.duplicate_group for i in ids):
             self.keep_duplicate_group_in_one_split()
+            return
+        if any(i in self.relabel for i in ids):
+            self._accept_relabel(ids)
             return
         wanted = [self.suggestions[i] for i in ids if i in self.suggestions and self._all[i].label is None]
         if not wanted:

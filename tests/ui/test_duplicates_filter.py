@@ -38,10 +38,17 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
 
         browser.view.setFocus()
         browser._select_row(row)
+        record = browser.model.record(row)
+        browser.relabel[record.id] = (
+            record.label,
+            "other",
+        )  # also a suspected label error: Enter must not relabel
         qtbot.keyClick(browser.view, Qt.Key.Key_Return)
         with ProjectStore.open(project) as store:
             splits = {Path(im.path).name: im.split for im in store.images()}
         assert splits["camera-small.jpg"] == splits["camera.png"] == "train"
+        with ProjectStore.open(project) as store:
+            assert next(im.label for im in store.images() if im.id == record.id) == record.label
         assert "leak" not in browser.model.data(browser.model.index(row))
         assert "in the training split" in window.statusBar().currentMessage()
     finally:
