@@ -1742,6 +1742,11 @@ def _cmd_splits(args: argparse.Namespace) -> int:
     print(summary.describe())
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
+    print(
+        "note: identical items share one split; near-duplicates (resized or re-saved copies) kept in one split "
+        f"before may now be apart: dmtl-studio duplicates {args.project_dir} --keep-in-one-split puts them together",
+        file=sys.stderr,
+    )
     if conflicts:
         print(f"{len(conflicts)} {item}(s) carry two or more labels (they share one split):", file=sys.stderr)
         _print_some([c.describe(item) for c in conflicts])

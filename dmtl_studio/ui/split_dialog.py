@@ -35,7 +35,8 @@ class SplitDialog(QDialog):
         self.seed.setValue(settings.seed)
         note = QLabel(
             f"Every labelled {noun[:-1]} gets a new split, stratified by class. Identical {noun} always share a "
-            "split."
+            f"split; near-duplicates (resized or re-saved copies) kept in one split before may be split apart: run "
+            "Labels ▸ Find duplicates and leaks again afterwards."
         )
         note.setWordWrap(True)
         buttons = QDialogButtonBox(
