@@ -31,7 +31,7 @@ from dmtl_studio.core.evaluation.metrics import nothing_scored
 from dmtl_studio.core.evaluation.results import LOW_CONFIDENCE
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
-from dmtl_studio.core.project.runs_table import RunRecord
+from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX, RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 from dmtl_studio.ui.text_import_dialog import TextImportDialog
 
@@ -336,16 +336,25 @@ class EvaluationView(QWidget):
         """
         current = self.selected_run()
         listed = {self.run_choice.itemData(i) for i in range(self.run_choice.count())}
-        arrived = [run.run_dir for run in runs if run.run_dir not in listed]
+        # A cross-validation fold trained on part of the test split: never the choice made for the user.
+        models = [run for run in runs if not run.name.startswith(CROSSVAL_PREFIX)]
+        arrived = [run.run_dir for run in models if run.run_dir not in listed]
         if listed and arrived:
             current = arrived[-1]  # the newest new run
+        elif current is None and models:
+            current = models[-1].run_dir
         self.run_choice.clear()
         for run in reversed(runs):
             best = (run.final_metrics or {}).get("best", {}) or {}
             accuracy = best.get("val_accuracy")
             score = f", val. acc. {accuracy:.1%}" if isinstance(accuracy, float) else ""
             backbone = run.config.get("backbone", "?")
-            self.run_choice.addItem(f"{run.name} — {backbone}, {run.status}{score}", run.run_dir)
+            fold = (
+                " (a cross-validation fold: trained on part of the test split)"
+                if run.name.startswith(CROSSVAL_PREFIX)
+                else ""
+            )
+            self.run_choice.addItem(f"{run.name} — {backbone}, {run.status}{score}{fold}", run.run_dir)
         if current:
             position = self.run_choice.findData(current)
             if position >= 0:

@@ -245,6 +245,17 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     assert view.selected_run() == "/runs/run-1"  # a refresh keeps the user's choice
     view.set_runs([run(1), run(2), run(3)])  # a run just finished
     assert view.selected_run() == "/runs/run-3"
+    folds = [
+        RunRecord(4 + k, f"cv-{k + 1}of2-x", 4.0 + k, "completed", f"/runs/cv-{k + 1}", {}, {})
+        for k in range(2)
+    ]
+    view.set_runs([run(1), run(2), run(3), *folds])  # a cross-validation ended: its folds are not the choice
+    assert view.selected_run() == "/runs/run-3"
+    assert "a cross-validation fold: trained on part of the test split" in view.run_choice.itemText(0)
+    fresh = EvaluationView()
+    qtbot.addWidget(fresh)
+    fresh.set_runs([run(1), *folds])  # a project opened after a cross-validation
+    assert fresh.selected_run() == "/runs/run-1"
 
 
 def test_overlays_draw_runs_with_validation_curves_and_say_which_have_none(qtbot) -> None:  # noqa: ANN001

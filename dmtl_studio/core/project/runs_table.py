@@ -28,6 +28,8 @@ class RunRecord:
     resumable: bool = False
 
 
+#: Name prefix of a cross-validation fold's run (``cv-2of5-<stamp>``): it trained on its fold's split.
+CROSSVAL_PREFIX = "cv-"
 #: Statuses of a run that has ended without completing; one with a saved epoch can be continued.
 CONTINUABLE = ("stopped", "failed", "interrupted")
 

@@ -29,6 +29,7 @@ from dmtl_studio.core.models.checkpoint import SIDECAR_NAME, WEIGHTS_NAME, Check
 from dmtl_studio.core.models.run_notes import add_run_notes
 from dmtl_studio.core.project import run_lock
 from dmtl_studio.core.project.imaging import FileProblem
+from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX as CROSSVAL_PREFIX
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training import run_state
 from dmtl_studio.core.training.auto import refuse_auto, train_auto
@@ -57,8 +58,6 @@ from dmtl_studio.core.training.text_setup import build_project_run
 log = logging.getLogger(__name__)
 
 LEGACY_LAST_DIR = "last"  # where runs saved by older versions keep their latest weights
-#: Name prefix of a cross-validation fold's run (``cv-2of5-<stamp>``): it trained on its fold's split.
-CROSSVAL_PREFIX = "cv-"
 
 
 def _new_run_dir(store: ProjectStore, prefix: str = "") -> tuple[str, Path]:
