@@ -93,10 +93,11 @@ def refuse_latin1_controls(data: bytes, encoding: str) -> None:
         )
 
 
-def decode_text_bytes(data: bytes, named: str | None = None) -> tuple[str, str]:
+def decode_text_bytes(data: bytes, named: str | None = None, final: bool = True) -> tuple[str, str]:
     """``(text, encoding)`` of ``data``: ``encoding`` is ``"utf-8"``, ``"utf-8-sig"``, ``"utf-16-le"``,
     ``"utf-16-be"`` or ``named`` (a codec name from :func:`checked_encoding`, used for bytes without a byte-order
-    mark). A byte-order mark is removed from the text.
+    mark). A byte-order mark is removed from the text. ``final`` false: ``data`` is the start of a file cut
+    anywhere (a preview), and a character cut off at its end is left out.
 
     Raises
     ------
@@ -109,7 +110,7 @@ def decode_text_bytes(data: bytes, named: str | None = None) -> tuple[str, str]:
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     refuse_latin1_controls(data, encoding)
     try:
-        return data[skip:].decode(codec), encoding
+        return codecs.getincrementaldecoder(codec)().decode(data[skip:], final=final), encoding
     except UnicodeDecodeError as exc:
         offset = exc.start + skip
         tried = "the encoding named" if encoding == named else f"tried {ENCODINGS_TRIED}"

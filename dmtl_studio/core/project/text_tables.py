@@ -9,7 +9,6 @@ skipped; ``<file>#<row>`` is the row's key in a project, stable across re-import
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import os
@@ -23,13 +22,8 @@ from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES
 from dmtl_studio.core.project.table_options import parse_delimiter
 from dmtl_studio.core.project.text_decoding import (
-    ENCODINGS_TRIED,
-    UNDECODABLE_ADVICE,
     UndecodableText,
-    bom_length,
     decode_text_bytes,
-    encoding_of,
-    refuse_latin1_controls,
 )
 
 
@@ -146,24 +140,10 @@ def read_table(
 
 
 def _decode_table(path: Path, data: bytes, partial: bool, named: str | None) -> tuple[str, str]:
-    if not partial:
-        try:
-            return decode_text_bytes(data, named)
-        except UndecodableText as exc:
-            raise UndecodableTable(f"{path.name} {exc}") from None
-    # A preview cut mid-character: an incremental decoder keeps the incomplete end for later (never given).
-    encoding = encoding_of(data, named)
-    codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    try:
-        refuse_latin1_controls(data, encoding)
+    try:  # a preview may be cut mid-character: the incomplete end is left out
+        return decode_text_bytes(data, named, final=not partial)
     except UndecodableText as exc:
         raise UndecodableTable(f"{path.name} {exc}") from None
-    try:
-        decoder = codecs.getincrementaldecoder(codec)()
-        return decoder.decode(data[bom_length(encoding) :], final=False), encoding
-    except UnicodeDecodeError:
-        tried = "the encoding named" if encoding == named else f"tried {ENCODINGS_TRIED}"
-        raise UndecodableTable(f"{path.name} cannot be decoded ({tried}); {UNDECODABLE_ADVICE}") from None
 
 
 def sniff_delimiter(sample: str, default: str = ",") -> str:
