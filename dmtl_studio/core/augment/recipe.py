@@ -35,6 +35,7 @@ from dmtl_studio.core.augment.registry import (
 )
 from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
 from dmtl_studio.core.base.fileio import atomic_write_bytes
+from dmtl_studio.core.base.text_checks import has_control_character
 
 #: The newest recipe format: version 2 adds the ``one_of`` step (:mod:`dmtl_studio.core.augment.choice`).
 SCHEMA_VERSION = 2
@@ -173,7 +174,7 @@ class Recipe:
         name = data.get("name", "custom")
         if not isinstance(name, str):
             raise RecipeError(f"the recipe's 'name' must be text, not {str(name)[:60]!r}")
-        if len(name) > MAX_NAME_CHARS or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        if len(name) > MAX_NAME_CHARS or has_control_character(name):
             raise RecipeError(
                 f"the recipe's 'name' ({name[:40]!r}…, {len(name):,} characters) must be one line of at most "
                 f"{MAX_NAME_CHARS} characters"

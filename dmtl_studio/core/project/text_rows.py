@@ -32,6 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from dmtl_studio.core.base.text_checks import has_control_character
 from dmtl_studio.core.project.delimited_rows import TableRow
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
@@ -82,7 +83,7 @@ def row_keys(base: str, rows: Sequence[TableRow], column: str) -> dict[int, tupl
             problem = f"no id: column '{column}' is empty in this row"
         elif len(value) > MAX_ID_CHARS:
             problem = f"id too long: column '{column}' holds over {MAX_ID_CHARS} characters in this row"
-        elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value) or _REMOVED.search(value):
+        elif has_control_character(value) or _REMOVED.search(value):
             problem = (
                 f"unusable id: column '{column}' holds a control character, a line break or an ending the "
                 "product keeps for removed rows ('#removed-N') in this row"
