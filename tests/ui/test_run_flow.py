@@ -77,17 +77,23 @@ def _answer_close_question(button_text: str, asked: list[str]) -> None:
     QTimer.singleShot(50, press)
 
 
-def test_closing_during_training_asks_and_stays_responsive(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
-    import time
-
-    window, controller = build_window(tiny_project)
+def _long_run_past_its_first_epoch(qtbot, project: Path) -> tuple:  # noqa: ANN001
+    """The window on ``project``, a 200-epoch run (trained by epochs: a probe fits in one go) past its first."""
+    window, controller = build_window(project)
     qtbot.addWidget(window)
     window.show()
-    window.model_panel.linear_probe.setChecked(False)  # epochs to close in (a probe fits in one go)
+    window.model_panel.linear_probe.setChecked(False)
     window.model_panel.epochs.setValue(200)
     controller.start_training()
     thread = controller.training_thread
     qtbot.waitUntil(lambda: window.training.epochs_done >= 1, timeout=TIMEOUT)
+    return window, controller, thread
+
+
+def test_closing_during_training_asks_and_stays_responsive(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
+    import time
+
+    window, controller, thread = _long_run_past_its_first_epoch(qtbot, tiny_project)
 
     asked: list[str] = []
     _answer_close_question("Cancel", asked)
@@ -113,14 +119,7 @@ def test_opening_another_project_during_a_run_asks_and_opens_it_once_stopped(
 ) -> None:  # noqa: ANN001
     other = tmp_path / "other"
     ProjectStore.create(other).close()
-    window, controller = build_window(tiny_project)
-    qtbot.addWidget(window)
-    window.show()
-    window.model_panel.linear_probe.setChecked(False)
-    window.model_panel.epochs.setValue(200)
-    controller.start_training()
-    thread = controller.training_thread
-    qtbot.waitUntil(lambda: window.training.epochs_done >= 1, timeout=TIMEOUT)
+    window, controller, thread = _long_run_past_its_first_epoch(qtbot, tiny_project)
 
     asked: list[str] = []
     _answer_close_question("Cancel", asked)

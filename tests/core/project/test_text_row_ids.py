@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -15,18 +14,10 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_import import import_texts
 from dmtl_studio.core.project.text_rows import is_removed_key
 from dmtl_studio.core.project.text_summary import describe_source
+from tests.core.project.test_text_import import _labels
+from tests.core.project.test_text_import import _write_csv as _write
 
 SAME = "The payment failed but money left my bank"
-
-
-def _write(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as stream:
-        csv.writer(stream).writerows(rows)
-    return path
-
-
-def _labels(store: ProjectStore) -> dict[str, str | None]:
-    return {record.path: record.label for record in store.images(usable_only=True)}
 
 
 def _by_key(store: ProjectStore, key: str) -> int:
