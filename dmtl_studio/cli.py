@@ -484,8 +484,6 @@ def train_config(args: argparse.Namespace, kind: str = "images") -> TrainConfig:
     """
     given = _given_settings(args)
     if kind == "text" and "backbone" not in given:
-        from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
-
         given["backbone"] = DEFAULT_TEXT_ENCODER
     return TrainConfig.recommended(**given)
 
@@ -1535,8 +1533,9 @@ def _cmd_label_errors(args: argparse.Namespace) -> int:
         f"{len(report.suspects)} suspected label error(s) among {report.images} labelled {noun}(s) "
         f"({report.folds} folds; score = 1 - probability of the given label)"
     )
-    if report.caveat(noun):
-        print(f"note: {report.caveat(noun)}", file=sys.stderr)
+    caveat = report.caveat(noun)
+    if caveat:
+        print(f"note: {caveat}", file=sys.stderr)
     if report.suspects:
         print("score\tgiven\tsuggested\tpath")
     for suspect in report.suspects:
