@@ -15,6 +15,7 @@ import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.evaluation.names_now import project_of_run as project_of_run
+from dmtl_studio.core.evaluation.names_now import run_names_now
 from dmtl_studio.core.evaluation.predict import predict_paths
 from dmtl_studio.core.evaluation.results import EvaluationResult, evaluation_images
 from dmtl_studio.core.evaluation.run_state import run_state_note
@@ -193,9 +194,7 @@ def _named_now(
     """``loaded`` with its classes under the names they have in the project now (classes renamed since the run
     was trained keep their images and scores; classes merged since are one output, the sum of their
     probabilities), and a note naming the renames and merges (empty when none)."""
-    with ProjectStore.open(project_dir, read_only=True) as store:
-        run = store.run_at(run_dir)
-        names = store.class_names_now(loaded.classes, run.created_at) if run is not None else loaded.classes
+    names = run_names_now(run_dir, loaded.classes, project_dir) or loaded.classes
     renamed = [
         f"'{old}' is now '{new}'" for old, new in zip(loaded.classes, names, strict=True) if old != new
     ]

@@ -10,6 +10,7 @@ column, the sum of their probabilities (the label is then the largest of the mer
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,17 @@ def project_of_run(run_dir: str | os.PathLike[str]) -> Path | None:
     return candidate if is_project(candidate) else None
 
 
-def run_names_now(run_dir: str | os.PathLike[str], classes: tuple[str, ...]) -> list[str] | None:
-    """The names the run's ``classes`` have in its project now (a name may repeat: classes merged since), or
-    ``None`` when the run is not inside a project that knows it, or nothing was renamed or merged since it was
-    trained."""
+def run_names_now(
+    run_dir: str | os.PathLike[str],
+    classes: Sequence[str],
+    project: str | os.PathLike[str] | None = None,
+) -> list[str] | None:
+    """The names the run's ``classes`` have in its project now (``project``, by default the one the run folder
+    lies in; a name may repeat: classes merged since), or ``None`` when there is no such project, or nothing was
+    renamed or merged since the run read its classes (``ProjectStore.class_names_now``)."""
     from dmtl_studio.core.project.store import ProjectStore
 
-    project = project_of_run(run_dir)
+    project = project if project is not None else project_of_run(run_dir)
     if project is None:
         return None
     with ProjectStore.open(project, read_only=True) as store:

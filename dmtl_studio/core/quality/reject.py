@@ -43,6 +43,7 @@ def validation_threshold(
         its file of them unreadable (damaged), or ``target_accuracy`` is outside ``(0, 1]``.
     """
     from dmtl_studio.core.evaluation.inference import probabilities_for, project_of_run
+    from dmtl_studio.core.evaluation.names_now import run_names_now
     from dmtl_studio.core.models.calibration import softmax, temperature_of
     from dmtl_studio.core.models.checkpoint import load_checkpoint
     from dmtl_studio.core.project.file_changes import current_hashes
@@ -60,14 +61,11 @@ def validation_threshold(
             "a threshold on; give --reject-below P instead"
         )
     loaded = loaded or load_checkpoint(run_dir, device=device)
+    # Classes renamed or merged since the run was trained are scored under their names now, as evaluate does:
+    # a merged class's probability is the sum of its former classes'.
+    names = run_names_now(run_dir, loaded.classes, project) or list(loaded.classes)
+    index = {name: i for i, name in enumerate(dict.fromkeys(names))}
     with ProjectStore.open(project) as store:
-        # Classes renamed or merged since the run was trained are scored under their names now, as evaluate does:
-        # a merged class's probability is the sum of its former classes'.
-        run = store.run_at(run_dir)
-        names = (
-            store.class_names_now(loaded.classes, run.created_at) if run is not None else list(loaded.classes)
-        )
-        index = {name: i for i, name in enumerate(dict.fromkeys(names))}
         records = [im for im in store.images(usable_only=True) if im.split == "val" and im.label in index]
         # Items the run was fitted on would make the threshold optimistic: held-out ones choose it, and fitted
         # ones only through the logits of the fold models that did not see them.
