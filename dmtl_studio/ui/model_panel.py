@@ -733,11 +733,10 @@ class ModelPanel(QWidget):
         # Auto's first phase is the frozen run, so the probe applies to it too; its fine-tune trains by epochs.
         usable = self.transfer() in ("frozen", "auto") and self.head_kind.currentData() == "linear"
         self.linear_probe.setEnabled(usable)
-        probe = usable and self.linear_probe.isChecked() and self.transfer() == "frozen"
+        probe = self._fits_probe()
         self.epochs.setEnabled(not probe)
         self.ema_decay.setEnabled(not probe)  # a head fitted once to convergence has no steps to average
         # Nor a learning rate or dropout: L-BFGS to convergence, its L2 strength chosen by cross-validation.
-        self._probe_on = probe
         for box in (self.learning_rate, self.dropout):
             box.setEnabled(not probe)
         self.find_lr.setEnabled(not probe and not self.lr_cancel.isEnabled())
@@ -749,12 +748,17 @@ class ModelPanel(QWidget):
         self.mixing_note_changed.emit(self.mixing_note())
         self._consistency_changed()  # the unlabelled ratio is for runs trained by epochs
 
+    def _fits_probe(self) -> bool:
+        """Whether a run with the settings shown fits its head as a linear probe (frozen, linear head, ticked)."""
+        linear = self.head_kind.currentData() == "linear"
+        return self.transfer() == "frozen" and linear and self.linear_probe.isChecked()
+
     def mixing_note(self) -> str:
         """What a run with the settings shown does with a recipe's mixing steps, when not what the preview shows:
         a linear probe leaves them out; a frozen backbone trained by epochs mixes the pairs' cached features."""
         if self.transfer() != "frozen":
             return ""
-        if self.linear_probe.isEnabled() and self.linear_probe.isChecked():
+        if self._fits_probe():
             return (
                 "not used by the linear probe, which is fitted once on the cached views (untick Fit as a linear "
                 "probe to train with mixing)"
@@ -787,7 +791,7 @@ class ModelPanel(QWidget):
 
     # ------------------------------------------------------------------ learning-rate finder
     def set_lr_finder_running(self, running: bool, message: str = "") -> None:
-        self.find_lr.setEnabled(not running and not self._probe_on)
+        self.find_lr.setEnabled(not running and not self._fits_probe())
         self.lr_cancel.setEnabled(running)
         if running:  # a new test: the previous curve and suggestion no longer apply
             self.lr_curve.setData([], [])
