@@ -164,7 +164,7 @@ def import_texts(
         )
     items, splits = table_items(table, text_column, label_column, split_column, id_column)
     before = store.class_names()
-    match = follow_rows(store, str(path.absolute()), items)
+    match = follow_rows(store, str(path.absolute()), items, () if id_column else table.rows)
     summary = _write(
         store,
         path,
@@ -184,11 +184,8 @@ def import_texts(
         summary = dataclasses.replace(summary, case_variants=tuple(case_variants(before, created)))
     return dataclasses.replace(
         summary,
-        moved=match.moved,
-        removed=match.removed,
-        returned=match.returned,
+        **match.summary_fields(),
         split_leaks=tuple(split_leaks(store)) if splits else (),
-        label_differences=match.label_differences,
         relabelled=relabelled,
     )
 

@@ -23,7 +23,9 @@ A table imported with an id column (``--id-column``: a ticket number, a sample i
 the same text: rule 2 never moves an item from one id to another, and a removed row keeps its id
 (``<file>#id=<id>#removed-<item>``) so that rule 5 gives it back to that id only. An earlier import of the same file
 keyed by row numbers is matched by the rules above and its items re-keyed by id, so adding the id column loses no
-label.
+label. The way back loses none either: a table imported again without its id column after an import with one is
+matched by the ids still in its rows (:func:`id_hints`): a row whose cell holds an item's id takes that item first,
+so identical texts keep their own labels.
 """
 
 from __future__ import annotations
@@ -116,6 +118,44 @@ class RowMatch:
     item_ids: dict[str, int] = field(default_factory=dict)
     #: Texts no longer in the file at an earlier import that are back (by id, or by their text): their items.
     returned: int = 0
+    #: Rows of a table read without its id column matched to their items by the ids in them (:func:`id_hints`).
+    by_earlier_ids: int = 0
+
+    def summary_fields(self) -> dict[str, object]:
+        """What an import's summary says of the match (the fields of ``TextImportSummary`` of the same names)."""
+        return {
+            "moved": self.moved,
+            "removed": self.removed,
+            "returned": self.returned,
+            "by_earlier_ids": self.by_earlier_ids,
+            "label_differences": self.label_differences,
+        }
+
+
+def id_hints(base: str, records: Sequence[ImageRecord], rows: Sequence[TableRow]) -> dict[str, str]:
+    """``{row key: item key}`` for a table ``base`` imported without an id column whose project items were keyed
+    by one at an earlier import: the column of ``rows`` that holds the most of those items' ids is taken as that
+    id column, and each row whose cell there holds an id is hinted to that id's item (removed or not). Empty when
+    no item of ``base`` is keyed by an id, or no column holds one of their ids."""
+    mark = f"{base}#{ID_MARK}"
+    ids: dict[str, str] = {}
+    for record in records:
+        if record.path.startswith(mark):
+            stem = (
+                record.path[: record.path.rfind("#removed-")] if is_removed_key(record.path) else record.path
+            )
+            ids[stem[len(mark) :]] = record.path
+    if not ids:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if row.problem is not None:
+            continue
+        for column, value in row.values.items():
+            text = value.strip() if isinstance(value, str) else None
+            if text and text in ids:
+                found.setdefault(column, {})[f"{base}#{row.number}"] = ids[text]
+    return max(found.values(), key=len) if found else {}
 
 
 def _row_number(key: str) -> int:
@@ -123,10 +163,17 @@ def _row_number(key: str) -> int:
     return int(tail) if tail.isdigit() else 1 << 62
 
 
-def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextItem]) -> RowMatch:
+def match_rows(
+    base: str,
+    records: Sequence[ImageRecord],
+    items: Sequence[TextItem],
+    hints: dict[str, str] | None = None,
+) -> RowMatch:
     """Match the ``items`` read from the table ``base`` (its absolute path; item keys are ``<base>#<row>``) to
     the project's ``records`` of that table, by text first (module docstring). Records of other sources and
-    items already removed from the file are ignored. Pure: the caller applies :attr:`RowMatch.renames`."""
+    items already removed from the file are ignored. ``hints`` (:func:`id_hints`) gives a row the item of its id
+    first when that item holds the same text (or, removed, is back). Pure: the caller applies
+    :attr:`RowMatch.renames`."""
     prefix = base + "#"
     known = {r.path: r for r in records if r.path.startswith(prefix)}
     existing = {key: r for key, r in known.items() if not is_removed_key(key)}
@@ -145,6 +192,17 @@ def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextIt
         if record is not None and record.problem is None and record.sha256 == digest:
             claimed[source] = source
             matched.add(source)
+    hints = hints or {}
+    for source, digest in hashes.items():  # the row's id names an item of the same text
+        record = existing.get(hints.get(source, ""))
+        if (
+            source not in matched
+            and record is not None
+            and record.sha256 == digest
+            and record.problem is None
+        ):
+            claimed[record.path] = source
+            matched.add(source)
     moved = 0
     mark = prefix + ID_MARK
     for source, digest in hashes.items():  # rule 2
@@ -154,18 +212,24 @@ def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextIt
             if key not in claimed and not (key.startswith(mark) and source.startswith(mark)):
                 claimed[key] = source
                 matched.add(source)
-                moved += 1
+                moved += not key.startswith(mark) and not source.startswith(
+                    mark
+                )  # a re-keyed row did not move
                 break
-    for item in items:  # rule 3
-        record = existing.get(item.source)
-        if item.source in matched or record is None or item.source in claimed:
+    for item in items:  # rule 3 (a row of an id kept in the table: that id's item)
+        held = item.source if item.source in existing else hints.get(item.source, "")
+        record = existing.get(held)
+        if item.source in matched or record is None or held in claimed:
             continue
         if item.problem is not None and record.problem is None:
             continue
-        claimed[item.source] = item.source
+        claimed[held] = item.source
         matched.add(item.source)
-    returned = _returning(known, items, hashes, matched, prefix + ID_MARK, claimed)
+    returned = _returning(known, items, hashes, matched, prefix + ID_MARK, claimed, hints)
     renames = {old: new for old, new in claimed.items() if old != new}
+    by_ids = sum(
+        hints.get(new) == old or hints.get(new, "").startswith(f"{old}#") for old, new in claimed.items()
+    )
     removed = []
     for key, record in existing.items():
         if key not in claimed:
@@ -179,7 +243,7 @@ def match_rows(base: str, records: Sequence[ImageRecord], items: Sequence[TextIt
     ]
     differences = tuple((new, str(known[old].label), labels[new]) for old, new in differing)
     item_ids = {new: known[old].id for old, new in differing}
-    return RowMatch(renames, moved, tuple(sorted(removed)), differences, item_ids, returned)
+    return RowMatch(renames, moved, tuple(sorted(removed)), differences, item_ids, returned, by_ids)
 
 
 def _returning(
@@ -189,10 +253,12 @@ def _returning(
     matched: set[str],
     id_mark: str,
     claimed: dict[str, str],
+    hints: dict[str, str],
 ) -> int:
     """Rule 5: a new row takes back the item of a text that was no longer in the file at an earlier import (its
-    label, split and history): a row keyed by its id, the item removed under that id; another row, a removed
-    item (not keyed by an id) of the same text, in row order. Adds to ``claimed``; returns how many came back."""
+    label, split and history): a row keyed by its id (or hinted to one, :func:`id_hints`), the item removed under
+    that id; another row, a removed item (not keyed by an id) of the same text, in row order. Adds to
+    ``claimed``; returns how many came back."""
     by_id: dict[str, str] = {}
     by_text: dict[str, list[str]] = {}
     for key in sorted((k for k in known if is_removed_key(k)), key=_row_number):
@@ -207,6 +273,9 @@ def _returning(
             continue
         if item.source.startswith(id_mark):
             key = by_id.pop(item.source, None)
+        elif hints.get(item.source, "").startswith(id_mark) and is_removed_key(hints[item.source]):
+            hinted = hints[item.source]
+            key = by_id.pop(hinted[: hinted.rfind("#removed-")], None)
         else:
             waiting = by_text.get(hashes[item.source], [])
             key = waiting.pop(0) if waiting else None
@@ -217,16 +286,20 @@ def _returning(
     return returned
 
 
-def follow_rows(store: ProjectStore, base: str, items: Sequence[TextItem]) -> RowMatch:
+def follow_rows(
+    store: ProjectStore, base: str, items: Sequence[TextItem], rows: Sequence[TableRow] = ()
+) -> RowMatch:
     """Match ``items`` (the rows of the table ``base``) to ``store``'s items of that table and re-key those items
-    (:func:`match_rows`), so the import that follows updates each text's own item.
+    (:func:`match_rows`), so the import that follows updates each text's own item. ``rows`` (the table's rows,
+    for a table read without an id column) give the ids of an earlier import by id (:func:`id_hints`).
 
     Raises
     ------
     ProjectError
         When the project is read-only or the disk refuses the change (nothing is changed then).
     """
-    match = match_rows(base, store.images_under(base + "#"), items)  # this table's items only
+    records = store.images_under(base + "#")  # this table's items only
+    match = match_rows(base, records, items, id_hints(base, records, rows) if rows else None)
     store.rename_sources(match.renames)
     return match
 

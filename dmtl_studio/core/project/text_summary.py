@@ -96,6 +96,8 @@ class TextImportSummary:
     removed: tuple[str, ...] = ()
     #: Texts no longer in the table at an earlier import that are back (their items, labels included).
     returned: int = 0
+    #: Rows of a table read without its id column matched by the ids an earlier import keyed them by.
+    by_earlier_ids: int = 0
     #: Identical texts the split column put in two splits (a leak): keys, one tuple a text.
     split_leaks: tuple[tuple[str, ...], ...] = ()
     #: ``(row key, project label, file label)`` of texts the file labels differently from the project.
@@ -184,8 +186,14 @@ class TextImportSummary:
             parts.append(
                 f"{self.returned} text(s) back in the file since an earlier import took their items back"
             )
+        if self.by_earlier_ids:
+            parts.append(
+                f"{self.by_earlier_ids} text(s) matched to their items by the ids in their rows (an earlier import "
+                "keyed them by an id column; name it again, --id-column or the dialog's Id column, to keep them "
+                "keyed by id)"
+            )
         if self.removed:
-            parts.append(f"{len(self.removed)} text(s) no longer in the file, kept with their labels")
+            parts.append(f"{len(self.removed)} text(s) no longer in the file, kept with any labels they had")
         if self.relabelled:
             parts.append(f"{self.relabelled} label(s) taken from the file instead of the project's")
         elif self.label_differences:
@@ -260,6 +268,7 @@ class TextImportSummary:
             "moved": self.moved,
             "removed": list(self.removed),
             "returned": self.returned,
+            "matched_by_earlier_ids": self.by_earlier_ids,
             "label_differences": [
                 {"path": key, "project_label": project, "file_label": file}
                 for key, project, file in self.label_differences

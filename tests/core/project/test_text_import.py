@@ -427,7 +427,7 @@ def test_reimport_after_rows_inserted_and_removed_keeps_labels_on_their_texts(tm
         assert label == "b" and removed_key == f"{base}#removed-{ids['beta valve']}"
         assert summary.moved == 2 and summary.removed == (removed_key,) and summary.added == 1
         assert "2 text(s) found at another row" in summary.describe()
-        assert "1 text(s) no longer in the file, kept with their labels" in summary.describe()
+        assert "1 text(s) no longer in the file, kept with any labels they had" in summary.describe()
         again = import_texts(
             store, table, text_column="text", label_column="label"
         )  # the same file: no change

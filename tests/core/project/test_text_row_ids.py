@@ -139,6 +139,37 @@ def test_texts_keyed_by_id_export_under_their_ids(tmp_path: Path) -> None:
     assert names == ["t_idT 2.txt", "t_idT_1.txt"]
 
 
+def test_dropping_the_id_column_later_keeps_each_identical_texts_own_label(tmp_path: Path) -> None:
+    """Imported by id, hand-labelled, the file reversed, then imported without the id column: matched by text in
+    row order, the labels of the identical T-1 / T-3 / T-4 traded rows."""
+    table = _write(tmp_path / "t.csv", TICKETS)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label", id_column="ticket")
+        by_id = {f"T-{n}": _by_key(store, f"{base}#id=T-{n}") for n in range(1, 6)}
+        store.set_label([by_id["T-1"]], "outage")
+        store.set_label([by_id["T-3"]], "fraud")
+        rows = [TICKETS[0], *reversed(TICKETS[1:])]
+        rows[2] = ["T-4", SAME + " twice", "billing"]  # T-4 edited in place
+        del rows[4]  # T-2 gone
+        _write(table, rows)  # T-5, T-4, T-3, T-1
+        summary = import_texts(store, table, text_column="text", label_column="label")
+        records = {r.id: (r.path, r.label) for r in store.images()}
+        t4 = store.text(by_id["T-4"])
+        _write(table, [*rows, TICKETS[2]])  # T-2 back, still without the id column
+        back = import_texts(store, table, text_column="text", label_column="label")
+        t2 = next(r for r in store.images() if r.id == by_id["T-2"])
+    assert records[by_id["T-1"]] == (f"{base}#4", "outage") and records[by_id["T-3"]] == (
+        f"{base}#3",
+        "fraud",
+    )
+    assert records[by_id["T-4"]] == (f"{base}#2", "billing") and t4 == SAME + " twice"
+    assert records[by_id["T-5"]][0] == f"{base}#1" and summary.moved == 0 and summary.added == 0
+    assert summary.removed == (f"{base}#id=T-2#removed-{by_id['T-2']}",) and len(records) == 5
+    assert back.returned == 1 and back.added == 0 and (t2.path, t2.label) == (f"{base}#5", "safety")
+    assert summary.by_earlier_ids == 4 and "4 text(s) matched to their items by the ids" in summary.describe()
+
+
 def test_a_row_back_in_the_file_takes_its_item_back_with_its_hand_label(tmp_path: Path) -> None:
     """A filtered export imported, then the whole file again: the returning row was a new item, and its hand
     label stayed on the orphan of the earlier import (a label conflict and a duplicate)."""
