@@ -164,7 +164,7 @@ def import_texts(
         )
     items, splits = table_items(table, text_column, label_column, split_column, id_column)
     before = store.class_names()
-    match = follow_rows(store, str(path.absolute()), items, () if id_column else table.rows)
+    match = follow_rows(store, str(path.absolute()), items, table.rows, id_column)
     summary = _write(
         store,
         path,

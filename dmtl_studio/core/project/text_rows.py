@@ -168,12 +168,15 @@ def match_rows(
     records: Sequence[ImageRecord],
     items: Sequence[TextItem],
     hints: dict[str, str] | None = None,
+    places: dict[str, str] | None = None,
 ) -> RowMatch:
     """Match the ``items`` read from the table ``base`` (its absolute path; item keys are ``<base>#<row>``) to
     the project's ``records`` of that table, by text first (module docstring). Records of other sources and
     items already removed from the file are ignored. ``hints`` (:func:`id_hints`) gives a row the item of its id
-    first when that item holds the same text (or, removed, is back). Pure: the caller applies
-    :attr:`RowMatch.renames`."""
+    first when that item holds the same text (or, removed, is back). ``places`` (``{id key: <base>#<row>}``, for
+    a table read with its id column) lets rule 3 give a row keyed by its id the item held at its row number: a row
+    that was a problem at an earlier import (a repeated or empty id, since fixed) is the same row, not a new one.
+    Pure: the caller applies :attr:`RowMatch.renames`."""
     prefix = base + "#"
     known = {r.path: r for r in records if r.path.startswith(prefix)}
     existing = {key: r for key, r in known.items() if not is_removed_key(key)}
@@ -217,7 +220,11 @@ def match_rows(
                 )  # a re-keyed row did not move
                 break
     for item in items:  # rule 3 (a row of an id kept in the table: that id's item)
-        held = item.source if item.source in existing else hints.get(item.source, "")
+        held = (
+            item.source
+            if item.source in existing
+            else hints.get(item.source) or (places or {}).get(item.source, "")
+        )
         record = existing.get(held)
         if item.source in matched or record is None or held in claimed:
             continue
@@ -287,11 +294,16 @@ def _returning(
 
 
 def follow_rows(
-    store: ProjectStore, base: str, items: Sequence[TextItem], rows: Sequence[TableRow] = ()
+    store: ProjectStore,
+    base: str,
+    items: Sequence[TextItem],
+    rows: Sequence[TableRow] = (),
+    id_column: str | None = None,
 ) -> RowMatch:
-    """Match ``items`` (the rows of the table ``base``) to ``store``'s items of that table and re-key those items
-    (:func:`match_rows`), so the import that follows updates each text's own item. ``rows`` (the table's rows,
-    for a table read without an id column) give the ids of an earlier import by id (:func:`id_hints`).
+    """Match ``items`` (the rows of the table ``base``, keyed by ``id_column`` if named) to ``store``'s items of
+    that table and re-key those items (:func:`match_rows`), so the import that follows updates each text's own
+    item. ``rows`` (the table's rows) give, without an id column, the ids of an earlier import by id
+    (:func:`id_hints`) and, with one, each id's row number.
 
     Raises
     ------
@@ -299,7 +311,11 @@ def follow_rows(
         When the project is read-only or the disk refuses the change (nothing is changed then).
     """
     records = store.images_under(base + "#")  # this table's items only
-    match = match_rows(base, records, items, id_hints(base, records, rows) if rows else None)
+    if id_column:
+        places = {key: f"{base}#{number}" for number, (key, _) in row_keys(base, rows, id_column).items()}
+        match = match_rows(base, records, items, places=places)
+    else:
+        match = match_rows(base, records, items, id_hints(base, records, rows) if rows else None)
     store.rename_sources(match.renames)
     return match
 

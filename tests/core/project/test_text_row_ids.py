@@ -119,6 +119,22 @@ def test_rows_without_a_usable_id_are_problems_keyed_by_their_row(tmp_path: Path
     assert f"{lines.absolute()}#id=7" in usable_after  # a number is an id, a JSON object is none
 
 
+def test_a_problem_row_whose_id_is_fixed_is_the_same_item_not_a_lingering_removed_one(tmp_path: Path) -> None:
+    rows = [["id", "text", "label"], ["A", "first", "x"], ["", "no id", "x"], ["A", "again", "y"], ["B", "b", "y"]]
+    table = _write(tmp_path / "t.csv", rows)
+    base = str(table.absolute())
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, table, text_column="text", label_column="label", id_column="id")
+        problem_ids = {r.path: r.id for r in store.images() if r.problem}
+        rows[2][0], rows[3][0] = "C", "D"  # the ids fixed
+        _write(table, rows)
+        summary = import_texts(store, table, text_column="text", label_column="label", id_column="id")
+        records = {r.path: (r.id, r.label, r.problem) for r in store.images()}
+    assert summary.removed == () and summary.added == 0 and len(records) == 4
+    assert records[f"{base}#id=C"] == (problem_ids[f"{base}#2"], "x", None)  # the file's label, the same item
+    assert records[f"{base}#id=D"] == (problem_ids[f"{base}#3"], "y", None)
+
+
 def test_an_id_column_is_checked_before_anything_is_imported(tmp_path: Path) -> None:
     table = _write(tmp_path / "t.csv", TICKETS)
     with create_project(tmp_path / "p") as store:
