@@ -250,9 +250,18 @@ class TextImportDialog(QDialog):
             if preview.delimiter is None
             else f"{describe_delimiter(preview.delimiter)}-separated"
         )
+        left_out = "; ".join(f"row {n}: {html.escape(problem)}" for n, problem in preview.problem_rows[:3])
+        more = len(preview.problem_rows) - 3
+        left_out += f"; and {more} more" if more > 0 else ""
         self.how_read.setText(
             f"<b>{html.escape(self.path.name)}</b>: {kind}, {encoding}, {len(preview.columns)} column(s). "
-            + (f"The first {len(preview.rows)} row(s):" if preview.rows else "")
+            + (
+                f"Not shown, and {'a problem' if len(preview.problem_rows) == 1 else 'problems'} once imported: "
+                f"{left_out}. "
+                if left_out
+                else ""
+            )
+            + (f"The first {len(preview.rows)} usable row(s):" if preview.rows else "")
         )
         advice = header_advice(preview.header_warning, self.predicting) if preview.header_warning else ""
         # Only the first letter raised: str.capitalize would lower the file and column names in it.

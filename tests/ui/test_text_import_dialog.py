@@ -61,6 +61,19 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
     assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()
 
 
+def test_the_preview_shows_texts_as_imported_and_names_the_rows_it_leaves_out(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    table = tmp_path / "m.tsv"
+    table.write_text(
+        "text\tlabel\nBell\x07 and ESC \x1b[31mred\x1b[0m\ta\nfine\tb\nragged\ta\textra\tmore\nlast\tb\n",
+        encoding="utf-8",
+    )
+    dialog = TextImportDialog(table)
+    qtbot.addWidget(dialog)
+    assert dialog.table.item(0, 0).text() == "Bell and ESC red"  # what the import keeps
+    assert [dialog.table.verticalHeaderItem(r).text() for r in range(3)] == ["row 1", "row 2", "row 4"]
+    assert "Not shown, and a problem once imported: row 3:" in dialog.how_read.text()
+
+
 def test_a_file_with_a_header_and_no_rows_cannot_be_imported_and_the_dialog_says_why(
     qtbot, tmp_path: Path
 ) -> None:  # noqa: ANN001

@@ -24,6 +24,7 @@ from dmtl_studio.core.project.table_options import parse_delimiter
 from dmtl_studio.core.project.text_decoding import (
     UndecodableText,
     decode_text_bytes,
+    without_control_characters,
 )
 
 
@@ -81,6 +82,9 @@ class TablePreview:
     rows_read: int = 0
     #: Why the first line looks like a row of data, not column names (:func:`header_as_data`), or ``None``.
     header_warning: str | None = None
+    #: ``(row number, problem)`` of the rows left out of ``rows`` among those shown (an import makes each a
+    #: problem item).
+    problem_rows: tuple[tuple[int, str], ...] = ()
 
 
 def describe_delimiter(delimiter: str | None) -> str:
@@ -242,6 +246,10 @@ def preview_table(
     good = [row for row in table.rows if row.problem is None]
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])
     numbers = tuple(row.number for row in good[:rows])
+    last = numbers[-1] if len(good) > rows else 1 << 62
+    problems = tuple(
+        (r.number, str(r.problem)) for r in table.rows if r.problem is not None and r.number < last
+    )
     return TablePreview(
         table.columns,
         shown,
@@ -253,6 +261,7 @@ def preview_table(
         numbers,
         len(table.rows),
         header_as_data(table, text),
+        problems,
     )
 
 
@@ -274,8 +283,9 @@ def header_as_data(table: Table, text_column: str | None) -> str | None:
 
 
 def _shown(value: object) -> str:
+    """A cell as an import keeps it (control characters and terminal escapes removed)."""
     try:
-        return cell_text(value) or ""
+        return without_control_characters(cell_text(value) or "")[0]
     except ValueError:
         return json.dumps(value)[:200]
 
