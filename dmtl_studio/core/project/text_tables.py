@@ -246,7 +246,7 @@ def preview_table(
     good = [row for row in table.rows if row.problem is None]
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])
     numbers = tuple(row.number for row in good[:rows])
-    last = numbers[-1] if len(good) > rows else 1 << 62
+    last = (numbers[-1] if numbers else 0) if len(good) > rows else 1 << 62  # rows past the last one shown
     problems = tuple(
         (r.number, str(r.problem)) for r in table.rows if r.problem is not None and r.number < last
     )
