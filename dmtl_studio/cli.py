@@ -159,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--folds",
         type=int,
-        default=0,
+        default=None,
         metavar="K",
         help="k-fold cross-validation over the labelled images (or texts): mean ± std accuracy (runs named cv-…)",
     )
@@ -738,7 +738,7 @@ def _launch_train(args: argparse.Namespace) -> int:
     )
     from dmtl_studio.core.training.settings import ConfigError
 
-    if args.folds:
+    if args.folds is not None:
         raise ConfigError("cross-validation (--folds) runs in one process; leave out --nproc-per-node")
     plan = LaunchPlan(args.nproc_per_node, args.nnodes, args.node_rank, args.master_addr, args.master_port)
     plan.check()
@@ -769,7 +769,7 @@ def _distributed_train(args: argparse.Namespace, world: object, on_event: EventH
     from dmtl_studio.core.training.run import train
     from dmtl_studio.core.training.settings import ConfigError
 
-    if args.folds:
+    if args.folds is not None:
         raise ConfigError("cross-validation (--folds) runs in one process, not under torchrun")
     should_stop = distributed.stop_on_terminate()
     distributed.interrupt_once()
@@ -899,7 +899,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             return _report_interrupted(args, exc, _relaunch_options()) if world.is_main else 130
         if not world.is_main:
             return 0
-    elif args.folds:
+    elif args.folds is not None:
         return _cross_validate(args, config, on_event)
     else:
         try:
@@ -1121,7 +1121,7 @@ def _resumed_config(args: argparse.Namespace) -> object:
         epochs = store.epoch_metrics(run.id) if run is not None else []
     if run is None:
         raise TrainingError(f"{args.resume} is not a run of {args.project_dir}")
-    if getattr(args, "folds", None):
+    if getattr(args, "folds", None) is not None:
         raise TrainingError(
             "--resume continues one run and --folds starts a cross-validation anew: give one of them"
         )
@@ -1296,9 +1296,10 @@ def _refuse_predict_output(args: argparse.Namespace) -> None:
     Raises
     ------
     OutputExistsError
-        ``--out`` exists (the message says when it is one of the inputs or part of the model).
+        ``--out`` exists (the message says when it is one of the inputs or part of the model), or lies inside the
+        folder being predicted.
     """
-    from dmtl_studio.core.base.fileio import is_inside, refuse_existing
+    from dmtl_studio.core.base.fileio import OutputExistsError, is_inside, refuse_existing
 
     what = None
     if is_inside(args.out, args.images_dir):
@@ -1306,6 +1307,11 @@ def _refuse_predict_output(args: argparse.Namespace) -> None:
         what = (
             "the input being predicted" if same else f"inside the folder being predicted ({args.images_dir})"
         )
+        if not same:  # as the window: the next predict of that folder would read the predictions as an input
+            refuse_existing(args.out, what)
+            raise OutputExistsError(
+                f"{args.out} is {what}: choose a file outside it for the predictions (nothing was written)"
+            )
     elif is_inside(args.out, args.run_dir):
         what = f"part of the model {args.run_dir}"
     refuse_existing(args.out, what)

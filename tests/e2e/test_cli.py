@@ -89,6 +89,17 @@ def test_clear_errors_for_bad_input(tmp_path: Path) -> None:
     assert not (tmp_path / "project").exists() and not any((tmp_path / "here").iterdir())
 
 
+def test_too_few_folds_are_refused_not_trained_as_an_ordinary_run(project: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+    from dmtl_studio.core.project.store import ProjectStore
+
+    for folds in ("0", "1", "-3"):  # --folds 0 trained an ordinary run
+        assert main(["train", str(project), "--folds", folds, "--epochs", "1"]) == 2
+        assert "cross-validation needs at least 2 folds" in capsys.readouterr().err
+    with ProjectStore.open(project) as store:
+        assert store.runs() == []
+
+
 def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
     from dmtl_studio.core.training.config import TrainConfig
     from dmtl_studio.core.training.run import train

@@ -54,6 +54,12 @@ def test_predict_refuses_an_existing_out_file_above_all_an_input(
     line = _refused(_cli("predict", str(run_dir), str(images), "--out", str(sidecar)), "predict", "model")
     assert sidecar.read_bytes() == kept
 
+    inside = images / "predictions.csv"  # new, but inside the folder: the next predict would read it
+    line = _refused(
+        _cli("predict", str(run_dir), str(images), "--out", str(inside)), "predict", "choose a file outside"
+    )
+    assert not inside.exists()
+
     fresh = tmp_path / "new.csv"
     done = _cli("predict", str(run_dir), str(images), "--out", str(fresh))
     assert done.returncode == 0 and fresh.is_file(), done.stderr
