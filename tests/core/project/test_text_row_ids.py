@@ -120,7 +120,13 @@ def test_rows_without_a_usable_id_are_problems_keyed_by_their_row(tmp_path: Path
 
 
 def test_a_problem_row_whose_id_is_fixed_is_the_same_item_not_a_lingering_removed_one(tmp_path: Path) -> None:
-    rows = [["id", "text", "label"], ["A", "first", "x"], ["", "no id", "x"], ["A", "again", "y"], ["B", "b", "y"]]
+    rows = [
+        ["id", "text", "label"],
+        ["A", "first", "x"],
+        ["", "no id", "x"],
+        ["A", "again", "y"],
+        ["B", "b", "y"],
+    ]
     table = _write(tmp_path / "t.csv", rows)
     base = str(table.absolute())
     with create_project(tmp_path / "p") as store:
