@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -224,6 +225,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         # A new project whose kind was never chosen takes that of its first import.
         undecided = not total and not kind_was_chosen(store)
         problems = len(store.problems())
+        # Files gone since import are problems once a run or an export marks them; remove --problems finds them now.
+        gone = (
+            0 if kind == "text" else sum(not os.path.isfile(r.path) for r in store.images(usable_only=True))
+        )
         counts = store.class_counts()
         unlabelled = store.unlabelled_count()
         runs = len(store.runs())
@@ -233,8 +238,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"{args.project_dir}: an empty project (images or texts: its first import decides)")
     else:
         print(f"{args.project_dir}: a{'n' if kind == 'images' else ''} {kind} project")
+    gone_note = f" ({gone} of them gone from disk since import)" if gone else ""
     print(
-        f"{total} {items}: {labelled} labelled, {unlabelled} unlabelled, {problems} with a problem; {runs} run(s)"
+        f"{total} {items}: {labelled} labelled, {unlabelled} unlabelled, {problems + gone} with a problem"
+        f"{gone_note}; {runs} run(s)"
     )
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
@@ -245,7 +252,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             "labelled": labelled,
             "unlabelled": unlabelled,
         }
-        print(json.dumps({**report, "problems": problems, "classes": counts, "runs": runs}))
+        problems_json = {"problems": problems + gone, "gone_from_disk": gone}
+        print(json.dumps({**report, **problems_json, "classes": counts, "runs": runs}))
     return 0
 
 

@@ -97,6 +97,8 @@ class ImageListModel(QAbstractListModel):
     """
 
     thumbnails_wanted = Signal(list)  # [(image id, path, sha256)]
+    #: A thumbnail failed for an item the project holds no problem for (its file gone or spoilt since import).
+    unreadable_found = Signal()
     ImageIdRole = Qt.ItemDataRole.UserRole + 1
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -259,8 +261,15 @@ class ImageListModel(QAbstractListModel):
         self._changed(image_id, [Qt.ItemDataRole.DecorationRole])
 
     def set_thumbnail_failed(self, image_id: int, reason: str) -> None:
+        known = image_id in self._failed
         self._failed[image_id] = reason
         self._changed(image_id, [])
+        if not known:
+            self.unreadable_found.emit()
+
+    def failed_ids(self) -> set[int]:
+        """The items whose thumbnail could not be made (shown as problems though the project may not say so)."""
+        return set(self._failed)
 
     def _changed(self, image_id: int, roles: list[Qt.ItemDataRole]) -> None:
         row = self._row_of.get(image_id)
@@ -410,6 +419,14 @@ class DatasetBrowser(QWidget):
 
         self.model = ImageListModel(self)
         self.model.thumbnails_wanted.connect(self.thumbnails_wanted)
+        self._summary_start = ""
+        self._summary_timer = QTimer(
+            self
+        )  # unreadable files found by the thumbnails: one header update a burst
+        self._summary_timer.setSingleShot(True)
+        self._summary_timer.setInterval(250)
+        self._summary_timer.timeout.connect(self._show_summary)
+        self.model.unreadable_found.connect(self._summary_timer.start)
         self.view = ThumbnailView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
@@ -593,7 +610,6 @@ class DatasetBrowser(QWidget):
         counts = self.store.class_counts()
         colors = self.store.class_colors()
         self.model.colors = colors
-        problems = sum(1 for record in self._all.values() if record.problem)
         unlabelled = self.store.unlabelled_count()
         conflicts = label_conflicts(self.store)
         self._conflicting = {image_id for conflict in conflicts for image_id in conflict.image_ids}
@@ -603,12 +619,25 @@ class DatasetBrowser(QWidget):
             counts, colors, class_warnings(counts, self._split_warnings, conflicts, kind)
         )
         labelled = sum(c["total"] for c in counts.values())
-        items, bad = ("text(s)", "problem text(s)") if self.is_text else ("image(s)", "problem file(s)")
-        self.summary.setText(
+        items = "text(s)" if self.is_text else "image(s)"
+        self._summary_start = (
             f"<b>{self.store.folder.name}</b> — {len(self._all)} {items}: {labelled} labelled in "
-            f"{len(counts)} class(es), {unlabelled} unlabelled, {problems} {bad}"
+            f"{len(counts)} class(es), {unlabelled} unlabelled"
         )
+        self._show_summary()
         self._rebuild_filters(list(counts))
+
+    def _show_summary(self) -> None:
+        """The header: the counts of :meth:`_refresh_classes` and the problems, those found unreadable since it
+        (a file gone from disk shows as a problem tile before any run marks it) included."""
+        if self.store is None or not self._summary_start:
+            return
+        marked = {image_id for image_id, record in self._all.items() if record.problem}
+        found = sum(
+            1 for image_id in self.model.failed_ids() if image_id in self._all and image_id not in marked
+        )
+        bad = "problem text(s)" if self.is_text else "problem file(s)"
+        self.summary.setText(f"{self._summary_start}, {len(marked) + found} {bad}")
 
     def _rebuild_filters(self, class_names: list[str]) -> None:
         current = self.filter.currentData()

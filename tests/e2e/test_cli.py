@@ -100,6 +100,23 @@ def test_too_few_folds_are_refused_not_trained_as_an_ordinary_run(project: Path,
         assert store.runs() == []
 
 
+def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.project.store import ProjectStore
+
+    images = write_shapes_folder(tmp_path / "images", 2, seed=1, size=32)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, images, seed=0)
+    (images / "circle" / "circle_000.png").unlink()
+    assert main(["info", str(tmp_path / "p"), "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "1 with a problem (1 of them gone from disk since import)" in out[1]
+    assert json.loads(out[-1])["problems"] == 1 and json.loads(out[-1])["gone_from_disk"] == 1
+    assert main(["remove", str(tmp_path / "p"), "--problems", "--dry-run"]) == 0
+    assert "would remove 1 image(s)" in capsys.readouterr().out
+
+
 def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
     from dmtl_studio.core.training.config import TrainConfig
     from dmtl_studio.core.training.run import train

@@ -46,3 +46,23 @@ def test_export_as_folders_leaves_out_an_image_gone_from_disk_and_says_so(qtbot,
     assert str(gone) in dict(controller.store.problems())
     assert "1 problem file(s)" in window.browser.summary.text()  # the browser shows it at once
     controller.shutdown()
+
+
+def test_the_header_counts_a_file_gone_from_disk_once_its_tile_shows_a_problem(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Before a run or an export marks it, a gone file showed a problem tile under "0 problem file(s)"."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.project.store import ProjectStore
+
+    images = write_shapes_folder(tmp_path / "images", 3, seed=2, size=32)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, images, seed=0)
+    (images / "circle" / "circle_000.png").unlink()
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    qtbot.waitUntil(lambda: "1 problem file(s)" in browser.summary.text(), timeout=10000)
+    assert "9 image(s): 9 labelled" in browser.summary.text()
+    assert not controller.store.problems()  # counted, not marked: a drive unplugged for a while marks nothing
+    controller.shutdown()
