@@ -79,8 +79,13 @@ def files_for_run(
 
 
 def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
-    """The usable images of a project that have no label: material for the consistency term only."""
-    return tuple(im.path for im in store.images(usable_only=True) if im.label is None)
+    """The usable items of a project that have no label and are not held out: material for the consistency term
+    and the pseudo-labels only. An unlabelled item in the validation or test split (a copy of a test image that
+    "keep in one split" put beside it, a held-out image whose label was taken off) is left out: learning from it
+    would learn the held-out content the scores are read on."""
+    return tuple(
+        im.path for im in store.images(usable_only=True) if im.label is None and im.split not in ("val", "test")
+    )
 
 
 def content_hashes(store: ProjectStore) -> Callable[[str], str]:

@@ -142,6 +142,21 @@ def test_project_groups_warn_about_split_leaks_and_label_conflicts(duplicates_pr
     assert leaks == []
 
 
+def test_an_unlabelled_copy_kept_with_its_test_twin_is_out_of_unlabelled_training(duplicates_project: Path) -> None:
+    """"Keep in one split" put an unlabelled copy of a test image in the test split; a run learning from the
+    unlabelled images still trained on it (and the leak warning was gone)."""
+    from dmtl_studio.core.training.labelled import unlabelled_paths
+
+    with ProjectStore.open(duplicates_project) as store:
+        ids = {Path(im.path).name: im.id for im in store.images()}
+        store.set_label([ids["camera-small.jpg"]], None)
+        store.set_splits({ids["camera.png"]: "test", ids["camera-small.jpg"]: "train"})
+        paths = {Path(p).name for p in unlabelled_paths(store)}
+        assert "camera-small.jpg" in paths  # material for the unlabelled terms, for now
+        assert keep_group_in_one_split(store, [ids["camera.png"], ids["camera-small.jpg"]], "test") == "test"
+        assert {Path(p).name for p in unlabelled_paths(store)} == paths - {"camera-small.jpg"}
+
+
 def test_plain_patches_of_different_brightness_are_not_grouped() -> None:
     # Two real, nearly flat non-face patches of LFW whose hashes are 2 bits apart: the hash of a flat picture is
     # noise, so the thumbnails (one white, one grey) must keep them apart.
