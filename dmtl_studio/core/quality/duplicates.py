@@ -9,7 +9,9 @@ Two images are put in one group when
   :data:`CROPS` fractions, and the distance of two images is the smallest between the whole of one and the whole
   or a central crop of the other; and their 8 x 8 grey thumbnails (whole against whole or central crop, as
   for the hashes) differ by at most :data:`THUMBNAIL_DIFFERENCE` grey levels on average, because the hash of a
-  nearly flat picture is mostly noise and ignores brightness (two plain walls of different greys must not match); or
+  nearly flat picture is mostly noise and ignores brightness (two plain walls of different greys must not match),
+  and their colours by at most :data:`COLOUR_DIFFERENCE` levels on average (hash and grey thumbnails are blind to
+  hue: a green circle on pink and a pink square on green of the same luminance matched); or
 - when frozen features are given: their cosine similarity is at least :data:`MIN_COSINE` and their hashes differ in
   at most :data:`LOOSE_HASH_DISTANCE` bits (the features confirm what the hash alone would not), thumbnails
   agreeing as above.
@@ -55,6 +57,10 @@ LOOSE_HASH_DISTANCE = 16
 TEXT_MIN_COSINE = 0.95
 #: Largest mean absolute difference (grey levels of 255) of the 8 x 8 thumbnails of a near-duplicate pair.
 THUMBNAIL_DIFFERENCE = 8.0
+#: Largest mean absolute difference (levels of 255, over the red, green and blue values) of their colour thumbnails.
+COLOUR_DIFFERENCE = 16.0
+#: ITU-R 601 luma weights, as Pillow's ``convert("L")``: the grey thumbnail from the colour one.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 #: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
 CROPS = (0.94, 0.88)
 _HASH_SIDE = 32
@@ -96,21 +102,34 @@ def image_hashes_of(image: np.ndarray) -> np.ndarray:
 
 
 def thumbnails_of(image: np.ndarray) -> np.ndarray:
-    """``(1 + len(CROPS), 64)`` float32: 8 x 8 grey thumbnails of the whole image, then of each central crop."""
+    """``(1 + len(CROPS), 64, 3)`` float32: 8 x 8 colour thumbnails (red, green, blue) of the whole ``(H, W, 3)``
+    or ``(H, W)`` uint8 image, then of each central crop."""
     height, width = image.shape[:2]
     out = []
     for fraction in (1.0, *CROPS):
         dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
-        part = Image.fromarray(image[dy : height - dy, dx : width - dx]).convert("L")
-        out.append(np.asarray(part.resize((8, 8), Image.Resampling.BOX), dtype=np.float32).reshape(-1))
+        part = Image.fromarray(image[dy : height - dy, dx : width - dx]).convert("RGB")
+        out.append(np.asarray(part.resize((8, 8), Image.Resampling.BOX), dtype=np.float32).reshape(64, 3))
     return np.stack(out)
 
 
-def thumbnail_difference(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean absolute grey difference of two :func:`thumbnails_of` results, whole against whole or central crop."""
+def _closest(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute difference ``(S, K)`` vs ``(S, K)``, whole against whole or central crop, either way round."""
     whole_first = np.abs(second - first[0]).mean(axis=1).min()
     whole_second = np.abs(first - second[0]).mean(axis=1).min()
     return float(min(whole_first, whole_second))
+
+
+def thumbnail_difference(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute grey difference (levels of 255) of two :func:`thumbnails_of` results, whole against whole or
+    central crop."""
+    return _closest(first @ _LUMA, second @ _LUMA)
+
+
+def colour_difference(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute difference (levels of 255, over the three colour values) of two :func:`thumbnails_of`
+    results, whole against whole or central crop."""
+    return _closest(first.reshape(len(first), -1), second.reshape(len(second), -1))
 
 
 def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -144,7 +163,7 @@ def near_duplicate_pairs(
     features
         ``(N, F)`` feature vectors, or ``None`` to use the hashes alone.
     thumbnails
-        ``(N, S, 64)`` from :func:`thumbnails_of`, or ``None`` not to compare them.
+        ``(N, S, 64, 3)`` from :func:`thumbnails_of`, or ``None`` not to compare them.
     block
         Rows compared at once (memory is about ``block x N x S`` 8-byte words); default: 4 million words.
     """
@@ -169,9 +188,9 @@ def near_duplicate_pairs(
             i, j = int(i) + start, int(j)
             if i >= j:
                 continue
-            if (
-                thumbnails is not None
-                and thumbnail_difference(thumbnails[i], thumbnails[j]) > THUMBNAIL_DIFFERENCE
+            if thumbnails is not None and (
+                thumbnail_difference(thumbnails[i], thumbnails[j]) > THUMBNAIL_DIFFERENCE
+                or colour_difference(thumbnails[i], thumbnails[j]) > COLOUR_DIFFERENCE
             ):
                 continue
             pairs.append((i, j))
@@ -238,7 +257,7 @@ def image_hashes(
     Returns
     -------
     tuple
-        ``(hashes (M, S) uint64, thumbnails (M, S, 64) float32, indices of those M files in paths)``.
+        ``(hashes (M, S) uint64, thumbnails (M, S, 64, 3) float32, indices of those M files in paths)``.
     """
     hashes, thumbnails, readable = [], [], []
     for index, path in enumerate(paths):
@@ -254,7 +273,11 @@ def image_hashes(
             on_progress(index + 1, len(paths))
     if not hashes:
         scales = 1 + len(CROPS)
-        return np.zeros((0, scales), dtype=np.uint64), np.zeros((0, scales, 64), dtype=np.float32), readable
+        return (
+            np.zeros((0, scales), dtype=np.uint64),
+            np.zeros((0, scales, 64, 3), dtype=np.float32),
+            readable,
+        )
     return np.stack(hashes), np.stack(thumbnails), readable
 
 

@@ -173,6 +173,27 @@ def test_plain_patches_of_different_brightness_are_not_grouped() -> None:
     assert near_duplicate_pairs(both, thumbnails=np.stack([thumbnails[1], thumbnails_of(copy)])) == [(0, 1)]
 
 
+def test_two_pictures_alike_in_grey_but_not_in_colour_are_not_grouped() -> None:
+    """A green disc on pink and a pink disc on green of the same luminance: hash and grey thumbnails matched them
+    (the shipped demo held such a pair, under two labels); their colour copies, resized or re-encoded, still match."""
+    size = 96
+    yy, xx = np.mgrid[:size, :size]
+    disc = (yy - 48) ** 2 + (xx - 44) ** 2 < 30**2
+    first = np.empty((size, size, 3), np.uint8)
+    first[:] = (210, 100, 60)  # luma 124
+    first[disc] = (60, 170, 110)  # luma 130
+    second = first.copy()
+    second[:] = (50, 160, 150)  # luma 126
+    second[disc] = (230, 90, 130)  # luma 136
+    images = [first, second, *_variants(first)]
+    hashes = np.stack([image_hashes_of(im) for im in images])
+    thumbnails = np.stack([thumbnails_of(im) for im in images])
+    by_hash = near_duplicate_pairs(hashes)
+    assert (0, 1) in by_hash and (0, 2) in by_hash  # alike to the hash alone
+    pairs = near_duplicate_pairs(hashes, thumbnails=thumbnails)
+    assert set(pairs) == {pair for pair in by_hash if 1 not in pair}  # only the colour twin is told apart
+
+
 def test_features_join_the_same_groups_on_a_project(duplicates_project: Path) -> None:
     from dmtl_studio.core.training.config import TrainConfig
 
