@@ -398,6 +398,8 @@ class DatasetBrowser(QWidget):
         self.suggestions: dict[int, Suggestion] = {}
         self.relabel: dict[int, tuple[str, str]] = {}  # suspected label errors: id -> (given, suggested)
         self.duplicate_group: dict[int, list[int]] = {}  # image id -> the ids of its duplicate group
+        #: The last duplicate report's groups: (kind, ids, ids of identical copies); their warnings follow the project.
+        self._duplicate_groups: list[tuple[str, list[int], set[int]]] = []
         self.evaluation: object | None = None
         self.notes: dict[int, str] = {}  # the model's word on an image, for the viewer's caption
 
@@ -535,6 +537,7 @@ class DatasetBrowser(QWidget):
         self.suggestions = {}
         self.relabel = {}
         self.duplicate_group = {}
+        self._duplicate_groups = []
         self.evaluation = None
         self.model.suggested, self.model.verdicts, self.notes = {}, {}, {}
         self.model.forget_thumbnails()  # ids are per project: a thumbnail held would show another's image
@@ -625,6 +628,7 @@ class DatasetBrowser(QWidget):
             f"{len(counts)} class(es), {unlabelled} unlabelled"
         )
         self._show_summary()
+        self._refresh_duplicate_flags()
         self._rebuild_filters(list(counts))
 
     def _show_summary(self) -> None:
@@ -822,50 +826,78 @@ class DatasetBrowser(QWidget):
             self._step(1)
 
     def set_duplicates(self, report: object) -> None:
-        """Offer a ``DuplicateReport`` as the *Duplicates* filter: group by group, those with warnings first."""
-        self.duplicate_group = {}
-        order = []
-        for number, group in enumerate(report.groups, start=1):
-            ids = [m.image_id for m in group.members]
-            order += ids
-            flags = " ".join(
-                "leak" if w.startswith("spans") else "labels" if w.startswith("different") else ""
-                for w in group.warnings
+        """Offer a ``DuplicateReport`` as the *Duplicates* filter: group by group, those with warnings first. The
+        groups' warnings follow the project's labels, splits and removals from then on
+        (:meth:`_refresh_duplicate_flags`)."""
+        self._duplicate_groups = [
+            (
+                group.kind,
+                [m.image_id for m in group.members],
+                {m.image_id for m in group.members if group.identical(m)},
             )
-            for member in group.members:
-                image_id = member.image_id
-                self.duplicate_group[image_id] = ids
-                self.model.verdicts[image_id] = f"dup {number} {flags}".rstrip()
-                warnings = "; ".join(group.warnings) or "same split, same label"
-                copy = (
-                    "; an identical copy of another member"
-                    if group.kind == "near" and group.identical(member)
-                    else ""
-                )
-                self.notes[image_id] = (
-                    f"duplicate group {number} ({group.kind}, {len(ids)} images): {warnings}{copy}"
-                )
-        warned = sum(1 for g in report.groups if g.warnings)
-        self._ordered[DUPLICATES_KEY] = (f"Duplicates: {len(report.groups)} groups, {warned} warned", order)
+            for group in report.groups
+        ]
+        groups, warned = self._refresh_duplicate_flags()
         self._rebuild_filters(self.classes.class_names())
-        self._notes_changed()
         if self.filter.currentData() == DUPLICATES_KEY:
             self.apply_filter()
         else:
             self.set_filter(DUPLICATES_KEY)
         self.status_message.emit(
-            f"{len(report.groups)} duplicate group(s), {warned} with a warning: Enter keeps a group in one split"
+            f"{groups} duplicate group(s), {warned} with a warning: Enter keeps a group in one split"
         )
+
+    def _refresh_duplicate_flags(self) -> tuple[int, int]:
+        """The duplicate groups' marks, notes and filter title from the labels and splits shown now: a move,
+        a relabel, a reassignment or a removal made an earlier report's warnings stale. A group left with one
+        member in the project is no group."""
+        from dmtl_studio.core.quality.groups import group_warnings
+
+        if not self._duplicate_groups:
+            return 0, 0
+        for image_id in self.duplicate_group:  # the marks of the last refresh
+            if self.model.verdicts.get(image_id, "").startswith("dup "):
+                del self.model.verdicts[image_id]
+            if self.notes.get(image_id, "").startswith("duplicate group "):
+                del self.notes[image_id]
+        self.duplicate_group = {}
+        order, groups, warned = [], 0, 0
+        for kind, group_ids, identical in self._duplicate_groups:
+            ids = [i for i in group_ids if i in self._all]
+            if len(ids) < 2:
+                continue
+            groups += 1
+            warnings = group_warnings([self._all[i] for i in ids])
+            warned += bool(warnings)
+            flags = " ".join("leak" if w.startswith("spans") else "labels" for w in warnings)
+            order += ids
+            for image_id in ids:
+                self.duplicate_group[image_id] = ids
+                self.model.verdicts[image_id] = f"dup {groups} {flags}".rstrip()
+                copy = (
+                    "; an identical copy of another member"
+                    if kind == "near" and image_id in identical
+                    else ""
+                )
+                said = "; ".join(warnings) or "same split, same label"
+                self.notes[image_id] = f"duplicate group {groups} ({kind}, {len(ids)} images): {said}{copy}"
+        self._ordered[DUPLICATES_KEY] = (
+            f"Duplicates: {groups} group{'s' * (groups != 1)}, {warned} warned",
+            order,
+        )
+        self._notes_changed()
+        return groups, warned
 
     def keep_duplicate_group_in_one_split(self) -> None:
         """Put the current image's duplicate group in one split (the one holding most of it; train on a tie)."""
-        from dmtl_studio.core.quality.groups import group_warnings, keep_group_in_one_split
+        from dmtl_studio.core.quality.groups import keep_group_in_one_split
 
         record = self.current_record()
         if self.store is None or record is None or record.id not in self.duplicate_group:
             self.status_message.emit(f"This {'text' if self.is_text else 'image'} is in no duplicate group")
             return
         ids = self.duplicate_group[record.id]
+        before = {self._all[i].split or "train" for i in ids}  # no split: the training side
         try:
             split = keep_group_in_one_split(self.store, ids)
         except ProjectError as exc:
@@ -874,16 +906,19 @@ class DatasetBrowser(QWidget):
         for image_id in ids:
             self._all[image_id] = dataclasses.replace(self._all[image_id], split=split)
         self.model.update_records([self._all[i] for i in ids if i in self._all])
-        members = [self._all[i] for i in ids if i in self._all]
-        left = "; ".join(group_warnings(members)) or "same split, same label"
-        for image_id in ids:
-            self.model.verdicts[image_id] = self.model.verdicts.get(image_id, "").replace(" leak", "")
-            self.notes[image_id] = self.notes.get(image_id, "").split(":")[0] + f": {left}"
-        self._refresh_classes()
-        self._notes_changed()
-        self.status_message.emit(
-            f"Kept {len(ids)} duplicate {self._noun()} in the {SPLIT_TITLES[split]} split"
+        self._refresh_classes()  # the groups' marks too
+        labels = sorted({self._all[i].label for i in ids if self._all[i].label is not None})
+        differ = (
+            f"; their labels differ ({', '.join(labels)}): give them one label" if len(labels) > 1 else ""
         )
+        if before == {split}:
+            self.status_message.emit(
+                f"These {len(ids)} duplicate {self._noun()} are already in one split ({SPLIT_TITLES[split]}){differ}"
+            )
+        else:
+            self.status_message.emit(
+                f"Kept {len(ids)} duplicate {self._noun()} in the {SPLIT_TITLES[split]} split{differ}"
+            )
         self.project_changed.emit()
 
     # ----------------------------------------------------------------- the model's view of the images

@@ -75,3 +75,53 @@ def test_moving_an_image_says_its_identical_copy_moved_along(qtbot, tmp_path: Pa
         assert splits["coffee.png"] == splits["coffee-copy.png"] == "test"
     finally:
         controller.shutdown()
+
+
+def test_the_duplicate_marks_follow_moves_and_removals_and_enter_says_when_nothing_moved(
+    qtbot, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QMessageBox
+
+    from dmtl_studio.core.quality.duplicates import find_duplicates
+
+    project = make_duplicates_project(tmp_path)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    messages: list[str] = []
+    browser.status_message.connect(messages.append)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    try:
+        browser.set_duplicates(find_duplicates(project))
+        rows = {Path(browser.model.record(r).path).name: r for r in range(browser.model.rowCount())}
+        small = browser.model.record(rows["camera-small.jpg"]).id
+
+        def mark(name: str) -> str:
+            row = next(
+                r for r in range(browser.model.rowCount()) if browser.model.record(r).path.endswith(name)
+            )
+            return browser.model.data(browser.model.index(row))
+
+        assert "leak" in mark("camera.png") and browser.filter.currentText().startswith(
+            "Duplicates: 2 groups, 2 warned"
+        )
+        browser._select_row(rows["camera-small.jpg"])
+        browser.move_selected_to_split("train")  # by hand: the leak is gone, the marks said it still was
+        assert "leak" not in mark("camera.png") and "dup" in mark("camera.png")
+        assert browser.filter.currentText().startswith("Duplicates: 2 groups, 1 warned")
+        assert browser.notes[small].endswith("same split, same label")
+
+        browser._select_row(rows["coffee.png"])  # the two labels: both in training already
+        browser.keep_duplicate_group_in_one_split()
+        assert messages[-1] == (
+            "These 2 duplicate image(s) are already in one split (training); their labels differ (a, b): give "
+            "them one label"
+        )
+
+        browser._select_row(rows["camera-small.jpg"])
+        browser.remove_selected()  # its group is a group no more
+        assert browser.filter.currentText().startswith("Duplicates: 1 group, 1 warned")
+        shown = {Path(browser.model.record(r).path).name for r in range(browser.model.rowCount())}
+        assert shown == {"coffee.png", "coffee-copy.png"} and small not in browser.duplicate_group
+    finally:
+        controller.shutdown()

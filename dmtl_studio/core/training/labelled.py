@@ -84,7 +84,9 @@ def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
     "keep in one split" put beside it, a held-out image whose label was taken off) is left out: learning from it
     would learn the held-out content the scores are read on."""
     return tuple(
-        im.path for im in store.images(usable_only=True) if im.label is None and im.split not in ("val", "test")
+        im.path
+        for im in store.images(usable_only=True)
+        if im.label is None and im.split not in ("val", "test")
     )
 
 

@@ -142,8 +142,10 @@ def test_project_groups_warn_about_split_leaks_and_label_conflicts(duplicates_pr
     assert leaks == []
 
 
-def test_an_unlabelled_copy_kept_with_its_test_twin_is_out_of_unlabelled_training(duplicates_project: Path) -> None:
-    """"Keep in one split" put an unlabelled copy of a test image in the test split; a run learning from the
+def test_an_unlabelled_copy_kept_with_its_test_twin_is_out_of_unlabelled_training(
+    duplicates_project: Path,
+) -> None:
+    """ "Keep in one split" put an unlabelled copy of a test image in the test split; a run learning from the
     unlabelled images still trained on it (and the leak warning was gone)."""
     from dmtl_studio.core.training.labelled import unlabelled_paths
 
