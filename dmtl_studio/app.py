@@ -394,6 +394,8 @@ class StudioController(QObject):
             extra += f"; new class(es): {', '.join(summary.new_classes)}"
         if summary.splits_given:
             extra += f"; {summary.splits_given} put in the split the file gives"
+            if summary.splits_copies:
+                extra += f" ({summary.splits_copies} of them identical copies, which share one split)"
         item = "text" if self.window.project_kind == "text" else "file"
         if summary.duplicates:
             extra += f"; {summary.duplicates} row(s) repeated a {item} named before"

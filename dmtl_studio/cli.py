@@ -1649,7 +1649,9 @@ def _print_label_import(summary: LabelImportSummary, items: str) -> None:
     if summary.new_classes:
         print(f"new class(es) created: {', '.join(summary.new_classes)}")
     if summary.splits_given:
-        print(f"{summary.splits_given} {items} put in the split the file's split column gives")
+        copies = summary.splits_copies
+        along = f" ({copies} of them identical copies of the file's, which share one split)" if copies else ""
+        print(f"{summary.splits_given} {items} put in the split the file's split column gives{along}")
     for warning in describe_case_variants(summary.case_variants):
         print(warning, file=sys.stderr)
     for warning in summary.split_warnings:

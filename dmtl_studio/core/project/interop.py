@@ -164,13 +164,15 @@ def import_csv(
         if path in known and path not in unreadable:
             by_split.setdefault(split, []).append(known[path])
     # After the labels: only a labelled item has a split; identical copies move along (one split a picture).
-    given = sum(len(move_to_split(store, ids, split)) for split, ids in by_split.items())
+    moved = [(set(move_to_split(store, ids, split)), set(ids)) for split, ids in by_split.items()]
+    given = sum(len(done) for done, _ in moved)
     return LabelImportSummary(
         added=added,
         problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),
         duplicates=duplicates,
         splits_given=given,
+        splits_copies=sum(len(done - asked) for done, asked in moved),
         **counts,
     )
 

@@ -42,6 +42,9 @@ class LabelImportSummary:
     split_warnings: tuple[str, ...] = ()
     #: Labelled items put in the split a ``split`` column gave them (a removal log's, see ``removal``).
     splits_given: int = 0
+    #: Of ``splits_given``, identical copies of the file's items the file does not name, moved along with them
+    #: (one split a picture: a copy set in another split by hand moves too).
+    splits_copies: int = 0
 
 
 def label_header_error(name: str) -> ProjectError:

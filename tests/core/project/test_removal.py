@@ -126,3 +126,21 @@ def test_a_split_column_names_train_val_or_test_and_a_bad_one_is_reported(tmp_pa
     assert [why for _path, why in summary.problems] == [
         "line 3: the split 'holdout' is none of train, val, test (or training, valid, validation, dev, development, testing); kept"
     ]
+
+
+def test_a_split_given_by_the_file_says_how_many_identical_copies_moved_along(tmp_path: Path) -> None:
+    """Restoring a removed image moved its identical copy's hand-set split without a word."""
+    project, images = _project(tmp_path)
+    original = images / "circle" / "circle_000.png"
+    copy = images / "copy_of_circle.png"
+    copy.write_bytes(original.read_bytes())
+    table = tmp_path / "labels.csv"
+    table.write_text(f"path,label,split\n{copy},circle,train\n{original},circle,test\n", encoding="utf-8")
+    with ProjectStore.open(project) as store:
+        import_csv(store, table)
+        assert {r.split for r in store.images() if r.path in (str(original), str(copy))} == {"test"}
+        table.write_text(f"path,label,split\n{original},circle,val\n", encoding="utf-8")
+        summary = import_csv(store, table)
+        splits = {r.path: r.split for r in store.images()}
+    assert (summary.splits_given, summary.splits_copies) == (2, 1)
+    assert splits[str(copy)] == splits[str(original)] == "val"
