@@ -485,6 +485,7 @@ class StudioController(QObject):
         thread.preparing.connect(panel.on_preparing)
         thread.epoch_finished.connect(panel.on_epoch)
         thread.run_finished.connect(panel.on_finished)
+        thread.run_finished.connect(self._remember_kept_run)
         thread.failed.connect(panel.on_failed)
         thread.notice.connect(panel.on_notice)
         thread.phase_started.connect(panel.on_phase)
@@ -521,6 +522,10 @@ class StudioController(QObject):
         """A run marks images that left the disk as problem files: the browser shows them as such at once."""
         if self.store is not None and len(self.store.problems()) != before:
             self.window.browser.reload()
+
+    def _remember_kept_run(self, summary: object) -> None:
+        """The run a training ended with (Auto's kept phase) is the one the Evaluation list chooses next."""
+        self.window.evaluation.kept_run = str(getattr(summary, "run_dir", "")) or None
 
     def _next_run_row(self, event: object = None) -> None:
         self._run_row_shown = False

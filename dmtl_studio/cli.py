@@ -1395,6 +1395,8 @@ def _runs_hint(project: Path) -> str:
     """What to give instead of ``project``: its latest run folder that holds a model (by the time its model was
     written), or how to train one when it has none."""
     from dmtl_studio.core.models.run_folder import SIDECAR_NAME
+    from dmtl_studio.core.models.run_notes import not_kept_note
+    from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX
 
     try:
         runs = [run for run in (project / "runs").iterdir() if (run / SIDECAR_NAME).is_file()]
@@ -1402,7 +1404,9 @@ def _runs_hint(project: Path) -> str:
         runs = []
     if not runs:
         return f"it has no trained run yet; train one with: dmtl-studio train {project}"
-    latest = max(runs, key=lambda run: ((run / SIDECAR_NAME).stat().st_mtime, run.name))
+    # Not a cross-validation fold (trained on part of the test split), nor an Auto fine-tune its probe beat.
+    models = [run for run in runs if not run.name.startswith(CROSSVAL_PREFIX) and not not_kept_note(run)]
+    latest = max(models or runs, key=lambda run: ((run / SIDECAR_NAME).stat().st_mtime, run.name))
     others = f" (or another of its {len(runs)} runs in {project / 'runs'})" if len(runs) > 1 else ""
     return f"give one of its runs, the latest is {latest}{others}"
 

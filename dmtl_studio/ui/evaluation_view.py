@@ -198,6 +198,9 @@ class EvaluationView(QWidget):
         super().__init__(parent)
         self.result: object | None = None
         self.run_choice = RunChoice()
+        #: The run a training that just ended chose as its result (an Auto run keeps one of its two): the choice
+        #: when it arrives in the next :meth:`set_runs`.
+        self.kept_run: str | None = None
         self.run_choice.about_to_show.connect(self.runs_wanted)
         self.run_choice.setMinimumContentsLength(28)
         self.run_choice.setToolTip("The trained run to evaluate, explain and suggest labels with")
@@ -331,16 +334,18 @@ class EvaluationView(QWidget):
     def set_runs(self, runs: list[RunRecord]) -> None:
         """The project's runs with a saved model, newest first.
 
-        A run that was not listed before (one just finished) becomes the choice; otherwise the current choice is
-        kept if still there.
+        A run that was not listed before (one just finished) becomes the choice (:attr:`kept_run` when it is one
+        of them); otherwise the current choice is kept if still there.
         """
         current = self.selected_run()
         listed = {self.run_choice.itemData(i) for i in range(self.run_choice.count())}
         # A cross-validation fold trained on part of the test split: never the choice made for the user.
         models = [run for run in runs if not run.name.startswith(CROSSVAL_PREFIX)]
         arrived = [run.run_dir for run in models if run.run_dir not in listed]
+        kept, self.kept_run = self.kept_run, None
         if listed and arrived:
-            current = arrived[-1]  # the newest new run
+            # The newest new run, or the one an Auto run kept (its fine-tune, newer, may have lost to its probe).
+            current = kept if kept in arrived else arrived[-1]
         elif current is None and models:
             current = models[-1].run_dir
         self.run_choice.clear()

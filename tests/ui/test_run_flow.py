@@ -255,6 +255,11 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     qtbot.addWidget(fresh)
     fresh.set_runs([run(1), *folds])  # a project opened after a cross-validation
     assert fresh.selected_run() == "/runs/run-1"
+    view.kept_run = "/runs/run-5"  # an Auto run kept its probe (run 5) over its newer fine-tune (run 6)
+    view.set_runs([run(1), run(2), run(3), *folds, run(5), run(6)])
+    assert view.selected_run() == "/runs/run-5" and view.kept_run is None
+    view.set_runs([run(1), run(2), run(3), *folds, run(5), run(6), run(7)])  # the next run: the newest again
+    assert view.selected_run() == "/runs/run-7"
 
 
 def test_overlays_draw_runs_with_validation_curves_and_say_which_have_none(qtbot) -> None:  # noqa: ANN001

@@ -13,6 +13,8 @@ from dmtl_studio.core.base.fileio import atomic_write_bytes
 
 #: The run folder's notes file: a JSON list of strings, in the order they were said.
 RUN_NOTES_NAME = "run-notes.json"
+#: The start of the note of an Auto fine-tune that lost to its probe (its run stays in the history).
+NOT_KEPT = "Auto did not keep this fine-tune but the linear probe"
 
 
 def read_run_notes(run_dir: str | os.PathLike[str]) -> list[str]:
@@ -37,3 +39,8 @@ def add_run_notes(run_dir: str | os.PathLike[str], notes: Iterable[str]) -> None
     if added:
         data = json.dumps(kept + added, ensure_ascii=False, indent=1).encode("utf-8")
         atomic_write_bytes(Path(run_dir) / RUN_NOTES_NAME, data)
+
+
+def not_kept_note(run_dir: str | os.PathLike[str]) -> str:
+    """The note saying an Auto run kept another phase than this run (:data:`NOT_KEPT`), or ``""``."""
+    return next((note for note in read_run_notes(run_dir) if note.startswith(NOT_KEPT)), "")

@@ -42,7 +42,7 @@ from safetensors.torch import load_file
 
 from dmtl_studio.core.base.cancel import ShouldStop
 from dmtl_studio.core.models.checkpoint import WEIGHTS_NAME
-from dmtl_studio.core.models.run_notes import add_run_notes
+from dmtl_studio.core.models.run_notes import NOT_KEPT, add_run_notes
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.callbacks import RunClock
 from dmtl_studio.core.training.config import TrainConfig
@@ -240,6 +240,9 @@ def _discard(store: ProjectStore, summary: RunSummary) -> None:
 def _with_choice(summary: RunSummary, choice: dict, emit: EventCallback) -> RunSummary:
     emit(RunNotice(choice["note"]))
     add_run_notes(summary.run_dir, [choice["note"]])  # the kept run's report says why it was kept
+    lost = choice.get("finetune_run") if choice["kept"] == "probe" else None  # left in the history, not kept
+    if lost:
+        add_run_notes(lost, [f"{NOT_KEPT} {Path(summary.run_dir).name}: {choice['note']}"])
     return dataclasses.replace(summary, metrics={**summary.metrics, "auto": choice})
 
 
@@ -383,10 +386,7 @@ def train_auto(
     kept = "probe" if scores["probe"] > scores["finetune"] else "finetune"
     other = "finetune" if kept == "probe" else "probe"
     words = {"probe": "the linear probe", "finetune": "the fine-tune"}
-    how = (
-        "; the probe's score is out of fold: it fitted them, each is predicted by a fold model that did not "
-        "see it"
-    )
+    how = "; the probe's score is out of fold: it fitted them, each is predicted by a fold model that did not see it"
     note = (
         f"Auto kept {words[kept]}: balanced accuracy {scores[kept]:.3f} vs {scores[other]:.3f} for "
         f"{words[other]} on the {_val_count(probe_confusion)} validation images"

@@ -275,3 +275,31 @@ def test_a_pause_does_not_count_against_the_budget() -> None:
     clock = _RunClock(should_stop)
     assert not clock.should_stop()
     assert clock.waited >= 0.3 and clock.elapsed() < 0.1
+
+
+def test_a_fine_tune_its_probe_beat_says_so_and_is_not_the_run_named_for_a_project(tmp_path: Path) -> None:
+    """Both phases stay in the history; the newer fine-tune was offered as the latest run although Auto kept the
+    probe."""
+    import os
+
+    from dmtl_studio.cli import _runs_hint
+    from dmtl_studio.core.models.run_folder import SIDECAR_NAME
+    from dmtl_studio.core.models.run_notes import NOT_KEPT, not_kept_note
+    from dmtl_studio.core.training.auto import _with_choice
+    from dmtl_studio.core.training.events import RunSummary
+
+    runs = tmp_path / "p" / "runs"
+    probe, finetune = runs / "auto-probe-1", runs / "auto-finetune-1"
+    for age, run in enumerate((finetune, probe)):
+        run.mkdir(parents=True)
+        (run / SIDECAR_NAME).write_text("{}")
+        os.utime(run / SIDECAR_NAME, (1e9 + 10 * (1 - age), 1e9 + 10 * (1 - age)))  # the fine-tune is newer
+    assert _runs_hint(tmp_path / "p").startswith(f"give one of its runs, the latest is {finetune}")
+    summary = RunSummary(1, str(probe), "completed", 1, ("a", "b"), "cpu", {})
+    note = "Auto kept the linear probe: balanced accuracy 0.9 vs 0.8"
+    kept = _with_choice(
+        summary, {"kept": "probe", "finetune_run": str(finetune), "note": note}, lambda e: None
+    )
+    assert kept.metrics["auto"]["kept"] == "probe" and not_kept_note(probe) == ""
+    assert not_kept_note(finetune) == f"{NOT_KEPT} auto-probe-1: {note}"
+    assert _runs_hint(tmp_path / "p").startswith(f"give one of its runs, the latest is {probe}")
