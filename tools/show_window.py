@@ -1,7 +1,7 @@
 """Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
 
 Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map] [--click TEXT]
-       [--scroll-down] [--import-texts TABLE] [--remove-selected]
+       [--scroll-down] [--import-texts TABLE] [--remove-selected] [--duplicates]
 Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
 """
 
@@ -42,6 +42,7 @@ def main() -> int:
         "--remove-selected", action="store_true", help="then ask to remove the selected images (Shift+Delete)"
     )
     parser.add_argument("--import-texts", help="open File ▸ Import texts… on this table (its column dialog)")
+    parser.add_argument("--duplicates", action="store_true", help="run Labels ▸ Find duplicates and leaks")
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
     window, _controller = build_window(args.project)
@@ -79,6 +80,8 @@ def main() -> int:
         QTimer.singleShot(900, window.browser.remove_selected)
     if args.import_texts:
         QTimer.singleShot(900, lambda: window.ask_text_columns(args.import_texts))
+    if args.duplicates:
+        QTimer.singleShot(900, window.duplicates_requested.emit)
     if args.show_map:
         QTimer.singleShot(800, lambda: (window.show_dataset_map(), show_map()))
     return app.exec()

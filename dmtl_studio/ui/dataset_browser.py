@@ -406,7 +406,7 @@ class DatasetBrowser(QWidget):
         self.summary = QLabel("No project open. Use File ▸ Open project… or File ▸ New project…")
         self.summary.setWordWrap(True)
         self.filter = QComboBox()
-        self.filter.setMinimumContentsLength(18)
+        self.filter.setMinimumContentsLength(22)  # "Duplicates: 3/5 warned (12)" whole at 1280 px
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file names…")
         self.search.setClearButtonEnabled(True)
@@ -881,10 +881,8 @@ class DatasetBrowser(QWidget):
                 )
                 said = "; ".join(warnings) or "same split, same label"
                 self.notes[image_id] = f"duplicate group {groups} ({kind}, {len(ids)} images): {said}{copy}"
-        self._ordered[DUPLICATES_KEY] = (
-            f"Duplicates: {groups} group{'s' * (groups != 1)}, {warned} warned",
-            order,
-        )
+        # Short: the filter box is narrow at 1280 px ("Duplicates: 5 groups, 3 w…"); the status bar says it whole.
+        self._ordered[DUPLICATES_KEY] = (f"Duplicates: {warned}/{groups} warned", order)
         self._notes_changed()
         return groups, warned
 

@@ -29,7 +29,7 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
         bars = [bar for bar in window.findChildren(QTabBar) if "Evaluation" in _titles(bar)]
         assert any(bar.tabText(bar.currentIndex()) == "Evaluation" for bar in bars)
         qtbot.waitUntil(lambda: browser.filter.currentData() == DUPLICATES_KEY, timeout=60_000)
-        assert browser.filter.currentText().startswith("Duplicates: 2 groups, 2 warned")
+        assert browser.filter.currentText().startswith("Duplicates: 2/2 warned")
         shown = {Path(browser.model.record(r).path).name: r for r in range(browser.model.rowCount())}
         assert set(shown) == {"camera.png", "camera-small.jpg", "coffee.png", "coffee-copy.png"}
         row = shown["camera-small.jpg"]
@@ -103,12 +103,12 @@ def test_the_duplicate_marks_follow_moves_and_removals_and_enter_says_when_nothi
             return browser.model.data(browser.model.index(row))
 
         assert "leak" in mark("camera.png") and browser.filter.currentText().startswith(
-            "Duplicates: 2 groups, 2 warned"
+            "Duplicates: 2/2 warned"
         )
         browser._select_row(rows["camera-small.jpg"])
         browser.move_selected_to_split("train")  # by hand: the leak is gone, the marks said it still was
         assert "leak" not in mark("camera.png") and "dup" in mark("camera.png")
-        assert browser.filter.currentText().startswith("Duplicates: 2 groups, 1 warned")
+        assert browser.filter.currentText().startswith("Duplicates: 1/2 warned")
         assert browser.notes[small].endswith("same split, same label")
 
         browser._select_row(rows["coffee.png"])  # the two labels: both in training already
@@ -120,7 +120,7 @@ def test_the_duplicate_marks_follow_moves_and_removals_and_enter_says_when_nothi
 
         browser._select_row(rows["camera-small.jpg"])
         browser.remove_selected()  # its group is a group no more
-        assert browser.filter.currentText().startswith("Duplicates: 1 group, 1 warned")
+        assert browser.filter.currentText().startswith("Duplicates: 1/1 warned")
         shown = {Path(browser.model.record(r).path).name for r in range(browser.model.rowCount())}
         assert shown == {"coffee.png", "coffee-copy.png"} and small not in browser.duplicate_group
     finally:
