@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dmtl_studio import __version__, cli_remove, cli_text
+from dmtl_studio import __version__, cli_explain, cli_remove, cli_text
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
@@ -39,6 +39,7 @@ COMMANDS = (
     "weights",
     "bench",
     "evaluate",
+    "explain",
     "export",
     "report",
     "audit",
@@ -271,6 +272,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=_path)
     p.add_argument("--project", type=_path, default=None, help="the project (default: the run's own)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    cli_explain.add_command(sub, _path)
 
     p = sub.add_parser("export", help="export a run as ONNX, TorchScript or safetensors + JSON")
     p.add_argument("run_dir", type=_path)
@@ -1849,6 +1852,7 @@ def main(argv: list[str]) -> int:
         "duplicates": _cmd_duplicates,
         "repair": _cmd_repair,
         "remove": cli_remove.cmd_remove,
+        "explain": cli_explain.cmd_explain,
     }
     from dmtl_studio.core.project.busy import set_busy_reporter
 

@@ -23,20 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-#: Colour ramp of the heat map (low to high): blue, cyan, yellow, red; low values are nearly transparent.
-_RAMP = np.array([[0, 0, 255], [0, 200, 255], [255, 230, 0], [255, 0, 0]], dtype=np.float32)
+from dmtl_studio.core.base.heat_ramp import heat_rgba
 
 
 def heatmap_to_qimage(heatmap: np.ndarray) -> QImage:
     """A [0, 1] heat map as a colour image whose opacity grows with the heat (cold parts stay see-through)."""
-    heat = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
-    position = heat * (len(_RAMP) - 1)
-    low = np.floor(position).astype(np.int64).clip(0, len(_RAMP) - 2)
-    fraction = (position - low)[..., None]
-    rgb = _RAMP[low] * (1 - fraction) + _RAMP[low + 1] * fraction
-    alpha = 200 * heat**0.8  # smooth: no hard edge where the map fades out
-    rgba = np.ascontiguousarray(np.dstack([rgb, alpha]).astype(np.uint8))
-    height, width = heat.shape
+    rgba = heat_rgba(heatmap)
+    height, width = rgba.shape[:2]
     return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
 
 

@@ -41,6 +41,7 @@ USER_ERRORS = (
     ("dmtl_studio.core.models.text_catalog", "TextEncoderError"),
     ("dmtl_studio.core.quality.reject", "RejectError"),
     ("dmtl_studio.core.evaluation.text_attribution", "NothingToExplain"),
+    ("dmtl_studio.core.evaluation.explain_files", "ExplainError"),
 )
 _UNKNOWN_BACKBONE = ("dmtl_studio.core.models.catalog", "UnknownBackbone")
 

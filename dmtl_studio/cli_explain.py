@@ -1,0 +1,151 @@
+"""The ``explain`` command: why a run chose a class — Grad-CAM pictures of images, the words of texts that
+weighed for or against it (:mod:`dmtl_studio.core.evaluation.explain_files`). The window shows the same
+explanations in its large view (Grad-CAM, G) and its text view (Explain words)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+HELP = (
+    "explain a run's predictions: Grad-CAM pictures of images (written to --out), or the words of texts that "
+    "weighed for and against the class"
+)
+
+
+def add_command(sub: argparse._SubParsersAction, path_type: Callable[[str], Path]) -> None:
+    """Add ``explain`` to the command line's sub-commands."""
+    p = sub.add_parser("explain", help=HELP, description=HELP)
+    p.add_argument("run_dir", type=path_type, help="a run folder (an exported model cannot be explained)")
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        type=path_type,
+        metavar="INPUT",
+        help="images: image files or folders (every image below); texts: .txt files",
+    )
+    p.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a text to explain (repeatable; text runs)",
+    )
+    p.add_argument(
+        "--out",
+        type=path_type,
+        default=None,
+        help="images: the folder for the Grad-CAM pictures (made if missing)",
+    )
+    p.add_argument(
+        "--class",
+        dest="class_name",
+        default=None,
+        metavar="NAME",
+        help="explain this class (default: each input's predicted class)",
+    )
+    p.add_argument("--top", type=int, default=5, metavar="K", help="texts: words shown each way (default 5)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``dmtl-studio explain RUN_DIR INPUT…``; exit 0 when something was explained, 1 when nothing could be."""
+    from dmtl_studio.core.evaluation.explain_files import ExplainError
+    from dmtl_studio.core.models.run_folder import read_sidecar
+
+    if not args.inputs and not args.text:
+        raise ExplainError("give what to explain: image files or folders, .txt files, or --text 'a text'")
+    if args.top < 1:
+        raise ExplainError(f"--top must be at least 1, not {args.top}")
+    try:
+        is_text = read_sidecar(args.run_dir).get("kind") == "text"
+    except Exception:  # noqa: BLE001 - not a run folder: load_run says so in the product's words
+        is_text = bool(args.text) or all(p.suffix.lower() == ".txt" for p in args.inputs)
+    return _texts(args) if is_text else _images(args)
+
+
+def _images(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.evaluation.explain_files import ExplainError, explain_images
+    from dmtl_studio.core.evaluation.predict import prediction_scan
+
+    if args.text:
+        raise ExplainError("--text explains texts with a text run; this is an image run: give it images")
+    if args.out is None:
+        raise ExplainError("name the folder for the Grad-CAM pictures with --out")
+    paths: list[str] = []
+    for target in args.inputs:
+        paths += [p for p in prediction_scan(target)[0] if p not in paths]
+
+    def said(result: object) -> None:
+        name = Path(result.path).name
+        if result.problem is not None:
+            print(f"{name}: not explained ({result.problem})")
+        else:
+            print(f"{name}: {result.class_name} {result.probability:.0%} -> {result.out}", flush=True)
+
+    results = explain_images(args.run_dir, paths, args.out, args.class_name, on_result=said)
+    written = sum(r.out is not None for r in results)
+    print(f"wrote {written} Grad-CAM picture(s) to {args.out}" + (f"; {len(results) - written} not explained"
+          if written < len(results) else ""))  # fmt: skip
+    if args.json:
+        rows = [
+            {"path": r.path, "picture": str(r.out) if r.out else None, "class": r.class_name,
+             "probability": r.probability, "problem": r.problem}
+            for r in results
+        ]  # fmt: skip
+        print(json.dumps({"explained": written, "images": rows}))
+    return 0 if written else 1
+
+
+def _texts(args: argparse.Namespace) -> int:
+    from dmtl_studio.core.evaluation.explain_files import ExplainError, explain_texts
+    from dmtl_studio.core.project.text_import import read_text_file
+
+    if args.out is not None:
+        raise ExplainError(
+            "--out is for the Grad-CAM pictures of an image run; a text run's words are printed"
+        )
+    labels, texts = [], []
+    for path in args.inputs:
+        if path.is_dir() or path.suffix.lower() != ".txt":
+            raise ExplainError(f"{path} is not a .txt file: a text run explains .txt files and --text")
+        body, problem, _note = read_text_file(path)
+        if problem is not None:
+            print(f"{path.name}: not explained ({problem})")
+            continue
+        labels.append(path.name)
+        texts.append(body)
+    labels += [f"--text {i + 1}" for i in range(len(args.text))]
+    texts += args.text
+    results, names = explain_texts(args.run_dir, texts, args.class_name)
+    rows = []
+    for label, result in zip(labels, results, strict=True):
+        if isinstance(result, str):
+            print(f"{label}: not explained ({result})")
+            rows.append({"input": label, "problem": result})
+            continue
+        scored = sorted((w for w in result.words if round(w[3], 4) != 0), key=lambda w: w[3], reverse=True)
+        # A score is the class probability lost when the word is taken out (occlusion); a model sure of a
+        # text loses little to any one word, hence four decimals.
+        pro = ", ".join(f"{w[2]} {w[3]:+.4f}" for w in scored[: args.top] if w[3] > 0) or "no word"
+        con = ", ".join(f"{w[2]} {w[3]:+.4f}" for w in reversed(scored[-args.top :]) if w[3] < 0) or "no word"
+        unread = f" ({result.unread} word(s) past what the model reads)" if result.unread else ""
+        name = names[result.target]
+        print(f"{label}: {name} {result.probability:.0%}; for it: {pro}; against it: {con}{unread}")
+        rows.append(
+            {
+                "input": label,
+                "class": name,
+                "probability": result.probability,
+                "words": [
+                    {"word": w, "start": s, "end": e, "score": score} for s, e, w, score in result.words
+                ],
+            }
+        )
+    if args.json:
+        print(json.dumps({"explained": sum("class" in r for r in rows), "texts": rows}, ensure_ascii=False))
+    sys.stdout.flush()
+    return 0 if any("class" in r for r in rows) else 1
