@@ -766,7 +766,7 @@ class StudioController(QObject):
                 )
                 view.show_message(
                     f"Exported {Path(run_dir).name} as {result.format} to {result.path} (description in "
-                    f"{result.sidecar.name}{checked})."
+                    f"{result.sidecar.name}{checked}). {result.note}".rstrip()
                 )
 
             thread.result_ready.connect(done)

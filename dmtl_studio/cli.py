@@ -1428,8 +1428,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     project = project_of_run(args.run_dir)
     state = run_state_note(project, args.run_dir) if project is not None else ""
-    if state:
-        print(f"note: {state}", file=sys.stderr)
+    for note in (state, result.note):
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     if result.max_abs_difference is not None:
         print(
             f"checked against PyTorch on a batch of {result.check_batch}: "

@@ -27,7 +27,7 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +43,14 @@ from dmtl_studio.core.evaluation.exported_model import (
     sidecar_path,
     single_file_predictor,
 )
+from dmtl_studio.core.evaluation.names_now import model_named_now, run_names_now
 from dmtl_studio.core.models.architectures import Preprocessing
 from dmtl_studio.core.models.calibration import temperature_of
 from dmtl_studio.core.models.checkpoint import (
     SIDECAR_NAME,
     WEIGHTS_NAME,
     CheckpointError,
+    LoadedModel,
     load_checkpoint,
 )
 from dmtl_studio.core.models.preprocess import describe_preprocessing
@@ -65,6 +67,8 @@ class ExportResult:
     seconds: float
     max_abs_difference: float | None  # against PyTorch on the check batch; None for safetensors
     check_batch: int
+    #: The classes renamed or merged in the project since the run was trained, and what the export did with them.
+    note: str = ""
 
 
 def _export_sidecar(run_sidecar: dict, fmt: str, file_name: str, check: dict) -> dict:
@@ -169,7 +173,7 @@ def export_run(
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
-    loaded = load_checkpoint(run_dir, device="cpu")
+    loaded, note = _named_now(run_dir, load_checkpoint(run_dir, device="cpu"), fmt)
     model = loaded.model.eval()
     size = loaded.preprocessing.input_size
     out = Path(out)
@@ -179,7 +183,7 @@ def export_run(
         path, side, seconds, difference = export_text_run(
             loaded, fmt, export_file_path(out, fmt), check_batch=check_batch, seed=seed
         )
-        return ExportResult(fmt, path, side, seconds, difference, check_batch)
+        return ExportResult(fmt, path, side, seconds, difference, check_batch, note)
     started = time.perf_counter()
     if fmt == "safetensors":
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -197,7 +201,7 @@ def export_run(
             raise ExportError(
                 f"the safetensors export to {out} failed and was removed: {_reason(exc)}"
             ) from exc
-        return ExportResult(fmt, out, out / SIDECAR_NAME, time.perf_counter() - started, None, 0)
+        return ExportResult(fmt, out, out / SIDECAR_NAME, time.perf_counter() - started, None, 0, note)
 
     out = export_file_path(out, fmt)
     side = sidecar_path(out)
@@ -263,7 +267,31 @@ def export_run(
         if not existed:  # a model without its sidecar cannot be used: keep neither
             out.unlink(missing_ok=True)
         raise ExportError(f"the {fmt} export to {out} failed: {_reason(exc)}") from exc
-    return ExportResult(fmt, out, side, seconds, difference, check_batch)
+    return ExportResult(fmt, out, side, seconds, difference, check_batch, note)
+
+
+def _named_now(run_dir: str | os.PathLike[str], loaded: LoadedModel, fmt: str) -> tuple[LoadedModel, str]:
+    """The run's model under its project's class names of now (a renamed class's output takes its new name;
+    classes merged since are one output, the sum of their probabilities), as ``predict RUN_DIR`` gives them, and
+    the note saying so. A safetensors export is the run's own weights: it keeps one output per class of the run
+    when classes were merged (renamed ones take their new names)."""
+    named, note = model_named_now(run_dir, loaded)
+    if not note:
+        return loaded, ""
+    if len(named.classes) != len(loaded.classes) and fmt == "safetensors":
+        names = run_names_now(run_dir, loaded.classes) or loaded.classes
+        merges = [
+            f"{' and '.join(repr(old) for old, now in zip(loaded.classes, names, strict=True) if now == new)} are "
+            f"'{new}' now"
+            for new in dict.fromkeys(names)
+            if list(names).count(new) > 1
+        ]
+        return loaded, (
+            f"Classes were merged in the project since the run was trained ({'; '.join(merges)}): a safetensors "
+            "export keeps one output per class of the run, under the run's names; an ONNX or TorchScript export "
+            "sums the merged classes."
+        )
+    return replace(named, sidecar={**named.sidecar, "classes": list(named.classes)}), note
 
 
 def _reason(exc: BaseException) -> str:

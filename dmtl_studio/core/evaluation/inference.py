@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.evaluation.names_now import model_named_now
 from dmtl_studio.core.evaluation.names_now import project_of_run as project_of_run
-from dmtl_studio.core.evaluation.names_now import run_names_now
 from dmtl_studio.core.evaluation.predict import predict_paths
 from dmtl_studio.core.evaluation.results import EvaluationResult, evaluation_images
 from dmtl_studio.core.evaluation.run_state import run_state_note
@@ -176,7 +176,7 @@ def evaluate_run(
     """
     loaded = loaded or load_checkpoint(run_dir, device=device)
     refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
-    loaded, renamed = _named_now(project_dir, run_dir, loaded)
+    loaded, renamed = model_named_now(run_dir, loaded, project_dir)
     if is_text_run(loaded):
         result = evaluate_text_run(project_dir, run_dir, loaded, progress=progress, should_stop=should_stop)
     else:
@@ -186,30 +186,6 @@ def evaluate_run(
     result = _with_fitted_note(result, project_dir, run_dir)
     state = run_state_note(project_dir, run_dir)  # a run still training, or stopped part-way
     return replace(result, note=" ".join(part for part in (state, result.note) if part)) if state else result
-
-
-def _named_now(
-    project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], loaded: LoadedModel
-) -> tuple[LoadedModel, str]:
-    """``loaded`` with its classes under the names they have in the project now (classes renamed since the run
-    was trained keep their images and scores; classes merged since are one output, the sum of their
-    probabilities), and a note naming the renames and merges (empty when none)."""
-    names = run_names_now(run_dir, loaded.classes, project_dir) or loaded.classes
-    renamed = [
-        f"'{old}' is now '{new}'" for old, new in zip(loaded.classes, names, strict=True) if old != new
-    ]
-    if not renamed:
-        return loaded, ""
-    note = (
-        "Classes renamed or merged since the run was trained are shown by their names now "
-        f"({', '.join(renamed)})."
-    )
-    merged = list(dict.fromkeys(names))  # each name once, in the run's order
-    if len(merged) == len(names):
-        return replace(loaded, classes=list(names)), note
-    groups = [[k for k, name in enumerate(names) if name == kept] for kept in merged]
-    note += " A merged class's probability is the sum of its former classes'."
-    return replace(loaded, model=loaded.model.with_merged_classes(groups), classes=merged), note
 
 
 def _with_fitted_note(
@@ -291,7 +267,7 @@ def suggest_labels(
     """Predict every usable unlabelled image of a project; the suggestions come uncertain first."""
     loaded = load_checkpoint(run_dir, device=device)
     refuse_other_kind(project_dir, run_dir, is_text_run(loaded))
-    loaded, _ = _named_now(project_dir, run_dir, loaded)  # a suggestion names a class the project has
+    loaded, _ = model_named_now(run_dir, loaded, project_dir)  # a suggestion names a class the project has
     if is_text_run(loaded):
         return suggest_text_labels(
             project_dir, run_dir, loaded, method=method, progress=progress, should_stop=should_stop

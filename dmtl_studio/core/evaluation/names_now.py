@@ -73,3 +73,27 @@ def predictions_named_now(summary: Any, run_dir: str | os.PathLike[str]) -> tupl
     if len(merged) < len(names):
         note += "; a merged class's probability is the sum of its former classes'"
     return replace(summary, classes=merged, predictions=tuple(renamed(p) for p in summary.predictions)), note
+
+
+def model_named_now(
+    run_dir: str | os.PathLike[str],
+    loaded: Any,
+    project: str | os.PathLike[str] | None = None,  # noqa: ANN401
+) -> tuple[Any, str]:
+    """``loaded`` (a :class:`~dmtl_studio.core.models.checkpoint.LoadedModel`) with its classes under the names
+    they have in the project now (classes renamed since the run was trained keep their outputs; classes merged
+    since are one output, the sum of their probabilities: ``Classifier.with_merged_classes``), and a note naming
+    the renames and merges (empty when none, or the run is not inside its project)."""
+    names = run_names_now(run_dir, loaded.classes, project) or loaded.classes
+    renamed = [
+        f"'{old}' is now '{new}'" for old, new in zip(loaded.classes, names, strict=True) if old != new
+    ]
+    if not renamed:
+        return loaded, ""
+    note = f"Classes renamed or merged since the run was trained take their names now ({', '.join(renamed)})."
+    merged = list(dict.fromkeys(names))  # each name once, in the run's order
+    if len(merged) == len(names):
+        return replace(loaded, classes=list(names)), note
+    groups = [[k for k, name in enumerate(names) if name == kept] for kept in merged]
+    note += " A merged class's probability is the sum of its former classes'."
+    return replace(loaded, model=loaded.model.with_merged_classes(groups), classes=merged), note

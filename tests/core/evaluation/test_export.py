@@ -12,7 +12,7 @@ import torch
 
 from dmtl_studio.core.evaluation.export import export_run
 from dmtl_studio.core.evaluation.exported_model import ExportError, load_exported, sidecar_path
-from dmtl_studio.core.evaluation.predict import predict_with
+from dmtl_studio.core.evaluation.predict import predict_folder, predict_with
 from dmtl_studio.core.models.checkpoint import load_checkpoint
 from dmtl_studio.core.project.demo import write_shapes_folder
 from tests.core.trained_run import INPUT_SIZE, trained_project
@@ -109,3 +109,29 @@ def test_single_file_exports_go_where_a_person_expects(run: Path, tmp_path: Path
     ):
         export_run(run, "torchscript", tmp_path / "m.onnx")
     assert not list(tmp_path.glob("m.onnx*"))
+
+
+def test_an_export_after_a_rename_and_a_merge_predicts_as_the_run_does_now(
+    tmp_path_factory: pytest.TempPathFactory, held_out: Path, tmp_path: Path
+) -> None:
+    """The export kept the run's names: ``predict RUN_DIR`` wrote today's classes, ``predict model.onnx`` the
+    old ones, and the export said nothing."""
+    from dmtl_studio.core.project.store import ProjectStore
+    from tests.core.trained_run import copy_project
+
+    project, run = copy_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        store.rename_class("circle", "round")
+        store.merge_classes(["triangle"], "square")
+    result = export_run(run, "onnx", tmp_path / "model.onnx")
+    assert "'circle' is now 'round'" in result.note and "'triangle' is now 'square'" in result.note
+    assert json.loads(sidecar_path(result.path).read_text())["classes"] == ["round", "square"]
+    by_run = predict_folder(run, held_out, tmp_path / "run.csv")
+    by_export = predict_with(result.path, held_out, tmp_path / "exported.csv")
+    assert by_run.classes == by_export.classes == ("round", "square")
+    for a, b in zip(_rows(tmp_path / "run.csv"), _rows(tmp_path / "exported.csv"), strict=True):
+        assert a["predicted_label"] == b["predicted_label"] and a["p_square"][:5] == b["p_square"][:5]
+
+    folder = export_run(run, "safetensors", tmp_path / "weights")  # the run's own weights: its three outputs
+    assert json.loads((folder.path / "model.json").read_text())["classes"] == ["circle", "square", "triangle"]
+    assert "'square' and 'triangle' are 'square' now" in folder.note
