@@ -1814,8 +1814,8 @@ def _unknown_command(argv: list[str]) -> bool:
     if not near and len(argv) == 1:
         return False  # a project folder that is not there: the window's start says so
     hint = f"; did you mean '{near[0]}'?" if near else ""
-    if first.lower() in ("explain", "gradcam", "grad-cam", "cam"):
-        hint = "; explanations (Grad-CAM, the words a text's prediction rests on) are shown in the window"
+    if first.lower() in ("gradcam", "grad-cam", "cam", "attribution", "attributions", "saliency"):
+        hint = "; did you mean 'explain'? (Grad-CAM pictures of images, the words a text's prediction rests on)"
     print(
         f"dmtl-studio: unknown command '{first}'{hint} (dmtl-studio --help lists the commands)",
         file=sys.stderr,

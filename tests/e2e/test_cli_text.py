@@ -292,7 +292,5 @@ def test_a_mistyped_command_is_named_and_a_near_one_offered(tmp_path: Path, caps
 
     assert main(["evalute", str(tmp_path / "p")]) == 2
     assert "unknown command 'evalute'; did you mean 'evaluate'?" in capsys.readouterr().err
-    assert main(["explain", str(tmp_path / "p")]) == 2
-    assert "explanations (Grad-CAM, the words a text's prediction rests on) are shown in the window" in (
-        capsys.readouterr().err
-    )
+    assert main(["gradcam", str(tmp_path / "p")]) == 2
+    assert "unknown command 'gradcam'; did you mean 'explain'? (Grad-CAM pictures" in capsys.readouterr().err

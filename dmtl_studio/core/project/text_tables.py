@@ -277,8 +277,13 @@ def header_as_data(table: Table, text_column: str | None) -> str | None:
         name = column.strip().casefold()
         if name and any(_shown(values.get(column)).strip().casefold() == name for values in good):
             return f"{lead} ('{column[:40]}' is also a value of that column)"
-    if text_column is not None and text_column.casefold() not in TEXT_NAMES and len(text_column.split()) >= 5:
-        return f"{lead} (the text column's name '{text_column[:40]}' reads as a sentence)"
+    if text_column is not None and text_column.casefold() not in TEXT_NAMES:
+        words = len(text_column.split())
+        lengths = [len(_shown(values.get(text_column)).strip()) for values in good]
+        mean = sum(lengths) / len(lengths) if lengths else 0.0
+        # Five words, or three as long as half its texts are: a sentence (a name is short beside its texts).
+        if words >= 5 or (words >= 3 and len(text_column) >= mean / 2):
+            return f"{lead} (the text column's name '{text_column[:40]}' reads as a sentence)"
     return None
 
 
@@ -307,9 +312,10 @@ def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
 
     By name first (:data:`TEXT_NAMES`, :data:`LABEL_NAMES`, :data:`SPLIT_NAMES`, case-insensitive; a split column
     only when more than half of its values name a split, the rows with another are split automatically and say
-    so); else the
-    text is the column with the longest values on average, and the label the column of short values (at most 40
-    characters on average) with the fewest distinct values, at most half as many as rows.
+    so; a text column by name only when its values are at least a quarter as long, in all, as those of the column
+    of the longest values); else the text is the column with the longest values on average, and the label the
+    column of short values (at most 40 characters on average) with the fewest distinct values, at most half as
+    many as rows.
     """
     columns = table.columns
     sample = [row.values for row in table.rows if row.problem is None][:500]
@@ -326,8 +332,14 @@ def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
     text = next((folded[n] for n in TEXT_NAMES if n in folded), None)
     label = next((folded[n] for n in LABEL_NAMES if n in folded and folded[n] != text), None)
     others = [c for c in columns if c not in (split, label)]
-    if text is None and others:
-        text = max(others, key=lambda c: (sum(len(v) for v in values(c)), -columns.index(c)))
+    longest = max(others, key=lambda c: (sum(len(v) for v in values(c)), -columns.index(c))) if others else None
+    if text is not None and longest is not None and longest != text:
+        # A column named like texts ("Notes") whose values are a fraction of another's ("x", blanks) is not them.
+        named, other = (sum(len(v) for v in values(c)) for c in (text, longest))
+        if named * 4 < other:
+            text = longest
+    if text is None:
+        text = longest
     if label is None and len(sample) >= 2:
         candidates = []
         for column in columns:

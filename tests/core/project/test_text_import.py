@@ -640,12 +640,33 @@ def test_a_first_line_that_looks_like_data_is_said_not_silently_taken_as_the_hea
     sentence = tmp_path / "one.csv"  # one column: the text's name reads as a sentence
     sentence.write_text("The printer jams on every single page\nWe were invoiced twice\n", encoding="utf-8")
     assert "reads as a sentence" in preview_table(sentence).header_warning
+    short = tmp_path / "short.csv"  # four words, as long as the texts below it: a row, not a name
+    short.write_text("Hand caught in roller\nChemical smell in lab\nBack pain lifting\n", encoding="utf-8")
+    assert "reads as a sentence" in preview_table(short).header_warning
+    titled = tmp_path / "titled.csv"  # a name of four words above long texts: a name
+    long_text = "The operator reached into the running conveyor to clear a jam and his glove was pulled in"
+    titled.write_text(f"Description of the incident\n{long_text}\n{long_text}, again\n", encoding="utf-8")
+    assert preview_table(titled).header_warning is None
     named = tmp_path / "named.csv"  # real column names, a label also used as a word in the texts
     named.write_text("text,label\nthe label printer jams,hardware\nan invoice,billing\n", encoding="utf-8")
     assert preview_table(named).header_warning is None
     lines = tmp_path / "t.jsonl"  # JSON Lines have no header line
     lines.write_text('{"text": "label", "label": "label"}\n', encoding="utf-8")
     assert preview_table(lines).header_warning is None
+
+
+def test_a_column_named_like_texts_but_holding_scraps_is_not_taken_for_the_texts(tmp_path: Path) -> None:
+    table = tmp_path / "odd.csv"
+    rows = [["Ref", "Date", "What happened?", "Notes"]]
+    rows += [[f"R{i}", "2026-11-02", f"Worker slipped on a wet floor near dock {i} and hurt a wrist", note]
+             for i, note in enumerate(["x", "", "dup", "", "x"])]  # fmt: skip
+    with table.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows(rows)
+    assert preview_table(table).text_column == "What happened?"
+    rows = [["Notes", "code"]] + [[f"a real note about case {i}", f"C{i}"] for i in range(4)]
+    with table.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows(rows)
+    assert preview_table(table).text_column == "Notes"  # named so and holding the texts
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
