@@ -5,7 +5,9 @@ Text Classification Tasks", EMNLP): with ``rate`` α and a text of ``n`` words, 
 insertion and random swap each make ``max(1, int(α·n))`` changes (none when α = 0), and random deletion drops each
 word with probability α, always keeping one. Unlike EDA's reference code the text is not lower-cased nor stripped
 of punctuation: the operations act on words and leave the gaps between them (:mod:`.text_tokens`) where they were,
-and a replacing word takes the case of the word it replaces. Stop words are never replaced nor used for insertion.
+and a replacing word takes the case of the word it replaces. Stop words are never replaced nor used for insertion,
+nor are words of one or two letters and acronyms in capitals: their WordNet senses are mostly other abbreviations
+("CO" gives "cobalt" and "Colorado", "OK" "Sooner State", "x" "ecstasy"), which change what a text is about.
 
 Character noise imitates typing slips on a QWERTY keyboard (:mod:`.keyboard`). Mixup for text (Zhang et al. 2018,
 applied to sentence embeddings as in Guo et al. 2019, "Augmenting Data with Mixup for Sentence Classification")
@@ -52,7 +54,8 @@ def change_count(rate: float, total: int) -> int:
 
 
 def _replaceable(word: str) -> bool:
-    return word.isalpha() and word.lower() not in STOP_WORDS
+    """Whether a word may be replaced by a synonym or give one for insertion (the module docstring)."""
+    return word.isalpha() and len(word) > 2 and not word.isupper() and word.lower() not in STOP_WORDS
 
 
 class _SynonymReplacement(TextTransform):

@@ -132,6 +132,21 @@ def test_synonyms_come_from_wordnet() -> None:
 
 
 @needs_wordnet
+def test_acronyms_and_words_of_two_letters_keep_their_meaning() -> None:
+    """Their WordNet senses are other abbreviations: "CO leak" became "COBALT leak", "OK" "SOONER STATE"."""
+    kept = {"CO", "IT", "OK", "x", "US", "PPE"}
+    assert all(synonyms(word) for word in ("CO", "OK", "x", "US"))  # WordNet would have replaced them
+    text = "CO leak near the IT desk, OK said x; US plant needs PPE checks"
+    for name in ("synonym_replacement", "random_insertion"):
+        compiled = _compile(name, 1.0, rate=0.5)
+        for seed in range(40):
+            result = compiled.preview(text, np.random.default_rng(seed))
+            assert not {c.before for c in result.changes} & kept
+            inserted = {result.text[c.start : c.end] for c in result.changes if not c.before}
+            assert not inserted & ({s for word in kept for s in synonyms(word)} - set(synonyms("leak")))
+
+
+@needs_wordnet
 def test_synonym_replacement_replaces_words_by_their_synonyms() -> None:
     compiled = _compile("synonym_replacement", 1.0, rate=0.5)
     text = "The doctor quickly examined the injured patient in the small hospital."
