@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.augment.text_preview import TextPreviewResult
-from dmtl_studio.core.augment.text_tokens import TextChange
+from dmtl_studio.core.augment.text_tokens import TextChange, is_cjk_word
 
 #: How each kind of change is marked: (background, text colour, legend).
 CHANGE_STYLES = {
@@ -32,6 +32,11 @@ OWN_TEXT = "Your own text"
 PLACEHOLDER = "Type or paste a text to try the recipe on it, or pick one of the project's texts above."
 
 
+def _spaced(neighbour: str, cjk: bool) -> bool:
+    """Whether a deleted word shown beside ``neighbour`` needs a space between them."""
+    return neighbour.isalnum() and not cjk and not is_cjk_word(neighbour)
+
+
 def marked_html(text: str, changes: tuple[TextChange, ...]) -> str:
     """``text`` as rich text with each change highlighted; deleted words are shown struck through where they were.
 
@@ -43,9 +48,11 @@ def marked_html(text: str, changes: tuple[TextChange, ...]) -> str:
         out.append(html.escape(text[at : change.start]))
         background, colour, _ = CHANGE_STYLES.get(change.kind, ("#eeeeee", "#000000", ""))
         if change.kind == "deleted":
-            # Shown (not in the text) where the words were, a space apart from the words around it.
-            before = " " if change.start and not text[change.start - 1].isspace() else ""
-            after = " " if change.start < len(text) and not text[change.start].isspace() else ""
+            # Shown (not in the text) where the words were, a space apart from the words around it (none beside
+            # punctuation, and none in Chinese or Japanese, which puts no spaces between words).
+            cjk = is_cjk_word(change.before[:1])
+            before = " " if change.start and _spaced(text[change.start - 1], cjk) else ""
+            after = " " if change.start < len(text) and _spaced(text[change.start], cjk) else ""
             out.append(
                 f'{before}<span style="color:{colour}; text-decoration:line-through;">'
                 f"{html.escape(change.before)}</span>{after}"

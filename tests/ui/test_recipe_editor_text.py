@@ -185,3 +185,29 @@ def test_a_text_project_opens_with_a_text_recipe_previewed_on_its_texts(qtbot, t
         assert stored().kind == "text" and stored().steps[1].operation == "random_swap"
     finally:
         controller.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("text", "deleted", "shown"),
+    [
+        ("Nobody was hurt, but", [2], "Nobody was ~~hurt~~, but"),  # was drawn after the comma
+        ("the loading dock; next", [2], "the loading ~~dock~~; next"),
+        ("it was replaced.", [2], "it was ~~replaced~~."),  # not "~~replaced~~ ." with a space
+        ("big, red and blue", [1], "big, ~~red~~ and blue"),
+        ("big, red and blue", [1, 2], "big, ~~red and~~ blue"),
+        ("作業員が負傷した", [0, 1], "~~作業~~員が負傷した"),  # no space between Japanese characters
+    ],
+)
+def test_a_deletion_is_shown_on_its_side_of_the_punctuation(
+    text: str, deleted: list[int], shown: str
+) -> None:
+    import re
+
+    from dmtl_studio.core.augment.text_tokens import Tokens
+    from dmtl_studio.ui.text_preview_panel import marked_html
+
+    tokens = Tokens(text)
+    for index in sorted(deleted, reverse=True):
+        tokens.delete(index)
+    html = marked_html(*tokens.render_changes())
+    assert re.sub(r"<span[^>]*>(.*?)</span>", r"~~\1~~", html) == shown

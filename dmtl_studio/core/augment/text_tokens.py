@@ -61,10 +61,11 @@ class Tokens:
 
     Besides the words, each word slot remembers what was there in the original text (``before``, empty for an
     inserted word) and how it was last changed (``tags``), and ``dropped[k]`` holds the words deleted just before
-    slot ``k`` (``dropped[n]``: at the end), so that :meth:`render_changes` can mark every change.
+    slot ``k`` (``dropped[n]``: at the end) and ``cuts[k]`` where in gap ``k`` they stood, so that
+    :meth:`render_changes` can mark every change where it was (``"was hurt, but"`` less ``hurt``: before the comma).
     """
 
-    __slots__ = ("before", "dropped", "gaps", "tags", "words")
+    __slots__ = ("before", "cuts", "dropped", "gaps", "tags", "words")
 
     def __init__(self, text: str) -> None:
         pieces = WORD.split(text)
@@ -73,6 +74,7 @@ class Tokens:
         self.before: list[str] = list(self.words)
         self.tags: list[str | None] = [None] * len(self.words)
         self.dropped: list[tuple[str, ...]] = [()] * (len(self.words) + 1)
+        self.cuts: list[int] = [0] * (len(self.words) + 1)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -99,6 +101,7 @@ class Tokens:
         self.before.insert(index, "")
         self.tags.insert(index, "inserted")
         self.dropped.insert(index, ())
+        self.cuts.insert(index, 0)
 
     def delete(self, index: int) -> None:
         """Remove the word of slot ``index`` and merge the gaps on either side of it.
@@ -108,23 +111,28 @@ class Tokens:
         """
         gaps, words = self.gaps, self.words
         before_gap, after_gap = gaps[index], gaps[index + 1]
+        at = len(before_gap)  # where the word stood in the merged gap
         if index == 0:
             merged = before_gap  # an opening quote or indent stays; the separator after the word goes
         elif not before_gap.strip() and not after_gap.strip():
             last = index == len(words) - 1
             # Spaces on both sides: one of them, keeping a line break and the text's own ending.
             merged = after_gap if last or ("\n" in after_gap and "\n" not in before_gap) else before_gap
+            at = 0
         elif not after_gap.strip():
             merged = before_gap
         elif not before_gap.strip():
-            merged = after_gap
+            merged, at = after_gap, 0
         else:
             merged = before_gap + after_gap
+        if self.dropped[index]:  # words deleted before this one stand where they stood (the start, when gone)
+            at = self.cuts[index] if merged.startswith(before_gap) else 0
         gaps[index : index + 2] = [merged]
         word = () if self.tags[index] == "inserted" else (words[index],)
         gone = (*self.dropped[index], *word, *self.dropped[index + 1])
-        del words[index], self.before[index], self.tags[index], self.dropped[index]
+        del words[index], self.before[index], self.tags[index], self.dropped[index], self.cuts[index]
         self.dropped[index] = gone
+        self.cuts[index] = at
 
     # ------------------------------------------------------------------ the text back
     def render(self) -> str:
@@ -147,10 +155,11 @@ class Tokens:
         offset = 0
         for k in range(len(self.words) + 1):
             gap = self.gaps[k]
-            if self.dropped[k]:
-                # Marked before the gap's last spaces (just before the next word), or where the gap starts.
-                at = offset + len(gap.rstrip()) if gap[-1:].isspace() else offset
-                changes.append(TextChange(at, at, "deleted", " ".join(self.dropped[k])))
+            if self.dropped[k]:  # marked where the words stood in the gap
+                at = offset + min(self.cuts[k], len(gap))
+                gone = self.dropped[k]
+                joined = "".join(gone) if all(is_cjk_word(w) for w in gone) else " ".join(gone)
+                changes.append(TextChange(at, at, "deleted", joined))
             out.append(gap)
             offset += len(gap)
             if k == len(self.words):
