@@ -833,7 +833,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if event.phase == "probe":  # one step per L2 strength tried: its cross-validated loss, not a batch's
             bar.label = "linear probe"
             bar.update(
-                event.step, event.steps, f"C {event.learning_rate:.3g}: held-out loss {event.loss:.3f}"
+                event.step, event.steps, f"C {event.learning_rate:.3g} tried: held-out loss {event.loss:.3f}"
             )
             return
         bar.label = f"epoch {event.epoch}/{event.epochs}"
@@ -1815,7 +1815,9 @@ def _unknown_command(argv: list[str]) -> bool:
         return False  # a project folder that is not there: the window's start says so
     hint = f"; did you mean '{near[0]}'?" if near else ""
     if first.lower() in ("gradcam", "grad-cam", "cam", "attribution", "attributions", "saliency"):
-        hint = "; did you mean 'explain'? (Grad-CAM pictures of images, the words a text's prediction rests on)"
+        hint = (
+            "; did you mean 'explain'? (Grad-CAM pictures of images, the words a text's prediction rests on)"
+        )
     print(
         f"dmtl-studio: unknown command '{first}'{hint} (dmtl-studio --help lists the commands)",
         file=sys.stderr,

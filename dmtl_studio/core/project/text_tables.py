@@ -332,7 +332,9 @@ def guess_columns(table: Table) -> tuple[str | None, str | None, str | None]:
     text = next((folded[n] for n in TEXT_NAMES if n in folded), None)
     label = next((folded[n] for n in LABEL_NAMES if n in folded and folded[n] != text), None)
     others = [c for c in columns if c not in (split, label)]
-    longest = max(others, key=lambda c: (sum(len(v) for v in values(c)), -columns.index(c))) if others else None
+    longest = (
+        max(others, key=lambda c: (sum(len(v) for v in values(c)), -columns.index(c))) if others else None
+    )
     if text is not None and longest is not None and longest != text:
         # A column named like texts ("Notes") whose values are a fraction of another's ("x", blanks) is not them.
         named, other = (sum(len(v) for v in values(c)) for c in (text, longest))

@@ -94,9 +94,8 @@ def fit_probe_head(
         )
         unlabelled_count = len(parts.unlabelled_set)
         note = (
-            f"self-training: up to {int(SELF_TRAINING_SHARE * unlabelled_count)} of {unlabelled_count} "
-            "unlabelled text(s) joined the fit with a pseudo-label (the same number per class, the most confident "
-            "first)"
+            f"self-training: {probe.pseudo_labelled} of {unlabelled_count} unlabelled text(s) joined the fit with "
+            "a pseudo-label (the same number per class, the most confident first)"
         )
     else:
         probe = fit_linear_probe(

@@ -46,6 +46,8 @@ class LinearProbe:
         L-BFGS iterations of the final fit.
     train_accuracy : float
         Accuracy of the final model on its own training rows.
+    pseudo_labelled : int
+        Unlabelled rows that joined the final fit with a pseudo-label (semi-supervised fits; 0 otherwise).
     """
 
     weights: np.ndarray
@@ -61,6 +63,7 @@ class LinearProbe:
     scoring: str
     iterations: int
     train_accuracy: float
+    pseudo_labelled: int = 0
 
     @property
     def num_classes(self) -> int:

@@ -21,6 +21,8 @@ choose it). Every fit, the cross-validation and each refit, weights the classes 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
@@ -174,7 +176,7 @@ def fit_semi_supervised_probe(
                 )
     chosen, pseudo = steps[-1]
     refit = _refit(labelled, targets, unlabelled, chosen, pseudo, k, probe.c, class_weight, seed, should_stop)
-    return refit.with_strength_chosen_by(cross_validated)
+    return replace(refit.with_strength_chosen_by(cross_validated), pseudo_labelled=len(chosen))
 
 
 def _refit(
