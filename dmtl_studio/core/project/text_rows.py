@@ -198,12 +198,9 @@ def match_rows(
     hints = hints or {}
     for source, digest in hashes.items():  # the row's id names an item of the same text
         record = existing.get(hints.get(source, ""))
-        if (
-            source not in matched
-            and record is not None
-            and record.sha256 == digest
-            and record.problem is None
-        ):
+        if record is None or source in matched or record.path in claimed:  # a repeated id: its first row
+            continue
+        if record.sha256 == digest and record.problem is None:
             claimed[record.path] = source
             matched.add(source)
     moved = 0
@@ -215,9 +212,8 @@ def match_rows(
             if key not in claimed and not (key.startswith(mark) and source.startswith(mark)):
                 claimed[key] = source
                 matched.add(source)
-                moved += not key.startswith(mark) and not source.startswith(
-                    mark
-                )  # a re-keyed row did not move
+                rekeyed = key.startswith(mark) or source.startswith(mark)  # keyed anew, not moved
+                moved += not rekeyed
                 break
     for item in items:  # rule 3 (a row of an id kept in the table: that id's item)
         held = (
@@ -234,9 +230,7 @@ def match_rows(
         matched.add(item.source)
     returned = _returning(known, items, hashes, matched, prefix + ID_MARK, claimed, hints)
     renames = {old: new for old, new in claimed.items() if old != new}
-    by_ids = sum(
-        hints.get(new) == old or hints.get(new, "").startswith(f"{old}#") for old, new in claimed.items()
-    )
+    by_ids = sum(hints.get(new) == old for old, new in claimed.items())
     removed = []
     for key, record in existing.items():
         if key not in claimed:
