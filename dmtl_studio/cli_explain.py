@@ -77,9 +77,17 @@ def _images(args: argparse.Namespace) -> int:
         raise ExplainError("--text explains texts with a text run; this is an image run: give it images")
     if args.out is None:
         raise ExplainError("name the folder for the Grad-CAM pictures with --out")
-    paths: list[str] = []
+    from dmtl_studio.core.base.fileio import is_inside
+
+    for target in args.inputs:  # as predict: what is written there would be read as an input next time
+        if target.is_dir() and is_inside(args.out, target):
+            raise ExplainError(
+                f"{args.out} is inside {target}, which is explained: choose a folder outside it"
+            )
+    found: dict[str, None] = {}
     for target in args.inputs:
-        paths += [p for p in prediction_scan(target)[0] if p not in paths]
+        found.update(dict.fromkeys(prediction_scan(target)[0]))
+    paths = list(found)
 
     def said(result: object) -> None:
         name = Path(result.path).name
@@ -90,14 +98,19 @@ def _images(args: argparse.Namespace) -> int:
 
     results = explain_images(args.run_dir, paths, args.out, args.class_name, on_result=said)
     written = sum(r.out is not None for r in results)
-    print(f"wrote {written} Grad-CAM picture(s) to {args.out}" + (f"; {len(results) - written} not explained"
-          if written < len(results) else ""))  # fmt: skip
+    skipped = f"; {len(results) - written} not explained" if written < len(results) else ""
+    print(f"wrote {written} Grad-CAM picture(s) to {args.out}{skipped}")
     if args.json:
         rows = [
-            {"path": r.path, "picture": str(r.out) if r.out else None, "class": r.class_name,
-             "probability": r.probability, "problem": r.problem}
+            {
+                "path": r.path,
+                "picture": str(r.out) if r.out else None,
+                "class": r.class_name,
+                "probability": r.probability,
+                "problem": r.problem,
+            }
             for r in results
-        ]  # fmt: skip
+        ]
         print(json.dumps({"explained": written, "images": rows}))
     return 0 if written else 1
 

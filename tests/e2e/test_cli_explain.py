@@ -70,6 +70,9 @@ def test_explain_writes_each_images_grad_cam_and_refuses_what_it_cannot_do(
         assert main(["explain", str(run_dir), str(images[0]), *options]) == 2
         assert words in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    folder = images[0].parent
+    assert main(["explain", str(run_dir), str(folder), "--out", str(folder / "cams")]) == 2
+    assert "is inside" in capsys.readouterr().err and not (folder / "cams").exists()
 
 
 def test_explain_prints_the_words_for_and_against_a_texts_class(
