@@ -47,7 +47,9 @@ def demo_text_project_dir() -> Path:
 
 
 def force_offline() -> None:
-    """Tell every model hub library to stay offline: the product never downloads at run time."""
+    """Tell every model hub library to stay offline: the product never downloads at run time, and reports to no
+    one (onnxruntime's telemetry is turned off by the package itself, before anything can load it)."""
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[name] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"

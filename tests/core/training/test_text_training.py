@@ -117,7 +117,9 @@ def test_a_frozen_probe_learns_from_unlabelled_texts_by_self_training() -> None:
     expected = fit_semi_supervised_probe(
         data.clean.numpy(), data.targets.numpy(), unlabelled.clean.numpy(), num_classes=2, seed=config.seed
     )
-    assert note.startswith(f"self-training: {expected.pseudo_labelled} of {len(UNLABELLED)} unlabelled text(s)")
+    assert note.startswith(
+        f"self-training: {expected.pseudo_labelled} of {len(UNLABELLED)} unlabelled text(s)"
+    )
     assert 0 < expected.pseudo_labelled <= len(UNLABELLED)  # how many joined, not a bound
     head = parts.model.head[-1]
     logits = head(torch.from_numpy(unlabelled.clean.numpy()).float()).detach().numpy()
