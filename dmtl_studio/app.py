@@ -7,6 +7,7 @@ import html
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,9 @@ from dmtl_studio.core.augment.presets import default_recipe
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.base.paths import (
     RUN_SIDECAR_NAME,
+    AppDataError,
     absolute_path,
+    app_data_dir,
     demo_project_dir,
     demo_text_project_dir,
     force_offline,
@@ -1074,12 +1077,42 @@ def build_window(project_dir: Path | None = None) -> tuple[MainWindow, StudioCon
     return window, controller
 
 
+def display_problem() -> str | None:
+    """Why the window cannot be shown on this Linux session (no display named, or a local X display with no
+    server), or ``None``. Qt itself aborts the process then, blaming a library and advising a reinstall."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return "there is no display to show the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    local = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display)
+    if local and not Path(f"/tmp/.X11-unix/X{local.group(1)}").exists():
+        return f"there is no X server on display {display} (DISPLAY is set, but nothing listens there)"
+    return None
+
+
 def run_app(argv: list[str]) -> int:
     args = _arguments(argv)
     force_offline()
+    problem = display_problem()
+    if problem is not None:
+        print(
+            f"dmtl-studio: {problem}: start it in a desktop session (or with ssh -X); the commands work without "
+            "one (dmtl-studio --help), and dmtl-studio --self-test checks the installation",
+            file=sys.stderr,
+        )
+        return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("DMTL Studio")
     app.setOrganizationName("DMTL Studio")
+    try:
+        app_data_dir()  # the settings, the demos, the weights: said once, in a dialog, not as a traceback
+    except AppDataError as exc:
+        print(f"dmtl-studio: {exc}", file=sys.stderr)
+        QMessageBox.critical(None, "DMTL Studio cannot start", str(exc)[:1].upper() + str(exc)[1:] + ".")
+        return 2
     # Python's cyclic garbage collection runs in whichever thread allocates: in a worker it can delete a dead
     # window's Qt objects there, and deadlock against the GUI thread (seen: a text import's thread collecting a
     # closed window while the GUI thread deleted a menu). pyqtgraph's collector turns automatic collection off and

@@ -21,6 +21,7 @@ CHECKS = (
     "onnxruntime",
     "safetensors",
     "project database",
+    "data folder",
     "text encoder",
     "text augmentation",
     "Qt platform",
@@ -71,6 +72,21 @@ def test_a_failing_check_is_reported_and_the_others_still_run() -> None:
     assert [r.ok for r in results] == [False, True]
     assert results[0].detail == "SelfTestFailure: expected 2 workers"
     assert seen == results
+
+
+def test_the_data_folder_check_fails_where_the_window_could_not_start(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A read-only home or DMTL_STUDIO_HOME naming a file: the window stopped with a traceback while the self-test
+    passed every check."""
+    from dmtl_studio.core.models.selftest import check_data_folder
+
+    monkeypatch.setenv("DMTL_STUDIO_HOME", str(tmp_path / "here"))
+    assert check_data_folder() == f"{tmp_path / 'here'} is writable" and not list(
+        (tmp_path / "here").iterdir()
+    )
+    (tmp_path / "a file").write_text("x")
+    monkeypatch.setenv("DMTL_STUDIO_HOME", str(tmp_path / "a file"))
+    with pytest.raises(SelfTestFailure, match="set DMTL_STUDIO_HOME to a writable folder"):
+        check_data_folder()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="closes file descriptors before exec (POSIX)")

@@ -138,3 +138,38 @@ def test_the_file_menu_reopens_recent_projects(qtbot, project: Path, tmp_path: P
     actions[1].trigger()
     assert controller.project_dir == project and window.pages.currentWidget() is window.browser
     controller.shutdown()
+
+
+def test_the_window_says_why_it_cannot_start_instead_of_a_traceback_or_an_abort(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:  # noqa: ANN001
+    """No display: Qt aborted the process (134), blaming a library; a data folder that cannot be made: a
+    traceback, and nothing at all when started from the menu."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from dmtl_studio.app import display_problem, run_app
+
+    monkeypatch.delenv("QT_QPA_PLATFORM")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert (
+        display_problem()
+        == "there is no display to show the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    )
+    assert run_app([]) == 2
+    assert "start it in a desktop session" in capsys.readouterr().err
+    monkeypatch.setenv("DISPLAY", ":4321")  # nothing listens there
+    assert "no X server on display :4321" in display_problem()
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert display_problem() is None
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("DMTL_STUDIO_HOME", str(tmp_path / "afile"))
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
+    assert run_app([]) == 2
+    assert (
+        len(shown) == 1
+        and shown[0].startswith("The application's data folder")
+        and "DMTL_STUDIO_HOME" in shown[0]
+    )

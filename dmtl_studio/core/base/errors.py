@@ -42,6 +42,7 @@ USER_ERRORS = (
     ("dmtl_studio.core.quality.reject", "RejectError"),
     ("dmtl_studio.core.evaluation.text_attribution", "NothingToExplain"),
     ("dmtl_studio.core.evaluation.explain_files", "ExplainError"),
+    ("dmtl_studio.core.base.paths", "AppDataError"),
 )
 _UNKNOWN_BACKBONE = ("dmtl_studio.core.models.catalog", "UnknownBackbone")
 

@@ -14,18 +14,51 @@ RUN_SIDECAR_NAME = "model.json"
 DATABASE_NAME = "project.dmtl.sqlite"
 
 
-def app_data_dir() -> Path:
-    """The per-user data folder; ``DMTL_STUDIO_HOME`` overrides it (tests, portable installs)."""
+class AppDataError(OSError):
+    """The application's data folder cannot be made or written; the message names it and the way out."""
+
+
+_DATA_DIR_ADVICE = (
+    "it holds the settings, the demo projects, imported weights and logs; set DMTL_STUDIO_HOME to a writable "
+    "folder (or start with a writable home folder)"
+)
+
+
+def _data_dir_path() -> Path:
     override = os.environ.get("DMTL_STUDIO_HOME")
     if override:
-        base = Path(override)
-    elif sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / APP_DIR_NAME
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support" / APP_DIR_NAME
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "dmtl-studio"
-    base.mkdir(parents=True, exist_ok=True)
+        return Path(override)
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / APP_DIR_NAME
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP_DIR_NAME
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share") / "dmtl-studio"
+
+
+def app_data_dir() -> Path:
+    """The per-user data folder (settings, the demo projects, imported weights and encoders, caches, logs):
+    ``DMTL_STUDIO_HOME`` when set (tests, portable or lab-wide installs), else the platform's place
+    (``$XDG_DATA_HOME/dmtl-studio`` on Linux, ``~/.local/share/dmtl-studio`` when ``XDG_DATA_HOME`` is unset, empty
+    or relative, as the XDG specification says and as the installer's scripts read it).
+
+    Raises
+    ------
+    AppDataError
+        The folder cannot be made (a read-only home, a home that does not exist, a file of that name).
+    """
+    try:
+        base = _data_dir_path()
+    except RuntimeError as exc:  # Path.home() with no home folder at all
+        raise AppDataError(f"{exc}: {_DATA_DIR_ADVICE}") from exc
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from dmtl_studio.core.base.fileio import describe_os_error
+
+        raise AppDataError(
+            f"the application's data folder {base} cannot be made ({describe_os_error(exc)}): {_DATA_DIR_ADVICE}"
+        ) from exc
     return base
 
 

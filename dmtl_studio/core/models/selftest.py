@@ -12,6 +12,7 @@ problem; the exit status is 0 only when all passed.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -249,6 +250,23 @@ def check_project_database(folder: Path) -> str:
     return f"{count} generated pictures in {len(names)} classes imported, reopened, integrity ok"
 
 
+def check_data_folder() -> str:
+    """The application's data folder (settings, demos, imported weights, logs) can be made and written: the window
+    cannot start without it (a read-only home, a home that does not exist, ``DMTL_STUDIO_HOME`` naming a file)."""
+    from dmtl_studio.core.base.paths import AppDataError, app_data_dir
+
+    try:
+        folder = app_data_dir()
+        probe = folder / f".self-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except AppDataError as exc:
+        raise SelfTestFailure(str(exc)) from None
+    except OSError as exc:
+        raise SelfTestFailure(f"the application's data folder {folder} cannot be written: {exc}") from None
+    return f"{folder} is writable"
+
+
 def check_text_encoder() -> str:
     """The bundled sentence encoder loads offline and embeds a fixed sentence as the reference implementation does.
 
@@ -336,6 +354,7 @@ def main(argv: Sequence[str], extra_checks: Sequence[tuple[str, Check]] = ()) ->
             ("onnxruntime", check_onnxruntime),
             ("safetensors", lambda: check_safetensors(folder)),
             ("project database", lambda: check_project_database(folder)),
+            ("data folder", check_data_folder),
             ("text encoder", check_text_encoder),
             ("text augmentation", check_text_augmentation),
             *extra_checks,
