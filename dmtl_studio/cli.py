@@ -1212,18 +1212,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    _refuse_predict_output(args)
-    if args.device == "cuda":
-        _check_cuda_for_predict()
-    bar = _Progress("predict")
     from dmtl_studio.core.evaluation.exported_model import model_modality
 
     modality = model_modality(args.run_dir)
-    if modality is None:
+    if modality is None:  # what the model is not is said before where the predictions go
         _refuse_missing_or_project(
             args.run_dir,
             "a run folder (PROJECT/runs/NAME), an exported .onnx or .pt file, or a safetensors export",
         )
+        if args.run_dir.is_dir():
+            from dmtl_studio.core.models.run_folder import read_sidecar
+
+            read_sidecar(args.run_dir)  # a folder without a model: says so (and names an export inside it)
+    _refuse_predict_output(args)
+    if args.device == "cuda":
+        _check_cuda_for_predict()
+    bar = _Progress("predict")
     if modality == "text":
         return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
