@@ -44,6 +44,12 @@ def class_name_problem(name: str) -> str | None:
         return f"'{name}' cannot be a class name: it reads as a drive on Windows"
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         return f"{name!r} cannot be a class name: it holds control characters"
+    if any(unicodedata.category(ch) == "Cs" for ch in name):  # a folder name's bytes that are not UTF-8
+        shown = os.fsencode(name).decode("utf-8", errors="backslashreplace")
+        return (
+            f"'{shown}' cannot be a class name: its bytes are not UTF-8 (a folder named on an old Windows share or "
+            "in a zip, in Latin-1 perhaps): rename the folder, then import again"
+        )
     if any(ch in _BIDI_CONTROLS for ch in name):
         return (
             f"{name!r} cannot be a class name: it holds a text-direction control that reverses what is shown"

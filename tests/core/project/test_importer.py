@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
+
+import pytest
+from PIL import Image
 
 from dmtl_studio.core.project.importer import assign_splits, import_folder
 from dmtl_studio.core.project.store import ProjectStore
@@ -221,3 +226,24 @@ def test_identical_images_put_in_two_splits_by_split_folders_are_said(tmp_path: 
     assert len(summary.split_leaks) == 9 and all(len(paths) == 2 for paths in summary.split_leaks)
     assert "9 identical image(s) were put in two splits by the split folders" in summary.describe()
     assert "--keep-in-one-split" in summary.describe()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a file name of any bytes: Linux file systems")
+def test_a_class_folder_named_in_bytes_that_are_not_utf8_makes_problems_not_a_failed_import(
+    tmp_path: Path,
+) -> None:
+    """One folder named in Latin-1 (an old share, a zip) made the whole import fail with an unexpected error."""
+    root = tmp_path / "images"
+    latin = os.path.join(os.fsencode(root), b"squar\xe9")
+    os.makedirs(latin)
+    (root / "circle").mkdir()
+    for i in range(2):
+        Image.new("RGB", (32, 32), (i * 90, 0, 0)).save(os.path.join(latin, b"s%d.png" % i))
+        Image.new("RGB", (32, 32), (0, i * 90, 0)).save(root / "circle" / f"c{i}.png")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, root, seed=0)
+        assert store.class_names() == ["circle"] and store.image_count() == 4
+    assert len(summary.problems) == 2
+    assert all(
+        "'squar\\xe9' cannot be a class name: its bytes are not UTF-8" in why for _, why in summary.problems
+    )
