@@ -215,7 +215,7 @@ if [ "${SMOKE_INSTALL:-1}" = 1 ] && [ -x "$bundle/install.sh" ]; then
     desktop="$home/.local/share/applications/dmtl-studio.desktop"
     [ -x "$installed/dmtl-studio" ] || fail "install.sh did not install $installed/dmtl-studio"
     [ -f "$home/.local/share/icons/hicolor/256x256/apps/dmtl-studio.png" ] || fail "install.sh: no icon"
-    grep -q "^Exec=$installed/dmtl-studio %f$" "$desktop" || fail "install.sh: bad Exec line in $desktop"
+    grep -qxF "Exec=\"$installed/dmtl-studio\" %f" "$desktop" || fail "install.sh: bad Exec line in $desktop"
     if command -v desktop-file-validate >/dev/null 2>&1; then
         desktop-file-validate "$desktop" >>"$log" 2>&1 || fail "desktop-file-validate $desktop"
     fi

@@ -18,6 +18,7 @@ case "${1:-}" in
     *) echo "install.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 esac
 
+: "${HOME:?is not set: run me as the user to install for, whose HOME names their home folder}"
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 if [ ! -x "$here/dmtl-studio" ] || [ ! -d "$here/_internal" ]; then
     echo "install.sh: run me from the unpacked dmtl-studio folder (dmtl-studio and _internal/ next to me)" >&2
@@ -26,7 +27,11 @@ fi
 
 prefix="$HOME/.local/opt/dmtl-studio"
 bin_dir="$HOME/.local/bin"
-data_dir="${XDG_DATA_HOME:-$HOME/.local/share}"
+# As the XDG specification says (and the application reads it): an empty or relative XDG_DATA_HOME is ignored.
+case "${XDG_DATA_HOME:-}" in
+    /*) data_dir=$XDG_DATA_HOME ;;
+    *) data_dir="$HOME/.local/share" ;;
+esac
 apps_dir="$data_dir/applications"
 icon_dir="$data_dir/icons/hicolor/256x256/apps"
 
@@ -48,17 +53,41 @@ if [ -n "$free_kb" ] && [ "$free_kb" -lt "$need_kb" ]; then
 fi
 
 echo "Installing DMTL Studio into $prefix"
-mkdir -p "$(dirname -- "$prefix")" "$bin_dir" "$apps_dir" "$icon_dir"
-# Copy next to the old version first, then swap, so a failed copy leaves the previous install working.
+if ! mkdir -p "$(dirname -- "$prefix")" "$bin_dir" "$apps_dir" "$icon_dir"; then
+    echo "install.sh: cannot create the folders above under $HOME (a ~/.local owned by another user, from" \
+        "'sudo pip install --user' perhaps: 'ls -ld ~/.local' shows its owner). Nothing was installed." >&2
+    exit 1
+fi
+# Copy next to the old version first, then swap, so a failed copy leaves the previous install working. A copy
+# that fails half-way (a disk quota, which the free-space check cannot see) is removed, as are the leftovers of an
+# earlier run stopped by force.
+for left in "$prefix".new.*; do
+    [ -d "$left" ] && rm -rf "$left"
+done
 staging="$prefix.new.$$"
-rm -rf "$staging"
-cp -R "$here" "$staging"
+trap 'rm -rf "$staging"' EXIT
+trap 'exit 130' INT TERM
+if ! cp -R "$here" "$staging"; then
+    echo "install.sh: the copy into $staging failed (see above); it was removed and the previous" \
+        "installation, if any, is unchanged." >&2
+    exit 1
+fi
 rm -rf "$prefix"
 mv "$staging" "$prefix"
+trap - EXIT INT TERM
 
 ln -sfn "$prefix/dmtl-studio" "$bin_dir/dmtl-studio"
 cp "$here/dmtl-studio.png" "$icon_dir/dmtl-studio.png"
-sed "s|@EXEC@|$prefix/dmtl-studio|g" "$here/dmtl-studio.desktop" > "$apps_dir/dmtl-studio.desktop"
+# The menu entry names the program as the Desktop Entry specification asks: Exec's argument in double quotes
+# (a home folder with a space), with \ " ` $ escaped and % doubled; TryExec a plain string (\ escaped).
+program="$prefix/dmtl-studio"
+exec_arg=$(printf '%s' "$program" | sed -e 's/\\/\\\\\\\\/g' -e 's/["`$]/\\\\&/g' -e 's/%/%%/g')
+try_exec=$(printf '%s' "$program" | sed -e 's/\\/\\\\/g')
+DESKTOP_EXEC="\"$exec_arg\" %f" DESKTOP_TRY="$try_exec" awk '
+    /^Exec=/ { print "Exec=" ENVIRON["DESKTOP_EXEC"]; next }
+    /^TryExec=/ { print "TryExec=" ENVIRON["DESKTOP_TRY"]; next }
+    { print }
+' "$here/dmtl-studio.desktop" > "$apps_dir/dmtl-studio.desktop"
 chmod 644 "$apps_dir/dmtl-studio.desktop"
 if command -v update-desktop-database >/dev/null 2>&1; then
     update-desktop-database "$apps_dir" >/dev/null 2>&1 || true
