@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     _replace_missing_streams()
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (
+        ["--selftest"],
+        ["--self_test"],
+    ):  # the usual misspellings of the installer's documented check
+        args = ["--self-test", *args[1:]]
     if args[:1] == ["--self-test"]:
         try:
             from dmtl_studio.core.models.selftest import main as self_test

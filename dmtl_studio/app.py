@@ -1059,7 +1059,11 @@ class StudioController(QObject):
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="dmtl-studio", description="Open the DMTL Studio window.")
+    parser = argparse.ArgumentParser(
+        prog="dmtl-studio",
+        description="Open the DMTL Studio window.",
+        epilog="dmtl-studio --self-test checks the installation; dmtl-studio --help lists the commands.",
+    )
     parser.add_argument("project_dir", nargs="?", type=Path, help="a project folder to open")
     parser.add_argument("--demo", action="store_true", help="open the demo project (created on first use)")
     parser.add_argument(

@@ -122,8 +122,11 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="dmtl-studio",
-        description="Turn a folder of images, or a file of texts, into a trained classifier. No command opens "
-        "the window.",
+        description="Turn a folder of images, or a file of texts, into a trained classifier.",
+        epilog="Without a command it opens the window: dmtl-studio [PROJECT_DIR], or dmtl-studio --demo (--demo-text) "
+        "on a demo project made on first use. dmtl-studio --self-test checks the installation (PyTorch, the "
+        "bundled weights and encoder, onnxruntime, the data folder, Qt). dmtl-studio COMMAND --help explains a "
+        "command.",
     )
     parser.add_argument("--version", action="version", version=f"DMTL Studio {__version__}")
     sub = parser.add_subparsers(dest="command")
