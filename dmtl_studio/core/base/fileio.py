@@ -219,3 +219,33 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class FolderNotMade(OSError):
+    """:func:`folder_made_for` could not make its folder (the errno and reason of the failed ``mkdir``)."""
+
+
+@contextmanager
+def folder_made_for(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Make the folder ``path`` (and its missing parents) for the work of the ``with`` block; when the block
+    raises, the folders it made are removed again if they are still empty (a project that could not be created
+    leaves no empty folder behind).
+
+    Raises
+    ------
+    FolderNotMade
+        The folder cannot be made (nothing was made).
+    """
+    target = Path(path)
+    made = [folder for folder in (target, *target.parents) if not folder.exists()]
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FolderNotMade(exc.errno, exc.strerror, exc.filename) from exc
+    try:
+        yield target
+    except BaseException:
+        for folder in made:  # the deepest first
+            with suppress(OSError):
+                folder.rmdir()
+        raise

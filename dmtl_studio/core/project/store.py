@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from dmtl_studio.core.base import fileio
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_target, describe_os_error, is_disk_full
 from dmtl_studio.core.base.paths import DATABASE_NAME as DATABASE_NAME
 from dmtl_studio.core.base.paths import RUN_SIDECAR_NAME
@@ -109,10 +110,10 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
             if refused:
                 raise ProjectError(refused)
         try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+            with fileio.folder_made_for(path):  # nothing left behind when the database cannot be made
+                store = cls._connect(path, create=True)
+        except fileio.FolderNotMade as exc:
             raise ProjectError(f"cannot create the project folder {path}: {describe_os_error(exc)}") from exc
-        store = cls._connect(path, create=True)
         if kind is not None and kind != store.kind:
             try:
                 store.set_kind(kind)
@@ -187,7 +188,10 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
             else:
                 conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_SLICE_SECONDS)
         except sqlite3.Error as exc:
-            raise ProjectError(f"cannot open the project database {db_path}: {exc}") from exc
+            long = f" (its path is {len(os.fsencode(db_path))} bytes; SQLite opens about 500 at most)"
+            raise ProjectError(
+                f"cannot open the project database {db_path}: {exc}{long if len(os.fsencode(db_path)) > 480 else ''}"
+            ) from exc
         try:
             # Schema code (triggers, views, defaults) never calls functions with side effects.
             conn.execute("PRAGMA trusted_schema=OFF")

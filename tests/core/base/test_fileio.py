@@ -64,3 +64,21 @@ def test_a_missing_file_and_a_missing_folder_are_told_apart(tmp_path: Path) -> N
     assert describe_os_error(error_of(tmp_path / "weights.pth")) == "the file does not exist"
     assert describe_os_error(error_of(tmp_path / "gone" / "weights.pth")) == "the folder does not exist"
     assert describe_os_error(OSError(errno.ENOENT, "No such file")) == "the folder does not exist"  # unnamed
+
+
+def test_a_project_that_cannot_be_created_leaves_no_empty_folder_and_says_a_path_is_too_long(
+    tmp_path: Path,
+) -> None:
+    from dmtl_studio.core.project.errors import ProjectError
+    from dmtl_studio.core.project.store import ProjectStore
+
+    deep = tmp_path.joinpath(*["d" * 100] * 5) / "project"  # over SQLite's ~500-byte path
+    with pytest.raises(ProjectError, match=r"its path is \d+ bytes; SQLite opens about 500 at most"):
+        ProjectStore.create(deep)
+    assert list(tmp_path.iterdir()) == []  # the folders made for it are gone
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("x")
+    with pytest.raises(ProjectError):
+        ProjectStore.create(kept.joinpath(*["e" * 100] * 5))
+    assert sorted(p.name for p in kept.iterdir()) == ["notes.txt"]  # a folder that was there stays
