@@ -78,6 +78,14 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _minutes(seconds: float) -> str:
+    """``seconds`` as a person says them: "40 s", "3 min", "1 h 20 min"."""
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
 def _split_options(p: argparse.ArgumentParser) -> None:
     """--val-fraction, --test-fraction, --seed: the project's own values when it has some, else the defaults."""
     from dmtl_studio.core.project.splits import DEFAULT_SEED, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
@@ -840,7 +848,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
             return
         bar.label = f"epoch {event.epoch}/{event.epochs}"
-        bar.update(event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} {rate}")
+        left = f", about {_minutes(event.eta_seconds)} left in the run" if event.eta_seconds else ""
+        bar.update(
+            event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} {rate}{left}"
+        )
 
     def epoch(event: EpochResult) -> None:
         val = (
@@ -868,11 +879,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     adapted = []  # the contrastive step ran: the encoder is no longer the pretrained one
 
     def preparation(event: PreparationProgress) -> None:
+        # The time left, as the window shows it: a scientist can tell whether to wait or come back later.
+        left = (
+            f", about {_minutes(event.eta_seconds)} left"
+            if event.eta_seconds and event.done < event.total
+            else ""
+        )
         if event.phase == "contrastive":
             adapted.append(True)
             bar.label = "contrastive"
             bar.update(
-                event.done, event.total, f"steps adapting the {model} to the labels, {event.seconds:.0f} s"
+                event.done,
+                event.total,
+                f"steps adapting the {model} to the labels, {event.seconds:.0f} s{left}",
             )
             return
         bar.label = "features"
@@ -882,7 +901,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             event.total,
             # Each item counts once per view (clean and augmented): "views", not items.
             f"{items[:-1]} views through the {'adapted' if adapted else 'frozen'} {model}{reused}, "
-            f"{event.seconds:.0f} s",
+            f"{event.seconds:.0f} s{left}",
         )
 
     def notice(event: RunNotice) -> None:
