@@ -1508,7 +1508,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     # A report written earlier is written anew; any other file (the project's database, an image) is kept.
     if args.out is not None and not is_report_file(args.out):
         refuse_existing(args.out, "not a report DMTL Studio wrote")
-    path, result = write_report(args.run_dir, args.out)
+    from dmtl_studio.core.base.fileio import FileWriteError
+
+    try:
+        path, result = write_report(args.run_dir, args.out)
+    except FileWriteError as exc:
+        if args.out is not None:
+            raise
+        raise FileWriteError(exc.path, f"{exc.reason} (write it elsewhere with --out FILE)", exc.errno) from exc
     if result is not None and result.note:
         print(f"note: {result.note}")
     print(f"wrote {path}")

@@ -56,3 +56,23 @@ def test_evaluate_export_predict_report(tmp_path_factory, tmp_path: Path) -> Non
     lonely.write_bytes(onnx.read_bytes())
     no_sidecar = _cli("predict", str(lonely), str(images), "--out", str(tmp_path / "x.csv"))
     assert no_sidecar.returncode == 2 and "sidecar" in no_sidecar.stderr
+
+
+def test_a_report_that_cannot_be_written_in_the_run_folder_points_to_out(
+    tmp_path_factory, monkeypatch, capsys
+) -> None:  # noqa: ANN001
+    """A read-only run folder (a project on a read-only share): the refusal said nothing of --out."""
+    import errno
+
+    from dmtl_studio.cli import main
+    from dmtl_studio.core.base.fileio import FileWriteError
+    from dmtl_studio.core.evaluation import report
+
+    _project, run_dir = trained_project(tmp_path_factory)
+
+    def read_only(run: object, out: object = None, **_: object) -> None:
+        raise FileWriteError(Path(run) / "report.html", "permission denied", errno.EACCES)
+
+    monkeypatch.setattr(report, "write_report", read_only)
+    assert main(["report", str(run_dir)]) == 2
+    assert "permission denied (write it elsewhere with --out FILE)" in capsys.readouterr().err
