@@ -113,6 +113,20 @@ def test_multi_select_assign_and_unlabel_with_zero(qtbot, browser_window, projec
     assert all(labels[name] is None for name in names)
 
 
+def test_an_undo_selects_what_it_changed_in_one_selection_change(browser_window) -> None:  # noqa: ANN001
+    """Row by row, each change made the recipe editor read the whole selection again: undoing 10,000 labels
+    froze the window for over a minute."""
+    _window, browser = browser_window
+    ids = [browser.model.record(row).id for row in range(browser.model.rowCount())]
+    picked = ids[::2] + ids[1:3]  # gaps and a contiguous run
+    changes: list[int] = []
+    browser.view.selectionModel().selectionChanged.connect(lambda *_: changes.append(1))
+    browser._select_ids(picked)
+    selected = {browser.model.record(i.row()).id for i in browser.view.selectionModel().selectedIndexes()}
+    assert selected == set(picked) and browser.current_record().id == picked[0]
+    assert len(changes) <= 2  # the current item, then the rest at once
+
+
 def test_the_large_view_never_shows_the_previous_picture_under_the_next_caption(
     qtbot, browser_window
 ) -> None:  # noqa: ANN001
