@@ -1621,10 +1621,14 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
         if args.keep_in_one_split and len(group.splits) > 1:
             with ProjectStore.open(args.project_dir) as store:
                 split = keep_group_in_one_split(store, [m.image_id for m in group.members])
-            moved.append({"group": number, "split": split})
-            print(f"  kept in one split: {split}")
+            changed = sum(m.split != split for m in group.members)
+            moved.append({"group": number, "split": split, "moved": changed})
+            print(f"  kept in one split: {split} ({changed} moved)")
     for path in report.unreadable:
         print(f"  not compared (cannot be read): {path}", file=sys.stderr)
+    if moved:
+        total = sum(entry["moved"] for entry in moved)
+        print(f"kept {len(moved)} group(s) in one split: {total} {'text' if text else 'image'}(s) changed split")
     if args.json:
         print(json.dumps({**report.to_dict(), "kept_in_one_split": moved}))
     return 0

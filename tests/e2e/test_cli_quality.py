@@ -87,8 +87,10 @@ def test_duplicates_lists_groups_with_warnings_and_keeps_a_leak_in_one_split(tmp
                 i for i, g in enumerate(summary["groups"], 1) if "spans" in " ".join(g["warnings"])
             ),
             "split": "train",
+            "moved": 1,
         }
     ]
+    assert "kept 1 group(s) in one split: 1 image(s) changed split" in result.stdout
     with ProjectStore.open(project) as store:
         assert {im.split for im in store.images()} == {"train"}
     result = _cli("duplicates", str(project), "--json")

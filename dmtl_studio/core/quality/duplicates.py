@@ -22,7 +22,9 @@ sha256 the importer stored) or when the cosine similarity of their embeddings (t
 That is stricter than for images' features, which a hash must confirm: texts of opposite meaning that differ by
 one word ("the order arrived" / "the order did not arrive") can reach 0.9.
 
-Groups are the connected components of those pairs (union-find). A group warns when it spans more than one split
+Identical items always share a group; near pairs make star-shaped groups, each member near the group's centre
+(:func:`linked_groups`: connected components chained look-alikes into one group of thousands). A group warns when
+it spans more than one split
 (a copy in validation or test is scored on what training saw) or holds two different labels.
 :func:`keep_group_in_one_split` moves a group into one split through the project's split API.
 """
@@ -229,6 +231,40 @@ def connected_groups(count: int, pairs: Sequence[tuple[int, int]]) -> list[list[
     return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
 
 
+def linked_groups(
+    count: int, near: Sequence[tuple[int, int]], same: Sequence[tuple[int, int]] = ()
+) -> list[list[int]]:
+    """Groups (sorted index lists, two or more members) of ``count`` items: ``same`` pairs (identical content)
+    always share a group; ``near`` pairs make star-shaped groups, each around a centre near every other member
+    (the items with the most near neighbours become centres first: an original and its resized, re-saved and
+    cropped copies are one group around the original). Joined by any near pair (connected components), pictures
+    that each look like the next chained into one group: 12,895 inspection photos of five classes on a flat
+    background, which one "keep in one split" then moved into training whole."""
+    units = connected_groups(count, same)
+    unit_of = list(range(count))
+    for unit in units:
+        for i in unit:
+            unit_of[i] = unit[0]
+    neighbours: dict[int, set[int]] = {}
+    for i, j in near:
+        a, b = unit_of[i], unit_of[j]
+        if a != b:
+            neighbours.setdefault(a, set()).add(b)
+            neighbours.setdefault(b, set()).add(a)
+    centre_of: dict[int, int] = {}
+    for centre in sorted(neighbours, key=lambda u: (-len(neighbours[u]), u)):
+        if centre in centre_of:
+            continue
+        centre_of[centre] = centre
+        for other in neighbours[centre]:
+            centre_of.setdefault(other, centre)
+    members: dict[int, list[int]] = {}
+    for i in range(count):
+        unit = unit_of[i]
+        members.setdefault(centre_of.get(unit, unit), []).append(i)
+    return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
+
+
 @dataclass(frozen=True)
 class DuplicateReport:
     """The groups found (those with warnings first), how many images were compared and which could not be read."""
@@ -331,13 +367,14 @@ def find_duplicates(
     else:
         pairs = near_duplicate_pairs(hashes, features, thumbnails)
     by_content: dict[str, int] = {}
+    same = []
     for position, im in enumerate(kept):  # identical content is always one group, whatever its hash says
         if im.sha256:
             first = by_content.setdefault(im.sha256, position)
             if first != position:
-                pairs.append((first, position))
+                same.append((first, position))
     groups = []
-    for indices in connected_groups(len(kept), pairs):
+    for indices in linked_groups(len(kept), pairs, same):
         members = tuple(
             GroupMember(kept[i].id, kept[i].path, kept[i].label, kept[i].split, kept[i].sha256)
             for i in indices

@@ -196,6 +196,21 @@ def test_two_pictures_alike_in_grey_but_not_in_colour_are_not_grouped() -> None:
     assert set(pairs) == {pair for pair in by_hash if 1 not in pair}  # only the colour twin is told apart
 
 
+def test_look_alikes_chained_pair_by_pair_are_not_one_group() -> None:
+    """Each picture near the next (flat backgrounds, small blobs) made one group of 12,895 inspection photos of five
+    classes; an original with its copies stays one group."""
+    from dmtl_studio.core.quality.duplicates import linked_groups
+
+    chain = [(k, k + 1) for k in range(9)]  # 0-1-2-…-9, each near the next only
+    groups = linked_groups(10, chain)
+    assert max(len(g) for g in groups) <= 3 and len(groups) >= 3  # short stars, not one chain
+    star = [(0, 1), (0, 2), (0, 3), (1, 2)]  # an original (0) and three copies, two of them near each other
+    assert linked_groups(5, star) == [[0, 1, 2, 3]]
+    assert linked_groups(6, [(0, 1)], same=[(1, 5)]) == [
+        [0, 1, 5]
+    ]  # identical content joins its copy's group
+
+
 def test_features_join_the_same_groups_on_a_project(duplicates_project: Path) -> None:
     from dmtl_studio.core.training.config import TrainConfig
 
