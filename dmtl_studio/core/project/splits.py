@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.images_table import SPLITS, ImageRecord
+from dmtl_studio.core.project.images_table import MISSING_REASON, SPLITS, ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
 
 #: Share of each class kept for validation (choosing the best epoch), unless a project stores its own.
@@ -187,6 +187,11 @@ def assign_splits(
                 key = im.sha256 or f"id:{im.id}"
                 placed.setdefault(key, im.split)
                 existing[im.label][im.split].add(key)
+        # A file renamed or moved since: its old record is gone from disk, its content back under a new name
+        # keeps the split it had (a test image renamed went to training: a leak).
+        for im in store.images():
+            if im.problem == MISSING_REASON and im.split and im.sha256:
+                placed.setdefault(im.sha256, im.split)
     new_groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     assignment: dict[int, str] = {}
     for im in images:

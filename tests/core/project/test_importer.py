@@ -247,3 +247,18 @@ def test_a_class_folder_named_in_bytes_that_are_not_utf8_makes_problems_not_a_fa
     assert all(
         "'squar\\xe9' cannot be a class name: its bytes are not UTF-8" in why for _, why in summary.problems
     )
+
+
+def test_a_renamed_file_keeps_the_split_its_content_had(tmp_path: Path, shapes_dir: Path) -> None:
+    """Re-imported after a rename, each file got a fresh split: test images went to training (a leak)."""
+    images = tmp_path / "images"
+    shutil.copytree(shapes_dir, images)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, images, seed=0)
+        before = {Path(r.path).name: r.split for r in store.images() if r.label}
+        for name in list(before):
+            source = next(images.rglob(name))
+            source.rename(source.with_name("renamed_" + name))
+        import_folder(store, images, seed=1)  # another seed: fresh splits would differ
+        after = {Path(r.path).name: r.split for r in store.images() if r.problem is None and r.label}
+    assert after == {"renamed_" + name: split for name, split in before.items()}
