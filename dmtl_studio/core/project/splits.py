@@ -189,7 +189,7 @@ def assign_splits(
                 existing[im.label][im.split].add(key)
         # A file renamed or moved since: its old record is gone from disk, its content back under a new name
         # keeps the split it had (a test image renamed went to training: a leak).
-        for im in store.images():
+        for im in store.images() if store.kind == "images" else ():  # a text is never gone from disk
             if im.problem == MISSING_REASON and im.split and im.sha256:
                 placed.setdefault(im.sha256, im.split)
     new_groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
