@@ -1500,6 +1500,11 @@ def _refuse_export_output(args: argparse.Namespace) -> None:
         refuse_existing(path, what, remedy)
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    _refuse_run_folder(args.run_dir)  # a project names its latest run, as evaluate and export do
+    return cli_explain.cmd_explain(args)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from dmtl_studio.core.base.fileio import refuse_existing
     from dmtl_studio.core.evaluation.report import is_report_file, write_report
@@ -1892,7 +1897,7 @@ def main(argv: list[str]) -> int:
         "duplicates": _cmd_duplicates,
         "repair": _cmd_repair,
         "remove": cli_remove.cmd_remove,
-        "explain": cli_explain.cmd_explain,
+        "explain": _cmd_explain,
     }
     from dmtl_studio.core.project.busy import set_busy_reporter
 

@@ -52,12 +52,11 @@ def add_command(sub: argparse._SubParsersAction, path_type: Callable[[str], Path
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """``dmtl-studio explain RUN_DIR INPUT…``; exit 0 when something was explained, 1 when nothing could be."""
-    from dmtl_studio.cli import _refuse_run_folder
+    """``dmtl-studio explain RUN_DIR INPUT…``; exit 0 when something was explained, 1 when nothing could be. The
+    command line has refused a ``RUN_DIR`` that is a project or holds no model before this is called."""
     from dmtl_studio.core.evaluation.explain_files import ExplainError
     from dmtl_studio.core.models.run_folder import read_sidecar
 
-    _refuse_run_folder(args.run_dir)  # a project names its latest run, as evaluate and export do
     if not args.inputs and not args.text:
         raise ExplainError("give what to explain: image files or folders, .txt files, or --text 'a text'")
     if args.top < 1:
