@@ -708,12 +708,24 @@ class StudioController(QObject):
         def start(kind: str, thread: QThread, busy: str | None = None) -> None:
             self.model_tasks[kind] = thread
             if busy is not None:
-                view.set_busy(True, busy)
+                view.set_busy(True, busy, cancellable=kind in CANCELLABLE_TASKS)
                 thread.progress.connect(view.show_progress)
                 thread.failed.connect(
-                    lambda message: view.show_message(f"{busy.rstrip('…')} failed: {message}")
+                    lambda message: view.show_message(
+                        message  # Cancel pressed: the thread's own "… was stopped."
+                        if getattr(thread, "cancelled", False)
+                        else f"{busy.rstrip('…')} failed: {message}"
+                    )
                 )
             thread.start()
+
+        def cancel() -> None:
+            for kind, thread in self.model_tasks.items():
+                if kind in CANCELLABLE_TASKS and thread.isRunning():
+                    thread.cancelled = True  # Qt clears its own flag when the thread ends, before its message
+                    thread.requestInterruption()
+
+        view.cancel_requested.connect(cancel)
 
         def running(kind: str) -> bool:
             thread = self.model_tasks.get(kind)
@@ -1079,6 +1091,12 @@ def build_window(project_dir: Path | None = None) -> tuple[MainWindow, StudioCon
     if project_dir is not None:
         controller.open_project(str(project_dir))
     return window, controller
+
+
+#: The Evaluation area's long work that stops on request (core polls ``should_stop``); an export does not.
+CANCELLABLE_TASKS = frozenset(
+    {"evaluate", "suggest", "report", "predict", "label-errors", "duplicates", "audit"}
+)
 
 
 def display_problem() -> str | None:

@@ -1520,7 +1520,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except FileWriteError as exc:
         if args.out is not None:
             raise
-        raise FileWriteError(exc.path, f"{exc.reason} (write it elsewhere with --out FILE)", exc.errno) from exc
+        raise FileWriteError(
+            exc.path, f"{exc.reason} (write it elsewhere with --out FILE)", exc.errno
+        ) from exc
     if result is not None and result.note:
         print(f"note: {result.note}")
     print(f"wrote {path}")
@@ -1633,7 +1635,9 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
         print(f"  not compared (cannot be read): {path}", file=sys.stderr)
     if moved:
         total = sum(entry["moved"] for entry in moved)
-        print(f"kept {len(moved)} group(s) in one split: {total} {'text' if text else 'image'}(s) changed split")
+        print(
+            f"kept {len(moved)} group(s) in one split: {total} {'text' if text else 'image'}(s) changed split"
+        )
     if args.json:
         print(json.dumps({**report.to_dict(), "kept_in_one_split": moved}))
     return 0

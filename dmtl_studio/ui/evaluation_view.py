@@ -193,6 +193,9 @@ class EvaluationView(QWidget):
     predict_requested = Signal(str, str, str, dict, dict)
     cell_activated = Signal(int, int)  # true class index, predicted class index
     filter_requested = Signal(str)  # "misclassified" or "low-confidence"
+    cancel_requested = (
+        Signal()
+    )  # the Cancel button of long work (evaluation, duplicates, label errors, audit…)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -255,6 +258,12 @@ class EvaluationView(QWidget):
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip(
+            "Stop this work; what it made so far is not kept (the project is unchanged)"
+        )
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self._cancel)
         self.evaluate_button.clicked.connect(lambda: self._emit_for_run(self.evaluate_requested))
         self.report_button.clicked.connect(lambda: self._emit_for_run(self.report_requested))
         self.suggest_button.clicked.connect(self._suggest)
@@ -288,6 +297,7 @@ class EvaluationView(QWidget):
         run_row.addWidget(self.run_choice, 1)
         run_row.addWidget(self.evaluate_button)
         run_row.addWidget(self.progress)
+        run_row.addWidget(self.cancel_button)
         for widget in (
             self.suggest_button,
             self.method,
@@ -505,13 +515,22 @@ class EvaluationView(QWidget):
             self.suggest_requested.emit(run, self.method.currentData())
 
     # ----------------------------------------------------------------- state
-    def set_busy(self, busy: bool, text: str = "") -> None:
+    def set_busy(self, busy: bool, text: str = "", cancellable: bool = False) -> None:
+        """Show long work going on (``text``), with a Cancel button when it can be stopped; or its end."""
         self.progress.setVisible(busy)
         self.progress.setRange(0, 0)
+        self.cancel_button.setVisible(busy and cancellable)
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText("Cancel")
         for button in self._run_buttons():
             button.setEnabled(not busy and self.run_choice.count() > 0)
         if text:
             self.summary.setText(text)
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Stopping…")
+        self.cancel_requested.emit()
 
     def show_progress(self, done: int, total: int) -> None:
         if total <= 0:  # nothing counted yet (every feature cached, say): busy, not "0 of 0"

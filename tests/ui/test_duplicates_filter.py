@@ -125,3 +125,31 @@ def test_the_duplicate_marks_follow_moves_and_removals_and_enter_says_when_nothi
         assert shown == {"coffee.png", "coffee-copy.png"} and small not in browser.duplicate_group
     finally:
         controller.shutdown()
+
+
+def test_long_work_in_the_evaluation_area_can_be_cancelled(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Duplicates, label errors, the audit…: progress and no Cancel; only closing the window stopped them."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    images = write_shapes_folder(tmp_path / "images", 100, seed=4, size=128)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, images, seed=0)
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    window.show()
+    view = window.evaluation
+    try:
+        window.duplicates_requested.emit()
+        assert view.cancel_button.isVisible() and view.cancel_button.isEnabled()
+        view.cancel_button.click()
+        assert view.cancel_button.text() == "Stopping…"
+        qtbot.waitUntil(lambda: not view.progress.isVisible(), timeout=60_000)
+        assert view.summary.text() == "The search for duplicates was stopped."
+        assert not view.cancel_button.isVisible()
+        assert window.browser.filter.currentData() != DUPLICATES_KEY  # nothing was offered
+        from dmtl_studio.app import CANCELLABLE_TASKS
+
+        assert "export" not in CANCELLABLE_TASKS  # an export cannot be stopped: no Cancel button for it
+    finally:
+        controller.shutdown()
