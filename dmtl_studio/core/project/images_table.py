@@ -191,6 +191,15 @@ class ImagesTable:
         key = os.fsencode(prefix)
         return self._select(" WHERE substr(images.path, 1, ?) = ?", (len(key), key))
 
+    def gone_placements(self) -> dict[str, str]:
+        """``{content hash: split}`` of the items gone from disk (:data:`MISSING_REASON`) that had a split: where a
+        renamed or moved file's content was, read without reading every record."""
+        rows = self._conn.execute(
+            "SELECT sha256, split FROM images WHERE problem = ? AND split IS NOT NULL AND sha256 IS NOT NULL",
+            (MISSING_REASON,),
+        )
+        return {sha: split for sha, split in rows}
+
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version`` of this connection: it changes when *another* connection (a command,
         another window, a worker thread) commits a change, never for this one's own."""

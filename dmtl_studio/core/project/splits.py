@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.images_table import MISSING_REASON, SPLITS, ImageRecord
+from dmtl_studio.core.project.images_table import SPLITS, ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
 
 #: Share of each class kept for validation (choosing the best epoch), unless a project stores its own.
@@ -189,9 +189,8 @@ def assign_splits(
                 existing[im.label][im.split].add(key)
         # A file renamed or moved since: its old record is gone from disk, its content back under a new name
         # keeps the split it had (a test image renamed went to training: a leak).
-        for im in store.images() if store.kind == "images" else ():  # a text is never gone from disk
-            if im.problem == MISSING_REASON and im.split and im.sha256:
-                placed.setdefault(im.sha256, im.split)
+        for sha, split in store.gone_placements().items():
+            placed.setdefault(sha, split)
     new_groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     assignment: dict[int, str] = {}
     for im in images:
