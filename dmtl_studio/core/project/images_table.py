@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dmtl_studio.core.project.classes_table import ensure_class
 from dmtl_studio.core.project.errors import ProjectError
@@ -191,6 +192,16 @@ class ImagesTable:
         key = os.fsencode(prefix)
         return self._select(" WHERE substr(images.path, 1, ?) = ?", (len(key), key))
 
+    def split_rows(self) -> list[SplitRow]:
+        """``(id, label, split, sha256)`` of the usable labelled items, in id order: what a split assignment
+        needs, read without building whole records (a label key on a 24,000-image project read every record,
+        paths decoded, in about 160 ms)."""
+        rows = self._conn.execute(
+            "SELECT images.id, classes.name, images.split, images.sha256 FROM images "
+            "JOIN classes ON classes.id = images.class_id WHERE images.problem IS NULL ORDER BY images.id"
+        )
+        return [SplitRow(*row) for row in rows]
+
     def gone_placements(self) -> dict[str, str]:
         """``{content hash: split}`` of the items gone from disk (:data:`MISSING_REASON`) that had a split: where a
         renamed or moved file's content was, read without reading every record."""
@@ -292,6 +303,15 @@ class ImagesTable:
         return self._conn.execute(
             "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"
         ).fetchone()[0]
+
+
+class SplitRow(NamedTuple):
+    """A usable labelled item as a split assignment sees it (:meth:`ImagesTable.split_rows`)."""
+
+    id: int
+    label: str
+    split: str | None
+    sha256: str | None
 
 
 def missing_files_notice(missing: list[str]) -> str:

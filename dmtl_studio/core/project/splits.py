@@ -175,7 +175,7 @@ def assign_splits(
     seed = stored.seed if seed is None else seed
     if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
         raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
-    usable = store.images(usable_only=True) if records is None else records
+    usable = store.split_rows() if records is None else records
     images = [im for im in usable if im.label is not None]
     noun = "text" if store.kind == "text" else "image"
     # Content already placed decides where its duplicates go.
