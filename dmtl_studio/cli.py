@@ -1848,6 +1848,16 @@ def _open_gui(argv: list[str]) -> int:
     return run_app(argv)
 
 
+#: What Ctrl-C keeps, said after "interrupted", for the commands that do not say it themselves.
+_INTERRUPTED = {
+    "label-errors": "the features computed so far stay in the project's cache, and the next run reuses them",
+    "duplicates": "nothing was changed (a --keep-in-one-split already made is kept)",
+    "audit": "no bundle was written",
+    "report": "no report was written",
+    "explain": "the pictures written so far are kept",
+}
+
+
 def _unknown_command(argv: list[str]) -> bool:
     """Say so when ``argv`` starts with what reads as a mistyped command rather than a project to open (no such
     path, a known command's near spelling, or more words after it); True when said."""
@@ -1911,7 +1921,8 @@ def main(argv: list[str]) -> int:
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        kept = _INTERRUPTED.get(args.command)
+        print(f"dmtl-studio {args.command}: interrupted{'; ' + kept if kept else ''}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`info P | head -1`): quietly, as other Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes

@@ -205,3 +205,18 @@ def test_output_to_a_reader_that_went_away_ends_quietly(project: Path) -> None:
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_ctrl_c_says_what_a_command_keeps(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """label-errors and audit said only "interrupted"."""
+    import dmtl_studio.cli as cli
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_label_errors", interrupted)
+    assert cli.main(["label-errors", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.strip() == (
+        "dmtl-studio label-errors: interrupted; the features computed so far stay in the project's cache, and the "
+        "next run reuses them"
+    )
