@@ -108,7 +108,8 @@ def explain_text(
         raise ValueError("word attributions need a text run; image runs are explained with Grad-CAM")
     spans = word_spans(text)
     if not spans:
-        raise NothingToExplain("nothing to explain: the text has no word (only symbols or punctuation)")
+        what = "is empty" if not text.strip() else "has no word (only symbols or punctuation)"
+        raise NothingToExplain(f"nothing to explain: the text {what}")
     read = read_length(loaded, text)
     scored = [span for span in spans if span[1] <= read][:MAX_WORDS]
     cut = text[:read]

@@ -98,6 +98,8 @@ def test_attribution_refuses_what_it_cannot_explain(tmp_path_factory: pytest.Tem
     _, run_dir = trained_text_project(tmp_path_factory)
     with pytest.raises(NothingToExplain, match="nothing to explain: the text has no word"):
         explain_text(run_dir, " 🔥🔥 ... !? ")
+    with pytest.raises(NothingToExplain, match="nothing to explain: the text is empty"):
+        explain_text(run_dir, "  \n ")
     assert is_user_error(NothingToExplain("x"))  # the window says it plainly, with no log file
     with pytest.raises(ValueError, match="not a class"):
         explain_text(run_dir, "a cat", target="dogs")
