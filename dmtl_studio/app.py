@@ -972,13 +972,26 @@ class StudioController(QObject):
             )
             thread.progress.connect(lambda done, total: view.set_busy(True, f"Features: {done} of {total}…"))
             thread.result_ready.connect(view.set_map)
-            thread.failed.connect(lambda message: view.set_busy(False, f"No map: {message}"))
+            thread.failed.connect(
+                lambda message: view.set_busy(
+                    False,
+                    message if getattr(thread, "cancelled", False) else f"No map: {message}",
+                )
+            )
             thread.finished.connect(lambda: view.set_busy(False))
             self.model_tasks["map"] = thread
             view.set_class_colors(browser.model.colors)
             items = "texts" if self.store is not None and self.store.kind == "text" else "images"
             view.set_busy(True, f"Computing the map (a feature pass over the {items}, then the layout)…")
             thread.start()
+
+        def cancel() -> None:
+            thread = self.model_tasks.get("map")
+            if thread is not None and thread.isRunning():
+                thread.cancelled = True
+                thread.requestInterruption()
+
+        view.cancel_requested.connect(cancel)
 
         def label(digit: int) -> None:
             ids = view.selected_ids()

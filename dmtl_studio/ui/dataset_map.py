@@ -98,6 +98,7 @@ class DatasetMapView(QWidget):
     """The map and its controls. Feed it with :meth:`set_map` (a ``DatasetMap``) or :meth:`show_points`."""
 
     map_requested = Signal(str)  # method ("pca" or "tsne")
+    cancel_requested = Signal()  # stop the map being computed
     selection_changed = Signal(list)  # image ids
     label_key_pressed = Signal(int)  # 0 removes the label, 1-9 the class with that key
     thumbnails_wanted = Signal(list)  # [(image id, path, sha256)]
@@ -128,6 +129,11 @@ class DatasetMapView(QWidget):
             controls.addWidget(QLabel(text))
             controls.addWidget(widget)
         controls.addWidget(self.compute_button)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop computing the map (the features computed so far stay cached)")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        controls.addWidget(self.cancel_button)
         controls.addStretch(1)
         self.view_box = _MapViewBox(self._shape_drawn, lambda: self.drag_mode.currentData())
         self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
@@ -393,5 +399,6 @@ class DatasetMapView(QWidget):
 
     def set_busy(self, busy: bool, message: str = "") -> None:
         self.compute_button.setEnabled(not busy)
+        self.cancel_button.setVisible(busy)
         if message:
             self.status.setText(message)

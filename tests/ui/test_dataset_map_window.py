@@ -53,3 +53,26 @@ def test_the_map_selects_images_in_the_browser_and_labels_them(qtbot, project: P
         window.close()
     window.set_project_open(False)
     assert not menu_action.isEnabled() and not len(view.points)
+
+
+def test_the_map_can_be_cancelled_while_it_is_computed(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A map of 24,000 images is six minutes of features; only closing the window stopped it."""
+    original = ModelPanel.config
+    monkeypatch.setattr(
+        ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
+    )
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    view = window.dataset_map
+    try:
+        next(a for a in window.project_actions if a.text() == "Dataset map…").trigger()
+        assert view.cancel_button.isVisible() and not view.compute_button.isEnabled()
+        view.cancel_button.click()
+        qtbot.waitUntil(lambda: view.compute_button.isEnabled(), timeout=120_000)
+        assert view.status.text() == "The dataset map was stopped." and not view.cancel_button.isVisible()
+        assert len(view.points) == 0
+    finally:
+        controller.shutdown()
