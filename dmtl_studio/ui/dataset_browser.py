@@ -365,6 +365,8 @@ class ThumbnailView(QListView):
 QUEUE_KEY = "queue"
 LABEL_ERRORS_KEY = "quality:label-errors"
 DUPLICATES_KEY = "quality:duplicates"
+#: Enter on a duplicate group asks first when it would move more than this many items between splits.
+LARGE_GROUP_MOVE = 10
 MAP_SELECTION_KEY = "map:selection"
 
 
@@ -888,7 +890,7 @@ class DatasetBrowser(QWidget):
 
     def keep_duplicate_group_in_one_split(self) -> None:
         """Put the current image's duplicate group in one split (the one holding most of it; train on a tie)."""
-        from dmtl_studio.core.quality.groups import keep_group_in_one_split
+        from dmtl_studio.core.quality.groups import group_split, keep_group_in_one_split
 
         record = self.current_record()
         if self.store is None or record is None or record.id not in self.duplicate_group:
@@ -896,6 +898,17 @@ class DatasetBrowser(QWidget):
             return
         ids = self.duplicate_group[record.id]
         before = {self._all[i].split or "train" for i in ids}  # no split: the training side
+        target = group_split([self._all[i] for i in ids])
+        moving = sum(self._all[i].split != target for i in ids)
+        if moving > LARGE_GROUP_MOVE:  # a move of many cannot be undone: asked first
+            answer = QMessageBox.question(
+                self,
+                "Keep the group in one split",
+                f"Move {moving} {self._noun()} of this group of {len(ids)} into the {SPLIT_TITLES[target]} split? "
+                "Splits are not undone with Ctrl+Z.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         try:
             split = keep_group_in_one_split(self.store, ids)
         except ProjectError as exc:

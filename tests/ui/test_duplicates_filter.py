@@ -153,3 +153,46 @@ def test_long_work_in_the_evaluation_area_can_be_cancelled(qtbot, tmp_path: Path
         assert "export" not in CANCELLABLE_TASKS  # an export cannot be stopped: no Cancel button for it
     finally:
         controller.shutdown()
+
+
+def test_enter_asks_before_moving_many_items_between_splits(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """One Enter moved a group of 12,895 into training, half of validation and test with it, without a word."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.quality.duplicates import find_duplicates
+
+    folder = tmp_path / "images" / "a"
+    folder.mkdir(parents=True)
+    source = make_duplicates_project(tmp_path / "source").parent / "images"
+    for k in range(30):
+        (folder / f"copy{k}.png").write_bytes((source / "b" / "coffee.png").read_bytes())
+    (tmp_path / "images" / "b").mkdir()
+    (tmp_path / "images" / "b" / "other.png").write_bytes((source / "a" / "camera.png").read_bytes())
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, tmp_path / "images", seed=0)
+        ids = sorted(r.id for r in store.images() if "copy" in r.path)
+        store.set_splits({i: ("train" if k < 11 else "val" if k < 21 else "test") for k, i in enumerate(ids)})
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    browser = window.browser
+    answers: list[str] = []
+    reply = [QMessageBox.StandardButton.No]
+
+    def splits() -> list[str]:
+        with ProjectStore.open(tmp_path / "p") as store:
+            return sorted(r.split for r in store.images() if "copy" in r.path)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.append(a[2]) or reply[0])
+    try:
+        browser.set_duplicates(find_duplicates(tmp_path / "p"))
+        browser._select_ids([ids[0]])
+        browser.keep_duplicate_group_in_one_split()
+        assert answers == ["Move 19 image(s) of this group of 30 into the training split? Splits are not undone "
+                           "with Ctrl+Z."]  # fmt: skip
+        assert splits().count("train") == 11  # answered No: nothing moved
+        reply[0] = QMessageBox.StandardButton.Yes
+        browser.keep_duplicate_group_in_one_split()
+        assert splits() == ["train"] * 30
+    finally:
+        controller.shutdown()

@@ -105,8 +105,13 @@ def keep_group_in_one_split(store: ProjectStore, image_ids: Sequence[int], split
     records = store.images_by_id(list(image_ids))
     if len(records) != len(set(image_ids)):
         raise ProjectError("some images of the group are no longer in the project")
-    if split is None:
-        counts = Counter(r.split for r in records if r.split in SPLITS)
-        split = min(SPLITS, key=lambda s: (-counts.get(s, 0), _split_order(s)))
+    split = split if split is not None else group_split(records)
     store.set_splits({r.id: split for r in records})
     return split
+
+
+def group_split(members: Sequence[object]) -> str:
+    """The split :func:`keep_group_in_one_split` puts a group in: the one holding most of its ``members``
+    (anything with a ``split``), train on a tie, then validation, then test."""
+    counts = Counter(m.split for m in members if m.split in SPLITS)  # type: ignore[attr-defined]
+    return min(SPLITS, key=lambda s: (-counts.get(s, 0), _split_order(s)))
