@@ -38,3 +38,17 @@ def _no_dangling_threads() -> Iterator[None]:
         thread.requestInterruption()
         thread.wait(30_000)
     assert not running, f"{len(running)} thread(s) were left running"
+
+
+@pytest.fixture
+def small_backbone_config(monkeypatch):  # noqa: ANN001, ANN201
+    """The Backbone panel's configuration at the tests' small input size on the CPU (feature passes in seconds)."""
+    from dmtl_studio.ui.model_panel import ModelPanel
+    from tests.conftest import TEST_INPUT_SIZE
+
+    original = ModelPanel.config
+    monkeypatch.setattr(
+        ModelPanel,
+        "config",
+        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
+    )

@@ -10,17 +10,11 @@ from PySide6.QtCore import Qt
 from dmtl_studio.app import build_window
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.dataset_browser import MAP_SELECTION_KEY
-from dmtl_studio.ui.model_panel import ModelPanel
-from tests.conftest import TEST_INPUT_SIZE
 
 
-def test_the_map_selects_images_in_the_browser_and_labels_them(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
-    original = ModelPanel.config
-    monkeypatch.setattr(
-        ModelPanel,
-        "config",
-        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
-    )
+def test_the_map_selects_images_in_the_browser_and_labels_them(
+    qtbot, project: Path, small_backbone_config
+) -> None:  # noqa: ANN001
     window, controller = build_window(project)
     qtbot.addWidget(window)
     window.show()
@@ -55,14 +49,8 @@ def test_the_map_selects_images_in_the_browser_and_labels_them(qtbot, project: P
     assert not menu_action.isEnabled() and not len(view.points)
 
 
-def test_the_map_can_be_cancelled_while_it_is_computed(qtbot, project: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_the_map_can_be_cancelled_while_it_is_computed(qtbot, project: Path, small_backbone_config) -> None:  # noqa: ANN001
     """A map of 24,000 images is six minutes of features; only closing the window stopped it."""
-    original = ModelPanel.config
-    monkeypatch.setattr(
-        ModelPanel,
-        "config",
-        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
-    )
     window, controller = build_window(project)
     qtbot.addWidget(window)
     window.show()

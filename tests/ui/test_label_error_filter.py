@@ -10,8 +10,6 @@ from PySide6.QtCore import Qt
 from dmtl_studio.app import build_window
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.dataset_browser import LABEL_ERRORS_KEY
-from dmtl_studio.ui.model_panel import ModelPanel
-from tests.conftest import TEST_INPUT_SIZE
 
 
 @pytest.fixture
@@ -33,14 +31,10 @@ def _labels(project: Path) -> dict[str, str | None]:
         return {Path(im.path).name: im.label for im in store.images()}
 
 
-def test_suspected_label_errors_filter_and_enter_relabels(qtbot, flipped_project, monkeypatch) -> None:  # noqa: ANN001
+def test_suspected_label_errors_filter_and_enter_relabels(
+    qtbot, flipped_project, small_backbone_config
+) -> None:  # noqa: ANN001
     project, truth = flipped_project
-    original = ModelPanel.config
-    monkeypatch.setattr(
-        ModelPanel,
-        "config",
-        lambda self: original(self).with_changes(input_size=TEST_INPUT_SIZE, device="cpu"),
-    )
     window, controller = build_window(project)
     qtbot.addWidget(window)
     window.show()
