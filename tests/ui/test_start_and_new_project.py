@@ -158,8 +158,8 @@ def test_the_window_says_why_it_cannot_start_instead_of_a_traceback_or_an_abort(
     )
     assert run_app([]) == 2
     assert "start it in a desktop session" in capsys.readouterr().err
-    monkeypatch.setenv("DISPLAY", ":4321")  # nothing listens there
-    assert "no X server on display :4321" in display_problem()
+    monkeypatch.setenv("DISPLAY", ":4321")  # named: Qt's to try
+    assert display_problem() is None
 
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert display_problem() is None
