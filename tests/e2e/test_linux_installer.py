@@ -54,7 +54,7 @@ def test_install_again_and_uninstall(tmp_path):
     command = subprocess.run([str(home / ".local" / "bin" / "dmtl-studio")], capture_output=True, text=True)
     assert command.stdout.startswith("DMTL Studio")
     desktop = home / ".local" / "share" / "applications" / "dmtl-studio.desktop"
-    assert f"Exec={installed}/dmtl-studio %f" in desktop.read_text().splitlines()
+    assert f'Exec="{installed}/dmtl-studio" %f' in desktop.read_text().splitlines()  # quoted (spec)
 
     done = _run(installed / "uninstall.sh", home)
     assert done.returncode == 0, done.stderr
