@@ -857,12 +857,8 @@ class DatasetBrowser(QWidget):
 
         if not self._duplicate_groups:
             return 0, 0
-        for image_id in self.duplicate_group:  # the marks of the last refresh
-            if self.model.verdicts.get(image_id, "").startswith("dup "):
-                del self.model.verdicts[image_id]
-            if self.notes.get(image_id, "").startswith("duplicate group "):
-                del self.notes[image_id]
-        self.duplicate_group = {}
+        marks: dict[int, tuple[str, str]] = {}  # image id -> (thumbnail mark, note)
+        members: dict[int, list[int]] = {}
         order, groups, warned = [], 0, 0
         for kind, group_ids, identical in self._duplicate_groups:
             ids = [i for i in group_ids if i in self._all]
@@ -872,19 +868,33 @@ class DatasetBrowser(QWidget):
             warnings = group_warnings([self._all[i] for i in ids])
             warned += bool(warnings)
             flags = " ".join("leak" if w.startswith("spans") else "labels" for w in warnings)
+            said = "; ".join(warnings) or "same split, same label"
             order += ids
             for image_id in ids:
-                self.duplicate_group[image_id] = ids
-                self.model.verdicts[image_id] = f"dup {groups} {flags}".rstrip()
+                members[image_id] = ids
                 copy = (
                     "; an identical copy of another member"
                     if kind == "near" and image_id in identical
                     else ""
                 )
-                said = "; ".join(warnings) or "same split, same label"
-                self.notes[image_id] = f"duplicate group {groups} ({kind}, {len(ids)} images): {said}{copy}"
+                marks[image_id] = (
+                    f"dup {groups} {flags}".rstrip(),
+                    f"duplicate group {groups} ({kind}, {len(ids)} images): {said}{copy}",
+                )
         # Short: the filter box is narrow at 1280 px ("Duplicates: 5 groups, 3 w…"); the status bar says it whole.
-        self._ordered[DUPLICATES_KEY] = (f"Duplicates: {warned}/{groups} warned", order)
+        entry = (f"Duplicates: {warned}/{groups} warned", order)
+        shown = {i: (self.model.verdicts.get(i, ""), self.notes.get(i, "")) for i in self.duplicate_group}
+        if shown == marks and self._ordered.get(DUPLICATES_KEY) == entry:
+            return groups, warned  # a label key that left every group as it was: no repaint of every row
+        for image_id in self.duplicate_group:  # the marks of the last refresh
+            if self.model.verdicts.get(image_id, "").startswith("dup "):
+                del self.model.verdicts[image_id]
+            if self.notes.get(image_id, "").startswith("duplicate group "):
+                del self.notes[image_id]
+        self.duplicate_group = members
+        for image_id, (mark, note) in marks.items():
+            self.model.verdicts[image_id], self.notes[image_id] = mark, note
+        self._ordered[DUPLICATES_KEY] = entry
         self._notes_changed()
         return groups, warned
 
