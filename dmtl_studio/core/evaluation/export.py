@@ -275,11 +275,11 @@ def _named_now(run_dir: str | os.PathLike[str], loaded: LoadedModel, fmt: str) -
     classes merged since are one output, the sum of their probabilities), as ``predict RUN_DIR`` gives them, and
     the note saying so. A safetensors export is the run's own weights: it keeps one output per class of the run
     when classes were merged (renamed ones take their new names)."""
-    named, note = model_named_now(run_dir, loaded)
+    names = run_names_now(run_dir, loaded.classes) or loaded.classes  # the project is read once
+    named, note = model_named_now(run_dir, loaded, names=names)
     if not note:
         return loaded, ""
     if len(named.classes) != len(loaded.classes) and fmt == "safetensors":
-        names = run_names_now(run_dir, loaded.classes) or loaded.classes
         merges = [
             f"{' and '.join(repr(old) for old, now in zip(loaded.classes, names, strict=True) if now == new)} are "
             f"'{new}' now"

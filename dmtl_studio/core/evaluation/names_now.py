@@ -79,12 +79,14 @@ def model_named_now(
     run_dir: str | os.PathLike[str],
     loaded: Any,
     project: str | os.PathLike[str] | None = None,  # noqa: ANN401
+    names: Sequence[str] | None = None,
 ) -> tuple[Any, str]:
     """``loaded`` (a :class:`~dmtl_studio.core.models.checkpoint.LoadedModel`) with its classes under the names
     they have in the project now (classes renamed since the run was trained keep their outputs; classes merged
     since are one output, the sum of their probabilities: ``Classifier.with_merged_classes``), and a note naming
-    the renames and merges (empty when none, or the run is not inside its project)."""
-    names = run_names_now(run_dir, loaded.classes, project) or loaded.classes
+    the renames and merges (empty when none, or the run is not inside its project). ``names``: those of
+    :func:`run_names_now`, when the caller has read them already."""
+    names = names if names is not None else run_names_now(run_dir, loaded.classes, project) or loaded.classes
     renamed = [
         f"'{old}' is now '{new}'" for old, new in zip(loaded.classes, names, strict=True) if old != new
     ]
