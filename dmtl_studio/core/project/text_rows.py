@@ -60,6 +60,11 @@ def is_removed_key(key: str) -> bool:
     return _REMOVED.search(key) is not None
 
 
+def unremoved_key(key: str) -> str:
+    """``key`` without the ``#removed-<id>`` ending of a text no longer in its file (:func:`removed_key`)."""
+    return key[: key.rfind("#removed-")] if is_removed_key(key) else key
+
+
 def id_key(base: str, row_id: str) -> str:
     """The key of the row of the table ``base`` whose id column holds ``row_id``."""
     return f"{base}#{ID_MARK}{row_id}"
@@ -141,10 +146,7 @@ def id_hints(base: str, records: Sequence[ImageRecord], rows: Sequence[TableRow]
     ids: dict[str, str] = {}
     for record in records:
         if record.path.startswith(mark):
-            stem = (
-                record.path[: record.path.rfind("#removed-")] if is_removed_key(record.path) else record.path
-            )
-            ids[stem[len(mark) :]] = record.path
+            ids[unremoved_key(record.path)[len(mark) :]] = record.path
     if not ids:
         return {}
     found: dict[str, dict[str, str]] = {}
@@ -263,7 +265,7 @@ def _returning(
     by_id: dict[str, str] = {}
     by_text: dict[str, list[str]] = {}
     for key in sorted((k for k in known if is_removed_key(k)), key=_row_number):
-        stem, record = key[: key.rfind("#removed-")], known[key]
+        stem, record = unremoved_key(key), known[key]
         if stem.startswith(id_mark):
             by_id[stem] = key
         elif record.problem is None and record.sha256 is not None:
@@ -275,8 +277,7 @@ def _returning(
         if item.source.startswith(id_mark):
             key = by_id.pop(item.source, None)
         elif hints.get(item.source, "").startswith(id_mark) and is_removed_key(hints[item.source]):
-            hinted = hints[item.source]
-            key = by_id.pop(hinted[: hinted.rfind("#removed-")], None)
+            key = by_id.pop(unremoved_key(hints[item.source]), None)
         else:
             waiting = by_text.get(hashes[item.source], [])
             key = waiting.pop(0) if waiting else None
