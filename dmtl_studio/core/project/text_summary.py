@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, split_leak_sentence
 from dmtl_studio.core.project.text_decoding import describe_encoding
+from dmtl_studio.core.project.text_rows import is_removed_key, unremoved_key
 from dmtl_studio.core.project.text_tables import Table, describe_delimiter
 from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.project.validation import case_variants, describe_case_variants
 
 _ROW_KEY = re.compile(r"^(.*)#(\d+)$")
-_REMOVED_KEY = re.compile(r"^(.*)#removed-\d+$")
 _ID_KEY = re.compile(r"^(.*?)#id=(.*)$", re.DOTALL)
 #: How :mod:`~dmtl_studio.core.project.text_tables` names a repeated header name and a blank one.
 _REPEATED = re.compile(r"^(.*) \((\d+)\)$")
@@ -25,14 +25,10 @@ _UNNAMED = re.compile(r"^column \d+$")
 def describe_source(key: str) -> str:
     """A source key as people read it: ``notes.csv row 12`` for ``/data/notes.csv#12``, ``notes.csv id T-7``
     for ``/data/notes.csv#id=T-7``, else the path."""
-    removed = _REMOVED_KEY.match(key)
-    if removed:
-        stem = _ID_KEY.match(removed.group(1))
-        named = (
-            f"{os.path.basename(stem.group(1))} id {stem.group(2)}"
-            if stem
-            else os.path.basename(removed.group(1))
-        )
+    if is_removed_key(key):
+        kept = unremoved_key(key)
+        stem = _ID_KEY.match(kept)
+        named = f"{os.path.basename(stem.group(1))} id {stem.group(2)}" if stem else os.path.basename(kept)
         return f"{named} (a row no longer in the file)"
     keyed = _ID_KEY.match(key)
     if keyed and not os.path.isdir(keyed.group(1)):
