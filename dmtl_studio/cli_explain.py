@@ -55,16 +55,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """``dmtl-studio explain RUN_DIR INPUT…``; exit 0 when something was explained, 1 when nothing could be. The
     command line has refused a ``RUN_DIR`` that is a project or holds no model before this is called."""
     from dmtl_studio.core.evaluation.explain_files import ExplainError
-    from dmtl_studio.core.models.run_folder import read_sidecar
+    from dmtl_studio.core.evaluation.exported_model import model_modality
 
     if not args.inputs and not args.text:
         raise ExplainError("give what to explain: image files or folders, .txt files, or --text 'a text'")
     if args.top < 1:
         raise ExplainError(f"--top must be at least 1, not {args.top}")
-    try:
-        is_text = read_sidecar(args.run_dir).get("kind") == "text"
-    except Exception:  # noqa: BLE001 - not a run folder: load_run says so in the product's words
-        is_text = bool(args.text) or all(p.suffix.lower() == ".txt" for p in args.inputs)
+    # As predict tells them apart; a path that is no model is refused by load_run in the product's words.
+    modality = model_modality(args.run_dir)
+    is_text = (
+        modality == "text"
+        if modality
+        else bool(args.text) or all(p.suffix.lower() == ".txt" for p in args.inputs)
+    )
     return _texts(args) if is_text else _images(args)
 
 
