@@ -13,6 +13,15 @@ from dmtl_studio.ui.dataset_browser import DUPLICATES_KEY
 from tests.core.quality.test_duplicates import make_duplicates_project
 
 
+def _studio(qtbot, project: Path) -> tuple:  # noqa: ANN001
+    """The window on ``project``: ``(window, controller, browser, the status messages said so far)``."""
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    messages: list[str] = []
+    window.browser.status_message.connect(messages.append)
+    return window, controller, window.browser, messages
+
+
 def _titles(bar: QTabBar) -> list[str]:
     return [bar.tabText(i) for i in range(bar.count())]
 
@@ -57,11 +66,7 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
 
 def test_moving_an_image_says_its_identical_copy_moved_along(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     project = make_duplicates_project(tmp_path)
-    window, controller = build_window(project)
-    qtbot.addWidget(window)
-    browser = window.browser
-    messages: list[str] = []
-    browser.status_message.connect(messages.append)
+    window, controller, browser, messages = _studio(qtbot, project)
     try:
         rows = {Path(browser.model.record(r).path).name: r for r in range(browser.model.rowCount())}
         browser._select_row(rows["coffee.png"])
@@ -85,11 +90,7 @@ def test_the_duplicate_marks_follow_moves_and_removals_and_enter_says_when_nothi
     from dmtl_studio.core.quality.duplicates import find_duplicates
 
     project = make_duplicates_project(tmp_path)
-    window, controller = build_window(project)
-    qtbot.addWidget(window)
-    browser = window.browser
-    messages: list[str] = []
-    browser.status_message.connect(messages.append)
+    window, controller, browser, messages = _studio(qtbot, project)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     try:
         browser.set_duplicates(find_duplicates(project))
