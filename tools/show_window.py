@@ -1,7 +1,7 @@
 """Open the window for a screenshot: optionally a project, with one dock tab in front and some images selected.
 
 Usage: python tools/show_window.py [PROJECT] [--front "Augmentation recipe"] [--select N] [--show-map] [--click TEXT]
-       [--scroll-down] [--import-texts TABLE] [--remove-selected] [--duplicates]
+       [--scroll-down] [--import-texts TABLE] [--remove-selected] [--duplicates] [--label-errors]
 Run it under tools/screenshot (which picks the screen size); without PROJECT the start page shows.
 """
 
@@ -43,6 +43,7 @@ def main() -> int:
     )
     parser.add_argument("--import-texts", help="open File ▸ Import texts… on this table (its column dialog)")
     parser.add_argument("--duplicates", action="store_true", help="run Labels ▸ Find duplicates and leaks")
+    parser.add_argument("--label-errors", action="store_true", help="run Labels ▸ Find suspected label errors")
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
     window, _controller = build_window(args.project)
@@ -82,6 +83,8 @@ def main() -> int:
         QTimer.singleShot(900, lambda: window.ask_text_columns(args.import_texts))
     if args.duplicates:
         QTimer.singleShot(900, window.duplicates_requested.emit)
+    if args.label_errors:
+        QTimer.singleShot(900, window.label_errors_requested.emit)
     if args.show_map:
         QTimer.singleShot(800, lambda: (window.show_dataset_map(), show_map()))
     return app.exec()
