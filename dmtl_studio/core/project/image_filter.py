@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
+from functools import lru_cache
 
+from dmtl_studio.core.base.search_fold import search_fold
 from dmtl_studio.core.project.images_table import SPLITS, ImageRecord
 from dmtl_studio.core.project.labels import needs_label
 from dmtl_studio.core.project.splits import LabelConflict
@@ -37,6 +39,10 @@ def split_filter(split: str) -> str:
     return SPLIT_PREFIX + split
 
 
+#: File names folded once: the browser matches every name again on each keystroke of its search box.
+_folded_name = lru_cache(maxsize=1 << 17)(search_fold)
+
+
 def matches(record: ImageRecord, key: str, text: str = "", conflicting: Collection[int] = ()) -> bool:
     """Whether a filter shows an image.
 
@@ -50,7 +56,8 @@ def matches(record: ImageRecord, key: str, text: str = "", conflicting: Collecti
     key
         The filter key (see the module's docstring); an unknown key shows every usable image.
     text
-        Lower-case text the file's name must contain (``""``: any name).
+        Text the file's name must contain, case and accents ignored (``""``: any name;
+        :func:`~dmtl_studio.core.base.search_fold.search_fold`).
     conflicting
         The ids of images whose identical copies carry other labels (for ``"conflicts"``).
 
@@ -59,7 +66,7 @@ def matches(record: ImageRecord, key: str, text: str = "", conflicting: Collecti
     bool
         ``True`` when the image is shown.
     """
-    if text and text not in os.path.basename(record.path).lower():
+    if text and search_fold(text) not in _folded_name(os.path.basename(record.path)):
         return False
     if key == "all":
         return True

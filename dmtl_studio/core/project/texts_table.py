@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from dmtl_studio.core.base.search_fold import search_fold
 from dmtl_studio.core.project.classes_table import ensure_class
 from dmtl_studio.core.project.errors import ProjectError
 
@@ -180,13 +181,14 @@ class TextsTable:
     def search_texts(self, query: str) -> list[int]:
         """The ids of the texts that contain every word of ``query``, in id order.
 
-        Words are compared case-insensitively (Unicode case folding, so "STRASSE" finds "Straße") as substrings
-        of the body ("leak" finds "leaks"). The search runs in SQLite, without reading the bodies into Python
+        Words are compared without case and accents (Unicode case folding, so "STRASSE" finds "Straße", and
+        "cafe" finds "Café"; :func:`~dmtl_studio.core.base.search_fold.search_fold`) as substrings of the body
+        ("leak" finds "leaks"). The search runs in SQLite, without reading the bodies into Python
         objects for the caller. An empty query (or one of spaces) finds every text.
         """
-        words = [word.casefold() for word in query.split()]
-        # str.casefold as a deterministic SQL function: SQLite's own lower() and LIKE fold ASCII letters only.
-        self._conn.create_function("dmtl_casefold", 1, str.casefold, deterministic=True)
+        words = [search_fold(word) for word in query.split()]
+        # The fold as a deterministic SQL function: SQLite's own lower() and LIKE fold ASCII letters only.
+        self._conn.create_function("dmtl_casefold", 1, search_fold, deterministic=True)
         if not words:
             return [row[0] for row in self._conn.execute("SELECT image_id FROM texts ORDER BY image_id")]
         conditions = " AND ".join("instr(folded, ?) > 0" for _ in words)

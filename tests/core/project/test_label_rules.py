@@ -101,6 +101,10 @@ def test_filters() -> None:
         unlabelled, "conflicts", conflicting={2}
     )
     assert matches(square, "all", "img2") and not matches(square, "all", "img1")
+    # case and accents ignored, and a name written on macOS (decomposed letters) found by a typed, composed query
+    macos = replace(square, path="/data/Me\u0301lange Ø-17.png")
+    assert all(matches(macos, "all", q) for q in ("mélange", "MELANGE", "Me\u0301l", "ø-17"))
+    assert not matches(macos, "all", "melanges")
     assert set(SPLIT_TITLES) == set(SPLITS)
 
 

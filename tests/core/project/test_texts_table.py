@@ -115,12 +115,14 @@ def test_search_finds_texts_holding_every_word_whatever_their_case(tmp_path):
                 TextItem("b#2", "The valve was replaced; no leak since."),
                 TextItem("c#3", "Die Straße ist gesperrt."),
                 TextItem("d#4", "100% of 50_units"),
+                TextItem("e#5", "Crème brûlée au Café"),
             ]
         )
-        first, second, german, percent = sorted(store.texts())
+        first, second, german, percent, french = sorted(store.texts())
+        assert store.search_texts("creme CAFE") == [french] == store.search_texts("Crème café")  # no accents
         assert store.search_texts("leak") == [first, second]
         assert store.search_texts("VALVE leaks") == [first]
         assert store.search_texts("strasse") == [german]  # Unicode case folding, not ASCII lower()
         assert store.search_texts("%") == [percent] and store.search_texts("_u") == [percent]  # no wildcards
         assert store.search_texts("leak gesperrt") == []
-        assert store.search_texts("  ") == [first, second, german, percent]
+        assert store.search_texts("  ") == [first, second, german, percent, french]
