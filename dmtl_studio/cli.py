@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmtl_studio import __version__, cli_explain, cli_remove, cli_text
+from dmtl_studio.core.base.durations import spoken_duration
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
 
@@ -76,14 +77,6 @@ class _Progress:
             self._last_line = now
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
-
-
-def _minutes(seconds: float) -> str:
-    """``seconds`` as a person says them: "40 s", "3 min", "1 h 20 min"."""
-    if seconds < 60:
-        return f"{max(1, round(seconds))} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _split_options(p: argparse.ArgumentParser) -> None:
@@ -848,7 +841,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
             return
         bar.label = f"epoch {event.epoch}/{event.epochs}"
-        left = f", about {_minutes(event.eta_seconds)} left in the run" if event.eta_seconds else ""
+        left = f", about {spoken_duration(event.eta_seconds)} left in the run" if event.eta_seconds else ""
         bar.update(
             event.step, event.steps, f"loss {event.loss:.3f} {event.images_per_second:.0f} {rate}{left}"
         )
@@ -881,7 +874,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     def preparation(event: PreparationProgress) -> None:
         # The time left, as the window shows it: a scientist can tell whether to wait or come back later.
         left = (
-            f", about {_minutes(event.eta_seconds)} left"
+            f", about {spoken_duration(event.eta_seconds)} left"
             if event.eta_seconds and event.done < event.total
             else ""
         )

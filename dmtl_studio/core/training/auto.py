@@ -41,6 +41,7 @@ import torch
 from safetensors.torch import load_file
 
 from dmtl_studio.core.base.cancel import ShouldStop
+from dmtl_studio.core.base.durations import spoken_duration
 from dmtl_studio.core.models.checkpoint import WEIGHTS_NAME
 from dmtl_studio.core.models.run_notes import NOT_KEPT, add_run_notes
 from dmtl_studio.core.project.store import ProjectStore
@@ -153,8 +154,8 @@ class _Phase:
         if isinstance(event, StepProgress) and budget is not None and budget(event) and not budget.over:
             self.emit(
                 RunNotice(
-                    f"Auto: the fine-tune goes on, estimated {_minutes(budget.estimate_s or 0.0)} for the whole "
-                    f"run, within the budget of {_minutes(budget.budget_s)} (measured on its first "
+                    f"Auto: the fine-tune goes on, estimated {spoken_duration(budget.estimate_s or 0.0)} for the whole "
+                    f"run, within the budget of {spoken_duration(budget.budget_s)} (measured on its first "
                     f"{budget.steps} step(s))"
                 )
             )
@@ -219,10 +220,6 @@ class _Budget:
         self.estimate_s = self.elapsed() + training + validation
         self.over = self.estimate_s > self.budget_s
         return True
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min"
 
 
 def _val_count(confusion: np.ndarray | None) -> int:
@@ -308,8 +305,8 @@ def train_auto(
         return probe_kept("Auto kept the linear probe: the time budget is 0 min, so no fine-tune was tried")
     if spent >= budget_s:
         return probe_kept(
-            f"Auto kept the linear probe: fine-tune skipped, the probe alone took {_minutes(spent)} of the "
-            f"{_minutes(budget_s)} budget"
+            f"Auto kept the linear probe: fine-tune skipped, the probe alone took {spoken_duration(spent)} of the "
+            f"{spoken_duration(budget_s)} budget"
         )
     finetune_config = config.with_changes(transfer=AUTO_FINETUNE)
     budget = _Budget(
@@ -340,8 +337,8 @@ def train_auto(
         _discard(store, finetune)
         what = "stopped after its first epoch" if budget.after_epoch else "skipped"
         return probe_kept(
-            f"Auto kept the linear probe: fine-tune {what}, the whole run would take ~"
-            f"{_minutes(budget.estimate_s or 0.0)}, over the {_minutes(budget_s)} budget (estimated on the "
+            f"Auto kept the linear probe: fine-tune {what}, the whole run would take about "
+            f"{spoken_duration(budget.estimate_s or 0.0)}, over the {spoken_duration(budget_s)} budget (estimated on the "
             f"fine-tune's {budget.made_on()})"
         )
     base["finetune_run"] = None if finetune.removed else finetune.run_dir

@@ -83,7 +83,7 @@ def test_auto_trains_the_probe_then_the_fine_tune_and_keeps_the_better_on_valida
     assert "Auto: the fine-tune's head starts from the linear probe's (LP-FT)" in notes
     # The estimate that let the fine-tune go on is said once, when it is made (after the first steps).
     told = [n for n in notes if n.startswith("Auto: the fine-tune goes on, estimated ")]
-    assert len(told) == 1 and "within the budget of 30.0 min (measured on its first 2 step(s))" in told[0]
+    assert len(told) == 1 and "within the budget of 30 min (measured on its first 2 step(s))" in told[0]
     assert choice["note"] in notes and "balanced accuracy" in choice["note"]
     # The second phase is the partial fine-tune default (the benchmark's better fine-tune), with the run's depth.
     assert [e.title for e in events if isinstance(e, PhaseStarted)][1] == "partial fine-tune"
