@@ -1460,7 +1460,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _refuse_export_output(args: argparse.Namespace) -> None:
     """``export`` never writes over a file: an earlier export, a file of the run, or one of the tokenizer files a
-    text export puts beside its model. Every file is checked before anything is written.
+    text export puts beside its model, unless it holds the very bytes this export would write (an ONNX and a
+    TorchScript export of one run share a folder). Every file is checked before anything is written.
 
     Raises
     ------
@@ -1468,13 +1469,16 @@ def _refuse_export_output(args: argparse.Namespace) -> None:
         One of the files the export would write exists (the message says what it is).
     """
     from dmtl_studio.core.base.fileio import is_inside, refuse_existing
-    from dmtl_studio.core.evaluation.export import export_targets
+    from dmtl_studio.core.evaluation.export import export_targets, same_tokenizer_files
     from dmtl_studio.core.evaluation.exported_model import sidecar_path
 
     if args.format == "safetensors":
         return  # its folder must be new or empty: the export itself refuses any other before writing
     model, *others = export_targets(args.run_dir, args.format, args.out)
+    shared = same_tokenizer_files(args.run_dir, others[1:])  # an earlier export's, byte for byte: shared
     for path in [model, *others]:
+        if path in shared:
+            continue
         remedy = "choose another file name"
         if is_inside(path, args.run_dir):
             what = f"part of the run {args.run_dir}"

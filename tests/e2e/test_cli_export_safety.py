@@ -81,3 +81,28 @@ def test_text_export_refuses_to_write_over_a_tokenizer_file(
     assert "another file name" not in line  # another name in this folder meets the same tokenizer files
     assert (tmp_path / "tokenizer.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json"]  # nothing else was written
+
+
+def test_an_onnx_and_a_torchscript_export_of_a_text_run_share_its_tokenizer_files(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from tests.core.text_run import trained_text_project
+
+    _project, run_dir = trained_text_project(tmp_path_factory)
+    assert (
+        _cli("export", str(run_dir), "--format", "onnx", "--out", str(tmp_path / "model.onnx")).returncode
+        == 0
+    )
+    tokenizer = {p.name: p.read_bytes() for p in tmp_path.iterdir() if not p.name.startswith("model.")}
+    assert "tokenizer.json" in tokenizer
+    done = _cli("export", str(run_dir), "--format", "torchscript", "--out", str(tmp_path / "model.pt"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "model.pt").is_file() and (tmp_path / "model.pt.json").is_file()
+    assert {name: (tmp_path / name).read_bytes() for name in tokenizer} == tokenizer  # the same files, shared
+    # a tokenizer file changed since: refused as before, nothing written
+    (tmp_path / "tokenizer.json").write_bytes(tokenizer["tokenizer.json"] + b" ")
+    _refused(
+        _cli("export", str(run_dir), "--format", "onnx", "--out", str(tmp_path / "other.onnx")),
+        "tokenizer.json",
+    )
+    assert not (tmp_path / "other.onnx").exists()

@@ -157,6 +157,28 @@ def export_targets(run_dir: str | os.PathLike[str], fmt: str, out: str | os.Path
     return targets
 
 
+def same_tokenizer_files(run_dir: str | os.PathLike[str], paths: list[Path]) -> set[Path]:
+    """Those of ``paths`` (tokenizer files a text export of the run would write) that exist already with the
+    very bytes it would write: an earlier export of a run on the same encoder, in another format or under
+    another name, which this export may share. Empty when the run's encoder cannot be found.
+    """
+    from dmtl_studio.core.models.text_catalog import TextEncoderError, resolve_text_encoder, tokenizer_files
+
+    try:
+        run_sidecar = json.loads((Path(run_dir) / SIDECAR_NAME).read_text(encoding="utf-8"))
+        encoder = resolve_text_encoder(run_sidecar["model"]["backbone"])
+    except (OSError, ValueError, TextEncoderError, KeyError, TypeError):
+        return set()
+    sources = {file.name: file for file in tokenizer_files(encoder)}
+    same = set()
+    for path in paths:
+        source = sources.get(path.name)
+        with contextlib.suppress(OSError):
+            if source is not None and path.is_file() and path.read_bytes() == source.read_bytes():
+                same.add(path)
+    return same
+
+
 def export_run(
     run_dir: str | os.PathLike[str],
     fmt: str,
