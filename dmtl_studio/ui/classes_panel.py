@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QTableWidget,
@@ -142,23 +142,68 @@ class ClassesPanel(QWidget):
         self.delete_button.clicked.connect(lambda: self._with_one(self.delete_requested))
         self.color_button.clicked.connect(lambda: self._with_one(self.color_requested))
         self.merge_button.clicked.connect(lambda: self.merge_requested.emit(self.selected_classes()))
-        buttons = QHBoxLayout()
-        for button in (
+        # One row where it fits, two where the side column is narrow (a 1024 px screen, a large font): a row of
+        # five made the whole window wider than such a screen. A grid, not a flow, so that the second row counts
+        # in the panel's minimum height and never lies over the table.
+        self._buttons = (
             self.add_button,
             self.rename_button,
             self.merge_button,
             self.delete_button,
             self.color_button,
-        ):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        )
+        self._button_grid = QGridLayout()
+        self._button_grid.setContentsMargins(0, 0, 0, 0)
+        self._button_grid.setHorizontalSpacing(4)
+        self._button_grid.setVerticalSpacing(2)
+        self._button_columns = 0
+        self._arrange_buttons(3)  # until the panel knows its width (resizeEvent): its minimum is two rows'
+        self._button_row = QWidget()
+        self._button_row.setLayout(self._button_grid)
+        self._one_row = False
+        self._button_row.setMinimumWidth(self._row_width(3))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(self._button_row)
         layout.addWidget(self.warnings)
         self._names: list[str] = []
         self._update_buttons()
+
+    def _row_width(self, columns: int) -> int:
+        """The buttons' width laid out in ``columns`` columns (each as wide as its widest button)."""
+        widths = [0] * columns
+        for index, button in enumerate(self._buttons):
+            widths[index % columns] = max(widths[index % columns], button.sizeHint().width())
+        return sum(widths) + self._button_grid.horizontalSpacing() * columns
+
+    def _arrange_buttons(self, columns: int) -> None:
+        if columns == self._button_columns:
+            return
+        self._button_columns = columns
+        for button in self._buttons:
+            self._button_grid.removeWidget(button)
+        for index, button in enumerate(self._buttons):
+            self._button_grid.addWidget(button, index // columns, index % columns)
+        for column in range(len(self._buttons) + 1):
+            self._button_grid.setColumnStretch(column, 1 if column == columns else 0)
+
+    def one_row_width(self) -> int:
+        """The width the class buttons need in one row."""
+        return self._row_width(len(self._buttons))
+
+    def keep_one_row(self, keep: bool) -> None:
+        """Whether the panel may be narrowed until its buttons wrap onto two rows (``False``: a small screen
+        needs the width) or keeps them in one (``True``: the browser is wide enough to spare it)."""
+        self._one_row = keep
+        self._button_row.setMinimumWidth(self._row_width(len(self._buttons) if keep else 3))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        # Measured again once the style and font are applied, which change the buttons' widths.
+        self.keep_one_row(self._one_row)
+        wide = event.size().width() >= self.one_row_width()
+        self._arrange_buttons(len(self._buttons) if wide else 3)
+        super().resizeEvent(event)
 
     def show_classes(
         self,

@@ -35,7 +35,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QImage, QKeyEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QColor, QImage, QKeyEvent, QKeySequence, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
@@ -409,6 +409,10 @@ class DatasetBrowser(QWidget):
         self.summary.setWordWrap(True)
         self.filter = QComboBox()
         self.filter.setMinimumContentsLength(22)  # "Duplicates: 3/5 warned (12)" whole at 1280 px
+        # ...but narrower when the window must be (a 1024 px screen, a large font): the width it wants stays 22
+        # characters, the least it takes 12 (the full title is the combo's tooltip).
+        self.filter.setMinimumWidth(self.filter.fontMetrics().horizontalAdvance("x") * 12 + 40)
+        self.filter.currentTextChanged.connect(self.filter.setToolTip)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file names…")
         self.search.setClearButtonEnabled(True)
@@ -513,6 +517,7 @@ class DatasetBrowser(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([640, 360])  # relative: the grid gets most of the width from the start
         self.splitters = [splitter, side]  # their sizes are part of the window layout the window remembers
+        self._grid_side = grid
         self.classes.key_strip.class_clicked.connect(self.label_selected)
         layout = QVBoxLayout(self)
         # Tighter than the style's 9 px: on a 720 px screen each row of margin is taken from the images.
@@ -661,6 +666,14 @@ class DatasetBrowser(QWidget):
         position = self.filter.findData(current) if current else 0
         self.filter.setCurrentIndex(max(0, position))
         self.filter.blockSignals(False)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        """Where the browser has the width to spare (a 1280 px screen and wider), the class buttons keep one row;
+        on a narrow one they may wrap onto two, so that the window fits a small screen. The margin of 150 px
+        lets the window shrink past the switch (below it the panel may narrow again)."""
+        spare = event.size().width() - self._grid_side.minimumSizeHint().width()
+        self.classes.keep_one_row(spare >= self.classes.one_row_width() + 150)
+        super().resizeEvent(event)
 
     # ----------------------------------------------------------------- filtering
     def matches(self, record: ImageRecord, key: str, text: str) -> bool:

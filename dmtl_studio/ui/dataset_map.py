@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dmtl_studio.ui.flow_layout import FlowLayout
+
 COLOR_BY = (("Label", "label"), ("Split", "split"), ("Model verdict", "verdict"))
 DRAG_MODES = (("Pan (Shift: rectangle, Ctrl: lasso)", "pan"), ("Rectangle", "rect"), ("Lasso", "lasso"))
 METHODS = (("PCA (fast)", "pca"), ("t-SNE (slower)", "tsne"))
@@ -124,17 +126,23 @@ class DatasetMapView(QWidget):
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
-        controls = QHBoxLayout()
+        # The controls flow onto more lines on a narrow window (a 1024 px screen, a large font), each label
+        # kept with its box, instead of widening the window past the screen.
+        controls_widget = QWidget()
+        controls = FlowLayout(controls_widget, spacing=8)
         for text, widget in (("Colour by", self.color_by), ("Drag", self.drag_mode), ("Layout", self.method)):
-            controls.addWidget(QLabel(text))
-            controls.addWidget(widget)
+            pair = QWidget()
+            pair_layout = QHBoxLayout(pair)
+            pair_layout.setContentsMargins(0, 0, 0, 0)
+            pair_layout.addWidget(QLabel(text))
+            pair_layout.addWidget(widget)
+            controls.addWidget(pair)
         controls.addWidget(self.compute_button)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop computing the map (the features computed so far stay cached)")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_requested)
         controls.addWidget(self.cancel_button)
-        controls.addStretch(1)
         self.view_box = _MapViewBox(self._shape_drawn, lambda: self.drag_mode.currentData())
         self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
         self.plot.hideAxis("left")
@@ -152,7 +160,7 @@ class DatasetMapView(QWidget):
         self.thumbnail.hide()
         self.plot.scene().sigMouseMoved.connect(self._hover)
         layout = QVBoxLayout(self)
-        layout.addLayout(controls)
+        layout.addWidget(controls_widget)
         layout.addWidget(self.status)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.legend)

@@ -33,6 +33,7 @@ from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
 from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX, RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
+from dmtl_studio.ui.flow_layout import FlowLayout
 from dmtl_studio.ui.text_import_dialog import TextImportDialog
 
 NO_RUN = "No trained run yet"
@@ -206,6 +207,7 @@ class EvaluationView(QWidget):
         self.kept_run: str | None = None
         self.run_choice.about_to_show.connect(self.runs_wanted)
         self.run_choice.setMinimumContentsLength(28)
+        self.run_choice.setMinimumWidth(self.run_choice.fontMetrics().horizontalAdvance("x") * 16 + 40)
         self.run_choice.setToolTip("The trained run to evaluate, explain and suggest labels with")
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setToolTip("Predict the test images (the validation images if there are none)")
@@ -290,9 +292,13 @@ class EvaluationView(QWidget):
         for button in (self.misclassified_button, self.low_confidence_button):
             button.setEnabled(False)
 
-        # Two rows: in one the buttons alone were 900 px wide, more than a 1280 px screen leaves this view.
+        # Two rows: in one the buttons alone were 900 px wide, more than a 1280 px screen leaves this view. The
+        # tools flow onto a second line where even their row is too wide (a 1024 px screen, a large font), so
+        # this view never makes the window wider than the screen.
         bar = QVBoxLayout()
-        run_row, tools_row = QHBoxLayout(), QHBoxLayout()
+        run_row = QHBoxLayout()
+        tools = QWidget()
+        tools_row = FlowLayout(tools, spacing=6)
         run_row.addWidget(QLabel("Run"))
         run_row.addWidget(self.run_choice, 1)
         run_row.addWidget(self.evaluate_button)
@@ -307,9 +313,8 @@ class EvaluationView(QWidget):
             self.unsure_target,
         ):
             tools_row.addWidget(widget)
-        tools_row.addStretch(1)
         bar.addLayout(run_row)
-        bar.addLayout(tools_row)
+        bar.addWidget(tools)
         matrix = QWidget()
         matrix_layout = QVBoxLayout(matrix)
         matrix_layout.setContentsMargins(0, 0, 0, 0)

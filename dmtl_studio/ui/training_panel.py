@@ -325,6 +325,7 @@ class TrainingPanel(QWidget):
         self.history.horizontalHeader().setStretchLastSection(True)
         self.history.itemSelectionChanged.connect(self._overlay_selected)
         self.history_note = QLabel("Select up to two runs to overlay their validation curves on the plots.")
+        self.history_note.setWordWrap(True)  # one line of 410 px made the window wider than a 1024 px screen
         self.resume_button = QPushButton("Continue selected run")
         self.resume_button.setToolTip(
             "Goes on after the last completed epoch of a stopped, failed or interrupted run"

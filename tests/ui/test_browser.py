@@ -16,6 +16,7 @@ from dmtl_studio.core.project.store import ProjectStore
 def browser_window(qtbot, project: Path):  # noqa: ANN001, ANN201
     window, controller = build_window(project)
     qtbot.addWidget(window)
+    window.resize(1280, 720)  # a laptop's window: the grid shows a few rows of thumbnails
     window.show()
     yield window, window.browser
     controller.shutdown()

@@ -250,6 +250,7 @@ def test_opening_an_image_project_after_a_text_project_brings_the_grid_back(
 ) -> None:  # noqa: ANN001
     window, controller = build_window(text_project)
     qtbot.addWidget(window)
+    window.resize(1280, 720)  # a laptop's window: the grid shows a few rows of thumbnails
     window.show()
     browser = window.browser
     assert browser.view.itemDelegate() is browser.text_delegate

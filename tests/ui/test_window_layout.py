@@ -127,8 +127,12 @@ def test_the_window_fits_the_screen_and_remembers_its_layout(qtbot, project: Pat
     assert window.geometry() == LAPTOP
     _show_at(qtbot, window, LAPTOP)
     _recipe_dock(window).raise_()
-    window.resize(1100, 650)
-    _settle(qtbot, window)
+    # Narrowed as a dragged edge does, in steps: on a wide window the class buttons keep one row, and the window
+    # may shrink further once it is narrow enough for them to wrap. The last size fits the 800 px offscreen
+    # screen, so the restored window is as wide.
+    for _step in range(3):
+        window.resize(790, 650)
+        _settle(qtbot, window)
     splitter = window.browser.splitters[1]  # the class table above the large view: heights survive the screen
     splitter.setSizes([260, 200])
     sizes, saved = splitter.sizes(), window.geometry()
@@ -145,7 +149,7 @@ def test_the_window_fits_the_screen_and_remembers_its_layout(qtbot, project: Pat
     again.show()
     qtbot.waitExposed(again)
     _settle(qtbot, again)
-    assert again.browser.splitters[1].sizes() == sizes
+    assert again.browser.splitters[1].sizes() == sizes, (saved, again.geometry())
     assert "Augmentation recipe" in _front_tabs(again)  # the dock tab that was in front still is
     # A layout remembered on a larger screen is shrunk onto a smaller one.
     again.setGeometry(QRect(200, 100, 1500, 940))
@@ -272,3 +276,34 @@ def test_long_class_names_are_cut_on_the_key_chips_and_whole_in_their_tooltips(q
     assert len(lines) <= 3, f"{len(lines)} lines of chips at 1000 px"  # whole names took 5
     strip.show_classes(["cat", "dog"], {})
     assert [chip.text() for chip in strip.chips] == ["1  cat", "2  dog"]  # short names whole
+
+
+@pytest.mark.parametrize(
+    ("point_size", "screen_width"), [(None, 1024), (13, 1366)], ids=["1024px", "1366px-13pt"]
+)
+def test_the_window_is_never_wider_than_a_small_screen(
+    qtbot,  # noqa: ANN001
+    twelve_classes: Path,
+    point_size: int | None,
+    screen_width: int,
+) -> None:
+    """A 1024 px netbook at the system font, and a 1366 px laptop with a large font (13 pt, a 125 % desktop): the
+    rows of buttons wrap, so no area makes the window wider than the screen (the window manager cannot shrink a
+    window below its minimum, and its right-hand column went off the screen)."""
+    original = QApplication.font()
+    if point_size is not None:
+        font = QFont(original)
+        font.setPointSize(point_size)
+        QApplication.setFont(font)
+    try:
+        window, controller = build_window(twelve_classes)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        _settle(qtbot, window)
+        assert window.minimumSizeHint().width() <= screen_width - 24, window.minimumSizeHint()
+        for dock in window.findChildren(QDockWidget):  # the hidden ones too (the dataset map), once shown
+            assert dock.widget().minimumSizeHint().width() <= screen_width // 2, dock.windowTitle()
+        controller.shutdown()
+    finally:
+        QApplication.setFont(original)
