@@ -41,6 +41,10 @@ from dmtl_studio.core.training.probe_model import LinearProbe, class_weight_vect
 DEFAULT_C_GRID: tuple[float, ...] = tuple(float(10.0**e) for e in np.arange(-3.0, 1.01, 0.5))
 #: At most this many folds; fewer when the smallest class has fewer images (each fold holds one of each).
 MAX_FOLDS = 5
+#: On a large set, the C search scores each C on as many of the k folds as hold this many held-out images between
+#: them (one fold of 12,600 images holds 2,520), as CLIP's protocol scores each C on one validation split: the
+#: held-out log-loss of a few thousand images already ranks the Cs, and every fold left out saves a fit per C.
+MIN_HELD_OUT_IMAGES = 2000
 #: C used when cross-validation is impossible (a class with a single image): moderate regularisation.
 FALLBACK_C = 0.1
 SCORINGS = ("log_loss", "accuracy", "balanced_accuracy")
@@ -142,6 +146,7 @@ def fit_linear_probe(
     c_grid: Sequence[float] = DEFAULT_C_GRID,
     max_folds: int = MAX_FOLDS,
     repeats: int | None = None,
+    min_held_out: int | None = MIN_HELD_OUT_IMAGES,
     scoring: str = "log_loss",
     class_weight: str | None = None,
     max_iter: int = 500,
@@ -175,6 +180,11 @@ def fit_linear_probe(
     repeats : int, optional
         Repeats of the k-fold split, each shuffled differently. Default: 3 when the smallest class has fewer
         than 20 groups (few labels make one split's score noisy), else 1.
+    min_held_out : int, optional
+        A set of at least this many groups is large: with one repeat only the first folds that hold this many
+        groups between them are fitted and scored (``LinearProbe.folds_scored``), and the walk up the grid stops
+        once the score has fallen twice in a row (``LinearProbe.c_grid`` is then the part searched): on a large
+        set the rest only costs time. ``None``: every fold and every C.
     scoring : {"log_loss", "accuracy", "balanced_accuracy"}
         What picks C. The held-out log-loss (default) is smooth in C and does not tie on small folds, where
         accuracy jumps in steps of one image; ties are broken towards stronger regularisation.
@@ -220,6 +230,7 @@ def fit_linear_probe(
             c_grid,
             max_folds,
             repeats,
+            min_held_out,
             scoring,
             class_weight,
             max_iter,
@@ -241,6 +252,7 @@ def _fit_linear_probe(
     c_grid: Sequence[float],
     max_folds: int,
     repeats: int | None,
+    min_held_out: int | None,
     scoring: str,
     class_weight: str | None,
     max_iter: int,
@@ -283,46 +295,56 @@ def _fit_linear_probe(
     if repeats is None:
         repeats = 3 if smallest < 20 else 1
     repeats = max(1, int(repeats)) if folds else 0
+    scored_folds = folds
+    # On a large set the held-out loss is smooth in C: once it has fallen twice in a row the weaker
+    # regularisations, whose fits take the most iterations, would only confirm the fall.
+    large = min_held_out is not None and len(group_first) >= min_held_out
+    if folds and repeats == 1 and min_held_out is not None:
+        scored_folds = min(folds, max(1, math.ceil(min_held_out * folds / len(group_first))))
 
     y = torch.as_tensor(y_np)
     x = torch.as_tensor(x_np, dtype=DTYPE)
     cv_scores: list[float] = []
     cv_accuracy: list[float] = []
     if folds:
-        # Every (repeat, fold) keeps its own standardisation and its last solution, so the C grid is walked
+        # Every (repeat, fold) keeps its own standardised rows and its last solution, so the C grid is walked
         # from strong to weak regularisation with each fit warm-started from the previous C's.
         splits = []
         for repeat in range(repeats):
             fold_of = group_folds(y_np, g_np, folds, seed=seed + repeat)
-            for fold in range(folds):
+            for fold in range(scored_folds):
                 train_rows, test_rows = fold_of != fold, (fold_of == fold) & s_np
                 if test_rows.any() and len(np.unique(y_np[train_rows])) >= 2:
+                    check(should_stop)
                     mean, std = standardisation(x_np[train_rows])
+                    mean_t, std_t = torch.as_tensor(mean, dtype=DTYPE), torch.as_tensor(std, dtype=DTYPE)
                     splits.append(
                         (
-                            torch.as_tensor(train_rows),
-                            torch.as_tensor(test_rows),
-                            torch.as_tensor(mean, dtype=DTYPE),
-                            torch.as_tensor(std, dtype=DTYPE),
+                            (x[torch.as_tensor(train_rows)] - mean_t) / std_t,
+                            y[torch.as_tensor(train_rows)],
+                            (x[torch.as_tensor(test_rows)] - mean_t) / std_t,
+                            y[torch.as_tensor(test_rows)],
                             torch.as_tensor(class_w[y_np[train_rows]], dtype=DTYPE),
                         )
                     )
         inits: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(splits)
         for index, c in enumerate(grid):
             score = accuracy = 0.0
-            for position, (train_rows, test_rows, mean, std, w_rows) in enumerate(splits):
-                xs = (x - mean) / std
+            for position, (x_train, y_train, x_test, y_test, w_rows) in enumerate(splits):
                 weights, bias, _ = _fit(
-                    xs[train_rows], y[train_rows], w_rows, c, k, inits[position], max_iter, tol, should_stop
+                    x_train, y_train, w_rows, c, k, inits[position], max_iter, tol, should_stop
                 )
                 inits[position] = (weights, bias)
-                fold_score, fold_accuracy = _score(xs[test_rows] @ weights.T + bias, y[test_rows], scoring, k)
+                fold_score, fold_accuracy = _score(x_test @ weights.T + bias, y_test, scoring, k)
                 score += fold_score / len(splits)
                 accuracy += fold_accuracy / len(splits)
             cv_scores.append(score)
             cv_accuracy.append(accuracy)
             if on_progress is not None:
                 on_progress(index + 1, len(grid), c, score)
+            if large and index >= 2 and cv_scores[-1] < cv_scores[-2] < cv_scores[-3]:
+                grid = grid[: index + 1]  # what the search covered
+                break
         best = max(cv_scores)
         # Ties (within float noise) go to the smallest C: the strongest regularisation that scores as well.
         chosen = grid[next(i for i, v in enumerate(cv_scores) if v >= best - 1e-12)]
@@ -349,6 +371,7 @@ def _fit_linear_probe(
         cv_accuracy=tuple(cv_accuracy),
         folds=folds,
         repeats=repeats,
+        folds_scored=scored_folds,
         scoring=scoring,
         iterations=iterations,
         train_accuracy=float((logits.argmax(1) == y).double().mean()),

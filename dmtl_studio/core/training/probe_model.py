@@ -30,7 +30,8 @@ class LinearProbe:
     c : float
         The chosen inverse regularisation strength.
     c_grid : tuple of float
-        The grid that cross-validation searched (ascending).
+        The grid that cross-validation searched (ascending; on a large set the part walked before the score
+        fell twice in a row).
     cv_scores : tuple of float
         Mean held-out score per C of ``c_grid`` (higher is better; for ``log_loss`` the negated loss). Empty when
         no cross-validation ran.
@@ -48,6 +49,10 @@ class LinearProbe:
         Accuracy of the final model on its own training rows.
     pseudo_labelled : int
         Unlabelled rows that joined the final fit with a pseudo-label (semi-supervised fits; 0 otherwise).
+    folds_scored : int, optional
+        Of each repeat's ``folds``, how many were fitted and scored: fewer on a large set, whose first folds
+        already hold enough held-out images (:data:`~dmtl_studio.core.training.linear_probe.MIN_HELD_OUT_IMAGES`).
+        ``None``: all of them.
     """
 
     weights: np.ndarray
@@ -64,6 +69,7 @@ class LinearProbe:
     iterations: int
     train_accuracy: float
     pseudo_labelled: int = 0
+    folds_scored: int | None = None
 
     @property
     def num_classes(self) -> int:
@@ -88,6 +94,18 @@ class LinearProbe:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """``(N,)`` int64 predicted class indices."""
         return self.logits(features).argmax(axis=1).astype(np.int64)
+
+    def search_how(self) -> str:
+        """How C was chosen, for the run's notes: ``"5-fold cross-validation"``, or on a large set
+        ``"2 of 5 folds of cross-validation (…)"`` (empty when no cross-validation ran)."""
+        if not self.folds:
+            return ""
+        if self.folds_scored is not None and self.folds_scored < self.folds:
+            return (
+                f"{self.folds_scored} of {self.folds} folds of cross-validation (on a set this large they hold "
+                "enough held-out images to choose C; the other folds would only cost time)"
+            )
+        return f"{self.folds}-fold cross-validation"
 
     def search_note(self) -> str:
         """What the C search says of the data, for the run's notes (empty when nothing is worth saying): the
@@ -119,6 +137,7 @@ class LinearProbe:
             cv_accuracy=chosen_by.cv_accuracy,
             folds=chosen_by.folds,
             repeats=chosen_by.repeats,
+            folds_scored=chosen_by.folds_scored,
             scoring=chosen_by.scoring,
         )
 

@@ -8,6 +8,7 @@ import torch
 
 from dmtl_studio.core.base.cancel import Cancelled
 from dmtl_studio.core.training.linear_probe import (
+    DEFAULT_C_GRID,
     FALLBACK_C,
     fit_linear_probe,
     group_folds,
@@ -187,3 +188,36 @@ def test_the_c_search_notes_a_win_at_the_grids_end_and_overconfident_probabiliti
     x = np.concatenate([rng.normal(-3, 1, (30, 4)), rng.normal(3, 1, (30, 4))])
     clear = fit_linear_probe(x, np.repeat([0, 1], 30), seed=0)  # separable: a weak regularisation wins
     assert clear.c > clear.c_grid[0] and clear.search_note() == ""
+
+
+def test_a_large_set_scores_only_the_folds_that_hold_enough_held_out_images() -> None:
+    from dmtl_studio.core.training.linear_probe import MIN_HELD_OUT_IMAGES
+
+    rng = np.random.default_rng(0)
+
+    def noisy_blobs(images: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = np.arange(images) % 3
+        x = np.eye(3)[y] * 0.6 + rng.normal(size=(images, 3))  # overlapping classes: C matters
+        views = x + rng.normal(scale=0.2, size=x.shape)
+        return np.concatenate([x, views]), np.tile(y, 2), np.tile(np.arange(images), 2)
+
+    small = fit_linear_probe(*noisy_blobs(600)[:2], groups=noisy_blobs(600)[2], seed=0)
+    assert small.folds == small.folds_scored == 5
+    assert small.search_how() == "5-fold cross-validation"
+
+    x, y, groups = noisy_blobs(3 * MIN_HELD_OUT_IMAGES)  # a fold holds 1,200 images: two folds hold 2,400
+    probe = fit_linear_probe(x, y, groups=groups, seed=0)
+    assert (probe.folds, probe.folds_scored, probe.repeats) == (5, 2, 1)
+    assert probe.search_how().startswith("2 of 5 folds of cross-validation")
+    assert probe.c in probe.c_grid and len(probe.cv_scores) == len(probe.c_grid)
+    # the walk stopped after two falls in a row, short of the grid's weakest regularisations
+    assert probe.c_grid == DEFAULT_C_GRID[: len(probe.c_grid)] and len(probe.c_grid) < len(DEFAULT_C_GRID)
+    assert probe.cv_scores[-1] < probe.cv_scores[-2] < probe.cv_scores[-3]
+    assert small.c_grid == DEFAULT_C_GRID  # a small set walks the whole grid
+    everything = fit_linear_probe(x, y, groups=groups, seed=0, min_held_out=None)
+    assert everything.folds_scored == 5 and everything.search_how() == "5-fold cross-validation"
+    assert everything.c_grid == DEFAULT_C_GRID
+    # the C the two folds chose scores, on all five, within 0.002 of the best held-out log-loss
+    assert everything.cv_scores[everything.c_grid.index(probe.c)] >= max(everything.cv_scores) - 2e-3
+    x_new, y_new, _ = noisy_blobs(3000)
+    assert (probe.predict(x_new[:3000]) == y_new[:3000]).mean() > 0.45  # above chance (1/3) on fresh images
