@@ -750,6 +750,9 @@ def _launch_train(args: argparse.Namespace) -> int:
     plan = LaunchPlan(args.nproc_per_node, args.nnodes, args.node_rank, args.master_addr, args.master_port)
     plan.check()
     check_port(plan)
+    from dmtl_studio.core.training.distributed import check_devices
+
+    check_devices(args.sync_bn, args.device or TrainConfig.recommended().device, plan.nproc_per_node)
     if plan.node_rank == 0:  # the machine whose rank 0 writes the project (no process of the run has started)
         config = _run_config(args)
         check_images(args.project_dir, plan.world_size, 1 if config.transfer == "frozen" else 2)

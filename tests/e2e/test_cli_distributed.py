@@ -219,3 +219,15 @@ def test_more_processes_than_training_images_are_refused(template: Path) -> None
     assert done.returncode == 2
     assert "64 processes are too many for 36 training image(s)" in done.stderr
     assert "torchrun" not in done.stderr  # refused before launching
+
+
+def test_sync_bn_on_the_cpu_is_refused_in_one_line_before_any_process_starts(template: Path) -> None:
+    done = run_cli(
+        "train", str(template), *RUN, "--nproc-per-node", "2", "--sync-bn", "--master-port", str(free_port())
+    )
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "dmtl-studio train: --sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on the CPU)"
+    ]
+    assert not (template / "runs").exists() or not any((template / "runs").iterdir())

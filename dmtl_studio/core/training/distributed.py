@@ -139,6 +139,25 @@ def device_request(requested: str) -> str:
     return "cpu"
 
 
+def check_devices(sync_bn: bool, requested_device: str, processes_per_node: int) -> None:
+    """What this machine's devices allow, checked by the launcher before any process starts (each rank checks
+    again in :func:`start`).
+
+    Raises
+    ------
+    ConfigError
+        ``--sync-bn`` without CUDA, or more processes per node than this machine has GPUs.
+    """
+    kind = device_request(requested_device)
+    if sync_bn and kind != "cuda":
+        raise ConfigError("--sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on the CPU)")
+    if kind == "cuda" and processes_per_node > torch.cuda.device_count():
+        raise ConfigError(
+            f"{processes_per_node} processes per node, but this machine has {torch.cuda.device_count()} GPU(s): "
+            "start at most that many (--nproc-per-node)"
+        )
+
+
 def start(world: World, requested_device: str) -> None:
     """Join the run's process group (the launcher's rendezvous, from the environment).
 
