@@ -145,7 +145,16 @@ def export_text_run(
                     opset_version=ONNX_OPSET,
                 )
             else:
-                torch.jit.save(torch.jit.trace(module, example, check_trace=False), buffer)
+                from transformers.utils import logging as transformers_logging
+
+                # Tracing reads every attribute of the encoder, among them a language model's loss, and
+                # transformers then warns of a loss type a sentence encoder never has.
+                verbosity = transformers_logging.get_verbosity()
+                transformers_logging.set_verbosity_error()
+                try:
+                    torch.jit.save(torch.jit.trace(module, example, check_trace=False), buffer)
+                finally:
+                    transformers_logging.set_verbosity(verbosity)
     except Exception as exc:
         raise ExportError(f"the {fmt} export of the text model failed: {exc}") from exc
     data = buffer.getvalue()

@@ -13,6 +13,7 @@ import logging
 import os
 import pickle
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> OrderedDict[str, torch.Tens
         except (SafetensorError, OSError, ValueError) as exc:
             raise WeightsError(f"{path.name} is not a readable .safetensors file: {exc}") from exc
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch's note on the file's pickle protocol, printed before its refusal below: noise to a user
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any pickle that would import or call code; that refusal is final.
         raise WeightsError(

@@ -94,6 +94,21 @@ def test_a_malicious_pickle_is_refused_and_runs_no_code(tmp_path: Path, resnet18
     with pytest.raises(WeightsError, match="never loads such files unsafely"):
         read_state_dict(evil)
     assert not marker.exists()
+
+
+def test_a_raw_pickle_is_refused_without_torchs_warning_first(tmp_path: Path) -> None:
+    import pickle
+    import warnings
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps(_Payload(marker), protocol=4))  # not torch.save's zip: torch warns of it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(WeightsError, match="refused evil.pth"):
+            read_state_dict(evil)
+    assert [str(w.message) for w in caught] == []  # the refusal is the one thing the user reads
+    assert not marker.exists()
     assert weight_store.read_index() == []
 
     # The test is meaningful: loading the same kind of file unsafely does run the payload.
