@@ -108,6 +108,7 @@ class ReliabilityDiagram(QWidget):
             "bins, weighted by the images in each (0 is perfect). The temperature divides the model's logits."
         )
         self.plot = pg.PlotWidget(background="w")
+        self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no keys to take: Tab passes it by
         self.plot.setLabel("bottom", "confidence")
         self.plot.setLabel("left", "accuracy")
         self.plot.showGrid(x=True, y=True, alpha=0.25)

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QMainWindow,
@@ -132,6 +133,11 @@ class MainWindow(QMainWindow):
         self.import_cancel.hide()
         self.statusBar().addPermanentWidget(self.import_cancel)
         self.project_kind = "images"
+        # The keyboard's focus brings the dock tab it enters to the front: Tab walks into the tabs behind too,
+        # and a button there would be pressed unseen.
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._raise_focused_dock)
         self._build_menus()
         self._allow_close = False
         self.layout_restored = self.restore_layout()
@@ -204,6 +210,16 @@ class MainWindow(QMainWindow):
         self._docks_sized_for = self.size()
         self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
         self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.39))], Qt.Orientation.Vertical)
+
+    def _raise_focused_dock(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """Bring to the front the dock tab that holds the widget just given the focus, when it is behind another."""
+        widget = new
+        while widget is not None and not isinstance(widget, QDockWidget):
+            widget = widget.parentWidget()
+        if widget is None or widget.window() is not self or not self.tabifiedDockWidgets(widget):
+            return
+        if widget.widget() is not None and widget.widget().visibleRegion().isEmpty():
+            widget.raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -369,6 +369,7 @@ class ModelPanel(QWidget):
         self.lr_progress.setFormat("idle")
         self.lr_status = _muted(QLabel(LR_IDLE))
         self.lr_plot = pg.PlotWidget()
+        self.lr_plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no keys to take: Tab passes it by
         self.lr_plot.setBackground("w")
         self.lr_plot.setLogMode(x=True, y=False)
         self.lr_plot.setLabel("bottom", "learning rate")

@@ -125,6 +125,7 @@ class _Series:
 
 def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     plot = pg.PlotWidget(background="w")
+    plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no keys to take: Tab passes it by
     # The title is the left axis's label rather than a row of its own (on a laptop screen every row taken from
     # the plot is taken from the curves); what is measured is in the tooltip.
     plot.setLabel("bottom", x_label)
