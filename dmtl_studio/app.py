@@ -860,8 +860,8 @@ class StudioController(QObject):
                 item_id,
                 words,
                 f"Why '{class_name}' ({probability:.0%}) by run {Path(view.selected_run() or '').name}: each word "
-                "scored by how much the probability falls without it; green speaks for the class, red against."
-                + beyond,
+                "scored by how much the probability falls without it; green speaks for the class, red (wavy underline) "
+                "against; hover a word for its score." + beyond,
             )
 
         def next_text() -> None:

@@ -5,7 +5,8 @@ browser around it (it labels the current text as the list does); Ctrl+C copies a
 
 The Explain button (or the G key), where images have Grad-CAM, asks for the chosen run's word attributions
 (:attr:`TextViewer.explain_requested`) and highlights each word by its score (:meth:`TextViewer.set_attributions`):
-green where the word speaks for the predicted class, red where it speaks against it, stronger for larger scores.
+green where the word speaks for the predicted class, red and underlined with a wave where it speaks against it
+(the wave tells them apart without colour), stronger for larger scores; hovering a word shows its score.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtGui import QColor, QHelpEvent, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QTextEdit,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -68,6 +70,9 @@ class TextBody(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        #: ``(start, end, word, score)`` of the highlighted words, in the document's positions: hovering one shows
+        #: its score (a highlight's own tooltip is never shown by a text edit).
+        self.scores: list[tuple[int, int, str, float]] = []
         self.setReadOnly(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.setTextInteractionFlags(
@@ -79,6 +84,28 @@ class TextBody(QPlainTextEdit):
         modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         plain = modifiers in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
         return plain and event.key() in _LABEL_KEYS
+
+    def score_at(self, point: QPoint) -> str:
+        """The tooltip for the word under ``point`` (viewport coordinates): its score, or ``""``."""
+        cursor = self.cursorForPosition(point)  # the nearest place between two characters
+        at = cursor.position()
+        if at > 0 and self.cursorRect(cursor).left() > point.x():
+            at -= 1  # the point is over the character before that place
+        for start, end, word, score in self.scores:
+            if start <= at < end:
+                side = "for the class" if score > 0 else "against the class"
+                return f"{word}: {score:+.3f} ({side})"
+        return ""
+
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            text = self.score_at(event.pos())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
     def event(self, event: QEvent) -> bool:
         # A text edit claims Ctrl+Z before the window's shortcuts see it: let the browser's undo have it.
@@ -120,7 +147,8 @@ class TextViewer(QWidget):
         self.explain_button = QPushButton("Explain")
         self.explain_button.setCheckable(True)  # G is given to it by the browser while texts are shown
         self.explain_button.setToolTip(
-            "Highlight the words the chosen run's prediction rests on (G): green for, red against. "
+            "Highlight the words the chosen run's prediction rests on (G): green for, red with a wavy underline "
+            "against; hover a word for its score. "
             "Choose the run in the Evaluation area."
         )
         self.explain_button.toggled.connect(self._explain_toggled)
@@ -179,6 +207,7 @@ class TextViewer(QWidget):
 
     def _clear_highlight(self) -> None:
         self.body.setExtraSelections([])
+        self.body.scores = []
         self.highlighted = 0
 
     def set_attributions(self, item_id: int, words: Sequence[tuple[int, int, str, float]], text: str) -> None:
@@ -187,6 +216,7 @@ class TextViewer(QWidget):
             return
         scale = max((abs(w[3]) for w in words), default=0.0)
         selections = []
+        spans: list[tuple[int, int, str, float]] = []
         shown = self.body.toPlainText()
 
         def position(index: int) -> int:  # the document counts UTF-16 units, Python code points
@@ -201,10 +231,14 @@ class TextViewer(QWidget):
             cursor.setPosition(position(end), QTextCursor.MoveMode.KeepAnchor)
             char_format = QTextCharFormat()
             char_format.setBackground(highlight_color(score, scale))
-            char_format.setToolTip(f"{score:+.3f}")
+            if score < 0:  # a second cue besides red and green, which many people cannot tell apart
+                char_format.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                char_format.setUnderlineColor(QColor("#7b1010"))
             selection.cursor, selection.format = cursor, char_format
             selections.append(selection)
+            spans.append((position(start), position(end), word, score))
         self.body.setExtraSelections(selections)
+        self.body.scores = spans
         self.highlighted = len(selections)
         self.explain_note.setText(text)
         self.explain_note.show()
