@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -96,7 +96,14 @@ class TextImportDialog(QDialog):
         self.predicting = purpose == "predict"
         self.setWindowTitle(f"{'Predict' if self.predicting else 'Import'} texts from {self.path.name}")
         self.setMinimumSize(720, 440)
-        self.resize(980, 620)
+        # Roomy where the screen allows, never taller or wider than its free area (a 1024 x 600 screen left the
+        # Import and Cancel buttons at its bottom edge).
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        free = screen.availableGeometry() if screen is not None else None
+        width, height = 980, 620
+        if free is not None:
+            width, height = min(width, free.width() - 40), min(height, free.height() - 60)
+        self.resize(max(width, self.minimumSizeHint().width()), max(height, self.minimumSizeHint().height()))
         self.encoding_note = QLabel()  # the file is not UTF-8: said with the encoding it is shown in
         self.encoding_note.setWordWrap(True)
         self.encoding_note.setStyleSheet("color: #a04000;")
