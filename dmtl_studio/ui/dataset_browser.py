@@ -419,7 +419,7 @@ class DatasetBrowser(QWidget):
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(150)
-        self._search_timer.timeout.connect(self.apply_filter)
+        self._search_timer.timeout.connect(lambda: self.apply_filter(keep_place=True))
         self.search.textChanged.connect(self._search_timer.start)
         self.filter.currentIndexChanged.connect(self.apply_filter)
         self.count_label = QLabel()
@@ -680,7 +680,11 @@ class DatasetBrowser(QWidget):
         """Whether the filter ``key`` with search ``text`` shows ``record`` (core's rule)."""
         return matches(record, key, text, self._conflicting)
 
-    def apply_filter(self) -> None:
+    def apply_filter(self, keep_place: bool = False) -> None:
+        """Show the items the filter and the search leave. ``keep_place`` (a change of the search): the current
+        item stays current when it is still shown, so that clearing a search does not move the next label key
+        onto the first item; else the first item becomes current."""
+        current = self.current_record() if keep_place else None
         key = self.filter.currentData() or "all"
         text = self.search.text().strip().lower()
         found: set[int] | None = None
@@ -708,7 +712,9 @@ class DatasetBrowser(QWidget):
         self.model.set_records(records)
         self._stale = set()
         self._show_count()
-        if records:
+        if current is not None and self.model.row_of(current.id) is not None:
+            self._select_ids([current.id])
+        elif records:
             self.view.setCurrentIndex(self.model.index(0))
         elif self.is_text:
             self.text_viewer.clear()  # no text is current: none of those the search left out stays in view

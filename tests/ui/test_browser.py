@@ -382,3 +382,21 @@ def test_a_class_name_with_markup_is_shown_as_written(qtbot, project: Path) -> N
     browser.view.setCurrentIndex(browser.model.index(row))
     assert "&lt;b&gt;x" in browser.viewer.caption.text()
     controller.shutdown()
+
+
+def test_clearing_the_search_keeps_the_current_image(qtbot, browser_window) -> None:  # noqa: ANN001
+    _window, browser = browser_window
+    browser.search.setText("triangle_015")
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 1, timeout=3_000)
+    found = browser.current_record()
+    assert found is not None and found.path.endswith("triangle_015.png")
+    browser.search.clear()
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 81, timeout=3_000)
+    # still the image found: the next number key labels it, not the first image of the grid
+    assert browser.current_record().id == found.id
+    assert browser.view.currentIndex().row() == browser.model.row_of(found.id) > 0
+    assert [i.row() for i in browser.view.selectionModel().selectedIndexes()] == [
+        browser.model.row_of(found.id)
+    ]
+    browser.set_filter("unlabelled")  # another filter starts at its first item, as before
+    assert browser.view.currentIndex().row() == 0

@@ -97,7 +97,6 @@ def test_a_malicious_pickle_is_refused_and_runs_no_code(tmp_path: Path, resnet18
 
 
 def test_a_raw_pickle_is_refused_without_torchs_warning_first(tmp_path: Path) -> None:
-    import pickle
     import warnings
 
     marker = tmp_path / "pwned"
