@@ -483,7 +483,7 @@ class DatasetBrowser(QWidget):
         self.undo_action.triggered.connect(self.undo)
         self.redo_action.triggered.connect(self.redo)
         # Delete and Backspace remove a label (as 0 does); forgetting the item itself takes Shift+Delete.
-        self.remove_action = QAction("Remove from project…", self)
+        self.remove_action = QAction("&Remove from project…", self)
         self.remove_action.setShortcut("Shift+Del")
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected)

@@ -266,25 +266,25 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.browser.redo_action)
         labels_menu = self.menuBar().addMenu("&Labels")
         self.project_actions = [
-            labels_menu.addAction("Export labels as CSV…", self._ask_export_csv),
+            labels_menu.addAction("Export labels as &CSV…", self._ask_export_csv),
             self._export_folders_action(labels_menu),
-            labels_menu.addAction("Import labels from CSV…", self._ask_import_csv),
+            labels_menu.addAction("&Import labels from CSV…", self._ask_import_csv),
             labels_menu.addSeparator(),
-            labels_menu.addAction("Reassign splits…", self._ask_splits),
-            labels_menu.addAction("Find suspected label errors", self.label_errors_requested.emit),
-            labels_menu.addAction("Find duplicates and leaks", self.duplicates_requested.emit),
-            labels_menu.addAction("Dataset map…", self.show_dataset_map),
+            labels_menu.addAction("Reassign &splits…", self._ask_splits),
+            labels_menu.addAction("Find suspected label &errors", self.label_errors_requested.emit),
+            labels_menu.addAction("Find &duplicates and leaks", self.duplicates_requested.emit),
+            labels_menu.addAction("Dataset &map…", self.show_dataset_map),
             labels_menu.addSeparator(),
         ]
         labels_menu.addAction(self.browser.remove_action)  # the browser's own (Shift+Delete there)
         self.remove_problems_action = labels_menu.addAction(
-            "Remove problem files from project…", self.browser.remove_problem_items
+            "Remove &problem files from project…", self.browser.remove_problem_items
         )
         self.project_actions += [
             self.browser.remove_action,
             self.remove_problems_action,
             labels_menu.addSeparator(),
-            labels_menu.addAction("Back up project database…", self._ask_backup),
+            labels_menu.addAction("&Back up project database…", self._ask_backup),
         ]
         self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [
             self.import_action,
@@ -368,7 +368,7 @@ class MainWindow(QMainWindow):
     def _export_folders_action(self, menu: QMenu) -> QAction:
         """Labels ▸ Export labelled images (or texts) as folders: its text follows the project's kind."""
         self.export_folders_action = menu.addAction(
-            "Export labelled images as folders…", self._ask_export_folder
+            "Export labelled images as &folders…", self._ask_export_folder
         )
         return self.export_folders_action
 
@@ -383,13 +383,13 @@ class MainWindow(QMainWindow):
         self._side_dock.setWindowTitle("Text encoder and head" if kind == "text" else "Backbone and head")
         self.import_action.setText("&Import texts…" if kind == "text" else "&Import image folder…")
         self.remove_problems_action.setText(
-            f"Remove problem {'texts' if kind == 'text' else 'files'} from project…"
+            f"Remove &problem {'texts' if kind == 'text' else 'files'} from project…"
         )
         self.import_text_folder_action.setVisible(kind == "text")
         self.export_folders_action.setText(
-            "Export labelled texts as folders of .txt files…"
+            "Export labelled texts as &folders of .txt files…"
             if kind == "text"
-            else "Export labelled images as folders…"
+            else "Export labelled images as &folders…"
         )
 
     def set_import_running(self, running: bool) -> None:

@@ -256,7 +256,7 @@ def test_shift_delete_removes_the_selected_images_from_the_project_after_asking(
     assert len(list((project / "removed").glob("removed-*.csv"))) == 1
 
     menu_titles = [a.text() for a in window.menuBar().actions()[2].menu().actions()]
-    assert "Remove from project…" in menu_titles and "Remove problem files from project…" in menu_titles
+    assert "&Remove from project…" in menu_titles and "Remove &problem files from project…" in menu_titles
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: QMessageBox.StandardButton.Yes)
     browser.remove_problem_items()
     with ProjectStore.open(project) as store:

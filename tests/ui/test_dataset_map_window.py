@@ -19,7 +19,7 @@ def test_the_map_selects_images_in_the_browser_and_labels_them(
     qtbot.addWidget(window)
     window.show()
     view, browser = window.dataset_map, window.browser
-    menu_action = next(a for a in window.project_actions if a.text() == "Dataset map…")
+    menu_action = next(a for a in window.project_actions if a.text() == "Dataset &map…")
     try:
         assert menu_action.isEnabled()
         menu_action.trigger()
@@ -56,7 +56,7 @@ def test_the_map_can_be_cancelled_while_it_is_computed(qtbot, project: Path, sma
     window.show()
     view = window.dataset_map
     try:
-        next(a for a in window.project_actions if a.text() == "Dataset map…").trigger()
+        next(a for a in window.project_actions if a.text() == "Dataset &map…").trigger()
         assert view.cancel_button.isVisible() and not view.compute_button.isEnabled()
         view.cancel_button.click()
         qtbot.waitUntil(lambda: view.compute_button.isEnabled(), timeout=120_000)

@@ -192,8 +192,8 @@ def test_every_menu_entry_that_asks_the_controller_reaches_it(qtbot) -> None:  #
     signals = {
         "Open the image &demo project": window.demo_requested,
         "Open the &text demo project": window.text_demo_requested,
-        "Find suspected label errors": window.label_errors_requested,
-        "Find duplicates and leaks": window.duplicates_requested,
+        "Find suspected label &errors": window.label_errors_requested,
+        "Find &duplicates and leaks": window.duplicates_requested,
     }
     for name, signal in signals.items():
         signal.connect(lambda *_, n=name: heard.append(n))
@@ -271,3 +271,18 @@ def test_settings_left_as_shown_are_not_stored_so_later_recommendations_apply(qt
     controller2.shutdown()
     with ProjectStore.open(project) as store:
         assert '"epochs": 4' in store.get_meta("train_settings")
+
+
+def test_every_menu_item_has_its_own_mnemonic(qtbot) -> None:  # noqa: ANN001
+    """Alt+letter reaches every command of the menus from the keyboard, one letter per item in each menu."""
+    window, controller = build_window(None)
+    qtbot.addWidget(window)
+    for menu_action in window.menuBar().actions():
+        items = [a for a in menu_action.menu().actions() if not a.isSeparator() and a.isVisible()]
+        letters = []
+        for action in items:
+            text = action.text()
+            assert "&" in text.replace("&&", ""), f"{menu_action.text()} ▸ {text} has no mnemonic"
+            letters.append(text[text.index("&") + 1].lower())
+        assert len(letters) == len(set(letters)), (menu_action.text(), letters)
+    controller.shutdown()
