@@ -109,6 +109,7 @@ class ClassesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setAccessibleName("Classes")
         # Clicking a class must not take the keyboard from the grid: the number keys label the selected images.
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setHorizontalHeaderLabels(COLUMNS)

@@ -413,7 +413,9 @@ class DatasetBrowser(QWidget):
         # characters, the least it takes 12 (the full title is the combo's tooltip).
         self.filter.setMinimumWidth(self.filter.fontMetrics().horizontalAdvance("x") * 12 + 40)
         self.filter.currentTextChanged.connect(self.filter.setToolTip)
+        self.filter.setAccessibleName("Show")
         self.search = QLineEdit()
+        self.search.setAccessibleName("Search file names")
         self.search.setPlaceholderText("Search file names…")
         self.search.setClearButtonEnabled(True)
         self._search_timer = QTimer(self)
@@ -436,6 +438,7 @@ class DatasetBrowser(QWidget):
         self._summary_timer.timeout.connect(self._show_summary)
         self.model.unreadable_found.connect(self._summary_timer.start)
         self.view = ThumbnailView()
+        self.view.setAccessibleName("Images")
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)

@@ -217,6 +217,7 @@ class EvaluationView(QWidget):
             "Predict every unlabelled image; the browser shows the suggestions and an 'uncertain first' queue"
         )
         self.method = QComboBox()
+        self.method.setAccessibleName("Uncertainty measure")
         for name, help_text in UNCERTAINTY_HELP.items():
             self.method.addItem(name, name)
             self.method.setItemData(self.method.count() - 1, help_text, Qt.ItemDataRole.ToolTipRole)
@@ -235,6 +236,7 @@ class EvaluationView(QWidget):
         self.predict_button = QPushButton("Predict folder…")
         self.predict_button.setToolTip("Predict every image of a folder with this run and write a CSV file")
         self.unsure_target = QComboBox()
+        self.unsure_target.setAccessibleName("Predictions written as unsure")
         self.unsure_target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for title, target in UNSURE_TARGETS:
             self.unsure_target.addItem(title, target)
@@ -286,6 +288,7 @@ class EvaluationView(QWidget):
         self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.confusion.cellClicked.connect(self.cell_activated)
         self.per_class = PerClassTable()
+        self.per_class.setAccessibleName("Scores per class")
         self.misclassified_button = QPushButton("Show misclassified")
         self.low_confidence_button = QPushButton(f"Show low confidence (< {LOW_CONFIDENCE:.0%})")
         self.misclassified_button.clicked.connect(lambda: self.filter_requested.emit("misclassified"))

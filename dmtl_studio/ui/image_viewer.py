@@ -122,6 +122,7 @@ class ImageViewer(QWidget):
         self.caption = QLabel("Select an image")
         self.caption.setWordWrap(True)
         self.view = ZoomView()
+        self.view.setAccessibleName("Current image")
         self.view.setToolTip("Wheel or +/- to zoom, drag to pan, F to fit")
         self.explain_button = QPushButton("Grad-CAM")
         self.explain_button.setCheckable(True)

@@ -322,6 +322,10 @@ class ModelPanel(QWidget):
         form = QFormLayout(dmtl_box)
         self.lambda_label = QLabel(label("consistency_weight"))
         self.lambda_label.setToolTip(LAMBDA_HELP)
+        self.lambda_label.setBuddy(self.consistency_weight)  # a screen reader names the box by its label
+        self.consistency_weight.setAccessibleName(self.lambda_label.text())
+        self.unlabelled_rule_label.setBuddy(self.unlabelled_rule)
+        self.unlabelled_rule.setAccessibleName(self.unlabelled_rule_label.text())
         form.addRow(self.lambda_label, self.consistency_weight)
         form.addRow(self.use_unlabelled)
         form.addRow(label("unlabelled_ratio"), self.unlabelled_ratio)

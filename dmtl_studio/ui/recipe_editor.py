@@ -124,6 +124,11 @@ class _FloatControl(QWidget):
         self.slider.valueChanged.connect(self._from_slider)
         self.spin.valueChanged.connect(self._from_spin)
 
+    def set_accessible_name(self, name: str) -> None:
+        """Name both parts for a screen reader (a form row's label names neither of them)."""
+        self.slider.setAccessibleName(name)
+        self.spin.setAccessibleName(name)
+
     def set_value(self, value: float) -> None:
         """Show ``value`` on both controls without emitting :attr:`changed`."""
         blocked = self.slider.blockSignals(True), self.spin.blockSignals(True)
@@ -571,6 +576,7 @@ class RecipeEditor(QWidget):
             self.step_help.setText(f"<b>{op.label}</b><br>{op.help}")
         probability = _FloatControl(0.0, 1.0, 0.05, 2, step.probability)
         probability.setToolTip("How often the step is applied (0: never, 1: always)")
+        probability.set_accessible_name("Probability")
         probability.changed.connect(lambda value, r=row: self._set_probability(r, value))
         self.form.addRow("Probability", probability)
         if one_of:
@@ -648,6 +654,7 @@ class RecipeEditor(QWidget):
 
         if spec.kind == "float":
             control = _FloatControl(spec.minimum, spec.maximum, spec.step, _decimals(spec.step), float(value))
+            control.set_accessible_name(spec.name)
             control.changed.connect(apply)
         elif spec.kind == "int":
             control = QSpinBox()

@@ -37,3 +37,23 @@ def test_focus_in_a_dock_tab_behind_brings_it_to_the_front(qtbot, project: Path)
     plots = [p for p in window.findChildren(pg.PlotWidget) if not window.dataset_map.isAncestorOf(p)]
     assert plots and all(p.focusPolicy() == Qt.FocusPolicy.NoFocus for p in plots)
     controller.shutdown()
+
+
+def test_the_main_controls_have_names_a_screen_reader_can_say(qtbot, project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser, panel = window.browser, window.model_panel
+    named = {
+        browser.view: "Images",
+        browser.search: "Search file names",
+        browser.filter: "Show",
+        browser.classes.table: "Classes",
+        browser.viewer.view: "Current image",
+        window.evaluation.per_class: "Scores per class",
+        window.evaluation.method: "Uncertainty measure",
+    }
+    assert {w: w.accessibleName() for w in named} == named
+    # the consistency weight is named by its own label, not by its group box ("DMTL objective")
+    assert panel.consistency_weight.accessibleName() == panel.lambda_label.text() != ""
+    assert panel.lambda_label.buddy() is panel.consistency_weight
+    controller.shutdown()
