@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.ui.flow_layout import FlowLayout
+from dmtl_studio.ui.muted import muted_style
 
 COLUMNS = ["Key", "Class", "Total", "Train", "Val", "Test"]
 #: Classes the table shows without scrolling, where the window has the height (a short screen shows fewer).
@@ -64,7 +65,7 @@ class ClassKeyStrip(QWidget):
         self.flow.addWidget(self.title)
         self.chips: list[QToolButton] = []
         self.hint = QLabel("0 unlabels · Space next · Ctrl+Z undo")
-        self.hint.setStyleSheet("color: #555;")
+        self.hint.setStyleSheet(muted_style())
         self.flow.addWidget(self.hint)
 
     def show_classes(self, names: list[str], colors: dict[str, str]) -> None:

@@ -78,6 +78,7 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
+from dmtl_studio.ui.muted import muted_color
 from dmtl_studio.ui.shortcuts import bind_shortcuts
 from dmtl_studio.ui.text_list import TEXT_FILTER_TITLES, TextPreviews, TextRowDelegate
 from dmtl_studio.ui.text_viewer import TextViewer, text_caption
@@ -1215,7 +1216,7 @@ class DatasetBrowser(QWidget):
         color = self.model.colors.get(record.label or "", "#7f8c8d")
         label = html.escape(record.label or "unlabelled")  # a class name may hold '<'
         note = self.notes.get(record.id)
-        model = f"<br><span style='color:#555'>model: {html.escape(note)}</span>" if note else ""
+        model = f"<br><span style='color:{muted_color()}'>model: {html.escape(note)}</span>" if note else ""
         decoded = (
             f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
         )

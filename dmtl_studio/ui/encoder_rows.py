@@ -8,6 +8,7 @@ nothing here reads a folder.
 from __future__ import annotations
 
 from dmtl_studio.core.models.text_encoder_list import TextEncoderRow
+from dmtl_studio.ui.muted import muted_color
 
 SEARCH_TEXT = "Search text encoders (name, width, imported…)"
 IMPORT_TEXT = "Import encoder folder…"
@@ -95,7 +96,7 @@ def details_html(row: TextEncoderRow) -> str:
 
     stages = "not stated" if row.stages is None else f"{row.stages} (embeddings + {row.layers} layers)"
     status = row.reason if row.available else f"unavailable: {row.reason}"
-    name = "" if row.title == row.name else f" <span style='color:#777'>({row.name})</span>"
+    name = "" if row.title == row.name else f" <span style='color:{muted_color()}'>({row.name})</span>"
     return (
         f"<b>{row.title}</b>{name}<br>"
         f"{row.description}<br>"

@@ -51,6 +51,7 @@ from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError
 from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
+from dmtl_studio.ui.muted import muted_color, muted_style
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
 WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -130,7 +131,7 @@ UNLABELLED_RULE_HELP = (
 
 def _muted(label: QLabel) -> QLabel:
     label.setWordWrap(True)
-    label.setStyleSheet("color: #555;")
+    label.setStyleSheet(muted_style())
     return label
 
 
@@ -587,7 +588,7 @@ class ModelPanel(QWidget):
         mean = ", ".join(f"{v:.3f}" for v in info.mean)
         std = ", ".join(f"{v:.3f}" for v in info.std)
         self.details.setText(
-            f"<b>{info.title}</b> <span style='color:#777'>({info.name})</span><br>"
+            f"<b>{info.title}</b> <span style='color:{muted_color()}'>({info.name})</span><br>"
             f"{info.description}<br>"
             f"<b>Parameters</b> {info.parameters:,} &nbsp; <b>Features</b> {info.features} &nbsp; "
             f"<b>Stages</b> {info.stages}<br>"
@@ -664,7 +665,7 @@ class ModelPanel(QWidget):
         self.weights_import_requested.emit(path, backbone)
 
     def show_weights_note(self, text: str, error: bool = False) -> None:
-        self.weights_note.setStyleSheet("color: #b03a2e;" if error else "color: #555;")
+        self.weights_note.setStyleSheet("color: #b03a2e;" if error else muted_style())
         self.weights_note.setText(text)
         self.weights_note.show()
 

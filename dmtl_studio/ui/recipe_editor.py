@@ -46,6 +46,7 @@ from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.decimal_box import DecimalSpinBox
+from dmtl_studio.ui.muted import muted_style
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ class RecipeEditor(QWidget):
 
         self.step_help = QLabel("Select a step to change it.")
         self.step_help.setWordWrap(True)
-        self.step_help.setStyleSheet("color: #555;")
+        self.step_help.setStyleSheet(muted_style())
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setContentsMargins(0, 0, 0, 0)
@@ -270,7 +271,7 @@ class RecipeEditor(QWidget):
         self.reseed_button = QPushButton("Re-seed")
         self.reseed_button.setToolTip("Draw 12 new random versions")
         self.preview_status = QLabel("Select images in the browser to preview the recipe on them.")
-        self.preview_status.setStyleSheet("color: #555;")
+        self.preview_status.setStyleSheet(muted_style())
         self.preview_status.setWordWrap(True)  # a long status must not widen the column
         # The choices shrink to the column: long names must not push the buttons
         # beside them out of a narrow side column.

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.text_rows import is_removed_key
+from dmtl_studio.ui.muted import muted_color, muted_style
 
 #: Keys the browser labels with; undo and redo are the browser's too (a read-only text has nothing to undo).
 _LABEL_KEYS = {
@@ -48,11 +49,11 @@ def text_caption(record: ImageRecord, color: str, model_note: str | None, words:
     label = html.escape(record.label or "unlabelled")
     split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
     lines = [
-        f"<span style='color:#555'>{html.escape(record.path)}</span> · {words} word(s)",
+        f"<span style='color:{muted_color()}'>{html.escape(record.path)}</span> · {words} word(s)",
         f"<b style='color:{color}'>{label}</b>{split}",
     ]
     if model_note:
-        lines.append(f"<span style='color:#555'>model: {html.escape(model_note)}</span>")
+        lines.append(f"<span style='color:{muted_color()}'>model: {html.escape(model_note)}</span>")
     if record.problem:
         lines.append(f"<span style='color:#c0392b'>{html.escape(record.problem)}</span>")
     if record.note:
@@ -154,7 +155,7 @@ class TextViewer(QWidget):
         self.explain_button.toggled.connect(self._explain_toggled)
         self.explain_note = QLabel()
         self.explain_note.setWordWrap(True)
-        self.explain_note.setStyleSheet("color:#555")
+        self.explain_note.setStyleSheet(muted_style())
         self.explain_note.hide()
         self.body = TextBody()
         self.item_id: int | None = None

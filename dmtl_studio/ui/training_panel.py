@@ -40,6 +40,7 @@ from dmtl_studio.core.training.events import (
     StepProgress,
 )
 from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
+from dmtl_studio.ui.muted import muted_style
 
 REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"
@@ -260,7 +261,7 @@ class TrainingPanel(QWidget):
         self._steps_origin: tuple[float, int, float] | None = None  # (time, steps done, paused seconds)
         self.stop_note = QLabel()
         self.stop_note.setWordWrap(True)
-        self.stop_note.setStyleSheet("color: #555;")
+        self.stop_note.setStyleSheet(muted_style())
         self.stop_note.hide()
 
         self.loss_plot = _plot("Loss", "cross-entropy")
