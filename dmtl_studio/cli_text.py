@@ -66,7 +66,8 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--delimiter",
         default=None,
-        help="the delimiter of a CSV/TSV file: one character, or tab, comma, semicolon, pipe (default: sniffed)",
+        help="the delimiter of a CSV/TSV file: one character, or tab (\\t), comma, semicolon, pipe, space "
+        "(default: sniffed)",
     )
     p.add_argument(
         "--encoding",

@@ -96,7 +96,7 @@ class ImportSummary:
         """The summary in plain words, one sentence per fact."""
         stopped = ", interrupted before the rest were read" if self.cancelled else ""
         parts = [
-            f"scanned {self.scanned} file(s){stopped}: {self.added} new to the project; {self.labelled} labelled, "
+            f"scanned {self.scanned} image file(s){stopped}: {self.added} new to the project; {self.labelled} labelled, "
             f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
         ]
         if self.notes:

@@ -283,7 +283,8 @@ def header_as_data(table: Table, text_column: str | None) -> str | None:
         mean = sum(lengths) / len(lengths) if lengths else 0.0
         # Five words, or three as long as half its texts are: a sentence (a name is short beside its texts).
         if words >= 5 or (words >= 3 and len(text_column) >= mean / 2):
-            return f"{lead} (the text column's name '{text_column[:40]}' reads as a sentence)"
+            shown = text_column if len(text_column) <= 40 else text_column[:39] + "…"
+            return f"{lead} (the text column's name '{shown}' reads as a sentence)"
     return None
 
 

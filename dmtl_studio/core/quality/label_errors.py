@@ -307,8 +307,11 @@ class LabelErrorReport:
     check_seconds: float = 0.0
 
     def caveat(self, noun: str = "image") -> str:
-        """A warning when classes hold under :data:`FEW_PER_CLASS` labelled items on average, else ``""``."""
+        """A warning when classes hold under :data:`FEW_PER_CLASS` labelled items on average and some labels were
+        flagged, else ``""``."""
         per_class = self.images / max(1, len(self.classes))
+        if not self.suspects:
+            return ""  # nothing flagged: no flagged right label to warn of
         few = f"with {per_class:.0f} labelled {noun}(s) a class on average, many right labels are flagged"
         return (
             ""

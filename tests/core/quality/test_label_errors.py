@@ -121,9 +121,12 @@ def test_too_few_labels_advice_states_the_real_constraint() -> None:
 
 
 def test_small_classes_get_a_caveat_with_the_list() -> None:
-    from dmtl_studio.core.quality.label_errors import FEW_PER_CLASS, LabelErrorReport
+    from dmtl_studio.core.quality.label_errors import FEW_PER_CLASS, LabelErrorReport, SuspectedLabel
 
-    small = LabelErrorReport(suspects=(), classes=("a", "b", "c"), images=18, folds=5)
+    flagged = (SuspectedLabel(3, "/x/3.png", "a", "b", 0.9, "train"),)
+    small = LabelErrorReport(suspects=flagged, classes=("a", "b", "c"), images=18, folds=5)
     assert small.caveat("image").startswith("with 6 labelled image(s) a class on average, many right labels")
-    large = LabelErrorReport(suspects=(), classes=("a", "b"), images=2 * FEW_PER_CLASS, folds=5)
+    large = LabelErrorReport(suspects=flagged, classes=("a", "b"), images=2 * FEW_PER_CLASS, folds=5)
     assert large.caveat() == ""
+    none_flagged = LabelErrorReport(suspects=(), classes=("a", "b", "c"), images=18, folds=5)
+    assert none_flagged.caveat() == ""  # no flagged label to warn of
