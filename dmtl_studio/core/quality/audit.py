@@ -35,15 +35,19 @@ from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.models.run_folder import FITTED_NAME, read_fitted_hashes, used_and_unused
 from dmtl_studio.core.quality.model_card import calibration_on_split, card_metrics, model_card_markdown
 
-#: Steps reported through ``progress`` (evaluation, label check, duplicates, report, zip).
-STEPS = 5
+#: The whole bundle's work in percent, and where each step ends in it (the label check's feature pass and the
+#: duplicate search take most of the time; their own progress moves inside their shares).
+STEPS = 100
+_SHARES = {"evaluated": 10, "labels": 65, "leaks": 85, "report": 95}
 
 
 class AuditError(ValueError):
     """An audit bundle that cannot be made (no project for the run, the target exists); the message says why."""
 
 
-def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
+def _label_issues(
+    project: Path, config: dict, should_stop: ShouldStop, on_progress: Callable[[int, int], None]
+) -> dict:
     from dmtl_studio.core.base.cancel import Cancelled
     from dmtl_studio.core.quality.label_errors import find_label_errors
     from dmtl_studio.core.training.config import TrainConfig
@@ -53,7 +57,12 @@ def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
         # the run's recipe is left out (nothing of it is used, so nothing in it can stop the check).
         settings = {key: value for key, value in config.items() if key != "recipe"}
         check_config = TrainConfig.from_dict({**settings, "device": "cpu"})
-        report = find_label_errors(project, config=check_config, should_stop=should_stop)
+        report = find_label_errors(
+            project,
+            config=check_config,
+            should_stop=should_stop,
+            on_progress=lambda done, total, _seconds: on_progress(done, total),
+        )
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - the card records why the check could not run; the bundle is made
@@ -63,10 +72,10 @@ def _label_issues(project: Path, config: dict, should_stop: ShouldStop) -> dict:
     return {"checked": True, "method": "confident learning on out-of-fold probabilities", **report.to_dict()}
 
 
-def _leaks(project: Path, should_stop: ShouldStop) -> dict:
+def _leaks(project: Path, should_stop: ShouldStop, on_progress: Callable[[int, int], None]) -> dict:
     from dmtl_studio.core.quality.duplicates import find_duplicates
 
-    report = find_duplicates(project, should_stop=should_stop)
+    report = find_duplicates(project, should_stop=should_stop, on_progress=on_progress)
     warned = [group.to_dict() for group in report.groups if group.warnings]
     return {"checked": True, "images": report.images, "groups": len(report.groups), "warned": warned}
 
@@ -158,7 +167,8 @@ def write_audit_bundle(
     should_stop
         Polled between steps and inside them; a stop raises :class:`~dmtl_studio.core.base.cancel.Cancelled`.
     progress
-        Called with ``(steps done, STEPS)``.
+        Called with ``(done, STEPS)``: the share of the work done, out of :data:`STEPS`, moving inside the label
+        check's feature pass and the duplicate search, which take most of the time.
 
     Returns
     -------
@@ -195,16 +205,22 @@ def write_audit_bundle(
     config, unused = used_and_unused(sidecar.get("config", {}))
     recipe = config.pop("recipe", None) or sidecar.get("augmentation")
 
+    def within(start: int, end: int) -> Callable[[int, int], None]:
+        """A step's own ``(done, total)`` as the share of ``[start, end]`` of the whole."""
+        return lambda done, total: report_progress(start + (end - start) * done // max(1, total), STEPS)
+
     check(should_stop)
     result = evaluate_run(project, run_dir, loaded=loaded, should_stop=should_stop)
-    report_progress(1, STEPS)
+    report_progress(_SHARES["evaluated"], STEPS)
     if label_check:
-        issues = _label_issues(project, sidecar.get("config", {}), should_stop)
+        issues = _label_issues(
+            project, sidecar.get("config", {}), should_stop, within(_SHARES["evaluated"], _SHARES["labels"])
+        )
     else:
         issues = {"checked": False, "reason": "the label check was turned off for this bundle"}
-    report_progress(2, STEPS)
-    leaks = _leaks(project, should_stop)
-    report_progress(3, STEPS)
+    report_progress(_SHARES["labels"], STEPS)
+    leaks = _leaks(project, should_stop, within(_SHARES["labels"], _SHARES["leaks"]))
+    report_progress(_SHARES["leaks"], STEPS)
     with ProjectStore.open(project) as store:
         counts = store.class_counts()
         images = _training_images(store)
@@ -217,7 +233,7 @@ def write_audit_bundle(
     onnx_files, onnx_note = (
         _onnx_export(run_dir) if onnx else ({}, {"included": False, "reason": "not asked for"})
     )
-    report_progress(4, STEPS)
+    report_progress(_SHARES["report"], STEPS)
     check(should_stop)
 
     # What the run itself fitted on (its content hashes), beside the project's splits now: they differ when the
