@@ -307,17 +307,12 @@ class LabelErrorReport:
     check_seconds: float = 0.0
 
     def caveat(self, noun: str = "image") -> str:
-        """A warning when classes hold under :data:`FEW_PER_CLASS` labelled items on average and some labels were
-        flagged, else ``""``."""
+        """A warning when labels were flagged among classes of under :data:`FEW_PER_CLASS` items on average."""
         per_class = self.images / max(1, len(self.classes))
-        if not self.suspects:
-            return ""  # nothing flagged: no flagged right label to warn of
+        if not self.suspects or per_class >= FEW_PER_CLASS:
+            return ""
         few = f"with {per_class:.0f} labelled {noun}(s) a class on average, many right labels are flagged"
-        return (
-            ""
-            if per_class >= FEW_PER_CLASS
-            else f"{few}, some with a score near 1: a list of where to look first"
-        )
+        return f"{few}, some with a score near 1: a list of where to look first"
 
     def to_dict(self) -> dict:
         return {
