@@ -45,6 +45,8 @@ MAX_FOLDS = 5
 #: them (one fold of 12,600 images holds 2,520), as CLIP's protocol scores each C on one validation split: the
 #: held-out log-loss of a few thousand images already ranks the Cs, and every fold left out saves a fit per C.
 MIN_HELD_OUT_IMAGES = 2000
+#: Standardised copies of the features kept for the C search (values, float32): about 400 MB.
+_KEPT_VALUES = 100_000_000
 #: C used when cross-validation is impossible (a class with a single image): moderate regularisation.
 FALLBACK_C = 0.1
 SCORINGS = ("log_loss", "accuracy", "balanced_accuracy")
@@ -179,12 +181,12 @@ def fit_linear_probe(
         class no cross-validation runs and C is :data:`FALLBACK_C`.
     repeats : int, optional
         Repeats of the k-fold split, each shuffled differently. Default: 3 when the smallest class has fewer
-        than 20 groups (few labels make one split's score noisy), else 1.
+        than 20 groups (few labels make one split's score noisy) on a set that is not large, else 1.
     min_held_out : int, optional
-        A set of at least this many groups is large: with one repeat only the first folds that hold this many
-        groups between them are fitted and scored (``LinearProbe.folds_scored``), and the walk up the grid stops
-        once the score has fallen twice in a row (``LinearProbe.c_grid`` is then the part searched): on a large
-        set the rest only costs time. ``None``: every fold and every C.
+        A set of at least this many groups is large: it is split once by default, only the first folds that
+        hold this many groups between them are fitted and scored (``LinearProbe.folds_scored``), and the walk up
+        the grid stops once the score has fallen twice in a row, whatever the repeats (``LinearProbe.c_grid`` is
+        then the part searched): on a large set the rest only costs time. ``None``: every fold and every C.
     scoring : {"log_loss", "accuracy", "balanced_accuracy"}
         What picks C. The held-out log-loss (default) is smooth in C and does not tie on small folds, where
         accuracy jumps in steps of one image; ties are broken towards stronger regularisation.
@@ -292,13 +294,14 @@ def _fit_linear_probe(
     smallest = int(groups_per_class[groups_per_class > 0].min())
     folds = min(int(max_folds), smallest) if len(grid) > 1 else 0
     folds = folds if folds >= 2 else 0
+    # On a large set the held-out loss is smooth in C: once it has fallen twice in a row the weaker
+    # regularisations, whose fits take the most iterations, would only confirm the fall; and one split's
+    # thousands of held-out images score it steadily even when a class is rare, so it needs no repeats.
+    large = min_held_out is not None and len(group_first) >= min_held_out
     if repeats is None:
-        repeats = 3 if smallest < 20 else 1
+        repeats = 3 if smallest < 20 and not large else 1
     repeats = max(1, int(repeats)) if folds else 0
     scored_folds = folds
-    # On a large set the held-out loss is smooth in C: once it has fallen twice in a row the weaker
-    # regularisations, whose fits take the most iterations, would only confirm the fall.
-    large = min_held_out is not None and len(group_first) >= min_held_out
     if folds and repeats == 1 and min_held_out is not None:
         scored_folds = min(folds, max(1, math.ceil(min_held_out * folds / len(group_first))))
 
@@ -309,28 +312,30 @@ def _fit_linear_probe(
     if folds:
         # Every (repeat, fold) keeps its own standardised rows and its last solution, so the C grid is walked
         # from strong to weak regularisation with each fit warm-started from the previous C's.
-        splits = []
+        masks = []
         for repeat in range(repeats):
             fold_of = group_folds(y_np, g_np, folds, seed=seed + repeat)
             for fold in range(scored_folds):
                 train_rows, test_rows = fold_of != fold, (fold_of == fold) & s_np
                 if test_rows.any() and len(np.unique(y_np[train_rows])) >= 2:
-                    check(should_stop)
-                    mean, std = standardisation(x_np[train_rows])
-                    mean_t, std_t = torch.as_tensor(mean, dtype=DTYPE), torch.as_tensor(std, dtype=DTYPE)
-                    splits.append(
-                        (
-                            (x[torch.as_tensor(train_rows)] - mean_t) / std_t,
-                            y[torch.as_tensor(train_rows)],
-                            (x[torch.as_tensor(test_rows)] - mean_t) / std_t,
-                            y[torch.as_tensor(test_rows)],
-                            torch.as_tensor(class_w[y_np[train_rows]], dtype=DTYPE),
-                        )
-                    )
+                    masks.append((train_rows, test_rows))
+        # Each split's standardised rows are kept for the whole walk when they fit in memory, else made anew
+        # for each fit (15 splits of a large set would hold 15 copies of the features).
+        keep = len(masks) * x.numel() <= _KEPT_VALUES
+
+        def split_rows(train_rows: np.ndarray, test_rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+            check(should_stop)
+            mean, std = (torch.as_tensor(v, dtype=DTYPE) for v in standardisation(x_np[train_rows]))
+            train_t, test_t = torch.as_tensor(train_rows), torch.as_tensor(test_rows)
+            weights = torch.as_tensor(class_w[y_np[train_rows]], dtype=DTYPE)
+            return (x[train_t] - mean) / std, y[train_t], (x[test_t] - mean) / std, y[test_t], weights
+
+        splits = [split_rows(*m) if keep else m for m in masks]
         inits: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(splits)
         for index, c in enumerate(grid):
             score = accuracy = 0.0
-            for position, (x_train, y_train, x_test, y_test, w_rows) in enumerate(splits):
+            for position, split in enumerate(splits):
+                x_train, y_train, x_test, y_test, w_rows = split if keep else split_rows(*split)
                 weights, bias, _ = _fit(
                     x_train, y_train, w_rows, c, k, inits[position], max_iter, tol, should_stop
                 )

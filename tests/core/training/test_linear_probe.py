@@ -221,3 +221,19 @@ def test_a_large_set_scores_only_the_folds_that_hold_enough_held_out_images() ->
     assert everything.cv_scores[everything.c_grid.index(probe.c)] >= max(everything.cv_scores) - 2e-3
     x_new, y_new, _ = noisy_blobs(3000)
     assert (probe.predict(x_new[:3000]) == y_new[:3000]).mean() > 0.45  # above chance (1/3) on fresh images
+
+
+def test_a_large_set_with_a_rare_class_is_split_once_and_copies_are_bounded(monkeypatch) -> None:  # noqa: ANN001
+    from dmtl_studio.core.training import linear_probe
+
+    rng = np.random.default_rng(1)
+    y = np.r_[np.zeros(3000, int), np.ones(3000, int), np.full(12, 2)]  # a third class of 12 images
+    x = np.eye(3)[y] * 0.8 + rng.normal(size=(len(y), 3))
+    probe = fit_linear_probe(x, y, seed=0)
+    assert probe.repeats == 1 and probe.folds == 5 and probe.folds_scored < 5  # 6,012 images: no repeats
+    few = np.r_[0:50, 3000:3050, 6000:6012]  # 112 images, 12 of the rare class
+    small = fit_linear_probe(x[few], y[few], seed=0)
+    assert small.repeats == 3  # few images: three shuffles of the folds, as before
+    monkeypatch.setattr(linear_probe, "_KEPT_VALUES", 0)  # standardised anew for every fit: the same probe
+    again = fit_linear_probe(x, y, seed=0)
+    assert again.c == probe.c and again.cv_scores == pytest.approx(probe.cv_scores, abs=1e-6)
