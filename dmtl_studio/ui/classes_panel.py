@@ -162,7 +162,6 @@ class ClassesPanel(QWidget):
         self._arrange_buttons(3)  # until the panel knows its width (resizeEvent): its minimum is two rows'
         self._button_row = QWidget()
         self._button_row.setLayout(self._button_grid)
-        self._one_row = False
         self._button_row.setMinimumWidth(self._row_width(3))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -194,15 +193,11 @@ class ClassesPanel(QWidget):
         """The width the class buttons need in one row."""
         return self._row_width(len(self._buttons))
 
-    def keep_one_row(self, keep: bool) -> None:
-        """Whether the panel may be narrowed until its buttons wrap onto two rows (``False``: a small screen
-        needs the width) or keeps them in one (``True``: the browser is wide enough to spare it)."""
-        self._one_row = keep
-        self._button_row.setMinimumWidth(self._row_width(len(self._buttons) if keep else 3))
-
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
-        # Measured again once the style and font are applied, which change the buttons' widths.
-        self.keep_one_row(self._one_row)
+        # Measured again once the style and font are applied, which change the buttons' widths. The minimum is
+        # always the two-row width: a minimum that followed the current width would stop the window from
+        # shrinking in one step (a half-screen snap, leaving full screen).
+        self._button_row.setMinimumWidth(self._row_width(3))
         wide = event.size().width() >= self.one_row_width()
         self._arrange_buttons(len(self._buttons) if wide else 3)
         super().resizeEvent(event)

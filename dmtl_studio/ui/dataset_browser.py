@@ -672,12 +672,20 @@ class DatasetBrowser(QWidget):
         self.filter.blockSignals(False)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
-        """Where the browser has the width to spare (a 1280 px screen and wider), the class buttons keep one row;
-        on a narrow one they may wrap onto two, so that the window fits a small screen. The margin of 150 px
-        lets the window shrink past the switch (below it the panel may narrow again)."""
-        spare = event.size().width() - self._grid_side.minimumSizeHint().width()
-        self.classes.keep_one_row(spare >= self.classes.one_row_width() + 150)
         super().resizeEvent(event)
+        QTimer.singleShot(0, self._fit_class_buttons)
+
+    def _fit_class_buttons(self) -> None:
+        """Where the grid can spare the width (a 1280 px screen and wider), widen the side column until the class
+        buttons fit in one row; on a narrow window they wrap onto two. Only the splitter moves: the minimum
+        widths stay as they are, so the window can still shrink in one step."""
+        splitter = self.splitters[0]
+        grid, side = splitter.sizes()
+        wanted = self.classes.one_row_width() + 4
+        spare = grid - self._grid_side.minimumSizeHint().width() - 150
+        if side < wanted and spare > 0:
+            give = min(wanted - side, spare)
+            splitter.setSizes([grid - give, side + give])
 
     # ----------------------------------------------------------------- filtering
     def matches(self, record: ImageRecord, key: str, text: str) -> bool:
