@@ -11,9 +11,7 @@ Two images are put in one group when
   for the hashes) differ by at most :data:`THUMBNAIL_DIFFERENCE` grey levels on average, because the hash of a
   nearly flat picture is mostly noise and ignores brightness (two plain walls of different greys must not match),
   and their colours by at most :data:`COLOUR_DIFFERENCE` levels on average (hash and grey thumbnails are blind to
-  hue: a green circle on pink and a pink square on green of the same luminance matched), and by at most
-  :data:`CELL_DIFFERENCE` in any one cell (an orange disc and an orange triangle on one blue ground differ by 10
-  levels on average, 48 where the shapes differ); or
+  hue: a green circle on pink and a pink square on green of the same luminance matched); or
 - when frozen features are given: their cosine similarity is at least :data:`MIN_COSINE` and their hashes differ in
   at most :data:`LOOSE_HASH_DISTANCE` bits (the features confirm what the hash alone would not), thumbnails
   agreeing as above.
@@ -63,9 +61,6 @@ TEXT_MIN_COSINE = 0.95
 THUMBNAIL_DIFFERENCE = 8.0
 #: Largest mean absolute difference (levels of 255, over the red, green and blue values) of their colour thumbnails.
 COLOUR_DIFFERENCE = 16.0
-#: Largest difference (levels of 255) of one colour value of one cell of the thumbnails (bench_data_quality.py's
-#: resized, re-encoded and cropped copies: 34, 7 and 21 at most).
-CELL_DIFFERENCE = 40.0
 #: ITU-R 601 luma weights, as Pillow's ``convert("L")``: the grey thumbnail from the colour one.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 #: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
@@ -120,28 +115,23 @@ def thumbnails_of(image: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def _aligned(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """``(K,)`` differences of two ``(S, K)`` thumbnails, whole against whole or crop, at the smallest mean."""
-    pairs = np.concatenate([np.abs(second - first[0]), np.abs(first - second[0])])
-    return pairs[pairs.mean(axis=1).argmin()]
+def _closest(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute difference ``(S, K)`` vs ``(S, K)``, whole against whole or central crop, either way round."""
+    whole_first = np.abs(second - first[0]).mean(axis=1).min()
+    whole_second = np.abs(first - second[0]).mean(axis=1).min()
+    return float(min(whole_first, whole_second))
 
 
 def thumbnail_difference(first: np.ndarray, second: np.ndarray) -> float:
     """Mean absolute grey difference (levels of 255) of two :func:`thumbnails_of` results, whole against whole or
     central crop."""
-    return float(_aligned(first @ _LUMA, second @ _LUMA).mean())
+    return _closest(first @ _LUMA, second @ _LUMA)
 
 
 def colour_difference(first: np.ndarray, second: np.ndarray) -> float:
     """Mean absolute difference (levels of 255, over the three colour values) of two :func:`thumbnails_of`
     results, whole against whole or central crop."""
-    return float(_aligned(first.reshape(len(first), -1), second.reshape(len(second), -1)).mean())
-
-
-def cell_difference(first: np.ndarray, second: np.ndarray) -> float:
-    """Largest difference (levels of 255) of one colour value of one cell of two :func:`thumbnails_of` results,
-    at the alignment :func:`colour_difference` finds closest."""
-    return float(_aligned(first.reshape(len(first), -1), second.reshape(len(second), -1)).max())
+    return _closest(first.reshape(len(first), -1), second.reshape(len(second), -1))
 
 
 def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -203,7 +193,6 @@ def near_duplicate_pairs(
             if thumbnails is not None and (
                 thumbnail_difference(thumbnails[i], thumbnails[j]) > THUMBNAIL_DIFFERENCE
                 or colour_difference(thumbnails[i], thumbnails[j]) > COLOUR_DIFFERENCE
-                or cell_difference(thumbnails[i], thumbnails[j]) > CELL_DIFFERENCE
             ):
                 continue
             pairs.append((i, j))
