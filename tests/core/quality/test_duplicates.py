@@ -270,3 +270,15 @@ def test_a_camera_photo_is_hashed_without_a_full_decode_and_still_matches_its_sm
     assert decoded == ["small.png"] and readable == [0, 1, 2]  # the JPEGs at a reduced scale
     assert hamming_distances(hashes[:1], whole[None]).max() <= 2  # as the full decode's hash, within 2 bits
     assert near_duplicate_pairs(hashes, thumbnails=thumbnails) == [(0, 1)]
+
+
+def test_a_copy_with_a_date_stamp_in_a_corner_is_still_a_near_duplicate() -> None:
+    """A camera's date stamp or a watermark changes one corner of a copy strongly and the rest not at all: such
+    a copy is a duplicate (a rule on the largest difference of one thumbnail cell lost it)."""
+    photo = np.asarray(skdata.astronaut())[..., :3]
+    height, width = photo.shape[:2]
+    stamped = photo.copy()
+    stamped[height - height // 14 : height - 4, width - width // 4 : width - 4] = 255
+    hashes = np.stack([image_hashes_of(photo), image_hashes_of(stamped)])
+    thumbnails = np.stack([thumbnails_of(photo), thumbnails_of(stamped)])
+    assert near_duplicate_pairs(hashes, thumbnails=thumbnails) == [(0, 1)]
