@@ -683,9 +683,8 @@ class DatasetBrowser(QWidget):
         grid, side = splitter.sizes()
         wanted = self.classes.one_row_width() + 4
         spare = grid - self._grid_side.minimumSizeHint().width() - 150
-        if side < wanted and spare > 0:
-            give = min(wanted - side, spare)
-            splitter.setSizes([grid - give, side + give])
+        if side < wanted <= side + spare:  # only where the buttons then fit: else the grid keeps its width
+            splitter.setSizes([grid - (wanted - side), wanted])
 
     # ----------------------------------------------------------------- filtering
     def matches(self, record: ImageRecord, key: str, text: str) -> bool:
