@@ -231,7 +231,9 @@ def assign_splits(
                 f"class '{class_name}' has only {total} distinct {noun}(s): too few to split, so it only trains "
                 "and is never scored"
             )
-        elif test_fraction > 0 and want_test == 0 and have["test"] == 0:  # none given (a split column) either
+        elif test_fraction > 0 and want_test == 0 and have["test"] == 0 and keys:
+            # none given (a split column or folder) either, and some were drawn now: a class whose items all
+            # came with their split (train/ and val/ folders, no test/) was asked for no test item
             warnings.append(
                 f"class '{class_name}' has only {total} distinct {noun}(s): too few to keep a test {noun}"
             )

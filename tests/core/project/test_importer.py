@@ -262,3 +262,23 @@ def test_a_renamed_file_keeps_the_split_its_content_had(tmp_path: Path, shapes_d
         import_folder(store, images, seed=1)  # another seed: fresh splits would differ
         after = {Path(r.path).name: r.split for r in store.images() if r.problem is None and r.label}
     assert after == {"renamed_" + name: split for name, split in before.items()}
+
+
+def test_split_folders_without_test_ask_for_no_test_image(tmp_path: Path) -> None:
+    """train/ and val/ folders and no test/: every image comes with its split, so a small class is not told that
+    it is too small to keep a test image (nobody asked for one); class folders alone still are."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+
+    shapes = write_shapes_folder(tmp_path / "shapes", 4, seed=3, size=32)
+    root = tmp_path / "images"
+    for split, names in (("train", slice(0, 3)), ("val", slice(3, 4))):
+        for class_dir in sorted(p for p in shapes.iterdir() if p.is_dir()):
+            (root / split / class_dir.name).mkdir(parents=True)
+            for picture in sorted(class_dir.iterdir())[names]:
+                shutil.copy(picture, root / split / class_dir.name / picture.name)
+    with ProjectStore.create(tmp_path / "folders") as store:
+        summary = import_folder(store, root)
+    assert not any("test" in warning for warning in summary.split.warnings), summary.split.warnings
+    with ProjectStore.create(tmp_path / "classes") as store:
+        summary = import_folder(store, shapes)  # 4 images a class, drawn now: too few for a test image
+    assert any("too few to keep a test image" in warning for warning in summary.split.warnings)
