@@ -21,7 +21,7 @@ import torch
 from dmtl_studio.core.project.demo import write_shapes_folder
 from dmtl_studio.core.project.run_lock import LOCK_NAME
 from dmtl_studio.core.project.store import DATABASE_NAME, ProjectStore
-from dmtl_studio.core.training.launch import free_port
+from dmtl_studio.core.training.launch import free_port, threads_per_process
 from tests.e2e.cli import SOURCE_ROOT, run_cli
 
 WORKER = str(Path(__file__).with_name("distributed_worker.py"))
@@ -171,10 +171,13 @@ def test_a_killed_rank_ends_the_run_cleanly(template: Path, tmp_path: Path) -> N
         "--unlabelled",
     ]
     command += ["--nproc-per-node", "2", "--master-port", str(free_port())]
-    launcher = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=_environment())
+    environment = {k: v for k, v in _environment().items() if k != "OMP_NUM_THREADS"}
+    launcher = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
+    before = []
     try:
         assert launcher.stderr is not None
         for line in launcher.stderr:
+            before.append(line)
             if line.startswith("epoch 2/40:"):
                 break
         workers = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True).stdout
@@ -183,6 +186,10 @@ def test_a_killed_rank_ends_the_run_cleanly(template: Path, tmp_path: Path) -> N
             for pid in workers.split()
             if b"RANK=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         )
+        # each process got its share of the cores, and torchrun did not print its four lines about it
+        share = f"OMP_NUM_THREADS={threads_per_process(2)}".encode()
+        assert share in Path(f"/proc/{victim}/environ").read_bytes().split(b"\0")
+        assert not any("OMP_NUM_THREADS" in line for line in before), before
         killed = time.perf_counter()
         os.kill(victim, signal.SIGKILL)
         rest = launcher.stderr.read()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import shlex
 import socket
 from collections.abc import Sequence
@@ -272,6 +273,11 @@ def launch(plan: LaunchPlan, worker_args: Sequence[str]) -> None:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
+    # Each process's share of this machine's cores (torchrun would give each one thread, and say so in four
+    # lines); a value the user set is kept.
+    threads_set = "OMP_NUM_THREADS" in os.environ
+    if not threads_set:
+        os.environ["OMP_NUM_THREADS"] = str(threads_per_process(plan.nproc_per_node))
     try:
         run(parse_args(plan.torchrun_args(worker_args)))
     except SignalException as exc:
@@ -285,3 +291,16 @@ def launch(plan: LaunchPlan, worker_args: Sequence[str]) -> None:
         if _interrupted(exc.failures):
             raise LaunchInterrupted() from None
         raise LaunchError(failure_message(exc.failures, exc.get_first_failure())) from None
+    finally:
+        if not threads_set:
+            os.environ.pop("OMP_NUM_THREADS", None)
+
+
+def threads_per_process(processes: int) -> int:
+    """CPU threads each of ``processes`` processes on this machine gets: the cores this process may run on,
+    shared out evenly, one at least."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, processes))
