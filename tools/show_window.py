@@ -43,7 +43,9 @@ def main() -> int:
     )
     parser.add_argument("--import-texts", help="open File ▸ Import texts… on this table (its column dialog)")
     parser.add_argument("--duplicates", action="store_true", help="run Labels ▸ Find duplicates and leaks")
-    parser.add_argument("--label-errors", action="store_true", help="run Labels ▸ Find suspected label errors")
+    parser.add_argument(
+        "--label-errors", action="store_true", help="run Labels ▸ Find suspected label errors"
+    )
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
     window, _controller = build_window(args.project)
