@@ -39,8 +39,8 @@ def split_filter(split: str) -> str:
     return SPLIT_PREFIX + split
 
 
-#: File names folded once: the browser matches every name again on each keystroke of its search box.
-_folded_name = lru_cache(maxsize=1 << 17)(search_fold)
+#: File names (and the query) folded once: the browser matches every name again on each keystroke of its search.
+_folded = lru_cache(maxsize=1 << 17)(search_fold)
 
 
 def matches(record: ImageRecord, key: str, text: str = "", conflicting: Collection[int] = ()) -> bool:
@@ -66,7 +66,7 @@ def matches(record: ImageRecord, key: str, text: str = "", conflicting: Collecti
     bool
         ``True`` when the image is shown.
     """
-    if text and search_fold(text) not in _folded_name(os.path.basename(record.path)):
+    if text and _folded(text) not in _folded(os.path.basename(record.path)):
         return False
     if key == "all":
         return True

@@ -139,6 +139,11 @@ def device_request(requested: str) -> str:
     return "cpu"
 
 
+def _refuse_sync_bn_without_cuda(sync_bn: bool, kind: str) -> None:
+    if sync_bn and kind != "cuda":
+        raise ConfigError("--sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on the CPU)")
+
+
 def check_devices(sync_bn: bool, requested_device: str, processes_per_node: int) -> None:
     """What this machine's devices allow, checked by the launcher before any process starts (each rank checks
     again in :func:`start`).
@@ -149,8 +154,7 @@ def check_devices(sync_bn: bool, requested_device: str, processes_per_node: int)
         ``--sync-bn`` without CUDA, or more processes per node than this machine has GPUs.
     """
     kind = device_request(requested_device)
-    if sync_bn and kind != "cuda":
-        raise ConfigError("--sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on the CPU)")
+    _refuse_sync_bn_without_cuda(sync_bn, kind)
     if kind == "cuda" and processes_per_node > torch.cuda.device_count():
         raise ConfigError(
             f"{processes_per_node} processes per node, but this machine has {torch.cuda.device_count()} GPU(s): "
@@ -167,8 +171,7 @@ def start(world: World, requested_device: str) -> None:
         ``--sync-bn`` without CUDA, or more processes on this node than it has GPUs.
     """
     kind = device_request(requested_device)
-    if world.options.sync_bn and kind != "cuda":
-        raise ConfigError("--sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on the CPU)")
+    _refuse_sync_bn_without_cuda(world.options.sync_bn, kind)
     if kind == "cuda":
         if world.local_rank >= torch.cuda.device_count():
             raise ConfigError(
