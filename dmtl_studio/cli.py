@@ -114,6 +114,27 @@ def _path(text: str) -> Path:
     return absolute_path(text)
 
 
+def _first_missing_folder(path: Path | None) -> Path | None:
+    """The top-most folder above ``path`` that does not exist yet (``None`` when its parent exists), taken before an
+    output command writes: the command creates the folders, and :func:`_say_created_folders` then says so."""
+    if path is None:
+        return None
+    missing = None
+    folder = path.parent
+    while not folder.exists() and folder.parent != folder:
+        missing, folder = folder, folder.parent
+    return missing
+
+
+def _say_created_folders(missing: Path | None, path: Path) -> None:
+    """A note on stderr naming the folders an output command created for ``path`` (a mistyped path would otherwise
+    make a folder tree unseen)."""
+    if missing is None or not path.parent.is_dir():
+        return
+    where = str(missing) if missing == path.parent else f"{missing} (down to {path.parent})"
+    print(f"note: created the folder {where}, which did not exist", file=sys.stderr)
+
+
 #: Preset names ``train --help`` gives as examples of ``--recipe NAME`` (checked against the presets by the tests).
 RECIPE_EXAMPLES = {"images": ("light", "heavy", "strong"), "text": ("eda_light", "eda_mixup")}
 
@@ -1246,8 +1267,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.device == "cuda":
         _check_cuda_for_predict()
     bar = _Progress("predict")
+    missing = _first_missing_folder(args.out)
     if modality == "text":
-        return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
+        done = cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
+        _say_created_folders(missing, args.out)
+        return done
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if value is not None and modality == "images":  # not a model at all: loading it below says why
             print(
@@ -1312,6 +1336,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:
             print(f"  {path}: {reason}", file=sys.stderr)
+    _say_created_folders(missing, args.out)
     return 0 if summary.predictions else 1
 
 
@@ -1441,7 +1466,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     _refuse_run_folder(args.run_dir)  # a project or a folder without a model says so, as evaluate does
     _refuse_export_output(args)
+    missing = _first_missing_folder(args.out)
     result = export_run(args.run_dir, args.format, args.out)
+    _say_created_folders(missing, args.out)
     print(
         f"exported {args.format} to {result.path} in {result.seconds:.1f} s (sidecar {result.sidecar.name})"
     )
@@ -1515,6 +1542,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         refuse_existing(args.out, "not a report DMTL Studio wrote")
     from dmtl_studio.core.base.fileio import FileWriteError
 
+    missing = _first_missing_folder(args.out)
     try:
         path, result = write_report(args.run_dir, args.out)
     except FileWriteError as exc:
@@ -1525,6 +1553,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         ) from exc
     if result is not None and result.note:
         print(f"note: {result.note}")
+    _say_created_folders(missing, path)
     print(f"wrote {path}")
     return 0
 
@@ -1536,7 +1565,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     _refuse_run_folder(args.run_dir)
     bar = _Progress("audit")
+    missing = _first_missing_folder(args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)  # before the bundle's work, not after it
+    _say_created_folders(missing, args.out)
     path = write_audit_bundle(
         args.run_dir,
         args.out,
@@ -1659,7 +1690,9 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     with ProjectStore.open(args.project_dir) as store:
         if args.action == "export-csv":
             _refuse_label_csv(path, args.project_dir)
+            missing = _first_missing_folder(path)
             path.parent.mkdir(parents=True, exist_ok=True)  # as predict, export and report make theirs
+            _say_created_folders(missing, path)
             print(f"wrote {export_csv(store, path)} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
@@ -1818,7 +1851,10 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
-        print(f"backed up to {store.backup(args.destination)}")
+        missing = _first_missing_folder(args.destination)
+        done = store.backup(args.destination)
+        _say_created_folders(missing, args.destination)
+        print(f"backed up to {done}")
     return 0
 
 

@@ -52,4 +52,5 @@ def test_audit_of_bad_input_exits_2_with_a_plain_line(tmp_path_factory, tmp_path
     nested = tmp_path / "no-such-folder" / "c.zip"  # its folder is made, as predict, export and report do
     made = run_cli("audit", str(run_dir), "--out", str(nested), "--no-label-check", timeout=600)
     assert made.returncode == 0 and nested.is_file(), made.stderr[-2000:]
+    assert f"created the folder {nested.parent}, which did not exist" in made.stderr
     assert project.is_dir()

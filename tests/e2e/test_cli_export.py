@@ -29,13 +29,22 @@ def test_evaluate_export_predict_report(tmp_path_factory, tmp_path: Path) -> Non
     assert exported.returncode == 0, exported.stderr
     assert onnx.is_file() and (tmp_path / "out" / "model.onnx.json").is_file()
     assert "max abs difference" in exported.stdout
+    assert f"created the folder {onnx.parent}, which did not exist" in exported.stderr
 
     images = write_shapes_folder(tmp_path / "images", 2, seed=3, size=64)
     predicted = _cli("predict", str(onnx), str(images), "--out", str(tmp_path / "p.csv"))
     assert predicted.returncode == 0, predicted.stderr
+    assert "created the folder" not in predicted.stderr  # its folder was there
     with (tmp_path / "p.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == 6
+    nested = tmp_path / "preds" / "today" / "p.csv"
+    predicted = _cli("predict", str(onnx), str(images), "--out", str(nested))
+    assert predicted.returncode == 0 and nested.read_bytes() == (tmp_path / "p.csv").read_bytes()
+    assert f"created the folder {tmp_path / 'preds'} (down to {nested.parent})" in predicted.stderr
 
+    report = _cli("report", str(run_dir), "--out", str(tmp_path / "reports" / "r.html"))
+    assert report.returncode == 0, report.stderr
+    assert f"created the folder {tmp_path / 'reports'}, which did not exist" in report.stderr
     report = _cli("report", str(run_dir), "--out", str(tmp_path / "r.html"))
     assert report.returncode == 0, report.stderr
     assert "validation split" in report.stdout and (tmp_path / "r.html").stat().st_size > 2000

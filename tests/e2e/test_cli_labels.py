@@ -18,10 +18,14 @@ _cli = run_cli
 
 def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:
     assert _cli("labels", "export-csv", str(project), str(tmp_path / "labels.csv")).returncode == 0
-    # Its folder is made, as predict and export make theirs.
+    # Its folder is made, as predict and export make theirs, and the note names the folders it made.
     nested = tmp_path / "new" / "folder" / "labels.csv"
-    assert _cli("labels", "export-csv", str(project), str(nested)).returncode == 0
+    result = _cli("labels", "export-csv", str(project), str(nested))
+    assert result.returncode == 0
     assert nested.read_bytes() == (tmp_path / "labels.csv").read_bytes()
+    assert f"created the folder {tmp_path / 'new'} (down to {nested.parent})" in result.stderr
+    again = _cli("labels", "export-csv", str(project), str(nested.parent / "again.csv"))
+    assert again.returncode == 0 and "created the folder" not in again.stderr  # it exists now
     result = _cli("labels", "import-csv", str(tmp_path / "fresh"), str(tmp_path / "labels.csv"))
     assert (
         result.returncode == 2 and "not a DMTL Studio project" in result.stderr
@@ -38,6 +42,10 @@ def test_label_round_trip_and_backup(tmp_path: Path, project: Path) -> None:
 
     result = _cli("backup", str(project), str(tmp_path / "copy.sqlite"))
     assert result.returncode == 0, result.stderr
+    assert "created the folder" not in result.stderr
+    result = _cli("backup", str(project), str(tmp_path / "backups" / "copy.sqlite"))
+    assert result.returncode == 0 and (tmp_path / "backups" / "copy.sqlite").is_file()
+    assert f"created the folder {tmp_path / 'backups'}, which did not exist" in result.stderr
     conn = sqlite3.connect(tmp_path / "copy.sqlite")
     assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 81
     conn.close()
