@@ -46,8 +46,27 @@ def main() -> int:
     parser.add_argument(
         "--label-errors", action="store_true", help="run Labels ▸ Find suspected label errors"
     )
+    parser.add_argument("--dark", action="store_true", help="the Fusion style with a dark palette")
+    parser.add_argument("--font-size", type=float, help="the application's font size in points")
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
+    if args.dark:
+        from PySide6.QtGui import QColor, QPalette
+
+        app.setStyle("Fusion")
+        palette = QPalette(QColor("#353535"), QColor("#2b2b2b"))
+        for role, color in (
+            (QPalette.ColorRole.WindowText, "#eeeeee"),
+            (QPalette.ColorRole.Text, "#eeeeee"),
+            (QPalette.ColorRole.ButtonText, "#eeeeee"),
+            (QPalette.ColorRole.Base, "#1f1f1f"),
+        ):
+            palette.setColor(role, QColor(color))
+        app.setPalette(palette)
+    if args.font_size:
+        font = app.font()
+        font.setPointSizeF(args.font_size)
+        app.setFont(font)
     window, _controller = build_window(args.project)
     window.showMaximized() if not window.layout_restored else window.show()
 

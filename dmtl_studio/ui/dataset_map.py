@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.ui.flow_layout import FlowLayout
+from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
 
 COLOR_BY = (("Label", "label"), ("Split", "split"), ("Model verdict", "verdict"))
 DRAG_MODES = (("Pan (Shift: rectangle, Ctrl: lasso)", "pan"), ("Rectangle", "rect"), ("Lasso", "lasso"))
@@ -51,8 +52,6 @@ class _MapViewBox(pg.ViewBox):
         self._trace: list[QPointF] = []
         self._kind = ""
         self.outline = QGraphicsPathItem()
-        self.outline.setPen(pg.mkPen("#222", width=1.5, style=Qt.PenStyle.DashLine))
-        self.outline.setBrush(QBrush(QColor(30, 30, 30, 30)))
         self.outline.setZValue(10)
         self.addItem(self.outline, ignoreBounds=True)
 
@@ -144,15 +143,14 @@ class DatasetMapView(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         controls.addWidget(self.cancel_button)
         self.view_box = _MapViewBox(self._shape_drawn, lambda: self.drag_mode.currentData())
-        self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
+        self.plot = follow_theme(pg.PlotWidget(viewBox=self.view_box), also=self._theme_items)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.plot.setMenuEnabled(False)
         self.scatter = pg.ScatterPlotItem(pxMode=True, useCache=True, size=POINT_SIZE, pen=None)
-        self.selected_item = pg.ScatterPlotItem(
-            pxMode=True, size=POINT_SIZE + 4, pen=pg.mkPen("#000", width=1.5), brush=None
-        )
+        self.selected_item = pg.ScatterPlotItem(pxMode=True, size=POINT_SIZE + 4, brush=None)
         self.selected_item.setZValue(5)
+        self._theme_items()
         self.plot.addItem(self.scatter)
         self.plot.addItem(self.selected_item)
         self.thumbnail = QLabel(self.plot)
@@ -180,6 +178,13 @@ class DatasetMapView(QWidget):
         self._texts = False  # a text project's map: its points are texts, which have no thumbnail
 
     # ----------------------------------------------------------------- data
+    def _theme_items(self) -> None:
+        """The selected point's ring and the drawn shape's outline in the palette's text colour."""
+        _background, text, _lines = plot_colors()
+        self.selected_item.setPen(pg.mkPen(text, width=1.5))
+        self.view_box.outline.setPen(pg.mkPen(text, width=1.5, style=Qt.PenStyle.DashLine))
+        self.view_box.outline.setBrush(QBrush(QColor(text.red(), text.green(), text.blue(), 30)))
+
     def set_class_colors(self, colors: dict[str, str]) -> None:
         self.class_colors = dict(colors)
         self.recolor()

@@ -34,6 +34,7 @@ from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
 from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX, RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 from dmtl_studio.ui.flow_layout import FlowLayout
+from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
 from dmtl_studio.ui.text_import_dialog import TextImportDialog
 
 NO_RUN = "No trained run yet"
@@ -107,7 +108,7 @@ class ReliabilityDiagram(QWidget):
             "ECE, expected calibration error: the mean gap between confidence and accuracy over 15 confidence "
             "bins, weighted by the images in each (0 is perfect). The temperature divides the model's logits."
         )
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()
         self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no keys to take: Tab passes it by
         self.plot.setLabel("bottom", "confidence")
         self.plot.setLabel("left", "accuracy")
@@ -127,19 +128,27 @@ class ReliabilityDiagram(QWidget):
         )
         self.key.setTextFormat(Qt.TextFormat.RichText)
         self.key.setWordWrap(True)
-        self.diagonal = self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#555", width=1.5, style=Qt.PenStyle.DashLine),
-                                       name="ideal")  # fmt: skip
-        self.bars = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=QColor(46, 134, 222, 170), pen="w",
-                                    name="accuracy")  # fmt: skip
+        self.diagonal = self.plot.plot([0, 1], [0, 1], name="ideal")
+        self.bars = pg.BarGraphItem(
+            x=[], height=[], width=1 / 15, brush=QColor(46, 134, 222, 170), name="accuracy"
+        )
         self.before = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=None,
                                       pen=pg.mkPen("#c0392b", width=1.5), name="without calibration")  # fmt: skip
         self.plot.addItem(self.bars)
         self.plot.addItem(self.before)
+        self._theme_items()
+        follow_theme(self.plot, also=self._theme_items)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.key)
+
+    def _theme_items(self) -> None:
+        """The ideal diagonal in the muted grey, the bars' outlines in the plot's background colour."""
+        background, _text, lines = plot_colors()
+        self.diagonal.setPen(pg.mkPen(lines, width=1.5, style=Qt.PenStyle.DashLine))
+        self.bars.setOpts(pen=pg.mkPen(background))
 
     @staticmethod
     def _bars(bins: dict) -> tuple[np.ndarray, np.ndarray]:

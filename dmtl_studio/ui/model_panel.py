@@ -52,6 +52,7 @@ from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
 from dmtl_studio.ui.muted import muted_color, muted_style
+from dmtl_studio.ui.plot_theme import follow_theme
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
 WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -375,10 +376,10 @@ class ModelPanel(QWidget):
         self.lr_status = _muted(QLabel(LR_IDLE))
         self.lr_plot = pg.PlotWidget()
         self.lr_plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no keys to take: Tab passes it by
-        self.lr_plot.setBackground("w")
         self.lr_plot.setLogMode(x=True, y=False)
         self.lr_plot.setLabel("bottom", "learning rate")
         self.lr_plot.setLabel("left", "loss")
+        follow_theme(self.lr_plot)
         self.lr_plot.setMinimumHeight(140)
         self.lr_plot.setMaximumHeight(180)
         # Before any search the axis spans the finder's sweep (10^-6 to 1), with its decades labelled.

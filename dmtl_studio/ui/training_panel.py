@@ -41,6 +41,7 @@ from dmtl_studio.core.training.events import (
 )
 from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
 from dmtl_studio.ui.muted import muted_style
+from dmtl_studio.ui.plot_theme import follow_theme
 
 REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"
@@ -125,7 +126,7 @@ class _Series:
 
 
 def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
+    plot = pg.PlotWidget()
     plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no keys to take: Tab passes it by
     # The title is the left axis's label rather than a row of its own (on a laptop screen every row taken from
     # the plot is taken from the curves); what is measured is in the tooltip.
@@ -137,7 +138,7 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
         # "epoch (x0.001)" or "head LR (x1e-06)" read as units of the data: the ticks carry their own scale.
         plot.getAxis(axis).enableAutoSIPrefix(False)
     # The legend sits in a row of its own under the plot, never over a curve.
-    legend = pg.LegendItem(offset=None, colCount=3, labelTextColor="#222", labelTextSize="8pt")
+    legend = pg.LegendItem(offset=None, colCount=3)  # its colour and size follow the theme (below)
     # Without this the style's default margins (9 px a side) take a fifth of a laptop screen's plot height.
     legend.layout.setContentsMargins(0, 0, 0, 0)
     item = plot.getPlotItem()
@@ -145,7 +146,7 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     item.legend = legend  # curves given a name join it
     plot.setClipToView(True)
     plot.setDownsampling(mode="peak")
-    return plot
+    return follow_theme(plot)
 
 
 def _chosen_marker(plot: pg.PlotWidget) -> pg.InfiniteLine:
