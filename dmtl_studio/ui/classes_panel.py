@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.ui.flow_layout import FlowLayout
-from dmtl_studio.ui.muted import muted_style
+from dmtl_studio.ui.muted import muted_style, readable
 
 COLUMNS = ["Key", "Class", "Total", "Train", "Val", "Test"]
 #: Classes the table shows without scrolling, where the window has the height (a short screen shows fewer).
@@ -132,7 +132,7 @@ class ClassesPanel(QWidget):
         self.key_strip = ClassKeyStrip()
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
-        self.warnings.setStyleSheet("color: #a04000;")
+        self.warnings.setStyleSheet(f"color: {readable('#a04000')};")
         # Tool buttons, as wide as their text: the row fits the side column of a 1280 px wide window.
         self.add_button = QToolButton(text="Add…")
         self.rename_button = QToolButton(text="Rename…")

@@ -78,7 +78,7 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
-from dmtl_studio.ui.muted import muted_color
+from dmtl_studio.ui.muted import muted_color, readable
 from dmtl_studio.ui.shortcuts import bind_shortcuts
 from dmtl_studio.ui.text_list import TEXT_FILTER_TITLES, TextPreviews, TextRowDelegate
 from dmtl_studio.ui.text_viewer import TextViewer, text_caption
@@ -229,7 +229,7 @@ class ImageListModel(QAbstractListModel):
             return self._placeholder
         if role == Qt.ItemDataRole.ForegroundRole:
             if problem:
-                return QColor("#c0392b")
+                return QColor(readable("#c0392b"))
             if record.label:
                 return QColor(self.colors.get(record.label, "#222222"))
             return QColor("#7f8c8d")
@@ -1225,7 +1225,9 @@ class DatasetBrowser(QWidget):
         note = self.notes.get(record.id)
         model = f"<br><span style='color:{muted_color()}'>model: {html.escape(note)}</span>" if note else ""
         decoded = (
-            f"<br><span style='color:#8a6d00'>note: {html.escape(record.note)}</span>" if record.note else ""
+            f"<br><span style='color:{readable('#8a6d00')}'>note: {html.escape(record.note)}</span>"
+            if record.note
+            else ""
         )
         name = html.escape(os.path.basename(record.path))
         return f"{name}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"

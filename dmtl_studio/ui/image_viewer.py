@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.base.heat_ramp import heat_rgba
-from dmtl_studio.ui.muted import muted_style
+from dmtl_studio.ui.muted import muted_style, readable
 
 
 def heatmap_to_qimage(heatmap: np.ndarray) -> QImage:
@@ -190,7 +190,9 @@ class ImageViewer(QWidget):
         if image_id == self.image_id:
             self.view.clear()
             reason = html.escape(reason)  # it may quote a file name
-            self.caption.setText(f"{self.caption.text()}<br><span style='color:#c0392b'>{reason}</span>")
+            self.caption.setText(
+                f"{self.caption.text()}<br><span style='color:{readable('#c0392b')}'>{reason}</span>"
+            )
 
     # ----------------------------------------------------------------- Grad-CAM
     def _explain_toggled(self, on: bool) -> None:

@@ -18,3 +18,21 @@ def muted_color() -> str:
 def muted_style() -> str:
     """A style sheet that draws a widget's text in :func:`muted_color`."""
     return f"color: {muted_color()};"
+
+
+def on_dark_theme() -> bool:
+    """Whether the palette's window colour is dark (its lightness under half)."""
+    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def readable(color: str) -> str:
+    """``color`` (``#rrggbb``, chosen for a light window) as it should be drawn now: unchanged on a light theme; on a
+    dark one the same hue lightened to at least 72 % lightness, so an error's red (#c0392b, 2.4:1 on a dark
+    window) or a note's amber (#8a6d00, 2.6:1) reads at about 5:1 or more."""
+    if not on_dark_theme():
+        return color
+    shade = QColor(color)
+    hue, saturation, lightness, alpha = shade.getHslF()
+    if lightness < 0.72:
+        shade.setHslF(hue, saturation, 0.72, alpha)
+    return shade.name()

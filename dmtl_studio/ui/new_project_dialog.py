@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.project.location import NewProjectFolder, check_new_project_folder
+from dmtl_studio.ui.muted import readable
 
 
 class NewProjectDialog(QDialog):
@@ -60,7 +61,7 @@ class NewProjectDialog(QDialog):
         self.target.setWordWrap(True)
         self.problem = QLabel()
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #c0392b;")
+        self.problem.setStyleSheet(f"color: {readable('#c0392b')};")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

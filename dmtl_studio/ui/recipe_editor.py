@@ -46,7 +46,7 @@ from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.decimal_box import DecimalSpinBox
-from dmtl_studio.ui.muted import muted_style
+from dmtl_studio.ui.muted import muted_style, readable
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class _Tile(QWidget):
         self.picture.setStyleSheet("background: #e4e7eb;")
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setStyleSheet("font-size: 10px; color: #333;")
+        self.caption.setStyleSheet(f"font-size: 10px; {muted_style()}")
         self.caption.setFixedWidth(size)
         # Two lines: a mixed sample names both labels with their weights, one per line.
         self.caption.setFixedHeight(2 * self.caption.fontMetrics().height() + 2)
@@ -314,7 +314,7 @@ class RecipeEditor(QWidget):
         self.message = QLabel()
         self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file contents (a recipe's name)
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #c0392b;")
+        self.message.setStyleSheet(f"color: {readable('#c0392b')};")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
 

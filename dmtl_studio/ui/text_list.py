@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.ui.muted import readable
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +122,11 @@ def row_parts(record: ImageRecord, rows: TextRows) -> RowParts:
 def verdict_color(verdict: str) -> QColor:
     """Green for a confirmed label, red for a contradicted one or a doubted label, blue for a suggestion."""
     if verdict.startswith("✓"):
-        return QColor("#1e7e34")
+        return QColor(readable("#1e7e34"))
     if verdict.startswith("✗"):
-        return QColor("#c0392b")
+        return QColor(readable("#c0392b"))
     if verdict.startswith("→"):
-        return QColor("#1f5fa8")
+        return QColor(readable("#1f5fa8"))
     return QColor("#666666")
 
 
@@ -174,7 +175,7 @@ class TextRowDelegate(QStyledItemDelegate):
         body = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
         if record.problem:
             body = f"{record.problem}. {body}" if body else record.problem
-        painter.setPen(QColor("#c0392b") if record.problem and not selected else text_color)
+        painter.setPen(QColor(readable("#c0392b")) if record.problem and not selected else text_color)
         painter.setFont(option.font)  # type: ignore[attr-defined]
         self._paint_lines(painter, body, body_rect, option.font)  # type: ignore[attr-defined]
         painter.setPen(QColor(0, 0, 0, 30))

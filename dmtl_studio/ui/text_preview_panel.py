@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.augment.text_preview import TextPreviewResult
 from dmtl_studio.core.augment.text_tokens import TextChange, is_cjk_word
-from dmtl_studio.ui.muted import muted_style
+from dmtl_studio.ui.muted import muted_color, muted_style, readable
 
 #: How each kind of change is marked: (background, text colour, legend).
 CHANGE_STYLES = {
@@ -55,7 +55,7 @@ def marked_html(text: str, changes: tuple[TextChange, ...]) -> str:
             before = " " if change.start and _spaced(text[change.start - 1], cjk) else ""
             after = " " if change.start < len(text) and _spaced(text[change.start], cjk) else ""
             out.append(
-                f'{before}<span style="color:{colour}; text-decoration:line-through;">'
+                f'{before}<span style="color:{readable(colour)}; text-decoration:line-through;">'
                 f"{html.escape(change.before)}</span>{after}"
             )
         else:
@@ -73,7 +73,10 @@ def legend_html() -> str:
     chips = []
     for background, colour, label in CHANGE_STYLES.values():
         style = f"background-color:{background};" if background else "text-decoration:line-through;"
-        chips.append(f'<span style="{style} color:{colour};">&nbsp;{label}&nbsp;</span>')
+        shown = (
+            colour if background else readable(colour)
+        )  # without a ground of its own: on the window
+        chips.append(f'<span style="{style} color:{shown};">&nbsp;{label}&nbsp;</span>')
     return "Marked: " + " ".join(chips)
 
 
@@ -178,9 +181,11 @@ class TextPreviewPanel(QWidget):
         blocks = []
         for k, sample in enumerate(result.samples, start=1):
             caption = (
-                f' <span style="color:#555;">({html.escape(sample.caption)})</span>' if sample.mixed else ""
+                f' <span style="color:{muted_color()};">({html.escape(sample.caption)})</span>'
+                if sample.mixed
+                else ""
             )
-            unchanged = "" if sample.changes else ' <span style="color:#888;">(unchanged)</span>'
+            unchanged = "" if sample.changes else f' <span style="color:{muted_color()};">(unchanged)</span>'
             blocks.append(
                 f'<p style="white-space:pre-wrap; margin-bottom:8px;"><b>{k}.</b> '
                 f"{marked_html(sample.text, sample.changes)}{unchanged}{caption}</p>"

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.text_rows import is_removed_key
-from dmtl_studio.ui.muted import muted_color, muted_style
+from dmtl_studio.ui.muted import muted_color, muted_style, readable
 
 #: Keys the browser labels with; undo and redo are the browser's too (a read-only text has nothing to undo).
 _LABEL_KEYS = {
@@ -55,12 +55,12 @@ def text_caption(record: ImageRecord, color: str, model_note: str | None, words:
     if model_note:
         lines.append(f"<span style='color:{muted_color()}'>model: {html.escape(model_note)}</span>")
     if record.problem:
-        lines.append(f"<span style='color:#c0392b'>{html.escape(record.problem)}</span>")
+        lines.append(f"<span style='color:{readable('#c0392b')}'>{html.escape(record.problem)}</span>")
     if record.note:
-        lines.append(f"<span style='color:#8a6d00'>note: {html.escape(record.note)}</span>")
+        lines.append(f"<span style='color:{readable('#8a6d00')}'>note: {html.escape(record.note)}</span>")
     if is_removed_key(record.path):
         lines.append(
-            "<span style='color:#8a6d00'>no longer in its file (gone when the file was imported again); "
+            f"<span style='color:{readable('#8a6d00')}'>no longer in its file (gone when the file was imported again); "
             "kept with its label</span>"
         )
     return "<br>".join(lines)

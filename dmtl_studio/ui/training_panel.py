@@ -40,7 +40,7 @@ from dmtl_studio.core.training.events import (
     StepProgress,
 )
 from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
-from dmtl_studio.ui.muted import muted_style
+from dmtl_studio.ui.muted import muted_style, readable
 from dmtl_studio.ui.plot_theme import follow_theme
 
 REDRAW_MS = 200
@@ -337,7 +337,7 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(self._resume_clicked)
         self.notices = QLabel()
         self.notices.setWordWrap(True)
-        self.notices.setStyleSheet("color: #a04000;")
+        self.notices.setStyleSheet(f"color: {readable('#a04000')};")
         self.notices.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.notices.hide()
         self.notices_area = _NotesArea(self.notices)

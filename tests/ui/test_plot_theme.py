@@ -78,3 +78,30 @@ def test_the_reliability_diagram_and_the_map_colour_their_own_items(qtbot, resto
     qtbot.waitUntil(lambda: _background(view.plot) != "#1e1e1e")
     assert view.selected_item.opts["pen"].color().lightness() < 128
     assert diagram.diagonal.opts["pen"].color().lightness() < grey.lightness()
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    def luminance(c: QColor) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_error_and_note_colours_read_on_a_dark_window(qapp, restored_theme) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.muted import readable
+
+    QApplication.setPalette(QPalette(QColor("#f0f0f0")))
+    assert (
+        readable("#c0392b") == "#c0392b" and readable("#8a6d00") == "#8a6d00"
+    )  # as chosen, on a light window
+    QApplication.setPalette(_dark())
+    window = QColor("#2b2b2b")
+    for fixed in ("#c0392b", "#a04000", "#8a6d00", "#1e7e34", "#1f5fa8", "#b03a2e"):
+        assert _contrast(QColor(fixed), window) < 4.5  # unreadable as chosen
+        shown = QColor(readable(fixed))
+        assert _contrast(shown, window) >= 4.5, (fixed, shown.name())
+        assert abs(shown.hslHue() - QColor(fixed).hslHue()) <= 2  # the same hue: red stays red
