@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio import __version__
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import is_table_file
+from dmtl_studio.ui.column_scroll import BOTTOM_MIN_HEIGHT, ColumnScroll
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.dataset_map import DatasetMapView
 from dmtl_studio.ui.evaluation_view import EvaluationView
@@ -104,8 +105,12 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(backbone_dock, recipe_dock)
         backbone_dock.raise_()
         training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # The evaluation scrolls its height on a small screen rather than push the window off it (the training
+        # panel's plots shrink instead, down to the height asked here).
         self.evaluation_dock = self._dock(
-            "Evaluation", self.evaluation, Qt.DockWidgetArea.BottomDockWidgetArea
+            "Evaluation",
+            ColumnScroll(self.evaluation, min_height=BOTTOM_MIN_HEIGHT),
+            Qt.DockWidgetArea.BottomDockWidgetArea,
         )
         self.tabifyDockWidget(training_dock, self.evaluation_dock)
         # Shown by Labels ▸ Dataset map…, beside the evaluation; not one of the docks a project shows by itself.

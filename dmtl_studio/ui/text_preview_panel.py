@@ -73,9 +73,7 @@ def legend_html() -> str:
     chips = []
     for background, colour, label in CHANGE_STYLES.values():
         style = f"background-color:{background};" if background else "text-decoration:line-through;"
-        shown = (
-            colour if background else readable(colour)
-        )  # without a ground of its own: on the window
+        shown = colour if background else readable(colour)  # without a ground of its own: on the window
         chips.append(f'<span style="{style} color:{shown};">&nbsp;{label}&nbsp;</span>')
     return "Marked: " + " ".join(chips)
 

@@ -275,17 +275,21 @@ def test_long_class_names_are_cut_on_the_key_chips_and_whole_in_their_tooltips(q
 
 
 @pytest.mark.parametrize(
-    ("point_size", "screen_width"), [(None, 1024), (13, 1366)], ids=["1024px", "1366px-13pt"]
+    ("point_size", "screen_width", "screen_height"),
+    [(None, 1024, 600), (13, 1366, 768)],
+    ids=["1024x600", "1366x768-13pt"],
 )
-def test_the_window_is_never_wider_than_a_small_screen(
+def test_the_window_is_never_larger_than_a_small_screen(
     qtbot,  # noqa: ANN001
     twelve_classes: Path,
     point_size: int | None,
     screen_width: int,
+    screen_height: int,
 ) -> None:
-    """A 1024 px netbook at the system font, and a 1366 px laptop with a large font (13 pt, a 125 % desktop): the
-    rows of buttons wrap, so no area makes the window wider than the screen (the window manager cannot shrink a
-    window below its minimum, and its right-hand column went off the screen)."""
+    """A 1024 x 600 netbook at the system font, and a 1366 x 768 laptop with a large font (13 pt, a 125 % desktop):
+    the rows of buttons wrap, so no area makes the window wider than the screen (the window manager cannot shrink a
+    window below its minimum, and its right-hand column went off the screen); the bottom panels scroll their
+    height, so the window fits under a title bar (30 px) even with the class buttons on two rows."""
     original = QApplication.font()
     if point_size is not None:
         font = QFont(original)
@@ -307,6 +311,7 @@ def test_the_window_is_never_wider_than_a_small_screen(
         window.resize(narrowest, 700)
         _settle(qtbot, window)
         assert window.width() == narrowest
+        assert window.minimumSizeHint().height() <= screen_height - 30, window.minimumSizeHint()
         for dock in window.findChildren(QDockWidget):  # the hidden ones too (the dataset map), once shown
             assert dock.widget().minimumSizeHint().width() <= screen_width // 2, dock.windowTitle()
         controller.shutdown()
