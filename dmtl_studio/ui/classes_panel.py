@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.ui.flow_layout import FlowLayout
-from dmtl_studio.ui.muted import muted_style, readable
+from dmtl_studio.ui.muted import tone
 
 COLUMNS = ["Key", "Class", "Total", "Train", "Val", "Test"]
 #: Classes the table shows without scrolling, where the window has the height (a short screen shows fewer).
@@ -65,7 +65,7 @@ class ClassKeyStrip(QWidget):
         self.flow.addWidget(self.title)
         self.chips: list[QToolButton] = []
         self.hint = QLabel("0 unlabels · Space next · Ctrl+Z undo")
-        self.hint.setStyleSheet(muted_style())
+        tone(self.hint)
         self.flow.addWidget(self.hint)
 
     def show_classes(self, names: list[str], colors: dict[str, str]) -> None:
@@ -132,7 +132,7 @@ class ClassesPanel(QWidget):
         self.key_strip = ClassKeyStrip()
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
-        self.warnings.setStyleSheet(f"color: {readable('#a04000')};")
+        tone(self.warnings, "#a04000")
         # Tool buttons, as wide as their text: the row fits the side column of a 1280 px wide window.
         self.add_button = QToolButton(text="Add…")
         self.rename_button = QToolButton(text="Rename…")

@@ -231,7 +231,7 @@ class ImageListModel(QAbstractListModel):
             if problem:
                 return QColor(readable("#c0392b"))
             if record.label:
-                return QColor(self.colors.get(record.label, "#222222"))
+                return QColor(self.colors.get(record.label, readable("#222222")))
             return QColor("#7f8c8d")
         if role == self.ImageIdRole:
             return record.id

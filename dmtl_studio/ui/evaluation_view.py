@@ -34,6 +34,7 @@ from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
 from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX, RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 from dmtl_studio.ui.flow_layout import FlowLayout
+from dmtl_studio.ui.muted import readable
 from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
 from dmtl_studio.ui.text_import_dialog import TextImportDialog
 
@@ -124,7 +125,7 @@ class ReliabilityDiagram(QWidget):
         # The key is a line of text, not a legend: in the evaluation dock every row of the plot counts.
         self.key = QLabel(
             "<span style='color:#2e86de'>■</span> calibrated &nbsp; "
-            "<span style='color:#c0392b'>□</span> uncalibrated &nbsp; - - ideal"
+            f"<span style='color:{readable('#c0392b')}'>□</span> uncalibrated &nbsp; - - ideal"
         )
         self.key.setTextFormat(Qt.TextFormat.RichText)
         self.key.setWordWrap(True)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.base.heat_ramp import heat_rgba
-from dmtl_studio.ui.muted import muted_style, readable
+from dmtl_studio.ui.muted import readable, tone
 
 
 def heatmap_to_qimage(heatmap: np.ndarray) -> QImage:
@@ -136,7 +136,7 @@ class ImageViewer(QWidget):
         self.overlay_note = QLabel()
         self.overlay_note.setTextFormat(Qt.TextFormat.PlainText)  # it names classes, which may hold '<'
         self.overlay_note.setWordWrap(True)
-        self.overlay_note.setStyleSheet(muted_style())
+        tone(self.overlay_note)
         self.image_id: int | None = None
         self.path: str | None = None
         top = QHBoxLayout()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,6 +31,7 @@ from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.dataset_map import DatasetMapView
 from dmtl_studio.ui.evaluation_view import EvaluationView
 from dmtl_studio.ui.model_panel import ModelPanel
+from dmtl_studio.ui.muted import retone
 from dmtl_studio.ui.new_project_dialog import NewProjectDialog
 from dmtl_studio.ui.recipe_editor import RecipeEditor
 from dmtl_studio.ui.settings import forget_project, recent_projects, studio_settings
@@ -470,6 +471,12 @@ class MainWindow(QMainWindow):
 
     def allow_close(self) -> None:
         self._allow_close = True
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        """A new palette (the desktop's dark theme switched on): greys and warning colours are drawn again in it."""
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            retone(self)
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

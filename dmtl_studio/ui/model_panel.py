@@ -51,7 +51,7 @@ from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError
 from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
-from dmtl_studio.ui.muted import muted_color, muted_style, readable
+from dmtl_studio.ui.muted import muted_color, tone
 from dmtl_studio.ui.plot_theme import follow_theme
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
@@ -132,7 +132,7 @@ UNLABELLED_RULE_HELP = (
 
 def _muted(label: QLabel) -> QLabel:
     label.setWordWrap(True)
-    label.setStyleSheet(muted_style())
+    tone(label)
     return label
 
 
@@ -666,7 +666,7 @@ class ModelPanel(QWidget):
         self.weights_import_requested.emit(path, backbone)
 
     def show_weights_note(self, text: str, error: bool = False) -> None:
-        self.weights_note.setStyleSheet(f"color: {readable('#b03a2e')};" if error else muted_style())
+        tone(self.weights_note, "#b03a2e" if error else None)
         self.weights_note.setText(text)
         self.weights_note.show()
 

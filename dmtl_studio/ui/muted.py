@@ -4,6 +4,7 @@ themes alike: a fixed #555 is 1.8:1 against a dark window, nearly invisible."""
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
 
 
 def muted_color() -> str:
@@ -15,24 +16,72 @@ def muted_color() -> str:
     return QColor(*mix).name()
 
 
-def muted_style() -> str:
-    """A style sheet that draws a widget's text in :func:`muted_color`."""
-    return f"color: {muted_color()};"
-
-
 def on_dark_theme() -> bool:
     """Whether the palette's window colour is dark (its lightness under half)."""
     return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
+def contrast_ratio(first: QColor, second: QColor) -> float:
+    """WCAG 2's contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
+
+    def luminance(color: QColor) -> float:
+        def linear(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return (
+            0.2126 * linear(color.redF()) + 0.7152 * linear(color.greenF()) + 0.0722 * linear(color.blueF())
+        )
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+#: The contrast a coloured text keeps on a dark theme (WCAG 2's AA level for text).
+MIN_CONTRAST = 4.5
+
+
 def readable(color: str) -> str:
     """``color`` (``#rrggbb``, chosen for a light window) as it should be drawn now: unchanged on a light theme; on a
-    dark one the same hue lightened to at least 72 % lightness, so an error's red (#c0392b, 2.4:1 on a dark
-    window) or a note's amber (#8a6d00, 2.6:1) reads at about 5:1 or more."""
+    dark one the same hue lightened, in steps, until it has :data:`MIN_CONTRAST` against both the palette's window
+    and base colours (an error's red #c0392b is 2.4:1 on a #2b2b2b window, a note's amber #8a6d00 2.6:1)."""
     if not on_dark_theme():
         return color
+    palette = QGuiApplication.palette()
+    grounds = (palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.Base))
     shade = QColor(color)
     hue, saturation, lightness, alpha = shade.getHslF()
-    if lightness < 0.72:
-        shade.setHslF(hue, saturation, 0.72, alpha)
-    return shade.name()
+    lightness = max(lightness, 0.6)
+    while True:
+        shade.setHslF(hue, saturation, lightness, alpha)
+        drawn = QColor(shade.name())  # as it is drawn: 8 bits a channel
+        if lightness >= 0.97 or all(contrast_ratio(drawn, g) >= MIN_CONTRAST for g in grounds):
+            return drawn.name()
+        lightness = min(0.97, lightness + 0.02)
+
+
+#: The dynamic property that marks a widget drawn by :func:`tone`, holding the colour it was given.
+TONE_PROPERTY = "dmtl_tone"
+
+
+def tone(widget: QWidget, color: str | None = None, extra: str = "") -> QWidget:
+    """Draw ``widget``'s text in the muted grey (``color`` None) or in :func:`readable` ``color``, with the style
+    sheet declarations ``extra``; returns ``widget``. :func:`retone` draws it again for a new palette (a desktop
+    switching to its dark theme at dusk), which a colour fixed in a style sheet would not follow."""
+    widget.setProperty(TONE_PROPERTY, color or "")
+    widget.setProperty(f"{TONE_PROPERTY}_extra", extra)
+    _apply_tone(widget)
+    return widget
+
+
+def retone(root: QWidget) -> None:
+    """Draw again, in the current palette, ``root`` and every widget under it that :func:`tone` drew."""
+    for widget in [root, *root.findChildren(QWidget)]:
+        if widget.property(TONE_PROPERTY) is not None:
+            _apply_tone(widget)
+
+
+def _apply_tone(widget: QWidget) -> None:
+    color = widget.property(TONE_PROPERTY)
+    shade = readable(color) if color else muted_color()
+    extra = widget.property(f"{TONE_PROPERTY}_extra") or ""
+    widget.setStyleSheet(f"{extra} color: {shade};".strip())

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.project.location import NewProjectFolder, check_new_project_folder
-from dmtl_studio.ui.muted import readable
+from dmtl_studio.ui.muted import tone
 
 
 class NewProjectDialog(QDialog):
@@ -61,7 +61,7 @@ class NewProjectDialog(QDialog):
         self.target.setWordWrap(True)
         self.problem = QLabel()
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet(f"color: {readable('#c0392b')};")
+        tone(self.problem, "#c0392b")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

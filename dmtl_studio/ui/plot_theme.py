@@ -4,7 +4,8 @@ pyqtgraph draws with its own colours (a fixed background, grey axes) and a small
 white panel inside a dark window and its axes stayed at about 8 pt when the user had chosen 13 pt. Here a plot takes
 the palette's base colour as its background, the window text colour for its axes' text and legend, the muted grey
 (:mod:`~dmtl_studio.ui.muted`) for its axis lines and grid, and the application's font, one point smaller, for its
-tick values, axis titles and legend; it follows a later change of palette or font too.
+tick values, axis titles and legend; it follows a later change of the application's palette or font too (a desktop
+switching to its dark theme).
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ _CHANGES = {
 
 
 def plot_font() -> QFont:
-    """The application's font one point smaller (not below 7 pt): plots are dense, but must grow with the font."""
+    """The application's font one point smaller (not below 7 pt; one pixel, not below 9 px, for a font sized in
+    pixels): plots are dense, but must grow with the font."""
     font = QFont(QGuiApplication.font())
-    size = font.pointSizeF()
-    if size > 0:
-        font.setPointSizeF(max(7.0, size - 1.0))
+    if font.pointSizeF() > 0:
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 1.0))
+    elif font.pixelSize() > 0:
+        font.setPixelSize(max(9, font.pixelSize() - 1))
     return font
+
+
+def css_size(font: QFont) -> str:
+    """``font``'s size as a style sheet gives it: ``"9pt"``, or ``"12px"`` for a font sized in pixels."""
+    return f"{font.pointSizeF():g}pt" if font.pointSizeF() > 0 else f"{font.pixelSize()}px"
 
 
 def plot_colors() -> tuple[QColor, QColor, QColor]:
@@ -49,7 +57,7 @@ def apply_theme(plot: pg.PlotWidget) -> None:
     """Give ``plot`` the palette's colours and :func:`plot_font` now (axes, their titles, the legend)."""
     background, text, lines = plot_colors()
     font = plot_font()
-    size = f"{font.pointSizeF():g}pt"
+    size = css_size(font)
     plot.setBackground(background)
     item = plot.getPlotItem()
     for name in ("left", "bottom", "right", "top"):
@@ -58,7 +66,7 @@ def apply_theme(plot: pg.PlotWidget) -> None:
         axis.setTextPen(text)
         axis.setTickFont(font)
         axis.labelStyle = {"color": text.name(), "font-size": size}
-        if axis.labelText or axis.labelUnits:
+        if axis.labelText or axis.labelUnits:  # (no plot here sets SI prefix ranges, which this would reset)
             axis.setLabel(axis.labelText, axis.labelUnits, axis.labelUnitPrefix, **axis.labelStyle)
     legend = item.legend
     if legend is not None:
@@ -69,11 +77,12 @@ def apply_theme(plot: pg.PlotWidget) -> None:
 
 
 class _FollowTheme(QObject):
-    """Applies the theme again when the plot's palette or font changes (a switch of the desktop's theme)."""
+    """Applies the theme again, and calls each of ``also``, when the plot's palette or font changes (a switch of
+    the desktop's theme reaches every widget so)."""
 
-    def __init__(self, plot: pg.PlotWidget, also: Callable[[], None] | None) -> None:
+    def __init__(self, plot: pg.PlotWidget) -> None:
         super().__init__(plot)
-        self._also = also
+        self.also: list[Callable[[], None]] = []
         self._busy = False
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -81,8 +90,8 @@ class _FollowTheme(QObject):
             self._busy = True  # applying sets fonts and colours, which may send these events again
             try:
                 apply_theme(watched)
-                if self._also is not None:
-                    self._also()
+                for again in self.also:
+                    again()
             finally:
                 self._busy = False
         return False
@@ -92,8 +101,14 @@ def follow_theme(plot: pg.PlotWidget, also: Callable[[], None] | None = None) ->
     """Apply the theme to ``plot`` now and after each change of palette or font; returns ``plot``.
 
     ``also`` is called after each later change, for the plot's own items drawn in theme colours (a dashed
-    diagonal in the muted grey, say), which the caller colours itself the first time.
+    diagonal in the muted grey, say), which the caller colours itself the first time. Called again for the same
+    plot, it only adds its ``also``.
     """
-    apply_theme(plot)
-    plot.installEventFilter(_FollowTheme(plot, also))
+    follower = plot.findChild(_FollowTheme)
+    if follower is None:
+        apply_theme(plot)
+        follower = _FollowTheme(plot)
+        plot.installEventFilter(follower)
+    if also is not None:
+        follower.also.append(also)
     return plot

@@ -46,7 +46,7 @@ from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.decimal_box import DecimalSpinBox
-from dmtl_studio.ui.muted import muted_style, readable
+from dmtl_studio.ui.muted import tone
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class _Tile(QWidget):
         self.picture.setStyleSheet("background: #e4e7eb;")
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setStyleSheet(f"font-size: 10px; {muted_style()}")
+        tone(self.caption, extra="font-size: 10px;")
         self.caption.setFixedWidth(size)
         # Two lines: a mixed sample names both labels with their weights, one per line.
         self.caption.setFixedHeight(2 * self.caption.fontMetrics().height() + 2)
@@ -241,7 +241,7 @@ class RecipeEditor(QWidget):
 
         self.step_help = QLabel("Select a step to change it.")
         self.step_help.setWordWrap(True)
-        self.step_help.setStyleSheet(muted_style())
+        tone(self.step_help)
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setContentsMargins(0, 0, 0, 0)
@@ -271,7 +271,7 @@ class RecipeEditor(QWidget):
         self.reseed_button = QPushButton("Re-seed")
         self.reseed_button.setToolTip("Draw 12 new random versions")
         self.preview_status = QLabel("Select images in the browser to preview the recipe on them.")
-        self.preview_status.setStyleSheet(muted_style())
+        tone(self.preview_status)
         self.preview_status.setWordWrap(True)  # a long status must not widen the column
         # The choices shrink to the column: long names must not push the buttons
         # beside them out of a narrow side column.
@@ -314,7 +314,7 @@ class RecipeEditor(QWidget):
         self.message = QLabel()
         self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file contents (a recipe's name)
         self.message.setWordWrap(True)
-        self.message.setStyleSheet(f"color: {readable('#c0392b')};")
+        tone(self.message, "#c0392b")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.project.splits import SplitSettings
 from dmtl_studio.ui.decimal_box import DecimalSpinBox
-from dmtl_studio.ui.muted import readable
+from dmtl_studio.ui.muted import tone
 
 
 class SplitDialog(QDialog):
@@ -46,7 +46,7 @@ class SplitDialog(QDialog):
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         self.error = QLabel()
-        self.error.setStyleSheet(f"color: {readable('#c0392b')};")
+        tone(self.error, "#c0392b")
         form = QFormLayout(self)
         form.addRow(note)
         form.addRow("Validation fraction", self.val)

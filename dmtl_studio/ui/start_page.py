@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.project.store import is_project
-from dmtl_studio.ui.muted import readable
+from dmtl_studio.ui.muted import tone
 
 #: The order of work, step by step: (title, where in the window, what it does).
 STEPS = [
@@ -102,7 +102,7 @@ class StartPage(QWidget):
         self.forget_button.clicked.connect(self._forget_current)
         self.recent_note = QLabel()
         self.recent_note.setWordWrap(True)
-        self.recent_note.setStyleSheet(f"color: {readable('#a04000')};")
+        tone(self.recent_note, "#a04000")
         recent_buttons = QHBoxLayout()
         recent_buttons.addWidget(self.open_recent_button)
         recent_buttons.addWidget(self.forget_button)

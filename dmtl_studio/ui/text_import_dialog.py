@@ -39,7 +39,7 @@ from dmtl_studio.core.project.text_tables import (
     describe_delimiter,
     preview_table,
 )
-from dmtl_studio.ui.muted import readable
+from dmtl_studio.ui.muted import tone
 
 #: Shown in the label and split choices for "no such column".
 NO_COLUMN = "(none)"
@@ -107,7 +107,7 @@ class TextImportDialog(QDialog):
         self.resize(max(width, self.minimumSizeHint().width()), max(height, self.minimumSizeHint().height()))
         self.encoding_note = QLabel()  # the file is not UTF-8: said with the encoding it is shown in
         self.encoding_note.setWordWrap(True)
-        self.encoding_note.setStyleSheet(f"color: {readable('#a04000')};")
+        tone(self.encoding_note, "#a04000")
         self.encoding_note.setVisible(False)
         try:
             self.preview = preview_table(self.path, rows=PREVIEW_ROWS)
@@ -157,10 +157,10 @@ class TextImportDialog(QDialog):
         self.how_read.setWordWrap(True)
         self.header_note = QLabel()  # the first line looks like a row of data: said before it is lost
         self.header_note.setWordWrap(True)
-        self.header_note.setStyleSheet(f"color: {readable('#a04000')};")
+        tone(self.header_note, "#a04000")
         self.problem = QLabel()
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet(f"color: {readable('#c0392b')};")
+        tone(self.problem, "#c0392b")
         self.table = QTableWidget()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)

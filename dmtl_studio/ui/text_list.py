@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
-from dmtl_studio.ui.muted import readable
+from dmtl_studio.ui.muted import muted_color, readable
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def verdict_color(verdict: str) -> QColor:
         return QColor(readable("#c0392b"))
     if verdict.startswith("→"):
         return QColor(readable("#1f5fa8"))
-    return QColor("#666666")
+    return QColor(muted_color())
 
 
 def readable_on(color: QColor) -> QColor:
@@ -178,7 +178,9 @@ class TextRowDelegate(QStyledItemDelegate):
         painter.setPen(QColor(readable("#c0392b")) if record.problem and not selected else text_color)
         painter.setFont(option.font)  # type: ignore[attr-defined]
         self._paint_lines(painter, body, body_rect, option.font)  # type: ignore[attr-defined]
-        painter.setPen(QColor(0, 0, 0, 30))
+        rule = QColor(option.palette.color(QPalette.ColorRole.Text))  # type: ignore[attr-defined]
+        rule.setAlpha(30)  # a faint line between rows, on a light list or a dark one
+        painter.setPen(rule)
         painter.drawLine(rect.left(), rect.bottom(), rect.right(), rect.bottom())
         painter.restore()
 
@@ -216,7 +218,7 @@ class TextRowDelegate(QStyledItemDelegate):
         metrics = QFontMetrics(font)
         x = under.left()
         if split:
-            painter.setPen(QColor("#dddddd") if selected else QColor("#666666"))
+            painter.setPen(QColor("#dddddd") if selected else QColor(muted_color()))
             painter.drawText(under, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, split)
             x += metrics.horizontalAdvance(split) + metrics.horizontalAdvance("  ")
         if verdict:

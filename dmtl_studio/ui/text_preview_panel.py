@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.augment.text_preview import TextPreviewResult
 from dmtl_studio.core.augment.text_tokens import TextChange, is_cjk_word
-from dmtl_studio.ui.muted import muted_color, muted_style, readable
+from dmtl_studio.ui.muted import muted_color, readable, tone
 
 #: How each kind of change is marked: (background, text colour, legend).
 CHANGE_STYLES = {
@@ -108,7 +108,7 @@ class TextPreviewPanel(QWidget):
         self.legend = QLabel(legend_html())
         self.legend.setStyleSheet("font-size: 11px;")
         self.status = QLabel("Select texts in the browser, or type a text above, to preview the recipe.")
-        self.status.setStyleSheet(muted_style())
+        tone(self.status)
         self.status.setWordWrap(True)
 
         layout = QVBoxLayout(self)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.text_rows import is_removed_key
-from dmtl_studio.ui.muted import muted_color, muted_style, readable
+from dmtl_studio.ui.muted import muted_color, readable, tone
 
 #: Keys the browser labels with; undo and redo are the browser's too (a read-only text has nothing to undo).
 _LABEL_KEYS = {
@@ -155,7 +155,7 @@ class TextViewer(QWidget):
         self.explain_button.toggled.connect(self._explain_toggled)
         self.explain_note = QLabel()
         self.explain_note.setWordWrap(True)
-        self.explain_note.setStyleSheet(muted_style())
+        tone(self.explain_note)
         self.explain_note.hide()
         self.body = TextBody()
         self.item_id: int | None = None

@@ -40,8 +40,8 @@ from dmtl_studio.core.training.events import (
     StepProgress,
 )
 from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
-from dmtl_studio.ui.muted import muted_style, readable
-from dmtl_studio.ui.plot_theme import follow_theme
+from dmtl_studio.ui.muted import readable, tone
+from dmtl_studio.ui.plot_theme import follow_theme, plot_font
 
 REDRAW_MS = 200
 TRAIN_COLOR = "#2e86de"
@@ -152,12 +152,17 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
 def _chosen_marker(plot: pg.PlotWidget) -> pg.InfiniteLine:
     """A hidden vertical dashed line with a label at its top, for the linear probe's chosen strength."""
     marker = pg.InfiniteLine(
-        angle=90,
-        movable=False,
-        pen=pg.mkPen("#c0392b", width=1.5, style=Qt.PenStyle.DashLine),
-        label="chosen C",
-        labelOpts={"position": 0.9, "color": "#c0392b", "anchors": [(0, 0), (0, 0)]},
+        angle=90, movable=False, label="chosen C", labelOpts={"position": 0.9, "anchors": [(0, 0), (0, 0)]}
     )
+
+    def colour() -> None:  # red that reads on the plot's ground, light or dark, in the plot's font
+        red = readable("#c0392b")
+        marker.setPen(pg.mkPen(red, width=1.5, style=Qt.PenStyle.DashLine))
+        marker.label.setColor(red)
+        marker.label.setFont(plot_font())
+
+    colour()
+    follow_theme(plot, also=colour)
     marker.hide()
     plot.addItem(marker, ignoreBounds=True)
     return marker
@@ -262,7 +267,7 @@ class TrainingPanel(QWidget):
         self._steps_origin: tuple[float, int, float] | None = None  # (time, steps done, paused seconds)
         self.stop_note = QLabel()
         self.stop_note.setWordWrap(True)
-        self.stop_note.setStyleSheet(muted_style())
+        tone(self.stop_note)
         self.stop_note.hide()
 
         self.loss_plot = _plot("Loss", "cross-entropy")
@@ -337,7 +342,7 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(self._resume_clicked)
         self.notices = QLabel()
         self.notices.setWordWrap(True)
-        self.notices.setStyleSheet(f"color: {readable('#a04000')};")
+        tone(self.notices, "#a04000")
         self.notices.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.notices.hide()
         self.notices_area = _NotesArea(self.notices)

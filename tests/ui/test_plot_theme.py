@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QColor, QPalette
@@ -58,6 +60,16 @@ def test_plots_follow_a_dark_palette_and_a_larger_font(qtbot, restored_theme) ->
     assert legend.items and QColor(legend.opts["labelTextColor"]).name() == "#eeeeee"
     assert legend.opts["labelTextSize"] == "13pt"
     assert all(QColor(label.opts["color"]).name() == "#eeeeee" for _sample, label in legend.items)
+    marker = panel.chosen_c[0]  # the probe's chosen C: red that reads on the dark plot, in its font
+    red = marker.pen.color()
+    assert red.name() != "#c0392b" and red.hslHue() == pytest.approx(QColor("#c0392b").hslHue(), abs=2)
+    assert marker.label.textItem.font().pointSizeF() == 13
+
+    font = QApplication.font()  # a font sized in pixels has no point size: the plots take pixels too
+    font.setPixelSize(20)
+    QApplication.setFont(font)
+    qtbot.waitUntil(lambda: axis.labelStyle["font-size"] == "19px")
+    assert axis.style["tickFont"].pixelSize() == 19 and legend.opts["labelTextSize"] == "19px"
 
 
 def test_the_reliability_diagram_and_the_map_colour_their_own_items(qtbot, restored_theme) -> None:  # noqa: ANN001
@@ -80,28 +92,45 @@ def test_the_reliability_diagram_and_the_map_colour_their_own_items(qtbot, resto
     assert diagram.diagonal.opts["pen"].color().lightness() < grey.lightness()
 
 
-def _contrast(a: QColor, b: QColor) -> float:
-    def luminance(c: QColor) -> float:
-        def channel(v: float) -> float:
-            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-
-        return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
-
-    high, low = sorted((luminance(a), luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-def test_error_and_note_colours_read_on_a_dark_window(qapp, restored_theme) -> None:  # noqa: ANN001
-    from dmtl_studio.ui.muted import readable
+@pytest.mark.parametrize("window", ["#2b2b2b", "#3c3f41", "#5a5a5a"])
+def test_error_and_note_colours_read_on_a_dark_window(qapp, restored_theme, window: str) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.muted import contrast_ratio, readable
 
     QApplication.setPalette(QPalette(QColor("#f0f0f0")))
     assert (
         readable("#c0392b") == "#c0392b" and readable("#8a6d00") == "#8a6d00"
     )  # as chosen, on a light window
-    QApplication.setPalette(_dark())
-    window = QColor("#2b2b2b")
+    dark = _dark()
+    dark.setColor(QPalette.ColorRole.Window, QColor(window))
+    QApplication.setPalette(dark)
     for fixed in ("#c0392b", "#a04000", "#8a6d00", "#1e7e34", "#1f5fa8", "#b03a2e"):
-        assert _contrast(QColor(fixed), window) < 4.5  # unreadable as chosen
+        assert contrast_ratio(QColor(fixed), QColor(window)) < 4.5  # unreadable as chosen
         shown = QColor(readable(fixed))
-        assert _contrast(shown, window) >= 4.5, (fixed, shown.name())
+        for ground in (window, "#1e1e1e"):  # the window, and the base colour of lists and plots
+            assert contrast_ratio(shown, QColor(ground)) >= 4.5, (fixed, shown.name(), ground)
         assert abs(shown.hslHue() - QColor(fixed).hslHue()) <= 2  # the same hue: red stays red
+
+
+def test_greys_and_warnings_follow_a_palette_switched_while_the_window_is_open(
+    qtbot,  # noqa: ANN001
+    restored_theme,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    from dmtl_studio.app import build_window
+    from dmtl_studio.core.project.store import ProjectStore
+    from dmtl_studio.ui.muted import TONE_PROPERTY, muted_color, readable
+
+    ProjectStore.create(tmp_path / "p").close()
+    QApplication.setPalette(QPalette(QColor("#f0f0f0")))
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    hint, notices = window.browser.classes.key_strip.hint, window.training.notices
+    light_grey = muted_color()
+    assert light_grey in hint.styleSheet() and "#a04000" in notices.styleSheet()
+    assert hint.property(TONE_PROPERTY) == "" and notices.property(TONE_PROPERTY) == "#a04000"
+
+    QApplication.setPalette(_dark())  # the desktop turns dark while the window is open
+    qtbot.waitUntil(lambda: muted_color() in hint.styleSheet())
+    assert muted_color() != light_grey
+    assert readable("#a04000") in notices.styleSheet() and readable("#a04000") != "#a04000"
+    controller.shutdown()
