@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmtl_studio import __version__, cli_explain, cli_remove, cli_text
+from dmtl_studio.cli_output import output_folders
 from dmtl_studio.core.base.durations import spoken_duration
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
@@ -112,27 +113,6 @@ def _path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path; name a file or folder (. for the current folder)")
     return absolute_path(text)
-
-
-def _first_missing_folder(path: Path | None) -> Path | None:
-    """The top-most folder above ``path`` that does not exist yet (``None`` when its parent exists), taken before an
-    output command writes: the command creates the folders, and :func:`_say_created_folders` then says so."""
-    if path is None:
-        return None
-    missing = None
-    folder = path.parent
-    while not folder.exists() and folder.parent != folder:
-        missing, folder = folder, folder.parent
-    return missing
-
-
-def _say_created_folders(missing: Path | None, path: Path) -> None:
-    """A note on stderr naming the folders an output command created for ``path`` (a mistyped path would otherwise
-    make a folder tree unseen)."""
-    if missing is None or not path.parent.is_dir():
-        return
-    where = str(missing) if missing == path.parent else f"{missing} (down to {path.parent})"
-    print(f"note: created the folder {where}, which did not exist", file=sys.stderr)
 
 
 #: Preset names ``train --help`` gives as examples of ``--recipe NAME`` (checked against the presets by the tests).
@@ -1240,9 +1220,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.evaluation.exported_model import is_run_folder
-    from dmtl_studio.core.evaluation.predict import NoImagesError, predict_folder, predict_with
-    from dmtl_studio.core.quality.reject import RejectError
 
     reject_below = args.reject_below
     if reject_below is not None and not 0.0 <= reject_below <= 1.0:
@@ -1266,12 +1243,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     _refuse_predict_output(args)
     if args.device == "cuda":
         _check_cuda_for_predict()
+    with output_folders(args.out):
+        return _predict(args, modality, reject_below)
+
+
+def _predict(args: argparse.Namespace, modality: str, reject_below: float | None) -> int:
+    """``predict`` once its model, input and output are checked."""
+    from dmtl_studio.core.evaluation.exported_model import is_run_folder
+    from dmtl_studio.core.evaluation.predict import NoImagesError, predict_folder, predict_with
+    from dmtl_studio.core.quality.reject import RejectError
+
     bar = _Progress("predict")
-    missing = _first_missing_folder(args.out)
     if modality == "text":
-        done = cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
-        _say_created_folders(missing, args.out)
-        return done
+        return cli_text.cmd_predict_texts(args, reject_below, lambda d, t: bar.update(d, t))
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if value is not None and modality == "images":  # not a model at all: loading it below says why
             print(
@@ -1336,7 +1320,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:
             print(f"  {path}: {reason}", file=sys.stderr)
-    _say_created_folders(missing, args.out)
     return 0 if summary.predictions else 1
 
 
@@ -1466,9 +1449,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     _refuse_run_folder(args.run_dir)  # a project or a folder without a model says so, as evaluate does
     _refuse_export_output(args)
-    missing = _first_missing_folder(args.out)
-    result = export_run(args.run_dir, args.format, args.out)
-    _say_created_folders(missing, args.out)
+    with output_folders(args.out):
+        result = export_run(args.run_dir, args.format, args.out)
     print(
         f"exported {args.format} to {result.path} in {result.seconds:.1f} s (sidecar {result.sidecar.name})"
     )
@@ -1542,9 +1524,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         refuse_existing(args.out, "not a report DMTL Studio wrote")
     from dmtl_studio.core.base.fileio import FileWriteError
 
-    missing = _first_missing_folder(args.out)
     try:
-        path, result = write_report(args.run_dir, args.out)
+        with output_folders(args.out):
+            path, result = write_report(args.run_dir, args.out)
     except FileWriteError as exc:
         if args.out is not None:
             raise
@@ -1553,7 +1535,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
         ) from exc
     if result is not None and result.note:
         print(f"note: {result.note}")
-    _say_created_folders(missing, path)
     print(f"wrote {path}")
     return 0
 
@@ -1565,17 +1546,16 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     _refuse_run_folder(args.run_dir)
     bar = _Progress("audit")
-    missing = _first_missing_folder(args.out)
-    args.out.parent.mkdir(parents=True, exist_ok=True)  # before the bundle's work, not after it
-    _say_created_folders(missing, args.out)
-    path = write_audit_bundle(
-        args.run_dir,
-        args.out,
-        project_dir=args.project,
-        label_check=not args.no_label_check,
-        onnx=args.onnx,
-        progress=lambda done, total: bar.update(done, total),
-    )
+    with output_folders(args.out):
+        args.out.parent.mkdir(parents=True, exist_ok=True)  # before the bundle's work, not after it
+        path = write_audit_bundle(
+            args.run_dir,
+            args.out,
+            project_dir=args.project,
+            label_check=not args.no_label_check,
+            onnx=args.onnx,
+            progress=lambda done, total: bar.update(done, total),
+        )
     with zipfile.ZipFile(path) as bundle:
         card = json.loads(bundle.read("model-card.json"))
     accuracy, issues = card["metrics"]["accuracy"], card["label_issues"]
@@ -1690,16 +1670,17 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     with ProjectStore.open(args.project_dir) as store:
         if args.action == "export-csv":
             _refuse_label_csv(path, args.project_dir)
-            missing = _first_missing_folder(path)
-            path.parent.mkdir(parents=True, exist_ok=True)  # as predict, export and report make theirs
-            _say_created_folders(missing, path)
-            print(f"wrote {export_csv(store, path)} label(s) to {path}")
+            with output_folders(path):
+                path.parent.mkdir(parents=True, exist_ok=True)  # as predict, export and report make theirs
+                written = export_csv(store, path)
+            print(f"wrote {written} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
             gone = store.mark_missing_files()
             if gone:
                 print(f"note: {missing_files_notice(gone)}", file=sys.stderr)
-            copied = export_imagefolder(store, path)
+            with output_folders(path):  # the folders above the export's own folder
+                copied = export_imagefolder(store, path)
             noun = "text" if store.kind == "text" else "image"
             print(
                 f"{done.format(copied)} into {path}"
@@ -1851,9 +1832,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
-        missing = _first_missing_folder(args.destination)
-        done = store.backup(args.destination)
-        _say_created_folders(missing, args.destination)
+        with output_folders(args.destination):
+            done = store.backup(args.destination)
         print(f"backed up to {done}")
     return 0
 

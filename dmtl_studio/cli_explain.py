@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from dmtl_studio.cli_output import output_folders
+
 HELP = (
     "explain a run's predictions: Grad-CAM pictures of images (written to --out), or the words of texts that "
     "weighed for and against the class"
@@ -98,7 +100,8 @@ def _images(args: argparse.Namespace) -> int:
         else:
             print(f"{name}: {result.class_name} {result.probability:.0%} -> {result.out}", flush=True)
 
-    results = explain_images(args.run_dir, paths, args.out, args.class_name, on_result=said)
+    with output_folders(args.out):  # the folders above the pictures' own folder
+        results = explain_images(args.run_dir, paths, args.out, args.class_name, on_result=said)
     written = sum(r.out is not None for r in results)
     skipped = f"; {len(results) - written} not explained" if written < len(results) else ""
     print(f"wrote {written} Grad-CAM picture(s) to {args.out}{skipped}")

@@ -1,4 +1,5 @@
-"""A scroll area for a panel of the window's side column: it scrolls the panel's height, never its width."""
+"""A scroll area for a panel of the window's side column or its evaluation: it scrolls the panel's height, never its
+width."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ BOTTOM_MIN_HEIGHT = 150
 class ColumnScroll(QScrollArea):
     """As wide as its content's minimum (rows of buttons, a preview grid) plus the scroll bar, so the bar never
     covers a button and nothing is cut at the right, whatever the style's margins or the font; at most
-    ``min_height`` (:data:`MIN_HEIGHT` unless given) tall at its smallest, the rest scrolls. The minimum follows the content once it is styled or
-    filled."""
+    ``min_height`` (:data:`MIN_HEIGHT` unless given) tall at its smallest, the rest scrolls. The minimum follows
+    the content once it is styled or filled."""
 
     def __init__(self, content: QWidget, parent: QWidget | None = None, min_height: int = MIN_HEIGHT) -> None:
         super().__init__(parent)

@@ -41,6 +41,11 @@ def test_evaluate_export_predict_report(tmp_path_factory, tmp_path: Path) -> Non
     predicted = _cli("predict", str(onnx), str(images), "--out", str(nested))
     assert predicted.returncode == 0 and nested.read_bytes() == (tmp_path / "p.csv").read_bytes()
     assert f"created the folder {tmp_path / 'preds'} (down to {nested.parent})" in predicted.stderr
+    under_a_file = _cli("predict", str(onnx), str(images), "--out", str(tmp_path / "p.csv" / "q.csv"))
+    assert under_a_file.returncode == 2 and under_a_file.stderr.strip() == (
+        f"dmtl-studio predict: {tmp_path / 'p.csv'} is a file, not a folder: choose another place for q.csv "
+        "(nothing was written)"
+    )  # said before any image is predicted
 
     report = _cli("report", str(run_dir), "--out", str(tmp_path / "reports" / "r.html"))
     assert report.returncode == 0, report.stderr
