@@ -282,3 +282,18 @@ def test_a_copy_with_a_date_stamp_in_a_corner_is_still_a_near_duplicate() -> Non
     hashes = np.stack([image_hashes_of(photo), image_hashes_of(stamped)])
     thumbnails = np.stack([thumbnails_of(photo), thumbnails_of(stamped)])
     assert near_duplicate_pairs(hashes, thumbnails=thumbnails) == [(0, 1)]
+
+
+def test_the_demo_project_holds_no_look_alikes(tmp_path: Path) -> None:
+    """A newcomer's first audit of the demo warned of a leak: an orange disc and an orange triangle at one place
+    on one blue ground were a near-duplicate group under two labels. The demo's pictures now differ in their light;
+    the plain generator (the benchmarks' pictures) still makes such pairs, which is what this guards against."""
+    from dmtl_studio.core.project.demo import create_demo_project, write_shapes_folder
+    from dmtl_studio.core.quality.duplicates import find_duplicates
+
+    create_demo_project(tmp_path / "demo")
+    assert len(find_duplicates(tmp_path / "demo").groups) == 0
+    write_shapes_folder(tmp_path / "plain", 40, 30, seed=2026)  # the demo's draws without the light
+    with ProjectStore.create(tmp_path / "plain-project") as store:
+        import_folder(store, tmp_path / "plain", val_fraction=0.25, seed=0)
+    assert len(find_duplicates(tmp_path / "plain-project").groups) == 1
