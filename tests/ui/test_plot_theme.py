@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 import pytest
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from dmtl_studio.ui.dataset_map import DatasetMapView
@@ -15,15 +15,21 @@ from dmtl_studio.ui.training_panel import TrainingPanel
 
 
 def _dark() -> QPalette:
-    palette = QPalette()
-    for role, color in (
-        (QPalette.ColorRole.Window, "#2b2b2b"),
-        (QPalette.ColorRole.WindowText, "#eeeeee"),
-        (QPalette.ColorRole.Base, "#1e1e1e"),
-        (QPalette.ColorRole.Text, "#eeeeee"),
-    ):
-        palette.setColor(role, QColor(color))
-    return palette
+    """A dark palette: window #2b2b2b, base #1e1e1e, text #eeeeee."""
+    light, grey = QColor("#eeeeee"), QColor("#3a3a3a")
+    # QPalette(windowText, button, light, dark, mid, text, bright_text, base, window)
+    roles = (
+        light,
+        grey,
+        grey.lighter(),
+        grey.darker(),
+        grey,
+        light,
+        light,
+        QColor("#1e1e1e"),
+        QColor("#2b2b2b"),
+    )
+    return QPalette(*map(QBrush, roles))
 
 
 @pytest.fixture
