@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -146,7 +146,42 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     item.legend = legend  # curves given a name join it
     plot.setClipToView(True)
     plot.setDownsampling(mode="peak")
-    return follow_theme(plot)
+    plot.installEventFilter(_LegendFit(plot))
+    return follow_theme(plot, also=lambda: fit_legend(plot))
+
+
+def fit_legend(plot: pg.PlotWidget) -> None:
+    """As many legend entries a row as the plot's width holds whole (3 at most): at a large font or in a narrow
+    plot a row of three was cut ("validatio"); the entries then take a second row."""
+    legend = plot.getPlotItem().legend
+    if legend is None or not legend.items:
+        return
+    widths = sorted(
+        (
+            sample.boundingRect().width() + label.item.boundingRect().width() + 12
+            for sample, label in legend.items
+        ),
+        reverse=True,
+    )
+    room = plot.width() - plot.getPlotItem().getAxis("left").width() - 8
+    columns = min(3, len(widths))
+    while columns > 1 and sum(widths[:columns]) > room:  # the widest entries side by side must fit
+        columns -= 1
+    legend.setColumnCount(columns)
+
+
+class _LegendFit(QObject):
+    """Fits the plot's legend to its width once the layout has settled after a resize (:func:`fit_legend`; during
+    the resize the axes still have their old widths)."""
+
+    def __init__(self, plot: pg.PlotWidget) -> None:
+        super().__init__(plot)
+        self._later = QTimer(self, singleShot=True, interval=0, timeout=lambda: fit_legend(plot))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Resize:
+            self._later.start()
+        return False
 
 
 def _chosen_marker(plot: pg.PlotWidget) -> pg.InfiniteLine:

@@ -299,3 +299,19 @@ def test_a_run_stopped_before_its_first_epoch_says_features_were_cached_only_whe
     panel.on_progress(StepProgress(1, 3, 1, 10, 0.9, 1e-3, 20.0))
     panel.on_finished(stopped)
     assert panel.status.text() == "Stopped before the first epoch ended."
+
+
+def test_legend_entries_wrap_rather_than_be_cut(qtbot) -> None:  # noqa: ANN001
+    """At a large font or in a narrow plot a row of legend entries was cut ("validatio"): they take more rows."""
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    legend = panel.loss_plot.getPlotItem().legend
+    panel.resize(1400, 320)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.waitUntil(lambda: legend.columnCount == 2)  # "train (per step)" and "validation" side by side
+    panel.resize(480, 320)
+    qtbot.waitUntil(lambda: legend.columnCount == 1)
+    widest = max(label.item.boundingRect().width() for _sample, label in legend.items)
+    assert widest + 20 <= panel.loss_plot.width()  # each entry whole on its own row
