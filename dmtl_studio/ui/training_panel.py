@@ -151,21 +151,36 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
 
 
 def fit_legend(plot: pg.PlotWidget) -> None:
-    """As many legend entries a row as the plot's width holds whole (3 at most): at a large font or in a narrow
-    plot a row of three was cut ("validatio"); the entries then take a second row."""
+    """Legend entries that fit the plot's width whole: at a large font or in a narrow plot a row of entries was cut
+    ("validatio"). A row a little too wide takes a font up to a fifth smaller (not under 7 pt); one far too wide
+    holds fewer entries, the others on more rows (each row takes height from the curves)."""
     legend = plot.getPlotItem().legend
     if legend is None or not legend.items:
         return
-    widths = sorted(
-        (
-            sample.boundingRect().width() + label.item.boundingRect().width() + 12
-            for sample, label in legend.items
-        ),
-        reverse=True,
-    )
     room = plot.width() - plot.getPlotItem().getAxis("left").width() - 8
-    columns = min(3, len(widths))
-    while columns > 1 and sum(widths[:columns]) > room:  # the widest entries side by side must fit
+    columns = min(3, len(legend.items))
+    size = plot_font().pointSizeF()
+
+    def widest(count: int) -> float:  # the widest ``count`` entries side by side
+        widths = [
+            s.boundingRect().width() + label.item.boundingRect().width() + 12 for s, label in legend.items
+        ]
+        return sum(sorted(widths, reverse=True)[:count])
+
+    def set_size(points: float) -> None:
+        legend.setLabelTextSize(f"{points:g}pt")
+        for _sample, label in legend.items:
+            label.setText(label.text)  # a label takes its new size only when its text is set again
+
+    if size > 0:
+        set_size(size)
+        smaller = size
+        while widest(columns) > room and smaller - 0.5 >= max(7.0, 0.8 * size):
+            smaller -= 0.5
+            set_size(smaller)
+        if widest(columns) > room:  # too wide even so: the entries wrap, at the plot's own size
+            set_size(size)
+    while columns > 1 and widest(columns) > room:
         columns -= 1
     legend.setColumnCount(columns)
 
