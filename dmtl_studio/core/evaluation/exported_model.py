@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dmtl_studio.core.base.cores import usable_cores
 from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.base.paths import app_data_dir
 from dmtl_studio.core.models.preprocess import Preprocessing
@@ -60,12 +61,7 @@ def cpu_threads() -> int:
         wanted = int(os.environ.get("OMP_NUM_THREADS", "0"))
     except ValueError:
         wanted = 0
-    if wanted > 0:
-        return wanted
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity call
-        return max(1, os.cpu_count() or 1)
+    return wanted if wanted > 0 else usable_cores()
 
 
 def onnx_session(source: str | bytes) -> object:

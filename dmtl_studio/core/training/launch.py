@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmtl_studio.core.base.cores import usable_cores
 from dmtl_studio.core.training.errors import TrainingError
 from dmtl_studio.core.training.settings import ConfigError
 
@@ -299,8 +300,4 @@ def launch(plan: LaunchPlan, worker_args: Sequence[str]) -> None:
 def threads_per_process(processes: int) -> int:
     """CPU threads each of ``processes`` processes on this machine gets: the cores this process may run on,
     shared out evenly, one at least."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, processes))
+    return max(1, usable_cores() // max(1, processes))
