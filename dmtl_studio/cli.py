@@ -1220,7 +1220,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-
     reject_below = args.reject_below
     if reject_below is not None and not 0.0 <= reject_below <= 1.0:
         print(

@@ -123,18 +123,14 @@ class ReliabilityDiagram(QWidget):
             "right. On the dashed diagonal, confidence means what it says."
         )
         # The key is a line of text, not a legend: in the evaluation dock every row of the plot counts.
-        self.key = QLabel(
-            "<span style='color:#2e86de'>■</span> calibrated &nbsp; "
-            f"<span style='color:{readable('#c0392b')}'>□</span> uncalibrated &nbsp; - - ideal"
-        )
+        self.key = QLabel()
         self.key.setTextFormat(Qt.TextFormat.RichText)
         self.key.setWordWrap(True)
         self.diagonal = self.plot.plot([0, 1], [0, 1], name="ideal")
         self.bars = pg.BarGraphItem(
             x=[], height=[], width=1 / 15, brush=QColor(46, 134, 222, 170), name="accuracy"
         )
-        self.before = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=None,
-                                      pen=pg.mkPen("#c0392b", width=1.5), name="without calibration")  # fmt: skip
+        self.before = pg.BarGraphItem(x=[], height=[], width=1 / 15, brush=None, name="without calibration")
         self.plot.addItem(self.bars)
         self.plot.addItem(self.before)
         self._theme_items()
@@ -146,10 +142,17 @@ class ReliabilityDiagram(QWidget):
         layout.addWidget(self.key)
 
     def _theme_items(self) -> None:
-        """The ideal diagonal in the muted grey, the bars' outlines in the plot's background colour."""
+        """The ideal diagonal in the muted grey, the bars' outlines in the plot's background colour, the
+        uncalibrated bars (and their key) in a red that reads on the plot's ground."""
         background, _text, lines = plot_colors()
+        red = readable("#c0392b")
         self.diagonal.setPen(pg.mkPen(lines, width=1.5, style=Qt.PenStyle.DashLine))
         self.bars.setOpts(pen=pg.mkPen(background))
+        self.before.setOpts(pen=pg.mkPen(red, width=1.5))
+        self.key.setText(
+            f"<span style='color:#2e86de'>■</span> calibrated &nbsp; "
+            f"<span style='color:{red}'>□</span> uncalibrated &nbsp; - - ideal"
+        )
 
     @staticmethod
     def _bars(bins: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         """A new palette (the desktop's dark theme switched on): greys and warning colours are drawn again in it."""
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+        if event.type() == QEvent.Type.PaletteChange:  # (after ApplicationPaletteChange too: once is enough)
             retone(self)
         super().changeEvent(event)
 

@@ -3,6 +3,8 @@ themes alike: a fixed #555 is 1.8:1 against a dark window, nearly invisible."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -47,7 +49,16 @@ def readable(color: str) -> str:
     if not on_dark_theme():
         return color
     palette = QGuiApplication.palette()
-    grounds = (palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.Base))
+    # Lists ask for it on every repaint of every row: computed once per colour and palette.
+    return _lightened(
+        color, palette.color(QPalette.ColorRole.Window).rgba(), palette.color(QPalette.ColorRole.Base).rgba()
+    )
+
+
+@lru_cache(maxsize=256)
+def _lightened(color: str, window: int, base: int) -> str:
+    """``color`` lightened in its hue until :data:`MIN_CONTRAST` against the ``window`` and ``base`` colours."""
+    grounds = (QColor.fromRgba(window), QColor.fromRgba(base))
     shade = QColor(color)
     hue, saturation, lightness, alpha = shade.getHslF()
     lightness = max(lightness, 0.6)

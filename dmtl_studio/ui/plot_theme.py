@@ -18,13 +18,9 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 
 from dmtl_studio.ui.muted import muted_color
 
-#: The events after which a plot takes its colours and font again.
-_CHANGES = {
-    QEvent.Type.ApplicationPaletteChange,
-    QEvent.Type.PaletteChange,
-    QEvent.Type.ApplicationFontChange,
-    QEvent.Type.FontChange,
-}
+#: The events after which a plot takes its colours and font again (an application's change of palette or font
+#: sends each widget its Application… event and then one of these: one is enough).
+_CHANGES = {QEvent.Type.PaletteChange, QEvent.Type.FontChange}
 
 
 def plot_font() -> QFont:

@@ -86,6 +86,10 @@ def test_the_reliability_diagram_and_the_map_colour_their_own_items(qtbot, resto
     assert diagram.bars.opts["pen"].color().name() == "#1e1e1e"  # bar outlines in the background colour
     grey = diagram.diagonal.opts["pen"].color()
     assert grey.lightness() > 128  # the ideal diagonal reads on the dark ground
+    red = diagram.before.opts[
+        "pen"
+    ].color()  # the uncalibrated bars, and their key, in a red that reads there
+    assert red.name() != "#c0392b" and red.name() in diagram.key.text()
 
     view = DatasetMapView()
     qtbot.addWidget(view)
@@ -96,6 +100,7 @@ def test_the_reliability_diagram_and_the_map_colour_their_own_items(qtbot, resto
     qtbot.waitUntil(lambda: _background(view.plot) != "#1e1e1e")
     assert view.selected_item.opts["pen"].color().lightness() < 128
     assert diagram.diagonal.opts["pen"].color().lightness() < grey.lightness()
+    assert diagram.before.opts["pen"].color().name() == "#c0392b" and "#c0392b" in diagram.key.text()
 
 
 @pytest.mark.parametrize("window", ["#2b2b2b", "#3c3f41", "#5a5a5a"])
