@@ -4,6 +4,7 @@ width."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QScrollArea, QWidget
 
 #: The most height a side panel asks for; the rest of it scrolls (the window fits a 1280 x 720 screen).
@@ -17,13 +18,24 @@ class ColumnScroll(QScrollArea):
     """As wide as its content's minimum (rows of buttons, a preview grid) plus the scroll bar, so the bar never
     covers a button and nothing is cut at the right, whatever the style's margins or the font; at most
     ``min_height`` (:data:`MIN_HEIGHT` unless given) tall at its smallest, the rest scrolls. The minimum follows
-    the content once it is styled or filled."""
+    the content once it is styled or filled.
 
-    def __init__(self, content: QWidget, parent: QWidget | None = None, min_height: int = MIN_HEIGHT) -> None:
+    With ``squeeze`` the content first shrinks to its least height for the width (its lists and plots at their
+    minimum), and scrolls only below that; without it (the side column), a content whose rows wrap keeps the height
+    it prefers and scrolls sooner, as Qt's resizable scroll area gives it."""
+
+    def __init__(
+        self,
+        content: QWidget,
+        parent: QWidget | None = None,
+        min_height: int = MIN_HEIGHT,
+        squeeze: bool = False,
+    ) -> None:
         super().__init__(parent)
         self._min_height = min_height
+        self._squeeze = squeeze
         self.setWidget(content)
-        self.setWidgetResizable(True)
+        self.setWidgetResizable(not squeeze)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         content.installEventFilter(self)
@@ -36,4 +48,23 @@ class ColumnScroll(QScrollArea):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
             self.updateGeometry()  # the content's minimum changed (styled, filled): the column follows it
+            self._fit()
         return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """With ``squeeze``: the content as wide as the view, and as tall as the view or its least height there."""
+        content = self.widget()
+        if not self._squeeze or content is None:
+            return
+        width = self.viewport().width()
+        layout = content.layout()
+        least = (
+            layout.totalMinimumHeightForWidth(width)
+            if layout is not None and layout.hasHeightForWidth()
+            else content.minimumSizeHint().height()
+        )
+        content.resize(width, max(self.viewport().height(), least))

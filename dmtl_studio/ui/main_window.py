@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         # panel's plots shrink instead, down to the height asked here).
         self.evaluation_dock = self._dock(
             "Evaluation",
-            ColumnScroll(self.evaluation, min_height=BOTTOM_MIN_HEIGHT),
+            ColumnScroll(self.evaluation, min_height=BOTTOM_MIN_HEIGHT, squeeze=True),
             Qt.DockWidgetArea.BottomDockWidgetArea,
         )
         self.tabifyDockWidget(training_dock, self.evaluation_dock)

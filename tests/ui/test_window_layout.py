@@ -317,3 +317,23 @@ def test_the_window_is_never_larger_than_a_small_screen(
         controller.shutdown()
     finally:
         QApplication.setFont(original)
+
+
+def test_the_evaluation_scrolls_only_when_its_least_height_does_not_fit(qtbot, twelve_classes: Path) -> None:  # noqa: ANN001
+    """On a large screen the evaluation fills its panel; it scrolled there when its rows that wrap made the scroll
+    area keep its preferred height (the panel scrolls so that the window fits a 1024 x 600 screen)."""
+    from dmtl_studio.ui.column_scroll import ColumnScroll
+
+    window, controller = build_window(twelve_classes)
+    qtbot.addWidget(window)
+    _show_at(qtbot, window, LARGE)
+    window.evaluation_dock.raise_()
+    _settle(qtbot, window)
+    scroll = window.evaluation.parentWidget().parentWidget()
+    assert isinstance(scroll, ColumnScroll)
+    assert scroll.verticalScrollBar().maximum() == 0
+    assert window.evaluation.height() == scroll.viewport().height()
+    window.resize(1024, 560)  # below the window's minimum: the panel scrolls what it cannot squeeze
+    _settle(qtbot, window)
+    assert window.evaluation.height() >= window.evaluation.minimumSizeHint().height()
+    controller.shutdown()
