@@ -1,24 +1,27 @@
 """The confusion matrix as a heat map and the per-class scores, shared by the training and evaluation views.
 
 Each cell shows its count, coloured by the share of the true class's images it holds (blue on the diagonal, red
-off it). The per-class table shows precision, recall, F1 and the number of images of each class, from
+off it), blended from the table's own ground, so an empty cell is the ground of a light or a dark theme alike and
+the number takes whichever of black and white reads better on it (at least 4.5:1, WCAG AA). The per-class table shows precision, recall, F1 and the number of images of each class, from
 :func:`dmtl_studio.core.evaluation.metrics.per_class_metrics` (plain numpy; no torch here).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from dmtl_studio.core.evaluation.metrics import NOT_DEFINED, per_class_metrics
+from dmtl_studio.ui.muted import contrast_ratio
 
 #: The colour a cell takes when it holds all of its true class's images: right (diagonal) and wrong.
 RIGHT_RGB = (46, 134, 222)
 WRONG_RGB = (192, 57, 43)
-#: Above this share, a cell's number is written in white on its dark colour.
-DARK_SHARE = 0.55
+#: The two colours a cell's number can take: the one that contrasts more with the cell. Black and white, as any
+#: colour is at least 4.58:1 against one of them (a dark grey would leave mid-tones under 4.5:1 with both).
+DARK_TEXT, LIGHT_TEXT = QColor("black"), QColor("white")
 PER_CLASS_COLUMNS = ("Class", "Precision", "Recall", "F1", "Images")
 
 
@@ -42,10 +45,17 @@ def number_item(value: float | int | None) -> QTableWidgetItem:
     return item
 
 
-def cell_color(share: float, diagonal: bool) -> QColor:
-    """The heat-map colour of a cell holding ``share`` (0-1) of its true class's images."""
-    base = RIGHT_RGB if diagonal else WRONG_RGB
-    return QColor(*(int(255 - (255 - c) * share) for c in base))
+def cell_color(share: float, diagonal: bool, ground: QColor | None = None) -> QColor:
+    """The heat-map colour of a cell holding ``share`` (0-1) of its true class's images: ``ground`` (the
+    table's base colour; white when ``None``) blended towards the full colour by ``share``."""
+    full = RIGHT_RGB if diagonal else WRONG_RGB
+    start = (255, 255, 255) if ground is None else (ground.red(), ground.green(), ground.blue())
+    return QColor(*(round(s + (c - s) * share) for s, c in zip(start, full, strict=True)))
+
+
+def text_color(cell: QColor) -> QColor:
+    """The number's colour on ``cell``: black or white, whichever contrasts more with it."""
+    return max((DARK_TEXT, LIGHT_TEXT), key=lambda text: contrast_ratio(text, cell))
 
 
 class ConfusionTable(QTableWidget):
@@ -57,6 +67,12 @@ class ConfusionTable(QTableWidget):
         self.noun = "image"  # what a cell counts: "text" in a text project
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setToolTip(tooltip)
+        self._shown: tuple[np.ndarray, list[str]] | None = None
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._shown is not None:
+            self.show_matrix(*self._shown)  # the cells blend from the new ground
 
     def show_matrix(self, matrix: np.ndarray, classes: list[str]) -> None:
         """Show ``matrix`` (``n x n`` counts, ``matrix[true, predicted]``) for ``classes`` (``n`` names).
@@ -69,6 +85,8 @@ class ConfusionTable(QTableWidget):
             The class names, in the matrix's order.
         """
         matrix = np.asarray(matrix)
+        self._shown = (matrix, list(classes))
+        ground = self.palette().color(QPalette.ColorRole.Base)
         n = len(classes)
         self.clear()
         self.setRowCount(n)
@@ -81,15 +99,16 @@ class ConfusionTable(QTableWidget):
                 count = int(matrix[i, j])
                 item = number_item(count)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                share = float(shares[i, j])
-                item.setBackground(QBrush(cell_color(share, i == j)))
-                item.setForeground(QBrush(QColor("white" if share > DARK_SHARE else "#222")))
+                color = cell_color(float(shares[i, j]), i == j, ground)
+                item.setBackground(QBrush(color))
+                item.setForeground(QBrush(text_color(color)))
                 if self.cell_tooltips:
                     item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {count} {self.noun}(s)")
                 self.setItem(i, j, item)
 
     def clear_matrix(self) -> None:
         """Show no matrix."""
+        self._shown = None
         self.clear()
         self.setRowCount(0)
         self.setColumnCount(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QColor, QPalette
 
 from dmtl_studio.ui.confusion_view import RIGHT_RGB, WRONG_RGB, ConfusionTable, PerClassTable
 from dmtl_studio.ui.evaluation_view import EvaluationView
@@ -32,18 +33,50 @@ def test_the_heat_map_shows_counts_coloured_by_share_of_the_true_class(qtbot) ->
     )
 
     def expected(share: float, rgb: tuple[int, int, int]) -> tuple[int, ...]:
-        return tuple(int(255 - (255 - c) * share) for c in rgb)
+        return tuple(round(255 - (255 - c) * share) for c in rgb)
 
     def rgb(i: int, j: int) -> tuple[int, ...]:
         return table.item(i, j).background().color().getRgb()[:3]
 
     assert rgb(1, 1) == expected(0.9, RIGHT_RGB)  # 9 of the 10 squares: nearly the full blue
     assert rgb(0, 1) == expected(0.2, WRONG_RGB)  # 2 of the 10 circles called squares: a light red
-    assert table.item(1, 1).foreground().color().name() == "#ffffff"  # dark cell, white number
+    assert table.item(2, 2).foreground().color().name() == "#000000"  # a white cell, a black number
     assert table.item(2, 2).background().color().name() == "#ffffff"  # an empty class: no division by zero
     assert "true circle, predicted square: 2" in table.item(0, 1).toolTip()
     table.clear_matrix()
     assert (table.rowCount(), table.columnCount()) == (0, 0)
+
+
+def test_the_heat_map_blends_from_a_dark_ground_and_its_numbers_read(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.muted import contrast_ratio
+
+    table = ConfusionTable("tip")
+    qtbot.addWidget(table)
+    table.show_matrix(MATRIX, CLASSES)
+    dark = QPalette(table.palette())
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    table.setPalette(dark)  # the theme turns dark while the matrix is shown: it is drawn again
+    assert table.item(2, 2).background().color().name() == "#1e1e1e"  # nothing there: the dark ground
+    assert (
+        table.item(1, 0).background().color().name() != "#ffffff"
+    )  # one wrong of ten: a dark red, not white
+    for i in range(3):
+        for j in range(3):
+            cell, number = table.item(i, j).background().color(), table.item(i, j).foreground().color()
+            assert contrast_ratio(cell, number) >= 4.5, (i, j, cell.name(), number.name())
+    assert table.item(2, 2).foreground().color().name() == "#ffffff"  # a white number on the dark ground
+    assert table.item(0, 0).text() == "8"
+
+
+@pytest.mark.parametrize("ground", ["#ffffff", "#1e1e1e", "#7f7f7f"])
+def test_every_share_of_either_colour_keeps_its_number_readable(ground: str) -> None:
+    from dmtl_studio.ui.confusion_view import cell_color, text_color
+    from dmtl_studio.ui.muted import contrast_ratio
+
+    for share in np.linspace(0, 1, 101):
+        for diagonal in (True, False):
+            cell = cell_color(float(share), diagonal, QColor(ground))
+            assert contrast_ratio(cell, text_color(cell)) >= 4.5, (share, diagonal, cell.name())
 
 
 def test_the_per_class_table_scores_each_class(qtbot) -> None:  # noqa: ANN001
