@@ -78,7 +78,7 @@ from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
 from dmtl_studio.ui.classes_panel import ClassesPanel
 from dmtl_studio.ui.image_viewer import ImageViewer
-from dmtl_studio.ui.muted import muted_color, readable
+from dmtl_studio.ui.muted import muted_color, on_retone, readable
 from dmtl_studio.ui.shortcuts import bind_shortcuts
 from dmtl_studio.ui.text_list import TEXT_FILTER_TITLES, TextPreviews, TextRowDelegate
 from dmtl_studio.ui.text_viewer import TextViewer, text_caption
@@ -474,6 +474,7 @@ class DatasetBrowser(QWidget):
         self.viewers = QStackedWidget()  # the image viewer, or the text viewer in a text project
         self.viewers.addWidget(self.viewer)
         self.viewers.addWidget(self.text_viewer)
+        on_retone(self, self._show_current)  # the caption's grey, red and amber lines in a new palette
 
         self.undo_action = QAction("&Undo label", self)
         bind_shortcuts(self.undo_action, "Ctrl+Z", QKeySequence.StandardKey.Undo)
@@ -1202,7 +1203,7 @@ class DatasetBrowser(QWidget):
             if record.problem is None:
                 self.view_image_wanted.emit(record.id, record.path)
             else:
-                self.viewer.show_problem(record.id, record.problem)
+                self.viewer.show_problem(record.id)
 
     def _show_current(self) -> None:
         current = self.view.currentIndex()
@@ -1229,8 +1230,13 @@ class DatasetBrowser(QWidget):
             if record.note
             else ""
         )
+        problem = (
+            f"<br><span style='color:{readable('#c0392b')}'>{html.escape(record.problem)}</span>"
+            if record.problem
+            else ""
+        )
         name = html.escape(os.path.basename(record.path))
-        return f"{name}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}"
+        return f"{name}{size}<br><b style='color:{color}'>{label}</b>{split}{model}{decoded}{problem}"
 
     # ----------------------------------------------------------------- splits
     def _context_menu(self, position) -> None:  # noqa: ANN001 - Qt passes a QPoint

@@ -7,8 +7,6 @@ predicted class came from. The map itself is computed elsewhere; the viewer asks
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
@@ -24,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.base.heat_ramp import heat_rgba
-from dmtl_studio.ui.muted import readable, tone
+from dmtl_studio.ui.muted import tone
 
 
 def heatmap_to_qimage(heatmap: np.ndarray) -> QImage:
@@ -186,13 +184,10 @@ class ImageViewer(QWidget):
 
     _pending_overlay: tuple[int, QImage] | None = None
 
-    def show_problem(self, image_id: int, reason: str) -> None:
+    def show_problem(self, image_id: int) -> None:
+        """``image_id`` cannot be shown (its caption says why): no picture, not the one before."""
         if image_id == self.image_id:
             self.view.clear()
-            reason = html.escape(reason)  # it may quote a file name
-            self.caption.setText(
-                f"{self.caption.text()}<br><span style='color:{readable('#c0392b')}'>{reason}</span>"
-            )
 
     # ----------------------------------------------------------------- Grad-CAM
     def _explain_toggled(self, on: bool) -> None:

@@ -51,7 +51,7 @@ from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError
 from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
-from dmtl_studio.ui.muted import muted_color, tone
+from dmtl_studio.ui.muted import muted_color, on_retone, tone
 from dmtl_studio.ui.plot_theme import follow_theme
 
 #: What the weights import accepts (the same list core checks; reading a file is core's and never runs code).
@@ -172,6 +172,7 @@ class ModelPanel(QWidget):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setMinimumHeight(90)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        on_retone(self.details, self._show_details)
         self.backbone_box = backbone_box = QGroupBox("Backbone")
         box = QVBoxLayout(backbone_box)
         box.addWidget(self.search)
@@ -574,34 +575,43 @@ class ModelPanel(QWidget):
 
     def _backbone_changed(self, *_: object) -> None:
         row = self._rows.get(self.backbone_name())
+        self._show_details()
         if row is None:
-            self.details.setText("")
             return
         if isinstance(row, TextEncoderRow):
-            self.details.setText(encoder_rows.details_html(row))
             # Without a stated layer count the slider offers the recommended count (transfer keeps what exists).
             self.stages.setMaximum(max(1, row.stages or TrainConfig.recommended().unfreeze_stages))
             self.stages.setToolTip(encoder_rows.stages_tip(row))
             self._update_stage_label()
             return
-        info, status = row.info, row.status
+        info = row.info
         self.input_size_changed.emit(int(info.input_size))
-        mean = ", ".join(f"{v:.3f}" for v in info.mean)
-        std = ", ".join(f"{v:.3f}" for v in info.std)
-        self.details.setText(
-            f"<b>{info.title}</b> <span style='color:{muted_color()}'>({info.name})</span><br>"
-            f"{info.description}<br>"
-            f"<b>Parameters</b> {info.parameters:,} &nbsp; <b>Features</b> {info.features} &nbsp; "
-            f"<b>Stages</b> {info.stages}<br>"
-            f"<b>Input</b> {info.input_size} px, {info.interpolation} &nbsp; "
-            f"<b>Normalisation</b> mean ({mean}), std ({std})<br>"
-            f"<b>Licence</b> {info.licence}<br>"
-            f"<b>Weights</b> {status.state}: {status.reason}"
-        )
         self.stages.setMaximum(max(1, info.stages))
         self.stages.setToolTip("")
         self._update_stage_label()
         self._update_backbone_lr()
+
+    def _show_details(self) -> None:
+        """The chosen backbone's or encoder's details under the list (also in a new palette: its grey name)."""
+        row = self._rows.get(self.backbone_name())
+        if row is None:
+            self.details.setText("")
+        elif isinstance(row, TextEncoderRow):
+            self.details.setText(encoder_rows.details_html(row))
+        else:
+            info, status = row.info, row.status
+            mean = ", ".join(f"{v:.3f}" for v in info.mean)
+            std = ", ".join(f"{v:.3f}" for v in info.std)
+            self.details.setText(
+                f"<b>{info.title}</b> <span style='color:{muted_color()}'>({info.name})</span><br>"
+                f"{info.description}<br>"
+                f"<b>Parameters</b> {info.parameters:,} &nbsp; <b>Features</b> {info.features} &nbsp; "
+                f"<b>Stages</b> {info.stages}<br>"
+                f"<b>Input</b> {info.input_size} px, {info.interpolation} &nbsp; "
+                f"<b>Normalisation</b> mean ({mean}), std ({std})<br>"
+                f"<b>Licence</b> {info.licence}<br>"
+                f"<b>Weights</b> {status.state}: {status.reason}"
+            )
 
     # ------------------------------------------------------------------ weights import
     def _ask_import(self) -> None:

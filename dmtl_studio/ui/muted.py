@@ -3,6 +3,7 @@ themes alike: a fixed #555 is 1.8:1 against a dark window, nearly invisible."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
@@ -84,11 +85,26 @@ def tone(widget: QWidget, color: str | None = None, extra: str = "") -> QWidget:
     return widget
 
 
+#: The attribute holding what :func:`on_retone` registered for a widget.
+_REDRAW = "_dmtl_redraw"
+
+
+def on_retone(widget: QWidget, redraw: Callable[[], None] | None) -> None:
+    """Have :func:`retone` call ``redraw`` for ``widget`` (``None``: nothing any more): rich text that spells its
+    colours out (a caption with a red problem line, a grey name) is built again in the new palette, which a style
+    sheet cannot reach."""
+    setattr(widget, _REDRAW, redraw)
+
+
 def retone(root: QWidget) -> None:
-    """Draw again, in the current palette, ``root`` and every widget under it that :func:`tone` drew."""
+    """Draw again, in the current palette, ``root`` and every widget under it that :func:`tone` drew or
+    :func:`on_retone` registered."""
     for widget in [root, *root.findChildren(QWidget)]:
         if widget.property(TONE_PROPERTY) is not None:
             _apply_tone(widget)
+        redraw = getattr(widget, _REDRAW, None)
+        if redraw is not None:
+            redraw()
 
 
 def _apply_tone(widget: QWidget) -> None:

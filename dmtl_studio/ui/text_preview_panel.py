@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.augment.text_preview import TextPreviewResult
 from dmtl_studio.core.augment.text_tokens import TextChange, is_cjk_word
-from dmtl_studio.ui.muted import muted_color, readable, tone
+from dmtl_studio.ui.muted import muted_color, on_retone, readable, tone
 
 #: How each kind of change is marked: (background, text colour, legend).
 CHANGE_STYLES = {
@@ -190,15 +190,20 @@ class TextPreviewPanel(QWidget):
             )
         self.samples.setHtml("".join(blocks))
         self.status.setText(status)
+        on_retone(
+            self.samples, lambda: self.show_result(result, status)
+        )  # its marks and greys in a new palette
 
     def show_empty(self) -> None:
         """No text to preview (the text box emptied): no samples of a text no longer shown."""
         self.samples.clear()
+        on_retone(self.samples, None)
         self.status.setText("Type a text above, or select texts in the browser, to preview the recipe.")
 
     def show_problem(self, message: str) -> None:
         """Say why no preview could be made (no WordNet, say); the old samples are cleared."""
         self.samples.clear()
+        on_retone(self.samples, None)
         self.status.setText(f"No preview: {message}")
 
     def sample_html(self) -> str:

@@ -145,3 +145,58 @@ def test_greys_and_warnings_follow_a_palette_switched_while_the_window_is_open(
     assert muted_color() != light_grey
     assert readable("#a04000") in notices.styleSheet() and readable("#a04000") != "#a04000"
     controller.shutdown()
+
+
+def test_rich_captions_and_details_are_built_again_in_a_new_palette(
+    qtbot,  # noqa: ANN001
+    restored_theme,  # noqa: ANN001
+    project: Path,
+) -> None:
+    """Captions that spell their colours out (a bad file's red reason, the backbone's grey name) follow a palette
+    switched while the window is open, as style sheets do."""
+    from dmtl_studio.app import build_window
+    from dmtl_studio.ui.muted import muted_color, readable
+
+    QApplication.setPalette(QPalette(QColor("#f0f0f0")))
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser, details = window.browser, window.model_panel.details
+    browser.set_filter("problems")
+    browser.view.setCurrentIndex(browser.model.index(0))
+    reason = browser.model.record(0).problem
+    caption = browser.viewer.caption.text()
+    assert caption.count(reason) == 1 and readable("#c0392b") in caption  # the reason, once, in red
+    light_grey = muted_color()
+    assert light_grey in details.text()
+
+    QApplication.setPalette(_dark())
+    qtbot.waitUntil(lambda: muted_color() in details.text())
+    assert light_grey not in details.text()
+    caption = browser.viewer.caption.text()
+    assert readable("#c0392b") in caption and readable("#c0392b") != "#c0392b" and caption.count(reason) == 1
+    controller.shutdown()
+
+
+def test_the_text_preview_marks_are_built_again_in_a_new_palette(qtbot, restored_theme) -> None:  # noqa: ANN001
+    from dmtl_studio.core.augment.text_preview import TextPreviewResult, TextSample
+    from dmtl_studio.ui.muted import muted_color, retone
+    from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
+
+    QApplication.setPalette(QPalette(QColor("#f0f0f0")))
+    panel = TextPreviewPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    sample = TextSample(text="a cat sat", changes=(), weights=(("pets", 1.0),))
+    result = TextPreviewResult(request_id=1, original="a cat sat", label="pets", samples=(sample,))
+    panel.show_result(result, "1 sample")
+    light_grey = muted_color()
+    assert light_grey in panel.sample_html()  # "(unchanged)" in grey
+    QApplication.setPalette(_dark())
+    retone(panel)  # what the main window does on a palette change
+    assert (
+        muted_color() != light_grey and muted_color() in panel.sample_html() and "cat" in panel.sample_html()
+    )
+    panel.show_empty()
+    QApplication.setPalette(QPalette(QColor("#f0f0f0")))
+    retone(panel)
+    assert "cat" not in panel.sample_html()  # a cleared preview is not brought back
