@@ -29,6 +29,7 @@ from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.models.run_folder import read_fitted_hashes
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.file_changes import current_hashes
+from dmtl_studio.core.project.perceptual import HashStore, kept_hashes, near_copies_of
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
 
@@ -192,8 +193,10 @@ def _with_fitted_note(
     result: EvaluationResult, project_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str]
 ) -> EvaluationResult:
     """``result`` with a note when some of its items hold the content of items the run was fitted on (its list,
-    ``fitted-items.txt``): identical copies in two splits, or splits or files changed since, so its scores are
-    optimistic."""
+    ``fitted-items.txt``): identical copies in two splits, or splits or files changed since; and, in an image
+    project, when some are near-copies of them (resized, re-encoded, slightly cropped) by the perceptual hashes
+    the last duplicate check kept (:class:`~dmtl_studio.core.project.perceptual.HashStore`; none is computed
+    here). Either way its scores are optimistic."""
     fitted = read_fitted_hashes(run_dir)
     if not fitted or not len(result.image_ids):
         return result
@@ -202,17 +205,39 @@ def _with_fitted_note(
         records = [im for im in store.images() if im.id in scored]
         # As the files are now: a read-only project cannot record a file overwritten since its import.
         now = current_hashes(store, records)[0] if store.kind == "images" else {}
-        seen = sum(1 for im in records if now.get(im.path, im.sha256) in fitted)
-    if not seen:
-        return result
+        contents = [now.get(im.path, im.sha256) for im in records]
+        images = store.kind == "images"
+    seen = sum(1 for content in contents if content in fitted)
+    near = _near_copies(project_dir, [c for c in contents if c and c not in fitted], fitted) if images else 0
     noun = f"{result.noun}s"
-    note = (
-        f"{seen} of the {len(scored)} {noun} scored hold the content of {noun} this run was fitted on (identical "
-        f"copies in two splits, or splits or files changed after it was trained), so these scores are optimistic; "
-        f"keep identical {noun} in one split (Labels ▸ Find duplicates and leaks; dmtl-studio duplicates PROJECT "
-        f"--keep-in-one-split), then train a new run to score it on held-out {noun}."
-    )
-    return replace(result, note=" ".join(part for part in (result.note, note) if part))
+    notes = [result.note] if result.note else []
+    if seen:
+        notes.append(
+            f"{seen} of the {len(scored)} {noun} scored hold the content of {noun} this run was fitted on "
+            f"(identical copies in two splits, or splits or files changed after it was trained), so these scores "
+            f"are optimistic; keep identical {noun} in one split (Labels ▸ Find duplicates and leaks; "
+            f"dmtl-studio duplicates PROJECT --keep-in-one-split), then train a new run to score it on held-out "
+            f"{noun}."
+        )
+    if near:
+        notes.append(
+            f"{near} of the {len(scored)} {noun} scored are near-copies (resized, re-encoded or slightly cropped) "
+            f"of {noun} this run was fitted on, as the last duplicate check saw them, so these scores are "
+            f"optimistic; keep each group of look-alikes in one split (Labels ▸ Find duplicates and leaks; "
+            f"dmtl-studio duplicates PROJECT --keep-in-one-split), then train a new run."
+        )
+    return replace(result, note=" ".join(notes)) if seen or near else result
+
+
+def _near_copies(project_dir: str | os.PathLike[str], contents: Sequence[str], fitted: frozenset[str]) -> int:
+    """How many of ``contents`` (scored images' sha256, none of them in ``fitted``) are near-copies of a fitted
+    image, among the images whose hashes the project keeps."""
+    kept = HashStore(project_dir)
+    hashes, thumbnails, _found = kept_hashes(kept, contents)
+    if not len(hashes):
+        return 0
+    other_hashes, other_thumbnails, _ = kept_hashes(kept, sorted(fitted))
+    return int(near_copies_of(hashes, thumbnails, other_hashes, other_thumbnails).sum())
 
 
 def _evaluate_image_run(

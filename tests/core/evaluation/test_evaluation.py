@@ -240,3 +240,31 @@ def test_a_read_only_project_still_warns_of_scored_images_holding_fitted_content
         result = evaluate_run(project, summary.run_dir)
     assert "hold the content of images this run was fitted on" in result.note
     assert "their new content is used (not recorded: the project is read-only)" in result.note
+
+
+def test_a_near_copy_of_a_fitted_image_is_noted_once_a_duplicate_check_has_hashed_them(
+    tmp_path_factory,
+) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    from dmtl_studio.core.quality.duplicates import find_duplicates
+
+    project, run_dir = copy_project(tmp_path_factory)
+    with ProjectStore.open(project) as store:
+        records = [im for im in store.images(usable_only=True) if im.label]
+        fitted = next(im for im in records if im.split == "train")
+        held = [im for im in records if im.split == "val"]
+        store.set_splits({im.id: "test" for im in held})
+    picture = Image.open(fitted.path).convert("RGB")
+    smaller = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4), Image.Resampling.LANCZOS)
+    smaller.save(held[0].path, format="PNG")  # a held-out image replaced by a smaller copy of a training one
+
+    before = evaluate_run(project, run_dir)
+    assert "near-copies" not in before.note  # no hashes kept yet: evaluation decodes nothing for this
+    find_duplicates(project)  # the check keeps every image's hashes in the project
+    after = evaluate_run(project, run_dir)
+    assert (
+        f"1 of the {len(held)} images scored are near-copies (resized, re-encoded or slightly cropped)"
+        in (after.note)
+    )
+    assert "hold the content of images this run was fitted on" not in after.note  # not an identical copy

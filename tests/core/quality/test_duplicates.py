@@ -297,3 +297,28 @@ def test_the_demo_project_holds_no_look_alikes(tmp_path: Path) -> None:
     with ProjectStore.create(tmp_path / "plain-project") as store:
         import_folder(store, tmp_path / "plain", val_fraction=0.25, seed=0)
     assert len(find_duplicates(tmp_path / "plain-project").groups) == 1
+
+
+def test_a_second_check_reads_the_kept_hashes_and_a_damaged_entry_is_computed_again(
+    duplicates_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dmtl_studio.core.project import imaging, perceptual
+
+    first = find_duplicates(duplicates_project)
+    entries = sorted((duplicates_project / "cache" / "perceptual").rglob("*.phash"))
+    assert len(entries) == 7  # 8 images, two of them identical
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("an image was decoded again")
+
+    monkeypatch.setattr(imaging, "load_rgb_at_least", refuse)
+    again = find_duplicates(duplicates_project)
+    assert [g.to_dict() for g in again.groups] == [g.to_dict() for g in first.groups]
+
+    entries[0].write_bytes(entries[0].read_bytes()[:-1] + b"\x00")  # a damaged entry reads as missing
+    assert perceptual.HashStore(duplicates_project).read(entries[0].name.split(".")[0]) is None
+    monkeypatch.undo()
+    assert [g.to_dict() for g in find_duplicates(duplicates_project).groups] == [
+        g.to_dict() for g in first.groups
+    ]
+    assert perceptual.HashStore(duplicates_project).read(entries[0].name.split(".")[0]) is not None

@@ -1,0 +1,333 @@
+"""Perceptual hashes and thumbnails of images, the near-duplicate rule on them, and their cache in the project.
+
+The rule (:func:`near_duplicate_pairs`) is the one :mod:`dmtl_studio.core.quality.duplicates` documents: pHash
+(the signs of the 8 x 8 lowest frequencies of the 2-D DCT of a 32 x 32 grey-level copy, against their median) of
+the whole image and of central crops, confirmed by 8 x 8 grey and colour thumbnails. It lives here, beside the
+decoder, so that evaluation (below the quality checks) can say when a scored image is a near-copy of one the run
+was fitted on.
+
+:class:`HashStore` keeps each image's hashes and thumbnails in the project (``PROJECT/cache/perceptual``), keyed
+by its content hash, so a second duplicate check, an audit or an evaluation decodes no image the first one read.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.project import imaging
+from dmtl_studio.core.project.image_problems import ImageProblem
+
+#: Largest perceptual-hash distance (bits of 64) of a near-duplicate pair found by the hash alone.
+HASH_DISTANCE = 8
+#: With features: smallest cosine similarity, and largest hash distance, of a pair the features confirm.
+MIN_COSINE = 0.9
+LOOSE_HASH_DISTANCE = 16
+#: Largest mean absolute difference (grey levels of 255) of the 8 x 8 thumbnails of a near-duplicate pair.
+THUMBNAIL_DIFFERENCE = 8.0
+#: Largest mean absolute difference (levels of 255, over the red, green and blue values) of their colour thumbnails.
+COLOUR_DIFFERENCE = 16.0
+#: ITU-R 601 luma weights, as Pillow's ``convert("L")``: the grey thumbnail from the colour one.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+#: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
+CROPS = (0.94, 0.88)
+_HASH_SIDE = 32
+#: A camera photo is decoded at a reduced JPEG scale that keeps this many pixels a side (8 times the hash's): the
+#: hash and the 8 x 8 thumbnails of its crops average over far more pixels than that.
+DECODED_SIDE = 8 * _HASH_SIDE
+_LOW = 8
+
+
+def _dct_matrix(size: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix ``(size, size)``."""
+    k = np.arange(size)[:, None]
+    n = np.arange(size)[None, :]
+    matrix = np.cos(np.pi * (2 * n + 1) * k / (2 * size)) * np.sqrt(2.0 / size)
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+_DCT = _dct_matrix(_HASH_SIDE)
+
+
+def perceptual_hash(image: np.ndarray) -> int:
+    """64-bit pHash of an ``(H, W, 3)`` or ``(H, W)`` uint8 image (see the module docstring)."""
+    grey = Image.fromarray(image).convert("L").resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.LANCZOS)
+    pixels = np.asarray(grey, dtype=np.float64)
+    low = (_DCT @ pixels @ _DCT.T)[:_LOW, :_LOW].reshape(-1)
+    bits = low > np.median(low[1:])  # the DC term would dominate the median
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+def image_hashes_of(image: np.ndarray) -> np.ndarray:
+    """``(1 + len(CROPS),)`` uint64: the pHash of the whole image, then of each central crop."""
+    height, width = image.shape[:2]
+    hashes = [perceptual_hash(image)]
+    for fraction in CROPS:
+        dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
+        hashes.append(perceptual_hash(image[dy : height - dy, dx : width - dx]))
+    return np.array(hashes, dtype=np.uint64)
+
+
+def thumbnails_of(image: np.ndarray) -> np.ndarray:
+    """``(1 + len(CROPS), 64, 3)`` float32: 8 x 8 colour thumbnails (red, green, blue) of the whole ``(H, W, 3)``
+    or ``(H, W)`` uint8 image, then of each central crop."""
+    height, width = image.shape[:2]
+    out = []
+    for fraction in (1.0, *CROPS):
+        dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
+        part = Image.fromarray(image[dy : height - dy, dx : width - dx]).convert("RGB")
+        out.append(np.asarray(part.resize((8, 8), Image.Resampling.BOX), dtype=np.float32).reshape(64, 3))
+    return np.stack(out)
+
+
+def _closest(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute difference ``(S, K)`` vs ``(S, K)``, whole against whole or central crop, either way round."""
+    whole_first = np.abs(second - first[0]).mean(axis=1).min()
+    whole_second = np.abs(first - second[0]).mean(axis=1).min()
+    return float(min(whole_first, whole_second))
+
+
+def thumbnail_difference(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute grey difference (levels of 255) of two :func:`thumbnails_of` results, whole against whole or
+    central crop."""
+    return _closest(first @ _LUMA, second @ _LUMA)
+
+
+def colour_difference(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute difference (levels of 255, over the three colour values) of two :func:`thumbnails_of`
+    results, whole against whole or central crop."""
+    return _closest(first.reshape(len(first), -1), second.reshape(len(second), -1))
+
+
+def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """``(N, M)`` number of differing bits between ``uint64`` hashes ``(N,)`` and ``(M,)``.
+
+    For multi-scale hashes ``(N, S)`` and ``(M, S)`` (:func:`image_hashes_of`): the smallest distance between
+    the whole of one image (column 0) and any column of the other, either way round.
+    """
+    if hashes.ndim == 1:
+        return np.bitwise_count(hashes[:, None] ^ others[None, :]).astype(np.int64)
+    whole = np.bitwise_count(hashes[:, None, :1] ^ others[None, :, :]).min(axis=2)
+    other_whole = np.bitwise_count(hashes[:, None, :] ^ others[None, :, :1]).min(axis=2)
+    return np.minimum(whole, other_whole).astype(np.int64)
+
+
+def near_duplicate_pairs(
+    hashes: np.ndarray,
+    features: np.ndarray | None = None,
+    thumbnails: np.ndarray | None = None,
+    max_distance: int = HASH_DISTANCE,
+    min_cosine: float = MIN_COSINE,
+    loose_distance: int = LOOSE_HASH_DISTANCE,
+    block: int | None = None,
+) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, that are near-duplicates by the rules of the module docstring.
+
+    Parameters
+    ----------
+    hashes
+        ``(N,)`` uint64 perceptual hashes, or ``(N, S)`` multi-scale ones (:func:`image_hashes_of`).
+    features
+        ``(N, F)`` feature vectors, or ``None`` to use the hashes alone.
+    thumbnails
+        ``(N, S, 64, 3)`` from :func:`thumbnails_of`, or ``None`` not to compare them.
+    block
+        Rows compared at once (memory is about ``block x N x S`` 8-byte words); default: 4 million words.
+    """
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    unit = None
+    if features is not None and len(features):
+        unit = np.asarray(features, dtype=np.float32)
+        unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    pairs: list[tuple[int, int]] = []
+    count = len(hashes)
+    if block is None:
+        scales = hashes.shape[1] if hashes.ndim == 2 else 1
+        block = max(1, 4_000_000 // max(1, count * scales))
+    for start in range(0, count, block):
+        rows = slice(start, min(count, start + block))
+        distance = hamming_distances(hashes[rows], hashes)
+        close = distance <= max_distance
+        if unit is not None:
+            cosine = unit[rows] @ unit.T
+            close |= (cosine >= min_cosine) & (distance <= loose_distance)
+        for i, j in zip(*np.nonzero(close), strict=True):
+            i, j = int(i) + start, int(j)
+            if i >= j:
+                continue
+            if thumbnails is not None and (
+                thumbnail_difference(thumbnails[i], thumbnails[j]) > THUMBNAIL_DIFFERENCE
+                or colour_difference(thumbnails[i], thumbnails[j]) > COLOUR_DIFFERENCE
+            ):
+                continue
+            pairs.append((i, j))
+    return pairs
+
+
+class HashStore:
+    """Each image's :func:`image_hashes_of` and :func:`thumbnails_of`, kept on disk by its content hash.
+
+    One small file per image under ``PROJECT/cache/perceptual/<rule>/<first two hex digits>/``: the hashes, the
+    thumbnails and a CRC-32 of both. ``<rule>`` names the decoding size and crops, so a change of the rule never
+    reads old entries. A damaged or foreign file reads as missing (computed again); a file that cannot be written
+    (a read-only project) is skipped: the cache only saves time.
+    """
+
+    def __init__(self, project_dir: str | os.PathLike[str]) -> None:
+        rule = f"side{DECODED_SIDE}-crops{'-'.join(f'{c:g}' for c in CROPS)}"
+        self.root = Path(project_dir) / "cache" / "perceptual" / rule
+
+    def _path(self, content: str) -> Path:
+        return self.root / content[:2] / f"{content}.phash"
+
+    def read(self, content: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(hashes (S,) uint64, thumbnails (S, 64, 3) float32)`` of the image with sha256 ``content``, or
+        ``None`` when not kept (or damaged)."""
+        try:
+            data = self._path(content).read_bytes()
+        except OSError:
+            return None
+        scales = 1 + len(CROPS)
+        body = scales * 8 + scales * 64 * 3 * 4
+        if len(data) != body + 4 or struct.unpack("<I", data[body:])[0] != zlib.crc32(data[:body]):
+            return None
+        hashes = np.frombuffer(data[: scales * 8], dtype="<u8").astype(np.uint64)
+        thumbnails = (
+            np.frombuffer(data[scales * 8 : body], dtype="<f4").reshape(scales, 64, 3).astype(np.float32)
+        )
+        return hashes, thumbnails
+
+    def write(self, content: str, hashes: np.ndarray, thumbnails: np.ndarray) -> None:
+        """Keep one image's hashes ``(S,)`` and thumbnails ``(S, 64, 3)`` (atomically; errors are ignored)."""
+        body = np.asarray(hashes, dtype="<u8").tobytes() + np.asarray(thumbnails, dtype="<f4").tobytes()
+        path = self._path(content)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+            os.replace(temporary, path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+
+
+def image_hashes(
+    paths: Sequence[str],
+    should_stop: ShouldStop = never_stop,
+    on_progress: Callable[[int, int], None] | None = None,
+    store: HashStore | None = None,
+    content: Sequence[str | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Hashes and thumbnails of the files that decode.
+
+    Parameters
+    ----------
+    store, content
+        A :class:`HashStore` and the files' content hashes (sha256 hex; ``None`` for one not known): a file whose
+        entry is kept is not decoded, and each one decoded is kept.
+
+    Returns
+    -------
+    tuple
+        ``(hashes (M, S) uint64, thumbnails (M, S, 64, 3) float32, indices of those M files in paths)``.
+
+    Raises
+    ------
+    dmtl_studio.core.base.cancel.Cancelled
+        When ``should_stop`` asks to stop.
+    """
+    hashes, thumbnails, readable = [], [], []
+    for index, path in enumerate(paths):
+        check(should_stop)
+        key = content[index] if store is not None and content is not None else None
+        kept = store.read(key) if key else None
+        if kept is not None:
+            hashes.append(kept[0])
+            thumbnails.append(kept[1])
+            readable.append(index)
+        else:
+            try:
+                image = imaging.load_rgb_at_least(path, DECODED_SIDE, DECODED_SIDE)
+                hashes.append(image_hashes_of(image))
+                thumbnails.append(thumbnails_of(image))
+                readable.append(index)
+                if key:
+                    store.write(key, hashes[-1], thumbnails[-1])
+            except (ImageProblem, OSError):
+                pass
+        if on_progress is not None:
+            on_progress(index + 1, len(paths))
+    if not hashes:
+        scales = 1 + len(CROPS)
+        return (
+            np.zeros((0, scales), dtype=np.uint64),
+            np.zeros((0, scales, 64, 3), dtype=np.float32),
+            readable,
+        )
+    return np.stack(hashes), np.stack(thumbnails), readable
+
+
+def kept_hashes(store: HashStore, contents: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """What ``store`` keeps of ``contents`` (sha256 hex), decoding nothing: ``(hashes (M, S), thumbnails
+    (M, S, 64, 3), indices of those M in contents)``."""
+    hashes, thumbnails, found = [], [], []
+    for index, content in enumerate(contents):
+        kept = store.read(content) if content else None
+        if kept is not None:
+            hashes.append(kept[0])
+            thumbnails.append(kept[1])
+            found.append(index)
+    scales = 1 + len(CROPS)
+    if not found:
+        return np.zeros((0, scales), dtype=np.uint64), np.zeros((0, scales, 64, 3), dtype=np.float32), found
+    return np.stack(hashes), np.stack(thumbnails), found
+
+
+def near_copies_of(
+    hashes: np.ndarray,
+    thumbnails: np.ndarray,
+    other_hashes: np.ndarray,
+    other_thumbnails: np.ndarray,
+    block: int | None = None,
+) -> np.ndarray:
+    """Which of a first set of images are near-duplicates (the rule of :func:`near_duplicate_pairs`, by hash
+    and thumbnails) of at least one image of a second set.
+
+    Parameters
+    ----------
+    hashes, thumbnails
+        ``(N, S)`` and ``(N, S, 64, 3)`` of the first set (:func:`image_hashes`).
+    other_hashes, other_thumbnails
+        ``(M, S)`` and ``(M, S, 64, 3)`` of the second.
+    block
+        Rows compared at once (memory about ``block x M x S`` 8-byte words); default: 4 million words.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` bool.
+    """
+    found = np.zeros(len(hashes), dtype=bool)
+    if not len(hashes) or not len(other_hashes):
+        return found
+    if block is None:
+        block = max(1, 4_000_000 // max(1, len(other_hashes) * other_hashes.shape[1]))
+    for start in range(0, len(hashes), block):
+        close = hamming_distances(hashes[start : start + block], other_hashes) <= HASH_DISTANCE
+        for i, j in zip(*np.nonzero(close), strict=True):
+            i = int(i) + start
+            if found[i]:
+                continue
+            first, second = thumbnails[i], other_thumbnails[int(j)]
+            found[i] = (
+                thumbnail_difference(first, second) <= THUMBNAIL_DIFFERENCE
+                and colour_difference(first, second) <= COLOUR_DIFFERENCE
+            )
+    return found
