@@ -221,8 +221,8 @@ def _with_fitted_note(
         )
     if near:
         notes.append(
-            f"{near} of the {len(scored)} {noun} scored are near-copies (resized, re-encoded or slightly cropped) "
-            f"of {noun} this run was fitted on, as the last duplicate check saw them, so these scores are "
+            f"{near} of the {len(scored)} {noun} scored {'is a near-copy' if near == 1 else 'are near-copies'} "
+            f"(resized, re-encoded or slightly cropped) of {noun} this run was fitted on, as the last duplicate check saw them, so these scores are "
             f"optimistic; keep each group of look-alikes in one split (Labels ▸ Find duplicates and leaks; "
             f"dmtl-studio duplicates PROJECT --keep-in-one-split), then train a new run."
         )
