@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -209,7 +210,7 @@ class HashStore:
         """Keep one image's hashes ``(S,)`` and thumbnails ``(S, 64, 3)`` (atomically; errors are ignored)."""
         body = np.asarray(hashes, dtype="<u8").tobytes() + np.asarray(thumbnails, dtype="<f4").tobytes()
         path = self._path(content)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
