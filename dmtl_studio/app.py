@@ -58,6 +58,7 @@ from dmtl_studio.workers.evaluation import (
     TextExplainThread,
 )
 from dmtl_studio.workers.lr_finder import LRFinderThread
+from dmtl_studio.workers.preload import PRELOAD_DELAY_MS, preload_deep_learning
 from dmtl_studio.workers.preview import PreviewService
 from dmtl_studio.workers.quality import DuplicatesThread, LabelErrorsThread
 from dmtl_studio.workers.text_import import TextImportThread
@@ -1167,6 +1168,8 @@ def run_app(argv: list[str]) -> int:
     if os.environ.get("DMTL_STUDIO_EXIT_WHEN_SHOWN") == "1":
         # Start-up timing (packaging/smoke_test.sh): close once the event loop has shown the window.
         QTimer.singleShot(0, lambda: (print("window shown", flush=True), window.close()))
+    else:  # PyTorch and timm imported while the user looks at the window, not as the first run starts
+        QTimer.singleShot(PRELOAD_DELAY_MS, preload_deep_learning)
     try:
         return app.exec()
     finally:
