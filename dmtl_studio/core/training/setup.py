@@ -111,6 +111,8 @@ class RunParts:
     joined_validation: int = 0
     #: The settings of the strategy this run is a phase of (Auto's), if any: its unused settings are judged by them.
     strategy: TrainConfig | None = None
+    #: Each training item's content (sha256; a text's body): the probe's folds keep copies together (probe_fit).
+    train_contents: tuple[str, ...] = ()
     generator: torch.Generator = field(default_factory=torch.Generator)
     train_loader: object = None
     val_loader: object = None
@@ -175,10 +177,8 @@ class RunParts:
         # workers), so that draw can shift neither the order nor the global RNG that dropout uses.
         if self.use_sampler:
             targets = self.train_targets
-            per_sample = class_weights(targets, self.num_classes)[torch.tensor(targets)]
-            order: Sampler[int] = WeightedRandomSampler(
-                per_sample.double(), len(targets), generator=self.generator
-            )
+            per_sample = class_weights(targets, self.num_classes)[torch.tensor(targets)].double()
+            order: Sampler[int] = WeightedRandomSampler(per_sample, len(targets), generator=self.generator)
         elif self.world is not None:
             order = EpochDistributedSampler(self.train_set, self.world, config.seed)
         else:
@@ -198,9 +198,8 @@ class RunParts:
             drop_last=drop_last_batch(count, self.batch_size),
             **extra,
         )
-        self.val_loader = DataLoader(
-            self.val_set, batch_size=self.batch_size * 2, num_workers=workers, **extra
-        )
+        val_batch = self.batch_size * 2
+        self.val_loader = DataLoader(self.val_set, batch_size=val_batch, num_workers=workers, **extra)
 
     def run_config(self) -> dict:
         """The configuration as stored with the run: the settings plus what was resolved (recipe, device)."""
@@ -390,6 +389,7 @@ def build_run(
         pick_on_validation=plan.pick_on_validation,
         joined_validation=plan.joined,
         world=world,
+        train_contents=tuple(map(content_hashes(store), train_set.paths)),
     )
     if world is not None:
         if cache is not None:

@@ -110,6 +110,7 @@ def fit_semi_supervised_probe(
     share: float = 0.6,
     rounds: int = 3,
     class_weight: str | None = None,
+    groups: np.ndarray | None = None,
     seed: int = 0,
     should_stop: ShouldStop = never_stop,
     on_progress: ProbeProgress | None = None,
@@ -132,6 +133,9 @@ def fit_semi_supervised_probe(
         ``None`` or ``"balanced"`` (each class weighted by the inverse of its share of the rows fitted, pseudo-
         labelled ones included): passed to every :func:`fit_linear_probe` fit, as the run's supervised probe and
         its out-of-fold fold models get it.
+    groups
+        ``(N,)`` group of each labelled row for the cross-validation (identical items share one), as for
+        :func:`fit_linear_probe`; ``None``: one per row.
     on_progress
         Reports the cross-validation on the labelled rows, the only one (:func:`fit_linear_probe`'s
         ``on_progress``); the refits with pseudo-labels keep its C.
@@ -153,6 +157,7 @@ def fit_semi_supervised_probe(
         labelled,
         targets,
         num_classes=k,
+        groups=groups,
         class_weight=class_weight,
         seed=seed,
         should_stop=should_stop,

@@ -253,6 +253,7 @@ def build_text_parts(
         scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
         use_sampler=sampler_wanted and cache is None,
         batch_size=config.batch_size,
+        train_contents=tuple(train_set.texts),
     )
     parts.build_loaders()
     return parts

@@ -96,3 +96,40 @@ def test_a_probe_that_fitted_its_validation_images_is_calibrated_on_their_out_of
     in_fit = np.log(np.clip(probs, 1e-300, None)) * entry["temperature"]
     assert not np.allclose(softmax(in_fit), softmax(out_of_fold), atol=1e-3)
     assert abs(np.log(calibrate(in_fit, targets)["temperature"] / entry["temperature"])) > 1e-3
+
+
+def test_identical_items_of_a_class_share_a_group_and_those_of_two_classes_do_not() -> None:
+    from dmtl_studio.core.training.probe_fit import content_groups
+
+    groups = content_groups(("a", "b", "a", "a", "c"), np.array([0, 0, 0, 1, 1]))
+    assert groups[0] == groups[2]  # one picture saved twice in one class: one group
+    assert (
+        len({groups[0], groups[1], groups[3], groups[4]}) == 4
+    )  # the copy under the other label stays apart
+    assert content_groups((), np.array([0, 1, 1])).tolist() == [0, 1, 2]  # no contents known: one per item
+
+
+def test_copies_in_the_training_split_do_not_lead_the_probe_to_memorise_noise(tmp_path: Path) -> None:
+    """Two classes of pure noise, each picture saved three times: copies dealt into different folds scored the
+    probe on what it had fitted, so cross-validation chose the weakest regularisation (C = 10) and the out-of-fold
+    scores calibrating the run were all right; kept together, the strongest one wins, as without copies."""
+    from PIL import Image
+
+    from dmtl_studio.core.project.importer import import_folder
+
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "noise"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+        for k in range(30):
+            picture = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+            for copy in range(3):
+                picture.save(folder / label / f"{k}-{copy}.png")
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, folder, val_fraction=0.2, test_fraction=0.2, seed=0)
+    summary = train(project, TrainConfig.recommended(input_size=32, device="cpu", feature_views=1, seed=0))
+    metrics = json.loads((Path(summary.run_dir) / "model.json").read_text())["metrics"]
+    assert (
+        metrics["probe_c"] <= 0.1
+    )  # strong regularisation: noise is not memorised (C = 10 with copies apart)
