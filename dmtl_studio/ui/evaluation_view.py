@@ -5,6 +5,7 @@ unlabelled images and the run's HTML report. It only emits requests; the composi
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -621,7 +622,8 @@ class EvaluationView(QWidget):
             return
         self.summary.setText(
             f"<b>{result.run_name}</b> on {len(result.image_ids)} {noun}(s) of the <b>{result.split_title}</b>: "
-            f"accuracy <b>{metrics.accuracy:.1%}</b>, balanced accuracy <b>{metrics.balanced_accuracy:.1%}</b>, "
+            f"accuracy <b>{metrics.accuracy:.1%}</b>, balanced accuracy <b>{metrics.balanced_accuracy:.1%}</b>"
+            f"{html.escape(result.balanced_scope())}, "
             f"{len(result.misclassified_ids())} misclassified. Rows are the true class, columns the prediction; "
             f"click a cell to see its {noun}s." + (" " + "; ".join(extra) + "." if extra else "")
         )

@@ -280,7 +280,7 @@ def build_report(
         if result.scored:
             parts.append(
                 f"<p>{len(result.image_ids)} {result.noun}(s) of the <b>{_e(result.split_title)}</b>: accuracy "
-                f"<b>{m.accuracy:.1%}</b>, balanced accuracy <b>{m.balanced_accuracy:.1%}</b>.</p>"
+                f"<b>{m.accuracy:.1%}</b>, balanced accuracy <b>{m.balanced_accuracy:.1%}</b>{_e(result.balanced_scope())}.</p>"
             )
         else:
             parts.append(

@@ -127,6 +127,20 @@ class EvaluationResult:
             "none": f"project (no test or validation {self.noun}s)",
         }.get(self.split, self.split)
 
+    def unscored_classes(self) -> list[str]:
+        """The run's classes with no item scored: balanced accuracy is the mean recall of the others alone."""
+        return [name for name, count in zip(self.classes, self.metrics.support, strict=True) if count == 0]
+
+    def balanced_scope(self) -> str:
+        """What follows the balanced accuracy when some classes were not scored, e.g. `` over 1 of 3 classes
+        (single, small: none in the test split)``; empty when every class was."""
+        missing = self.unscored_classes()
+        if not missing or not self.scored:
+            return ""
+        named = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        split = {"test": "test split", "val": "validation split"}.get(self.split, "project")
+        return f" over {len(self.classes) - len(missing)} of {len(self.classes)} classes ({named}: none in the {split})"
+
     def misclassified_ids(self) -> list[int]:
         """Wrongly predicted images, the most confidently wrong first."""
         wrong = np.flatnonzero(self.predicted != self.targets)
@@ -201,6 +215,7 @@ class EvaluationResult:
             "reused_features": self.reused_features,
             "accuracy": m.accuracy,
             "balanced_accuracy": m.balanced_accuracy,
+            "unscored_classes": self.unscored_classes(),  # left out of the balanced accuracy: none scored
             "classes": list(self.classes),
             "confusion": self.confusion.tolist(),
             "calibration": self.calibration_summary(),
@@ -227,7 +242,7 @@ class EvaluationResult:
             return "\n".join(lines)
         lines.append(
             f"accuracy {format_score(m.accuracy, noun=self.noun)}, balanced accuracy "
-            f"{format_score(m.balanced_accuracy, noun=self.noun)}"
+            f"{format_score(m.balanced_accuracy, noun=self.noun)}{self.balanced_scope()}"
         )
         width = max([len(c) for c in self.classes] + [5])
         lines.append(f"{'class':{width}}  precision  recall     f1  {self.noun + 's':>6}")

@@ -267,3 +267,15 @@ def test_a_near_copy_of_a_fitted_image_is_noted_once_a_duplicate_check_has_hashe
         after.note
     )
     assert "hold the content of images this run was fitted on" not in after.note  # not an identical copy
+
+
+def test_balanced_accuracy_says_which_classes_it_leaves_out() -> None:
+    """Classes with no test image cannot have a recall: the balanced accuracy is the others' mean, and says so."""
+
+    result = _result([0, 0, 0], [[0.9, 0.05, 0.05]] * 3)  # only class a was scored
+    assert result.metrics.balanced_accuracy == pytest.approx(1.0)
+    assert result.unscored_classes() == ["b", "c"]
+    assert "balanced accuracy 1.000 over 1 of 3 classes (b, c: none in the test split)" in result.describe()
+    assert result.to_dict()["unscored_classes"] == ["b", "c"]
+    everyone = _result([0, 1, 2], [[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    assert everyone.balanced_scope() == "" and "classes (" not in everyone.describe()
