@@ -1074,8 +1074,9 @@ def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: Eve
 
     def fold(event: FoldResult) -> None:
         print(
-            f"fold {event.fold}/{event.folds}: accuracy {event.accuracy:.3f} "
-            f"({event.train_images} train, {event.test_images} held out)",
+            f"fold {event.fold}/{event.folds}: accuracy {event.accuracy:.3f}"
+            + (f", balanced {event.balanced_accuracy:.3f}" if event.balanced_accuracy is not None else "")
+            + f" ({event.train_images} train, {event.test_images} held out)",
             file=sys.stderr,
             flush=True,
         )
@@ -1088,16 +1089,19 @@ def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: Eve
     except CrossValidationInterrupted as exc:
         return _report_cv_interrupted(args, exc)
     _print_folds(result.folds)
-    print(f"{args.folds}-fold accuracy: {result.mean:.3f} ± {result.std:.3f}")
+    print(result.describe())
     if args.json:
         print(json.dumps(result.to_dict()))
     return 0
 
 
 def _print_folds(folds: Sequence[FoldResult]) -> None:
-    print("fold  train  held-out  accuracy")
+    print("fold  train  held-out  accuracy  balanced")
     for fold in folds:
-        print(f"{fold.fold:4d}  {fold.train_images:5d}  {fold.test_images:8d}  {fold.accuracy:8.3f}")
+        balanced = "n/a" if fold.balanced_accuracy is None else f"{fold.balanced_accuracy:.3f}"
+        print(
+            f"{fold.fold:4d}  {fold.train_images:5d}  {fold.test_images:8d}  {fold.accuracy:8.3f}  {balanced:>8}"
+        )
 
 
 def _report_cv_interrupted(args: argparse.Namespace, exc: CrossValidationInterrupted) -> int:

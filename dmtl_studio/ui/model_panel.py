@@ -935,9 +935,22 @@ class ModelPanel(QWidget):
         self.crossval_progress.setRange(0, 1)
         self.crossval_progress.setValue(1)
         self.crossval_progress.setFormat("done")
+        balanced = result.get("mean_balanced_accuracy")
+        majority = result.get("majority_rate")
         self.crossval_status.setText(
             f"{result['folds']}-fold accuracy: {100 * result['mean_accuracy']:.1f} ± "
             f"{100 * result['std_accuracy']:.1f} % (folds: {folds})"
+            + (
+                f"; balanced accuracy {100 * balanced:.1f} ± {100 * result['std_balanced_accuracy']:.1f} %"
+                if balanced is not None
+                else ""
+            )
+            + (
+                f". Always answering the largest class would score {100 * majority:.1f} %: judge by the balanced "
+                "accuracy"
+                if majority is not None and majority >= result["mean_accuracy"] - 0.05
+                else ""
+            )
         )
 
     def show_crossval_error(self, message: str) -> None:

@@ -83,6 +83,19 @@ def test_cross_validation_is_requested_with_the_fold_count_and_its_result_shown(
     )
     assert "3-fold accuracy: 90.0 ± 5.0 %" in panel.crossval_status.text()
     assert panel.crossval_button.isEnabled() and not panel.crossval_cancel.isEnabled()
+    panel.show_crossval_result(  # 80:8 classes: the plain accuracy is under always answering the larger one
+        {
+            "folds": 3,
+            "mean_accuracy": 0.898,
+            "std_accuracy": 0.035,
+            "mean_balanced_accuracy": 0.494,
+            "std_balanced_accuracy": 0.011,
+            "majority_rate": 0.909,
+            "per_fold": [{"accuracy": a} for a in (0.9, 0.862, 0.931)],
+        }
+    )
+    text = panel.crossval_status.text()
+    assert "balanced accuracy 49.4 ± 1.1 %" in text and "largest class would score 90.9 %" in text
 
 
 def test_the_training_view_plots_the_consistency_loss_apart_from_the_supervised_loss(qtbot) -> None:  # noqa: ANN001

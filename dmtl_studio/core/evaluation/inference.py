@@ -30,6 +30,7 @@ from dmtl_studio.core.models.run_folder import read_fitted_hashes
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.file_changes import current_hashes
 from dmtl_studio.core.project.perceptual import HashStore, kept_hashes, near_copies_of
+from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import SuggestionSet, build_suggestions
 
@@ -208,9 +209,19 @@ def _with_fitted_note(
         contents = [now.get(im.path, im.sha256) for im in records]
         images = store.kind == "images"
     seen = sum(1 for content in contents if content in fitted)
-    near = _near_copies(project_dir, [c for c in contents if c and c not in fitted], fitted) if images else 0
     noun = f"{result.noun}s"
     notes = [result.note] if result.note else []
+    if seen and result.run_name.startswith(
+        CROSSVAL_PREFIX
+    ):  # not a leak: a fold run trains on the test split
+        notes.append(
+            f"{seen} of the {len(scored)} {noun} scored were in the training part of this cross-validation fold "
+            f"run (a fold run trains on every labelled {result.noun} outside its fold, test {noun} included), so "
+            f"these scores are optimistic; the fold's own held-out score is its line in the cross-validation's "
+            f"output. Evaluate a run trained without --folds to score the test split."
+        )
+        return replace(result, note=" ".join(notes))
+    near = _near_copies(project_dir, [c for c in contents if c and c not in fitted], fitted) if images else 0
     if seen:
         notes.append(
             f"{seen} of the {len(scored)} {noun} scored hold the content of {noun} this run was fitted on "

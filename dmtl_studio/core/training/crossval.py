@@ -2,7 +2,9 @@
 
 With few images one validation split is a noisy judge: two configurations can swap places by chance. Here every
 labelled image is held out exactly once; each fold trains with the given configuration on the other folds and
-is scored on its own, and the result is the mean ± standard deviation of the fold accuracies. Folds are
+is scored on its own, and the result is the mean ± standard deviation of the fold accuracies and balanced
+accuracies (the mean recall of the classes, which a model that always answers the largest class cannot lift
+above 1 / classes), with what always answering the largest class would score. Folds are
 stratified by class and seeded; images with identical content (the same hash) always share a fold, so a
 duplicate never sits on both sides. Fold runs are stored with a ``cv-`` name prefix, apart from normal runs.
 """
@@ -43,13 +45,45 @@ class CrossValidation:
     def std(self) -> float:
         return statistics.stdev(self.accuracies) if len(self.folds) > 1 else 0.0
 
+    @property
+    def balanced(self) -> tuple[float, float] | None:
+        """Mean and standard deviation of the folds' balanced accuracies (``None`` when a fold lacks one)."""
+        values = [f.balanced_accuracy for f in self.folds]
+        if not values or any(v is None for v in values):
+            return None
+        return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    @property
+    def majority_rate(self) -> float | None:
+        """The mean over folds of the largest class's share of the held-out items (``None`` when unknown)."""
+        values = [f.majority_rate for f in self.folds]
+        return statistics.mean(values) if values and all(v is not None for v in values) else None
+
     def to_dict(self) -> dict:
+        balanced = self.balanced
         return {
             "folds": len(self.folds),
             "mean_accuracy": self.mean,
             "std_accuracy": self.std,
+            "mean_balanced_accuracy": balanced[0] if balanced else None,
+            "std_balanced_accuracy": balanced[1] if balanced else None,
+            "majority_rate": self.majority_rate,
             "per_fold": _per_fold(self.folds),
         }
+
+    def describe(self) -> str:
+        """The summary line: accuracy and balanced accuracy, mean ± sd over the folds, and, when a model that
+        always answers the largest class would come within 5 points of that accuracy, that rate."""
+        line = f"{len(self.folds)}-fold accuracy: {self.mean:.3f} ± {self.std:.3f}"
+        if self.balanced is not None:
+            line += f", balanced accuracy {self.balanced[0]:.3f} ± {self.balanced[1]:.3f}"
+        majority = self.majority_rate
+        if majority is not None and majority >= self.mean - 0.05:
+            line += (
+                f"; always answering the largest class would score {majority:.3f}: judge by the balanced "
+                "accuracy, and see --imbalance"
+            )
+        return line
 
 
 def _per_fold(folds: tuple[FoldResult, ...]) -> list[dict]:
@@ -59,6 +93,8 @@ def _per_fold(folds: tuple[FoldResult, ...]) -> list[dict]:
             "train_images": f.train_images,
             "test_images": f.test_images,
             "accuracy": f.accuracy,
+            "balanced_accuracy": f.balanced_accuracy,
+            "majority_rate": f.majority_rate,
             "run_dir": f.run_dir,
         }
         for f in folds
@@ -128,12 +164,13 @@ def make_folds(store: ProjectStore, k: int, seed: int = 0) -> list[LabelledSplit
     return folds
 
 
-def _counting_scored(emit: Callable[[object], None], scored: list[int]) -> Callable[[object], None]:
-    """``emit``, noting in ``scored`` how many held-out images each epoch scored (the latest's only)."""
+def _counting_scored(emit: Callable[[object], None], scored: list) -> Callable[[object], None]:
+    """``emit``, keeping in ``scored`` the confusion matrix of the held-out images each epoch scored (the
+    latest's only)."""
 
     def on_event(event: object) -> None:
         if isinstance(event, EpochResult) and event.confusion is not None:
-            scored[:] = [int(np.asarray(event.confusion).sum())]
+            scored[:] = [np.asarray(event.confusion)]
         emit(event)
 
     return on_event
@@ -165,7 +202,7 @@ def cross_validate(
         folds = make_folds(store, k, config.seed)
     results: list[FoldResult] = []
     for number, split in enumerate(folds, start=1):
-        scored: list[int] = []  # the held-out images the fold's last epoch scored
+        scored: list[np.ndarray] = []  # the confusion of the held-out images the fold's last epoch scored
         try:
             summary = train(
                 project_dir,
@@ -183,14 +220,26 @@ def cross_validate(
             raise Cancelled()
         with ProjectStore.open(project_dir) as store:  # the run left out the files it found gone
             usable = {im.path for im in store.images(usable_only=True)}
+        confusion = scored[0] if scored else None
         result = FoldResult(
             number,
             k,
             sum(path in usable for path, _ in split.train),
-            scored[0] if scored else sum(path in usable for path, _ in split.val),
+            int(confusion.sum()) if confusion is not None else sum(path in usable for path, _ in split.val),
             float(summary.metrics["last"]["val_accuracy"]),
             summary.run_dir,
+            *_balanced_and_majority(confusion),
         )
         results.append(result)
         emit(result)
     return CrossValidation(tuple(results))
+
+
+def _balanced_and_majority(confusion: np.ndarray | None) -> tuple[float | None, float | None]:
+    """A fold's balanced accuracy (mean recall of the classes it held out) and largest-class share."""
+    if confusion is None or not confusion.sum():
+        return None, None
+    support = confusion.sum(axis=1)
+    present = support > 0
+    recall = np.diag(confusion)[present] / support[present]
+    return float(recall.mean()), float(support.max() / support.sum())

@@ -118,6 +118,10 @@ class FoldResult:
     test_images: int
     accuracy: float
     run_dir: str
+    #: Mean recall over the classes held out in the fold (``None`` when its scores were not kept).
+    balanced_accuracy: float | None = None
+    #: The share of the fold's held-out items in its largest class: what always guessing that class scores.
+    majority_rate: float | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from dmtl_studio.core.project.store import ProjectStore
@@ -59,12 +60,19 @@ def test_cross_validation_trains_each_fold_and_reports_mean_and_std(project: Pat
     assert result.mean == pytest.approx(sum(result.accuracies) / 2)
     data = result.to_dict()
     assert data["folds"] == 2 and len(data["per_fold"]) == 2 and data["std_accuracy"] >= 0
+    assert all(0 <= f.balanced_accuracy <= 1 and 0 < f.majority_rate <= 1 for f in result.folds)
+    assert data["mean_balanced_accuracy"] == pytest.approx(sum(f.balanced_accuracy for f in result.folds) / 2)
     with ProjectStore.open(project) as store:
         names = [r.name for r in store.runs()]
     assert len(names) == 2 and all(n.startswith("cv-") for n in names)  # marked apart from normal runs
     # A fold's run trained on its fold's split: --resume (which goes on with the project's split) refuses it.
     with ProjectStore.open(project) as store:
         fold_dir = store.runs_dir / names[0]
+    # Evaluating a fold run on the test split it trained on says so, rather than blame duplicates.
+    from dmtl_studio.core.evaluation.inference import evaluate_run
+
+    note = evaluate_run(project, fold_dir).note
+    assert "in the training part of this cross-validation fold run" in note and "duplicates" not in note
     with pytest.raises(TrainingError, match="cross-validation fold's run"):
         train(
             project, TrainConfig(epochs=2, batch_size=16, input_size=64, device="cpu"), resume_from=fold_dir
@@ -106,5 +114,35 @@ def test_an_interruption_before_any_fold_finished_describes_itself_as_json() -> 
     done = FoldResult(1, 3, 10, 5, 0.8, "/p/runs/cv-1of3-x")
     later = CrossValidationInterrupted(3, 2, (done,), None).to_dict()
     assert later["completed"] == [
-        {"fold": 1, "train_images": 10, "test_images": 5, "accuracy": 0.8, "run_dir": "/p/runs/cv-1of3-x"}
+        {
+            "fold": 1,
+            "train_images": 10,
+            "test_images": 5,
+            "accuracy": 0.8,
+            "balanced_accuracy": None,
+            "majority_rate": None,
+            "run_dir": "/p/runs/cv-1of3-x",
+        }
     ]
+
+
+def test_on_imbalanced_folds_the_summary_gives_balanced_accuracy_and_the_largest_class_rate() -> None:
+    """80:8 classes a model cannot tell apart: 0.898 plain accuracy is below always answering 'ok' (0.909)."""
+    from dmtl_studio.core.training.crossval import CrossValidation, _balanced_and_majority
+
+    assert _balanced_and_majority(np.array([[27, 0], [3, 0]])) == (0.5, 0.9)  # every defect called ok
+    folds = tuple(
+        FoldResult(k, 3, 58, 30, accuracy, "", *_balanced_and_majority(np.array(matrix)))
+        for k, (accuracy, matrix) in enumerate(
+            [(0.9, [[27, 0], [3, 0]]), (0.862, [[25, 1], [3, 0]]), (0.931, [[27, 0], [2, 0]])], start=1
+        )
+    )
+    result = CrossValidation(folds)
+    line = result.describe()
+    assert line.startswith("3-fold accuracy: 0.898 ± 0.035, balanced accuracy 0.494 ± 0.011")
+    assert "always answering the largest class would score 0.909" in line
+    assert result.to_dict()["majority_rate"] == pytest.approx(0.909, abs=1e-3)
+    balanced = CrossValidation(
+        (FoldResult(1, 2, 10, 10, 0.9, "", 0.9, 0.5), FoldResult(2, 2, 10, 10, 0.8, "", 0.8, 0.5))
+    )
+    assert "largest class" not in balanced.describe()  # equal classes: the plain accuracy says it
