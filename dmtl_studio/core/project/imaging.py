@@ -24,9 +24,11 @@ from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.pixel_decoding import (
     CMYK_NOTE,
     MAX_PIXELS,
+    decode_deep_colour,
     decode_pillow,
     decode_tifffile,
     has_tiff_magic,
+    is_deep_colour,
     pillow_misreads,
 )
 
@@ -144,6 +146,13 @@ def decode_image(path: str | os.PathLike[str]) -> DecodedImage:
             raise
         return DecodedImage(np.ascontiguousarray(decode_tifffile(path, notes)), tuple(notes))
     try:
+        if is_deep_colour(image):
+            try:
+                return DecodedImage(
+                    np.ascontiguousarray(decode_deep_colour(path, image, notes)), tuple(notes)
+                )
+            except ImageProblem:  # the readings below keep at least the high byte of each sample
+                notes.clear()
         if pillow_misreads(image):
             try:
                 return DecodedImage(np.ascontiguousarray(decode_tifffile(path, notes)), tuple(notes))

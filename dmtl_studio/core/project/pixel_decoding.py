@@ -204,16 +204,52 @@ def _tiff_tag(image: Image.Image, tag: int, default: int) -> int:
 
 def pillow_misreads(image: Image.Image) -> bool:
     """True for TIFFs Pillow would change: signed or float samples in an 8-bit mode, unsigned 32-bit
-    samples read as signed (values above 2**31 would wrap), and an Orientation tag other than upright
-    (Pillow 13 scrambles the rows of such a file)."""
+    samples read as signed (values above 2**31 would wrap), 16-bit colour samples (Pillow keeps their high
+    byte: a 12-bit camera's file decoded near black) and an Orientation tag other than upright (Pillow 13
+    scrambles the rows of such a file)."""
     if image.format != "TIFF":
         return False
     if _tiff_tag(image, 274, 1) != 1:
+        return True
+    if image.mode in ("RGB", "RGBA", "RGBX") and _tiff_tag(image, 258, 8) == 16:
         return True
     sample_format = _tiff_tag(image, 339, 1)
     if sample_format in (2, 3) and image.mode not in _DEEP_MODES:
         return True
     return image.mode == "I" and sample_format == 1 and _tiff_tag(image, 258, 8) == 32
+
+
+def is_deep_colour(image: Image.Image) -> bool:
+    """True for a PNG or TIFF of 16-bit colour samples (RGB or RGBA): Pillow has no 16-bit colour mode and keeps
+    the high byte of each, so a 12-bit camera's file (values up to 4095) decoded at 0-15 of 255, near black."""
+    if image.mode not in ("RGB", "RGBA", "RGBX") or not image.tile:
+        return False
+    if image.format == "TIFF":
+        return _tiff_tag(image, 258, 8) == 16
+    return image.format == "PNG" and str(image.tile[0].args).endswith(";16B")
+
+
+def decode_deep_colour(path: str | os.PathLike[str], image: Image.Image, notes: list[str]) -> np.ndarray:
+    """Every bit of a 16-bit colour PNG or TIFF (OpenCV's decoders, LZW and Deflate TIFFs included), scaled and
+    composited as any deep image is (:func:`_compose`: a file whose values fit in 12 bits is scaled as 12-bit
+    data, with a note); the orientation Pillow reads (EXIF or TIFF tag 274) is applied.
+
+    Raises
+    ------
+    ImageProblem
+        When OpenCV cannot decode it as 16-bit colour (the caller falls back to another reading).
+    """
+    import cv2
+
+    values = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if values is None or values.dtype != np.uint16 or values.ndim != 3 or values.shape[2] not in (3, 4):
+        raise ImageProblem(f"16-bit colour {image.format} that OpenCV cannot decode")
+    values = values[:, :, [2, 1, 0, 3][: values.shape[2]]]  # OpenCV's BGR(A) order
+    alpha = values[:, :, 3] if values.shape[2] == 4 else None
+    rgb = _compose(values[:, :, :3], alpha, notes)
+    orientation = _tiff_tag(image, 274, 1) if image.format == "TIFF" else int(image.getexif().get(274, 1))
+    transpose = _ORIENTATION.get(orientation)
+    return np.asarray(Image.fromarray(rgb).transpose(transpose)) if transpose is not None else rgb
 
 
 def decode_tifffile(path: str | os.PathLike[str], notes: list[str]) -> np.ndarray:

@@ -242,6 +242,32 @@ def test_sixteen_bit_files_of_fewer_bits_are_scaled_by_the_bits_they_use(tmp_pat
         assert (f"only {bits} bits" in (decoded.note or "")) == (bits <= 12), decoded.note
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("alpha", [False, True])
+def test_sixteen_bit_colour_files_keep_every_bit_and_are_scaled_by_the_bits_they_use(
+    tmp_path: Path, suffix: str, alpha: bool
+) -> None:
+    """Pillow has no 16-bit colour mode and kept each sample's high byte: a 12-bit camera's colour file decoded at
+    0-15 of 255, with no note, while the same data in grey was scaled as 12-bit."""
+    import cv2
+
+    ramp = _ramp(0, 4095, "uint16")
+    colour = np.dstack([ramp, ramp // 2, 4095 - ramp])  # red rises, green half as fast, blue falls
+    if alpha:
+        colour = np.dstack([colour, np.full_like(ramp, 65535)])  # opaque
+    path = tmp_path / f"camera{suffix}"
+    order = [2, 1, 0, 3] if alpha else [2, 1, 0]
+    params = [cv2.IMWRITE_TIFF_COMPRESSION, 5] if suffix == ".tif" else []  # LZW, as cameras write
+    assert cv2.imwrite(str(path), colour[:, :, order], params)
+    decoded = decode_image(path)
+    _assert_ramp_kept(decoded.rgb[:, :, [0]].repeat(3, axis=2))  # red spans the whole 8-bit range
+    assert decoded.rgb[:, 0, 2].min() >= 250 and decoded.rgb[:, -1, 2].max() <= 5  # blue falls from full to 0
+    assert "only 12 bits" in (decoded.note or "")
+    full = tmp_path / f"full{suffix}"  # the whole 16-bit range keeps its scale
+    cv2.imwrite(str(full), np.dstack([ramp * 16] * 3), params)
+    assert decode_image(full).rgb.max() >= 250 and decode_image(full).note is None
+
+
 @pytest.mark.parametrize(
     "mode",
     [
