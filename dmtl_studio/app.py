@@ -31,6 +31,7 @@ from dmtl_studio.core.base.paths import (
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.images_table import missing_files_notice
+from dmtl_studio.core.project.importer import mixed_split_folders
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.project.project_kind import create_project
 from dmtl_studio.core.project.run_lock import CHECKPOINTS_DIR, unit_folders
@@ -418,13 +419,40 @@ class StudioController(QObject):
     def import_images(self, folder: str) -> None:
         if self.project_dir is None or (self.import_thread and self.import_thread.isRunning()):
             return
-        self._start_import(ImportThread(self.project_dir, Path(folder), self))
+        split_folders = self._split_folders_are_splits(Path(folder))
+        if split_folders is not None:
+            self._start_import(
+                ImportThread(self.project_dir, Path(folder), self, split_folders=split_folders)
+            )
 
     def import_texts(self, source: str, columns: dict[str, str | None]) -> None:
         """Import texts (a folder of .txt files, a .txt file or a table with the ``columns`` chosen)."""
         if self.project_dir is None or (self.import_thread and self.import_thread.isRunning()):
             return
-        self._start_import(TextImportThread(self.project_dir, Path(source), columns, self))
+        split_folders = self._split_folders_are_splits(Path(source)) if Path(source).is_dir() else True
+        if split_folders is not None:
+            options = columns if split_folders else {**columns, "split_folders": False}
+            self._start_import(TextImportThread(self.project_dir, Path(source), options, self))
+
+    def _split_folders_are_splits(self, folder: Path) -> bool | None:
+        """Whether the folder's split-named top folders (``train/``…) are splits: asked when they sit beside
+        other folders, which the import would otherwise refuse (``train`` may be a class of vehicles). ``None``:
+        the person chose not to import."""
+        splits, others = mixed_split_folders(folder)
+        if not splits:
+            return True
+        named = ", ".join(f"{name}/" for name in splits)
+        answer = QMessageBox.question(
+            self.window,
+            "Split folders or classes?",
+            f"{folder} holds folders named like splits ({named}) beside other folders "
+            f"({', '.join(others[:5])}{', …' if len(others) > 5 else ''}).\n\nImport {named} as classes too? "
+            "(No imports nothing: to use them as splits, put the class folders inside each split folder, "
+            "train/cat/…, test/cat/….)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return False if answer == QMessageBox.StandardButton.Yes else None
 
     def _start_import(self, thread: ImportThread | TextImportThread) -> None:
         bar = self.window.import_progress

@@ -142,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project_dir", type=_path)
     p.add_argument("images_dir", type=_path, metavar="source")
     _split_options(p)
+    p.add_argument(
+        "--no-split-folders",
+        dest="split_folders",
+        action="store_false",
+        help="read every top folder as a class, even one named like a split (train/, valid/, dev/, test/…)",
+    )
     cli_text.add_import_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
@@ -546,7 +552,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         )
         return 2
     # A layout that would mislabel is refused before a project is made.
-    split_layout(args.images_dir, scan.files)
+    if args.split_folders:
+        split_layout(args.images_dir, scan.files)
     bar = _Progress("import")
     with ProjectStore.create(args.project_dir) as store:
         summary = import_folder(
@@ -558,6 +565,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             progress=lambda done, total, name: bar.update(done, total),
             should_stop=_ctrl_c_stops(),
             scan=scan,
+            split_folders=args.split_folders,
         )
         counts = store.class_counts()
     print(summary.describe())

@@ -163,7 +163,8 @@ def cmd_import_texts(
         from dmtl_studio.core.project.importer import split_layout
         from dmtl_studio.core.project.text_import import scan_text_folder
 
-        split_layout(source, scan_text_folder(source).files)
+        if args.split_folders:
+            split_layout(source, scan_text_folder(source).files)
     with create_project(args.project_dir) as store:
         summary = import_texts(
             store,
@@ -180,6 +181,7 @@ def cmd_import_texts(
             progress=lambda done, total, name: progress(done, total),
             should_stop=should_stop,
             labels_from_file=args.labels_from_file,
+            split_folders=args.split_folders,
         )
         counts = store.class_counts()
     print(summary.describe())

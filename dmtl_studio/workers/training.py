@@ -96,10 +96,13 @@ class ImportThread(QThread):
     done = Signal(object)  # ImportSummary
     failed = Signal(str)
 
-    def __init__(self, project_dir: Path, images_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self, project_dir: Path, images_dir: Path, parent: QObject | None = None, split_folders: bool = True
+    ) -> None:
         super().__init__(parent)
         self.project_dir = Path(project_dir)
         self.images_dir = Path(images_dir)
+        self.split_folders = split_folders
         self._progress_due = ProgressThrottle().due
         LIVE_THREADS.add(self)
 
@@ -118,6 +121,7 @@ class ImportThread(QThread):
                     self.images_dir,
                     progress=self._on_progress,
                     should_stop=self.isInterruptionRequested,
+                    split_folders=self.split_folders,
                 )
         except Exception as exc:
             log_failure(exc, "the import")

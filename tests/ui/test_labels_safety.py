@@ -100,3 +100,30 @@ def test_many_class_warnings_show_one_line_and_list_the_rest_in_a_tooltip(qtbot)
     assert panel.warnings.toolTip() == "first <one>\nsecond\nthird"
     panel.show_classes(counts, {}, ["only one"])
     assert panel.warnings.text() == "only one" and panel.warnings.toolTip() == ""
+
+
+def test_window_asks_whether_split_named_folders_are_classes(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Vehicles with a class ``train``: the window asks rather than refuse; No imports nothing."""
+    folder = tmp_path / "vehicles"
+    for seed, name in enumerate(("car", "train")):
+        write_shapes_folder(tmp_path / "shapes", 3, unlabelled=0, seed=seed, size=32)
+        shutil.copytree(tmp_path / "shapes" / "circle", folder / name)
+        shutil.rmtree(tmp_path / "shapes")
+    project = tmp_path / "project"
+    ProjectStore.create(project).close()
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: (asked.append(args[2]), answer[0])[1])
+    controller.import_images(str(folder))
+    assert (
+        len(asked) == 1 and "train/" in asked[0] and controller.import_thread is None
+    )  # No: nothing started
+    answer[0] = QMessageBox.StandardButton.Yes
+    controller.import_images(str(folder))
+    qtbot.waitUntil(lambda: "Import: " in window.statusBar().currentMessage(), timeout=60_000)
+    controller.import_thread.wait(10_000)
+    with ProjectStore.open(project) as store:
+        assert store.class_names() == ["car", "train"]
+    controller.shutdown()

@@ -48,11 +48,16 @@ IMAGE_EXTENSIONS = frozenset(
         ".pcx",
         ".sgi",
         ".ico",
+        # AVIF (phones and browsers save it), which Pillow decodes; HEIC / HEIF (iPhone photos), which it does
+        # not: taken as images so that each is listed as a problem with what to do, not skipped as "not an image".
+        ".avif",
+        ".heic",
+        ".heif",
     }
 )
 
 #: Pillow formats recognised by their content (each has a signature at the start of the file).
-CONTENT_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "MPO", "JPEG2000", "DDS")
+CONTENT_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "MPO", "JPEG2000", "DDS", "AVIF")
 
 
 _DIGITS = re.compile(r"(\d+)")

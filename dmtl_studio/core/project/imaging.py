@@ -72,6 +72,8 @@ def _open_checked(path: str | os.PathLike[str], size: int | None = None) -> Imag
     except Image.DecompressionBombError as exc:
         raise _too_large(exc) from exc
     except UnidentifiedImageError as exc:
+        if os.path.splitext(os.fspath(path))[1].lower() in (".heic", ".heif"):
+            raise ImageProblem(HEIC_ADVICE) from exc
         raise ImageProblem("not an image file, or a format that is not supported") from exc
     except OSError as exc:
         if "truncated" in str(exc).lower():  # the header itself is cut short
@@ -89,6 +91,12 @@ def _open_checked(path: str | os.PathLike[str], size: int | None = None) -> Imag
         )
     return image
 
+
+#: The reason given for an iPhone's HEIC / HEIF photo, a format Pillow cannot decode.
+HEIC_ADVICE = (
+    "HEIC / HEIF photo (an iPhone's format), which cannot be read: convert it to JPEG or PNG (a photo program's "
+    "export, or on the iPhone Settings ▸ Camera ▸ Formats ▸ Most Compatible for new photos), then import that"
+)
 
 #: What to do with an image over :data:`MAX_PIXELS`.
 SHRINK_ADVICE = "make it smaller, or cut it into tiles, with an image editor, then import that"

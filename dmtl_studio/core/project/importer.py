@@ -23,6 +23,13 @@ from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.project_kind import adopt_kind
+from dmtl_studio.core.project.split_folders import (  # noqa: F401 (part of this API)
+    SPLIT_FOLDER_NAMES,
+    class_folders,
+    mixed_split_folders,
+    parts_below,
+    split_layout,
+)
 from dmtl_studio.core.project.splits import (
     LabelConflict,
     SplitSummary,
@@ -40,19 +47,6 @@ from dmtl_studio.core.project.validation import (
 )
 
 ProgressCallback = Callable[[int, int, str], None]
-
-#: Top folder names (compared case-insensitively) that name a split rather than a class.
-SPLIT_FOLDER_NAMES = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "dev": "val",  # the development set: the usual name of the validation split in NLP datasets
-    "development": "val",
-    "test": "test",
-    "testing": "test",
-}
 
 
 @dataclass(frozen=True)
@@ -91,6 +85,8 @@ class ImportSummary:
     hidden: int = 0
     #: Identical images the split folders put in two splits (a leak): paths, one tuple a content.
     split_leaks: tuple[tuple[str, ...], ...] = ()
+    #: Class folders that gave no class: nothing in them, or no file that could be read.
+    empty_folders: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
@@ -128,6 +124,13 @@ class ImportSummary:
                 "renamed or deleted; first: "
                 f"{self.missing[0]}): their labels are kept, and they are listed among the problem files and left "
                 "out of training; if they were moved elsewhere, import that folder"
+            )
+        if self.empty_folders:
+            named = ", ".join(f"{name}/" for name in self.empty_folders[:5])
+            parts.append(
+                f"no class made of {len(self.empty_folders)} folder(s) holding no readable image ({named}"
+                + (", …" if len(self.empty_folders) > 5 else "")
+                + "): put images in them, or see the problem files"
             )
         if self.copies:
             parts.append(
@@ -185,52 +188,6 @@ class _KnownFiles:
         return self._by_identity.get((stat.st_dev, stat.st_ino))
 
 
-def _parts_below(root: Path, path: Path) -> tuple[str, ...]:
-    """``path.relative_to(root).parts``, by string slicing when it can (an import calls this per file)."""
-    prefix = os.path.join(str(root), "")
-    text = str(path)
-    if text.startswith(prefix):
-        return tuple(text[len(prefix) :].split(os.sep))
-    return path.relative_to(root).parts
-
-
-def split_layout(root: Path, files: list[Path]) -> dict[str, str]:
-    """``{top folder: split}`` when the top folders of ``root`` name splits with classes below, else ``{}``.
-
-    Raises
-    ------
-    ProjectError
-        When split-named and other top folders are mixed, or split folders hold images but no class
-        folders: either reading would mislabel images, so the import is refused with what to change.
-    """
-    tops: dict[str, bool] = {}  # top folder -> holds a sub-folder with images
-    for path in files:
-        parts = _parts_below(root, path)
-        if len(parts) > 1:
-            tops[parts[0]] = tops.get(parts[0], False) or len(parts) > 2
-    splits = {
-        name: SPLIT_FOLDER_NAMES[name.casefold()] for name in tops if name.casefold() in SPLIT_FOLDER_NAMES
-    }
-    if not splits:
-        return {}
-    others = sorted(name for name in tops if name not in splits)
-    named = ", ".join(f"{name}/" for name in sorted(splits))
-    if others:
-        raise ProjectError(
-            f"{root} mixes split folders ({named}) with other folders ({', '.join(others[:5])}); nothing was "
-            "imported. Put the class folders inside each split folder (train/cat/..., valid/cat/...), or "
-            "rename the split folders if they are classes"
-        )
-    flat = sorted(name for name in splits if not tops[name])
-    if flat:
-        raise ProjectError(
-            f"{root} has split folders ({named}) but {', '.join(f'{n}/' for n in flat)} holds files without "
-            "class folders; nothing was imported. Put each split's files into class folders "
-            "(train/cat/..., valid/cat/...), or rename the folders if they are classes"
-        )
-    return splits
-
-
 def import_folder(
     store: ProjectStore,
     images_dir: str | os.PathLike[str],
@@ -242,10 +199,13 @@ def import_folder(
     should_stop: Callable[[], bool] = never_stop,
     batch_size: int = 200,
     scan: FolderScan | None = None,
+    split_folders: bool = True,
 ) -> ImportSummary:
     """Scan ``images_dir`` recursively and add every image file to ``store``.
 
     ``scan`` is that scan when the caller has made it already (:func:`scan_folder` of ``images_dir``).
+    ``split_folders`` false reads every top folder as a class, even one named like a split (a class ``train``
+    of vehicles, ``valid`` / ``invalid`` parts).
 
     Work is committed in batches of ``batch_size`` files, so a cancelled import keeps what it has read.
     Images below split-named top folders get those splits (see :func:`split_layout`); other new labelled
@@ -267,7 +227,7 @@ def import_folder(
     store.require_writable()  # before decoding every file
     scan = scan_folder(root) if scan is None else scan
     files = scan.files
-    splits_by_folder = split_layout(root, files)
+    splits_by_folder = split_layout(root, files) if split_folders else {}
     total = len(files)
     added = labelled = 0
     problems: list[tuple[str, str]] = []
@@ -288,7 +248,7 @@ def import_folder(
             cancelled = True
             break
         read = index + 1
-        parts = _parts_below(root, path)
+        parts = parts_below(root, path)
         split = splits_by_folder.get(parts[0]) if len(parts) > 1 else None
         if split is not None:
             parts = parts[1:]  # split/class/...: the class is one level down
@@ -352,6 +312,11 @@ def import_folder(
         case_variants=tuple(case_variants(existing, sorted(classes - set(existing)))),
         missing=tuple(missing),
         copies=copies,
+        empty_folders=tuple(
+            name for name in class_folders(root, splits_by_folder) if normal_class_name(name) not in classes
+        )
+        if not cancelled
+        else (),
     )
 
 

@@ -117,6 +117,7 @@ def import_texts(
     should_stop: Callable[[], bool] = never_stop,
     batch_size: int | None = None,
     labels_from_file: bool = False,
+    split_folders: bool = True,
 ) -> TextImportSummary:
     """Import ``source`` into the text project ``store``: a folder of ``.txt`` files, one ``.txt`` file (one
     text, unlabelled), or a CSV / TSV / JSON Lines file (``text_column`` is then required; see
@@ -129,6 +130,7 @@ def import_texts(
     wherever their rows moved (:mod:`~dmtl_studio.core.project.text_rows`); a text labelled differently in the
     file keeps the project's label, unless ``labels_from_file``. ``encoding`` (a codec name, see
     :func:`~dmtl_studio.core.project.text_decoding.checked_encoding`) reads files without a byte-order mark.
+    ``split_folders`` false reads every top folder of a folder of texts as a class, even one named like a split.
 
     Raises
     ------
@@ -140,7 +142,9 @@ def import_texts(
     store.require_writable()  # before reading every text
     options = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     if path.is_dir():
-        return _import_folder(store, path, options, progress, should_stop, batch_size or FILE_BATCH, encoding)
+        return _import_folder(
+            store, path, options, progress, should_stop, batch_size or FILE_BATCH, encoding, split_folders
+        )
     if not path.is_file():
         raise ProjectError(f"{path} does not exist")
     if is_text_file_name(path):
@@ -286,12 +290,13 @@ def _import_folder(
     should_stop: Callable[[], bool],
     batch_size: int,
     encoding: str | None,
+    split_folders: bool = True,
 ) -> TextImportSummary:
     scan = scan_text_folder(root)
     if not scan.files:
         extra = f"; {len(scan.skipped)} other file(s) are not .txt files" if scan.skipped else ""
         raise ProjectError(f"{root} holds no .txt files (sub-folders included){extra}")
-    by_folder = split_layout(root, scan.files)
+    by_folder = split_layout(root, scan.files) if split_folders else {}
 
     def items() -> Iterable[TextItem]:
         for path in scan.files:

@@ -92,6 +92,43 @@ def test_mixed_or_classless_split_folders_are_refused_before_anything_is_importe
             assert store.image_count() == 0 and store.class_names() == []
 
 
+def test_split_named_folders_beside_others_can_be_read_as_classes(tmp_path: Path) -> None:
+    """Vehicles with a class ``train``: refused by default (it could be a split), imported whole on request."""
+    from dmtl_studio.core.project.importer import mixed_split_folders
+
+    vehicles = tmp_path / "vehicles"
+    for index, name in enumerate(("car", "bus", "train")):
+        for k in range(3):
+            _picture(vehicles / name / f"{k}.png", 10 * index + k, "PNG")
+    (vehicles / "empty").mkdir()  # a class folder with nothing in it
+    assert mixed_split_folders(vehicles) == (["train"], ["bus", "car", "empty"])
+    assert mixed_split_folders(vehicles / "car") == ([], [])
+    with ProjectStore.create(tmp_path / "p") as store:
+        with pytest.raises(ProjectError, match="if train/ is a class too, import with --no-split-folders"):
+            import_folder(store, vehicles)
+        summary = import_folder(store, vehicles, split_folders=False)
+        assert store.class_names() == ["bus", "car", "train"] and summary.labelled == 9
+    assert summary.empty_folders == ("empty",)
+    assert "no class made of 1 folder(s) holding no readable image (empty/)" in summary.describe()
+
+
+def test_avif_photos_are_imported_and_heic_ones_listed_with_what_to_do(tmp_path: Path) -> None:
+    from PIL import features
+
+    photos = tmp_path / "photos"
+    _picture(photos / "cam" / "a.png", 1, "PNG")
+    if features.check("avif"):
+        _picture(photos / "phone" / "b.avif", 2, "AVIF")
+    (photos / "phone").mkdir(parents=True, exist_ok=True)
+    (photos / "phone" / "IMG_1.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, photos, val_fraction=0.0, test_fraction=0.0)
+        labels = {Path(r.path).name: r.label for r in store.images(usable_only=True)}
+    assert labels.get("b.avif") == ("phone" if features.check("avif") else None)
+    ((path, reason),) = summary.problems
+    assert path.endswith("IMG_1.HEIC") and reason.startswith("HEIC / HEIF photo") and "JPEG or PNG" in reason
+
+
 def test_cli_import_reports_notes_skips_and_split_folders(tmp_path: Path) -> None:
     images = _split_folder(tmp_path / "images", {"train": 2, "valid": 1})
     (images / "train" / "cat" / "notes.txt").write_text("not a picture")
