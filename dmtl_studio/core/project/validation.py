@@ -12,6 +12,7 @@ what cannot be an image file: a folder, a device or pipe, something missing.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import unicodedata
@@ -66,15 +67,30 @@ def normal_class_name(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip())
 
 
+def _number(name: str) -> float | None:
+    """The finite number a class name spells (``1``, ``1.0``, ``1e0``), or ``None``."""
+    try:
+        value = float(name)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _variant_key(name: str) -> str:
+    number = _number(name)
+    return name.casefold() if number is None else f"#{number!r}"
+
+
 def case_variants(existing: Iterable[str], new: Iterable[str]) -> list[tuple[str, str]]:
     """Pairs ``(new name, other name)`` where a new class name differs only in case from an existing one or
-    from another new one: they stay separate classes, but would share one folder on Windows and macOS."""
+    from another new one (they would share one folder on Windows and macOS), or spells the same number (``1``
+    and ``1.0``: a spreadsheet rewrote some rows): they stay separate classes, with a warning."""
     seen: dict[str, str] = {}
     for name in existing:
-        seen.setdefault(name.casefold(), name)
+        seen.setdefault(_variant_key(name), name)
     pairs = []
     for name in new:
-        other = seen.setdefault(name.casefold(), name)
+        other = seen.setdefault(_variant_key(name), name)
         if other != name:
             pairs.append((name, other))
     return pairs
@@ -82,10 +98,15 @@ def case_variants(existing: Iterable[str], new: Iterable[str]) -> list[tuple[str
 
 def describe_case_variants(pairs: Iterable[tuple[str, str]]) -> list[str]:
     """One warning per pair of :func:`case_variants`, naming both classes and how to make them one."""
+
+    def how(new: str, other: str) -> str:
+        if _number(new) is not None:
+            return f"is the same number as class '{other}' (a spreadsheet may have rewritten some rows)"
+        return f"differs from class '{other}' only in case"
+
     return [
-        f"warning: class '{new}' differs from class '{other}' only in case, and is kept as a separate class "
-        f"(if they are one, merge them in the classes panel, or: dmtl-studio labels rename PROJECT '{new}' "
-        f"'{other}')"
+        f"warning: class '{new}' {how(new, other)}, and is kept as a separate class (if they are one, merge them "
+        f"in the classes panel, or: dmtl-studio labels rename PROJECT '{new}' '{other}')"
         for new, other in pairs
     ]
 

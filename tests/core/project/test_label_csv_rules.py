@@ -250,3 +250,18 @@ def test_a_text_label_csv_re_saved_in_another_encoding_is_refused_whole(tmp_path
         with pytest.raises(ProjectError, match=r"labels.csv, line 2: byte 0xe9 is not UTF-8 .*'CSV UTF-8'"):
             import_csv(store, legacy)
         assert {r.id: (r.path, r.label) for r in store.images()} == before  # nothing imported
+
+
+def test_labels_that_spell_the_same_number_are_warned_about(tmp_path: Path) -> None:
+    """A spreadsheet rewrote some rows' ``1`` as ``1.0``: two classes, with a warning and the rename to run."""
+    from dmtl_studio.core.project.validation import case_variants
+
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\na,1\nb,1.0\nc,0\nd,2\ne,02\nf,nan\ng,NaN\n", encoding="utf-8")
+    with create_project(tmp_path / "q", kind="text") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label", seed=0)
+    text = summary.describe()
+    assert "class '1.0' is the same number as class '1'" in text and "labels rename PROJECT '1.0' '1'" in text
+    assert "class '2' is the same number as class '02'" in text
+    assert "class 'nan' differs from class 'NaN' only in case" in text  # not a number: compared by case
+    assert case_variants(["1"], ["1.5", "10"]) == []
