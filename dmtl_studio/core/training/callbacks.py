@@ -39,10 +39,11 @@ from dmtl_studio.core.training.outputs import BatchOutput, EpochOutput
 log = logging.getLogger(__name__)
 
 
-def uncalibrated_notice(count: int, item: str = "image", joined: int = 0) -> str:
+def uncalibrated_notice(count: int, item: str = "image", joined: int = 0, probe: bool = False) -> str:
     """The run's note when no temperature could be fitted on its ``count`` held-out validation items (``item``:
-    ``"image"`` or ``"text"``; ``joined``: validation items that joined the training instead), and what it means
-    for the confidences and predict's "not sure" choices (the command line's options and the window's)."""
+    ``"image"`` or ``"text"``; ``joined``: validation items that joined the training instead; ``probe``: the
+    head is a linear probe), and what it means for the confidences and predict's "not sure" choices (the
+    command line's options and the window's)."""
     fixed = "a fixed confidence (predict --reject-below P; in the window, \"'Unsure' below … confidence\")"
     if count == 0:
         few = (
@@ -65,11 +66,17 @@ def uncalibrated_notice(count: int, item: str = "image", joined: int = 0) -> str
         threshold = (
             f"a target-accuracy threshold would be chosen on those {count} {item}(s) alone: prefer {fixed}"
         )
-    more = (
-        f"add validation {item}s until they are too many to join the training, and train again"
-        if joined and count == 0  # (a linear probe's joined items are scored out of fold: count > 0)
-        else f"add validation {item}s (at least {MIN_IMAGES}) and train again"
-    )
+    if joined and count == 0 and probe:
+        # A linear probe's joined items are scored out of fold (count > 0) unless a class has a single labelled
+        # item: no folds can be made, and more validation items would join the fit too.
+        more = (
+            f"label a second {item} of each class that has only one (the class named above; the probe's "
+            f"cross-validation needs two of every class), or remove that class, and train again"
+        )
+    elif joined and count == 0:
+        more = f"add validation {item}s until they are too many to join the training, and train again"
+    else:
+        more = f"add validation {item}s (at least {MIN_IMAGES}) and train again"
     return (
         f"no calibration: {few}, so the model's confidences are uncalibrated (its plain softmax, often "
         f"over-confident); {threshold}, or {more}"
@@ -229,9 +236,11 @@ class Checkpointing(Callback):
         pick_best: bool = True,
         item: str = "image",
         joined: int = 0,
+        probe: bool = False,
     ) -> None:
         self.run_dir, self.files_for, self.pick_best, self.item = run_dir, files_for, pick_best, item
         self.joined = joined  # validation items that joined the training: why none is held out
+        self.probe = probe  # a linear probe: its joined items are scored out of fold when folds can be made
         self.uncalibrated_noted = False
         self.best_score = -math.inf
         self.best_metrics: dict = {}
@@ -255,7 +264,7 @@ class Checkpointing(Callback):
         averaged = trainer.averaged
         calibration, count = self._calibration(epoch)
         if calibration is None and not self.uncalibrated_noted and count < MIN_IMAGES:
-            trainer.notify(RunNotice(uncalibrated_notice(count, self.item, self.joined)))
+            trainer.notify(RunNotice(uncalibrated_notice(count, self.item, self.joined, self.probe)))
             self.uncalibrated_noted = True
         kept = self.files_for(self.last_metrics, calibration, averaged)
         last = kept if averaged is None else self.files_for(self.last_metrics, None, None)

@@ -220,7 +220,9 @@ def _train(
         run_id, run_dir = -1, Path(resume_from)
     pick = parts.pick_on_validation
     item = "text" if store.kind == "text" else "image"
-    checkpoints = Checkpointing(run_dir, files_for, pick, item, parts.joined_validation)
+    checkpoints = Checkpointing(
+        run_dir, files_for, pick, item, parts.joined_validation, probe=parts.config.fits_linear_probe
+    )
     recorder = StoreRecorder(store, run_id, run_dir, checkpoints.final_metrics)
     patience = config.early_stopping_patience if pick else 0
     callbacks = [recorder, EarlyStopping(patience), checkpoints, progress]

@@ -113,3 +113,15 @@ def test_joined_validation_items_are_said_to_be_scored_out_of_fold() -> None:
         in (note)
     )
     assert "(scored" not in uncalibrated_notice(2, "image")
+
+
+def test_a_probe_with_a_class_of_one_item_is_told_to_label_another_not_to_add_validation_items() -> None:
+    """A probe joins its validation items whenever there is a test split: more of them would join too, and
+    only a second item of the lone class lets its folds, and so calibration, exist."""
+    from dmtl_studio.core.training.callbacks import uncalibrated_notice
+
+    probe = uncalibrated_notice(0, "image", joined=38, probe=True)
+    assert "label a second image of each class that has only one" in probe
+    assert "too many to join" not in probe
+    epochs = uncalibrated_notice(0, "image", joined=2)  # an epoch run: too few validation images for a pick
+    assert "too many to join the training" in epochs
