@@ -122,8 +122,9 @@ class LinearProbe:
         uniform = float(np.log(self.num_classes))
         if self.scoring == "log_loss" and self.cv_scores and -max(self.cv_scores) > uniform:
             notes.append(
-                f"even at that C the held-out log-loss ({-max(self.cv_scores):.2f}) is above a uniform guess's "
-                f"({uniform:.2f}): the raw probabilities are overconfident, so rely on calibrated ones"
+                f"even at that C the held-out log-loss ({-max(self.cv_scores):.3f}) is above a uniform guess's "
+                f"({uniform:.3f}): the raw probabilities are overconfident (a calibrated run's temperature softens "
+                "them; without calibration prefer a fixed confidence threshold)"
             )
         return "; ".join(notes)
 
