@@ -27,11 +27,34 @@ from dmtl_studio.core.project.store import ProjectStore
 LOW_CONFIDENCE = 0.6
 
 FALLBACK_NOTE = (
-    "This project has no test images, so the validation split was used instead. A run trained by epochs picks its "
-    "best epoch on those images, so its figures there are optimistic (a linear probe's, chosen by "
-    "cross-validation on the training images, are not); move some images to the test split (Labels ▸ Reassign "
-    "splits… in the window, or dmtl-studio splits PROJECT --test-fraction 0.15) for an unbiased estimate."
+    "This project has no test images, so the validation split was used instead. A run that picked its best "
+    "epoch on those images (trained by epochs, with enough of them for a pick) has optimistic figures there (a "
+    "linear probe's, chosen by cross-validation on the training images, are not); move some images to the test "
+    "split (Labels ▸ Reassign splits… in the window, or dmtl-studio splits PROJECT --test-fraction 0.15) for an "
+    "unbiased estimate."
 )
+#: Distinct items a class needs for a split at the default shares (validation 20 %, test 10 %) to give it a
+#: validation item, and a test item (a share is rounded: 10 % of 5 items is none).
+FOR_VALIDATION, FOR_TEST = 2, 6
+
+
+def _smallest_class(labelled: list[ImageRecord]) -> tuple[str, int] | None:
+    """The labelled class with the fewest distinct items (by content) and that count."""
+    distinct: dict[str, set[str]] = {}
+    for im in labelled:
+        distinct.setdefault(im.label, set()).add(im.sha256 or im.path)
+    if not distinct:
+        return None
+    name = min(distinct, key=lambda label: (len(distinct[label]), label))
+    return name, len(distinct[name])
+
+
+def _too_small_note(noun: str, name: str, count: int, want: int, held: str) -> str:
+    return (
+        f"its smallest class, {name}, has only {count} distinct {noun}(s), too few for a split to hold one out as "
+        f"{held}; label more {noun}s (at least {want} distinct of each class), then Reassign splits (Labels ▸ "
+        f"Reassign splits… in the window, dmtl-studio splits PROJECT on the command line)"
+    )
 
 
 @dataclass(frozen=True)
@@ -51,18 +74,31 @@ def evaluation_images(store: ProjectStore, classes: list[str] | tuple[str, ...])
     """
     known = set(classes)
     labelled = [im for im in store.images(usable_only=True) if im.label is not None]
+    noun = "text" if store.kind == "text" else "image"
+    smallest = _smallest_class(labelled)
     for split, note in (("test", ""), ("val", FALLBACK_NOTE)):
         chosen = [im for im in labelled if im.split == split]
         if chosen:
+            if split == "val" and smallest is not None and smallest[1] < FOR_TEST:  # moving cannot make one
+                note = (
+                    "This project has no test images, so the validation split was used instead; "
+                    + _too_small_note(noun, *smallest, FOR_TEST, f"a test {noun}")
+                    + "."
+                )
             usable = tuple(im for im in chosen if im.label in known)
             return EvaluationImages(split, usable, note, len(chosen) - len(usable))
-    return EvaluationImages(
-        "none",
-        (),
-        "This project has no test or validation images: assign splits first (Labels ▸ Reassign splits… in the "
-        "window, dmtl-studio splits PROJECT on the command line).",
-        0,
-    )
+    if smallest is not None and smallest[1] < FOR_VALIDATION:
+        note = (
+            f"This project has no test or validation {noun}s: "
+            + _too_small_note(noun, *smallest, FOR_VALIDATION, f"a validation {noun}")
+            + "."
+        )
+    else:
+        note = (
+            f"This project has no test or validation {noun}s: assign splits first (Labels ▸ Reassign splits… in "
+            "the window, dmtl-studio splits PROJECT on the command line)."
+        )
+    return EvaluationImages("none", (), note, 0)
 
 
 @dataclass(frozen=True)

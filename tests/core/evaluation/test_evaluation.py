@@ -279,3 +279,27 @@ def test_balanced_accuracy_says_which_classes_it_leaves_out() -> None:
     assert result.to_dict()["unscored_classes"] == ["b", "c"]
     everyone = _result([0, 1, 2], [[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
     assert everyone.balanced_scope() == "" and "classes (" not in everyone.describe()
+
+
+def test_with_classes_too_small_to_hold_an_item_out_the_note_says_to_label_more(tmp_path) -> None:  # noqa: ANN001
+    """Reassigning splits cannot give a class of 1 distinct image a validation image, nor one of 3 a test image:
+    the note says what can (it used to send the user to Reassign splits, which changed nothing)."""
+    from dmtl_studio.core.evaluation.results import evaluation_images
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    tiny = write_shapes_folder(tmp_path / "tiny", 1, unlabelled=0, seed=1, size=32)
+    small = write_shapes_folder(tmp_path / "small", 3, unlabelled=0, seed=2, size=32)
+    for name, folder in (("tiny", tiny), ("small", small)):
+        with ProjectStore.create(tmp_path / name / "p") as store:
+            import_folder(store, folder, seed=0)
+            chosen = evaluation_images(store, store.class_names())
+        if name == "tiny":
+            assert chosen.split == "none" and "has only 1 distinct image(s), too few" in chosen.note
+            assert (
+                "as a validation image; label more images (at least 2 distinct of each class)" in chosen.note
+            )
+        else:
+            assert chosen.split == "val" and "has only 3 distinct image(s)" in chosen.note
+            assert "as a test image; label more images (at least 6 distinct of each class)" in chosen.note
+            assert "--test-fraction" not in chosen.note
