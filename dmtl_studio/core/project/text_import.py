@@ -78,11 +78,8 @@ def read_text_file(path: Path, encoding: str | None = None) -> tuple[str, str | 
     try:
         size = path.stat().st_size
         if size > MAX_TEXT_BYTES:
-            return (
-                "",
-                f"too large: {size / 2**20:,.1f} MB (a text may have {MAX_TEXT_BYTES // 2**20} MB)",
-                None,
-            )
+            problem = f"too large: {size / 2**20:,.1f} MB (a text may have {MAX_TEXT_BYTES // 2**20} MB)"
+            return "", problem, None
         data = path.read_bytes()
     except OSError as exc:
         return "", f"cannot be read: {exc.strerror or exc}", None
