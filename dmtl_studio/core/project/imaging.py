@@ -21,6 +21,7 @@ from dmtl_studio.core.project.image_problems import (
     FileProblem as FileProblem,  # the training loader imports it here
 )
 from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.image_shape import TINY_NOTE, TINY_SIDE, shape_note  # noqa: F401 (part of this API)
 from dmtl_studio.core.project.pixel_decoding import (
     CMYK_NOTE,
     MAX_PIXELS,
@@ -191,12 +192,6 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     return decode_image(path).rgb
 
 
-#: Images with a side shorter than this (pixels) get :data:`TINY_NOTE` at import.
-TINY_SIDE = 16
-#: The note of a tiny image: usable, but worth a look (a 1 x 1 placeholder, an icon in a photo folder).
-TINY_NOTE = f"smaller than {TINY_SIDE} px on a side: the model sees it enlarged many times (a placeholder or an icon?)"
-
-
 def inspect_image(path: str | os.PathLike[str]) -> ImageInfo:
     """Decode a file once to prove it is usable, and return its content hash, size and notes.
 
@@ -219,8 +214,8 @@ def inspect_image(path: str | os.PathLike[str]) -> ImageInfo:
     if shape is None:
         decoded = decode_image(path)
         shape, note = (int(decoded.rgb.shape[1]), int(decoded.rgb.shape[0])), decoded.note
-    if min(shape) < TINY_SIDE:
-        note = f"{note}; {TINY_NOTE}" if note else TINY_NOTE
+    if (shaped := shape_note(*shape)) is not None:
+        note = f"{note}; {shaped}" if note else shaped
     return ImageInfo(
         sha256=file_sha256(path),
         size_bytes=size_bytes,
