@@ -253,12 +253,23 @@ def assign_splits(
         store.set_meta(key, str(value))
     return SplitSummary(
         counts=store.class_counts(),
-        warnings=tuple(warnings),
+        warnings=tuple(_grouped(warnings, noun)),
         settings=SplitSettings(val_fraction, test_fraction, seed),
         assigned=len(assignment),
         kept=sum(1 for im in images if im.split and not reassign),
         noun=noun,
     )
+
+
+def _grouped(warnings: list[str], noun: str, most: int = 3) -> list[str]:
+    """``warnings`` with more than ``most`` "too few to keep a test" ones made one line (45 classes of two images
+    printed 45 such lines)."""
+    few = [w for w in warnings if w.endswith(f"too few to keep a test {noun}")]
+    if len(few) <= most:
+        return warnings
+    named = ", ".join(w.split("'")[1] for w in few[:5]) + (", …" if len(few) > 5 else "")
+    line = f"{len(few)} classes have too few distinct {noun}s to keep a test {noun} ({named}): label more of them"
+    return [w for w in warnings if w not in few] + [line]
 
 
 def move_to_split(store: ProjectStore, image_ids: Sequence[int], split: str) -> list[int]:
