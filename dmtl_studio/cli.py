@@ -522,6 +522,12 @@ def _quality_config(args: argparse.Namespace) -> object:
     return TrainConfig(**_given_settings(args))
 
 
+def _printable(path: str) -> str:
+    """``path`` on one line: a newline, tab or other control character in a name is written escaped (``\\n``),
+    as the class names of the same lines are."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+
+
 def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
@@ -573,13 +579,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
     for line in summary.describe_split():
         print(line)
     for path, note in summary.notes:
-        print(f"  note: {path}: {note}")
+        print(f"  note: {_printable(path)}: {note}")
     for path in scan.skipped[:5]:
-        print(f"  skipped (not an image): {path}")
+        print(f"  skipped (not an image): {_printable(str(path))}")
     if len(scan.skipped) > 5:
         print(f"  ... and {len(scan.skipped) - 5} more non-image file(s)")
     for path, reason in summary.problems:
-        print(f"  problem: {path}: {reason}", file=sys.stderr)
+        print(f"  problem: {_printable(path)}: {reason}", file=sys.stderr)
     if args.json:
         split = summary.split
         print(

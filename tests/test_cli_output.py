@@ -53,3 +53,12 @@ def test_a_file_where_a_folder_must_be_is_refused_first(tmp_path: Path, under: s
     ):
         ran.append(True)
     assert not ran  # refused before the command's work
+
+
+def test_paths_with_control_characters_are_printed_on_one_line() -> None:
+    from dmtl_studio.cli import _printable
+
+    assert _printable("/data/new\nline/0.png") == "/data/new\\nline/0.png"
+    assert _printable("/data/tab\there.png") == "/data/tab\\there.png"
+    assert _printable("/data/café/ü.png") == "/data/café/ü.png"  # letters stay as they are
+    assert _printable("/data/caf\udce9.png") == "/data/caf\\udce9.png"  # a name that is not UTF-8 prints too
