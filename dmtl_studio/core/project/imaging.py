@@ -100,7 +100,7 @@ HEIC_ADVICE = (
 )
 
 #: What to do with an image over :data:`MAX_PIXELS`.
-SHRINK_ADVICE = "make it smaller, or cut it into tiles, with an image editor, then import that"
+SHRINK_ADVICE = "make it smaller, or cut it into tiles, with an image editor, then use that"
 
 
 def _too_large(exc: BaseException) -> ImageProblem:

@@ -189,7 +189,10 @@ def build_text_parts(
             )
         else:
             emit(
-                RunNotice("the project has too few unlabelled texts; consistency uses the labelled ones only")
+                RunNotice(
+                    f"the project has {len(corpus.unlabelled) or 'no'} unlabelled text(s), too few to learn from "
+                    "(at least 2 are needed): the run learns from the labelled texts only"
+                )
             )
     truncated = sum(d.truncated for d in (train_set, val_set, unlabelled_set) if d is not None)
     if truncated:

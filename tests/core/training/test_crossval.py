@@ -44,7 +44,13 @@ def test_identical_images_share_a_fold_and_too_many_folds_are_refused(tmp_path: 
         for fold in folds:
             names = {Path(p).stem for p, _ in fold.val}
             assert all(str(int(n) ^ 1) in names for n in names)  # each image's twin is held out with it
-        with pytest.raises(TrainingError, match="at least 7 labelled images per class"):
+        with pytest.raises(
+            TrainingError, match=r"at least 7 labelled images per class; too few in: a \(6\), b \(6\)"
+        ):
+            make_folds(store, 7)
+        with pytest.raises(
+            TrainingError, match=r"To go on, --folds 6 \(the most the smallest class allows\)"
+        ):
             make_folds(store, 7)
         with pytest.raises(TrainingError, match="at least 2 folds"):
             make_folds(store, 1)
