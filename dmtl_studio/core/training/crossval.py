@@ -144,7 +144,7 @@ def make_folds(store: ProjectStore, k: int, seed: int = 0) -> list[LabelledSplit
     by_class: dict[str, list[list]] = {name: [] for name in classes}
     for group in sorted(groups.values(), key=lambda g: g[0].path):
         by_class[group[0].label].append(group)
-    sizes = {name: sum(len(x) for x in g) for name, g in by_class.items()}
+    sizes = {name: len(g) for name, g in by_class.items()}  # distinct images: copies share a fold
     small = [f"{name} ({sizes[name]})" for name in classes if sizes[name] < k]
     if small:
         fewest = min(sizes.values())
@@ -154,7 +154,8 @@ def make_folds(store: ProjectStore, k: int, seed: int = 0) -> list[LabelledSplit
             else "label at least one more image of each class that has only one (2 folds are the fewest)"
         )
         raise TrainingError(
-            f"{k} folds need at least {k} labelled images per class; too few in: {', '.join(small)}. To go on, "
+            f"{k} folds need at least {k} distinct labelled images per class; too few in: {', '.join(small)}. "
+            "To go on, "
             f"{advice}"
         )
     rng = np.random.default_rng(seed)
