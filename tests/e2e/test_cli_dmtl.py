@@ -52,4 +52,5 @@ def test_cross_validation_counts_only_the_images_it_used_when_one_is_gone(tmp_pa
     assert sum(f["train_images"] for f in per_fold) == len(labelled) - 1
     table = result.stdout.splitlines()
     for f in per_fold:  # the printed table says the same
-        assert f"{f['fold']:4d}  {f['train_images']:5d}  {f['test_images']:8d}  {f['accuracy']:8.3f}" in table
+        row = f"{f['fold']:4d}  {f['train_images']:5d}  {f['test_images']:8d}  {f['accuracy']:8.3f}"
+        assert f"{row}  {f['balanced_accuracy']:8.3f}" in table
