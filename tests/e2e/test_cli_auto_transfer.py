@@ -57,7 +57,7 @@ def test_auto_with_no_time_for_the_fine_tune_says_the_probe_was_kept_and_why(pro
     assert result.returncode == 0, result.stderr
     # The probe's one fit reads as a fit on its own items, not as an epoch's score.
     [fitted] = [line for line in result.stderr.splitlines() if line.startswith("linear probe fitted (C = ")]
-    assert "on its training items loss" in fitted and "held-out figures" in fitted
+    assert "on its training items (their cached views) loss" in fitted and "held-out figures" in fitted
     assert not any(line.startswith("epoch 1/1:") for line in result.stderr.splitlines())
     lines, summary = _report(result.stdout)
     choice = summary["metrics"]["auto"]
