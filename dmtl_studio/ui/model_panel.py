@@ -116,6 +116,17 @@ CROSSVAL_TIP = (
 CROSSVAL_IDLE = "With few images, k folds give a fairer comparison than one split."
 LR_IDLE = "Plots loss against learning rate on this project's images."
 UNLABELLED_RATIO_TIP = "Unlabelled images per labelled image in each batch"
+IMBALANCE_TEXTS = {
+    "none": "None",
+    "weighted_loss": "Weight the loss by class",
+    "balanced_sampler": "Sample classes evenly",
+}
+IMBALANCE_HELP = (
+    "When some classes have many more images than others: weight each class's loss by the inverse of its size "
+    "(a frozen backbone's linear probe weights its classes the same way), or draw each batch with every class "
+    "equally often (a fine-tune only; a frozen backbone weights the loss instead). Judge such a project by its "
+    "balanced accuracy."
+)
 UNLABELLED_RULE_TEXTS = {
     "consistency": "Consistency, as labelled images",
     "fixmatch": "FixMatch pseudo-labels",
@@ -288,6 +299,10 @@ class ModelPanel(QWidget):
         self.tta_flip = QCheckBox(label("tta_flip"))
         self.tta_flip.setChecked(recommended.tta_flip)
         self.tta_flip.setToolTip(TTA_HELP)
+        self.imbalance = choice_box("imbalance", IMBALANCE_TEXTS)
+        self.imbalance.setToolTip(IMBALANCE_HELP)
+        self.imbalance.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.imbalance.setMinimumContentsLength(12)
         learning_box = QGroupBox("Learning")
         form = QFormLayout(learning_box)
         for name, box in (
@@ -301,6 +316,7 @@ class ModelPanel(QWidget):
         self.backbone_factor_label = form.labelForField(self.backbone_factor)
         form.addRow(self.backbone_lr_label)
         form.addRow(label("ema_decay"), self.ema_decay)
+        form.addRow("Class imbalance", self.imbalance)
         form.addRow(self.tta_flip)
 
         # ---- the DMTL objective
@@ -1016,6 +1032,7 @@ class ModelPanel(QWidget):
             use_unlabelled=self.use_unlabelled.isEnabled() and self.use_unlabelled.isChecked(),
             unlabelled_ratio=self.unlabelled_ratio.value(),
             unlabelled_rule=str(self.unlabelled_rule.currentData()),
+            imbalance=str(self.imbalance.currentData()),
         )
 
     def apply_config(self, config: TrainConfig) -> None:
@@ -1033,6 +1050,7 @@ class ModelPanel(QWidget):
             (self.head_kind, config.head),
             (self.unlabelled_rule, config.unlabelled_rule),
             (self.resize_mode, config.resize_mode),
+            (self.imbalance, config.imbalance),
         ):
             index = box.findData(value)
             if index >= 0:

@@ -371,3 +371,11 @@ def test_the_chosen_backbones_input_size_is_told(qtbot, panel: ModelPanel) -> No
     )  # fmt: skip
     panel.backbones.setCurrentItem(lite2)
     assert heard[-1] == 260 == panel.input_size()
+
+
+def test_class_imbalance_is_chosen_in_the_learning_settings(panel: ModelPanel) -> None:
+    assert panel.imbalance.currentData() == TrainConfig.recommended().imbalance == "none"
+    panel.imbalance.setCurrentIndex(panel.imbalance.findData("weighted_loss"))
+    assert panel.config().imbalance == "weighted_loss"
+    panel.apply_config(TrainConfig.recommended(imbalance="balanced_sampler"))
+    assert panel.imbalance.currentText() == "Sample classes evenly"

@@ -73,3 +73,18 @@ def test_the_notes_of_a_text_run_speak_of_texts():
     for has_test in (True, False):
         notice = plan_held_out(small, EPOCHS, has_test=has_test, kind="text").notice
         assert "validation text(s)" in notice and "image" not in notice
+
+
+def test_imbalanced_classes_are_said_to_flatter_plain_accuracy_unless_the_run_handles_them():
+    from dmtl_studio.core.training.held_out import imbalance_notice
+
+    lopsided = LabelledSplit(
+        ("ok", "defect"),
+        tuple((f"o{i}", 0) for i in range(72)) + tuple((f"d{i}", 1) for i in range(7)),
+        tuple((f"v{i}", 0) for i in range(8)) + (("vd", 1),),
+    )
+    note = imbalance_notice(lopsided, PROBE)
+    assert note.startswith("the classes are imbalanced (ok 80 images, defect 8: 10 to 1)")
+    assert "balanced accuracy" in note and "--imbalance weighted_loss" in note
+    assert imbalance_notice(lopsided, TrainConfig.recommended(imbalance="weighted_loss")) is None
+    assert imbalance_notice(_split(10, 2), PROBE) is None  # equal classes: nothing to say
