@@ -87,6 +87,9 @@ class ImportSummary:
     split_leaks: tuple[tuple[str, ...], ...] = ()
     #: Class folders that gave no class: nothing in them, or no file that could be read.
     empty_folders: tuple[str, ...] = ()
+    #: Images in sub-folders of a class folder (they take the class folder's name), and the first such folder.
+    nested: int = 0
+    nested_example: str = ""
 
     def describe(self) -> str:
         """The summary in plain words, one sentence per fact."""
@@ -124,6 +127,11 @@ class ImportSummary:
                 "renamed or deleted; first: "
                 f"{self.missing[0]}): their labels are kept, and they are listed among the problem files and left "
                 "out of training; if they were moved elsewhere, import that folder"
+            )
+        if self.nested:
+            parts.append(
+                f"{self.nested} image(s) in sub-folders of class folders took their class folder's name (first: "
+                f"{self.nested_example}/); sub-folders are not classes of their own"
             )
         if self.empty_folders:
             named = ", ".join(f"{name}/" for name in self.empty_folders[:5])
@@ -236,7 +244,8 @@ def import_folder(
     classes: set[str] = set()
     pending: list[tuple[str, str | None, object, str | None]] = []
     cancelled = False
-    copies = 0
+    copies = nested = 0
+    nested_example = ""
     held: dict[str, list[str]] = {}  # content hash -> paths of the project's images holding it
     for known_path, sha in known.items():
         held.setdefault(sha, []).append(known_path)
@@ -253,6 +262,9 @@ def import_folder(
         if split is not None:
             parts = parts[1:]  # split/class/...: the class is one level down
         class_name = normal_class_name(parts[0]) if len(parts) > 1 else None
+        if len(parts) > 2:
+            nested += 1
+            nested_example = nested_example or "/".join(parts[:-1])
         try:
             if class_name is not None and (why := class_name_problem(class_name)) is not None:
                 raise ImageProblem(f"its folder cannot be a class: {why}")
@@ -312,6 +324,8 @@ def import_folder(
         case_variants=tuple(case_variants(existing, sorted(classes - set(existing)))),
         missing=tuple(missing),
         copies=copies,
+        nested=nested,
+        nested_example=nested_example,
         empty_folders=tuple(
             name for name in class_folders(root, splits_by_folder) if normal_class_name(name) not in classes
         )

@@ -231,3 +231,18 @@ def test_a_tiny_image_is_imported_with_a_note_saying_so(tmp_path: Path) -> None:
         "elongated (1000×20 px, 50:1): padded to the model's square input it fills 2 %"
     )
     assert shape_note(640, 480) is None and shape_note(8, 40) == TINY_NOTE
+
+
+def test_images_in_sub_folders_of_a_class_are_said_to_take_its_name(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    _picture(images / "a" / "top.png", 1, "PNG")
+    _picture(images / "a" / "day1" / "x.png", 2, "PNG")
+    _picture(images / "a" / "day1" / "y.png", 3, "PNG")
+    _picture(images / "b" / "z.png", 4, "PNG")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, images, val_fraction=0.0, test_fraction=0.0)
+        assert store.class_names() == ["a", "b"]
+    assert summary.nested == 2
+    assert "2 image(s) in sub-folders of class folders took their class folder's name (first: a/day1/)" in (
+        summary.describe()
+    )
