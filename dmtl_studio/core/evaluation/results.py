@@ -8,6 +8,7 @@ chose the best epoch and so give an optimistic figure. The model itself runs in
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,13 @@ FALLBACK_NOTE = (
 #: Distinct items a class needs for a split at the default shares (validation 20 %, test 10 %) to give it a
 #: validation item, and a test item (a share is rounded: 10 % of 5 items is none).
 FOR_VALIDATION, FOR_TEST = 2, 6
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide (CJK, most emoji) characters two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
 
 
 def _smallest_class(labelled: list[ImageRecord]) -> tuple[str, int] | None:
@@ -280,11 +288,12 @@ class EvaluationResult:
             f"accuracy {format_score(m.accuracy, noun=self.noun)}, balanced accuracy "
             f"{format_score(m.balanced_accuracy, noun=self.noun)}{self.balanced_scope()}"
         )
-        width = max([len(c) for c in self.classes] + [5])
+        width = max([display_width(c) for c in self.classes] + [5])
         lines.append(f"{'class':{width}}  precision  recall     f1  {self.noun + 's':>6}")
         for i, name in enumerate(self.classes):
             precision, recall, f1 = (NOT_DEFINED if v is None else f"{v:.3f}" for v in m.defined(i))
-            lines.append(f"{name:{width}}  {precision:>9}  {recall:>6}  {f1:>5}  {int(m.support[i]):6d}")
+            padded = name + " " * (width - display_width(name))
+            lines.append(f"{padded}  {precision:>9}  {recall:>6}  {f1:>5}  {int(m.support[i]):6d}")
         summary = self.calibration_summary()
         if summary is not None and summary["calibrated"]:
             lines.append(

@@ -303,3 +303,22 @@ def test_with_classes_too_small_to_hold_an_item_out_the_note_says_to_label_more(
             assert chosen.split == "val" and "has only 3 distinct image(s)" in chosen.note
             assert "as a test image; label more images (at least 6 distinct of each class)" in chosen.note
             assert "--test-fraction" not in chosen.note
+
+
+def test_the_per_class_table_lines_up_with_wide_class_names() -> None:
+    result = EvaluationResult(
+        run_dir="r",
+        run_name="r",
+        split="test",
+        note="",
+        classes=("猫", "dog", "🐟fish"),
+        image_ids=np.arange(3),
+        paths=("a", "b", "c"),
+        targets=np.array([0, 1, 2]),
+        probabilities=np.eye(3),
+    )
+    rows = result.describe().splitlines()[2:6]  # the header and one row per class
+    from dmtl_studio.core.evaluation.results import display_width
+
+    assert len({display_width(row) for row in rows}) == 1, rows  # every row as wide on screen
+    assert display_width("猫") == 2 and display_width("🐟fish") == 6
