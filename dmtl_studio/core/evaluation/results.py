@@ -296,9 +296,16 @@ class EvaluationResult:
             lines.append(f"{padded}  {precision:>9}  {recall:>6}  {f1:>5}  {int(m.support[i]):6d}")
         summary = self.calibration_summary()
         if summary is not None and summary["calibrated"]:
+            worse = (
+                f"; the temperature, fitted on {summary['fitted'].get('images', 'the')} validation "
+                f"{self.noun}(s), makes these {self.noun}s' confidences worse: more validation {self.noun}s "
+                "would fit it better"
+                if summary["ece"] > summary["ece_uncalibrated"] + 0.01 and isinstance(summary["fitted"], dict)
+                else ""
+            )
             lines.append(
                 f"expected calibration error {summary['ece']:.4f} with temperature {summary['temperature']:.3f} "
-                f"({summary['ece_uncalibrated']:.4f} without)"
+                f"({summary['ece_uncalibrated']:.4f} without){worse}"
             )
         elif summary is not None:
             lines.append(f"expected calibration error {summary['ece']:.4f} (the run is not calibrated)")

@@ -322,3 +322,26 @@ def test_the_per_class_table_lines_up_with_wide_class_names() -> None:
 
     assert len({display_width(row) for row in rows}) == 1, rows  # every row as wide on screen
     assert display_width("猫") == 2 and display_width("🐟fish") == 6
+
+
+def test_a_temperature_that_makes_the_scored_confidences_worse_is_said_so() -> None:
+    """Every validation item right: the fitted temperature softens, and on test items the model gets right with
+    raw confidence 0.99 the softened ones are worse calibrated. The line says so, rather than print two numbers."""
+    from dmtl_studio.core.models.calibration import softmax
+
+    raw = np.log(np.array([[0.99, 0.005, 0.005], [0.005, 0.99, 0.005], [0.005, 0.005, 0.99]] * 4))
+    softened = softmax(raw, 3.0)  # what a temperature of 3 gives
+    result = EvaluationResult(
+        run_dir="r",
+        run_name="r",
+        split="test",
+        note="",
+        classes=("a", "b", "c"),
+        image_ids=np.arange(12),
+        paths=tuple(str(i) for i in range(12)),
+        targets=np.tile([0, 1, 2], 4),
+        probabilities=softened,
+        calibration={"temperature": 3.0, "images": 9},
+    )
+    line = next(line for line in result.describe().splitlines() if "calibration error" in line)
+    assert "the temperature, fitted on 9 validation image(s), makes these images' confidences worse" in line
