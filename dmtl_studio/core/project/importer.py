@@ -85,7 +85,7 @@ class ImportSummary:
     hidden: int = 0
     #: Identical images the split folders put in two splits (a leak): paths, one tuple a content.
     split_leaks: tuple[tuple[str, ...], ...] = ()
-    #: Class folders that gave no class: nothing in them, or no file that could be read.
+    #: Class folders that gave no labelled image: nothing in them, or only problem files.
     empty_folders: tuple[str, ...] = ()
     #: Images in sub-folders of a class folder (they take the class folder's name), and the first such folder.
     nested: int = 0
@@ -136,9 +136,9 @@ class ImportSummary:
         if self.empty_folders:
             named = ", ".join(f"{name}/" for name in self.empty_folders[:5])
             parts.append(
-                f"no class made of {len(self.empty_folders)} folder(s) holding no readable image ({named}"
+                f"{len(self.empty_folders)} class folder(s) gave no image ({named}"
                 + (", …" if len(self.empty_folders) > 5 else "")
-                + "): put images in them, or see the problem files"
+                + "): empty, or only problem files (listed with their reasons)"
             )
         if self.copies:
             parts.append(
@@ -245,6 +245,7 @@ def import_folder(
     pending: list[tuple[str, str | None, object, str | None]] = []
     cancelled = False
     copies = nested = 0
+    gave: set[str] = set()  # the class folders (split/class below split folders) that gave a labelled image
     nested_example = ""
     held: dict[str, list[str]] = {}  # content hash -> paths of the project's images holding it
     for known_path, sha in known.items():
@@ -259,6 +260,7 @@ def import_folder(
         read = index + 1
         parts = parts_below(root, path)
         split = splits_by_folder.get(parts[0]) if len(parts) > 1 else None
+        folder = f"{parts[0]}/{parts[1]}" if split is not None and len(parts) > 2 else parts[0]
         if split is not None:
             parts = parts[1:]  # split/class/...: the class is one level down
         class_name = normal_class_name(parts[0]) if len(parts) > 1 else None
@@ -279,6 +281,7 @@ def import_folder(
             absolute = same_files.spelling(path) or absolute
         if class_name and problem is None:
             classes.add(class_name)
+            gave.add(folder)
             labelled += 1
             if split is not None:
                 folder_splits[absolute] = split
@@ -326,9 +329,7 @@ def import_folder(
         copies=copies,
         nested=nested,
         nested_example=nested_example,
-        empty_folders=tuple(
-            name for name in class_folders(root, splits_by_folder) if normal_class_name(name) not in classes
-        )
+        empty_folders=tuple(name for name in class_folders(root, splits_by_folder) if name not in gave)
         if not cancelled
         else (),
     )

@@ -65,6 +65,7 @@ def test_split_named_top_folders_give_splits_and_the_classes_below(
         summary = import_folder(store, images, val_fraction=0.2, test_fraction=0.1, seed=0)
         records = store.images()
     assert summary.classes == ("cat", "dog")
+    assert summary.empty_folders == () and "gave no image" not in summary.describe()  # every split/class gave some
     expected = {
         name: {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val"}.get(
             name.casefold(), "test"
@@ -109,7 +110,7 @@ def test_split_named_folders_beside_others_can_be_read_as_classes(tmp_path: Path
         summary = import_folder(store, vehicles, split_folders=False)
         assert store.class_names() == ["bus", "car", "train"] and summary.labelled == 9
     assert summary.empty_folders == ("empty",)
-    assert "no class made of 1 folder(s) holding no readable image (empty/)" in summary.describe()
+    assert "1 class folder(s) gave no image (empty/): empty, or only problem files" in summary.describe()
 
 
 def test_avif_photos_are_imported_and_heic_ones_listed_with_what_to_do(tmp_path: Path) -> None:
