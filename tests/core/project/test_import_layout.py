@@ -65,7 +65,9 @@ def test_split_named_top_folders_give_splits_and_the_classes_below(
         summary = import_folder(store, images, val_fraction=0.2, test_fraction=0.1, seed=0)
         records = store.images()
     assert summary.classes == ("cat", "dog")
-    assert summary.empty_folders == () and "gave no image" not in summary.describe()  # every split/class gave some
+    assert (
+        summary.empty_folders == () and "gave no image" not in summary.describe()
+    )  # every split/class gave some
     expected = {
         name: {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val"}.get(
             name.casefold(), "test"

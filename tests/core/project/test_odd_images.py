@@ -321,3 +321,25 @@ def test_tiff_orientation_is_applied_whichever_library_decodes(tmp_path: Path) -
         shown = decode_image(tmp_path / name).rgb
         assert shown.shape[:2] == (40, 20), name
         assert shown[:20].mean() > 200 and shown[20:].mean() < 50, name  # the white half is on top
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_a_sixteen_bit_colour_tiff_is_turned_by_its_orientation_tag_once(
+    tmp_path: Path, orientation: int
+) -> None:
+    """The same picture in 16 and in 8 bits decodes to the same upright pixels, whatever the tag says (a reader
+    that turns it by the tag, then turning it again, showed orientation 3 upside down and 6 and 8 on their side)."""
+    deep = np.zeros((40, 60, 3), np.uint16)
+    deep[:10, :20, 0] = 65535  # a red block at the top left
+    tag = [(274, "H", 1, orientation, True)]
+    tifffile.imwrite(tmp_path / "deep.tif", deep, photometric="rgb", extratags=tag)
+    tifffile.imwrite(tmp_path / "flat.tif", (deep >> 8).astype(np.uint8), photometric="rgb", extratags=tag)
+    assert np.array_equal(decode_image(tmp_path / "deep.tif").rgb, decode_image(tmp_path / "flat.tif").rgb)
+
+
+def test_a_sixteen_bit_colour_tiff_of_several_pages_gives_its_first_non_blank_page(tmp_path: Path) -> None:
+    page = np.zeros((40, 60, 3), np.uint16)
+    page[:10, :20, 0] = 4095  # 12-bit data
+    tifffile.imwrite(tmp_path / "pages.tif", np.stack([np.zeros_like(page), page]), photometric="rgb")
+    decoded = decode_image(tmp_path / "pages.tif")
+    assert decoded.rgb.max() == 255 and "page 2 is used (page 1 is blank)" in (decoded.note or "")
