@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -168,6 +169,7 @@ def bench_duplicates(args: argparse.Namespace, root: Path) -> dict:
     out = {"pictures": len(originals), "copies_per_picture": 3}
     for use_features in (False, True) if args.features else (False,):
         config = TrainConfig(input_size=args.input_size, device=args.device)
+        shutil.rmtree(project / "cache" / "perceptual", ignore_errors=True)  # each pass hashes every image
         started = time.perf_counter()
         report = find_duplicates(project, use_features=use_features, config=config)
         seconds = time.perf_counter() - started

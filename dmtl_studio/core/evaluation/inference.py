@@ -244,6 +244,8 @@ def _near_copies(project_dir: str | os.PathLike[str], contents: Sequence[str], f
     """How many of ``contents`` (scored images' sha256, none of them in ``fitted``) are near-copies of a fitted
     image, among the images whose hashes the project keeps."""
     kept = HashStore(project_dir)
+    if not kept.root.is_dir():  # no duplicate check has run: nothing to read
+        return 0
     hashes, thumbnails, _found = kept_hashes(kept, contents)
     if not len(hashes):
         return 0

@@ -173,17 +173,22 @@ def near_duplicate_pairs(
     return pairs
 
 
+#: Raised whenever decoding changes what an image's pixels are (16-bit colour read with every bit: 2), so that
+#: hashes kept from the old decoding are never read.
+DECODER_VERSION = 2
+
+
 class HashStore:
     """Each image's :func:`image_hashes_of` and :func:`thumbnails_of`, kept on disk by its content hash.
 
     One small file per image under ``PROJECT/cache/perceptual/<rule>/<first two hex digits>/``: the hashes, the
-    thumbnails and a CRC-32 of both. ``<rule>`` names the decoding size and crops, so a change of the rule never
-    reads old entries. A damaged or foreign file reads as missing (computed again); a file that cannot be written
-    (a read-only project) is skipped: the cache only saves time.
+    thumbnails and a CRC-32 of both. ``<rule>`` names the decoding size, the crops and :data:`DECODER_VERSION`, so
+    a change of the rule or of the decoder never reads old entries. A damaged or foreign file reads as missing
+    (computed again); a file that cannot be written (a read-only project) is skipped: the cache only saves time.
     """
 
     def __init__(self, project_dir: str | os.PathLike[str]) -> None:
-        rule = f"side{DECODED_SIDE}-crops{'-'.join(f'{c:g}' for c in CROPS)}"
+        rule = f"side{DECODED_SIDE}-crops{'-'.join(f'{c:g}' for c in CROPS)}-decoder{DECODER_VERSION}"
         self.root = Path(project_dir) / "cache" / "perceptual" / rule
 
     def _path(self, content: str) -> Path:
