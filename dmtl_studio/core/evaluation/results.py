@@ -46,22 +46,23 @@ def display_width(text: str) -> int:
     )
 
 
-def _smallest_class(labelled: list[ImageRecord]) -> tuple[str, int] | None:
-    """The labelled class with the fewest distinct items (by content) and that count."""
+def _largest_class(labelled: list[ImageRecord]) -> tuple[str, int] | None:
+    """The labelled class with the most distinct items (by content) and that count: when even it is too small
+    for a split to hold an item out, no reassignment can make a test (or validation) split."""
     distinct: dict[str, set[str]] = {}
     for im in labelled:
         distinct.setdefault(im.label, set()).add(im.sha256 or im.path)
     if not distinct:
         return None
-    name = min(distinct, key=lambda label: (len(distinct[label]), label))
+    name = max(distinct, key=lambda label: (len(distinct[label]), label))
     return name, len(distinct[name])
 
 
 def _too_small_note(noun: str, name: str, count: int, want: int, held: str) -> str:
     return (
-        f"its smallest class, {name}, has only {count} distinct {noun}(s), too few for a split to hold one out as "
-        f"{held}; label more {noun}s (at least {want} distinct of each class), then Reassign splits (Labels ▸ "
-        f"Reassign splits… in the window, dmtl-studio splits PROJECT on the command line)"
+        f"no class has {want} distinct {noun}s (the largest, {name}, has {count}), too few for a split to hold one "
+        f"out as {held}; label more {noun}s (at least {want} distinct of each class), then Reassign splits "
+        f"(Labels ▸ Reassign splits… in the window, dmtl-studio splits PROJECT on the command line)"
     )
 
 
@@ -83,22 +84,23 @@ def evaluation_images(store: ProjectStore, classes: list[str] | tuple[str, ...])
     known = set(classes)
     labelled = [im for im in store.images(usable_only=True) if im.label is not None]
     noun = "text" if store.kind == "text" else "image"
-    smallest = _smallest_class(labelled)
+    largest = _largest_class(labelled)
     for split, note in (("test", ""), ("val", FALLBACK_NOTE)):
         chosen = [im for im in labelled if im.split == split]
         if chosen:
-            if split == "val" and smallest is not None and smallest[1] < FOR_TEST:  # moving cannot make one
+            if split == "val" and largest is not None and largest[1] < FOR_TEST:  # no reassignment makes one
                 note = (
-                    "This project has no test images, so the validation split was used instead; "
-                    + _too_small_note(noun, *smallest, FOR_TEST, f"a test {noun}")
+                    FALLBACK_NOTE.split("; move some")[0]
+                    + "; "
+                    + _too_small_note(noun, *largest, FOR_TEST, f"a test {noun}")
                     + "."
                 )
             usable = tuple(im for im in chosen if im.label in known)
             return EvaluationImages(split, usable, note, len(chosen) - len(usable))
-    if smallest is not None and smallest[1] < FOR_VALIDATION:
+    if largest is not None and largest[1] < FOR_VALIDATION:
         note = (
             f"This project has no test or validation {noun}s: "
-            + _too_small_note(noun, *smallest, FOR_VALIDATION, f"a validation {noun}")
+            + _too_small_note(noun, *largest, FOR_VALIDATION, f"a validation {noun}")
             + "."
         )
     else:

@@ -282,9 +282,10 @@ def test_balanced_accuracy_says_which_classes_it_leaves_out() -> None:
 
 
 def test_with_classes_too_small_to_hold_an_item_out_the_note_says_to_label_more(tmp_path) -> None:  # noqa: ANN001
-    """Reassigning splits cannot give a class of 1 distinct image a validation image, nor one of 3 a test image:
-    the note says what can (it used to send the user to Reassign splits, which changed nothing)."""
-    from dmtl_studio.core.evaluation.results import evaluation_images
+    """Reassigning splits cannot give a validation image to classes of 1 distinct image, nor a test image to
+    classes of 3: the note says what can (it used to send the user to Reassign splits, which changed nothing).
+    One large class is enough for Reassign splits to make a test split: then that is the advice."""
+    from dmtl_studio.core.evaluation.results import FALLBACK_NOTE, evaluation_images
     from dmtl_studio.core.project.demo import write_shapes_folder
     from dmtl_studio.core.project.importer import import_folder
 
@@ -295,14 +296,21 @@ def test_with_classes_too_small_to_hold_an_item_out_the_note_says_to_label_more(
             import_folder(store, folder, seed=0)
             chosen = evaluation_images(store, store.class_names())
         if name == "tiny":
-            assert chosen.split == "none" and "has only 1 distinct image(s), too few" in chosen.note
+            assert chosen.split == "none" and "no class has 2 distinct images (the largest" in chosen.note
             assert (
                 "as a validation image; label more images (at least 2 distinct of each class)" in chosen.note
             )
         else:
-            assert chosen.split == "val" and "has only 3 distinct image(s)" in chosen.note
+            assert chosen.split == "val" and "no class has 6 distinct images (the largest" in chosen.note
             assert "as a test image; label more images (at least 6 distinct of each class)" in chosen.note
-            assert "--test-fraction" not in chosen.note
+            assert "optimistic figures there" in chosen.note and "--test-fraction" not in chosen.note
+    mixed = write_shapes_folder(tmp_path / "mixed", 12, unlabelled=0, seed=3, size=32)
+    for extra in sorted((mixed / "circle").iterdir())[3:]:  # circles: 3 left; squares and triangles: 12
+        extra.unlink()
+    with ProjectStore.create(tmp_path / "mixed-p") as store:
+        import_folder(store, mixed, val_fraction=0.25, test_fraction=0.0, seed=0)  # no test split asked for
+        chosen = evaluation_images(store, store.class_names())
+    assert chosen.split == "val" and chosen.note == FALLBACK_NOTE  # Reassign splits would make one
 
 
 def test_the_per_class_table_lines_up_with_wide_class_names() -> None:
