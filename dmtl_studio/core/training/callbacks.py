@@ -70,8 +70,9 @@ def uncalibrated_notice(count: int, item: str = "image", joined: int = 0, probe:
         # A linear probe's joined items are scored out of fold (count > 0) unless a class has a single labelled
         # item: no folds can be made, and more validation items would join the fit too.
         more = (
-            f"label a second {item} of each class that has only one (the class named above; the probe's "
-            f"cross-validation needs two of every class), or remove that class, and train again"
+            f"label a second, different {item} of each class that has only one (the class named above; the "
+            f"probe's cross-validation needs two distinct {item}s of every class), or remove that class, and train "
+            "again"
         )
     elif joined and count == 0:
         more = f"add validation {item}s until they are too many to join the training, and train again"

@@ -62,7 +62,12 @@ class HeldOutPlan:
 
 
 def plan_held_out(
-    split: LabelledSplit, config: TrainConfig, has_test: bool, folds: bool = False, kind: str = "images"
+    split: LabelledSplit,
+    config: TrainConfig,
+    has_test: bool,
+    folds: bool = False,
+    kind: str = "images",
+    content_of: Callable[[str], str] | None = None,
 ) -> HeldOutPlan:
     """Decide what the validation images of ``split`` do in a run of ``config``.
 
@@ -78,6 +83,9 @@ def plan_held_out(
         ``split`` is a cross-validation fold: its validation images are the fold's held-out part and stay so.
     kind
         The project's kind, ``"images"`` or ``"text"``: what the note calls the items.
+    content_of
+        An item's content hash from its path: identical copies count once, as in the probe's folds
+        (:func:`~dmtl_studio.core.training.probe_fit.content_groups`). ``None``: every item counts.
     """
     noun = "text" if kind == "text" else "image"
     val = len(split.val)
@@ -87,11 +95,15 @@ def plan_held_out(
     if uses_linear_probe(config):
         if not has_test:
             return HeldOutPlan(split)
-        sizes = Counter(index for _path, index in joined.train)
+        content = content_of or (lambda path: path)
+        sizes = Counter(index for _path, index in set((content(p), i) for p, i in joined.train))
+        items = Counter(index for _path, index in joined.train)
         smallest = min(range(len(split.classes)), key=lambda i: (sizes[i], i))
+        copies = f" ({items[smallest]} copies of one {noun})" if items[smallest] > sizes[smallest] else ""
         why = (
-            f"its L2 strength is fixed: the class {split.classes[smallest]} has {sizes[smallest]} labelled "
-            f"{noun}, too few for cross-validation or a held-out pick, so every labelled {noun} counts"
+            f"its L2 strength is fixed: the class {split.classes[smallest]} has {sizes[smallest]} distinct "
+            f"labelled {noun}{copies}, too few for cross-validation or a held-out pick, so every labelled {noun} "
+            "counts"
             if sizes[smallest] < 2
             else "its L2 strength is chosen by cross-validation, so no held-out pick needs them"
         )
@@ -133,7 +145,9 @@ def plan_for_project(
 ) -> HeldOutPlan:
     """:func:`plan_held_out` for a run on ``store``'s images or texts (whether it holds test items decides), its
     notice sent to ``emit`` as a :class:`RunNotice`."""
-    plan = plan_held_out(split, config, store.split_counts().get("test", 0) > 0, folds, store.kind)
+    known = {im.path: im.sha256 for im in store.images() if im.sha256}
+    has_test = store.split_counts().get("test", 0) > 0
+    plan = plan_held_out(split, config, has_test, folds, store.kind, lambda path: known.get(path, path))
     if plan.notice:
         emit(RunNotice(plan.notice))
     if (

@@ -183,7 +183,9 @@ def test_a_probe_that_could_not_cross_validate_says_why_it_keeps_no_out_of_fold_
         store.set_label([image_id for _, image_id in mine[1:]], None)  # one training image of it is left
     run = Path(train(project, _probe()).run_dir)
     notes = read_run_notes(run)
-    assert any(f"its L2 strength is fixed: the class {name} has 1 labelled image" in note for note in notes)
+    assert any(
+        f"its L2 strength is fixed: the class {name} has 1 distinct labelled image" in note for note in notes
+    )
     assert not any("chosen by cross-validation" in note for note in notes)
     assert any("by a fixed value (too few images per class)" in note for note in notes)
     with pytest.raises(

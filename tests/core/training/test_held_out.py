@@ -88,3 +88,21 @@ def test_imbalanced_classes_are_said_to_flatter_plain_accuracy_unless_the_run_ha
     assert "balanced accuracy" in note and "--imbalance weighted_loss" in note
     assert imbalance_notice(lopsided, TrainConfig.recommended(imbalance="weighted_loss")) is None
     assert imbalance_notice(_split(10, 2), PROBE) is None  # equal classes: nothing to say
+
+
+def test_copies_of_one_picture_count_once_for_the_probe_as_in_its_folds():
+    """Class c holds the same picture four times: the probe's folds keep copies together, so c has one distinct
+    image and C is fixed; the note says so (it said C would be chosen by cross-validation)."""
+    split = LabelledSplit(
+        ("a", "b", "c"),
+        tuple((f"a{i}", 0) for i in range(10)) + tuple((f"b{i}", 1) for i in range(10)),
+        tuple((f"c{i}", 2) for i in range(4)),
+    )
+    same = {f"c{i}": "one-picture" for i in range(4)}
+    plan = plan_held_out(split, PROBE, has_test=True, content_of=lambda path: same.get(path, path))
+    assert (
+        "the class c has 1 distinct labelled image (4 copies of one image), too few for cross-validation"
+        in plan.notice
+    )
+    every = plan_held_out(split, PROBE, has_test=True)  # without contents: four images, cross-validation
+    assert "chosen by cross-validation" in every.notice

@@ -121,7 +121,7 @@ def test_a_probe_with_a_class_of_one_item_is_told_to_label_another_not_to_add_va
     from dmtl_studio.core.training.callbacks import uncalibrated_notice
 
     probe = uncalibrated_notice(0, "image", joined=38, probe=True)
-    assert "label a second image of each class that has only one" in probe
+    assert "label a second, different image of each class that has only one" in probe
     assert "too many to join" not in probe
     epochs = uncalibrated_notice(0, "image", joined=2)  # an epoch run: too few validation images for a pick
     assert "too many to join the training" in epochs
