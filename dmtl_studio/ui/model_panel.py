@@ -952,7 +952,7 @@ class ModelPanel(QWidget):
         self.crossval_progress.setValue(1)
         self.crossval_progress.setFormat("done")
         balanced = result.get("mean_balanced_accuracy")
-        majority = result.get("majority_rate")
+        warning = result.get("majority_warning") or ""
         self.crossval_status.setText(
             f"{result['folds']}-fold accuracy: {100 * result['mean_accuracy']:.1f} ± "
             f"{100 * result['std_accuracy']:.1f} % (folds: {folds})"
@@ -961,12 +961,7 @@ class ModelPanel(QWidget):
                 if balanced is not None
                 else ""
             )
-            + (
-                f". Always answering the largest class would score {100 * majority:.1f} %: judge by the balanced "
-                "accuracy"
-                if majority is not None and majority >= result["mean_accuracy"] - 0.05
-                else ""
-            )
+            + (f". {warning[:1].upper()}{warning[1:]}" if warning else "")
         )
 
     def show_crossval_error(self, message: str) -> None:

@@ -59,6 +59,18 @@ class CrossValidation:
         values = [f.majority_rate for f in self.folds]
         return statistics.mean(values) if values and all(v is not None for v in values) else None
 
+    def majority_warning(self) -> str:
+        """What always answering the largest class would score, when the classes are unequal (the largest
+        holds at least 1.5 times its equal share) and that comes within 5 points of the mean accuracy, with what
+        to do; empty otherwise (a weak model on equal classes is not an imbalance)."""
+        majority, classes = self.majority_rate, max((f.classes for f in self.folds), default=0)
+        if majority is None or classes < 2 or majority < 1.5 / classes or majority < self.mean - 0.05:
+            return ""
+        return (
+            f"always answering the largest class would score {majority:.3f}: judge by the balanced accuracy, "
+            "and consider weighting the loss by class (Class imbalance; --imbalance weighted_loss)"
+        )
+
     def to_dict(self) -> dict:
         balanced = self.balanced
         return {
@@ -68,22 +80,18 @@ class CrossValidation:
             "mean_balanced_accuracy": balanced[0] if balanced else None,
             "std_balanced_accuracy": balanced[1] if balanced else None,
             "majority_rate": self.majority_rate,
+            "majority_warning": self.majority_warning(),
             "per_fold": _per_fold(self.folds),
         }
 
     def describe(self) -> str:
-        """The summary line: accuracy and balanced accuracy, mean ± sd over the folds, and, when a model that
-        always answers the largest class would come within 5 points of that accuracy, that rate."""
+        """The summary line: accuracy and balanced accuracy, mean ± sd over the folds, and
+        :meth:`majority_warning` when it has something to say."""
         line = f"{len(self.folds)}-fold accuracy: {self.mean:.3f} ± {self.std:.3f}"
         if self.balanced is not None:
             line += f", balanced accuracy {self.balanced[0]:.3f} ± {self.balanced[1]:.3f}"
-        majority = self.majority_rate
-        if majority is not None and majority >= self.mean - 0.05:
-            line += (
-                f"; always answering the largest class would score {majority:.3f}: judge by the balanced "
-                "accuracy, and see --imbalance"
-            )
-        return line
+        warning = self.majority_warning()
+        return f"{line}; {warning}" if warning else line
 
 
 def _per_fold(folds: tuple[FoldResult, ...]) -> list[dict]:
@@ -244,11 +252,12 @@ def cross_validate(
     return CrossValidation(tuple(results))
 
 
-def _balanced_and_majority(confusion: np.ndarray | None) -> tuple[float | None, float | None]:
-    """A fold's balanced accuracy (mean recall of the classes it held out) and largest-class share."""
+def _balanced_and_majority(confusion: np.ndarray | None) -> tuple[float | None, float | None, int]:
+    """A fold's balanced accuracy (mean recall of the classes it held out), largest-class share and number of
+    classes held out."""
     if confusion is None or not confusion.sum():
-        return None, None
+        return None, None, 0
     support = confusion.sum(axis=1)
     present = support > 0
     recall = np.diag(confusion)[present] / support[present]
-    return float(recall.mean()), float(support.max() / support.sum())
+    return float(recall.mean()), float(support.max() / support.sum()), int(present.sum())

@@ -122,6 +122,8 @@ class FoldResult:
     balanced_accuracy: float | None = None
     #: The share of the fold's held-out items in its largest class: what always guessing that class scores.
     majority_rate: float | None = None
+    #: How many classes the fold's held-out items belong to (0 when its scores were not kept).
+    classes: int = 0
 
 
 @dataclass(frozen=True)

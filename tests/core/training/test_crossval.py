@@ -137,7 +137,7 @@ def test_on_imbalanced_folds_the_summary_gives_balanced_accuracy_and_the_largest
     """80:8 classes a model cannot tell apart: 0.898 plain accuracy is below always answering 'ok' (0.909)."""
     from dmtl_studio.core.training.crossval import CrossValidation, _balanced_and_majority
 
-    assert _balanced_and_majority(np.array([[27, 0], [3, 0]])) == (0.5, 0.9)  # every defect called ok
+    assert _balanced_and_majority(np.array([[27, 0], [3, 0]])) == (0.5, 0.9, 2)  # every defect called ok
     folds = tuple(
         FoldResult(k, 3, 58, 30, accuracy, "", *_balanced_and_majority(np.array(matrix)))
         for k, (accuracy, matrix) in enumerate(
@@ -147,9 +147,18 @@ def test_on_imbalanced_folds_the_summary_gives_balanced_accuracy_and_the_largest
     result = CrossValidation(folds)
     line = result.describe()
     assert line.startswith("3-fold accuracy: 0.898 ± 0.035, balanced accuracy 0.494 ± 0.011")
-    assert "always answering the largest class would score 0.909" in line
+    assert (
+        "always answering the largest class would score 0.909" in line and "--imbalance weighted_loss" in line
+    )
     assert result.to_dict()["majority_rate"] == pytest.approx(0.909, abs=1e-3)
     balanced = CrossValidation(
-        (FoldResult(1, 2, 10, 10, 0.9, "", 0.9, 0.5), FoldResult(2, 2, 10, 10, 0.8, "", 0.8, 0.5))
+        (FoldResult(1, 2, 10, 10, 0.9, "", 0.9, 0.5, 2), FoldResult(2, 2, 10, 10, 0.8, "", 0.8, 0.5, 2))
     )
     assert "largest class" not in balanced.describe()  # equal classes: the plain accuracy says it
+    weak = CrossValidation(  # a weak model on equal classes (0.55 against 0.50): no imbalance to point to
+        tuple(
+            FoldResult(k, 3, 10, 10, 0.55, "", *_balanced_and_majority(np.array([[6, 4], [5, 5]])))
+            for k in (1, 2, 3)
+        )
+    )
+    assert weak.majority_warning() == "" and "largest class" not in weak.describe()
