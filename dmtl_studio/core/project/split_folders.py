@@ -89,8 +89,15 @@ def class_folders(root: Path, splits_by_folder: dict[str, str]) -> list[str]:
 
 def mixed_split_folders(root: Path) -> tuple[list[str], list[str]]:
     """``(split-named, other)`` top folders of ``root`` when it holds both (an import would refuse it, unless its
-    split-named folders are read as classes), else two empty lists. Reads the top level only."""
-    names = [name for name in class_folders(root, {}) if name not in PROJECT_OWN_FOLDERS]
+    split-named folders are read as classes), else two empty lists. Reads the top two levels only: a folder with
+    nothing in it (an empty ``test/``) is left out, as the import leaves it."""
+
+    def holds_something(name: str) -> bool:
+        with contextlib.suppress(OSError), os.scandir(root / name) as entries:
+            return any(not entry.name.startswith(".") for entry in entries)
+        return False
+
+    names = [n for n in class_folders(root, {}) if n not in PROJECT_OWN_FOLDERS and holds_something(n)]
     splits = [name for name in names if name.casefold() in SPLIT_FOLDER_NAMES]
     others = [name for name in names if name.casefold() not in SPLIT_FOLDER_NAMES]
     return (splits, others) if splits and others else ([], [])

@@ -104,8 +104,13 @@ def test_split_named_folders_beside_others_can_be_read_as_classes(tmp_path: Path
         for k in range(3):
             _picture(vehicles / name / f"{k}.png", 10 * index + k, "PNG")
     (vehicles / "empty").mkdir()  # a class folder with nothing in it
-    assert mixed_split_folders(vehicles) == (["train"], ["bus", "car", "empty"])
+    assert mixed_split_folders(vehicles) == (["train"], ["bus", "car"])  # the empty folder is left out
     assert mixed_split_folders(vehicles / "car") == ([], [])
+    (vehicles / "train").rename(tmp_path / "aside")
+    (vehicles / "test").mkdir()  # an empty split-named folder: the import ignores it, so no question is asked
+    assert mixed_split_folders(vehicles) == ([], [])
+    (tmp_path / "aside").rename(vehicles / "train")
+    (vehicles / "test").rmdir()
     with ProjectStore.create(tmp_path / "p") as store:
         with pytest.raises(ProjectError, match="if train/ is a class too, import with --no-split-folders"):
             import_folder(store, vehicles)
