@@ -150,9 +150,10 @@ def plan_for_project(
     plan = plan_held_out(split, config, has_test, folds, store.kind, lambda path: known.get(path, path))
     if plan.notice:
         emit(RunNotice(plan.notice))
+    nouns = "texts" if store.kind == "text" else "images"
     if (
-        imbalance := imbalance_notice(split, config, "texts" if store.kind == "text" else "images")
-    ) is not None:
+        not folds and (imbalance := imbalance_notice(split, config, nouns)) is not None
+    ):  # (folds: the summary says)
         emit(RunNotice(imbalance))
     return plan
 
