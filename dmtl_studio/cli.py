@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+import unicodedata
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -522,10 +523,16 @@ def _quality_config(args: argparse.Namespace) -> object:
     return TrainConfig(**_given_settings(args))
 
 
+#: Unicode categories written escaped: control characters, lone surrogates (bytes that are not UTF-8), line and
+#: paragraph separators; and the bidirectional overrides, which would reorder the rest of the line.
+_ESCAPED = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _printable(path: str) -> str:
     """``path`` on one line: a newline, tab or other control character in a name is written escaped (``\\n``),
-    as the class names of the same lines are."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+    as the class names of the same lines are; spaces of every kind and letters stay as they are."""
+    return "".join(repr(c)[1:-1] if c in _BIDI or unicodedata.category(c) in _ESCAPED else c for c in path)
 
 
 def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
@@ -574,7 +581,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             split_folders=args.split_folders,
         )
         counts = store.class_counts()
-    print(summary.describe())
+    print(_printable(summary.describe()))
     _print_class_counts(counts)
     for line in summary.describe_split():
         print(line)

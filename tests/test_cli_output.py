@@ -62,3 +62,5 @@ def test_paths_with_control_characters_are_printed_on_one_line() -> None:
     assert _printable("/data/tab\there.png") == "/data/tab\\there.png"
     assert _printable("/data/café/ü.png") == "/data/café/ü.png"  # letters stay as they are
     assert _printable("/data/caf\udce9.png") == "/data/caf\\udce9.png"  # a name that is not UTF-8 prints too
+    assert _printable("/shots/10.12.13\u202fAM.png") == "/shots/10.12.13\u202fAM.png"  # macOS's narrow space
+    assert _printable("/a/\u3000b") == "/a/\u3000b" and _printable("/a/\u202eb") == "/a/\\u202eb"

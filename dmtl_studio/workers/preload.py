@@ -1,11 +1,11 @@
 """The deep-learning libraries imported once the window is up, in a background thread.
 
 A training, evaluation or explanation thread imports PyTorch and timm on its first use. Their import runs C code
-that holds the interpreter for tenths of a second at a time (the CUDA libraries' loading, module set-up): the
-window froze for up to 0.45 s several times in the seconds after the first *Start training* (5 pauses over
-150 ms in 7 s; with the libraries already imported, one of 155 ms, measured with an event-loop probe on the demo
-project). Imported while the window has just opened and waits for the user, they cost the same pauses once, at
-a moment with nothing to interrupt, and the first run starts about two seconds sooner.
+that holds the interpreter for tenths of a second at a time (the CUDA libraries' loading, module set-up): in an
+event-loop probe on the demo project the longest pause in the 12 s after the first *Start training* was 301-319 ms
+without this, 101-106 ms with it (docs/architecture.md). Imported while the window has just opened and waits for
+the user, they cost their pauses once, at a moment with nothing to interrupt, and the first run starts about two
+seconds sooner.
 """
 
 from __future__ import annotations

@@ -218,7 +218,7 @@ def _with_fitted_note(
             f"{seen} of the {len(scored)} {noun} scored were in the training part of this cross-validation fold "
             f"run (a fold run trains on every labelled {result.noun} outside its fold, test {noun} included), so "
             f"these scores are optimistic; the fold's own held-out score is its line in the cross-validation's "
-            f"output. Evaluate a run trained without --folds to score the test split."
+            f"output. Evaluate a run trained without --folds to score the {result.split_title}."
         )
         return replace(result, note=" ".join(notes))
     near = _near_copies(project_dir, [c for c in contents if c and c not in fitted], fitted) if images else 0

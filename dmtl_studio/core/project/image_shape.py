@@ -15,7 +15,8 @@ def shape_note(width: int, height: int) -> str | None:
     side under :data:`TINY_SIDE` px, the other long), or elongated (:data:`ELONGATED_RATIO` to 1 or more: padded
     to the model's square input it fills little of it); ``None`` for an ordinary shape."""
     short, long = sorted((width, height))
-    fills = f"padded to the model's square input it fills {100 * short / long:.0f} % of it"
+    share = 100 * short / long
+    fills = f"padded to the model's square input (the default) it fills {'under 1' if share < 1 else f'{share:.0f}'} % of it"
     if short < TINY_SIDE and long < 4 * TINY_SIDE:
         return TINY_NOTE
     if short < TINY_SIDE:

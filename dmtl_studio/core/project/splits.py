@@ -267,7 +267,9 @@ def _grouped(warnings: list[str], noun: str, most: int = 3) -> list[str]:
     few = [w for w in warnings if w.endswith(f"too few to keep a test {noun}")]
     if len(few) <= most:
         return warnings
-    named = ", ".join(w.split("'")[1] for w in few[:5]) + (", …" if len(few) > 5 else "")
+    named = ", ".join(w[len("class '") : w.rindex("' has only")] for w in few[:5]) + (
+        ", …" if len(few) > 5 else ""
+    )
     line = f"{len(few)} classes have too few distinct {noun}s to keep a test {noun} ({named}): label more of them"
     return [w for w in warnings if w not in few] + [line]
 

@@ -191,7 +191,7 @@ def build_text_parts(
             emit(
                 RunNotice(
                     f"the project has {len(corpus.unlabelled) or 'no'} unlabelled text(s), too few to learn from "
-                    "(at least 2 are needed): the run learns from the labelled texts only"
+                    f"(at least {MIN_TRAINING_BATCH} are needed): the run learns from the labelled texts only"
                 )
             )
     truncated = sum(d.truncated for d in (train_set, val_set, unlabelled_set) if d is not None)

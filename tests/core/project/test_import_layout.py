@@ -232,11 +232,12 @@ def test_a_tiny_image_is_imported_with_a_note_saying_so(tmp_path: Path) -> None:
     from dmtl_studio.core.project.imaging import shape_note
 
     assert (
-        shape_note(1, 5000) == "a strip of 1×5000 px: padded to the model's square input it fills 0 % of it "
+        shape_note(1, 5000)
+        == "a strip of 1×5000 px: padded to the model's square input (the default) it fills under 1 % of it "
         "(a scan line or a slice?)"
     )  # shrunk, not "enlarged many times"
     assert shape_note(1000, 20).startswith(
-        "elongated (1000×20 px, 50:1): padded to the model's square input it fills 2 %"
+        "elongated (1000×20 px, 50:1): padded to the model's square input (the default) it fills 2 %"
     )
     assert shape_note(640, 480) is None and shape_note(8, 40) == TINY_NOTE
 

@@ -43,10 +43,11 @@ def test_classes_too_small_for_the_fractions_show_the_shares_reached(
 def test_many_classes_too_small_for_a_test_item_make_one_line() -> None:
     from dmtl_studio.core.project.splits import _grouped
 
-    few = [f"class 'c{k:02d}' has only 2 distinct image(s): too few to keep a test image" for k in range(45)]
+    few = [f"class 'c{k:02d}' has only 2 distinct image(s): too few to keep a test image" for k in range(44)]
+    few.insert(0, "class 'Crohn's' has only 2 distinct image(s): too few to keep a test image")
     (line,) = _grouped(few, "image")
     assert line.startswith(
-        "45 classes have too few distinct images to keep a test image (c00, c01, c02, c03, c04, …)"
+        "45 classes have too few distinct images to keep a test image (Crohn's, c00, c01, c02, c03, …)"
     )
     assert _grouped(few[:3], "image") == few[:3]  # a few are named one by one
     other = "class 'x' has only 1 distinct image(s): too few to split, so it only trains and is never scored"
