@@ -52,3 +52,25 @@ def test_many_classes_too_small_for_a_test_item_make_one_line() -> None:
     assert _grouped(few[:3], "image") == few[:3]  # a few are named one by one
     other = "class 'x' has only 1 distinct image(s): too few to split, so it only trains and is never scored"
     assert _grouped([other, *few], "image")[0] == other
+
+
+def test_an_import_of_many_small_classes_groups_their_test_notes(tmp_path) -> None:  # noqa: ANN001
+    """Through the import itself, so a change of the per-class note's wording cannot slip past the grouping."""
+    import numpy as np
+    from PIL import Image
+
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.core.project.store import ProjectStore
+
+    rng = np.random.default_rng(0)
+    for k in range(5):
+        for i in range(2):
+            folder = tmp_path / "images" / f"c{k}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, tmp_path / "images", seed=0)
+    few = [w for w in summary.split.warnings if "test image" in w]
+    assert few == [
+        "5 classes have too few distinct images to keep a test image (c0, c1, c2, c3, c4): label more of them"
+    ]
