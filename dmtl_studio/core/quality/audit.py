@@ -274,7 +274,7 @@ def write_audit_bundle(
         "augmentation": recipe,
         "preprocessing": sidecar.get("preprocessing", {}),
         "versions": sidecar.get("versions", {}),
-        "metrics": card_metrics(result),
+        "metrics": card_metrics(result, {row[0]: row[1] for row in images}),
         "calibration": sidecar.get("calibration") or "not calibrated",
         "calibration_on_split": calibration_on_split(result),
         "label_issues": issues,

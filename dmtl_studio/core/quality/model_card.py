@@ -45,11 +45,28 @@ def _proportion(successes: int, total: int) -> dict:
     }
 
 
-def card_metrics(result: object) -> dict:
-    """Accuracy and per-class recall with their intervals, from an evaluation's confusion matrix."""
+def card_metrics(result: object, contents: dict[str, str] | None = None) -> dict:
+    """Accuracy and per-class recall with their intervals, from an evaluation's confusion matrix.
+
+    ``contents`` maps a scored item's path to its content hash: when the split holds identical copies, the
+    accuracy's interval counts each distinct item of a class once (copies are not independent trials: 24 copies of
+    8 pictures gave an interval as narrow as 24 pictures would), and ``distinct_items`` says how many there were.
+    """
     confusion = result.confusion
     total = int(confusion.sum())
     correct = int(confusion.trace())
+    accuracy = _proportion(correct, total)
+    if contents and total:
+        right = result.predicted == result.targets
+        once: dict[tuple[str, int], bool] = {}
+        for path, target, hit in zip(result.paths, result.targets, right, strict=True):
+            once.setdefault((contents.get(path, path), int(target)), bool(hit))
+        if len(once) < total:
+            accuracy = {
+                **_proportion(sum(once.values()), len(once)),
+                "distinct_items": len(once),
+                "items": total,
+            }
     return {
         "split": result.split,
         "split_title": result.split_title,
@@ -58,7 +75,7 @@ def card_metrics(result: object) -> dict:
         "images": total,
         # Labelled items of a class the run does not know (added or renamed since it was trained): not scored.
         "left_out": int(getattr(result, "skipped", 0)),
-        "accuracy": _proportion(correct, total),
+        "accuracy": accuracy,
         "balanced_accuracy": float(result.metrics.balanced_accuracy) if total else None,
         "recall": {
             name: _proportion(int(confusion[i, i]), int(confusion[i].sum()))
@@ -71,7 +88,14 @@ def _format_proportion(entry: dict, noun: str = "image") -> str:
     if not entry["total"]:
         return f"no {noun}s"
     low, high = entry["ci95"]
-    return f"{entry['value']:.1%} (95 % CI {low:.1%} – {high:.1%}; {entry['successes']}/{entry['total']})"
+    once = (
+        f" distinct {noun}s, each counted once: the split holds copies, {entry['items']} {noun}s in all"
+        if "distinct_items" in entry
+        else ""
+    )
+    return (
+        f"{entry['value']:.1%} (95 % CI {low:.1%} – {high:.1%}; {entry['successes']}/{entry['total']}{once})"
+    )
 
 
 def _md(value: object) -> str:

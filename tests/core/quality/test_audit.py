@@ -288,3 +288,39 @@ def test_images_gone_from_disk_are_said_in_the_card(tmp_path_factory, tmp_path) 
         markdown = bundle.read("model-card.md").decode("utf-8")
     assert card["data"]["gone_from_disk"] == [test_image.path + ".deleted"]
     assert "**1 image(s) listed are no longer on disk**" in markdown
+
+
+def test_copies_in_the_scored_split_count_once_in_the_accuracy_interval() -> None:
+    """Eight pictures saved three times each: the interval is that of 8 trials, not 24."""
+    import numpy as np
+
+    from dmtl_studio.core.evaluation.results import EvaluationResult
+    from dmtl_studio.core.quality.model_card import _format_proportion, card_metrics, wilson_interval
+
+    targets = np.repeat([0, 1], 12)
+    hits = np.repeat([True, False] * 4, 3)  # each picture's three copies share one prediction
+    predicted = np.where(hits, targets, 1 - targets)
+    result = EvaluationResult(
+        run_dir="r",
+        run_name="r",
+        split="test",
+        note="",
+        classes=("a", "b"),
+        image_ids=np.arange(24),
+        paths=tuple(f"{k}.png" for k in range(24)),
+        targets=targets,
+        probabilities=np.eye(2)[predicted],
+    )
+    picture = {f"{k}.png": f"picture{k // 3}" for k in range(24)}  # copies 0-2, 3-5, …: one picture each
+    hits = hits.reshape(8, 3)
+    assert (hits == hits[:, :1]).all()
+    metrics = card_metrics(result, picture)
+    accuracy = metrics["accuracy"]
+    assert (accuracy["successes"], accuracy["total"], accuracy["items"]) == (4, 8, 24)
+    assert accuracy["ci95"] == [round(v, 6) for v in wilson_interval(4, 8)]
+    assert (
+        "4/8 distinct images, each counted once: the split holds copies, 24 images in all"
+        in _format_proportion(accuracy)
+    )
+    plain = card_metrics(result)["accuracy"]  # without contents: 24 trials
+    assert plain["total"] == 24 and "distinct_items" not in plain
