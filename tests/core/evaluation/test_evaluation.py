@@ -13,17 +13,23 @@ from dmtl_studio.core.project.store import ProjectStore
 from tests.core.trained_run import copy_project, trained_project
 
 
-def _result(targets: list[int], probabilities: list[list[float]]) -> EvaluationResult:
+def _result(
+    targets: list[int],
+    probabilities: list[list[float]],
+    classes: tuple[str, ...] = ("a", "b", "c"),
+    **more: object,
+) -> EvaluationResult:
     return EvaluationResult(
         run_dir="r",
         run_name="r",
         split="test",
         note="",
-        classes=("a", "b", "c"),
+        classes=classes,
         image_ids=np.arange(10, 10 + len(targets)),
         paths=tuple(f"{i}.png" for i in range(len(targets))),
         targets=np.asarray(targets),
         probabilities=np.asarray(probabilities),
+        **more,
     )
 
 
@@ -314,17 +320,7 @@ def test_with_classes_too_small_to_hold_an_item_out_the_note_says_to_label_more(
 
 
 def test_the_per_class_table_lines_up_with_wide_class_names() -> None:
-    result = EvaluationResult(
-        run_dir="r",
-        run_name="r",
-        split="test",
-        note="",
-        classes=("猫", "dog", "🐟fish"),
-        image_ids=np.arange(3),
-        paths=("a", "b", "c"),
-        targets=np.array([0, 1, 2]),
-        probabilities=np.eye(3),
-    )
+    result = _result([0, 1, 2], np.eye(3), ("猫", "dog", "🐟fish"))
     rows = result.describe().splitlines()[2:6]  # the header and one row per class
     from dmtl_studio.core.evaluation.results import display_width
 
@@ -339,17 +335,6 @@ def test_a_temperature_that_makes_the_scored_confidences_worse_is_said_so() -> N
 
     raw = np.log(np.array([[0.99, 0.005, 0.005], [0.005, 0.99, 0.005], [0.005, 0.005, 0.99]] * 4))
     softened = softmax(raw, 3.0)  # what a temperature of 3 gives
-    result = EvaluationResult(
-        run_dir="r",
-        run_name="r",
-        split="test",
-        note="",
-        classes=("a", "b", "c"),
-        image_ids=np.arange(12),
-        paths=tuple(str(i) for i in range(12)),
-        targets=np.tile([0, 1, 2], 4),
-        probabilities=softened,
-        calibration={"temperature": 3.0, "images": 9},
-    )
+    result = _result(np.tile([0, 1, 2], 4), softened, calibration={"temperature": 3.0, "images": 9})
     line = next(line for line in result.describe().splitlines() if "calibration error" in line)
     assert "the temperature, fitted on 9 validation image(s), makes these images' confidences worse" in line

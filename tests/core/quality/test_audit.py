@@ -294,23 +294,13 @@ def test_copies_in_the_scored_split_count_once_in_the_accuracy_interval() -> Non
     """Eight pictures saved three times each: the interval is that of 8 trials, not 24."""
     import numpy as np
 
-    from dmtl_studio.core.evaluation.results import EvaluationResult
     from dmtl_studio.core.quality.model_card import _format_proportion, card_metrics, wilson_interval
+    from tests.core.evaluation.test_evaluation import _result
 
     targets = np.repeat([0, 1], 12)
     hits = np.repeat([True, False] * 4, 3)  # each picture's three copies share one prediction
     predicted = np.where(hits, targets, 1 - targets)
-    result = EvaluationResult(
-        run_dir="r",
-        run_name="r",
-        split="test",
-        note="",
-        classes=("a", "b"),
-        image_ids=np.arange(24),
-        paths=tuple(f"{k}.png" for k in range(24)),
-        targets=targets,
-        probabilities=np.eye(2)[predicted],
-    )
+    result = _result(targets, np.eye(2)[predicted], ("a", "b"))
     picture = {f"{k}.png": f"picture{k // 3}" for k in range(24)}  # copies 0-2, 3-5, …: one picture each
     hits = hits.reshape(8, 3)
     assert (hits == hits[:, :1]).all()
