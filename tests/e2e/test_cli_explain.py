@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from dmtl_studio.cli import main
-from dmtl_studio.core.evaluation.explain_files import OVERLAY_SIDE, overlay_picture
+from dmtl_studio.core.evaluation.explain_files import MIN_OVERLAY_SIDE, OVERLAY_SIDE, overlay_picture
 from dmtl_studio.core.evaluation.gradcam import explain_image
 from dmtl_studio.core.evaluation.text_attribution import explain_text
 from dmtl_studio.core.project.store import ProjectStore
@@ -49,10 +49,15 @@ def test_explain_writes_each_images_grad_cam_and_refuses_what_it_cannot_do(
     for image, row in zip(images, report["images"], strict=False):
         written = np.asarray(Image.open(row["picture"]))
         assert row["picture"] == str(out / f"{image.name}.gradcam.png")
-        assert written.shape[:2] == Image.open(image).size[::-1]
-        assert not np.array_equal(
-            written, np.asarray(Image.open(image).convert("RGB"))
-        )  # the heat is laid on
+        width, height = Image.open(image).size  # a small image is enlarged in whole blocks
+        factor = max(1, -(-MIN_OVERLAY_SIDE // max(width, height)))
+        assert written.shape[:2] == (height * factor, width * factor)
+        enlarged = (
+            Image.open(image)
+            .convert("RGB")
+            .resize((width * factor, height * factor), Image.Resampling.NEAREST)
+        )
+        assert not np.array_equal(written, np.asarray(enlarged))  # the heat is laid on
         cam = explain_image(run_dir, str(image))
         assert row["probability"] == pytest.approx(cam.probabilities[cam.class_index], abs=1e-5)
         assert row["class"] == {"circle": "round"}.get(cam.class_name, cam.class_name)
@@ -100,3 +105,25 @@ def test_explain_prints_the_words_for_and_against_a_texts_class(
     assert lines[0].count(", ") <= 2  # --top 2: at most two words each way
     assert main(["explain", str(run_dir), str(note), "--out", str(tmp_path / "o")]) == 2
     assert "a text run's words are printed" in capsys.readouterr().err
+
+
+def test_images_sharing_a_file_name_are_told_apart_by_their_folders() -> None:
+    from dmtl_studio.core.evaluation.explain_files import overlay_names
+
+    names = overlay_names(
+        ["/d/cats/0.png", "/d/dogs/0.png", "/d/dogs/1.png", "/d/dogs/1.png", "/e/cats/0.png"]
+    )
+    assert names == {
+        "/d/cats/0.png": "d__cats__0.png.gradcam.png",
+        "/d/dogs/0.png": "dogs__0.png.gradcam.png",
+        "/d/dogs/1.png": "1.png.gradcam.png",  # given twice: explained once, under its own name
+        "/e/cats/0.png": "e__cats__0.png.gradcam.png",
+    }
+
+
+def test_a_tiny_image_is_enlarged_in_blocks_so_its_heat_map_shows(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.png"
+    Image.fromarray(np.full((8, 4, 3), 90, np.uint8)).save(path)
+    picture = overlay_picture(path, np.zeros((7, 7), np.float32))
+    assert picture.shape == (MIN_OVERLAY_SIDE, MIN_OVERLAY_SIDE // 2, 3)  # 8 x 4, each pixel a 32 x 32 block
+    assert (picture == 90).all()  # cold: the picture itself, every pixel a block

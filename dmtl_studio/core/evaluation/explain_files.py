@@ -30,6 +30,9 @@ from dmtl_studio.core.project.image_problems import ImageProblem
 
 #: Longer side (pixels) of a written Grad-CAM picture at most: a 100-megapixel scan is shown at this size.
 OVERLAY_SIDE = 1024
+#: A smaller image is enlarged (each pixel a block) until its longer side is at least this, so its heat map can
+#: be seen: an 8 x 8 image's Grad-CAM was an 8 x 8 picture.
+MIN_OVERLAY_SIDE = 256
 #: What follows an image's name in the name of its Grad-CAM picture.
 OVERLAY_SUFFIX = ".gradcam.png"
 
@@ -110,6 +113,10 @@ def overlay_picture(path: str | os.PathLike[str], heatmap: np.ndarray) -> np.nda
         scale = OVERLAY_SIDE / max(height, width)
         height, width = max(1, round(height * scale)), max(1, round(width * scale))
         rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS))
+    elif max(height, width) < MIN_OVERLAY_SIDE:
+        factor = -(-MIN_OVERLAY_SIDE // max(height, width))  # a whole number: every pixel the same block
+        height, width = height * factor, width * factor
+        rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.NEAREST))
     heat = Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F").resize(
         (width, height), Image.Resampling.BILINEAR
     )
@@ -123,6 +130,25 @@ def overlay_name(path: str | os.PathLike[str]) -> str:
     return Path(path).name + OVERLAY_SUFFIX
 
 
+def overlay_names(paths: Sequence[str]) -> dict[str, str]:
+    """:func:`overlay_name` of each of ``paths`` (each path once), with as many of its folders in front, joined
+    by ``__``, as make the names of images that share a file name different: ``cats/0.png`` and ``dogs/0.png``
+    become ``cats__0.png.gradcam.png`` and ``dogs__0.png.gradcam.png``."""
+    unique = list(dict.fromkeys(str(Path(p)) for p in paths))
+    depth = {path: 0 for path in unique}
+    while True:
+        names = {path: "__".join(Path(path).parts[-1 - depth[path] :]) + OVERLAY_SUFFIX for path in unique}
+        taken: dict[str, list[str]] = {}
+        for path, name in names.items():
+            taken.setdefault(name, []).append(path)
+        clashes = [group for group in taken.values() if len(group) > 1]
+        if not clashes:
+            return names
+        for group in clashes:
+            for path in group:
+                depth[path] = min(depth[path] + 1, len(Path(path).parts) - 1)
+
+
 def explain_images(
     run_dir: str | os.PathLike[str],
     paths: Sequence[str],
@@ -133,13 +159,13 @@ def explain_images(
 ) -> list[ImageExplanation]:
     """Grad-CAM of each image of ``paths`` under the image run ``run_dir`` for ``class_name`` (default: each
     image's predicted class), laid over the image and written to ``out_dir`` (made if missing) as
-    :func:`overlay_name`. An image that cannot be decoded is reported in its result, not raised. ``on_result``
+    :func:`overlay_names` (images sharing a file name are told apart by their folders). An image that cannot be decoded is reported in its result, not raised. ``on_result``
     is given each result as it is made.
 
     Raises
     ------
     ExplainError
-        As :func:`load_run` and :func:`class_index`; or two images of ``paths`` share a name.
+        As :func:`load_run` and :func:`class_index`.
     OutputExistsError
         A picture to write exists already (nothing is written).
     GradCamUnavailable
@@ -147,19 +173,15 @@ def explain_images(
     Cancelled
         ``should_stop()`` turned true between two images (the pictures written stay).
     """
-    loaded, names = load_run(run_dir, "images")
-    target = class_index(loaded, names, class_name)
+    loaded, class_names = load_run(run_dir, "images")
+    target = class_index(loaded, class_names, class_name)
     out = Path(out_dir)
-    seen: dict[str, str] = {}
-    for path in paths:
-        name = overlay_name(path)
-        if name in seen:
-            raise ExplainError(f"{seen[name]} and {path} would both be written as {name}: explain them apart")
-        seen[name] = path
+    names = overlay_names(paths)
+    for name in names.values():
         refuse_existing(out / name, remedy="choose another --out folder")
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for path in paths:
+    for path in names:
         check(should_stop)
         try:
             cam = explain_image(loaded, path, target)
@@ -169,10 +191,10 @@ def explain_images(
         else:
             buffer = io.BytesIO()
             Image.fromarray(picture).save(buffer, "PNG")
-            atomic_write_bytes(out / overlay_name(path), buffer.getvalue(), durable=False)
+            atomic_write_bytes(out / names[path], buffer.getvalue(), durable=False)
             probability = cam.probabilities[cam.class_index]
             results.append(
-                ImageExplanation(path, out / overlay_name(path), names[cam.class_index], probability)
+                ImageExplanation(path, out / names[path], class_names[cam.class_index], probability)
             )
         if on_result is not None:
             on_result(results[-1])
