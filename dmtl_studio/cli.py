@@ -720,7 +720,11 @@ def _say_unused(config: TrainConfig, args: argparse.Namespace, kind: str) -> Non
 
     if not is_project(args.project_dir):
         return
+    from dmtl_studio.core.project.store import ProjectStore
 
+    with ProjectStore.open(args.project_dir, read_only=True) as store:
+        if sum(1 for counts in store.class_counts().values() if counts["total"]) < 2:  # the run will refuse
+            return
     given = _given_settings(args)
     for name, reason in unused_settings(config, given, kind):
         print(f"note: {option_flag(name, given[name])} is not used: {reason}", file=sys.stderr)

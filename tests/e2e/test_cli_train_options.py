@@ -173,6 +173,11 @@ def test_an_option_the_run_will_not_use_is_named_with_the_reason(
     assert probe.startswith(
         "note: --unlabelled-ratio is not used: a linear probe learns from the unlabelled images"
     )
+    from dmtl_studio.core.project.store import ProjectStore
+
+    with ProjectStore.open(project) as store:  # one class left labelled: the run will refuse, and say why
+        store.set_label([im.id for im in store.images() if im.label not in (None, "circle")], None)
+    assert notes("--time-budget", "10") == []
 
 
 def test_the_note_names_the_flag_as_it_was_typed(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
