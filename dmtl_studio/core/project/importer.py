@@ -100,8 +100,10 @@ class ImportSummary:
         ]
         if self.notes:
             counts = Counter(note for _path, note in self.notes)
-            common, times = counts.most_common(1)[0]
-            others = f"; {len(counts) - 1} other kind(s) of note" if len(counts) > 1 else ""
+            (common, times), *rest = counts.most_common()
+            named = "; ".join(f"{n}: {note if len(note) <= 60 else note[:57] + '…'}" for note, n in rest[:2])
+            others = f"; {named}" if rest else ""
+            others += f"; {len(rest) - 2} other kind(s) of note" if len(rest) > 2 else ""
             parts.append(
                 f"{len(self.notes)} image(s) with a note on how they were read ({times}: {common}{others}; each "
                 "image's note is in its tooltip)"

@@ -255,3 +255,15 @@ def test_images_in_sub_folders_of_a_class_are_said_to_take_its_name(tmp_path: Pa
     assert "2 image(s) in sub-folders of class folders took their class folder's name (first: a/day1/)" in (
         summary.describe()
     )
+
+
+def test_the_summary_names_the_kinds_of_note_it_counts(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    (images / "a").mkdir(parents=True)
+    for index in range(3):
+        Image.new("CMYK", (24, 24)).save(images / "a" / f"{index}.jpg")
+    Image.new("RGB", (1, 1)).save(images / "a" / "dot.png")
+    with ProjectStore.create(tmp_path / "p") as store:
+        text = import_folder(store, images, val_fraction=0.0).describe()
+    assert "4 image(s) with a note on how they were read (3: CMYK" in text
+    assert "; 1: smaller than 16 px on a side" in text and "other kind(s) of note" not in text
