@@ -127,6 +127,12 @@ IMBALANCE_HELP = (
     "equally often (a fine-tune only; a frozen backbone weights the loss instead). Judge such a project by its "
     "balanced accuracy."
 )
+#: The same for a text project (its backbone is a text encoder).
+IMBALANCE_HELP_TEXT = (
+    IMBALANCE_HELP.replace("images", "texts")
+    .replace("a frozen backbone", "a frozen encoder")
+    .replace("A frozen backbone", "A frozen encoder")
+)
 UNLABELLED_RULE_TEXTS = {
     "consistency": "Consistency, as labelled images",
     "fixmatch": "FixMatch pseudo-labels",
@@ -485,6 +491,7 @@ class ModelPanel(QWidget):
         self.lambda_label.setToolTip(lambda_help)
         self.dmtl_note.setText(encoder_rows.DMTL_NOTE if text else DMTL_NOTE)
         self.use_unlabelled.setToolTip(encoder_rows.UNLABELLED_TIP if text else UNLABELLED_TIP)
+        self.imbalance.setToolTip(IMBALANCE_HELP_TEXT if text else IMBALANCE_HELP)
         self.set_unlabelled_count(self._unlabelled_count)
         self._word_learning_for(text)
         self._update_backbone_lr()
