@@ -108,6 +108,15 @@ def colour_difference(first: np.ndarray, second: np.ndarray) -> float:
     return _closest(first.reshape(len(first), -1), second.reshape(len(second), -1))
 
 
+def _thumbnails_agree(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two :func:`thumbnails_of` results are close enough, in grey and in colour, for a pair the hashes
+    found to be near-duplicates (the module docstring of :mod:`dmtl_studio.core.quality.duplicates`)."""
+    return (
+        thumbnail_difference(first, second) <= THUMBNAIL_DIFFERENCE
+        and colour_difference(first, second) <= COLOUR_DIFFERENCE
+    )
+
+
 def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """``(N, M)`` number of differing bits between ``uint64`` hashes ``(N,)`` and ``(M,)``.
 
@@ -164,10 +173,7 @@ def near_duplicate_pairs(
             i, j = int(i) + start, int(j)
             if i >= j:
                 continue
-            if thumbnails is not None and (
-                thumbnail_difference(thumbnails[i], thumbnails[j]) > THUMBNAIL_DIFFERENCE
-                or colour_difference(thumbnails[i], thumbnails[j]) > COLOUR_DIFFERENCE
-            ):
+            if thumbnails is not None and not _thumbnails_agree(thumbnails[i], thumbnails[j]):
                 continue
             pairs.append((i, j))
     return pairs
@@ -270,14 +276,7 @@ def image_hashes(
                 pass
         if on_progress is not None:
             on_progress(index + 1, len(paths))
-    if not hashes:
-        scales = 1 + len(CROPS)
-        return (
-            np.zeros((0, scales), dtype=np.uint64),
-            np.zeros((0, scales, 64, 3), dtype=np.float32),
-            readable,
-        )
-    return np.stack(hashes), np.stack(thumbnails), readable
+    return (*_stacked(hashes, thumbnails), readable)
 
 
 def kept_hashes(store: HashStore, contents: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -290,10 +289,15 @@ def kept_hashes(store: HashStore, contents: Sequence[str]) -> tuple[np.ndarray, 
             hashes.append(kept[0])
             thumbnails.append(kept[1])
             found.append(index)
-    scales = 1 + len(CROPS)
-    if not found:
-        return np.zeros((0, scales), dtype=np.uint64), np.zeros((0, scales, 64, 3), dtype=np.float32), found
-    return np.stack(hashes), np.stack(thumbnails), found
+    return (*_stacked(hashes, thumbnails), found)
+
+
+def _stacked(hashes: list[np.ndarray], thumbnails: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(M, S)`` uint64 hashes and ``(M, S, 64, 3)`` float32 thumbnails from per-image lists (``M`` may be 0)."""
+    if not hashes:
+        scales = 1 + len(CROPS)
+        return np.zeros((0, scales), dtype=np.uint64), np.zeros((0, scales, 64, 3), dtype=np.float32)
+    return np.stack(hashes), np.stack(thumbnails)
 
 
 def near_copies_of(
@@ -331,9 +335,5 @@ def near_copies_of(
             i = int(i) + start
             if found[i]:
                 continue
-            first, second = thumbnails[i], other_thumbnails[int(j)]
-            found[i] = (
-                thumbnail_difference(first, second) <= THUMBNAIL_DIFFERENCE
-                and colour_difference(first, second) <= COLOUR_DIFFERENCE
-            )
+            found[i] = _thumbnails_agree(thumbnails[i], other_thumbnails[int(j)])
     return found
