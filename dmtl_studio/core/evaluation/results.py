@@ -27,12 +27,15 @@ from dmtl_studio.core.project.store import ProjectStore
 #: Below this top-class probability an image counts as "low confidence" in the browser filter.
 LOW_CONFIDENCE = 0.6
 
-FALLBACK_NOTE = (
+#: Why the validation split was scored, and what that means for its figures.
+FALLBACK_REASON = (
     "This project has no test images, so the validation split was used instead. A run that picked its best "
     "epoch on those images (trained by epochs, with enough of them for a pick) has optimistic figures there (a "
-    "linear probe's, chosen by cross-validation on the training images, are not); move some images to the test "
-    "split (Labels ▸ Reassign splits… in the window, or dmtl-studio splits PROJECT --test-fraction 0.15) for an "
-    "unbiased estimate."
+    "linear probe's, chosen by cross-validation on the training images, are not)"
+)
+FALLBACK_NOTE = (
+    f"{FALLBACK_REASON}; move some images to the test split (Labels ▸ Reassign splits… in the window, or "
+    "dmtl-studio splits PROJECT --test-fraction 0.15) for an unbiased estimate."
 )
 #: Distinct items a class needs for a split at the default shares (validation 20 %, test 10 %) to give it a
 #: validation item, and a test item (a share is rounded: 10 % of 5 items is none).
@@ -89,12 +92,7 @@ def evaluation_images(store: ProjectStore, classes: list[str] | tuple[str, ...])
         chosen = [im for im in labelled if im.split == split]
         if chosen:
             if split == "val" and largest is not None and largest[1] < FOR_TEST:  # no reassignment makes one
-                note = (
-                    FALLBACK_NOTE.split("; move some")[0]
-                    + "; "
-                    + _too_small_note(noun, *largest, FOR_TEST, f"a test {noun}")
-                    + "."
-                )
+                note = f"{FALLBACK_REASON}; {_too_small_note(noun, *largest, FOR_TEST, f'a test {noun}')}."
             usable = tuple(im for im in chosen if im.label in known)
             return EvaluationImages(split, usable, note, len(chosen) - len(usable))
     if largest is not None and largest[1] < FOR_VALIDATION:
