@@ -111,7 +111,7 @@ class RunParts:
     joined_validation: int = 0
     #: The settings of the strategy this run is a phase of (Auto's), if any: its unused settings are judged by them.
     strategy: TrainConfig | None = None
-    #: Each training item's content (sha256; a text's body): the probe's folds keep copies together (probe_fit).
+    #: Each training item's content hash (the project's: texts normalised): the probe's folds keep copies together.
     train_contents: tuple[str, ...] = ()
     generator: torch.Generator = field(default_factory=torch.Generator)
     train_loader: object = None

@@ -31,6 +31,7 @@ from dmtl_studio.core.models.text_classifier import is_text_encoder_name, text_c
 from dmtl_studio.core.models.text_encoder import load_text_encoder
 from dmtl_studio.core.models.transfer import configure_transfer
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.texts_table import text_sha256
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.device import amp_dtype_for, probe_device, seed_everything
 from dmtl_studio.core.training.events import PreparationProgress, RunNotice
@@ -256,7 +257,7 @@ def build_text_parts(
         scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
         use_sampler=sampler_wanted and cache is None,
         batch_size=config.batch_size,
-        train_contents=tuple(train_set.texts),
+        train_contents=tuple(map(text_sha256, train_set.texts)),  # identical as the project's duplicates are
     )
     parts.build_loaders()
     return parts
