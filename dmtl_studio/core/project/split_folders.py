@@ -97,7 +97,7 @@ def mixed_split_folders(root: Path) -> tuple[list[str], list[str]]:
             return any(not entry.name.startswith(".") for entry in entries)
         return False
 
-    names = [n for n in class_folders(root, {}) if n not in PROJECT_OWN_FOLDERS and holds_something(n)]
+    names = [name for name in class_folders(root, {}) if holds_something(name)]
     splits = [name for name in names if name.casefold() in SPLIT_FOLDER_NAMES]
     others = [name for name in names if name.casefold() not in SPLIT_FOLDER_NAMES]
     return (splits, others) if splits and others else ([], [])
