@@ -2,7 +2,8 @@
 
 Each cell shows its count, coloured by the share of the true class's images it holds (blue on the diagonal, red
 off it), blended from the table's own ground, so an empty cell is the ground of a light or a dark theme alike and
-the number takes whichever of black and white reads better on it (at least 4.5:1, WCAG AA). The per-class table shows precision, recall, F1 and the number of images of each class, from
+the number takes whichever of black and white reads better on it (at least 4.5:1, WCAG AA). The per-class table
+shows precision, recall, F1 and the number of images of each class, from
 :func:`dmtl_studio.core.evaluation.metrics.per_class_metrics` (plain numpy; no torch here).
 """
 

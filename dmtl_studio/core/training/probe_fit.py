@@ -70,9 +70,7 @@ def fit_probe_head(
     labelled_targets = data.targets.cpu().numpy().astype(np.int64)
     targets = np.tile(labelled_targets, repeats)
     item_groups = content_groups(parts.train_contents, labelled_targets)
-    groups = np.tile(
-        item_groups, repeats
-    )  # an image's views, and its identical copies, never straddle a fold
+    groups = np.tile(item_groups, repeats)  # an item's views, and its copies, never straddle a fold
     cross_validated = (features, targets, groups)  # the rows the probe's C was chosen on
     config = parts.config
     class_weight = "balanced" if config.imbalance != "none" else None
@@ -172,7 +170,7 @@ def _joined_validation_logits(
     logits = out_of_fold_logits(
         *rows,
         clean.float().cpu().numpy(),
-        content_groups(parts.train_contents, data.targets.cpu().numpy().astype(np.int64))[first:count],
+        rows[2][first:count],  # the items' groups: the fitted rows' groups begin with one per item, in order
         c=c,
         folds=folds,
         num_classes=parts.num_classes,
