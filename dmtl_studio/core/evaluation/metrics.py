@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmtl_studio.core.base.confusion import balanced_accuracy
+
 
 def nothing_scored(noun: str = "image") -> str:
     """What a score of nothing says instead of a number, for items called ``noun`` (``"image"`` or ``"text"``)."""
@@ -67,13 +69,12 @@ def per_class_metrics(confusion: np.ndarray) -> ClassMetrics:
         2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0
     )
     total = confusion.sum()
-    present = support > 0
     return ClassMetrics(
         precision=precision,
         recall=recall,
         f1=f1,
         support=support.astype(np.int64),
         accuracy=float(true_positive.sum() / total) if total else None,
-        balanced_accuracy=float(recall[present].mean()) if present.any() else None,
+        balanced_accuracy=balanced_accuracy(confusion),
         predicted=predicted.astype(np.int64),
     )

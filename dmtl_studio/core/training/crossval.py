@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dmtl_studio.core.base.cancel import Cancelled, ShouldStop, never_stop
+from dmtl_studio.core.base.confusion import balanced_accuracy
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.config import TrainConfig
 from dmtl_studio.core.training.errors import TrainingError
@@ -258,6 +259,4 @@ def _balanced_and_majority(confusion: np.ndarray | None) -> tuple[float | None, 
     if confusion is None or not confusion.sum():
         return None, None, 0
     support = confusion.sum(axis=1)
-    present = support > 0
-    recall = np.diag(confusion)[present] / support[present]
-    return float(recall.mean()), float(support.max() / support.sum()), int(present.sum())
+    return balanced_accuracy(confusion), float(support.max() / support.sum()), int((support > 0).sum())
