@@ -220,23 +220,22 @@ def pillow_misreads(image: Image.Image) -> bool:
 
 
 def is_deep_colour(image: Image.Image) -> bool:
-    """True for a single-image, upright PNG or TIFF of 16-bit colour samples (RGB or RGBA): Pillow has no 16-bit
-    colour mode and keeps the high byte of each, so a 12-bit camera's file (values up to 4095) decoded at 0-15
-    of 255, near black. (A TIFF of several pages, or turned by its orientation tag, goes to tifffile first, which
-    handles both; OpenCV's handling of orientation differs between its versions.)"""
+    """True for a single-image PNG, or an upright single-image TIFF, of 16-bit colour samples (RGB or RGBA): Pillow
+    has no 16-bit colour mode and keeps the high byte of each, so a 12-bit camera's file (values up to 4095)
+    decoded at 0-15 of 255, near black. (A TIFF of several pages, or turned by its orientation tag, goes to
+    tifffile first, which handles both: OpenCV's TIFF decoder may turn it by the tag itself.)"""
     if image.mode not in ("RGB", "RGBA", "RGBX") or not image.tile or getattr(image, "n_frames", 1) != 1:
         return False
     if image.format == "TIFF":
         return _tiff_tag(image, 258, 8) == 16 and _tiff_tag(image, 274, 1) == 1
-    if image.format != "PNG" or not str(image.tile[0].args).endswith(";16B"):
-        return False
-    return int(image.getexif().get(274, 1)) == 1  # (reading the EXIF may load the image: asked last)
+    return image.format == "PNG" and str(image.tile[0].args).endswith(";16B")
 
 
 def decode_deep_colour(path: str | os.PathLike[str], image: Image.Image, notes: list[str]) -> np.ndarray:
     """Every bit of a 16-bit colour PNG or TIFF that :func:`is_deep_colour` accepts (OpenCV's decoders, LZW and
     Deflate TIFFs included), scaled and composited as any deep image is (:func:`_compose`: a file whose values fit
-    in 12 bits is scaled as 12-bit data, with a note).
+    in 12 bits is scaled as 12-bit data, with a note), then turned upright by a PNG's EXIF orientation (OpenCV
+    reads the samples as stored with ``IMREAD_UNCHANGED``; the turn is Pillow's, as for every other image).
 
     Raises
     ------
@@ -252,7 +251,9 @@ def decode_deep_colour(path: str | os.PathLike[str], image: Image.Image, notes: 
         raise ImageProblem(f"16-bit colour {image.format} decoded at another size by OpenCV")
     values = values[:, :, [2, 1, 0, 3][: values.shape[2]]]  # OpenCV's BGR(A) order
     alpha = values[:, :, 3] if values.shape[2] == 4 else None
-    return _compose(values[:, :, :3], alpha, notes)
+    rgb = _compose(values[:, :, :3], alpha, notes)
+    transpose = _ORIENTATION.get(int(image.getexif().get(274, 1))) if image.format == "PNG" else None
+    return np.asarray(Image.fromarray(rgb).transpose(transpose)) if transpose is not None else rgb
 
 
 def decode_tifffile(path: str | os.PathLike[str], notes: list[str]) -> np.ndarray:

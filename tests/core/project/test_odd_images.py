@@ -3,6 +3,7 @@ sees, and says so when it had to be rescaled or a page chosen."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +336,44 @@ def test_a_sixteen_bit_colour_tiff_is_turned_by_its_orientation_tag_once(
     tifffile.imwrite(tmp_path / "deep.tif", deep, photometric="rgb", extratags=tag)
     tifffile.imwrite(tmp_path / "flat.tif", (deep >> 8).astype(np.uint8), photometric="rgb", extratags=tag)
     assert np.array_equal(decode_image(tmp_path / "deep.tif").rgb, decode_image(tmp_path / "flat.tif").rgb)
+
+
+def _png_chunks(data: bytes) -> dict[bytes, bytes]:
+    """A PNG file's chunks by type, each whole (length, type, data, CRC)."""
+    chunks, position = {}, 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        chunks[data[position + 4 : position + 8]] = data[position : position + 12 + length]
+        position += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_sixteen_bit_colour_png_keeps_every_bit_and_is_turned_by_its_exif_orientation(
+    tmp_path: Path, orientation: int
+) -> None:
+    """A 12-bit colour PNG with an EXIF orientation decodes as the same picture saved in 8 bits with the same
+    orientation (it kept only each sample's high byte, near black, when it was left to Pillow)."""
+    import cv2
+
+    deep = np.zeros((40, 60, 3), np.uint16)
+    deep[:10, :20, 0] = 4095  # a red block at the top left, 12-bit data
+    deep[30:, 50:, 2] = 2000  # a darker blue one at the bottom right
+    exif = Image.Exif()
+    exif[274] = orientation
+    Image.fromarray((deep / 4095 * 255).round().astype(np.uint8)).save(tmp_path / "flat.png", exif=exif)
+    assert cv2.imwrite(str(tmp_path / "deep.png"), deep[:, :, ::-1])  # OpenCV writes BGR; no EXIF
+    chunks = _png_chunks((tmp_path / "deep.png").read_bytes())
+    exif_chunk = _png_chunks((tmp_path / "flat.png").read_bytes())[b"eXIf"]
+    (tmp_path / "deep.png").write_bytes(  # the 8-bit file's eXIf chunk, before the pixel data
+        b"\x89PNG\r\n\x1a\n"
+        + chunks[b"IHDR"]
+        + exif_chunk
+        + b"".join(v for k, v in chunks.items() if k != b"IHDR")
+    )
+    decoded = decode_image(tmp_path / "deep.png")
+    assert np.array_equal(decoded.rgb, decode_image(tmp_path / "flat.png").rgb)
+    assert "only 12 bits" in (decoded.note or "")
 
 
 def test_a_sixteen_bit_colour_tiff_of_several_pages_gives_its_first_non_blank_page(tmp_path: Path) -> None:
