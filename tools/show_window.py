@@ -62,6 +62,12 @@ def main() -> int:
             (QPalette.ColorRole.Base, "#1f1f1f"),
         ):
             palette.setColor(role, QColor(color))
+        for role in (  # a system dark theme greys disabled text out; without it Pause and Stop look enabled
+            QPalette.ColorRole.WindowText,
+            QPalette.ColorRole.Text,
+            QPalette.ColorRole.ButtonText,
+        ):
+            palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7f7f7f"))
         app.setPalette(palette)
     if args.font_size:
         font = app.font()
