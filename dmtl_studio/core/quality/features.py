@@ -52,7 +52,7 @@ def frozen_features(
     from dmtl_studio.core.training.data import ImageDataset
     from dmtl_studio.core.training.device import select_device
     from dmtl_studio.core.training.feature_cache import FeatureCache
-    from dmtl_studio.core.training.setup import feature_store
+    from dmtl_studio.core.training.image_inputs import feature_store
 
     config = config or TrainConfig()
     if not paths:

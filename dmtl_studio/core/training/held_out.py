@@ -142,12 +142,16 @@ def plan_for_project(
     config: TrainConfig,
     emit: Callable[[object], None],
     folds: bool = False,
+    content_of: Callable[[str], str] | None = None,
 ) -> HeldOutPlan:
     """:func:`plan_held_out` for a run on ``store``'s images or texts (whether it holds test items decides), its
-    notice sent to ``emit`` as a :class:`RunNotice`."""
-    known = {im.path: im.sha256 for im in store.images() if im.sha256}
+    notice sent to ``emit`` as a :class:`RunNotice`. ``content_of(path)`` is an item's content hash (default: the
+    project's, or the path itself for an item without one), so copies count as one item."""
+    if content_of is None:
+        known = {im.path: im.sha256 for im in store.images() if im.sha256}
+        content_of = lambda path: known.get(path, path)  # noqa: E731
     has_test = store.split_counts().get("test", 0) > 0
-    plan = plan_held_out(split, config, has_test, folds, store.kind, lambda path: known.get(path, path))
+    plan = plan_held_out(split, config, has_test, folds, store.kind, content_of)
     if plan.notice:
         emit(RunNotice(plan.notice))
     nouns = "texts" if store.kind == "text" else "images"

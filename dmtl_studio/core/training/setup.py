@@ -23,7 +23,6 @@ from dmtl_studio.core.augment.recipe import CompiledRecipe, Recipe
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
-from dmtl_studio.core.models.features import FeatureStore
 from dmtl_studio.core.models.run_folder import UNUSED_KEY, flips_views
 from dmtl_studio.core.models.text_encoder import TextPreprocessing
 from dmtl_studio.core.models.transfer import configure_transfer, forward
@@ -42,13 +41,13 @@ from dmtl_studio.core.training.distributed import (
 )
 from dmtl_studio.core.training.events import RunNotice
 from dmtl_studio.core.training.feature_cache import FeatureCache
-from dmtl_studio.core.training.held_out import HeldOutPlan, learns_from_unlabelled, plan_for_project
+from dmtl_studio.core.training.held_out import HeldOutPlan, plan_for_project
+from dmtl_studio.core.training.image_inputs import feature_store, unlabelled_images
 from dmtl_studio.core.training.labelled import (
     LabelledSplit,
     class_weights,
     content_hashes,
     files_for_run,
-    unlabelled_paths,
 )
 from dmtl_studio.core.training.launch import check_world_size
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
@@ -57,22 +56,6 @@ from dmtl_studio.core.training.unused_options import fit_stage_count, unused_set
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[object], None]
-
-
-def feature_store(
-    store: ProjectStore, config: TrainConfig, model: Classifier, preprocessing: object, device: torch.device
-) -> FeatureStore:
-    """The project's on-disk feature cache for a frozen backbone (shared by runs, folds and the LR finder)."""
-    channels_last = device.type == "cuda" and config.channels_last
-    return FeatureStore.for_backbone(
-        store.folder,
-        config.backbone,
-        model.backbone,
-        preprocessing,
-        device,
-        channels_last,
-        content_hashes(store),
-    )
 
 
 @dataclass(eq=False)
@@ -223,34 +206,6 @@ class RunParts:
         return "text" if isinstance(self.preprocessing, TextPreprocessing) else "images"
 
 
-def _unlabelled_set(
-    store: ProjectStore,
-    config: TrainConfig,
-    preprocessing: Preprocessing,
-    recipe: Recipe,
-    emit: EventCallback,
-    processes: int = 1,
-) -> ImageDataset | None:
-    """The unlabelled images for the consistency term or the probe's pseudo-labels: never in the supervised loss."""
-    if not learns_from_unlabelled(config):
-        return None
-    paths = unlabelled_paths(store)
-    if len(paths) >= MIN_TRAINING_BATCH * processes:  # an unlabelled batch of at least 2 on every rank
-        return ImageDataset(
-            paths, [-1] * len(paths), preprocessing, augment=True, seed=config.seed + 1, recipe=recipe
-        )
-    if paths:  # one image cannot make an unlabelled batch: BatchNorm does not train on a batch of one
-        emit(
-            RunNotice(
-                f"the project has only {len(paths)} unlabelled image(s), too few for an unlabelled batch (at "
-                f"least {MIN_TRAINING_BATCH} per process); consistency uses the labelled images only"
-            )
-        )
-    else:
-        emit(RunNotice("the project has no unlabelled images; consistency uses the labelled ones only"))
-    return None
-
-
 def build_run(
     store: ProjectStore,
     config: TrainConfig,
@@ -301,9 +256,10 @@ def build_run(
     if notice:
         emit(RunNotice(notice))
     folds = split is not None
+    content_of = content_hashes(store)  # read once: the plan, the feature cache and the probe's folds
     plan = HeldOutPlan(split) if split is not None else None
     if world is None or world.is_main:  # the other ranks pass rank 0's split, sent here
-        plan = plan_for_project(store, files_for_run(store, split, emit), config, emit, folds)
+        plan = plan_for_project(store, files_for_run(store, split, emit), config, emit, folds, content_of)
         split = plan.split
         broadcast(split, world)
     if world is not None:  # BatchNorm trains on the images unless the backbone is frozen: 2 per rank then
@@ -330,7 +286,7 @@ def build_run(
     )
     val_set = ImageDataset([p for p, _ in split.val], [t for _, t in split.val], preprocessing)
     processes = world.world_size if world is not None else 1
-    unlabelled_set = _unlabelled_set(store, config, preprocessing, recipe, emit, processes)
+    unlabelled_set = unlabelled_images(store, config, preprocessing, recipe, emit, processes)
     channels_last = device.type == "cuda" and config.channels_last
     model.to(device)
     if channels_last:
@@ -356,7 +312,7 @@ def build_run(
             clean_views=config.consistency_weight > 0,
             unlabelled_set=unlabelled_set,
             on_progress=on_preparing,
-            store=feature_store(store, config, model, preprocessing, device),
+            store=feature_store(store, config, model, preprocessing, device, content_of),
         )
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     weights = None
@@ -389,7 +345,7 @@ def build_run(
         pick_on_validation=plan.pick_on_validation,
         joined_validation=plan.joined,
         world=world,
-        train_contents=tuple(map(content_hashes(store), train_set.paths)),
+        train_contents=tuple(map(content_of, train_set.paths)),
     )
     if world is not None:
         if cache is not None:
