@@ -276,14 +276,17 @@ class EvaluationResult:
         """A few lines of plain text (the CLI's output)."""
         m = self.metrics
         lines = [f"run {self.run_name}: {len(self.image_ids)} {self.noun}(s) of the {self.split_title}"]
-        if self.note:
-            lines.insert(0, f"note: {self.note}")
-        if not self.scored:
+        if not self.scored:  # why comes first: the split's note, if any, is about the scores there are not
+            if self.skipped:
+                lines.append(
+                    f"{self.skipped} {self.noun}(s) of classes the run does not know were left out: "
+                    f"the run knows {', '.join(map(repr, self.classes))}"
+                )
             lines.append(f"{nothing_scored(self.noun)}: no accuracy to report")
             lines += self._unreadable_lines()
-            if self.skipped:
-                lines.append(f"{self.skipped} {self.noun}(s) of classes the run does not know were left out")
-            return "\n".join(lines)
+            return "\n".join(lines + ([f"note: {self.note}"] if self.note else []))
+        if self.note:
+            lines.insert(0, f"note: {self.note}")
         lines.append(
             f"accuracy {format_score(m.accuracy, noun=self.noun)}, balanced accuracy "
             f"{format_score(m.balanced_accuracy, noun=self.noun)}{self.balanced_scope()}"

@@ -23,14 +23,24 @@ def _result(
         run_dir="r",
         run_name="r",
         split="test",
-        note="",
         classes=classes,
         image_ids=np.arange(10, 10 + len(targets)),
         paths=tuple(f"{i}.png" for i in range(len(targets))),
         targets=np.asarray(targets),
         probabilities=np.asarray(probabilities),
-        **more,
+        **{"note": "", **more},
     )
+
+
+def test_a_split_of_classes_the_run_does_not_know_says_so_before_the_split_s_note() -> None:
+    """Evaluated on another project whose classes the run does not know, the reason nothing is scored is told first
+    (it came last, after the fallback note about best-epoch picks that had nothing to do with it)."""
+    empty = _result([], np.zeros((0, 2)).tolist(), classes=("ok", "defect"), skipped=45, note=FALLBACK_NOTE)
+    lines = empty.describe().splitlines()
+    assert lines[0].startswith("run r: 0 image(s)")
+    assert lines[1] == "45 image(s) of classes the run does not know were left out: the run knows 'ok', 'defect'"
+    assert lines[2] == "no images to score: no accuracy to report"
+    assert lines[-1] == f"note: {FALLBACK_NOTE}"
 
 
 def test_metrics_and_id_lists_follow_the_predictions() -> None:
