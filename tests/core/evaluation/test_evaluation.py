@@ -38,7 +38,9 @@ def test_a_split_of_classes_the_run_does_not_know_says_so_before_the_split_s_not
     empty = _result([], np.zeros((0, 2)).tolist(), classes=("ok", "defect"), skipped=45, note=FALLBACK_NOTE)
     lines = empty.describe().splitlines()
     assert lines[0].startswith("run r: 0 image(s)")
-    assert lines[1] == "45 image(s) of classes the run does not know were left out: the run knows 'ok', 'defect'"
+    assert (
+        lines[1] == "45 image(s) of classes the run does not know were left out: the run knows 'ok', 'defect'"
+    )
     assert lines[2] == "no images to score: no accuracy to report"
     assert lines[-1] == f"note: {FALLBACK_NOTE}"
 
