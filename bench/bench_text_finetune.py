@@ -4,7 +4,7 @@ Usage::
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_text_finetune.py [--datasets fortunes wordnet] [--seeds 3]
         [--per-class 150] [--labels 8] [--rows frozen partial partial-dmtl full full-dmtl] [--epochs N]
-        [--cache /tmp/dmtl-text-finetune]
+        [--cache /tmp/dmtl-text-finetune] [--train-args '--backbone-lr-factor 0.01']
 
 ``bench/bench_text.py`` measures the frozen path (the probe, the contrastive step, self-training) on cached
 embeddings. This script measures what it cannot: a fine-tune of all-MiniLM-L6-v2 through the product's own
@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -105,10 +106,15 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--epochs", type=int, default=None, help="default: the product's recommended epochs")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dmtl-text-finetune"))
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help="more options for every `dmtl-studio train`, as one string (e.g. '--backbone-lr-factor 0.01')",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     env = {**os.environ, "DMTL_STUDIO_HOME": str(args.cache / "home"), "QT_QPA_PLATFORM": "offscreen"}
-    extra = ["--epochs", str(args.epochs)] if args.epochs else []
+    extra = (["--epochs", str(args.epochs)] if args.epochs else []) + shlex.split(args.train_args)
     started = time.perf_counter()
     results: dict = defaultdict(lambda: defaultdict(list))
     for name in args.datasets:
@@ -136,6 +142,7 @@ def main() -> None:
         f"\nCommand: `bench/bench_text_finetune.py --datasets {' '.join(args.datasets)} --seeds {args.seeds} "
         f"--per-class {args.per_class} --labels {args.labels} --rows {' '.join(args.rows)}"
         + (f" --epochs {args.epochs}" if args.epochs else "")
+        + (f" --train-args {shlex.quote(args.train_args)}" if args.train_args else "")
         + f"`; {platform.machine()}, {os.cpu_count()} CPU cores, no GPU; {total / 60:.1f} min.\n"
     )
     names = list(results)

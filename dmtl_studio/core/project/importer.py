@@ -127,8 +127,8 @@ class ImportSummary:
             parts.append(
                 f"{len(self.missing)} image(s) of this folder known to the project are no longer on disk (moved, "
                 "renamed or deleted; first: "
-                f"{self.missing[0]}): their labels are kept, and they are listed among the problem files and left "
-                "out of training; if they were moved elsewhere, import that folder"
+                f"{self.missing[0]}): their labels are kept; the project lists them as problem files (apart from "
+                "this scan's count) and leaves them out of training; if they were moved elsewhere, import that folder"
             )
         if self.nested:
             parts.append(
