@@ -732,6 +732,9 @@ class StudioController(QObject):
         self.model_tasks: dict[str, QThread] = {}
         self._waiting_cam: tuple[int, str] | None = None
         self._waiting_text: tuple[int, str] | None = None
+        view.result_shown.connect(
+            browser.set_evaluation
+        )  # verdicts and filters of the run whose figures show
 
         def start(kind: str, thread: QThread, busy: str | None = None) -> None:
             self.model_tasks[kind] = thread
@@ -769,8 +772,7 @@ class StudioController(QObject):
             if self.project_dir is None or running("evaluate"):
                 return
             thread = EvaluationThread(self.project_dir, run_dir)
-            thread.result_ready.connect(view.show_result)
-            thread.result_ready.connect(browser.set_evaluation)
+            thread.result_ready.connect(view.show_result)  # the browser follows through result_shown
             start("evaluate", thread, f"Evaluating {Path(run_dir).name}…")
 
         def suggest(run_dir: str, method: str) -> None:
@@ -828,8 +830,7 @@ class StudioController(QObject):
                         html.escape(line, False)
                         for line in (described, *(f"{n[:1].upper()}{n[1:]}." for n in notes))
                     )
-                view.show_message(described)
-                view.summary.setToolTip(thread.threshold_detail)  # the whole paragraph: interval, caveat
+                view.show_message(described, thread.threshold_detail)  # the tooltip: interval, caveat
 
             thread.result_ready.connect(done)
             start("predict", thread, f"Predicting the {self._items()} of {images} with {Path(run_dir).name}…")

@@ -764,8 +764,11 @@ class DatasetBrowser(QWidget):
         self._show_count()
 
     def set_filter(self, key: str) -> None:
+        """Show the filter ``key``; asked for again while it is shown, its items are looked up again."""
         position = self.filter.findData(key)
-        if position >= 0:
+        if position == self.filter.currentIndex():
+            self.apply_filter(keep_place=True)
+        elif position >= 0:
             self.filter.setCurrentIndex(position)
 
     def _filter_class(self, name: str) -> None:
@@ -993,20 +996,31 @@ class DatasetBrowser(QWidget):
             "class, a number key picks another" + (f". Note: {caveat}" if caveat else "")
         )
 
-    def set_evaluation(self, result: object) -> None:
-        """Offer the misclassified and low-confidence images of an ``EvaluationResult`` as filters."""
+    def set_evaluation(self, result: object | None) -> None:
+        """Offer the misclassified and low-confidence images of an ``EvaluationResult`` as filters and show its
+        verdicts on the thumbnails, in place of the last evaluation's (``None``: no evaluation is shown, as when
+        another run is chosen). A filter of the evaluation in use shows the new lists at once."""
+        previous = self.evaluation.per_image() if self.evaluation is not None else {}
+        for image_id in previous:  # the last run's verdicts: none of them may stand beside this run's
+            if self.model.verdicts.get(image_id, "")[:1] in ("✓", "✗"):
+                del self.model.verdicts[image_id]
+                self.notes.pop(image_id, None)
         self.evaluation = result
+        current = self.filter.currentData()
         for key in [k for k in self._ordered if k.startswith(("eval:", "cell:"))]:
             del self._ordered[key]
-        split = "test" if result.split == "test" else "validation"
-        self._ordered["eval:misclassified"] = (f"Misclassified ({split})", result.misclassified_ids())
-        self._ordered["eval:low-confidence"] = (f"Low confidence ({split})", result.low_confidence_ids())
-        for image_id, (_true, predicted, confidence) in result.per_image().items():
-            record = self._all.get(image_id)
-            right = record is not None and record.label == predicted
-            self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
-            self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
+        if result is not None:
+            split = "test" if result.split == "test" else "validation"
+            self._ordered["eval:misclassified"] = (f"Misclassified ({split})", result.misclassified_ids())
+            self._ordered["eval:low-confidence"] = (f"Low confidence ({split})", result.low_confidence_ids())
+            for image_id, (_true, predicted, confidence) in result.per_image().items():
+                record = self._all.get(image_id)
+                right = record is not None and record.label == predicted
+                self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
+                self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
         self._rebuild_filters(self.classes.class_names())
+        if str(current).startswith(("eval:", "cell:")):  # its list changed (or is gone: all images then)
+            self.apply_filter(keep_place=True)
         self._notes_changed()
 
     def _notes_changed(self) -> None:

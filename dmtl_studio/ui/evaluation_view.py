@@ -212,11 +212,18 @@ class EvaluationView(QWidget):
     cancel_requested = (
         Signal()
     )  # the Cancel button of long work (evaluation, duplicates, label errors, audit…)
+    #: The evaluation now shown (an ``EvaluationResult``), or ``None`` when none is: the browser's verdicts and
+    #: filters follow it, so they never show another run's than the matrix does.
+    result_shown = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result: object | None = None
+        #: The evaluations made of each run since the project's labels last changed: choosing a run again shows
+        #: its own, without evaluating it again.
+        self.evaluated: dict[str, object] = {}
         self.run_choice = RunChoice()
+        self.run_choice.currentIndexChanged.connect(self._run_chosen)
         #: The run a training that just ended chose as its result (an Auto run keeps one of its two): the choice
         #: when it arrives in the next :meth:`set_runs`.
         self.kept_run: str | None = None
@@ -295,6 +302,12 @@ class EvaluationView(QWidget):
         self.summary = QLabel("Choose a run and press Evaluate.")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
+        # What the buttons did (exported, predicted, stopped…) and the work going on: a line of its own, so the
+        # summary above the matrix always says which run and split the figures are of.
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        self.message.hide()
 
         self.confusion = ConfusionTable(
             "Rows: true class · columns: predicted class · click a cell to see its images", cell_tooltips=True
@@ -354,6 +367,7 @@ class EvaluationView(QWidget):
         split.setSizes([500, 400])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.message)
         layout.addWidget(self.note)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
@@ -381,6 +395,7 @@ class EvaluationView(QWidget):
             current = kept if kept in arrived else arrived[-1]
         elif current is None and models:
             current = models[-1].run_dir
+        self.run_choice.blockSignals(True)  # the choice is made once, below, not at each item added
         self.run_choice.clear()
         for run in reversed(runs):
             best = (run.final_metrics or {}).get("best", {}) or {}
@@ -397,6 +412,8 @@ class EvaluationView(QWidget):
             position = self.run_choice.findData(current)
             if position >= 0:
                 self.run_choice.setCurrentIndex(position)
+        self.run_choice.blockSignals(False)
+        self._run_chosen()
         has_runs = self.run_choice.count() > 0
         busy = not self.progress.isHidden()
         for button in self._run_buttons():  # every action that needs a run, Export and Predict included
@@ -406,6 +423,26 @@ class EvaluationView(QWidget):
             self.summary.setText(NO_RUN + ": train a model, then evaluate it here.")
         elif self.summary.text().startswith(NO_RUN):
             self.summary.setText("Choose a run and press Evaluate.")
+
+    def _run_chosen(self) -> None:
+        """Another run chosen: its own evaluation is shown if it has one, else none (the figures of the run shown
+        before must not stand under this one's name)."""
+        run = self.selected_run()
+        shown = self.result.run_dir if self.result is not None else None
+        if run == shown:
+            return
+        if run in self.evaluated:
+            self._display(self.evaluated[run])
+            return
+        if shown is None:
+            return
+        self._clear_display()
+        self.summary.setText(
+            f"<b>{html.escape(Path(run).name)}</b> is not evaluated yet: press Evaluate to score it."
+            if run
+            else "Choose a run and press Evaluate."
+        )
+        self.result_shown.emit(None)
 
     def selected_run(self) -> str | None:
         data = self.run_choice.currentData()
@@ -548,7 +585,7 @@ class EvaluationView(QWidget):
         for button in self._run_buttons():
             button.setEnabled(not busy and self.run_choice.count() > 0)
         if text:
-            self.summary.setText(text)
+            self._say(text)
 
     def _cancel(self) -> None:
         self.cancel_button.setEnabled(False)
@@ -562,17 +599,27 @@ class EvaluationView(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, detail: str = "") -> None:
+        """The end of some work: what it did or why it failed (rich text), ``detail`` as its tooltip."""
         self.set_busy(False)
-        self.summary.setText(text)
-        self.summary.setToolTip("")
+        self._say(text, detail)
+
+    def _say(self, text: str, detail: str = "") -> None:
+        self.message.setText(text)
+        self.message.setToolTip(detail)
+        self.message.setVisible(bool(text))
 
     # ----------------------------------------------------------------- result
     def clear_result(self) -> None:
         """Show no evaluation (another project was opened: its runs and classes are other ones)."""
+        self.evaluated.clear()
+        self._clear_display()
+        self._say("")
+        self.summary.setText("Choose a run and press Evaluate.")
+
+    def _clear_display(self) -> None:
         self.result = None
         self.note.hide()
-        self.summary.setText("Choose a run and press Evaluate.")
         self.confusion.clear_matrix()
         self.per_class.setRowCount(0)
         self.reliability.show_summary(None)
@@ -581,7 +628,9 @@ class EvaluationView(QWidget):
 
     def mark_out_of_date(self) -> None:
         """Labels, classes or splits changed after the evaluation shown: say that its figures are of the project
-        as it was (a relabelled test image still counts under its old label) until Evaluate is pressed again."""
+        as it was (a relabelled test image still counts under its old label) until Evaluate is pressed again.
+        The other runs' evaluations kept are dropped: choosing one of them asks for Evaluate again."""
+        self.evaluated = {run: result for run, result in self.evaluated.items() if result is self.result}
         if self.result is None or self.note.text().startswith(OUT_OF_DATE):
             return
         earlier = self.note.text() if not self.note.isHidden() else ""  # (the panel may be closed)
@@ -601,9 +650,21 @@ class EvaluationView(QWidget):
             button.setEnabled(False)
 
     def show_result(self, result: object) -> None:
-        """Show an ``EvaluationResult``: note, summary, heat map and per-class table."""
+        """Show an ``EvaluationResult`` just made: note, summary, heat map and per-class table (and, through
+        :attr:`result_shown`, the browser's verdicts); kept for the run, and its run chosen."""
         self.set_busy(False)
+        self._say("")
+        self.evaluated[result.run_dir] = result
+        position = self.run_choice.findData(result.run_dir)
+        if position >= 0 and position != self.run_choice.currentIndex():
+            self.run_choice.blockSignals(True)
+            self.run_choice.setCurrentIndex(position)
+            self.run_choice.blockSignals(False)
+        self._display(result)
+
+    def _display(self, result: object) -> None:
         self.result = result
+        self.result_shown.emit(result)
         classes = list(result.classes)
         matrix = np.asarray(result.confusion)
         metrics = result.metrics

@@ -146,7 +146,7 @@ def test_long_work_in_the_evaluation_area_can_be_cancelled(qtbot, tmp_path: Path
         view.cancel_button.click()
         assert view.cancel_button.text() == "Stopping…"
         qtbot.waitUntil(lambda: not view.progress.isVisible(), timeout=60_000)
-        assert view.summary.text() == "The search for duplicates was stopped."
+        assert view.message.text() == "The search for duplicates was stopped."
         assert not view.cancel_button.isVisible()
         assert window.browser.filter.currentData() != DUPLICATES_KEY  # nothing was offered
         from dmtl_studio.app import CANCELLABLE_TASKS

@@ -139,9 +139,9 @@ def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monke
     target = tmp_path / "cells.onnx"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "ONNX (*.onnx)"))
     qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.summary.text().startswith("Exported"), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: view.message.text().startswith("Exported"), timeout=TIMEOUT)
     assert target.is_file() and Path(str(target) + ".json").is_file()
-    assert "outputs match PyTorch" in view.summary.text() and view.export_button.isEnabled()
+    assert "outputs match PyTorch" in view.message.text() and view.export_button.isEnabled()
 
     with ProjectStore.open(project) as store:
         images = Path(next(im.path for im in store.images(usable_only=True) if im.label)).parent
@@ -151,11 +151,11 @@ def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monke
         QFileDialog, "getSaveFileName", lambda _parent, _title, suggested, _f: (suggested, "CSV")
     )
     qtbot.mouseClick(view.predict_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: view.message.text().startswith("Predicted"), timeout=TIMEOUT)
     with open(out, encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and len(rows) == len(list(images.glob("*.png")))
-    assert f"Predicted {len(rows)} image(s) into {out}" in view.summary.text()
+    assert f"Predicted {len(rows)} image(s) into {out}" in view.message.text()
 
 
 def test_progress_with_nothing_counted_yet_is_busy_not_zero_of_zero(qtbot) -> None:  # noqa: ANN001

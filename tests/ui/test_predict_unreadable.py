@@ -18,8 +18,8 @@ def test_the_window_names_unreadable_files_after_predicting(qtbot, tmp_path_fact
     view = window.evaluation
     out = tmp_path / "predictions.csv"
     view.predict_requested.emit(str(run_dir), str(images), str(out), {}, {})
-    qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
-    text = view.summary.text()
+    qtbot.waitUntil(lambda: view.message.text().startswith("Predicted"), timeout=120_000)
+    text = view.message.text()
     assert "1 file(s) could not be read: broken.png (" in text and "error column" in text
     assert out.is_file()
     controller.shutdown()
@@ -49,7 +49,7 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
     ]
     out = tmp_path / "predictions.csv"
     view.predict_requested.emit(str(run_dir), str(images), str(out), {}, {"target_accuracy": 0.99})
-    qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
+    qtbot.waitUntil(lambda: view.message.text().startswith("Predicted"), timeout=120_000)
     chosen = validation_threshold(run_dir, 0.99)  # what the command line would choose
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -57,12 +57,12 @@ def test_predict_can_write_unsure_below_a_threshold_chosen_for_a_target_accuracy
     assert all(
         (float(r["confidence"]) < chosen.threshold) == (r["predicted_label"] == "unsure") for r in rows
     )
-    text = view.summary.text()
+    text = view.message.text()
     brief = describe_threshold_briefly(chosen, 0.99)
     assert brief[0].upper() + brief[1:] in text  # one line under the count: the tables keep their room
     assert f"here {unsure} of {len(rows)} were written as 'unsure'" in text
     detail = describe_threshold(chosen, 0.99)
-    assert view.summary.toolTip() == detail[0].upper() + detail[1:] + "."  # the whole paragraph
+    assert view.message.toolTip() == detail[0].upper() + detail[1:] + "."  # the whole paragraph
     controller.shutdown()
 
 
@@ -79,13 +79,13 @@ def test_predict_can_write_unsure_below_a_fixed_confidence(qtbot, tmp_path_facto
     view.unsure_target.setCurrentIndex(choices.index({"reject_below": 0.95}))
     out = tmp_path / "predictions.csv"
     view.predict_requested.emit(str(run_dir), str(images), str(out), {}, view.unsure_target.currentData())
-    qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=120_000)
+    qtbot.waitUntil(lambda: view.message.text().startswith("Predicted"), timeout=120_000)
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert all((float(r["confidence"]) < 0.95) == (r["predicted_label"] == "unsure") for r in rows)
     unsure = sum(r["predicted_label"] == "unsure" for r in rows)
     assert f"'Unsure' below 95% confidence; here {unsure} of {len(rows)} were written as 'unsure'" in (
-        view.summary.text()
+        view.message.text()
     )
     controller.shutdown()
 

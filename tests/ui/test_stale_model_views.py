@@ -52,3 +52,66 @@ def test_relabelling_updates_the_verdict_and_drops_the_grad_cam_overlay(qtbot, p
     assert "✓ square" in viewer.caption.text() and "✗" not in viewer.caption.text()
     assert browser.model.data(browser.model.index(browser.model.row_of(current))) == "square ✓ 80%"
     controller.shutdown()
+
+
+def test_choosing_another_run_never_shows_the_last_run_s_figures_and_filters_follow_a_new_evaluation(
+    qtbot, project: Path
+) -> None:  # noqa: ANN001
+    """A second run arrived and was chosen: the matrix, the per-class table and the thumbnails' verdicts still showed
+    the first run's "100 %, 0 misclassified" under its name; and a new evaluation's misclassified list was not shown
+    by the filter already chosen ("Misclassified (1)", "0 shown")."""
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    view, browser = window.evaluation, window.browser
+    val = [r for r in browser._all.values() if r.split == "val" and r.label in ("circle", "square")][:4]
+    classes = ("circle", "square", "triangle")
+    truth = [classes.index(r.label) for r in val]
+
+    def add_run(name: str) -> str:  # a finished run, as training leaves it in the project
+        folder = project / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "model.json").write_text("{}", encoding="utf-8")
+        browser.store.finish_run(browser.store.create_run(name, folder, {}), "completed", {})
+        controller.runs_changed.emit()
+        return str(folder)
+
+    def evaluation(run_dir: str, wrong: int) -> EvaluationResult:  # the first ``wrong`` items predicted wrong
+        predicted = [(t + 1) % 3 if k < wrong else t for k, t in enumerate(truth)]
+        return EvaluationResult(
+            run_dir=run_dir,
+            run_name=Path(run_dir).name,
+            split="val",
+            note="",
+            classes=classes,
+            image_ids=np.array([r.id for r in val]),
+            paths=tuple(r.path for r in val),
+            targets=np.array(truth),
+            probabilities=np.eye(3)[predicted] * 0.9 + 0.1 / 3,
+        )
+
+    first = evaluation(add_run("first"), 0)
+    view.show_result(first)
+    browser.set_filter("eval:misclassified")
+    assert browser.model.rowCount() == 0 and view.confusion.rowCount() == 3
+    assert {browser.model.verdicts.get(r.id) for r in val} == {"✓ 93%"}
+
+    second_run = add_run("second")  # a training ended: its run is chosen
+    assert view.selected_run() == second_run
+    assert view.result is None and view.confusion.rowCount() == 0 and view.per_class.rowCount() == 0
+    assert "second</b> is not evaluated yet" in view.summary.text()
+    assert browser.evaluation is None and not any(r.id in browser.model.verdicts for r in val)
+    assert browser.filter.currentData() == "all"  # the first run's misclassified list is gone with it
+
+    view.show_result(evaluation(second_run, 1))
+    qtbot.mouseClick(view.misclassified_button, Qt.MouseButton.LeftButton)
+    assert [browser.model.record(r).id for r in range(browser.model.rowCount())] == [val[0].id]
+    view.show_result(evaluation(second_run, 2))  # evaluated again with the filter shown: the grid follows
+    assert browser.model.rowCount() == 2 and browser.filter.currentText() == "Misclassified (validation) (2)"
+
+    view.run_choice.setCurrentIndex(view.run_choice.findData(first.run_dir))  # back: its own figures
+    assert view.result is first and browser.evaluation is first and browser.model.rowCount() == 0
+    assert browser.filter.currentText() == "Misclassified (validation) (0)"
+    assert {browser.model.verdicts.get(r.id) for r in val} == {"✓ 93%"}
+    assert "first" in view.summary.text() and "0 misclassified" in view.summary.text()
+    controller.shutdown()

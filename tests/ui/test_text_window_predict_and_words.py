@@ -105,9 +105,9 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
         QTimer.singleShot(100, answer)
 
     def predicted(action, out: Path) -> list[dict[str, str]]:  # noqa: ANN001
-        view.summary.setText("")
+        view.message.setText("")
         action.trigger()
-        qtbot.waitUntil(lambda: view.summary.text().startswith("Predicted"), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: view.message.text().startswith("Predicted"), timeout=TIMEOUT)
         with out.open(encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
 
@@ -120,14 +120,14 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
     assert picked[-1] == str(tmp_path / "news-predictions.csv")
     assert [row["path"] for row in rows] == [f"{table}#{key}" for key in "abc"]  # keyed by the id column
     assert {row["predicted_label"] for row in rows} <= {"cats", "money", "weather"}
-    assert view.summary.text() == f"Predicted 3 text(s) into {out}."
+    assert view.message.text() == f"Predicted 3 text(s) into {out}."
 
     before = table.read_bytes()  # the table itself as the CSV to write: refused, the table kept
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(table), "CSV files (*.csv)"))
     choose_columns(NO_COLUMN)
     view.predict_file_action.trigger()
     assert asked[-1] == {"text_column": "text", "id_column": None, "encoding": None}
-    assert view.summary.text().startswith(f"{table} is what is being predicted")
+    assert view.message.text().startswith(f"{table} is what is being predicted")
     assert table.read_bytes() == before
 
     out = tmp_path / "folder-predictions.csv"
@@ -136,4 +136,4 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
     rows = predicted(view.predict_folder_action, out)
     assert picked[-1] == str(notes.with_name(f"{notes.name}-predictions.csv"))  # beside the folder, not in it
     assert sorted(Path(row["path"]).name for row in rows) == ["one.txt", "two.txt"]
-    assert view.summary.text() == f"Predicted 2 text(s) into {out}."
+    assert view.message.text() == f"Predicted 2 text(s) into {out}."
