@@ -479,6 +479,13 @@ class StudioController(QObject):
             items = "text(s)" if self.window.project_kind == "text" else "picture(s)"
             text += f"; {len(summary.conflicts)} {items} carry two labels (filter 'Conflicting labels')"
         self.window.statusBar().showMessage(text, 20000)
+        split = summary.describe_split()  # the split, its notes, then the label conflicts listed one a line
+        listed = next((n for n, line in enumerate(split) if line.startswith("  ")), len(split))
+        self.window.show_summary(
+            "Import stopped" if summary.cancelled else "Import finished",
+            [f"{line[:1].upper()}{line[1:]}" for line in summary.lines() + split[:listed]],
+            [line.strip() for line in split[listed:]],
+        )
         self.refresh()
         if (
             summary.added or summary.labelled or getattr(summary, "missing", ())

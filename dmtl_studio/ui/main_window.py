@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
             app.focusChanged.connect(self._raise_focused_dock)
         self._build_menus()
         self._allow_close = False
+        self.summary_box: QMessageBox | None = None  # the last import's summary, kept open until closed
         self.layout_restored = self.restore_layout()
         self.set_project_open(False)  # the restored state may show docks: the start page comes first
         self.fit_to_screen()
@@ -468,6 +469,24 @@ class MainWindow(QMainWindow):
 
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.warning(self, title, message)
+
+    def show_summary(self, title: str, lines: list[str], details: list[str] = ()) -> None:
+        """What some finished work found, one line per fact (``details`` behind *Show Details…*), in a box that
+        stays until it is closed and leaves the window usable meanwhile; the next summary replaces it. The status
+        bar's line is cut at the window's edge and goes after seconds: an import's class too small to split was
+        lost there."""
+        box = self.summary_box
+        if box is None:
+            box = self.summary_box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Information)
+            box.setStandardButtons(QMessageBox.StandardButton.Close)
+            box.setTextFormat(Qt.TextFormat.PlainText)  # paths and class names may hold '<'
+            box.setModal(False)
+        box.setWindowTitle(title)
+        box.setText(lines[0] if lines else title)
+        box.setInformativeText("\n".join(f"• {line}" for line in lines[1:]))
+        box.setDetailedText("\n".join(details))
+        box.show()
 
     def allow_close(self) -> None:
         self._allow_close = True

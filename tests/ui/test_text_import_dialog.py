@@ -181,6 +181,12 @@ def test_a_new_text_project_imports_a_table_through_the_dialog(qtbot, tmp_path: 
     window.ask_text_columns(str(table))
     qtbot.waitUntil(lambda: "Import: read 20 text(s)" in window.statusBar().currentMessage(), timeout=30_000)
     controller.import_thread.wait(10_000)
+    # The whole summary stays in a box until closed (the status bar cut it at the window's edge, for seconds),
+    # the window usable meanwhile; its split line is whole.
+    box = window.summary_box
+    assert box.isVisible() and not box.isModal() and box.windowTitle() == "Import finished"
+    assert box.text().startswith("Read 20 text(s)") and "\n• Split: " in "\n" + box.informativeText()
+    assert "seed 0" in box.informativeText()
     with ProjectStore.open(project) as store:
         assert sorted(store.class_names()) == ["bad", "good"] and len(store.texts()) == 20
         assert sorted(r.path for r in store.images()) == sorted(
@@ -203,6 +209,7 @@ def test_an_import_can_be_cancelled_and_keeps_what_it_read(qtbot, tmp_path: Path
     qtbot.waitUntil(lambda: "Import: " in window.statusBar().currentMessage(), timeout=60_000)
     controller.import_thread.wait(10_000)
     assert "cancelled" in window.statusBar().currentMessage()
+    assert window.summary_box.windowTitle() == "Import stopped"
     assert not window.import_cancel.isVisibleTo(window)
     with ProjectStore.open(tmp_path / "p") as store:
         assert store.image_count() < 3000

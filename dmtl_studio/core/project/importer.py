@@ -92,7 +92,11 @@ class ImportSummary:
     nested_example: str = ""
 
     def describe(self) -> str:
-        """The summary in plain words, one sentence per fact."""
+        """The summary in one line, one clause per fact (:meth:`lines` joined)."""
+        return "; ".join(self.lines())
+
+    def lines(self) -> list[str]:
+        """The summary in plain words, one clause per fact: the counts first."""
         stopped = ", interrupted before the rest were read" if self.cancelled else ""
         parts = [
             f"scanned {self.scanned} image file(s){stopped}: {self.added} new to the project; {self.labelled} labelled, "
@@ -148,7 +152,7 @@ class ImportSummary:
                 "`dmtl-studio duplicates` lists them)"
             )
         parts += describe_case_variants(self.case_variants)
-        return "; ".join(parts)
+        return parts
 
     def describe_split(self) -> list[str]:
         """Lines for the import's summary: the split, then every warning and label conflict."""

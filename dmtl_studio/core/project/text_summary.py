@@ -155,7 +155,11 @@ class TextImportSummary:
         return dict(Counter(problem_reason(problem) for _, problem in self.problems).most_common())
 
     def describe(self) -> str:
-        """The summary in one line, one clause per fact."""
+        """The summary in one line, one clause per fact (:meth:`lines` joined)."""
+        return "; ".join(self.lines())
+
+    def lines(self) -> list[str]:
+        """The summary in plain words, one clause per fact: the counts first."""
         how = f" ({self.how_read})" if self.how_read else ""
         parts = [
             f"read {self.scanned} text(s){how}: {self.added} new to the project; {self.labelled} labelled, "
@@ -202,7 +206,7 @@ class TextImportSummary:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used})")
         parts += describe_case_variants(self.case_variants)
-        return "; ".join(parts)
+        return parts
 
     def describe_split(self) -> list[str]:
         """Lines for the split and every warning and label conflict (as for images)."""
