@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self._docks_follow_window = 3
         self._dock_sizer = QTimer(self, singleShot=True, interval=0, timeout=self._size_docks)
         self._docks_sized_for = None  # the window size the docks were last given their defaults for
+        self._dock_shares: tuple[float, ...] | None = None  # a remembered layout's shares of the window
         self.import_progress = QProgressBar()
         self.import_progress.setMaximumWidth(260)
         self.import_progress.hide()
@@ -181,7 +182,16 @@ class MainWindow(QMainWindow):
         restored = bool(geometry) and self.restoreGeometry(geometry)
         if state and self.restoreState(state, LAYOUT_VERSION):
             self._sized = True  # the remembered dock sizes, not the defaults
-            self._docks_follow_window = 0
+            # ... as shares of the window, so that a layout left in a small window does not squash the plots of a
+            # large one (Qt restores the docks' pixels, and a window grown later gives the growth to the grid).
+            shares = settings.value("window/dock_shares")
+            try:  # (side dock's share of the width, bottom dock's of the height, the window's width, height)
+                self._dock_shares = tuple(float(share) for share in shares) if shares else None
+            except (TypeError, ValueError):
+                self._dock_shares = None
+            if self._dock_shares is not None and len(self._dock_shares) != 4:
+                self._dock_shares = None
+            self._docks_follow_window = 3 if self._dock_shares else 0
         for splitter in self.browser.splitters:
             sizes = settings.value(f"splitters/{splitter.objectName()}")
             if sizes:
@@ -193,6 +203,10 @@ class MainWindow(QMainWindow):
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        if self.width() > 0 and self.height() > 0:
+            side, bottom = self._side_dock.width() / self.width(), self._bottom_dock.height() / self.height()
+            shares = [f"{side:.4f}", f"{bottom:.4f}", str(self.width()), str(self.height())]
+            settings.setValue("window/dock_shares", shares)
         for splitter in self.browser.splitters:
             settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
         settings.sync()
@@ -211,12 +225,16 @@ class MainWindow(QMainWindow):
             self._dock_sizer.start()  # the default proportions for the size the window has now
 
     def _size_docks(self) -> None:
-        """The thumbnail grid gets most of the width; the training plots a usable height."""
+        """The thumbnail grid gets most of the width; the training plots a usable height. The shares are the
+        defaults (a third of the width, 39 % of the height), or those a remembered layout had."""
         width, height = self.width(), self.height()
         # Once per window size: resizing the docks can make Qt lay the window out again at the same size.
         self._docks_sized_for = self.size()
-        self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
-        self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.39))], Qt.Orientation.Vertical)
+        side, bottom, *saved_size = self._dock_shares or (1 / 3, 0.39)
+        if saved_size == [width, height]:  # the size the layout was left at: its own pixels, as restored
+            return
+        self.resizeDocks([self._side_dock], [max(440, int(width * side))], Qt.Orientation.Horizontal)
+        self.resizeDocks([self._bottom_dock], [max(230, int(height * bottom))], Qt.Orientation.Vertical)
 
     def _raise_focused_dock(self, _old: QWidget | None, new: QWidget | None) -> None:
         """Bring to the front the dock tab that holds the widget just given the focus, when it is behind another."""

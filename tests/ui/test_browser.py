@@ -285,7 +285,9 @@ def test_opening_another_project_shows_its_own_thumbnails(qtbot, project: Path, 
         qtbot.waitUntil(lambda: browser.model.thumbnail_count() >= 3, timeout=15_000)
         service = controller.thumbnails
         old = service._generation
-        window.evaluation.result = SimpleNamespace(run_dir="r")  # as if a run of this project had been evaluated
+        window.evaluation.result = SimpleNamespace(
+            run_dir="r"
+        )  # as if a run of this project had been evaluated
         window.evaluation.confusion.setRowCount(3)
         window.evaluation.summary.setText("run-1: accuracy 100%")
         assert controller.open_project(str(other))

@@ -154,6 +154,26 @@ def test_the_window_fits_the_screen_and_remembers_its_layout(qtbot, project: Pat
     controller.shutdown()
 
 
+def test_a_layout_left_in_a_small_window_keeps_its_shares_in_a_large_one(qtbot, project: Path) -> None:  # noqa: ANN001
+    """Qt restores the docks' pixels: closed at 1000 x 620, the next start at full screen kept a bottom dock about
+    100 px high, where the training plots had 20-60 px to draw in (axis numbers overlapping, titles cut)."""
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    _show_at(qtbot, window, QRect(0, 0, 790, 560))
+    bottom = next(d for d in window.findChildren(QDockWidget) if d.objectName() == "Training")
+    share = bottom.height() / window.height()
+    window.close()
+    controller.shutdown()
+
+    again, controller = build_window(project)
+    qtbot.addWidget(again)
+    assert again.layout_restored
+    _show_at(qtbot, again, QRect(0, 0, 1280, 1000))  # maximised on a larger screen
+    bottom = next(d for d in again.findChildren(QDockWidget) if d.objectName() == "Training")
+    assert abs(bottom.height() / again.height() - share) < 0.05, (bottom.height(), again.height(), share)
+    controller.shutdown()
+
+
 @pytest.fixture(params=[1.0, 1.1], ids=["system-font", "font-10pc-larger"])
 def font_scale(request: pytest.FixtureRequest, qapp) -> Iterator[float]:  # noqa: ANN001
     """The system font as it is, and 10 % larger: many desktops' default fonts have taller lines than this
