@@ -712,12 +712,18 @@ class TrainingPanel(QWidget):
         tried = self.learning_rate.y[: self.learning_rate.n]
         if not len(tried) or c <= 0 or np.any(tried <= 0):
             return
-        step = self.learning_rate.x[int(np.argmin(np.abs(np.log(tried) - np.log(c))))]
+        nearest = int(np.argmin(np.abs(np.log(tried) - np.log(c))))
+        step = self.learning_rate.x[nearest]
+        # The label reads away from the plot's edge: to the line's left in the right half of the strengths tried
+        # (at the last one, the largest C, it was cut to "ch" by the frame).
+        anchor = (1, 0) if nearest >= len(tried) / 2 else (0, 0)
         self._chosen_c_shown = True
         for marker in self.chosen_c:
             marker.show()  # first: a hidden line's label does not take a new text
+            marker.label.anchors = [anchor, anchor]
             marker.setPos(step)
             marker.label.setFormat(f"chosen C = {c:g}")
+            marker.label.updatePosition()
         self._show_chosen_c()
 
     def _show_chosen_c(self) -> None:

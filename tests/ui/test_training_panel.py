@@ -315,3 +315,26 @@ def test_legend_entries_wrap_rather_than_be_cut(qtbot) -> None:  # noqa: ANN001
     qtbot.waitUntil(lambda: legend.columnCount == 1)
     widest = max(label.item.boundingRect().width() for _sample, label in legend.items)
     assert widest + 20 <= panel.loss_plot.width()  # each entry whole on its own row
+
+
+def test_the_chosen_c_label_stays_inside_the_plot_when_the_largest_strength_wins(qtbot) -> None:  # noqa: ANN001
+    """The probe chose the last C tried (10, twice in a real window): its label, drawn to the line's right, was cut
+    to "ch" by the plot's frame."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1200, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.run_started("frozen run, linear probe")
+    grid = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+    for step, c in enumerate(grid, start=1):
+        panel.on_progress(StepProgress(1, 1, step, len(grid), 0.9 - step / 10, c, 0.0, phase="probe"))
+    for chosen in (10.0, 1e-3):  # the last strength tried, then the first: the label reads inward each time
+        panel.on_epoch(EpochResult(1, 1, 0.6, 0.9, 0.7, 0.8, 1e-3, probe_c=chosen))
+        for plot in (panel.loss_plot, panel.lr_plot):  # the plots take in the five strengths (drawn lazily)
+            qtbot.waitUntil(lambda plot=plot: plot.getPlotItem().getViewBox().viewRange()[0][1] >= len(grid))
+        qtbot.wait(50)
+        for marker, plot in zip(panel.chosen_c, (panel.loss_plot, panel.lr_plot), strict=True):
+            box = plot.getPlotItem().getViewBox().sceneBoundingRect()
+            label = marker.label.sceneBoundingRect()
+            assert box.left() - 1 <= label.left() and label.right() <= box.right() + 1, (chosen, label, box)
