@@ -95,9 +95,9 @@ def describe(step: Step) -> str:
 
 
 def safe_file_stem(name: str) -> str:
-    """``name`` as the start of a proposed file name: letters, digits, ``-_. `` kept, anything else (``/``, ``..``
-    at either end, markup) made ``_``, at most 80 characters; ``"recipe"`` when nothing is left."""
-    stem = "".join(c if c.isalnum() or c in "-_. " else "_" for c in name).strip(" ._")[:80]
+    """``name`` as the start of a proposed file name: letters, digits, ``-_.()`` and spaces kept, anything else
+    (``/``, ``..`` at either end, markup) made ``_``, at most 80 characters; ``"recipe"`` when nothing is left."""
+    stem = "".join(c if c.isalnum() or c in "-_.() " else "_" for c in name).strip(" ._")[:80]
     return stem or "recipe"
 
 
@@ -397,9 +397,13 @@ class RecipeEditor(QWidget):
 
     # ------------------------------------------------------------------ the recipe
     def recipe(self) -> Recipe:
-        """The recipe as shown, steps in list order."""
+        """The recipe as shown, steps in list order; a preset whose steps were changed (a step unticked, a
+        setting moved) is named ``"<preset> (edited)"``, so the run history and the file offered on export do
+        not call two recipes by one preset's name."""
         steps = tuple(self.steps.item(row).data(StepRole) for row in range(self.steps.count()))
-        return Recipe(steps, self._name, self._kind)
+        original = presets(self._kind).get(self._name)
+        name = f"{self._name} (edited)" if original is not None and original.steps != steps else self._name
+        return Recipe(steps, name, self._kind)
 
     def set_recipe(self, recipe: Recipe) -> None:
         """Show ``recipe`` (replacing the current one) and preview it; does not count as an edit.
@@ -534,7 +538,7 @@ class RecipeEditor(QWidget):
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export the recipe", f"{safe_file_stem(self._name)}.recipe.json", "Recipes (*.json)"
+            self, "Export the recipe", f"{safe_file_stem(self.recipe().name)}.recipe.json", "Recipes (*.json)"
         )
         if path:
             self.export_file(path)

@@ -395,6 +395,26 @@ def test_a_recipes_name_is_shown_as_text_and_proposed_as_a_safe_file_name(
     assert safe_file_stem("light") == "light" and safe_file_stem("..") == "recipe"
 
 
+def test_an_edited_preset_is_named_so_in_the_run_and_the_file_offered(qtbot, editor, monkeypatch) -> None:  # noqa: ANN001
+    """A step of the 'strong' preset unticked: the run history still said 'strong', and Export offered
+    strong.recipe.json, for a recipe that is not the preset."""
+    from PySide6.QtWidgets import QFileDialog
+
+    widget, _ = editor
+    widget.set_recipe(preset("strong"))
+    assert widget.recipe().name == "strong"
+    widget.set_step_enabled(0, False)
+    assert widget.recipe().name == "strong (edited)"
+    offered: list[str] = []
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda _p, _t, name, _f: offered.append(name) or ("", "")
+    )
+    widget.export_button.click()
+    assert offered == ["strong (edited).recipe.json"]
+    widget.set_step_enabled(0, True)  # back to the preset's own steps: its own name
+    assert widget.recipe().name == "strong"
+
+
 def test_the_preview_says_when_training_will_not_mix_as_shown(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001
     widget, _ = editor
     widget.set_recipe(Recipe((Step.of("mixup", 1.0, alpha=1.0),)))
