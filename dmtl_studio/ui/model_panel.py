@@ -773,6 +773,12 @@ class ModelPanel(QWidget):
         # Auto's first phase is the frozen run, so the probe applies to it too; its fine-tune trains by epochs.
         usable = self.transfer() in ("frozen", "auto") and self.head_kind.currentData() == "linear"
         self.linear_probe.setEnabled(usable)
+        # Greyed and still ticked it read as if a probe would be fitted: the label says when it applies.
+        self.linear_probe.setText(
+            "Fit as a linear probe (recommended)"
+            if usable
+            else "Fit as a linear probe (only with the frozen strategy and a linear head)"
+        )
         probe = self._fits_probe()
         self.epochs.setEnabled(not probe)
         self.ema_decay.setEnabled(not probe)  # a head fitted once to convergence has no steps to average

@@ -50,7 +50,7 @@ VAL_COLOR = "#e67e22"
 #: Overlaid runs: colours no live curve uses (the consistency term is purple).
 OVERLAY_COLORS = ("#7f8c8d", "#1e8449")
 #: Legend names of the curves only runs with the DMTL objective have.
-CONSISTENCY_NAME, KEPT_NAME = "consistency (per step)", "kept by the threshold"
+CONSISTENCY_NAME, KEPT_NAME = "consistency (per step)", "views confident enough for consistency"
 #: The run notes shown under the status line (the latest; the tooltip lists them all when there are more).
 NOTES_SHOWN = 5
 #: The notes take at most this many lines of text; longer notes scroll, so the curves keep their room.
@@ -495,6 +495,7 @@ class TrainingPanel(QWidget):
         self._show_chosen_c()
         self._in_legend(self.loss_plot, self.consistency_loss, CONSISTENCY_NAME, shown=False)
         self._in_legend(self.accuracy_plot, self.kept_share, KEPT_NAME, shown=False)
+        self.kept_share.curve.hide()
         self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=True)
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
@@ -793,8 +794,12 @@ class TrainingPanel(QWidget):
         if event.val_accuracy is not None:
             self.val_accuracy.append(event.epoch, event.val_accuracy)
         if event.consistency_mask is not None:
-            self._in_legend(self.accuracy_plot, self.kept_share, KEPT_NAME, shown=True)
             self.kept_share.append(event.epoch, event.consistency_mask)
+            # Drawn once the confidence threshold left some views out: a line at 100 % (no threshold, or every
+            # view confident) says nothing, and its legend entry read as jargon on every fine-tune.
+            if event.consistency_mask < 0.999 and not self.kept_share.curve.isVisible():
+                self.kept_share.curve.show()
+                self._in_legend(self.accuracy_plot, self.kept_share, KEPT_NAME, shown=True)
         if event.confusion is not None and event.classes:
             # Shown by the redraw timer: fast epochs (a frozen backbone) rebuild the table a few times a second
             # at most, not once per epoch.

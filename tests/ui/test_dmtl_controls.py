@@ -128,13 +128,17 @@ def test_the_training_view_plots_the_share_of_pseudo_labels_kept_per_epoch(qtbot
     view.run_started("test")
     view.on_epoch(EpochResult(1, 2, 0.9, 0.5, None, None, 1e-3))
     view.redraw()
-    assert "kept by the threshold" not in names()  # a plain run keeps nothing
-    view.on_epoch(EpochResult(2, 2, 0.8, 0.6, None, None, 1e-3, consistency_loss=0.2, consistency_mask=0.35))
+    kept = "views confident enough for consistency"
+    assert kept not in names()  # a plain run keeps nothing
+    view.on_epoch(EpochResult(2, 3, 0.8, 0.6, None, None, 1e-3, consistency_loss=0.2, consistency_mask=1.0))
     view.redraw()
-    assert "kept by the threshold" in names()
-    assert list(view.kept_share.curve.getData()[1]) == [0.35]
+    assert kept not in names() and not view.kept_share.curve.isVisible()  # every view kept: nothing to show
+    view.on_epoch(EpochResult(3, 3, 0.8, 0.6, None, None, 1e-3, consistency_loss=0.2, consistency_mask=0.35))
+    view.redraw()
+    assert kept in names() and view.kept_share.curve.isVisible()
+    assert list(view.kept_share.curve.getData()[1]) == [1.0, 0.35]
     view.run_started("again")
-    assert "kept by the threshold" not in names()
+    assert kept not in names() and not view.kept_share.curve.isVisible()
 
 
 def test_the_window_shows_the_unlabelled_count_and_cancels_cross_validation(qtbot, project: Path) -> None:  # noqa: ANN001
@@ -169,7 +173,11 @@ def test_the_linear_probe_box_follows_the_strategy_and_head(qtbot) -> None:  # n
     panel.linear_probe.setChecked(True)
     panel.full.setChecked(True)
     assert not panel.linear_probe.isEnabled() and panel.epochs.isEnabled()
+    assert (
+        "only with the frozen strategy" in panel.linear_probe.text()
+    )  # greyed and ticked: says when it applies
     panel.frozen.setChecked(True)
+    assert panel.linear_probe.text() == "Fit as a linear probe (recommended)"
     panel.head_kind.setCurrentIndex(panel.head_kind.findData("mlp"))
     assert not panel.linear_probe.isEnabled() and panel.epochs.isEnabled()
 
