@@ -1229,13 +1229,13 @@ class DatasetBrowser(QWidget):
             self.viewer.set_caption(self._caption(self.model.record(current.row())))
 
     def _text_caption(self, record: ImageRecord, body: str) -> str:
-        color = self.model.colors.get(record.label or "", "#7f8c8d")
+        color = readable(self.model.colors.get(record.label or "", "#7f8c8d"))  # a dark blue on a dark theme
         return text_caption(record, color, self.notes.get(record.id), count_words(body))
 
     def _caption(self, record: ImageRecord) -> str:
         split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
         size = f" · {record.width}×{record.height}" if record.width else ""
-        color = self.model.colors.get(record.label or "", "#7f8c8d")
+        color = readable(self.model.colors.get(record.label or "", "#7f8c8d"))
         label = html.escape(record.label or "unlabelled")  # a class name may hold '<'
         note = self.notes.get(record.id)
         model = f"<br><span style='color:{muted_color()}'>model: {html.escape(note)}</span>" if note else ""
