@@ -481,10 +481,28 @@ class StudioController(QObject):
         self.window.statusBar().showMessage(text, 20000)
         split = summary.describe_split()  # the split, its notes, then the label conflicts listed one a line
         listed = next((n for n, line in enumerate(split) if line.startswith("  ")), len(split))
+        problems = [f"problem: {path}: {reason}" for path, reason in summary.problems[:100]]
+        if len(summary.problems) > 100:
+            problems.append(
+                f"… and {len(summary.problems) - 100} more (the browser's filter 'Problem files')"
+            )
+        lines = summary.lines() + split[:listed]
+        if listed < len(split) or problems:
+            lines.append(
+                "Show Details lists "
+                + " and ".join(
+                    what
+                    for what, shown in (
+                        ("the label conflicts", listed < len(split)),
+                        ("the problem files", problems),
+                    )
+                    if shown
+                )
+            )
         self.window.show_summary(
             "Import stopped" if summary.cancelled else "Import finished",
-            [f"{line[:1].upper()}{line[1:]}" for line in summary.lines() + split[:listed]],
-            [line.strip() for line in split[listed:]],
+            [f"{line[:1].upper()}{line[1:]}".removesuffix(":") for line in lines],
+            [line.strip() for line in split[listed:]] + problems,
         )
         self.refresh()
         if (
