@@ -225,16 +225,20 @@ class MainWindow(QMainWindow):
             self._dock_sizer.start()  # the default proportions for the size the window has now
 
     def _size_docks(self) -> None:
-        """The thumbnail grid gets most of the width; the training plots a usable height. The shares are the
-        defaults (a third of the width, 39 % of the height), or those a remembered layout had."""
+        """The thumbnail grid gets most of the width (the side dock a third); the training plots a usable height
+        (39 %, or the share a remembered layout gave them)."""
         width, height = self.width(), self.height()
         # Once per window size: resizing the docks can make Qt lay the window out again at the same size.
         self._docks_sized_for = self.size()
-        side, bottom, *saved_size = self._dock_shares or (1 / 3, 0.39)
-        if saved_size == [width, height]:  # the size the layout was left at: its own pixels, as restored
+        if self._dock_shares is None:
+            self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
+            self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.39))], Qt.Orientation.Vertical)
             return
-        self.resizeDocks([self._side_dock], [max(440, int(width * side))], Qt.Orientation.Horizontal)
-        self.resizeDocks([self._bottom_dock], [max(230, int(height * bottom))], Qt.Orientation.Vertical)
+        # A remembered layout at another size: the plots' share of the height is kept; the side dock keeps its
+        # pixels (its forms need no more width, and a small window's share was its minimum, not a choice).
+        _side, bottom, *saved_size = self._dock_shares
+        if saved_size != [width, height]:  # at the size it was left at, its own pixels, as restored
+            self.resizeDocks([self._bottom_dock], [max(230, int(height * bottom))], Qt.Orientation.Vertical)
 
     def _raise_focused_dock(self, _old: QWidget | None, new: QWidget | None) -> None:
         """Bring to the front the dock tab that holds the widget just given the focus, when it is behind another."""
