@@ -210,6 +210,9 @@ class RecipeEditor(QWidget):
         self._changed_at = 0.0
         self._recipe_dirty = False
         self._building = False
+        #: The recipe files last written or read (newest first) with the steps they hold: a recipe that is still
+        #: one of them is not lost when replaced.
+        self._files: list[tuple[Path, tuple[Step, ...]]] = []
         self.last_latency_ms: float | None = None
 
         # -------------------------------------------------------------- recipe toolbar
@@ -484,14 +487,17 @@ class RecipeEditor(QWidget):
         return all(recipe.steps != steps for recipe in presets(self._kind).values())
 
     def confirm_replace(self, what: str) -> bool:
-        """Ask before ``what`` replaces the user's own recipe; a preset's copy is replaced without asking."""
+        """Ask before ``what`` replaces the user's own recipe; a preset's copy is replaced without asking, and the
+        question says where the recipe was last exported or read from when it is unchanged since."""
         if not self.is_custom():
             return True
+        steps = self.recipe().steps
+        kept = next((str(path) for path, saved in self._files if saved == steps), None)
         answer = QMessageBox.question(
             self,
             "Replace the recipe?",
             f"The current recipe ({self.steps.count()} steps) is your own edit. Replace it with {what}?\n"
-            "Export it first (Export…) to keep a copy.",
+            + (f"A copy of it is in {kept}." if kept else "Export it first (Export…) to keep a copy."),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -518,18 +524,21 @@ class RecipeEditor(QWidget):
             return False
         self.show_message("")
         self.set_recipe(recipe)
+        self._files = [(Path(path), recipe.steps), *self._files[:4]]
         self._recipe_dirty = True
         self._debounce.start()
         return True
 
     def export_file(self, path: str | Path) -> None:
         """Write the recipe to a file; a failure is shown in the editor."""
+        recipe = self.recipe()
         try:
-            save_recipe(self.recipe(), path)
+            save_recipe(recipe, path)
         except OSError as exc:
             self.show_message(f"Recipe not saved — {exc}")
         else:
             self.show_message("")
+            self._files = [(Path(path), recipe.steps), *self._files[:4]]
 
     def _ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a recipe", "", "Recipes (*.json);;All files (*)")

@@ -319,7 +319,7 @@ def _answer_question(button: object, asked: list[str]) -> None:
     QTimer.singleShot(50, press)
 
 
-def test_a_preset_asks_before_replacing_an_edited_recipe(qtbot, editor) -> None:  # noqa: ANN001
+def test_a_preset_asks_before_replacing_an_edited_recipe(qtbot, editor, tmp_path: Path) -> None:  # noqa: ANN001
     from PySide6.QtWidgets import QMessageBox
 
     widget, _ = editor
@@ -330,11 +330,18 @@ def test_a_preset_asks_before_replacing_an_edited_recipe(qtbot, editor) -> None:
     edited = widget.recipe()
     _answer_question(QMessageBox.StandardButton.No, asked)
     widget.presets.activated.emit(widget.presets.findData("light"))
-    assert asked and "your own edit" in asked[0]
+    assert asked and "your own edit" in asked[0] and "Export it first" in asked[0]
     assert widget.recipe() == edited  # kept
+    widget.export_file(tmp_path / "mine.recipe.json")  # exported and unchanged since: the question says where
+    _answer_question(QMessageBox.StandardButton.No, asked)
+    widget.presets.activated.emit(widget.presets.findData("light"))
+    assert (
+        f"A copy of it is in {tmp_path / 'mine.recipe.json'}" in asked[-1]
+        and "Export it first" not in asked[-1]
+    )
     _answer_question(QMessageBox.StandardButton.Yes, asked)
     widget.presets.activated.emit(widget.presets.findData("light"))
-    assert len(asked) == 2 and widget.recipe() == preset("light")
+    assert len(asked) == 3 and widget.recipe() == preset("light")
 
 
 def test_a_selected_problem_file_previews_the_project_s_images_not_the_last_ones(
