@@ -47,6 +47,7 @@ from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPrevie
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.decimal_box import DecimalSpinBox
 from dmtl_studio.ui.muted import tone
+from dmtl_studio.ui.plot_theme import plot_font
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,10 @@ class _Tile(QWidget):
         self.picture.setStyleSheet("background: #e4e7eb;")
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        tone(self.caption, extra="font-size: 10px;")
+        tone(self.caption)
+        self.caption.setFont(
+            plot_font()
+        )  # a point under the window's font: it follows a larger one (not 10 px)
         self.caption.setFixedWidth(size)
         # Two lines: a mixed sample names both labels with their weights, one per line.
         self.caption.setFixedHeight(2 * self.caption.fontMetrics().height() + 2)
