@@ -157,9 +157,13 @@ def make_folds(store: ProjectStore, k: int, seed: int = 0) -> list[LabelledSplit
     small = [f"{name} ({sizes[name]})" for name in classes if sizes[name] < k]
     if small:
         fewest = min(sizes.values())
+        shared = [name for name in classes if not sizes[name]]  # every picture of it is also another class's
         advice = (
             f"--folds {fewest} (the most the smallest class allows), or label more images of those classes"
             if fewest >= 2
+            else f"give {', '.join(shared)} pictures of their own: each of theirs is also labelled as another "
+            "class, and a picture goes to one fold with its first label (resolve the label conflicts)"
+            if shared
             else "label at least one more image of each class that has only one (2 folds are the fewest)"
         )
         raise TrainingError(

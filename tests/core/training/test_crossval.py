@@ -57,6 +57,21 @@ def test_identical_images_share_a_fold_and_too_many_folds_are_refused(tmp_path: 
             make_folds(store, 1)
 
 
+def test_a_class_whose_every_picture_is_also_another_class_s_is_told_to_resolve_the_conflicts(
+    tmp_path: Path,
+) -> None:
+    """Each picture of 'b' is also labelled 'a': its groups go to 'a', 'b' has none, and the advice was to label
+    "one more image of each class that has only one"."""
+    rows = [(str(tmp_path / f"a{i}.png"), "a", SimpleNamespace(sha256=f"x{i}"), None) for i in range(6)]
+    rows += [(str(tmp_path / f"b{i}.png"), "b", SimpleNamespace(sha256=f"x{i}"), None) for i in range(3)]
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.add_images(rows)
+        with pytest.raises(
+            TrainingError, match=r"too few in: b \(0\)\. To go on, give b pictures of their own"
+        ):
+            make_folds(store, 2)
+
+
 def test_cross_validation_trains_each_fold_and_reports_mean_and_std(project: Path) -> None:
     events: list[object] = []
     config = TrainConfig(epochs=1, batch_size=16, input_size=64, device="cpu", learning_rate=3e-3)
