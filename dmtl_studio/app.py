@@ -306,6 +306,7 @@ class StudioController(QObject):
             return
         self.window.browser.reload_keeping_place()
         self._update_readiness()
+        self.window.evaluation.mark_out_of_date()  # its labels or classes may be those the figures counted
         self.window.statusBar().showMessage(
             f"The project was changed by another window or a command: its {self._items()} are shown as they are "
             "now",

@@ -222,6 +222,11 @@ class EvaluationView(QWidget):
         #: The evaluations made of each run since the project's labels last changed: choosing a run again shows
         #: its own, without evaluating it again.
         self.evaluated: dict[str, object] = {}
+        # Changes of labels, classes or splits so far, the count when each run's Evaluate was pressed, and the
+        # runs whose evaluation kept is of the project as it was before a change (shown with OUT_OF_DATE).
+        self._changes = 0
+        self._asked: dict[str, int] = {}
+        self._stale: set[str] = set()
         self.run_choice = RunChoice()
         self.run_choice.currentIndexChanged.connect(self._run_chosen)
         #: The run a training that just ended chose as its result (an Auto run keeps one of its two): the choice
@@ -290,7 +295,7 @@ class EvaluationView(QWidget):
         )
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self._cancel)
-        self.evaluate_button.clicked.connect(lambda: self._emit_for_run(self.evaluate_requested))
+        self.evaluate_button.clicked.connect(self._evaluate)
         self.report_button.clicked.connect(lambda: self._emit_for_run(self.report_requested))
         self.suggest_button.clicked.connect(self._suggest)
 
@@ -447,6 +452,12 @@ class EvaluationView(QWidget):
     def selected_run(self) -> str | None:
         data = self.run_choice.currentData()
         return str(data) if data else None
+
+    def _evaluate(self) -> None:
+        run = self.selected_run()
+        if run:
+            self._asked[run] = self._changes  # a change made while it runs leaves its figures out of date
+            self.evaluate_requested.emit(run)
 
     def _emit_for_run(self, signal: Signal) -> None:  # type: ignore[type-arg]
         run = self.selected_run()
@@ -613,6 +624,8 @@ class EvaluationView(QWidget):
     def clear_result(self) -> None:
         """Show no evaluation (another project was opened: its runs and classes are other ones)."""
         self.evaluated.clear()
+        self._asked.clear()
+        self._stale.clear()
         self._clear_display()
         self._say("")
         self.summary.setText("Choose a run and press Evaluate.")
@@ -620,6 +633,9 @@ class EvaluationView(QWidget):
     def _clear_display(self) -> None:
         self.result = None
         self.note.hide()
+        self._clear_tables()
+
+    def _clear_tables(self) -> None:
         self.confusion.clear_matrix()
         self.per_class.setRowCount(0)
         self.reliability.show_summary(None)
@@ -630,9 +646,11 @@ class EvaluationView(QWidget):
         """Labels, classes or splits changed after the evaluation shown: say that its figures are of the project
         as it was (a relabelled test image still counts under its old label) until Evaluate is pressed again.
         The other runs' evaluations kept are dropped: choosing one of them asks for Evaluate again."""
+        self._changes += 1
         self.evaluated = {run: result for run, result in self.evaluated.items() if result is self.result}
         if self.result is None or self.note.text().startswith(OUT_OF_DATE):
             return
+        self._stale.add(self.result.run_dir)  # shown again after another run was chosen: still marked
         earlier = self.note.text() if not self.note.isHidden() else ""  # (the panel may be closed)
         self.note.setText(OUT_OF_DATE + (f"\n{earlier}" if earlier else ""))
         self.note.show()
@@ -643,11 +661,7 @@ class EvaluationView(QWidget):
             f"<b>{result.run_name}</b>: {nothing_scored(result.noun)} in the <b>{result.split_title}</b>, so no accuracy."
             + (" " + "; ".join(extra) + "." if extra else "")
         )
-        self.confusion.clear_matrix()
-        self.per_class.setRowCount(0)
-        self.reliability.show_summary(None)
-        for button in (self.misclassified_button, self.low_confidence_button):
-            button.setEnabled(False)
+        self._clear_tables()
 
     def show_result(self, result: object) -> None:
         """Show an ``EvaluationResult`` just made: note, summary, heat map and per-class table (and, through
@@ -655,6 +669,10 @@ class EvaluationView(QWidget):
         self.set_busy(False)
         self._say("")
         self.evaluated[result.run_dir] = result
+        if self._asked.pop(result.run_dir, self._changes) == self._changes:
+            self._stale.discard(result.run_dir)
+        else:  # labels changed while it was being evaluated: its figures are of the project as it was
+            self._stale.add(result.run_dir)
         position = self.run_choice.findData(result.run_dir)
         if position >= 0 and position != self.run_choice.currentIndex():
             self.run_choice.blockSignals(True)
@@ -668,8 +686,11 @@ class EvaluationView(QWidget):
         classes = list(result.classes)
         matrix = np.asarray(result.confusion)
         metrics = result.metrics
-        self.note.setText(result.note)
-        self.note.setVisible(bool(result.note))
+        note = result.note
+        if result.run_dir in self._stale:
+            note = OUT_OF_DATE + (f"\n{note}" if note else "")
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
         noun = getattr(result, "noun", "image")
         extra = []
         if result.skipped:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 
 from dmtl_studio.app import build_window
 from dmtl_studio.core.evaluation.results import EvaluationResult
+from dmtl_studio.ui.evaluation_view import OUT_OF_DATE
 
 
 def test_relabelling_updates_the_verdict_and_drops_the_grad_cam_overlay(qtbot, project: Path) -> None:  # noqa: ANN001
@@ -114,4 +115,21 @@ def test_choosing_another_run_never_shows_the_last_run_s_figures_and_filters_fol
     assert browser.filter.currentText() == "Misclassified (validation) (0)"
     assert {browser.model.verdicts.get(r.id) for r in val} == {"✓ 93%"}
     assert "first" in view.summary.text() and "0 misclassified" in view.summary.text()
+    assert view.note.isHidden()
+
+    # Labels change: the evaluation shown is marked, and stays marked when its run is chosen again after another.
+    view.mark_out_of_date()
+    assert view.note.text().startswith(OUT_OF_DATE)
+    view.run_choice.setCurrentIndex(view.run_choice.findData(second_run))
+    assert view.result is None  # its evaluation was of the labels before the change: dropped
+    view.run_choice.setCurrentIndex(view.run_choice.findData(first.run_dir))
+    assert view.result is first and view.note.text().startswith(OUT_OF_DATE) and view.note.isVisibleTo(window)
+    # Evaluated while labels change: the result arrives marked; evaluated again after, it is current.
+    view.evaluate_requested.disconnect()  # no worker: the result comes from here
+    view.evaluate_button.click()
+    view.mark_out_of_date()
+    view.show_result(evaluation(first.run_dir, 1))
+    assert view.note.text().startswith(OUT_OF_DATE)
+    view.show_result(evaluation(first.run_dir, 1))
+    assert view.note.isHidden()
     controller.shutdown()
