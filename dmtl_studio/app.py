@@ -480,36 +480,32 @@ class StudioController(QObject):
             items = "text(s)" if self.window.project_kind == "text" else "picture(s)"
             text += f"; {len(summary.conflicts)} {items} carry two labels (filter 'Conflicting labels')"
         self.window.statusBar().showMessage(text, 20000)
-        split = summary.describe_split()  # the split, its notes, then the label conflicts listed one a line
-        listed = next((n for n, line in enumerate(split) if line.startswith("  ")), len(split))
-        problems = [f"problem: {path}: {reason}" for path, reason in summary.problems[:100]]
-        if len(summary.problems) > 100:
-            problems.append(
-                f"… and {len(summary.problems) - 100} more (the browser's filter 'Problem files')"
-            )
-        lines = summary.lines() + split[:listed]
-        if listed < len(split) or problems:
-            lines.append(
-                "Show Details lists "
-                + " and ".join(
-                    what
-                    for what, shown in (
-                        ("the label conflicts", listed < len(split)),
-                        ("the problem files", problems),
-                    )
-                    if shown
-                )
-            )
-        self.window.show_summary(
-            "Import stopped" if summary.cancelled else "Import finished",
-            [f"{line[:1].upper()}{line[1:]}".removesuffix(":") for line in lines],
-            [line.strip() for line in split[listed:]] + problems,
-        )
+        self._show_import_summary(summary)
         self.refresh()
         if (
             summary.added or summary.labelled or getattr(summary, "missing", ())
         ):  # new items, labels or gone files
             self.window.evaluation.mark_out_of_date()
+
+    def _show_import_summary(self, summary: object, notes_shown: int = 3) -> None:
+        """The whole summary in the window's summary box: the counts and facts, the split and its first
+        ``notes_shown`` notes (a class too small to split, say); the other notes, the label conflicts, the problem
+        files and the reading notes behind Show Details, so the box stays as tall as a screen allows."""
+        split = summary.describe_split()  # the split line, its notes, a conflicts heading, conflicts indented
+        notes = [line for line in split if line.startswith("note: ")]
+        headings = [line.removesuffix(":") for line in split[1:] if not line.startswith(("note: ", "  "))]
+        details = notes[notes_shown:] + [line.strip() for line in split if line.startswith("  ")]
+        details += summary.details(100)
+        lines = summary.lines() + split[:1] + notes[:notes_shown] + headings
+        if len(notes) > notes_shown:
+            lines.append(f"… and {len(notes) - notes_shown} more note(s) on the split")
+        if details:
+            lines.append("Show Details lists every note, label conflict and problem")
+        self.window.show_summary(
+            "Import stopped" if summary.cancelled else "Import finished",
+            [f"{line[:1].upper()}{line[1:]}" for line in lines],
+            details,
+        )
 
     # ----------------------------------------------------------------- training
     def start_training(self) -> None:

@@ -492,7 +492,7 @@ class MainWindow(QMainWindow):
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.warning(self, title, message)
 
-    def show_summary(self, title: str, lines: list[str], details: list[str] = ()) -> None:
+    def show_summary(self, title: str, lines: list[str], details: list[str] | None = None) -> None:
         """What some finished work found, one line per fact (``details`` behind *Show Details…*), in a box that
         stays until it is closed and leaves the window usable meanwhile; the next summary replaces it. The status
         bar's line is cut at the window's edge and goes after seconds: an import's class too small to split was
@@ -507,7 +507,7 @@ class MainWindow(QMainWindow):
         box.setWindowTitle(title)
         box.setText(lines[0] if lines else title)
         box.setInformativeText("\n".join(f"• {line}" for line in lines[1:]))
-        box.setDetailedText("\n".join(details))
+        box.setDetailedText("\n".join(details or []))
         box.show()
 
     def allow_close(self) -> None:

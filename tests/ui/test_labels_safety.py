@@ -67,6 +67,39 @@ def test_window_import_applies_and_shows_the_default_split(qtbot, tmp_path: Path
     controller.shutdown()
 
 
+def test_the_import_summary_box_fits_the_screen_and_lists_the_rest_behind_its_details(
+    qtbot, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """Every class too small to split added a line to the box: 300 of them made it 8,554 px tall, its Close
+    button off the screen."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    for index in range(60):  # 60 classes of one image each: each too small to split
+        (folder / f"c{index:02d}").mkdir(parents=True)
+        Image.fromarray(np.full((8, 8, 3), index * 4, np.uint8)).save(folder / f"c{index:02d}" / "0.png")
+    (folder / "c00" / "broken.png").write_bytes(b"not an image")
+    project = tmp_path / "project"
+    ProjectStore.create(project).close()
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    controller.import_images(str(folder))
+    qtbot.waitUntil(lambda: window.summary_box is not None and window.summary_box.isVisible(), timeout=60_000)
+    controller.import_thread.wait(10_000)
+    box = window.summary_box
+    screen = window.screen().availableGeometry()
+    assert box.sizeHint().height() <= screen.height(), (box.sizeHint(), screen)
+    assert (
+        box.informativeText().count("• Note: class") == 3 and "… and 57 more note(s)" in box.informativeText()
+    )
+    details = box.detailedText().splitlines()
+    assert sum(line.startswith("note: class") for line in details) == 57
+    problems = [line for line in details if line.startswith("problem: ")]
+    assert len(problems) == 1 and str(folder / "c00" / "broken.png") in problems[0], problems
+    controller.shutdown()
+
+
 def test_evaluation_view_of_nothing_shows_no_number(qtbot, project: Path) -> None:  # noqa: ANN001
     window, controller = build_window(project)
     qtbot.addWidget(window)

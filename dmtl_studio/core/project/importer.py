@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import never_stop
+from dmtl_studio.core.base.listing import capped_lines
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
@@ -153,6 +154,10 @@ class ImportSummary:
             )
         parts += describe_case_variants(self.case_variants)
         return parts
+
+    def details(self, limit: int = 20) -> list[str]:
+        """Every problem file and every reading note, ``limit`` of each at most, as lines."""
+        return capped_lines("problem", self.problems, limit) + capped_lines("note", self.notes, limit)
 
     def describe_split(self) -> list[str]:
         """Lines for the import's summary: the split, then every warning and label conflict."""

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dmtl_studio.core.base.listing import capped_lines
 from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, split_leak_sentence
 from dmtl_studio.core.project.text_decoding import describe_encoding
 from dmtl_studio.core.project.text_rows import is_removed_key, unremoved_key
@@ -219,16 +220,16 @@ class TextImportSummary:
                 f"  labelled {' and '.join(c.labels)}: {', '.join(map(describe_source, c.paths[:4]))}"
                 for c in self.conflicts[:20]
             ]
+            if len(self.conflicts) > 20:
+                lines.append(
+                    f"  … and {len(self.conflicts) - 20} more (the browser's filter 'Conflicting labels')"
+                )
         return lines
 
     def details(self, limit: int = 20) -> list[str]:
         """Every problem, duplicate group and note, ``limit`` of each at most, as lines."""
-        lines: list[str] = []
-        for title, rows in (("problem", self.problems), ("note", self.notes)):
-            for key, text in rows[:limit]:
-                lines.append(f"{title}: {describe_source(key)}: {text}")
-            if len(rows) > limit:
-                lines.append(f"… and {len(rows) - limit} more {title}(s)")
+        lines = capped_lines("problem", self.problems, limit, describe_source)
+        lines += capped_lines("note", self.notes, limit, describe_source)
         for key, project, file in self.label_differences[:limit]:
             verb = "now" if self.relabelled else "kept"
             lines.append(
