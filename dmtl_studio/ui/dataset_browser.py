@@ -230,9 +230,9 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             if problem:
                 return QColor(readable("#c0392b"))
-            if record.label:
-                return QColor(self.colors.get(record.label, readable("#222222")))
-            return QColor("#7f8c8d")
+            if record.label:  # the class colour, lightened on a dark theme until it reads there
+                return QColor(readable(self.colors.get(record.label, "#222222")))
+            return QColor(readable("#7f8c8d"))
         if role == self.ImageIdRole:
             return record.id
         return None

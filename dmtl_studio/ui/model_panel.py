@@ -777,7 +777,7 @@ class ModelPanel(QWidget):
         self.linear_probe.setText(
             "Fit as a linear probe (recommended)"
             if usable
-            else "Fit as a linear probe (only with the frozen strategy and a linear head)"
+            else "Fit as a linear probe (only with the Frozen or Auto strategy and a linear head)"
         )
         probe = self._fits_probe()
         self.epochs.setEnabled(not probe)

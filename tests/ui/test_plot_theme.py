@@ -200,3 +200,34 @@ def test_the_text_preview_marks_are_built_again_in_a_new_palette(qtbot, restored
     QApplication.setPalette(QPalette(QColor("#f0f0f0")))
     retone(panel)
     assert "cat" not in panel.sample_html()  # a cleared preview is not brought back
+
+
+def test_class_colours_under_thumbnails_and_above_the_image_read_on_a_dark_theme(
+    qtbot,  # noqa: ANN001
+    restored_theme,  # noqa: ANN001
+    project: Path,
+) -> None:
+    """A dark blue class colour, drawn as it is, was hard to read on a dark window: under every thumbnail and in the
+    caption above the large image."""
+    from PySide6.QtCore import Qt
+
+    from dmtl_studio.app import build_window
+    from dmtl_studio.ui.muted import contrast_ratio
+
+    QApplication.setPalette(_dark())
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    record = next(r for r in browser._all.values() if r.label)
+    browser.model.colors[record.label] = "#1f3a93"  # a dark blue the user chose
+    row = browser.model.row_of(record.id)
+    shown = browser.model.data(browser.model.index(row), Qt.ItemDataRole.ForegroundRole)
+    for ground in ("#2b2b2b", "#1e1e1e"):
+        assert contrast_ratio(QColor("#1f3a93"), QColor(ground)) < 4.5  # unreadable as chosen
+        assert contrast_ratio(shown, QColor(ground)) >= 4.5, shown.name()
+    browser.view.setCurrentIndex(
+        browser.model.index(row + 1)
+    )  # (the caption is drawn when it becomes current)
+    browser.view.setCurrentIndex(browser.model.index(row))
+    assert shown.name() in browser.viewer.caption.text()  # the caption's class name in the same colour
+    controller.shutdown()
