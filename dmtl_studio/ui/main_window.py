@@ -185,11 +185,11 @@ class MainWindow(QMainWindow):
             # ... as shares of the window, so that a layout left in a small window does not squash the plots of a
             # large one (Qt restores the docks' pixels, and a window grown later gives the growth to the grid).
             shares = settings.value("window/dock_shares")
-            try:  # (side dock's share of the width, bottom dock's of the height, the window's width, height)
+            try:  # (the bottom dock's share of the height, the window's width and height then)
                 self._dock_shares = tuple(float(share) for share in shares) if shares else None
             except (TypeError, ValueError):
                 self._dock_shares = None
-            if self._dock_shares is not None and len(self._dock_shares) != 4:
+            if self._dock_shares is not None and len(self._dock_shares) != 3:
                 self._dock_shares = None
             self._docks_follow_window = 3 if self._dock_shares else 0
         for splitter in self.browser.splitters:
@@ -203,10 +203,9 @@ class MainWindow(QMainWindow):
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        if self.width() > 0 and self.height() > 0:
-            side, bottom = self._side_dock.width() / self.width(), self._bottom_dock.height() / self.height()
-            shares = [f"{side:.4f}", f"{bottom:.4f}", str(self.width()), str(self.height())]
-            settings.setValue("window/dock_shares", shares)
+        if self._bottom_dock.isVisible() and self.height() > 0:  # (hidden on the start page: its size is stale)
+            share = self._bottom_dock.height() / self.height()
+            settings.setValue("window/dock_shares", [f"{share:.4f}", str(self.width()), str(self.height())])
         for splitter in self.browser.splitters:
             settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
         settings.sync()
@@ -234,11 +233,13 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self._side_dock], [max(440, width // 3)], Qt.Orientation.Horizontal)
             self.resizeDocks([self._bottom_dock], [max(230, int(height * 0.39))], Qt.Orientation.Vertical)
             return
-        # A remembered layout at another size: the plots' share of the height is kept; the side dock keeps its
-        # pixels (its forms need no more width, and a small window's share was its minimum, not a choice).
-        _side, bottom, *saved_size = self._dock_shares
+        # A remembered layout at another size: the plots' share of the height is kept, once (a dock moved later
+        # in the session stays where it was put); the side dock keeps its pixels (its forms need no more width,
+        # and a small window's share was its minimum, not a choice).
+        bottom, *saved_size = self._dock_shares
         if saved_size != [width, height]:  # at the size it was left at, its own pixels, as restored
-            self.resizeDocks([self._bottom_dock], [max(230, int(height * bottom))], Qt.Orientation.Vertical)
+            self.resizeDocks([self._bottom_dock], [int(height * bottom)], Qt.Orientation.Vertical)
+            self._docks_follow_window = 0
 
     def _raise_focused_dock(self, _old: QWidget | None, new: QWidget | None) -> None:
         """Bring to the front the dock tab that holds the widget just given the focus, when it is behind another."""
