@@ -404,6 +404,10 @@ class DatasetBrowser(QWidget):
         #: The last duplicate report's groups: (kind, ids, ids of identical copies); their warnings follow the project.
         self._duplicate_groups: list[tuple[str, list[int], set[int]]] = []
         self.evaluation: object | None = None
+        self._cell: tuple[str, str] = (
+            "",
+            "",
+        )  # the confusion-matrix cell shown (true, predicted class names)
         self.notes: dict[int, str] = {}  # the model's word on an image, for the viewer's caption
 
         self.summary = QLabel("No project open. Use File ▸ Open project… or File ▸ New project…")
@@ -1006,21 +1010,32 @@ class DatasetBrowser(QWidget):
                 del self.model.verdicts[image_id]
                 self.notes.pop(image_id, None)
         self.evaluation = result
-        current = self.filter.currentData()
+        current, title = self.filter.currentData(), self.filter.currentText()
         for key in [k for k in self._ordered if k.startswith(("eval:", "cell:"))]:
             del self._ordered[key]
         if result is not None:
             split = "test" if result.split == "test" else "validation"
             self._ordered["eval:misclassified"] = (f"Misclassified ({split})", result.misclassified_ids())
             self._ordered["eval:low-confidence"] = (f"Low confidence ({split})", result.low_confidence_ids())
+            if current == "cell:current" and set(self._cell) <= set(result.classes):  # the same cell, anew
+                true, predicted = (result.classes.index(name) for name in self._cell)
+                self._ordered["cell:current"] = (
+                    f"Cell: {self._cell[0]} → {self._cell[1]}",
+                    result.cell_ids(true, predicted),
+                )
             for image_id, (_true, predicted, confidence) in result.per_image().items():
                 record = self._all.get(image_id)
                 right = record is not None and record.label == predicted
                 self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
                 self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
         self._rebuild_filters(self.classes.class_names())
-        if str(current).startswith(("eval:", "cell:")):  # its list changed (or is gone: all images then)
+        if str(current).startswith(("eval:", "cell:")):  # its list changed (or is gone: all items then)
             self.apply_filter(keep_place=True)
+            if self.filter.currentData() != current:
+                self.status_message.emit(
+                    f"The filter '{title.rsplit(' (', 1)[0]}' was of an evaluation no longer shown: all "
+                    f"{'texts' if self.is_text else 'images'} are shown"
+                )
         self._notes_changed()
 
     def _notes_changed(self) -> None:
@@ -1041,7 +1056,8 @@ class DatasetBrowser(QWidget):
         if result is None:
             return
         key = "cell:current"
-        title = f"Cell: {result.classes[true_index]} → {result.classes[predicted_index]}"
+        self._cell = (result.classes[true_index], result.classes[predicted_index])
+        title = f"Cell: {self._cell[0]} → {self._cell[1]}"
         self._ordered[key] = (title, result.cell_ids(true_index, predicted_index))
         self._rebuild_filters(self.classes.class_names())
         if self.filter.currentData() == key:

@@ -97,18 +97,31 @@ def test_choosing_another_run_never_shows_the_last_run_s_figures_and_filters_fol
     assert browser.model.rowCount() == 0 and view.confusion.rowCount() == 3
     assert {browser.model.verdicts.get(r.id) for r in val} == {"✓ 93%"}
 
+    said: list[str] = []
+    browser.status_message.connect(said.append)
     second_run = add_run("second")  # a training ended: its run is chosen
     assert view.selected_run() == second_run
     assert view.result is None and view.confusion.rowCount() == 0 and view.per_class.rowCount() == 0
     assert "second</b> is not evaluated yet" in view.summary.text()
     assert browser.evaluation is None and not any(r.id in browser.model.verdicts for r in val)
     assert browser.filter.currentData() == "all"  # the first run's misclassified list is gone with it
+    assert said == [
+        "The filter 'Misclassified (validation)' was of an evaluation no longer shown: all images are shown"
+    ]
 
     view.show_result(evaluation(second_run, 1))
     qtbot.mouseClick(view.misclassified_button, Qt.MouseButton.LeftButton)
     assert [browser.model.record(r).id for r in range(browser.model.rowCount())] == [val[0].id]
     view.show_result(evaluation(second_run, 2))  # evaluated again with the filter shown: the grid follows
     assert browser.model.rowCount() == 2 and browser.filter.currentText() == "Misclassified (validation) (2)"
+    view.confusion.cellClicked.emit(0, 1)  # a cell: circle → square, the first items' mistakes
+    cell = view.result.cell_ids(0, 1)
+    assert cell and [browser.model.record(r).id for r in range(browser.model.rowCount())] == cell
+    view.show_result(evaluation(second_run, 0))  # evaluated again: the same cell, of the new figures
+    assert browser.filter.currentText() == "Cell: circle → square (0)" and browser.model.rowCount() == 0
+    view.show_result(evaluation(second_run, 2))
+    assert browser.filter.currentText() == f"Cell: circle → square ({len(cell)})"
+    browser.set_filter("eval:misclassified")
 
     view.run_choice.setCurrentIndex(view.run_choice.findData(first.run_dir))  # back: its own figures
     assert view.result is first and browser.evaluation is first and browser.model.rowCount() == 0
