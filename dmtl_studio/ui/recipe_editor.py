@@ -38,7 +38,13 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.augment.choice import ONE_OF, ONE_OF_HELP, ONE_OF_LABEL
-from dmtl_studio.core.augment.presets import default_recipe, preset, presets, trivial_augment
+from dmtl_studio.core.augment.presets import (
+    default_recipe,
+    named_for_its_steps,
+    preset,
+    presets,
+    trivial_augment,
+)
 from dmtl_studio.core.augment.preview import PREVIEW_SIZE, PreviewRequest, PreviewResult
 from dmtl_studio.core.augment.recipe import KINDS, Recipe, Step, load_recipe, save_recipe
 from dmtl_studio.core.augment.registry import ParamSpec, RecipeError, get_operation, operations
@@ -408,9 +414,7 @@ class RecipeEditor(QWidget):
         setting moved) is named ``"<preset> (edited)"``, so the run history and the file offered on export do
         not call two recipes by one preset's name."""
         steps = tuple(self.steps.item(row).data(StepRole) for row in range(self.steps.count()))
-        original = presets(self._kind).get(self._name)
-        name = f"{self._name} (edited)" if original is not None and original.steps != steps else self._name
-        return Recipe(steps, name, self._kind)
+        return named_for_its_steps(Recipe(steps, self._name, self._kind))
 
     def set_recipe(self, recipe: Recipe) -> None:
         """Show ``recipe`` (replacing the current one) and preview it; does not count as an edit.

@@ -420,6 +420,8 @@ def test_an_edited_preset_is_named_so_in_the_run_and_the_file_offered(qtbot, edi
     assert offered == ["strong (edited).recipe.json"]
     widget.set_step_enabled(0, True)  # back to the preset's own steps: its own name
     assert widget.recipe().name == "strong"
+    widget.set_recipe(preset("strong").renamed("strong (edited)"))  # as a project stored it, reopened
+    assert widget.recipe().name == "strong"
 
 
 def test_the_preview_says_when_training_will_not_mix_as_shown(qtbot, editor, shapes_dir: Path) -> None:  # noqa: ANN001

@@ -181,7 +181,24 @@ def resolve_recipe(data: dict | None, kind: str = "images") -> Recipe:
     if recipe.kind != kind:
         what = {"images": "an image", "text": "a text"}
         raise RecipeError(f"{what[recipe.kind]} recipe cannot augment {what[kind]} project")
-    return recipe
+    return named_for_its_steps(recipe)
+
+
+#: What a preset's name gains once its steps are changed.
+EDITED = " (edited)"
+
+
+def named_for_its_steps(recipe: Recipe) -> Recipe:
+    """``recipe`` under a name that does not claim a preset's steps it lacks: a preset's name on other steps gains
+    :data:`EDITED` (``"strong (edited)"``), and an edited preset's name back on that preset's own steps loses it;
+    any other name is kept. The window's editor and every run name recipes so, so the run history never calls two
+    recipes by one preset's name, and the window and the command line key a recipe's cached views alike."""
+    base = recipe.name.removesuffix(EDITED)
+    original = presets(recipe.kind).get(base)
+    if original is None:
+        return recipe
+    name = base if original.steps == recipe.steps else base + EDITED
+    return recipe if name == recipe.name else recipe.renamed(name)
 
 
 def without_wordnet(recipe: Recipe) -> tuple[Recipe, int]:

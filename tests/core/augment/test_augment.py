@@ -279,6 +279,23 @@ def test_domain_presets_mean_what_they_say() -> None:
     assert resolve_recipe(None) == preset("light")
 
 
+def test_a_preset_s_name_on_other_steps_says_edited_for_window_and_command_line_alike() -> None:
+    """The run history called an edited 'strong' recipe 'strong'; and a name the window derived from the steps
+    differed from the stored one the command line trained with, so their cached views were keyed apart."""
+    from dataclasses import replace
+
+    strong = preset("strong")
+    edited = replace(strong, steps=(replace(strong.steps[0], enabled=False), *strong.steps[1:]))
+    assert (
+        resolve_recipe(edited.to_dict()).name == "strong (edited)"
+    )  # stored as 'strong' by an older version
+    assert resolve_recipe(edited.renamed("strong (edited)").to_dict()).name == "strong (edited)"
+    assert (
+        resolve_recipe(strong.renamed("strong (edited)").to_dict()) == strong
+    )  # back on its steps: its name
+    assert resolve_recipe(edited.renamed("mine").to_dict()).name == "mine"  # the user's own name stays
+
+
 def _bad(steps: list, **top: object) -> dict:
     return {"schema_version": 1, "name": "x", "steps": steps, **top}
 
