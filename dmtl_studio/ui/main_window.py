@@ -203,7 +203,9 @@ class MainWindow(QMainWindow):
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        if self._bottom_dock.isVisible() and self.height() > 0:  # (hidden on the start page: its size is stale)
+        if (
+            self._bottom_dock.isVisible() and self.height() > 0
+        ):  # (hidden on the start page: its size is stale)
             share = self._bottom_dock.height() / self.height()
             settings.setValue("window/dock_shares", [f"{share:.4f}", str(self.width()), str(self.height())])
         for splitter in self.browser.splitters:
