@@ -338,12 +338,12 @@ def test_a_sixteen_bit_colour_tiff_is_turned_by_its_orientation_tag_once(
     assert np.array_equal(decode_image(tmp_path / "deep.tif").rgb, decode_image(tmp_path / "flat.tif").rgb)
 
 
-def _png_chunks(data: bytes) -> dict[bytes, bytes]:
-    """A PNG file's chunks by type, each whole (length, type, data, CRC)."""
-    chunks, position = {}, 8
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG file's chunks in order, each as (type, the whole chunk: length, type, data, CRC)."""
+    chunks, position = [], 8
     while position < len(data):
         (length,) = struct.unpack(">I", data[position : position + 4])
-        chunks[data[position + 4 : position + 8]] = data[position : position + 12 + length]
+        chunks.append((data[position + 4 : position + 8], data[position : position + 12 + length]))
         position += 12 + length
     return chunks
 
@@ -364,12 +364,11 @@ def test_a_sixteen_bit_colour_png_keeps_every_bit_and_is_turned_by_its_exif_orie
     Image.fromarray((deep / 4095 * 255).round().astype(np.uint8)).save(tmp_path / "flat.png", exif=exif)
     assert cv2.imwrite(str(tmp_path / "deep.png"), deep[:, :, ::-1])  # OpenCV writes BGR; no EXIF
     chunks = _png_chunks((tmp_path / "deep.png").read_bytes())
-    exif_chunk = _png_chunks((tmp_path / "flat.png").read_bytes())[b"eXIf"]
-    (tmp_path / "deep.png").write_bytes(  # the 8-bit file's eXIf chunk, before the pixel data
-        b"\x89PNG\r\n\x1a\n"
-        + chunks[b"IHDR"]
-        + exif_chunk
-        + b"".join(v for k, v in chunks.items() if k != b"IHDR")
+    exif_chunk = dict(_png_chunks((tmp_path / "flat.png").read_bytes()))[b"eXIf"]
+    (
+        tmp_path / "deep.png"
+    ).write_bytes(  # the 8-bit file's eXIf chunk after the header, before the pixel data
+        b"\x89PNG\r\n\x1a\n" + chunks[0][1] + exif_chunk + b"".join(chunk for _kind, chunk in chunks[1:])
     )
     decoded = decode_image(tmp_path / "deep.png")
     assert np.array_equal(decoded.rgb, decode_image(tmp_path / "flat.png").rgb)

@@ -91,6 +91,27 @@ def test_the_checkpoint_head_is_the_probe_fitted_on_the_cached_views(
     np.testing.assert_allclose(logits, probe.logits(data.features[0].numpy()), atol=1e-3)
 
 
+def test_a_run_reads_the_project_s_content_hashes_once(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The held-out plan, the feature cache and the probe's folds share one reading of the store's hashes."""
+    from dmtl_studio.core.training import image_inputs, labelled, setup
+
+    reads: list[object] = []
+
+    def counted(store: ProjectStore):  # noqa: ANN202
+        reads.append(store)
+        return labelled.content_hashes(store)
+
+    monkeypatch.setattr(setup, "content_hashes", counted)
+    monkeypatch.setattr(image_inputs, "content_hashes", lambda store: pytest.fail("read a second time"))
+    with ProjectStore.open(project) as store:
+        parts = build_run(store, _config())
+        assert len(reads) == 1
+        hashes = {im.path: im.sha256 for im in store.images()}
+        assert parts.train_contents == tuple(hashes[path] for path in parts.train_set.paths)
+
+
 def _labels(path: Path) -> dict[str, str]:
     with path.open(newline="", encoding="utf-8") as handle:
         return {Path(row["path"]).name: row["predicted_label"] for row in csv.DictReader(handle)}
