@@ -1025,9 +1025,7 @@ class DatasetBrowser(QWidget):
                 )
             for image_id, (_true, predicted, confidence) in result.per_image().items():
                 record = self._all.get(image_id)
-                right = record is not None and record.label == predicted
-                self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
-                self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
+                self._set_verdict(image_id, record.label if record else None, predicted, confidence)
         self._rebuild_filters(self.classes.class_names())
         if str(current).startswith(("eval:", "cell:")):  # its list changed (or is gone: all items then)
             self.apply_filter(keep_place=True)
@@ -1037,6 +1035,12 @@ class DatasetBrowser(QWidget):
                     f"{'texts' if self.is_text else 'images'} are shown"
                 )
         self._notes_changed()
+
+    def _set_verdict(self, image_id: int, label: str | None, predicted: str, confidence: float) -> None:
+        """The evaluation's verdict on an item labelled ``label``: under its thumbnail and in its caption."""
+        right = label is not None and label == predicted
+        self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
+        self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
 
     def _notes_changed(self) -> None:
         rows = self.model.rowCount()
@@ -1139,9 +1143,7 @@ class DatasetBrowser(QWidget):
             self.model.verdicts.pop(image_id, None)
             if image_id in per_image and label is not None:
                 _true, predicted, confidence = per_image[image_id]
-                right = label == predicted
-                self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
-                self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
+                self._set_verdict(image_id, label, predicted, confidence)
             elif label is None and image_id in self.suggestions:
                 suggestion = self.suggestions[image_id]
                 self.notes[image_id] = f"suggests {suggestion.label} {suggestion.confidence:.0%}"
