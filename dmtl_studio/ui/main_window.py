@@ -40,6 +40,7 @@ from dmtl_studio.ui.split_dialog import SplitDialog
 from dmtl_studio.ui.start_page import StartPage
 from dmtl_studio.ui.text_import_dialog import TextImportDialog
 from dmtl_studio.ui.training_panel import TrainingPanel
+from dmtl_studio.ui.wheel_guard import WheelGuard
 
 #: Bumped when the docks change, so that a layout saved by an older version is not applied to a newer one.
 LAYOUT_VERSION = 2
@@ -145,6 +146,10 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             app.focusChanged.connect(self._raise_focused_dock)
+            self._wheel_guard = WheelGuard(
+                self
+            )  # the wheel scrolls settings panels, not their unfocused fields
+            app.installEventFilter(self._wheel_guard)
         self._build_menus()
         self._allow_close = False
         self.summary_box: QMessageBox | None = None  # the last import's summary, kept open until closed
@@ -243,8 +248,12 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self._bottom_dock], [int(height * bottom)], Qt.Orientation.Vertical)
             self._docks_follow_window = 0
 
-    def _raise_focused_dock(self, _old: QWidget | None, new: QWidget | None) -> None:
-        """Bring to the front the dock tab that holds the widget just given the focus, when it is behind another."""
+    def _raise_focused_dock(self, old: QWidget | None, new: QWidget | None) -> None:
+        """Bring to the front the dock tab that holds the widget just given the focus, when it is behind another.
+        Not when the focus left a button that was just disabled (Cross-validate pressed, say): Qt hands it to the
+        next widget, maybe in a dock behind, and raising that hid the work's own progress and Cancel."""
+        if old is not None and not old.isEnabled():
+            return
         widget = new
         while widget is not None and not isinstance(widget, QDockWidget):
             widget = widget.parentWidget()

@@ -57,3 +57,74 @@ def test_the_main_controls_have_names_a_screen_reader_can_say(qtbot, project: Pa
     assert panel.consistency_weight.accessibleName() == panel.lambda_label.text() != ""
     assert panel.lambda_label.buddy() is panel.consistency_weight
     controller.shutdown()
+
+
+def _wheel(widget, notches: int) -> None:  # noqa: ANN001
+    """Turn the mouse wheel over the middle of ``widget``, as the system delivers it (to the widget under it)."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    middle = QPointF(widget.rect().center())
+    event = QWheelEvent(
+        middle,
+        QPointF(widget.mapToGlobal(middle.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, -120 * notches),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_scrolls_the_settings_panel_and_changes_only_a_field_the_user_is_in(
+    qtbot, project: Path
+) -> None:  # noqa: ANN001
+    """Rolling the wheel to scroll the settings stopped at the first field under the pointer and changed it, unseen:
+    batch size 16 became 8, the consistency weight 1.00 became 0.25, and the project kept them for every run."""
+    from PySide6.QtWidgets import QScrollArea
+
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    _dock(window, "Backbone and head").raise_()
+    panel = window.model_panel
+    field = panel.batch_size
+    area = next(a for a in window.findChildren(QScrollArea) if a.isAncestorOf(field))
+    bar = area.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)  # the panel is taller than its dock: it scrolls
+    area.ensureWidgetVisible(field)
+    value, position = field.value(), bar.value()
+    window.browser.view.setFocus()
+    _wheel(field, 3)
+    assert field.value() == value and bar.value() > position  # the panel scrolled; the field kept its value
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    _wheel(field, 1)
+    assert field.value() != value  # in the field, the wheel steps it as before
+    controller.shutdown()
+
+
+def test_a_button_disabled_by_its_own_press_keeps_its_dock_in_front(qtbot, project: Path) -> None:  # noqa: ANN001
+    """Cross-validate disables itself while it runs; Qt gave the focus to the next widget, in the recipe dock behind,
+    and raising that dock hid the folds' progress and Cancel."""
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    recipe, backbone = _dock(window, "Augmentation recipe"), _dock(window, "Backbone and head")
+    backbone.raise_()
+    qtbot.waitUntil(lambda: recipe.widget().visibleRegion().isEmpty())
+    button = window.model_panel.crossval_button
+    button.setFocus(Qt.FocusReason.MouseFocusReason)
+    qtbot.waitUntil(button.hasFocus)
+    button.setEnabled(False)  # as pressing it does
+    qtbot.wait(50)
+    assert not button.hasFocus()  # Qt moved the focus on...
+    assert recipe.widget().visibleRegion().isEmpty() and not backbone.widget().visibleRegion().isEmpty()
+    controller.shutdown()
