@@ -770,14 +770,16 @@ class ModelPanel(QWidget):
 
     def _update_probe(self) -> None:
         """A linear probe fits a linear head on a frozen backbone; the epochs then do not apply."""
-        # Auto's first phase is the frozen run, so the probe applies to it too; its fine-tune trains by epochs.
-        usable = self.transfer() in ("frozen", "auto") and self.head_kind.currentData() == "linear"
+        # Auto's first phase always is the linear probe (a linear head fitted so); its fine-tune trains by epochs.
+        usable = self.transfer() == "frozen" and self.head_kind.currentData() == "linear"
         self.linear_probe.setEnabled(usable)
         # Greyed and still ticked it read as if a probe would be fitted: the label says when it applies.
         self.linear_probe.setText(
             "Fit as a linear probe (recommended)"
             if usable
-            else "Fit as a linear probe (only with the Frozen or Auto strategy and a linear head)"
+            else "Fit as a linear probe (Auto's first phase always is one)"
+            if self.transfer() == "auto"
+            else "Fit as a linear probe (only with the frozen strategy and a linear head)"
         )
         probe = self._fits_probe()
         self.epochs.setEnabled(not probe)

@@ -174,7 +174,7 @@ def test_the_linear_probe_box_follows_the_strategy_and_head(qtbot) -> None:  # n
     panel.full.setChecked(True)
     assert not panel.linear_probe.isEnabled() and panel.epochs.isEnabled()
     assert (
-        "only with the Frozen or Auto strategy" in panel.linear_probe.text()
+        "only with the frozen strategy and a linear head" in panel.linear_probe.text()
     )  # greyed and ticked: says when it applies
     panel.frozen.setChecked(True)
     assert panel.linear_probe.text() == "Fit as a linear probe (recommended)"

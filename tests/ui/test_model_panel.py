@@ -320,9 +320,10 @@ def test_auto_is_offered_with_its_time_budget_for_images_and_not_for_texts(panel
     assert not panel.time_budget.isEnabled()
     auto.setChecked(True)
     assert panel.time_budget.isEnabled() and "linear probe first" in panel.help.text()
-    # Its fine-tune (the partial one) takes the epochs, the depth and the fine-tuning recipe; its first phase the
-    # linear probe.
-    assert panel.epochs.isEnabled() and panel.layer_decay.isEnabled() and panel.linear_probe.isEnabled()
+    # Its fine-tune (the partial one) takes the epochs, the depth and the fine-tuning recipe; its first phase always
+    # is the linear probe, which the (greyed) box says.
+    assert panel.epochs.isEnabled() and panel.layer_decay.isEnabled() and not panel.linear_probe.isEnabled()
+    assert panel.linear_probe.text() == "Fit as a linear probe (Auto's first phase always is one)"
     assert panel.stages.isEnabled() and "partial fine-tune" in panel.help.text()
     panel.time_budget.setValue(12.5)
     panel.stages.setValue(1)

@@ -286,7 +286,9 @@ def train_auto(
         parts.strategy = config  # its time budget is Auto's: used, not an option of another strategy
 
     probe = run_phase(
-        config.with_changes(transfer="frozen"),
+        # The strategy's first phase is the linear probe whatever the frozen strategy's own settings say: named
+        # so in its notes, the history and the report, it was a head trained by epochs when the box was unticked.
+        config.with_changes(transfer="frozen", linear_probe=True, head="linear"),
         probe_phase,
         clock.should_stop,
         run_prefix + PROBE_PREFIX,

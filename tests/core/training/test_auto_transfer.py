@@ -138,6 +138,17 @@ def test_a_budget_too_small_for_the_fine_tune_keeps_the_probe_alone(project: Pat
     assert "Auto: its linear probe" in text and "fine-tune skipped" in text
 
 
+def test_auto_s_first_phase_is_the_linear_probe_whatever_the_frozen_strategy_s_box_says(
+    project: Path,
+) -> None:
+    """With 'Fit as a linear probe' unticked, Auto's first phase trained a head for 6 epochs while its notes, the
+    history and the report called it the linear probe."""
+    summary = train(project, _auto(time_budget=0.001, linear_probe=False, head="mlp"))
+    assert summary.metrics["auto"]["kept"] == "probe"
+    config = read_sidecar(summary.run_dir)["config"]
+    assert config["linear_probe"] is True and config["head"] == "linear"
+
+
 def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -> None:
     # One minute spent, two minutes of budget: 100 s of training steps left is over it, 30 s is not.
     def step(eta: float) -> StepProgress:
