@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 from dmtl_studio.core.project.errors import ProjectError
-from dmtl_studio.core.project.validation import clean_class_name
+from dmtl_studio.core.project.validation import case_variants, clean_class_name
 
 #: The meta key of the renames and merges made so far: a JSON list of ``[old, new, seconds since the epoch]`` (a
 #: class merged into another is logged as renamed to it).
@@ -30,6 +30,8 @@ class ClassesTable:
     def add_class(self, name: str) -> int:
         name = checked_class_name(name)
         with self.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM classes WHERE name = ?", (name,)).fetchone():
+                _refuse_variant(conn, name)
             return ensure_class(conn, name)
 
     def class_colors(self) -> dict[str, str]:
@@ -49,6 +51,7 @@ class ClassesTable:
         with self.transaction() as conn:
             if new != old and conn.execute("SELECT 1 FROM classes WHERE name = ?", (new,)).fetchone():
                 raise ProjectError(f"a class named '{new}' already exists: merge the two classes instead")
+            _refuse_variant(conn, new, but=old)
             if conn.execute("UPDATE classes SET name = ? WHERE name = ?", (new, old)).rowcount == 0:
                 raise ProjectError(f"there is no class '{old}'")
             if new != old:  # the runs trained before know the class by its old name
@@ -175,3 +178,16 @@ def _log_rename(conn: sqlite3.Connection, old: str, new: str) -> None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (RENAMES_KEY,)).fetchone()
     renames = [*json.loads(row[0] if row else "[]"), [old, new, time.time()]]
     conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (RENAMES_KEY, json.dumps(renames)))
+
+
+def _refuse_variant(conn: sqlite3.Connection, name: str, but: str | None = None) -> None:
+    """Refuse a new class name that differs from another class's only in case, or spells the same number
+    (:func:`~dmtl_studio.core.project.validation.case_variants`): the two would share one folder when labels are
+    exported as class folders on Windows and macOS. ``but``: the class being renamed, which may change its case."""
+    others = [row[0] for row in conn.execute("SELECT name FROM classes") if row[0] not in (name, but)]
+    for _new, other in case_variants(others, [name]):
+        raise ProjectError(
+            f"'{name}' differs from the class '{other}' only in case or in how a number is written: the two "
+            "would share one folder when labels are exported as class folders on Windows and macOS; merge them "
+            "instead, or choose another name"
+        )

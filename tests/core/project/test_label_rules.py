@@ -79,6 +79,22 @@ def test_a_class_name_compares_without_spaces_and_case(tmp_path: Path) -> None:
         assert existing_class(store, "square") is None
 
 
+def test_a_new_or_renamed_class_may_not_differ_from_another_only_in_case(tmp_path: Path) -> None:
+    """'Square' beside 'square' was accepted by Rename: on Windows and macOS the two share one exported folder."""
+    with _store(tmp_path) as store:
+        store.add_class("square")
+        store.add_class("circle")
+        store.add_class("1")
+        for refused in (lambda: store.add_class("Square"), lambda: store.rename_class("circle", "SQUARE ")):
+            with pytest.raises(ProjectError, match="differs from the class 'square' only in case"):
+                refused()
+        with pytest.raises(ProjectError, match="differs from the class '1'"):
+            store.add_class("1.0")  # the same number, as a spreadsheet rewrites it
+        store.rename_class("square", "Square")  # a class may change its own case
+        store.add_class("Square")  # and adding a class that exists adds nothing
+        assert store.class_names() == ["Square", "circle", "1"]
+
+
 def test_what_counts_as_labelled_and_what_can_be_labelled() -> None:
     usable, labelled, broken = _record(1), _record(2, "a", "train"), _record(3, problem="unreadable")
     assert can_label(usable) and can_label(labelled) and not can_label(broken)
