@@ -1056,9 +1056,16 @@ class StudioController(QObject):
         view.label_key_pressed.connect(label)
         view.thumbnails_wanted.connect(self.thumbnails.request)
         self.thumbnails.ready.connect(view.set_thumbnail)
-        browser.project_changed.connect(
-            lambda: view.update_labels(browser.labels_of([int(i) for i in view.image_ids]))
-        )
+
+        def follow_project() -> None:
+            """The map's colours and labels as the project's are now: after a label, a class change (its colour
+            too), a label CSV, an import (the browser reloads: its model is reset)."""
+            if len(view.image_ids):
+                view.set_class_colors(browser.model.colors)
+                view.update_labels(browser.labels_of([int(i) for i in view.image_ids]))
+
+        browser.project_changed.connect(follow_project)
+        browser.model.modelReset.connect(follow_project)
 
     # ----------------------------------------------------------------- closing
     def _threads(self) -> list[QThread]:

@@ -42,6 +42,17 @@ def test_the_map_selects_images_in_the_browser_and_labels_them(
         assert all(labels[i] == first for i in chosen)
         assert all(view.labels[list(view.image_ids).index(i)] == first for i in chosen)
         assert browser.undo_action.isEnabled()
+        # A class's new colour, and labels a CSV brings, reach the map too (it kept its old colours and labels).
+        browser._class_change(lambda: browser.store.set_class_color(first, "#ff0000"), "colour")
+        assert view.class_colors[first] == "#ff0000"
+        rows = list(view.image_ids)
+        record = next(
+            browser._all[int(i)] for i, label in zip(rows, view.labels, strict=True) if label is None
+        )
+        table = project.parent / "more-labels.csv"
+        table.write_text(f"path,label\n{record.path},{first}\n", encoding="utf-8")
+        window.import_csv_requested.emit(str(table))
+        qtbot.waitUntil(lambda: view.labels[rows.index(record.id)] == first, timeout=10_000)
     finally:
         controller.shutdown()
         window.close()
