@@ -81,7 +81,7 @@ from dmtl_studio.ui.image_viewer import ImageViewer
 from dmtl_studio.ui.muted import muted_color, on_retone, readable
 from dmtl_studio.ui.shortcuts import bind_shortcuts
 from dmtl_studio.ui.text_list import TEXT_FILTER_TITLES, TextPreviews, TextRowDelegate
-from dmtl_studio.ui.text_viewer import TextViewer, text_caption
+from dmtl_studio.ui.text_viewer import TextViewer, note_line, text_caption
 
 FETCH_CHUNK = 500
 ICON_SIZE = 112
@@ -1256,7 +1256,9 @@ class DatasetBrowser(QWidget):
         color = readable(self.model.colors.get(record.label or "", "#7f8c8d"))
         label = html.escape(record.label or "unlabelled")  # a class name may hold '<'
         note = self.notes.get(record.id)
-        model = f"<br><span style='color:{muted_color()}'>model: {html.escape(note)}</span>" if note else ""
+        model = (
+            f"<br><span style='color:{muted_color()}'>{html.escape(note_line(note))}</span>" if note else ""
+        )
         decoded = (
             f"<br><span style='color:{readable('#8a6d00')}'>note: {html.escape(record.note)}</span>"
             if record.note

@@ -7,6 +7,8 @@ predicted class came from. The map itself is computed elsewhere; the viewer asks
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
@@ -22,7 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.base.heat_ramp import heat_rgba
-from dmtl_studio.ui.muted import tone
+from dmtl_studio.ui.muted import readable, tone
+
+#: Said after a file that is no longer where the project found it.
+MISSING_HINT = " — moved, renamed or deleted since the import; import its new folder again, or the next run leaves it out"
 
 
 def heatmap_to_qimage(heatmap: np.ndarray) -> QImage:
@@ -184,10 +189,17 @@ class ImageViewer(QWidget):
 
     _pending_overlay: tuple[int, QImage] | None = None
 
-    def show_problem(self, image_id: int) -> None:
-        """``image_id`` cannot be shown (its caption says why): no picture, not the one before."""
-        if image_id == self.image_id:
-            self.view.clear()
+    def show_problem(self, image_id: int, reason: str = "") -> None:
+        """``image_id`` cannot be shown: no picture, not the one before, and ``reason`` under the caption (a file
+        deleted or moved since the import showed an empty grey box and a caption as if all were well)."""
+        if image_id != self.image_id:
+            return
+        self.view.clear()
+        if reason and reason not in self.caption.text():
+            self.caption.setText(
+                f"{self.caption.text()}<br><span style='color:{readable('#c0392b')}'>"
+                f"{html.escape(reason)}{MISSING_HINT if 'No such file' in reason else ''}</span>"
+            )
 
     # ----------------------------------------------------------------- Grad-CAM
     def _explain_toggled(self, on: bool) -> None:

@@ -44,6 +44,16 @@ _LABEL_KEYS = {
 _BROWSER_SHORTCUTS = (QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo)
 
 
+#: Notes the browser writes that are not the model's word: a duplicate group's (file hashes) and a relabel's.
+_NOT_THE_MODEL = ("duplicate group ", "relabelled ")
+
+
+def note_line(note: str) -> str:
+    """A browser note as a caption says it: ``model: …`` for what a model said, the others as they are (every
+    note said "model:", a duplicate group's from file hashes too)."""
+    return note if note.startswith(_NOT_THE_MODEL) else f"model: {note}"
+
+
 def text_caption(record: ImageRecord, color: str, model_note: str | None, words: int) -> str:
     """The rich-text caption above a text: its source, size, label, split, the model's word and notes."""
     label = html.escape(record.label or "unlabelled")
@@ -53,7 +63,7 @@ def text_caption(record: ImageRecord, color: str, model_note: str | None, words:
         f"<b style='color:{color}'>{label}</b>{split}",
     ]
     if model_note:
-        lines.append(f"<span style='color:{muted_color()}'>model: {html.escape(model_note)}</span>")
+        lines.append(f"<span style='color:{muted_color()}'>{html.escape(note_line(model_note))}</span>")
     if record.problem:
         lines.append(f"<span style='color:{readable('#c0392b')}'>{html.escape(record.problem)}</span>")
     if record.note:

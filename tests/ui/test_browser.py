@@ -403,3 +403,24 @@ def test_clearing_the_search_keeps_the_current_image(qtbot, browser_window) -> N
     ]
     browser.set_filter("unlabelled")  # another filter starts at its first item, as before
     assert browser.view.currentIndex().row() == 0
+
+
+def test_an_image_gone_from_disk_says_so_in_the_viewer(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """A file moved away while the window was open showed an empty grey view under a caption as if all were well."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+    from dmtl_studio.ui.image_viewer import MISSING_HINT
+
+    project = tmp_path / "project"  # its own images: one of them is moved away
+    with ProjectStore.create(project) as store:
+        import_folder(store, write_shapes_folder(tmp_path / "images", 3, unlabelled=0, seed=2, size=32))
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    window.show()
+    browser = window.browser
+    record = browser.model.record(3)
+    Path(record.path).rename(tmp_path / "moved.png")
+    browser.view.setCurrentIndex(browser.model.index(3))
+    qtbot.waitUntil(lambda: MISSING_HINT in browser.viewer.caption.text(), timeout=10_000)
+    assert "No such file" in browser.viewer.caption.text() and browser.viewer.view.item.pixmap().isNull()
+    controller.shutdown()

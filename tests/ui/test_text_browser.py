@@ -295,3 +295,13 @@ def test_a_text_gone_from_its_file_says_so_above_its_body() -> None:
 
     assert "no longer in its file" in text_caption(record("/d/t.csv#removed-7"), "#000", None, 2)
     assert "no longer in its file" not in text_caption(record("/d/t.csv#7"), "#000", None, 2)
+
+
+def test_only_what_a_model_said_is_called_the_model_s() -> None:
+    from dmtl_studio.ui.text_viewer import note_line
+
+    assert note_line("✓ safety 80%") == "model: ✓ safety 80%"
+    assert note_line("suggests outage 71%") == "model: suggests outage 71%"
+    duplicate = "duplicate group 2 (near, 2 images): spans splits"  # from file hashes, not a model
+    assert note_line(duplicate) == duplicate
+    assert note_line("relabelled square (was circle)") == "relabelled square (was circle)"
