@@ -168,7 +168,10 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
     assert not any(marker.isVisible() for marker in panel.chosen_c)
     panel.history.clearSelection()
     assert all(marker.isVisible() for marker in panel.chosen_c)
+    panel.progress.setRange(0, 100)
+    panel.progress.setValue(8)  # as Auto's first phase leaves it when its fine-tune is skipped
     panel.on_finished(RunSummary(1, "/runs/probe", "completed", 1, ("a", "b"), "cpu", {}))
+    assert panel.progress.value() == panel.progress.maximum() > 0  # "finished" on a full bar
     assert panel.status.text().startswith("Finished: the linear probe was fitted on cpu"), panel.status.text()
     accuracy_legend = panel.accuracy_plot.getPlotItem().legend
     assert accuracy_legend.getLabel(panel.val_accuracy.curve) is None  # no validation pass: no empty entry
