@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QPainterPath, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -157,6 +157,7 @@ class DatasetMapView(QWidget):
         self.thumbnail.setStyleSheet("background: white; border: 1px solid #555; padding: 2px;")
         self.thumbnail.hide()
         self.plot.scene().sigMouseMoved.connect(self._hover)
+        self.plot.installEventFilter(self)  # the pointer leaving the plot takes its thumbnail away
         layout = QVBoxLayout(self)
         layout.addWidget(controls_widget)
         layout.addWidget(self.status)
@@ -376,6 +377,13 @@ class DatasetMapView(QWidget):
             self._show_thumbnail(image_id)
         elif self.paths[row] and not self._texts:
             self.thumbnails_wanted.emit([(image_id, self.paths[row], self.sha256[row])])
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        """The hovered point's thumbnail goes with the pointer (it stayed on the map, over later views)."""
+        if watched is self.plot and event.type() in (QEvent.Type.Leave, QEvent.Type.Hide):
+            self._hovered = None
+            self.thumbnail.hide()
+        return super().eventFilter(watched, event)
 
     def set_thumbnail(self, image_id: int, image: QImage) -> None:
         """A thumbnail arrived (the product's thumbnail service); shown if its point is still hovered."""

@@ -844,7 +844,9 @@ class TrainingPanel(QWidget):
             before = "the linear probe was fitted" if self._probe_run else "the first epoch ended"
             self.status.setText(f"{verb} before {before}{kept}.")
         self.progress.setFormat(verb.lower())
-        if summary.status == "completed":  # a full bar: Auto's skipped fine-tune left it at its first phase's share
+        if (
+            summary.status == "completed"
+        ):  # a full bar: Auto's skipped fine-tune left it at its first phase's share
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored

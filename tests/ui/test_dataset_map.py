@@ -150,6 +150,12 @@ def test_hovering_a_point_asks_for_its_thumbnail_and_shows_it(qtbot) -> None:  #
     image.fill(0xFF00FF)
     view.set_thumbnail(144, image)
     assert view.hovered_id() == 144 and view.thumbnail.pixmap().width() == 32
+    assert view.thumbnail.isVisible()
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendEvent(view.plot, QEvent(QEvent.Type.Leave))  # the pointer leaves the map: so does it
+    assert not view.thumbnail.isVisible() and view.hovered_id() is None
 
 
 def test_the_thumbnail_of_a_point_at_the_edge_stays_inside_the_plot(qtbot) -> None:  # noqa: ANN001
