@@ -355,7 +355,11 @@ class StudioController(QObject):
         )
         window.import_csv_requested.connect(self._import_labels_csv)
         window.backup_requested.connect(
-            lambda path: self._label_tool(lambda s, p: s.backup(p), path, "Backup: {}")
+            lambda path: self._label_tool(
+                lambda s, p: s.backup(p),
+                path,
+                "Backup: {} (labels, classes, splits and run history; README: Backups and restoring one)",
+            )
         )
         window.reassign_splits_requested.connect(browser.reassign_splits)
 
