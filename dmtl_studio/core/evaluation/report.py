@@ -319,7 +319,9 @@ def build_report(
     else:
         parts.append("<p class='muted'>The run's project could not be found.</p>")
     parts.append("<h2>Reference</h2><p class='muted'>How the run was made; click a heading to open it.</p>")
-    parts.append(_collapsed("Model", _dict_table(spec)))
+    # A linear head has no hidden layer: its spec's default "hidden 256" read as part of the model.
+    shown_spec = {k: v for k, v in spec.items() if spec.get("head") == "mlp" or k != "hidden"}
+    parts.append(_collapsed("Model", _dict_table(shown_spec)))
     parts.append(_collapsed("Preprocessing", _dict_table(sidecar.get("preprocessing", {}))))
     parts.append(_collapsed("Configuration", _dict_table(config)))
     if unused:

@@ -38,7 +38,8 @@ def line_chart_svg(
     if x1 == x0:
         x0, x1 = x0 - 1, x1 + 1
     pad = (y1 - y0) * 0.08 or 0.05
-    y0, y1 = y0 - pad, y1 + pad
+    # The padding never takes a quantity that cannot be negative (a learning rate, a loss) below 0 on its axis.
+    y0, y1 = (y0 - pad if y0 < 0 else max(0.0, y0 - pad)), y1 + pad
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def sx(x: float) -> float:

@@ -31,6 +31,8 @@ def test_report_is_self_contained_and_complete(tmp_path_factory, tmp_path) -> No
     assert not re.search(r"""(src|href)=["']?(https?:|file:|/|\.\.)""", text)  # nothing outside the file
     assert f"{result.metrics.accuracy:.1%}" in text
     assert "efficientnet_lite0" in text and "torch" in text and "circle" in text
+    assert "<th class='l'>head</th><td class='l'>linear</td>" in text
+    assert "<th class='l'>hidden</th>" not in text  # a linear head has no hidden layer to list
 
 
 def test_default_location_is_the_run_folder(tmp_path_factory) -> None:  # noqa: ANN001
@@ -42,6 +44,17 @@ def test_default_location_is_the_run_folder(tmp_path_factory) -> None:  # noqa: 
 
 def test_empty_chart_says_so() -> None:
     assert "no data" in line_chart_svg("Loss", [], "x")
+
+
+def test_a_chart_of_rates_has_no_negative_tick() -> None:
+    """A learning rate decaying to 0 was drawn with a tick at -0.00019 (the padding below its least value)."""
+    import re
+
+    svg = line_chart_svg("Learning rate", [("lr", [1, 2, 3], [3e-3, 1e-3, 0.0])], "lr")
+    ticks = [float(t) for t in re.findall(r'text-anchor="end" font-size="10">([^<]+)<', svg)]
+    assert len(ticks) == 5 and min(ticks) == 0.0
+    signed = line_chart_svg("Margin", [("m", [1, 2], [-1.0, 1.0])], "m")  # a quantity that can be negative
+    assert float(re.findall(r'text-anchor="end" font-size="10">([^<]+)<', signed)[0]) < -1.0
 
 
 def test_report_reads_as_prose_with_example_mistakes(tmp_path_factory) -> None:  # noqa: ANN001
