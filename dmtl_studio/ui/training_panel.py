@@ -756,7 +756,9 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, max(1, event.total))
         self.progress.setValue(event.done)
         if event.phase == "contrastive":
-            left = format_duration(event.eta_seconds) if event.eta_seconds is not None else "…"
+            # At the rate measured here, pauses left out (the core's counts a pause as time spent on the steps).
+            eta = self._steps_eta(self.clock(), event.done, event.total)
+            left = format_duration(eta) if eta is not None else "…"
             self.progress.setFormat(f"contrastive {event.done:,}/{event.total:,} · ETA {left}")
             if not self.paused:
                 self._say(

@@ -341,3 +341,24 @@ def test_the_chosen_c_label_stays_inside_the_plot_when_the_largest_strength_wins
             box = plot.getPlotItem().getViewBox().sceneBoundingRect()
             label = marker.label.sceneBoundingRect()
             assert box.left() - 1 <= label.left() and label.right() <= box.right() + 1, (chosen, label, box)
+
+
+def test_the_contrastive_step_s_eta_leaves_a_pause_out(qtbot) -> None:  # noqa: ANN001
+    """Paused for a while during the contrastive step, its ETA came back inflated by the pause (the core's rate
+    counts the pause as time spent on the steps)."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    now = [100.0]
+    panel.clock = lambda: now[0]
+    panel.run_started("text run")
+    panel.on_preparing(PreparationProgress(1, 41, 2.0, eta_seconds=80.0, phase="contrastive"))
+    now[0] += 10  # 10 steps in 10 s
+    panel.on_preparing(PreparationProgress(11, 41, 12.0, eta_seconds=32.7, phase="contrastive"))
+    assert panel.progress.format() == "contrastive 11/41 · ETA 0:30"
+    panel.pause_button.setEnabled(True)
+    panel._pause_clicked()
+    now[0] += 600  # ten minutes paused
+    panel._pause_clicked()
+    now[0] += 10
+    panel.on_preparing(PreparationProgress(21, 41, 622.0, eta_seconds=592.4, phase="contrastive"))
+    assert panel.progress.format() == "contrastive 21/41 · ETA 0:20"  # 1 s a step, the pause left out
