@@ -844,7 +844,8 @@ class TrainingPanel(QWidget):
             )  # a fine-tune computes no cached features
             kept = "; the features computed so far are cached for the next run" if cached else ""
             before = "the linear probe was fitted" if self._probe_run else "the first epoch ended"
-            self.status.setText(f"{verb} before {before}{kept}.")
+            gone = " No run was kept: Start trains a new one." if summary.removed else ""
+            self.status.setText(f"{verb} before {before}{kept}.{gone}")
         self.progress.setFormat(verb.lower())
         if (
             summary.status == "completed"
