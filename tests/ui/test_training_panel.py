@@ -301,7 +301,10 @@ def test_a_run_stopped_before_its_first_epoch_says_features_were_cached_only_whe
     panel.run_started("partial transfer")  # a fine-tune: no feature pass, nothing cached
     panel.on_progress(StepProgress(1, 3, 1, 10, 0.9, 1e-3, 20.0))
     panel.on_finished(stopped)
-    assert panel.status.text() == "Stopped before the first epoch ended. No run was kept: Start trains a new one."
+    assert (
+        panel.status.text()
+        == "Stopped before the first epoch ended. No run was kept: Start trains a new one."
+    )
 
 
 def test_legend_entries_wrap_rather_than_be_cut(qtbot) -> None:  # noqa: ANN001
