@@ -702,6 +702,8 @@ class DatasetBrowser(QWidget):
         onto the first item; else the first item becomes current."""
         current = self.current_record() if keep_place else None
         key = self.filter.currentData() or "all"
+        if key == DUPLICATES_KEY:  # its marks, where a list of the model's kept the model's word instead
+            self._refresh_duplicate_flags()
         text = self.search.text().strip().lower()
         found: set[int] | None = None
         if self.is_text and text:  # words in the bodies, found by the store (file names mean nothing here)
@@ -930,7 +932,14 @@ class DatasetBrowser(QWidget):
             if self.notes.get(image_id, "").startswith("duplicate group "):
                 del self.notes[image_id]
         self.duplicate_group = members
+        # In a list of the model's (suspected label errors, an evaluation's), its word on an item stays: a relabel
+        # elsewhere swapped a suspect's "→ circle 1.00" for its duplicate group's mark.
+        models_list = self.filter.currentData() in (LABEL_ERRORS_KEY, QUEUE_KEY) or str(
+            self.filter.currentData()
+        ).startswith(("eval:", "cell:"))
         for image_id, (mark, note) in marks.items():
+            if models_list and self.model.verdicts.get(image_id, "dup ")[:4] != "dup ":
+                continue
             self.model.verdicts[image_id], self.notes[image_id] = mark, note
         self._ordered[DUPLICATES_KEY] = entry
         self._notes_changed()

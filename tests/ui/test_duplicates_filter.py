@@ -197,3 +197,29 @@ def test_enter_asks_before_moving_many_items_between_splits(qtbot, tmp_path: Pat
         assert splits() == ["train"] * 30
     finally:
         controller.shutdown()
+
+
+def test_in_a_list_of_the_model_s_a_duplicate_mark_does_not_replace_its_word(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Relabelling a suspect made another suspect, a duplicate, show 'dup 1 labels' in place of its 'looks like
+    circle' in the Suspected label errors list; the Duplicates filter shows the mark again."""
+    from dmtl_studio.core.quality.duplicates import find_duplicates
+    from dmtl_studio.ui.dataset_browser import LABEL_ERRORS_KEY
+
+    project = make_duplicates_project(tmp_path)
+    window, controller, browser, _messages = _studio(qtbot, project)
+    try:
+        browser.set_duplicates(find_duplicates(project))
+        member = next(iter(browser.duplicate_group))
+        browser.model.verdicts[member], browser.notes[member] = (
+            "→ b 1.00",
+            "labelled a, looks like b (score 1.00)",
+        )
+        browser._ordered[LABEL_ERRORS_KEY] = ("Suspected label errors", [member])
+        browser._rebuild_filters(browser.classes.class_names())
+        browser.set_filter(LABEL_ERRORS_KEY)
+        browser._refresh_duplicate_flags()  # as a relabel of another item refreshes them
+        assert browser.model.verdicts[member] == "→ b 1.00" and "looks like b" in browser.notes[member]
+        browser.set_filter(DUPLICATES_KEY)
+        assert browser.model.verdicts[member].startswith("dup ")
+    finally:
+        controller.shutdown()
