@@ -652,6 +652,9 @@ class StudioController(QObject):
 
         browser.model.modelReset.connect(project_shown)
         browser.view.selectionModel().selectionChanged.connect(selected_images)
+        browser.project_changed.connect(
+            selected_images
+        )  # a relabel: the preview's captions name the new label
         editor.recipe_changed.connect(store_recipe)
         # The samples are fitted into the square as the run will be: the model panel's image shape.
         shape = self.window.model_panel.resize_mode

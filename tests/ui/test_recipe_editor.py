@@ -379,6 +379,12 @@ def test_with_nothing_selected_the_preview_follows_the_grid_s_filter(qtbot, proj
     browser.view.clearSelection()
     shown = [editor.image_choice.itemText(i) for i in range(editor.image_choice.count())]
     assert shown and all("(triangle)" in name for name in shown), shown
+    # Relabelled (the key, the map): the preview names its new label (it kept "(triangle)").
+    browser._select_row(0)
+    first = editor.image_choice.itemText(0)
+    browser.view.setFocus()
+    qtbot.keyClick(browser.view, Qt.Key.Key_1)  # circle
+    assert editor.image_choice.itemText(0) == first.replace("(triangle)", "(circle)")
     controller.shutdown()
 
 
