@@ -16,7 +16,9 @@ def _dock(window, title: str) -> QDockWidget:  # noqa: ANN001
     return next(d for d in window.findChildren(QDockWidget) if d.windowTitle() == title)
 
 
-def test_focus_in_a_dock_tab_behind_brings_it_to_the_front(qtbot, project: Path) -> None:  # noqa: ANN001
+def _recipe_behind(qtbot, project: Path) -> tuple:  # noqa: ANN001
+    """The window at 1280 x 720, the recipe dock behind the backbone dock: ``(window, controller, recipe,
+    backbone)``."""
     window, controller = build_window(project)
     qtbot.addWidget(window)
     window.resize(1280, 720)
@@ -26,6 +28,11 @@ def test_focus_in_a_dock_tab_behind_brings_it_to_the_front(qtbot, project: Path)
     recipe, backbone = _dock(window, "Augmentation recipe"), _dock(window, "Backbone and head")
     backbone.raise_()
     qtbot.waitUntil(lambda: recipe.widget().visibleRegion().isEmpty())
+    return window, controller, recipe, backbone
+
+
+def test_focus_in_a_dock_tab_behind_brings_it_to_the_front(qtbot, project: Path) -> None:  # noqa: ANN001
+    window, controller, recipe, backbone = _recipe_behind(qtbot, project)
     window.recipe.export_button.setFocus(Qt.FocusReason.TabFocusReason)  # as Tab would reach it
     qtbot.waitUntil(lambda: not recipe.widget().visibleRegion().isEmpty())
     assert backbone.widget().visibleRegion().isEmpty()  # the tab in front changed
@@ -111,15 +118,7 @@ def test_the_wheel_scrolls_the_settings_panel_and_changes_only_a_field_the_user_
 def test_a_button_disabled_by_its_own_press_keeps_its_dock_in_front(qtbot, project: Path) -> None:  # noqa: ANN001
     """Cross-validate disables itself while it runs; Qt gave the focus to the next widget, in the recipe dock behind,
     and raising that dock hid the folds' progress and Cancel."""
-    window, controller = build_window(project)
-    qtbot.addWidget(window)
-    window.resize(1280, 720)
-    window.show()
-    window.activateWindow()
-    qtbot.waitExposed(window)
-    recipe, backbone = _dock(window, "Augmentation recipe"), _dock(window, "Backbone and head")
-    backbone.raise_()
-    qtbot.waitUntil(lambda: recipe.widget().visibleRegion().isEmpty())
+    window, controller, recipe, backbone = _recipe_behind(qtbot, project)
     button = window.model_panel.crossval_button
     button.setFocus(Qt.FocusReason.MouseFocusReason)
     qtbot.waitUntil(button.hasFocus)
