@@ -735,10 +735,10 @@ class ModelPanel(QWidget):
         self.stages.setEnabled(partial)
         self.stages_label.setEnabled(partial)
         self.time_budget.setEnabled(mode == "auto")
+        self._head_changed()  # Auto's head is linear
         self.contrastive_row.setEnabled(
             mode == "frozen"
         )  # a fine-tuned encoder learns from the labels anyway
-        self._update_probe()
         self._consistency_changed()
         for fine_tuning in (self.backbone_factor, self.layer_decay, self.tta_flip):
             fine_tuning.setEnabled(mode != "frozen")
@@ -763,7 +763,10 @@ class ModelPanel(QWidget):
         self.stages_label.setText(f"last {self.stages.value()} of {self.stages.maximum()} stages")
 
     def _head_changed(self, *_: object) -> None:
-        mlp = self.head_kind.currentData() == "mlp"
+        auto = self.transfer() == "auto"  # its head is the probe's, a linear one, fine-tuned
+        self.head_kind.setEnabled(not auto)
+        self.head_kind.setToolTip("Auto fits a linear head as a probe, then fine-tunes it" if auto else "")
+        mlp = self.head_kind.currentData() == "mlp" and not auto
         self.hidden.setEnabled(mlp)
         self.hidden.setToolTip("" if mlp else "Only an MLP head has hidden units")
         self._update_probe()

@@ -324,6 +324,9 @@ def test_auto_is_offered_with_its_time_budget_for_images_and_not_for_texts(panel
     # is the linear probe, which the (greyed) box says.
     assert panel.epochs.isEnabled() and panel.layer_decay.isEnabled() and not panel.linear_probe.isEnabled()
     assert panel.linear_probe.text() == "Fit as a linear probe (Auto's first phase always is one)"
+    assert (
+        not panel.head_kind.isEnabled() and not panel.hidden.isEnabled()
+    )  # Auto's head is the probe's, linear
     assert panel.stages.isEnabled() and "partial fine-tune" in panel.help.text()
     panel.time_budget.setValue(12.5)
     panel.stages.setValue(1)

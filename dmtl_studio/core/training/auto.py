@@ -286,8 +286,9 @@ def train_auto(
         parts.strategy = config  # its time budget is Auto's: used, not an option of another strategy
 
     probe = run_phase(
-        # The strategy's first phase is the linear probe whatever the frozen strategy's own settings say: named
-        # so in its notes, the history and the report, it was a head trained by epochs when the box was unticked.
+        # The strategy is a linear probe, then a fine-tune from its head, whatever the frozen strategy's own
+        # settings say (an unticked box, an mlp head made its first phase a head trained by epochs under the
+        # probe's name in its notes, the history and the report).
         config.with_changes(transfer="frozen", linear_probe=True, head="linear"),
         probe_phase,
         clock.should_stop,
@@ -310,7 +311,9 @@ def train_auto(
             f"Auto kept the linear probe: fine-tune skipped, the probe alone took {spoken_duration(spent)} of the "
             f"{spoken_duration(budget_s)} budget"
         )
-    finetune_config = config.with_changes(transfer=AUTO_FINETUNE)
+    finetune_config = config.with_changes(
+        transfer=AUTO_FINETUNE, head="linear"
+    )  # the probe's head, fine-tuned
     budget = _Budget(
         clock.elapsed, budget_s, _val_count(probe_confusion), 2 if finetune_config.tta_flip else 1
     )

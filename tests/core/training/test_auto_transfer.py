@@ -147,6 +147,11 @@ def test_auto_s_first_phase_is_the_linear_probe_whatever_the_frozen_strategy_s_b
     assert summary.metrics["auto"]["kept"] == "probe"
     config = read_sidecar(summary.run_dir)["config"]
     assert config["linear_probe"] is True and config["head"] == "linear"
+    # Its fine-tune starts from that head (LP-FT): a linear one too.
+    started = train(project, _auto(linear_probe=False, head="mlp"))
+    assert (
+        read_sidecar(started.metrics["auto"]["finetune_run"] or started.run_dir)["config"]["head"] == "linear"
+    )
 
 
 def test_the_estimate_from_the_first_steps_stops_a_fine_tune_over_the_budget() -> None:
