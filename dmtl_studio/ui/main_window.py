@@ -146,10 +146,10 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             app.focusChanged.connect(self._raise_focused_dock)
-            self._wheel_guard = WheelGuard(
-                self
-            )  # the wheel scrolls settings panels, not their unfocused fields
+            # The wheel scrolls settings panels, and changes only a field the user is in.
+            self._wheel_guard = WheelGuard(self)
             app.installEventFilter(self._wheel_guard)
+            self._wheel_guard.adopt(self)
         self._build_menus()
         self._allow_close = False
         self.summary_box: QMessageBox | None = None  # the last import's summary, kept open until closed

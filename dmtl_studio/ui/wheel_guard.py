@@ -8,7 +8,7 @@ later run. Installed once on the application by the main window (the pattern of 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
@@ -31,6 +31,13 @@ def _value_field(widget: QWidget) -> QWidget | None:
     return None
 
 
+def _no_wheel_focus(widget: QObject) -> None:
+    """Spin and combo boxes take the focus from the wheel itself (Qt's WheelFocus) before any event filter sees
+    the turn, so the guard found them focused: a click or Tab gives them the focus, the wheel no longer does."""
+    if isinstance(widget, _VALUE_FIELDS) and widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+        widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+
 def _scroll_area(widget: QWidget) -> QScrollArea | None:
     parent = widget.parentWidget()
     while parent is not None and not isinstance(parent, QScrollArea):
@@ -42,7 +49,15 @@ class WheelGuard(QObject):
     """An application event filter: a wheel turn over an unfocused value field inside a scroll area scrolls the
     area instead of changing the field."""
 
+    def adopt(self, root: QWidget) -> None:
+        """Fields made before the guard was installed (those made later are adopted as Qt polishes them)."""
+        for widget in root.findChildren(QWidget):
+            _no_wheel_focus(widget)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Polish:
+            _no_wheel_focus(watched)
+            return False
         if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget):
             return False
         field = _value_field(watched)
