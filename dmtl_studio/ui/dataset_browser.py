@@ -116,7 +116,11 @@ class ImageListModel(QAbstractListModel):
         # suggestion ("→ square 84%") replaces "unlabelled"; an evaluation verdict ("✓ 97%", "✗ square") follows
         # the label.
         self.suggested: dict[int, str] = {}
-        self.verdicts: dict[int, str] = {}
+        self.verdicts: dict[int, str] = {}  # the model's word on an item ("✓ 97%", "→ circle 0.96")
+        # A duplicate group's mark ("dup 2 leak"), kept apart from the model's word: under the thumbnail where the
+        # item has no word of the model's, or first while the Duplicates filter is shown (``dups_first``).
+        self.dup_marks: dict[int, str] = {}
+        self.dups_first = False
         self.detailed = False  # one line per file with its problem, for the Problems view
         # In a text project: the texts' beginnings, which are the display text; no thumbnail is ever asked for.
         self.texts: TextPreviews | None = None
@@ -206,7 +210,8 @@ class ImageListModel(QAbstractListModel):
                 return "problem"
             if record.label is None:
                 return self.suggested.get(record.id, "unlabelled")
-            verdict = self.verdicts.get(record.id)
+            dup = self.dup_marks.get(record.id)
+            verdict = (dup if self.dups_first else None) or self.verdicts.get(record.id) or dup
             return f"{record.label} {verdict}" if verdict else record.label
         if role == Qt.ItemDataRole.ToolTipRole:
             split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
@@ -409,6 +414,7 @@ class DatasetBrowser(QWidget):
             "",
         )  # the confusion-matrix cell shown (true, predicted class names)
         self.notes: dict[int, str] = {}  # the model's word on an image, for the viewer's caption
+        self.dup_notes: dict[int, str] = {}  # a duplicate group's note (see ImageListModel.dup_marks)
 
         self.summary = QLabel("No project open. Use File ▸ Open project… or File ▸ New project…")
         self.summary.setWordWrap(True)
@@ -556,6 +562,7 @@ class DatasetBrowser(QWidget):
         self._duplicate_groups = []
         self.evaluation = None
         self.model.suggested, self.model.verdicts, self.notes = {}, {}, {}
+        self.model.dup_marks, self.dup_notes = {}, {}
         self.model.forget_thumbnails()  # ids are per project: a thumbnail held would show another's image
         self.editor = LabelEditor(store) if store is not None else None
         self._show_kind(store.kind if store is not None else "images")
@@ -702,8 +709,7 @@ class DatasetBrowser(QWidget):
         onto the first item; else the first item becomes current."""
         current = self.current_record() if keep_place else None
         key = self.filter.currentData() or "all"
-        if key == DUPLICATES_KEY:  # its marks, where a list of the model's kept the model's word instead
-            self._refresh_duplicate_flags()
+        self.model.dups_first = key == DUPLICATES_KEY  # its marks first; elsewhere the model's word first
         text = self.search.text().strip().lower()
         found: set[int] | None = None
         if self.is_text and text:  # words in the bodies, found by the store (file names mean nothing here)
@@ -923,24 +929,16 @@ class DatasetBrowser(QWidget):
                 )
         # Short: the filter box is narrow at 1280 px ("Duplicates: 5 groups, 3 w…"); the status bar says it whole.
         entry = (f"Duplicates: {warned}/{groups} warned", order)
-        shown = {i: (self.model.verdicts.get(i, ""), self.notes.get(i, "")) for i in self.duplicate_group}
+        shown = {
+            i: (self.model.dup_marks.get(i, ""), self.dup_notes.get(i, "")) for i in self.duplicate_group
+        }
         if shown == marks and self._ordered.get(DUPLICATES_KEY) == entry:
             return groups, warned  # a label key that left every group as it was: no repaint of every row
-        for image_id in self.duplicate_group:  # the marks of the last refresh
-            if self.model.verdicts.get(image_id, "").startswith("dup "):
-                del self.model.verdicts[image_id]
-            if self.notes.get(image_id, "").startswith("duplicate group "):
-                del self.notes[image_id]
+        # Apart from the model's word on an item: a relabel elsewhere swapped a suspect's "→ circle 1.00" for its
+        # group's mark in the Suspected label errors list.
+        self.model.dup_marks = {i: mark for i, (mark, _note) in marks.items()}
+        self.dup_notes = {i: note for i, (_mark, note) in marks.items()}
         self.duplicate_group = members
-        # In a list of the model's (suspected label errors, an evaluation's), its word on an item stays: a relabel
-        # elsewhere swapped a suspect's "→ circle 1.00" for its duplicate group's mark.
-        models_list = self.filter.currentData() in (LABEL_ERRORS_KEY, QUEUE_KEY) or str(
-            self.filter.currentData()
-        ).startswith(("eval:", "cell:"))
-        for image_id, (mark, note) in marks.items():
-            if models_list and self.model.verdicts.get(image_id, "dup ")[:4] != "dup ":
-                continue
-            self.model.verdicts[image_id], self.notes[image_id] = mark, note
         self._ordered[DUPLICATES_KEY] = entry
         self._notes_changed()
         return groups, warned
@@ -1255,16 +1253,22 @@ class DatasetBrowser(QWidget):
         elif current.isValid():
             self.viewer.set_caption(self._caption(self.model.record(current.row())))
 
+    def _note_of(self, image_id: int) -> str | None:
+        """The note a caption shows: as the thumbnail, the duplicate group's first under the Duplicates filter,
+        elsewhere the model's word first."""
+        dup = self.dup_notes.get(image_id)
+        return (dup if self.model.dups_first else None) or self.notes.get(image_id) or dup
+
     def _text_caption(self, record: ImageRecord, body: str) -> str:
         color = readable(self.model.colors.get(record.label or "", "#7f8c8d"))  # a dark blue on a dark theme
-        return text_caption(record, color, self.notes.get(record.id), count_words(body))
+        return text_caption(record, color, self._note_of(record.id), count_words(body))
 
     def _caption(self, record: ImageRecord) -> str:
         split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
         size = f" · {record.width}×{record.height}" if record.width else ""
         color = readable(self.model.colors.get(record.label or "", "#7f8c8d"))
         label = html.escape(record.label or "unlabelled")  # a class name may hold '<'
-        note = self.notes.get(record.id)
+        note = self._note_of(record.id)
         model = (
             f"<br><span style='color:{muted_color()}'>{html.escape(note_line(note))}</span>" if note else ""
         )

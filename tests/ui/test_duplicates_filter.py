@@ -110,7 +110,7 @@ def test_the_duplicate_marks_follow_moves_and_removals_and_enter_says_when_nothi
         browser.move_selected_to_split("train")  # by hand: the leak is gone, the marks said it still was
         assert "leak" not in mark("camera.png") and "dup" in mark("camera.png")
         assert browser.filter.currentText().startswith("Duplicates: 1/2 warned")
-        assert browser.notes[small].endswith("same split, same label")
+        assert browser.dup_notes[small].endswith("same split, same label")
 
         browser._select_row(rows["coffee.png"])  # the two labels: both in training already
         browser.keep_duplicate_group_in_one_split()
@@ -210,6 +210,10 @@ def test_in_a_list_of_the_model_s_a_duplicate_mark_does_not_replace_its_word(qtb
     try:
         browser.set_duplicates(find_duplicates(project))
         member = next(iter(browser.duplicate_group))
+
+        def under_thumbnail() -> str:
+            return browser.model.data(browser.model.index(browser.model.row_of(member)))
+
         browser.model.verdicts[member], browser.notes[member] = (
             "→ b 1.00",
             "labelled a, looks like b (score 1.00)",
@@ -218,8 +222,10 @@ def test_in_a_list_of_the_model_s_a_duplicate_mark_does_not_replace_its_word(qtb
         browser._rebuild_filters(browser.classes.class_names())
         browser.set_filter(LABEL_ERRORS_KEY)
         browser._refresh_duplicate_flags()  # as a relabel of another item refreshes them
-        assert browser.model.verdicts[member] == "→ b 1.00" and "looks like b" in browser.notes[member]
-        browser.set_filter(DUPLICATES_KEY)
-        assert browser.model.verdicts[member].startswith("dup ")
+        assert under_thumbnail().endswith("→ b 1.00") and "looks like b" in browser._note_of(member)
+        browser.set_filter(DUPLICATES_KEY)  # its marks first there
+        assert " dup " in under_thumbnail() and browser._note_of(member).startswith("duplicate group ")
+        browser.set_filter(LABEL_ERRORS_KEY)  # and back: the model's word again (it was lost)
+        assert under_thumbnail().endswith("→ b 1.00")
     finally:
         controller.shutdown()
