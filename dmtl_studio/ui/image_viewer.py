@@ -161,9 +161,11 @@ class ImageViewer(QWidget):
     ) -> None:
         """``image_id`` is current: its caption at once, and until its pixels are decoded (a large photo can take
         seconds) its thumbnail ``placeholder`` enlarged, or an empty view — never the image shown before."""
+        if image_id != self.image_id:
+            self._problem = ""
         self.image_id = image_id
         self.path = path
-        self.caption.setText(caption)
+        self.set_caption(caption)
         if placeholder is not None and not placeholder.isNull():
             self.view.set_image(placeholder.toImage())
         else:
@@ -171,11 +173,14 @@ class ImageViewer(QWidget):
         self._ask_for_overlay()
 
     def set_caption(self, caption: str) -> None:
-        self.caption.setText(caption)
+        """The caption (rich text) of the image shown, with why it cannot be shown when it cannot: a caption drawn
+        again (a label, a note, a split move) dropped that line."""
+        self.caption.setText(caption + self._problem)
 
     def clear(self, caption: str = "Select an image") -> None:
         """No image is current (none is left by a filter or a search): the picture, overlay and caption go."""
         self.image_id = self.path = None
+        self._problem = ""
         self._pending_overlay = None
         self.view.clear()
         self.overlay_note.hide()
@@ -183,11 +188,15 @@ class ImageViewer(QWidget):
 
     def set_image(self, image_id: int, image: QImage) -> None:
         if image_id == self.image_id:
+            if self._problem:  # read after all (the file is back): its caption without the problem
+                self.caption.setText(self.caption.text().removesuffix(self._problem))
+                self._problem = ""
             self.view.set_image(image)
             if self._pending_overlay is not None and self._pending_overlay[0] == image_id:
                 self.view.set_overlay(self._pending_overlay[1])
 
     _pending_overlay: tuple[int, QImage] | None = None
+    _problem = ""  # why the image shown cannot be shown, as a line of its caption
 
     def show_problem(self, image_id: int, reason: str = "") -> None:
         """``image_id`` cannot be shown: no picture, not the one before, and ``reason`` under the caption (a file
@@ -195,11 +204,13 @@ class ImageViewer(QWidget):
         if image_id != self.image_id:
             return
         self.view.clear()
-        if reason and reason not in self.caption.text():
-            self.caption.setText(
-                f"{self.caption.text()}<br><span style='color:{readable('#c0392b')}'>"
+        if reason and not self._problem:
+            caption = self.caption.text()
+            self._problem = (
+                f"<br><span style='color:{readable('#c0392b')}'>"
                 f"{html.escape(reason)}{MISSING_HINT if 'No such file' in reason else ''}</span>"
             )
+            self.set_caption(caption)
 
     # ----------------------------------------------------------------- Grad-CAM
     def _explain_toggled(self, on: bool) -> None:

@@ -423,4 +423,6 @@ def test_an_image_gone_from_disk_says_so_in_the_viewer(qtbot, tmp_path: Path) ->
     browser.view.setCurrentIndex(browser.model.index(3))
     qtbot.waitUntil(lambda: MISSING_HINT in browser.viewer.caption.text(), timeout=10_000)
     assert "No such file" in browser.viewer.caption.text() and browser.viewer.view.item.pixmap().isNull()
+    browser.viewer.set_caption(browser._caption(record))  # drawn again (a label, a note): the line stays
+    assert MISSING_HINT in browser.viewer.caption.text()
     controller.shutdown()
