@@ -1066,13 +1066,13 @@ class StudioController(QObject):
 
         def follow_project() -> None:
             """The map's colours and labels as the project's are now: after a label, a class change (its colour
-            too), a label CSV, an import (the browser reloads: its model is reset)."""
+            too), a label CSV, an import (the browser reads the store again); not on a filter or a search."""
             if len(view.image_ids):
                 view.set_class_colors(browser.model.colors)
                 view.update_labels(browser.labels_of([int(i) for i in view.image_ids]))
 
         browser.project_changed.connect(follow_project)
-        browser.model.modelReset.connect(follow_project)
+        browser.reloaded.connect(follow_project)
 
     # ----------------------------------------------------------------- closing
     def _threads(self) -> list[QThread]:

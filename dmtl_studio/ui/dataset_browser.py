@@ -393,6 +393,7 @@ class DatasetBrowser(QWidget):
     thumbnails_wanted = Signal(list)
     view_image_wanted = Signal(int, str)
     project_changed = Signal()  # labels, classes or splits changed
+    reloaded = Signal()  # everything was read again from the store (an import, a label CSV, a class change)
     status_message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -613,6 +614,7 @@ class DatasetBrowser(QWidget):
         self._refresh_classes()
         self.apply_filter()
         self._update_undo_actions()  # a label import is an action of the editor too
+        self.reloaded.emit()
 
     def shown_states(self) -> tuple[dict[int, tuple[str | None, str | None, bool]], dict[str, str]]:
         """What the browser shows of the project: ``({id: (label, split, has a problem)}, {class: colour})``, as
