@@ -253,6 +253,11 @@ class MainWindow(QMainWindow):
         Not when the focus left a button that was just disabled (Cross-validate pressed, say): Qt hands it to the
         next widget, maybe in a dock behind, and raising that hid the work's own progress and Cancel."""
         if old is not None and not old.isEnabled():
+            hidden = new is not None and new.visibleRegion().isEmpty()
+            if hidden and (panel := self._dock_of(old)) is not None and panel.widget() is not None:
+                panel.widget().setFocus(
+                    Qt.FocusReason.OtherFocusReason
+                )  # keys go on acting where the user is
             return
         widget = new
         while widget is not None and not isinstance(widget, QDockWidget):
@@ -261,6 +266,12 @@ class MainWindow(QMainWindow):
             return
         if widget.widget() is not None and widget.widget().visibleRegion().isEmpty():
             widget.raise_()
+
+    @staticmethod
+    def _dock_of(widget: QWidget) -> QDockWidget | None:
+        while widget is not None and not isinstance(widget, QDockWidget):
+            widget = widget.parentWidget()
+        return widget
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

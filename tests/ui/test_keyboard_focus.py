@@ -130,4 +130,6 @@ def test_a_button_disabled_by_its_own_press_keeps_its_dock_in_front(qtbot, proje
     qtbot.wait(50)
     assert not button.hasFocus()  # Qt moved the focus on...
     assert recipe.widget().visibleRegion().isEmpty() and not backbone.widget().visibleRegion().isEmpty()
+    focused = QApplication.focusWidget()  # ...but not into the dock behind, where keys would act unseen
+    assert focused is None or not recipe.isAncestorOf(focused), focused
     controller.shutdown()
