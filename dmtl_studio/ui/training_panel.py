@@ -758,6 +758,7 @@ class TrainingPanel(QWidget):
         if event.phase == "contrastive":
             # At the rate measured here, pauses left out (the core's counts a pause as time spent on the steps).
             eta = self._steps_eta(self.clock(), event.done, event.total)
+            eta = eta if eta is not None else event.eta_seconds  # the first report: the core's, no pause yet
             left = format_duration(eta) if eta is not None else "…"
             self.progress.setFormat(f"contrastive {event.done:,}/{event.total:,} · ETA {left}")
             if not self.paused:
