@@ -355,7 +355,9 @@ def test_the_contrastive_step_s_eta_leaves_a_pause_out(qtbot) -> None:  # noqa: 
     panel.clock = lambda: now[0]
     panel.run_started("text run")
     panel.on_preparing(PreparationProgress(1, 41, 2.0, eta_seconds=80.0, phase="contrastive"))
-    assert panel.progress.format() == "contrastive 1/41 · ETA 1:20"  # the core's, before a rate is measured here
+    assert (
+        panel.progress.format() == "contrastive 1/41 · ETA 1:20"
+    )  # the core's, before a rate is measured here
     now[0] += 10  # 10 steps in 10 s
     panel.on_preparing(PreparationProgress(11, 41, 12.0, eta_seconds=32.7, phase="contrastive"))
     assert panel.progress.format() == "contrastive 11/41 · ETA 0:30"

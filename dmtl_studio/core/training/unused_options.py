@@ -83,8 +83,15 @@ def _unfreeze_stages(config: TrainConfig, kind: str) -> str | None:
 
 
 def _hidden_size(config: TrainConfig, kind: str) -> str | None:
-    if config.head != "mlp":
-        return f"only an mlp head has hidden units; this run's head is {config.head}"
+    if config.head != "mlp" or config.transfer == AUTO:
+        head = "linear (Auto's)" if config.transfer == AUTO else config.head
+        return f"only an mlp head has hidden units; this run's head is {head}"
+    return None
+
+
+def _auto_head(config: TrainConfig, kind: str) -> str | None:
+    if config.transfer == AUTO and (config.head != "linear" or not config.linear_probe):
+        return "Auto fits a linear head as a probe, then fine-tunes that head: its head is linear, fitted as a probe"
     return None
 
 
@@ -119,6 +126,8 @@ RULES: dict[str, Callable[[TrainConfig, str], str | None]] = {
     "contrastive_steps": _contrastive_steps,
     "unfreeze_stages": _unfreeze_stages,
     "hidden_size": _hidden_size,
+    "head": _auto_head,
+    "linear_probe": _auto_head,
     **{name: _unlabelled for name in UNLABELLED_SETTINGS},
     **{name: _epochs for name in EPOCH_SETTINGS},
     **{name: _backbone_rates for name in BACKBONE_SETTINGS},

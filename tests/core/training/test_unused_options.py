@@ -25,6 +25,10 @@ def test_strategy_settings_are_used_by_their_strategy_only() -> None:
     assert _unused("images", unfreeze_stages=1, transfer="auto") == []  # Auto's fine-tune is the partial one
     assert _unused("images", hidden_size=64, head="mlp") == []
     assert _unused("images", hidden_size=64) == ["hidden_size"]
+    # Auto's head is linear, fitted as a probe, then fine-tuned: an mlp head or no probe is not what it trains.
+    assert _unused("images", transfer="auto", head="mlp", hidden_size=64) == ["head", "hidden_size"]
+    assert _unused("images", transfer="auto", linear_probe=False) == ["linear_probe"]
+    assert _unused("images", transfer="auto", head="linear", linear_probe=True) == []
 
 
 def test_unlabelled_settings_need_the_unlabelled_items() -> None:
