@@ -652,9 +652,8 @@ class StudioController(QObject):
 
         browser.model.modelReset.connect(project_shown)
         browser.view.selectionModel().selectionChanged.connect(selected_images)
-        browser.project_changed.connect(
-            selected_images
-        )  # a relabel: the preview's captions name the new label
+        # A relabel: the preview's captions name the new label.
+        browser.project_changed.connect(selected_images)
         editor.recipe_changed.connect(store_recipe)
         # The samples are fitted into the square as the run will be: the model panel's image shape.
         shape = self.window.model_panel.resize_mode
@@ -761,9 +760,8 @@ class StudioController(QObject):
         self.model_tasks: dict[str, QThread] = {}
         self._waiting_cam: tuple[int, str] | None = None
         self._waiting_text: tuple[int, str] | None = None
-        view.result_shown.connect(
-            browser.set_evaluation
-        )  # verdicts and filters of the run whose figures show
+        # The browser's verdicts and filters are those of the run whose figures the view shows.
+        view.result_shown.connect(browser.set_evaluation)
 
         def start(kind: str, thread: QThread, busy: str | None = None) -> None:
             self.model_tasks[kind] = thread

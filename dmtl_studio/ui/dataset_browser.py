@@ -410,10 +410,8 @@ class DatasetBrowser(QWidget):
         #: The last duplicate report's groups: (kind, ids, ids of identical copies); their warnings follow the project.
         self._duplicate_groups: list[tuple[str, list[int], set[int]]] = []
         self.evaluation: object | None = None
-        self._cell: tuple[str, str] = (
-            "",
-            "",
-        )  # the confusion-matrix cell shown (true, predicted class names)
+        # The confusion-matrix cell shown: (true, predicted) class names.
+        self._cell: tuple[str, str] = ("", "")
         self.notes: dict[int, str] = {}  # the model's word on an image, for the viewer's caption
         self.dup_notes: dict[int, str] = {}  # a duplicate group's note (see ImageListModel.dup_marks)
 

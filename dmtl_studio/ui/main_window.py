@@ -208,9 +208,8 @@ class MainWindow(QMainWindow):
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        if (
-            self._bottom_dock.isVisible() and self.height() > 0
-        ):  # (hidden on the start page: its size is stale)
+        # Not while the bottom dock is hidden (the start page): its size then is stale.
+        if self._bottom_dock.isVisible() and self.height() > 0:
             share = self._bottom_dock.height() / self.height()
             settings.setValue("window/dock_shares", [f"{share:.4f}", str(self.width()), str(self.height())])
         for splitter in self.browser.splitters:
@@ -255,20 +254,18 @@ class MainWindow(QMainWindow):
         if old is not None and not old.isEnabled():
             hidden = new is not None and new.visibleRegion().isEmpty()
             if hidden and (panel := self._dock_of(old)) is not None and panel.widget() is not None:
-                panel.widget().setFocus(
-                    Qt.FocusReason.OtherFocusReason
-                )  # keys go on acting where the user is
+                # Keys go on acting where the user is.
+                panel.widget().setFocus(Qt.FocusReason.OtherFocusReason)
             return
-        widget = new
-        while widget is not None and not isinstance(widget, QDockWidget):
-            widget = widget.parentWidget()
+        widget = self._dock_of(new)
         if widget is None or widget.window() is not self or not self.tabifiedDockWidgets(widget):
             return
         if widget.widget() is not None and widget.widget().visibleRegion().isEmpty():
             widget.raise_()
 
     @staticmethod
-    def _dock_of(widget: QWidget) -> QDockWidget | None:
+    def _dock_of(widget: QWidget | None) -> QDockWidget | None:
+        """The dock holding ``widget``, else ``None``."""
         while widget is not None and not isinstance(widget, QDockWidget):
             widget = widget.parentWidget()
         return widget

@@ -174,9 +174,8 @@ class _Tile(QWidget):
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         tone(self.caption)
-        self.caption.setFont(
-            plot_font()
-        )  # a point under the window's font: it follows a larger one (not 10 px)
+        # A point under the window's font: it follows a larger one (not 10 px).
+        self.caption.setFont(plot_font())
         self.caption.setFixedWidth(size)
         # Two lines: a mixed sample names both labels with their weights, one per line.
         self.caption.setFixedHeight(2 * self.caption.fontMetrics().height() + 2)

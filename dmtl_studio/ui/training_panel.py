@@ -848,9 +848,8 @@ class TrainingPanel(QWidget):
             gone = " No run was kept: Start trains a new one." if summary.removed else ""
             self.status.setText(f"{verb} before {before}{kept}.{gone}")
         self.progress.setFormat(verb.lower())
-        if (
-            summary.status == "completed"
-        ):  # a full bar: Auto's skipped fine-tune left it at its first phase's share
+        # A full bar: Auto's skipped fine-tune left it at its first phase's share.
+        if summary.status == "completed":
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored

@@ -311,9 +311,7 @@ def train_auto(
             f"Auto kept the linear probe: fine-tune skipped, the probe alone took {spoken_duration(spent)} of the "
             f"{spoken_duration(budget_s)} budget"
         )
-    finetune_config = config.with_changes(
-        transfer=AUTO_FINETUNE, head="linear"
-    )  # the probe's head, fine-tuned
+    finetune_config = config.with_changes(transfer=AUTO_FINETUNE, head="linear")  # the probe's head, tuned
     budget = _Budget(
         clock.elapsed, budget_s, _val_count(probe_confusion), 2 if finetune_config.tta_flip else 1
     )
