@@ -495,12 +495,13 @@ class StudioController(QObject):
         """The whole summary in the window's summary box: the counts and facts, the split and its first
         ``notes_shown`` notes (a class too small to split, say); the other notes, the label conflicts, the problem
         files and the reading notes behind Show Details, so the box stays as tall as a screen allows."""
-        split = summary.describe_split()  # the split line, its notes, a conflicts heading, conflicts indented
-        notes = [line for line in split if line.startswith("note: ")]
-        headings = [line.removesuffix(":") for line in split[1:] if not line.startswith(("note: ", "  "))]
-        details = notes[notes_shown:] + [line.strip() for line in split if line.startswith("  ")]
-        details += summary.details(100)
-        lines = summary.lines() + split[:1] + notes[:notes_shown] + headings
+        split = [summary.split.describe()] if summary.split is not None else []
+        notes = [f"note: {warning}" for warning in summary.split.warnings] if split else []
+        conflicts = summary.conflict_lines() if split else []  # a heading, then one indented line each
+        details = notes[notes_shown:] + [line.strip() for line in conflicts[1:]] + summary.details(100)
+        lines = (
+            summary.lines() + split + notes[:notes_shown] + [line.removesuffix(":") for line in conflicts[:1]]
+        )
         if len(notes) > notes_shown:
             lines.append(f"… and {len(notes) - notes_shown} more note(s) on the split")
         if details:

@@ -36,6 +36,7 @@ from dmtl_studio.core.project.splits import (
     SplitSummary,
     assign_splits,
     label_conflicts,
+    listed_conflicts,
     split_leak_sentence,
     split_leaks,
 )
@@ -163,15 +164,12 @@ class ImportSummary:
         """Lines for the import's summary: the split, then every warning and label conflict."""
         if self.split is None:
             return []
-        lines = [self.split.describe(), *(f"note: {w}" for w in self.split.warnings)]
-        if self.conflicts:
-            lines.append(f"{len(self.conflicts)} picture(s) carry two or more labels (identical files):")
-            lines += [f"  {conflict.describe()}" for conflict in self.conflicts[:20]]
-            if len(self.conflicts) > 20:
-                lines.append(
-                    f"  … and {len(self.conflicts) - 20} more (the browser's filter 'Conflicting labels')"
-                )
-        return lines
+        return [self.split.describe(), *(f"note: {w}" for w in self.split.warnings), *self.conflict_lines()]
+
+    def conflict_lines(self) -> list[str]:
+        """The pictures under two labels: a heading, then one indented line each (:func:`~dmtl_studio.core.project.splits.listed_conflicts`)."""
+        heading = f"{len(self.conflicts)} picture(s) carry two or more labels (identical files):"
+        return listed_conflicts(heading, [conflict.describe() for conflict in self.conflicts])
 
 
 def _held_elsewhere(info: object, held: dict[str, list[str]]) -> bool:

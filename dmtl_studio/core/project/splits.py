@@ -135,6 +135,22 @@ def split_leaks(store: ProjectStore) -> list[tuple[str, ...]]:
     return sorted(tuple(group) for group in paths.values())
 
 
+#: Label conflicts an import's summary lists one by one; the others are counted.
+CONFLICTS_LISTED = 20
+
+
+def listed_conflicts(heading: str, described: Sequence[str]) -> list[str]:
+    """An import summary's label conflicts: ``heading``, then the first :data:`CONFLICTS_LISTED` of ``described``
+    (one line each, indented), then how many more; nothing when ``described`` is empty."""
+    if not described:
+        return []
+    lines = [heading, *(f"  {line}" for line in described[:CONFLICTS_LISTED])]
+    if len(described) > CONFLICTS_LISTED:
+        more = len(described) - CONFLICTS_LISTED
+        lines.append(f"  … and {more} more (the browser's filter 'Conflicting labels')")
+    return lines
+
+
 def split_leak_sentence(leaks: Sequence[Sequence[str]], noun: str) -> str:
     """The import summary's sentence for :func:`split_leaks` (``noun``: ``"image"`` or ``"text"``)."""
     first = ", ".join(os.path.basename(path) for path in leaks[0][:2])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.base.listing import capped_lines
-from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, split_leak_sentence
+from dmtl_studio.core.project.splits import LabelConflict, SplitSummary, listed_conflicts, split_leak_sentence
 from dmtl_studio.core.project.text_decoding import describe_encoding
 from dmtl_studio.core.project.text_rows import is_removed_key, unremoved_key
 from dmtl_studio.core.project.text_tables import Table, describe_delimiter
@@ -213,18 +213,16 @@ class TextImportSummary:
         """Lines for the split and every warning and label conflict (as for images)."""
         if self.split is None:
             return []
-        lines = [self.split.describe(), *(f"note: {w}" for w in self.split.warnings)]
-        if self.conflicts:
-            lines.append(f"{len(self.conflicts)} text(s) carry two or more labels (equal texts):")
-            lines += [
-                f"  labelled {' and '.join(c.labels)}: {', '.join(map(describe_source, c.paths[:4]))}"
-                for c in self.conflicts[:20]
-            ]
-            if len(self.conflicts) > 20:
-                lines.append(
-                    f"  … and {len(self.conflicts) - 20} more (the browser's filter 'Conflicting labels')"
-                )
-        return lines
+        return [self.split.describe(), *(f"note: {w}" for w in self.split.warnings), *self.conflict_lines()]
+
+    def conflict_lines(self) -> list[str]:
+        """The texts under two labels: a heading, then one indented line each (:func:`~dmtl_studio.core.project.splits.listed_conflicts`)."""
+        heading = f"{len(self.conflicts)} text(s) carry two or more labels (equal texts):"
+        described = [
+            f"labelled {' and '.join(c.labels)}: {', '.join(map(describe_source, c.paths[:4]))}"
+            for c in self.conflicts
+        ]
+        return listed_conflicts(heading, described)
 
     def details(self, limit: int = 20) -> list[str]:
         """Every problem, duplicate group and note, ``limit`` of each at most, as lines."""
