@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -940,9 +941,9 @@ class StudioController(QObject):
             thread.result_ready.connect(browser.set_label_errors)
             thread.result_ready.connect(
                 lambda found: view.show_message(
-                    f"{len(found.suspects)} of {found.images} labelled {self._items(True)} may carry a wrong label. The "
-                    "browser shows them most suspect first: Enter takes the suggested class, a number key "
-                    "picks another."
+                    f"Label-error check at {time.strftime('%H:%M')} (on the labels of then): {len(found.suspects)} "
+                    f"of {found.images} labelled {self._items(True)} may carry a wrong label. The browser shows them "
+                    "most suspect first: Enter takes the suggested class, a number key picks another."
                 )
             )
             # A check that cannot run (e.g. too few labels per class) says so where one looks.
@@ -958,7 +959,8 @@ class StudioController(QObject):
             thread.failed.connect(browser.status_message)
             thread.result_ready.connect(
                 lambda found: view.show_message(
-                    f"{len(found.groups)} group(s) of duplicates among {found.images} {self._items(True)}, "
+                    f"Duplicate check at {time.strftime('%H:%M')}: {len(found.groups)} group(s) of duplicates "
+                    f"among {found.images} {self._items(True)}, "
                     f"{sum(1 for g in found.groups if g.warnings)} with a warning. The browser lists them group by "
                     f"group: Enter keeps the current {self._items()[:-1]}'s group in one split."
                 )

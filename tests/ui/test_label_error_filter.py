@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,11 @@ def test_suspected_label_errors_filter_and_enter_relabels(
         window.label_errors_requested.emit()  # the Labels menu's action
         qtbot.waitUntil(lambda: browser.filter.currentData() == LABEL_ERRORS_KEY, timeout=180_000)
         assert browser.filter.currentText().startswith("Suspected label errors")
+        # The Evaluation area's line is a record of one check: it says when, and on which labels.
+        message = window.evaluation.message.text()
+        assert re.match(
+            r"Label-error check at \d\d:\d\d \(on the labels of then\): \d+ of \d+ labelled", message
+        )
         shown = [browser.model.record(r) for r in range(browser.model.rowCount())]
         assert shown and all(r.label is not None for r in shown)
         top = [Path(r.path).name for r in shown[: len(truth) + 1]]
