@@ -13,6 +13,14 @@ Labels", JAIR 70, 2021) then decides which given labels to doubt:
   which no class reaches its threshold is not counted;
 - the images in the off-diagonal cells (``j != i``) are the label issues, ``j`` their suggested class.
 
+A second pass then asks again without the suspects' labels: the out-of-fold models are fitted anew on the folds'
+images less the first pass's issues (each image is still judged by a model that never saw it), and confident
+learning on these probabilities gives the issues reported. A wrong label teaches its fold's models to expect it
+on look-alike images, so in the first pass right labels near it are doubted too; the second pass's models are
+not taught by it. This is the iterative cross-validation of INCV (Chen, Liao, Chen & Zhang, "Understanding and
+Utilizing Deep Neural Networks Trained with Noisy Labels", ICML 2019) applied to confident learning; measured in
+``bench/bench_data_quality.py`` (docs/data-quality.md).
+
 Issues are ranked by self-confidence (the probability of the given label), lowest first; the score shown is
 ``1 - self-confidence``, so the most suspect image has the highest score.
 """
@@ -28,6 +36,7 @@ import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
 from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.quality.confident_learning import ConfidentLearning, confident_learning
 from dmtl_studio.core.training.config import TrainConfig
 
 DEFAULT_FOLDS = 5
@@ -139,6 +148,7 @@ def out_of_fold_probabilities(
     groups: Sequence[str] | None = None,
     l2: float = 10.0,
     should_stop: ShouldStop = never_stop,
+    untaught: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each item's class probabilities from a model fitted on the other folds (see the module docstring).
 
@@ -148,6 +158,8 @@ def out_of_fold_probabilities(
         ``(N, F)`` feature vectors.
     labels
         ``(N,)`` given class indices.
+    untaught
+        ``(N,)`` bool: items no model is fitted on (their probabilities are still predicted); none by default.
 
     Returns
     -------
@@ -175,12 +187,40 @@ def out_of_fold_probabilities(
             held = folds == fold
             if not held.any():
                 continue
+            taught = ~held if untaught is None else ~held & ~untaught
             probabilities[held] = fit_predict_softmax(
-                features[~held], labels[~held], features[held], num_classes, l2
+                features[taught], labels[taught], features[held], num_classes, l2
             )
     finally:
         torch.set_num_threads(threads)
     return probabilities
+
+
+def label_issues(
+    features: np.ndarray,
+    labels: Sequence[int],
+    num_classes: int,
+    k: int = DEFAULT_FOLDS,
+    seed: int = 0,
+    groups: Sequence[str] | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> ConfidentLearning:
+    """Confident learning in two passes (see the module docstring): out-of-fold probabilities and their issues,
+    then the same with no model taught by those issues' labels. Takes and raises what
+    :func:`out_of_fold_probabilities` does; returns the second pass's result (the first's when it found none)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    first = confident_learning(
+        labels,
+        out_of_fold_probabilities(features, labels, num_classes, k, seed, groups, should_stop=should_stop),
+    )
+    if not len(first.issues):
+        return first
+    untaught = np.zeros(len(labels), dtype=bool)
+    untaught[first.issues] = True
+    probabilities = out_of_fold_probabilities(
+        features, labels, num_classes, k, seed, groups, should_stop=should_stop, untaught=untaught
+    )
+    return confident_learning(labels, probabilities)
 
 
 def check_enough_labels(
@@ -211,60 +251,6 @@ def check_enough_labels(
             f"{k} folds need at least {k} labelled {items} per class (each fold holds some of every class out, and "
             f"2 folds are the fewest, so 2 {items} per class at the least); too few in: {listed}. To go on, {advice}."
         )
-
-
-# ---------------------------------------------------------------------------------------------- confident learning
-@dataclass(frozen=True)
-class ConfidentLearning:
-    """The result of confident learning on ``N`` items of ``C`` classes.
-
-    ``thresholds``: ``(C,)`` per-class thresholds ``t_j``; ``joint``: ``(C, C)`` confident joint (rows: given
-    label, columns: confidently predicted class); ``suggested``: ``(N,)`` that class per item (``-1`` when no
-    class reaches its threshold); ``self_confidence``: ``(N,)`` probability of the given label; ``issues``:
-    indices of the off-diagonal items, most suspect first; ``ranking``: every index, the issues first (in that
-    order) and then the other items by self-confidence, lowest first.
-    """
-
-    thresholds: np.ndarray
-    joint: np.ndarray
-    suggested: np.ndarray
-    self_confidence: np.ndarray
-    issues: np.ndarray
-    ranking: np.ndarray
-
-
-def confident_learning(labels: Sequence[int], probabilities: np.ndarray) -> ConfidentLearning:
-    """Confident learning's thresholds, confident joint and label issues (see the module docstring).
-
-    Parameters
-    ----------
-    labels
-        ``(N,)`` given class indices.
-    probabilities
-        ``(N, C)`` out-of-fold predicted probabilities.
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    count, classes = probabilities.shape
-    rows = np.arange(count)
-    self_confidence = probabilities[rows, labels]
-    thresholds = np.array(
-        [self_confidence[labels == j].mean() if (labels == j).any() else 1.0 for j in range(classes)]
-    )
-    # A tiny tolerance so that an item exactly at the threshold (e.g. one item in its class) counts.
-    reaches = probabilities >= thresholds[None, :] - 1e-12
-    counted = reaches.any(axis=1)
-    suggested = np.where(counted, np.where(reaches, probabilities, -np.inf).argmax(axis=1), -1)
-    joint = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(joint, (labels[counted], suggested[counted]), 1)
-    is_issue = counted & (suggested != labels)
-    issues = np.flatnonzero(is_issue)
-    issues = issues[np.argsort(self_confidence[issues], kind="stable")]
-    others = np.flatnonzero(~is_issue)
-    others = others[np.argsort(self_confidence[others], kind="stable")]
-    return ConfidentLearning(
-        thresholds, joint, suggested, self_confidence, issues, np.concatenate([issues, others])
-    )
 
 
 # ---------------------------------------------------------------------------------------------- projects
@@ -366,16 +352,15 @@ def find_label_errors(
             features = frozen_features(store, [im.path for im in images], config, should_stop, on_progress)
     feature_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    probabilities = out_of_fold_probabilities(
+    result = label_issues(
         features,
         labels,
         len(classes),
         folds,
         config.seed,
         [im.sha256 or im.path for im in images],
-        should_stop=should_stop,
+        should_stop,
     )
-    result = confident_learning(labels, probabilities)
     suspects = tuple(
         SuspectedLabel(
             images[i].id,

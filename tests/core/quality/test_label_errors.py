@@ -8,6 +8,7 @@ import pytest
 from dmtl_studio.core.quality.label_errors import (
     QualityError,
     confident_learning,
+    label_issues,
     out_of_fold_probabilities,
     stratified_folds,
 )
@@ -84,6 +85,39 @@ def test_injected_label_noise_is_found(seed: int) -> None:
     # The top of the ranking is made of flipped items.
     top = set(result.ranking[: len(flipped)].tolist())
     assert len(top & set(flipped.tolist())) >= 0.8 * len(flipped)
+
+
+def test_the_second_pass_doubts_fewer_right_labels_and_finds_no_fewer_wrong_ones() -> None:
+    # Few items in many dimensions, a fifth of the labels wrong: the first pass's models learn the wrong labels
+    # and doubt right ones near them; the second pass's models are not taught by the first pass's suspects.
+    found = {"one": 0, "two": 0}
+    false = {"one": 0, "two": 0}
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        truth = np.repeat([0, 1, 2], 22)
+        features = (rng.normal(0, 1, (3, 64)) * 0.7)[truth] + rng.normal(0, 1, (len(truth), 64))
+        flipped = rng.choice(len(truth), 13, replace=False)
+        given = truth.copy()
+        given[flipped] = (truth[flipped] + rng.integers(1, 3, len(flipped))) % 3
+        wrong = set(flipped.tolist())
+        one = set(
+            confident_learning(given, out_of_fold_probabilities(features, given, 3, 5, seed)).issues.tolist()
+        )
+        two = set(label_issues(features, given, 3, 5, seed).issues.tolist())
+        for key, flagged in (("one", one), ("two", two)):
+            found[key] += len(flagged & wrong)
+            false[key] += len(flagged - wrong)
+    assert false["one"] >= 3 and false["two"] < false["one"], false
+    assert found["two"] >= found["one"], found
+
+
+def test_untaught_items_are_predicted_but_teach_no_model() -> None:
+    features, given, _, _ = _noisy_blobs(0)
+    untaught = given == 1
+    probabilities = out_of_fold_probabilities(features, given, 3, k=5, seed=0, untaught=untaught)
+    assert probabilities.shape == (len(given), 3)
+    # No model saw a label 1: no item is given class 1 over the others.
+    assert (probabilities.argmax(1) != 1).all()
 
 
 def test_folds_are_stratified_seeded_and_keep_groups_together() -> None:
