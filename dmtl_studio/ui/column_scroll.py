@@ -1,5 +1,5 @@
-"""A scroll area for a panel of the window's side column or its evaluation: it scrolls the panel's height, never its
-width."""
+"""A scroll area for a panel of the window's side column, its evaluation or its browser: it scrolls the panel's
+height, never its width."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ MIN_HEIGHT = 480
 #: The most height the evaluation panel asks for, no more than the training panel's plots: on a 1024 x 600 screen
 #: the window fits under a title bar, and the rest of the panel scrolls.
 BOTTOM_MIN_HEIGHT = 150
+#: The most height the dataset browser asks for: its grid and side column at their least; below its own least
+#: height (a large font on a short screen) it scrolls.
+BROWSER_MIN_HEIGHT = 300
 
 
 class ColumnScroll(QScrollArea):

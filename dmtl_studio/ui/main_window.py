@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio import __version__
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import is_table_file
-from dmtl_studio.ui.column_scroll import BOTTOM_MIN_HEIGHT, ColumnScroll
+from dmtl_studio.ui.column_scroll import BOTTOM_MIN_HEIGHT, BROWSER_MIN_HEIGHT, ColumnScroll
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.dataset_map import DatasetMapView
 from dmtl_studio.ui.evaluation_view import EvaluationView
@@ -90,7 +90,10 @@ class MainWindow(QMainWindow):
         self.start_page.forget_requested.connect(lambda path: (forget_project(path), self.refresh_recent()))
         self.pages = QStackedWidget()
         self.pages.addWidget(self.start_page)
-        self.pages.addWidget(self.browser)
+        # On a screen too short for the font (1280 x 720 at 14 pt) the browser scrolls its height rather than
+        # draw its side widgets over each other; it asks for no more than the bottom panels do.
+        self.browser_page = ColumnScroll(self.browser, min_height=BROWSER_MIN_HEIGHT, squeeze=True)
+        self.pages.addWidget(self.browser_page)
         self.setCentralWidget(self.pages)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         # The settings column runs the full height (the recipe preview needs it on a short screen); the
@@ -453,7 +456,7 @@ class MainWindow(QMainWindow):
         """With a project: the browser and the docks; without one: the start page alone."""
         for action in self.project_actions:
             action.setEnabled(is_open)
-        self.pages.setCurrentWidget(self.browser if is_open else self.start_page)
+        self.pages.setCurrentWidget(self.browser_page if is_open else self.start_page)
         for dock in self.docks:
             dock.setVisible(is_open)
         self.dataset_map.clear()  # a map belongs to one project

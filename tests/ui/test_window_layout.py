@@ -357,3 +357,34 @@ def test_the_evaluation_scrolls_only_when_its_least_height_does_not_fit(qtbot, t
     _settle(qtbot, window)
     assert window.evaluation.height() >= window.evaluation.minimumSizeHint().height()
     controller.shutdown()
+
+
+def test_a_large_font_on_a_short_screen_scrolls_the_browser_instead_of_overlapping_it(
+    qtbot,  # noqa: ANN001
+    project: Path,
+) -> None:
+    """1280 x 720 at 14 pt: the browser's least height no longer fits, so its page scrolls; the class table, its
+    buttons and the image view keep their least sizes (they were drawn over each other)."""
+    original = QApplication.font()
+    font = QFont(original)
+    font.setPointSize(14)
+    QApplication.setFont(font)
+    try:
+        window, controller = build_window(project)
+        qtbot.addWidget(window)
+        _show_at(qtbot, window, LAPTOP)
+        browser = window.browser
+        [side] = [s for s in browser.splitters if s.objectName() == "browser-side"]
+        for widget in (side, browser.classes):
+            assert widget.height() >= widget.minimumSizeHint().height(), (widget, widget.height())
+        [page] = [area for area in window.findChildren(QScrollArea) if area.widget() is browser]
+        assert page.verticalScrollBar().maximum() > 0  # the rest of the browser is a scroll away
+        page.verticalScrollBar().setValue(page.verticalScrollBar().maximum())
+        qtbot.wait(50)
+        assert (
+            browser.viewer.visibleRegion().boundingRect().height()
+            >= browser.viewer.minimumSizeHint().height()
+        )
+        controller.shutdown()
+    finally:
+        QApplication.setFont(original)
