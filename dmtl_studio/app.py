@@ -32,6 +32,7 @@ from dmtl_studio.core.base.paths import (
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
 from dmtl_studio.core.project.images_table import missing_files_notice
+from dmtl_studio.core.project.import_sources import import_sources
 from dmtl_studio.core.project.importer import mixed_split_folders
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
 from dmtl_studio.core.project.project_kind import create_project
@@ -318,6 +319,7 @@ class StudioController(QObject):
         if self.store is None:
             return
         self.window.model_panel.set_unlabelled_count(self.store.unlabelled_count())
+        self.window.set_import_sources(import_sources(self.store))
         counts = self.store.class_counts()
         trainable = [name for name, c in counts.items() if c["train"] > 0]
         if len(trainable) >= 2:

@@ -219,6 +219,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """``dmtl-studio info PROJECT``: kind, items, classes, problems, runs."""
+    from dmtl_studio.core.project.import_sources import import_sources
     from dmtl_studio.core.project.project_kind import kind_was_chosen
     from dmtl_studio.core.project.store import ProjectStore
 
@@ -235,6 +236,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         counts = store.class_counts()
         unlabelled = store.unlabelled_count()
         runs = len(store.runs())
+        sources = import_sources(store)
     items = "items" if undecided else "texts" if kind == "text" else "images"
     labelled = sum(c["total"] for c in counts.values())
     if undecided:
@@ -248,6 +250,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     )
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    if sources:  # importing one again adds the files put in it since; labels and splits stay
+        print("imported from (import a folder again to add the files put in it since):")
+        for folder in sources:
+            print(f"  {folder}{'' if os.path.isdir(folder) else ' (gone)'}")
     if args.json:
         report = {
             "kind": None if undecided else kind,
@@ -256,7 +262,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             "unlabelled": unlabelled,
         }
         problems_json = {"problems": problems + gone, "gone_from_disk": gone}
-        print(json.dumps({**report, **problems_json, "classes": counts, "runs": runs}))
+        print(
+            json.dumps({**report, **problems_json, "classes": counts, "runs": runs, "imported_from": sources})
+        )
     return 0
 
 

@@ -305,6 +305,10 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         for action in (self.new_action, self.open_action, self.import_action, self.import_text_folder_action):
             file_menu.addAction(action)
+        # The folders this project was imported from: importing one again adds the files put in it since.
+        self.again_menu = file_menu.addMenu("Import &again")
+        self.again_menu.aboutToShow.connect(self._fill_again_menu)
+        self._import_sources: list[str] = []
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addAction("Open the image &demo project", self.demo_requested.emit)
@@ -397,6 +401,27 @@ class MainWindow(QMainWindow):
         if folder:
             self.import_requested.emit(folder)
 
+    def set_import_sources(self, folders: list[str]) -> None:
+        """The folders the open project was imported from, newest first (File ▸ Import again)."""
+        self._import_sources = list(folders)
+        self.again_menu.menuAction().setEnabled(self.pages.currentWidget() is not self.start_page and bool(folders))
+        self.again_menu.menuAction().setToolTip("" if folders else "Nothing imported from a folder yet")
+
+    def _fill_again_menu(self) -> None:
+        self.again_menu.clear()
+        for folder in self._import_sources:
+            gone = not Path(folder).is_dir()
+            action = self.again_menu.addAction(f"{folder} (gone)" if gone else folder)
+            action.setEnabled(not gone)
+            action.triggered.connect(lambda _=False, path=folder: self.import_again(path))
+
+    def import_again(self, folder: str) -> None:
+        """Import ``folder`` again: the files added to it since are imported, labels and splits stay."""
+        if self.project_kind == "text":
+            self.import_texts_requested.emit(folder, {})
+        else:
+            self.import_requested.emit(folder)
+
     def _ask_import_text_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(
             self, "Import a folder of .txt files (sub-folders are classes)"
@@ -457,6 +482,7 @@ class MainWindow(QMainWindow):
         for action in self.project_actions:
             action.setEnabled(is_open)
         self.pages.setCurrentWidget(self.browser_page if is_open else self.start_page)
+        self.set_import_sources(self._import_sources if is_open else [])
         for dock in self.docks:
             dock.setVisible(is_open)
         self.dataset_map.clear()  # a map belongs to one project

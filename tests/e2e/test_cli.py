@@ -113,6 +113,9 @@ def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: P
     out = capsys.readouterr().out.splitlines()
     assert "1 with a problem (1 of them gone from disk since import)" in out[1]
     assert json.loads(out[-1])["problems"] == 1 and json.loads(out[-1])["gone_from_disk"] == 1
+    # The folder it was imported from, to import again for the files put in it since.
+    assert out[-3].startswith("imported from") and out[-2] == f"  {images.absolute()}"
+    assert json.loads(out[-1])["imported_from"] == [str(images.absolute())]
     assert main(["remove", str(tmp_path / "p"), "--problems", "--dry-run"]) == 0
     assert "would remove 1 image(s)" in capsys.readouterr().out
 

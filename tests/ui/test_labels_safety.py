@@ -160,3 +160,31 @@ def test_window_asks_whether_split_named_folders_are_classes(qtbot, tmp_path: Pa
     with ProjectStore.open(project) as store:
         assert store.class_names() == ["car", "train"]
     controller.shutdown()
+
+
+def test_file_import_again_lists_the_imported_folder_and_adds_what_was_put_in_it(
+    qtbot, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """A file put in an imported folder was not seen until the folder was found and imported again by hand."""
+    images = write_shapes_folder(tmp_path / "images", 4, unlabelled=0, seed=3, size=32)
+    project = tmp_path / "project"
+    ProjectStore.create(project).close()
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    assert not window.again_menu.menuAction().isEnabled()  # nothing imported yet
+    controller.import_images(str(images))
+    qtbot.waitUntil(lambda: window.again_menu.menuAction().isEnabled(), timeout=60_000)
+    controller.import_thread.wait(10_000)
+    window._fill_again_menu()
+    assert [a.text() for a in window.again_menu.actions()] == [str(images.absolute())]
+    before = window.browser.model.rowCount()
+    extra = write_shapes_folder(tmp_path / "more", 1, unlabelled=0, seed=8, size=32)
+    next((extra / "square").iterdir()).rename(images / "square" / "late.png")
+    window.again_menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == before + 1, timeout=60_000)
+    controller.import_thread.wait(10_000)
+    images.rename(tmp_path / "moved")
+    window._fill_again_menu()
+    [gone] = window.again_menu.actions()
+    assert gone.text().endswith("(gone)") and not gone.isEnabled()
+    controller.shutdown()

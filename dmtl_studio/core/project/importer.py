@@ -23,6 +23,7 @@ from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
+from dmtl_studio.core.project.import_sources import remember_source
 from dmtl_studio.core.project.project_kind import adopt_kind
 from dmtl_studio.core.project.split_folders import (  # noqa: F401 (part of this API)
     SPLIT_FOLDER_NAMES,
@@ -316,6 +317,7 @@ def import_folder(
             }
         )
     split = assign_splits(store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    remember_source(store, root)
     usable = read - len(problems)
     return ImportSummary(
         scanned=total,

@@ -21,7 +21,7 @@ from pathlib import Path
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.folder_scan import FolderScan, natural_key, walk_files
-from dmtl_studio.core.project.images_table import ImageRecord
+from dmtl_studio.core.project.import_sources import remember_source
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts, split_leaks
@@ -40,7 +40,7 @@ from dmtl_studio.core.project.text_decoding import (
 from dmtl_studio.core.project.text_rows import follow_rows, row_keys, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
 from dmtl_studio.core.project.text_tables import Table, cell_text, read_table
-from dmtl_studio.core.project.texts_table import TextItem, text_sha256
+from dmtl_studio.core.project.texts_table import TextItem, duplicate_groups
 from dmtl_studio.core.project.validation import case_variants, class_name_problem, normal_class_name
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -371,6 +371,7 @@ def _write(
             store.set_splits(wanted)
             records = [dataclasses.replace(r, split=wanted[r.id]) if r.id in wanted else r for r in records]
     split = assign_splits(store, records=records, **options)  # type: ignore[arg-type]
+    remember_source(store, source)  # a folder, to import again (a table asks for its columns again)
     return TextImportSummary.of(
         source=str(source),
         items=read,
@@ -378,7 +379,7 @@ def _write(
         total=total,
         skipped=skipped,
         cancelled=cancelled,
-        duplicates=_duplicates(records, read),
+        duplicates=duplicate_groups(records, read),
         how_read=how_table_was_read(table),
         split_folders=split_folders,
         split=split,
@@ -386,14 +387,3 @@ def _write(
         existing_classes=existing,
         created_classes=[name for name in store.class_names() if name not in existing],
     )
-
-
-def _duplicates(records: list[ImageRecord], read: list[TextItem]) -> tuple[tuple[str, ...], ...]:
-    """Groups of source keys of the usable ``records`` whose texts are equal (normalised), each holding a text
-    of this import."""
-    hashes = {text_sha256(item.body) for item in read if item.problem is None}
-    groups: dict[str, list[str]] = {}
-    for record in records:
-        if record.sha256 in hashes:
-            groups.setdefault(record.sha256, []).append(record.path)
-    return tuple(tuple(sorted(paths, key=natural_key)) for paths in groups.values() if len(paths) > 1)

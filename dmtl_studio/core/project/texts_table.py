@@ -16,10 +16,15 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dmtl_studio.core.base.search_fold import search_fold
 from dmtl_studio.core.project.classes_table import ensure_class
 from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.folder_scan import natural_key
+
+if TYPE_CHECKING:
+    from dmtl_studio.core.project.images_table import ImageRecord
 
 #: The kinds of project. A project's kind is chosen when it is created and never changes once it has items.
 PROJECT_KINDS = ("images", "text")
@@ -197,3 +202,14 @@ class TextsTable:
             f" WHERE {conditions} ORDER BY image_id"
         )
         return [row[0] for row in self._conn.execute(sql, words)]
+
+
+def duplicate_groups(records: Sequence[ImageRecord], read: Sequence[TextItem]) -> tuple[tuple[str, ...], ...]:
+    """Groups of source keys of the usable ``records`` whose texts are equal (normalised), each holding a text
+    of this import."""
+    hashes = {text_sha256(item.body) for item in read if item.problem is None}
+    groups: dict[str, list[str]] = {}
+    for record in records:
+        if record.sha256 in hashes:
+            groups.setdefault(record.sha256, []).append(record.path)
+    return tuple(tuple(sorted(paths, key=natural_key)) for paths in groups.values() if len(paths) > 1)

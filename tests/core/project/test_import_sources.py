@@ -1,0 +1,62 @@
+"""The folders a project was imported from, kept to import them again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dmtl_studio.core.project.import_sources import KEY, LIMIT, import_sources, remember_source
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.project.text_import import import_texts
+from tests.conftest import write_shapes_folder
+
+
+def test_an_image_import_keeps_its_folder_and_importing_it_again_adds_the_new_files(tmp_path: Path) -> None:
+    folder = write_shapes_folder(tmp_path / "images", 4, unlabelled=0, seed=1, size=24)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, folder, seed=0)
+        assert import_sources(store) == [str(folder.absolute())]
+        first = next(im for im in store.images() if im.label == "circle")
+        store.set_label([first.id], "square")  # the person's own label
+        new = folder / "triangle" / "added-later.png"
+        (folder / "triangle" / sorted(p.name for p in (folder / "triangle").iterdir())[0]).rename(new)
+        write_shapes_folder(tmp_path / "more", 1, unlabelled=0, seed=9, size=24)
+        extra = next((tmp_path / "more" / "circle").iterdir())
+        extra.rename(folder / "circle" / "new-circle.png")
+        summary = import_folder(store, import_sources(store)[0], seed=0)
+        assert summary.added == 2  # the renamed file and the new one
+        by_name = {Path(im.path).name: im for im in store.images()}
+        assert by_name["new-circle.png"].label == "circle"
+        assert {im.id: im.label for im in store.images()}[first.id] == "square"  # kept
+
+
+def test_newest_first_without_repeats_at_most_the_limit_and_files_are_not_kept(tmp_path: Path) -> None:
+    folders = [tmp_path / f"f{i}" for i in range(LIMIT + 2)]
+    for folder in folders:
+        folder.mkdir()
+    table = tmp_path / "texts.csv"
+    table.write_text("text,label\nhello there,a\n", encoding="utf-8")
+    with ProjectStore.create(tmp_path / "p") as store:
+        for folder in folders:
+            remember_source(store, folder)
+        remember_source(store, folders[5])
+        remember_source(store, table)  # a table asks for its columns again: not kept
+        kept = import_sources(store)
+        assert kept[0] == str(folders[5]) and len(kept) == LIMIT and len(set(kept)) == LIMIT
+        assert str(folders[0]) not in kept and str(table) not in kept
+        store.set_meta(KEY, "{not json")  # a damaged value offers nothing rather than failing the open
+        assert import_sources(store) == []
+
+
+def test_a_text_folder_is_kept_and_a_table_is_not(tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+        (folder / label / "one.txt").write_text(f"a text of class {label}", encoding="utf-8")
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\nsome words here,a\nother words there,b\n", encoding="utf-8")
+    with ProjectStore.create(tmp_path / "p", kind="text") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        assert import_sources(store) == []
+        import_texts(store, folder)
+        assert import_sources(store) == [str(folder.absolute())]
