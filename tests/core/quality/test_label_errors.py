@@ -162,5 +162,7 @@ def test_small_classes_get_a_caveat_with_the_list() -> None:
     assert small.caveat("image").startswith("with 6 labelled image(s) a class on average, many right labels")
     large = LabelErrorReport(suspects=flagged, classes=("a", "b"), images=2 * FEW_PER_CLASS, folds=5)
     assert large.caveat() == ""
+    # 22 a class: the benchmark's lists held many right labels there, so the caveat is given.
+    assert LabelErrorReport(suspects=flagged, classes=("a", "b", "c"), images=66, folds=5).caveat() != ""
     none_flagged = LabelErrorReport(suspects=(), classes=("a", "b", "c"), images=18, folds=5)
     assert none_flagged.caveat() == ""  # no flagged label to warn of
