@@ -135,6 +135,37 @@ def bench_label_errors(
         feature_seconds = time.perf_counter() - started
     classes = sorted(set(labels))
     all_truth = np.array([classes.index(im.label) for im in records])
+    return _flip_and_check(name, all_features, all_truth, len(classes), feature_seconds, args)
+
+
+def bench_text_label_errors(name: str, args: argparse.Namespace) -> dict | None:
+    """The same on texts that Debian packages ship (bench/text_data.py: WordNet glosses, fortunes), embedded by
+    the bundled text encoder; ``None`` when the set is not installed."""
+    from text_data import DATASETS  # bench/ is the script's folder
+
+    from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
+    from dmtl_studio.core.models.text_encoder import load_text_encoder
+
+    try:
+        texts, labels = DATASETS[name]()
+    except OSError:
+        return None
+    started = time.perf_counter()
+    features = load_text_encoder(DEFAULT_TEXT_ENCODER).encode(texts).numpy()
+    classes = sorted(set(labels))
+    truth = np.array([classes.index(label) for label in labels])
+    return _flip_and_check(name, features, truth, len(classes), time.perf_counter() - started, args)
+
+
+def _flip_and_check(
+    name: str,
+    all_features: np.ndarray,
+    all_truth: np.ndarray,
+    class_count: int,
+    feature_seconds: float,
+    args: argparse.Namespace,
+) -> dict:
+    classes = range(class_count)
     rows = []
     for per_class in args.per_class or [0]:
         for flip in args.flip:
@@ -173,7 +204,7 @@ def bench_label_errors(
                         "oof_accuracy_vs_truth": float((probabilities.argmax(1) == truth).mean()),
                     }
                 )
-    return {"dataset": name, "images": len(all_truth), "classes": len(classes), "feature_seconds": feature_seconds,
+    return {"dataset": name, "images": len(all_truth), "classes": class_count, "feature_seconds": feature_seconds,
             "seeds": rows}  # fmt: skip
 
 
@@ -270,6 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--input-size", type=int, default=None, help="backbone input size (default: its own)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--texts",
+        nargs="*",
+        default=[],
+        choices=("wordnet", "fortunes"),
+        help="also these text sets (Debian's wordnet-base, fortunes), embedded by the bundled encoder",
+    )
     parser.add_argument("--features", action="store_true", help="also group duplicates with feature cosine")
     parser.add_argument("--skip", choices=("labels", "duplicates"), default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
@@ -286,8 +324,10 @@ def main(argv: list[str] | None = None) -> int:
             loaded = digits()
             if loaded is not None:
                 sets.append(("sklearn_digits", *loaded))
-            for name, images, labels in sets:
-                row = bench_label_errors(name, images, labels, args, root)
+            rows = [bench_label_errors(name, images, labels, args, root) for name, images, labels in sets]
+            rows += [bench_text_label_errors(name, args) for name in args.texts]
+            for row in filter(None, rows):
+                name = row["dataset"]
                 results["label_errors"].append(row)
                 print(
                     f"\n{name}: {row['images']} images, {row['classes']} classes, feature pass {row['feature_seconds']:.1f} s"

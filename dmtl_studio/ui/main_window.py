@@ -306,7 +306,7 @@ class MainWindow(QMainWindow):
         for action in (self.new_action, self.open_action, self.import_action, self.import_text_folder_action):
             file_menu.addAction(action)
         # The folders this project was imported from: importing one again adds the files put in it since.
-        self.again_menu = file_menu.addMenu("Import &again")
+        self.again_menu = file_menu.addMenu("Import a&gain")
         self.again_menu.aboutToShow.connect(self._fill_again_menu)
         self._import_sources: list[str] = []
         self.recent_menu = file_menu.addMenu("Open &recent")
