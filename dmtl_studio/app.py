@@ -237,6 +237,7 @@ class StudioController(QObject):
         self.window.browser.attach(store)
         self.outside.watch(store)
         self.window.evaluation.clear_result()  # the last project's figures and classes are not this one's
+        self.window.training.clear_run()  # nor its last run's curves, notes and "finished"
         self.runs_changed.emit()
         self.window.set_project_open(True)
         read_only = " (read-only)" if store.read_only else ""

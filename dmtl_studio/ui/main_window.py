@@ -404,7 +404,9 @@ class MainWindow(QMainWindow):
     def set_import_sources(self, folders: list[str]) -> None:
         """The folders the open project was imported from, newest first (File ▸ Import again)."""
         self._import_sources = list(folders)
-        self.again_menu.menuAction().setEnabled(self.pages.currentWidget() is not self.start_page and bool(folders))
+        self.again_menu.menuAction().setEnabled(
+            self.pages.currentWidget() is not self.start_page and bool(folders)
+        )
         self.again_menu.menuAction().setToolTip("" if folders else "Nothing imported from a folder yet")
 
     def _fill_again_menu(self) -> None:

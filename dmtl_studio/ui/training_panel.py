@@ -477,6 +477,20 @@ class TrainingPanel(QWidget):
         self.status.setText(f"Preparing: {description}")
         self.redraw_timer.start()
 
+    def clear_run(self) -> None:
+        """Show no run (another project was opened: its runs are in its history, not in these plots and notes)."""
+        if self.stop_button.isEnabled():  # a run in progress keeps its display
+            return
+        self._clear_curves()
+        self._notes.clear()
+        self.notices.clear()
+        self.notices.setToolTip("")
+        self.notices.hide()
+        self.notices_area.hide()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+
     def on_phase(self, event: PhaseStarted) -> None:
         """An Auto run's next phase: its own curves from epoch 1, and the status line says which phase."""
         self.auto_phase = f"Auto, phase {event.phase} of {event.phases} ({event.title})"
@@ -491,6 +505,11 @@ class TrainingPanel(QWidget):
         """Empty the curves and tables, ready for a run's (or an Auto phase's) first epoch."""
         for series in self.live:
             series.clear()
+        for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
+            # The last run's axes go with its curves: empty plots read 0 to 1 until the new points come.
+            box = plot.getPlotItem().getViewBox()
+            box.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            box.enableAutoRange()
         self._chosen_c_shown = False
         self._show_chosen_c()
         self._in_legend(self.loss_plot, self.consistency_loss, CONSISTENCY_NAME, shown=False)

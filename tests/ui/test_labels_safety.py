@@ -188,3 +188,32 @@ def test_file_import_again_lists_the_imported_folder_and_adds_what_was_put_in_it
     [gone] = window.again_menu.actions()
     assert gone.text().endswith("(gone)") and not gone.isEnabled()
     controller.shutdown()
+
+
+def test_opening_another_project_shows_no_run_of_the_last_one_in_the_training_panel(
+    qtbot,  # noqa: ANN001
+    project: Path,
+    tmp_path: Path,
+) -> None:
+    """The Training panel kept the last project's curves, notes and "finished" beside the new one's empty history."""
+    from dmtl_studio.core.training.events import EpochResult, RunSummary
+
+    other = tmp_path / "other"
+    shutil.copytree(project, other)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    panel = window.training
+    panel.run_started("a run of the first project")
+    for epoch in (1, 2, 3):
+        panel.on_epoch(EpochResult(epoch, 20, 2.5, 0.4, 2.6, 0.35, 1e-3))
+    panel.on_notice("no calibration: too few validation images")
+    panel.on_finished(RunSummary(1, str(project / "runs" / "r"), "completed", 3, ("a", "b"), "cpu", {}))
+    panel.redraw()
+    assert panel.point_count() > 0 and panel.progress.format() == "finished"
+    assert controller.open_project(str(other))
+    assert panel.point_count() == 0 and panel.progress.format() == "idle"
+    assert not panel.notices_area.isVisibleTo(window) and panel.notices.text() == ""
+    # The empty plots read 0 to 1, not the last run's 20 epochs.
+    x_range, _ = panel.loss_plot.getPlotItem().getViewBox().viewRange()
+    assert x_range[1] <= 1.0 + 1e-6, x_range
+    controller.shutdown()
