@@ -566,6 +566,10 @@ class DatasetBrowser(QWidget):
         self.editor = LabelEditor(store) if store is not None else None
         self._show_kind(store.kind if store is not None else "images")
         self._update_undo_actions()
+        # A search typed in the last project would show a new one as empty ("0 shown").
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
         self.reload()
 
     def _noun(self) -> str:

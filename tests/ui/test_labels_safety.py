@@ -217,3 +217,21 @@ def test_opening_another_project_shows_no_run_of_the_last_one_in_the_training_pa
     x_range, _ = panel.loss_plot.getPlotItem().getViewBox().viewRange()
     assert x_range[1] <= 1.0 + 1e-6, x_range
     controller.shutdown()
+
+
+def test_a_search_typed_in_one_project_is_not_applied_to_the_next(
+    qtbot, project: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """A new project opened under the last one's search read "0 shown", as if its import had failed (h25)."""
+    other = tmp_path / "other"
+    shutil.copytree(project, other)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    browser.search.setText("no-such-name")
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 0, timeout=5_000)
+    assert controller.open_project(str(other))
+    assert browser.search.text() == ""
+    with ProjectStore.open(other) as store:
+        assert browser.model.rowCount() == len(store.images())
+    controller.shutdown()
