@@ -342,6 +342,7 @@ class ModelPanel(QWidget):
         self.unlabelled_rule.setMinimumContentsLength(12)
         self.unlabelled_rule_label = QLabel(label("unlabelled_rule"))
         self.unlabelled_rule_label.setToolTip(UNLABELLED_RULE_HELP)
+        self.dmtl_note = _muted(QLabel(DMTL_NOTE))  # what the unlabelled items do: set by the count below
         self.set_unlabelled_count(0)
         dmtl_box = QGroupBox("DMTL objective")
         form = QFormLayout(dmtl_box)
@@ -355,7 +356,6 @@ class ModelPanel(QWidget):
         form.addRow(self.use_unlabelled)
         form.addRow(label("unlabelled_ratio"), self.unlabelled_ratio)
         form.addRow(self.unlabelled_rule_label, self.unlabelled_rule)
-        self.dmtl_note = _muted(QLabel(DMTL_NOTE))
         form.addRow(self.dmtl_note)
 
         # ---- cross-validation
@@ -931,6 +931,17 @@ class ModelPanel(QWidget):
             and self.linear_probe.isChecked()
         )
         self.unlabelled_ratio.setEnabled(on and self.use_unlabelled.isChecked() and not probe)
+        items = "texts" if self.kind == "text" else "images"
+        # What the unlabelled items do in the run set up: a probe has no consistency term (no λ at work).
+        self.dmtl_note.setText(
+            f"A linear probe learns from unlabelled {items} by class-balanced pseudo-labels "
+            f"({'self-training' if self.kind == 'text' else 'label spreading'}) when Learn from unlabelled "
+            f"{items} is ticked; it has no consistency term."
+            if probe
+            else encoder_rows.DMTL_NOTE
+            if self.kind == "text"
+            else DMTL_NOTE
+        )
         self.unlabelled_ratio.setToolTip(
             self._tips.get("unlabelled_ratio", UNLABELLED_RATIO_TIP)
             + (

@@ -383,3 +383,17 @@ def test_class_imbalance_is_chosen_in_the_learning_settings(panel: ModelPanel) -
     assert panel.config().imbalance == "weighted_loss"
     panel.apply_config(TrainConfig.recommended(imbalance="balanced_sampler"))
     assert panel.imbalance.currentText() == "Sample classes evenly"
+
+
+def test_the_dmtl_note_says_what_unlabelled_images_do_in_the_run_set_up(panel: ModelPanel) -> None:
+    """Under a linear probe the note described a consistency term the probe does not have (h25)."""
+    panel.frozen.setChecked(True)
+    panel.linear_probe.setChecked(True)
+    note = panel.dmtl_note.text()
+    assert "pseudo-labels (label spreading)" in note and "no consistency term" in note and "λ" not in note
+    panel.linear_probe.setChecked(False)  # a head trained by epochs: the DMTL objective
+    assert "λ × consistency" in panel.dmtl_note.text()
+    panel.set_project_kind("text")
+    panel.frozen.setChecked(True)
+    panel.linear_probe.setChecked(True)
+    assert "unlabelled texts by class-balanced pseudo-labels (self-training)" in panel.dmtl_note.text()
