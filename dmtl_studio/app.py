@@ -922,8 +922,9 @@ class StudioController(QObject):
                 item_id,
                 words,
                 f"Why '{class_name}' ({probability:.0%}) by run {Path(view.selected_run() or '').name}: each word "
-                "scored by how much the probability falls without it; green speaks for the class, red (wavy underline) "
-                "against; hover a word for its score." + beyond,
+                "scored by how much the class's log-odds fall without it (0.69 halves the odds); green speaks for "
+                "the class, red (wavy underline) against, faint where a word moves the odds less than e-fold; hover "
+                "a word for its score." + beyond,
             )
 
         def next_text() -> None:

@@ -147,11 +147,10 @@ def _texts(args: argparse.Namespace) -> int:
             print(f"{label}: not explained ({result})")
             rows.append({"input": label, "problem": result})
             continue
-        scored = sorted((w for w in result.words if round(w[3], 4) != 0), key=lambda w: w[3], reverse=True)
-        # A score is the class probability lost when the word is taken out (occlusion); a model sure of a
-        # text loses little to any one word, hence four decimals.
-        pro = ", ".join(f"{w[2]} {w[3]:+.4f}" for w in scored[: args.top] if w[3] > 0) or "no word"
-        con = ", ".join(f"{w[2]} {w[3]:+.4f}" for w in reversed(scored[-args.top :]) if w[3] < 0) or "no word"
+        scored = sorted((w for w in result.words if round(w[3], 3) != 0), key=lambda w: w[3], reverse=True)
+        # A score is the class's log-odds lost when the word is taken out (occlusion): 0.69 halves the odds.
+        pro = ", ".join(f"{w[2]} {w[3]:+.3f}" for w in scored[: args.top] if w[3] > 0) or "no word"
+        con = ", ".join(f"{w[2]} {w[3]:+.3f}" for w in reversed(scored[-args.top :]) if w[3] < 0) or "no word"
         unread = f" ({result.unread} word(s) past what the model reads)" if result.unread else ""
         name = names[result.target]
         print(f"{label}: {name} {result.probability:.0%}; for it: {pro}; against it: {con}{unread}")

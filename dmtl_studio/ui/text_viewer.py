@@ -105,7 +105,7 @@ class TextBody(QPlainTextEdit):
         for start, end, word, score in self.scores:
             if start <= at < end:
                 side = "for the class" if score > 0 else "against the class"
-                return f"{word}: {score:+.3f} ({side})"
+                return f"{word}: {score:+.3f} log-odds ({side})"
         return ""
 
     def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -134,6 +134,10 @@ class TextBody(QPlainTextEdit):
             event.ignore()  # the browser around this view labels
         else:
             super().keyPressEvent(event)
+
+
+#: The attribution (log-odds) from which a word takes the full colour, if no word scores more.
+FULL_SCORE = 1.0
 
 
 def highlight_color(score: float, scale: float) -> QColor:
@@ -225,7 +229,9 @@ class TextViewer(QWidget):
         """Highlight ``(start, end, word, score)`` spans of the text ``item_id`` (ignored if another is shown)."""
         if item_id != self.item_id or not self.explaining:
             return
-        scale = max((abs(w[3]) for w in words), default=0.0)
+        # Scores are log-odds: a word that moves the class's odds e-fold (1.0) or more takes the full colour, one that
+        # barely moves them stays faint even when no word does more (noise was painted as a reason, h25).
+        scale = max(FULL_SCORE, max((abs(w[3]) for w in words), default=0.0))
         selections = []
         spans: list[tuple[int, int, str, float]] = []
         shown = self.body.toPlainText()

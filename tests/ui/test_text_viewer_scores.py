@@ -3,6 +3,7 @@ hovering any highlighted word shows its score (a highlight's own tooltip is neve
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtGui import QTextCharFormat
 
 from dmtl_studio.ui.text_viewer import TextViewer
@@ -33,8 +34,11 @@ def test_words_against_are_underlined_and_every_highlighted_word_shows_its_score
         cursor.setPosition(len(text[: text.index(word) + 2].encode("utf-16-le")) // 2)
         return body.cursorRect(cursor).center()
 
-    assert body.score_at(middle_of("leak")) == "leak: +0.620 (for the class)"
-    assert body.score_at(middle_of("near")) == "near: -0.200 (against the class)"
+    assert body.score_at(middle_of("leak")) == "leak: +0.620 log-odds (for the class)"
+    assert body.score_at(middle_of("near")) == "near: -0.200 log-odds (against the class)"
+    # The strongest word here moves the odds less than e-fold: it is not painted as a sure reason.
+    alphas = {s.cursor.selectedText(): s.format.background().color().alphaF() for s in body.extraSelections()}
+    assert alphas["leak"] == pytest.approx(0.75 * 0.62, abs=0.01) and alphas["pump"] < alphas["leak"]
     assert body.score_at(middle_of("valve")) == ""
     viewer.clear()
     assert body.scores == []

@@ -122,9 +122,9 @@ def test_words_past_what_the_model_reads_are_counted_and_a_huge_text_costs_what_
     from dmtl_studio.core.evaluation import text_attribution
 
     scored: list[str] = []
-    real = text_attribution._probabilities
+    real = text_attribution._logits
     monkeypatch.setattr(
-        text_attribution, "_probabilities", lambda model, texts: scored.extend(texts) or real(model, texts)
+        text_attribution, "_logits", lambda model, texts: scored.extend(texts) or real(model, texts)
     )
     huge = explain_text(loaded, "station " * 130_000)  # about a megabyte
     assert huge.unread > 120_000
@@ -186,3 +186,26 @@ def test_evaluation_says_so_when_splits_were_reassigned_onto_the_texts_the_run_w
         "texts in one split (Labels ▸ Find duplicates and leaks; dmtl-studio duplicates PROJECT --keep-in-one-split), "
         "then train a new run to score it on held-out texts."
     )
+
+
+def test_scores_are_log_odds_so_a_sure_prediction_still_shows_the_word_it_rests_on(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a text the model is sure of, a difference of probabilities read 0.0019 for the word the class rests on
+    and 0.0001 for noise, and the window painted both by their ratio (h25); log-odds keep the real size."""
+    from dmtl_studio.core.evaluation import text_attribution
+
+    _, run_dir = trained_text_project(tmp_path_factory)
+    loaded = load_checkpoint(run_dir)
+    classes = len(loaded.classes)
+    # Logits of the text, then of it without "credit", without "note", without "missing".
+    rows = np.full((4, classes), -5.0)
+    rows[:, 0] = [40.0, 37.0, 39.999, 40.0]
+    monkeypatch.setattr(text_attribution, "_logits", lambda model, texts: rows[: len(texts)])
+    explanation = explain_text(loaded, "credit note missing")
+    scores = [round(w[3], 3) for w in explanation.words]
+    assert scores == [3.0, 0.001, 0.0]  # the odds fall by e^3 without "credit": not by a rounding error
+    assert explanation.probability == pytest.approx(1.0)
+    logits = np.array([[2.0, 0.0, 0.0]])
+    p = np.exp(2.0) / (np.exp(2.0) + 2.0)
+    assert text_attribution.log_odds(logits, 0)[0] == pytest.approx(np.log(p / (1 - p)))
