@@ -543,8 +543,14 @@ def _print_class_counts(counts: dict[str, dict[str, int]]) -> None:
 def _cmd_import(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.folder_scan import scan_folder
     from dmtl_studio.core.project.importer import import_folder, split_layout
-    from dmtl_studio.core.project.store import ProjectStore
+    from dmtl_studio.core.project.splits import check_fractions
+    from dmtl_studio.core.project.store import ProjectStore, is_project
 
+    # Wrong fractions are refused before a project is made or a file read (they were checked after the import).
+    if not is_project(args.project_dir):
+        check_fractions(
+            args.val_fraction, args.test_fraction
+        )  # a new project's: the defaults where not given
     if cli_text.is_text_import(args):
         bar = _Progress("import")
         return cli_text.cmd_import_texts(args, bar.update, _ctrl_c_stops())

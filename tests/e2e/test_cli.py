@@ -223,3 +223,25 @@ def test_ctrl_c_says_what_a_command_keeps(tmp_path: Path, monkeypatch, capsys) -
         "dmtl-studio label-errors: interrupted; the features computed so far stay in the project's cache, and the "
         "next run reuses them"
     )
+
+
+def test_import_refuses_wrong_split_fractions_before_it_writes_anything(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """The fractions were checked after the images were written (with no split), and a new project folder was
+    left behind (h26)."""
+    from dmtl_studio.cli import main
+    from dmtl_studio.core.project.store import ProjectStore
+
+    images = write_shapes_folder(tmp_path / "images", 2, seed=1, size=32)
+    assert main(["import", str(tmp_path / "new"), str(images), "--test-fraction", "0.95"]) == 2
+    assert "fractions must each be in [0, 1)" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    assert main(["import", str(tmp_path / "p"), str(images)]) == 0
+    with ProjectStore.open(tmp_path / "p") as store:
+        before = len(store.images())
+    (images / "circle" / "circle_000.png").rename(images / "circle" / "late.png")
+    assert (
+        main(["import", str(tmp_path / "p"), str(images), "--val-fraction", "0.6", "--test-fraction", "0.6"])
+        == 2
+    )
+    with ProjectStore.open(tmp_path / "p") as store:
+        assert len(store.images()) == before  # nothing was read into it

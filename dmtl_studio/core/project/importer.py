@@ -34,8 +34,10 @@ from dmtl_studio.core.project.split_folders import (  # noqa: F401 (part of this
 )
 from dmtl_studio.core.project.splits import (
     LabelConflict,
+    SplitSettings,
     SplitSummary,
     assign_splits,
+    check_fractions,
     label_conflicts,
     listed_conflicts,
     split_leak_sentence,
@@ -238,6 +240,9 @@ def import_folder(
     root = Path(images_dir)
     if not root.is_dir():
         raise ProjectError(f"{root} is not a folder")
+    check_fractions(
+        val_fraction, test_fraction, SplitSettings.of_project(store)
+    )  # before anything is written
     adopt_kind(store, "images")
     existing = store.class_names()
     held_records = store.images()  # before the import: to count copies and to know files by another spelling

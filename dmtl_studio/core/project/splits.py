@@ -161,6 +161,19 @@ def split_leak_sentence(leaks: Sequence[Sequence[str]], noun: str) -> str:
     )
 
 
+def check_fractions(
+    val_fraction: float | None, test_fraction: float | None, stored: SplitSettings | None = None
+) -> None:
+    """Raise :class:`ProjectError` unless each fraction is in [0, 1) and they sum to less than 1; a fraction not
+    given is ``stored``'s (the project's, :meth:`SplitSettings.of_project`; the defaults for a new project).
+    Imports call it before they write anything."""
+    stored = stored or SplitSettings()
+    val = stored.val_fraction if val_fraction is None else val_fraction
+    test = stored.test_fraction if test_fraction is None else test_fraction
+    if not 0.0 <= val < 1.0 or not 0.0 <= test < 1.0 or val + test >= 1.0:
+        raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
+
+
 def assign_splits(
     store: ProjectStore,
     *,
@@ -189,8 +202,7 @@ def assign_splits(
     val_fraction = stored.val_fraction if val_fraction is None else val_fraction
     test_fraction = stored.test_fraction if test_fraction is None else test_fraction
     seed = stored.seed if seed is None else seed
-    if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0 or val_fraction + test_fraction >= 1.0:
-        raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
+    check_fractions(val_fraction, test_fraction)
     usable = store.split_rows() if records is None else records
     images = [im for im in usable if im.label is not None]
     noun = "text" if store.kind == "text" else "image"

@@ -24,7 +24,13 @@ from dmtl_studio.core.project.folder_scan import FolderScan, natural_key, walk_f
 from dmtl_studio.core.project.import_sources import remember_source
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
-from dmtl_studio.core.project.splits import assign_splits, label_conflicts, split_leaks
+from dmtl_studio.core.project.splits import (
+    SplitSettings,
+    assign_splits,
+    check_fractions,
+    label_conflicts,
+    split_leaks,
+)
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.table_options import check_columns
 from dmtl_studio.core.project.text_decoding import (
@@ -137,6 +143,9 @@ def import_texts(
     """
     path = Path(source)
     store.require_writable()  # before reading every text
+    check_fractions(
+        val_fraction, test_fraction, SplitSettings.of_project(store)
+    )  # before anything is written
     options = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
     if path.is_dir():
         return _import_folder(
