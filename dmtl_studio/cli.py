@@ -608,6 +608,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     "added": summary.added,
                     "labelled": summary.labelled,
                     "unlabelled": summary.unlabelled,
+                    "kept_labels": summary.kept_labels,
                     "classes": list(summary.classes),
                     "problems": [{"path": p, "reason": r} for p, r in summary.problems],
                     "notes": [{"path": p, "note": n} for p, n in summary.notes],

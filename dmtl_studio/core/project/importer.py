@@ -95,6 +95,9 @@ class ImportSummary:
     #: Images in sub-folders of a class folder (they take the class folder's name), and the first such folder.
     nested: int = 0
     nested_example: str = ""
+    #: Images with no class folder (loose files) that the project held with a label already: they keep it, so
+    #: they are not counted as unlabelled.
+    kept_labels: int = 0
 
     def describe(self) -> str:
         """The summary in one line, one clause per fact (:meth:`lines` joined)."""
@@ -105,7 +108,12 @@ class ImportSummary:
         stopped = ", interrupted before the rest were read" if self.cancelled else ""
         parts = [
             f"scanned {self.scanned} image file(s){stopped}: {self.added} new to the project; {self.labelled} labelled, "
-            f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
+            + (
+                f"{self.kept_labels} labelled in the project already (labels kept), "
+                if self.kept_labels
+                else ""
+            )
+            + f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
         ]
         if self.notes:
             counts = Counter(note for _path, note in self.notes)
@@ -247,6 +255,7 @@ def import_folder(
     existing = store.class_names()
     held_records = store.images()  # before the import: to count copies and to know files by another spelling
     known = {im.path: im.sha256 for im in held_records if im.usable}
+    held_labels = {im.path for im in held_records if im.label is not None}
     store.require_writable()  # before decoding every file
     scan = scan_folder(root) if scan is None else scan
     files = scan.files
@@ -259,7 +268,7 @@ def import_folder(
     classes: set[str] = set()
     pending: list[tuple[str, str | None, object, str | None]] = []
     cancelled = False
-    copies = nested = 0
+    copies = nested = kept_labels = 0
     gave: set[str] = set()  # the class folders (split/class below split folders) that gave a labelled image
     nested_example = ""
     held: dict[str, list[str]] = {}  # content hash -> paths of the project's images holding it
@@ -294,6 +303,8 @@ def import_folder(
         absolute = str(path.absolute())
         if absolute not in held_paths:  # the same file under another spelling keeps the project's path
             absolute = same_files.spelling(path) or absolute
+        if class_name is None and problem is None and absolute in held_labels:
+            kept_labels += 1  # a loose file the project labelled: it keeps its label
         if class_name and problem is None:
             classes.add(class_name)
             gave.add(folder)
@@ -328,7 +339,8 @@ def import_folder(
         scanned=total,
         added=added,
         labelled=labelled,
-        unlabelled=usable - labelled,
+        unlabelled=usable - labelled - kept_labels,
+        kept_labels=kept_labels,
         problems=tuple(problems),
         classes=tuple(sorted(classes)),
         cancelled=cancelled,

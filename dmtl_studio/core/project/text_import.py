@@ -395,4 +395,5 @@ def _write(
         conflicts=tuple(label_conflicts(store)),
         existing_classes=existing,
         created_classes=[name for name in store.class_names() if name not in existing],
+        labelled_keys={record.path for record in records if record.label is not None},
     )

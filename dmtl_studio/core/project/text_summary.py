@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.base.listing import capped_lines
@@ -87,6 +87,9 @@ class TextImportSummary:
     split_folders: tuple[tuple[str, str], ...] = ()
     split: SplitSummary | None = None
     conflicts: tuple[LabelConflict, ...] = ()
+    #: Texts the source gave no label (a blank cell, a loose file) that the project held with one: they keep
+    #: it, so they are not counted as unlabelled.
+    kept_labels: int = 0
     #: Texts of a re-imported table found at another row number (their items, labels included, followed them).
     moved: int = 0
     #: Keys of the texts no longer in a re-imported table (kept, with their labels).
@@ -121,11 +124,15 @@ class TextImportSummary:
         conflicts: tuple[LabelConflict, ...],
         existing_classes: Sequence[str] = (),
         created_classes: Sequence[str] | None = None,
+        labelled_keys: Collection[str] = (),
     ) -> TextImportSummary:
         """The summary of the ``items`` an import wrote (of ``total`` it meant to), into a project that had
         ``existing_classes`` and now also has ``created_classes`` (default: the items' labels it did not have);
-        a created class that differs from another only in case is reported (:attr:`case_variants`)."""
+        a created class that differs from another only in case is reported (:attr:`case_variants`).
+        ``labelled_keys``: the keys of the project's labelled items after the import (an item the source leaves
+        unlabelled but the project labels is counted as :attr:`kept_labels`)."""
         usable = [item for item in items if item.problem is None]
+        kept = sum(1 for item in usable if not item.label and item.source in labelled_keys)
         classes = sorted({item.label for item in usable if item.label})
         new_classes = (
             [name for name in classes if name not in existing_classes]
@@ -137,7 +144,8 @@ class TextImportSummary:
             scanned=len(items) if cancelled else total,
             added=added,
             labelled=sum(1 for item in usable if item.label),
-            unlabelled=sum(1 for item in usable if not item.label),
+            unlabelled=sum(1 for item in usable if not item.label) - kept,
+            kept_labels=kept,
             problems=tuple((item.source, item.problem) for item in items if item.problem is not None),
             classes=tuple(classes),
             cancelled=cancelled,
@@ -164,7 +172,12 @@ class TextImportSummary:
         how = f" ({self.how_read})" if self.how_read else ""
         parts = [
             f"read {self.scanned} text(s){how}: {self.added} new to the project; {self.labelled} labelled, "
-            f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
+            + (
+                f"{self.kept_labels} labelled in the project already (labels kept), "
+                if self.kept_labels
+                else ""
+            )
+            + f"{self.unlabelled} unlabelled, {len(self.problems)} problem(s)"
         ]
         if self.cancelled:
             parts.append("cancelled: what was read before is kept")
@@ -252,6 +265,7 @@ class TextImportSummary:
             "added": self.added,
             "labelled": self.labelled,
             "unlabelled": self.unlabelled,
+            "kept_labels": self.kept_labels,
             "classes": list(self.classes),
             "cancelled": self.cancelled,
             "problems": [{"path": p, "reason": r} for p, r in self.problems],

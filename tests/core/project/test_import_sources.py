@@ -60,3 +60,27 @@ def test_a_text_folder_is_kept_and_a_table_is_not(tmp_path: Path) -> None:
         assert import_sources(store) == []
         import_texts(store, folder)
         assert import_sources(store) == [str(folder.absolute())]
+
+
+def test_a_class_folder_imported_alone_again_counts_its_images_as_labelled_in_the_project(
+    tmp_path: Path,
+) -> None:
+    """Its files are loose there (no class folder): they keep the project's labels, and the summary said
+    "17 unlabelled" (h26, h25 for a table's blank cells)."""
+    folder = write_shapes_folder(tmp_path / "images", 3, unlabelled=0, seed=2, size=24)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, folder, seed=0)
+        again = import_folder(store, folder / "circle", seed=0)
+        assert (again.labelled, again.unlabelled, again.kept_labels) == (0, 0, 3)
+        assert "3 labelled in the project already (labels kept), 0 unlabelled" in again.describe()
+
+
+def test_a_table_imported_again_with_blank_labels_counts_the_projects_labels_as_kept(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("id,text,label\n1,the pump leaks oil,leak\n2,the valve is stuck,\n", encoding="utf-8")
+    with ProjectStore.create(tmp_path / "p", kind="text") as store:
+        import_texts(store, table, text_column="text", label_column="label", id_column="id")
+        stuck = next(record for record in store.images() if record.label is None)
+        store.set_label([stuck.id], "stuck")
+        again = import_texts(store, table, text_column="text", label_column="label", id_column="id")
+        assert (again.labelled, again.unlabelled, again.kept_labels) == (1, 0, 1)
