@@ -1070,7 +1070,7 @@ def _report_interrupted(
 
 
 def _ctrl_c_never_lost() -> Callable[[], bool]:
-    """A ``should_stop`` for a training run in this process that makes sure Ctrl-C is never lost.
+    """A ``should_stop`` for a training run in this process that makes sure Ctrl-C (or SIGTERM) is never lost.
 
     Ctrl-C raises ``KeyboardInterrupt`` at once, as always; but Python drops an exception raised while a finalizer
     runs (it only prints "Exception ignored in …"), and a Ctrl-C landing there left the run training. So the signal
@@ -1097,6 +1097,10 @@ def _ctrl_c_never_lost() -> Callable[[], bool]:
         return False
 
     signal.signal(signal.SIGINT, on_sigint)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # A batch scheduler's time limit or cancel (SLURM), or `kill`: stop as Ctrl-C does, keeping the saved
+        # epochs and printing the command that continues the run (it died without a word).
+        signal.signal(signal.SIGTERM, on_sigint)
     return check
 
 

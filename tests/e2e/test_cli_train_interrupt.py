@@ -31,7 +31,9 @@ RUN = (
 )
 
 
-def _ctrl_c_when(args: list[str], started: Callable[[str], bool], what: str) -> tuple[int, str, str]:
+def _ctrl_c_when(
+    args: list[str], started: Callable[[str], bool], what: str, sent: int = signal.SIGINT
+) -> tuple[int, str, str]:
     """Run ``dmtl-studio ARGS``, press Ctrl-C once a line of its standard error shows ``started`` (a progress
     bar's lines end in a carriage return, read as lines too); its exit status, stdout and stderr."""
     environment = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "PYTHONUNBUFFERED": "1"}
@@ -52,7 +54,7 @@ def _ctrl_c_when(args: list[str], started: Callable[[str], bool], what: str) -> 
                 break
         else:
             pytest.fail(f"the command ended before {what}:\n" + "".join(seen))
-        child.send_signal(signal.SIGINT)
+        child.send_signal(sent)
         out, rest = child.communicate(timeout=300)
     finally:
         if child.poll() is None:
@@ -61,12 +63,17 @@ def _ctrl_c_when(args: list[str], started: Callable[[str], bool], what: str) -> 
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
-def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(project: Path) -> None:
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(
+    project: Path, sent: int
+) -> None:
+    """SIGTERM (a batch scheduler's time limit, `kill`) as Ctrl-C: it killed the run without a word (h26)."""
     # "epoch 1/5000:" is printed once the epoch's checkpoint is saved.
     status, out, rest = _ctrl_c_when(
         ["train", str(project), *RUN, "--json"],
         lambda line: line.startswith("epoch 1/5000:"),
         "its first epoch",
+        sent,
     )
     assert status == 130, rest
     assert "Traceback" not in rest, rest
