@@ -1,11 +1,14 @@
-"""A project moved (or its drive mounted elsewhere) with its images inside its folder keeps them, labels and all.
+"""A project moved (or its drive mounted elsewhere) with its images inside its folder, or beside it in the folder
+that holds both, keeps them, labels and all.
 
 Stored image paths are absolute (:mod:`~dmtl_studio.core.project.store`). The project remembers the folder it was
 last moved to (meta ``project_folder``); opened from another folder, each image stored below the old folder whose
 file is gone and whose file is found at the same place below the new folder is pointed there, an image marked
 missing for that reason is usable again, and the new folder is remembered. Nothing else changes: an image that
-still exists where it was (the project was copied, not moved) keeps its path, as does an image outside the
-project's folder; a copy keeps remembering its original's folder, so that it finds its own images if the
+still exists where it was (the project was copied, not moved) keeps its path. When the project's folder kept its
+name, the same is done one level up: images stored below the folder that held the project (``lab/images`` beside
+``lab/p``) are found below the folder that holds it now, as a lab moves a project and its data together; images
+elsewhere keep their paths; a copy keeps remembering its original's folder, so that it finds its own images if the
 original is deleted later. Opening writes nothing unless images were found, or the folder was never remembered.
 """
 
@@ -60,6 +63,11 @@ def follow_moved_project(store: ProjectStore) -> int:
     if before == now:
         return 0
     moved = _repoint(store, os.path.join(before, ""), os.path.join(now, ""))
+    parent_before, parent_now = os.path.dirname(before), os.path.dirname(now)
+    if os.path.basename(before) == os.path.basename(now) and parent_before != parent_now:
+        # The project and its images side by side in one folder (lab/p and lab/images), moved together: the
+        # images are found at the same place below the folder that holds both.
+        moved += _repoint(store, os.path.join(parent_before, ""), os.path.join(parent_now, ""))
     if moved:  # a copy, whose images are still where they were, keeps the folder it came from
         store.set_meta(FOLDER_KEY, now)
         log.warning("%s: the project was moved; %d image(s) found at their new place", now, moved)

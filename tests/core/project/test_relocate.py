@@ -56,3 +56,23 @@ def test_a_copy_finds_its_own_images_once_the_original_is_gone(tmp_path: Path) -
     with ProjectStore.open(tmp_path / "copy") as store:
         assert store.moved_images == 6
         assert all(im.path.startswith(str(tmp_path / "copy")) and im.usable for im in store.images())
+
+
+def test_a_project_moved_with_its_images_beside_it_finds_them(tmp_path: Path) -> None:
+    """lab/p and lab/images moved together to archive/: every image read as gone, and importing the folder again
+    made copies without the hand labels (h26)."""
+    from dmtl_studio.core.project.importer import import_folder
+    from tests.conftest import write_shapes_folder
+
+    lab = tmp_path / "lab"
+    images = write_shapes_folder(lab / "images", 3, unlabelled=1, seed=4, size=24)
+    with ProjectStore.create(lab / "p") as store:
+        import_folder(store, images, seed=0)
+        free = [im.id for im in store.images() if im.label is None]
+        store.set_label(free, "square")  # a hand label
+        expected = _state(store)
+    lab.rename(tmp_path / "archive")
+    with ProjectStore.open(tmp_path / "archive" / "p") as store:
+        assert store.moved_images == len(expected)
+        assert _state(store) == expected
+        assert all(im.path.startswith(str(tmp_path / "archive" / "images")) for im in store.images())
