@@ -48,7 +48,11 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     val = tuple((im.path, index[im.label]) for im in images if im.split == "val")
     missing = [name for name in classes if not any(t == index[name] for _, t in train)]
     if missing:
-        raise TrainingError(f"no training {noun} for class(es): {', '.join(missing)}")
+        raise TrainingError(
+            f"no training {noun} for class(es): {', '.join(missing)}: each of their labelled {noun} is in the "
+            f"validation or test split. Label more {noun} of them, or draw the splits anew (Labels ▸ Reassign "
+            f"splits…, dmtl-studio splits PROJECT: a class too small to split then only trains)"
+        )
     return LabelledSplit(classes, train, val)
 
 

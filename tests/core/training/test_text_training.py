@@ -337,3 +337,21 @@ def test_a_text_project_without_two_labelled_classes_is_refused_in_words_of_text
     assert str(refused.value) == (
         "training needs labelled texts of at least 2 classes; this project has 1. Label some texts first."
     )
+
+
+def test_a_class_with_no_training_item_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    """A class made by a label CSV whose one item sat in validation was refused with no way out said (h26)."""
+    from dmtl_studio.core.training.errors import TrainingError
+    from dmtl_studio.core.training.labelled import labelled_split
+
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.set_kind("text")
+        store.add_texts(
+            [TextItem("t.csv#1", "the cat sleeps", "cats"), TextItem("t.csv#2", "rain all day", "weather")]
+        )
+        rain = next(r for r in store.images() if r.label == "weather")
+        store.set_splits({rain.id: "val"})
+        with pytest.raises(TrainingError, match="no training texts for class\\(es\\): weather") as refused:
+            labelled_split(store)
+    assert "Label more texts of them, or draw the splits anew" in str(refused.value)
+    assert "dmtl-studio splits PROJECT" in str(refused.value)
