@@ -1220,6 +1220,14 @@ def _resumed_config(args: argparse.Namespace) -> object:
     changes: dict = {"device": args.device or TrainConfig.recommended().device}
     if args.epochs is not None:
         changes["epochs"] = args.epochs
+        if (
+            args.epochs < config.epochs
+        ):  # a shorter plan than the run's: said, as its schedule changes with it
+            print(
+                f"note: run {run.name} was planned for {config.epochs} epochs; --epochs {args.epochs} ends it "
+                f"sooner, and its learning-rate schedule follows the new plan from epoch {done + 1}",
+                file=sys.stderr,
+            )
     return config.with_changes(**changes)
 
 

@@ -155,6 +155,27 @@ def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -
     assert "resumed run" in resumed.stderr
 
 
+def test_resume_with_fewer_epochs_than_planned_says_the_plan_changes(project: Path) -> None:
+    """An interrupted 40-epoch run continued with --epochs 3 ended at 3 without a word (h26)."""
+    from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.events import EpochResult
+    from dmtl_studio.core.training.run import train
+
+    config = TrainConfig(
+        epochs=3, input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16, linear_probe=False, feature_views=1
+    )
+    epochs: list[object] = []
+    stopped = train(
+        project,
+        config,
+        on_event=lambda e: epochs.append(e) if isinstance(e, EpochResult) else None,
+        should_stop=lambda: len(epochs) >= 1,
+    )
+    resumed = _cli("train", str(project), "--resume", stopped.run_dir, "--epochs", "2", "--device", "cpu")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "was planned for 3 epochs; --epochs 2 ends it sooner" in resumed.stderr
+
+
 def test_a_run_whose_progress_reader_went_away_still_completes(project: Path) -> None:
     """``dmtl-studio train P 2>&1 | head -4``: the progress lines meet a closed pipe; the run goes on and is kept
     as completed (it was marked failed)."""
