@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -95,6 +97,50 @@ class ClassKeyStrip(QWidget):
             self.chips.append(chip)
         self.flow.addWidget(self.hint)  # the other keys, after the classes
         self.updateGeometry()
+
+
+#: The most lines of chips the key strip shows; with more classes (150 components, say) the rest scroll, so the
+#: grid keeps its room and every class stays a scroll away (they ran off the bottom of the strip).
+MAX_KEY_LINES = 4
+
+
+class KeyStripScroll(QScrollArea):
+    """The key strip, as tall as its lines of chips for the width up to :data:`MAX_KEY_LINES`; beyond that it
+    scrolls. Its height follows its width as the strip's own did (Qt's height-for-width)."""
+
+    def __init__(self, strip: ClassKeyStrip, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidget(strip)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        strip.installEventFilter(self)
+
+    def _cap(self) -> int:
+        strip = self.widget()
+        line = max([chip.sizeHint().height() for chip in strip.chips[:1]] + [strip.title.sizeHint().height()])
+        return MAX_KEY_LINES * (line + strip.layout().spacing())
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        return min(self.widget().layout().heightForWidth(width), self._cap())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        width = self.width() if self.width() > 1 else super().sizeHint().width()
+        return QSize(super().sizeHint().width(), self.heightForWidth(width))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(0, min(self.widget().title.sizeHint().height(), self._cap()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # other classes: another height
+        return super().eventFilter(watched, event)
 
 
 class ClassesPanel(QWidget):

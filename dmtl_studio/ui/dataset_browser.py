@@ -76,7 +76,7 @@ from dmtl_studio.core.project.removal import problem_ids, remove_items
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts, move_to_split
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
-from dmtl_studio.ui.classes_panel import ClassesPanel
+from dmtl_studio.ui.classes_panel import ClassesPanel, KeyStripScroll
 from dmtl_studio.ui.image_viewer import ImageViewer
 from dmtl_studio.ui.muted import muted_color, on_retone, readable
 from dmtl_studio.ui.shortcuts import bind_shortcuts
@@ -538,7 +538,8 @@ class DatasetBrowser(QWidget):
         layout.setContentsMargins(6, 4, 6, 2)
         layout.setSpacing(4)
         layout.addWidget(self.summary)
-        layout.addWidget(self.classes.key_strip)
+        self.key_scroll = KeyStripScroll(self.classes.key_strip)
+        layout.addWidget(self.key_scroll)
         layout.addWidget(splitter, 1)
         self._rebuild_filters([])
 

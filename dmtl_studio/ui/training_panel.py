@@ -482,6 +482,8 @@ class TrainingPanel(QWidget):
         if self.stop_button.isEnabled():  # a run in progress keeps its display
             return
         self._clear_curves()
+        self.stop_note.hide()  # what Stop would cost is said while a run trains, not at rest
+        self.stop_button.setToolTip("")
         self._notes.clear()
         self.notices.clear()
         self.notices.setToolTip("")

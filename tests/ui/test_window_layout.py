@@ -388,3 +388,33 @@ def test_a_large_font_on_a_short_screen_scrolls_the_browser_instead_of_overlappi
         controller.shutdown()
     finally:
         QApplication.setFont(original)
+
+
+def test_a_hundred_and_fifty_classes_scroll_in_the_key_strip_and_leave_the_grid_its_room(
+    qtbot, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """With 150 classes the strip wrapped over 12 lines, cut off after about 95 classes, and squeezed the list to
+    150 px (h25): it shows at most MAX_KEY_LINES lines and scrolls to every chip."""
+    from dmtl_studio.ui.classes_panel import MAX_KEY_LINES
+
+    rng = np.random.default_rng(1)
+    for k in range(150):
+        folder = tmp_path / "images" / f"component-{k:03d}"
+        folder.mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / "0.png")
+    with ProjectStore.create(tmp_path / "project") as store:
+        import_folder(store, tmp_path / "images", seed=0)
+    window, controller = build_window(tmp_path / "project")
+    qtbot.addWidget(window)
+    _show_at(qtbot, window, LARGE)
+    browser = window.browser
+    strip = browser.classes.key_strip
+    line = strip.chips[0].height()
+    assert browser.key_scroll.height() <= MAX_KEY_LINES * (line + strip.flow.spacing())
+    assert browser.key_scroll.verticalScrollBar().maximum() > 0
+    assert browser.view.height() >= 300  # the grid keeps its room
+    last = strip.chips[-1]
+    browser.key_scroll.ensureWidgetVisible(last)
+    qtbot.wait(50)
+    assert not last.visibleRegion().isEmpty()  # every class is a scroll away
+    controller.shutdown()
