@@ -855,8 +855,14 @@ class StudioController(QObject):
             thread = PredictThread(run_dir, images, out, columns, **unsure)
 
             def done(summary: object) -> None:
+                # Here, not at the top: it loads torch, which the window does not load to start.
+                from dmtl_studio.core.evaluation.text_predict import repeated_sources_note
+
                 described = summary.describe(out, noun=self._items()[:-1])
-                notes = [n for n in (thread.threshold_note, summary.note) if n]
+                # A table's id column holding an id twice: its rows cannot be joined back (the CLI warns too).
+                notes = [
+                    n for n in (thread.threshold_note, summary.note, repeated_sources_note(summary)) if n
+                ]
                 if notes:  # the summary is rich text: a line each, paths escaped
                     described = "<br>".join(
                         html.escape(line, False)

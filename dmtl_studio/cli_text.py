@@ -296,7 +296,11 @@ def cmd_predict_texts(
     """``dmtl-studio predict MODEL INPUT --out CSV`` for a text run or an exported text model: INPUT is a
     ``.txt`` file (one text), a folder of ``.txt`` files, or a CSV/TSV/JSON Lines file (one text per row)."""
     from dmtl_studio.core.evaluation.exported_model import is_run_folder
-    from dmtl_studio.core.evaluation.text_predict import NoTextsError, predict_text_inputs, repeated_sources
+    from dmtl_studio.core.evaluation.text_predict import (
+        NoTextsError,
+        predict_text_inputs,
+        repeated_sources_note,
+    )
     from dmtl_studio.core.quality.reject import RejectError
 
     text_column = args.text_column
@@ -330,15 +334,9 @@ def cmd_predict_texts(
     except (RejectError, NoTextsError, ProjectError) as exc:
         print(f"dmtl-studio predict: {exc}", file=sys.stderr)
         return 2
-    repeated = repeated_sources(summary)
+    repeated = repeated_sources_note(summary)
     if repeated:
-        first, rows = next(iter(repeated.items()))
-        more = f" and {len(repeated) - 1} more" if len(repeated) > 1 else ""
-        print(
-            f"warning: {len(repeated)} key(s) name more than one row ({first}: {rows} rows{more}), so those rows "
-            "cannot be joined back to the table by their key; name an --id-column whose values are unique",
-            file=sys.stderr,
-        )
+        print(f"warning: {repeated.replace('an id column', 'an --id-column')}", file=sys.stderr)
     sure_note = f" ({summary.unsure} written as 'unsure')" if reject_below is not None else ""
     unread = f"; {len(summary.problems)} input(s) not used (rows with an error)" if summary.problems else ""
     print(f"predicted {len(summary.predictions)} text(s) -> {args.out}{sure_note}{unread}")

@@ -137,3 +137,16 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
     assert picked[-1] == str(notes.with_name(f"{notes.name}-predictions.csv"))  # beside the folder, not in it
     assert sorted(Path(row["path"]).name for row in rows) == ["one.txt", "two.txt"]
     assert view.message.text() == f"Predicted 2 text(s) into {out}."
+
+    # An id column holding an id twice: its rows cannot be joined back to the table, as the CLI warns (h25).
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("id,text\na,the kitten purred\na,stocks fell\nb,rain and wind\n", encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(repeated), "Texts and tables"))
+    out = tmp_path / "repeated-predictions.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_to(out))
+    QTimer.singleShot(
+        100,
+        lambda: qtbot.mouseClick(QApplication.activeModalWidget().import_button, Qt.MouseButton.LeftButton),
+    )
+    predicted(view.predict_file_action, out)
+    assert f"1 key(s) name more than one row ({repeated}#a: 2 rows)" in view.message.text()

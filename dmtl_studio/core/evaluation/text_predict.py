@@ -165,6 +165,20 @@ def repeated_sources(summary: PredictSummary) -> dict[str, int]:
     return {source: n for source, n in counts.items() if n > 1}
 
 
+def repeated_sources_note(summary: PredictSummary) -> str:
+    """A warning when some keys name more than one row (:func:`repeated_sources`), else ``""``: what the command
+    line prints and the window shows under the prediction's summary."""
+    repeated = repeated_sources(summary)
+    if not repeated:
+        return ""
+    first, rows = next(iter(repeated.items()))
+    more = f" and {len(repeated) - 1} more" if len(repeated) > 1 else ""
+    return (
+        f"{len(repeated)} key(s) name more than one row ({first}: {rows} rows{more}), so those rows cannot be "
+        "joined back to the table by their key; name an id column whose values are unique"
+    )
+
+
 def predict_texts(
     texts: list[tuple[str, str]],
     classes: list[str] | tuple[str, ...],
