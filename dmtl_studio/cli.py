@@ -898,7 +898,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if event.probe_c is not None:  # one fit to convergence: its figures on the items it was fitted on
             held_out = f"; on the validation split{val}" if val else ""
             line = (
-                f"linear probe fitted (C = {event.probe_c:g}): on its training items (their cached views) loss "
+                f"linear probe fitted (C = {event.probe_c:.3g}): on its training items (their cached views) loss "
                 f"{event.train_loss:.4f} "
                 f"acc {event.train_accuracy:.3f}{held_out} (for held-out figures: dmtl-studio evaluate)"
             )

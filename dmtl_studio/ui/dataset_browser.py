@@ -930,7 +930,7 @@ class DatasetBrowser(QWidget):
                 )
                 marks[image_id] = (
                     f"dup {groups} {flags}".rstrip(),
-                    f"duplicate group {groups} ({kind}, {len(ids)} images): {said}{copy}",
+                    f"duplicate group {groups} ({kind}, {len(ids)} {self._noun()[:-3]}s): {said}{copy}",
                 )
         # Short: the filter box is narrow at 1280 px ("Duplicates: 5 groups, 3 w…"); the status bar says it whole.
         entry = (f"Duplicates: {warned}/{groups} warned", order)

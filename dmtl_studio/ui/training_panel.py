@@ -39,7 +39,7 @@ from dmtl_studio.core.training.events import (
     RunSummary,
     StepProgress,
 )
-from dmtl_studio.ui.confusion_view import ConfusionTable, PerClassTable
+from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 from dmtl_studio.ui.muted import readable, tone
 from dmtl_studio.ui.plot_theme import follow_theme, plot_font
 
@@ -671,6 +671,8 @@ class TrainingPanel(QWidget):
         self.confusion_note.setText(
             f"The confusion matrix appears after the first epoch with validation {self.item}s."
         )
+        # The per-class table counts texts in a text project, as the Evaluation area's does.
+        self.per_class.setHorizontalHeaderLabels([*PER_CLASS_COLUMNS[:-1], f"{self.item.capitalize()}s"])
 
     def _label_rate_plot(self, probe: bool) -> None:
         """The third plot shows the head's learning rate per step, or, while a linear probe is fitted, the L2
@@ -723,7 +725,7 @@ class TrainingPanel(QWidget):
         )
         if not self.paused:
             self._say(
-                f"Fitting the linear probe — C = {event.learning_rate:g}: held-out log-loss {event.loss:.3f}"
+                f"Fitting the linear probe — C = {event.learning_rate:.3g}: held-out log-loss {event.loss:.3f}"
             )
         self.train_loss.append(event.step, event.loss)
         self.learning_rate.append(event.step, event.learning_rate)
@@ -744,7 +746,7 @@ class TrainingPanel(QWidget):
             marker.show()  # first: a hidden line's label does not take a new text
             marker.label.anchors = [anchor, anchor]
             marker.setPos(step)
-            marker.label.setFormat(f"chosen C = {c:g}")
+            marker.label.setFormat(f"chosen C = {c:.3g}")
             marker.label.updatePosition()
         self._show_chosen_c()
 

@@ -206,7 +206,9 @@ def test_a_text_project_is_told_of_in_texts_and_the_encoder(qtbot) -> None:  # n
     assert "500 texts/s" in panel.status.text() and "image" not in panel.status.text()
     panel.show_confusion(np.array([[3, 1], [0, 4]]), ["a", "b"], "epoch 1")
     assert panel.confusion_note.text().startswith("Validation texts, epoch 1")
+    assert panel.per_class.horizontalHeaderItem(4).text() == "Texts"  # it said "Images" (h25)
     panel.set_kind("images")  # the next project holds images again
+    assert panel.per_class.horizontalHeaderItem(4).text() == "Images"
     panel.on_progress(StepProgress(1, 5, 2, 4, 0.9, 1e-3, 500.0))
     assert "500 images/s" in panel.status.text()
 

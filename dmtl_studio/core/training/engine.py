@@ -242,7 +242,7 @@ class Trainer:
         loss, accuracy, probe, pseudo, self.held_out = fit_probe_head(self.parts, self.should_stop, on_c)
         self.probe_c = float(probe.c)
         how = probe.search_how() if probe.folds else fixed_strength_note(self.parts.compiled.kind)
-        said = "; ".join(filter(None, [f"C = {probe.c:g} by {how}", probe.search_note()]))
+        said = "; ".join(filter(None, [f"C = {probe.c:.3g} by {how}", probe.search_note()]))
         self.notify(RunNotice(f"linear probe: the head was fitted to convergence, L2 strength {said}"))
         if pseudo is not None:
             self.notify(RunNotice(pseudo))

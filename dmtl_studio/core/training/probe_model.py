@@ -116,7 +116,7 @@ class LinearProbe:
         notes = []
         if self.c <= self.c_grid[0]:
             notes.append(
-                f"the strongest regularisation searched won (C = {self.c:g}, the end of the grid), so a stronger "
+                f"the strongest regularisation searched won (C = {self.c:.3g}, the end of the grid), so a stronger "
                 "one might score better still; its scores are small (a calibrated run's temperature scales them)"
             )
         uniform = float(np.log(self.num_classes))

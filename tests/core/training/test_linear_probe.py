@@ -181,7 +181,7 @@ def test_the_c_search_notes_a_win_at_the_grids_end_and_overconfident_probabiliti
     probe = fit_linear_probe(noise, np.arange(60) % 3, seed=0)
     assert probe.c == probe.c_grid[0]
     note = probe.search_note()
-    assert f"the strongest regularisation searched won (C = {probe.c:g}, the end of the grid)" in note
+    assert f"the strongest regularisation searched won (C = {probe.c:.3g}, the end of the grid)" in note
     worse = replace(probe, cv_scores=(-1.5,) * len(probe.c_grid))  # held-out loss above ln 3 = 1.10
     assert "held-out log-loss (1.500) is above a uniform guess's (1.099)" in worse.search_note()
     assert "rely on calibrated" not in worse.search_note()  # a run may have no calibration to rely on
