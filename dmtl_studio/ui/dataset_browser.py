@@ -813,6 +813,12 @@ class DatasetBrowser(QWidget):
             return
         ids = self.selected_ids()
         if not ids:
+            if self.view.currentIndex().isValid():  # only problem items chosen: say why nothing happened
+                self.status_message.emit(
+                    f"A problem {self._noun()[:-3]} cannot be labelled (it cannot be read or used): fix its file "
+                    f"and import it again, or remove it (Labels ▸ Remove problem {'texts' if self.is_text else 'files'} "
+                    "from project…)"
+                )
             return
         try:
             action = self.editor.assign(ids, class_name)

@@ -48,6 +48,19 @@ def test_problem_view_lists_each_bad_file_with_its_reason(browser_window) -> Non
     assert "empty.jpg — empty file" in text and "notes.png — not an image" in text and "truncated.png" in text
 
 
+def test_a_number_key_on_a_problem_file_says_why_nothing_happens(qtbot, browser_window) -> None:  # noqa: ANN001
+    """It did nothing and said nothing (h25)."""
+    window, browser = browser_window
+    browser.set_filter("problems")
+    browser.view.setCurrentIndex(browser.model.index(0))
+    browser.view.setFocus()
+    said: list[str] = []
+    browser.status_message.connect(said.append)
+    qtbot.keyClick(browser.view, Qt.Key.Key_1)
+    assert said and said[-1].startswith("A problem image cannot be labelled")
+    assert "Remove problem files from project" in said[-1]
+
+
 def test_number_keys_label_and_advance_then_undo_redo(qtbot, browser_window, project: Path) -> None:  # noqa: ANN001
     _window, browser = browser_window
     browser.set_filter("unlabelled")
