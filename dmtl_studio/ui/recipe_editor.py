@@ -862,6 +862,8 @@ class RecipeEditor(QWidget):
         )
         if mixed:
             status += f"\n{mixed} mixed on embeddings: each gives the label weights{self._mixing_note}"
+        if result.note:  # WordNet missing: its steps are not in the samples
+            status += f"\n{result.note}"
         self.text_preview.show_result(result, status)
         self.preview_shown.emit(result)
 

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmtl_studio.core.augment.presets import without_wordnet
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
 from dmtl_studio.core.augment.text_tokens import TextChange
+from dmtl_studio.core.augment.wordnet import WordNetMissing
 
 #: Longer texts are previewed on their first characters (the preview is for reading, not for training).
 PREVIEW_CHARACTERS = 2000
@@ -66,6 +68,8 @@ class TextPreviewResult:
     samples: tuple[TextSample, ...]
     asked_at: float = 0.0
     compute_ms: float = 0.0
+    #: Why some steps are not in the samples (WordNet missing: its steps are left out, as a run leaves them out).
+    note: str = ""
 
 
 def text_samples(
@@ -97,9 +101,19 @@ def text_samples(
 
 
 def render_text_preview(request: TextPreviewRequest) -> TextPreviewResult:
-    """Compute a text preview; raises :class:`RecipeError` for a recipe that cannot be compiled (no WordNet)."""
+    """Compute a text preview. Without WordNet the recipe's synonym steps are left out (as a run leaves them out)
+    and :attr:`TextPreviewResult.note` says so; raises :class:`RecipeError` for a recipe that cannot be compiled
+    (an image recipe, or only synonym steps without WordNet)."""
     started = time.perf_counter()
-    compiled = request.recipe.compile()
+    note = ""
+    try:
+        compiled = request.recipe.compile()
+    except WordNetMissing as exc:  # preview what a run would do: the other steps
+        recipe, left_out = without_wordnet(request.recipe)
+        if not any(step.enabled for step in recipe.steps):
+            raise
+        compiled = recipe.compile()
+        note = f"{left_out} synonym step(s) left out here and in training: {exc}"
     if not isinstance(compiled, CompiledTextRecipe):
         raise RecipeError("an image recipe cannot be previewed on texts")
     text, label = request.items[request.current]
@@ -113,4 +127,5 @@ def render_text_preview(request: TextPreviewRequest) -> TextPreviewResult:
         tuple(samples),
         request.asked_at,
         (time.perf_counter() - started) * 1000.0,
+        note,
     )

@@ -106,7 +106,7 @@ def _missing_message() -> str:
         else f"no WordNet database in {SYSTEM_WORDNET}"
     )
     return (
-        f"Synonym operations need WordNet, and {where} (files {', '.join(REQUIRED_FILES[:2])}, …). "
+        f"Synonym operations (synonym replacement, random insertion) need WordNet, and {where} (files {', '.join(REQUIRED_FILES[:2])}, …). "
         "Install it with: apt-get install wordnet-base — or set "
         f"{WORDNET_ENV} to a folder with the WordNet 3.0 database files. The other text operations work without it."
     )

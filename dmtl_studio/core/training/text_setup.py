@@ -360,12 +360,13 @@ def _project_augmentation(config: TrainConfig, emit: EventCallback) -> tuple[Com
         compiled = recipe.compile()
     except WordNetMissing as exc:
         recipe, left_out = without_wordnet(recipe)
+        said = str(exc).rstrip(".")  # one sentence with what follows (it read ".;")
         if not any(step.enabled for step in recipe.steps):
-            emit(RunNotice(f"{exc}; the texts train without augmentation"))
+            emit(RunNotice(f"{said}; the texts train without augmentation"))
             return None, no_text_augmentation()
         emit(
             RunNotice(
-                f"{exc}; this run leaves out the recipe's {left_out} synonym step(s) and uses its others"
+                f"{said}; this run leaves out the recipe's {left_out} synonym step(s) and uses its others"
             )
         )
         compiled = recipe.compile()

@@ -103,7 +103,9 @@ def test_missing_wordnet_is_a_clear_error_and_other_operations_still_work(
     assert message is not None and "apt-get install wordnet-base" in message and str(tmp_path) in message
     with pytest.raises(WordNetMissing, match="apt-get install wordnet-base"):
         preset("eda_light", "text").compile()
-    with pytest.raises(RecipeError, match="Synonym operations need WordNet"):
+    with pytest.raises(
+        RecipeError, match="Synonym operations \\(synonym replacement, random insertion\\) need WordNet"
+    ):
         Recipe((Step.of("random_insertion"),), kind="text").compile()
     # A switched-off synonym step needs nothing; the other operations need no WordNet at all.
     recipe = Recipe(
@@ -158,3 +160,21 @@ def test_a_recipe_without_wordnet_keeps_every_other_step_and_option() -> None:
     assert left_out == 3 and kept.name == "mine" and kept.kind == "text"
     assert [step.operation for step in kept.steps] == [recipe.steps[1].operation, "random_deletion"]
     assert [option.operation for option in kept.steps[0].options] == ["random_swap"]
+
+
+def test_without_wordnet_the_preview_shows_the_other_steps_and_says_which_are_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default recipe previewed nothing at all without WordNet, while a run used its other steps (h25)."""
+    from dmtl_studio.core.augment.text_preview import TextPreviewRequest, render_text_preview
+
+    monkeypatch.setenv(WORDNET_ENV, str(tmp_path))
+    text = "Operators reported a strange noise from the second pump before the shutdown of the line."
+    request = TextPreviewRequest(1, preset("eda_light", "text"), ((text, "pump"),), count=6)
+    result = render_text_preview(request)
+    assert len(result.samples) == 6 and any(sample.text != text for sample in result.samples)
+    assert result.note.startswith("2 synonym step(s) left out here and in training")
+    assert "synonym replacement, random insertion" in result.note
+    only_synonyms = Recipe((Step.of("synonym_replacement"),), kind="text")
+    with pytest.raises(RecipeError, match="need WordNet"):  # nothing else to show: the reason, as before
+        render_text_preview(TextPreviewRequest(2, only_synonyms, ((text, "pump"),)))
