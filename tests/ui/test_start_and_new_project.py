@@ -49,7 +49,7 @@ def test_recent_projects_open_and_gone_ones_can_be_removed(qtbot, project: Path,
     assert recent_projects() == [str(project)] and page.recent.count() == 1
     page.recent.setCurrentRow(0)
     qtbot.mouseClick(page.open_recent_button, Qt.MouseButton.LeftButton)
-    assert window.pages.currentWidget() is window.browser
+    assert window.pages.currentWidget() is window.browser_page
     assert all(dock.isVisibleTo(window) for dock in window.docks)
     assert controller.project_dir == project
     controller.shutdown()
@@ -59,7 +59,7 @@ def test_the_demo_opens_from_the_start_page(qtbot) -> None:  # noqa: ANN001
     window, controller = build_window()
     qtbot.addWidget(window)
     qtbot.mouseClick(window.start_page.demo_button, Qt.MouseButton.LeftButton)
-    assert window.pages.currentWidget() is window.browser
+    assert window.pages.currentWidget() is window.browser_page
     assert controller.store is not None and len(controller.store.class_counts()) == 3
     assert recent_projects() == [str(controller.project_dir)]
     controller.shutdown()
@@ -69,7 +69,7 @@ def test_the_text_demo_opens_from_the_start_page(qtbot) -> None:  # noqa: ANN001
     window, controller = build_window()
     qtbot.addWidget(window)
     qtbot.mouseClick(window.start_page.text_demo_button, Qt.MouseButton.LeftButton)
-    assert window.pages.currentWidget() is window.browser
+    assert window.pages.currentWidget() is window.browser_page
     assert controller.store is not None and controller.store.kind == "text"
     assert sorted(controller.store.class_counts()) == ["billing", "hardware", "software"]
     assert window.import_action.text() == "&Import texts…"
@@ -122,7 +122,7 @@ def test_new_project_makes_its_folder_from_the_form(qtbot, tmp_path: Path) -> No
     window.new_action.trigger()
     assert is_project(location / "leaf spots")
     assert controller.project_dir == location / "leaf spots"
-    assert window.pages.currentWidget() is window.browser
+    assert window.pages.currentWidget() is window.browser_page
     assert recent_projects() == [str(location / "leaf spots")]
     controller.shutdown()
 
@@ -136,7 +136,7 @@ def test_the_file_menu_reopens_recent_projects(qtbot, project: Path, tmp_path: P
     actions = window.recent_menu.actions()
     assert [a.isEnabled() for a in actions] == [False, True] and "(gone)" in actions[0].text()
     actions[1].trigger()
-    assert controller.project_dir == project and window.pages.currentWidget() is window.browser
+    assert controller.project_dir == project and window.pages.currentWidget() is window.browser_page
     controller.shutdown()
 
 
