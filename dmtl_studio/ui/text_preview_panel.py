@@ -119,7 +119,11 @@ class TextPreviewPanel(QWidget):
         layout.addWidget(self.samples, 1)
         layout.addWidget(self.status)
 
+        #: Whether the text in the box was typed or pasted by the user (kept across new selections), not one of the
+        #: project's texts put there (replaced by the next selection, and gone with its project).
+        self._typed = False
         self.text_choice.currentIndexChanged.connect(self._choice_changed)
+        self.source.textChanged.connect(self._edited)
         self.source.textChanged.connect(self.text_changed)
         self.reseed_button.clicked.connect(self.reseed_requested)
         self._fill_choice()
@@ -131,9 +135,15 @@ class TextPreviewPanel(QWidget):
         if items == self._items:
             return
         self._items = items
-        # Text the user typed stays in front; otherwise the first of the new texts is shown.
-        own = self.text_choice.currentData() is None and bool(self.source.toPlainText().strip())
+        # Text the user typed stays in front; otherwise the first of the new texts is shown (a project's text left
+        # in the box by an empty selection, or by another project, is not the user's: it kept the preview stuck).
+        own = (
+            self.text_choice.currentData() is None and self._typed and bool(self.source.toPlainText().strip())
+        )
         self._fill_choice(keep_own=own)
+
+    def _edited(self) -> None:
+        self._typed = True  # only the user's edits reach here: the panel's own changes block the signal
 
     def _fill_choice(self, keep_own: bool = False) -> None:
         self.text_choice.blockSignals(True)
@@ -153,7 +163,8 @@ class TextPreviewPanel(QWidget):
             self.source.blockSignals(True)
             self.source.setPlainText(self._items[chosen][0])
             self.source.blockSignals(False)
-        elif not self.source.toPlainText() or self._is_a_project_text():
+            self._typed = False
+        elif not self.source.toPlainText() or not self._typed or self._is_a_project_text():
             self.source.blockSignals(True)
             self.source.clear()
             self.source.blockSignals(False)

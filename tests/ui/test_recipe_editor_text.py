@@ -140,8 +140,15 @@ def test_missing_wordnet_is_said_in_the_preview(qtbot, editor, tmp_path: Path, m
     monkeypatch.setenv(WORDNET_ENV, str(tmp_path))
     with qtbot.waitSignal(widget.preview_requested, timeout=5_000):
         widget.set_texts(TEXTS)
-    qtbot.waitUntil(lambda: "No preview" in widget.text_preview.status.text(), timeout=10_000)
+    # The default recipe's other steps are previewed, as a run uses them; the synonym steps are said to be out.
+    qtbot.waitUntil(
+        lambda: "left out here and in training" in widget.text_preview.status.text(), timeout=10_000
+    )
     assert "apt-get install wordnet-base" in widget.text_preview.status.text()
+    assert widget.text_preview.samples.toPlainText().strip()
+    with qtbot.waitSignal(widget.preview_requested, timeout=5_000):
+        widget.set_recipe(Recipe((Step.of("synonym_replacement"),), kind="text"))
+    qtbot.waitUntil(lambda: "No preview" in widget.text_preview.status.text(), timeout=10_000)
     # Without synonym steps the preview works.
     with qtbot.waitSignal(widget.preview_shown, timeout=10_000):
         widget.set_recipe(preset("typos", "text"))
@@ -211,3 +218,20 @@ def test_a_deletion_is_shown_on_its_side_of_the_punctuation(
         tokens.delete(index)
     html = marked_html(*tokens.render_changes())
     assert re.sub(r"<span[^>]*>(.*?)</span>", r"~~\1~~", html) == shown
+
+
+def test_the_preview_follows_the_selection_after_an_empty_one_or_another_project(qtbot) -> None:  # noqa: ANN001
+    """A project's text left in the box (by an empty selection, or a project switch) was taken for one the user
+    typed: the preview stayed on it as "Your own text" and no longer followed the browser (h25)."""
+    panel = TextPreviewPanel()
+    qtbot.addWidget(panel)
+    panel.set_texts([("Credit note missing for the cancelled order", "billing")])
+    assert panel.source.toPlainText().startswith("Credit note")
+    panel.set_texts([])  # nothing selected, or another project opened
+    panel.set_texts([("The pump leaks oil", "leak"), ("The valve is stuck", "stuck")])
+    assert panel.source.toPlainText() == "The pump leaks oil" and panel.text_choice.currentData() == 0
+    # A text the user typed does stay in front of a new selection.
+    panel.text_choice.setCurrentIndex(panel.text_choice.findText(OWN_TEXT))
+    panel.source.setPlainText("my own words about a broken pump")
+    panel.set_texts([("Another ticket", "billing")])
+    assert panel.source.toPlainText() == "my own words about a broken pump"
