@@ -841,9 +841,18 @@ class StudioController(QObject):
                     if result.max_abs_difference is not None
                     else ""
                 )
+                # Loaded with the export already (the worker's): not at the window's start.
+                from dmtl_studio.core.evaluation.export import export_targets
+
+                beside = [path.name for path in export_targets(run_dir, result.format, result.path)[2:]]
+                tokens = (
+                    f" Its tokenizer files are beside it ({', '.join(beside)}): keep them with the model."
+                    if beside
+                    else ""
+                )
                 view.show_message(
                     f"Exported {Path(run_dir).name} as {result.format} to {result.path} (description in "
-                    f"{result.sidecar.name}{checked}). {result.note}".rstrip()
+                    f"{result.sidecar.name}{checked}).{tokens} {result.note}".rstrip()
                 )
 
             thread.result_ready.connect(done)

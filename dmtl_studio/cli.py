@@ -1493,7 +1493,7 @@ def _runs_hint(project: Path) -> str:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from dmtl_studio.core.evaluation.export import export_run
+    from dmtl_studio.core.evaluation.export import export_run, export_targets
 
     _refuse_run_folder(args.run_dir)  # a project or a folder without a model says so, as evaluate does
     _refuse_export_output(args)
@@ -1502,6 +1502,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(
         f"exported {args.format} to {result.path} in {result.seconds:.1f} s (sidecar {result.sidecar.name})"
     )
+    beside = [path.name for path in export_targets(args.run_dir, args.format, result.path)[2:]]
+    if beside:  # a text model reads its tokens with them: they go wherever the model goes
+        print(f"tokenizer files beside it (keep them with the model): {', '.join(beside)}")
     from dmtl_studio.core.evaluation.names_now import project_of_run
     from dmtl_studio.core.evaluation.run_state import run_state_note
 

@@ -44,6 +44,13 @@ def test_evaluate_report_export_and_predict_a_text_run(
     assert exported.returncode == 0, exported.stderr
     assert "max abs difference" in exported.stdout
     assert (tmp_path / "onnx" / "tokenizer.json").is_file()
+    # The files beside the model are named: moved without them, it cannot read a text (h25).
+    beside = next(
+        line for line in exported.stdout.splitlines() if line.startswith("tokenizer files beside it")
+    )
+    assert "tokenizer.json" in beside and all(
+        (tmp_path / "onnx" / name).is_file() for name in beside.split(": ")[1].split(", ")
+    )
 
     folder = tmp_path / "texts"
     folder.mkdir()
