@@ -118,6 +118,16 @@ def export_file_path(out: Path, fmt: str) -> Path:
     return out
 
 
+def _refuse_file_name_for_folder(out: Path) -> None:
+    """A safetensors export is a folder: a name with a model file's ending made a folder named ``model.onnx``."""
+    model_endings = {suffix for suffixes in FILE_SUFFIXES.values() for suffix in suffixes}
+    if out.suffix.lower() in model_endings and not out.is_dir():
+        raise ExportError(
+            f"a safetensors export is a folder (weights and description); {out.name} names a file of another "
+            "format: give a folder, e.g. --out export-folder"
+        )
+
+
 def export_targets(run_dir: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str]) -> list[Path]:
     """Every file :func:`export_run` would write for these arguments, the model file first, without loading the
     model: a single-file export's model and sidecar, and a text run's tokenizer files beside them; a
@@ -134,6 +144,7 @@ def export_targets(run_dir: str | os.PathLike[str], fmt: str, out: str | os.Path
         raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
     out = Path(out)
     if fmt == "safetensors":
+        _refuse_file_name_for_folder(out)
         return [out / WEIGHTS_NAME, out / SIDECAR_NAME]
     path = export_file_path(out, fmt)
     targets = [path, sidecar_path(path)]
@@ -195,6 +206,8 @@ def export_run(
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
+    if fmt == "safetensors":
+        _refuse_file_name_for_folder(Path(out))
     loaded, note = _named_now(run_dir, load_checkpoint(run_dir, device="cpu"), fmt)
     model = loaded.model.eval()
     size = loaded.preprocessing.input_size

@@ -109,6 +109,11 @@ def test_single_file_exports_go_where_a_person_expects(run: Path, tmp_path: Path
     ):
         export_run(run, "torchscript", tmp_path / "m.onnx")
     assert not list(tmp_path.glob("m.onnx*"))
+    with pytest.raises(
+        ExportError, match="a safetensors export is a folder"
+    ):  # it made a folder "m.onnx" (h26)
+        export_run(run, "safetensors", tmp_path / "m.onnx")
+    assert not list(tmp_path.glob("m.onnx*"))
 
 
 def test_an_export_after_a_rename_and_a_merge_predicts_as_the_run_does_now(
