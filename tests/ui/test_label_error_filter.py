@@ -44,10 +44,17 @@ def test_suspected_label_errors_filter_and_enter_relabels(
         window.label_errors_requested.emit()  # the Labels menu's action
         qtbot.waitUntil(lambda: browser.filter.currentData() == LABEL_ERRORS_KEY, timeout=180_000)
         assert browser.filter.currentText().startswith("Suspected label errors")
-        # The Evaluation area's line is a record of one check: it says when, and on which labels.
-        message = window.evaluation.message.text()
-        assert re.match(
-            r"Label-error check at \d\d:\d\d \(on the labels of then\): \d+ of \d+ labelled", message
+        # The Evaluation area's line is a record of one check: it says when, and on which labels (a slot of its
+        # own on the thread's signal: one queued call each, so it may come a turn of the event loop later).
+        qtbot.waitUntil(
+            lambda: (
+                re.match(
+                    r"Label-error check at \d\d:\d\d \(on the labels of then\): \d+ of \d+ labelled",
+                    window.evaluation.message.text(),
+                )
+                is not None
+            ),
+            timeout=10_000,
         )
         shown = [browser.model.record(r) for r in range(browser.model.rowCount())]
         assert shown and all(r.label is not None for r in shown)
