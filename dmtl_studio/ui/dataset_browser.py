@@ -828,7 +828,9 @@ class DatasetBrowser(QWidget):
         if action is not None:
             self._apply(action.after)
             self.status_message.emit(action.description)
-        if len(ids) == 1:
+        # Labelling moves on to the next unlabelled item; unlabelling (0) stays on it: the item just unlabelled is
+        # the one to label again, and the jump lost the person's place in the list (h25).
+        if len(ids) == 1 and class_name is not None:
             self._advance_to_unlabelled()
 
     def accept_suggestion(self) -> None:

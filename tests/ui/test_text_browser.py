@@ -133,11 +133,12 @@ def test_number_keys_label_and_move_on_then_undo_and_redo(qtbot, text_window, te
     browser.view.setCurrentIndex(browser.model.index(0))
     qtbot.keyClick(browser.view, Qt.Key.Key_0)
     assert _labels(text_project)[first.path] is None
-    assert browser.view.currentIndex().row() == 1  # on to the next unlabelled text
+    # Unlabelling stays on the text (the jump to the next unlabelled one lost the person's place, h25).
+    assert browser.view.currentIndex().row() == 0
     qtbot.keyClick(browser.view, Qt.Key.Key_Space)  # Space moves on, Shift+Space back, as in the grid
-    assert browser.view.currentIndex().row() == 2
-    qtbot.keyClick(browser.view, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)
     assert browser.view.currentIndex().row() == 1
+    qtbot.keyClick(browser.view, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)
+    assert browser.view.currentIndex().row() == 0
 
 
 def test_search_finds_words_in_the_texts_within_the_filter(qtbot, text_window) -> None:  # noqa: ANN001
