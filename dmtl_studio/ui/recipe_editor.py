@@ -519,8 +519,10 @@ class RecipeEditor(QWidget):
             self._debounce.start()
 
     # ------------------------------------------------------------------ files
-    def import_file(self, path: str | Path) -> bool:
-        """Load a recipe file; a bad file changes nothing and its problem is shown. Returns success."""
+    def import_file(self, path: str | Path, ask: bool = False) -> bool:
+        """Load a recipe file; a bad file changes nothing and its problem is shown. With ``ask``, a recipe that
+        can be loaded then asks before it replaces the user's own (a file that cannot asked first, then was
+        refused). Returns success."""
         try:
             recipe = load_recipe(path)
         except RecipeError as exc:
@@ -528,6 +530,8 @@ class RecipeEditor(QWidget):
             return False
         if recipe.kind != self._kind:
             self.show_message(f"Recipe not loaded — {self._kind_mismatch(recipe)}")
+            return False
+        if ask and not self.confirm_replace(f"the recipe in {Path(path).name}"):
             return False
         self.show_message("")
         self.set_recipe(recipe)
@@ -549,8 +553,8 @@ class RecipeEditor(QWidget):
 
     def _ask_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a recipe", "", "Recipes (*.json);;All files (*)")
-        if path and self.confirm_replace(f"the recipe in {Path(path).name}"):
-            self.import_file(path)
+        if path:
+            self.import_file(path, ask=True)
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

@@ -165,6 +165,30 @@ def test_an_image_recipe_is_not_loaded_into_a_text_project(editor, tmp_path: Pat
     assert widget.import_file(tmp_path / "typos.json") and widget.recipe() == preset("typos", "text")
 
 
+def test_importing_a_recipe_of_the_other_kind_refuses_before_it_asks(
+    editor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """It asked "Replace it with the recipe in medium.json?" and then refused the file anyway (h25)."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    widget, _ = editor
+    own = Recipe((Step.of("random_swap", 1.0, rate=0.3),), kind="text")
+    widget.set_recipe(own)
+    assert widget.is_custom()
+    save_recipe(preset("medium"), tmp_path / "medium.json")
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "medium.json"), ""))
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes
+    )
+    widget._ask_import()
+    assert asked == [] and widget.recipe() == own and "is an image recipe" in widget.message.text()
+    save_recipe(preset("typos", "text"), tmp_path / "typos.json")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "typos.json"), ""))
+    widget._ask_import()
+    assert len(asked) == 1 and widget.recipe() == preset("typos", "text")  # a loadable file asks first
+
+
 @needs_wordnet
 def test_a_text_project_opens_with_a_text_recipe_previewed_on_its_texts(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     from dmtl_studio.app import build_window
