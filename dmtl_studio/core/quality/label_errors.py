@@ -160,6 +160,8 @@ def out_of_fold_probabilities(
         ``(N,)`` given class indices.
     untaught
         ``(N,)`` bool: items no model is fitted on (their probabilities are still predicted); none by default.
+        A class all of whose items outside a fold are untaught is taught there all the same (a model must know
+        every class).
 
     Returns
     -------
@@ -188,6 +190,11 @@ def out_of_fold_probabilities(
             if not held.any():
                 continue
             taught = ~held if untaught is None else ~held & ~untaught
+            for label in np.unique(labels[~held]):
+                # A class none of whose items here is taught would be unknown to this fold's model: its right
+                # labels would score 1.00, and a fold taught nothing gave NaN. Such a class keeps its items.
+                if not (taught & (labels == label)).any():
+                    taught |= ~held & (labels == label)
             probabilities[held] = fit_predict_softmax(
                 features[taught], labels[taught], features[held], num_classes, l2
             )

@@ -112,12 +112,20 @@ def test_the_second_pass_doubts_fewer_right_labels_and_finds_no_fewer_wrong_ones
 
 
 def test_untaught_items_are_predicted_but_teach_no_model() -> None:
-    features, given, _, _ = _noisy_blobs(0)
-    untaught = given == 1
+    from dmtl_studio.core.quality.label_errors import fit_predict_softmax
+
+    features, given, _, flipped = _noisy_blobs(0)
+    untaught = np.zeros(len(given), dtype=bool)
+    untaught[flipped] = True
     probabilities = out_of_fold_probabilities(features, given, 3, k=5, seed=0, untaught=untaught)
-    assert probabilities.shape == (len(given), 3)
-    # No model saw a label 1: no item is given class 1 over the others.
-    assert (probabilities.argmax(1) != 1).all()
+    folds = stratified_folds(given, 5, 0)
+    for fold in range(5):  # each fold's model is fitted on its taught items only
+        held = folds == fold
+        taught = ~held & ~untaught
+        np.testing.assert_allclose(
+            probabilities[held], fit_predict_softmax(features[taught], given[taught], features[held], 3)
+        )
+    assert not np.allclose(probabilities, out_of_fold_probabilities(features, given, 3, k=5, seed=0))
 
 
 def test_folds_are_stratified_seeded_and_keep_groups_together() -> None:
@@ -166,3 +174,24 @@ def test_small_classes_get_a_caveat_with_the_list() -> None:
     assert LabelErrorReport(suspects=flagged, classes=("a", "b", "c"), images=66, folds=5).caveat() != ""
     none_flagged = LabelErrorReport(suspects=(), classes=("a", "b", "c"), images=18, folds=5)
     assert none_flagged.caveat() == ""  # no flagged label to warn of
+
+
+def test_a_class_whose_every_item_is_untaught_is_taught_all_the_same() -> None:
+    """A fold whose model never saw a class flagged that class's right labels at 1.00, and a fold taught nothing
+    gave NaN probabilities and an empty list (h27)."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1, 2], 2)
+    features = rng.normal(size=(6, 5))
+    everything = np.ones(6, dtype=bool)
+    probabilities = out_of_fold_probabilities(features, labels, 3, k=2, seed=0, untaught=everything)
+    assert np.isfinite(probabilities).all()
+    np.testing.assert_allclose(
+        probabilities, out_of_fold_probabilities(features, labels, 3, k=2, seed=0)
+    )  # nothing could be left out: the first pass's models
+    blobs, given, _, _ = _noisy_blobs(1)
+    untaught = given == 2  # every item of class 2: no fold could be taught it
+    result = confident_learning(
+        given, out_of_fold_probabilities(blobs, given, 3, k=5, seed=1, untaught=untaught)
+    )
+    assert np.isfinite(result.thresholds).all()
+    assert result.self_confidence[given == 2].mean() > 0.5  # class 2 is known: its labels are not doubted
