@@ -1080,10 +1080,6 @@ def _ctrl_c_never_lost() -> Callable[[], bool]:
     """
     import signal
 
-    if (
-        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    ):  # started with Ctrl-C ignored (a shell's background job)
-        return lambda: False
     pending: list[int] = []
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -1096,11 +1092,16 @@ def _ctrl_c_never_lost() -> Callable[[], bool]:
             raise KeyboardInterrupt
         return False
 
-    signal.signal(signal.SIGINT, on_sigint)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        # A batch scheduler's time limit or cancel (SLURM), or `kill`: stop as Ctrl-C does, keeping the saved
-        # epochs and printing the command that continues the run (it died without a word).
+    # A batch scheduler's time limit or cancel (SLURM), or `kill`: stop as Ctrl-C does, keeping the saved epochs
+    # and printing the command that continues the run (it died without a word). Also in a background job of a
+    # script (`train … & wait`), which starts with Ctrl-C ignored; a handler of this module's is replaced.
+    if (
+        signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
+        or getattr(signal.getsignal(signal.SIGTERM), "__module__", None) == __name__
+    ):
         signal.signal(signal.SIGTERM, on_sigint)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # else started with Ctrl-C ignored: kept so
+        signal.signal(signal.SIGINT, on_sigint)
     return check
 
 

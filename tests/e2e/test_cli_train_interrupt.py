@@ -31,8 +31,17 @@ RUN = (
 )
 
 
+def _ignore_ctrl_c() -> None:
+    """A ``preexec_fn``: Ctrl-C ignored, as in a script's background job (``train … & wait``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _ctrl_c_when(
-    args: list[str], started: Callable[[str], bool], what: str, sent: int = signal.SIGINT
+    args: list[str],
+    started: Callable[[str], bool],
+    what: str,
+    sent: int = signal.SIGINT,
+    background: bool = False,
 ) -> tuple[int, str, str]:
     """Run ``dmtl-studio ARGS``, press Ctrl-C once a line of its standard error shows ``started`` (a progress
     bar's lines end in a carriage return, read as lines too); its exit status, stdout and stderr."""
@@ -43,7 +52,7 @@ def _ctrl_c_when(
         stderr=subprocess.PIPE,
         text=True,
         env=environment,
-        preexec_fn=ctrl_c_not_ignored,
+        preexec_fn=_ignore_ctrl_c if background else ctrl_c_not_ignored,
     )
     try:
         assert child.stderr is not None
@@ -63,17 +72,23 @@ def _ctrl_c_when(
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="sends SIGINT to a child")
-@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize(
+    ("sent", "background"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True)],
+    ids=["ctrl-c", "sigterm", "sigterm-in-a-background-job"],
+)
 def test_ctrl_c_keeps_the_run_interrupted_and_names_the_command_that_continues_it(
-    project: Path, sent: int
+    project: Path, sent: int, background: bool
 ) -> None:
-    """SIGTERM (a batch scheduler's time limit, `kill`) as Ctrl-C: it killed the run without a word (h26)."""
+    """SIGTERM (a batch scheduler's time limit, `kill`) as Ctrl-C: it killed the run without a word (h26), also in
+    a script's background job, which starts with Ctrl-C ignored (h27)."""
     # "epoch 1/5000:" is printed once the epoch's checkpoint is saved.
     status, out, rest = _ctrl_c_when(
         ["train", str(project), *RUN, "--json"],
         lambda line: line.startswith("epoch 1/5000:"),
         "its first epoch",
         sent,
+        background,
     )
     assert status == 130, rest
     assert "Traceback" not in rest, rest
