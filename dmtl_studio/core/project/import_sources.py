@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dmtl_studio.core.project.store import ProjectStore
+if TYPE_CHECKING:  # the store calls the relocation, which moves these folders too
+    from dmtl_studio.core.project.store import ProjectStore
 
 #: The meta key under which the folders are kept (a JSON list of absolute paths, newest first).
 KEY = "import_sources"
@@ -35,3 +37,12 @@ def remember_source(store: ProjectStore, folder: str | os.PathLike[str]) -> None
         return
     kept = [str(path)] + [other for other in import_sources(store) if other != str(path)]
     store.set_meta(KEY, json.dumps(kept[:LIMIT]))
+
+
+def move_sources(store: ProjectStore, old: str, new: str) -> None:
+    """Folders below ``old`` (a path ending in a separator) read below ``new`` now: the project moved with them
+    (:mod:`~dmtl_studio.core.project.relocate`); the others are kept as they are."""
+    sources = import_sources(store)
+    moved = [new + path[len(old) :] if (path + os.sep).startswith(old) else path for path in sources]
+    if moved != sources:
+        store.set_meta(KEY, json.dumps([path.rstrip(os.sep) or os.sep for path in moved]))

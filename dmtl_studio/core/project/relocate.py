@@ -22,6 +22,7 @@ from sqlite3 import Connection
 from typing import Protocol
 
 from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
+from dmtl_studio.core.project.import_sources import move_sources
 
 
 class ProjectStore(Protocol):
@@ -86,6 +87,7 @@ def _repoint(store: ProjectStore, old: str, new: str) -> int:
         if not os.path.isfile(image.path) and os.path.isfile(target) and target not in known:
             changes.append((os.fsencode(target), MISSING_REASON, image.id))
     if changes:
+        move_sources(store, old, new)  # File ▸ Import again offers the folders where they are now
         with store.transaction() as conn:
             conn.executemany(
                 "UPDATE images SET path = ?, problem = CASE WHEN problem = ? THEN NULL ELSE problem END "

@@ -32,6 +32,9 @@ def test_a_moved_project_finds_its_images_below_its_new_folder(tmp_path: Path) -
         assert _state(store) == expected  # labels, splits, no problem
         inside = [im.path for im in store.images() if im.path != str(outside)]
         assert all(path.startswith(str(after)) for path in inside)
+        from dmtl_studio.core.project.import_sources import import_sources
+
+        assert all(folder.startswith(str(after)) for folder in import_sources(store))
     with ProjectStore.open(after) as store:
         assert store.moved_images == 0  # once
 
@@ -76,3 +79,7 @@ def test_a_project_moved_with_its_images_beside_it_finds_them(tmp_path: Path) ->
         assert store.moved_images == len(expected)
         assert _state(store) == expected
         assert all(im.path.startswith(str(tmp_path / "archive" / "images")) for im in store.images())
+        # File ▸ Import again offers the folder where it is now, not "(gone)" (h27).
+        from dmtl_studio.core.project.import_sources import import_sources
+
+        assert import_sources(store) == [str(tmp_path / "archive" / "images")]
