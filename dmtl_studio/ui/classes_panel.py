@@ -122,7 +122,11 @@ class KeyStripScroll(QScrollArea):
     def _cap(self) -> int:
         strip = self.widget()
         line = max([chip.sizeHint().height() for chip in strip.chips[:1]] + [strip.title.sizeHint().height()])
-        return MAX_KEY_LINES * (line + strip.layout().spacing())
+        layout = strip.layout()
+        margins = layout.contentsMargins()
+        return (
+            MAX_KEY_LINES * line + (MAX_KEY_LINES - 1) * layout.spacing() + margins.top() + margins.bottom()
+        )
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
         return True

@@ -15,6 +15,10 @@ class FlowLayout(QLayout):
         self._spacing = spacing
         self.setContentsMargins(QMargins(0, 0, 0, 0))
 
+    def spacing(self) -> int:
+        """The gap between widgets and between lines, in pixels (not the style's default)."""
+        return self._spacing
+
     def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
 
