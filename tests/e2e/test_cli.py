@@ -256,6 +256,9 @@ def test_import_refuses_wrong_split_fractions_before_it_writes_anything(tmp_path
     assert main(["import", str(tmp_path / "new"), str(images), "--test-fraction", "0.95"]) == 2
     assert "fractions must each be in [0, 1)" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+    # The values used are said: one not given is the project's (h27).
+    assert main(["import", str(tmp_path / "new"), str(images), "--val-fraction", "0.9"]) == 2
+    assert "(here validation 0.9 and test 0.1; test not given: the project's)" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "p"), str(images)]) == 0
     with ProjectStore.open(tmp_path / "p") as store:
         before = len(store.images())

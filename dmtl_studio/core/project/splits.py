@@ -171,7 +171,15 @@ def check_fractions(
     val = stored.val_fraction if val_fraction is None else val_fraction
     test = stored.test_fraction if test_fraction is None else test_fraction
     if not 0.0 <= val < 1.0 or not 0.0 <= test < 1.0 or val + test >= 1.0:
-        raise ProjectError("validation and test fractions must each be in [0, 1) and sum to less than 1")
+        # Say the values used: one not given is the project's (--val-fraction 0.9 with its test 0.1 sums to 1).
+        missing = [
+            name for name, given in (("validation", val_fraction), ("test", test_fraction)) if given is None
+        ]
+        whose = f"; {' and '.join(missing)} not given: the project's" if missing else ""
+        raise ProjectError(
+            "validation and test fractions must each be in [0, 1) and sum to less than 1 "
+            f"(here validation {val:g} and test {test:g}{whose})"
+        )
 
 
 def assign_splits(
