@@ -660,7 +660,7 @@ def _run_config(args: argparse.Namespace, say_unused: bool = True) -> TrainConfi
     from dmtl_studio.core.training.settings import ConfigError
 
     if args.resume is not None:
-        config = _resumed_config(args)
+        config = _resumed_config(args, say=say_unused)
         if say_unused:
             ignored = [
                 option_flag(name) for name in _given_settings(args) if name not in ("epochs", "device")
@@ -1174,7 +1174,7 @@ def _report_cv_interrupted(args: argparse.Namespace, exc: CrossValidationInterru
     return 130
 
 
-def _resumed_config(args: argparse.Namespace) -> object:
+def _resumed_config(args: argparse.Namespace, say: bool = True) -> object:
     """A stopped run's own configuration; only --epochs (and the device) may change when continuing it."""
     from dmtl_studio.core.project.store import ProjectStore
     from dmtl_studio.core.training.config import TrainConfig
@@ -1221,9 +1221,8 @@ def _resumed_config(args: argparse.Namespace) -> object:
     changes: dict = {"device": args.device or TrainConfig.recommended().device}
     if args.epochs is not None:
         changes["epochs"] = args.epochs
-        if (
-            args.epochs < config.epochs
-        ):  # a shorter plan than the run's: said, as its schedule changes with it
+        # A shorter plan than the run's: said (once: a distributed run's launcher says it, its ranks do not).
+        if say and args.epochs < config.epochs:
             print(
                 f"note: run {run.name} was planned for {config.epochs} epochs; --epochs {args.epochs} ends it "
                 f"sooner, and its learning-rate schedule follows the new plan from epoch {done + 1}",
