@@ -100,9 +100,12 @@ def _images(args: argparse.Namespace) -> int:
         else:
             print(f"{name}: {result.class_name} {result.probability:.0%} -> {result.out}", flush=True)
 
+    made = not args.out.exists()
     with output_folders(args.out):  # the folders above the pictures' own folder
         results = explain_images(args.run_dir, paths, args.out, args.class_name, on_result=said)
     written = sum(r.out is not None for r in results)
+    if not written and made and args.out.is_dir() and not any(args.out.iterdir()):
+        args.out.rmdir()  # nothing was written: the folder made for the pictures goes too (it was left empty)
     skipped = f"; {len(results) - written} not explained" if written < len(results) else ""
     print(f"wrote {written} Grad-CAM picture(s) to {args.out}{skipped}")
     if args.json:

@@ -78,6 +78,9 @@ def test_explain_writes_each_images_grad_cam_and_refuses_what_it_cannot_do(
     folder = images[0].parent
     assert main(["explain", str(run_dir), str(folder), "--out", str(folder / "cams")]) == 2
     assert "is inside" in capsys.readouterr().err and not (folder / "cams").exists()
+    # Nothing could be explained: status 1 (documented), and no empty folder left behind (h26).
+    assert main(["explain", str(run_dir), str(broken), "--out", str(tmp_path / "none")]) == 1
+    assert "wrote 0 Grad-CAM picture(s)" in capsys.readouterr().out and not (tmp_path / "none").exists()
 
 
 def test_explain_prints_the_words_for_and_against_a_texts_class(
