@@ -235,7 +235,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
         counts = store.class_counts()
         unlabelled = store.unlabelled_count()
-        runs = len(store.runs())
+        run_records = store.runs()
+        runs = len(run_records)
         sources = import_sources(store)
     items = "items" if undecided else "texts" if kind == "text" else "images"
     labelled = sum(c["total"] for c in counts.values())
@@ -250,6 +251,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     )
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    if (
+        run_records
+    ):  # which run is which: its status (one to continue?), strategy, epochs, validation accuracy
+        print("runs (oldest first):")
+        for run in run_records:
+            print(f"  {_run_line(run)}")
     if sources:  # importing one again adds the files put in it since; labels and splits stay
         print("imported from (import a folder again to add the files put in it since):")
         for folder in sources:
@@ -262,10 +269,33 @@ def cmd_info(args: argparse.Namespace) -> int:
             "unlabelled": unlabelled,
         }
         problems_json = {"problems": problems + gone, "gone_from_disk": gone}
-        print(
-            json.dumps({**report, **problems_json, "classes": counts, "runs": runs, "imported_from": sources})
-        )
+        listed = [
+            {
+                "name": r.name,
+                "status": r.status,
+                "run_dir": r.run_dir,
+                "folder_exists": os.path.isdir(r.run_dir),
+            }
+            for r in run_records
+        ]
+        extra = {"classes": counts, "runs": runs, "run_list": listed, "imported_from": sources}
+        print(json.dumps({**report, **problems_json, **extra}))
     return 0
+
+
+def _run_line(run: object) -> str:
+    """One run of ``info``: name, status, strategy, epochs and best validation accuracy, or why its folder is gone."""
+    config, best = run.config or {}, (run.final_metrics or {}).get("best") or {}
+    parts = [run.name, run.status, str(config.get("transfer", "?"))]
+    if best.get("epoch") is not None:
+        parts.append("linear probe" if config.get("linear_probe") else f"{best['epoch']} epoch(s)")
+    if best.get("val_accuracy") is not None:
+        parts.append(f"best validation accuracy {best['val_accuracy']:.1%}")
+    if run.resumable and run.status in ("stopped", "failed", "interrupted"):
+        parts.append("can be continued (train --resume)")
+    if not os.path.isdir(run.run_dir):
+        parts.append(f"its folder is gone ({run.run_dir})")
+    return " · ".join(parts)
 
 
 def add_predict_options(p: argparse.ArgumentParser) -> None:

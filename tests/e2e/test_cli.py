@@ -116,6 +116,23 @@ def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: P
     # The folder it was imported from, to import again for the files put in it since.
     assert out[-3].startswith("imported from") and out[-2] == f"  {images.absolute()}"
     assert json.loads(out[-1])["imported_from"] == [str(images.absolute())]
+    # Each run on a line: which is which, and which one's folder is gone (only a count was printed, h26).
+    with ProjectStore.open(tmp_path / "p") as store:
+        kept = tmp_path / "p" / "runs" / "first"
+        kept.mkdir(parents=True)
+        first = store.create_run("first", kept, {"transfer": "frozen", "linear_probe": True})
+        store.finish_run(first, "completed", {"best": {"epoch": 1}})
+        second = store.create_run("second", tmp_path / "p" / "runs" / "second", {"transfer": "full"})
+        store.finish_run(second, "completed", {"best": {"epoch": 3, "val_accuracy": 0.5}})
+    assert main(["info", str(tmp_path / "p"), "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "runs (oldest first):" in out, out
+    runs = out[out.index("runs (oldest first):") + 1 : out.index("runs (oldest first):") + 3]
+    assert runs[0].startswith("  first · ") and "frozen" in runs[0] and "gone" not in runs[0]
+    assert runs[0] == "  first · completed · frozen · linear probe"
+    assert runs[1].startswith("  second · completed · full · 3 epoch(s) · best validation accuracy 50.0%")
+    assert "its folder is gone" in runs[1]
+    assert [r["folder_exists"] for r in json.loads(out[-1])["run_list"]] == [True, False]
     assert main(["remove", str(tmp_path / "p"), "--problems", "--dry-run"]) == 0
     assert "would remove 1 image(s)" in capsys.readouterr().out
 
