@@ -137,20 +137,24 @@ def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: P
     assert "would remove 1 image(s)" in capsys.readouterr().out
 
 
-def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
+def _stopped_after_one_epoch(project: Path, **settings: object) -> object:
+    """A run of ``project`` stopped once its first epoch is saved; its summary."""
     from dmtl_studio.core.training.config import TrainConfig
+    from dmtl_studio.core.training.events import EpochResult
     from dmtl_studio.core.training.run import train
 
-    config = TrainConfig(epochs=2, input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16)
-    from dmtl_studio.core.training.events import EpochResult
-
+    config = TrainConfig(input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16, **settings)
     epochs: list[object] = []
-    stopped = train(
+    return train(
         project,
         config,
         on_event=lambda e: epochs.append(e) if isinstance(e, EpochResult) else None,
         should_stop=lambda: len(epochs) >= 1,
     )
+
+
+def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -> None:
+    stopped = _stopped_after_one_epoch(project, epochs=2)
     assert stopped.status == "stopped" and stopped.epochs_completed == 1
     short = _cli("train", str(project), "--resume", stopped.run_dir, "--epochs", "1")
     assert (
@@ -174,20 +178,7 @@ def test_stop_then_resume_from_the_command_line(tmp_path: Path, project: Path) -
 
 def test_resume_with_fewer_epochs_than_planned_says_the_plan_changes(project: Path) -> None:
     """An interrupted 40-epoch run continued with --epochs 3 ended at 3 without a word (h26)."""
-    from dmtl_studio.core.training.config import TrainConfig
-    from dmtl_studio.core.training.events import EpochResult
-    from dmtl_studio.core.training.run import train
-
-    config = TrainConfig(
-        epochs=3, input_size=TEST_INPUT_SIZE, device="cpu", batch_size=16, linear_probe=False, feature_views=1
-    )
-    epochs: list[object] = []
-    stopped = train(
-        project,
-        config,
-        on_event=lambda e: epochs.append(e) if isinstance(e, EpochResult) else None,
-        should_stop=lambda: len(epochs) >= 1,
-    )
+    stopped = _stopped_after_one_epoch(project, epochs=3, linear_probe=False, feature_views=1)
     resumed = _cli("train", str(project), "--resume", stopped.run_dir, "--epochs", "2", "--device", "cpu")
     assert resumed.returncode == 0, resumed.stderr
     assert "was planned for 3 epochs; --epochs 2 ends it sooner" in resumed.stderr
