@@ -119,6 +119,22 @@ def test_the_test_split_is_preferred_when_it_has_images(tmp_path_factory) -> Non
     assert sorted(result.image_ids.tolist()) == sorted(chosen)
 
 
+def test_a_run_scored_on_another_project_it_never_saw_says_so(tmp_path_factory, tmp_path) -> None:  # noqa: ANN001
+    """evaluate --project on another set said nothing, and its figures read as those of the run's own data (h26)."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    _, run_dir = trained_project(tmp_path_factory)
+    images = write_shapes_folder(tmp_path / "images", 4, unlabelled=0, seed=99, size=64)
+    with ProjectStore.create(tmp_path / "other") as store:
+        import_folder(store, images, val_fraction=0.25, test_fraction=0.25, seed=0)
+    result = evaluate_run(tmp_path / "other", run_dir)
+    assert "This run was trained in another project, and none of the" in result.note
+    assert "images it was fitted on are in other: these figures are on images it never saw" in result.note
+    own, own_run = copy_project(tmp_path_factory)
+    assert "another project" not in evaluate_run(own, own_run).note
+
+
 def test_a_class_renamed_after_the_run_keeps_its_images_and_scores(tmp_path_factory) -> None:  # noqa: ANN001
     from dmtl_studio.core.evaluation.inference import suggest_labels
 
