@@ -48,8 +48,9 @@ def class_name_problem(name: str) -> str | None:
     if any(unicodedata.category(ch) == "Cs" for ch in name):  # a folder name's bytes that are not UTF-8
         shown = os.fsencode(name).decode("utf-8", errors="backslashreplace")
         return (
-            f"'{shown}' cannot be a class name: its bytes are not UTF-8 (a folder named on an old Windows share or "
-            "in a zip, in Latin-1 perhaps): rename the folder, then import again"
+            f"'{shown}' cannot be a class name: its bytes are not UTF-8 (Latin-1 perhaps: a folder named on an old "
+            "Windows share or in a zip, or a CSV that Excel saved in Windows' encoding): rename the folder, or save "
+            "the CSV as 'CSV UTF-8', then import again"
         )
     if any(ch in _BIDI_CONTROLS for ch in name):
         return (

@@ -240,3 +240,15 @@ def test_export_folders_leaves_out_an_image_gone_from_disk(tmp_path: Path, shape
         (folder / "square" / "square_000.png").unlink()
         assert export_imagefolder(store, tmp_path / "tree") == labelled - 1  # not stopped at the gone file
     assert not (tmp_path / "tree" / "square" / "square_000.png").exists()
+
+
+def test_a_label_csv_saved_in_windows_encoding_is_told_to_be_saved_as_utf8(
+    tmp_path: Path, project: Path
+) -> None:
+    """Its message told the user to rename a folder (h26)."""
+    with ProjectStore.open(project) as store:
+        path = next(im.path for im in store.images(usable_only=True))
+        (tmp_path / "cp1252.csv").write_bytes(f"path,label\n{path},M".encode() + b"\xe9lange\n")
+        summary = import_csv(store, tmp_path / "cp1252.csv")
+    assert summary.labelled == 0
+    assert any("save the CSV as 'CSV UTF-8'" in why for _, why in summary.problems), summary.problems
