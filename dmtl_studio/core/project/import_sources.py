@@ -10,10 +10,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # the store calls the relocation, which moves these folders too
-    from dmtl_studio.core.project.store import ProjectStore
+
+class ProjectStore(Protocol):
+    """What this module uses of :class:`dmtl_studio.core.project.store.ProjectStore` (whose opening moves these
+    folders with a moved project, :mod:`~dmtl_studio.core.project.relocate`: no import of it here)."""
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
 
 #: The meta key under which the folders are kept (a JSON list of absolute paths, newest first).
 KEY = "import_sources"
