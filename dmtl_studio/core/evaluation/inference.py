@@ -203,8 +203,9 @@ def _with_fitted_note(
         return result
     scored = {int(i) for i in result.image_ids}
     with ProjectStore.open(project_dir, read_only=True) as store:
+        every = store.images()  # read once: for another project's run, then for the items scored
         if Path(run_dir).resolve().parent.parent != Path(project_dir).resolve() and not any(
-            im.sha256 in fitted for im in store.images()
+            im.sha256 in fitted for im in every
         ):  # another project's run: said, as its figures then read as those of its own data
             noun = "texts" if store.kind == "text" else "images"
             external = (
@@ -212,7 +213,7 @@ def _with_fitted_note(
                 f"are in {Path(project_dir).name}: these figures are on {noun} it never saw."
             )
             return replace(result, note=" ".join(part for part in (result.note, external) if part))
-        records = [im for im in store.images() if im.id in scored]
+        records = [im for im in every if im.id in scored]
         # As the files are now: a read-only project cannot record a file overwritten since its import.
         now = current_hashes(store, records)[0] if store.kind == "images" else {}
         contents = [now.get(im.path, im.sha256) for im in records]
