@@ -218,3 +218,28 @@ def test_train_uses_the_recipe_the_project_keeps_unless_one_is_named(
     assert _run_config(_parser().parse_args(["train", str(project)])).recipe is None
     said = capsys.readouterr().err
     assert "Open it with the newer version; the default recipe is used" in said and ".;" not in said
+
+
+def test_a_wrong_backbone_or_encoder_name_is_the_first_and_only_thing_train_says(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dmtl_studio.cli import main
+
+    assert main(["train", str(project), "--backbone", "resnet9000", "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    # Not "unknown backbone timm has no model named …", and no note on --epochs or the validation images first.
+    assert err.startswith("dmtl-studio train: unknown backbone resnet9000: did you mean"), err
+    assert "note:" not in err and err.count("\n") == 1
+    table = tmp_path / "t.csv"
+    rows = [f"ticket {i} about the printer,hardware" for i in range(8)]
+    rows += [f"invoice {i} was charged twice,billing" for i in range(8)]
+    table.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["import", str(tmp_path / "texts"), str(table)]) == 0
+    capsys.readouterr()
+    # A typo of an encoder's name was trained with the default encoder, its note calling it "an image backbone".
+    assert main(["train", str(tmp_path / "texts"), "--backbone", "all-MiniLM-L6", "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "dmtl-studio train: unknown text encoder 'all-MiniLM-L6': the text encoders here are all-MiniLM-L6-v2"
+    ), err
+    assert "note:" not in err and err.count("\n") == 1

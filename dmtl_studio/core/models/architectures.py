@@ -13,7 +13,7 @@ from torch import nn
 
 from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.base.paths import force_offline
-from dmtl_studio.core.models.catalog import UnknownBackbone, info_for, split_name
+from dmtl_studio.core.models.catalog import UnknownBackbone, info_for, split_name, unknown_bare_name
 from dmtl_studio.core.models.preprocess import Preprocessing as Preprocessing  # defined torch-free there
 
 force_offline()
@@ -144,11 +144,13 @@ def create_imagenet_model(name: str) -> nn.Module:
         try:
             return torchvision.models.get_model(arch, weights=None)
         except ValueError as exc:
-            raise UnknownBackbone(f"torchvision has no model named '{arch}'") from exc
+            raise UnknownBackbone(f"{name}: torchvision has no model of that name") from exc
     try:
         return timm.create_model(arch, pretrained=False)
     except RuntimeError as exc:  # timm: "Unknown model"
-        raise UnknownBackbone(f"timm has no model named '{arch}'") from exc
+        if not name.startswith("timm/"):  # a bare name: most often a typo of a catalog name
+            raise unknown_bare_name(name) from exc
+        raise UnknownBackbone(f"{name}: timm has no model of that name") from exc
 
 
 def classifier_prefix(name: str, model: nn.Module) -> tuple[str, ...]:

@@ -105,9 +105,7 @@ def load_pretrained_imagenet_model(backbone: str) -> nn.Module:
     WeightsError
         No weights for a known architecture on this computer, or weights that are damaged or do not fit.
     """
-    status = catalog.weights_status(backbone)
-    if status.state == "missing" and "/" not in backbone and not timm.is_model(backbone):
-        raise catalog.unknown_bare_name(backbone)
+    status = weights_found(backbone)
     if status.state == "bundled" and backbone in BUNDLED:
         return load_bundled_imagenet_model(backbone)
     if status.state == "imported":
@@ -120,8 +118,27 @@ def load_pretrained_imagenet_model(backbone: str) -> nn.Module:
         return load_checked(backbone, read_state_dict(entry.path()), entry.source_name)
     if status.state in ("torch cache", "hugging face cache"):
         return load_checked(backbone, read_state_dict(status.path), status.path)
-    listed = {info.name for info in CATALOG}
-    hint = ""
-    if backbone not in listed and f"torchvision/{backbone}" in listed:
-        hint = f" (a bare name is timm's model; the catalog lists torchvision/{backbone})"
-    raise WeightsError(f"{backbone}{hint}: {status.reason}")
+    raise WeightsError(f"{backbone}: {status.reason}")
+
+
+def weights_found(backbone: str) -> catalog.WeightsStatus:
+    """Where :func:`load_pretrained_imagenet_model` would read ``backbone``'s weights from, without reading them:
+    a run checks its backbone with it before anything else.
+
+    Raises
+    ------
+    UnknownBackbone
+        A name without a library that is neither in the catalog, nor imported, nor a timm model.
+    WeightsError
+        No weights for a known architecture on this computer.
+    """
+    status = catalog.weights_status(backbone)
+    if status.state == "missing" and "/" not in backbone and not timm.is_model(backbone):
+        raise catalog.unknown_bare_name(backbone)
+    if status.state == "missing":
+        listed = {info.name for info in CATALOG}
+        hint = ""
+        if backbone not in listed and f"torchvision/{backbone}" in listed:
+            hint = f" (a bare name is timm's model; the catalog lists torchvision/{backbone})"
+        raise WeightsError(f"{backbone}{hint}: {status.reason}")
+    return status

@@ -11,8 +11,9 @@ last two layers. A checkpoint's :class:`~dmtl_studio.core.models.classifier.Mode
 from __future__ import annotations
 
 from dmtl_studio.core.models.architectures import WeightsError
+from dmtl_studio.core.models.catalog import info_for
 from dmtl_studio.core.models.classifier import HEADS, Classifier, ModelSpec, build_head
-from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER, IMPORTED_PREFIX
+from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER, IMPORTED_PREFIX, TextEncoderError
 from dmtl_studio.core.models.text_encoder import TextEncoder, TextPreprocessing, load_text_encoder
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "build_head",
     "build_text_classifier",
     "is_text_encoder_name",
+    "run_text_encoder",
     "text_classifier",
 ]
 
@@ -29,6 +31,28 @@ __all__ = [
 def is_text_encoder_name(name: str) -> bool:
     """Whether ``name`` names a text encoder (the default, an imported one, or an absolute folder)."""
     return name == DEFAULT_TEXT_ENCODER or name.startswith(IMPORTED_PREFIX) or name.startswith("/")
+
+
+def run_text_encoder(name: str) -> tuple[str, str]:
+    """The encoder a text run of the setting ``name`` uses, and a notice (``""`` when none): ``name`` when it names
+    a text encoder, else the default when ``name`` is an image backbone's (the settings start from one).
+
+    Raises
+    ------
+    TextEncoderError
+        A name that is neither a text encoder nor an image backbone (a typo): the message lists the encoders.
+    """
+    if is_text_encoder_name(name):
+        return name, ""
+    if not (info_for(name) is not None or name.startswith(("timm/", "torchvision/"))):
+        from dmtl_studio.core.models.text_encoder_list import list_text_encoders
+
+        known = ", ".join(row.name for row in list_text_encoders())
+        raise TextEncoderError(
+            f"unknown text encoder '{name}': the text encoders here are {known} (dmtl-studio weights list; "
+            "dmtl-studio weights import-encoder FOLDER adds one)"
+        )
+    return DEFAULT_TEXT_ENCODER, f"{name} is an image backbone; this text project uses {DEFAULT_TEXT_ENCODER}"
 
 
 def text_classifier(encoder: TextEncoder, spec: ModelSpec) -> Classifier:

@@ -23,6 +23,7 @@ from dmtl_studio.core.augment.recipe import CompiledRecipe, Recipe
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.architectures import Preprocessing, preprocessing_for
 from dmtl_studio.core.models.classifier import Classifier, ModelSpec, build_classifier
+from dmtl_studio.core.models.pretrained import weights_found
 from dmtl_studio.core.models.run_folder import UNUSED_KEY, flips_views
 from dmtl_studio.core.models.text_encoder import TextPreprocessing
 from dmtl_studio.core.models.transfer import configure_transfer, forward
@@ -246,6 +247,7 @@ def build_run(
         The backbone's pretrained weights cannot be found offline.
     """
     emit = emit or (lambda event: None)
+    weights_found(config.backbone)  # a wrong name or missing weights first, before any note on the data
     config = config.with_changes(contrastive_steps=0)  # a text encoder's step: an image run stores it off
     seed_everything(config.seed)  # first: the new head's initial weights come from this seed
     recipe = resolve_recipe(config.recipe)

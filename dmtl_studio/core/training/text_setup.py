@@ -26,8 +26,7 @@ from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
 from dmtl_studio.core.augment.wordnet import WordNetMissing
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.models.classifier import ModelSpec
-from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
-from dmtl_studio.core.models.text_classifier import is_text_encoder_name, text_classifier
+from dmtl_studio.core.models.text_classifier import run_text_encoder, text_classifier
 from dmtl_studio.core.models.text_encoder import load_text_encoder
 from dmtl_studio.core.models.transfer import configure_transfer
 from dmtl_studio.core.project.store import ProjectStore
@@ -101,11 +100,12 @@ def project_corpus(store: ProjectStore, split: LabelledSplit | None = None) -> T
 
 
 def text_encoder_name(config: TrainConfig, emit: EventCallback) -> str:
-    """The encoder a text run uses: ``config.backbone`` when it names a text encoder, else the default."""
-    if is_text_encoder_name(config.backbone):
-        return config.backbone
-    emit(RunNotice(f"{config.backbone} is an image backbone; this text project uses {DEFAULT_TEXT_ENCODER}"))
-    return DEFAULT_TEXT_ENCODER
+    """:func:`~dmtl_studio.core.models.text_classifier.run_text_encoder` of ``config.backbone``, its notice
+    emitted (raises its ``TextEncoderError``)."""
+    name, notice = run_text_encoder(config.backbone)
+    if notice:
+        emit(RunNotice(notice))
+    return name
 
 
 def build_text_parts(
@@ -322,6 +322,9 @@ def build_text_run(
     :func:`~dmtl_studio.core.training.setup.build_run`); the validation texts are planned as an image run's
     (:func:`~dmtl_studio.core.training.held_out.plan_for_project`)."""
     emit = emit or (lambda event: None)
+    config = config.with_changes(
+        backbone=text_encoder_name(config, emit)
+    )  # a wrong name before any data note
     plan = plan_for_project(
         store, split if split is not None else labelled_split(store), config, emit, folds=split is not None
     )

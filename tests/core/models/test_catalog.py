@@ -115,3 +115,20 @@ def test_a_mistyped_backbone_name_is_unknown_and_the_closest_is_suggested() -> N
         "timm",
         "resnet26d",
     )  # a real timm name without a library stays
+
+
+def test_an_unknown_architecture_is_named_first_in_its_message() -> None:
+    from dmtl_studio.core.base.errors import failure_line
+    from dmtl_studio.core.models.architectures import create_imagenet_model
+
+    lines = {}
+    for name in ("resnet9000", "timm/resnet9000", "torchvision/resnet9000"):
+        with pytest.raises(catalog.UnknownBackbone) as error:
+            create_imagenet_model(name)
+        lines[name] = failure_line(error.value, "test")
+    # They read "unknown backbone timm has no model named 'resnet9000'".
+    assert lines["resnet9000"].startswith("unknown backbone resnet9000: did you mean timm/resnet50?")
+    assert lines["timm/resnet9000"] == "unknown backbone timm/resnet9000: timm has no model of that name"
+    assert lines["torchvision/resnet9000"] == (
+        "unknown backbone torchvision/resnet9000: torchvision has no model of that name"
+    )
