@@ -116,6 +116,17 @@ def _path(text: str) -> Path:
     return absolute_path(text)
 
 
+def _positive_seconds(text: str) -> float:
+    """A duration in seconds above 0 (``bench --seconds``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: give a time above 0 seconds, e.g. 0.5")
+    return value
+
+
 #: Preset names ``train --help`` gives as examples of ``--recipe NAME`` (checked against the presets by the tests).
 RECIPE_EXAMPLES = {"images": ("light", "heavy", "strong"), "text": ("eda_light", "eda_mixup")}
 
@@ -210,6 +221,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="import-csv: an empty label cell unlabels the item (by default it keeps its label)",
     )
+    p.add_argument(
+        "--encoding",
+        default=None,
+        type=cli_text.encoding_option,
+        help="import-csv: the CSV's text encoding when it has no byte-order mark, e.g. cp1252 (what Excel on "
+        "Windows writes for a CSV); default UTF-8",
+    )
 
     cli_remove.add_command(sub, _path)
 
@@ -245,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="speed of the augmentation engine vs torchvision")
     p.add_argument("what", choices=("augment",))
-    p.add_argument("--seconds", type=float, default=0.5, help="time per operation and engine")
+    p.add_argument("--seconds", type=_positive_seconds, default=0.5, help="time per operation and engine")
     p.add_argument("--loader", action="store_true", help="also measure DataLoader scaling with workers")
 
     p = sub.add_parser(
@@ -732,9 +750,30 @@ def _say_unused(config: TrainConfig, args: argparse.Namespace, kind: str) -> Non
     with ProjectStore.open(args.project_dir, read_only=True) as store:
         if sum(1 for counts in store.class_counts().values() if counts["total"]) < 2:  # the run will refuse
             return
+    if not _backbone_usable(config.backbone, kind):
+        return  # the run refuses the backbone and says why: no notes on options before that
     given = _given_settings(args)
     for name, reason in unused_settings(config, given, kind):
         print(f"note: {option_flag(name, given[name])} is not used: {reason}", file=sys.stderr)
+
+
+def _backbone_usable(backbone: str, kind: str) -> bool:
+    """Whether a run of a ``kind`` project can start from ``backbone``: a known image backbone with weights on this
+    computer, or a name a text run accepts."""
+    from dmtl_studio.core.models import catalog
+
+    if kind == "text":
+        from dmtl_studio.core.models.text_catalog import TextEncoderError
+        from dmtl_studio.core.models.text_classifier import run_text_encoder
+
+        try:
+            return bool(run_text_encoder(backbone))
+        except TextEncoderError:
+            return False
+    try:
+        return catalog.weights_status(backbone).state != "missing"
+    except catalog.UnknownBackbone:
+        return False
 
 
 def recipe_option(path: Path, kind: str) -> Recipe:
@@ -1739,7 +1778,7 @@ def _cmd_labels(args: argparse.Namespace) -> int:
                 else f"no labelled {noun} to export; nothing written"
             )
         else:
-            summary = import_csv(store, path, unlabel_empty=args.unlabel_empty)
+            summary = import_csv(store, path, unlabel_empty=args.unlabel_empty, encoding=args.encoding)
             _print_label_import(summary, "text(s)" if store.kind == "text" else "image(s)")
             skipped = len(summary.problems) + len(summary.not_found)
             if skipped and not (
@@ -1948,11 +1987,20 @@ def _unknown_command(argv: list[str]) -> bool:
     return True
 
 
+class _LowerCaseLevel(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)  # the other handlers keep the record as it was
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
 def main(argv: list[str]) -> int:
     """Run the command line; return the exit status."""
-    logging.basicConfig(
-        level=os.environ.get("DMTL_STUDIO_LOG", "WARNING"), format="%(levelname)s %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        _LowerCaseLevel("%(levelname)s: %(message)s")
+    )  # "warning: …", as the command's own lines
+    logging.basicConfig(level=os.environ.get("DMTL_STUDIO_LOG", "WARNING"), handlers=[handler])
     if argv and _unknown_command(argv):
         return 2
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):

@@ -33,7 +33,7 @@ def add_commands(sub: argparse._SubParsersAction, path_type: Callable[[str], Pat
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
 
-def _encoding(value: str) -> str:
+def encoding_option(value: str) -> str:
     """``--encoding``: a text encoding Python knows, by its codec name."""
     from dmtl_studio.core.project.text_decoding import checked_encoding
 
@@ -72,7 +72,7 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoding",
         default=None,
-        type=_encoding,
+        type=encoding_option,
         help="the text encoding of files without a byte-order mark, e.g. cp1252 (what Excel on Windows "
         "writes for a CSV), latin-1, cp1250 (default: UTF-8; a byte-order mark always names UTF-8 or UTF-16)",
     )
@@ -209,11 +209,19 @@ def cmd_new(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.store import is_project
 
     existed = is_project(args.project_dir)
+    held = 0 if existed or not args.project_dir.is_dir() else sum(1 for _ in args.project_dir.iterdir())
     with create_project(args.project_dir, kind=args.kind) as store:
         kind = store.kind if kind_was_chosen(store) or store.image_count() else None
     verb = "opened the existing" if existed else "created the"
     what = f"{kind} project" if kind else "project (its kind: that of its first import)"
     print(f"{verb} {what} in {args.project_dir}")
+    if held:  # the window asks first; here a folder of images may have been named by mistake
+        print(
+            f"note: {args.project_dir} already held {held} file(s) or folder(s): they are left as they are, beside "
+            "the project's own, and are not in the project (to make a project of a folder of images or texts: "
+            "dmtl-studio import NEW_PROJECT_FOLDER THAT_FOLDER)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -275,6 +283,8 @@ def cmd_info(args: argparse.Namespace) -> int:
                 "status": r.status,
                 "run_dir": r.run_dir,
                 "folder_exists": os.path.isdir(r.run_dir),
+                "best_accuracy": r.best_accuracy()[0],
+                "out_of_fold": r.best_accuracy()[1],
             }
             for r in run_records
         ]
@@ -289,8 +299,9 @@ def _run_line(run: object) -> str:
     parts = [run.name, run.status, str(config.get("transfer", "?"))]
     if best.get("epoch") is not None:
         parts.append("linear probe" if config.get("linear_probe") else f"{best['epoch']} epoch(s)")
-    if best.get("val_accuracy") is not None:
-        parts.append(f"best validation accuracy {best['val_accuracy']:.1%}")
+    accuracy, out_of_fold = run.best_accuracy()
+    if accuracy is not None:
+        parts.append(f"{'out-of-fold' if out_of_fold else 'best'} validation accuracy {accuracy:.1%}")
     if run.resumable and run.status in ("stopped", "failed", "interrupted"):
         parts.append("can be continued (train --resume)")
     if not os.path.isdir(run.run_dir):
@@ -314,7 +325,7 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoding",
         default=None,
-        type=_encoding,
+        type=encoding_option,
         help="text models: the text encoding of files without a byte-order mark, e.g. cp1252 (what Excel on Windows "
         "writes for a CSV), latin-1, cp1250 (default: UTF-8; a byte-order mark always names UTF-8 or UTF-16)",
     )

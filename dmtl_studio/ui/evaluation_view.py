@@ -403,9 +403,9 @@ class EvaluationView(QWidget):
         self.run_choice.blockSignals(True)  # the choice is made once, below, not at each item added
         self.run_choice.clear()
         for run in reversed(runs):
-            best = (run.final_metrics or {}).get("best", {}) or {}
-            accuracy = best.get("val_accuracy")
-            score = f", val. acc. {accuracy:.1%}" if isinstance(accuracy, float) else ""
+            accuracy, out_of_fold = run.best_accuracy()
+            what = "out-of-fold acc." if out_of_fold else "val. acc."
+            score = f", {what} {accuracy:.1%}" if accuracy is not None else ""
             backbone = run.config.get("backbone", "?")
             fold = (
                 " (a cross-validation fold: trained on part of the test split)"

@@ -847,8 +847,10 @@ class TrainingPanel(QWidget):
     def on_finished(self, summary: RunSummary) -> None:
         self._idle()
         best = summary.metrics.get("best", {})
-        accuracy = best.get("val_accuracy")
+        accuracy, out_of_fold = best.get("val_accuracy"), best.get("out_of_fold_accuracy")
         detail = f", best validation accuracy {accuracy:.1%}" if accuracy is not None else ""
+        if accuracy is None and out_of_fold is not None:  # a probe's validation items joined its fit
+            detail = f", out-of-fold validation accuracy {out_of_fold:.1%}"
         verb = "Finished" if summary.status == "completed" else "Stopped"
         choice = summary.metrics.get("auto")
         if choice is not None:  # an Auto run: what was kept and why
@@ -932,7 +934,7 @@ class TrainingPanel(QWidget):
         self.history.setRowCount(len(self._history))
         for row, run in enumerate(self._history):
             config = run.config
-            best = (run.final_metrics.get("best") or {}).get("val_accuracy")
+            best, out_of_fold = run.best_accuracy()
             recipe = config.get("recipe") or {}
             recipe_name = recipe.get("name", "default") if isinstance(recipe, dict) else "default"
             values = [
@@ -941,11 +943,16 @@ class TrainingPanel(QWidget):
                 config.get("backbone", "?"),
                 config.get("transfer", "?"),
                 _epochs_shown(config, len(metrics.get(run.id, []))),
-                f"{best:.1%}" if best is not None else "—",
+                (f"{best:.1%}" + (" (out-of-fold)" if out_of_fold else "")) if best is not None else "—",
                 recipe_name,
             ]
             for column, value in enumerate(values):
                 self.history.setItem(row, column, QTableWidgetItem(value))
+            if out_of_fold:
+                self.history.item(row, 5).setToolTip(
+                    f"A linear probe's validation {self.item}s joined its fit: this is their accuracy by the "
+                    f"cross-validation models that each left them out, so it still compares runs"
+                )
 
     def _overlay_selected(self) -> None:
         rows = sorted({index.row() for index in self.history.selectedIndexes()})[: len(self.overlays)]

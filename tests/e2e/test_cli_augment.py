@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from dmtl_studio.core.augment.registry import operations
 
 
@@ -38,3 +40,13 @@ def test_train_with_a_bad_recipe_file_names_the_step_and_changes_nothing(tmp_pat
     assert result.returncode == 2
     assert "bad.json: step 1: unknown operation 'twirl'" in result.stderr
     assert not any((project / "runs").iterdir())
+
+
+def test_bench_refuses_a_time_that_measures_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    from dmtl_studio.cli import _parser
+
+    for value in ("-1", "0", "nan"):  # they were accepted and printed rates of nothing
+        with pytest.raises(SystemExit):
+            _parser().parse_args(["bench", "augment", "--seconds", value])
+        assert f"--seconds: {value}: give a time above 0 seconds" in capsys.readouterr().err
+    assert _parser().parse_args(["bench", "augment", "--seconds", "0.2"]).seconds == 0.2

@@ -142,3 +142,18 @@ def test_export_report_and_audit_say_a_project_is_not_a_run(tmp_path: Path, proj
             f"with: dmtl-studio train {project}"
         )
     assert not (tmp_path / "a.zip").exists() and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_moved_project_is_said_in_the_commands_own_words(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.demo import create_demo_project
+
+    create_demo_project(tmp_path / "lab" / "p", per_class=2, unlabelled=0)
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "lab" / "p").rename(tmp_path / "archive" / "p")
+    result = run_cli("info", str(tmp_path / "archive" / "p"))
+    assert result.returncode == 0, result.stderr
+    # It read "WARNING /…/p: the project was moved; …" among lines that all start "note:" or "warning:".
+    assert (
+        f"warning: {tmp_path / 'archive' / 'p'}: the project was moved; 6 image(s) found at their new place"
+        in (result.stderr.splitlines())
+    )

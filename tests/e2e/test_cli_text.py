@@ -294,3 +294,17 @@ def test_a_mistyped_command_is_named_and_a_near_one_offered(tmp_path: Path, caps
     assert "unknown command 'evalute'; did you mean 'evaluate'?" in capsys.readouterr().err
     assert main(["gradcam", str(tmp_path / "p")]) == 2
     assert "unknown command 'gradcam'; did you mean 'explain'? (Grad-CAM pictures" in capsys.readouterr().err
+
+
+def test_new_in_a_folder_that_holds_files_says_they_are_not_in_the_project(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from dmtl_studio.cli import main
+
+    (tmp_path / "imgs" / "red").mkdir(parents=True)
+    (tmp_path / "imgs" / "notes.txt").write_text("x", encoding="utf-8")
+    assert main(["new", str(tmp_path / "imgs")]) == 0
+    err = capsys.readouterr().err  # the window asks first; the command said nothing
+    assert f"note: {tmp_path / 'imgs'} already held 2 file(s) or folder(s)" in err
+    assert "dmtl-studio import NEW_PROJECT_FOLDER THAT_FOLDER" in err
+    assert main(["new", str(tmp_path / "imgs")]) == 0  # a project now: opened, nothing to say
+    assert main(["new", str(tmp_path / "empty")]) == 0
+    assert "note:" not in capsys.readouterr().err

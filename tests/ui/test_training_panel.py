@@ -370,3 +370,22 @@ def test_the_contrastive_step_s_eta_leaves_a_pause_out(qtbot) -> None:  # noqa: 
     now[0] += 10
     panel.on_preparing(PreparationProgress(21, 41, 622.0, eta_seconds=592.4, phase="contrastive"))
     assert panel.progress.format() == "contrastive 21/41 · ETA 0:20"  # 1 s a step, the pause left out
+
+
+def test_a_probe_run_is_compared_by_its_out_of_fold_accuracy_in_the_history(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.core.project.runs_table import RunRecord
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    config = {"backbone": "efficientnet_lite0", "transfer": "frozen", "linear_probe": True}
+    probe = {"best": {"epoch": 1, "val_accuracy": None, "out_of_fold_accuracy": 0.8125}}
+    epochs = {"best": {"epoch": 3, "val_accuracy": 0.75, "out_of_fold_accuracy": 0.5}}
+    runs = [
+        RunRecord(1, "probe", 0.0, "completed", "/p/runs/probe", config, probe),
+        RunRecord(2, "epochs", 1.0, "completed", "/p/runs/epochs", config, epochs),
+        RunRecord(3, "old", 2.0, "completed", "/p/runs/old", config, {}),
+    ]
+    panel.show_history(runs, {})
+    shown = [panel.history.item(row, 5).text() for row in range(3)]  # newest first
+    assert shown == ["—", "75.0%", "81.2% (out-of-fold)"]  # every probe run read "—"
+    assert "left them out" in panel.history.item(2, 5).toolTip() and not panel.history.item(1, 5).toolTip()

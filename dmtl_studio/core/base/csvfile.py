@@ -9,6 +9,7 @@ with quotes before such a character gets one more quote on writing and loses one
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -68,12 +69,27 @@ def write_csv(path: str | os.PathLike[str], header: Sequence[str], rows: Iterabl
     atomic_write_bytes(Path(path), csv_bytes(header, rows))
 
 
+def _encoding_of(path: str | os.PathLike[str], named: str | None) -> str:
+    if named is None:
+        return "utf-8-sig"
+    with open(path, "rb") as raw:
+        head = raw.read(3)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    return "utf-16" if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else named
+
+
 def read_csv(
-    path: str | os.PathLike[str], max_rows: int = MAX_ROWS, max_field: int = MAX_FIELD_CHARS
+    path: str | os.PathLike[str],
+    max_rows: int = MAX_ROWS,
+    max_field: int = MAX_FIELD_CHARS,
+    encoding: str | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line number, cells)`` of a CSV file, each cell unescaped (:func:`unescape_cell`).
 
-    The file is streamed, so its size costs no memory; a UTF-8 byte-order mark is ignored. Cells are separated by
+    The file is streamed, so its size costs no memory. It is read as UTF-8 (a byte-order mark ignored), or in
+    ``encoding`` (a codec name, e.g. ``"cp1252"``) when given, unless a UTF-8 or UTF-16 byte-order mark names its
+    own; bytes the encoding does not decode are kept as surrogates (the callers refuse them). Cells are separated by
     commas, or by semicolons or tabs when the first line holds one of those and no comma (a spreadsheet saved as
     CSV where the decimal mark is a comma writes ``path;label``).
 
@@ -85,7 +101,7 @@ def read_csv(
         More than ``max_rows`` rows, a field longer than ``max_field`` characters, or malformed CSV.
     """
     name = Path(path).name
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as stream:
+    with open(path, encoding=_encoding_of(path, encoding), errors="surrogateescape", newline="") as stream:
         first = stream.readline()
         stream.seek(0)
         separator = next((mark for mark in (";", "\t") if "," not in first and mark in first), ",")

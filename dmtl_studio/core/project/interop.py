@@ -56,6 +56,7 @@ def import_csv(
     *,
     unlabel_empty: bool = False,
     editor: LabelEditor | None = None,
+    encoding: str | None = None,
 ) -> LabelImportSummary:
     """Apply ``path,label`` rows: relative paths are read from the CSV's folder; images not yet in the project
     are added (and checked), rows whose file does not exist are skipped and reported. An empty label leaves the
@@ -69,7 +70,8 @@ def import_csv(
     place). Labels go through the project's one class-name check. A row that fails a check is reported and not
     applied; the rest of the file is. Time and memory grow linearly with the number of rows; the file may have
     at most :data:`~dmtl_studio.core.base.csvfile.MAX_ROWS` rows of fields up to
-    :data:`~dmtl_studio.core.base.csvfile.MAX_FIELD_CHARS` characters.
+    :data:`~dmtl_studio.core.base.csvfile.MAX_FIELD_CHARS` characters. It is read as UTF-8, or in ``encoding``
+    (a codec name: ``"cp1252"`` for a CSV Excel saved on Windows) when given.
 
     In a text project, rows name texts by source key (a relative one is read from the CSV's folder); rows
     naming no text of the project are skipped and reported (``not_found``).
@@ -86,7 +88,7 @@ def import_csv(
     csv_path = Path(csv_path)
     editor = editor if editor is not None else LabelEditor(store)
     if store.kind == "text":
-        return import_text_labels(store, csv_path, editor, unlabel_empty)
+        return import_text_labels(store, csv_path, editor, unlabel_empty, encoding)
     base = csv_path.absolute().parent
     wanted: dict[str, str | None] = {}
     named: dict[str, str] = {}  # resolved path -> the path as the row wrote it
@@ -95,7 +97,7 @@ def import_csv(
     not_found: list[str] = []
     duplicates = 0
     try:
-        rows = read_csv(csv_path)
+        rows = read_csv(csv_path, encoding=encoding)
         header = [h.strip().lower() for h in next(rows, (1, []))[1]]
         if header[:2] != ["path", "label"]:
             raise label_header_error(csv_path.name)

@@ -27,6 +27,17 @@ class RunRecord:
     #: Whether the run folder holds a saved epoch to continue from (Continue is offered for such runs).
     resumable: bool = False
 
+    def best_accuracy(self) -> tuple[float | None, bool]:
+        """The accuracy to compare runs by and whether it is out-of-fold: the best epoch's validation accuracy,
+        else (a linear probe, whose validation items joined its fit) those items' accuracy by the fold models
+        that left them out; ``(None, False)`` when the run has neither."""
+        best = (self.final_metrics or {}).get("best") or {}
+        if isinstance(best.get("val_accuracy"), (int, float)):
+            return float(best["val_accuracy"]), False
+        if isinstance(best.get("out_of_fold_accuracy"), (int, float)):
+            return float(best["out_of_fold_accuracy"]), True
+        return None, False
+
 
 #: Name prefix of a cross-validation fold's run (``cv-2of5-<stamp>``): it trained on its fold's split.
 CROSSVAL_PREFIX = "cv-"

@@ -36,11 +36,13 @@ def _refuse_undecoded(name: str, line: int, row: list[str]) -> None:
         if bad is not None:
             raise ProjectError(
                 f"{name}, line {line}: byte 0x{ord(bad) - 0xDC00:02x} is not UTF-8 (a spreadsheet saved it in "
-                "another encoding: in Excel, save as 'CSV UTF-8'); nothing was imported from it"
+                "another encoding: in Excel, save as 'CSV UTF-8', or name it: --encoding cp1252); nothing was imported from it"
             )
 
 
-def label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str, str | None, str | None]]:
+def label_rows(
+    csv_path: Path, max_field: int, encoding: str | None = None
+) -> list[tuple[int, str, str, str | None, str | None]]:
     """``(line, path, label, text, split)`` of a ``path,label`` file; ``text`` and ``split`` are ``None`` when it
     has no such column (or an empty cell).
 
@@ -50,7 +52,7 @@ def label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str, str 
         The file cannot be read, lacks the header, has a row of one field, or exceeds a limit.
     """
     try:
-        rows = read_csv(csv_path, max_field=max_field)
+        rows = read_csv(csv_path, max_field=max_field, encoding=encoding)
         header = [h.strip().lower() for h in next(rows, (1, []))[1]]
         if header[:2] != ["path", "label"]:
             raise label_header_error(csv_path.name)
@@ -74,7 +76,7 @@ def label_rows(csv_path: Path, max_field: int) -> list[tuple[int, str, str, str 
 
 
 def import_text_labels(
-    store: ProjectStore, csv_path: Path, editor: LabelEditor, unlabel_empty: bool
+    store: ProjectStore, csv_path: Path, editor: LabelEditor, unlabel_empty: bool, encoding: str | None = None
 ) -> LabelImportSummary:
     """:func:`~dmtl_studio.core.project.interop.import_csv` for a text project (see the module docstring): the
     labels applied as one action of ``editor``; texts brought back are counted in ``added``."""
@@ -88,7 +90,7 @@ def import_text_labels(
     splits: dict[str, str] = {}
     duplicates = 0
     restored: dict[str, str | None] = {}  # key -> label of the texts brought back
-    for line, key, cell, text, split in label_rows(csv_path, MAX_TEXT_BYTES):
+    for line, key, cell, text, split in label_rows(csv_path, MAX_TEXT_BYTES, encoding):
         label = normal_class_name(cell) or None
         why = class_name_problem(label) if label else None
         if why is not None:

@@ -50,7 +50,7 @@ def class_name_problem(name: str) -> str | None:
         return (
             f"'{shown}' cannot be a class name: its bytes are not UTF-8 (Latin-1 perhaps: a folder named on an old "
             "Windows share or in a zip, or a CSV that Excel saved in Windows' encoding): rename the folder, or save "
-            "the CSV as 'CSV UTF-8', then import again"
+            "the CSV as 'CSV UTF-8' (or name its encoding: labels import-csv --encoding cp1252), then import again"
         )
     if any(ch in _BIDI_CONTROLS for ch in name):
         return (

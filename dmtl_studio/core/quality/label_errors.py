@@ -255,8 +255,8 @@ def check_enough_labels(
                 f"least one more {items[:-1]} of it (at least {k} of each class for {k} folds)"
             )
         raise QualityError(
-            f"{k} folds need at least {k} labelled {items} per class (each fold holds some of every class out, and "
-            f"2 folds are the fewest, so 2 {items} per class at the least); too few in: {listed}. To go on, {advice}."
+            f"{k} folds need at least {k} labelled {items} per class (each fold holds some of every class out); "
+            f"too few in: {listed}. To go on, {advice}."
         )
 
 

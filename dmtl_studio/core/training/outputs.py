@@ -66,4 +66,9 @@ class EpochOutput:
             metrics["consistency_mask"] = self.consistency_mask
         if self.probe_c is not None:
             metrics["probe_c"] = self.probe_c
+        if self.held_out is not None and len(self.held_out.targets):
+            # The joined validation items scored by the fold models that left them out: a probe run's figure to
+            # compare runs by (its own validation accuracy is None: those items joined the fit).
+            hits = self.held_out.logits.argmax(1) == self.held_out.targets
+            metrics["out_of_fold_accuracy"] = float(hits.mean())
         return metrics

@@ -252,3 +252,20 @@ def test_a_label_csv_saved_in_windows_encoding_is_told_to_be_saved_as_utf8(
         summary = import_csv(store, tmp_path / "cp1252.csv")
     assert summary.labelled == 0
     assert any("save the CSV as 'CSV UTF-8'" in why for _, why in summary.problems), summary.problems
+    assert any("labels import-csv --encoding cp1252" in why for _, why in summary.problems)
+
+
+def test_a_label_csv_in_a_named_encoding_is_read_in_it(tmp_path: Path, project: Path) -> None:
+    """``labels import-csv`` had no ``--encoding`` (h26): a CSV Excel saved on Windows could only be re-saved."""
+    with ProjectStore.open(project) as store:
+        path = next(im.path for im in store.images(usable_only=True))
+        (tmp_path / "cp1252.csv").write_bytes(f"path;label\n{path};M\u00e9lange\n".encode("cp1252"))
+        summary = import_csv(store, tmp_path / "cp1252.csv", encoding="cp1252")
+        assert summary.labelled == 1 and not summary.problems
+        assert next(im.label for im in store.images() if im.path == path) == "M\u00e9lange"
+        # A byte-order mark names its own encoding whatever is named.
+        (tmp_path / "bom.csv").write_bytes(f"\ufeffpath,label\n{path},Caf\u00e9\n".encode())
+        assert import_csv(store, tmp_path / "bom.csv", encoding="cp1252").labelled == 1
+        (tmp_path / "utf16.csv").write_bytes(f"\ufeffpath,label\n{path},Th\u00e9\n".encode("utf-16-le"))
+        assert import_csv(store, tmp_path / "utf16.csv", encoding="cp1252").labelled == 1
+        assert next(im.label for im in store.images() if im.path == path) == "Th\u00e9"

@@ -250,6 +250,9 @@ def test_a_text_label_csv_re_saved_in_another_encoding_is_refused_whole(tmp_path
         with pytest.raises(ProjectError, match=r"labels.csv, line 2: byte 0xe9 is not UTF-8 .*'CSV UTF-8'"):
             import_csv(store, legacy)
         assert {r.id: (r.path, r.label) for r in store.images()} == before  # nothing imported
+        summary = import_csv(store, legacy, encoding="cp1252")  # named: read as what it is
+        assert summary.labelled == 1 and not summary.problems
+        assert next(r.label for r in store.images() if r.id == record.id) == "other"
 
 
 def test_labels_that_spell_the_same_number_are_warned_about(tmp_path: Path) -> None:

@@ -96,6 +96,11 @@ def test_a_probe_that_fitted_its_validation_images_is_calibrated_on_their_out_of
     in_fit = np.log(np.clip(probs, 1e-300, None)) * entry["temperature"]
     assert not np.allclose(softmax(in_fit), softmax(out_of_fold), atol=1e-3)
     assert abs(np.log(calibrate(in_fit, targets)["temperature"] / entry["temperature"])) > 1e-3
+    # The figure runs are compared by (the run table showed "—" for every probe run): those same logits' accuracy.
+    with ProjectStore.open(project) as store:
+        record = store.runs()[-1]
+    assert record.final_metrics["best"]["val_accuracy"] is None
+    assert record.best_accuracy() == ((out_of_fold.argmax(1) == targets).mean(), True)
 
 
 def test_identical_items_of_a_class_share_a_group_and_those_of_two_classes_do_not() -> None:
