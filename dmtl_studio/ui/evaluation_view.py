@@ -387,7 +387,8 @@ class EvaluationView(QWidget):
         """The project's runs with a saved model, newest first.
 
         A run that was not listed before (one just finished) becomes the choice (:attr:`kept_run` when it is one
-        of them); otherwise the current choice is kept if still there.
+        of them); otherwise the current choice is kept if still there; with none, the newest completed run (a
+        stopped run may have barely learnt).
         """
         current = self.selected_run()
         listed = {self.run_choice.itemData(i) for i in range(self.run_choice.count())}
@@ -398,8 +399,9 @@ class EvaluationView(QWidget):
         if listed and arrived:
             # The newest new run, or the one an Auto run kept (its fine-tune, newer, may have lost to its probe).
             current = kept if kept in arrived else arrived[-1]
-        elif current is None and models:
-            current = models[-1].run_dir
+        elif current is None and models:  # a project opened: its newest completed run, else its newest
+            completed = [run for run in models if run.status == "completed"]
+            current = (completed or models)[-1].run_dir
         self.run_choice.blockSignals(True)  # the choice is made once, below, not at each item added
         self.run_choice.clear()
         for run in reversed(runs):
@@ -629,6 +631,11 @@ class EvaluationView(QWidget):
         self._clear_display()
         self._say("")
         self.summary.setText("Choose a run and press Evaluate.")
+        self.run_choice.blockSignals(
+            True
+        )  # the next project's runs are listed afresh, not as runs just finished
+        self.run_choice.clear()
+        self.run_choice.blockSignals(False)
 
     def _clear_display(self) -> None:
         self.result = None

@@ -260,6 +260,20 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     assert view.selected_run() == "/runs/run-5" and view.kept_run is None
     view.set_runs([run(1), run(2), run(3), *folds, run(5), run(6), run(7)])  # the next run: the newest again
     assert view.selected_run() == "/runs/run-7"
+    # A project opened whose newest run was stopped (after 3 of 40 epochs, barely learnt: h25): its newest
+    # completed run is the choice; with no completed run, the newest.
+    stopped = RunRecord(8, "run-8", 8.0, "stopped", "/runs/run-8", {}, {})
+    opened = EvaluationView()
+    qtbot.addWidget(opened)
+    opened.set_runs([run(1), run(2), stopped])
+    assert opened.selected_run() == "/runs/run-2"
+    alone = EvaluationView()
+    qtbot.addWidget(alone)
+    alone.set_runs([stopped])
+    assert alone.selected_run() == "/runs/run-8"
+    alone.clear_result()  # another project opened in the same window: its runs are not "just finished"
+    alone.set_runs([run(1), run(2), stopped])
+    assert alone.selected_run() == "/runs/run-2"
 
 
 def test_overlays_draw_runs_with_validation_curves_and_say_which_have_none(qtbot) -> None:  # noqa: ANN001
