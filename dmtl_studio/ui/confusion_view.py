@@ -59,6 +59,10 @@ def text_color(cell: QColor) -> QColor:
     return max((DARK_TEXT, LIGHT_TEXT), key=lambda text: contrast_ratio(text, cell))
 
 
+#: Widest a confusion matrix column gets for its class name, in pixels.
+MAX_COLUMN_WIDTH = 160
+
+
 class ConfusionTable(QTableWidget):
     """A confusion matrix as a read-only heat map: rows are the true class, columns the prediction."""
 
@@ -94,6 +98,9 @@ class ConfusionTable(QTableWidget):
         self.setColumnCount(n)
         self.setHorizontalHeaderLabels([f"→ {c}" for c in classes])
         self.setVerticalHeaderLabels(classes)
+        for j, name in enumerate(classes):  # a long name is cut short in its header: the whole one on hover
+            self.horizontalHeaderItem(j).setToolTip(f"predicted {name}")
+            self.verticalHeaderItem(j).setToolTip(f"true {name}")
         shares = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
         for i in range(n):
             for j in range(n):
@@ -106,6 +113,12 @@ class ConfusionTable(QTableWidget):
                 if self.cell_tooltips:
                     item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {count} {self.noun}(s)")
                 self.setItem(i, j, item)
+        # Each column as wide as its header, up to MAX_COLUMN_WIDTH, a longer name ending in "…" ("→ feature
+        # reques" was cut at the default width without a sign).
+        self.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.resizeColumnsToContents()
+        for j in range(n):
+            self.setColumnWidth(j, min(self.columnWidth(j), MAX_COLUMN_WIDTH))
 
     def clear_matrix(self) -> None:
         """Show no matrix."""

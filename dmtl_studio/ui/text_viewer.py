@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.text_rows import is_removed_key
+from dmtl_studio.core.project.text_summary import describe_source
 from dmtl_studio.ui.muted import muted_color, readable, tone
 
 #: Keys the browser labels with; undo and redo are the browser's too (a read-only text has nothing to undo).
@@ -59,7 +60,10 @@ def text_caption(record: ImageRecord, color: str, model_note: str | None, words:
     label = html.escape(record.label or "unlabelled")
     split = f" · {SPLIT_TITLES.get(record.split or '', 'no split')}" if record.label else ""
     lines = [
-        f"<span style='color:{muted_color()}'>{html.escape(record.path)}</span> · {words} word(s)",
+        # A row as people read it ("tickets.csv id T-7", not its key "/data/tickets.csv#id=T-7"); the count in
+        # one piece (it wrapped inside "9 word(s)").
+        f"<span style='color:{muted_color()}'>{html.escape(describe_source(record.path))}</span> · "
+        f"{words:,}&nbsp;{'word' if words == 1 else 'words'}",
         f"<b style='color:{color}'>{label}</b>{split}",
     ]
     if model_note:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 
 from dmtl_studio.ui.confusion_view import RIGHT_RGB, WRONG_RGB, ConfusionTable, PerClassTable
@@ -119,3 +120,20 @@ def test_a_run_that_scored_no_validation_pass_says_where_its_figures_are(qtbot) 
     panel.show_confusion(MATRIX, CLASSES, "epoch 1")
     panel.on_finished(done)  # one that scored them keeps its figures
     assert panel.confusion_note.text().startswith("Validation images, epoch 1: accuracy")
+
+
+def test_a_class_names_header_is_shown_whole_or_ends_in_an_ellipsis(qtbot) -> None:  # noqa: ANN001
+    from dmtl_studio.ui.confusion_view import MAX_COLUMN_WIDTH, ConfusionTable
+
+    table = ConfusionTable("")
+    qtbot.addWidget(table)
+    classes = ["bug", "feature request", "a very long class name " * 4]
+    table.show_matrix(np.eye(3, dtype=int), classes)
+    table.show()
+    metrics = table.horizontalHeader().fontMetrics()
+    # "→ feature reques" was cut at the style's default width, without a sign.
+    assert table.columnWidth(1) >= metrics.horizontalAdvance("→ feature request")
+    assert table.columnWidth(2) == MAX_COLUMN_WIDTH
+    assert table.horizontalHeader().textElideMode() == Qt.TextElideMode.ElideRight
+    assert table.horizontalHeaderItem(2).toolTip() == f"predicted {classes[2]}"
+    assert table.verticalHeaderItem(1).toolTip() == "true feature request"

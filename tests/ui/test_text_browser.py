@@ -104,7 +104,7 @@ def test_the_full_text_view_shows_the_current_text_with_its_source_and_label(tex
     assert viewer.body.toPlainText() == TEXTS[0][1]  # the whole text, its line breaks kept
     assert viewer.body.isReadOnly()
     caption = viewer.caption.text()
-    assert "reports/1.txt" in caption and "fault" in caption and "12 word(s)" in caption
+    assert "reports/1.txt" in caption and "fault" in caption and "12&nbsp;words" in caption
 
 
 def test_number_keys_label_and_move_on_then_undo_and_redo(qtbot, text_window, text_project: Path) -> None:  # noqa: ANN001
@@ -296,6 +296,18 @@ def test_a_text_gone_from_its_file_says_so_above_its_body() -> None:
 
     assert "no longer in its file" in text_caption(record("/d/t.csv#removed-7"), "#000", None, 2)
     assert "no longer in its file" not in text_caption(record("/d/t.csv#7"), "#000", None, 2)
+
+
+def test_a_rows_caption_names_it_as_people_read_it() -> None:
+    from dmtl_studio.core.project.images_table import ImageRecord
+    from dmtl_studio.ui.text_viewer import text_caption
+
+    keyed = ImageRecord(7, "/d/tickets.csv#id=T-1", "0" * 64, 10, None, None, None, "ok", "train")
+    caption = text_caption(keyed, "#000", None, 9)
+    # It showed the raw key "/d/tickets.csv#id=T-1" (docs promise "tickets.csv id T-1") and wrapped "9 word(s)".
+    assert "tickets.csv id T-1" in caption and "#id=" not in caption and "9&nbsp;words" in caption
+    one = text_caption(keyed, "#000", None, 1)
+    assert "1&nbsp;word" in one and "1&nbsp;words" not in one
 
 
 def test_only_what_a_model_said_is_called_the_model_s() -> None:
