@@ -45,7 +45,7 @@ from dmtl_studio.core.project.text_decoding import (
 )
 from dmtl_studio.core.project.text_rows import follow_rows, row_keys, take_file_labels
 from dmtl_studio.core.project.text_summary import TextImportSummary, how_table_was_read
-from dmtl_studio.core.project.text_tables import Table, cell_text, read_table
+from dmtl_studio.core.project.text_tables import Table, blank_rows, cell_text, read_table
 from dmtl_studio.core.project.texts_table import TextItem, duplicate_groups
 from dmtl_studio.core.project.validation import case_variants, class_name_problem, normal_class_name
 
@@ -197,6 +197,7 @@ def import_texts(
         **match.summary_fields(),
         split_leaks=tuple(split_leaks(store)) if splits else (),
         relabelled=relabelled,
+        blank_rows=blank_rows(table),
     )
 
 

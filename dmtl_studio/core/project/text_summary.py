@@ -106,6 +106,8 @@ class TextImportSummary:
     relabelled: int = 0
     #: ``(new class, other class)`` pairs that differ only in case (see :func:`case_variants`).
     case_variants: tuple[tuple[str, str], ...] = ()
+    #: Numbers of a table's blank rows between its first and last rows (skipped: no text, no label).
+    blank_rows: tuple[int, ...] = ()
 
     @classmethod
     def of(
@@ -192,6 +194,11 @@ class TextImportSummary:
             parts.append(f"{len(self.notes)} text(s) with a note ({listed})")
         if self.skipped:
             parts.append(f"skipped {self.skipped} file(s) that are not .txt")
+        if self.blank_rows:
+            shown = ", ".join(str(n) for n in self.blank_rows[:5]) + (
+                ", …" if len(self.blank_rows) > 5 else ""
+            )
+            parts.append(f"skipped {len(self.blank_rows)} blank row(s) (row {shown})")
         if self.moved:
             parts.append(f"{self.moved} text(s) found at another row; their labels followed them")
         if self.split_leaks:

@@ -65,6 +65,13 @@ class Table:
     partial: bool = False
 
 
+def blank_rows(table: Table) -> tuple[int, ...]:
+    """Numbers of the blank rows between ``table``'s first and last rows (read past, their numbers kept; blank
+    lines at the end of a file are not listed)."""
+    numbers = {row.number for row in table.rows}
+    return tuple(n for n in range(1, max(numbers, default=0)) if n not in numbers)
+
+
 @dataclass(frozen=True)
 class TablePreview:
     """The first rows of a tabular file and the columns guessed to hold the text, the label and the split."""

@@ -734,3 +734,17 @@ def test_control_characters_and_terminal_escapes_are_removed_with_a_note(tmp_pat
     assert "3 text(s) with a note (control characters: 3)" in summary.describe()
     exported = (tmp_path / "labels.csv").read_bytes()
     assert b"\x00" not in exported and b"\x1b" not in exported
+
+
+def test_blank_rows_between_rows_are_counted_in_the_summary(tmp_path: Path) -> None:
+    """A row ',' was neither imported nor counted nor listed, and the row numbers skipped it (h25)."""
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\nfirst one,a\n,\nsecond,b\n  ,a\n,\nthird,a\n\n,\n", encoding="utf-8")
+    with create_project(tmp_path / "p", kind="text") as store:
+        summary = import_texts(store, table, text_column="text", label_column="label", seed=0)
+    assert summary.blank_rows == (
+        2,
+        5,
+    )  # the whitespace-only text (row 4) is a problem item; the end's blanks go
+    assert "skipped 2 blank row(s) (row 2, 5)" in summary.lines()
+    assert summary.problems == ((f"{table.absolute()}#4", "empty text"),)
