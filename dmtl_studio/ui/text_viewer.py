@@ -212,6 +212,12 @@ class TextViewer(QWidget):
 
     # ----------------------------------------------------------------- explanation
     def _explain_toggled(self, on: bool) -> None:
+        # The checked look is faint in some styles: the label says the state too (G toggled it unseen, h25).
+        shortcut = (
+            self.explain_button.shortcut()
+        )  # setText sets the text's mnemonic as the shortcut: G is kept
+        self.explain_button.setText("Explain: on" if on else "Explain")
+        self.explain_button.setShortcut(shortcut)
         if on:
             self._ask_for_explanation()
         else:

@@ -42,6 +42,7 @@ def test_explain_highlights_the_words_of_the_current_text(qtbot, text_studio) ->
     qtbot.waitUntil(lambda: viewer.item_id is not None, timeout=5_000)
     assert viewer.explain_button.text() == "Explain" and viewer.explain_button.isVisibleTo(window)
     viewer.explain_button.setChecked(True)
+    assert viewer.explain_button.text() == "Explain: on"  # the state in words, not only a faint checked look
     qtbot.waitUntil(lambda: viewer.highlighted > 0, timeout=TIMEOUT)
     assert "Why '" in viewer.explain_note.text()
     selections = viewer.body.extraSelections()
@@ -50,3 +51,4 @@ def test_explain_highlights_the_words_of_the_current_text(qtbot, text_studio) ->
     assert all(s.cursor.selectedText() in words for s in selections)
     viewer.explain_button.setChecked(False)
     assert viewer.highlighted == 0 and not viewer.body.extraSelections()
+    assert viewer.explain_button.text() == "Explain"

@@ -89,6 +89,11 @@ def test_every_shortcut_is_bound_once_and_acts(qtbot, project: Path) -> None:  #
     # G asks for Grad-CAM of the image shown (no run yet: the view says what it needs).
     with qtbot.waitSignal(browser.viewer.explain_requested, timeout=2_000):
         qtbot.keyClick(browser.view, Qt.Key.Key_G)
+    # The button says its state (it looked the same on and off, so G toggled it unseen: h25), and G still works.
+    assert browser.viewer.explain_button.text() == "Grad-CAM: on"
+    qtbot.keyClick(browser.view, Qt.Key.Key_G)  # a button's shortcut clicks it after its 100 ms press
+    qtbot.waitUntil(lambda: not browser.viewer.explaining, timeout=2_000)
+    assert browser.viewer.explain_button.text() == "Grad-CAM"
 
     # Ctrl+Q quits.
     qtbot.keyClick(browser.view, Qt.Key.Key_Q, CTRL)
