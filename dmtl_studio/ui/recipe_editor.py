@@ -71,7 +71,11 @@ FAMILY_TITLES = {
     "erasing": "Erasing",
     "mixing": "Mixing (batches)",
 }
-TEXT_FAMILY_TITLES = {"words": "Words", "characters": "Characters", "mixing": "Mixing (embeddings)"}
+TEXT_FAMILY_TITLES = {
+    "words": "Words",
+    "characters": "Characters",
+    "mixing": "Mixing",
+}  # its step says "(embeddings)"
 TEXT_SAMPLE_COUNT = 6
 
 

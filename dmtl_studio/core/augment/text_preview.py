@@ -40,9 +40,18 @@ class TextSample:
     def caption(self) -> str:
         if not self.mixed:
             return ""
-        # Nothing in the text shows the mixing: it acts on the sentence embedding, in training only.
-        shares = " + ".join(f"{weight:.2f} {label}" for label, weight in self.weights)
+        # Nothing in the text shows the mixing: it acts on the sentence embedding, in training only. Shares as
+        # percentages, a sliver as "<1%" ("0.00 your text + 1.00 outage" read as another text, h25).
+        shares = " + ".join(f"{_share(weight)} {label}" for label, weight in self.weights)
         return f"embedding mixed in training: {shares}"
+
+
+def _share(weight: float) -> str:
+    if 0 < weight < 0.005:
+        return "<1%"
+    if 0.995 < weight < 1:
+        return ">99%"
+    return f"{weight:.0%}"
 
 
 @dataclass(frozen=True)

@@ -261,6 +261,14 @@ def test_embedding_mixup_draws_weights_for_the_training() -> None:
     samples = [compiled.draw_mix(np.random.default_rng(seed)) for seed in range(50)]
     assert all(s is not None and s.box is None and 0.0 <= s.lam <= 1.0 for s in samples)
     assert len({s.lam for s in samples}) == 50
+    from dmtl_studio.core.augment.text_preview import TextSample
+
+    def caption(lam: float) -> str:
+        return TextSample("t", (), (("your text", lam), ("outage", 1 - lam)), mixed=True).caption
+
+    # Beta(0.2, 0.2) puts most weights near 0 or 1: "0.00 your text + 1.00 outage" read as another text (h25).
+    assert caption(0.003) == "embedding mixed in training: <1% your text + >99% outage"
+    assert caption(0.8) == "embedding mixed in training: 80% your text + 20% outage"
     quiet = Recipe((Step.of("embedding_mixup", 0.0),), kind="text").compile()
     assert quiet.draw_mix(np.random.default_rng(0)) is None
     # The text itself is not mixed: mixing steps act on embeddings only.
@@ -292,7 +300,18 @@ def test_the_preview_says_an_embedding_is_mixed_in_training_and_leaves_its_text_
         assert sample.mixed and sample.text == "the printer jams" and not sample.changes
         (own, lam), (other, rest) = sample.weights
         assert (own, other) == ("hardware", "network") and lam + rest == pytest.approx(1.0)
-        assert sample.caption == f"embedding mixed in training: {lam:.2f} hardware + {rest:.2f} network"
+        assert (
+            sample.caption.startswith("embedding mixed in training: ") and "% hardware + " in sample.caption
+        )
+        assert sample.caption.endswith("% network")
+    from dmtl_studio.core.augment.text_preview import TextSample
+
+    def caption(lam: float) -> str:
+        return TextSample("t", (), (("your text", lam), ("outage", 1 - lam)), mixed=True).caption
+
+    # Beta(0.2, 0.2) puts most weights near 0 or 1: "0.00 your text + 1.00 outage" read as another text (h25).
+    assert caption(0.003) == "embedding mixed in training: <1% your text + >99% outage"
+    assert caption(0.8) == "embedding mixed in training: 80% your text + 20% outage"
     quiet = Recipe((Step.of("embedding_mixup", 0.0),), kind="text").compile()
     assert not any(s.mixed or s.caption for s in text_samples(quiet, "the printer jams", "hardware"))
 
