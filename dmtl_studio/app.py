@@ -322,6 +322,7 @@ class StudioController(QObject):
         self.window.model_panel.set_unlabelled_count(self.store.unlabelled_count())
         self.window.set_import_sources(import_sources(self.store))
         counts = self.store.class_counts()
+        self.window.model_panel.set_training_count(sum(c["train"] for c in counts.values()))
         trainable = [name for name, c in counts.items() if c["train"] > 0]
         if len(trainable) >= 2:
             train = sum(c["train"] for c in counts.values())

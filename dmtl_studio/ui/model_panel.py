@@ -47,7 +47,7 @@ from dmtl_studio.core.models.catalog import DEFAULT_BACKBONE, CatalogRow, list_b
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.models.text_encoder_list import TextEncoderRow, list_text_encoders
 from dmtl_studio.core.training.config import TrainConfig, setting
-from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError
+from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError, contrastive_step_count
 from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
@@ -271,7 +271,13 @@ class ModelPanel(QWidget):
         contrastive_label.setToolTip(encoder_rows.CONTRASTIVE_TIP)
         row.addWidget(contrastive_label)
         row.addWidget(self.contrastive_steps)
+        # What a run takes here: fewer steps than the box with few labels (the box said 200, a run took 75, h25).
+        self.contrastive_note = QLabel()
+        tone(self.contrastive_note)
+        row.addWidget(self.contrastive_note)
         row.addStretch(1)
+        self._training_texts = 0
+        self.contrastive_steps.valueChanged.connect(self._show_contrastive_count)
         self.contrastive_row.hide()  # shown in a text project
         box.addWidget(self.contrastive_row)
 
@@ -913,6 +919,18 @@ class ModelPanel(QWidget):
     def _use_suggestion(self) -> None:
         if self._suggestion is not None:
             self.learning_rate.setValue(self._suggestion)
+
+    def set_training_count(self, count: int) -> None:
+        """The project's labelled training items: what the contrastive step of a text run pairs."""
+        self._training_texts = count
+        self._show_contrastive_count()
+
+    def _show_contrastive_count(self, *_: object) -> None:
+        steps = contrastive_step_count(self._training_texts, self.contrastive_steps.value())
+        fewer = 0 < steps < self.contrastive_steps.value()
+        self.contrastive_note.setText(
+            f"({steps} for this project's {self._training_texts} labelled training texts)" if fewer else ""
+        )
 
     # ------------------------------------------------------------------ DMTL and cross-validation
     def set_unlabelled_count(self, count: int) -> None:

@@ -190,3 +190,15 @@ def test_the_ratio_s_tooltip_keeps_the_words_of_a_text_project(panel: ModelPanel
     tip = panel.unlabelled_ratio.toolTip()
     assert "self-training" in tip and "text" in tip.split("\n\n")[0].lower()
     assert "image" not in tip.split("\n\n")[0].lower(), tip
+
+
+def test_the_contrastive_box_says_how_many_steps_this_project_takes(panel: ModelPanel) -> None:
+    panel.set_project_kind("text")
+    panel.contrastive_steps.setValue(200)
+    panel.set_training_count(30)
+    assert panel.contrastive_note.text() == "(75 for this project's 30 labelled training texts)"
+    panel.contrastive_steps.setValue(50)  # the box is what runs: nothing to add
+    assert panel.contrastive_note.text() == ""
+    panel.contrastive_steps.setValue(200)
+    panel.set_training_count(400)
+    assert panel.contrastive_note.text() == ""

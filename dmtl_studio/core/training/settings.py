@@ -157,3 +157,19 @@ class Setting:
 def described(what: str, **details: object) -> dict:
     """A dataclass field's ``metadata`` holding the :class:`Setting` named ``what`` (see :class:`Setting`)."""
     return {SETTING: Setting(what, **details)}  # type: ignore[arg-type]
+
+
+#: SetFit's rounds of pair sampling in the contrastive step (each labelled text: one same-class and one
+#: other-class pair per round; :mod:`~dmtl_studio.core.training.text_contrastive`).
+CONTRASTIVE_ITERATIONS = 20
+#: Pairs per contrastive step.
+CONTRASTIVE_BATCH = 16
+
+
+def contrastive_step_count(texts: int, max_steps: int) -> int:
+    """Steps the contrastive step takes on ``texts`` labelled training texts at the setting ``max_steps``:
+    SetFit's ``2 × CONTRASTIVE_ITERATIONS`` pairs a text, ``CONTRASTIVE_BATCH`` a step, at most ``max_steps``
+    (0: off)."""
+    if max_steps < 1 or texts < 1:
+        return 0
+    return min(max_steps, -(-2 * CONTRASTIVE_ITERATIONS * texts // CONTRASTIVE_BATCH))

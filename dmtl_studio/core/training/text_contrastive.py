@@ -28,11 +28,9 @@ from torch import nn
 from torch.nn import functional
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.training.settings import CONTRASTIVE_BATCH as CONTRASTIVE_BATCH
+from dmtl_studio.core.training.settings import CONTRASTIVE_ITERATIONS as CONTRASTIVE_ITERATIONS
 
-#: SetFit's rounds of pair sampling (each labelled text: one same-class and one other-class pair per round).
-CONTRASTIVE_ITERATIONS = 20
-#: Pairs per step.
-CONTRASTIVE_BATCH = 16
 #: AdamW's learning rate for the encoder (SetFit's body learning rate).
 CONTRASTIVE_LEARNING_RATE = 2e-5
 

@@ -187,3 +187,19 @@ def test_a_stop_during_the_contrastive_step_ends_the_run_before_it_is_made(tmp_p
     assert len(steps) == 2 and steps[-1].total == 30  # stopped at step 2 of the cap's 30
     with ProjectStore.open(project) as store:
         assert store.runs() == []
+
+
+def test_the_step_count_the_window_shows_is_the_one_a_run_takes() -> None:
+    from dmtl_studio.core.training.settings import contrastive_step_count
+    from dmtl_studio.core.training.text_contrastive import (
+        CONTRASTIVE_BATCH,
+        CONTRASTIVE_ITERATIONS,
+        setfit_pairs,
+    )
+
+    targets = np.repeat(np.arange(4), [8, 8, 7, 7])  # the text demo's 30 labelled training texts
+    pairs = setfit_pairs(targets, CONTRASTIVE_ITERATIONS, np.random.default_rng(0))
+    uncapped = -(-len(pairs) // CONTRASTIVE_BATCH)
+    assert contrastive_step_count(30, 200) == uncapped == 75  # the box said 200, the run took 75 (h25)
+    assert contrastive_step_count(30, 50) == 50 and contrastive_step_count(30, 0) == 0
+    assert contrastive_step_count(0, 200) == 0
