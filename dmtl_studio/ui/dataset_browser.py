@@ -1094,7 +1094,8 @@ class DatasetBrowser(QWidget):
         self.suggestions = suggestions.by_id()
         for s in suggestions.suggestions:
             self.model.suggested[s.image_id] = f"→ {s.label} {s.confidence:.0%}"
-            self.notes[s.image_id] = f"suggests {s.label} {s.confidence:.0%}"
+            # Which run said it: suggestions stay while newer runs are trained (they read as the latest's, h25).
+            self.notes[s.image_id] = f"suggests {s.label} {s.confidence:.0%} (run {suggestions.run_name})"
         title = f"Uncertain first · {suggestions.method}"
         self._ordered[QUEUE_KEY] = (title, suggestions.queue())
         self._rebuild_filters(self.classes.class_names())

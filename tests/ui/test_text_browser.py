@@ -179,12 +179,14 @@ def test_suggestions_show_on_rows_queue_uncertain_first_and_enter_accepts(
     ids = [r.id for r in unlabelled]
     # fault, routine, safety: the second text is the model's least certain.
     probabilities = np.array([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8]])
-    suggestions = build_suggestions("run", "run", ("fault", "routine", "safety"), ids, probabilities)
+    suggestions = build_suggestions("/p/runs/r1", "r1", ("fault", "routine", "safety"), ids, probabilities)
     browser.set_suggestions(suggestions)
     assert browser.filter.currentData() == QUEUE_KEY
     assert [browser.model.record(r).id for r in range(3)] == [ids[1], ids[2], ids[0]]
     assert _rows(browser)[0][3] == "→ fault 40%"
-    assert "suggests fault 40%" in browser.text_viewer.caption.text()
+    assert (
+        "suggests fault 40% (run r1)" in browser.text_viewer.caption.text()
+    )  # whose word, once runs are newer
     browser.view.setFocus()
     qtbot.keyClick(browser.view, Qt.Key.Key_Return)
     assert _labels(text_project)[unlabelled[1].path] == "fault"
