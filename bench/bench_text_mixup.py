@@ -78,6 +78,7 @@ def run_once(
         seed=seed,
         epochs=args.epochs,
         learning_rate=args.lr,
+        contrastive_steps=args.contrastive_steps,
     )
     started = time.perf_counter()
     parts = build_text_parts(
@@ -101,6 +102,12 @@ def main() -> None:
     parser.add_argument(
         "--lr", type=float, default=recommended.learning_rate, help="the head's learning rate"
     )
+    parser.add_argument(
+        "--contrastive-steps",
+        type=int,
+        default=recommended.contrastive_steps,
+        help="the contrastive step before the embeddings are cached (0: the pretrained encoder's)",
+    )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dmtl-text-mixup"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -121,7 +128,7 @@ def main() -> None:
     total = time.perf_counter() - started
     print(
         f"Command: `python bench/bench_text_mixup.py --datasets {' '.join(args.datasets)} --seeds {args.seeds} "
-        f"--labels {args.labels} --per-class {args.per_class} --epochs {args.epochs} --lr {args.lr:g}`; machine: {platform.machine()}, "
+        f"--labels {args.labels} --per-class {args.per_class} --epochs {args.epochs} --lr {args.lr:g} --contrastive-steps {args.contrastive_steps}`; machine: {platform.machine()}, "
         f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU; "
         f"{total / 60:.1f} min in all."
     )

@@ -77,6 +77,13 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
         "writes for a CSV), latin-1, cp1250 (default: UTF-8; a byte-order mark always names UTF-8 or UTF-16)",
     )
     p.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        help="the CSV/TSV file has no header line: its first line is a row, its columns are named 'column 1', "
+        "'column 2'… (give --text-column 'column 1' and so on)",
+    )
+    p.add_argument(
         "--labels-from-file",
         action="store_true",
         help="on importing a table again, take its labels where they differ from the project's (default: the "
@@ -105,14 +112,22 @@ def _columns(args: argparse.Namespace) -> tuple[str | None, str | None, str | No
             raise ProjectError(
                 f"--id-column names a column of a CSV, TSV or JSON Lines file; {source.name} is not one"
             )
+        if not args.header:
+            raise ProjectError(f"--no-header reads a CSV or TSV file; {source.name} is not one")
         return None, None, None
     from dmtl_studio.core.project.table_options import check_columns, header_advice
     from dmtl_studio.core.project.text_tables import preview_table
 
     try:
-        preview = preview_table(source, rows=0, delimiter=args.delimiter, encoding=args.encoding)
+        preview = preview_table(
+            source, rows=0, delimiter=args.delimiter, encoding=args.encoding, header=args.header
+        )
     except ProjectError as exc:  # the file is refused whole, before any project is made
         raise ProjectError(f"{exc}; nothing was imported from it") from None
+    if not args.header and preview.delimiter is None:
+        raise ProjectError(
+            f"--no-header reads a CSV or TSV file; {source.name} is JSON Lines (no header line)"
+        )
     if preview.delimiter is not None and not preview.rows_read:  # a header and nothing below it
         from dmtl_studio.core.project.text_decoding import named_note
 
@@ -182,6 +197,7 @@ def cmd_import_texts(
             should_stop=should_stop,
             labels_from_file=args.labels_from_file,
             split_folders=args.split_folders,
+            header=args.header,
         )
         counts = store.class_counts()
     print(summary.describe())
@@ -329,6 +345,13 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
         help="text models: the text encoding of files without a byte-order mark, e.g. cp1252 (what Excel on Windows "
         "writes for a CSV), latin-1, cp1250 (default: UTF-8; a byte-order mark always names UTF-8 or UTF-16)",
     )
+    p.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        help="text models: the CSV/TSV input has no header line: its first line is a row, its columns are named "
+        "'column 1', 'column 2'…",
+    )
 
 
 def cmd_predict_texts(
@@ -347,7 +370,7 @@ def cmd_predict_texts(
     text_column = args.text_column
     try:
         if Path(args.images_dir).is_file() and is_table_file(args.images_dir):
-            text_column = _table_column(Path(args.images_dir), text_column, args.encoding)
+            text_column = _table_column(Path(args.images_dir), text_column, args.encoding, args.header)
         if args.target_accuracy is not None:
             if not is_run_folder(args.run_dir):
                 print(
@@ -368,6 +391,7 @@ def cmd_predict_texts(
             text_column=text_column,
             id_column=args.id_column,
             encoding=args.encoding,
+            header=args.header,
             device=args.device,
             progress=progress,
             reject_below=reject_below,
@@ -397,13 +421,13 @@ def cmd_predict_texts(
     return 0 if summary.predictions else 1
 
 
-def _table_column(table: Path, named: str | None, encoding: str | None) -> str | None:
+def _table_column(table: Path, named: str | None, encoding: str | None, header: bool = True) -> str | None:
     """The column of ``table`` that predict reads: ``named``, else the guessed one, said on stderr with how it was
     chosen; with a warning when the table's first line looks like a row (it is read as the header)."""
     from dmtl_studio.core.project.table_options import header_advice
     from dmtl_studio.core.project.text_tables import TEXT_NAMES, preview_table
 
-    preview = preview_table(table, rows=0, encoding=encoding)
+    preview = preview_table(table, rows=0, encoding=encoding, header=header)
     column = named if named is not None else preview.text_column
     if named is None and column is not None:
         how = "by its name" if column.casefold() in TEXT_NAMES else "the column of the longest values"

@@ -42,6 +42,12 @@ def main() -> int:
         "--remove-selected", action="store_true", help="then ask to remove the selected images (Shift+Delete)"
     )
     parser.add_argument("--import-texts", help="open File ▸ Import texts… on this table (its column dialog)")
+    parser.add_argument(
+        "--dialog-click",
+        action="append",
+        default=[],
+        help="then press this button or box in the dialog (repeatable)",
+    )
     parser.add_argument("--duplicates", action="store_true", help="run Labels ▸ Find duplicates and leaks")
     parser.add_argument(
         "--label-errors", action="store_true", help="run Labels ▸ Find suspected label errors"
@@ -108,6 +114,17 @@ def main() -> int:
         QTimer.singleShot(900, window.browser.remove_selected)
     if args.import_texts:
         QTimer.singleShot(900, lambda: window.ask_text_columns(args.import_texts))
+
+    def click_in_dialog() -> None:
+        dialog = app.activeModalWidget()
+        if dialog is None:  # not open yet
+            QTimer.singleShot(200, click_in_dialog)
+            return
+        for text in args.dialog_click:
+            next(b for b in dialog.findChildren(QAbstractButton) if b.text() == text).click()
+
+    if args.dialog_click:
+        QTimer.singleShot(1200, click_in_dialog)
     if args.duplicates:
         QTimer.singleShot(900, window.duplicates_requested.emit)
     if args.label_errors:

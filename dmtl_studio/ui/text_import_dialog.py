@@ -148,6 +148,12 @@ class TextImportDialog(QDialog):
             "How the file's bytes become letters when it has no byte-order mark. UTF-8 unless you choose: "
             "a file that is not UTF-8 is refused rather than read with wrong letters."
         )
+        self.no_header = QCheckBox("The file has no header line (its first line is a row)")
+        self.no_header.setToolTip(
+            "Read the first line as a row, not as the columns' names: the columns are then named column 1, "
+            "column 2… A file written without a header otherwise loses its first row."
+        )
+        self.no_header.setEnabled(self.preview.delimiter is not None)  # JSON Lines has no header line
         self.labels_from_file = QCheckBox("Take the file's labels where they differ from the project's")
         self.labels_from_file.setToolTip(
             "For a file imported before: a text the file labels differently keeps the project's label unless "
@@ -181,6 +187,7 @@ class TextImportDialog(QDialog):
         form.addRow("Id column", self.id_column)
         form.addRow("Delimiter", self.delimiter)
         form.addRow("Encoding", self.encoding)
+        form.addRow("", self.no_header)
         form.addRow("", self.labels_from_file)
         for widget in (self.label_column, self.split_column, self.delimiter, self.labels_from_file):
             form.setRowVisible(widget, not self.predicting)
@@ -206,6 +213,7 @@ class TextImportDialog(QDialog):
             box.currentIndexChanged.connect(self._update)
         self.delimiter.currentIndexChanged.connect(self._reread)
         self.encoding.currentIndexChanged.connect(self._reread)
+        self.no_header.toggled.connect(self._reread)
 
     def columns(self) -> dict[str, str | bool | None]:
         """The choice as keyword arguments of :func:`~dmtl_studio.core.project.text_import.import_texts`, or,
@@ -216,6 +224,7 @@ class TextImportDialog(QDialog):
                 "text_column": self.text_column.currentText() or None,
                 "id_column": self._chosen(self.id_column),
                 "encoding": self.encoding.currentData(),
+                "header": not self.no_header.isChecked(),
             }
         label = self._chosen(self.label_column)
         return {
@@ -225,6 +234,7 @@ class TextImportDialog(QDialog):
             "id_column": self._chosen(self.id_column),
             "delimiter": self.delimiter.currentData(),
             "encoding": self.encoding.currentData(),
+            "header": not self.no_header.isChecked(),
             "labels_from_file": label is not None and self.labels_from_file.isChecked(),
         }
 
@@ -341,6 +351,7 @@ class TextImportDialog(QDialog):
                 rows=PREVIEW_ROWS,
                 delimiter=self.delimiter.currentData(),
                 encoding=self.encoding.currentData(),
+                header=not self.no_header.isChecked(),
             )
         except ProjectError as exc:
             self.problem.setText(str(exc))

@@ -64,6 +64,21 @@ def test_a_table_without_a_header_line_is_warned_of_in_import(tmp_path: Path) ->
         "warning: the first line of tickets.csv looks like a row of data, not column names ('hardware' is also "
         "a value of that column): it is read as the header and is not imported" in result.stderr
     )
+    from dmtl_studio.cli import main
+
+    # The way out: --no-header reads the first line as row 1; the columns are named by their place.
+    args = ["--no-header", "--text-column", "column 1", "--label-column", "column 2"]
+    assert main(["import", str(tmp_path / "whole"), str(table), *args]) == 0
+    with ProjectStore.open(tmp_path / "whole") as store:
+        assert store.image_count() == 4 and store.labels_of([1])[1] == "hardware"
+        assert store.texts([1])[1] == "The printer jams"
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a note", encoding="utf-8")
+    assert (
+        main(["import", str(tmp_path / "other"), str(folder), "--no-header"]) == 2
+    )  # a folder has no header
+    assert not (tmp_path / "other").exists()
 
 
 def test_an_empty_file_is_refused_by_import_before_any_project_is_made(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ def test_the_dialog_preselects_the_guessed_columns_and_shows_rows(qtbot, tmp_pat
         "id_column": None,  # an import keys rows by id only when asked, whatever the column's name
         "delimiter": None,
         "encoding": None,
+        "header": True,
         "labels_from_file": False,
     }
     dialog.id_column.setCurrentText("id")
@@ -110,6 +111,28 @@ def test_the_dialog_says_when_the_first_line_looks_like_data(qtbot, tmp_path: Pa
     assert dialog.header_note.isHidden()
 
 
+def test_a_file_without_a_header_line_is_read_whole_when_the_box_is_ticked(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """The warning gave no way out in the window: the user had to edit the file elsewhere (h25)."""
+    headerless = tmp_path / "notes.csv"
+    headerless.write_text(
+        "Printer jams,hardware\nInvoice twice,billing\nScreen dark,hardware\n", encoding="utf-8"
+    )
+    for purpose in ("import", "predict"):
+        dialog = TextImportDialog(headerless, purpose=purpose)
+        qtbot.addWidget(dialog)
+        assert "'The file has no header line'" in dialog.header_note.text()
+        dialog.no_header.setChecked(True)
+        assert dialog.preview.columns == ("column 1", "column 2") and dialog.header_note.isHidden()
+        assert dialog.preview.rows[0] == ("Printer jams", "hardware")  # the first line is a row now
+        assert dialog.columns()["header"] is False and dialog.columns()["text_column"] == "column 1"
+        assert dialog.import_button.isEnabled()
+    jsonl = tmp_path / "notes.jsonl"
+    jsonl.write_text('{"text": "Printer jams"}\n', encoding="utf-8")
+    dialog = TextImportDialog(jsonl)
+    qtbot.addWidget(dialog)
+    assert not dialog.no_header.isEnabled()  # JSON Lines has no header line
+
+
 def test_a_chosen_delimiter_reads_the_file_again(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     dialog = TextImportDialog(_table(tmp_path / "reviews.csv", ";"))
     qtbot.addWidget(dialog)
@@ -133,6 +156,7 @@ def test_the_predict_form_asks_for_the_text_and_the_key_columns_only(qtbot, tmp_
         "text_column": "review",
         "id_column": "id",
         "encoding": None,
+        "header": True,
     }  # "id" taken as the key by its name
     assert "[id]" in dialog.table.horizontalHeaderItem(0).text()
     assert "[label]" not in dialog.table.horizontalHeaderItem(2).text()  # no label role when predicting
@@ -143,6 +167,7 @@ def test_the_predict_form_asks_for_the_text_and_the_key_columns_only(qtbot, tmp_
         "text_column": "review",
         "id_column": None,
         "encoding": None,
+        "header": True,
     }
     with pytest.raises(ValueError, match="purpose"):
         TextImportDialog(tmp_path / "reviews.csv", purpose="train")

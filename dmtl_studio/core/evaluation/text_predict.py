@@ -51,9 +51,11 @@ def text_prediction_inputs(
     text_column: str | None = None,
     id_column: str | None = None,
     encoding: str | None = None,
+    header: bool = True,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(texts, problems)``: ``(source, text)`` pairs to predict and ``(source, reason)`` of unusable inputs.
-    ``encoding`` (a codec name) reads files without a byte-order mark instead of UTF-8.
+    ``encoding`` (a codec name) reads files without a byte-order mark instead of UTF-8; ``header`` false reads a
+    CSV/TSV file's first line as a row (columns ``column 1``…).
 
     Raises
     ------
@@ -62,7 +64,7 @@ def text_prediction_inputs(
         lacks ``text_column`` or ``id_column``, either column is given for a file or folder, or there is nothing at
         all to predict.
     """
-    return _split(_inputs(target, text_column, id_column, encoding)[0])
+    return _split(_inputs(target, text_column, id_column, encoding, header)[0])
 
 
 def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -73,7 +75,11 @@ def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], l
 
 
 def _inputs(
-    target: str | os.PathLike[str], text_column: str | None, id_column: str | None, encoding: str | None
+    target: str | os.PathLike[str],
+    text_column: str | None,
+    id_column: str | None,
+    encoding: str | None,
+    header: bool = True,
 ) -> tuple[list[tuple[str, str, bool]], tuple[str, ...]]:
     """``(source, text or reason, is_problem)`` of each input, in the order given (:func:`text_prediction_inputs`),
     and the files of a folder that are not ``.txt`` files (not read)."""
@@ -88,7 +94,7 @@ def _inputs(
             )
             raise NoTextsError(f"{path} holds no .txt files (looked in its sub-folders too){held}")
     elif path.is_file() and is_table_file(path):
-        return _table_inputs(path, text_column, id_column, encoding), ()
+        return _table_inputs(path, text_column, id_column, encoding, header), ()
     elif path.is_file() and is_text_file_name(path):
         files, scan = [path], None
     elif path.is_file():
@@ -99,8 +105,9 @@ def _inputs(
         raise NoTextsError(
             f"{path} does not exist (give a .txt file, a folder of them, or a CSV/TSV/JSONL file)"
         )
-    for option, value in (("--text-column", text_column), ("--id-column", id_column)):
-        if value is not None:
+    named = (("--text-column", text_column is not None), ("--id-column", id_column is not None))
+    for option, used in (*named, ("--no-header", not header)):
+        if used:
             raise NoTextsError(f"{option} applies to a CSV, TSV or JSON Lines file only")
     given = []
     for file in files:
@@ -110,10 +117,10 @@ def _inputs(
 
 
 def _table_inputs(
-    path: Path, text_column: str | None, id_column: str | None, encoding: str | None
+    path: Path, text_column: str | None, id_column: str | None, encoding: str | None, header: bool = True
 ) -> list[tuple[str, str, bool]]:
     try:
-        table = read_table(path, encoding=encoding)
+        table = read_table(path, encoding=encoding, header=header)
     except ProjectError as exc:
         raise NoTextsError(str(exc)) from exc
     column = text_column or guess_columns(table)[0]
@@ -221,6 +228,7 @@ def predict_text_inputs(
     text_column: str | None = None,
     id_column: str | None = None,
     encoding: str | None = None,
+    header: bool = True,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     should_stop: ShouldStop = never_stop,
@@ -237,7 +245,7 @@ def predict_text_inputs(
     CheckpointError
         The model cannot be loaded.
     """
-    given, skipped = _inputs(target, text_column, id_column, encoding)
+    given, skipped = _inputs(target, text_column, id_column, encoding, header)
     texts, problems = _split(given)
     predictor = model if isinstance(model, TextPredictor) else load_text_predictor(model, device=device)
     summary = predict_texts(

@@ -74,6 +74,7 @@ def header_advice(warning: str, predicting: bool = False) -> str:
     :attr:`~dmtl_studio.core.project.text_tables.TablePreview.header_warning`): what happens to it, what to do."""
     done, verb = ("predicted", "predict") if predicting else ("imported", "import")
     return (
-        f"{warning}: it is read as the header and is not {done}; if it is a row, add a header line naming the "
-        f"columns (for example text,label) and {verb} again"
+        f"{warning}: it is read as the header and is not {done}; if it is a row, {verb} again with the file read "
+        "as having no header line (--no-header; in the column dialog, 'The file has no header line'), or add a "
+        "header line naming the columns (for example text,label)"
     )

@@ -121,6 +121,7 @@ def import_texts(
     batch_size: int | None = None,
     labels_from_file: bool = False,
     split_folders: bool = True,
+    header: bool = True,
 ) -> TextImportSummary:
     """Import ``source`` into the text project ``store``: a folder of ``.txt`` files, one ``.txt`` file (one
     text, unlabelled), or a CSV / TSV / JSON Lines file (``text_column`` is then required; see
@@ -134,6 +135,7 @@ def import_texts(
     file keeps the project's label, unless ``labels_from_file``. ``encoding`` (a codec name, see
     :func:`~dmtl_studio.core.project.text_decoding.checked_encoding`) reads files without a byte-order mark.
     ``split_folders`` false reads every top folder of a folder of texts as a class, even one named like a split.
+    ``header`` false reads a CSV/TSV file's first line as a row (its columns: ``column 1``, ``column 2``…).
 
     Raises
     ------
@@ -165,7 +167,7 @@ def import_texts(
     if not text_column:
         raise ProjectError(f"{path.name}: name the column that holds the text (--text-column)")
     try:
-        table = read_table(path, delimiter=delimiter, encoding=encoding)
+        table = read_table(path, delimiter=delimiter, encoding=encoding, header=header)
     except ProjectError as exc:  # the file is refused whole
         raise ProjectError(f"{exc}; nothing was imported from it") from None
     if not table.rows:
@@ -175,18 +177,9 @@ def import_texts(
     items, splits = table_items(table, text_column, label_column, split_column, id_column)
     before = store.class_names()
     match = follow_rows(store, str(path.absolute()), items, table.rows, id_column)
+    batch = batch_size or ROW_BATCH
     summary = _write(
-        store,
-        path,
-        items,
-        splits,
-        len(items),
-        0,
-        options,
-        progress,
-        should_stop,
-        batch_size or ROW_BATCH,
-        table=table,
+        store, path, items, splits, len(items), 0, options, progress, should_stop, batch, table=table
     )
     relabelled = take_file_labels(store, match) if labels_from_file else 0
     if relabelled:  # the file's labels may have made classes too

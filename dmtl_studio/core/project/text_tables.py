@@ -10,6 +10,7 @@ skipped; ``<file>#<row>`` is the row's key in a project, stable across re-import
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class Table:
     delimiter: str | None
     #: True when only the start of the file was read (a preview).
     partial: bool = False
+    #: True when the file was read as having no header line (its columns named ``column 1``…).
+    headerless: bool = False
 
 
 def blank_rows(table: Table) -> tuple[int, ...]:
@@ -105,13 +108,15 @@ def read_table(
     delimiter: str | None = None,
     limit: int | None = None,
     encoding: str | None = None,
+    header: bool = True,
 ) -> Table:
     """Read a CSV, TSV or JSON Lines file (which one: by extension).
 
     ``delimiter`` overrides the sniffed one for CSV/TSV; ``encoding`` (a codec name from
     :func:`~dmtl_studio.core.project.text_decoding.checked_encoding`) is used for a file without a byte-order
     mark instead of UTF-8. ``limit`` reads only the first ``limit`` bytes (for a preview): a character or a row cut
-    off at the end is dropped.
+    off at the end is dropped. ``header`` false: a CSV/TSV file's first line is its row 1, and its columns are
+    named ``column 1``, ``column 2``… (as many as that line has fields).
 
     Raises
     ------
@@ -146,8 +151,12 @@ def read_table(
         columns, rows = _json_lines(text)
         return Table(path, columns, rows, encoding, None, partial)
     chosen = delimiter or sniff_delimiter(text[:65536], TABLE_SUFFIXES[suffix] or ",")
+    if not header:  # the columns' names as a header line of their own: the file's first line is a row
+        first = next(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=chosen), [])
+        names = (f"column {n}" for n in range(1, max(len(first), 1) + 1))
+        text = chosen.join(names) + "\n" + text
     columns, rows = delimited_rows(path, text, chosen)
-    return Table(path, columns, rows, encoding, chosen, partial)
+    return Table(path, columns, rows, encoding, chosen, partial, headerless=not header)
 
 
 def _decode_table(path: Path, data: bytes, partial: bool, named: str | None) -> tuple[str, str]:
@@ -233,6 +242,7 @@ def preview_table(
     rows: int = 8,
     delimiter: str | None = None,
     encoding: str | None = None,
+    header: bool = True,
 ) -> TablePreview:
     """The columns and first ``rows`` rows of a tabular file (its first :data:`PREVIEW_BYTES` read, or more until
     one row is whole), with the columns guessed to hold the text, the label and the split (see
@@ -245,10 +255,10 @@ def preview_table(
     """
     size = os.path.getsize(path)
     limit = PREVIEW_BYTES
-    table = read_table(path, delimiter=delimiter, limit=limit, encoding=encoding)
+    table = read_table(path, delimiter=delimiter, limit=limit, encoding=encoding, header=header)
     while not table.rows and limit < size:  # a first row longer than the preview (a text may be 10 MB)
         limit *= 4
-        table = read_table(path, delimiter=delimiter, limit=limit, encoding=encoding)
+        table = read_table(path, delimiter=delimiter, limit=limit, encoding=encoding, header=header)
     text, label, split = guess_columns(table)
     good = [row for row in table.rows if row.problem is None]
     shown = tuple(tuple(_shown(row.values.get(column)) for column in table.columns) for row in good[:rows])
@@ -276,7 +286,7 @@ def header_as_data(table: Table, text_column: str | None) -> str | None:
     """A sentence saying that the first line of a CSV/TSV file (a file written without a header loses its first row
     to it) looks like a row of data, and why: a header cell that is also a value of its column (``hardware`` in a
     column ``hardware``), or a text column named by a sentence of five words or more. ``None`` when neither."""
-    if table.delimiter is None:  # JSON Lines: no header line
+    if table.delimiter is None or table.headerless:  # JSON Lines, or read as having no header line
         return None
     good = [row.values for row in table.rows if row.problem is None][:500]
     lead = f"the first line of {table.path.name} looks like a row of data, not column names"

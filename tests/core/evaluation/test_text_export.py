@@ -200,3 +200,16 @@ def test_bad_prediction_inputs_are_refused_with_a_reason(
     (copy.parent / "model.onnx.json").write_bytes((onnx.parent / "model.onnx.json").read_bytes())
     with pytest.raises(CheckpointError, match="no tokenizer.json"):
         load_text_predictor(copy)
+
+
+def test_a_table_without_a_header_line_is_predicted_from_its_first_line(tmp_path: Path) -> None:
+    table = tmp_path / "new.csv"
+    table.write_text("The printer jams,T-1\nDouble invoice,T-2\n", encoding="utf-8")
+    texts, problems = text_prediction_inputs(
+        table, text_column="column 1", id_column="column 2", header=False
+    )
+    assert texts == [(f"{table}#T-1", "The printer jams"), (f"{table}#T-2", "Double invoice")]
+    assert not problems
+    (tmp_path / "a.txt").write_text("a note", encoding="utf-8")
+    with pytest.raises(NoTextsError, match="--no-header applies to a CSV"):
+        text_prediction_inputs(tmp_path, header=False)

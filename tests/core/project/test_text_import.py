@@ -635,8 +635,21 @@ def test_a_first_line_that_looks_like_data_is_said_not_silently_taken_as_the_hea
         "the first line of tickets.csv looks like a row of data, not column names ('hardware' is also a value of "
         "that column)"
     )
-    assert header_advice(warning).endswith("is not imported; if it is a row, add a header line naming the columns "
-                                           "(for example text,label) and import again")  # fmt: skip
+    assert header_advice(warning).endswith(
+        "is not imported; if it is a row, import again with the file read as having no header line (--no-header; "
+        "in the column dialog, 'The file has no header line'), or add a header line naming the columns (for "
+        "example text,label)"
+    )
+    # Read so, the first line is row 1 and nothing is lost; the columns are named by their place.
+    whole = preview_table(headerless, header=False)
+    assert whole.columns == ("column 1", "column 2") and whole.header_warning is None
+    assert whole.rows[0] == ("The printer jams on every page", "hardware") and whole.row_numbers[0] == 1
+    with create_project(tmp_path / "p", kind="text") as store:
+        summary = import_texts(
+            store, headerless, text_column="column 1", label_column="column 2", header=False, seed=0
+        )
+        assert summary.scanned == 3 and summary.labelled == 3
+        assert sorted(store.texts().values())[0] == "The printer jams on every page"
     sentence = tmp_path / "one.csv"  # one column: the text's name reads as a sentence
     sentence.write_text("The printer jams on every single page\nWe were invoiced twice\n", encoding="utf-8")
     assert "reads as a sentence" in preview_table(sentence).header_warning
