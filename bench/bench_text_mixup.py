@@ -79,6 +79,7 @@ def run_once(
         epochs=args.epochs,
         learning_rate=args.lr,
         contrastive_steps=args.contrastive_steps,
+        head=args.head,
     )
     started = time.perf_counter()
     parts = build_text_parts(
@@ -108,6 +109,7 @@ def main() -> None:
         default=recommended.contrastive_steps,
         help="the contrastive step before the embeddings are cached (0: the pretrained encoder's)",
     )
+    parser.add_argument("--head", choices=("linear", "mlp"), default=recommended.head)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dmtl-text-mixup"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -128,7 +130,7 @@ def main() -> None:
     total = time.perf_counter() - started
     print(
         f"Command: `python bench/bench_text_mixup.py --datasets {' '.join(args.datasets)} --seeds {args.seeds} "
-        f"--labels {args.labels} --per-class {args.per_class} --epochs {args.epochs} --lr {args.lr:g} --contrastive-steps {args.contrastive_steps}`; machine: {platform.machine()}, "
+        f"--labels {args.labels} --per-class {args.per_class} --epochs {args.epochs} --lr {args.lr:g} --contrastive-steps {args.contrastive_steps} --head {args.head}`; machine: {platform.machine()}, "
         f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU; "
         f"{total / 60:.1f} min in all."
     )

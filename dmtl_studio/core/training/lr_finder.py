@@ -76,6 +76,7 @@ class LRRangeTest(Callback):
         self.ratio = (end_lr / start_lr) ** (1.0 / max(1, steps - 1))
         self.smoothing, self.divergence = smoothing, divergence
         self.on_point, self.on_progress = on_point, on_progress
+        self._scaled = 1.0
         self.rates: list[float] = []
         self.smoothed: list[float] = []
         self.raw_losses: list[float] = []
@@ -85,6 +86,9 @@ class LRRangeTest(Callback):
         head_base = (
             trainer.parts.config.learning_rate
         )  # the head group's base rate; the backbone's is a factor of it
+        # The optimizer's head rate over the rate as set (a frozen text encoder's head runs sqrt(d) times it,
+        # text_head_rate): the rates are reported as set, so the suggestion is what the Learning rate box takes.
+        self._scaled = trainer.parts.optimizer.param_groups[-1]["base_lr"] / head_base
         trainer.learning_rate_factor = lambda _, step: self.start_lr * self.ratio**step / head_base
         trainer.consistency_ramp = lambda _: 1.0  # the objective the run trains at once lambda has ramped up
 
@@ -93,11 +97,12 @@ class LRRangeTest(Callback):
         self.raw_losses.append(batch.loss)
         self._average = self.smoothing * self._average + (1.0 - self.smoothing) * batch.loss
         value = self._average / (1.0 - self.smoothing ** (index + 1))  # bias-corrected
-        self.rates.append(batch.learning_rate)
+        rate = batch.learning_rate / self._scaled
+        self.rates.append(rate)
         self.smoothed.append(value)
         self._best = min(self._best, value)
         if self.on_point is not None:
-            self.on_point(batch.learning_rate, value)
+            self.on_point(rate, value)
         if self.on_progress is not None:
             self.on_progress(index + 1, self.steps)
         if index + 1 >= self.steps:

@@ -46,6 +46,7 @@ from dmtl_studio.core.training.text_data import (
     no_text_augmentation,
 )
 from dmtl_studio.core.training.text_features import TextFeatureCache, text_feature_store
+from dmtl_studio.core.training.text_head_rate import head_rate_notice, scale_head_rate
 from dmtl_studio.core.training.unused_options import fit_stage_count
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,12 @@ def build_text_parts(
         _adapt_encoder(model.backbone, train_set, joined, config, device, emit, should_stop)
     config = fit_stage_count(config, model.backbone, emit)
     groups = configure_transfer(model, config)
+    preprocessing = model.backbone.preprocessing
+    factor = scale_head_rate(
+        groups, model.backbone.num_features, preprocessing.normalize, config.transfer, config.head
+    )
+    if factor != 1.0 and not config.fits_linear_probe:
+        emit(RunNotice(head_rate_notice(factor, config.learning_rate)))
     for group in groups:
         group["base_lr"] = group["lr"]
     cache = None
