@@ -827,8 +827,16 @@ class StudioController(QObject):
                 return
             result = view.result if view.result is not None and view.result.run_dir == run_dir else None
             thread = ReportThread(self.project_dir, run_dir, result)
-            thread.result_ready.connect(lambda path: view.show_message(f"Report written to {path}"))
-            thread.result_ready.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+
+            def written(path: str) -> None:
+                opened = QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+                # Without a web browser to open it, the line said only that it was written (h25).
+                view.show_message(
+                    f"Report written to {path}"
+                    + ("" if opened else ": no web browser could open it here; open the file in one")
+                )
+
+            thread.result_ready.connect(written)
             start("report", thread, f"Writing the report of {Path(run_dir).name}…")
 
         def export(run_dir: str, fmt: str, out: str) -> None:

@@ -127,6 +127,13 @@ def test_grad_cam_overlay_and_report(qtbot, studio, monkeypatch) -> None:  # noq
     qtbot.mouseClick(view.report_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(opened), timeout=TIMEOUT)
     assert Path(opened[0]) == run_dir / "report.html" and Path(opened[0]).is_file()
+    qtbot.waitUntil(lambda: view.message.text().startswith("Report written to"), timeout=TIMEOUT)
+    assert "no web browser" not in view.message.text()
+    # No browser to open it: the line says so (it said only "Report written to …").
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
+    view.message.clear()
+    qtbot.mouseClick(view.report_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "no web browser could open it here" in view.message.text(), timeout=TIMEOUT)
 
 
 def test_export_and_predict_from_the_window(qtbot, studio, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
