@@ -1661,6 +1661,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         f"{len(card['leaks']['warned'])} leak warning(s), label check "
         + (f"{len(issues['suspects'])} suspect(s)" if issues["checked"] else f"not run ({issues['reason']})")
     )
+    if card["data"].get("fitted_listed") == 0 and card["data"]["images_listed"]:
+        print(
+            f"note: the run was fitted on none of the {card['data']['images_listed']} {noun}(s) listed: they are "
+            "another project's, not its training data (the model card says so)",
+            file=sys.stderr,
+        )
     if card["metrics"].get("note"):  # what the evaluation said of its figures (optimistic, the split used…)
         print(f"note: {card['metrics']['note']}", file=sys.stderr)
     if card["data"].get("fitted_in_test"):

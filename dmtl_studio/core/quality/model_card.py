@@ -162,7 +162,15 @@ def model_card_markdown(card: dict) -> str:
         )
     lines += ["", f"{card['data']['note']} Every {noun}'s hash is in `training-images.csv`.", ""]
     fitted, in_test = card["data"].get("fitted_listed"), card["data"].get("fitted_in_test")
-    if fitted is not None:
+    if (
+        fitted == 0 and card["data"]["images_listed"]
+    ):  # another project's items (audit --project): say it loudly
+        lines += [
+            f"**The run fitted on none of the {noun}s listed**: they are another project's, not the run's training "
+            "data, and the figures below are on data it never saw.",
+            "",
+        ]
+    elif fitted is not None:
         lines += [f"The run fitted on {fitted} of the {noun}s listed.", ""]
     gone = card["data"].get("gone_from_disk") or []
     if gone:

@@ -314,3 +314,26 @@ def test_copies_in_the_scored_split_count_once_in_the_accuracy_interval() -> Non
     )
     plain = card_metrics(result)["accuracy"]  # without contents: 24 trials
     assert plain["total"] == 24 and "distinct_items" not in plain
+
+
+def test_a_bundle_of_another_projects_images_says_the_run_never_fitted_them(
+    tmp_path_factory, tmp_path
+) -> None:  # noqa: ANN001
+    """audit --project on a project the run never saw read as the run's training data (h26)."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    _, run_dir = trained_project(tmp_path_factory)
+    images = write_shapes_folder(
+        tmp_path / "images", 4, seed=99, size=64
+    )  # other pictures of the same classes
+    other = tmp_path / "other"
+    with ProjectStore.create(other) as store:
+        import_folder(store, images, val_fraction=0.25, test_fraction=0.25, seed=0)
+    out = write_audit_bundle(run_dir, tmp_path / "b.zip", project_dir=other, label_check=False)
+    with zipfile.ZipFile(out) as bundle:
+        card = json.loads(bundle.read("model-card.json"))
+        markdown = bundle.read("model-card.md").decode("utf-8")
+    assert card["data"]["fitted_listed"] == 0 and card["data"]["images_listed"] > 0
+    assert "**The run fitted on none of the images listed**: they are another project's" in markdown
+    assert "The run fitted on 0 of" not in markdown
