@@ -88,6 +88,22 @@ class ImagesTable:
                     added += 1
         return added
 
+    def move_images(self, moves: Iterable[tuple[str, str, str | None]]) -> int:
+        """Give images found at a new place their new path, ``(old path, new path, class or None)`` each, in one
+        transaction: splits and notes stay with them, and labels too unless a class is given (the file was moved
+        into another class's folder: that class is its label now); the "missing" problem of a gone file is
+        cleared. Returns how many images moved."""
+        moved = 0
+        with self.transaction() as conn:
+            for old, new, class_name in moves:
+                class_id = ensure_class(conn, class_name) if class_name else None
+                moved += conn.execute(
+                    "UPDATE images SET path = ?, problem = CASE WHEN problem = ? THEN NULL ELSE problem END, "
+                    "class_id = COALESCE(?, class_id) WHERE path = ?",
+                    (os.fsencode(new), MISSING_REASON, class_id, os.fsencode(old)),
+                ).rowcount
+        return moved
+
     def mark_problems(self, problems: Iterable[tuple[str, str]]) -> int:
         """Record ``(path, reason)`` for images that can no longer be used (moved, deleted, changed), in one
         transaction. Labels and splits stay: re-importing the folder after the file is back makes it usable again.

@@ -24,6 +24,7 @@ from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.import_sources import remember_source
+from dmtl_studio.core.project.moved_images import GoneImages, folder_class
 from dmtl_studio.core.project.project_kind import adopt_kind
 from dmtl_studio.core.project.split_folders import (  # noqa: F401 (part of this API)
     SPLIT_FOLDER_NAMES,
@@ -98,6 +99,8 @@ class ImportSummary:
     #: Images with no class folder (loose files) that the project held with a label already: they keep it, so
     #: they are not counted as unlabelled.
     kept_labels: int = 0
+    #: Files that are project images whose file was gone (a moved or renamed folder): their labels followed.
+    moved: int = 0
 
     def describe(self) -> str:
         """The summary in one line, one clause per fact (:meth:`lines` joined)."""
@@ -158,6 +161,11 @@ class ImportSummary:
                 f"{len(self.empty_folders)} class folder(s) gave no image ({named}"
                 + (", …" if len(self.empty_folders) > 5 else "")
                 + "): empty, or only problem files (listed with their reasons)"
+            )
+        if self.moved:
+            parts.append(
+                f"{self.moved} image(s) found at a new place (their files were gone from where the project had "
+                "them; same content): their labels, splits and notes followed them"
             )
         if self.copies:
             parts.append(
@@ -277,6 +285,9 @@ def import_folder(
     read = 0  # files looked at (all of them unless cancelled)
     held_paths = {record.path for record in held_records}  # problem files too
     same_files = _KnownFiles(sorted(held_paths))
+    gone = GoneImages(held_records)  # a moved folder's files are these images at their new place
+    moves: list[tuple[str, str]] = []
+    moved = 0
     for index, path in enumerate(files):
         if should_stop():
             cancelled = True
@@ -303,6 +314,12 @@ def import_folder(
         absolute = str(path.absolute())
         if absolute not in held_paths:  # the same file under another spelling keeps the project's path
             absolute = same_files.spelling(path) or absolute
+        old = gone.claim(info.sha256, absolute) if info is not None and absolute not in held_paths else None
+        if old is not None:  # moved into another class's folder: relabelled so (how folders label)
+            relabel = class_name if class_name and class_name != folder_class(old) else None
+            moves.append((old, absolute, relabel if problem is None else None))
+            if old in held_labels:  # a loose file labelled in the project keeps its label there too
+                held_labels.add(absolute)
         if class_name is None and problem is None and absolute in held_labels:
             kept_labels += 1  # a loose file the project labelled: it keeps its label
         if class_name and problem is None:
@@ -311,15 +328,18 @@ def import_folder(
             labelled += 1
             if split is not None:
                 folder_splits[absolute] = split
-        if absolute not in known and _held_elsewhere(info, held):
+        if absolute not in known and old is None and _held_elsewhere(info, held):
             copies += 1
         pending.append((absolute, class_name if problem is None else None, info, problem))
         if len(pending) >= batch_size:
+            moved += store.move_images(moves)  # first: the rows then update the moved images
             added += store.add_images(pending)
             pending.clear()
+            moves.clear()
         if progress is not None:
             progress(index + 1, total, os.path.join(*parts))
     if pending:
+        moved += store.move_images(moves)
         added += store.add_images(pending)
     missing = store.mark_missing_files(below=root)  # before the conflicts: a moved file is no conflict
     for name in sorted(classes):
@@ -355,6 +375,7 @@ def import_folder(
         case_variants=tuple(case_variants(existing, sorted(classes - set(existing)))),
         missing=tuple(missing),
         copies=copies,
+        moved=moved,
         nested=nested,
         nested_example=nested_example,
         empty_folders=tuple(name for name in class_folders(root, splits_by_folder) if name not in gave)

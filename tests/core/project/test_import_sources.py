@@ -24,7 +24,7 @@ def test_an_image_import_keeps_its_folder_and_importing_it_again_adds_the_new_fi
         extra = next((tmp_path / "more" / "circle").iterdir())
         extra.rename(folder / "circle" / "new-circle.png")
         summary = import_folder(store, import_sources(store)[0], seed=0)
-        assert summary.added == 2  # the renamed file and the new one
+        assert summary.added == 1 and summary.moved == 1  # the new one; the renamed one found at its new name
         by_name = {Path(im.path).name: im for im in store.images()}
         assert by_name["new-circle.png"].label == "circle"
         assert {im.id: im.label for im in store.images()}[first.id] == "square"  # kept

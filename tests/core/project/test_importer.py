@@ -102,15 +102,21 @@ def test_a_reimport_marks_the_files_gone_and_counts_the_copies(tmp_path: Path, s
         (folder / "circle" / "circle_000.png").rename(folder / "square" / "was_circle_000.png")
         (folder / "circle" / "circle_001.png").unlink()
         (folder / "square" / "square_000.png").rename(folder / "square" / "renamed 0.png")
+        split_of = {Path(im.path).name: im.split for im in store.images()}
         again = import_folder(store, folder, seed=0)
         gone = {Path(p).name for p in again.missing}
-        assert gone == {"circle_000.png", "circle_001.png", "square_000.png"}
-        assert "3 image(s) of this folder known to the project are no longer on disk" in again.describe()
-        assert again.added == 2 and again.copies == 0  # a moved file is no copy: its old path is gone
+        assert gone == {"circle_001.png"}  # the moved and the renamed ones were found at their new place
+        assert "1 image(s) of this folder known to the project are no longer on disk" in again.describe()
+        assert again.moved == 2 and "2 image(s) found at a new place" in again.describe()
+        assert again.added == 0 and again.copies == 0  # a moved file is no copy (nor a new image)
         assert not again.conflicts  # nor a picture with two labels
         assert len(store.images(usable_only=True)) == usable - 1
         reasons = dict(store.problems())
         assert all(reasons[p].startswith("missing on disk") for p in again.missing)
+        now = {Path(im.path).name: (im.label, im.split) for im in store.images()}
+        # Moved into square/ to fix its label: relabelled so, its split kept; renamed in place: as it was.
+        assert now["was_circle_000.png"] == ("square", split_of["circle_000.png"])
+        assert now["renamed 0.png"] == ("square", split_of["square_000.png"])
         # A copy of the folder imported too: every file is new, and identical to an image held already.
         shutil.copytree(folder, tmp_path / "copy")
         copied = import_folder(store, tmp_path / "copy", seed=0)

@@ -83,3 +83,35 @@ def test_a_project_moved_with_its_images_beside_it_finds_them(tmp_path: Path) ->
         from dmtl_studio.core.project.import_sources import import_sources
 
         assert import_sources(store) == [str(tmp_path / "archive" / "images")]
+
+
+def test_an_image_folder_moved_and_imported_from_its_new_place_keeps_the_projects_labels(
+    tmp_path: Path,
+) -> None:
+    """The project advises 'if they were moved, import their new folder': that doubled the project, and the labels
+    given in the window stayed on the gone records (h28)."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+    from dmtl_studio.core.project.importer import import_folder
+
+    images = write_shapes_folder(tmp_path / "images", 4, unlabelled=3, seed=5, size=32)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, images, seed=0)
+        loose = [im for im in store.images() if im.label is None]
+        store.set_label([loose[0].id], "circle")  # labelled by hand, no class folder says so
+        first = next(im for im in store.images() if im.label == "square")
+        store.set_label([first.id], "circle")  # relabelled away from its folder's class
+        before = {Path(im.path).relative_to(images).as_posix(): (im.label, im.split) for im in store.images()}
+        count = store.image_count()
+    images.rename(tmp_path / "moved")
+    with ProjectStore.open(tmp_path / "p") as store:
+        summary = import_folder(store, tmp_path / "moved", seed=0)
+        assert summary.moved == count and summary.added == 0 and summary.copies == 0
+        assert f"{count} image(s) found at a new place" in summary.describe()
+        assert store.image_count() == count and not store.problems()
+        after = {
+            Path(im.path).relative_to(tmp_path / "moved").as_posix(): (im.label, im.split)
+            for im in store.images()
+        }
+    assert {k: label for k, (label, _) in after.items()} == {k: label for k, (label, _) in before.items()}
+    assert all(after[k][1] == split for k, (_, split) in before.items() if split is not None)  # splits kept
+    assert summary.unlabelled == len(loose) - 1  # the hand-labelled loose file keeps its label
