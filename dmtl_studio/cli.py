@@ -1664,7 +1664,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if card["data"].get("fitted_listed") == 0 and card["data"]["images_listed"]:
         print(
             f"note: the run was fitted on none of the {card['data']['images_listed']} {noun}(s) listed: they are "
-            "another project's, not its training data (the model card says so)",
+            "not its training data (another project's, or this project's changed since the run; the model card "
+            "says so)",
             file=sys.stderr,
         )
     if card["metrics"].get("note"):  # what the evaluation said of its figures (optimistic, the split used…)
@@ -2006,7 +2007,7 @@ def main(argv: list[str]) -> int:
     handler.setFormatter(
         _LowerCaseLevel("%(levelname)s: %(message)s")
     )  # "warning: …", as the command's own lines
-    logging.basicConfig(level=os.environ.get("DMTL_STUDIO_LOG", "WARNING"), handlers=[handler])
+    logging.basicConfig(level=os.environ.get("DMTL_STUDIO_LOG", "WARNING").upper(), handlers=[handler])
     if argv and _unknown_command(argv):
         return 2
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):

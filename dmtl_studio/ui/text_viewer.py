@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.project.image_filter import SPLIT_TITLES
 from dmtl_studio.core.project.images_table import ImageRecord
-from dmtl_studio.core.project.text_rows import is_removed_key
+from dmtl_studio.core.project.text_rows import is_removed_key, unremoved_key
 from dmtl_studio.core.project.text_summary import describe_source
 from dmtl_studio.ui.muted import muted_color, readable, tone
 
@@ -62,7 +62,7 @@ def text_caption(record: ImageRecord, color: str, model_note: str | None, words:
     lines = [
         # A row as people read it ("tickets.csv id T-7", not its key "/data/tickets.csv#id=T-7"); the count in
         # one piece (it wrapped inside "9 word(s)").
-        f"<span style='color:{muted_color()}'>{html.escape(describe_source(record.path))}</span> · "
+        f"<span style='color:{muted_color()}'>{html.escape(describe_source(unremoved_key(record.path)))}</span> · "
         f"{words:,}&nbsp;{'word' if words == 1 else 'words'}",
         f"<b style='color:{color}'>{label}</b>{split}",
     ]

@@ -243,3 +243,13 @@ def test_a_wrong_backbone_or_encoder_name_is_the_first_and_only_thing_train_says
         "dmtl-studio train: unknown text encoder 'all-MiniLM-L6': the text encoders here are all-MiniLM-L6-v2"
     ), err
     assert "note:" not in err and err.count("\n") == 1
+
+
+def test_a_bare_timm_model_name_in_a_text_project_is_an_image_backbone_not_a_typo() -> None:
+    from dmtl_studio.core.models.text_catalog import TextEncoderError
+    from dmtl_studio.core.models.text_classifier import run_text_encoder
+
+    name, notice = run_text_encoder("resnet50")  # a timm model: the settings may start from it (h29)
+    assert name == "all-MiniLM-L6-v2" and notice.startswith("resnet50 is an image backbone")
+    with pytest.raises(TextEncoderError, match="unknown text encoder 'resnet9000'"):
+        run_text_encoder("resnet9000")

@@ -298,6 +298,9 @@ def test_a_text_gone_from_its_file_says_so_above_its_body() -> None:
 
     assert "no longer in its file" in text_caption(record("/d/t.csv#removed-7"), "#000", None, 2)
     assert "no longer in its file" not in text_caption(record("/d/t.csv#7"), "#000", None, 2)
+    assert "no longer in the file" not in text_caption(
+        record("/d/t.csv#removed-7"), "#000", None, 2
+    )  # said once
 
 
 def test_a_rows_caption_names_it_as_people_read_it() -> None:

@@ -47,9 +47,9 @@ class TextSample:
 
 
 def _share(weight: float) -> str:
-    if 0 < weight < 0.005:
+    if 0 < weight <= 0.005:
         return "<1%"
-    if 0.995 < weight < 1:
+    if 0.995 <= weight < 1:
         return ">99%"
     return f"{weight:.0%}"
 

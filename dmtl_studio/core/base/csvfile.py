@@ -70,13 +70,11 @@ def write_csv(path: str | os.PathLike[str], header: Sequence[str], rows: Iterabl
 
 
 def _encoding_of(path: str | os.PathLike[str], named: str | None) -> str:
-    if named is None:
-        return "utf-8-sig"
     with open(path, "rb") as raw:
         head = raw.read(3)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    return "utf-16" if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else named
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # a byte-order mark names its own encoding
+        return "utf-16"
+    return "utf-8-sig" if named is None or head.startswith(codecs.BOM_UTF8) else named
 
 
 def read_csv(
@@ -101,31 +99,40 @@ def read_csv(
         More than ``max_rows`` rows, a field longer than ``max_field`` characters, or malformed CSV.
     """
     name = Path(path).name
-    with open(path, encoding=_encoding_of(path, encoding), errors="surrogateescape", newline="") as stream:
-        first = stream.readline()
-        stream.seek(0)
-        separator = next((mark for mark in (";", "\t") if "," not in first and mark in first), ",")
-        reader = csv.reader(stream, delimiter=separator)
-        rows = 0
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                # The csv module refuses fields over its own limit (131,072 characters) with csv.Error.
-                raise CsvLimitError(
-                    f"{name}, line {reader.line_num}: not readable as CSV ({exc}); fields may have at most "
-                    f"{max_field:,} characters"
-                ) from None
-            rows += 1
-            if rows > max_rows:
-                raise CsvLimitError(
-                    f"{name} has more than {max_rows:,} rows (the limit): split it into parts"
-                )
-            if any(len(cell) > max_field for cell in row):
-                raise CsvLimitError(
-                    f"{name}, line {reader.line_num}: a field is longer than {max_field:,} characters (the "
-                    "limit; no path or class name is that long)"
-                )
-            yield reader.line_num, [unescape_cell(cell) for cell in row]
+    try:
+        with open(
+            path, encoding=_encoding_of(path, encoding), errors="surrogateescape", newline=""
+        ) as stream:
+            first = stream.readline()
+            stream.seek(0)
+            separator = next((mark for mark in (";", "\t") if "," not in first and mark in first), ",")
+            reader = csv.reader(stream, delimiter=separator)
+            rows = 0
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    # The csv module refuses fields over its own limit (131,072 characters) with csv.Error.
+                    raise CsvLimitError(
+                        f"{name}, line {reader.line_num}: not readable as CSV ({exc}); fields may have at most "
+                        f"{max_field:,} characters"
+                    ) from None
+                rows += 1
+                if rows > max_rows:
+                    raise CsvLimitError(
+                        f"{name} has more than {max_rows:,} rows (the limit): split it into parts"
+                    )
+                if any(len(cell) > max_field for cell in row):
+                    raise CsvLimitError(
+                        f"{name}, line {reader.line_num}: a field is longer than {max_field:,} characters (the "
+                        "limit; no path or class name is that long)"
+                    )
+                yield reader.line_num, [unescape_cell(cell) for cell in row]
+    except (
+        UnicodeError
+    ) as exc:  # an encoding that cannot read the bytes at all (UTF-16 named, no byte-order mark)
+        raise CsvLimitError(
+            f"{name} cannot be read as {encoding or 'UTF-8'} ({exc}): name the encoding it is in, or save it as UTF-8"
+        ) from None

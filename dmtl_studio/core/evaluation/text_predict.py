@@ -105,10 +105,11 @@ def _inputs(
         raise NoTextsError(
             f"{path} does not exist (give a .txt file, a folder of them, or a CSV/TSV/JSONL file)"
         )
-    named = (("--text-column", text_column is not None), ("--id-column", id_column is not None))
-    for option, used in (*named, ("--no-header", not header)):
-        if used:
+    for option, value in (("--text-column", text_column), ("--id-column", id_column)):
+        if value is not None:
             raise NoTextsError(f"{option} applies to a CSV, TSV or JSON Lines file only")
+    if not header:
+        raise NoTextsError("--no-header reads a CSV or TSV file")
     given = []
     for file in files:
         body, problem, _ = read_text_file(Path(file), encoding)
@@ -119,6 +120,8 @@ def _inputs(
 def _table_inputs(
     path: Path, text_column: str | None, id_column: str | None, encoding: str | None, header: bool = True
 ) -> list[tuple[str, str, bool]]:
+    if not header and path.suffix.lower() == ".jsonl":
+        raise NoTextsError(f"--no-header reads a CSV or TSV file; {path.name} is JSON Lines (no header line)")
     try:
         table = read_table(path, encoding=encoding, header=header)
     except ProjectError as exc:

@@ -44,7 +44,7 @@ def run_text_encoder(name: str) -> tuple[str, str]:
     """
     if is_text_encoder_name(name):
         return name, ""
-    if not (info_for(name) is not None or name.startswith(("timm/", "torchvision/"))):
+    if not (info_for(name) is not None or name.startswith(("timm/", "torchvision/")) or _is_timm_model(name)):
         from dmtl_studio.core.models.text_encoder_list import list_text_encoders
 
         known = ", ".join(row.name for row in list_text_encoders())
@@ -53,6 +53,12 @@ def run_text_encoder(name: str) -> tuple[str, str]:
             "dmtl-studio weights import-encoder FOLDER adds one)"
         )
     return DEFAULT_TEXT_ENCODER, f"{name} is an image backbone; this text project uses {DEFAULT_TEXT_ENCODER}"
+
+
+def _is_timm_model(name: str) -> bool:
+    import timm
+
+    return bool(timm.is_model(name))
 
 
 def text_classifier(encoder: TextEncoder, spec: ModelSpec) -> Classifier:

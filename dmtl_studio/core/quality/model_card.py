@@ -166,8 +166,8 @@ def model_card_markdown(card: dict) -> str:
         fitted == 0 and card["data"]["images_listed"]
     ):  # another project's items (audit --project): say it loudly
         lines += [
-            f"**The run fitted on none of the {noun}s listed**: they are another project's, not the run's training "
-            "data, and the figures below are on data it never saw.",
+            f"**The run fitted on none of the {noun}s listed**: they are not its training data (another project's, or "
+            "this project's changed since the run), and the figures below are on data it never saw.",
             "",
         ]
     elif fitted is not None:

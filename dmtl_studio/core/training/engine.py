@@ -10,6 +10,7 @@ outside is ``should_stop``, polled at each batch boundary, which ends the fit wi
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -32,6 +33,7 @@ from dmtl_studio.core.training.probe_fit import MIXING_UNUSED_BY_PROBE, fit_prob
 from dmtl_studio.core.training.schedule import schedule_factor
 from dmtl_studio.core.training.settings import MIN_TRAINING_BATCH
 from dmtl_studio.core.training.setup import RunParts
+from dmtl_studio.core.training.text_head_rate import resumed_rate_notice
 
 log = logging.getLogger(__name__)
 
@@ -376,11 +378,15 @@ class Trainer:
                 "the project's classes changed since this run was saved "
                 f"({', '.join(state['classes'])} -> {', '.join(parts.split.classes)}); start a new run instead"
             )
+        built = parts.optimizer.param_groups[-1]["base_lr"]  # the head's, as a run started now takes it
         parts.optimizer.load_state_dict(state["optimizer"])
         # Saved by a run on another number of processes: its rates scaled for that many, rescaled for this one.
         rescale = (parts.world.lr_factor if parts.world is not None else 1.0) / state.get("lr_factor", 1.0)
         for group, base in zip(parts.optimizer.param_groups, state["base_lrs"], strict=True):
             group["base_lr"] = base * rescale
+        kept = parts.optimizer.param_groups[-1]["base_lr"]
+        if not math.isclose(kept, built, rel_tol=1e-6):  # started before a frozen text head's rate was scaled
+            self.notify(RunNotice(resumed_rate_notice(kept, built)))
         parts.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         parts.batch_size = int(state["batch_size"])

@@ -42,3 +42,12 @@ def head_rate_notice(factor: float, rate: float) -> str:
         f"the head's learning rate is scaled by {factor:.1f} (the square root of the embedding's width) for the "
         f"encoder's unit-length embeddings: {rate:g} as set, {rate * factor:.3g} in the optimizer"
     )
+
+
+def resumed_rate_notice(kept: float, built: float) -> str:
+    """A resumed run's note when it goes on at the head rate it started with (``kept``), not the one a run started
+    now takes (``built``: a run started before the head's rate was scaled)."""
+    return (
+        f"this run goes on at the head's learning rate it started with, {kept:.3g} (a run started now takes "
+        f"{built:.3g}; a note above on the scaled rate is for such runs)"
+    )

@@ -269,6 +269,7 @@ def test_embedding_mixup_draws_weights_for_the_training() -> None:
     # Beta(0.2, 0.2) puts most weights near 0 or 1: "0.00 your text + 1.00 outage" read as another text (h25).
     assert caption(0.003) == "embedding mixed in training: <1% your text + >99% outage"
     assert caption(0.8) == "embedding mixed in training: 80% your text + 20% outage"
+    assert caption(0.005) == "embedding mixed in training: <1% your text + >99% outage"  # not "0% … 100%"
     quiet = Recipe((Step.of("embedding_mixup", 0.0),), kind="text").compile()
     assert quiet.draw_mix(np.random.default_rng(0)) is None
     # The text itself is not mixed: mixing steps act on embeddings only.
@@ -312,6 +313,7 @@ def test_the_preview_says_an_embedding_is_mixed_in_training_and_leaves_its_text_
     # Beta(0.2, 0.2) puts most weights near 0 or 1: "0.00 your text + 1.00 outage" read as another text (h25).
     assert caption(0.003) == "embedding mixed in training: <1% your text + >99% outage"
     assert caption(0.8) == "embedding mixed in training: 80% your text + 20% outage"
+    assert caption(0.005) == "embedding mixed in training: <1% your text + >99% outage"  # not "0% … 100%"
     quiet = Recipe((Step.of("embedding_mixup", 0.0),), kind="text").compile()
     assert not any(s.mixed or s.caption for s in text_samples(quiet, "the printer jams", "hardware"))
 

@@ -211,5 +211,5 @@ def test_a_table_without_a_header_line_is_predicted_from_its_first_line(tmp_path
     assert texts == [(f"{table}#T-1", "The printer jams"), (f"{table}#T-2", "Double invoice")]
     assert not problems
     (tmp_path / "a.txt").write_text("a note", encoding="utf-8")
-    with pytest.raises(NoTextsError, match="--no-header applies to a CSV"):
+    with pytest.raises(NoTextsError, match="--no-header reads a CSV or TSV file"):
         text_prediction_inputs(tmp_path, header=False)

@@ -269,3 +269,8 @@ def test_a_label_csv_in_a_named_encoding_is_read_in_it(tmp_path: Path, project: 
         (tmp_path / "utf16.csv").write_bytes(f"\ufeffpath,label\n{path},Th\u00e9\n".encode("utf-16-le"))
         assert import_csv(store, tmp_path / "utf16.csv", encoding="cp1252").labelled == 1
         assert next(im.label for im in store.images() if im.path == path) == "Th\u00e9"
+        # ... with no encoding named too (it was read as UTF-8 and refused as having no header, h29).
+        (tmp_path / "utf16.csv").write_bytes(f"\ufeffpath,label\n{path},Mat\u00e9\n".encode("utf-16-le"))
+        assert import_csv(store, tmp_path / "utf16.csv").labelled == 1
+        with pytest.raises(ProjectError, match="cannot be read as utf-16"):  # it was an "unexpected error"
+            import_csv(store, tmp_path / "cp1252.csv", encoding="utf-16")

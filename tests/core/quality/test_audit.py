@@ -335,5 +335,5 @@ def test_a_bundle_of_another_projects_images_says_the_run_never_fitted_them(
         card = json.loads(bundle.read("model-card.json"))
         markdown = bundle.read("model-card.md").decode("utf-8")
     assert card["data"]["fitted_listed"] == 0 and card["data"]["images_listed"] > 0
-    assert "**The run fitted on none of the images listed**: they are another project's" in markdown
+    assert "**The run fitted on none of the images listed**: they are not its training data" in markdown
     assert "The run fitted on 0 of" not in markdown

@@ -97,3 +97,33 @@ def test_the_range_test_reports_a_scaled_heads_rates_as_set(tmp_path: Path) -> N
     # The Learning rate box takes the suggestion and the run scales it: the test's rates are the box's.
     assert test.rates == pytest.approx([1e-4, 1e-3, 1e-2])
     assert used == pytest.approx([r * math.sqrt(384) for r in test.rates])
+
+
+def test_a_run_resumed_from_before_the_scaling_goes_on_at_its_own_rate_and_says_so(tmp_path: Path) -> None:
+    """Its notes said 'scaled by 19.6 … 0.0588 in the optimizer' while the restored state trained at 0.003 (h29)."""
+    project = tmp_path / "texts"
+    create_text_demo_project(project)
+    config = TrainConfig.recommended(
+        backbone="all-MiniLM-L6-v2",
+        linear_probe=False,
+        contrastive_steps=0,
+        device="cpu",
+        seed=0,
+        recipe=None,
+    ).with_changes(transfer="frozen", epochs=2)
+    with ProjectStore.open(project) as store:
+        parts = build_text_run(store, config)
+    state = Trainer(parts).state_dict()
+    state["base_lrs"] = [3e-3 for _ in state["base_lrs"]]  # as a run started before the change saved them
+    notices: list[object] = []
+    resumed = Trainer(parts, notify=notices.append)
+    resumed.load_state_dict(state)
+    assert parts.optimizer.param_groups[-1]["base_lr"] == pytest.approx(3e-3)
+    said = [n.message for n in notices if isinstance(n, RunNotice)]
+    assert len(said) == 1 and "goes on at the head's learning rate it started with, 0.003" in said[0]
+    assert "a run started now takes 0.0588" in said[0]
+    quiet: list[object] = []
+    Trainer(parts, notify=quiet.append).load_state_dict(
+        Trainer(parts).state_dict()
+    )  # a run of now: nothing to say
+    assert not quiet
