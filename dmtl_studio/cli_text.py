@@ -314,7 +314,13 @@ def _run_line(run: object) -> str:
     config, best = run.config or {}, (run.final_metrics or {}).get("best") or {}
     parts = [run.name, run.status, str(config.get("transfer", "?"))]
     if best.get("epoch") is not None:
-        parts.append("linear probe" if config.get("linear_probe") else f"{best['epoch']} epoch(s)")
+        probe = (
+            config.get("linear_probe") and config.get("transfer") == "frozen" and config.get("head") != "mlp"
+        )
+        trained = ((run.final_metrics or {}).get("last") or {}).get("epoch") or best["epoch"]
+        # The epochs trained, and the one kept when it is not the last ("1 epoch(s)" read as the run's length, h28).
+        kept = f", the best is epoch {best['epoch']}" if trained != best["epoch"] else ""
+        parts.append("linear probe" if probe else f"{trained} epoch(s){kept}")
     accuracy, out_of_fold = run.best_accuracy()
     if accuracy is not None:
         parts.append(f"{'out-of-fold' if out_of_fold else 'best'} validation accuracy {accuracy:.1%}")

@@ -1084,6 +1084,11 @@ class DatasetBrowser(QWidget):
         title = f"Cell: {self._cell[0]} → {self._cell[1]}"
         self._ordered[key] = (title, result.cell_ids(true_index, predicted_index))
         self._rebuild_filters(self.classes.class_names())
+        # The cell's images whole: a search typed before hid them ("0 shown" for a cell of 3, h28).
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._search_timer.stop()  # a search still being typed is dropped with it
         if self.filter.currentData() == key:
             self.apply_filter()
         else:

@@ -414,7 +414,12 @@ class EvaluationView(QWidget):
                 if run.name.startswith(CROSSVAL_PREFIX)
                 else ""
             )
-            self.run_choice.addItem(f"{run.name} — {backbone}, {run.status}{score}{fold}", run.run_dir)
+            transfer = run.config.get(
+                "transfer", "?"
+            )  # frozen, partial…: the probe told from the fine-tunes (h28)
+            self.run_choice.addItem(
+                f"{run.name} — {backbone}, {transfer}, {run.status}{score}{fold}", run.run_dir
+            )
         if current:
             position = self.run_choice.findData(current)
             if position >= 0:

@@ -935,6 +935,9 @@ class TrainingPanel(QWidget):
         for row, run in enumerate(self._history):
             config = run.config
             best, out_of_fold = run.best_accuracy()
+            if best is None:  # an interrupted run has no final figures: its saved epochs have theirs (h28)
+                scored = [m.val_accuracy for m in metrics.get(run.id, []) if m.val_accuracy is not None]
+                best = max(scored, default=None)
             recipe = config.get("recipe") or {}
             recipe_name = recipe.get("name", "default") if isinstance(recipe, dict) else "default"
             values = [

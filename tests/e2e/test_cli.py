@@ -123,14 +123,20 @@ def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: P
         first = store.create_run("first", kept, {"transfer": "frozen", "linear_probe": True})
         store.finish_run(first, "completed", {"best": {"epoch": 1, "out_of_fold_accuracy": 0.75}})
         second = store.create_run("second", tmp_path / "p" / "runs" / "second", {"transfer": "full"})
-        store.finish_run(second, "completed", {"best": {"epoch": 3, "val_accuracy": 0.5}})
+        store.finish_run(
+            second,
+            "completed",
+            {"best": {"epoch": 3, "val_accuracy": 0.5}, "last": {"epoch": 5, "val_accuracy": 0.4}},
+        )
     assert main(["info", str(tmp_path / "p"), "--json"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "runs (oldest first):" in out, out
     runs = out[out.index("runs (oldest first):") + 1 : out.index("runs (oldest first):") + 3]
     assert runs[0].startswith("  first · ") and "frozen" in runs[0] and "gone" not in runs[0]
     assert runs[0] == "  first · completed · frozen · linear probe · out-of-fold validation accuracy 75.0%"
-    assert runs[1].startswith("  second · completed · full · 3 epoch(s) · best validation accuracy 50.0%")
+    assert runs[1].startswith(
+        "  second · completed · full · 5 epoch(s), the best is epoch 3 · best validation accuracy 50.0%"
+    )
     assert "its folder is gone" in runs[1]
     assert [r["folder_exists"] for r in json.loads(out[-1])["run_list"]] == [True, False]
     assert [(r["best_accuracy"], r["out_of_fold"]) for r in json.loads(out[-1])["run_list"]] == [

@@ -251,6 +251,11 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     view.set_runs([run(1), run(2), run(3), *folds])  # a cross-validation ended: its folds are not the choice
     assert view.selected_run() == "/runs/run-3"
     assert "a cross-validation fold: trained on part of the test split" in view.run_choice.itemText(0)
+    tuned = RunRecord(
+        9, "run-9", 9.0, "completed", "/runs/run-9", {"backbone": "b", "transfer": "partial"}, {}
+    )
+    view.set_runs([tuned])
+    assert view.run_choice.itemText(0) == "run-9 — b, partial, completed"  # the strategy is said (h28)
     fresh = EvaluationView()
     qtbot.addWidget(fresh)
     fresh.set_runs([run(1), *folds])  # a project opened after a cross-validation

@@ -216,8 +216,9 @@ def test_an_evaluation_shows_verdicts_and_the_confusion_cell_lists_its_texts(tex
     browser.set_filter("eval:misclassified")
     assert {r[1] for r in _rows(browser)} == {"fault"}
     assert {r[3] for r in _rows(browser)} == {"✗ safety"}
+    browser.search.setText("no such words")  # a search typed before hid the cell's texts ("0 shown", h28)
     browser.show_confusion_cell(2, 2)
-    assert {r[3] for r in _rows(browser)} == {"✓ 80%"}
+    assert browser.search.text() == "" and {r[3] for r in _rows(browser)} == {"✓ 80%"}
     selection = browser.view.selectionModel()
     selection.setCurrentIndex(browser.model.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect)
     assert "model: ✓ safety 80%" in browser.text_viewer.caption.text()

@@ -116,7 +116,7 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_to(out))
     choose_columns("id")
     rows = predicted(view.predict_file_action, out)
-    assert asked[-1] == {"text_column": "text", "id_column": "id", "encoding": None}
+    assert asked[-1] == {"text_column": "text", "id_column": "id", "encoding": None, "header": True}
     assert picked[-1] == str(tmp_path / "news-predictions.csv")
     assert [row["path"] for row in rows] == [f"{table}#{key}" for key in "abc"]  # keyed by the id column
     assert {row["predicted_label"] for row in rows} <= {"cats", "money", "weather"}

@@ -389,3 +389,9 @@ def test_a_probe_run_is_compared_by_its_out_of_fold_accuracy_in_the_history(qtbo
     shown = [panel.history.item(row, 5).text() for row in range(3)]  # newest first
     assert shown == ["—", "75.0%", "81.2% (out-of-fold)"]  # every probe run read "—"
     assert "left them out" in panel.history.item(2, 5).toolTip() and not panel.history.item(1, 5).toolTip()
+    from dmtl_studio.core.project.runs_table import EpochMetrics
+
+    crashed = RunRecord(4, "crashed", 3.0, "interrupted", "/p/runs/crashed", config, {}, resumable=True)
+    saved = [EpochMetrics(1, 0.9, 0.6, 0.5, 0.929, 3e-3), EpochMetrics(2, 0.7, 0.7, 0.6, 0.9, 3e-3)]
+    panel.show_history([crashed], {4: saved})
+    assert panel.history.item(0, 5).text() == "92.9%"  # "—" after a kill, though epoch 1 had its figure (h28)
