@@ -225,6 +225,7 @@ class StudioController(QObject):
         except ProjectError as exc:
             self.window.show_error("Cannot open the project", str(exc))
             return False
+        self.stop_model_tasks()  # an evaluation of the last project would end in this one's views (h29)
         if self.store is not None:
             self._keep_train_settings()
             self.store.close()

@@ -679,6 +679,8 @@ class EvaluationView(QWidget):
         """Show an ``EvaluationResult`` just made: note, summary, heat map and per-class table (and, through
         :attr:`result_shown`, the browser's verdicts); kept for the run, and its run chosen."""
         self.set_busy(False)
+        if self.run_choice.count() and self.run_choice.findData(result.run_dir) < 0:
+            return  # a run of the project open before: its figures are not this one's (h29)
         self._say("")
         self.evaluated[result.run_dir] = result
         if self._asked.pop(result.run_dir, self._changes) == self._changes:

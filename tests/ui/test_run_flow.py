@@ -327,3 +327,25 @@ def test_a_linear_probe_run_is_spoken_of_as_a_probe_not_epochs(qtbot) -> None:  
     runs = [RunRecord(1, "probe-run", 0.0, "completed", "/r/1", config, {})]
     panel.show_history(runs, {1: []})
     assert panel.history.item(0, 4).text() == "probe"
+
+
+def test_an_evaluation_of_the_project_open_before_is_not_shown_in_this_one(qtbot) -> None:  # noqa: ANN001
+    """An evaluation still running when another project opened ended in that project's view (h29)."""
+    import numpy as np
+
+    from dmtl_studio.core.evaluation.inference import EvaluationResult
+    from dmtl_studio.core.project.runs_table import RunRecord
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.set_runs([RunRecord(1, "this", 1.0, "completed", "/b/runs/this", {}, {})])
+    shown: list[object] = []
+    view.result_shown.connect(shown.append)
+    other = EvaluationResult(
+        run_dir="/a/runs/before", run_name="before", split="val", note="", classes=("x", "y"),
+        image_ids=np.array([1, 2]), paths=("/a/1.png", "/a/2.png"), targets=np.array([0, 1]),
+        probabilities=np.array([[0.9, 0.1], [0.2, 0.8]]),
+    )  # fmt: skip
+    view.show_result(other)
+    assert not shown and view.result is None and "/a/runs/before" not in view.evaluated
