@@ -28,15 +28,20 @@ from dmtl_studio.core.project.texts_table import TextItem
 from dmtl_studio.core.project.validation import class_name_problem, normal_class_name
 
 
-def _refuse_undecoded(name: str, line: int, row: list[str]) -> None:
+def _refuse_undecoded(name: str, line: int, row: list[str], encoding: str | None = None) -> None:
     """A text project's keys, labels and texts are text: a byte that is not UTF-8 (a file re-saved by Excel as
     "CSV (Comma delimited)" on Windows, in cp1252) would enter the project as a broken character."""
     for cell in row:
         bad = next((c for c in cell if "\udc80" <= c <= "\udcff"), None)
         if bad is not None:
+            byte = f"{name}, line {line}: byte 0x{ord(bad) - 0xDC00:02x}"
+            if encoding is not None:  # the encoding named cannot read it either
+                raise ProjectError(
+                    f"{byte} is no character in {encoding}, the encoding named; nothing was imported"
+                )
             raise ProjectError(
-                f"{name}, line {line}: byte 0x{ord(bad) - 0xDC00:02x} is not UTF-8 (a spreadsheet saved it in "
-                "another encoding: in Excel, save as 'CSV UTF-8', or name it: --encoding cp1252); nothing was imported from it"
+                f"{byte} is not UTF-8 (a spreadsheet saved it in another encoding: in Excel, save as 'CSV UTF-8'; "
+                "on the command line, name it: labels import-csv --encoding cp1252); nothing was imported from it"
             )
 
 
@@ -66,7 +71,7 @@ def label_rows(
             text, split = (
                 (row[at[n]] or None) if n in at and len(row) > at[n] else None for n in ("text", "split")
             )
-            _refuse_undecoded(csv_path.name, line, row)
+            _refuse_undecoded(csv_path.name, line, row, encoding)
             result.append((line, row[0], row[1], text, split))
         return result
     except CsvLimitError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ def describe_delimiter(delimiter: str | None) -> str:
     )
 
 
+#: A table read without a header line has as many columns as the widest of its first rows, this many.
+HEADERLESS_ROWS = 100
+
+
 def read_table(
     path: str | os.PathLike[str],
     delimiter: str | None = None,
@@ -152,9 +157,11 @@ def read_table(
         return Table(path, columns, rows, encoding, None, partial)
     chosen = delimiter or sniff_delimiter(text[:65536], TABLE_SUFFIXES[suffix] or ",")
     if not header:  # the columns' names as a header line of their own: the file's first line is a row
-        first = next(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=chosen), [])
-        names = (f"column {n}" for n in range(1, max(len(first), 1) + 1))
-        text = chosen.join(names) + "\n" + text
+        records = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=chosen)
+        # As many as the widest of the first rows (a first row without its optional last field, or a blank first
+        # line, made every other row "ragged").
+        widest = max((len(row) for row in itertools.islice(records, HEADERLESS_ROWS)), default=1)
+        text = chosen.join(f"column {n}" for n in range(1, max(widest, 1) + 1)) + "\n" + text
     columns, rows = delimited_rows(path, text, chosen)
     return Table(path, columns, rows, encoding, chosen, partial, headerless=not header)
 

@@ -34,7 +34,8 @@ PreparationCallback = Callable[[int, int, float], None]
 
 @dataclass(frozen=True)
 class LRFinderResult:
-    """Learning rates tried (head rates), the smoothed loss at each, and the suggested head rate."""
+    """Learning rates tried (head rates as the Learning rate box sets them), the smoothed loss at each, and the
+    suggested head rate."""
 
     learning_rates: tuple[float, ...]
     losses: tuple[float, ...]
@@ -56,7 +57,9 @@ def suggest_learning_rate(learning_rates: np.ndarray, losses: np.ndarray) -> flo
 class LRRangeTest(Callback):
     """Grow the head's rate from ``start_lr`` to ``end_lr`` over ``steps`` steps (the backbone's follows it times
     ``backbone_lr_factor``), record the bias-corrected exponential average of the step loss, and end the fit
-    after ``steps`` steps or once that average exceeds ``divergence`` times its best value.
+    after ``steps`` steps or once that average exceeds ``divergence`` times its best value. Rates are the head's as
+    set (a frozen text encoder's head runs ``sqrt(d)`` times them in the optimizer, :mod:`.text_head_rate`), so the
+    suggestion is what the Learning rate box takes.
 
     ``raw_losses`` keeps each step's objective as the loop computed it; ``on_point`` receives each (rate,
     smoothed loss) as it is measured, so the curve can be drawn while the test runs.
@@ -127,7 +130,7 @@ def find_learning_rate(
     Parameters
     ----------
     start_lr, end_lr
-        The head's first and last rate (per step, exponentially spaced); the backbone's rate is
+        The head's first and last rate as set (per step, exponentially spaced); the backbone's rate is
         ``config.backbone_lr_factor`` times the head's, as in training.
     steps
         Training steps planned (the test ends earlier when the loss diverges).

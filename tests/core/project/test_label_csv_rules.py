@@ -268,3 +268,15 @@ def test_labels_that_spell_the_same_number_are_warned_about(tmp_path: Path) -> N
     assert "class '2' is the same number as class '02'" in text
     assert "class 'nan' differs from class 'NaN' only in case" in text  # not a number: compared by case
     assert case_variants(["1"], ["1.5", "10"]) == []
+
+
+def test_a_byte_the_named_encoding_cannot_read_is_named_so(tmp_path: Path) -> None:
+    """With --encoding cp1252 given, the message said 'not UTF-8 … name it: --encoding cp1252' (h29)."""
+    folder = write_text_folder(tmp_path / "texts")
+    with create_project(tmp_path / "p", kind="text") as store:
+        import_texts(store, folder, seed=0)
+        record = next(r for r in store.images() if r.label is not None)
+        bad = tmp_path / "labels.csv"
+        bad.write_bytes(f"path,label\n{record.path},caf".encode() + b"\x81\n")  # 0x81: no character in cp1252
+        with pytest.raises(ProjectError, match=r"byte 0x81 is no character in cp1252, the encoding named"):
+            import_csv(store, bad, encoding="cp1252")

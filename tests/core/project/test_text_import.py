@@ -23,7 +23,12 @@ from dmtl_studio.core.project.text_demo import (
     write_text_folder,
 )
 from dmtl_studio.core.project.text_import import import_texts
-from dmtl_studio.core.project.text_tables import preview_table, sniff_delimiter, text_columns_guess
+from dmtl_studio.core.project.text_tables import (
+    preview_table,
+    read_table,
+    sniff_delimiter,
+    text_columns_guess,
+)
 
 
 def _labels(store: ProjectStore) -> dict[str, str | None]:
@@ -650,6 +655,13 @@ def test_a_first_line_that_looks_like_data_is_said_not_silently_taken_as_the_hea
         )
         assert summary.scanned == 3 and summary.labelled == 3
         assert sorted(store.texts().values())[0] == "The printer jams on every page"
+    # A blank first line or a first row without its last field: the columns are the widest rows' (every other
+    # row was "ragged", h29).
+    short = tmp_path / "short-first.csv"
+    short.write_text("\nhello there\nPrinter jams,hardware\nInvoice twice,billing\n", encoding="utf-8")
+    table = read_table(short, header=False)
+    assert table.columns == ("column 1", "column 2")
+    assert [row.problem is None for row in table.rows] == [False, True, True]
     sentence = tmp_path / "one.csv"  # one column: the text's name reads as a sentence
     sentence.write_text("The printer jams on every single page\nWe were invoiced twice\n", encoding="utf-8")
     assert "reads as a sentence" in preview_table(sentence).header_warning
