@@ -112,6 +112,7 @@ class ProgressEvents(Callback):
         self._started: float | None = None
         self._excluded_at_start = 0.0
         self._steps = 0
+        self._kept: list[float] = []  # each epoch's share of views confident enough for the consistency term
 
     def _excluded(self) -> float:
         cache = self.trainer.parts.cache if self.trainer is not None else None
@@ -175,6 +176,21 @@ class ProgressEvents(Callback):
         )
         if trainer.stop_reason is not None:
             self.emit(RunNotice(trainer.stop_reason))
+        if epoch.consistency_mask is not None and trainer.parts.unlabelled_set is not None:
+            self._kept.append(epoch.consistency_mask)
+
+    def on_fit_end(self, trainer: Trainer, status: str) -> None:
+        if self._kept and max(self._kept) == 0:  # the unlabelled items never took part: said, not left to a plot
+            config = trainer.parts.config
+            fixmatch = config.unlabelled_rule == "fixmatch"
+            threshold = config.pseudo_label_threshold if fixmatch else config.consistency_threshold
+            what = "'Pseudo-label confidence'" if fixmatch else "the consistency confidence threshold"
+            self.emit(
+                RunNotice(
+                    f"the unlabelled items took no part in this run: none was predicted with the {threshold:.0%} "
+                    f"confidence asked of them, in any epoch (a lower {what}, or more epochs, lets them in)"
+                )
+            )
 
 
 class EarlyStopping(Callback):
