@@ -126,7 +126,7 @@ def test_the_evaluation_view_predicts_a_table_a_file_and_a_folder_of_texts(
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(table), "CSV files (*.csv)"))
     choose_columns(NO_COLUMN)
     view.predict_file_action.trigger()
-    assert asked[-1] == {"text_column": "text", "id_column": None, "encoding": None}
+    assert asked[-1] == {"text_column": "text", "id_column": None, "encoding": None, "header": True}
     assert view.message.text().startswith(f"{table} is what is being predicted")
     assert table.read_bytes() == before
 
