@@ -36,6 +36,21 @@ def test_only_a_frozen_unit_length_encoders_head_groups_are_scaled() -> None:
     assert scale_head_rate(kept, 384, True, "frozen", head="mlp") == 1.0 and kept == groups()
 
 
+def _frozen_text_project(tmp_path: Path, epochs: int) -> tuple[Path, TrainConfig]:
+    """The text demo, and a frozen run of its head by epochs (no contrastive step, no recipe)."""
+    project = tmp_path / "texts"
+    create_text_demo_project(project)
+    config = TrainConfig.recommended(
+        backbone="all-MiniLM-L6-v2",
+        linear_probe=False,
+        contrastive_steps=0,
+        device="cpu",
+        seed=0,
+        recipe=None,
+    )
+    return project, config.with_changes(transfer="frozen", epochs=epochs)
+
+
 class _Epochs(Callback):
     def __init__(self) -> None:
         self.losses: list[float] = []
@@ -47,16 +62,7 @@ class _Epochs(Callback):
 def test_a_frozen_text_head_trained_by_epochs_learns_at_the_recommended_rate(tmp_path: Path) -> None:
     """At 3e-3 on the unit-length embeddings the head barely moved in 10 epochs (loss 1.38 -> 1.30 on four
     classes, near-uniform predictions: h25); the rate scaled by sqrt(384) fits it."""
-    project = tmp_path / "texts"
-    create_text_demo_project(project)
-    config = TrainConfig.recommended(
-        backbone="all-MiniLM-L6-v2",
-        linear_probe=False,
-        contrastive_steps=0,
-        device="cpu",
-        seed=0,
-        recipe=None,
-    ).with_changes(transfer="frozen", epochs=10)
+    project, config = _frozen_text_project(tmp_path, epochs=10)
     notices: list[str] = []
     with ProjectStore.open(project) as store:
         parts = build_text_run(
@@ -74,16 +80,7 @@ def test_a_frozen_text_head_trained_by_epochs_learns_at_the_recommended_rate(tmp
 
 
 def test_the_range_test_reports_a_scaled_heads_rates_as_set(tmp_path: Path) -> None:
-    project = tmp_path / "texts"
-    create_text_demo_project(project)
-    config = TrainConfig.recommended(
-        backbone="all-MiniLM-L6-v2",
-        linear_probe=False,
-        contrastive_steps=0,
-        device="cpu",
-        seed=0,
-        recipe=None,
-    ).with_changes(transfer="frozen")
+    project, config = _frozen_text_project(tmp_path, epochs=10)
     with ProjectStore.open(project) as store:
         parts = build_text_run(store, config)
     used: list[float] = []
@@ -101,16 +98,7 @@ def test_the_range_test_reports_a_scaled_heads_rates_as_set(tmp_path: Path) -> N
 
 def test_a_run_resumed_from_before_the_scaling_goes_on_at_its_own_rate_and_says_so(tmp_path: Path) -> None:
     """Its notes said 'scaled by 19.6 … 0.0588 in the optimizer' while the restored state trained at 0.003 (h29)."""
-    project = tmp_path / "texts"
-    create_text_demo_project(project)
-    config = TrainConfig.recommended(
-        backbone="all-MiniLM-L6-v2",
-        linear_probe=False,
-        contrastive_steps=0,
-        device="cpu",
-        seed=0,
-        recipe=None,
-    ).with_changes(transfer="frozen", epochs=2)
+    project, config = _frozen_text_project(tmp_path, epochs=2)
     with ProjectStore.open(project) as store:
         parts = build_text_run(store, config)
     state = Trainer(parts).state_dict()
