@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file, source_kind
+from dmtl_studio.core.project.runs_table import fitted_as_linear_probe
 
 
 def add_commands(sub: argparse._SubParsersAction, path_type: Callable[[str], Path]) -> None:
@@ -275,9 +276,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     )
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
-    if (
-        run_records
-    ):  # which run is which: its status (one to continue?), strategy, epochs, validation accuracy
+    # Which run is which: its status (one to continue?), strategy, epochs, validation accuracy.
+    if run_records:
         print("runs (oldest first):")
         for run in run_records:
             print(f"  {_run_line(run)}")
@@ -299,8 +299,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                 "status": r.status,
                 "run_dir": r.run_dir,
                 "folder_exists": os.path.isdir(r.run_dir),
-                "best_accuracy": r.best_accuracy()[0],
-                "out_of_fold": r.best_accuracy()[1],
+                **dict(zip(("best_accuracy", "out_of_fold"), r.best_accuracy(), strict=True)),
             }
             for r in run_records
         ]
@@ -314,13 +313,10 @@ def _run_line(run: object) -> str:
     config, best = run.config or {}, (run.final_metrics or {}).get("best") or {}
     parts = [run.name, run.status, str(config.get("transfer", "?"))]
     if best.get("epoch") is not None:
-        probe = (
-            config.get("linear_probe") and config.get("transfer") == "frozen" and config.get("head") != "mlp"
-        )
         trained = ((run.final_metrics or {}).get("last") or {}).get("epoch") or best["epoch"]
         # The epochs trained, and the one kept when it is not the last ("1 epoch(s)" read as the run's length, h28).
         kept = f", the best is epoch {best['epoch']}" if trained != best["epoch"] else ""
-        parts.append("linear probe" if probe else f"{trained} epoch(s){kept}")
+        parts.append("linear probe" if fitted_as_linear_probe(config) else f"{trained} epoch(s){kept}")
     accuracy, out_of_fold = run.best_accuracy()
     if accuracy is not None:
         parts.append(f"{'out-of-fold' if out_of_fold else 'best'} validation accuracy {accuracy:.1%}")

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.evaluation.metrics import format_score
-from dmtl_studio.core.project.runs_table import EpochMetrics, RunRecord
+from dmtl_studio.core.project.runs_table import EpochMetrics, RunRecord, best_accuracy, fitted_as_linear_probe
 from dmtl_studio.core.training.events import (
     EpochResult,
     PhaseStarted,
@@ -262,10 +262,7 @@ def stop_cost(epochs_done: int, epochs: int, phase: str) -> str:
 def _epochs_shown(config: dict, epochs: int) -> str:
     """The run history's Epochs cell: ``"probe"`` for a head fitted as a linear probe (no epochs), else the
     count."""
-    probe = (
-        config.get("linear_probe") and config.get("transfer") == "frozen" and config.get("head") == "linear"
-    )
-    return "probe" if probe else str(epochs)
+    return "probe" if fitted_as_linear_probe(config) else str(epochs)
 
 
 def format_duration(seconds: float) -> str:
@@ -846,11 +843,11 @@ class TrainingPanel(QWidget):
 
     def on_finished(self, summary: RunSummary) -> None:
         self._idle()
-        best = summary.metrics.get("best", {})
-        accuracy, out_of_fold = best.get("val_accuracy"), best.get("out_of_fold_accuracy")
-        detail = f", best validation accuracy {accuracy:.1%}" if accuracy is not None else ""
-        if accuracy is None and out_of_fold is not None:  # a probe's validation items joined its fit
-            detail = f", out-of-fold validation accuracy {out_of_fold:.1%}"
+        accuracy, out_of_fold = best_accuracy(summary.metrics)
+        what = (
+            "out-of-fold" if out_of_fold else "best"
+        )  # out-of-fold: a probe's validation items joined its fit
+        detail = f", {what} validation accuracy {accuracy:.1%}" if accuracy is not None else ""
         verb = "Finished" if summary.status == "completed" else "Stopped"
         choice = summary.metrics.get("auto")
         if choice is not None:  # an Auto run: what was kept and why

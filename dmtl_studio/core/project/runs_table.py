@@ -28,15 +28,30 @@ class RunRecord:
     resumable: bool = False
 
     def best_accuracy(self) -> tuple[float | None, bool]:
-        """The accuracy to compare runs by and whether it is out-of-fold: the best epoch's validation accuracy,
-        else (a linear probe, whose validation items joined its fit) those items' accuracy by the fold models
-        that left them out; ``(None, False)`` when the run has neither."""
-        best = (self.final_metrics or {}).get("best") or {}
-        if isinstance(best.get("val_accuracy"), (int, float)):
-            return float(best["val_accuracy"]), False
-        if isinstance(best.get("out_of_fold_accuracy"), (int, float)):
-            return float(best["out_of_fold_accuracy"]), True
-        return None, False
+        """:func:`best_accuracy` of the run's final metrics."""
+        return best_accuracy(self.final_metrics)
+
+
+def best_accuracy(metrics: dict | None) -> tuple[float | None, bool]:
+    """The accuracy to compare runs by, from a run's final ``metrics``, and whether it is out-of-fold: the best
+    epoch's validation accuracy, else (a linear probe, whose validation items joined its fit) those items' accuracy
+    by the fold models that left them out; ``(None, False)`` when the run has neither."""
+    best = (metrics or {}).get("best") or {}
+    if isinstance(best.get("val_accuracy"), (int, float)):
+        return float(best["val_accuracy"]), False
+    if isinstance(best.get("out_of_fold_accuracy"), (int, float)):
+        return float(best["out_of_fold_accuracy"]), True
+    return None, False
+
+
+def fitted_as_linear_probe(config: dict) -> bool:
+    """Whether a stored run configuration fitted its head as a linear probe (a frozen backbone, a linear head,
+    ``linear_probe``; :attr:`~dmtl_studio.core.training.config.TrainConfig.fits_linear_probe` of a live one)."""
+    return (
+        bool(config.get("linear_probe"))
+        and config.get("transfer") == "frozen"
+        and config.get("head", "linear") == "linear"
+    )
 
 
 #: Name prefix of a cross-validation fold's run (``cv-2of5-<stamp>``): it trained on its fold's split.
