@@ -286,7 +286,7 @@ def import_folder(
     held_paths = {record.path for record in held_records}  # problem files too
     same_files = _KnownFiles(sorted(held_paths))
     gone = GoneImages(held_records)  # a moved folder's files are these images at their new place
-    moves: list[tuple[str, str]] = []
+    moves: list[tuple[str, str, str | None]] = []  # (old path, new path, class it takes or None)
     moved = 0
     for index, path in enumerate(files):
         if should_stop():

@@ -18,31 +18,31 @@ from dmtl_studio.core.project.validation import normal_class_name
 
 
 class GoneImages:
-    """The project's images whose file is no longer on disk, by content hash.
+    """The project's images by content hash, to find those whose file is no longer on disk.
 
-    ``records`` are the project's images (any objects with ``path`` and ``sha256``); each is looked up on disk once,
-    here (an ``os.path.isfile`` per image).
+    ``records`` are the project's images (any objects with ``path`` and ``sha256``). A record is looked up on disk
+    only when a new file of its content comes (an import of files the project holds stats none of them).
     """
 
     def __init__(self, records: Iterable[object]) -> None:
         self._by_hash: dict[str, list[str]] = {}
         for record in records:
             sha = getattr(record, "sha256", None)
-            path = getattr(record, "path", "")
-            if sha and not os.path.isfile(path):
-                self._by_hash.setdefault(sha, []).append(path)
+            if sha:
+                self._by_hash.setdefault(sha, []).append(getattr(record, "path", ""))
 
     def claim(self, sha256: str | None, path: str) -> str | None:
         """The gone image that the file ``path`` of content ``sha256`` is (its old path), taken off the list;
         ``None`` when no gone image has that content, or when several do and none has the file's name."""
-        candidates = self._by_hash.get(sha256 or "")
+        held = self._by_hash.get(sha256 or "")
+        candidates = [old for old in held or () if not os.path.isfile(old)]
         if not candidates:
             return None
         name = os.path.basename(path)
         named = [old for old in candidates if os.path.basename(old) == name]
         chosen = named[0] if named else candidates[0] if len(candidates) == 1 else None
         if chosen is not None:
-            candidates.remove(chosen)
+            held.remove(chosen)
         return chosen
 
 

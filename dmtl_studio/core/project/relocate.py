@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from pathlib import Path
-from sqlite3 import Connection
 from typing import Protocol
 
-from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
+from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.import_sources import move_sources
 
 
@@ -36,7 +35,7 @@ class ProjectStore(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
     def images(self) -> list[ImageRecord]: ...
     def images_under(self, prefix: str) -> list[ImageRecord]: ...
-    def transaction(self) -> AbstractContextManager[Connection]: ...
+    def move_images(self, moves: Iterable[tuple[str, str, str | None]]) -> int: ...
 
 
 log = logging.getLogger(__name__)
@@ -85,13 +84,8 @@ def _repoint(store: ProjectStore, old: str, new: str) -> int:
     for image in below:
         target = new + image.path[len(old) :]
         if not os.path.isfile(image.path) and os.path.isfile(target) and target not in known:
-            changes.append((os.fsencode(target), MISSING_REASON, image.id))
-    if changes:
-        move_sources(store, old, new)  # File ▸ Import again offers the folders where they are now
-        with store.transaction() as conn:
-            conn.executemany(
-                "UPDATE images SET path = ?, problem = CASE WHEN problem = ? THEN NULL ELSE problem END "
-                "WHERE id = ?",
-                changes,
-            )
-    return len(changes)
+            changes.append((image.path, target, None))
+    if not changes:
+        return 0
+    move_sources(store, old, new)  # File ▸ Import again offers the folders where they are now
+    return store.move_images(changes)
