@@ -758,22 +758,22 @@ def _say_unused(config: TrainConfig, args: argparse.Namespace, kind: str) -> Non
 
 
 def _backbone_usable(backbone: str, kind: str) -> bool:
-    """Whether a run of a ``kind`` project can start from ``backbone``: a known image backbone with weights on this
-    computer, or a name a text run accepts."""
-    from dmtl_studio.core.models import catalog
+    """Whether a run of a ``kind`` project can start from ``backbone``: the run's own first check passes (a known
+    image backbone with weights on this computer, or a name a text run accepts)."""
+    from dmtl_studio.core.models.architectures import WeightsError
+    from dmtl_studio.core.models.catalog import UnknownBackbone
+    from dmtl_studio.core.models.pretrained import weights_found
+    from dmtl_studio.core.models.text_catalog import TextEncoderError
+    from dmtl_studio.core.models.text_classifier import run_text_encoder
 
-    if kind == "text":
-        from dmtl_studio.core.models.text_catalog import TextEncoderError
-        from dmtl_studio.core.models.text_classifier import run_text_encoder
-
-        try:
-            return bool(run_text_encoder(backbone))
-        except TextEncoderError:
-            return False
     try:
-        return catalog.weights_status(backbone).state != "missing"
-    except catalog.UnknownBackbone:
+        if kind == "text":
+            run_text_encoder(backbone)
+        else:
+            weights_found(backbone)
+    except (TextEncoderError, UnknownBackbone, WeightsError):
         return False
+    return True
 
 
 def recipe_option(path: Path, kind: str) -> Recipe:
