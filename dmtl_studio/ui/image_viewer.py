@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from dmtl_studio.core.base.heat_ramp import heat_rgba
 from dmtl_studio.ui.muted import readable, tone
+from dmtl_studio.ui.shortcuts import set_text_keeping_shortcut
 
 #: Said after a file that is no longer where the project found it.
 MISSING_HINT = " — moved, renamed or deleted since the import; import its new folder again, or the next run leaves it out"
@@ -215,11 +216,7 @@ class ImageViewer(QWidget):
     # ----------------------------------------------------------------- Grad-CAM
     def _explain_toggled(self, on: bool) -> None:
         # The checked look is faint in some styles: the label says the state too (G toggled it unseen, h25).
-        shortcut = (
-            self.explain_button.shortcut()
-        )  # setText sets the text's mnemonic as the shortcut: G is kept
-        self.explain_button.setText("Grad-CAM: on" if on else "Grad-CAM")
-        self.explain_button.setShortcut(shortcut)
+        set_text_keeping_shortcut(self.explain_button, "Grad-CAM: on" if on else "Grad-CAM")
         if on:
             self._ask_for_overlay()
         else:

@@ -56,3 +56,11 @@ def bound_shortcuts(root: QWidget) -> dict[str, list[str]]:
                 button.text().replace("&", "")
             )
     return {key: names for key, names in bound.items() if key}
+
+
+def set_text_keeping_shortcut(button: QAbstractButton, text: str) -> None:
+    """``button.setText(text)`` without losing the button's shortcut (``setText`` makes the text's mnemonic the
+    shortcut, none without an ``&``: a G given by :meth:`setShortcut` was gone)."""
+    shortcut = button.shortcut()
+    button.setText(text)
+    button.setShortcut(shortcut)

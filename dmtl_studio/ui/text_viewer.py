@@ -32,6 +32,7 @@ from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.text_rows import is_removed_key, unremoved_key
 from dmtl_studio.core.project.text_summary import describe_source
 from dmtl_studio.ui.muted import muted_color, readable, tone
+from dmtl_studio.ui.shortcuts import set_text_keeping_shortcut
 
 #: Keys the browser labels with; undo and redo are the browser's too (a read-only text has nothing to undo).
 _LABEL_KEYS = {
@@ -213,11 +214,7 @@ class TextViewer(QWidget):
     # ----------------------------------------------------------------- explanation
     def _explain_toggled(self, on: bool) -> None:
         # The checked look is faint in some styles: the label says the state too (G toggled it unseen, h25).
-        shortcut = (
-            self.explain_button.shortcut()
-        )  # setText sets the text's mnemonic as the shortcut: G is kept
-        self.explain_button.setText("Explain: on" if on else "Explain")
-        self.explain_button.setShortcut(shortcut)
+        set_text_keeping_shortcut(self.explain_button, "Explain: on" if on else "Explain")
         if on:
             self._ask_for_explanation()
         else:
