@@ -2004,9 +2004,8 @@ class _LowerCaseLevel(logging.Formatter):
 def main(argv: list[str]) -> int:
     """Run the command line; return the exit status."""
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        _LowerCaseLevel("%(levelname)s: %(message)s")
-    )  # "warning: …", as the command's own lines
+    # "warning: …", as the command's own lines.
+    handler.setFormatter(_LowerCaseLevel("%(levelname)s: %(message)s"))
     logging.basicConfig(level=os.environ.get("DMTL_STUDIO_LOG", "WARNING").upper(), handlers=[handler])
     if argv and _unknown_command(argv):
         return 2

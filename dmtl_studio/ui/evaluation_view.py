@@ -414,9 +414,8 @@ class EvaluationView(QWidget):
                 if run.name.startswith(CROSSVAL_PREFIX)
                 else ""
             )
-            transfer = run.config.get(
-                "transfer", "?"
-            )  # frozen, partial…: the probe told from the fine-tunes (h28)
+            # Frozen, partial…: the probe told from the fine-tunes (h28).
+            transfer = run.config.get("transfer", "?")
             self.run_choice.addItem(
                 f"{run.name} — {backbone}, {transfer}, {run.status}{score}{fold}", run.run_dir
             )
@@ -636,9 +635,8 @@ class EvaluationView(QWidget):
         self._clear_display()
         self._say("")
         self.summary.setText("Choose a run and press Evaluate.")
-        self.run_choice.blockSignals(
-            True
-        )  # the next project's runs are listed afresh, not as runs just finished
+        # The next project's runs are listed afresh, not as runs just finished.
+        self.run_choice.blockSignals(True)
         self.run_choice.clear()
         self.run_choice.blockSignals(False)
 

@@ -71,11 +71,8 @@ FAMILY_TITLES = {
     "erasing": "Erasing",
     "mixing": "Mixing (batches)",
 }
-TEXT_FAMILY_TITLES = {
-    "words": "Words",
-    "characters": "Characters",
-    "mixing": "Mixing",
-}  # its step says "(embeddings)"
+#: The mixing family's one text step says "(embeddings)" itself.
+TEXT_FAMILY_TITLES = {"words": "Words", "characters": "Characters", "mixing": "Mixing"}
 TEXT_SAMPLE_COUNT = 6
 
 

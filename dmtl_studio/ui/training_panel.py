@@ -844,9 +844,8 @@ class TrainingPanel(QWidget):
     def on_finished(self, summary: RunSummary) -> None:
         self._idle()
         accuracy, out_of_fold = best_accuracy(summary.metrics)
-        what = (
-            "out-of-fold" if out_of_fold else "best"
-        )  # out-of-fold: a probe's validation items joined its fit
+        # Out-of-fold: a probe's validation items joined its fit.
+        what = "out-of-fold" if out_of_fold else "best"
         detail = f", {what} validation accuracy {accuracy:.1%}" if accuracy is not None else ""
         verb = "Finished" if summary.status == "completed" else "Stopped"
         choice = summary.metrics.get("auto")

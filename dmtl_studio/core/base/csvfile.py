@@ -130,9 +130,8 @@ def read_csv(
                         "limit; no path or class name is that long)"
                     )
                 yield reader.line_num, [unescape_cell(cell) for cell in row]
-    except (
-        UnicodeError
-    ) as exc:  # an encoding that cannot read the bytes at all (UTF-16 named, no byte-order mark)
+    # An encoding that cannot read the bytes at all (UTF-16 named, no byte-order mark).
+    except UnicodeError as exc:
         raise CsvLimitError(
             f"{name} cannot be read as {encoding or 'UTF-8'} ({exc}): name the encoding it is in, or save it as UTF-8"
         ) from None

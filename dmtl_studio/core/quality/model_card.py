@@ -162,9 +162,8 @@ def model_card_markdown(card: dict) -> str:
         )
     lines += ["", f"{card['data']['note']} Every {noun}'s hash is in `training-images.csv`.", ""]
     fitted, in_test = card["data"].get("fitted_listed"), card["data"].get("fitted_in_test")
-    if (
-        fitted == 0 and card["data"]["images_listed"]
-    ):  # another project's items (audit --project): say it loudly
+    # Another project's items (audit --project), or this one's changed since the run: said loudly.
+    if fitted == 0 and card["data"]["images_listed"]:
         lines += [
             f"**The run fitted on none of the {noun}s listed**: they are not its training data (another project's, or "
             "this project's changed since the run), and the figures below are on data it never saw.",

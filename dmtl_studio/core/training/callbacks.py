@@ -180,9 +180,8 @@ class ProgressEvents(Callback):
             self._kept.append(epoch.consistency_mask)
 
     def on_fit_end(self, trainer: Trainer, status: str) -> None:
-        if (
-            self._kept and max(self._kept) == 0
-        ):  # the unlabelled items never took part: said, not left to a plot
+        # The unlabelled items never took part: said, not left to a plot.
+        if self._kept and max(self._kept) == 0:
             config = trainer.parts.config
             fixmatch = config.unlabelled_rule == "fixmatch"
             threshold = config.pseudo_label_threshold if fixmatch else config.consistency_threshold

@@ -329,9 +329,8 @@ def build_text_run(
     :func:`~dmtl_studio.core.training.setup.build_run`); the validation texts are planned as an image run's
     (:func:`~dmtl_studio.core.training.held_out.plan_for_project`)."""
     emit = emit or (lambda event: None)
-    config = config.with_changes(
-        backbone=text_encoder_name(config, emit)
-    )  # a wrong name before any data note
+    # A wrong name first, before any note on the data.
+    config = config.with_changes(backbone=text_encoder_name(config, emit))
     plan = plan_for_project(
         store, split if split is not None else labelled_split(store), config, emit, folds=split is not None
     )
