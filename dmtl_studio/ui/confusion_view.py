@@ -59,7 +59,7 @@ def text_color(cell: QColor) -> QColor:
     return max((DARK_TEXT, LIGHT_TEXT), key=lambda text: contrast_ratio(text, cell))
 
 
-#: Widest a confusion matrix column gets for its class name, in pixels.
+#: Widest a confusion matrix column (or its row header) gets for its class name, in pixels.
 MAX_COLUMN_WIDTH = 160
 
 
@@ -116,6 +116,9 @@ class ConfusionTable(QTableWidget):
         # Each column as wide as its header, up to MAX_COLUMN_WIDTH, a longer name ending in "…" ("→ feature
         # reques" was cut at the default width without a sign).
         self.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        # The true classes' names too: a long one took the table's width and hid the columns behind a scroll bar.
+        self.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.verticalHeader().setMaximumWidth(MAX_COLUMN_WIDTH)
         self.resizeColumnsToContents()
         for j in range(n):
             self.setColumnWidth(j, min(self.columnWidth(j), MAX_COLUMN_WIDTH))

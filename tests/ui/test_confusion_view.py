@@ -137,3 +137,5 @@ def test_a_class_names_header_is_shown_whole_or_ends_in_an_ellipsis(qtbot) -> No
     assert table.horizontalHeader().textElideMode() == Qt.TextElideMode.ElideRight
     assert table.horizontalHeaderItem(2).toolTip() == f"predicted {classes[2]}"
     assert table.verticalHeaderItem(1).toolTip() == "true feature request"
+    assert table.verticalHeader().width() <= MAX_COLUMN_WIDTH  # a long true class took the table's width
+    assert table.verticalHeader().textElideMode() == Qt.TextElideMode.ElideRight
