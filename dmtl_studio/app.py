@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pyqtgraph.util.garbage_collector import GarbageCollector
-from PySide6.QtCore import QEvent, QObject, QThread, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -63,7 +63,7 @@ from dmtl_studio.workers.evaluation import (
 from dmtl_studio.workers.lr_finder import LRFinderThread
 from dmtl_studio.workers.preload import PRELOAD_DELAY_MS, preload_deep_learning
 from dmtl_studio.workers.preview import PreviewService
-from dmtl_studio.workers.quality import DuplicatesThread, LabelErrorsThread
+from dmtl_studio.workers.quality import DuplicatesThread, GoneFilesThread, LabelErrorsThread
 from dmtl_studio.workers.text_import import TextImportThread
 from dmtl_studio.workers.weights import TextEncoderImportThread, WeightsImportThread
 
@@ -258,7 +258,42 @@ class StudioController(QObject):
         remember_project(folder)
         self.window.refresh_recent()
         self._update_readiness()
+        self._look_for_gone_files()
         return True
+
+    def _look_for_gone_files(self) -> None:
+        """Look on a worker for the open project's images whose files are gone (a folder moved or renamed, a
+        drive not connected) and say so at once, with the way back, rather than at the next run (h28)."""
+        if self.project_dir is None or self.store is None or self.store.kind == "text":
+            return
+        thread = GoneFilesThread(self.project_dir)
+        thread.result_ready.connect(self._show_gone_files)
+        self.model_tasks["gone-files"] = thread  # stopped with the model tasks when another project opens
+        thread.start()
+
+    def _show_gone_files(self, result: object) -> None:
+        folder, gone = result  # type: ignore[misc]
+        if folder != self.project_dir or self.store is None or not gone.gone:
+            return
+        log.warning("%d image(s) of %s are gone from disk, first: %s", gone.gone, folder, gone.first)
+        if self.store.read_only:
+            self.window.statusBar().showMessage(gone.message(), 60000)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Images no longer on disk", gone.message(), parent=self.window
+        )
+        find = box.addButton("Import the folder from its new place…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setObjectName("gone-files")
+        start = gone.folders[0][0] if gone.folders else os.path.dirname(gone.first)
+
+        def answered(button: object) -> None:
+            if button is find and folder == self.project_dir:
+                self.window.ask_import_folder(os.path.dirname(start), f"The new place of {start}")
+
+        box.buttonClicked.connect(answered)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not modal to the event loop: the window keeps drawing behind it
 
     def _keep_train_settings(self, config: TrainConfig | None = None) -> None:
         """Store the model panel's settings (or ``config``'s) in the open project, so that it opens with them: the

@@ -669,7 +669,10 @@ class DatasetBrowser(QWidget):
             1 for image_id in self.model.failed_ids() if image_id in self._all and image_id not in marked
         )
         bad = "problem text(s)" if self.is_text else "problem file(s)"
-        self.summary.setText(f"{self._summary_start}, {len(marked) + found} {bad}")
+        # Labels of files gone from disk are kept (not counted above): say so, or "0 labelled" reads as lost.
+        kept = sum(1 for image_id in marked if self._all[image_id].label is not None)
+        kept_note = f" ({kept} of them labelled)" if kept else ""
+        self.summary.setText(f"{self._summary_start}, {len(marked) + found} {bad}{kept_note}")
 
     def _rebuild_filters(self, class_names: list[str]) -> None:
         current = self.filter.currentData()

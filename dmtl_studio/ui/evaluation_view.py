@@ -6,6 +6,7 @@ unlabelled images and the run's HTML report. It only emits requests; the composi
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,13 @@ from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
 from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX, RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
+from dmtl_studio.ui.file_dialogs import (
+    ask_folder,
+    ask_open_file,
+    ask_save_file,
+    remember_folder,
+    start_folder,
+)
 from dmtl_studio.ui.flow_layout import FlowLayout
 from dmtl_studio.ui.muted import readable
 from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
@@ -489,8 +497,9 @@ class EvaluationView(QWidget):
             for name, (fmt, pattern, purpose, _text) in EXPORT_FORMATS.items()
         }
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Export the model", str(Path(run).name), ";;".join(formats)
+            self, "Export the model", os.path.join(start_folder(), Path(run).name), ";;".join(formats)
         )
+        remember_folder(path)
         if path:
             self.request_export(run, formats.get(chosen, "onnx"), path)
 
@@ -536,7 +545,7 @@ class EvaluationView(QWidget):
         run = self.selected_run()
         if not run or self.is_text:  # a text project's button opens its menu instead
             return
-        images = QFileDialog.getExistingDirectory(self, "Folder of images to predict")
+        images = ask_folder(self, "Folder of images to predict")
         if images:
             self._ask_predictions_file(run, images, _beside(images))
 
@@ -546,13 +555,13 @@ class EvaluationView(QWidget):
         if not run:
             return
         if folder:
-            source = QFileDialog.getExistingDirectory(self, "Folder of .txt files to predict")
+            source = ask_folder(self, "Folder of .txt files to predict")
             if source:
                 self._ask_predictions_file(run, source, _beside(source))
             return
         patterns = " ".join(f"*{suffix}" for suffix in (".txt", *TABLE_SUFFIXES))
-        source, _ = QFileDialog.getOpenFileName(
-            self, "Text file or table to predict", "", f"Texts and tables ({patterns});;All files (*)"
+        source = ask_open_file(
+            self, "Text file or table to predict", f"Texts and tables ({patterns});;All files (*)"
         )
         if not source:
             return
@@ -573,9 +582,7 @@ class EvaluationView(QWidget):
     def _ask_predictions_file(
         self, run: str, source: str, suggested: Path, columns: dict | None = None
     ) -> None:
-        out, _ = QFileDialog.getSaveFileName(
-            self, "Write the predictions to", str(suggested), "CSV files (*.csv)"
-        )
+        out = ask_save_file(self, "Write the predictions to", str(suggested), "CSV files (*.csv)")
         if out and is_inside(
             out, source
         ):  # the dialog's "replace?" would let the predictions overwrite an input

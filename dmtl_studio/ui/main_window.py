@@ -13,7 +13,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QSho
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -30,6 +29,7 @@ from dmtl_studio.ui.column_scroll import BOTTOM_MIN_HEIGHT, BROWSER_MIN_HEIGHT, 
 from dmtl_studio.ui.dataset_browser import DatasetBrowser
 from dmtl_studio.ui.dataset_map import DatasetMapView
 from dmtl_studio.ui.evaluation_view import EvaluationView
+from dmtl_studio.ui.file_dialogs import ask_folder, ask_open_file, ask_save_file
 from dmtl_studio.ui.model_panel import ModelPanel
 from dmtl_studio.ui.muted import retone
 from dmtl_studio.ui.new_project_dialog import NewProjectDialog
@@ -367,7 +367,7 @@ class MainWindow(QMainWindow):
             self.new_project_requested.emit(str(dialog.folder()), dialog.kind())
 
     def _ask_open(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
+        folder = ask_folder(self, "Open a project folder")
         if folder:
             self.open_project_requested.emit(folder)
 
@@ -380,24 +380,26 @@ class MainWindow(QMainWindow):
             )
             return
         suggested = Path(run).parent.parent / f"{Path(run).name}-audit.zip"
-        out, _ = QFileDialog.getSaveFileName(
-            self, "Save the audit bundle", str(suggested), "Zip files (*.zip)"
-        )
+        out = ask_save_file(self, "Save the audit bundle", str(suggested), "Zip files (*.zip)")
         if out:
             self.audit_requested.emit(run, out if out.lower().endswith(".zip") else out + ".zip")
 
     def _ask_import(self) -> None:
         if self.project_kind == "text":
-            path, _ = QFileDialog.getOpenFileName(
+            path = ask_open_file(
                 self,
                 "Import texts: a CSV, TSV or JSON Lines file, or one .txt file",
-                "",
                 "Texts (*.csv *.tsv *.tab *.jsonl *.ndjson *.txt);;All files (*)",
             )
             if path:
                 self.ask_text_columns(path)
             return
-        folder = QFileDialog.getExistingDirectory(self, "Import images (sub-folders are classes)")
+        self.ask_import_folder()
+
+    def ask_import_folder(self, near: str | None = None, title: str = "") -> None:
+        """Ask for a folder of images to import (opening at ``near`` when given: the place of a folder gone from
+        disk) and import it."""
+        folder = ask_folder(self, title or "Import images (sub-folders are classes)", near)
         if folder:
             self.import_requested.emit(folder)
 
@@ -425,9 +427,7 @@ class MainWindow(QMainWindow):
             self.import_requested.emit(folder)
 
     def _ask_import_text_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Import a folder of .txt files (sub-folders are classes)"
-        )
+        folder = ask_folder(self, "Import a folder of .txt files (sub-folders are classes)")
         if folder:
             self.import_texts_requested.emit(folder, {})
 
@@ -514,24 +514,22 @@ class MainWindow(QMainWindow):
         self.start_page.show_recent(recent_projects())
 
     def _ask_export_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV files (*.csv)")
+        path = ask_save_file(self, "Export labels", "labels.csv", "CSV files (*.csv)")
         if path:
             self.export_csv_requested.emit(path)
 
     def _ask_export_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Export into an empty folder (one sub-folder per class)"
-        )
+        folder = ask_folder(self, "Export into an empty folder (one sub-folder per class)")
         if folder:
             self.export_folder_requested.emit(folder)
 
     def _ask_import_csv(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import labels (path,label)", "", "CSV files (*.csv)")
+        path = ask_open_file(self, "Import labels (path,label)", "CSV files (*.csv)")
         if path:
             self.import_csv_requested.emit(path)
 
     def _ask_backup(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Back up the project database", "backup.dmtl.sqlite")
+        path = ask_save_file(self, "Back up the project database", "backup.dmtl.sqlite")
         if path:
             self.backup_requested.emit(path)
 

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -51,6 +50,7 @@ from dmtl_studio.core.training.settings import AUTO, AUTO_FINETUNE, ConfigError,
 from dmtl_studio.ui import encoder_rows
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.config_fields import choice_box, label, spin_box
+from dmtl_studio.ui.file_dialogs import ask_folder, ask_open_file
 from dmtl_studio.ui.muted import muted_color, on_retone, tone
 from dmtl_studio.ui.plot_theme import follow_theme
 
@@ -650,7 +650,7 @@ class ModelPanel(QWidget):
             self._ask_import_weights()
 
     def _ask_import_encoder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a text encoder folder")
+        folder = ask_folder(self, "Import a text encoder folder")
         if not folder:
             return
         name, ok = QInputDialog.getText(
@@ -681,7 +681,7 @@ class ModelPanel(QWidget):
         return missing[0] if missing else self.backbone_name()
 
     def _ask_import_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a weights file", "", WEIGHTS_FILTER)
+        path = ask_open_file(self, "Import a weights file", WEIGHTS_FILTER)
         if not path:
             return
         file_name = Path(path).name

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.core.project.location import NewProjectFolder, check_new_project_folder
+from dmtl_studio.ui.file_dialogs import remember_folder
 from dmtl_studio.ui.muted import tone
 
 
@@ -123,6 +124,7 @@ class NewProjectDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(
             self, "The folder the new project goes in", self.location.text()
         )
+        remember_folder(folder)
         if folder:
             self.location.setText(folder)
 

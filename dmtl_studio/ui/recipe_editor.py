@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
@@ -52,6 +51,7 @@ from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 from dmtl_studio.core.augment.text_preview import TextPreviewRequest, TextPreviewResult
 from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.decimal_box import DecimalSpinBox
+from dmtl_studio.ui.file_dialogs import ask_open_file, ask_save_file
 from dmtl_studio.ui.muted import tone
 from dmtl_studio.ui.plot_theme import plot_font
 from dmtl_studio.ui.text_preview_panel import TextPreviewPanel
@@ -553,12 +553,12 @@ class RecipeEditor(QWidget):
             self._files = [(Path(path), recipe.steps), *self._files[:4]]
 
     def _ask_import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a recipe", "", "Recipes (*.json);;All files (*)")
+        path = ask_open_file(self, "Import a recipe", "Recipes (*.json);;All files (*)")
         if path:
             self.import_file(path, ask=True)
 
     def _ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+        path = ask_save_file(
             self, "Export the recipe", f"{safe_file_stem(self.recipe().name)}.recipe.json", "Recipes (*.json)"
         )
         if path:

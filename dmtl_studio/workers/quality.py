@@ -44,3 +44,21 @@ class DuplicatesThread(CoreThread):
         return find_duplicates(
             self.project_dir, should_stop=self.isInterruptionRequested, on_progress=self._on_progress
         )
+
+
+class GoneFilesThread(CoreThread):
+    """:func:`dmtl_studio.core.project.gone_files.find_gone_files` on the project as it opens (one ``stat`` per
+    image: seconds on a network drive); emits ``(project folder, GoneFiles)``."""
+
+    what = "the look for images gone from disk"
+
+    def __init__(self, project_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project_dir = Path(project_dir)
+
+    def work(self) -> object:
+        from dmtl_studio.core.project.gone_files import find_gone_files
+        from dmtl_studio.core.project.store import ProjectStore
+
+        with ProjectStore.open(self.project_dir, read_only=True) as store:
+            return self.project_dir, find_gone_files(store, self.isInterruptionRequested)

@@ -1,0 +1,87 @@
+"""Images whose files are gone are found when a project opens, with the folder that went (h28: a renamed image
+folder was noticed only at the next run, as "0 labelled … label some images first")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.gone_files import find_gone_files
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.core.training.errors import TrainingError
+from dmtl_studio.core.training.labelled import labelled_split
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> tuple[Path, Path]:
+    """A project of 3 classes x 4 pictures and 2 loose ones, imported from ``tmp_path/photos``."""
+    images = write_shapes_folder(tmp_path / "photos", 4, unlabelled=2, seed=3, size=32)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, images, val_fraction=0.0, test_fraction=0.0, seed=0)
+    return project, images
+
+
+def test_nothing_is_gone_while_the_files_are_there(lab: tuple[Path, Path]) -> None:
+    project, _ = lab
+    with ProjectStore.open(project) as store:
+        found = find_gone_files(store)
+    assert (found.gone, found.total, found.folders, found.message()) == (0, 14, (), "")
+
+
+def test_a_renamed_folder_is_named_with_its_images_and_labels(lab: tuple[Path, Path]) -> None:
+    project, images = lab
+    images.rename(images.with_name("photos-2026"))
+    with ProjectStore.open(project) as store:
+        before = store.images()
+        found = find_gone_files(store)
+        assert store.images() == before  # nothing written
+    assert (found.gone, found.labelled, found.total) == (14, 12, 14)
+    assert found.folders == ((str(images), 14),)
+    message = found.message()
+    assert f"14 of this project's 14 images are no longer on disk: the folder {images} is gone" in message
+    assert "(12 labelled)" in message and "import it from its new place" in message
+
+
+def test_files_deleted_alone_name_no_folder_and_marked_ones_count(lab: tuple[Path, Path]) -> None:
+    project, images = lab
+    circles = sorted((images / "circle").iterdir())
+    circles[0].unlink()
+    with ProjectStore.open(project) as store:
+        assert store.mark_missing_files() == [str(circles[0])]  # a run marked it: still counted as gone
+        circles[1].unlink()
+        found = find_gone_files(store)
+    assert (found.gone, found.labelled, found.folders) == (2, 2, ())
+    assert found.first == str(circles[0]) and "were deleted or renamed" in found.message()
+
+
+def test_a_class_folder_gone_inside_a_folder_still_there(lab: tuple[Path, Path]) -> None:
+    project, images = lab
+    (images / "square").rename(images / "squares")
+    with ProjectStore.open(project) as store:
+        found = find_gone_files(store)
+    assert found.folders == ((str(images / "square"), 4),)
+
+
+def test_a_run_with_every_labelled_file_gone_says_where_the_labels_are(lab: tuple[Path, Path]) -> None:
+    project, images = lab
+    images.rename(images.with_name("moved"))
+    with ProjectStore.open(project) as store:
+        store.mark_missing_files()
+        with pytest.raises(TrainingError) as caught:
+            labelled_split(store)
+    message = str(caught.value)
+    assert "12 labelled images whose files are no longer on disk" in message
+    assert "import it from its new place" in message and "Label some" not in message
+
+
+def test_a_text_project_has_nothing_gone(tmp_path: Path) -> None:
+    from dmtl_studio.core.project.text_demo import create_text_demo_project
+
+    project = tmp_path / "texts"
+    create_text_demo_project(project)
+    with ProjectStore.open(project) as store:
+        assert find_gone_files(store).gone == 0

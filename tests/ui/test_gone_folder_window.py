@@ -1,0 +1,110 @@
+"""A project whose image folder was moved says so as it opens, and offers the import that gives the images back
+their labels (h28: it opened as if nothing were wrong, and Start training then advised labelling again); the
+window's file dialogs open where the person last went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from dmtl_studio.app import build_window
+from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.store import ProjectStore
+from dmtl_studio.ui.file_dialogs import ask_folder, ask_save_file
+
+
+def _gone_box() -> QMessageBox | None:
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMessageBox) and widget.objectName() == "gone-files" and widget.isVisible():
+            return widget
+    return None
+
+
+def _moved_project(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, str | None]]:
+    images = write_shapes_folder(tmp_path / "photos", 4, unlabelled=2, seed=5, size=32)
+    project = tmp_path / "project"
+    with ProjectStore.create(project) as store:
+        import_folder(store, images, val_fraction=0.0, test_fraction=0.0, seed=0)
+        labels = {Path(r.path).name: r.label for r in store.images()}
+    moved = images.with_name("photos-moved")
+    images.rename(moved)
+    return project, images, moved, labels
+
+
+def test_a_moved_folder_is_said_at_opening_and_its_new_place_imported(
+    qtbot, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    project, images, moved, labels = _moved_project(tmp_path)
+    asked: list[str] = []
+
+    def choose(parent, title, start, *args):  # noqa: ANN001, ANN202
+        asked.append(start)
+        return str(moved)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: _gone_box() is not None, timeout=10_000)
+    box = _gone_box()
+    assert f"the folder {images} is gone" in box.text() and "(12 labelled)" in box.text()
+    # The labels are there: the header does not count them as lost before anything is marked.
+    assert "12 labelled in 3 class(es)" in window.browser.summary.text()
+    find = next(b for b in box.buttons() if b.text().startswith("Import the folder from its new place"))
+    find.click()
+    assert asked == [str(images.parent)]  # the dialog opens where the folder was
+    qtbot.waitUntil(
+        lambda: controller.import_thread is not None and not controller.import_thread.isRunning(),
+        timeout=30_000,
+    )
+    qtbot.waitUntil(lambda: "12 labelled" in window.browser.summary.text(), timeout=10_000)
+    with ProjectStore.open(project, read_only=True) as store:
+        after = {Path(r.path).name: r.label for r in store.images()}
+        assert all(r.path.startswith(str(moved)) and r.problem is None for r in store.images())
+    assert after == labels and store is not None
+    controller.shutdown()
+
+
+def test_a_project_with_its_files_in_place_asks_nothing(qtbot, project: Path) -> None:  # noqa: ANN001
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    thread = controller.model_tasks["gone-files"]
+    qtbot.waitUntil(lambda: not thread.isRunning(), timeout=10_000)
+    QApplication.processEvents()
+    assert _gone_box() is None
+    controller.shutdown()
+
+
+def test_the_header_counts_the_labels_of_files_marked_gone(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    project, _, _, _ = _moved_project(tmp_path)
+    with ProjectStore.open(project) as store:
+        store.mark_missing_files()  # as a run does
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    assert "0 labelled" in window.browser.summary.text()
+    assert window.browser.summary.text().endswith("14 problem file(s) (12 of them labelled)")
+    qtbot.waitUntil(lambda: _gone_box() is not None, timeout=10_000)  # marked ones are gone too
+    _gone_box().reject()
+    controller.shutdown()
+
+
+def test_dialogs_open_in_the_folder_last_chosen(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    starts: list[str] = []
+    first, second = tmp_path / "first", tmp_path / "second" / "deeper"
+    second.mkdir(parents=True)
+    first.mkdir()
+    monkeypatch.setattr(
+        QFileDialog, "getExistingDirectory", lambda p, t, start: starts.append(start) or str(first)
+    )
+    assert ask_folder(None, "one") == str(first)
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        lambda p, t, start, f: starts.append(start) or (str(second / "x.csv"), f),
+    )
+    ask_save_file(None, "two", "labels.csv")
+    ask_save_file(None, "three", str(tmp_path / "audit.zip"))  # a whole path is kept
+    assert starts[0] == str(Path.home()) or Path(starts[0]).is_dir()  # nothing chosen before in this home
+    assert starts[1:] == [str(first / "labels.csv"), str(tmp_path / "audit.zip")]
+    assert ask_folder(None, "four") == str(first) and starts[-1] == str(second)
