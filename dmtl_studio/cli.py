@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmtl_studio import __version__, cli_explain, cli_remove, cli_text
-from dmtl_studio.cli_output import output_folders
+from dmtl_studio.cli_output import json_mode, output_folders, print_json
 from dmtl_studio.core.base.durations import spoken_duration
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
@@ -161,7 +161,9 @@ def _parser() -> argparse.ArgumentParser:
         help="read every top folder as a class, even one named like a split (train/, valid/, dev/, test/…)",
     )
     cli_text.add_import_options(p)
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
 
     p = sub.add_parser(
         "splits",
@@ -196,7 +198,9 @@ def _parser() -> argparse.ArgumentParser:
         "the epochs it has done)",
     )
     _distributed_options(p)
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
 
     p = sub.add_parser(
         "labels",
@@ -226,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         type=cli_text.encoding_option,
         help="import-csv: the CSV's text encoding when it has no byte-order mark, e.g. cp1252 (what Excel on "
-        "Windows writes for a CSV); default UTF-8",
+        "Windows writes for a CSV); export-csv: the encoding to write, e.g. utf-8-sig or cp1252 (default UTF-8)",
     )
 
     cli_remove.add_command(sub, _path)
@@ -301,7 +305,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="a run's metrics on the test split (validation split if none)")
     p.add_argument("run_dir", type=_path)
     p.add_argument("--project", type=_path, default=None, help="the project (default: the run's own)")
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
 
     cli_explain.add_command(sub, _path)
 
@@ -339,7 +345,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the folds")
     _feature_options(p)
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
 
     p = sub.add_parser(
         "duplicates",
@@ -358,7 +366,9 @@ def _parser() -> argparse.ArgumentParser:
         help="move each group that spans splits into the split holding most of it (train on a tie)",
     )
     _feature_options(p)
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
     return parser
 
 
@@ -619,29 +629,27 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"  problem: {_printable(path)}: {reason}", file=sys.stderr)
     if args.json:
         split = summary.split
-        print(
-            json.dumps(
-                {
-                    "scanned": summary.scanned,
-                    "added": summary.added,
-                    "labelled": summary.labelled,
-                    "unlabelled": summary.unlabelled,
-                    "kept_labels": summary.kept_labels,
-                    "classes": list(summary.classes),
-                    "problems": [{"path": p, "reason": r} for p, r in summary.problems],
-                    "notes": [{"path": p, "note": n} for p, n in summary.notes],
-                    "skipped": summary.skipped,
-                    "split_folders": dict(summary.split_folders),
-                    "split": split.totals() if split else None,
-                    "val_fraction": split.settings.val_fraction if split else None,
-                    "test_fraction": split.settings.test_fraction if split else None,
-                    "split_warnings": list(split.warnings) if split else [],
-                    "label_conflicts": [
-                        {"labels": list(c.labels), "paths": list(c.paths)} for c in summary.conflicts
-                    ],
-                    "cancelled": summary.cancelled,
-                }
-            )
+        print_json(
+            {
+                "scanned": summary.scanned,
+                "added": summary.added,
+                "labelled": summary.labelled,
+                "unlabelled": summary.unlabelled,
+                "kept_labels": summary.kept_labels,
+                "classes": list(summary.classes),
+                "problems": [{"path": p, "reason": r} for p, r in summary.problems],
+                "notes": [{"path": p, "note": n} for p, n in summary.notes],
+                "skipped": summary.skipped,
+                "split_folders": dict(summary.split_folders),
+                "split": split.totals() if split else None,
+                "val_fraction": split.settings.val_fraction if split else None,
+                "test_fraction": split.settings.test_fraction if split else None,
+                "split_warnings": list(split.warnings) if split else [],
+                "label_conflicts": [
+                    {"labels": list(c.labels), "paths": list(c.paths)} for c in summary.conflicts
+                ],
+                "cancelled": summary.cancelled,
+            }
         )
     if summary.cancelled:
         print(
@@ -1017,7 +1025,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if "auto" in summary.metrics:
             print(_auto_choice(summary.metrics["auto"], summary.run_dir))
     if args.json:
-        print(json.dumps(summary.to_dict()))
+        print_json(summary.to_dict())
     return 0
 
 
@@ -1085,7 +1093,7 @@ def _report_interrupted(
             file=sys.stderr,
         )
         if args.json:
-            print(json.dumps({"status": "interrupted", "run_dir": None, "epochs_completed": 0}))
+            print_json({"status": "interrupted", "run_dir": None, "epochs_completed": 0})
         return 130
     if summary.removed:
         print(
@@ -1104,7 +1112,7 @@ def _report_interrupted(
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps(summary.to_dict()))
+        print_json(summary.to_dict())
     return 130
 
 
@@ -1168,7 +1176,7 @@ def _cross_validate(args: argparse.Namespace, config: TrainConfig, on_event: Eve
     _print_folds(result.folds)
     print(result.describe())
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
     return 0
 
 
@@ -1209,7 +1217,7 @@ def _report_cv_interrupted(args: argparse.Namespace, exc: CrossValidationInterru
         file=sys.stderr,
     )
     if args.json:
-        print(json.dumps(exc.to_dict()))
+        print_json(exc.to_dict())
     return 130
 
 
@@ -1473,7 +1481,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate_run(project, args.run_dir, progress=lambda d, t: bar.update(d, t))
     print(result.describe())
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
     return 0
 
 
@@ -1703,7 +1711,7 @@ def _cmd_label_errors(args: argparse.Namespace) -> int:
     for suspect in report.suspects:
         print(f"{suspect.score:.3f}\t{suspect.given}\t{suspect.suggested}\t{suspect.path}")
     if args.json:
-        print(json.dumps(report.to_dict()))
+        print_json(report.to_dict())
     return 0
 
 
@@ -1747,7 +1755,7 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
             f"kept {len(moved)} group(s) in one split: {total} {'text' if text else 'image'}(s) changed split"
         )
     if args.json:
-        print(json.dumps({**report.to_dict(), "kept_in_one_split": moved}))
+        print_json({**report.to_dict(), "kept_in_one_split": moved})
     return 0
 
 
@@ -1757,6 +1765,17 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
     from dmtl_studio.core.project.store import ProjectStore
 
+    # An option the action does not take is refused, not ignored (export-csv --encoding wrote UTF-8, h29).
+    unused = [
+        option
+        for option, given, takes in (
+            ("--encoding", args.encoding is not None, ("import-csv", "export-csv")),
+            ("--unlabel-empty", args.unlabel_empty, ("import-csv",)),
+        )
+        if given and args.action not in takes
+    ]
+    if unused:
+        raise ProjectError(f"labels {args.action} does not take {' or '.join(unused)}: nothing was done")
     if args.action == "rename":
         return _rename_class(args)
     if args.new_name is not None:
@@ -1769,7 +1788,10 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             _refuse_label_csv(path, args.project_dir)
             with output_folders(path):
                 path.parent.mkdir(parents=True, exist_ok=True)  # as predict, export and report make theirs
-                written = export_csv(store, path)
+                try:
+                    written = export_csv(store, path, encoding=args.encoding)
+                except ValueError as exc:  # a character the encoding asked for cannot write
+                    raise ProjectError(f"{path}: {exc}") from None
             print(f"wrote {written} label(s) to {path}")
         elif args.action == "export-folders":
             done = "wrote {} labelled text(s)" if store.kind == "text" else "copied {} labelled image(s)"
@@ -2040,7 +2062,8 @@ def main(argv: list[str]) -> int:
     # The one error boundary of every command: a plain line on stderr and exit status 2, whatever failed. An
     # unexpected error (a bug) also leaves its traceback in a log file named on that line.
     try:
-        return handlers[args.command](args)
+        with json_mode(getattr(args, "json", False)):  # --json: stdout holds the JSON line alone
+            return handlers[args.command](args)
     except KeyboardInterrupt:
         kept = _INTERRUPTED.get(args.command)
         print(f"dmtl-studio {args.command}: interrupted{'; ' + kept if kept else ''}", file=sys.stderr)

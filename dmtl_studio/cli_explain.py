@@ -5,12 +5,11 @@ explanations in its large view (Grad-CAM, G) and its text view (Explain words)."
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dmtl_studio.cli_output import output_folders
+from dmtl_studio.cli_output import output_folders, print_json
 
 HELP = (
     "explain a run's predictions: Grad-CAM pictures of images (written to --out), or the words of texts that "
@@ -50,7 +49,9 @@ def add_command(sub: argparse._SubParsersAction, path_type: Callable[[str], Path
         help="explain this class (default: each input's predicted class)",
     )
     p.add_argument("--top", type=int, default=5, metavar="K", help="texts: words shown each way (default 5)")
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -119,7 +120,7 @@ def _images(args: argparse.Namespace) -> int:
             }
             for r in results
         ]
-        print(json.dumps({"explained": written, "images": rows}))
+        print_json({"explained": written, "images": rows})
     return 0 if written else 1
 
 
@@ -168,6 +169,6 @@ def _texts(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps({"explained": sum("class" in r for r in rows), "texts": rows}, ensure_ascii=False))
+        print_json({"explained": sum("class" in r for r in rows), "texts": rows}, ensure_ascii=False)
     sys.stdout.flush()
     return 0 if any("class" in r for r in rows) else 1

@@ -1,11 +1,17 @@
-"""Where a command writes its output: the folders it makes for it, said on stderr (``output_folders``)."""
+"""Where a command writes its output: the folders it makes for it, said on stderr (``output_folders``), and with
+``--json`` the JSON summary alone on stdout (``json_mode``, ``print_json``)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
+
+#: Where :func:`print_json` writes: the real stdout while :func:`json_mode` sends the rest to stderr.
+_JSON_STREAMS: list[TextIO] = []
 
 
 def first_missing_folder(path: Path | None) -> Path | None:
@@ -55,3 +61,25 @@ def output_folders(path: Path | None) -> Iterator[None]:
     if missing is not None and path.parent.is_dir():
         where = str(missing) if missing == path.parent else f"{missing} (down to {path.parent})"
         print(f"note: created the folder {where}, which did not exist", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def json_mode(enabled: bool) -> Iterator[None]:
+    """Around a command given ``--json``: everything it prints goes to stderr, and only :func:`print_json`'s one
+    line to stdout, so ``dmtl-studio info P --json | jq .`` reads valid JSON (the human summary printed before it
+    broke that). Without ``enabled`` nothing changes."""
+    if not enabled:
+        yield
+        return
+    _JSON_STREAMS.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _JSON_STREAMS.pop()
+
+
+def print_json(data: object, **dumps: object) -> None:
+    """Print ``data`` as one line of JSON on the command's stdout (the real one inside :func:`json_mode`)."""
+    stream = _JSON_STREAMS[-1] if _JSON_STREAMS else sys.stdout
+    print(json.dumps(data, **dumps), file=stream, flush=True)  # type: ignore[arg-type]

@@ -8,12 +8,12 @@ as images. Progress goes to stderr; results (and, with ``--json``, a JSON summar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from dmtl_studio.cli_output import print_json
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file, source_kind
 from dmtl_studio.core.project.runs_table import fitted_as_linear_probe
@@ -31,7 +31,9 @@ def add_commands(sub: argparse._SubParsersAction, path_type: Callable[[str], Pat
     )
     p = sub.add_parser("info", help="a project's kind, items, classes and runs")
     p.add_argument("project_dir", type=path_type)
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
 
 
 def encoding_option(value: str) -> str:
@@ -209,7 +211,7 @@ def cmd_import_texts(
     for line in summary.details():
         print(f"  {line}", file=sys.stderr if line.startswith("problem") else sys.stdout)
     if args.json:
-        print(json.dumps(summary.to_dict()))
+        print_json(summary.to_dict())
     if summary.cancelled:
         print(
             f"dmtl-studio import: interrupted; the {summary.added} text(s) read before are kept, with their splits: "
@@ -222,11 +224,12 @@ def cmd_import_texts(
 
 def cmd_new(args: argparse.Namespace) -> int:
     """``dmtl-studio new PROJECT [--kind images|text]``."""
+    from dmtl_studio.core.project.location import visible_entries
     from dmtl_studio.core.project.project_kind import create_project, kind_was_chosen
     from dmtl_studio.core.project.store import is_project
 
     existed = is_project(args.project_dir)
-    held = 0 if existed or not args.project_dir.is_dir() else sum(1 for _ in args.project_dir.iterdir())
+    held = 0 if existed or not args.project_dir.is_dir() else visible_entries(args.project_dir)
     with create_project(args.project_dir, kind=args.kind) as store:
         kind = store.kind if kind_was_chosen(store) or store.image_count() else None
     verb = "opened the existing" if existed else "created the"
@@ -244,6 +247,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """``dmtl-studio info PROJECT``: kind, items, classes, problems, runs."""
+    from dmtl_studio.core.project.gone_files import find_gone_files
     from dmtl_studio.core.project.import_sources import import_sources
     from dmtl_studio.core.project.project_kind import kind_was_chosen
     from dmtl_studio.core.project.store import ProjectStore
@@ -255,9 +259,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         undecided = not total and not kind_was_chosen(store)
         problems = len(store.problems())
         # Files gone since import are problems once a run or an export marks them; remove --problems finds them now.
-        gone = (
-            0 if kind == "text" else sum(not os.path.isfile(r.path) for r in store.images(usable_only=True))
-        )
+        found = find_gone_files(store)  # the marked ones too: for the folders gone
+        usable = {r.path for r in store.images(usable_only=True)} if found.gone else set()
+        gone = sum(path in usable for path in found.paths)
         counts = store.class_counts()
         unlabelled = store.unlabelled_count()
         run_records = store.runs()
@@ -276,6 +280,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     )
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
+    if found.folders:  # a folder moved or renamed: the way back (its images keep their labels)
+        print(
+            "folders gone from disk (import a folder from its new place to give its images back their labels):"
+        )
+        for folder, images in found.folders:
+            print(f"  {folder} ({images} image(s))")
     # Which run is which: its status (one to continue?), strategy, epochs, validation accuracy.
     if run_records:
         print("runs (oldest first):")
@@ -292,7 +302,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             "labelled": labelled,
             "unlabelled": unlabelled,
         }
-        problems_json = {"problems": problems + gone, "gone_from_disk": gone}
+        problems_json = {
+            "problems": problems + gone,
+            "gone_from_disk": gone,
+            "gone_folders": [{"folder": f, "images": n} for f, n in found.folders],
+        }
         listed = [
             {
                 "name": r.name,
@@ -304,7 +318,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             for r in run_records
         ]
         extra = {"classes": counts, "runs": runs, "run_list": listed, "imported_from": sources}
-        print(json.dumps({**report, **problems_json, **extra}))
+        print_json({**report, **problems_json, **extra})
     return 0
 
 

@@ -110,12 +110,15 @@ def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: P
         import_folder(store, images, seed=0)
     (images / "circle" / "circle_000.png").unlink()
     assert main(["info", str(tmp_path / "p"), "--json"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    captured = (
+        capsys.readouterr()
+    )  # --json: the JSON alone on stdout (`| jq` failed on the text before it, h28)
+    report, out = json.loads(captured.out), captured.err.splitlines()
     assert "1 with a problem (1 of them gone from disk since import)" in out[1]
-    assert json.loads(out[-1])["problems"] == 1 and json.loads(out[-1])["gone_from_disk"] == 1
+    assert report["problems"] == 1 and report["gone_from_disk"] == 1 and report["gone_folders"] == []
     # The folder it was imported from, to import again for the files put in it since.
-    assert out[-3].startswith("imported from") and out[-2] == f"  {images.absolute()}"
-    assert json.loads(out[-1])["imported_from"] == [str(images.absolute())]
+    assert out[-2].startswith("imported from") and out[-1] == f"  {images.absolute()}"
+    assert report["imported_from"] == [str(images.absolute())]
     # Each run on a line: which is which, and which one's folder is gone (only a count was printed, h26).
     with ProjectStore.open(tmp_path / "p") as store:
         kept = tmp_path / "p" / "runs" / "first"
@@ -129,7 +132,8 @@ def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: P
             {"best": {"epoch": 3, "val_accuracy": 0.5}, "last": {"epoch": 5, "val_accuracy": 0.4}},
         )
     assert main(["info", str(tmp_path / "p"), "--json"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    out = captured.err.splitlines() + captured.out.splitlines()
     assert "runs (oldest first):" in out, out
     runs = out[out.index("runs (oldest first):") + 1 : out.index("runs (oldest first):") + 3]
     assert runs[0].startswith("  first · ") and "frozen" in runs[0] and "gone" not in runs[0]

@@ -4,6 +4,7 @@ the reason, nothing made."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from dmtl_studio.core.project.store import ProjectStore
@@ -26,16 +27,18 @@ QUICK = ("--epochs", "1", "--input-size", "32", "--feature-views", "1", "--devic
 WORDS = {"probe": "the linear probe", "finetune": "the fine-tune"}
 
 
-def _report(stdout: str) -> tuple[list[str], dict]:
-    """The human-readable lines before the JSON line, and the JSON summary."""
-    *lines, last = stdout.strip().splitlines()
-    return lines, json.loads(last)
+def _report(result: subprocess.CompletedProcess[str]) -> tuple[list[str], dict]:
+    """The run's closing lines, from "run completed: …" on (on stderr with --json, after the progress), and the JSON
+    summary, alone on stdout."""
+    lines = result.stderr.strip().splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("run completed: "))
+    return lines[start:], json.loads(result.stdout)
 
 
 def test_auto_says_which_run_it_kept_why_and_where(project: Path) -> None:
     result = run_cli("train", str(project), "--transfer", "auto", *QUICK)
     assert result.returncode == 0, result.stderr
-    lines, summary = _report(result.stdout)
+    lines, summary = _report(result)
     choice = summary["metrics"]["auto"]
     assert set(choice) >= {"probe_run", "finetune_run", "probe", "finetune", "kept", "note"}
     kept, other = choice["kept"], "probe" if choice["kept"] == "finetune" else "finetune"
@@ -59,7 +62,7 @@ def test_auto_with_no_time_for_the_fine_tune_says_the_probe_was_kept_and_why(pro
     [fitted] = [line for line in result.stderr.splitlines() if line.startswith("linear probe fitted (C = ")]
     assert "on its training items (their cached views) loss" in fitted and "held-out figures" in fitted
     assert not any(line.startswith("epoch 1/1:") for line in result.stderr.splitlines())
-    lines, summary = _report(result.stdout)
+    lines, summary = _report(result)
     choice = summary["metrics"]["auto"]
     assert choice["kept"] == "probe" and choice["finetune_run"] is None
     assert Path(summary["run_dir"]).name.startswith("auto-probe-")

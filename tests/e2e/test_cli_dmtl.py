@@ -21,7 +21,7 @@ def test_train_with_consistency_and_unlabelled_images_cross_validated(project: P
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["folds"] == 2 and len(report["per_fold"]) == 2
-    assert "2-fold accuracy:" in result.stdout and "fold 2/2" in result.stderr  # fold runs are marked:
+    assert "2-fold accuracy:" in result.stderr and "fold 2/2" in result.stderr  # fold runs are marked:
     with ProjectStore.open(project) as store:
         runs = store.runs()
     assert len(runs) == 2 and all(r.name.startswith("cv-") for r in runs)
@@ -50,7 +50,7 @@ def test_cross_validation_counts_only_the_images_it_used_when_one_is_gone(tmp_pa
     # With 2 folds each image is trained on once and held out once: the gone one is neither.
     assert sum(f["test_images"] for f in per_fold) == len(labelled) - 1
     assert sum(f["train_images"] for f in per_fold) == len(labelled) - 1
-    table = result.stdout.splitlines()
+    table = result.stderr.splitlines()  # --json: the table on stderr, the JSON alone on stdout
     for f in per_fold:  # the printed table says the same
         row = f"{f['fold']:4d}  {f['train_images']:5d}  {f['test_images']:8d}  {f['accuracy']:8.3f}"
         assert f"{row}  {f['balanced_accuracy']:8.3f}" in table

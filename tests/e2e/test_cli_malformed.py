@@ -15,6 +15,7 @@ from torch import nn
 from dmtl_studio.cli import main
 from dmtl_studio.core.evaluation.export import export_run
 from dmtl_studio.core.project.demo import write_shapes_folder
+from dmtl_studio.core.project.store import ProjectStore
 from tests.core.trained_run import trained_project
 
 
@@ -166,3 +167,26 @@ def test_malformed_label_csv_gives_one_line(
         _ = main(["labels", "export-folders", str(project), str(tmp_path / "folders")])
         err = capsys.readouterr().err
         assert "Traceback" not in err and len([x for x in err.splitlines() if x.strip()]) <= 1, err
+
+
+def test_a_labels_option_its_action_does_not_take_is_refused(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``labels export-csv --encoding`` was accepted and silently ignored (h29); export-folders and rename take
+    neither option, and export-csv does not unlabel."""
+    for argv, option in (
+        (["export-folders", str(project), str(tmp_path / "f"), "--encoding", "cp1252"], "--encoding"),
+        (["export-csv", str(project), str(tmp_path / "l.csv"), "--unlabel-empty"], "--unlabel-empty"),
+        (["rename", str(project), "circle", "round", "--encoding", "cp1252"], "--encoding"),
+    ):
+        line = _one_line_exit_2(["labels", *argv], capsys)
+        assert f"labels {argv[0]} does not take {option}: nothing was done" in line
+    assert not (tmp_path / "f").exists() and not (tmp_path / "l.csv").exists()
+    with ProjectStore.open(project) as store:
+        assert "circle" in store.class_names()
+        store.rename_class("circle", "cercle d'été")
+    out = tmp_path / "a.csv"
+    line = _one_line_exit_2(["labels", "export-csv", str(project), str(out), "--encoding", "ascii"], capsys)
+    assert "'é' (line " in line and "cannot be written in ascii" in line and not out.exists()
+    assert main(["labels", "export-csv", str(project), str(out), "--encoding", "cp1252"]) == 0
+    assert "cercle d'été".encode("cp1252") in out.read_bytes()

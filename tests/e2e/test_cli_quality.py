@@ -48,7 +48,9 @@ def test_label_errors_ranks_flipped_labels_first(project: Path) -> None:
     assert len(caught) >= 2, (flipped, suspects[:4])
     for path in caught:  # the given label is the wrong one, the suggestion the true class
         assert found[path] == flipped[path]
-    assert f"\t{suspects[0]['path']}" in result.stdout  # the text table lists the same ranking
+    assert (
+        f"\t{suspects[0]['path']}" in result.stderr
+    )  # the text table (on stderr with --json): the same ranking
 
 
 def test_label_errors_with_too_few_labels_per_class_exits_2(project: Path) -> None:
@@ -77,7 +79,7 @@ def test_duplicates_lists_groups_with_warnings_and_keeps_a_leak_in_one_split(tmp
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     warnings = sorted(w for g in summary["groups"] for w in g["warnings"])
     assert warnings == ["different labels: a, b", "spans splits: train (1), val (1)"]
-    assert "warning: spans splits: train (1), val (1)" in result.stdout
+    assert "warning: spans splits: train (1), val (1)" in result.stderr
 
     result = _cli("duplicates", str(project), "--keep-in-one-split", "--json")
     assert result.returncode == 0, result.stderr
@@ -90,7 +92,7 @@ def test_duplicates_lists_groups_with_warnings_and_keeps_a_leak_in_one_split(tmp
             "moved": 1,
         }
     ]
-    assert "kept 1 group(s) in one split: 1 image(s) changed split" in result.stdout
+    assert "kept 1 group(s) in one split: 1 image(s) changed split" in result.stderr
     with ProjectStore.open(project) as store:
         assert {im.split for im in store.images()} == {"train"}
     result = _cli("duplicates", str(project), "--json")

@@ -35,7 +35,7 @@ def test_import_a_table_infers_a_text_project_and_guesses_columns(tmp_path: Path
     assert "tickets.tsv row 4: ragged row" in result.stderr  # problems go to stderr, by row
     info = run_cli("info", str(project), "--json")
     assert info.returncode == 0, info.stderr
-    assert "a text project" in info.stdout
+    assert "a text project" in info.stderr and len(info.stdout.splitlines()) == 1
     summary = _last_json(info.stdout)
     assert summary["kind"] == "text" and summary["items"] == 5 and summary["problems"] == 2
 
@@ -176,8 +176,8 @@ def test_reimport_of_an_edited_table_keeps_labels_on_their_texts(tmp_path: Path)
     )
     kept = run_cli("import", str(project), str(table), "--json")
     assert kept.returncode == 0, kept.stderr
-    assert "2 text(s) found at another row; their labels followed them" in kept.stdout
-    assert "notes.csv row 3: billing in the project, refund in the file (kept billing)" in kept.stdout
+    assert "2 text(s) found at another row; their labels followed them" in kept.stderr
+    assert "notes.csv row 3: billing in the project, refund in the file (kept billing)" in kept.stderr
     assert _last_json(kept.stdout)["moved"] == 2
     taken = run_cli("import", str(project), str(table), "--labels-from-file", "--json")
     assert taken.returncode == 0 and _last_json(taken.stdout)["relabelled"] == 1
@@ -242,10 +242,8 @@ def test_a_table_with_only_a_header_is_refused_before_any_project_is_made(tmp_pa
 def test_info_of_a_new_project_of_no_kind_yet_says_its_first_import_decides(tmp_path: Path) -> None:
     assert run_cli("new", str(tmp_path / "p")).returncode == 0
     info = run_cli("info", str(tmp_path / "p"), "--json")
-    assert info.stdout.startswith(
-        f"{tmp_path / 'p'}: an empty project (images or texts: its first import decides)"
-    )
-    assert "0 items:" in info.stdout and _last_json(info.stdout)["kind"] is None
+    assert f"{tmp_path / 'p'}: an empty project (images or texts: its first import decides)" in info.stderr
+    assert "0 items:" in info.stderr and json.loads(info.stdout)["kind"] is None
     run_cli("import", str(tmp_path / "p"), str(write_text_folder(tmp_path / "texts")))
     assert run_cli("info", str(tmp_path / "p")).stdout.startswith(f"{tmp_path / 'p'}: a text project")
 

@@ -32,7 +32,7 @@ def test_evaluate_report_export_and_predict_a_text_run(
     assert evaluated.returncode == 0, evaluated.stderr
     summary = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert summary["kind"] == "text" and summary["images"] == 6 and len(summary["confusion"]) == 3
-    assert "6 text(s) of the test split" in evaluated.stdout
+    assert "6 text(s) of the test split" in evaluated.stderr  # --json: the JSON alone on stdout
 
     report = run_cli("report", str(run_dir), "--out", str(tmp_path / "report.html"))
     assert report.returncode == 0, report.stderr

@@ -29,8 +29,8 @@ def test_duplicates_and_label_errors_of_a_text_project_speak_of_texts(tmp_path: 
 
     result = run_cli("duplicates", str(project), "--device", "cpu", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
-    assert lines[0] == f"2 group(s) of duplicates among {count} text(s), 2 with warnings"
+    lines = [*result.stderr.strip().splitlines(), result.stdout.strip()]  # --json: the JSON alone on stdout
+    assert f"2 group(s) of duplicates among {count} text(s), 2 with warnings" in lines
     assert sorted(line.split(" ", 2)[2] for line in lines if line.startswith("group ")) == [
         "(exact, 2 texts)",
         "(near, 2 texts)",
@@ -41,10 +41,11 @@ def test_duplicates_and_label_errors_of_a_text_project_speak_of_texts(tmp_path: 
 
     result = run_cli("label-errors", str(project), "--folds", "4", "--device", "cpu", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith(f"{len(json.loads(lines[-1])['suspects'])} suspected label error(s) among ")
-    assert f" {count} labelled text(s) (4 folds" in lines[0]
-    assert "\tmoney\tweather\tweather.csv#4\n" in result.stdout  # the flipped text, its true class suggested
+    lines = [*result.stderr.strip().splitlines(), result.stdout.strip()]
+    head = next(line for line in lines if "suspected label error(s) among " in line)
+    assert head.startswith(f"{len(json.loads(lines[-1])['suspects'])} suspected label error(s) among ")
+    assert f" {count} labelled text(s) (4 folds" in head
+    assert "\tmoney\tweather\tweather.csv#4\n" in result.stderr  # the flipped text, its true class suggested
     _no_images("\n".join(lines[:-1]) + result.stderr)
 
     result = run_cli("label-errors", str(project), "--folds", "30")

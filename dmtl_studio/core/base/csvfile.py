@@ -45,28 +45,51 @@ def unescape_cell(value: str) -> str:
     return value
 
 
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """UTF-8 CSV text of ``header`` and ``rows`` with every cell escaped (:func:`escape_cell`).
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]], encoding: str | None = None) -> bytes:
+    """CSV text of ``header`` and ``rows`` with every cell escaped (:func:`escape_cell`), in UTF-8 or ``encoding``.
 
-    Non-text cells are written with ``str``; file names that are not valid UTF-8 keep their bytes.
+    Non-text cells are written with ``str``; in UTF-8, file names that are not valid UTF-8 keep their bytes.
+
+    Raises
+    ------
+    ValueError
+        A character ``encoding`` cannot write (named, with its line); nothing is returned.
     """
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow([escape_cell(str(cell)) for cell in header])
     for row in rows:
         writer.writerow([escape_cell(str(cell)) for cell in row])
-    return buffer.getvalue().encode("utf-8", "surrogateescape")
+    text = buffer.getvalue()
+    if encoding is None:
+        return text.encode("utf-8", "surrogateescape")
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise ValueError(
+            f"{text[exc.start]!r} (line {line}) cannot be written in {encoding}: choose an encoding that has it, "
+            "e.g. utf-8-sig (UTF-8 that Excel recognises); nothing was written"
+        ) from None
 
 
-def write_csv(path: str | os.PathLike[str], header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Write a formula-safe CSV file atomically (the old file or the new one, never a part).
+def write_csv(
+    path: str | os.PathLike[str],
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    encoding: str | None = None,
+) -> None:
+    """Write a formula-safe CSV file atomically (the old file or the new one, never a part), in UTF-8 or
+    ``encoding``.
 
     Raises
     ------
     OSError
         The folder cannot be written.
+    ValueError
+        ``encoding`` cannot write one of the characters (nothing written).
     """
-    atomic_write_bytes(Path(path), csv_bytes(header, rows))
+    atomic_write_bytes(Path(path), csv_bytes(header, rows, encoding))
 
 
 def _encoding_of(path: str | os.PathLike[str], named: str | None) -> str:

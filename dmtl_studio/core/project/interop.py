@@ -33,19 +33,25 @@ from dmtl_studio.core.project.validation import (
 )
 
 
-def export_csv(store: ProjectStore, out: str | os.PathLike[str], include_unlabelled: bool = False) -> int:
+def export_csv(
+    store: ProjectStore,
+    out: str | os.PathLike[str],
+    include_unlabelled: bool = False,
+    encoding: str | None = None,
+) -> int:
     """Write ``path,label`` rows (absolute paths; empty label for unlabelled), formula-safe
-    (:func:`~dmtl_studio.core.base.csvfile.escape_cell`); a text project's rows add the ``text``. Returns the
-    row count."""
+    (:func:`~dmtl_studio.core.base.csvfile.escape_cell`), in UTF-8 or ``encoding``; a text project's rows add the
+    ``text``. Returns the row count. Raises ``ValueError`` when ``encoding`` cannot write a character (nothing is
+    written)."""
     images = [
         image for image in store.images(usable_only=True) if image.label is not None or include_unlabelled
     ]
     if store.kind == "text":
         bodies = store.texts([image.id for image in images])
         rows = [(image.path, image.label or "", bodies.get(image.id, "")) for image in images]
-        write_csv(out, ["path", "label", "text"], rows)
+        write_csv(out, ["path", "label", "text"], rows, encoding)
     else:
-        write_csv(out, ["path", "label"], [(image.path, image.label or "") for image in images])
+        write_csv(out, ["path", "label"], [(image.path, image.label or "") for image in images], encoding)
     return len(images)
 
 

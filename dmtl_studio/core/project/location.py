@@ -36,6 +36,20 @@ class NewProjectFolder:
         return self.problem is None and self.existing_entries > 0
 
 
+#: Files the system leaves in folders by itself (besides hidden ones): no one's data, no reason to ask.
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+def visible_entries(folder: Path) -> int:
+    """How many files and folders ``folder`` holds that a person put there: hidden ones (``.DS_Store``, ``.git``)
+    and the system's own (``Thumbs.db``, ``desktop.ini``) are not counted. Raises ``OSError`` as ``iterdir``."""
+    return sum(
+        1
+        for entry in folder.iterdir()
+        if not entry.name.startswith(".") and entry.name.lower() not in SYSTEM_FILES
+    )
+
+
 def check_new_project_folder(location: str | os.PathLike[str], name: str) -> NewProjectFolder:
     """Decide whether a project named ``name`` may be made in the folder ``location / name``.
 
@@ -80,7 +94,7 @@ def check_new_project_folder(location: str | os.PathLike[str], name: str) -> New
             folder, f"{folder} already holds a project: open it with File ▸ Open project… instead.", 0
         )
     try:
-        entries = sum(1 for _ in folder.iterdir()) if folder.is_dir() else 0
+        entries = visible_entries(folder) if folder.is_dir() else 0
     except OSError as exc:
         return NewProjectFolder(folder, f"Cannot read {folder}: {exc.strerror or exc}", 0)
     return NewProjectFolder(folder, None, entries)

@@ -83,10 +83,11 @@ def test_evaluating_a_project_without_held_out_images_says_so(tmp_path_factory, 
     result = evaluate_run(project, run_dir)
     assert result.split == "none" and not result.scored and result.to_dict()["accuracy"] is None
     assert cli.main(["evaluate", str(run_dir), "--project", str(project), "--json"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # --json: the words on stderr, the JSON alone on stdout
     assert "no images to score" in out and "accuracy 0" not in out
     assert "dmtl-studio splits PROJECT on the command line" in out  # what to do, where the user is too
-    assert json.loads(out.strip().splitlines()[-1])["accuracy"] is None
+    assert json.loads(captured.out)["accuracy"] is None
     text = write_report(run_dir, tmp_path / "r.html", result=result)[0].read_text(encoding="utf-8")
     assert "No images to score" in text and "0.0%" not in text
 

@@ -154,7 +154,7 @@ def test_cli_import_reports_notes_skips_and_split_folders(tmp_path: Path) -> Non
     assert report["skipped"] == 1 and report["split_folders"] == {"train": "train", "valid": "val"}
     assert [Path(n["path"]).name for n in report["notes"]] == ["deep.tif"]
     assert "rescaled" in report["notes"][0]["note"]
-    assert "skipped 1 non-image file(s)" in done.stdout and "deep.tif" in done.stdout
+    assert "skipped 1 non-image file(s)" in done.stderr and "deep.tif" in done.stderr
     with ProjectStore.open(tmp_path / "p") as store:
         noted = {Path(path).name: note for path, note in store.notes()}
         assert "rescaled" in noted["deep.tif"]

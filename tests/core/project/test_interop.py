@@ -274,3 +274,21 @@ def test_a_label_csv_in_a_named_encoding_is_read_in_it(tmp_path: Path, project: 
         assert import_csv(store, tmp_path / "utf16.csv").labelled == 1
         with pytest.raises(ProjectError, match="cannot be read as utf-16"):  # it was an "unexpected error"
             import_csv(store, tmp_path / "cp1252.csv", encoding="utf-16")
+
+
+def test_labels_are_exported_in_a_named_encoding_or_refused_whole(tmp_path: Path, project: Path) -> None:
+    """``labels export-csv --encoding`` was accepted and ignored (h29): the file came out in UTF-8."""
+    with ProjectStore.open(project) as store:
+        path = next(im.path for im in store.images(usable_only=True))
+        store.rename_class(next(im.label for im in store.images() if im.path == path), "Mélange")
+        written = export_csv(store, tmp_path / "excel.csv", encoding="cp1252")
+        assert written > 0 and "Mélange".encode("cp1252") in (tmp_path / "excel.csv").read_bytes()
+        assert import_csv(store, tmp_path / "excel.csv", encoding="cp1252").problems == ()
+        export_csv(store, tmp_path / "bom.csv", encoding="utf-8-sig")
+        assert (tmp_path / "bom.csv").read_bytes().startswith(b"\xef\xbb\xbfpath,label")
+        store.rename_class("Mélange", "月")
+        with pytest.raises(
+            ValueError, match=r"'月' \(line \d+\) cannot be written in ascii.*nothing was written"
+        ):
+            export_csv(store, tmp_path / "ascii.csv", encoding="ascii")
+    assert not (tmp_path / "ascii.csv").exists()

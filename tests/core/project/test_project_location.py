@@ -23,6 +23,10 @@ def test_a_folder_that_does_not_exist_yet_is_accepted(tmp_path: Path) -> None:
 
 def test_a_folder_with_files_needs_confirmation_and_a_project_is_refused(tmp_path: Path) -> None:
     (tmp_path / "busy").mkdir()
+    # What the system leaves in a folder is no one's data: nothing to ask about (h29: ".DS_Store" counted).
+    for clutter in (".DS_Store", "Thumbs.db", "desktop.ini", ".git"):
+        (tmp_path / "busy" / clutter).write_text("")
+    assert not check_new_project_folder(tmp_path, "busy").needs_confirmation
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     check = check_new_project_folder(tmp_path, "busy")
     assert check.problem is None and check.needs_confirmation and check.existing_entries == 1
