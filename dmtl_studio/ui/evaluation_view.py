@@ -408,7 +408,10 @@ class EvaluationView(QWidget):
             # The newest new run, or the one an Auto run kept (its fine-tune, newer, may have lost to its probe).
             current = kept if kept in arrived else arrived[-1]
         elif current is None and models:  # a project opened: its newest completed run, else its newest
-            completed = [run for run in models if run.status == "completed"]
+            # An Auto run's fine-tune that lost to its probe is newer than the probe, and not the model kept.
+            autos = [(run.final_metrics or {}).get("auto") or {} for run in models]
+            lost = {auto.get("finetune_run") for auto in autos if auto.get("kept") == "probe"}
+            completed = [run for run in models if run.status == "completed" and run.run_dir not in lost]
             current = (completed or models)[-1].run_dir
         self.run_choice.blockSignals(True)  # the choice is made once, below, not at each item added
         self.run_choice.clear()

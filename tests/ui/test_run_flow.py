@@ -279,6 +279,19 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     alone.clear_result()  # another project opened in the same window: its runs are not "just finished"
     alone.set_runs([run(1), run(2), stopped])
     assert alone.selected_run() == "/runs/run-2"
+    # A project opened after an Auto run kept its probe: not the newer fine-tune that lost (h29).
+    choice = {"kept": "probe", "probe_run": "/runs/run-5", "finetune_run": "/runs/run-6"}
+    probe = RunRecord(5, "run-5", 5.0, "completed", "/runs/run-5", {}, {"auto": choice})
+    reopened = EvaluationView()
+    qtbot.addWidget(reopened)
+    reopened.set_runs([run(1), probe, run(6)])
+    assert reopened.selected_run() == "/runs/run-5"
+    finetune_kept = RunRecord(
+        6, "run-6", 6.0, "completed", "/runs/run-6", {}, {"auto": {**choice, "kept": "x"}}
+    )
+    reopened.clear_result()
+    reopened.set_runs([run(1), run(5), finetune_kept])
+    assert reopened.selected_run() == "/runs/run-6"
 
 
 def test_overlays_draw_runs_with_validation_curves_and_say_which_have_none(qtbot) -> None:  # noqa: ANN001

@@ -115,6 +115,18 @@ class RunsTable:
                 (status, json.dumps(final_metrics, sort_keys=True), run_id),
             )
 
+    def add_run_metrics(self, run_id: int, extra: dict) -> None:
+        """Merge ``extra`` into run ``run_id``'s stored final metrics (the Auto strategy's choice, kept with the run
+        it kept, so a reopened project still knows which of its two runs lost)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT final_metrics_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is not None:
+                metrics = {**(json.loads(row[0]) if row[0] else {}), **extra}
+                conn.execute(
+                    "UPDATE runs SET final_metrics_json = ? WHERE id = ?",
+                    (json.dumps(metrics, sort_keys=True), run_id),
+                )
+
     def set_run_status(self, run_id: int, status: str) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))

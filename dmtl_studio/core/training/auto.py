@@ -234,8 +234,9 @@ def _discard(store: ProjectStore, summary: RunSummary) -> None:
     shutil.rmtree(summary.run_dir, ignore_errors=True)
 
 
-def _with_choice(summary: RunSummary, choice: dict, emit: EventCallback) -> RunSummary:
+def _with_choice(store: ProjectStore, summary: RunSummary, choice: dict, emit: EventCallback) -> RunSummary:
     emit(RunNotice(choice["note"]))
+    store.add_run_metrics(summary.run_id, {"auto": choice})  # which run lost, known after a reopening too
     add_run_notes(summary.run_dir, [choice["note"]])  # the kept run's report says why it was kept
     lost = choice.get("finetune_run") if choice["kept"] == "probe" else None  # left in the history, not kept
     if lost:
@@ -301,7 +302,7 @@ def train_auto(
     base = {"probe_run": probe.run_dir, "finetune_run": None, "probe": None, "finetune": None}
 
     def probe_kept(note: str) -> RunSummary:
-        return _with_choice(probe, {**base, "kept": "probe", "note": note}, emit)
+        return _with_choice(store, probe, {**base, "kept": "probe", "note": note}, emit)
 
     spent = clock.elapsed()
     if budget_s <= 0:
@@ -381,7 +382,7 @@ def train_auto(
             "note": f"Auto kept the fine-tune without a comparison, as {why}; on the benchmark sets it is "
             "ahead of the linear probe (docs/quality.md)",
         }
-        return _with_choice(finetune, choice, emit)
+        return _with_choice(store, finetune, choice, emit)
     scores = {"probe": balanced_accuracy(probe_confusion), "finetune": balanced_accuracy(finetune_confusion)}
     kept = "probe" if scores["probe"] > scores["finetune"] else "finetune"
     other = "finetune" if kept == "probe" else "probe"
@@ -393,6 +394,5 @@ def train_auto(
         + (" (a tie goes to the fine-tune)" if scores["probe"] == scores["finetune"] else "")
         + (how if out_of_fold else "")
     )
-    return _with_choice(
-        finetune if kept == "finetune" else probe, {**base, **scores, "kept": kept, "note": note}, emit
-    )
+    chosen = finetune if kept == "finetune" else probe
+    return _with_choice(store, chosen, {**base, **scores, "kept": kept, "note": note}, emit)

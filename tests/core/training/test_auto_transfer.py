@@ -94,6 +94,10 @@ def test_auto_trains_the_probe_then_the_fine_tune_and_keeps_the_better_on_valida
             Path(choice["probe_run"]).name,
             Path(choice["finetune_run"]).name,
         }
+        # The choice is stored with the run kept (it lived in memory only: a reopened project forgot it, h29).
+        stored = {r.run_dir: r.final_metrics for r in store.runs()}
+    assert stored[summary.run_dir]["auto"] == choice and "best" in stored[summary.run_dir]
+    assert "auto" not in stored[choice["probe_run" if kept == "finetune" else "finetune_run"]]
 
 
 def test_with_a_test_split_the_probe_is_compared_by_its_out_of_fold_predictions(project: Path) -> None:
