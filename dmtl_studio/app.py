@@ -669,9 +669,9 @@ class StudioController(QObject):
                 usable = self.store.images(usable_only=True, limit=8)
             if editor.kind == "text":  # the texts themselves, from the project
                 bodies = self.store.texts([r.id for r in usable]) if self.store is not None else {}
-                editor.set_texts([(bodies[r.id], r.label or "unlabelled") for r in usable if r.id in bodies])
+                editor.set_texts([(bodies[r.id], r.label) for r in usable if r.id in bodies])
                 return
-            editor.set_images([(r.path, r.label or "unlabelled") for r in usable])
+            editor.set_images([(r.path, r.label) for r in usable])  # None: unlabelled (never mixed)
 
         def project_shown() -> None:
             if self.project_dir is not None and self.project_dir != shown["project"]:

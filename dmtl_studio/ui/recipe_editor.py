@@ -726,8 +726,9 @@ class RecipeEditor(QWidget):
             control.set_value(float(value))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ preview
-    def set_images(self, items: list[tuple[str, str]]) -> None:
-        """The selected images as ``(path, label)``; the first is previewed, the others are mixing partners."""
+    def set_images(self, items: list[tuple[str, str | None]]) -> None:
+        """The selected images as ``(path, label or None)``; the first is previewed, the others are mixing
+        partners (labelled ones only: training mixes labelled images)."""
         items = tuple(items)[:20]
         if items == self._items:
             return
@@ -736,13 +737,13 @@ class RecipeEditor(QWidget):
         self.image_choice.blockSignals(True)
         self.image_choice.clear()
         for path, label in items:
-            self.image_choice.addItem(f"{Path(path).name} ({label})", path)
+            self.image_choice.addItem(f"{Path(path).name} ({label or 'unlabelled'})", path)
         paths = [path for path, _ in items]
         self.image_choice.setCurrentIndex(paths.index(current) if current in paths else 0)
         self.image_choice.blockSignals(False)
         self._schedule(recipe_edited=False)
 
-    def set_texts(self, items: list[tuple[str, str]]) -> None:
+    def set_texts(self, items: list[tuple[str, str | None]]) -> None:
         """The selected texts as ``(text, label)`` (a text project); the first is previewed unless the user typed
         their own text, the others are mixing partners."""
         self.text_preview.set_texts(items)
@@ -831,7 +832,7 @@ class RecipeEditor(QWidget):
         height, width = whole.shape[:2]
         self.original.show_image(
             whole,
-            result.label,
+            result.label or "unlabelled",
             f"The whole image ({width}×{height} shown); training sees it resized to "
             f"{result.original.shape[1]}×{result.original.shape[0]}, as in the samples.",
         )
@@ -848,6 +849,8 @@ class RecipeEditor(QWidget):
         ]
         if mixed:
             lines.append(f"{mixed} mixed pair(s): each caption gives the label weights{self._mixing_note}")
+        if result.note:
+            lines.append(result.note[:1].upper() + result.note[1:])
         self.preview_status.setText("\n".join(lines))
         self.preview_shown.emit(result)
 
@@ -862,12 +865,13 @@ class RecipeEditor(QWidget):
         changes = sum(len(sample.changes) for sample in result.samples)
         mixed = sum(sample.mixed for sample in result.samples)
         status = (
-            f"{len(result.samples)} training samples of '{result.label}' (seed {self._seed}), {changes} changes: "
+            f"{len(result.samples)} training samples of '{result.label or 'unlabelled'}' (seed {self._seed}), "
+            f"{changes} changes: "
             f"{result.compute_ms:.0f} ms{latency}"
         )
         if mixed:
             status += f"\n{mixed} mixed on embeddings: each gives the label weights{self._mixing_note}"
-        if result.note:  # WordNet missing: its steps are not in the samples
+        if result.note:  # WordNet missing (its steps are not in the samples), or an unlabelled text not mixed
             status += f"\n{result.note}"
         self.text_preview.show_result(result, status)
         self.preview_shown.emit(result)

@@ -129,7 +129,7 @@ class TextPreviewPanel(QWidget):
         self._fill_choice()
 
     # ------------------------------------------------------------------ the texts
-    def set_texts(self, items: list[tuple[str, str]]) -> None:
+    def set_texts(self, items: list[tuple[str, str | None]]) -> None:
         """The project's texts to offer as ``(text, label)``; the first is shown unless the user typed their own."""
         items = tuple((text, label) for text, label in items if text.strip())[:20]
         if items == self._items:
@@ -150,7 +150,9 @@ class TextPreviewPanel(QWidget):
         self.text_choice.clear()
         for k, (text, label) in enumerate(self._items):
             first = " ".join(text.split())
-            self.text_choice.addItem(f"{label}: {first[:60]}{'…' if len(first) > 60 else ''}", k)
+            self.text_choice.addItem(
+                f"{label or 'unlabelled'}: {first[:60]}{'…' if len(first) > 60 else ''}", k
+            )
         self.text_choice.addItem(OWN_TEXT, None)
         self.text_choice.setCurrentIndex(self.text_choice.count() - 1 if keep_own or not self._items else 0)
         self.text_choice.blockSignals(False)
@@ -174,7 +176,7 @@ class TextPreviewPanel(QWidget):
     def _is_a_project_text(self) -> bool:
         return any(self.source.toPlainText() == text for text, _ in self._items)
 
-    def request_items(self) -> tuple[tuple[str, str], ...]:
+    def request_items(self) -> tuple[tuple[str, str | None], ...]:
         """``(text, label)`` to preview: the text shown (as edited) first, the project's others as mixing partners."""
         text = self.source.toPlainText()
         if not text.strip():

@@ -16,6 +16,8 @@ from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 
 #: Images are previewed at the size the default backbone trains at.
 PREVIEW_SIZE = 224
+#: Said when the item previewed has no label and the recipe mixes (``item``: "image" or "text").
+UNLABELLED_NOT_MIXED = "mixing steps pair labelled {item}s only: this unlabelled {item} is shown unmixed"
 
 
 @dataclass(frozen=True)
@@ -29,15 +31,15 @@ class PreviewTile:
     @property
     def caption(self) -> str:
         if not self.mixed:
-            return self.weights[0][0] if self.weights else ""
+            return self.weights[0][0] if self.weights else "unlabelled"
         return " + ".join(f"{weight:.2f} {label}" for label, weight in self.weights)
 
 
 def preview_tiles(
     recipe: Recipe,
     image: np.ndarray,
-    label: str,
-    partners: Sequence[tuple[np.ndarray, str]] = (),
+    label: str | None,
+    partners: Sequence[tuple[np.ndarray, str | None]] = (),
     count: int = 12,
     seed: int = 0,
 ) -> list[PreviewTile]:
@@ -48,10 +50,11 @@ def preview_tiles(
     recipe
         The recipe to show.
     image, label
-        The image (uint8 RGB, already at training size) and its class name (or ``"unlabelled"``).
+        The image (uint8 RGB, already at training size) and its class name (``None``: unlabelled; training mixes
+        labelled images only, so an unlabelled one is shown unmixed).
     partners
-        Other selected images with their labels: the second sample of mixing steps. With none, the image
-        is mixed with another augmented version of itself.
+        Other selected images with their labels: the second sample of mixing steps (unlabelled ones are left
+        out). With none, the image is mixed with another augmented version of itself.
     count
         How many tiles.
     seed
@@ -60,12 +63,13 @@ def preview_tiles(
     compiled = recipe.compile()
     tiles = []
     height, width = image.shape[:2]
+    partners = [(other, other_label) for other, other_label in partners if other_label is not None]
     for k in range(count):
         rng = np.random.default_rng((seed, k))
         augmented = compiled.augment(image, rng)
         sample = compiled.draw_mix(rng, height, width)
-        if sample is None:
-            tiles.append(PreviewTile(augmented, ((label, 1.0),)))
+        if sample is None or label is None:  # the draw still made: the same tiles as a labelled image's
+            tiles.append(PreviewTile(augmented, ((label, 1.0),) if label is not None else ()))
             continue
         other, other_label = partners[k % len(partners)] if partners else (image, label)
         second = compiled.augment(other, rng)
@@ -83,7 +87,7 @@ class PreviewRequest:
 
     request_id: int
     recipe: Recipe
-    items: tuple[tuple[str, str], ...]  # (path, label) of the selected images
+    items: tuple[tuple[str, str | None], ...]  # (path, label or None) of the selected images
     current: int = 0
     seed: int = 0
     count: int = 12
@@ -102,11 +106,13 @@ class PreviewResult:
 
     request_id: int
     original: np.ndarray
-    label: str
+    label: str | None
     tiles: tuple[PreviewTile, ...]
     asked_at: float = 0.0
     compute_ms: float = 0.0
     whole: np.ndarray | None = None
+    #: What the tiles do not show that a person might expect (an unlabelled image is never mixed), or "".
+    note: str = ""
 
 
 def render_preview(
@@ -128,6 +134,9 @@ def render_preview(
         if i != request.current
     ]
     tiles = preview_tiles(request.recipe, image, label, partners, request.count, request.seed)
+    note = (
+        UNLABELLED_NOT_MIXED.format(item="image") if label is None and request.recipe.compile().mixers else ""
+    )
     return PreviewResult(
         request.request_id,
         image,
@@ -136,4 +145,5 @@ def render_preview(
         request.asked_at,
         (time.perf_counter() - started) * 1000.0,
         load_whole(path, request.size) if load_whole is not None else None,
+        note,
     )

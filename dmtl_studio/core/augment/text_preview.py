@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmtl_studio.core.augment.presets import without_wordnet
+from dmtl_studio.core.augment.preview import UNLABELLED_NOT_MIXED
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
@@ -60,7 +61,7 @@ class TextPreviewRequest:
 
     request_id: int
     recipe: Recipe
-    items: tuple[tuple[str, str], ...]  # (text, label)
+    items: tuple[tuple[str, str | None], ...]  # (text, label or None)
     current: int = 0
     seed: int = 0
     count: int = 6
@@ -73,7 +74,7 @@ class TextPreviewResult:
 
     request_id: int
     original: str
-    label: str
+    label: str | None
     samples: tuple[TextSample, ...]
     asked_at: float = 0.0
     compute_ms: float = 0.0
@@ -84,22 +85,26 @@ class TextPreviewResult:
 def text_samples(
     compiled: CompiledTextRecipe,
     text: str,
-    label: str,
-    partner_labels: tuple[str, ...] = (),
+    label: str | None,
+    partner_labels: tuple[str | None, ...] = (),
     count: int = 6,
     seed: int = 0,
 ) -> list[TextSample]:
     """``count`` augmented versions of ``text``; sample ``k`` uses the generator seeded ``(seed, k)``.
 
-    A sample whose mixing step fires is mixed with the next of ``partner_labels`` (or with itself).
+    A sample whose mixing step fires is mixed with the next labelled one of ``partner_labels`` (or with itself);
+    an unlabelled text (``label`` None) never is, as training mixes labelled texts only.
     """
     samples = []
+    partner_labels = tuple(other for other in partner_labels if other is not None)
     for k in range(count):
         rng = np.random.default_rng((seed, k))
         shown = compiled.preview(text, rng)
         sample = compiled.draw_mix(rng)
-        if sample is None:
-            samples.append(TextSample(shown.text, shown.changes, ((label, 1.0),)))
+        if sample is None or label is None:
+            samples.append(
+                TextSample(shown.text, shown.changes, ((label, 1.0),) if label is not None else ())
+            )
             continue
         other = partner_labels[k % len(partner_labels)] if partner_labels else label
         weights: dict[str, float] = {}
@@ -129,6 +134,8 @@ def render_text_preview(request: TextPreviewRequest) -> TextPreviewResult:
     text = text[:PREVIEW_CHARACTERS]
     partners = tuple(other for i, (_, other) in enumerate(request.items[:8]) if i != request.current)
     samples = text_samples(compiled, text, label, partners, request.count, request.seed)
+    if label is None and compiled.mixers:
+        note = "; ".join(filter(None, (note, UNLABELLED_NOT_MIXED.format(item="text"))))
     return TextPreviewResult(
         request.request_id,
         text,

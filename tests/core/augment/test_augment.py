@@ -389,6 +389,30 @@ def test_mixing_draws_and_preview_weights() -> None:
     assert all(np.array_equal(x.image, y.image) for x, y in zip(tiles, again, strict=True))
 
 
+def test_an_unlabelled_image_is_previewed_unmixed_and_is_no_partner() -> None:
+    """Training mixes labelled images only; the preview captioned an unlabelled one "1.00 unlabell…" (h28)."""
+    from dmtl_studio.core.augment.preview import PreviewRequest, render_preview
+
+    recipe = Recipe((Step.of("mixup", 1.0, alpha=0.4),))
+    a, b, c = _picture(1), _picture(2), _picture(3)
+    tiles = preview_tiles(recipe, a, None, [(b, "dog")], count=4, seed=1)
+    assert all(not t.mixed and t.caption == "unlabelled" and t.weights == () for t in tiles)
+    plain = preview_tiles(Recipe(()), a, None, count=4, seed=1)
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(tiles, plain, strict=True))
+    # An unlabelled partner is left out: the labelled image is mixed with itself, as with no partner.
+    alone = preview_tiles(recipe, a, "cat", [(c, None)], count=4, seed=1)
+    assert all(t.mixed and [label for label, _ in t.weights] == ["cat"] for t in alone)
+    pictures = {"a": a, "b": b}
+    result = render_preview(
+        PreviewRequest(1, recipe, (("a", None), ("b", "dog")), count=2), lambda p, s: pictures[p]
+    )
+    assert result.note == "mixing steps pair labelled images only: this unlabelled image is shown unmixed"
+    labelled = render_preview(
+        PreviewRequest(2, recipe, (("b", "dog"), ("a", None)), count=2), lambda p, s: pictures[p]
+    )
+    assert labelled.note == "" and all(t.mixed for t in labelled.tiles)
+
+
 def test_cutmix_label_weight_is_the_visible_area() -> None:
     recipe = Recipe((Step.of("cutmix", 1.0, alpha=1.0),))
     a, b = np.zeros((50, 50, 3), np.uint8), np.full((50, 50, 3), 255, np.uint8)

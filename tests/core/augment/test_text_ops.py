@@ -316,6 +316,18 @@ def test_the_preview_says_an_embedding_is_mixed_in_training_and_leaves_its_text_
     assert caption(0.005) == "embedding mixed in training: <1% your text + >99% outage"  # not "0% … 100%"
     quiet = Recipe((Step.of("embedding_mixup", 0.0),), kind="text").compile()
     assert not any(s.mixed or s.caption for s in text_samples(quiet, "the printer jams", "hardware"))
+    # An unlabelled text is never mixed in training, nor is it a partner (h28's "1.00 unlabell…" on images).
+    assert not any(
+        s.mixed or s.caption for s in text_samples(compiled, "the printer jams", None, ("network",))
+    )
+    solo = text_samples(compiled, "the printer jams", "hardware", (None,), count=2)
+    assert all(s.mixed and [label for label, _ in s.weights] == ["hardware"] for s in solo)
+    from dmtl_studio.core.augment.text_preview import TextPreviewRequest, render_text_preview
+
+    request = TextPreviewRequest(
+        1, Recipe((Step.of("embedding_mixup", 1.0),), kind="text"), (("jams", None),)
+    )
+    assert render_text_preview(request).note.endswith("this unlabelled text is shown unmixed")
 
 
 def test_an_accent_written_as_its_own_character_stays_with_its_letter() -> None:
