@@ -113,7 +113,7 @@ class ImageListModel(QAbstractListModel):
         self._pending: list[tuple[int, str, str | None]] = []
         self.colors: dict[str, str] = {}
         # The model's word on an image, prepared in advance so that data() stays a dictionary lookup: a
-        # suggestion ("→ square 84%") replaces "unlabelled"; an evaluation verdict ("✓ 97%", "✗ square") follows
+        # suggestion ("→ square 84%") replaces "unlabelled"; an evaluation verdict ("✓ 97%", "✗ square 71%") follows
         # the label.
         self.suggested: dict[int, str] = {}
         self.verdicts: dict[int, str] = {}  # the model's word on an item ("✓ 97%", "→ circle 0.96")
@@ -1062,7 +1062,8 @@ class DatasetBrowser(QWidget):
     def _set_verdict(self, image_id: int, label: str | None, predicted: str, confidence: float) -> None:
         """The evaluation's verdict on an item labelled ``label``: under its thumbnail and in its caption."""
         right = label is not None and label == predicted
-        self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted}"
+        # The confidence of a wrong verdict too: a near miss and a confident error read differently (h28).
+        self.model.verdicts[image_id] = f"✓ {confidence:.0%}" if right else f"✗ {predicted} {confidence:.0%}"
         self.notes[image_id] = f"{'✓' if right else '✗'} {predicted} {confidence:.0%}"
 
     def _notes_changed(self) -> None:

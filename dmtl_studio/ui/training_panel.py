@@ -320,6 +320,8 @@ class TrainingPanel(QWidget):
         self.loss_plot = _plot("Loss", "cross-entropy")
         self.accuracy_plot = _plot("Accuracy", "fraction correct")
         self.accuracy_plot.setYRange(0, 1)
+        # A fraction: the axis never runs past 0 or 1, whatever the auto-range's padding (it read 1.4, h28).
+        self.accuracy_plot.getPlotItem().getViewBox().setLimits(yMin=-0.02, yMax=1.02)
         self.lr_plot = _plot("Learning rate", "the new head's learning rate")
         self.train_loss = _curve(self.loss_plot, "train (per step)", TRAIN_COLOR, symbols=False)
         self.val_loss = _curve(self.loss_plot, "validation", VAL_COLOR, symbols=True)
@@ -676,9 +678,9 @@ class TrainingPanel(QWidget):
         strengths C it cross-validates (log scale), each with its held-out log-loss on the loss plot."""
         if probe:
             title, measured, x_label, legend = (
-                "L2 strength C",
+                "C (inverse L2 strength)",
                 "the linear probe's C",
-                "C tried, small to large",
+                "C tried, small to large (strong to weak L2)",
                 "C",
             )
         else:

@@ -40,7 +40,7 @@ def test_relabelling_updates_the_verdict_and_drops_the_grad_cam_overlay(qtbot, p
     current = browser.model.record(0).id
     assert sorted(browser.selected_ids()) == sorted(r.id for r in circles)
     assert viewer.image_id == current and "✗ square" in viewer.caption.text()
-    assert browser.model.data(browser.model.index(0)) == "circle ✗ square"
+    assert browser.model.data(browser.model.index(0)) == "circle ✗ square 80%"  # with its confidence (h28)
     qtbot.waitUntil(lambda: not viewer.view.item.pixmap().isNull(), timeout=10_000)  # the picture is decoded
     viewer.explain_button.setChecked(True)
     viewer.set_overlay(current, np.linspace(0, 1, 64).reshape(8, 8), "Grad-CAM of 'square' (80%)")

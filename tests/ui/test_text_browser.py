@@ -215,7 +215,7 @@ def test_an_evaluation_shows_verdicts_and_the_confusion_cell_lists_its_texts(tex
     browser.set_evaluation(result)
     browser.set_filter("eval:misclassified")
     assert {r[1] for r in _rows(browser)} == {"fault"}
-    assert {r[3] for r in _rows(browser)} == {"✗ safety"}
+    assert {r[3] for r in _rows(browser)} == {"✗ safety 80%"}
     browser.search.setText("no such words")  # a search typed before hid the cell's texts ("0 shown", h28)
     browser.show_confusion_cell(2, 2)
     assert browser.search.text() == "" and {r[3] for r in _rows(browser)} == {"✓ 80%"}

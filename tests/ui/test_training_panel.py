@@ -104,6 +104,13 @@ def test_axes_show_plain_numbers_and_legends_stay_off_the_curves(qtbot) -> None:
             assert "(x" not in plot.getAxis(axis).labelString(), plot.getAxis(axis).labelString()
         legend, view = plot.getPlotItem().legend, plot.getPlotItem().getViewBox()
         assert not legend.sceneBoundingRect().intersects(view.sceneBoundingRect())
+    # Accuracies of 1: the axis stops at 1, whatever the auto-range adds (it read "0.6 … 1.4", h28).
+    for epoch in (1, 2):
+        panel.on_epoch(EpochResult(epoch, 3, 0.5, 1.0, 0.4, 1.0, 1e-3, consistency_mask=1.0))
+    panel.redraw()
+    qtbot.wait(100)
+    low, high = panel.accuracy_plot.getPlotItem().getViewBox().viewRange()[1]
+    assert low >= -0.02 and high <= 1.02, (low, high)
     panel.on_failed("stopped for the test")
 
 
@@ -149,7 +156,7 @@ def test_a_linear_probe_plots_its_strengths_and_the_next_run_plots_learning_rate
         panel.on_progress(StepProgress(1, 1, step, len(grid), 0.9 - step / 10, c, 0.0, phase="probe"))
     assert panel.progress.format().startswith("linear probe · strength 3/3")
     assert "C = 0.1" in panel.status.text() and "log-loss 0.600" in panel.status.text()
-    assert panel.lr_plot.getAxis("left").labelText == "L2 strength C"
+    assert panel.lr_plot.getAxis("left").labelText == "C (inverse L2 strength)"  # as scikit-learn's C (h28)
     assert panel.lr_plot.getPlotItem().ctrl.logYCheck.isChecked()
     legend = panel.loss_plot.getPlotItem().legend
     assert legend.getLabel(panel.train_loss.curve).text == "cross-validated (per C)"
