@@ -276,6 +276,7 @@ class StudioController(QObject):
         if folder != self.project_dir or self.store is None or not gone.gone:
             return
         log.warning("%d image(s) of %s are gone from disk, first: %s", gone.gone, folder, gone.first)
+        self.window.browser.set_gone_paths(frozenset(gone.paths))
         if self.store.read_only:
             self.window.statusBar().showMessage(gone.message(), 60000)
             return

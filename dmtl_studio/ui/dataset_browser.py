@@ -254,6 +254,14 @@ class ImageListModel(QAbstractListModel):
         self._asked.clear()
         self._pending.clear()
 
+    def forget_thumbnails_of(self, image_ids: set[int]) -> None:
+        """Drop what is held of these items' thumbnails, failures included (their files are elsewhere now: an
+        import found them at a new place), so they are asked for again when shown."""
+        for image_id in image_ids:
+            self._pixmaps.pop(image_id, None)
+            self._failed.pop(image_id, None)
+            self._asked.discard(image_id)
+
     def cached_thumbnail(self, image_id: int) -> QPixmap | None:
         """The thumbnail of ``image_id`` if it is in memory (the large view's placeholder while it decodes)."""
         return self._pixmaps.get(image_id)
@@ -440,6 +448,9 @@ class DatasetBrowser(QWidget):
         self.model = ImageListModel(self)
         self.model.thumbnails_wanted.connect(self.thumbnails_wanted)
         self._summary_start = ""
+        self._gone_paths: frozenset[str] = (
+            frozenset()
+        )  # files found gone as the project opened (set_gone_paths)
         self._summary_timer = QTimer(
             self
         )  # unreadable files found by the thumbnails: one header update a burst
@@ -565,6 +576,7 @@ class DatasetBrowser(QWidget):
         self.model.dup_marks, self.dup_notes = {}, {}
         self.model.forget_thumbnails()  # ids are per project: a thumbnail held would show another's image
         self.editor = LabelEditor(store) if store is not None else None
+        self._gone_paths = frozenset()
         self._show_kind(store.kind if store is not None else "images")
         self._update_undo_actions()
         # A search typed in the last project would show a new one as empty ("0 shown").
@@ -611,7 +623,12 @@ class DatasetBrowser(QWidget):
             self._all = {}
             self.model.set_records([])
             return
+        before = self._all
         self._all = {record.id: record for record in self.store.images()}
+        # Items found at a new place by an import: their thumbnails (failed while the files were gone) anew.
+        self.model.forget_thumbnails_of(
+            {i for i, r in self._all.items() if i in before and before[i].path != r.path}
+        )
         if self.model.texts is not None:
             self.model.texts.clear()  # an import may have changed bodies
         self._refresh_classes()
@@ -665,14 +682,26 @@ class DatasetBrowser(QWidget):
         if self.store is None or not self._summary_start:
             return
         marked = {image_id for image_id, record in self._all.items() if record.problem}
-        found = sum(
-            1 for image_id in self.model.failed_ids() if image_id in self._all and image_id not in marked
+        unreadable = {image_id for image_id in self.model.failed_ids() if image_id in self._all}
+        # Files found gone as the project opened count at once, not as their tiles fail one screen at a time.
+        gone = (
+            {i for i, record in self._all.items() if record.path in self._gone_paths}
+            if self._gone_paths
+            else set()
         )
+        found = len((unreadable | gone) - marked)
         bad = "problem text(s)" if self.is_text else "problem file(s)"
         # Labels of files gone from disk are kept (not counted above): say so, or "0 labelled" reads as lost.
         kept = sum(1 for image_id in marked if self._all[image_id].label is not None)
         kept_note = f" ({kept} of them labelled)" if kept else ""
         self.summary.setText(f"{self._summary_start}, {len(marked) + found} {bad}{kept_note}")
+
+    def set_gone_paths(self, paths: frozenset[str]) -> None:
+        """The files of the project found gone from disk as it opened (labels kept, nothing marked): the header
+        counts them among the problem files; an image imported from its new place has another path and no longer
+        counts."""
+        self._gone_paths = paths
+        self._show_summary()
 
     def _rebuild_filters(self, class_names: list[str]) -> None:
         current = self.filter.currentData()

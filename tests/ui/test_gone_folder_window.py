@@ -49,8 +49,12 @@ def test_a_moved_folder_is_said_at_opening_and_its_new_place_imported(
     qtbot.waitUntil(lambda: _gone_box() is not None, timeout=10_000)
     box = _gone_box()
     assert f"the folder {images} is gone" in box.text() and "(12 labelled)" in box.text()
-    # The labels are there: the header does not count them as lost before anything is marked.
+    # The labels are there: the header does not count them as lost before anything is marked; the gone files
+    # are problem files at once (not as their tiles fail, one screen at a time).
     assert "12 labelled in 3 class(es)" in window.browser.summary.text()
+    assert window.browser.summary.text().endswith(", 14 problem file(s)")
+    failed = next(iter(window.browser._all))
+    window.browser.model.set_thumbnail_failed(failed, "cannot be read")  # as a shown tile's thumbnail fails
     find = next(b for b in box.buttons() if b.text().startswith("Import the folder from its new place"))
     find.click()
     assert asked == [str(images.parent)]  # the dialog opens where the folder was
@@ -58,7 +62,9 @@ def test_a_moved_folder_is_said_at_opening_and_its_new_place_imported(
         lambda: controller.import_thread is not None and not controller.import_thread.isRunning(),
         timeout=30_000,
     )
-    qtbot.waitUntil(lambda: "12 labelled" in window.browser.summary.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: window.browser.summary.text().endswith(", 0 problem file(s)"), timeout=10_000)
+    assert "12 labelled" in window.browser.summary.text()
+    assert failed not in window.browser.model.failed_ids()  # its tile is drawn again from the new place
     with ProjectStore.open(project, read_only=True) as store:
         after = {Path(r.path).name: r.label for r in store.images()}
         assert all(r.path.startswith(str(moved)) and r.problem is None for r in store.images())
