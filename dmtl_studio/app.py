@@ -261,22 +261,32 @@ class StudioController(QObject):
         self._look_for_gone_files()
         return True
 
-    def _look_for_gone_files(self) -> None:
+    def _look_for_gone_files(self, ask: bool = True) -> None:
         """Look on a worker for the open project's images whose files are gone (a folder moved or renamed, a
-        drive not connected) and say so at once, with the way back, rather than at the next run (h28)."""
+        drive not connected) and say so at once, with the way back (``ask``), rather than at the next run (h28);
+        after an import, look again to count what is still gone."""
+        self._gone_files = 0
         if self.project_dir is None or self.store is None or self.store.kind == "text":
             return
+        earlier = self.model_tasks.get("gone-files")
+        if earlier is not None and earlier.isRunning():
+            earlier.requestInterruption()
+            earlier.wait()
         thread = GoneFilesThread(self.project_dir)
-        thread.result_ready.connect(self._show_gone_files)
+        thread.result_ready.connect(lambda result: self._show_gone_files(result, ask))
         self.model_tasks["gone-files"] = thread  # stopped with the model tasks when another project opens
         thread.start()
 
-    def _show_gone_files(self, result: object) -> None:
+    def _show_gone_files(self, result: object, ask: bool = True) -> None:
         folder, gone = result  # type: ignore[misc]
-        if folder != self.project_dir or self.store is None or not gone.gone:
+        if folder != self.project_dir or self.store is None:
+            return
+        self._gone_files = gone.gone
+        self.window.browser.set_gone_paths(frozenset(gone.paths))
+        self._update_readiness()
+        if not gone.gone or not ask:
             return
         log.warning("%d image(s) of %s are gone from disk, first: %s", gone.gone, folder, gone.first)
-        self.window.browser.set_gone_paths(frozenset(gone.paths))
         if self.store.read_only:
             self.window.statusBar().showMessage(gone.message(), 60000)
             return
@@ -361,18 +371,26 @@ class StudioController(QObject):
         counts = self.store.class_counts()
         self.window.model_panel.set_training_count(sum(c["train"] for c in counts.values()))
         trainable = [name for name, c in counts.items() if c["train"] > 0]
+        # Files gone since the project opened: a run leaves them out (and "label some" would not be the way back).
+        gone = self._gone_files
+        gone_note = (
+            f" {gone} image(s) are gone from disk: a run leaves them out; import their folder from its new place."
+            if gone
+            else ""
+        )
         if len(trainable) >= 2:
             train = sum(c["train"] for c in counts.values())
             val = sum(c["val"] for c in counts.values())
             self.window.training.set_can_start(
                 True,
                 f"Ready: {train} training and {val} validation {self._items()} in {len(trainable)} classes. "
-                "Press Start training.",
+                f"Press Start training.{gone_note}",
             )
         else:
             self.window.training.set_can_start(
                 False,
-                f"Training needs labelled training {self._items()} of at least 2 classes: import or label some.",
+                f"Training needs labelled training {self._items()} of at least 2 classes: "
+                f"{'import or label some.' if not gone else 'their files are gone.'}{gone_note}",
             )
 
     def _items(self, countable: bool = False) -> str:
@@ -528,6 +546,8 @@ class StudioController(QObject):
         self.window.statusBar().showMessage(text, 20000)
         self._show_import_summary(summary)
         self.refresh()
+        if self._gone_files:  # files found at their new place: count what is still gone
+            self._look_for_gone_files(ask=False)
         if (
             summary.added or summary.labelled or getattr(summary, "missing", ())
         ):  # new items, labels or gone files
@@ -801,6 +821,7 @@ class StudioController(QObject):
         view, browser, viewer = self.window.evaluation, self.window.browser, self.window.browser.viewer
         # Threads without a Qt parent, owned here: a finished one is deleted when the next of its kind replaces it.
         self.model_tasks: dict[str, QThread] = {}
+        self._gone_files = 0  # images of the open project found gone from disk (_look_for_gone_files)
         self._waiting_cam: tuple[int, str] | None = None
         self._waiting_text: tuple[int, str] | None = None
         # The browser's verdicts and filters are those of the run whose figures the view shows.

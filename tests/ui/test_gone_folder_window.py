@@ -53,6 +53,7 @@ def test_a_moved_folder_is_said_at_opening_and_its_new_place_imported(
     # are problem files at once (not as their tiles fail, one screen at a time).
     assert "12 labelled in 3 class(es)" in window.browser.summary.text()
     assert window.browser.summary.text().endswith(", 14 problem file(s)")
+    assert "14 image(s) are gone from disk: a run leaves them out" in window.training.status.text()
     failed = next(iter(window.browser._all))
     window.browser.model.set_thumbnail_failed(failed, "cannot be read")  # as a shown tile's thumbnail fails
     find = next(b for b in box.buttons() if b.text().startswith("Import the folder from its new place"))
@@ -65,6 +66,8 @@ def test_a_moved_folder_is_said_at_opening_and_its_new_place_imported(
     qtbot.waitUntil(lambda: window.browser.summary.text().endswith(", 0 problem file(s)"), timeout=10_000)
     assert "12 labelled" in window.browser.summary.text()
     assert failed not in window.browser.model.failed_ids()  # its tile is drawn again from the new place
+    qtbot.waitUntil(lambda: "gone" not in window.training.status.text(), timeout=10_000)
+    assert window.training.status.text().startswith("Ready: ")
     with ProjectStore.open(project, read_only=True) as store:
         after = {Path(r.path).name: r.label for r in store.images()}
         assert all(r.path.startswith(str(moved)) and r.problem is None for r in store.images())
