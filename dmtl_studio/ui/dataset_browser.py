@@ -852,6 +852,8 @@ class DatasetBrowser(QWidget):
                     "from project…)"
                 )
             return
+        if class_name is not None and self._class_gone(class_name):
+            return
         try:
             action = self.editor.assign(ids, class_name)
         except ProjectError as exc:
@@ -864,6 +866,24 @@ class DatasetBrowser(QWidget):
         # the one to label again, and the jump lost the person's place in the list (h25).
         if len(ids) == 1 and class_name is not None:
             self._advance_to_unlabelled()
+
+    def _class_gone(self, class_name: str) -> bool:
+        """Whether ``class_name``, a class this window shows, was merged, renamed or deleted elsewhere (a command,
+        another window) since: then nothing is labelled, the person is told, and the classes are read again. A
+        key pressed before the window noticed re-created a class just merged away (h30)."""
+        try:
+            gone = class_name not in self.store.class_names()  # type: ignore[union-attr]
+        except ProjectError:
+            return False  # the store's own error comes with the labelling
+        if gone:
+            QMessageBox.warning(
+                self,
+                "Cannot label",
+                f"The class '{class_name}' no longer exists: another window or a command merged, renamed or "
+                "deleted it. Nothing was labelled; the classes are shown as they are now.",
+            )
+            self.reload_keeping_place()
+        return gone
 
     def accept_suggestion(self) -> None:
         """Record the model's suggested class for the selected (or current) images as their human label."""

@@ -235,3 +235,29 @@ def test_a_search_typed_in_one_project_is_not_applied_to_the_next(
     with ProjectStore.open(other) as store:
         assert browser.model.rowCount() == len(store.images())
     controller.shutdown()
+
+
+def test_a_key_for_a_class_merged_elsewhere_labels_nothing_and_says_so(
+    qtbot, project: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    """A command merged 'circle' into 'square' and a key pressed before the window noticed re-created 'circle'
+    with one image (h30)."""
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kw: warned.append(args[2]))
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    browser.set_filter("unlabelled")
+    browser.view.setCurrentIndex(browser.model.index(0))
+    target = browser.model.record(0).id
+    with ProjectStore.open(project) as other:  # another process, before the window's next look
+        other.merge_classes(["circle"], "square")
+    browser.label_selected("circle")
+    with ProjectStore.open(project) as store:
+        assert "circle" not in store.class_names() and store.labels_of([target]) == {target: None}
+    assert len(warned) == 1 and "The class 'circle' no longer exists" in warned[0]
+    assert "circle" not in browser.classes.class_names()  # the classes as they are now
+    browser.label_selected("square")  # a class that exists labels as before
+    with ProjectStore.open(project) as store:
+        assert store.labels_of([target]) == {target: "square"}
+    controller.shutdown()
