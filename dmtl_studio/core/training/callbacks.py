@@ -236,8 +236,8 @@ def serialise(state: dict) -> bytes:
 class Checkpointing(Callback):
     """Each epoch's checkpoint unit in ``run_dir`` (see :mod:`dmtl_studio.core.training.run_state`).
 
-    The best epoch is the one with the highest validation accuracy (training accuracy without validation
-    images); with ``pick_best`` false (too few validation images for a pick) it is always the latest.
+    The best epoch is the one with the highest validation accuracy, a tie to the lower validation loss (training
+    accuracy without validation images); with ``pick_best`` false (too few for a pick) it is always the latest.
     ``files_for(metrics, calibration, model)`` gives a model's files (weights and sidecar) as bytes (``model``
     ``None``: the run's trained classifier); the temperature is fitted on the epoch's validation logits. With too
     few of them to fit one (fewer than :data:`~dmtl_studio.core.models.calibration.MIN_IMAGES`), the run's notes
@@ -276,7 +276,9 @@ class Checkpointing(Callback):
     def _save(self, trainer: Trainer, epoch: EpochOutput) -> None:
         self.last_metrics = epoch.metrics()
         score = epoch.val_accuracy if epoch.val_accuracy is not None else epoch.train_accuracy
-        improved = score > self.best_score or not self.pick_best
+        best_loss, loss = self.best_metrics.get("val_loss"), epoch.val_loss  # a tie: the lower loss (h28)
+        tied = score == self.best_score and None not in (loss, best_loss) and loss < best_loss
+        improved = score > self.best_score or tied or not self.pick_best
         if improved:
             self.best_score, self.best_metrics = score, dict(self.last_metrics)
         averaged = trainer.averaged
