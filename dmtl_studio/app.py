@@ -265,7 +265,7 @@ class StudioController(QObject):
         """Look on a worker for the open project's images whose files are gone (a folder moved or renamed, a
         drive not connected) and say so at once, with the way back (``ask``), rather than at the next run (h28);
         after an import, look again to count what is still gone."""
-        self._gone_files = 0
+        self._gone_paths = frozenset()
         if self.project_dir is None or self.store is None or self.store.kind == "text":
             return
         earlier = self.model_tasks.get("gone-files")
@@ -273,7 +273,12 @@ class StudioController(QObject):
             earlier.requestInterruption()
             earlier.wait()
         thread = GoneFilesThread(self.project_dir)
-        thread.result_ready.connect(lambda result: self._show_gone_files(result, ask))
+        # Only the latest look counts (a stopped one emits nothing: it raises Cancelled in core).
+        thread.result_ready.connect(
+            lambda result, me=thread: (
+                self._show_gone_files(result, ask) if me is self.model_tasks.get("gone-files") else None
+            )
+        )
         self.model_tasks["gone-files"] = thread  # stopped with the model tasks when another project opens
         thread.start()
 
@@ -281,14 +286,21 @@ class StudioController(QObject):
         folder, gone = result  # type: ignore[misc]
         if folder != self.project_dir or self.store is None:
             return
-        self._gone_files = gone.gone
-        self.window.browser.set_gone_paths(frozenset(gone.paths))
+        held = {record.path for record in self.store.images()}
+        if not held.issuperset(gone.paths):  # an import or a removal while it looked: look again
+            self._look_for_gone_files(ask)
+            return
+        self._gone_paths = frozenset(gone.paths)
+        self.window.browser.set_gone_paths(self._gone_paths)
         self._update_readiness()
         if not gone.gone or not ask:
             return
         log.warning("%d image(s) of %s are gone from disk, first: %s", gone.gone, folder, gone.first)
-        if self.store.read_only:
-            self.window.statusBar().showMessage(gone.message(), 60000)
+        if (
+            self.store.read_only or not gone.folders
+        ):  # nothing to import (or no import can be made): said, not asked
+            read_only = " The project is read-only: nothing can be changed." if self.store.read_only else ""
+            self.window.statusBar().showMessage(gone.message() + read_only, 60000)
             return
         box = QMessageBox(
             QMessageBox.Icon.Warning, "Images no longer on disk", gone.message(), parent=self.window
@@ -296,7 +308,7 @@ class StudioController(QObject):
         find = box.addButton("Import the folder from its new place…", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
         box.setObjectName("gone-files")
-        start = gone.folders[0][0] if gone.folders else os.path.dirname(gone.first)
+        start = gone.folders[0][0]
 
         def answered(button: object) -> None:
             if button is find and folder == self.project_dir:
@@ -304,7 +316,7 @@ class StudioController(QObject):
 
         box.buttonClicked.connect(answered)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()  # not modal to the event loop: the window keeps drawing behind it
+        box.open()  # window-modal; the event loop goes on (the window keeps drawing behind it)
 
     def _keep_train_settings(self, config: TrainConfig | None = None) -> None:
         """Store the model panel's settings (or ``config``'s) in the open project, so that it opens with them: the
@@ -369,28 +381,35 @@ class StudioController(QObject):
         self.window.model_panel.set_unlabelled_count(self.store.unlabelled_count())
         self.window.set_import_sources(import_sources(self.store))
         counts = self.store.class_counts()
-        self.window.model_panel.set_training_count(sum(c["train"] for c in counts.values()))
-        trainable = [name for name, c in counts.items() if c["train"] > 0]
-        # Files gone since the project opened: a run leaves them out (and "label some" would not be the way back).
-        gone = self._gone_files
+        # A labelled item with no split trains (core's labelled_split), as an interrupted import leaves some (h30).
+        trains = {name: c["total"] - c["val"] - c["test"] for name, c in counts.items()}
+        gone = 0
+        if self._gone_paths:  # files found gone as the project opened: a run leaves them out (h31)
+            for record in self.store.images():
+                if record.path in self._gone_paths:
+                    gone += 1
+                    if record.problem is None and record.label in trains and record.split in (None, "train"):
+                        trains[record.label] -= 1
+        self.window.model_panel.set_training_count(sum(trains.values()))
+        trainable = [name for name, count in trains.items() if count > 0]
         gone_note = (
-            f" {gone} image(s) are gone from disk: a run leaves them out; import their folder from its new place."
+            f" {gone} image(s) are gone from disk: a run leaves them out; if their folder was moved, import it "
+            "from its new place."
             if gone
             else ""
         )
         if len(trainable) >= 2:
-            train = sum(c["train"] for c in counts.values())
             val = sum(c["val"] for c in counts.values())
             self.window.training.set_can_start(
                 True,
-                f"Ready: {train} training and {val} validation {self._items()} in {len(trainable)} classes. "
-                f"Press Start training.{gone_note}",
+                f"Ready: {sum(trains.values())} training and {val} validation {self._items()} in "
+                f"{len(trainable)} classes. Press Start training.{gone_note}",
             )
         else:
             self.window.training.set_can_start(
                 False,
-                f"Training needs labelled training {self._items()} of at least 2 classes: "
-                f"{'import or label some.' if not gone else 'their files are gone.'}{gone_note}",
+                f"Training needs labelled training {self._items()} of at least 2 classes: import or label some."
+                f"{gone_note}",
             )
 
     def _items(self, countable: bool = False) -> str:
@@ -546,8 +565,7 @@ class StudioController(QObject):
         self.window.statusBar().showMessage(text, 20000)
         self._show_import_summary(summary)
         self.refresh()
-        if self._gone_files:  # files found at their new place: count what is still gone
-            self._look_for_gone_files(ask=False)
+        self._look_for_gone_files(ask=False)  # files found at their new place, or new ones gone
         if (
             summary.added or summary.labelled or getattr(summary, "missing", ())
         ):  # new items, labels or gone files
@@ -821,7 +839,7 @@ class StudioController(QObject):
         view, browser, viewer = self.window.evaluation, self.window.browser, self.window.browser.viewer
         # Threads without a Qt parent, owned here: a finished one is deleted when the next of its kind replaces it.
         self.model_tasks: dict[str, QThread] = {}
-        self._gone_files = 0  # images of the open project found gone from disk (_look_for_gone_files)
+        self._gone_paths: frozenset[str] = frozenset()  # files found gone as the project opened
         self._waiting_cam: tuple[int, str] | None = None
         self._waiting_text: tuple[int, str] | None = None
         # The browser's verdicts and filters are those of the run whose figures the view shows.

@@ -1775,7 +1775,7 @@ def _cmd_labels(args: argparse.Namespace) -> int:
         if given and args.action not in takes
     ]
     if unused:
-        raise ProjectError(f"labels {args.action} does not take {' or '.join(unused)}: nothing was done")
+        raise ProjectError(f"{args.action} does not take {' or '.join(unused)}: nothing was done")
     if args.action == "rename":
         return _rename_class(args)
     if args.new_name is not None:

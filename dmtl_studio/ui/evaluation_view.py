@@ -410,8 +410,15 @@ class EvaluationView(QWidget):
         elif current is None and models:  # a project opened: its newest completed run, else its newest
             # An Auto run's fine-tune that lost to its probe is newer than the probe, and not the model kept.
             autos = [(run.final_metrics or {}).get("auto") or {} for run in models]
-            lost = {auto.get("finetune_run") for auto in autos if auto.get("kept") == "probe"}
-            completed = [run for run in models if run.status == "completed" and run.run_dir not in lost]
+            # By folder name: the stored path is where the project was when Auto ran (it may have moved since).
+            lost = {
+                Path(a["finetune_run"]).name
+                for a in autos
+                if a.get("kept") == "probe" and a.get("finetune_run")
+            }
+            completed = [
+                run for run in models if run.status == "completed" and Path(run.run_dir).name not in lost
+            ]
             current = (completed or models)[-1].run_dir
         self.run_choice.blockSignals(True)  # the choice is made once, below, not at each item added
         self.run_choice.clear()

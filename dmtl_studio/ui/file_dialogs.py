@@ -21,13 +21,14 @@ LAST_FOLDER_KEY = "last_dialog_folder"
 def start_folder(near: str | os.PathLike[str] | None = None) -> str:
     """Where a dialog opens: the deepest existing folder on ``near``'s way when given, else the folder last
     chosen in a dialog, else the home folder."""
-    candidates = [Path(near)] if near else []
+    if near:  # a gone folder's nearest existing parent, unless only a drive's root is left of it
+        for folder in (Path(near), *Path(near).parents):
+            if folder.is_dir() and folder != Path(folder.anchor):
+                return str(folder)
     last = studio_settings().value(LAST_FOLDER_KEY)
     if isinstance(last, str) and last:
-        candidates.append(Path(last))
-    for candidate in candidates:
-        for folder in (candidate, *candidate.parents):
-            if folder.is_dir() and folder != Path(folder.anchor):
+        for folder in (Path(last), *Path(last).parents):  # a drive's root (E:\, a USB stick) is a place too
+            if folder.is_dir():
                 return str(folder)
     return str(Path.home())
 

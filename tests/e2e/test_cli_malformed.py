@@ -180,7 +180,7 @@ def test_a_labels_option_its_action_does_not_take_is_refused(
         (["rename", str(project), "circle", "round", "--encoding", "cp1252"], "--encoding"),
     ):
         line = _one_line_exit_2(["labels", *argv], capsys)
-        assert f"labels {argv[0]} does not take {option}: nothing was done" in line
+        assert line == f"dmtl-studio labels: {argv[0]} does not take {option}: nothing was done"
     assert not (tmp_path / "f").exists() and not (tmp_path / "l.csv").exists()
     with ProjectStore.open(project) as store:
         assert "circle" in store.class_names()

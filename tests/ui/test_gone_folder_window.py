@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from dmtl_studio.app import build_window
 from dmtl_studio.core.project.demo import write_shapes_folder
 from dmtl_studio.core.project.importer import import_folder
+from dmtl_studio.core.project.removal import problem_ids, remove_items
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.ui.file_dialogs import ask_folder, ask_save_file
 
@@ -54,6 +55,9 @@ def test_a_moved_folder_is_said_at_opening_and_its_new_place_imported(
     assert "12 labelled in 3 class(es)" in window.browser.summary.text()
     assert window.browser.summary.text().endswith(", 14 problem file(s)")
     assert "14 image(s) are gone from disk: a run leaves them out" in window.training.status.text()
+    # Every labelled file gone: no "Ready… Press Start training" for a run sure to fail (h31).
+    assert not window.training.start_button.isEnabled()
+    assert window.training.status.text().startswith("Training needs labelled training images of at least 2")
     failed = next(iter(window.browser._all))
     window.browser.model.set_thumbnail_failed(failed, "cannot be read")  # as a shown tile's thumbnail fails
     find = next(b for b in box.buttons() if b.text().startswith("Import the folder from its new place"))
@@ -114,6 +118,26 @@ def test_dialogs_open_in_the_folder_last_chosen(qtbot, tmp_path: Path, monkeypat
     )
     ask_save_file(None, "two", "labels.csv")
     ask_save_file(None, "three", str(tmp_path / "audit.zip"))  # a whole path is kept
-    assert starts[0] == str(Path.home()) or Path(starts[0]).is_dir()  # nothing chosen before in this home
+    assert starts[0] == str(Path.home())  # nothing chosen before in this test's own app data
     assert starts[1:] == [str(first / "labels.csv"), str(tmp_path / "audit.zip")]
     assert ask_folder(None, "four") == str(first) and starts[-1] == str(second)
+
+
+def test_files_deleted_one_by_one_are_said_in_the_status_bar_not_asked(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """No folder moved: a box offering to import "its new place" at every opening was no help (h31)."""
+    project, images, moved, _ = _moved_project(tmp_path)
+    moved.rename(images)  # back in place
+    gone = sorted((images / "circle").iterdir())[:2]
+    for path in gone:
+        path.unlink()
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: "were deleted or renamed" in window.statusBar().currentMessage(), timeout=10_000)
+    assert _gone_box() is None and "Remove problem files" in window.statusBar().currentMessage()
+    assert window.training.start_button.isEnabled()  # the other images still train
+    assert "2 image(s) are gone from disk" in window.training.status.text()
+    with ProjectStore.open(project) as store:  # dmtl-studio remove P --missing, from a terminal
+        remove_items(store, problem_ids(store, missing_only=True))
+    controller._changed_elsewhere()  # the window's look at outside changes (every 1.5 s)
+    assert "gone" not in window.training.status.text()  # removed: no longer counted
+    controller.shutdown()

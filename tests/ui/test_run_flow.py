@@ -286,6 +286,14 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     qtbot.addWidget(reopened)
     reopened.set_runs([run(1), probe, run(6)])
     assert reopened.selected_run() == "/runs/run-5"
+    # The project moved since Auto ran: the stored paths are the old place's (h31).
+    moved = [
+        RunRecord(r.id, r.name, r.created_at, r.status, "/new" + r.run_dir, r.config, r.final_metrics)
+        for r in (run(1), probe, run(6))
+    ]
+    reopened.clear_result()
+    reopened.set_runs(moved)
+    assert reopened.selected_run() == "/new/runs/run-5"
     finetune_kept = RunRecord(
         6, "run-6", 6.0, "completed", "/runs/run-6", {}, {"auto": {**choice, "kept": "x"}}
     )

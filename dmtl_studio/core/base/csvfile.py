@@ -64,7 +64,7 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]], encoding:
     if encoding is None:
         return text.encode("utf-8", "surrogateescape")
     try:
-        return text.encode(encoding)
+        return text.encode(encoding, "surrogateescape")  # a file name's undecodable bytes kept, as in UTF-8
     except UnicodeEncodeError as exc:
         line = text.count("\n", 0, exc.start) + 1
         raise ValueError(

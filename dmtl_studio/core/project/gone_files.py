@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dmtl_studio.core.base.cancel import check
 from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
 
 
@@ -41,38 +42,51 @@ class GoneFiles:
     total: int = 0
     folders: tuple[tuple[str, int], ...] = ()
     first: str = ""
-    #: The gone files in project order (for the caller's log; the window shows the counts).
+    #: The gone files in project order, and their labels (None: unlabelled).
     paths: tuple[str, ...] = field(default=(), repr=False)
+    labels: tuple[str | None, ...] = field(default=(), repr=False)
 
     def message(self) -> str:
         """Two or three sentences for the person, or "" when nothing is gone."""
         if not self.gone:
             return ""
+        if not self.folders:  # files deleted or renamed one by one: no folder to find again
+            others = f" and {self.gone - 1} other(s)" if self.gone > 1 else ""
+            return (
+                f"{self.gone} of this project's {self.total} images are no longer on disk: {self.first}{others} "
+                f"were deleted or renamed. {self._kept()}A run leaves them out; Labels ▸ Remove problem files "
+                "from project… forgets them (dmtl-studio remove PROJECT --missing)."
+            )
         where = (
             f"the folder {self.folders[0][0]} is gone"
             if len(self.folders) == 1
             else f"{len(self.folders)} folders are gone, {self.folders[0][0]} the largest"
-            if self.folders
-            else f"{self.first} and others were deleted or renamed"
-        )
-        labels = (
-            f"Their labels ({self.labelled} labelled), splits and notes are kept. " if self.labelled else ""
         )
         return (
             f"{self.gone} of this project's {self.total} images are no longer on disk: {where} (moved, renamed, "
-            f"or on a drive that is not connected). {labels}If the folder was moved, import it from its new "
-            "place: its images are recognised by their content and keep what the project holds for them."
+            f"or on a drive that is not connected). {self._kept()}If the folder was moved, {WAY_BACK}"
+        )
+
+    def _kept(self) -> str:
+        return (
+            f"Their labels ({self.labelled} labelled), splits and notes are kept. " if self.labelled else ""
         )
 
 
-def _gone_folder(path: str) -> str | None:
-    """The highest folder on ``path``'s way that no longer exists (None when the file's own folder exists)."""
-    folder = os.path.dirname(path)
-    if os.path.isdir(folder):
+#: How the product says what gives gone images back (the window's box, the training panel, a run, ``info``).
+WAY_BACK = (
+    "import it from its new place (File ▸ Import image folder…, dmtl-studio import PROJECT FOLDER): its images are "
+    "recognised by their content and keep their labels, splits and notes."
+)
+
+
+def _gone_folder(folder: str, exists: Callable[[str], bool]) -> str | None:
+    """The highest folder on ``folder``'s way that no longer exists (None when ``folder`` exists)."""
+    if exists(folder):
         return None
     while True:
         parent = os.path.dirname(folder)
-        if parent == folder or os.path.isdir(parent):
+        if parent == folder or exists(parent):
             return folder
         folder = parent
 
@@ -80,33 +94,45 @@ def _gone_folder(path: str) -> str | None:
 def find_gone_files(store: ProjectStore, cancelled: Callable[[], bool] = lambda: False) -> GoneFiles:
     """Look on disk for each image the project could use or has marked missing; nothing is written.
 
-    A text project's items live in the project: nothing is ever gone. ``cancelled`` is asked between images (the
-    project was closed meanwhile); the figures then cover the images looked at.
+    The images are taken folder by folder: a folder that is gone counts all its images without one ``stat`` each
+    (an unplugged network share can take seconds a ``stat``); in a folder that exists, each file is looked at. A
+    text project's items live in the project: nothing is ever gone.
 
-    Returns
-    -------
-    GoneFiles
-        The counts and the gone folders. One ``stat`` per image (a second per gone file's folders).
+    Raises
+    ------
+    Cancelled
+        ``cancelled()`` said so (asked between folders and files): a part-look is no answer.
     """
     if store.kind == "text":
         return GoneFiles()
     records = [r for r in store.images() if r.problem in (None, MISSING_REASON)]
-    gone: list[ImageRecord] = []
+    by_folder: dict[str, list[ImageRecord]] = {}
     for record in records:
-        if cancelled():
-            break
-        if not os.path.isfile(record.path):
-            gone.append(record)
+        by_folder.setdefault(os.path.dirname(record.path), []).append(record)
+    seen_folders: dict[str, bool] = {}
+
+    def exists(folder: str) -> bool:
+        if folder not in seen_folders:
+            seen_folders[folder] = os.path.isdir(folder)
+        return seen_folders[folder]
+
+    gone: list[ImageRecord] = []
+    folders: Counter[str] = Counter()
+    for folder, members in by_folder.items():
+        check(cancelled)
+        went = _gone_folder(folder, exists)
+        if went is not None:
+            gone.extend(members)
+            folders[went] += len(members)
+            continue
+        for record in members:
+            check(cancelled)
+            if not os.path.isfile(record.path):
+                gone.append(record)
     if not gone:
         return GoneFiles(total=len(records))
-    folders: Counter[str] = Counter()
-    known: dict[str, str | None] = {}
-    for record in gone:
-        parent = os.path.dirname(record.path)
-        if parent not in known:
-            known[parent] = _gone_folder(record.path)
-        if known[parent] is not None:
-            folders[known[parent]] += 1  # type: ignore[index]
+    order = {record.id: k for k, record in enumerate(records)}
+    gone.sort(key=lambda record: order[record.id])
     return GoneFiles(
         gone=len(gone),
         labelled=sum(1 for r in gone if r.label is not None),
@@ -114,4 +140,5 @@ def find_gone_files(store: ProjectStore, cancelled: Callable[[], bool] = lambda:
         folders=tuple(folders.most_common()),
         first=gone[0].path,
         paths=tuple(r.path for r in gone),
+        labels=tuple(r.label for r in gone),
     )

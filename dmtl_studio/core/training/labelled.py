@@ -11,6 +11,7 @@ import torch
 
 from dmtl_studio.core.base.fileio import file_sha256
 from dmtl_studio.core.project.file_changes import FileChanges, check_image_files
+from dmtl_studio.core.project.gone_files import WAY_BACK
 from dmtl_studio.core.project.images_table import MISSING_REASON, missing_files_notice
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.training.errors import TrainingError
@@ -39,13 +40,14 @@ def labelled_split(store: ProjectStore) -> LabelledSplit:
     classes = tuple(name for name in store.class_names() if name in present)
     noun = "texts" if store.kind == "text" else "images"
     if len(classes) < 2:
-        gone = [im.path for im in store.images() if im.label is not None and im.problem == MISSING_REASON]
-        if gone:  # the labels exist: "label some images first" would send the person to do them again (h28)
+        gone = [im for im in store.images() if im.label is not None and im.problem == MISSING_REASON]
+        if (
+            len(present | {im.label for im in gone}) >= 2
+        ):  # "label some first" would have them done again (h28)
             raise TrainingError(
-                f"training needs labelled {noun} of at least 2 classes; this project has {len(classes)} "
-                f"usable, and {len(gone)} labelled {noun} whose files are no longer on disk ({gone[0]}…). If "
-                "their folder was moved or renamed, import it from its new place (File ▸ Import image folder…, "
-                "dmtl-studio import PROJECT FOLDER): they keep their labels."
+                f"training needs labelled {noun} of at least 2 classes; this project has {len(classes)} usable, "
+                f"and {len(gone)} labelled {noun[:-1]}(s) whose files are no longer on disk ({gone[0].path}…). If "
+                f"their folder was moved or renamed, {WAY_BACK}"
             )
         raise TrainingError(
             f"training needs labelled {noun} of at least 2 classes; this project has {len(classes)}. "

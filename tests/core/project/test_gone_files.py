@@ -55,7 +55,47 @@ def test_files_deleted_alone_name_no_folder_and_marked_ones_count(lab: tuple[Pat
         circles[1].unlink()
         found = find_gone_files(store)
     assert (found.gone, found.labelled, found.folders) == (2, 2, ())
-    assert found.first == str(circles[0]) and "were deleted or renamed" in found.message()
+    message = found.message()
+    assert (
+        found.first == str(circles[0]) and f"{circles[0]} and 1 other(s) were deleted or renamed" in message
+    )
+    assert "Remove problem files" in message and "import it from its new place" not in message
+
+
+def test_a_look_stopped_part_way_gives_no_answer(lab: tuple[Path, Path]) -> None:
+    """A part-look read as the whole: "58 of 300 images" on a window closed while it looked (h31)."""
+    from dmtl_studio.core.base.cancel import Cancelled
+
+    project, images = lab
+    images.rename(images.with_name("elsewhere"))
+    asked = iter([False, False, True])
+    with ProjectStore.open(project) as store, pytest.raises(Cancelled):
+        find_gone_files(store, lambda: next(asked, True))
+
+
+def test_a_gone_folder_costs_one_look_not_one_per_image(lab: tuple[Path, Path], monkeypatch) -> None:  # noqa: ANN001
+    """One stat per image on an unplugged network share takes its timeout per image (h31)."""
+    import os
+
+    project, images = lab
+    images.rename(images.with_name("elsewhere"))
+    looked: list[str] = []
+    real = os.path.isfile
+    monkeypatch.setattr(os.path, "isfile", lambda path: looked.append(path) or real(path))
+    with ProjectStore.open(project) as store:
+        assert find_gone_files(store).gone == 14
+    assert looked == []
+
+
+def test_labels_gone_that_could_not_make_two_classes_are_not_the_way_out(lab: tuple[Path, Path]) -> None:
+    """With one class labelled, a gone circle is not why training cannot start (h31)."""
+    project, images = lab
+    with ProjectStore.open(project) as store:
+        store.merge_classes(["square", "triangle"], "circle")
+        next((images / "circle").iterdir()).unlink()
+        store.mark_missing_files()
+        with pytest.raises(TrainingError, match="Label some images first"):
+            labelled_split(store)
 
 
 def test_a_class_folder_gone_inside_a_folder_still_there(lab: tuple[Path, Path]) -> None:
@@ -74,7 +114,7 @@ def test_a_run_with_every_labelled_file_gone_says_where_the_labels_are(lab: tupl
         with pytest.raises(TrainingError) as caught:
             labelled_split(store)
     message = str(caught.value)
-    assert "12 labelled images whose files are no longer on disk" in message
+    assert "12 labelled image(s) whose files are no longer on disk" in message
     assert "import it from its new place" in message and "Label some" not in message
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -286,6 +287,11 @@ def test_labels_are_exported_in_a_named_encoding_or_refused_whole(tmp_path: Path
         assert import_csv(store, tmp_path / "excel.csv", encoding="cp1252").problems == ()
         export_csv(store, tmp_path / "bom.csv", encoding="utf-8-sig")
         assert (tmp_path / "bom.csv").read_bytes().startswith(b"\xef\xbb\xbfpath,label")
+        # A file name that is not valid UTF-8 keeps its bytes in any encoding asked for, as by default (h31).
+        odd = next(im for im in store.images(usable_only=True) if im.label == "Mélange")
+        store.move_images([(odd.path, os.fsdecode(os.fsencode(odd.path)[:-4] + b"\xff.png"), None)])
+        export_csv(store, tmp_path / "odd.csv", encoding="utf-8")
+        assert b"\xff.png" in (tmp_path / "odd.csv").read_bytes()
         store.rename_class("Mélange", "月")
         with pytest.raises(
             ValueError, match=r"'月' \(line \d+\) cannot be written in ascii.*nothing was written"

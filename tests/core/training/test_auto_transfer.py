@@ -301,6 +301,7 @@ def test_a_fine_tune_its_probe_beat_says_so_and_is_not_the_run_named_for_a_proje
     """Both phases stay in the history; the newer fine-tune was offered as the latest run although Auto kept the
     probe."""
     import os
+    from types import SimpleNamespace
 
     from dmtl_studio.cli import _runs_hint
     from dmtl_studio.core.models.run_folder import SIDECAR_NAME
@@ -317,9 +318,11 @@ def test_a_fine_tune_its_probe_beat_says_so_and_is_not_the_run_named_for_a_proje
     assert _runs_hint(tmp_path / "p").startswith(f"give one of its runs, the latest is {finetune}")
     summary = RunSummary(1, str(probe), "completed", 1, ("a", "b"), "cpu", {})
     note = "Auto kept the linear probe: balanced accuracy 0.9 vs 0.8"
-    kept = _with_choice(
-        summary, {"kept": "probe", "finetune_run": str(finetune), "note": note}, lambda e: None
-    )
+    stored: list[tuple[int, dict]] = []
+    store = SimpleNamespace(add_run_metrics=lambda run_id, extra: stored.append((run_id, extra)))
+    choice = {"kept": "probe", "finetune_run": str(finetune), "note": note}
+    kept = _with_choice(store, summary, choice, lambda e: None)
     assert kept.metrics["auto"]["kept"] == "probe" and not_kept_note(probe) == ""
+    assert stored == [(1, {"auto": choice})]  # kept with the run it kept
     assert not_kept_note(finetune) == f"{NOT_KEPT} auto-probe-1: {note}"
     assert _runs_hint(tmp_path / "p").startswith(f"give one of its runs, the latest is {probe}")
