@@ -1133,7 +1133,15 @@ class StudioController(QObject):
                 method,
                 self.window.evaluation.selected_run(),
             )
-            thread.progress.connect(lambda done, total: view.set_busy(True, f"Features: {done} of {total}…"))
+            layout = "t-SNE: seconds to minutes" if method == "tsne" else "PCA"
+            thread.progress.connect(
+                lambda done, total: view.set_busy(
+                    True,
+                    f"Features: {done} of {total}…"
+                    if done < total
+                    else f"Laying out the {total} points ({layout}; Cancel stops it)…",
+                )
+            )
             thread.result_ready.connect(view.set_map)
             thread.failed.connect(
                 lambda message: view.set_busy(

@@ -112,19 +112,9 @@ def pca_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
     return (x @ (axes * signs).astype(x.dtype)).astype(np.float32)
 
 
-def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
-    """t-SNE (scikit-learn, PCA-initialised) of ``features``: ``(N, F)`` in, ``(N, 2)`` float32 out.
-
-    Raises
-    ------
-    MapError
-        With fewer than 3 images (t-SNE needs a perplexity below ``N``).
-    """
+def _tsne(x: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
 
-    x = np.asarray(features, dtype=np.float32)
-    if x.ndim != 2 or x.shape[0] < 3:
-        raise MapError(f"t-SNE needs at least 3 images, got {x.shape[0] if x.ndim == 2 else 0}")
     perplexity = float(min(30.0, (x.shape[0] - 1) / 3))
     return (
         TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
@@ -133,8 +123,61 @@ def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
     )
 
 
-def project(features: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
-    """``features`` ``(N, F)`` projected to ``(N, 2)`` float32 with ``method`` (``pca`` or ``tsne``).
+def _tsne_child(conn: object, x: np.ndarray, seed: int) -> None:  # runs in the child process
+    try:
+        conn.send(("ok", _tsne(x, seed)))  # type: ignore[attr-defined]
+    except BaseException as exc:  # noqa: BLE001 - whatever failed reaches the parent as a message
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))  # type: ignore[attr-defined]
+
+
+def tsne_2d(features: np.ndarray, seed: int = 0, should_stop: ShouldStop | None = None) -> np.ndarray:
+    """t-SNE (scikit-learn, PCA-initialised) of ``features``: ``(N, F)`` in, ``(N, 2)`` float32 out.
+
+    scikit-learn's t-SNE cannot be interrupted (seconds to minutes, a Cancel that did nothing, h30): with
+    ``should_stop`` it runs in a child process, which a stop ends at once; without, in this process.
+
+    Raises
+    ------
+    MapError
+        With fewer than 3 images (t-SNE needs a perplexity below ``N``), or a child process that failed.
+    Cancelled
+        ``should_stop`` said so (the child is ended).
+    """
+    x = np.asarray(features, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] < 3:
+        raise MapError(f"t-SNE needs at least 3 images, got {x.shape[0] if x.ndim == 2 else 0}")
+    if should_stop is None:
+        return _tsne(x, seed)
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt and torch threads
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_tsne_child, args=(sender, x, seed), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        while not receiver.poll(0.2):
+            check(should_stop)
+            if not child.is_alive() and not receiver.poll():
+                raise MapError(
+                    f"the t-SNE layout's process ended without a result (exit code {child.exitcode})"
+                )
+        status, value = receiver.recv()
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(5)
+        receiver.close()
+    if status != "ok":
+        raise MapError(f"the t-SNE layout failed: {value}")
+    return value
+
+
+def project(
+    features: np.ndarray, method: str = "pca", seed: int = 0, should_stop: ShouldStop | None = None
+) -> np.ndarray:
+    """``features`` ``(N, F)`` projected to ``(N, 2)`` float32 with ``method`` (``pca`` or ``tsne``; with
+    ``should_stop``, a t-SNE can be stopped: see :func:`tsne_2d`).
 
     Raises
     ------
@@ -144,7 +187,7 @@ def project(features: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndar
     if method == "pca":
         return pca_2d(features, seed)
     if method == "tsne":
-        return tsne_2d(features, seed)
+        return tsne_2d(features, seed, should_stop)
     raise MapError(f"unknown map method {method!r}: use one of {', '.join(METHODS)}")
 
 
@@ -237,7 +280,8 @@ def dataset_map(
         )
     check(should_stop)
     started = time.perf_counter()
-    points = project(features, method, seed if seed is not None else config.seed)
+    stoppable = None if should_stop is never_stop else should_stop  # nothing can stop it: no child process
+    points = project(features, method, seed if seed is not None else config.seed, stoppable)
     return DatasetMap(
         points=points,
         image_ids=np.asarray([im.id for im in images], dtype=np.int64),

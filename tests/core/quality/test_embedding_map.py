@@ -38,6 +38,24 @@ def test_the_map_separates_clusters_and_is_deterministic(method: str) -> None:
     assert np.array_equal(points, project(features, method, seed=3))
 
 
+def test_a_stoppable_t_sne_runs_in_a_child_that_a_stop_ends() -> None:
+    """scikit-learn's t-SNE cannot be interrupted: the window's Cancel did nothing for the layout's whole time
+    (h30). With a stop to obey it runs in a child process: the same map, and a stop ends it at once."""
+    import time
+
+    from dmtl_studio.core.base.cancel import Cancelled
+
+    features, _ = _clusters()
+    assert np.array_equal(
+        project(features, "tsne", seed=3, should_stop=lambda: False), project(features, "tsne", seed=3)
+    )
+    big = np.random.default_rng(0).normal(size=(3000, 64)).astype(np.float32)  # a layout of many seconds
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        project(big, "tsne", should_stop=lambda: time.monotonic() - started > 1.0)
+    assert time.monotonic() - started < 8.0  # the child was ended, not waited for
+
+
 def test_pca_axes_do_not_flip_with_the_order_of_the_features() -> None:
     features, _ = _clusters(per_class=20, dims=64)
     order = np.random.default_rng(1).permutation(len(features))
