@@ -99,3 +99,30 @@ def test_label_exports_end_plainly_and_leave_no_broken_file(
         _one_plain_line(result, str(folder / "classes"), words)
         for path in folder.rglob("*"):
             assert path.name.startswith(".filler") or path.is_dir(), f"left behind: {path}"
+
+
+def test_a_project_on_a_full_disk_is_said_full_not_damaged(tmp_path: Path, shapes_dir: Path) -> None:
+    """After a command met the full disk, every next one said "the project database … is damaged (disk I/O
+    error)", and nothing was (h30)."""
+
+    def small_project(disk: Path) -> None:
+        with ProjectStore.create(disk / "project") as store:
+            store.add_class("circle")
+
+    with full_disk(tmp_path / "disk", free_kib=0, prepare=small_project, size_kib=2048) as disk:
+        labels = tmp_path / "labels.csv"
+        labels.write_text(
+            "path,label\n" + "".join(f"{p},circle\n" for p in sorted(shapes_dir.rglob("*.png"))[:40])
+        )
+        _cli("labels", "import-csv", str(disk / "project"), str(labels))
+        for args in (
+            ("info", str(disk / "project")),
+            ("labels", "export-csv", str(disk / "project"), str(tmp_path / "out.csv")),
+        ):
+            result = _cli(*args)
+            assert "damaged" not in result.stderr, result.stderr[-2000:]
+            if result.returncode:
+                _one_plain_line(result, "the disk is full")
+        (disk / ".filler-kept").unlink()
+        with ProjectStore.open(disk / "project") as store:
+            assert store.integrity_check() == "ok"

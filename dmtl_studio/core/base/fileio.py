@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -90,6 +91,27 @@ def describe_os_error(exc: BaseException) -> str:
         return _REASONS[exc.errno]
     text = getattr(exc, "strerror", None) or str(exc)
     return text or type(exc).__name__
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (an SQLite or OS error) comes from the disk: full, read-only, or an I/O error."""
+    text = str(exc).lower()
+    return is_disk_full(exc) or "readonly" in text or "read-only" in text or "disk i/o error" in text
+
+
+def disk_reason(exc: BaseException, folder: Path | None = None) -> str:
+    """Plain words for a disk error (:func:`is_disk_error`); ``folder``: where to look for a full disk, which
+    SQLite reports as a plain I/O error when it cannot map its shared-memory file."""
+    text = str(exc).lower()
+    if is_disk_full(exc):
+        return "the disk is full"
+    if "readonly" in text or "read-only" in text:
+        return "the disk or folder is read-only"
+    if folder is not None:
+        with suppress(OSError):
+            if shutil.disk_usage(folder).free < 1 << 20:
+                return "the disk is full"
+    return "the disk reported an input/output error"
 
 
 def is_disk_full(exc: BaseException) -> bool:

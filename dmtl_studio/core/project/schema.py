@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from dmtl_studio.core.base.fileio import disk_reason, is_disk_error
 from dmtl_studio.core.project.errors import ProjectError
 
 SCHEMA_VERSION = 4
@@ -154,6 +155,11 @@ def _inspect(db_path: Path) -> tuple[tuple[str, str], ...]:
         if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:  # its header is not SQLite's
             raise ProjectError(
                 f"{db_path} is not a project database (damaged or another kind of file); left untouched"
+            ) from exc
+        if is_disk_error(exc):  # a full disk read as "damaged" sent people to restore a backup (h30)
+            raise ProjectError(
+                f"cannot read the project database {db_path}: {disk_reason(exc, Path(db_path).parent)}; it was "
+                "left untouched (free some space, or check the drive, and open it again)"
             ) from exc
         raise ProjectError(
             f"the project database {db_path} is damaged ({exc}); it was refused and left untouched"

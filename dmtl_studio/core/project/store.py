@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -20,7 +19,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from dmtl_studio.core.base import fileio
-from dmtl_studio.core.base.fileio import FileWriteError, atomic_target, describe_os_error, is_disk_full
+from dmtl_studio.core.base.fileio import (
+    FileWriteError,
+    atomic_target,
+    describe_os_error,
+    disk_reason,
+    is_disk_error,
+    is_disk_full,
+)
 from dmtl_studio.core.base.paths import DATABASE_NAME as DATABASE_NAME
 from dmtl_studio.core.base.paths import RUN_SIDECAR_NAME
 from dmtl_studio.core.project.busy import (
@@ -225,9 +231,9 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
                 raise ProjectBusyError(
                     f"{path} is busy: {describe_holders(path)} is writing to it; try again when it has finished"
                 ) from exc
-            if not read_only and _is_disk_error(exc):
+            if is_disk_error(exc):  # a full disk is no damaged database (h30)
                 raise ProjectError(
-                    f"cannot open {db_path}: {_disk_reason(exc, path)}; the project was kept as it was"
+                    f"cannot open {db_path}: {disk_reason(exc, path)}; the project was kept as it was"
                 ) from exc
             raise ProjectError(
                 f"the project database {db_path} is damaged ({exc}); it was left untouched"
@@ -305,9 +311,9 @@ class ProjectStore(ClassesTable, ImagesTable, TextsTable, RunsTable):
             if self._conn.in_transaction:
                 with suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) and _is_disk_error(exc):
+            if isinstance(exc, sqlite3.OperationalError) and is_disk_error(exc):
                 raise ProjectError(
-                    f"could not write to the project database in {self.folder}: {_disk_reason(exc, self.folder)}. This "
+                    f"could not write to the project database in {self.folder}: {disk_reason(exc, self.folder)}. This "
                     "change was not saved; everything saved before it is kept."
                 ) from exc
             raise
@@ -378,22 +384,3 @@ def _is_read_only(folder: Path, db_path: Path) -> bool:
     if db_path.exists() and not os.access(db_path, os.W_OK):
         return True
     return not os.access(folder, os.W_OK)
-
-
-def _is_disk_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return is_disk_full(exc) or "readonly" in text or "read-only" in text or "disk i/o error" in text
-
-
-def _disk_reason(exc: BaseException, folder: Path | None = None) -> str:
-    text = str(exc).lower()
-    if is_disk_full(exc):
-        return "the disk is full"
-    if "readonly" in text or "read-only" in text:
-        return "the disk or folder is read-only"
-    if folder is not None:
-        # SQLite reports a full disk met while mapping its shared-memory file as a plain I/O error.
-        with suppress(OSError):
-            if shutil.disk_usage(folder).free < 1 << 20:
-                return "the disk is full"
-    return "the disk reported an input/output error"
