@@ -69,7 +69,12 @@ def _process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A process killed whose parent has not reaped it yet (a zombie, state Z) still answers signal 0 (h30).
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return stream.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): signal 0 answered
 
 
 def write_lock(run_dir: Path) -> None:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,17 @@ def test_an_older_version_s_running_row_without_a_lock_is_interrupted(tmp_path: 
     with ProjectStore.open(project) as store:
         run = store.runs()[-1]
     assert run.status == "interrupted" and run.resumable
+
+
+def test_a_killed_process_not_yet_reaped_is_not_alive() -> None:
+    """A window killed while its launcher had not reaped it (a zombie) kept its run "running" in `info` (h30)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
+            assert time.monotonic() < deadline  # exited, not reaped: a zombie
+            time.sleep(0.05)
+        assert not run_lock._process_alive(child.pid)
+        assert run_lock._process_alive(os.getpid())
+    finally:
+        child.wait()
