@@ -1,6 +1,7 @@
 """The headless ``dmtl-studio`` commands; the same core pipeline as the window.
 
-Progress goes to stderr; results (and, with ``--json``, a JSON summary as the last line) go to stdout.
+Progress goes to stderr and results to stdout; with ``--json`` stdout holds the JSON summary alone and everything
+else goes to stderr (:func:`~dmtl_studio.cli_output.json_mode`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmtl_studio import __version__, cli_explain, cli_remove, cli_text
-from dmtl_studio.cli_output import json_mode, output_folders, print_json
+from dmtl_studio.cli_output import add_json_option, json_mode, output_folders, print_json
 from dmtl_studio.core.base.durations import spoken_duration
 from dmtl_studio.core.models.text_catalog import DEFAULT_TEXT_ENCODER
 from dmtl_studio.core.training.config import TrainConfig, setting, value_type
@@ -161,9 +162,7 @@ def _parser() -> argparse.ArgumentParser:
         help="read every top folder as a class, even one named like a split (train/, valid/, dev/, test/…)",
     )
     cli_text.add_import_options(p)
-    p.add_argument(
-        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
-    )
+    add_json_option(p)
 
     p = sub.add_parser(
         "splits",
@@ -198,9 +197,7 @@ def _parser() -> argparse.ArgumentParser:
         "the epochs it has done)",
     )
     _distributed_options(p)
-    p.add_argument(
-        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
-    )
+    add_json_option(p)
 
     p = sub.add_parser(
         "labels",
@@ -305,9 +302,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="a run's metrics on the test split (validation split if none)")
     p.add_argument("run_dir", type=_path)
     p.add_argument("--project", type=_path, default=None, help="the project (default: the run's own)")
-    p.add_argument(
-        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
-    )
+    add_json_option(p)
 
     cli_explain.add_command(sub, _path)
 
@@ -345,9 +340,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the folds")
     _feature_options(p)
-    p.add_argument(
-        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
-    )
+    add_json_option(p)
 
     p = sub.add_parser(
         "duplicates",
@@ -366,9 +359,7 @@ def _parser() -> argparse.ArgumentParser:
         help="move each group that spans splits into the split holding most of it (train on a tie)",
     )
     _feature_options(p)
-    p.add_argument(
-        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
-    )
+    add_json_option(p)
     return parser
 
 

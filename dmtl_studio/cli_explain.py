@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dmtl_studio.cli_output import output_folders, print_json
+from dmtl_studio.cli_output import add_json_option, output_folders, print_json
 
 HELP = (
     "explain a run's predictions: Grad-CAM pictures of images (written to --out), or the words of texts that "
@@ -49,9 +49,7 @@ def add_command(sub: argparse._SubParsersAction, path_type: Callable[[str], Path
         help="explain this class (default: each input's predicted class)",
     )
     p.add_argument("--top", type=int, default=5, metavar="K", help="texts: words shown each way (default 5)")
-    p.add_argument(
-        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
-    )
+    add_json_option(p)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -63,6 +63,13 @@ def output_folders(path: Path | None) -> Iterator[None]:
         print(f"note: created the folder {where}, which did not exist", file=sys.stderr)
 
 
+def add_json_option(parser: object) -> None:
+    """A command's ``--json`` option (see :func:`json_mode`)."""
+    parser.add_argument(  # type: ignore[attr-defined]
+        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
+    )
+
+
 @contextlib.contextmanager
 def json_mode(enabled: bool) -> Iterator[None]:
     """Around a command given ``--json``: everything it prints goes to stderr, and only :func:`print_json`'s one

@@ -2,7 +2,7 @@
 
 ``dmtl-studio import`` infers the kind from its source (:func:`~dmtl_studio.core.project.project_kind.source_kind`):
 a CSV / TSV / JSON Lines file, a ``.txt`` file or a folder of ``.txt`` files is imported as texts, anything else
-as images. Progress goes to stderr; results (and, with ``--json``, a JSON summary as the last line) to stdout.
+as images. Progress goes to stderr, results to stdout (with ``--json``, the JSON summary alone; the rest to stderr).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dmtl_studio.cli_output import print_json
+from dmtl_studio.cli_output import add_json_option, print_json
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file, source_kind
 from dmtl_studio.core.project.runs_table import fitted_as_linear_probe
@@ -31,9 +31,7 @@ def add_commands(sub: argparse._SubParsersAction, path_type: Callable[[str], Pat
     )
     p = sub.add_parser("info", help="a project's kind, items, classes and runs")
     p.add_argument("project_dir", type=path_type)
-    p.add_argument(
-        "--json", action="store_true", help="print a JSON summary, alone on stdout (the rest goes to stderr)"
-    )
+    add_json_option(p)
 
 
 def encoding_option(value: str) -> str:
