@@ -32,7 +32,15 @@ def test_import_csv_counts_keeps_empty_cells_and_rename_merges_case_variants(
     blocked = run_cli("labels", "export-folders", str(project), str(tmp_path / "out"))
     assert blocked.returncode == 2 and "differ only in case" in blocked.stderr
 
-    result = run_cli("labels", "rename", str(project), "Circle", "circle")
+    refused = run_cli(
+        "labels", "rename", str(project), "Circle", "circle"
+    )  # a merge is asked for, not guessed
+    assert (
+        refused.returncode == 2
+        and "a class named 'circle' already exists: to move every item" in refused.stderr
+    )
+    assert "add --merge" in refused.stderr
+    result = run_cli("labels", "rename", str(project), "Circle", "circle", "--merge")
     assert result.returncode == 0, result.stderr
     assert "merged class 'Circle' into 'circle': 1 item(s) moved" in result.stdout
     result = run_cli("labels", "rename", str(project), "circle", "round")

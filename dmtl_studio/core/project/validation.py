@@ -107,7 +107,7 @@ def describe_case_variants(pairs: Iterable[tuple[str, str]]) -> list[str]:
 
     return [
         f"warning: class '{new}' {how(new, other)}, and is kept as a separate class (if they are one, merge them "
-        f"in the classes panel, or: dmtl-studio labels rename PROJECT '{new}' '{other}')"
+        f"in the classes panel, or: dmtl-studio labels rename PROJECT '{new}' '{other}' --merge)"
         for new, other in pairs
     ]
 

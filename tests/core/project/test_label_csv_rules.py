@@ -264,7 +264,10 @@ def test_labels_that_spell_the_same_number_are_warned_about(tmp_path: Path) -> N
     with create_project(tmp_path / "q", kind="text") as store:
         summary = import_texts(store, table, text_column="text", label_column="label", seed=0)
     text = summary.describe()
-    assert "class '1.0' is the same number as class '1'" in text and "labels rename PROJECT '1.0' '1'" in text
+    assert (
+        "class '1.0' is the same number as class '1'" in text
+        and "labels rename PROJECT '1.0' '1' --merge" in text
+    )
     assert "class '2' is the same number as class '02'" in text
     assert "class 'nan' differs from class 'NaN' only in case" in text  # not a number: compared by case
     assert case_variants(["1"], ["1.5", "10"]) == []
