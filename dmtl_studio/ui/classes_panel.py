@@ -161,8 +161,9 @@ class ClassesPanel(QWidget):
         super().__init__(parent)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setAccessibleName("Classes")
-        # Clicking a class must not take the keyboard from the grid: the number keys label the selected images.
-        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Clicking a class must not take the keyboard from the grid (the number keys label the selected images);
+        # Tab reaches it, and the arrow keys then choose a class to rename, merge or delete (h30: mouse only).
+        self.table.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long class names differ at their ends

@@ -232,8 +232,14 @@ def test_number_keys_also_label_while_the_large_view_has_the_focus(
     qtbot.keyClick(browser.viewer.view, Qt.Key.Key_1)
     assert _labels(project)[Path(first.path).name] == "circle"
     qtbot.keyClick(browser.viewer.view, Qt.Key.Key_Plus)  # the view's own keys still zoom
-    # Clicking the classes table leaves the keyboard where it was.
-    assert browser.classes.table.focusPolicy() == Qt.FocusPolicy.NoFocus
+    # Clicking the classes table leaves the keyboard where it was; Tab reaches it, and the arrow keys choose a
+    # class there (mouse only before, h30).
+    table = browser.classes.table
+    assert table.focusPolicy() == Qt.FocusPolicy.TabFocus
+    table.setFocus(Qt.FocusReason.TabFocusReason)
+    table.setCurrentCell(0, 1)
+    qtbot.keyClick(table, Qt.Key.Key_Down)
+    assert browser.classes.selected_classes() == [browser.store.class_names()[1]]
 
 
 def test_shift_delete_removes_the_selected_images_from_the_project_after_asking(
