@@ -110,6 +110,13 @@ def class_warnings(
         One sentence per warning, the split's own warnings last.
     """
     noun = "text" if kind == "text" else "image"
+    # A split warning about a class deleted or emptied since stays no longer (it named a deleted class, h30).
+    split_warnings = [
+        w
+        for w in split_warnings
+        if not w.startswith("class '")
+        or any(w.startswith(f"class '{name}' ") and c["total"] > 0 for name, c in counts.items())
+    ]
     warnings = [
         f"Class '{name}' has only {c['total']} {noun}(s): too few to keep a validation {noun}."
         for name, c in counts.items()

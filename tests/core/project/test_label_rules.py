@@ -133,6 +133,10 @@ def test_class_warnings_name_small_classes_once_and_conflicts() -> None:
     assert not any(w.startswith("Class 'b'") for w in warnings)  # the split's own warning names it
     assert "1 picture(s) carry two or more labels" in warnings[1] and warnings[-1] == split[0]
     assert class_warnings({"c": {"total": 5}}) == []
+    # A class deleted (or emptied) since the split was drawn: its warning goes (it stayed until a restart, h30).
+    gone = ["class 'long name' has only 1 distinct image(s): too few to split", "class 'c' has only 5 …"]
+    assert class_warnings({"c": {"total": 5}, "empty": {"total": 0}}, gone) == [gone[1]]
+    assert class_warnings({"c": {"total": 5}, "long name": {"total": 0}}, gone[:1]) == []
 
 
 def test_relabelling_keeps_a_label_changed_by_hand_since() -> None:
