@@ -1184,6 +1184,10 @@ class DatasetBrowser(QWidget):
         elsewhere = self.store.labels_of(list(self.editor.changed_elsewhere))
         gone = len(self.editor.changed_elsewhere) - len(elsewhere)  # removed by another window or a command
         self._apply({**labels, **elsewhere})
+        # An item the filter had dropped (a reload after an outside change) may match it again (h30: an image
+        # unlabelled again by Undo was missing from the Unlabelled queue the header counted it in).
+        if any(self.model.row_of(i) is None for i in labels if i in self._all):
+            self.apply_filter(keep_place=True)
         self._select_ids(list(labels) or list(elsewhere))
         items = "text(s)" if self.is_text else "image(s)"
         left = len(self.editor.changed_elsewhere)

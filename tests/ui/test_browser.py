@@ -445,3 +445,17 @@ def test_an_image_gone_from_disk_says_so_in_the_viewer(qtbot, tmp_path: Path) ->
     browser.viewer.set_caption(browser._caption(record))  # drawn again (a label, a note): the line stays
     assert MISSING_HINT in browser.viewer.caption.text()
     controller.shutdown()
+
+
+def test_an_item_undone_back_to_unlabelled_returns_to_the_unlabelled_queue(qtbot, browser_window) -> None:  # noqa: ANN001
+    """Labelled in the Unlabelled queue, dropped from it by a reload after another window's change, then unlabelled
+    again by Undo: the header counted it, the queue did not show it (h30)."""
+    _window, browser = browser_window
+    browser.set_filter("unlabelled")
+    first = browser.model.record(0).id
+    browser.view.setCurrentIndex(browser.model.index(0))
+    browser.label_selected("circle")
+    browser.reload_keeping_place()  # as after a change made elsewhere: the labelled item no longer matches
+    assert browser.model.row_of(first) is None
+    browser.undo()
+    assert browser.model.row_of(first) is not None and first in browser.selected_ids()
