@@ -48,8 +48,41 @@ def test_every_shortcut_is_bound_once_and_acts(qtbot, project: Path) -> None:  #
     ambiguous = {key: names for key, names in bound.items() if len(names) > 1}
     assert not ambiguous, f"bound more than once: {ambiguous}"
     # The README's and the menus' shortcuts are all there.
-    for key in ("Ctrl+N", "Ctrl+O", "Ctrl+I", "Ctrl+Q", "Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y", "G"):
+    for key in (
+        "Ctrl+N",
+        "Ctrl+O",
+        "Ctrl+I",
+        "Ctrl+Q",
+        "Ctrl+Z",
+        "Ctrl+Shift+Z",
+        "Ctrl+Y",
+        "G",
+        "F1",
+        "F5",
+        "Shift+F5",
+    ):
         assert key in bound, key
+
+    # F1 lists the keys; F5 starts a run from anywhere (28 Tab presses from the grid before, h30), when it can.
+    seen = []
+    _activate(qtbot, window)
+    _dismiss_next_dialog(seen)
+    qtbot.keyClick(window.browser.view, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: seen == ["Keyboard shortcuts"], timeout=2_000)
+    started: list[bool] = []
+    window.training.start_requested.disconnect(controller.start_training)  # counted, not trained
+    window.training.start_requested.connect(lambda: started.append(True))
+    window.evaluation_dock.raise_()
+    window.training.set_can_start(False, "not yet")
+    _activate(qtbot, window)
+    qtbot.keyClick(window.browser.view, Qt.Key.Key_F5)
+    assert started == []
+    window.training.set_can_start(True, "ready")
+    qtbot.keyClick(window.browser.view, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: started == [True], timeout=2_000)
+    window.training.start_requested.disconnect()
+    window.training.start_requested.connect(controller.start_training)
+    window.training.set_can_start(False, "")
 
     # File menu: each opens its dialog.
     for key, action in (("N", window.new_action), ("O", window.open_action), ("I", window.import_action)):
