@@ -288,6 +288,7 @@ def import_folder(
     gone = GoneImages(held_records)  # a moved folder's files are these images at their new place
     moves: list[tuple[str, str, str | None]] = []  # (old path, new path, class it takes or None)
     moved = 0
+    remember_source(store, root)  # first: an import stopped or killed part-way is offered by Import again (h30)
     for index, path in enumerate(files):
         if should_stop():
             cancelled = True
@@ -353,7 +354,7 @@ def import_folder(
             }
         )
     split = assign_splits(store, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
-    remember_source(store, root)
+    remember_source(store, root)  # again: newest first, after any import made meanwhile
     usable = read - len(problems)
     return ImportSummary(
         scanned=total,

@@ -84,3 +84,13 @@ def test_a_table_imported_again_with_blank_labels_counts_the_projects_labels_as_
         store.set_label([stuck.id], "stuck")
         again = import_texts(store, table, text_column="text", label_column="label", id_column="id")
         assert (again.labelled, again.unlabelled, again.kept_labels) == (1, 0, 1)
+
+
+def test_an_import_stopped_part_way_is_offered_again(tmp_path: Path) -> None:
+    """A killed import left its folder out of Import again, with half its images in the project (h30)."""
+    folder = write_shapes_folder(tmp_path / "images", 6, unlabelled=0, seed=2, size=24)
+    checks = iter(range(1000))
+    with ProjectStore.create(tmp_path / "p") as store:
+        summary = import_folder(store, folder, seed=0, batch_size=4, should_stop=lambda: next(checks) >= 5)
+        assert summary.cancelled and import_sources(store) == [str(folder.absolute())]
+        assert import_folder(store, folder, seed=0).added == 18 - summary.added  # the rest, by Import again
