@@ -694,7 +694,8 @@ class DatasetBrowser(QWidget):
         # Labels of files gone from disk are kept (not counted above): say so, or "0 labelled" reads as lost.
         kept = sum(1 for image_id in marked if self._all[image_id].label is not None)
         kept_note = f" ({kept} of them labelled)" if kept else ""
-        self.summary.setText(f"{self._summary_start}, {len(marked) + found} {bad}{kept_note}")
+        read_only = " · <b>read-only</b> (for viewing)" if self.store.read_only else ""
+        self.summary.setText(f"{self._summary_start}, {len(marked) + found} {bad}{kept_note}{read_only}")
 
     def set_gone_paths(self, paths: frozenset[str]) -> None:
         """The files of the project found gone from disk as it opened (labels kept, nothing marked): the header
@@ -851,6 +852,11 @@ class DatasetBrowser(QWidget):
                     f"and import it again, or remove it (Labels ▸ Remove problem {'texts' if self.is_text else 'files'} "
                     "from project…)"
                 )
+            return
+        if self.store is not None and self.store.read_only:  # said where one looks, not a box per key (h30)
+            self.status_message.emit(
+                f"{self.store.folder.name} is open read-only (for viewing): labels cannot be changed"
+            )
             return
         if class_name is not None and self._class_gone(class_name):
             return

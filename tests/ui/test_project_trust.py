@@ -23,6 +23,13 @@ def test_a_read_only_project_opens_for_viewing_with_a_notice(qtbot, project: Pat
         assert not errors and controller.store is not None and controller.store.read_only
         assert window.windowTitle().endswith("(read-only)")
         assert "read-only" in window.statusBar().currentMessage()
+        # It looks read-only where one labels, and a label key says so there, not in a box per key (h30).
+        assert window.browser.summary.text().endswith("<b>read-only</b> (for viewing)")
+        messages: list[str] = []
+        window.browser.status_message.connect(messages.append)
+        window.browser.view.setCurrentIndex(window.browser.model.index(0))
+        window.browser.label_selected("circle")
+        assert not errors and messages and "is open read-only (for viewing)" in messages[-1]
         controller.shutdown()
 
 
