@@ -90,6 +90,10 @@ PIXMAP_CACHE_SIZE = 2000  # thumbnails kept in memory; the rest are read again f
 Index = QModelIndex | QPersistentModelIndex
 
 
+#: Said after a split change: Ctrl+Z (label changes only) did nothing after one, and said nothing (h30).
+NOT_UNDONE = " (a split change: Undo label does not go back over it; move them back to undo it)"
+
+
 class ImageListModel(QAbstractListModel):
     """The images of the current filter, shown in chunks as the view scrolls (``canFetchMore``/``fetchMore``).
 
@@ -1054,7 +1058,7 @@ class DatasetBrowser(QWidget):
             )
         else:
             self.status_message.emit(
-                f"Kept {len(ids)} duplicate {self._noun()} in the {SPLIT_TITLES[split]} split{differ}"
+                f"Kept {len(ids)} duplicate {self._noun()} in the {SPLIT_TITLES[split]} split{differ}{NOT_UNDONE}"
             )
         self.project_changed.emit()
 
@@ -1449,7 +1453,9 @@ class DatasetBrowser(QWidget):
         along = (
             f" ({copies} of them identical copies of those selected, which share one split)" if copies else ""
         )
-        self.status_message.emit(f"Moved {len(ids)} {self._noun()} to the {SPLIT_TITLES[split]} split{along}")
+        self.status_message.emit(
+            f"Moved {len(ids)} {self._noun()} to the {SPLIT_TITLES[split]} split{along}{NOT_UNDONE}"
+        )
         self.project_changed.emit()
 
     def reassign_splits(self, val_fraction: float, test_fraction: float, seed: int) -> None:

@@ -60,6 +60,7 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
             assert next(im.label for im in store.images() if im.id == record.id) == record.label
         assert "leak" not in browser.model.data(browser.model.index(row))
         assert "in the training split" in window.statusBar().currentMessage()
+        assert "Undo label does not go back over it" in window.statusBar().currentMessage()  # Ctrl+Z: silent (h30)
     finally:
         controller.shutdown()
 
@@ -73,7 +74,7 @@ def test_moving_an_image_says_its_identical_copy_moved_along(qtbot, tmp_path: Pa
         browser.move_selected_to_split("test")
         assert messages[-1] == (
             "Moved 2 image(s) to the test split (1 of them identical copies of those selected, which share one "
-            "split)"
+            "split) (a split change: Undo label does not go back over it; move them back to undo it)"
         )
         with ProjectStore.open(project) as store:
             splits = {Path(im.path).name: im.split for im in store.images()}

@@ -288,7 +288,9 @@ def import_folder(
     gone = GoneImages(held_records)  # a moved folder's files are these images at their new place
     moves: list[tuple[str, str, str | None]] = []  # (old path, new path, class it takes or None)
     moved = 0
-    remember_source(store, root)  # first: an import stopped or killed part-way is offered by Import again (h30)
+    remember_source(
+        store, root
+    )  # first: an import stopped or killed part-way is offered by Import again (h30)
     for index, path in enumerate(files):
         if should_stop():
             cancelled = True
