@@ -696,7 +696,7 @@ class DatasetBrowser(QWidget):
         found = len((unreadable | gone) - marked)
         bad = "problem text(s)" if self.is_text else "problem file(s)"
         # Labels of files gone from disk are kept (not counted above): say so, or "0 labelled" reads as lost.
-        kept = sum(1 for image_id in marked if self._all[image_id].label is not None)
+        kept = sum(1 for image_id in marked | gone if self._all[image_id].label is not None)
         kept_note = f" ({kept} of them labelled)" if kept else ""
         read_only = " · <b>read-only</b> (for viewing)" if self.store.read_only else ""
         self.summary.setText(f"{self._summary_start}, {len(marked) + found} {bad}{kept_note}{read_only}")

@@ -53,7 +53,7 @@ def test_a_moved_folder_is_said_at_opening_and_its_new_place_imported(
     # The labels are there: the header does not count them as lost before anything is marked; the gone files
     # are problem files at once (not as their tiles fail, one screen at a time).
     assert "12 labelled in 3 class(es)" in window.browser.summary.text()
-    assert window.browser.summary.text().endswith(", 14 problem file(s)")
+    assert window.browser.summary.text().endswith(", 14 problem file(s) (12 of them labelled)")
     assert "14 image(s) are gone from disk: a run leaves them out" in window.training.status.text()
     # Every labelled file gone: no "Ready… Press Start training" for a run sure to fail (h31).
     assert not window.training.start_button.isEnabled()
