@@ -33,6 +33,7 @@ from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
 COLOR_BY = (("Label", "label"), ("Split", "split"), ("Model verdict", "verdict"))
 DRAG_MODES = (("Pan (Shift: rectangle, Ctrl: lasso)", "pan"), ("Rectangle", "rect"), ("Lasso", "lasso"))
 METHODS = (("PCA (fast)", "pca"), ("t-SNE (slower)", "tsne"))
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}  #: as the status names them (it read "TSNE", h30)
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 VERDICT_COLORS = {"right": "#2ca02c", "wrong": "#d62728", "predicted": "#1f77b4"}
 VERDICT_NAMES = {"right": "right", "wrong": "wrong", "predicted": "predicted (unlabelled)"}
@@ -207,7 +208,8 @@ class DatasetMapView(QWidget):
         items = "text(s), placed by their embeddings" if text else "image(s)"
         hover = "" if text else "Hover a point for its thumbnail. "
         self.status.setText(
-            f"{len(result.image_ids)} {items}, {result.method.upper()} layout{run}. {hover}Shift-drag selects a "
+            f"{len(result.image_ids)} {items}, {METHOD_NAMES.get(result.method, result.method)} layout{run}. {hover}"
+            "Shift-drag selects a "
             "rectangle, Ctrl-drag a lasso; number keys label the selection."
         )
 

@@ -197,4 +197,6 @@ def test_the_status_of_a_text_project_map_speaks_of_texts(qtbot) -> None:  # noq
     view._hover(view.view_box.mapViewToScene(pg_point(0, 0)))  # a text has no thumbnail to ask for
     assert view._hovered == 0 and wanted == []
     view.set_map(DatasetMap(**fields))
-    assert view.status.text().startswith("3 image(s)")
+    assert view.status.text().startswith("3 image(s), PCA layout")
+    view.set_map(DatasetMap(**{**fields, "method": "tsne"}))
+    assert view.status.text().startswith("3 image(s), t-SNE layout")  # as the choice names it ("TSNE", h30)
