@@ -147,6 +147,16 @@ class KeyStripScroll(QScrollArea):
         return super().eventFilter(watched, event)
 
 
+#: The longest word a warning shows whole (a class name): longer ones lose their middle.
+LONGEST_WORD = 32
+
+
+def _shorten_words(text: str) -> str:
+    """``text`` with each word longer than :data:`LONGEST_WORD` shortened in its middle ("Mitochondr…day3")."""
+    half = LONGEST_WORD // 2
+    return " ".join(w if len(w) <= LONGEST_WORD else f"{w[:half]}…{w[-half + 1 :]}" for w in text.split(" "))
+
+
 class ClassesPanel(QWidget):
     """Shows classes; the buttons emit requests that the browser carries out (with confirmation)."""
 
@@ -276,11 +286,14 @@ class ClassesPanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
         # One warning shown (the rest in the tooltip): a column of them squeezed the class table and the view.
-        shown = html.escape(warnings[0], quote=False) if warnings else ""
+        # A long class name is one word the label cannot wrap: it widened the column and squeezed the grid to two
+        # columns (h30); shortened in its middle here, whole in the tooltip.
+        shown = html.escape(_shorten_words(warnings[0]), quote=False) if warnings else ""
         if len(warnings) > 1:
             shown += f"<br><i>and {len(warnings) - 1} more warning(s): point here to read them all</i>"
         self.warnings.setText(shown)
-        self.warnings.setToolTip("\n".join(warnings) if len(warnings) > 1 else "")
+        whole = len(warnings) > 1 or (bool(warnings) and _shorten_words(warnings[0]) != warnings[0])
+        self.warnings.setToolTip("\n".join(warnings) if whole else "")
         self.warnings.setVisible(bool(warnings))
         self.key_strip.show_classes(self._names, colors)
         self._fit_rows()

@@ -431,6 +431,9 @@ class DatasetBrowser(QWidget):
         self.summary.setWordWrap(True)
         self.filter = QComboBox()
         self.filter.setMinimumContentsLength(22)  # "Duplicates: 3/5 warned (12)" whole at 1280 px
+        # As wide as that whatever its items: "Class: <a 98-letter name>" widened it and the search box became "S…".
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.filter.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
         # ...but narrower when the window must be (a 1024 px screen, a large font): the width it wants stays 22
         # characters, the least it takes 12 (the full title is the combo's tooltip).
         self.filter.setMinimumWidth(self.filter.fontMetrics().horizontalAdvance("x") * 12 + 40)

@@ -60,7 +60,9 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
             assert next(im.label for im in store.images() if im.id == record.id) == record.label
         assert "leak" not in browser.model.data(browser.model.index(row))
         assert "in the training split" in window.statusBar().currentMessage()
-        assert "Undo label does not go back over it" in window.statusBar().currentMessage()  # Ctrl+Z: silent (h30)
+        assert (
+            "Undo label does not go back over it" in window.statusBar().currentMessage()
+        )  # Ctrl+Z: silent (h30)
     finally:
         controller.shutdown()
 

@@ -261,3 +261,27 @@ def test_a_key_for_a_class_merged_elsewhere_labels_nothing_and_says_so(
     with ProjectStore.open(project) as store:
         assert store.labels_of([target]) == {target: "square"}
     controller.shutdown()
+
+
+def test_a_long_class_name_does_not_widen_the_side_column_or_the_filter(qtbot, project: Path) -> None:  # noqa: ANN001
+    """A 98-letter class name in a warning and in the Show list squeezed the grid to two columns and the search
+    box to "S…" (h30)."""
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    browser = window.browser
+    wide = browser.filter.sizeHint().width()
+    name = (
+        "Mitochondrial_fragmentation_phenotype_after_treatment_with_compound_XYZ_at_high_concentration_day3"
+    )
+    browser.add_class(name)
+    browser.set_filter("unlabelled")
+    browser.view.setCurrentIndex(browser.model.index(0))
+    browser.label_selected(name)
+    assert browser.filter.findData(f"class:{name}") >= 0 or any(
+        name in browser.filter.itemText(i) for i in range(browser.filter.count())
+    )
+    assert browser.filter.sizeHint().width() == wide
+    warnings = browser.classes.warnings
+    assert name not in warnings.text() and "Mitochondrial_f…" in warnings.text()
+    assert name in warnings.toolTip()  # whole where one points
+    controller.shutdown()
