@@ -798,11 +798,12 @@ class DatasetBrowser(QWidget):
             self.count_label.setText(f"{shown} shown")
             self.count_label.setToolTip("")
             return
-        self.count_label.setText(f"{shown} shown · {len(self._stale)} no longer match")
+        # Short: at 1280 px the longer "· 1 no longer match" took the search box down to "S…" (h28).
+        self.count_label.setText(f"{shown} shown ({len(self._stale)} done)")
         self.count_label.setToolTip(
-            f"{len(self._stale)} of the {self._noun()} shown were labelled or moved since this filter was chosen. "
-            "They stay in place so that the grid does not jump while you label; choose the filter again to "
-            "leave them out."
+            f"{len(self._stale)} of the {self._noun()} shown were labelled or moved since this filter was chosen and "
+            "no longer match it. They stay in place so that the grid does not jump while you label; choose the "
+            "filter again to leave them out."
         )
 
     def _note_stale(self, changed: list[ImageRecord]) -> None:
