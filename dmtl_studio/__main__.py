@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # PyTorch itself cannot load (a missing library): say so, not a traceback
             print(f"self-test FAILED: PyTorch cannot be loaded: {type(exc).__name__}: {exc}", flush=True)
             return 1
-        return self_test(args[1:], extra_checks=[("Qt platform", _qt_platform_check)])
+        from dmtl_studio.core.quality.embedding_map import layout_self_check
+
+        return self_test(
+            args[1:], extra_checks=[("dataset map", layout_self_check), ("Qt platform", _qt_platform_check)]
+        )
     from dmtl_studio.cli import main as cli_main
 
     return cli_main(args)

@@ -3,7 +3,8 @@
 # when the system allows an unprivileged network namespace (unshare -rn).
 #
 #   1. --version, then --self-test: torch, bundled weights, spawned DataLoader workers, onnxruntime over an
-#      exported backbone, safetensors, project database, the bundled text encoder and WordNet, Qt platform plugins
+#      exported backbone, safetensors, project database, the bundled text encoder and WordNet, the dataset map's
+#      t-SNE in a spawned process, Qt platform plugins
 #   2. start to the main window and quit: first with --demo (generates the demo project with the bundled
 #      generator), then once cold (the bundle's files dropped from the page cache), then SMOKE_STARTS times
 #      warm; the cold time and the warm median are the start-up figures of docs/performance.md

@@ -24,6 +24,7 @@ CHECKS = (
     "data folder",
     "text encoder",
     "text augmentation",
+    "dataset map",
     "Qt platform",
 )
 
@@ -60,6 +61,7 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
     assert "2 spawned DataLoader workers" in done.stdout
     assert "device: cpu" in done.stdout
     assert "384-d unit embedding" in done.stdout
+    assert "t-SNE of 40 points in a spawned process" in done.stdout  # the map's stoppable layout (h30)
     assert lines[-1].startswith(f"self-test passed: {len(CHECKS)} checks")
 
 

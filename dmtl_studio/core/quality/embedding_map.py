@@ -173,6 +173,15 @@ def tsne_2d(features: np.ndarray, seed: int = 0, should_stop: ShouldStop | None 
     return value
 
 
+def layout_self_check() -> str:
+    """The installer's self-test of the stoppable t-SNE: a spawned child imports scikit-learn and returns a layout
+    (in a bundle the launcher must make the child a worker, not a second window). Raises on any failure."""
+    points = tsne_2d(np.random.default_rng(0).normal(size=(40, 8)), should_stop=lambda: False)
+    if points.shape != (40, 2) or not np.isfinite(points).all():
+        raise MapError(f"a t-SNE layout of shape {points.shape} with non-finite points")
+    return "t-SNE of 40 points in a spawned process"
+
+
 def project(
     features: np.ndarray, method: str = "pca", seed: int = 0, should_stop: ShouldStop | None = None
 ) -> np.ndarray:
