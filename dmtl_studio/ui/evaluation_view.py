@@ -6,7 +6,6 @@ unlabelled images and the run's HTML report. It only emits requests; the composi
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -35,13 +33,7 @@ from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.project_kind import TABLE_SUFFIXES, is_table_file
 from dmtl_studio.core.project.runs_table import CROSSVAL_PREFIX, RunRecord
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
-from dmtl_studio.ui.file_dialogs import (
-    ask_folder,
-    ask_open_file,
-    ask_save_file,
-    remember_folder,
-    start_folder,
-)
+from dmtl_studio.ui.file_dialogs import ask_folder, ask_open_file, ask_save_file, ask_save_file_and_filter
 from dmtl_studio.ui.flow_layout import FlowLayout
 from dmtl_studio.ui.muted import readable
 from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
@@ -506,10 +498,7 @@ class EvaluationView(QWidget):
             f"{name}, {purpose} ({pattern})": fmt
             for name, (fmt, pattern, purpose, _text) in EXPORT_FORMATS.items()
         }
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export the model", os.path.join(start_folder(), Path(run).name), ";;".join(formats)
-        )
-        remember_folder(path)
+        path, chosen = ask_save_file_and_filter(self, "Export the model", Path(run).name, ";;".join(formats))
         if path:
             self.request_export(run, formats.get(chosen, "onnx"), path)
 

@@ -61,7 +61,14 @@ def ask_open_file(parent: QWidget | None, title: str, filters: str, near: str | 
 def ask_save_file(parent: QWidget | None, title: str, suggested: str, filters: str = "") -> str:
     """Where to write a file ("" when cancelled), its folder remembered. ``suggested``: a file name, put in the
     folder last chosen, or a whole path, kept as it is."""
+    return ask_save_file_and_filter(parent, title, suggested, filters)[0]
+
+
+def ask_save_file_and_filter(
+    parent: QWidget | None, title: str, suggested: str, filters: str = ""
+) -> tuple[str, str]:
+    """:func:`ask_save_file`, with the filter the person chose (an export's format)."""
     suggestion = suggested if os.path.isabs(suggested) else os.path.join(start_folder(), suggested)
-    path, _ = QFileDialog.getSaveFileName(parent, title, suggestion, filters)
+    path, chosen = QFileDialog.getSaveFileName(parent, title, suggestion, filters)
     remember_folder(path)
-    return path
+    return path, chosen
