@@ -1505,7 +1505,11 @@ class DatasetBrowser(QWidget):
         self._class_change(lambda: self.store.add_class(name), f"Added class '{name.strip()}'")
 
     def _rename_class(self, old: str) -> None:
-        name, ok = QInputDialog.getText(self, "Rename class", f"New name for '{old}':", text=old)
+        # Said before, as Merge and Delete say it (the history went without a word, h30).
+        undo_note = (
+            "\n(Undo label cannot go back past a rename.)" if self.editor and self.editor.can_undo() else ""
+        )
+        name, ok = QInputDialog.getText(self, "Rename class", f"New name for '{old}':{undo_note}", text=old)
         if ok and name.strip() and name.strip() != old:
             self._class_change(
                 lambda: self.editor.rename_class(old, name),

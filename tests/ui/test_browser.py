@@ -462,3 +462,23 @@ def test_an_item_undone_back_to_unlabelled_returns_to_the_unlabelled_queue(qtbot
     assert browser.model.row_of(first) is None
     browser.undo()
     assert browser.model.row_of(first) is not None and first in browser.selected_ids()
+
+
+def test_a_rename_asked_after_labelling_says_undo_stops_there(qtbot, browser_window, monkeypatch) -> None:  # noqa: ANN001
+    """Merge and Delete said a class change ends Undo label's history; Rename did not (h30)."""
+    from PySide6.QtWidgets import QInputDialog
+
+    _window, browser = browser_window
+    asked: list[str] = []
+    monkeypatch.setattr(
+        QInputDialog, "getText", lambda _p, _t, label, **kw: asked.append(label) or ("", False)
+    )
+    browser._rename_class("circle")
+    browser.set_filter("unlabelled")
+    browser.view.setCurrentIndex(browser.model.index(0))
+    browser.label_selected("square")
+    browser._rename_class("circle")
+    assert asked == [
+        "New name for 'circle':",
+        "New name for 'circle':\n(Undo label cannot go back past a rename.)",
+    ]
