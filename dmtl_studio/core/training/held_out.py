@@ -179,7 +179,7 @@ def imbalance_notice(split: LabelledSplit, config: TrainConfig, nouns: str = "im
     if counts[large] < IMBALANCE_RATIO * counts[small]:
         return None
     return (
-        f"the classes are imbalanced ({split.classes[large]} {counts[large]} {nouns}, {split.classes[small]} "
+        f"the classes are imbalanced ('{split.classes[large]}' {counts[large]} {nouns}, '{split.classes[small]}' "
         f"{counts[small]}: {counts[large] / counts[small]:.0f} to 1): plain accuracy flatters the large class, so "
         "judge by the balanced accuracy (evaluate gives both), and consider weighting the loss by class (Class "
         "imbalance in the window's Learning settings; --imbalance weighted_loss on the command line)"

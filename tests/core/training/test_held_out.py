@@ -84,7 +84,7 @@ def test_imbalanced_classes_are_said_to_flatter_plain_accuracy_unless_the_run_ha
         tuple((f"v{i}", 0) for i in range(8)) + (("vd", 1),),
     )
     note = imbalance_notice(lopsided, PROBE)
-    assert note.startswith("the classes are imbalanced (ok 80 images, defect 8: 10 to 1)")
+    assert note.startswith("the classes are imbalanced ('ok' 80 images, 'defect' 8: 10 to 1)")  # quoted (h30)
     assert "balanced accuracy" in note and "--imbalance weighted_loss" in note
     assert imbalance_notice(lopsided, TrainConfig.recommended(imbalance="weighted_loss")) is None
     assert imbalance_notice(_split(10, 2), PROBE) is None  # equal classes: nothing to say
