@@ -622,6 +622,8 @@ class StudioController(QObject):
         thread.progress.connect(panel.on_progress)
         thread.preparing.connect(panel.on_preparing)
         thread.epoch_finished.connect(panel.on_epoch)
+        # The history's row of the run under way follows its epochs (it read "Epochs 0 · —" to the end, h30).
+        thread.epoch_finished.connect(lambda _epoch: self._refresh_history())
         thread.run_finished.connect(panel.on_finished)
         thread.run_finished.connect(self._remember_kept_run)
         thread.failed.connect(panel.on_failed)

@@ -96,9 +96,16 @@ def test_pause_holds_the_run_and_resume_goes_on(qtbot, project: Path, monkeypatc
     assert panel.train_loss.n == held  # nothing moves while paused
     assert controller.training_thread.isRunning()
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(controller.training_thread.finished, timeout=180_000):
-        pass
-    assert "Finished after 3 epoch(s)" in panel.status.text()
+    # The history's row of the run under way follows its epochs (it read "Epochs 0 · —" to the end, h30).
+    qtbot.waitUntil(lambda: panel.val_accuracy.n >= 1, timeout=180_000)
+    qtbot.waitUntil(
+        lambda: panel.history.rowCount() == 1 and panel.history.item(0, 4).text() not in ("0", ""),
+        timeout=10_000,
+    )
+    assert panel.history.item(0, 5).text() != "—"
+    # The run may have ended meanwhile: wait for what its end shows, not for a signal that may be gone.
+    qtbot.waitUntil(lambda: "Finished after 3 epoch(s)" in panel.status.text(), timeout=180_000)
+    qtbot.waitUntil(lambda: not controller.training_thread.isRunning(), timeout=30_000)
     assert panel.confusion.rowCount() == 3 and panel.per_class.rowCount() == 3
     assert panel.learning_rate.n == panel.train_loss.n
     assert panel.history.rowCount() == 1  # the run history was refreshed
