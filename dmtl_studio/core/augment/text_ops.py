@@ -7,7 +7,8 @@ word with probability α, always keeping one. Unlike EDA's reference code the te
 of punctuation: the operations act on words and leave the gaps between them (:mod:`.text_tokens`) where they were,
 and a replacing word takes the case of the word it replaces. Stop words are never replaced nor used for insertion,
 nor are words of one or two letters and acronyms in capitals: their WordNet senses are mostly other abbreviations
-("CO" gives "cobalt" and "Colorado", "OK" "Sooner State", "x" "ecstasy"), which change what a text is about.
+("CO" gives "cobalt" and "Colorado", "OK" "Sooner State", "x" "ecstasy"), which change what a text is about; nor
+are capitalised words inside a sentence, which are names ("Windows" gave "Windowpane", "Excel" "Surpass").
 
 Character noise imitates typing slips on a QWERTY keyboard (:mod:`.keyboard`). Mixup for text (Zhang et al. 2018,
 applied to sentence embeddings as in Guo et al. 2019, "Augmenting Data with Mixup for Sentence Classification")
@@ -58,6 +59,22 @@ def _replaceable(word: str) -> bool:
     return word.isalpha() and len(word) > 2 and not word.isupper() and word.lower() not in STOP_WORDS
 
 
+#: What ends a sentence in the gap before a word: a word after it may be capitalised for that reason alone.
+_SENTENCE_END = frozenset(".!?\n")
+
+
+def _replaceable_at(tokens: Tokens, index: int) -> bool:
+    """:func:`_replaceable`, and not a capitalised word inside a sentence: a name ("Windows" gave "Windowpane",
+    "Slack" "Abate", "Excel" "Surpass" in support tickets, h32). A capitalised first word of a sentence is any
+    word, and may be replaced."""
+    word = tokens.words[index]
+    if not _replaceable(word):
+        return False
+    if not word[:1].isupper() or index == 0:
+        return True
+    return bool(_SENTENCE_END.intersection(tokens.gaps[index]))
+
+
 class _SynonymReplacement(TextTransform):
     def __init__(self, params: Mapping[str, ParamValue]) -> None:
         self.rate = float(params["rate"])
@@ -71,7 +88,7 @@ class _SynonymReplacement(TextTransform):
         done = 0
         for index in rng.permutation(len(words)).tolist():
             word = words[index]
-            if not _replaceable(word):
+            if not _replaceable_at(tokens, index):
                 continue
             options = synonyms(word)
             if options:
@@ -96,8 +113,9 @@ class _RandomInsertion(TextTransform):
         for _ in range(wanted):
             draws = rng.random(self.TRIES + 2).tolist()
             for k in range(self.TRIES):
-                word = words[int(draws[k] * len(words))]
-                options = synonyms(word) if _replaceable(word) else ()
+                at = int(draws[k] * len(words))
+                word = words[at]
+                options = synonyms(word) if _replaceable_at(tokens, at) else ()
                 if options:
                     choice = options[int(draws[-2] * len(options))]
                     tokens.insert(int(draws[-1] * (len(words) + 1)), choice)

@@ -164,6 +164,31 @@ def test_synonym_replacement_replaces_words_by_their_synonyms() -> None:
 
 
 @needs_wordnet
+def test_names_inside_a_sentence_keep_their_name_and_give_no_synonym() -> None:
+    """Support tickets: "Windows" gave "Windowpane", "Slack" "Abate", "Excel" "Surpass" (h32). A capitalised
+    word inside a sentence is a name; the first word of a sentence is capitalised for that reason alone."""
+    replace = _compile("synonym_replacement", 1.0, rate=1.0)
+    insert = _compile("random_insertion", 1.0, rate=1.0)
+    text = "Paste the invoice into Excel. Slack crashes after the Windows update! Quickly restart Outlook"
+    names = {"Excel", "Windows", "Outlook"}  # "Slack" and "Quickly" begin sentences: ordinary words there
+    for seed in range(30):
+        result = replace.preview(text, np.random.default_rng(seed))
+        assert not names & {c.before for c in result.changes}, result.text
+        assert names <= set(WORD.findall(result.text))
+        inserted = {
+            result.text[c.start : c.end].lower()
+            for c in insert.preview(text, np.random.default_rng(seed)).changes
+        }
+        assert not inserted & {s.lower() for name in names for s in synonyms(name)} - {
+            s.lower() for word in WORD.findall(text) if word not in names for s in synonyms(word)
+        }
+    assert any(
+        "Slack" in {c.before for c in replace.preview(text, np.random.default_rng(seed)).changes}
+        for seed in range(30)
+    )
+
+
+@needs_wordnet
 def test_random_insertion_inserts_synonyms_of_the_texts_words() -> None:
     compiled = _compile("random_insertion", 1.0, rate=0.3)
     text = "The doctor examined the injured patient."
