@@ -202,7 +202,8 @@ for _name, _label, _builder, _help, _probability in (
         "synonym_replacement",
         "Synonym replacement",
         _SynonymReplacement,
-        "Replace words (not stop words) with a WordNet synonym of theirs (EDA). Needs WordNet.",
+        "Replace words (not stop words, nor names capitalised inside a sentence) with a WordNet synonym of any "
+        "of their senses (EDA): keep the rate low. Needs WordNet.",
         0.5,
     ),
     (
