@@ -1152,10 +1152,7 @@ class DatasetBrowser(QWidget):
         self._ordered[key] = (title, result.cell_ids(true_index, predicted_index))
         self._rebuild_filters(self.classes.class_names())
         # The cell's images whole: a search typed before hid them ("0 shown" for a cell of 3, h28).
-        self.search.blockSignals(True)
-        self.search.clear()
-        self.search.blockSignals(False)
-        self._search_timer.stop()  # a search still being typed is dropped with it
+        self._clear_search()
         if self.filter.currentData() == key:
             self.apply_filter()
         else:
@@ -1170,6 +1167,7 @@ class DatasetBrowser(QWidget):
             self.notes[s.image_id] = f"suggests {s.label} {s.confidence:.0%} (run {suggestions.run_name})"
         title = f"Uncertain first · {suggestions.method}"
         self._ordered[QUEUE_KEY] = (title, suggestions.queue())
+        self._clear_search()  # the queue whole: a search typed before showed it as "0 shown" (h32)
         self._rebuild_filters(self.classes.class_names())
         self._notes_changed()
         if self.filter.currentData() == QUEUE_KEY:
@@ -1179,6 +1177,14 @@ class DatasetBrowser(QWidget):
         self.status_message.emit(
             f"{len(self.suggestions)} suggestion(s), most uncertain first: Enter accepts, a number corrects"
         )
+
+    def _clear_search(self) -> None:
+        """Empty the search box without a search of its own (the caller shows its list next); a search still
+        being typed is dropped with it."""
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._search_timer.stop()
 
     def current_record(self) -> ImageRecord | None:
         current = self.view.currentIndex()
