@@ -1008,12 +1008,12 @@ class StudioController(QObject):
                 self._waiting_text = (item_id, text)  # the newest request wins
                 return
             thread = TextExplainThread(run_dir, item_id, text)
-            thread.result_ready.connect(show_words)
+            thread.result_ready.connect(lambda payload, run=run_dir: show_words(payload, run))
             thread.failed.connect(text_viewer.show_explain_message)
             thread.finished.connect(next_text)
             start("explain", thread)
 
-        def show_words(payload: tuple[int, tuple, str, float, int]) -> None:
+        def show_words(payload: tuple[int, tuple, str, float, int], run_dir: str) -> None:
             item_id, words, class_name, probability, unread = payload
             beyond = (
                 f" The last {unread} word(s) lie past what the model reads (its maximum length) and were not scored."
@@ -1023,7 +1023,7 @@ class StudioController(QObject):
             text_viewer.set_attributions(
                 item_id,
                 words,
-                f"Why '{class_name}' ({probability:.0%}) by run {Path(view.selected_run() or '').name}: each word "
+                f"Why '{class_name}' ({probability:.0%}) by run {Path(run_dir).name}: each word "
                 "scored by how much the class's log-odds fall without it (0.69 halves the odds); green speaks for "
                 "the class, red (wavy underline) against, faint where a word moves the odds less than e-fold; hover "
                 "a word for its score." + beyond,

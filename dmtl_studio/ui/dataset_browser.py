@@ -1090,6 +1090,10 @@ class DatasetBrowser(QWidget):
         """Offer the misclassified and low-confidence images of an ``EvaluationResult`` as filters and show its
         verdicts on the thumbnails, in place of the last evaluation's (``None``: no evaluation is shown, as when
         another run is chosen). A filter of the evaluation in use shows the new lists at once."""
+        if (
+            self.text_viewer.explaining and result is not None
+        ):  # the words of the run shown now, not the last (h32)
+            self.text_viewer.explain_again()
         previous = self.evaluation.per_image() if self.evaluation is not None else {}
         for image_id in previous:  # the last run's verdicts: none of them may stand beside this run's
             if self.model.verdicts.get(image_id, "")[:1] in ("✓", "✗"):

@@ -227,6 +227,11 @@ class TextViewer(QWidget):
             self.explain_note.show()
             self.explain_requested.emit(self.item_id, self.body.toPlainText())
 
+    def explain_again(self) -> None:
+        """Score the text shown again (another run is chosen): its highlights were the last run's."""
+        self._clear_highlight()
+        self._ask_for_explanation()
+
     def _clear_highlight(self) -> None:
         self.body.setExtraSelections([])
         self.body.scores = []

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt
 
+from dmtl_studio.core.evaluation.results import EvaluationResult
 from dmtl_studio.core.project.store import ProjectStore
 
 TIMEOUT = 120_000
@@ -49,6 +51,25 @@ def test_explain_highlights_the_words_of_the_current_text(qtbot, text_studio) ->
     words = viewer.body.toPlainText().split()
     assert 0 < len(selections) <= len(words)
     assert all(s.cursor.selectedText() in words for s in selections)
+    # Another run's figures shown: the words are scored again, by it (they stayed the last run's, h32).
+    asked: list[int] = []
+    viewer.explain_requested.connect(lambda item_id, _text: asked.append(item_id))
+    record = browser._all[viewer.item_id]
+    browser.set_evaluation(
+        EvaluationResult(
+            run_dir="other",
+            run_name="other",
+            split="val",
+            note="",
+            classes=(record.label or "x", "y"),
+            image_ids=np.array([record.id]),
+            paths=(record.path,),
+            targets=np.array([0]),
+            probabilities=np.array([[0.7, 0.3]]),
+        )
+    )
+    assert asked == [viewer.item_id] and viewer.highlighted == 0
+    qtbot.waitUntil(lambda: viewer.highlighted > 0, timeout=TIMEOUT)
     viewer.explain_button.setChecked(False)
     assert viewer.highlighted == 0 and not viewer.body.extraSelections()
     assert viewer.explain_button.text() == "Explain"
