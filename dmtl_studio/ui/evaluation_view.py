@@ -511,6 +511,8 @@ class EvaluationView(QWidget):
         self.is_text = kind == "text"
         noun = "text" if self.is_text else "image"
         self.confusion.noun = noun
+        if self.result is None:
+            self.reliability.show_summary(None, noun=noun)
         self.per_class.setHorizontalHeaderLabels([*PER_CLASS_COLUMNS[:-1], f"{noun.capitalize()}s"])
         self.confusion.setToolTip(
             f"Rows: true class · columns: predicted class · click a cell to see its {noun}s"
@@ -654,7 +656,9 @@ class EvaluationView(QWidget):
     def _clear_tables(self) -> None:
         self.confusion.clear_matrix()
         self.per_class.setRowCount(0)
-        self.reliability.show_summary(None)
+        self.reliability.show_summary(
+            None, noun="text" if self.is_text else "image"
+        )  # h32: "no image" of texts
         for button in (self.misclassified_button, self.low_confidence_button):
             button.setEnabled(False)
 
