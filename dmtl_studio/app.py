@@ -31,6 +31,7 @@ from dmtl_studio.core.base.paths import (
 )
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
+from dmtl_studio.core.project.gone_files import WAY_BACK
 from dmtl_studio.core.project.images_table import missing_files_notice
 from dmtl_studio.core.project.import_sources import import_sources
 from dmtl_studio.core.project.importer import mixed_split_folders
@@ -265,7 +266,7 @@ class StudioController(QObject):
         """Look on a worker for the open project's images whose files are gone (a folder moved or renamed, a
         drive not connected) and say so at once, with the way back (``ask``), rather than at the next run (h28);
         after an import, look again to count what is still gone."""
-        self._gone_paths = frozenset()
+        self._gone_paths, self._gone_ids = frozenset(), ()
         if self.project_dir is None or self.store is None or self.store.kind == "text":
             return
         earlier = self.model_tasks.get("gone-files")
@@ -290,7 +291,7 @@ class StudioController(QObject):
         if not held.issuperset(gone.paths):  # an import or a removal while it looked: look again
             self._look_for_gone_files(ask)
             return
-        self._gone_paths = frozenset(gone.paths)
+        self._gone_paths, self._gone_ids = frozenset(gone.paths), gone.ids
         self.window.browser.set_gone_paths(self._gone_paths)
         self._update_readiness()
         if not gone.gone or not ask:
@@ -384,17 +385,17 @@ class StudioController(QObject):
         # A labelled item with no split trains (core's labelled_split), as an interrupted import leaves some (h30).
         trains = {name: c["total"] - c["val"] - c["test"] for name, c in counts.items()}
         gone = 0
-        if self._gone_paths:  # files found gone as the project opened: a run leaves them out (h31)
-            for record in self.store.images():
-                if record.path in self._gone_paths:
-                    gone += 1
-                    if record.problem is None and record.label in trains and record.split in (None, "train"):
-                        trains[record.label] -= 1
+        # Files found gone as the project opened: a run leaves them out (h31). Only their records are read again:
+        # this runs on each label action.
+        for record in self.store.images_by_id(self._gone_ids):
+            if record.path in self._gone_paths:
+                gone += 1
+                if record.problem is None and record.label in trains and record.split in (None, "train"):
+                    trains[record.label] -= 1
         self.window.model_panel.set_training_count(sum(trains.values()))
         trainable = [name for name, count in trains.items() if count > 0]
         gone_note = (
-            f" {gone} image(s) are gone from disk: a run leaves them out; if their folder was moved, import it "
-            "from its new place."
+            f" {gone} image(s) are gone from disk: a run leaves them out; if their folder was moved, {WAY_BACK}"
             if gone
             else ""
         )
@@ -842,6 +843,7 @@ class StudioController(QObject):
         # Threads without a Qt parent, owned here: a finished one is deleted when the next of its kind replaces it.
         self.model_tasks: dict[str, QThread] = {}
         self._gone_paths: frozenset[str] = frozenset()  # files found gone as the project opened
+        self._gone_ids: tuple[int, ...] = ()  # their record ids
         self._waiting_cam: tuple[int, str] | None = None
         self._waiting_text: tuple[int, str] | None = None
         # The browser's verdicts and filters are those of the run whose figures the view shows.

@@ -245,7 +245,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """``dmtl-studio info PROJECT``: kind, items, classes, problems, runs."""
-    from dmtl_studio.core.project.gone_files import find_gone_files
+    from dmtl_studio.core.project.gone_files import WAY_BACK, find_gone_files
     from dmtl_studio.core.project.import_sources import import_sources
     from dmtl_studio.core.project.project_kind import kind_was_chosen
     from dmtl_studio.core.project.store import ProjectStore
@@ -279,9 +279,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     for name, c in counts.items():
         print(f"  {name}: {c['total']} (train {c['train']}, val {c['val']}, test {c['test']})")
     if found.folders:  # a folder moved or renamed: the way back (its images keep their labels)
-        print(
-            "folders gone from disk (import a folder from its new place to give its images back their labels):"
-        )
+        print(f"folders gone from disk (if one was moved, {WAY_BACK.rstrip('.')}):")
         for folder, images in found.folders:
             print(f"  {folder} ({images} image(s))")
     # Which run is which: its status (one to continue?), strategy, epochs, validation accuracy.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmtl_studio.core.augment.image_recipe import CompiledRecipe
 from dmtl_studio.core.augment.recipe import Recipe, mix_pair
 from dmtl_studio.core.augment.resize import DEFAULT_RESIZE
 
@@ -36,7 +37,7 @@ class PreviewTile:
 
 
 def preview_tiles(
-    recipe: Recipe,
+    recipe: Recipe | CompiledRecipe,
     image: np.ndarray,
     label: str | None,
     partners: Sequence[tuple[np.ndarray, str | None]] = (),
@@ -48,7 +49,7 @@ def preview_tiles(
     Parameters
     ----------
     recipe
-        The recipe to show.
+        The recipe to show (or the recipe compiled already).
     image, label
         The image (uint8 RGB, already at training size) and its class name (``None``: unlabelled; training mixes
         labelled images only, so an unlabelled one is shown unmixed).
@@ -60,7 +61,7 @@ def preview_tiles(
     seed
         Tile ``k`` uses the generator seeded ``(seed, k)``: the same seed gives the same tiles.
     """
-    compiled = recipe.compile()
+    compiled = recipe.compile() if isinstance(recipe, Recipe) else recipe
     tiles = []
     height, width = image.shape[:2]
     partners = [(other, other_label) for other, other_label in partners if other_label is not None]
@@ -133,10 +134,9 @@ def render_preview(
         for i, (other_path, other_label) in enumerate(request.items[:8])
         if i != request.current
     ]
-    tiles = preview_tiles(request.recipe, image, label, partners, request.count, request.seed)
-    note = (
-        UNLABELLED_NOT_MIXED.format(item="image") if label is None and request.recipe.compile().mixers else ""
-    )
+    compiled = request.recipe.compile()
+    tiles = preview_tiles(compiled, image, label, partners, request.count, request.seed)
+    note = UNLABELLED_NOT_MIXED.format(item="image") if label is None and compiled.mixers else ""
     return PreviewResult(
         request.request_id,
         image,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dmtl_studio.core.base.fileio import file_sha256
+from dmtl_studio.core.base.missing_files import missing_files
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.imaging import inspect_image
@@ -116,8 +117,11 @@ def current_hashes(store: object, records: Sequence[ImageRecord]) -> tuple[dict[
     to look cached features up by. A file that changed into an unusable one, or that is no longer there, has no hash
     (nothing cached is used: reading it then reports it, as for any run).
     """
-    changes = check_image_files(store, records)
-    gone = {path for path, _ in changes.unusable} | {r.path for r in records if not os.path.isfile(r.path)}
+    missing = set(
+        missing_files(r.path for r in records).paths
+    )  # a gone folder's files: one stat, not one each
+    changes = check_image_files(store, [r for r in records if r.path not in missing])
+    gone = {path for path, _ in changes.unusable} | missing
     hashes = {r.path: r.sha256 for r in records if r.sha256 and r.path not in gone}
     hashes.update(changes.hashes)
     return hashes, changes

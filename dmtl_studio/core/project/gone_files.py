@@ -11,13 +11,11 @@ files back their labels, splits and notes by content).
 
 from __future__ import annotations
 
-import os
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dmtl_studio.core.base.cancel import check
+from dmtl_studio.core.base.missing_files import missing_files
 from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
 
 
@@ -45,6 +43,8 @@ class GoneFiles:
     #: The gone files in project order, and their labels (None: unlabelled).
     paths: tuple[str, ...] = field(default=(), repr=False)
     labels: tuple[str | None, ...] = field(default=(), repr=False)
+    #: Their record ids: what the window reads again, instead of every record, when labels change.
+    ids: tuple[int, ...] = field(default=(), repr=False)
 
     def message(self) -> str:
         """Two or three sentences for the person, or "" when nothing is gone."""
@@ -80,23 +80,12 @@ WAY_BACK = (
 )
 
 
-def _gone_folder(folder: str, exists: Callable[[str], bool]) -> str | None:
-    """The highest folder on ``folder``'s way that no longer exists (None when ``folder`` exists)."""
-    if exists(folder):
-        return None
-    while True:
-        parent = os.path.dirname(folder)
-        if parent == folder or exists(parent):
-            return folder
-        folder = parent
-
-
 def find_gone_files(store: ProjectStore, cancelled: Callable[[], bool] = lambda: False) -> GoneFiles:
     """Look on disk for each image the project could use or has marked missing; nothing is written.
 
-    The images are taken folder by folder: a folder that is gone counts all its images without one ``stat`` each
-    (an unplugged network share can take seconds a ``stat``); in a folder that exists, each file is looked at. A
-    text project's items live in the project: nothing is ever gone.
+    The images are taken folder by folder (:func:`~dmtl_studio.core.base.missing_files.missing_files`: a folder
+    that is gone counts all its images without one ``stat`` each). A text project's items live in the project:
+    nothing is ever gone.
 
     Raises
     ------
@@ -106,39 +95,18 @@ def find_gone_files(store: ProjectStore, cancelled: Callable[[], bool] = lambda:
     if store.kind == "text":
         return GoneFiles()
     records = [r for r in store.images() if r.problem in (None, MISSING_REASON)]
-    by_folder: dict[str, list[ImageRecord]] = {}
-    for record in records:
-        by_folder.setdefault(os.path.dirname(record.path), []).append(record)
-    seen_folders: dict[str, bool] = {}
-
-    def exists(folder: str) -> bool:
-        if folder not in seen_folders:
-            seen_folders[folder] = os.path.isdir(folder)
-        return seen_folders[folder]
-
-    gone: list[ImageRecord] = []
-    folders: Counter[str] = Counter()
-    for folder, members in by_folder.items():
-        check(cancelled)
-        went = _gone_folder(folder, exists)
-        if went is not None:
-            gone.extend(members)
-            folders[went] += len(members)
-            continue
-        for record in members:
-            check(cancelled)
-            if not os.path.isfile(record.path):
-                gone.append(record)
-    if not gone:
+    missing = missing_files((r.path for r in records), cancelled)
+    if not missing.paths:
         return GoneFiles(total=len(records))
-    order = {record.id: k for k, record in enumerate(records)}
-    gone.sort(key=lambda record: order[record.id])
+    went = set(missing.paths)
+    gone = [r for r in records if r.path in went]
     return GoneFiles(
         gone=len(gone),
         labelled=sum(1 for r in gone if r.label is not None),
         total=len(records),
-        folders=tuple(folders.most_common()),
+        folders=missing.folders,
         first=gone[0].path,
         paths=tuple(r.path for r in gone),
         labels=tuple(r.label for r in gone),
+        ids=tuple(r.id for r in gone),
     )

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from dmtl_studio.core.base.missing_files import missing_files
 from dmtl_studio.core.project.classes_table import ensure_class
 from dmtl_studio.core.project.errors import ProjectError
 
@@ -126,11 +127,8 @@ class ImagesTable:
         if self.kind == "text":  # type: ignore[attr-defined]
             return []
         prefix = os.path.join(os.path.abspath(below), "") if below is not None else ""
-        missing = [
-            im.path
-            for im in self.images(usable_only=True)  # type: ignore[attr-defined]
-            if im.path.startswith(prefix) and not os.path.isfile(im.path)
-        ]
+        usable = self.images(usable_only=True)  # type: ignore[attr-defined]
+        missing = list(missing_files(im.path for im in usable if im.path.startswith(prefix)).paths)
         if missing:
             self.mark_problems((path, MISSING_REASON) for path in missing)
         return missing

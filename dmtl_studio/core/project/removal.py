@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmtl_studio.core.base.csvfile import write_csv
+from dmtl_studio.core.base.missing_files import missing_files
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
@@ -51,11 +52,9 @@ def problem_ids(store: ProjectStore, missing_only: bool = False) -> list[int]:
     items live in the project: none is ever missing."""
     if store.kind == "text":
         return [] if missing_only else [r.id for r in store.images() if r.problem is not None]
-    return [
-        r.id
-        for r in store.images()
-        if (r.problem is not None and not missing_only) or not os.path.isfile(r.path)
-    ]
+    records = store.images()
+    gone = set(missing_files(r.path for r in records).paths)
+    return [r.id for r in records if (r.problem is not None and not missing_only) or r.path in gone]
 
 
 def ids_at_paths(store: ProjectStore, paths: Sequence[str | os.PathLike[str]]) -> tuple[list[int], list[str]]:

@@ -87,6 +87,38 @@ def test_a_gone_folder_costs_one_look_not_one_per_image(lab: tuple[Path, Path], 
     assert looked == []
 
 
+def test_every_look_for_gone_files_costs_one_look_per_gone_folder(
+    lab: tuple[Path, Path], monkeypatch
+) -> None:  # noqa: ANN001
+    """A run's and an export's marking, ``remove --missing`` and the feature cache's hashes asked each image's file
+    on its own: one timeout per image of a folder on an unplugged share (s28's review)."""
+    import os
+
+    from dmtl_studio.core.project.file_changes import current_hashes
+    from dmtl_studio.core.project.removal import problem_ids
+
+    project, images = lab
+    circles = sorted((images / "circle").iterdir())
+    circles[0].unlink()  # deleted alone: looked at in its folder, which is there
+    (images / "square").rename(tmp := images.with_name("square-moved"))
+    looked: list[str] = []
+    real_stat = os.stat
+    monkeypatch.setattr(
+        os, "stat", lambda path, *a, **k: looked.append(os.fspath(path)) or real_stat(path, *a, **k)
+    )
+    with ProjectStore.open(project) as store:
+        squares = {r.path for r in store.images() if r.label == "square"}
+        records = store.images(usable_only=True)
+        gone_ids = problem_ids(store, missing_only=True)
+        hashes, _ = current_hashes(store, records)
+        marked = store.mark_missing_files()
+        assert {r.path for r in store.images_by_id(gone_ids)} == squares | {str(circles[0])}
+    assert set(marked) == squares | {str(circles[0])} and len(marked) == 5
+    assert not squares & set(hashes) and str(circles[1]) in hashes
+    assert not squares & set(looked)  # the moved folder: one look at the folder, none at its images
+    assert tmp.is_dir()
+
+
 def test_labels_gone_that_could_not_make_two_classes_are_not_the_way_out(lab: tuple[Path, Path]) -> None:
     """With one class labelled, a gone circle is not why training cannot start (h31)."""
     project, images = lab
