@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -55,11 +56,15 @@ CONSISTENCY_NAME, KEPT_NAME = "consistency (per step)", "views confident enough 
 NOTES_SHOWN = 5
 #: The notes take at most this many lines of text; longer notes scroll, so the curves keep their room.
 NOTES_LINES = 3
+#: Shown whole (the "all notes" button), they take at most this many lines, then scroll.
+NOTES_LINES_WHOLE = 14
 
 
 class _NotesArea(QScrollArea):
+    refitted = Signal()
     """A frameless scrolling area for the run's notes: as tall as its word-wrapped label up to
-    :data:`NOTES_LINES` lines, then scrolling (at 1280 x 720 five notes took the curves' whole height)."""
+    :data:`NOTES_LINES` lines, then scrolling (at 1280 x 720 five notes took the curves' whole height);
+    ``whole``: up to :data:`NOTES_LINES_WHOLE` lines (the person asked to read them all)."""
 
     def __init__(self, label: QLabel) -> None:
         super().__init__()
@@ -68,15 +73,22 @@ class _NotesArea(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._lines = QLabel("<br>".join("X" * NOTES_LINES))  # never shown: measures whole rich-text lines
+        self._lines = QLabel()  # never shown: measures whole rich-text lines
+        self.whole = False
+        self.cut = False  # the notes are taller than the room they have: some are out of view
         self.hide()
 
     def refit(self) -> None:
-        """Take the label's height at the present width, at most :data:`NOTES_LINES` lines."""
+        """Take the label's height at the present width, at most :data:`NOTES_LINES` lines (or
+        :data:`NOTES_LINES_WHOLE`)."""
         width = max(self.viewport().width(), 100)
-        wanted = self.label.heightForWidth(width)
+        wanted = max(self.label.heightForWidth(width), 0)
         self._lines.setFont(self.label.font())
-        self.setFixedHeight(min(max(wanted, 0), self._lines.heightForWidth(width)))
+        self._lines.setText("<br>".join("X" * (NOTES_LINES_WHOLE if self.whole else NOTES_LINES)))
+        room = self._lines.heightForWidth(width)
+        self.cut = wanted > room
+        self.setFixedHeight(min(wanted, room))
+        self.refitted.emit()
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001 - Qt's signature
         super().resizeEvent(event)
@@ -395,6 +407,13 @@ class TrainingPanel(QWidget):
         self.notices.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.notices.hide()
         self.notices_area = _NotesArea(self.notices)
+        # Five notes in three lines hid the important ones behind a 10-px scroll bar (h32): say there are more.
+        self.notes_toggle = QToolButton()
+        self.notes_toggle.setObjectName("notes-toggle")
+        self.notes_toggle.setAutoRaise(True)
+        self.notes_toggle.clicked.connect(self._toggle_notes)
+        self.notes_toggle.hide()
+        self.notices_area.refitted.connect(self._update_notes_toggle)
         self._notes: list[str] = []  # the run's notes, all of them (the label shows the latest)
         self._history: list[RunRecord] = []
         self._history_metrics: dict[int, list[EpochMetrics]] = {}
@@ -435,7 +454,11 @@ class TrainingPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.stop_note)
-        layout.addWidget(self.notices_area)
+        notes_row = QHBoxLayout()
+        notes_row.setSpacing(4)
+        notes_row.addWidget(self.notices_area, 1)
+        notes_row.addWidget(self.notes_toggle, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(notes_row)
         layout.addWidget(self.tabs, 1)
 
     # ----------------------------------------------------------------- state
@@ -469,6 +492,7 @@ class TrainingPanel(QWidget):
         self.notices.setToolTip("")
         self.notices.hide()
         self.notices_area.hide()
+        self.notes_toggle.hide()
         self.pause_button.setText("Pause")
         self.paused = False
         self._started_at = self.clock()
@@ -488,6 +512,7 @@ class TrainingPanel(QWidget):
         self.notices.setToolTip("")
         self.notices.hide()
         self.notices_area.hide()
+        self.notes_toggle.hide()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
@@ -890,16 +915,36 @@ class TrainingPanel(QWidget):
             return
         self._notes.append(f"Note: {message}")
         # Rich text (one note a line); a note's own text is escaped (a file name may hold < or &).
-        self.notices.setText(
-            "<br>".join(html.escape(note, quote=False) for note in self._notes[-NOTES_SHOWN:])
-        )
         more = len(self._notes) > NOTES_SHOWN
         self.notices.setToolTip(
             f"All {len(self._notes)} notes of this run:\n" + "\n".join(self._notes) if more else ""
         )
+        self._show_notes()
+
+    def _show_notes(self) -> None:
+        """The latest :data:`NOTES_SHOWN` notes in :data:`NOTES_LINES` lines, or all of them when asked."""
+        shown = self._notes if self.notices_area.whole else self._notes[-NOTES_SHOWN:]
+        # Rich text (one note a line); a note's own text is escaped (a file name may hold < or &).
+        self.notices.setText("<br>".join(html.escape(note, quote=False) for note in shown))
         self.notices.show()
         self.notices_area.show()
         self.notices_area.refit()
+
+    def _toggle_notes(self) -> None:
+        self.notices_area.whole = not self.notices_area.whole
+        self._show_notes()
+
+    def _update_notes_toggle(self) -> None:
+        """Offer the whole list while some notes are out of view (cut, or older than the latest five)."""
+        area = self.notices_area
+        hidden = area.cut or len(self._notes) > NOTES_SHOWN
+        if area.whole:
+            self.notes_toggle.setText("Fewer notes ▴")
+            self.notes_toggle.setToolTip("Show the notes in three lines again")
+        else:
+            self.notes_toggle.setText(f"All {len(self._notes)} notes ▾")
+            self.notes_toggle.setToolTip("Show every note of this run (some are out of view)")
+        self.notes_toggle.setVisible(bool(self._notes) and not area.isHidden() and (hidden or area.whole))
 
     def on_failed(self, message: str) -> None:
         self._idle()

@@ -299,6 +299,39 @@ def test_long_notes_scroll_in_a_few_lines_so_the_curves_keep_their_room(qtbot) -
     assert panel.notices_area.isHidden()
 
 
+def test_notes_out_of_view_are_offered_whole_and_folded_again(qtbot) -> None:  # noqa: ANN001
+    """Five notes in three lines hid the self-training and C notes behind a 10-px scroll bar, and nothing said
+    more were there (h32)."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(820, 420)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.run_started("frozen transfer")
+    panel.on_notice("one short note")
+    qtbot.wait(20)
+    assert panel.notes_toggle.isHidden()  # all in view: nothing to offer
+    notes = [
+        f"note {i}: " + "a long sentence of the kind a linear probe writes about its C " * 2 for i in range(7)
+    ]
+    for note in notes:
+        panel.on_notice(note)
+    qtbot.wait(50)
+    assert panel.notes_toggle.isVisible() and panel.notes_toggle.text() == "All 8 notes ▾"
+    folded = panel.notices_area.height()
+    panel.notes_toggle.click()
+    qtbot.wait(50)
+    assert all(
+        f"Note: {note}" in panel.notices.text() for note in ["one short note", *notes]
+    )  # older ones too
+    assert panel.notices_area.height() > 2 * folded and panel.notes_toggle.text() == "Fewer notes ▴"
+    panel.notes_toggle.click()
+    qtbot.wait(50)
+    assert panel.notices_area.height() == folded and "one short note" not in panel.notices.text()
+    panel.run_started("frozen transfer")  # a new run: no notes, nothing offered
+    assert panel.notes_toggle.isHidden()
+
+
 def test_a_run_stopped_before_its_first_epoch_says_features_were_cached_only_when_some_were(qtbot) -> None:  # noqa: ANN001
     panel = TrainingPanel()
     qtbot.addWidget(panel)
