@@ -269,17 +269,19 @@ class ModelPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         contrastive_label = QLabel("Adapt the encoder to the labels first, contrastive steps:")
         contrastive_label.setToolTip(encoder_rows.CONTRASTIVE_TIP)
-        row.addWidget(contrastive_label)
+        # Wrapped, and the note under the box: in one line they widened the dock to 754 px of 1600 (h32).
+        contrastive_label.setWordWrap(True)
+        row.addWidget(contrastive_label, 1)
         row.addWidget(self.contrastive_steps)
         # What a run takes here: fewer steps than the box with few labels (the box said 200, a run took 75, h25).
         self.contrastive_note = QLabel()
+        self.contrastive_note.setWordWrap(True)
         tone(self.contrastive_note)
-        row.addWidget(self.contrastive_note)
-        row.addStretch(1)
         self._training_texts = 0
         self.contrastive_steps.valueChanged.connect(self._show_contrastive_count)
         self.contrastive_row.hide()  # shown in a text project
         box.addWidget(self.contrastive_row)
+        box.addWidget(self.contrastive_note)
 
         # ---- head
         self.head_kind = choice_box("head", HEAD_TEXTS)
@@ -486,6 +488,7 @@ class ModelPanel(QWidget):
         self.import_weights_button.setToolTip(encoder_rows.IMPORT_TIP if text else IMPORT_TIP)
         self.weights_note.hide()
         self.contrastive_row.setVisible(text)
+        self._show_contrastive_count()
         self.resize_row.setVisible(not text)
         # Auto is for image projects (a text encoder has its own contrastive step).
         for widget in (self.strategy_buttons["auto"], self.time_budget_label, self.time_budget):
@@ -742,9 +745,8 @@ class ModelPanel(QWidget):
         self.stages_label.setEnabled(partial)
         self.time_budget.setEnabled(mode == "auto")
         self._head_changed()  # Auto's head is linear
-        self.contrastive_row.setEnabled(
-            mode == "frozen"
-        )  # a fine-tuned encoder learns from the labels anyway
+        for contrastive in (self.contrastive_row, self.contrastive_note):
+            contrastive.setEnabled(mode == "frozen")  # a fine-tuned encoder learns from the labels anyway
         self._consistency_changed()
         for fine_tuning in (self.backbone_factor, self.layer_decay, self.tta_flip):
             fine_tuning.setEnabled(mode != "frozen")
@@ -931,6 +933,7 @@ class ModelPanel(QWidget):
         self.contrastive_note.setText(
             f"({steps} for this project's {self._training_texts} labelled training texts)" if fewer else ""
         )
+        self.contrastive_note.setVisible(fewer and not self.contrastive_row.isHidden())
 
     # ------------------------------------------------------------------ DMTL and cross-validation
     def set_unlabelled_count(self, count: int) -> None:

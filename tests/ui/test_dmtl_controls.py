@@ -202,3 +202,21 @@ def test_the_contrastive_box_says_how_many_steps_this_project_takes(panel: Model
     panel.contrastive_steps.setValue(200)
     panel.set_training_count(400)
     assert panel.contrastive_note.text() == ""
+
+
+def test_the_contrastive_box_and_its_note_do_not_widen_the_dock(panel: ModelPanel, qtbot) -> None:  # noqa: ANN001
+    """In one line they made the text encoder dock 754 px wide of 1600, squeezing the text list (h32)."""
+    panel.show()
+    qtbot.waitExposed(panel)
+    images_width = panel.minimumSizeHint().width()
+    panel.set_project_kind("text")
+    panel.contrastive_steps.setValue(200)
+    panel.set_training_count(20)
+    qtbot.wait(20)
+    assert (
+        panel.contrastive_note.isVisibleTo(panel)
+        and "(50 for this project's 20" in panel.contrastive_note.text()
+    )
+    assert panel.minimumSizeHint().width() <= images_width + 20
+    panel.set_project_kind("images")
+    assert not panel.contrastive_note.isVisibleTo(panel)
