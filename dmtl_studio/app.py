@@ -556,6 +556,12 @@ class StudioController(QObject):
             self.window.import_cancel.setEnabled(False)
 
     def _import_done(self, summary: object) -> None:
+        if self.store is not None and self.store.kind != self.window.project_kind:
+            # A project whose kind was never chosen took the kind of its first import (texts into one opened as
+            # images: the window showed them as 30 unreadable image files).
+            self.window.set_project_kind(self.store.kind)
+            self._show_train_settings(self.store)
+            self.window.browser.attach(self.store)
         text = f"Import: {summary.describe()}"
         if summary.split is not None:
             text += f"; {summary.split.describe()}"

@@ -281,3 +281,27 @@ def test_a_table_that_is_not_utf8_is_shown_read_as_windows_1252_and_imported_so(
     plain = TextImportDialog(utf8)
     qtbot.addWidget(plain)
     assert not plain.encoding_note.text() and plain.columns()["encoding"] is None
+
+
+def test_texts_imported_into_a_project_of_no_kind_yet_are_shown_as_texts(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """A project made without a kind (``dmtl-studio new P``) takes the kind of its first import; the window that
+    opened it as images showed the 30 texts as 30 unreadable image files with "problem" tiles."""
+    folder = tmp_path / "texts"
+    for name in ("bug", "login"):
+        (folder / name).mkdir(parents=True)
+        for i in range(3):
+            (folder / name / f"{i}.txt").write_text(f"{name} ticket number {i}")
+    ProjectStore.create(tmp_path / "p").close()
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    assert window.project_kind == "images"
+    window.import_texts_requested.emit(str(folder), {})
+    qtbot.waitUntil(lambda: "Import: " in window.statusBar().currentMessage(), timeout=60_000)
+    controller.import_thread.wait(10_000)
+    assert (
+        window.project_kind == "text" and window.browser.viewers.currentWidget() is window.browser.text_viewer
+    )
+    assert (
+        "6 text(s)" in window.browser.summary.text() and "0 problem text(s)" in window.browser.summary.text()
+    )
+    controller.shutdown()
