@@ -81,9 +81,12 @@ UNSURE_TARGETS = (
 )
 NOTE_STYLE = "background:#fff4e0;border-left:4px solid #e67e22;padding:6px;color:#222"
 #: The note over an evaluation made before the project's labels, classes or splits changed.
-OUT_OF_DATE = (
-    "Labels, classes or splits have changed since this evaluation: its figures are of the project as it was. "
-    "Press Evaluate again for the project as it is now."
+#: One line: in two, with the summary's two, it pushed the confusion matrix's last row out of view (h32).
+OUT_OF_DATE = "Labels, classes or splits have changed since this evaluation: press Evaluate again."
+#: The note's tooltip: what the figures shown are of.
+OUT_OF_DATE_TIP = (
+    "Its figures are of the project as it was when it was evaluated (a relabelled test item still counts under "
+    "its old label). Press Evaluate again for the project as it is now."
 )
 
 
@@ -673,6 +676,7 @@ class EvaluationView(QWidget):
         self._stale.add(self.result.run_dir)  # shown again after another run was chosen: still marked
         earlier = self.note.text() if not self.note.isHidden() else ""  # (the panel may be closed)
         self.note.setText(OUT_OF_DATE + (f"\n{earlier}" if earlier else ""))
+        self.note.setToolTip(OUT_OF_DATE_TIP)
         self.note.show()
 
     def _show_nothing_scored(self, result: object, extra: list[str]) -> None:
@@ -712,6 +716,7 @@ class EvaluationView(QWidget):
         if result.run_dir in self._stale:
             note = OUT_OF_DATE + (f"\n{note}" if note else "")
         self.note.setText(note)
+        self.note.setToolTip(OUT_OF_DATE_TIP if result.run_dir in self._stale else "")
         self.note.setVisible(bool(note))
         noun = getattr(result, "noun", "image")
         extra = []
