@@ -76,6 +76,7 @@ from dmtl_studio.core.project.removal import problem_ids, remove_items
 from dmtl_studio.core.project.splits import assign_splits, label_conflicts, move_to_split
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.suggestions import Suggestion, accept_suggestions
+from dmtl_studio.ui.class_name_dialog import ask_class_name
 from dmtl_studio.ui.classes_panel import ClassesPanel, KeyStripScroll
 from dmtl_studio.ui.image_viewer import ImageViewer
 from dmtl_studio.ui.muted import muted_color, on_retone, readable
@@ -1502,8 +1503,8 @@ class DatasetBrowser(QWidget):
     def _add_class(self) -> None:
         if self.store is None:
             return
-        name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
-        if ok and name.strip():
+        name = ask_class_name(self, "Add class", "Name of the new class:")
+        if name:
             self.add_class(name)
 
     def add_class(self, name: str) -> None:
@@ -1519,8 +1520,8 @@ class DatasetBrowser(QWidget):
         undo_note = (
             "\n(Undo label cannot go back past a rename.)" if self.editor and self.editor.can_undo() else ""
         )
-        name, ok = QInputDialog.getText(self, "Rename class", f"New name for '{old}':{undo_note}", text=old)
-        if ok and name.strip() and name.strip() != old:
+        name = ask_class_name(self, "Rename class", f"New name for '{old}':{undo_note}", text=old)
+        if name and name != old:
             self._class_change(
                 lambda: self.editor.rename_class(old, name),
                 f"Renamed '{old}' to '{name.strip()}' (Undo label cannot go back past a class change)",
