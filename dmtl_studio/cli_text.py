@@ -347,8 +347,9 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--id-column",
         default=None,
-        help="text models: a column of the table whose value names each row in the CSV's path column "
-        "(FILE#ID; default: the row number, FILE#N)",
+        help="text models: a column of the table whose value names each row in the CSV's path and id columns "
+        "(FILE#ID; default: a column named id, key, uid, row_id, ticket or ticket_id, as the window preselects; "
+        "'': the row number, FILE#N)",
     )
     p.add_argument(
         "--encoding",
@@ -380,9 +381,12 @@ def cmd_predict_texts(
     from dmtl_studio.core.quality.reject import RejectError
 
     text_column = args.text_column
+    id_column = args.id_column or None  # --id-column "": keyed by row number
     try:
         if Path(args.images_dir).is_file() and is_table_file(args.images_dir):
-            text_column = _table_column(Path(args.images_dir), text_column, args.encoding, args.header)
+            text_column, id_column = _table_column(
+                Path(args.images_dir), text_column, args.encoding, args.header, args.id_column
+            )
         if args.target_accuracy is not None:
             if not is_run_folder(args.run_dir):
                 print(
@@ -401,7 +405,7 @@ def cmd_predict_texts(
             args.images_dir,
             args.out,
             text_column=text_column,
-            id_column=args.id_column,
+            id_column=id_column,
             encoding=args.encoding,
             header=args.header,
             device=args.device,
@@ -433,20 +437,32 @@ def cmd_predict_texts(
     return 0 if summary.predictions else 1
 
 
-def _table_column(table: Path, named: str | None, encoding: str | None, header: bool = True) -> str | None:
-    """The column of ``table`` that predict reads: ``named``, else the guessed one, said on stderr with how it was
-    chosen; with a warning when the table's first line looks like a row (it is read as the header)."""
+def _table_column(
+    table: Path, named: str | None, encoding: str | None, header: bool = True, id_named: str | None = None
+) -> tuple[str | None, str | None]:
+    """The text and id columns of ``table`` that predict reads: those named, else the guessed ones (the id column
+    by its name, as the window's Predict texts… form preselects it), said on stderr with how they were chosen; with
+    a warning when the table's first line looks like a row (it is read as the header). ``id_named`` "" keys the
+    rows by their number."""
     from dmtl_studio.core.project.table_options import header_advice
-    from dmtl_studio.core.project.text_tables import TEXT_NAMES, preview_table
+    from dmtl_studio.core.project.text_tables import TEXT_NAMES, guess_id_column, preview_table
 
     preview = preview_table(table, rows=0, encoding=encoding, header=header)
     column = named if named is not None else preview.text_column
     if named is None and column is not None:
         how = "by its name" if column.casefold() in TEXT_NAMES else "the column of the longest values"
         print(f"text column: '{column}' ({how}; choose with --text-column)", file=sys.stderr)
+    key = id_named or None
+    if id_named is None:
+        key = guess_id_column(preview.columns, column)
+        if key is not None:
+            print(
+                f"id column: '{key}' (by its name: rows are keyed FILE#ID; --id-column '' keys them by row number)",
+                file=sys.stderr,
+            )
     if preview.header_warning:
         print(f"warning: {header_advice(preview.header_warning, predicting=True)}", file=sys.stderr)
-    return column
+    return column, key
 
 
 def add_encoder_commands(weights: argparse._SubParsersAction, path_type: Callable[[str], Path]) -> None:

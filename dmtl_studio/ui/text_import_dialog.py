@@ -37,6 +37,7 @@ from dmtl_studio.core.project.text_tables import (
     TablePreview,
     UndecodableTable,
     describe_delimiter,
+    guess_id_column,
     preview_table,
 )
 from dmtl_studio.ui.muted import tone
@@ -74,8 +75,6 @@ _MARKED = {
     "split": QColor("#fef3c7"),
     "id": QColor("#ede9fe"),
 }
-#: Column names taken for a row's key when predicting (compared without case).
-_ID_NAMES = ("id", "key", "uid", "row_id", "ticket", "ticket_id")
 
 
 class TextImportDialog(QDialog):
@@ -256,9 +255,8 @@ class TextImportDialog(QDialog):
             self.text_column.setCurrentText(preview.text_column)
         self.label_column.setCurrentText(preview.label_column or NO_COLUMN)
         self.split_column.setCurrentText(preview.split_column or NO_COLUMN)
-        key = next((c for c in preview.columns if c.strip().lower() in _ID_NAMES), None)
-        if key == preview.text_column or not self.predicting:  # an import keys by id only when asked
-            key = None
+        # As predict guesses it; an import keys by id only when asked.
+        key = guess_id_column(preview.columns, preview.text_column) if self.predicting else None
         self.id_column.setCurrentText(key or NO_COLUMN)
         for box in boxes:
             box.blockSignals(False)

@@ -71,6 +71,7 @@ def test_evaluate_report_export_and_predict_a_text_run(
         done = run_cli("predict", model, str(folder), "--out", str(out))
         assert done.returncode == 0 and "predicted 3 text(s)" in done.stdout, done.stderr
         assert [r["predicted_label"] for r in _rows(out)] == expected
+        assert [r["id"] for r in _rows(out)] == ["a.txt", "b.txt", "c.txt"]  # the path below the folder
         out = tmp_path / f"{Path(model).stem}-table.csv"
         done = run_cli(
             "predict", model, str(table), "--out", str(out), "--text-column", "text", "--id-column", "note"
@@ -112,14 +113,24 @@ def test_predict_a_json_lines_table_with_bad_values_and_a_guessed_column(
     done = run_cli("predict", str(run_dir), str(table), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "text column: 'message' (by its name; choose with --text-column)" in done.stderr
+    # Keyed by its "id" column, as the window's form preselects it (h32: the CLI keyed by row, the window by id).
+    assert "id column: 'id' (by its name" in done.stderr
     predicted = _rows(out)
     assert predicted[0]["predicted_label"] == "cats" and predicted[0]["error"] == ""
+    # Plain id and text columns beside the path key, for a spreadsheet to read and join (h32).
+    assert (predicted[0]["id"], predicted[0]["text"]) == ("1", TEXTS["a.txt"])
+    assert [row["id"] for row in predicted] == ["1", "2", "3", "4", "row=5"] and predicted[1]["text"] == ""
     errors = {row["path"].rsplit("#", 1)[1]: row["error"] for row in predicted}
     assert errors["2"] == "column 'message' is an array, not a text"
     assert errors["3"] == "column 'message' is an object, not a text"
-    assert errors["5"] == "not a JSON object but an array"
+    assert errors["row=5"] == "not a JSON object but an array"  # no id: its row number, in a form no id takes
     assert errors["4"] == ""  # a boolean is written out as a text, as at import
     assert "unexpected" not in done.stderr
+    by_row = tmp_path / "by-row.csv"
+    assert (
+        run_cli("predict", str(run_dir), str(table), "--out", str(by_row), "--id-column", "").returncode == 0
+    )
+    assert [row["id"] for row in _rows(by_row)] == ["1", "2", "3", "4", "5"]  # --id-column "": row numbers
 
 
 def test_predict_with_text_options_names_what_the_model_path_is(

@@ -63,6 +63,10 @@ class PredictSummary:
     order: tuple[str, ...] = ()
     #: Classes renamed or merged since the run was trained, named as they are now (empty: none).
     note: str = ""
+    #: Columns written after ``error`` (a text prediction's ``id`` and ``text``), and their values for each source
+    #: of :attr:`order`, in its order.
+    extra_columns: tuple[str, ...] = ()
+    extra_values: tuple[tuple[str, ...], ...] = ()
 
     @property
     def unsure(self) -> int:
@@ -243,7 +247,8 @@ ERROR_COLUMN = "error"
 
 
 def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
-    """One row per file: path, predicted label, confidence, one probability column per class, then ``error``.
+    """One row per file: path, predicted label, confidence, one probability column per class, then ``error``
+    (then the summary's :attr:`~PredictSummary.extra_columns`, a text prediction's ``id`` and ``text``).
 
     Files that could not be read have a row too, with empty prediction cells and the reason in ``error``, so
     the CSV alone says which inputs have no prediction; the rows are in the inputs' order (``summary.order``).
@@ -255,6 +260,7 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
         "confidence",
         *[f"p_{name}" for name in summary.classes],
         ERROR_COLUMN,
+        *summary.extra_columns,
     ]
     predicted = (
         [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities], ""]
@@ -263,7 +269,13 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
     unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
     rows = list(itertools.chain(predicted, unread))
     if summary.order:
-        rows.sort(key=_input_positions(summary.order))
+        position = _input_positions(summary.order)
+        placed = sorted(((position(row), row) for row in rows), key=lambda pair: pair[0])
+        blank = ("",) * len(summary.extra_columns)
+        extra = summary.extra_values
+        rows = [[*row, *(extra[at] if at < len(extra) else blank)] for at, row in placed]
+    elif summary.extra_columns:
+        rows = [[*row, *("",) * len(summary.extra_columns)] for row in rows]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, header, rows)
 

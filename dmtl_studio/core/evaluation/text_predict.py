@@ -40,6 +40,8 @@ from dmtl_studio.core.project.text_tables import cell_text, guess_columns, read_
 
 #: Texts per model pass.
 TEXT_PREDICT_BATCH = 32
+#: One input: ``(source, text or the reason it cannot be used, is_problem, id)``.
+Given = tuple[str, str, bool, str]
 
 
 class NoTextsError(NoImagesError):
@@ -67,10 +69,16 @@ def text_prediction_inputs(
     return _split(_inputs(target, text_column, id_column, encoding, header)[0])
 
 
-def _split(given: list[tuple[str, str, bool]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+#: The columns a text prediction's CSV adds after ``error``: the row's id (a table's id cell or row number, a
+#: file's path below the folder predicted) and the text predicted, so a spreadsheet reads and joins it as it is
+#: (h32: only ``path`` held ``…/tickets.csv#N0``).
+TEXT_COLUMNS = ("id", "text")
+
+
+def _split(given: list[Given]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     return (
-        [(source, body) for source, body, problem in given if not problem],
-        [(source, reason) for source, reason, problem in given if problem],
+        [(g[0], g[1]) for g in given if not g[2]],
+        [(g[0], g[1]) for g in given if g[2]],
     )
 
 
@@ -80,9 +88,9 @@ def _inputs(
     id_column: str | None,
     encoding: str | None,
     header: bool = True,
-) -> tuple[list[tuple[str, str, bool]], tuple[str, ...]]:
-    """``(source, text or reason, is_problem)`` of each input, in the order given (:func:`text_prediction_inputs`),
-    and the files of a folder that are not ``.txt`` files (not read)."""
+) -> tuple[list[Given], tuple[str, ...]]:
+    """``(source, text or reason, is_problem, id)`` of each input, in the order given
+    (:func:`text_prediction_inputs`), and the files of a folder that are not ``.txt`` files (not read)."""
     path = Path(target)
     if path.is_dir():
         scan = scan_text_folder(path)
@@ -113,13 +121,14 @@ def _inputs(
     given = []
     for file in files:
         body, problem, _ = read_text_file(Path(file), encoding)
-        given.append((str(file), problem or body, bool(problem)))
+        shown_id = Path(file).relative_to(path).as_posix() if path.is_dir() else Path(file).name
+        given.append((str(file), problem or body, bool(problem), shown_id))
     return given, tuple(str(other) for other in scan.skipped) if scan is not None else ()
 
 
 def _table_inputs(
     path: Path, text_column: str | None, id_column: str | None, encoding: str | None, header: bool = True
-) -> list[tuple[str, str, bool]]:
+) -> list[Given]:
     if not header and path.suffix.lower() == ".jsonl":
         raise NoTextsError(f"--no-header reads a CSV or TSV file; {path.name} is JSON Lines (no header line)")
     try:
@@ -134,24 +143,23 @@ def _table_inputs(
             raise NoTextsError(
                 f"{path.name} has no column {name!r}; its columns are {', '.join(table.columns) or 'none'}"
             )
-    given: list[tuple[str, str, bool]] = []
+    given: list[Given] = []
     for row in table.rows:
         # A row without an id is keyed by its number, in a form no id can take (an id "3" is not row 3).
-        source = (
-            f"{path}#{_row_id(row.values, id_column) or (f'row={row.number}' if id_column else row.number)}"
-        )
+        key = _row_id(row.values, id_column) or (f"row={row.number}" if id_column else str(row.number))
+        source = f"{path}#{key}"
         if row.problem is not None:
-            given.append((source, row.problem, True))
+            given.append((source, row.problem, True, key))
             continue
         try:
             body = cell_text(row.values.get(column))
         except ValueError as exc:  # a JSON array or object where the text should be
-            given.append((source, f"column {column!r} {exc}", True))
+            given.append((source, f"column {column!r} {exc}", True, key))
             continue
         if body is None or not body.strip():
-            given.append((source, f"empty text in column {column!r}", True))
+            given.append((source, f"empty text in column {column!r}", True, key))
         else:
-            given.append((source, body, False))
+            given.append((source, body, False, key))
     return given
 
 
@@ -256,9 +264,14 @@ def predict_text_inputs(
         predictor.classes,
         predictor.probabilities,
         problems,
-        order=[source for source, _, _ in given],
+        order=[g[0] for g in given],
         progress=progress,
         should_stop=should_stop,
+    )
+    summary = replace(
+        summary,
+        extra_columns=TEXT_COLUMNS,
+        extra_values=tuple((g[3], "" if g[2] else g[1]) for g in given),
     )
     if not isinstance(model, TextPredictor):  # a run folder: its classes under the project's names now
         summary, note = predictions_named_now(summary, model)

@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,13 @@ LABEL_NAMES = (
     "sentiment", "y",
 )  # fmt: skip
 SPLIT_NAMES = ("split", "subset", "set", "fold", "partition")
+#: Column names taken for a row's key when predicting (compared without case): the window and ``predict`` alike.
+ID_NAMES = ("id", "key", "uid", "row_id", "ticket", "ticket_id")
+
+
+def guess_id_column(columns: Sequence[str], text_column: str | None) -> str | None:
+    """The column of ``columns`` named like an id (:data:`ID_NAMES`), other than ``text_column``, or None."""
+    return next((c for c in columns if c.strip().lower() in ID_NAMES and c != text_column), None)
 
 
 @dataclass(frozen=True)
