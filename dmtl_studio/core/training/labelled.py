@@ -96,11 +96,15 @@ def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
     """The usable items of a project that have no label and are not held out: material for the consistency term
     and the pseudo-labels only. An unlabelled item in the validation or test split (a copy of a test image that
     "keep in one split" put beside it, a held-out image whose label was taken off) is left out: learning from it
-    would learn the held-out content the scores are read on."""
+    would learn the held-out content the scores are read on. So is an unlabelled copy of a held-out item — the same
+    content hash, a copy imported later from another file or folder (h32: an unlabelled copy of a validation
+    ticket from a second CSV was pseudo-labelled into training)."""
+    records = store.images(usable_only=True)
+    held_out = {im.sha256 for im in records if im.split in ("val", "test") and im.sha256}
     return tuple(
         im.path
-        for im in store.images(usable_only=True)
-        if im.label is None and im.split not in ("val", "test")
+        for im in records
+        if im.label is None and im.split not in ("val", "test") and not (im.sha256 and im.sha256 in held_out)
     )
 
 
