@@ -1234,9 +1234,12 @@ class StudioController(QObject):
                 if not self._quit_after_run:
                     self._quit_after_run = True
                     training.finished.connect(self.window.close)
-                self.window.statusBar().showMessage("The window closes when the run ends.")
-                return False
-            self.window.training.stop_button.click()  # the panel shows what stopping keeps
+                # The run may have ended while the question was open (h33: the window then waited for good).
+                if training.isRunning():
+                    self.window.statusBar().showMessage("The window closes when the run ends.")
+                    return False
+            elif training.isRunning():
+                self.window.training.stop_button.click()  # the panel shows what stopping keeps
         running = self._threads()
         if not running:
             return True

@@ -157,6 +157,39 @@ def test_keep_training_closes_the_window_when_the_run_ends(qtbot, tiny_project: 
         assert store.runs()[-1].status == "completed"
 
 
+def test_keep_training_chosen_after_the_run_ended_behind_the_question_closes_the_window(
+    qtbot, tiny_project: Path
+) -> None:  # noqa: ANN001
+    """The run finished while the question was open: Keep training left the window open for good, and every
+    later Quit asked again about a run that had ended (h33)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    window, controller = build_window(tiny_project)
+    qtbot.addWidget(window)
+    window.show()
+    window.model_panel.epochs.setValue(2)
+    controller.start_training()
+    thread = controller.training_thread
+    qtbot.waitUntil(lambda: window.training.progress.maximum() > 0, timeout=TIMEOUT)
+    asked: list[str] = []
+
+    def answer_once_the_run_has_ended() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None or thread.isRunning() or not window.training.status.text().startswith("Finished"):
+            QTimer.singleShot(50, answer_once_the_run_has_ended)
+            return
+        asked.append(box.text())
+        next(b for b in box.buttons() if b.text() == "Keep training").click()
+
+    QTimer.singleShot(50, answer_once_the_run_has_ended)
+    window.close()
+    assert asked and "still training" in asked[0]
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    with ProjectStore.open(tiny_project) as store:
+        assert store.runs()[-1].status == "completed"
+
+
 def test_the_step_eta_comes_from_the_steps_own_rate(qtbot) -> None:  # noqa: ANN001
     from dmtl_studio.core.training.events import PreparationProgress, StepProgress
     from dmtl_studio.ui.training_panel import TrainingPanel
