@@ -6,6 +6,7 @@ unlabelled images and the run's HTML report. It only emits requests; the composi
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -298,6 +300,7 @@ class EvaluationView(QWidget):
         )
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self._cancel)
+        self._cancel_shown_at = 0.0  # time.monotonic() when Cancel last appeared
         self.evaluate_button.clicked.connect(self._evaluate)
         self.report_button.clicked.connect(lambda: self._emit_for_run(self.report_requested))
         self.suggest_button.clicked.connect(self._suggest)
@@ -607,6 +610,8 @@ class EvaluationView(QWidget):
         """Show long work going on (``text``), with a Cancel button when it can be stopped; or its end."""
         self.progress.setVisible(busy)
         self.progress.setRange(0, 0)
+        if busy and cancellable and self.cancel_button.isHidden():
+            self._cancel_shown_at = time.monotonic()
         self.cancel_button.setVisible(busy and cancellable)
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Cancel")
@@ -616,6 +621,10 @@ class EvaluationView(QWidget):
             self._say(text)
 
     def _cancel(self) -> None:
+        # Cancel appears where the row's buttons were pushed from: the second click of a double-click on Evaluate
+        # landed on it and stopped the evaluation just asked for (h33). A click that soon after is not a Cancel.
+        if time.monotonic() - self._cancel_shown_at < QApplication.doubleClickInterval() / 1000:
+            return
         self.cancel_button.setEnabled(False)
         self.cancel_button.setText("Stopping…")
         self.cancel_requested.emit()

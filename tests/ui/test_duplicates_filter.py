@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTabBar
+from PySide6.QtWidgets import QApplication, QTabBar
 
 from dmtl_studio.app import build_window
 from dmtl_studio.core.project.store import ProjectStore
@@ -146,6 +146,8 @@ def test_long_work_in_the_evaluation_area_can_be_cancelled(qtbot, tmp_path: Path
     try:
         window.duplicates_requested.emit()
         assert view.cancel_button.isVisible() and view.cancel_button.isEnabled()
+        qtbot.wait(QApplication.doubleClickInterval() + 50)  # sooner, a click is a double-click's second half
+        assert view.cancel_button.isVisible()
         view.cancel_button.click()
         assert view.cancel_button.text() == "Stopping…"
         qtbot.waitUntil(lambda: not view.progress.isVisible(), timeout=60_000)

@@ -175,3 +175,22 @@ def test_progress_with_nothing_counted_yet_is_busy_not_zero_of_zero(qtbot) -> No
     assert (view.progress.minimum(), view.progress.maximum()) == (0, 0)  # the busy indicator
     view.show_progress(3, 8)
     assert (view.progress.maximum(), view.progress.value()) == (8, 3)
+
+
+def test_a_double_click_on_evaluate_does_not_cancel_what_it_started(qtbot) -> None:  # noqa: ANN001
+    """Cancel appears in the row the click was on: a double-click's second half stopped the evaluation (h33)."""
+    from PySide6.QtWidgets import QApplication
+
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    cancelled: list[bool] = []
+    view.cancel_requested.connect(lambda: cancelled.append(True))
+    view.set_busy(True, "Evaluating…", cancellable=True)
+    view.cancel_button.click()  # at once: the second click of a double-click
+    assert cancelled == [] and view.cancel_button.text() == "Cancel"
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    view.set_busy(True, "Evaluating… 3 of 40", cancellable=True)  # progress updates keep Cancel where it was
+    view.cancel_button.click()
+    assert cancelled == [True] and view.cancel_button.text() == "Stopping…"
