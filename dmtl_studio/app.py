@@ -728,11 +728,11 @@ class StudioController(QObject):
                     stored, problem = project_recipe(store)
                     kind = store.kind
                 editor.set_kind(kind)
-                if problem is not None:
+                editor.set_recipe(stored or default_recipe(kind))
+                if problem is not None:  # after the recipe is shown, which clears earlier messages
                     editor.show_message(
                         f"{problem.rstrip('.')}. The default recipe is shown: editing it replaces the stored one."
                     )
-                editor.set_recipe(stored or default_recipe(kind))
             selected_images()
 
         def store_recipe(recipe: Recipe) -> None:

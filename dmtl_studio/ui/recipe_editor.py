@@ -424,6 +424,7 @@ class RecipeEditor(QWidget):
         if recipe.kind != self._kind:
             self.show_message(self._kind_mismatch(recipe))
             return
+        self.show_message("")  # a recipe shown: an earlier "not loaded" is not about it (h33)
         self._name = recipe.name
         self._building = True
         self.steps.clear()
@@ -771,6 +772,7 @@ class RecipeEditor(QWidget):
             return
         if recipe_edited:
             self._recipe_dirty = True
+            self.show_message("")  # an edit makes the recipe shown the one kept: an earlier problem is past
         if not self._changed_at:
             self._changed_at = time.perf_counter()
         self._debounce.start()
