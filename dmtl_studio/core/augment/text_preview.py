@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmtl_studio.core.augment.presets import without_wordnet
-from dmtl_studio.core.augment.preview import UNLABELLED_NOT_MIXED
+from dmtl_studio.core.augment.preview import UNLABELLED_NOT_MIXED, mixing_partners
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.augment.registry import RecipeError
 from dmtl_studio.core.augment.text_recipe import CompiledTextRecipe
@@ -132,7 +132,7 @@ def render_text_preview(request: TextPreviewRequest) -> TextPreviewResult:
         raise RecipeError("an image recipe cannot be previewed on texts")
     text, label = request.items[request.current]
     text = text[:PREVIEW_CHARACTERS]
-    partners = tuple(other for i, (_, other) in enumerate(request.items[:8]) if i != request.current)
+    partners = tuple(request.items[i][1] for i in mixing_partners(request.items, request.current))
     samples = text_samples(compiled, text, label, partners, request.count, request.seed)
     if label is None and compiled.mixers:
         note = "; ".join(filter(None, (note, UNLABELLED_NOT_MIXED.format(item="text"))))

@@ -462,3 +462,19 @@ def test_batch_mixing_uses_the_same_draws_with_soft_labels() -> None:
 def test_unknown_operation_lookup_is_a_recipe_error() -> None:
     with pytest.raises(RecipeError):
         get_operation("twirl")
+
+
+def test_the_preview_mixes_across_classes_in_a_selection_sorted_by_class() -> None:
+    """After Ctrl+A on a browser sorted by class, the first 8 selected images were of one class: every mixed tile
+    read "1.00 equiaxed" (h33)."""
+    from dmtl_studio.core.augment.preview import mixing_partners
+
+    items = [(f"e{i}", "equiaxed") for i in range(20)] + [(f"l{i}", "lamellar") for i in range(20)]
+    items += [(f"p{i}", "porous") for i in range(20)] + [("u0", None)]
+    chosen = mixing_partners(items, 0)
+    assert len(chosen) == 7 and 0 not in chosen and all(items[i][1] is not None for i in chosen)
+    labels = [items[i][1] for i in chosen]
+    assert labels[:3] == ["lamellar", "porous", "equiaxed"]  # the other classes first, in turn
+    assert {"lamellar", "porous", "equiaxed"} == set(labels)
+    assert mixing_partners([("a", "x"), ("b", None)], 0) == []  # an unlabelled item is never a partner
+    assert mixing_partners([("a", None), ("b", "x"), ("c", "y")], 0) == [1, 2]
