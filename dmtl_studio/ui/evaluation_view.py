@@ -42,6 +42,8 @@ from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
 from dmtl_studio.ui.text_import_dialog import TextImportDialog
 
 NO_RUN = "No trained run yet"
+#: The end of the summary that names a run not evaluated yet (it follows the run chosen).
+NOT_EVALUATED_END = ": press Evaluate to score it."
 #: The uncertainty measures, in plain words.
 UNCERTAINTY_HELP = {
     "entropy": "how spread out the model's answer is over all classes (high when it cannot decide among many)",
@@ -237,6 +239,7 @@ class EvaluationView(QWidget):
         #: The run a training that just ended chose as its result (an Auto run keeps one of its two): the choice
         #: when it arrives in the next :meth:`set_runs`.
         self.kept_run: str | None = None
+        self._chosen_for_user: str | None = None  # the run set_runs chose itself (not the person)
         self.run_choice.about_to_show.connect(self.runs_wanted)
         self.run_choice.setMinimumContentsLength(28)
         self.run_choice.setMinimumWidth(self.run_choice.fontMetrics().horizontalAdvance("x") * 16 + 40)
@@ -402,22 +405,32 @@ class EvaluationView(QWidget):
         models = [run for run in runs if not run.name.startswith(CROSSVAL_PREFIX)]
         arrived = [run.run_dir for run in models if run.run_dir not in listed]
         kept, self.kept_run = self.kept_run, None
+        # An Auto run's fine-tune that lost to its probe is newer than the probe, and not the model kept. By folder
+        # name: the stored path is where the project was when Auto ran (it may have moved since).
+        autos = [(run.final_metrics or {}).get("auto") or {} for run in models]
+        lost = {
+            Path(a["finetune_run"]).name: a.get("probe_run") or ""
+            for a in autos
+            if a.get("kept") == "probe" and a.get("finetune_run")
+        }
         if listed and arrived:
             # The newest new run, or the one an Auto run kept (its fine-tune, newer, may have lost to its probe).
             current = kept if kept in arrived else arrived[-1]
+            self._chosen_for_user = current
         elif current is None and models:  # a project opened: its newest completed run, else its newest
-            # An Auto run's fine-tune that lost to its probe is newer than the probe, and not the model kept.
-            autos = [(run.final_metrics or {}).get("auto") or {} for run in models]
-            # By folder name: the stored path is where the project was when Auto ran (it may have moved since).
-            lost = {
-                Path(a["finetune_run"]).name
-                for a in autos
-                if a.get("kept") == "probe" and a.get("finetune_run")
-            }
             completed = [
                 run for run in models if run.status == "completed" and Path(run.run_dir).name not in lost
             ]
             current = (completed or models)[-1].run_dir
+            self._chosen_for_user = current
+        if current is not None and current == self._chosen_for_user and Path(current).name in lost:
+            # Chosen here, not by the person, and Auto has since kept its probe (an Auto run of the command line
+            # ends after its fine-tune was listed, h33): the probe kept instead.
+            probe = next(
+                (r.run_dir for r in models if Path(r.run_dir).name == Path(lost[Path(current).name]).name),
+                None,
+            )
+            current = self._chosen_for_user = probe or current
         self.run_choice.blockSignals(True)  # the choice is made once, below, not at each item added
         self.run_choice.clear()
         for run in reversed(runs):
@@ -461,11 +474,11 @@ class EvaluationView(QWidget):
         if run in self.evaluated:
             self._display(self.evaluated[run])
             return
-        if shown is None:
-            return
+        if shown is None and not self.summary.text().endswith(NOT_EVALUATED_END):
+            return  # nothing shown, and no other run named (an evaluation under way, a message…)
         self._clear_display()
         self.summary.setText(
-            f"<b>{html.escape(Path(run).name)}</b> is not evaluated yet: press Evaluate to score it."
+            f"<b>{html.escape(Path(run).name)}</b> is not evaluated yet{NOT_EVALUATED_END}"
             if run
             else "Choose a run and press Evaluate."
         )

@@ -333,6 +333,21 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     reopened.clear_result()
     reopened.set_runs([run(1), run(5), finetune_kept])
     assert reopened.selected_run() == "/runs/run-6"
+    # An Auto run of the command line, seen from an open window: its probe, then its fine-tune are listed as
+    # they start, and only its end says the probe was kept. The box followed the fine-tune that lost while the
+    # line under it named the probe (h33).
+    watching = EvaluationView()
+    qtbot.addWidget(watching)
+    watching.set_runs([run(1)])
+    watching.set_runs([run(1), run(5)])
+    assert watching.selected_run() == "/runs/run-5"
+    watching.set_runs([run(1), run(5), run(6)])
+    assert watching.selected_run() == "/runs/run-6" and "run-5" not in watching.summary.text()
+    watching.set_runs([run(1), probe, run(6)])  # Auto ended: the probe kept
+    assert watching.selected_run() == "/runs/run-5" and "run-6" not in watching.summary.text()
+    watching.run_choice.setCurrentIndex(watching.run_choice.findData("/runs/run-6"))  # the person's choice
+    watching.set_runs([run(1), probe, run(6)])
+    assert watching.selected_run() == "/runs/run-6"  # kept
 
 
 def test_overlays_draw_runs_with_validation_curves_and_say_which_have_none(qtbot) -> None:  # noqa: ANN001
