@@ -304,6 +304,7 @@ class EvaluationView(QWidget):
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self._cancel)
         self._cancel_shown_at = 0.0  # time.monotonic() when Cancel last appeared
+        self._focus_after: QWidget | None = None  # the button that had the focus when work began
         self.evaluate_button.clicked.connect(self._evaluate)
         self.report_button.clicked.connect(lambda: self._emit_for_run(self.report_requested))
         self.suggest_button.clicked.connect(self._suggest)
@@ -623,6 +624,11 @@ class EvaluationView(QWidget):
         """Show long work going on (``text``), with a Cancel button when it can be stopped; or its end."""
         self.progress.setVisible(busy)
         self.progress.setRange(0, 0)
+        focused = QApplication.focusWidget()
+        if busy and focused in self._run_buttons():
+            self._focus_after = (
+                focused  # disabled while busy, so the focus leaves it: it comes back after (h30)
+            )
         if busy and cancellable and self.cancel_button.isHidden():
             self._cancel_shown_at = time.monotonic()
         self.cancel_button.setVisible(busy and cancellable)
@@ -630,6 +636,13 @@ class EvaluationView(QWidget):
         self.cancel_button.setText("Cancel")
         for button in self._run_buttons():
             button.setEnabled(not busy and self.run_choice.count() > 0)
+        if not busy and self._focus_after is not None:
+            back, self._focus_after = self._focus_after, None
+            if back.isEnabled() and back.isVisible():
+                # Where Qt moved it inside this area, it goes back; a person who went elsewhere keeps it there.
+                focused = QApplication.focusWidget()
+                if focused is None or self.isAncestorOf(focused):
+                    back.setFocus(Qt.FocusReason.OtherFocusReason)
         if text:
             self._say(text)
 

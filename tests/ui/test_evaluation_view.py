@@ -194,3 +194,23 @@ def test_a_double_click_on_evaluate_does_not_cancel_what_it_started(qtbot) -> No
     view.set_busy(True, "Evaluating… 3 of 40", cancellable=True)  # progress updates keep Cancel where it was
     view.cancel_button.click()
     assert cancelled == [True] and view.cancel_button.text() == "Stopping…"
+
+
+def test_the_button_pressed_from_the_keyboard_has_the_focus_again_when_its_work_ends(qtbot) -> None:  # noqa: ANN001
+    """Evaluate pressed with Space is disabled while it works, so the focus left it, and Space then did nothing
+    (h30)."""
+    from dmtl_studio.core.project.runs_table import RunRecord
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_runs([RunRecord(1, "run-1", 1.0, "completed", "/runs/run-1", {}, {})])
+    view.activateWindow()
+    view.evaluate_button.setFocus()
+    qtbot.waitUntil(view.evaluate_button.hasFocus, timeout=2000)
+    view.set_busy(True, "Evaluating…", cancellable=True)
+    assert not view.evaluate_button.hasFocus()
+    view.show_message("Evaluated.")
+    assert view.evaluate_button.hasFocus()
