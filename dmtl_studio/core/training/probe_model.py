@@ -109,7 +109,7 @@ class LinearProbe:
 
     def search_note(self) -> str:
         """What the C search says of the data, for the run's notes (empty when nothing is worth saying): the
-        strongest regularisation searched won (the best may lie beyond the grid), or even the best C's held-out
+        strongest or the weakest regularisation searched won (the best may lie beyond the grid), or even the best C's held-out
         log-loss is above a uniform guess's (``ln C``: the probe's raw probabilities are overconfident)."""
         if not self.folds or len(self.c_grid) < 2:
             return ""
@@ -118,6 +118,12 @@ class LinearProbe:
             notes.append(
                 f"the strongest regularisation searched won (C = {self.c:.3g}, the end of the grid), so a stronger "
                 "one might score better still; its scores are small (a calibrated run's temperature scales them)"
+            )
+        elif self.c >= self.c_grid[-1]:  # h32: said nowhere, while its predictions read 97-99.9 % on anything
+            notes.append(
+                f"the weakest regularisation searched won (C = {self.c:.3g}, the end of the grid): the labelled "
+                "items are few or far apart, so its raw probabilities run near certain (a calibrated run's "
+                "temperature scales them)"
             )
         uniform = float(np.log(self.num_classes))
         if self.scoring == "log_loss" and self.cv_scores and -max(self.cv_scores) > uniform:

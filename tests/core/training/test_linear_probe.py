@@ -188,7 +188,11 @@ def test_the_c_search_notes_a_win_at_the_grids_end_and_overconfident_probabiliti
     assert "uniform" not in replace(probe, cv_scores=(-0.9,) * len(probe.c_grid)).search_note()
     x = np.concatenate([rng.normal(-3, 1, (30, 4)), rng.normal(3, 1, (30, 4))])
     clear = fit_linear_probe(x, np.repeat([0, 1], 30), seed=0)  # separable: a weak regularisation wins
-    assert clear.c > clear.c_grid[0] and clear.search_note() == ""
+    assert clear.c > clear.c_grid[0]
+    assert replace(clear, c=clear.c_grid[3], cv_scores=(-0.1,) * len(clear.c_grid)).search_note() == ""
+    # The weakest C of the grid won (C = 10 on 8 texts a class): its near-certain probabilities are said (h32).
+    weakest = replace(clear, c=clear.c_grid[-1], cv_scores=(-0.1,) * len(clear.c_grid)).search_note()
+    assert "the weakest regularisation searched won (C = 10, the end of the grid)" in weakest
 
 
 def test_a_large_set_scores_only_the_folds_that_hold_enough_held_out_images() -> None:
