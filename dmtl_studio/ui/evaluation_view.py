@@ -186,10 +186,17 @@ class ReliabilityDiagram(QWidget):
             bx, bh = self._bars(uncalibrated)
             self.before.setOpts(x=bx, height=bh, width=1 / len(uncalibrated["counts"]))
             fitted = summary.get("fitted") or {}
+            # As evaluate says it on the command line (h33: the window did not).
+            worse = (
+                f"<br><span style='color:#a04000'>The temperature makes these {noun}s' confidences worse: more "
+                f"validation {noun}s would fit it better.</span>"
+                if summary["ece"] > summary["ece_uncalibrated"] + 0.01
+                else ""
+            )
             self.title.setText(
                 f"ECE <b>{summary['ece']:.3f}</b> with temperature {summary['temperature']:.2f}; "
                 f"{summary['ece_uncalibrated']:.3f} without (fitted on {fitted.get('images', '?')} "
-                f"{fitted.get('fitted_on', 'validation')} {noun}s)"
+                f"{fitted.get('fitted_on', 'validation')} {noun}s){worse}"
             )
         else:
             self.before.setOpts(x=[], height=[])

@@ -214,3 +214,25 @@ def test_the_button_pressed_from_the_keyboard_has_the_focus_again_when_its_work_
     assert not view.evaluate_button.hasFocus()
     view.show_message("Evaluated.")
     assert view.evaluate_button.hasFocus()
+
+
+def test_the_calibration_tab_says_when_the_temperature_makes_confidences_worse(qtbot) -> None:  # noqa: ANN001
+    """The command line said it; the window's Calibration tab did not (h33: ECE 0.141 -> 0.233 on its own
+    15 validation images)."""
+    from dmtl_studio.ui.evaluation_view import ReliabilityDiagram
+
+    diagram = ReliabilityDiagram()
+    qtbot.addWidget(diagram)
+    bins = {"edges": [0.0, 0.5, 1.0], "counts": [2, 3], "accuracy": [0.5, None], "confidence": [0.4, None]}
+    summary = {
+        "calibrated": True,
+        "ece": 0.233,
+        "ece_uncalibrated": 0.141,
+        "temperature": 0.59,
+        "fitted": {"images": 15, "fitted_on": "validation"},
+        "bins": bins,
+    }
+    diagram.show_summary(summary, bins, noun="image")
+    assert "makes these images' confidences worse" in diagram.title.text()
+    diagram.show_summary({**summary, "ece": 0.12}, bins, noun="image")
+    assert "worse" not in diagram.title.text() and "fitted on 15 validation images" in diagram.title.text()
