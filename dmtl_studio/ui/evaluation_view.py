@@ -453,8 +453,10 @@ class EvaluationView(QWidget):
             )
             # Frozen, partial…: the probe told from the fine-tunes (h28).
             transfer = run.config.get("transfer", "?")
+            # A size set for the run told from the backbone's own (h33: 64 px and 224 px runs read the same).
+            size = f", {run.config['input_size']} px" if run.config.get("input_size") else ""
             self.run_choice.addItem(
-                f"{run.name} — {backbone}, {transfer}, {run.status}{score}{fold}", run.run_dir
+                f"{run.name} — {backbone}{size}, {transfer}, {run.status}{score}{fold}", run.run_dir
             )
         if current:
             position = self.run_choice.findData(current)

@@ -153,6 +153,10 @@ def _muted(label: QLabel) -> QLabel:
     return label
 
 
+#: The input size box's value that means "the backbone's own" (one below the smallest size a run takes).
+INPUT_SIZE_OWN = 31
+
+
 class ModelPanel(QWidget):
     """Builds the :class:`TrainConfig` the next run will use."""
 
@@ -214,6 +218,25 @@ class ModelPanel(QWidget):
         resize_label.setToolTip(RESIZE_TIP)
         row.addWidget(resize_label)
         row.addWidget(self.resize_mode)
+        # The backbone's own size unless set (the command line's --input-size): small pictures (64 px micrographs)
+        # need not be blown up 3.5 times to 224, and a run in the window could not match one made with it (h33).
+        size_label = QLabel("Input size:")
+        self.input_size_box = QSpinBox()
+        self.input_size_box.setRange(INPUT_SIZE_OWN, 1024)
+        self.input_size_box.setSingleStep(16)
+        self.input_size_box.setSuffix(" px")
+        self.input_size_box.setSpecialValueText("backbone's")
+        self.input_size_box.setValue(INPUT_SIZE_OWN)
+        tip = (
+            'The side in pixels each image is resized to for training and prediction. "backbone\'s": the size the '
+            "backbone was pretrained at (224 px for most). Smaller pictures train faster at their own size (from 32 "
+            "px); the pretrained features are best near the backbone's size. The same as train --input-size."
+        )
+        for widget in (size_label, self.input_size_box):
+            widget.setToolTip(tip)
+        self.input_size_box.valueChanged.connect(self._input_size_changed)
+        row.addWidget(size_label)
+        row.addWidget(self.input_size_box)
         row.addStretch(1)
         box.addWidget(self.resize_row)
         self.import_weights_button.clicked.connect(self._ask_import)
@@ -583,9 +606,15 @@ class ModelPanel(QWidget):
         return False
 
     def input_size(self) -> int:
-        """The chosen image backbone's input size in pixels (224 when none is chosen, or for a text encoder)."""
+        """The input size a run takes, in pixels: the one set in the form, else the chosen image backbone's (224
+        when none is chosen, or for a text encoder)."""
+        if self.input_size_box.value() != INPUT_SIZE_OWN:
+            return self.input_size_box.value()
         row = self._rows.get(self.backbone_name())
         return int(row.info.input_size) if row is not None and not isinstance(row, TextEncoderRow) else 224
+
+    def _input_size_changed(self, *_: object) -> None:
+        self.input_size_changed.emit(self.input_size())
 
     def backbone_name(self) -> str:
         """The selected backbone, or text encoder in a text project (what ``TrainConfig.backbone`` takes)."""
@@ -617,7 +646,7 @@ class ModelPanel(QWidget):
             self._update_stage_label()
             return
         info = row.info
-        self.input_size_changed.emit(int(info.input_size))
+        self.input_size_changed.emit(self.input_size())
         self.stages.setMaximum(max(1, info.stages))
         self.stages.setToolTip("")
         self._update_stage_label()
@@ -1062,6 +1091,11 @@ class ModelPanel(QWidget):
             unfreeze_stages=self.stages.value(),
             head=str(self.head_kind.currentData()),
             resize_mode=str(self.resize_mode.currentData()),
+            input_size=(
+                self.input_size_box.value()
+                if self.kind == "images" and self.input_size_box.value() != INPUT_SIZE_OWN
+                else None
+            ),
             linear_probe=self.linear_probe.isChecked(),
             contrastive_steps=self.contrastive_steps.value(),  # an image run stores it off (core)
             hidden_size=self.hidden.value(),
@@ -1101,6 +1135,7 @@ class ModelPanel(QWidget):
             if index >= 0:
                 box.setCurrentIndex(index)
         self.linear_probe.setChecked(config.linear_probe)
+        self.input_size_box.setValue(config.input_size or INPUT_SIZE_OWN)
         if self.kind == "text":
             self.contrastive_steps.setValue(config.contrastive_steps)
         self.hidden.setValue(config.hidden_size)

@@ -397,3 +397,40 @@ def test_the_dmtl_note_says_what_unlabelled_images_do_in_the_run_set_up(panel: M
     panel.frozen.setChecked(True)
     panel.linear_probe.setChecked(True)
     assert "unlabelled texts by class-balanced pseudo-labels (self-training)" in panel.dmtl_note.text()
+
+
+def test_the_input_size_is_the_backbones_unless_set_and_a_run_keeps_it(qtbot) -> None:  # noqa: ANN001
+    """The window had no input size: 64 px micrographs always trained at 224 px there, while the command line
+    trained them at 64 px with --input-size, and the run lists told the two apart nowhere (h33)."""
+    from dmtl_studio.core.project.runs_table import RunRecord
+    from dmtl_studio.ui.evaluation_view import EvaluationView
+    from dmtl_studio.ui.model_panel import ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    sizes: list[int] = []
+    panel.input_size_changed.connect(sizes.append)
+    own = panel.input_size()
+    assert panel.config().input_size is None and panel.input_size_box.text() == "backbone's"
+    panel.input_size_box.setValue(64)
+    assert (
+        panel.config().input_size == 64 and panel.input_size() == 64 and sizes[-1] == 64
+    )  # the preview follows
+    panel.apply_config(panel.config().with_changes(input_size=None))
+    assert panel.input_size() == own and panel.config().input_size is None
+    panel.apply_config(panel.config().with_changes(input_size=96))
+    assert panel.input_size_box.value() == 96
+    panel.set_project_kind("text")  # a text is never resized: no size in its runs
+    assert panel.config().input_size is None and not panel.input_size_box.isVisibleTo(panel)
+
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    config = {"backbone": "efficientnet_lite0", "transfer": "partial"}
+    view.set_runs(
+        [
+            RunRecord(1, "run-1", 1.0, "completed", "/runs/run-1", config, {}),
+            RunRecord(2, "run-2", 2.0, "completed", "/runs/run-2", {**config, "input_size": 64}, {}),
+        ]
+    )
+    assert view.run_choice.itemText(0) == "run-2 — efficientnet_lite0, 64 px, partial, completed"
+    assert view.run_choice.itemText(1) == "run-1 — efficientnet_lite0, partial, completed"
