@@ -900,6 +900,8 @@ class TrainingPanel(QWidget):
         if summary.status == "completed":
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
+        if summary.epochs_completed and self.val_loss.n == 0:  # no validation loss: no key for it (h33)
+            self._in_legend(self.loss_plot, self.val_loss, "validation", shown=False)
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored
             self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=False)
             self.confusion_note.setText(
@@ -986,7 +988,10 @@ class TrainingPanel(QWidget):
             values = [
                 run.name,
                 run.status,
-                config.get("backbone", "?"),
+                config.get("backbone", "?")
+                + (
+                    f" · {config['input_size']} px" if config.get("input_size") else ""
+                ),  # set for the run (h33)
                 config.get("transfer", "?"),
                 _epochs_shown(config, len(metrics.get(run.id, []))),
                 (f"{best:.1%}" + (" (out-of-fold)" if out_of_fold else "")) if best is not None else "—",

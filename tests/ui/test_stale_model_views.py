@@ -104,7 +104,9 @@ def test_choosing_another_run_never_shows_the_last_run_s_figures_and_filters_fol
     assert view.result is None and view.confusion.rowCount() == 0 and view.per_class.rowCount() == 0
     assert "second</b> is not evaluated yet" in view.summary.text()
     third_run = add_run("third")  # another arrives (a command's Auto: its probe, then its fine-tune)
-    assert view.selected_run() == third_run and "third</b> is not evaluated yet" in view.summary.text()  # (h33)
+    assert (
+        view.selected_run() == third_run and "third</b> is not evaluated yet" in view.summary.text()
+    )  # (h33)
     view.run_choice.setCurrentIndex(view.run_choice.findData(second_run))
     assert "second</b> is not evaluated yet" in view.summary.text()
     assert browser.evaluation is None and not any(r.id in browser.model.verdicts for r in val)

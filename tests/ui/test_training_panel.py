@@ -435,3 +435,23 @@ def test_a_probe_run_is_compared_by_its_out_of_fold_accuracy_in_the_history(qtbo
     saved = [EpochMetrics(1, 0.9, 0.6, 0.5, 0.929, 3e-3), EpochMetrics(2, 0.7, 0.7, 0.6, 0.9, 3e-3)]
     panel.show_history([crashed], {4: saved})
     assert panel.history.item(0, 5).text() == "92.9%"  # "—" after a kill, though epoch 1 had its figure (h28)
+
+
+def test_a_run_without_validation_items_keeps_no_empty_validation_key(qtbot) -> None:  # noqa: ANN001
+    """Validation images too few for a pick joined training: the loss plot kept a "validation" key with no curve
+    (h33)."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("partial transfer")
+    loss_legend = panel.loss_plot.getPlotItem().legend
+    assert (
+        loss_legend.getLabel(panel.val_loss.curve).text == "validation"
+    )  # a run may have them: keyed at start
+    panel.on_progress(StepProgress(1, 2, 1, 4, 0.9, 1e-3, 50.0))
+    for epoch in (1, 2):
+        panel.on_epoch(EpochResult(epoch, 2, 0.8, 0.6, None, None, 1e-3))
+    panel.on_finished(RunSummary(1, "/runs/x", "completed", 2, ("a", "b"), "cpu", {}))
+    assert loss_legend.getLabel(panel.val_loss.curve) is None
+    assert panel.accuracy_plot.getPlotItem().legend.getLabel(panel.val_accuracy.curve) is None
+    panel.run_started("partial transfer")  # the next run may have them again
+    assert loss_legend.getLabel(panel.val_loss.curve).text == "validation"

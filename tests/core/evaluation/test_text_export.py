@@ -131,7 +131,10 @@ def test_predict_a_file_a_folder_and_a_table_with_the_run_and_the_onnx_model(
         "text",
     ]
     # The row's id and its text, for a spreadsheet to read and join (h32); a row with an error has no text.
-    assert [(row["id"], row["text"]) for row in run_rows[:2]] == [("1", list(HELD_OUT.values())[0]), ("2", "")]
+    assert [(row["id"], row["text"]) for row in run_rows[:2]] == [
+        ("1", list(HELD_OUT.values())[0]),
+        ("2", ""),
+    ]
     for r, o in zip(run_rows, onnx_rows, strict=True):
         assert r["predicted_label"] == o["predicted_label"]
         if r["confidence"]:
