@@ -10,6 +10,7 @@ cache's content hashes.
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,21 @@ class MissingFiles:
     folders: tuple[tuple[str, int], ...] = ()
 
 
+def _there(path: str, kind: Callable[[int], bool]) -> bool:
+    """Whether ``path`` is on disk as a ``kind`` (``stat.S_ISDIR``, ``stat.S_ISREG``). One that this user may not
+    look at (permission denied) is there: it is unreadable, which reading it reports, not gone (h31: a folder made
+    unreadable was said to be moved)."""
+    try:
+        return kind(os.stat(path).st_mode)
+    except PermissionError:
+        return True
+    except (
+        OSError,
+        ValueError,
+    ):  # not there, a folder where a file was, a drive not connected, a NUL in the name
+        return False
+
+
 def _gone_folder(folder: str, exists: Callable[[str], bool]) -> str | None:
     """The highest folder on ``folder``'s way that no longer exists (None when ``folder`` exists)."""
     if exists(folder):
@@ -42,7 +58,8 @@ def missing_files(paths: Iterable[str], cancelled: Callable[[], bool] = lambda: 
     """The files of ``paths`` (absolute) that are not on disk, in their order, and the folders gone with them.
 
     A folder that is gone counts its files without a ``stat`` each; in a folder that exists, each file is looked
-    at (``os.path.isfile``: a folder or a broken link where the file was is gone too). Nothing is written.
+    at (a folder or a broken link where the file was is gone too; one this user may not read is not gone: reading
+    it says why). Nothing is written.
 
     Raises
     ------
@@ -57,7 +74,7 @@ def missing_files(paths: Iterable[str], cancelled: Callable[[], bool] = lambda: 
 
     def exists(folder: str) -> bool:
         if folder not in seen:
-            seen[folder] = os.path.isdir(folder)
+            seen[folder] = _there(folder, stat.S_ISDIR)
         return seen[folder]
 
     gone: set[str] = set()
@@ -71,6 +88,6 @@ def missing_files(paths: Iterable[str], cancelled: Callable[[], bool] = lambda: 
             continue
         for path in members:
             check(cancelled)
-            if not os.path.isfile(path):
+            if not _there(path, stat.S_ISREG):
                 gone.add(path)
     return MissingFiles(tuple(p for p in given if p in gone), tuple(folders.most_common()))
