@@ -280,6 +280,17 @@ class StudioController(QObject):
                 self._show_gone_files(result, ask) if me is self.model_tasks.get("gone-files") else None
             )
         )
+        # A look that failed (a database it could not read…) is said; one stopped (another project, a newer look)
+        # is not (h31: a failed look was only logged).
+        thread.failed.connect(
+            lambda message, me=thread: (
+                self.window.statusBar().showMessage(
+                    f"Could not look for images gone from disk: {message}", 20000
+                )
+                if not me.isInterruptionRequested()
+                else None
+            )
+        )
         self.model_tasks["gone-files"] = thread  # stopped with the model tasks when another project opens
         thread.start()
 

@@ -141,3 +141,21 @@ def test_files_deleted_one_by_one_are_said_in_the_status_bar_not_asked(qtbot, tm
     controller._changed_elsewhere()  # the window's look at outside changes (every 1.5 s)
     assert "gone" not in window.training.status.text()  # removed: no longer counted
     controller.shutdown()
+
+
+def test_a_look_for_gone_files_that_fails_is_said(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A failed look was only logged (h31): the person had no word that nothing was checked."""
+    from dmtl_studio.core.project import gone_files
+    from dmtl_studio.core.project.errors import ProjectError
+
+    project, _images, _moved, _labels = _moved_project(tmp_path)
+
+    def fails(store, cancelled=None):  # noqa: ANN001, ANN202
+        raise ProjectError("the project database cannot be read (disk I/O error)")
+
+    monkeypatch.setattr(gone_files, "find_gone_files", fails)
+    window, controller = build_window(project)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: "Could not look for images gone from disk" in window.statusBar().currentMessage())
+    assert "disk I/O error" in window.statusBar().currentMessage() and _gone_box() is None
+    controller.shutdown()
