@@ -271,7 +271,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"{args.project_dir}: an empty project (images or texts: its first import decides)")
     else:
         print(f"{args.project_dir}: a{'n' if kind == 'images' else ''} {kind} project")
-    gone_note = f" ({gone} of them gone from disk since import)" if gone else ""
+    # Every file gone from disk, marked by a run or not, with the labels kept for them (h31: after a run had
+    # marked them, --json said 0 gone beside the folders gone, and the line no word of their labels).
+    kept = f", {found.labelled} of those labelled" if found.labelled else ""
+    gone_note = f" ({found.gone} of them gone from disk since import{kept})" if found.gone else ""
     print(
         f"{total} {items}: {labelled} labelled, {unlabelled} unlabelled, {problems + gone} with a problem"
         f"{gone_note}; {runs} run(s)"
@@ -300,7 +303,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         }
         problems_json = {
             "problems": problems + gone,
-            "gone_from_disk": gone,
+            "gone_from_disk": found.gone,
+            "gone_labelled": found.labelled,
             "gone_folders": [{"folder": f, "images": n} for f, n in found.folders],
         }
         listed = [
