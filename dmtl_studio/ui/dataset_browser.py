@@ -431,7 +431,7 @@ class DatasetBrowser(QWidget):
         self.summary = QLabel("No project open. Use File ▸ Open project… or File ▸ New project…")
         self.summary.setWordWrap(True)
         self.filter = QComboBox()
-        self.filter.setMinimumContentsLength(22)  # "Duplicates: 3/5 warned (12)" whole at 1280 px
+        self.filter.setMinimumContentsLength(22)  # "Duplicates: 12/24 warned" whole at 1280 px
         # As wide as that whatever its items: "Class: <a 98-letter name>" widened it and the search box became "S…".
         self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.filter.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -724,7 +724,8 @@ class DatasetBrowser(QWidget):
         for name in class_names:
             self.filter.addItem(f"Class: {name}", class_filter(name))
         for key, (title, ids) in self._ordered.items():
-            self.filter.addItem(f"{title} ({len(ids)})", key)
+            # The duplicates' title counts its groups already: an item count after it was cut off (h30).
+            self.filter.addItem(title if key == DUPLICATES_KEY else f"{title} ({len(ids)})", key)
         position = self.filter.findData(current) if current else 0
         self.filter.setCurrentIndex(max(0, position))
         self.filter.blockSignals(False)
@@ -1008,7 +1009,7 @@ class DatasetBrowser(QWidget):
                     f"duplicate group {groups} ({kind}, {len(ids)} {self._noun()[:-3]}s): {said}{copy}",
                 )
         # Short: the filter box is narrow at 1280 px ("Duplicates: 5 groups, 3 w…"); the status bar says it whole.
-        entry = (f"Duplicates: {warned}/{groups} warned", order)
+        entry = (f"Duplicates: {warned}/{groups} warned", order)  # no item count after it (_fill_filter)
         shown = {
             i: (self.model.dup_marks.get(i, ""), self.dup_notes.get(i, "")) for i in self.duplicate_group
         }

@@ -542,6 +542,7 @@ class TrainingPanel(QWidget):
         self._in_legend(self.accuracy_plot, self.kept_share, KEPT_NAME, shown=False)
         self.kept_share.curve.hide()
         self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=True)
+        self.accuracy_plot.getPlotItem().legend.getLabel(self.val_accuracy.curve).setText("validation")
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
         self.confusion_note.setText(
@@ -902,8 +903,24 @@ class TrainingPanel(QWidget):
             self.progress.setValue(1)
         if summary.epochs_completed and self.val_loss.n == 0:  # no validation loss: no key for it (h33)
             self._in_legend(self.loss_plot, self.val_loss, "validation", shown=False)
+        # A probe whose validation items joined its fit: their out-of-fold accuracy beside its training accuracy
+        # (h32: one "train" dot, and the accuracy the status line quoted nowhere on the plot).
+        out_of_fold_shown = (
+            (self._probe_run or self.phase == "probe")
+            and out_of_fold
+            and accuracy is not None
+            and self.val_accuracy.n == 0
+        )
+        if out_of_fold_shown:
+            self.val_accuracy.append(max(1, summary.epochs_completed), accuracy)
+            self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=True)
+            self.accuracy_plot.getPlotItem().legend.getLabel(self.val_accuracy.curve).setText(
+                "validation (out-of-fold)"
+            )
+            self.redraw()
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored
-            self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=False)
+            if not out_of_fold_shown:
+                self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=False)
             self.confusion_note.setText(
                 f"No validation {self.item}s were scored during this run (none were held out, or they joined the "
                 f"linear probe's fit): see the run's figures on its test {self.item}s under Evaluation."

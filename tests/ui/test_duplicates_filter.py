@@ -38,7 +38,7 @@ def test_duplicates_filter_lists_groups_and_enter_fixes_a_leak(qtbot, tmp_path: 
         bars = [bar for bar in window.findChildren(QTabBar) if "Evaluation" in _titles(bar)]
         assert any(bar.tabText(bar.currentIndex()) == "Evaluation" for bar in bars)
         qtbot.waitUntil(lambda: browser.filter.currentData() == DUPLICATES_KEY, timeout=60_000)
-        assert browser.filter.currentText().startswith("Duplicates: 2/2 warned")
+        assert browser.filter.currentText() == "Duplicates: 2/2 warned"  # no item count: it was cut off (h30)
         shown = {Path(browser.model.record(r).path).name: r for r in range(browser.model.rowCount())}
         assert set(shown) == {"camera.png", "camera-small.jpg", "coffee.png", "coffee-copy.png"}
         row = shown["camera-small.jpg"]

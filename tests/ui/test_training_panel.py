@@ -455,3 +455,27 @@ def test_a_run_without_validation_items_keeps_no_empty_validation_key(qtbot) -> 
     assert panel.accuracy_plot.getPlotItem().legend.getLabel(panel.val_accuracy.curve) is None
     panel.run_started("partial transfer")  # the next run may have them again
     assert loss_legend.getLabel(panel.val_loss.curve).text == "validation"
+
+
+def test_a_probe_whose_validation_joined_its_fit_plots_their_out_of_fold_accuracy(qtbot) -> None:  # noqa: ANN001
+    """Its accuracy plot showed one "train" dot, and the out-of-fold accuracy the status line quoted was nowhere
+    on it (h32)."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run_started("frozen run, linear probe")
+    for step, c in enumerate((1e-2, 1e-1), start=1):
+        panel.on_progress(StepProgress(1, 1, step, 2, 0.9, c, 0.0, phase="probe"))
+    panel.on_epoch(EpochResult(1, 1, 0.3, 0.97, None, None, 1e-3, probe_c=1e-1))
+    metrics = {"best": {"out_of_fold_accuracy": 0.875}}
+    panel.on_finished(RunSummary(1, "/runs/probe", "completed", 1, ("a", "b"), "cpu", metrics))
+    legend = panel.accuracy_plot.getPlotItem().legend
+    assert legend.getLabel(panel.val_accuracy.curve).text == "validation (out-of-fold)"
+    x, y = panel.val_accuracy.curve.getData()
+    assert (
+        list(x) == [1]
+        and list(y) == [0.875]
+        and "out-of-fold validation accuracy 87.5%" in panel.status.text()
+    )
+    assert "No validation" in panel.confusion_note.text()  # no matrix of them: they joined the fit
+    panel.run_started("an epoch run")  # the next run's key is plain again
+    assert legend.getLabel(panel.val_accuracy.curve).text == "validation"
