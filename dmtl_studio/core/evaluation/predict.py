@@ -63,10 +63,11 @@ class PredictSummary:
     order: tuple[str, ...] = ()
     #: Classes renamed or merged since the run was trained, named as they are now (empty: none).
     note: str = ""
-    #: Columns written after ``error`` (a text prediction's ``id`` and ``text``), and their values for each source
-    #: of :attr:`order`, in its order.
+    #: Columns written after ``error`` (a text prediction's ``id`` and ``text``), and their values for each of
+    #: :attr:`predictions` and of :attr:`problems`, in their order (a key used twice cannot tell its rows apart).
     extra_columns: tuple[str, ...] = ()
-    extra_values: tuple[tuple[str, ...], ...] = ()
+    extra_predictions: tuple[tuple[str, ...], ...] = ()
+    extra_problems: tuple[tuple[str, ...], ...] = ()
 
     @property
     def unsure(self) -> int:
@@ -262,20 +263,29 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
         ERROR_COLUMN,
         *summary.extra_columns,
     ]
+    blank = ("",) * len(summary.extra_columns)
+
+    def extra(values: tuple[tuple[str, ...], ...], index: int) -> tuple[str, ...]:
+        return values[index] if index < len(values) else blank
+
     predicted = (
-        [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities], ""]
-        for p in summary.predictions
+        [
+            p.path,
+            p.label,
+            f"{p.confidence:.6f}",
+            *[f"{v:.6f}" for v in p.probabilities],
+            "",
+            *extra(summary.extra_predictions, k),
+        ]
+        for k, p in enumerate(summary.predictions)
     )
-    unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
+    unread = (
+        [path, "", "", *([""] * len(summary.classes)), reason, *extra(summary.extra_problems, k)]
+        for k, (path, reason) in enumerate(summary.problems)
+    )
     rows = list(itertools.chain(predicted, unread))
     if summary.order:
-        position = _input_positions(summary.order)
-        placed = sorted(((position(row), row) for row in rows), key=lambda pair: pair[0])
-        blank = ("",) * len(summary.extra_columns)
-        extra = summary.extra_values
-        rows = [[*row, *(extra[at] if at < len(extra) else blank)] for at, row in placed]
-    elif summary.extra_columns:
-        rows = [[*row, *("",) * len(summary.extra_columns)] for row in rows]
+        rows.sort(key=_input_positions(summary.order))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, header, rows)
 

@@ -271,7 +271,8 @@ def predict_text_inputs(
     summary = replace(
         summary,
         extra_columns=TEXT_COLUMNS,
-        extra_values=tuple((g[3], "" if g[2] else g[1]) for g in given),
+        extra_predictions=tuple((g[3], g[1]) for g in given if not g[2]),  # in the order they were predicted
+        extra_problems=tuple((g[3], "") for g in given if g[2]),
     )
     if not isinstance(model, TextPredictor):  # a run folder: its classes under the project's names now
         summary, note = predictions_named_now(summary, model)

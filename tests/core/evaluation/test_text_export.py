@@ -164,6 +164,35 @@ def test_an_id_column_names_the_rows_of_a_table(tmp_path: Path) -> None:
         text_prediction_inputs(tmp_path / "one.txt", id_column="ticket")
 
 
+def test_each_row_of_the_predictions_csv_holds_its_own_id_and_text_when_an_id_is_used_twice(
+    tmp_path: Path,
+) -> None:
+    """The id and text columns were matched to rows by key: with one id twice, the predicted row got the empty
+    text of the row that could not be predicted, and the error row the other's text (h34)."""
+    from dmtl_studio.core.evaluation.text_exported import TextPredictor
+
+    table = tmp_path / "tickets.csv"
+    table.write_text('id,text\nT-7,""\nT-8,hello there\nT-7,refund my order please\n', encoding="utf-8")
+
+    def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([[len(t)] for t in texts]), np.ones((len(texts), 1))
+
+    def logits(ids: np.ndarray, _mask: np.ndarray) -> np.ndarray:
+        return np.hstack([ids.astype(float), -ids.astype(float)])
+
+    model = TextPredictor("by length", ["long", "short"], 8, logits, tokens)
+    predict_text_inputs(model, table, tmp_path / "out.csv", id_column="id")
+    with (tmp_path / "out.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_text = {row["text"]: row for row in rows}
+    assert set(by_text) == {"", "hello there", "refund my order please"}
+    assert (
+        by_text["refund my order please"]["predicted_label"] == "long"
+        and not by_text["refund my order please"]["error"]
+    )
+    assert by_text[""]["error"] and not by_text[""]["predicted_label"] and by_text[""]["id"] == "T-7"
+
+
 def test_bad_prediction_inputs_are_refused_with_a_reason(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
