@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import logging
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dmtl_studio import __version__
 from dmtl_studio.core.augment.presets import default_recipe
+from dmtl_studio.core.augment.preview import mixing_partners
 from dmtl_studio.core.augment.recipe import Recipe
 from dmtl_studio.core.base.paths import (
     RUN_SIDECAR_NAME,
@@ -572,6 +574,7 @@ class StudioController(QObject):
             # images: the window showed them as 30 unreadable image files).
             self.window.set_project_kind(self.store.kind)
             self._show_train_settings(self.store)
+            self._recipe_shown["project"] = None  # the recipe editor shows this kind's recipe (h34)
             self.window.browser.attach(self.store)
         text = f"Import: {summary.describe()}"
         if summary.split is not None:
@@ -714,11 +717,17 @@ class StudioController(QObject):
         self.previews.failed.connect(editor.show_preview_failed)
         self.window.close_requested.connect(self.previews.shutdown)
         shown: dict[str, Path | None] = {"project": None}
+        self._recipe_shown = shown  # forgotten when the project's kind is decided by its first import
 
         def selected_images() -> None:
             model = browser.model
             rows = sorted({index.row() for index in browser.view.selectionModel().selectedIndexes()})
-            usable = [r for r in (model.record(row) for row in rows) if r.problem is None][:8]
+            usable = [r for r in (model.record(row) for row in rows) if r.problem is None]
+            if (
+                len(usable) > 8
+            ):  # the first one shown, its mixing partners from the selected classes in turn (h34)
+                partners = mixing_partners([(r.path, r.label) for r in usable], 0)
+                usable = [usable[0], *(usable[i] for i in partners)]
             if not usable:  # nothing selected, or only problem files: the grid's first items (its filter's)
                 first = range(min(model.rowCount(), 40))
                 usable = [r for r in (model.record(row) for row in first) if r.problem is None][:8]
@@ -1249,6 +1258,10 @@ class StudioController(QObject):
                 if training.isRunning():
                     self.window.statusBar().showMessage("The window closes when the run ends.")
                     return False
+                with contextlib.suppress(
+                    RuntimeError, TypeError
+                ):  # closing now: not a second time when it ends
+                    training.finished.disconnect(self.window.close)
             elif training.isRunning():
                 self.window.training.stop_button.click()  # the panel shows what stopping keeps
         running = self._threads()

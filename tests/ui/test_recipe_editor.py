@@ -496,3 +496,19 @@ def test_a_damaged_stored_recipe_is_said_over_the_default_shown(qtbot, tmp_path:
     )
     assert "The default recipe is shown" in window.recipe.message.text()
     controller.shutdown()
+
+
+def test_the_window_gives_the_preview_partners_of_every_selected_class(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """After Ctrl+A on a browser sorted by class, the window passed the first 8 selected images: one class, never
+    mixed with another (h33, h34)."""
+    from dmtl_studio.app import build_window
+    from dmtl_studio.core.project.demo import create_demo_project
+
+    create_demo_project(tmp_path / "p", per_class=12, unlabelled=0)
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    window.browser.view.selectAll()
+    qtbot.waitUntil(lambda: len(window.recipe._items) == 8, timeout=5000)
+    labels = [label for _path, label in window.recipe._items]
+    assert labels[0] == "circle" and {"circle", "square", "triangle"} <= set(labels[1:])
+    controller.shutdown()

@@ -304,4 +304,6 @@ def test_texts_imported_into_a_project_of_no_kind_yet_are_shown_as_texts(qtbot, 
     assert (
         "6 text(s)" in window.browser.summary.text() and "0 problem text(s)" in window.browser.summary.text()
     )
+    # The recipe editor too: it kept the image recipe, which a run then refused for a text project (h34).
+    assert window.recipe.kind == "text" and window.recipe.recipe().kind == "text"
     controller.shutdown()
