@@ -155,6 +155,26 @@ def _muted(label: QLabel) -> QLabel:
 
 #: The input size box's value that means "the backbone's own" (one below the smallest size a run takes).
 INPUT_SIZE_OWN = 31
+#: The input size box's arrows go by this many pixels, on its multiples (32, 48, 64 … 224).
+INPUT_SIZE_STEP = 16
+
+
+class _InputSizeBox(QSpinBox):
+    """The input size: the arrows step over multiples of :data:`INPUT_SIZE_STEP` from 32 (with the minimum, 31,
+    meaning the backbone's own, they went 47, 63 … 223, h34); any size can still be typed."""
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+        value = self.value()
+        if value == INPUT_SIZE_OWN:
+            target = 32 if steps > 0 else INPUT_SIZE_OWN
+        else:
+            below = value // INPUT_SIZE_STEP * INPUT_SIZE_STEP  # the multiple at or under the value
+            if steps > 0:
+                target = below + INPUT_SIZE_STEP * steps
+            else:  # down from between two multiples: the lower one is the first step
+                target = (below if below < value else below - INPUT_SIZE_STEP) + INPUT_SIZE_STEP * (steps + 1)
+            target = target if target >= 32 else INPUT_SIZE_OWN
+        self.setValue(max(self.minimum(), min(self.maximum(), target)))
 
 
 class ModelPanel(QWidget):
@@ -221,9 +241,8 @@ class ModelPanel(QWidget):
         # The backbone's own size unless set (the command line's --input-size): small pictures (64 px micrographs)
         # need not be blown up 3.5 times to 224, and a run in the window could not match one made with it (h33).
         size_label = QLabel("Input size:")
-        self.input_size_box = QSpinBox()
+        self.input_size_box = _InputSizeBox()
         self.input_size_box.setRange(INPUT_SIZE_OWN, 1024)
-        self.input_size_box.setSingleStep(16)
         self.input_size_box.setSuffix(" px")
         self.input_size_box.setSpecialValueText("backbone's")
         self.input_size_box.setValue(INPUT_SIZE_OWN)
@@ -608,7 +627,7 @@ class ModelPanel(QWidget):
     def input_size(self) -> int:
         """The input size a run takes, in pixels: the one set in the form, else the chosen image backbone's (224
         when none is chosen, or for a text encoder)."""
-        if self.input_size_box.value() != INPUT_SIZE_OWN:
+        if self.kind == "images" and self.input_size_box.value() != INPUT_SIZE_OWN:
             return self.input_size_box.value()
         row = self._rows.get(self.backbone_name())
         return int(row.info.input_size) if row is not None and not isinstance(row, TextEncoderRow) else 224

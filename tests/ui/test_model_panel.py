@@ -412,7 +412,11 @@ def test_the_input_size_is_the_backbones_unless_set_and_a_run_keeps_it(qtbot) ->
     panel.input_size_changed.connect(sizes.append)
     own = panel.input_size()
     assert panel.config().input_size is None and panel.input_size_box.text() == "backbone's"
-    panel.input_size_box.setValue(64)
+    for _ in range(3):
+        panel.input_size_box.stepUp()  # the arrows: 32, 48, 64 (they went 47, 63 from the minimum, h34)
+    assert panel.input_size_box.value() == 64
+    panel.input_size_box.stepDown()
+    panel.input_size_box.stepUp()
     assert (
         panel.config().input_size == 64 and panel.input_size() == 64 and sizes[-1] == 64
     )  # the preview follows
@@ -422,6 +426,7 @@ def test_the_input_size_is_the_backbones_unless_set_and_a_run_keeps_it(qtbot) ->
     assert panel.input_size_box.value() == 96
     panel.set_project_kind("text")  # a text is never resized: no size in its runs
     assert panel.config().input_size is None and not panel.input_size_box.isVisibleTo(panel)
+    assert panel.input_size() == 224  # a text is never resized: the box's 96 is not its size
 
     view = EvaluationView()
     qtbot.addWidget(view)
