@@ -190,7 +190,7 @@ class ReliabilityDiagram(QWidget):
             worse = (
                 f"<br><span style='color:#a04000'>The temperature makes these {noun}s' confidences worse: more "
                 f"validation {noun}s would fit it better.</span>"
-                if summary["ece"] > summary["ece_uncalibrated"] + 0.01
+                if summary.get("worse")
                 else ""
             )
             self.title.setText(
@@ -243,6 +243,8 @@ class EvaluationView(QWidget):
         self._stale: set[str] = set()
         self.run_choice = RunChoice()
         self.run_choice.currentIndexChanged.connect(self._run_chosen)
+        # A run the person picks is theirs: set_runs no longer moves away from it (h34).
+        self.run_choice.activated.connect(lambda _index: setattr(self, "_chosen_for_user", None))
         #: The run a training that just ended chose as its result (an Auto run keeps one of its two): the choice
         #: when it arrives in the next :meth:`set_runs`.
         self.kept_run: str | None = None

@@ -61,10 +61,11 @@ NOTES_LINES_WHOLE = 14
 
 
 class _NotesArea(QScrollArea):
-    refitted = Signal()
     """A frameless scrolling area for the run's notes: as tall as its word-wrapped label up to
     :data:`NOTES_LINES` lines, then scrolling (at 1280 x 720 five notes took the curves' whole height);
     ``whole``: up to :data:`NOTES_LINES_WHOLE` lines (the person asked to read them all)."""
+
+    refitted = Signal()  # after each refit: whether some notes are out of view may have changed
 
     def __init__(self, label: QLabel) -> None:
         super().__init__()
@@ -488,6 +489,7 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(True)
         self.pause_button.setEnabled(True)
         self._notes.clear()
+        self.notices_area.whole = False  # a new run starts folded (h34: "Fewer notes" over no notes)
         self.notices.clear()
         self.notices.setToolTip("")
         self.notices.hide()

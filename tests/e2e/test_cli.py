@@ -117,7 +117,9 @@ def test_info_counts_an_image_gone_from_disk_as_remove_problems_does(tmp_path: P
     assert "1 with a problem (1 of them gone from disk since import, 1 of those labelled)" in out[1]
     assert report["problems"] == 1 and report["gone_from_disk"] == 1 and report["gone_folders"] == []
     assert report["gone_labelled"] == 1
-    with ProjectStore.open(tmp_path / "p") as store:  # a run marked it: still gone, its label still kept (h31)
+    with ProjectStore.open(
+        tmp_path / "p"
+    ) as store:  # a run marked it: still gone, its label still kept (h31)
         assert len(store.mark_missing_files()) == 1
     assert main(["info", str(tmp_path / "p"), "--json"]) == 0
     marked = json.loads(capsys.readouterr().out)

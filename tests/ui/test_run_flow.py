@@ -345,6 +345,13 @@ def test_a_new_run_becomes_the_evaluation_choice(qtbot) -> None:  # noqa: ANN001
     assert watching.selected_run() == "/runs/run-6" and "run-5" not in watching.summary.text()
     watching.set_runs([run(1), probe, run(6)])  # Auto ended: the probe kept
     assert watching.selected_run() == "/runs/run-5" and "run-6" not in watching.summary.text()
+    picked = EvaluationView()  # the person picks the fine-tune while Auto still runs: it stays theirs (h34)
+    qtbot.addWidget(picked)
+    picked.set_runs([run(1)])
+    picked.set_runs([run(1), run(5), run(6)])
+    picked.run_choice.activated.emit(picked.run_choice.findData("/runs/run-6"))  # as a click in the list does
+    picked.set_runs([run(1), probe, run(6)])
+    assert picked.selected_run() == "/runs/run-6"
     watching.run_choice.setCurrentIndex(watching.run_choice.findData("/runs/run-6"))  # the person's choice
     watching.set_runs([run(1), probe, run(6)])
     assert watching.selected_run() == "/runs/run-6"  # kept

@@ -328,8 +328,9 @@ def test_notes_out_of_view_are_offered_whole_and_folded_again(qtbot) -> None:  #
     panel.notes_toggle.click()
     qtbot.wait(50)
     assert panel.notices_area.height() == folded and "one short note" not in panel.notices.text()
-    panel.run_started("frozen transfer")  # a new run: no notes, nothing offered
-    assert panel.notes_toggle.isHidden()
+    panel.notes_toggle.click()  # left open…
+    panel.run_started("frozen transfer")  # …a new run: no notes, nothing offered, folded again (h34)
+    assert panel.notes_toggle.isHidden() and not panel.notices_area.whole
 
 
 def test_a_run_stopped_before_its_first_epoch_says_features_were_cached_only_when_some_were(qtbot) -> None:  # noqa: ANN001

@@ -237,6 +237,10 @@ class EvaluationResult:
             "ece_uncalibrated": self.reliability(calibrated=False).ece,
             "bins": after.to_dict(),
             "fitted": self.calibration,
+            # The temperature makes these items' confidences worse by more than one point of ECE (few validation
+            # items to fit it on): said by evaluate and the window's Calibration tab alike.
+            "worse": isinstance(self.calibration, dict)
+            and after.ece > self.reliability(calibrated=False).ece + 0.01,
         }
 
     @property
@@ -303,7 +307,7 @@ class EvaluationResult:
                 f"; the temperature, fitted on {summary['fitted'].get('images', 'the')} validation "
                 f"{self.noun}(s), makes these {self.noun}s' confidences worse: more validation {self.noun}s "
                 "would fit it better"
-                if summary["ece"] > summary["ece_uncalibrated"] + 0.01 and isinstance(summary["fitted"], dict)
+                if summary["worse"]
                 else ""
             )
             lines.append(

@@ -20,7 +20,9 @@ def tree(tmp_path: Path) -> list[str]:
     return [str(tmp_path / folder / name) for folder in ("a", "b/c", "d") for name in ("1.png", "2.png")]
 
 
-def test_gone_files_keep_their_order_and_name_the_highest_gone_folder(tree: list[str], tmp_path: Path) -> None:
+def test_gone_files_keep_their_order_and_name_the_highest_gone_folder(
+    tree: list[str], tmp_path: Path
+) -> None:
     assert missing_files(tree).paths == () and missing_files(tree).folders == ()
     (tmp_path / "b").rename(tmp_path / "b-moved")  # b/c goes with b: b is named
     os.remove(tree[4])  # deleted alone: its folder d is there

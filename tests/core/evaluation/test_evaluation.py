@@ -367,3 +367,4 @@ def test_a_temperature_that_makes_the_scored_confidences_worse_is_said_so() -> N
     result = _result(np.tile([0, 1, 2], 4), softened, calibration={"temperature": 3.0, "images": 9})
     line = next(line for line in result.describe().splitlines() if "calibration error" in line)
     assert "the temperature, fitted on 9 validation image(s), makes these images' confidences worse" in line
+    assert result.calibration_summary()["worse"]  # what the window's Calibration tab says it by
