@@ -261,29 +261,18 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
         "confidence",
         *[f"p_{name}" for name in summary.classes],
         ERROR_COLUMN,
-        *summary.extra_columns,
     ]
     blank = ("",) * len(summary.extra_columns)
-
-    def extra(values: tuple[tuple[str, ...], ...], index: int) -> tuple[str, ...]:
-        return values[index] if index < len(values) else blank
-
+    missing = len(summary.predictions) - len(summary.extra_predictions)
+    extra = [*summary.extra_predictions, *[blank] * missing, *summary.extra_problems]  # one per row below
     predicted = (
-        [
-            p.path,
-            p.label,
-            f"{p.confidence:.6f}",
-            *[f"{v:.6f}" for v in p.probabilities],
-            "",
-            *extra(summary.extra_predictions, k),
-        ]
-        for k, p in enumerate(summary.predictions)
+        [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities], ""]
+        for p in summary.predictions
     )
-    unread = (
-        [path, "", "", *([""] * len(summary.classes)), reason, *extra(summary.extra_problems, k)]
-        for k, (path, reason) in enumerate(summary.problems)
-    )
-    rows = list(itertools.chain(predicted, unread))
+    unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
+    predicted_and_unread = itertools.chain(predicted, unread)
+    rows = [[*row, *(extra[k] if k < len(extra) else blank)] for k, row in enumerate(predicted_and_unread)]
+    header += summary.extra_columns
     if summary.order:
         rows.sort(key=_input_positions(summary.order))
     out.parent.mkdir(parents=True, exist_ok=True)
