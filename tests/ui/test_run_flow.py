@@ -137,14 +137,19 @@ def test_opening_another_project_during_a_run_asks_and_opens_it_once_stopped(
     controller.shutdown()
 
 
-def test_keep_training_closes_the_window_when_the_run_ends(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
-    window, controller = build_window(tiny_project)
+def _two_epoch_run(qtbot, project: Path) -> tuple:  # noqa: ANN001
+    """The window on ``project``, a 2-epoch run started and showing its progress."""
+    window, controller = build_window(project)
     qtbot.addWidget(window)
     window.show()
     window.model_panel.epochs.setValue(2)
     controller.start_training()
-    thread = controller.training_thread
     qtbot.waitUntil(lambda: window.training.progress.maximum() > 0, timeout=TIMEOUT)
+    return window, controller, controller.training_thread
+
+
+def test_keep_training_closes_the_window_when_the_run_ends(qtbot, tiny_project: Path) -> None:  # noqa: ANN001
+    window, controller, thread = _two_epoch_run(qtbot, tiny_project)
     window.training.pause_button.click()  # paused: "keep training" resumes it, or the window would never close
     asked: list[str] = []
     _answer_close_question("Keep training", asked)
@@ -165,13 +170,7 @@ def test_keep_training_chosen_after_the_run_ended_behind_the_question_closes_the
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    window, controller = build_window(tiny_project)
-    qtbot.addWidget(window)
-    window.show()
-    window.model_panel.epochs.setValue(2)
-    controller.start_training()
-    thread = controller.training_thread
-    qtbot.waitUntil(lambda: window.training.progress.maximum() > 0, timeout=TIMEOUT)
+    window, controller, thread = _two_epoch_run(qtbot, tiny_project)
     asked: list[str] = []
 
     def answer_once_the_run_has_ended() -> None:

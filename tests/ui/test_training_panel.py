@@ -299,14 +299,20 @@ def test_long_notes_scroll_in_a_few_lines_so_the_curves_keep_their_room(qtbot) -
     assert panel.notices_area.isHidden()
 
 
+def _shown_panel(qtbot, width: int, height: int) -> TrainingPanel:  # noqa: ANN001
+    """A training panel on screen at ``width`` x ``height``."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(width, height)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
 def test_notes_out_of_view_are_offered_whole_and_folded_again(qtbot) -> None:  # noqa: ANN001
     """Five notes in three lines hid the self-training and C notes behind a 10-px scroll bar, and nothing said
     more were there (h32)."""
-    panel = TrainingPanel()
-    qtbot.addWidget(panel)
-    panel.resize(820, 420)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = _shown_panel(qtbot, 820, 420)
     panel.run_started("frozen transfer")
     panel.on_notice("one short note")
     qtbot.wait(20)
@@ -369,11 +375,7 @@ def test_legend_entries_wrap_rather_than_be_cut(qtbot) -> None:  # noqa: ANN001
 def test_the_chosen_c_label_stays_inside_the_plot_when_the_largest_strength_wins(qtbot) -> None:  # noqa: ANN001
     """The probe chose the last C tried (10, twice in a real window): its label, drawn to the line's right, was cut
     to "ch" by the plot's frame."""
-    panel = TrainingPanel()
-    qtbot.addWidget(panel)
-    panel.resize(1200, 400)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = _shown_panel(qtbot, 1200, 400)
     panel.run_started("frozen run, linear probe")
     grid = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
     for step, c in enumerate(grid, start=1):
