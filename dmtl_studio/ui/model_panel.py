@@ -231,13 +231,12 @@ class ModelPanel(QWidget):
         # How an image becomes the backbone's square input (an image project's; a text has no shape).
         self.resize_mode = choice_box("resize_mode", RESIZE_TEXTS)
         self.resize_mode.setToolTip(RESIZE_TIP)
+        # One setting a line: side by side they made the window wider than a 1024 px screen.
         self.resize_row = QWidget()
-        row = QHBoxLayout(self.resize_row)
-        row.setContentsMargins(0, 0, 0, 0)
+        rows = QFormLayout(self.resize_row)
+        rows.setContentsMargins(0, 0, 0, 0)
         resize_label = QLabel("Image shape:")
         resize_label.setToolTip(RESIZE_TIP)
-        row.addWidget(resize_label)
-        row.addWidget(self.resize_mode)
         # The backbone's own size unless set (the command line's --input-size): small pictures (64 px micrographs)
         # need not be blown up 3.5 times to 224, and a run in the window could not match one made with it (h33).
         size_label = QLabel("Input size:")
@@ -254,9 +253,14 @@ class ModelPanel(QWidget):
         for widget in (size_label, self.input_size_box):
             widget.setToolTip(tip)
         self.input_size_box.valueChanged.connect(self._input_size_changed)
-        row.addWidget(size_label)
-        row.addWidget(self.input_size_box)
-        row.addStretch(1)
+        for label_widget, field_widget in (
+            (resize_label, self.resize_mode),
+            (size_label, self.input_size_box),
+        ):
+            line = QHBoxLayout()
+            line.addWidget(field_widget)
+            line.addStretch(1)
+            rows.addRow(label_widget, line)
         box.addWidget(self.resize_row)
         self.import_weights_button.clicked.connect(self._ask_import)
 
