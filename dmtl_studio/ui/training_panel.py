@@ -488,19 +488,23 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.pause_button.setEnabled(True)
-        self._notes.clear()
-        self.notices_area.whole = False  # a new run starts folded (h34: "Fewer notes" over no notes)
-        self.notices.clear()
-        self.notices.setToolTip("")
-        self.notices.hide()
-        self.notices_area.hide()
-        self.notes_toggle.hide()
+        self._clear_notes()
         self.pause_button.setText("Pause")
         self.paused = False
         self._started_at = self.clock()
         self._paused_seconds = 0.0
         self.status.setText(f"Preparing: {description}")
         self.redraw_timer.start()
+
+    def _clear_notes(self) -> None:
+        """No notes shown, the next ones folded (h34: "Fewer notes" over no notes)."""
+        self._notes.clear()
+        self.notices_area.whole = False
+        self.notices.clear()
+        self.notices.setToolTip("")
+        self.notices.hide()
+        self.notices_area.hide()
+        self.notes_toggle.hide()
 
     def clear_run(self) -> None:
         """Show no run (another project was opened: its runs are in its history, not in these plots and notes)."""
@@ -509,12 +513,7 @@ class TrainingPanel(QWidget):
         self._clear_curves()
         self.stop_note.hide()  # what Stop would cost is said while a run trains, not at rest
         self.stop_button.setToolTip("")
-        self._notes.clear()
-        self.notices.clear()
-        self.notices.setToolTip("")
-        self.notices.hide()
-        self.notices_area.hide()
-        self.notes_toggle.hide()
+        self._clear_notes()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
@@ -544,7 +543,6 @@ class TrainingPanel(QWidget):
         self._in_legend(self.accuracy_plot, self.kept_share, KEPT_NAME, shown=False)
         self.kept_share.curve.hide()
         self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=True)
-        self.accuracy_plot.getPlotItem().legend.getLabel(self.val_accuracy.curve).setText("validation")
         self.confusion.setRowCount(0)
         self.per_class.setRowCount(0)
         self.confusion_note.setText(
@@ -723,25 +721,25 @@ class TrainingPanel(QWidget):
         self.lr_plot.setLabel("left", title)
         self.lr_plot.setToolTip(f"{title}: {measured}, by {x_label}")
         self.lr_plot.getPlotItem().setLogMode(y=probe)
-        for plot, series, name in (
-            (self.lr_plot, self.learning_rate, legend),
-            (self.loss_plot, self.train_loss, "cross-validated (per C)" if probe else "train (per step)"),
-        ):
-            labels = plot.getPlotItem().legend
-            if labels is not None and labels.getLabel(series.curve) is not None:
-                labels.getLabel(series.curve).setText(name)
+        self._in_legend(self.lr_plot, self.learning_rate, legend, shown=True)
+        loss_name = "cross-validated (per C)" if probe else "train (per step)"
+        self._in_legend(self.loss_plot, self.train_loss, loss_name, shown=True)
         self._in_legend(self.loss_plot, self.val_loss, "validation", shown=not probe)
 
     def _in_legend(self, plot: pg.PlotWidget, series: _Series, name: str, shown: bool) -> None:
-        """Show ``series`` in ``plot``'s legend under ``name``, or take it out (a curve that has nothing to draw
-        in this run: a linear probe's loss plot has no validation loss, a run without a validation pass no
-        validation accuracy)."""
+        """Show ``series`` in ``plot``'s legend under ``name`` (renamed when it is there already), or take it out
+        (a curve that has nothing to draw in this run: a linear probe's loss plot has no validation loss, a run
+        without a validation pass no validation accuracy)."""
         labels = plot.getPlotItem().legend
-        if labels is None or (labels.getLabel(series.curve) is not None) == shown:
+        if labels is None:
             return
-        if shown:
+        entry = labels.getLabel(series.curve)
+        if shown and entry is not None:
+            if entry.text != name:  # asked on every step by the consistency curve: no relayout when it stays
+                entry.setText(name)
+        elif shown:
             labels.addItem(series.curve, name)
-        else:
+        elif entry is not None:
             labels.removeItem(series.curve)
 
     def _show_probe_step(self, event: StepProgress, eta: float | None) -> None:
@@ -915,10 +913,7 @@ class TrainingPanel(QWidget):
         )
         if out_of_fold_shown:
             self.val_accuracy.append(max(1, summary.epochs_completed), accuracy)
-            self._in_legend(self.accuracy_plot, self.val_accuracy, "validation", shown=True)
-            self.accuracy_plot.getPlotItem().legend.getLabel(self.val_accuracy.curve).setText(
-                "validation (out-of-fold)"
-            )
+            self._in_legend(self.accuracy_plot, self.val_accuracy, "validation (out-of-fold)", shown=True)
             self.redraw()
         if summary.epochs_completed and self.confusion.rowCount() == 0:  # no validation pass was ever scored
             if not out_of_fold_shown:
@@ -935,7 +930,6 @@ class TrainingPanel(QWidget):
         if f"Note: {message}" in self._notes:
             return
         self._notes.append(f"Note: {message}")
-        # Rich text (one note a line); a note's own text is escaped (a file name may hold < or &).
         more = len(self._notes) > NOTES_SHOWN
         self.notices.setToolTip(
             f"All {len(self._notes)} notes of this run:\n" + "\n".join(self._notes) if more else ""
@@ -1007,10 +1001,9 @@ class TrainingPanel(QWidget):
             values = [
                 run.name,
                 run.status,
+                # A size set for the run told from the backbone's own (h33).
                 config.get("backbone", "?")
-                + (
-                    f" · {config['input_size']} px" if config.get("input_size") else ""
-                ),  # set for the run (h33)
+                + (f" · {config['input_size']} px" if config.get("input_size") else ""),
                 config.get("transfer", "?"),
                 _epochs_shown(config, len(metrics.get(run.id, []))),
                 (f"{best:.1%}" + (" (out-of-fold)" if out_of_fold else "")) if best is not None else "—",
