@@ -723,9 +723,8 @@ class StudioController(QObject):
             model = browser.model
             rows = sorted({index.row() for index in browser.view.selectionModel().selectedIndexes()})
             usable = [r for r in (model.record(row) for row in rows) if r.problem is None]
-            if (
-                len(usable) > 8
-            ):  # the first one shown, its mixing partners from the selected classes in turn (h34)
+            # Many selected: the first one shown, its mixing partners from the selected classes in turn (h34).
+            if len(usable) > 8:
                 partners = mixing_partners([(r.path, r.label) for r in usable], 0)
                 usable = [usable[0], *(usable[i] for i in partners)]
             if not usable:  # nothing selected, or only problem files: the grid's first items (its filter's)
@@ -1258,9 +1257,8 @@ class StudioController(QObject):
                 if training.isRunning():
                     self.window.statusBar().showMessage("The window closes when the run ends.")
                     return False
-                with contextlib.suppress(
-                    RuntimeError, TypeError
-                ):  # closing now: not a second time when it ends
+                # Closing now: not a second time when it ends.
+                with contextlib.suppress(RuntimeError, TypeError):
                     training.finished.disconnect(self.window.close)
             elif training.isRunning():
                 self.window.training.stop_button.click()  # the panel shows what stopping keeps

@@ -418,8 +418,8 @@ class EvaluationView(QWidget):
         # An Auto run's fine-tune that lost to its probe is newer than the probe, and not the model kept. By folder
         # name: the stored path is where the project was when Auto ran (it may have moved since).
         autos = [(run.final_metrics or {}).get("auto") or {} for run in models]
-        lost = {
-            Path(a["finetune_run"]).name: a.get("probe_run") or ""
+        lost = {  # a lost fine-tune's folder name -> its kept probe's
+            Path(a["finetune_run"]).name: Path(a.get("probe_run") or "").name
             for a in autos
             if a.get("kept") == "probe" and a.get("finetune_run")
         }
@@ -437,8 +437,7 @@ class EvaluationView(QWidget):
             # Chosen here, not by the person, and Auto has since kept its probe (an Auto run of the command line
             # ends after its fine-tune was listed, h33): the probe kept instead.
             probe = next(
-                (r.run_dir for r in models if Path(r.run_dir).name == Path(lost[Path(current).name]).name),
-                None,
+                (r.run_dir for r in models if Path(r.run_dir).name == lost[Path(current).name]), None
             )
             current = self._chosen_for_user = probe or current
         self.run_choice.blockSignals(True)  # the choice is made once, below, not at each item added
@@ -636,10 +635,9 @@ class EvaluationView(QWidget):
         self.progress.setVisible(busy)
         self.progress.setRange(0, 0)
         focused = QApplication.focusWidget()
+        # A button disabled while busy loses the focus: it comes back after (h30).
         if busy and focused in self._run_buttons():
-            self._focus_after = (
-                focused  # disabled while busy, so the focus leaves it: it comes back after (h30)
-            )
+            self._focus_after = focused
         if busy and cancellable and self.cancel_button.isHidden():
             self._cancel_shown_at = time.monotonic()
         self.cancel_button.setVisible(busy and cancellable)

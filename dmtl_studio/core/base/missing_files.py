@@ -36,10 +36,8 @@ def _there(path: str, kind: Callable[[int], bool]) -> bool:
         return kind(os.stat(path).st_mode)
     except PermissionError:
         return True
-    except (
-        OSError,
-        ValueError,
-    ):  # not there, a folder where a file was, a drive not connected, a NUL in the name
+    # Not there, a folder where a file was, a drive not connected, a NUL in the name.
+    except (OSError, ValueError):
         return False
 
 

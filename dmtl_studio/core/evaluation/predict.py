@@ -263,15 +263,18 @@ def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
         ERROR_COLUMN,
     ]
     blank = ("",) * len(summary.extra_columns)
-    missing = len(summary.predictions) - len(summary.extra_predictions)
-    extra = [*summary.extra_predictions, *[blank] * missing, *summary.extra_problems]  # one per row below
+
+    def extra(values: tuple[tuple[str, ...], ...], rows: int) -> list[tuple[str, ...]]:
+        return [*values, *[blank] * (rows - len(values))]  # one per row; blank where none was given
+
+    extras = extra(summary.extra_predictions, len(summary.predictions))
+    extras += extra(summary.extra_problems, len(summary.problems))
     predicted = (
         [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities], ""]
         for p in summary.predictions
     )
     unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
-    predicted_and_unread = itertools.chain(predicted, unread)
-    rows = [[*row, *(extra[k] if k < len(extra) else blank)] for k, row in enumerate(predicted_and_unread)]
+    rows = [[*row, *more] for row, more in zip(itertools.chain(predicted, unread), extras, strict=True)]
     header += summary.extra_columns
     if summary.order:
         rows.sort(key=_input_positions(summary.order))

@@ -77,8 +77,8 @@ TEXT_COLUMNS = ("id", "text")
 
 def _split(given: list[Given]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     return (
-        [(g[0], g[1]) for g in given if not g[2]],
-        [(g[0], g[1]) for g in given if g[2]],
+        [(source, body) for source, body, problem, _ in given if not problem],
+        [(source, reason) for source, reason, problem, _ in given if problem],
     )
 
 

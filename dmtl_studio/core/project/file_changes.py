@@ -117,9 +117,8 @@ def current_hashes(store: object, records: Sequence[ImageRecord]) -> tuple[dict[
     to look cached features up by. A file that changed into an unusable one, or that is no longer there, has no hash
     (nothing cached is used: reading it then reports it, as for any run).
     """
-    missing = set(
-        missing_files(r.path for r in records).paths
-    )  # a gone folder's files: one stat, not one each
+    # A gone folder's files: one stat, not one each.
+    missing = set(missing_files(r.path for r in records).paths)
     changes = check_image_files(store, [r for r in records if r.path not in missing])
     gone = {path for path, _ in changes.unusable} | missing
     hashes = {r.path: r.sha256 for r in records if r.sha256 and r.path not in gone}
