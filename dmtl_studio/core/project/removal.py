@@ -100,9 +100,10 @@ def remove_items(store: ProjectStore, image_ids: Sequence[int]) -> RemovalSummar
         log = folder / f"removed-{stamp}-{counter}.csv"
     header = ["path", "label", "split", "problem"]
     text = store.kind == "text"
-    gone = "" if text else MISSING_REASON  # an image whose file has gone since it was last looked at
+    # An image whose file has gone since it was last looked at (the shared look: one stat per gone folder).
+    went = set() if text else set(missing_files(r.path for r in records if r.problem is None).paths)
     rows: list[list[object]] = [
-        [r.path, r.label or "", r.split or "", r.problem or ("" if text or os.path.isfile(r.path) else gone)]
+        [r.path, r.label or "", r.split or "", r.problem or (MISSING_REASON if r.path in went else "")]
         for r in records
     ]
     if text:

@@ -90,12 +90,14 @@ def test_a_gone_folder_costs_one_look_not_one_per_image(lab: tuple[Path, Path], 
 def test_every_look_for_gone_files_costs_one_look_per_gone_folder(
     lab: tuple[Path, Path], monkeypatch
 ) -> None:  # noqa: ANN001
-    """A run's and an export's marking, ``remove --missing`` and the feature cache's hashes asked each image's file
-    on its own: one timeout per image of a folder on an unplugged share (s28's review)."""
+    """A run's and an export's marking, ``remove --missing`` (and its log) and the feature cache's hashes asked each
+    image's file on its own: one timeout per image of a folder on an unplugged share (s28's review)."""
+    import csv
     import os
 
     from dmtl_studio.core.project.file_changes import current_hashes
-    from dmtl_studio.core.project.removal import problem_ids
+    from dmtl_studio.core.project.images_table import MISSING_REASON
+    from dmtl_studio.core.project.removal import problem_ids, remove_items
 
     project, images = lab
     circles = sorted((images / "circle").iterdir())
@@ -111,9 +113,14 @@ def test_every_look_for_gone_files_costs_one_look_per_gone_folder(
         records = store.images(usable_only=True)
         gone_ids = problem_ids(store, missing_only=True)
         hashes, _ = current_hashes(store, records)
+        square_ids = [r.id for r in records if r.path in squares]
+        removed = remove_items(store, square_ids)  # its log says why each went: gone from disk
+        assert {row["problem"] for row in csv.DictReader(removed.log.open(encoding="utf-8"))} == {
+            MISSING_REASON
+        }
         marked = store.mark_missing_files()
-        assert {r.path for r in store.images_by_id(gone_ids)} == squares | {str(circles[0])}
-    assert set(marked) == squares | {str(circles[0])} and len(marked) == 5
+        assert {r.path for r in store.images_by_id(gone_ids)} == {str(circles[0])}
+    assert marked == [str(circles[0])]
     assert not squares & set(hashes) and str(circles[1]) in hashes
     assert not squares & set(looked)  # the moved folder: one look at the folder, none at its images
     assert tmp.is_dir()
