@@ -38,7 +38,7 @@ from dmtl_studio.core.project.images_table import missing_files_notice
 from dmtl_studio.core.project.import_sources import import_sources
 from dmtl_studio.core.project.importer import mixed_split_folders
 from dmtl_studio.core.project.interop import export_csv, export_imagefolder, import_csv
-from dmtl_studio.core.project.project_kind import create_project
+from dmtl_studio.core.project.project_kind import create_project, kind_undecided
 from dmtl_studio.core.project.run_lock import CHECKPOINTS_DIR, unit_folders
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_demo import create_text_demo_project
@@ -236,7 +236,7 @@ class StudioController(QObject):
         self.store = store
         self.project_dir = Path(folder)
         self.thumbnails.set_project(self.project_dir)
-        self.window.set_project_kind(store.kind)
+        self.window.set_project_kind(store.kind, kind_undecided(store))
         self._show_train_settings(store)
         self.window.browser.attach(store)
         self.outside.watch(store)
@@ -569,7 +569,7 @@ class StudioController(QObject):
             self.window.import_cancel.setEnabled(False)
 
     def _import_done(self, summary: object) -> None:
-        if self.store is not None and self.store.kind != self.window.project_kind:
+        if self.store is not None and self.window.kind_undecided and not kind_undecided(self.store):
             # A project whose kind was never chosen took the kind of its first import (texts into one opened as
             # images: the window showed them as 30 unreadable image files).
             self.window.set_project_kind(self.store.kind)

@@ -247,14 +247,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     """``dmtl-studio info PROJECT``: kind, items, classes, problems, runs."""
     from dmtl_studio.core.project.gone_files import WAY_BACK, find_gone_files
     from dmtl_studio.core.project.import_sources import import_sources
-    from dmtl_studio.core.project.project_kind import kind_was_chosen
+    from dmtl_studio.core.project.project_kind import kind_undecided
     from dmtl_studio.core.project.store import ProjectStore
 
     with ProjectStore.open(args.project_dir) as store:
         kind = store.kind
         total = store.image_count()
         # A new project whose kind was never chosen takes that of its first import.
-        undecided = not total and not kind_was_chosen(store)
+        undecided = kind_undecided(store)
         problems = len(store.problems())
         # Files gone since import are problems once a run or an export marks them; remove --problems finds them now.
         found = find_gone_files(store)  # the marked ones too: for the folders gone

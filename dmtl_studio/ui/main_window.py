@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         self.import_cancel.hide()
         self.statusBar().addPermanentWidget(self.import_cancel)
         self.project_kind = "images"
+        self.kind_undecided = False
         # The keyboard's focus brings the dock tab it enters to the front: Tab walks into the tabs behind too,
         # and a button there would be pressed unseen.
         app = QApplication.instance()
@@ -304,6 +305,10 @@ class MainWindow(QMainWindow):
         self.open_action = QAction("&Open project…", self)
         self.import_action = QAction("&Import image folder…", self)
         self.import_action.setEnabled(False)
+        # A project whose kind is not decided yet (made by `dmtl-studio new` without --kind) offers both kinds.
+        self.import_texts_action = QAction("Import &texts (CSV, TSV, JSON Lines)…", self)
+        self.import_texts_action.setVisible(False)
+        self.import_texts_action.triggered.connect(self._ask_import_texts)
         self.import_text_folder_action = QAction("Import a &folder of .txt files…", self)
         self.import_text_folder_action.setVisible(False)
         self.import_text_folder_action.triggered.connect(self._ask_import_text_folder)
@@ -317,7 +322,8 @@ class MainWindow(QMainWindow):
         self.open_action.triggered.connect(self._ask_open)
         self.import_action.triggered.connect(self._ask_import)
         quit_action.triggered.connect(self.close)
-        for action in (self.new_action, self.open_action, self.import_action, self.import_text_folder_action):
+        imports = (self.import_action, self.import_texts_action, self.import_text_folder_action)
+        for action in (self.new_action, self.open_action, *imports):
             file_menu.addAction(action)
         # The folders this project was imported from: importing one again adds the files put in it since.
         self.again_menu = file_menu.addMenu("Import a&gain")
@@ -358,6 +364,7 @@ class MainWindow(QMainWindow):
         ]
         self.project_actions = [a for a in self.project_actions if not a.isSeparator()] + [
             self.import_action,
+            self.import_texts_action,
             self.import_text_folder_action,
             self.audit_action,
         ]
@@ -420,15 +427,18 @@ class MainWindow(QMainWindow):
 
     def _ask_import(self) -> None:
         if self.project_kind == "text":
-            path = ask_open_file(
-                self,
-                "Import texts: a CSV, TSV or JSON Lines file, or one .txt file",
-                "Texts (*.csv *.tsv *.tab *.jsonl *.ndjson *.txt);;All files (*)",
-            )
-            if path:
-                self.ask_text_columns(path)
+            self._ask_import_texts()
             return
         self.ask_import_folder()
+
+    def _ask_import_texts(self) -> None:
+        path = ask_open_file(
+            self,
+            "Import texts: a CSV, TSV or JSON Lines file, or one .txt file",
+            "Texts (*.csv *.tsv *.tab *.jsonl *.ndjson *.txt);;All files (*)",
+        )
+        if path:
+            self.ask_text_columns(path)
 
     def ask_import_folder(self, near: str | None = None, title: str = "") -> None:
         """Ask for a folder of images to import (opening at ``near`` when given: the place of a folder gone from
@@ -485,10 +495,11 @@ class MainWindow(QMainWindow):
         )
         return self.export_folders_action
 
-    def set_project_kind(self, kind: str) -> None:
+    def set_project_kind(self, kind: str, undecided: bool = False) -> None:
         """Offer the imports, and the backbones or text encoders, of the open project's kind (``"images"`` or
-        ``"text"``)."""
+        ``"text"``); an ``undecided`` project (empty, its kind never chosen) is offered the imports of both."""
         self.project_kind = kind
+        self.kind_undecided = undecided
         self.model_panel.set_project_kind(kind)
         self.training.set_kind(kind)
         self.evaluation.set_project_kind(kind)
@@ -498,7 +509,8 @@ class MainWindow(QMainWindow):
         self.remove_problems_action.setText(
             f"Remove &problem {'texts' if kind == 'text' else 'files'} from project…"
         )
-        self.import_text_folder_action.setVisible(kind == "text")
+        self.import_texts_action.setVisible(undecided and kind != "text")
+        self.import_text_folder_action.setVisible(kind == "text" or undecided)
         self.export_folders_action.setText(
             "Export labelled texts as &folders of .txt files…"
             if kind == "text"

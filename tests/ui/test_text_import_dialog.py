@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -295,6 +296,15 @@ def test_texts_imported_into_a_project_of_no_kind_yet_are_shown_as_texts(qtbot, 
     window, controller = build_window(tmp_path / "p")
     qtbot.addWidget(window)
     assert window.project_kind == "images"
+    # Its File menu offers both kinds' imports (it offered Import image folder… alone: texts only by the CLI).
+    offered = {
+        a.text() for a in window.menuBar().actions()[0].menu().actions() if a.isVisible() and a.isEnabled()
+    }
+    assert {
+        "&Import image folder…",
+        "Import &texts (CSV, TSV, JSON Lines)…",
+        "Import a &folder of .txt files…",
+    } <= offered
     window.import_texts_requested.emit(str(folder), {})
     qtbot.waitUntil(lambda: "Import: " in window.statusBar().currentMessage(), timeout=60_000)
     controller.import_thread.wait(10_000)
@@ -306,4 +316,23 @@ def test_texts_imported_into_a_project_of_no_kind_yet_are_shown_as_texts(qtbot, 
     )
     # The recipe editor too: it kept the image recipe, which a run then refused for a text project (h34).
     assert window.recipe.kind == "text" and window.recipe.recipe().kind == "text"
+    assert window.import_action.text() == "&Import texts…" and not window.import_texts_action.isVisible()
+    controller.shutdown()
+
+
+def test_an_image_project_decided_by_its_first_import_stops_offering_texts(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Images imported into a project of no kind yet decide it: the text imports leave the File menu."""
+    folder = tmp_path / "imgs" / "cat"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        Image.new("RGB", (16, 16), (40 * i, 0, 0)).save(folder / f"{i}.png")
+    ProjectStore.create(tmp_path / "p").close()
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    assert window.import_texts_action.isVisible() and window.import_text_folder_action.isVisible()
+    window.import_requested.emit(str(tmp_path / "imgs"))
+    qtbot.waitUntil(lambda: "Import: " in window.statusBar().currentMessage(), timeout=60_000)
+    controller.import_thread.wait(10_000)
+    assert not window.import_texts_action.isVisible() and not window.import_text_folder_action.isVisible()
+    assert window.project_kind == "images" and window.import_action.text() == "&Import image folder…"
     controller.shutdown()

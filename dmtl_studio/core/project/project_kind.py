@@ -63,6 +63,11 @@ def kind_was_chosen(store: ProjectStore) -> bool:
     return store.get_meta("kind") is not None
 
 
+def kind_undecided(store: ProjectStore) -> bool:
+    """True for a project that holds nothing and whose kind was never chosen: its first import decides it."""
+    return not store.image_count() and not kind_was_chosen(store)
+
+
 def choose_kind(store: ProjectStore, kind: str) -> None:
     """Fix the project's kind to ``kind``, recorded as chosen (even ``"images"``, the default).
 
