@@ -138,6 +138,10 @@ class _Series:
         self.curve.setData([], [])
 
 
+#: How far the accuracy axis may run past 0 and 1 (a fraction): room for a point's symbol at either end.
+ACCURACY_MARGIN = 0.06
+
+
 def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
     plot = pg.PlotWidget()
     plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no keys to take: Tab passes it by
@@ -187,6 +191,8 @@ def fit_legend(plot: pg.PlotWidget) -> None:
 
     if size > 0:
         set_size(size)
+        if not plot.isVisible():  # no width to fit yet: fitted when it is shown (a resize)
+            return
         smaller = size
         while widest(columns) > room and smaller - 0.5 >= max(7.0, 0.8 * size):
             smaller -= 0.5
@@ -195,6 +201,10 @@ def fit_legend(plot: pg.PlotWidget) -> None:
             set_size(size)
     while columns > 1 and widest(columns) > room:
         columns -= 1
+    smaller = size
+    while size > 0 and widest(columns) > room and smaller - 0.5 >= 7.0:  # one entry alone too wide: smaller
+        smaller -= 0.5
+        set_size(smaller)
     legend.setColumnCount(columns)
 
 
@@ -333,8 +343,11 @@ class TrainingPanel(QWidget):
         self.loss_plot = _plot("Loss", "cross-entropy")
         self.accuracy_plot = _plot("Accuracy", "fraction correct")
         self.accuracy_plot.setYRange(0, 1)
-        # A fraction: the axis never runs past 0 or 1, whatever the auto-range's padding (it read 1.4, h28).
-        self.accuracy_plot.getPlotItem().getViewBox().setLimits(yMin=-0.02, yMax=1.02)
+        # A fraction: the axis never runs far past 0 or 1, whatever the auto-range's padding (it read 1.4, h28),
+        # but far enough that a point at 0 or 1 is drawn whole (it sat half cut on the plot's edge, h33).
+        self.accuracy_plot.getPlotItem().getViewBox().setLimits(
+            yMin=-ACCURACY_MARGIN, yMax=1 + ACCURACY_MARGIN
+        )
         self.lr_plot = _plot("Learning rate", "the new head's learning rate")
         self.train_loss = _curve(self.loss_plot, "train (per step)", TRAIN_COLOR, symbols=False)
         self.val_loss = _curve(self.loss_plot, "validation", VAL_COLOR, symbols=True)
@@ -737,10 +750,13 @@ class TrainingPanel(QWidget):
         if shown and entry is not None:
             if entry.text != name:  # asked on every step by the consistency curve: no relayout when it stays
                 entry.setText(name)
+                fit_legend(plot)
         elif shown:
             labels.addItem(series.curve, name)
+            fit_legend(plot)  # a long entry arriving mid-run cut the next one to "vali" (h33)
         elif entry is not None:
             labels.removeItem(series.curve)
+            fit_legend(plot)
 
     def _show_probe_step(self, event: StepProgress, eta: float | None) -> None:
         """One cross-validated strength of a linear probe: its held-out log-loss and C, plotted by strength."""
