@@ -984,7 +984,14 @@ class StudioController(QObject):
                 described = summary.describe(out, noun=self._items()[:-1])
                 # A table's id column holding an id twice: its rows cannot be joined back (the CLI warns too).
                 notes = [
-                    n for n in (thread.threshold_note, summary.note, repeated_sources_note(summary)) if n
+                    n
+                    for n in (
+                        summary.describe_notes(),  # a 1 x 1 placeholder predicted like any image (h33)
+                        thread.threshold_note,
+                        summary.note,
+                        repeated_sources_note(summary),
+                    )
+                    if n
                 ]
                 if notes:  # the summary is rich text: a line each, paths escaped
                     described = "<br>".join(

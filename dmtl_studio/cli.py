@@ -1408,6 +1408,8 @@ def _predict(args: argparse.Namespace, modality: str, reject_below: float | None
     skipped = summary.describe_skipped(args.images_dir, "images")  # as import says it: not predicted
     if skipped:
         print(skipped)
+    if (noted := summary.describe_notes()) is not None:
+        print(noted)
     if summary.problems:
         print(f"{len(summary.problems)} file(s) could not be read:", file=sys.stderr)
         for path, reason in summary.problems:

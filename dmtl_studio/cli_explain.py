@@ -97,7 +97,8 @@ def _images(args: argparse.Namespace) -> int:
         if result.problem is not None:
             print(f"{name}: not explained ({result.problem})")
         else:
-            print(f"{name}: {result.class_name} {result.probability:.0%} -> {result.out}", flush=True)
+            note = f" (note: {result.note})" if result.note else ""
+            print(f"{name}: {result.class_name} {result.probability:.0%} -> {result.out}{note}", flush=True)
 
     made = not args.out.exists()
     with output_folders(args.out):  # the folders above the pictures' own folder
@@ -115,6 +116,7 @@ def _images(args: argparse.Namespace) -> int:
                 "class": r.class_name,
                 "probability": r.probability,
                 "problem": r.problem,
+                "note": r.note,
             }
             for r in results
         ]

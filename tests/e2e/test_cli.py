@@ -54,7 +54,14 @@ def test_import_train_predict_from_the_command_line(tmp_path: Path, shapes_dir: 
 
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["path", "predicted_label", "confidence", *[f"p_{c}" for c in CLASSES], "error"]
+    assert list(rows[0]) == [
+        "path",
+        "predicted_label",
+        "confidence",
+        *[f"p_{c}" for c in CLASSES],
+        "error",
+        "note",
+    ]
     unread = [row for row in rows if row["error"]]
     assert [Path(row["path"]).name for row in unread] == ["broken.png"] and not unread[0]["predicted_label"]
     rows = [row for row in rows if not row["error"]]

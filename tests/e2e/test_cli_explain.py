@@ -13,6 +13,7 @@ from dmtl_studio.cli import main
 from dmtl_studio.core.evaluation.explain_files import MIN_OVERLAY_SIDE, OVERLAY_SIDE, overlay_picture
 from dmtl_studio.core.evaluation.gradcam import explain_image
 from dmtl_studio.core.evaluation.text_attribution import explain_text
+from dmtl_studio.core.project.image_shape import TINY_NOTE
 from dmtl_studio.core.project.store import ProjectStore
 from tests.core.text_run import copy_text_project
 from tests.core.trained_run import copy_project
@@ -61,9 +62,17 @@ def test_explain_writes_each_images_grad_cam_and_refuses_what_it_cannot_do(
         cam = explain_image(run_dir, str(image))
         assert row["probability"] == pytest.approx(cam.probabilities[cam.class_index], abs=1e-5)
         assert row["class"] == {"circle": "round"}.get(cam.class_name, cam.class_name)
+    assert all(row["note"] is None for row in report["images"])
     other = tmp_path / "square"
     assert main(["explain", str(run_dir), str(images[0]), "--out", str(other), "--class", "square"]) == 0
     assert "square" in capsys.readouterr().out
+    # A 1 x 1 placeholder is explained as confidently as any image: the note an import gives it is said (h33).
+    dot = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(dot)
+    assert main(["explain", str(run_dir), str(dot), "--out", str(tmp_path / "dots"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["images"][0]["note"] == TINY_NOTE
+    assert captured.err.splitlines()[0].endswith(f"(note: {TINY_NOTE})")
 
     refusals = {
         ("--out", str(out)): "already exists: choose another --out folder",  # nothing written over

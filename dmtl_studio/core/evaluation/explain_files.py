@@ -27,6 +27,7 @@ from dmtl_studio.core.evaluation.text_attribution import NothingToExplain, TextE
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.project import imaging
 from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.image_shape import file_shape_note
 
 #: Longer side (pixels) of a written Grad-CAM picture at most: a 100-megapixel scan is shown at this size.
 OVERLAY_SIDE = 1024
@@ -45,13 +46,16 @@ class ExplainError(ValueError):
 @dataclass(frozen=True)
 class ImageExplanation:
     """One image's Grad-CAM: the picture written (``out``), the class explained and its probability; or the
-    ``problem`` that kept the image from being explained (nothing is written for it)."""
+    ``problem`` that kept the image from being explained (nothing is written for it). ``note``: what an import
+    would note of the image's shape (:func:`~dmtl_studio.core.project.image_shape.shape_note`: a 1 x 1
+    placeholder is explained as confidently as a photo)."""
 
     path: str
     out: Path | None = None
     class_name: str | None = None
     probability: float | None = None
     problem: str | None = None
+    note: str | None = None
 
 
 def load_run(run_dir: str | os.PathLike[str], kind: str) -> tuple[LoadedModel, list[str]]:
@@ -194,7 +198,13 @@ def explain_images(
             atomic_write_bytes(out / names[path], buffer.getvalue(), durable=False)
             probability = cam.probabilities[cam.class_index]
             results.append(
-                ImageExplanation(path, out / names[path], class_names[cam.class_index], probability)
+                ImageExplanation(
+                    path,
+                    out / names[path],
+                    class_names[cam.class_index],
+                    probability,
+                    note=file_shape_note(path),
+                )
             )
         if on_result is not None:
             on_result(results[-1])

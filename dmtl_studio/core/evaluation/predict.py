@@ -9,18 +9,16 @@ that file and never import PyTorch. It costs about what a plain onnxruntime scri
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.base.csvfile import write_csv
 from dmtl_studio.core.evaluation.exported_model import (
     ExportError,
     Predictor,
@@ -30,10 +28,18 @@ from dmtl_studio.core.evaluation.exported_model import (
     sidecar_path,
 )
 from dmtl_studio.core.evaluation.names_now import predictions_named_now
+from dmtl_studio.core.evaluation.predictions import (  # noqa: F401 (part of this API)
+    ERROR_COLUMN,
+    NOTE_COLUMN,
+    Prediction,
+    PredictSummary,
+    write_predictions_csv,
+)
 from dmtl_studio.core.models.preprocess import Preprocessing, prepare_file
 from dmtl_studio.core.models.run_folder import CheckpointError, read_sidecar
 from dmtl_studio.core.project.folder_scan import scan_folder
 from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.image_shape import file_shape_note
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.project_kind import is_table_file, is_text_file_name
 
@@ -41,63 +47,6 @@ if TYPE_CHECKING:
     from dmtl_studio.core.models.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Prediction:
-    path: str
-    label: str
-    confidence: float
-    probabilities: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class PredictSummary:
-    classes: tuple[str, ...]
-    predictions: tuple[Prediction, ...]
-    problems: tuple[tuple[str, str], ...]  # (path, why it could not be read), also rows of the CSV
-    #: Files of the folder predicted that are not images (by name or content), so were not read.
-    skipped: tuple[str, ...] = ()
-    #: The sources (paths, ``<table>#<row>``) in the order they were given: the CSV's rows follow it, so a row
-    #: that could not be read stands where its input was. Empty: predictions, then problems.
-    order: tuple[str, ...] = ()
-    #: Classes renamed or merged since the run was trained, named as they are now (empty: none).
-    note: str = ""
-    #: Columns written after ``error`` (a text prediction's ``id`` and ``text``), and their values for each of
-    #: :attr:`predictions` and of :attr:`problems`, in their order (a key used twice cannot tell its rows apart).
-    extra_columns: tuple[str, ...] = ()
-    extra_predictions: tuple[tuple[str, ...], ...] = ()
-    extra_problems: tuple[tuple[str, ...], ...] = ()
-
-    @property
-    def unsure(self) -> int:
-        """How many predictions :func:`reject_unsure` wrote as ``unsure``."""
-        from dmtl_studio.core.models.calibration import UNSURE
-
-        return sum(p.label == UNSURE for p in self.predictions)
-
-    def describe(self, out: str | os.PathLike[str], shown: int = 3, noun: str = "image") -> str:
-        """One sentence for a person: how many items (``noun``: ``"image"`` or ``"text"``) were predicted into
-        ``out`` and which could not be read (the first ``shown`` by name, every one in the CSV's ``error`` column)."""
-        text = f"Predicted {len(self.predictions)} {noun}(s) into {out}"
-        if not self.problems:
-            return text + "."
-        names = ", ".join(f"{Path(path).name} ({reason})" for path, reason in self.problems[:shown])
-        more = f" and {len(self.problems) - shown} more" if len(self.problems) > shown else ""
-        unread = "file(s)" if noun == "image" else f"{noun}(s)"
-        return (
-            f"{text}; {len(self.problems)} {unread} could not be read: {names}{more} "
-            "(each is a row of the CSV with its reason in the error column)."
-        )
-
-    def describe_skipped(self, root: str | os.PathLike[str], what: str, shown: int = 3) -> str | None:
-        """``"skipped N file(s) that are not {what}: a, b, c and K more"`` (paths relative to the folder
-        ``root`` predicted), or ``None`` when every file of it was read."""
-        if not self.skipped:
-            return None
-        names = ", ".join(str(Path(p).relative_to(root)) for p in self.skipped[:shown])
-        more = f" and {len(self.skipped) - shown} more" if len(self.skipped) > shown else ""
-        return f"skipped {len(self.skipped)} file(s) that are not {what}: {names}{more}"
 
 
 class NoImagesError(ValueError):
@@ -158,6 +107,7 @@ def predict_files(
     """
     predictions: list[Prediction] = []
     problems: list[tuple[str, str]] = []
+    notes: list[tuple[str]] = []  # one per prediction: what the import would note of the image's shape
     batch_paths: list[str] = []
     batch: list[np.ndarray] = []
 
@@ -184,6 +134,7 @@ def predict_files(
             problems.append((path, str(exc)))
             report()
         else:
+            notes.append((file_shape_note(path) or "",))  # a 1 x 1 placeholder, a thin strip
             batch_paths.append(path)
             batch.append(inputs)
             if len(batch) >= batch_size:
@@ -191,7 +142,14 @@ def predict_files(
                 report()
     flush()
     report()
-    return PredictSummary(tuple(classes), tuple(predictions), tuple(problems), order=tuple(paths))
+    return PredictSummary(
+        tuple(classes),
+        tuple(predictions),
+        tuple(problems),
+        order=tuple(paths),
+        extra_columns=(NOTE_COLUMN,),
+        extra_predictions=tuple(notes),
+    )
 
 
 def predict_paths(
@@ -241,61 +199,6 @@ def reject_unsure(summary: PredictSummary, reject_below: float | None) -> Predic
 
     kept = tuple(replace(p, label=UNSURE) if p.confidence < reject_below else p for p in summary.predictions)
     return replace(summary, predictions=kept)
-
-
-#: The last column of a predictions CSV: empty for a predicted image, the reason for a file that was not read.
-ERROR_COLUMN = "error"
-
-
-def write_predictions_csv(summary: PredictSummary, out: Path) -> None:
-    """One row per file: path, predicted label, confidence, one probability column per class, then ``error``
-    (then the summary's :attr:`~PredictSummary.extra_columns`, a text prediction's ``id`` and ``text``).
-
-    Files that could not be read have a row too, with empty prediction cells and the reason in ``error``, so
-    the CSV alone says which inputs have no prediction; the rows are in the inputs' order (``summary.order``).
-    Formula-safe, like every CSV file the product writes (:func:`~dmtl_studio.core.base.csvfile.write_csv`).
-    """
-    header = [
-        "path",
-        "predicted_label",
-        "confidence",
-        *[f"p_{name}" for name in summary.classes],
-        ERROR_COLUMN,
-    ]
-    blank = ("",) * len(summary.extra_columns)
-
-    def extra(values: tuple[tuple[str, ...], ...], rows: int) -> list[tuple[str, ...]]:
-        return [*values, *[blank] * (rows - len(values))]  # one per row; blank where none was given
-
-    extras = extra(summary.extra_predictions, len(summary.predictions))
-    extras += extra(summary.extra_problems, len(summary.problems))
-    predicted = (
-        [p.path, p.label, f"{p.confidence:.6f}", *[f"{v:.6f}" for v in p.probabilities], ""]
-        for p in summary.predictions
-    )
-    unread = ([path, "", "", *([""] * len(summary.classes)), reason] for path, reason in summary.problems)
-    rows = [[*row, *more] for row, more in zip(itertools.chain(predicted, unread), extras, strict=True)]
-    header += summary.extra_columns
-    if summary.order:
-        rows.sort(key=_input_positions(summary.order))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(out, header, rows)
-
-
-def _input_positions(order: tuple[str, ...]) -> Callable[[list[str]], int]:
-    """A sort key: a CSV row's position among the inputs (a source given twice takes its positions in turn; an
-    unknown one goes last)."""
-    positions: dict[str, list[int]] = {}
-    for index, source in enumerate(order):
-        positions.setdefault(source, []).append(index)
-    for queue in positions.values():
-        queue.reverse()
-
-    def key(row: list[str]) -> int:
-        queue = positions.get(row[0])
-        return queue.pop() if queue else len(order)
-
-    return key
 
 
 def run_predictor(run_dir: str | os.PathLike[str]) -> Predictor:

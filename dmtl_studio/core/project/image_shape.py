@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+from PIL import Image
+
 #: Images with a side shorter than this (pixels) get a note at import (:func:`shape_note`).
 TINY_SIDE = 16
 #: The note of a tiny image: usable, but worth a look (a 1 x 1 placeholder, an icon in a photo folder).
@@ -26,3 +30,20 @@ def shape_note(width: int, height: int) -> str | None:
             f"elongated ({width}×{height} px, {long / short:.0f}:1): {fills}; tiles may suit the model better"
         )
     return None
+
+
+def shown_size(image: Image.Image) -> tuple[int, int]:
+    """``(width, height)`` of ``image`` as shown: its EXIF orientation applied (a quarter turn swaps the sides)."""
+    width, height = image.size
+    return (height, width) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
+
+
+def file_shape_note(path: str | os.PathLike[str]) -> str | None:
+    """:func:`shape_note` of the image file at ``path``, sized from its header as shown (what a prediction or an
+    explanation of it says: a 1 x 1 placeholder is labelled as confidently as a photo); ``None`` for an ordinary
+    shape or a file that cannot be opened (reading it says why)."""
+    try:
+        with Image.open(path) as image:
+            return shape_note(*shown_size(image))
+    except (OSError, SyntaxError, ValueError):
+        return None

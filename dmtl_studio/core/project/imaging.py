@@ -21,7 +21,12 @@ from dmtl_studio.core.project.image_problems import (
     FileProblem as FileProblem,  # the training loader imports it here
 )
 from dmtl_studio.core.project.image_problems import ImageProblem
-from dmtl_studio.core.project.image_shape import TINY_NOTE, TINY_SIDE, shape_note  # noqa: F401 (part of this API)
+from dmtl_studio.core.project.image_shape import (  # noqa: F401 (part of this API)
+    TINY_NOTE,
+    TINY_SIDE,
+    shape_note,
+    shown_size,
+)
 from dmtl_studio.core.project.pixel_decoding import (
     CMYK_NOTE,
     MAX_PIXELS,
@@ -236,7 +241,7 @@ def _plain_jpeg_size(
         if image.format != "JPEG" or getattr(image, "n_frames", 1) != 1:
             return None, None
         width, height = image.size
-        shown = _shown_size(image)
+        shown = shown_size(image)
         image.draft(None, (max(1, width // 8), max(1, height // 8)))
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -244,12 +249,6 @@ def _plain_jpeg_size(
     finally:
         image.close()
     return shown, image.mode
-
-
-def _shown_size(image: Image.Image) -> tuple[int, int]:
-    """``(width, height)`` of ``image`` as shown: its EXIF orientation applied (a quarter turn swaps the sides)."""
-    width, height = image.size
-    return (height, width) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
 
 
 def longer_side_at(longer: int) -> Callable[[int, int], tuple[int, int]]:
@@ -306,7 +305,7 @@ def reduced_jpeg(
         least = need(width, height) if plain else (width, height)
         if width < 2 * least[0] or height < 2 * least[1]:
             return None
-        shown = _shown_size(image)
+        shown = shown_size(image)
         image.draft(None, (max(1, least[0]), max(1, least[1])))
         image.load()
         upright = (ImageOps.exif_transpose(image) or image).convert("RGB")
