@@ -190,9 +190,14 @@ def test_the_c_search_notes_a_win_at_the_grids_end_and_overconfident_probabiliti
     clear = fit_linear_probe(x, np.repeat([0, 1], 30), seed=0)  # separable: a weak regularisation wins
     assert clear.c > clear.c_grid[0]
     assert replace(clear, c=clear.c_grid[3], cv_scores=(-0.1,) * len(clear.c_grid)).search_note() == ""
-    # The weakest C of the grid won (C = 10 on 8 texts a class): its near-certain probabilities are said (h32).
-    weakest = replace(clear, c=clear.c_grid[-1], cv_scores=(-0.1,) * len(clear.c_grid)).search_note()
+    # The weakest C of the grid won (C = 10 on 8 texts a class) while the held-out folds got some items wrong:
+    # its near-certain probabilities are said (h32) ...
+    weak_end = replace(clear, c=clear.c_grid[-1], cv_scores=(-0.1,) * len(clear.c_grid))
+    wrong = (0.9,) * len(clear.c_grid)
+    weakest = replace(weak_end, cv_accuracy=wrong).search_note()
     assert "the weakest regularisation searched won (C = 10, the end of the grid)" in weakest
+    # ... but not where the held-out folds got every item right: there they are earned (every demo run said it, h34).
+    assert clear.cv_accuracy[-1] == 1.0 and weak_end.search_note() == ""
 
 
 def test_a_large_set_scores_only_the_folds_that_hold_enough_held_out_images() -> None:
