@@ -33,7 +33,7 @@ from dmtl_studio.core.base.paths import (
 )
 from dmtl_studio.core.project.demo import create_demo_project
 from dmtl_studio.core.project.errors import ProjectError, UnknownSchemaError
-from dmtl_studio.core.project.gone_files import WAY_BACK
+from dmtl_studio.core.project.gone_files import WAY_BACK_IN_WINDOW
 from dmtl_studio.core.project.images_table import missing_files_notice
 from dmtl_studio.core.project.import_sources import import_sources
 from dmtl_studio.core.project.importer import mixed_split_folders
@@ -408,7 +408,8 @@ class StudioController(QObject):
         self.window.model_panel.set_training_count(sum(trains.values()))
         trainable = [name for name, count in trains.items() if count > 0]
         gone_note = (
-            f" {gone} image(s) are gone from disk: a run leaves them out; if their folder was moved, {WAY_BACK}"
+            f" {gone} image(s) are gone from disk: a run leaves them out; if their folder was moved, "
+            f"{WAY_BACK_IN_WINDOW}"
             if gone
             else ""
         )
