@@ -502,6 +502,12 @@ class StudioController(QObject):
         item = "text" if self.window.project_kind == "text" else "file"
         if summary.duplicates:
             extra += f"; {summary.duplicates} row(s) repeated a {item} named before"
+            if summary.conflicting:
+                key, before, kept = summary.conflicting[0]
+                extra += (
+                    f", {len(summary.conflicting)} with another label (first: {Path(key).name} "
+                    f"'{before}', then '{kept}', kept)"
+                )
         if summary.problems:
             extra += f" (first problem: {summary.problems[0][0]}: {summary.problems[0][1]})"
         if summary.not_found:

@@ -149,6 +149,15 @@ def test_labels_export_of_a_text_project_has_the_text(tmp_path: Path) -> None:
     again = run_cli("labels", "import-csv", str(project), str(out))
     assert again.returncode == 0, again.stderr
     assert "1 row(s) named a text an earlier row named already (the last one counts)" in again.stdout
+    assert "gave another label" not in again.stderr  # the repeated row gave the same label
+    key = first.split(",")[0]
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(f"{key},shipping,\n")  # the same text once more, with another label
+    again = run_cli("labels", "import-csv", str(project), str(out))
+    assert (
+        f"1 of them gave another label than the row before:\n  {key}: 'billing', then 'shipping' (kept)"
+        in (again.stderr)
+    )
     assert f"1 row(s) skipped, no such text in the project:\n  {texts / 'nowhere.txt'}" in again.stderr
 
 

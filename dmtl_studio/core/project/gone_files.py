@@ -79,7 +79,9 @@ WAY_BACK = (
     "recognised by their content and keep their labels, splits and notes."
 )
 #: :data:`WAY_BACK` in a line of the window, which has its menu at hand: the training panel's ready line.
-WAY_BACK_IN_WINDOW = "import it from its new place (File ▸ Import image folder…): its images keep their labels."
+WAY_BACK_IN_WINDOW = (
+    "import it from its new place (File ▸ Import image folder…): its images keep their labels."
+)
 
 
 def find_gone_files(store: ProjectStore, cancelled: Callable[[], bool] = lambda: False) -> GoneFiles:

@@ -102,6 +102,7 @@ def import_csv(
     problems: list[tuple[str, str]] = []
     not_found: list[str] = []
     duplicates = 0
+    conflicting: list[tuple[str, str, str]] = []
     try:
         rows = read_csv(csv_path, encoding=encoding)
         header = [h.strip().lower() for h in next(rows, (1, []))[1]]
@@ -129,6 +130,8 @@ def import_csv(
                 problems.append((row[0], f"line {line}: {exc}"))
                 continue
             duplicates += path in wanted
+            if path in wanted and wanted[path] != label:
+                conflicting.append((row[0], wanted[path] or "", label or ""))
             wanted[path] = label
             given = row[split_at].strip().lower() if split_at is not None and len(row) > split_at else ""
             if given:
@@ -179,6 +182,7 @@ def import_csv(
         problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),
         duplicates=duplicates,
+        conflicting=tuple(conflicting),
         splits_given=given,
         splits_copies=sum(len(done - asked) for done, asked in moved),
         **counts,

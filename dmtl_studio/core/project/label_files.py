@@ -28,6 +28,9 @@ class LabelImportSummary:
     new_classes: tuple[str, ...] = ()
     #: Rows naming a file an earlier row named already (another spelling of the same path); the last one wins.
     duplicates: int = 0
+    #: Of those, the rows that gave another label: ``(item as the row named it, earlier label, label kept)``
+    #: (``""`` for an empty label), in the file's order.
+    conflicting: tuple[tuple[str, str, str], ...] = ()
     #: Items the import gave a label they did not have (newly labelled or relabelled).
     changed: int = 0
     #: Items that had the file's (non-empty) label already.

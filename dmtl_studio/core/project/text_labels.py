@@ -94,6 +94,7 @@ def import_text_labels(
     back: list[TextItem] = []
     splits: dict[str, str] = {}
     duplicates = 0
+    conflicting: list[tuple[str, str, str]] = []
     restored: dict[str, str | None] = {}  # key -> label of the texts brought back
     for line, key, cell, text, split in label_rows(csv_path, MAX_TEXT_BYTES, encoding):
         label = normal_class_name(cell) or None
@@ -106,6 +107,8 @@ def import_text_labels(
             item_id = known.get(os.path.normpath(os.path.join(base, key)))
         if item_id is None and text is not None and text.strip():
             duplicates += key in restored
+            if key in restored and restored[key] != label:
+                conflicting.append((key, restored[key] or "", label or ""))
             if key not in restored:
                 back.append(TextItem(key, text, None))  # labelled below, as one action with the others
             restored[key] = label
@@ -117,6 +120,8 @@ def import_text_labels(
             not_found.append(key)
             continue
         duplicates += item_id in labels
+        if item_id in labels and labels[item_id] != label:
+            conflicting.append((key, labels[item_id] or "", label or ""))
         labels[item_id] = label
     if back:
         store.add_texts(back)
@@ -129,6 +134,7 @@ def import_text_labels(
         problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),
         duplicates=duplicates,
+        conflicting=tuple(conflicting),
         splits_given=len(splits),
         **counts,
     )

@@ -154,9 +154,16 @@ def test_csv_paths_are_resolved_deduplicated_and_must_be_image_files(
         summary = import_csv(store, tmp_path / "labels.csv")
         assert [im.path for im in store.images()] == [str((folder / "a.png").resolve())]
         assert summary.added == 1 and summary.labelled == 1 and summary.duplicates == len(spellings) - 1
+        assert summary.conflicting == ()  # every spelling gave the same label
         reasons = dict(summary.problems)
         assert "not a file" in reasons["imgs"] and "not a regular file" in reasons["/dev/null"]
         assert len(summary.problems) == 4 and store.class_names() == ["circle"]
+    # Two rows for one picture with different labels: which labels, and which one counts, are named (h30).
+    (tmp_path / "twice.csv").write_text("path,label\nimgs/a.png,circle\n./imgs/a.png,square\nimgs/a.png,\n")
+    with ProjectStore.open(tmp_path / "p") as store:
+        summary = import_csv(store, tmp_path / "twice.csv")
+        assert summary.duplicates == 2
+        assert summary.conflicting == (("./imgs/a.png", "circle", "square"), ("imgs/a.png", "square", ""))
 
 
 def test_export_folders_writes_nothing_outside_its_folder(tmp_path: Path) -> None:
