@@ -392,7 +392,8 @@ class StudioController(QObject):
     def _update_readiness(self) -> None:
         if self.store is None:
             return
-        self.window.model_panel.set_unlabelled_count(self.store.unlabelled_count())
+        # The ones a run would learn from: a held-out item whose label was taken off, or a copy of one, is not.
+        self.window.model_panel.set_unlabelled_count(self.store.unlabelled_count(pool=True))
         self.window.set_import_sources(import_sources(self.store))
         counts = self.store.class_counts()
         # A labelled item with no split trains (core's labelled_split), as an interrupted import leaves some (h30).

@@ -313,9 +313,17 @@ class ImagesTable:
         )
         return [(sha, os.fsdecode(path)) for sha, path in rows]
 
-    def unlabelled_count(self) -> int:
+    def unlabelled_count(self, pool: bool = False) -> int:
+        """Usable items without a label; with ``pool``, only those a run learns from (the rule of
+        :func:`~dmtl_studio.core.training.labelled.unlabelled_paths`: none in the validation or test split, and
+        no copy of an item there)."""
+        held_out = (
+            " AND (split IS NULL OR split NOT IN ('val', 'test')) AND (sha256 IS NULL OR sha256 NOT IN"
+            " (SELECT sha256 FROM images WHERE problem IS NULL AND split IN ('val', 'test') AND sha256 IS NOT NULL))"
+        )
         return self._conn.execute(
             "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"
+            + (held_out if pool else "")
         ).fetchone()[0]
 
 

@@ -36,5 +36,12 @@ def test_an_unlabelled_copy_of_a_held_out_text_from_another_file_stays_out_of_th
         copies = [r for r in store.images() if r.path.startswith(f"{second}#")]
         assert [r.label for r in copies] == [None] * 4 and not {r.split for r in copies} & {"val", "test"}
         pool = set(unlabelled_paths(store))
+        # The window's "Learn from unlabelled texts (N available)" counts by the same rule, in SQL.
+        assert store.unlabelled_count(pool=True) == len(pool) == 2 and store.unlabelled_count() == 4
+        # A held-out text whose label is taken off keeps its split: out of the pool, and out of the count (h32).
+        test_item = next(r for r in store.images() if r.split == "test" and r.label is not None)
+        store.set_labels({test_item.id: None})
+        assert test_item.path not in unlabelled_paths(store) and store.unlabelled_count(pool=True) == 2
+        assert store.unlabelled_count() == 5
     # The copies of the validation and test texts are left out; a copy of a training text and a new text stay.
     assert [r.path in pool for r in copies] == [False, False, True, True]
