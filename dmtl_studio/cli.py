@@ -15,7 +15,7 @@ import time
 import unicodedata
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dmtl_studio import __version__, cli_explain, cli_remove, cli_text
 from dmtl_studio.cli_output import add_json_option, json_mode, output_folders, print_json
@@ -132,10 +132,23 @@ def _positive_seconds(text: str) -> float:
 RECIPE_EXAMPLES = {"images": ("light", "heavy", "strong"), "text": ("eda_light", "eda_mixup")}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose refusal of an unknown option says how to give a value that starts with "-" (a
+    class named "-dash" was refused as an option, h30)."""
+
+    def error(self, message: str) -> NoReturn:
+        if "unrecognized arguments: -" in message:
+            value = message.split("unrecognized arguments: ", 1)[1].split()[0]
+            message += (
+                f" (a value that starts with '-' goes after '--', which ends the options: … -- {value})"
+            )
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
     from dmtl_studio.core.base.csvfile import MAX_FIELD_CHARS, MAX_ROWS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dmtl-studio",
         description="Turn a folder of images, or a file of texts, into a trained classifier.",
         epilog="Without a command it opens the window: dmtl-studio [PROJECT_DIR], or dmtl-studio --demo (--demo-text) "

@@ -56,4 +56,10 @@ def test_import_csv_counts_keeps_empty_cells_and_rename_merges_case_variants(
     assert missing.returncode == 2 and "there is no class 'nope'" in missing.stderr
     alone = run_cli("labels", "rename", str(project), "round")
     assert alone.returncode == 2 and "needs the class and its new name" in alone.stderr
+    # A new name that starts with "-" reads as an option: the refusal says how to give it (h30).
+    dash = run_cli("labels", "rename", str(project), "round", "-dash")
+    assert dash.returncode == 2 and "goes after '--', which ends the options: … -- -dash)" in dash.stderr
+    dash = run_cli("labels", "rename", str(project), "round", "--", "-dash")
+    assert dash.returncode == 0 and "renamed class 'round' to '-dash'" in dash.stdout
+    assert run_cli("labels", "rename", str(project), "--", "-dash", "round").returncode == 0
     assert run_cli("labels", "export-folders", str(project), str(tmp_path / "out")).returncode == 0
