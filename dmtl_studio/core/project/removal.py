@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmtl_studio.core.base.csvfile import write_csv
+from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
 from dmtl_studio.core.base.missing_files import missing_files
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
@@ -121,3 +121,20 @@ def remove_items(store: ProjectStore, image_ids: Sequence[int]) -> RemovalSummar
     with store.transaction() as conn:
         conn.executemany("DELETE FROM images WHERE id = ?", [(r.id,) for r in records])
     return RemovalSummary(len(records), sum(r.label is not None for r in records), log)
+
+
+def removed_by_hand(store: ProjectStore) -> dict[str, Path]:
+    """The paths of the items removed from the project while usable (a removal log's row with no problem), each
+    with the newest log that lists it: what an import of their folder leaves out (a removed duplicate came back
+    with every Import again, h35). Logs that cannot be read are passed over."""
+    found: dict[str, Path] = {}
+    for log in sorted((Path(store.folder) / REMOVED_FOLDER).glob("removed-*.csv")):  # oldest first
+        try:
+            rows = read_csv(log)
+            header = next(rows, (0, []))[1]
+            if header[:4] != ["path", "label", "split", "problem"]:
+                continue
+            found.update({row[0]: log for _line, row in rows if len(row) >= 4 and not row[3]})
+        except (OSError, CsvLimitError, UnicodeError):
+            continue
+    return found

@@ -288,3 +288,39 @@ def test_split_folders_without_test_ask_for_no_test_image(tmp_path: Path) -> Non
     with ProjectStore.create(tmp_path / "classes") as store:
         summary = import_folder(store, shapes)  # 4 images a class, drawn now: too few for a test image
     assert any("too few to keep a test image" in warning for warning in summary.split.warnings)
+
+
+def test_import_again_keeps_a_label_taken_off_by_hand_and_labels_what_was_never_labelled(
+    tmp_path: Path,
+) -> None:
+    """A picture unlabelled by hand (an outlier taken out of training) got its folder's label back from Import
+    again, without a word (h35); a file that was unreadable, or held as a loose file of another folder, had no
+    label to take off: the folder labels it."""
+    root = tmp_path / "images"
+    for name in ("grass", "gravel"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (16, 16), (60 * i, 100 if name == "grass" else 0, 7)).save(
+                root / name / f"{i}.png"
+            )
+    broken = root / "grass" / "late.png"
+    broken.write_bytes(b"not yet a picture")
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, root / "gravel")  # first the class folder alone: its files are loose, unlabelled
+        assert {im.label for im in store.images()} == {None}
+        first = import_folder(
+            store, root
+        )  # then the folder of class folders: they take their folders' labels
+        assert first.kept_unlabelled == 0 and {im.label for im in store.images() if im.usable} == {
+            "grass",
+            "gravel",
+        }
+        outlier = next(im for im in store.images() if im.path.endswith(os.path.join("gravel", "1.png")))
+        store.set_labels({outlier.id: None})
+        Image.new("RGB", (16, 16), (1, 2, 3)).save(broken)  # readable now
+        again = import_folder(store, root)
+        labels = {os.path.relpath(im.path, root): im.label for im in store.images()}
+        assert labels[os.path.join("gravel", "1.png")] is None  # stays off
+        assert labels[os.path.join("grass", "late.png")] == "grass"  # was a problem file: labelled now
+        assert again.kept_unlabelled == 1 and again.empty_folders == ()
+        assert "1 image(s) in class folders stay unlabelled: their labels were taken off" in again.describe()

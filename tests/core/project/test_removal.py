@@ -65,6 +65,33 @@ def test_removed_images_leave_the_project_not_the_disk_and_their_log_brings_them
         assert remove_items(store, []).log is None and remove_items(store, [10_000]).removed == 0
 
 
+def test_an_import_of_the_folder_again_leaves_out_what_was_removed_while_usable(tmp_path: Path) -> None:
+    """A removed exact copy came back with every Import again (h35): a file removed while usable is left out and
+    said, its removal list brings it back; a file removed as a problem (gone, unreadable) comes back with the
+    folder, as it was never taken out by choice."""
+    project, images = _project(tmp_path)
+    (images / "triangle" / "broken.png").write_bytes(b"not a picture")
+    with ProjectStore.open(project) as store:
+        import_folder(store, images)
+        ids, _ = ids_at_paths(
+            store, [images / "square" / "square_001.png", images / "triangle" / "broken.png"]
+        )
+        summary = remove_items(store, ids)
+        again = import_folder(store, images)
+        paths = {r.path for r in store.images()}
+        assert str(images / "square" / "square_001.png") not in paths
+        assert str(images / "triangle" / "broken.png") in paths  # removed as a problem file: back as one
+        assert again.left_removed == ((str(images / "square" / "square_001.png"), str(summary.log)),)
+        assert again.added == 1 and again.labelled == 11 and again.unlabelled == 2
+        assert (
+            f"left out 1 file(s) removed from the project before (first: {images / 'square'}"
+            in again.describe()
+        )
+        import_csv(store, summary.log)  # its list brings it back; the next import knows it again
+        assert import_folder(store, images).left_removed == ()
+        assert str(images / "square" / "square_001.png") in {r.path for r in store.images()}
+
+
 def test_a_log_that_cannot_be_written_removes_nothing(tmp_path: Path) -> None:
     project, _images = _project(tmp_path)
     with ProjectStore.open(project) as store:
