@@ -1440,7 +1440,7 @@ class DatasetBrowser(QWidget):
             QMessageBox.warning(self, "Remove from project", str(exc))
             return
         if self.editor is not None:
-            self.editor.clear_history()  # its actions name the items that went
+            self.editor.forget([record.id for record in records])  # the other label actions stay undoable
         self.reload()
         self.status_message.emit(
             f"Removed {summary.removed} {noun} from the project ({summary.labelled} labelled); "

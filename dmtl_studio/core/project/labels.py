@@ -241,6 +241,21 @@ class LabelEditor:
             target.append(part)
         return part
 
+    def forget(self, image_ids: Sequence[int]) -> None:
+        """Take the items ``image_ids`` (removed from the project) out of every action of the history; an action
+        left with no item goes. The rest of the history stays undoable (a removal cleared all of it, h35)."""
+        gone = set(image_ids)
+        for stack in (self._undo, self._redo):
+            kept = [
+                LabelAction(
+                    a.description,
+                    {i: v for i, v in a.before.items() if i not in gone},
+                    {i: v for i, v in a.after.items() if i not in gone},
+                )
+                for a in stack
+            ]
+            stack[:] = [a for a in kept if a.after]
+
     def clear_history(self) -> None:
         """Forget the history (after class renames/merges/deletes, whose names it would refer to)."""
         self._undo.clear()

@@ -113,3 +113,19 @@ def test_a_label_action_names_the_projects_items(tmp_path: Path) -> None:
         editor = LabelEditor(store)
         first = [im.id for im in store.images() if im.label is not None][:1]
         assert editor.assign(first, None).description == "unlabel 1 text(s)"
+
+
+def test_forgetting_removed_items_keeps_the_rest_of_the_history(tmp_path: Path) -> None:
+    """Removing items takes them out of the label history; the other actions stay undoable (h35)."""
+    with ProjectStore.create(tmp_path / "p") as store:
+        store.add_images([(f"/x/{i}.png", None, None, None) for i in range(4)])
+        a, b, c, d = (im.id for im in store.images())
+        editor = LabelEditor(store)
+        editor.assign([a, b], "cat")
+        editor.assign([c], "dog")
+        editor.forget([b, c])  # the second action named only c: it goes; the first keeps a
+        with store.transaction() as conn:
+            conn.executemany("DELETE FROM images WHERE id = ?", [(b,), (c,)])
+        undone = editor.undo()
+        assert undone.after == {a: "cat"} and store.labels_of([a, d]) == {a: None, d: None}
+        assert not editor.can_undo() and editor.can_redo()
