@@ -162,6 +162,21 @@ class StudioController(QObject):
         if then is not None:
             QTimer.singleShot(0, then)  # after the run's own end has been shown
 
+    def _label_errors_said(self, found: object) -> str:
+        """The Evaluation area's line on a finished label-error check (``found``: a ``LabelErrorReport``)."""
+        from dmtl_studio.core.quality.label_errors import DEFAULT_FOLDS  # loaded by the check already
+
+        items = self._items(True)
+        head = f"Label-error check at {time.strftime('%H:%M')} (on the labels of then"
+        if found.folds < DEFAULT_FOLDS:  # the smallest class held too few for the usual folds (h35)
+            head += f"; {found.folds} folds, as the smallest class has {found.folds} labelled {items}"
+        if not found.suspects:
+            return f"{head}): none of the {found.images} labelled {items} looks mislabelled."
+        return (
+            f"{head}): {len(found.suspects)} of {found.images} labelled {items} may carry a wrong label. The "
+            "browser shows them most suspect first: Enter takes the suggested class, a number key picks another."
+        )
+
     def new_project(self, folder: str, kind: str = "images") -> None:
         """Make the project folder (the New project form has checked it) of ``kind`` and open the new project."""
         if not self._may_switch(folder, lambda: self.new_project(folder, kind)):
@@ -1087,13 +1102,7 @@ class StudioController(QObject):
             # The backbone and input size the next run would use: the features the user trains on.
             thread = LabelErrorsThread(self.project_dir, self.window.model_panel.config())
             thread.result_ready.connect(browser.set_label_errors)
-            thread.result_ready.connect(
-                lambda found: view.show_message(
-                    f"Label-error check at {time.strftime('%H:%M')} (on the labels of then): {len(found.suspects)} "
-                    f"of {found.images} labelled {self._items(True)} may carry a wrong label. The browser shows them "
-                    "most suspect first: Enter takes the suggested class, a number key picks another."
-                )
-            )
+            thread.result_ready.connect(lambda found: view.show_message(self._label_errors_said(found)))
             # A check that cannot run (e.g. too few labels per class) says so where one looks.
             thread.failed.connect(browser.status_message)
             start("label-errors", thread, "Looking for label errors (a feature pass, then k-fold)…")

@@ -26,6 +26,7 @@ class LabelErrorsThread(CoreThread):
             config=self.config,
             should_stop=self.isInterruptionRequested,
             on_progress=lambda done, total, seconds: self._on_progress(done, total),
+            fit_folds=True,
         )
 
 

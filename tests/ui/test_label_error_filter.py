@@ -82,15 +82,37 @@ def test_suspected_label_errors_filter_and_enter_relabels(
 def test_too_few_labels_per_class_is_said_in_the_status_bar(qtbot, project: Path) -> None:  # noqa: ANN001
     with ProjectStore.open(project) as store:
         circles = [im.id for im in store.images(usable_only=True) if im.label == "circle"]
-        store.set_label(circles[3:], None)  # 3 circles left: fewer than the 5 folds
+        # One circle left: no number of folds can check it (3 would run with 3 folds: the window has no folds box)
+        store.set_label(circles[1:], None)
     window, controller = build_window(project)
     qtbot.addWidget(window)
     window.show()
     try:
         window.label_errors_requested.emit()
         qtbot.waitUntil(
-            lambda: "too few in: circle (3)" in window.statusBar().currentMessage(), timeout=30_000
+            lambda: "too few in: circle (1)" in window.statusBar().currentMessage(), timeout=30_000
         )
+        assert "label at least one more image of it" in window.statusBar().currentMessage()
         assert window.browser.filter.findData(LABEL_ERRORS_KEY) == -1
     finally:
         controller.shutdown()
+
+
+def test_the_check_s_line_says_when_nothing_was_found_and_how_many_folds_ran(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """ "0 of 126 … may carry a wrong label. The browser shows them most suspect first" was said of an empty list,
+    and a check run with fewer folds (its smallest class) did not say so (h35)."""
+    from dmtl_studio.core.quality.label_errors import LabelErrorReport, SuspectedLabel
+
+    ProjectStore.create(tmp_path / "p").close()
+    window, controller = build_window(tmp_path / "p")
+    qtbot.addWidget(window)
+    clean = LabelErrorReport((), ("a", "b"), 126, 5)
+    said = controller._label_errors_said(clean)
+    assert said.endswith("(on the labels of then): none of the 126 labelled image(s) looks mislabelled.")
+    suspect = SuspectedLabel(1, "/x/1.png", "a", "b", 0.9, "train")
+    said = controller._label_errors_said(LabelErrorReport((suspect,), ("a", "b"), 9, 2))
+    assert (
+        "(on the labels of then; 2 folds, as the smallest class has 2 labelled image(s)): 1 of 9 labelled"
+        in said
+    )
+    controller.shutdown()

@@ -62,6 +62,7 @@ def _label_issues(
             config=check_config,
             should_stop=should_stop,
             on_progress=lambda done, total, _seconds: on_progress(done, total),
+            fit_folds=True,
         )
     except Cancelled:
         raise

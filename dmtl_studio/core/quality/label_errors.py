@@ -327,8 +327,12 @@ def find_label_errors(
     config: TrainConfig | None = None,
     should_stop: ShouldStop = never_stop,
     on_progress: Callable[[int, int, float], None] | None = None,
+    fit_folds: bool = False,
 ) -> LabelErrorReport:
     """Rank a project's labelled images by how likely their label is wrong.
+
+    With ``fit_folds`` (the window and the audit, which have no folds setting) a class with fewer labelled images
+    than ``folds`` but at least 2 lowers the folds to its count (the report's ``folds`` says how many ran).
 
     Uses every usable labelled image of every split. The frozen features come from
     :func:`~dmtl_studio.core.quality.features.frozen_features` (backbone and input size of ``config``); a text
@@ -353,6 +357,9 @@ def find_label_errors(
         index = {name: i for i, name in enumerate(classes)}
         labels = np.array([index[im.label] for im in images], dtype=np.int64)
         text = store.kind == "text"
+        counts = np.bincount(labels, minlength=len(classes))
+        if fit_folds and len(classes) >= 2 and counts.min() >= 2:
+            folds = min(folds, int(counts.min()))  # "use 2 folds or fewer" had no box to follow it in (h35)
         check_enough_labels(labels, len(classes), folds, classes, "texts" if text else "images")
         started = time.perf_counter()
         if text:

@@ -145,9 +145,10 @@ def test_calibration_from_the_sidecar_and_a_label_check_that_cannot_run(tmp_path
         "bins": 15,
     }
     (run_dir / "model.json").write_text(json.dumps({**sidecar, "calibration": calibration}))
-    with ProjectStore.open(project) as store:  # 2 labelled images in one class: too few for 5 folds
+    # 1 labelled image in one class: no number of folds can check it (with 2 the audit would use 2 folds)
+    with ProjectStore.open(project) as store:
         first = store.class_names()[0]
-        keep = [im.id for im in store.images() if im.label == first][:2]
+        keep = [im.id for im in store.images() if im.label == first][:1]
         store.set_labels({im.id: None for im in store.images() if im.label == first and im.id not in keep})
     out = write_audit_bundle(run_dir, tmp_path / "a.zip")
     with zipfile.ZipFile(out) as bundle:
@@ -167,6 +168,7 @@ def test_calibration_from_the_sidecar_and_a_label_check_that_cannot_run(tmp_path
     assert "bins: 15" not in markdown  # sentences, not the sidecar's keys
     assert card["label_issues"]["checked"] is False
     assert "5 folds need at least 5" in card["label_issues"]["reason"]
+    assert "no number of folds works while a class has a single labelled image" in card["label_issues"]["reason"]
     assert "Not checked: 5 folds" in markdown
 
 

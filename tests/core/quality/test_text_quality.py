@@ -94,6 +94,10 @@ def test_too_few_labelled_texts_for_the_folds_speaks_of_texts(tmp_path: Path) ->
     with pytest.raises(QualityError, match="20 folds need at least 20 labelled texts per class") as caught:
         find_label_errors(project, folds=20, config=_config())
     assert "image" not in str(caught.value)
+    # The window and the audit have no folds setting: they run with as many folds as the smallest class allows
+    # ("use 8 folds or fewer" had nothing to follow it with, h35).
+    fewest = min(len(texts) for texts in TEXTS.values())
+    assert find_label_errors(project, folds=20, config=_config(), fit_folds=True).folds == fewest
 
 
 def test_audit_of_a_text_run_checks_labels_with_the_bundled_encoder_and_finds_the_leak(
