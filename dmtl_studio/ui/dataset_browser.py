@@ -23,6 +23,7 @@ import dataclasses
 import html
 import os
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -419,6 +420,8 @@ class DatasetBrowser(QWidget):
         self._ordered: dict[str, tuple[str, list[int]]] = {}  # filter key -> (title, image ids in order)
         self.suggestions: dict[int, Suggestion] = {}
         self.relabel: dict[int, tuple[str, str]] = {}  # suspected label errors: id -> (given, suggested)
+        # Every suspect of the last check, id -> (given, suggested, verdict, note): an undone relabel is one again.
+        self._suspects: dict[int, tuple[str, str, str, str]] = {}
         self.duplicate_group: dict[int, list[int]] = {}  # image id -> the ids of its duplicate group
         #: The last duplicate report's groups: (kind, ids, ids of identical copies); their warnings follow the project.
         self._duplicate_groups: list[tuple[str, list[int], set[int]]] = []
@@ -576,7 +579,7 @@ class DatasetBrowser(QWidget):
         self.store = store
         self._ordered.clear()
         self.suggestions = {}
-        self.relabel = {}
+        self.relabel, self._suspects = {}, {}
         self.duplicate_group = {}
         self._duplicate_groups = []
         self.evaluation = None
@@ -933,6 +936,28 @@ class DatasetBrowser(QWidget):
         if len(ids) == 1:
             self._advance_to_unlabelled()
 
+    def _follow_suspects(self, ids: Iterable[int]) -> None:
+        """Suspects of the last label-error check whose label an undo or redo changed: back to the doubted label,
+        a suspect again, with its suggestion (Enter said "No suggestions yet" after an undone relabel, h35);
+        given the suggested class again, relabelled."""
+        changed = False
+        for image_id in ids:
+            if image_id not in self._suspects or image_id not in self._all:
+                continue
+            given, suggested, verdict, note = self._suspects[image_id]
+            label = self._all[image_id].label
+            if label == given and image_id not in self.relabel:
+                self.relabel[image_id] = (given, suggested)
+                self.model.verdicts[image_id], self.notes[image_id] = verdict, note
+                changed = True
+            elif label == suggested and image_id in self.relabel:
+                del self.relabel[image_id]
+                self.model.verdicts.pop(image_id, None)
+                self.notes[image_id] = f"relabelled {suggested} (was {given})"
+                changed = True
+        if changed:
+            self._notes_changed()
+
     def _accept_relabel(self, ids: list[int]) -> None:
         """Give suspected label errors their suggested class (those still carrying the doubted label)."""
         by_class = relabel_targets(ids, self.relabel, {i: self._all[i].label for i in ids if i in self._all})
@@ -1072,9 +1097,18 @@ class DatasetBrowser(QWidget):
     def set_label_errors(self, report: object) -> None:
         """Offer a ``LabelErrorReport`` as the *Suspected label errors* filter, most suspect first."""
         self.relabel = {s.image_id: (s.given, s.suggested) for s in report.suspects}
-        for s in report.suspects:
-            self.model.verdicts[s.image_id] = f"→ {s.suggested} {s.score:.2f}"
-            self.notes[s.image_id] = f"labelled {s.given}, looks like {s.suggested} (score {s.score:.2f})"
+        self._suspects = {
+            s.image_id: (
+                s.given,
+                s.suggested,
+                f"→ {s.suggested} {s.score:.2f}",
+                f"labelled {s.given}, looks like {s.suggested} (score {s.score:.2f})",
+            )
+            for s in report.suspects
+        }
+        for image_id, (_given, _suggested, verdict, note) in self._suspects.items():
+            self.model.verdicts[image_id] = verdict
+            self.notes[image_id] = note
         self._ordered[LABEL_ERRORS_KEY] = ("Suspected label errors", [s.image_id for s in report.suspects])
         self._rebuild_filters(self.classes.class_names())
         self._notes_changed()
@@ -1210,6 +1244,7 @@ class DatasetBrowser(QWidget):
         elsewhere = self.store.labels_of(list(self.editor.changed_elsewhere))
         gone = len(self.editor.changed_elsewhere) - len(elsewhere)  # removed by another window or a command
         self._apply({**labels, **elsewhere})
+        self._follow_suspects(labels)
         # An item the filter had dropped (a reload after an outside change) may match it again (h30: an image
         # unlabelled again by Undo was missing from the Unlabelled queue the header counted it in).
         if any(self.model.row_of(i) is None for i in labels if i in self._all):

@@ -73,8 +73,28 @@ def test_suspected_label_errors_filter_and_enter_relabels(
         if Path(first.path).name in truth:
             assert suggested == truth[Path(first.path).name]
         assert browser.view.currentIndex().row() == 1  # on to the next suspect
+        assert browser.notes[first.id] == f"relabelled {suggested} (was {given})"
         qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
         assert _labels(project)[Path(first.path).name] == given  # one undo step
+        # ... and it is a suspect again, with its suggestion: Enter takes it once more (it said "No suggestions
+        # yet: press Suggest labels", h35).
+        assert browser.relabel[first.id] == (given, suggested)
+        assert browser.model.data(browser.model.index(browser.model.row_of(first.id))).startswith(
+            f"{given} → {suggested} "
+        )
+        browser._select_row(browser.model.row_of(first.id))
+        qtbot.keyClick(browser.view, Qt.Key.Key_Return)
+        assert _labels(project)[Path(first.path).name] == suggested
+        qtbot.keyClick(browser.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(
+            browser.view,
+            Qt.Key.Key_Z,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+        assert _labels(project)[Path(first.path).name] == suggested  # redone: relabelled again
+        assert first.id not in browser.relabel and browser.notes[first.id].startswith(
+            f"relabelled {suggested}"
+        )
     finally:
         controller.shutdown()
 

@@ -168,7 +168,9 @@ def test_calibration_from_the_sidecar_and_a_label_check_that_cannot_run(tmp_path
     assert "bins: 15" not in markdown  # sentences, not the sidecar's keys
     assert card["label_issues"]["checked"] is False
     assert "5 folds need at least 5" in card["label_issues"]["reason"]
-    assert "no number of folds works while a class has a single labelled image" in card["label_issues"]["reason"]
+    assert (
+        "no number of folds works while a class has a single labelled image" in card["label_issues"]["reason"]
+    )
     assert "Not checked: 5 folds" in markdown
 
 
