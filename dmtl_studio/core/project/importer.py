@@ -109,12 +109,21 @@ def import_folder(
     Raises
     ------
     ProjectError
-        When ``images_dir`` is not a folder, its split folders cannot be read without mislabelling, or the
+        When ``images_dir`` is not a folder or holds no image file (and no image of the project lies below it),
+        its split folders cannot be read without mislabelling, or the
         project is a text project (see :func:`~dmtl_studio.core.project.project_kind.adopt_kind`).
     """
     root = Path(images_dir)
     if not root.is_dir():
         raise ProjectError(f"{root} is not a folder")
+    scan = scan_folder(root) if scan is None else scan
+    if not scan.files and not store.images_under(str(root.absolute()).rstrip(os.sep) + os.sep):
+        # An empty folder was "imported" with a summary of zeros, and offered by Import again from then on (h35);
+        # one whose images the project holds is read: they are gone from it.
+        others = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
+        raise ProjectError(
+            f"{root} holds no image files (sub-folders included){others}; nothing was imported"
+        )
     check_fractions(
         val_fraction, test_fraction, SplitSettings.of_project(store)
     )  # before anything is written
@@ -132,8 +141,14 @@ def import_folder(
         else set()
     )
     store.require_writable()  # before decoding every file
-    scan = scan_folder(root) if scan is None else scan
     files = scan.files
+    below = str(root.absolute()).rstrip(os.sep) + os.sep
+    if not files and not any(im.path.startswith(below) for im in held_records):  # else: its images are gone
+        # An empty folder was "imported" with a summary of zeros, and offered by Import again from then on (h35).
+        others = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
+        raise ProjectError(
+            f"{root} holds no image files (sub-folders included){others}; nothing was imported"
+        )
     splits_by_folder = split_layout(root, files) if split_folders else {}
     total = len(files)
     added = labelled = 0

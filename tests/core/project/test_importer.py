@@ -324,3 +324,30 @@ def test_import_again_keeps_a_label_taken_off_by_hand_and_labels_what_was_never_
         assert labels[os.path.join("grass", "late.png")] == "grass"  # was a problem file: labelled now
         assert again.kept_unlabelled == 1 and again.empty_folders == ()
         assert "1 image(s) in class folders stay unlabelled: their labels were taken off" in again.describe()
+
+
+def test_a_folder_without_images_is_refused_and_not_remembered_unless_its_images_are_gone(
+    tmp_path: Path, shapes_dir: Path
+) -> None:
+    """An empty folder was "imported" with a summary of zeros and offered by Import again from then on (h35)."""
+    import pytest as _pytest
+
+    from dmtl_studio.core.project.errors import ProjectError
+    from dmtl_studio.core.project.import_sources import import_sources
+    from dmtl_studio.core.project.project_kind import kind_undecided
+
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "readme.txt").write_text("no pictures here")
+    with ProjectStore.create(tmp_path / "p") as store:
+        with _pytest.raises(ProjectError, match="holds no image files .*1 other file.*nothing was imported"):
+            import_folder(store, empty)
+        assert import_sources(store) == [] and kind_undecided(store)  # nothing decided, nothing offered
+        folder = tmp_path / "shapes"
+        shutil.copytree(shapes_dir, folder)
+        import_folder(store, folder)
+        usable = len(store.images(usable_only=True))
+        shutil.rmtree(folder)
+        folder.mkdir()  # the folder is there, its images gone: read, so that they are marked gone
+        summary = import_folder(store, folder)
+        assert summary.scanned == 0 and len(summary.missing) == usable and not store.images(usable_only=True)
