@@ -31,6 +31,8 @@ from dmtl_studio.ui.flow_layout import FlowLayout
 from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
 
 COLOR_BY = (("Label", "label"), ("Split", "split"), ("Model verdict", "verdict"))
+#: The legend's entry for points without a verdict (a map computed with no run chosen under Evaluation).
+NO_VERDICT = "no verdict (Compute map with a run chosen under Evaluation)"
 DRAG_MODES = (("Pan (Shift: rectangle, Ctrl: lasso)", "pan"), ("Rectangle", "rect"), ("Lasso", "lasso"))
 METHODS = (("PCA (fast)", "pca"), ("t-SNE (slower)", "tsne"))
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}  #: as the status names them (it read "TSNE", h30)
@@ -303,7 +305,9 @@ class DatasetMapView(QWidget):
         table = self._color_table()
         key = self.color_by.currentData()
         names = VERDICT_NAMES if key == "verdict" else {}
-        none = {"label": "unlabelled", "split": "unlabelled", "verdict": "no run chosen"}[key]
+        # The verdicts are those of the run chosen when the map was computed: "no run chosen" read as wrong with
+        # a run chosen since (h35).
+        none = {"label": "unlabelled", "split": "unlabelled", "verdict": NO_VERDICT}[key]
         items = [(names.get(n, n), c) for n, c in table.items()] + [(none, NONE_COLOR)]
         return " &nbsp; ".join(f"<span style='color:{c}'>●</span> {n}" for n, c in items)
 

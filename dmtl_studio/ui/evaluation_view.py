@@ -17,11 +17,13 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -143,11 +145,24 @@ class ReliabilityDiagram(QWidget):
         self.plot.addItem(self.before)
         self._theme_items()
         follow_theme(self.plot, also=self._theme_items)
-        layout = QVBoxLayout(self)
+        # The words beside the plot, not above it: in the short evaluation dock the plot kept ~30 px of height
+        # under three lines of text (h35); side by side it has the tab's whole height.
+        # They scroll when the dock is shorter than they are (the window fits a 1024 x 600 screen).
+        column = QWidget()
+        words = QVBoxLayout(column)
+        words.setContentsMargins(0, 0, 0, 0)
+        words.addWidget(self.title)
+        words.addWidget(self.key)
+        words.addStretch(1)
+        self.words = QScrollArea()
+        self.words.setWidget(column)
+        self.words.setWidgetResizable(True)
+        self.words.setFrameShape(QFrame.Shape.NoFrame)
+        self.words.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.key)
+        layout.addWidget(self.words, 2)
+        layout.addWidget(self.plot, 3)
 
     def _theme_items(self) -> None:
         """The ideal diagonal in the muted grey, the bars' outlines in the plot's background colour, the
@@ -159,7 +174,7 @@ class ReliabilityDiagram(QWidget):
         self.before.setOpts(pen=pg.mkPen(red, width=1.5))
         self.key.setText(
             f"<span style='color:#2e86de'>■</span> calibrated &nbsp; "
-            f"<span style='color:{red}'>□</span> uncalibrated &nbsp; - - ideal"
+            f"<span style='color:{red}'>□</span> uncalibrated &nbsp; \u2011&nbsp;\u2011&nbsp;ideal"  # non-breaking hyphens
         )
 
     @staticmethod

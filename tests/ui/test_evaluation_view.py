@@ -237,3 +237,9 @@ def test_the_calibration_tab_says_when_the_temperature_makes_confidences_worse(q
     assert "makes these images' confidences worse" in diagram.title.text()
     diagram.show_summary({**summary, "ece": 0.12, "worse": False}, bins, noun="image")
     assert "worse" not in diagram.title.text() and "fitted on 15 validation images" in diagram.title.text()
+    # In a short dock the diagram keeps its height: the words go beside it, not above (it was ~30 px tall, h35).
+    diagram.show_summary(summary, bins, noun="image")
+    diagram.resize(420, 180)
+    diagram.show()
+    qtbot.waitExposed(diagram)
+    assert diagram.plot.height() >= 170 and diagram.plot.width() >= 160
