@@ -478,6 +478,9 @@ class DatasetBrowser(QWidget):
         self.view.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
         self.view.setGridSize(QSize(128, 152))
         self.view.setWordWrap(True)  # lays the text out under the thumbnail instead of over its bottom edge
+        # A caption too long for its line loses its middle, not its end: "retina → stained_tissue 1.00" kept the
+        # classes and hid the score (h35).
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setSpacing(4)
         self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
