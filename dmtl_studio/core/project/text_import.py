@@ -7,8 +7,8 @@ names the class, loose files at the root are unlabelled, and top folders named a
 a file or row that cannot be used (undecodable, empty, ragged, malformed) is kept in the project as a problem
 item with its reason, like an image that does not decode. Duplicate texts (equal after
 :func:`~dmtl_studio.core.project.texts_table.normalise_text`) are kept and reported; a text longer than the model
-reads is kept whole, with a note. A table that cannot be read as a whole (undecodable, no header, a named
-column missing) is refused before anything of it is imported.
+reads is kept whole, with a note. A table that cannot be read as a whole (undecodable, no header, a named column
+missing) is refused before anything of it is imported. A text removed from the project while usable is left out.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dmtl_studio.core.project.folder_scan import FolderScan, natural_key, walk_f
 from dmtl_studio.core.project.import_sources import remember_source
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
+from dmtl_studio.core.project.removal import removed_by_hand
 from dmtl_studio.core.project.splits import (
     SplitSettings,
     assign_splits,
@@ -351,10 +352,15 @@ def _write(
     cancelled = False
     read: list[TextItem] = []
     pending: list[TextItem] = []
+    removed = removed_by_hand(store)  # removed while usable: left out, as an image folder's (h35)
+    held, left = ({record.path for record in store.images()} if removed else set()), []
     for done, item in enumerate(items, start=1):
         if should_stop():
             cancelled = True
             break
+        if item.source in removed and item.source not in held:
+            left.append(item.source)
+            continue
         pending.append(item)
         if len(pending) >= batch_size:
             added += store.add_texts(pending)
@@ -390,4 +396,5 @@ def _write(
         existing_classes=existing,
         created_classes=[name for name in store.class_names() if name not in existing],
         labelled_keys={record.path for record in records if record.label is not None},
+        left_removed=tuple((key, str(removed[key])) for key in left),
     )

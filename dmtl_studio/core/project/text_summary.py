@@ -90,6 +90,8 @@ class TextImportSummary:
     #: Texts the source gave no label (a blank cell, a loose file) that the project held with one: they keep
     #: it, so they are not counted as unlabelled.
     kept_labels: int = 0
+    #: Texts removed from the project while usable, left out of this import: ``(key, removal log)`` each.
+    left_removed: tuple[tuple[str, str], ...] = ()
     #: Texts of a re-imported table found at another row number (their items, labels included, followed them).
     moved: int = 0
     #: Keys of the texts no longer in a re-imported table (kept, with their labels).
@@ -127,6 +129,7 @@ class TextImportSummary:
         existing_classes: Sequence[str] = (),
         created_classes: Sequence[str] | None = None,
         labelled_keys: Collection[str] = (),
+        left_removed: tuple[tuple[str, str], ...] = (),
     ) -> TextImportSummary:
         """The summary of the ``items`` an import wrote (of ``total`` it meant to), into a project that had
         ``existing_classes`` and now also has ``created_classes`` (default: the items' labels it did not have);
@@ -159,6 +162,7 @@ class TextImportSummary:
             split=split,
             conflicts=conflicts,
             case_variants=tuple(case_variants(existing_classes, new_classes)),
+            left_removed=left_removed,
         )
 
     def problem_counts(self) -> dict[str, int]:
@@ -194,6 +198,13 @@ class TextImportSummary:
             parts.append(f"{len(self.notes)} text(s) with a note ({listed})")
         if self.skipped:
             parts.append(f"skipped {self.skipped} file(s) that are not .txt")
+        if self.left_removed:
+            key, log = self.left_removed[0]
+            parts.append(
+                f"left out {len(self.left_removed)} text(s) removed from the project before (first: "
+                f"{describe_source(key)}); importing the removal list {log} as labels (Labels ▸ Import labels from "
+                "CSV…, dmtl-studio labels import-csv) brings them back"
+            )
         if self.blank_rows:
             shown = ", ".join(str(n) for n in self.blank_rows[:5]) + (
                 ", …" if len(self.blank_rows) > 5 else ""

@@ -133,6 +133,29 @@ def test_removed_texts_are_logged_with_their_bodies_and_come_back_under_their_ow
         assert again.added == 0 and store.image_count() == count
 
 
+def test_a_table_imported_again_leaves_out_the_texts_removed_from_the_project(tmp_path: Path) -> None:
+    """As an image folder's: a removed ticket came back with every import of its table."""
+    from dmtl_studio.core.project.project_kind import create_project
+    from dmtl_studio.core.project.text_import import import_texts
+
+    table = tmp_path / "tickets.csv"
+    table.write_text("text,label\nprinter jams,hw\nlogin fails,sw\nscreen flickers,hw\nreset mail lost,sw\n")
+    with create_project(tmp_path / "p", kind="text") as store:
+        import_texts(store, table, text_column="text", label_column="label")
+        gone = store.images()[1]
+        summary = remove_items(store, [gone.id])
+        again = import_texts(store, table, text_column="text", label_column="label")
+        assert gone.path not in {r.path for r in store.images()} and store.image_count() == 3
+        assert again.left_removed == ((gone.path, str(summary.log)),)
+        assert (
+            f"left out 1 text(s) removed from the project before (first: {table.name} row 2)"
+            in again.describe()
+        )
+        import_csv(store, summary.log)  # its list brings it back
+        assert import_texts(store, table, text_column="text", label_column="label").left_removed == ()
+        assert store.image_count() == 4
+
+
 def test_a_split_column_names_train_val_or_test_and_a_bad_one_is_reported(tmp_path: Path) -> None:
     project, images = _project(tmp_path)
     table = tmp_path / "labels.csv"
