@@ -139,9 +139,10 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if "unrecognized arguments: -" in message:
             value = message.split("unrecognized arguments: ", 1)[1].split()[0]
-            message += (
-                f" (a value that starts with '-' goes after '--', which ends the options: … -- {value})"
-            )
+            if not value.startswith("--"):  # "--epcohs" is a mistyped option, not a value (h36)
+                message += (
+                    f" (if {value} is a value, put it after '--', which ends the options: … -- {value})"
+                )
         super().error(message)
 
 
@@ -646,6 +647,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 "labelled": summary.labelled,
                 "unlabelled": summary.unlabelled,
                 "kept_labels": summary.kept_labels,
+                "kept_unlabelled": summary.kept_unlabelled,
+                "left_removed": [{"path": p, "removal_list": log} for p, log in summary.left_removed],
                 "classes": list(summary.classes),
                 "problems": [{"path": p, "reason": r} for p, r in summary.problems],
                 "notes": [{"path": p, "note": n} for p, n in summary.notes],

@@ -191,7 +191,7 @@ def fit_legend(plot: pg.PlotWidget) -> None:
 
     if size > 0:
         set_size(size)
-        if not plot.isVisible():  # no width to fit yet: fitted when it is shown (a resize)
+        if not plot.isVisible():  # no width to fit yet: fitted when it is shown (_LegendFit)
             return
         smaller = size
         while widest(columns) > room and smaller - 0.5 >= max(7.0, 0.8 * size):
@@ -209,15 +209,16 @@ def fit_legend(plot: pg.PlotWidget) -> None:
 
 
 class _LegendFit(QObject):
-    """Fits the plot's legend to its width once the layout has settled after a resize (:func:`fit_legend`; during
-    the resize the axes still have their old widths)."""
+    """Fits the plot's legend to its width once the layout has settled after a resize or a show (:func:`fit_legend`;
+    during the resize the axes still have their old widths; an entry added while its dock tab was behind another
+    is fitted when the tab comes to the front, h36)."""
 
     def __init__(self, plot: pg.PlotWidget) -> None:
         super().__init__(plot)
         self._later = QTimer(self, singleShot=True, interval=0, timeout=lambda: fit_legend(plot))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.Resize:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
             self._later.start()
         return False
 

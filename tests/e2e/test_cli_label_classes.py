@@ -58,7 +58,18 @@ def test_import_csv_counts_keeps_empty_cells_and_rename_merges_case_variants(
     assert alone.returncode == 2 and "needs the class and its new name" in alone.stderr
     # A new name that starts with "-" reads as an option: the refusal says how to give it (h30).
     dash = run_cli("labels", "rename", str(project), "round", "-dash")
-    assert dash.returncode == 2 and "goes after '--', which ends the options: … -- -dash)" in dash.stderr
+    assert (
+        dash.returncode == 2
+        and "(if -dash is a value, put it after '--', which ends the options: … -- -dash)" in dash.stderr
+    )
+    typo = run_cli(
+        "labels", "rename", str(project), "round", "oval", "--mrege"
+    )  # a mistyped option: no such hint
+    assert (
+        typo.returncode == 2
+        and "unrecognized arguments: --mrege" in typo.stderr
+        and "is a value" not in typo.stderr
+    )
     dash = run_cli("labels", "rename", str(project), "round", "--", "-dash")
     assert dash.returncode == 0 and "renamed class 'round' to '-dash'" in dash.stdout
     assert run_cli("labels", "rename", str(project), "--", "-dash", "round").returncode == 0

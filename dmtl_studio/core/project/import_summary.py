@@ -54,8 +54,8 @@ class ImportSummary:
     #: Images with no class folder (loose files) that the project held with a label already: they keep it, so
     #: they are not counted as unlabelled.
     kept_labels: int = 0
-    #: Of the unlabelled, images in class folders of a folder imported before whose label was taken off since:
-    #: they stay unlabelled (counted as unlabelled).
+    #: Of the unlabelled, images in class folders whose picture's label was taken off by hand
+    #: (:mod:`~dmtl_studio.core.project.hand_marks`): they stay unlabelled.
     kept_unlabelled: int = 0
     #: Files removed from the project while usable, left out of this import: ``(path, removal log)`` each.
     left_removed: tuple[tuple[str, str], ...] = ()
@@ -80,8 +80,8 @@ class ImportSummary:
         ]
         if self.kept_unlabelled:
             parts.append(
-                f"{self.kept_unlabelled} image(s) in class folders stay unlabelled: their labels were taken off "
-                "since this folder was imported (their folders do not label them again)"
+                f"{self.kept_unlabelled} image(s) in class folders stay unlabelled: their labels were taken off by "
+                "hand (an import does not give them back; label them to give them one)"
             )
         if self.left_removed:
             path, log = self.left_removed[0]

@@ -18,13 +18,14 @@ from pathlib import Path
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.folder_scan import FolderScan, scan_folder
+from dmtl_studio.core.project.hand_marks import removed as removed_by_hand
+from dmtl_studio.core.project.hand_marks import taken_off
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
-from dmtl_studio.core.project.import_sources import import_sources, remember_source
+from dmtl_studio.core.project.import_sources import remember_source
 from dmtl_studio.core.project.import_summary import ImportSummary
 from dmtl_studio.core.project.moved_images import GoneImages, folder_class
 from dmtl_studio.core.project.project_kind import adopt_kind
-from dmtl_studio.core.project.removal import removed_by_hand
 from dmtl_studio.core.project.split_folders import (  # noqa: F401 (part of this API)
     SPLIT_FOLDER_NAMES,
     class_folders,
@@ -116,6 +117,7 @@ def import_folder(
     root = Path(images_dir)
     if not root.is_dir():
         raise ProjectError(f"{root} is not a folder")
+    store.require_writable()  # before reading the folder, or decoding every file
     scan = scan_folder(root) if scan is None else scan
     if not scan.files and not store.images_under(str(root.absolute()).rstrip(os.sep) + os.sep):
         # An empty folder was "imported" with a summary of zeros, and offered by Import again from then on (h35);
@@ -127,29 +129,16 @@ def import_folder(
     check_fractions(
         val_fraction, test_fraction, SplitSettings.of_project(store)
     )  # before anything is written
-    adopt_kind(store, "images")
     existing = store.class_names()
     held_records = store.images()  # before the import: to count copies and to know files by another spelling
     known = {im.path: im.sha256 for im in held_records if im.usable}
     held_labels = {im.path for im in held_records if im.label is not None}
-    # This folder imported before gave its class folders' images their labels then: one of them held unlabelled
-    # now had its label taken off by hand, and keeps it off (Import again gave it back, h35). A file that was a
-    # problem then (unreadable, gone) had no label to take off: its folder labels it now.
-    unlabelled_by_hand = (
-        {im.path for im in held_records if im.label is None and im.usable}
-        if str(root.absolute()) in import_sources(store)
-        else set()
-    )
-    store.require_writable()  # before decoding every file
+    # Decisions taken by hand that no import undoes (h35; core/project/hand_marks.py, by content): a label taken off
+    # stays off, a picture removed while usable is left out.
+    off, removed = taken_off(store), removed_by_hand(store)
     files = scan.files
-    below = str(root.absolute()).rstrip(os.sep) + os.sep
-    if not files and not any(im.path.startswith(below) for im in held_records):  # else: its images are gone
-        # An empty folder was "imported" with a summary of zeros, and offered by Import again from then on (h35).
-        others = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
-        raise ProjectError(
-            f"{root} holds no image files (sub-folders included){others}; nothing was imported"
-        )
     splits_by_folder = split_layout(root, files) if split_folders else {}
+    adopt_kind(store, "images")  # after every refusal: a refused first import decides nothing (h36)
     total = len(files)
     added = labelled = 0
     problems: list[tuple[str, str]] = []
@@ -159,8 +148,7 @@ def import_folder(
     pending: list[tuple[str, str | None, object, str | None]] = []
     cancelled = False
     copies = nested = kept_labels = kept_unlabelled = 0
-    removed = removed_by_hand(store)  # removed while usable: left out, not added back
-    left_removed: list[str] = []
+    left_removed: list[tuple[str, str]] = []  # (path, the removal list that removed its picture)
     gave: set[str] = set()  # the class folders (split/class below split folders) that gave a labelled image
     nested_example = ""
     held: dict[str, list[str]] = {}  # content hash -> paths of the project's images holding it
@@ -180,11 +168,6 @@ def import_folder(
             cancelled = True
             break
         read = index + 1
-        if str(path.absolute()) in removed and str(path.absolute()) not in held_paths:
-            left_removed.append(str(path.absolute()))
-            if progress is not None:
-                progress(index + 1, total, path.name)
-            continue
         parts = parts_below(root, path)
         split = splits_by_folder.get(parts[0]) if len(parts) > 1 else None
         folder = f"{parts[0]}/{parts[1]}" if split is not None and len(parts) > 2 else parts[0]
@@ -201,11 +184,17 @@ def import_folder(
         except ImageProblem as exc:
             info, problem = None, str(exc)
             problems.append((str(path), problem))
-        if info is not None and info.note:
-            notes.append((str(path), info.note))
         absolute = str(path.absolute())
         if absolute not in held_paths:  # the same file under another spelling keeps the project's path
             absolute = same_files.spelling(path) or absolute
+        sha = getattr(info, "sha256", None)
+        if sha in removed and absolute not in held_paths:  # its picture was removed by hand: not brought back
+            left_removed.append((absolute, removed[sha]))
+            if progress is not None:
+                progress(index + 1, total, os.path.join(*parts))
+            continue
+        if info is not None and info.note:
+            notes.append((str(path), info.note))
         old = gone.claim(info.sha256, absolute) if info is not None and absolute not in held_paths else None
         if old is not None:  # moved into another class's folder: relabelled so (how folders label)
             relabel = class_name if class_name and class_name != folder_class(old) else None
@@ -214,7 +203,7 @@ def import_folder(
                 held_labels.add(absolute)
         if class_name is None and problem is None and absolute in held_labels:
             kept_labels += 1  # a loose file the project labelled: it keeps its label
-        if class_name and problem is None and absolute in unlabelled_by_hand:
+        if class_name and problem is None and sha in off:  # its label was taken off by hand: it stays off
             kept_unlabelled += 1
             gave.add(folder)  # its folder is no empty class folder
             class_name = None
@@ -258,7 +247,7 @@ def import_folder(
         unlabelled=usable - labelled - kept_labels,
         kept_labels=kept_labels,
         kept_unlabelled=kept_unlabelled,
-        left_removed=tuple((path, str(removed[path])) for path in left_removed),
+        left_removed=tuple(left_removed),
         problems=tuple(problems),
         classes=tuple(sorted(classes)),
         cancelled=cancelled,

@@ -16,6 +16,7 @@ from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
 from dmtl_studio.core.base.fileio import FileWriteError, atomic_copy, atomic_write_bytes, describe_os_error
 from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.hand_marks import restored
 from dmtl_studio.core.project.image_problems import ImageProblem
 from dmtl_studio.core.project.imaging import inspect_image
 from dmtl_studio.core.project.label_files import OTHER_SPELLINGS, apply_labels, label_header_error
@@ -164,6 +165,8 @@ def import_csv(
             problems.append((path, str(exc)))
             unreadable.add(path)
     added = store.add_images(new_rows) if new_rows else 0
+    # Back in the project (a removal list imported): no import leaves their pictures out any more.
+    restored(store, [getattr(info, "sha256", None) for _path, _label, info, _problem in new_rows])
     if added:
         known.update({image.path: image.id for image in store.images()})
     labels = {

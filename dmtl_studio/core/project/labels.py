@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from dmtl_studio.core.project.hand_marks import mark_taken_off
 from dmtl_studio.core.project.images_table import ImageRecord
 from dmtl_studio.core.project.splits import assign_splits
 from dmtl_studio.core.project.store import ProjectStore
@@ -153,11 +154,21 @@ class LabelEditor:
         self.changed_elsewhere: tuple[int, ...] = ()
 
     def _set_labels(self, labels: dict[int, str | None]) -> None:
+        before = self.store.labels_of(list(labels))
         self.store.set_labels(labels)
         self.split_warnings = None
-        labelled = [image_id for image_id, label in labels.items() if label is not None]
-        if any(record.split is None for record in self.store.images_by_id(labelled)):
+        # The items labelled now, and those whose label was taken off (they had one).
+        records = self.store.images_by_id(
+            [i for i, label in labels.items() if label is not None or before.get(i)]
+        )
+        if any(labels[record.id] is not None and record.split is None for record in records):
             self.split_warnings = tuple(assign_splits(self.store).warnings)
+        # A label taken off by hand stays off whatever an import's folder or column says (h35); labelled again, not.
+        mark_taken_off(
+            self.store,
+            [r.sha256 for r in records if labels[r.id] is None],
+            [r.sha256 for r in records if labels[r.id] is not None],
+        )
 
     def assign(self, image_ids: Sequence[int], class_name: str | None) -> LabelAction | None:
         """Label ``image_ids`` as ``class_name`` (``None`` unlabels). Returns the action, or ``None`` if nothing

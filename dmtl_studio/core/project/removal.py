@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv, write_csv
+from dmtl_studio.core.base.csvfile import write_csv
 from dmtl_studio.core.base.missing_files import missing_files
 from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.hand_marks import mark_removed
 from dmtl_studio.core.project.images_table import MISSING_REASON, ImageRecord
 from dmtl_studio.core.project.store import ProjectStore
 
@@ -120,21 +121,12 @@ def remove_items(store: ProjectStore, image_ids: Sequence[int]) -> RemovalSummar
         ) from exc
     with store.transaction() as conn:
         conn.executemany("DELETE FROM images WHERE id = ?", [(r.id,) for r in records])
+    # Removed while usable: an import leaves its files out; removed as a problem: they come back with their folder.
+    usable = [r.problem is None and r.path not in went for r in records]
+    mark_removed(
+        store,
+        [r.sha256 for r, kept in zip(records, usable, strict=True) if kept],
+        str(log),
+        [r.sha256 for r, kept in zip(records, usable, strict=True) if not kept],
+    )
     return RemovalSummary(len(records), sum(r.label is not None for r in records), log)
-
-
-def removed_by_hand(store: ProjectStore) -> dict[str, Path]:
-    """The paths of the items removed from the project while usable (a removal log's row with no problem), each
-    with the newest log that lists it: what an import of their folder leaves out (a removed duplicate came back
-    with every Import again, h35). Logs that cannot be read are passed over."""
-    found: dict[str, Path] = {}
-    for log in sorted((Path(store.folder) / REMOVED_FOLDER).glob("removed-*.csv")):  # oldest first
-        try:
-            rows = read_csv(log)
-            header = next(rows, (0, []))[1]
-            if header[:4] != ["path", "label", "split", "problem"]:
-                continue
-            found.update({row[0]: log for _line, row in rows if len(row) >= 4 and not row[3]})
-        except (OSError, CsvLimitError, UnicodeError):
-            continue
-    return found

@@ -21,10 +21,10 @@ from pathlib import Path
 from dmtl_studio.core.base.cancel import never_stop
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.folder_scan import FolderScan, natural_key, walk_files
+from dmtl_studio.core.project.hand_marks import TextMarks
 from dmtl_studio.core.project.import_sources import remember_source
 from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
-from dmtl_studio.core.project.removal import removed_by_hand
 from dmtl_studio.core.project.splits import (
     SplitSettings,
     assign_splits,
@@ -352,14 +352,12 @@ def _write(
     cancelled = False
     read: list[TextItem] = []
     pending: list[TextItem] = []
-    removed = removed_by_hand(store)  # removed while usable: left out, as an image folder's (h35)
-    held, left = ({record.path for record in store.images()} if removed else set()), []
+    marks = TextMarks(store)  # decisions taken by hand, which no import undoes (h35)
     for done, item in enumerate(items, start=1):
         if should_stop():
             cancelled = True
             break
-        if item.source in removed and item.source not in held:
-            left.append(item.source)
+        if (item := marks.apply(item)) is None:  # type: ignore[assignment]
             continue
         pending.append(item)
         if len(pending) >= batch_size:
@@ -396,5 +394,5 @@ def _write(
         existing_classes=existing,
         created_classes=[name for name in store.class_names() if name not in existing],
         labelled_keys={record.path for record in records if record.label is not None},
-        left_removed=tuple((key, str(removed[key])) for key in left),
+        left_removed=tuple(marks.left),
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from dmtl_studio.core.base.csvfile import CsvLimitError, read_csv
 from dmtl_studio.core.project.delimited_rows import allow_long_fields
 from dmtl_studio.core.project.errors import ProjectError
+from dmtl_studio.core.project.hand_marks import restored as lift_removal_marks
 from dmtl_studio.core.project.label_files import (
     SPLIT_NAMES,
     LabelImportSummary,
@@ -24,7 +25,7 @@ from dmtl_studio.core.project.label_files import (
 from dmtl_studio.core.project.labels import LabelEditor
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.project.text_decoding import MAX_TEXT_BYTES
-from dmtl_studio.core.project.texts_table import TextItem
+from dmtl_studio.core.project.texts_table import TextItem, text_sha256
 from dmtl_studio.core.project.validation import class_name_problem, normal_class_name
 
 
@@ -125,6 +126,8 @@ def import_text_labels(
         labels[item_id] = label
     if back:
         store.add_texts(back)
+        # Back in the project: no import leaves them out any more.
+        lift_removal_marks(store, [text_sha256(item.body) for item in back])
         ids = {record.path: record.id for record in store.images() if record.path in restored}
         labels.update({ids[key]: label for key, label in restored.items()})
         store.set_splits({ids[key]: split for key, split in splits.items()})

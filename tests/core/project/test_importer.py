@@ -294,36 +294,56 @@ def test_import_again_keeps_a_label_taken_off_by_hand_and_labels_what_was_never_
     tmp_path: Path,
 ) -> None:
     """A picture unlabelled by hand (an outlier taken out of training) got its folder's label back from Import
-    again, without a word (h35); a file that was unreadable, or held as a loose file of another folder, had no
-    label to take off: the folder labels it."""
+    again, without a word (h35); a picture never labelled (a class folder imported alone first, a file unreadable
+    then) takes its folder's label (h36); the mark follows the picture through a moved folder, and a file gone for a
+    while (h36)."""
+    from dmtl_studio.core.project.labels import LabelEditor
+
     root = tmp_path / "images"
-    for name in ("grass", "gravel"):
-        (root / name).mkdir(parents=True)
-        for i in range(3):
-            Image.new("RGB", (16, 16), (60 * i, 100 if name == "grass" else 0, 7)).save(
-                root / name / f"{i}.png"
-            )
+
+    def write(name: str, count: int, shade: int) -> None:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.new("RGB", (16, 16), (shade, 30 * i, 7)).save(root / name / f"{i}.png")
+
+    write("grass", 3, 100)
+    write("gravel", 3, 0)
     broken = root / "grass" / "late.png"
     broken.write_bytes(b"not yet a picture")
     with ProjectStore.create(tmp_path / "p") as store:
-        import_folder(store, root / "gravel")  # first the class folder alone: its files are loose, unlabelled
-        assert {im.label for im in store.images()} == {None}
-        first = import_folder(
-            store, root
-        )  # then the folder of class folders: they take their folders' labels
-        assert first.kept_unlabelled == 0 and {im.label for im in store.images() if im.usable} == {
-            "grass",
-            "gravel",
-        }
+        import_folder(store, root)
+        write("bird", 2, 200)
+        import_folder(store, root / "bird")  # a new class folder alone first: its files are loose, unlabelled
         outlier = next(im for im in store.images() if im.path.endswith(os.path.join("gravel", "1.png")))
-        store.set_labels({outlier.id: None})
+        LabelEditor(store).assign([outlier.id], None)  # taken off by hand
         Image.new("RGB", (16, 16), (1, 2, 3)).save(broken)  # readable now
+
+        def labels() -> dict[str, str | None]:
+            return {os.path.relpath(im.path, tmp_path): im.label for im in store.images()}
+
         again = import_folder(store, root)
-        labels = {os.path.relpath(im.path, root): im.label for im in store.images()}
-        assert labels[os.path.join("gravel", "1.png")] is None  # stays off
-        assert labels[os.path.join("grass", "late.png")] == "grass"  # was a problem file: labelled now
+        assert labels()[os.path.join("images", "gravel", "1.png")] is None  # stays off
+        assert (
+            labels()[os.path.join("images", "grass", "late.png")] == "grass"
+        )  # was unreadable: labelled now
+        assert {labels()[os.path.join("images", "bird", f"{i}.png")] for i in range(2)} == {"bird"}
         assert again.kept_unlabelled == 1 and again.empty_folders == ()
-        assert "1 image(s) in class folders stay unlabelled: their labels were taken off" in again.describe()
+        assert (
+            "1 image(s) in class folders stay unlabelled: their labels were taken off by hand"
+            in again.describe()
+        )
+        moved = tmp_path / "moved"
+        root.rename(moved)  # the folder moved, imported from its new place: the picture is the same
+        import_folder(store, moved)
+        assert labels()[os.path.join("moved", "gravel", "1.png")] is None
+        (moved / "gravel" / "1.png").rename(tmp_path / "away.png")  # gone for a while, then back
+        import_folder(store, moved)
+        (tmp_path / "away.png").rename(moved / "gravel" / "1.png")
+        import_folder(store, moved)
+        assert labels()[os.path.join("moved", "gravel", "1.png")] is None
+        back = next(im for im in store.images() if im.path.endswith(os.path.join("gravel", "1.png")))
+        LabelEditor(store).assign([back.id], "gravel")  # labelled again by hand: the mark goes
+        assert import_folder(store, moved).kept_unlabelled == 0
 
 
 def test_a_folder_without_images_is_refused_and_not_remembered_unless_its_images_are_gone(

@@ -154,6 +154,13 @@ def test_a_table_imported_again_leaves_out_the_texts_removed_from_the_project(tm
         import_csv(store, summary.log)  # its list brings it back
         assert import_texts(store, table, text_column="text", label_column="label").left_removed == ()
         assert store.image_count() == 4
+        # A text whose label was taken off by hand keeps it off (its table's label cell gave it back, h36).
+        from dmtl_studio.core.project.labels import LabelEditor
+
+        first = store.images()[0]
+        LabelEditor(store).assign([first.id], None)
+        import_texts(store, table, text_column="text", label_column="label")
+        assert store.images_by_id([first.id])[0].label is None
 
 
 def test_a_split_column_names_train_val_or_test_and_a_bad_one_is_reported(tmp_path: Path) -> None:
