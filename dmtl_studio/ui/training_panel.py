@@ -170,7 +170,8 @@ def _plot(title: str, y_label: str, x_label: str = "epoch") -> pg.PlotWidget:
 def fit_legend(plot: pg.PlotWidget) -> None:
     """Legend entries that fit the plot's width whole: at a large font or in a narrow plot a row of entries was cut
     ("validatio"). A row a little too wide takes a font up to a fifth smaller (not under 7 pt); one far too wide
-    holds fewer entries, the others on more rows (each row takes height from the curves)."""
+    holds fewer entries, the others on more rows (each row takes height from the curves); an entry too wide alone
+    takes a smaller font, down to 7 pt."""
     legend = plot.getPlotItem().legend
     if legend is None or not legend.items:
         return
@@ -189,22 +190,23 @@ def fit_legend(plot: pg.PlotWidget) -> None:
         for _sample, label in legend.items:
             label.setText(label.text)  # a label takes its new size only when its text is set again
 
+    def shrink(floor: float) -> None:  # half a point at a time from the plot's size while the row is too wide
+        smaller = size
+        while widest(columns) > room and smaller - 0.5 >= floor:
+            smaller -= 0.5
+            set_size(smaller)
+
     if size > 0:
         set_size(size)
         if not plot.isVisible():  # no width to fit yet: fitted when it is shown (_LegendFit)
             return
-        smaller = size
-        while widest(columns) > room and smaller - 0.5 >= max(7.0, 0.8 * size):
-            smaller -= 0.5
-            set_size(smaller)
+        shrink(max(7.0, 0.8 * size))
         if widest(columns) > room:  # too wide even so: the entries wrap, at the plot's own size
             set_size(size)
     while columns > 1 and widest(columns) > room:
         columns -= 1
-    smaller = size
-    while size > 0 and widest(columns) > room and smaller - 0.5 >= 7.0:  # one entry alone too wide: smaller
-        smaller -= 0.5
-        set_size(smaller)
+    if size > 0:
+        shrink(7.0)  # one entry alone too wide even on a row of its own: smaller still
     legend.setColumnCount(columns)
 
 

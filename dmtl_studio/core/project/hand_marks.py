@@ -67,12 +67,7 @@ def mark_removed(
 
 def restored(store: ProjectStore, hashes: Iterable[str | None]) -> None:
     """Lift the removal mark of ``hashes``: their items are in the project again (a removal list imported)."""
-    gone = {h for h in hashes if h}
-    before = removed(store)
-    if gone & before.keys():
-        store.set_meta(
-            REMOVED, json.dumps({k: v for k, v in before.items() if k not in gone}, sort_keys=True)
-        )
+    mark_removed(store, (), "", hashes)
 
 
 class TextMarks:

@@ -314,17 +314,26 @@ class ImagesTable:
         return [(sha, os.fsdecode(path)) for sha, path in rows]
 
     def unlabelled_count(self, pool: bool = False) -> int:
-        """Usable items without a label; with ``pool``, only those a run learns from (the rule of
-        :func:`~dmtl_studio.core.training.labelled.unlabelled_paths`: none in the validation or test split, and
-        no copy of an item there)."""
-        held_out = (
-            " AND (split IS NULL OR split NOT IN ('val', 'test')) AND (sha256 IS NULL OR sha256 NOT IN"
-            " (SELECT sha256 FROM images WHERE problem IS NULL AND split IN ('val', 'test') AND sha256 IS NOT NULL))"
-        )
+        """Usable items without a label; with ``pool``, only those a run learns from (:meth:`unlabelled_pool`)."""
         return self._conn.execute(
-            "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL"
-            + (held_out if pool else "")
+            "SELECT COUNT(*) FROM images WHERE class_id IS NULL AND problem IS NULL" + (_POOL if pool else "")
         ).fetchone()[0]
+
+    def unlabelled_pool(self) -> list[str]:
+        """The paths, in id order, of the usable unlabelled items a run learns from: none in the validation or
+        test split, and no copy (same content hash) of a usable item there
+        (:func:`~dmtl_studio.core.training.labelled.unlabelled_paths` says why)."""
+        rows = self._conn.execute(
+            "SELECT path FROM images WHERE class_id IS NULL AND problem IS NULL" + _POOL + " ORDER BY id"
+        )
+        return [os.fsdecode(path) for (path,) in rows]
+
+
+#: The condition an unlabelled item meets to be learnt from (:meth:`ImagesTable.unlabelled_pool`).
+_POOL = (
+    " AND (split IS NULL OR split NOT IN ('val', 'test')) AND (sha256 IS NULL OR sha256 NOT IN"
+    " (SELECT sha256 FROM images WHERE problem IS NULL AND split IN ('val', 'test') AND sha256 IS NOT NULL))"
+)
 
 
 class SplitRow(NamedTuple):

@@ -153,8 +153,8 @@ class LabelEditor:
         #: The images the last undo or redo left as they were: changed elsewhere since the action.
         self.changed_elsewhere: tuple[int, ...] = ()
 
-    def _set_labels(self, labels: dict[int, str | None]) -> None:
-        before = self.store.labels_of(list(labels))
+    def _set_labels(self, labels: dict[int, str | None], before: Mapping[int, str | None]) -> None:
+        """Store ``labels`` over ``before`` (the labels they replace, as the caller read them)."""
         self.store.set_labels(labels)
         self.split_warnings = None
         # The items labelled now, and those whose label was taken off (they had one).
@@ -202,7 +202,7 @@ class LabelEditor:
         if before == after:
             return None
         action = LabelAction(description, before, after)
-        self._set_labels(action.after)
+        self._set_labels(action.after, before)
         self._undo.append(action)
         del self._undo[: -self.limit]
         self._redo.clear()
@@ -248,7 +248,7 @@ class LabelEditor:
         )
         self.split_warnings = None
         if done:
-            self._set_labels({i: wanted[i] for i in done})
+            self._set_labels({i: wanted[i] for i in done}, current)
             target.append(part)
         return part
 

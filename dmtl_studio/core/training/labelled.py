@@ -99,13 +99,7 @@ def unlabelled_paths(store: ProjectStore) -> tuple[str, ...]:
     would learn the held-out content the scores are read on. So is an unlabelled copy of a held-out item — the same
     content hash, a copy imported later from another file or folder (h32: an unlabelled copy of a validation
     ticket from a second CSV was pseudo-labelled into training)."""
-    records = store.images(usable_only=True)
-    held_out = {im.sha256 for im in records if im.split in ("val", "test") and im.sha256}
-    return tuple(
-        im.path
-        for im in records
-        if im.label is None and im.split not in ("val", "test") and not (im.sha256 and im.sha256 in held_out)
-    )
+    return tuple(store.unlabelled_pool())
 
 
 def content_hashes(store: ProjectStore) -> Callable[[str], str]:
