@@ -1961,11 +1961,18 @@ def _cmd_splits(args: argparse.Namespace) -> int:
     print(summary.describe())
     for warning in summary.warnings:
         print(f"note: {warning}", file=sys.stderr)
-    print(
-        "note: identical items share one split; near-duplicates (resized or re-saved copies) kept in one split "
-        f"before may now be apart: dmtl-studio duplicates {args.project_dir} --keep-in-one-split puts them together",
-        file=sys.stderr,
-    )
+    if summary.look_alike_groups is None:
+        print(
+            "note: identical items share one split; near-duplicates (resized, mirrored or re-saved copies) are known "
+            f"only after a duplicate check: dmtl-studio duplicates {args.project_dir} --keep-in-one-split",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            "note: identical items and the near-duplicate groups of the last duplicate check share one split; "
+            f"{item}s added since that check are not in its groups (dmtl-studio duplicates {args.project_dir})",
+            file=sys.stderr,
+        )
     if conflicts:
         print(f"{len(conflicts)} {item}(s) carry two or more labels (they share one split):", file=sys.stderr)
         _print_some([c.describe(item) for c in conflicts])

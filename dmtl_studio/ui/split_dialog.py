@@ -36,8 +36,8 @@ class SplitDialog(QDialog):
         self.seed.setValue(settings.seed)
         note = QLabel(
             f"Every labelled {noun[:-1]} gets a new split, stratified by class. Identical {noun} always share a "
-            f"split; near-duplicates (resized or re-saved copies) kept in one split before may be split apart: run "
-            "Labels ▸ Find duplicates and leaks again afterwards."
+            f"split, and so does each group of near-duplicates the last Labels ▸ Find duplicates and leaks found "
+            f"({noun} added since are not in its groups: run it again first)."
         )
         note.setWordWrap(True)
         buttons = QDialogButtonBox(

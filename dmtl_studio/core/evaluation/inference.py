@@ -195,7 +195,8 @@ def _with_fitted_note(
 ) -> EvaluationResult:
     """``result`` with a note when some of its items hold the content of items the run was fitted on (its list,
     ``fitted-items.txt``): identical copies in two splits, or splits or files changed since; and, in an image
-    project, when some are near-copies of them (resized, re-encoded, slightly cropped) by the perceptual hashes
+    project, when some are near-copies of them (resized, re-encoded, slightly cropped, mirrored or turned, grey,
+    brighter or darker) by the perceptual hashes
     the last duplicate check kept (:class:`~dmtl_studio.core.project.perceptual.HashStore`; none is computed
     here). Either way its scores are optimistic."""
     fitted = read_fitted_hashes(run_dir)
@@ -243,7 +244,7 @@ def _with_fitted_note(
     if near:
         notes.append(
             f"{near} of the {len(scored)} {noun} scored {'is a near-copy' if near == 1 else 'are near-copies'} "
-            f"(resized, re-encoded or slightly cropped) of {noun} this run was fitted on, as the last duplicate check saw them, so these scores are "
+            f"(resized, re-encoded, cropped, mirrored, turned, grey or of another exposure) of {noun} this run was fitted on, as the last duplicate check saw them, so these scores are "
             f"optimistic; keep each group of look-alikes in one split (Labels ▸ Find duplicates and leaks; "
             f"dmtl-studio duplicates PROJECT --keep-in-one-split), then train a new run."
         )

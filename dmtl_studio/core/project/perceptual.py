@@ -2,8 +2,8 @@
 
 The rule (:func:`near_duplicate_pairs`) is the one :mod:`dmtl_studio.core.quality.duplicates` documents: pHash
 (the signs of the 8 x 8 lowest frequencies of the 2-D DCT of a 32 x 32 grey-level copy, against their median) of
-the whole image and of central crops, confirmed by 8 x 8 grey and colour thumbnails. It lives here, beside the
-decoder, so that evaluation (below the quality checks) can say when a scored image is a near-copy of one the run
+the whole image, of central crops and of the whole image mirrored and rotated, confirmed by 8 x 8 grey and colour
+thumbnails (:mod:`dmtl_studio.core.project.thumbnail_match`). It lives here, beside the decoder, so that evaluation (below the quality checks) can say when a scored image is a near-copy of one the run
 was fitted on.
 
 :class:`HashStore` keeps each image's hashes and thumbnails in the project (``PROJECT/cache/perceptual``), keyed
@@ -23,22 +23,30 @@ import numpy as np
 from PIL import Image
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
-from dmtl_studio.core.project import imaging
+from dmtl_studio.core.project import imaging, thumbnail_match
 from dmtl_studio.core.project.image_problems import ImageProblem
+from dmtl_studio.core.project.thumbnail_match import (  # noqa: F401  (the rule's names: part of this API)
+    COLOUR_DIFFERENCE,
+    THUMBNAIL_DIFFERENCE,
+    colour_difference,
+    thumbnail_difference,
+)
 
 #: Largest perceptual-hash distance (bits of 64) of a near-duplicate pair found by the hash alone.
 HASH_DISTANCE = 8
 #: With features: smallest cosine similarity, and largest hash distance, of a pair the features confirm.
 MIN_COSINE = 0.9
 LOOSE_HASH_DISTANCE = 16
-#: Largest mean absolute difference (grey levels of 255) of the 8 x 8 thumbnails of a near-duplicate pair.
-THUMBNAIL_DIFFERENCE = 8.0
-#: Largest mean absolute difference (levels of 255, over the red, green and blue values) of their colour thumbnails.
-COLOUR_DIFFERENCE = 16.0
-#: ITU-R 601 luma weights, as Pillow's ``convert("L")``: the grey thumbnail from the colour one.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 #: Central fractions (of each side) hashed besides the whole image, to match slightly cropped copies.
 CROPS = (0.94, 0.88)
+#: Columns of :func:`image_hashes_of` for the whole image and its central crops, as taken.
+PLAIN = 1 + len(CROPS)
+#: The whole image's other 7 flips and rotations (numpy's ``rot90`` ``k`` quarter turns, of the image or of its
+#: left-right mirror), hashed after the plain columns: a copy saved mirrored or rotated is still a copy.
+TURNS = ((1, False), (2, False), (3, False), (0, True), (1, True), (2, True), (3, True))
+#: Largest hash distance (bits of 64) of a mirrored or rotated pair: a copy saved so is within 0-2 bits (its 32 x
+#: 32 grey copy turned, not resampled again), where two white patches with a dark edge, one turned, were 6 apart.
+TURN_DISTANCE = 4
 _HASH_SIDE = 32
 #: A camera photo is decoded at a reduced JPEG scale that keeps this many pixels a side (8 times the hash's): the
 #: hash and the 8 x 8 thumbnails of its crops average over far more pixels than that.
@@ -58,62 +66,80 @@ def _dct_matrix(size: int) -> np.ndarray:
 _DCT = _dct_matrix(_HASH_SIDE)
 
 
-def perceptual_hash(image: np.ndarray) -> int:
-    """64-bit pHash of an ``(H, W, 3)`` or ``(H, W)`` uint8 image (see the module docstring)."""
+def _grey_side(image: np.ndarray) -> np.ndarray:
+    """The ``(32, 32)`` float64 grey-level copy a pHash is taken of."""
     grey = Image.fromarray(image).convert("L").resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.LANCZOS)
-    pixels = np.asarray(grey, dtype=np.float64)
+    return np.asarray(grey, dtype=np.float64)
+
+
+def _hash_of_grey(pixels: np.ndarray) -> int:
     low = (_DCT @ pixels @ _DCT.T)[:_LOW, :_LOW].reshape(-1)
     bits = low > np.median(low[1:])  # the DC term would dominate the median
     return int(np.packbits(bits).view(">u8")[0])
 
 
+def perceptual_hash(image: np.ndarray) -> int:
+    """64-bit pHash of an ``(H, W, 3)`` or ``(H, W)`` uint8 image (see the module docstring)."""
+    return _hash_of_grey(_grey_side(image))
+
+
+def turned(array: np.ndarray, turn: tuple[int, bool]) -> np.ndarray:
+    """``array`` (rows and columns first) mirrored left-right when ``turn[1]``, then turned ``turn[0]`` quarter
+    turns (:data:`TURNS`)."""
+    quarters, mirrored = turn
+    return np.rot90(array[:, ::-1] if mirrored else array, quarters)
+
+
 def image_hashes_of(image: np.ndarray) -> np.ndarray:
-    """``(1 + len(CROPS),)`` uint64: the pHash of the whole image, then of each central crop."""
+    """``(PLAIN + 7,)`` uint64: the pHash of the whole image, then of each central crop, then of the whole image
+    under each of :data:`TURNS` (its 32 x 32 grey copy turned: no second resize)."""
     height, width = image.shape[:2]
-    hashes = [perceptual_hash(image)]
+    whole = _grey_side(image)
+    hashes = [_hash_of_grey(whole)]
     for fraction in CROPS:
         dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
         hashes.append(perceptual_hash(image[dy : height - dy, dx : width - dx]))
+    hashes.extend(_hash_of_grey(turned(whole, turn)) for turn in TURNS)
     return np.array(hashes, dtype=np.uint64)
 
 
 def thumbnails_of(image: np.ndarray) -> np.ndarray:
-    """``(1 + len(CROPS), 64, 3)`` float32: 8 x 8 colour thumbnails (red, green, blue) of the whole ``(H, W, 3)``
-    or ``(H, W)`` uint8 image, then of each central crop."""
+    """``(PLAIN + 7, 64, 3)`` float32: 8 x 8 colour thumbnails (red, green, blue) of the whole ``(H, W, 3)``
+    or ``(H, W)`` uint8 image, then of each central crop, then of the whole image under each of :data:`TURNS`."""
     height, width = image.shape[:2]
     out = []
     for fraction in (1.0, *CROPS):
         dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
         part = Image.fromarray(image[dy : height - dy, dx : width - dx]).convert("RGB")
-        out.append(np.asarray(part.resize((8, 8), Image.Resampling.BOX), dtype=np.float32).reshape(64, 3))
-    return np.stack(out)
+        out.append(np.asarray(part.resize((8, 8), Image.Resampling.BOX), dtype=np.float32))
+    out.extend(turned(out[0], turn) for turn in TURNS)
+    return np.stack([grid.reshape(64, 3) for grid in out])
 
 
-def _closest(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean absolute difference ``(S, K)`` vs ``(S, K)``, whole against whole or central crop, either way round."""
-    whole_first = np.abs(second - first[0]).mean(axis=1).min()
-    whole_second = np.abs(first - second[0]).mean(axis=1).min()
-    return float(min(whole_first, whole_second))
-
-
-def thumbnail_difference(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean absolute grey difference (levels of 255) of two :func:`thumbnails_of` results, whole against whole or
-    central crop."""
-    return _closest(first @ _LUMA, second @ _LUMA)
-
-
-def colour_difference(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean absolute difference (levels of 255, over the three colour values) of two :func:`thumbnails_of`
-    results, whole against whole or central crop."""
-    return _closest(first.reshape(len(first), -1), second.reshape(len(second), -1))
-
-
-def _thumbnails_agree(first: np.ndarray, second: np.ndarray) -> bool:
-    """Whether two :func:`thumbnails_of` results are close enough, in grey and in colour, for a pair the hashes
-    found to be near-duplicates (the module docstring of :mod:`dmtl_studio.core.quality.duplicates`)."""
-    return (
-        thumbnail_difference(first, second) <= THUMBNAIL_DIFFERENCE
-        and colour_difference(first, second) <= COLOUR_DIFFERENCE
+def pair_matches(
+    hashes: np.ndarray,
+    thumbnails: np.ndarray,
+    other_hashes: np.ndarray,
+    other_thumbnails: np.ndarray,
+    max_distance: int = HASH_DISTANCE,
+) -> bool:
+    """Whether two images are near-duplicates by hashes ``(S,)`` and thumbnails ``(S, 64, 3)`` (:func:`image_hashes_of`,
+    :func:`thumbnails_of`): as taken (whole against whole or central crop, either way round: hashes within
+    ``max_distance`` bits), or one mirrored or rotated (the whole of one against each of the other's :data:`TURNS`:
+    within :data:`TURN_DISTANCE` bits) — with the
+    thumbnails of that same comparison agreeing (:func:`thumbnail_match.thumbnails_agree`)."""
+    plain = min(
+        int(np.bitwise_count(hashes[0] ^ other_hashes[:PLAIN]).min()),
+        int(np.bitwise_count(other_hashes[0] ^ hashes[:PLAIN]).min()),
+    )
+    if plain <= max_distance and thumbnail_match.thumbnails_agree(
+        thumbnails[:PLAIN], other_thumbnails[:PLAIN]
+    ):
+        return True
+    turns = np.bitwise_count(hashes[0] ^ other_hashes[PLAIN:])
+    return any(
+        thumbnail_match.thumbnails_agree(thumbnails[:1], other_thumbnails[PLAIN + k : PLAIN + k + 1])
+        for k in np.flatnonzero(turns <= min(max_distance, TURN_DISTANCE))
     )
 
 
@@ -173,7 +199,12 @@ def near_duplicate_pairs(
             i, j = int(i) + start, int(j)
             if i >= j:
                 continue
-            if thumbnails is not None and not _thumbnails_agree(thumbnails[i], thumbnails[j]):
+            limit = (
+                max_distance if distance[i - start, j] <= max_distance else loose_distance
+            )  # features: loose
+            if thumbnails is not None and not pair_matches(
+                hashes[i], thumbnails[i], hashes[j], thumbnails[j], limit
+            ):
                 continue
             pairs.append((i, j))
     return pairs
@@ -194,7 +225,8 @@ class HashStore:
     """
 
     def __init__(self, project_dir: str | os.PathLike[str]) -> None:
-        rule = f"side{DECODED_SIDE}-crops{'-'.join(f'{c:g}' for c in CROPS)}-decoder{DECODER_VERSION}"
+        crops = "-".join(f"{c:g}" for c in CROPS)
+        rule = f"side{DECODED_SIDE}-crops{crops}-turns{len(TURNS)}-decoder{DECODER_VERSION}"
         self.root = Path(project_dir) / "cache" / "perceptual" / rule
 
     def _path(self, content: str) -> Path:
@@ -207,7 +239,7 @@ class HashStore:
             data = self._path(content).read_bytes()
         except OSError:
             return None
-        scales = 1 + len(CROPS)
+        scales = PLAIN + len(TURNS)
         body = scales * 8 + scales * 64 * 3 * 4
         if len(data) != body + 4 or struct.unpack("<I", data[body:])[0] != zlib.crc32(data[:body]):
             return None
@@ -295,7 +327,7 @@ def kept_hashes(store: HashStore, contents: Sequence[str]) -> tuple[np.ndarray, 
 def _stacked(hashes: list[np.ndarray], thumbnails: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """``(M, S)`` uint64 hashes and ``(M, S, 64, 3)`` float32 thumbnails from per-image lists (``M`` may be 0)."""
     if not hashes:
-        scales = 1 + len(CROPS)
+        scales = PLAIN + len(TURNS)
         return np.zeros((0, scales), dtype=np.uint64), np.zeros((0, scales, 64, 3), dtype=np.float32)
     return np.stack(hashes), np.stack(thumbnails)
 
@@ -335,5 +367,5 @@ def near_copies_of(
             i = int(i) + start
             if found[i]:
                 continue
-            found[i] = _thumbnails_agree(thumbnails[i], other_thumbnails[int(j)])
+            found[i] = pair_matches(hashes[i], thumbnails[i], other_hashes[int(j)], other_thumbnails[int(j)])
     return found

@@ -7,19 +7,21 @@ moving images by hand) goes through this module, so two rules hold everywhere:
   stores its own (each assignment stores the fractions it used);
 * images with identical content (the same sha256) always share one split, even under different labels, so no
   picture is both trained on and scored. A picture that carries two labels is a conflict the user should
-  resolve: :func:`label_conflicts` lists them.
+  resolve: :func:`label_conflicts` lists them. So do the near-duplicate groups the last duplicate check kept
+  (:mod:`dmtl_studio.core.project.look_alikes`).
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.images_table import SPLITS, ImageRecord
+from dmtl_studio.core.project.look_alikes import group_keys
 from dmtl_studio.core.project.store import ProjectStore
 
 #: Share of each class kept for validation (choosing the best epoch), unless a project stores its own.
@@ -59,6 +61,9 @@ class SplitSummary:
     assigned: int | None = None
     kept: int = 0
     noun: str = "image"
+    #: Near-duplicate groups of the last duplicate check that this assignment kept in one split each (``None``: no
+    #: check has kept groups).
+    look_alike_groups: int | None = None
 
     def totals(self) -> dict[str, int]:
         """Labelled images per split over all classes: ``{"train": n, "val": n, "test": n}``."""
@@ -89,6 +94,10 @@ class SplitSummary:
             )
         if not done:
             done.append(f"no labelled {self.noun} to split")
+        if self.assigned and self.look_alike_groups:
+            done.append(
+                f"{self.look_alike_groups} near-duplicate group(s) of the last duplicate check kept in one split each"
+            )
         if self.assigned and self.warnings:
             done.append("some classes are too small for those fractions (see the notes)")
         return f"{line}; " + "; ".join(done)
@@ -195,7 +204,8 @@ def assign_splits(
 
     Each class is topped up towards the target fractions, counting the images it already has in each split,
     so labelling images one by one keeps the proportions. Images with identical content always land in the
-    same split, whatever their labels (no leakage). Existing assignments are kept unless ``reassign`` is true.
+    same split, whatever their labels (no leakage), and so do the members of each near-duplicate group the last
+    duplicate check kept (:func:`~dmtl_studio.core.project.look_alikes.group_keys`). Existing assignments are kept unless ``reassign`` is true.
     Fractions and seed default to the project's stored ones (:meth:`SplitSettings.of_project`) and are stored,
     so every later assignment follows them. A class too small to give a validation or test image is named in
     the summary's warnings. ``records``: the project's usable records as they are now, when the caller has just
@@ -214,25 +224,31 @@ def assign_splits(
     usable = store.split_rows() if records is None else records
     images = [im for im in usable if im.label is not None]
     noun = "text" if store.kind == "text" else "image"
+    groups_kept = group_keys(store)
+    together = groups_kept or {}
+
+    def key_of(im: ImageRecord) -> str:  # one key for identical content, and for a near-duplicate group
+        return together.get(im.sha256, im.sha256) if im.sha256 else f"id:{im.id}"
+
     # Content already placed decides where its duplicates go.
     placed: dict[str, str] = {}
     existing: dict[str, dict[str, set[str]]] = defaultdict(lambda: {s: set() for s in SPLITS})
     if not reassign:
         for im in images:
             if im.split:
-                key = im.sha256 or f"id:{im.id}"
+                key = key_of(im)
                 placed.setdefault(key, im.split)
                 existing[im.label][im.split].add(key)
         # A file renamed or moved since: its old record is gone from disk, its content back under a new name
         # keeps the split it had (a test image renamed went to training: a leak).
         for sha, split in store.gone_placements().items():
-            placed.setdefault(sha, split)
+            placed.setdefault(together.get(sha, sha), split)
     new_groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     assignment: dict[int, str] = {}
     for im in images:
         if im.split and not reassign:
             continue
-        key = im.sha256 or f"id:{im.id}"
+        key = key_of(im)
         if key in placed:
             assignment[im.id] = placed[key]
             existing[im.label][placed[key]].add(key)  # this class now has that content in that split too
@@ -294,7 +310,16 @@ def assign_splits(
         assigned=len(assignment),
         kept=sum(1 for im in images if im.split and not reassign),
         noun=noun,
+        look_alike_groups=None if groups_kept is None else _groups_together(images, assignment, together),
     )
+
+
+def _groups_together(
+    images: Sequence[ImageRecord], assignment: dict[int, str], together: dict[str, str]
+) -> int:
+    """How many near-duplicate groups have two or more of their labelled members in ``assignment``."""
+    members = Counter(together[im.sha256] for im in images if im.id in assignment and im.sha256 in together)
+    return sum(1 for count in members.values() if count > 1)
 
 
 def _grouped(warnings: list[str], noun: str, most: int = 3) -> list[str]:

@@ -7,11 +7,15 @@ Two images are put in one group when
   grey-level copy, against their median) differ in at most :data:`HASH_DISTANCE` of 64 bits, which survives
   resizing and re-encoding. A crop changes the field of view, so each image also has the hashes of its central
   :data:`CROPS` fractions, and the distance of two images is the smallest between the whole of one and the whole
-  or a central crop of the other; and their 8 x 8 grey thumbnails (whole against whole or central crop, as
-  for the hashes) differ by at most :data:`THUMBNAIL_DIFFERENCE` grey levels on average, because the hash of a
-  nearly flat picture is mostly noise and ignores brightness (two plain walls of different greys must not match),
-  and their colours by at most :data:`COLOUR_DIFFERENCE` levels on average (hash and grey thumbnails are blind to
-  hue: a green circle on pink and a pink square on green of the same luminance matched); or
+  or a central crop of the other. A copy saved mirrored or turned is matched by the hashes of each image's 7 other
+  flips and quarter turns (:data:`~dmtl_studio.core.project.perceptual.TURNS`), within
+  :data:`~dmtl_studio.core.project.perceptual.TURN_DISTANCE` bits. The pair is confirmed by 8 x 8 thumbnails of
+  the same comparison (:mod:`dmtl_studio.core.project.thumbnail_match`): grey ones within
+  :data:`THUMBNAIL_DIFFERENCE` grey levels on average, because the hash of a nearly flat picture is mostly noise
+  and ignores brightness (two plain walls of different greys must not match), and colour ones within
+  :data:`COLOUR_DIFFERENCE` levels (hash and grey thumbnails are blind to hue: a green circle on pink and a pink
+  square on green of the same luminance matched) unless either picture is grey (a grey copy of a colour picture),
+  or, for pictures with structure, after matching their exposure (a brighter or darker copy); or
 - when frozen features are given: their cosine similarity is at least :data:`MIN_COSINE` and their hashes differ in
   at most :data:`LOOSE_HASH_DISTANCE` bits (the features confirm what the hash alone would not), thumbnails
   agreeing as above.
@@ -39,6 +43,7 @@ import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
 from dmtl_studio.core.project.file_changes import current_hashes
+from dmtl_studio.core.project.look_alikes import remember_groups
 from dmtl_studio.core.project.perceptual import (  # noqa: F401  (the rule's names: part of this API)
     COLOUR_DIFFERENCE,
     CROPS,
@@ -228,5 +233,8 @@ def find_duplicates(
             DuplicateGroup("exact" if len(contents) == 1 else "near", members, group_warnings(members))
         )
     groups.sort(key=lambda g: (not g.warnings, g.members[0].path))
+    with ProjectStore.open(project_dir) as store:  # splits keep each group together from now on
+        if not store.read_only:
+            remember_groups(store, [[m.sha256 for m in g.members] for g in groups])
     unreadable = tuple(images[i].path for i in sorted(set(range(len(images))) - set(readable)))
     return DuplicateReport(tuple(groups), len(images), unreadable, features is not None)

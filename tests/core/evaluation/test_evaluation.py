@@ -298,8 +298,9 @@ def test_a_near_copy_of_a_fitted_image_is_noted_once_a_duplicate_check_has_hashe
     assert "near-cop" not in before.note  # no hashes kept yet: evaluation decodes nothing for this
     find_duplicates(project)  # the check keeps every image's hashes in the project
     after = evaluate_run(project, run_dir)
-    assert f"1 of the {len(held)} images scored is a near-copy (resized, re-encoded or slightly cropped)" in (
-        after.note
+    assert (
+        f"1 of the {len(held)} images scored is a near-copy (resized, re-encoded, cropped, mirrored, turned, grey or of another exposure)"
+        in (after.note)
     )
     assert "hold the content of images this run was fitted on" not in after.note  # not an identical copy
 
