@@ -7,8 +7,10 @@ from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QScrollArea, QWidget
 
-#: The most height a side panel asks for; the rest of it scrolls (the window fits a 1280 x 720 screen).
-MIN_HEIGHT = 480
+#: The most height a side panel asks for; the rest of it scrolls. Above and below it the side column has four rows
+#: that grow with the font (the menu bar, the dock's title and tabs, the status bar: 88 px in DejaVu Sans, 100 in
+#: Noto Sans), and the whole must fit a 1024 x 600 screen under a title bar (570 px); at 480 Noto Sans took 580.
+MIN_HEIGHT = 440
 #: The most height the evaluation panel asks for, no more than the training panel's plots: on a 1024 x 600 screen
 #: the window fits under a title bar, and the rest of the panel scrolls.
 BOTTOM_MIN_HEIGHT = 150

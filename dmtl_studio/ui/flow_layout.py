@@ -7,13 +7,22 @@ from PySide6.QtWidgets import QLayout, QLayoutItem, QWidget
 
 
 class FlowLayout(QLayout):
-    """Widgets in reading order, as many on a line as the width allows; its height follows its width."""
+    """Widgets in reading order, as many on a line as the width allows; its height follows its width.
+
+    A :meth:`tail` widget (a hint after the others) is shown only where it fits on the last line: it never takes a
+    line of its own, which on a short screen is a line taken from what is under it."""
 
     def __init__(self, parent: QWidget | None = None, spacing: int = 4) -> None:
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
         self._spacing = spacing
+        self._tail: QWidget | None = None
         self.setContentsMargins(QMargins(0, 0, 0, 0))
+
+    def set_tail(self, widget: QWidget | None) -> None:
+        """Make ``widget`` (one of this layout's, placed last) shown only where it fits on the line before it."""
+        self._tail = widget
+        self.invalidate()
 
     def spacing(self) -> int:
         """The gap between widgets and between lines, in pixels (not the style's default)."""
@@ -59,7 +68,17 @@ class FlowLayout(QLayout):
         area = rect.adjusted(margins.left(), margins.top(), -margins.right(), -margins.bottom())
         x, y, line_height = area.x(), area.y(), 0
         for item in self._items:
-            hint = item.sizeHint()
+            if self._tail is not None and item.widget() is self._tail:
+                # Measured whether shown or not (a hidden widget's item measures 0), so that the choice is the same
+                # in every pass and showing or hiding it never starts another.
+                hint = self._tail.sizeHint()
+                fits = x + hint.width() <= area.right() + 1 or line_height == 0
+                if move:
+                    self._tail.setVisible(fits)
+                if not fits:
+                    continue
+            else:
+                hint = item.sizeHint()
             if x + hint.width() > area.right() + 1 and line_height > 0:
                 x, y = area.x(), y + line_height + self._spacing
                 line_height = 0

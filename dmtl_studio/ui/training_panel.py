@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -40,6 +41,7 @@ from dmtl_studio.core.training.events import (
     RunSummary,
     StepProgress,
 )
+from dmtl_studio.ui.column_scroll import ColumnScroll
 from dmtl_studio.ui.confusion_view import PER_CLASS_COLUMNS, ConfusionTable, PerClassTable
 from dmtl_studio.ui.muted import readable, tone
 from dmtl_studio.ui.plot_theme import follow_theme, plot_font
@@ -94,6 +96,34 @@ class _NotesArea(QScrollArea):
     def resizeEvent(self, event) -> None:  # noqa: ANN001 - Qt's signature
         super().resizeEvent(event)
         self.refit()
+
+
+#: Pixels between the last tab and the run's buttons when they share the tab bar's row.
+CORNER_GAP = 12
+
+
+class _RunControls(QWidget):
+    """Start, Pause, Stop and the progress bar, in a row above the tabs; on a panel wide enough, in the tab bar's
+    right-hand corner instead (:meth:`TrainingPanel.place_run_controls`), where it takes the width the tabs leave (the
+    progress bar stretching) and asks for no minimum width: the panel moves it back above before the tabs need that
+    room, so the window's minimum never depends on where it is."""
+
+    def __init__(self, tabs: QTabWidget) -> None:
+        super().__init__()
+        self._tabs = tabs
+        self.in_corner = False
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        hint = super().sizeHint()
+        if self.in_corner:  # the tab widget reads it for the corner's size at each of its layouts
+            hint.setWidth(max(0, self._tabs.width() - self._tabs.tabBar().sizeHint().width() - CORNER_GAP))
+        return hint
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        hint = super().minimumSizeHint()
+        return QSize(0, hint.height()) if self.in_corner else hint
 
 
 class _Series:
@@ -435,10 +465,11 @@ class TrainingPanel(QWidget):
         self._history: list[RunRecord] = []
         self._history_metrics: dict[int, list[EpochMetrics]] = {}
 
-        buttons = QHBoxLayout()
+        self.tabs = QTabWidget()
+        self.run_controls = _RunControls(self.tabs)
         for button in (self.start_button, self.pause_button, self.stop_button):
-            buttons.addWidget(button)
-        buttons.addWidget(self.progress, 1)
+            self.run_controls.row.addWidget(button)
+        self.run_controls.row.addWidget(self.progress, 1)
         curves = QWidget()
         curves_layout = QHBoxLayout(curves)
         curves_layout.setContentsMargins(0, 0, 0, 0)
@@ -460,15 +491,18 @@ class TrainingPanel(QWidget):
         history_top.addWidget(self.resume_button)
         history_layout.addLayout(history_top)
         history_layout.addWidget(self.history, 1)
-        self.tabs = QTabWidget()
         self.tabs.addTab(curves, "Curves")
-        self.tabs.addTab(matrix, "Confusion matrix")
-        self.tabs.addTab(history, "Run history")
+        # The pages behind the curves ask no height of their own and scroll what they cannot squeeze: a tab
+        # widget is as tall as its tallest page, and the run history's wrapped note, button and table (or the
+        # confusion note over its table) held the window 33 px taller than the curves need in Noto Sans, past a
+        # 1024 x 600 screen.
+        self.tabs.addTab(ColumnScroll(matrix, min_height=0, squeeze=True), "Confusion matrix")
+        self.tabs.addTab(ColumnScroll(history, min_height=0, squeeze=True), "Run history")
         layout = QVBoxLayout(self)
         # Tighter than the style's 9 px: on a 720 px screen each row of margin is taken from the curves.
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
-        layout.addLayout(buttons)
+        layout.addWidget(self.run_controls)
         layout.addWidget(self.status)
         layout.addWidget(self.stop_note)
         notes_row = QHBoxLayout()
@@ -477,6 +511,30 @@ class TrainingPanel(QWidget):
         notes_row.addWidget(self.notes_toggle, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(notes_row)
         layout.addWidget(self.tabs, 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.place_run_controls()
+
+    def place_run_controls(self) -> None:
+        """The run's buttons and progress bar beside the tabs where the panel is wide enough for both in one row
+        (the tab bar's row is empty right of its tabs): the row above the tabs goes to the curves, which on a 720 px
+        screen with a font taller than DejaVu Sans had too little height. Above the tabs where it is narrower."""
+        margins = self.layout().contentsMargins()
+        tabs = self.tabs.tabBar().sizeHint().width()
+        room = self.width() - margins.left() - margins.right() - tabs - CORNER_GAP
+        wide = room >= self.run_controls.row.sizeHint().width()  # the row's own width, wherever it is now
+        controls = self.run_controls
+        if wide == controls.in_corner:
+            return
+        controls.in_corner = wide
+        if wide:
+            self.layout().removeWidget(controls)
+            self.tabs.setCornerWidget(controls, Qt.Corner.TopRightCorner)
+        else:
+            self.tabs.setCornerWidget(None, Qt.Corner.TopRightCorner)
+            self.layout().insertWidget(0, controls)
+        controls.show()
 
     # ----------------------------------------------------------------- state
     def set_can_start(self, can_start: bool, message: str) -> None:
