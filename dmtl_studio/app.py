@@ -1049,7 +1049,7 @@ class StudioController(QObject):
                 image_id,
                 cam.heatmap,
                 f"Grad-CAM of '{cam.class_name}' ({confidence:.0%}) by run {Path(view.selected_run() or '').name}: "
-                "red is where the evidence for this class came from.",
+                + (f"{cam.note}." if cam.note else "red is where the evidence for this class came from."),
             )
 
         text_viewer = browser.text_viewer

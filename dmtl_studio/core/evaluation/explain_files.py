@@ -48,7 +48,8 @@ class ImageExplanation:
     """One image's Grad-CAM: the picture written (``out``), the class explained and its probability; or the
     ``problem`` that kept the image from being explained (nothing is written for it). ``note``: what an import
     would note of the image's shape (:func:`~dmtl_studio.core.project.image_shape.shape_note`: a 1 x 1
-    placeholder is explained as confidently as a photo)."""
+    placeholder is explained as confidently as a photo), and that a blank image's map is empty
+    (:data:`~dmtl_studio.core.evaluation.gradcam.BLANK_NOTE`)."""
 
     path: str
     out: Path | None = None
@@ -203,7 +204,7 @@ def explain_images(
                     out / names[path],
                     class_names[cam.class_index],
                     probability,
-                    note=file_shape_note(path),
+                    note="; ".join(part for part in (file_shape_note(path), cam.note) if part) or None,
                 )
             )
         if on_result is not None:

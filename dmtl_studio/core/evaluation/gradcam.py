@@ -7,6 +7,11 @@ augmentation) is explained as a whole: the mirror view's weighted map, flipped b
 The layer is found by running the model once: the last module whose output is a 4-D map larger than 1x1, so the
 same code serves timm and torchvision networks. Backbones without such a map (vision transformers) raise
 :class:`GradCamUnavailable` with a message for the user.
+
+A map scaled to its own maximum always shows a strongest place, even where nothing in the image differs from
+anything else: a blank image of one colour showed confident red blobs along its edges (h35), where the network's
+padding meets the uniform picture. Such an image (its decoded pixels spread by at most :data:`BLANK_SPREAD` grey
+levels) gets an empty map and a note saying so (:attr:`CamResult.note`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,15 @@ from torch import nn
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.models.preprocess import decode_for_input, fit_to_input, image_box, to_tensor
 
+#: Largest standard deviation (levels of 255, over all pixels and channels) of a blank image: one colour, with at
+#: most the noise of a lossy file.
+BLANK_SPREAD = 1.0
+#: The note of a blank image's map.
+BLANK_NOTE = (
+    "the image is blank (one colour): no part of it differs from another, so there is no place to show; the "
+    "prediction comes from the colour alone"
+)
+
 
 class GradCamUnavailable(Exception):
     """Grad-CAM does not apply to this model; the message says why in plain words."""
@@ -29,13 +43,15 @@ class GradCamUnavailable(Exception):
 
 @dataclass(frozen=True)
 class CamResult:
-    """A heat map in [0, 1] over the image, in model input pixels (rows, columns), for ``class_index``."""
+    """A heat map in [0, 1] over the image, in model input pixels (rows, columns), for ``class_index``; ``note``:
+    what to read instead of the map, when it shows nothing to read (a blank image: :data:`BLANK_NOTE`)."""
 
     heatmap: np.ndarray
     class_index: int
     class_name: str
     probabilities: tuple[float, ...]
     layer: str
+    note: str = ""
 
 
 def _leaf_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -144,7 +160,10 @@ def explain_image(
     top, left, height, width = image_box(*pixels.shape[:2], loaded.preprocessing)
     heatmap = heatmap[top : top + height, left : left + width]
     peak = float(heatmap.max()) if heatmap.size else 0.0
-    if peak > 0:  # the strongest part of the image is 1 again
+    blank = float(pixels.std()) <= BLANK_SPREAD
+    if blank:
+        heatmap = np.zeros_like(heatmap)
+    elif peak > 0:  # the strongest part of the image is 1 again
         heatmap = heatmap / peak
     return CamResult(
         heatmap=heatmap,
@@ -152,4 +171,5 @@ def explain_image(
         class_name=loaded.classes[target],
         probabilities=tuple(float(p) for p in probabilities),
         layer=name,
+        note=BLANK_NOTE if blank else "",
     )

@@ -179,3 +179,27 @@ def test_a_model_without_a_spatial_map_gets_a_clear_message() -> None:
         grad_cam(
             nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()), torch.zeros(2, 3, 8, 8)
         )
+
+
+def test_a_blank_image_gets_an_empty_map_and_a_note(tmp_path_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    """A blank white image showed confident red blobs where the padding meets it (h35): its map is empty and a
+    note says why, while a picture with a speck on the same white is explained as usual."""
+    from dmtl_studio.core.evaluation.gradcam import BLANK_NOTE
+
+    _project, run_dir = trained_project(tmp_path_factory)
+    blank = tmp_path / "blank.jpg"
+    Image.new("RGB", (80, 80), (250, 250, 250)).save(blank, quality=90)  # a lossy file: the same colour
+    result = explain_image(run_dir, str(blank))
+    assert float(np.abs(result.heatmap).max()) == 0.0 and result.note == BLANK_NOTE
+    assert len(result.probabilities) == 3  # still a prediction: the note says what it rests on
+    from dmtl_studio.core.evaluation.explain_files import explain_images
+
+    assert BLANK_NOTE in (
+        explain_images(run_dir, [str(blank)], tmp_path / "out")[0].note or ""
+    )  # CLI, --json
+    speck = tmp_path / "speck.png"
+    pixels = np.full((80, 80, 3), 250, np.uint8)
+    pixels[30:42, 30:42] = (200, 40, 40)
+    Image.fromarray(pixels).save(speck)
+    seen = explain_image(run_dir, str(speck))
+    assert seen.note == "" and float(seen.heatmap.max()) == pytest.approx(1.0)
