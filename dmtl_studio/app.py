@@ -1236,9 +1236,15 @@ class StudioController(QObject):
             if len(view.image_ids):
                 view.set_class_colors(browser.model.colors)
                 view.update_labels(browser.labels_of([int(i) for i in view.image_ids]))
+                view.check_current(item_ids=browser.usable_ids())  # an import, a removal: out of date
+
+        def follow_run() -> None:
+            run = self.window.evaluation.selected_run()
+            view.check_current(run_name=Path(run).name if run else None)
 
         browser.project_changed.connect(follow_project)
         browser.reloaded.connect(follow_project)
+        self.window.evaluation.run_choice.currentIndexChanged.connect(follow_run)
 
     # ----------------------------------------------------------------- closing
     def _threads(self) -> list[QThread]:

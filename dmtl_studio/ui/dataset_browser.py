@@ -1338,6 +1338,10 @@ class DatasetBrowser(QWidget):
         """What a number key does in the grid (0 removes the label), for the selected images."""
         self._digit(digit)
 
+    def usable_ids(self) -> set[int]:
+        """The ids of the project's usable items (not problem files), as the browser read them last."""
+        return {image_id for image_id, record in self._all.items() if record.problem is None}
+
     def labels_of(self, image_ids: list[int]) -> dict[int, str | None]:
         """The current label of each of ``image_ids`` (those the browser knows)."""
         return {i: self._all[i].label for i in image_ids if i in self._all}

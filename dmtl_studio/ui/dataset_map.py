@@ -11,6 +11,7 @@ own labelling. No torch here: the map arrives as plain numpy data (a ``DatasetMa
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from dmtl_studio.ui.flow_layout import FlowLayout
+from dmtl_studio.ui.muted import on_retone, readable
 from dmtl_studio.ui.plot_theme import follow_theme, plot_colors
 
 COLOR_BY = (("Label", "label"), ("Split", "split"), ("Model verdict", "verdict"))
@@ -40,6 +42,7 @@ SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 VERDICT_COLORS = {"right": "#2ca02c", "wrong": "#d62728", "predicted": "#1f77b4"}
 VERDICT_NAMES = {"right": "right", "wrong": "wrong", "predicted": "predicted (unlabelled)"}
 NONE_COLOR = "#9a9a9a"
+STALE_COLOR = "#8a6d00"  #: the note's amber of :mod:`dmtl_studio.ui.muted`: a map out of date
 FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 POINT_SIZE = 6
 HOVER_PIXELS = 8  # a point within this many pixels of the cursor is hovered
@@ -123,8 +126,15 @@ class DatasetMapView(QWidget):
         self.compute_button = QPushButton("Compute map")
         self.compute_button.clicked.connect(lambda: self.map_requested.emit(self.method.currentData()))
         self.noun = "image"  # what a point is: "text" in a text project (set_noun)
+        self._map_text = ""  # what the status says of the map shown (set_map)
+        self._map_run: str | None = None  # the run whose verdicts it shows
+        self._items_now: set[int] | None = None  # the project's usable items now (check_current)
+        self._run_now: str | None | bool = False  # the run chosen now (False: not told)
         self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
+        on_retone(
+            self.status, self.check_current
+        )  # an out-of-date note's amber, drawn again in a new palette
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
@@ -209,11 +219,44 @@ class DatasetMapView(QWidget):
         text = self._texts = result.kind == "text"
         items = "text(s), placed by their embeddings" if text else "image(s)"
         hover = "" if text else "Hover a point for its thumbnail. "
-        self.status.setText(
+        self._map_text = (
             f"{len(result.image_ids)} {items}, {METHOD_NAMES.get(result.method, result.method)} layout{run}. {hover}"
-            "Shift-drag selects a "
-            "rectangle, Ctrl-drag a lasso; number keys label the selection."
+            "Shift-drag selects a rectangle, Ctrl-drag a lasso; number keys label the selection."
         )
+        self._map_run = result.run_name or None
+        self._items_now, self._run_now = None, False  # as the map was computed, until told of a change
+        self.status.setText(self._map_text)
+
+    def check_current(self, item_ids: set[int] | None = None, run_name: str | None | bool = False) -> None:
+        """Say on the map when it no longer shows the project as it is: items added or removed since it was
+        computed (``item_ids``: the project's usable items now), or another run chosen than the one whose verdicts
+        it shows (``run_name``: the run chosen now, ``None`` for none; ``False``: unchanged). h35: after an import
+        and a new run the map still read "134 image(s), verdicts of" the old run with no sign of it."""
+        if not len(self.image_ids) or not self._map_text:
+            return
+        if item_ids is not None:
+            self._items_now = item_ids
+        if run_name is not False:
+            self._run_now = run_name
+        shown = {int(i) for i in self.image_ids}
+        reasons = []
+        if self._items_now is not None:
+            added, removed = len(self._items_now - shown), len(shown - self._items_now)
+            noun = f"{self.noun}(s)"
+            if added:
+                reasons.append(f"{added} {noun} added")
+            if removed:
+                reasons.append(f"{removed} {noun} removed")
+        if self._run_now is not False and self._map_run and self._run_now != self._map_run:
+            chosen = f"run {self._run_now} is chosen" if self._run_now else "no run is chosen"
+            reasons.append(f"{chosen}, the verdicts are of {self._map_run}")
+        if reasons:
+            self.status.setText(
+                f"<span style='color:{readable(STALE_COLOR)}'><b>Out of date</b> ({'; '.join(reasons)}): press Compute map "
+                f"again.</span> {html.escape(self._map_text)}"
+            )
+        else:
+            self.status.setText(self._map_text)
 
     def show_points(
         self,
@@ -247,6 +290,7 @@ class DatasetMapView(QWidget):
 
     def clear(self) -> None:
         """No map (another project was opened)."""
+        self._map_text, self._map_run, self._items_now, self._run_now = "", None, None, False
         self.show_points(np.zeros((0, 2), dtype=np.float32), [])
         self.status.setText(self._idle_text())
 

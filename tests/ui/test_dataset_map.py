@@ -200,3 +200,41 @@ def test_the_status_of_a_text_project_map_speaks_of_texts(qtbot) -> None:  # noq
     assert view.status.text().startswith("3 image(s), PCA layout")
     view.set_map(DatasetMap(**{**fields, "method": "tsne"}))
     assert view.status.text().startswith("3 image(s), t-SNE layout")  # as the choice names it ("TSNE", h30)
+
+
+def test_the_map_says_when_it_is_out_of_date(qtbot) -> None:  # noqa: ANN001
+    """After an import and a new run the map still read "134 image(s)" and the old run's verdicts, with no sign
+    of it (h35): items added or removed since, and another run chosen, are said until the map is computed again."""
+    view = DatasetMapView()
+    qtbot.addWidget(view)
+    fields = {
+        "points": np.zeros((3, 2), dtype=np.float32),
+        "image_ids": np.arange(3),
+        "paths": ("a.png", "b.png", "c.png"),
+        "sha256": (None,) * 3,
+        "labels": ("cat", "cat", None),
+        "splits": ("train", "train", None),
+        "verdicts": ("none",) * 3,
+        "predicted": (None,) * 3,
+        "method": "pca",
+        "seconds": 0.0,
+    }
+    view.set_map(DatasetMap(**fields, run_name="run-1"))
+    fresh = view.status.text()
+    view.check_current(item_ids={0, 1, 2}, run_name="run-1")
+    assert view.status.text() == fresh  # as computed: nothing said
+    view.check_current(item_ids={0, 1, 2, 7, 8})
+    assert "Out of date" in view.status.text() and "2 image(s) added" in view.status.text()
+    view.check_current(item_ids={1, 2, 7, 8}, run_name="run-2")
+    text = view.status.text()
+    assert (
+        "2 image(s) added; 1 image(s) removed" in text
+        and "run run-2 is chosen, the verdicts are of run-1" in text
+    )
+    view.check_current(run_name=None)
+    assert "no run is chosen" in view.status.text()
+    view.set_map(DatasetMap(**fields, run_name="run-2"))  # computed again
+    assert "Out of date" not in view.status.text()
+    view.clear()
+    view.check_current(item_ids={5})  # no map: nothing to be out of date
+    assert "Out of date" not in view.status.text()

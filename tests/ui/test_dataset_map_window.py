@@ -53,6 +53,14 @@ def test_the_map_selects_images_in_the_browser_and_labels_them(
         table.write_text(f"path,label\n{record.path},{first}\n", encoding="utf-8")
         window.import_csv_requested.emit(str(table))
         qtbot.waitUntil(lambda: view.labels[rows.index(record.id)] == first, timeout=10_000)
+        assert "Out of date" not in view.status.text()  # labels follow the project: the map is current
+        # A removal (here through core, then the browser reads the store again) leaves the map out of date.
+        from dmtl_studio.core.project.removal import remove_items
+
+        with ProjectStore.open(project) as store:
+            remove_items(store, [record.id])
+        browser.reload()
+        assert "Out of date" in view.status.text() and "1 image(s) removed" in view.status.text()
     finally:
         controller.shutdown()
         window.close()
