@@ -894,6 +894,7 @@ class StudioController(QObject):
         self._gone_ids: tuple[int, ...] = ()  # their record ids
         self._waiting_cam: tuple[int, str] | None = None
         self._waiting_text: tuple[int, str] | None = None
+        self._duplicate_line: tuple[str, set[int]] = ("", set())  # the last check's line and the items then
         # The browser's verdicts and filters are those of the run whose figures the view shows.
         view.result_shown.connect(browser.set_evaluation)
 
@@ -1114,14 +1115,18 @@ class StudioController(QObject):
             thread = DuplicatesThread(self.project_dir)
             thread.result_ready.connect(browser.set_duplicates)
             thread.failed.connect(browser.status_message)
-            thread.result_ready.connect(
-                lambda found: view.show_message(
+
+            def said(found: object) -> None:
+                line = (
                     f"Duplicate check at {time.strftime('%H:%M')}: {len(found.groups)} group(s) of duplicates "
                     f"among {found.images} {self._items(True)}, "
                     f"{sum(1 for g in found.groups if g.warnings)} with a warning. The browser lists them group by "
                     f"group: Enter keeps the current {self._items()[:-1]}'s group in one split."
                 )
-            )
+                view.show_message(line)
+                self._duplicate_line = (line, browser.usable_ids())
+
+            thread.result_ready.connect(said)
             start("duplicates", thread, "Looking for duplicates…")
             self.window.evaluation_dock.raise_()
 
@@ -1237,6 +1242,27 @@ class StudioController(QObject):
                 view.set_class_colors(browser.model.colors)
                 view.update_labels(browser.labels_of([int(i) for i in view.image_ids]))
                 view.check_current(item_ids=browser.usable_ids())  # an import, a removal: out of date
+
+        def follow_duplicate_line() -> None:
+            """The duplicate check's line in the Evaluation area, while shown, says when items were added or
+            removed since (h30, h35: it still counted the groups of images removed)."""
+            line, items = self._duplicate_line
+            evaluation = self.window.evaluation
+            if not line or evaluation.message.isHidden() or not evaluation.message.text().startswith(line):
+                return
+            now = browser.usable_ids()
+            changes = [
+                f"{count} {self._items(True)} {what}"
+                for count, what in ((len(now - items), "added"), (len(items - now), "removed"))
+                if count
+            ]
+            stale = (
+                f" Out of date ({', '.join(changes)} since): run Labels ▸ Find duplicates and leaks again."
+            )
+            evaluation.show_message(line + stale if changes else line)
+
+        browser.project_changed.connect(follow_duplicate_line)
+        browser.reloaded.connect(follow_duplicate_line)
 
         def follow_run() -> None:
             run = self.window.evaluation.selected_run()

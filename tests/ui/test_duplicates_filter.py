@@ -234,3 +234,37 @@ def test_in_a_list_of_the_model_s_a_duplicate_mark_does_not_replace_its_word(qtb
         assert under_thumbnail().endswith("→ b 1.00")
     finally:
         controller.shutdown()
+
+
+def test_the_duplicate_checks_line_says_when_items_were_removed_since(
+    qtbot, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    """The Evaluation area's "Duplicate check at …: 2 group(s)" stayed after removals changed the groups (h30,
+    h35): it says so until the check runs again."""
+    from PySide6.QtWidgets import QMessageBox
+
+    project = make_duplicates_project(tmp_path)
+    window, controller, browser, _messages = _studio(qtbot, project)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    message = window.evaluation.message
+    try:
+        window.duplicates_requested.emit()
+        qtbot.waitUntil(lambda: message.text().startswith("Duplicate check at"), timeout=60_000)
+        assert (
+            "2 group(s) of duplicates among 8 image(s)" in message.text()
+            and "Out of date" not in message.text()
+        )
+        browser.set_filter("all")
+        row = next(
+            r for r in range(browser.model.rowCount()) if browser.model.record(r).path.endswith("small.jpg")
+        )
+        browser._select_row(row)
+        browser.remove_selected()
+        assert "Out of date (1 image(s) removed since): run Labels ▸ Find duplicates and leaks again." in (
+            message.text()
+        )
+        window.duplicates_requested.emit()
+        qtbot.waitUntil(lambda: "among 7 image(s)" in message.text(), timeout=60_000)
+        assert "Out of date" not in message.text()
+    finally:
+        controller.shutdown()
