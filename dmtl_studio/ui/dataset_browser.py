@@ -777,6 +777,9 @@ class DatasetBrowser(QWidget):
             records = [record for record in self._all.values() if self.matches(record, key, text)]
         if found is not None:
             records = [record for record in records if record.id in found]
+        if key == DUPLICATES_KEY and (text or found is not None):  # a group whole, or not at all (h35)
+            kept = {i for record in records for i in self.duplicate_group.get(record.id, [record.id])}
+            records = [self._all[i] for i in self._ordered[key][1] if i in kept and i in self._all]
         problems_view = key == "problems" and not self.is_text  # text rows show their problem anyway
         self.model.detailed = problems_view
         list_mode = problems_view or self.is_text

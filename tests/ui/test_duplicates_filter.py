@@ -268,3 +268,23 @@ def test_the_duplicate_checks_line_says_when_items_were_removed_since(
         assert "Out of date" not in message.text()
     finally:
         controller.shutdown()
+
+
+def test_a_search_shows_a_duplicate_group_whole(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """With a search text, the Duplicates filter showed one member of a two-image group, hiding its partner (h35):
+    a group with a member the search finds is shown whole."""
+    from dmtl_studio.core.quality.duplicates import find_duplicates
+
+    project = make_duplicates_project(tmp_path)
+    window, controller, browser, _messages = _studio(qtbot, project)
+    try:
+        browser.set_duplicates(find_duplicates(project))
+        browser.search.setText("small")
+        browser.apply_filter()
+        shown = [Path(browser.model.record(r).path).name for r in range(browser.model.rowCount())]
+        assert sorted(shown) == ["camera-small.jpg", "camera.png"]  # its partner shown with it
+        browser.search.setText("nothing matches")
+        browser.apply_filter()
+        assert browser.model.rowCount() == 0
+    finally:
+        controller.shutdown()
