@@ -170,11 +170,18 @@ class StudioController(QObject):
         head = f"Label-error check at {time.strftime('%H:%M')} (on the labels of then"
         if found.folds < DEFAULT_FOLDS:  # the smallest class held too few for the usual folds (h35)
             head += f"; {found.folds} folds, as the smallest class has {found.folds} labelled {items}"
+        gone = (
+            f" {len(found.gone)} labelled {items} were left out: their files are gone since the import "
+            f"({', '.join(Path(p).name for p in found.gone[:3])}{', …' if len(found.gone) > 3 else ''})."
+            if found.gone
+            else ""
+        )
         if not found.suspects:
-            return f"{head}): none of the {found.images} labelled {items} looks mislabelled."
+            return f"{head}): none of the {found.images} labelled {items} looks mislabelled.{gone}"
         return (
             f"{head}): {len(found.suspects)} of {found.images} labelled {items} may carry a wrong label. The "
             "browser shows them most suspect first: Enter takes the suggested class, a number key picks another."
+            + gone
         )
 
     def new_project(self, folder: str, kind: str = "images") -> None:

@@ -1721,6 +1721,12 @@ def _cmd_label_errors(args: argparse.Namespace) -> int:
     caveat = report.caveat(noun)
     if caveat:
         print(f"note: {caveat}", file=sys.stderr)
+    if report.gone:
+        print(
+            f"note: {len(report.gone)} labelled {noun}(s) left out, their files gone since the import:",
+            file=sys.stderr,
+        )
+        _print_some(list(report.gone))
     if report.suspects:
         print("score\tgiven\tsuggested\tpath")
     for suspect in report.suspects:

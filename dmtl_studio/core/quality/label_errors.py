@@ -29,14 +29,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
+from dmtl_studio.core.base.missing_files import missing_files
 from dmtl_studio.core.project.store import ProjectStore
 from dmtl_studio.core.quality.confident_learning import ConfidentLearning, confident_learning
+from dmtl_studio.core.quality.label_error_report import (  # noqa: F401  (part of this API)
+    FEW_PER_CLASS,
+    LabelErrorReport,
+    SuspectedLabel,
+)
 from dmtl_studio.core.training.config import TrainConfig
 
 DEFAULT_FOLDS = 5
@@ -261,66 +266,6 @@ def check_enough_labels(
 
 
 # ---------------------------------------------------------------------------------------------- projects
-@dataclass(frozen=True)
-class SuspectedLabel:
-    """One image whose given label is doubted; ``score`` is ``1 - self-confidence`` (higher: more suspect)."""
-
-    image_id: int
-    path: str
-    given: str
-    suggested: str
-    score: float
-    split: str | None
-
-    def to_dict(self) -> dict:
-        return {
-            "image_id": self.image_id,
-            "path": self.path,
-            "given": self.given,
-            "suggested": self.suggested,
-            "score": round(self.score, 6),
-            "split": self.split,
-        }
-
-
-#: Labelled items a class, on average, below which the list comes with a caveat (:meth:`LabelErrorReport.caveat`):
-#: at 22 a class a third to a half of the suspects were right labels (bench/bench_data_quality.py), with every
-#: image of the sets (100 to 180 a class) a tenth or less.
-FEW_PER_CLASS = 50
-
-
-@dataclass(frozen=True)
-class LabelErrorReport:
-    """The suspects of a project (most suspect first) and what the check looked at."""
-
-    suspects: tuple[SuspectedLabel, ...]
-    classes: tuple[str, ...]
-    images: int
-    folds: int
-    thresholds: dict[str, float] = field(default_factory=dict)
-    feature_seconds: float = 0.0
-    check_seconds: float = 0.0
-
-    def caveat(self, noun: str = "image") -> str:
-        """A warning when labels were flagged among classes of under :data:`FEW_PER_CLASS` items on average."""
-        per_class = self.images / max(1, len(self.classes))
-        if not self.suspects or per_class >= FEW_PER_CLASS:
-            return ""
-        few = f"with {per_class:.0f} labelled {noun}(s) a class on average, many right labels are flagged"
-        return f"{few}, some with a score near 1: a list of where to look first"
-
-    def to_dict(self) -> dict:
-        return {
-            "images": self.images,
-            "folds": self.folds,
-            "classes": list(self.classes),
-            "thresholds": {name: round(value, 6) for name, value in self.thresholds.items()},
-            "suspects": [s.to_dict() for s in self.suspects],
-            "feature_seconds": round(self.feature_seconds, 3),
-            "check_seconds": round(self.check_seconds, 3),
-        }
-
-
 def find_label_errors(
     project_dir: str | Path,
     folds: int = DEFAULT_FOLDS,
@@ -353,10 +298,12 @@ def find_label_errors(
     config = config or TrainConfig()
     with ProjectStore.open(project_dir) as store:
         images = [im for im in store.images(usable_only=True) if im.label is not None]
+        text = store.kind == "text"
+        gone = set() if text else set(missing_files(im.path for im in images).paths)  # the cache has them
+        images = [im for im in images if im.path not in gone]
         classes = tuple(name for name in store.class_names() if any(im.label == name for im in images))
         index = {name: i for i, name in enumerate(classes)}
         labels = np.array([index[im.label] for im in images], dtype=np.int64)
-        text = store.kind == "text"
         counts = np.bincount(labels, minlength=len(classes))
         if fit_folds and len(classes) >= 2 and counts.min() >= 2:
             folds = min(folds, int(counts.min()))  # "use 2 folds or fewer" had no box to follow it in (h35)
@@ -396,4 +343,6 @@ def find_label_errors(
         {name: float(result.thresholds[i]) for i, name in enumerate(classes)},
         feature_seconds,
         time.perf_counter() - started,
+        tuple(sorted(gone)),
+        "text" if text else "image",
     )

@@ -169,7 +169,9 @@ def test_small_classes_get_a_caveat_with_the_list() -> None:
 
     flagged = (SuspectedLabel(3, "/x/3.png", "a", "b", 0.9, "train"),)
     small = LabelErrorReport(suspects=flagged, classes=("a", "b", "c"), images=18, folds=5)
-    assert small.caveat("image").startswith("with 6 labelled image(s) a class on average, many right labels")
+    assert small.caveat("image").startswith(
+        "with 6 labelled image(s) a class on average, lists like this one"
+    )
     large = LabelErrorReport(suspects=flagged, classes=("a", "b"), images=2 * FEW_PER_CLASS, folds=5)
     assert large.caveat() == ""
     # 22 a class: the benchmark's lists held many right labels there, so the caveat is given.
