@@ -101,6 +101,25 @@ def shape_path(kind: str, trace: Sequence[tuple[float, float]]) -> QPainterPath:
     return path
 
 
+def oriented_like(
+    points: np.ndarray, image_ids: Sequence[int], before: np.ndarray, before_ids: Sequence[int]
+) -> np.ndarray:
+    """``points`` ``(N, 2)``, each axis mirrored where that turns it the way the map ``before`` ``(M, 2)`` had it
+    for the items both show (a positive covariance of their coordinates). PCA's and t-SNE's axes have no sign of
+    their own, so a map computed again after an import came out mirrored and the user lost their bearings (h35)."""
+    out = np.array(points, dtype=np.float32, copy=True).reshape(-1, 2)
+    row_before = {int(i): row for row, i in enumerate(before_ids)}
+    shared = [(row_before[int(i)], row) for row, i in enumerate(image_ids) if int(i) in row_before]
+    if len(shared) < 3:
+        return out
+    old_rows, new_rows = (list(rows) for rows in zip(*shared, strict=True))
+    for axis in (0, 1):
+        old, new = before[old_rows, axis], out[new_rows, axis]
+        if float(np.dot(old - old.mean(), new - new.mean())) < 0:
+            out[:, axis] *= -1
+    return out
+
+
 class DatasetMapView(QWidget):
     """The map and its controls. Feed it with :meth:`set_map` (a ``DatasetMap``) or :meth:`show_points`."""
 
@@ -205,9 +224,10 @@ class DatasetMapView(QWidget):
             self.recolor()
 
     def set_map(self, result: object) -> None:
-        """Show a ``DatasetMap`` (core): points, ids, labels, splits, verdicts, paths."""
+        """Show a ``DatasetMap`` (core): points, ids, labels, splits, verdicts, paths. A map computed again keeps
+        the orientation of the one it replaces (:func:`oriented_like`)."""
         self.show_points(
-            result.points,
+            oriented_like(result.points, result.image_ids, self.points, self.image_ids),
             result.image_ids,
             labels=result.labels,
             splits=result.splits,

@@ -238,3 +238,27 @@ def test_the_map_says_when_it_is_out_of_date(qtbot) -> None:  # noqa: ANN001
     view.clear()
     view.check_current(item_ids={5})  # no map: nothing to be out of date
     assert "Out of date" not in view.status.text()
+
+
+def test_a_map_computed_again_keeps_its_orientation(qtbot) -> None:  # noqa: ANN001
+    """Computing the PCA map again (after an import) came out mirrored (h35): each axis keeps the way it had."""
+    view = DatasetMapView()
+    qtbot.addWidget(view)
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(20, 2)).astype(np.float32)
+    fields = {
+        "paths": tuple(f"{i}.png" for i in range(20)),
+        "sha256": (None,) * 20,
+        "labels": (None,) * 20,
+        "splits": (None,) * 20,
+        "verdicts": ("none",) * 20,
+        "predicted": (None,) * 20,
+        "method": "pca",
+        "seconds": 0.0,
+    }
+    view.set_map(DatasetMap(points=first, image_ids=np.arange(20), **fields))
+    assert np.allclose(view.points, first)
+    mirrored = first * np.array([-1.0, 1.0], dtype=np.float32) + 0.01  # x mirrored, nearly the same otherwise
+    view.set_map(DatasetMap(points=mirrored[::-1].copy(), image_ids=np.arange(20)[::-1].copy(), **fields))
+    shown = {int(i): view.points[row] for row, i in enumerate(view.image_ids)}
+    assert all(np.allclose(shown[i], first[i] * [1, 1] + [-0.01, 0.01], atol=1e-5) for i in range(20))
