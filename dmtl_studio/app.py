@@ -1192,19 +1192,18 @@ class StudioController(QObject):
             if self.project_dir is None or (thread is not None and thread.isRunning()):
                 return
             # The run chosen in the evaluation view colours the points by its verdicts.
-            thread = DatasetMapThread(
-                self.project_dir,
-                self.window.model_panel.config(),
-                method,
-                self.window.evaluation.selected_run(),
-            )
+            run = self.window.evaluation.selected_run()
+            thread = DatasetMapThread(self.project_dir, self.window.model_panel.config(), method, run)
             layout = "t-SNE: seconds to minutes" if method == "tsne" else "PCA"
+            # The run's predictions come between the features and the layout (h35: "Laying out" for a minute that
+            # was the prediction pass).
+            after = f"the verdicts of run {Path(run).name}, then " if run else ""
             thread.progress.connect(
                 lambda done, total: view.set_busy(
                     True,
                     f"Features: {done} of {total}…"
                     if done < total
-                    else f"Laying out the {total} points ({layout}; Cancel stops it)…",
+                    else f"Working out {after}the layout of the {total} points ({layout}; Cancel stops it)…",
                 )
             )
             thread.result_ready.connect(view.set_map)
