@@ -602,7 +602,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"dmtl-studio import: {args.images_dir} {why}", file=sys.stderr)
         return 2
     scan = scan_folder(args.images_dir)
-    if not scan.files:
+    if not scan.files and not is_project(
+        args.project_dir
+    ):  # a project's own emptied folder: core marks it gone
         skipped = f"; {len(scan.skipped)} other file(s) are not images" if scan.skipped else ""
         print(
             f"dmtl-studio import: {args.images_dir} holds no image files (sub-folders included){skipped}",

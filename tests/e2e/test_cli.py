@@ -306,3 +306,27 @@ def test_import_refuses_wrong_split_fractions_before_it_writes_anything(tmp_path
     )
     with ProjectStore.open(tmp_path / "p") as store:
         assert len(store.images()) == before  # nothing was read into it
+
+
+def test_importing_a_projects_emptied_folder_marks_its_images_gone(tmp_path: Path) -> None:
+    """The command line refused a folder with no image files before the project was asked, so a folder whose images
+    were all deleted could not be imported again to mark them gone, as the window can (h36)."""
+    from PIL import Image
+
+    from dmtl_studio.core.project.store import ProjectStore
+
+    folder = tmp_path / "images" / "cells"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        Image.new("RGB", (24, 24), (40 * i, 90, 200)).save(folder / f"{i}.png")
+    assert _cli("import", str(tmp_path / "project"), str(tmp_path / "images")).returncode == 0
+    for path in folder.iterdir():
+        path.unlink()
+    result = _cli("import", str(tmp_path / "project"), str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "2 image(s) of this folder known to the project are no longer on disk" in result.stdout
+    with ProjectStore.open(tmp_path / "project") as store:
+        assert all(im.problem for im in store.images())
+    (tmp_path / "other").mkdir()  # a folder the project never held: still refused
+    result = _cli("import", str(tmp_path / "project"), str(tmp_path / "other"))
+    assert result.returncode == 2 and "holds no image files" in result.stderr
