@@ -526,11 +526,8 @@ class StudioController(QObject):
         if summary.duplicates:
             extra += f"; {summary.duplicates} row(s) repeated a {item} named before"
             if summary.conflicting:
-                key, before, kept = summary.conflicting[0]
-                extra += (
-                    f", {len(summary.conflicting)} with another label (first: {Path(key).name} "
-                    f"'{before}', then '{kept}', kept)"
-                )
+                first = summary.conflict_lines(lambda key: Path(key).name)[0]
+                extra += f", {len(summary.conflicting)} with another label (first: {first})"
         if summary.problems:
             extra += f" (first problem: {summary.problems[0][0]}: {summary.problems[0][1]})"
         if summary.not_found:

@@ -1874,7 +1874,7 @@ def _print_label_import(summary: LabelImportSummary, items: str) -> None:
         )
     if summary.conflicting:  # which labels a repeated row overrode (h30: only counted)
         print(f"{len(summary.conflicting)} of them gave another label than the row before:", file=sys.stderr)
-        _print_some([f"{key}: '{before}', then '{kept}' (kept)" for key, before, kept in summary.conflicting])
+        _print_some(summary.conflict_lines())
     if summary.problems:
         print(f"{len(summary.problems)} row(s) not applied:", file=sys.stderr)
         _print_some([f"{path}: {reason}" for path, reason in summary.problems])

@@ -181,6 +181,7 @@ def import_csv(
     moved = [(set(move_to_split(store, ids, split)), set(ids)) for split, ids in by_split.items()]
     given = sum(len(done) for done, _ in moved)
     return LabelImportSummary(
+        unlabel_empty=unlabel_empty,
         added=added,
         problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),

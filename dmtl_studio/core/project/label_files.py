@@ -4,6 +4,7 @@ labels are applied as one action that can be undone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ class LabelImportSummary:
     empty_kept: int = 0
     #: Items an empty label unlabelled (only with ``unlabel_empty``).
     unlabelled: int = 0
+    #: Whether an empty label unlabelled its item (``unlabel_empty``) rather than leaving its label as it was.
+    unlabel_empty: bool = False
     #: ``(new class, other class)`` pairs that differ only in case: kept apart, worth a rename or merge.
     case_variants: tuple[tuple[str, str], ...] = ()
     #: Warnings of the split given to newly labelled items.
@@ -48,6 +51,26 @@ class LabelImportSummary:
     #: Of ``splits_given``, identical copies of the file's items the file does not name, moved along with them
     #: (one split a picture: a copy set in another split by hand moves too).
     splits_copies: int = 0
+
+    def conflict_lines(self, name: Callable[[str], str] = str) -> list[str]:
+        """One line a row of :attr:`conflicting`: ``name`` shortens the item's key (a path to its file name).
+        An empty label is said as what it did, not as ``''`` (h36)."""
+
+        def said(label: str, last: bool) -> str:
+            if label:
+                return f"'{label}'"
+            if not last:
+                return "an empty label"
+            return (
+                "an empty label (kept: unlabelled)"
+                if self.unlabel_empty
+                else "an empty label (its label stays)"
+            )
+
+        return [
+            f"{name(key)}: {said(before, False)}, then {said(kept, True)}" + (" (kept)" if kept else "")
+            for key, before, kept in self.conflicting
+        ]
 
 
 def label_header_error(name: str) -> ProjectError:

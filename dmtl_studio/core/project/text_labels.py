@@ -133,6 +133,7 @@ def import_text_labels(
         store.set_splits({ids[key]: split for key, split in splits.items()})
     counts = apply_labels(store, labels, editor, unlabel_empty, f"import labels from {csv_path.name}")
     return LabelImportSummary(
+        unlabel_empty=unlabel_empty,
         added=len(back),
         problems=(*problems, *counts.pop("problems")),
         not_found=tuple(not_found),

@@ -283,3 +283,20 @@ def test_a_byte_the_named_encoding_cannot_read_is_named_so(tmp_path: Path) -> No
         bad.write_bytes(f"path,label\n{record.path},caf".encode() + b"\x81\n")  # 0x81: no character in cp1252
         with pytest.raises(ProjectError, match=r"byte 0x81 is no character in cp1252, the encoding named"):
             import_csv(store, bad, encoding="cp1252")
+
+
+def test_a_repeated_rows_empty_label_is_said_as_what_it_did() -> None:
+    """ "'cat', then '' (kept)" for an empty label that left the label as it was (h36)."""
+    from dmtl_studio.core.project.label_files import LabelImportSummary
+
+    rows = (("a/1.png", "cat", ""), ("a/2.png", "", "dog"), ("a/3.png", "cat", "dog"))
+    kept = LabelImportSummary(labelled=0, added=0, problems=(), conflicting=rows)
+    assert kept.conflict_lines(lambda key: key.split("/")[-1]) == [
+        "1.png: 'cat', then an empty label (its label stays)",
+        "2.png: an empty label, then 'dog' (kept)",
+        "3.png: 'cat', then 'dog' (kept)",
+    ]
+    unlabelled = LabelImportSummary(
+        labelled=0, added=0, problems=(), conflicting=rows[:1], unlabel_empty=True
+    )
+    assert unlabelled.conflict_lines() == ["a/1.png: 'cat', then an empty label (kept: unlabelled)"]
