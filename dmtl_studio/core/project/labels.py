@@ -257,14 +257,15 @@ class LabelEditor:
         left with no item goes. The rest of the history stays undoable (a removal cleared all of it, h35)."""
         gone = set(image_ids)
         for stack in (self._undo, self._redo):
-            kept = [
-                LabelAction(
-                    a.description,
-                    {i: v for i, v in a.before.items() if i not in gone},
-                    {i: v for i, v in a.after.items() if i not in gone},
+            kept = []
+            for a in stack:
+                after = {i: v for i, v in a.after.items() if i not in gone}
+                removed = len(a.after) - len(after)
+                # Its description counted the items it changed then ("label 5 image(s)"): said, as it changes fewer.
+                description = f"{a.description} ({removed} since removed)" if removed else a.description
+                kept.append(
+                    LabelAction(description, {i: v for i, v in a.before.items() if i not in gone}, after)
                 )
-                for a in stack
-            ]
             stack[:] = [a for a in kept if a.after]
 
     def clear_history(self) -> None:

@@ -128,4 +128,7 @@ def test_forgetting_removed_items_keeps_the_rest_of_the_history(tmp_path: Path) 
             conn.executemany("DELETE FROM images WHERE id = ?", [(b,), (c,)])
         undone = editor.undo()
         assert undone.after == {a: "cat"} and store.labels_of([a, d]) == {a: None, d: None}
+        assert undone.description.endswith(
+            "(1 since removed)"
+        )  # it no longer labels as many as it says (h36)
         assert not editor.can_undo() and editor.can_redo()
