@@ -88,7 +88,7 @@ class ImportSummary:
             parts.append(
                 f"left out {len(self.left_removed)} file(s) removed from the project before (first: {path}); "
                 f"importing the removal list {log} as labels (Labels ▸ Import labels from CSV…, dmtl-studio labels "
-                "import-csv) brings them back"
+                "import-csv) brings them back, with every other file that removal took out"
             )
         if self.notes:
             counts = Counter(note for _path, note in self.notes)

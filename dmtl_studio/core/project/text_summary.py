@@ -203,7 +203,7 @@ class TextImportSummary:
             parts.append(
                 f"left out {len(self.left_removed)} text(s) removed from the project before (first: "
                 f"{describe_source(key)}); importing the removal list {log} as labels (Labels ▸ Import labels from "
-                "CSV…, dmtl-studio labels import-csv) brings them back"
+                "CSV…, dmtl-studio labels import-csv) brings them back, with every other text that removal took out"
             )
         if self.blank_rows:
             shown = ", ".join(str(n) for n in self.blank_rows[:5]) + (
