@@ -127,7 +127,9 @@ class ReliabilityDiagram(QWidget):
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setMinimumHeight(70)  # the words go beside it and scroll in a short dock; the plot keeps this
+        self.plot.setMinimumHeight(
+            70
+        )  # the words go beside it and scroll in a short dock; the plot keeps this
         self.plot.setToolTip(
             "Each bar: the images whose top probability falls in that bin; its height is how many of them were "
             "right. On the dashed diagonal, confidence means what it says."

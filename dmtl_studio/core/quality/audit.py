@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dmtl_studio.core.base.cancel import ShouldStop, check, never_stop
@@ -46,7 +46,11 @@ class AuditError(ValueError):
 
 
 def _label_issues(
-    project: Path, config: dict, should_stop: ShouldStop, on_progress: Callable[[int, int], None]
+    project: Path,
+    config: dict,
+    classes: Sequence[str],
+    should_stop: ShouldStop,
+    on_progress: Callable[[int, int], None],
 ) -> dict:
     from dmtl_studio.core.base.cancel import Cancelled
     from dmtl_studio.core.quality.label_errors import find_label_errors
@@ -63,6 +67,7 @@ def _label_issues(
             should_stop=should_stop,
             on_progress=lambda done, total, _seconds: on_progress(done, total),
             fit_folds=True,
+            classes=classes,  # the run's: a class added since it was trained is not its concern (h35)
         )
     except Cancelled:
         raise
@@ -215,7 +220,11 @@ def write_audit_bundle(
     report_progress(_SHARES["evaluated"], STEPS)
     if label_check:
         issues = _label_issues(
-            project, sidecar.get("config", {}), should_stop, within(_SHARES["evaluated"], _SHARES["labels"])
+            project,
+            sidecar.get("config", {}),
+            loaded.classes,
+            should_stop,
+            within(_SHARES["evaluated"], _SHARES["labels"]),
         )
     else:
         issues = {"checked": False, "reason": "the label check was turned off for this bundle"}

@@ -273,11 +273,13 @@ def find_label_errors(
     should_stop: ShouldStop = never_stop,
     on_progress: Callable[[int, int, float], None] | None = None,
     fit_folds: bool = False,
+    classes: Sequence[str] | None = None,
 ) -> LabelErrorReport:
     """Rank a project's labelled images by how likely their label is wrong.
 
     With ``fit_folds`` (the window and the audit, which have no folds setting) a class with fewer labelled images
     than ``folds`` but at least 2 lowers the folds to its count (the report's ``folds`` says how many ran).
+    ``classes``: check only the items labelled with these (an audit: the run's classes, not a class added since).
 
     Uses every usable labelled image of every split. The frozen features come from
     :func:`~dmtl_studio.core.quality.features.frozen_features` (backbone and input size of ``config``); a text
@@ -297,7 +299,11 @@ def find_label_errors(
 
     config = config or TrainConfig()
     with ProjectStore.open(project_dir) as store:
-        images = [im for im in store.images(usable_only=True) if im.label is not None]
+        images = [
+            im
+            for im in store.images(usable_only=True)
+            if im.label is not None and (classes is None or im.label in classes)
+        ]
         text = store.kind == "text"
         gone = set() if text else set(missing_files(im.path for im in images).paths)  # the cache has them
         images = [im for im in images if im.path not in gone]

@@ -87,6 +87,12 @@ def test_label_errors_of_a_text_project_find_flipped_labels(tmp_path: Path) -> N
         assert suspects.get(source) == (wrong, source.split(".")[0]), report.suspects
     scores = [s.score for s in report.suspects]
     assert scores == sorted(scores, reverse=True)
+    # An audit checks its run's classes only (h35: a class added since the run was checked with them).
+    two = find_label_errors(project, folds=4, config=config, classes=("cats", "weather"))
+    with ProjectStore.open(project) as store:
+        labelled = sum(1 for record in store.images() if record.label in ("cats", "weather"))
+    assert two.classes == ("cats", "weather") and two.images == labelled < report.images
+    assert {s.given for s in two.suspects} <= {"cats", "weather"}
 
 
 def test_too_few_labelled_texts_for_the_folds_speaks_of_texts(tmp_path: Path) -> None:
