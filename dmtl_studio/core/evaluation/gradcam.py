@@ -10,8 +10,9 @@ same code serves timm and torchvision networks. Backbones without such a map (vi
 
 A map scaled to its own maximum always shows a strongest place, even where nothing in the image differs from
 anything else: a blank image of one colour showed confident red blobs along its edges (h35), where the network's
-padding meets the uniform picture. Such an image (its decoded pixels spread by at most :data:`BLANK_SPREAD` grey
-levels) gets an empty map and a note saying so (:attr:`CamResult.note`).
+padding meets the uniform picture. Such an image (each colour channel of its decoded pixels spread by at most
+:data:`BLANK_SPREAD` levels: one colour, whichever, with a camera's or a file's noise) gets an empty map and a note
+saying so (:attr:`CamResult.note`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from torch import nn
 from dmtl_studio.core.models.checkpoint import LoadedModel, load_checkpoint
 from dmtl_studio.core.models.preprocess import decode_for_input, fit_to_input, image_box, to_tensor
 
-#: Largest standard deviation (levels of 255, over all pixels and channels) of a blank image: one colour, with at
-#: most the noise of a lossy file.
-BLANK_SPREAD = 1.0
+#: Largest standard deviation (levels of 255) over the pixels of each colour channel of a blank image: one colour,
+#: with the noise of a sensor or a lossy file (a white frame with +-3 levels of noise: 1.7; h38). Measured per
+#: channel: a pure red frame spreads by 120 over its three channels pooled, and was drawn with blobs.
+BLANK_SPREAD = 3.0
 #: The note of a blank image's map.
 BLANK_NOTE = (
-    "the image is blank (one colour): no part of it differs from another, so there is no place to show; the "
-    "prediction comes from the colour alone"
+    "the image is blank (one colour, at most a few levels of noise): no part of it stands out, so there is no "
+    "place to show; the prediction comes from the colour alone"
 )
 
 
@@ -160,7 +162,7 @@ def explain_image(
     top, left, height, width = image_box(*pixels.shape[:2], loaded.preprocessing)
     heatmap = heatmap[top : top + height, left : left + width]
     peak = float(heatmap.max()) if heatmap.size else 0.0
-    blank = float(pixels.std()) <= BLANK_SPREAD
+    blank = float(pixels.reshape(-1, pixels.shape[-1]).std(axis=0).max()) <= BLANK_SPREAD
     if blank:
         heatmap = np.zeros_like(heatmap)
     elif peak > 0:  # the strongest part of the image is 1 again
