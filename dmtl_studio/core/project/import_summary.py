@@ -61,6 +61,9 @@ class ImportSummary:
     left_removed: tuple[tuple[str, str], ...] = ()
     #: Files that are project images whose file was gone (a moved or renamed folder): their labels followed.
     moved: int = 0
+    #: Images the project holds at the same path in a split folder whose split was changed in the project since
+    #: (Reassign splits, keep in one split, a move by hand): they keep the project's split, not the folder's.
+    kept_own_split: int = 0
 
     def describe(self) -> str:
         """The summary in one line, one clause per fact (:meth:`lines` joined)."""
@@ -115,6 +118,11 @@ class ImportSummary:
         if self.split_folders:
             used = ", ".join(f"{folder}/ -> {split}" for folder, split in self.split_folders)
             parts.append(f"split folders used as splits ({used}); classes from the folders below them")
+        if self.kept_own_split:
+            parts.append(
+                f"{self.kept_own_split} image(s) keep the split the project gave them since their first import, "
+                "not their split folder's (Reassign splits, keep in one split or a move by hand)"
+            )
         if self.missing:
             parts.append(
                 f"{len(self.missing)} image(s) of this folder known to the project are no longer on disk (moved, "

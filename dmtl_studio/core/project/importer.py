@@ -133,6 +133,8 @@ def import_folder(
     held_records = store.images()  # before the import: to count copies and to know files by another spelling
     known = {im.path: im.sha256 for im in held_records if im.usable}
     held_labels = {im.path for im in held_records if im.label is not None}
+    held_splits = {im.path: im.split for im in held_records if im.split and im.label is not None}
+    kept_own_split = 0
     # Decisions taken by hand that no import undoes (h35; core/project/hand_marks.py, by content): a label taken off
     # stays off, a picture removed while usable is left out.
     off, removed = taken_off(store), removed_by_hand(store)
@@ -211,7 +213,11 @@ def import_folder(
             classes.add(class_name)
             gave.add(folder)
             labelled += 1
-            if split is not None:
+            if split is not None and old is None and held_splits.get(absolute, split) != split:
+                # Its folder's split was given at an earlier import; the project's since is a choice made there
+                # (Reassign splits, keep in one split, a move by hand): kept (h38: importing again undid them).
+                kept_own_split += 1
+            elif split is not None:
                 folder_splits[absolute] = split
         if absolute not in known and old is None and _held_elsewhere(info, held):
             copies += 1
@@ -263,6 +269,7 @@ def import_folder(
         missing=tuple(missing),
         copies=copies,
         moved=moved,
+        kept_own_split=kept_own_split,
         nested=nested,
         nested_example=nested_example,
         empty_folders=tuple(name for name in class_folders(root, splits_by_folder) if name not in gave)

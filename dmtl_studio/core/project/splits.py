@@ -13,6 +13,7 @@ moving images by hand) goes through this module, so two rules hold everywhere:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from collections import Counter, defaultdict
@@ -320,6 +321,22 @@ def _groups_together(
     """How many near-duplicate groups have two or more of their labelled members in ``assignment``."""
     members = Counter(together[im.sha256] for im in images if im.id in assignment and im.sha256 in together)
     return sum(1 for count in members.values() if count > 1)
+
+
+def apply_given_splits(
+    store: ProjectStore, records: Sequence[ImageRecord], given: dict[str, str]
+) -> tuple[list[ImageRecord], int]:
+    """Give the labelled ``records`` (as the project holds them before this) the split their folder or split column
+    names (``given``: item path or key -> split). Returns the records as they are now, and how many had another
+    split in the project, which the column's replaced (a split column edited, or a split changed in the project
+    since: the import says so, h38)."""
+    ids = {record.path: record.id for record in records if record.label is not None}
+    wanted = {ids[key]: split for key, split in given.items() if key in ids}
+    before = {record.id: record.split for record in records}
+    if wanted:
+        store.set_splits(wanted)
+    now = [dataclasses.replace(r, split=wanted[r.id]) if r.id in wanted else r for r in records]
+    return now, sum(1 for i, split in wanted.items() if before.get(i) not in (None, split))
 
 
 def _grouped(warnings: list[str], noun: str, most: int = 3) -> list[str]:

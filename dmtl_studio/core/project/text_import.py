@@ -27,6 +27,7 @@ from dmtl_studio.core.project.importer import SPLIT_FOLDER_NAMES, split_layout
 from dmtl_studio.core.project.project_kind import adopt_kind, is_table_file, is_text_file_name
 from dmtl_studio.core.project.splits import (
     SplitSettings,
+    apply_given_splits,
     assign_splits,
     check_fractions,
     label_conflicts,
@@ -371,15 +372,10 @@ def _write(
         read += pending
     records = store.images(usable_only=True)  # the one read of the project's items after the write
     # Only labelled texts take a split from their folder or column, as images do; the rest is split below.
-    if splits:
-        ids = {record.path: record.id for record in records if record.label is not None}
-        wanted = {ids[key]: split for key, split in splits.items() if key in ids}
-        if wanted:
-            store.set_splits(wanted)
-            records = [dataclasses.replace(r, split=wanted[r.id]) if r.id in wanted else r for r in records]
+    records, resplit = apply_given_splits(store, records, splits) if splits else (records, 0)
     split = assign_splits(store, records=records, **options)  # type: ignore[arg-type]
     remember_source(store, source)  # a folder, to import again (a table asks for its columns again)
-    return TextImportSummary.of(
+    summary = TextImportSummary.of(
         source=str(source),
         items=read,
         added=added,
@@ -396,3 +392,4 @@ def _write(
         labelled_keys={record.path for record in records if record.label is not None},
         left_removed=tuple(marks.left),
     )
+    return dataclasses.replace(summary, resplit=resplit)

@@ -110,6 +110,9 @@ class TextImportSummary:
     case_variants: tuple[tuple[str, str], ...] = ()
     #: Numbers of a table's blank rows between its first and last rows (skipped: no text, no label).
     blank_rows: tuple[int, ...] = ()
+    #: Texts that had another split in the project than their split folder or column gives, now replaced by that
+    #: one (:func:`~dmtl_studio.core.project.splits.apply_given_splits`).
+    resplit: int = 0
 
     @classmethod
     def of(
@@ -198,6 +201,12 @@ class TextImportSummary:
             parts.append(f"{len(self.notes)} text(s) with a note ({listed})")
         if self.skipped:
             parts.append(f"skipped {self.skipped} file(s) that are not .txt")
+        if self.resplit:
+            parts.append(
+                f"{self.resplit} text(s) took the split their folder or column names, in place of another the project "
+                "gave them (Reassign splits, keep in one split or a move by hand): Labels ▸ Find duplicates and leaks "
+                "says whether copies are apart again"
+            )
         if self.left_removed:
             key, log = self.left_removed[0]
             parts.append(

@@ -371,3 +371,33 @@ def test_a_folder_without_images_is_refused_and_not_remembered_unless_its_images
         folder.mkdir()  # the folder is there, its images gone: read, so that they are marked gone
         summary = import_folder(store, folder)
         assert summary.scanned == 0 and len(summary.missing) == usable and not store.images(usable_only=True)
+
+
+def test_import_again_keeps_the_split_the_project_gave_an_image_since(tmp_path: Path) -> None:
+    """An image moved to another split in the project (keep in one split, Reassign splits, by hand) went back to
+    its split folder's split at the next import, and the duplicate leaks fixed came back (h38); a file moved on
+    disk into another split folder takes that folder's split."""
+    from dmtl_studio.core.project.demo import write_shapes_folder
+
+    shapes = write_shapes_folder(tmp_path / "shapes", 3, seed=5, size=32)
+    root = tmp_path / "images"
+    for split, names in (("train", slice(0, 2)), ("val", slice(2, 3))):
+        for class_dir in sorted(p for p in shapes.iterdir() if p.is_dir()):
+            (root / split / class_dir.name).mkdir(parents=True)
+            for picture in sorted(class_dir.iterdir())[names]:
+                shutil.copy(picture, root / split / class_dir.name / picture.name)
+    with ProjectStore.create(tmp_path / "p") as store:
+        import_folder(store, root)
+        chosen = next(im for im in store.images() if "/val/" in im.path)
+        store.set_splits({chosen.id: "train"})  # what keep-in-one-split does
+        summary = import_folder(store, root)
+        assert {im.id: im.split for im in store.images()}[chosen.id] == "train"
+        assert summary.kept_own_split == 1
+        assert (
+            "1 image(s) keep the split the project gave them since their first import" in summary.describe()
+        )
+        moved = next(im for im in store.images() if "/train/" in im.path and im.id != chosen.id)
+        target = Path(moved.path.replace("/train/", "/val/"))
+        shutil.move(moved.path, target)  # moved on disk into val/: the folder is news, its split taken
+        import_folder(store, root)
+        assert next(im.split for im in store.images() if im.path == str(target)) == "val"

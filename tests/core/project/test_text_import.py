@@ -773,3 +773,21 @@ def test_blank_rows_between_rows_are_counted_in_the_summary(tmp_path: Path) -> N
     )  # the whitespace-only text (row 4) is a problem item; the end's blanks go
     assert "skipped 2 blank row(s) (row 2, 5)" in summary.lines()
     assert summary.problems == ((f"{table.absolute()}#4", "empty text"),)
+
+
+def test_a_tables_split_column_imported_again_says_which_splits_it_replaced(tmp_path: Path) -> None:
+    """keep in one split moved texts; importing the table with its split column again moved them back without a
+    word (h38). A column may have been edited since, so its split is taken, and the summary says how many."""
+    rows = [{"text": f"note number {i} about pumps", "label": "pumps", "split": "train"} for i in range(4)]
+    rows.append({"text": "a note about valves that leak", "label": "valves", "split": "test"})
+    path = tmp_path / "notes.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    with create_project(tmp_path / "p") as store:
+        import_texts(store, path, text_column="text", label_column="label", split_column="split")
+        first = store.images()[0]
+        store.set_splits({first.id: "test"})
+        summary = import_texts(store, path, text_column="text", label_column="label", split_column="split")
+        assert {r.id: r.split for r in store.images()}[first.id] == "train" and summary.resplit == 1
+        assert (
+            "1 text(s) took the split their folder or column names, in place of another" in summary.describe()
+        )
