@@ -2119,3 +2119,8 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+# ``python -m dmtl_studio.cli`` (h38: it printed nothing): the command line alone.
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
