@@ -1976,9 +1976,13 @@ def _cmd_splits(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     else:
+        since = (
+            f"; {summary.unchecked} {item}(s) came after that check: dmtl-studio duplicates {args.project_dir}"
+            if summary.unchecked
+            else ""
+        )
         print(
-            "note: identical items and the near-duplicate groups of the last duplicate check share one split; "
-            f"{item}s added since that check are not in its groups (dmtl-studio duplicates {args.project_dir})",
+            f"note: identical items and the near-duplicate groups of the last duplicate check share one split{since}",
             file=sys.stderr,
         )
     if conflicts:

@@ -1528,6 +1528,7 @@ class DatasetBrowser(QWidget):
         self._split_warnings = list(summary.warnings)
         self.reload()
         self.project_changed.emit()
+        self.status_message.emit(summary.describe().capitalize())  # what it did (h38: nothing was said)
 
     # ----------------------------------------------------------------- classes
     def _counts(self) -> dict[str, dict[str, int]]:

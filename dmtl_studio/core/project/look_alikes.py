@@ -24,21 +24,33 @@ class _Meta(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
 
-def remember_groups(store: _Meta, groups: Iterable[Sequence[str | None]]) -> None:
+def remember_groups(store: _Meta, groups: Iterable[Sequence[str | None]], newest_id: int = 0) -> None:
     """Keep the content hashes of each group's members (groups of one content are left out: identical items share
-    a split anyway), replacing the groups of the check before."""
+    a split anyway), replacing the groups of the check before; ``newest_id``: the project's newest item id when the
+    check read the items (items with a larger id came after it)."""
     kept = sorted(sorted(contents) for contents in ({c for c in g if c} for g in groups) if len(contents) > 1)
-    store.set_meta(META_KEY, json.dumps(kept))
+    store.set_meta(META_KEY, json.dumps({"groups": kept, "newest_id": int(newest_id)}))
+
+
+def _kept(store: _Meta) -> dict | None:
+    try:
+        kept = json.loads(store.get_meta(META_KEY) or "null")
+        return kept if isinstance(kept, dict) and isinstance(kept.get("groups"), list) else None
+    except ValueError:
+        return None
 
 
 def group_keys(store: _Meta) -> dict[str, str] | None:
     """``{content hash: key shared by its group}`` from the last check (``None`` when no check has kept groups,
     or what is kept cannot be read)."""
-    text = store.get_meta(META_KEY)
-    if text is None:
-        return None
+    kept = _kept(store)
     try:
-        groups = json.loads(text)
-        return {content: f"look-alike:{group[0]}" for group in groups for content in group}
-    except (ValueError, TypeError, IndexError, KeyError):
+        return None if kept is None else {c: f"look-alike:{g[0]}" for g in kept["groups"] for c in g}
+    except (TypeError, IndexError, KeyError):
         return None
+
+
+def checked_up_to(store: _Meta) -> int | None:
+    """The newest item id the last check read (items with a larger id were added after it), or ``None``."""
+    kept = _kept(store)
+    return int(kept.get("newest_id", 0)) if kept is not None else None

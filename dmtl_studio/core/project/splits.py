@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.images_table import SPLITS, ImageRecord
-from dmtl_studio.core.project.look_alikes import group_keys
+from dmtl_studio.core.project.look_alikes import checked_up_to, group_keys
 from dmtl_studio.core.project.store import ProjectStore
 
 #: Share of each class kept for validation (choosing the best epoch), unless a project stores its own.
@@ -63,8 +63,9 @@ class SplitSummary:
     kept: int = 0
     noun: str = "image"
     #: Near-duplicate groups of the last duplicate check that this assignment kept in one split each (``None``: no
-    #: check has kept groups).
+    #: check has kept groups), and the labelled items it split that came after that check (in no group).
     look_alike_groups: int | None = None
+    unchecked: int = 0
 
     def totals(self) -> dict[str, int]:
         """Labelled images per split over all classes: ``{"train": n, "val": n, "test": n}``."""
@@ -98,6 +99,10 @@ class SplitSummary:
         if self.assigned and self.look_alike_groups:
             done.append(
                 f"{self.look_alike_groups} near-duplicate group(s) of the last duplicate check kept in one split each"
+            )
+        if self.assigned and self.unchecked:
+            done.append(
+                f"{self.unchecked} {self.noun}(s) came after that check and are in none of its groups (run it again)"
             )
         if self.assigned and self.warnings:
             done.append("some classes are too small for those fractions (see the notes)")
@@ -225,7 +230,7 @@ def assign_splits(
     usable = store.split_rows() if records is None else records
     images = [im for im in usable if im.label is not None]
     noun = "text" if store.kind == "text" else "image"
-    groups_kept = group_keys(store)
+    groups_kept, newest = group_keys(store), checked_up_to(store) or 0
     together = groups_kept or {}
 
     def key_of(im: ImageRecord) -> str:  # one key for identical content, and for a near-duplicate group
@@ -312,6 +317,9 @@ def assign_splits(
         kept=sum(1 for im in images if im.split and not reassign),
         noun=noun,
         look_alike_groups=None if groups_kept is None else _groups_together(images, assignment, together),
+        unchecked=0
+        if groups_kept is None
+        else sum(1 for im in images if im.id in assignment and im.id > newest),
     )
 
 

@@ -235,6 +235,10 @@ def find_duplicates(
     groups.sort(key=lambda g: (not g.warnings, g.members[0].path))
     with ProjectStore.open(project_dir) as store:  # splits keep each group together from now on
         if not store.read_only:
-            remember_groups(store, [[m.sha256 for m in g.members] for g in groups])
+            remember_groups(
+                store,
+                [[m.sha256 for m in g.members] for g in groups],
+                max((im.id for im in images), default=0),
+            )
     unreadable = tuple(images[i].path for i in sorted(set(range(len(images))) - set(readable)))
     return DuplicateReport(tuple(groups), len(images), unreadable, features is not None)

@@ -427,5 +427,9 @@ def test_splits_keep_the_last_checks_near_duplicate_groups_together(duplicates_p
         assign_splits(store)
         splits = {Path(im.path).name: im.split for im in store.images()}
         assert splits["camera-small.jpg"] == splits["camera.png"]
+        # An item added after the check is in none of its groups: said.
+        store.add_images([("/elsewhere/new.png", "a", None, None)])
+        later = assign_splits(store)
+        assert later.unchecked == 1 and "1 image(s) came after that check" in later.describe()
         store.set_meta(META_KEY, "not json")
         assert group_keys(store) is None
