@@ -1951,6 +1951,13 @@ def _print_some(lines: list[str], limit: int = 20) -> None:
         print(f"  … and {len(lines) - limit} more", file=sys.stderr)
 
 
+#: What a near-duplicate is, by what a project holds.
+LOOK_ALIKE_KINDS = {
+    "picture": "resized, mirrored or re-saved copies",
+    "text": "texts of nearly the same words",
+}
+
+
 def _cmd_splits(args: argparse.Namespace) -> int:
     from dmtl_studio.core.project.splits import assign_splits, label_conflicts
     from dmtl_studio.core.project.store import ProjectStore
@@ -1971,8 +1978,8 @@ def _cmd_splits(args: argparse.Namespace) -> int:
         print(f"note: {warning}", file=sys.stderr)
     if summary.look_alike_groups is None:
         print(
-            "note: identical items share one split; near-duplicates (resized, mirrored or re-saved copies) are known "
-            f"only after a duplicate check: dmtl-studio duplicates {args.project_dir} --keep-in-one-split",
+            f"note: identical items share one split; near-duplicates ({LOOK_ALIKE_KINDS[item]}) are known only after "
+            f"a duplicate check: dmtl-studio duplicates {args.project_dir} --keep-in-one-split",
             file=sys.stderr,
         )
     else:

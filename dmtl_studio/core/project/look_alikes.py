@@ -12,11 +12,13 @@ its group's split. Items added after the check are not in its groups.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-#: The ``meta`` key of the last check's groups (JSON: a list of lists of content hashes).
+#: The ``meta`` key of the last check's groups (JSON: ``{"groups": [[content hash, ...], ...], "newest_id": n}``).
 META_KEY = "near_duplicate_groups"
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class _Meta(Protocol):
@@ -33,21 +35,28 @@ def remember_groups(store: _Meta, groups: Iterable[Sequence[str | None]], newest
 
 
 def _kept(store: _Meta) -> dict | None:
+    """What the last check kept, or ``None`` when nothing is kept or it is not a list of groups of content hashes
+    and a newest id (edited by hand, damaged)."""
     try:
         kept = json.loads(store.get_meta(META_KEY) or "null")
-        return kept if isinstance(kept, dict) and isinstance(kept.get("groups"), list) else None
     except ValueError:
         return None
+    if not isinstance(kept, dict) or not isinstance(kept.get("newest_id", 0), int):
+        return None
+    groups = kept.get("groups")
+    if not isinstance(groups, list) or not all(
+        isinstance(group, list) and group and all(isinstance(c, str) and _HASH.fullmatch(c) for c in group)
+        for group in groups
+    ):
+        return None
+    return kept
 
 
 def group_keys(store: _Meta) -> dict[str, str] | None:
     """``{content hash: key shared by its group}`` from the last check (``None`` when no check has kept groups,
     or what is kept cannot be read)."""
     kept = _kept(store)
-    try:
-        return None if kept is None else {c: f"look-alike:{g[0]}" for g in kept["groups"] for c in g}
-    except (TypeError, IndexError, KeyError):
-        return None
+    return None if kept is None else {c: f"look-alike:{g[0]}" for g in kept["groups"] for c in g}
 
 
 def checked_up_to(store: _Meta) -> int | None:

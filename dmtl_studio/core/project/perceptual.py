@@ -45,7 +45,8 @@ PLAIN = 1 + len(CROPS)
 #: left-right mirror), hashed after the plain columns: a copy saved mirrored or rotated is still a copy.
 TURNS = ((1, False), (2, False), (3, False), (0, True), (1, True), (2, True), (3, True))
 #: Largest hash distance (bits of 64) of a mirrored or rotated pair: a copy saved so is within 0-2 bits (its 32 x
-#: 32 grey copy turned, not resampled again), where two white patches with a dark edge, one turned, were 6 apart.
+#: 32 grey copy turned, not resampled again; 4 with a JPEG or resized copy for most), and each image meets 7 turns
+#: of every other one, so a chance match is 7 times likelier than as taken: stricter than :data:`HASH_DISTANCE`.
 TURN_DISTANCE = 4
 _HASH_SIDE = 32
 #: A camera photo is decoded at a reduced JPEG scale that keeps this many pixels a side (8 times the hash's): the
@@ -146,14 +147,38 @@ def pair_matches(
 def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """``(N, M)`` number of differing bits between ``uint64`` hashes ``(N,)`` and ``(M,)``.
 
-    For multi-scale hashes ``(N, S)`` and ``(M, S)`` (:func:`image_hashes_of`): the smallest distance between
-    the whole of one image (column 0) and any column of the other, either way round.
+    For the hashes of :func:`image_hashes_of` ``(N, S)`` and ``(M, S)``: the distance of two images as taken, the
+    smallest between the whole of one (column 0) and the whole or a central crop of the other (the first
+    :data:`PLAIN` columns), either way round; the turned columns are :func:`turn_distances`'.
     """
     if hashes.ndim == 1:
         return np.bitwise_count(hashes[:, None] ^ others[None, :]).astype(np.int64)
+    hashes, others = hashes[:, :PLAIN], others[:, :PLAIN]
     whole = np.bitwise_count(hashes[:, None, :1] ^ others[None, :, :]).min(axis=2)
     other_whole = np.bitwise_count(hashes[:, None, :] ^ others[None, :, :1]).min(axis=2)
     return np.minimum(whole, other_whole).astype(np.int64)
+
+
+def turn_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray | None:
+    """``(N, M)`` smallest distance between the whole of one image and the other's :data:`TURNS` (mirrored or
+    turned), either way round, for hashes ``(N, S)`` and ``(M, S)`` of :func:`image_hashes_of`; ``None`` for hashes
+    without turned columns."""
+    if hashes.ndim == 1 or hashes.shape[1] <= PLAIN or others.shape[1] <= PLAIN:
+        return None
+    turned_other = np.bitwise_count(hashes[:, None, :1] ^ others[None, :, PLAIN:]).min(axis=2)
+    turned_self = np.bitwise_count(hashes[:, None, PLAIN:] ^ others[None, :, :1]).min(axis=2)
+    return np.minimum(turned_other, turned_self).astype(np.int64)
+
+
+def _candidates(hashes: np.ndarray, others: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(as taken, close)`` ``(N, M)``: the distance as taken, and which pairs a hash puts forward (as taken
+    within ``max_distance``, or turned within :data:`TURN_DISTANCE`)."""
+    plain = hamming_distances(hashes, others)
+    close = plain <= max_distance
+    turned = turn_distances(hashes, others)
+    if turned is not None:
+        close |= turned <= min(max_distance, TURN_DISTANCE)
+    return plain, close
 
 
 def near_duplicate_pairs(
@@ -190,18 +215,16 @@ def near_duplicate_pairs(
         block = max(1, 4_000_000 // max(1, count * scales))
     for start in range(0, count, block):
         rows = slice(start, min(count, start + block))
-        distance = hamming_distances(hashes[rows], hashes)
-        close = distance <= max_distance
-        if unit is not None:
-            cosine = unit[rows] @ unit.T
-            close |= (cosine >= min_cosine) & (distance <= loose_distance)
+        plain, close = _candidates(hashes[rows], hashes, max_distance)
+        confirmed = np.zeros_like(close)
+        if unit is not None:  # the features confirm a looser hash match as taken
+            confirmed = (unit[rows] @ unit.T >= min_cosine) & (plain <= loose_distance)
+            close |= confirmed
         for i, j in zip(*np.nonzero(close), strict=True):
             i, j = int(i) + start, int(j)
             if i >= j:
                 continue
-            limit = (
-                max_distance if distance[i - start, j] <= max_distance else loose_distance
-            )  # features: loose
+            limit = loose_distance if confirmed[i - start, j] else max_distance
             if thumbnails is not None and not pair_matches(
                 hashes[i], thumbnails[i], hashes[j], thumbnails[j], limit
             ):
@@ -362,7 +385,7 @@ def near_copies_of(
     if block is None:
         block = max(1, 4_000_000 // max(1, len(other_hashes) * other_hashes.shape[1]))
     for start in range(0, len(hashes), block):
-        close = hamming_distances(hashes[start : start + block], other_hashes) <= HASH_DISTANCE
+        close = _candidates(hashes[start : start + block], other_hashes, HASH_DISTANCE)[1]
         for i, j in zip(*np.nonzero(close), strict=True):
             i = int(i) + start
             if found[i]:

@@ -281,8 +281,9 @@ def assign_splits(
         if total < 2 and val_fraction + test_fraction > 0 and have["train"] + len(keys) == 0:
             held = "validation" if have["val"] else "test"  # where its content already was (another label's)
             warnings.append(
-                f"class '{class_name}' has only {total} distinct {noun}(s), in the {held} split (where the same "
-                f"content already is): the model never trains on it; label more {noun}s of it"
+                f"class '{class_name}' has only {total} distinct {noun}(s) (a near-duplicate group counts once), in "
+                f"the {held} split (where the same or a near-duplicate {noun} of another class already is): the model "
+                f"never trains on it; label more {noun}s of it"
             )
         elif total < 2 and val_fraction + test_fraction > 0:
             warnings.append(

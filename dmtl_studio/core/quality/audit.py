@@ -81,7 +81,7 @@ def _label_issues(
 def _leaks(project: Path, should_stop: ShouldStop, on_progress: Callable[[int, int], None]) -> dict:
     from dmtl_studio.core.quality.duplicates import find_duplicates
 
-    report = find_duplicates(project, should_stop=should_stop, on_progress=on_progress)
+    report = find_duplicates(project, should_stop=should_stop, on_progress=on_progress, remember=False)
     warned = [group.to_dict() for group in report.groups if group.warnings]
     return {"checked": True, "images": report.images, "groups": len(report.groups), "warned": warned}
 

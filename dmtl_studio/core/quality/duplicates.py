@@ -36,12 +36,14 @@ it spans more than one split
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dmtl_studio.core.base.cancel import ShouldStop, never_stop
+from dmtl_studio.core.project.errors import ProjectError
 from dmtl_studio.core.project.file_changes import current_hashes
 from dmtl_studio.core.project.look_alikes import remember_groups
 from dmtl_studio.core.project.perceptual import (  # noqa: F401  (the rule's names: part of this API)
@@ -165,8 +167,13 @@ def find_duplicates(
     config: TrainConfig | None = None,
     should_stop: ShouldStop = never_stop,
     on_progress: Callable[[int, int], None] | None = None,
+    remember: bool = True,
 ) -> DuplicateReport:
     """Exact and near-duplicate groups among a project's usable images (labelled or not).
+
+    With ``remember`` the groups are kept in the project for its split assignments
+    (:mod:`dmtl_studio.core.project.look_alikes`), when it can be written (a busy or full project: not kept, the
+    report still given); an audit passes false, so its check without features never replaces a user's own.
 
     In a text project the items are texts, compared by their hashes and embeddings (the module docstring); the
     embeddings are always computed there, whatever ``use_features``.
@@ -233,12 +240,16 @@ def find_duplicates(
             DuplicateGroup("exact" if len(contents) == 1 else "near", members, group_warnings(members))
         )
     groups.sort(key=lambda g: (not g.warnings, g.members[0].path))
-    with ProjectStore.open(project_dir) as store:  # splits keep each group together from now on
-        if not store.read_only:
-            remember_groups(
-                store,
-                [[m.sha256 for m in g.members] for g in groups],
-                max((im.id for im in images), default=0),
-            )
+    if remember:
+        with (
+            ProjectStore.open(project_dir) as store,
+            suppress(ProjectError),
+        ):  # best effort: the report stands
+            if not store.read_only:  # splits keep each group together from now on
+                remember_groups(
+                    store,
+                    [[m.sha256 for m in g.members] for g in groups],
+                    max((im.id for im in images), default=0),
+                )
     unreadable = tuple(images[i].path for i in sorted(set(range(len(images))) - set(readable)))
     return DuplicateReport(tuple(groups), len(images), unreadable, features is not None)

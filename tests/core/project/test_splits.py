@@ -135,6 +135,7 @@ def test_a_one_text_class_whose_content_is_already_held_out_is_said_never_to_tra
         rare = next(im for im in store.images() if im.path == "u.csv#1")
     assert rare.split == "val"  # identical content shares a split
     assert [w for w in summary.warnings if "'rare'" in w] == [
-        "class 'rare' has only 1 distinct text(s), in the validation split (where the same content already is): "
-        "the model never trains on it; label more texts of it"
+        "class 'rare' has only 1 distinct text(s) (a near-duplicate group counts once), in the validation split "
+        "(where the same or a near-duplicate text of another class already is): the model never trains on it; label "
+        "more texts of it"
     ]

@@ -346,16 +346,41 @@ def test_mirrored_and_rotated_copies_are_near_duplicates_and_pictures_stay_apart
     assert near_duplicate_pairs(hashes, thumbnails=thumbnails) == []
 
 
-def test_a_turned_match_needs_closer_hashes_than_one_as_taken() -> None:
-    """Two real white patches of LFW with a dark edge, one a quarter turn of the other's look, are 6 bits apart
-    turned: TURN_DISTANCE keeps them apart, where the limit of a pair as taken (8) joined them."""
-    from dmtl_studio.core.project.perceptual import PLAIN, TURN_DISTANCE
+def _crafted(plain_bits: int, turned_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes ``(2, S)`` of two images whose wholes are ``plain_bits`` apart as taken (crops alike) and
+    ``turned_bits`` apart with the second one turned, and identical thumbnails ``(2, S, 64, 3)`` with structure."""
+    from dmtl_studio.core.project.perceptual import PLAIN, TURNS
 
-    patches = skdata.lfw_subset()[[162, 182]]
-    images = [np.stack([(p * 255).astype(np.uint8)] * 3, axis=-1) for p in patches]
-    first, second = (image_hashes_of(im) for im in images)
-    assert TURN_DISTANCE < int(np.bitwise_count(first[0] ^ second[PLAIN:]).min()) <= HASH_DISTANCE
-    assert _pair(*images) == []
+    first = np.full(PLAIN + len(TURNS), 0xFFFF_FFFF_0000_0000, dtype=np.uint64)
+    second = first.copy()
+    second[:PLAIN] ^= np.uint64((1 << plain_bits) - 1)
+    second[PLAIN:] = np.uint64(0x0000_FFFF_FFFF_0000)  # far from the first's whole, except one turn
+    second[PLAIN + 2] = first[0] ^ np.uint64((1 << turned_bits) - 1)
+    pattern = np.random.default_rng(0).uniform(0, 255, (PLAIN + len(TURNS), 64, 3)).astype(np.float32)
+    pattern[PLAIN + 2] = pattern[0]  # that turn of the second looks like the first's whole
+    return np.stack([first, second]), np.stack([pattern, pattern])
+
+
+def test_a_turned_match_needs_closer_hashes_than_one_as_taken() -> None:
+    """A mirrored or turned copy is 0-2 bits from its original: turned hashes count within TURN_DISTANCE (4), not
+    the 8 of a pair as taken, as every image is compared with 7 turns of each other one."""
+    from dmtl_studio.core.project.perceptual import TURN_DISTANCE
+
+    for bits, found in ((TURN_DISTANCE, True), (TURN_DISTANCE + 2, False)):
+        hashes, thumbnails = _crafted(40, bits)
+        assert (near_duplicate_pairs(hashes, thumbnails=thumbnails) == [(0, 1)]) is found, bits
+        assert (near_duplicate_pairs(hashes) == [(0, 1)]) is found, bits  # by the hashes alone too
+
+
+def test_a_turned_hash_near_by_chance_does_not_stop_the_features_confirming_a_pair() -> None:
+    """A pair 12 bits apart as taken that the features confirm was dropped when one of its turned hashes happened
+    to be within 8 bits: that distance chose the strict limit (h39)."""
+    hashes, thumbnails = _crafted(12, 6)
+    same = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert near_duplicate_pairs(hashes, same, thumbnails) == [(0, 1)]
+    assert (
+        near_duplicate_pairs(hashes, thumbnails=thumbnails) == []
+    )  # without the features: 12 bits is too far
 
 
 def test_grey_and_brighter_copies_are_near_duplicates() -> None:
@@ -397,7 +422,7 @@ def test_splits_keep_the_last_checks_near_duplicate_groups_together(duplicates_p
     from dmtl_studio.core.project.look_alikes import META_KEY, group_keys
     from dmtl_studio.core.project.splits import assign_splits
 
-    def apart_in(store: ProjectStore, seeds: range) -> list[int]:
+    def apart_in(store: ProjectStore, seeds: range) -> tuple[list[int], object]:
         apart = []
         for seed in seeds:
             summary = assign_splits(store, val_fraction=0.3, test_fraction=0.3, seed=seed, reassign=True)
@@ -409,6 +434,9 @@ def test_splits_keep_the_last_checks_near_duplicate_groups_together(duplicates_p
     with ProjectStore.open(duplicates_project) as store:
         apart, summary = apart_in(store, range(12))
         assert apart and summary.look_alike_groups is None  # no check yet: the resized copy lands elsewhere
+    find_duplicates(duplicates_project, remember=False)  # an audit's check keeps nothing
+    with ProjectStore.open(duplicates_project) as store:
+        assert group_keys(store) is None
     find_duplicates(duplicates_project)
     with ProjectStore.open(duplicates_project) as store:
         keys = group_keys(store)
@@ -422,14 +450,16 @@ def test_splits_keep_the_last_checks_near_duplicate_groups_together(duplicates_p
         )
         # A copy given a split later (labelled after an import without a split) joins its group's split.
         ids = {Path(im.path).name: im.id for im in store.images()}
-        with store.transaction() as conn:
-            conn.execute("UPDATE images SET split = NULL WHERE id = ?", (ids["camera-small.jpg"],))
-        assign_splits(store)
-        splits = {Path(im.path).name: im.split for im in store.images()}
-        assert splits["camera-small.jpg"] == splits["camera.png"]
+        for seed, split in enumerate(("train", "val", "test") * 2):  # never by luck: every split, two seeds
+            store.set_splits({ids["camera.png"]: split})
+            with store.transaction() as conn:
+                conn.execute("UPDATE images SET split = NULL WHERE id = ?", (ids["camera-small.jpg"],))
+            assign_splits(store, seed=seed)
+            assert {Path(im.path).name: im.split for im in store.images()}["camera-small.jpg"] == split
         # An item added after the check is in none of its groups: said.
         store.add_images([("/elsewhere/new.png", "a", None, None)])
         later = assign_splits(store)
         assert later.unchecked == 1 and "1 image(s) came after that check" in later.describe()
-        store.set_meta(META_KEY, "not json")
-        assert group_keys(store) is None
+        for damaged in ("not json", '{"abc": 1}', '["abcdef"]', '{"groups": [["abc"]], "newest_id": 1}'):
+            store.set_meta(META_KEY, damaged)  # edited by hand: no groups, not nonsense keys (h39)
+            assert group_keys(store) is None, damaged
