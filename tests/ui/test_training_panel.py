@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from dmtl_studio.core.training.events import (
     EpochResult,
@@ -511,3 +512,59 @@ def test_a_probe_whose_validation_joined_its_fit_plots_their_out_of_fold_accurac
     assert "No validation" in panel.confusion_note.text()  # no matrix of them: they joined the fit
     panel.run_started("an epoch run")  # the next run's key is plain again
     assert legend.getLabel(panel.val_accuracy.curve).text == "validation"
+
+
+def test_the_run_controls_move_beside_the_tabs_only_where_they_fit_and_never_flip_back_and_forth(
+    qtbot,
+) -> None:  # noqa: ANN001
+    """Start, Pause, Stop and the progress bar sit in the tab bar's empty corner on a wide panel (their row goes to
+    the curves: 720 px screens with a taller font, h37) and above the tabs on a narrow one; sweeping the width moves
+    them once each way, and the panel's minimum width does not depend on where they are."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.resize(300, 400)
+    narrow_minimum = panel.minimumSizeHint().width()
+    places = []
+    for width in [*range(300, 1001, 25), *range(1000, 299, -25)]:
+        panel.resize(width, 400)
+        qtbot.wait(1)
+        places.append(panel.run_controls.in_corner)
+        if panel.run_controls.in_corner:
+            assert panel.tabs.cornerWidget(Qt.Corner.TopRightCorner) is panel.run_controls
+            tabs = panel.tabs.tabBar().sizeHint().width()
+            assert tabs + panel.run_controls.row.sizeHint().width() <= width  # it fits beside the tabs
+    changes = sum(1 for a, b in zip(places, places[1:], strict=False) if a != b)
+    assert places[0] is False and places[len(places) // 2] is True and changes == 2
+    assert panel.minimumSizeHint().width() <= narrow_minimum
+
+
+def test_a_flow_layout_tail_shows_only_where_it_fits_and_asks_for_no_line_or_width(qtbot) -> None:  # noqa: ANN001
+    """The key strip's hint is shown after the last chip where it fits, never on a line of its own, and the
+    strip's minimum width does not grow with it (h39)."""
+    from PySide6.QtWidgets import QLabel, QWidget
+
+    from dmtl_studio.ui.flow_layout import FlowLayout
+
+    strip = QWidget()
+    qtbot.addWidget(strip)
+    flow = FlowLayout(strip, spacing=4)
+    chips = [QLabel(f"chip number {i}") for i in range(4)]
+    for chip in chips:
+        flow.addWidget(chip)
+    hint = QLabel("0 unlabels · Space next · Ctrl+Z undo")
+    flow.addWidget(hint)
+    flow.set_tail(hint)
+    strip.show()
+    chips_width = sum(c.sizeHint().width() for c in chips) + 3 * 4
+    wide, narrow = chips_width + hint.sizeHint().width() + 20, chips_width + 10
+    assert flow.heightForWidth(wide) == flow.heightForWidth(
+        narrow
+    )  # one line either way: no line for the hint
+    strip.resize(wide, flow.heightForWidth(wide))
+    qtbot.wait(1)
+    assert hint.isVisible()
+    strip.resize(narrow, flow.heightForWidth(narrow))
+    qtbot.wait(1)
+    assert not hint.isVisible()
+    assert flow.minimumSize().width() < hint.sizeHint().width() + 10  # the hint asks for no width
