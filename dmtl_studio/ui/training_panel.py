@@ -519,7 +519,7 @@ class TrainingPanel(QWidget):
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # the row's width changed with it
-            QTimer.singleShot(0, self.place_run_controls)
+            self.place_run_controls()
 
     def place_run_controls(self) -> None:
         """The run's buttons and progress bar beside the tabs where the panel is wide enough for both in one row
