@@ -518,7 +518,10 @@ class TrainingPanel(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # the row's width changed with it
+        if event.type() in (
+            QEvent.Type.FontChange,
+            QEvent.Type.StyleChange,
+        ):  # the row's width changed with it
             self.place_run_controls()
 
     def place_run_controls(self) -> None:

@@ -13,6 +13,7 @@ by its content hash, so a second duplicate check, an audit or an evaluation deco
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import threading
 import zlib
@@ -251,6 +252,16 @@ class HashStore:
         crops = "-".join(f"{c:g}" for c in CROPS)
         rule = f"side{DECODED_SIDE}-crops{crops}-turns{len(TURNS)}-decoder{DECODER_VERSION}"
         self.root = Path(project_dir) / "cache" / "perceptual" / rule
+        self._pruned = False
+
+    def _prune_other_rules(self) -> None:
+        """Delete the entries of earlier rules (never read again) once, at this rule's first write."""
+        self._pruned = True
+        if self.root.is_dir():
+            return
+        for other in self.root.parent.glob("side*"):
+            if other.is_dir() and other != self.root:
+                shutil.rmtree(other, ignore_errors=True)
 
     def _path(self, content: str) -> Path:
         return self.root / content[:2] / f"{content}.phash"
@@ -278,6 +289,8 @@ class HashStore:
         path = self._path(content)
         temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
+            if not self._pruned:
+                self._prune_other_rules()
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
             os.replace(temporary, path)
@@ -362,23 +375,10 @@ def near_copies_of(
     other_thumbnails: np.ndarray,
     block: int | None = None,
 ) -> np.ndarray:
-    """Which of a first set of images are near-duplicates (the rule of :func:`near_duplicate_pairs`, by hash
-    and thumbnails) of at least one image of a second set.
-
-    Parameters
-    ----------
-    hashes, thumbnails
-        ``(N, S)`` and ``(N, S, 64, 3)`` of the first set (:func:`image_hashes`).
-    other_hashes, other_thumbnails
-        ``(M, S)`` and ``(M, S, 64, 3)`` of the second.
-    block
-        Rows compared at once (memory about ``block x M x S`` 8-byte words); default: 4 million words.
-
-    Returns
-    -------
-    np.ndarray
-        ``(N,)`` bool.
-    """
+    """``(N,)`` bool: which images of a first set (hashes ``(N, S)``, thumbnails ``(N, S, 64, 3)`` of
+    :func:`image_hashes`) are near-duplicates, by the rule of :func:`near_duplicate_pairs` (hash and thumbnails), of
+    at least one of a second set (``(M, S)``, ``(M, S, 64, 3)``); ``block``: rows compared at once (memory about
+    ``block x M x S`` 8-byte words; default: 4 million words)."""
     found = np.zeros(len(hashes), dtype=bool)
     if not len(hashes) or not len(other_hashes):
         return found

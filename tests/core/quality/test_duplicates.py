@@ -304,7 +304,11 @@ def test_a_second_check_reads_the_kept_hashes_and_a_damaged_entry_is_computed_ag
 ) -> None:
     from dmtl_studio.core.project import imaging, perceptual
 
+    earlier = duplicates_project / "cache" / "perceptual" / "side256-crops0.94-0.88-decoder2" / "ab"
+    earlier.mkdir(parents=True)
+    (earlier / "x.phash").write_bytes(b"an earlier rule's entry")
     first = find_duplicates(duplicates_project)
+    assert not earlier.parent.exists()  # never read again: deleted at the new rule's first write (h39)
     entries = sorted((duplicates_project / "cache" / "perceptual").rglob("*.phash"))
     assert len(entries) == 7  # 8 images, two of them identical
 
