@@ -272,8 +272,8 @@ class DatasetMapView(QWidget):
             reasons.append(f"{chosen}, the verdicts are of {self._map_run}")
         if reasons:
             self.status.setText(
-                f"<span style='color:{readable(STALE_COLOR)}'><b>Out of date</b> ({'; '.join(reasons)}): press Compute map "
-                f"again.</span> {html.escape(self._map_text)}"
+                f"<span style='color:{readable(STALE_COLOR)}'><b>Out of date</b> ({'; '.join(reasons)}): press "
+                f"Compute map again.</span> {html.escape(self._map_text)}"
             )
         else:
             self.status.setText(self._map_text)

@@ -244,9 +244,10 @@ def _with_fitted_note(
     if near:
         notes.append(
             f"{near} of the {len(scored)} {noun} scored {'is a near-copy' if near == 1 else 'are near-copies'} "
-            f"(resized, re-encoded, cropped, mirrored, turned, grey or of another exposure) of {noun} this run was fitted on, as the last duplicate check saw them, so these scores are "
-            f"optimistic; keep each group of look-alikes in one split (Labels ▸ Find duplicates and leaks; "
-            f"dmtl-studio duplicates PROJECT --keep-in-one-split), then train a new run."
+            f"(resized, re-encoded, cropped, mirrored, turned, grey or of another exposure) of {noun} this run "
+            "was fitted on, as the last duplicate check saw them, so these scores are optimistic; keep each group "
+            "of look-alikes in one split (Labels ▸ Find duplicates and leaks; dmtl-studio duplicates PROJECT "
+            "--keep-in-one-split), then train a new run."
         )
     return replace(result, note=" ".join(notes)) if seen or near else result
 

@@ -3,8 +3,8 @@
 The rule (:func:`near_duplicate_pairs`) is the one :mod:`dmtl_studio.core.quality.duplicates` documents: pHash
 (the signs of the 8 x 8 lowest frequencies of the 2-D DCT of a 32 x 32 grey-level copy, against their median) of
 the whole image, of central crops and of the whole image mirrored and rotated, confirmed by 8 x 8 grey and colour
-thumbnails (:mod:`dmtl_studio.core.project.thumbnail_match`). It lives here, beside the decoder, so that evaluation (below the quality checks) can say when a scored image is a near-copy of one the run
-was fitted on.
+thumbnails (:mod:`dmtl_studio.core.project.thumbnail_match`). It lives here, beside the decoder, so that
+evaluation (below the quality checks) can say when a scored image is a near-copy of one the run was fitted on.
 
 :class:`HashStore` keeps each image's hashes and thumbnails in the project (``PROJECT/cache/perceptual``), keyed
 by its content hash, so a second duplicate check, an audit or an evaluation decodes no image the first one read.

@@ -211,7 +211,8 @@ def assign_splits(
     Each class is topped up towards the target fractions, counting the images it already has in each split,
     so labelling images one by one keeps the proportions. Images with identical content always land in the
     same split, whatever their labels (no leakage), and so do the members of each near-duplicate group the last
-    duplicate check kept (:func:`~dmtl_studio.core.project.look_alikes.group_keys`). Existing assignments are kept unless ``reassign`` is true.
+    duplicate check kept (:func:`~dmtl_studio.core.project.look_alikes.group_keys`). Existing assignments are kept
+    unless ``reassign`` is true.
     Fractions and seed default to the project's stored ones (:meth:`SplitSettings.of_project`) and are stored,
     so every later assignment follows them. A class too small to give a validation or test image is named in
     the summary's warnings. ``records``: the project's usable records as they are now, when the caller has just
