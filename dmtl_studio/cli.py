@@ -1756,6 +1756,12 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
         f"{warned} with warnings"
     )
     moved = []
+    words: dict[int, str] = {}
+    if text and report.groups:  # a text's key (notes.csv#12) says nothing of it: its first words (h38)
+        with ProjectStore.open(args.project_dir, read_only=True) as store:
+            words = {
+                m.image_id: " ".join(store.text(m.image_id).split()) for g in report.groups for m in g.members
+            }
     for number, group in enumerate(report.groups, start=1):
         print(f"group {number} ({group.kind}, {len(group.members)} {'texts' if text else 'images'})")
         for warning in group.warnings:
@@ -1763,7 +1769,9 @@ def _cmd_duplicates(args: argparse.Namespace) -> int:
         for member in group.members:
             # In a group of near-duplicates, byte-identical members are said: a copy is a stronger finding.
             copy = "\t(identical copy)" if group.kind == "near" and group.identical(member) else ""
-            print(f"  {member.split or 'none'}\t{member.label or '(unlabelled)'}\t{member.path}{copy}")
+            said = words.get(member.image_id, "")
+            said = f"\t{said[:60]}{'…' if len(said) > 60 else ''}" if said else ""
+            print(f"  {member.split or 'none'}\t{member.label or '(unlabelled)'}\t{member.path}{copy}{said}")
         if args.keep_in_one_split and len(group.splits) > 1:
             with ProjectStore.open(args.project_dir) as store:
                 split = keep_group_in_one_split(store, [m.image_id for m in group.members])

@@ -37,6 +37,10 @@ def test_duplicates_and_label_errors_of_a_text_project_speak_of_texts(tmp_path: 
     ]
     summary = json.loads(lines[-1])
     assert summary["unreadable"] == [] and summary["images"] == count
+    member_lines = [line for line in lines if line.startswith("  ") and "\t" in line]
+    assert member_lines and all(
+        len(line.split("\t")) >= 4 for line in member_lines
+    )  # each text's first words
     _no_images("\n".join(lines[:-1]) + result.stderr)
 
     result = run_cli("label-errors", str(project), "--folds", "4", "--device", "cpu", "--json")
