@@ -270,18 +270,25 @@ def test_a_renamed_file_keeps_the_split_its_content_had(tmp_path: Path, shapes_d
     assert after == {"renamed_" + name: split for name, split in before.items()}
 
 
-def test_split_folders_without_test_ask_for_no_test_image(tmp_path: Path) -> None:
-    """train/ and val/ folders and no test/: every image comes with its split, so a small class is not told that
-    it is too small to keep a test image (nobody asked for one); class folders alone still are."""
+def _train_and_val_folders(tmp_path: Path, per_class: int, seed: int) -> tuple[Path, Path]:
+    """Shapes of three classes (``per_class`` each) and ``images/train|val/<class>/`` holding them, the last of each
+    class in val/: ``(the shapes' folder, images/)``."""
     from dmtl_studio.core.project.demo import write_shapes_folder
 
-    shapes = write_shapes_folder(tmp_path / "shapes", 4, seed=3, size=32)
+    shapes = write_shapes_folder(tmp_path / "shapes", per_class, seed=seed, size=32)
     root = tmp_path / "images"
-    for split, names in (("train", slice(0, 3)), ("val", slice(3, 4))):
+    for split, names in (("train", slice(0, per_class - 1)), ("val", slice(per_class - 1, per_class))):
         for class_dir in sorted(p for p in shapes.iterdir() if p.is_dir()):
             (root / split / class_dir.name).mkdir(parents=True)
             for picture in sorted(class_dir.iterdir())[names]:
                 shutil.copy(picture, root / split / class_dir.name / picture.name)
+    return shapes, root
+
+
+def test_split_folders_without_test_ask_for_no_test_image(tmp_path: Path) -> None:
+    """train/ and val/ folders and no test/: every image comes with its split, so a small class is not told that
+    it is too small to keep a test image (nobody asked for one); class folders alone still are."""
+    shapes, root = _train_and_val_folders(tmp_path, 4, seed=3)
     with ProjectStore.create(tmp_path / "folders") as store:
         summary = import_folder(store, root)
     assert not any("test" in warning for warning in summary.split.warnings), summary.split.warnings
@@ -377,15 +384,7 @@ def test_import_again_keeps_the_split_the_project_gave_an_image_since(tmp_path: 
     """An image moved to another split in the project (keep in one split, Reassign splits, by hand) went back to
     its split folder's split at the next import, and the duplicate leaks fixed came back (h38); a file moved on
     disk into another split folder takes that folder's split."""
-    from dmtl_studio.core.project.demo import write_shapes_folder
-
-    shapes = write_shapes_folder(tmp_path / "shapes", 3, seed=5, size=32)
-    root = tmp_path / "images"
-    for split, names in (("train", slice(0, 2)), ("val", slice(2, 3))):
-        for class_dir in sorted(p for p in shapes.iterdir() if p.is_dir()):
-            (root / split / class_dir.name).mkdir(parents=True)
-            for picture in sorted(class_dir.iterdir())[names]:
-                shutil.copy(picture, root / split / class_dir.name / picture.name)
+    _shapes, root = _train_and_val_folders(tmp_path, 3, seed=5)
     with ProjectStore.create(tmp_path / "p") as store:
         import_folder(store, root)
         chosen = next(im for im in store.images() if "/val/" in im.path)
