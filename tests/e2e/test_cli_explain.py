@@ -71,8 +71,11 @@ def test_explain_writes_each_images_grad_cam_and_refuses_what_it_cannot_do(
     Image.new("RGB", (1, 1), (200, 30, 30)).save(dot)
     assert main(["explain", str(run_dir), str(dot), "--out", str(tmp_path / "dots"), "--json"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["images"][0]["note"] == TINY_NOTE
-    assert captured.err.splitlines()[0].endswith(f"(note: {TINY_NOTE})")
+    from dmtl_studio.core.evaluation.gradcam import BLANK_NOTE
+
+    both = f"{TINY_NOTE}; {BLANK_NOTE}"  # one pixel is one colour too: no map to read
+    assert json.loads(captured.out)["images"][0]["note"] == both
+    assert captured.err.splitlines()[0].endswith(f"(note: {both})")
 
     refusals = {
         ("--out", str(out)): "already exists: choose another --out folder",  # nothing written over

@@ -29,19 +29,24 @@ def test_label_errors_ranks_flipped_labels_first(project: Path) -> None:
     # A labelled file deleted since the import: its features were kept, so it was checked, counted and not named
     # (h35). It is left out and named.
     deleted = next(im for im in images if im.path not in flipped)
-    Path(deleted.path).unlink()
     images.remove(deleted)
-    result = _cli(
-        "label-errors",
-        str(project),
-        "--folds",
-        "4",
-        "--input-size",
-        str(TEST_INPUT_SIZE),
-        "--device",
-        "cpu",
-        "--json",
-    )
+    # The fixture's pictures are shared by every test's project: moved away for the run, then put back.
+    away = Path(deleted.path).with_name(Path(deleted.path).name + ".away")
+    Path(deleted.path).rename(away)
+    try:
+        result = _cli(
+            "label-errors",
+            str(project),
+            "--folds",
+            "4",
+            "--input-size",
+            str(TEST_INPUT_SIZE),
+            "--device",
+            "cpu",
+            "--json",
+        )
+    finally:
+        away.rename(deleted.path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["images"] == len(images) and summary["folds"] == 4
